@@ -1,0 +1,352 @@
+//! Code generation. Generated code names everything through `::tenancy_schema::__private`
+//! and carries the user's spans, so errors point at the user's tokens.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Fields, Ident, ItemStruct};
+
+use crate::args::{self, ScopedArgs, push};
+use crate::ast::{self, Item, TableItem, lit, unraw};
+use crate::validate;
+
+/// On failure the user's item is still emitted, unchanged, next to the error, so the rest
+/// of the crate (and the IDE) keeps seeing the table or struct.
+fn with_item(item: TokenStream, error: &syn::Error) -> TokenStream {
+    let error = error.to_compile_error();
+    quote!(#item #error)
+}
+
+pub fn tenant_scoped(args: TokenStream, item: TokenStream) -> TokenStream {
+    let parsed_args = args::parse_scoped(args);
+    let parsed_item = ast::parse_item(item.clone());
+    let result = match (parsed_args, parsed_item) {
+        (Ok(args), Ok(Item::Table(table))) => scoped_table(&args, &table),
+        (Ok(args), Ok(Item::Struct(model))) => scoped_model(&args, model),
+        (Err(mut e), Err(e2)) => {
+            e.combine(e2);
+            Err(e)
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    result.unwrap_or_else(|e| with_item(item, &e))
+}
+
+pub fn global_table(args: TokenStream, item: TokenStream) -> TokenStream {
+    let result = (|| {
+        let mut errors = None;
+        if let Some(first) = args.into_iter().next() {
+            push(
+                &mut errors,
+                syn::Error::new(
+                    first.span(),
+                    "`#[global_table]` takes no options: global tables have no tenant keys to declare",
+                ),
+            );
+        }
+        let table = match ast::parse_item(item.clone()) {
+            Ok(Item::Table(table)) => Some(table),
+            Ok(Item::Struct(s)) => {
+                push(
+                    &mut errors,
+                    syn::Error::new_spanned(
+                        &s.ident,
+                        "`#[global_table]` goes on a `diesel::table!` declaration; models of global tables need no attribute",
+                    ),
+                );
+                None
+            }
+            Err(e) => {
+                push(&mut errors, e);
+                None
+            }
+        };
+        if let Some(table) = &table {
+            if let Err(e) = validate::global_table(&table.decl) {
+                push(&mut errors, e);
+            }
+        }
+        match (errors, table) {
+            (Some(e), _) => Err(e),
+            (None, Some(table)) => Ok(global_table_tokens(&table)),
+            (None, None) => Err(syn::Error::new(Span::call_site(), "expected a `diesel::table!` declaration")),
+        }
+    })();
+    result.unwrap_or_else(|e| with_item(item, &e))
+}
+
+fn str_list(items: &[String]) -> TokenStream {
+    quote!(&[#(#items),*])
+}
+
+fn manifest(
+    table: &TableItem,
+    kind: &TokenStream,
+    tenant: Option<&str>,
+    primary_key: &[String],
+    args: &ScopedArgs,
+) -> TokenStream {
+    let decl = &table.decl;
+    let name = lit(&decl.sql_name(), decl.name.span());
+    let sql_of = |ident: &Ident| decl.column(ident).map_or_else(|| unraw(ident), ast::Column::sql_name);
+    let led = |columns: &[Ident]| -> Vec<String> {
+        tenant.map(str::to_owned).into_iter().chain(columns.iter().map(sql_of)).collect()
+    };
+    let indexes = args.indexes.iter().map(|k| str_list(&led(&k.columns)));
+    let uniques = args.uniques.iter().map(|k| str_list(&led(&k.columns)));
+    let foreign_keys = args.foreign_keys.iter().map(|fk| {
+        let columns = str_list(&led(std::slice::from_ref(&fk.column)));
+        let target = unraw(&fk.target);
+        quote!(::tenancy_schema::__private::ForeignKey { columns: #columns, references: #target })
+    });
+    let tenant_tokens = match tenant {
+        Some(t) => quote!(::core::option::Option::Some(#t)),
+        None => quote!(::core::option::Option::None),
+    };
+    let primary_key = str_list(primary_key);
+    let mut columns: Vec<String> = decl.columns.iter().map(ast::Column::sql_name).collect();
+    if let Some(t) = tenant {
+        if !columns.iter().any(|c| c == t) {
+            columns.insert(0, t.to_owned());
+        }
+    }
+    let columns = str_list(&columns);
+    quote! {
+        &::tenancy_schema::__private::TableManifest {
+            table: #name,
+            kind: ::tenancy_schema::__private::TableKind::#kind,
+            tenant_column: #tenant_tokens,
+            primary_key: #primary_key,
+            indexes: &[#(#indexes),*],
+            uniques: &[#(#uniques),*],
+            foreign_keys: &[#(#foreign_keys),*],
+            columns: #columns,
+        }
+    }
+}
+
+fn scoped_table(args: &ScopedArgs, table: &TableItem) -> syn::Result<TokenStream> {
+    let plan = validate::scoped_table(&table.decl, args)?;
+    let mut decl = ast::TableDecl {
+        uses: table.decl.uses.clone(),
+        attrs: table.decl.attrs.clone(),
+        schema: table.decl.schema.clone(),
+        name: table.decl.name.clone(),
+        primary_key: Some(plan.primary_key.clone()),
+        columns: Vec::new(),
+    };
+    let tenant = &plan.tenant_column;
+    if plan.add_tenant_column {
+        decl.columns.push(ast::Column {
+            attrs: Vec::new(),
+            name: tenant.clone(),
+            ty: syn::parse_quote_spanned!(tenant.span()=> ::tenancy_schema::__private::diesel::sql_types::Uuid),
+        });
+    }
+    decl.columns.extend(table.decl.columns.iter().map(|c| ast::Column {
+        attrs: c.attrs.clone(),
+        name: c.name.clone(),
+        ty: c.ty.clone(),
+    }));
+
+    let outer = &table.outer;
+    let attrs = &outer.attrs;
+    let path = &outer.mac.path;
+    let bang = &outer.mac.bang_token;
+    let name = &decl.name;
+    let span = name.span();
+    let tenant_sql = decl.column(tenant).map_or_else(|| unraw(tenant), ast::Column::sql_name);
+    let pk_sql: Vec<String> = plan
+        .primary_key
+        .iter()
+        .map(|k| decl.column(k).map_or_else(|| unraw(k), ast::Column::sql_name))
+        .collect();
+    let manifest = manifest(table, &quote!(TenantScoped), Some(&tenant_sql), &pk_sql, args);
+    let sql_name = lit(&decl.sql_name(), span);
+    let not_tenant = decl.columns.iter().filter(|c| c.name != *tenant).map(|c| {
+        let column = &c.name;
+        quote_spanned!(column.span()=> impl ::tenancy_schema::__private::NotTenantColumn for #name::#column {})
+    });
+    let non_tenant_pk: Vec<&Ident> = plan.primary_key.iter().filter(|k| *k != tenant).collect();
+    let find = match non_tenant_pk.as_slice() {
+        [key] => quote_spanned! {span=>
+            impl ::tenancy_schema::__private::TenantFind for #name::table {
+                type KeyColumn = #name::#key;
+            }
+        },
+        _ => TokenStream::new(),
+    };
+    Ok(quote_spanned! {span=>
+        #(#attrs)*
+        #path #bang { #decl }
+
+        const _: () = {
+            impl ::tenancy_schema::__private::ScopedTable for #name::table {
+                type TenantColumn = #name::#tenant;
+                const MANIFEST: &'static ::tenancy_schema::__private::TableManifest = #manifest;
+                const SCOPE: ::tenancy_schema::__private::ScopeEntry = ::tenancy_schema::__private::ScopeEntry {
+                    table: #sql_name,
+                    tenant_column: #tenant_sql,
+                };
+            }
+
+            impl ::tenancy_schema::__private::TenantSource for #name::table {
+                const SINGLE_TABLE: bool = true;
+                fn scoped_tables(
+                    __tenancy_out: &mut ::std::vec::Vec<::tenancy_schema::__private::ScopeEntry>,
+                ) {
+                    __tenancy_out.push(<Self as ::tenancy_schema::__private::ScopedTable>::SCOPE);
+                }
+            }
+
+            #(#not_tenant)*
+            #find
+
+            ::tenancy_schema::__private::inventory::submit! {
+                ::tenancy_schema::__private::Registration(
+                    <#name::table as ::tenancy_schema::__private::ScopedTable>::MANIFEST
+                )
+            }
+        };
+    })
+}
+
+fn global_table_tokens(table: &TableItem) -> TokenStream {
+    let outer = &table.outer;
+    let decl = &table.decl;
+    let name = &decl.name;
+    let span = name.span();
+    let pk: Vec<String> = decl
+        .primary_key_idents()
+        .iter()
+        .map(|k| decl.column(k).map_or_else(|| unraw(k), ast::Column::sql_name))
+        .collect();
+    let manifest = manifest(table, &quote!(Global), None, &pk, &ScopedArgs::default());
+    quote_spanned! {span=>
+        #outer
+
+        const _: () = {
+            impl ::tenancy_schema::__private::GlobalTable for #name::table {
+                const MANIFEST: &'static ::tenancy_schema::__private::TableManifest = #manifest;
+            }
+
+            impl ::tenancy_schema::__private::TenantSource for #name::table {
+                const SINGLE_TABLE: bool = true;
+                fn scoped_tables(
+                    _: &mut ::std::vec::Vec<::tenancy_schema::__private::ScopeEntry>,
+                ) {}
+            }
+
+            impl ::tenancy_schema::__private::GlobalSource for #name::table {}
+
+            ::tenancy_schema::__private::inventory::submit! {
+                ::tenancy_schema::__private::Registration(
+                    <#name::table as ::tenancy_schema::__private::GlobalTable>::MANIFEST
+                )
+            }
+        };
+    }
+}
+
+const READ_DERIVES: &[&str] = &["Queryable", "Selectable", "QueryableByName"];
+const WRITE_DERIVES: &[&str] = &["Insertable", "AsChangeset"];
+
+fn derives(model: &ItemStruct) -> Vec<Ident> {
+    let mut found = Vec::new();
+    for attr in model.attrs.iter().filter(|a| a.path().is_ident("derive")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            if let Some(last) = meta.path.segments.last() {
+                found.push(last.ident.clone());
+            }
+            Ok(())
+        });
+    }
+    found
+}
+
+fn is_tenant_field(field: &syn::Field) -> bool {
+    if field.ident.as_ref().is_some_and(|i| i == "tenant_id") {
+        return true;
+    }
+    // `#[diesel(column_name = tenant_id)]` renames a field onto the tenant column.
+    field.attrs.iter().filter(|a| a.path().is_ident("diesel")).any(|a| {
+        let mut hit = false;
+        let _ = a.parse_nested_meta(|meta| {
+            if meta.path.is_ident("column_name") {
+                let value: Ident = meta.value()?.parse()?;
+                hit |= value == "tenant_id";
+            } else if meta.input.peek(syn::Token![=]) {
+                let _: syn::Expr = meta.value()?.parse()?;
+            }
+            Ok(())
+        });
+        hit
+    })
+}
+
+fn scoped_model(args: &ScopedArgs, mut model: ItemStruct) -> syn::Result<TokenStream> {
+    let mut errors = None;
+    for keyword in &args.spans {
+        push(
+            &mut errors,
+            syn::Error::new_spanned(
+                keyword,
+                "options such as `index(..)` belong on the `diesel::table!` declaration; on a model struct `#[tenant_scoped]` takes none",
+            ),
+        );
+    }
+    let derives = derives(&model);
+    let reads: Vec<&Ident> = derives.iter().filter(|d| READ_DERIVES.iter().any(|r| *d == r)).collect();
+    let writes: Vec<&Ident> = derives.iter().filter(|d| WRITE_DERIVES.iter().any(|w| *d == w)).collect();
+    if reads.is_empty() && writes.is_empty() {
+        push(
+            &mut errors,
+            syn::Error::new_spanned(
+                &model.ident,
+                "`#[tenant_scoped]` on a struct needs a Diesel derive below it: `Queryable`/`Selectable` (read model) or `Insertable`/`AsChangeset` (write model); put the attribute above `#[derive(..)]`",
+            ),
+        );
+    }
+    if let (Some(read), Some(write)) = (reads.first(), writes.first()) {
+        push(
+            &mut errors,
+            syn::Error::new_spanned(
+                write,
+                format!(
+                    "split `{}` into a read model and a write model: read models (`{read}`) carry `tenant_id`, write models (`{write}`) never do",
+                    model.ident
+                ),
+            ),
+        );
+    }
+    let Fields::Named(fields) = &mut model.fields else {
+        push(
+            &mut errors,
+            syn::Error::new_spanned(&model.ident, "`#[tenant_scoped]` models need named fields"),
+        );
+        return Err(errors.unwrap_or_else(|| syn::Error::new(model.span(), "unreachable")));
+    };
+    if !writes.is_empty() {
+        for field in fields.named.iter().filter(|f| is_tenant_field(f)) {
+            push(
+                &mut errors,
+                syn::Error::new_spanned(
+                    field,
+                    "insert and update models must not carry `tenant_id`: the tenant transaction supplies it; remove this field",
+                ),
+            );
+        }
+    }
+    if let Some(e) = errors {
+        return Err(e);
+    }
+    if !reads.is_empty() && !fields.named.iter().any(is_tenant_field) {
+        let span = model.ident.span();
+        let field: syn::Field = syn::parse_quote_spanned! {span=>
+            /// The tenant this row belongs to (added by `#[tenant_scoped]`).
+            pub tenant_id: ::tenancy_schema::TenantId
+        };
+        fields.named.insert(0, field);
+    }
+    Ok(quote!(#model))
+}

@@ -1,0 +1,48 @@
+//! Typed errors.
+
+/// Everything that can go wrong in a tenant, system or admin transaction.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A query failed in PostgreSQL or in Diesel.
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    /// No connection could be taken from the pool.
+    #[error("could not get a database connection from the pool: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    /// `BEGIN` + `SET LOCAL ROLE` + `SET LOCAL tenancy.*` failed; the connection was discarded.
+    #[error(
+        "could not open a tenant transaction (role {role:?}): {source}; check that the role exists and that the login role is a member of it (`GRANT {role} TO <login role>`)"
+    )]
+    Setup {
+        /// The role the transaction tried to switch to.
+        role: String,
+        /// The database error.
+        #[source]
+        source: diesel::result::Error,
+    },
+    /// A role name given to [`crate::TenancyConfig`] is not a plain SQL identifier.
+    #[error(
+        "invalid role name {0:?}: use lowercase letters, digits and `_`, starting with a letter or `_` (at most 63 bytes)"
+    )]
+    InvalidRoleName(String),
+    /// The admin escape hatch was called without a reason.
+    #[error("`Tenancy::admin` needs a non-empty reason: it is written to the audit trail")]
+    MissingAdminReason,
+    /// An update's changeset assigns the tenant column.
+    #[error(
+        "an update may not assign the tenant column `{column}` of `{table}`: rows never move between tenants; remove it from the changeset"
+    )]
+    TenantColumnInChangeset {
+        /// Table being updated.
+        table: &'static str,
+        /// Its tenant column.
+        column: &'static str,
+    },
+    /// The transaction's closure panicked; the transaction was rolled back.
+    #[error("the tenant transaction panicked and was rolled back: {0}")]
+    Panicked(String),
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

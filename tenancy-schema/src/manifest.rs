@@ -1,0 +1,72 @@
+//! Run-time description of every classified table.
+//!
+//! `#[tenant_scoped]` and `#[global_table]` each register a [`TableManifest`]; [`registry`]
+//! returns all of them. The migration generator and the live-database check read this.
+
+/// Whether a table holds tenant data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TableKind {
+    /// Rows belong to one tenant each; every query is filtered by the tenant column.
+    TenantScoped,
+    /// Control-plane data with no tenant column (for example `tenants`).
+    Global,
+}
+
+/// A foreign key from a tenant-scoped table to another one; in the database it is
+/// composite: `(tenant_id, column) → target (tenant_id, id)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct ForeignKey {
+    /// Referencing columns, led by the tenant column.
+    pub columns: &'static [&'static str],
+    /// Referenced table (SQL name).
+    pub references: &'static str,
+}
+
+/// What the macros know about one classified table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct TableManifest {
+    /// SQL name of the table.
+    pub table: &'static str,
+    /// Tenant-scoped or global.
+    pub kind: TableKind,
+    /// The tenant column (`None` for global tables).
+    pub tenant_column: Option<&'static str>,
+    /// Primary key columns; led by the tenant column on tenant-scoped tables.
+    pub primary_key: &'static [&'static str],
+    /// Declared indexes; each is led by the tenant column on tenant-scoped tables.
+    pub indexes: &'static [&'static [&'static str]],
+    /// Declared unique keys; each is led by the tenant column on tenant-scoped tables.
+    pub uniques: &'static [&'static [&'static str]],
+    /// Foreign keys to other tenant-scoped tables.
+    pub foreign_keys: &'static [ForeignKey],
+    /// All columns of the table, in declaration order.
+    pub columns: &'static [&'static str],
+}
+
+#[doc(hidden)]
+pub struct Registration(pub &'static TableManifest);
+
+inventory::collect!(Registration);
+
+/// Every table classified in this binary, sorted by name.
+///
+/// ```
+/// // The runtime crate's own tests classify tables; a fresh binary may have none.
+/// for table in tenancy_schema::registry() {
+///     assert!(!table.table.is_empty());
+/// }
+/// ```
+#[must_use]
+pub fn registry() -> Vec<&'static TableManifest> {
+    let mut all: Vec<_> = inventory::iter::<Registration>.into_iter().map(|r| r.0).collect();
+    all.sort_by_key(|m| m.table);
+    all.dedup_by_key(|m| m.table);
+    all
+}
+
+/// The manifest of one table, by SQL name.
+#[must_use]
+pub fn lookup(table: &str) -> Option<&'static TableManifest> {
+    inventory::iter::<Registration>.into_iter().map(|r| r.0).find(|m| m.table == table)
+}

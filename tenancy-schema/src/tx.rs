@@ -1,0 +1,831 @@
+//! Tenant transactions, the system connection and the admin escape hatch.
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::dsl::{Filter, Limit};
+use diesel::expression::{AsExpression, Expression};
+use diesel::insertable::{InsertValues, Insertable};
+use diesel::pg::Pg;
+use diesel::query_builder::{
+    AsChangeset, InsertStatement, IntoUpdateTarget, QueryFragment, QueryId, ValuesClause,
+};
+use diesel::query_dsl::LoadQuery;
+use diesel::query_dsl::methods::{ExecuteDsl, FilterDsl, LimitDsl};
+use diesel::r2d2::{ConnectionManager, Pool};
+use diesel::sql_types::BoolOrNullableBool;
+use diesel::{Column, ExpressionMethods, PgConnection, RunQueryDsl};
+use crate::Result;
+
+use crate::scope::{
+    AndThen, GlobalQuery, GlobalTable, Paren, ScopedExists, ScopedTable, TenantEq,
+    TenantFreeValues, TenantInsert, TenantQuery, changeset_assigns,
+};
+use crate::{Error, PrincipalId, Scoped, TenantId};
+
+/// The r2d2 pool type `Tenancy` draws connections from.
+pub type PgPool = Pool<ConnectionManager<PgConnection>>;
+
+/// Which roles tenancy switches to. Every transaction runs `SET LOCAL ROLE`, so the pool's
+/// login role only needs membership in these roles (`GRANT tenancy_app TO my_login`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenancyConfig {
+    app_role: String,
+    admin_role: String,
+}
+
+impl Default for TenancyConfig {
+    fn default() -> Self {
+        Self {
+            app_role: "tenancy_app".to_owned(),
+            admin_role: "tenancy_admin".to_owned(),
+        }
+    }
+}
+
+fn check_role(name: &str) -> Result<String, Error> {
+    let mut chars = name.chars();
+    let valid_start = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    if valid_start
+        && name.len() <= 63
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        Ok(name.to_owned())
+    } else {
+        Err(Error::InvalidRoleName(name.chars().take(80).collect()))
+    }
+}
+
+impl TenancyConfig {
+    /// The non-privileged role tenant transactions and the system connection run as
+    /// (default `tenancy_app`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidRoleName`] unless `role` is a plain lowercase SQL identifier.
+    pub fn app_role(mut self, role: &str) -> Result<Self, Error> {
+        self.app_role = check_role(role)?;
+        Ok(self)
+    }
+
+    /// The `BYPASSRLS` role used by [`Tenancy::admin`] (default `tenancy_admin`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidRoleName`] unless `role` is a plain lowercase SQL identifier.
+    pub fn admin_role(mut self, role: &str) -> Result<Self, Error> {
+        self.admin_role = check_role(role)?;
+        Ok(self)
+    }
+
+    /// The application role.
+    #[must_use]
+    pub fn app_role_name(&self) -> &str {
+        &self.app_role
+    }
+
+    /// The admin role.
+    #[must_use]
+    pub fn admin_role_name(&self) -> &str {
+        &self.admin_role
+    }
+
+    fn setup_sql(&self, role: &str, tenant: Option<TenantId>, principal: Option<PrincipalId>) -> String {
+        // One simple-protocol message, so BEGIN and the settings cost one round trip. The
+        // values are typed UUIDs and a validated identifier: nothing here comes from user text.
+        let tenant = tenant.map(|t| t.to_string()).unwrap_or_default();
+        let principal = principal.map(|p| p.to_string()).unwrap_or_default();
+        format!(
+            "BEGIN; SET LOCAL ROLE \"{role}\"; SET LOCAL tenancy.tenant_id = '{tenant}'; SET LOCAL tenancy.principal_id = '{principal}'"
+        )
+    }
+}
+
+/// Opens tenant transactions, system connections and admin connections over an r2d2 pool.
+///
+/// ```no_run
+/// use tenancy_schema::{Tenancy, TenantId};
+/// # fn demo(pool: tenancy_schema::PgPool, tenant: TenantId) -> Result<(), tenancy_schema::Error> {
+/// let tenancy = Tenancy::new(pool);
+/// let n = tenancy.transaction(tenant, |tx| {
+///     tx.execute(diesel::sql_query("SELECT 1"))
+/// })?;
+/// # let _ = n; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Tenancy {
+    pool: PgPool,
+    config: TenancyConfig,
+}
+
+impl std::fmt::Debug for Tenancy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenancy")
+            .field("config", &self.config)
+            .field("pool", &self.pool.state())
+            .finish()
+    }
+}
+
+impl Tenancy {
+    /// Uses `pool` with the default roles (`tenancy_app`, `tenancy_admin`).
+    #[must_use]
+    pub fn new(pool: PgPool) -> Self {
+        Self::with_config(pool, TenancyConfig::default())
+    }
+
+    /// Uses `pool` with the given roles.
+    #[must_use]
+    pub fn with_config(pool: PgPool, config: TenancyConfig) -> Self {
+        Self { pool, config }
+    }
+
+    /// Builds a pool of at most `max_size` connections to `database_url`.
+    ///
+    /// # Errors
+    /// [`Error::Pool`] when no connection can be opened.
+    pub fn connect(database_url: &str, max_size: u32) -> Result<Self, Error> {
+        let pool = Pool::builder()
+            .max_size(max_size)
+            .build(ConnectionManager::<PgConnection>::new(database_url))
+            .map_err(|e| Error::Pool(diesel::r2d2::PoolError::from(e)))?;
+        Ok(Self::new(pool))
+    }
+
+    /// The underlying pool.
+    #[must_use]
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The role configuration.
+    #[must_use]
+    pub fn config(&self) -> &TenancyConfig {
+        &self.config
+    }
+
+    /// Runs `f` in a transaction bound to `tenant`, as the application role. Commits when
+    /// `f` returns `Ok`, rolls back on `Err` and when `f` panics (the panic continues).
+    ///
+    /// # Errors
+    /// Whatever `f` returns, or [`Error::Pool`] / [`Error::Setup`] / [`Error::Query`]
+    /// (commit) converted into `E`.
+    pub fn transaction<T, E, F>(&self, tenant: TenantId, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut TenantTx<'_>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        self.run_tenant(tenant, None, f)
+    }
+
+    /// Like [`Tenancy::transaction`], with an acting principal exposed to SQL as
+    /// `tenancy.principal_id`.
+    ///
+    /// # Errors
+    /// As [`Tenancy::transaction`].
+    pub fn transaction_as<T, E, F>(&self, tenant: TenantId, principal: PrincipalId, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut TenantTx<'_>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        self.run_tenant(tenant, Some(principal), f)
+    }
+
+    fn run_tenant<T, E, F>(&self, tenant: TenantId, principal: Option<PrincipalId>, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut TenantTx<'_>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        let mut conn = self.pool.get().map_err(Error::from)?;
+        let sql = self.config.setup_sql(&self.config.app_role, Some(tenant), principal);
+        run_in_transaction(&mut conn, &sql, &self.config.app_role, |conn| {
+            f(&mut TenantTx {
+                conn,
+                tenant,
+                principal,
+            })
+        })
+    }
+
+    /// Runs `f` on a connection for global tables only, as the application role with no
+    /// tenant set: even raw SQL through it sees no tenant rows.
+    ///
+    /// # Errors
+    /// As [`Tenancy::transaction`].
+    pub fn system<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut SystemConn<'_>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        let mut conn = self.pool.get().map_err(Error::from)?;
+        let sql = self.config.setup_sql(&self.config.app_role, None, None);
+        run_in_transaction(&mut conn, &sql, &self.config.app_role, |conn| {
+            f(&mut SystemConn { conn })
+        })
+    }
+
+    /// The escape hatch for cross-tenant and control-plane work: runs `f` as the admin role
+    /// (`BYPASSRLS`) on a plain Diesel connection. Every use is logged as a `tracing` warning
+    /// on target `tenancy::admin` with the reason and the caller's source location; grep for
+    /// `Tenancy::admin` / `.admin(` to audit the code base.
+    ///
+    /// # Errors
+    /// [`Error::MissingAdminReason`] for an empty reason, otherwise as [`Tenancy::transaction`].
+    #[track_caller]
+    pub fn admin<T, E, F>(&self, reason: &str, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AdminConn<'_>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        let caller = std::panic::Location::caller();
+        if reason.trim().is_empty() {
+            return Err(Error::MissingAdminReason.into());
+        }
+        tracing::warn!(
+            target: "tenancy::admin",
+            reason,
+            caller = %caller,
+            role = %self.config.admin_role,
+            "tenancy admin escape hatch used"
+        );
+        let mut conn = self.pool.get().map_err(Error::from)?;
+        let sql = self.config.setup_sql(&self.config.admin_role, None, None);
+        run_in_transaction(&mut conn, &sql, &self.config.admin_role, |conn| {
+            f(&mut AdminConn { conn })
+        })
+    }
+}
+
+/// Opens a transaction with `setup_sql`, runs `f`, and commits or rolls back.
+///
+/// A connection whose set-up failed, or whose rollback failed, is marked broken so that
+/// r2d2 discards it instead of handing out a connection stuck in an aborted transaction.
+fn run_in_transaction<T, E, F>(conn: &mut PgConnection, setup_sql: &str, role: &str, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, E>,
+    E: From<Error>,
+{
+    if let Err(source) = AnsiTransactionManager::begin_transaction_sql(conn, setup_sql) {
+        // Best effort: the connection is discarded either way.
+        let _ = conn.batch_execute("ROLLBACK");
+        AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
+        return Err(Error::Setup {
+            role: role.to_owned(),
+            source,
+        }
+        .into());
+    }
+    let mut guard = RollbackOnUnwind { conn, armed: true };
+    let result = f(guard.conn);
+    guard.armed = false;
+    let conn = &mut *guard.conn;
+    match result {
+        Ok(value) => {
+            if let Err(e) = AnsiTransactionManager::commit_transaction(conn) {
+                discard_if_still_open(conn);
+                return Err(Error::from(e).into());
+            }
+            Ok(value)
+        }
+        Err(e) => {
+            if AnsiTransactionManager::rollback_transaction(conn).is_err() {
+                AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
+            }
+            Err(e)
+        }
+    }
+}
+
+fn discard_if_still_open(conn: &mut PgConnection) {
+    let status = AnsiTransactionManager::transaction_manager_status_mut(conn);
+    if status.transaction_depth().ok().flatten().is_some() {
+        status.set_in_error();
+    }
+}
+
+struct RollbackOnUnwind<'c> {
+    conn: &'c mut PgConnection,
+    armed: bool,
+}
+
+impl Drop for RollbackOnUnwind<'_> {
+    fn drop(&mut self) {
+        if self.armed && AnsiTransactionManager::rollback_transaction(self.conn).is_err() {
+            AnsiTransactionManager::transaction_manager_status_mut(self.conn).set_in_error();
+        }
+    }
+}
+
+/// A transaction bound to one tenant.
+///
+/// It deliberately does not implement [`diesel::Connection`]: Diesel's own
+/// `.load(&mut conn)` would run a query without the tenant filter. Queries are handed to
+/// its methods instead, which scope every tenant-scoped table in the `FROM` clause (see
+/// the crate docs for what is checked at compile time).
+pub struct TenantTx<'c> {
+    conn: &'c mut PgConnection,
+    tenant: TenantId,
+    principal: Option<PrincipalId>,
+}
+
+impl std::fmt::Debug for TenantTx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantTx")
+            .field("tenant", &self.tenant)
+            .field("principal", &self.principal)
+            .finish_non_exhaustive()
+    }
+}
+
+
+impl<'c> TenantTx<'c> {
+    /// The tenant this transaction is bound to.
+    #[must_use]
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+
+    /// The acting principal, if one was given.
+    #[must_use]
+    pub fn principal(&self) -> Option<PrincipalId> {
+        self.principal
+    }
+
+    /// Wraps `query` with this transaction's tenant without running it.
+    pub fn scope<Q: TenantQuery>(&self, query: Q) -> Scoped<Q> {
+        Scoped::new(query, self.tenant)
+    }
+
+    /// `table.tenant_id = <this tenant>`: scope a sub-query explicitly when its table is
+    /// not in the outer `FROM` clause (those are only checked by row level security).
+    #[must_use]
+    pub fn tenant_filter<T: ScopedTable>(&self, _table: T) -> TenantEq<T::TenantColumn> {
+        TenantEq::new(T::TenantColumn::default(), self.tenant)
+    }
+
+    /// Runs a `SELECT` and returns every row.
+    ///
+    /// # Errors
+    /// Database errors; [`crate::scope::LockingJoinError`] (as a query-builder error) for a
+    /// row lock over a join.
+    pub fn load<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
+    where
+        Q: TenantQuery,
+        Scoped<Q>: LoadQuery<'q, PgConnection, U>,
+    {
+        self.scope(query).load(self.conn).map_err(Error::from)
+    }
+
+    /// Runs a `SELECT` and returns its first row, or `NotFound`.
+    ///
+    /// # Errors
+    /// As [`TenantTx::load`]; `NotFound` when there is no row.
+    pub fn get_result<'q, Q, U>(&mut self, query: Q) -> Result<U>
+    where
+        Q: TenantQuery,
+        Scoped<Q>: LoadQuery<'q, PgConnection, U>,
+    {
+        self.scope(query).get_result(self.conn).map_err(Error::from)
+    }
+
+    /// Same as [`TenantTx::load`].
+    ///
+    /// # Errors
+    /// As [`TenantTx::load`].
+    pub fn get_results<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
+    where
+        Q: TenantQuery,
+        Scoped<Q>: LoadQuery<'q, PgConnection, U>,
+    {
+        self.load(query)
+    }
+
+    /// Adds `LIMIT 1` and returns the row, or `NotFound`.
+    ///
+    /// # Errors
+    /// As [`TenantTx::get_result`].
+    pub fn first<'q, Q, U>(&mut self, query: Q) -> Result<U>
+    where
+        Q: LimitDsl,
+        Limit<Q>: TenantQuery,
+        Scoped<Limit<Q>>: LoadQuery<'q, PgConnection, U>,
+    {
+        self.get_result(query.limit(1))
+    }
+
+    /// Counts the rows `query` returns (`SELECT COUNT(*) FROM (<scoped query>)`).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn count<'q, Q>(&mut self, query: Q) -> Result<i64>
+    where
+        Q: diesel::QueryDsl + diesel::query_dsl::methods::SelectDsl<diesel::dsl::CountStar>,
+        diesel::dsl::Select<Q, diesel::dsl::CountStar>: TenantQuery,
+        Scoped<diesel::dsl::Select<Q, diesel::dsl::CountStar>>: LoadQuery<'q, PgConnection, i64>,
+    {
+        self.get_result(query.count())
+    }
+
+    /// `SELECT EXISTS (<scoped query>)`; the scoped replacement for
+    /// `diesel::select(exists(query))`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn exists<'q, Q>(&mut self, query: Q) -> Result<bool>
+    where
+        Q: TenantQuery,
+        ScopedExists<Q>: LoadQuery<'q, PgConnection, bool>,
+    {
+        ScopedExists::new(query, self.tenant).get_result(self.conn).map_err(Error::from)
+    }
+
+    /// Loads the row of `table` whose (non-tenant) primary key is `key`.
+    ///
+    /// # Errors
+    /// `NotFound` when the row does not exist in this tenant.
+    pub fn find<'q, T, K, U>(&mut self, table: T, key: K) -> Result<U>
+    where
+        T: crate::TenantFind,
+        T: FilterDsl<diesel::dsl::Eq<T::KeyColumn, K>>,
+        <T::KeyColumn as Expression>::SqlType: diesel::sql_types::SqlType,
+        K: AsExpression<<T::KeyColumn as Expression>::SqlType>,
+        Filter<T, diesel::dsl::Eq<T::KeyColumn, K>>: LimitDsl,
+        Limit<Filter<T, diesel::dsl::Eq<T::KeyColumn, K>>>: TenantQuery,
+        Scoped<Limit<Filter<T, diesel::dsl::Eq<T::KeyColumn, K>>>>: LoadQuery<'q, PgConnection, U>,
+    {
+        let column = T::KeyColumn::default();
+        self.first(table.filter(column.eq(key)))
+    }
+
+    /// Inserts one row (a struct deriving `Insertable`, or a tuple of `column.eq(value)`)
+    /// with the tenant column set to this transaction's tenant.
+    ///
+    /// # Errors
+    /// Database errors (constraint violations, RLS).
+    pub fn insert<T, R, V>(&mut self, table: T, record: R) -> Result<usize>
+    where
+        T: ScopedTable,
+        T::AllColumns: QueryFragment<Pg>,
+        R: Insertable<T, Values = ValuesClause<V, T>>,
+        V: TenantFreeValues + InsertValues<Pg, T>,
+    {
+        let _ = table;
+        self.insert_statement::<T, V, ()>(vec![record.values().values], None, false)
+            .execute(self.conn).map_err(Error::from)
+    }
+
+    /// Inserts one row and returns it (`RETURNING *`).
+    ///
+    /// # Errors
+    /// As [`TenantTx::insert`].
+    pub fn insert_returning<'q, T, R, V, U>(&mut self, table: T, record: R) -> Result<U>
+    where
+        T: ScopedTable,
+        T::AllColumns: QueryFragment<Pg>,
+        R: Insertable<T, Values = ValuesClause<V, T>>,
+        V: TenantFreeValues + InsertValues<Pg, T>,
+        TenantInsert<T, V>: LoadQuery<'q, PgConnection, U>,
+    {
+        let _ = table;
+        self.insert_statement::<T, V, ()>(vec![record.values().values], None, true)
+            .get_result(self.conn).map_err(Error::from)
+    }
+
+    /// Inserts many rows in one statement; returns how many were inserted.
+    ///
+    /// # Errors
+    /// As [`TenantTx::insert`].
+    pub fn insert_batch<T, I, V>(&mut self, table: T, records: I) -> Result<usize>
+    where
+        T: ScopedTable,
+        T::AllColumns: QueryFragment<Pg>,
+        I: IntoIterator,
+        I::Item: Insertable<T, Values = ValuesClause<V, T>>,
+        V: TenantFreeValues + InsertValues<Pg, T>,
+    {
+        let _ = table;
+        let rows: Vec<V> = records.into_iter().map(|r| r.values().values).collect();
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        self.insert_statement::<T, V, ()>(rows, None, false)
+            .execute(self.conn)
+            .map_err(Error::from)
+    }
+
+    /// `INSERT ... ON CONFLICT (tenant_id, <conflict>) DO UPDATE SET <changes>`: the conflict
+    /// target always includes the tenant column, so an upsert can only ever touch a row of
+    /// this tenant. `changes` may use `diesel::upsert::excluded(column)`.
+    ///
+    /// # Errors
+    /// [`Error::TenantColumnInChangeset`] (as a query-builder error) when `changes`
+    /// assigns the tenant column; database errors.
+    pub fn upsert<T, R, V, C, Ch>(
+        &mut self,
+        table: T,
+        record: R,
+        conflict: C,
+        changes: Ch,
+    ) -> Result<usize>
+    where
+        T: ScopedTable,
+        T::AllColumns: QueryFragment<Pg>,
+        R: Insertable<T, Values = ValuesClause<V, T>>,
+        V: TenantFreeValues + InsertValues<Pg, T>,
+        C: Column<Table = T>,
+        Ch: AsChangeset<Target = T>,
+        Ch::Changeset: QueryFragment<Pg>,
+    {
+        let _ = (table, conflict);
+        let statement = self.insert_statement::<T, V, Ch::Changeset>(
+            vec![record.values().values],
+            Some((C::NAME, changes.as_changeset())),
+            false,
+        );
+        reject_tenant_assignment::<T, _>(&statement)?;
+        statement.execute(self.conn).map_err(Error::from)
+    }
+
+    fn insert_statement<T: ScopedTable, V, Ch>(
+        &self,
+        rows: Vec<V>,
+        conflict: Option<(&'static str, Ch)>,
+        returning: bool,
+    ) -> TenantInsert<T, V, Ch> {
+        TenantInsert {
+            rows,
+            tenant: *self.tenant.as_uuid(),
+            conflict,
+            returning: returning.then(T::all_columns),
+        }
+    }
+
+    /// Starts a tenant-scoped `UPDATE` of `table`; add `.filter(..)` and `.set(..)`.
+    pub fn update<T: ScopedTable>(&mut self, table: T) -> ScopedUpdate<'_, 'c, T, TenantEq<T::TenantColumn>> {
+        let predicate = TenantEq::new(T::TenantColumn::default(), self.tenant);
+        ScopedUpdate {
+            tx: self,
+            table,
+            predicate,
+        }
+    }
+
+    /// Starts a tenant-scoped `DELETE` from `table`; add `.filter(..)` and `.execute()`.
+    pub fn delete<T: ScopedTable>(&mut self, table: T) -> ScopedDelete<'_, 'c, T, TenantEq<T::TenantColumn>> {
+        let predicate = TenantEq::new(T::TenantColumn::default(), self.tenant);
+        ScopedDelete {
+            tx: self,
+            table,
+            predicate,
+        }
+    }
+
+    /// Runs raw SQL (`diesel::sql_query`). The compiler cannot see into it: it runs as the
+    /// application role with this tenant set, so row level security is what keeps it to the
+    /// tenant's rows.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn execute<Q: RawSql>(&mut self, query: Q) -> Result<usize> {
+        query.execute(self.conn).map_err(Error::from)
+    }
+
+    /// Loads rows from raw SQL (`diesel::sql_query` + `QueryableByName`); like
+    /// [`TenantTx::execute`], only row level security checks it.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn load_sql<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
+    where
+        Q: RawSql + LoadQuery<'q, PgConnection, U>,
+    {
+        query.load(self.conn).map_err(Error::from)
+    }
+
+}
+
+fn reject_tenant_assignment<T: ScopedTable, S: QueryFragment<Pg>>(statement: &S) -> Result<(), Error> {
+    if changeset_assigns(statement, T::SCOPE.tenant_column)? {
+        return Err(Error::TenantColumnInChangeset {
+            table: T::SCOPE.table,
+            column: T::SCOPE.tenant_column,
+        });
+    }
+    Ok(())
+}
+
+/// Raw SQL statements a tenant transaction accepts (checked by row level security only).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be executed in a tenant transaction",
+    label = "Diesel statements carry no tenant filter",
+    note = "use `tx.insert(table, rows)`, `tx.update(table).filter(..).set(..).execute()`, `tx.delete(table).filter(..).execute()` or `tx.upsert(..)`; `tx.execute` takes raw `diesel::sql_query(..)` only"
+)]
+pub trait RawSql: ExecuteDsl<PgConnection> + RunQueryDsl<PgConnection> {}
+impl RawSql for diesel::query_builder::SqlQuery {}
+impl<Q> RawSql for diesel::query_builder::BoxedSqlQuery<'_, Pg, Q> where
+    Self: ExecuteDsl<PgConnection> + RunQueryDsl<PgConnection>
+{
+}
+
+/// A tenant-scoped `UPDATE` under construction: `WHERE tenant_id = $1 AND (<filters>)`.
+#[must_use = "call .set(..) and .execute()"]
+pub struct ScopedUpdate<'t, 'c, T, P> {
+    tx: &'t mut TenantTx<'c>,
+    table: T,
+    predicate: P,
+}
+
+impl<'t, 'c, T: ScopedTable, P> ScopedUpdate<'t, 'c, T, P> {
+    /// Restricts the update further; the predicate is parenthesised and ANDed with the
+    /// tenant predicate.
+    pub fn filter<F>(self, predicate: F) -> ScopedUpdate<'t, 'c, T, AndThen<P, Paren<F>>>
+    where
+        F: Expression,
+        F::SqlType: BoolOrNullableBool,
+    {
+        ScopedUpdate {
+            tx: self.tx,
+            table: self.table,
+            predicate: AndThen(self.predicate, Paren(predicate)),
+        }
+    }
+
+    /// Sets the new values; `changes` must not assign the tenant column.
+    pub fn set<Ch: AsChangeset<Target = T>>(self, changes: Ch) -> ScopedUpdateSet<'t, 'c, T, P, Ch> {
+        ScopedUpdateSet {
+            tx: self.tx,
+            table: self.table,
+            predicate: self.predicate,
+            changes,
+        }
+    }
+}
+
+/// A tenant-scoped `UPDATE` ready to run.
+#[must_use = "call .execute() or .get_results()"]
+pub struct ScopedUpdateSet<'t, 'c, T, P, Ch> {
+    tx: &'t mut TenantTx<'c>,
+    table: T,
+    predicate: P,
+    changes: Ch,
+}
+
+type UpdateOf<T, P, Ch> = diesel::dsl::Update<Filter<T, P>, Ch>;
+
+impl<T, P, Ch> ScopedUpdateSet<'_, '_, T, P, Ch>
+where
+    T: ScopedTable + FilterDsl<P>,
+    Filter<T, P>: IntoUpdateTarget<Table = T>,
+    Ch: AsChangeset<Target = T>,
+    UpdateOf<T, P, Ch>: QueryFragment<Pg> + QueryId + diesel::query_builder::AsQuery,
+{
+    /// Runs the update; returns the number of rows changed.
+    ///
+    /// # Errors
+    /// [`Error::TenantColumnInChangeset`] (as a query-builder error) when the changeset
+    /// assigns the tenant column; database errors.
+    pub fn execute(self) -> Result<usize>
+    where
+        UpdateOf<T, P, Ch>: ExecuteDsl<PgConnection>,
+    {
+        let conn = &mut *self.tx.conn;
+        let statement = diesel::update(self.table.filter(self.predicate)).set(self.changes);
+        reject_tenant_assignment::<T, _>(&statement)?;
+        statement.execute(conn).map_err(Error::from)
+    }
+
+    /// Runs the update and returns the changed rows (`RETURNING *`).
+    ///
+    /// # Errors
+    /// As [`ScopedUpdateSet::execute`].
+    pub fn get_results<'q, U>(self) -> Result<Vec<U>>
+    where
+        UpdateOf<T, P, Ch>: LoadQuery<'q, PgConnection, U>,
+    {
+        let conn = &mut *self.tx.conn;
+        let statement = diesel::update(self.table.filter(self.predicate)).set(self.changes);
+        reject_tenant_assignment::<T, _>(&statement)?;
+        statement.get_results(conn).map_err(Error::from)
+    }
+}
+
+/// A tenant-scoped `DELETE` under construction: `WHERE tenant_id = $1 AND (<filters>)`.
+#[must_use = "call .execute()"]
+pub struct ScopedDelete<'t, 'c, T, P> {
+    tx: &'t mut TenantTx<'c>,
+    table: T,
+    predicate: P,
+}
+
+impl<'t, 'c, T: ScopedTable, P> ScopedDelete<'t, 'c, T, P> {
+    /// Restricts the delete further (parenthesised, ANDed with the tenant predicate).
+    pub fn filter<F>(self, predicate: F) -> ScopedDelete<'t, 'c, T, AndThen<P, Paren<F>>>
+    where
+        F: Expression,
+        F::SqlType: BoolOrNullableBool,
+    {
+        ScopedDelete {
+            tx: self.tx,
+            table: self.table,
+            predicate: AndThen(self.predicate, Paren(predicate)),
+        }
+    }
+
+    /// Runs the delete; returns the number of rows removed.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn execute(self) -> Result<usize>
+    where
+        T: FilterDsl<P>,
+        Filter<T, P>: IntoUpdateTarget,
+        diesel::dsl::delete<Filter<T, P>>: ExecuteDsl<PgConnection>,
+    {
+        diesel::delete(self.table.filter(self.predicate)).execute(self.tx.conn).map_err(Error::from)
+    }
+}
+
+/// A connection for global tables. Queries touching a tenant-scoped table do not compile.
+pub struct SystemConn<'c> {
+    conn: &'c mut PgConnection,
+}
+
+impl std::fmt::Debug for SystemConn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SystemConn").finish_non_exhaustive()
+    }
+}
+
+impl SystemConn<'_> {
+    /// Runs a `SELECT` over global tables.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn load<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
+    where
+        Q: GlobalQuery + LoadQuery<'q, PgConnection, U>,
+    {
+        query.load(self.conn).map_err(Error::from)
+    }
+
+    /// Runs a `SELECT` over global tables and returns the first row, or `NotFound`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn get_result<'q, Q, U>(&mut self, query: Q) -> Result<U>
+    where
+        Q: GlobalQuery + LoadQuery<'q, PgConnection, U>,
+    {
+        query.get_result(self.conn).map_err(Error::from)
+    }
+
+    /// Runs an `INSERT`, `UPDATE` or `DELETE` on a global table.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn execute<Q>(&mut self, statement: Q) -> Result<usize>
+    where
+        Q: GlobalQuery + ExecuteDsl<PgConnection>,
+    {
+        ExecuteDsl::execute(statement, self.conn).map_err(Error::from)
+    }
+
+    /// Loads rows from raw SQL. It runs as the application role with no tenant set, so row
+    /// level security hides every tenant row from it.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn load_sql<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
+    where
+        Q: RawSql + LoadQuery<'q, PgConnection, U>,
+    {
+        query.load(self.conn).map_err(Error::from)
+    }
+}
+
+impl<T: GlobalTable, U, Op, Ret> GlobalQuery for InsertStatement<T, U, Op, Ret> {}
+impl<T: GlobalTable, U, V, Ret> GlobalQuery for diesel::query_builder::UpdateStatement<T, U, V, Ret> {}
+impl<T: GlobalTable, U, Ret> GlobalQuery for diesel::query_builder::DeleteStatement<T, U, Ret> {}
+
+/// A connection running as the admin role (`BYPASSRLS`), from [`Tenancy::admin`]. It is a
+/// plain Diesel connection: nothing is scoped, which is the point of the escape hatch.
+pub struct AdminConn<'c> {
+    conn: &'c mut PgConnection,
+}
+
+impl std::fmt::Debug for AdminConn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConn").finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for AdminConn<'_> {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        self.conn
+    }
+}
+
+impl std::ops::DerefMut for AdminConn<'_> {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        self.conn
+    }
+}

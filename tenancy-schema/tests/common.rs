@@ -1,0 +1,163 @@
+//! Shared fixture: one database per test binary, the test schema with RLS, and a login role
+//! that is not superuser, has no BYPASSRLS and owns nothing.
+#![allow(dead_code, missing_docs)] // reason: each test binary uses a different subset
+
+use std::sync::OnceLock;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use tenancy_schema::embedded::TestDatabase;
+use tenancy_schema::{Tenancy, TenantId};
+
+pub mod schema {
+    #[tenancy_schema::global_table]
+    diesel::table! {
+        tenants (id) {
+            id -> Uuid,
+            name -> Text,
+        }
+    }
+
+    #[tenancy_schema::global_table]
+    diesel::table! {
+        categories (id) {
+            id -> Int4,
+            name -> Text,
+        }
+    }
+
+    // Hand-written without `tenant_id`: the attribute adds it and the composite key.
+    #[tenancy_schema::tenant_scoped(index(category_id), unique(slug))]
+    diesel::table! {
+        posts (id) {
+            id -> Int4,
+            title -> Text,
+            slug -> Text,
+            category_id -> Nullable<Int4>,
+        }
+    }
+
+    // As `diesel print-schema` writes it: the column and the composite key already exist.
+    #[tenancy_schema::tenant_scoped(foreign_key(post_id -> posts))]
+    diesel::table! {
+        comments (tenant_id, id) {
+            tenant_id -> Uuid,
+            id -> Int4,
+            post_id -> Int4,
+            body -> Text,
+        }
+    }
+
+    diesel::joinable!(posts -> categories (category_id));
+    diesel::allow_tables_to_appear_in_same_query!(tenants, categories, posts, comments);
+}
+
+pub const LOGIN_ROLE: &str = "tenancy_test_login";
+pub const LOGIN_PASSWORD: &str = "test-only-password";
+
+const SCHEMA_SQL: &str = r"
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenancy_app') THEN
+    CREATE ROLE tenancy_app NOLOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenancy_admin') THEN
+    CREATE ROLE tenancy_admin NOLOGIN NOSUPERUSER BYPASSRLS NOINHERIT;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenancy_test_login') THEN
+    CREATE ROLE tenancy_test_login LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT PASSWORD 'test-only-password';
+  END IF;
+END $$;
+GRANT tenancy_app TO tenancy_test_login;
+GRANT tenancy_admin TO tenancy_test_login;
+
+CREATE TABLE tenants (id uuid PRIMARY KEY, name text NOT NULL);
+CREATE TABLE categories (id int PRIMARY KEY, name text NOT NULL);
+CREATE TABLE posts (
+  tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+  id int NOT NULL,
+  title text NOT NULL,
+  slug text NOT NULL,
+  category_id int REFERENCES categories (id),
+  PRIMARY KEY (tenant_id, id),
+  UNIQUE (tenant_id, slug)
+);
+CREATE INDEX posts_tenant_category ON posts (tenant_id, category_id);
+CREATE TABLE comments (
+  tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+  id int NOT NULL,
+  post_id int NOT NULL,
+  body text NOT NULL,
+  PRIMARY KEY (tenant_id, id),
+  FOREIGN KEY (tenant_id, post_id) REFERENCES posts (tenant_id, id)
+);
+
+CREATE FUNCTION test_current_tenant() RETURNS uuid LANGUAGE sql STABLE
+  AS $f$ SELECT NULLIF(current_setting('tenancy.tenant_id', true), '')::uuid $f$;
+
+ALTER TABLE posts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE posts FORCE ROW LEVEL SECURITY;
+ALTER TABLE comments ENABLE ROW LEVEL SECURITY;
+ALTER TABLE comments FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_access ON posts TO tenancy_app
+  USING (tenant_id = test_current_tenant()) WITH CHECK (tenant_id = test_current_tenant());
+CREATE POLICY tenant_isolation ON posts AS RESTRICTIVE TO tenancy_app
+  USING (tenant_id = test_current_tenant()) WITH CHECK (tenant_id = test_current_tenant());
+CREATE POLICY tenant_access ON comments TO tenancy_app
+  USING (tenant_id = test_current_tenant()) WITH CHECK (tenant_id = test_current_tenant());
+CREATE POLICY tenant_isolation ON comments AS RESTRICTIVE TO tenancy_app
+  USING (tenant_id = test_current_tenant()) WITH CHECK (tenant_id = test_current_tenant());
+CREATE POLICY admin_all ON posts TO tenancy_admin USING (true) WITH CHECK (true);
+CREATE POLICY admin_all ON comments TO tenancy_admin USING (true) WITH CHECK (true);
+
+GRANT USAGE ON SCHEMA public TO tenancy_app, tenancy_admin;
+GRANT SELECT ON tenants, categories TO tenancy_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON posts, comments TO tenancy_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, categories, posts, comments TO tenancy_admin;
+INSERT INTO categories VALUES (1, 'news'), (2, 'howto');
+";
+
+pub struct Fixture {
+    pub db: &'static TestDatabase,
+    pub login_url: String,
+}
+
+pub fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let db = tenancy_schema::embedded::shared().expect("start test database");
+        let mut owner = PgConnection::establish(db.url()).expect("connect as owner");
+        owner.batch_execute(SCHEMA_SQL).expect("create test schema");
+        Fixture {
+            db,
+            login_url: db.url_for(LOGIN_ROLE, LOGIN_PASSWORD),
+        }
+    })
+}
+
+/// A `Tenancy` over its own pool of `size` connections, logging in as the test login role.
+pub fn tenancy(size: u32) -> Tenancy {
+    Tenancy::connect(&fixture().login_url, size).expect("pool")
+}
+
+pub fn owner() -> PgConnection {
+    PgConnection::establish(fixture().db.url()).expect("connect as owner")
+}
+
+/// Two fresh tenants, each with posts 1 and 2 (slugs `first`/`second`) and comments on
+/// post 1, inserted as the owner. Both tenants use the same ids on purpose: a missing tenant
+/// filter shows up as rows of the other tenant.
+pub fn two_tenants() -> (TenantId, TenantId) {
+    let a = TenantId::new_v7();
+    let b = TenantId::new_v7();
+    let mut owner = owner();
+    for (tenant, label) in [(a, "a"), (b, "b")] {
+        owner
+            .batch_execute(&format!(
+                "INSERT INTO tenants VALUES ('{tenant}', 'tenant {label}');
+                 INSERT INTO posts VALUES ('{tenant}', 1, '{label} one', 'first', 1), ('{tenant}', 2, '{label} two', 'second', NULL);
+                 INSERT INTO comments VALUES ('{tenant}', 1, 1, '{label} comment');"
+            ))
+            .expect("seed tenant");
+    }
+    (a, b)
+}

@@ -1,0 +1,380 @@
+//! Runtime isolation: every operation of a tenant transaction, against real PostgreSQL,
+//! logged in as a role that is not superuser, has no BYPASSRLS and owns nothing.
+
+mod common;
+
+use common::schema::{categories, comments, posts};
+use common::{fixture, owner, tenancy, two_tenants};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Integer, Nullable, Text};
+use tenancy_schema::{Error, TenancyConfig, TenantId};
+
+#[tenancy_schema::tenant_scoped]
+#[derive(Debug, Queryable, Selectable, PartialEq)]
+#[diesel(table_name = posts, check_for_backend(diesel::pg::Pg))]
+struct Post {
+    id: i32,
+    title: String,
+    slug: String,
+    category_id: Option<i32>,
+}
+
+#[tenancy_schema::tenant_scoped]
+#[derive(Insertable)]
+#[diesel(table_name = posts)]
+struct NewPost<'a> {
+    id: i32,
+    title: &'a str,
+    slug: &'a str,
+}
+
+#[derive(QueryableByName, Debug)]
+struct Who {
+    #[diesel(sql_type = Text)]
+    current_user: String,
+    #[diesel(sql_type = Text)]
+    session_user: String,
+    #[diesel(sql_type = Bool)]
+    rolsuper: bool,
+    #[diesel(sql_type = Bool)]
+    rolbypassrls: bool,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    owned_tables: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    tenant_setting: Option<String>,
+}
+
+const WHO_SQL: &str = "SELECT current_user::text AS current_user, session_user::text AS session_user, \
+     r.rolsuper, r.rolbypassrls, \
+     (SELECT count(*) FROM pg_class c WHERE c.relowner = r.oid AND c.relkind = 'r') AS owned_tables, \
+     current_setting('tenancy.tenant_id', true) AS tenant_setting \
+     FROM pg_roles r WHERE r.rolname = current_user";
+
+fn titles(rows: Vec<Post>) -> Vec<String> {
+    rows.into_iter().map(|p| p.title).collect()
+}
+
+#[test]
+fn runs_as_an_unprivileged_role_that_owns_nothing() {
+    let (a, _) = two_tenants();
+    let who: Vec<Who> = tenancy(1)
+        .transaction(a, |tx| tx.load_sql(diesel::sql_query(WHO_SQL)).map_err(Error::from))
+        .unwrap();
+    let who = &who[0];
+    assert_eq!(who.current_user, "tenancy_app");
+    assert_eq!(who.session_user, common::LOGIN_ROLE);
+    assert!(!who.rolsuper && !who.rolbypassrls, "{who:?}");
+    assert_eq!(who.owned_tables, 0);
+    assert_eq!(who.tenant_setting.as_deref(), Some(a.to_string().as_str()));
+    // The login role itself is not privileged either.
+    let mut owner = owner();
+    let (sup, bypass): (bool, bool) = diesel::sql_query(format!(
+        "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = '{}'",
+        common::LOGIN_ROLE
+    ))
+    .get_result::<LoginFlags>(&mut owner)
+    .map(|f| (f.rolsuper, f.rolbypassrls))
+    .unwrap();
+    assert!(!sup && !bypass);
+}
+
+#[derive(QueryableByName)]
+struct LoginFlags {
+    #[diesel(sql_type = Bool)]
+    rolsuper: bool,
+    #[diesel(sql_type = Bool)]
+    rolbypassrls: bool,
+}
+
+#[test]
+fn select_sees_only_own_rows_even_with_or_filter_and_raw_or() {
+    let (a, b) = two_tenants();
+    let t = tenancy(2);
+    let rows: Vec<Post> = t
+        .transaction(a, |tx| tx.load(posts::table.select(Post::as_select()).order(posts::id)))
+        .unwrap();
+    assert_eq!(titles(rows), ["a one", "a two"]);
+
+    let rows: Vec<Post> = t
+        .transaction(b, |tx| {
+            tx.load(
+                posts::table
+                    .filter(posts::id.eq(1))
+                    .or_filter(posts::id.eq(2))
+                    .or_filter(posts::tenant_id.eq(a))
+                    .select(Post::as_select())
+                    .order(posts::id),
+            )
+        })
+        .unwrap();
+    assert_eq!(titles(rows), ["b one", "b two"]);
+
+    // A raw fragment with a top-level OR cannot escape: the filter sits on the relation.
+    let rows: Vec<Post> = t
+        .transaction(b, |tx| {
+            tx.load(
+                posts::table
+                    .filter(diesel::dsl::sql::<Bool>("TRUE OR TRUE"))
+                    .select(Post::as_select()),
+            )
+        })
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|p| p.tenant_id == b));
+}
+
+#[test]
+fn inner_left_and_three_way_joins_are_scoped() {
+    let (a, b) = two_tenants();
+    let t = tenancy(1);
+    // Inner join: both tenants have post 1 with a comment.
+    let rows: Vec<(String, String)> = t
+        .transaction(a, |tx| tx.load(posts::table.inner_join(comments::table.on(comments::post_id.eq(posts::id))).select((posts::title, comments::body))))
+        .unwrap();
+    assert_eq!(rows, [("a one".to_owned(), "a comment".to_owned())]);
+
+    // Left join: without the ON-side filter, post 1 of A would also match B's comment.
+    let rows: Vec<(String, Option<String>)> = t
+        .transaction(a, |tx| {
+            tx.load(
+                posts::table
+                    .left_join(comments::table.on(comments::post_id.eq(posts::id)))
+                    .select((posts::title, comments::body.nullable()))
+                    .order(posts::id),
+            )
+        })
+        .unwrap();
+    assert_eq!(rows, [("a one".to_owned(), Some("a comment".to_owned())), ("a two".to_owned(), None)]);
+
+    // Three-way join with a global table.
+    let rows: Vec<(String, String, String)> = t
+        .transaction(b, |tx| {
+            tx.load(
+                comments::table
+                    .inner_join(posts::table.inner_join(categories::table).on(comments::post_id.eq(posts::id)))
+                    .select((comments::body, posts::title, categories::name)),
+            )
+        })
+        .unwrap();
+    assert_eq!(rows, [("b comment".to_owned(), "b one".to_owned(), "news".to_owned())]);
+}
+
+#[test]
+fn aliases_boxed_queries_counts_and_exists_are_scoped() {
+    let (a, _) = two_tenants();
+    let t = tenancy(1);
+    let (p1, p2) = diesel::alias!(posts as p1, posts as p2);
+    let pairs: Vec<(i32, i32)> = t
+        .transaction(a, |tx| {
+            tx.load(
+                p1.inner_join(p2.on(p2.field(posts::id).eq(p1.field(posts::id) + 1)))
+                    .select((p1.field(posts::id), p2.field(posts::id))),
+            )
+        })
+        .unwrap();
+    assert_eq!(pairs, [(1, 2)]);
+
+    let boxed: Vec<String> = t
+        .transaction(a, |tx| {
+            let mut q = posts::table.select(posts::title).into_boxed();
+            q = q.or_filter(posts::id.gt(0));
+            tx.load(q.order(posts::id))
+        })
+        .unwrap();
+    assert_eq!(boxed, ["a one", "a two"]);
+
+    let (count, exists_other, found): (i64, bool, Post) = t
+        .transaction(a, |tx| {
+            Ok::<_, Error>((
+                tx.count(posts::table)?,
+                tx.exists(posts::table.filter(posts::title.eq("b one")))?,
+                tx.find(posts::table, 2)?,
+            ))
+        })
+        .unwrap();
+    assert_eq!(count, 2);
+    assert!(!exists_other, "another tenant's row must not exist here");
+    assert_eq!((found.title.as_str(), found.tenant_id), ("a two", a));
+}
+
+#[test]
+fn writes_stay_in_the_tenant() {
+    let (a, b) = two_tenants();
+    let t = tenancy(1);
+    t.transaction(a, |tx| {
+        tx.insert(posts::table, NewPost { id: 3, title: "a three", slug: "third" })?;
+        let batch = [
+            NewPost { id: 4, title: "a four", slug: "fourth" },
+            NewPost { id: 5, title: "a five", slug: "fifth" },
+        ];
+        assert_eq!(tx.insert_batch(posts::table, &batch)?, 2);
+        let back: Post = tx.insert_returning(posts::table, (posts::id.eq(6), posts::title.eq("a six"), posts::slug.eq("sixth")))?;
+        assert_eq!(back.tenant_id, a);
+        // Upsert on a slug both tenants have: only A's row changes.
+        tx.upsert(
+            posts::table,
+            NewPost { id: 99, title: "ignored", slug: "first" },
+            posts::slug,
+            posts::title.eq(diesel::upsert::excluded(posts::title).concat(" (upserted)")),
+        )?;
+        let changed = tx.update(posts::table).filter(posts::id.eq(2)).set(posts::title.eq("a two!")).execute()?;
+        assert_eq!(changed, 1);
+        let removed = tx.delete(posts::table).filter(posts::id.eq(5)).execute()?;
+        assert_eq!(removed, 1);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+
+    let a_titles: Vec<String> = t.transaction(a, |tx| tx.load(posts::table.select(posts::title).order(posts::id))).unwrap();
+    assert_eq!(a_titles, ["ignored (upserted)", "a two!", "a three", "a four", "a six"]);
+    let b_titles: Vec<String> = t.transaction(b, |tx| tx.load(posts::table.select(posts::title).order(posts::id))).unwrap();
+    assert_eq!(b_titles, ["b one", "b two"], "tenant B is untouched");
+
+    // Updates and deletes in B cannot reach A's rows either.
+    let touched = t
+        .transaction(b, |tx| {
+            let u = tx.update(posts::table).filter(posts::id.eq(3)).set(posts::title.eq("x")).execute()?;
+            let d = tx.delete(posts::table).filter(posts::id.ge(3)).execute()?;
+            Ok::<_, Error>(u + d)
+        })
+        .unwrap();
+    assert_eq!(touched, 0);
+}
+
+#[test]
+fn moving_a_row_to_another_tenant_is_rejected() {
+    let (a, b) = two_tenants();
+    let t = tenancy(1);
+    // The typed API refuses before the database is asked.
+    let err = t
+        .transaction(a, |tx| tx.update(posts::table).filter(posts::id.eq(1)).set(posts::tenant_id.eq(b)).execute())
+        .unwrap_err();
+    assert!(err.to_string().contains("may not assign the tenant column"), "{err}");
+    // Raw SQL gets as far as the database, where RLS's WITH CHECK rejects it.
+    let err = t
+        .transaction(a, |tx| tx.execute(diesel::sql_query(format!("UPDATE posts SET tenant_id = '{b}' WHERE id = 1"))))
+        .unwrap_err();
+    assert!(err.to_string().contains("row-level security"), "{err}");
+    // Nothing moved.
+    let titles: Vec<String> = t.transaction(b, |tx| tx.load(posts::table.select(posts::title).order(posts::id))).unwrap();
+    assert_eq!(titles, ["b one", "b two"]);
+}
+
+#[test]
+fn raw_sql_runs_under_rls() {
+    let (a, _) = two_tenants();
+    let t = tenancy(1);
+    #[derive(QueryableByName)]
+    struct Title {
+        #[diesel(sql_type = Text)]
+        title: String,
+    }
+    let rows: Vec<Title> = t
+        .transaction(a, |tx| tx.load_sql(diesel::sql_query("SELECT title FROM posts ORDER BY id")))
+        .unwrap();
+    assert_eq!(rows.iter().map(|r| r.title.as_str()).collect::<Vec<_>>(), ["a one", "a two"]);
+    let inserted = t.transaction(a, |tx| {
+        tx.execute(diesel::sql_query(format!("INSERT INTO posts VALUES ('{}', 50, 'x', 'x', NULL)", TenantId::new_v7())))
+    });
+    assert!(inserted.is_err(), "raw insert into a foreign tenant must fail");
+    // No tenant context: the system connection sees no tenant rows even through raw SQL.
+    let none: Vec<Title> = t.system(|sys| sys.load_sql(diesel::sql_query("SELECT title FROM posts")).map_err(Error::from)).unwrap();
+    assert!(none.is_empty());
+}
+
+#[test]
+fn row_locks_work_on_single_tables_and_are_refused_on_joins() {
+    let (a, _) = two_tenants();
+    let t = tenancy(1);
+    let locked: Vec<i32> = t.transaction(a, |tx| tx.load(posts::table.select(posts::id).filter(posts::id.eq(1)).for_update())).unwrap();
+    assert_eq!(locked, [1]);
+    let err = t
+        .transaction(a, |tx| tx.load::<_, (i32, i32)>(posts::table.inner_join(comments::table.on(comments::post_id.eq(posts::id))).select((posts::id, comments::id)).for_update()))
+        .unwrap_err();
+    assert!(err.to_string().contains("row lock"), "{err}");
+}
+
+#[test]
+fn sub_queries_can_be_scoped_explicitly() {
+    let (a, _) = two_tenants();
+    let t = tenancy(1);
+    let rows: Vec<String> = t
+        .transaction(a, |tx| {
+            let post_ids = comments::table.select(comments::post_id).filter(tx.tenant_filter(comments::table));
+            tx.load(categories::table.filter(categories::id.eq_any(posts::table.select(posts::category_id.assume_not_null()).filter(posts::id.eq_any(post_ids)).filter(tx.tenant_filter(posts::table)))).select(categories::name))
+        })
+        .unwrap();
+    assert_eq!(rows, ["news"]);
+}
+
+#[test]
+fn pooled_connections_never_leak_settings() {
+    let (a, b) = two_tenants();
+    let t = tenancy(1);
+    let check = |expected: TenantId| {
+        let who: Vec<Who> = t.transaction(expected, |tx| tx.load_sql(diesel::sql_query(WHO_SQL)).map_err(Error::from)).unwrap();
+        assert_eq!(who[0].tenant_setting.as_deref(), Some(expected.to_string().as_str()));
+        assert_eq!(who[0].current_user, "tenancy_app");
+    };
+    for round in 0..3 {
+        check(if round % 2 == 0 { a } else { b });
+        // An error inside the transaction.
+        let failed = t.transaction(a, |tx| tx.execute(diesel::sql_query("SELECT * FROM no_such_table")));
+        assert!(failed.is_err());
+        check(b);
+        // A panic inside the transaction.
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _: Result<(), Error> = t.transaction(b, |_tx| panic!("boom"));
+        }));
+        assert!(panicked.is_err());
+        check(a);
+    }
+    // Outside any transaction, the pooled connection is back to the login role, no tenant.
+    let mut conn = t.pool().get().unwrap();
+    let who: Who = diesel::sql_query(WHO_SQL).get_result(&mut conn).unwrap();
+    assert_eq!(who.current_user, common::LOGIN_ROLE);
+    assert!(who.tenant_setting.as_deref().unwrap_or("").is_empty(), "{who:?}");
+}
+
+#[test]
+fn failed_setup_is_a_typed_error_and_the_connection_is_discarded() {
+    let (a, _) = two_tenants();
+    let pool = tenancy(1).pool().clone();
+    let broken = tenancy_schema::Tenancy::with_config(pool.clone(), TenancyConfig::default().app_role("no_such_role").unwrap());
+    let err = broken.transaction(a, |tx| tx.count(posts::table).map_err(Error::from)).unwrap_err();
+    assert!(matches!(err, Error::Setup { .. }), "{err}");
+    // The pool hands out a healthy connection afterwards.
+    let ok = tenancy_schema::Tenancy::new(pool).transaction(a, |tx| tx.count(posts::table).map_err(Error::from)).unwrap();
+    assert_eq!(ok, 2);
+    assert!(matches!(TenancyConfig::default().app_role("x; DROP ROLE y"), Err(Error::InvalidRoleName(_))));
+}
+
+#[test]
+fn admin_escape_hatch_crosses_tenants_and_needs_a_reason() {
+    let (a, b) = two_tenants();
+    let t = tenancy(1);
+    let n: i64 = t
+        .admin("test: count both tenants", |conn| {
+            posts::table.filter(posts::tenant_id.eq_any([a, b])).count().get_result(&mut **conn).map_err(Error::from)
+        })
+        .unwrap();
+    assert_eq!(n, 4);
+    let err = t.admin("  ", |_| Ok::<_, Error>(())).unwrap_err();
+    assert!(matches!(err, Error::MissingAdminReason));
+}
+
+#[test]
+fn registry_lists_classified_tables() {
+    let _ = fixture();
+    let names: Vec<_> = tenancy_schema::registry().iter().map(|m| m.table).collect();
+    assert_eq!(names, ["categories", "comments", "posts", "tenants"]);
+    let posts = tenancy_schema::lookup("posts").unwrap();
+    assert_eq!(posts.tenant_column, Some("tenant_id"));
+    assert_eq!(posts.primary_key, ["tenant_id", "id"]);
+    assert_eq!(posts.indexes, [&["tenant_id", "category_id"][..]]);
+    assert_eq!(posts.uniques, [&["tenant_id", "slug"][..]]);
+    let comments = tenancy_schema::lookup("comments").unwrap();
+    assert_eq!(comments.foreign_keys[0].columns, ["tenant_id", "post_id"]);
+    assert_eq!(comments.foreign_keys[0].references, "posts");
+    let _ = (Integer, Text);
+}
