@@ -350,3 +350,118 @@ fn scoped_model(args: &ScopedArgs, mut model: ItemStruct) -> syn::Result<TokenSt
     }
     Ok(quote!(#model))
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    fn pretty(tokens: proc_macro2::TokenStream) -> String {
+        match syn::parse2::<syn::File>(tokens.clone()) {
+            Ok(file) => prettyplease::unparse(&file),
+            Err(_) => tokens.to_string(),
+        }
+    }
+
+    #[test]
+    fn hand_written_table_gets_tenant_column_and_key() {
+        let out = super::tenant_scoped(
+            quote!(index(workspace_id, updated_at), unique(slug), foreign_key(workspace_id -> workspaces)),
+            quote! {
+                diesel::table! {
+                    resources (id) {
+                        id -> Uuid,
+                        workspace_id -> Uuid,
+                        slug -> Text,
+                        updated_at -> Timestamptz,
+                    }
+                }
+            },
+        );
+        insta::assert_snapshot!(pretty(out));
+    }
+
+    #[test]
+    fn print_schema_table_keeps_its_tenant_column() {
+        let out = super::tenant_scoped(
+            quote!(),
+            quote! {
+                diesel::table! {
+                    use diesel::sql_types::*;
+
+                    /// Comments.
+                    comments (tenant_id, id) {
+                        tenant_id -> Uuid,
+                        id -> Int4,
+                        #[max_length = 200]
+                        body -> Varchar,
+                    }
+                }
+            },
+        );
+        insta::assert_snapshot!(pretty(out));
+    }
+
+    #[test]
+    fn global_table() {
+        let out = super::global_table(
+            quote!(),
+            quote! {
+                diesel::table! {
+                    tenants (id) {
+                        id -> Uuid,
+                        slug -> Text,
+                    }
+                }
+            },
+        );
+        insta::assert_snapshot!(pretty(out));
+    }
+
+    #[test]
+    fn read_model_gets_tenant_field() {
+        let out = super::tenant_scoped(
+            quote!(),
+            quote! {
+                #[derive(Queryable, Selectable)]
+                #[diesel(table_name = posts)]
+                pub struct Post {
+                    pub id: i32,
+                    pub title: String,
+                }
+            },
+        );
+        insta::assert_snapshot!(pretty(out));
+    }
+
+    #[test]
+    fn bad_input_lists_every_error_and_keeps_the_item() {
+        let out = super::tenant_scoped(
+            quote!(indx(a), index(nope), index(title), index(title)),
+            quote! {
+                diesel::table! {
+                    posts (id) {
+                        id -> Int4,
+                        title -> Text,
+                    }
+                }
+            },
+        );
+        let text = out.to_string();
+        assert!(text.contains("unknown option `indx`"), "{text}");
+        assert!(text.contains("diesel :: table !"), "the table is still emitted: {text}");
+        let out = super::tenant_scoped(
+            quote!(index(nope), index(title), index(title)),
+            quote! {
+                diesel::table! {
+                    posts (id) {
+                        id -> Int4,
+                        title -> Text,
+                    }
+                }
+            },
+        );
+        let text = out.to_string();
+        assert!(text.contains("`nope` is not a column of `posts`"), "{text}");
+        assert!(text.contains("duplicate `index(title)`"), "{text}");
+    }
+}

@@ -7,6 +7,7 @@ mod id;
 mod manifest;
 pub mod scope;
 mod tx;
+mod guard;
 
 pub mod embedded;
 

@@ -1,0 +1,1 @@
+//! Compile-time guards: filled in by the compile-fail work.
