@@ -9,7 +9,7 @@ use syn::{Attribute, Ident, ItemMacro, ItemStruct, ItemUse, LitStr, Token, Type,
 /// What an attribute was put on.
 pub enum Item {
     Table(Box<TableItem>),
-    Struct(ItemStruct),
+    Struct(Box<ItemStruct>),
 }
 
 /// `#[attrs] path! { uses; #[attrs] [schema.]name (pk) { columns } }`.
@@ -158,7 +158,7 @@ pub fn parse_item(tokens: TokenStream) -> syn::Result<Item> {
             let decl = outer.mac.parse_body::<TableDecl>()?;
             Ok(Item::Table(Box::new(TableItem { outer, decl })))
         }
-        syn::Item::Struct(s) => Ok(Item::Struct(s)),
+        syn::Item::Struct(s) => Ok(Item::Struct(Box::new(s))),
         other => Err(syn::Error::new_spanned(
             other,
             "expected a `diesel::table!` declaration or a model struct (`#[derive(Queryable)]`, `#[derive(Insertable)]`, ...)",

@@ -12,28 +12,34 @@ use crate::validate;
 
 /// On failure the user's item is still emitted, unchanged, next to the error, so the rest
 /// of the crate (and the IDE) keeps seeing the table or struct.
-fn with_item(item: TokenStream, error: &syn::Error) -> TokenStream {
+fn with_item(item: &TokenStream, error: &syn::Error) -> TokenStream {
     let error = error.to_compile_error();
     quote!(#item #error)
 }
 
+#[allow(clippy::needless_pass_by_value)] // reason: mirrors the proc-macro entry point, which owns its input
 pub fn tenant_scoped(args: TokenStream, item: TokenStream) -> TokenStream {
     let parsed_args = args::parse_scoped(args);
     let parsed_item = ast::parse_item(item.clone());
     let result = match (parsed_args, parsed_item) {
         (Ok(args), Ok(Item::Table(table))) => scoped_table(&args, &table),
-        (Ok(args), Ok(Item::Struct(model))) => scoped_model(&args, model),
+        (Ok(args), Ok(Item::Struct(model))) => scoped_model(&args, *model),
         (Err(mut e), Err(e2)) => {
             e.combine(e2);
             Err(e)
         }
         (Err(e), _) | (_, Err(e)) => Err(e),
     };
-    result.unwrap_or_else(|e| with_item(item, &e))
+    result.unwrap_or_else(|e| with_item(&item, &e))
 }
 
+#[allow(clippy::needless_pass_by_value)] // reason: mirrors the proc-macro entry point, which owns its input
 pub fn global_table(args: TokenStream, item: TokenStream) -> TokenStream {
-    let result = (|| {
+    global_table_result(args, &item).unwrap_or_else(|e| with_item(&item, &e))
+}
+
+fn global_table_result(args: TokenStream, item: &TokenStream) -> syn::Result<TokenStream> {
+    {
         let mut errors = None;
         if let Some(first) = args.into_iter().next() {
             push(
@@ -61,18 +67,15 @@ pub fn global_table(args: TokenStream, item: TokenStream) -> TokenStream {
                 None
             }
         };
-        if let Some(table) = &table {
-            if let Err(e) = validate::global_table(&table.decl) {
-                push(&mut errors, e);
-            }
+        if let Some(Err(e)) = table.as_ref().map(|t| validate::global_table(&t.decl)) {
+            push(&mut errors, e);
         }
         match (errors, table) {
             (Some(e), _) => Err(e),
             (None, Some(table)) => Ok(global_table_tokens(&table)),
             (None, None) => Err(syn::Error::new(Span::call_site(), "expected a `diesel::table!` declaration")),
         }
-    })();
-    result.unwrap_or_else(|e| with_item(item, &e))
+    }
 }
 
 fn str_list(items: &[String]) -> TokenStream {
@@ -99,16 +102,14 @@ fn manifest(
         let target = unraw(&fk.target);
         quote!(::tenancy_schema::__private::ForeignKey { columns: #columns, references: #target })
     });
-    let tenant_tokens = match tenant {
-        Some(t) => quote!(::core::option::Option::Some(#t)),
-        None => quote!(::core::option::Option::None),
-    };
+    let tenant_tokens = tenant.map_or_else(
+        || quote!(::core::option::Option::None),
+        |t| quote!(::core::option::Option::Some(#t)),
+    );
     let primary_key = str_list(primary_key);
     let mut columns: Vec<String> = decl.columns.iter().map(ast::Column::sql_name).collect();
-    if let Some(t) = tenant {
-        if !columns.iter().any(|c| c == t) {
-            columns.insert(0, t.to_owned());
-        }
+    if let Some(t) = tenant.filter(|t| !columns.iter().any(|c| c == t)) {
+        columns.insert(0, t.to_owned());
     }
     let columns = str_list(&columns);
     quote! {
@@ -284,6 +285,7 @@ fn is_tenant_field(field: &syn::Field) -> bool {
     })
 }
 
+#[allow(clippy::needless_pass_by_value)] // reason: the struct is rebuilt with an added field and returned
 fn scoped_model(args: &ScopedArgs, mut model: ItemStruct) -> syn::Result<TokenStream> {
     let mut errors = None;
     for keyword in &args.spans {
@@ -355,7 +357,7 @@ fn scoped_model(args: &ScopedArgs, mut model: ItemStruct) -> syn::Result<TokenSt
 mod tests {
     use quote::quote;
 
-    fn pretty(tokens: proc_macro2::TokenStream) -> String {
+    fn pretty(tokens: &proc_macro2::TokenStream) -> String {
         match syn::parse2::<syn::File>(tokens.clone()) {
             Ok(file) => prettyplease::unparse(&file),
             Err(_) => tokens.to_string(),
@@ -377,7 +379,7 @@ mod tests {
                 }
             },
         );
-        insta::assert_snapshot!(pretty(out));
+        insta::assert_snapshot!(pretty(&out));
     }
 
     #[test]
@@ -398,7 +400,7 @@ mod tests {
                 }
             },
         );
-        insta::assert_snapshot!(pretty(out));
+        insta::assert_snapshot!(pretty(&out));
     }
 
     #[test]
@@ -414,7 +416,7 @@ mod tests {
                 }
             },
         );
-        insta::assert_snapshot!(pretty(out));
+        insta::assert_snapshot!(pretty(&out));
     }
 
     #[test]
@@ -430,7 +432,7 @@ mod tests {
                 }
             },
         );
-        insta::assert_snapshot!(pretty(out));
+        insta::assert_snapshot!(pretty(&out));
     }
 
     #[test]

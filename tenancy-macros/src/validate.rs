@@ -22,6 +22,7 @@ fn columns_list(decl: &TableDecl) -> String {
         .join(", ")
 }
 
+#[allow(clippy::too_many_lines)] // reason: one flat list of independent checks reads best in order
 pub fn scoped_table(decl: &TableDecl, args: &ScopedArgs) -> syn::Result<ScopedTable> {
     let mut errors = None;
     let tenant_column = args

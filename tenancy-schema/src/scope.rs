@@ -306,7 +306,7 @@ where
     }
 }
 
-impl<'a, ST, F, GB> TenantQuery for BoxedSelectStatement<'a, ST, FromClause<F>, Pg, GB>
+impl<ST, F, GB> TenantQuery for BoxedSelectStatement<'_, ST, FromClause<F>, Pg, GB>
 where
     F: QuerySource + TenantSource,
     Self: Query + QueryId + QueryFragment<Pg>,
@@ -328,7 +328,7 @@ where
     F: QuerySource + GlobalSource,
 {
 }
-impl<'a, ST, F, GB> GlobalQuery for BoxedSelectStatement<'a, ST, FromClause<F>, Pg, GB> where
+impl<ST, F, GB> GlobalQuery for BoxedSelectStatement<'_, ST, FromClause<F>, Pg, GB> where
     F: QuerySource + GlobalSource
 {
 }
@@ -512,7 +512,7 @@ pub trait TenantFreeValues {}
 
 impl<C: NotTenantColumn, E> TenantFreeValues for ColumnInsertValue<C, E> {}
 impl<V: TenantFreeValues> TenantFreeValues for DefaultableColumnInsertValue<V> {}
-impl<V: TenantFreeValues, T> TenantFreeValues for ValuesClause<V, T> {}
+impl<V: TenantFreeValues, Tab> TenantFreeValues for ValuesClause<V, Tab> {}
 
 macro_rules! tenant_free_tuples {
     ($($name:ident)+) => {

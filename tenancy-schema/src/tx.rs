@@ -88,7 +88,7 @@ impl TenancyConfig {
         &self.admin_role
     }
 
-    fn setup_sql(&self, role: &str, tenant: Option<TenantId>, principal: Option<PrincipalId>) -> String {
+    fn setup_sql(role: &str, tenant: Option<TenantId>, principal: Option<PrincipalId>) -> String {
         // One simple-protocol message, so BEGIN and the settings cost one round trip. The
         // values are typed UUIDs and a validated identifier: nothing here comes from user text.
         let tenant = tenant.map(|t| t.to_string()).unwrap_or_default();
@@ -195,7 +195,7 @@ impl Tenancy {
         E: From<Error>,
     {
         let mut conn = self.pool.get().map_err(Error::from)?;
-        let sql = self.config.setup_sql(&self.config.app_role, Some(tenant), principal);
+        let sql = TenancyConfig::setup_sql(&self.config.app_role, Some(tenant), principal);
         run_in_transaction(&mut conn, &sql, &self.config.app_role, |conn| {
             f(&mut TenantTx {
                 conn,
@@ -216,7 +216,7 @@ impl Tenancy {
         E: From<Error>,
     {
         let mut conn = self.pool.get().map_err(Error::from)?;
-        let sql = self.config.setup_sql(&self.config.app_role, None, None);
+        let sql = TenancyConfig::setup_sql(&self.config.app_role, None, None);
         run_in_transaction(&mut conn, &sql, &self.config.app_role, |conn| {
             f(&mut SystemConn { conn })
         })
@@ -247,7 +247,7 @@ impl Tenancy {
             "tenancy admin escape hatch used"
         );
         let mut conn = self.pool.get().map_err(Error::from)?;
-        let sql = self.config.setup_sql(&self.config.admin_role, None, None);
+        let sql = TenancyConfig::setup_sql(&self.config.admin_role, None, None);
         run_in_transaction(&mut conn, &sql, &self.config.admin_role, |conn| {
             f(&mut AdminConn { conn })
         })

@@ -1,0 +1,22 @@
+use diesel::prelude::*;
+use tenancy_schema::{Error, Tenancy, TenantId};
+
+#[tenancy_schema::tenant_scoped]
+diesel::table! {
+    posts (id) {
+        id -> Int4,
+        title -> Text,
+    }
+}
+
+fn run(tenancy: &Tenancy, tenant: TenantId) -> Result<(), Error> {
+    tenancy.transaction(tenant, |tx| {
+        let other = TenantId::new_v7();
+        tx.insert_batch(posts::table, vec![(posts::tenant_id.eq(other), posts::id.eq(1))])?;
+        Ok(())
+    })
+}
+
+fn main() {
+    let _ = run;
+}

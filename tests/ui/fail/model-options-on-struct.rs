@@ -1,0 +1,16 @@
+#[tenancy_schema::tenant_scoped]
+diesel::table! {
+    posts (id) {
+        id -> Int4,
+        title -> Text,
+    }
+}
+
+#[tenancy_schema::tenant_scoped(index(title))]
+#[derive(diesel::Queryable)]
+struct Post {
+    id: i32,
+    title: String,
+}
+
+fn main() {}

@@ -1,0 +1,21 @@
+use diesel::prelude::*;
+use tenancy_schema::{Error, Tenancy, TenantId};
+
+#[tenancy_schema::global_table]
+diesel::table! {
+    categories (id) {
+        id -> Int4,
+        name -> Text,
+    }
+}
+
+fn run(tenancy: &Tenancy, tenant: TenantId) -> Result<(), Error> {
+    tenancy.transaction(tenant, |tx| {
+        tx.insert(categories::table, (categories::id.eq(1), categories::name.eq("x")))?;
+        Ok(())
+    })
+}
+
+fn main() {
+    let _ = run;
+}
