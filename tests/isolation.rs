@@ -58,7 +58,9 @@ fn titles(rows: Vec<Post>) -> Vec<String> {
 fn runs_as_an_unprivileged_role_that_owns_nothing() {
     let (a, _) = two_tenants();
     let who: Vec<Who> = tenancy(1)
-        .transaction(a, |tx| tx.load_sql(diesel::sql_query(WHO_SQL)).map_err(Error::from))
+        .transaction(a, |tx| {
+            tx.load_sql(diesel::sql_query(WHO_SQL)).map_err(Error::from)
+        })
         .unwrap();
     let who = &who[0];
     assert_eq!(who.current_user, "tenancy_app");
@@ -91,7 +93,9 @@ fn select_sees_only_own_rows_even_with_or_filter_and_raw_or() {
     let (a, b) = two_tenants();
     let t = tenancy(2);
     let rows: Vec<Post> = t
-        .transaction(a, |tx| tx.load(posts::table.select(Post::as_select()).order(posts::id)))
+        .transaction(a, |tx| {
+            tx.load(posts::table.select(Post::as_select()).order(posts::id))
+        })
         .unwrap();
     assert_eq!(titles(rows), ["a one", "a two"]);
 
@@ -129,7 +133,13 @@ fn inner_left_and_three_way_joins_are_scoped() {
     let t = tenancy(1);
     // Inner join: both tenants have post 1 with a comment.
     let rows: Vec<(String, String)> = t
-        .transaction(a, |tx| tx.load(posts::table.inner_join(comments::table.on(comments::post_id.eq(posts::id))).select((posts::title, comments::body))))
+        .transaction(a, |tx| {
+            tx.load(
+                posts::table
+                    .inner_join(comments::table.on(comments::post_id.eq(posts::id)))
+                    .select((posts::title, comments::body)),
+            )
+        })
         .unwrap();
     assert_eq!(rows, [("a one".to_owned(), "a comment".to_owned())]);
 
@@ -144,19 +154,36 @@ fn inner_left_and_three_way_joins_are_scoped() {
             )
         })
         .unwrap();
-    assert_eq!(rows, [("a one".to_owned(), Some("a comment".to_owned())), ("a two".to_owned(), None)]);
+    assert_eq!(
+        rows,
+        [
+            ("a one".to_owned(), Some("a comment".to_owned())),
+            ("a two".to_owned(), None)
+        ]
+    );
 
     // Three-way join with a global table.
     let rows: Vec<(String, String, String)> = t
         .transaction(b, |tx| {
             tx.load(
                 comments::table
-                    .inner_join(posts::table.inner_join(categories::table).on(comments::post_id.eq(posts::id)))
+                    .inner_join(
+                        posts::table
+                            .inner_join(categories::table)
+                            .on(comments::post_id.eq(posts::id)),
+                    )
                     .select((comments::body, posts::title, categories::name)),
             )
         })
         .unwrap();
-    assert_eq!(rows, [("b comment".to_owned(), "b one".to_owned(), "news".to_owned())]);
+    assert_eq!(
+        rows,
+        [(
+            "b comment".to_owned(),
+            "b one".to_owned(),
+            "news".to_owned()
+        )]
+    );
 }
 
 #[test]
@@ -202,22 +229,52 @@ fn writes_stay_in_the_tenant() {
     let (a, b) = two_tenants();
     let t = tenancy(1);
     t.transaction(a, |tx| {
-        tx.insert(posts::table, NewPost { id: 3, title: "a three", slug: "third" })?;
+        tx.insert(
+            posts::table,
+            NewPost {
+                id: 3,
+                title: "a three",
+                slug: "third",
+            },
+        )?;
         let batch = [
-            NewPost { id: 4, title: "a four", slug: "fourth" },
-            NewPost { id: 5, title: "a five", slug: "fifth" },
+            NewPost {
+                id: 4,
+                title: "a four",
+                slug: "fourth",
+            },
+            NewPost {
+                id: 5,
+                title: "a five",
+                slug: "fifth",
+            },
         ];
         assert_eq!(tx.insert_batch(posts::table, &batch)?, 2);
-        let back: Post = tx.insert_returning(posts::table, (posts::id.eq(6), posts::title.eq("a six"), posts::slug.eq("sixth")))?;
+        let back: Post = tx.insert_returning(
+            posts::table,
+            (
+                posts::id.eq(6),
+                posts::title.eq("a six"),
+                posts::slug.eq("sixth"),
+            ),
+        )?;
         assert_eq!(back.tenant_id, a);
         // Upsert on a slug both tenants have: only A's row changes.
         tx.upsert(
             posts::table,
-            NewPost { id: 99, title: "ignored", slug: "first" },
+            NewPost {
+                id: 99,
+                title: "ignored",
+                slug: "first",
+            },
             posts::slug,
             posts::title.eq(diesel::upsert::excluded(posts::title).concat(" (upserted)")),
         )?;
-        let changed = tx.update(posts::table).filter(posts::id.eq(2)).set(posts::title.eq("a two!")).execute()?;
+        let changed = tx
+            .update(posts::table)
+            .filter(posts::id.eq(2))
+            .set(posts::title.eq("a two!"))
+            .execute()?;
         assert_eq!(changed, 1);
         let removed = tx.delete(posts::table).filter(posts::id.eq(5)).execute()?;
         assert_eq!(removed, 1);
@@ -225,15 +282,30 @@ fn writes_stay_in_the_tenant() {
     })
     .unwrap();
 
-    let a_titles: Vec<String> = t.transaction(a, |tx| tx.load(posts::table.select(posts::title).order(posts::id))).unwrap();
-    assert_eq!(a_titles, ["ignored (upserted)", "a two!", "a three", "a four", "a six"]);
-    let b_titles: Vec<String> = t.transaction(b, |tx| tx.load(posts::table.select(posts::title).order(posts::id))).unwrap();
+    let a_titles: Vec<String> = t
+        .transaction(a, |tx| {
+            tx.load(posts::table.select(posts::title).order(posts::id))
+        })
+        .unwrap();
+    assert_eq!(
+        a_titles,
+        ["ignored (upserted)", "a two!", "a three", "a four", "a six"]
+    );
+    let b_titles: Vec<String> = t
+        .transaction(b, |tx| {
+            tx.load(posts::table.select(posts::title).order(posts::id))
+        })
+        .unwrap();
     assert_eq!(b_titles, ["b one", "b two"], "tenant B is untouched");
 
     // Updates and deletes in B cannot reach A's rows either.
     let touched = t
         .transaction(b, |tx| {
-            let u = tx.update(posts::table).filter(posts::id.eq(3)).set(posts::title.eq("x")).execute()?;
+            let u = tx
+                .update(posts::table)
+                .filter(posts::id.eq(3))
+                .set(posts::title.eq("x"))
+                .execute()?;
             let d = tx.delete(posts::table).filter(posts::id.ge(3)).execute()?;
             Ok::<_, Error>(u + d)
         })
@@ -247,16 +319,32 @@ fn moving_a_row_to_another_tenant_is_rejected() {
     let t = tenancy(1);
     // The typed API refuses before the database is asked.
     let err = t
-        .transaction(a, |tx| tx.update(posts::table).filter(posts::id.eq(1)).set(posts::tenant_id.eq(b)).execute())
+        .transaction(a, |tx| {
+            tx.update(posts::table)
+                .filter(posts::id.eq(1))
+                .set(posts::tenant_id.eq(b))
+                .execute()
+        })
         .unwrap_err();
-    assert!(err.to_string().contains("may not assign the tenant column"), "{err}");
+    assert!(
+        err.to_string().contains("may not assign the tenant column"),
+        "{err}"
+    );
     // Raw SQL gets as far as the database, where RLS's WITH CHECK rejects it.
     let err = t
-        .transaction(a, |tx| tx.execute(diesel::sql_query(format!("UPDATE posts SET tenant_id = '{b}' WHERE id = 1"))))
+        .transaction(a, |tx| {
+            tx.execute(diesel::sql_query(format!(
+                "UPDATE posts SET tenant_id = '{b}' WHERE id = 1"
+            )))
+        })
         .unwrap_err();
     assert!(err.to_string().contains("row-level security"), "{err}");
     // Nothing moved.
-    let titles: Vec<String> = t.transaction(b, |tx| tx.load(posts::table.select(posts::title).order(posts::id))).unwrap();
+    let titles: Vec<String> = t
+        .transaction(b, |tx| {
+            tx.load(posts::table.select(posts::title).order(posts::id))
+        })
+        .unwrap();
     assert_eq!(titles, ["b one", "b two"]);
 }
 
@@ -270,15 +358,31 @@ fn raw_sql_runs_under_rls() {
         title: String,
     }
     let rows: Vec<Title> = t
-        .transaction(a, |tx| tx.load_sql(diesel::sql_query("SELECT title FROM posts ORDER BY id")))
+        .transaction(a, |tx| {
+            tx.load_sql(diesel::sql_query("SELECT title FROM posts ORDER BY id"))
+        })
         .unwrap();
-    assert_eq!(rows.iter().map(|r| r.title.as_str()).collect::<Vec<_>>(), ["a one", "a two"]);
+    assert_eq!(
+        rows.iter().map(|r| r.title.as_str()).collect::<Vec<_>>(),
+        ["a one", "a two"]
+    );
     let inserted = t.transaction(a, |tx| {
-        tx.execute(diesel::sql_query(format!("INSERT INTO posts VALUES ('{}', 50, 'x', 'x', NULL)", TenantId::new_v7())))
+        tx.execute(diesel::sql_query(format!(
+            "INSERT INTO posts VALUES ('{}', 50, 'x', 'x', NULL)",
+            TenantId::new_v7()
+        )))
     });
-    assert!(inserted.is_err(), "raw insert into a foreign tenant must fail");
+    assert!(
+        inserted.is_err(),
+        "raw insert into a foreign tenant must fail"
+    );
     // No tenant context: the system connection sees no tenant rows even through raw SQL.
-    let none: Vec<Title> = t.system(|sys| sys.load_sql(diesel::sql_query("SELECT title FROM posts")).map_err(Error::from)).unwrap();
+    let none: Vec<Title> = t
+        .system(|sys| {
+            sys.load_sql(diesel::sql_query("SELECT title FROM posts"))
+                .map_err(Error::from)
+        })
+        .unwrap();
     assert!(none.is_empty());
 }
 
@@ -286,10 +390,26 @@ fn raw_sql_runs_under_rls() {
 fn row_locks_work_on_single_tables_and_are_refused_on_joins() {
     let (a, _) = two_tenants();
     let t = tenancy(1);
-    let locked: Vec<i32> = t.transaction(a, |tx| tx.load(posts::table.select(posts::id).filter(posts::id.eq(1)).for_update())).unwrap();
+    let locked: Vec<i32> = t
+        .transaction(a, |tx| {
+            tx.load(
+                posts::table
+                    .select(posts::id)
+                    .filter(posts::id.eq(1))
+                    .for_update(),
+            )
+        })
+        .unwrap();
     assert_eq!(locked, [1]);
     let err = t
-        .transaction(a, |tx| tx.load::<_, (i32, i32)>(posts::table.inner_join(comments::table.on(comments::post_id.eq(posts::id))).select((posts::id, comments::id)).for_update()))
+        .transaction(a, |tx| {
+            tx.load::<_, (i32, i32)>(
+                posts::table
+                    .inner_join(comments::table.on(comments::post_id.eq(posts::id)))
+                    .select((posts::id, comments::id))
+                    .for_update(),
+            )
+        })
         .unwrap_err();
     assert!(err.to_string().contains("row lock"), "{err}");
 }
@@ -300,8 +420,21 @@ fn sub_queries_can_be_scoped_explicitly() {
     let t = tenancy(1);
     let rows: Vec<String> = t
         .transaction(a, |tx| {
-            let post_ids = comments::table.select(comments::post_id).filter(tx.tenant_filter(comments::table));
-            tx.load(categories::table.filter(categories::id.eq_any(posts::table.select(posts::category_id.assume_not_null()).filter(posts::id.eq_any(post_ids)).filter(tx.tenant_filter(posts::table)))).select(categories::name))
+            let post_ids = comments::table
+                .select(comments::post_id)
+                .filter(tx.tenant_filter(comments::table));
+            tx.load(
+                categories::table
+                    .filter(
+                        categories::id.eq_any(
+                            posts::table
+                                .select(posts::category_id.assume_not_null())
+                                .filter(posts::id.eq_any(post_ids))
+                                .filter(tx.tenant_filter(posts::table)),
+                        ),
+                    )
+                    .select(categories::name),
+            )
         })
         .unwrap();
     assert_eq!(rows, ["news"]);
@@ -312,14 +445,23 @@ fn pooled_connections_never_leak_settings() {
     let (a, b) = two_tenants();
     let t = tenancy(1);
     let check = |expected: TenantId| {
-        let who: Vec<Who> = t.transaction(expected, |tx| tx.load_sql(diesel::sql_query(WHO_SQL)).map_err(Error::from)).unwrap();
-        assert_eq!(who[0].tenant_setting.as_deref(), Some(expected.to_string().as_str()));
+        let who: Vec<Who> = t
+            .transaction(expected, |tx| {
+                tx.load_sql(diesel::sql_query(WHO_SQL)).map_err(Error::from)
+            })
+            .unwrap();
+        assert_eq!(
+            who[0].tenant_setting.as_deref(),
+            Some(expected.to_string().as_str())
+        );
         assert_eq!(who[0].current_user, "tenancy_app");
     };
     for round in 0..3 {
         check(if round % 2 == 0 { a } else { b });
         // An error inside the transaction.
-        let failed = t.transaction(a, |tx| tx.execute(diesel::sql_query("SELECT * FROM no_such_table")));
+        let failed = t.transaction(a, |tx| {
+            tx.execute(diesel::sql_query("SELECT * FROM no_such_table"))
+        });
         assert!(failed.is_err());
         check(b);
         // A panic inside the transaction.
@@ -333,20 +475,33 @@ fn pooled_connections_never_leak_settings() {
     let mut conn = t.pool().get().unwrap();
     let who: Who = diesel::sql_query(WHO_SQL).get_result(&mut conn).unwrap();
     assert_eq!(who.current_user, common::LOGIN_ROLE);
-    assert!(who.tenant_setting.as_deref().unwrap_or("").is_empty(), "{who:?}");
+    assert!(
+        who.tenant_setting.as_deref().unwrap_or("").is_empty(),
+        "{who:?}"
+    );
 }
 
 #[test]
 fn failed_setup_is_a_typed_error_and_the_connection_is_discarded() {
     let (a, _) = two_tenants();
     let pool = tenancy(1).pool().clone();
-    let broken = tenancy_schema::Tenancy::with_config(pool.clone(), TenancyConfig::default().app_role("no_such_role").unwrap());
-    let err = broken.transaction(a, |tx| tx.count(posts::table).map_err(Error::from)).unwrap_err();
+    let broken = tenancy_schema::Tenancy::with_config(
+        pool.clone(),
+        TenancyConfig::default().app_role("no_such_role").unwrap(),
+    );
+    let err = broken
+        .transaction(a, |tx| tx.count(posts::table).map_err(Error::from))
+        .unwrap_err();
     assert!(matches!(err, Error::Setup { .. }), "{err}");
     // The pool hands out a healthy connection afterwards.
-    let ok = tenancy_schema::Tenancy::new(pool).transaction(a, |tx| tx.count(posts::table).map_err(Error::from)).unwrap();
+    let ok = tenancy_schema::Tenancy::new(pool)
+        .transaction(a, |tx| tx.count(posts::table).map_err(Error::from))
+        .unwrap();
     assert_eq!(ok, 2);
-    assert!(matches!(TenancyConfig::default().app_role("x; DROP ROLE y"), Err(Error::InvalidRoleName(_))));
+    assert!(matches!(
+        TenancyConfig::default().app_role("x; DROP ROLE y"),
+        Err(Error::InvalidRoleName(_))
+    ));
 }
 
 #[test]
@@ -355,7 +510,11 @@ fn admin_escape_hatch_crosses_tenants_and_needs_a_reason() {
     let t = tenancy(1);
     let n: i64 = t
         .admin("test: count both tenants", |conn| {
-            posts::table.filter(posts::tenant_id.eq_any([a, b])).count().get_result(&mut **conn).map_err(Error::from)
+            posts::table
+                .filter(posts::tenant_id.eq_any([a, b]))
+                .count()
+                .get_result(&mut **conn)
+                .map_err(Error::from)
         })
         .unwrap();
     assert_eq!(n, 4);
@@ -393,7 +552,9 @@ fn scoping_isolates_even_where_rls_is_bypassed() {
                 .filter(posts::tenant_id.eq_any([a, b]))
                 .select((posts::tenant_id, posts::title, comments::body.nullable()))
                 .order(posts::id);
-            tenancy_schema::Scoped::new(query, a).load(&mut **conn).map_err(Error::from)
+            tenancy_schema::Scoped::new(query, a)
+                .load(&mut **conn)
+                .map_err(Error::from)
         })
         .unwrap();
     assert_eq!(
@@ -406,7 +567,11 @@ fn scoping_isolates_even_where_rls_is_bypassed() {
     // The same query unscoped, as admin, sees both tenants: the filter above did the work.
     let unscoped: i64 = t
         .admin("test: unscoped baseline", |conn| {
-            posts::table.filter(posts::tenant_id.eq_any([a, b])).count().get_result(&mut **conn).map_err(Error::from)
+            posts::table
+                .filter(posts::tenant_id.eq_any([a, b]))
+                .count()
+                .get_result(&mut **conn)
+                .map_err(Error::from)
         })
         .unwrap();
     assert_eq!(unscoped, 4);
@@ -415,8 +580,11 @@ fn scoping_isolates_even_where_rls_is_bypassed() {
 #[test]
 fn scoped_sql_is_one_statement_with_the_tenant_bound() {
     let tenant = TenantId::new_v7();
-    let query = posts::table.left_join(comments::table.on(comments::post_id.eq(posts::id))).select(posts::title);
-    let sql = diesel::debug_query::<diesel::pg::Pg, _>(&tenancy_schema::Scoped::new(query, tenant)).to_string();
+    let query = posts::table
+        .left_join(comments::table.on(comments::post_id.eq(posts::id)))
+        .select(posts::title);
+    let sql = diesel::debug_query::<diesel::pg::Pg, _>(&tenancy_schema::Scoped::new(query, tenant))
+        .to_string();
     assert!(
         sql.starts_with(r#"WITH "posts" AS NOT MATERIALIZED (SELECT * FROM "posts" WHERE "posts"."tenant_id" = $1), "comments" AS NOT MATERIALIZED (SELECT * FROM "comments" WHERE "comments"."tenant_id" = $2) SELECT"#),
         "{sql}"

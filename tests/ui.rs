@@ -4,6 +4,12 @@
 #[test]
 fn ui() {
     let t = trybuild::TestCases::new();
-    t.pass(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/ui/pass/*.rs"));
-    t.compile_fail(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/ui/fail/*.rs"));
+    t.pass(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/ui/pass/*.rs"
+    ));
+    t.compile_fail(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/ui/fail/*.rs"
+    ));
 }

@@ -5,8 +5,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Ident, Token, parenthesized};
 
-pub const VALID_OPTIONS: &str =
-    "valid options: `index(col, ...)`, `unique(col, ...)`, `foreign_key(col -> table)`, `tenant_column = name`";
+pub const VALID_OPTIONS: &str = "valid options: `index(col, ...)`, `unique(col, ...)`, `foreign_key(col -> table)`, `tenant_column = name`";
 
 /// One `index(...)` or `unique(...)`: columns after the (implicit) tenant column.
 pub struct KeyArg {
@@ -50,7 +49,9 @@ impl Parse for Arg {
                 if columns.is_empty() {
                     return Err(syn::Error::new_spanned(
                         &keyword,
-                        format!("`{keyword}(..)` needs at least one column, e.g. `{keyword}(slug)`"),
+                        format!(
+                            "`{keyword}(..)` needs at least one column, e.g. `{keyword}(slug)`"
+                        ),
                     ));
                 }
                 let key = KeyArg {
@@ -68,7 +69,10 @@ impl Parse for Arg {
                 parenthesized!(content in input);
                 let column: Ident = content.parse()?;
                 content.parse::<Token![->]>().map_err(|e| {
-                    syn::Error::new(e.span(), "expected `->`: write `foreign_key(column -> table)`")
+                    syn::Error::new(
+                        e.span(),
+                        "expected `->`: write `foreign_key(column -> table)`",
+                    )
                 })?;
                 let target: Ident = content.parse()?;
                 if !content.is_empty() {
@@ -111,7 +115,10 @@ pub fn parse_scoped(tokens: TokenStream) -> Result<ScopedArgs, syn::Error> {
             }
             Ok(Arg::TenantColumn(keyword, name)) => {
                 if args.tenant_column.is_some() {
-                    push(&mut errors, syn::Error::new_spanned(&keyword, "`tenant_column` is given twice"));
+                    push(
+                        &mut errors,
+                        syn::Error::new_spanned(&keyword, "`tenant_column` is given twice"),
+                    );
                 }
                 args.spans.push(keyword);
                 args.tenant_column = Some(name);

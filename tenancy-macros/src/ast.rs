@@ -4,7 +4,9 @@ use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{Attribute, Ident, ItemMacro, ItemStruct, ItemUse, LitStr, Token, Type, braced, parenthesized};
+use syn::{
+    Attribute, Ident, ItemMacro, ItemStruct, ItemUse, LitStr, Token, Type, braced, parenthesized,
+};
 
 /// What an attribute was put on.
 pub enum Item {
@@ -43,7 +45,8 @@ impl Column {
 
 pub fn unraw(ident: &Ident) -> String {
     let s = ident.to_string();
-    s.strip_prefix("r#").map_or_else(|| s.clone(), str::to_owned)
+    s.strip_prefix("r#")
+        .map_or_else(|| s.clone(), str::to_owned)
 }
 
 fn sql_name_attr(attrs: &[Attribute]) -> Option<String> {
@@ -53,7 +56,10 @@ fn sql_name_attr(attrs: &[Attribute]) -> Option<String> {
         }
         let nv = a.meta.require_name_value().ok()?;
         match &nv.value {
-            syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Some(s.value()),
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s),
+                ..
+            }) => Some(s.value()),
             _ => None,
         }
     })
@@ -92,7 +98,8 @@ impl Parse for TableDecl {
         let primary_key = if input.peek(syn::token::Paren) {
             let content;
             parenthesized!(content in input);
-            let keys: Punctuated<Ident, Token![,]> = content.parse_terminated(Ident::parse, Token![,])?;
+            let keys: Punctuated<Ident, Token![,]> =
+                content.parse_terminated(Ident::parse, Token![,])?;
             Some(keys.into_iter().collect())
         } else {
             None
@@ -154,7 +161,14 @@ impl ToTokens for TableDecl {
 pub fn parse_item(tokens: TokenStream) -> syn::Result<Item> {
     let item: syn::Item = syn::parse2(tokens)?;
     match item {
-        syn::Item::Macro(outer) if outer.mac.path.segments.last().is_some_and(|s| s.ident == "table") => {
+        syn::Item::Macro(outer)
+            if outer
+                .mac
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "table") =>
+        {
             let decl = outer.mac.parse_body::<TableDecl>()?;
             Ok(Item::Table(Box::new(TableItem { outer, decl })))
         }

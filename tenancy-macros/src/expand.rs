@@ -73,7 +73,10 @@ fn global_table_result(args: TokenStream, item: &TokenStream) -> syn::Result<Tok
         match (errors, table) {
             (Some(e), _) => Err(e),
             (None, Some(table)) => Ok(global_table_tokens(&table)),
-            (None, None) => Err(syn::Error::new(Span::call_site(), "expected a `diesel::table!` declaration")),
+            (None, None) => Err(syn::Error::new(
+                Span::call_site(),
+                "expected a `diesel::table!` declaration",
+            )),
         }
     }
 }
@@ -91,9 +94,16 @@ fn manifest(
 ) -> TokenStream {
     let decl = &table.decl;
     let name = lit(&decl.sql_name(), decl.name.span());
-    let sql_of = |ident: &Ident| decl.column(ident).map_or_else(|| unraw(ident), ast::Column::sql_name);
+    let sql_of = |ident: &Ident| {
+        decl.column(ident)
+            .map_or_else(|| unraw(ident), ast::Column::sql_name)
+    };
     let led = |columns: &[Ident]| -> Vec<String> {
-        tenant.map(str::to_owned).into_iter().chain(columns.iter().map(sql_of)).collect()
+        tenant
+            .map(str::to_owned)
+            .into_iter()
+            .chain(columns.iter().map(sql_of))
+            .collect()
     };
     let indexes = args.indexes.iter().map(|k| str_list(&led(&k.columns)));
     let uniques = args.uniques.iter().map(|k| str_list(&led(&k.columns)));
@@ -144,11 +154,12 @@ fn scoped_table(args: &ScopedArgs, table: &TableItem) -> syn::Result<TokenStream
             ty: syn::parse_quote_spanned!(tenant.span()=> ::tenancy_schema::__private::diesel::sql_types::Uuid),
         });
     }
-    decl.columns.extend(table.decl.columns.iter().map(|c| ast::Column {
-        attrs: c.attrs.clone(),
-        name: c.name.clone(),
-        ty: c.ty.clone(),
-    }));
+    decl.columns
+        .extend(table.decl.columns.iter().map(|c| ast::Column {
+            attrs: c.attrs.clone(),
+            name: c.name.clone(),
+            ty: c.ty.clone(),
+        }));
 
     let outer = &table.outer;
     let attrs = &outer.attrs;
@@ -156,13 +167,24 @@ fn scoped_table(args: &ScopedArgs, table: &TableItem) -> syn::Result<TokenStream
     let bang = &outer.mac.bang_token;
     let name = &decl.name;
     let span = name.span();
-    let tenant_sql = decl.column(tenant).map_or_else(|| unraw(tenant), ast::Column::sql_name);
+    let tenant_sql = decl
+        .column(tenant)
+        .map_or_else(|| unraw(tenant), ast::Column::sql_name);
     let pk_sql: Vec<String> = plan
         .primary_key
         .iter()
-        .map(|k| decl.column(k).map_or_else(|| unraw(k), ast::Column::sql_name))
+        .map(|k| {
+            decl.column(k)
+                .map_or_else(|| unraw(k), ast::Column::sql_name)
+        })
         .collect();
-    let manifest = manifest(table, &quote!(TenantScoped), Some(&tenant_sql), &pk_sql, args);
+    let manifest = manifest(
+        table,
+        &quote!(TenantScoped),
+        Some(&tenant_sql),
+        &pk_sql,
+        args,
+    );
     let sql_name = lit(&decl.sql_name(), span);
     let not_tenant = decl.columns.iter().filter(|c| c.name != *tenant).map(|c| {
         let column = &c.name;
@@ -220,7 +242,10 @@ fn global_table_tokens(table: &TableItem) -> TokenStream {
     let pk: Vec<String> = decl
         .primary_key_idents()
         .iter()
-        .map(|k| decl.column(k).map_or_else(|| unraw(k), ast::Column::sql_name))
+        .map(|k| {
+            decl.column(k)
+                .map_or_else(|| unraw(k), ast::Column::sql_name)
+        })
         .collect();
     let manifest = manifest(table, &quote!(Global), None, &pk, &ScopedArgs::default());
     quote_spanned! {span=>
@@ -270,19 +295,23 @@ fn is_tenant_field(field: &syn::Field) -> bool {
         return true;
     }
     // `#[diesel(column_name = tenant_id)]` renames a field onto the tenant column.
-    field.attrs.iter().filter(|a| a.path().is_ident("diesel")).any(|a| {
-        let mut hit = false;
-        let _ = a.parse_nested_meta(|meta| {
-            if meta.path.is_ident("column_name") {
-                let value: Ident = meta.value()?.parse()?;
-                hit |= value == "tenant_id";
-            } else if meta.input.peek(syn::Token![=]) {
-                let _: syn::Expr = meta.value()?.parse()?;
-            }
-            Ok(())
-        });
-        hit
-    })
+    field
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("diesel"))
+        .any(|a| {
+            let mut hit = false;
+            let _ = a.parse_nested_meta(|meta| {
+                if meta.path.is_ident("column_name") {
+                    let value: Ident = meta.value()?.parse()?;
+                    hit |= value == "tenant_id";
+                } else if meta.input.peek(syn::Token![=]) {
+                    let _: syn::Expr = meta.value()?.parse()?;
+                }
+                Ok(())
+            });
+            hit
+        })
 }
 
 #[allow(clippy::needless_pass_by_value)] // reason: the struct is rebuilt with an added field and returned
@@ -298,8 +327,14 @@ fn scoped_model(args: &ScopedArgs, mut model: ItemStruct) -> syn::Result<TokenSt
         );
     }
     let derives = derives(&model);
-    let reads: Vec<&Ident> = derives.iter().filter(|d| READ_DERIVES.iter().any(|r| *d == r)).collect();
-    let writes: Vec<&Ident> = derives.iter().filter(|d| WRITE_DERIVES.iter().any(|w| *d == w)).collect();
+    let reads: Vec<&Ident> = derives
+        .iter()
+        .filter(|d| READ_DERIVES.iter().any(|r| *d == r))
+        .collect();
+    let writes: Vec<&Ident> = derives
+        .iter()
+        .filter(|d| WRITE_DERIVES.iter().any(|w| *d == w))
+        .collect();
     if reads.is_empty() && writes.is_empty() {
         push(
             &mut errors,
@@ -450,7 +485,10 @@ mod tests {
         );
         let text = out.to_string();
         assert!(text.contains("unknown option `indx`"), "{text}");
-        assert!(text.contains("diesel :: table !"), "the table is still emitted: {text}");
+        assert!(
+            text.contains("diesel :: table !"),
+            "the table is still emitted: {text}"
+        );
         let out = super::tenant_scoped(
             quote!(index(nope), index(title), index(title)),
             quote! {

@@ -70,7 +70,11 @@ pub fn scoped_table(decl: &TableDecl, args: &ScopedArgs) -> syn::Result<ScopedTa
     let declared_pk = decl.primary_key_idents();
     let primary_key = if existing.is_some() {
         if declared_pk.first() != Some(&tenant_column) {
-            let span_source = decl.primary_key.as_ref().and_then(|k| k.first()).unwrap_or(&decl.name);
+            let span_source = decl
+                .primary_key
+                .as_ref()
+                .and_then(|k| k.first())
+                .unwrap_or(&decl.name);
             push(
                 &mut errors,
                 syn::Error::new_spanned(
@@ -78,14 +82,21 @@ pub fn scoped_table(decl: &TableDecl, args: &ScopedArgs) -> syn::Result<ScopedTa
                     format!(
                         "the primary key of a tenant-scoped table must lead with `{tenant_column}`: declare `{} ({tenant_column}, {})` and make the database key composite",
                         decl.name,
-                        declared_pk.iter().filter(|k| **k != tenant_column).map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                        declared_pk
+                            .iter()
+                            .filter(|k| **k != tenant_column)
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ),
             );
         }
         declared_pk
     } else {
-        std::iter::once(tenant_column.clone()).chain(declared_pk).collect()
+        std::iter::once(tenant_column.clone())
+            .chain(declared_pk)
+            .collect()
     };
 
     for key in decl.primary_key.iter().flatten() {
@@ -94,7 +105,11 @@ pub fn scoped_table(decl: &TableDecl, args: &ScopedArgs) -> syn::Result<ScopedTa
                 &mut errors,
                 syn::Error::new_spanned(
                     key,
-                    format!("primary key column `{key}` is not a column of `{}`; columns are: {}", decl.name, columns_list(decl)),
+                    format!(
+                        "primary key column `{key}` is not a column of `{}`; columns are: {}",
+                        decl.name,
+                        columns_list(decl)
+                    ),
                 ),
             );
         }
@@ -108,7 +123,10 @@ pub fn scoped_table(decl: &TableDecl, args: &ScopedArgs) -> syn::Result<ScopedTa
                     &mut errors,
                     syn::Error::new_spanned(
                         column,
-                        format!("`{tenant_column}` is added in front of every {} automatically; list only the columns after it", key.keyword),
+                        format!(
+                            "`{tenant_column}` is added in front of every {} automatically; list only the columns after it",
+                            key.keyword
+                        ),
                     ),
                 );
             } else if decl.column(column).is_none() {
@@ -126,13 +144,20 @@ pub fn scoped_table(decl: &TableDecl, args: &ScopedArgs) -> syn::Result<ScopedTa
                 );
             }
         }
-        let signature = (key.keyword.to_string(), key.columns.iter().map(ToString::to_string).collect());
+        let signature = (
+            key.keyword.to_string(),
+            key.columns.iter().map(ToString::to_string).collect(),
+        );
         if seen.contains(&signature) {
             push(
                 &mut errors,
                 syn::Error::new_spanned(
                     &key.keyword,
-                    format!("duplicate `{}({})`: each index and unique key may be declared once", signature.0, signature.1.join(", ")),
+                    format!(
+                        "duplicate `{}({})`: each index and unique key may be declared once",
+                        signature.0,
+                        signature.1.join(", ")
+                    ),
                 ),
             );
         } else {
@@ -146,7 +171,13 @@ pub fn scoped_table(decl: &TableDecl, args: &ScopedArgs) -> syn::Result<ScopedTa
                 &mut errors,
                 syn::Error::new_spanned(
                     &fk.column,
-                    format!("`foreign_key({} -> ..)`: `{}` is not a column of `{}`; columns are: {}", fk.column, fk.column, decl.name, columns_list(decl)),
+                    format!(
+                        "`foreign_key({} -> ..)`: `{}` is not a column of `{}`; columns are: {}",
+                        fk.column,
+                        fk.column,
+                        decl.name,
+                        columns_list(decl)
+                    ),
                 ),
             );
         }

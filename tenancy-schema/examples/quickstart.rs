@@ -3,7 +3,6 @@
 //! Starts a throwaway PostgreSQL cluster (or uses `DATABASE_URL`), creates a tenant-scoped
 //! table with row level security, and shows two tenants that cannot see each other.
 
-
 #![allow(missing_docs)] // reason: `diesel::table!` generates public items without docs
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -58,7 +57,14 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON notes TO tenancy_app;
 ";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    println!("starting PostgreSQL (DATABASE_URL {})...", if std::env::var_os("DATABASE_URL").is_some() { "set" } else { "unset: throwaway cluster" });
+    println!(
+        "starting PostgreSQL (DATABASE_URL {})...",
+        if std::env::var_os("DATABASE_URL").is_some() {
+            "set"
+        } else {
+            "unset: throwaway cluster"
+        }
+    );
     let db = TestDatabase::start()?;
     PgConnection::establish(db.url())?.batch_execute(SETUP)?;
     let tenancy = Tenancy::connect(&db.url_for("quickstart_login", "quickstart"), 2)?;
@@ -66,35 +72,64 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (acme, globex) = (TenantId::new_v7(), TenantId::new_v7());
     for (tenant, name) in [(acme, "acme"), (globex, "globex")] {
         tenancy.transaction(tenant, |tx| {
-            tx.insert_batch(notes::table, [
-                NewNote { id: 1, title: &format!("{name}: roadmap") },
-                NewNote { id: 2, title: &format!("{name}: payroll") },
-            ])
+            tx.insert_batch(
+                notes::table,
+                [
+                    NewNote {
+                        id: 1,
+                        title: &format!("{name}: roadmap"),
+                    },
+                    NewNote {
+                        id: 2,
+                        title: &format!("{name}: payroll"),
+                    },
+                ],
+            )
         })?;
     }
 
     let seen: Vec<Note> = tenancy.transaction(acme, |tx| {
         // `or_filter` cannot widen the scope: the tenant filter sits on the table itself.
-        tx.load(notes::table.filter(notes::id.eq(1)).or_filter(notes::id.eq(2)).select(Note::as_select()).order(notes::id))
+        tx.load(
+            notes::table
+                .filter(notes::id.eq(1))
+                .or_filter(notes::id.eq(2))
+                .select(Note::as_select())
+                .order(notes::id),
+        )
     })?;
     println!("acme sees {} notes:", seen.len());
     for note in &seen {
-        println!("  #{} {:?} (tenant {})", note.id, note.title, note.tenant_id);
+        println!(
+            "  #{} {:?} (tenant {})",
+            note.id, note.title, note.tenant_id
+        );
     }
-    assert!(seen.iter().all(|n| n.tenant_id == acme && n.title.starts_with("acme")));
+    assert!(
+        seen.iter()
+            .all(|n| n.tenant_id == acme && n.title.starts_with("acme"))
+    );
 
     #[derive(QueryableByName)]
     struct Count {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let raw: Vec<Count> = tenancy.transaction(globex, |tx| tx.load_sql(diesel::sql_query("SELECT count(*) AS n FROM notes")))?;
-    println!("raw SQL in globex's transaction counts {} notes (row level security)", raw[0].n);
-    let none: Vec<Count> = tenancy.system(|sys| sys.load_sql(diesel::sql_query("SELECT count(*) AS n FROM notes")))?;
+    let raw: Vec<Count> = tenancy.transaction(globex, |tx| {
+        tx.load_sql(diesel::sql_query("SELECT count(*) AS n FROM notes"))
+    })?;
+    println!(
+        "raw SQL in globex's transaction counts {} notes (row level security)",
+        raw[0].n
+    );
+    let none: Vec<Count> =
+        tenancy.system(|sys| sys.load_sql(diesel::sql_query("SELECT count(*) AS n FROM notes")))?;
     println!("raw SQL without a tenant counts {} notes", none[0].n);
 
     let moved = tenancy.transaction(acme, |tx| {
-        tx.execute(diesel::sql_query(format!("UPDATE notes SET tenant_id = '{globex}'")))
+        tx.execute(diesel::sql_query(format!(
+            "UPDATE notes SET tenant_id = '{globex}'"
+        )))
     });
     match moved {
         Err(Error::Query(e)) => println!("moving acme's notes to globex is rejected: {e}"),

@@ -15,26 +15,33 @@
 //! (`posts::table.load(&mut tx)`) is a type of the user's crate that the orphan rule keeps
 //! out of reach here. `BoxedSqlQuery` only runs on a `Connection`, so it needs no impl.
 
+use diesel::QueryResult;
 use diesel::internal::table_macro::{BoxedSelectStatement, SelectStatement};
 use diesel::query_builder::{DeleteStatement, InsertStatement, SqlQuery, UpdateStatement};
 use diesel::query_dsl::LoadQuery;
 use diesel::query_source::{Alias, AliasSource, QuerySource};
 use diesel::result::Error as DieselError;
-use diesel::QueryResult;
 
 use crate::TenantTx;
 
 /// Never implemented: the bound that carries tenancy's message when Diesel's `.load()`,
 /// `.get_result()` or `.first()` is handed a tenant transaction.
+///
+/// Its `Self` is the row type `U`: rustc first looks at `query.load(tx)` before it knows
+/// `Conn`, keeps Diesel's blanket impl as "may apply" and would commit to it unless this
+/// impl is ambiguous too. With the still-unknown `U` as the bound's `Self` it is, so once
+/// `Conn = TenantTx` rules the blanket impl out, this impl is chosen and its bound fails with
+/// the message below. With a turbofish (`.load::<T>(tx)`) `U` is known early and rustc
+/// reports the unsatisfied `LoadQuery<'_, _, T>` bound instead.
 #[diagnostic::on_unimplemented(
     message = "Diesel's `.load()`/`.execute()`/`.get_result()` cannot run on a tenant transaction: they would skip the tenant filter",
     label = "Diesel's `RunQueryDsl` method called with a `TenantTx`",
     note = "write `tx.load(query)`, `tx.get_result(query)`, `tx.first(query)`, or `tx.update(table)...execute()` instead"
 )]
-pub trait DieselRunQueryDslOnTenantTx {}
+pub trait DieselRunQueryDslOnTenantTx<Conn> {}
 
 fn unreachable_load<I>() -> QueryResult<I> {
-    // The impls below require `TenantTx: DieselRunQueryDslOnTenantTx`, which never holds.
+    // The impls below require `U: DieselRunQueryDslOnTenantTx<TenantTx>`, which never holds.
     Err(DieselError::QueryBuilderError(
         "Diesel's RunQueryDsl cannot run on a tenant transaction".into(),
     ))
@@ -44,7 +51,7 @@ macro_rules! refuse_load {
     ($([$($params:tt)*] $ty:ty $(where [$($bounds:tt)*])?;)+) => {$(
         impl<'q, 'c, $($params)*, U, B> LoadQuery<'q, TenantTx<'c>, U, B> for $ty
         where
-            TenantTx<'c>: DieselRunQueryDslOnTenantTx,
+            U: DieselRunQueryDslOnTenantTx<TenantTx<'c>>,
             $($($bounds)*)?
         {
             type RowIter<'conn>

@@ -11,7 +11,9 @@ use uuid::Uuid;
 
 /// The text given to [`TenantId::from_str`] or [`PrincipalId::from_str`] is not a UUID.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {kind} id {input:?}: expected a UUID such as 0190b5a4-8c3e-7c4e-9a57-3f1d2f6b8a10")]
+#[error(
+    "invalid {kind} id {input:?}: expected a UUID such as 0190b5a4-8c3e-7c4e-9a57-3f1d2f6b8a10"
+)]
 pub struct ParseIdError {
     kind: &'static str,
     input: String,
@@ -125,7 +127,10 @@ mod tests {
         assert_eq!(id.to_string().parse::<TenantId>(), Ok(id));
         let json = serde_json::to_string(&id).expect("serialize");
         assert_eq!(json, format!("\"{id}\""));
-        assert_eq!(serde_json::from_str::<TenantId>(&json).expect("deserialize"), id);
+        assert_eq!(
+            serde_json::from_str::<TenantId>(&json).expect("deserialize"),
+            id
+        );
     }
 
     #[test]

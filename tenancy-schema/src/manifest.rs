@@ -59,7 +59,10 @@ inventory::collect!(Registration);
 /// ```
 #[must_use]
 pub fn registry() -> Vec<&'static TableManifest> {
-    let mut all: Vec<_> = inventory::iter::<Registration>.into_iter().map(|r| r.0).collect();
+    let mut all: Vec<_> = inventory::iter::<Registration>
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
     all.sort_by_key(|m| m.table);
     all.dedup_by_key(|m| m.table);
     all
@@ -68,5 +71,8 @@ pub fn registry() -> Vec<&'static TableManifest> {
 /// The manifest of one table, by SQL name.
 #[must_use]
 pub fn lookup(table: &str) -> Option<&'static TableManifest> {
-    inventory::iter::<Registration>.into_iter().map(|r| r.0).find(|m| m.table == table)
+    inventory::iter::<Registration>
+        .into_iter()
+        .map(|r| r.0)
+        .find(|m| m.table == table)
 }

@@ -476,16 +476,14 @@ impl<A: AppearsOnTable<QS>, B: AppearsOnTable<QS>, QS: ?Sized> AppearsOnTable<QS
     for AndThen<A, B>
 {
 }
-impl<A: SelectableExpression<QS>, B: SelectableExpression<QS>, QS: ?Sized>
-    SelectableExpression<QS> for AndThen<A, B>
+impl<A: SelectableExpression<QS>, B: SelectableExpression<QS>, QS: ?Sized> SelectableExpression<QS>
+    for AndThen<A, B>
 {
 }
 impl<A: ValidGrouping<()>, B: ValidGrouping<()>> ValidGrouping<()> for AndThen<A, B> {
     type IsAggregate = diesel::expression::is_aggregate::Never;
 }
-impl<A: QueryFragment<DB>, B: QueryFragment<DB>, DB: Backend> QueryFragment<DB>
-    for AndThen<A, B>
-{
+impl<A: QueryFragment<DB>, B: QueryFragment<DB>, DB: Backend> QueryFragment<DB> for AndThen<A, B> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         self.0.walk_ast(out.reborrow())?;
         out.push_sql(" AND ");

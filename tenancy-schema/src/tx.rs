@@ -1,5 +1,6 @@
 //! Tenant transactions, the system connection and the admin escape hatch.
 
+use crate::Result;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::dsl::{Filter, Limit};
 use diesel::expression::{AsExpression, Expression};
@@ -13,7 +14,6 @@ use diesel::query_dsl::methods::{ExecuteDsl, FilterDsl, LimitDsl};
 use diesel::r2d2::{ConnectionManager, Pool};
 use diesel::sql_types::BoolOrNullableBool;
 use diesel::{Column, ExpressionMethods, PgConnection, RunQueryDsl};
-use crate::Result;
 
 use crate::scope::{
     AndThen, GlobalQuery, GlobalTable, Paren, ScopedExists, ScopedTable, TenantEq,
@@ -181,7 +181,12 @@ impl Tenancy {
     ///
     /// # Errors
     /// As [`Tenancy::transaction`].
-    pub fn transaction_as<T, E, F>(&self, tenant: TenantId, principal: PrincipalId, f: F) -> Result<T, E>
+    pub fn transaction_as<T, E, F>(
+        &self,
+        tenant: TenantId,
+        principal: PrincipalId,
+        f: F,
+    ) -> Result<T, E>
     where
         F: FnOnce(&mut TenantTx<'_>) -> Result<T, E>,
         E: From<Error>,
@@ -189,7 +194,12 @@ impl Tenancy {
         self.run_tenant(tenant, Some(principal), f)
     }
 
-    fn run_tenant<T, E, F>(&self, tenant: TenantId, principal: Option<PrincipalId>, f: F) -> Result<T, E>
+    fn run_tenant<T, E, F>(
+        &self,
+        tenant: TenantId,
+        principal: Option<PrincipalId>,
+        f: F,
+    ) -> Result<T, E>
     where
         F: FnOnce(&mut TenantTx<'_>) -> Result<T, E>,
         E: From<Error>,
@@ -258,7 +268,12 @@ impl Tenancy {
 ///
 /// A connection whose set-up failed, or whose rollback failed, is marked broken so that
 /// r2d2 discards it instead of handing out a connection stuck in an aborted transaction.
-fn run_in_transaction<T, E, F>(conn: &mut PgConnection, setup_sql: &str, role: &str, f: F) -> Result<T, E>
+fn run_in_transaction<T, E, F>(
+    conn: &mut PgConnection,
+    setup_sql: &str,
+    role: &str,
+    f: F,
+) -> Result<T, E>
 where
     F: FnOnce(&mut PgConnection) -> Result<T, E>,
     E: From<Error>,
@@ -334,7 +349,6 @@ impl std::fmt::Debug for TenantTx<'_> {
             .finish_non_exhaustive()
     }
 }
-
 
 impl<'c> TenantTx<'c> {
     /// The tenant this transaction is bound to.
@@ -434,7 +448,9 @@ impl<'c> TenantTx<'c> {
         Q: TenantQuery,
         ScopedExists<Q>: LoadQuery<'q, PgConnection, bool>,
     {
-        ScopedExists::new(query, self.tenant).get_result(self.conn).map_err(Error::from)
+        ScopedExists::new(query, self.tenant)
+            .get_result(self.conn)
+            .map_err(Error::from)
     }
 
     /// Loads the row of `table` whose (non-tenant) primary key is `key`.
@@ -469,7 +485,8 @@ impl<'c> TenantTx<'c> {
     {
         let _ = table;
         self.insert_statement::<T, V, ()>(vec![record.values().values], None, false)
-            .execute(self.conn).map_err(Error::from)
+            .execute(self.conn)
+            .map_err(Error::from)
     }
 
     /// Inserts one row and returns it (`RETURNING *`).
@@ -486,7 +503,8 @@ impl<'c> TenantTx<'c> {
     {
         let _ = table;
         self.insert_statement::<T, V, ()>(vec![record.values().values], None, true)
-            .get_result(self.conn).map_err(Error::from)
+            .get_result(self.conn)
+            .map_err(Error::from)
     }
 
     /// Inserts many rows in one statement; returns how many were inserted.
@@ -559,7 +577,10 @@ impl<'c> TenantTx<'c> {
     }
 
     /// Starts a tenant-scoped `UPDATE` of `table`; add `.filter(..)` and `.set(..)`.
-    pub fn update<T: ScopedTable>(&mut self, table: T) -> ScopedUpdate<'_, 'c, T, TenantEq<T::TenantColumn>> {
+    pub fn update<T: ScopedTable>(
+        &mut self,
+        table: T,
+    ) -> ScopedUpdate<'_, 'c, T, TenantEq<T::TenantColumn>> {
         let predicate = TenantEq::new(T::TenantColumn::default(), self.tenant);
         ScopedUpdate {
             tx: self,
@@ -569,7 +590,10 @@ impl<'c> TenantTx<'c> {
     }
 
     /// Starts a tenant-scoped `DELETE` from `table`; add `.filter(..)` and `.execute()`.
-    pub fn delete<T: ScopedTable>(&mut self, table: T) -> ScopedDelete<'_, 'c, T, TenantEq<T::TenantColumn>> {
+    pub fn delete<T: ScopedTable>(
+        &mut self,
+        table: T,
+    ) -> ScopedDelete<'_, 'c, T, TenantEq<T::TenantColumn>> {
         let predicate = TenantEq::new(T::TenantColumn::default(), self.tenant);
         ScopedDelete {
             tx: self,
@@ -599,10 +623,11 @@ impl<'c> TenantTx<'c> {
     {
         query.load(self.conn).map_err(Error::from)
     }
-
 }
 
-fn reject_tenant_assignment<T: ScopedTable, S: QueryFragment<Pg>>(statement: &S) -> Result<(), Error> {
+fn reject_tenant_assignment<T: ScopedTable, S: QueryFragment<Pg>>(
+    statement: &S,
+) -> Result<(), Error> {
     if changeset_assigns(statement, T::SCOPE.tenant_column)? {
         return Err(Error::TenantColumnInChangeset {
             table: T::SCOPE.table,
@@ -649,7 +674,10 @@ impl<'t, 'c, T: ScopedTable, P> ScopedUpdate<'t, 'c, T, P> {
     }
 
     /// Sets the new values; `changes` must not assign the tenant column.
-    pub fn set<Ch: AsChangeset<Target = T>>(self, changes: Ch) -> ScopedUpdateSet<'t, 'c, T, P, Ch> {
+    pub fn set<Ch: AsChangeset<Target = T>>(
+        self,
+        changes: Ch,
+    ) -> ScopedUpdateSet<'t, 'c, T, P, Ch> {
         ScopedUpdateSet {
             tx: self.tx,
             table: self.table,
@@ -739,7 +767,9 @@ impl<'t, 'c, T: ScopedTable, P> ScopedDelete<'t, 'c, T, P> {
         Filter<T, P>: IntoUpdateTarget,
         diesel::dsl::delete<Filter<T, P>>: ExecuteDsl<PgConnection>,
     {
-        diesel::delete(self.table.filter(self.predicate)).execute(self.tx.conn).map_err(Error::from)
+        diesel::delete(self.table.filter(self.predicate))
+            .execute(self.tx.conn)
+            .map_err(Error::from)
     }
 }
 
@@ -802,7 +832,10 @@ impl SystemConn<'_> {
 }
 
 impl<T: GlobalTable, U, Op, Ret> GlobalQuery for InsertStatement<T, U, Op, Ret> {}
-impl<T: GlobalTable, U, V, Ret> GlobalQuery for diesel::query_builder::UpdateStatement<T, U, V, Ret> {}
+impl<T: GlobalTable, U, V, Ret> GlobalQuery
+    for diesel::query_builder::UpdateStatement<T, U, V, Ret>
+{
+}
 impl<T: GlobalTable, U, Ret> GlobalQuery for diesel::query_builder::DeleteStatement<T, U, Ret> {}
 
 /// A connection running as the admin role (`BYPASSRLS`), from [`Tenancy::admin`]. It is a

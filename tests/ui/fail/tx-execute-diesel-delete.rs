@@ -1,4 +1,3 @@
-use diesel::prelude::*;
 use tenancy_schema::{Error, Tenancy, TenantId};
 
 #[tenancy_schema::tenant_scoped]

@@ -11,7 +11,7 @@ diesel::table! {
 
 fn run(tenancy: &Tenancy, tenant: TenantId) -> Result<(), Error> {
     tenancy.transaction(tenant, |tx| {
-        let _any: bool = tx.get_result(diesel::select(diesel::dsl::exists(posts::table)))?;
+        let _any: bool = tx.get_result(diesel::select(diesel::dsl::exists(posts::table.select(posts::id))))?;
         Ok(())
     })
 }

@@ -1,0 +1,21 @@
+use diesel::prelude::*;
+use tenancy_schema::{Error, Tenancy, TenantId};
+
+#[tenancy_schema::tenant_scoped]
+diesel::table! {
+    posts (id) {
+        id -> Int4,
+        title -> Text,
+    }
+}
+
+fn run(tenancy: &Tenancy, tenant: TenantId) -> Result<(), Error> {
+    tenancy.transaction(tenant, |tx| {
+        let _titles = posts::table.select(posts::title).load::<String>(tx)?;
+        Ok(())
+    })
+}
+
+fn main() {
+    let _ = run;
+}
