@@ -1,5 +1,6 @@
 //! Runtime isolation: every operation of a tenant transaction, against real PostgreSQL,
 //! logged in as a role that is not superuser, has no BYPASSRLS and owns nothing.
+#![allow(clippy::many_single_char_names, clippy::items_after_statements)] // reason: tenants `a`/`b` and local row structs keep each test readable
 
 mod common;
 
@@ -58,9 +59,7 @@ fn titles(rows: Vec<Post>) -> Vec<String> {
 fn runs_as_an_unprivileged_role_that_owns_nothing() {
     let (a, _) = two_tenants();
     let who: Vec<Who> = tenancy(1)
-        .transaction(a, |tx| {
-            tx.load_sql(diesel::sql_query(WHO_SQL)).map_err(Error::from)
-        })
+        .transaction(a, |tx| tx.load_sql(diesel::sql_query(WHO_SQL)))
         .unwrap();
     let who = &who[0];
     assert_eq!(who.current_user, "tenancy_app");
@@ -378,10 +377,7 @@ fn raw_sql_runs_under_rls() {
     );
     // No tenant context: the system connection sees no tenant rows even through raw SQL.
     let none: Vec<Title> = t
-        .system(|sys| {
-            sys.load_sql(diesel::sql_query("SELECT title FROM posts"))
-                .map_err(Error::from)
-        })
+        .system(|sys| sys.load_sql(diesel::sql_query("SELECT title FROM posts")))
         .unwrap();
     assert!(none.is_empty());
 }
@@ -446,9 +442,7 @@ fn pooled_connections_never_leak_settings() {
     let t = tenancy(1);
     let check = |expected: TenantId| {
         let who: Vec<Who> = t
-            .transaction(expected, |tx| {
-                tx.load_sql(diesel::sql_query(WHO_SQL)).map_err(Error::from)
-            })
+            .transaction(expected, |tx| tx.load_sql(diesel::sql_query(WHO_SQL)))
             .unwrap();
         assert_eq!(
             who[0].tenant_setting.as_deref(),
@@ -490,12 +484,12 @@ fn failed_setup_is_a_typed_error_and_the_connection_is_discarded() {
         TenancyConfig::default().app_role("no_such_role").unwrap(),
     );
     let err = broken
-        .transaction(a, |tx| tx.count(posts::table).map_err(Error::from))
+        .transaction(a, |tx| tx.count(posts::table))
         .unwrap_err();
     assert!(matches!(err, Error::Setup { .. }), "{err}");
     // The pool hands out a healthy connection afterwards.
     let ok = tenancy_schema::Tenancy::new(pool)
-        .transaction(a, |tx| tx.count(posts::table).map_err(Error::from))
+        .transaction(a, |tx| tx.count(posts::table))
         .unwrap();
     assert_eq!(ok, 2);
     assert!(matches!(

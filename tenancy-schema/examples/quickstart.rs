@@ -3,7 +3,7 @@
 //! Starts a throwaway PostgreSQL cluster (or uses `DATABASE_URL`), creates a tenant-scoped
 //! table with row level security, and shows two tenants that cannot see each other.
 
-#![allow(missing_docs)] // reason: `diesel::table!` generates public items without docs
+#![allow(missing_docs, clippy::items_after_statements)] // reason: `diesel::table!` generates undocumented public items; row structs sit next to their query
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use tenancy_schema::embedded::TestDatabase;
