@@ -10,10 +10,14 @@ use tenancy_schema::embedded::TestDatabase;
 use tenancy_schema::{Tenancy, TenantId};
 
 pub mod schema {
+    // A subset of the foundation schema's `tenants` (created by `run_migrations`), declared
+    // here because Diesel's `allow_tables_to_appear_in_same_query!` only joins tables of
+    // one crate.
     #[tenancy_schema::global_table]
     diesel::table! {
         tenants (id) {
             id -> Uuid,
+            slug -> Text,
             name -> Text,
         }
     }
@@ -55,14 +59,10 @@ pub mod schema {
 pub const LOGIN_ROLE: &str = "tenancy_test_login";
 pub const LOGIN_PASSWORD: &str = "test-only-password";
 
+/// Test tables on top of the foundation schema (which `run_migrations` creates, with the
+/// `tenancy_app`/`tenancy_admin` roles and `tenancy.current_tenant()`).
 const SCHEMA_SQL: &str = r"
 DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenancy_app') THEN
-    CREATE ROLE tenancy_app NOLOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT;
-  END IF;
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenancy_admin') THEN
-    CREATE ROLE tenancy_admin NOLOGIN NOSUPERUSER BYPASSRLS NOINHERIT;
-  END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenancy_test_login') THEN
     CREATE ROLE tenancy_test_login LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT PASSWORD 'test-only-password';
   END IF;
@@ -70,7 +70,6 @@ END $$;
 GRANT tenancy_app TO tenancy_test_login;
 GRANT tenancy_admin TO tenancy_test_login;
 
-CREATE TABLE tenants (id uuid PRIMARY KEY, name text NOT NULL);
 CREATE TABLE categories (id int PRIMARY KEY, name text NOT NULL);
 CREATE TABLE posts (
   tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -91,28 +90,25 @@ CREATE TABLE comments (
   FOREIGN KEY (tenant_id, post_id) REFERENCES posts (tenant_id, id)
 );
 
-CREATE FUNCTION test_current_tenant() RETURNS uuid LANGUAGE sql STABLE
-  AS $f$ SELECT NULLIF(current_setting('tenancy.tenant_id', true), '')::uuid $f$;
-
 ALTER TABLE posts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE posts FORCE ROW LEVEL SECURITY;
 ALTER TABLE comments ENABLE ROW LEVEL SECURITY;
 ALTER TABLE comments FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_access ON posts TO tenancy_app
-  USING (tenant_id = test_current_tenant()) WITH CHECK (tenant_id = test_current_tenant());
+  USING (tenant_id = tenancy.current_tenant()) WITH CHECK (tenant_id = tenancy.current_tenant());
 CREATE POLICY tenant_isolation ON posts AS RESTRICTIVE TO tenancy_app
-  USING (tenant_id = test_current_tenant()) WITH CHECK (tenant_id = test_current_tenant());
+  USING (tenant_id = tenancy.current_tenant()) WITH CHECK (tenant_id = tenancy.current_tenant());
 CREATE POLICY tenant_access ON comments TO tenancy_app
-  USING (tenant_id = test_current_tenant()) WITH CHECK (tenant_id = test_current_tenant());
+  USING (tenant_id = tenancy.current_tenant()) WITH CHECK (tenant_id = tenancy.current_tenant());
 CREATE POLICY tenant_isolation ON comments AS RESTRICTIVE TO tenancy_app
-  USING (tenant_id = test_current_tenant()) WITH CHECK (tenant_id = test_current_tenant());
+  USING (tenant_id = tenancy.current_tenant()) WITH CHECK (tenant_id = tenancy.current_tenant());
 CREATE POLICY admin_all ON posts TO tenancy_admin USING (true) WITH CHECK (true);
 CREATE POLICY admin_all ON comments TO tenancy_admin USING (true) WITH CHECK (true);
 
 GRANT USAGE ON SCHEMA public TO tenancy_app, tenancy_admin;
-GRANT SELECT ON tenants, categories TO tenancy_app;
+GRANT SELECT ON categories TO tenancy_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON posts, comments TO tenancy_app;
-GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, categories, posts, comments TO tenancy_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON categories, posts, comments TO tenancy_admin;
 INSERT INTO categories VALUES (1, 'news'), (2, 'howto');
 ";
 
@@ -126,6 +122,7 @@ pub fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let db = tenancy_schema::embedded::shared().expect("start test database");
         let mut owner = PgConnection::establish(db.url()).expect("connect as owner");
+        tenancy_schema::run_migrations(&mut owner).expect("run the tenancy migrations");
         owner.batch_execute(SCHEMA_SQL).expect("create test schema");
         Fixture {
             db,
@@ -151,9 +148,11 @@ pub fn two_tenants() -> (TenantId, TenantId) {
     let b = TenantId::new_v7();
     let mut owner = owner();
     for (tenant, label) in [(a, "a"), (b, "b")] {
+        let tenant = tenant.as_uuid();
+        let slug = tenant.simple();
         owner
             .batch_execute(&format!(
-                "INSERT INTO tenants VALUES ('{tenant}', 'tenant {label}');
+                "INSERT INTO tenants (id, slug, name) VALUES ('{tenant}', 'test-{slug}', 'tenant {label}');
                  INSERT INTO posts VALUES ('{tenant}', 1, '{label} one', 'first', 1), ('{tenant}', 2, '{label} two', 'second', NULL);
                  INSERT INTO comments VALUES ('{tenant}', 1, 1, '{label} comment');"
             ))

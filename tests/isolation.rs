@@ -66,7 +66,10 @@ fn runs_as_an_unprivileged_role_that_owns_nothing() {
     assert_eq!(who.session_user, common::LOGIN_ROLE);
     assert!(!who.rolsuper && !who.rolbypassrls, "{who:?}");
     assert_eq!(who.owned_tables, 0);
-    assert_eq!(who.tenant_setting.as_deref(), Some(a.to_string().as_str()));
+    assert_eq!(
+        who.tenant_setting.as_deref(),
+        Some(a.as_uuid().to_string().as_str())
+    );
     // The login role itself is not privileged either.
     let mut owner = owner();
     let (sup, bypass): (bool, bool) = diesel::sql_query(format!(
@@ -333,7 +336,8 @@ fn moving_a_row_to_another_tenant_is_rejected() {
     let err = t
         .transaction(a, |tx| {
             tx.execute(diesel::sql_query(format!(
-                "UPDATE posts SET tenant_id = '{b}' WHERE id = 1"
+                "UPDATE posts SET tenant_id = '{}' WHERE id = 1",
+                b.as_uuid()
             )))
         })
         .unwrap_err();
@@ -368,7 +372,7 @@ fn raw_sql_runs_under_rls() {
     let inserted = t.transaction(a, |tx| {
         tx.execute(diesel::sql_query(format!(
             "INSERT INTO posts VALUES ('{}', 50, 'x', 'x', NULL)",
-            TenantId::new_v7()
+            TenantId::new_v7().as_uuid()
         )))
     });
     assert!(
@@ -446,7 +450,7 @@ fn pooled_connections_never_leak_settings() {
             .unwrap();
         assert_eq!(
             who[0].tenant_setting.as_deref(),
-            Some(expected.to_string().as_str())
+            Some(expected.as_uuid().to_string().as_str())
         );
         assert_eq!(who[0].current_user, "tenancy_app");
     };
@@ -520,7 +524,10 @@ fn admin_escape_hatch_crosses_tenants_and_needs_a_reason() {
 fn registry_lists_classified_tables() {
     let _ = fixture();
     let names: Vec<_> = tenancy_schema::registry().iter().map(|m| m.table).collect();
-    assert_eq!(names, ["categories", "comments", "posts", "tenants"]);
+    for table in ["categories", "comments", "posts", "tenants", "resources", "audit_log"] {
+        assert!(names.contains(&table), "{table} missing from {names:?}");
+    }
+    assert!(names.is_sorted(), "{names:?}");
     let posts = tenancy_schema::lookup("posts").unwrap();
     assert_eq!(posts.tenant_column, Some("tenant_id"));
     assert_eq!(posts.primary_key, ["tenant_id", "id"]);
@@ -583,5 +590,5 @@ fn scoped_sql_is_one_statement_with_the_tenant_bound() {
         sql.starts_with(r#"WITH "posts" AS NOT MATERIALIZED (SELECT * FROM "posts" WHERE "posts"."tenant_id" = $1), "comments" AS NOT MATERIALIZED (SELECT * FROM "comments" WHERE "comments"."tenant_id" = $2) SELECT"#),
         "{sql}"
     );
-    assert!(sql.contains(&tenant.to_string()), "{sql}");
+    assert!(sql.contains(&tenant.as_uuid().to_string()), "{sql}");
 }

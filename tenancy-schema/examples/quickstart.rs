@@ -128,7 +128,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let moved = tenancy.transaction(acme, |tx| {
         tx.execute(diesel::sql_query(format!(
-            "UPDATE notes SET tenant_id = '{globex}'"
+            "UPDATE notes SET tenant_id = '{}'",
+            globex.as_uuid()
         )))
     });
     match moved {

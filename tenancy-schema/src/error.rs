@@ -39,9 +39,22 @@ pub enum Error {
         /// Its tenant column.
         column: &'static str,
     },
-    /// The transaction's closure panicked; the transaction was rolled back.
-    #[error("the tenant transaction panicked and was rolled back: {0}")]
-    Panicked(String),
+    /// The embedded migrations could not be applied; nothing of the failing migration was
+    /// kept (each runs in its own transaction).
+    #[error("running the tenancy migrations failed: {source}")]
+    Migration {
+        /// What diesel_migrations reported.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// An argument was rejected before anything was written.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// Which argument.
+        field: &'static str,
+        /// What is wrong with it and what is expected.
+        reason: String,
+    },
 }
 
 /// `Result` with [`Error`].

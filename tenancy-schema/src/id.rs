@@ -9,29 +9,86 @@ use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Uuid as SqlUuid;
 use uuid::Uuid;
 
-/// The text given to [`TenantId::from_str`] or [`PrincipalId::from_str`] is not a UUID.
+/// Why a typed id could not be parsed from text.
+///
+/// Ids are written as a prefix naming the entity, an underscore, and the UUID as 32
+/// lowercase hexadecimal digits without hyphens (`ten_0190b5a48c3e7c4e9a573f1d2f6b8a10`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "invalid {kind} id {input:?}: expected a UUID such as 0190b5a4-8c3e-7c4e-9a57-3f1d2f6b8a10"
-)]
-pub struct ParseIdError {
-    kind: &'static str,
-    input: String,
+pub enum ParseIdError {
+    /// The text does not start with the entity's prefix (for example a `usr_` id given
+    /// where a `ten_` id is expected).
+    #[error("invalid {kind} id {input:?}: expected the prefix `{expected}`")]
+    WrongPrefix {
+        /// The entity the id was parsed for (`tenant`, `user`, ...).
+        kind: &'static str,
+        /// The prefix this entity uses, with its underscore.
+        expected: &'static str,
+        /// The start of the rejected text (at most 64 characters).
+        input: String,
+    },
+    /// The prefix is right but what follows is not 32 hexadecimal digits.
+    #[error("invalid {kind} id {input:?}: expected `{expected}` followed by 32 hexadecimal digits")]
+    Malformed {
+        /// The entity the id was parsed for.
+        kind: &'static str,
+        /// The prefix this entity uses, with its underscore.
+        expected: &'static str,
+        /// The start of the rejected text (at most 64 characters).
+        input: String,
+    },
+}
+
+fn parse_prefixed(s: &str, prefix: &'static str, kind: &'static str) -> Result<Uuid, ParseIdError> {
+    let input = || s.chars().take(64).collect::<String>();
+    let Some(hex) = s.strip_prefix(prefix) else {
+        return Err(ParseIdError::WrongPrefix {
+            kind,
+            expected: prefix,
+            input: input(),
+        });
+    };
+    // `Uuid::try_parse` also accepts hyphenated, braced and URN forms; the text format is
+    // exactly one spelling, so check the shape first.
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ParseIdError::Malformed {
+            kind,
+            expected: prefix,
+            input: input(),
+        });
+    }
+    Uuid::try_parse(hex).map_err(|_| ParseIdError::Malformed {
+        kind,
+        expected: prefix,
+        input: input(),
+    })
+}
+
+/// A typed id over a UUID, stored as plain `uuid` and written as `<prefix><32 hex digits>`.
+pub trait TypedId: Copy + Eq + fmt::Display + FromStr<Err = ParseIdError> {
+    /// The text prefix, underscore included (`"ten_"`).
+    const PREFIX: &'static str;
+    /// The entity name used in error messages (`"tenant"`).
+    const KIND: &'static str;
+    /// Wraps an existing UUID.
+    fn from_uuid(id: Uuid) -> Self;
+    /// The underlying UUID.
+    fn uuid(&self) -> Uuid;
 }
 
 macro_rules! uuid_id {
-    ($(#[$meta:meta])* $name:ident, $kind:literal) => {
+    ($(#[$meta:meta])* $name:ident, $prefix:literal, $kind:literal) => {
         $(#[$meta])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
             diesel::expression::AsExpression, diesel::deserialize::FromSqlRow,
-            serde::Serialize, serde::Deserialize,
         )]
         #[diesel(sql_type = SqlUuid)]
-        #[serde(transparent)]
         pub struct $name(Uuid);
 
         impl $name {
+            /// The text prefix of this id, underscore included.
+            pub const PREFIX: &'static str = $prefix;
+
             /// Wraps an existing UUID.
             #[must_use]
             pub const fn from_uuid(id: Uuid) -> Self {
@@ -52,6 +109,17 @@ macro_rules! uuid_id {
             }
         }
 
+        impl TypedId for $name {
+            const PREFIX: &'static str = $prefix;
+            const KIND: &'static str = $kind;
+            fn from_uuid(id: Uuid) -> Self {
+                Self(id)
+            }
+            fn uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
         impl From<Uuid> for $name {
             fn from(id: Uuid) -> Self {
                 Self(id)
@@ -66,7 +134,8 @@ macro_rules! uuid_id {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&self.0.hyphenated(), f)
+                f.write_str($prefix)?;
+                fmt::Display::fmt(&self.0.simple(), f)
             }
         }
 
@@ -74,10 +143,20 @@ macro_rules! uuid_id {
             type Err = ParseIdError;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(s).map(Self).map_err(|_| ParseIdError {
-                    kind: $kind,
-                    input: s.chars().take(64).collect(),
-                })
+                parse_prefixed(s, $prefix, $kind).map(Self)
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
             }
         }
 
@@ -96,25 +175,80 @@ macro_rules! uuid_id {
 }
 
 uuid_id!(
-    /// Identifies a tenant. Every row of a tenant-scoped table carries one in its
+    /// Identifies a tenant (`ten_…`). Every row of a tenant-scoped table carries one in its
     /// `tenant_id` column, and every tenant transaction is bound to exactly one.
     ///
     /// ```
-    /// use tenancy_schema::TenantId;
-    /// let id: TenantId = "0190b5a4-8c3e-7c4e-9a57-3f1d2f6b8a10".parse()?;
-    /// assert_eq!(id.to_string(), "0190b5a4-8c3e-7c4e-9a57-3f1d2f6b8a10");
-    /// assert!("not-a-uuid".parse::<TenantId>().is_err());
-    /// # Ok::<(), tenancy_schema::ParseIdError>(())
+    /// use tenancy_schema::{ParseIdError, TenantId};
+    /// let id: TenantId = "ten_0190b5a48c3e7c4e9a573f1d2f6b8a10".parse()?;
+    /// assert_eq!(id.to_string(), "ten_0190b5a48c3e7c4e9a573f1d2f6b8a10");
+    /// assert_eq!(id.as_uuid().to_string(), "0190b5a4-8c3e-7c4e-9a57-3f1d2f6b8a10");
+    /// assert!(matches!(
+    ///     "usr_0190b5a48c3e7c4e9a573f1d2f6b8a10".parse::<TenantId>(),
+    ///     Err(ParseIdError::WrongPrefix { .. })
+    /// ));
+    /// # Ok::<(), ParseIdError>(())
     /// ```
     TenantId,
+    "ten_",
     "tenant"
 );
 
 uuid_id!(
-    /// Identifies the principal (user, team or service) acting in a tenant transaction;
-    /// exposed to SQL as the `tenancy.principal_id` setting.
+    /// Identifies the principal (user, team or service) acting in a tenant transaction
+    /// (`prn_…`); exposed to SQL as the `tenancy.principal_id` setting.
     PrincipalId,
+    "prn_",
     "principal"
+);
+
+uuid_id!(
+    /// Identifies a global user identity (`usr_…`); one person may belong to several tenants.
+    UserId,
+    "usr_",
+    "user"
+);
+
+uuid_id!(
+    /// Identifies a team inside a tenant (`team_…`).
+    TeamId,
+    "team_",
+    "team"
+);
+
+uuid_id!(
+    /// Identifies a workspace inside a tenant (`wsp_…`).
+    WorkspaceId,
+    "wsp_",
+    "workspace"
+);
+
+uuid_id!(
+    /// Identifies a resource inside a tenant (`res_…`).
+    ResourceId,
+    "res_",
+    "resource"
+);
+
+uuid_id!(
+    /// Identifies an API key record (`key_…`); not the secret itself.
+    ApiKeyId,
+    "key_",
+    "api key"
+);
+
+uuid_id!(
+    /// Identifies an organisation membership row (`mem_…`).
+    MembershipId,
+    "mem_",
+    "membership"
+);
+
+uuid_id!(
+    /// Identifies an audit log entry (`aud_…`).
+    AuditEntryId,
+    "aud_",
+    "audit entry"
 );
 
 #[cfg(test)]
@@ -124,23 +258,64 @@ mod tests {
     #[test]
     fn round_trips_through_text_and_serde() {
         let id = TenantId::new_v7();
-        assert_eq!(id.to_string().parse::<TenantId>(), Ok(id));
+        let text = id.to_string();
+        assert!(text.starts_with("ten_") && text.len() == 36, "{text}");
+        assert_eq!(text.parse::<TenantId>(), Ok(id));
         let json = serde_json::to_string(&id).expect("serialize");
         assert_eq!(json, format!("\"{id}\""));
         assert_eq!(
             serde_json::from_str::<TenantId>(&json).expect("deserialize"),
             id
         );
+        let team = TeamId::new_v7();
+        assert_eq!(team.to_string().parse::<TeamId>(), Ok(team));
+    }
+
+    #[test]
+    fn ids_are_uuid_v7() {
+        assert_eq!(ResourceId::new_v7().as_uuid().get_version_num(), 7);
+    }
+
+    #[test]
+    fn wrong_prefix_is_its_own_error() {
+        let user = UserId::new_v7().to_string();
+        assert!(matches!(
+            user.parse::<TenantId>(),
+            Err(ParseIdError::WrongPrefix {
+                kind: "tenant",
+                expected: "ten_",
+                ..
+            })
+        ));
+        // A bare UUID has no prefix either: the text format is one spelling only.
+        let bare = Uuid::now_v7().to_string();
+        assert!(matches!(
+            bare.parse::<TenantId>(),
+            Err(ParseIdError::WrongPrefix { .. })
+        ));
     }
 
     #[test]
     fn rejects_bad_text_with_a_typed_error() {
-        for bad in ["", "ten_", "'; DROP TABLE x; --", "0190b5a4-8c3e-7c4e-9a57"] {
+        for bad in [
+            "ten_",
+            "ten_0190b5a4-8c3e-7c4e-9a57-3f1d2f6b8a10",
+            "ten_0190b5a48c3e7c4e9a573f1d2f6b8a1",
+            "ten_0190b5a48c3e7c4e9a573f1d2f6b8a10a",
+            "ten_0190b5a48c3e7c4e9a573f1d2f6b8a1g",
+            "ten_'; DROP TABLE x; --",
+            "ten_０１９０",
+        ] {
             let err = bad.parse::<TenantId>().expect_err(bad);
+            assert!(
+                matches!(err, ParseIdError::Malformed { .. }),
+                "{bad}: {err}"
+            );
             assert!(err.to_string().contains("invalid tenant id"), "{err}");
         }
-        let long = "x".repeat(10_000);
+        let long = format!("prn_{}", "x".repeat(10_000));
         let err = long.parse::<PrincipalId>().expect_err("long");
         assert!(err.to_string().len() < 200, "error text must stay bounded");
+        assert!(serde_json::from_str::<TenantId>("\"nope\"").is_err());
     }
 }

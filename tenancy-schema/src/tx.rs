@@ -91,8 +91,10 @@ impl TenancyConfig {
     fn setup_sql(role: &str, tenant: Option<TenantId>, principal: Option<PrincipalId>) -> String {
         // One simple-protocol message, so BEGIN and the settings cost one round trip. The
         // values are typed UUIDs and a validated identifier: nothing here comes from user text.
-        let tenant = tenant.map(|t| t.to_string()).unwrap_or_default();
-        let principal = principal.map(|p| p.to_string()).unwrap_or_default();
+        let tenant = tenant.map(|t| t.as_uuid().to_string()).unwrap_or_default();
+        let principal = principal
+            .map(|p| p.as_uuid().to_string())
+            .unwrap_or_default();
         format!(
             "BEGIN; SET LOCAL ROLE \"{role}\"; SET LOCAL tenancy.tenant_id = '{tenant}'; SET LOCAL tenancy.principal_id = '{principal}'"
         )

@@ -1,0 +1,36 @@
+//! The foundation schema's migrations, embedded at compile time from `migrations/`.
+
+use diesel::PgConnection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::Error;
+
+/// Every migration in the repository's `migrations/` folder, in order.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+
+/// Applies the migrations `conn`'s database does not have yet and returns their versions
+/// (empty when it is up to date). Run it as the role that should own the tables, never as
+/// `tenancy_app`; the first run also needs the right to create roles (see the README).
+///
+/// # Errors
+/// [`Error::Migration`] naming the failing migration; each migration runs in its own
+/// transaction, so a failure leaves the database at the last one that succeeded.
+pub fn run_migrations(conn: &mut PgConnection) -> Result<Vec<String>, Error> {
+    let applied = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map_err(|source| Error::Migration { source })?;
+    Ok(applied.into_iter().map(|v| v.to_string()).collect())
+}
+
+/// Reverts every applied tenancy migration, newest first, and returns their versions. Roles
+/// the migrations created are dropped unless another database of the cluster still uses
+/// them; pre-existing roles are kept.
+///
+/// # Errors
+/// [`Error::Migration`] naming the failing migration.
+pub fn revert_all_migrations(conn: &mut PgConnection) -> Result<Vec<String>, Error> {
+    let reverted = conn
+        .revert_all_migrations(MIGRATIONS)
+        .map_err(|source| Error::Migration { source })?;
+    Ok(reverted.into_iter().map(|v| v.to_string()).collect())
+}
