@@ -2,7 +2,7 @@
 //! and carries the user's spans, so errors point at the user's tokens.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Fields, Ident, ItemStruct};
 
@@ -118,10 +118,13 @@ fn manifest(
     );
     let primary_key = str_list(primary_key);
     let mut columns: Vec<String> = decl.columns.iter().map(ast::Column::sql_name).collect();
+    let mut column_types: Vec<String> = decl.columns.iter().map(|c| type_name(&c.ty)).collect();
     if let Some(t) = tenant.filter(|t| !columns.iter().any(|c| c == t)) {
         columns.insert(0, t.to_owned());
+        column_types.insert(0, "Uuid".to_owned());
     }
     let columns = str_list(&columns);
+    let column_types = str_list(&column_types);
     quote! {
         &::tenancy_schema::__private::TableManifest {
             table: #name,
@@ -132,8 +135,37 @@ fn manifest(
             uniques: &[#(#uniques),*],
             foreign_keys: &[#(#foreign_keys),*],
             columns: #columns,
+            column_types: #column_types,
         }
     }
+}
+
+/// The Diesel SQL type as the live-database check compares it: paths reduced to their last
+/// segment and no whitespace (`Nullable<diesel::sql_types::Text>` becomes `Nullable<Text>`).
+fn type_name(ty: &syn::Type) -> String {
+    let text: String = ty
+        .to_token_stream()
+        .to_string()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let mut out = String::with_capacity(text.len());
+    let mut ident = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_alphanumeric() || c == '_' {
+            ident.push(c);
+        } else if c == ':' && chars.peek() == Some(&':') {
+            chars.next();
+            ident.clear();
+        } else {
+            out.push_str(&ident);
+            ident.clear();
+            out.push(c);
+        }
+    }
+    out.push_str(&ident);
+    out
 }
 
 fn scoped_table(args: &ScopedArgs, table: &TableItem) -> syn::Result<TokenStream> {

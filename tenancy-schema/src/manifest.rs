@@ -42,6 +42,9 @@ pub struct TableManifest {
     pub foreign_keys: &'static [ForeignKey],
     /// All columns of the table, in declaration order.
     pub columns: &'static [&'static str],
+    /// The Diesel SQL type of each column of [`TableManifest::columns`], paths reduced to
+    /// their last segment: `Uuid`, `Nullable<Text>`, `Array<Nullable<Text>>`, `MemberRole`.
+    pub column_types: &'static [&'static str],
 }
 
 #[doc(hidden)]

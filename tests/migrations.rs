@@ -1,0 +1,360 @@
+//! Migrations on fresh databases: run, run again (no-op), revert all (nothing left), redo;
+//! the same with the real diesel CLI when it is installed; and `schema.rs` drift, checked
+//! against the live catalog and, with the CLI, byte for byte against `diesel print-schema`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Text};
+use tenancy_schema::embedded::TestDatabase;
+use tenancy_schema::migrations::{MIGRATIONS, revert_all_migrations};
+use tenancy_schema::{TableKind, run_migrations};
+
+/// Reverting drops the roles when no other database uses them: one test at a time here.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn fresh() -> TestDatabase {
+    let shared = tenancy_schema::embedded::shared().expect("test database server");
+    TestDatabase::create_in(shared.url()).expect("fresh database")
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_owned()
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn count(conn: &mut PgConnection, sql: &str) -> i64 {
+    diesel::sql_query(sql)
+        .get_result::<Count>(conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .n
+}
+
+/// Objects of the foundation schema still in the database (diesel's own bookkeeping table
+/// excluded).
+fn leftovers(conn: &mut PgConnection) -> i64 {
+    count(
+        conn,
+        "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'tenancy')
+              + (SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace
+                   AND relname NOT LIKE '%diesel_schema_migrations%')
+              + (SELECT count(*) FROM pg_type WHERE typnamespace = 'public'::regnamespace
+                   AND typname NOT LIKE '%diesel_schema_migrations%')
+              + (SELECT count(*) FROM pg_proc WHERE pronamespace = 'public'::regnamespace) AS n",
+    )
+}
+
+/// The roles are either gone or still used by another database of the cluster.
+fn roles_dropped_unless_used_elsewhere(conn: &mut PgConnection) {
+    let stray = count(
+        conn,
+        "SELECT count(*) AS n FROM pg_roles r
+         WHERE r.rolname IN ('tenancy_app', 'tenancy_admin')
+           AND shobj_description(r.oid, 'pg_authid') = 'tenancy: created by migrations'
+           AND NOT EXISTS (SELECT 1 FROM pg_shdepend d
+                           WHERE d.refobjid = r.oid AND d.dbid <> (SELECT oid FROM pg_database WHERE datname = current_database()))",
+    );
+    assert_eq!(stray, 0, "a role created by the migrations outlived revert --all unused");
+}
+
+#[test]
+fn migrations_run_revert_redo_and_rerun_cleanly() {
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let db = fresh();
+    let mut conn = PgConnection::establish(db.url()).unwrap();
+    let versions: Vec<String> = {
+        use diesel::migration::MigrationSource;
+        let mut v: Vec<String> = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+            .unwrap()
+            .iter()
+            .map(|m| m.name().version().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(versions.len() >= 4, "{versions:?}");
+
+    assert_eq!(run_migrations(&mut conn).unwrap(), versions, "fresh run");
+    assert_eq!(run_migrations(&mut conn).unwrap(), Vec::<String>::new(), "second run is a no-op");
+    // The default tenant exists.
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) AS n FROM tenants WHERE id = '00000000-0000-0000-0000-000000000000' AND slug = '_default'"),
+        1
+    );
+
+    let mut reverted = revert_all_migrations(&mut conn).unwrap();
+    reverted.reverse();
+    assert_eq!(reverted, versions, "revert all, newest first");
+    assert_eq!(leftovers(&mut conn), 0, "revert --all leaves no tenancy object");
+    roles_dropped_unless_used_elsewhere(&mut conn);
+
+    // Redo: run again on the reverted database.
+    assert_eq!(run_migrations(&mut conn).unwrap(), versions, "run after revert");
+    let roles = count(&mut conn, "SELECT count(*) AS n FROM pg_roles WHERE rolname IN ('tenancy_app', 'tenancy_admin')");
+    assert_eq!(roles, 2);
+}
+
+#[test]
+fn a_pre_existing_privileged_app_role_is_refused() {
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let db = fresh();
+    let mut conn = PgConnection::establish(db.url()).unwrap();
+    // Make sure the role exists, then give it BYPASSRLS for the duration of the test.
+    run_migrations(&mut conn).unwrap();
+    revert_all_migrations(&mut conn).unwrap();
+    conn.batch_execute(
+        "DO $$ BEGIN
+           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenancy_app') THEN
+             CREATE ROLE tenancy_app NOLOGIN;
+           END IF;
+         END $$;
+         ALTER ROLE tenancy_app BYPASSRLS;",
+    )
+    .unwrap();
+    let err = run_migrations(&mut conn).unwrap_err();
+    conn.batch_execute("ALTER ROLE tenancy_app NOBYPASSRLS").unwrap();
+    assert!(
+        err.to_string().contains("SUPERUSER or BYPASSRLS"),
+        "{err}"
+    );
+    assert_eq!(leftovers(&mut conn), 0, "the failed migration left nothing behind");
+    run_migrations(&mut conn).unwrap();
+}
+
+/// `tenancy-schema/src/schema.rs` against the catalog of a freshly migrated database: every
+/// classified table, its columns in order with their Diesel types and nullability, its
+/// primary key, and the indexes, unique keys and foreign keys the classification declares.
+#[test]
+fn schema_rs_matches_the_migrated_catalog() {
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let db = fresh();
+    let mut conn = PgConnection::establish(db.url()).unwrap();
+    run_migrations(&mut conn).unwrap();
+
+    #[derive(QueryableByName)]
+    struct Col {
+        #[diesel(sql_type = Text)]
+        table_name: String,
+        #[diesel(sql_type = Text)]
+        column_name: String,
+        #[diesel(sql_type = Text)]
+        diesel_type: String,
+    }
+    // The mapping `diesel print-schema` applies to the types the migrations use.
+    let cols: Vec<Col> = diesel::sql_query(
+        "SELECT c.relname::text AS table_name, a.attname::text AS column_name,
+           CASE WHEN a.attnotnull THEN t ELSE 'Nullable<' || t || '>' END AS diesel_type
+         FROM pg_class c
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+         JOIN pg_type ty ON ty.oid = a.atttypid
+         CROSS JOIN LATERAL (SELECT CASE
+             WHEN ty.typtype = 'e' THEN replace(initcap(replace(ty.typname, '_', ' ')), ' ', '')
+             WHEN ty.typname = '_text' THEN 'Array<Nullable<Text>>'
+             ELSE CASE ty.typname
+               WHEN 'uuid' THEN 'Uuid' WHEN 'text' THEN 'Text' WHEN 'int4' THEN 'Int4'
+               WHEN 'int8' THEN 'Int8' WHEN 'bool' THEN 'Bool' WHEN 'bytea' THEN 'Bytea'
+               WHEN 'jsonb' THEN 'Jsonb' WHEN 'timestamptz' THEN 'Timestamptz'
+               WHEN 'varchar' THEN 'Varchar' ELSE 'unmapped:' || ty.typname END
+           END AS t) AS m
+         WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
+           AND c.relname NOT LIKE '%diesel_schema_migrations%'
+         ORDER BY c.relname, a.attnum",
+    )
+    .load(&mut conn)
+    .unwrap();
+    let mut live: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for c in cols {
+        live.entry(c.table_name)
+            .or_default()
+            .push((c.column_name, c.diesel_type));
+    }
+
+    let compiled = tenancy_schema::registry();
+    let compiled_names: Vec<&str> = compiled.iter().map(|m| m.table).collect();
+    let live_names: Vec<&str> = live.keys().map(String::as_str).collect();
+    assert_eq!(compiled_names, live_names, "tables in schema.rs vs the database");
+
+    for m in &compiled {
+        let expected: Vec<(String, String)> = m
+            .columns
+            .iter()
+            .zip(m.column_types)
+            .map(|(c, t)| ((*c).to_owned(), (*t).to_owned()))
+            .collect();
+        assert_eq!(live[m.table], expected, "columns of {}", m.table);
+
+        #[derive(QueryableByName)]
+        struct Key {
+            #[diesel(sql_type = Text)]
+            kind: String,
+            #[diesel(sql_type = Text)]
+            columns: String,
+            #[diesel(sql_type = Text)]
+            target: String,
+        }
+        let keys: Vec<Key> = diesel::sql_query(format!(
+            "SELECT CASE WHEN con.contype = 'p' THEN 'primary' WHEN con.contype = 'u' THEN 'unique' ELSE 'foreign' END AS kind,
+                    (SELECT string_agg(a.attname, ',' ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+                       JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum) AS columns,
+                    CASE WHEN con.contype = 'f' THEN con.confrelid::regclass::text ELSE '' END AS target
+             FROM pg_constraint con
+             WHERE con.conrelid = 'public.{}'::regclass AND con.contype IN ('p', 'u', 'f')
+             UNION ALL
+             SELECT CASE WHEN i.indisunique THEN 'unique' ELSE 'index' END,
+                    coalesce((SELECT string_agg(a.attname, ',' ORDER BY k.ord) FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
+                       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum), '(expression)'),
+                    ''
+             FROM pg_index i
+             WHERE i.indrelid = 'public.{}'::regclass AND NOT i.indisprimary
+               AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
+            m.table, m.table
+        ))
+        .load(&mut conn)
+        .unwrap();
+        let has = |kind: &str, cols: &[&str], target: &str| {
+            keys.iter()
+                .any(|k| k.kind == kind && k.columns == cols.join(",") && k.target == target)
+        };
+        assert!(has("primary", m.primary_key, ""), "primary key of {}", m.table);
+        for u in m.uniques {
+            assert!(has("unique", u, ""), "unique {u:?} of {} not in the database", m.table);
+        }
+        for i in m.indexes {
+            assert!(
+                has("index", i, "") || has("unique", i, ""),
+                "index {i:?} of {} not in the database",
+                m.table
+            );
+        }
+        for fk in m.foreign_keys {
+            assert!(
+                has("foreign", fk.columns, fk.references),
+                "foreign key {fk:?} of {} not in the database",
+                m.table
+            );
+        }
+        if m.kind == TableKind::TenantScoped {
+            assert_eq!(m.primary_key[0], "tenant_id", "{}", m.table);
+        }
+    }
+
+    // Every composite foreign key between tenant tables is declared in schema.rs, so the
+    // manifest (and `tenancy check`) knows about it.
+    #[derive(QueryableByName)]
+    struct Fk {
+        #[diesel(sql_type = Text)]
+        table_name: String,
+        #[diesel(sql_type = Text)]
+        columns: String,
+        #[diesel(sql_type = Bool)]
+        composite: bool,
+    }
+    let fks: Vec<Fk> = diesel::sql_query(
+        "SELECT con.conrelid::regclass::text AS table_name,
+                (SELECT string_agg(a.attname, ',' ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+                   JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum) AS columns,
+                cardinality(con.conkey) > 1 AS composite
+         FROM pg_constraint con WHERE con.contype = 'f' AND con.connamespace = 'public'::regnamespace",
+    )
+    .load(&mut conn)
+    .unwrap();
+    for fk in fks.iter().filter(|f| f.composite) {
+        let m = tenancy_schema::lookup(&fk.table_name).expect("classified");
+        assert!(
+            m.foreign_keys.iter().any(|d| d.columns.join(",") == fk.columns),
+            "composite foreign key {}({}) is not declared in schema.rs",
+            fk.table_name,
+            fk.columns
+        );
+    }
+}
+
+/// The diesel CLI, when installed (`.ci/run` installs it and sets
+/// `TENANCY_REQUIRE_DIESEL_CLI=1`, which turns a missing CLI into a failure).
+fn diesel_cli() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("diesel"))
+            .find(|p| p.is_file())
+    });
+    let home = std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo/bin/diesel"));
+    let found = found.or_else(|| home.filter(|p| p.is_file()));
+    if found.is_none() && std::env::var_os("TENANCY_REQUIRE_DIESEL_CLI").is_some() {
+        panic!("TENANCY_REQUIRE_DIESEL_CLI is set but no `diesel` binary was found: cargo install diesel_cli --no-default-features --features postgres");
+    }
+    found
+}
+
+fn run_cli(cli: &Path, args: &[&str], url: &str, config: &Path) -> String {
+    let out = Command::new(cli)
+        .args(args)
+        .arg("--database-url")
+        .arg(url)
+        .arg("--config-file")
+        .arg(config)
+        .current_dir(repo())
+        .output()
+        .expect("run diesel");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "diesel {args:?} failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+#[test]
+fn diesel_cli_runs_redoes_and_reverts_and_print_schema_matches_schema_rs() {
+    let Some(cli) = diesel_cli() else {
+        eprintln!("diesel CLI not installed: skipped (the catalog drift test still ran)");
+        return;
+    };
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let db = fresh();
+    // Migration commands get a config without `print_schema.file`, so that they never
+    // rewrite the repository's schema.rs.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("diesel.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[migrations_directory]\ndir = {:?}\n",
+            repo().join("migrations").display().to_string()
+        ),
+    )
+    .unwrap();
+    run_cli(&cli, &["migration", "run"], db.url(), &config);
+    run_cli(&cli, &["migration", "redo", "--all"], db.url(), &config);
+    let again = run_cli(&cli, &["migration", "run"], db.url(), &config);
+    assert!(!again.contains("Running migration"), "second run must be a no-op: {again}");
+    run_cli(&cli, &["migration", "revert", "--all"], db.url(), &config);
+    let mut conn = PgConnection::establish(db.url()).unwrap();
+    assert_eq!(leftovers(&mut conn), 0);
+    run_cli(&cli, &["migration", "run"], db.url(), &config);
+
+    let printed = run_cli(
+        &cli,
+        &["print-schema"],
+        db.url(),
+        &repo().join("diesel.toml"),
+    );
+    let committed = std::fs::read_to_string(repo().join("tenancy-schema/src/schema.rs")).unwrap();
+    assert!(
+        printed == committed,
+        "tenancy-schema/src/schema.rs drifted from the migrations: run `diesel migration run` \
+         (it regenerates the file through schema.patch) and commit the result"
+    );
+}
