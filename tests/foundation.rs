@@ -2,6 +2,12 @@
 //! tenant-scoped table, composite foreign keys, the audit log, resource visibility, catalog
 //! checks, shadow mode and the seed. Runs as `tenancy_app` unless a test says otherwise.
 
+#![allow(
+    clippy::many_single_char_names,
+    clippy::items_after_statements,
+    clippy::too_many_lines
+)] // reason: tenants `a`/`b`, row structs next to their query and one matrix per test read best here
+
 mod common;
 
 use std::collections::BTreeSet;
@@ -260,11 +266,19 @@ fn untouched(case: &Case, w: &World) {
             case.table,
             w.seed.tenant.as_uuid(),
             w.fill(case.existing, Uuid::nil(), Uuid::nil()),
-            w.fill(&case.set.replace(" = ", " IS NOT DISTINCT FROM "), Uuid::nil(), Uuid::nil()),
+            w.fill(
+                &case.set.replace(" = ", " IS NOT DISTINCT FROM "),
+                Uuid::nil(),
+                Uuid::nil()
+            ),
         ),
     )
     .unwrap();
-    assert_eq!(n, 1, "{}: seeded row of the target tenant changed or vanished", case.table);
+    assert_eq!(
+        n, 1,
+        "{}: seeded row of the target tenant changed or vanished",
+        case.table
+    );
 }
 
 #[test]
@@ -300,9 +314,20 @@ fn matrix_every_tenant_table_every_operation_every_context() {
 
         // Own tenant: everything works (audit_log: select and insert only).
         let own = Context::Tenant(a);
-        assert_eq!(as_app(own, |c| count(c, &sel(&a))).unwrap(), 1, "{t}: own select");
         assert_eq!(
-            as_app(own, |c| count(c, &format!("SELECT count(*) AS n FROM {t} WHERE tenant_id <> '{}'", a.seed.tenant.as_uuid()))).unwrap(),
+            as_app(own, |c| count(c, &sel(&a))).unwrap(),
+            1,
+            "{t}: own select"
+        );
+        assert_eq!(
+            as_app(own, |c| count(
+                c,
+                &format!(
+                    "SELECT count(*) AS n FROM {t} WHERE tenant_id <> '{}'",
+                    a.seed.tenant.as_uuid()
+                )
+            ))
+            .unwrap(),
             0,
             "{t}: other tenants' rows visible"
         );
@@ -310,14 +335,23 @@ fn matrix_every_tenant_table_every_operation_every_context() {
         let inserted = as_app(own, |c| exec(c, &a.fill(case.insert, nid, np)));
         assert_eq!(inserted.unwrap(), 1, "{t}: own insert");
         let updated = as_app(own, |c| exec(c, &upd(&a)));
-        let upserted = as_app(own, |c| exec(c, &a.fill(case.upsert, Uuid::now_v7(), Uuid::now_v7())));
+        let upserted = as_app(own, |c| {
+            exec(c, &a.fill(case.upsert, Uuid::now_v7(), Uuid::now_v7()))
+        });
         let deleted = as_app(own, |c| {
             exec(c, &a.fill(case.insert, nid, np))?;
             exec(c, &del(&a, case.inserted, nid, np))
         });
         if append_only {
-            for (op, r) in [("update", &updated), ("upsert", &upserted), ("delete", &deleted)] {
-                assert!(r.as_ref().is_err_and(is_rejection), "{t}: own {op} must be rejected: {r:?}");
+            for (op, r) in [
+                ("update", &updated),
+                ("upsert", &upserted),
+                ("delete", &deleted),
+            ] {
+                assert!(
+                    r.as_ref().is_err_and(is_rejection),
+                    "{t}: own {op} must be rejected: {r:?}"
+                );
             }
         } else {
             assert_eq!(updated.unwrap(), 1, "{t}: own update");
@@ -326,9 +360,17 @@ fn matrix_every_tenant_table_every_operation_every_context() {
         }
 
         // Another tenant's rows from A's transaction, and no or empty context on A's rows.
-        for (ctx, target) in [(Context::Tenant(a), b), (Context::Unset, a), (Context::Empty, a)] {
+        for (ctx, target) in [
+            (Context::Tenant(a), b),
+            (Context::Unset, a),
+            (Context::Empty, a),
+        ] {
             let label = format!("{t} in {ctx:?} on {:?}", target.seed.tenant);
-            assert_eq!(as_app(ctx, |c| count(c, &sel(&target))).unwrap(), 0, "{label}: select");
+            assert_eq!(
+                as_app(ctx, |c| count(c, &sel(&target))).unwrap(),
+                0,
+                "{label}: select"
+            );
             if ctx != Context::Tenant(a) {
                 assert_eq!(
                     as_app(ctx, |c| count(c, &format!("SELECT count(*) AS n FROM {t}"))).unwrap(),
@@ -336,11 +378,27 @@ fn matrix_every_tenant_table_every_operation_every_context() {
                     "{label}: reads without context return no rows"
                 );
             }
-            let r = as_app(ctx, |c| exec(c, &target.fill(case.insert, Uuid::now_v7(), Uuid::now_v7())));
-            assert!(r.as_ref().is_err_and(is_rejection), "{label}: insert must be rejected: {r:?}");
-            let r = as_app(ctx, |c| exec(c, &target.fill(case.upsert, Uuid::now_v7(), Uuid::now_v7())));
-            assert!(r.as_ref().is_err_and(is_rejection), "{label}: upsert must be rejected: {r:?}");
-            for (op, sql) in [("update", upd(&target)), ("delete", del(&target, case.existing, Uuid::nil(), Uuid::nil()))] {
+            let r = as_app(ctx, |c| {
+                exec(c, &target.fill(case.insert, Uuid::now_v7(), Uuid::now_v7()))
+            });
+            assert!(
+                r.as_ref().is_err_and(is_rejection),
+                "{label}: insert must be rejected: {r:?}"
+            );
+            let r = as_app(ctx, |c| {
+                exec(c, &target.fill(case.upsert, Uuid::now_v7(), Uuid::now_v7()))
+            });
+            assert!(
+                r.as_ref().is_err_and(is_rejection),
+                "{label}: upsert must be rejected: {r:?}"
+            );
+            for (op, sql) in [
+                ("update", upd(&target)),
+                (
+                    "delete",
+                    del(&target, case.existing, Uuid::nil(), Uuid::nil()),
+                ),
+            ] {
                 match as_app(ctx, |c| exec(c, &sql)) {
                     Ok(n) => assert_eq!(n, 0, "{label}: {op} reached a row"),
                     Err(e) => assert!(is_rejection(&e), "{label}: {op}: {e}"),
@@ -374,9 +432,19 @@ fn tenants_table_shows_only_the_current_tenant() {
         visible.iter().map(|r| r.id).collect::<Vec<_>>(),
         [Some(*a.seed.tenant.as_uuid())]
     );
-    assert_eq!(as_app(Context::Empty, |c| count(c, "SELECT count(*) AS n FROM tenants")).unwrap(), 0);
+    assert_eq!(
+        as_app(Context::Empty, |c| count(
+            c,
+            "SELECT count(*) AS n FROM tenants"
+        ))
+        .unwrap(),
+        0
+    );
     // users is not readable at all; the member directory shows the tenant's own members.
-    let err = as_app(Context::Tenant(a), |c| count(c, "SELECT count(*) AS n FROM users")).unwrap_err();
+    let err = as_app(Context::Tenant(a), |c| {
+        count(c, "SELECT count(*) AS n FROM users")
+    })
+    .unwrap_err();
     assert!(err.to_string().contains("permission denied"), "{err}");
     #[derive(QueryableByName)]
     struct Member {
@@ -425,12 +493,18 @@ fn audit_log_is_append_only_for_the_app_role_and_the_owner() {
         "TRUNCATE audit_log",
     ] {
         let err = as_app(Context::Tenant(a), |c| exec(c, sql)).unwrap_err();
-        assert!(err.to_string().contains("permission denied"), "{sql}: {err}");
+        assert!(
+            err.to_string().contains("permission denied"),
+            "{sql}: {err}"
+        );
     }
     // Even the owner (a superuser here, which bypasses every privilege) hits the triggers.
     let mut owner = owner();
     for sql in [
-        format!("UPDATE audit_log SET action = 'x.y' WHERE id = '{}'", a.audit),
+        format!(
+            "UPDATE audit_log SET action = 'x.y' WHERE id = '{}'",
+            a.audit
+        ),
         format!("DELETE FROM audit_log WHERE id = '{}'", a.audit),
         "TRUNCATE audit_log".to_owned(),
     ] {
@@ -487,7 +561,11 @@ fn audit_chain_survives_concurrent_inserts_and_reports_tampering() {
             .unwrap();
         // 1 seeded + 3 threads x 20: one gap-free chain.
         assert_eq!((seqs[0].n, seqs[0].max_seq), (61, 61));
-        assert_eq!(broken[0].id, None, "chain of {:?} must verify", w.seed.tenant);
+        assert_eq!(
+            broken[0].id, None,
+            "chain of {:?} must verify",
+            w.seed.tenant
+        );
     }
 
     // Tamper as a superuser with the triggers switched off: the chain reports the row.
@@ -585,8 +663,15 @@ fn catalog_app_role_is_unprivileged_and_every_tenant_table_is_protected() {
     .unwrap();
     let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
     for expected in [
-        "api_keys", "audit_log", "org_members", "principals", "resource_acl", "resources",
-        "team_members", "teams", "workspaces",
+        "api_keys",
+        "audit_log",
+        "org_members",
+        "principals",
+        "resource_acl",
+        "resources",
+        "team_members",
+        "teams",
+        "workspaces",
     ] {
         assert!(names.contains(&expected), "{expected} missing: {names:?}");
     }
@@ -598,7 +683,10 @@ fn catalog_app_role_is_unprivileged_and_every_tenant_table_is_protected() {
         assert!(t.permissive >= 1 && t.restrictive == 1, "{t:?}");
         let predicate = t.isolation_predicate.as_deref().unwrap_or_default();
         assert_eq!(predicate, "(tenant_id = tenancy.current_tenant())", "{t:?}");
-        assert!(!predicate.contains(" OR ") && !predicate.contains("SELECT"), "{t:?}");
+        assert!(
+            !predicate.contains(" OR ") && !predicate.contains("SELECT"),
+            "{t:?}"
+        );
     }
 }
 
@@ -638,13 +726,19 @@ fn seed_is_idempotent_and_rejects_bad_input() {
     assert_eq!(name, "Personal Org");
 
     let before = count(&mut owner, "SELECT count(*) AS n FROM users").unwrap();
-    for (email, name, field) in [("no-at-sign", "X", "email"), ("x@y.z", "   ", "display_name")] {
+    for (email, name, field) in [
+        ("no-at-sign", "X", "email"),
+        ("x@y.z", "   ", "display_name"),
+    ] {
         match seed_personal_tenant(&t, email, name) {
             Err(Error::InvalidInput { field: f, .. }) => assert_eq!(f, field),
             other => panic!("expected InvalidInput for {field}, got {other:?}"),
         }
     }
-    assert_eq!(count(&mut owner, "SELECT count(*) AS n FROM users").unwrap(), before);
+    assert_eq!(
+        count(&mut owner, "SELECT count(*) AS n FROM users").unwrap(),
+        before
+    );
 }
 
 #[derive(QueryableByName)]
@@ -693,7 +787,9 @@ fn resource_visibility_and_acls_hold_in_rls_and_in_the_rust_query() {
         ))
         .unwrap();
     let expected: BTreeSet<Uuid> = [ids[1], ids[2], ids[4], ids[5]].into();
-    let mine = |rows: Vec<Uuid>| -> BTreeSet<Uuid> { rows.into_iter().filter(|id| ids.contains(id)).collect() };
+    let mine = |rows: Vec<Uuid>| -> BTreeSet<Uuid> {
+        rows.into_iter().filter(|id| ids.contains(id)).collect()
+    };
 
     // 1. Row level security alone (raw SQL, no Rust-side rule).
     let by_rls = t
@@ -706,7 +802,7 @@ fn resource_visibility_and_acls_hold_in_rls_and_in_the_rust_query() {
 
     // 2. The Rust query alone: as the admin role, which bypasses RLS.
     let callers = t
-        .transaction_as(tenant, reader, |tx| access::caller_principals(tx))
+        .transaction_as(tenant, reader, access::caller_principals)
         .unwrap();
     assert_eq!(callers.len(), 2, "reader and its team");
     let by_query = t
@@ -734,8 +830,14 @@ fn resource_visibility_and_acls_hold_in_rls_and_in_the_rust_query() {
     // Writes: the ACL `write` grant allows an update; a resource without grant is not reached.
     let (granted, ungranted) = t
         .transaction_as(tenant, reader, |tx| {
-            let g = tx.execute(diesel::sql_query(format!("UPDATE resources SET name = 'edited' WHERE id = '{}'", ids[1])))?;
-            let u = tx.execute(diesel::sql_query(format!("UPDATE resources SET name = 'edited' WHERE id = '{}'", ids[0])))?;
+            let g = tx.execute(diesel::sql_query(format!(
+                "UPDATE resources SET name = 'edited' WHERE id = '{}'",
+                ids[1]
+            )))?;
+            let u = tx.execute(diesel::sql_query(format!(
+                "UPDATE resources SET name = 'edited' WHERE id = '{}'",
+                ids[0]
+            )))?;
             Ok::<_, Error>((g, u))
         })
         .unwrap();
@@ -743,7 +845,10 @@ fn resource_visibility_and_acls_hold_in_rls_and_in_the_rust_query() {
     // `write` does not allow delete; the owner may.
     let deleted = t
         .transaction_as(tenant, reader, |tx| {
-            tx.execute(diesel::sql_query(format!("DELETE FROM resources WHERE id = '{}'", ids[1])))
+            tx.execute(diesel::sql_query(format!(
+                "DELETE FROM resources WHERE id = '{}'",
+                ids[1]
+            )))
         })
         .unwrap();
     assert_eq!(deleted, 0);
@@ -788,7 +893,10 @@ fn resource_visibility_and_acls_hold_in_rls_and_in_the_rust_query() {
             )
         })
         .unwrap();
-    assert_eq!((row.tenant_id, row.name.as_str(), row.kind), (tenant, "mine", ResourceKind::Model));
+    assert_eq!(
+        (row.tenant_id, row.name.as_str(), row.kind),
+        (tenant, "mine", ResourceKind::Model)
+    );
 }
 
 #[test]
@@ -829,7 +937,8 @@ fn newest_fifty_in_a_workspace_uses_the_composite_index_under_rls() {
         .unwrap();
     let plan: Vec<String> = plan.into_iter().map(|p| p.line).collect();
     assert!(
-        plan.iter().any(|l| l.contains("Index Scan Backward using resources_workspace_updated_idx")),
+        plan.iter()
+            .any(|l| l.contains("Index Scan Backward using resources_workspace_updated_idx")),
         "{plan:#?}"
     );
     let listed: Vec<String> = tenancy(1)
@@ -860,7 +969,8 @@ fn shadow_mode_keeps_policies_but_stops_enforcing_them() {
     let login = db.url_for(LOGIN_ROLE, LOGIN_PASSWORD);
     let visible_without_context = || {
         let mut c = PgConnection::establish(&login).unwrap();
-        c.batch_execute("BEGIN; SET LOCAL ROLE tenancy_app").unwrap();
+        c.batch_execute("BEGIN; SET LOCAL ROLE tenancy_app")
+            .unwrap();
         count(&mut c, "SELECT count(*) AS n FROM principals").unwrap()
     };
     let mode = |c: &mut PgConnection, m: &str| {
@@ -871,7 +981,11 @@ fn shadow_mode_keeps_policies_but_stops_enforcing_them() {
     assert_eq!(visible_without_context(), 0);
     assert_eq!(mode(&mut owner, "shadow").unwrap(), "shadow");
     assert_eq!(visible_without_context(), 1, "shadow mode does not enforce");
-    let policies = count(&mut owner, "SELECT count(*) AS n FROM pg_policy WHERE polname = 'tenant_isolation'").unwrap();
+    let policies = count(
+        &mut owner,
+        "SELECT count(*) AS n FROM pg_policy WHERE polname = 'tenant_isolation'",
+    )
+    .unwrap();
     assert_eq!(policies, 10, "policies stay in place");
     assert_eq!(mode(&mut owner, "enforce").unwrap(), "enforce");
     assert_eq!(visible_without_context(), 0, "enforce again");
@@ -881,7 +995,8 @@ fn shadow_mode_keeps_policies_but_stops_enforcing_them() {
     assert!(err.to_string().contains("invalid rls mode"), "{err}");
     // The application role cannot switch modes.
     let mut c = PgConnection::establish(&login).unwrap();
-    c.batch_execute("BEGIN; SET LOCAL ROLE tenancy_app").unwrap();
+    c.batch_execute("BEGIN; SET LOCAL ROLE tenancy_app")
+        .unwrap();
     let err = mode(&mut c, "shadow").unwrap_err();
     assert!(err.to_string().contains("permission denied"), "{err}");
 }

@@ -524,7 +524,14 @@ fn admin_escape_hatch_crosses_tenants_and_needs_a_reason() {
 fn registry_lists_classified_tables() {
     let _ = fixture();
     let names: Vec<_> = tenancy_schema::registry().iter().map(|m| m.table).collect();
-    for table in ["categories", "comments", "posts", "tenants", "resources", "audit_log"] {
+    for table in [
+        "categories",
+        "comments",
+        "posts",
+        "tenants",
+        "resources",
+        "audit_log",
+    ] {
         assert!(names.contains(&table), "{table} missing from {names:?}");
     }
     assert!(names.is_sorted(), "{names:?}");

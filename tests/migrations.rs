@@ -2,6 +2,8 @@
 //! the same with the real diesel CLI when it is installed; and `schema.rs` drift, checked
 //! against the live catalog and, with the CLI, byte for byte against `diesel print-schema`.
 
+#![allow(clippy::items_after_statements, clippy::too_many_lines)] // reason: row structs next to their catalog query read best
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -66,12 +68,17 @@ fn roles_dropped_unless_used_elsewhere(conn: &mut PgConnection) {
            AND NOT EXISTS (SELECT 1 FROM pg_shdepend d
                            WHERE d.refobjid = r.oid AND d.dbid <> (SELECT oid FROM pg_database WHERE datname = current_database()))",
     );
-    assert_eq!(stray, 0, "a role created by the migrations outlived revert --all unused");
+    assert_eq!(
+        stray, 0,
+        "a role created by the migrations outlived revert --all unused"
+    );
 }
 
 #[test]
 fn migrations_run_revert_redo_and_rerun_cleanly() {
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let db = fresh();
     let mut conn = PgConnection::establish(db.url()).unwrap();
     let versions: Vec<String> = {
@@ -87,28 +94,48 @@ fn migrations_run_revert_redo_and_rerun_cleanly() {
     assert!(versions.len() >= 4, "{versions:?}");
 
     assert_eq!(run_migrations(&mut conn).unwrap(), versions, "fresh run");
-    assert_eq!(run_migrations(&mut conn).unwrap(), Vec::<String>::new(), "second run is a no-op");
+    assert_eq!(
+        run_migrations(&mut conn).unwrap(),
+        Vec::<String>::new(),
+        "second run is a no-op"
+    );
     // The default tenant exists.
     assert_eq!(
-        count(&mut conn, "SELECT count(*) AS n FROM tenants WHERE id = '00000000-0000-0000-0000-000000000000' AND slug = '_default'"),
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM tenants WHERE id = '00000000-0000-0000-0000-000000000000' AND slug = '_default'"
+        ),
         1
     );
 
     let mut reverted = revert_all_migrations(&mut conn).unwrap();
     reverted.reverse();
     assert_eq!(reverted, versions, "revert all, newest first");
-    assert_eq!(leftovers(&mut conn), 0, "revert --all leaves no tenancy object");
+    assert_eq!(
+        leftovers(&mut conn),
+        0,
+        "revert --all leaves no tenancy object"
+    );
     roles_dropped_unless_used_elsewhere(&mut conn);
 
     // Redo: run again on the reverted database.
-    assert_eq!(run_migrations(&mut conn).unwrap(), versions, "run after revert");
-    let roles = count(&mut conn, "SELECT count(*) AS n FROM pg_roles WHERE rolname IN ('tenancy_app', 'tenancy_admin')");
+    assert_eq!(
+        run_migrations(&mut conn).unwrap(),
+        versions,
+        "run after revert"
+    );
+    let roles = count(
+        &mut conn,
+        "SELECT count(*) AS n FROM pg_roles WHERE rolname IN ('tenancy_app', 'tenancy_admin')",
+    );
     assert_eq!(roles, 2);
 }
 
 #[test]
 fn a_pre_existing_privileged_app_role_is_refused() {
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let db = fresh();
     let mut conn = PgConnection::establish(db.url()).unwrap();
     // Make sure the role exists, then give it BYPASSRLS for the duration of the test.
@@ -124,12 +151,14 @@ fn a_pre_existing_privileged_app_role_is_refused() {
     )
     .unwrap();
     let err = run_migrations(&mut conn).unwrap_err();
-    conn.batch_execute("ALTER ROLE tenancy_app NOBYPASSRLS").unwrap();
-    assert!(
-        err.to_string().contains("SUPERUSER or BYPASSRLS"),
-        "{err}"
+    conn.batch_execute("ALTER ROLE tenancy_app NOBYPASSRLS")
+        .unwrap();
+    assert!(err.to_string().contains("SUPERUSER or BYPASSRLS"), "{err}");
+    assert_eq!(
+        leftovers(&mut conn),
+        0,
+        "the failed migration left nothing behind"
     );
-    assert_eq!(leftovers(&mut conn), 0, "the failed migration left nothing behind");
     run_migrations(&mut conn).unwrap();
 }
 
@@ -138,7 +167,9 @@ fn a_pre_existing_privileged_app_role_is_refused() {
 /// primary key, and the indexes, unique keys and foreign keys the classification declares.
 #[test]
 fn schema_rs_matches_the_migrated_catalog() {
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let db = fresh();
     let mut conn = PgConnection::establish(db.url()).unwrap();
     run_migrations(&mut conn).unwrap();
@@ -184,7 +215,10 @@ fn schema_rs_matches_the_migrated_catalog() {
     let compiled = tenancy_schema::registry();
     let compiled_names: Vec<&str> = compiled.iter().map(|m| m.table).collect();
     let live_names: Vec<&str> = live.keys().map(String::as_str).collect();
-    assert_eq!(compiled_names, live_names, "tables in schema.rs vs the database");
+    assert_eq!(
+        compiled_names, live_names,
+        "tables in schema.rs vs the database"
+    );
 
     for m in &compiled {
         let expected: Vec<(String, String)> = m
@@ -227,9 +261,17 @@ fn schema_rs_matches_the_migrated_catalog() {
             keys.iter()
                 .any(|k| k.kind == kind && k.columns == cols.join(",") && k.target == target)
         };
-        assert!(has("primary", m.primary_key, ""), "primary key of {}", m.table);
+        assert!(
+            has("primary", m.primary_key, ""),
+            "primary key of {}",
+            m.table
+        );
         for u in m.uniques {
-            assert!(has("unique", u, ""), "unique {u:?} of {} not in the database", m.table);
+            assert!(
+                has("unique", u, ""),
+                "unique {u:?} of {} not in the database",
+                m.table
+            );
         }
         for i in m.indexes {
             assert!(
@@ -273,7 +315,9 @@ fn schema_rs_matches_the_migrated_catalog() {
     for fk in fks.iter().filter(|f| f.composite) {
         let m = tenancy_schema::lookup(&fk.table_name).expect("classified");
         assert!(
-            m.foreign_keys.iter().any(|d| d.columns.join(",") == fk.columns),
+            m.foreign_keys
+                .iter()
+                .any(|d| d.columns.join(",") == fk.columns),
             "composite foreign key {}({}) is not declared in schema.rs",
             fk.table_name,
             fk.columns
@@ -281,8 +325,8 @@ fn schema_rs_matches_the_migrated_catalog() {
     }
 }
 
-/// The diesel CLI, when installed (`.ci/run` installs it and sets
-/// `TENANCY_REQUIRE_DIESEL_CLI=1`, which turns a missing CLI into a failure).
+/// The diesel CLI, when installed (`.ci/run` installs it;
+/// `TENANCY_REQUIRE_DIESEL_CLI=1` turns a missing CLI into a failure).
 fn diesel_cli() -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
@@ -291,9 +335,10 @@ fn diesel_cli() -> Option<PathBuf> {
     });
     let home = std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo/bin/diesel"));
     let found = found.or_else(|| home.filter(|p| p.is_file()));
-    if found.is_none() && std::env::var_os("TENANCY_REQUIRE_DIESEL_CLI").is_some() {
-        panic!("TENANCY_REQUIRE_DIESEL_CLI is set but no `diesel` binary was found: cargo install diesel_cli --no-default-features --features postgres");
-    }
+    assert!(
+        found.is_some() || std::env::var_os("TENANCY_REQUIRE_DIESEL_CLI").is_none(),
+        "TENANCY_REQUIRE_DIESEL_CLI is set but no `diesel` binary was found: cargo install diesel_cli --no-default-features --features postgres"
+    );
     found
 }
 
@@ -322,7 +367,9 @@ fn diesel_cli_runs_redoes_and_reverts_and_print_schema_matches_schema_rs() {
         eprintln!("diesel CLI not installed: skipped (the catalog drift test still ran)");
         return;
     };
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let db = fresh();
     // Migration commands get a config without `print_schema.file`, so that they never
     // rewrite the repository's schema.rs.
@@ -339,7 +386,10 @@ fn diesel_cli_runs_redoes_and_reverts_and_print_schema_matches_schema_rs() {
     run_cli(&cli, &["migration", "run"], db.url(), &config);
     run_cli(&cli, &["migration", "redo", "--all"], db.url(), &config);
     let again = run_cli(&cli, &["migration", "run"], db.url(), &config);
-    assert!(!again.contains("Running migration"), "second run must be a no-op: {again}");
+    assert!(
+        !again.contains("Running migration"),
+        "second run must be a no-op: {again}"
+    );
     run_cli(&cli, &["migration", "revert", "--all"], db.url(), &config);
     let mut conn = PgConnection::establish(db.url()).unwrap();
     assert_eq!(leftovers(&mut conn), 0);

@@ -51,8 +51,8 @@ pub use id::{
     ApiKeyId, AuditEntryId, MembershipId, ParseIdError, PrincipalId, ResourceId, TeamId, TenantId,
     TypedId, UserId, WorkspaceId,
 };
-pub use migrations::run_migrations;
 pub use manifest::{ForeignKey, TableKind, TableManifest, lookup, registry};
+pub use migrations::run_migrations;
 pub use scope::{Scoped, TenantFind};
 /// Classifies a Diesel `table!` as tenant-scoped, or marks a model struct of one.
 ///

@@ -47,7 +47,7 @@ pub fn seed_personal_tenant(
 ) -> Result<PersonalTenant> {
     let email = email.trim();
     let display_name = display_name.trim();
-    if email.len() < 3 || email.len() > 320 || !email.find('@').is_some_and(|at| at > 0) {
+    if email.len() < 3 || email.len() > 320 || email.find('@').is_none_or(|at| at == 0) {
         return Err(Error::InvalidInput {
             field: "email",
             reason: "expected an address such as ada@example.com (3 to 320 bytes)".into(),
