@@ -1,59 +1,29 @@
 //! The README's first command: `cargo run -p tenancy-schema --example quickstart`.
 //!
-//! Starts a throwaway PostgreSQL cluster (or uses `DATABASE_URL`), creates a tenant-scoped
-//! table with row level security, and shows two tenants that cannot see each other.
+//! Starts a throwaway PostgreSQL cluster (or uses `DATABASE_URL`), applies the embedded
+//! migrations, seeds two users with their personal tenants, and shows that each tenant sees
+//! only its own resources, that raw SQL without a tenant sees nothing, and that a
+//! cross-tenant write is rejected.
 
-#![allow(missing_docs, clippy::items_after_statements)] // reason: `diesel::table!` generates undocumented public items; row structs sit next to their query
+#![allow(clippy::items_after_statements)] // reason: row structs sit next to their query
+
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use tenancy_schema::embedded::TestDatabase;
-use tenancy_schema::{Error, Tenancy, TenantId};
+use tenancy_schema::models::{NewResource, Resource, ResourceKind, ResourceVisibility};
+use tenancy_schema::schema::resources;
+use tenancy_schema::seed::seed_personal_tenant;
+use tenancy_schema::{Error, ResourceId, Tenancy, run_migrations};
 
-#[tenancy_schema::tenant_scoped(unique(title))]
-diesel::table! {
-    notes (id) {
-        id -> Int4,
-        title -> Text,
-    }
-}
-
-#[tenancy_schema::tenant_scoped]
-#[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = notes)]
-struct Note {
-    id: i32,
-    title: String,
-}
-
-#[tenancy_schema::tenant_scoped]
-#[derive(Insertable)]
-#[diesel(table_name = notes)]
-struct NewNote<'a> {
-    id: i32,
-    title: &'a str,
-}
-
-const SETUP: &str = "
+/// The application logs in as its own role, a member of `tenancy_app` and `tenancy_admin`
+/// without inheriting their rights: every transaction switches with `SET LOCAL ROLE`.
+const LOGIN_ROLE: &str = "
 DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenancy_app') THEN
-    CREATE ROLE tenancy_app NOLOGIN NOSUPERUSER NOBYPASSRLS;
-  END IF;
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenancy_admin') THEN
-    CREATE ROLE tenancy_admin NOLOGIN BYPASSRLS;
-  END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'quickstart_login') THEN
     CREATE ROLE quickstart_login LOGIN PASSWORD 'quickstart' NOSUPERUSER NOBYPASSRLS NOINHERIT;
   END IF;
 END $$;
 GRANT tenancy_app, tenancy_admin TO quickstart_login;
-CREATE TABLE notes (tenant_id uuid NOT NULL, id int NOT NULL, title text NOT NULL,
-                    PRIMARY KEY (tenant_id, id), UNIQUE (tenant_id, title));
-ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
-ALTER TABLE notes FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_access ON notes TO tenancy_app
-  USING (tenant_id = NULLIF(current_setting('tenancy.tenant_id', true), '')::uuid)
-  WITH CHECK (tenant_id = NULLIF(current_setting('tenancy.tenant_id', true), '')::uuid);
-GRANT SELECT, INSERT, UPDATE, DELETE ON notes TO tenancy_app;
 ";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -66,48 +36,60 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     );
     let db = TestDatabase::start()?;
-    PgConnection::establish(db.url())?.batch_execute(SETUP)?;
+    let mut owner = PgConnection::establish(db.url())?;
+    let applied = run_migrations(&mut owner)?;
+    println!("applied {} migrations", applied.len());
+    owner.batch_execute(LOGIN_ROLE)?;
     let tenancy = Tenancy::connect(&db.url_for("quickstart_login", "quickstart"), 2)?;
 
-    let (acme, globex) = (TenantId::new_v7(), TenantId::new_v7());
-    for (tenant, name) in [(acme, "acme"), (globex, "globex")] {
-        tenancy.transaction(tenant, |tx| {
-            tx.insert_batch(
-                notes::table,
-                [
-                    NewNote {
-                        id: 1,
-                        title: &format!("{name}: roadmap"),
+    let ada = seed_personal_tenant(&tenancy, "ada@example.com", "Ada")?;
+    let bob = seed_personal_tenant(&tenancy, "bob@example.com", "Bob")?;
+    let again = seed_personal_tenant(&tenancy, "ADA@example.com", "Ada")?;
+    assert!(!again.created && again.tenant == ada.tenant);
+    println!(
+        "seeded tenants {} (ada) and {} (bob)",
+        ada.tenant, bob.tenant
+    );
+
+    for (who, name) in [(ada, "ada"), (bob, "bob")] {
+        tenancy.transaction_as(who.tenant, who.principal, |tx| {
+            for title in ["roadmap", "payroll"] {
+                tx.insert(
+                    resources::table,
+                    NewResource {
+                        id: ResourceId::new_v7(),
+                        workspace_id: who.workspace,
+                        kind: ResourceKind::Prompt,
+                        name: &format!("{name}: {title}"),
+                        visibility: ResourceVisibility::Private,
+                        owner_principal_id: who.principal,
+                        data: &serde_json::json!({ "title": title }),
                     },
-                    NewNote {
-                        id: 2,
-                        title: &format!("{name}: payroll"),
-                    },
-                ],
-            )
+                )?;
+            }
+            Ok::<_, Error>(())
         })?;
     }
 
-    let seen: Vec<Note> = tenancy.transaction(acme, |tx| {
+    let seen: Vec<Resource> = tenancy.transaction_as(ada.tenant, ada.principal, |tx| {
         // `or_filter` cannot widen the scope: the tenant filter sits on the table itself.
         tx.load(
-            notes::table
-                .filter(notes::id.eq(1))
-                .or_filter(notes::id.eq(2))
-                .select(Note::as_select())
-                .order(notes::id),
+            resources::table
+                .filter(resources::name.like("%roadmap"))
+                .or_filter(resources::name.like("%payroll"))
+                .select(Resource::as_select())
+                .order(resources::name),
         )
     })?;
-    println!("acme sees {} notes:", seen.len());
-    for note in &seen {
-        println!(
-            "  #{} {:?} (tenant {})",
-            note.id, note.title, note.tenant_id
-        );
+    println!("ada sees {} resources:", seen.len());
+    for r in &seen {
+        println!("  {} {:?} (tenant {})", r.id, r.name, r.tenant_id);
     }
     assert!(
-        seen.iter()
-            .all(|n| n.tenant_id == acme && n.title.starts_with("acme"))
+        seen.len() == 2
+            && seen
+                .iter()
+                .all(|r| r.tenant_id == ada.tenant && r.name.starts_with("ada"))
     );
 
     #[derive(QueryableByName)]
@@ -115,25 +97,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let raw: Vec<Count> = tenancy.transaction(globex, |tx| {
-        tx.load_sql(diesel::sql_query("SELECT count(*) AS n FROM notes"))
+    let raw: Vec<Count> = tenancy.transaction_as(bob.tenant, bob.principal, |tx| {
+        tx.load_sql(diesel::sql_query("SELECT count(*) AS n FROM resources"))
     })?;
     println!(
-        "raw SQL in globex's transaction counts {} notes (row level security)",
+        "raw SQL in bob's transaction counts {} resources (row level security)",
         raw[0].n
     );
-    let none: Vec<Count> =
-        tenancy.system(|sys| sys.load_sql(diesel::sql_query("SELECT count(*) AS n FROM notes")))?;
-    println!("raw SQL without a tenant counts {} notes", none[0].n);
+    let none: Vec<Count> = tenancy
+        .system(|sys| sys.load_sql(diesel::sql_query("SELECT count(*) AS n FROM resources")))?;
+    println!("raw SQL without a tenant counts {} resources", none[0].n);
 
-    let moved = tenancy.transaction(acme, |tx| {
+    let moved = tenancy.transaction_as(ada.tenant, ada.principal, |tx| {
         tx.execute(diesel::sql_query(format!(
-            "UPDATE notes SET tenant_id = '{}'",
-            globex.as_uuid()
+            "UPDATE resources SET tenant_id = '{}'",
+            bob.tenant.as_uuid()
         )))
     });
     match moved {
-        Err(Error::Query(e)) => println!("moving acme's notes to globex is rejected: {e}"),
+        Err(Error::Query(e)) => println!("moving ada's resources to bob's tenant is rejected: {e}"),
         other => return Err(format!("cross-tenant write was not rejected: {other:?}").into()),
     }
     assert_eq!((raw[0].n, none[0].n), (2, 0));
