@@ -1,0 +1,138 @@
+//! The foundation schema's smoke benchmark (issue 3, from the source designs): 10,000
+//! resources in one tenant among 10,000 of other tenants; list the newest 50 of a workspace.
+//!
+//! `cargo bench -p tenancy-schema --bench newest_resources` prints p50/p95/p99 for
+//! (a) a tenant transaction as `tenancy_app` (compile-time scoping + RLS + visibility policy),
+//! (b) the same query as the admin role with RLS bypassed and an explicit `tenant_id` filter,
+//! measured interleaved in one run (each on its own connection), and their ratio. Each sample is one whole transaction
+//! (BEGIN with the tenant settings, the query, COMMIT), the way an application runs it.
+
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)] // reason: percentile arithmetic on small sample counts
+
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use tenancy_schema::embedded::TestDatabase;
+use tenancy_schema::schema::resources;
+use tenancy_schema::seed::seed_personal_tenant;
+use tenancy_schema::{Error, Tenancy, run_migrations};
+
+const SAMPLES: usize = 400;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let db = TestDatabase::start()?;
+    let mut owner = PgConnection::establish(db.url())?;
+    run_migrations(&mut owner)?;
+    owner.batch_execute(
+        "DO $$ BEGIN
+           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_login') THEN
+             CREATE ROLE bench_login LOGIN PASSWORD 'bench' NOINHERIT;
+           END IF;
+         END $$;
+         GRANT tenancy_app, tenancy_admin TO bench_login;",
+    )?;
+    let tenancy = Tenancy::connect(&db.url_for("bench_login", "bench"), 1)?;
+    // Its own connection: PostgreSQL re-plans a cached statement when the role it was
+    // planned for changes, so sharing one connection would penalise both sides.
+    let admin = Tenancy::connect(&db.url_for("bench_login", "bench"), 1)?;
+    let big = seed_personal_tenant(&tenancy, "big@example.com", "Big")?;
+    owner.batch_execute(&format!(
+        "INSERT INTO resources (tenant_id, id, workspace_id, kind, name, visibility, owner_principal_id, updated_at)
+         SELECT '{t}', tenancy.uuid_v7(), '{w}', 'prompt', 'r' || g, (ARRAY['private', 'workspace', 'tenant'])[1 + g % 3]::resource_visibility,
+                '{p}', now() - g * interval '1 second'
+         FROM generate_series(1, 10000) g;",
+        t = big.tenant.as_uuid(),
+        w = big.workspace.as_uuid(),
+        p = big.principal.as_uuid()
+    ))?;
+    for i in 0..5 {
+        let other = seed_personal_tenant(&tenancy, &format!("other{i}@example.com"), "Other")?;
+        owner.batch_execute(&format!(
+            "INSERT INTO resources (tenant_id, id, workspace_id, kind, name, owner_principal_id)
+             SELECT '{t}', tenancy.uuid_v7(), '{w}', 'prompt', 'r' || g, '{p}' FROM generate_series(1, 2000) g;",
+            t = other.tenant.as_uuid(),
+            w = other.workspace.as_uuid(),
+            p = other.principal.as_uuid()
+        ))?;
+    }
+    owner.batch_execute("ANALYZE")?;
+
+    let scoped = || -> Result<Vec<String>, Error> {
+        tenancy.transaction_as(big.tenant, big.principal, |tx| {
+            tx.load(
+                resources::table
+                    .filter(resources::workspace_id.eq(big.workspace))
+                    .order(resources::updated_at.desc())
+                    .limit(50)
+                    .select(resources::name),
+            )
+        })
+    };
+    let explicit = || -> Result<Vec<String>, Error> {
+        admin.admin("bench: baseline without RLS", |conn| {
+            resources::table
+                .filter(resources::tenant_id.eq(big.tenant))
+                .filter(resources::workspace_id.eq(big.workspace))
+                .order(resources::updated_at.desc())
+                .limit(50)
+                .select(resources::name)
+                .load(&mut **conn)
+                .map_err(Error::from)
+        })
+    };
+    assert_eq!(scoped()?.len(), 50);
+    assert_eq!(explicit()?.len(), 50);
+    for _ in 0..50 {
+        scoped()?;
+        explicit()?;
+    }
+    let (mut a, mut b) = (Vec::with_capacity(SAMPLES), Vec::with_capacity(SAMPLES));
+    for i in 0..SAMPLES {
+        // Alternate which goes first so drift on a shared machine hits both alike.
+        let time = |f: &dyn Fn() -> Result<Vec<String>, Error>| -> Result<Duration, Error> {
+            let start = Instant::now();
+            f()?;
+            Ok(start.elapsed())
+        };
+        if i % 2 == 0 {
+            a.push(time(&scoped)?);
+            b.push(time(&explicit)?);
+        } else {
+            b.push(time(&explicit)?);
+            a.push(time(&scoped)?);
+        }
+    }
+    a.sort();
+    b.sort();
+    println!(
+        "newest 50 of 10,000 resources in one workspace; {SAMPLES} transactions each, interleaved"
+    );
+    println!("{:<58} {:>9} {:>9} {:>9}", "", "p50", "p95", "p99");
+    for (label, v) in [
+        ("tenant transaction (tenancy_app, scoping + RLS)", &a),
+        ("admin, RLS bypassed, explicit tenant_id filter", &b),
+    ] {
+        println!(
+            "{label:<58} {:>9.3?} {:>9.3?} {:>9.3?}",
+            percentile(v, 0.50),
+            percentile(v, 0.95),
+            percentile(v, 0.99)
+        );
+    }
+    println!(
+        "ratio tenant/admin: p50 {:.2}, p95 {:.2} (source designs' target: p95 under 300 ms)",
+        percentile(&a, 0.50).as_secs_f64() / percentile(&b, 0.50).as_secs_f64(),
+        percentile(&a, 0.95).as_secs_f64() / percentile(&b, 0.95).as_secs_f64()
+    );
+    Ok(())
+}
