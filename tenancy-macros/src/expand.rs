@@ -14,7 +14,48 @@ use crate::validate;
 /// of the crate (and the IDE) keeps seeing the table or struct.
 fn with_item(item: &TokenStream, error: &syn::Error) -> TokenStream {
     let error = error.to_compile_error();
+    let item = split_tables(item).unwrap_or_else(|| item.clone());
     quote!(#item #error)
+}
+
+/// Diesel's `table!` takes one table per invocation; a block holding several would add
+/// Diesel's own confusing parse error next to ours. Re-emit it as one `table!` per table
+/// (each with the block's `use` lines) so that the only error is tenancy's and the tables
+/// stay visible to the rest of the crate.
+fn split_tables(item: &TokenStream) -> Option<TokenStream> {
+    use proc_macro2::{Delimiter, TokenTree};
+    let mac: syn::ItemMacro = syn::parse2(item.clone()).ok()?;
+    if mac.mac.path.segments.last()?.ident != "table" {
+        return None;
+    }
+    let mut uses = TokenStream::new();
+    let mut tables: Vec<TokenStream> = Vec::new();
+    let mut current = TokenStream::new();
+    let mut in_use = false;
+    for tt in mac.mac.tokens.clone() {
+        let ends_table = matches!(&tt, TokenTree::Group(g) if g.delimiter() == Delimiter::Brace);
+        let is_use = matches!(&tt, TokenTree::Ident(i) if i == "use") && current.is_empty();
+        if is_use || in_use {
+            in_use = !matches!(&tt, TokenTree::Punct(p) if p.as_char() == ';');
+            uses.extend(std::iter::once(tt));
+            continue;
+        }
+        current.extend(std::iter::once(tt));
+        if ends_table {
+            tables.push(std::mem::take(&mut current));
+        }
+    }
+    if tables.len() < 2 || !current.is_empty() {
+        return None;
+    }
+    let attrs = &mac.attrs;
+    let path = &mac.mac.path;
+    Some(
+        tables
+            .iter()
+            .map(|t| quote!(#(#attrs)* #path! { #uses #t }))
+            .collect(),
+    )
 }
 
 #[allow(clippy::needless_pass_by_value)] // reason: mirrors the proc-macro entry point, which owns its input

@@ -1,0 +1,21 @@
+use diesel::prelude::*;
+use tenancy_schema::{Error, Tenancy, TenantId};
+
+#[tenancy_schema::tenant_scoped]
+diesel::table! {
+    posts (id) {
+        id -> Int4,
+        title -> Text,
+    }
+}
+
+fn run(tenancy: &Tenancy, tenant: TenantId) -> Result<(), Error> {
+    tenancy.transaction(tenant, |tx| {
+        let _rows: Vec<(TenantId, i32, String)> = posts::table.load(tx)?;
+        Ok(())
+    })
+}
+
+fn main() {
+    let _ = run;
+}
