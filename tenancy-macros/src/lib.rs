@@ -2,7 +2,7 @@
 //! that crate (`tenancy_schema::tenant_scoped`, `tenancy_schema::global_table`).
 //!
 //! Each macro is a thin wrapper over a `proc_macro2` function so tests can call it; the work
-//! is split by phase: [`args`] → [`ast`] → [`validate`] → [`expand`].
+//! is split by phase: `args` → `ast` → `validate` → `expand` (one module each).
 
 mod args;
 mod ast;
