@@ -39,6 +39,15 @@ pub enum Error {
         /// Its tenant column.
         column: &'static str,
     },
+    /// The tenant of a tenant transaction does not exist or was deleted.
+    #[error("tenant {0} does not exist or was deleted")]
+    TenantNotFound(crate::TenantId),
+    /// The tenant of a tenant transaction is suspended: it keeps its data but is not served.
+    #[error("tenant {0} is suspended; the control plane must resume it first")]
+    TenantSuspended(crate::TenantId),
+    /// An API key was not accepted.
+    #[error(transparent)]
+    ApiKey(#[from] crate::api_keys::ApiKeyError),
     /// The embedded migrations could not be applied; nothing of the failing migration was
     /// kept (each runs in its own transaction).
     #[error("running the tenancy migrations failed: {source}")]

@@ -32,6 +32,8 @@
 extern crate self as tenancy_schema;
 
 pub mod access;
+pub mod api_keys;
+pub mod audit;
 mod error;
 mod guard;
 mod id;

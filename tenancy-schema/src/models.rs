@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::schema::{
-    api_keys, audit_log, org_members, principals, resource_acl, resources, role_permissions,
-    team_members, teams, tenants, users, workspaces,
+    api_key_usage, api_keys, audit_log, org_members, principals, resource_acl, resources,
+    role_permissions, team_members, teams, tenants, users, workspaces,
 };
 use crate::{
     ApiKeyId, AuditEntryId, MembershipId, PrincipalId, ResourceId, TeamId, TenantId, UserId,
@@ -624,4 +624,18 @@ pub struct MemberProfile {
     /// Status.
     #[diesel(sql_type = crate::schema::sql_types::MemberStatus)]
     pub status: MemberStatus,
+}
+
+/// A row of `api_key_usage`: requests counted in one fixed window (the PostgreSQL-backed rate
+/// limiter's state).
+#[crate::tenant_scoped]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = api_key_usage, check_for_backend(diesel::pg::Pg))]
+pub struct ApiKeyUsage {
+    /// The key.
+    pub api_key_id: ApiKeyId,
+    /// Start of the window.
+    pub window_start: DateTime<Utc>,
+    /// Requests counted in it.
+    pub requests: i32,
 }

@@ -50,6 +50,16 @@ pub mod sql_types {
     pub struct WorkspaceKind;
 }
 
+#[tenancy_schema::tenant_scoped(foreign_key(api_key_id -> api_keys))]
+diesel::table! {
+    api_key_usage (tenant_id, api_key_id, window_start) {
+        tenant_id -> Uuid,
+        api_key_id -> Uuid,
+        window_start -> Timestamptz,
+        requests -> Int4,
+    }
+}
+
 #[tenancy_schema::tenant_scoped(unique(prefix), foreign_key(principal_id -> principals))]
 diesel::table! {
     use diesel::sql_types::*;
@@ -262,6 +272,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(api_key_usage -> tenants (tenant_id));
 diesel::joinable!(api_keys -> tenants (tenant_id));
 diesel::joinable!(audit_log -> tenants (tenant_id));
 diesel::joinable!(org_members -> tenants (tenant_id));
@@ -275,6 +286,7 @@ diesel::joinable!(teams -> tenants (tenant_id));
 diesel::joinable!(workspaces -> tenants (tenant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    api_key_usage,
     api_keys,
     audit_log,
     org_members,

@@ -30,6 +30,7 @@ pub type PgPool = Pool<ConnectionManager<PgConnection>>;
 pub struct TenancyConfig {
     app_role: String,
     admin_role: String,
+    check_tenant_status: bool,
 }
 
 impl Default for TenancyConfig {
@@ -37,6 +38,7 @@ impl Default for TenancyConfig {
         Self {
             app_role: "tenancy_app".to_owned(),
             admin_role: "tenancy_admin".to_owned(),
+            check_tenant_status: true,
         }
     }
 }
@@ -76,6 +78,16 @@ impl TenancyConfig {
         Ok(self)
     }
 
+    /// Whether opening a tenant transaction checks, in the same round trip, that the tenant
+    /// exists, is not deleted and is not suspended (`tenancy.require_active_tenant()` from the
+    /// foundation migrations). On by default; turn it off only for a database without the
+    /// foundation schema.
+    #[must_use]
+    pub fn check_tenant_status(mut self, check: bool) -> Self {
+        self.check_tenant_status = check;
+        self
+    }
+
     /// The application role.
     #[must_use]
     pub fn app_role_name(&self) -> &str {
@@ -86,6 +98,14 @@ impl TenancyConfig {
     #[must_use]
     pub fn admin_role_name(&self) -> &str {
         &self.admin_role
+    }
+
+    fn tenant_setup_sql(&self, tenant: TenantId, principal: Option<PrincipalId>) -> String {
+        let mut sql = Self::setup_sql(&self.app_role, Some(tenant), principal);
+        if self.check_tenant_status {
+            sql.push_str("; SELECT tenancy.require_active_tenant()");
+        }
+        sql
     }
 
     fn setup_sql(role: &str, tenant: Option<TenantId>, principal: Option<PrincipalId>) -> String {
@@ -207,14 +227,20 @@ impl Tenancy {
         E: From<Error>,
     {
         let mut conn = self.pool.get().map_err(Error::from)?;
-        let sql = TenancyConfig::setup_sql(&self.config.app_role, Some(tenant), principal);
-        run_in_transaction(&mut conn, &sql, &self.config.app_role, |conn| {
-            f(&mut TenantTx {
-                conn,
-                tenant,
-                principal,
-            })
-        })
+        let sql = self.config.tenant_setup_sql(tenant, principal);
+        run_in_transaction(
+            &mut conn,
+            &sql,
+            &self.config.app_role,
+            Some(tenant),
+            |conn| {
+                f(&mut TenantTx {
+                    conn,
+                    tenant,
+                    principal,
+                })
+            },
+        )
     }
 
     /// Runs `f` on a connection for global tables only, as the application role with no
@@ -229,7 +255,7 @@ impl Tenancy {
     {
         let mut conn = self.pool.get().map_err(Error::from)?;
         let sql = TenancyConfig::setup_sql(&self.config.app_role, None, None);
-        run_in_transaction(&mut conn, &sql, &self.config.app_role, |conn| {
+        run_in_transaction(&mut conn, &sql, &self.config.app_role, None, |conn| {
             f(&mut SystemConn { conn })
         })
     }
@@ -260,7 +286,7 @@ impl Tenancy {
         );
         let mut conn = self.pool.get().map_err(Error::from)?;
         let sql = TenancyConfig::setup_sql(&self.config.admin_role, None, None);
-        run_in_transaction(&mut conn, &sql, &self.config.admin_role, |conn| {
+        run_in_transaction(&mut conn, &sql, &self.config.admin_role, None, |conn| {
             f(&mut AdminConn { conn })
         })
     }
@@ -274,6 +300,7 @@ fn run_in_transaction<T, E, F>(
     conn: &mut PgConnection,
     setup_sql: &str,
     role: &str,
+    tenant: Option<TenantId>,
     f: F,
 ) -> Result<T, E>
 where
@@ -281,14 +308,19 @@ where
     E: From<Error>,
 {
     if let Err(source) = AnsiTransactionManager::begin_transaction_sql(conn, setup_sql) {
-        // Best effort: the connection is discarded either way.
-        let _ = conn.batch_execute("ROLLBACK");
-        AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
-        return Err(Error::Setup {
-            role: role.to_owned(),
-            source,
+        let rolled_back = conn.batch_execute("ROLLBACK").is_ok();
+        let status_error = tenant.and_then(|t| tenant_status_error(t, &source));
+        // A refused tenant is an answer, not a fault: a connection that rolled back cleanly
+        // goes back to the pool. Anything else is discarded.
+        if status_error.is_none() || !rolled_back {
+            AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
         }
-        .into());
+        return Err(status_error
+            .unwrap_or_else(|| Error::Setup {
+                role: role.to_owned(),
+                source,
+            })
+            .into());
     }
     let mut guard = RollbackOnUnwind { conn, armed: true };
     let result = f(guard.conn);
@@ -308,6 +340,24 @@ where
             }
             Err(e)
         }
+    }
+}
+
+/// Maps the errors `tenancy.require_active_tenant()` raises to typed errors.
+fn tenant_status_error(tenant: TenantId, source: &diesel::result::Error) -> Option<Error> {
+    let diesel::result::Error::DatabaseError(_, info) = source else {
+        return None;
+    };
+    let message = info.message();
+    if !message.starts_with("tenancy: ") {
+        return None;
+    }
+    if message.ends_with("is suspended") {
+        Some(Error::TenantSuspended(tenant))
+    } else if message.starts_with("tenancy: unknown tenant") || message.ends_with("is deleted") {
+        Some(Error::TenantNotFound(tenant))
+    } else {
+        None
     }
 }
 

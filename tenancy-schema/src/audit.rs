@@ -1,0 +1,169 @@
+//! Writing the audit trail: one `audit_log` row per mutation, in the mutation's own
+//! transaction, plus a `tracing` event carrying the tenant, workspace and resource.
+//!
+//! The database fills `seq`, `prev_hash` and `row_hash` (see the README's audit log section),
+//! so a row written here is part of the tenant's hash chain.
+
+use diesel::prelude::*;
+
+use crate::models::NewAuditEntry;
+use crate::schema::audit_log;
+use crate::{
+    AuditEntryId, Error, PrincipalId, ResourceId, Result, TenantId, TenantTx, WorkspaceId,
+};
+
+/// One thing that happened, about to be recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent<'a> {
+    /// Lowercase words separated by dots: `resource.update`, `member.invite`.
+    pub action: &'a str,
+    /// The workspace concerned.
+    pub workspace: Option<WorkspaceId>,
+    /// The resource concerned.
+    pub resource: Option<ResourceId>,
+    /// Anything else worth keeping (ids, old and new values). Never secrets.
+    pub details: serde_json::Value,
+}
+
+impl<'a> AuditEvent<'a> {
+    /// An event with no workspace, resource or details.
+    #[must_use]
+    pub fn new(action: &'a str) -> Self {
+        Self {
+            action,
+            workspace: None,
+            resource: None,
+            details: serde_json::Value::Object(serde_json::Map::new()),
+        }
+    }
+
+    /// Sets the workspace.
+    #[must_use]
+    pub fn workspace(mut self, workspace: WorkspaceId) -> Self {
+        self.workspace = Some(workspace);
+        self
+    }
+
+    /// Sets the resource.
+    #[must_use]
+    pub fn resource(mut self, resource: ResourceId) -> Self {
+        self.resource = Some(resource);
+        self
+    }
+
+    /// Sets the details.
+    #[must_use]
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+fn check_action(action: &str) -> Result<()> {
+    let valid = !action.is_empty()
+        && action.len() <= 100
+        && action.split('.').all(|word| {
+            !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput {
+            field: "audit action",
+            reason: format!(
+                "{:?} is not lowercase words separated by dots, such as `resource.update`",
+                action.chars().take(100).collect::<String>()
+            ),
+        })
+    }
+}
+
+fn trace(tenant: TenantId, actor: Option<PrincipalId>, event: &AuditEvent<'_>, id: AuditEntryId) {
+    tracing::info!(
+        target: "tenancy::audit",
+        tenant_id = %tenant,
+        actor = actor.map(tracing::field::display),
+        workspace_id = event.workspace.map(tracing::field::display),
+        resource_id = event.resource.map(tracing::field::display),
+        audit_id = %id,
+        action = event.action,
+        "audit"
+    );
+}
+
+/// Appends `event` to the transaction's tenant's audit chain, with the transaction's
+/// principal as the actor.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for a malformed action (nothing written), otherwise a database
+/// error; the caller's transaction then rolls back with it, so a mutation never commits
+/// without its audit row.
+pub fn record(tx: &mut TenantTx<'_>, event: &AuditEvent<'_>) -> Result<AuditEntryId> {
+    check_action(event.action)?;
+    let id = AuditEntryId::new_v7();
+    tx.insert(
+        audit_log::table,
+        NewAuditEntry {
+            id,
+            actor_principal_id: tx.principal(),
+            action: event.action,
+            workspace_id: event.workspace,
+            resource_id: event.resource,
+            details: &event.details,
+        },
+    )?;
+    trace(tx.tenant(), tx.principal(), event, id);
+    Ok(id)
+}
+
+/// Appends `event` to `tenant`'s chain from an admin connection (control plane); `actor` may
+/// be `None` for the system itself.
+///
+/// # Errors
+/// As [`record`].
+pub fn record_as_admin(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    actor: Option<PrincipalId>,
+    event: &AuditEvent<'_>,
+) -> Result<AuditEntryId> {
+    check_action(event.action)?;
+    let id = AuditEntryId::new_v7();
+    diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::tenant_id.eq(tenant),
+            audit_log::id.eq(id),
+            audit_log::actor_principal_id.eq(actor),
+            audit_log::action.eq(event.action),
+            audit_log::workspace_id.eq(event.workspace),
+            audit_log::resource_id.eq(event.resource),
+            audit_log::details.eq(&event.details),
+        ))
+        .execute(conn)?;
+    trace(tenant, actor, event, id);
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_action;
+
+    #[test]
+    fn actions_are_dotted_lowercase_words() {
+        for ok in ["resource.update", "member.invite", "tenant.purge", "x"] {
+            assert!(check_action(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "Resource.update",
+            "a..b",
+            ".a",
+            "a.",
+            "a b",
+            "drop;table",
+            &"a".repeat(101),
+        ] {
+            assert!(check_action(bad).is_err(), "{bad}");
+        }
+    }
+}
