@@ -1,1 +1,936 @@
-//! Control-plane tests (being written).
+//! The control plane and identity API (issue 4) on real PostgreSQL: tenant lifecycle, users
+//! and members, teams and workspaces, resources with ACLs and keyset pagination, permission
+//! checks, the audit trail, the admin escape hatch's audit row and tenant-bound jobs.
+
+#![allow(clippy::items_after_statements, clippy::too_many_lines)] // reason: row structs next to their query; scenario tests read top to bottom
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use common::owner;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use tenancy_schema::control::{self, Actor, CreatedTenant, NewTenantSpec};
+use tenancy_schema::envelope::{self, ListRequest, NewResourceSpec, ResourceChanges};
+use tenancy_schema::jobs::TenantJob;
+use tenancy_schema::models::{
+    AclPermission, MemberRole, PlanTier, ResourceKind, ResourceVisibility, TeamRole, TenantStatus,
+    WorkspaceKind,
+};
+use tenancy_schema::{Error, PrincipalId, ResourceId, Tenancy, TenantId, authz, org};
+use uuid::Uuid;
+
+/// The event collector, installed as the global default before any test of this binary
+/// reaches a `tracing` call site: tracing caches each call site's interest when it is first
+/// hit, so a subscriber installed later (or a scoped `with_default` while other threads
+/// run) can miss events. Events of other tests are told apart by their tenant.
+fn events() -> &'static Events {
+    static EVENTS: std::sync::OnceLock<Events> = std::sync::OnceLock::new();
+    EVENTS.get_or_init(|| {
+        let events = Events::default();
+        tracing::subscriber::set_global_default(events.clone()).expect("first subscriber");
+        events
+    })
+}
+
+fn tenancy(size: u32) -> Tenancy {
+    let _ = events();
+    common::tenancy(size)
+}
+
+fn unique(label: &str) -> String {
+    format!("{label}-{}", &Uuid::now_v7().simple().to_string()[20..])
+}
+
+fn new_tenant(t: &Tenancy, label: &str) -> CreatedTenant {
+    let slug = unique(label);
+    control::create_tenant(
+        t,
+        &NewTenantSpec {
+            slug: &slug,
+            name: label,
+            plan: PlanTier::Pro,
+            data_region: Some("eu"),
+            owner_email: &format!("{slug}@example.test"),
+            owner_name: "Owner",
+        },
+    )
+    .expect("create tenant")
+}
+
+#[derive(QueryableByName)]
+struct Action {
+    #[diesel(sql_type = Text)]
+    action: String,
+}
+
+/// The tenant's audit actions, oldest first (as the owner, a superuser here).
+fn actions(tenant: TenantId) -> Vec<String> {
+    diesel::sql_query(format!(
+        "SELECT action FROM audit_log WHERE tenant_id = '{}' ORDER BY seq",
+        tenant.as_uuid()
+    ))
+    .load::<Action>(&mut owner())
+    .unwrap()
+    .into_iter()
+    .map(|a| a.action)
+    .collect()
+}
+
+fn chain_verifies(tenant: TenantId) -> bool {
+    #[derive(QueryableByName)]
+    struct Broken {
+        #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+        id: Option<Uuid>,
+    }
+    diesel::sql_query(format!(
+        "SELECT tenancy.verify_audit_chain('{}') AS id",
+        tenant.as_uuid()
+    ))
+    .get_result::<Broken>(&mut owner())
+    .unwrap()
+    .id
+    .is_none()
+}
+
+/// A member of `tenant` with `role` whose invitation was accepted; returns its principal.
+fn member(t: &Tenancy, c: &CreatedTenant, label: &str, role: MemberRole) -> PrincipalId {
+    let email = format!("{}@example.test", unique(label));
+    let inv = control::invite_member(
+        t,
+        c.tenant,
+        Actor::Principal(c.owner_principal),
+        &email,
+        label,
+        role,
+    )
+    .expect("invite");
+    control::accept_invitation(t, c.tenant, inv.principal).expect("accept");
+    inv.principal
+}
+
+#[test]
+fn tenant_lifecycle() {
+    let t = tenancy(1);
+    let c = new_tenant(&t, "life");
+    let got = control::get_tenant(&t, c.tenant).unwrap();
+    assert_eq!(
+        (got.status, got.plan, got.data_region.as_deref()),
+        (TenantStatus::Active, PlanTier::Pro, Some("eu"))
+    );
+
+    // Duplicate slug and bad input.
+    let err = control::create_tenant(
+        &t,
+        &NewTenantSpec {
+            slug: &got.slug,
+            name: "again",
+            plan: PlanTier::Free,
+            data_region: None,
+            owner_email: "dup@example.test",
+            owner_name: "Dup",
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }), "{err}");
+    let err = control::create_tenant(
+        &t,
+        &NewTenantSpec {
+            slug: "Not A Slug",
+            name: "x",
+            plan: PlanTier::Free,
+            data_region: None,
+            owner_email: "x@example.test",
+            owner_name: "X",
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { field: "slug", .. }),
+        "{err}"
+    );
+
+    control::rename_tenant(&t, c.tenant, "Renamed").unwrap();
+    assert_eq!(control::get_tenant(&t, c.tenant).unwrap().name, "Renamed");
+
+    // Suspended: tenant transactions are refused with a typed error, and the pool's only
+    // connection keeps working afterwards.
+    control::suspend_tenant(&t, c.tenant).unwrap();
+    let err = t
+        .transaction(c.tenant, |tx| tx.execute(diesel::sql_query("SELECT 1")))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::TenantSuspended(id) if id == c.tenant),
+        "{err}"
+    );
+    let job = TenantJob::new(c.tenant, ());
+    let err = job
+        .run(&t, |tx, ()| tx.execute(diesel::sql_query("SELECT 1")))
+        .unwrap_err();
+    assert!(matches!(err, Error::TenantSuspended(_)), "{err}");
+    control::resume_tenant(&t, c.tenant).unwrap();
+    assert_eq!(
+        t.transaction(c.tenant, |tx| tx.execute(diesel::sql_query("SELECT 1")))
+            .unwrap(),
+        1
+    );
+
+    // An unknown tenant is refused too.
+    let err = t
+        .transaction(TenantId::new_v7(), |tx| {
+            tx.execute(diesel::sql_query("SELECT 1"))
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::TenantNotFound(_)), "{err}");
+    assert!(matches!(
+        control::get_tenant(&t, TenantId::new_v7()),
+        Err(Error::NotFound { entity: "tenant" })
+    ));
+
+    // Soft delete: gone from the list and from tenant transactions, still there for purge.
+    control::delete_tenant(&t, c.tenant).unwrap();
+    let err = t
+        .transaction(c.tenant, |tx| tx.execute(diesel::sql_query("SELECT 1")))
+        .unwrap_err();
+    assert!(matches!(err, Error::TenantNotFound(_)), "{err}");
+    assert!(
+        !control::list_tenants(&t, false)
+            .unwrap()
+            .iter()
+            .any(|x| x.id == c.tenant)
+    );
+    assert!(
+        control::list_tenants(&t, true)
+            .unwrap()
+            .iter()
+            .any(|x| x.id == c.tenant)
+    );
+    assert!(matches!(
+        control::rename_tenant(&t, c.tenant, "x"),
+        Err(Error::NotFound { .. })
+    ));
+
+    assert_eq!(
+        actions(c.tenant),
+        [
+            "tenant.create",
+            "tenant.rename",
+            "tenant.suspend",
+            "tenant.resume",
+            "tenant.delete"
+        ]
+    );
+    assert!(chain_verifies(c.tenant));
+
+    // Hard purge: every row of the tenant goes, the control plane's chain keeps a record.
+    control::purge_tenant(&t, c.tenant).unwrap();
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let left: N = diesel::sql_query(format!(
+        "SELECT (SELECT count(*) FROM tenants WHERE id = '{t}') + (SELECT count(*) FROM principals WHERE tenant_id = '{t}')
+              + (SELECT count(*) FROM workspaces WHERE tenant_id = '{t}') + (SELECT count(*) FROM audit_log WHERE tenant_id = '{t}') AS n",
+        t = c.tenant.as_uuid()
+    ))
+    .get_result(&mut owner())
+    .unwrap();
+    assert_eq!(left.n, 0);
+    let purges: N = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM audit_log WHERE tenant_id = '00000000-0000-0000-0000-000000000000'
+           AND action = 'tenant.purge' AND details->>'tenant' = '{}'",
+        c.tenant
+    ))
+    .get_result(&mut owner())
+    .unwrap();
+    assert_eq!(purges.n, 1);
+    assert!(chain_verifies(TenantId::from_uuid(Uuid::nil())));
+    assert!(matches!(
+        control::purge_tenant(&t, c.tenant),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        control::purge_tenant(&t, TenantId::from_uuid(Uuid::nil())),
+        Err(Error::InvalidInput { .. })
+    ));
+}
+
+#[test]
+fn users_members_and_roles() {
+    let t = tenancy(2);
+    let a = new_tenant(&t, "mem-a");
+    let b = new_tenant(&t, "mem-b");
+
+    let email = format!("{}@Example.Test", unique("Carol"));
+    let carol = control::create_user(&t, &email, "Carol").unwrap();
+    assert!(matches!(
+        control::create_user(&t, &email.to_lowercase(), "Carol"),
+        Err(Error::Conflict { .. })
+    ));
+    assert_eq!(
+        control::find_user_by_email(&t, &email.to_uppercase())
+            .unwrap()
+            .map(|u| u.id),
+        Some(carol.id)
+    );
+    assert!(
+        control::find_user_by_email(&t, "nobody@example.test")
+            .unwrap()
+            .is_none()
+    );
+
+    // The same user in two tenants, with a principal in each.
+    let in_a = control::invite_member(
+        &t,
+        a.tenant,
+        Actor::Principal(a.owner_principal),
+        &email,
+        "Carol",
+        MemberRole::Member,
+    )
+    .unwrap();
+    let in_b = control::invite_member(
+        &t,
+        b.tenant,
+        Actor::System,
+        &email,
+        "Carol",
+        MemberRole::Customer,
+    )
+    .unwrap();
+    assert_eq!((in_a.user, in_b.user), (carol.id, carol.id));
+    assert_ne!(in_a.principal, in_b.principal);
+    assert!(matches!(
+        control::invite_member(
+            &t,
+            a.tenant,
+            Actor::System,
+            &email,
+            "Carol",
+            MemberRole::Member
+        ),
+        Err(Error::Conflict { .. })
+    ));
+    control::accept_invitation(&t, a.tenant, in_a.principal).unwrap();
+    control::accept_invitation(&t, b.tenant, in_b.principal).unwrap();
+    assert!(matches!(
+        control::accept_invitation(&t, a.tenant, in_a.principal),
+        Err(Error::NotFound { .. })
+    ));
+
+    // Each tenant sees the user only through its own transaction.
+    let members_a = t
+        .transaction(a.tenant, |tx| {
+            tx.load_sql::<_, Member>(diesel::sql_query(
+                "SELECT email, role::text AS role FROM tenancy.member_directory()",
+            ))
+        })
+        .unwrap();
+    #[derive(QueryableByName, Debug)]
+    struct Member {
+        #[diesel(sql_type = Text)]
+        email: String,
+        #[diesel(sql_type = Text)]
+        role: String,
+    }
+    assert!(
+        members_a
+            .iter()
+            .any(|m| m.email == email && m.role == "member")
+    );
+    let members_b = t
+        .transaction(b.tenant, |tx| {
+            tx.load_sql::<_, Member>(diesel::sql_query(
+                "SELECT email, role::text AS role FROM tenancy.member_directory()",
+            ))
+        })
+        .unwrap();
+    assert!(
+        members_b
+            .iter()
+            .any(|m| m.email == email && m.role == "customer")
+    );
+    assert_eq!(members_b.len(), 2, "B's owner and Carol, nobody of A");
+
+    // Permissions come from role_permissions.
+    let perms = t
+        .transaction_as(a.tenant, in_a.principal, authz::permissions)
+        .unwrap();
+    assert_eq!(
+        perms.iter().collect::<BTreeSet<_>>(),
+        ["resources.read", "resources.write"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect::<Vec<_>>()
+            .iter()
+            .collect()
+    );
+    // A member cannot invite; an owner's principal of A has no rights in B.
+    assert!(matches!(
+        control::invite_member(
+            &t,
+            a.tenant,
+            Actor::Principal(in_a.principal),
+            "x@example.test",
+            "X",
+            MemberRole::Member
+        ),
+        Err(Error::Forbidden {
+            permission: "members.manage"
+        })
+    ));
+    assert!(matches!(
+        control::invite_member(
+            &t,
+            b.tenant,
+            Actor::Principal(a.owner_principal),
+            "x@example.test",
+            "X",
+            MemberRole::Member
+        ),
+        Err(Error::Forbidden { .. })
+    ));
+
+    // Roles: owner promotes, member cannot, last owner stays, strangers are not found.
+    control::change_member_role(
+        &t,
+        a.tenant,
+        a.owner_principal,
+        carol.id,
+        MemberRole::Manager,
+    )
+    .unwrap();
+    assert!(matches!(
+        control::change_member_role(&t, a.tenant, in_a.principal, a.owner, MemberRole::Member),
+        Err(Error::Forbidden { .. })
+    ));
+    assert!(matches!(
+        control::change_member_role(&t, a.tenant, a.owner_principal, a.owner, MemberRole::Admin),
+        Err(Error::Conflict { .. })
+    ));
+    assert!(matches!(
+        control::change_member_role(&t, a.tenant, a.owner_principal, b.owner, MemberRole::Member),
+        Err(Error::NotFound { entity: "member" })
+    ));
+    control::remove_member(&t, a.tenant, a.owner_principal, carol.id).unwrap();
+    assert!(matches!(
+        control::remove_member(&t, a.tenant, a.owner_principal, carol.id),
+        Err(Error::NotFound { .. })
+    ));
+    // Removed: no permissions any more.
+    assert!(
+        t.transaction_as(a.tenant, in_a.principal, authz::permissions)
+            .unwrap()
+            .is_empty()
+    );
+
+    let log = actions(a.tenant);
+    for expected in [
+        "tenant.create",
+        "member.invite",
+        "member.accept",
+        "member.change_role",
+        "member.remove",
+    ] {
+        assert!(
+            log.iter().any(|a| a == expected),
+            "{expected} missing from {log:?}"
+        );
+    }
+    assert!(chain_verifies(a.tenant) && chain_verifies(b.tenant));
+}
+
+#[test]
+fn teams_and_workspaces() {
+    let t = tenancy(1);
+    let a = new_tenant(&t, "teams");
+    let plain = member(&t, &a, "plain", MemberRole::Member);
+    let team = t
+        .transaction_as(a.tenant, a.owner_principal, |tx| {
+            let team = org::create_team(tx, "Platform")?;
+            org::add_team_member(tx, team.id, plain, TeamRole::Member)?;
+            org::add_team_member(tx, team.id, plain, TeamRole::Maintainer)?; // role change
+            Ok::<_, Error>(team)
+        })
+        .unwrap();
+    let dup = t.transaction_as(a.tenant, a.owner_principal, |tx| {
+        org::create_team(tx, "Platform")
+    });
+    assert!(matches!(dup, Err(Error::Conflict { .. })), "{dup:?}");
+    let foreign = t.transaction_as(a.tenant, a.owner_principal, |tx| {
+        org::add_team_member(tx, team.id, PrincipalId::new_v7(), TeamRole::Member)
+    });
+    assert!(
+        matches!(foreign, Err(Error::NotFound { .. })),
+        "{foreign:?}"
+    );
+    let denied = t.transaction_as(a.tenant, plain, |tx| org::create_team(tx, "Mine"));
+    assert!(matches!(
+        denied,
+        Err(Error::Forbidden {
+            permission: "teams.manage"
+        })
+    ));
+
+    let ws = t
+        .transaction_as(a.tenant, a.owner_principal, |tx| {
+            org::create_workspace(tx, "Team space", WorkspaceKind::Team, team.principal_id)
+        })
+        .unwrap();
+    let personal_of_other = t.transaction_as(a.tenant, plain, |tx| {
+        org::create_workspace(tx, "Not mine", WorkspaceKind::Personal, a.owner_principal)
+    });
+    assert!(matches!(personal_of_other, Err(Error::Forbidden { .. })));
+    let own_personal = t.transaction_as(a.tenant, plain, |tx| {
+        org::create_workspace(tx, "Mine", WorkspaceKind::Personal, plain)
+    });
+    assert!(own_personal.is_ok(), "{own_personal:?}");
+    let names: Vec<String> = t
+        .transaction(a.tenant, org::list_workspaces)
+        .unwrap()
+        .into_iter()
+        .map(|w| w.name)
+        .collect();
+    assert_eq!(names, ["Mine", "Personal", "Team space"]);
+
+    t.transaction_as(a.tenant, a.owner_principal, |tx| {
+        org::remove_team_member(tx, team.id, plain)
+    })
+    .unwrap();
+    let again = t.transaction_as(a.tenant, a.owner_principal, |tx| {
+        org::remove_team_member(tx, team.id, plain)
+    });
+    assert!(matches!(again, Err(Error::NotFound { .. })));
+    let log = actions(a.tenant);
+    for expected in [
+        "team.create",
+        "team.add_member",
+        "workspace.create",
+        "team.remove_member",
+    ] {
+        assert!(
+            log.iter().any(|x| x == expected),
+            "{expected} missing from {log:?}"
+        );
+    }
+    let _ = ws;
+}
+
+fn spec<'a>(
+    ws: tenancy_schema::WorkspaceId,
+    name: &'a str,
+    visibility: ResourceVisibility,
+    data: &'a serde_json::Value,
+) -> NewResourceSpec<'a> {
+    NewResourceSpec {
+        workspace: ws,
+        kind: ResourceKind::Prompt,
+        name,
+        visibility,
+        data,
+    }
+}
+
+#[test]
+fn resources_acls_and_not_found_across_tenants() {
+    let t = tenancy(1);
+    let a = new_tenant(&t, "res-a");
+    let b = new_tenant(&t, "res-b");
+    let reader = member(&t, &a, "reader", MemberRole::Member);
+    let customer = member(&t, &a, "customer", MemberRole::Customer);
+    let data = serde_json::json!({ "text": "hi" });
+
+    let (private, shared) = t
+        .transaction_as(a.tenant, a.owner_principal, |tx| {
+            let p = envelope::create(
+                tx,
+                &spec(a.workspace, "private", ResourceVisibility::Private, &data),
+            )?;
+            let s = envelope::create(
+                tx,
+                &spec(a.workspace, "shared", ResourceVisibility::Tenant, &data),
+            )?;
+            Ok::<_, Error>((p.id, s.id))
+        })
+        .unwrap();
+    let b_resource = t
+        .transaction_as(b.tenant, b.owner_principal, |tx| {
+            envelope::create(
+                tx,
+                &spec(b.workspace, "b's", ResourceVisibility::Tenant, &data),
+            )
+        })
+        .unwrap()
+        .id;
+
+    // Visible vs not: a private resource is not found for another member.
+    let as_reader = |f: &dyn Fn(&mut tenancy_schema::TenantTx<'_>) -> Result<(), Error>| {
+        t.transaction_as(a.tenant, reader, |tx| f(tx))
+    };
+    assert!(matches!(
+        as_reader(&|tx| envelope::get(tx, private).map(drop)),
+        Err(Error::NotFound { entity: "resource" })
+    ));
+    assert!(as_reader(&|tx| envelope::get(tx, shared).map(drop)).is_ok());
+    // Visible but not writable: forbidden.
+    let rename = ResourceChanges {
+        name: Some("renamed"),
+        ..ResourceChanges::default()
+    };
+    assert!(matches!(
+        as_reader(&|tx| envelope::update(tx, shared, &rename).map(drop)),
+        Err(Error::Forbidden { .. })
+    ));
+    assert!(matches!(
+        as_reader(&|tx| envelope::update(tx, private, &rename).map(drop)),
+        Err(Error::NotFound { .. })
+    ));
+    // Another tenant's id is NotFound for every operation, never Forbidden.
+    for (op, r) in [
+        (
+            "get",
+            as_reader(&|tx| envelope::get(tx, b_resource).map(drop)),
+        ),
+        (
+            "update",
+            as_reader(&|tx| envelope::update(tx, b_resource, &rename).map(drop)),
+        ),
+        ("delete", as_reader(&|tx| envelope::delete(tx, b_resource))),
+        (
+            "grant",
+            t.transaction_as(a.tenant, a.owner_principal, |tx| {
+                envelope::grant(tx, b_resource, reader, AclPermission::Read)
+            }),
+        ),
+        (
+            "owner get",
+            t.transaction_as(a.tenant, a.owner_principal, |tx| {
+                envelope::get(tx, b_resource).map(drop)
+            }),
+        ),
+        (
+            "unknown",
+            t.transaction_as(a.tenant, a.owner_principal, |tx| {
+                envelope::get(tx, ResourceId::new_v7()).map(drop)
+            }),
+        ),
+    ] {
+        assert!(
+            matches!(r, Err(Error::NotFound { entity: "resource" })),
+            "{op}: {r:?}"
+        );
+    }
+
+    // Grant write: the reader sees and edits the private resource; revoke takes it back.
+    t.transaction_as(a.tenant, a.owner_principal, |tx| {
+        envelope::grant(tx, private, reader, AclPermission::Write)
+    })
+    .unwrap();
+    assert!(matches!(
+        as_reader(&|tx| envelope::grant(tx, private, customer, AclPermission::Read)),
+        Err(Error::Forbidden { .. })
+    ));
+    let edited = t
+        .transaction_as(a.tenant, reader, |tx| {
+            envelope::update(tx, private, &rename)
+        })
+        .unwrap();
+    assert_eq!(edited.name, "renamed");
+    assert!(
+        matches!(
+            as_reader(&|tx| envelope::delete(tx, private)),
+            Err(Error::Forbidden { .. })
+        ),
+        "write is not admin"
+    );
+    t.transaction_as(a.tenant, a.owner_principal, |tx| {
+        envelope::revoke(tx, private, reader)
+    })
+    .unwrap();
+    assert!(matches!(
+        as_reader(&|tx| envelope::get(tx, private).map(drop)),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        t.transaction_as(a.tenant, a.owner_principal, |tx| envelope::revoke(
+            tx, private, reader
+        )),
+        Err(Error::NotFound { entity: "grant" })
+    ));
+
+    // A customer reads but does not write.
+    let denied = t.transaction_as(a.tenant, customer, |tx| {
+        envelope::create(
+            tx,
+            &spec(a.workspace, "nope", ResourceVisibility::Tenant, &data),
+        )
+    });
+    assert!(
+        matches!(
+            denied,
+            Err(Error::Forbidden {
+                permission: "resources.write"
+            })
+        ),
+        "{denied:?}"
+    );
+    assert!(
+        t.transaction_as(a.tenant, customer, |tx| envelope::get(tx, shared).map(drop))
+            .is_ok()
+    );
+
+    // Soft delete by the owner: gone for everyone.
+    t.transaction_as(a.tenant, a.owner_principal, |tx| {
+        envelope::delete(tx, shared)
+    })
+    .unwrap();
+    assert!(matches!(
+        as_reader(&|tx| envelope::get(tx, shared).map(drop)),
+        Err(Error::NotFound { .. })
+    ));
+
+    let log = actions(a.tenant);
+    for expected in [
+        "resource.create",
+        "resource.grant",
+        "resource.update",
+        "resource.revoke",
+        "resource.delete",
+    ] {
+        assert!(
+            log.iter().any(|x| x == expected),
+            "{expected} missing from {log:?}"
+        );
+    }
+    assert!(chain_verifies(a.tenant));
+}
+
+#[test]
+fn keyset_pagination_is_stable_and_applies_visibility() {
+    let t = tenancy(1);
+    let a = new_tenant(&t, "page");
+    let reader = member(&t, &a, "reader", MemberRole::Member);
+    let data = serde_json::json!({});
+    let mut tenant_visible = BTreeSet::new();
+    t.transaction_as(a.tenant, a.owner_principal, |tx| {
+        for i in 0..25 {
+            let vis = if i % 5 == 0 {
+                ResourceVisibility::Private
+            } else {
+                ResourceVisibility::Tenant
+            };
+            let r = envelope::create(tx, &spec(a.workspace, &format!("r{i}"), vis, &data))?;
+            if vis == ResourceVisibility::Tenant {
+                tenant_visible.insert(r.id);
+            }
+        }
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+
+    // The owner pages through all 25, 10 at a time; inserts between pages do not shift them.
+    let mut seen = Vec::new();
+    let mut request = ListRequest::first(10).in_workspace(a.workspace);
+    let mut pages = 0;
+    loop {
+        let page = t
+            .transaction_as(a.tenant, a.owner_principal, |tx| {
+                envelope::list(tx, &request)
+            })
+            .unwrap();
+        pages += 1;
+        seen.extend(page.items.iter().map(|r| (r.updated_at, r.id)));
+        if pages == 1 {
+            t.transaction_as(a.tenant, a.owner_principal, |tx| {
+                envelope::create(
+                    tx,
+                    &spec(a.workspace, "late", ResourceVisibility::Tenant, &data),
+                )
+            })
+            .unwrap();
+        }
+        let Some(next) = page.next else { break };
+        let text = next.to_string();
+        request = ListRequest::first(10)
+            .in_workspace(a.workspace)
+            .after(text.parse().unwrap());
+    }
+    assert_eq!(
+        (pages, seen.len()),
+        (3, 25),
+        "the late insert is newer than the cursor"
+    );
+    let mut sorted = seen.clone();
+    sorted.sort_by(|x, y| y.cmp(x));
+    assert_eq!(seen, sorted, "newest first, no repeats");
+    assert_eq!(seen.iter().map(|s| s.1).collect::<BTreeSet<_>>().len(), 25);
+
+    // The reader sees only what visibility allows, in the query and under RLS alike.
+    let listed: BTreeSet<ResourceId> = t
+        .transaction_as(a.tenant, reader, |tx| {
+            envelope::list(tx, &ListRequest::first(100))
+        })
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: Uuid,
+    }
+    let by_rls: BTreeSet<ResourceId> = t
+        .transaction_as(a.tenant, reader, |tx| {
+            tx.load_sql::<_, Id>(diesel::sql_query(
+                "SELECT id FROM resources WHERE deleted_at IS NULL",
+            ))
+        })
+        .unwrap()
+        .into_iter()
+        .map(|r| ResourceId::from_uuid(r.id))
+        .collect();
+    assert_eq!(listed.len(), 21, "20 tenant-visible + the late one");
+    assert_eq!(listed, by_rls);
+    assert!(tenant_visible.is_subset(&listed));
+
+    assert!(matches!(
+        t.transaction_as(a.tenant, reader, |tx| envelope::list(
+            tx,
+            &ListRequest::first(0)
+        )),
+        Err(Error::InvalidInput { field: "limit", .. })
+    ));
+    assert!(matches!(
+        "garbage".parse::<envelope::Cursor>(),
+        Err(Error::InvalidInput {
+            field: "cursor",
+            ..
+        })
+    ));
+}
+
+/// Collects `tenancy::audit` events' fields.
+#[derive(Clone, Default)]
+struct Events(Arc<Mutex<Vec<String>>>);
+
+struct FieldText<'a>(&'a mut String);
+
+impl tracing::field::Visit for FieldText<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write;
+        let _ = write!(self.0, "{}={:?} ", field.name(), value);
+    }
+}
+
+impl tracing::Subscriber for Events {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut text = format!("{} ", event.metadata().target());
+        event.record(&mut FieldText(&mut text));
+        self.0.lock().unwrap().push(text);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[test]
+fn mutations_emit_tracing_events_and_the_admin_hatch_is_audited() {
+    let events = Events::default();
+    let t = tenancy(1);
+    let (c, resource) = tracing::subscriber::with_default(events.clone(), || {
+        let c = new_tenant(&t, "trace");
+        let data = serde_json::json!({});
+        let r = t
+            .transaction_as(c.tenant, c.owner_principal, |tx| {
+                envelope::create(
+                    tx,
+                    &spec(c.workspace, "traced", ResourceVisibility::Private, &data),
+                )
+            })
+            .unwrap();
+        (c, r.id)
+    });
+    let seen = events.0.lock().unwrap().clone();
+    let create = seen
+        .iter()
+        .find(|e| e.contains("action=\"resource.create\"") && e.contains(&c.tenant.to_string()))
+        .unwrap_or_else(|| panic!("no resource.create event in {seen:#?}"));
+    for field in [
+        format!("tenant_id={}", c.tenant),
+        format!("workspace_id={}", c.workspace),
+        format!("resource_id={resource}"),
+    ] {
+        assert!(create.contains(&field), "{field} missing from {create}");
+    }
+    assert!(seen.iter().any(|e| e.starts_with("tenancy::admin ") && e.contains("control plane: create tenant")), "{seen:#?}");
+
+    // The escape hatch leaves a row in the control plane's chain, reason and caller included.
+    #[derive(QueryableByName)]
+    struct Details {
+        #[diesel(sql_type = Text)]
+        details: String,
+    }
+    let rows: Vec<Details> = diesel::sql_query(
+        "SELECT details::text AS details FROM audit_log
+         WHERE tenant_id = '00000000-0000-0000-0000-000000000000' AND action = 'admin.escape_hatch'
+           AND details->>'reason' = 'test: audited escape hatch'",
+    )
+    .load(&mut owner())
+    .unwrap();
+    assert!(rows.is_empty());
+    t.admin("test: audited escape hatch", |_| Ok::<_, Error>(()))
+        .unwrap();
+    let rows: Vec<Details> = diesel::sql_query(
+        "SELECT details::text AS details FROM audit_log
+         WHERE tenant_id = '00000000-0000-0000-0000-000000000000' AND action = 'admin.escape_hatch'
+           AND details->>'reason' = 'test: audited escape hatch'",
+    )
+    .load(&mut owner())
+    .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(
+        rows[0].details.contains("control_plane.rs"),
+        "{}",
+        rows[0].details
+    );
+}
+
+#[test]
+fn jobs_carry_their_tenant() {
+    let t = tenancy(1);
+    let a = new_tenant(&t, "job-a");
+    let b = new_tenant(&t, "job-b");
+    let data = serde_json::json!({});
+    for c in [&a, &b] {
+        t.transaction_as(c.tenant, c.owner_principal, |tx| {
+            envelope::create(
+                tx,
+                &spec(c.workspace, "doc", ResourceVisibility::Tenant, &data),
+            )
+        })
+        .unwrap();
+    }
+    let job = TenantJob::acting_as(a.tenant, a.owner_principal, "count".to_owned());
+    let wire = serde_json::to_string(&job).unwrap();
+    assert!(wire.contains(&a.tenant.to_string()), "{wire}");
+    let job: TenantJob<String> = serde_json::from_str(&wire).unwrap();
+    let seen = job
+        .run(&t, |tx, payload| {
+            assert_eq!(payload, "count");
+            envelope::list(tx, &ListRequest::first(50))
+        })
+        .unwrap();
+    assert_eq!(seen.items.len(), 1);
+    assert!(seen.items.iter().all(|r| r.tenant_id == a.tenant));
+}

@@ -3,7 +3,8 @@
 //!
 //! `cargo bench -p tenancy-schema --bench newest_resources` prints p50/p95/p99 for
 //! (a) a tenant transaction as `tenancy_app` (compile-time scoping + RLS + visibility policy),
-//! (b) the same query as the admin role with RLS bypassed and an explicit `tenant_id` filter,
+//! (b) the same query in a plain Diesel transaction as the BYPASSRLS role, with an explicit
+//! `tenant_id` filter,
 //! measured interleaved in one run (each on its own connection), and their ratio. Each sample is one whole transaction
 //! (BEGIN with the tenant settings, the query, COMMIT), the way an application runs it.
 
@@ -42,9 +43,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          GRANT tenancy_app, tenancy_admin TO bench_login;",
     )?;
     let tenancy = Tenancy::connect(&db.url_for("bench_login", "bench"), 1)?;
-    // Its own connection: PostgreSQL re-plans a cached statement when the role it was
-    // planned for changes, so sharing one connection would penalise both sides.
-    let admin = Tenancy::connect(&db.url_for("bench_login", "bench"), 1)?;
+    // The baseline on its own plain connection, as the BYPASSRLS role for the whole session
+    // (PostgreSQL re-plans a cached statement when the role it was planned for changes).
+    let mut admin = PgConnection::establish(&db.url_for("bench_login", "bench"))?;
+    admin.batch_execute("SET ROLE tenancy_admin")?;
+    let admin = std::cell::RefCell::new(admin);
     let big = seed_personal_tenant(&tenancy, "big@example.com", "Big")?;
     owner.batch_execute(&format!(
         "INSERT INTO resources (tenant_id, id, workspace_id, kind, name, visibility, owner_principal_id, updated_at)
@@ -79,14 +82,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
     };
     let explicit = || -> Result<Vec<String>, Error> {
-        admin.admin("bench: baseline without RLS", |conn| {
+        admin.borrow_mut().transaction(|conn| {
             resources::table
                 .filter(resources::tenant_id.eq(big.tenant))
                 .filter(resources::workspace_id.eq(big.workspace))
                 .order(resources::updated_at.desc())
                 .limit(50)
                 .select(resources::name)
-                .load(&mut **conn)
+                .load(conn)
                 .map_err(Error::from)
         })
     };

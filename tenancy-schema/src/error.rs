@@ -45,6 +45,26 @@ pub enum Error {
     /// The tenant of a tenant transaction is suspended: it keeps its data but is not served.
     #[error("tenant {0} is suspended; the control plane must resume it first")]
     TenantSuspended(crate::TenantId),
+    /// The row does not exist, or is not visible to the caller: an id of another tenant is
+    /// reported exactly like an unknown id.
+    #[error("{entity} not found")]
+    NotFound {
+        /// What was looked up (`tenant`, `user`, `resource`, ...).
+        entity: &'static str,
+    },
+    /// The acting principal lacks a permission (it can see the row, or the action needs no
+    /// row). Missing rows are [`Error::NotFound`], never this.
+    #[error("forbidden: the acting principal needs the `{permission}` permission")]
+    Forbidden {
+        /// The permission that was missing, such as `members.manage`.
+        permission: &'static str,
+    },
+    /// The write would duplicate something that must be unique.
+    #[error("conflict: {what}")]
+    Conflict {
+        /// What already exists.
+        what: String,
+    },
     /// An API key was not accepted.
     #[error(transparent)]
     ApiKey(#[from] crate::api_keys::ApiKeyError),

@@ -31,6 +31,7 @@ pub struct TenancyConfig {
     app_role: String,
     admin_role: String,
     check_tenant_status: bool,
+    audit_admin: bool,
 }
 
 impl Default for TenancyConfig {
@@ -39,6 +40,7 @@ impl Default for TenancyConfig {
             app_role: "tenancy_app".to_owned(),
             admin_role: "tenancy_admin".to_owned(),
             check_tenant_status: true,
+            audit_admin: true,
         }
     }
 }
@@ -85,6 +87,16 @@ impl TenancyConfig {
     #[must_use]
     pub fn check_tenant_status(mut self, check: bool) -> Self {
         self.check_tenant_status = check;
+        self
+    }
+
+    /// Whether every use of [`Tenancy::admin`] is also recorded as an `admin.escape_hatch`
+    /// row in the control plane's audit chain (the `_default` tenant), committed before the
+    /// admin work runs so that failed attempts are recorded too. On by default; needs the
+    /// foundation migrations.
+    #[must_use]
+    pub fn audit_admin(mut self, audit: bool) -> Self {
+        self.audit_admin = audit;
         self
     }
 
@@ -286,6 +298,22 @@ impl Tenancy {
         );
         let mut conn = self.pool.get().map_err(Error::from)?;
         let sql = TenancyConfig::setup_sql(&self.config.admin_role, None, None);
+        if self.config.audit_admin {
+            let event =
+                crate::audit::AuditEvent::new("admin.escape_hatch").details(serde_json::json!({
+                    "reason": reason,
+                    "caller": caller.to_string(),
+                    "role": self.config.admin_role,
+                }));
+            run_in_transaction(&mut conn, &sql, &self.config.admin_role, None, |conn| {
+                crate::audit::record_as_admin(
+                    conn,
+                    TenantId::from_uuid(uuid::Uuid::nil()),
+                    None,
+                    &event,
+                )
+            })?;
+        }
         run_in_transaction(&mut conn, &sql, &self.config.admin_role, None, |conn| {
             f(&mut AdminConn { conn })
         })
