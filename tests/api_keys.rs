@@ -1,1 +1,634 @@
-//! API key tests (being written).
+//! API keys on real PostgreSQL, as the application role: issue → verify → revoke, expiry,
+//! both rate limiters, the throttled `last_used_at`, tenant isolation of verification, strict
+//! parsing, suspended and deleted tenants, the audit rows, and that the lookup function
+//! cannot be used to enumerate keys.
+//!
+//! No test here measures time: timed tests are forbidden in this project (flaky, and they
+//! prove little). The constant-time comparison is checked by structure in the unit tests of
+//! `tenancy_schema::api_keys` (every verification hashes and runs one `subtle` comparison,
+//! unknown prefixes included).
+
+#![allow(clippy::too_many_lines)] // reason: one scenario per test reads best end to end
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use tenancy_schema::api_keys::{
+    self, ApiKeyError, Clock, IssuedKey, MemoryRateLimiter, NewKeySpec, PgRateLimiter,
+    RateLimitRequest, RateLimiter, VerifiedKey,
+};
+use tenancy_schema::models::{ApiKey, ApiKeyStatus, AuditEntry};
+use tenancy_schema::schema::{api_keys as api_keys_table, audit_log};
+use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
+use tenancy_schema::{ApiKeyId, Error, Tenancy};
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct LookupRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    tenant_id: uuid::Uuid,
+}
+
+fn new_tenant(tenancy: &Tenancy, label: &str) -> PersonalTenant {
+    let email = format!("{label}-{}@example.test", uuid::Uuid::now_v7().simple());
+    seed_personal_tenant(tenancy, &email, label).expect("seed tenant")
+}
+
+fn issue(tenancy: &Tenancy, seed: &PersonalTenant, spec: NewKeySpec) -> IssuedKey {
+    tenancy
+        .transaction_as(seed.tenant, seed.principal, |tx| api_keys::issue(tx, spec))
+        .expect("issue key")
+}
+
+fn spec(seed: &PersonalTenant) -> NewKeySpec {
+    NewKeySpec::new(seed.principal, "test key")
+}
+
+fn rejection(result: Result<VerifiedKey, Error>) -> ApiKeyError {
+    match result {
+        Err(Error::ApiKey(e)) => e,
+        Err(other) => panic!("expected an API key error, got {other}"),
+        Ok(v) => panic!("expected a rejection, got {v:?}"),
+    }
+}
+
+fn key_row(tenancy: &Tenancy, seed: &PersonalTenant, id: ApiKeyId) -> ApiKey {
+    tenancy
+        .transaction(seed.tenant, |tx| {
+            tx.first(
+                api_keys_table::table
+                    .filter(api_keys_table::id.eq(id))
+                    .select(ApiKey::as_select()),
+            )
+        })
+        .expect("load key row")
+}
+
+fn owner_sql(sql: &str) {
+    common::owner().batch_execute(sql).expect("owner sql");
+}
+
+/// A clock the test moves by hand.
+fn manual_clock() -> (Arc<Mutex<DateTime<Utc>>>, Clock) {
+    let now = Arc::new(Mutex::new(Utc::now()));
+    let read = Arc::clone(&now);
+    let clock: Clock = Arc::new(move || *read.lock().unwrap_or_else(PoisonError::into_inner));
+    (now, clock)
+}
+
+fn advance(now: &Mutex<DateTime<Utc>>, by: TimeDelta) {
+    let mut now = now.lock().unwrap_or_else(PoisonError::into_inner);
+    *now += by;
+}
+
+/// Counts how often verification consulted it; never refuses.
+#[derive(Default)]
+struct CountingLimiter(AtomicUsize);
+
+impl RateLimiter for CountingLimiter {
+    fn check(&self, _tenancy: &Tenancy, _request: RateLimitRequest) -> Result<(), Error> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[test]
+fn issue_verify_revoke_and_audit() {
+    common::fixture();
+    let tenancy = common::tenancy(2);
+    let seed = new_tenant(&tenancy, "lifecycle");
+    let limiter = CountingLimiter::default();
+
+    let issued = issue(
+        &tenancy,
+        &seed,
+        spec(&seed).scopes(["resources:read", "deploy.write", "resources:read"]),
+    );
+    let text = issued.key.expose_secret().to_owned();
+    assert!(
+        text.starts_with(&format!("tk_{}_", issued.prefix)),
+        "{text}"
+    );
+    assert_eq!(text.len(), 3 + 16 + 1 + 64);
+    assert!(
+        !format!("{issued:?}").contains(&text[20..]),
+        "Debug shows no secret"
+    );
+
+    // Only the prefix and the hash are stored.
+    let row = key_row(&tenancy, &seed, issued.id);
+    assert_eq!(row.prefix, issued.prefix);
+    assert_eq!(row.secret_hash.len(), 32);
+    assert_eq!(row.status, ApiKeyStatus::Active);
+    assert_eq!(row.tenant_id, seed.tenant);
+
+    let verified = api_keys::verify(&tenancy, &text, &limiter).expect("verify");
+    assert_eq!(
+        verified,
+        VerifiedKey {
+            tenant: seed.tenant,
+            principal: seed.principal,
+            key: issued.id,
+            scopes: vec!["resources:read".into(), "deploy.write".into()],
+        }
+    );
+    assert!(verified.has_scope("deploy.write") && !verified.has_scope("deploy"));
+    assert_eq!(
+        limiter.0.load(Ordering::SeqCst),
+        0,
+        "a key without rate_limit_per_hour is not counted"
+    );
+
+    tenancy
+        .transaction_as(seed.tenant, seed.principal, |tx| {
+            api_keys::revoke(tx, issued.id)
+        })
+        .expect("revoke");
+    assert_eq!(
+        rejection(api_keys::verify(&tenancy, &text, &limiter)),
+        ApiKeyError::Revoked
+    );
+    // Revoking again succeeds and writes no second audit row.
+    tenancy
+        .transaction(seed.tenant, |tx| api_keys::revoke(tx, issued.id))
+        .expect("revoke again");
+    assert_eq!(
+        key_row(&tenancy, &seed, issued.id).status,
+        ApiKeyStatus::Revoked
+    );
+
+    // An unknown id and another tenant's id get the same answer.
+    let other = new_tenant(&tenancy, "lifecycle-other");
+    let unknown = tenancy.transaction(seed.tenant, |tx| api_keys::revoke(tx, ApiKeyId::new_v7()));
+    let foreign = tenancy.transaction(other.tenant, |tx| api_keys::revoke(tx, issued.id));
+    for result in [&unknown, &foreign] {
+        assert!(
+            matches!(result, Err(Error::ApiKey(ApiKeyError::NotFound))),
+            "{result:?}"
+        );
+    }
+    assert_eq!(
+        unknown.map_err(|e| e.to_string()),
+        foreign.map_err(|e| e.to_string())
+    );
+
+    // The audit rows: ids and prefix, never the secret.
+    let entries: Vec<AuditEntry> = tenancy
+        .transaction(seed.tenant, |tx| {
+            tx.load(
+                audit_log::table
+                    .filter(audit_log::action.like("api_key.%"))
+                    .order(audit_log::seq)
+                    .select(AuditEntry::as_select()),
+            )
+        })
+        .expect("audit rows");
+    let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["api_key.issue", "api_key.revoke"]);
+    for entry in &entries {
+        assert_eq!(entry.details["api_key_id"], issued.id.to_string());
+        assert_eq!(entry.actor_principal_id, Some(seed.principal));
+        assert!(!entry.details.to_string().contains(&text[20..]));
+    }
+    assert_eq!(entries[0].details["prefix"], issued.prefix);
+    assert_eq!(
+        entries[0].details["principal_id"],
+        seed.principal.to_string()
+    );
+}
+
+#[test]
+fn issue_rejects_bad_specs_and_foreign_principals() {
+    common::fixture();
+    let tenancy = common::tenancy(2);
+    let seed = new_tenant(&tenancy, "specs");
+    let other = new_tenant(&tenancy, "specs-other");
+    let bad = [
+        spec(&seed).scopes(["Admin"]),
+        spec(&seed).scopes([""]),
+        spec(&seed).scopes((0..33).map(|i| format!("s{i}"))),
+        spec(&seed).rate_limit_per_hour(0),
+        spec(&seed).rate_limit_per_hour(u32::MAX),
+        NewKeySpec::new(seed.principal, "  "),
+        NewKeySpec::new(seed.principal, "n".repeat(201)),
+        // A principal of another tenant does not exist here.
+        NewKeySpec::new(other.principal, "foreign"),
+    ];
+    for spec in bad {
+        let shown = format!("{spec:?}");
+        let result = tenancy.transaction(seed.tenant, |tx| api_keys::issue(tx, spec));
+        assert!(
+            matches!(result, Err(Error::InvalidInput { .. })),
+            "{shown:.200}: {result:?}"
+        );
+    }
+    let count = tenancy
+        .transaction(seed.tenant, |tx| tx.count(api_keys_table::table))
+        .expect("count");
+    assert_eq!(count, 0, "nothing was written");
+}
+
+#[test]
+fn expired_keys_are_refused() {
+    common::fixture();
+    let tenancy = common::tenancy(2);
+    let seed = new_tenant(&tenancy, "expiry");
+    let limiter = MemoryRateLimiter::new();
+    let past = issue(
+        &tenancy,
+        &seed,
+        spec(&seed).expires_at(Utc::now() - TimeDelta::seconds(1)),
+    );
+    assert_eq!(
+        rejection(api_keys::verify(
+            &tenancy,
+            past.key.expose_secret(),
+            &limiter
+        )),
+        ApiKeyError::Expired
+    );
+    let future = issue(
+        &tenancy,
+        &seed,
+        spec(&seed).expires_at(Utc::now() + TimeDelta::hours(1)),
+    );
+    api_keys::verify(&tenancy, future.key.expose_secret(), &limiter).expect("not yet expired");
+}
+
+#[test]
+fn pg_rate_limiter_counts_per_hour_window() {
+    common::fixture();
+    let tenancy = common::tenancy(2);
+    let seed = new_tenant(&tenancy, "pg-limit");
+    let (now, clock) = manual_clock();
+    let limiter = PgRateLimiter::with_clock(clock);
+    let capped = issue(&tenancy, &seed, spec(&seed).rate_limit_per_hour(3));
+    let other = issue(&tenancy, &seed, spec(&seed).rate_limit_per_hour(3));
+    let text = capped.key.expose_secret();
+
+    for _ in 0..3 {
+        api_keys::verify(&tenancy, text, &limiter).expect("within the limit");
+    }
+    let ApiKeyError::RateLimited { retry_after_secs } =
+        rejection(api_keys::verify(&tenancy, text, &limiter))
+    else {
+        panic!("expected RateLimited");
+    };
+    assert!((1..=3600).contains(&retry_after_secs), "{retry_after_secs}");
+    // Another key of the same tenant has its own budget.
+    api_keys::verify(&tenancy, other.key.expose_secret(), &limiter).expect("other key");
+
+    // The next window starts from zero, and the old window's row is deleted.
+    advance(&now, TimeDelta::hours(1));
+    api_keys::verify(&tenancy, text, &limiter).expect("next window");
+    let windows: Vec<Count> = tenancy
+        .transaction(seed.tenant, |tx| {
+            tx.load_sql(
+                diesel::sql_query(
+                    "SELECT count(*) AS n FROM api_key_usage WHERE api_key_id = $1::text::uuid",
+                )
+                .into_boxed()
+                .bind::<Text, _>(capped.id.as_uuid().to_string()),
+            )
+        })
+        .expect("usage rows");
+    assert_eq!(windows[0].n, 1);
+}
+
+#[test]
+fn memory_rate_limiter_counts_per_hour_window() {
+    common::fixture();
+    let tenancy = common::tenancy(2);
+    let seed = new_tenant(&tenancy, "memory-limit");
+    let (now, clock) = manual_clock();
+    let limiter = MemoryRateLimiter::with_clock(clock);
+    let capped = issue(&tenancy, &seed, spec(&seed).rate_limit_per_hour(3));
+    let other = issue(&tenancy, &seed, spec(&seed).rate_limit_per_hour(1));
+    let unlimited = issue(&tenancy, &seed, spec(&seed));
+    let text = capped.key.expose_secret();
+
+    for _ in 0..3 {
+        api_keys::verify(&tenancy, text, &limiter).expect("within the limit");
+    }
+    assert!(matches!(
+        rejection(api_keys::verify(&tenancy, text, &limiter)),
+        ApiKeyError::RateLimited { retry_after_secs } if (1..=3600).contains(&retry_after_secs)
+    ));
+    api_keys::verify(&tenancy, other.key.expose_secret(), &limiter).expect("own budget");
+    for _ in 0..5 {
+        api_keys::verify(&tenancy, unlimited.key.expose_secret(), &limiter).expect("no limit");
+    }
+    advance(&now, TimeDelta::hours(1));
+    api_keys::verify(&tenancy, text, &limiter).expect("next window");
+}
+
+#[test]
+fn last_used_at_is_written_at_most_once_per_interval() {
+    common::fixture();
+    let tenancy = common::tenancy(2);
+    let seed = new_tenant(&tenancy, "last-used");
+    let limiter = MemoryRateLimiter::new();
+    let issued = issue(&tenancy, &seed, spec(&seed));
+    let text = issued.key.expose_secret();
+    assert_eq!(key_row(&tenancy, &seed, issued.id).last_used_at, None);
+
+    api_keys::verify(&tenancy, text, &limiter).expect("first");
+    let first = key_row(&tenancy, &seed, issued.id);
+    assert!(
+        first.last_used_at.is_some(),
+        "set after the first verification"
+    );
+
+    api_keys::verify(&tenancy, text, &limiter).expect("second");
+    let second = key_row(&tenancy, &seed, issued.id);
+    assert_eq!(second.last_used_at, first.last_used_at, "unchanged");
+    // `updated_at` is trigger-maintained: unchanged means no UPDATE touched the row.
+    assert_eq!(second.updated_at, first.updated_at, "no write at all");
+
+    // Once the interval has passed, the next verification writes again.
+    owner_sql(&format!(
+        "UPDATE api_keys SET last_used_at = now() - interval '2 minutes' WHERE id = '{}'",
+        issued.id.as_uuid()
+    ));
+    let stale = key_row(&tenancy, &seed, issued.id).last_used_at;
+    api_keys::verify(&tenancy, text, &limiter).expect("third");
+    let third = key_row(&tenancy, &seed, issued.id).last_used_at;
+    assert!(third > stale, "{third:?} > {stale:?}");
+}
+
+#[test]
+fn a_key_of_tenant_a_never_yields_tenant_b() {
+    common::fixture();
+    let tenancy = common::tenancy(2);
+    let limiter = MemoryRateLimiter::new();
+    let a = new_tenant(&tenancy, "iso-a");
+    let b = new_tenant(&tenancy, "iso-b");
+    let key_a = issue(&tenancy, &a, spec(&a).scopes(["a"]));
+    let key_b = issue(&tenancy, &b, spec(&b).scopes(["b"]));
+
+    for _ in 0..3 {
+        let va = api_keys::verify(&tenancy, key_a.key.expose_secret(), &limiter).expect("a");
+        let vb = api_keys::verify(&tenancy, key_b.key.expose_secret(), &limiter).expect("b");
+        assert_eq!(
+            (va.tenant, va.principal, va.key),
+            (a.tenant, a.principal, key_a.id)
+        );
+        assert_eq!(
+            (vb.tenant, vb.principal, vb.key),
+            (b.tenant, b.principal, key_b.id)
+        );
+        assert_eq!((va.scopes, vb.scopes), (vec!["a".into()], vec!["b".into()]));
+    }
+    // Mixing one key's prefix with the other's secret matches neither.
+    let text_a = key_a.key.expose_secret();
+    let text_b = key_b.key.expose_secret();
+    for mixed in [
+        format!("{}{}", &text_a[..20], &text_b[20..]),
+        format!("{}{}", &text_b[..20], &text_a[20..]),
+    ] {
+        assert_eq!(
+            rejection(api_keys::verify(&tenancy, &mixed, &limiter)),
+            ApiKeyError::Unknown
+        );
+    }
+}
+
+#[test]
+fn wrong_secrets_and_unknown_prefixes_are_unknown() {
+    common::fixture();
+    let tenancy = common::tenancy(2);
+    let seed = new_tenant(&tenancy, "wrong-secret");
+    let limiter = MemoryRateLimiter::new();
+    let issued = issue(&tenancy, &seed, spec(&seed));
+    let text = issued.key.expose_secret();
+    let flip = |c: char| if c == '0' { '1' } else { '0' };
+
+    let mut last_differs = text.to_owned();
+    let last = last_differs.pop().map_or('0', flip);
+    last_differs.push(last);
+    let mut first_differs = text.to_owned();
+    let first = first_differs.remove(20);
+    first_differs.insert(20, flip(first));
+    let unknown_prefix = format!("tk_{}{}", "f".repeat(16), &text[19..]);
+
+    for wrong in [last_differs, first_differs, unknown_prefix] {
+        let err = rejection(api_keys::verify(&tenancy, &wrong, &limiter));
+        assert_eq!(err, ApiKeyError::Unknown, "{wrong}");
+        assert!(!err.to_string().contains(&wrong[20..]));
+    }
+    api_keys::verify(&tenancy, text, &limiter).expect("the right secret still works");
+}
+
+#[test]
+fn malformed_key_texts_are_refused_without_panic() {
+    common::fixture();
+    let tenancy = common::tenancy(1);
+    let limiter = MemoryRateLimiter::new();
+    let prefix = "0123456789abcdef";
+    let secret = "a".repeat(64);
+    let huge = "tk_".to_owned() + &"a".repeat(1 << 20);
+    for bad in [
+        String::new(),
+        "tk_".to_owned(),
+        format!("xx_{prefix}_{secret}"),
+        format!("TK_{prefix}_{secret}"),
+        format!("tk_{prefix}_{}", &secret[1..]),
+        format!("tk_{}_{secret}", &prefix[1..]),
+        format!("tk_{prefix}_{secret}0"),
+        format!("tk_{prefix}_{}", "g".repeat(64)),
+        format!("tk_{}_{secret}", prefix.to_uppercase()),
+        format!("tk_{prefix}:{secret}"),
+        format!("tk_{prefix}_{secret}\n"),
+        format!("tk_{prefix}_{}é", "a".repeat(62)),
+        format!("tk_{prefix}_{}", "٣".repeat(32)),
+        "🔑".repeat(21),
+        "tk_%_%".to_owned(),
+        huge,
+    ] {
+        let err = rejection(api_keys::verify(&tenancy, &bad, &limiter));
+        assert_eq!(err, ApiKeyError::Malformed, "{bad:.80}");
+        assert!(err.to_string().len() < 100, "bounded error text");
+    }
+}
+
+#[test]
+fn suspended_and_deleted_tenants() {
+    common::fixture();
+    let tenancy = common::tenancy(2);
+    let limiter = MemoryRateLimiter::new();
+    let seed = new_tenant(&tenancy, "suspended");
+    let issued = issue(&tenancy, &seed, spec(&seed));
+    let text = issued.key.expose_secret();
+    api_keys::verify(&tenancy, text, &limiter).expect("active tenant");
+
+    let tenant = seed.tenant.as_uuid();
+    owner_sql(&format!(
+        "UPDATE tenants SET status = 'suspended' WHERE id = '{tenant}'"
+    ));
+    assert_eq!(
+        rejection(api_keys::verify(&tenancy, text, &limiter)),
+        ApiKeyError::TenantSuspended
+    );
+    owner_sql(&format!(
+        "UPDATE tenants SET status = 'active' WHERE id = '{tenant}'"
+    ));
+    api_keys::verify(&tenancy, text, &limiter).expect("resumed tenant");
+
+    owner_sql(&format!(
+        "UPDATE tenants SET deleted_at = now() WHERE id = '{tenant}'"
+    ));
+    assert_eq!(
+        rejection(api_keys::verify(&tenancy, text, &limiter)),
+        ApiKeyError::Unknown,
+        "a deleted tenant's keys are unknown"
+    );
+}
+
+#[test]
+fn the_lookup_cannot_enumerate_keys() {
+    common::fixture();
+    let tenancy = common::tenancy(2);
+    let limiter = MemoryRateLimiter::new();
+    let a = new_tenant(&tenancy, "enum-a");
+    let b = new_tenant(&tenancy, "enum-b");
+    let key_a = issue(&tenancy, &a, spec(&a).rate_limit_per_hour(10));
+    let key_b = issue(&tenancy, &b, spec(&b));
+    api_keys::verify(&tenancy, key_a.key.expose_secret(), &PgRateLimiter::new()).expect("a");
+    api_keys::verify(&tenancy, key_b.key.expose_secret(), &limiter).expect("b");
+
+    let patterns = [
+        "%".to_owned(),
+        String::new(),
+        "_".repeat(16),
+        ".*".to_owned(),
+        format!("{}%", &key_a.prefix[..8]),
+        key_a.prefix[..8].to_owned(),
+        key_a.prefix.to_uppercase(),
+        format!("{} ", key_a.prefix),
+        format!("{}' OR true --", key_a.prefix),
+    ];
+    let probe = |sql_conn: &mut dyn FnMut(&str, Option<&str>) -> i64| {
+        let mut found = 0;
+        for pattern in &patterns {
+            found += sql_conn(
+                "SELECT tenant_id FROM tenancy.api_key_lookup($1)",
+                Some(pattern),
+            );
+        }
+        found += sql_conn("SELECT tenant_id FROM tenancy.api_key_lookup(NULL)", None);
+        found
+    };
+
+    // Through the system connection (no tenant set).
+    let (sys_found, sys_counts) = tenancy
+        .system(|sys| {
+            let mut run = |sql: &str, arg: Option<&str>| -> i64 {
+                let query = diesel::sql_query(sql).into_boxed();
+                let query = match arg {
+                    Some(arg) => query.bind::<Text, _>(arg.to_owned()),
+                    None => query,
+                };
+                let rows: Vec<LookupRow> = sys.load_sql(query).expect("lookup");
+                i64::try_from(rows.len()).unwrap_or(i64::MAX)
+            };
+            let found = probe(&mut run);
+            let mut counts = Vec::new();
+            for table in ["api_keys", "api_key_usage"] {
+                let rows: Vec<Count> = sys.load_sql(diesel::sql_query(format!(
+                    "SELECT count(*) AS n FROM {table}"
+                )))?;
+                counts.push(rows[0].n);
+            }
+            Ok::<_, Error>((found, counts))
+        })
+        .expect("system probes");
+    assert_eq!(sys_found, 0, "no pattern, partial or NULL prefix answers");
+    assert_eq!(sys_counts, [0, 0], "the system connection sees no key rows");
+
+    // Through tenant B's transaction.
+    let (b_found, b_counts) = tenancy
+        .transaction(b.tenant, |tx| {
+            let mut run = |sql: &str, arg: Option<&str>| -> i64 {
+                let query = diesel::sql_query(sql).into_boxed();
+                let query = match arg {
+                    Some(arg) => query.bind::<Text, _>(arg.to_owned()),
+                    None => query,
+                };
+                let rows: Vec<LookupRow> = tx.load_sql(query).expect("lookup");
+                i64::try_from(rows.len()).unwrap_or(i64::MAX)
+            };
+            let found = probe(&mut run);
+            let mut counts = Vec::new();
+            for sql in [
+                "SELECT count(*) AS n FROM api_keys",
+                "SELECT count(*) AS n FROM api_keys WHERE tenant_id <> tenancy.current_tenant()",
+                "SELECT count(*) AS n FROM api_key_usage",
+            ] {
+                let rows: Vec<Count> = tx.load_sql(diesel::sql_query(sql))?;
+                counts.push(rows[0].n);
+            }
+            Ok::<_, Error>((found, counts))
+        })
+        .expect("tenant b probes");
+    assert_eq!(b_found, 0);
+    assert_eq!(b_counts, [1, 0, 0], "tenant b sees its own key only");
+
+    // The exact prefix does answer (that is what verification needs), so the probes above
+    // were not vacuous: with the hash only, never the secret.
+    let exact: Vec<LookupRow> = tenancy
+        .system(|sys| {
+            sys.load_sql(
+                diesel::sql_query("SELECT tenant_id FROM tenancy.api_key_lookup($1)")
+                    .into_boxed()
+                    .bind::<Text, _>(key_a.prefix.clone()),
+            )
+        })
+        .expect("exact lookup");
+    assert_eq!(exact.len(), 1);
+    assert_eq!(exact[0].tenant_id, *a.tenant.as_uuid());
+}
+
+#[test]
+fn a_prefix_planted_by_another_tenant_cannot_block_or_take_a_key() {
+    common::fixture();
+    let tenancy = common::tenancy(2);
+    let limiter = MemoryRateLimiter::new();
+    // The attackers' tenants are older, so their (UUIDv7) ids sort first: a lookup that
+    // took the first row would pick a planted one.
+    let attackers = [
+        new_tenant(&tenancy, "plant-attacker-1"),
+        new_tenant(&tenancy, "plant-attacker-2"),
+    ];
+    let victim = new_tenant(&tenancy, "plant-victim");
+    let key = issue(&tenancy, &victim, spec(&victim));
+    // Both copy the victim's public prefix into their own tenant,
+    // through raw SQL in their own tenant transaction (RLS allows it: the row is theirs),
+    // with a hash of their choosing.
+    for (n, attacker) in attackers.iter().enumerate() {
+        tenancy
+            .transaction(attacker.tenant, |tx| {
+                tx.execute(diesel::sql_query(format!(
+                    "INSERT INTO api_keys (tenant_id, principal_id, name, prefix, secret_hash)
+                     VALUES ('{}', '{}', 'planted {n}', '{}', sha256('guess{n}'))",
+                    attacker.tenant.as_uuid(),
+                    attacker.principal.as_uuid(),
+                    key.prefix
+                )))
+            })
+            .expect("plant");
+    }
+    let verified =
+        api_keys::verify(&tenancy, key.key.expose_secret(), &limiter).expect("still verifies");
+    assert_eq!((verified.tenant, verified.key), (victim.tenant, key.id));
+}

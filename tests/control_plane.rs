@@ -2,7 +2,11 @@
 //! and members, teams and workspaces, resources with ACLs and keyset pagination, permission
 //! checks, the audit trail, the admin escape hatch's audit row and tenant-bound jobs.
 
-#![allow(clippy::items_after_statements, clippy::too_many_lines)] // reason: row structs next to their query; scenario tests read top to bottom
+#![allow(
+    clippy::items_after_statements,
+    clippy::too_many_lines,
+    clippy::many_single_char_names
+)] // reason: row structs next to their query; scenario tests read top to bottom with tenants `a`/`b`
 
 mod common;
 

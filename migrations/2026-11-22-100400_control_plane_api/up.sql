@@ -30,7 +30,10 @@ $$;
 GRANT EXECUTE ON FUNCTION tenancy.require_active_tenant() TO tenancy_app, tenancy_admin;
 
 -- API key verification knows only the key's public prefix, not its tenant. This returns the
--- one key with exactly that prefix, with its tenant's status. SECURITY DEFINER because
+-- keys with exactly that prefix (normally one), with their tenant's status. Prefixes are
+-- unique per tenant, like every key here, so a tenant could plant a row with another
+-- tenant's prefix: verification compares the secret's hash with every row returned, so such
+-- a row cannot block or take over the other tenant's key. SECURITY DEFINER because
 -- `tenancy_app` without a tenant sees no `api_keys` row. Why this is safe: it answers only
 -- for an exact prefix (64 random bits, so unknown prefixes cannot be guessed or listed: no
 -- pattern, no range, no count), returns the secret's SHA-256 and never the secret, and a
@@ -49,7 +52,7 @@ BEGIN ATOMIC
   FROM public.api_keys k
   JOIN public.tenants t ON t.id = k.tenant_id
   WHERE k.prefix = key_prefix
-  LIMIT 1;
+  ORDER BY k.tenant_id, k.id;
 END;
 REVOKE ALL ON FUNCTION tenancy.api_key_lookup(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.api_key_lookup(text) TO tenancy_app, tenancy_admin;

@@ -34,8 +34,8 @@ fn split_tables(item: &TokenStream) -> Option<TokenStream> {
     let mut in_use = false;
     for tt in mac.mac.tokens.clone() {
         let ends_table = matches!(&tt, TokenTree::Group(g) if g.delimiter() == Delimiter::Brace);
-        let is_use = matches!(&tt, TokenTree::Ident(i) if i == "use") && current.is_empty();
-        if is_use || in_use {
+        let opens_use = matches!(&tt, TokenTree::Ident(i) if i == "use") && current.is_empty();
+        if opens_use || in_use {
             in_use = !matches!(&tt, TokenTree::Punct(p) if p.as_char() == ';');
             uses.extend(std::iter::once(tt));
             continue;
