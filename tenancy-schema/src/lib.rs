@@ -35,6 +35,7 @@ pub mod access;
 pub mod api_keys;
 pub mod audit;
 pub mod authz;
+pub mod check;
 pub mod control;
 pub mod envelope;
 mod error;
