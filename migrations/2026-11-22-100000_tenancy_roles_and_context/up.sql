@@ -8,13 +8,23 @@ DO $$
 DECLARE
   app record;
 BEGIN
+  -- The inner blocks tolerate another database of the cluster creating the role at the same
+  -- moment (roles are shared; the check above and the CREATE are not atomic together).
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenancy_app') THEN
-    CREATE ROLE tenancy_app NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT;
-    COMMENT ON ROLE tenancy_app IS 'tenancy: created by migrations';
+    BEGIN
+      CREATE ROLE tenancy_app NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT;
+      COMMENT ON ROLE tenancy_app IS 'tenancy: created by migrations';
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN
+      NULL;
+    END;
   END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenancy_admin') THEN
-    CREATE ROLE tenancy_admin NOLOGIN NOSUPERUSER BYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT;
-    COMMENT ON ROLE tenancy_admin IS 'tenancy: created by migrations';
+    BEGIN
+      CREATE ROLE tenancy_admin NOLOGIN NOSUPERUSER BYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT;
+      COMMENT ON ROLE tenancy_admin IS 'tenancy: created by migrations';
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN
+      NULL;
+    END;
   END IF;
 
   -- A pre-existing application role must not be able to skip row level security, and must

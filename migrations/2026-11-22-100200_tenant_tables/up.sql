@@ -330,5 +330,7 @@ BEGIN ATOMIC
   WHERE m.tenant_id = tenancy.current_tenant()
   ORDER BY u.email;
 END;
+COMMENT ON FUNCTION tenancy.member_directory() IS
+  'tenancy: reviewed: returns only members of tenancy.current_tenant(); takes no argument';
 REVOKE ALL ON FUNCTION tenancy.member_directory() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.member_directory() TO tenancy_app, tenancy_admin;

@@ -54,6 +54,8 @@ BEGIN ATOMIC
   WHERE k.prefix = key_prefix
   ORDER BY k.tenant_id, k.id;
 END;
+COMMENT ON FUNCTION tenancy.api_key_lookup(text) IS
+  'tenancy: reviewed: exact-prefix lookup before the tenant is known; returns hashes, never secrets';
 REVOKE ALL ON FUNCTION tenancy.api_key_lookup(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.api_key_lookup(text) TO tenancy_app, tenancy_admin;
 
