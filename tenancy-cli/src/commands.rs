@@ -1,0 +1,247 @@
+//! `migrate`, `check`, `new-table` and `audit verify`.
+
+use diesel::PgConnection;
+use diesel_migrations::MigrationHarness;
+use tenancy_cli::new_table::{self, Column, Reference, TableSpec};
+use tenancy_cli::{audit, report};
+use tenancy_schema::check::{self, CheckOptions};
+use tenancy_schema::migrations::MIGRATIONS;
+
+use crate::db::Database;
+use crate::{CheckArgs, Failure, Format, NewTableArgs, VerifyArgs, errln, outln};
+
+/// What to do when a migration fails.
+const MIGRATION_TODO: &str = "the failing migration was rolled back; fix the cause and run `tenancy migrate` again (the first run needs a role allowed to create roles, such as a superuser)";
+
+/// Applies the pending migrations, printing what it does unless `quiet`; returns the names
+/// of the applied migrations.
+fn apply_migrations(conn: &mut PgConnection, quiet: bool) -> Result<Vec<String>, Failure> {
+    let pending: Vec<(String, String)> = conn
+        .pending_migrations(MIGRATIONS)
+        .map_err(|e| {
+            Failure::failed(
+                format!("could not read the applied migrations: {e}"),
+                MIGRATION_TODO,
+            )
+        })?
+        .iter()
+        .map(|m| (m.name().version().to_string(), m.name().to_string()))
+        .collect();
+    if pending.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !quiet {
+        outln!("applying {} pending migrations...", pending.len());
+    }
+    let applied = tenancy_schema::run_migrations(conn)
+        .map_err(|e| Failure::failed(e.to_string(), MIGRATION_TODO))?;
+    let names: Vec<String> = applied
+        .iter()
+        .map(|version| {
+            pending
+                .iter()
+                .find(|(v, _)| v == version)
+                .map_or_else(|| version.clone(), |(_, name)| name.clone())
+        })
+        .collect();
+    if !quiet {
+        for name in &names {
+            outln!("  applied {name}");
+        }
+    }
+    Ok(names)
+}
+
+/// `tenancy migrate`.
+pub(crate) fn migrate(url: Option<&str>) -> Result<u8, Failure> {
+    let db = Database::open(url)?;
+    let mut conn = db.connect()?;
+    let applied = apply_migrations(&mut conn, false)?;
+    if applied.is_empty() {
+        let total = conn.applied_migrations().map_or(0, |v| v.len());
+        outln!("up to date: all {total} tenancy migrations are applied, nothing to do");
+    } else {
+        outln!(
+            "applied {} migration{}; the database is up to date",
+            applied.len(),
+            if applied.len() == 1 { "" } else { "s" }
+        );
+    }
+    if db.is_throwaway() {
+        errln!(
+            "note: the throwaway cluster is removed now; set DATABASE_URL to migrate a real database"
+        );
+    }
+    Ok(0)
+}
+
+/// `tenancy check`.
+pub(crate) fn check(url: Option<&str>, args: &CheckArgs) -> Result<u8, Failure> {
+    let db = Database::open(url)?;
+    let mut conn = db.connect()?;
+    if db.is_throwaway() {
+        let applied = apply_migrations(&mut conn, true)?;
+        errln!(
+            "applied {} migrations to the throwaway database; checking it",
+            applied.len()
+        );
+    }
+    let options = CheckOptions {
+        schema: args.schema.clone(),
+        app_role: args.app_role.clone(),
+        citus: args.citus,
+        ..CheckOptions::default()
+    };
+    let report = check::run(&mut conn, &tenancy_schema::registry(), &options).map_err(|e| {
+        Failure::usage(
+            format!("could not check the database: {e}"),
+            "check that the url names the application's database and that the tenancy migrations were applied (`tenancy migrate`)",
+        )
+    })?;
+    match args.format {
+        Format::Human => outln!("{}", report::render_human(&report).trim_end()),
+        Format::Json => outln!("{}", report::render_json(&report)),
+    }
+    Ok(u8::from(report.has_errors()))
+}
+
+/// `tenancy new-table`.
+pub(crate) fn new_table(args: &NewTableArgs) -> Result<u8, Failure> {
+    let invalid = |e: new_table::SpecError| Failure::usage_message(e.to_string());
+    let mut spec = TableSpec::new(args.name.clone());
+    for column in &args.columns {
+        spec.columns
+            .push(column.parse::<Column>().map_err(invalid)?);
+    }
+    for key in &args.indexes {
+        spec.indexes
+            .push(new_table::parse_column_list(key).map_err(invalid)?);
+    }
+    for key in &args.uniques {
+        spec.uniques
+            .push(new_table::parse_column_list(key).map_err(invalid)?);
+    }
+    for reference in &args.references {
+        spec.references
+            .push(reference.parse::<Reference>().map_err(invalid)?);
+    }
+    let migration = new_table::render(&spec).map_err(invalid)?;
+    let table = new_table::diesel_table(&spec).map_err(invalid)?;
+    if args.print {
+        outln!("-- up.sql\n{}", migration.up);
+        outln!("-- down.sql\n{}", migration.down.trim_end());
+        return Ok(0);
+    }
+    let dir = migration
+        .write(&args.migrations_dir, chrono::Utc::now())
+        .map_err(|e| Failure::usage_message(e.to_string()))?;
+    outln!("created {}", dir.join("up.sql").display());
+    outln!("created {}", dir.join("down.sql").display());
+    outln!();
+    outln!("next:");
+    outln!("  1. review up.sql, then apply it: diesel migration run");
+    outln!("  2. classify the table in your schema.rs (or schema.patch):");
+    outln!();
+    for line in table.lines() {
+        if line.is_empty() {
+            outln!();
+        } else {
+            outln!("       {line}");
+        }
+    }
+    outln!();
+    outln!("  3. check the database: tenancy check");
+    Ok(0)
+}
+
+/// `tenancy audit verify`.
+pub(crate) fn audit_verify(url: Option<&str>, args: &VerifyArgs) -> Result<u8, Failure> {
+    let only = args
+        .tenant
+        .as_deref()
+        .map(|text| {
+            audit::parse_tenant(text).map_err(|e| {
+                Failure::usage(e.to_string(), "pass --tenant ten_<32 hex digits> or a UUID")
+            })
+        })
+        .transpose()?;
+    let db = Database::open(url)?;
+    let mut conn = db.connect()?;
+    if db.is_throwaway() {
+        let applied = apply_migrations(&mut conn, true)?;
+        errln!(
+            "applied {} migrations to the throwaway database; verifying it",
+            applied.len()
+        );
+    }
+    let query_failed = |e: diesel::result::Error| {
+        Failure::usage(
+            format!("could not verify the audit chains: {e}"),
+            "check that the url names the application's database and that the tenancy migrations were applied (`tenancy migrate`)",
+        )
+    };
+    let sees_all = audit::sees_all_tenants(&mut conn).map_err(query_failed)?;
+    let tenants = match only {
+        Some(tenant) => {
+            let known = if sees_all {
+                audit::tenants(&mut conn)
+                    .map_err(query_failed)?
+                    .into_iter()
+                    .find(|(id, _)| *id == tenant)
+            } else {
+                None
+            };
+            if sees_all && known.is_none() {
+                return Err(Failure::failed(
+                    format!("tenant {tenant} does not exist"),
+                    "pass the id of an existing tenant (`tenancy audit verify` lists them all)",
+                ));
+            }
+            vec![known.unwrap_or((tenant, String::new()))]
+        }
+        None if sees_all => audit::tenants(&mut conn).map_err(query_failed)?,
+        None => {
+            return Err(Failure::usage(
+                "the connecting role can not list the tenants (row level security hides them)",
+                "connect as a superuser or a BYPASSRLS role, or pass --tenant ID",
+            ));
+        }
+    };
+    errln!("verifying the audit chains of {} tenant(s)", tenants.len());
+    let mut broken = 0usize;
+    for (tenant, slug) in &tenants {
+        let status = audit::verify_chain(&mut conn, *tenant).map_err(query_failed)?;
+        let label = if slug.is_empty() {
+            tenant.to_string()
+        } else {
+            format!("{tenant} ({slug})")
+        };
+        match status.broken_at {
+            None => outln!(
+                "{label}: ok ({} entr{})",
+                status.entries,
+                if status.entries == 1 { "y" } else { "ies" }
+            ),
+            Some(entry) => {
+                broken += 1;
+                outln!(
+                    "{label}: broken at {entry} (uuid {})",
+                    entry.as_uuid().hyphenated()
+                );
+            }
+        }
+    }
+    if broken == 0 {
+        outln!(
+            "{} audit chain{} verified, none broken",
+            tenants.len(),
+            if tenants.len() == 1 { "" } else { "s" }
+        );
+        Ok(0)
+    } else {
+        Err(Failure::failed(
+            format!("{broken} of {} audit chains are broken", tenants.len()),
+            "each broken chain names its first entry that does not verify: that entry or one before it was changed; investigate, the log cannot be repaired in place",
+        ))
+    }
+}

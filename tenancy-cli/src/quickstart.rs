@@ -1,0 +1,299 @@
+//! `tenancy quickstart`: the README's first command.
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use tenancy_cli::{audit, report};
+use tenancy_schema::check::{self, CheckOptions};
+use tenancy_schema::embedded::TestDatabase;
+use tenancy_schema::envelope::{self, NewResourceSpec};
+use tenancy_schema::models::{Resource, ResourceKind, ResourceVisibility};
+use tenancy_schema::schema::resources;
+use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
+use tenancy_schema::{Error, ResourceId, Tenancy};
+
+use crate::db::{self, embedded_failure, redact};
+use crate::{Failure, outln};
+
+/// The application's login role: a member of `tenancy_app` and `tenancy_admin` that
+/// inherits neither (every transaction switches with `SET LOCAL ROLE`), is no superuser,
+/// has no BYPASSRLS and owns nothing.
+const LOGIN_ROLE: &str = "quickstart_login";
+const LOGIN_PASSWORD: &str = "quickstart";
+const LOGIN_ROLE_SQL: &str = "
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'quickstart_login') THEN
+    CREATE ROLE quickstart_login LOGIN PASSWORD 'quickstart' NOSUPERUSER NOBYPASSRLS NOINHERIT;
+  END IF;
+END $$;
+GRANT tenancy_app, tenancy_admin TO quickstart_login;
+";
+
+const STEPS: usize = 7;
+const BUG: &str =
+    "this is a bug in tenancy or in the database set-up; please report it with the output above";
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+fn step(n: usize, text: &str) {
+    outln!("[{n}/{STEPS}] {text}");
+}
+
+/// A failed expectation: exit status 1.
+fn expect(ok: bool, what: impl FnOnce() -> String) -> Result<(), Failure> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure::failed(
+            format!("quickstart expectation failed: {}", what()),
+            BUG,
+        ))
+    }
+}
+
+fn failed(what: &'static str) -> impl Fn(Error) -> Failure {
+    move |e| Failure::failed(format!("{what}: {e}"), BUG)
+}
+
+/// Runs the quickstart; `url` is a superuser url of a server to create a fresh database on.
+pub(crate) fn run(url: Option<&str>) -> Result<u8, Failure> {
+    outln!("tenancy quickstart: two tenants in one database, kept apart by tenancy");
+    let db = if let Some(url) = url {
+        db::check_url(url)?;
+        step(
+            1,
+            &format!(
+                "creating a fresh database on {} (dropped at exit)",
+                redact(url)
+            ),
+        );
+        TestDatabase::create_in(url).map_err(embedded_failure)?
+    } else {
+        step(
+            1,
+            "starting a throwaway PostgreSQL cluster (DATABASE_URL is unset; removed at exit)",
+        );
+        TestDatabase::start().map_err(embedded_failure)?
+    };
+    let outcome = demo(&db);
+    drop(db);
+    outcome
+}
+
+fn demo(db: &TestDatabase) -> Result<u8, Failure> {
+    let mut owner = db::connect(db.url())?;
+    let (tenancy, ada, bob, bob_resource) = set_up(db, &mut owner)?;
+    show_isolation(&tenancy, ada, bob, bob_resource)?;
+    verify(&mut owner, ada, bob)?;
+    outln!();
+    outln!(
+        "ok: each tenant saw only its own rows, raw SQL without a tenant saw none, and the cross-tenant write was rejected."
+    );
+    outln!(
+        "next: DATABASE_URL=postgres://... tenancy migrate, then tenancy check; add tables with tenancy new-table."
+    );
+    Ok(0)
+}
+
+/// Steps 2 to 4: migrations, login role and pool, two seeded tenants with resources.
+fn set_up(
+    db: &TestDatabase,
+    owner: &mut PgConnection,
+) -> Result<(Tenancy, PersonalTenant, PersonalTenant, ResourceId), Failure> {
+    let applied = tenancy_schema::run_migrations(owner).map_err(failed("migrating"))?;
+    step(
+        2,
+        &format!(
+            "applied {} migrations: tenant tables with ENABLE + FORCE row level security, roles tenancy_app and tenancy_admin",
+            applied.len()
+        ),
+    );
+
+    owner
+        .batch_execute(LOGIN_ROLE_SQL)
+        .map_err(|e| Failure::failed(format!("creating the login role: {e}"), BUG))?;
+    let tenancy = Tenancy::connect(&db.url_for(LOGIN_ROLE, LOGIN_PASSWORD), 2)
+        .map_err(failed("connecting as the login role"))?;
+    step(
+        3,
+        &format!(
+            "the application logs in as {LOGIN_ROLE}: no superuser, no BYPASSRLS, owns nothing"
+        ),
+    );
+
+    let ada =
+        seed_personal_tenant(&tenancy, "ada@example.com", "Ada").map_err(failed("seeding ada"))?;
+    let bob =
+        seed_personal_tenant(&tenancy, "bob@example.com", "Bob").map_err(failed("seeding bob"))?;
+    let again = seed_personal_tenant(&tenancy, "ADA@example.com", "Ada")
+        .map_err(failed("seeding ada again"))?;
+    expect(!again.created && again.tenant == ada.tenant, || {
+        "seeding ada twice created a second tenant".to_owned()
+    })?;
+    let mut bob_resources = Vec::new();
+    for (who, name) in [(ada, "ada"), (bob, "bob")] {
+        let created = tenancy
+            .transaction_as(who.tenant, who.principal, |tx| {
+                ["roadmap", "payroll"]
+                    .into_iter()
+                    .map(|title| {
+                        envelope::create(
+                            tx,
+                            &NewResourceSpec {
+                                workspace: who.workspace,
+                                kind: ResourceKind::Prompt,
+                                name: &format!("{name}: {title}"),
+                                visibility: ResourceVisibility::Private,
+                                data: &serde_json::json!({ "title": title }),
+                            },
+                        )
+                        .map(|r| r.id)
+                    })
+                    .collect::<Result<Vec<ResourceId>, Error>>()
+            })
+            .map_err(failed("creating resources"))?;
+        if name == "bob" {
+            bob_resources = created;
+        }
+    }
+    step(
+        4,
+        &format!(
+            "seeded tenant {} (ada) and tenant {} (bob), each with 2 resources",
+            ada.tenant, bob.tenant
+        ),
+    );
+
+    let bob_resource = bob_resources.first().copied().ok_or_else(|| {
+        Failure::failed("quickstart expectation failed: bob has no resources", BUG)
+    })?;
+    Ok((tenancy, ada, bob, bob_resource))
+}
+
+/// Step 5: what each tenant, raw SQL and a cross-tenant write can do.
+fn show_isolation(
+    tenancy: &Tenancy,
+    ada: PersonalTenant,
+    bob: PersonalTenant,
+    bob_resource: ResourceId,
+) -> Result<(), Failure> {
+    step(5, "isolation:");
+    for (who, name) in [(ada, "ada"), (bob, "bob")] {
+        let seen = sees(tenancy, who)?;
+        expect(
+            seen.len() == 2
+                && seen
+                    .iter()
+                    .all(|r| r.tenant_id == who.tenant && r.name.starts_with(name)),
+            || format!("{name} should see exactly their own 2 resources, saw {seen:?}"),
+        )?;
+        let names: Vec<&str> = seen.iter().map(|r| r.name.as_str()).collect();
+        outln!(
+            "      {name} sees {} resources, all in their tenant: {names:?}",
+            seen.len()
+        );
+    }
+    let raw: Vec<Count> = tenancy
+        .transaction_as(bob.tenant, bob.principal, |tx| {
+            tx.load_sql(diesel::sql_query("SELECT count(*) AS n FROM resources"))
+        })
+        .map_err(failed("counting with raw SQL in bob's transaction"))?;
+    let raw = raw.first().map_or(-1, |c| c.n);
+    expect(raw == 2, || {
+        format!("raw SQL in bob's transaction should count 2 resources, counted {raw}")
+    })?;
+    outln!("      raw SQL in bob's transaction counts {raw} resources (row level security)");
+    let stolen = tenancy.transaction_as(ada.tenant, ada.principal, |tx| {
+        envelope::get(tx, bob_resource)
+    });
+    expect(matches!(stolen, Err(Error::NotFound { .. })), || {
+        format!("ada reading bob's resource by id should be not found, got {stolen:?}")
+    })?;
+    outln!("      ada asking for bob's resource by its id: not found");
+    let none: Vec<Count> = tenancy
+        .system(|sys| sys.load_sql(diesel::sql_query("SELECT count(*) AS n FROM resources")))
+        .map_err(failed("counting with raw SQL without a tenant"))?;
+    let none = none.first().map_or(-1, |c| c.n);
+    expect(none == 0, || {
+        format!("raw SQL without a tenant should count 0 resources, counted {none}")
+    })?;
+    outln!("      raw SQL without a tenant (tenancy.system) counts {none} resources");
+    let moved = tenancy.transaction_as(ada.tenant, ada.principal, |tx| {
+        tx.execute(diesel::sql_query(format!(
+            "UPDATE resources SET tenant_id = '{}'",
+            bob.tenant.as_uuid()
+        )))
+    });
+    let Err(Error::Query(rejection)) = moved else {
+        return Err(Failure::failed(
+            format!(
+                "quickstart expectation failed: moving ada's resources to bob's tenant was not rejected: {moved:?}"
+            ),
+            BUG,
+        ));
+    };
+    let still = sees(tenancy, ada)?;
+    expect(still.len() == 2, || {
+        format!(
+            "ada should still have 2 resources after the rejected write, has {}",
+            still.len()
+        )
+    })?;
+    outln!(
+        "      moving ada's resources into bob's tenant with raw SQL: rejected ({})",
+        db::one_line(&rejection.to_string())
+    );
+    Ok(())
+}
+
+/// Steps 6 and 7: the audit chains verify and `tenancy check` finds no error.
+fn verify(
+    owner: &mut PgConnection,
+    ada: PersonalTenant,
+    bob: PersonalTenant,
+) -> Result<(), Failure> {
+    let mut chains = Vec::new();
+    for (who, name) in [(ada, "ada"), (bob, "bob")] {
+        let chain = audit::verify_chain(owner, who.tenant)
+            .map_err(|e| Failure::failed(format!("verifying {name}'s audit chain: {e}"), BUG))?;
+        expect(chain.broken_at.is_none() && chain.entries >= 2, || {
+            format!("{name}'s audit chain should verify with 2 or more entries: {chain:?}")
+        })?;
+        chains.push(format!("{name} ok ({} entries)", chain.entries));
+    }
+    step(6, &format!("audit hash chains: {}", chains.join(", ")));
+
+    let report = check::run(owner, &tenancy_schema::registry(), &CheckOptions::default())
+        .map_err(failed("running tenancy check"))?;
+    step(
+        7,
+        &format!("tenancy check: {}", report::summary_line(&report)),
+    );
+    if report.has_errors() {
+        outln!("{}", report::render_human(&report).trim_end());
+        return Err(Failure::failed(
+            "quickstart expectation failed: `tenancy check` found errors in the freshly migrated database",
+            BUG,
+        ));
+    }
+    Ok(())
+}
+
+/// Every resource `who` sees; `or_filter` cannot widen it, the tenant filter sits on the
+/// table itself.
+fn sees(tenancy: &Tenancy, who: PersonalTenant) -> Result<Vec<Resource>, Failure> {
+    tenancy
+        .transaction_as(who.tenant, who.principal, |tx| {
+            tx.load(
+                resources::table
+                    .filter(resources::name.like("%roadmap"))
+                    .or_filter(resources::name.like("%payroll"))
+                    .select(Resource::as_select())
+                    .order(resources::name),
+            )
+        })
+        .map_err(failed("loading resources"))
+}
