@@ -73,6 +73,9 @@ pub struct NewDeployment<'a> {
 }
 
 /// Starts a deployment in the transaction's tenant.
+///
+/// # Errors
+/// A taken name, a workspace of another tenant (composite foreign key), or a database error.
 pub fn start(
     tx: &mut TenantTx<'_>,
     workspace: WorkspaceId,
@@ -92,6 +95,9 @@ pub fn start(
 }
 
 /// The tenant's deployments in one state, by name.
+///
+/// # Errors
+/// A database error.
 pub fn in_state(tx: &mut TenantTx<'_>, status: DeploymentStatus) -> Result<Vec<Deployment>, Error> {
     tx.load(
         deployments::table
