@@ -1,0 +1,282 @@
+//! Reliability (issue 6, R2 and R4): a backend killed in the middle of a tenant transaction,
+//! and bad input of every kind, on real PostgreSQL as the application role.
+
+#![allow(clippy::items_after_statements)] // reason: row structs next to their query
+
+mod common;
+
+use common::{owner, tenancy};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Text};
+use tenancy_schema::envelope::{self, ListRequest, NewResourceSpec};
+use tenancy_schema::models::{Resource, ResourceKind, ResourceVisibility};
+use tenancy_schema::schema::resources;
+use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
+use tenancy_schema::{Error, ParseIdError, ResourceId, TenantId};
+
+fn tenant(label: &str) -> PersonalTenant {
+    let email = format!("{label}-{}@example.test", uuid::Uuid::now_v7().simple());
+    seed_personal_tenant(&tenancy(1), &email, label).expect("seed")
+}
+
+fn create(t: &tenancy_schema::Tenancy, who: PersonalTenant, name: &str) -> Result<Resource, Error> {
+    t.transaction_as(who.tenant, who.principal, |tx| {
+        envelope::create(
+            tx,
+            &NewResourceSpec {
+                workspace: who.workspace,
+                kind: ResourceKind::Prompt,
+                name,
+                visibility: ResourceVisibility::Tenant,
+                data: &serde_json::json!({}),
+            },
+        )
+    })
+}
+
+fn names(t: &tenancy_schema::Tenancy, who: PersonalTenant) -> Vec<String> {
+    let mut names: Vec<String> = t
+        .transaction_as(who.tenant, who.principal, |tx| {
+            envelope::list(tx, &ListRequest::first(500))
+        })
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    names.sort();
+    names
+}
+
+#[derive(QueryableByName)]
+struct Pid {
+    #[diesel(sql_type = Integer)]
+    pid: i32,
+}
+
+/// R2: `pg_terminate_backend` on the pool's only connection while a tenant transaction is
+/// open: the transaction fails with an error (no panic), nothing of it is committed, the pool
+/// replaces the connection, and the next transaction neither inherits a tenant nor loses what
+/// was committed before.
+#[test]
+fn a_backend_killed_mid_transaction_loses_nothing_committed_and_leaks_nothing() {
+    let a = tenant("kill-a");
+    let b = tenant("kill-b");
+    let t = tenancy(1);
+    create(&t, a, "committed before").unwrap();
+    let killed = t.transaction_as(a.tenant, a.principal, |tx| {
+        envelope::create(
+            tx,
+            &NewResourceSpec {
+                workspace: a.workspace,
+                kind: ResourceKind::Prompt,
+                name: "uncommitted",
+                visibility: ResourceVisibility::Tenant,
+                data: &serde_json::json!({}),
+            },
+        )?;
+        let me: Vec<Pid> = tx.load_sql(diesel::sql_query("SELECT pg_backend_pid() AS pid"))?;
+        owner()
+            .batch_execute(&format!("SELECT pg_terminate_backend({})", me[0].pid))
+            .expect("terminate");
+        // The next statement finds the connection gone.
+        tx.execute(diesel::sql_query("SELECT 1"))
+    });
+    assert!(killed.is_err(), "{killed:?}");
+    // The pool recovers: the broken connection is replaced.
+    let mut recovered = false;
+    for _ in 0..20 {
+        if t.transaction(b.tenant, |tx| tx.execute(diesel::sql_query("SELECT 1")))
+            .is_ok()
+        {
+            recovered = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(recovered, "the pool did not recover");
+    assert_eq!(names(&t, a), ["committed before"]);
+    assert!(names(&t, b).is_empty(), "b sees nothing of a");
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = Text)]
+        tenant: String,
+    }
+    let setting: Vec<Setting> = t
+        .transaction(b.tenant, |tx| {
+            tx.load_sql(diesel::sql_query(
+                "SELECT current_setting('tenancy.tenant_id', true) AS tenant",
+            ))
+        })
+        .unwrap();
+    assert_eq!(setting[0].tenant, b.tenant.as_uuid().to_string());
+}
+
+/// R4: identifiers that are not ids are typed parse errors; the nil id is the `_default`
+/// tenant, and an unknown tenant cannot open a transaction.
+#[test]
+fn bad_tenant_ids_are_typed_errors() {
+    for bad in [
+        "",
+        " ",
+        "ten_",
+        "ten_zz",
+        "00000000-0000-0000-0000-000000000000",
+        "ten_'; DROP TABLE tenants; --",
+        "ten_\u{0}",
+    ] {
+        assert!(bad.parse::<TenantId>().is_err(), "{bad:?}");
+    }
+    let nil: TenantId = "ten_00000000000000000000000000000000".parse().unwrap();
+    assert!(nil.as_uuid().is_nil());
+    assert!(matches!(
+        "usr_00000000000000000000000000000000".parse::<TenantId>(),
+        Err(ParseIdError::WrongPrefix { .. })
+    ));
+    let t = tenancy(1);
+    let unknown = t.transaction(TenantId::new_v7(), |tx| {
+        tx.execute(diesel::sql_query("SELECT 1"))
+    });
+    assert!(
+        matches!(unknown, Err(Error::TenantNotFound(_))),
+        "{unknown:?}"
+    );
+}
+
+/// R4: hostile and oversized text is stored literally or refused with a typed error, never
+/// a panic, and a refused write leaves nothing behind (not even the rows written before it
+/// in the same transaction).
+#[test]
+fn injection_and_oversized_values_are_inert_or_refused_whole() {
+    let a = tenant("input-a");
+    let b = tenant("input-b");
+    let t = tenancy(1);
+    let hostile = [
+        "'; DELETE FROM resources; --",
+        "\") OR 1=1 --",
+        "$1 $2 \\x00",
+        "<script>alert(1)</script>",
+        "ü🙂\u{202e}",
+    ];
+    for text in hostile {
+        let r = create(&t, a, text).unwrap();
+        assert_eq!(r.name, text);
+    }
+    let before = names(&t, a);
+    assert_eq!(before.len(), hostile.len());
+    // Oversized: the whole transaction rolls back, the earlier insert of it included.
+    let huge = "x".repeat(10_000);
+    let result = t.transaction_as(a.tenant, a.principal, |tx| {
+        envelope::create(
+            tx,
+            &NewResourceSpec {
+                workspace: a.workspace,
+                kind: ResourceKind::Tag,
+                name: "first of two",
+                visibility: ResourceVisibility::Tenant,
+                data: &serde_json::json!({}),
+            },
+        )?;
+        envelope::create(
+            tx,
+            &NewResourceSpec {
+                workspace: a.workspace,
+                kind: ResourceKind::Tag,
+                name: &huge,
+                visibility: ResourceVisibility::Tenant,
+                data: &serde_json::json!({}),
+            },
+        )
+    });
+    assert!(
+        matches!(result, Err(Error::InvalidInput { .. })),
+        "{result:?}"
+    );
+    // The same through raw SQL: the database's CHECK refuses it.
+    let raw = t.transaction_as(a.tenant, a.principal, |tx| {
+        tx.execute(
+            diesel::sql_query(
+                "INSERT INTO resources (tenant_id, workspace_id, kind, name, owner_principal_id)
+                 VALUES (tenancy.current_tenant(), $1, 'tag', $2, tenancy.current_principal())",
+            )
+            .into_boxed()
+            .bind::<diesel::sql_types::Uuid, _>(*a.workspace.as_uuid())
+            .bind::<Text, _>(&huge),
+        )
+    });
+    assert!(matches!(raw, Err(Error::Query(_))), "{raw:?}");
+    assert_eq!(
+        names(&t, a),
+        before,
+        "nothing of the refused transactions remains"
+    );
+    assert!(names(&t, b).is_empty());
+    // Hostile text in the tenant context is impossible: the context is a typed id.
+    let count: i64 = diesel::sql_query("SELECT count(*) AS n FROM resources")
+        .get_result::<N>(&mut owner())
+        .unwrap()
+        .n;
+    assert!(count >= 5);
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+}
+
+/// R4: an enum value the Rust side does not know (added to the database later) is a typed
+/// error when read, not a panic, and other rows stay readable.
+#[test]
+fn unknown_enum_values_are_typed_errors() {
+    let shared = tenancy_schema::embedded::shared().expect("server");
+    // Its own database: ALTER TYPE would change the enum for every other test.
+    let db = tenancy_schema::embedded::TestDatabase::create_in(shared.url()).unwrap();
+    let mut owner = PgConnection::establish(db.url()).unwrap();
+    tenancy_schema::run_migrations(&mut owner).unwrap();
+    owner
+        .batch_execute(&format!(
+            "GRANT tenancy_app, tenancy_admin TO {login};",
+            login = common::LOGIN_ROLE
+        ))
+        .unwrap();
+    let t = tenancy_schema::Tenancy::connect(
+        &db.url_for(common::LOGIN_ROLE, common::LOGIN_PASSWORD),
+        1,
+    )
+    .unwrap();
+    let a = seed_personal_tenant(&t, "enum@example.test", "Enum").unwrap();
+    create(&t, a, "known").unwrap();
+    owner
+        .batch_execute("ALTER TYPE resource_kind ADD VALUE 'workflow'")
+        .unwrap();
+    owner
+        .batch_execute(&format!(
+            "INSERT INTO resources (tenant_id, workspace_id, kind, name, visibility, owner_principal_id)
+             VALUES ('{}', '{}', 'workflow', 'from the future', 'tenant', '{}')",
+            a.tenant.as_uuid(),
+            a.workspace.as_uuid(),
+            a.principal.as_uuid()
+        ))
+        .unwrap();
+    let all = t.transaction_as(a.tenant, a.principal, |tx| {
+        tx.load(resources::table.select(Resource::as_select()))
+    });
+    assert!(
+        matches!(
+            all,
+            Err(Error::Query(diesel::result::Error::DeserializationError(_)))
+        ),
+        "{all:?}"
+    );
+    let known: Vec<ResourceId> = t
+        .transaction_as(a.tenant, a.principal, |tx| {
+            tx.load(
+                resources::table
+                    .filter(resources::name.eq("known"))
+                    .select(resources::id),
+            )
+        })
+        .unwrap();
+    assert_eq!(known.len(), 1);
+}
