@@ -55,7 +55,8 @@ def plan(n: int, q: int) -> list[tuple[int, int, str]]:
 # ----------------------------------------------------------------------------- shared parts
 
 
-def cargo_toml(name: str, extra_deps: str) -> str:
+def cargo_toml(name: str, extra_deps: str, features: list[str]) -> str:
+    feats = ", ".join(f'"{f}"' for f in features)
     return f"""[package]
 name = "{name}"
 version = "0.0.0"
@@ -66,7 +67,7 @@ publish = false
 path = "src/lib.rs"
 
 [dependencies]
-diesel = {{ version = "{DIESEL_REQ}", default-features = false, features = ["postgres", "uuid"] }}
+diesel = {{ version = "{DIESEL_REQ}", default-features = false, features = [{feats}] }}
 uuid = "1"
 {extra_deps}
 # Not a member of the repository's workspace.
@@ -304,9 +305,9 @@ def lib_rs(n: int, q: int, tenancy: bool) -> str:
     return "".join(out)
 
 
-def write_crate(dest: Path, name: str, deps: str, lib: str, lockfile: Path) -> None:
+def write_crate(dest: Path, name: str, deps: str, lib: str, lockfile: Path, features: list[str]) -> None:
     (dest / "src").mkdir(parents=True, exist_ok=True)
-    (dest / "Cargo.toml").write_text(cargo_toml(name, deps))
+    (dest / "Cargo.toml").write_text(cargo_toml(name, deps, features))
     (dest / "src" / "lib.rs").write_text(lib)
     shutil.copyfile(lockfile, dest / "Cargo.lock")
 
@@ -318,6 +319,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--tables", "-n", type=int, default=30)
     ap.add_argument("--queries", "-q", type=int, default=200)
     ap.add_argument("--repo", type=Path, default=here.parent.parent, help="tenancy repository root")
+    ap.add_argument("--diesel-features", default="postgres,uuid",
+                    help="comma-separated Diesel features of both crates (default postgres,uuid; "
+                    "the tenancy crate also gets whatever tenancy-schema enables)")
     a = ap.parse_args(argv)
     if a.tables < 2:
         ap.error("--tables must be at least 2 (joins use the previous table)")
@@ -329,13 +333,14 @@ def main(argv: list[str]) -> int:
     if not (schema_crate / "Cargo.toml").is_file() or not lockfile.is_file():
         ap.error(f"{repo} does not look like the tenancy repository")
 
+    features = [f.strip() for f in a.diesel_features.split(",") if f.strip()]
     out = a.out.resolve()
     for variant in ("plain", "tenancy"):
         if (out / variant).exists():
             shutil.rmtree(out / variant)
-    write_crate(out / "plain", "ct-plain", "", lib_rs(a.tables, a.queries, False), lockfile)
+    write_crate(out / "plain", "ct-plain", "", lib_rs(a.tables, a.queries, False), lockfile, features)
     dep = f'tenancy-schema = {{ path = "{schema_crate}" }}\n'
-    write_crate(out / "tenancy", "ct-tenancy", dep, lib_rs(a.tables, a.queries, True), lockfile)
+    write_crate(out / "tenancy", "ct-tenancy", dep, lib_rs(a.tables, a.queries, True), lockfile, features)
 
     counts = {kind: 0 for kind in KINDS}
     for _, _, kind in plan(a.tables, a.queries):

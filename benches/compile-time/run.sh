@@ -12,6 +12,7 @@
 #             `git archive` into $CT_WORK/src, or `worktree` for a copy of the working tree.
 #             Either way the crates depend on a private snapshot, so edits to the repository
 #             during a run cannot trigger rebuilds of tenancy-schema mid-measurement.
+#   CT_DIESEL_FEATURES  Diesel features of both generated crates (default postgres,uuid)
 #
 # Dependencies (diesel, tenancy-schema, ...) are built once before timing; each round then
 # touches src/lib.rs of each crate and times `cargo build` / `cargo check` of that crate alone,
@@ -50,11 +51,15 @@ if [[ $SOURCE == worktree ]]; then
     SOURCE_DESC="working tree of $REPO (based on $(git -C "$REPO" rev-parse --short HEAD))"
 else
     git -C "$REPO" archive --format=tar "$SOURCE" | tar -x -C "$SNAP"
-    SOURCE_DESC="$(git -C "$REPO" rev-parse --short "$SOURCE^{commit}") ($SOURCE)"
+    SHA=$(git -C "$REPO" rev-parse --short "$SOURCE^{commit}")
+    SOURCE_DESC="$SHA ($SOURCE)"
+    SOURCE=$SHA
 fi
 echo "== tenancy sources: $SOURCE_DESC, snapshot in $SNAP"
 
-python3 "$HERE/gen.py" "$WORK" --tables "$TABLES" --queries "$QUERIES" --repo "$SNAP"
+FEATURES=${CT_DIESEL_FEATURES:-postgres,uuid}
+python3 "$HERE/gen.py" "$WORK" --tables "$TABLES" --queries "$QUERIES" --repo "$SNAP" \
+    --diesel-features "$FEATURES"
 
 echo "== warm-up: building dependencies (and each crate once) into $CARGO_TARGET_DIR"
 for variant in plain tenancy; do
@@ -129,5 +134,6 @@ echo
 echo "lines of generated code: $(wc -l <"$WORK/plain/src/lib.rs") (plain), $(wc -l <"$WORK/tenancy/src/lib.rs") (tenancy)"
 echo "machine: nproc=$(nproc), $(rustc -V), $(date -u +%Y-%m-%dT%H:%M:%SZ), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "tenancy sources: $SOURCE_DESC"
-echo "reproduce: CT_SOURCE=$SOURCE benches/compile-time/run.sh $TABLES $QUERIES $ROUNDS   (from $REPO)"
+echo "diesel features of the generated crates: $FEATURES (+ those tenancy-schema enables, tenancy crate)"
+echo "reproduce: CT_SOURCE=$SOURCE CT_DIESEL_FEATURES=$FEATURES benches/compile-time/run.sh $TABLES $QUERIES $ROUNDS   (from $REPO)"
 if [[ $KEEP == 1 ]]; then echo "work directory kept: $WORK"; fi
