@@ -93,7 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (t, ws) = (me.tenant, me.workspace);
 
     println!(
-        "B1 query overhead: {SAMPLES} samples x {REPEAT} queries, same connection, same open transaction"
+        "B1 query overhead: {SAMPLES} samples x {REPEAT} queries, each side in one open transaction, same role and settings"
     );
     // A tenant transaction does not hand out its Diesel connection (that is the point), so
     // the plain side runs on a second connection of the same server with the same role and
