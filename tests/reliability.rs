@@ -301,7 +301,12 @@ fn load(threads: usize, per_thread: usize) {
                     let who = tenants[k];
                     if i % 5 == 4 {
                         t.transaction_as(who.tenant, who.principal, |tx| {
-                            tx.execute(diesel::sql_query("UPDATE resources SET data = '{\"touched\": true}' WHERE deleted_at IS NULL"))
+                            // Rows locked in id order: two of these in one tenant would
+                            // otherwise deadlock each other (PostgreSQL, not tenancy).
+                            tx.execute(diesel::sql_query(
+                                "UPDATE resources SET data = '{\"touched\": true}' WHERE id IN \
+                                 (SELECT id FROM resources WHERE deleted_at IS NULL ORDER BY id FOR UPDATE)",
+                            ))
                         })
                         .expect("raw update");
                     } else {
