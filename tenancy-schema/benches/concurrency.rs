@@ -1,0 +1,167 @@
+//! Issue 6, B5: throughput with 1, 2, 4, 8 and 16 workers over a pool, mixed tenants.
+//!
+//! `cargo bench -p tenancy-schema --bench concurrency`
+//!
+//! Each worker runs short transactions for a fixed time, alternating between four tenants:
+//! read the 20 newest resources of the tenant's workspace, then insert one. "tenancy" runs them
+//! as tenant transactions (compile-time scoping, row level security, tenant status check);
+//! "plain" runs the same statements as plain Diesel transactions with an explicit `tenant_id`
+//! filter, as the BYPASSRLS role, over an r2d2 pool of the same size. The two alternate per
+//! worker count, and the report gives transactions per second and the ratio.
+
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::too_many_lines
+)] // reason: rates from counts, worker indexes from counters; one linear benchmark script
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use tenancy_schema::embedded::TestDatabase;
+use tenancy_schema::schema::resources;
+use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
+use tenancy_schema::{Error, ResourceId, Tenancy, run_migrations};
+
+const RUN: Duration = Duration::from_secs(3);
+
+#[derive(Debug)]
+struct AsAdmin;
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for AsAdmin {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute("SET ROLE tenancy_admin")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+fn new_row(n: u64) -> (ResourceId, String) {
+    (ResourceId::new_v7(), format!("w{n}"))
+}
+
+fn tenancy_tx(t: &Tenancy, who: &PersonalTenant, n: u64) -> Result<(), Error> {
+    t.transaction_as(who.tenant, who.principal, |tx| {
+        let _: Vec<String> = tx.load(
+            resources::table
+                .filter(resources::workspace_id.eq(who.workspace))
+                .order(resources::updated_at.desc())
+                .limit(20)
+                .select(resources::name),
+        )?;
+        let (id, name) = new_row(n);
+        tx.insert(
+            resources::table,
+            (
+                resources::id.eq(id),
+                resources::workspace_id.eq(who.workspace),
+                resources::kind.eq(tenancy_schema::models::ResourceKind::Prompt),
+                resources::name.eq(name),
+                resources::visibility.eq(tenancy_schema::models::ResourceVisibility::Tenant),
+                resources::owner_principal_id.eq(who.principal),
+            ),
+        )?;
+        Ok(())
+    })
+}
+
+fn plain_tx(
+    pool: &Pool<ConnectionManager<PgConnection>>,
+    who: &PersonalTenant,
+    n: u64,
+) -> Result<(), Error> {
+    let mut conn = pool.get()?;
+    conn.transaction(|c| {
+        let _: Vec<String> = resources::table
+            .filter(resources::tenant_id.eq(who.tenant))
+            .filter(resources::workspace_id.eq(who.workspace))
+            .order(resources::updated_at.desc())
+            .limit(20)
+            .select(resources::name)
+            .load(c)?;
+        let (id, name) = new_row(n);
+        diesel::insert_into(resources::table)
+            .values((
+                resources::tenant_id.eq(who.tenant),
+                resources::id.eq(id),
+                resources::workspace_id.eq(who.workspace),
+                resources::kind.eq(tenancy_schema::models::ResourceKind::Prompt),
+                resources::name.eq(name),
+                resources::visibility.eq(tenancy_schema::models::ResourceVisibility::Tenant),
+                resources::owner_principal_id.eq(who.principal),
+            ))
+            .execute(c)?;
+        Ok::<_, Error>(())
+    })
+}
+
+/// Runs `work` on `workers` threads for [`RUN`]; returns transactions per second.
+fn measure(workers: usize, work: &(dyn Fn(usize, u64) -> Result<(), Error> + Sync)) -> f64 {
+    let done = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for w in 0..workers {
+            let (done, stop) = (&done, &stop);
+            s.spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    work(w, n).expect("transaction");
+                    n += 1;
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        std::thread::sleep(RUN);
+        stop.store(true, Ordering::Relaxed);
+    });
+    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let db = TestDatabase::start()?;
+    let mut owner = PgConnection::establish(db.url())?;
+    run_migrations(&mut owner)?;
+    owner.batch_execute(
+        "DO $$ BEGIN
+           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_login') THEN
+             CREATE ROLE bench_login LOGIN PASSWORD 'bench' NOINHERIT;
+           END IF;
+         END $$;
+         GRANT tenancy_app, tenancy_admin TO bench_login;",
+    )?;
+    let url = db.url_for("bench_login", "bench");
+    let setup = Tenancy::connect(&url, 1)?;
+    let tenants: Vec<PersonalTenant> = (0..4)
+        .map(|i| seed_personal_tenant(&setup, &format!("c{i}@example.com"), "C"))
+        .collect::<Result<_, _>>()?;
+    println!(
+        "B5 concurrency: {}s per point, 4 tenants, read 20 newest + insert one per transaction",
+        RUN.as_secs()
+    );
+    println!(
+        "{:>8} {:>14} {:>14} {:>8}",
+        "workers", "tenancy tx/s", "plain tx/s", "ratio"
+    );
+    for workers in [1usize, 2, 4, 8, 16] {
+        let size = u32::try_from(workers)?;
+        let tenancy = Tenancy::connect(&url, size)?;
+        let pool = Pool::builder()
+            .max_size(size)
+            .connection_customizer(Box::new(AsAdmin))
+            .build(ConnectionManager::<PgConnection>::new(&url))?;
+        let ours = measure(workers, &|w, n| {
+            tenancy_tx(&tenancy, &tenants[(w + n as usize) % tenants.len()], n)
+        });
+        let plain = measure(workers, &|w, n| {
+            plain_tx(&pool, &tenants[(w + n as usize) % tenants.len()], n)
+        });
+        println!(
+            "{workers:>8} {ours:>14.0} {plain:>14.0} {:>8.3}",
+            ours / plain
+        );
+    }
+    Ok(())
+}
