@@ -79,12 +79,23 @@ pub fn permissions(tx: &mut TenantTx<'_>) -> Result<Vec<String>> {
 /// # Errors
 /// [`Error::Forbidden`], or a database error.
 pub fn require(tx: &mut TenantTx<'_>, permission: Permission) -> Result<()> {
+    require_all(tx, &[permission])
+}
+
+/// Like [`require`] for several permissions, reading the principal's permissions once; the
+/// first missing one (in the order given) is the one reported.
+///
+/// # Errors
+/// [`Error::Forbidden`], or a database error.
+pub fn require_all(tx: &mut TenantTx<'_>, needed: &[Permission]) -> Result<()> {
     let held = permissions(tx)?;
-    if held.iter().any(|p| p == permission.as_str()) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden {
-            permission: permission.as_str(),
-        })
+    match needed
+        .iter()
+        .find(|p| !held.iter().any(|h| h == p.as_str()))
+    {
+        None => Ok(()),
+        Some(missing) => Err(Error::Forbidden {
+            permission: missing.as_str(),
+        }),
     }
 }

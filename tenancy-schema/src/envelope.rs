@@ -132,8 +132,13 @@ pub fn create(tx: &mut TenantTx<'_>, spec: &NewResourceSpec<'_>) -> Result<Resou
 pub fn get(tx: &mut TenantTx<'_>, id: ResourceId) -> Result<Resource> {
     authz::require(tx, Permission::ResourcesRead)?;
     let callers = access::caller_principals(tx)?;
+    visible(tx, &callers, id)
+}
+
+/// The resource if `callers` can read it and it is not soft-deleted.
+fn visible(tx: &mut TenantTx<'_>, callers: &[PrincipalId], id: ResourceId) -> Result<Resource> {
     tx.load(
-        access::readable_by(&callers)
+        access::readable_by(callers)
             .filter(resources::id.eq(id))
             .filter(resources::deleted_at.is_null())
             .select(Resource::as_select()),
@@ -143,10 +148,14 @@ pub fn get(tx: &mut TenantTx<'_>, id: ResourceId) -> Result<Resource> {
     .ok_or(Error::NotFound { entity: "resource" })
 }
 
-fn writable(tx: &mut TenantTx<'_>, id: ResourceId, admin_only: bool) -> Result<bool> {
-    let callers = access::caller_principals(tx)?;
+fn writable(
+    tx: &mut TenantTx<'_>,
+    callers: &[PrincipalId],
+    id: ResourceId,
+    admin_only: bool,
+) -> Result<bool> {
     tx.exists(
-        access::writable_by(&callers, admin_only)
+        access::writable_by(callers, admin_only)
             .filter(resources::id.eq(id))
             .select(resources::id),
     )
@@ -166,9 +175,10 @@ pub fn update(
     if let Some(name) = changes.name {
         check_name("resource name", name)?;
     }
-    authz::require(tx, Permission::ResourcesWrite)?;
-    let before = get(tx, id)?;
-    if !writable(tx, id, false)? {
+    authz::require_all(tx, &[Permission::ResourcesWrite, Permission::ResourcesRead])?;
+    let callers = access::caller_principals(tx)?;
+    let before = visible(tx, &callers, id)?;
+    if !writable(tx, &callers, id, false)? {
         return Err(Error::Forbidden {
             permission: "write access to this resource",
         });
@@ -189,7 +199,7 @@ pub fn update(
                 "name": changes.name, "visibility": changes.visibility, "data_changed": changes.data.is_some(),
             })),
     )?;
-    get(tx, id)
+    visible(tx, &callers, id)
 }
 
 /// Soft-deletes a resource (sets `deleted_at`). Needs `resources.write` and ownership or an
@@ -198,9 +208,10 @@ pub fn update(
 /// # Errors
 /// As [`update`].
 pub fn delete(tx: &mut TenantTx<'_>, id: ResourceId) -> Result<()> {
-    authz::require(tx, Permission::ResourcesWrite)?;
-    let before = get(tx, id)?;
-    if !writable(tx, id, true)? {
+    authz::require_all(tx, &[Permission::ResourcesWrite, Permission::ResourcesRead])?;
+    let callers = access::caller_principals(tx)?;
+    let before = visible(tx, &callers, id)?;
+    if !writable(tx, &callers, id, true)? {
         return Err(Error::Forbidden {
             permission: "admin access to this resource",
         });
@@ -218,9 +229,18 @@ pub fn delete(tx: &mut TenantTx<'_>, id: ResourceId) -> Result<()> {
     Ok(())
 }
 
-fn owned_by_caller(tx: &mut TenantTx<'_>, resource: &Resource) -> Result<bool> {
+/// The resource, if the caller can see it and owns it (directly or through a team).
+fn owned(tx: &mut TenantTx<'_>, id: ResourceId) -> Result<Resource> {
+    authz::require_all(tx, &[Permission::ResourcesAdmin, Permission::ResourcesRead])?;
     let callers = access::caller_principals(tx)?;
-    Ok(callers.contains(&resource.owner_principal_id))
+    let r = visible(tx, &callers, id)?;
+    if callers.contains(&r.owner_principal_id) {
+        Ok(r)
+    } else {
+        Err(Error::Forbidden {
+            permission: "ownership of this resource",
+        })
+    }
 }
 
 /// Grants `permission` on a resource to `principal` (replacing an earlier grant). Only the
@@ -235,13 +255,7 @@ pub fn grant(
     principal: PrincipalId,
     permission: AclPermission,
 ) -> Result<()> {
-    authz::require(tx, Permission::ResourcesAdmin)?;
-    let r = get(tx, resource)?;
-    if !owned_by_caller(tx, &r)? {
-        return Err(Error::Forbidden {
-            permission: "ownership of this resource",
-        });
-    }
+    let r = owned(tx, resource)?;
     let updated = tx
         .update(resource_acl::table)
         .filter(resource_acl::resource_id.eq(resource))
@@ -281,13 +295,7 @@ pub fn grant(
 /// # Errors
 /// As [`grant`]; [`Error::NotFound`] also when there is no such grant.
 pub fn revoke(tx: &mut TenantTx<'_>, resource: ResourceId, principal: PrincipalId) -> Result<()> {
-    authz::require(tx, Permission::ResourcesAdmin)?;
-    let r = get(tx, resource)?;
-    if !owned_by_caller(tx, &r)? {
-        return Err(Error::Forbidden {
-            permission: "ownership of this resource",
-        });
-    }
+    let r = owned(tx, resource)?;
     let n = tx
         .delete(resource_acl::table)
         .filter(resource_acl::resource_id.eq(resource))

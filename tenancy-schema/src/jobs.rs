@@ -80,11 +80,6 @@ impl<P> TenantJob<P> {
         F: FnOnce(&mut TenantTx<'_>, &P) -> Result<T, E>,
         E: From<Error>,
     {
-        match self.principal {
-            Some(principal) => {
-                tenancy.transaction_as(self.tenant, principal, |tx| f(tx, &self.payload))
-            }
-            None => tenancy.transaction(self.tenant, |tx| f(tx, &self.payload)),
-        }
+        tenancy.run_tenant(self.tenant, self.principal, |tx| f(tx, &self.payload))
     }
 }

@@ -228,7 +228,8 @@ impl Tenancy {
         self.run_tenant(tenant, Some(principal), f)
     }
 
-    fn run_tenant<T, E, F>(
+    /// Runs `f` in a tenant transaction, with or without an acting principal.
+    pub(crate) fn run_tenant<T, E, F>(
         &self,
         tenant: TenantId,
         principal: Option<PrincipalId>,
