@@ -161,7 +161,7 @@ pub(crate) fn conflict(err: DieselError, what: impl FnOnce() -> String) -> Error
     }
 }
 
-mod sql {
+pub(crate) mod sql {
     diesel::define_sql_function!(
         /// SQL `lower(text)`.
         fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text
@@ -169,7 +169,7 @@ mod sql {
 }
 use sql::lower;
 
-fn find_user(conn: &mut PgConnection, email: &str) -> QueryResult<Option<User>> {
+pub(crate) fn find_user(conn: &mut PgConnection, email: &str) -> QueryResult<Option<User>> {
     users::table
         .filter(lower(users::email).eq(lower(email)))
         .select(User::as_select())
@@ -177,10 +177,18 @@ fn find_user(conn: &mut PgConnection, email: &str) -> QueryResult<Option<User>> 
         .optional()
 }
 
-fn find_or_create_user(conn: &mut PgConnection, email: &str, name: &str) -> QueryResult<UserId> {
-    if let Some(user) = find_user(conn, email)? {
-        return Ok(user.id);
+pub(crate) fn find_or_create_user(
+    conn: &mut PgConnection,
+    email: &str,
+    name: &str,
+) -> QueryResult<UserId> {
+    match find_user(conn, email)? {
+        Some(user) => Ok(user.id),
+        None => insert_user(conn, email, name),
     }
+}
+
+pub(crate) fn insert_user(conn: &mut PgConnection, email: &str, name: &str) -> QueryResult<UserId> {
     let id = UserId::new_v7();
     diesel::insert_into(users::table)
         .values(NewUser {
@@ -206,37 +214,20 @@ pub fn create_tenant(tenancy: &Tenancy, spec: &NewTenantSpec<'_>) -> Result<Crea
     check_email(spec.owner_email)?;
     tenancy.admin("control plane: create tenant", |conn| {
         let conn: &mut PgConnection = conn;
+        let owner = find_or_create_user(conn, spec.owner_email, spec.owner_name)?;
         let tenant = TenantId::new_v7();
-        diesel::insert_into(tenants::table)
-            .values(NewTenant {
+        let (owner_principal, workspace) = insert_tenant_with_owner(
+            conn,
+            &NewTenant {
                 id: tenant,
                 slug: spec.slug,
                 name: spec.name.trim(),
                 plan: spec.plan,
                 data_region: spec.data_region,
-            })
-            .execute(conn)
-            .map_err(|e| conflict(e, || format!("tenant slug `{}` is taken", spec.slug)))?;
-        let owner = find_or_create_user(conn, spec.owner_email, spec.owner_name)?;
-        let owner_principal = add_member(
-            conn,
-            tenant,
+            },
             owner,
             spec.owner_name,
-            MemberRole::Owner,
-            MemberStatus::Active,
-        )?
-        .0;
-        let workspace = WorkspaceId::new_v7();
-        diesel::insert_into(workspaces::table)
-            .values((
-                workspaces::tenant_id.eq(tenant),
-                workspaces::id.eq(workspace),
-                workspaces::name.eq("Personal"),
-                workspaces::kind.eq(WorkspaceKind::Personal),
-                workspaces::owner_principal_id.eq(owner_principal),
-            ))
-            .execute(conn)?;
+        )?;
         audit::record_as_admin(
             conn,
             tenant,
@@ -252,6 +243,39 @@ pub fn create_tenant(tenancy: &Tenancy, spec: &NewTenantSpec<'_>) -> Result<Crea
             workspace,
         })
     })
+}
+
+/// Inserts `tenant` and its owner's principal, `owner` membership and personal workspace
+/// (admin path); returns the principal and the workspace.
+pub(crate) fn insert_tenant_with_owner(
+    conn: &mut PgConnection,
+    tenant: &NewTenant<'_>,
+    owner: UserId,
+    owner_name: &str,
+) -> Result<(PrincipalId, WorkspaceId)> {
+    diesel::insert_into(tenants::table)
+        .values(tenant)
+        .execute(conn)
+        .map_err(|e| conflict(e, || format!("tenant slug `{}` is taken", tenant.slug)))?;
+    let (principal, _) = add_member(
+        conn,
+        tenant.id,
+        owner,
+        owner_name,
+        MemberRole::Owner,
+        MemberStatus::Active,
+    )?;
+    let workspace = WorkspaceId::new_v7();
+    diesel::insert_into(workspaces::table)
+        .values((
+            workspaces::tenant_id.eq(tenant.id),
+            workspaces::id.eq(workspace),
+            workspaces::name.eq("Personal"),
+            workspaces::kind.eq(WorkspaceKind::Personal),
+            workspaces::owner_principal_id.eq(principal),
+        ))
+        .execute(conn)?;
+    Ok((principal, workspace))
 }
 
 /// Inserts a principal of kind `user` and its membership; returns both ids.
