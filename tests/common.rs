@@ -62,14 +62,6 @@ pub const LOGIN_PASSWORD: &str = "test-only-password";
 /// Test tables on top of the foundation schema (which `run_migrations` creates, with the
 /// `tenancy_app`/`tenancy_admin` roles and `tenancy.current_tenant()`).
 const SCHEMA_SQL: &str = r"
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenancy_test_login') THEN
-    CREATE ROLE tenancy_test_login LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT PASSWORD 'test-only-password';
-  END IF;
-END $$;
-GRANT tenancy_app TO tenancy_test_login;
-GRANT tenancy_admin TO tenancy_test_login;
-
 CREATE TABLE categories (id int PRIMARY KEY, name text NOT NULL);
 CREATE TABLE posts (
   tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -123,11 +115,11 @@ pub fn fixture() -> &'static Fixture {
         let db = tenancy_schema::embedded::shared().expect("start test database");
         let mut owner = PgConnection::establish(db.url()).expect("connect as owner");
         tenancy_schema::run_migrations(&mut owner).expect("run the tenancy migrations");
+        let login_url = db
+            .create_app_login(LOGIN_ROLE, LOGIN_PASSWORD)
+            .expect("create the login role");
         owner.batch_execute(SCHEMA_SQL).expect("create test schema");
-        Fixture {
-            db,
-            login_url: db.url_for(LOGIN_ROLE, LOGIN_PASSWORD),
-        }
+        Fixture { db, login_url }
     })
 }
 

@@ -234,17 +234,10 @@ fn unknown_enum_values_are_typed_errors() {
     let db = tenancy_schema::embedded::TestDatabase::create_in(shared.url()).unwrap();
     let mut owner = PgConnection::establish(db.url()).unwrap();
     tenancy_schema::run_migrations(&mut owner).unwrap();
-    owner
-        .batch_execute(&format!(
-            "GRANT tenancy_app, tenancy_admin TO {login};",
-            login = common::LOGIN_ROLE
-        ))
+    let login_url = db
+        .create_app_login(common::LOGIN_ROLE, common::LOGIN_PASSWORD)
         .unwrap();
-    let t = tenancy_schema::Tenancy::connect(
-        &db.url_for(common::LOGIN_ROLE, common::LOGIN_PASSWORD),
-        1,
-    )
-    .unwrap();
+    let t = tenancy_schema::Tenancy::connect(&login_url, 1).unwrap();
     let a = seed_personal_tenant(&t, "enum@example.test", "Enum").unwrap();
     create(&t, a, "known").unwrap();
     owner

@@ -1,6 +1,5 @@
 //! `tenancy quickstart`: the README's first command.
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use tenancy_cli::{audit, report};
 use tenancy_schema::check::{self, CheckOptions};
@@ -19,14 +18,6 @@ use crate::{Failure, outln};
 /// has no BYPASSRLS and owns nothing.
 const LOGIN_ROLE: &str = "quickstart_login";
 const LOGIN_PASSWORD: &str = "quickstart";
-const LOGIN_ROLE_SQL: &str = "
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'quickstart_login') THEN
-    CREATE ROLE quickstart_login LOGIN PASSWORD 'quickstart' NOSUPERUSER NOBYPASSRLS NOINHERIT;
-  END IF;
-END $$;
-GRANT tenancy_app, tenancy_admin TO quickstart_login;
-";
 
 const STEPS: usize = 7;
 const BUG: &str =
@@ -112,11 +103,11 @@ fn set_up(
         ),
     );
 
-    owner
-        .batch_execute(LOGIN_ROLE_SQL)
+    let login_url = db
+        .create_app_login(LOGIN_ROLE, LOGIN_PASSWORD)
         .map_err(|e| Failure::failed(format!("creating the login role: {e}"), BUG))?;
-    let tenancy = Tenancy::connect(&db.url_for(LOGIN_ROLE, LOGIN_PASSWORD), 2)
-        .map_err(failed("connecting as the login role"))?;
+    let tenancy =
+        Tenancy::connect(&login_url, 2).map_err(failed("connecting as the login role"))?;
     step(
         3,
         &format!(

@@ -23,14 +23,6 @@ use tenancy_schema::{AuditEntryId, Error, Tenancy, TenantId};
 /// member of both tenancy roles without inheriting them.
 const LOGIN: &str = "tenancy_cli_test_login";
 const PASSWORD: &str = "cli-test-only";
-const LOGIN_SQL: &str = "
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenancy_cli_test_login') THEN
-    CREATE ROLE tenancy_cli_test_login LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT PASSWORD 'cli-test-only';
-  END IF;
-END $$;
-GRANT tenancy_app, tenancy_admin TO tenancy_cli_test_login;
-";
 
 /// The `deployments` table as the model classifies it (status as plain text here); its
 /// registration makes this test binary's registry know the table `new-table` creates.
@@ -60,7 +52,7 @@ fn server() -> &'static TestDatabase {
     READY.get_or_init(|| {
         let mut conn = PgConnection::establish(db.url()).expect("connect to the shared database");
         tenancy_schema::run_migrations(&mut conn).expect("migrate the shared database");
-        conn.batch_execute(LOGIN_SQL)
+        db.create_app_login(LOGIN, PASSWORD)
             .expect("create the login role");
     });
     db

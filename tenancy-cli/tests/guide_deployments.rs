@@ -107,17 +107,8 @@ fn the_guide_runs_end_to_end() {
     assert!(!report.has_errors(), "{:#?}", report.findings);
 
     // The model, as two tenants.
-    owner
-        .batch_execute(
-            "DO $$ BEGIN
-               IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'guide_login') THEN
-                 CREATE ROLE guide_login LOGIN PASSWORD 'guide' NOINHERIT;
-               END IF;
-             END $$;
-             GRANT tenancy_app, tenancy_admin TO guide_login;",
-        )
-        .unwrap();
-    let tenancy = Tenancy::connect(&db.url_for("guide_login", "guide"), 2).unwrap();
+    let login_url = db.create_app_login("guide_login", "guide").unwrap();
+    let tenancy = Tenancy::connect(&login_url, 2).unwrap();
     let a = seed_personal_tenant(&tenancy, "guide-a@example.test", "A").unwrap();
     let b = seed_personal_tenant(&tenancy, "guide-b@example.test", "B").unwrap();
     let config = serde_json::json!({ "replicas": 2 });

@@ -35,18 +35,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = TestDatabase::start()?;
     let mut owner = PgConnection::establish(db.url())?;
     run_migrations(&mut owner)?;
-    owner.batch_execute(
-        "DO $$ BEGIN
-           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_login') THEN
-             CREATE ROLE bench_login LOGIN PASSWORD 'bench' NOINHERIT;
-           END IF;
-         END $$;
-         GRANT tenancy_app, tenancy_admin TO bench_login;",
-    )?;
-    let tenancy = Tenancy::connect(&db.url_for("bench_login", "bench"), 1)?;
+    let login_url = db.create_app_login("bench_login", "bench")?;
+    let tenancy = Tenancy::connect(&login_url, 1)?;
     // The baseline on its own plain connection, as the BYPASSRLS role for the whole session
     // (PostgreSQL re-plans a cached statement when the role it was planned for changes).
-    let mut admin = PgConnection::establish(&db.url_for("bench_login", "bench"))?;
+    let mut admin = PgConnection::establish(&login_url)?;
     admin.batch_execute("SET ROLE tenancy_admin")?;
     let admin = std::cell::RefCell::new(admin);
     let big = seed_personal_tenant(&tenancy, "big@example.com", "Big")?;

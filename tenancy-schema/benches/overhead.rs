@@ -63,15 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = TestDatabase::start()?;
     let mut owner = PgConnection::establish(db.url())?;
     run_migrations(&mut owner)?;
-    owner.batch_execute(
-        "DO $$ BEGIN
-           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_login') THEN
-             CREATE ROLE bench_login LOGIN PASSWORD 'bench' NOINHERIT;
-           END IF;
-         END $$;
-         GRANT tenancy_app, tenancy_admin TO bench_login;",
-    )?;
-    let url = db.url_for("bench_login", "bench");
+    let url = db.create_app_login("bench_login", "bench")?;
     let tenancy = Tenancy::connect(&url, 1)?;
     let me = seed_personal_tenant(&tenancy, "bench@example.com", "Bench")?;
     let other = seed_personal_tenant(&tenancy, "other@example.com", "Other")?;

@@ -7,24 +7,12 @@
 
 #![allow(clippy::items_after_statements)] // reason: row structs sit next to their query
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use tenancy_schema::embedded::TestDatabase;
 use tenancy_schema::models::{NewResource, Resource, ResourceKind, ResourceVisibility};
 use tenancy_schema::schema::resources;
 use tenancy_schema::seed::seed_personal_tenant;
 use tenancy_schema::{Error, ResourceId, Tenancy, run_migrations};
-
-/// The application logs in as its own role, a member of `tenancy_app` and `tenancy_admin`
-/// without inheriting their rights: every transaction switches with `SET LOCAL ROLE`.
-const LOGIN_ROLE: &str = "
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'quickstart_login') THEN
-    CREATE ROLE quickstart_login LOGIN PASSWORD 'quickstart' NOSUPERUSER NOBYPASSRLS NOINHERIT;
-  END IF;
-END $$;
-GRANT tenancy_app, tenancy_admin TO quickstart_login;
-";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
@@ -39,8 +27,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut owner = PgConnection::establish(db.url())?;
     let applied = run_migrations(&mut owner)?;
     println!("applied {} migrations", applied.len());
-    owner.batch_execute(LOGIN_ROLE)?;
-    let tenancy = Tenancy::connect(&db.url_for("quickstart_login", "quickstart"), 2)?;
+    // The application logs in as its own role, a member of `tenancy_app` and `tenancy_admin`
+    // without inheriting their rights: every transaction switches with `SET LOCAL ROLE`.
+    let tenancy = Tenancy::connect(&db.create_app_login("quickstart_login", "quickstart")?, 2)?;
 
     let ada = seed_personal_tenant(&tenancy, "ada@example.com", "Ada")?;
     let bob = seed_personal_tenant(&tenancy, "bob@example.com", "Bob")?;

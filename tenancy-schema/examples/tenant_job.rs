@@ -5,7 +5,6 @@
 //! the job's tenant. There is no other way to get a transaction for the job, and no ambient
 //! tenant to fall back on.
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use tenancy_schema::control::{self, NewTenantSpec};
 use tenancy_schema::embedded::TestDatabase;
@@ -23,15 +22,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = TestDatabase::start()?;
     let mut owner = PgConnection::establish(db.url())?;
     run_migrations(&mut owner)?;
-    owner.batch_execute(
-        "DO $$ BEGIN
-           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'jobs_login') THEN
-             CREATE ROLE jobs_login LOGIN PASSWORD 'jobs' NOINHERIT;
-           END IF;
-         END $$;
-         GRANT tenancy_app, tenancy_admin TO jobs_login;",
-    )?;
-    let tenancy = Tenancy::connect(&db.url_for("jobs_login", "jobs"), 2)?;
+    let login_url = db.create_app_login("jobs_login", "jobs")?;
+    let tenancy = Tenancy::connect(&login_url, 2)?;
     let acme = control::create_tenant(
         &tenancy,
         &NewTenantSpec {

@@ -241,6 +241,50 @@ impl TestDatabase {
         &self.target.database
     }
 
+    /// Creates, unless it exists, the login role an application (or a test) connects as:
+    /// `LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT`, a member of `tenancy_app` and
+    /// `tenancy_admin` (which the migrations create, so run them first). Returns the URL that
+    /// logs in as it. Tenant transactions switch roles with `SET LOCAL ROLE`, so the login
+    /// role itself holds no rights.
+    ///
+    /// # Errors
+    /// [`EmbeddedError::Connect`] / [`EmbeddedError::Query`].
+    pub fn create_app_login(&self, role: &str, password: &str) -> Result<String, EmbeddedError> {
+        use diesel::connection::SimpleConnection;
+        #[derive(diesel::QueryableByName)]
+        struct Exists {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            exists: bool,
+        }
+        let query_error = |source| EmbeddedError::Query {
+            context: format!("could not create the login role `{role}`"),
+            source,
+        };
+        let mut conn = connect(&self.url)?;
+        let exists = |conn: &mut PgConnection| {
+            diesel::sql_query("SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1) AS exists")
+                .bind::<diesel::sql_types::Text, _>(role)
+                .get_result::<Exists>(conn)
+                .map(|e| e.exists)
+        };
+        let ident = quote_ident(role);
+        if !exists(&mut conn).map_err(query_error)? {
+            let created = conn.batch_execute(&format!(
+                "CREATE ROLE {ident} LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT PASSWORD {}",
+                quote_literal(password)
+            ));
+            // Another process may have created it in the meantime.
+            if let Err(source) = created
+                && !exists(&mut conn).map_err(query_error)?
+            {
+                return Err(query_error(source));
+            }
+        }
+        conn.batch_execute(&format!("GRANT tenancy_app, tenancy_admin TO {ident}"))
+            .map_err(query_error)?;
+        Ok(self.url_for(role, password))
+    }
+
     /// `true` when this is a private cluster started by us.
     #[must_use]
     pub fn is_embedded(&self) -> bool {
@@ -1076,6 +1120,12 @@ fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// A SQL string literal; `E''`-free, so only single quotes need doubling (the server runs
+/// with `standard_conforming_strings` on, the default since PostgreSQL 9.1).
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 // ---------------------------------------------------------------------------------------------
 // URLs
 // ---------------------------------------------------------------------------------------------
@@ -1196,6 +1246,12 @@ mod tests {
     use super::*;
     use diesel::dsl::sql;
     use diesel::sql_types::{Bool, Integer, Text};
+
+    #[test]
+    fn quoting_doubles_the_quote_character() {
+        assert_eq!(quote_literal("it's"), "'it''s'");
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
 
     fn select_one(url: &str) -> i32 {
         let mut conn = PgConnection::establish(url).expect("connect");
