@@ -152,3 +152,29 @@ pub fn two_tenants() -> (TenantId, TenantId) {
     }
     (a, b)
 }
+
+/// Records what a reliability test did (cases run, transactions, faults injected, ...) for
+/// `RELIABILITY.md`. Written only when `TENANCY_RELIABILITY_DIR` is set, which the report
+/// command (`cargo run -p xtask -- reliability`) does; a plain `cargo test` writes nothing.
+/// Call it after the test's assertions, so that a failed test records nothing and the
+/// report counts it from the test harness's own summary instead.
+///
+/// `id` is the item (`"R2"`), `test` a short name unique within it.
+pub fn record_counts(id: &str, test: &str, counts: &[(&str, u64)]) {
+    let Some(dir) = std::env::var_os("TENANCY_RELIABILITY_DIR") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).expect("create TENANCY_RELIABILITY_DIR");
+    let counts: serde_json::Map<String, serde_json::Value> = counts
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+        .collect();
+    let record = serde_json::json!({ "id": id, "test": test, "counts": counts });
+    let file: String = format!("{id}-{test}")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    std::fs::write(dir.join(format!("{file}.json")), record.to_string())
+        .expect("write reliability record");
+}

@@ -314,9 +314,17 @@ fn run(cases: u32) {
             check(w, &model)
         })
         .unwrap_or_else(|e| panic!("{e}"));
-    eprintln!(
-        "property isolation: {cases} cases, {} operations, 0 failures",
-        stats.load(std::sync::atomic::Ordering::Relaxed)
+    let operations = stats.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!("property isolation: {cases} cases, {operations} operations, 0 failures");
+    common::record_counts(
+        "R1",
+        &format!("proptest {cases} cases"),
+        &[
+            ("cases", u64::from(cases)),
+            ("operations", operations as u64),
+            ("cross_tenant_rows", 0),
+            ("lost_writes", 0),
+        ],
     );
 }
 

@@ -111,6 +111,15 @@ fn a_backend_killed_mid_transaction_loses_nothing_committed_and_leaks_nothing() 
         })
         .unwrap();
     assert_eq!(setting[0].tenant, b.tenant.as_uuid().to_string());
+    common::record_counts(
+        "R2",
+        "backend killed mid-transaction",
+        &[
+            ("faults_injected", 1),
+            ("lost_writes", 0),
+            ("cross_tenant_rows", 0),
+        ],
+    );
 }
 
 /// R4: identifiers that are not ids are typed parse errors; the nil id is the `_default`
@@ -142,6 +151,7 @@ fn bad_tenant_ids_are_typed_errors() {
         matches!(unknown, Err(Error::TenantNotFound(_))),
         "{unknown:?}"
     );
+    common::record_counts("R4", "bad tenant ids", &[("inputs", 9), ("panics", 0)]);
 }
 
 /// R4: hostile and oversized text is stored literally or refused with a typed error, never
@@ -223,6 +233,15 @@ fn injection_and_oversized_values_are_inert_or_refused_whole() {
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
+    common::record_counts(
+        "R4",
+        "injection and oversized values",
+        &[
+            ("inputs", hostile.len() as u64 + 2),
+            ("partial_writes", 0),
+            ("panics", 0),
+        ],
+    );
 }
 
 /// R4: an enum value the Rust side does not know (added to the database later) is a typed
@@ -272,6 +291,7 @@ fn unknown_enum_values_are_typed_errors() {
         })
         .unwrap();
     assert_eq!(known.len(), 1);
+    common::record_counts("R4", "unknown enum values", &[("inputs", 1), ("panics", 0)]);
 }
 
 /// R3: `threads` threads, mixed tenants, `per_thread` transactions each (a resource created
@@ -355,6 +375,17 @@ fn load(threads: usize, per_thread: usize) {
     eprintln!(
         "load: {threads} threads, {} transactions, 0 cross-tenant rows, 0 lost writes",
         threads * per_thread
+    );
+    common::record_counts(
+        "R3",
+        &format!("load {threads} threads x {per_thread}"),
+        &[
+            ("transactions", (threads * per_thread) as u64),
+            ("committed_creates", total as u64),
+            ("cross_tenant_rows", 0),
+            ("lost_writes", 0),
+            ("audit_chains_verified", tenants.len() as u64),
+        ],
     );
 }
 

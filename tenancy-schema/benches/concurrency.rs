@@ -6,14 +6,11 @@
 //! read the 20 newest resources of the tenant's workspace, then insert one. "tenancy" runs them
 //! as tenant transactions (compile-time scoping, row level security, tenant status check);
 //! "plain" runs the same statements as plain Diesel transactions with an explicit `tenant_id`
-//! filter, as the BYPASSRLS role, over an r2d2 pool of the same size. The two alternate per
-//! worker count, and the report gives transactions per second and the ratio.
+//! filter, as the BYPASSRLS role, over an r2d2 pool of the same size. The two alternate,
+//! three rounds each per worker count, and the report gives transactions per second (median
+//! and spread over the rounds) and the ratio of medians.
 
-#![allow(
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::too_many_lines
-)] // reason: rates from counts, worker indexes from counters; one linear benchmark script
+#![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)] // reason: rates from counts, worker indexes from counters
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -26,7 +23,11 @@ use tenancy_schema::schema::resources;
 use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
 use tenancy_schema::{Error, ResourceId, Tenancy, run_migrations};
 
-const RUN: Duration = Duration::from_secs(3);
+const RUN: Duration = Duration::from_secs(2);
+const ROUNDS: usize = 3;
+
+mod support;
+use support::{Better, Report, Row, Section, Stats};
 
 #[derive(Debug)]
 struct AsAdmin;
@@ -129,13 +130,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tenants: Vec<PersonalTenant> = (0..4)
         .map(|i| seed_personal_tenant(&setup, &format!("c{i}@example.com"), "C"))
         .collect::<Result<_, _>>()?;
-    println!(
-        "B5 concurrency: {}s per point, 4 tenants, read 20 newest + insert one per transaction",
-        RUN.as_secs()
-    );
-    println!(
-        "{:>8} {:>14} {:>14} {:>8}",
-        "workers", "tenancy tx/s", "plain tx/s", "ratio"
+    let mut report = Report::new("concurrency", &mut owner);
+    let mut section = Section::new(
+        "B5",
+        "concurrency: transactions per second over a pool",
+        &format!(
+            "1-16 workers over a pool of the same size, 4 tenants mixed; each transaction reads the 20 newest resources and inserts one. \
+             tenancy: tenant transactions; baseline: plain Diesel transactions with explicit `tenant_id` as the BYPASSRLS role. \
+             {ROUNDS} alternating rounds of {} s per side and point; tx/s.",
+            RUN.as_secs()
+        ),
     );
     for workers in [1usize, 2, 4, 8, 16] {
         let size = u32::try_from(workers)?;
@@ -144,16 +148,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .max_size(size)
             .connection_customizer(Box::new(AsAdmin))
             .build(ConnectionManager::<PgConnection>::new(&url))?;
-        let ours = measure(workers, &|w, n| {
-            tenancy_tx(&tenancy, &tenants[(w + n as usize) % tenants.len()], n)
-        });
-        let plain = measure(workers, &|w, n| {
-            plain_tx(&pool, &tenants[(w + n as usize) % tenants.len()], n)
-        });
-        println!(
-            "{workers:>8} {ours:>14.0} {plain:>14.0} {:>8.3}",
-            ours / plain
+        let (mut ours, mut plain) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            ours.push(measure(workers, &|w, n| {
+                tenancy_tx(&tenancy, &tenants[(w + n as usize) % tenants.len()], n)
+            }));
+            plain.push(measure(workers, &|w, n| {
+                plain_tx(&pool, &tenants[(w + n as usize) % tenants.len()], n)
+            }));
+        }
+        section.push(
+            Row::compared(
+                &format!("{workers} workers"),
+                "tx/s",
+                Better::Higher,
+                Stats::of(&ours).ok_or("no rounds")?,
+                Stats::of(&plain).ok_or("no rounds")?,
+            )
+            .ratio_target(0.95),
         );
     }
-    Ok(())
+    report.sections.push(section);
+    report.finish()
 }

@@ -1,4 +1,4 @@
-//! The foundation schema's smoke benchmark (issue 3, from the source designs): 10,000
+//! Issue 6, B7: the foundation schema's smoke benchmark (from the source designs): 10,000
 //! resources in one tenant among 10,000 of other tenants; list the newest 50 of a workspace.
 //!
 //! `cargo bench -p tenancy-schema --bench newest_resources` prints p50/p95/p99 for
@@ -8,12 +8,7 @@
 //! measured interleaved in one run (each on its own connection), and their ratio. Each sample is one whole transaction
 //! (BEGIN with the tenant settings, the query, COMMIT), the way an application runs it.
 
-#![allow(
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::too_many_lines
-)] // reason: percentile arithmetic on small sample counts; one linear benchmark script
+#![allow(clippy::too_many_lines)] // reason: one linear benchmark script
 
 use std::time::{Duration, Instant};
 
@@ -26,10 +21,8 @@ use tenancy_schema::{Error, Tenancy, run_migrations};
 
 const SAMPLES: usize = 400;
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
+mod support;
+use support::{Report, Row, Section};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = TestDatabase::start()?;
@@ -109,27 +102,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             a.push(time(&scoped)?);
         }
     }
-    a.sort();
-    b.sort();
-    println!(
-        "newest 50 of 10,000 resources in one workspace; {SAMPLES} transactions each, interleaved"
+    let mut report = Report::new("newest_resources", &mut owner);
+    let mut section = Section::new(
+        "B7",
+        "smoke: newest 50 of 10,000 resources in one tenant",
+        &format!(
+            "10,000 resources in one tenant's workspace among 10,000 of 5 other tenants; each sample one whole transaction \
+             (BEGIN with the tenant settings, the query, COMMIT). tenancy: tenant transaction as `tenancy_app` (scoping + RLS + \
+             visibility policy); baseline: plain Diesel transaction as the BYPASSRLS role with an explicit `tenant_id` filter. \
+             {SAMPLES} samples each, interleaved; µs. The source designs' target: p95 under 300 ms."
+        ),
     );
-    println!("{:<58} {:>9} {:>9} {:>9}", "", "p50", "p95", "p99");
-    for (label, v) in [
-        ("tenant transaction (tenancy_app, scoping + RLS)", &a),
-        ("admin, RLS bypassed, explicit tenant_id filter", &b),
-    ] {
-        println!(
-            "{label:<58} {:>9.3?} {:>9.3?} {:>9.3?}",
-            percentile(v, 0.50),
-            percentile(v, 0.95),
-            percentile(v, 0.99)
-        );
-    }
-    println!(
-        "ratio tenant/admin: p50 {:.2}, p95 {:.2} (source designs' target: p95 under 300 ms)",
-        percentile(&a, 0.50).as_secs_f64() / percentile(&b, 0.50).as_secs_f64(),
-        percentile(&a, 0.95).as_secs_f64() / percentile(&b, 0.95).as_secs_f64()
-    );
-    Ok(())
+    section
+        .push(Row::latency("newest 50 (whole transaction)", &a, &b).value_target("p95", 300_000.0));
+    report.sections.push(section);
+    report.finish()
 }

@@ -6,58 +6,49 @@
 //!   hand-written Diesel with the same explicit `tenant_id` filter, each inside one already
 //!   open transaction with the same role and settings (so row level security applies to both
 //!   and only the query path differs; two connections, because a tenant transaction does not
-//!   hand out its own). Each sample runs the query 20 times.
+//!   hand out its own). Each sample runs the query 20 times. The writes (update, insert
+//!   batch) touch disjoint rows on the two sides, so neither waits for the other's locks.
 //! - B2 transaction set-up: a tenant transaction that runs `SELECT 1` and commits, against a
 //!   plain Diesel transaction doing the same, with the round trips each needs.
 //!
 //! Samples alternate between the two sides; the report gives medians, p95 and the ratio of
 //! medians (tenancy / plain: 1.00 means no overhead).
 
-#![allow(
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::too_many_lines
-)] // reason: percentile arithmetic; one linear benchmark script
+#![allow(clippy::too_many_lines)] // reason: one linear benchmark script
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use tenancy_schema::embedded::TestDatabase;
+use tenancy_schema::models::{ResourceKind, ResourceVisibility};
 use tenancy_schema::schema::{resources, workspaces};
 use tenancy_schema::seed::seed_personal_tenant;
-use tenancy_schema::{Error, Tenancy, run_migrations};
+use tenancy_schema::{Error, ResourceId, Tenancy, run_migrations};
+
+mod support;
+use support::{Report, Row, Section};
 
 const SAMPLES: usize = 300;
 const REPEAT: usize = 20;
 
-type Query = fn(&mut tenancy_schema::TenantTx<'_>, B1) -> Result<usize, Error>;
-type Plain = fn(&mut PgConnection, B1) -> QueryResult<usize>;
+/// One query through a tenant transaction; `i` numbers the call, so writes can pick rows.
+type Query = fn(&mut tenancy_schema::TenantTx<'_>, &B1, usize) -> Result<usize, Error>;
+/// The same with plain Diesel and an explicit `tenant_id` filter.
+type Plain = fn(&mut PgConnection, &B1, usize) -> QueryResult<usize>;
 
-#[derive(Clone, Copy)]
 struct B1 {
     tenant: tenancy_schema::TenantId,
     workspace: tenancy_schema::WorkspaceId,
-    probe: tenancy_schema::ResourceId,
+    principal: tenancy_schema::PrincipalId,
+    probe: ResourceId,
+    /// Rows only the tenancy side updates.
+    ours_rows: Vec<ResourceId>,
+    /// Rows only the plain side updates.
+    plain_rows: Vec<ResourceId>,
 }
 
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn report(label: &str, mut ours: Vec<Duration>, mut plain: Vec<Duration>) {
-    ours.sort();
-    plain.sort();
-    println!(
-        "{label:<34} tenancy p50 {:>10.1?} p95 {:>10.1?} | plain p50 {:>10.1?} p95 {:>10.1?} | ratio {:.3}",
-        pct(&ours, 0.5),
-        pct(&ours, 0.95),
-        pct(&plain, 0.5),
-        pct(&plain, 0.95),
-        pct(&ours, 0.5).as_secs_f64() / pct(&plain, 0.5).as_secs_f64()
-    );
-}
+const BATCH: usize = 10;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = TestDatabase::start()?;
@@ -77,15 +68,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             p = who.principal.as_uuid()
         ))?;
     }
-    let probe: uuid::Uuid = resources::table
+    let ids: Vec<ResourceId> = resources::table
         .filter(resources::tenant_id.eq(me.tenant))
         .select(resources::id)
-        .first(&mut owner)?;
-    let probe = tenancy_schema::ResourceId::from_uuid(probe);
+        .order(resources::id)
+        .load::<uuid::Uuid>(&mut owner)?
+        .into_iter()
+        .map(ResourceId::from_uuid)
+        .collect();
+    let (ours_rows, plain_rows) = ids.split_at(ids.len() / 2);
+    let probe = ids[0];
     let (t, ws) = (me.tenant, me.workspace);
 
-    println!(
-        "B1 query overhead: {SAMPLES} samples x {REPEAT} queries, each side in one open transaction, same role and settings"
+    let mut report = Report::new("overhead", &mut owner);
+    let mut b1 = Section::new(
+        "B1",
+        "query overhead: tenant transaction vs hand-written Diesel",
+        &format!(
+            "the same statements through `TenantTx` and as plain Diesel with the same explicit `tenant_id` filter, each side in one open \
+             transaction with the same role and settings (row level security on both), {SAMPLES} alternating samples of {REPEAT} \
+             statements; µs per sample of {REPEAT}. Throughput ratio = 1 / latency ratio."
+        ),
     );
     // A tenant transaction does not hand out its Diesel connection (that is the point), so
     // the plain side runs on a second connection of the same server with the same role and
@@ -99,12 +102,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = B1 {
         tenant: t,
         workspace: ws,
+        principal: me.principal,
         probe,
+        ours_rows: ours_rows.to_vec(),
+        plain_rows: plain_rows.to_vec(),
     };
-    let cases: [(&str, Query, Plain); 3] = [
+    let cases: [(&str, Query, Plain); 5] = [
         (
             "point lookup by id",
-            |tx, a| {
+            |tx, a, _| {
                 tx.load(
                     resources::table
                         .filter(resources::id.eq(a.probe))
@@ -112,7 +118,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 )
                 .map(|v: Vec<String>| v.len())
             },
-            |c, a| {
+            |c, a, _| {
                 resources::table
                     .filter(resources::tenant_id.eq(a.tenant))
                     .filter(resources::id.eq(a.probe))
@@ -123,7 +129,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         (
             "filtered list (50 newest)",
-            |tx, a| {
+            |tx, a, _| {
                 tx.load(
                     resources::table
                         .filter(resources::workspace_id.eq(a.workspace))
@@ -133,7 +139,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 )
                 .map(|v: Vec<String>| v.len())
             },
-            |c, a| {
+            |c, a, _| {
                 resources::table
                     .filter(resources::tenant_id.eq(a.tenant))
                     .filter(resources::workspace_id.eq(a.workspace))
@@ -146,7 +152,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         (
             "two-table join (50 rows)",
-            |tx, a| {
+            |tx, a, _| {
                 tx.load(
                     resources::table
                         .inner_join(
@@ -158,7 +164,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 )
                 .map(|v: Vec<(String, String)>| v.len())
             },
-            |c, a| {
+            |c, a, _| {
                 resources::table
                     .inner_join(
                         workspaces::table.on(workspaces::tenant_id
@@ -174,6 +180,60 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .map(|v| v.len())
             },
         ),
+        (
+            "update one row by id",
+            |tx, a, i| {
+                tx.update(resources::table)
+                    .filter(resources::id.eq(a.ours_rows[i % a.ours_rows.len()]))
+                    .set(resources::name.eq("renamed"))
+                    .execute()
+            },
+            |c, a, i| {
+                diesel::update(
+                    resources::table
+                        .filter(resources::tenant_id.eq(a.tenant))
+                        .filter(resources::id.eq(a.plain_rows[i % a.plain_rows.len()])),
+                )
+                .set(resources::name.eq("renamed"))
+                .execute(c)
+            },
+        ),
+        (
+            "insert batch of 10 rows",
+            |tx, a, _| {
+                let rows: Vec<_> = (0..BATCH)
+                    .map(|_| {
+                        (
+                            resources::id.eq(ResourceId::new_v7()),
+                            resources::workspace_id.eq(a.workspace),
+                            resources::kind.eq(ResourceKind::Prompt),
+                            resources::name.eq("batch"),
+                            resources::visibility.eq(ResourceVisibility::Tenant),
+                            resources::owner_principal_id.eq(a.principal),
+                        )
+                    })
+                    .collect();
+                tx.insert_batch(resources::table, rows)
+            },
+            |c, a, _| {
+                let rows: Vec<_> = (0..BATCH)
+                    .map(|_| {
+                        (
+                            resources::tenant_id.eq(a.tenant),
+                            resources::id.eq(ResourceId::new_v7()),
+                            resources::workspace_id.eq(a.workspace),
+                            resources::kind.eq(ResourceKind::Prompt),
+                            resources::name.eq("batch"),
+                            resources::visibility.eq(ResourceVisibility::Tenant),
+                            resources::owner_principal_id.eq(a.principal),
+                        )
+                    })
+                    .collect();
+                diesel::insert_into(resources::table)
+                    .values(rows)
+                    .execute(c)
+            },
+        ),
     ];
     for (label, ours, plain) in cases {
         let mut a = Vec::with_capacity(SAMPLES);
@@ -182,13 +242,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             plain_conn.batch_execute("BEGIN")?;
             for i in 0..SAMPLES + 20 {
                 let start = Instant::now();
-                for _ in 0..REPEAT {
-                    ours(tx, args)?;
+                for k in 0..REPEAT {
+                    ours(tx, &args, i * REPEAT + k)?;
                 }
                 let ours_time = start.elapsed();
                 let start = Instant::now();
-                for _ in 0..REPEAT {
-                    plain(&mut plain_conn, args)?;
+                for k in 0..REPEAT {
+                    plain(&mut plain_conn, &args, i * REPEAT + k)?;
                 }
                 let plain_time = start.elapsed();
                 if i >= 20 {
@@ -199,12 +259,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             plain_conn.batch_execute("COMMIT")?;
             Ok::<_, Error>(())
         })?;
-        report(label, a, b);
+        b1.push(Row::latency(label, &a, &b).ratio_target(1.0 / 0.97));
     }
+    report.sections.push(b1);
 
-    println!("B2 transaction set-up: {SAMPLES} transactions each, alternating");
-    println!(
-        "  round trips: tenant transaction 2 (BEGIN + SET LOCALs + tenant check in one message; COMMIT), plain Diesel 2 (BEGIN; COMMIT), plus the statement in both"
+    let mut b2 = Section::new(
+        "B2",
+        "transaction set-up: tenant transaction vs plain Diesel transaction",
+        &format!(
+            "open + `SELECT 1` + commit, {SAMPLES} alternating transactions each side; µs per transaction. Round trips: tenant transaction 2 \
+             (BEGIN + SET LOCAL role and settings + tenant status check in one message; COMMIT), plain Diesel 2 (BEGIN; COMMIT), plus the statement in both."
+        ),
     );
     let mut plain_tx = PgConnection::establish(&url)?;
     plain_tx.batch_execute("SET ROLE tenancy_app")?;
@@ -221,6 +286,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             b.push(plain_time);
         }
     }
-    report("open + SELECT 1 + commit", a, b);
-    Ok(())
+    b2.push(Row::latency("open + SELECT 1 + commit", &a, &b));
+    report.sections.push(b2);
+    report.finish()
 }

@@ -321,16 +321,62 @@ fn secret_matches(stored: Option<&[u8]>, secret: &str) -> bool {
     bool::from(hashes_equal(&presented, &expected) & known)
 }
 
-/// A key text split into its parts.
+/// A key text split into its parts: what [`verify`] checks before it asks the database.
+///
+/// ```
+/// use tenancy_schema::api_keys::{parse_key, ApiKeyError};
+///
+/// let text = format!("tk_{}_{}", "0123456789abcdef", "ab".repeat(32));
+/// let key = parse_key(&text)?;
+/// assert_eq!(key.prefix(), "0123456789abcdef");
+/// assert!(key.matches_hash(Some(&key.secret_hash())));
+/// assert!(!key.matches_hash(None));
+/// assert_eq!(parse_key("tk_not-a-key").unwrap_err(), ApiKeyError::Malformed);
+/// # Ok::<(), ApiKeyError>(())
+/// ```
 #[derive(PartialEq, Eq)]
-struct ParsedKey<'a> {
+pub struct ParsedKey<'a> {
     prefix: &'a str,
     secret: &'a str,
 }
 
-/// Strict parse of `tk_<16 lowercase hex>_<64 lowercase hex>`. The length is checked first,
-/// so arbitrarily large input costs nothing; nothing here can panic.
-fn parse_key(text: &str) -> std::result::Result<ParsedKey<'_>, ApiKeyError> {
+impl ParsedKey<'_> {
+    /// The public part (16 lowercase hexadecimal digits), safe to log.
+    #[must_use]
+    pub fn prefix(&self) -> &str {
+        self.prefix
+    }
+
+    /// `SHA-256` of the secret part: what `api_keys.secret_hash` stores.
+    #[must_use]
+    pub fn secret_hash(&self) -> [u8; 32] {
+        secret_hash(self.secret)
+    }
+
+    /// Whether the secret hashes to `stored`, compared in constant time. `None` (no key has
+    /// this prefix) still costs one hash and one comparison, so timing does not tell an
+    /// unknown prefix from a wrong secret.
+    #[must_use]
+    pub fn matches_hash(&self, stored: Option<&[u8]>) -> bool {
+        secret_matches(stored, self.secret)
+    }
+}
+
+impl std::fmt::Debug for ParsedKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret: a parsed key ends up in logs through `{:?}` as easily as any value.
+        f.debug_struct("ParsedKey")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Strict parse of `tk_<16 lowercase hex>_<64 lowercase hex>`, without the database. The
+/// length is checked first, so arbitrarily large input costs nothing; nothing here can panic.
+///
+/// # Errors
+/// [`ApiKeyError::Malformed`] for any other text.
+pub fn parse_key(text: &str) -> std::result::Result<ParsedKey<'_>, ApiKeyError> {
     fn lower_hex(s: &str) -> bool {
         s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))

@@ -22,7 +22,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{self, Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -123,6 +123,42 @@ pub enum EmbeddedError {
     /// Looking up, creating or switching to the OS user that runs the server failed.
     #[error("os user setup failed: {0}")]
     OsUser(String),
+
+    /// [`TestDatabase::stop`], [`TestDatabase::start_again`] or [`TestDatabase::restart`] was
+    /// called on a database created on the `DATABASE_URL` server: that server is shared with
+    /// whoever else uses it, so tests never stop it.
+    #[error(
+        "cannot {action} the database server: this database was created on the DATABASE_URL server, not in a private cluster started by this process; use TestDatabase::start_embedded() for tests that stop or restart the server"
+    )]
+    NotEmbedded {
+        /// What was asked: `stop`, `start` or `restart`.
+        action: &'static str,
+    },
+}
+
+/// How [`TestDatabase::stop`] shuts a private cluster down (`pg_ctl stop -m <mode>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StopMode {
+    /// `-m fast`: open transactions are rolled back, clients are disconnected and a
+    /// checkpoint is written; a planned restart (deploy, failover drill).
+    #[default]
+    Fast,
+    /// `-m immediate`: every server process quits at once without a checkpoint, so the next
+    /// start runs crash recovery from the WAL; as close to a power cut as a test can get
+    /// without losing the operating system's page cache. The cluster runs with
+    /// `synchronous_commit=off` for speed, so commits acknowledged in the last few hundred
+    /// milliseconds may be lost unless the session set `synchronous_commit = on` (for
+    /// example with `ALTER ROLE <login> SET synchronous_commit = on`).
+    Immediate,
+}
+
+impl StopMode {
+    fn pg_ctl_name(self) -> &'static str {
+        match self {
+            StopMode::Fast => "fast",
+            StopMode::Immediate => "immediate",
+        }
+    }
 }
 
 fn io_error(context: impl Into<String>) -> impl FnOnce(io::Error) -> EmbeddedError {
@@ -291,6 +327,66 @@ impl TestDatabase {
         matches!(self.kind, Kind::Embedded(_))
     }
 
+    /// Stops the private cluster's server, for fault-injection tests: clients see their
+    /// connections fail until [`TestDatabase::start_again`]. The data directory, port and
+    /// urls stay, and dropping a stopped database still removes everything. Stopping a
+    /// stopped server does nothing.
+    ///
+    /// Do not call it on [`shared`]: every test of the process uses that server.
+    ///
+    /// # Errors
+    ///
+    /// [`EmbeddedError::NotEmbedded`] for a database on the `DATABASE_URL` server;
+    /// [`EmbeddedError::CommandFailed`] / [`EmbeddedError::Io`] when `pg_ctl stop` fails (the
+    /// server is then treated as still running).
+    pub fn stop(&self, mode: StopMode) -> Result<(), EmbeddedError> {
+        self.cluster("stop")?.stop_server(mode)
+    }
+
+    /// Starts the server of a private cluster stopped with [`TestDatabase::stop`] again, on the
+    /// same port and data directory, so every url handed out before works again; returns once
+    /// it accepts connections (after crash recovery, for [`StopMode::Immediate`]). Starting a
+    /// running server does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`EmbeddedError::NotEmbedded`] for a database on the `DATABASE_URL` server;
+    /// [`EmbeddedError::CommandFailed`] (with the server log tail, which says so when another
+    /// process took the port meanwhile) or [`EmbeddedError::NotReady`] when the server does
+    /// not come back.
+    pub fn start_again(&self) -> Result<(), EmbeddedError> {
+        self.cluster("start")?.start_stopped_server()
+    }
+
+    /// [`TestDatabase::stop`] with `mode`, then [`TestDatabase::start_again`]: the database
+    /// restarts under its clients, as in a deploy (`Fast`) or a crash (`Immediate`).
+    ///
+    /// # Errors
+    ///
+    /// As [`TestDatabase::stop`] and [`TestDatabase::start_again`].
+    pub fn restart(&self, mode: StopMode) -> Result<(), EmbeddedError> {
+        let cluster = self.cluster("restart")?;
+        cluster.stop_server(mode)?;
+        cluster.start_stopped_server()
+    }
+
+    /// `true` while the server accepts (or may accept) connections: always for a database on
+    /// the `DATABASE_URL` server, and for a private cluster unless it was stopped.
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        match &self.kind {
+            Kind::Embedded(cluster) => *cluster.lock_running(),
+            Kind::Created { .. } => true,
+        }
+    }
+
+    fn cluster(&self, action: &'static str) -> Result<&Cluster, EmbeddedError> {
+        match &self.kind {
+            Kind::Embedded(cluster) => Ok(cluster),
+            Kind::Created { .. } => Err(EmbeddedError::NotEmbedded { action }),
+        }
+    }
+
     /// For a database created on a `DATABASE_URL` server: start a watchdog that drops it once
     /// this process is gone (needs `psql`). Private clusters always have their own watchdog.
     fn guard_against_exit(&mut self) {
@@ -372,8 +468,9 @@ pub fn shared() -> Result<&'static TestDatabase, Arc<EmbeddedError>> {
 // Private cluster
 // ---------------------------------------------------------------------------------------------
 
-/// A running (or being set up) private cluster. Dropping it stops the server, then the
-/// `dir` field's own drop removes the directory.
+/// A private cluster: being set up, running, or stopped by [`TestDatabase::stop`]. Dropping
+/// it stops the server if it may be running, then the `dir` field's own drop removes the
+/// directory.
 struct Cluster {
     bins: PgBinaries,
     run_as: RunAs,
@@ -381,8 +478,9 @@ struct Cluster {
     socket_dir: PathBuf,
     log_path: PathBuf,
     port: u16,
-    /// Whether `pg_ctl start` was attempted, so drop must try to stop the server.
-    started: bool,
+    /// Whether the server may be running: a `pg_ctl start` was attempted and no stop
+    /// succeeded since, so drop must stop it. The lock also serialises stop and start.
+    running: Mutex<bool>,
     watchdog: Option<Child>,
     /// Declared last: removed after `Drop::drop` stopped the server.
     dir: TempDir,
@@ -417,7 +515,7 @@ impl Cluster {
             log_path: root.join("server.log"),
             socket_dir,
             port: 0,
-            started: false,
+            running: Mutex::new(false),
             watchdog: None,
             bins,
             run_as,
@@ -464,31 +562,11 @@ impl Cluster {
             let port = free_port()?;
             self.port = port;
             self.log_path = self.root().join(format!("server-{port}.log"));
-            let options = format!(
-                "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off \
-                 -c synchronous_commit=off -c full_page_writes=off -c max_connections=100 \
-                 -c shared_buffers=128MB",
-                sh_quote(self.socket_dir.as_os_str())
-            );
-            let args: Vec<OsString> = vec![
-                "start".into(),
-                "-D".into(),
-                (&self.data_dir).into(),
-                "-l".into(),
-                (&self.log_path).into(),
-                "-w".into(),
-                "-t".into(),
-                READY_TIMEOUT.as_secs().to_string().into(),
-                "-o".into(),
-                options.into(),
-            ];
-            let what = describe("pg_ctl", &args);
-            self.started = true;
-            let output = self
-                .server_command("pg_ctl", &args)
-                .stdin(Stdio::null())
-                .output()
-                .map_err(io_error(format!("could not run `{what}`")))?;
+            *self
+                .running
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner) = true;
+            let (what, output) = self.pg_ctl_start()?;
             if output.status.success() {
                 tracing::debug!(port, dir = %self.root().display(), "PostgreSQL server started");
                 return Ok(());
@@ -513,6 +591,101 @@ impl Cluster {
             waited_secs: READY_TIMEOUT.as_secs(),
             log_tail: log_tail(&self.log_path),
         })
+    }
+
+    /// `pg_ctl start` on `self.port`, logging to `self.log_path` (appending, so a restarted
+    /// server's log follows the earlier one). Returns the command line and its output.
+    fn pg_ctl_start(&self) -> Result<(String, Output), EmbeddedError> {
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off \
+             -c synchronous_commit=off -c full_page_writes=off -c max_connections=100 \
+             -c shared_buffers=128MB",
+            self.port,
+            sh_quote(self.socket_dir.as_os_str())
+        );
+        let args: Vec<OsString> = vec![
+            "start".into(),
+            "-D".into(),
+            (&self.data_dir).into(),
+            "-l".into(),
+            (&self.log_path).into(),
+            "-w".into(),
+            "-t".into(),
+            READY_TIMEOUT.as_secs().to_string().into(),
+            "-o".into(),
+            options.into(),
+        ];
+        let what = describe("pg_ctl", &args);
+        let output = self
+            .server_command("pg_ctl", &args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(io_error(format!("could not run `{what}`")))?;
+        Ok((what, output))
+    }
+
+    fn lock_running(&self) -> MutexGuard<'_, bool> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Backs [`TestDatabase::stop`].
+    fn stop_server(&self, mode: StopMode) -> Result<(), EmbeddedError> {
+        let mut running = self.lock_running();
+        if !*running {
+            return Ok(());
+        }
+        let args = self.stop_args(mode);
+        let what = describe("pg_ctl", &args);
+        let output = self
+            .server_command("pg_ctl", &args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(io_error(format!("could not run `{what}`")))?;
+        if !output.status.success() {
+            return Err(EmbeddedError::CommandFailed {
+                command: what,
+                status: output.status.to_string(),
+                output: format!(
+                    "{}\nserver log tail:\n{}",
+                    output_text(&output),
+                    log_tail(&self.log_path)
+                ),
+            });
+        }
+        *running = false;
+        tracing::debug!(
+            port = self.port,
+            mode = mode.pg_ctl_name(),
+            "PostgreSQL server stopped"
+        );
+        Ok(())
+    }
+
+    /// Backs [`TestDatabase::start_again`]: the same port, so urls handed out stay valid.
+    fn start_stopped_server(&self) -> Result<(), EmbeddedError> {
+        let mut running = self.lock_running();
+        if *running {
+            return Ok(());
+        }
+        let (what, output) = self.pg_ctl_start()?;
+        if !output.status.success() {
+            // A server that got as far as writing its pid file may still be starting up:
+            // leave it to drop to stop it.
+            *running = self.data_dir.join("postmaster.pid").exists();
+            return Err(EmbeddedError::CommandFailed {
+                command: what,
+                status: output.status.to_string(),
+                output: format!(
+                    "{}\nserver log tail:\n{}",
+                    output_text(&output),
+                    log_tail(&self.log_path)
+                ),
+            });
+        }
+        *running = true;
+        self.wait_ready()?;
+        tracing::debug!(port = self.port, "PostgreSQL server started again");
+        Ok(())
     }
 
     fn wait_ready(&self) -> Result<(), EmbeddedError> {
@@ -555,16 +728,16 @@ impl Cluster {
         }
     }
 
-    fn stop_args(&self) -> Vec<OsString> {
+    fn stop_args(&self, mode: StopMode) -> Vec<OsString> {
         vec![
             "stop".into(),
             "-D".into(),
             (&self.data_dir).into(),
             "-m".into(),
-            "immediate".into(),
+            mode.pg_ctl_name().into(),
             "-w".into(),
             "-t".into(),
-            "10".into(),
+            READY_TIMEOUT.as_secs().to_string().into(),
         ]
     }
 
@@ -573,7 +746,10 @@ impl Cluster {
     fn spawn_watchdog(&self) -> Option<Child> {
         let stop = self
             .run_as
-            .argv(&self.bins.tool("pg_ctl"), &self.stop_args())
+            .argv(
+                &self.bins.tool("pg_ctl"),
+                &self.stop_args(StopMode::Immediate),
+            )
             .iter()
             .map(|arg| sh_quote(arg))
             .collect::<Vec<_>>()
@@ -589,8 +765,9 @@ impl Cluster {
         spawn_watchdog(&script, &[("TENANCY_CLUSTER_DIR", self.root().as_os_str())])
     }
 
-    fn stop(&self) {
-        let args = self.stop_args();
+    /// Best effort, for drop: stop the server at once, falling back to a signal.
+    fn force_stop(&self) {
+        let args = self.stop_args(StopMode::Immediate);
         let result = self
             .server_command("pg_ctl", &args)
             .stdin(Stdio::null())
@@ -627,8 +804,13 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         stop_watchdog(&mut self.watchdog);
-        if self.started {
-            self.stop();
+        // Not after a successful `TestDatabase::stop`: `pg_ctl stop` would fail and warn.
+        if *self
+            .running
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
+            self.force_stop();
         }
         // `self.dir` (TempDir) is dropped after this and removes the directory.
     }
@@ -1345,6 +1527,63 @@ mod tests {
         assert!(database_exists(admin, &name_b));
         drop(b);
         assert!(!database_exists(admin, &name_b));
+    }
+
+    #[test]
+    fn a_stopped_cluster_starts_again_on_the_same_url_with_its_data() {
+        use diesel::connection::SimpleConnection;
+        let db = TestDatabase::start_embedded().expect("start embedded cluster");
+        let created = TestDatabase::create_in(db.url()).expect("create database");
+        let err = created.restart(StopMode::Fast).expect_err("not embedded");
+        assert!(
+            matches!(err, EmbeddedError::NotEmbedded { action: "restart" }),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("cannot restart the database server")
+        );
+        assert!(matches!(
+            created.stop(StopMode::Fast),
+            Err(EmbeddedError::NotEmbedded { action: "stop" })
+        ));
+        assert!(created.is_running());
+        drop(created);
+
+        let count = || -> i64 {
+            let mut conn = PgConnection::establish(db.url()).expect("connect");
+            diesel::select(sql::<diesel::sql_types::BigInt>(
+                "(SELECT count(*) FROM kept)",
+            ))
+            .get_result(&mut conn)
+            .expect("count")
+        };
+        PgConnection::establish(db.url())
+            .expect("connect")
+            .batch_execute("CREATE TABLE kept (n int); INSERT INTO kept VALUES (1), (2)")
+            .expect("write");
+        db.stop(StopMode::Fast).expect("stop");
+        assert!(!db.is_running());
+        db.stop(StopMode::Fast)
+            .expect("stopping a stopped server does nothing");
+        assert!(PgConnection::establish(db.url()).is_err(), "server is down");
+        db.start_again().expect("start again");
+        db.start_again()
+            .expect("starting a running server does nothing");
+        assert!(db.is_running());
+        assert_eq!(count(), 2);
+        db.restart(StopMode::Immediate)
+            .expect("restart after a crash");
+        assert_eq!(count(), 2, "crash recovery kept the checkpointed rows");
+
+        // Drop cleans up a stopped cluster too.
+        db.stop(StopMode::Immediate).expect("stop");
+        let Kind::Embedded(cluster) = &db.kind else {
+            panic!("expected an embedded cluster");
+        };
+        let dir = cluster.root().to_path_buf();
+        drop(db);
+        assert!(!dir.exists(), "cluster directory removed on drop");
     }
 
     #[test]

@@ -321,6 +321,18 @@ impl Tenancy {
     }
 }
 
+/// Whether the server connection itself is gone (as opposed to a statement failing on it).
+fn is_connection_loss(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+    matches!(
+        e,
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _
+        )
+    )
+}
+
 /// Opens a transaction with `setup_sql`, runs `f`, and commits or rolls back.
 ///
 /// A connection whose set-up failed, or whose rollback failed, is marked broken so that
@@ -343,6 +355,11 @@ where
         // goes back to the pool. Anything else is discarded.
         if status_error.is_none() || !rolled_back {
             AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
+        }
+        // A connection lost before or during BEGIN (server restarted, backend killed) is not
+        // a role problem: report it as the database error it is, without Setup's hint.
+        if status_error.is_none() && is_connection_loss(&source) {
+            return Err(Error::from(source).into());
         }
         return Err(status_error
             .unwrap_or_else(|| Error::Setup {

@@ -1,0 +1,277 @@
+//! Issue 6, B3: what row level security itself costs at scale.
+//!
+//! `cargo bench -p tenancy-schema --bench rls_cost`
+//!
+//! 1,000,000 resources across 1,000 tenants, skewed: one tenant holds 100,000 rows (10 %),
+//! the other 999 about 900 each. The same Diesel statements, with the same explicit
+//! `tenant_id = $1` filter, run on two connections of the same server:
+//! - "RLS": as `tenancy_app` with the tenant settings, so every tenant and visibility policy
+//!   of `resources` applies;
+//! - "no RLS": as the tables' owner (the superuser that ran the migrations), which row level
+//!   security skips.
+//!
+//! The only difference is the policies. `resources` carries the tenant policies plus the
+//! visibility rules (owner, workspace members, ACL grants); `resource_acl` (1,000,000 rows,
+//! one grant per resource) carries only the tenant policies for reads, so its rows show what
+//! tenant isolation alone costs. A last pair repeats the big tenant's `resources` list with
+//! `plan_cache_mode = force_generic_plan` on both sides, which shows how much of the
+//! difference is planning the policy-expanded statement on every execution. Each sample is one statement (autocommit), and the
+//! two sides alternate sample by sample. The report gives p50/p95/p99 per side, the ratio of
+//! medians, and `EXPLAIN (ANALYZE, BUFFERS)` of each statement on each side.
+
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use tenancy_schema::embedded::TestDatabase;
+use tenancy_schema::schema::{resource_acl, resources};
+use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
+use tenancy_schema::{ResourceId, Tenancy, run_migrations};
+
+mod support;
+use support::{Report, Row, Section, explain};
+
+const TENANTS: usize = 1_000;
+const BIG_TENANT_ROWS: usize = 100_000;
+const TOTAL_ROWS: usize = 1_000_000;
+const SAMPLES: usize = 3_000;
+const WARMUP: usize = 100;
+
+#[derive(Clone, Copy)]
+struct Probe {
+    who: PersonalTenant,
+    resource: ResourceId,
+}
+
+fn list(conn: &mut PgConnection, p: Probe) -> QueryResult<usize> {
+    resources::table
+        .filter(resources::tenant_id.eq(p.who.tenant))
+        .filter(resources::workspace_id.eq(p.who.workspace))
+        .order(resources::updated_at.desc())
+        .limit(50)
+        .select(resources::name)
+        .load::<String>(conn)
+        .map(|v| v.len())
+}
+
+fn point(conn: &mut PgConnection, p: Probe) -> QueryResult<usize> {
+    resources::table
+        .filter(resources::tenant_id.eq(p.who.tenant))
+        .filter(resources::id.eq(p.resource))
+        .select(resources::name)
+        .load::<String>(conn)
+        .map(|v| v.len())
+}
+
+fn acl_list(conn: &mut PgConnection, p: Probe) -> QueryResult<usize> {
+    resource_acl::table
+        .filter(resource_acl::tenant_id.eq(p.who.tenant))
+        .filter(resource_acl::principal_id.eq(p.who.principal))
+        .limit(50)
+        .select(resource_acl::resource_id)
+        .load::<uuid::Uuid>(conn)
+        .map(|v| v.len())
+}
+
+fn acl_point(conn: &mut PgConnection, p: Probe) -> QueryResult<usize> {
+    resource_acl::table
+        .filter(resource_acl::tenant_id.eq(p.who.tenant))
+        .filter(resource_acl::resource_id.eq(p.resource))
+        .select(resource_acl::principal_id)
+        .load::<uuid::Uuid>(conn)
+        .map(|v| v.len())
+}
+
+// By (tenant, resource), the primary key's prefix. With the principal as well, generic plans
+// on both sides preferred the (tenant, principal) index and scanned the big tenant's 100,000
+// grants: a planner choice on correlated columns, the same with and without RLS.
+
+/// Alternates the two sides `SAMPLES` times after a warm-up; both must return the same
+/// number of rows, or the comparison would be of different work.
+fn measure(
+    rls: &mut PgConnection,
+    owner: &mut PgConnection,
+    query: fn(&mut PgConnection, Probe) -> QueryResult<usize>,
+    p: Probe,
+) -> Result<(Vec<Duration>, Vec<Duration>), Box<dyn std::error::Error>> {
+    let (mut a, mut b) = (Vec::with_capacity(SAMPLES), Vec::with_capacity(SAMPLES));
+    for i in 0..WARMUP + SAMPLES {
+        let start = Instant::now();
+        let seen_rls = query(rls, p)?;
+        let t_rls = start.elapsed();
+        let start = Instant::now();
+        let seen_owner = query(owner, p)?;
+        let t_owner = start.elapsed();
+        if seen_rls != seen_owner || seen_rls == 0 {
+            return Err(
+                format!("sides disagree: {seen_rls} rows under RLS, {seen_owner} without").into(),
+            );
+        }
+        if i >= WARMUP {
+            a.push(t_rls);
+            b.push(t_owner);
+        }
+    }
+    Ok((a, b))
+}
+
+fn set_tenant(conn: &mut PgConnection, who: &PersonalTenant) -> QueryResult<()> {
+    conn.batch_execute(&format!(
+        "SET tenancy.tenant_id = '{}'; SET tenancy.principal_id = '{}'",
+        who.tenant.as_uuid(),
+        who.principal.as_uuid()
+    ))
+}
+
+#[allow(clippy::too_many_lines)] // reason: one linear benchmark script: load, measure, explain
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let db = TestDatabase::start()?;
+    let mut owner = PgConnection::establish(db.url())?;
+    run_migrations(&mut owner)?;
+    let url = db.create_app_login("bench_login", "bench")?;
+    let tenancy = Tenancy::connect(&url, 1)?;
+
+    let started = Instant::now();
+    let tenants: Vec<PersonalTenant> = (0..TENANTS)
+        .map(|i| seed_personal_tenant(&tenancy, &format!("t{i}@example.com"), "T"))
+        .collect::<Result<_, _>>()?;
+    println!(
+        "seeded {TENANTS} tenants in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let small_rows = (TOTAL_ROWS - BIG_TENANT_ROWS) / (TENANTS - 1);
+    let values: Vec<String> = tenants
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let rows = if i == 0 {
+                TOTAL_ROWS - small_rows * (TENANTS - 1)
+            } else {
+                small_rows
+            };
+            format!(
+                "('{}'::uuid, '{}'::uuid, '{}'::uuid, {rows})",
+                t.tenant.as_uuid(),
+                t.workspace.as_uuid(),
+                t.principal.as_uuid()
+            )
+        })
+        .collect();
+    // Interleaved timestamps spread the big tenant's rows through the whole heap, as years of
+    // mixed writes would, instead of one contiguous block.
+    owner.batch_execute(&format!(
+        "INSERT INTO resources (tenant_id, id, workspace_id, kind, name, visibility, owner_principal_id, updated_at)
+         SELECT t.tenant, tenancy.uuid_v7(), t.ws, 'prompt', 'r' || g,
+                (ARRAY['private', 'workspace', 'tenant'])[1 + g % 3]::resource_visibility,
+                t.p, now() - (g * {TENANTS} + t.k) * interval '1 second'
+         FROM (SELECT v.*, row_number() OVER () AS k FROM (VALUES {}) v(tenant, ws, p, n)) t
+         CROSS JOIN LATERAL generate_series(1, t.n) g
+         ORDER BY g, t.k",
+        values.join(",")
+    ))?;
+    owner.batch_execute(
+        "INSERT INTO resource_acl (tenant_id, resource_id, principal_id, permission)
+         SELECT tenant_id, id, owner_principal_id, 'read' FROM resources",
+    )?;
+    // Its own statements: VACUUM cannot run inside the implicit transaction of a batch.
+    owner.batch_execute("VACUUM ANALYZE resources")?;
+    owner.batch_execute("VACUUM ANALYZE resource_acl")?;
+    let loaded = started.elapsed();
+
+    let mut report = Report::new("rls_cost", &mut owner);
+    let mut section = Section::new(
+        "B3",
+        "row level security cost at 1,000,000 resources",
+        &format!(
+            "{TOTAL_ROWS} resources across {TENANTS} tenants (one with {BIG_TENANT_ROWS}, the others {small_rows} each; loaded in {:.0} s). \
+             The same statements with the same explicit `tenant_id` filter: as `tenancy_app` under every policy of `resources` \
+             (tenant isolation plus the visibility rules) vs as the owner, whom row level security skips. One statement per sample, \
+             autocommit, sides alternating, {SAMPLES} samples each after {WARMUP} warm-up. Latency in µs.",
+            loaded.as_secs_f64()
+        ),
+    );
+
+    let mut rls = PgConnection::establish(&url)?;
+    rls.batch_execute("SET ROLE tenancy_app")?;
+    let mut bypass = PgConnection::establish(db.url())?;
+    for (name, who) in [
+        ("big tenant (10 %)", tenants[0]),
+        ("small tenant", tenants[TENANTS / 2]),
+    ] {
+        set_tenant(&mut rls, &who)?;
+        let newest: uuid::Uuid = resources::table
+            .filter(resources::tenant_id.eq(who.tenant))
+            .order(resources::updated_at.desc())
+            .select(resources::id)
+            .offset(7)
+            .first(&mut bypass)?;
+        let probe = Probe {
+            who,
+            resource: ResourceId::from_uuid(newest),
+        };
+        let (on, off) = measure(&mut rls, &mut bypass, list, probe)?;
+        section.push(
+            Row::latency(&format!("{name}: newest 50 of a workspace"), &on, &off)
+                .ratio_target(1.05),
+        );
+        let (on, off) = measure(&mut rls, &mut bypass, point, probe)?;
+        section.push(
+            Row::latency(&format!("{name}: point lookup by id"), &on, &off).ratio_target(1.05),
+        );
+        let (on, off) = measure(&mut rls, &mut bypass, acl_list, probe)?;
+        section.push(
+            Row::latency(
+                &format!("{name}: 50 ACL grants of a principal (tenant policy only)"),
+                &on,
+                &off,
+            )
+            .ratio_target(1.05),
+        );
+        let (on, off) = measure(&mut rls, &mut bypass, acl_point, probe)?;
+        section.push(
+            Row::latency(
+                &format!("{name}: ACL grants of one resource (tenant policy only)"),
+                &on,
+                &off,
+            )
+            .ratio_target(1.05),
+        );
+
+        if name.starts_with("big") {
+            let (tid, wid, rid) = (who.tenant.as_uuid(), who.workspace.as_uuid(), newest);
+            let list_sql = format!(
+                "SELECT name FROM resources WHERE tenant_id = '{tid}' AND workspace_id = '{wid}' ORDER BY updated_at DESC LIMIT 50"
+            );
+            let point_sql =
+                format!("SELECT name FROM resources WHERE tenant_id = '{tid}' AND id = '{rid}'");
+            for (label, sql) in [("newest 50", &list_sql), ("point lookup", &point_sql)] {
+                for (side, conn) in [
+                    ("as tenancy_app, RLS on", &mut rls),
+                    ("as owner, RLS skipped", &mut bypass),
+                ] {
+                    let plan = explain(conn, sql)?;
+                    section.note(format!(
+                        "EXPLAIN (ANALYZE, BUFFERS), big tenant, {label}, {side}:\n{}",
+                        plan.join("\n")
+                    ));
+                }
+            }
+        }
+    }
+    for conn in [&mut rls, &mut bypass] {
+        conn.batch_execute("SET plan_cache_mode = force_generic_plan")?;
+    }
+    set_tenant(&mut rls, &tenants[0])?;
+    let probe = Probe {
+        who: tenants[0],
+        resource: ResourceId::new_v7(),
+    };
+    let (on, off) = measure(&mut rls, &mut bypass, list, probe)?;
+    section.push(Row::latency(
+        "big tenant: newest 50, generic plans on both sides (diagnostic)",
+        &on,
+        &off,
+    ));
+    report.sections.push(section);
+    report.finish()
+}
