@@ -187,7 +187,7 @@ pub fn render(
     }));
     let _ = writeln!(
         s,
-        "| reproduce | `{command}`; everything: `cargo xtask bench` (about 15 minutes); one benchmark: `cargo bench -p tenancy-schema --bench <name>` |\n"
+        "| reproduce | `{command}`; everything: `cargo xtask bench` (about 10 minutes); one benchmark: `cargo bench -p tenancy-schema --bench <name>` |\n"
     );
     let _ = writeln!(
         s,
