@@ -13,6 +13,8 @@ use uuid::Uuid;
 ///
 /// Ids are written as a prefix naming the entity, an underscore, and the UUID as 32
 /// lowercase hexadecimal digits without hyphens (`ten_0190b5a48c3e7c4e9a573f1d2f6b8a10`).
+/// Parsing also accepts uppercase digits (ids copied through tools that upper-case them),
+/// and displays them in lowercase again; the prefix is case-sensitive.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseIdError {
     /// The text does not start with the entity's prefix (for example a `usr_` id given
@@ -48,7 +50,7 @@ fn parse_prefixed(s: &str, prefix: &'static str, kind: &'static str) -> Result<U
         });
     };
     // `Uuid::try_parse` also accepts hyphenated, braced and URN forms; the text format is
-    // exactly one spelling, so check the shape first.
+    // one shape only (32 hex digits, either case), so check the shape first.
     if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ParseIdError::Malformed {
             kind,
