@@ -314,11 +314,14 @@ fn load(threads: usize, per_thread: usize) {
                     let who = tenants[k];
                     if i % 5 == 4 {
                         t.transaction_as(who.tenant, who.principal, |tx| {
-                            // Rows locked in id order: two of these in one tenant would
-                            // otherwise deadlock each other (PostgreSQL, not tenancy).
+                            // Raw SQL with no tenant filter: RLS alone keeps it in the
+                            // tenant. The newest 20 rows only, so the long run stays linear
+                            // (all rows made 100,000 transactions quadratic), locked in one
+                            // order so that two of these cannot deadlock each other.
                             tx.execute(diesel::sql_query(
                                 "UPDATE resources SET data = '{\"touched\": true}' WHERE id IN \
-                                 (SELECT id FROM resources WHERE deleted_at IS NULL ORDER BY id FOR UPDATE)",
+                                 (SELECT id FROM resources WHERE deleted_at IS NULL \
+                                  ORDER BY id DESC LIMIT 20 FOR UPDATE)",
                             ))
                         })
                         .expect("raw update");

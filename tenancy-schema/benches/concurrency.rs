@@ -159,7 +159,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         section.push(
             Row::compared(
-                &format!("{workers} workers"),
+                &format!("workers: {workers}"),
                 "tx/s",
                 Better::Higher,
                 Stats::of(&ours).ok_or("no rounds")?,

@@ -61,7 +61,7 @@ pub struct Report {
 /// Runs the chosen benchmarks one after the other (never in parallel: they would measure
 /// each other), then writes the report. `Ok(false)` when a benchmark failed; the report then
 /// lists it as failed, and keeps every other result.
-pub fn run(only: &[String], out: &Path) -> Result<bool, XtaskError> {
+pub fn run(only: &[String], render_only: bool, out: &Path) -> Result<bool, XtaskError> {
     for name in only {
         if !BENCHES.contains(&name.as_str()) {
             return Err(XtaskError::UnknownBench(name.clone()));
@@ -73,9 +73,11 @@ pub fn run(only: &[String], out: &Path) -> Result<bool, XtaskError> {
         .filter(|b| only.is_empty() || only.iter().any(|o| o == b))
         .collect();
     let dir = workspace_root().join("target/tenancy-bench");
-    fresh_dir(&dir)?;
     let mut failed = Vec::new();
-    for bench in &chosen {
+    if !render_only {
+        fresh_dir(&dir)?;
+    }
+    for bench in chosen.iter().filter(|_| !render_only) {
         let output = stream(
             "cargo",
             &["bench", "-p", "tenancy-schema", "--bench", bench],
@@ -92,9 +94,12 @@ pub fn run(only: &[String], out: &Path) -> Result<bool, XtaskError> {
         }
     }
     let mut reports = Vec::new();
+    let mut measured_at: Option<std::time::SystemTime> = None;
     for bench in &chosen {
         let path = dir.join(format!("{bench}.json"));
         if path.exists() {
+            let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+            measured_at = measured_at.max(modified);
             let report: Report = serde_json::from_str(&read(&path)?)
                 .map_err(|source| XtaskError::Record { path, source })?;
             reports.push(report);
@@ -106,13 +111,14 @@ pub fn run(only: &[String], out: &Path) -> Result<bool, XtaskError> {
     } else {
         None
     };
-    let text = render(
-        &reports,
-        &failed,
-        compile_time.as_deref(),
-        &Machine::read(),
-        only,
-    );
+    let mut machine = Machine::read();
+    // The records' own time, so a re-render does not pass for a new measurement.
+    if let Some(at) = measured_at {
+        machine.date = chrono::DateTime::<chrono::Utc>::from(at)
+            .format("%Y-%m-%d %H:%M UTC")
+            .to_string();
+    }
+    let text = render(&reports, &failed, compile_time.as_deref(), &machine, only);
     write(out, &text)?;
     println!("wrote {}", out.display());
     Ok(failed.is_empty())
@@ -216,8 +222,20 @@ pub fn render(
     for section in reports.iter().flat_map(|r| &r.sections) {
         for row in section.rows.iter().filter(|r| r.target.is_some()) {
             let result = match row.ratio {
-                Some(r) => format!("ratio {r:.3}"),
-                None => format!("{} {}", figure(&row.ours), row.unit),
+                Some(r)
+                    if row
+                        .target
+                        .as_deref()
+                        .is_some_and(|t| t.starts_with("ratio")) =>
+                {
+                    format!("ratio {r:.3}")
+                }
+                _ => format!(
+                    "p50 {}, p95 {} {}",
+                    num(row.ours.p50),
+                    num(row.ours.p95),
+                    row.unit
+                ),
             };
             let _ = writeln!(
                 s,

@@ -37,6 +37,10 @@ enum Command {
         /// Only these benchmarks (default: all); the report then covers only them.
         #[arg(long = "only", value_name = "NAME")]
         only: Vec<String>,
+        /// Do not run anything: write the report again from the records of the last run
+        /// (target/tenancy-bench/*.json).
+        #[arg(long)]
+        render_only: bool,
         /// Where to write the report.
         #[arg(long, default_value = "BENCHMARKS.md")]
         out: PathBuf,
@@ -91,7 +95,11 @@ pub enum XtaskError {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Bench { only, out } => bench::run(&only, &out),
+        Command::Bench {
+            only,
+            render_only,
+            out,
+        } => bench::run(&only, render_only, &out),
         Command::Reliability {
             quick,
             fuzz_seconds,

@@ -170,7 +170,8 @@ fn fuzz(seconds: u64) -> Result<Vec<FuzzRun>, XtaskError> {
 pub fn run(quick: bool, fuzz_seconds: u64, out: &Path) -> Result<bool, XtaskError> {
     let dir = workspace_root().join("target/tenancy-reliability");
     fresh_dir(&dir)?;
-    let mut args = vec!["test", "-p", "tenancy-schema"];
+    // Every suite runs even when one fails, so the report shows all of them.
+    let mut args = vec!["test", "--no-fail-fast", "-p", "tenancy-schema"];
     for (suite, _) in SUITES {
         args.extend(["--test", suite]);
     }

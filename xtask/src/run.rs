@@ -16,8 +16,8 @@ pub fn workspace_root() -> PathBuf {
 /// What a finished command printed and whether it succeeded.
 pub struct Output {
     pub success: bool,
-    /// stdout and stderr, line by line, in the order they arrived per stream (stderr after
-    /// stdout).
+    /// stdout and stderr, line by line, merged in the order the lines arrived (cargo names a
+    /// test binary on stderr and the binary reports on stdout: parsing needs both in order).
     pub lines: Vec<String>,
 }
 
@@ -38,26 +38,39 @@ pub fn stream(program: &str, args: &[&str], envs: &[(&str, &Path)]) -> Result<Ou
         .stderr(Stdio::piped())
         .spawn()
         .map_err(spawn)?;
-    let stderr = child.stderr.take();
-    // stderr on its own thread, so neither pipe can fill up and stall the child.
-    let err_thread = std::thread::spawn(move || {
-        let mut lines = Vec::new();
-        if let Some(stderr) = stderr {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("{line}");
-                lines.push(line);
-            }
-        }
-        lines
-    });
-    let mut lines = Vec::new();
+    // One reader thread per pipe, so neither can fill up and stall the child; both feed one
+    // channel, which keeps the arrival order.
+    let (sender, receiver) = std::sync::mpsc::channel::<(bool, String)>();
+    let mut readers = Vec::new();
     if let Some(stdout) = child.stdout.take() {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            println!("{line}");
-            lines.push(line);
-        }
+        let sender = sender.clone();
+        readers.push(std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = sender.send((false, line));
+            }
+        }));
     }
-    lines.extend(err_thread.join().unwrap_or_default());
+    if let Some(stderr) = child.stderr.take() {
+        let sender = sender.clone();
+        readers.push(std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = sender.send((true, line));
+            }
+        }));
+    }
+    drop(sender);
+    let mut lines = Vec::new();
+    for (is_err, line) in receiver {
+        if is_err {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+        lines.push(line);
+    }
+    for reader in readers {
+        let _ = reader.join();
+    }
     let status = child.wait().map_err(spawn)?;
     Ok(Output {
         success: status.success(),
