@@ -48,21 +48,13 @@ pub struct Verdict {
     pub ran: bool,
 }
 
-/// Per-binary verdicts from `cargo test` output, keyed by the test binary's name.
-pub fn parse_verdicts(lines: &[String]) -> BTreeMap<String, Verdict> {
-    let mut out: BTreeMap<String, Verdict> = BTreeMap::new();
-    let mut current: Option<String> = None;
+/// The verdict of one test binary's run from its `cargo test` output: the harness's summary
+/// (`test result: ok. 3 passed; 0 failed; 1 ignored; ...`) and the names of failed tests.
+pub fn suite_verdict(lines: &[String]) -> Verdict {
+    let mut v = Verdict::default();
     for line in lines {
         let line = line.trim();
-        if let Some(rest) = line.strip_prefix("Running ") {
-            // `Running ../tests/faults.rs (target/debug/deps/faults-0123)`
-            current = rest
-                .split_whitespace()
-                .next()
-                .and_then(|p| Path::new(p).file_stem())
-                .map(|s| s.to_string_lossy().into_owned());
-        } else if let (Some(name), Some(rest)) = (&current, line.strip_prefix("test result: ")) {
-            let v = out.entry(name.clone()).or_default();
+        if let Some(rest) = line.strip_prefix("test result: ") {
             v.ran = true;
             for part in rest.split(';') {
                 let mut words = part.split_whitespace().rev();
@@ -77,18 +69,14 @@ pub fn parse_verdicts(lines: &[String]) -> BTreeMap<String, Verdict> {
                     _ => {}
                 }
             }
-        } else if let (Some(name), Some(test)) = (
-            &current,
-            line.strip_prefix("test ")
-                .and_then(|t| t.strip_suffix(" ... FAILED")),
-        ) {
-            out.entry(name.clone())
-                .or_default()
-                .failures
-                .push(test.to_owned());
+        } else if let Some(test) = line
+            .strip_prefix("test ")
+            .and_then(|t| t.strip_suffix(" ... FAILED"))
+        {
+            v.failures.push(test.to_owned());
         }
     }
-    out
+    v
 }
 
 /// Live fuzzing of one target: how many inputs libFuzzer ran.
@@ -171,16 +159,20 @@ pub fn run(quick: bool, fuzz_seconds: u64, out: &Path) -> Result<bool, XtaskErro
     let dir = workspace_root().join("target/tenancy-reliability");
     fresh_dir(&dir)?;
     // Every suite runs even when one fails, so the report shows all of them.
-    let mut args = vec!["test", "--no-fail-fast", "-p", "tenancy-schema"];
+    // One cargo invocation per suite: its verdict is then unambiguously its own (cargo names
+    // the binary on stderr, the binary reports on stdout, and the two pipes race), and a
+    // failing suite does not keep the others from running.
+    let mut verdicts = BTreeMap::new();
+    let mut all_succeeded = true;
     for (suite, _) in SUITES {
-        args.extend(["--test", suite]);
+        let mut args = vec!["test", "-p", "tenancy-schema", "--test", suite, "--"];
+        if !quick {
+            args.push("--include-ignored");
+        }
+        let output = stream("cargo", &args, &[("TENANCY_RELIABILITY_DIR", &dir)])?;
+        all_succeeded &= output.success;
+        verdicts.insert((*suite).to_owned(), suite_verdict(&output.lines));
     }
-    args.push("--");
-    if !quick {
-        args.push("--include-ignored");
-    }
-    let output = stream("cargo", &args, &[("TENANCY_RELIABILITY_DIR", &dir)])?;
-    let verdicts = parse_verdicts(&output.lines);
     let fuzz_runs = if fuzz_seconds > 0 {
         fuzz(fuzz_seconds)?
     } else {
@@ -223,7 +215,7 @@ pub fn run(quick: bool, fuzz_seconds: u64, out: &Path) -> Result<bool, XtaskErro
     let all_ran = SUITES
         .iter()
         .all(|(s, _)| verdicts.get(*s).is_some_and(|v| v.ran));
-    Ok(output.success && all_ran && fuzz_runs.iter().all(|r| r.ok))
+    Ok(all_succeeded && all_ran && fuzz_runs.iter().all(|r| r.ok))
 }
 
 fn postgres_version() -> String {
@@ -384,16 +376,19 @@ mod tests {
     }
 
     #[test]
-    fn verdicts_are_read_per_binary() {
-        let out = lines(
-            "     Running ../tests/faults.rs (target/debug/deps/faults-0123)\n\
-             test restart_keeps_commits ... ok\n\
-             test result: ok. 2 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 3.1s\n\
-             \x20    Running ../tests/reliability.rs (target/debug/deps/reliability-77)\n\
-             test bad_ids ... FAILED\n\
+    fn a_verdict_is_read_from_the_summary_and_the_failed_lines() {
+        let ok = suite_verdict(&lines(
+            "test restart_keeps_commits ... ok\n\
+             test result: ok. 2 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 3.1s\n",
+        ));
+        let failed = suite_verdict(&lines(
+            "test bad_ids ... FAILED\n\
              test result: FAILED. 4 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 9.0s\n",
-        );
-        let v = parse_verdicts(&out);
+        ));
+        let v = BTreeMap::from([
+            ("faults".to_owned(), ok),
+            ("reliability".to_owned(), failed),
+        ]);
         assert_eq!(
             v["faults"],
             Verdict {
