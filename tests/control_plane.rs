@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use common::owner;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Text};
 use tenancy_schema::control::{self, Actor, CreatedTenant, NewTenantSpec};
 use tenancy_schema::envelope::{self, ListRequest, NewResourceSpec, ResourceChanges};
 use tenancy_schema::jobs::TenantJob;
@@ -84,19 +84,10 @@ fn actions(tenant: TenantId) -> Vec<String> {
 }
 
 fn chain_verifies(tenant: TenantId) -> bool {
-    #[derive(QueryableByName)]
-    struct Broken {
-        #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
-        id: Option<Uuid>,
-    }
-    diesel::sql_query(format!(
-        "SELECT tenancy.verify_audit_chain('{}') AS id",
-        tenant.as_uuid()
-    ))
-    .get_result::<Broken>(&mut owner())
-    .unwrap()
-    .id
-    .is_none()
+    tenancy_schema::audit::verify_chain(&mut owner(), tenant)
+        .unwrap()
+        .broken_at
+        .is_none()
 }
 
 /// A member of `tenant` with `role` whose invitation was accepted; returns its principal.

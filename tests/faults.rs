@@ -424,13 +424,9 @@ fn restart_mid_run(mode: StopMode) -> Counts {
         orphans.iter().map(|o| o.id).collect::<Vec<_>>()
     );
     for who in &tenants {
-        let broken: Orphan = diesel::sql_query(format!(
-            "SELECT tenancy.verify_audit_chain('{}') AS id",
-            who.tenant.as_uuid()
-        ))
-        .get_result(&mut owner)
-        .expect("verify audit chain");
-        assert_eq!(broken.id, None, "audit chain of {}", who.tenant);
+        let chain = tenancy_schema::audit::verify_chain(&mut owner, who.tenant)
+            .expect("verify audit chain");
+        assert_eq!(chain.broken_at, None, "audit chain of {}", who.tenant);
     }
 
     // No tenant context leaks after the recovery: each tenant sees exactly its own rows,

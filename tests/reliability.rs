@@ -350,18 +350,8 @@ fn load(threads: usize, per_thread: usize) {
             .into_iter()
             .collect();
         assert_eq!(listed, committed[k], "tenant {k}: lost or foreign rows");
-        #[derive(QueryableByName)]
-        struct Broken {
-            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
-            id: Option<uuid::Uuid>,
-        }
-        let broken: Broken = diesel::sql_query(format!(
-            "SELECT tenancy.verify_audit_chain('{}') AS id",
-            who.tenant.as_uuid()
-        ))
-        .get_result(&mut owner())
-        .unwrap();
-        assert_eq!(broken.id, None, "audit chain of tenant {k}");
+        let chain = tenancy_schema::audit::verify_chain(&mut owner(), who.tenant).unwrap();
+        assert_eq!(chain.broken_at, None, "audit chain of tenant {k}");
         #[derive(QueryableByName)]
         struct Count {
             #[diesel(sql_type = BigInt)]

@@ -17,57 +17,12 @@
 use std::str::FromStr;
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Nullable, Text, Uuid as SqlUuid};
-use tenancy_schema::{AuditEntryId, ParseIdError, TenantId};
+use diesel::sql_types::{Bool, Text, Uuid as SqlUuid};
+use tenancy_schema::{ParseIdError, TenantId};
 
-/// What [`verify_chain`] found for one tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChainStatus {
-    /// The tenant.
-    pub tenant: TenantId,
-    /// Entries in its chain, as far as the connecting role can see them.
-    pub entries: i64,
-    /// The first entry that does not verify, or `None` when the whole chain verifies.
-    pub broken_at: Option<AuditEntryId>,
-}
-
-#[derive(QueryableByName)]
-struct Verified {
-    #[diesel(sql_type = BigInt)]
-    entries: i64,
-    #[diesel(sql_type = Nullable<SqlUuid>)]
-    broken: Option<uuid::Uuid>,
-}
-
-/// Verifies `tenant`'s audit chain as the connecting role, in one read-only
-/// `REPEATABLE READ` transaction (so the count and the verification see the same rows), with
-/// `tenancy.tenant_id` set to the tenant: the tables' owner (bound by FORCE row level
-/// security) sees the tenant's entries that way, and a superuser or BYPASSRLS role sees them
-/// anyway.
-///
-/// # Errors
-/// A database error, such as a missing `tenancy.verify_audit_chain` (migrations not applied).
-pub fn verify_chain(conn: &mut PgConnection, tenant: TenantId) -> QueryResult<ChainStatus> {
-    conn.build_transaction()
-        .read_only()
-        .repeatable_read()
-        .run(|conn| {
-            diesel::sql_query("SELECT set_config('tenancy.tenant_id', $1, true)")
-                .bind::<Text, _>(tenant.as_uuid().to_string())
-                .execute(conn)?;
-            let verified: Verified = diesel::sql_query(
-                "SELECT (SELECT count(*) FROM public.audit_log WHERE tenant_id = $1) AS entries, \
-                 tenancy.verify_audit_chain($1) AS broken",
-            )
-            .bind::<SqlUuid, _>(tenant)
-            .get_result(conn)?;
-            Ok(ChainStatus {
-                tenant,
-                entries: verified.entries,
-                broken_at: verified.broken.map(AuditEntryId::from_uuid),
-            })
-        })
-}
+// The verification itself lives in the runtime crate, where tests and benchmarks reach it
+// too; re-exported so that `tenancy_cli::audit` stays the one place the command reads.
+pub use tenancy_schema::audit::{ChainStatus, verify_chain};
 
 #[derive(QueryableByName)]
 struct TenantRow {

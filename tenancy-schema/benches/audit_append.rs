@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Uuid as SqlUuid};
 use tenancy_schema::audit::{self, AuditEvent};
 use tenancy_schema::embedded::TestDatabase;
 use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
@@ -72,12 +71,6 @@ fn round(
     Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
 }
 
-#[derive(QueryableByName)]
-struct Broken {
-    #[diesel(sql_type = Nullable<SqlUuid>)]
-    broken: Option<uuid::Uuid>,
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = TestDatabase::start()?;
     let mut owner = PgConnection::establish(db.url())?;
@@ -114,25 +107,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut entries = 0i64;
     for who in &tenants {
-        let status: Broken = diesel::sql_query("SELECT tenancy.verify_audit_chain($1) AS broken")
-            .bind::<SqlUuid, _>(who.tenant)
-            .get_result(&mut owner)?;
-        if let Some(at) = status.broken {
+        let chain = audit::verify_chain(&mut owner, who.tenant)?;
+        if let Some(at) = chain.broken_at {
             return Err(format!("audit chain of {} broken at {at}", who.tenant).into());
         }
-        entries += audit_log_count(&mut owner, who)?;
+        entries += chain.entries;
     }
     section.note(format!(
         "all 8 chains verified intact afterwards ({entries} entries)"
     ));
     report.sections.push(section);
     report.finish()
-}
-
-fn audit_log_count(conn: &mut PgConnection, who: &PersonalTenant) -> QueryResult<i64> {
-    use tenancy_schema::schema::audit_log;
-    audit_log::table
-        .filter(audit_log::tenant_id.eq(who.tenant))
-        .count()
-        .get_result(conn)
 }
