@@ -11,11 +11,9 @@
 
 use std::time::{Duration, Instant};
 
-use diesel::prelude::*;
 use tenancy_schema::api_keys::{self, MemoryRateLimiter, NewKeySpec, parse_key};
-use tenancy_schema::embedded::TestDatabase;
 use tenancy_schema::seed::seed_personal_tenant;
-use tenancy_schema::{Error, Tenancy, run_migrations};
+use tenancy_schema::{Error, Tenancy};
 
 mod support;
 use support::{Better, Report, Row, Section, Stats};
@@ -40,10 +38,11 @@ fn cpu_per_call(text: &str, stored: Option<&[u8]>) -> Vec<f64> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let db = TestDatabase::start()?;
-    let mut owner = PgConnection::establish(db.url())?;
-    run_migrations(&mut owner)?;
-    let url = db.create_app_login("bench_login", "bench")?;
+    let support::Start {
+        db: _db,
+        mut owner,
+        app_url: url,
+    } = support::start()?;
     let tenancy = Tenancy::connect(&url, 2)?;
     let who = seed_personal_tenant(&tenancy, "keys@example.com", "Keys")?;
     let issued = tenancy.transaction_as(who.tenant, who.principal, |tx| {

@@ -9,14 +9,11 @@
 //! the figure is appends per second with its spread over the rounds. Afterwards every chain
 //! is verified with `tenancy.verify_audit_chain`.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use diesel::prelude::*;
 use tenancy_schema::audit::{self, AuditEvent};
-use tenancy_schema::embedded::TestDatabase;
 use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
-use tenancy_schema::{Error, Tenancy, run_migrations};
+use tenancy_schema::{Error, Tenancy};
 
 mod support;
 use support::{Better, Report, Row, Section, Stats};
@@ -32,50 +29,12 @@ fn append(tenancy: &Tenancy, who: &PersonalTenant) -> Result<(), Error> {
     })
 }
 
-/// Appends per second of `writers` threads for one round; writer `w` writes to
-/// `tenants[w % tenants.len()]`.
-fn round(
-    tenancy: &Tenancy,
-    tenants: &[PersonalTenant],
-    writers: usize,
-) -> Result<f64, Box<dyn std::error::Error>> {
-    let done = AtomicU64::new(0);
-    let stop = AtomicBool::new(false);
-    let start = Instant::now();
-    let results: Vec<Result<(), String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..writers)
-            .map(|w| {
-                let (done, stop) = (&done, &stop);
-                let who = tenants[w % tenants.len()];
-                s.spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        append(tenancy, &who).map_err(|e| e.to_string())?;
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        std::thread::sleep(ROUND);
-        stop.store(true, Ordering::Relaxed);
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("a writer panicked".to_owned()))
-            })
-            .collect()
-    });
-    results.into_iter().collect::<Result<(), String>>()?;
-    #[allow(clippy::cast_precision_loss)] // reason: counts far below 2^52
-    Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let db = TestDatabase::start()?;
-    let mut owner = PgConnection::establish(db.url())?;
-    run_migrations(&mut owner)?;
-    let url = db.create_app_login("bench_login", "bench")?;
+    let support::Start {
+        db: _db,
+        mut owner,
+        app_url: url,
+    } = support::start()?;
     let tenancy = Tenancy::connect(&url, 8)?;
     let tenants: Vec<PersonalTenant> = (0..8)
         .map(|i| seed_personal_tenant(&tenancy, &format!("a{i}@example.com"), "A"))
@@ -96,7 +55,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("8 tenants, 8 writers (one each)", 8, 8),
     ] {
         let rates: Vec<f64> = (0..ROUNDS)
-            .map(|_| round(&tenancy, &tenants[..n_tenants], writers))
+            .map(|_| {
+                // Writer `w` appends to tenant `w % n_tenants`.
+                support::throughput(writers, ROUND, &|w, _| {
+                    append(&tenancy, &tenants[w % n_tenants])
+                })
+            })
             .collect::<Result<_, _>>()?;
         section.push(Row::single(
             label,

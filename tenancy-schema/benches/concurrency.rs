@@ -10,18 +10,16 @@
 //! three rounds each per worker count, and the report gives transactions per second (median
 //! and spread over the rounds) and the ratio of medians.
 
-#![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)] // reason: rates from counts, worker indexes from counters
+#![allow(clippy::cast_possible_truncation)] // reason: worker indexes from counters
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
-use tenancy_schema::embedded::TestDatabase;
 use tenancy_schema::schema::resources;
 use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
-use tenancy_schema::{Error, ResourceId, Tenancy, run_migrations};
+use tenancy_schema::{Error, ResourceId, Tenancy};
 
 const RUN: Duration = Duration::from_secs(2);
 const ROUNDS: usize = 3;
@@ -98,34 +96,12 @@ fn plain_tx(
     })
 }
 
-/// Runs `work` on `workers` threads for [`RUN`]; returns transactions per second.
-fn measure(workers: usize, work: &(dyn Fn(usize, u64) -> Result<(), Error> + Sync)) -> f64 {
-    let done = AtomicU64::new(0);
-    let stop = AtomicBool::new(false);
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        for w in 0..workers {
-            let (done, stop) = (&done, &stop);
-            s.spawn(move || {
-                let mut n = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    work(w, n).expect("transaction");
-                    n += 1;
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            });
-        }
-        std::thread::sleep(RUN);
-        stop.store(true, Ordering::Relaxed);
-    });
-    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let db = TestDatabase::start()?;
-    let mut owner = PgConnection::establish(db.url())?;
-    run_migrations(&mut owner)?;
-    let url = db.create_app_login("bench_login", "bench")?;
+    let support::Start {
+        db: _db,
+        mut owner,
+        app_url: url,
+    } = support::start()?;
     let setup = Tenancy::connect(&url, 1)?;
     let tenants: Vec<PersonalTenant> = (0..4)
         .map(|i| seed_personal_tenant(&setup, &format!("c{i}@example.com"), "C"))
@@ -150,12 +126,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .build(ConnectionManager::<PgConnection>::new(&url))?;
         let (mut ours, mut plain) = (Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
-            ours.push(measure(workers, &|w, n| {
+            ours.push(support::throughput(workers, RUN, &|w, n| {
                 tenancy_tx(&tenancy, &tenants[(w + n as usize) % tenants.len()], n)
-            }));
-            plain.push(measure(workers, &|w, n| {
+            })?);
+            plain.push(support::throughput(workers, RUN, &|w, n| {
                 plain_tx(&pool, &tenants[(w + n as usize) % tenants.len()], n)
-            }));
+            })?);
         }
         section.push(
             Row::compared(

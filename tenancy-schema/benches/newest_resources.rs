@@ -14,10 +14,9 @@ use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use tenancy_schema::embedded::TestDatabase;
 use tenancy_schema::schema::resources;
 use tenancy_schema::seed::seed_personal_tenant;
-use tenancy_schema::{Error, Tenancy, run_migrations};
+use tenancy_schema::{Error, Tenancy};
 
 const SAMPLES: usize = 400;
 
@@ -25,10 +24,11 @@ mod support;
 use support::{Report, Row, Section};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let db = TestDatabase::start()?;
-    let mut owner = PgConnection::establish(db.url())?;
-    run_migrations(&mut owner)?;
-    let login_url = db.create_app_login("bench_login", "bench")?;
+    let support::Start {
+        db: _db,
+        mut owner,
+        app_url: login_url,
+    } = support::start()?;
     let tenancy = Tenancy::connect(&login_url, 1)?;
     // The baseline on its own plain connection, as the BYPASSRLS role for the whole session
     // (PostgreSQL re-plans a cached statement when the role it was planned for changes).

@@ -20,11 +20,10 @@ use std::time::Instant;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use tenancy_schema::embedded::TestDatabase;
 use tenancy_schema::models::{ResourceKind, ResourceVisibility};
 use tenancy_schema::schema::{resources, workspaces};
 use tenancy_schema::seed::seed_personal_tenant;
-use tenancy_schema::{Error, ResourceId, Tenancy, TenancyConfig, run_migrations};
+use tenancy_schema::{Error, ResourceId, Tenancy, TenancyConfig};
 
 mod support;
 use support::{Report, Row, Section};
@@ -51,10 +50,11 @@ struct B1 {
 const BATCH: usize = 10;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let db = TestDatabase::start()?;
-    let mut owner = PgConnection::establish(db.url())?;
-    run_migrations(&mut owner)?;
-    let url = db.create_app_login("bench_login", "bench")?;
+    let support::Start {
+        db: _db,
+        mut owner,
+        app_url: url,
+    } = support::start()?;
     let tenancy = Tenancy::connect(&url, 1)?;
     let me = seed_personal_tenant(&tenancy, "bench@example.com", "Bench")?;
     let other = seed_personal_tenant(&tenancy, "other@example.com", "Other")?;

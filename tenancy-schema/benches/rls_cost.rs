@@ -23,10 +23,9 @@ use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use tenancy_schema::embedded::TestDatabase;
 use tenancy_schema::schema::{resource_acl, resources};
 use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
-use tenancy_schema::{ResourceId, Tenancy, run_migrations};
+use tenancy_schema::{ResourceId, Tenancy};
 
 mod support;
 use support::{Report, Row, Section, explain};
@@ -125,10 +124,11 @@ fn set_tenant(conn: &mut PgConnection, who: &PersonalTenant) -> QueryResult<()> 
 
 #[allow(clippy::too_many_lines)] // reason: one linear benchmark script: load, measure, explain
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let db = TestDatabase::start()?;
-    let mut owner = PgConnection::establish(db.url())?;
-    run_migrations(&mut owner)?;
-    let url = db.create_app_login("bench_login", "bench")?;
+    let support::Start {
+        db,
+        mut owner,
+        app_url: url,
+    } = support::start()?;
     let tenancy = Tenancy::connect(&url, 1)?;
 
     let started = Instant::now();

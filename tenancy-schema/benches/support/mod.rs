@@ -12,10 +12,30 @@
     clippy::cast_sign_loss
 )] // reason: each bench binary uses part of this module; percentile indexes from float ranks
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use serde::Serialize;
+use tenancy_schema::embedded::TestDatabase;
+use tenancy_schema::run_migrations;
+
+/// What every benchmark starts from: a migrated throwaway database (dropped with this
+/// value), its superuser connection, and the URL of a login that works as `tenancy_app`.
+pub struct Start {
+    pub db: TestDatabase,
+    pub owner: PgConnection,
+    pub app_url: String,
+}
+
+/// Starts the database (or uses `DATABASE_URL`), runs the migrations and creates the login.
+pub fn start() -> Result<Start, Box<dyn std::error::Error>> {
+    let db = TestDatabase::start()?;
+    let mut owner = PgConnection::establish(db.url())?;
+    run_migrations(&mut owner)?;
+    let app_url = db.create_app_login("bench_login", "bench")?;
+    Ok(Start { db, owner, app_url })
+}
 
 /// Order statistics of one set of samples, in the row's unit.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -254,6 +274,46 @@ impl Report {
         }
         Ok(())
     }
+}
+
+/// Operations per second of `workers` threads that each call `work(worker, n)` (`n` counts
+/// that worker's calls) until `run` has passed. A failed call ends its worker, and the first
+/// failure is the result.
+pub fn throughput<E: std::fmt::Display>(
+    workers: usize,
+    run: Duration,
+    work: &(dyn Fn(usize, u64) -> Result<(), E> + Sync),
+) -> Result<f64, String> {
+    let done = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let start = Instant::now();
+    let results: Vec<Result<(), String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                let (done, stop) = (&done, &stop);
+                s.spawn(move || {
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        work(w, n).map_err(|e| e.to_string())?;
+                        n += 1;
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        std::thread::sleep(run);
+        stop.store(true, Ordering::Relaxed);
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a worker panicked".to_owned()))
+            })
+            .collect()
+    });
+    results.into_iter().collect::<Result<(), String>>()?;
+    Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
 }
 
 #[derive(QueryableByName)]
