@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::XtaskError;
 use crate::machine::Machine;
-use crate::run::{fresh_dir, read, stream, workspace_root, write};
+use crate::run::{fresh_dir, read, read_record, stream, workspace_root, write};
 
 /// The benchmark targets of `tenancy-schema`, in report order.
 pub const BENCHES: &[&str] = &[
@@ -100,9 +100,7 @@ pub fn run(only: &[String], render_only: bool, out: &Path) -> Result<bool, Xtask
         if path.exists() {
             let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
             measured_at = measured_at.max(modified);
-            let report: Report = serde_json::from_str(&read(&path)?)
-                .map_err(|source| XtaskError::Record { path, source })?;
-            reports.push(report);
+            reports.push(read_record::<Report>(&path)?);
         }
     }
     // B4 is not one of the binaries run here; the full report quotes its last recorded run.
@@ -381,18 +379,6 @@ mod tests {
         }
     }
 
-    fn machine() -> Machine {
-        Machine {
-            cpu: "Test CPU".into(),
-            cores: 2,
-            memory: "1.0 GiB".into(),
-            os: "Linux".into(),
-            rustc: "rustc 1.95.0".into(),
-            commit: "abc1234".into(),
-            date: "2026-11-23 00:00 UTC".into(),
-        }
-    }
-
     #[test]
     fn renders_targets_sections_failures_and_compile_time() {
         let report = Report {
@@ -418,7 +404,7 @@ mod tests {
             &[report],
             &[("audit_append".into(), "Error: boom".into())],
             Some(compile),
-            &machine(),
+            &crate::machine::fixture(),
             &[],
         );
         assert!(

@@ -78,3 +78,17 @@ impl Machine {
         s
     }
 }
+
+/// A fixed machine, so rendered reports can be compared in tests.
+#[cfg(test)]
+pub fn fixture() -> Machine {
+    Machine {
+        cpu: "Test CPU".into(),
+        cores: 2,
+        memory: "1.0 GiB".into(),
+        os: "Linux".into(),
+        rustc: "rustc 1.95.0".into(),
+        commit: "abc1234".into(),
+        date: "2026-11-23 00:00 UTC".into(),
+    }
+}

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::XtaskError;
 use crate::machine::Machine;
-use crate::run::{fresh_dir, read, stream, workspace_root, write};
+use crate::run::{fresh_dir, read_record, stream, workspace_root, write};
 
 /// The test binaries of `tenancy-schema` that make up the suite, with the items.
 pub const SUITES: &[(&str, &str)] = &[
@@ -191,9 +191,7 @@ pub fn run(quick: bool, fuzz_seconds: u64, out: &Path) -> Result<bool, XtaskErro
         .collect();
     files.sort();
     for path in files {
-        let record: Record = serde_json::from_str(&read(&path)?)
-            .map_err(|source| XtaskError::Record { path, source })?;
-        records.push(record);
+        records.push(read_record::<Record>(&path)?);
     }
     let command = match (quick, fuzz_seconds) {
         (true, 0) => "cargo xtask reliability --quick".to_owned(),
@@ -433,15 +431,7 @@ mod tests {
                 ("cross_tenant_rows".to_owned(), 0),
             ]),
         }];
-        let machine = Machine {
-            cpu: "cpu".into(),
-            cores: 2,
-            memory: "1 GiB".into(),
-            os: "Linux".into(),
-            rustc: "rustc".into(),
-            commit: "abc".into(),
-            date: "today".into(),
-        };
+        let machine = crate::machine::fixture();
         let text = render(
             "cargo xtask reliability",
             &verdicts,

@@ -101,6 +101,14 @@ pub fn read(path: &Path) -> Result<String, XtaskError> {
     })
 }
 
+/// Reads one JSON record a benchmark or a test wrote.
+pub fn read_record<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, XtaskError> {
+    serde_json::from_str(&read(path)?).map_err(|source| XtaskError::Record {
+        path: path.to_owned(),
+        source,
+    })
+}
+
 /// Writes a file, with its path in the error.
 pub fn write(path: &Path, text: &str) -> Result<(), XtaskError> {
     std::fs::write(path, text).map_err(|source| XtaskError::Io {
