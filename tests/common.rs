@@ -178,3 +178,26 @@ pub fn record_counts(id: &str, test: &str, counts: &[(&str, u64)]) {
     std::fs::write(dir.join(format!("{file}.json")), record.to_string())
         .expect("write reliability record");
 }
+
+/// Creates a tenant-visible prompt named `name` in `who`'s personal workspace, through the
+/// public API as `who`: the write the reliability suites repeat and then look for.
+pub fn create_resource(
+    t: &Tenancy,
+    who: tenancy_schema::seed::PersonalTenant,
+    name: &str,
+) -> Result<tenancy_schema::models::Resource, tenancy_schema::Error> {
+    use tenancy_schema::envelope::{self, NewResourceSpec};
+    use tenancy_schema::models::{ResourceKind, ResourceVisibility};
+    t.transaction_as(who.tenant, who.principal, |tx| {
+        envelope::create(
+            tx,
+            &NewResourceSpec {
+                workspace: who.workspace,
+                kind: ResourceKind::Prompt,
+                name,
+                visibility: ResourceVisibility::Tenant,
+                data: &serde_json::json!({}),
+            },
+        )
+    })
+}

@@ -75,22 +75,6 @@ fn says_connection_failed(message: &str) -> bool {
     .any(|needle| message.contains(needle))
 }
 
-fn create(t: &Tenancy, who: PersonalTenant, name: &str) -> Result<ResourceId, Error> {
-    t.transaction_as(who.tenant, who.principal, |tx| {
-        envelope::create(
-            tx,
-            &NewResourceSpec {
-                workspace: who.workspace,
-                kind: ResourceKind::Prompt,
-                name,
-                visibility: ResourceVisibility::Tenant,
-                data: &serde_json::json!({ "fault": "restart" }),
-            },
-        )
-        .map(|r| r.id)
-    })
-}
-
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + DEADLINE;
     while !done() {
@@ -184,10 +168,12 @@ fn restart_mid_run(mode: StopMode) -> Counts {
                     let tenant = (writer + i) % tenants.len();
                     let name = format!("w{writer}-{i}");
                     let started = phase.load(Ordering::SeqCst);
-                    let outcome = create(t, tenants[tenant], &name).map_err(|e| {
-                        let class = classify(&e);
-                        format!("{class}: {e}")
-                    });
+                    let outcome = common::create_resource(t, tenants[tenant], &name)
+                        .map(|r| r.id)
+                        .map_err(|e| {
+                            let class = classify(&e);
+                            format!("{class}: {e}")
+                        });
                     let ended = phase.load(Ordering::SeqCst);
                     let failed = outcome.is_err();
                     attempts.lock().unwrap().push(Attempt {

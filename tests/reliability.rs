@@ -20,21 +20,6 @@ fn tenant(label: &str) -> PersonalTenant {
     seed_personal_tenant(&tenancy(1), &email, label).expect("seed")
 }
 
-fn create(t: &tenancy_schema::Tenancy, who: PersonalTenant, name: &str) -> Result<Resource, Error> {
-    t.transaction_as(who.tenant, who.principal, |tx| {
-        envelope::create(
-            tx,
-            &NewResourceSpec {
-                workspace: who.workspace,
-                kind: ResourceKind::Prompt,
-                name,
-                visibility: ResourceVisibility::Tenant,
-                data: &serde_json::json!({}),
-            },
-        )
-    })
-}
-
 fn names(t: &tenancy_schema::Tenancy, who: PersonalTenant) -> Vec<String> {
     let mut names: Vec<String> = t
         .transaction_as(who.tenant, who.principal, |tx| {
@@ -64,7 +49,7 @@ fn a_backend_killed_mid_transaction_loses_nothing_committed_and_leaks_nothing() 
     let a = tenant("kill-a");
     let b = tenant("kill-b");
     let t = tenancy(1);
-    create(&t, a, "committed before").unwrap();
+    common::create_resource(&t, a, "committed before").unwrap();
     let killed = t.transaction_as(a.tenant, a.principal, |tx| {
         envelope::create(
             tx,
@@ -170,7 +155,7 @@ fn injection_and_oversized_values_are_inert_or_refused_whole() {
         "ü🙂\u{202e}",
     ];
     for text in hostile {
-        let r = create(&t, a, text).unwrap();
+        let r = common::create_resource(&t, a, text).unwrap();
         assert_eq!(r.name, text);
     }
     let before = names(&t, a);
@@ -258,7 +243,7 @@ fn unknown_enum_values_are_typed_errors() {
         .unwrap();
     let t = tenancy_schema::Tenancy::connect(&login_url, 1).unwrap();
     let a = seed_personal_tenant(&t, "enum@example.test", "Enum").unwrap();
-    create(&t, a, "known").unwrap();
+    common::create_resource(&t, a, "known").unwrap();
     owner
         .batch_execute("ALTER TYPE resource_kind ADD VALUE 'workflow'")
         .unwrap();
@@ -326,7 +311,8 @@ fn load(threads: usize, per_thread: usize) {
                         })
                         .expect("raw update");
                     } else {
-                        let r = create(t, who, &format!("t{thread}-{i}")).expect("create");
+                        let r = common::create_resource(t, who, &format!("t{thread}-{i}"))
+                            .expect("create");
                         assert_eq!(r.tenant_id, who.tenant);
                         committed.lock().unwrap()[k].insert(r.id);
                     }
