@@ -4,8 +4,6 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use serde::Deserialize;
-
 use crate::XtaskError;
 use crate::machine::Machine;
 use crate::run::{fresh_dir, read, read_record, stream, workspace_root, write};
@@ -20,43 +18,9 @@ pub const BENCHES: &[&str] = &[
     "audit_append",
 ];
 
-/// Order statistics as the benchmarks write them (`benches/support/mod.rs`).
-#[derive(Debug, Clone, Copy, Deserialize)]
-pub struct Stats {
-    pub n: usize,
-    pub min: f64,
-    pub p5: f64,
-    pub p50: f64,
-    pub p95: f64,
-    pub p99: f64,
-    pub max: f64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Row {
-    pub label: String,
-    pub unit: String,
-    pub ours: Stats,
-    pub baseline: Option<Stats>,
-    pub ratio: Option<f64>,
-    pub target: Option<String>,
-    pub met: Option<bool>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Section {
-    pub id: String,
-    pub title: String,
-    pub method: String,
-    pub rows: Vec<Row>,
-    pub notes: Vec<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Report {
-    pub server_version: String,
-    pub sections: Vec<Section>,
-}
+#[path = "../../tenancy-schema/benches/support/record.rs"]
+mod record;
+use record::{Report, Section, Stats};
 
 /// Runs the chosen benchmarks one after the other (never in parallel: they would measure
 /// each other), then writes the report. `Ok(false)` when a benchmark failed; the report then
@@ -110,6 +74,10 @@ pub fn run(only: &[String], render_only: bool, out: &Path) -> Result<bool, Xtask
         None
     };
     let mut machine = Machine::read();
+    if render_only {
+        // The records do not say which commit was measured; the working tree's is not it.
+        machine.commit = format!("not recorded (re-rendered at {})", machine.commit);
+    }
     // The records' own time, so a re-render does not pass for a new measurement.
     if let Some(at) = measured_at {
         machine.date = chrono::DateTime::<chrono::Utc>::from(at)
@@ -382,14 +350,16 @@ mod tests {
     #[test]
     fn renders_targets_sections_failures_and_compile_time() {
         let report = Report {
+            bench: "rls_cost".into(),
             server_version: "15.18".into(),
             sections: vec![Section {
                 id: "B3".into(),
                 title: "row level security cost".into(),
                 method: "how".into(),
-                rows: vec![Row {
+                rows: vec![record::Row {
                     label: "point lookup".into(),
                     unit: "µs".into(),
+                    better: record::Better::Lower,
                     ours: stats(120.0, 3000),
                     baseline: Some(stats(100.0, 3000)),
                     ratio: Some(1.2),

@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use serde::Serialize;
+
+mod record;
+pub use record::{Better, Report, Row, Section, Stats};
 use tenancy_schema::embedded::TestDatabase;
 use tenancy_schema::run_migrations;
 
@@ -35,19 +37,6 @@ pub fn start() -> Result<Start, Box<dyn std::error::Error>> {
     run_migrations(&mut owner)?;
     let app_url = db.create_app_login("bench_login", "bench")?;
     Ok(Start { db, owner, app_url })
-}
-
-/// Order statistics of one set of samples, in the row's unit.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Stats {
-    /// Number of samples.
-    pub n: usize,
-    pub min: f64,
-    pub p5: f64,
-    pub p50: f64,
-    pub p95: f64,
-    pub p99: f64,
-    pub max: f64,
 }
 
 impl Stats {
@@ -75,33 +64,6 @@ impl Stats {
         let v: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e6).collect();
         Stats::of(&v)
     }
-}
-
-/// Which way is better for a row's ratio: lower latency or higher throughput.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Better {
-    Lower,
-    Higher,
-}
-
-/// One measured figure, alone or next to its baseline from the same run.
-#[derive(Debug, Clone, Serialize)]
-pub struct Row {
-    pub label: String,
-    /// `µs`, `tx/s`, `appends/s`, ...
-    pub unit: String,
-    pub better: Better,
-    /// tenancy's side (or the only figure).
-    pub ours: Stats,
-    /// The same work without tenancy, measured interleaved in the same run.
-    pub baseline: Option<Stats>,
-    /// ours / baseline, of the medians.
-    pub ratio: Option<f64>,
-    /// The target for the ratio (or for the figure when there is no baseline), as text.
-    pub target: Option<String>,
-    /// Whether the target is met; `None` when there is no target.
-    pub met: Option<bool>,
 }
 
 impl Row {
@@ -207,19 +169,6 @@ impl Row {
     }
 }
 
-/// A titled group of rows (one item of the issue, such as B1).
-#[derive(Debug, Clone, Serialize)]
-pub struct Section {
-    /// `B1`, `B3`, ...
-    pub id: String,
-    pub title: String,
-    /// How it was measured: sides, sample counts, data set.
-    pub method: String,
-    pub rows: Vec<Row>,
-    /// Extra text kept verbatim (such as EXPLAIN output).
-    pub notes: Vec<String>,
-}
-
 impl Section {
     pub fn new(id: &str, title: &str, method: &str) -> Section {
         println!("{id} {title}\n  {method}");
@@ -242,16 +191,6 @@ impl Section {
         println!("{text}");
         self.notes.push(text);
     }
-}
-
-/// Everything one benchmark binary measured.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    /// The bench target's name (`cargo bench -p tenancy-schema --bench <bench>`).
-    pub bench: String,
-    /// `SHOW server_version` of the server measured.
-    pub server_version: String,
-    pub sections: Vec<Section>,
 }
 
 impl Report {
