@@ -1,5 +1,6 @@
-// The schema the compile-pass cases share: a global table, a hand-written tenant table and one
-// as `diesel print-schema` writes it. Included by tests/ui/pass/*.rs.
+// The schema the compile-pass cases and the runtime tests share: a global table, a hand-written
+// tenant table and one as `diesel print-schema` writes it. Included by tests/ui/pass/*.rs and
+// tests/common.rs.
 
 #[tenancy_schema::global_table]
 diesel::table! {
