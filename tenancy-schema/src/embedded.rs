@@ -580,11 +580,7 @@ impl Cluster {
                 );
                 continue;
             }
-            return Err(EmbeddedError::CommandFailed {
-                command: what,
-                status: output.status.to_string(),
-                output: format!("{}\nserver log tail:\n{tail}", output_text(&output)),
-            });
+            return Err(server_command_failed(what, &output, &tail));
         }
         // Unreachable: the last attempt always returns.
         Err(EmbeddedError::NotReady {
@@ -642,15 +638,11 @@ impl Cluster {
             .output()
             .map_err(io_error(format!("could not run `{what}`")))?;
         if !output.status.success() {
-            return Err(EmbeddedError::CommandFailed {
-                command: what,
-                status: output.status.to_string(),
-                output: format!(
-                    "{}\nserver log tail:\n{}",
-                    output_text(&output),
-                    log_tail(&self.log_path)
-                ),
-            });
+            return Err(server_command_failed(
+                what,
+                &output,
+                &log_tail(&self.log_path),
+            ));
         }
         *running = false;
         tracing::debug!(
@@ -672,15 +664,11 @@ impl Cluster {
             // A server that got as far as writing its pid file may still be starting up:
             // leave it to drop to stop it.
             *running = self.data_dir.join("postmaster.pid").exists();
-            return Err(EmbeddedError::CommandFailed {
-                command: what,
-                status: output.status.to_string(),
-                output: format!(
-                    "{}\nserver log tail:\n{}",
-                    output_text(&output),
-                    log_tail(&self.log_path)
-                ),
-            });
+            return Err(server_command_failed(
+                what,
+                &output,
+                &log_tail(&self.log_path),
+            ));
         }
         *running = true;
         self.wait_ready()?;
@@ -1222,6 +1210,16 @@ fn output_text(output: &Output) -> String {
         (err, "") => err.to_owned(),
         ("", out) => out.to_owned(),
         (err, out) => format!("{err}\n{out}"),
+    }
+}
+
+/// A failed `pg_ctl` run, with what it printed and the server log's tail (which says why the
+/// server would not start or stop).
+fn server_command_failed(command: String, output: &Output, tail: &str) -> EmbeddedError {
+    EmbeddedError::CommandFailed {
+        command,
+        status: output.status.to_string(),
+        output: format!("{}\nserver log tail:\n{tail}", output_text(output)),
     }
 }
 
