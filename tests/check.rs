@@ -87,6 +87,20 @@ static GHOST_MANIFEST: TableManifest = TableManifest {
     column_types: &["Uuid"],
 };
 
+/// `gadgets` declared a second time, as a global table: the same SQL table read without any
+/// tenant filter through the system connection.
+static GADGETS_AS_GLOBAL: TableManifest = TableManifest {
+    table: "gadgets",
+    kind: TableKind::Global,
+    tenant_column: None,
+    primary_key: &["id"],
+    indexes: &[],
+    uniques: &[],
+    foreign_keys: &[],
+    columns: &["id", "name"],
+    column_types: &["Uuid", "Text"],
+};
+
 fn registry(extra: &[&'static TableManifest]) -> Vec<&'static TableManifest> {
     let mut all = tenancy_schema::registry();
     all.extend_from_slice(extra);
@@ -208,7 +222,7 @@ const CASES: &[Case] = &[
     Case {
         id: "TEN021",
         object: "policy nested on gadgets",
-        breaks: "CREATE POLICY nested ON gadgets AS RESTRICTIVE FOR SELECT TO tenancy_app USING (tenant_id = (SELECT tenancy.current_tenant()))",
+        breaks: "CREATE POLICY nested ON gadgets AS RESTRICTIVE FOR SELECT TO tenancy_app USING (tenant_id = (SELECT t.id FROM tenants t WHERE t.id = tenancy.current_tenant()))",
         fix: "DROP POLICY nested ON gadgets",
     },
     Case {
@@ -363,6 +377,17 @@ fn column_and_classification_lints() {
         "table gadgets"
     ));
 
+    // TEN051: one SQL table classified both ways.
+    let both = registry(&[&GADGETS_MANIFEST, &GADGETS_AS_GLOBAL]);
+    let r = report(&mut conn, &both, &options);
+    assert!(present(&r, "TEN051", "table gadgets"), "{:#?}", r.findings);
+    assert!(!present(&report(&mut conn, &reg, &options), "TEN051", "table gadgets"));
+    assert_eq!(
+        tenancy_schema::classification_conflicts(&both).len(),
+        1,
+        "the runtime refuses the same registry"
+    );
+
     // TEN004: tenant column of the wrong type (and CIT001 / TEN030 for a key without it).
     conn.batch_execute(
         "CREATE TABLE texty (tenant_id text NOT NULL, id int PRIMARY KEY);
@@ -396,6 +421,7 @@ fn role_lints() {
         &db.database_name()[db.database_name().len() - 8..]
     );
     let owner = format!("{role}_owner");
+    let login = format!("{role}_login");
     let options = CheckOptions {
         app_role: role.clone(),
         ..CheckOptions::default()
@@ -406,10 +432,10 @@ fn role_lints() {
         &format!("role {role}")
     ));
     conn.batch_execute(&format!(
-        "CREATE ROLE {role} NOLOGIN; CREATE ROLE {owner} NOLOGIN"
+        "CREATE ROLE {role} NOLOGIN; CREATE ROLE {owner} NOLOGIN; CREATE ROLE {login} LOGIN; GRANT {role} TO {login}"
     ))
     .unwrap();
-    let steps: [(&str, &str, String, String); 4] = [
+    let steps: [(&str, &str, String, String); 8] = [
         (
             "TEN061",
             "role",
@@ -434,6 +460,36 @@ fn role_lints() {
             format!("ALTER TABLE gadgets OWNER TO {owner}; GRANT {owner} TO {role}"),
             format!("REVOKE {owner} FROM {role}; ALTER TABLE gadgets OWNER TO CURRENT_USER"),
         ),
+        // A login of the application role that can `SET ROLE` into the BYPASSRLS admin role,
+        // directly or through a chain of memberships.
+        (
+            "TEN065",
+            "role",
+            format!("GRANT tenancy_admin TO {login}"),
+            format!("REVOKE tenancy_admin FROM {login}"),
+        ),
+        (
+            "TEN065",
+            "role",
+            format!("GRANT {owner} TO {login}; ALTER TABLE gadgets OWNER TO {owner}"),
+            format!("ALTER TABLE gadgets OWNER TO CURRENT_USER; REVOKE {owner} FROM {login}"),
+        ),
+        (
+            "TEN066",
+            "role",
+            format!(
+                "DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO {role}', current_database()); END $$"
+            ),
+            format!(
+                "DO $$ BEGIN EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM {role}', current_database()); END $$"
+            ),
+        ),
+        (
+            "TEN067",
+            "role",
+            format!("GRANT SELECT ON tenancy.context_key TO {role}"),
+            format!("REVOKE SELECT ON tenancy.context_key FROM {role}"),
+        ),
     ];
     for (id, object, breaks, fix) in &steps {
         assert!(
@@ -453,7 +509,7 @@ fn role_lints() {
     let mut admin = PgConnection::establish(db.url()).unwrap();
     admin
         .batch_execute(&format!(
-            "DROP OWNED BY {role}, {owner}; DROP ROLE {role}; DROP ROLE {owner}"
+            "DROP OWNED BY {role}, {owner}, {login}; DROP ROLE {login}; DROP ROLE {role}; DROP ROLE {owner}"
         ))
         .unwrap();
 }

@@ -84,36 +84,93 @@ pub struct Fixture {
     pub login_url: String,
 }
 
+/// Which database a test runs against: the normal one, or its twin with row level security
+/// switched off on every tenant table (`tenancy.set_rls_mode('shadow')`), where whatever
+/// stays isolated is isolated by tenancy's own scoping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rls {
+    On,
+    Off,
+}
+
+impl Rls {
+    pub const BOTH: [Rls; 2] = [Rls::On, Rls::Off];
+
+    pub fn fixture(self) -> &'static Fixture {
+        match self {
+            Rls::On => fixture(),
+            Rls::Off => fixture_without_rls(),
+        }
+    }
+
+    pub fn tenancy(self, size: u32) -> Tenancy {
+        let f = self.fixture();
+        f.db.tenancy(&f.login_url, size).expect("pool")
+    }
+
+    pub fn owner(self) -> PgConnection {
+        PgConnection::establish(self.fixture().db.url()).expect("connect as owner")
+    }
+
+    pub fn two_tenants(self) -> (TenantId, TenantId) {
+        seed_two_tenants(&mut self.owner())
+    }
+}
+
+fn build_fixture(db: &'static TestDatabase, rls: Rls) -> Fixture {
+    let mut owner = PgConnection::establish(db.url()).expect("connect as owner");
+    tenancy_schema::run_migrations(&mut owner).expect("run the tenancy migrations");
+    let login_url = db
+        .create_app_login(LOGIN_ROLE, LOGIN_PASSWORD)
+        .expect("create the login role");
+    owner.batch_execute(SCHEMA_SQL).expect("create test schema");
+    if rls == Rls::Off {
+        owner
+            .batch_execute("SELECT tenancy.set_rls_mode('shadow')")
+            .expect("switch row level security off");
+    }
+    Fixture { db, login_url }
+}
+
 pub fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let db = tenancy_schema::embedded::shared().expect("start test database");
-        let mut owner = PgConnection::establish(db.url()).expect("connect as owner");
-        tenancy_schema::run_migrations(&mut owner).expect("run the tenancy migrations");
-        let login_url = db
-            .create_app_login(LOGIN_ROLE, LOGIN_PASSWORD)
-            .expect("create the login role");
-        owner.batch_execute(SCHEMA_SQL).expect("create test schema");
-        Fixture { db, login_url }
+        build_fixture(db, Rls::On)
+    })
+}
+
+/// A second database of the same cluster, with row level security off on every tenant
+/// table (the policies stay, unenforced).
+pub fn fixture_without_rls() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    static DB: OnceLock<TestDatabase> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let shared = tenancy_schema::embedded::shared().expect("start test database");
+        let db = DB.get_or_init(|| TestDatabase::create_in(shared.url()).expect("second database"));
+        build_fixture(db, Rls::Off)
     })
 }
 
 /// A `Tenancy` over its own pool of `size` connections, logging in as the test login role.
 pub fn tenancy(size: u32) -> Tenancy {
-    Tenancy::connect(&fixture().login_url, size).expect("pool")
+    Rls::On.tenancy(size)
 }
 
 pub fn owner() -> PgConnection {
-    PgConnection::establish(fixture().db.url()).expect("connect as owner")
+    Rls::On.owner()
 }
 
 /// Two fresh tenants, each with posts 1 and 2 (slugs `first`/`second`) and comments on
 /// post 1, inserted as the owner. Both tenants use the same ids on purpose: a missing tenant
 /// filter shows up as rows of the other tenant.
 pub fn two_tenants() -> (TenantId, TenantId) {
+    seed_two_tenants(&mut owner())
+}
+
+fn seed_two_tenants(owner: &mut PgConnection) -> (TenantId, TenantId) {
     let a = TenantId::new_v7();
     let b = TenantId::new_v7();
-    let mut owner = owner();
     for (tenant, label) in [(a, "a"), (b, "b")] {
         let tenant = tenant.as_uuid();
         let slug = tenant.simple();

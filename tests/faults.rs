@@ -18,7 +18,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, Pool};
 use diesel::sql_types::{Nullable, Text};
 use tenancy_schema::embedded::{StopMode, TestDatabase};
 use tenancy_schema::envelope::{self, NewResourceSpec};
@@ -85,13 +84,13 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 
 /// The pool a service would configure: a short checkout timeout, so that callers get an
 /// error during an outage instead of waiting r2d2's default 30 s.
-fn app_tenancy(login_url: &str, size: u32) -> Tenancy {
-    let pool = Pool::builder()
+fn app_tenancy(db: &TestDatabase, login_url: &str, size: u32) -> Tenancy {
+    db.tenancy_builder(login_url)
+        .expect("admin login")
         .max_size(size)
         .connection_timeout(Duration::from_secs(1))
-        .build(ConnectionManager::<PgConnection>::new(login_url))
-        .expect("pool");
-    Tenancy::new(pool)
+        .build()
+        .expect("pool")
 }
 
 #[derive(QueryableByName)]
@@ -133,10 +132,10 @@ fn restart_mid_run(mode: StopMode) -> Counts {
     }
     drop(owner);
 
-    let t = app_tenancy(&login_url, u32::try_from(WRITERS).expect("small") + 2);
+    let t = app_tenancy(&db, &login_url, u32::try_from(WRITERS).expect("small") + 2);
     // Built with the library's defaults (30 s checkout timeout); only used after the restart,
     // to show that a pool created before the outage recovers too.
-    let default_pool = Tenancy::connect(&login_url, 2).expect("default pool");
+    let default_pool = db.tenancy(&login_url, 2).expect("default pool");
     let tenants: Vec<PersonalTenant> = (0..TENANTS)
         .map(|i| {
             let email = format!("faults{i}-{}@example.test", uuid::Uuid::now_v7().simple());
@@ -435,38 +434,28 @@ fn restart_mid_run(mode: StopMode) -> Counts {
             assert_eq!(seen, own, "tenant {k} sees exactly its own rows");
         }
     }
-    #[derive(QueryableByName)]
-    struct Session {
-        #[diesel(sql_type = Nullable<Text>)]
-        tenant: Option<String>,
-        #[diesel(sql_type = Text)]
-        role: String,
-        #[diesel(sql_type = Text)]
-        sync: String,
-    }
     // Every connection of the pool at once, so the check covers reused ones.
-    let conns: Vec<_> = (0..t.pool().max_size())
-        .map(|_| t.pool().get().expect("connection"))
-        .collect();
-    for mut conn in conns {
-        let session: Session = diesel::sql_query(
-            "SELECT current_setting('tenancy.tenant_id', true) AS tenant, current_user::text AS role,
-                    current_setting('synchronous_commit') AS sync",
-        )
-        .get_result(&mut *conn)
-        .expect("session state");
-        assert!(
-            session.tenant.as_deref().unwrap_or("").is_empty(),
-            "tenant context outside a transaction: {:?}",
-            session.tenant
-        );
-        assert_eq!(session.role, LOGIN_ROLE, "no role left switched");
-        if mode == StopMode::Immediate {
-            assert_eq!(
-                session.sync, "on",
-                "the crash test relies on synchronous commits"
-            );
+    for session in t.inspect_sessions().expect("session state") {
+        assert!(session.is_clean(), "state left outside a transaction: {session:?}");
+        assert_eq!(session.current_user, LOGIN_ROLE, "no role left switched");
+    }
+    if mode == StopMode::Immediate {
+        #[derive(QueryableByName)]
+        struct Sync {
+            #[diesel(sql_type = Text)]
+            sync: String,
         }
+        let sync: Vec<Sync> = t
+            .system(|c| {
+                c.load_sql(diesel::sql_query(
+                    "SELECT current_setting('synchronous_commit') AS sync",
+                ))
+            })
+            .expect("synchronous_commit");
+        assert_eq!(
+            sync[0].sync, "on",
+            "the crash test relies on synchronous commits"
+        );
     }
 
     // Writers' attempts, the open transaction, the three outage probes and the recovery

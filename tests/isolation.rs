@@ -5,7 +5,7 @@
 mod common;
 
 use common::schema::{categories, comments, posts};
-use common::{fixture, owner, tenancy, two_tenants};
+use common::{Rls, fixture, owner, tenancy, two_tenants};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Integer, Nullable, Text};
 use tenancy_schema::{Error, TenancyConfig, TenantId};
@@ -41,14 +41,14 @@ struct Who {
     rolbypassrls: bool,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     owned_tables: i64,
-    #[diesel(sql_type = Nullable<Text>)]
-    tenant_setting: Option<String>,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+    tenant: Option<uuid::Uuid>,
 }
 
 const WHO_SQL: &str = "SELECT current_user::text AS current_user, session_user::text AS session_user, \
      r.rolsuper, r.rolbypassrls, \
      (SELECT count(*) FROM pg_class c WHERE c.relowner = r.oid AND c.relkind = 'r') AS owned_tables, \
-     current_setting('tenancy.tenant_id', true) AS tenant_setting \
+     tenancy.current_tenant() AS tenant \
      FROM pg_roles r WHERE r.rolname = current_user";
 
 fn titles(rows: Vec<Post>) -> Vec<String> {
@@ -62,14 +62,12 @@ fn runs_as_an_unprivileged_role_that_owns_nothing() {
         .transaction(a, |tx| tx.load_sql(diesel::sql_query(WHO_SQL)))
         .unwrap();
     let who = &who[0];
-    assert_eq!(who.current_user, "tenancy_app");
+    // The login itself, with the application role's privileges inherited: no `SET ROLE`.
+    assert_eq!(who.current_user, common::LOGIN_ROLE);
     assert_eq!(who.session_user, common::LOGIN_ROLE);
     assert!(!who.rolsuper && !who.rolbypassrls, "{who:?}");
     assert_eq!(who.owned_tables, 0);
-    assert_eq!(
-        who.tenant_setting.as_deref(),
-        Some(a.as_uuid().to_string().as_str())
-    );
+    assert_eq!(who.tenant, Some(*a.as_uuid()), "{who:?}");
     // The login role itself is not privileged either.
     let mut owner = owner();
     let (sup, bypass): (bool, bool) = diesel::sql_query(format!(
@@ -448,11 +446,8 @@ fn pooled_connections_never_leak_settings() {
         let who: Vec<Who> = t
             .transaction(expected, |tx| tx.load_sql(diesel::sql_query(WHO_SQL)))
             .unwrap();
-        assert_eq!(
-            who[0].tenant_setting.as_deref(),
-            Some(expected.as_uuid().to_string().as_str())
-        );
-        assert_eq!(who[0].current_user, "tenancy_app");
+        assert_eq!(who[0].tenant, Some(*expected.as_uuid()));
+        assert_eq!(who[0].current_user, common::LOGIN_ROLE);
     };
     for round in 0..3 {
         check(if round % 2 == 0 { a } else { b });
@@ -470,13 +465,10 @@ fn pooled_connections_never_leak_settings() {
         check(a);
     }
     // Outside any transaction, the pooled connection is back to the login role, no tenant.
-    let mut conn = t.pool().get().unwrap();
-    let who: Who = diesel::sql_query(WHO_SQL).get_result(&mut conn).unwrap();
-    assert_eq!(who.current_user, common::LOGIN_ROLE);
-    assert!(
-        who.tenant_setting.as_deref().unwrap_or("").is_empty(),
-        "{who:?}"
-    );
+    for session in t.inspect_sessions().unwrap() {
+        assert_eq!(session.current_user, common::LOGIN_ROLE);
+        assert!(session.is_clean(), "{session:?}");
+    }
     common::record_counts(
         "R2",
         "pool of size 1, alternating tenants, errors and panics",
@@ -489,22 +481,20 @@ fn pooled_connections_never_leak_settings() {
 }
 
 #[test]
-fn failed_setup_is_a_typed_error_and_the_connection_is_discarded() {
-    let (a, _) = two_tenants();
-    let pool = tenancy(1).pool().clone();
-    let broken = tenancy_schema::Tenancy::with_config(
-        pool.clone(),
-        TenancyConfig::default().app_role("no_such_role").unwrap(),
-    );
-    let err = broken
-        .transaction(a, |tx| tx.count(posts::table))
+fn a_missing_app_role_is_a_typed_error_when_the_tenancy_is_built() {
+    let f = common::fixture();
+    let err = f
+        .db
+        .tenancy_builder(&f.login_url)
+        .unwrap()
+        .config(TenancyConfig::default().app_role("no_such_role").unwrap())
+        .max_size(1)
+        .build()
         .unwrap_err();
-    assert!(matches!(err, Error::Setup { .. }), "{err}");
-    // The pool hands out a healthy connection afterwards.
-    let ok = tenancy_schema::Tenancy::new(pool)
-        .transaction(a, |tx| tx.count(posts::table))
-        .unwrap();
-    assert_eq!(ok, 2);
+    assert!(
+        matches!(&err, Error::UnsafeRole { role, .. } if role == "no_such_role"),
+        "{err}"
+    );
     assert!(matches!(
         TenancyConfig::default().app_role("x; DROP ROLE y"),
         Err(Error::InvalidRoleName(_))
@@ -558,20 +548,19 @@ fn registry_lists_classified_tables() {
 /// The compile-time layer on its own: the scoped query runs as the BYPASSRLS admin role,
 /// where row level security cannot help, and still returns only the tenant's rows.
 #[test]
-fn scoping_isolates_even_where_rls_is_bypassed() {
-    let (a, b) = two_tenants();
-    let t = tenancy(1);
+fn scoping_isolates_even_where_rls_is_off() {
+    let (a, b) = Rls::Off.two_tenants();
+    let t = Rls::Off.tenancy(1);
     let rows: Vec<(TenantId, String, Option<String>)> = t
-        .admin("test: scoping without RLS", |conn| {
-            let query = posts::table
-                .left_join(comments::table.on(comments::post_id.eq(posts::id)))
-                .filter(posts::id.eq(1).or(diesel::dsl::sql::<Bool>("TRUE")))
-                .filter(posts::tenant_id.eq_any([a, b]))
-                .select((posts::tenant_id, posts::title, comments::body.nullable()))
-                .order(posts::id);
-            tenancy_schema::Scoped::new(query, a)
-                .load(&mut **conn)
-                .map_err(Error::from)
+        .transaction(a, |tx| {
+            tx.load(
+                posts::table
+                    .left_join(comments::table.on(comments::post_id.eq(posts::id)))
+                    .filter(posts::id.eq(1).or(diesel::dsl::sql::<Bool>("TRUE")))
+                    .filter(posts::tenant_id.eq_any([a, b]))
+                    .select((posts::tenant_id, posts::title, comments::body.nullable()))
+                    .order(posts::id),
+            )
         })
         .unwrap();
     assert_eq!(
@@ -581,27 +570,37 @@ fn scoping_isolates_even_where_rls_is_bypassed() {
             (a, "a two".to_owned(), None)
         ]
     );
-    // The same query unscoped, as admin, sees both tenants: the filter above did the work.
-    let unscoped: i64 = t
-        .admin("test: unscoped baseline", |conn| {
-            posts::table
-                .filter(posts::tenant_id.eq_any([a, b]))
-                .count()
-                .get_result(&mut **conn)
-                .map_err(Error::from)
+    // Raw SQL in the same database sees both tenants: row level security really is off, and
+    // the scoping above did the work.
+    let unscoped: Vec<Count> = t
+        .transaction(a, |tx| {
+            tx.load_sql(diesel::sql_query(format!(
+                "SELECT count(*) AS n FROM posts WHERE tenant_id IN ('{}', '{}')",
+                a.as_uuid(),
+                b.as_uuid()
+            )))
         })
         .unwrap();
-    assert_eq!(unscoped, 4);
+    assert_eq!(unscoped[0].n, 4);
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
 }
 
 #[test]
 fn scoped_sql_is_one_statement_with_the_tenant_bound() {
-    let tenant = TenantId::new_v7();
+    let (tenant, _) = two_tenants();
     let query = posts::table
         .left_join(comments::table.on(comments::post_id.eq(posts::id)))
         .select(posts::title);
-    let sql = diesel::debug_query::<diesel::pg::Pg, _>(&tenancy_schema::Scoped::new(query, tenant))
-        .to_string();
+    let sql = tenancy(1)
+        .transaction(tenant, |tx| {
+            Ok::<_, Error>(diesel::debug_query::<diesel::pg::Pg, _>(&tx.scope(query)).to_string())
+        })
+        .unwrap();
     assert!(
         sql.starts_with(r#"WITH "posts" AS NOT MATERIALIZED (SELECT * FROM "posts" WHERE "posts"."tenant_id" = $1), "comments" AS NOT MATERIALIZED (SELECT * FROM "comments" WHERE "comments"."tenant_id" = $2) SELECT"#),
         "{sql}"

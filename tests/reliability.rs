@@ -91,7 +91,7 @@ fn a_backend_killed_mid_transaction_loses_nothing_committed_and_leaks_nothing() 
     let setting: Vec<Setting> = t
         .transaction(b.tenant, |tx| {
             tx.load_sql(diesel::sql_query(
-                "SELECT current_setting('tenancy.tenant_id', true) AS tenant",
+                "SELECT tenancy.current_tenant()::text AS tenant",
             ))
         })
         .unwrap();
@@ -241,7 +241,7 @@ fn unknown_enum_values_are_typed_errors() {
     let login_url = db
         .create_app_login(common::LOGIN_ROLE, common::LOGIN_PASSWORD)
         .unwrap();
-    let t = tenancy_schema::Tenancy::connect(&login_url, 1).unwrap();
+    let t = db.tenancy(&login_url, 1).unwrap();
     let a = seed_personal_tenant(&t, "enum@example.test", "Enum").unwrap();
     common::create_resource(&t, a, "known").unwrap();
     owner

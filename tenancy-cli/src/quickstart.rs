@@ -107,7 +107,7 @@ fn set_up(
         .create_app_login(LOGIN_ROLE, LOGIN_PASSWORD)
         .map_err(|e| Failure::failed(format!("creating the login role: {e}"), BUG))?;
     let tenancy =
-        Tenancy::connect(&login_url, 2).map_err(failed("connecting as the login role"))?;
+        db.tenancy(&login_url, 2).map_err(failed("connecting as the login role"))?;
     step(
         3,
         &format!(

@@ -17,7 +17,7 @@ use tenancy_schema::check::{self, CheckOptions};
 use tenancy_schema::embedded::{self, TestDatabase};
 use tenancy_schema::envelope::{self, NewResourceSpec};
 use tenancy_schema::models::{ResourceKind, ResourceVisibility};
-use tenancy_schema::{AuditEntryId, Error, Tenancy, TenantId};
+use tenancy_schema::{AuditEntryId, Error, TenantId};
 
 /// The application's login role in these tests: no superuser, no BYPASSRLS, owns nothing,
 /// member of both tenancy roles without inheriting them.
@@ -448,7 +448,7 @@ fn new_table_output_is_isolated_and_passes_check() {
     let (a, a_workspace) = owner_tenant(&mut owner, "a");
     let (b, b_workspace) = owner_tenant(&mut owner, "b");
 
-    let tenancy_pool = Tenancy::connect(&db.url_for(LOGIN, PASSWORD), 2).expect("pool");
+    let tenancy_pool = db.tenancy(&db.url_for(LOGIN, PASSWORD), 2).expect("pool");
     for (tenant, label) in [(a, "a"), (b, "b")] {
         let raw: Vec<Name> = tenancy_pool
             .transaction(tenant, |tx| {
@@ -676,7 +676,7 @@ fn new_table_rejects_bad_input_in_one_line() {
 #[test]
 fn audit_verify_finds_a_tampered_entry() {
     let (db, mut owner) = migrated();
-    let pool = Tenancy::connect(&db.url_for(LOGIN, PASSWORD), 2).expect("pool");
+    let pool = db.tenancy(&db.url_for(LOGIN, PASSWORD), 2).expect("pool");
     let ada = tenancy_schema::seed::seed_personal_tenant(&pool, "ada@example.com", "Ada")
         .expect("seed ada");
     pool.transaction_as(ada.tenant, ada.principal, |tx| {

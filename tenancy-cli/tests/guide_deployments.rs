@@ -13,7 +13,7 @@ use std::process::Command;
 use diesel::connection::SimpleConnection;
 use tenancy_schema::embedded::TestDatabase;
 use tenancy_schema::seed::seed_personal_tenant;
-use tenancy_schema::{Tenancy, run_migrations};
+use tenancy_schema::run_migrations;
 
 fn guide() -> String {
     std::fs::read_to_string(
@@ -108,7 +108,7 @@ fn the_guide_runs_end_to_end() {
 
     // The model, as two tenants.
     let login_url = db.create_app_login("guide_login", "guide").unwrap();
-    let tenancy = Tenancy::connect(&login_url, 2).unwrap();
+    let tenancy = db.tenancy(&login_url, 2).unwrap();
     let a = seed_personal_tenant(&tenancy, "guide-a@example.test", "A").unwrap();
     let b = seed_personal_tenant(&tenancy, "guide-b@example.test", "B").unwrap();
     let config = serde_json::json!({ "replicas": 2 });

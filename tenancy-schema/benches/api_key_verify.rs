@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tenancy_schema::api_keys::{self, MemoryRateLimiter, NewKeySpec, parse_key};
 use tenancy_schema::seed::seed_personal_tenant;
-use tenancy_schema::{Error, Tenancy};
+use tenancy_schema::Error;
 
 mod support;
 use support::{Better, Report, Row, Section, Stats};
@@ -39,11 +39,11 @@ fn cpu_per_call(text: &str, stored: Option<&[u8]>) -> Vec<f64> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let support::Start {
-        db: _db,
+        db,
         mut owner,
         app_url: url,
     } = support::start()?;
-    let tenancy = Tenancy::connect(&url, 2)?;
+    let tenancy = db.tenancy(&url, 2)?;
     let who = seed_personal_tenant(&tenancy, "keys@example.com", "Keys")?;
     let issued = tenancy.transaction_as(who.tenant, who.principal, |tx| {
         api_keys::issue(tx, NewKeySpec::new(who.principal, "bench"))

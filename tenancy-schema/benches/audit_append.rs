@@ -31,11 +31,11 @@ fn append(tenancy: &Tenancy, who: &PersonalTenant) -> Result<(), Error> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let support::Start {
-        db: _db,
+        db,
         mut owner,
         app_url: url,
     } = support::start()?;
-    let tenancy = Tenancy::connect(&url, 8)?;
+    let tenancy = db.tenancy(&url, 8)?;
     let tenants: Vec<PersonalTenant> = (0..8)
         .map(|i| seed_personal_tenant(&tenancy, &format!("a{i}@example.com"), "A"))
         .collect::<Result<_, _>>()?;

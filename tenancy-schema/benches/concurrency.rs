@@ -98,11 +98,11 @@ fn plain_tx(
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let support::Start {
-        db: _db,
+        db,
         mut owner,
         app_url: url,
     } = support::start()?;
-    let setup = Tenancy::connect(&url, 1)?;
+    let setup = db.tenancy(&url, 1)?;
     let tenants: Vec<PersonalTenant> = (0..4)
         .map(|i| seed_personal_tenant(&setup, &format!("c{i}@example.com"), "C"))
         .collect::<Result<_, _>>()?;
@@ -119,7 +119,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     for workers in [1usize, 2, 4, 8, 16] {
         let size = u32::try_from(workers)?;
-        let tenancy = Tenancy::connect(&url, size)?;
+        let tenancy = db.tenancy(&url, size)?;
         let pool = Pool::builder()
             .max_size(size)
             .connection_customizer(Box::new(AsAdmin))

@@ -16,7 +16,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use tenancy_schema::schema::resources;
 use tenancy_schema::seed::seed_personal_tenant;
-use tenancy_schema::{Error, Tenancy};
+use tenancy_schema::Error;
 
 const SAMPLES: usize = 400;
 
@@ -25,11 +25,11 @@ use support::{Report, Row, Section};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let support::Start {
-        db: _db,
+        db,
         mut owner,
         app_url: login_url,
     } = support::start()?;
-    let tenancy = Tenancy::connect(&login_url, 1)?;
+    let tenancy = db.tenancy(&login_url, 1)?;
     // The baseline on its own plain connection, as the BYPASSRLS role for the whole session
     // (PostgreSQL re-plans a cached statement when the role it was planned for changes).
     let mut admin = PgConnection::establish(&login_url)?;

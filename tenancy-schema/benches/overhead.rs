@@ -23,7 +23,7 @@ use diesel::prelude::*;
 use tenancy_schema::models::{ResourceKind, ResourceVisibility};
 use tenancy_schema::schema::{resources, workspaces};
 use tenancy_schema::seed::seed_personal_tenant;
-use tenancy_schema::{Error, ResourceId, Tenancy, TenancyConfig};
+use tenancy_schema::{Error, ResourceId, TenancyConfig};
 
 mod support;
 use support::{Report, Row, Section};
@@ -51,11 +51,11 @@ const BATCH: usize = 10;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let support::Start {
-        db: _db,
+        db,
         mut owner,
         app_url: url,
     } = support::start()?;
-    let tenancy = Tenancy::connect(&url, 1)?;
+    let tenancy = db.tenancy(&url, 1)?;
     let me = seed_personal_tenant(&tenancy, "bench@example.com", "Bench")?;
     let other = seed_personal_tenant(&tenancy, "other@example.com", "Other")?;
     for who in [me, other] {
@@ -275,10 +275,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     plain_tx.batch_execute("SET ROLE tenancy_app")?;
     // The second tenancy side leaves out the tenant status check, to show its share of the
     // set-up (the role and settings remain).
-    let unchecked = Tenancy::with_config(
-        tenancy.pool().clone(),
-        TenancyConfig::default().check_tenant_status(false),
-    );
+    let unchecked = db
+        .tenancy_builder(&url)?
+        .config(TenancyConfig::default().check_tenant_status(false))
+        .max_size(1)
+        .build()?;
     for (label, side) in [
         ("open + SELECT 1 + commit", &tenancy),
         ("the same without the tenant status check", &unchecked),

@@ -25,7 +25,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use tenancy_schema::schema::{resource_acl, resources};
 use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
-use tenancy_schema::{ResourceId, Tenancy};
+use tenancy_schema::ResourceId;
 
 mod support;
 use support::{Report, Row, Section, explain};
@@ -129,7 +129,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         mut owner,
         app_url: url,
     } = support::start()?;
-    let tenancy = Tenancy::connect(&url, 1)?;
+    let tenancy = db.tenancy(&url, 1)?;
 
     let started = Instant::now();
     let tenants: Vec<PersonalTenant> = (0..TENANTS)

@@ -12,7 +12,7 @@ use tenancy_schema::embedded::TestDatabase;
 use tenancy_schema::models::{NewResource, Resource, ResourceKind, ResourceVisibility};
 use tenancy_schema::schema::resources;
 use tenancy_schema::seed::seed_personal_tenant;
-use tenancy_schema::{Error, ResourceId, Tenancy, run_migrations};
+use tenancy_schema::{Error, ResourceId, run_migrations};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("applied {} migrations", applied.len());
     // The application logs in as its own role, a member of `tenancy_app` and `tenancy_admin`
     // without inheriting their rights: every transaction switches with `SET LOCAL ROLE`.
-    let tenancy = Tenancy::connect(&db.create_app_login("quickstart_login", "quickstart")?, 2)?;
+    let tenancy = db.tenancy(&db.create_app_login("quickstart_login", "quickstart")?, 2)?;
 
     let ada = seed_personal_tenant(&tenancy, "ada@example.com", "Ada")?;
     let bob = seed_personal_tenant(&tenancy, "bob@example.com", "Bob")?;

@@ -11,7 +11,7 @@ use tenancy_schema::embedded::TestDatabase;
 use tenancy_schema::envelope::{self, ListRequest, NewResourceSpec};
 use tenancy_schema::jobs::TenantJob;
 use tenancy_schema::models::{PlanTier, ResourceKind, ResourceVisibility};
-use tenancy_schema::{Error, Tenancy, run_migrations};
+use tenancy_schema::{Error, run_migrations};
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Reindex {
@@ -23,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut owner = PgConnection::establish(db.url())?;
     run_migrations(&mut owner)?;
     let login_url = db.create_app_login("jobs_login", "jobs")?;
-    let tenancy = Tenancy::connect(&login_url, 2)?;
+    let tenancy = db.tenancy(&login_url, 2)?;
     let acme = control::create_tenant(
         &tenancy,
         &NewTenantSpec {

@@ -210,7 +210,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN023",
         Severity::Error,
         Section::Isolation,
-        "a policy reads the tenant setting without the NULL- and empty-safe form",
+        "a policy reads the tenant setting directly instead of tenancy.current_tenant()",
     ),
     (
         "TEN030",
@@ -283,6 +283,30 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         Severity::Error,
         Section::Isolation,
         "the application role is a member of a tenant table's owner",
+    ),
+    (
+        "TEN065",
+        Severity::Error,
+        Section::Isolation,
+        "a login of the application role can become a role that skips row level security",
+    ),
+    (
+        "TEN066",
+        Severity::Warning,
+        Section::Isolation,
+        "the application role may create temporary tables, which shadow real ones for the rest of a pooled session",
+    ),
+    (
+        "TEN067",
+        Severity::Error,
+        Section::Isolation,
+        "the tenant context is not sealed: SQL running as the application role can set it",
+    ),
+    (
+        "TEN051",
+        Severity::Error,
+        Section::Isolation,
+        "one table is classified twice, in conflicting ways",
     ),
     (
         "TEN070",
@@ -437,7 +461,33 @@ struct PrivilegeRow {
     writable: bool,
 }
 
+#[derive(QueryableByName)]
+struct ReachRow {
+    #[diesel(sql_type = Text)]
+    login: String,
+    #[diesel(sql_type = Text)]
+    role: String,
+    #[diesel(sql_type = Text)]
+    path: String,
+    #[diesel(sql_type = Text)]
+    problem: String,
+}
+
+#[derive(QueryableByName)]
+struct ContextRow {
+    #[diesel(sql_type = Bool)]
+    temporary: bool,
+    #[diesel(sql_type = Bool)]
+    sealed_function: bool,
+    #[diesel(sql_type = Bool)]
+    has_key: bool,
+    #[diesel(sql_type = Array<Text>)]
+    forgeable_by: Vec<String>,
+}
+
 struct Catalog {
+    reach: Vec<ReachRow>,
+    context: ContextRow,
     tables: BTreeMap<String, TableRow>,
     columns: BTreeMap<String, Vec<ColumnRow>>,
     keys: BTreeMap<String, Vec<KeyRow>>,
@@ -455,6 +505,62 @@ fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> String) -> BTreeMap<String, Vec<T>
     }
     out
 }
+
+/// Every login (or other role) that is a member of the application role, directly or
+/// through other roles, paired with each role it can become through `SET ROLE` that is a
+/// superuser, has BYPASSRLS or owns tables. In PostgreSQL 15 every membership allows
+/// `SET ROLE`, whatever `INHERIT` says. The application role's own attributes are TEN061-64.
+const REACH_SQL: &str = "
+WITH RECURSIVE members (oid) AS (
+  SELECT oid FROM pg_roles WHERE rolname = $1
+  UNION
+  SELECT m.member FROM pg_auth_members m JOIN members ON m.roleid = members.oid
+), reach (start, oid, path) AS (
+  SELECT r.oid, r.oid, r.rolname::text FROM pg_roles r JOIN members ON members.oid = r.oid
+  UNION
+  SELECT reach.start, m.roleid, reach.path || ' -> ' || g.rolname
+  FROM pg_auth_members m JOIN reach ON m.member = reach.oid JOIN pg_roles g ON g.oid = m.roleid
+)
+SELECT DISTINCT ON (s.rolname, r.rolname)
+  s.rolname::text AS login, r.rolname::text AS role, reach.path,
+  CASE WHEN r.rolsuper THEN 'a superuser'
+       WHEN r.rolbypassrls THEN 'BYPASSRLS'
+       ELSE 'the owner of tables' END AS problem
+FROM reach JOIN pg_roles s ON s.oid = reach.start JOIN pg_roles r ON r.oid = reach.oid
+WHERE s.rolname <> $1
+  AND (r.rolsuper OR r.rolbypassrls OR EXISTS (
+    SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND c.relpersistence <> 't'
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema')))
+ORDER BY s.rolname, r.rolname, length(reach.path)";
+
+/// Whether the tenant context is the sealed one (`tenancy.current_tenant()` is the
+/// SECURITY DEFINER reader of what `tenancy.enter()` verified, and the key exists) and which
+/// rights would let the application role forge it anyway.
+const CONTEXT_SQL: &str = "
+SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
+  coalesce((SELECT p.prosecdef FROM pg_proc p
+            WHERE p.pronamespace = to_regnamespace('tenancy') AND p.proname = 'current_tenant'
+              AND p.pronargs = 0), false) AS sealed_function,
+  to_regclass('tenancy.context_key') IS NOT NULL AS has_key,
+  ARRAY(
+    SELECT what FROM (
+      SELECT 'SELECT on tenancy.context_key' AS what
+      WHERE to_regclass('tenancy.context_key') IS NOT NULL
+        AND has_table_privilege($1, to_regclass('tenancy.context_key'), 'SELECT')
+      UNION ALL
+      SELECT format('USAGE or UPDATE on sequence %s', c.oid::regclass)
+      FROM pg_class c
+      WHERE c.relnamespace = to_regnamespace('tenancy') AND c.relkind = 'S'
+        AND (has_sequence_privilege($1, c.oid, 'USAGE') OR has_sequence_privilege($1, c.oid, 'UPDATE'))
+      UNION ALL
+      SELECT format('EXECUTE on %s', p.oid::regprocedure)
+      FROM pg_proc p
+      WHERE p.pronamespace = to_regnamespace('tenancy')
+        AND p.proname IN ('context_mac', 'install_context_key', 'trusted_session')
+        AND has_function_privilege($1, p.oid, 'EXECUTE')
+    ) forgeable
+  ) AS forgeable_by";
 
 #[allow(clippy::too_many_lines)] // reason: one catalog query after another
 fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryResult<Catalog> {
@@ -556,7 +662,13 @@ fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryResult<Catalo
     .into_iter()
     .next()
     .map(|r| r.writable);
+    let reach: Vec<ReachRow> = diesel::sql_query(REACH_SQL).bind::<T, _>(&app).load(conn)?;
+    let context: ContextRow = diesel::sql_query(CONTEXT_SQL)
+        .bind::<T, _>(&app)
+        .get_result(conn)?;
     Ok(Catalog {
+        reach,
+        context,
         tables: tables.into_iter().map(|t| (t.name.clone(), t)).collect(),
         columns: group(columns, |c| c.table_name.clone()),
         keys: group(keys, |k| k.table_name.clone()),
@@ -593,6 +705,18 @@ impl Findings {
 /// Whether an expression reads the tenant context.
 fn reads_tenant_context(expr: &str) -> bool {
     expr.contains("current_tenant()") || expr.contains("'tenancy.tenant_id'")
+}
+
+/// `expr` with the once-per-statement form of the context functions written as plain calls.
+fn once_per_statement_as_call(expr: &str) -> String {
+    expr.replace(
+        "( SELECT tenancy.current_tenant() AS current_tenant)",
+        "tenancy.current_tenant()",
+    )
+    .replace(
+        "( SELECT tenancy.current_principal() AS current_principal)",
+        "tenancy.current_principal()",
+    )
 }
 
 /// `true`-ish: the whole expression is the constant true.
@@ -677,6 +801,8 @@ pub fn run(
         );
     }
     check_role(&mut f, &catalog, options);
+    check_reach_and_context(&mut f, &catalog, options);
+    check_classification(&mut f, registry);
     check_definers_and_views(&mut f, &catalog, &tenant_tables, options);
     if catalog.audit_writable == Some(true) {
         f.add(
@@ -791,17 +917,17 @@ fn check_tenant_table(
         let pobj = format!("policy {} on {table}", p.name);
         for expr in [&p.using, &p.check].into_iter().flatten() {
             if reads_tenant_context(expr) {
-                let upper = expr.to_ascii_uppercase();
+                // The context read once per statement is an init plan, not a sub-query
+                // over rows.
+                let upper = once_per_statement_as_call(expr).to_ascii_uppercase();
                 if has_word(&upper, "OR") {
                     f.add("TEN020", &pobj, format!("the tenant predicate `{expr}` contains OR, which defeats the ({col}, …) indexes and can widen it"), "keep the tenant predicate a single equality; put other rules in a separate (RESTRICTIVE) policy");
                 }
                 if has_word(&upper, "SELECT") {
                     f.add("TEN021", &pobj, format!("the tenant predicate `{expr}` contains a sub-query"), "compare the column with tenancy.current_tenant() directly; a distributed engine rejects sub-queries in policies");
                 }
-                if expr.contains("current_setting(")
-                    && !(expr.contains("NULLIF(current_setting(") && expr.contains(", true)"))
-                {
-                    f.add("TEN023", &pobj, format!("`{expr}` reads the setting without NULLIF(current_setting(…, true), ''): a pooled connection reports '' after its first transaction"), "use tenancy.current_tenant()");
+                if expr.contains("current_setting(") {
+                    f.add("TEN023", &pobj, format!("`{expr}` reads the tenant setting directly: SQL in the transaction can change it (`SET`, `set_config`), and a pooled connection reports '' after its first transaction"), "use tenancy.current_tenant(), which returns only the context tenancy.enter() verified");
                 }
             }
             if has_word(&expr.to_ascii_uppercase(), "SELECT") {
@@ -951,6 +1077,64 @@ fn check_role(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
             &object,
             "the application role has BYPASSRLS: row level security never applies to it",
             format!("ALTER ROLE {} NOBYPASSRLS", o.app_role),
+        );
+    }
+}
+
+fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
+    for r in &catalog.reach {
+        f.add(
+            "TEN065",
+            format!("role {}", r.login),
+            format!(
+                "`{}` is a member of `{}` and can become `{}` ({}), which {}: tenant transactions on this login are not bound by row level security",
+                r.login,
+                o.app_role,
+                r.role,
+                r.path,
+                if r.problem == "the owner of tables" { "owns tables".to_owned() } else { format!("is {}", r.problem) }
+            ),
+            format!(
+                "remove the membership chain ({}); give the admin path a login of its own",
+                r.path
+            ),
+        );
+    }
+    let object = format!("role {}", o.app_role);
+    if catalog.context.temporary {
+        f.add(
+            "TEN066",
+            &object,
+            format!("`{}` may create temporary tables: a temporary table created in one tenant's transaction shadows the real table of the same name for the next tenant on the pooled connection", o.app_role),
+            "REVOKE TEMPORARY ON DATABASE <database> FROM PUBLIC; GRANT TEMPORARY ON DATABASE <database> TO <owner>",
+        );
+    }
+    if !catalog.context.sealed_function || !catalog.context.has_key {
+        f.add(
+            "TEN067",
+            "function tenancy.current_tenant()",
+            "the policies read a tenant context that SQL running as the application role can set (`SET tenancy.tenant_id`, `set_config`)",
+            "run the tenancy migrations (the sealed tenant context: tenancy.enter(), tenancy.context_key)",
+        );
+    }
+    for what in &catalog.context.forgeable_by {
+        f.add(
+            "TEN067",
+            &object,
+            format!("`{}` has {what}: with it SQL can forge the tenant context", o.app_role),
+            format!("revoke it from {} (and PUBLIC)", o.app_role),
+        );
+    }
+}
+
+/// Tables registered more than once in ways that scope them differently.
+fn check_classification(f: &mut Findings, registry: &[&TableManifest]) {
+    for conflict in crate::manifest::conflicts(registry) {
+        f.add(
+            "TEN051",
+            format!("table {}", conflict.table),
+            conflict.to_string(),
+            "classify each SQL table once; a second `table!` for the same table must carry the same classification and tenant column",
         );
     }
 }

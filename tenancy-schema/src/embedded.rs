@@ -277,15 +277,59 @@ impl TestDatabase {
         &self.target.database
     }
 
-    /// Creates, unless it exists, the login role an application (or a test) connects as:
-    /// `LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT`, a member of `tenancy_app` and
-    /// `tenancy_admin` (which the migrations create, so run them first). Returns the URL that
-    /// logs in as it. Tenant transactions switch roles with `SET LOCAL ROLE`, so the login
-    /// role itself holds no rights.
+    /// Creates, unless it exists, the login an application (or a test) runs tenant
+    /// transactions as: `LOGIN NOSUPERUSER NOBYPASSRLS INHERIT`, a member of `tenancy_app`
+    /// only (which the migrations create, so run them first); a membership in `tenancy_admin`
+    /// left from an older set-up is revoked. Returns the URL that logs in as it.
     ///
     /// # Errors
     /// [`EmbeddedError::Connect`] / [`EmbeddedError::Query`].
     pub fn create_app_login(&self, role: &str, password: &str) -> Result<String, EmbeddedError> {
+        self.create_login(role, password, "INHERIT", "tenancy_app", "tenancy_admin")
+    }
+
+    /// Creates, unless it exists, a login for the admin escape hatch: a member of
+    /// `tenancy_admin` only, reached with `SET LOCAL ROLE`. Returns the URL that logs in as it.
+    ///
+    /// # Errors
+    /// [`EmbeddedError::Connect`] / [`EmbeddedError::Query`].
+    pub fn create_admin_login(&self, role: &str, password: &str) -> Result<String, EmbeddedError> {
+        self.create_login(role, password, "NOINHERIT", "tenancy_admin", "tenancy_app")
+    }
+
+    /// A [`crate::Tenancy`] whose tenant transactions log in with `app_url` (from
+    /// [`TestDatabase::create_app_login`]) and whose admin path uses this database's shared
+    /// admin login `tenancy_test_admin`, created on first use.
+    ///
+    /// # Errors
+    /// As [`TestDatabase::tenancy_builder`] and [`crate::TenancyBuilder::build`].
+    pub fn tenancy(&self, app_url: &str, max_size: u32) -> Result<crate::Tenancy, crate::Error> {
+        self.tenancy_builder(app_url)?.max_size(max_size).build()
+    }
+
+    /// [`crate::Tenancy::builder`] for `app_url` with the admin login set, for tests that
+    /// change more than the pool size.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`] when the admin login cannot be created.
+    pub fn tenancy_builder(&self, app_url: &str) -> Result<crate::TenancyBuilder, crate::Error> {
+        let admin_url = self
+            .create_admin_login("tenancy_test_admin", "test-admin-password")
+            .map_err(|e| crate::Error::InvalidInput {
+                field: "test database admin login",
+                reason: e.to_string(),
+            })?;
+        Ok(crate::Tenancy::builder(app_url).admin_url(&admin_url))
+    }
+
+    fn create_login(
+        &self,
+        role: &str,
+        password: &str,
+        inherit: &str,
+        member_of: &str,
+        never_of: &str,
+    ) -> Result<String, EmbeddedError> {
         use diesel::connection::SimpleConnection;
         #[derive(diesel::QueryableByName)]
         struct Exists {
@@ -306,7 +350,7 @@ impl TestDatabase {
         let ident = quote_ident(role);
         if !exists(&mut conn).map_err(query_error)? {
             let created = conn.batch_execute(&format!(
-                "CREATE ROLE {ident} LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT PASSWORD {}",
+                "CREATE ROLE {ident} LOGIN NOSUPERUSER NOBYPASSRLS {inherit} PASSWORD {}",
                 quote_literal(password)
             ));
             // Another process may have created it in the meantime.
@@ -316,8 +360,10 @@ impl TestDatabase {
                 return Err(query_error(source));
             }
         }
-        conn.batch_execute(&format!("GRANT tenancy_app, tenancy_admin TO {ident}"))
-            .map_err(query_error)?;
+        conn.batch_execute(&format!(
+            "ALTER ROLE {ident} {inherit}; GRANT {member_of} TO {ident}; REVOKE {never_of} FROM {ident}"
+        ))
+        .map_err(query_error)?;
         Ok(self.url_for(role, password))
     }
 

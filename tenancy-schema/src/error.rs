@@ -10,17 +10,48 @@ pub enum Error {
     /// No connection could be taken from the pool.
     #[error("could not get a database connection from the pool: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),
-    /// `BEGIN` + `SET LOCAL ROLE` + `SET LOCAL tenancy.*` failed; the connection was discarded.
+    /// Opening the transaction (`BEGIN` and the tenant context, or `SET LOCAL ROLE` on the
+    /// admin path) failed; the connection was discarded.
     #[error(
-        "could not open a tenant transaction (role {role:?}): {source}; check that the role exists and that the login role is a member of it (`GRANT {role} TO <login role>`)"
+        "could not open a transaction (role {role:?}): {source}; run the tenancy migrations, and check that the login is a member of the role"
     )]
     Setup {
-        /// The role the transaction tried to switch to.
+        /// The role the transaction runs as.
         role: String,
         /// The database error.
         #[source]
         source: diesel::result::Error,
     },
+    /// A login cannot be used safely, found when the [`crate::Tenancy`] was built: the
+    /// application login could become a role that skips row level security, does not have the
+    /// application role, or the admin login is missing its role or is the application's.
+    #[error("login `{login}` cannot be used: role `{role}` (reached as {path}) is {problem}; fix: {fix}")]
+    UnsafeRole {
+        /// The login (`session_user`) that was checked.
+        login: String,
+        /// The role with the problem.
+        role: String,
+        /// How the login reaches it (`login -> group -> role`).
+        path: String,
+        /// What is wrong with it.
+        problem: &'static str,
+        /// What to run or change.
+        fix: String,
+    },
+    /// [`crate::Tenancy::admin`] was called on a `Tenancy` built without an admin login.
+    #[error(
+        "no admin login is configured: build the Tenancy with `.admin_url(..)` (a login of its own that is a member of the admin role); the application's pool is never used for admin work"
+    )]
+    AdminNotConfigured,
+    /// One SQL table is classified twice in conflicting ways in this binary (found when the
+    /// [`crate::Tenancy`] is built).
+    #[error(transparent)]
+    ClassificationConflict(#[from] crate::ClassificationConflict),
+    /// No context key was given, and none could be read.
+    #[error(
+        "no tenant context key: configure `.admin_url(..)` (the key is read through it), `.context_key(..)`, or set TENANCY_CONTEXT_KEY to `SELECT encode(key, 'hex') FROM tenancy.context_key` (run as the tables' owner)"
+    )]
+    ContextKeyMissing,
     /// A role name given to [`crate::TenancyConfig`] is not a plain SQL identifier.
     #[error(
         "invalid role name {0:?}: use lowercase letters, digits and `_`, starting with a letter or `_` (at most 63 bytes)"

@@ -38,11 +38,14 @@ pub mod authz;
 pub mod check;
 pub mod control;
 pub mod envelope;
+mod context;
 mod error;
 mod guard;
 mod id;
 pub mod jobs;
 mod manifest;
+mod roles;
+mod session;
 pub mod migrations;
 pub mod models;
 pub mod org;
@@ -54,12 +57,16 @@ mod tx;
 
 pub mod embedded;
 
+pub use context::ContextKey;
 pub use error::{Error, Result};
 pub use id::{
     ApiKeyId, AuditEntryId, MembershipId, ParseIdError, PrincipalId, ResourceId, TeamId, TenantId,
     TypedId, UserId, WorkspaceId,
 };
-pub use manifest::{ForeignKey, TableKind, TableManifest, lookup, registry};
+pub use manifest::{
+    ClassificationConflict, ForeignKey, TableKind, TableManifest, conflicts as classification_conflicts,
+    lookup, registry,
+};
 pub use migrations::run_migrations;
 pub use scope::{Scoped, TenantFind};
 /// Classifies a Diesel `table!` as tenant-scoped, or marks a model struct of one.
@@ -77,8 +84,8 @@ pub use tenancy_macros::tenant_scoped;
 /// connection ([`Tenancy::system`]) or a tenant transaction's joins may use it.
 pub use tenancy_macros::global_table;
 pub use tx::{
-    AdminConn, PgPool, RawSql, ScopedDelete, ScopedUpdate, ScopedUpdateSet, SystemConn, Tenancy,
-    TenancyConfig, TenantTx,
+    AdminConn, PgPool, RawSql, ScopedDelete, ScopedUpdate, ScopedUpdateSet, SessionState, SystemConn,
+    Tenancy, TenancyBuilder, TenancyConfig, TenantTx,
 };
 
 /// Re-exports for generated code. Not public API.

@@ -52,6 +52,65 @@ pub struct Registration(pub &'static TableManifest);
 
 inventory::collect!(Registration);
 
+/// One SQL table classified more than once in ways that scope it differently (tenant-scoped
+/// and global, or with different tenant columns); found by [`conflicts`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "table `{table}` is classified twice, in conflicting ways: {first} and {second}; every `diesel::table!` naming it must carry the same classification"
+)]
+pub struct ClassificationConflict {
+    /// SQL name of the table.
+    pub table: &'static str,
+    /// One classification, described.
+    pub first: String,
+    /// The other.
+    pub second: String,
+}
+
+fn describe(m: &TableManifest) -> String {
+    match (m.kind, m.tenant_column) {
+        (TableKind::TenantScoped, Some(col)) => format!("tenant-scoped by `{col}`"),
+        (TableKind::TenantScoped, None) => "tenant-scoped".to_owned(),
+        (TableKind::Global, _) => "global".to_owned(),
+    }
+}
+
+/// The tables of `manifests` classified in conflicting ways. The same SQL table declared in
+/// two crates with the same classification (to join it with each crate's tables) is fine.
+///
+/// ```
+/// let all: Vec<_> = tenancy_schema::registry();
+/// assert!(tenancy_schema::classification_conflicts(&all).is_empty());
+/// ```
+#[must_use]
+pub fn conflicts(manifests: &[&TableManifest]) -> Vec<ClassificationConflict> {
+    let mut out: Vec<ClassificationConflict> = Vec::new();
+    for (i, a) in manifests.iter().enumerate() {
+        for b in &manifests[i + 1..] {
+            if a.table == b.table
+                && (a.kind, a.tenant_column) != (b.kind, b.tenant_column)
+                && !out.iter().any(|c| c.table == a.table)
+            {
+                out.push(ClassificationConflict {
+                    table: a.table,
+                    first: describe(a),
+                    second: describe(b),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Every registration in this binary, duplicates included, for [`conflicts`].
+#[must_use]
+pub(crate) fn all_registrations() -> Vec<&'static TableManifest> {
+    inventory::iter::<Registration>
+        .into_iter()
+        .map(|r| r.0)
+        .collect()
+}
+
 /// Every table classified in this binary, sorted by name.
 ///
 /// ```
@@ -67,7 +126,9 @@ pub fn registry() -> Vec<&'static TableManifest> {
         .map(|r| r.0)
         .collect();
     all.sort_by_key(|m| m.table);
-    all.dedup_by_key(|m| m.table);
+    // The same table declared identically in two crates is listed once; conflicting
+    // classifications are all kept, for `check` to report (TEN051).
+    all.dedup();
     all
 }
 

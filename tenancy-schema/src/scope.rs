@@ -346,7 +346,7 @@ pub struct Scoped<Q> {
 
 impl<Q> Scoped<Q> {
     /// Attaches `tenant` to `query`.
-    pub fn new(query: Q, tenant: crate::TenantId) -> Self {
+    pub(crate) fn new(query: Q, tenant: crate::TenantId) -> Self {
         Self {
             query,
             tenant: *tenant.as_uuid(),

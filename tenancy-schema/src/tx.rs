@@ -1,7 +1,11 @@
 //! Tenant transactions, the system connection and the admin escape hatch.
 
+use std::sync::Arc;
+
 use crate::Result;
-use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::connection::{
+    AnsiTransactionManager, SimpleConnection, TransactionManager, TransactionManagerStatus,
+};
 use diesel::dsl::{Filter, Limit};
 use diesel::expression::{AsExpression, Expression};
 use diesel::insertable::{InsertValues, Insertable};
@@ -13,19 +17,23 @@ use diesel::query_dsl::LoadQuery;
 use diesel::query_dsl::methods::{ExecuteDsl, FilterDsl, LimitDsl};
 use diesel::r2d2::{ConnectionManager, Pool};
 use diesel::sql_types::BoolOrNullableBool;
-use diesel::{Column, ExpressionMethods, PgConnection, RunQueryDsl};
+use diesel::{Column, Connection, ExpressionMethods, PgConnection, RunQueryDsl};
 
+use crate::context::{ContextKey, push_enter};
 use crate::scope::{
     AndThen, GlobalQuery, GlobalTable, Paren, ScopedExists, ScopedTable, TenantEq,
     TenantFreeValues, TenantInsert, TenantQuery, changeset_assigns,
 };
+use crate::session::{SessionConn, SessionManager};
 use crate::{Error, PrincipalId, Scoped, TenantId};
 
-/// The r2d2 pool type `Tenancy` draws connections from.
+/// The r2d2 pool type of the admin login ([`TenancyBuilder::admin_url`]).
 pub type PgPool = Pool<ConnectionManager<PgConnection>>;
 
-/// Which roles tenancy switches to. Every transaction runs `SET LOCAL ROLE`, so the pool's
-/// login role only needs membership in these roles (`GRANT tenancy_app TO my_login`).
+/// The application login's pool: connections that carry a tenancy session.
+type AppPool = Pool<SessionManager>;
+
+/// Which database roles tenancy relies on, and what a tenant transaction checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenancyConfig {
     app_role: String,
@@ -61,8 +69,10 @@ fn check_role(name: &str) -> Result<String, Error> {
 }
 
 impl TenancyConfig {
-    /// The non-privileged role tenant transactions and the system connection run as
-    /// (default `tenancy_app`).
+    /// The non-privileged role whose privileges tenant transactions and the system connection
+    /// use (default `tenancy_app`). The application login must inherit it and must not be
+    /// able to become any role that skips row level security; [`TenancyBuilder::build`]
+    /// checks both.
     ///
     /// # Errors
     /// [`Error::InvalidRoleName`] unless `role` is a plain lowercase SQL identifier.
@@ -71,7 +81,8 @@ impl TenancyConfig {
         Ok(self)
     }
 
-    /// The `BYPASSRLS` role used by [`Tenancy::admin`] (default `tenancy_admin`).
+    /// The `BYPASSRLS` role used by [`Tenancy::admin`] (default `tenancy_admin`), reached
+    /// from the admin login with `SET LOCAL ROLE`.
     ///
     /// # Errors
     /// [`Error::InvalidRoleName`] unless `role` is a plain lowercase SQL identifier.
@@ -80,7 +91,7 @@ impl TenancyConfig {
         Ok(self)
     }
 
-    /// Whether opening a tenant transaction checks, in the same round trip, that the tenant
+    /// Whether opening a tenant transaction checks, in the same statement, that the tenant
     /// exists, is not deleted and is not suspended (`tenancy.require_active_tenant()` from the
     /// foundation migrations). On by default; turn it off only for a database without the
     /// foundation schema.
@@ -111,34 +122,185 @@ impl TenancyConfig {
     pub fn admin_role_name(&self) -> &str {
         &self.admin_role
     }
+}
 
-    fn tenant_setup_sql(&self, tenant: TenantId, principal: Option<PrincipalId>) -> String {
-        let mut sql = Self::setup_sql(&self.app_role, Some(tenant), principal);
-        if self.check_tenant_status {
-            sql.push_str("; SELECT tenancy.require_active_tenant()");
-        }
-        sql
+/// What a finished transaction sends: the end of the transaction, then the session back to
+/// its defaults, in the same message. SQL inside the transaction may have changed session
+/// state (`set_config(.., false)`, `SET SESSION ..`, `SET ROLE`); none of it reaches the next
+/// checkout. `RESET ALL` also undoes the two settings Diesel makes when it connects, so they
+/// are made again.
+const SESSION_RESET: &str =
+    "RESET ALL; RESET ROLE; DISCARD TEMP; SET TIME ZONE 'UTC'; SET CLIENT_ENCODING TO 'UTF8'";
+
+/// Builds a [`Tenancy`]: the application login's pool, optionally the admin login's pool,
+/// the context key and the role configuration. [`TenancyBuilder::build`] verifies the logins.
+///
+/// ```no_run
+/// # fn demo() -> Result<(), tenancy_schema::Error> {
+/// let tenancy = tenancy_schema::Tenancy::builder("postgres://app_login@db/app")
+///     .admin_url("postgres://admin_login@db/app")
+///     .max_size(16)
+///     .build()?;
+/// # let _ = tenancy; Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "call .build()"]
+pub struct TenancyBuilder {
+    app_url: String,
+    admin_url: Option<String>,
+    max_size: u32,
+    admin_max_size: u32,
+    connection_timeout: std::time::Duration,
+    config: TenancyConfig,
+    key: Option<ContextKey>,
+}
+
+impl TenancyBuilder {
+    /// The admin login, used by [`Tenancy::admin`] only (and to read the context key when
+    /// none is given). It must be a different login from the application's, a member of the
+    /// admin role.
+    pub fn admin_url(mut self, url: &str) -> Self {
+        self.admin_url = Some(url.to_owned());
+        self
     }
 
-    fn setup_sql(role: &str, tenant: Option<TenantId>, principal: Option<PrincipalId>) -> String {
-        // One simple-protocol message, so BEGIN and the settings cost one round trip. The
-        // values are typed UUIDs and a validated identifier: nothing here comes from user text.
-        let tenant = tenant.map(|t| t.as_uuid().to_string()).unwrap_or_default();
-        let principal = principal
-            .map(|p| p.as_uuid().to_string())
-            .unwrap_or_default();
-        format!(
-            "BEGIN; SET LOCAL ROLE \"{role}\"; SET LOCAL tenancy.tenant_id = '{tenant}'; SET LOCAL tenancy.principal_id = '{principal}'"
-        )
+    /// At most `size` connections of the application login (default 10).
+    pub fn max_size(mut self, size: u32) -> Self {
+        self.max_size = size;
+        self
+    }
+
+    /// At most `size` connections of the admin login (default 2).
+    pub fn admin_max_size(mut self, size: u32) -> Self {
+        self.admin_max_size = size;
+        self
+    }
+
+    /// How long a transaction waits for a free connection before it fails with
+    /// [`Error::Pool`] (default 30 s).
+    pub fn connection_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.connection_timeout = timeout;
+        self
+    }
+
+    /// The role configuration (default [`TenancyConfig::default`]).
+    pub fn config(mut self, config: TenancyConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The context key (`SELECT encode(key, 'hex') FROM tenancy.context_key`, as the owner
+    /// or the admin role). Without it, the key is read through the admin login, or from the
+    /// `TENANCY_CONTEXT_KEY` environment variable (64 hexadecimal digits).
+    pub fn context_key(mut self, key: ContextKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Opens the pools and verifies the logins: the application login must inherit the
+    /// application role and must not be able to become (directly or through memberships) a
+    /// superuser, a `BYPASSRLS` role or a table owner; the admin login must be another login
+    /// that can become the admin role.
+    ///
+    /// # Errors
+    /// [`Error::ClassificationConflict`] when a table is classified twice in conflicting
+    /// ways; [`Error::Pool`] when no connection can be opened; [`Error::UnsafeRole`] naming
+    /// the role and the fix; [`Error::ContextKeyMissing`] when no key is given or readable.
+    pub fn build(self) -> Result<Tenancy, Error> {
+        if let Some(conflict) = crate::manifest::conflicts(&crate::manifest::all_registrations())
+            .into_iter()
+            .next()
+        {
+            return Err(conflict.into());
+        }
+        let app = Pool::builder()
+            .max_size(self.max_size)
+            .connection_timeout(self.connection_timeout)
+            .build(SessionManager::new(&self.app_url))
+            .map_err(|e| Error::Pool(diesel::r2d2::PoolError::from(e)))?;
+        let app_login = {
+            let mut conn = app.get()?;
+            crate::roles::verify_app_login(&mut conn.conn, &self.config.app_role)?;
+            session_login(&mut conn.conn)?
+        };
+        let admin = match &self.admin_url {
+            Some(url) => {
+                let pool = Pool::builder()
+                    .max_size(self.admin_max_size)
+                    .connection_timeout(self.connection_timeout)
+                    .build(ConnectionManager::<PgConnection>::new(url))
+                    .map_err(|e| Error::Pool(diesel::r2d2::PoolError::from(e)))?;
+                let mut conn = pool.get()?;
+                crate::roles::verify_admin_login(
+                    &mut conn,
+                    &self.config.admin_role,
+                    &self.config.app_role,
+                    &app_login,
+                )?;
+                Some(pool)
+            }
+            None => None,
+        };
+        let key = match (self.key, &admin) {
+            (Some(key), _) => key,
+            (None, Some(admin)) => read_key(admin, &self.config.admin_role)?,
+            (None, None) => match std::env::var("TENANCY_CONTEXT_KEY") {
+                Ok(hex) => ContextKey::from_hex(&hex)?,
+                Err(_) => return Err(Error::ContextKeyMissing),
+            },
+        };
+        Ok(Tenancy {
+            app,
+            admin,
+            config: self.config,
+            key: Arc::new(key),
+        })
     }
 }
 
-/// Opens tenant transactions, system connections and admin connections over an r2d2 pool.
+#[derive(diesel::QueryableByName)]
+struct Login {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    login: String,
+}
+
+fn session_login(conn: &mut PgConnection) -> Result<String, Error> {
+    let login: Login = diesel::sql_query("SELECT session_user::text AS login").get_result(conn)?;
+    Ok(login.login)
+}
+
+#[derive(diesel::QueryableByName)]
+struct KeyRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    key: String,
+}
+
+fn read_key(admin: &PgPool, admin_role: &str) -> Result<ContextKey, Error> {
+    let mut conn = admin.get()?;
+    let row: KeyRow = conn.transaction(|conn| {
+        conn.batch_execute(&format!("SET LOCAL ROLE \"{admin_role}\""))?;
+        diesel::sql_query("SELECT encode(key, 'hex') AS key FROM tenancy.context_key WHERE id = 1")
+            .get_result(conn)
+    })
+    .map_err(|source| Error::Setup {
+        role: admin_role.to_owned(),
+        source,
+    })?;
+    ContextKey::from_hex(&row.key)
+}
+
+/// Opens tenant transactions, system connections and admin connections.
+///
+/// Tenant transactions and the system connection run on the application login's pool; the
+/// admin escape hatch on a separate login's pool. Neither pool is reachable from outside:
+/// the only way to run SQL without a tenant scope is [`Tenancy::admin`].
 ///
 /// ```no_run
 /// use tenancy_schema::{Tenancy, TenantId};
-/// # fn demo(pool: tenancy_schema::PgPool, tenant: TenantId) -> Result<(), tenancy_schema::Error> {
-/// let tenancy = Tenancy::new(pool);
+/// # fn demo(tenant: TenantId) -> Result<(), tenancy_schema::Error> {
+/// let tenancy = Tenancy::builder("postgres://app_login@db/app")
+///     .admin_url("postgres://admin_login@db/app")
+///     .build()?;
 /// let n = tenancy.transaction(tenant, |tx| {
 ///     tx.execute(diesel::sql_query("SELECT 1"))
 /// })?;
@@ -146,54 +308,90 @@ impl TenancyConfig {
 /// ```
 #[derive(Clone)]
 pub struct Tenancy {
-    pool: PgPool,
+    app: AppPool,
+    admin: Option<PgPool>,
     config: TenancyConfig,
+    key: Arc<ContextKey>,
 }
 
 impl std::fmt::Debug for Tenancy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tenancy")
             .field("config", &self.config)
-            .field("pool", &self.pool.state())
-            .finish()
+            .field("pool", &self.app.state())
+            .field("admin_pool", &self.admin.as_ref().map(Pool::state))
+            .finish_non_exhaustive()
     }
 }
 
 impl Tenancy {
-    /// Uses `pool` with the default roles (`tenancy_app`, `tenancy_admin`).
-    #[must_use]
-    pub fn new(pool: PgPool) -> Self {
-        Self::with_config(pool, TenancyConfig::default())
+    /// Starts building a `Tenancy` whose tenant transactions log in with `app_url`.
+    pub fn builder(app_url: &str) -> TenancyBuilder {
+        TenancyBuilder {
+            app_url: app_url.to_owned(),
+            admin_url: None,
+            max_size: 10,
+            admin_max_size: 2,
+            connection_timeout: std::time::Duration::from_secs(30),
+            config: TenancyConfig::default(),
+            key: None,
+        }
     }
 
-    /// Uses `pool` with the given roles.
-    #[must_use]
-    pub fn with_config(pool: PgPool, config: TenancyConfig) -> Self {
-        Self { pool, config }
-    }
-
-    /// Builds a pool of at most `max_size` connections to `database_url`.
+    /// A pool of at most `max_size` connections of the application login `app_url`, without
+    /// an admin login; the context key comes from `TENANCY_CONTEXT_KEY`. See
+    /// [`Tenancy::builder`] for the rest.
     ///
     /// # Errors
-    /// [`Error::Pool`] when no connection can be opened.
-    pub fn connect(database_url: &str, max_size: u32) -> Result<Self, Error> {
-        let pool = Pool::builder()
-            .max_size(max_size)
-            .build(ConnectionManager::<PgConnection>::new(database_url))
-            .map_err(|e| Error::Pool(diesel::r2d2::PoolError::from(e)))?;
-        Ok(Self::new(pool))
-    }
-
-    /// The underlying pool.
-    #[must_use]
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    /// As [`TenancyBuilder::build`].
+    pub fn connect(app_url: &str, max_size: u32) -> Result<Self, Error> {
+        Self::builder(app_url).max_size(max_size).build()
     }
 
     /// The role configuration.
     #[must_use]
     pub fn config(&self) -> &TenancyConfig {
         &self.config
+    }
+
+    /// Connections of the application pool: `(open, idle)`.
+    #[must_use]
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.app.state();
+        (state.connections, state.idle_connections)
+    }
+
+    /// Checks out every connection of the application pool at once (waiting for busy ones up
+    /// to the connection timeout) and reports the session state each carries between
+    /// transactions, without changing it: what a health check or a test asserts is clean.
+    ///
+    /// # Errors
+    /// [`Error::Pool`] when not every connection can be checked out; database errors.
+    pub fn inspect_sessions(&self) -> Result<Vec<SessionState>, Error> {
+        let mut held = Vec::new();
+        for _ in 0..self.app.max_size() {
+            held.push(self.app.get()?);
+        }
+        held.iter_mut()
+            .map(|conn| {
+                let in_transaction = matches!(
+                    AnsiTransactionManager::transaction_manager_status_mut(&mut conn.conn)
+                        .transaction_depth(),
+                    Ok(Some(_)) | Err(_)
+                );
+                let mut state: SessionState = diesel::sql_query(
+                    "SELECT current_user::text AS current_user, session_user::text AS session_user,
+                            NULLIF(current_setting('tenancy.context', true), '') AS context,
+                            NULLIF(current_setting('tenancy.tenant_id', true), '') AS tenant_setting,
+                            NULLIF(current_setting('tenancy.principal_id', true), '') AS principal_setting,
+                            tenancy.current_tenant() AS tenant,
+                            false AS in_transaction",
+                )
+                .get_result(&mut conn.conn)?;
+                state.in_transaction = in_transaction;
+                Ok(state)
+            })
+            .collect()
     }
 
     /// Runs `f` in a transaction bound to `tenant`, as the application role. Commits when
@@ -211,7 +409,7 @@ impl Tenancy {
     }
 
     /// Like [`Tenancy::transaction`], with an acting principal exposed to SQL as
-    /// `tenancy.principal_id`.
+    /// `tenancy.current_principal()`.
     ///
     /// # Errors
     /// As [`Tenancy::transaction`].
@@ -239,21 +437,24 @@ impl Tenancy {
         F: FnOnce(&mut TenantTx<'_>) -> Result<T, E>,
         E: From<Error>,
     {
-        let mut conn = self.pool.get().map_err(Error::from)?;
-        let sql = self.config.tenant_setup_sql(tenant, principal);
-        run_in_transaction(
-            &mut conn,
-            &sql,
-            &self.config.app_role,
+        let mut conn = self.app.get().map_err(Error::from)?;
+        let SessionConn { conn, session } = &mut *conn;
+        let mut sql = String::from("BEGIN; ");
+        push_enter(
+            &mut sql,
+            &self.key,
+            *session,
             Some(tenant),
-            |conn| {
-                f(&mut TenantTx {
-                    conn,
-                    tenant,
-                    principal,
-                })
-            },
-        )
+            principal,
+            self.config.check_tenant_status,
+        );
+        run_in_transaction(conn, &sql, &self.config.app_role, Some(tenant), |conn| {
+            f(&mut TenantTx {
+                conn,
+                tenant,
+                principal,
+            })
+        })
     }
 
     /// Runs `f` on a connection for global tables only, as the application role with no
@@ -266,20 +467,23 @@ impl Tenancy {
         F: FnOnce(&mut SystemConn<'_>) -> Result<T, E>,
         E: From<Error>,
     {
-        let mut conn = self.pool.get().map_err(Error::from)?;
-        let sql = TenancyConfig::setup_sql(&self.config.app_role, None, None);
-        run_in_transaction(&mut conn, &sql, &self.config.app_role, None, |conn| {
+        let mut conn = self.app.get().map_err(Error::from)?;
+        let SessionConn { conn, session } = &mut *conn;
+        let mut sql = String::from("BEGIN; ");
+        push_enter(&mut sql, &self.key, *session, None, None, false);
+        run_in_transaction(conn, &sql, &self.config.app_role, None, |conn| {
             f(&mut SystemConn { conn })
         })
     }
 
-    /// The escape hatch for cross-tenant and control-plane work: runs `f` as the admin role
-    /// (`BYPASSRLS`) on a plain Diesel connection. Every use is logged as a `tracing` warning
-    /// on target `tenancy::admin` with the reason and the caller's source location; grep for
-    /// `Tenancy::admin` / `.admin(` to audit the code base.
+    /// The escape hatch for cross-tenant and control-plane work: runs `f` on the admin
+    /// login's own pool as the admin role (`BYPASSRLS`), on a plain Diesel connection. Every
+    /// use is logged as a `tracing` warning on target `tenancy::admin` with the reason and the
+    /// caller's source location; grep for `.admin(` to audit the code base.
     ///
     /// # Errors
-    /// [`Error::MissingAdminReason`] for an empty reason, otherwise as [`Tenancy::transaction`].
+    /// [`Error::MissingAdminReason`] for an empty reason, [`Error::AdminNotConfigured`]
+    /// without an admin login, otherwise as [`Tenancy::transaction`].
     #[track_caller]
     pub fn admin<T, E, F>(&self, reason: &str, f: F) -> Result<T, E>
     where
@@ -290,6 +494,9 @@ impl Tenancy {
         if reason.trim().is_empty() {
             return Err(Error::MissingAdminReason.into());
         }
+        let Some(admin) = &self.admin else {
+            return Err(Error::AdminNotConfigured.into());
+        };
         tracing::warn!(
             target: "tenancy::admin",
             reason,
@@ -297,8 +504,8 @@ impl Tenancy {
             role = %self.config.admin_role,
             "tenancy admin escape hatch used"
         );
-        let mut conn = self.pool.get().map_err(Error::from)?;
-        let sql = TenancyConfig::setup_sql(&self.config.admin_role, None, None);
+        let mut conn = admin.get().map_err(Error::from)?;
+        let sql = format!("BEGIN; SET LOCAL ROLE \"{}\"", self.config.admin_role);
         if self.config.audit_admin {
             let event =
                 crate::audit::AuditEvent::new("admin.escape_hatch").details(serde_json::json!({
@@ -321,6 +528,47 @@ impl Tenancy {
     }
 }
 
+/// What one pooled connection carries between transactions ([`Tenancy::inspect_sessions`]).
+#[derive(Debug, Clone, PartialEq, Eq, diesel::QueryableByName)]
+#[non_exhaustive]
+pub struct SessionState {
+    /// `current_user`: the login unless a `SET ROLE` survived.
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub current_user: String,
+    /// `session_user`: the login.
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub session_user: String,
+    /// `tenancy.context`, if set.
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub context: Option<String>,
+    /// `tenancy.tenant_id`, if set (SQL may set it; nothing reads it for this login).
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub tenant_setting: Option<String>,
+    /// `tenancy.principal_id`, if set.
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub principal_setting: Option<String>,
+    /// What `tenancy.current_tenant()` answers outside a transaction (must be `None`).
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+    pub tenant: Option<uuid::Uuid>,
+    /// Whether a transaction is open (Diesel's transaction manager follows the server's
+    /// status after every message).
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub in_transaction: bool,
+}
+
+impl SessionState {
+    /// No role switched, no tenancy setting, no tenant, no open transaction.
+    #[must_use]
+    pub fn is_clean(&self) -> bool {
+        self.current_user == self.session_user
+            && self.context.is_none()
+            && self.tenant_setting.is_none()
+            && self.principal_setting.is_none()
+            && self.tenant.is_none()
+            && !self.in_transaction
+    }
+}
+
 /// Whether the server connection itself is gone (as opposed to a statement failing on it).
 fn is_connection_loss(e: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -333,10 +581,12 @@ fn is_connection_loss(e: &diesel::result::Error) -> bool {
     )
 }
 
-/// Opens a transaction with `setup_sql`, runs `f`, and commits or rolls back.
+/// Opens a transaction with `setup_sql`, runs `f`, and commits or rolls back; the same
+/// message that ends the transaction puts the session back to its defaults.
 ///
-/// A connection whose set-up failed, or whose rollback failed, is marked broken so that
-/// r2d2 discards it instead of handing out a connection stuck in an aborted transaction.
+/// A connection whose set-up failed, or whose end failed, is marked broken so that r2d2
+/// discards it instead of handing out a connection stuck in a transaction or carrying
+/// session state.
 fn run_in_transaction<T, E, F>(
     conn: &mut PgConnection,
     setup_sql: &str,
@@ -349,10 +599,12 @@ where
     E: From<Error>,
 {
     if let Err(source) = AnsiTransactionManager::begin_transaction_sql(conn, setup_sql) {
-        let rolled_back = conn.batch_execute("ROLLBACK").is_ok();
+        let rolled_back = conn
+            .batch_execute(&format!("ROLLBACK; {SESSION_RESET}"))
+            .is_ok();
         let status_error = tenant.and_then(|t| tenant_status_error(t, &source));
         // A refused tenant is an answer, not a fault: a connection that rolled back cleanly
-        // goes back to the pool. Anything else is discarded.
+        // goes back to the pool. Anything else (a refused context above all) is discarded.
         if status_error.is_none() || !rolled_back {
             AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
         }
@@ -374,16 +626,46 @@ where
     let conn = &mut *guard.conn;
     match result {
         Ok(value) => {
-            if let Err(e) = AnsiTransactionManager::commit_transaction(conn) {
-                discard_if_still_open(conn);
-                return Err(Error::from(e).into());
-            }
+            end_transaction(conn, "COMMIT").map_err(|e| Error::from(e).into())?;
             Ok(value)
         }
         Err(e) => {
-            if AnsiTransactionManager::rollback_transaction(conn).is_err() {
+            if end_transaction(conn, "ROLLBACK").is_err() {
                 AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
             }
+            Err(e)
+        }
+    }
+}
+
+/// Sends `COMMIT` or `ROLLBACK` followed by the session reset, and tells Diesel's
+/// transaction manager that the transaction is over. On any failure the connection is
+/// marked broken: whether the transaction ended or the reset ran is then unknown.
+fn end_transaction(conn: &mut PgConnection, end: &str) -> diesel::QueryResult<()> {
+    let in_transaction = matches!(
+        AnsiTransactionManager::transaction_manager_status_mut(conn).transaction_depth(),
+        Ok(Some(_))
+    );
+    if !in_transaction {
+        AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
+        return Err(diesel::result::Error::NotInTransaction);
+    }
+    match conn.batch_execute(&format!("{end}; {SESSION_RESET}")) {
+        Ok(()) => {
+            // Diesel's connection reads the server's transaction status after every message
+            // and resets its transaction manager once the server is idle again; anything
+            // else means the transaction is still open, and the connection must go.
+            let status = AnsiTransactionManager::transaction_manager_status_mut(conn);
+            if matches!(status, TransactionManagerStatus::Valid(valid) if valid.transaction_depth().is_none())
+            {
+                Ok(())
+            } else {
+                status.set_in_error();
+                Err(diesel::result::Error::BrokenTransactionManager)
+            }
+        }
+        Err(e) => {
+            AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
             Err(e)
         }
     }
@@ -407,13 +689,6 @@ fn tenant_status_error(tenant: TenantId, source: &diesel::result::Error) -> Opti
     }
 }
 
-fn discard_if_still_open(conn: &mut PgConnection) {
-    let status = AnsiTransactionManager::transaction_manager_status_mut(conn);
-    if status.transaction_depth().ok().flatten().is_some() {
-        status.set_in_error();
-    }
-}
-
 struct RollbackOnUnwind<'c> {
     conn: &'c mut PgConnection,
     armed: bool,
@@ -421,7 +696,7 @@ struct RollbackOnUnwind<'c> {
 
 impl Drop for RollbackOnUnwind<'_> {
     fn drop(&mut self) {
-        if self.armed && AnsiTransactionManager::rollback_transaction(self.conn).is_err() {
+        if self.armed && end_transaction(self.conn, "ROLLBACK").is_err() {
             AnsiTransactionManager::transaction_manager_status_mut(self.conn).set_in_error();
         }
     }

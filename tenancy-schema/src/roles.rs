@@ -1,0 +1,184 @@
+//! Verifies, when a [`crate::Tenancy`] is built, that its logins are what isolation needs:
+//! the application login cannot become a role that skips row level security, and the admin
+//! login is a different login that can become the admin role.
+
+use diesel::PgConnection;
+use diesel::RunQueryDsl;
+use diesel::sql_types::{Bool, Text};
+
+use crate::Error;
+
+/// One role the login can become through `SET ROLE`, directly or through a membership chain.
+#[derive(diesel::QueryableByName, Debug)]
+pub(crate) struct Reachable {
+    #[diesel(sql_type = Text)]
+    pub role: String,
+    #[diesel(sql_type = Text)]
+    pub path: String,
+    #[diesel(sql_type = Bool)]
+    pub superuser: bool,
+    #[diesel(sql_type = Bool)]
+    pub bypass_rls: bool,
+    #[diesel(sql_type = Bool)]
+    pub owns_tables: bool,
+}
+
+/// Every role `login` can become (itself included), with what would let it skip row level
+/// security. In PostgreSQL 15 any membership allows `SET ROLE`, whatever `INHERIT` says.
+pub(crate) const REACHABLE_SQL: &str = "
+WITH RECURSIVE reach (oid, path) AS (
+  SELECT r.oid, r.rolname::text FROM pg_roles r WHERE r.rolname = $1
+  UNION
+  SELECT m.roleid, reach.path || ' -> ' || g.rolname
+  FROM pg_auth_members m
+  JOIN reach ON m.member = reach.oid
+  JOIN pg_roles g ON g.oid = m.roleid
+)
+SELECT DISTINCT ON (r.rolname)
+  r.rolname::text AS role, reach.path, r.rolsuper AS superuser, r.rolbypassrls AS bypass_rls,
+  EXISTS (
+    SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+      AND c.relpersistence <> 't'
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  ) AS owns_tables
+FROM reach JOIN pg_roles r ON r.oid = reach.oid
+ORDER BY r.rolname, length(reach.path)";
+
+/// The roles `login` can become.
+pub(crate) fn reachable(conn: &mut PgConnection, login: &str) -> diesel::QueryResult<Vec<Reachable>> {
+    diesel::sql_query(REACHABLE_SQL)
+        .bind::<Text, _>(login)
+        .load(conn)
+}
+
+impl Reachable {
+    /// What lets this role skip row level security, if anything.
+    pub(crate) fn problem(&self) -> Option<&'static str> {
+        if self.superuser {
+            Some("a superuser, whom row level security never applies to")
+        } else if self.bypass_rls {
+            Some("BYPASSRLS")
+        } else if self.owns_tables {
+            Some("the owner of tables (owners may switch row level security off)")
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Who {
+    #[diesel(sql_type = Text)]
+    login: String,
+    #[diesel(sql_type = Bool)]
+    app_role_exists: bool,
+    #[diesel(sql_type = Bool)]
+    inherits_app_role: bool,
+}
+
+/// Checks the application login of `conn` against `app_role`.
+pub(crate) fn verify_app_login(conn: &mut PgConnection, app_role: &str) -> Result<(), Error> {
+    let who: Who = diesel::sql_query(
+        "SELECT session_user::text AS login,
+                EXISTS (SELECT FROM pg_roles WHERE rolname = $1) AS app_role_exists,
+                COALESCE(pg_has_role(session_user, (SELECT oid FROM pg_roles WHERE rolname = $1), 'USAGE'), false) AS inherits_app_role",
+    )
+    .bind::<Text, _>(app_role)
+    .get_result(conn)?;
+    for role in reachable(conn, &who.login)? {
+        if let Some(problem) = role.problem() {
+            let fix = if role.role == who.login {
+                format!(
+                    "connect tenant transactions with a login that is only a member of `{app_role}` (`CREATE ROLE app_login LOGIN INHERIT; GRANT {app_role} TO app_login`)"
+                )
+            } else {
+                format!(
+                    "`REVOKE {} FROM {}` (or remove the membership chain), and give the admin path its own login",
+                    role.path.rsplit(" -> ").next().unwrap_or(&role.role),
+                    role.path
+                        .rsplit(" -> ")
+                        .nth(1)
+                        .unwrap_or(&who.login)
+                )
+            };
+            return Err(Error::UnsafeRole {
+                login: who.login,
+                role: role.role,
+                path: role.path,
+                problem,
+                fix,
+            });
+        }
+    }
+    if !who.app_role_exists {
+        return Err(Error::UnsafeRole {
+            login: who.login.clone(),
+            role: app_role.to_owned(),
+            path: who.login,
+            problem: "missing: the application role does not exist",
+            fix: "run the tenancy migrations, which create it".to_owned(),
+        });
+    }
+    if !who.inherits_app_role {
+        return Err(Error::UnsafeRole {
+            fix: format!(
+                "`GRANT {app_role} TO {0}` and `ALTER ROLE {0} INHERIT`: tenant transactions use the application role's privileges without `SET ROLE`",
+                who.login
+            ),
+            login: who.login.clone(),
+            role: app_role.to_owned(),
+            path: who.login,
+            problem: "not inherited: the login does not have the application role's privileges",
+        });
+    }
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct AdminWho {
+    #[diesel(sql_type = Text)]
+    login: String,
+    #[diesel(sql_type = Bool)]
+    member: bool,
+    #[diesel(sql_type = Bool)]
+    app_member: bool,
+}
+
+/// Checks the admin login of `conn`: it can become `admin_role`, and it is not the
+/// application's login (`app_login`).
+pub(crate) fn verify_admin_login(
+    conn: &mut PgConnection,
+    admin_role: &str,
+    app_role: &str,
+    app_login: &str,
+) -> Result<(), Error> {
+    let who: AdminWho = diesel::sql_query(
+        "SELECT session_user::text AS login,
+                COALESCE(pg_has_role(session_user, (SELECT oid FROM pg_roles WHERE rolname = $1), 'MEMBER'), false) AS member,
+                COALESCE((SELECT NOT r.rolsuper AND pg_has_role(session_user, (SELECT oid FROM pg_roles WHERE rolname = $2), 'MEMBER')
+                          FROM pg_roles r WHERE r.rolname = session_user), false) AS app_member",
+    )
+    .bind::<Text, _>(admin_role)
+    .bind::<Text, _>(app_role)
+    .get_result(conn)?;
+    if who.login == app_login || who.app_member {
+        return Err(Error::UnsafeRole {
+            login: who.login.clone(),
+            role: app_role.to_owned(),
+            path: who.login,
+            problem: "shared: the admin login is also the application's login (or a member of its role)",
+            fix: "give the admin path a login of its own that is a member of the admin role only".to_owned(),
+        });
+    }
+    if !who.member {
+        return Err(Error::UnsafeRole {
+            fix: format!("`GRANT {admin_role} TO {}`", who.login),
+            login: who.login.clone(),
+            role: admin_role.to_owned(),
+            path: who.login,
+            problem: "not a member: the admin login cannot become the admin role",
+        });
+    }
+    Ok(())
+}
