@@ -5,6 +5,9 @@ BEGIN
 END
 $$;
 
+GRANT EXECUTE ON FUNCTION tenancy.current_tenant(), tenancy.current_principal() TO PUBLIC;
+ALTER FUNCTION tenancy.current_tenant() RESET ALL;
+ALTER FUNCTION tenancy.current_principal() RESET ALL;
 COMMENT ON FUNCTION tenancy.current_tenant() IS NULL;
 COMMENT ON FUNCTION tenancy.current_principal() IS NULL;
 

@@ -159,14 +159,14 @@ GRANT EXECUTE ON FUNCTION tenancy.enter(uuid, uuid, bigint, text, boolean) TO te
 --     (the owner, the admin login: roles that could switch row level security off anyway),
 --     the plain settings `tenancy.tenant_id`/`tenancy.principal_id` still work, for
 --     maintenance, tests and the audit writer. For the application's login they are ignored.
--- These run once per statement in every policy, so they avoid a `SET search_path` clause
--- (a configuration push and pop on every call) and name everything schema-qualified instead.
+-- They run in every policy; besides the fixed search_path every name is schema-qualified.
 CREATE OR REPLACE FUNCTION tenancy.current_tenant() RETURNS uuid
   LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL RESTRICTED
+  SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  ctx text := pg_catalog.current_setting('tenancy.context', true);
-  v bigint;
+  ctx pg_catalog.text := pg_catalog.current_setting('tenancy.context', true);
+  v pg_catalog.int8;
 BEGIN
   IF ctx IS NOT NULL AND ctx OPERATOR(pg_catalog.<>) '' THEN
     v := pg_catalog.currval('tenancy.context_seq');
@@ -191,10 +191,11 @@ $$;
 
 CREATE OR REPLACE FUNCTION tenancy.current_principal() RETURNS uuid
   LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL RESTRICTED
+  SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  ctx text := pg_catalog.current_setting('tenancy.context', true);
-  v bigint;
+  ctx pg_catalog.text := pg_catalog.current_setting('tenancy.context', true);
+  v pg_catalog.int8;
 BEGIN
   IF ctx IS NOT NULL AND ctx OPERATOR(pg_catalog.<>) '' THEN
     v := pg_catalog.currval('tenancy.context_seq');
@@ -226,6 +227,9 @@ CREATE FUNCTION tenancy.trusted_session() RETURNS boolean
           FROM pg_roles r WHERE r.rolname = session_user);
 REVOKE ALL ON FUNCTION tenancy.trusted_session() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION tenancy.current_tenant(), tenancy.current_principal() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.current_tenant(), tenancy.current_principal()
+  TO tenancy_app, tenancy_admin;
 COMMENT ON FUNCTION tenancy.current_tenant() IS
   'tenancy: reviewed: returns the tenant tenancy.enter() verified, never a value SQL set';
 COMMENT ON FUNCTION tenancy.current_principal() IS

@@ -26,8 +26,9 @@ SELECT set_eq(
     WHERE n.nspname IN ('public', 'tenancy') AND c.relkind IN ('r', 'p')
       AND c.relname <> ALL (pg_temp.tenant_tables())
       AND c.relname <> '__diesel_schema_migrations'$$,
-  ARRAY['public.tenants', 'public.users', 'public.role_permissions', 'tenancy.settings'],
-  'the global tables are exactly tenants, users, role_permissions and tenancy.settings'
+  ARRAY['public.tenants', 'public.users', 'public.role_permissions', 'tenancy.settings',
+        'tenancy.context_key'],
+  'the global tables are exactly tenants, users, role_permissions, tenancy.settings and tenancy.context_key'
 );
 
 -- 3-13: ENABLE ROW LEVEL SECURITY, table by table.

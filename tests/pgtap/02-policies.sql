@@ -15,8 +15,14 @@ CREATE FUNCTION pg_temp.plain_tenant_tables() RETURNS name[] LANGUAGE sql IMMUTA
 CREATE FUNCTION pg_temp.tenant_tables() RETURNS name[] LANGUAGE sql IMMUTABLE
   RETURN pg_temp.plain_tenant_tables()
     || ARRAY['resources', 'resource_acl', 'audit_log']::name[];
-CREATE FUNCTION pg_temp.tenant_pred() RETURNS text LANGUAGE sql IMMUTABLE
-  RETURN '(tenant_id = tenancy.current_tenant())';
+-- The tenant predicate of table `t`: the context read once per statement (an init plan),
+-- except on the tables other tables' policies read, where an init plan would make PostgreSQL
+-- report policy recursion and the STABLE call is read once per scan instead.
+CREATE FUNCTION pg_temp.tenant_pred(t name) RETURNS text LANGUAGE sql IMMUTABLE
+  RETURN format('(%s = %s)',
+    CASE t WHEN 'tenants' THEN 'id' ELSE 'tenant_id' END,
+    CASE WHEN t IN ('workspaces', 'resources', 'resource_acl') THEN 'tenancy.current_tenant()'
+         ELSE '( SELECT tenancy.current_tenant() AS current_tenant)' END);
 
 -- 1-14: the policy names, table by table (no more, no fewer).
 SELECT policies_are('public', t, ARRAY['tenant_access', 'tenant_isolation']::name[],
@@ -73,8 +79,10 @@ FROM (VALUES ('acl_write', 'INSERT'), ('acl_update', 'UPDATE'), ('acl_delete', '
 SELECT policy_roles_are('public', t, 'tenant_access', ARRAY['tenancy_app', pg_temp.owner()],
                         format('%s.tenant_access applies to tenancy_app and the tables'' owner', t))
 FROM unnest(pg_temp.tenant_tables()) AS t;
-SELECT policy_roles_are('public', 'tenants', 'tenant_access', ARRAY['tenancy_app']::name[],
-                        'tenants.tenant_access applies to tenancy_app only');
+-- The owner reads its tenant's row too: `tenancy.enter()` checks the tenant's status as the
+-- owner (SECURITY DEFINER).
+SELECT policy_roles_are('public', 'tenants', 'tenant_access', ARRAY['tenancy_app', pg_temp.owner()],
+                        'tenants.tenant_access applies to tenancy_app and the tables'' owner');
 SELECT policy_roles_are('public', 'audit_log', 'tenant_append', ARRAY['tenancy_app', pg_temp.owner()],
                         'audit_log.tenant_append applies to tenancy_app and the tables'' owner');
 SELECT policy_roles_are('public', t, 'tenant_isolation', ARRAY[]::name[],
@@ -93,7 +101,7 @@ SELECT results_eq(
   format($$SELECT permissive::text, roles::text COLLATE "default", qual COLLATE "default", with_check COLLATE "default" FROM pg_policies
            WHERE schemaname = 'public' AND tablename = %L AND policyname = 'tenant_isolation'$$, t),
   format($$VALUES ('RESTRICTIVE', '{public}', %1$L, %1$L)$$,
-         CASE t WHEN 'tenants' THEN '(id = tenancy.current_tenant())' ELSE pg_temp.tenant_pred() END),
+         pg_temp.tenant_pred(t)),
   format('%s.tenant_isolation: RESTRICTIVE, TO PUBLIC, USING and WITH CHECK on the current tenant', t)
 ) FROM unnest(pg_temp.tenant_tables() || 'tenants'::name) AS t;
 
@@ -101,21 +109,21 @@ SELECT results_eq(
 SELECT results_eq(
   format($$SELECT permissive::text, qual COLLATE "default", with_check COLLATE "default" FROM pg_policies
            WHERE schemaname = 'public' AND tablename = %L AND policyname = 'tenant_access'$$, t),
-  format($$VALUES ('PERMISSIVE', %L, %L)$$, pg_temp.tenant_pred(),
-         CASE WHEN t = 'audit_log' THEN NULL ELSE pg_temp.tenant_pred() END),
+  format($$VALUES ('PERMISSIVE', %L, %L)$$, pg_temp.tenant_pred(t),
+         CASE WHEN t = 'audit_log' THEN NULL ELSE pg_temp.tenant_pred(t) END),
   format('%s.tenant_access: PERMISSIVE on the current tenant', t)
 ) FROM unnest(pg_temp.tenant_tables()) AS t;
 SELECT results_eq(
   $$SELECT permissive::text, qual COLLATE "default", with_check COLLATE "default" FROM pg_policies
     WHERE schemaname = 'public' AND tablename = 'tenants' AND policyname = 'tenant_access'$$,
-  $$VALUES ('PERMISSIVE', '(id = tenancy.current_tenant())', NULL::text)$$,
+  $$VALUES ('PERMISSIVE', '(id = ( SELECT tenancy.current_tenant() AS current_tenant))', NULL::text)$$,
   'tenants.tenant_access: PERMISSIVE, a tenant sees only its own tenants row');
 
 -- 97: audit_log.tenant_append.
 SELECT results_eq(
   $$SELECT permissive::text, qual COLLATE "default", with_check COLLATE "default" FROM pg_policies
     WHERE schemaname = 'public' AND tablename = 'audit_log' AND policyname = 'tenant_append'$$,
-  format($$VALUES ('PERMISSIVE', NULL::text, %L)$$, pg_temp.tenant_pred()),
+  format($$VALUES ('PERMISSIVE', NULL::text, %L)$$, pg_temp.tenant_pred('audit_log')),
   'audit_log.tenant_append: PERMISSIVE, WITH CHECK on the current tenant');
 
 -- 98: catalog-wide: only tenant_access and tenant_append are PERMISSIVE, so a policy added
@@ -133,7 +141,9 @@ SELECT is_empty(
       SELECT FROM pg_policies p
       WHERE p.schemaname = c.relnamespace::regnamespace::name AND p.tablename = c.relname
         AND p.permissive = 'RESTRICTIVE' AND p.cmd = 'ALL' AND p.roles = '{public}'
-        AND p.qual IN ('(tenant_id = tenancy.current_tenant())', '(id = tenancy.current_tenant())')
+        AND p.qual IN ('(tenant_id = tenancy.current_tenant())', '(id = tenancy.current_tenant())',
+                       '(tenant_id = ( SELECT tenancy.current_tenant() AS current_tenant))',
+                       '(id = ( SELECT tenancy.current_tenant() AS current_tenant))')
         AND p.with_check = p.qual)$$,
   'every table with row level security has a RESTRICTIVE tenant policy for everyone');
 
