@@ -598,7 +598,7 @@ fn scoped_sql_is_one_statement_with_the_tenant_bound() {
         .select(posts::title);
     let sql = tenancy(1)
         .transaction(tenant, |tx| {
-            Ok::<_, Error>(diesel::debug_query::<diesel::pg::Pg, _>(&tx.scope(query)).to_string())
+            Ok::<_, Error>(diesel::debug_query::<diesel::pg::Pg, _>(&tx.scope(query)?).to_string())
         })
         .unwrap();
     assert!(

@@ -6,7 +6,7 @@
 pub enum Error {
     /// A query failed in PostgreSQL or in Diesel.
     #[error(transparent)]
-    Query(#[from] diesel::result::Error),
+    Query(diesel::result::Error),
     /// No connection could be taken from the pool.
     #[error("could not get a database connection from the pool: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),
@@ -47,6 +47,11 @@ pub enum Error {
     /// [`crate::Tenancy`] is built).
     #[error(transparent)]
     ClassificationConflict(#[from] crate::ClassificationConflict),
+    /// Tenancy refused a statement before sending it: a raw fragment reaching outside its
+    /// parentheses, a schema-qualified tenant table, a tenant table on the system
+    /// connection, a malformed changeset.
+    #[error(transparent)]
+    UnsafeSql(#[from] crate::SqlTextError),
     /// No context key was given, and none could be read.
     #[error(
         "no tenant context key: configure `.admin_url(..)` (the key is read through it), `.context_key(..)`, or set TENANCY_CONTEXT_KEY to `SELECT encode(key, 'hex') FROM tenancy.context_key` (run as the tables' owner)"
@@ -115,6 +120,24 @@ pub enum Error {
         /// What is wrong with it and what is expected.
         reason: String,
     },
+}
+
+impl From<diesel::result::Error> for Error {
+    /// Statements tenancy refused while Diesel rendered them come back as Diesel
+    /// query-builder errors; they are [`Error::UnsafeSql`] again here.
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::QueryBuilderError(inner)
+                if inner.is::<crate::SqlTextError>() =>
+            {
+                match inner.downcast::<crate::SqlTextError>() {
+                    Ok(text) => Self::UnsafeSql(*text),
+                    Err(inner) => Self::Query(diesel::result::Error::QueryBuilderError(inner)),
+                }
+            }
+            other => Self::Query(other),
+        }
+    }
 }
 
 /// `Result` with [`Error`].

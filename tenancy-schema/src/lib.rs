@@ -46,6 +46,7 @@ pub mod jobs;
 mod manifest;
 mod roles;
 mod session;
+mod sql_lexer;
 pub mod migrations;
 pub mod models;
 pub mod org;
@@ -69,6 +70,7 @@ pub use manifest::{
 };
 pub use migrations::run_migrations;
 pub use scope::{Scoped, TenantFind};
+pub use sql_lexer::SqlTextError;
 /// Classifies a Diesel `table!` as tenant-scoped, or marks a model struct of one.
 ///
 /// On a table: adds `tenant_id -> Uuid` and makes the primary key `(tenant_id, <key>)` when
@@ -84,7 +86,7 @@ pub use tenancy_macros::tenant_scoped;
 /// connection ([`Tenancy::system`]) or a tenant transaction's joins may use it.
 pub use tenancy_macros::global_table;
 pub use tx::{
-    AdminConn, PgPool, RawSql, ScopedDelete, ScopedUpdate, ScopedUpdateSet, SessionState, SystemConn,
+    AdminConn, OrFilterOnTenantWrite, PgPool, RawSql, ScopedDelete, ScopedUpdate, ScopedUpdateSet, SessionState, SystemConn,
     Tenancy, TenancyBuilder, TenancyConfig, TenantTx,
 };
 

@@ -132,6 +132,24 @@ pub fn registry() -> Vec<&'static TableManifest> {
     all
 }
 
+/// The tenant-scoped tables of this binary with their tenant columns, for the scoping layer
+/// (which looks up every table name a statement mentions). Built once.
+pub(crate) fn tenant_tables() -> &'static [crate::scope::ScopeEntry] {
+    static TABLES: std::sync::OnceLock<Vec<crate::scope::ScopeEntry>> = std::sync::OnceLock::new();
+    TABLES.get_or_init(|| {
+        registry()
+            .into_iter()
+            .filter(|m| m.kind == TableKind::TenantScoped)
+            .filter_map(|m| {
+                Some(crate::scope::ScopeEntry {
+                    table: m.table,
+                    tenant_column: m.tenant_column?,
+                })
+            })
+            .collect()
+    })
+}
+
 /// The manifest of one table, by SQL name.
 #[must_use]
 pub fn lookup(table: &str) -> Option<&'static TableManifest> {

@@ -182,12 +182,22 @@ where
     label = "not a scopable SELECT",
     note = "tenant transactions run SELECT queries that have a FROM clause (`table.filter(..)`, joins, aliases, `.into_boxed()`); for `diesel::select(exists(..))` write `tx.exists(query)`, use `tx.insert` / `tx.update` / `tx.delete` / `tx.upsert` instead of Diesel's statements, and `tx.execute(diesel::sql_query(..))` for raw SQL (checked by row level security only)"
 )]
-pub trait TenantQuery: Query + QueryId {
+pub trait TenantQuery: Query + QueryId + QueryFragment<Pg> {
+    /// Appends the tenant-scoped tables of the `FROM` clause.
+    fn source_tables(out: &mut Vec<ScopeEntry>);
+
+    /// `Some(single_table)` when the statement locks rows (`FOR UPDATE`/`FOR SHARE`):
+    /// whether its `FROM` clause is one table. `None` without a lock.
+    ///
+    /// # Errors
+    /// When the locking clause cannot be rendered.
+    fn locks(&self) -> QueryResult<Option<bool>>;
+
     /// Writes the scoped statement.
     ///
     /// # Errors
-    /// Fails when the statement cannot be scoped (a row lock on a join) or a fragment fails.
-    fn walk_scoped<'b>(&'b self, tenant: &'b Uuid, out: AstPass<'_, 'b, Pg>) -> QueryResult<()>;
+    /// Fails when a fragment fails.
+    fn walk_scoped<'b>(&'b self, plan: &'b ScopePlan, out: AstPass<'_, 'b, Pg>) -> QueryResult<()>;
 }
 
 /// Same as [`TenantQuery`], for the system connection: only global tables.
@@ -231,20 +241,121 @@ fn push_scoped_body<'b>(
     out.push_bind_param::<SqlUuid, _>(tenant)
 }
 
-fn collect<F: TenantSource>() -> Vec<ScopeEntry> {
-    let mut tables = Vec::new();
-    F::scoped_tables(&mut tables);
-    // A self-join lists a table twice; one CTE serves both references.
-    let mut seen = Vec::with_capacity(tables.len());
-    tables.retain(|t| {
-        if seen.contains(&t.table) {
-            false
-        } else {
-            seen.push(t.table);
-            true
+/// What a scoped statement shadows: every tenant-scoped table it names, found from the
+/// `FROM` clause's type and from its rendered SQL (sub-queries, raw fragments), each once.
+#[derive(Debug, Clone)]
+pub struct ScopePlan {
+    tenant: Uuid,
+    /// Tables shadowed by a common table expression.
+    ctes: Vec<ScopeEntry>,
+    /// The table a single-table row lock is taken on (written as a derived table instead).
+    locked: Option<ScopeEntry>,
+}
+
+impl ScopePlan {
+    /// A plan for `tenant` shadowing `tables` (no row lock).
+    pub(crate) fn shadowing(tenant: Uuid, tables: Vec<ScopeEntry>) -> Self {
+        Self {
+            tenant,
+            ctes: tables,
+            locked: None,
         }
-    });
-    tables
+    }
+
+    pub(crate) fn push_prefix<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        push_scope_prefix(&self.ctes, &self.tenant, out)
+    }
+}
+
+fn add_unique(tables: &mut Vec<ScopeEntry>, entry: ScopeEntry) {
+    if !tables.iter().any(|t| t.table == entry.table) {
+        tables.push(entry);
+    }
+}
+
+/// Renders `fragment` as SQL text (binds as `$n`), for the checks made before sending it.
+pub(crate) fn render<T: QueryFragment<Pg> + ?Sized>(fragment: &T) -> QueryResult<String> {
+    let mut builder = PgQueryBuilder::default();
+    fragment.to_sql(&mut builder, &Pg)?;
+    Ok(diesel::query_builder::QueryBuilder::<Pg>::finish(builder))
+}
+
+fn unsafe_sql(e: crate::sql_lexer::SqlTextError) -> DieselError {
+    DieselError::QueryBuilderError(Box::new(e))
+}
+
+/// The tenant-scoped tables `sql` names without a schema, in order of appearance, and a
+/// refusal for any it names with one (a shadowing CTE does not reach `public.posts`).
+pub(crate) fn tables_named_in(sql: &str) -> QueryResult<Vec<ScopeEntry>> {
+    let scoped = crate::manifest::tenant_tables();
+    let mut found = Vec::new();
+    for name in crate::sql_lexer::names(sql).map_err(unsafe_sql)? {
+        let Some(entry) = scoped.iter().find(|e| e.table == name.name) else {
+            continue;
+        };
+        if let Some(schema) = name.schema {
+            // `"posts"."id"` is a column of `posts`; only a name that is not itself a
+            // scoped table (or alias) before the dot can be a schema.
+            if !scoped.iter().any(|e| e.table == schema) {
+                return Err(unsafe_sql(crate::sql_lexer::SqlTextError::QualifiedTenantTable {
+                    schema,
+                    table: name.name,
+                }));
+            }
+            continue;
+        }
+        add_unique(&mut found, *entry);
+    }
+    Ok(found)
+}
+
+/// How often `table` is used as a relation (not as a column qualifier) in `sql`.
+fn relation_uses(sql: &str, table: &str) -> QueryResult<usize> {
+    Ok(crate::sql_lexer::names(sql)
+        .map_err(unsafe_sql)?
+        .into_iter()
+        .filter(|n| n.name == table && n.schema.is_none() && !n.qualifies)
+        .count())
+}
+
+/// Plans how to scope `query`: which tables to shadow, and the lock form.
+pub(crate) fn plan<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<ScopePlan> {
+    let mut tables = Vec::new();
+    Q::source_tables(&mut tables);
+    let mut unique = Vec::with_capacity(tables.len());
+    for t in tables {
+        add_unique(&mut unique, t);
+    }
+    let sql = render(query)?;
+    for t in tables_named_in(&sql)? {
+        add_unique(&mut unique, t);
+    }
+    match query.locks()? {
+        None => Ok(ScopePlan::shadowing(tenant, unique)),
+        Some(_) if unique.is_empty() => Ok(ScopePlan::shadowing(tenant, unique)),
+        Some(false) => Err(DieselError::QueryBuilderError(Box::new(LockingJoinError))),
+        Some(true) => {
+            let mut own = Vec::new();
+            Q::source_tables(&mut own);
+            let Some(locked) = own.first().copied() else {
+                // A locked global table: nothing of a tenant to shadow in its FROM.
+                return Ok(ScopePlan::shadowing(tenant, unique));
+            };
+            if relation_uses(&sql, locked.table)? > 1 {
+                return Err(DieselError::QueryBuilderError(Box::new(
+                    LockingSelfReferenceError {
+                        table: locked.table,
+                    },
+                )));
+            }
+            unique.retain(|t| t.table != locked.table);
+            Ok(ScopePlan {
+                tenant,
+                ctes: unique,
+                locked: Some(locked),
+            })
+        }
+    }
 }
 
 fn renders_empty<T: QueryFragment<Pg>>(fragment: &T) -> QueryResult<bool> {
@@ -259,6 +370,17 @@ fn renders_empty<T: QueryFragment<Pg>>(fragment: &T) -> QueryResult<bool> {
     "a row lock (FOR UPDATE/FOR SHARE) on a join of tenant-scoped tables is not supported in a tenant transaction: lock the rows with a single-table query first"
 )]
 pub struct LockingJoinError;
+
+/// A row lock on a table that the statement also reads through an alias or a sub-query: the
+/// locked rows are written as a derived table, and the other reference could not be scoped.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "a row lock (FOR UPDATE/FOR SHARE) on `{table}` cannot be combined with an alias or a sub-query of `{table}` in a tenant transaction: lock the rows with a query that names `{table}` once"
+)]
+pub struct LockingSelfReferenceError {
+    /// The locked table.
+    pub table: &'static str,
+}
 
 impl<F, S, D, W, O, LOf, G, H, LC> TenantQuery
     for SelectStatement<FromClause<F>, S, D, W, O, LOf, G, H, LC>
@@ -275,26 +397,29 @@ where
     H: QueryFragment<Pg>,
     LC: QueryFragment<Pg>,
 {
-    fn walk_scoped<'b>(
-        &'b self,
-        tenant: &'b Uuid,
-        mut out: AstPass<'_, 'b, Pg>,
-    ) -> QueryResult<()> {
-        let tables = collect::<F>();
-        if renders_empty(self.locking_clause())? || tables.is_empty() {
-            push_scope_prefix(&tables, tenant, &mut out)?;
+    fn source_tables(out: &mut Vec<ScopeEntry>) {
+        F::scoped_tables(out);
+    }
+
+    fn locks(&self) -> QueryResult<Option<bool>> {
+        Ok(if renders_empty(self.locking_clause())? {
+            None
+        } else {
+            Some(F::SINGLE_TABLE)
+        })
+    }
+
+    fn walk_scoped<'b>(&'b self, plan: &'b ScopePlan, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        plan.push_prefix(&mut out)?;
+        let Some(entry) = &plan.locked else {
             return self.walk_ast(out);
-        }
-        if !F::SINGLE_TABLE {
-            return Err(DieselError::QueryBuilderError(Box::new(LockingJoinError)));
-        }
+        };
         // Row lock on one table: a derived table, which PostgreSQL pulls up and locks.
-        let entry = &tables[0];
         out.push_sql("SELECT ");
         self.distinct_clause().walk_ast(out.reborrow())?;
         self.select_clause().walk_ast(out.reborrow())?;
         out.push_sql(" FROM (");
-        push_scoped_body(entry, tenant, &mut out)?;
+        push_scoped_body(entry, &plan.tenant, &mut out)?;
         out.push_sql(") AS ");
         out.push_identifier(entry.table)?;
         self.where_clause().walk_ast(out.reborrow())?;
@@ -311,13 +436,17 @@ where
     F: QuerySource + TenantSource,
     Self: Query + QueryId + QueryFragment<Pg>,
 {
-    fn walk_scoped<'b>(
-        &'b self,
-        tenant: &'b Uuid,
-        mut out: AstPass<'_, 'b, Pg>,
-    ) -> QueryResult<()> {
-        // Boxed statements cannot carry a locking clause, so the CTE form always applies.
-        push_scope_prefix(&collect::<F>(), tenant, &mut out)?;
+    fn source_tables(out: &mut Vec<ScopeEntry>) {
+        F::scoped_tables(out);
+    }
+
+    fn locks(&self) -> QueryResult<Option<bool>> {
+        // Boxed statements cannot carry a locking clause.
+        Ok(None)
+    }
+
+    fn walk_scoped<'b>(&'b self, plan: &'b ScopePlan, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        plan.push_prefix(&mut out)?;
         self.walk_ast(out)
     }
 }
@@ -337,20 +466,18 @@ impl<ST, F, GB> GlobalQuery for BoxedSelectStatement<'_, ST, FromClause<F>, Pg, 
 ///
 /// It is an ordinary Diesel query fragment, so any Diesel connection type that speaks
 /// PostgreSQL (including an async one) can run it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 #[must_use = "a scoped query does nothing until a tenant transaction runs it"]
 pub struct Scoped<Q> {
     query: Q,
-    tenant: Uuid,
+    plan: ScopePlan,
 }
 
-impl<Q> Scoped<Q> {
-    /// Attaches `tenant` to `query`.
-    pub(crate) fn new(query: Q, tenant: crate::TenantId) -> Self {
-        Self {
-            query,
-            tenant: *tenant.as_uuid(),
-        }
+impl<Q: TenantQuery> Scoped<Q> {
+    /// Attaches `tenant` to `query`, after finding every tenant-scoped table it names.
+    pub(crate) fn new(query: Q, tenant: crate::TenantId) -> QueryResult<Self> {
+        let plan = plan(&query, *tenant.as_uuid())?;
+        Ok(Self { query, plan })
     }
 }
 
@@ -370,20 +497,20 @@ impl<Q: TenantQuery> QueryId for Scoped<Q> {
 
 impl<Q: TenantQuery> QueryFragment<Pg> for Scoped<Q> {
     fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        self.query.walk_scoped(&self.tenant, out)
+        self.query.walk_scoped(&self.plan, out)
     }
 }
 
 impl<Q, Conn> RunQueryDsl<Conn> for Scoped<Q> {}
 
 /// `SELECT EXISTS (<scoped query>)`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 #[must_use = "a scoped query does nothing until a tenant transaction runs it"]
 pub struct ScopedExists<Q>(Scoped<Q>);
 
-impl<Q> ScopedExists<Q> {
-    pub(crate) fn new(query: Q, tenant: crate::TenantId) -> Self {
-        Self(Scoped::new(query, tenant))
+impl<Q: TenantQuery> ScopedExists<Q> {
+    pub(crate) fn new(query: Q, tenant: crate::TenantId) -> QueryResult<Self> {
+        Ok(Self(Scoped::new(query, tenant)?))
     }
 }
 
@@ -542,24 +669,106 @@ tenant_free_tuples!(A B C D E F G H I J K L M N O P Q R S T U V);
 tenant_free_tuples!(A B C D E F G H I J K L M N O P Q R S T U V W);
 tenant_free_tuples!(A B C D E F G H I J K L M N O P Q R S T U V W X);
 
-/// Renders `fragment` and reports whether its `SET` list assigns `column`. Identifiers are
-/// always quoted and values always bound, so `"column" = ` at the start of an assignment
-/// can only be that column as a target.
-pub(crate) fn changeset_assigns<T: QueryFragment<Pg>>(
-    fragment: &T,
-    column: &str,
-) -> QueryResult<bool> {
-    let mut builder = PgQueryBuilder::default();
-    fragment.to_sql(&mut builder, &Pg)?;
-    let sql = diesel::query_builder::QueryBuilder::<Pg>::finish(builder);
-    let target = format!("\"{column}\" = ");
-    let Some(set_start) = sql.find(" SET ") else {
-        return Ok(false);
-    };
-    let set = &sql[set_start + 5..];
-    let set = set.find(" WHERE ").map_or(set, |end| &set[..end]);
-    Ok(set.starts_with(&target) || set.contains(&format!(", {target}")))
+/// Checks the `SET` list of a rendered tenant write against `T`: every assignment must be
+/// `"column" = value` for a column of `T` that is not its tenant column. The assignments are
+/// read with the SQL lexer, so a raw value fragment that adds one (`1, tenant_id = '…'`) is
+/// seen as the assignment it is.
+pub(crate) fn check_changeset<T: ScopedTable>(statement_sql: &str) -> Result<(), crate::Error> {
+    let manifest = T::MANIFEST;
+    for (column, item) in crate::sql_lexer::set_list_assignments(statement_sql)? {
+        match column {
+            Some(c) if c == T::SCOPE.tenant_column => {
+                return Err(crate::Error::TenantColumnInChangeset {
+                    table: T::SCOPE.table,
+                    column: T::SCOPE.tenant_column,
+                });
+            }
+            Some(c) if manifest.columns.contains(&c.as_str()) => {}
+            _ => {
+                return Err(crate::SqlTextError::MalformedChangeset {
+                    table: T::SCOPE.table,
+                    item,
+                }
+                .into());
+            }
+        }
+    }
+    Ok(())
 }
+
+/// A write statement (`UPDATE`, `DELETE`) prefixed with the shadowing CTEs of every
+/// tenant-scoped table it names, so that sub-queries in its `SET` list and filters read only
+/// the tenant's rows. The target of an `UPDATE`/`DELETE` is always the table itself (a CTE
+/// never shadows it), filtered by the explicit tenant predicate.
+#[derive(Debug)]
+pub struct WithScope<S> {
+    plan: ScopePlan,
+    statement: S,
+}
+
+impl<S: QueryFragment<Pg>> WithScope<S> {
+    pub(crate) fn new(statement: S, tenant: Uuid) -> Result<Self, crate::Error> {
+        let sql = render(&statement)?;
+        let tables = tables_named_in(&sql)?;
+        Ok(Self {
+            plan: ScopePlan::shadowing(tenant, tables),
+            statement,
+        })
+    }
+
+    pub(crate) fn sql(&self) -> QueryResult<String> {
+        render(&self.statement)
+    }
+}
+
+impl<S: QueryFragment<Pg>> QueryFragment<Pg> for WithScope<S> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.plan.push_prefix(&mut out)?;
+        self.statement.walk_ast(out)
+    }
+}
+
+impl<S> QueryId for WithScope<S> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<S, Conn> RunQueryDsl<Conn> for WithScope<S> {}
+
+/// `UPDATE ... RETURNING` as a query: Diesel adds `RETURNING *` when the statement is turned
+/// into a query; the prefix stays in front.
+impl<S: diesel::query_builder::AsQuery> diesel::query_builder::AsQuery for WithScope<S> {
+    type SqlType = S::SqlType;
+    type Query = WithScopeQuery<S::Query>;
+
+    fn as_query(self) -> Self::Query {
+        WithScopeQuery(WithScope {
+            plan: self.plan,
+            statement: self.statement.as_query(),
+        })
+    }
+}
+
+/// A [`WithScope`] statement that returns rows.
+#[derive(Debug)]
+pub struct WithScopeQuery<Q>(WithScope<Q>);
+
+impl<Q: Query> Query for WithScopeQuery<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for WithScopeQuery<Q> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.0.walk_ast(out)
+    }
+}
+
+impl<Q> QueryId for WithScopeQuery<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q, Conn> RunQueryDsl<Conn> for WithScopeQuery<Q> {}
 
 /// A tenant-scoped table whose primary key, apart from the tenant column, is one column;
 /// [`crate::TenantTx::find`] looks rows up by it.
@@ -583,6 +792,8 @@ pub struct TenantInsert<T: Table, V, Ch = ()> {
     pub(crate) tenant: Uuid,
     pub(crate) conflict: Option<(&'static str, Ch)>,
     pub(crate) returning: Option<T::AllColumns>,
+    /// Tables named in the values or the changes (sub-selects), shadowed by CTEs.
+    pub(crate) scope: Option<ScopePlan>,
 }
 
 impl<T, V, Ch> QueryFragment<Pg> for TenantInsert<T, V, Ch>
@@ -594,7 +805,9 @@ where
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         let scope = T::SCOPE;
-        out.unsafe_to_cache_prepared();
+        if let Some(plan) = &self.scope {
+            plan.push_prefix(&mut out)?;
+        }
         out.push_sql("INSERT INTO ");
         out.push_identifier(scope.table)?;
         out.push_sql(" (");

@@ -22,7 +22,7 @@ use diesel::{Column, Connection, ExpressionMethods, PgConnection, RunQueryDsl};
 use crate::context::{ContextKey, push_enter};
 use crate::scope::{
     AndThen, GlobalQuery, GlobalTable, Paren, ScopedExists, ScopedTable, TenantEq,
-    TenantFreeValues, TenantInsert, TenantQuery, changeset_assigns,
+    TenantFreeValues, TenantInsert, TenantQuery, WithScope, check_changeset,
 };
 use crate::session::{SessionConn, SessionManager};
 use crate::{Error, PrincipalId, Scoped, TenantId};
@@ -736,13 +736,19 @@ impl<'c> TenantTx<'c> {
         self.principal
     }
 
-    /// Wraps `query` with this transaction's tenant without running it.
-    pub fn scope<Q: TenantQuery>(&self, query: Q) -> Scoped<Q> {
-        Scoped::new(query, self.tenant)
+    /// Wraps `query` with this transaction's tenant without running it: every tenant-scoped
+    /// table it names (in `FROM`, joins, aliases, sub-queries and raw fragments) is shadowed
+    /// by the tenant's rows.
+    ///
+    /// # Errors
+    /// [`Error::UnsafeSql`] for a schema-qualified tenant table in a raw fragment or
+    /// unterminated SQL text; a query-builder error for a row lock that cannot be scoped.
+    pub fn scope<Q: TenantQuery>(&self, query: Q) -> Result<Scoped<Q>> {
+        Scoped::new(query, self.tenant).map_err(Error::from)
     }
 
-    /// `table.tenant_id = <this tenant>`: scope a sub-query explicitly when its table is
-    /// not in the outer `FROM` clause (those are only checked by row level security).
+    /// `table.tenant_id = <this tenant>`, an explicit tenant filter. Sub-queries are scoped
+    /// automatically; this remains for conditions you want spelled out.
     #[must_use]
     pub fn tenant_filter<T: ScopedTable>(&self, _table: T) -> TenantEq<T::TenantColumn> {
         TenantEq::new(T::TenantColumn::default(), self.tenant)
@@ -758,7 +764,7 @@ impl<'c> TenantTx<'c> {
         Q: TenantQuery,
         Scoped<Q>: LoadQuery<'q, PgConnection, U>,
     {
-        self.scope(query).load(self.conn).map_err(Error::from)
+        self.scope(query)?.load(self.conn).map_err(Error::from)
     }
 
     /// Runs a `SELECT` and returns its first row, or `NotFound`.
@@ -770,7 +776,7 @@ impl<'c> TenantTx<'c> {
         Q: TenantQuery,
         Scoped<Q>: LoadQuery<'q, PgConnection, U>,
     {
-        self.scope(query).get_result(self.conn).map_err(Error::from)
+        self.scope(query)?.get_result(self.conn).map_err(Error::from)
     }
 
     /// Same as [`TenantTx::load`].
@@ -821,7 +827,7 @@ impl<'c> TenantTx<'c> {
         Q: TenantQuery,
         ScopedExists<Q>: LoadQuery<'q, PgConnection, bool>,
     {
-        ScopedExists::new(query, self.tenant)
+        ScopedExists::new(query, self.tenant)?
             .get_result(self.conn)
             .map_err(Error::from)
     }
@@ -857,7 +863,7 @@ impl<'c> TenantTx<'c> {
         V: TenantFreeValues + InsertValues<Pg, T>,
     {
         let _ = table;
-        self.insert_statement::<T, V, ()>(vec![record.values().values], None, false)
+        self.insert_statement::<T, V, ()>(vec![record.values().values], None, false)?
             .execute(self.conn)
             .map_err(Error::from)
     }
@@ -875,7 +881,7 @@ impl<'c> TenantTx<'c> {
         TenantInsert<T, V>: LoadQuery<'q, PgConnection, U>,
     {
         let _ = table;
-        self.insert_statement::<T, V, ()>(vec![record.values().values], None, true)
+        self.insert_statement::<T, V, ()>(vec![record.values().values], None, true)?
             .get_result(self.conn)
             .map_err(Error::from)
     }
@@ -897,7 +903,7 @@ impl<'c> TenantTx<'c> {
         if rows.is_empty() {
             return Ok(0);
         }
-        self.insert_statement::<T, V, ()>(rows, None, false)
+        self.insert_statement::<T, V, ()>(rows, None, false)?
             .execute(self.conn)
             .map_err(Error::from)
     }
@@ -930,23 +936,43 @@ impl<'c> TenantTx<'c> {
             vec![record.values().values],
             Some((C::NAME, changes.as_changeset())),
             false,
-        );
-        reject_tenant_assignment::<T, _>(&statement)?;
+        )?;
         statement.execute(self.conn).map_err(Error::from)
     }
 
-    fn insert_statement<T: ScopedTable, V, Ch>(
+    /// The insert, checked: its changeset (for an upsert) assigns columns of `T` other than
+    /// the tenant column, and every tenant-scoped table its values or changes read is shadowed.
+    fn insert_statement<T, V, Ch>(
         &self,
         rows: Vec<V>,
         conflict: Option<(&'static str, Ch)>,
         returning: bool,
-    ) -> TenantInsert<T, V, Ch> {
-        TenantInsert {
+    ) -> Result<TenantInsert<T, V, Ch>>
+    where
+        T: ScopedTable,
+        T::AllColumns: QueryFragment<Pg>,
+        V: InsertValues<Pg, T>,
+        Ch: QueryFragment<Pg>,
+    {
+        let mut statement = TenantInsert {
             rows,
             tenant: *self.tenant.as_uuid(),
             conflict,
             returning: returning.then(T::all_columns),
+            scope: None,
+        };
+        let sql = crate::scope::render(&statement)?;
+        if statement.conflict.is_some() {
+            check_changeset::<T>(&sql)?;
         }
+        let tables = crate::scope::tables_named_in(&sql)?;
+        if !tables.is_empty() {
+            statement.scope = Some(crate::scope::ScopePlan::shadowing(
+                *self.tenant.as_uuid(),
+                tables,
+            ));
+        }
+        Ok(statement)
     }
 
     /// Starts a tenant-scoped `UPDATE` of `table`; add `.filter(..)` and `.set(..)`.
@@ -998,18 +1024,6 @@ impl<'c> TenantTx<'c> {
     }
 }
 
-fn reject_tenant_assignment<T: ScopedTable, S: QueryFragment<Pg>>(
-    statement: &S,
-) -> Result<(), Error> {
-    if changeset_assigns(statement, T::SCOPE.tenant_column)? {
-        return Err(Error::TenantColumnInChangeset {
-            table: T::SCOPE.table,
-            column: T::SCOPE.tenant_column,
-        });
-    }
-    Ok(())
-}
-
 /// Raw SQL statements a tenant transaction accepts (checked by row level security only).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be executed in a tenant transaction",
@@ -1022,6 +1036,15 @@ impl<Q> RawSql for diesel::query_builder::BoxedSqlQuery<'_, Pg, Q> where
     Self: ExecuteDsl<PgConnection> + RunQueryDsl<PgConnection>
 {
 }
+
+/// Never implemented: the bound behind `.or_filter(..)` on tenant updates and deletes, which
+/// would widen the statement beyond the filters already given.
+#[diagnostic::on_unimplemented(
+    message = "`or_filter` is not available on a tenant write: each `.filter(..)` is ANDed with the tenant filter, and an OR could only widen the write",
+    label = "`or_filter` on `tx.update(..)` / `tx.delete(..)`",
+    note = "combine the alternatives in one filter: `.filter(a.eq(1).or(b.eq(2)))`; it stays inside its parentheses, ANDed with the tenant filter"
+)]
+pub trait OrFilterOnTenantWrite {}
 
 /// A tenant-scoped `UPDATE` under construction: `WHERE tenant_id = $1 AND (<filters>)`.
 #[must_use = "call .set(..) and .execute()"]
@@ -1044,6 +1067,12 @@ impl<'t, 'c, T: ScopedTable, P> ScopedUpdate<'t, 'c, T, P> {
             table: self.table,
             predicate: AndThen(self.predicate, Paren(predicate)),
         }
+    }
+
+    /// Not available: a tenant update only narrows. See [`OrFilterOnTenantWrite`].
+    #[doc(hidden)]
+    pub fn or_filter<F: OrFilterOnTenantWrite>(self, _predicate: F) -> Self {
+        self
     }
 
     /// Sets the new values; `changes` must not assign the tenant column.
@@ -1071,25 +1100,49 @@ pub struct ScopedUpdateSet<'t, 'c, T, P, Ch> {
 
 type UpdateOf<T, P, Ch> = diesel::dsl::Update<Filter<T, P>, Ch>;
 
-impl<T, P, Ch> ScopedUpdateSet<'_, '_, T, P, Ch>
+/// Checks a tenant write's predicate (`<tenant filter> AND (<f1>) AND (<f2>)...`): every
+/// filter, raw fragments included, must stay inside its own parentheses, so that none can
+/// add a top-level `OR` to the tenant filter.
+fn check_predicate<T: ScopedTable, P: QueryFragment<Pg>>(
+    tenant: TenantId,
+    predicate: &P,
+) -> Result<()> {
+    let prefix = crate::scope::render(&TenantEq::new(T::TenantColumn::default(), tenant))?;
+    let sql = crate::scope::render(predicate)?;
+    crate::sql_lexer::check_conjunction(&sql, &prefix)?;
+    Ok(())
+}
+
+impl<'t, T, P, Ch> ScopedUpdateSet<'t, '_, T, P, Ch>
 where
     T: ScopedTable + FilterDsl<P>,
+    P: QueryFragment<Pg>,
     Filter<T, P>: IntoUpdateTarget<Table = T>,
     Ch: AsChangeset<Target = T>,
     UpdateOf<T, P, Ch>: QueryFragment<Pg> + QueryId + diesel::query_builder::AsQuery,
 {
+    /// The statement, checked: filters stay in their parentheses, the changeset assigns
+    /// columns of the table other than the tenant column, and sub-queries read only this
+    /// tenant's rows.
+    fn checked(self) -> Result<(&'t mut PgConnection, WithScope<UpdateOf<T, P, Ch>>)> {
+        let tenant = self.tx.tenant;
+        check_predicate::<T, _>(tenant, &self.predicate)?;
+        let statement = WithScope::new(
+            diesel::update(self.table.filter(self.predicate)).set(self.changes),
+            *tenant.as_uuid(),
+        )?;
+        check_changeset::<T>(&statement.sql()?)?;
+        Ok((&mut *self.tx.conn, statement))
+    }
+
     /// Runs the update; returns the number of rows changed.
     ///
     /// # Errors
-    /// [`Error::TenantColumnInChangeset`] (as a query-builder error) when the changeset
-    /// assigns the tenant column; database errors.
-    pub fn execute(self) -> Result<usize>
-    where
-        UpdateOf<T, P, Ch>: ExecuteDsl<PgConnection>,
-    {
-        let conn = &mut *self.tx.conn;
-        let statement = diesel::update(self.table.filter(self.predicate)).set(self.changes);
-        reject_tenant_assignment::<T, _>(&statement)?;
+    /// [`Error::TenantColumnInChangeset`] when the changeset assigns the tenant column;
+    /// [`Error::UnsafeSql`] when a raw fragment reaches outside its parentheses or adds an
+    /// assignment; database errors.
+    pub fn execute(self) -> Result<usize> {
+        let (conn, statement) = self.checked()?;
         statement.execute(conn).map_err(Error::from)
     }
 
@@ -1099,11 +1152,9 @@ where
     /// As [`ScopedUpdateSet::execute`].
     pub fn get_results<'q, U>(self) -> Result<Vec<U>>
     where
-        UpdateOf<T, P, Ch>: LoadQuery<'q, PgConnection, U>,
+        WithScope<UpdateOf<T, P, Ch>>: LoadQuery<'q, PgConnection, U>,
     {
-        let conn = &mut *self.tx.conn;
-        let statement = diesel::update(self.table.filter(self.predicate)).set(self.changes);
-        reject_tenant_assignment::<T, _>(&statement)?;
+        let (conn, statement) = self.checked()?;
         statement.get_results(conn).map_err(Error::from)
     }
 }
@@ -1133,16 +1184,26 @@ impl<'t, 'c, T: ScopedTable, P> ScopedDelete<'t, 'c, T, P> {
     /// Runs the delete; returns the number of rows removed.
     ///
     /// # Errors
-    /// Database errors.
+    /// [`Error::UnsafeSql`] when a raw fragment reaches outside its parentheses; database
+    /// errors.
     pub fn execute(self) -> Result<usize>
     where
         T: FilterDsl<P>,
+        P: QueryFragment<Pg>,
         Filter<T, P>: IntoUpdateTarget,
-        diesel::dsl::delete<Filter<T, P>>: ExecuteDsl<PgConnection>,
+        diesel::dsl::delete<Filter<T, P>>: QueryFragment<Pg> + QueryId,
     {
-        diesel::delete(self.table.filter(self.predicate))
+        let tenant = self.tx.tenant;
+        check_predicate::<T, _>(tenant, &self.predicate)?;
+        WithScope::new(diesel::delete(self.table.filter(self.predicate)), *tenant.as_uuid())?
             .execute(self.tx.conn)
             .map_err(Error::from)
+    }
+
+    /// Not available: a tenant delete only narrows. See [`OrFilterOnTenantWrite`].
+    #[doc(hidden)]
+    pub fn or_filter<F: OrFilterOnTenantWrite>(self, _predicate: F) -> Self {
+        self
     }
 }
 
@@ -1157,37 +1218,51 @@ impl std::fmt::Debug for SystemConn<'_> {
     }
 }
 
+/// Refuses a statement for the system connection that names a tenant-scoped table anywhere
+/// (a sub-query, an `INSERT ... SELECT`, a raw fragment): the types only show its target.
+fn check_global<Q: QueryFragment<Pg>>(statement: &Q) -> Result<()> {
+    let sql = crate::scope::render(statement)?;
+    if let Some(table) = crate::scope::tables_named_in(&sql)?.first() {
+        return Err(crate::SqlTextError::TenantTableOnSystemConnection(table.table.to_owned()).into());
+    }
+    Ok(())
+}
+
 impl SystemConn<'_> {
     /// Runs a `SELECT` over global tables.
     ///
     /// # Errors
-    /// Database errors.
+    /// [`Error::UnsafeSql`] when it names a tenant-scoped table anywhere (a sub-query, a raw
+    /// fragment); database errors.
     pub fn load<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
     where
-        Q: GlobalQuery + LoadQuery<'q, PgConnection, U>,
+        Q: GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, PgConnection, U>,
     {
+        check_global(&query)?;
         query.load(self.conn).map_err(Error::from)
     }
 
     /// Runs a `SELECT` over global tables and returns the first row, or `NotFound`.
     ///
     /// # Errors
-    /// Database errors.
+    /// As [`SystemConn::load`].
     pub fn get_result<'q, Q, U>(&mut self, query: Q) -> Result<U>
     where
-        Q: GlobalQuery + LoadQuery<'q, PgConnection, U>,
+        Q: GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, PgConnection, U>,
     {
+        check_global(&query)?;
         query.get_result(self.conn).map_err(Error::from)
     }
 
     /// Runs an `INSERT`, `UPDATE` or `DELETE` on a global table.
     ///
     /// # Errors
-    /// Database errors.
+    /// As [`SystemConn::load`]: an `INSERT ... SELECT` must read global tables only.
     pub fn execute<Q>(&mut self, statement: Q) -> Result<usize>
     where
-        Q: GlobalQuery + ExecuteDsl<PgConnection>,
+        Q: GlobalQuery + QueryFragment<Pg> + ExecuteDsl<PgConnection>,
     {
+        check_global(&statement)?;
         ExecuteDsl::execute(statement, self.conn).map_err(Error::from)
     }
 

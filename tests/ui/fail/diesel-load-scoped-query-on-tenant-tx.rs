@@ -11,7 +11,7 @@ diesel::table! {
 
 fn run(tenancy: &Tenancy, tenant: TenantId) -> Result<(), Error> {
     tenancy.transaction(tenant, |tx| {
-        let query = tx.scope(posts::table.select(posts::title));
+        let query = tx.scope(posts::table.select(posts::title))?;
         let _titles: Vec<String> = query.load(tx)?;
         Ok(())
     })

@@ -1,0 +1,589 @@
+//! A small lexer for the SQL text Diesel renders, so that tenancy can reason about what a
+//! statement references before sending it: which tables it names anywhere (sub-queries, raw
+//! fragments), whether a raw fragment stays inside its parentheses, and what an `UPDATE`'s
+//! `SET` list assigns.
+//!
+//! It knows PostgreSQL's lexical rules that matter for that: quoted identifiers (`""`
+//! escapes), string literals (`''` escapes, `E'..'` backslash escapes, `U&'..'`), dollar
+//! quotes (`$tag$..$tag$`), bind parameters (`$1`), line and nested block comments. It is not a
+//! parser: callers look at identifiers, parentheses, commas and semicolons only.
+
+/// One token of SQL text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Token {
+    /// An identifier or keyword, already normalised: a quoted identifier as written inside the
+    /// quotes, an unquoted one folded to lower case (as PostgreSQL does).
+    Ident { name: String, quoted: bool },
+    /// A string, number or bind parameter: nothing in it names a table.
+    Literal,
+    /// `(`, `)`, `,`, `;` or `.`.
+    Punct(char),
+    /// Any other operator character sequence (`=`, `<>`, `::`, `||`, ...).
+    Operator(String),
+    /// A `--` or `/* */` comment.
+    Comment,
+}
+
+/// Why a piece of SQL text was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SqlTextError {
+    /// A quoted identifier, string literal, dollar quote or block comment is not closed.
+    #[error("unterminated {0} in a raw SQL fragment")]
+    Unterminated(&'static str),
+    /// A `)` closes a parenthesis the fragment did not open, or one stays open.
+    #[error("unbalanced parentheses in a raw SQL fragment: `{0}`")]
+    Unbalanced(String),
+    /// A `;` would end the statement and start another.
+    #[error("a raw SQL fragment contains `;`, which would start a second statement")]
+    Semicolon,
+    /// A comment could hide the rest of the statement.
+    #[error("a raw SQL fragment contains a comment (`--` or `/*`), which could hide the rest of the statement")]
+    Comment,
+    /// A predicate ANDed with the tenant filter reaches outside its parentheses.
+    #[error("a filter of a tenant write reaches outside its parentheses: `{0}`")]
+    EscapedPredicate(String),
+    /// A schema-qualified name refers to a tenant-scoped table, which the shadowing CTE of the
+    /// tenant transaction cannot reach.
+    #[error(
+        "`{schema}.{table}` names the tenant-scoped table `{table}` with a schema; inside a tenant transaction write it unqualified (`{table}`), so that the tenant filter applies"
+    )]
+    QualifiedTenantTable {
+        /// The schema written before the table.
+        schema: String,
+        /// The tenant-scoped table.
+        table: String,
+    },
+    /// The statement reads a tenant-scoped table through a connection that has no tenant.
+    #[error(
+        "the system connection cannot read or write the tenant-scoped table `{0}`: run this in a tenant transaction (`tenancy.transaction(tenant, ..)`), or across tenants through `Tenancy::admin`"
+    )]
+    TenantTableOnSystemConnection(String),
+    /// A changeset assignment that is not `"column" = value` for a column of the table.
+    #[error("the changeset of an update of `{table}` does not assign one of its columns here: `{item}`")]
+    MalformedChangeset {
+        /// The table being updated.
+        table: &'static str,
+        /// The offending assignment.
+        item: String,
+    },
+}
+
+/// Splits `sql` into tokens.
+pub(crate) fn tokenize(sql: &str) -> Result<Vec<Token>, SqlTextError> {
+    let bytes = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' => i += 1,
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                out.push(Token::Comment);
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                let mut depth = 0usize;
+                loop {
+                    if i + 1 >= bytes.len() {
+                        return Err(SqlTextError::Unterminated("block comment"));
+                    }
+                    if bytes[i] == b'/' && bytes[i + 1] == b'*' {
+                        depth += 1;
+                        i += 2;
+                    } else if bytes[i] == b'*' && bytes[i + 1] == b'/' {
+                        depth -= 1;
+                        i += 2;
+                        if depth == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+                out.push(Token::Comment);
+            }
+            b'"' => {
+                let (name, next) = quoted(sql, i, b'"', false)
+                    .ok_or(SqlTextError::Unterminated("quoted identifier"))?;
+                out.push(Token::Ident { name, quoted: true });
+                i = next;
+            }
+            b'\'' => {
+                let (_, next) = quoted(sql, i, b'\'', false)
+                    .ok_or(SqlTextError::Unterminated("string literal"))?;
+                out.push(Token::Literal);
+                i = next;
+            }
+            b'$' => {
+                if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                    i += 1;
+                    while i < bytes.len() && bytes[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                    out.push(Token::Literal);
+                } else {
+                    i = dollar_quoted(sql, i)?;
+                    out.push(Token::Literal);
+                }
+            }
+            b'(' | b')' | b',' | b';' | b'.' if !(c == b'.' && next_is_digit(bytes, i)) => {
+                out.push(Token::Punct(char::from(c)));
+                i += 1;
+            }
+            b'0'..=b'9' | b'.' => {
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'.' || bytes[i] == b'_')
+                {
+                    i += 1;
+                }
+                out.push(Token::Literal);
+            }
+            _ if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
+                let start = i;
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_alphanumeric()
+                        || bytes[i] == b'_'
+                        || bytes[i] == b'$'
+                        || bytes[i] >= 0x80)
+                {
+                    i += 1;
+                }
+                let word = &sql[start..i];
+                // E'...' (backslash escapes), B'...', X'...', N'...' and U&'...' literals.
+                let prefix = word.to_ascii_lowercase();
+                if bytes.get(i) == Some(&b'\'') && matches!(prefix.as_str(), "e" | "b" | "x" | "n")
+                {
+                    let (_, next) = quoted(sql, i, b'\'', prefix == "e")
+                        .ok_or(SqlTextError::Unterminated("string literal"))?;
+                    out.push(Token::Literal);
+                    i = next;
+                } else if prefix == "u" && bytes.get(i) == Some(&b'&') {
+                    match bytes.get(i + 1) {
+                        Some(b'\'') => {
+                            let (_, next) = quoted(sql, i + 1, b'\'', false)
+                                .ok_or(SqlTextError::Unterminated("string literal"))?;
+                            out.push(Token::Literal);
+                            i = next;
+                        }
+                        Some(b'"') => {
+                            let (name, next) = quoted(sql, i + 1, b'"', false)
+                                .ok_or(SqlTextError::Unterminated("quoted identifier"))?;
+                            out.push(Token::Ident { name, quoted: true });
+                            i = next;
+                        }
+                        _ => out.push(Token::Ident {
+                            name: prefix,
+                            quoted: false,
+                        }),
+                    }
+                } else {
+                    out.push(Token::Ident {
+                        name: word.to_lowercase(),
+                        quoted: false,
+                    });
+                }
+            }
+            _ => {
+                let start = i;
+                while i < bytes.len() && is_operator_char(bytes[i]) {
+                    // `--` and `/*` inside an operator start a comment.
+                    if i > start
+                        && ((bytes[i] == b'-' && bytes.get(i + 1) == Some(&b'-'))
+                            || (bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*')))
+                    {
+                        break;
+                    }
+                    i += 1;
+                }
+                if i == start {
+                    // A character PostgreSQL would reject anyway (`\`, `?`, `{`...).
+                    i += sql[i..].chars().next().map_or(1, char::len_utf8);
+                }
+                out.push(Token::Operator(sql[start..i].to_owned()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn next_is_digit(bytes: &[u8], i: usize) -> bool {
+    bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+        && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'"'))
+}
+
+fn is_operator_char(c: u8) -> bool {
+    matches!(
+        c,
+        b'+' | b'-'
+            | b'*'
+            | b'/'
+            | b'<'
+            | b'>'
+            | b'='
+            | b'~'
+            | b'!'
+            | b'@'
+            | b'#'
+            | b'%'
+            | b'^'
+            | b'&'
+            | b'|'
+            | b'`'
+            | b'?'
+            | b':'
+            | b'['
+            | b']'
+    )
+}
+
+/// Reads a quoted token starting at `start` (the opening quote); returns its content with
+/// doubled quotes undone, and the index after the closing quote.
+fn quoted(sql: &str, start: usize, quote: u8, backslash: bool) -> Option<(String, usize)> {
+    let bytes = sql.as_bytes();
+    let mut i = start + 1;
+    let mut content = String::new();
+    let mut run = i;
+    while i < bytes.len() {
+        if backslash && bytes[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if bytes[i] == quote {
+            content.push_str(&sql[run..i]);
+            if bytes.get(i + 1) == Some(&quote) {
+                content.push(char::from(quote));
+                i += 2;
+                run = i;
+                continue;
+            }
+            return Some((content, i + 1));
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Skips a `$tag$ ... $tag$` string starting at `start`; returns the index after it.
+fn dollar_quoted(sql: &str, start: usize) -> Result<usize, SqlTextError> {
+    let bytes = sql.as_bytes();
+    let mut i = start + 1;
+    while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+        i += 1;
+    }
+    if bytes.get(i) != Some(&b'$') {
+        // A lone `$` is not valid SQL; treat it as an operator character.
+        return Ok(start + 1);
+    }
+    let tag = &sql[start..=i];
+    let body = i + 1;
+    sql[body..]
+        .find(tag)
+        .map(|end| body + end + tag.len())
+        .ok_or(SqlTextError::Unterminated("dollar-quoted string"))
+}
+
+/// Checks a raw fragment that tenancy wraps in parentheses: it must not close more
+/// parentheses than it opens, must leave none open, and must not contain `;` or comments.
+pub(crate) fn check_fragment(sql: &str) -> Result<(), SqlTextError> {
+    let tokens = tokenize(sql)?;
+    let mut depth: i64 = 0;
+    for token in &tokens {
+        match token {
+            Token::Punct('(') => depth += 1,
+            Token::Punct(')') => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err(SqlTextError::Unbalanced(excerpt(sql)));
+                }
+            }
+            Token::Punct(';') => return Err(SqlTextError::Semicolon),
+            Token::Comment => return Err(SqlTextError::Comment),
+            _ => {}
+        }
+    }
+    if depth == 0 {
+        Ok(())
+    } else {
+        Err(SqlTextError::Unbalanced(excerpt(sql)))
+    }
+}
+
+/// Checks that `predicate` (rendered `<tenant filter> AND (<f1>) AND (<f2>) ...`) keeps every
+/// user filter inside its own parentheses: after `prefix` (the tenant filter, as rendered),
+/// only `AND (...)` groups may follow at the top level.
+pub(crate) fn check_conjunction(predicate: &str, prefix: &str) -> Result<(), SqlTextError> {
+    check_fragment(predicate)?;
+    let rest = predicate
+        .trim_start()
+        .strip_prefix(prefix.trim())
+        .ok_or_else(|| SqlTextError::EscapedPredicate(excerpt(predicate)))?;
+    let tokens = tokenize(rest)?;
+    let mut i = 0;
+    while i < tokens.len() {
+        let is_and = matches!(&tokens[i], Token::Ident { name, quoted: false } if name == "and");
+        if !is_and || tokens.get(i + 1) != Some(&Token::Punct('(')) {
+            return Err(SqlTextError::EscapedPredicate(excerpt(predicate)));
+        }
+        let mut depth = 0i64;
+        i += 1;
+        loop {
+            match tokens.get(i) {
+                Some(Token::Punct('(')) => depth += 1,
+                Some(Token::Punct(')')) => depth -= 1,
+                None => return Err(SqlTextError::EscapedPredicate(excerpt(predicate))),
+                _ => {}
+            }
+            i += 1;
+            if depth == 0 {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A reference to a table found in SQL text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NameUse {
+    /// The normalised name.
+    pub name: String,
+    /// The schema written before it (`public` in `public.posts`), if any.
+    pub schema: Option<String>,
+    /// Whether a `.` follows (then it qualifies a column: `"posts"."id"`).
+    pub qualifies: bool,
+}
+
+/// Every identifier of `sql` with what surrounds it, for callers that match them against the
+/// classified tables. Keywords show up too; they match no table name that needs quoting.
+pub(crate) fn names(sql: &str) -> Result<Vec<NameUse>, SqlTextError> {
+    let tokens = tokenize(sql)?;
+    let mut out = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let Token::Ident { name, .. } = token else {
+            continue;
+        };
+        let after_dot = i >= 2 && tokens[i - 1] == Token::Punct('.');
+        let schema = if after_dot {
+            match &tokens[i - 2] {
+                Token::Ident { name, .. } => Some(name.clone()),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        // The second part of `a.b.c` qualifies `c`; the first part of `a.b` too.
+        let qualifies = tokens.get(i + 1) == Some(&Token::Punct('.'));
+        out.push(NameUse {
+            name: name.clone(),
+            schema,
+            qualifies,
+        });
+    }
+    Ok(out)
+}
+
+/// The assignments of the first top-level `SET` list of a rendered `UPDATE` (or of an
+/// upsert's `DO UPDATE SET`): for each, the assigned column (normalised), or `None` when the
+/// item is not `column = ...`, and the item as text for messages.
+pub(crate) fn set_list_assignments(
+    statement: &str,
+) -> Result<Vec<(Option<String>, String)>, SqlTextError> {
+    let tokens = tokenize(statement)?;
+    if tokens.iter().any(|t| *t == Token::Comment) {
+        return Err(SqlTextError::Comment);
+    }
+    if tokens.iter().any(|t| *t == Token::Punct(';')) {
+        return Err(SqlTextError::Semicolon);
+    }
+    let keyword = |t: &Token, word: &str| matches!(t, Token::Ident { name, quoted: false } if name == word);
+    let mut depth = 0i64;
+    let mut start = None;
+    let mut end = tokens.len();
+    for (i, t) in tokens.iter().enumerate() {
+        match t {
+            Token::Punct('(') => depth += 1,
+            Token::Punct(')') => depth -= 1,
+            _ if depth == 0 && start.is_none() && keyword(t, "set") => start = Some(i + 1),
+            _ if depth == 0
+                && start.is_some()
+                && (keyword(t, "where") || keyword(t, "returning")) =>
+            {
+                end = i;
+                break;
+            }
+            _ => {}
+        }
+    }
+    let Some(start) = start else {
+        return Ok(Vec::new());
+    };
+    Ok(split_assignments(&tokens[start..end]))
+}
+
+/// Splits a rendered `SET` list (without the keyword) at its top-level commas.
+#[cfg(test)]
+pub(crate) fn assignments(set_list: &str) -> Result<Vec<(Option<String>, String)>, SqlTextError> {
+    check_fragment(set_list)?;
+    Ok(split_assignments(&tokenize(set_list)?))
+}
+
+fn split_assignments(tokens: &[Token]) -> Vec<(Option<String>, String)> {
+    let mut items: Vec<Vec<Token>> = vec![Vec::new()];
+    let mut depth = 0i64;
+    for token in tokens {
+        match token {
+            Token::Punct('(') => depth += 1,
+            Token::Punct(')') => depth -= 1,
+            Token::Punct(',') if depth == 0 => {
+                items.push(Vec::new());
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(last) = items.last_mut() {
+            last.push(token.clone());
+        }
+    }
+    items
+        .into_iter()
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            let column = match (item.first(), item.get(1)) {
+                (Some(Token::Ident { name, .. }), Some(Token::Operator(op))) if op == "=" => {
+                    Some(name.clone())
+                }
+                _ => None,
+            };
+            (column, describe(&item))
+        })
+        .collect()
+}
+
+fn describe(tokens: &[Token]) -> String {
+    let mut out = String::new();
+    for t in tokens.iter().take(8) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        match t {
+            Token::Ident { name, quoted: true } => {
+                out.push('"');
+                out.push_str(name);
+                out.push('"');
+            }
+            Token::Ident { name, .. } => out.push_str(name),
+            Token::Literal => out.push('…'),
+            Token::Punct(c) => out.push(*c),
+            Token::Operator(op) => out.push_str(op),
+            Token::Comment => out.push_str("/* */"),
+        }
+    }
+    out
+}
+
+fn excerpt(sql: &str) -> String {
+    let mut s: String = sql.chars().take(120).collect();
+    if s.len() < sql.len() {
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fragments_must_stay_inside_their_parentheses() {
+        assert!(check_fragment("a = 1 OR (b = 2)").is_ok());
+        assert!(check_fragment("name = ')' OR x").is_ok());
+        assert!(check_fragment(r#""we)ird" = 1"#).is_ok());
+        assert!(check_fragment("$$ ) $$ = x").is_ok());
+        assert!(check_fragment("E'\\') ' = x").is_ok());
+        assert!(matches!(
+            check_fragment("true) OR (true"),
+            Err(SqlTextError::Unbalanced(_))
+        ));
+        assert!(matches!(check_fragment("(true"), Err(SqlTextError::Unbalanced(_))));
+        assert!(matches!(check_fragment("true; DELETE FROM t"), Err(SqlTextError::Semicolon)));
+        assert!(matches!(check_fragment("true -- )"), Err(SqlTextError::Comment)));
+        assert!(matches!(check_fragment("true /* ) */"), Err(SqlTextError::Comment)));
+        assert!(matches!(
+            check_fragment("'open"),
+            Err(SqlTextError::Unterminated(_))
+        ));
+        assert!(matches!(
+            check_fragment("$x$ open"),
+            Err(SqlTextError::Unterminated(_))
+        ));
+    }
+
+    #[test]
+    fn conjunctions_keep_each_filter_in_its_group() {
+        let prefix = r#""posts"."tenant_id" = $1"#;
+        assert!(check_conjunction(&format!("{prefix} AND (a) AND ((b) OR c)"), prefix).is_ok());
+        assert!(check_conjunction(prefix, prefix).is_ok());
+        assert!(check_conjunction(&format!("{prefix} AND (true) OR (true)"), prefix).is_err());
+        assert!(check_conjunction(&format!("{prefix} OR (true)"), prefix).is_err());
+        assert!(check_conjunction(r#""other" = $1 AND (x)"#, prefix).is_err());
+    }
+
+    #[test]
+    fn names_are_normalised_and_qualification_is_seen() {
+        let found = names(r#"SELECT "Posts"."id" FROM public.posts, "public"."posts" p WHERE x IN (SELECT 1 FROM Comments)"#)
+            .unwrap();
+        let bare: Vec<_> = found
+            .iter()
+            .filter(|n| n.schema.is_none() && !n.qualifies)
+            .map(|n| n.name.as_str())
+            .collect();
+        assert!(bare.contains(&"comments"), "{bare:?}");
+        assert!(bare.contains(&"p"), "{bare:?}");
+        let qualified: Vec<_> = found
+            .iter()
+            .filter_map(|n| n.schema.as_deref().map(|s| (s, n.name.as_str())))
+            .collect();
+        assert!(qualified.contains(&("public", "posts")), "{qualified:?}");
+        assert!(qualified.contains(&("Posts", "id")), "{qualified:?}");
+        assert!(found.iter().any(|n| n.name == "Posts" && n.qualifies));
+    }
+
+    #[test]
+    fn strings_and_comments_hide_no_names() {
+        let found = names("SELECT 'posts', $$posts$$, E'\\'posts' FROM t").unwrap();
+        assert!(found.iter().all(|n| n.name != "posts"), "{found:?}");
+    }
+
+    #[test]
+    fn assignments_are_split_at_top_level_commas() {
+        let items = assignments(r#""title" = $1, "body" = coalesce($2, 'a,b'), tenant_id = '1'"#)
+            .unwrap();
+        let columns: Vec<_> = items.iter().map(|(c, _)| c.clone()).collect();
+        assert_eq!(
+            columns,
+            [
+                Some("title".to_owned()),
+                Some("body".to_owned()),
+                Some("tenant_id".to_owned())
+            ]
+        );
+        let items = assignments(r#""title" = 1, (x)"#).unwrap();
+        assert_eq!(items[1].0, None);
+        let update = set_list_assignments(
+            r#"UPDATE "posts" SET "title" = (SELECT max(x) FROM t WHERE a = 1), "slug" = $2 WHERE "posts"."tenant_id" = $3 RETURNING *"#,
+        )
+        .unwrap();
+        let columns: Vec<_> = update.iter().map(|(c, _)| c.clone()).collect();
+        assert_eq!(columns, [Some("title".to_owned()), Some("slug".to_owned())]);
+        assert!(set_list_assignments("UPDATE t SET a = 1 -- x").is_err());
+    }
+
+    #[test]
+    fn numbers_and_casts_lex() {
+        let tokens = tokenize("x::int + 1.5e3 - .5 >= $12").unwrap();
+        assert!(tokens.iter().all(|t| !matches!(t, Token::Comment)));
+        assert!(tokenize("a.b").unwrap().contains(&Token::Punct('.')));
+    }
+}
