@@ -381,7 +381,11 @@ fn column_and_classification_lints() {
     let both = registry(&[&GADGETS_MANIFEST, &GADGETS_AS_GLOBAL]);
     let r = report(&mut conn, &both, &options);
     assert!(present(&r, "TEN051", "table gadgets"), "{:#?}", r.findings);
-    assert!(!present(&report(&mut conn, &reg, &options), "TEN051", "table gadgets"));
+    assert!(!present(
+        &report(&mut conn, &reg, &options),
+        "TEN051",
+        "table gadgets"
+    ));
     assert_eq!(
         tenancy_schema::classification_conflicts(&both).len(),
         1,

@@ -436,7 +436,10 @@ fn restart_mid_run(mode: StopMode) -> Counts {
     }
     // Every connection of the pool at once, so the check covers reused ones.
     for session in t.inspect_sessions().expect("session state") {
-        assert!(session.is_clean(), "state left outside a transaction: {session:?}");
+        assert!(
+            session.is_clean(),
+            "state left outside a transaction: {session:?}"
+        );
         assert_eq!(session.current_user, LOGIN_ROLE, "no role left switched");
     }
     if mode == StopMode::Immediate {

@@ -483,14 +483,13 @@ fn pooled_connections_never_leak_settings() {
 #[test]
 fn a_missing_app_role_is_a_typed_error_when_the_tenancy_is_built() {
     let f = common::fixture();
-    let err = f
-        .db
-        .tenancy_builder(&f.login_url)
-        .unwrap()
-        .config(TenancyConfig::default().app_role("no_such_role").unwrap())
-        .max_size(1)
-        .build()
-        .unwrap_err();
+    let err =
+        f.db.tenancy_builder(&f.login_url)
+            .unwrap()
+            .config(TenancyConfig::default().app_role("no_such_role").unwrap())
+            .max_size(1)
+            .build()
+            .unwrap_err();
     assert!(
         matches!(&err, Error::UnsafeRole { role, .. } if role == "no_such_role"),
         "{err}"

@@ -106,8 +106,9 @@ fn set_up(
     let login_url = db
         .create_app_login(LOGIN_ROLE, LOGIN_PASSWORD)
         .map_err(|e| Failure::failed(format!("creating the login role: {e}"), BUG))?;
-    let tenancy =
-        db.tenancy(&login_url, 2).map_err(failed("connecting as the login role"))?;
+    let tenancy = db
+        .tenancy(&login_url, 2)
+        .map_err(failed("connecting as the login role"))?;
     step(
         3,
         &format!(

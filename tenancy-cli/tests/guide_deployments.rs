@@ -12,8 +12,8 @@ use std::process::Command;
 
 use diesel::connection::SimpleConnection;
 use tenancy_schema::embedded::TestDatabase;
-use tenancy_schema::seed::seed_personal_tenant;
 use tenancy_schema::run_migrations;
+use tenancy_schema::seed::seed_personal_tenant;
 
 fn guide() -> String {
     std::fs::read_to_string(

@@ -194,11 +194,18 @@ pub fn scoped_table(decl: &TableDecl, args: &ScopedArgs) -> syn::Result<ScopedTa
 }
 
 pub fn global_table(decl: &TableDecl) -> syn::Result<()> {
-    if let Some(column) = decl.columns.iter().find(|c| c.name == "tenant_id") {
+    // The SQL name decides: a column renamed with `#[sql_name = "tenant_id"]` is the tenant
+    // column all the same, and the table would be read without a tenant filter.
+    if let Some(column) = decl.columns.iter().find(|c| c.sql_name() == "tenant_id") {
+        let renamed = if column.name == "tenant_id" {
+            String::new()
+        } else {
+            format!(" (`{}` is `tenant_id` in SQL)", column.name)
+        };
         return Err(syn::Error::new_spanned(
             &column.name,
             format!(
-                "`{}` has a `tenant_id` column, so it holds tenant data: classify it with `#[tenant_scoped]` instead of `#[global_table]`",
+                "`{}` has a `tenant_id` column{renamed}, so it holds tenant data: classify it with `#[tenant_scoped]` instead of `#[global_table]`",
                 decl.name
             ),
         ));

@@ -11,9 +11,9 @@
 
 use std::time::{Duration, Instant};
 
+use tenancy_schema::Error;
 use tenancy_schema::api_keys::{self, MemoryRateLimiter, NewKeySpec, parse_key};
 use tenancy_schema::seed::seed_personal_tenant;
-use tenancy_schema::Error;
 
 mod support;
 use support::{Better, Report, Row, Section, Stats};

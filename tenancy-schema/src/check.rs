@@ -1121,7 +1121,10 @@ fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &CheckOptions
         f.add(
             "TEN067",
             &object,
-            format!("`{}` has {what}: with it SQL can forge the tenant context", o.app_role),
+            format!(
+                "`{}` has {what}: with it SQL can forge the tenant context",
+                o.app_role
+            ),
             format!("revoke it from {} (and PUBLIC)", o.app_role),
         );
     }

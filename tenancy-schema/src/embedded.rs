@@ -322,6 +322,8 @@ impl TestDatabase {
         Ok(crate::Tenancy::builder(app_url).admin_url(&admin_url))
     }
 
+    /// Role changes of one process go one at a time: concurrent GRANTs on the same role fail
+    /// with "tuple concurrently updated".
     fn create_login(
         &self,
         role: &str,
@@ -336,10 +338,12 @@ impl TestDatabase {
             #[diesel(sql_type = diesel::sql_types::Bool)]
             exists: bool,
         }
+        static ROLE_CHANGES: Mutex<()> = Mutex::new(());
         let query_error = |source| EmbeddedError::Query {
             context: format!("could not create the login role `{role}`"),
             source,
         };
+        let _one_at_a_time = ROLE_CHANGES.lock().unwrap_or_else(PoisonError::into_inner);
         let mut conn = connect(&self.url)?;
         let exists = |conn: &mut PgConnection| {
             diesel::sql_query("SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1) AS exists")

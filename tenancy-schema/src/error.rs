@@ -25,7 +25,9 @@ pub enum Error {
     /// A login cannot be used safely, found when the [`crate::Tenancy`] was built: the
     /// application login could become a role that skips row level security, does not have the
     /// application role, or the admin login is missing its role or is the application's.
-    #[error("login `{login}` cannot be used: role `{role}` (reached as {path}) is {problem}; fix: {fix}")]
+    #[error(
+        "login `{login}` cannot be used: role `{role}` (reached as {path}) is {problem}; fix: {fix}"
+    )]
     UnsafeRole {
         /// The login (`session_user`) that was checked.
         login: String,

@@ -46,7 +46,10 @@ FROM reach JOIN pg_roles r ON r.oid = reach.oid
 ORDER BY r.rolname, length(reach.path)";
 
 /// The roles `login` can become.
-pub(crate) fn reachable(conn: &mut PgConnection, login: &str) -> diesel::QueryResult<Vec<Reachable>> {
+pub(crate) fn reachable(
+    conn: &mut PgConnection,
+    login: &str,
+) -> diesel::QueryResult<Vec<Reachable>> {
     diesel::sql_query(REACHABLE_SQL)
         .bind::<Text, _>(login)
         .load(conn)
@@ -96,10 +99,7 @@ pub(crate) fn verify_app_login(conn: &mut PgConnection, app_role: &str) -> Resul
                 format!(
                     "`REVOKE {} FROM {}` (or remove the membership chain), and give the admin path its own login",
                     role.path.rsplit(" -> ").next().unwrap_or(&role.role),
-                    role.path
-                        .rsplit(" -> ")
-                        .nth(1)
-                        .unwrap_or(&who.login)
+                    role.path.rsplit(" -> ").nth(1).unwrap_or(&who.login)
                 )
             };
             return Err(Error::UnsafeRole {
@@ -168,7 +168,8 @@ pub(crate) fn verify_admin_login(
             role: app_role.to_owned(),
             path: who.login,
             problem: "shared: the admin login is also the application's login (or a member of its role)",
-            fix: "give the admin path a login of its own that is a member of the admin role only".to_owned(),
+            fix: "give the admin path a login of its own that is a member of the admin role only"
+                .to_owned(),
         });
     }
     if !who.member {

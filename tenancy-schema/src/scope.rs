@@ -297,10 +297,12 @@ pub(crate) fn tables_named_in(sql: &str) -> QueryResult<Vec<ScopeEntry>> {
             // `"posts"."id"` is a column of `posts`; only a name that is not itself a
             // scoped table (or alias) before the dot can be a schema.
             if !scoped.iter().any(|e| e.table == schema) {
-                return Err(unsafe_sql(crate::sql_lexer::SqlTextError::QualifiedTenantTable {
-                    schema,
-                    table: name.name,
-                }));
+                return Err(unsafe_sql(
+                    crate::sql_lexer::SqlTextError::QualifiedTenantTable {
+                        schema,
+                        table: name.name,
+                    },
+                ));
             }
             continue;
         }
@@ -409,7 +411,11 @@ where
         })
     }
 
-    fn walk_scoped<'b>(&'b self, plan: &'b ScopePlan, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+    fn walk_scoped<'b>(
+        &'b self,
+        plan: &'b ScopePlan,
+        mut out: AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
         plan.push_prefix(&mut out)?;
         let Some(entry) = &plan.locked else {
             return self.walk_ast(out);
@@ -445,7 +451,11 @@ where
         Ok(None)
     }
 
-    fn walk_scoped<'b>(&'b self, plan: &'b ScopePlan, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+    fn walk_scoped<'b>(
+        &'b self,
+        plan: &'b ScopePlan,
+        mut out: AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
         plan.push_prefix(&mut out)?;
         self.walk_ast(out)
     }

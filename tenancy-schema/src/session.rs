@@ -2,9 +2,9 @@
 //! are bound to (see [`crate::ContextKey`]).
 
 use diesel::PgConnection;
+use diesel::RunQueryDsl;
 use diesel::r2d2::{ConnectionManager, ManageConnection};
 use diesel::sql_types::BigInt;
-use diesel::RunQueryDsl;
 
 /// An r2d2 connection manager that opens a tenancy session on every new connection
 /// (`SELECT tenancy.open_session()`). Its connections are private to [`crate::Tenancy`]:
@@ -48,8 +48,8 @@ impl ManageConnection for SessionManager {
 
     fn connect(&self) -> Result<SessionConn, Self::Error> {
         let mut conn = self.inner.connect()?;
-        let opened: Opened = diesel::sql_query("SELECT tenancy.open_session() AS session")
-            .get_result(&mut conn)?;
+        let opened: Opened =
+            diesel::sql_query("SELECT tenancy.open_session() AS session").get_result(&mut conn)?;
         Ok(SessionConn {
             conn,
             session: opened.session,

@@ -37,7 +37,9 @@ pub enum SqlTextError {
     #[error("a raw SQL fragment contains `;`, which would start a second statement")]
     Semicolon,
     /// A comment could hide the rest of the statement.
-    #[error("a raw SQL fragment contains a comment (`--` or `/*`), which could hide the rest of the statement")]
+    #[error(
+        "a raw SQL fragment contains a comment (`--` or `/*`), which could hide the rest of the statement"
+    )]
     Comment,
     /// A predicate ANDed with the tenant filter reaches outside its parentheses.
     #[error("a filter of a tenant write reaches outside its parentheses: `{0}`")]
@@ -59,7 +61,9 @@ pub enum SqlTextError {
     )]
     TenantTableOnSystemConnection(String),
     /// A changeset assignment that is not `"column" = value` for a column of the table.
-    #[error("the changeset of an update of `{table}` does not assign one of its columns here: `{item}`")]
+    #[error(
+        "the changeset of an update of `{table}` does not assign one of its columns here: `{item}`"
+    )]
     MalformedChangeset {
         /// The table being updated.
         table: &'static str,
@@ -69,6 +73,7 @@ pub enum SqlTextError {
 }
 
 /// Splits `sql` into tokens.
+#[allow(clippy::too_many_lines)] // reason: one arm per lexical class, in PostgreSQL's order
 pub(crate) fn tokenize(sql: &str) -> Result<Vec<Token>, SqlTextError> {
     let bytes = sql.as_bytes();
     let mut out = Vec::new();
@@ -391,13 +396,14 @@ pub(crate) fn set_list_assignments(
     statement: &str,
 ) -> Result<Vec<(Option<String>, String)>, SqlTextError> {
     let tokens = tokenize(statement)?;
-    if tokens.iter().any(|t| *t == Token::Comment) {
+    if tokens.contains(&Token::Comment) {
         return Err(SqlTextError::Comment);
     }
-    if tokens.iter().any(|t| *t == Token::Punct(';')) {
+    if tokens.contains(&Token::Punct(';')) {
         return Err(SqlTextError::Semicolon);
     }
-    let keyword = |t: &Token, word: &str| matches!(t, Token::Ident { name, quoted: false } if name == word);
+    let keyword =
+        |t: &Token, word: &str| matches!(t, Token::Ident { name, quoted: false } if name == word);
     let mut depth = 0i64;
     let mut start = None;
     let mut end = tokens.len();
@@ -506,10 +512,22 @@ mod tests {
             check_fragment("true) OR (true"),
             Err(SqlTextError::Unbalanced(_))
         ));
-        assert!(matches!(check_fragment("(true"), Err(SqlTextError::Unbalanced(_))));
-        assert!(matches!(check_fragment("true; DELETE FROM t"), Err(SqlTextError::Semicolon)));
-        assert!(matches!(check_fragment("true -- )"), Err(SqlTextError::Comment)));
-        assert!(matches!(check_fragment("true /* ) */"), Err(SqlTextError::Comment)));
+        assert!(matches!(
+            check_fragment("(true"),
+            Err(SqlTextError::Unbalanced(_))
+        ));
+        assert!(matches!(
+            check_fragment("true; DELETE FROM t"),
+            Err(SqlTextError::Semicolon)
+        ));
+        assert!(matches!(
+            check_fragment("true -- )"),
+            Err(SqlTextError::Comment)
+        ));
+        assert!(matches!(
+            check_fragment("true /* ) */"),
+            Err(SqlTextError::Comment)
+        ));
         assert!(matches!(
             check_fragment("'open"),
             Err(SqlTextError::Unterminated(_))
@@ -558,8 +576,8 @@ mod tests {
 
     #[test]
     fn assignments_are_split_at_top_level_commas() {
-        let items = assignments(r#""title" = $1, "body" = coalesce($2, 'a,b'), tenant_id = '1'"#)
-            .unwrap();
+        let items =
+            assignments(r#""title" = $1, "body" = coalesce($2, 'a,b'), tenant_id = '1'"#).unwrap();
         let columns: Vec<_> = items.iter().map(|(c, _)| c.clone()).collect();
         assert_eq!(
             columns,

@@ -277,15 +277,18 @@ struct KeyRow {
 
 fn read_key(admin: &PgPool, admin_role: &str) -> Result<ContextKey, Error> {
     let mut conn = admin.get()?;
-    let row: KeyRow = conn.transaction(|conn| {
-        conn.batch_execute(&format!("SET LOCAL ROLE \"{admin_role}\""))?;
-        diesel::sql_query("SELECT encode(key, 'hex') AS key FROM tenancy.context_key WHERE id = 1")
+    let row: KeyRow = conn
+        .transaction(|conn| {
+            conn.batch_execute(&format!("SET LOCAL ROLE \"{admin_role}\""))?;
+            diesel::sql_query(
+                "SELECT encode(key, 'hex') AS key FROM tenancy.context_key WHERE id = 1",
+            )
             .get_result(conn)
-    })
-    .map_err(|source| Error::Setup {
-        role: admin_role.to_owned(),
-        source,
-    })?;
+        })
+        .map_err(|source| Error::Setup {
+            role: admin_role.to_owned(),
+            source,
+        })?;
     ContextKey::from_hex(&row.key)
 }
 
@@ -626,7 +629,7 @@ where
     let conn = &mut *guard.conn;
     match result {
         Ok(value) => {
-            end_transaction(conn, "COMMIT").map_err(|e| Error::from(e).into())?;
+            end_transaction(conn, "COMMIT").map_err(Error::from)?;
             Ok(value)
         }
         Err(e) => {
@@ -776,7 +779,9 @@ impl<'c> TenantTx<'c> {
         Q: TenantQuery,
         Scoped<Q>: LoadQuery<'q, PgConnection, U>,
     {
-        self.scope(query)?.get_result(self.conn).map_err(Error::from)
+        self.scope(query)?
+            .get_result(self.conn)
+            .map_err(Error::from)
     }
 
     /// Same as [`TenantTx::load`].
@@ -1018,7 +1023,9 @@ impl<'c> TenantTx<'c> {
     /// Database errors.
     pub fn load_sql<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
     where
-        Q: RawSql + LoadQuery<'q, PgConnection, U>,
+        // Raw SQL is the only untyped query: `sql_query(..)` with or without `.bind(..)`.
+        Q: diesel::query_builder::Query<SqlType = diesel::sql_types::Untyped>
+            + LoadQuery<'q, PgConnection, U>,
     {
         query.load(self.conn).map_err(Error::from)
     }
@@ -1032,6 +1039,7 @@ impl<'c> TenantTx<'c> {
 )]
 pub trait RawSql: ExecuteDsl<PgConnection> + RunQueryDsl<PgConnection> {}
 impl RawSql for diesel::query_builder::SqlQuery {}
+
 impl<Q> RawSql for diesel::query_builder::BoxedSqlQuery<'_, Pg, Q> where
     Self: ExecuteDsl<PgConnection> + RunQueryDsl<PgConnection>
 {
@@ -1044,7 +1052,12 @@ impl<Q> RawSql for diesel::query_builder::BoxedSqlQuery<'_, Pg, Q> where
     label = "`or_filter` on `tx.update(..)` / `tx.delete(..)`",
     note = "combine the alternatives in one filter: `.filter(a.eq(1).or(b.eq(2)))`; it stays inside its parentheses, ANDed with the tenant filter"
 )]
-pub trait OrFilterOnTenantWrite {}
+pub trait OrFilterOnTenantWrite: sealed::Never {}
+
+mod sealed {
+    /// Implemented by nothing, so that nothing implements [`super::OrFilterOnTenantWrite`].
+    pub trait Never {}
+}
 
 /// A tenant-scoped `UPDATE` under construction: `WHERE tenant_id = $1 AND (<filters>)`.
 #[must_use = "call .set(..) and .execute()"]
@@ -1124,6 +1137,7 @@ where
     /// The statement, checked: filters stay in their parentheses, the changeset assigns
     /// columns of the table other than the tenant column, and sub-queries read only this
     /// tenant's rows.
+    #[allow(clippy::type_complexity)] // reason: the connection and the checked statement
     fn checked(self) -> Result<(&'t mut PgConnection, WithScope<UpdateOf<T, P, Ch>>)> {
         let tenant = self.tx.tenant;
         check_predicate::<T, _>(tenant, &self.predicate)?;
@@ -1195,9 +1209,12 @@ impl<'t, 'c, T: ScopedTable, P> ScopedDelete<'t, 'c, T, P> {
     {
         let tenant = self.tx.tenant;
         check_predicate::<T, _>(tenant, &self.predicate)?;
-        WithScope::new(diesel::delete(self.table.filter(self.predicate)), *tenant.as_uuid())?
-            .execute(self.tx.conn)
-            .map_err(Error::from)
+        WithScope::new(
+            diesel::delete(self.table.filter(self.predicate)),
+            *tenant.as_uuid(),
+        )?
+        .execute(self.tx.conn)
+        .map_err(Error::from)
     }
 
     /// Not available: a tenant delete only narrows. See [`OrFilterOnTenantWrite`].
@@ -1223,7 +1240,9 @@ impl std::fmt::Debug for SystemConn<'_> {
 fn check_global<Q: QueryFragment<Pg>>(statement: &Q) -> Result<()> {
     let sql = crate::scope::render(statement)?;
     if let Some(table) = crate::scope::tables_named_in(&sql)?.first() {
-        return Err(crate::SqlTextError::TenantTableOnSystemConnection(table.table.to_owned()).into());
+        return Err(
+            crate::SqlTextError::TenantTableOnSystemConnection(table.table.to_owned()).into(),
+        );
     }
     Ok(())
 }
@@ -1273,7 +1292,9 @@ impl SystemConn<'_> {
     /// Database errors.
     pub fn load_sql<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
     where
-        Q: RawSql + LoadQuery<'q, PgConnection, U>,
+        // Raw SQL is the only untyped query: `sql_query(..)` with or without `.bind(..)`.
+        Q: diesel::query_builder::Query<SqlType = diesel::sql_types::Untyped>
+            + LoadQuery<'q, PgConnection, U>,
     {
         query.load(self.conn).map_err(Error::from)
     }

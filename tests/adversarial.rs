@@ -1,0 +1,601 @@
+//! Attacks on isolation through the public API, as an attacker inside the application would
+//! try them: sub-queries and raw fragments naming another tenant's table, writes that copy
+//! another tenant's data or reach outside their filter, a forged or replayed tenant context,
+//! doors around the admin path, logins that could skip row level security.
+//!
+//! Every attack runs twice, as the application's login: with row level security on (nothing
+//! of the other tenant is reachable) and on a twin database with it off on every tenant table
+//! (`tenancy.set_rls_mode('shadow')`), where tenancy's own scoping has to stop it. Only raw
+//! `sql_query` statements are left to row level security, and the tests say so where they
+//! run one.
+
+mod common;
+
+use common::Rls;
+use common::schema::{categories, comments, posts};
+use diesel::connection::SimpleConnection;
+use diesel::dsl::{exists, sql};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+use tenancy_schema::{Error, SqlTextError, Tenancy, TenantId};
+
+#[derive(QueryableByName, Debug)]
+struct Title {
+    #[diesel(sql_type = Text)]
+    title: String,
+}
+
+/// Every post title visible to `tenant` through a typed query.
+fn titles(t: &Tenancy, tenant: TenantId) -> Vec<String> {
+    let mut v: Vec<String> = t
+        .transaction(tenant, |tx| {
+            tx.load(posts::table.select(posts::title).order(posts::id))
+        })
+        .unwrap();
+    v.sort();
+    v
+}
+
+/// Tenant B's rows, read as the owner: nothing an attack did may have changed them.
+fn assert_b_untouched(rls: Rls, b: TenantId) {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        title: String,
+        #[diesel(sql_type = Text)]
+        slug: String,
+    }
+    let rows: Vec<Row> = diesel::sql_query(format!(
+        "SELECT title, slug FROM posts WHERE tenant_id = '{}' ORDER BY id",
+        b.as_uuid()
+    ))
+    .load(&mut rls.owner())
+    .unwrap();
+    let got: Vec<(String, String)> = rows.into_iter().map(|r| (r.title, r.slug)).collect();
+    assert_eq!(
+        got,
+        [
+            ("b one".to_owned(), "first".to_owned()),
+            ("b two".to_owned(), "second".to_owned())
+        ],
+        "{rls:?}: tenant B changed"
+    );
+}
+
+fn unsafe_sql(r: Result<impl std::fmt::Debug, Error>) -> SqlTextError {
+    match r {
+        Err(Error::UnsafeSql(e)) => e,
+        other => panic!("expected Error::UnsafeSql, got {other:?}"),
+    }
+}
+
+#[test]
+fn sub_queries_on_another_table_are_scoped_in_where_select_and_order() {
+    for rls in Rls::BOTH {
+        let (a, _) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        t.transaction(a, |tx| {
+            // WHERE ... IN (sub-query) on a table not in the outer FROM.
+            let names: Vec<String> = tx.load(
+                categories::table
+                    .filter(
+                        categories::id.eq_any(
+                            posts::table
+                                .select(posts::category_id.assume_not_null())
+                                .filter(posts::title.like("b%")),
+                        ),
+                    )
+                    .select(categories::name),
+            )?;
+            assert!(names.is_empty(), "{rls:?}: eq_any reached B: {names:?}");
+            // EXISTS (sub-query).
+            let n = tx.count(
+                posts::table.filter(exists(comments::table.filter(comments::body.like("b%")))),
+            )?;
+            assert_eq!(n, 0, "{rls:?}: EXISTS reached B");
+            // A scalar sub-select in the select list.
+            let pairs: Vec<(String, Option<String>)> = tx.load(
+                posts::table.select((
+                    posts::title,
+                    comments::table
+                        .select(comments::body)
+                        .filter(comments::body.like("b%"))
+                        .single_value(),
+                )),
+            )?;
+            assert!(
+                pairs.iter().all(|(_, c)| c.is_none()),
+                "{rls:?}: scalar sub-select reached B: {pairs:?}"
+            );
+            // ORDER BY a sub-select, and a raw fragment naming another tenant table.
+            let raw: Vec<String> = tx.load(
+                posts::table
+                    .filter(sql::<Bool>(
+                        "id IN (SELECT post_id FROM comments WHERE body LIKE 'b%')",
+                    ))
+                    .select(posts::title),
+            )?;
+            assert!(raw.is_empty(), "{rls:?}: raw fragment reached B: {raw:?}");
+            let unquoted: Vec<String> = tx.load(
+                categories::table
+                    .filter(sql::<Bool>(
+                        "EXISTS (SELECT 1 FROM Posts WHERE title LIKE 'b%')",
+                    ))
+                    .select(categories::name),
+            )?;
+            assert!(unquoted.is_empty(), "{rls:?}: {unquoted:?}");
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    }
+}
+
+#[test]
+fn schema_qualified_tenant_tables_are_refused_before_sending() {
+    for rls in Rls::BOTH {
+        let (a, _) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        for fragment in [
+            "EXISTS (SELECT 1 FROM public.posts p WHERE p.title LIKE 'b%')",
+            r#"EXISTS (SELECT 1 FROM "public"."posts" WHERE title LIKE 'b%')"#,
+            "EXISTS (SELECT 1 FROM PUBLIC.Comments)",
+        ] {
+            let e = unsafe_sql(t.transaction(a, |tx| {
+                tx.load::<_, String>(
+                    categories::table
+                        .filter(sql::<Bool>(fragment))
+                        .select(categories::name),
+                )
+            }));
+            assert!(
+                matches!(e, SqlTextError::QualifiedTenantTable { .. }),
+                "{rls:?} {fragment}: {e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn writes_copy_nothing_from_another_tenant() {
+    let steal = "coalesce((SELECT max(body) FROM comments WHERE body LIKE 'b%'), 'nothing')";
+    for rls in Rls::BOTH {
+        let (a, b) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        t.transaction(a, |tx| {
+            // UPDATE ... SET col = (sub-select of another tenant table).
+            tx.update(posts::table)
+                .filter(posts::id.eq(1))
+                .set(posts::title.eq(sql::<Text>(steal)))
+                .execute()?;
+            // UPDATE whose filter is a sub-query on another table.
+            let hit = tx
+                .update(posts::table)
+                .filter(posts::id.eq_any(
+                    comments::table
+                        .select(comments::post_id)
+                        .filter(comments::body.like("b%")),
+                ))
+                .set(posts::slug.eq("hit"))
+                .execute()?;
+            assert_eq!(hit, 0, "{rls:?}: the update filter reached B");
+            // INSERT ... VALUES ((sub-select)).
+            tx.insert(
+                posts::table,
+                (
+                    posts::id.eq(10),
+                    posts::title.eq(sql::<Text>(steal)),
+                    posts::slug.eq("copied"),
+                ),
+            )?;
+            // Upsert whose DO UPDATE SET reads another tenant table.
+            tx.upsert(
+                posts::table,
+                (posts::id.eq(2), posts::title.eq("x"), posts::slug.eq("second")),
+                posts::id,
+                posts::title.eq(sql::<Text>(steal)),
+            )?;
+            // A sub-select of the written table itself, through an alias in raw SQL.
+            tx.update(posts::table)
+                .filter(posts::id.eq(10))
+                .set(posts::slug.eq(sql::<Text>(
+                    "coalesce((SELECT max(p.slug || p.title) FROM posts p WHERE p.title LIKE 'b%'), 'own')",
+                )))
+                .execute()?;
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+        let rows: Vec<(String, String)> = t
+            .transaction(a, |tx| {
+                tx.load(
+                    posts::table
+                        .select((posts::title, posts::slug))
+                        .order(posts::id),
+                )
+            })
+            .unwrap();
+        for (title, slug) in &rows {
+            assert!(
+                !title.starts_with("b ") && !slug.contains("b "),
+                "{rls:?}: another tenant's text was copied: {rows:?}"
+            );
+        }
+        assert_eq!(rows[0].0, "nothing", "{rls:?}");
+        assert_b_untouched(rls, b);
+    }
+}
+
+#[test]
+fn write_filters_and_changesets_cannot_break_out() {
+    for rls in Rls::BOTH {
+        let (a, b) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        for fragment in [
+            "true) OR (true",
+            "true -- ",
+            "true /* ) OR (true */",
+            "true; DELETE FROM posts",
+        ] {
+            let e = unsafe_sql(t.transaction(a, |tx| {
+                tx.update(posts::table)
+                    .filter(sql::<Bool>(fragment))
+                    .set(posts::slug.eq("overwritten"))
+                    .execute()
+            }));
+            assert!(!e.to_string().is_empty());
+            let e = unsafe_sql(t.transaction(a, |tx| {
+                tx.delete(comments::table)
+                    .filter(sql::<Bool>(fragment))
+                    .execute()
+            }));
+            assert!(!e.to_string().is_empty());
+        }
+        // A value fragment that adds an assignment of the tenant column, quoted or not.
+        for value in [
+            format!("'x', tenant_id = '{}'", b.as_uuid()),
+            format!(r#"'x', "tenant_id" = '{}'"#, b.as_uuid()),
+            format!("'x', TENANT_ID = '{}'", b.as_uuid()),
+        ] {
+            let r = t.transaction(a, |tx| {
+                tx.update(posts::table)
+                    .filter(posts::id.eq(1))
+                    .set(posts::slug.eq(sql::<Text>(&value)))
+                    .execute()
+            });
+            assert!(
+                matches!(r, Err(Error::TenantColumnInChangeset { .. })),
+                "{rls:?} {value}: {r:?}"
+            );
+            let r = t.transaction(a, |tx| {
+                tx.upsert(
+                    posts::table,
+                    (
+                        posts::id.eq(1),
+                        posts::title.eq("x"),
+                        posts::slug.eq("first"),
+                    ),
+                    posts::id,
+                    posts::slug.eq(sql::<Text>(&value)),
+                )
+            });
+            assert!(
+                matches!(r, Err(Error::TenantColumnInChangeset { .. })),
+                "{rls:?} upsert {value}: {r:?}"
+            );
+        }
+        // Nothing was written anywhere.
+        assert_eq!(titles(&t, a), ["a one", "a two"], "{rls:?}");
+        assert_b_untouched(rls, b);
+    }
+}
+
+#[test]
+fn row_locks_scope_other_tables_and_refuse_a_second_reference_to_the_locked_one() {
+    for rls in Rls::BOTH {
+        let (a, _) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        let locked: Vec<i32> = t
+            .transaction(a, |tx| {
+                tx.load(
+                    posts::table
+                        .select(posts::id)
+                        .filter(
+                            posts::id.eq_any(
+                                comments::table
+                                    .select(comments::post_id)
+                                    .filter(comments::body.like("b%")),
+                            ),
+                        )
+                        .for_update(),
+                )
+            })
+            .unwrap();
+        assert!(locked.is_empty(), "{rls:?}: {locked:?}");
+        let err = t
+            .transaction(a, |tx| {
+                tx.load::<_, i32>(
+                    posts::table
+                        .select(posts::id)
+                        .filter(sql::<Bool>(
+                            "id IN (SELECT id FROM posts WHERE title LIKE 'b%')",
+                        ))
+                        .for_update(),
+                )
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("row lock"), "{rls:?}: {err}");
+    }
+}
+
+#[test]
+fn the_system_connection_refuses_tenant_tables_anywhere_in_a_statement() {
+    for rls in Rls::BOTH {
+        rls.two_tenants();
+        let t = rls.tenancy(1);
+        let e = unsafe_sql(t.system(|sys| {
+            sys.execute(
+                diesel::insert_into(categories::table)
+                    .values(posts::table.select((posts::id + 1000, posts::title)))
+                    .into_columns((categories::id, categories::name)),
+            )
+        }));
+        assert!(
+            matches!(&e, SqlTextError::TenantTableOnSystemConnection(table) if table == "posts"),
+            "{rls:?}: {e}"
+        );
+        let e = unsafe_sql(t.system(|sys| {
+            sys.load::<_, String>(
+                categories::table
+                    .filter(sql::<Bool>("id IN (SELECT category_id FROM posts)"))
+                    .select(categories::name),
+            )
+        }));
+        assert!(
+            matches!(e, SqlTextError::TenantTableOnSystemConnection(_)),
+            "{rls:?}: {e}"
+        );
+    }
+}
+
+#[test]
+fn raw_sql_cannot_switch_the_tenant_or_the_role() {
+    for rls in Rls::BOTH {
+        let (a, b) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        let other = b.as_uuid().to_string();
+        let forgeries = [
+            format!("SELECT set_config('tenancy.tenant_id', '{other}', true)"),
+            format!("SELECT set_config('tenancy.tenant_id', '{other}', false)"),
+            format!("SET LOCAL tenancy.tenant_id = '{other}'"),
+            format!("SET tenancy.tenant_id = '{other}'"),
+            "RESET tenancy.context".to_owned(),
+            "SELECT set_config('tenancy.context', '4', true)".to_owned(),
+        ];
+        for forgery in &forgeries {
+            let result = t.transaction(a, |tx| {
+                tx.execute(diesel::sql_query(forgery))?;
+                // The typed query is scoped by tenancy whatever the settings say.
+                let typed: Vec<String> = tx.load(posts::table.select(posts::title))?;
+                // A raw statement is checked by row level security only.
+                let raw: Vec<Title> = tx.load_sql(diesel::sql_query("SELECT title FROM posts"))?;
+                Ok::<_, Error>((typed, raw))
+            });
+            match result {
+                Ok((typed, raw)) => {
+                    assert!(
+                        typed.iter().all(|s| s.starts_with("a ")),
+                        "{rls:?} {forgery}: {typed:?}"
+                    );
+                    if rls == Rls::On {
+                        assert!(
+                            raw.iter().all(|r| r.title.starts_with("a ")),
+                            "{rls:?} {forgery}: raw SQL read B: {raw:?}"
+                        );
+                    }
+                }
+                // Overwriting the context marker makes every policy fail instead.
+                Err(e) => assert!(
+                    e.to_string().contains("tenant context was changed"),
+                    "{rls:?} {forgery}: {e}"
+                ),
+            }
+        }
+        // The same through a fragment injected into a typed query.
+        let raw: Vec<Title> = t
+            .transaction(a, |tx| {
+                let _: Vec<String> = tx.load(
+                    posts::table
+                        .filter(sql::<Bool>(&format!(
+                            "set_config('tenancy.tenant_id', '{other}', true) IS NOT NULL"
+                        )))
+                        .select(posts::title),
+                )?;
+                tx.load_sql(diesel::sql_query("SELECT title FROM posts"))
+            })
+            .unwrap();
+        if rls == Rls::On {
+            assert!(raw.iter().all(|r| r.title.starts_with("a ")), "{raw:?}");
+        }
+        // The login cannot become the BYPASSRLS role, in any form.
+        for attempt in [
+            "SET LOCAL ROLE tenancy_admin",
+            "SET ROLE tenancy_admin",
+            "SET SESSION AUTHORIZATION tenancy_admin",
+        ] {
+            let r = t.transaction(a, |tx| tx.execute(diesel::sql_query(attempt)));
+            assert!(
+                r.as_ref()
+                    .is_err_and(|e| e.to_string().contains("permission denied")),
+                "{rls:?} {attempt}: {r:?}"
+            );
+        }
+        // Nothing of the above survives on the pooled connection.
+        for session in t.inspect_sessions().unwrap() {
+            assert!(session.is_clean(), "{rls:?}: {session:?}");
+        }
+        assert_eq!(titles(&t, a), ["a one", "a two"], "{rls:?}");
+    }
+}
+
+#[test]
+fn an_observed_context_cannot_be_replayed() {
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = Text)]
+        value: String,
+    }
+    let (a, b) = Rls::On.two_tenants();
+    let t = Rls::On.tenancy(1);
+    // What SQL inside B's transaction can observe of its context.
+    let seen: Vec<Setting> = t
+        .transaction(b, |tx| {
+            tx.load_sql(diesel::sql_query(
+                "SELECT current_setting('tenancy.context') AS value",
+            ))
+        })
+        .unwrap();
+    let seen = &seen[0].value;
+    // Replayed in A's transaction, on the same pooled connection.
+    let r = t.transaction(a, |tx| {
+        tx.execute(diesel::sql_query(format!(
+            "SELECT set_config('tenancy.context', '{seen}', true)"
+        )))?;
+        tx.load_sql::<_, Title>(diesel::sql_query("SELECT title FROM posts"))
+    });
+    assert!(
+        r.as_ref()
+            .is_err_and(|e| e.to_string().contains("tenant context was changed")),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn the_admin_path_needs_its_own_login() {
+    #[derive(QueryableByName)]
+    struct Key {
+        #[diesel(sql_type = Text)]
+        key: String,
+    }
+    let f = common::fixture();
+    let mut owner = common::owner();
+    let key: Key = diesel::sql_query("SELECT encode(key, 'hex') AS key FROM tenancy.context_key")
+        .get_result(&mut owner)
+        .unwrap();
+    let key = tenancy_schema::ContextKey::from_hex(&key.key).unwrap();
+    // Without an admin login: tenant transactions work, the admin path is refused.
+    let t = Tenancy::builder(&f.login_url)
+        .context_key(key.clone())
+        .max_size(1)
+        .build()
+        .unwrap();
+    let (a, _) = common::two_tenants();
+    assert_eq!(titles(&t, a), ["a one", "a two"]);
+    let r: Result<(), Error> = t.admin("test: no admin login", |_| Ok(()));
+    assert!(matches!(r, Err(Error::AdminNotConfigured)), "{r:?}");
+    // The application's login given as the admin login.
+    let r = Tenancy::builder(&f.login_url)
+        .admin_url(&f.login_url)
+        .max_size(1)
+        .build();
+    assert!(matches!(r, Err(Error::UnsafeRole { .. })), "{r:?}");
+    // No key at all.
+    let r = Tenancy::builder(&f.login_url).max_size(1).build();
+    assert!(
+        matches!(r, Err(Error::ContextKeyMissing))
+            || std::env::var_os("TENANCY_CONTEXT_KEY").is_some(),
+        "{r:?}"
+    );
+}
+
+/// Drops the roles a test created, even when it fails.
+struct Roles(Vec<String>);
+
+impl Drop for Roles {
+    fn drop(&mut self) {
+        let mut owner = common::owner();
+        for role in &self.0 {
+            let _ =
+                owner.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE IF EXISTS {role}"));
+        }
+    }
+}
+
+#[test]
+fn logins_that_could_skip_row_level_security_are_refused() {
+    let f = common::fixture();
+    let db = f.db;
+    let mut owner = common::owner();
+    let _roles = Roles(vec![
+        "adv_bypass_login".to_owned(),
+        "adv_chain_login".to_owned(),
+        "adv_chain_group".to_owned(),
+        "adv_owner_login".to_owned(),
+    ]);
+    owner
+        .batch_execute(
+            "CREATE ROLE adv_bypass_login LOGIN INHERIT PASSWORD 'p';
+             GRANT tenancy_app, tenancy_admin TO adv_bypass_login;
+             CREATE ROLE adv_chain_group NOLOGIN;
+             GRANT tenancy_admin TO adv_chain_group;
+             CREATE ROLE adv_chain_login LOGIN INHERIT PASSWORD 'p';
+             GRANT tenancy_app, adv_chain_group TO adv_chain_login;
+             CREATE ROLE adv_owner_login LOGIN INHERIT PASSWORD 'p';
+             GRANT tenancy_app TO adv_owner_login;
+             CREATE TABLE adv_owned (id int); ALTER TABLE adv_owned OWNER TO adv_owner_login;",
+        )
+        .unwrap();
+    let build = |url: &str, app_role: &str| {
+        db.tenancy_builder(url)
+            .unwrap()
+            .config(
+                tenancy_schema::TenancyConfig::default()
+                    .app_role(app_role)
+                    .unwrap(),
+            )
+            .max_size(1)
+            .build()
+    };
+    for (login, reached) in [
+        ("adv_bypass_login", "tenancy_admin"),
+        ("adv_chain_login", "tenancy_admin"),
+        ("adv_owner_login", "adv_owner_login"),
+    ] {
+        let r = build(&db.url_for(login, "p"), "tenancy_app");
+        match r {
+            Err(Error::UnsafeRole { role, .. }) => assert_eq!(role, reached, "{login}"),
+            other => panic!("{login}: expected UnsafeRole, got {other:?}"),
+        }
+    }
+    // A superuser URL.
+    let r = build(db.url(), "tenancy_app");
+    assert!(matches!(r, Err(Error::UnsafeRole { .. })), "{r:?}");
+    // The BYPASSRLS role configured as the application role.
+    let r = build(&f.login_url, "tenancy_admin");
+    assert!(matches!(r, Err(Error::UnsafeRole { .. })), "{r:?}");
+    owner.batch_execute("DROP TABLE adv_owned").unwrap();
+}
+
+#[test]
+fn raw_sql_with_binds_runs_and_is_left_to_row_level_security() {
+    for rls in Rls::BOTH {
+        let (a, _) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        let rows: Vec<Title> = t
+            .transaction(a, |tx| {
+                tx.load_sql(
+                    diesel::sql_query("SELECT title FROM posts WHERE slug = $1")
+                        .bind::<Text, _>("first"),
+                )
+            })
+            .unwrap();
+        let got: Vec<&str> = rows.iter().map(|r| r.title.as_str()).collect();
+        if rls == Rls::On {
+            assert_eq!(got, ["a one"]);
+        } else {
+            // Raw SQL is row level security's alone: without it other tenants' rows match.
+            assert!(
+                got.contains(&"a one") && got.iter().any(|t| t.starts_with("b ")),
+                "{got:?}"
+            );
+        }
+    }
+}
