@@ -123,7 +123,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let pool = Pool::builder()
             .max_size(size)
             .connection_customizer(Box::new(AsAdmin))
-            .build(ConnectionManager::<PgConnection>::new(&url))?;
+            .build(ConnectionManager::<PgConnection>::new(db.url()))?;
         let (mut ours, mut plain) = (Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
             ours.push(support::throughput(workers, RUN, &|w, n| {

@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tenancy = db.tenancy(&login_url, 1)?;
     // The baseline on its own plain connection, as the BYPASSRLS role for the whole session
     // (PostgreSQL re-plans a cached statement when the role it was planned for changes).
-    let mut admin = PgConnection::establish(&login_url)?;
+    let mut admin = PgConnection::establish(db.url())?;
     admin.batch_execute("SET ROLE tenancy_admin")?;
     let admin = std::cell::RefCell::new(admin);
     let big = seed_personal_tenant(&tenancy, "big@example.com", "Big")?;

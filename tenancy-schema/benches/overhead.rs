@@ -93,7 +93,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A tenant transaction does not hand out its Diesel connection (that is the point), so
     // the plain side runs on a second connection of the same server with the same role and
     // settings, inside its own open transaction; samples alternate between the two.
-    let mut plain_conn = PgConnection::establish(&url)?;
+    // The superuser's session, `SET ROLE tenancy_app`: the plain settings stand in for an
+    // entered context only in a session that could switch row level security off anyway.
+    let mut plain_conn = PgConnection::establish(db.url())?;
     plain_conn.batch_execute(&format!(
         "SET ROLE tenancy_app; SET tenancy.tenant_id = '{}'; SET tenancy.principal_id = '{}'",
         t.as_uuid(),
@@ -271,7 +273,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
              (BEGIN + SET LOCAL role and settings + tenant status check in one message; COMMIT), plain Diesel 2 (BEGIN; COMMIT), plus the statement in both."
         ),
     );
-    let mut plain_tx = PgConnection::establish(&url)?;
+    let mut plain_tx = PgConnection::establish(db.url())?;
     plain_tx.batch_execute("SET ROLE tenancy_app")?;
     // The second tenancy side leaves out the tenant status check, to show its share of the
     // set-up (the role and settings remain).

@@ -191,7 +191,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
     );
 
-    let mut rls = PgConnection::establish(&url)?;
+    // The superuser's session as `tenancy_app`: the plain settings stand in for an entered
+    // context only where row level security could be switched off anyway.
+    let mut rls = PgConnection::establish(db.url())?;
     rls.batch_execute("SET ROLE tenancy_app")?;
     let mut bypass = PgConnection::establish(db.url())?;
     for (name, who) in [

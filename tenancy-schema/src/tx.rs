@@ -151,6 +151,7 @@ pub struct TenancyBuilder {
     max_size: u32,
     admin_max_size: u32,
     connection_timeout: std::time::Duration,
+    test_on_check_out: bool,
     config: TenancyConfig,
     key: Option<ContextKey>,
 }
@@ -180,6 +181,14 @@ impl TenancyBuilder {
     /// [`Error::Pool`] (default 30 s).
     pub fn connection_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.connection_timeout = timeout;
+        self
+    }
+
+    /// Whether every checkout pings the connection first (`SELECT 1`, one round trip per
+    /// transaction). Off by default: a connection the server dropped fails its `BEGIN` with
+    /// [`Error::Query`] and is discarded, and the next transaction gets a fresh one.
+    pub fn test_on_check_out(mut self, test: bool) -> Self {
+        self.test_on_check_out = test;
         self
     }
 
@@ -216,6 +225,7 @@ impl TenancyBuilder {
         let app = Pool::builder()
             .max_size(self.max_size)
             .connection_timeout(self.connection_timeout)
+            .test_on_check_out(self.test_on_check_out)
             .build(SessionManager::new(&self.app_url))
             .map_err(|e| Error::Pool(diesel::r2d2::PoolError::from(e)))?;
         let app_login = {
@@ -336,6 +346,7 @@ impl Tenancy {
             max_size: 10,
             admin_max_size: 2,
             connection_timeout: std::time::Duration::from_secs(30),
+            test_on_check_out: false,
             config: TenancyConfig::default(),
             key: None,
         }
@@ -440,18 +451,8 @@ impl Tenancy {
         F: FnOnce(&mut TenantTx<'_>) -> Result<T, E>,
         E: From<Error>,
     {
-        let mut conn = self.app.get().map_err(Error::from)?;
-        let SessionConn { conn, session } = &mut *conn;
-        let mut sql = String::from("BEGIN; ");
-        push_enter(
-            &mut sql,
-            &self.key,
-            *session,
-            Some(tenant),
-            principal,
-            self.config.check_tenant_status,
-        );
-        run_in_transaction(conn, &sql, &self.config.app_role, Some(tenant), |conn| {
+        let mut conn = self.begin_app(Some(tenant), principal)?;
+        finish_transaction(&mut conn.conn, |conn| {
             f(&mut TenantTx {
                 conn,
                 tenant,
@@ -470,13 +471,41 @@ impl Tenancy {
         F: FnOnce(&mut SystemConn<'_>) -> Result<T, E>,
         E: From<Error>,
     {
-        let mut conn = self.app.get().map_err(Error::from)?;
-        let SessionConn { conn, session } = &mut *conn;
-        let mut sql = String::from("BEGIN; ");
-        push_enter(&mut sql, &self.key, *session, None, None, false);
-        run_in_transaction(conn, &sql, &self.config.app_role, None, |conn| {
-            f(&mut SystemConn { conn })
-        })
+        let mut conn = self.begin_app(None, None)?;
+        finish_transaction(&mut conn.conn, |conn| f(&mut SystemConn { conn }))
+    }
+
+    /// Checks out an application connection and opens a transaction with the context of
+    /// `tenant` (none for the system connection). A connection the server dropped while it was
+    /// idle in the pool fails its `BEGIN` before anything ran; it is discarded and the next one
+    /// tried, up to the pool's size, so a restart costs no failed transaction once the server
+    /// is back, and no checkout pays a ping.
+    fn begin_app(
+        &self,
+        tenant: Option<TenantId>,
+        principal: Option<PrincipalId>,
+    ) -> Result<diesel::r2d2::PooledConnection<SessionManager>, Error> {
+        let mut stale = 0;
+        loop {
+            let mut pooled = self.app.get()?;
+            let SessionConn { conn, session } = &mut *pooled;
+            let mut sql = String::from("BEGIN; ");
+            push_enter(
+                &mut sql,
+                &self.key,
+                *session,
+                tenant,
+                principal,
+                tenant.is_some() && self.config.check_tenant_status,
+            );
+            match begin_transaction(conn, &sql, &self.config.app_role, tenant) {
+                Ok(()) => return Ok(pooled),
+                Err(Error::Query(e)) if is_connection_loss(&e) && stale < self.app.max_size() => {
+                    stale += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// The escape hatch for cross-tenant and control-plane work: runs `f` on the admin
@@ -516,7 +545,8 @@ impl Tenancy {
                     "caller": caller.to_string(),
                     "role": self.config.admin_role,
                 }));
-            run_in_transaction(&mut conn, &sql, &self.config.admin_role, None, |conn| {
+            begin_transaction(&mut conn, &sql, &self.config.admin_role, None)?;
+            finish_transaction(&mut conn, |conn| {
                 crate::audit::record_as_admin(
                     conn,
                     TenantId::from_uuid(uuid::Uuid::nil()),
@@ -525,9 +555,8 @@ impl Tenancy {
                 )
             })?;
         }
-        run_in_transaction(&mut conn, &sql, &self.config.admin_role, None, |conn| {
-            f(&mut AdminConn { conn })
-        })
+        begin_transaction(&mut conn, &sql, &self.config.admin_role, None)?;
+        finish_transaction(&mut conn, |conn| f(&mut AdminConn { conn }))
     }
 }
 
@@ -584,23 +613,18 @@ fn is_connection_loss(e: &diesel::result::Error) -> bool {
     )
 }
 
-/// Opens a transaction with `setup_sql`, runs `f`, and commits or rolls back; the same
-/// message that ends the transaction puts the session back to its defaults.
+/// Opens a transaction with `setup_sql` (see [`finish_transaction`] for the rest); the message
+/// that ends the transaction later puts the session back to its defaults.
 ///
 /// A connection whose set-up failed, or whose end failed, is marked broken so that r2d2
 /// discards it instead of handing out a connection stuck in a transaction or carrying
 /// session state.
-fn run_in_transaction<T, E, F>(
+fn begin_transaction(
     conn: &mut PgConnection,
     setup_sql: &str,
     role: &str,
     tenant: Option<TenantId>,
-    f: F,
-) -> Result<T, E>
-where
-    F: FnOnce(&mut PgConnection) -> Result<T, E>,
-    E: From<Error>,
-{
+) -> Result<(), Error> {
     if let Err(source) = AnsiTransactionManager::begin_transaction_sql(conn, setup_sql) {
         let rolled_back = conn
             .batch_execute(&format!("ROLLBACK; {SESSION_RESET}"))
@@ -614,15 +638,22 @@ where
         // A connection lost before or during BEGIN (server restarted, backend killed) is not
         // a role problem: report it as the database error it is, without Setup's hint.
         if status_error.is_none() && is_connection_loss(&source) {
-            return Err(Error::from(source).into());
+            return Err(Error::Query(source));
         }
-        return Err(status_error
-            .unwrap_or_else(|| Error::Setup {
-                role: role.to_owned(),
-                source,
-            })
-            .into());
+        return Err(status_error.unwrap_or_else(|| Error::Setup {
+            role: role.to_owned(),
+            source,
+        }));
     }
+    Ok(())
+}
+
+/// Runs `f` in the transaction `begin_transaction` opened, and commits or rolls back.
+fn finish_transaction<T, E, F>(conn: &mut PgConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, E>,
+    E: From<Error>,
+{
     let mut guard = RollbackOnUnwind { conn, armed: true };
     let result = f(guard.conn);
     guard.armed = false;
