@@ -55,8 +55,7 @@ CREATE OR REPLACE FUNCTION tenancy.current_principal() RETURNS uuid
 DROP FUNCTION tenancy.trusted_session();
 DROP FUNCTION tenancy.enter(uuid, uuid, bigint, text, boolean);
 DROP FUNCTION tenancy.open_session();
-DROP SEQUENCE tenancy.context_seq, tenancy.session_seq, tenancy.tenant_hi, tenancy.tenant_lo,
-  tenancy.principal_hi, tenancy.principal_lo;
-DROP FUNCTION tenancy.context_mac(text);
+DROP FUNCTION tenancy.context_tag_ok(text);
+DROP SEQUENCE tenancy.counter_seq, tenancy.session_seq, tenancy.nonce_hi, tenancy.nonce_lo;
 DROP FUNCTION tenancy.install_context_key(bytea);
 DROP TABLE tenancy.context_key;

@@ -49,31 +49,22 @@ COMMENT ON FUNCTION tenancy.install_context_key(bytea) IS
 SELECT tenancy.install_context_key(
   substring(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()) FROM 1 FOR 32));
 
--- HMAC-SHA256 of `msg`, hex. Only the owner's SECURITY DEFINER functions call it.
-CREATE FUNCTION tenancy.context_mac(msg text) RETURNS text
-  LANGUAGE sql STABLE
-  SET search_path = pg_catalog, pg_temp
-  RETURN (SELECT encode(sha256(k.opad || sha256(k.ipad || convert_to(msg, 'UTF8'))), 'hex')
-          FROM tenancy.context_key k WHERE k.id = 1);
-REVOKE ALL ON FUNCTION tenancy.context_mac(text) FROM PUBLIC;
-
 -- Per-session state that `tenancy_app` cannot write: a sequence's `currval` belongs to the
 -- session and only moves through `nextval`/`setval`, which need rights on the sequence that
 -- only the owner (and so its SECURITY DEFINER functions) has.
---   session_seq:   a number no other session ever gets (the session's identity in the MAC).
---   context_seq:   4 * the last counter `enter` accepted in this session + 1 (tenant set)
---                  + 2 (principal set).
---   tenant_hi/lo, principal_hi/lo: the verified tenant and principal, 64 bits each.
--- The per-session ones are unlogged: they are set on every transaction and never needed after
--- a crash, when every session is new.
+--   session_seq:        a number no other session ever gets (the session's identity in the MAC).
+--   counter_seq:        the last counter `enter` accepted in this session.
+--   nonce_hi, nonce_lo: 128 random bits drawn by `enter` for the current context. The context
+--                       setting carries a SHA-256 tag over them; SQL can read the setting but
+--                       not the nonce, so it cannot make a tag for another tenant.
+-- The per-session ones are unlogged: they change on every transaction and are never needed
+-- after a crash, when every session is new.
 CREATE SEQUENCE tenancy.session_seq;
-CREATE UNLOGGED SEQUENCE tenancy.context_seq MINVALUE 0 START 0;
-CREATE UNLOGGED SEQUENCE tenancy.tenant_hi MINVALUE -9223372036854775808 START 0;
-CREATE UNLOGGED SEQUENCE tenancy.tenant_lo MINVALUE -9223372036854775808 START 0;
-CREATE UNLOGGED SEQUENCE tenancy.principal_hi MINVALUE -9223372036854775808 START 0;
-CREATE UNLOGGED SEQUENCE tenancy.principal_lo MINVALUE -9223372036854775808 START 0;
-REVOKE ALL ON SEQUENCE tenancy.session_seq, tenancy.context_seq, tenancy.tenant_hi,
-  tenancy.tenant_lo, tenancy.principal_hi, tenancy.principal_lo FROM PUBLIC;
+CREATE UNLOGGED SEQUENCE tenancy.counter_seq MINVALUE 0 START 0;
+CREATE UNLOGGED SEQUENCE tenancy.nonce_hi MINVALUE -9223372036854775808 START 0;
+CREATE UNLOGGED SEQUENCE tenancy.nonce_lo MINVALUE -9223372036854775808 START 0;
+REVOKE ALL ON SEQUENCE tenancy.session_seq, tenancy.counter_seq, tenancy.nonce_hi,
+  tenancy.nonce_lo FROM PUBLIC;
 
 -- Called once per connection, when the pool opens it. Returns the session's number, which
 -- the application binds every context of this connection to. Calling it again only starts a
@@ -85,9 +76,8 @@ AS $$
 DECLARE
   s bigint := nextval('tenancy.session_seq');
 BEGIN
-  PERFORM setval('tenancy.context_seq', 0, true);
-  PERFORM setval('tenancy.tenant_hi', 0, true), setval('tenancy.tenant_lo', 0, true),
-          setval('tenancy.principal_hi', 0, true), setval('tenancy.principal_lo', 0, true);
+  PERFORM setval('tenancy.counter_seq', 0, true),
+          setval('tenancy.nonce_hi', 0, true), setval('tenancy.nonce_lo', 0, true);
   RETURN s;
 END
 $$;
@@ -101,8 +91,9 @@ GRANT EXECUTE ON FUNCTION tenancy.open_session() TO tenancy_app;
 --   HMAC-SHA256(key, 'enter|<session>|<counter>|<tenant or ''>|<principal or ''>')
 -- and `counter` must be larger than every counter accepted before in this session, so a
 -- value seen in `pg_stat_activity` or a log is useless: another session has another number,
--- and this session has moved past it. The verified context goes into the session's
--- sequences; `tenancy.context` (transaction-local) marks the transaction that entered it.
+-- and this session has moved past it. The context goes into `tenancy.context`
+-- (transaction-local) as `<tenant>|<principal>|<tag>`, the tag a SHA-256 over a fresh nonce
+-- that only this session's sequences hold.
 CREATE FUNCTION tenancy.enter(
   tenant uuid, principal uuid, counter bigint, mac text, check_status boolean DEFAULT false)
   RETURNS void
@@ -110,40 +101,47 @@ CREATE FUNCTION tenancy.enter(
   SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  s bigint;
+  -- Fails ("currval ... is not yet defined") on a connection without a tenancy session.
+  s bigint := currval('tenancy.session_seq');
+  k record;
   t text := coalesce(tenant::text, '');
   p text := coalesce(principal::text, '');
-  th text := replace(t, '-', '');
-  ph text := replace(p, '-', '');
-  v bigint;
+  n1 bigint;
+  n2 bigint;
+  st record;
 BEGIN
-  BEGIN
-    s := currval('tenancy.session_seq');
-  EXCEPTION WHEN object_not_in_prerequisite_state THEN
-    RAISE EXCEPTION 'tenancy: this connection has no tenancy session (tenancy.open_session() was not called)'
-      USING ERRCODE = 'insufficient_privilege';
-  END;
-  IF mac IS NULL OR counter IS NULL OR counter < 1 OR counter > 1000000000000000000
-     OR mac <> tenancy.context_mac(format('enter|%s|%s|%s|%s', s, counter, t, p)) THEN
+  SELECT ipad, opad INTO k FROM tenancy.context_key WHERE id = 1;
+  IF mac IS NULL OR counter IS NULL OR k IS NULL
+     OR mac <> encode(sha256(k.opad || sha256(k.ipad || convert_to(
+          'enter|' || s || '|' || counter || '|' || t || '|' || p, 'UTF8'))), 'hex') THEN
     RAISE EXCEPTION 'tenancy: tenant context refused: bad MAC'
       USING ERRCODE = 'insufficient_privilege',
             HINT = 'only the application holding the context key can open a tenant context';
   END IF;
-  IF counter <= currval('tenancy.context_seq') / 4 THEN
+  IF counter <= currval('tenancy.counter_seq') THEN
     RAISE EXCEPTION 'tenancy: tenant context refused: replayed counter'
       USING ERRCODE = 'insufficient_privilege';
   END IF;
-  v := counter * 4 + (CASE WHEN tenant IS NULL THEN 0 ELSE 1 END)
-                   + (CASE WHEN principal IS NULL THEN 0 ELSE 2 END);
-  PERFORM setval('tenancy.context_seq', v, true),
-          setval('tenancy.tenant_hi', CASE WHEN th = '' THEN 0 ELSE ('x' || substr(th, 1, 16))::bit(64)::bigint END, true),
-          setval('tenancy.tenant_lo', CASE WHEN th = '' THEN 0 ELSE ('x' || substr(th, 17, 16))::bit(64)::bigint END, true),
-          setval('tenancy.principal_hi', CASE WHEN ph = '' THEN 0 ELSE ('x' || substr(ph, 1, 16))::bit(64)::bigint END, true),
-          setval('tenancy.principal_lo', CASE WHEN ph = '' THEN 0 ELSE ('x' || substr(ph, 17, 16))::bit(64)::bigint END, true);
-  PERFORM set_config('tenancy.context', v::text, true);
+  n1 := ('x' || replace(gen_random_uuid()::text, '-', ''))::bit(64)::bigint;
+  n2 := ('x' || replace(gen_random_uuid()::text, '-', ''))::bit(64)::bigint;
+  PERFORM setval('tenancy.counter_seq', counter, true),
+          setval('tenancy.nonce_hi', n1, true), setval('tenancy.nonce_lo', n2, true);
+  PERFORM set_config('tenancy.context', t || '|' || p || '|' || encode(sha256(convert_to(
+    n1 || '|' || n2 || '|' || t || '|' || p, 'UTF8')), 'hex'), true);
   -- The tenant status check of the foundation schema, in the same statement.
   IF check_status AND tenant IS NOT NULL THEN
-    PERFORM tenancy.require_active_tenant();
+    SELECT x.status::text AS status, x.deleted_at IS NOT NULL AS deleted INTO st
+    FROM public.tenants x WHERE x.id = tenant;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'tenancy: unknown tenant %', tenant USING ERRCODE = 'no_data_found';
+    END IF;
+    IF st.deleted THEN
+      RAISE EXCEPTION 'tenancy: tenant % is deleted', tenant USING ERRCODE = 'no_data_found';
+    END IF;
+    IF st.status <> 'active' THEN
+      RAISE EXCEPTION 'tenancy: tenant % is suspended', tenant
+        USING ERRCODE = 'insufficient_privilege';
+    END IF;
   END IF;
 END
 $$;
@@ -153,8 +151,8 @@ REVOKE ALL ON FUNCTION tenancy.enter(uuid, uuid, bigint, text, boolean) FROM PUB
 GRANT EXECUTE ON FUNCTION tenancy.enter(uuid, uuid, bigint, text, boolean) TO tenancy_app;
 
 -- The verified tenant and principal (NULL when none is set):
---   * `tenancy.context` set: it must name the context `tenancy.enter()` recorded in this
---     session, or the statement fails (someone changed it inside the transaction).
+--   * `tenancy.context` set: its tag must match this session's current nonce, or the
+--     statement fails (someone changed it inside the transaction).
 --   * otherwise, for a session whose login is a superuser or not a member of `tenancy_app`
 --     (the owner, the admin login: roles that could switch row level security off anyway),
 --     the plain settings `tenancy.tenant_id`/`tenancy.principal_id` still work, for
@@ -166,21 +164,14 @@ CREATE OR REPLACE FUNCTION tenancy.current_tenant() RETURNS uuid
 AS $$
 DECLARE
   ctx pg_catalog.text := pg_catalog.current_setting('tenancy.context', true);
-  v pg_catalog.int8;
 BEGIN
   IF ctx IS NOT NULL AND ctx OPERATOR(pg_catalog.<>) '' THEN
-    v := pg_catalog.currval('tenancy.context_seq');
-    IF ctx OPERATOR(pg_catalog.<>) v::pg_catalog.text THEN
-      RAISE EXCEPTION 'tenancy: the tenant context was changed inside the transaction'
-        USING ERRCODE = 'insufficient_privilege',
-              HINT = 'tenancy.context is set by tenancy.enter(); SQL cannot set it';
+    IF tenancy.context_tag_ok(ctx) THEN
+      RETURN NULLIF(pg_catalog.split_part(ctx, '|', 1), '')::pg_catalog.uuid;
     END IF;
-    IF v OPERATOR(pg_catalog.%) 2 OPERATOR(pg_catalog.=) 0 THEN
-      RETURN NULL;
-    END IF;
-    RETURN (pg_catalog.lpad(pg_catalog.to_hex(pg_catalog.currval('tenancy.tenant_hi')), 16, '0')
-            OPERATOR(pg_catalog.||)
-            pg_catalog.lpad(pg_catalog.to_hex(pg_catalog.currval('tenancy.tenant_lo')), 16, '0'))::pg_catalog.uuid;
+    RAISE EXCEPTION 'tenancy: the tenant context was changed inside the transaction'
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'tenancy.context is set by tenancy.enter(); SQL cannot set it';
   END IF;
   IF tenancy.trusted_session() THEN
     RETURN NULLIF(pg_catalog.current_setting('tenancy.tenant_id', true), '')::pg_catalog.uuid;
@@ -195,21 +186,14 @@ CREATE OR REPLACE FUNCTION tenancy.current_principal() RETURNS uuid
 AS $$
 DECLARE
   ctx pg_catalog.text := pg_catalog.current_setting('tenancy.context', true);
-  v pg_catalog.int8;
 BEGIN
   IF ctx IS NOT NULL AND ctx OPERATOR(pg_catalog.<>) '' THEN
-    v := pg_catalog.currval('tenancy.context_seq');
-    IF ctx OPERATOR(pg_catalog.<>) v::pg_catalog.text THEN
-      RAISE EXCEPTION 'tenancy: the tenant context was changed inside the transaction'
-        USING ERRCODE = 'insufficient_privilege',
-              HINT = 'tenancy.context is set by tenancy.enter(); SQL cannot set it';
+    IF tenancy.context_tag_ok(ctx) THEN
+      RETURN NULLIF(pg_catalog.split_part(ctx, '|', 2), '')::pg_catalog.uuid;
     END IF;
-    IF (v OPERATOR(pg_catalog./) 2) OPERATOR(pg_catalog.%) 2 OPERATOR(pg_catalog.=) 0 THEN
-      RETURN NULL;
-    END IF;
-    RETURN (pg_catalog.lpad(pg_catalog.to_hex(pg_catalog.currval('tenancy.principal_hi')), 16, '0')
-            OPERATOR(pg_catalog.||)
-            pg_catalog.lpad(pg_catalog.to_hex(pg_catalog.currval('tenancy.principal_lo')), 16, '0'))::pg_catalog.uuid;
+    RAISE EXCEPTION 'tenancy: the tenant context was changed inside the transaction'
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'tenancy.context is set by tenancy.enter(); SQL cannot set it';
   END IF;
   IF tenancy.trusted_session() THEN
     RETURN NULLIF(pg_catalog.current_setting('tenancy.principal_id', true), '')::pg_catalog.uuid;
@@ -217,6 +201,19 @@ BEGIN
   RETURN NULL;
 END
 $$;
+
+-- Whether `ctx` (`<tenant>|<principal>|<tag>`) carries the tag of this session's nonce.
+-- Inlined into the two readers above (a plain SQL expression); callable by the owner only.
+CREATE FUNCTION tenancy.context_tag_ok(ctx text) RETURNS boolean
+  LANGUAGE sql STABLE
+  RETURN pg_catalog.split_part(ctx, '|', 3) OPERATOR(pg_catalog.=) pg_catalog.encode(pg_catalog.sha256(
+    pg_catalog.convert_to(
+      pg_catalog.currval('tenancy.nonce_hi')::pg_catalog.text OPERATOR(pg_catalog.||) '|'
+      OPERATOR(pg_catalog.||) pg_catalog.currval('tenancy.nonce_lo')::pg_catalog.text
+      OPERATOR(pg_catalog.||) '|' OPERATOR(pg_catalog.||) pg_catalog.split_part(ctx, '|', 1)
+      OPERATOR(pg_catalog.||) '|' OPERATOR(pg_catalog.||) pg_catalog.split_part(ctx, '|', 2),
+      'UTF8')), 'hex');
+REVOKE ALL ON FUNCTION tenancy.context_tag_ok(text) FROM PUBLIC;
 
 -- Whether this session's login could bypass row level security anyway, so that the plain
 -- settings may stand in for an entered context.

@@ -557,7 +557,7 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
       SELECT format('EXECUTE on %s', p.oid::regprocedure)
       FROM pg_proc p
       WHERE p.pronamespace = to_regnamespace('tenancy')
-        AND p.proname IN ('context_mac', 'install_context_key', 'trusted_session')
+        AND p.proname IN ('context_tag_ok', 'install_context_key', 'trusted_session')
         AND has_function_privilege($1, p.oid, 'EXECUTE')
     ) forgeable
   ) AS forgeable_by";

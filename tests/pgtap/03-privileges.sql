@@ -100,11 +100,11 @@ SELECT functions_are('tenancy', ARRAY[
   'current_tenant', 'current_principal', 'uuid_v7', 'touch_updated_at', 'rls_mode', 'set_rls_mode',
   'caller_principals', 'member_directory', 'audit_row_hash', 'audit_log_chain',
   'audit_log_append_only', 'verify_audit_chain', 'require_active_tenant', 'api_key_lookup',
-  'context_mac', 'install_context_key', 'open_session', 'enter', 'trusted_session'
+  'context_tag_ok', 'install_context_key', 'open_session', 'enter', 'trusted_session'
 ]::name[], 'schema tenancy has exactly the reviewed functions');
 
 -- 38-56: tenancy_app's EXECUTE privileges, function by function. It must not switch shadow
--- mode, compute context MACs, replace the context key or ask whether a session is trusted;
+-- mode, read context tags, replace the context key or ask whether a session is trusted;
 -- everything else is meant to be callable (trigger functions cannot be called directly).
 SELECT function_privs_are('tenancy', f, args, 'tenancy_app', p,
                           format('tenancy_app has %s on tenancy.%s', coalesce(nullif(p::text, '{}'), 'no privilege'), f))
@@ -125,7 +125,7 @@ FROM (VALUES
   ('api_key_lookup',        ARRAY['text']::name[],         ARRAY['EXECUTE']::name[]),
   ('open_session',          ARRAY[]::name[],               ARRAY['EXECUTE']::name[]),
   ('enter',                 ARRAY['uuid', 'uuid', 'bigint', 'text', 'boolean']::name[], ARRAY['EXECUTE']::name[]),
-  ('context_mac',           ARRAY['text']::name[],         ARRAY[]::name[]),
+  ('context_tag_ok',        ARRAY['text']::name[],         ARRAY[]::name[]),
   ('install_context_key',   ARRAY['bytea']::name[],        ARRAY[]::name[]),
   ('trusted_session',       ARRAY[]::name[],               ARRAY[]::name[])
 ) AS v(f, args, p);

@@ -10,6 +10,7 @@ use crate::run::{fresh_dir, read, read_record, stream, workspace_root, write};
 
 /// The benchmark targets of `tenancy-schema`, in report order.
 pub const BENCHES: &[&str] = &[
+    "short_transactions",
     "overhead",
     "rls_cost",
     "concurrency",
