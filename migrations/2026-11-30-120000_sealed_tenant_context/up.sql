@@ -158,62 +158,52 @@ GRANT EXECUTE ON FUNCTION tenancy.enter(uuid, uuid, bigint, text, boolean) TO te
 --     the plain settings `tenancy.tenant_id`/`tenancy.principal_id` still work, for
 --     maintenance, tests and the audit writer. For the application's login they are ignored.
 -- They run in every policy; besides the fixed search_path every name is schema-qualified.
-CREATE OR REPLACE FUNCTION tenancy.current_tenant() RETURNS uuid
+-- Raised by the reader when the context setting does not carry this session's tag.
+CREATE FUNCTION tenancy.context_changed() RETURNS uuid
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RAISE EXCEPTION 'tenancy: the tenant context was changed inside the transaction'
+    USING ERRCODE = 'insufficient_privilege',
+          HINT = 'tenancy.context is set by tenancy.enter(); SQL cannot set it';
+END
+$$;
+REVOKE ALL ON FUNCTION tenancy.context_changed() FROM PUBLIC;
+
+-- One expression, so that PL/pgSQL prepares one expression state per transaction: this runs
+-- in every policy, and its first call in a transaction is most of its cost.
+CREATE FUNCTION tenancy.verified_context(part integer, plain_setting text) RETURNS uuid
   LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL RESTRICTED
   SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-  ctx pg_catalog.text := pg_catalog.current_setting('tenancy.context', true);
 BEGIN
-  IF ctx IS NOT NULL AND ctx OPERATOR(pg_catalog.<>) '' THEN
-    IF tenancy.context_tag_ok(ctx) THEN
-      RETURN NULLIF(pg_catalog.split_part(ctx, '|', 1), '')::pg_catalog.uuid;
-    END IF;
-    RAISE EXCEPTION 'tenancy: the tenant context was changed inside the transaction'
-      USING ERRCODE = 'insufficient_privilege',
-            HINT = 'tenancy.context is set by tenancy.enter(); SQL cannot set it';
-  END IF;
-  IF tenancy.trusted_session() THEN
-    RETURN NULLIF(pg_catalog.current_setting('tenancy.tenant_id', true), '')::pg_catalog.uuid;
-  END IF;
-  RETURN NULL;
+  RETURN CASE
+    WHEN NULLIF(current_setting('tenancy.context', true), '') IS NULL THEN
+      CASE WHEN tenancy.trusted_session()
+        THEN NULLIF(current_setting(plain_setting, true), '')::uuid END
+    WHEN split_part(current_setting('tenancy.context', true), '|', 3) = encode(sha256(convert_to(
+           currval('tenancy.nonce_hi') || '|' || currval('tenancy.nonce_lo') || '|'
+           || split_part(current_setting('tenancy.context', true), '|', 1) || '|'
+           || split_part(current_setting('tenancy.context', true), '|', 2), 'UTF8')), 'hex')
+      THEN NULLIF(split_part(current_setting('tenancy.context', true), '|', part), '')::uuid
+    ELSE tenancy.context_changed()
+  END;
 END
 $$;
+COMMENT ON FUNCTION tenancy.verified_context(integer, text) IS
+  'tenancy: reviewed: returns part of the context tenancy.enter() verified, never a value SQL set';
+REVOKE ALL ON FUNCTION tenancy.verified_context(integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.verified_context(integer, text) TO tenancy_app, tenancy_admin;
+
+-- Plain SQL wrappers, inlined into the policies: the call is the verified reader itself.
+CREATE OR REPLACE FUNCTION tenancy.current_tenant() RETURNS uuid
+  LANGUAGE sql STABLE PARALLEL RESTRICTED
+  RETURN tenancy.verified_context(1, 'tenancy.tenant_id');
 
 CREATE OR REPLACE FUNCTION tenancy.current_principal() RETURNS uuid
-  LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL RESTRICTED
-  SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  ctx pg_catalog.text := pg_catalog.current_setting('tenancy.context', true);
-BEGIN
-  IF ctx IS NOT NULL AND ctx OPERATOR(pg_catalog.<>) '' THEN
-    IF tenancy.context_tag_ok(ctx) THEN
-      RETURN NULLIF(pg_catalog.split_part(ctx, '|', 2), '')::pg_catalog.uuid;
-    END IF;
-    RAISE EXCEPTION 'tenancy: the tenant context was changed inside the transaction'
-      USING ERRCODE = 'insufficient_privilege',
-            HINT = 'tenancy.context is set by tenancy.enter(); SQL cannot set it';
-  END IF;
-  IF tenancy.trusted_session() THEN
-    RETURN NULLIF(pg_catalog.current_setting('tenancy.principal_id', true), '')::pg_catalog.uuid;
-  END IF;
-  RETURN NULL;
-END
-$$;
-
--- Whether `ctx` (`<tenant>|<principal>|<tag>`) carries the tag of this session's nonce.
--- Inlined into the two readers above (a plain SQL expression); callable by the owner only.
-CREATE FUNCTION tenancy.context_tag_ok(ctx text) RETURNS boolean
-  LANGUAGE sql STABLE
-  RETURN pg_catalog.split_part(ctx, '|', 3) OPERATOR(pg_catalog.=) pg_catalog.encode(pg_catalog.sha256(
-    pg_catalog.convert_to(
-      pg_catalog.currval('tenancy.nonce_hi')::pg_catalog.text OPERATOR(pg_catalog.||) '|'
-      OPERATOR(pg_catalog.||) pg_catalog.currval('tenancy.nonce_lo')::pg_catalog.text
-      OPERATOR(pg_catalog.||) '|' OPERATOR(pg_catalog.||) pg_catalog.split_part(ctx, '|', 1)
-      OPERATOR(pg_catalog.||) '|' OPERATOR(pg_catalog.||) pg_catalog.split_part(ctx, '|', 2),
-      'UTF8')), 'hex');
-REVOKE ALL ON FUNCTION tenancy.context_tag_ok(text) FROM PUBLIC;
+  LANGUAGE sql STABLE PARALLEL RESTRICTED
+  RETURN tenancy.verified_context(2, 'tenancy.principal_id');
 
 -- Whether this session's login could bypass row level security anyway, so that the plain
 -- settings may stand in for an entered context.
@@ -224,21 +214,16 @@ CREATE FUNCTION tenancy.trusted_session() RETURNS boolean
           FROM pg_roles r WHERE r.rolname = session_user);
 REVOKE ALL ON FUNCTION tenancy.trusted_session() FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION tenancy.current_tenant(), tenancy.current_principal() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION tenancy.current_tenant(), tenancy.current_principal()
-  TO tenancy_app, tenancy_admin;
-COMMENT ON FUNCTION tenancy.current_tenant() IS
-  'tenancy: reviewed: returns the tenant tenancy.enter() verified, never a value SQL set';
-COMMENT ON FUNCTION tenancy.current_principal() IS
-  'tenancy: reviewed: returns the principal tenancy.enter() verified, never a value SQL set';
 
--- The policies read the context once per statement (an init plan) instead of once per row.
--- Not on a table that another table's policy reads (here `resource_acl`, `resources` and
--- `workspaces`): the init plan is a sub-query, and PostgreSQL refuses policies with
--- sub-queries that lead back to a table whose policies are being expanded ("infinite
--- recursion detected in policy"). There the function stays a plain call, which is still
--- evaluated once per index scan because it is STABLE.
-DO $$
+-- Rewrites the predicates of every policy, replacing `old_call` by `new_call`; used below and,
+-- reversed, by this migration's down.sql. Not on a table that another table's policy reads
+-- (here `resource_acl`, `resources` and `workspaces`): the init plan is a sub-query, and
+-- PostgreSQL refuses policies with sub-queries that lead back to a table whose policies are
+-- being expanded ("infinite recursion detected in policy"). There the function stays a plain
+-- call, which is still evaluated once per index scan because it is STABLE.
+CREATE FUNCTION tenancy.rewrite_policies(old_call text, new_call text) RETURNS void
+  LANGUAGE plpgsql
+AS $$
 DECLARE
   pol record;
   qual text;
@@ -259,10 +244,8 @@ BEGIN
         WHERE d.classid = 'pg_policy'::regclass AND d.refclassid = 'pg_class'::regclass
           AND d.refobjid = p.polrelid AND other.polrelid <> p.polrelid)
   LOOP
-    qual := replace(replace(pol.qual, 'tenancy.current_tenant()', '(SELECT tenancy.current_tenant())'),
-                    'tenancy.current_principal()', '(SELECT tenancy.current_principal())');
-    chk := replace(replace(pol.chk, 'tenancy.current_tenant()', '(SELECT tenancy.current_tenant())'),
-                   'tenancy.current_principal()', '(SELECT tenancy.current_principal())');
+    qual := replace(pol.qual, old_call, new_call);
+    chk := replace(pol.chk, old_call, new_call);
     IF qual IS NOT DISTINCT FROM pol.qual AND chk IS NOT DISTINCT FROM pol.chk THEN
       CONTINUE;
     END IF;
@@ -277,6 +260,11 @@ BEGIN
   END LOOP;
 END
 $$;
+REVOKE ALL ON FUNCTION tenancy.rewrite_policies(text, text) FROM PUBLIC;
+
+-- The policies read the context once per statement (an init plan) instead of once per row.
+SELECT tenancy.rewrite_policies('tenancy.current_tenant()', '(SELECT tenancy.current_tenant())'),
+       tenancy.rewrite_policies('tenancy.current_principal()', '(SELECT tenancy.current_principal())');
 
 -- `tenancy.enter()` and the tenant status check run as the owner; the owner sees the current
 -- tenant's row of `tenants` (and no other) like it does on every tenant table.

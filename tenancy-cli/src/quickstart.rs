@@ -13,9 +13,9 @@ use tenancy_schema::{Error, ResourceId, Tenancy};
 use crate::db::{self, embedded_failure, redact};
 use crate::{Failure, outln};
 
-/// The application's login role: a member of `tenancy_app` and `tenancy_admin` that
-/// inherits neither (every transaction switches with `SET LOCAL ROLE`), is no superuser,
-/// has no BYPASSRLS and owns nothing.
+/// The application's login role: a member of `tenancy_app` only (inherited), no superuser,
+/// no BYPASSRLS, owns nothing, cannot become `tenancy_admin`; the admin path has a login of
+/// its own. `Tenancy` checks all of that when it is built.
 const LOGIN_ROLE: &str = "quickstart_login";
 const LOGIN_PASSWORD: &str = "quickstart";
 
@@ -112,7 +112,7 @@ fn set_up(
     step(
         3,
         &format!(
-            "the application logs in as {LOGIN_ROLE}: no superuser, no BYPASSRLS, owns nothing"
+            "the application logs in as {LOGIN_ROLE}, checked when the Tenancy was built: no superuser, no BYPASSRLS, owns nothing, cannot become tenancy_admin (the admin path has its own login)"
         ),
     );
 
@@ -198,6 +198,28 @@ fn show_isolation(
         format!("raw SQL in bob's transaction should count 2 resources, counted {raw}")
     })?;
     outln!("      raw SQL in bob's transaction counts {raw} resources (row level security)");
+    let forged: Vec<Count> = tenancy
+        .transaction_as(bob.tenant, bob.principal, |tx| {
+            tx.execute(diesel::sql_query(format!(
+                "SELECT set_config('tenancy.tenant_id', '{}', true)",
+                ada.tenant.as_uuid()
+            )))?;
+            tx.load_sql(diesel::sql_query(
+                "SELECT count(*) AS n FROM resources WHERE name LIKE 'ada%'",
+            ))
+        })
+        .map_err(failed(
+            "forging the tenant setting with raw SQL in bob's transaction",
+        ))?;
+    let forged = forged.first().map_or(-1, |c| c.n);
+    expect(forged == 0, || {
+        format!(
+            "raw SQL that sets the tenant setting to ada's should still see none of ada's resources, saw {forged}"
+        )
+    })?;
+    outln!(
+        "      raw SQL in bob's transaction setting tenancy.tenant_id to ada's tenant then sees {forged} of ada's resources (the context is sealed)"
+    );
     let stolen = tenancy.transaction_as(ada.tenant, ada.principal, |tx| {
         envelope::get(tx, bob_resource)
     });

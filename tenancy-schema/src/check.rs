@@ -540,6 +540,8 @@ ORDER BY s.rolname, r.rolname, length(reach.path)";
 const CONTEXT_SQL: &str = "
 SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
   coalesce((SELECT p.prosecdef FROM pg_proc p
+            WHERE p.oid = to_regprocedure('tenancy.verified_context(integer,text)')), false)
+  AND coalesce((SELECT pg_get_functiondef(p.oid) LIKE '%tenancy.verified_context(1,%' FROM pg_proc p
             WHERE p.pronamespace = to_regnamespace('tenancy') AND p.proname = 'current_tenant'
               AND p.pronargs = 0), false) AS sealed_function,
   to_regclass('tenancy.context_key') IS NOT NULL AS has_key,
@@ -557,7 +559,7 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
       SELECT format('EXECUTE on %s', p.oid::regprocedure)
       FROM pg_proc p
       WHERE p.pronamespace = to_regnamespace('tenancy')
-        AND p.proname IN ('context_tag_ok', 'install_context_key', 'trusted_session')
+        AND p.proname IN ('install_context_key', 'trusted_session', 'rewrite_policies')
         AND has_function_privilege($1, p.oid, 'EXECUTE')
     ) forgeable
   ) AS forgeable_by";

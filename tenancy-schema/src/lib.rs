@@ -14,7 +14,11 @@
 //! }
 //!
 //! # fn main() -> Result<(), tenancy_schema::Error> {
-//! let tenancy = Tenancy::connect(&std::env::var("DATABASE_URL").unwrap_or_default(), 4)?;
+//! // The application's login (a member of `tenancy_app` only) and a separate admin login.
+//! let tenancy = Tenancy::builder(&std::env::var("APP_DATABASE_URL").unwrap_or_default())
+//!     .admin_url(&std::env::var("ADMIN_DATABASE_URL").unwrap_or_default())
+//!     .max_size(4)
+//!     .build()?;
 //! let tenant = TenantId::new_v7();
 //! let slugs: Vec<String> = tenancy.transaction(tenant, |tx| {
 //!     tx.insert(posts::table, (posts::id.eq(1), posts::slug.eq("hello")))?;
