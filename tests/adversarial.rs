@@ -156,6 +156,34 @@ fn schema_qualified_tenant_tables_are_refused_before_sending() {
 }
 
 #[test]
+fn sql_run_from_text_and_escaped_names_are_refused_before_sending() {
+    for rls in Rls::BOTH {
+        let (a, _) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        for fragment in [
+            "EXISTS (SELECT 1 FROM unnest(xpath('//title/text()', query_to_xml('SELECT title FROM posts', true, false, ''))) x WHERE x::text LIKE 'b%')",
+            "EXISTS (SELECT 1 FROM unnest(xpath('//title/text()', pg_catalog.table_to_xml('posts', true, false, ''))) x WHERE x::text LIKE 'b%')",
+            r#"EXISTS (SELECT 1 FROM U&"\0070osts" WHERE title LIKE 'b%')"#,
+        ] {
+            let e = unsafe_sql(t.transaction(a, |tx| {
+                tx.load::<_, String>(
+                    categories::table
+                        .filter(sql::<Bool>(fragment))
+                        .select(categories::name),
+                )
+            }));
+            assert!(
+                matches!(
+                    e,
+                    SqlTextError::DynamicSql(_) | SqlTextError::EscapedIdentifier
+                ),
+                "{rls:?} {fragment}: {e}"
+            );
+        }
+    }
+}
+
+#[test]
 fn writes_copy_nothing_from_another_tenant() {
     let steal = "coalesce((SELECT max(body) FROM comments WHERE body LIKE 'b%'), 'nothing')";
     for rls in Rls::BOTH {

@@ -55,6 +55,16 @@ pub enum SqlTextError {
         /// The tenant-scoped table.
         table: String,
     },
+    /// A function that runs SQL given as text (`query_to_xml('SELECT … FROM posts', ..)`):
+    /// the tables it reads are invisible to tenancy's scoping.
+    #[error(
+        "`{0}` runs SQL given as text, which tenancy cannot scope: query the tables directly inside the tenant transaction"
+    )]
+    DynamicSql(String),
+    /// A Unicode-escaped identifier (`U&"\0070osts"`), which could name a table without
+    /// spelling it.
+    #[error("Unicode-escaped identifiers (`U&\"…\"`) are not accepted in SQL run through tenancy")]
+    EscapedIdentifier,
     /// The statement reads a tenant-scoped table through a connection that has no tenant.
     #[error(
         "the system connection cannot read or write the tenant-scoped table `{0}`: run this in a tenant transaction (`tenancy.transaction(tenant, ..)`), or across tenants through `Tenancy::admin`"
@@ -172,12 +182,7 @@ pub(crate) fn tokenize(sql: &str) -> Result<Vec<Token>, SqlTextError> {
                             out.push(Token::Literal);
                             i = next;
                         }
-                        Some(b'"') => {
-                            let (name, next) = quoted(sql, i + 1, b'"', false)
-                                .ok_or(SqlTextError::Unterminated("quoted identifier"))?;
-                            out.push(Token::Ident { name, quoted: true });
-                            i = next;
-                        }
+                        Some(b'"') => return Err(SqlTextError::EscapedIdentifier),
                         _ => out.push(Token::Ident {
                             name: prefix,
                             quoted: false,
@@ -349,6 +354,43 @@ pub(crate) fn check_conjunction(predicate: &str, prefix: &str) -> Result<(), Sql
     Ok(())
 }
 
+/// Functions that execute SQL passed to them as text, or read whole tables by name: a
+/// table they read never appears as an identifier, so scoping cannot see it.
+const DYNAMIC_SQL: &[&str] = &[
+    "query_to_xml",
+    "query_to_xmlschema",
+    "query_to_xml_and_xmlschema",
+    "cursor_to_xml",
+    "cursor_to_xmlschema",
+    "table_to_xml",
+    "table_to_xmlschema",
+    "table_to_xml_and_xmlschema",
+    "schema_to_xml",
+    "schema_to_xmlschema",
+    "schema_to_xml_and_xmlschema",
+    "database_to_xml",
+    "database_to_xmlschema",
+    "database_to_xml_and_xmlschema",
+    "ts_stat",
+    "dblink",
+    "dblink_exec",
+    "dblink_open",
+    "dblink_send_query",
+];
+
+/// Refuses calls of [`DYNAMIC_SQL`] functions in `tokens`.
+fn check_dynamic(tokens: &[Token]) -> Result<(), SqlTextError> {
+    for (i, token) in tokens.iter().enumerate() {
+        if let Token::Ident { name, .. } = token
+            && DYNAMIC_SQL.contains(&name.as_str())
+            && tokens.get(i + 1) == Some(&Token::Punct('('))
+        {
+            return Err(SqlTextError::DynamicSql(name.clone()));
+        }
+    }
+    Ok(())
+}
+
 /// A reference to a table found in SQL text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NameUse {
@@ -364,6 +406,7 @@ pub(crate) struct NameUse {
 /// classified tables. Keywords show up too; they match no table name that needs quoting.
 pub(crate) fn names(sql: &str) -> Result<Vec<NameUse>, SqlTextError> {
     let tokens = tokenize(sql)?;
+    check_dynamic(&tokens)?;
     let mut out = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
         let Token::Ident { name, .. } = token else {
@@ -596,6 +639,24 @@ mod tests {
         let columns: Vec<_> = update.iter().map(|(c, _)| c.clone()).collect();
         assert_eq!(columns, [Some("title".to_owned()), Some("slug".to_owned())]);
         assert!(set_list_assignments("UPDATE t SET a = 1 -- x").is_err());
+    }
+
+    #[test]
+    fn dynamic_sql_and_escaped_identifiers_are_refused() {
+        assert!(matches!(
+            names("SELECT 1 FROM t WHERE x IN (SELECT (xpath('/r', query_to_xml('SELECT * FROM posts', true, false, ''))))"),
+            Err(SqlTextError::DynamicSql(f)) if f == "query_to_xml"
+        ));
+        assert!(matches!(
+            names(r#"SELECT * FROM pg_catalog.TABLE_TO_XML ('posts', true, false, '')"#),
+            Err(SqlTextError::DynamicSql(_))
+        ));
+        assert!(matches!(
+            names(r#"SELECT * FROM U&"\0070osts""#),
+            Err(SqlTextError::EscapedIdentifier)
+        ));
+        // A column or a string that merely contains the name is fine.
+        assert!(names("SELECT 'query_to_xml', query_to_xml_count FROM t").is_ok());
     }
 
     #[test]
