@@ -648,7 +648,7 @@ mod tests {
             Err(SqlTextError::DynamicSql(f)) if f == "query_to_xml"
         ));
         assert!(matches!(
-            names(r#"SELECT * FROM pg_catalog.TABLE_TO_XML ('posts', true, false, '')"#),
+            names("SELECT * FROM pg_catalog.TABLE_TO_XML ('posts', true, false, '')"),
             Err(SqlTextError::DynamicSql(_))
         ));
         assert!(matches!(
