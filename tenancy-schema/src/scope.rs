@@ -182,7 +182,7 @@ where
     label = "not a scopable SELECT",
     note = "tenant transactions run SELECT queries that have a FROM clause (`table.filter(..)`, joins, aliases, `.into_boxed()`); for `diesel::select(exists(..))` write `tx.exists(query)`, use `tx.insert` / `tx.update` / `tx.delete` / `tx.upsert` instead of Diesel's statements, and `tx.execute(diesel::sql_query(..))` for raw SQL (checked by row level security only)"
 )]
-pub trait TenantQuery: Query + QueryId + QueryFragment<Pg> {
+pub trait TenantQuery: Query + QueryId + QueryFragment<Pg> + sealed::Sealed {
     /// Appends the tenant-scoped tables of the `FROM` clause.
     fn source_tables(out: &mut Vec<ScopeEntry>);
 
@@ -206,7 +206,31 @@ pub trait TenantQuery: Query + QueryId + QueryFragment<Pg> {
     label = "not a SELECT over global tables",
     note = "the system connection only reads and writes global tables; run queries on tenant-scoped tables in a tenant transaction: `tenancy.transaction(tenant_id, |tx| ...)`"
 )]
-pub trait GlobalQuery {}
+pub trait GlobalQuery: sealed::Sealed {}
+
+/// Only Diesel's statement types are scoped or checked: an implementation outside this crate
+/// could write any SQL past the scoping.
+pub(crate) mod sealed {
+    pub trait Sealed {}
+}
+
+impl<F: QuerySource, S, D, W, O, LOf, G, H, LC> sealed::Sealed
+    for SelectStatement<FromClause<F>, S, D, W, O, LOf, G, H, LC>
+{
+}
+impl<ST, F: QuerySource, GB> sealed::Sealed
+    for BoxedSelectStatement<'_, ST, FromClause<F>, Pg, GB>
+{
+}
+impl<T: QuerySource, U, Op, Ret> sealed::Sealed
+    for diesel::query_builder::InsertStatement<T, U, Op, Ret>
+{
+}
+impl<T: QuerySource, U, V, Ret> sealed::Sealed
+    for diesel::query_builder::UpdateStatement<T, U, V, Ret>
+{
+}
+impl<T: QuerySource, U, Ret> sealed::Sealed for diesel::query_builder::DeleteStatement<T, U, Ret> {}
 
 fn push_scope_prefix<'b>(
     tables: &[ScopeEntry],
