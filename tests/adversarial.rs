@@ -69,6 +69,17 @@ fn unsafe_sql(r: Result<impl std::fmt::Debug, Error>) -> SqlTextError {
     }
 }
 
+/// What tenancy refuses `fragment` with, used as a raw filter in a tenant transaction.
+fn refused_in_filter(t: &Tenancy, tenant: TenantId, fragment: &str) -> SqlTextError {
+    unsafe_sql(t.transaction(tenant, |tx| {
+        tx.load::<_, String>(
+            categories::table
+                .filter(sql::<Bool>(fragment))
+                .select(categories::name),
+        )
+    }))
+}
+
 #[test]
 fn sub_queries_on_another_table_are_scoped_in_where_select_and_order() {
     for rls in Rls::BOTH {
@@ -140,13 +151,7 @@ fn schema_qualified_tenant_tables_are_refused_before_sending() {
             r#"EXISTS (SELECT 1 FROM "public"."posts" WHERE title LIKE 'b%')"#,
             "EXISTS (SELECT 1 FROM PUBLIC.Comments)",
         ] {
-            let e = unsafe_sql(t.transaction(a, |tx| {
-                tx.load::<_, String>(
-                    categories::table
-                        .filter(sql::<Bool>(fragment))
-                        .select(categories::name),
-                )
-            }));
+            let e = refused_in_filter(&t, a, fragment);
             assert!(
                 matches!(e, SqlTextError::QualifiedTenantTable { .. }),
                 "{rls:?} {fragment}: {e}"
@@ -165,13 +170,7 @@ fn sql_run_from_text_and_escaped_names_are_refused_before_sending() {
             "EXISTS (SELECT 1 FROM unnest(xpath('//title/text()', pg_catalog.table_to_xml('posts', true, false, ''))) x WHERE x::text LIKE 'b%')",
             r#"EXISTS (SELECT 1 FROM U&"\0070osts" WHERE title LIKE 'b%')"#,
         ] {
-            let e = unsafe_sql(t.transaction(a, |tx| {
-                tx.load::<_, String>(
-                    categories::table
-                        .filter(sql::<Bool>(fragment))
-                        .select(categories::name),
-                )
-            }));
+            let e = refused_in_filter(&t, a, fragment);
             assert!(
                 matches!(
                     e,

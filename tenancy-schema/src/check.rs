@@ -461,16 +461,17 @@ struct PrivilegeRow {
     writable: bool,
 }
 
-#[derive(QueryableByName)]
+/// A member of the application role that can become a role skipping row level security.
 struct ReachRow {
-    #[diesel(sql_type = Text)]
     login: String,
+    role: crate::roles::Reachable,
+    problem: &'static str,
+}
+
+#[derive(QueryableByName)]
+struct MemberRow {
     #[diesel(sql_type = Text)]
-    role: String,
-    #[diesel(sql_type = Text)]
-    path: String,
-    #[diesel(sql_type = Text)]
-    problem: String,
+    name: String,
 }
 
 #[derive(QueryableByName)]
@@ -506,33 +507,18 @@ fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> String) -> BTreeMap<String, Vec<T>
     out
 }
 
-/// Every login (or other role) that is a member of the application role, directly or
-/// through other roles, paired with each role it can become through `SET ROLE` that is a
-/// superuser, has BYPASSRLS or owns tables. In PostgreSQL 15 every membership allows
-/// `SET ROLE`, whatever `INHERIT` says. The application role's own attributes are TEN061-64.
-const REACH_SQL: &str = "
+/// Every login (or other role) that is a member of the application role, directly or through
+/// other roles. What each can become is [`crate::roles::reachable`], the query `Tenancy` checks
+/// its own login with. The application role's own attributes are TEN061-64.
+const MEMBERS_SQL: &str = "
 WITH RECURSIVE members (oid) AS (
   SELECT oid FROM pg_roles WHERE rolname = $1
   UNION
   SELECT m.member FROM pg_auth_members m JOIN members ON m.roleid = members.oid
-), reach (start, oid, path) AS (
-  SELECT r.oid, r.oid, r.rolname::text FROM pg_roles r JOIN members ON members.oid = r.oid
-  UNION
-  SELECT reach.start, m.roleid, reach.path || ' -> ' || g.rolname
-  FROM pg_auth_members m JOIN reach ON m.member = reach.oid JOIN pg_roles g ON g.oid = m.roleid
 )
-SELECT DISTINCT ON (s.rolname, r.rolname)
-  s.rolname::text AS login, r.rolname::text AS role, reach.path,
-  CASE WHEN r.rolsuper THEN 'a superuser'
-       WHEN r.rolbypassrls THEN 'BYPASSRLS'
-       ELSE 'the owner of tables' END AS problem
-FROM reach JOIN pg_roles s ON s.oid = reach.start JOIN pg_roles r ON r.oid = reach.oid
-WHERE s.rolname <> $1
-  AND (r.rolsuper OR r.rolbypassrls OR EXISTS (
-    SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND c.relpersistence <> 't'
-      AND n.nspname NOT IN ('pg_catalog', 'information_schema')))
-ORDER BY s.rolname, r.rolname, length(reach.path)";
+SELECT r.rolname::text AS name FROM members JOIN pg_roles r ON r.oid = members.oid
+WHERE r.rolname <> $1
+ORDER BY 1";
 
 /// Whether the tenant context is the sealed one (`tenancy.current_tenant()` is the
 /// SECURITY DEFINER reader of what `tenancy.enter()` verified, and the key exists) and which
@@ -664,7 +650,21 @@ fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryResult<Catalo
     .into_iter()
     .next()
     .map(|r| r.writable);
-    let reach: Vec<ReachRow> = diesel::sql_query(REACH_SQL).bind::<T, _>(&app).load(conn)?;
+    let mut reach = Vec::new();
+    let members: Vec<MemberRow> = diesel::sql_query(MEMBERS_SQL)
+        .bind::<T, _>(&app)
+        .load(conn)?;
+    for member in members {
+        for role in crate::roles::reachable(conn, &member.name)? {
+            if let Some(problem) = role.problem() {
+                reach.push(ReachRow {
+                    login: member.name.clone(),
+                    role,
+                    problem,
+                });
+            }
+        }
+    }
     let context: ContextRow = diesel::sql_query(CONTEXT_SQL)
         .bind::<T, _>(&app)
         .get_result(conn)?;
@@ -1089,16 +1089,12 @@ fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &CheckOptions
             "TEN065",
             format!("role {}", r.login),
             format!(
-                "`{}` is a member of `{}` and can become `{}` ({}), which {}: tenant transactions on this login are not bound by row level security",
-                r.login,
-                o.app_role,
-                r.role,
-                r.path,
-                if r.problem == "the owner of tables" { "owns tables".to_owned() } else { format!("is {}", r.problem) }
+                "`{}` is a member of `{}` and can become `{}` ({}), which is {}: tenant transactions on this login are not bound by row level security",
+                r.login, o.app_role, r.role.role, r.role.path, r.problem
             ),
             format!(
                 "remove the membership chain ({}); give the admin path a login of its own",
-                r.path
+                r.role.path
             ),
         );
     }

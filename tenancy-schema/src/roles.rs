@@ -80,8 +80,8 @@ struct Who {
     inherits_app_role: bool,
 }
 
-/// Checks the application login of `conn` against `app_role`.
-pub(crate) fn verify_app_login(conn: &mut PgConnection, app_role: &str) -> Result<(), Error> {
+/// Checks the application login of `conn` against `app_role`; returns the login's name.
+pub(crate) fn verify_app_login(conn: &mut PgConnection, app_role: &str) -> Result<String, Error> {
     let who: Who = diesel::sql_query(
         "SELECT session_user::text AS login,
                 EXISTS (SELECT FROM pg_roles WHERE rolname = $1) AS app_role_exists,
@@ -132,7 +132,7 @@ pub(crate) fn verify_app_login(conn: &mut PgConnection, app_role: &str) -> Resul
             problem: "not inherited: the login does not have the application role's privileges",
         });
     }
-    Ok(())
+    Ok(who.login)
 }
 
 #[derive(diesel::QueryableByName)]

@@ -311,9 +311,14 @@ fn unsafe_sql(e: crate::sql_lexer::SqlTextError) -> DieselError {
 /// The tenant-scoped tables `sql` names without a schema, in order of appearance, and a
 /// refusal for any it names with one (a shadowing CTE does not reach `public.posts`).
 pub(crate) fn tables_named_in(sql: &str) -> QueryResult<Vec<ScopeEntry>> {
+    tables_named(crate::sql_lexer::names(sql).map_err(unsafe_sql)?)
+}
+
+/// [`tables_named_in`] for names already read from the SQL text.
+fn tables_named(names: Vec<crate::sql_lexer::NameUse>) -> QueryResult<Vec<ScopeEntry>> {
     let scoped = crate::manifest::tenant_tables();
     let mut found = Vec::new();
-    for name in crate::sql_lexer::names(sql).map_err(unsafe_sql)? {
+    for name in names {
         let Some(entry) = scoped.iter().find(|e| e.table == name.name) else {
             continue;
         };
@@ -335,25 +340,24 @@ pub(crate) fn tables_named_in(sql: &str) -> QueryResult<Vec<ScopeEntry>> {
     Ok(found)
 }
 
-/// How often `table` is used as a relation (not as a column qualifier) in `sql`.
-fn relation_uses(sql: &str, table: &str) -> QueryResult<usize> {
-    Ok(crate::sql_lexer::names(sql)
-        .map_err(unsafe_sql)?
-        .into_iter()
+/// How often `table` is used as a relation (not as a column qualifier) among `names`.
+fn relation_uses(names: &[crate::sql_lexer::NameUse], table: &str) -> usize {
+    names
+        .iter()
         .filter(|n| n.name == table && n.schema.is_none() && !n.qualifies)
-        .count())
+        .count()
 }
 
 /// Plans how to scope `query`: which tables to shadow, and the lock form.
 pub(crate) fn plan<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<ScopePlan> {
-    let mut tables = Vec::new();
-    Q::source_tables(&mut tables);
-    let mut unique = Vec::with_capacity(tables.len());
-    for t in tables {
-        add_unique(&mut unique, t);
-    }
-    let sql = render(query)?;
-    for t in tables_named_in(&sql)? {
+    let mut own = Vec::new();
+    Q::source_tables(&mut own);
+    let names = crate::sql_lexer::names(&render(query)?).map_err(unsafe_sql)?;
+    let self_references = own
+        .first()
+        .map(|locked| relation_uses(&names, locked.table));
+    let mut unique = Vec::with_capacity(own.len());
+    for t in own.iter().copied().chain(tables_named(names)?) {
         add_unique(&mut unique, t);
     }
     match query.locks()? {
@@ -361,13 +365,11 @@ pub(crate) fn plan<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<Scope
         Some(_) if unique.is_empty() => Ok(ScopePlan::shadowing(tenant, unique)),
         Some(false) => Err(DieselError::QueryBuilderError(Box::new(LockingJoinError))),
         Some(true) => {
-            let mut own = Vec::new();
-            Q::source_tables(&mut own);
             let Some(locked) = own.first().copied() else {
                 // A locked global table: nothing of a tenant to shadow in its FROM.
                 return Ok(ScopePlan::shadowing(tenant, unique));
             };
-            if relation_uses(&sql, locked.table)? > 1 {
+            if self_references > Some(1) {
                 return Err(DieselError::QueryBuilderError(Box::new(
                     LockingSelfReferenceError {
                         table: locked.table,
@@ -385,9 +387,7 @@ pub(crate) fn plan<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<Scope
 }
 
 fn renders_empty<T: QueryFragment<Pg>>(fragment: &T) -> QueryResult<bool> {
-    let mut builder = PgQueryBuilder::default();
-    fragment.to_sql(&mut builder, &Pg)?;
-    Ok(diesel::query_builder::QueryBuilder::<Pg>::finish(builder).is_empty())
+    Ok(render(fragment)?.is_empty())
 }
 
 /// A `FOR UPDATE`/`FOR SHARE` over a join cannot be scoped without losing the lock.
@@ -738,6 +738,8 @@ pub(crate) fn check_changeset<T: ScopedTable>(statement_sql: &str) -> Result<(),
 pub struct WithScope<S> {
     plan: ScopePlan,
     statement: S,
+    /// The statement as rendered when the plan was made, for the checks made on it.
+    sql: String,
 }
 
 impl<S: QueryFragment<Pg>> WithScope<S> {
@@ -747,11 +749,13 @@ impl<S: QueryFragment<Pg>> WithScope<S> {
         Ok(Self {
             plan: ScopePlan::shadowing(tenant, tables),
             statement,
+            sql,
         })
     }
 
-    pub(crate) fn sql(&self) -> QueryResult<String> {
-        render(&self.statement)
+    /// The statement's SQL text (without the prefix).
+    pub(crate) fn sql(&self) -> &str {
+        &self.sql
     }
 }
 
@@ -779,6 +783,7 @@ impl<S: diesel::query_builder::AsQuery> diesel::query_builder::AsQuery for WithS
         WithScopeQuery(WithScope {
             plan: self.plan,
             statement: self.statement.as_query(),
+            sql: self.sql,
         })
     }
 }

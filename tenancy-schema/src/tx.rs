@@ -228,11 +228,8 @@ impl TenancyBuilder {
             .test_on_check_out(self.test_on_check_out)
             .build(SessionManager::new(&self.app_url))
             .map_err(|e| Error::Pool(diesel::r2d2::PoolError::from(e)))?;
-        let app_login = {
-            let mut conn = app.get()?;
-            crate::roles::verify_app_login(&mut conn.conn, &self.config.app_role)?;
-            session_login(&mut conn.conn)?
-        };
+        let app_login =
+            crate::roles::verify_app_login(&mut app.get()?.conn, &self.config.app_role)?;
         let admin = match &self.admin_url {
             Some(url) => {
                 let pool = Pool::builder()
@@ -266,17 +263,6 @@ impl TenancyBuilder {
             key: Arc::new(key),
         })
     }
-}
-
-#[derive(diesel::QueryableByName)]
-struct Login {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    login: String,
-}
-
-fn session_login(conn: &mut PgConnection) -> Result<String, Error> {
-    let login: Login = diesel::sql_query("SELECT session_user::text AS login").get_result(conn)?;
-    Ok(login.login)
 }
 
 #[derive(diesel::QueryableByName)]
@@ -1176,7 +1162,7 @@ where
             diesel::update(self.table.filter(self.predicate)).set(self.changes),
             *tenant.as_uuid(),
         )?;
-        check_changeset::<T>(&statement.sql()?)?;
+        check_changeset::<T>(statement.sql())?;
         Ok((&mut *self.tx.conn, statement))
     }
 
