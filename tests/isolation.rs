@@ -90,8 +90,16 @@ struct LoginFlags {
 
 #[test]
 fn select_sees_only_own_rows_even_with_or_filter_and_raw_or() {
-    let (a, b) = two_tenants();
-    let t = tenancy(2);
+    // Tenancy's scoping alone must give the same answers: run with row level security on
+    // and on the twin database with it off.
+    for rls in Rls::BOTH {
+        select_sees_only_own_rows_even_with_or_filter_and_raw_or_with(rls);
+    }
+}
+
+fn select_sees_only_own_rows_even_with_or_filter_and_raw_or_with(rls: Rls) {
+    let (a, b) = rls.two_tenants();
+    let t = rls.tenancy(2);
     let rows: Vec<Post> = t
         .transaction(a, |tx| {
             tx.load(posts::table.select(Post::as_select()).order(posts::id))
@@ -129,8 +137,16 @@ fn select_sees_only_own_rows_even_with_or_filter_and_raw_or() {
 
 #[test]
 fn inner_left_and_three_way_joins_are_scoped() {
-    let (a, b) = two_tenants();
-    let t = tenancy(1);
+    // Tenancy's scoping alone must give the same answers: run with row level security on
+    // and on the twin database with it off.
+    for rls in Rls::BOTH {
+        inner_left_and_three_way_joins_are_scoped_with(rls);
+    }
+}
+
+fn inner_left_and_three_way_joins_are_scoped_with(rls: Rls) {
+    let (a, b) = rls.two_tenants();
+    let t = rls.tenancy(1);
     // Inner join: both tenants have post 1 with a comment.
     let rows: Vec<(String, String)> = t
         .transaction(a, |tx| {
@@ -188,8 +204,16 @@ fn inner_left_and_three_way_joins_are_scoped() {
 
 #[test]
 fn aliases_boxed_queries_counts_and_exists_are_scoped() {
-    let (a, _) = two_tenants();
-    let t = tenancy(1);
+    // Tenancy's scoping alone must give the same answers: run with row level security on
+    // and on the twin database with it off.
+    for rls in Rls::BOTH {
+        aliases_boxed_queries_counts_and_exists_are_scoped_with(rls);
+    }
+}
+
+fn aliases_boxed_queries_counts_and_exists_are_scoped_with(rls: Rls) {
+    let (a, _) = rls.two_tenants();
+    let t = rls.tenancy(1);
     let (p1, p2) = diesel::alias!(posts as p1, posts as p2);
     let pairs: Vec<(i32, i32)> = t
         .transaction(a, |tx| {
@@ -226,8 +250,16 @@ fn aliases_boxed_queries_counts_and_exists_are_scoped() {
 
 #[test]
 fn writes_stay_in_the_tenant() {
-    let (a, b) = two_tenants();
-    let t = tenancy(1);
+    // Tenancy's scoping alone must give the same answers: run with row level security on
+    // and on the twin database with it off.
+    for rls in Rls::BOTH {
+        writes_stay_in_the_tenant_with(rls);
+    }
+}
+
+fn writes_stay_in_the_tenant_with(rls: Rls) {
+    let (a, b) = rls.two_tenants();
+    let t = rls.tenancy(1);
     t.transaction(a, |tx| {
         tx.insert(
             posts::table,
@@ -386,8 +418,16 @@ fn raw_sql_runs_under_rls() {
 
 #[test]
 fn row_locks_work_on_single_tables_and_are_refused_on_joins() {
-    let (a, _) = two_tenants();
-    let t = tenancy(1);
+    // Tenancy's scoping alone must give the same answers: run with row level security on
+    // and on the twin database with it off.
+    for rls in Rls::BOTH {
+        row_locks_work_on_single_tables_and_are_refused_on_joins_with(rls);
+    }
+}
+
+fn row_locks_work_on_single_tables_and_are_refused_on_joins_with(rls: Rls) {
+    let (a, _) = rls.two_tenants();
+    let t = rls.tenancy(1);
     let locked: Vec<i32> = t
         .transaction(a, |tx| {
             tx.load(
@@ -414,8 +454,16 @@ fn row_locks_work_on_single_tables_and_are_refused_on_joins() {
 
 #[test]
 fn sub_queries_can_be_scoped_explicitly() {
-    let (a, _) = two_tenants();
-    let t = tenancy(1);
+    // Tenancy's scoping alone must give the same answers: run with row level security on
+    // and on the twin database with it off.
+    for rls in Rls::BOTH {
+        sub_queries_can_be_scoped_explicitly_with(rls);
+    }
+}
+
+fn sub_queries_can_be_scoped_explicitly_with(rls: Rls) {
+    let (a, _) = rls.two_tenants();
+    let t = rls.tenancy(1);
     let rows: Vec<String> = t
         .transaction(a, |tx| {
             let post_ids = comments::table
