@@ -136,6 +136,40 @@ fn select_sees_only_own_rows_even_with_or_filter_and_raw_or_with(rls: Rls) {
 }
 
 #[test]
+fn a_statement_type_planned_once_is_scoped_to_each_tenant_that_runs_it() {
+    for rls in Rls::BOTH {
+        a_statement_type_planned_once_is_scoped_to_each_tenant_that_runs_it_with(rls);
+    }
+}
+
+fn a_statement_type_planned_once_is_scoped_to_each_tenant_that_runs_it_with(rls: Rls) {
+    // The same statement type, with a sub-query on a second tenant table, run alternately for
+    // both tenants: the plan (which tables to shadow) is made once per type and reused, the
+    // tenant it filters on comes from each transaction.
+    let (a, b) = rls.two_tenants();
+    let t = rls.tenancy(2);
+    let query = || {
+        posts::table
+            .filter(
+                posts::id.ne_all(
+                    comments::table
+                        .select(comments::post_id)
+                        .filter(comments::id.lt(0)),
+                ),
+            )
+            .select(Post::as_select())
+            .order(posts::id)
+    };
+    for _ in 0..3 {
+        for (tenant, expected) in [(a, ["a one", "a two"]), (b, ["b one", "b two"])] {
+            let rows: Vec<Post> = t.transaction(tenant, |tx| tx.load(query())).unwrap();
+            assert!(rows.iter().all(|p| p.tenant_id == tenant));
+            assert_eq!(titles(rows), expected);
+        }
+    }
+}
+
+#[test]
 fn inner_left_and_three_way_joins_are_scoped() {
     // Tenancy's scoping alone must give the same answers: run with row level security on
     // and on the twin database with it off.

@@ -348,8 +348,47 @@ fn relation_uses(names: &[crate::sql_lexer::NameUse], table: &str) -> usize {
         .count()
 }
 
+/// What [`plan`] decided for one statement type, without the tenant.
+type PlanShape = (Vec<ScopeEntry>, Option<ScopeEntry>);
+
+/// Plans already made, by statement type. A type with a static query id renders the same SQL
+/// every time (Diesel's own prepared-statement cache relies on this), so its plan is made once
+/// per process instead of rendering and reading the SQL on every call. Types without one (raw
+/// fragments, boxed queries) are planned every time. Refusals are not kept.
+fn plan_cache() -> &'static std::sync::RwLock<std::collections::HashMap<std::any::TypeId, PlanShape>>
+{
+    static CACHE: std::sync::OnceLock<
+        std::sync::RwLock<std::collections::HashMap<std::any::TypeId, PlanShape>>,
+    > = std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
 /// Plans how to scope `query`: which tables to shadow, and the lock form.
 pub(crate) fn plan<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<ScopePlan> {
+    let id = Q::query_id();
+    if let Some(id) = id {
+        let cache = plan_cache()
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((ctes, locked)) = cache.get(&id) {
+            return Ok(ScopePlan {
+                tenant,
+                ctes: ctes.clone(),
+                locked: *locked,
+            });
+        }
+    }
+    let plan = plan_uncached(query, tenant)?;
+    if let Some(id) = id {
+        plan_cache()
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id, (plan.ctes.clone(), plan.locked));
+    }
+    Ok(plan)
+}
+
+fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<ScopePlan> {
     let mut own = Vec::new();
     Q::source_tables(&mut own);
     let names = crate::sql_lexer::names(&render(query)?).map_err(unsafe_sql)?;

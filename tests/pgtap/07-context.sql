@@ -1,11 +1,11 @@
--- R6 / 07: the tenant context cannot be forged or replayed by SQL running as the
+-- The tenant context cannot be forged or replayed by SQL running as the
 -- application's login. The superuser creates a login that is a member of `tenancy_app` (as
 -- applications connect), opens a tenancy session on this backend, computes the MACs the
 -- application would send, and then becomes that login with SET SESSION AUTHORIZATION, so
 -- that `session_user` is the login and only a context entered through `tenancy.enter()`
 -- counts. Everything is rolled back.
 BEGIN;
-SELECT plan(28);
+SELECT plan(29);
 
 CREATE ROLE pgtap_context_login LOGIN INHERIT NOSUPERUSER NOBYPASSRLS;
 GRANT tenancy_app TO pgtap_context_login;
@@ -91,6 +91,16 @@ SELECT throws_ok($$CREATE TEMPORARY TABLE tenants (id uuid)$$, '42501', NULL,
 SELECT tenancy.open_session();
 SELECT throws_ok(format($$SELECT tenancy.enter('a0000000-0000-4000-8000-0000000000c1', NULL, 11, %L)$$, :'mac_a11'),
                  '42501', 'tenancy: tenant context refused: bad MAC', 'after open_session() the old MACs are void');
+
+-- 29: without a key (deleted, or never installed) every MAC is refused, even one that was
+-- valid: a missing key must not make the comparison NULL and let the context through.
+RESET SESSION AUTHORIZATION;
+SELECT tenancy.open_session() AS session \gset
+SELECT (SELECT encode(sha256(k.opad || sha256(k.ipad || convert_to(format('enter|%s|%s|%s|%s', :session, 20, 'a0000000-0000-4000-8000-0000000000c1', ''), 'UTF8'))), 'hex') FROM tenancy.context_key k) AS mac_a20 \gset
+DELETE FROM tenancy.context_key;
+SET SESSION AUTHORIZATION pgtap_context_login;
+SELECT throws_ok(format($$SELECT tenancy.enter('a0000000-0000-4000-8000-0000000000c1', NULL, 20, %L)$$, :'mac_a20'),
+                 '42501', 'tenancy: tenant context refused: bad MAC', 'without a key no context opens');
 
 RESET SESSION AUTHORIZATION;
 SELECT * FROM finish();
