@@ -6,11 +6,11 @@
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use tenancy_schema::check::{self, CheckOptions, LINTS, Report, Severity};
-use tenancy_schema::embedded::TestDatabase;
 use tenancy_schema::{ForeignKey, TableKind, TableManifest, run_migrations};
+use tenancy_testing::TestDatabase;
 
 fn fresh() -> (TestDatabase, PgConnection) {
-    let shared = tenancy_schema::embedded::shared().expect("test database server");
+    let shared = tenancy_testing::shared().expect("test database server");
     let db = TestDatabase::create_in(shared.url()).expect("fresh database");
     let mut conn = PgConnection::establish(db.url()).expect("connect");
     run_migrations(&mut conn).expect("migrate");

@@ -6,8 +6,8 @@ use std::sync::OnceLock;
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
-use tenancy_schema::embedded::TestDatabase;
 use tenancy_schema::{Tenancy, TenantId};
+use tenancy_testing::TestDatabase;
 
 pub mod schema {
     // A subset of the foundation schema's `tenants` (created by `run_migrations`), declared
@@ -135,7 +135,7 @@ fn build_fixture(db: &'static TestDatabase, rls: Rls) -> Fixture {
 pub fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let db = tenancy_schema::embedded::shared().expect("start test database");
+        let db = tenancy_testing::shared().expect("start test database");
         build_fixture(db, Rls::On)
     })
 }
@@ -146,7 +146,7 @@ pub fn fixture_without_rls() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     static DB: OnceLock<TestDatabase> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let shared = tenancy_schema::embedded::shared().expect("start test database");
+        let shared = tenancy_testing::shared().expect("start test database");
         let db = DB.get_or_init(|| TestDatabase::create_in(shared.url()).expect("second database"));
         build_fixture(db, Rls::Off)
     })

@@ -19,12 +19,12 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text};
-use tenancy_schema::embedded::{StopMode, TestDatabase};
 use tenancy_schema::envelope::{self, NewResourceSpec};
 use tenancy_schema::models::{ResourceKind, ResourceVisibility};
 use tenancy_schema::schema::resources;
 use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
 use tenancy_schema::{Error, ResourceId, Tenancy};
+use tenancy_testing::{StopMode, TestDatabase};
 
 const LOGIN_ROLE: &str = "tenancy_faults_login";
 const LOGIN_PASSWORD: &str = "faults-test-password";

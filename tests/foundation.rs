@@ -16,11 +16,11 @@ use common::{LOGIN_PASSWORD, LOGIN_ROLE, fixture, owner, tenancy};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
-use tenancy_schema::embedded::TestDatabase;
 use tenancy_schema::models::{NewResource, Resource, ResourceKind, ResourceVisibility};
 use tenancy_schema::schema::resources;
 use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
 use tenancy_schema::{Error, ResourceId, access};
+use tenancy_testing::TestDatabase;
 use uuid::Uuid;
 
 #[derive(QueryableByName)]

@@ -12,15 +12,15 @@ use std::sync::Mutex;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
-use tenancy_schema::embedded::TestDatabase;
 use tenancy_schema::migrations::{MIGRATIONS, revert_all_migrations};
 use tenancy_schema::{TableKind, run_migrations};
+use tenancy_testing::TestDatabase;
 
 /// Reverting drops the roles when no other database uses them: one test at a time here.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn fresh() -> TestDatabase {
-    let shared = tenancy_schema::embedded::shared().expect("test database server");
+    let shared = tenancy_testing::shared().expect("test database server");
     TestDatabase::create_in(shared.url()).expect("fresh database")
 }
 

@@ -15,7 +15,7 @@ use std::process::{Command, Output};
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
-use tenancy_schema::embedded::TestDatabase;
+use tenancy_testing::TestDatabase;
 
 /// Set to `1` to fail, instead of skip, when pgTAP or `pg_prove` is missing.
 const REQUIRE_ENV: &str = "TENANCY_REQUIRE_PGTAP";

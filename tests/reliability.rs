@@ -233,9 +233,9 @@ fn injection_and_oversized_values_are_inert_or_refused_whole() {
 /// error when read, not a panic, and other rows stay readable.
 #[test]
 fn unknown_enum_values_are_typed_errors() {
-    let shared = tenancy_schema::embedded::shared().expect("server");
+    let shared = tenancy_testing::shared().expect("server");
     // Its own database: ALTER TYPE would change the enum for every other test.
-    let db = tenancy_schema::embedded::TestDatabase::create_in(shared.url()).unwrap();
+    let db = tenancy_testing::TestDatabase::create_in(shared.url()).unwrap();
     let mut owner = PgConnection::establish(db.url()).unwrap();
     tenancy_schema::run_migrations(&mut owner).unwrap();
     let login_url = db

@@ -1,7 +1,7 @@
 //! Which database a command uses, connecting to it, and turning errors into one line.
 
 use diesel::{Connection, PgConnection};
-use tenancy_schema::embedded::{EmbeddedError, TestDatabase};
+use tenancy_testing::{EmbeddedError, TestDatabase};
 
 use crate::{Failure, errln};
 

@@ -23,7 +23,7 @@
 //! * `tenancy quickstart`: a throwaway database showing the isolation end to end.
 //!
 //! Without `--database-url` or `DATABASE_URL`, the commands that need a database start a
-//! throwaway PostgreSQL cluster ([`tenancy_schema::embedded::TestDatabase`]).
+//! throwaway PostgreSQL cluster ([`tenancy_testing::TestDatabase`]).
 
 pub mod audit;
 pub mod new_table;

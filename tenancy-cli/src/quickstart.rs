@@ -3,12 +3,12 @@
 use diesel::prelude::*;
 use tenancy_cli::{audit, report};
 use tenancy_schema::check::{self, CheckOptions};
-use tenancy_schema::embedded::TestDatabase;
 use tenancy_schema::envelope::{self, NewResourceSpec};
 use tenancy_schema::models::{Resource, ResourceKind, ResourceVisibility};
 use tenancy_schema::schema::resources;
 use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
 use tenancy_schema::{Error, ResourceId, Tenancy};
+use tenancy_testing::TestDatabase;
 
 use crate::db::{self, embedded_failure, redact};
 use crate::{Failure, outln};

@@ -1,5 +1,5 @@
 //! The `tenancy` binary against real PostgreSQL: one server per test binary
-//! (`tenancy_schema::embedded::shared`), a fresh database per test.
+//! (`tenancy_testing::shared`), a fresh database per test.
 
 #![allow(clippy::items_after_statements, clippy::too_many_lines)] // reason: row structs sit next to their query; end-to-end scenarios read top to bottom
 
@@ -14,10 +14,10 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Bool, Text};
 use tenancy_cli::new_table::{self, TableSpec};
 use tenancy_schema::check::{self, CheckOptions};
-use tenancy_schema::embedded::{self, TestDatabase};
 use tenancy_schema::envelope::{self, NewResourceSpec};
 use tenancy_schema::models::{ResourceKind, ResourceVisibility};
 use tenancy_schema::{AuditEntryId, Error, TenantId};
+use tenancy_testing::{self as embedded, TestDatabase};
 
 /// The application's login role in these tests: no superuser, no BYPASSRLS, owns nothing,
 /// member of both tenancy roles without inheriting them.

@@ -11,9 +11,9 @@ use std::path::Path;
 use std::process::Command;
 
 use diesel::connection::SimpleConnection;
-use tenancy_schema::embedded::TestDatabase;
 use tenancy_schema::run_migrations;
 use tenancy_schema::seed::seed_personal_tenant;
+use tenancy_testing::TestDatabase;
 
 fn guide() -> String {
     std::fs::read_to_string(
@@ -55,7 +55,7 @@ fn new_table_args() -> Vec<String> {
 
 #[test]
 fn the_guide_runs_end_to_end() {
-    let shared = tenancy_schema::embedded::shared().expect("test database server");
+    let shared = tenancy_testing::shared().expect("test database server");
     let db = TestDatabase::create_in(shared.url()).expect("fresh database");
     let mut owner = PgConnection::establish(db.url()).expect("connect");
     run_migrations(&mut owner).expect("migrate");

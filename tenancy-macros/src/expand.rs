@@ -1,4 +1,4 @@
-//! Code generation. Generated code names everything through `::tenancy_schema::__private`
+//! Code generation. Generated code names everything through `::tenancy_schema::__private_v0_1`
 //! and carries the user's spans, so errors point at the user's tokens.
 
 use proc_macro2::{Span, TokenStream};
@@ -151,7 +151,7 @@ fn manifest(
     let foreign_keys = args.foreign_keys.iter().map(|fk| {
         let columns = str_list(&led(std::slice::from_ref(&fk.column)));
         let target = unraw(&fk.target);
-        quote!(::tenancy_schema::__private::ForeignKey { columns: #columns, references: #target })
+        quote!(::tenancy_schema::__private_v0_1::ForeignKey { columns: #columns, references: #target })
     });
     let tenant_tokens = tenant.map_or_else(
         || quote!(::core::option::Option::None),
@@ -167,9 +167,9 @@ fn manifest(
     let columns = str_list(&columns);
     let column_types = str_list(&column_types);
     quote! {
-        &::tenancy_schema::__private::TableManifest {
+        &::tenancy_schema::__private_v0_1::TableManifest {
             table: #name,
-            kind: ::tenancy_schema::__private::TableKind::#kind,
+            kind: ::tenancy_schema::__private_v0_1::TableKind::#kind,
             tenant_column: #tenant_tokens,
             primary_key: #primary_key,
             indexes: &[#(#indexes),*],
@@ -224,7 +224,7 @@ fn scoped_table(args: &ScopedArgs, table: &TableItem) -> syn::Result<TokenStream
         decl.columns.push(ast::Column {
             attrs: Vec::new(),
             name: tenant.clone(),
-            ty: syn::parse_quote_spanned!(tenant.span()=> ::tenancy_schema::__private::diesel::sql_types::Uuid),
+            ty: syn::parse_quote_spanned!(tenant.span()=> ::tenancy_schema::__private_v0_1::diesel::sql_types::Uuid),
         });
     }
     decl.columns
@@ -261,12 +261,12 @@ fn scoped_table(args: &ScopedArgs, table: &TableItem) -> syn::Result<TokenStream
     let sql_name = lit(&decl.sql_name(), span);
     let not_tenant = decl.columns.iter().filter(|c| c.name != *tenant).map(|c| {
         let column = &c.name;
-        quote_spanned!(column.span()=> impl ::tenancy_schema::__private::NotTenantColumn for #name::#column {})
+        quote_spanned!(column.span()=> impl ::tenancy_schema::__private_v0_1::NotTenantColumn for #name::#column {})
     });
     let non_tenant_pk: Vec<&Ident> = plan.primary_key.iter().filter(|k| *k != tenant).collect();
     let find = match non_tenant_pk.as_slice() {
         [key] => quote_spanned! {span=>
-            impl ::tenancy_schema::__private::TenantFind for #name::table {
+            impl ::tenancy_schema::__private_v0_1::TenantFind for #name::table {
                 type KeyColumn = #name::#key;
             }
         },
@@ -277,30 +277,30 @@ fn scoped_table(args: &ScopedArgs, table: &TableItem) -> syn::Result<TokenStream
         #path #bang { #decl }
 
         const _: () = {
-            impl ::tenancy_schema::__private::ScopedTable for #name::table {
+            impl ::tenancy_schema::__private_v0_1::ScopedTable for #name::table {
                 type TenantColumn = #name::#tenant;
-                const MANIFEST: &'static ::tenancy_schema::__private::TableManifest = #manifest;
-                const SCOPE: ::tenancy_schema::__private::ScopeEntry = ::tenancy_schema::__private::ScopeEntry {
+                const MANIFEST: &'static ::tenancy_schema::__private_v0_1::TableManifest = #manifest;
+                const SCOPE: ::tenancy_schema::__private_v0_1::ScopeEntry = ::tenancy_schema::__private_v0_1::ScopeEntry {
                     table: #sql_name,
                     tenant_column: #tenant_sql,
                 };
             }
 
-            impl ::tenancy_schema::__private::TenantSource for #name::table {
+            impl ::tenancy_schema::__private_v0_1::TenantSource for #name::table {
                 const SINGLE_TABLE: bool = true;
                 fn scoped_tables(
-                    __tenancy_out: &mut ::std::vec::Vec<::tenancy_schema::__private::ScopeEntry>,
+                    __tenancy_out: &mut ::std::vec::Vec<::tenancy_schema::__private_v0_1::ScopeEntry>,
                 ) {
-                    __tenancy_out.push(<Self as ::tenancy_schema::__private::ScopedTable>::SCOPE);
+                    __tenancy_out.push(<Self as ::tenancy_schema::__private_v0_1::ScopedTable>::SCOPE);
                 }
             }
 
             #(#not_tenant)*
             #find
 
-            ::tenancy_schema::__private::inventory::submit! {
-                ::tenancy_schema::__private::Registration(
-                    <#name::table as ::tenancy_schema::__private::ScopedTable>::MANIFEST
+            ::tenancy_schema::__private_v0_1::inventory::submit! {
+                ::tenancy_schema::__private_v0_1::Registration(
+                    <#name::table as ::tenancy_schema::__private_v0_1::ScopedTable>::MANIFEST
                 )
             }
         };
@@ -325,22 +325,22 @@ fn global_table_tokens(table: &TableItem) -> TokenStream {
         #outer
 
         const _: () = {
-            impl ::tenancy_schema::__private::GlobalTable for #name::table {
-                const MANIFEST: &'static ::tenancy_schema::__private::TableManifest = #manifest;
+            impl ::tenancy_schema::__private_v0_1::GlobalTable for #name::table {
+                const MANIFEST: &'static ::tenancy_schema::__private_v0_1::TableManifest = #manifest;
             }
 
-            impl ::tenancy_schema::__private::TenantSource for #name::table {
+            impl ::tenancy_schema::__private_v0_1::TenantSource for #name::table {
                 const SINGLE_TABLE: bool = true;
                 fn scoped_tables(
-                    _: &mut ::std::vec::Vec<::tenancy_schema::__private::ScopeEntry>,
+                    _: &mut ::std::vec::Vec<::tenancy_schema::__private_v0_1::ScopeEntry>,
                 ) {}
             }
 
-            impl ::tenancy_schema::__private::GlobalSource for #name::table {}
+            impl ::tenancy_schema::__private_v0_1::GlobalSource for #name::table {}
 
-            ::tenancy_schema::__private::inventory::submit! {
-                ::tenancy_schema::__private::Registration(
-                    <#name::table as ::tenancy_schema::__private::GlobalTable>::MANIFEST
+            ::tenancy_schema::__private_v0_1::inventory::submit! {
+                ::tenancy_schema::__private_v0_1::Registration(
+                    <#name::table as ::tenancy_schema::__private_v0_1::GlobalTable>::MANIFEST
                 )
             }
         };

@@ -7,11 +7,11 @@
 
 use diesel::prelude::*;
 use tenancy_schema::control::{self, NewTenantSpec};
-use tenancy_schema::embedded::TestDatabase;
 use tenancy_schema::envelope::{self, ListRequest, NewResourceSpec};
 use tenancy_schema::jobs::TenantJob;
 use tenancy_schema::models::{PlanTier, ResourceKind, ResourceVisibility};
 use tenancy_schema::{Error, run_migrations};
+use tenancy_testing::TestDatabase;
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Reindex {

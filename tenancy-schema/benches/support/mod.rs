@@ -19,8 +19,8 @@ use diesel::prelude::*;
 
 mod record;
 pub use record::{Better, Report, Row, Section, Stats};
-use tenancy_schema::embedded::TestDatabase;
 use tenancy_schema::run_migrations;
+use tenancy_testing::TestDatabase;
 
 /// What every benchmark starts from: a migrated throwaway database (dropped with this
 /// value), its superuser connection, and the URL of a login that works as `tenancy_app`.

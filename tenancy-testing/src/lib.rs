@@ -1,0 +1,69 @@
+//! Throwaway PostgreSQL databases for tenancy's tests, benchmarks, examples and quickstart,
+//! and for an application's own isolation tests.
+//!
+//! ```no_run
+//! use diesel::{Connection, PgConnection};
+//! use tenancy_testing::TestDatabase;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // A fresh database: in a private cluster, or on the server DATABASE_URL names.
+//! let db = TestDatabase::start()?;
+//! let mut owner = PgConnection::establish(db.url())?;
+//! tenancy_schema::run_migrations(&mut owner)?;
+//! // The application's login (a member of `tenancy_app` only) and a Tenancy on it.
+//! let app_url = db.create_app_login("my_app_login", "secret")?;
+//! let tenancy = db.tenancy(&app_url, 4)?;
+//! # let _ = tenancy; Ok(()) }
+//! ```
+//!
+//! [`TestDatabase::start`] decides which database to use:
+//!
+//! * with `DATABASE_URL` set, it connects to that server and creates a fresh, uniquely named
+//!   database, dropped again when the [`TestDatabase`] is dropped;
+//! * otherwise it starts a private `PostgreSQL` cluster (`initdb` + `pg_ctl`) in a temporary
+//!   directory, listening on a free port on `127.0.0.1`, and removes it again on drop. Run as
+//!   root, the server runs as the `postgres` OS user the PostgreSQL packages create.
+//!
+//! [`shared`] hands out one database per process, for test binaries whose tests should share
+//! a cluster. Because statics are never dropped, every private cluster is guarded by a small
+//! watchdog shell process that stops the server and removes its directory once this process
+//! is gone (also when it is killed).
+//!
+//! This crate is for tests and tools only: an application depends on it as a
+//! dev-dependency, and `tenancy-schema` itself never does at run time.
+
+mod binaries;
+mod cluster;
+mod database;
+mod error;
+mod process;
+mod run_as;
+mod sql;
+#[cfg(test)]
+mod tests;
+mod url;
+mod watchdog;
+
+pub use database::{StopMode, TestDatabase, shared};
+pub use error::EmbeddedError;
+
+use std::time::Duration;
+
+/// Oldest supported `PostgreSQL` major version.
+pub(crate) const MIN_MAJOR: u32 = 14;
+/// How long to wait for a freshly started server to accept connections.
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often to retry starting the server on a new port when the port was taken meanwhile.
+pub(crate) const START_ATTEMPTS: u32 = 5;
+/// Lines of the server log quoted in errors.
+pub(crate) const LOG_TAIL_LINES: usize = 30;
+/// Where Debian/Ubuntu install the versioned server binaries (`<root>/<version>/bin`).
+pub(crate) const LIB_ROOT: &str = "/usr/lib/postgresql";
+/// OS user that runs the server when this process is root.
+pub(crate) const OS_USER: &str = "postgres";
+/// Bootstrap superuser of a private cluster.
+pub(crate) const SUPERUSER: &str = "postgres";
+/// Name of the database created in a private cluster.
+pub(crate) const EMBEDDED_DATABASE: &str = "tenancy";
+/// Fallback directories searched for system tools (`runuser`, `su`).
+pub(crate) const SYSTEM_DIRS: [&str; 4] = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
