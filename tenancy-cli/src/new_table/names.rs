@@ -1,0 +1,206 @@
+//! Names: the limits and reserved words a new table and its columns must respect.
+
+use super::error::SpecError;
+
+/// Longest identifier PostgreSQL keeps (`NAMEDATALEN - 1` bytes).
+pub const MAX_IDENTIFIER_LEN: usize = 63;
+
+/// Longest table name: the update trigger is named `<table>_touch`, which must fit too.
+pub const MAX_TABLE_NAME_LEN: usize = MAX_IDENTIFIER_LEN - "_touch".len();
+
+/// Columns every generated table has; `--column` may not declare them.
+pub const GENERATED_COLUMNS: [&str; 4] = ["tenant_id", "id", "created_at", "updated_at"];
+
+/// The tables of the foundation schema (`tenancy_schema::schema`); a new table may not
+/// take one of their names. (The registry cannot tell them apart from the tables a user's
+/// binary classifies, such as the very table being scaffolded.)
+pub const FOUNDATION_TABLES: [&str; 13] = [
+    "api_key_usage",
+    "api_keys",
+    "audit_log",
+    "org_members",
+    "principals",
+    "resource_acl",
+    "resources",
+    "role_permissions",
+    "team_members",
+    "teams",
+    "tenants",
+    "users",
+    "workspaces",
+];
+
+/// The application role the policies and grants name.
+pub(crate) const APP_ROLE: &str = "tenancy_app";
+/// The admin role the grants name.
+pub(crate) const ADMIN_ROLE: &str = "tenancy_admin";
+/// The table every row's `tenant_id` references.
+pub(crate) const TENANTS_TABLE: &str = "tenants";
+
+/// Words PostgreSQL does not accept as a column or table name without quotes: its
+/// "reserved" and "reserved (can be function or type)" key words.
+pub(crate) const RESERVED_WORDS: &[&str] = &[
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "authorization",
+    "binary",
+    "both",
+    "case",
+    "cast",
+    "check",
+    "collate",
+    "collation",
+    "column",
+    "concurrently",
+    "constraint",
+    "create",
+    "cross",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "default",
+    "deferrable",
+    "desc",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "false",
+    "fetch",
+    "for",
+    "foreign",
+    "freeze",
+    "from",
+    "full",
+    "grant",
+    "group",
+    "having",
+    "ilike",
+    "in",
+    "initially",
+    "inner",
+    "intersect",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "lateral",
+    "leading",
+    "left",
+    "like",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "natural",
+    "not",
+    "notnull",
+    "null",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "outer",
+    "overlaps",
+    "placing",
+    "primary",
+    "references",
+    "returning",
+    "right",
+    "select",
+    "session_user",
+    "similar",
+    "some",
+    "symmetric",
+    "system_user",
+    "table",
+    "tablesample",
+    "then",
+    "to",
+    "trailing",
+    "true",
+    "union",
+    "unique",
+    "user",
+    "using",
+    "variadic",
+    "verbose",
+    "when",
+    "where",
+    "window",
+    "with",
+];
+
+/// Parses an `--index`/`--unique` value: column names separated by commas
+/// (`workspace_id,name`); `tenant_id` is added in front when rendering.
+///
+/// # Errors
+/// [`SpecError::MalformedColumnList`] for an empty list or entry, and the identifier errors.
+pub fn parse_column_list(spec: &str) -> Result<Vec<String>, SpecError> {
+    let columns: Vec<String> = spec.split(',').map(|c| c.trim().to_owned()).collect();
+    if columns.iter().any(String::is_empty) {
+        return Err(SpecError::MalformedColumnList {
+            spec: spec.to_owned(),
+        });
+    }
+    for column in &columns {
+        validate_identifier("column", column)?;
+    }
+    Ok(columns)
+}
+
+/// Checks that `name` is a plain lowercase SQL identifier (`[a-z_][a-z0-9_]*`, at most 63
+/// bytes) and not a reserved word; `what` names it in the error (`table`, `column`, ...).
+///
+/// # Errors
+/// [`SpecError::EmptyIdentifier`], [`SpecError::InvalidIdentifier`],
+/// [`SpecError::IdentifierTooLong`] or [`SpecError::ReservedWord`].
+pub fn validate_identifier(what: &'static str, name: &str) -> Result<(), SpecError> {
+    let bytes = name.as_bytes();
+    let Some(&first) = bytes.first() else {
+        return Err(SpecError::EmptyIdentifier { what });
+    };
+    let valid = (first.is_ascii_lowercase() || first == b'_')
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !valid {
+        return Err(SpecError::InvalidIdentifier {
+            what,
+            name: printable(name),
+        });
+    }
+    if name.len() > MAX_IDENTIFIER_LEN {
+        return Err(SpecError::IdentifierTooLong {
+            what,
+            name: name.to_owned(),
+            len: name.len(),
+            max: MAX_IDENTIFIER_LEN,
+            why: "",
+        });
+    }
+    if RESERVED_WORDS.binary_search(&name).is_ok() {
+        return Err(SpecError::ReservedWord {
+            what,
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// At most 64 characters of user input, for error messages.
+pub(crate) fn printable(name: &str) -> String {
+    name.chars().take(64).collect()
+}

@@ -1,0 +1,392 @@
+//! Unit tests of the scaffold: validation, the rendered SQL and the Diesel table.
+
+use std::fs;
+
+use super::{column::*, diesel_table::*, error::*, migration::*, names::*, spec::*};
+use chrono::{DateTime, Utc};
+
+fn deployments() -> TableSpec {
+    let mut spec = TableSpec::new("deployments");
+    for column in [
+        "workspace_id:uuid",
+        "name:text",
+        "status:enum:deployment_status",
+        "config:jsonb:null",
+    ] {
+        spec.columns.push(column.parse().expect("valid column"));
+    }
+    spec.indexes.push(vec!["name".into()]);
+    spec.uniques.push(vec!["name".into()]);
+    spec.references
+        .push("workspace_id:workspaces".parse().expect("valid reference"));
+    spec
+}
+
+#[test]
+fn foundation_tables_match_the_registry() {
+    // This test binary links only the foundation schema's classified tables.
+    let registered: Vec<&str> = tenancy_schema::registry().iter().map(|m| m.table).collect();
+    assert_eq!(registered, FOUNDATION_TABLES);
+}
+
+#[test]
+fn reserved_words_are_sorted_for_binary_search() {
+    assert!(RESERVED_WORDS.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[test]
+fn identifiers_are_validated() {
+    assert_eq!(validate_identifier("table", "deployments"), Ok(()));
+    assert_eq!(validate_identifier("table", "_x9"), Ok(()));
+    assert_eq!(
+        validate_identifier("table", ""),
+        Err(SpecError::EmptyIdentifier { what: "table" })
+    );
+    for bad in [
+        "Deployments",
+        "9lives",
+        "my-table",
+        "a b",
+        "naïve",
+        "a;drop",
+    ] {
+        assert!(
+            matches!(
+                validate_identifier("column", bad),
+                Err(SpecError::InvalidIdentifier { what: "column", .. })
+            ),
+            "{bad}"
+        );
+    }
+    let long = "a".repeat(64);
+    assert!(matches!(
+        validate_identifier("column", &long),
+        Err(SpecError::IdentifierTooLong {
+            len: 64,
+            max: 63,
+            ..
+        })
+    ));
+    assert_eq!(validate_identifier("column", &"a".repeat(63)), Ok(()));
+    assert!(matches!(
+        validate_identifier("table", "select"),
+        Err(SpecError::ReservedWord { .. })
+    ));
+    // Non-reserved key words are fine as names.
+    assert_eq!(validate_identifier("column", "name"), Ok(()));
+    assert_eq!(validate_identifier("column", "status"), Ok(()));
+}
+
+#[test]
+fn table_names_leave_room_for_the_trigger() {
+    let spec = TableSpec::new("t".repeat(58));
+    let err = spec.validate().expect_err("too long");
+    assert!(
+        matches!(err, SpecError::IdentifierTooLong { max: 57, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("_touch"), "{err}");
+    TableSpec::new("t".repeat(57)).validate().expect("fits");
+}
+
+#[test]
+fn columns_parse_with_types_enums_and_null() {
+    let c: Column = "config:jsonb:null".parse().expect("parse");
+    assert_eq!(
+        c,
+        Column {
+            name: "config".into(),
+            ty: ColumnType::Jsonb,
+            nullable: true
+        }
+    );
+    let c: Column = "count:BIGINT".parse().expect("type keywords ignore case");
+    assert_eq!((c.ty, c.nullable), (ColumnType::BigInt, false));
+    let c: Column = "status:enum:deployment_status:null".parse().expect("parse");
+    assert_eq!(c.ty, ColumnType::Enum("deployment_status".into()));
+    assert!(c.nullable);
+    assert_eq!(c.ty.to_string(), "enum:deployment_status");
+    assert_eq!(c.ty.diesel(), "DeploymentStatus");
+}
+
+#[test]
+fn bad_columns_are_typed_errors() {
+    let err = |s: &str| s.parse::<Column>().expect_err(s);
+    assert!(matches!(err("name"), SpecError::MalformedColumn { .. }));
+    assert!(matches!(err("name:"), SpecError::MalformedColumn { .. }));
+    assert!(matches!(err(":text"), SpecError::MalformedColumn { .. }));
+    assert!(matches!(
+        err("status:enum"),
+        SpecError::MalformedColumn { .. }
+    ));
+    assert!(matches!(
+        err("x:varchar(20)"),
+        SpecError::UnknownType { .. }
+    ));
+    assert!(matches!(err("x:json"), SpecError::UnknownType { .. }));
+    assert!(err("x:money").to_string().contains("enum:<type name>"));
+    assert!(matches!(
+        err("x:text:notnull"),
+        SpecError::UnknownColumnOption { .. }
+    ));
+    assert!(matches!(
+        err("x:text:null:null"),
+        SpecError::UnknownColumnOption { .. }
+    ));
+    assert!(matches!(
+        err("Name:text"),
+        SpecError::InvalidIdentifier { what: "column", .. }
+    ));
+    assert!(matches!(
+        err("s:enum:Bad-Type"),
+        SpecError::InvalidIdentifier {
+            what: "enum type",
+            ..
+        }
+    ));
+    assert!(matches!(err("order:text"), SpecError::ReservedWord { .. }));
+}
+
+#[test]
+fn references_and_column_lists_parse() {
+    let r: Reference = "workspace_id:workspaces".parse().expect("parse");
+    assert_eq!(
+        (r.column.as_str(), r.table.as_str()),
+        ("workspace_id", "workspaces")
+    );
+    for bad in ["workspace_id", "a:b:c", ":t", "c:"] {
+        assert!(
+            matches!(
+                bad.parse::<Reference>(),
+                Err(SpecError::MalformedReference { .. })
+            ),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        parse_column_list("workspace_id, name").expect("parse"),
+        ["workspace_id", "name"]
+    );
+    assert!(matches!(
+        parse_column_list("a,,b"),
+        Err(SpecError::MalformedColumnList { .. })
+    ));
+    assert!(matches!(
+        parse_column_list(""),
+        Err(SpecError::MalformedColumnList { .. })
+    ));
+}
+
+#[test]
+fn specs_are_validated_as_a_whole() {
+    let with = |f: &dyn Fn(&mut TableSpec)| {
+        let mut spec = deployments();
+        f(&mut spec);
+        spec.validate().expect_err("invalid spec")
+    };
+    assert!(matches!(
+        with(&|s| s.columns.push("tenant_id:uuid".parse().unwrap())),
+        SpecError::GeneratedColumn { .. }
+    ));
+    assert!(matches!(
+        with(&|s| s.columns.push("name:text".parse().unwrap())),
+        SpecError::DuplicateColumn { .. }
+    ));
+    assert!(matches!(
+        with(&|s| s.indexes.push(vec!["missing".into()])),
+        SpecError::UnknownColumn { kind: "index", .. }
+    ));
+    assert!(matches!(
+        with(&|s| s.uniques.push(vec!["tenant_id".into(), "name".into()])),
+        SpecError::TenantColumnInKey { .. }
+    ));
+    assert!(matches!(
+        with(&|s| s.uniques.push(vec!["name".into()])),
+        SpecError::RedundantKey { .. }
+    ));
+    assert!(matches!(
+        with(&|s| s.indexes.push(vec!["id".into()])),
+        SpecError::RedundantKey { .. }
+    ));
+    assert!(matches!(
+        with(&|s| s.indexes.push(vec!["name".into(), "name".into()])),
+        SpecError::RepeatedColumnInKey { .. }
+    ));
+    assert!(matches!(
+        with(&|s| s.references.push("nope:workspaces".parse().unwrap())),
+        SpecError::UnknownColumn {
+            kind: "reference",
+            ..
+        }
+    ));
+    assert!(matches!(
+        with(&|s| s.references.push("name:workspaces".parse().unwrap())),
+        SpecError::ReferenceNotUuid { .. }
+    ));
+    assert!(matches!(
+        with(&|s| s.references.push("workspace_id:teams".parse().unwrap())),
+        SpecError::DuplicateReference { .. }
+    ));
+    assert!(matches!(
+        with(&|s| {
+            s.columns.push("owner:uuid".parse().unwrap());
+            s.references.push("owner:tenants".parse().unwrap());
+        }),
+        SpecError::ReferenceToTenants { .. }
+    ));
+    assert!(matches!(
+        with(&|s| s.name = "workspaces".into()),
+        SpecError::TableExists { .. }
+    ));
+    assert!(matches!(
+        with(&|s| s.name = "user".into()),
+        SpecError::ReservedWord { .. }
+    ));
+    // Hand-built specs are checked as strictly as parsed ones.
+    assert!(matches!(
+        with(&|s| s.columns[0].name = "Bad".into()),
+        SpecError::InvalidIdentifier { .. }
+    ));
+    assert!(matches!(
+        with(&|s| s.columns[2].ty = ColumnType::Enum("x y".into())),
+        SpecError::InvalidIdentifier { .. }
+    ));
+}
+
+#[test]
+fn renders_the_deployments_table() {
+    let migration = render(&deployments()).expect("render");
+    assert_eq!(migration.name, "create_deployments");
+    let expected_table = "CREATE TABLE deployments (
+  tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+  id uuid NOT NULL DEFAULT tenancy.uuid_v7(),
+  workspace_id uuid NOT NULL,
+  name text NOT NULL,
+  status deployment_status NOT NULL,
+  config jsonb,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (tenant_id, id),
+  CONSTRAINT deployments_tenant_name_key UNIQUE (tenant_id, name),
+  FOREIGN KEY (tenant_id, workspace_id) REFERENCES workspaces (tenant_id, id)
+);
+CREATE INDEX deployments_name_idx ON deployments (tenant_id, name);
+CREATE TRIGGER deployments_touch BEFORE UPDATE ON deployments
+  FOR EACH ROW EXECUTE FUNCTION tenancy.touch_updated_at();
+
+ALTER TABLE deployments ENABLE ROW LEVEL SECURITY;
+ALTER TABLE deployments FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_access ON deployments FOR ALL TO tenancy_app, CURRENT_USER
+  USING (tenant_id = tenancy.current_tenant())
+  WITH CHECK (tenant_id = tenancy.current_tenant());
+CREATE POLICY tenant_isolation ON deployments AS RESTRICTIVE FOR ALL TO PUBLIC
+  USING (tenant_id = tenancy.current_tenant())
+  WITH CHECK (tenant_id = tenancy.current_tenant());
+GRANT SELECT, INSERT, UPDATE, DELETE ON deployments TO tenancy_app, tenancy_admin;
+";
+    assert!(migration.up.ends_with(expected_table), "{}", migration.up);
+    assert!(
+        migration
+            .up
+            .starts_with("-- Tenant-scoped table `deployments`")
+    );
+    assert!(migration.down.ends_with("\nDROP TABLE deployments;\n"));
+}
+
+#[test]
+fn long_key_names_are_left_to_postgresql() {
+    let mut spec = TableSpec::new("t".repeat(50));
+    spec.columns
+        .push(format!("{}:text", "c".repeat(20)).parse().expect("column"));
+    spec.indexes.push(vec!["c".repeat(20)]);
+    spec.uniques.push(vec!["c".repeat(20)]);
+    let up = render(&spec).expect("render").up;
+    assert!(
+        up.contains(&format!("  UNIQUE (tenant_id, {})", "c".repeat(20))),
+        "{up}"
+    );
+    assert!(up.contains(&format!("CREATE INDEX ON {} (tenant_id,", "t".repeat(50))));
+}
+
+#[test]
+fn references_to_global_tables_use_their_key() {
+    let mut spec = TableSpec::new("notes");
+    spec.columns
+        .push("author_id:uuid:null".parse().expect("column"));
+    spec.references
+        .push("author_id:users".parse().expect("reference"));
+    let up = render(&spec).expect("render").up;
+    assert!(
+        up.contains("  FOREIGN KEY (author_id) REFERENCES users (id)\n"),
+        "{up}"
+    );
+    let table = diesel_table(&spec).expect("table");
+    assert!(
+        table.starts_with("#[tenancy_schema::tenant_scoped]\n"),
+        "{table}"
+    );
+    assert!(table.contains("author_id -> Nullable<Uuid>,"), "{table}");
+
+    spec.columns.push("role:uuid".parse().expect("column"));
+    spec.references
+        .push("role:role_permissions".parse().expect("reference"));
+    assert!(matches!(
+        render(&spec),
+        Err(SpecError::UnsupportedGlobalReference { .. })
+    ));
+}
+
+#[test]
+fn prints_the_classified_diesel_table() {
+    let table = diesel_table(&deployments()).expect("table");
+    assert_eq!(
+        table,
+        "#[tenancy_schema::tenant_scoped(index(name), unique(name), foreign_key(workspace_id -> workspaces))]
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::DeploymentStatus;
+
+    deployments (tenant_id, id) {
+        tenant_id -> Uuid,
+        id -> Uuid,
+        workspace_id -> Uuid,
+        name -> Text,
+        status -> DeploymentStatus,
+        config -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+"
+    );
+}
+
+#[test]
+fn writes_a_diesel_migration_directory_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let migration = render(&deployments()).expect("render");
+    let at = DateTime::parse_from_rfc3339("2026-11-23T09:08:07Z")
+        .expect("time")
+        .with_timezone(&Utc);
+    let written = migration.write(dir.path(), at).expect("write");
+    assert_eq!(
+        written.file_name().and_then(|n| n.to_str()),
+        Some("2026-11-23-090807_create_deployments")
+    );
+    assert_eq!(
+        fs::read_to_string(written.join("up.sql")).expect("up"),
+        migration.up
+    );
+    assert_eq!(
+        fs::read_to_string(written.join("down.sql")).expect("down"),
+        migration.down
+    );
+    assert!(matches!(
+        migration.write(dir.path(), Utc::now()),
+        Err(WriteError::AlreadyExists { .. })
+    ));
+    assert!(matches!(
+        migration.write(&dir.path().join("missing"), at),
+        Err(WriteError::MissingDirectory { .. })
+    ));
+}
