@@ -16,7 +16,7 @@ use crate::{
     error::{EmbeddedError, io_error},
     process::{describe, log_tail, output_text, run_checked, server_command_failed, sh_quote},
     run_as::RunAs,
-    url::UrlParts,
+    url::PgUrl,
     watchdog::{WATCHDOG_PRELUDE, spawn_watchdog, stop_watchdog},
 };
 use diesel::{Connection, PgConnection};
@@ -234,7 +234,7 @@ impl Cluster {
         let deadline = Instant::now() + READY_TIMEOUT;
         let pg_isready = self.bins.tool("pg_isready");
         let use_pg_isready = is_executable(&pg_isready);
-        let url = UrlParts::loopback(self.port, "postgres").render();
+        let url = PgUrl::loopback(self.port, "postgres").render();
         loop {
             let ready = if use_pg_isready {
                 Command::new(&pg_isready)

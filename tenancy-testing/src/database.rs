@@ -13,7 +13,7 @@ use crate::{
     sql::{
         connect, create_database, drop_database, quote_ident, quote_literal, unique_database_name,
     },
-    url::{UrlParts, percent_encode, redact},
+    url::{PgUrl, redact},
     watchdog::{WATCHDOG_PRELUDE, spawn_watchdog, stop_watchdog},
 };
 use diesel::{PgConnection, RunQueryDsl};
@@ -49,9 +49,11 @@ impl StopMode {
 /// created on the `DATABASE_URL` server. Dropping never panics; failures are logged.
 pub struct TestDatabase {
     /// Url parts of the fresh database, logged in as the superuser / owner.
-    pub(crate) target: UrlParts,
+    pub(crate) target: PgUrl,
     /// `target` rendered, returned by [`TestDatabase::url`].
     pub(crate) url: String,
+    /// The database's name, returned by [`TestDatabase::database_name`].
+    pub(crate) database: String,
     pub(crate) kind: Kind,
     /// Cleans up the created database if this process dies without dropping us (see [`shared`]).
     pub(crate) watchdog: Option<Child>,
@@ -94,14 +96,15 @@ impl TestDatabase {
     /// variants when creating the cluster, starting the server or creating the database fails.
     pub fn start_embedded() -> Result<TestDatabase, EmbeddedError> {
         let cluster = Cluster::start()?;
-        let admin = UrlParts::loopback(cluster.port, "postgres");
+        let admin = PgUrl::loopback(cluster.port, "postgres");
         let mut conn = connect(&admin.render())?;
         create_database(&mut conn, EMBEDDED_DATABASE)?;
         drop(conn);
-        let target = UrlParts::loopback(cluster.port, EMBEDDED_DATABASE);
+        let target = PgUrl::loopback(cluster.port, EMBEDDED_DATABASE);
         tracing::info!(url = %target.render(), "started private PostgreSQL cluster");
         Ok(TestDatabase {
             url: target.render(),
+            database: target.database(),
             target,
             kind: Kind::Embedded(cluster),
             watchdog: None,
@@ -116,7 +119,7 @@ impl TestDatabase {
     /// [`EmbeddedError::InvalidDatabaseUrl`] for a url that is not `postgres://...`,
     /// [`EmbeddedError::Connect`] / [`EmbeddedError::Query`] when connecting or creating fails.
     pub fn create_in(admin_url: &str) -> Result<TestDatabase, EmbeddedError> {
-        let admin = UrlParts::parse(admin_url)?;
+        let admin = PgUrl::parse(admin_url)?;
         let name = unique_database_name();
         let mut conn = connect(admin_url)?;
         create_database(&mut conn, &name)?;
@@ -125,6 +128,7 @@ impl TestDatabase {
         tracing::debug!(database = %name, "created test database");
         Ok(TestDatabase {
             url: target.render(),
+            database: target.database(),
             target,
             kind: Kind::Created {
                 admin_url: admin_url.to_owned(),
@@ -144,14 +148,13 @@ impl TestDatabase {
     /// URL for the same database, logging in as `user` with `password` (both percent-encoded).
     #[must_use]
     pub fn url_for(&self, user: &str, password: &str) -> String {
-        let userinfo = format!("{}:{}", percent_encode(user), percent_encode(password));
-        self.target.render_as(Some(&userinfo))
+        self.target.with_login(user, password).render()
     }
 
     /// Name of the fresh database.
     #[must_use]
     pub fn database_name(&self) -> &str {
-        &self.target.database
+        &self.database
     }
 
     /// Creates, unless it exists, the login an application (or a test) runs tenant

@@ -253,27 +253,41 @@ fn parses_major_versions() {
 
 #[test]
 fn parses_and_renders_urls() {
-    let parts = UrlParts::parse("postgres://me:se%40cret@db.example:5433/app?sslmode=disable")
-        .expect("parse");
-    assert_eq!(parts.userinfo.as_deref(), Some("me:se%40cret"));
-    assert_eq!(parts.host, "db.example:5433");
-    assert_eq!(parts.database, "app");
+    let url =
+        PgUrl::parse("postgres://me:se%40cret@db.example:5433/app?sslmode=disable").expect("parse");
+    assert_eq!(url.database(), "app");
     assert_eq!(
-        parts.with_database("other").render(),
+        url.with_database("other").render(),
         "postgres://me:se%40cret@db.example:5433/other?sslmode=disable"
     );
     assert_eq!(
-        parts.render_as(Some("u:p")),
-        "postgres://u:p@db.example:5433/app?sslmode=disable"
+        url.with_login("a b@c", "p:w/d?").render(),
+        "postgres://a%20b%40c:p%3Aw%2Fd%3F@db.example:5433/app?sslmode=disable"
     );
-    let socket = UrlParts::parse("postgresql:///app?host=/run/postgresql").expect("parse");
-    assert_eq!(socket.userinfo, None);
-    assert_eq!(socket.host, "");
+    // A socket directory instead of a host: the login goes into the query.
+    let socket = PgUrl::parse("postgresql:///app?host=/run/postgresql").expect("parse");
+    assert_eq!(socket.database(), "app");
     assert_eq!(socket.render(), "postgresql:///app?host=/run/postgresql");
+    assert_eq!(
+        socket.with_login("u", "p&q").render(),
+        "postgresql:///app?host=%2Frun%2Fpostgresql&user=u&password=p%26q"
+    );
+    assert!(matches!(
+        PgUrl::parse("mysql://h/db"),
+        Err(EmbeddedError::InvalidDatabaseUrl { .. })
+    ));
+    assert!(matches!(
+        PgUrl::parse("not a url"),
+        Err(EmbeddedError::InvalidDatabaseUrl { .. })
+    ));
     assert_eq!(
         redact("postgres://me:secret@h/db"),
         "postgres://me:***@h/db"
     );
-    assert_eq!(percent_encode("a b@c:d/é"), "a%20b%40c%3Ad%2F%C3%A9");
+    assert_eq!(
+        redact("postgres://me@h/db?password=x&sslmode=require"),
+        "postgres://me@h/db?password=***&sslmode=require"
+    );
+    assert_eq!(redact("nonsense"), "<unparseable database url>");
     assert_eq!(sh_quote(OsStr::new("it's")), r"'it'\''s'");
 }

@@ -1,117 +1,98 @@
-//! Postgres URLs: parsing DATABASE_URL, rendering per-login URLs, redacting passwords.
+//! Postgres URLs: parsing DATABASE_URL, pointing it at another database or login, redacting
+//! passwords. Parsing and percent-encoding are the `url` crate's; what is specific to libpq
+//! (two schemes, a socket directory in `?host=` instead of a host) is handled here.
 
-use std::fmt::Write as _;
+use url::Url;
 
 use crate::SUPERUSER;
 use crate::error::EmbeddedError;
 
-/// `scheme://[userinfo@]host[/database][?query]`, split the way libpq splits it.
+/// A `postgres://` or `postgresql://` URL naming one database.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct UrlParts {
-    pub(crate) scheme: String,
-    pub(crate) userinfo: Option<String>,
-    pub(crate) host: String,
-    pub(crate) database: String,
-    pub(crate) query: Option<String>,
-}
+pub(crate) struct PgUrl(Url);
 
-impl UrlParts {
-    pub(crate) fn loopback(port: u16, database: &str) -> UrlParts {
-        UrlParts {
-            scheme: "postgres".to_owned(),
-            userinfo: Some(SUPERUSER.to_owned()),
-            host: format!("127.0.0.1:{port}"),
-            database: database.to_owned(),
-            query: None,
-        }
+impl PgUrl {
+    /// The private cluster's bootstrap superuser on `127.0.0.1:<port>`.
+    pub(crate) fn loopback(port: u16, database: &str) -> PgUrl {
+        let mut url = Url::parse(&format!("postgres://{SUPERUSER}@127.0.0.1:{port}/"))
+            .unwrap_or_else(|_| unreachable!("a fixed, valid url"));
+        url.set_path(database);
+        PgUrl(url)
     }
 
-    pub(crate) fn parse(url: &str) -> Result<UrlParts, EmbeddedError> {
-        let invalid = |reason: &str| EmbeddedError::InvalidDatabaseUrl {
-            reason: reason.to_owned(),
-        };
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| invalid("it does not start with postgres://"))?;
-        if scheme != "postgres" && scheme != "postgresql" {
-            return Err(invalid("the scheme must be postgres:// or postgresql://"));
+    pub(crate) fn parse(text: &str) -> Result<PgUrl, EmbeddedError> {
+        let invalid = |reason: String| EmbeddedError::InvalidDatabaseUrl { reason };
+        let url = Url::parse(text).map_err(|e| invalid(e.to_string()))?;
+        if !matches!(url.scheme(), "postgres" | "postgresql") {
+            return Err(invalid(
+                "the scheme must be postgres:// or postgresql://".to_owned(),
+            ));
         }
-        let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
-        let (before_query, query) = match rest.split_once('?') {
-            Some((before, query)) => (before, Some(query.to_owned())),
-            None => (rest, None),
-        };
-        // Like libpq: user credentials end at the first '@' before any '/'.
-        let authority_end = before_query.find('/').unwrap_or(before_query.len());
-        let (userinfo, after_userinfo) = match before_query[..authority_end].find('@') {
-            Some(at) => (Some(before_query[..at].to_owned()), &before_query[at + 1..]),
-            None => (None, before_query),
-        };
-        let (host, database) = after_userinfo
-            .split_once('/')
-            .unwrap_or((after_userinfo, ""));
-        Ok(UrlParts {
-            scheme: scheme.to_owned(),
-            userinfo,
-            host: host.to_owned(),
-            database: database.to_owned(),
-            query,
-        })
+        Ok(PgUrl(url))
     }
 
-    pub(crate) fn with_database(&self, database: &str) -> UrlParts {
-        UrlParts {
-            database: database.to_owned(),
-            ..self.clone()
+    /// The database name (the path without its `/`), percent-decoded.
+    pub(crate) fn database(&self) -> String {
+        let path = self.0.path().trim_start_matches('/');
+        percent_encoding::percent_decode_str(path)
+            .decode_utf8_lossy()
+            .into_owned()
+    }
+
+    pub(crate) fn with_database(&self, database: &str) -> PgUrl {
+        let mut url = self.0.clone();
+        url.set_path(database);
+        PgUrl(url)
+    }
+
+    /// The same database, logging in as `user` with `password`. A URL without a host (a
+    /// socket directory given as `?host=`) cannot carry a user before `@`, so there they go
+    /// into the query, which libpq reads the same way.
+    pub(crate) fn with_login(&self, user: &str, password: &str) -> PgUrl {
+        let mut url = self.0.clone();
+        let in_authority = url.has_host()
+            && !url.host_str().unwrap_or_default().is_empty()
+            && url.set_username(user).is_ok()
+            && url.set_password(Some(password)).is_ok();
+        if !in_authority {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            let kept: Vec<(String, String)> = url
+                .query_pairs()
+                .filter(|(k, _)| k != "user" && k != "password")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            url.query_pairs_mut()
+                .clear()
+                .extend_pairs(kept)
+                .append_pair("user", user)
+                .append_pair("password", password);
         }
+        PgUrl(url)
     }
 
     pub(crate) fn render(&self) -> String {
-        self.render_as(self.userinfo.as_deref())
-    }
-
-    pub(crate) fn render_as(&self, userinfo: Option<&str>) -> String {
-        let mut url = format!("{}://", self.scheme);
-        if let Some(userinfo) = userinfo {
-            url.push_str(userinfo);
-            url.push('@');
-        }
-        url.push_str(&self.host);
-        url.push('/');
-        url.push_str(&self.database);
-        if let Some(query) = &self.query {
-            url.push('?');
-            url.push_str(query);
-        }
-        url
+        self.0.to_string()
     }
 }
 
 /// The url with any password replaced by `***` (for messages and logs).
-pub(crate) fn redact(url: &str) -> String {
-    match UrlParts::parse(url) {
-        Ok(parts) => match parts
-            .userinfo
-            .as_deref()
-            .and_then(|info| info.split_once(':'))
-        {
-            Some((user, _)) => parts.render_as(Some(&format!("{user}:***"))),
-            None => parts.render(),
-        },
-        Err(_) => "<unparseable database url>".to_owned(),
+pub(crate) fn redact(text: &str) -> String {
+    let Ok(PgUrl(mut url)) = PgUrl::parse(text) else {
+        return "<unparseable database url>".to_owned();
+    };
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
     }
-}
-
-/// Percent-encode everything but RFC 3986 unreserved characters.
-pub(crate) fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            // Writing to a String cannot fail.
-            let _ = write!(out, "%{byte:02X}");
-        }
+    if url.query_pairs().any(|(k, _)| k == "password") {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "password" { "***".into() } else { v };
+                (k.into_owned(), v.into_owned())
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
     }
-    out
+    url.to_string()
 }
