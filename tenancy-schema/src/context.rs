@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretBox};
 use sha2::Sha256;
 
 use crate::{Error, PrincipalId, TenantId};
@@ -21,15 +22,15 @@ use crate::{Error, PrincipalId, TenantId};
 /// readable by the tables' owner and the admin role only).
 ///
 /// [`crate::TenancyBuilder`] reads it through the admin login when one is configured;
-/// otherwise give it explicitly, for example from a secret store. Its `Debug` output hides it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ContextKey([u8; 32]);
+/// otherwise give it explicitly, for example from a secret store. It is kept in a
+/// [`secrecy::SecretBox`]: its `Debug` output hides it and its memory is zeroed when dropped.
+pub struct ContextKey(SecretBox<[u8; 32]>);
 
 impl ContextKey {
     /// A key from its 32 bytes.
     #[must_use]
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
+        Self(SecretBox::new(Box::new(bytes)))
     }
 
     /// A key from 64 hexadecimal digits, as `SELECT encode(key, 'hex') FROM
@@ -44,18 +45,29 @@ impl ContextKey {
     /// # Errors
     /// [`Error::InvalidInput`] unless `hex` is exactly 64 hexadecimal digits.
     pub fn from_hex(hex: &str) -> Result<Self, Error> {
-        let mut bytes = [0u8; 32];
-        hex::decode_to_slice(hex.trim(), &mut bytes).map_err(|e| Error::InvalidInput {
+        let mut key = SecretBox::new(Box::new([0u8; 32]));
+        hex::decode_to_slice(
+            hex.trim(),
+            secrecy::ExposeSecretMut::expose_secret_mut(&mut key),
+        )
+        .map_err(|e| Error::InvalidInput {
             field: "context key",
             reason: format!("expected 64 hexadecimal digits ({e})"),
         })?;
-        Ok(Self(bytes))
+        Ok(Self(key))
     }
 
     fn mac(&self, message: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.0.expose_secret())
+            .expect("HMAC takes any key length");
         mac.update(message.as_bytes());
         hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+impl Clone for ContextKey {
+    fn clone(&self) -> Self {
+        Self::from_bytes(*self.0.expose_secret())
     }
 }
 
