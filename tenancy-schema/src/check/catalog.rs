@@ -1,0 +1,332 @@
+//! The catalog queries. Everything the rules need is read up front, so the rules are plain
+//! functions over rows, readable without the SQL and free of round trips.
+
+use std::collections::BTreeMap;
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Nullable, Text};
+
+use super::CheckOptions;
+
+#[derive(QueryableByName)]
+#[allow(clippy::struct_excessive_bools)] // reason: one row of catalog flags, read as is
+pub(super) struct TableRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    pub(super) owner: String,
+    #[diesel(sql_type = Bool)]
+    pub(super) rls: bool,
+    #[diesel(sql_type = Bool)]
+    pub(super) forced: bool,
+    #[diesel(sql_type = Bool)]
+    pub(super) app_is_owner: bool,
+    #[diesel(sql_type = Bool)]
+    pub(super) app_in_owner: bool,
+}
+
+#[derive(QueryableByName)]
+pub(super) struct ColumnRow {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    pub(super) column_name: String,
+    #[diesel(sql_type = Text)]
+    pub(super) type_name: String,
+    #[diesel(sql_type = Bool)]
+    pub(super) not_null: bool,
+}
+
+/// A primary key, unique key or index (constraint-backed or not), or a foreign key.
+#[derive(QueryableByName)]
+pub(super) struct KeyRow {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    pub(super) name: String,
+    /// `p`, `u` (unique constraint or unique index), `i` (index), `f`.
+    #[diesel(sql_type = Text)]
+    pub(super) kind: String,
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) columns: Vec<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub(super) target: Option<String>,
+    #[diesel(sql_type = Nullable<Array<Text>>)]
+    pub(super) target_columns: Option<Vec<String>>,
+}
+
+#[derive(QueryableByName)]
+pub(super) struct PolicyRow {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    pub(super) name: String,
+    #[diesel(sql_type = Bool)]
+    pub(super) permissive: bool,
+    /// `*` all, `r` select, `a` insert, `w` update, `d` delete.
+    #[diesel(sql_type = Text)]
+    pub(super) cmd: String,
+    #[diesel(sql_type = Bool)]
+    pub(super) applies_to_app: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub(super) using: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub(super) check: Option<String>,
+}
+
+#[derive(QueryableByName)]
+pub(super) struct RoleRow {
+    #[diesel(sql_type = Bool)]
+    pub(super) exists: bool,
+    #[diesel(sql_type = Bool)]
+    pub(super) superuser: bool,
+    #[diesel(sql_type = Bool)]
+    pub(super) bypassrls: bool,
+}
+
+#[derive(QueryableByName)]
+pub(super) struct RoutineRow {
+    #[diesel(sql_type = Text)]
+    pub(super) name: String,
+    #[diesel(sql_type = Text)]
+    pub(super) body: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub(super) comment: Option<String>,
+}
+
+#[derive(QueryableByName)]
+pub(super) struct ViewRow {
+    #[diesel(sql_type = Text)]
+    pub(super) name: String,
+    #[diesel(sql_type = Text)]
+    pub(super) definition: String,
+    #[diesel(sql_type = Bool)]
+    pub(super) security_invoker: bool,
+}
+
+#[derive(QueryableByName)]
+struct PrivilegeRow {
+    #[diesel(sql_type = Bool)]
+    writable: bool,
+}
+
+/// A member of the application role that can become a role skipping row level security.
+pub(super) struct ReachRow {
+    pub(super) login: String,
+    pub(super) role: crate::roles::Reachable,
+    pub(super) problem: &'static str,
+}
+
+#[derive(QueryableByName)]
+struct MemberRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+#[derive(QueryableByName)]
+pub(super) struct ContextRow {
+    #[diesel(sql_type = Bool)]
+    pub(super) temporary: bool,
+    #[diesel(sql_type = Bool)]
+    pub(super) sealed_function: bool,
+    #[diesel(sql_type = Bool)]
+    pub(super) has_key: bool,
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) forgeable_by: Vec<String>,
+}
+
+pub(super) struct Catalog {
+    pub(super) reach: Vec<ReachRow>,
+    pub(super) context: ContextRow,
+    pub(super) tables: BTreeMap<String, TableRow>,
+    pub(super) columns: BTreeMap<String, Vec<ColumnRow>>,
+    pub(super) keys: BTreeMap<String, Vec<KeyRow>>,
+    pub(super) policies: BTreeMap<String, Vec<PolicyRow>>,
+    pub(super) role: RoleRow,
+    pub(super) routines: Vec<RoutineRow>,
+    pub(super) views: Vec<ViewRow>,
+    pub(super) audit_writable: Option<bool>,
+}
+
+fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> String) -> BTreeMap<String, Vec<T>> {
+    let mut out: BTreeMap<String, Vec<T>> = BTreeMap::new();
+    for row in rows {
+        out.entry(key(&row)).or_default().push(row);
+    }
+    out
+}
+
+/// Every login (or other role) that is a member of the application role, directly or through
+/// other roles. What each can become is [`crate::roles::reachable`], the query `Tenancy` checks
+/// its own login with. The application role's own attributes are TEN061-64.
+const MEMBERS_SQL: &str = "
+WITH RECURSIVE members (oid) AS (
+  SELECT oid FROM pg_roles WHERE rolname = $1
+  UNION
+  SELECT m.member FROM pg_auth_members m JOIN members ON m.roleid = members.oid
+)
+SELECT r.rolname::text AS name FROM members JOIN pg_roles r ON r.oid = members.oid
+WHERE r.rolname <> $1
+ORDER BY 1";
+
+/// Whether the tenant context is the sealed one (`tenancy.current_tenant()` is the
+/// SECURITY DEFINER reader of what `tenancy.enter()` verified, and the key exists) and which
+/// rights would let the application role forge it anyway.
+const CONTEXT_SQL: &str = "
+SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
+  coalesce((SELECT p.prosecdef FROM pg_proc p
+            WHERE p.oid = to_regprocedure('tenancy.verified_context(integer,text)')), false)
+  AND coalesce((SELECT pg_get_functiondef(p.oid) LIKE '%tenancy.verified_context(1,%' FROM pg_proc p
+            WHERE p.pronamespace = to_regnamespace('tenancy') AND p.proname = 'current_tenant'
+              AND p.pronargs = 0), false) AS sealed_function,
+  to_regclass('tenancy.context_key') IS NOT NULL AS has_key,
+  ARRAY(
+    SELECT what FROM (
+      SELECT 'SELECT on tenancy.context_key' AS what
+      WHERE to_regclass('tenancy.context_key') IS NOT NULL
+        AND has_table_privilege($1, to_regclass('tenancy.context_key'), 'SELECT')
+      UNION ALL
+      SELECT format('USAGE or UPDATE on sequence %s', c.oid::regclass)
+      FROM pg_class c
+      WHERE c.relnamespace = to_regnamespace('tenancy') AND c.relkind = 'S'
+        AND (has_sequence_privilege($1, c.oid, 'USAGE') OR has_sequence_privilege($1, c.oid, 'UPDATE'))
+      UNION ALL
+      SELECT format('EXECUTE on %s', p.oid::regprocedure)
+      FROM pg_proc p
+      WHERE p.pronamespace = to_regnamespace('tenancy')
+        AND p.proname IN ('install_context_key', 'trusted_session', 'rewrite_policies')
+        AND has_function_privilege($1, p.oid, 'EXECUTE')
+    ) forgeable
+  ) AS forgeable_by";
+
+#[allow(clippy::too_many_lines)] // reason: one catalog query after another
+pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryResult<Catalog> {
+    use diesel::sql_types::Text as T;
+    let role: RoleRow = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS exists,
+                coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = $1), false) AS superuser,
+                coalesce((SELECT rolbypassrls FROM pg_roles WHERE rolname = $1), false) AS bypassrls",
+    )
+    .bind::<T, _>(&o.app_role)
+    .get_result(conn)?;
+    // With the role missing, membership tests use a role that exists and has no rights.
+    let app = if role.exists {
+        o.app_role.clone()
+    } else {
+        "pg_monitor".to_owned()
+    };
+    let tables: Vec<TableRow> = diesel::sql_query(
+        "SELECT c.relname::text AS name, pg_get_userbyid(c.relowner)::text AS owner,
+                c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
+                (SELECT oid FROM pg_roles WHERE rolname = $2) = c.relowner AS app_is_owner,
+                pg_has_role($2, c.relowner, 'MEMBER') AS app_in_owner
+         FROM pg_class c
+         WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p')",
+    )
+    .bind::<T, _>(&o.schema)
+    .bind::<T, _>(&app)
+    .load(conn)?;
+    let columns: Vec<ColumnRow> = diesel::sql_query(
+        "SELECT c.relname::text AS table_name, a.attname::text AS column_name,
+                format_type(a.atttypid, a.atttypmod) AS type_name, a.attnotnull AS not_null
+         FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+         WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p')
+         ORDER BY c.relname, a.attnum",
+    )
+    .bind::<T, _>(&o.schema)
+    .load(conn)?;
+    let keys: Vec<KeyRow> = diesel::sql_query(
+        "SELECT c.relname::text AS table_name, con.conname::text AS name,
+                CASE con.contype WHEN 'p' THEN 'p' WHEN 'u' THEN 'u' ELSE 'f' END AS kind,
+                ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, o)
+                      JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
+                CASE WHEN con.contype = 'f' THEN (SELECT relname::text FROM pg_class WHERE oid = con.confrelid) END AS target,
+                CASE WHEN con.contype = 'f' THEN ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, o)
+                      JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) END AS target_columns
+         FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+         WHERE c.relnamespace = $1::regnamespace AND con.contype IN ('p', 'u', 'f')
+         UNION ALL
+         SELECT c.relname::text, ic.relname::text, CASE WHEN i.indisunique THEN 'u' ELSE 'i' END,
+                ARRAY(SELECT coalesce(a.attname::text, '(expression)') FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)
+                      LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o),
+                NULL, NULL
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
+         WHERE c.relnamespace = $1::regnamespace
+           AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid)",
+    )
+    .bind::<T, _>(&o.schema)
+    .load(conn)?;
+    let policies: Vec<PolicyRow> = diesel::sql_query(
+        "SELECT c.relname::text AS table_name, p.polname::text AS name, p.polpermissive AS permissive,
+                p.polcmd::text AS cmd,
+                (0 = ANY (p.polroles) OR EXISTS (SELECT 1 FROM unnest(p.polroles) r(oid) WHERE pg_has_role($2, r.oid, 'MEMBER'))) AS applies_to_app,
+                pg_get_expr(p.polqual, p.polrelid) AS using,
+                pg_get_expr(p.polwithcheck, p.polrelid) AS check
+         FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
+         WHERE c.relnamespace = $1::regnamespace",
+    )
+    .bind::<T, _>(&o.schema)
+    .bind::<T, _>(&app)
+    .load(conn)?;
+    let routines: Vec<RoutineRow> = diesel::sql_query(
+        "SELECT p.oid::regprocedure::text AS name, coalesce(pg_get_functiondef(p.oid), p.prosrc) AS body,
+                obj_description(p.oid, 'pg_proc') AS comment
+         FROM pg_proc p
+         WHERE p.prosecdef AND p.prokind IN ('f', 'p')
+           AND p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+           AND has_function_privilege($1, p.oid, 'EXECUTE')",
+    )
+    .bind::<T, _>(&app)
+    .load(conn)?;
+    let views: Vec<ViewRow> = diesel::sql_query(
+        "SELECT c.oid::regclass::text AS name, pg_get_viewdef(c.oid) AS definition,
+                coalesce(c.reloptions::text[] && ARRAY['security_invoker=true', 'security_invoker=on', 'security_invoker=1'], false) AS security_invoker
+         FROM pg_class c
+         WHERE c.relkind IN ('v', 'm')
+           AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+           AND has_table_privilege($1, c.oid, 'SELECT')",
+    )
+    .bind::<T, _>(&app)
+    .load(conn)?;
+    let audit_writable = diesel::sql_query(
+        "SELECT has_table_privilege($1, c.oid, 'UPDATE') OR has_table_privilege($1, c.oid, 'DELETE')
+                OR has_table_privilege($1, c.oid, 'TRUNCATE') AS writable
+         FROM pg_class c WHERE c.relnamespace = $2::regnamespace AND c.relname = 'audit_log' AND c.relkind = 'r'",
+    )
+    .bind::<T, _>(&app)
+    .bind::<T, _>(&o.schema)
+    .load::<PrivilegeRow>(conn)?
+    .into_iter()
+    .next()
+    .map(|r| r.writable);
+    let mut reach = Vec::new();
+    let members: Vec<MemberRow> = diesel::sql_query(MEMBERS_SQL)
+        .bind::<T, _>(&app)
+        .load(conn)?;
+    for member in members {
+        for role in crate::roles::reachable(conn, &member.name)? {
+            if let Some(problem) = role.problem() {
+                reach.push(ReachRow {
+                    login: member.name.clone(),
+                    role,
+                    problem,
+                });
+            }
+        }
+    }
+    let context: ContextRow = diesel::sql_query(CONTEXT_SQL)
+        .bind::<T, _>(&app)
+        .get_result(conn)?;
+    Ok(Catalog {
+        reach,
+        context,
+        tables: tables.into_iter().map(|t| (t.name.clone(), t)).collect(),
+        columns: group(columns, |c| c.table_name.clone()),
+        keys: group(keys, |k| k.table_name.clone()),
+        policies: group(policies, |p| p.table_name.clone()),
+        role,
+        routines,
+        views,
+        audit_writable,
+    })
+}

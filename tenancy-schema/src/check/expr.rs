@@ -1,0 +1,74 @@
+//! Reading policy and function text. The catalog gives expressions as PostgreSQL prints them
+//! (`pg_get_expr`, `pg_get_functiondef`), so the rules match words in that text instead of
+//! parsing SQL.
+
+use super::catalog::PolicyRow;
+
+/// Whether an expression reads the tenant context.
+pub(super) fn reads_tenant_context(expr: &str) -> bool {
+    expr.contains("current_tenant()") || expr.contains("'tenancy.tenant_id'")
+}
+
+/// `expr` with the once-per-statement form of the context functions written as plain calls.
+pub(super) fn once_per_statement_as_call(expr: &str) -> String {
+    expr.replace(
+        "( SELECT tenancy.current_tenant() AS current_tenant)",
+        "tenancy.current_tenant()",
+    )
+    .replace(
+        "( SELECT tenancy.current_principal() AS current_principal)",
+        "tenancy.current_principal()",
+    )
+}
+
+/// `true`-ish: the whole expression is the constant true.
+pub(super) fn always_true(expr: &str) -> bool {
+    let e = expr
+        .trim()
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .trim();
+    e.eq_ignore_ascii_case("true")
+}
+
+pub(super) fn has_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        let boundary = |c: Option<char>| c.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        boundary(before) && boundary(after)
+    })
+}
+
+pub(super) fn policy_applies_to_all_commands_with_tenant_predicate(
+    p: &PolicyRow,
+    tenant_col: &str,
+) -> bool {
+    let is_tenant = |e: &Option<String>| {
+        e.as_deref()
+            .is_some_and(|e| reads_tenant_context(e) && has_word(e, tenant_col))
+    };
+    p.cmd == "*" && is_tenant(&p.using) && is_tenant(&p.check)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expression_helpers() {
+        assert!(has_word("a OR b", "OR"));
+        assert!(!has_word("ORDER BY", "OR"));
+        assert!(has_word("(tenant_id = x)", "tenant_id"));
+        assert!(!has_word("other_tenant_id = x", "tenant_id"));
+        assert!(always_true("true"));
+        assert!(always_true("(true)"));
+        assert!(!always_true("(tenant_id = tenancy.current_tenant())"));
+        assert!(reads_tenant_context(
+            "(tenant_id = tenancy.current_tenant())"
+        ));
+        assert!(reads_tenant_context(
+            "(NULLIF(current_setting('tenancy.tenant_id'::text, true), ''::text))::uuid"
+        ));
+    }
+}

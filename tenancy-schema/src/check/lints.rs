@@ -1,0 +1,264 @@
+//! The lint catalogue, kept apart from the rules: ids never change meaning, so the whole list
+//! is reviewed in one place, and a rule names only an id, never its severity or section.
+
+/// How bad a finding is. `tenancy check` exits non-zero when any finding is an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Isolation is broken or not enforced by the database.
+    Error,
+    /// Not a leak by itself, but weakens a layer or will hurt later.
+    Warning,
+}
+
+/// Which part of the report a finding belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Section {
+    /// Tenant isolation in PostgreSQL.
+    Isolation,
+    /// Readiness for a distributed engine (Citus) distributing on the tenant column; only
+    /// with [`CheckOptions::citus`](super::CheckOptions::citus).
+    Citus,
+}
+
+/// Every lint: id, severity, section and what it means.
+pub const LINTS: &[(&str, Severity, Section, &str)] = &[
+    (
+        "TEN001",
+        Severity::Error,
+        Section::Isolation,
+        "a classified table is missing from the database",
+    ),
+    (
+        "TEN002",
+        Severity::Error,
+        Section::Isolation,
+        "a tenant-scoped table has no tenant column",
+    ),
+    (
+        "TEN003",
+        Severity::Error,
+        Section::Isolation,
+        "the tenant column is nullable",
+    ),
+    (
+        "TEN004",
+        Severity::Error,
+        Section::Isolation,
+        "the tenant column is not uuid",
+    ),
+    (
+        "TEN005",
+        Severity::Error,
+        Section::Isolation,
+        "the tenant column has no foreign key to the tenants table",
+    ),
+    (
+        "TEN010",
+        Severity::Error,
+        Section::Isolation,
+        "row level security is not enabled",
+    ),
+    (
+        "TEN011",
+        Severity::Error,
+        Section::Isolation,
+        "row level security is not forced (the owner bypasses it)",
+    ),
+    (
+        "TEN012",
+        Severity::Error,
+        Section::Isolation,
+        "no permissive tenant policy applies to the application role",
+    ),
+    (
+        "TEN013",
+        Severity::Error,
+        Section::Isolation,
+        "no restrictive tenant isolation policy (for all commands, USING and WITH CHECK)",
+    ),
+    (
+        "TEN020",
+        Severity::Error,
+        Section::Isolation,
+        "a tenant predicate contains OR",
+    ),
+    (
+        "TEN021",
+        Severity::Error,
+        Section::Isolation,
+        "a tenant predicate contains a sub-query",
+    ),
+    (
+        "TEN022",
+        Severity::Error,
+        Section::Isolation,
+        "a permissive policy for the application role is always true",
+    ),
+    (
+        "TEN023",
+        Severity::Error,
+        Section::Isolation,
+        "a policy reads the tenant setting directly instead of tenancy.current_tenant()",
+    ),
+    (
+        "TEN030",
+        Severity::Error,
+        Section::Isolation,
+        "a primary or unique key of a tenant table does not include the tenant column",
+    ),
+    (
+        "TEN031",
+        Severity::Warning,
+        Section::Isolation,
+        "an index or unique key of a tenant table does not lead with the tenant column",
+    ),
+    (
+        "TEN032",
+        Severity::Error,
+        Section::Isolation,
+        "an index or unique key declared in the model is missing",
+    ),
+    (
+        "TEN033",
+        Severity::Error,
+        Section::Isolation,
+        "the primary key differs from the model's",
+    ),
+    (
+        "TEN040",
+        Severity::Error,
+        Section::Isolation,
+        "a foreign key between tenant tables does not include the tenant column on both sides",
+    ),
+    (
+        "TEN041",
+        Severity::Error,
+        Section::Isolation,
+        "a foreign key declared in the model is missing",
+    ),
+    (
+        "TEN050",
+        Severity::Warning,
+        Section::Isolation,
+        "a table has a tenant column but no model classifies it",
+    ),
+    (
+        "TEN060",
+        Severity::Error,
+        Section::Isolation,
+        "the application role is missing",
+    ),
+    (
+        "TEN061",
+        Severity::Error,
+        Section::Isolation,
+        "the application role is a superuser",
+    ),
+    (
+        "TEN062",
+        Severity::Error,
+        Section::Isolation,
+        "the application role has BYPASSRLS",
+    ),
+    (
+        "TEN063",
+        Severity::Error,
+        Section::Isolation,
+        "the application role owns a tenant table",
+    ),
+    (
+        "TEN064",
+        Severity::Error,
+        Section::Isolation,
+        "the application role is a member of a tenant table's owner",
+    ),
+    (
+        "TEN065",
+        Severity::Error,
+        Section::Isolation,
+        "a login of the application role can become a role that skips row level security",
+    ),
+    (
+        "TEN066",
+        Severity::Warning,
+        Section::Isolation,
+        "the application role may create temporary tables, which shadow real ones for the rest of a pooled session",
+    ),
+    (
+        "TEN067",
+        Severity::Error,
+        Section::Isolation,
+        "the tenant context is not sealed: SQL running as the application role can set it",
+    ),
+    (
+        "TEN051",
+        Severity::Error,
+        Section::Isolation,
+        "one table is classified twice, in conflicting ways",
+    ),
+    (
+        "TEN070",
+        Severity::Error,
+        Section::Isolation,
+        "a SECURITY DEFINER function the application role can run reads tenant tables",
+    ),
+    (
+        "TEN071",
+        Severity::Error,
+        Section::Isolation,
+        "a view the application role can read covers tenant tables without security_invoker",
+    ),
+    (
+        "TEN080",
+        Severity::Error,
+        Section::Isolation,
+        "the application role may UPDATE, DELETE or TRUNCATE the audit log",
+    ),
+    (
+        "CIT001",
+        Severity::Warning,
+        Section::Citus,
+        "the primary key does not include the distribution column",
+    ),
+    (
+        "CIT002",
+        Severity::Warning,
+        Section::Citus,
+        "a unique key does not include the distribution column",
+    ),
+    (
+        "CIT003",
+        Severity::Warning,
+        Section::Citus,
+        "a foreign key between distributed tables does not include the distribution column",
+    ),
+    (
+        "CIT004",
+        Severity::Warning,
+        Section::Citus,
+        "a policy contains a sub-query",
+    ),
+];
+
+pub(super) fn lint(id: &'static str) -> (Severity, Section) {
+    LINTS
+        .iter()
+        .find(|l| l.0 == id)
+        .map_or((Severity::Error, Section::Isolation), |l| (l.1, l.2))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn lint_ids_are_unique_and_documented() {
+        let ids: BTreeSet<&str> = LINTS.iter().map(|l| l.0).collect();
+        assert_eq!(ids.len(), LINTS.len());
+        assert!(LINTS.iter().all(|l| !l.3.is_empty()));
+    }
+}

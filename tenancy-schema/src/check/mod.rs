@@ -1,0 +1,35 @@
+//! Checks a live database against the tables classified in this binary, and lints it.
+//!
+//! `tenancy check` (the CLI) runs this; call it from your own binary or test to check your
+//! own models, which `#[tenant_scoped]` registers in [`crate::registry`]:
+//!
+//! ```no_run
+//! use diesel::{Connection, PgConnection};
+//! use tenancy_schema::check::{self, CheckOptions};
+//! # fn demo() -> Result<(), tenancy_schema::Error> {
+//! let mut conn = PgConnection::establish("postgres://owner@localhost/app")
+//!     .map_err(|e| tenancy_schema::Error::InvalidInput { field: "url", reason: e.to_string() })?;
+//! let report = check::run(&mut conn, &tenancy_schema::registry(), &CheckOptions::default())?;
+//! for finding in &report.findings {
+//!     eprintln!("{finding}");
+//! }
+//! assert!(!report.has_errors());
+//! # Ok(()) }
+//! ```
+//!
+//! Every finding has a stable id (documented on [`LINTS`]), a severity, the object it is
+//! about, a message and a hint saying how to fix it. The ids never change meaning; new lints
+//! get new ids.
+
+mod catalog;
+mod definers;
+mod expr;
+mod lints;
+mod report;
+mod roles;
+mod runner;
+mod tables;
+
+pub use lints::{LINTS, Section, Severity};
+pub use report::{Finding, Report};
+pub use runner::{CheckOptions, run};

@@ -1,0 +1,81 @@
+//! The rules about who runs the queries: the application role's own attributes, the logins
+//! that can reach a role skipping row level security, and whether the tenant context those
+//! queries are filtered by can be forged.
+
+use super::CheckOptions;
+use super::catalog::Catalog;
+use super::report::Findings;
+
+pub(super) fn check_role(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
+    let object = format!("role {}", o.app_role);
+    if !catalog.role.exists {
+        f.add(
+            "TEN060",
+            &object,
+            format!("role `{}` does not exist", o.app_role),
+            "run the migrations, or pass the application role with --app-role",
+        );
+        return;
+    }
+    if catalog.role.superuser {
+        f.add(
+            "TEN061",
+            &object,
+            "the application role is a superuser: row level security never applies to it",
+            format!("ALTER ROLE {} NOSUPERUSER", o.app_role),
+        );
+    }
+    if catalog.role.bypassrls {
+        f.add(
+            "TEN062",
+            &object,
+            "the application role has BYPASSRLS: row level security never applies to it",
+            format!("ALTER ROLE {} NOBYPASSRLS", o.app_role),
+        );
+    }
+}
+
+pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
+    for r in &catalog.reach {
+        f.add(
+            "TEN065",
+            format!("role {}", r.login),
+            format!(
+                "`{}` is a member of `{}` and can become `{}` ({}), which is {}: tenant transactions on this login are not bound by row level security",
+                r.login, o.app_role, r.role.role, r.role.path, r.problem
+            ),
+            format!(
+                "remove the membership chain ({}); give the admin path a login of its own",
+                r.role.path
+            ),
+        );
+    }
+    let object = format!("role {}", o.app_role);
+    if catalog.context.temporary {
+        f.add(
+            "TEN066",
+            &object,
+            format!("`{}` may create temporary tables: a temporary table created in one tenant's transaction shadows the real table of the same name for the next tenant on the pooled connection", o.app_role),
+            "REVOKE TEMPORARY ON DATABASE <database> FROM PUBLIC; GRANT TEMPORARY ON DATABASE <database> TO <owner>",
+        );
+    }
+    if !catalog.context.sealed_function || !catalog.context.has_key {
+        f.add(
+            "TEN067",
+            "function tenancy.current_tenant()",
+            "the policies read a tenant context that SQL running as the application role can set (`SET tenancy.tenant_id`, `set_config`)",
+            "run the tenancy migrations (the sealed tenant context: tenancy.enter(), tenancy.context_key)",
+        );
+    }
+    for what in &catalog.context.forgeable_by {
+        f.add(
+            "TEN067",
+            &object,
+            format!(
+                "`{}` has {what}: with it SQL can forge the tenant context",
+                o.app_role
+            ),
+            format!("revoke it from {} (and PUBLIC)", o.app_role),
+        );
+    }
+}

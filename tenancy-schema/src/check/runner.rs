@@ -1,0 +1,138 @@
+//! The entry point: which tables count as tenant tables, and the order the rule groups run in.
+//! The registry-level rules (a classified table missing, a table classified twice) live here,
+//! since they look at the registry as a whole rather than at one table or role.
+
+use std::collections::BTreeMap;
+
+use super::catalog::load_catalog;
+use super::definers::check_definers_and_views;
+use super::lints::Section;
+use super::report::{Findings, Report};
+use super::roles::{check_reach_and_context, check_role};
+use super::tables::check_tenant_table;
+use crate::{Result, TableKind, TableManifest};
+
+/// Options of [`run`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// The schema holding the application's tables (default `public`).
+    pub schema: String,
+    /// The application role (default `tenancy_app`).
+    pub app_role: String,
+    /// The tenant column (default `tenant_id`) for tables the registry does not describe.
+    pub tenant_column: String,
+    /// The tenants table foreign keys must point to (default `tenants`).
+    pub tenants_table: String,
+    /// Also report readiness for a distributed engine (Citus).
+    pub citus: bool,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        Self {
+            schema: "public".to_owned(),
+            app_role: "tenancy_app".to_owned(),
+            tenant_column: "tenant_id".to_owned(),
+            tenants_table: "tenants".to_owned(),
+            citus: false,
+        }
+    }
+}
+
+/// Checks the database behind `conn` against `registry` and lints it.
+///
+/// # Errors
+/// A database error (the connection needs to read the catalogs; any role can).
+pub fn run(
+    conn: &mut diesel::PgConnection,
+    registry: &[&TableManifest],
+    options: &CheckOptions,
+) -> Result<Report> {
+    let catalog = load_catalog(conn, options)?;
+    let mut f = Findings(Vec::new());
+    let classified: BTreeMap<&str, &TableManifest> =
+        registry.iter().map(|m| (m.table, *m)).collect();
+
+    // Tenant tables: classified tenant-scoped ones, plus any table with the tenant column.
+    let mut tenant_tables: BTreeMap<String, String> = BTreeMap::new();
+    for m in registry
+        .iter()
+        .filter(|m| m.kind == TableKind::TenantScoped)
+    {
+        let col = m.tenant_column.unwrap_or(&options.tenant_column);
+        tenant_tables.insert(m.table.to_owned(), col.to_owned());
+    }
+    for (table, cols) in &catalog.columns {
+        if cols.iter().any(|c| c.column_name == options.tenant_column)
+            && table != &options.tenants_table
+        {
+            tenant_tables
+                .entry(table.clone())
+                .or_insert_with(|| options.tenant_column.clone());
+        }
+    }
+
+    for m in registry {
+        if !catalog.tables.contains_key(m.table) {
+            f.add("TEN001", format!("table {}", m.table), format!("`{}` is classified in the code but does not exist in schema `{}`", m.table, options.schema), "run the migrations (`tenancy migrate` or `diesel migration run`), or remove the model");
+        }
+    }
+    let mut checked = 0;
+    for (table, col) in &tenant_tables {
+        let Some(t) = catalog.tables.get(table) else {
+            continue;
+        };
+        checked += 1;
+        check_tenant_table(
+            &mut f,
+            &catalog,
+            options,
+            table,
+            col,
+            t,
+            classified.get(table.as_str()).copied(),
+        );
+    }
+    check_role(&mut f, &catalog, options);
+    check_reach_and_context(&mut f, &catalog, options);
+    check_classification(&mut f, registry);
+    check_definers_and_views(&mut f, &catalog, &tenant_tables, options);
+    if catalog.audit_writable == Some(true) {
+        f.add(
+            "TEN080",
+            "table audit_log",
+            format!(
+                "`{}` has UPDATE, DELETE or TRUNCATE on audit_log",
+                options.app_role
+            ),
+            format!(
+                "REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {}, PUBLIC",
+                options.app_role
+            ),
+        );
+    }
+    let mut findings = f.0;
+    if !options.citus {
+        findings.retain(|x| x.section != Section::Citus);
+    }
+    findings.sort_by(|a, b| {
+        (a.section, a.severity, a.id, &a.object).cmp(&(b.section, b.severity, b.id, &b.object))
+    });
+    findings.dedup();
+    Ok(Report {
+        tables_checked: checked,
+        findings,
+    })
+}
+
+/// Tables registered more than once in ways that scope them differently.
+fn check_classification(f: &mut Findings, registry: &[&TableManifest]) {
+    for conflict in crate::manifest::conflicts(registry) {
+        f.add(
+            "TEN051",
+            format!("table {}", conflict.table),
+            conflict.to_string(),
+            "classify each SQL table once; a second `table!` for the same table must carry the same classification and tenant column",
+        );
+    }
+}

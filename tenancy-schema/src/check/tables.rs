@@ -1,0 +1,232 @@
+//! The rules for one tenant table: its tenant column, row level security, policies, keys and
+//! foreign keys, what its model declares, and who owns it. The Citus lints sit next to the
+//! isolation lints they mirror, since both read the same key or policy.
+
+use super::CheckOptions;
+use super::catalog::{Catalog, TableRow};
+use super::expr::{
+    always_true, has_word, once_per_statement_as_call,
+    policy_applies_to_all_commands_with_tenant_predicate, reads_tenant_context,
+};
+use super::report::Findings;
+use crate::TableManifest;
+
+#[allow(clippy::too_many_lines)] // reason: one lint after another, in LINTS order
+pub(super) fn check_tenant_table(
+    f: &mut Findings,
+    catalog: &Catalog,
+    o: &CheckOptions,
+    table: &str,
+    col: &str,
+    t: &TableRow,
+    model: Option<&TableManifest>,
+) {
+    let object = format!("table {table}");
+    let columns = catalog
+        .columns
+        .get(table)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let keys = catalog
+        .keys
+        .get(table)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let policies = catalog
+        .policies
+        .get(table)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+
+    match columns.iter().find(|c| c.column_name == col) {
+        None => f.add("TEN002", &object, format!("tenant-scoped `{table}` has no `{col}` column"), format!("ALTER TABLE {table} ADD COLUMN {col} uuid NOT NULL REFERENCES {} (id), and backfill it", o.tenants_table)),
+        Some(c) => {
+            if !c.not_null {
+                f.add("TEN003", &object, format!("`{table}.{col}` is nullable: a row without a tenant matches no policy and no tenant filter"), format!("ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL"));
+            }
+            if c.type_name != "uuid" {
+                f.add("TEN004", &object, format!("`{table}.{col}` is {}, not uuid", c.type_name), format!("ALTER TABLE {table} ALTER COLUMN {col} TYPE uuid USING {col}::uuid"));
+            }
+            let has_fk = keys.iter().any(|k| k.kind == "f" && k.columns == [col] && k.target.as_deref() == Some(o.tenants_table.as_str()));
+            if !has_fk {
+                f.add("TEN005", &object, format!("`{table}.{col}` has no foreign key to `{}`", o.tenants_table), format!("ALTER TABLE {table} ADD FOREIGN KEY ({col}) REFERENCES {} (id) ON DELETE CASCADE", o.tenants_table));
+            }
+        }
+    }
+    if !t.rls {
+        f.add(
+            "TEN010",
+            &object,
+            "row level security is not enabled: raw SQL sees every tenant's rows",
+            format!("ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"),
+        );
+    }
+    if !t.forced {
+        f.add(
+            "TEN011",
+            &object,
+            format!(
+                "row level security is not forced: the owner `{}` bypasses the policies",
+                t.owner
+            ),
+            format!("ALTER TABLE {table} FORCE ROW LEVEL SECURITY"),
+        );
+    }
+    let tenant_pred = |e: &Option<String>| {
+        e.as_deref()
+            .is_some_and(|e| reads_tenant_context(e) && has_word(e, col))
+    };
+    let permissive = policies.iter().any(|p| {
+        p.permissive
+            && p.applies_to_app
+            && (tenant_pred(&p.using) || (p.cmd == "a" && tenant_pred(&p.check)))
+    });
+    if !permissive {
+        f.add("TEN012", &object, format!("no permissive policy with `{col} = tenancy.current_tenant()` applies to `{}`: it can read nothing (or something else grants access)", o.app_role), format!("CREATE POLICY tenant_access ON {table} FOR ALL TO {} USING ({col} = tenancy.current_tenant()) WITH CHECK ({col} = tenancy.current_tenant())", o.app_role));
+    }
+    let restrictive = policies.iter().any(|p| {
+        !p.permissive
+            && p.applies_to_app
+            && policy_applies_to_all_commands_with_tenant_predicate(p, col)
+    });
+    if !restrictive {
+        f.add("TEN013", &object, "no RESTRICTIVE tenant isolation policy: a permissive policy added later could widen access across tenants", format!("CREATE POLICY tenant_isolation ON {table} AS RESTRICTIVE FOR ALL TO PUBLIC USING ({col} = tenancy.current_tenant()) WITH CHECK ({col} = tenancy.current_tenant())"));
+    }
+    for p in policies {
+        let pobj = format!("policy {} on {table}", p.name);
+        for expr in [&p.using, &p.check].into_iter().flatten() {
+            if reads_tenant_context(expr) {
+                // The context read once per statement is an init plan, not a sub-query
+                // over rows.
+                let upper = once_per_statement_as_call(expr).to_ascii_uppercase();
+                if has_word(&upper, "OR") {
+                    f.add("TEN020", &pobj, format!("the tenant predicate `{expr}` contains OR, which defeats the ({col}, …) indexes and can widen it"), "keep the tenant predicate a single equality; put other rules in a separate (RESTRICTIVE) policy");
+                }
+                if has_word(&upper, "SELECT") {
+                    f.add("TEN021", &pobj, format!("the tenant predicate `{expr}` contains a sub-query"), "compare the column with tenancy.current_tenant() directly; a distributed engine rejects sub-queries in policies");
+                }
+                if expr.contains("current_setting(") {
+                    f.add("TEN023", &pobj, format!("`{expr}` reads the tenant setting directly: SQL in the transaction can change it (`SET`, `set_config`), and a pooled connection reports '' after its first transaction"), "use tenancy.current_tenant(), which returns only the context tenancy.enter() verified");
+                }
+            }
+            if has_word(&expr.to_ascii_uppercase(), "SELECT") {
+                f.add("CIT004", &pobj, format!("`{expr}` contains a sub-query"), "a distributed engine rejects sub-queries in policies: move the rule into the application query or a function-free predicate");
+            }
+        }
+        if p.permissive
+            && p.applies_to_app
+            && [&p.using, &p.check]
+                .into_iter()
+                .flatten()
+                .any(|e| always_true(e))
+        {
+            f.add(
+                "TEN022",
+                &pobj,
+                format!(
+                    "permissive policy `{}` is always true for `{}`: it grants every tenant's rows",
+                    p.name, o.app_role
+                ),
+                format!(
+                    "DROP POLICY {} ON {table}, or restrict it to {col} = tenancy.current_tenant()",
+                    p.name
+                ),
+            );
+        }
+    }
+
+    for k in keys.iter().filter(|k| k.kind != "f") {
+        let kobj = format!(
+            "{} {} on {table}",
+            if k.kind == "i" { "index" } else { "key" },
+            k.name
+        );
+        let includes = k.columns.iter().any(|c| c == col);
+        if matches!(k.kind.as_str(), "p" | "u") && !includes {
+            f.add("TEN030", &kobj, format!("({}) does not include `{col}`: it is unique across tenants, and one tenant can probe another's values", k.columns.join(", ")), format!("make it ({col}, {})", k.columns.join(", ")));
+            f.add(
+                if k.kind == "p" { "CIT001" } else { "CIT002" },
+                &kobj,
+                format!(
+                    "({}) does not include the distribution column `{col}`",
+                    k.columns.join(", ")
+                ),
+                format!("make it ({col}, {})", k.columns.join(", ")),
+            );
+        } else if k.columns.first().map(String::as_str) != Some(col) {
+            f.add("TEN031", &kobj, format!("({}) does not lead with `{col}`", k.columns.join(", ")), format!("lead with {col} unless the index serves a lookup made before the tenant is known"));
+        }
+    }
+    for k in keys.iter().filter(|k| k.kind == "f") {
+        let target = k.target.as_deref().unwrap_or_default();
+        if target == o.tenants_table {
+            continue;
+        }
+        let target_is_tenant = catalog
+            .columns
+            .get(target)
+            .is_some_and(|cols| cols.iter().any(|c| c.column_name == o.tenant_column));
+        if !target_is_tenant {
+            continue;
+        }
+        let both = k.columns.iter().any(|c| c == col)
+            && k.target_columns
+                .as_ref()
+                .is_some_and(|t| t.iter().any(|c| c == &o.tenant_column));
+        if !both {
+            let fobj = format!("foreign key {} on {table}", k.name);
+            f.add("TEN040", &fobj, format!("({}) -> {target} does not include the tenant column: foreign-key checks bypass row level security, so a row can point into another tenant", k.columns.join(", ")), format!("FOREIGN KEY ({col}, {}) REFERENCES {target} ({}, id)", k.columns.join(", "), o.tenant_column));
+            f.add(
+                "CIT003",
+                &fobj,
+                format!(
+                    "({}) -> {target} does not include the distribution column",
+                    k.columns.join(", ")
+                ),
+                format!(
+                    "FOREIGN KEY ({col}, {}) REFERENCES {target} ({}, id)",
+                    k.columns.join(", "),
+                    o.tenant_column
+                ),
+            );
+        }
+    }
+
+    match model {
+        None => f.add("TEN050", &object, format!("`{table}` has a `{col}` column but no model in this binary classifies it"), "add #[tenant_scoped] to its diesel::table! (or #[global_table] if the column means something else)"),
+        Some(m) => {
+            let pk: Vec<&str> = keys.iter().find(|k| k.kind == "p").map(|k| k.columns.iter().map(String::as_str).collect()).unwrap_or_default();
+            if pk != m.primary_key {
+                f.add("TEN033", &object, format!("the primary key is ({}), the model says ({})", pk.join(", "), m.primary_key.join(", ")), "regenerate schema.rs from the database, or migrate the key");
+            }
+            for (declared, unique) in m.indexes.iter().map(|i| (i, false)).chain(m.uniques.iter().map(|u| (u, true))) {
+                let found = keys.iter().any(|k| {
+                    k.columns.iter().map(String::as_str).eq(declared.iter().copied())
+                        && (if unique { matches!(k.kind.as_str(), "u" | "p") } else { k.kind != "f" })
+                });
+                if !found {
+                    f.add("TEN032", &object, format!("the model declares {} ({}) but the database has none", if unique { "unique key" } else { "index" }, declared.join(", ")), format!("CREATE {}INDEX ON {table} ({})", if unique { "UNIQUE " } else { "" }, declared.join(", ")));
+                }
+            }
+            for fk in m.foreign_keys {
+                let found = keys.iter().any(|k| k.kind == "f" && k.columns.iter().map(String::as_str).eq(fk.columns.iter().copied()) && k.target.as_deref() == Some(fk.references));
+                if !found {
+                    f.add("TEN041", &object, format!("the model declares a foreign key ({}) -> {} but the database has none", fk.columns.join(", "), fk.references), format!("ALTER TABLE {table} ADD FOREIGN KEY ({}) REFERENCES {} ({}, id)", fk.columns.join(", "), fk.references, o.tenant_column));
+                }
+            }
+        }
+    }
+    if t.app_is_owner {
+        f.add("TEN063", &object, format!("`{}` owns `{table}`: owners are exempt from policies unless forced, and can drop them", o.app_role), format!("ALTER TABLE {table} OWNER TO <migration role>"));
+    } else if t.app_in_owner {
+        f.add(
+            "TEN064",
+            &object,
+            format!(
+                "`{}` is a member of `{}`, which owns `{table}`",
+                o.app_role, t.owner
+            ),
+            format!("REVOKE {} FROM {}", t.owner, o.app_role),
+        );
+    }
+}

@@ -1,0 +1,51 @@
+//! How queries get their tenant filter.
+//!
+//! This module, the `scope/` folder, is the only place that touches Diesel internals
+//! (`diesel::internal::*` and the third-party-backend API): Diesel is pinned to one minor
+//! version in the workspace manifest, and an upgrade only needs to revisit this folder.
+//!
+//! # How a `SELECT` is scoped
+//!
+//! Diesel does not let a library rewrite a query's `WHERE` or `ON` clause (both are private),
+//! and appending `AND tenant_id = $1` at the top level would be wrong twice over: a raw SQL
+//! fragment with a top-level `OR` would bind tighter than our predicate, and on a `LEFT JOIN`
+//! the predicate would turn the join into an inner one. So the filter is attached to the
+//! *relations* instead. For every tenant-scoped table found by walking the `FROM` clause type
+//! ([`TenantSource`]), the statement is prefixed with a shadowing common table expression:
+//!
+//! ```sql
+//! WITH "posts" AS NOT MATERIALIZED (SELECT * FROM "posts" WHERE "posts"."tenant_id" = $1)
+//! SELECT ... FROM "posts" LEFT OUTER JOIN ... WHERE <the user's clause, untouched>
+//! ```
+//!
+//! Inside a non-recursive `WITH` the CTE's own name still means the base table; everywhere
+//! else in the statement (joins, aliases, sub-queries) `"posts"` now means the tenant's rows.
+//! `NOT MATERIALIZED` makes PostgreSQL inline it, so the plan is the one of a hand-written
+//! `WHERE tenant_id = $1`: the predicate lands in the index condition of the scan, and for a
+//! `LEFT JOIN` it restricts the joined side like an `ON` predicate would.
+//!
+//! Row locks (`FOR UPDATE`) do not apply to CTEs, so a locking query on a single table is
+//! written with a derived table instead (`FROM (SELECT * FROM "posts" WHERE ...) AS "posts"`),
+//! which PostgreSQL pulls up and locks. A locking query over a join is refused with an error.
+
+mod error;
+mod insert;
+mod plan;
+mod predicate;
+mod scoped;
+mod select;
+mod traits;
+mod write;
+
+pub use error::{LockingJoinError, LockingSelfReferenceError};
+pub use insert::{NotTenantColumn, TenantFreeValues, TenantInsert};
+pub use plan::ScopePlan;
+pub(crate) use plan::{render, tables_named_in};
+pub use predicate::{AndThen, Paren, TenantEq};
+pub use scoped::{ExistsId, Scoped, ScopedExists, ScopedId};
+pub use traits::{
+    GlobalQuery, GlobalSource, GlobalTable, ScopeEntry, ScopedTable, TenantFind, TenantQuery,
+    TenantSource,
+};
+pub(crate) use write::check_changeset;
+pub use write::{WithScope, WithScopeQuery};

@@ -1,0 +1,206 @@
+//! Deciding what a statement shadows. This is the one place that reads rendered SQL (for the
+//! sub-queries and raw fragments the types do not show) and caches the outcome per statement
+//! type, so it is kept apart from the code that writes the statements.
+
+use diesel::QueryResult;
+use diesel::pg::{Pg, PgQueryBuilder};
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::result::Error as DieselError;
+use diesel::sql_types::Uuid as SqlUuid;
+use uuid::Uuid;
+
+use super::error::{LockingJoinError, LockingSelfReferenceError};
+use super::traits::{ScopeEntry, TenantQuery};
+
+fn push_scope_prefix<'b>(
+    tables: &[ScopeEntry],
+    tenant: &'b Uuid,
+    out: &mut AstPass<'_, 'b, Pg>,
+) -> QueryResult<()> {
+    for (i, entry) in tables.iter().enumerate() {
+        out.push_sql(if i == 0 { "WITH " } else { ", " });
+        out.push_identifier(entry.table)?;
+        out.push_sql(" AS NOT MATERIALIZED (");
+        push_scoped_body(entry, tenant, out)?;
+        out.push_sql(")");
+    }
+    if !tables.is_empty() {
+        out.push_sql(" ");
+    }
+    Ok(())
+}
+
+pub(super) fn push_scoped_body<'b>(
+    entry: &ScopeEntry,
+    tenant: &'b Uuid,
+    out: &mut AstPass<'_, 'b, Pg>,
+) -> QueryResult<()> {
+    out.push_sql("SELECT * FROM ");
+    out.push_identifier(entry.table)?;
+    out.push_sql(" WHERE ");
+    out.push_identifier(entry.table)?;
+    out.push_sql(".");
+    out.push_identifier(entry.tenant_column)?;
+    out.push_sql(" = ");
+    out.push_bind_param::<SqlUuid, _>(tenant)
+}
+
+/// What a scoped statement shadows: every tenant-scoped table it names, found from the
+/// `FROM` clause's type and from its rendered SQL (sub-queries, raw fragments), each once.
+#[derive(Debug, Clone)]
+pub struct ScopePlan {
+    pub(super) tenant: Uuid,
+    /// Tables shadowed by a common table expression.
+    ctes: Vec<ScopeEntry>,
+    /// The table a single-table row lock is taken on (written as a derived table instead).
+    pub(super) locked: Option<ScopeEntry>,
+}
+
+impl ScopePlan {
+    /// A plan for `tenant` shadowing `tables` (no row lock).
+    pub(crate) fn shadowing(tenant: Uuid, tables: Vec<ScopeEntry>) -> Self {
+        Self {
+            tenant,
+            ctes: tables,
+            locked: None,
+        }
+    }
+
+    pub(crate) fn push_prefix<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        push_scope_prefix(&self.ctes, &self.tenant, out)
+    }
+}
+
+fn add_unique(tables: &mut Vec<ScopeEntry>, entry: ScopeEntry) {
+    if !tables.iter().any(|t| t.table == entry.table) {
+        tables.push(entry);
+    }
+}
+
+/// Renders `fragment` as SQL text (binds as `$n`), for the checks made before sending it.
+pub(crate) fn render<T: QueryFragment<Pg> + ?Sized>(fragment: &T) -> QueryResult<String> {
+    let mut builder = PgQueryBuilder::default();
+    fragment.to_sql(&mut builder, &Pg)?;
+    Ok(diesel::query_builder::QueryBuilder::<Pg>::finish(builder))
+}
+
+fn unsafe_sql(e: crate::sql_lexer::SqlTextError) -> DieselError {
+    DieselError::QueryBuilderError(Box::new(e))
+}
+
+/// The tenant-scoped tables `sql` names without a schema, in order of appearance, and a
+/// refusal for any it names with one (a shadowing CTE does not reach `public.posts`).
+pub(crate) fn tables_named_in(sql: &str) -> QueryResult<Vec<ScopeEntry>> {
+    tables_named(crate::sql_lexer::names(sql).map_err(unsafe_sql)?)
+}
+
+/// [`tables_named_in`] for names already read from the SQL text.
+fn tables_named(names: Vec<crate::sql_lexer::NameUse>) -> QueryResult<Vec<ScopeEntry>> {
+    let scoped = crate::manifest::tenant_tables();
+    let mut found = Vec::new();
+    for name in names {
+        let Some(entry) = scoped.iter().find(|e| e.table == name.name) else {
+            continue;
+        };
+        if let Some(schema) = name.schema {
+            // `"posts"."id"` is a column of `posts`; only a name that is not itself a
+            // scoped table (or alias) before the dot can be a schema.
+            if !scoped.iter().any(|e| e.table == schema) {
+                return Err(unsafe_sql(
+                    crate::sql_lexer::SqlTextError::QualifiedTenantTable {
+                        schema,
+                        table: name.name,
+                    },
+                ));
+            }
+            continue;
+        }
+        add_unique(&mut found, *entry);
+    }
+    Ok(found)
+}
+
+/// How often `table` is used as a relation (not as a column qualifier) among `names`.
+fn relation_uses(names: &[crate::sql_lexer::NameUse], table: &str) -> usize {
+    names
+        .iter()
+        .filter(|n| n.name == table && n.schema.is_none() && !n.qualifies)
+        .count()
+}
+
+/// What [`plan`] decided for one statement type, without the tenant.
+type PlanShape = (Vec<ScopeEntry>, Option<ScopeEntry>);
+
+/// Plans already made, by statement type. A type with a static query id renders the same SQL
+/// every time (Diesel's own prepared-statement cache relies on this), so its plan is made once
+/// per process instead of rendering and reading the SQL on every call. Types without one (raw
+/// fragments, boxed queries) are planned every time. Refusals are not kept.
+fn plan_cache() -> &'static std::sync::RwLock<std::collections::HashMap<std::any::TypeId, PlanShape>>
+{
+    static CACHE: std::sync::OnceLock<
+        std::sync::RwLock<std::collections::HashMap<std::any::TypeId, PlanShape>>,
+    > = std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// Plans how to scope `query`: which tables to shadow, and the lock form.
+pub(crate) fn plan<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<ScopePlan> {
+    let id = Q::query_id();
+    if let Some(id) = id {
+        let cache = plan_cache()
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((ctes, locked)) = cache.get(&id) {
+            return Ok(ScopePlan {
+                tenant,
+                ctes: ctes.clone(),
+                locked: *locked,
+            });
+        }
+    }
+    let plan = plan_uncached(query, tenant)?;
+    if let Some(id) = id {
+        plan_cache()
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id, (plan.ctes.clone(), plan.locked));
+    }
+    Ok(plan)
+}
+
+fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<ScopePlan> {
+    let mut own = Vec::new();
+    Q::source_tables(&mut own);
+    let names = crate::sql_lexer::names(&render(query)?).map_err(unsafe_sql)?;
+    let self_references = own
+        .first()
+        .map(|locked| relation_uses(&names, locked.table));
+    let mut unique = Vec::with_capacity(own.len());
+    for t in own.iter().copied().chain(tables_named(names)?) {
+        add_unique(&mut unique, t);
+    }
+    match query.locks()? {
+        None => Ok(ScopePlan::shadowing(tenant, unique)),
+        Some(_) if unique.is_empty() => Ok(ScopePlan::shadowing(tenant, unique)),
+        Some(false) => Err(DieselError::QueryBuilderError(Box::new(LockingJoinError))),
+        Some(true) => {
+            let Some(locked) = own.first().copied() else {
+                // A locked global table: nothing of a tenant to shadow in its FROM.
+                return Ok(ScopePlan::shadowing(tenant, unique));
+            };
+            if self_references > Some(1) {
+                return Err(DieselError::QueryBuilderError(Box::new(
+                    LockingSelfReferenceError {
+                        table: locked.table,
+                    },
+                )));
+            }
+            unique.retain(|t| t.table != locked.table);
+            Ok(ScopePlan {
+                tenant,
+                ctes: unique,
+                locked: Some(locked),
+            })
+        }
+    }
+}

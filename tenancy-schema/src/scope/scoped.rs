@@ -1,0 +1,84 @@
+//! What a tenant transaction executes for a read: the query with its plan attached, as an
+//! ordinary Diesel query, so that any connection type speaking PostgreSQL can run it.
+
+use std::marker::PhantomData;
+
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::Bool;
+use diesel::{QueryResult, RunQueryDsl};
+
+use super::plan::{ScopePlan, plan};
+use super::traits::TenantQuery;
+
+/// A query with its tenant attached; what a tenant transaction actually executes.
+///
+/// It is an ordinary Diesel query fragment, so any Diesel connection type that speaks
+/// PostgreSQL (including an async one) can run it.
+#[derive(Debug, Clone)]
+#[must_use = "a scoped query does nothing until a tenant transaction runs it"]
+pub struct Scoped<Q> {
+    query: Q,
+    plan: ScopePlan,
+}
+
+impl<Q: TenantQuery> Scoped<Q> {
+    /// Attaches `tenant` to `query`, after finding every tenant-scoped table it names.
+    pub(crate) fn new(query: Q, tenant: crate::TenantId) -> QueryResult<Self> {
+        let plan = plan(&query, *tenant.as_uuid())?;
+        Ok(Self { query, plan })
+    }
+}
+
+#[doc(hidden)]
+pub struct ScopedId<T>(PhantomData<T>);
+#[doc(hidden)]
+pub struct ExistsId<T>(PhantomData<T>);
+
+impl<Q: TenantQuery> Query for Scoped<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q: TenantQuery> QueryId for Scoped<Q> {
+    type QueryId = ScopedId<Q::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
+}
+
+impl<Q: TenantQuery> QueryFragment<Pg> for Scoped<Q> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.query.walk_scoped(&self.plan, out)
+    }
+}
+
+impl<Q, Conn> RunQueryDsl<Conn> for Scoped<Q> {}
+
+/// `SELECT EXISTS (<scoped query>)`.
+#[derive(Debug, Clone)]
+#[must_use = "a scoped query does nothing until a tenant transaction runs it"]
+pub struct ScopedExists<Q>(Scoped<Q>);
+
+impl<Q: TenantQuery> ScopedExists<Q> {
+    pub(crate) fn new(query: Q, tenant: crate::TenantId) -> QueryResult<Self> {
+        Ok(Self(Scoped::new(query, tenant)?))
+    }
+}
+
+impl<Q: TenantQuery> Query for ScopedExists<Q> {
+    type SqlType = Bool;
+}
+
+impl<Q: TenantQuery> QueryId for ScopedExists<Q> {
+    type QueryId = ExistsId<Q::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
+}
+
+impl<Q: TenantQuery> QueryFragment<Pg> for ScopedExists<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT EXISTS (");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl<Q, Conn> RunQueryDsl<Conn> for ScopedExists<Q> {}

@@ -1,0 +1,105 @@
+//! How a `SELECT` writes itself scoped. Besides the shadowing prefix, a row lock on one table
+//! needs the statement taken apart clause by clause (a CTE cannot carry the lock), which is
+//! why these impls reach into Diesel's select-statement internals.
+
+use diesel::QueryResult;
+use diesel::internal::derives::multiconnection::SelectStatementAccessor;
+use diesel::internal::table_macro::{BoxedSelectStatement, FromClause, SelectStatement};
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_source::QuerySource;
+
+use super::plan::{ScopePlan, push_scoped_body, render};
+use super::traits::{GlobalQuery, GlobalSource, ScopeEntry, TenantQuery, TenantSource};
+
+fn renders_empty<T: QueryFragment<Pg>>(fragment: &T) -> QueryResult<bool> {
+    Ok(render(fragment)?.is_empty())
+}
+
+impl<F, S, D, W, O, LOf, G, H, LC> TenantQuery
+    for SelectStatement<FromClause<F>, S, D, W, O, LOf, G, H, LC>
+where
+    F: QuerySource + TenantSource,
+    F::FromClause: QueryFragment<Pg>,
+    Self: Query + QueryId + QueryFragment<Pg>,
+    S: QueryFragment<Pg>,
+    D: QueryFragment<Pg>,
+    W: QueryFragment<Pg>,
+    O: QueryFragment<Pg>,
+    LOf: QueryFragment<Pg>,
+    G: QueryFragment<Pg>,
+    H: QueryFragment<Pg>,
+    LC: QueryFragment<Pg>,
+{
+    fn source_tables(out: &mut Vec<ScopeEntry>) {
+        F::scoped_tables(out);
+    }
+
+    fn locks(&self) -> QueryResult<Option<bool>> {
+        Ok(if renders_empty(self.locking_clause())? {
+            None
+        } else {
+            Some(F::SINGLE_TABLE)
+        })
+    }
+
+    fn walk_scoped<'b>(
+        &'b self,
+        plan: &'b ScopePlan,
+        mut out: AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        plan.push_prefix(&mut out)?;
+        let Some(entry) = &plan.locked else {
+            return self.walk_ast(out);
+        };
+        // Row lock on one table: a derived table, which PostgreSQL pulls up and locks.
+        out.push_sql("SELECT ");
+        self.distinct_clause().walk_ast(out.reborrow())?;
+        self.select_clause().walk_ast(out.reborrow())?;
+        out.push_sql(" FROM (");
+        push_scoped_body(entry, &plan.tenant, &mut out)?;
+        out.push_sql(") AS ");
+        out.push_identifier(entry.table)?;
+        self.where_clause().walk_ast(out.reborrow())?;
+        self.group_by_clause().walk_ast(out.reborrow())?;
+        self.having_clause().walk_ast(out.reborrow())?;
+        self.order_clause().walk_ast(out.reborrow())?;
+        self.limit_offset_clause().walk_ast(out.reborrow())?;
+        self.locking_clause().walk_ast(out.reborrow())
+    }
+}
+
+impl<ST, F, GB> TenantQuery for BoxedSelectStatement<'_, ST, FromClause<F>, Pg, GB>
+where
+    F: QuerySource + TenantSource,
+    Self: Query + QueryId + QueryFragment<Pg>,
+{
+    fn source_tables(out: &mut Vec<ScopeEntry>) {
+        F::scoped_tables(out);
+    }
+
+    fn locks(&self) -> QueryResult<Option<bool>> {
+        // Boxed statements cannot carry a locking clause.
+        Ok(None)
+    }
+
+    fn walk_scoped<'b>(
+        &'b self,
+        plan: &'b ScopePlan,
+        mut out: AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        plan.push_prefix(&mut out)?;
+        self.walk_ast(out)
+    }
+}
+
+impl<F, S, D, W, O, LOf, G, H, LC> GlobalQuery
+    for SelectStatement<FromClause<F>, S, D, W, O, LOf, G, H, LC>
+where
+    F: QuerySource + GlobalSource,
+{
+}
+impl<ST, F, GB> GlobalQuery for BoxedSelectStatement<'_, ST, FromClause<F>, Pg, GB> where
+    F: QuerySource + GlobalSource
+{
+}
