@@ -1,0 +1,38 @@
+//! Revoking keys. Separate from issuing because it only flips a status: it never touches key
+//! material, and it answers the same for a missing key and another tenant's key.
+
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::error::ApiKeyError;
+use crate::audit::{self, AuditEvent};
+use crate::models::ApiKeyStatus;
+use crate::schema::api_keys;
+use crate::{ApiKeyId, Result, TenantTx};
+
+/// Revokes key `id` of the transaction's tenant and writes an `api_key.revoke` audit row.
+/// Revoking a revoked key succeeds and writes nothing.
+///
+/// # Errors
+/// [`ApiKeyError::NotFound`] when the tenant has no such key (also for another tenant's key);
+/// database errors.
+pub fn revoke(tx: &mut TenantTx<'_>, id: ApiKeyId) -> Result<()> {
+    let changed = tx
+        .update(api_keys::table)
+        .filter(api_keys::id.eq(id))
+        .filter(api_keys::status.eq(ApiKeyStatus::Active))
+        .set(api_keys::status.eq(ApiKeyStatus::Revoked))
+        .execute()?;
+    if changed == 0 {
+        return if tx.exists(api_keys::table.filter(api_keys::id.eq(id)))? {
+            Ok(())
+        } else {
+            Err(ApiKeyError::NotFound.into())
+        };
+    }
+    audit::record(
+        tx,
+        &AuditEvent::new("api_key.revoke").details(json!({ "api_key_id": id })),
+    )?;
+    Ok(())
+}

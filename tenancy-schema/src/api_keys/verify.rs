@@ -1,0 +1,169 @@
+//! Verifying a presented key before any tenant is known: the prefix lookup through the
+//! `SECURITY DEFINER` function, the checks in a fixed order, and the throttled `last_used_at`
+//! write. Kept together because the order of these steps is what the security argument rests on.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Bytea, Int4, Nullable, Text, Timestamptz};
+
+use super::error::ApiKeyError;
+use super::format::parse_key;
+use super::hash::secret_matches;
+use super::rate_limit::{RateLimitRequest, RateLimiter};
+use crate::models::{ApiKeyStatus, TenantStatus};
+use crate::schema::api_keys;
+use crate::{ApiKeyId, Error, PrincipalId, Result, Tenancy, TenantId};
+
+/// `last_used_at` is rewritten only when it is older than this (or unset).
+pub const LAST_USED_INTERVAL: TimeDelta = TimeDelta::seconds(60);
+
+/// Who a verified key authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedKey {
+    /// The key's tenant: open tenant transactions for it.
+    pub tenant: TenantId,
+    /// The principal the key acts as.
+    pub principal: PrincipalId,
+    /// The key's record id.
+    pub key: ApiKeyId,
+    /// The key's scopes.
+    pub scopes: Vec<String>,
+}
+
+impl VerifiedKey {
+    /// Whether the key carries `scope` (exact match).
+    #[must_use]
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// One row of `tenancy.api_key_lookup(prefix)`. No `Debug`: it holds the secret's hash.
+#[derive(QueryableByName)]
+struct LookedUpKey {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    tenant_id: TenantId,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: ApiKeyId,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    principal_id: PrincipalId,
+    #[diesel(sql_type = Bytea)]
+    secret_hash: Vec<u8>,
+    #[diesel(sql_type = Array<Nullable<Text>>)]
+    scopes: Vec<Option<String>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    expires_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Int4>)]
+    rate_limit_per_hour: Option<i32>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    last_used_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = crate::schema::sql_types::ApiKeyStatus)]
+    status: ApiKeyStatus,
+    #[diesel(sql_type = crate::schema::sql_types::TenantStatus)]
+    tenant_status: TenantStatus,
+    #[diesel(sql_type = Bool)]
+    tenant_deleted: bool,
+}
+
+/// Maps the refusal of a tenant transaction for the key's tenant (suspended or deleted after
+/// the lookup) to the answer verification gives for it.
+fn tenant_refusal(error: Error) -> Error {
+    match error {
+        Error::TenantSuspended(_) => ApiKeyError::TenantSuspended.into(),
+        Error::TenantNotFound(_) => ApiKeyError::Unknown.into(),
+        other => other,
+    }
+}
+
+fn reject(prefix: &str, reason: ApiKeyError) -> Error {
+    tracing::debug!(target: "tenancy::api_keys", prefix, reason = %reason, "api key rejected");
+    reason.into()
+}
+
+/// Authenticates `key_text` (an `Authorization` header's token, say) and returns who it
+/// acts as. In order: parse, look the prefix up (`tenancy.api_key_lookup`, no tenant
+/// needed), compare the secret's hash in constant time, check revocation, expiry and the
+/// tenant's status, count the request with `limiter` when the key has a
+/// `rate_limit_per_hour`, and touch `last_used_at` when it is unset or older than
+/// [`LAST_USED_INTERVAL`] (one conditional `UPDATE`; otherwise nothing is written).
+///
+/// Times come from this process's clock.
+///
+/// # Errors
+/// [`Error::ApiKey`] with [`ApiKeyError::Malformed`], [`ApiKeyError::Unknown`] (unknown
+/// prefix, wrong secret, deleted tenant), [`ApiKeyError::Revoked`], [`ApiKeyError::Expired`],
+/// [`ApiKeyError::TenantSuspended`] or [`ApiKeyError::RateLimited`]; pool and database errors.
+pub fn verify(tenancy: &Tenancy, key_text: &str, limiter: &dyn RateLimiter) -> Result<VerifiedKey> {
+    let parsed = parse_key(key_text)?;
+    let rows: Vec<LookedUpKey> = tenancy.system(|sys| {
+        sys.load_sql(
+            diesel::sql_query("SELECT * FROM tenancy.api_key_lookup($1)")
+                .into_boxed()
+                .bind::<Text, _>(parsed.prefix),
+        )
+    })?;
+    // Hash and compare whether or not the prefix exists (see `secret_matches`). Prefixes are
+    // unique per tenant only, so another tenant may hold a row with the same prefix (by
+    // chance, or planted to block this key): every returned row is compared, and only the
+    // one whose hash matches counts.
+    let mut found = None;
+    if rows.is_empty() {
+        let _ = secret_matches(None, parsed.secret);
+    }
+    for row in rows {
+        if secret_matches(Some(row.secret_hash.as_slice()), parsed.secret) && found.is_none() {
+            found = Some(row);
+        }
+    }
+    let Some(row) = found else {
+        return Err(reject(parsed.prefix, ApiKeyError::Unknown));
+    };
+    if row.tenant_deleted {
+        return Err(reject(parsed.prefix, ApiKeyError::Unknown));
+    }
+    if row.status == ApiKeyStatus::Revoked {
+        return Err(reject(parsed.prefix, ApiKeyError::Revoked));
+    }
+    let now = Utc::now();
+    if row.expires_at.is_some_and(|at| at <= now) {
+        return Err(reject(parsed.prefix, ApiKeyError::Expired));
+    }
+    if row.tenant_status != TenantStatus::Active {
+        return Err(reject(parsed.prefix, ApiKeyError::TenantSuspended));
+    }
+    if let Some(limit) = row
+        .rate_limit_per_hour
+        .and_then(|l| u32::try_from(l).ok())
+        .filter(|l| *l > 0)
+    {
+        let request = RateLimitRequest::new(row.tenant_id, row.id, limit);
+        limiter
+            .check(tenancy, request)
+            .map_err(|e| match tenant_refusal(e) {
+                Error::ApiKey(reason) => reject(parsed.prefix, reason),
+                other => other,
+            })?;
+    }
+    let cutoff = now - LAST_USED_INTERVAL;
+    if row.last_used_at.is_none_or(|at| at < cutoff) {
+        tenancy
+            .transaction(row.tenant_id, |tx| {
+                tx.update(api_keys::table)
+                    .filter(api_keys::id.eq(row.id))
+                    .filter(
+                        api_keys::last_used_at
+                            .is_null()
+                            .or(api_keys::last_used_at.lt(cutoff)),
+                    )
+                    .set(api_keys::last_used_at.eq(now))
+                    .execute()
+            })
+            .map_err(tenant_refusal)?;
+    }
+    Ok(VerifiedKey {
+        tenant: row.tenant_id,
+        principal: row.principal_id,
+        key: row.id,
+        scopes: row.scopes.into_iter().flatten().collect(),
+    })
+}

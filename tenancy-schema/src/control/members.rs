@@ -1,0 +1,137 @@
+//! Memberships: how a user becomes a principal of a tenant, and the changes to it made inside
+//! the tenant, under row level security, with the rule that a tenant always keeps an owner.
+
+use diesel::prelude::*;
+
+use crate::audit::{self, AuditEvent};
+use crate::authz::{self, Permission};
+use crate::models::{MemberRole, MemberStatus, PrincipalKind};
+use crate::schema::{org_members, principals};
+use crate::{Error, MembershipId, PrincipalId, Result, Tenancy, TenantId, UserId};
+
+/// Inserts a principal of kind `user` and its membership; returns both ids.
+pub(super) fn add_member(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    user: UserId,
+    name: &str,
+    role: MemberRole,
+    status: MemberStatus,
+) -> QueryResult<(PrincipalId, MembershipId)> {
+    let principal = PrincipalId::new_v7();
+    diesel::insert_into(principals::table)
+        .values((
+            principals::tenant_id.eq(tenant),
+            principals::id.eq(principal),
+            principals::kind.eq(PrincipalKind::User),
+            principals::user_id.eq(Some(user)),
+            principals::display_name.eq(name.trim()),
+        ))
+        .execute(conn)?;
+    let membership = MembershipId::new_v7();
+    diesel::insert_into(org_members::table)
+        .values((
+            org_members::tenant_id.eq(tenant),
+            org_members::id.eq(membership),
+            org_members::user_id.eq(user),
+            org_members::principal_id.eq(principal),
+            org_members::role.eq(role),
+            org_members::status.eq(status),
+        ))
+        .execute(conn)?;
+    Ok((principal, membership))
+}
+
+/// Fails with [`Error::Conflict`] when `user` is the last active owner of the transaction's
+/// tenant: a tenant always keeps an owner.
+fn keep_an_owner(tx: &mut crate::TenantTx<'_>, user: UserId) -> Result<()> {
+    let owners: Vec<UserId> = tx.load(
+        org_members::table
+            .filter(org_members::role.eq(MemberRole::Owner))
+            .filter(org_members::status.eq(MemberStatus::Active))
+            .select(org_members::user_id),
+    )?;
+    if owners == [user] {
+        return Err(Error::Conflict {
+            what: "the tenant's last owner cannot be removed or demoted".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Changes a member's role, as `by` inside the tenant (needs `members.manage`; making or
+/// unmaking an owner needs `tenant.delete`, which only owners hold).
+///
+/// # Errors
+/// [`Error::Forbidden`], [`Error::NotFound`] when the user is not a member of this tenant,
+/// [`Error::Conflict`] when it would leave the tenant without an owner, tenant errors, or a
+/// database error.
+pub fn change_member_role(
+    tenancy: &Tenancy,
+    tenant: TenantId,
+    by: PrincipalId,
+    user: UserId,
+    role: MemberRole,
+) -> Result<()> {
+    tenancy.transaction_as(tenant, by, |tx| {
+        authz::require(tx, Permission::MembersManage)?;
+        let current: Option<MemberRole> = tx
+            .load(
+                org_members::table
+                    .filter(org_members::user_id.eq(user))
+                    .select(org_members::role),
+            )?
+            .into_iter()
+            .next();
+        let Some(current) = current else {
+            return Err(Error::NotFound { entity: "member" });
+        };
+        if current == MemberRole::Owner || role == MemberRole::Owner {
+            authz::require(tx, Permission::TenantDelete)?;
+        }
+        if current == MemberRole::Owner && role != MemberRole::Owner {
+            keep_an_owner(tx, user)?;
+        }
+        tx.update(org_members::table)
+            .filter(org_members::user_id.eq(user))
+            .set(org_members::role.eq(role))
+            .execute()?;
+        audit::record(
+            tx,
+            &AuditEvent::new("member.change_role").details(serde_json::json!({
+                "user": user, "from": current, "to": role,
+            })),
+        )?;
+        Ok(())
+    })
+}
+
+/// Removes a member (soft: status `removed`; the principal and its history stay).
+///
+/// # Errors
+/// As [`change_member_role`].
+pub fn remove_member(
+    tenancy: &Tenancy,
+    tenant: TenantId,
+    by: PrincipalId,
+    user: UserId,
+) -> Result<()> {
+    tenancy.transaction_as(tenant, by, |tx| {
+        authz::require(tx, Permission::MembersManage)?;
+        keep_an_owner(tx, user)?;
+        let n = tx
+            .update(org_members::table)
+            .filter(org_members::user_id.eq(user))
+            .filter(org_members::status.ne(MemberStatus::Removed))
+            .set(org_members::status.eq(MemberStatus::Removed))
+            .execute()?;
+        if n == 0 {
+            return Err(Error::NotFound { entity: "member" });
+        }
+        audit::record(
+            tx,
+            &AuditEvent::new("member.remove").details(serde_json::json!({ "user": user })),
+        )?;
+        Ok(())
+    })
+}
