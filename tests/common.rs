@@ -191,7 +191,7 @@ fn seed_two_tenants(owner: &mut PgConnection) -> (TenantId, TenantId) {
 /// Call it after the test's assertions, so that a failed test records nothing and the
 /// report counts it from the test harness's own summary instead.
 ///
-/// `id` is the item (`"R2"`), `test` a short name unique within it.
+/// `id` is the suite's name (`"pool-hygiene"`), `test` a short name unique within it.
 pub fn record_counts(id: &str, test: &str, counts: &[(&str, u64)]) {
     let Some(dir) = std::env::var_os("TENANCY_RELIABILITY_DIR") else {
         return;

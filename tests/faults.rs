@@ -1,4 +1,4 @@
-//! R5 (issue 6): the database restarts in the middle of a run. Writers of several tenants
+//! The database restarts in the middle of a run. Writers of several tenants
 //! keep committing through one `Tenancy` pool (as the application role) while the private
 //! cluster is stopped and started again, once as a planned restart (`pg_ctl stop -m fast`)
 //! and once as a crash (`-m immediate`, recovered from the WAL). Checked: calls during the
@@ -480,7 +480,7 @@ fn restart_mid_run(mode: StopMode) -> Counts {
 
 fn record(test: &str, counts: &Counts) {
     common::record_counts(
-        "R5",
+        "database-restart",
         test,
         &[
             ("transactions", counts.transactions),
@@ -496,14 +496,14 @@ fn record(test: &str, counts: &Counts) {
     );
 }
 
-/// R5: a planned restart (`pg_ctl stop -m fast`, then start) under write load.
+/// A planned restart (`pg_ctl stop -m fast`, then start) under write load.
 #[test]
 fn a_restart_mid_run_loses_no_commit_and_shows_nothing_uncommitted() {
     let counts = restart_mid_run(StopMode::Fast);
     record("restart", &counts);
 }
 
-/// R5: a crash (`pg_ctl stop -m immediate`: no checkpoint, WAL replay on start) under
+/// A crash (`pg_ctl stop -m immediate`: no checkpoint, WAL replay on start) under
 /// write load.
 #[test]
 fn a_crash_mid_run_loses_no_commit_and_shows_nothing_uncommitted() {

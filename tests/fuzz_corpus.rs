@@ -49,7 +49,7 @@ fn replay(target: &str, check: fn(&[u8])) -> u64 {
 fn typed_id_corpus_replays() {
     let files = replay("typed_id", checks::typed_id);
     common::record_counts(
-        "R7",
+        "fuzz-corpus",
         "typed_id",
         &[("corpus_files", files), ("failures", 0)],
     );
@@ -58,5 +58,9 @@ fn typed_id_corpus_replays() {
 #[test]
 fn api_key_corpus_replays() {
     let files = replay("api_key", checks::api_key);
-    common::record_counts("R7", "api_key", &[("corpus_files", files), ("failures", 0)]);
+    common::record_counts(
+        "fuzz-corpus",
+        "api_key",
+        &[("corpus_files", files), ("failures", 0)],
+    );
 }

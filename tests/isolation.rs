@@ -552,7 +552,7 @@ fn pooled_connections_never_leak_settings() {
         assert!(session.is_clean(), "{session:?}");
     }
     common::record_counts(
-        "R2",
+        "pool-hygiene",
         "pool of size 1, alternating tenants, errors and panics",
         &[
             ("transactions", 15),

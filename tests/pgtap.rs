@@ -1,4 +1,4 @@
-//! R6: the policy and privilege tests written with pgTAP (`tests/pgtap/*.sql`), run by
+//! The policy and privilege tests written with pgTAP (`tests/pgtap/*.sql`), run by
 //! `pg_prove` against a throwaway database with the tenancy migrations applied.
 //!
 //! Needs the pgTAP extension of the server's major version and `pg_prove` (Debian/Ubuntu:
@@ -202,7 +202,7 @@ fn pgtap_policy_and_privilege_suite_passes() {
     );
 
     common::record_counts(
-        "R6",
+        "pgtap",
         "pg_prove",
         &[
             ("files", summary.files),

@@ -1,4 +1,4 @@
-//! R1 (issue 6): property-based isolation. Random sequences of operations by random tenants,
+//! Property-based isolation. Random sequences of operations by random tenants,
 //! through the public API and through raw SQL in tenant transactions, checked against a model
 //! after every step: nothing ever reads or changes another tenant's rows, and every committed
 //! write is still there.
@@ -325,7 +325,7 @@ fn run(cases: u32) {
     let operations = stats.load(std::sync::atomic::Ordering::Relaxed);
     eprintln!("property isolation: {cases} cases, {operations} operations, 0 failures");
     common::record_counts(
-        "R1",
+        "property-isolation",
         &format!("proptest {cases} cases"),
         &[
             ("cases", u64::from(cases)),

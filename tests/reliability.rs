@@ -1,4 +1,4 @@
-//! Reliability (issue 6, R2 and R4): a backend killed in the middle of a tenant transaction,
+//! Reliability: a backend killed in the middle of a tenant transaction,
 //! and bad input of every kind, on real PostgreSQL as the application role.
 
 #![allow(clippy::items_after_statements)] // reason: row structs next to their query
@@ -40,7 +40,7 @@ struct Pid {
     pid: i32,
 }
 
-/// R2: `pg_terminate_backend` on the pool's only connection while a tenant transaction is
+/// Pool hygiene: `pg_terminate_backend` on the pool's only connection while a tenant transaction is
 /// open: the transaction fails with an error (no panic), nothing of it is committed, the pool
 /// replaces the connection, and the next transaction neither inherits a tenant nor loses what
 /// was committed before.
@@ -97,7 +97,7 @@ fn a_backend_killed_mid_transaction_loses_nothing_committed_and_leaks_nothing() 
         .unwrap();
     assert_eq!(setting[0].tenant, b.tenant.as_uuid().to_string());
     common::record_counts(
-        "R2",
+        "pool-hygiene",
         "backend killed mid-transaction",
         &[
             ("faults_injected", 1),
@@ -107,7 +107,7 @@ fn a_backend_killed_mid_transaction_loses_nothing_committed_and_leaks_nothing() 
     );
 }
 
-/// R4: identifiers that are not ids are typed parse errors; the nil id is the `_default`
+/// Bad input: identifiers that are not ids are typed parse errors; the nil id is the `_default`
 /// tenant, and an unknown tenant cannot open a transaction.
 #[test]
 fn bad_tenant_ids_are_typed_errors() {
@@ -136,10 +136,14 @@ fn bad_tenant_ids_are_typed_errors() {
         matches!(unknown, Err(Error::TenantNotFound(_))),
         "{unknown:?}"
     );
-    common::record_counts("R4", "bad tenant ids", &[("inputs", 9), ("panics", 0)]);
+    common::record_counts(
+        "bad-input",
+        "bad tenant ids",
+        &[("inputs", 9), ("panics", 0)],
+    );
 }
 
-/// R4: hostile and oversized text is stored literally or refused with a typed error, never
+/// Bad input: hostile and oversized text is stored literally or refused with a typed error, never
 /// a panic, and a refused write leaves nothing behind (not even the rows written before it
 /// in the same transaction).
 #[test]
@@ -219,7 +223,7 @@ fn injection_and_oversized_values_are_inert_or_refused_whole() {
         n: i64,
     }
     common::record_counts(
-        "R4",
+        "bad-input",
         "injection and oversized values",
         &[
             ("inputs", hostile.len() as u64 + 2),
@@ -229,7 +233,7 @@ fn injection_and_oversized_values_are_inert_or_refused_whole() {
     );
 }
 
-/// R4: an enum value the Rust side does not know (added to the database later) is a typed
+/// Bad input: an enum value the Rust side does not know (added to the database later) is a typed
 /// error when read, not a panic, and other rows stay readable.
 #[test]
 fn unknown_enum_values_are_typed_errors() {
@@ -276,10 +280,14 @@ fn unknown_enum_values_are_typed_errors() {
         })
         .unwrap();
     assert_eq!(known.len(), 1);
-    common::record_counts("R4", "unknown enum values", &[("inputs", 1), ("panics", 0)]);
+    common::record_counts(
+        "bad-input",
+        "unknown enum values",
+        &[("inputs", 1), ("panics", 0)],
+    );
 }
 
-/// R3: `threads` threads, mixed tenants, `per_thread` transactions each (a resource created
+/// Load: `threads` threads, mixed tenants, `per_thread` transactions each (a resource created
 /// with its audit row, or a raw update of the tenant's own rows): afterwards every committed
 /// write is there, no row is in the wrong tenant, each tenant's list shows exactly its own
 /// writes, and every audit chain verifies.
@@ -356,7 +364,7 @@ fn load(threads: usize, per_thread: usize) {
         threads * per_thread
     );
     common::record_counts(
-        "R3",
+        "load",
         &format!("load {threads} threads x {per_thread}"),
         &[
             ("transactions", (threads * per_thread) as u64),

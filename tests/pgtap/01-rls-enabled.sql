@@ -1,4 +1,4 @@
--- R6 / 01: every tenant table has row level security ENABLEd and FORCEd, and the set of
+-- Every tenant table has row level security ENABLEd and FORCEd, and the set of
 -- tenant tables is the reviewed one (a new table with a `tenant_id` column, or a new global
 -- table, fails here until it is added to these lists and to 02-policies.sql / 03-privileges.sql).
 BEGIN;

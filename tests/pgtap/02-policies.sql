@@ -1,4 +1,4 @@
--- R6 / 02: the exact row level security policies of every table: names, commands, roles,
+-- The exact row level security policies of every table: names, commands, roles,
 -- PERMISSIVE/RESTRICTIVE and predicate text.
 --
 -- `CURRENT_USER` in the migrations is the migrating role, i.e. the tables' owner; it is looked

@@ -1,4 +1,4 @@
--- R6 / 03: what `tenancy_app` (and `tenancy_admin`) may do: table, column, schema, database
+-- What `tenancy_app` (and `tenancy_admin`) may do: table, column, schema, database
 -- and function privileges, the reviewed SECURITY DEFINER functions, and what tenancy_app is
 -- refused when it tries anyway.
 BEGIN;

@@ -1,4 +1,4 @@
--- R6 / 04: behaviour as the application role. Inside this (rolled back) transaction the
+-- Behaviour as the application role. Inside this (rolled back) transaction the
 -- superuser seeds two tenants, A and B, with a row in every tenant table; then, as
 -- `tenancy_app` (SET LOCAL ROLE, as the runtime does), a tenant transaction for A sees none of
 -- B's rows and cannot write into B, and a transaction without a tenant (unset, '' or

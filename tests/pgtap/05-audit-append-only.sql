@@ -1,4 +1,4 @@
--- R6 / 05: the audit log is append-only in depth: no UPDATE/DELETE privilege or policy for
+-- The audit log is append-only in depth: no UPDATE/DELETE privilege or policy for
 -- tenancy_app, and BEFORE UPDATE/DELETE/TRUNCATE triggers (ENABLE ALWAYS) that refuse even the
 -- tables' owner and the BYPASSRLS admin role; appends are chained per tenant.
 BEGIN;

@@ -1,4 +1,4 @@
--- R6 / 06: the two roles the migrations define. `tenancy_app` is NOLOGIN, not superuser, no
+-- The two roles the migrations define. `tenancy_app` is NOLOGIN, not superuser, no
 -- BYPASSRLS, cannot create roles or databases, is a member of no role and owns nothing;
 -- `tenancy_admin` is NOLOGIN with BYPASSRLS and nothing else.
 BEGIN;

@@ -1,7 +1,7 @@
 //! Project chores that are not part of the library, run as `cargo xtask <command>` (an alias
 //! in `.cargo/config.toml`):
 //!
-//! - `cargo xtask bench` runs every benchmark of issue 6 on the embedded throwaway cluster
+//! - `cargo xtask bench` runs every benchmark on the embedded throwaway cluster
 //!   and writes `BENCHMARKS.md`;
 //! - `cargo xtask reliability` runs the reliability and security suites and writes
 //!   `RELIABILITY.md` from the counts the tests record.
@@ -45,7 +45,7 @@ enum Command {
         #[arg(long, default_value = "BENCHMARKS.md")]
         out: PathBuf,
     },
-    /// Runs the reliability suites (R1-R7) and writes RELIABILITY.md.
+    /// Runs the reliability suites and writes RELIABILITY.md.
     Reliability {
         /// The CI-sized runs only: skip the larger `#[ignore]` runs (100,000-transaction load,
         /// 5,000 proptest cases).

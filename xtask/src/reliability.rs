@@ -11,16 +11,13 @@ use crate::XtaskError;
 use crate::machine::Machine;
 use crate::run::{fresh_dir, read_record, stream, workspace_root, write};
 
-/// The test binaries of `tenancy-schema` that make up the suite, with the items.
+/// The test binaries of `tenancy-schema` that make up the suite, with what each covers.
 pub const SUITES: &[(&str, &str)] = &[
-    (
-        "property_isolation",
-        "R1 property-based isolation (proptest)",
-    ),
-    ("reliability", "R2 pool hygiene, R3 load, R4 bad input"),
-    ("faults", "R5 database restarted mid-run"),
-    ("pgtap", "R6 pgTAP policy and privilege tests (pg_prove)"),
-    ("fuzz_corpus", "R7 fuzz corpus replay"),
+    ("property_isolation", "property-based isolation (proptest)"),
+    ("reliability", "pool hygiene, load, bad input"),
+    ("faults", "database restarted mid-run"),
+    ("pgtap", "pgTAP policy and privilege tests (pg_prove)"),
+    ("fuzz_corpus", "fuzz corpus replay"),
     (
         "isolation",
         "compile-time scoping and RLS, as the application role",
@@ -424,7 +421,7 @@ mod tests {
             },
         );
         let records = vec![Record {
-            id: "R1".into(),
+            id: "property-isolation".into(),
             test: "proptest".into(),
             counts: BTreeMap::from([
                 ("cases".to_owned(), 500),
@@ -447,12 +444,12 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("| `faults` | R5 database restarted mid-run | **did not run** | | |"),
+            text.contains("| `faults` | database restarted mid-run | **did not run** | | |"),
             "{text}"
         );
         assert!(text.contains("- `property_isolation`: `x`"), "{text}");
         assert!(
-            text.contains("| R1 | proptest | cases 500, cross_tenant_rows 0 |"),
+            text.contains("| property-isolation | proptest | cases 500, cross_tenant_rows 0 |"),
             "{text}"
         );
     }
