@@ -1,0 +1,153 @@
+//! How every transaction (tenant, system or admin) starts and ends, in one place: the
+//! guarantee that no session state outlives a checkout and that a connection in doubt is
+//! discarded rests on these few functions alone.
+
+use diesel::PgConnection;
+use diesel::connection::{
+    AnsiTransactionManager, SimpleConnection, TransactionManager, TransactionManagerStatus,
+};
+
+use crate::{Error, TenantId};
+
+/// What a finished transaction sends: the end of the transaction, then the session back to
+/// its defaults, in the same message. SQL inside the transaction may have changed session
+/// state (`set_config(.., false)`, `SET SESSION ..`, `SET ROLE`); none of it reaches the next
+/// checkout. `RESET ALL` also undoes the two settings Diesel makes when it connects, so they
+/// are made again.
+const SESSION_RESET: &str =
+    "RESET ALL; RESET ROLE; DISCARD TEMP; SET TIME ZONE 'UTC'; SET CLIENT_ENCODING TO 'UTF8'";
+
+/// Whether the server connection itself is gone (as opposed to a statement failing on it).
+pub(super) fn is_connection_loss(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+    matches!(
+        e,
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _
+        )
+    )
+}
+
+/// Opens a transaction with `setup_sql` (see [`finish_transaction`] for the rest); the message
+/// that ends the transaction later puts the session back to its defaults.
+///
+/// A connection whose set-up failed, or whose end failed, is marked broken so that r2d2
+/// discards it instead of handing out a connection stuck in a transaction or carrying
+/// session state.
+pub(super) fn begin_transaction(
+    conn: &mut PgConnection,
+    setup_sql: &str,
+    role: &str,
+    tenant: Option<TenantId>,
+) -> Result<(), Error> {
+    if let Err(source) = AnsiTransactionManager::begin_transaction_sql(conn, setup_sql) {
+        let rolled_back = conn
+            .batch_execute(&format!("ROLLBACK; {SESSION_RESET}"))
+            .is_ok();
+        let status_error = tenant.and_then(|t| tenant_status_error(t, &source));
+        // A refused tenant is an answer, not a fault: a connection that rolled back cleanly
+        // goes back to the pool. Anything else (a refused context above all) is discarded.
+        if status_error.is_none() || !rolled_back {
+            AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
+        }
+        // A connection lost before or during BEGIN (server restarted, backend killed) is not
+        // a role problem: report it as the database error it is, without Setup's hint.
+        if status_error.is_none() && is_connection_loss(&source) {
+            return Err(Error::Query(source));
+        }
+        return Err(status_error.unwrap_or_else(|| Error::Setup {
+            role: role.to_owned(),
+            source,
+        }));
+    }
+    Ok(())
+}
+
+/// Runs `f` in the transaction `begin_transaction` opened, and commits or rolls back.
+pub(super) fn finish_transaction<T, E, F>(conn: &mut PgConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, E>,
+    E: From<Error>,
+{
+    let mut guard = RollbackOnUnwind { conn, armed: true };
+    let result = f(guard.conn);
+    guard.armed = false;
+    let conn = &mut *guard.conn;
+    match result {
+        Ok(value) => {
+            end_transaction(conn, "COMMIT").map_err(Error::from)?;
+            Ok(value)
+        }
+        Err(e) => {
+            if end_transaction(conn, "ROLLBACK").is_err() {
+                AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Sends `COMMIT` or `ROLLBACK` followed by the session reset, and tells Diesel's
+/// transaction manager that the transaction is over. On any failure the connection is
+/// marked broken: whether the transaction ended or the reset ran is then unknown.
+fn end_transaction(conn: &mut PgConnection, end: &str) -> diesel::QueryResult<()> {
+    let in_transaction = matches!(
+        AnsiTransactionManager::transaction_manager_status_mut(conn).transaction_depth(),
+        Ok(Some(_))
+    );
+    if !in_transaction {
+        AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
+        return Err(diesel::result::Error::NotInTransaction);
+    }
+    match conn.batch_execute(&format!("{end}; {SESSION_RESET}")) {
+        Ok(()) => {
+            // Diesel's connection reads the server's transaction status after every message
+            // and resets its transaction manager once the server is idle again; anything
+            // else means the transaction is still open, and the connection must go.
+            let status = AnsiTransactionManager::transaction_manager_status_mut(conn);
+            if matches!(status, TransactionManagerStatus::Valid(valid) if valid.transaction_depth().is_none())
+            {
+                Ok(())
+            } else {
+                status.set_in_error();
+                Err(diesel::result::Error::BrokenTransactionManager)
+            }
+        }
+        Err(e) => {
+            AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
+            Err(e)
+        }
+    }
+}
+
+/// Maps the errors `tenancy.require_active_tenant()` raises to typed errors.
+fn tenant_status_error(tenant: TenantId, source: &diesel::result::Error) -> Option<Error> {
+    let diesel::result::Error::DatabaseError(_, info) = source else {
+        return None;
+    };
+    let message = info.message();
+    if !message.starts_with("tenancy: ") {
+        return None;
+    }
+    if message.ends_with("is suspended") {
+        Some(Error::TenantSuspended(tenant))
+    } else if message.starts_with("tenancy: unknown tenant") || message.ends_with("is deleted") {
+        Some(Error::TenantNotFound(tenant))
+    } else {
+        None
+    }
+}
+
+struct RollbackOnUnwind<'c> {
+    conn: &'c mut PgConnection,
+    armed: bool,
+}
+
+impl Drop for RollbackOnUnwind<'_> {
+    fn drop(&mut self) {
+        if self.armed && end_transaction(self.conn, "ROLLBACK").is_err() {
+            AnsiTransactionManager::transaction_manager_status_mut(self.conn).set_in_error();
+        }
+    }
+}

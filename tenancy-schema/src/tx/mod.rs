@@ -1,0 +1,24 @@
+//! Tenant transactions, the system connection and the admin escape hatch.
+//!
+//! One concept per file: the pools and entry points ([`Tenancy`]), how they are configured
+//! and built, how a transaction starts and ends, and the three kinds of connection handed to
+//! callers. Only the public types are re-exported; the rest stays inside `tx`.
+
+mod admin;
+mod builder;
+mod config;
+mod lifecycle;
+mod sessions;
+mod system;
+mod tenancy;
+mod tenant_tx;
+mod writes;
+
+pub use admin::AdminConn;
+pub use builder::TenancyBuilder;
+pub use config::TenancyConfig;
+pub use sessions::SessionState;
+pub use system::SystemConn;
+pub use tenancy::{PgPool, Tenancy};
+pub use tenant_tx::{RawSql, TenantTx};
+pub use writes::{OrFilterOnTenantWrite, ScopedDelete, ScopedUpdate, ScopedUpdateSet};

@@ -1,0 +1,94 @@
+//! The system connection: global tables only, checked both by the types and by the SQL text,
+//! since a statement's type shows its target but not what its sub-queries read.
+
+use diesel::PgConnection;
+use diesel::pg::Pg;
+use diesel::query_builder::{InsertStatement, QueryFragment};
+use diesel::query_dsl::LoadQuery;
+use diesel::query_dsl::methods::ExecuteDsl;
+
+use crate::scope::{GlobalQuery, GlobalTable};
+use crate::{Error, Result};
+
+/// A connection for global tables. Queries touching a tenant-scoped table do not compile.
+pub struct SystemConn<'c> {
+    pub(super) conn: &'c mut PgConnection,
+}
+
+impl std::fmt::Debug for SystemConn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SystemConn").finish_non_exhaustive()
+    }
+}
+
+/// Refuses a statement for the system connection that names a tenant-scoped table anywhere
+/// (a sub-query, an `INSERT ... SELECT`, a raw fragment): the types only show its target.
+fn check_global<Q: QueryFragment<Pg>>(statement: &Q) -> Result<()> {
+    let sql = crate::scope::render(statement)?;
+    if let Some(table) = crate::scope::tables_named_in(&sql)?.first() {
+        return Err(
+            crate::SqlTextError::TenantTableOnSystemConnection(table.table.to_owned()).into(),
+        );
+    }
+    Ok(())
+}
+
+impl SystemConn<'_> {
+    /// Runs a `SELECT` over global tables.
+    ///
+    /// # Errors
+    /// [`Error::UnsafeSql`] when it names a tenant-scoped table anywhere (a sub-query, a raw
+    /// fragment); database errors.
+    pub fn load<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
+    where
+        Q: GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, PgConnection, U>,
+    {
+        check_global(&query)?;
+        query.load(self.conn).map_err(Error::from)
+    }
+
+    /// Runs a `SELECT` over global tables and returns the first row, or `NotFound`.
+    ///
+    /// # Errors
+    /// As [`SystemConn::load`].
+    pub fn get_result<'q, Q, U>(&mut self, query: Q) -> Result<U>
+    where
+        Q: GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, PgConnection, U>,
+    {
+        check_global(&query)?;
+        query.get_result(self.conn).map_err(Error::from)
+    }
+
+    /// Runs an `INSERT`, `UPDATE` or `DELETE` on a global table.
+    ///
+    /// # Errors
+    /// As [`SystemConn::load`]: an `INSERT ... SELECT` must read global tables only.
+    pub fn execute<Q>(&mut self, statement: Q) -> Result<usize>
+    where
+        Q: GlobalQuery + QueryFragment<Pg> + ExecuteDsl<PgConnection>,
+    {
+        check_global(&statement)?;
+        ExecuteDsl::execute(statement, self.conn).map_err(Error::from)
+    }
+
+    /// Loads rows from raw SQL. It runs as the application role with no tenant set, so row
+    /// level security hides every tenant row from it.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn load_sql<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
+    where
+        // Raw SQL is the only untyped query: `sql_query(..)` with or without `.bind(..)`.
+        Q: diesel::query_builder::Query<SqlType = diesel::sql_types::Untyped>
+            + LoadQuery<'q, PgConnection, U>,
+    {
+        query.load(self.conn).map_err(Error::from)
+    }
+}
+
+impl<T: GlobalTable, U, Op, Ret> GlobalQuery for InsertStatement<T, U, Op, Ret> {}
+impl<T: GlobalTable, U, V, Ret> GlobalQuery
+    for diesel::query_builder::UpdateStatement<T, U, V, Ret>
+{
+}
+impl<T: GlobalTable, U, Ret> GlobalQuery for diesel::query_builder::DeleteStatement<T, U, Ret> {}

@@ -1,0 +1,244 @@
+//! The entry points: every tenant transaction, system connection and admin connection is
+//! opened here, on pools no caller can reach, so that there is no other way in.
+
+use std::sync::Arc;
+
+use diesel::PgConnection;
+use diesel::r2d2::{ConnectionManager, Pool};
+
+use super::lifecycle::{begin_transaction, finish_transaction, is_connection_loss};
+use super::{AdminConn, SystemConn, TenancyBuilder, TenancyConfig, TenantTx};
+use crate::context::{ContextKey, push_enter};
+use crate::session::{SessionConn, SessionManager};
+use crate::{Error, PrincipalId, Result, TenantId};
+
+/// The r2d2 pool type of the admin login ([`TenancyBuilder::admin_url`]).
+pub type PgPool = Pool<ConnectionManager<PgConnection>>;
+
+/// The application login's pool: connections that carry a tenancy session.
+type AppPool = Pool<SessionManager>;
+
+/// Opens tenant transactions, system connections and admin connections.
+///
+/// Tenant transactions and the system connection run on the application login's pool; the
+/// admin escape hatch on a separate login's pool. Neither pool is reachable from outside:
+/// the only way to run SQL without a tenant scope is [`Tenancy::admin`].
+///
+/// ```no_run
+/// use tenancy_schema::{Tenancy, TenantId};
+/// # fn demo(tenant: TenantId) -> Result<(), tenancy_schema::Error> {
+/// let tenancy = Tenancy::builder("postgres://app_login@db/app")
+///     .admin_url("postgres://admin_login@db/app")
+///     .build()?;
+/// let n = tenancy.transaction(tenant, |tx| {
+///     tx.execute(diesel::sql_query("SELECT 1"))
+/// })?;
+/// # let _ = n; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Tenancy {
+    pub(super) app: AppPool,
+    pub(super) admin: Option<PgPool>,
+    pub(super) config: TenancyConfig,
+    pub(super) key: Arc<ContextKey>,
+}
+
+impl std::fmt::Debug for Tenancy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenancy")
+            .field("config", &self.config)
+            .field("pool", &self.app.state())
+            .field("admin_pool", &self.admin.as_ref().map(Pool::state))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tenancy {
+    /// Starts building a `Tenancy` whose tenant transactions log in with `app_url`.
+    pub fn builder(app_url: &str) -> TenancyBuilder {
+        TenancyBuilder {
+            app_url: app_url.to_owned(),
+            admin_url: None,
+            max_size: 10,
+            admin_max_size: 2,
+            connection_timeout: std::time::Duration::from_secs(30),
+            test_on_check_out: false,
+            config: TenancyConfig::default(),
+            key: None,
+        }
+    }
+
+    /// A pool of at most `max_size` connections of the application login `app_url`, without
+    /// an admin login; the context key comes from `TENANCY_CONTEXT_KEY`. See
+    /// [`Tenancy::builder`] for the rest.
+    ///
+    /// # Errors
+    /// As [`TenancyBuilder::build`].
+    pub fn connect(app_url: &str, max_size: u32) -> Result<Self, Error> {
+        Self::builder(app_url).max_size(max_size).build()
+    }
+
+    /// The role configuration.
+    #[must_use]
+    pub fn config(&self) -> &TenancyConfig {
+        &self.config
+    }
+
+    /// Connections of the application pool: `(open, idle)`.
+    #[must_use]
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.app.state();
+        (state.connections, state.idle_connections)
+    }
+
+    /// Runs `f` in a transaction bound to `tenant`, as the application role. Commits when
+    /// `f` returns `Ok`, rolls back on `Err` and when `f` panics (the panic continues).
+    ///
+    /// # Errors
+    /// Whatever `f` returns, or [`Error::Pool`] / [`Error::Setup`] / [`Error::Query`]
+    /// (commit) converted into `E`.
+    pub fn transaction<T, E, F>(&self, tenant: TenantId, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut TenantTx<'_>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        self.run_tenant(tenant, None, f)
+    }
+
+    /// Like [`Tenancy::transaction`], with an acting principal exposed to SQL as
+    /// `tenancy.current_principal()`.
+    ///
+    /// # Errors
+    /// As [`Tenancy::transaction`].
+    pub fn transaction_as<T, E, F>(
+        &self,
+        tenant: TenantId,
+        principal: PrincipalId,
+        f: F,
+    ) -> Result<T, E>
+    where
+        F: FnOnce(&mut TenantTx<'_>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        self.run_tenant(tenant, Some(principal), f)
+    }
+
+    /// Runs `f` in a tenant transaction, with or without an acting principal.
+    pub(crate) fn run_tenant<T, E, F>(
+        &self,
+        tenant: TenantId,
+        principal: Option<PrincipalId>,
+        f: F,
+    ) -> Result<T, E>
+    where
+        F: FnOnce(&mut TenantTx<'_>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        let mut conn = self.begin_app(Some(tenant), principal)?;
+        finish_transaction(&mut conn.conn, |conn| {
+            f(&mut TenantTx {
+                conn,
+                tenant,
+                principal,
+            })
+        })
+    }
+
+    /// Runs `f` on a connection for global tables only, as the application role with no
+    /// tenant set: even raw SQL through it sees no tenant rows.
+    ///
+    /// # Errors
+    /// As [`Tenancy::transaction`].
+    pub fn system<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut SystemConn<'_>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        let mut conn = self.begin_app(None, None)?;
+        finish_transaction(&mut conn.conn, |conn| f(&mut SystemConn { conn }))
+    }
+
+    /// Checks out an application connection and opens a transaction with the context of
+    /// `tenant` (none for the system connection). A connection the server dropped while it was
+    /// idle in the pool fails its `BEGIN` before anything ran; it is discarded and the next one
+    /// tried, up to the pool's size, so a restart costs no failed transaction once the server
+    /// is back, and no checkout pays a ping.
+    fn begin_app(
+        &self,
+        tenant: Option<TenantId>,
+        principal: Option<PrincipalId>,
+    ) -> Result<diesel::r2d2::PooledConnection<SessionManager>, Error> {
+        let mut stale = 0;
+        loop {
+            let mut pooled = self.app.get()?;
+            let SessionConn { conn, session } = &mut *pooled;
+            let mut sql = String::from("BEGIN; ");
+            push_enter(
+                &mut sql,
+                &self.key,
+                *session,
+                tenant,
+                principal,
+                tenant.is_some() && self.config.check_tenant_status,
+            );
+            match begin_transaction(conn, &sql, &self.config.app_role, tenant) {
+                Ok(()) => return Ok(pooled),
+                Err(Error::Query(e)) if is_connection_loss(&e) && stale < self.app.max_size() => {
+                    stale += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The escape hatch for cross-tenant and control-plane work: runs `f` on the admin
+    /// login's own pool as the admin role (`BYPASSRLS`), on a plain Diesel connection. Every
+    /// use is logged as a `tracing` warning on target `tenancy::admin` with the reason and the
+    /// caller's source location; grep for `.admin(` to audit the code base.
+    ///
+    /// # Errors
+    /// [`Error::MissingAdminReason`] for an empty reason, [`Error::AdminNotConfigured`]
+    /// without an admin login, otherwise as [`Tenancy::transaction`].
+    #[track_caller]
+    pub fn admin<T, E, F>(&self, reason: &str, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AdminConn<'_>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        let caller = std::panic::Location::caller();
+        if reason.trim().is_empty() {
+            return Err(Error::MissingAdminReason.into());
+        }
+        let Some(admin) = &self.admin else {
+            return Err(Error::AdminNotConfigured.into());
+        };
+        tracing::warn!(
+            target: "tenancy::admin",
+            reason,
+            caller = %caller,
+            role = %self.config.admin_role,
+            "tenancy admin escape hatch used"
+        );
+        let mut conn = admin.get().map_err(Error::from)?;
+        let sql = format!("BEGIN; SET LOCAL ROLE \"{}\"", self.config.admin_role);
+        if self.config.audit_admin {
+            let event =
+                crate::audit::AuditEvent::new("admin.escape_hatch").details(serde_json::json!({
+                    "reason": reason,
+                    "caller": caller.to_string(),
+                    "role": self.config.admin_role,
+                }));
+            begin_transaction(&mut conn, &sql, &self.config.admin_role, None)?;
+            finish_transaction(&mut conn, |conn| {
+                crate::audit::record_as_admin(
+                    conn,
+                    TenantId::from_uuid(uuid::Uuid::nil()),
+                    None,
+                    &event,
+                )
+            })?;
+        }
+        begin_transaction(&mut conn, &sql, &self.config.admin_role, None)?;
+        finish_transaction(&mut conn, |conn| f(&mut AdminConn { conn }))
+    }
+}

@@ -1,0 +1,358 @@
+//! The tenant transaction handed to callers. It is not a Diesel connection, so every query
+//! has to pass through one of its methods, which scope it to the transaction's tenant.
+
+use diesel::dsl::{Filter, Limit};
+use diesel::expression::{AsExpression, Expression};
+use diesel::insertable::{InsertValues, Insertable};
+use diesel::pg::Pg;
+use diesel::query_builder::{AsChangeset, QueryFragment, ValuesClause};
+use diesel::query_dsl::LoadQuery;
+use diesel::query_dsl::methods::{ExecuteDsl, FilterDsl, LimitDsl};
+use diesel::{Column, ExpressionMethods, PgConnection, RunQueryDsl};
+
+use super::{ScopedDelete, ScopedUpdate};
+use crate::scope::{
+    ScopedExists, ScopedTable, TenantEq, TenantFreeValues, TenantInsert, TenantQuery,
+    check_changeset,
+};
+use crate::{Error, PrincipalId, Result, Scoped, TenantId};
+
+/// A transaction bound to one tenant.
+///
+/// It deliberately does not implement [`diesel::Connection`]: Diesel's own
+/// `.load(&mut conn)` would run a query without the tenant filter. Queries are handed to
+/// its methods instead, which scope every tenant-scoped table in the `FROM` clause (see
+/// the crate docs for what is checked at compile time).
+pub struct TenantTx<'c> {
+    pub(super) conn: &'c mut PgConnection,
+    pub(super) tenant: TenantId,
+    pub(super) principal: Option<PrincipalId>,
+}
+
+impl std::fmt::Debug for TenantTx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantTx")
+            .field("tenant", &self.tenant)
+            .field("principal", &self.principal)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'c> TenantTx<'c> {
+    /// The tenant this transaction is bound to.
+    #[must_use]
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+
+    /// The acting principal, if one was given.
+    #[must_use]
+    pub fn principal(&self) -> Option<PrincipalId> {
+        self.principal
+    }
+
+    /// Wraps `query` with this transaction's tenant without running it: every tenant-scoped
+    /// table it names (in `FROM`, joins, aliases, sub-queries and raw fragments) is shadowed
+    /// by the tenant's rows.
+    ///
+    /// # Errors
+    /// [`Error::UnsafeSql`] for a schema-qualified tenant table in a raw fragment or
+    /// unterminated SQL text; a query-builder error for a row lock that cannot be scoped.
+    pub fn scope<Q: TenantQuery>(&self, query: Q) -> Result<Scoped<Q>> {
+        Scoped::new(query, self.tenant).map_err(Error::from)
+    }
+
+    /// `table.tenant_id = <this tenant>`, an explicit tenant filter. Sub-queries are scoped
+    /// automatically; this remains for conditions you want spelled out.
+    #[must_use]
+    pub fn tenant_filter<T: ScopedTable>(&self, _table: T) -> TenantEq<T::TenantColumn> {
+        TenantEq::new(T::TenantColumn::default(), self.tenant)
+    }
+
+    /// Runs a `SELECT` and returns every row.
+    ///
+    /// # Errors
+    /// Database errors; [`crate::scope::LockingJoinError`] (as a query-builder error) for a
+    /// row lock over a join.
+    pub fn load<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
+    where
+        Q: TenantQuery,
+        Scoped<Q>: LoadQuery<'q, PgConnection, U>,
+    {
+        self.scope(query)?.load(self.conn).map_err(Error::from)
+    }
+
+    /// Runs a `SELECT` and returns its first row, or `NotFound`.
+    ///
+    /// # Errors
+    /// As [`TenantTx::load`]; `NotFound` when there is no row.
+    pub fn get_result<'q, Q, U>(&mut self, query: Q) -> Result<U>
+    where
+        Q: TenantQuery,
+        Scoped<Q>: LoadQuery<'q, PgConnection, U>,
+    {
+        self.scope(query)?
+            .get_result(self.conn)
+            .map_err(Error::from)
+    }
+
+    /// Same as [`TenantTx::load`].
+    ///
+    /// # Errors
+    /// As [`TenantTx::load`].
+    pub fn get_results<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
+    where
+        Q: TenantQuery,
+        Scoped<Q>: LoadQuery<'q, PgConnection, U>,
+    {
+        self.load(query)
+    }
+
+    /// Adds `LIMIT 1` and returns the row, or `NotFound`.
+    ///
+    /// # Errors
+    /// As [`TenantTx::get_result`].
+    pub fn first<'q, Q, U>(&mut self, query: Q) -> Result<U>
+    where
+        Q: LimitDsl,
+        Limit<Q>: TenantQuery,
+        Scoped<Limit<Q>>: LoadQuery<'q, PgConnection, U>,
+    {
+        self.get_result(query.limit(1))
+    }
+
+    /// Counts the rows `query` returns (`SELECT COUNT(*) FROM (<scoped query>)`).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn count<'q, Q>(&mut self, query: Q) -> Result<i64>
+    where
+        Q: diesel::QueryDsl + diesel::query_dsl::methods::SelectDsl<diesel::dsl::CountStar>,
+        diesel::dsl::Select<Q, diesel::dsl::CountStar>: TenantQuery,
+        Scoped<diesel::dsl::Select<Q, diesel::dsl::CountStar>>: LoadQuery<'q, PgConnection, i64>,
+    {
+        self.get_result(query.count())
+    }
+
+    /// `SELECT EXISTS (<scoped query>)`; the scoped replacement for
+    /// `diesel::select(exists(query))`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn exists<'q, Q>(&mut self, query: Q) -> Result<bool>
+    where
+        Q: TenantQuery,
+        ScopedExists<Q>: LoadQuery<'q, PgConnection, bool>,
+    {
+        ScopedExists::new(query, self.tenant)?
+            .get_result(self.conn)
+            .map_err(Error::from)
+    }
+
+    /// Loads the row of `table` whose (non-tenant) primary key is `key`.
+    ///
+    /// # Errors
+    /// `NotFound` when the row does not exist in this tenant.
+    pub fn find<'q, T, K, U>(&mut self, table: T, key: K) -> Result<U>
+    where
+        T: crate::TenantFind,
+        T: FilterDsl<diesel::dsl::Eq<T::KeyColumn, K>>,
+        <T::KeyColumn as Expression>::SqlType: diesel::sql_types::SqlType,
+        K: AsExpression<<T::KeyColumn as Expression>::SqlType>,
+        Filter<T, diesel::dsl::Eq<T::KeyColumn, K>>: LimitDsl,
+        Limit<Filter<T, diesel::dsl::Eq<T::KeyColumn, K>>>: TenantQuery,
+        Scoped<Limit<Filter<T, diesel::dsl::Eq<T::KeyColumn, K>>>>: LoadQuery<'q, PgConnection, U>,
+    {
+        let column = T::KeyColumn::default();
+        self.first(table.filter(column.eq(key)))
+    }
+
+    /// Inserts one row (a struct deriving `Insertable`, or a tuple of `column.eq(value)`)
+    /// with the tenant column set to this transaction's tenant.
+    ///
+    /// # Errors
+    /// Database errors (constraint violations, RLS).
+    pub fn insert<T, R, V>(&mut self, table: T, record: R) -> Result<usize>
+    where
+        T: ScopedTable,
+        T::AllColumns: QueryFragment<Pg>,
+        R: Insertable<T, Values = ValuesClause<V, T>>,
+        V: TenantFreeValues + InsertValues<Pg, T>,
+    {
+        let _ = table;
+        self.insert_statement::<T, V, ()>(vec![record.values().values], None, false)?
+            .execute(self.conn)
+            .map_err(Error::from)
+    }
+
+    /// Inserts one row and returns it (`RETURNING *`).
+    ///
+    /// # Errors
+    /// As [`TenantTx::insert`].
+    pub fn insert_returning<'q, T, R, V, U>(&mut self, table: T, record: R) -> Result<U>
+    where
+        T: ScopedTable,
+        T::AllColumns: QueryFragment<Pg>,
+        R: Insertable<T, Values = ValuesClause<V, T>>,
+        V: TenantFreeValues + InsertValues<Pg, T>,
+        TenantInsert<T, V>: LoadQuery<'q, PgConnection, U>,
+    {
+        let _ = table;
+        self.insert_statement::<T, V, ()>(vec![record.values().values], None, true)?
+            .get_result(self.conn)
+            .map_err(Error::from)
+    }
+
+    /// Inserts many rows in one statement; returns how many were inserted.
+    ///
+    /// # Errors
+    /// As [`TenantTx::insert`].
+    pub fn insert_batch<T, I, V>(&mut self, table: T, records: I) -> Result<usize>
+    where
+        T: ScopedTable,
+        T::AllColumns: QueryFragment<Pg>,
+        I: IntoIterator,
+        I::Item: Insertable<T, Values = ValuesClause<V, T>>,
+        V: TenantFreeValues + InsertValues<Pg, T>,
+    {
+        let _ = table;
+        let rows: Vec<V> = records.into_iter().map(|r| r.values().values).collect();
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        self.insert_statement::<T, V, ()>(rows, None, false)?
+            .execute(self.conn)
+            .map_err(Error::from)
+    }
+
+    /// `INSERT ... ON CONFLICT (tenant_id, <conflict>) DO UPDATE SET <changes>`: the conflict
+    /// target always includes the tenant column, so an upsert can only ever touch a row of
+    /// this tenant. `changes` may use `diesel::upsert::excluded(column)`.
+    ///
+    /// # Errors
+    /// [`Error::TenantColumnInChangeset`] (as a query-builder error) when `changes`
+    /// assigns the tenant column; database errors.
+    pub fn upsert<T, R, V, C, Ch>(
+        &mut self,
+        table: T,
+        record: R,
+        conflict: C,
+        changes: Ch,
+    ) -> Result<usize>
+    where
+        T: ScopedTable,
+        T::AllColumns: QueryFragment<Pg>,
+        R: Insertable<T, Values = ValuesClause<V, T>>,
+        V: TenantFreeValues + InsertValues<Pg, T>,
+        C: Column<Table = T>,
+        Ch: AsChangeset<Target = T>,
+        Ch::Changeset: QueryFragment<Pg>,
+    {
+        let _ = (table, conflict);
+        let statement = self.insert_statement::<T, V, Ch::Changeset>(
+            vec![record.values().values],
+            Some((C::NAME, changes.as_changeset())),
+            false,
+        )?;
+        statement.execute(self.conn).map_err(Error::from)
+    }
+
+    /// The insert, checked: its changeset (for an upsert) assigns columns of `T` other than
+    /// the tenant column, and every tenant-scoped table its values or changes read is shadowed.
+    fn insert_statement<T, V, Ch>(
+        &self,
+        rows: Vec<V>,
+        conflict: Option<(&'static str, Ch)>,
+        returning: bool,
+    ) -> Result<TenantInsert<T, V, Ch>>
+    where
+        T: ScopedTable,
+        T::AllColumns: QueryFragment<Pg>,
+        V: InsertValues<Pg, T>,
+        Ch: QueryFragment<Pg>,
+    {
+        let mut statement = TenantInsert {
+            rows,
+            tenant: *self.tenant.as_uuid(),
+            conflict,
+            returning: returning.then(T::all_columns),
+            scope: None,
+        };
+        let sql = crate::scope::render(&statement)?;
+        if statement.conflict.is_some() {
+            check_changeset::<T>(&sql)?;
+        }
+        let tables = crate::scope::tables_named_in(&sql)?;
+        if !tables.is_empty() {
+            statement.scope = Some(crate::scope::ScopePlan::shadowing(
+                *self.tenant.as_uuid(),
+                tables,
+            ));
+        }
+        Ok(statement)
+    }
+
+    /// Starts a tenant-scoped `UPDATE` of `table`; add `.filter(..)` and `.set(..)`.
+    pub fn update<T: ScopedTable>(
+        &mut self,
+        table: T,
+    ) -> ScopedUpdate<'_, 'c, T, TenantEq<T::TenantColumn>> {
+        let predicate = TenantEq::new(T::TenantColumn::default(), self.tenant);
+        ScopedUpdate {
+            tx: self,
+            table,
+            predicate,
+        }
+    }
+
+    /// Starts a tenant-scoped `DELETE` from `table`; add `.filter(..)` and `.execute()`.
+    pub fn delete<T: ScopedTable>(
+        &mut self,
+        table: T,
+    ) -> ScopedDelete<'_, 'c, T, TenantEq<T::TenantColumn>> {
+        let predicate = TenantEq::new(T::TenantColumn::default(), self.tenant);
+        ScopedDelete {
+            tx: self,
+            table,
+            predicate,
+        }
+    }
+
+    /// Runs raw SQL (`diesel::sql_query`). The compiler cannot see into it: it runs as the
+    /// application role with this tenant set, so row level security is what keeps it to the
+    /// tenant's rows.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn execute<Q: RawSql>(&mut self, query: Q) -> Result<usize> {
+        query.execute(self.conn).map_err(Error::from)
+    }
+
+    /// Loads rows from raw SQL (`diesel::sql_query` + `QueryableByName`); like
+    /// [`TenantTx::execute`], only row level security checks it.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn load_sql<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
+    where
+        // Raw SQL is the only untyped query: `sql_query(..)` with or without `.bind(..)`.
+        Q: diesel::query_builder::Query<SqlType = diesel::sql_types::Untyped>
+            + LoadQuery<'q, PgConnection, U>,
+    {
+        query.load(self.conn).map_err(Error::from)
+    }
+}
+
+/// Raw SQL statements a tenant transaction accepts (checked by row level security only).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be executed in a tenant transaction",
+    label = "Diesel statements carry no tenant filter",
+    note = "use `tx.insert(table, rows)`, `tx.update(table).filter(..).set(..).execute()`, `tx.delete(table).filter(..).execute()` or `tx.upsert(..)`; `tx.execute` takes raw `diesel::sql_query(..)` only"
+)]
+pub trait RawSql: ExecuteDsl<PgConnection> + RunQueryDsl<PgConnection> {}
+impl RawSql for diesel::query_builder::SqlQuery {}
+
+impl<Q> RawSql for diesel::query_builder::BoxedSqlQuery<'_, Pg, Q> where
+    Self: ExecuteDsl<PgConnection> + RunQueryDsl<PgConnection>
+{
+}
