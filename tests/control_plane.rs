@@ -1,4 +1,4 @@
-//! The control plane and identity API (issue 4) on real PostgreSQL: tenant lifecycle, users
+//! The control plane and identity API on real PostgreSQL: tenant lifecycle, users
 //! and members, teams and workspaces, resources with ACLs and keyset pagination, permission
 //! checks, the audit trail, the admin escape hatch's audit row and tenant-bound jobs.
 

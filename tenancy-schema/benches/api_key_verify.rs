@@ -1,4 +1,4 @@
-//! Issue 6, B6: what verifying an API key costs.
+//! What verifying an API key costs.
 //!
 //! `cargo bench -p tenancy-schema --bench api_key_verify`
 //!
@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut report = Report::new("api_key_verify", &mut owner);
     let mut section = Section::new(
-        "B6",
+        "api-key-verify",
         "API key verification",
         &format!(
             "CPU: parse + SHA-256 + constant-time compare, {CPU_SAMPLES} samples of {CPU_BATCH} calls (µs per call). \

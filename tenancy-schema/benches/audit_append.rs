@@ -1,4 +1,4 @@
-//! Issue 6, B8: audit log appends per second with the hash chain.
+//! Audit log appends per second with the hash chain.
 //!
 //! `cargo bench -p tenancy-schema --bench audit_append`
 //!
@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut report = Report::new("audit_append", &mut owner);
     let mut section = Section::new(
-        "B8",
+        "audit-append",
         "audit log append throughput (hash chain)",
         &format!(
             "one `audit::record` per tenant transaction; {ROUNDS} rounds of {} s per point; appends per second (median and spread over rounds)",

@@ -1,4 +1,4 @@
-//! Issue 6, B5: throughput with 1, 2, 4, 8 and 16 workers over a pool, mixed tenants.
+//! Throughput with 1, 2, 4, 8 and 16 workers over a pool, mixed tenants.
 //!
 //! `cargo bench -p tenancy-schema --bench concurrency`
 //!
@@ -108,7 +108,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect::<Result<_, _>>()?;
     let mut report = Report::new("concurrency", &mut owner);
     let mut section = Section::new(
-        "B5",
+        "concurrent-writers",
         "concurrency: transactions per second over a pool",
         &format!(
             "1-16 workers over a pool of the same size, 4 tenants mixed; each transaction reads the 20 newest resources and inserts one. \

@@ -1,4 +1,4 @@
-//! Issue 6, B7: the foundation schema's smoke benchmark (from the source designs): 10,000
+//! The foundation schema's smoke benchmark (from the source designs): 10,000
 //! resources in one tenant among 10,000 of other tenants; list the newest 50 of a workspace.
 //!
 //! `cargo bench -p tenancy-schema --bench newest_resources` prints p50/p95/p99 for
@@ -104,7 +104,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut report = Report::new("newest_resources", &mut owner);
     let mut section = Section::new(
-        "B7",
+        "newest-resources",
         "smoke: newest 50 of 10,000 resources in one tenant",
         &format!(
             "10,000 resources in one tenant's workspace among 10,000 of 5 other tenants; each sample one whole transaction \

@@ -1,14 +1,14 @@
-//! Issue 6, B1 and B2: what tenancy's own layer costs, side by side in one run.
+//! What tenancy's own layer costs, side by side in one run.
 //!
 //! `cargo bench -p tenancy-schema --bench overhead`
 //!
-//! - B1 query overhead: the same queries through a tenant transaction (`tx.load`, ...) and as
+//! - `query-overhead`: the same queries through a tenant transaction (`tx.load`, ...) and as
 //!   hand-written Diesel with the same explicit `tenant_id` filter, each inside one already
 //!   open transaction with the same role and settings (so row level security applies to both
 //!   and only the query path differs; two connections, because a tenant transaction does not
 //!   hand out its own). Each sample runs the query 20 times. The writes (update, insert
 //!   batch) touch disjoint rows on the two sides, so neither waits for the other's locks.
-//! - B2 transaction set-up: a tenant transaction that runs `SELECT 1` and commits, against a
+//! - `transaction-setup`: a tenant transaction that runs `SELECT 1` and commits, against a
 //!   plain Diesel transaction doing the same, with the round trips each needs.
 //!
 //! Samples alternate between the two sides; the report gives medians, p95 and the ratio of
@@ -32,11 +32,11 @@ const SAMPLES: usize = 300;
 const REPEAT: usize = 20;
 
 /// One query through a tenant transaction; `i` numbers the call, so writes can pick rows.
-type Query = fn(&mut tenancy_schema::TenantTx<'_>, &B1, usize) -> Result<usize, Error>;
+type Query = fn(&mut tenancy_schema::TenantTx<'_>, &QueryArgs, usize) -> Result<usize, Error>;
 /// The same with plain Diesel and an explicit `tenant_id` filter.
-type Plain = fn(&mut PgConnection, &B1, usize) -> QueryResult<usize>;
+type Plain = fn(&mut PgConnection, &QueryArgs, usize) -> QueryResult<usize>;
 
-struct B1 {
+struct QueryArgs {
     tenant: tenancy_schema::TenantId,
     workspace: tenancy_schema::WorkspaceId,
     principal: tenancy_schema::PrincipalId,
@@ -81,8 +81,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (t, ws) = (me.tenant, me.workspace);
 
     let mut report = Report::new("overhead", &mut owner);
-    let mut b1 = Section::new(
-        "B1",
+    let mut query_overhead = Section::new(
+        "query-overhead",
         "query overhead: tenant transaction vs hand-written Diesel",
         &format!(
             "the same statements through `TenantTx` and as plain Diesel with the same explicit `tenant_id` filter, each side in one open \
@@ -101,7 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         t.as_uuid(),
         me.principal.as_uuid()
     ))?;
-    let args = B1 {
+    let args = QueryArgs {
         tenant: t,
         workspace: ws,
         principal: me.principal,
@@ -261,12 +261,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             plain_conn.batch_execute("COMMIT")?;
             Ok::<_, Error>(())
         })?;
-        b1.push(Row::latency(label, &a, &b).ratio_target(1.0 / 0.97));
+        query_overhead.push(Row::latency(label, &a, &b).ratio_target(1.0 / 0.97));
     }
-    report.sections.push(b1);
+    report.sections.push(query_overhead);
 
-    let mut b2 = Section::new(
-        "B2",
+    let mut setup = Section::new(
+        "transaction-setup",
         "transaction set-up: tenant transaction vs plain Diesel transaction",
         &format!(
             "open + `SELECT 1` + commit, {SAMPLES} alternating transactions each side; µs per transaction. Round trips: tenant transaction 2 \
@@ -299,8 +299,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 b.push(plain_time);
             }
         }
-        b2.push(Row::latency(label, &a, &b));
+        setup.push(Row::latency(label, &a, &b));
     }
-    report.sections.push(b2);
+    report.sections.push(setup);
     report.finish()
 }

@@ -1,4 +1,4 @@
-//! Issue 6, B3: what row level security itself costs at scale.
+//! What row level security itself costs at scale.
 //!
 //! `cargo bench -p tenancy-schema --bench rls_cost`
 //!
@@ -180,7 +180,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut report = Report::new("rls_cost", &mut owner);
     let mut section = Section::new(
-        "B3",
+        "rls-statement-cost",
         "row level security cost at 1,000,000 resources",
         &format!(
             "{TOTAL_ROWS} resources across {TENANTS} tenants (one with {BIG_TENANT_ROWS}, the others {small_rows} each; loaded in {:.0} s). \

@@ -19,6 +19,30 @@ pub const BENCHES: &[&str] = &[
     "audit_append",
 ];
 
+/// The id of the compile-time section: no binary here writes it (see [`push_compile_time`]).
+const COMPILE_TIME: &str = "compile-time";
+
+/// The order of the sections in the report, by id. Sections not listed follow, in the order
+/// of their benchmarks in [`BENCHES`].
+const SECTION_ORDER: &[&str] = &[
+    "query-overhead",
+    "transaction-setup",
+    "rls-statement-cost",
+    COMPILE_TIME,
+    "concurrent-writers",
+    "api-key-verify",
+    "newest-resources",
+    "audit-append",
+];
+
+/// Where a section goes in the report: its place in [`SECTION_ORDER`], else after them all.
+fn rank(id: &str) -> usize {
+    SECTION_ORDER
+        .iter()
+        .position(|s| *s == id)
+        .unwrap_or(SECTION_ORDER.len())
+}
+
 #[path = "../../tenancy-schema/benches/support/record.rs"]
 mod record;
 use record::{Report, Section, Stats};
@@ -68,7 +92,8 @@ pub fn run(only: &[String], render_only: bool, out: &Path) -> Result<bool, Xtask
             reports.push(read_record::<Report>(&path)?);
         }
     }
-    // B4 is not one of the binaries run here; the full report quotes its last recorded run.
+    // The compile-time benchmark is not one of the binaries run here; the full report quotes
+    // its last recorded run.
     let compile_time = if only.is_empty() {
         read(&workspace_root().join("benches/compile-time/RESULTS.md")).ok()
     } else {
@@ -217,33 +242,22 @@ pub fn render(
     if compile_time.is_some() {
         let _ = writeln!(
             s,
-            "| B4 | compile time, 10–100 tables | see B4 below | ratio ≤ 1.10 | see B4 |"
+            "| {COMPILE_TIME} | compile time, 10–100 tables | see below | ratio ≤ 1.10 | see below |"
         );
     }
     s.push('\n');
 
     let mut sections: Vec<&Section> = reports.iter().flat_map(|r| &r.sections).collect();
-    sections.sort_by_key(|sec| {
-        sec.id
-            .trim_start_matches('B')
-            .parse::<u32>()
-            .unwrap_or(u32::MAX)
-    });
-    let mut b4_done = compile_time.is_none();
+    sections.sort_by_key(|sec| rank(&sec.id));
+    let mut compile_time_done = compile_time.is_none();
     for section in sections {
-        if !b4_done
-            && section
-                .id
-                .trim_start_matches('B')
-                .parse::<u32>()
-                .is_ok_and(|n| n > 4)
-        {
+        if !compile_time_done && rank(&section.id) > rank(COMPILE_TIME) {
             push_compile_time(&mut s, compile_time.unwrap_or_default());
-            b4_done = true;
+            compile_time_done = true;
         }
         push_section(&mut s, section);
     }
-    if !b4_done {
+    if !compile_time_done {
         push_compile_time(&mut s, compile_time.unwrap_or_default());
     }
     s
@@ -309,12 +323,12 @@ fn push_section(s: &mut String, section: &Section) {
     }
 }
 
-/// B4 takes about an hour, so it runs on its own (`benches/compile-time/run.sh`); the report
-/// quotes the summary of its last recorded run.
+/// The compile-time benchmark takes about an hour, so it runs on its own
+/// (`benches/compile-time/run.sh`); the report quotes the summary of its last recorded run.
 fn push_compile_time(s: &mut String, results: &str) {
     let _ = writeln!(
         s,
-        "## B4 compile time\n\nNot re-run by this command (about an hour on 2 cores): the summary of the last run recorded in \
+        "## {COMPILE_TIME} compile time\n\nNot re-run by this command (about an hour on 2 cores): the summary of the last run recorded in \
          `benches/compile-time/RESULTS.md`, reproduced with `benches/compile-time/run.sh <tables> <queries> <rounds>`. \
          Target: build ratio at most 1.10.\n"
     );
@@ -354,7 +368,7 @@ mod tests {
             bench: "rls_cost".into(),
             server_version: "15.18".into(),
             sections: vec![Section {
-                id: "B3".into(),
+                id: "rls-statement-cost".into(),
                 title: "row level security cost".into(),
                 method: "how".into(),
                 rows: vec![record::Row {
@@ -379,7 +393,9 @@ mod tests {
             &[],
         );
         assert!(
-            text.contains("| B3 | point lookup | ratio 1.200 | ratio ≤ 1.05 | **no** |"),
+            text.contains(
+                "| rls-statement-cost | point lookup | ratio 1.200 | ratio ≤ 1.05 | **no** |"
+            ),
             "{text}"
         );
         assert!(text.contains("| point lookup | µs | 120.0 (96.0–180.0) | 240.0 | 100.0 (80.0–150.0) | 200.0 | 1.200 |"), "{text}");
@@ -396,11 +412,47 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("| PostgreSQL | 15.18 |"), "{text}");
-        // B4 comes before B3's successors and after B3.
+        // The compile-time section follows rls-statement-cost, which comes before it.
         assert!(
-            text.find("## B3").unwrap() < text.find("## B4").unwrap(),
+            text.find("## rls-statement-cost").unwrap() < text.find("## compile-time").unwrap(),
             "{text}"
         );
+    }
+
+    #[test]
+    fn sections_follow_the_section_order_with_compile_time_in_its_place() {
+        let section = |id: &str| Section {
+            id: id.into(),
+            title: "t".into(),
+            method: "m".into(),
+            rows: Vec::new(),
+            notes: Vec::new(),
+        };
+        let report = |bench: &str, ids: &[&str]| Report {
+            bench: bench.into(),
+            server_version: "15.18".into(),
+            sections: ids.iter().map(|id| section(id)).collect(),
+        };
+        let text = render(
+            &[
+                report("short_transactions", &["short-transactions"]),
+                report("overhead", &["query-overhead", "transaction-setup"]),
+                report("concurrency", &["concurrent-writers"]),
+            ],
+            &[],
+            Some("## Summary\n| 10 | 1.01 |\n"),
+            &crate::machine::fixture(),
+            &[],
+        );
+        let at = |id: &str| text.find(&format!("## {id} ")).unwrap();
+        let order = [
+            "query-overhead",
+            "transaction-setup",
+            "compile-time",
+            "concurrent-writers",
+            "short-transactions",
+        ];
+        assert!(order.windows(2).all(|w| at(w[0]) < at(w[1])), "{text}");
     }
 
     #[test]

@@ -34,7 +34,8 @@ enum Command {
     /// Runs the benchmarks (`cargo bench -p tenancy-schema --bench <name>`, one after the
     /// other) and writes BENCHMARKS.md.
     Bench {
-        /// Only these benchmarks (default: all); the report then covers only them.
+        /// Only these benchmarks, by bench target name such as `rls_cost` (default: all); the
+        /// report then covers only them.
         #[arg(long = "only", value_name = "NAME")]
         only: Vec<String>,
         /// Do not run anything: write the report again from the records of the last run

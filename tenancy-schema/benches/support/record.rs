@@ -46,10 +46,10 @@ pub struct Row {
     pub met: Option<bool>,
 }
 
-/// A titled group of rows (one item of the issue, such as B1).
+/// A titled group of rows (one measured item, such as `query-overhead`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Section {
-    /// `B1`, `B3`, ...
+    /// What the section measures, in kebab case: `query-overhead`, `rls-statement-cost`, ...
     pub id: String,
     pub title: String,
     /// How it was measured: sides, sample counts, data set.
