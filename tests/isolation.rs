@@ -170,6 +170,122 @@ fn a_statement_type_planned_once_is_scoped_to_each_tenant_that_runs_it_with(rls:
 }
 
 #[test]
+fn a_built_transaction_carries_its_principal_isolation_and_access_mode() {
+    for rls in Rls::BOTH {
+        a_built_transaction_carries_its_principal_isolation_and_access_mode_with(rls);
+    }
+}
+
+#[derive(QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = Text)]
+    value: String,
+}
+
+fn a_built_transaction_carries_its_principal_isolation_and_access_mode_with(rls: Rls) {
+    let (a, b) = rls.two_tenants();
+    let t = rls.tenancy(2);
+    let principal = tenancy_schema::PrincipalId::new_v7();
+    let (isolation, read_only, acting, rows) = t
+        .build_transaction(a)
+        .principal(principal)
+        .serializable()
+        .read_only()
+        .run(|tx| {
+            let isolation: Vec<Setting> = tx.load_sql(diesel::sql_query(
+                "SELECT current_setting('transaction_isolation') AS value",
+            ))?;
+            let read_only: Vec<Setting> = tx.load_sql(diesel::sql_query(
+                "SELECT current_setting('transaction_read_only') AS value",
+            ))?;
+            let rows: Vec<Post> =
+                tx.load(posts::table.select(Post::as_select()).order(posts::id))?;
+            Ok::<_, Error>((
+                isolation[0].value.clone(),
+                read_only[0].value.clone(),
+                tx.principal(),
+                rows,
+            ))
+        })
+        .unwrap();
+    assert_eq!(isolation, "serializable");
+    assert_eq!(read_only, "on");
+    assert_eq!(acting, Some(principal));
+    assert_eq!(titles(rows), ["a one", "a two"]);
+
+    // Read only means read only: the write fails and nothing of it remains.
+    let write = t.build_transaction(b).read_only().run(|tx| {
+        tx.insert(
+            posts::table,
+            NewPost {
+                id: 90,
+                title: "x",
+                slug: "x",
+            },
+        )
+    });
+    assert!(
+        matches!(&write, Err(Error::Query(diesel::result::Error::DatabaseError(_, info))) if info.message().contains("read-only")),
+        "{write:?}"
+    );
+    let count = t.transaction(b, |tx| tx.count(posts::table)).unwrap();
+    assert_eq!(count, 2);
+
+    // Without options it is the plain tenant transaction.
+    let rows: Vec<Post> = t
+        .build_transaction(b)
+        .run(|tx| tx.load(posts::table.select(Post::as_select()).order(posts::id)))
+        .unwrap();
+    assert_eq!(titles(rows), ["b one", "b two"]);
+}
+
+#[test]
+fn optional_reads_and_the_system_connections_reads() {
+    use tenancy_schema::OptionalExt as _;
+    let (a, b) = two_tenants();
+    let t = tenancy(2);
+    // A missing row and another tenant's row are both `None`.
+    let (own, missing) = t
+        .transaction(a, |tx| {
+            let own: Option<String> = tx
+                .first(posts::table.filter(posts::id.eq(1)).select(posts::title))
+                .optional()?;
+            let missing: Option<String> = tx
+                .first(posts::table.filter(posts::id.eq(99)).select(posts::title))
+                .optional()?;
+            Ok::<_, Error>((own, missing))
+        })
+        .unwrap();
+    assert_eq!(own.as_deref(), Some("a one"));
+    assert_eq!(missing, None);
+    let _ = b;
+
+    let (first, count, exists, none) = t
+        .system(|sys| {
+            let first: String = sys.first(
+                categories::table
+                    .order(categories::id)
+                    .select(categories::name),
+            )?;
+            let count = sys.count(categories::table)?;
+            let exists = sys.exists(categories::table.filter(categories::id.eq(2)))?;
+            let none: Option<String> = sys
+                .first(
+                    categories::table
+                        .filter(categories::id.eq(99))
+                        .select(categories::name),
+                )
+                .optional()?;
+            Ok::<_, Error>((first, count, exists, none))
+        })
+        .unwrap();
+    assert_eq!(first, "news");
+    assert_eq!(count, 2);
+    assert!(exists);
+    assert_eq!(none, None);
+}
+
+#[test]
 fn inner_left_and_three_way_joins_are_scoped() {
     // Tenancy's scoping alone must give the same answers: run with row level security on
     // and on the twin database with it off.

@@ -5,6 +5,7 @@
 //! callers. Only the public types are re-exported; the rest stays inside `tx`.
 
 mod admin;
+mod build;
 mod builder;
 mod config;
 mod lifecycle;
@@ -15,6 +16,7 @@ mod tenant_tx;
 mod writes;
 
 pub use admin::AdminConn;
+pub use build::TransactionBuilder;
 pub use builder::TenancyBuilder;
 pub use config::TenancyConfig;
 pub use sessions::SessionState;

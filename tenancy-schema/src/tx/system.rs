@@ -2,10 +2,13 @@
 //! since a statement's type shows its target but not what its sub-queries read.
 
 use diesel::PgConnection;
+use diesel::RunQueryDsl as _;
+use diesel::dsl::Limit;
 use diesel::pg::Pg;
 use diesel::query_builder::{InsertStatement, QueryFragment};
 use diesel::query_dsl::LoadQuery;
 use diesel::query_dsl::methods::ExecuteDsl;
+use diesel::query_dsl::methods::LimitDsl;
 
 use crate::scope::{GlobalQuery, GlobalTable};
 use crate::{Error, Result};
@@ -57,6 +60,62 @@ impl SystemConn<'_> {
     {
         check_global(&query)?;
         query.get_result(self.conn).map_err(Error::from)
+    }
+
+    /// Runs a `SELECT` over global tables and returns all rows ([`SystemConn::load`] under
+    /// Diesel's other name).
+    ///
+    /// # Errors
+    /// As [`SystemConn::load`].
+    pub fn get_results<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
+    where
+        Q: GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, PgConnection, U>,
+    {
+        self.load(query)
+    }
+
+    /// Adds `LIMIT 1` and returns the row, or `NotFound`.
+    ///
+    /// # Errors
+    /// As [`SystemConn::load`].
+    pub fn first<'q, Q, U>(&mut self, query: Q) -> Result<U>
+    where
+        Q: LimitDsl,
+        Limit<Q>: GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, PgConnection, U>,
+    {
+        self.get_result(query.limit(1))
+    }
+
+    /// Counts the rows `query` returns.
+    ///
+    /// # Errors
+    /// As [`SystemConn::load`].
+    pub fn count<'q, Q>(&mut self, query: Q) -> Result<i64>
+    where
+        Q: diesel::QueryDsl + diesel::query_dsl::methods::SelectDsl<diesel::dsl::CountStar>,
+        diesel::dsl::Select<Q, diesel::dsl::CountStar>:
+            GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, PgConnection, i64>,
+    {
+        self.get_result(query.count())
+    }
+
+    /// `SELECT EXISTS (<query>)`.
+    ///
+    /// # Errors
+    /// As [`SystemConn::load`].
+    pub fn exists<Q>(&mut self, query: Q) -> Result<bool>
+    where
+        Q: GlobalQuery + QueryFragment<Pg> + diesel::query_builder::QueryId,
+        diesel::dsl::exists<Q>: diesel::expression::Expression<SqlType = diesel::sql_types::Bool>
+            + QueryFragment<Pg>
+            + diesel::query_builder::QueryId
+            + diesel::expression::ValidGrouping<()>
+            + diesel::expression::SelectableExpression<diesel::query_builder::NoFromClause>,
+    {
+        check_global(&query)?;
+        diesel::select(diesel::dsl::exists(query))
+            .get_result(self.conn)
+            .map_err(Error::from)
     }
 
     /// Runs an `INSERT`, `UPDATE` or `DELETE` on a global table.

@@ -134,7 +134,25 @@ impl Tenancy {
         F: FnOnce(&mut TenantTx<'_>) -> Result<T, E>,
         E: From<Error>,
     {
-        let mut conn = self.begin_app(Some(tenant), principal)?;
+        self.run_tenant_with(("BEGIN", ""), tenant, principal, f)
+    }
+
+    /// [`Tenancy::run_tenant`] with the statement that opens the transaction (`BEGIN` with
+    /// its isolation level) and what follows the context in the same message (`SET
+    /// TRANSACTION READ ONLY`: the context itself is a write), from
+    /// [`crate::TransactionBuilder`].
+    pub(crate) fn run_tenant_with<T, E, F>(
+        &self,
+        begin: (&str, &str),
+        tenant: TenantId,
+        principal: Option<PrincipalId>,
+        f: F,
+    ) -> Result<T, E>
+    where
+        F: FnOnce(&mut TenantTx<'_>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        let mut conn = self.begin_app(begin, Some(tenant), principal)?;
         finish_transaction(&mut conn.conn, |conn| {
             f(&mut TenantTx {
                 conn,
@@ -154,7 +172,7 @@ impl Tenancy {
         F: FnOnce(&mut SystemConn<'_>) -> Result<T, E>,
         E: From<Error>,
     {
-        let mut conn = self.begin_app(None, None)?;
+        let mut conn = self.begin_app(("BEGIN", ""), None, None)?;
         finish_transaction(&mut conn.conn, |conn| f(&mut SystemConn { conn }))
     }
 
@@ -165,6 +183,7 @@ impl Tenancy {
     /// is back, and no checkout pays a ping.
     fn begin_app(
         &self,
+        (begin, after): (&str, &str),
         tenant: Option<TenantId>,
         principal: Option<PrincipalId>,
     ) -> Result<diesel::r2d2::PooledConnection<SessionManager>, Error> {
@@ -172,7 +191,7 @@ impl Tenancy {
         loop {
             let mut pooled = self.app.get()?;
             let SessionConn { conn, session } = &mut *pooled;
-            let mut sql = String::from("BEGIN; ");
+            let mut sql = format!("{begin}; ");
             push_enter(
                 &mut sql,
                 &self.key,
@@ -181,6 +200,7 @@ impl Tenancy {
                 principal,
                 tenant.is_some() && self.config.check_tenant_status,
             );
+            sql.push_str(after);
             match begin_transaction(conn, &sql, &self.config.app_role, tenant) {
                 Ok(()) => return Ok(pooled),
                 Err(Error::Query(e)) if is_connection_loss(&e) && stale < self.app.max_size() => {

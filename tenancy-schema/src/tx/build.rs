@@ -1,0 +1,155 @@
+//! A tenant transaction with options, in the style of Diesel's `build_transaction()`: the
+//! isolation level and access mode go into the `BEGIN` that opens the transaction, in the
+//! same message as the context, so they cost no round trip.
+
+use super::{Tenancy, TenantTx};
+use crate::{Error, PrincipalId, TenantId};
+
+/// The isolation level of a tenant transaction (PostgreSQL's default is read committed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isolation {
+    ReadCommitted,
+    RepeatableRead,
+    Serializable,
+}
+
+/// Options for one tenant transaction, from [`Tenancy::build_transaction`]; [`run`] opens it.
+///
+/// ```no_run
+/// # fn demo(tenancy: &tenancy_schema::Tenancy, tenant: tenancy_schema::TenantId,
+/// #         principal: tenancy_schema::PrincipalId) -> Result<(), tenancy_schema::Error> {
+/// let acting = tenancy
+///     .build_transaction(tenant)
+///     .principal(principal)
+///     .read_only()
+///     .serializable()
+///     .run(|tx| Ok::<_, tenancy_schema::Error>(tx.principal()))?;
+/// assert_eq!(acting, Some(principal));
+/// # Ok(()) }
+/// ```
+///
+/// [`run`]: TransactionBuilder::run
+#[derive(Debug, Clone, Copy)]
+#[must_use = "a transaction builder does nothing until `run`"]
+pub struct TransactionBuilder<'t> {
+    tenancy: &'t Tenancy,
+    tenant: TenantId,
+    principal: Option<PrincipalId>,
+    isolation: Option<Isolation>,
+    read_only: Option<bool>,
+}
+
+impl Tenancy {
+    /// A tenant transaction with options: an acting principal, the isolation level, read
+    /// only. `tenancy.build_transaction(t).run(f)` is [`Tenancy::transaction`].
+    pub fn build_transaction(&self, tenant: TenantId) -> TransactionBuilder<'_> {
+        TransactionBuilder {
+            tenancy: self,
+            tenant,
+            principal: None,
+            isolation: None,
+            read_only: None,
+        }
+    }
+}
+
+impl TransactionBuilder<'_> {
+    /// The acting principal, exposed to SQL as `tenancy.current_principal()`.
+    pub fn principal(mut self, principal: PrincipalId) -> Self {
+        self.principal = Some(principal);
+        self
+    }
+
+    /// `READ ONLY`: every write fails (SQLSTATE 25006).
+    pub fn read_only(mut self) -> Self {
+        self.read_only = Some(true);
+        self
+    }
+
+    /// Read and write, the default (undoes [`TransactionBuilder::read_only`]).
+    pub fn read_write(mut self) -> Self {
+        self.read_only = Some(false);
+        self
+    }
+
+    /// `ISOLATION LEVEL READ COMMITTED`, the default.
+    pub fn read_committed(mut self) -> Self {
+        self.isolation = Some(Isolation::ReadCommitted);
+        self
+    }
+
+    /// `ISOLATION LEVEL REPEATABLE READ`.
+    pub fn repeatable_read(mut self) -> Self {
+        self.isolation = Some(Isolation::RepeatableRead);
+        self
+    }
+
+    /// `ISOLATION LEVEL SERIALIZABLE`: a transaction may then fail with a serialization
+    /// error (SQLSTATE 40001) and should be retried.
+    pub fn serializable(mut self) -> Self {
+        self.isolation = Some(Isolation::Serializable);
+        self
+    }
+
+    /// Runs `f` in the transaction, as [`Tenancy::transaction`] does.
+    ///
+    /// # Errors
+    /// As [`Tenancy::transaction`].
+    pub fn run<T, E, F>(self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut TenantTx<'_>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        self.tenancy.run_tenant_with(
+            (
+                &begin_sql(self.isolation),
+                after_context_sql(self.read_only),
+            ),
+            self.tenant,
+            self.principal,
+            f,
+        )
+    }
+}
+
+/// The `BEGIN` statement for an isolation level (none: the server's default). The isolation
+/// level must be set before the transaction's first query, which is the context entry.
+fn begin_sql(isolation: Option<Isolation>) -> String {
+    match isolation {
+        None => "BEGIN".to_owned(),
+        Some(Isolation::ReadCommitted) => "BEGIN ISOLATION LEVEL READ COMMITTED".to_owned(),
+        Some(Isolation::RepeatableRead) => "BEGIN ISOLATION LEVEL REPEATABLE READ".to_owned(),
+        Some(Isolation::Serializable) => "BEGIN ISOLATION LEVEL SERIALIZABLE".to_owned(),
+    }
+}
+
+/// What follows the context entry in the same message. A read-only transaction becomes read
+/// only after the entry, which writes the session's sequences; PostgreSQL allows that switch
+/// at any point (and refuses the way back once a query ran, so SQL inside cannot undo it).
+fn after_context_sql(read_only: Option<bool>) -> &'static str {
+    match read_only {
+        Some(true) => "; SET TRANSACTION READ ONLY",
+        Some(false) | None => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Isolation, after_context_sql, begin_sql};
+
+    #[test]
+    fn begin_statement_carries_the_options() {
+        assert_eq!(begin_sql(None), "BEGIN");
+        assert_eq!(
+            begin_sql(Some(Isolation::Serializable)),
+            "BEGIN ISOLATION LEVEL SERIALIZABLE"
+        );
+        assert_eq!(
+            begin_sql(Some(Isolation::RepeatableRead)),
+            "BEGIN ISOLATION LEVEL REPEATABLE READ"
+        );
+        assert_eq!(after_context_sql(Some(true)), "; SET TRANSACTION READ ONLY");
+        assert_eq!(after_context_sql(Some(false)), "");
+        assert_eq!(after_context_sql(None), "");
+    }
+}
