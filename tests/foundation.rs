@@ -609,7 +609,7 @@ fn audit_chain_survives_concurrent_inserts_and_reports_tampering() {
                 "SELECT tenancy.verify_audit_chain('{}') AS id",
                 a.seed.tenant.as_uuid()
             ))
-            .load::<OptUuid>(&mut **conn)
+            .load::<OptUuid>(conn)
             .map_err(Error::from)
         })
         .unwrap();
@@ -830,7 +830,7 @@ fn resource_visibility_and_acls_hold_in_rls_and_in_the_rust_query() {
             access::readable_by(&callers)
                 .filter(resources::tenant_id.eq(tenant))
                 .select(resources::id)
-                .load::<Uuid>(&mut **conn)
+                .load::<Uuid>(conn)
                 .map_err(Error::from)
         })
         .map(mine)

@@ -707,7 +707,7 @@ fn admin_escape_hatch_crosses_tenants_and_needs_a_reason() {
             posts::table
                 .filter(posts::tenant_id.eq_any([a, b]))
                 .count()
-                .get_result(&mut **conn)
+                .get_result(conn)
                 .map_err(Error::from)
         })
         .unwrap();

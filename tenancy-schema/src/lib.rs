@@ -90,7 +90,7 @@ pub use tenancy_macros::tenant_scoped;
 /// connection ([`Tenancy::system`]) or a tenant transaction's joins may use it.
 pub use tenancy_macros::global_table;
 pub use tx::{
-    AdminConn, OrFilterOnTenantWrite, PgPool, RawSql, ScopedDelete, ScopedUpdate, ScopedUpdateSet,
+    OrFilterOnTenantWrite, PgPool, RawSql, ScopedDelete, ScopedUpdate, ScopedUpdateSet,
     SessionState, SystemConn, Tenancy, TenancyBuilder, TenancyConfig, TenantTx, TransactionBuilder,
 };
 

@@ -132,7 +132,7 @@ pub fn get_tenant(tenancy: &Tenancy, tenant: TenantId) -> Result<Tenant> {
         tenants::table
             .find(tenant)
             .select(Tenant::as_select())
-            .first(&mut **conn)
+            .first(conn)
             .optional()?
             .ok_or(Error::NotFound { entity: "tenant" })
     })
@@ -151,7 +151,7 @@ pub fn list_tenants(tenancy: &Tenancy, include_deleted: bool) -> Result<Vec<Tena
         if !include_deleted {
             query = query.filter(tenants::deleted_at.is_null());
         }
-        Ok(query.load(&mut **conn)?)
+        Ok(query.load(conn)?)
     })
 }
 

@@ -64,7 +64,7 @@ pub fn create_user(tenancy: &Tenancy, email: &str, display_name: &str) -> Result
                 display_name: display_name.trim(),
             })
             .returning(User::as_returning())
-            .get_result(&mut **conn)
+            .get_result(conn)
             .map_err(|e| conflict(e, || "a user with this email exists".to_owned()))
     })
 }

@@ -4,7 +4,6 @@
 //! and built, how a transaction starts and ends, and the three kinds of connection handed to
 //! callers. Only the public types are re-exported; the rest stays inside `tx`.
 
-mod admin;
 mod build;
 mod builder;
 mod config;
@@ -15,7 +14,6 @@ mod tenancy;
 mod tenant_tx;
 mod writes;
 
-pub use admin::AdminConn;
 pub use build::TransactionBuilder;
 pub use builder::TenancyBuilder;
 pub use config::TenancyConfig;

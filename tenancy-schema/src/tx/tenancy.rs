@@ -7,7 +7,7 @@ use diesel::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool};
 
 use super::lifecycle::{begin_transaction, finish_transaction, is_connection_loss};
-use super::{AdminConn, SystemConn, TenancyBuilder, TenancyConfig, TenantTx};
+use super::{SystemConn, TenancyBuilder, TenancyConfig, TenantTx};
 use crate::context::{ContextKey, push_enter};
 use crate::session::{SessionConn, SessionManager};
 use crate::{Error, PrincipalId, Result, TenantId};
@@ -222,7 +222,7 @@ impl Tenancy {
     #[track_caller]
     pub fn admin<T, E, F>(&self, reason: &str, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut AdminConn<'_>) -> Result<T, E>,
+        F: FnOnce(&mut PgConnection) -> Result<T, E>,
         E: From<Error>,
     {
         let caller = std::panic::Location::caller();
@@ -259,6 +259,6 @@ impl Tenancy {
             })?;
         }
         begin_transaction(&mut conn, &sql, &self.config.admin_role, None)?;
-        finish_transaction(&mut conn, |conn| f(&mut AdminConn { conn }))
+        finish_transaction(&mut conn, f)
     }
 }

@@ -13,7 +13,7 @@ fn run(tenancy: &Tenancy) -> Result<(), Error> {
         Ok::<_, Error>(())
     })?;
     tenancy.admin("ui test: cross-tenant report", |conn| {
-        let _: i64 = posts::table.count().get_result(&mut **conn).map_err(Error::from)?;
+        let _: i64 = posts::table.count().get_result(conn).map_err(Error::from)?;
         Ok::<_, Error>(())
     })
 }
