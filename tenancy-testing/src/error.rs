@@ -78,9 +78,11 @@ pub enum EmbeddedError {
     #[error("os user setup failed: {0}")]
     OsUser(String),
 
-    /// [`TestDatabase::stop`], [`TestDatabase::start_again`] or [`TestDatabase::restart`] was
-    /// called on a database created on the `DATABASE_URL` server: that server is shared with
-    /// whoever else uses it, so tests never stop it.
+    /// [`TestDatabase::stop`](crate::TestDatabase::stop),
+    /// [`TestDatabase::start_again`](crate::TestDatabase::start_again) or
+    /// [`TestDatabase::restart`](crate::TestDatabase::restart) was called on a database
+    /// created on the `DATABASE_URL` server: that server is shared with whoever else uses it,
+    /// so tests never stop it.
     #[error(
         "cannot {action} the database server: this database was created on the DATABASE_URL server, not in a private cluster started by this process; use TestDatabase::start_embedded() for tests that stop or restart the server"
     )]
