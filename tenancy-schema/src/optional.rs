@@ -26,6 +26,7 @@ use crate::{Error, Result};
 ///     tx.first(posts::table.filter(posts::id.eq(7)).select(posts::title)).optional()
 /// })?;
 /// # let _ = title; Ok(()) }
+/// # fn main() {}
 /// ```
 pub trait OptionalExt<T> {
     /// `Ok(Some(row))`, `Ok(None)` for no row, or the error.
