@@ -49,7 +49,7 @@ pub fn seed_personal_tenant(
     let display_name = display_name.trim();
     check_email(email)?;
     check_name("display_name", display_name)?;
-    tenancy.admin("seed a personal tenant", |conn| {
+    tenancy.control_plane("seed a personal tenant", |conn| {
         let conn: &mut PgConnection = conn;
         conn.transaction(|conn| seed_in(conn, email, display_name))
     })

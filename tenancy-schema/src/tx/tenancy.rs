@@ -225,23 +225,58 @@ impl Tenancy {
         F: FnOnce(&mut PgConnection) -> Result<T, E>,
         E: From<Error>,
     {
-        let caller = std::panic::Location::caller();
+        self.run_admin(reason, Some(std::panic::Location::caller()), f)
+    }
+
+    /// The control plane's own cross-tenant work (creating tenants and users, invitations,
+    /// seeding) on the admin login. It is not the application's escape hatch: it logs at
+    /// debug level on target `tenancy::control` instead of the warning, and writes no
+    /// `admin.escape_hatch` audit entry (each control-plane action audits itself).
+    pub(crate) fn control_plane<T, E, F>(&self, action: &str, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut PgConnection) -> Result<T, E>,
+        E: From<Error>,
+    {
+        self.run_admin(action, None, f)
+    }
+
+    /// Runs `f` on the admin login as the admin role; `caller` is the application's call site
+    /// for the escape hatch, `None` for the control plane.
+    fn run_admin<T, E, F>(
+        &self,
+        reason: &str,
+        caller: Option<&std::panic::Location<'_>>,
+        f: F,
+    ) -> Result<T, E>
+    where
+        F: FnOnce(&mut PgConnection) -> Result<T, E>,
+        E: From<Error>,
+    {
         if reason.trim().is_empty() {
             return Err(Error::MissingAdminReason.into());
         }
         let Some(admin) = &self.admin else {
             return Err(Error::AdminNotConfigured.into());
         };
-        tracing::warn!(
-            target: "tenancy::admin",
-            reason,
-            caller = %caller,
-            role = %self.config.admin_role,
-            "tenancy admin escape hatch used"
-        );
+        if let Some(caller) = caller {
+            tracing::warn!(
+                target: "tenancy::admin",
+                reason,
+                caller = %caller,
+                role = %self.config.admin_role,
+                "tenancy admin escape hatch used"
+            );
+        } else {
+            tracing::debug!(
+                target: "tenancy::control",
+                action = reason,
+                role = %self.config.admin_role,
+                "control-plane call on the admin login"
+            );
+        }
         let mut conn = admin.get().map_err(Error::from)?;
         let sql = format!("BEGIN; SET LOCAL ROLE \"{}\"", self.config.admin_role);
-        if self.config.audit_admin {
+        if let (Some(caller), true) = (caller, self.config.audit_admin) {
             let event =
                 crate::audit::AuditEvent::new("admin.escape_hatch").details(serde_json::json!({
                     "reason": reason,
