@@ -80,6 +80,10 @@ impl<P> TenantJob<P> {
         F: FnOnce(&mut TenantTx<'_>, &P) -> Result<T, E>,
         E: From<Error>,
     {
-        tenancy.run_tenant(self.tenant, self.principal, |tx| f(tx, &self.payload))
+        let mut transaction = tenancy.build_transaction(self.tenant);
+        if let Some(principal) = self.principal {
+            transaction = transaction.principal(principal);
+        }
+        transaction.run(|tx| f(tx, &self.payload))
     }
 }

@@ -100,7 +100,7 @@ impl TransactionBuilder<'_> {
         F: FnOnce(&mut TenantTx<'_>) -> Result<T, E>,
         E: From<Error>,
     {
-        self.tenancy.run_tenant_with(
+        self.tenancy.run_tenant(
             (
                 &begin_sql(self.isolation),
                 after_context_sql(self.read_only),

@@ -102,7 +102,7 @@ impl Tenancy {
         F: FnOnce(&mut TenantTx<'_>) -> Result<T, E>,
         E: From<Error>,
     {
-        self.run_tenant(tenant, None, f)
+        self.build_transaction(tenant).run(f)
     }
 
     /// Like [`Tenancy::transaction`], with an acting principal exposed to SQL as
@@ -120,28 +120,14 @@ impl Tenancy {
         F: FnOnce(&mut TenantTx<'_>) -> Result<T, E>,
         E: From<Error>,
     {
-        self.run_tenant(tenant, Some(principal), f)
+        self.build_transaction(tenant).principal(principal).run(f)
     }
 
-    /// Runs `f` in a tenant transaction, with or without an acting principal.
+    /// Runs `f` in a tenant transaction, with or without an acting principal. `begin` is the
+    /// statement that opens the transaction (`BEGIN` with its isolation level) and what
+    /// follows the context in the same message (`SET TRANSACTION READ ONLY`: the context
+    /// itself is a write), from [`crate::TransactionBuilder`].
     pub(crate) fn run_tenant<T, E, F>(
-        &self,
-        tenant: TenantId,
-        principal: Option<PrincipalId>,
-        f: F,
-    ) -> Result<T, E>
-    where
-        F: FnOnce(&mut TenantTx<'_>) -> Result<T, E>,
-        E: From<Error>,
-    {
-        self.run_tenant_with(("BEGIN", ""), tenant, principal, f)
-    }
-
-    /// [`Tenancy::run_tenant`] with the statement that opens the transaction (`BEGIN` with
-    /// its isolation level) and what follows the context in the same message (`SET
-    /// TRANSACTION READ ONLY`: the context itself is a write), from
-    /// [`crate::TransactionBuilder`].
-    pub(crate) fn run_tenant_with<T, E, F>(
         &self,
         begin: (&str, &str),
         tenant: TenantId,
