@@ -2,6 +2,10 @@
 //! sub-queries and raw fragments the types do not show) and caches the outcome per statement
 //! type, so it is kept apart from the code that writes the statements.
 
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::sync::{OnceLock, PoisonError, RwLock};
+
 use diesel::QueryResult;
 use diesel::pg::{Pg, PgQueryBuilder};
 use diesel::query_builder::{AstPass, QueryFragment};
@@ -135,11 +139,8 @@ type PlanShape = (Vec<ScopeEntry>, Option<ScopeEntry>);
 /// every time (Diesel's own prepared-statement cache relies on this), so its plan is made once
 /// per process instead of rendering and reading the SQL on every call. Types without one (raw
 /// fragments, boxed queries) are planned every time. Refusals are not kept.
-fn plan_cache() -> &'static std::sync::RwLock<std::collections::HashMap<std::any::TypeId, PlanShape>>
-{
-    static CACHE: std::sync::OnceLock<
-        std::sync::RwLock<std::collections::HashMap<std::any::TypeId, PlanShape>>,
-    > = std::sync::OnceLock::new();
+fn plan_cache() -> &'static RwLock<HashMap<TypeId, PlanShape>> {
+    static CACHE: OnceLock<RwLock<HashMap<TypeId, PlanShape>>> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
@@ -147,9 +148,7 @@ fn plan_cache() -> &'static std::sync::RwLock<std::collections::HashMap<std::any
 pub(crate) fn plan<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<ScopePlan> {
     let id = Q::query_id();
     if let Some(id) = id {
-        let cache = plan_cache()
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let cache = plan_cache().read().unwrap_or_else(PoisonError::into_inner);
         if let Some((ctes, locked)) = cache.get(&id) {
             return Ok(ScopePlan {
                 tenant,
@@ -162,7 +161,7 @@ pub(crate) fn plan<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<Scope
     if let Some(id) = id {
         plan_cache()
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner)
             .insert(id, (plan.ctes.clone(), plan.locked));
     }
     Ok(plan)
