@@ -316,9 +316,11 @@ fn write_filters_and_changesets_cannot_break_out() {
 }
 
 #[test]
-fn row_locks_scope_other_tables_and_refuse_a_second_reference_to_the_locked_one() {
+fn row_locks_scope_other_tables_and_second_references_to_the_locked_one() {
+    // Both tenants have posts 1 and 2; only the other tenant's titles start with "b". An
+    // unscoped sub-query would find ids 1 and 2 there and lock this tenant's rows.
     for rls in Rls::BOTH {
-        let (a, _) = rls.two_tenants();
+        let (a, b) = rls.two_tenants();
         let t = rls.tenancy(1);
         let locked: Vec<i32> = t
             .transaction(a, |tx| {
@@ -337,7 +339,8 @@ fn row_locks_scope_other_tables_and_refuse_a_second_reference_to_the_locked_one(
             })
             .unwrap();
         assert!(locked.is_empty(), "{rls:?}: {locked:?}");
-        let err = t
+        // The locked table again, in a raw sub-query and through a typed alias.
+        let raw: Vec<i32> = t
             .transaction(a, |tx| {
                 tx.load::<_, i32>(
                     posts::table
@@ -348,8 +351,46 @@ fn row_locks_scope_other_tables_and_refuse_a_second_reference_to_the_locked_one(
                         .for_update(),
                 )
             })
-            .unwrap_err();
-        assert!(err.to_string().contains("row lock"), "{rls:?}: {err}");
+            .unwrap();
+        assert!(raw.is_empty(), "{rls:?}: {raw:?}");
+        let other = diesel::alias!(posts as other);
+        let aliased: Vec<i32> = t
+            .transaction(a, |tx| {
+                tx.load::<_, i32>(
+                    posts::table
+                        .select(posts::id)
+                        .filter(
+                            posts::id.eq_any(
+                                other
+                                    .select(other.field(posts::id))
+                                    .filter(other.field(posts::title).like("b%")),
+                            ),
+                        )
+                        .for_update(),
+                )
+            })
+            .unwrap();
+        assert!(aliased.is_empty(), "{rls:?}: {aliased:?}");
+        // The lock still holds the tenant's own rows, and only them.
+        let own: Vec<i32> = t
+            .transaction(a, |tx| {
+                tx.load::<_, i32>(
+                    posts::table
+                        .select(posts::id)
+                        .filter(
+                            posts::id.eq_any(
+                                other
+                                    .select(other.field(posts::id))
+                                    .filter(other.field(posts::title).like("a%")),
+                            ),
+                        )
+                        .order(posts::id)
+                        .for_update(),
+                )
+            })
+            .unwrap();
+        assert_eq!(own, [1, 2], "{rls:?}");
+        assert_b_untouched(rls, b);
     }
 }
 

@@ -532,7 +532,7 @@ fn moving_a_row_to_another_tenant_is_rejected() {
 
 #[test]
 fn raw_sql_runs_under_rls() {
-    let (a, _) = two_tenants();
+    let (a, b) = two_tenants();
     let t = tenancy(1);
     #[derive(QueryableByName)]
     struct Title {
@@ -558,6 +558,32 @@ fn raw_sql_runs_under_rls() {
         inserted.is_err(),
         "raw insert into a foreign tenant must fail"
     );
+    // Bound parameters instead of string formatting, for statements and for reads.
+    let bound: Vec<Title> = t
+        .transaction(a, |tx| {
+            let changed = tx.execute(
+                diesel::sql_query("UPDATE posts SET title = $1 WHERE id = $2")
+                    .bind::<Text, _>("a one, bound")
+                    .bind::<diesel::sql_types::BigInt, _>(1_i64),
+            )?;
+            // Both tenants have a post 1: row level security leaves only this one's.
+            assert_eq!(changed, 1, "the tenant's own row, and only it");
+            tx.load_sql(
+                diesel::sql_query("SELECT title FROM posts WHERE id = $1")
+                    .bind::<diesel::sql_types::BigInt, _>(1_i64),
+            )
+        })
+        .unwrap();
+    assert_eq!(
+        bound.iter().map(|r| r.title.as_str()).collect::<Vec<_>>(),
+        ["a one, bound"]
+    );
+    let theirs: Vec<Title> = t
+        .transaction(b, |tx| {
+            tx.load_sql(diesel::sql_query("SELECT title FROM posts WHERE id = 1"))
+        })
+        .unwrap();
+    assert_eq!(theirs[0].title, "b one");
     // No tenant context: the system connection sees no tenant rows even through raw SQL.
     let none: Vec<Title> = t
         .system(|sys| sys.load_sql(diesel::sql_query("SELECT title FROM posts")))
@@ -802,4 +828,24 @@ fn scoped_sql_is_one_statement_with_the_tenant_bound() {
         "{sql}"
     );
     assert!(sql.contains(&tenant.as_uuid().to_string()), "{sql}");
+    // A row lock whose table is also read in a sub-query: the sub-query reads the CTE, the
+    // lock is taken on the schema-qualified table, which the CTE does not shadow.
+    let other = diesel::alias!(posts as other);
+    let locking = posts::table
+        .select(posts::id)
+        .filter(posts::id.eq_any(other.select(other.field(posts::id))))
+        .for_update();
+    let sql = tenancy(1)
+        .transaction(tenant, |tx| {
+            Ok::<_, Error>(
+                diesel::debug_query::<diesel::pg::Pg, _>(&tx.scope(locking)?).to_string(),
+            )
+        })
+        .unwrap();
+    assert!(
+        sql.starts_with(r#"WITH "posts" AS NOT MATERIALIZED (SELECT * FROM "posts" WHERE "posts"."tenant_id" = $1) SELECT "posts"."id" FROM (SELECT * FROM "public"."posts" WHERE "posts"."tenant_id" = $2) AS "posts" WHERE"#),
+        "{sql}"
+    );
+    assert!(sql.contains(r#"FROM "posts" AS "other""#), "{sql}");
+    assert!(sql.contains("FOR UPDATE"), "{sql}");
 }

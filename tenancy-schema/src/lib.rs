@@ -92,6 +92,7 @@ pub use tenancy_macros::global_table;
 pub use tx::{
     OrFilterOnTenantWrite, PgPool, RawSql, ScopedDelete, ScopedUpdate, ScopedUpdateSet,
     SessionState, SystemConn, Tenancy, TenancyBuilder, TenancyConfig, TenantTx, TransactionBuilder,
+    UntypedSql,
 };
 
 /// Re-exports for generated code. Not public API; versioned with the macro crate (which is

@@ -26,12 +26,17 @@
 //!
 //! Row locks (`FOR UPDATE`) do not apply to CTEs, so a locking query on a single table is
 //! written with a derived table instead (`FROM (SELECT * FROM "posts" WHERE ...) AS "posts"`),
-//! which PostgreSQL pulls up and locks. A locking query over a join is refused with an error.
+//! which PostgreSQL pulls up and locks. When the statement also names the locked table in a
+//! sub-query, those uses are shadowed by the CTE as usual and the derived table names the
+//! base table with its schema (`FROM "public"."posts"`), which a CTE never shadows; the
+//! schema is resolved once, when the `Tenancy` is built. A locking query over a join is
+//! refused with an error.
 
 mod error;
 mod insert;
 mod plan;
 mod predicate;
+mod schemas;
 mod scoped;
 mod select;
 mod traits;
@@ -42,6 +47,7 @@ pub use insert::{NotTenantColumn, TenantFreeValues, TenantInsert};
 pub use plan::ScopePlan;
 pub(crate) use plan::{render, tables_named_in};
 pub use predicate::{AndThen, Paren, TenantEq};
+pub(crate) use schemas::resolve as resolve_schemas;
 pub use scoped::{ExistsId, Scoped, ScopedExists, ScopedId};
 pub use traits::{
     GlobalQuery, GlobalSource, GlobalTable, ScopeEntry, ScopedTable, TenantFind, TenantQuery,

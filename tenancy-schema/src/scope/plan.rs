@@ -4,7 +4,7 @@
 
 use std::any::TypeId;
 use std::collections::HashMap;
-use std::sync::{OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use diesel::QueryResult;
 use diesel::pg::{Pg, PgQueryBuilder};
@@ -34,12 +34,26 @@ fn push_scope_prefix<'b>(
     Ok(())
 }
 
-pub(super) fn push_scoped_body<'b>(
+fn push_scoped_body<'b>(
+    entry: &ScopeEntry,
+    tenant: &'b Uuid,
+    out: &mut AstPass<'_, 'b, Pg>,
+) -> QueryResult<()> {
+    push_scoped_body_in(None, entry, tenant, out)
+}
+
+/// `SELECT * FROM [<schema>.]<table> WHERE <table>.<tenant column> = $n`.
+pub(super) fn push_scoped_body_in<'b>(
+    schema: Option<&str>,
     entry: &ScopeEntry,
     tenant: &'b Uuid,
     out: &mut AstPass<'_, 'b, Pg>,
 ) -> QueryResult<()> {
     out.push_sql("SELECT * FROM ");
+    if let Some(schema) = schema {
+        out.push_identifier(schema)?;
+        out.push_sql(".");
+    }
     out.push_identifier(entry.table)?;
     out.push_sql(" WHERE ");
     out.push_identifier(entry.table)?;
@@ -58,6 +72,9 @@ pub struct ScopePlan {
     ctes: Vec<ScopeEntry>,
     /// The table a single-table row lock is taken on (written as a derived table instead).
     pub(super) locked: Option<ScopeEntry>,
+    /// The locked table's schema, when the statement also names the table elsewhere (a
+    /// sub-query): then a CTE shadows those uses and the derived table names it qualified.
+    pub(super) locked_schema: Option<Arc<str>>,
 }
 
 impl ScopePlan {
@@ -67,6 +84,7 @@ impl ScopePlan {
             tenant,
             ctes: tables,
             locked: None,
+            locked_schema: None,
         }
     }
 
@@ -133,7 +151,7 @@ fn relation_uses(names: &[crate::sql_lexer::NameUse], table: &str) -> usize {
 }
 
 /// What [`plan`] decided for one statement type, without the tenant.
-type PlanShape = (Vec<ScopeEntry>, Option<ScopeEntry>);
+type PlanShape = (Vec<ScopeEntry>, Option<ScopeEntry>, Option<Arc<str>>);
 
 /// Plans already made, by statement type. A type with a static query id renders the same SQL
 /// every time (Diesel's own prepared-statement cache relies on this), so its plan is made once
@@ -149,11 +167,12 @@ pub(crate) fn plan<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<Scope
     let id = Q::query_id();
     if let Some(id) = id {
         let cache = plan_cache().read().unwrap_or_else(PoisonError::into_inner);
-        if let Some((ctes, locked)) = cache.get(&id) {
+        if let Some((ctes, locked, locked_schema)) = cache.get(&id) {
             return Ok(ScopePlan {
                 tenant,
                 ctes: ctes.clone(),
                 locked: *locked,
+                locked_schema: locked_schema.clone(),
             });
         }
     }
@@ -162,7 +181,10 @@ pub(crate) fn plan<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<Scope
         plan_cache()
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, (plan.ctes.clone(), plan.locked));
+            .insert(
+                id,
+                (plan.ctes.clone(), plan.locked, plan.locked_schema.clone()),
+            );
     }
     Ok(plan)
 }
@@ -188,17 +210,27 @@ fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<ScopePl
                 return Ok(ScopePlan::shadowing(tenant, unique));
             };
             if self_references > Some(1) {
-                return Err(DieselError::QueryBuilderError(Box::new(
-                    LockingSelfReferenceError {
-                        table: locked.table,
-                    },
-                )));
+                // Its other uses keep their CTE; the lock needs the table by its full name.
+                let Some(schema) = super::schemas::schema_of(locked.table) else {
+                    return Err(DieselError::QueryBuilderError(Box::new(
+                        LockingSelfReferenceError {
+                            table: locked.table,
+                        },
+                    )));
+                };
+                return Ok(ScopePlan {
+                    tenant,
+                    ctes: unique,
+                    locked: Some(locked),
+                    locked_schema: Some(schema),
+                });
             }
             unique.retain(|t| t.table != locked.table);
             Ok(ScopePlan {
                 tenant,
                 ctes: unique,
                 locked: Some(locked),
+                locked_schema: None,
             })
         }
     }

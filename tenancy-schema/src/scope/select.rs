@@ -9,7 +9,7 @@ use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::query_source::QuerySource;
 
-use super::plan::{ScopePlan, push_scoped_body, render};
+use super::plan::{ScopePlan, push_scoped_body_in, render};
 use super::traits::{GlobalQuery, GlobalSource, ScopeEntry, TenantQuery, TenantSource};
 
 fn renders_empty<T: QueryFragment<Pg>>(fragment: &T) -> QueryResult<bool> {
@@ -52,12 +52,13 @@ where
         let Some(entry) = &plan.locked else {
             return self.walk_ast(out);
         };
-        // Row lock on one table: a derived table, which PostgreSQL pulls up and locks.
+        // Row lock on one table: a derived table, which PostgreSQL pulls up and locks. It names
+        // the table with its schema when a CTE of the same name shadows its other uses.
         out.push_sql("SELECT ");
         self.distinct_clause().walk_ast(out.reborrow())?;
         self.select_clause().walk_ast(out.reborrow())?;
         out.push_sql(" FROM (");
-        push_scoped_body(entry, &plan.tenant, &mut out)?;
+        push_scoped_body_in(plan.locked_schema.as_deref(), entry, &plan.tenant, &mut out)?;
         out.push_sql(") AS ");
         out.push_identifier(entry.table)?;
         self.where_clause().walk_ast(out.reborrow())?;

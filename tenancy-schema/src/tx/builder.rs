@@ -108,8 +108,12 @@ impl TenancyBuilder {
             .test_on_check_out(self.test_on_check_out)
             .build(SessionManager::new(&self.app_url))
             .map_err(|e| Error::Pool(diesel::r2d2::PoolError::from(e)))?;
-        let app_login =
-            crate::roles::verify_app_login(&mut app.get()?.conn, &self.config.app_role)?;
+        let app_login = {
+            let mut session = app.get()?;
+            let login = crate::roles::verify_app_login(&mut session.conn, &self.config.app_role)?;
+            crate::scope::resolve_schemas(&mut session.conn)?;
+            login
+        };
         let admin = match &self.admin_url {
             Some(url) => {
                 let pool = Pool::builder()

@@ -20,5 +20,5 @@ pub use config::TenancyConfig;
 pub use sessions::SessionState;
 pub use system::SystemConn;
 pub use tenancy::{PgPool, Tenancy};
-pub use tenant_tx::{RawSql, TenantTx};
+pub use tenant_tx::{RawSql, TenantTx, UntypedSql};
 pub use writes::{OrFilterOnTenantWrite, ScopedDelete, ScopedUpdate, ScopedUpdateSet};

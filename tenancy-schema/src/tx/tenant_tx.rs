@@ -343,16 +343,30 @@ impl<'c> TenantTx<'c> {
     }
 }
 
-/// Raw SQL statements a tenant transaction accepts (checked by row level security only).
+/// Raw SQL statements a tenant transaction accepts (checked by row level security only):
+/// `diesel::sql_query(..)`, with or without `.bind(..)`, boxed or not. They are the only
+/// queries whose SQL type is [`diesel::sql_types::Untyped`].
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be executed in a tenant transaction",
     label = "Diesel statements carry no tenant filter",
     note = "use `tx.insert(table, rows)`, `tx.update(table).filter(..).set(..).execute()`, `tx.delete(table).filter(..).execute()` or `tx.upsert(..)`; `tx.execute` takes raw `diesel::sql_query(..)` only"
 )]
 pub trait RawSql: ExecuteDsl<PgConnection> + RunQueryDsl<PgConnection> {}
-impl RawSql for diesel::query_builder::SqlQuery {}
 
-impl<Q> RawSql for diesel::query_builder::BoxedSqlQuery<'_, Pg, Q> where
-    Self: ExecuteDsl<PgConnection> + RunQueryDsl<PgConnection>
+// One impl for every untyped query: `sql_query(..).bind(..)` returns a type Diesel does not
+// export, so it cannot be named in an impl of its own.
+impl<Q> RawSql for Q
+where
+    Q: diesel::query_builder::Query + ExecuteDsl<PgConnection> + RunQueryDsl<PgConnection>,
+    Q::SqlType: UntypedSql,
 {
 }
+
+/// The SQL type of raw SQL; a typed Diesel query is not raw SQL.
+#[diagnostic::on_unimplemented(
+    message = "a typed Diesel query cannot be executed in a tenant transaction",
+    label = "its rows are typed as `{Self}`",
+    note = "load it with `tx.load(query)` (or `tx.first`/`tx.get_result`), which scopes it to the tenant; `tx.execute` takes raw `diesel::sql_query(..)` only"
+)]
+pub trait UntypedSql {}
+impl UntypedSql for diesel::sql_types::Untyped {}

@@ -1,0 +1,21 @@
+use diesel::QueryDsl;
+use tenancy_schema::{Error, Tenancy, TenantId};
+
+#[tenancy_schema::tenant_scoped]
+diesel::table! {
+    posts (id) {
+        id -> Int4,
+        title -> Text,
+    }
+}
+
+fn run(tenancy: &Tenancy, tenant: TenantId) -> Result<(), Error> {
+    tenancy.transaction(tenant, |tx| {
+        tx.execute(posts::table.select(posts::title))?;
+        Ok(())
+    })
+}
+
+fn main() {
+    let _ = run;
+}
