@@ -26,12 +26,6 @@ CREATE TABLE gadgets (
   CONSTRAINT gadgets_pkey PRIMARY KEY (tenant_id, id)
 );
 CREATE INDEX gadgets_name_idx ON gadgets (tenant_id, name);
-ALTER TABLE gadgets ENABLE ROW LEVEL SECURITY;
-ALTER TABLE gadgets FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_access ON gadgets FOR ALL TO tenancy_app
-  USING (tenant_id = tenancy.current_tenant()) WITH CHECK (tenant_id = tenancy.current_tenant());
-CREATE POLICY tenant_isolation ON gadgets AS RESTRICTIVE FOR ALL TO PUBLIC
-  USING (tenant_id = tenancy.current_tenant()) WITH CHECK (tenant_id = tenancy.current_tenant());
 GRANT SELECT, INSERT, UPDATE, DELETE ON gadgets TO tenancy_app;
 CREATE TABLE gadget_parts (
   tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -40,13 +34,16 @@ CREATE TABLE gadget_parts (
   PRIMARY KEY (tenant_id, id),
   CONSTRAINT gadget_parts_gadget_fk FOREIGN KEY (tenant_id, gadget_id) REFERENCES gadgets (tenant_id, id)
 );
-ALTER TABLE gadget_parts ENABLE ROW LEVEL SECURITY;
-ALTER TABLE gadget_parts FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_access ON gadget_parts FOR ALL TO tenancy_app
-  USING (tenant_id = tenancy.current_tenant()) WITH CHECK (tenant_id = tenancy.current_tenant());
-CREATE POLICY tenant_isolation ON gadget_parts AS RESTRICTIVE FOR ALL TO PUBLIC
-  USING (tenant_id = tenancy.current_tenant()) WITH CHECK (tenant_id = tenancy.current_tenant());
 ";
+
+/// [`GADGETS`] with the tenant policies the scaffold writes, from `tenancy_schema::policy`.
+fn create_gadgets(conn: &mut PgConnection) {
+    let policies = ["gadgets", "gadget_parts"]
+        .map(|table| tenancy_schema::policy::tenant_policies(table, "tenant_id", "tenancy_app"))
+        .concat();
+    conn.batch_execute(&format!("{GADGETS}\n{policies}"))
+        .unwrap();
+}
 
 static GADGETS_MANIFEST: TableManifest = TableManifest {
     table: "gadgets",
@@ -211,7 +208,7 @@ const CASES: &[Case] = &[
         id: "TEN013",
         object: "table gadgets",
         breaks: "DROP POLICY tenant_isolation ON gadgets",
-        fix: "CREATE POLICY tenant_isolation ON gadgets AS RESTRICTIVE FOR ALL TO PUBLIC USING (tenant_id = tenancy.current_tenant()) WITH CHECK (tenant_id = tenancy.current_tenant())",
+        fix: "CREATE POLICY tenant_isolation ON gadgets AS RESTRICTIVE FOR ALL TO PUBLIC USING (tenant_id = (SELECT tenancy.current_tenant())) WITH CHECK (tenant_id = (SELECT tenancy.current_tenant()));",
     },
     Case {
         id: "TEN020",
@@ -302,7 +299,7 @@ fn present(r: &Report, id: &str, object: &str) -> bool {
 #[test]
 fn every_lint_fires_on_a_broken_database_and_clears_with_its_fix() {
     let (_db, mut conn) = fresh();
-    conn.batch_execute(GADGETS).unwrap();
+    create_gadgets(&mut conn);
     let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST]);
     let options = CheckOptions::default();
     let baseline = report(&mut conn, &reg, &options);
@@ -370,7 +367,7 @@ fn column_and_classification_lints() {
         "table gadgets"
     ));
     conn.batch_execute("DROP TABLE gadgets").unwrap();
-    conn.batch_execute(GADGETS).unwrap();
+    create_gadgets(&mut conn);
     assert!(!present(
         &report(&mut conn, &reg, &options),
         "TEN002",
@@ -418,7 +415,7 @@ fn column_and_classification_lints() {
 #[test]
 fn role_lints() {
     let (db, mut conn) = fresh();
-    conn.batch_execute(GADGETS).unwrap();
+    create_gadgets(&mut conn);
     let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST]);
     let role = format!(
         "check_app_{}",
@@ -530,7 +527,7 @@ fn every_lint_id_is_exercised_by_a_test() {
     // come with TEN030/TEN040.
     let r = {
         let (_db, mut conn) = fresh();
-        conn.batch_execute(GADGETS).unwrap();
+        create_gadgets(&mut conn);
         conn.batch_execute(
             "CREATE UNIQUE INDEX gadgets_global_name ON gadgets (name);
              ALTER TABLE gadgets ADD CONSTRAINT gadgets_id_only UNIQUE (id);

@@ -57,18 +57,11 @@ CREATE TABLE comments (
   FOREIGN KEY (tenant_id, post_id) REFERENCES posts (tenant_id, id)
 );
 
-ALTER TABLE posts ENABLE ROW LEVEL SECURITY;
-ALTER TABLE posts FORCE ROW LEVEL SECURITY;
-ALTER TABLE comments ENABLE ROW LEVEL SECURITY;
-ALTER TABLE comments FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_access ON posts TO tenancy_app
-  USING (tenant_id = tenancy.current_tenant()) WITH CHECK (tenant_id = tenancy.current_tenant());
-CREATE POLICY tenant_isolation ON posts AS RESTRICTIVE TO tenancy_app
-  USING (tenant_id = tenancy.current_tenant()) WITH CHECK (tenant_id = tenancy.current_tenant());
-CREATE POLICY tenant_access ON comments TO tenancy_app
-  USING (tenant_id = tenancy.current_tenant()) WITH CHECK (tenant_id = tenancy.current_tenant());
-CREATE POLICY tenant_isolation ON comments AS RESTRICTIVE TO tenancy_app
-  USING (tenant_id = tenancy.current_tenant()) WITH CHECK (tenant_id = tenancy.current_tenant());
+";
+
+/// Grants and rows after the tenant policies, which come from `tenancy_schema::policy` (the
+/// source the scaffold and `tenancy check` use).
+const GRANTS_SQL: &str = r"
 CREATE POLICY admin_all ON posts TO tenancy_admin USING (true) WITH CHECK (true);
 CREATE POLICY admin_all ON comments TO tenancy_admin USING (true) WITH CHECK (true);
 
@@ -123,7 +116,12 @@ fn build_fixture(db: &'static TestDatabase, rls: Rls) -> Fixture {
     let login_url = db
         .create_app_login(LOGIN_ROLE, LOGIN_PASSWORD)
         .expect("create the login role");
-    owner.batch_execute(SCHEMA_SQL).expect("create test schema");
+    let policies = ["posts", "comments"]
+        .map(|table| tenancy_schema::policy::tenant_policies(table, "tenant_id", "tenancy_app"))
+        .concat();
+    owner
+        .batch_execute(&format!("{SCHEMA_SQL}\n{policies}\n{GRANTS_SQL}"))
+        .expect("create test schema");
     if rls == Rls::Off {
         owner
             .batch_execute("SELECT tenancy.set_rls_mode('shadow')")

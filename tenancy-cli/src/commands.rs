@@ -109,6 +109,9 @@ pub(crate) fn check(url: Option<&str>, args: &CheckArgs) -> Result<u8, Failure> 
 pub(crate) fn new_table(args: &NewTableArgs) -> Result<u8, Failure> {
     let invalid = |e: new_table::SpecError| Failure::usage_message(e.to_string());
     let mut spec = TableSpec::new(args.name.clone());
+    if args.citus {
+        spec.context_read = tenancy_schema::policy::ContextRead::Call;
+    }
     for column in &args.columns {
         spec.columns
             .push(column.parse::<Column>().map_err(invalid)?);

@@ -152,6 +152,10 @@ struct NewTableArgs {
     /// Print up.sql and down.sql instead of writing them.
     #[arg(long)]
     print: bool,
+    /// Policies a distributed engine (Citus) accepts: `tenant_id = tenancy.current_tenant()`
+    /// as a plain call instead of the sub-select that reads it once per statement.
+    #[arg(long)]
+    citus: bool,
 }
 
 #[derive(Debug, Args)]

@@ -582,6 +582,8 @@ fn new_table_with_every_type_passes_check() {
         "author_id:users",
         "--migrations-dir",
         migrations.path().to_str().expect("utf-8 path"),
+        // Checked with --citus below: policies a distributed engine accepts.
+        "--citus",
     ]);
     let run = tenancy(&args);
     assert_eq!(run.code, 0, "{run:#?}");
@@ -597,6 +599,33 @@ fn new_table_with_every_type_passes_check() {
     assert_eq!(check.code, 0, "{check:#?}");
     for finding in findings(&report) {
         if finding.to_string().contains("gizmos") {
+            assert_eq!(
+                finding["id"], "TEN050",
+                "only 'not classified': {finding:#}"
+            );
+        }
+    }
+    owner.batch_execute(down).expect("apply down.sql");
+
+    // Without --citus the policies read the tenant once per statement, and pass the checks
+    // for one PostgreSQL server.
+    let run = tenancy(&["new-table", "widgets", "--column", "label:text", "--print"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let (up, down) = run
+        .stdout
+        .strip_prefix("-- up.sql\n")
+        .and_then(|rest| rest.split_once("-- down.sql\n"))
+        .unwrap_or_else(|| panic!("up and down: {run:#?}"));
+    assert!(
+        up.contains("tenant_id = (SELECT tenancy.current_tenant())"),
+        "{up}"
+    );
+    owner.batch_execute(up).expect("apply up.sql");
+    let check = tenancy_on(&db, &["check", "--format", "json"]);
+    let report = assert_report_consistent(&check);
+    assert_eq!(check.code, 0, "{check:#?}");
+    for finding in findings(&report) {
+        if finding.to_string().contains("widgets") {
             assert_eq!(
                 finding["id"], "TEN050",
                 "only 'not classified': {finding:#}"

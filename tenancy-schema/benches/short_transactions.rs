@@ -74,14 +74,6 @@ CREATE TABLE notes (
   PRIMARY KEY (tenant_id, id)
 );
 CREATE INDEX notes_newest ON notes (tenant_id, created_at);
-ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
-ALTER TABLE notes FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_access ON notes FOR ALL TO tenancy_app
-  USING (tenant_id = (SELECT tenancy.current_tenant()))
-  WITH CHECK (tenant_id = (SELECT tenancy.current_tenant()));
-CREATE POLICY tenant_isolation ON notes AS RESTRICTIVE FOR ALL TO PUBLIC
-  USING (tenant_id = (SELECT tenancy.current_tenant()))
-  WITH CHECK (tenant_id = (SELECT tenancy.current_tenant()));
 GRANT SELECT, INSERT ON notes TO tenancy_app;
 
 CREATE TABLE plain_notes (LIKE notes INCLUDING DEFAULTS INCLUDING INDEXES);
@@ -243,6 +235,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         app_url,
     } = support::start()?;
     owner.batch_execute(SETUP)?;
+    // The tenant policies as the scaffold writes them.
+    owner.batch_execute(&tenancy_schema::policy::tenant_policies(
+        "notes",
+        "tenant_id",
+        "tenancy_app",
+    ))?;
     let tenants: Vec<TenantId> = (0..TENANTS).map(|_| TenantId::new_v7()).collect();
     for (i, t) in tenants.iter().enumerate() {
         let t = t.as_uuid();

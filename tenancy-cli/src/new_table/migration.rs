@@ -126,7 +126,10 @@ pub fn render(spec: &TableSpec) -> Result<Migration, SpecError> {
     w!("-- `tenant_id` leads the primary key and every unique key, index and foreign key");
     w!("-- between tenant tables; row level security is enabled and forced, with the permissive");
     w!("-- `tenant_access` policy ({APP_ROLE} and the migrating role) and the RESTRICTIVE");
-    w!("-- `tenant_isolation` policy (everyone), both on `tenant_id = tenancy.current_tenant()`.");
+    w!(
+        "-- `tenant_isolation` policy (everyone), both on `tenant_id = (SELECT tenancy.current_tenant())`"
+    );
+    w!("-- (the sub-select reads the tenant once per statement, not once per row).");
     w!("-- `tenancy check` passes on it as written: keep `tenant_id` in any key you add.");
     w!();
     let mut lines = vec![
@@ -171,14 +174,12 @@ pub fn render(spec: &TableSpec) -> Result<Migration, SpecError> {
     w!("CREATE TRIGGER {table}_touch BEFORE UPDATE ON {table}");
     w!("  FOR EACH ROW EXECUTE FUNCTION tenancy.touch_updated_at();");
     w!();
-    w!("ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;");
-    w!("ALTER TABLE {table} FORCE ROW LEVEL SECURITY;");
-    w!("CREATE POLICY tenant_access ON {table} FOR ALL TO {APP_ROLE}, CURRENT_USER");
-    w!("  USING (tenant_id = tenancy.current_tenant())");
-    w!("  WITH CHECK (tenant_id = tenancy.current_tenant());");
-    w!("CREATE POLICY tenant_isolation ON {table} AS RESTRICTIVE FOR ALL TO PUBLIC");
-    w!("  USING (tenant_id = tenancy.current_tenant())");
-    w!("  WITH CHECK (tenant_id = tenancy.current_tenant());");
+    up.push_str(&tenancy_schema::policy::tenant_policies_as(
+        spec.context_read,
+        table,
+        "tenant_id",
+        &format!("{APP_ROLE}, CURRENT_USER"),
+    ));
     w!("GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE}, {ADMIN_ROLE};");
 
     let down = format!(

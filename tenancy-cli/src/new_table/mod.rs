@@ -12,7 +12,8 @@
 //! * `created_at`/`updated_at` kept by the `tenancy.touch_updated_at()` trigger;
 //! * ENABLE + FORCE row level security, the permissive `tenant_access` policy (for
 //!   `tenancy_app` and the migrating role) and the RESTRICTIVE `tenant_isolation` policy (for
-//!   everyone), both on `tenant_id = tenancy.current_tenant()`;
+//!   everyone), both on `tenant_id = (SELECT tenancy.current_tenant())`, written by
+//!   `tenancy_schema::policy`;
 //! * `SELECT, INSERT, UPDATE, DELETE` granted to `tenancy_app` and `tenancy_admin`.
 //!
 //! ```

@@ -25,6 +25,9 @@ pub struct TableSpec {
     pub uniques: Vec<Vec<String>>,
     /// Foreign keys, each rendered as `(tenant_id, column) REFERENCES table (tenant_id, id)`.
     pub references: Vec<Reference>,
+    /// How the policies read the tenant: once per statement (the default), or as a plain call
+    /// for a table a distributed engine (Citus) will shard.
+    pub context_read: tenancy_schema::policy::ContextRead,
 }
 
 /// How a validated reference is rendered.

@@ -276,12 +276,8 @@ CREATE TRIGGER deployments_touch BEFORE UPDATE ON deployments
 
 ALTER TABLE deployments ENABLE ROW LEVEL SECURITY;
 ALTER TABLE deployments FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_access ON deployments FOR ALL TO tenancy_app, CURRENT_USER
-  USING (tenant_id = tenancy.current_tenant())
-  WITH CHECK (tenant_id = tenancy.current_tenant());
-CREATE POLICY tenant_isolation ON deployments AS RESTRICTIVE FOR ALL TO PUBLIC
-  USING (tenant_id = tenancy.current_tenant())
-  WITH CHECK (tenant_id = tenancy.current_tenant());
+CREATE POLICY tenant_access ON deployments FOR ALL TO tenancy_app, CURRENT_USER USING (tenant_id = (SELECT tenancy.current_tenant())) WITH CHECK (tenant_id = (SELECT tenancy.current_tenant()));
+CREATE POLICY tenant_isolation ON deployments AS RESTRICTIVE FOR ALL TO PUBLIC USING (tenant_id = (SELECT tenancy.current_tenant())) WITH CHECK (tenant_id = (SELECT tenancy.current_tenant()));
 GRANT SELECT, INSERT, UPDATE, DELETE ON deployments TO tenancy_app, tenancy_admin;
 ";
     assert!(migration.up.ends_with(expected_table), "{}", migration.up);

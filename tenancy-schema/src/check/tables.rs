@@ -3,7 +3,7 @@
 //! isolation lints they mirror, since both read the same key or policy.
 
 use super::CheckOptions;
-use super::catalog::{Catalog, TableRow};
+use super::catalog::{Catalog, KeyRow, PolicyRow, TableRow};
 use super::expr::{
     always_true, has_word, once_per_statement_as_call,
     policy_applies_to_all_commands_with_tenant_predicate, reads_tenant_context,
@@ -12,6 +12,16 @@ use super::report::Findings;
 use crate::TableManifest;
 
 #[allow(clippy::too_many_lines)] // reason: one lint after another, in LINTS order
+/// The policy form a fix suggests: the plain call where a distributed engine is expected
+/// (it refuses sub-queries in policies), the once-per-statement read otherwise.
+fn context_read(o: &CheckOptions) -> crate::policy::ContextRead {
+    if o.citus {
+        crate::policy::ContextRead::Call
+    } else {
+        crate::policy::ContextRead::OncePerStatement
+    }
+}
+
 pub(super) fn check_tenant_table(
     f: &mut Findings,
     catalog: &Catalog,
@@ -72,6 +82,59 @@ pub(super) fn check_tenant_table(
             format!("ALTER TABLE {table} FORCE ROW LEVEL SECURITY"),
         );
     }
+    check_policies(f, o, table, col, &object, policies);
+
+    check_keys(f, catalog, o, table, col, keys);
+
+    match model {
+        None => f.add("TEN050", &object, format!("`{table}` has a `{col}` column but no model in this binary classifies it"), "add #[tenant_scoped] to its diesel::table! (or #[global_table] if the column means something else)"),
+        Some(m) => {
+            let pk: Vec<&str> = keys.iter().find(|k| k.kind == "p").map(|k| k.columns.iter().map(String::as_str).collect()).unwrap_or_default();
+            if pk != m.primary_key {
+                f.add("TEN033", &object, format!("the primary key is ({}), the model says ({})", pk.join(", "), m.primary_key.join(", ")), "regenerate schema.rs from the database, or migrate the key");
+            }
+            for (declared, unique) in m.indexes.iter().map(|i| (i, false)).chain(m.uniques.iter().map(|u| (u, true))) {
+                let found = keys.iter().any(|k| {
+                    k.columns.iter().map(String::as_str).eq(declared.iter().copied())
+                        && (if unique { matches!(k.kind.as_str(), "u" | "p") } else { k.kind != "f" })
+                });
+                if !found {
+                    f.add("TEN032", &object, format!("the model declares {} ({}) but the database has none", if unique { "unique key" } else { "index" }, declared.join(", ")), format!("CREATE {}INDEX ON {table} ({})", if unique { "UNIQUE " } else { "" }, declared.join(", ")));
+                }
+            }
+            for fk in m.foreign_keys {
+                let found = keys.iter().any(|k| k.kind == "f" && k.columns.iter().map(String::as_str).eq(fk.columns.iter().copied()) && k.target.as_deref() == Some(fk.references));
+                if !found {
+                    f.add("TEN041", &object, format!("the model declares a foreign key ({}) -> {} but the database has none", fk.columns.join(", "), fk.references), format!("ALTER TABLE {table} ADD FOREIGN KEY ({}) REFERENCES {} ({}, id)", fk.columns.join(", "), fk.references, o.tenant_column));
+                }
+            }
+        }
+    }
+    if t.app_is_owner {
+        f.add("TEN063", &object, format!("`{}` owns `{table}`: owners are exempt from policies unless forced, and can drop them", o.app_role), format!("ALTER TABLE {table} OWNER TO <migration role>"));
+    } else if t.app_in_owner {
+        f.add(
+            "TEN064",
+            &object,
+            format!(
+                "`{}` is a member of `{}`, which owns `{table}`",
+                o.app_role, t.owner
+            ),
+            format!("REVOKE {} FROM {}", t.owner, o.app_role),
+        );
+    }
+}
+
+/// The tenant policies of `table`: a permissive and a RESTRICTIVE one on the tenant
+/// predicate, and nothing in any policy that widens or weakens it.
+fn check_policies(
+    f: &mut Findings,
+    o: &CheckOptions,
+    table: &str,
+    col: &str,
+    object: &str,
+    policies: &[PolicyRow],
+) {
     let tenant_pred = |e: &Option<String>| {
         e.as_deref()
             .is_some_and(|e| reads_tenant_context(e) && has_word(e, col))
@@ -82,7 +145,7 @@ pub(super) fn check_tenant_table(
             && (tenant_pred(&p.using) || (p.cmd == "a" && tenant_pred(&p.check)))
     });
     if !permissive {
-        f.add("TEN012", &object, format!("no permissive policy with `{col} = tenancy.current_tenant()` applies to `{}`: it can read nothing (or something else grants access)", o.app_role), format!("CREATE POLICY tenant_access ON {table} FOR ALL TO {} USING ({col} = tenancy.current_tenant()) WITH CHECK ({col} = tenancy.current_tenant())", o.app_role));
+        f.add("TEN012", object, format!("no permissive policy with `{col} = tenancy.current_tenant()` applies to `{}`: it can read nothing (or something else grants access)", o.app_role), crate::policy::access_policy_as(context_read(o), table, col, &o.app_role));
     }
     let restrictive = policies.iter().any(|p| {
         !p.permissive
@@ -90,7 +153,7 @@ pub(super) fn check_tenant_table(
             && policy_applies_to_all_commands_with_tenant_predicate(p, col)
     });
     if !restrictive {
-        f.add("TEN013", &object, "no RESTRICTIVE tenant isolation policy: a permissive policy added later could widen access across tenants", format!("CREATE POLICY tenant_isolation ON {table} AS RESTRICTIVE FOR ALL TO PUBLIC USING ({col} = tenancy.current_tenant()) WITH CHECK ({col} = tenancy.current_tenant())"));
+        f.add("TEN013", object, "no RESTRICTIVE tenant isolation policy: a permissive policy added later could widen access across tenants", crate::policy::isolation_policy_as(context_read(o), table, col));
     }
     for p in policies {
         let pobj = format!("policy {} on {table}", p.name);
@@ -134,7 +197,18 @@ pub(super) fn check_tenant_table(
             );
         }
     }
+}
 
+/// The keys of `table`: every unique key and index led by the tenant column, every foreign
+/// key composite with it.
+fn check_keys(
+    f: &mut Findings,
+    catalog: &Catalog,
+    o: &CheckOptions,
+    table: &str,
+    col: &str,
+    keys: &[KeyRow],
+) {
     for k in keys.iter().filter(|k| k.kind != "f") {
         let kobj = format!(
             "{} {} on {table}",
@@ -190,43 +264,5 @@ pub(super) fn check_tenant_table(
                 ),
             );
         }
-    }
-
-    match model {
-        None => f.add("TEN050", &object, format!("`{table}` has a `{col}` column but no model in this binary classifies it"), "add #[tenant_scoped] to its diesel::table! (or #[global_table] if the column means something else)"),
-        Some(m) => {
-            let pk: Vec<&str> = keys.iter().find(|k| k.kind == "p").map(|k| k.columns.iter().map(String::as_str).collect()).unwrap_or_default();
-            if pk != m.primary_key {
-                f.add("TEN033", &object, format!("the primary key is ({}), the model says ({})", pk.join(", "), m.primary_key.join(", ")), "regenerate schema.rs from the database, or migrate the key");
-            }
-            for (declared, unique) in m.indexes.iter().map(|i| (i, false)).chain(m.uniques.iter().map(|u| (u, true))) {
-                let found = keys.iter().any(|k| {
-                    k.columns.iter().map(String::as_str).eq(declared.iter().copied())
-                        && (if unique { matches!(k.kind.as_str(), "u" | "p") } else { k.kind != "f" })
-                });
-                if !found {
-                    f.add("TEN032", &object, format!("the model declares {} ({}) but the database has none", if unique { "unique key" } else { "index" }, declared.join(", ")), format!("CREATE {}INDEX ON {table} ({})", if unique { "UNIQUE " } else { "" }, declared.join(", ")));
-                }
-            }
-            for fk in m.foreign_keys {
-                let found = keys.iter().any(|k| k.kind == "f" && k.columns.iter().map(String::as_str).eq(fk.columns.iter().copied()) && k.target.as_deref() == Some(fk.references));
-                if !found {
-                    f.add("TEN041", &object, format!("the model declares a foreign key ({}) -> {} but the database has none", fk.columns.join(", "), fk.references), format!("ALTER TABLE {table} ADD FOREIGN KEY ({}) REFERENCES {} ({}, id)", fk.columns.join(", "), fk.references, o.tenant_column));
-                }
-            }
-        }
-    }
-    if t.app_is_owner {
-        f.add("TEN063", &object, format!("`{}` owns `{table}`: owners are exempt from policies unless forced, and can drop them", o.app_role), format!("ALTER TABLE {table} OWNER TO <migration role>"));
-    } else if t.app_in_owner {
-        f.add(
-            "TEN064",
-            &object,
-            format!(
-                "`{}` is a member of `{}`, which owns `{table}`",
-                o.app_role, t.owner
-            ),
-            format!("REVOKE {} FROM {}", t.owner, o.app_role),
-        );
     }
 }
