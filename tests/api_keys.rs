@@ -5,7 +5,7 @@
 //!
 //! No test here measures time: timed tests are forbidden in this project (flaky, and they
 //! prove little). The constant-time comparison is checked by structure in the unit tests of
-//! `tenancy_schema::api_keys` (every verification hashes and runs one `subtle` comparison,
+//! `tenancy_foundation::api_keys` (every verification hashes and runs one `subtle` comparison,
 //! unknown prefixes included).
 
 #![allow(clippy::too_many_lines)] // reason: one scenario per test reads best end to end
@@ -19,14 +19,15 @@ use chrono::{DateTime, TimeDelta, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use tenancy_schema::api_keys::{
+use tenancy_foundation::ApiKeyId;
+use tenancy_foundation::api_keys::{
     self, ApiKeyError, Clock, IssuedKey, MemoryRateLimiter, NewKeySpec, PgRateLimiter,
     RateLimitRequest, RateLimiter, VerifiedKey,
 };
-use tenancy_schema::models::{ApiKey, ApiKeyStatus, AuditEntry};
-use tenancy_schema::schema::{api_keys as api_keys_table, audit_log};
-use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
-use tenancy_schema::{ApiKeyId, Error, Tenancy};
+use tenancy_foundation::models::{ApiKey, ApiKeyStatus, AuditEntry};
+use tenancy_foundation::schema::{api_keys as api_keys_table, audit_log};
+use tenancy_foundation::seed::{PersonalTenant, seed_personal_tenant};
+use tenancy_schema::{Error, Tenancy};
 
 #[derive(QueryableByName)]
 struct Count {
@@ -57,7 +58,7 @@ fn spec(seed: &PersonalTenant) -> NewKeySpec {
 
 fn rejection(result: Result<VerifiedKey, Error>) -> ApiKeyError {
     match result {
-        Err(Error::ApiKey(e)) => e,
+        Err(e) if ApiKeyError::of(&e).is_some() => ApiKeyError::of(&e).cloned().unwrap(),
         Err(other) => panic!("expected an API key error, got {other}"),
         Ok(v) => panic!("expected a rejection, got {v:?}"),
     }
@@ -174,7 +175,7 @@ fn issue_verify_revoke_and_audit() {
     let foreign = tenancy.transaction(other.tenant, |tx| api_keys::revoke(tx, issued.id));
     for result in [&unknown, &foreign] {
         assert!(
-            matches!(result, Err(Error::ApiKey(ApiKeyError::NotFound))),
+            matches!(result, Err(e) if ApiKeyError::of(e) == Some(&ApiKeyError::NotFound)),
             "{result:?}"
         );
     }

@@ -96,9 +96,16 @@ impl Rls {
         }
     }
 
+    /// A `Tenancy` as an application on the foundation schema builds it (its configuration
+    /// audits the escape hatch).
     pub fn tenancy(self, size: u32) -> Tenancy {
         let f = self.fixture();
-        f.db.tenancy(&f.login_url, size).expect("pool")
+        f.db.tenancy_builder(&f.login_url)
+            .expect("admin login")
+            .max_size(size)
+            .config(tenancy_foundation::config())
+            .build()
+            .expect("pool")
     }
 
     pub fn owner(self) -> PgConnection {
@@ -213,11 +220,11 @@ pub fn record_counts(id: &str, test: &str, counts: &[(&str, u64)]) {
 /// public API as `who`: the write the reliability suites repeat and then look for.
 pub fn create_resource(
     t: &Tenancy,
-    who: tenancy_schema::seed::PersonalTenant,
+    who: tenancy_foundation::seed::PersonalTenant,
     name: &str,
-) -> Result<tenancy_schema::models::Resource, tenancy_schema::Error> {
-    use tenancy_schema::envelope::{self, NewResourceSpec};
-    use tenancy_schema::models::{ResourceKind, ResourceVisibility};
+) -> Result<tenancy_foundation::models::Resource, tenancy_schema::Error> {
+    use tenancy_foundation::envelope::{self, NewResourceSpec};
+    use tenancy_foundation::models::{ResourceKind, ResourceVisibility};
     t.transaction_as(who.tenant, who.principal, |tx| {
         envelope::create(
             tx,

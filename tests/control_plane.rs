@@ -16,14 +16,15 @@ use std::sync::{Arc, Mutex};
 use common::owner;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use tenancy_schema::control::{self, Actor, CreatedTenant, NewTenantSpec};
-use tenancy_schema::envelope::{self, ListRequest, NewResourceSpec, ResourceChanges};
-use tenancy_schema::jobs::TenantJob;
-use tenancy_schema::models::{
+use tenancy_foundation::control::{self, Actor, CreatedTenant, NewTenantSpec};
+use tenancy_foundation::envelope::{self, ListRequest, NewResourceSpec, ResourceChanges};
+use tenancy_foundation::jobs::TenantJob;
+use tenancy_foundation::models::{
     AclPermission, MemberRole, PlanTier, ResourceKind, ResourceVisibility, TeamRole, TenantStatus,
     WorkspaceKind,
 };
-use tenancy_schema::{Error, PrincipalId, ResourceId, Tenancy, TenantId, authz, org};
+use tenancy_foundation::{ResourceId, authz, org};
+use tenancy_schema::{Error, PrincipalId, Tenancy, TenantId};
 use uuid::Uuid;
 
 /// The event collector, installed as the global default before any test of this binary
@@ -84,7 +85,7 @@ fn actions(tenant: TenantId) -> Vec<String> {
 }
 
 fn chain_verifies(tenant: TenantId) -> bool {
-    tenancy_schema::audit::verify_chain(&mut owner(), tenant)
+    tenancy_foundation::audit::verify_chain(&mut owner(), tenant)
         .unwrap()
         .broken_at
         .is_none()
@@ -515,7 +516,7 @@ fn teams_and_workspaces() {
 }
 
 fn spec<'a>(
-    ws: tenancy_schema::WorkspaceId,
+    ws: tenancy_foundation::WorkspaceId,
     name: &'a str,
     visibility: ResourceVisibility,
     data: &'a serde_json::Value,

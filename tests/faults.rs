@@ -19,11 +19,12 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text};
-use tenancy_schema::envelope::{self, NewResourceSpec};
-use tenancy_schema::models::{ResourceKind, ResourceVisibility};
-use tenancy_schema::schema::resources;
-use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
-use tenancy_schema::{Error, ResourceId, Tenancy};
+use tenancy_foundation::ResourceId;
+use tenancy_foundation::envelope::{self, NewResourceSpec};
+use tenancy_foundation::models::{ResourceKind, ResourceVisibility};
+use tenancy_foundation::schema::resources;
+use tenancy_foundation::seed::{PersonalTenant, seed_personal_tenant};
+use tenancy_schema::{Error, Tenancy};
 use tenancy_testing::{StopMode, TestDatabase};
 
 const LOGIN_ROLE: &str = "tenancy_faults_login";
@@ -409,7 +410,7 @@ fn restart_mid_run(mode: StopMode) -> Counts {
         orphans.iter().map(|o| o.id).collect::<Vec<_>>()
     );
     for who in &tenants {
-        let chain = tenancy_schema::audit::verify_chain(&mut owner, who.tenant)
+        let chain = tenancy_foundation::audit::verify_chain(&mut owner, who.tenant)
             .expect("verify audit chain");
         assert_eq!(chain.broken_at, None, "audit chain of {}", who.tenant);
     }

@@ -16,10 +16,11 @@ use common::{LOGIN_PASSWORD, LOGIN_ROLE, fixture, owner, tenancy};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
-use tenancy_schema::models::{NewResource, Resource, ResourceKind, ResourceVisibility};
-use tenancy_schema::schema::resources;
-use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
-use tenancy_schema::{Error, ResourceId, access};
+use tenancy_foundation::models::{NewResource, Resource, ResourceKind, ResourceVisibility};
+use tenancy_foundation::schema::resources;
+use tenancy_foundation::seed::{PersonalTenant, seed_personal_tenant};
+use tenancy_foundation::{ResourceId, access};
+use tenancy_schema::Error;
 use tenancy_testing::TestDatabase;
 use uuid::Uuid;
 

@@ -15,10 +15,11 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use tenancy_schema::envelope::{self, ListRequest, NewResourceSpec, ResourceChanges};
-use tenancy_schema::models::{ResourceKind, ResourceVisibility};
-use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
-use tenancy_schema::{Error, ResourceId, Tenancy};
+use tenancy_foundation::ResourceId;
+use tenancy_foundation::envelope::{self, ListRequest, NewResourceSpec, ResourceChanges};
+use tenancy_foundation::models::{ResourceKind, ResourceVisibility};
+use tenancy_foundation::seed::{PersonalTenant, seed_personal_tenant};
+use tenancy_schema::{Error, Tenancy};
 
 mod common;
 

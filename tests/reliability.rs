@@ -9,11 +9,12 @@ use common::{owner, tenancy};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
-use tenancy_schema::envelope::{self, ListRequest, NewResourceSpec};
-use tenancy_schema::models::{Resource, ResourceKind, ResourceVisibility};
-use tenancy_schema::schema::resources;
-use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
-use tenancy_schema::{Error, ParseIdError, ResourceId, TenantId};
+use tenancy_foundation::ResourceId;
+use tenancy_foundation::envelope::{self, ListRequest, NewResourceSpec};
+use tenancy_foundation::models::{Resource, ResourceKind, ResourceVisibility};
+use tenancy_foundation::schema::resources;
+use tenancy_foundation::seed::{PersonalTenant, seed_personal_tenant};
+use tenancy_schema::{Error, ParseIdError, TenantId};
 
 fn tenant(label: &str) -> PersonalTenant {
     let email = format!("{label}-{}@example.test", uuid::Uuid::now_v7().simple());
@@ -344,7 +345,7 @@ fn load(threads: usize, per_thread: usize) {
             .into_iter()
             .collect();
         assert_eq!(listed, committed[k], "tenant {k}: lost or foreign rows");
-        let chain = tenancy_schema::audit::verify_chain(&mut owner(), who.tenant).unwrap();
+        let chain = tenancy_foundation::audit::verify_chain(&mut owner(), who.tenant).unwrap();
         assert_eq!(chain.broken_at, None, "audit chain of tenant {k}");
         #[derive(QueryableByName)]
         struct Count {

@@ -2,7 +2,8 @@
 // tenancy-cli/tests/guide_deployments.rs (which also checks that the guide quotes this file).
 
 use diesel::prelude::*;
-use tenancy_schema::{Error, TenantTx, WorkspaceId};
+use tenancy_foundation::WorkspaceId;
+use tenancy_schema::{Error, TenantTx};
 
 pub mod schema {
     pub mod sql_types {

@@ -6,11 +6,11 @@
 
 use std::fmt::Debug;
 
-use tenancy_schema::api_keys::{ApiKeyError, parse_key};
-use tenancy_schema::{
-    ApiKeyId, AuditEntryId, MembershipId, ParseIdError, PrincipalId, ResourceId, TeamId, TenantId,
-    TypedId, UserId, WorkspaceId,
+use tenancy_foundation::api_keys::{ApiKeyError, parse_key};
+use tenancy_foundation::{
+    ApiKeyId, AuditEntryId, MembershipId, ResourceId, TeamId, UserId, WorkspaceId,
 };
+use tenancy_schema::{ParseIdError, PrincipalId, TenantId, TypedId};
 
 /// Hex digits of a typed id after its prefix.
 const ID_HEX_LEN: usize = 32;

@@ -22,7 +22,7 @@ use tenancy_schema::{ParseIdError, TenantId};
 
 // The verification itself lives in the runtime crate, where tests and benchmarks reach it
 // too; re-exported so that `tenancy_cli::audit` stays the one place the command reads.
-pub use tenancy_schema::audit::{ChainStatus, verify_chain};
+pub use tenancy_foundation::audit::{ChainStatus, verify_chain};
 
 #[derive(QueryableByName)]
 struct TenantRow {

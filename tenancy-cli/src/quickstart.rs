@@ -2,12 +2,13 @@
 
 use diesel::prelude::*;
 use tenancy_cli::{audit, report};
+use tenancy_foundation::ResourceId;
+use tenancy_foundation::envelope::{self, NewResourceSpec};
+use tenancy_foundation::models::{Resource, ResourceKind, ResourceVisibility};
+use tenancy_foundation::schema::resources;
+use tenancy_foundation::seed::{PersonalTenant, seed_personal_tenant};
 use tenancy_schema::check::{self, CheckOptions};
-use tenancy_schema::envelope::{self, NewResourceSpec};
-use tenancy_schema::models::{Resource, ResourceKind, ResourceVisibility};
-use tenancy_schema::schema::resources;
-use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
-use tenancy_schema::{Error, ResourceId, Tenancy};
+use tenancy_schema::{Error, Tenancy};
 use tenancy_testing::TestDatabase;
 
 use crate::db::{self, embedded_failure, redact};

@@ -13,10 +13,11 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Bool, Text};
 use tenancy_cli::new_table::{self, TableSpec};
+use tenancy_foundation::AuditEntryId;
+use tenancy_foundation::envelope::{self, NewResourceSpec};
+use tenancy_foundation::models::{ResourceKind, ResourceVisibility};
 use tenancy_schema::check::{self, CheckOptions};
-use tenancy_schema::envelope::{self, NewResourceSpec};
-use tenancy_schema::models::{ResourceKind, ResourceVisibility};
-use tenancy_schema::{AuditEntryId, Error, TenantId};
+use tenancy_schema::{Error, TenantId};
 use tenancy_testing::{self as embedded, TestDatabase};
 
 /// The application's login role in these tests: no superuser, no BYPASSRLS, owns nothing,
@@ -706,7 +707,7 @@ fn new_table_rejects_bad_input_in_one_line() {
 fn audit_verify_finds_a_tampered_entry() {
     let (db, mut owner) = migrated();
     let pool = db.tenancy(&db.url_for(LOGIN, PASSWORD), 2).expect("pool");
-    let ada = tenancy_schema::seed::seed_personal_tenant(&pool, "ada@example.com", "Ada")
+    let ada = tenancy_foundation::seed::seed_personal_tenant(&pool, "ada@example.com", "Ada")
         .expect("seed ada");
     pool.transaction_as(ada.tenant, ada.principal, |tx| {
         for name in ["one", "two"] {

@@ -11,8 +11,8 @@
 
 use std::time::Duration;
 
-use tenancy_schema::audit::{self, AuditEvent};
-use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
+use tenancy_foundation::audit::{self, AuditEvent};
+use tenancy_foundation::seed::{PersonalTenant, seed_personal_tenant};
 use tenancy_schema::{Error, Tenancy};
 
 mod support;

@@ -17,9 +17,10 @@ use std::time::Duration;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
-use tenancy_schema::schema::resources;
-use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
-use tenancy_schema::{Error, ResourceId, Tenancy};
+use tenancy_foundation::ResourceId;
+use tenancy_foundation::schema::resources;
+use tenancy_foundation::seed::{PersonalTenant, seed_personal_tenant};
+use tenancy_schema::{Error, Tenancy};
 
 const RUN: Duration = Duration::from_secs(2);
 const ROUNDS: usize = 3;
@@ -56,9 +57,9 @@ fn tenancy_tx(t: &Tenancy, who: &PersonalTenant, n: u64) -> Result<(), Error> {
             (
                 resources::id.eq(id),
                 resources::workspace_id.eq(who.workspace),
-                resources::kind.eq(tenancy_schema::models::ResourceKind::Prompt),
+                resources::kind.eq(tenancy_foundation::models::ResourceKind::Prompt),
                 resources::name.eq(name),
-                resources::visibility.eq(tenancy_schema::models::ResourceVisibility::Tenant),
+                resources::visibility.eq(tenancy_foundation::models::ResourceVisibility::Tenant),
                 resources::owner_principal_id.eq(who.principal),
             ),
         )?;
@@ -86,9 +87,9 @@ fn plain_tx(
                 resources::tenant_id.eq(who.tenant),
                 resources::id.eq(id),
                 resources::workspace_id.eq(who.workspace),
-                resources::kind.eq(tenancy_schema::models::ResourceKind::Prompt),
+                resources::kind.eq(tenancy_foundation::models::ResourceKind::Prompt),
                 resources::name.eq(name),
-                resources::visibility.eq(tenancy_schema::models::ResourceVisibility::Tenant),
+                resources::visibility.eq(tenancy_foundation::models::ResourceVisibility::Tenant),
                 resources::owner_principal_id.eq(who.principal),
             ))
             .execute(c)?;

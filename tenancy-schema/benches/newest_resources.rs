@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+use tenancy_foundation::schema::resources;
+use tenancy_foundation::seed::seed_personal_tenant;
 use tenancy_schema::Error;
-use tenancy_schema::schema::resources;
-use tenancy_schema::seed::seed_personal_tenant;
 
 const SAMPLES: usize = 400;
 

@@ -20,10 +20,11 @@ use std::time::Instant;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use tenancy_schema::models::{ResourceKind, ResourceVisibility};
-use tenancy_schema::schema::{resources, workspaces};
-use tenancy_schema::seed::seed_personal_tenant;
-use tenancy_schema::{Error, ResourceId, TenancyConfig};
+use tenancy_foundation::ResourceId;
+use tenancy_foundation::models::{ResourceKind, ResourceVisibility};
+use tenancy_foundation::schema::{resources, workspaces};
+use tenancy_foundation::seed::seed_personal_tenant;
+use tenancy_schema::{Error, TenancyConfig};
 
 mod support;
 use support::{Report, Row, Section};
@@ -38,7 +39,7 @@ type Plain = fn(&mut PgConnection, &QueryArgs, usize) -> QueryResult<usize>;
 
 struct QueryArgs {
     tenant: tenancy_schema::TenantId,
-    workspace: tenancy_schema::WorkspaceId,
+    workspace: tenancy_foundation::WorkspaceId,
     principal: tenancy_schema::PrincipalId,
     probe: ResourceId,
     /// Rows only the tenancy side updates.

@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use tenancy_schema::ResourceId;
-use tenancy_schema::schema::{resource_acl, resources};
-use tenancy_schema::seed::{PersonalTenant, seed_personal_tenant};
+use tenancy_foundation::ResourceId;
+use tenancy_foundation::schema::{resource_acl, resources};
+use tenancy_foundation::seed::{PersonalTenant, seed_personal_tenant};
 
 mod support;
 use support::{Report, Row, Section, explain};

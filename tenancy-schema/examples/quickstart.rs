@@ -8,10 +8,11 @@
 #![allow(clippy::items_after_statements)] // reason: row structs sit next to their query
 
 use diesel::prelude::*;
-use tenancy_schema::models::{NewResource, Resource, ResourceKind, ResourceVisibility};
-use tenancy_schema::schema::resources;
-use tenancy_schema::seed::seed_personal_tenant;
-use tenancy_schema::{Error, ResourceId, run_migrations};
+use tenancy_foundation::ResourceId;
+use tenancy_foundation::models::{NewResource, Resource, ResourceKind, ResourceVisibility};
+use tenancy_foundation::schema::resources;
+use tenancy_foundation::seed::seed_personal_tenant;
+use tenancy_schema::{Error, run_migrations};
 use tenancy_testing::TestDatabase;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -6,10 +6,10 @@
 //! tenant to fall back on.
 
 use diesel::prelude::*;
-use tenancy_schema::control::{self, NewTenantSpec};
-use tenancy_schema::envelope::{self, ListRequest, NewResourceSpec};
-use tenancy_schema::jobs::TenantJob;
-use tenancy_schema::models::{PlanTier, ResourceKind, ResourceVisibility};
+use tenancy_foundation::control::{self, NewTenantSpec};
+use tenancy_foundation::envelope::{self, ListRequest, NewResourceSpec};
+use tenancy_foundation::jobs::TenantJob;
+use tenancy_foundation::models::{PlanTier, ResourceKind, ResourceVisibility};
 use tenancy_schema::{Error, run_migrations};
 use tenancy_testing::TestDatabase;
 

@@ -103,9 +103,10 @@ pub enum Error {
         /// What already exists.
         what: String,
     },
-    /// An API key was not accepted.
+    /// An error of a component built on tenancy (for example the foundation's API keys),
+    /// passed through unchanged; `downcast_ref` on it gives the component's own error type.
     #[error(transparent)]
-    ApiKey(#[from] crate::api_keys::ApiKeyError),
+    Component(Box<dyn std::error::Error + Send + Sync + 'static>),
     /// The embedded migrations could not be applied; nothing of the failing migration was
     /// kept (each runs in its own transaction).
     #[error("running the tenancy migrations failed: {source}")]

@@ -3,10 +3,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use diesel::deserialize::{self, FromSql};
-use diesel::pg::{Pg, PgValue};
-use diesel::serialize::{self, Output, ToSql};
-use diesel::sql_types::Uuid as SqlUuid;
 use uuid::Uuid;
 
 /// Why a typed id could not be parsed from text.
@@ -40,7 +36,13 @@ pub enum ParseIdError {
     },
 }
 
-fn parse_prefixed(s: &str, prefix: &'static str, kind: &'static str) -> Result<Uuid, ParseIdError> {
+/// Parses `<prefix><32 hex digits>`; used by the ids [`typed_id!`] defines.
+#[doc(hidden)]
+pub fn parse_prefixed(
+    s: &str,
+    prefix: &'static str,
+    kind: &'static str,
+) -> Result<Uuid, ParseIdError> {
     let input = || s.chars().take(64).collect::<String>();
     let Some(hex) = s.strip_prefix(prefix) else {
         return Err(ParseIdError::WrongPrefix {
@@ -77,15 +79,30 @@ pub trait TypedId: Copy + Eq + fmt::Display + FromStr<Err = ParseIdError> {
     fn uuid(&self) -> Uuid;
 }
 
-macro_rules! uuid_id {
+/// Defines a typed id over a UUID, like [`TenantId`]: stored as plain `uuid`, written as
+/// `<prefix><32 hex digits>`, parsed back with [`ParseIdError`] for the wrong prefix or shape,
+/// serialised as its text form, and created as UUIDv7 with `new_v7()`. The defining crate
+/// needs `diesel` as a dependency (the id derives Diesel's `AsExpression` and `FromSqlRow`).
+///
+/// ```
+/// tenancy_schema::typed_id!(
+///     /// Identifies an invoice (`inv_…`).
+///     InvoiceId, "inv_", "invoice"
+/// );
+/// let id = InvoiceId::new_v7();
+/// assert!(id.to_string().starts_with("inv_"));
+/// assert_eq!(id.to_string().parse::<InvoiceId>(), Ok(id));
+/// ```
+#[macro_export]
+macro_rules! typed_id {
     ($(#[$meta:meta])* $name:ident, $prefix:literal, $kind:literal) => {
         $(#[$meta])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
             diesel::expression::AsExpression, diesel::deserialize::FromSqlRow,
         )]
-        #[diesel(sql_type = SqlUuid)]
-        pub struct $name(Uuid);
+        #[diesel(sql_type = $crate::__private_v0_1::diesel::sql_types::Uuid)]
+        pub struct $name($crate::__private_v0_1::uuid::Uuid);
 
         impl $name {
             /// The text prefix of this id, underscore included.
@@ -93,7 +110,7 @@ macro_rules! uuid_id {
 
             /// Wraps an existing UUID.
             #[must_use]
-            pub const fn from_uuid(id: Uuid) -> Self {
+            pub const fn from_uuid(id: $crate::__private_v0_1::uuid::Uuid) -> Self {
                 Self(id)
             }
 
@@ -101,82 +118,105 @@ macro_rules! uuid_id {
             /// `(tenant_id, id)` indexes instead of at random pages.
             #[must_use]
             pub fn new_v7() -> Self {
-                Self(Uuid::now_v7())
+                Self($crate::__private_v0_1::uuid::Uuid::now_v7())
             }
 
             /// The underlying UUID.
             #[must_use]
-            pub const fn as_uuid(&self) -> &Uuid {
+            pub const fn as_uuid(&self) -> &$crate::__private_v0_1::uuid::Uuid {
                 &self.0
             }
         }
 
-        impl TypedId for $name {
+        impl $crate::TypedId for $name {
             const PREFIX: &'static str = $prefix;
             const KIND: &'static str = $kind;
-            fn from_uuid(id: Uuid) -> Self {
+            fn from_uuid(id: $crate::__private_v0_1::uuid::Uuid) -> Self {
                 Self(id)
             }
-            fn uuid(&self) -> Uuid {
+            fn uuid(&self) -> $crate::__private_v0_1::uuid::Uuid {
                 self.0
             }
         }
 
-        impl From<Uuid> for $name {
-            fn from(id: Uuid) -> Self {
+        impl ::core::convert::From<$crate::__private_v0_1::uuid::Uuid> for $name {
+            fn from(id: $crate::__private_v0_1::uuid::Uuid) -> Self {
                 Self(id)
             }
         }
 
-        impl From<$name> for Uuid {
+        impl ::core::convert::From<$name> for $crate::__private_v0_1::uuid::Uuid {
             fn from(id: $name) -> Self {
                 id.0
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::core::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 f.write_str($prefix)?;
-                fmt::Display::fmt(&self.0.simple(), f)
+                ::core::fmt::Display::fmt(&self.0.simple(), f)
             }
         }
 
-        impl FromStr for $name {
-            type Err = ParseIdError;
+        impl ::core::str::FromStr for $name {
+            type Err = $crate::ParseIdError;
 
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                parse_prefixed(s, $prefix, $kind).map(Self)
+            fn from_str(s: &str) -> ::core::result::Result<Self, Self::Err> {
+                $crate::__private_v0_1::parse_prefixed(s, $prefix, $kind).map(Self)
             }
         }
 
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        impl $crate::__private_v0_1::serde::Serialize for $name {
+            fn serialize<S: $crate::__private_v0_1::serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> ::core::result::Result<S::Ok, S::Error> {
                 serializer.collect_str(self)
             }
         }
 
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-                text.parse().map_err(serde::de::Error::custom)
+        impl<'de> $crate::__private_v0_1::serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::__private_v0_1::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> ::core::result::Result<Self, D::Error> {
+                let text = <::std::borrow::Cow<'de, str> as $crate::__private_v0_1::serde::Deserialize>::deserialize(deserializer)?;
+                text.parse().map_err(<D::Error as $crate::__private_v0_1::serde::de::Error>::custom)
             }
         }
 
-        impl ToSql<SqlUuid, Pg> for $name {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-                <Uuid as ToSql<SqlUuid, Pg>>::to_sql(&self.0, out)
+        impl $crate::__private_v0_1::diesel::serialize::ToSql<
+            $crate::__private_v0_1::diesel::sql_types::Uuid,
+            $crate::__private_v0_1::diesel::pg::Pg,
+        > for $name {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut $crate::__private_v0_1::diesel::serialize::Output<'b, '_, $crate::__private_v0_1::diesel::pg::Pg>,
+            ) -> $crate::__private_v0_1::diesel::serialize::Result {
+                <$crate::__private_v0_1::uuid::Uuid as $crate::__private_v0_1::diesel::serialize::ToSql<
+                    $crate::__private_v0_1::diesel::sql_types::Uuid,
+                    $crate::__private_v0_1::diesel::pg::Pg,
+                >>::to_sql(&self.0, out)
             }
         }
 
-        impl FromSql<SqlUuid, Pg> for $name {
-            fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-                <Uuid as FromSql<SqlUuid, Pg>>::from_sql(bytes).map(Self)
+        impl $crate::__private_v0_1::diesel::deserialize::FromSql<
+            $crate::__private_v0_1::diesel::sql_types::Uuid,
+            $crate::__private_v0_1::diesel::pg::Pg,
+        > for $name {
+            fn from_sql(
+                bytes: $crate::__private_v0_1::diesel::pg::PgValue<'_>,
+            ) -> $crate::__private_v0_1::diesel::deserialize::Result<Self> {
+                <$crate::__private_v0_1::uuid::Uuid as $crate::__private_v0_1::diesel::deserialize::FromSql<
+                    $crate::__private_v0_1::diesel::sql_types::Uuid,
+                    $crate::__private_v0_1::diesel::pg::Pg,
+                >>::from_sql(bytes)
+                .map(Self)
             }
         }
     };
 }
 
-uuid_id!(
+typed_id!(
     /// Identifies a tenant (`ten_…`). Every row of a tenant-scoped table carries one in its
     /// `tenant_id` column, and every tenant transaction is bound to exactly one.
     ///
@@ -196,61 +236,12 @@ uuid_id!(
     "tenant"
 );
 
-uuid_id!(
+typed_id!(
     /// Identifies the principal (user, team or service) acting in a tenant transaction
     /// (`prn_…`); exposed to SQL as the `tenancy.principal_id` setting.
     PrincipalId,
     "prn_",
     "principal"
-);
-
-uuid_id!(
-    /// Identifies a global user identity (`usr_…`); one person may belong to several tenants.
-    UserId,
-    "usr_",
-    "user"
-);
-
-uuid_id!(
-    /// Identifies a team inside a tenant (`team_…`).
-    TeamId,
-    "team_",
-    "team"
-);
-
-uuid_id!(
-    /// Identifies a workspace inside a tenant (`wsp_…`).
-    WorkspaceId,
-    "wsp_",
-    "workspace"
-);
-
-uuid_id!(
-    /// Identifies a resource inside a tenant (`res_…`).
-    ResourceId,
-    "res_",
-    "resource"
-);
-
-uuid_id!(
-    /// Identifies an API key record (`key_…`); not the secret itself.
-    ApiKeyId,
-    "key_",
-    "api key"
-);
-
-uuid_id!(
-    /// Identifies an organisation membership row (`mem_…`).
-    MembershipId,
-    "mem_",
-    "membership"
-);
-
-uuid_id!(
-    /// Identifies an audit log entry (`aud_…`).
-    AuditEntryId,
-    "aud_",
-    "audit entry"
 );
 
 #[cfg(test)]
@@ -269,18 +260,18 @@ mod tests {
             serde_json::from_str::<TenantId>(&json).expect("deserialize"),
             id
         );
-        let team = TeamId::new_v7();
-        assert_eq!(team.to_string().parse::<TeamId>(), Ok(team));
+        let principal = PrincipalId::new_v7();
+        assert_eq!(principal.to_string().parse::<PrincipalId>(), Ok(principal));
     }
 
     #[test]
     fn ids_are_uuid_v7() {
-        assert_eq!(ResourceId::new_v7().as_uuid().get_version_num(), 7);
+        assert_eq!(PrincipalId::new_v7().as_uuid().get_version_num(), 7);
     }
 
     #[test]
     fn wrong_prefix_is_its_own_error() {
-        let user = UserId::new_v7().to_string();
+        let user = PrincipalId::new_v7().to_string();
         assert!(matches!(
             user.parse::<TenantId>(),
             Err(ParseIdError::WrongPrefix {

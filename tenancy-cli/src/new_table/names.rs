@@ -11,7 +11,7 @@ pub const MAX_TABLE_NAME_LEN: usize = MAX_IDENTIFIER_LEN - "_touch".len();
 /// Columns every generated table has; `--column` may not declare them.
 pub const GENERATED_COLUMNS: [&str; 4] = ["tenant_id", "id", "created_at", "updated_at"];
 
-/// The tables of the foundation schema (`tenancy_schema::schema`); a new table may not
+/// The tables of the foundation schema (`tenancy_foundation::schema`); a new table may not
 /// take one of their names. (The registry cannot tell them apart from the tables a user's
 /// binary classifies, such as the very table being scaffolded.)
 pub const FOUNDATION_TABLES: [&str; 13] = [

@@ -1,6 +1,7 @@
 //! The role names and checks a `Tenancy` runs with, kept apart so that they can be built,
 //! validated and compared without opening a connection.
 
+use super::AdminAudit;
 use crate::Error;
 // Named by doc links only.
 #[cfg(doc)]
@@ -12,7 +13,7 @@ pub struct TenancyConfig {
     pub(super) app_role: String,
     pub(super) admin_role: String,
     pub(super) check_tenant_status: bool,
-    pub(super) audit_admin: bool,
+    pub(super) admin_audit: Option<AdminAudit>,
 }
 
 impl Default for TenancyConfig {
@@ -21,7 +22,7 @@ impl Default for TenancyConfig {
             app_role: "tenancy_app".to_owned(),
             admin_role: "tenancy_admin".to_owned(),
             check_tenant_status: true,
-            audit_admin: true,
+            admin_audit: None,
         }
     }
 }
@@ -74,13 +75,12 @@ impl TenancyConfig {
         self
     }
 
-    /// Whether every use of [`Tenancy::admin`] is also recorded as an `admin.escape_hatch`
-    /// row in the control plane's audit chain (the `_default` tenant), committed before the
-    /// admin work runs so that failed attempts are recorded too. On by default; needs the
-    /// foundation migrations.
+    /// A hook that records every use of [`Tenancy::admin`] before its work runs (none by
+    /// default: the core has no audit table). The foundation schema has one that writes an
+    /// `admin.escape_hatch` row into its audit chain.
     #[must_use]
-    pub fn audit_admin(mut self, audit: bool) -> Self {
-        self.audit_admin = audit;
+    pub fn admin_audit(mut self, audit: AdminAudit) -> Self {
+        self.admin_audit = Some(audit);
         self
     }
 

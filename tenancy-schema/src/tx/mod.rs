@@ -4,6 +4,7 @@
 //! and built, how a transaction starts and ends, and the three kinds of connection handed to
 //! callers. Only the public types are re-exported; the rest stays inside `tx`.
 
+mod admin_audit;
 mod build;
 mod builder;
 mod config;
@@ -14,11 +15,12 @@ mod tenancy;
 mod tenant_tx;
 mod writes;
 
+pub use admin_audit::{AdminAudit, AdminUse};
 pub use build::TransactionBuilder;
 pub use builder::TenancyBuilder;
 pub use config::TenancyConfig;
 pub use sessions::SessionState;
 pub use system::SystemConn;
-pub use tenancy::{PgPool, Tenancy};
+pub use tenancy::{PgPool, Tenancy, control_plane};
 pub use tenant_tx::{RawSql, TenantTx, UntypedSql};
 pub use writes::{OrFilterOnTenantWrite, ScopedDelete, ScopedUpdate, ScopedUpdateSet};

@@ -7,7 +7,7 @@ use diesel::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool};
 
 use super::lifecycle::{begin_transaction, finish_transaction, is_connection_loss};
-use super::{SystemConn, TenancyBuilder, TenancyConfig, TenantTx};
+use super::{AdminUse, SystemConn, TenancyBuilder, TenancyConfig, TenantTx};
 use crate::context::{ContextKey, push_enter};
 use crate::session::{SessionConn, SessionManager};
 use crate::{Error, PrincipalId, Result, TenantId};
@@ -214,18 +214,6 @@ impl Tenancy {
         self.run_admin(reason, Some(std::panic::Location::caller()), f)
     }
 
-    /// The control plane's own cross-tenant work (creating tenants and users, invitations,
-    /// seeding) on the admin login. It is not the application's escape hatch: it logs at
-    /// debug level on target `tenancy::control` instead of the warning, and writes no
-    /// `admin.escape_hatch` audit entry (each control-plane action audits itself).
-    pub(crate) fn control_plane<T, E, F>(&self, action: &str, f: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut PgConnection) -> Result<T, E>,
-        E: From<Error>,
-    {
-        self.run_admin(action, None, f)
-    }
-
     /// Runs `f` on the admin login as the admin role; `caller` is the application's call site
     /// for the escape hatch, `None` for the control plane.
     fn run_admin<T, E, F>(
@@ -262,24 +250,33 @@ impl Tenancy {
         }
         let mut conn = admin.get().map_err(Error::from)?;
         let sql = format!("BEGIN; SET LOCAL ROLE \"{}\"", self.config.admin_role);
-        if let (Some(caller), true) = (caller, self.config.audit_admin) {
-            let event =
-                crate::audit::AuditEvent::new("admin.escape_hatch").details(serde_json::json!({
-                    "reason": reason,
-                    "caller": caller.to_string(),
-                    "role": self.config.admin_role,
-                }));
+        if let (Some(caller), Some(audit)) = (caller, self.config.admin_audit) {
+            let admin_use = AdminUse {
+                reason,
+                caller,
+                role: &self.config.admin_role,
+            };
             begin_transaction(&mut conn, &sql, &self.config.admin_role, None)?;
-            finish_transaction(&mut conn, |conn| {
-                crate::audit::record_as_admin(
-                    conn,
-                    TenantId::from_uuid(uuid::Uuid::nil()),
-                    None,
-                    &event,
-                )
-            })?;
+            finish_transaction(&mut conn, |conn| audit.record(conn, &admin_use))?;
         }
         begin_transaction(&mut conn, &sql, &self.config.admin_role, None)?;
         finish_transaction(&mut conn, f)
     }
+}
+
+/// Cross-tenant work of a component built on tenancy (the foundation's control plane:
+/// creating tenants and users, invitations, seeding) on the admin login. It is not the
+/// application's escape hatch: it logs at debug level on target `tenancy::control` instead of
+/// the warning, and runs no [`AdminAudit`](super::AdminAudit) hook (each control-plane action
+/// audits itself). Reached through `tenancy_schema::__private_v0_1`: not public API.
+///
+/// # Errors
+/// As [`Tenancy::admin`].
+#[doc(hidden)]
+pub fn control_plane<T, E, F>(tenancy: &Tenancy, action: &str, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, E>,
+    E: From<Error>,
+{
+    tenancy.run_admin(action, None, f)
 }

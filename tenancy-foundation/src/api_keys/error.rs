@@ -1,4 +1,4 @@
-//! The one error type of API keys, kept apart so that `crate::Error` can wrap it without
+//! The one error type of API keys, kept apart so that the core's error can carry it without
 //! depending on how keys are issued or checked; plus the input error the other files share.
 
 use crate::Error;
@@ -37,6 +37,26 @@ pub enum ApiKeyError {
     /// The operating system's random number generator failed; no key was issued.
     #[error("the operating system's random number generator failed")]
     RandomUnavailable,
+}
+
+impl ApiKeyError {
+    /// The API-key error `error` carries, if it is one (the core's
+    /// [`Error::Component`](tenancy_schema::Error::Component) holds it).
+    #[must_use]
+    pub fn of(error: &Error) -> Option<&ApiKeyError> {
+        match error {
+            Error::Component(inner) => inner.downcast_ref::<ApiKeyError>(),
+            _ => None,
+        }
+    }
+}
+
+/// API-key errors travel in the core's error as a component error, so that every function
+/// here returns the one `tenancy_schema::Result`.
+impl From<ApiKeyError> for Error {
+    fn from(e: ApiKeyError) -> Self {
+        Error::Component(Box::new(e))
+    }
 }
 
 pub(super) fn invalid(field: &'static str, reason: impl Into<String>) -> Error {

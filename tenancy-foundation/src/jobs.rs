@@ -7,7 +7,7 @@
 //! serde, so any queue can carry it.
 //!
 //! ```no_run
-//! use tenancy_schema::jobs::TenantJob;
+//! use tenancy_foundation::jobs::TenantJob;
 //! # fn demo(tenancy: &tenancy_schema::Tenancy, tenant: tenancy_schema::TenantId)
 //! #     -> Result<(), tenancy_schema::Error> {
 //! let job = TenantJob::new(tenant, serde_json::json!({ "reindex": "prompts" }));

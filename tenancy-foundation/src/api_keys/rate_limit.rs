@@ -48,7 +48,7 @@ pub trait RateLimiter: Send + Sync {
     /// [`ApiKeyError::RateLimited`](super::ApiKeyError::RateLimited).
     ///
     /// # Errors
-    /// [`Error::ApiKey`](crate::Error::ApiKey) with
+    /// an [`ApiKeyError`](super::ApiKeyError) ([`ApiKeyError::of`](super::ApiKeyError::of)):
     /// [`ApiKeyError::RateLimited`](super::ApiKeyError::RateLimited) over the limit; whatever
     /// the implementation's storage reports.
     fn check(&self, tenancy: &Tenancy, request: RateLimitRequest) -> Result<()>;

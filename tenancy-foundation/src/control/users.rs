@@ -56,7 +56,7 @@ pub(crate) fn insert_user(conn: &mut PgConnection, email: &str, name: &str) -> Q
 pub fn create_user(tenancy: &Tenancy, email: &str, display_name: &str) -> Result<User> {
     check_email(email)?;
     check_name("display_name", display_name)?;
-    tenancy.control_plane("control plane: create user", |conn| {
+    crate::control_plane(tenancy, "control plane: create user", |conn| {
         diesel::insert_into(users::table)
             .values(NewUser {
                 id: UserId::new_v7(),
@@ -74,7 +74,7 @@ pub fn create_user(tenancy: &Tenancy, email: &str, display_name: &str) -> Result
 /// # Errors
 /// A database error.
 pub fn find_user_by_email(tenancy: &Tenancy, email: &str) -> Result<Option<User>> {
-    tenancy.control_plane("control plane: find user", |conn| {
+    crate::control_plane(tenancy, "control plane: find user", |conn| {
         Ok(find_user(conn, email.trim())?)
     })
 }

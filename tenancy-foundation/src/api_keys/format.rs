@@ -60,7 +60,7 @@ impl Drop for SecretKey {
 /// database.
 ///
 /// ```
-/// use tenancy_schema::api_keys::{parse_key, ApiKeyError};
+/// use tenancy_foundation::api_keys::{parse_key, ApiKeyError};
 ///
 /// let text = format!("tk_{}_{}", "0123456789abcdef", "ab".repeat(32));
 /// let key = parse_key(&text)?;

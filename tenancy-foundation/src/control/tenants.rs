@@ -57,7 +57,7 @@ pub fn create_tenant(tenancy: &Tenancy, spec: &NewTenantSpec<'_>) -> Result<Crea
     check_name("name", spec.name)?;
     check_name("owner_name", spec.owner_name)?;
     check_email(spec.owner_email)?;
-    tenancy.control_plane("control plane: create tenant", |conn| {
+    crate::control_plane(tenancy, "control plane: create tenant", |conn| {
         let conn: &mut PgConnection = conn;
         let owner = find_or_create_user(conn, spec.owner_email, spec.owner_name)?;
         let tenant = TenantId::new_v7();
@@ -128,7 +128,7 @@ pub(crate) fn insert_tenant_with_owner(
 /// # Errors
 /// [`Error::NotFound`] for an unknown id.
 pub fn get_tenant(tenancy: &Tenancy, tenant: TenantId) -> Result<Tenant> {
-    tenancy.control_plane("control plane: get tenant", |conn| {
+    crate::control_plane(tenancy, "control plane: get tenant", |conn| {
         tenants::table
             .find(tenant)
             .select(Tenant::as_select())
@@ -143,7 +143,7 @@ pub fn get_tenant(tenancy: &Tenancy, tenant: TenantId) -> Result<Tenant> {
 /// # Errors
 /// A database error.
 pub fn list_tenants(tenancy: &Tenancy, include_deleted: bool) -> Result<Vec<Tenant>> {
-    tenancy.control_plane("control plane: list tenants", |conn| {
+    crate::control_plane(tenancy, "control plane: list tenants", |conn| {
         let mut query = tenants::table
             .select(Tenant::as_select())
             .order(tenants::slug)
@@ -167,7 +167,7 @@ where
     V: diesel::AsChangeset<Target = tenants::table>,
     V::Changeset: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
 {
-    tenancy.control_plane(action, |conn| {
+    crate::control_plane(tenancy, action, |conn| {
         let conn: &mut PgConnection = conn;
         let n = diesel::update(tenants::table)
             .filter(tenants::id.eq(tenant))
@@ -262,7 +262,7 @@ pub fn purge_tenant(tenancy: &Tenancy, tenant: TenantId) -> Result<()> {
                     .into(),
         });
     }
-    tenancy.control_plane("control plane: purge tenant", |conn| {
+    crate::control_plane(tenancy, "control plane: purge tenant", |conn| {
         let conn: &mut PgConnection = conn;
         // The audit log's append-only trigger lets exactly this tenant's rows go.
         diesel::sql_query("SELECT set_config('tenancy.purge_tenant', $1, true)")

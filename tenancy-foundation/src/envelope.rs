@@ -11,10 +11,10 @@
 //! client pages (which are newer) never shift or repeat the pages it has not read yet.
 //!
 //! ```no_run
-//! use tenancy_schema::envelope::{self, ListRequest, NewResourceSpec};
-//! use tenancy_schema::models::{ResourceKind, ResourceVisibility};
+//! use tenancy_foundation::envelope::{self, ListRequest, NewResourceSpec};
+//! use tenancy_foundation::models::{ResourceKind, ResourceVisibility};
 //! # fn demo(tenancy: &tenancy_schema::Tenancy, tenant: tenancy_schema::TenantId,
-//! #         me: tenancy_schema::PrincipalId, ws: tenancy_schema::WorkspaceId)
+//! #         me: tenancy_schema::PrincipalId, ws: tenancy_foundation::WorkspaceId)
 //! #         -> Result<(), tenancy_schema::Error> {
 //! tenancy.transaction_as(tenant, me, |tx| {
 //!     envelope::create(tx, &NewResourceSpec {

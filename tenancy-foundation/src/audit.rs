@@ -145,6 +145,26 @@ pub fn record_as_admin(
     Ok(id)
 }
 
+/// The [`tenancy_schema::AdminAudit`] hook of [`crate::config`]: each use of
+/// [`Tenancy::admin`](tenancy_schema::Tenancy::admin) becomes an `admin.escape_hatch` row of
+/// the control plane's own chain (the nil tenant), with the reason, the caller and the role.
+pub const ESCAPE_HATCH: tenancy_schema::AdminAudit = tenancy_schema::AdminAudit::new(
+    "tenancy_foundation::audit::ESCAPE_HATCH",
+    record_escape_hatch,
+);
+
+fn record_escape_hatch(
+    conn: &mut PgConnection,
+    admin_use: &tenancy_schema::AdminUse<'_>,
+) -> Result<()> {
+    let event = AuditEvent::new("admin.escape_hatch").details(serde_json::json!({
+        "reason": admin_use.reason,
+        "caller": admin_use.caller.to_string(),
+        "role": admin_use.role,
+    }));
+    record_as_admin(conn, TenantId::from_uuid(uuid::Uuid::nil()), None, &event).map(drop)
+}
+
 /// What [`verify_chain`] found for one tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChainStatus {

@@ -73,7 +73,7 @@ pub fn invite_member(
 ) -> Result<Invitation> {
     check_email(email)?;
     check_name("display_name", display_name)?;
-    tenancy.control_plane("control plane: invite member", |conn| {
+    crate::control_plane(tenancy, "control plane: invite member", |conn| {
         let conn: &mut PgConnection = conn;
         tenant_is_active(conn, tenant)?;
         if let Actor::Principal(p) = by {

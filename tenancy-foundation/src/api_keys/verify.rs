@@ -90,7 +90,7 @@ fn reject(prefix: &str, reason: ApiKeyError) -> Error {
 /// Times come from this process's clock.
 ///
 /// # Errors
-/// [`Error::ApiKey`] with [`ApiKeyError::Malformed`], [`ApiKeyError::Unknown`] (unknown
+/// An [`ApiKeyError`] (see [`ApiKeyError::of`]): [`ApiKeyError::Malformed`], [`ApiKeyError::Unknown`] (unknown
 /// prefix, wrong secret, deleted tenant), [`ApiKeyError::Revoked`], [`ApiKeyError::Expired`],
 /// [`ApiKeyError::TenantSuspended`] or [`ApiKeyError::RateLimited`]; pool and database errors.
 pub fn verify(tenancy: &Tenancy, key_text: &str, limiter: &dyn RateLimiter) -> Result<VerifiedKey> {
@@ -137,12 +137,13 @@ pub fn verify(tenancy: &Tenancy, key_text: &str, limiter: &dyn RateLimiter) -> R
         .filter(|l| *l > 0)
     {
         let request = RateLimitRequest::new(row.tenant_id, row.id, limit);
-        limiter
-            .check(tenancy, request)
-            .map_err(|e| match tenant_refusal(e) {
-                Error::ApiKey(reason) => reject(parsed.prefix, reason),
-                other => other,
-            })?;
+        limiter.check(tenancy, request).map_err(|e| {
+            let e = tenant_refusal(e);
+            match ApiKeyError::of(&e) {
+                Some(reason) => reject(parsed.prefix, reason.clone()),
+                None => e,
+            }
+        })?;
     }
     let cutoff = now - LAST_USED_INTERVAL;
     if row.last_used_at.is_none_or(|at| at < cutoff) {

@@ -1,7 +1,7 @@
 //! API keys: issue, verify, revoke and rate-limit keys that authenticate machine clients.
 //!
 //! ```no_run
-//! use tenancy_schema::api_keys::{self, MemoryRateLimiter, NewKeySpec};
+//! use tenancy_foundation::api_keys::{self, MemoryRateLimiter, NewKeySpec};
 //! # fn demo(
 //! #     tenancy: &tenancy_schema::Tenancy,
 //! #     tenant: tenancy_schema::TenantId,

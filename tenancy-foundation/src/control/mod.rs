@@ -8,8 +8,8 @@
 //! Every mutation writes an audit row in the same transaction.
 //!
 //! ```no_run
-//! use tenancy_schema::control::{self, Actor, NewTenantSpec};
-//! use tenancy_schema::models::{MemberRole, PlanTier};
+//! use tenancy_foundation::control::{self, Actor, NewTenantSpec};
+//! use tenancy_foundation::models::{MemberRole, PlanTier};
 //! # fn demo(tenancy: &tenancy_schema::Tenancy) -> Result<(), tenancy_schema::Error> {
 //! let acme = control::create_tenant(tenancy, &NewTenantSpec {
 //!     slug: "acme",

@@ -5,13 +5,13 @@
 //! and each mutation writes its audit row in the same transaction.
 //!
 //! ```no_run
-//! use tenancy_schema::models::{TeamRole, WorkspaceKind};
+//! use tenancy_foundation::models::{TeamRole, WorkspaceKind};
 //! # fn demo(tenancy: &tenancy_schema::Tenancy, tenant: tenancy_schema::TenantId,
 //! #         me: tenancy_schema::PrincipalId) -> Result<(), tenancy_schema::Error> {
 //! tenancy.transaction_as(tenant, me, |tx| {
-//!     let team = tenancy_schema::org::create_team(tx, "Platform")?;
-//!     tenancy_schema::org::add_team_member(tx, team.id, me, TeamRole::Maintainer)?;
-//!     tenancy_schema::org::create_workspace(tx, "Platform", WorkspaceKind::Team, team.principal_id)?;
+//!     let team = tenancy_foundation::org::create_team(tx, "Platform")?;
+//!     tenancy_foundation::org::add_team_member(tx, team.id, me, TeamRole::Maintainer)?;
+//!     tenancy_foundation::org::create_workspace(tx, "Platform", WorkspaceKind::Team, team.principal_id)?;
 //!     Ok(())
 //! })
 //! # }

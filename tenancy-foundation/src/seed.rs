@@ -30,8 +30,8 @@ pub struct PersonalTenant {
 ///
 /// ```no_run
 /// # fn demo(tenancy: &tenancy_schema::Tenancy) -> Result<(), tenancy_schema::Error> {
-/// let first = tenancy_schema::seed::seed_personal_tenant(tenancy, "ada@example.com", "Ada")?;
-/// let again = tenancy_schema::seed::seed_personal_tenant(tenancy, "ADA@example.com", "Ada")?;
+/// let first = tenancy_foundation::seed::seed_personal_tenant(tenancy, "ada@example.com", "Ada")?;
+/// let again = tenancy_foundation::seed::seed_personal_tenant(tenancy, "ADA@example.com", "Ada")?;
 /// assert!(first.created && !again.created);
 /// assert_eq!(first.tenant, again.tenant);
 /// # Ok(()) }
@@ -49,7 +49,7 @@ pub fn seed_personal_tenant(
     let display_name = display_name.trim();
     check_email(email)?;
     check_name("display_name", display_name)?;
-    tenancy.control_plane("seed a personal tenant", |conn| {
+    crate::control_plane(tenancy, "seed a personal tenant", |conn| {
         let conn: &mut PgConnection = conn;
         conn.transaction(|conn| seed_in(conn, email, display_name))
     })
