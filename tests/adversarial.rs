@@ -614,11 +614,7 @@ fn logins_that_could_skip_row_level_security_are_refused() {
     let build = |url: &str, app_role: &str| {
         db.tenancy_builder(url)
             .unwrap()
-            .config(
-                tenancy_schema::TenancyConfig::default()
-                    .app_role(app_role)
-                    .unwrap(),
-            )
+            .config(tenancy_schema::TenancyConfig::default().app_role(app_role.parse().unwrap()))
             .max_size(1)
             .build()
     };

@@ -709,7 +709,7 @@ fn a_missing_app_role_is_a_typed_error_when_the_tenancy_is_built() {
     let err =
         f.db.tenancy_builder(&f.login_url)
             .unwrap()
-            .config(TenancyConfig::default().app_role("no_such_role").unwrap())
+            .config(TenancyConfig::default().app_role("no_such_role".parse().unwrap()))
             .max_size(1)
             .build()
             .unwrap_err();
@@ -718,7 +718,7 @@ fn a_missing_app_role_is_a_typed_error_when_the_tenancy_is_built() {
         "{err}"
     );
     assert!(matches!(
-        TenancyConfig::default().app_role("x; DROP ROLE y"),
+        "x; DROP ROLE y".parse::<tenancy_schema::RoleName>(),
         Err(Error::InvalidRoleName(_))
     ));
 }

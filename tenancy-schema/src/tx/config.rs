@@ -1,8 +1,7 @@
 //! The role names and checks a `Tenancy` runs with, kept apart so that they can be built,
 //! validated and compared without opening a connection.
 
-use super::AdminAudit;
-use crate::Error;
+use super::{AdminAudit, RoleName};
 // Named by doc links only.
 #[cfg(doc)]
 use super::{Tenancy, TenancyBuilder};
@@ -10,8 +9,8 @@ use super::{Tenancy, TenancyBuilder};
 /// Which database roles tenancy relies on, and what a tenant transaction checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenancyConfig {
-    pub(super) app_role: String,
-    pub(super) admin_role: String,
+    pub(super) app_role: RoleName,
+    pub(super) admin_role: RoleName,
     pub(super) check_tenant_status: bool,
     pub(super) admin_audit: Option<AdminAudit>,
 }
@@ -19,26 +18,11 @@ pub struct TenancyConfig {
 impl Default for TenancyConfig {
     fn default() -> Self {
         Self {
-            app_role: "tenancy_app".to_owned(),
-            admin_role: "tenancy_admin".to_owned(),
+            app_role: RoleName::known("tenancy_app"),
+            admin_role: RoleName::known("tenancy_admin"),
             check_tenant_status: true,
             admin_audit: None,
         }
-    }
-}
-
-fn check_role(name: &str) -> Result<String, Error> {
-    let mut chars = name.chars();
-    let valid_start = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
-    if valid_start
-        && name.len() <= 63
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
-        Ok(name.to_owned())
-    } else {
-        Err(Error::InvalidRoleName(name.chars().take(80).collect()))
     }
 }
 
@@ -47,22 +31,18 @@ impl TenancyConfig {
     /// use (default `tenancy_app`). The application login must inherit it and must not be
     /// able to become any role that skips row level security; [`TenancyBuilder::build`]
     /// checks both.
-    ///
-    /// # Errors
-    /// [`Error::InvalidRoleName`] unless `role` is a plain lowercase SQL identifier.
-    pub fn app_role(mut self, role: &str) -> Result<Self, Error> {
-        self.app_role = check_role(role)?;
-        Ok(self)
+    #[must_use]
+    pub fn app_role(mut self, role: RoleName) -> Self {
+        self.app_role = role;
+        self
     }
 
     /// The `BYPASSRLS` role used by [`Tenancy::admin`] (default `tenancy_admin`), reached
     /// from the admin login with `SET LOCAL ROLE`.
-    ///
-    /// # Errors
-    /// [`Error::InvalidRoleName`] unless `role` is a plain lowercase SQL identifier.
-    pub fn admin_role(mut self, role: &str) -> Result<Self, Error> {
-        self.admin_role = check_role(role)?;
-        Ok(self)
+    #[must_use]
+    pub fn admin_role(mut self, role: RoleName) -> Self {
+        self.admin_role = role;
+        self
     }
 
     /// Whether opening a tenant transaction checks, in the same statement, that the tenant
