@@ -1,7 +1,7 @@
 //! Properties of the typed-id and API key parsers, checked on arbitrary input.
 //!
 //! Shared by the fuzz targets (`fuzz/fuzz_targets/{typed_id,api_key}.rs`) and the corpus replay
-//! in the normal test suite (`tests/fuzz_corpus.rs`, which includes this file with `#[path]`),
+//! in the normal test suite (`tenancy-tests/tests/fuzz_corpus.rs`, which includes this file with `#[path]`),
 //! so it depends on `tenancy_schema` and `std` only.
 
 use std::fmt::Debug;

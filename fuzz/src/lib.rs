@@ -2,7 +2,7 @@
 //!
 //! The check bodies live in plain files so that the normal `cargo test` replays the committed
 //! corpus through exactly the same assertions without cargo-fuzz:
-//! `tests/fuzz_corpus.rs` includes [`checks`], `tenancy-macros/src/args.rs` includes
+//! `tenancy-tests/tests/fuzz_corpus.rs` includes [`checks`], `tenancy-macros/src/args.rs` includes
 //! [`macro_checks`] in a unit test.
 
 // Under `cfg(test)` `args.rs` mounts `macro_checks.rs` a second time for its corpus replay.

@@ -35,6 +35,7 @@
 // Generated code names `::tenancy_schema`, also inside this crate (its tests' models).
 extern crate self as tenancy_schema;
 
+#[cfg(feature = "check")]
 pub mod check;
 mod context;
 mod error;

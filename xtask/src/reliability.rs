@@ -1,5 +1,5 @@
 //! `cargo xtask reliability`: runs the reliability and security suites and renders the counts
-//! the tests record (`tests/common.rs`, `record_counts`) as `RELIABILITY.md`.
+//! the tests record (`tenancy-tests/tests/common/mod.rs`, `record_counts`) as `RELIABILITY.md`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -11,7 +11,7 @@ use crate::XtaskError;
 use crate::machine::Machine;
 use crate::run::{fresh_dir, read_record, stream, workspace_root, write};
 
-/// The test binaries of `tenancy-schema` that make up the suite, with what each covers.
+/// The test binaries of `tenancy-tests` that make up the suite, with what each covers.
 pub const SUITES: &[(&str, &str)] = &[
     ("property_isolation", "property-based isolation (proptest)"),
     ("reliability", "pool hygiene, load, bad input"),
@@ -162,7 +162,7 @@ pub fn run(quick: bool, fuzz_seconds: u64, out: &Path) -> Result<bool, XtaskErro
     let mut verdicts = BTreeMap::new();
     let mut all_succeeded = true;
     for (suite, _) in SUITES {
-        let mut args = vec!["test", "-p", "tenancy-schema", "--test", suite, "--"];
+        let mut args = vec!["test", "-p", "tenancy-tests", "--test", suite, "--"];
         if !quick {
             args.push("--include-ignored");
         }
