@@ -77,9 +77,10 @@ pub use tenancy_macros::tenant_scoped;
 /// connection ([`Tenancy::system`]) or a tenant transaction's joins may use it.
 pub use tenancy_macros::global_table;
 pub use tx::{
-    AdminAudit, AdminUse, OrFilterOnTenantWrite, PgPool, RawSql, RoleName, ScopedDelete,
-    ScopedUpdate, ScopedUpdateSet, SessionState, SystemConn, Tenancy, TenancyBuilder,
-    TenancyConfig, TenantTx, TransactionBuilder, UntypedSql,
+    AdminAudit, AdminUse, ColumnTuple, ConflictTarget, InsertInto, InsertRows, ManyRows, OneColumn,
+    OneRow, OrFilterOnTenantWrite, PgPool, RawSql, RoleName, ScopedDelete, ScopedDoUpdate,
+    ScopedInsert, ScopedOnConflict, ScopedUpdate, ScopedUpdateSet, ScopedUpsert, SessionState,
+    SystemConn, Tenancy, TenancyBuilder, TenancyConfig, TenantTx, TransactionBuilder, UntypedSql,
 };
 
 /// Re-exports for generated code. Not public API; versioned with the macro crate (which is

@@ -8,7 +8,7 @@ use common::schema::{categories, comments, posts};
 use common::{Rls, fixture, owner, tenancy, two_tenants};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Integer, Nullable, Text};
-use tenancy_schema::{Error, TenancyConfig, TenantId};
+use tenancy_schema::{Error, Tenancy, TenancyConfig, TenantId};
 
 #[tenancy_schema::tenant_scoped]
 #[derive(Debug, Queryable, Selectable, PartialEq)]
@@ -492,6 +492,141 @@ fn writes_stay_in_the_tenant_with(rls: Rls) {
         })
         .unwrap();
     assert_eq!(touched, 0);
+}
+
+#[test]
+fn inserts_and_upserts_in_diesels_shape_stay_in_the_tenant() {
+    for rls in Rls::BOTH {
+        inserts_and_upserts_in_diesels_shape_stay_in_the_tenant_with(rls);
+    }
+}
+
+fn inserts_and_upserts_in_diesels_shape_stay_in_the_tenant_with(rls: Rls) {
+    let (a, b) = rls.two_tenants();
+    let t = rls.tenancy(1);
+    // A key of two columns besides the tenant's, for the two-column conflict target (always
+    // satisfied, since `(tenant_id, id)` is the primary key: harmless to the other tests).
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut rls.owner(),
+        "CREATE UNIQUE INDEX IF NOT EXISTS posts_id_slug ON posts (tenant_id, id, slug)",
+    )
+    .unwrap();
+    t.transaction(a, |tx| {
+        let one = NewPost {
+            id: 3,
+            title: "a three",
+            slug: "third",
+        };
+        assert_eq!(tx.insert_into(posts::table).values(&one).execute()?, 1);
+        let many = vec![
+            NewPost {
+                id: 4,
+                title: "a four",
+                slug: "fourth",
+            },
+            NewPost {
+                id: 5,
+                title: "a five",
+                slug: "fifth",
+            },
+        ];
+        assert_eq!(tx.insert_into(posts::table).values(many).execute()?, 2);
+        let none: Vec<NewPost<'_>> = Vec::new();
+        assert_eq!(tx.insert_into(posts::table).values(none).execute()?, 0);
+        let back: Post = tx
+            .insert_into(posts::table)
+            .values((
+                posts::id.eq(6),
+                posts::title.eq("a six"),
+                posts::slug.eq("sixth"),
+            ))
+            .get_result()?;
+        assert_eq!(back.tenant_id, a);
+        // One conflict column: the slug both tenants have; only this tenant's row changes.
+        let upserted = tx
+            .insert_into(posts::table)
+            .values(NewPost {
+                id: 99,
+                title: "a one, again",
+                slug: "first",
+            })
+            .on_conflict(posts::slug)
+            .do_update()
+            .set(posts::title.eq(diesel::upsert::excluded(posts::title)))
+            .execute()?;
+        assert_eq!(upserted, 1);
+        // Two conflict columns and DO NOTHING: the existing row stays, a new one goes in.
+        let rows: Vec<Post> = tx
+            .insert_into(posts::table)
+            .values(vec![
+                NewPost {
+                    id: 2,
+                    title: "ignored",
+                    slug: "second",
+                },
+                NewPost {
+                    id: 7,
+                    title: "a seven",
+                    slug: "seventh",
+                },
+            ])
+            .on_conflict((posts::id, posts::slug))
+            .do_nothing()
+            .get_results()?;
+        assert_eq!(titles(rows), ["a seven"]);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    let a_titles: Vec<String> = t
+        .transaction(a, |tx| {
+            tx.load(posts::table.select(posts::title).order(posts::id))
+        })
+        .unwrap();
+    assert_eq!(
+        a_titles,
+        [
+            "a one, again",
+            "a two",
+            "a three",
+            "a four",
+            "a five",
+            "a six",
+            "a seven"
+        ],
+        "{rls:?}"
+    );
+    upsert_changes_cannot_move_a_row(&t, rls, a, b);
+}
+
+/// The changes of an upsert may not move the row to another tenant, and tenant B is untouched.
+fn upsert_changes_cannot_move_a_row(t: &Tenancy, rls: Rls, a: TenantId, b: TenantId) {
+    // The changes of an upsert may not move the row to another tenant.
+    let moved = t.transaction(a, |tx| {
+        tx.insert_into(posts::table)
+            .values(NewPost {
+                id: 1,
+                title: "x",
+                slug: "first",
+            })
+            .on_conflict(posts::slug)
+            .do_update()
+            .set(posts::tenant_id.eq(b))
+            .execute()
+    });
+    assert!(
+        matches!(moved, Err(Error::TenantColumnInChangeset { .. })),
+        "{rls:?}: {moved:?}"
+    );
+    let b_titles: Vec<String> = t
+        .transaction(b, |tx| {
+            tx.load(posts::table.select(posts::title).order(posts::id))
+        })
+        .unwrap();
+    assert_eq!(
+        b_titles,
+        ["b one", "b two"],
+        "{rls:?}: tenant B is untouched"
+    );
 }
 
 #[test]

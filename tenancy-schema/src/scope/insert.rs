@@ -18,7 +18,7 @@ use super::traits::ScopedTable;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` must not be given in insert values: the tenant column comes from the tenant transaction",
     label = "remove this column from the insert values or the `Insertable` struct",
-    note = "`tx.insert(..)` and `tx.upsert(..)` set the tenant column themselves; a model used for inserts never carries `tenant_id`"
+    note = "`tx.insert_into(..).values(..)` (and `tx.insert`, `tx.upsert`) set the tenant column themselves; a model used for inserts never carries `tenant_id`"
 )]
 pub trait NotTenantColumn: Column {}
 
@@ -64,15 +64,23 @@ tenant_free_tuples!(A B C D E F G H I J K L M N O P Q R S T U V);
 tenant_free_tuples!(A B C D E F G H I J K L M N O P Q R S T U V W);
 tenant_free_tuples!(A B C D E F G H I J K L M N O P Q R S T U V W X);
 
+/// What an upsert does on a conflict over `("tenant_id", <columns>)`: `DO UPDATE SET` the
+/// changes, or `DO NOTHING` without them.
+pub struct OnConflict<Ch> {
+    pub(crate) columns: Vec<&'static str>,
+    pub(crate) update: Option<Ch>,
+}
+
 /// `INSERT INTO t ("tenant_id", <columns>) VALUES ($tenant, <values>), ...`, optionally with
-/// `ON CONFLICT ("tenant_id", <column>) DO UPDATE SET <changes>` and `RETURNING *`.
+/// `ON CONFLICT ("tenant_id", <columns>) DO UPDATE SET <changes>` (or `DO NOTHING`) and
+/// `RETURNING *`.
 ///
 /// Written here rather than through Diesel's `InsertStatement` so that the tenant column is
 /// always present, always first, and always this transaction's tenant.
 pub struct TenantInsert<T: Table, V, Ch = ()> {
     pub(crate) rows: Vec<V>,
     pub(crate) tenant: Uuid,
-    pub(crate) conflict: Option<(&'static str, Ch)>,
+    pub(crate) conflict: Option<OnConflict<Ch>>,
     pub(crate) returning: Option<T::AllColumns>,
     /// Tables named in the values or the changes (sub-selects), shadowed by CTEs.
     pub(crate) scope: Option<ScopePlan>,
@@ -112,13 +120,20 @@ where
             }
             out.push_sql(")");
         }
-        if let Some((column, changes)) = &self.conflict {
+        if let Some(conflict) = &self.conflict {
             out.push_sql(" ON CONFLICT (");
             out.push_identifier(scope.tenant_column)?;
-            out.push_sql(", ");
-            out.push_identifier(column)?;
-            out.push_sql(") DO UPDATE SET ");
-            changes.walk_ast(out.reborrow())?;
+            for column in &conflict.columns {
+                out.push_sql(", ");
+                out.push_identifier(column)?;
+            }
+            match &conflict.update {
+                Some(changes) => {
+                    out.push_sql(") DO UPDATE SET ");
+                    changes.walk_ast(out.reborrow())?;
+                }
+                None => out.push_sql(") DO NOTHING"),
+            }
         }
         if let Some(columns) = &self.returning {
             out.push_sql(" RETURNING ");

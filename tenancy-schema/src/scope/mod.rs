@@ -43,7 +43,7 @@ mod traits;
 mod write;
 
 pub use error::{LockingJoinError, LockingSelfReferenceError};
-pub use insert::{NotTenantColumn, TenantFreeValues, TenantInsert};
+pub use insert::{NotTenantColumn, OnConflict, TenantFreeValues, TenantInsert};
 pub use plan::ScopePlan;
 pub(crate) use plan::{render, tables_named_in};
 pub use predicate::{AndThen, Paren, TenantEq};

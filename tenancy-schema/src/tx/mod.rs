@@ -8,6 +8,7 @@ mod admin_audit;
 mod build;
 mod builder;
 mod config;
+mod insert_into;
 mod lifecycle;
 mod role_name;
 mod sessions;
@@ -20,6 +21,10 @@ pub use admin_audit::{AdminAudit, AdminUse};
 pub use build::TransactionBuilder;
 pub use builder::TenancyBuilder;
 pub use config::TenancyConfig;
+pub use insert_into::{
+    ColumnTuple, ConflictTarget, InsertInto, InsertRows, ManyRows, OneColumn, OneRow,
+    ScopedDoUpdate, ScopedInsert, ScopedOnConflict, ScopedUpsert,
+};
 pub use role_name::RoleName;
 pub use sessions::SessionState;
 pub use system::SystemConn;

@@ -12,7 +12,7 @@ use diesel::{Column, ExpressionMethods, PgConnection, RunQueryDsl};
 
 use super::{ScopedDelete, ScopedUpdate};
 use crate::scope::{
-    ScopedExists, ScopedTable, TenantEq, TenantFreeValues, TenantInsert, TenantQuery,
+    OnConflict, ScopedExists, ScopedTable, TenantEq, TenantFreeValues, TenantInsert, TenantQuery,
     check_changeset,
 };
 use crate::{Error, PrincipalId, Result, Scoped, TenantId};
@@ -251,7 +251,10 @@ impl<'c> TenantTx<'c> {
         let _ = (table, conflict);
         let statement = self.insert_statement::<T, V, Ch::Changeset>(
             vec![record.values().values],
-            Some((C::NAME, changes.as_changeset())),
+            Some(OnConflict {
+                columns: vec![C::NAME],
+                update: Some(changes.as_changeset()),
+            }),
             false,
         )?;
         statement.execute(self.conn).map_err(Error::from)
@@ -259,10 +262,10 @@ impl<'c> TenantTx<'c> {
 
     /// The insert, checked: its changeset (for an upsert) assigns columns of `T` other than
     /// the tenant column, and every tenant-scoped table its values or changes read is shadowed.
-    fn insert_statement<T, V, Ch>(
+    pub(super) fn insert_statement<T, V, Ch>(
         &self,
         rows: Vec<V>,
-        conflict: Option<(&'static str, Ch)>,
+        conflict: Option<OnConflict<Ch>>,
         returning: bool,
     ) -> Result<TenantInsert<T, V, Ch>>
     where
@@ -279,7 +282,11 @@ impl<'c> TenantTx<'c> {
             scope: None,
         };
         let sql = crate::scope::render(&statement)?;
-        if statement.conflict.is_some() {
+        if statement
+            .conflict
+            .as_ref()
+            .is_some_and(|c| c.update.is_some())
+        {
             check_changeset::<T>(&sql)?;
         }
         let tables = crate::scope::tables_named_in(&sql)?;
