@@ -4,7 +4,8 @@
 //! Each macro is a thin wrapper over a `proc_macro2` function so tests can call it; the work
 //! is split by phase: `args` → `ast` → `validate` → `expand` (one module each).
 
-mod args;
+// The argument parser is a plain library, so that its fuzz target can use it too.
+use tenancy_macros_parse as args;
 mod ast;
 mod expand;
 mod validate;

@@ -15,7 +15,7 @@ use tenancy_foundation::api_keys::{self, MemoryRateLimiter, NewKeySpec, parse_ke
 use tenancy_foundation::seed::seed_personal_tenant;
 
 mod support;
-use support::{Better, Report, Row, Section, Stats};
+use support::{Better, Row, Section, Stats};
 
 const CPU_SAMPLES: usize = 500;
 const CPU_BATCH: u32 = 1_000;
@@ -50,7 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let text = issued.key.expose_secret().to_owned();
     let stored = parse_key(&text)?.secret_hash();
 
-    let mut report = Report::new("api_key_verify", &mut owner);
+    let mut report = support::report("api_key_verify", &mut owner);
     let mut section = Section::new(
         "api-key-verify",
         "API key verification",

@@ -16,7 +16,7 @@ use tenancy_foundation::seed::{PersonalTenant, seed_personal_tenant};
 use tenancy_schema::{Error, Tenancy};
 
 mod support;
-use support::{Better, Report, Row, Section, Stats};
+use support::{Better, Row, Section, Stats};
 
 const ROUND: Duration = Duration::from_secs(2);
 const ROUNDS: usize = 5;
@@ -40,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|i| seed_personal_tenant(&tenancy, &format!("a{i}@example.com"), "A"))
         .collect::<Result<_, _>>()?;
 
-    let mut report = Report::new("audit_append", &mut owner);
+    let mut report = support::report("audit_append", &mut owner);
     let mut section = Section::new(
         "audit-append",
         "audit log append throughput (hash chain)",

@@ -26,7 +26,7 @@ const RUN: Duration = Duration::from_secs(2);
 const ROUNDS: usize = 3;
 
 mod support;
-use support::{Better, Report, Row, Section, Stats};
+use support::{Better, Row, Section, Stats};
 
 #[derive(Debug)]
 struct AsAdmin;
@@ -107,7 +107,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tenants: Vec<PersonalTenant> = (0..4)
         .map(|i| seed_personal_tenant(&setup, &format!("c{i}@example.com"), "C"))
         .collect::<Result<_, _>>()?;
-    let mut report = Report::new("concurrency", &mut owner);
+    let mut report = support::report("concurrency", &mut owner);
     let mut section = Section::new(
         "concurrent-writers",
         "concurrency: transactions per second over a pool",

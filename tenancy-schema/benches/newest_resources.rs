@@ -21,7 +21,7 @@ use tenancy_schema::Error;
 const SAMPLES: usize = 400;
 
 mod support;
-use support::{Report, Row, Section};
+use support::{Row, Section};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let support::Start {
@@ -102,7 +102,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             a.push(time(&scoped)?);
         }
     }
-    let mut report = Report::new("newest_resources", &mut owner);
+    let mut report = support::report("newest_resources", &mut owner);
     let mut section = Section::new(
         "newest-resources",
         "smoke: newest 50 of 10,000 resources in one tenant",

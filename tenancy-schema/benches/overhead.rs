@@ -27,7 +27,7 @@ use tenancy_foundation::seed::seed_personal_tenant;
 use tenancy_schema::{Error, TenancyConfig};
 
 mod support;
-use support::{Report, Row, Section};
+use support::{Row, Section};
 
 const SAMPLES: usize = 300;
 const REPEAT: usize = 20;
@@ -81,7 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let probe = ids[0];
     let (t, ws) = (me.tenant, me.workspace);
 
-    let mut report = Report::new("overhead", &mut owner);
+    let mut report = support::report("overhead", &mut owner);
     let mut query_overhead = Section::new(
         "query-overhead",
         "query overhead: tenant transaction vs hand-written Diesel",

@@ -28,7 +28,7 @@ use tenancy_foundation::schema::{resource_acl, resources};
 use tenancy_foundation::seed::{PersonalTenant, seed_personal_tenant};
 
 mod support;
-use support::{Report, Row, Section, explain};
+use support::{Row, Section, explain};
 
 const TENANTS: usize = 1_000;
 const BIG_TENANT_ROWS: usize = 100_000;
@@ -178,7 +178,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     owner.batch_execute("VACUUM ANALYZE resource_acl")?;
     let loaded = started.elapsed();
 
-    let mut report = Report::new("rls_cost", &mut owner);
+    let mut report = support::report("rls_cost", &mut owner);
     let mut section = Section::new(
         "rls-statement-cost",
         "row level security cost at 1,000,000 resources",

@@ -24,7 +24,7 @@ use diesel::sql_types::Text;
 use tenancy_schema::{Error, Tenancy, TenancyConfig, TenantId};
 
 mod support;
-use support::{Better, Report, Row, Section, Stats};
+use support::{Better, Row, Section, Stats};
 
 const RUN: Duration = Duration::from_secs(2);
 const ROUNDS: usize = 3;
@@ -259,7 +259,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Inserted ids never collide: every side and round draws from one counter.
     let next_id = AtomicI64::new(ROWS_PER_TENANT);
 
-    let mut report = Report::new("short_transactions", &mut owner);
+    let mut report = support::report("short_transactions", &mut owner);
     let mut section = Section::new(
         "short-transactions",
         "short transactions: tenancy vs plain Diesel vs the hand-rolled RLS pattern",

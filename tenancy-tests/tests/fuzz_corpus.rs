@@ -1,12 +1,11 @@
 //! Replays the committed fuzz corpora (`fuzz/corpus/{typed_id,api_key}`) through the same
 //! checks as the cargo-fuzz targets, so every input the fuzzer ever kept stays a regression
 //! test of the normal `cargo test`, without nightly or cargo-fuzz. The `macro_args` corpus is
-//! replayed by a unit test in `tenancy-macros/src/args.rs`.
+//! replayed by a unit test of `tenancy-macros-parse`.
 
 mod common;
 
-#[path = "../../fuzz/src/checks.rs"]
-mod checks;
+use tenancy_tests::fuzz_checks as checks;
 
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};

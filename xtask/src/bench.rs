@@ -43,9 +43,7 @@ fn rank(id: &str) -> usize {
         .unwrap_or(SECTION_ORDER.len())
 }
 
-#[path = "../../tenancy-schema/benches/support/record.rs"]
-mod record;
-use record::{Report, Section, Stats};
+use tenancy_bench_report::{Report, Section, Stats};
 
 /// Runs the chosen benchmarks one after the other (never in parallel: they would measure
 /// each other), then writes the report. `Ok(false)` when a benchmark failed; the report then
@@ -371,10 +369,10 @@ mod tests {
                 id: "rls-statement-cost".into(),
                 title: "row level security cost".into(),
                 method: "how".into(),
-                rows: vec![record::Row {
+                rows: vec![tenancy_bench_report::Row {
                     label: "point lookup".into(),
                     unit: "µs".into(),
-                    better: record::Better::Lower,
+                    better: tenancy_bench_report::Better::Lower,
                     ours: stats(120.0, 3000),
                     baseline: Some(stats(100.0, 3000)),
                     ratio: Some(1.2),

@@ -5,20 +5,14 @@
 //! A benchmark prints its table for a human and, when `TENANCY_BENCH_OUT` names a directory,
 //! writes `<bench>.json` there (schema: [`Report`]).
 
-#![allow(
-    dead_code,
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss
-)] // reason: each bench binary uses part of this module; percentile indexes from float ranks
+#![allow(dead_code, unused_imports, clippy::cast_precision_loss)] // reason: each bench binary uses part of this module; operations per second from a count
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 
-mod record;
-pub use record::{Better, Report, Row, Section, Stats};
+pub use tenancy_bench_report::{Better, Report, Row, Section, Stats};
 use tenancy_schema::run_migrations;
 use tenancy_testing::TestDatabase;
 
@@ -39,180 +33,9 @@ pub fn start() -> Result<Start, Box<dyn std::error::Error>> {
     Ok(Start { db, owner, app_url })
 }
 
-impl Stats {
-    /// Nearest-rank percentiles of `values` (any order). `None` for no samples.
-    pub fn of(values: &[f64]) -> Option<Stats> {
-        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_by(f64::total_cmp);
-        let at = |p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
-        Some(Stats {
-            n: v.len(),
-            min: v[0],
-            p5: at(0.05),
-            p50: at(0.5),
-            p95: at(0.95),
-            p99: at(0.99),
-            max: v[v.len() - 1],
-        })
-    }
-
-    /// Latencies in microseconds.
-    pub fn micros(samples: &[Duration]) -> Option<Stats> {
-        let v: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e6).collect();
-        Stats::of(&v)
-    }
-}
-
-impl Row {
-    /// A figure with no baseline.
-    pub fn single(label: &str, unit: &str, better: Better, ours: Stats) -> Row {
-        Row {
-            label: label.to_owned(),
-            unit: unit.to_owned(),
-            better,
-            ours,
-            baseline: None,
-            ratio: None,
-            target: None,
-            met: None,
-        }
-    }
-
-    /// tenancy next to its baseline; the ratio is of the medians.
-    pub fn compared(label: &str, unit: &str, better: Better, ours: Stats, baseline: Stats) -> Row {
-        let ratio = ours.p50 / baseline.p50;
-        Row {
-            ratio: ratio.is_finite().then_some(ratio),
-            baseline: Some(baseline),
-            ..Row::single(label, unit, better, ours)
-        }
-    }
-
-    /// Latency samples of both sides, in µs.
-    pub fn latency(label: &str, ours: &[Duration], baseline: &[Duration]) -> Row {
-        Row::compared(
-            label,
-            "µs",
-            Better::Lower,
-            Stats::micros(ours).expect("samples"),
-            Stats::micros(baseline).expect("samples"),
-        )
-    }
-
-    /// Sets a target on the ratio: at most `max` (latency) or at least `min` (throughput).
-    pub fn ratio_target(mut self, bound: f64) -> Row {
-        let (text, met) = match self.better {
-            Better::Lower => (
-                format!("ratio ≤ {bound:.2}"),
-                self.ratio.map(|r| r <= bound),
-            ),
-            Better::Higher => (
-                format!("ratio ≥ {bound:.2}"),
-                self.ratio.map(|r| r >= bound),
-            ),
-        };
-        self.target = Some(text);
-        self.met = met;
-        self
-    }
-
-    /// Sets a target on tenancy's figure itself (`stat` names the statistic: `p50`, `p95`).
-    pub fn value_target(mut self, stat: &str, bound: f64) -> Row {
-        let value = match stat {
-            "p95" => self.ours.p95,
-            "p99" => self.ours.p99,
-            _ => self.ours.p50,
-        };
-        let (text, met) = match self.better {
-            Better::Lower => (format!("{stat} < {bound} {}", self.unit), value < bound),
-            Better::Higher => (format!("{stat} > {bound} {}", self.unit), value > bound),
-        };
-        self.target = Some(text);
-        self.met = Some(met);
-        self
-    }
-
-    /// One line for the terminal.
-    pub fn print(&self) {
-        let s = |st: &Stats| {
-            format!(
-                "p50 {:>9.1} p95 {:>9.1} p99 {:>9.1} (n {})",
-                st.p50, st.p95, st.p99, st.n
-            )
-        };
-        match (&self.baseline, self.ratio) {
-            (Some(base), Some(ratio)) => println!(
-                "{:<40} tenancy {} | baseline {} {} | ratio {ratio:.3}{}",
-                self.label,
-                s(&self.ours),
-                s(base),
-                self.unit,
-                self.target
-                    .as_ref()
-                    .map(|t| format!(" (target {t})"))
-                    .unwrap_or_default()
-            ),
-            _ => println!(
-                "{:<40} {} {}{}",
-                self.label,
-                s(&self.ours),
-                self.unit,
-                self.target
-                    .as_ref()
-                    .map(|t| format!(" (target {t})"))
-                    .unwrap_or_default()
-            ),
-        }
-    }
-}
-
-impl Section {
-    pub fn new(id: &str, title: &str, method: &str) -> Section {
-        println!("{id} {title}\n  {method}");
-        Section {
-            id: id.to_owned(),
-            title: title.to_owned(),
-            method: method.to_owned(),
-            rows: Vec::new(),
-            notes: Vec::new(),
-        }
-    }
-
-    pub fn push(&mut self, row: Row) {
-        row.print();
-        self.rows.push(row);
-    }
-
-    pub fn note(&mut self, text: impl Into<String>) {
-        let text = text.into();
-        println!("{text}");
-        self.notes.push(text);
-    }
-}
-
-impl Report {
-    pub fn new(bench: &str, conn: &mut PgConnection) -> Report {
-        Report {
-            bench: bench.to_owned(),
-            server_version: server_version(conn),
-            sections: Vec::new(),
-        }
-    }
-
-    /// Writes `$TENANCY_BENCH_OUT/<bench>.json` when that variable is set.
-    pub fn finish(self) -> Result<(), Box<dyn std::error::Error>> {
-        if let Some(dir) = std::env::var_os("TENANCY_BENCH_OUT") {
-            let dir = std::path::PathBuf::from(dir);
-            std::fs::create_dir_all(&dir)?;
-            let path = dir.join(format!("{}.json", self.bench));
-            std::fs::write(&path, serde_json::to_string_pretty(&self)?)?;
-            println!("wrote {}", path.display());
-        }
-        Ok(())
-    }
+/// A report for `bench`, naming the server `conn` measures.
+pub fn report(bench: &str, conn: &mut PgConnection) -> Report {
+    Report::new(bench, &server_version(conn))
 }
 
 /// Operations per second of `workers` threads that each call `work(worker, n)` (`n` counts

@@ -1,30 +1,40 @@
-//! Parsing the attribute's arguments.
+//! The arguments of `#[tenant_scoped(...)]`, parsed. A plain library rather than part of the
+//! proc-macro crate, which cannot export it: the macro and its fuzz target both use it.
 
 use proc_macro2::TokenStream;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Ident, Token, parenthesized};
 
+/// The options listed in every "unknown option" error.
 pub const VALID_OPTIONS: &str = "valid options: `index(col, ...)`, `unique(col, ...)`, `foreign_key(col -> table)`, `tenant_column = name`";
 
 /// One `index(...)` or `unique(...)`: columns after the (implicit) tenant column.
 pub struct KeyArg {
+    /// `index` or `unique`, for error spans.
     pub keyword: Ident,
+    /// The columns, in order.
     pub columns: Vec<Ident>,
 }
 
 /// `foreign_key(workspace_id -> workspaces)`.
 pub struct ForeignKeyArg {
+    /// The referencing column.
     pub column: Ident,
+    /// The referenced table.
     pub target: Ident,
 }
 
 /// Everything `#[tenant_scoped(...)]` accepts.
 #[derive(Default)]
 pub struct ScopedArgs {
+    /// `index(..)` options.
     pub indexes: Vec<KeyArg>,
+    /// `unique(..)` options.
     pub uniques: Vec<KeyArg>,
+    /// `foreign_key(..)` options.
     pub foreign_keys: Vec<ForeignKeyArg>,
+    /// `tenant_column = name`, when given.
     pub tenant_column: Option<Ident>,
     /// Every option keyword, for "options are not allowed here" errors.
     pub spans: Vec<Ident>,
@@ -94,6 +104,9 @@ impl Parse for Arg {
 }
 
 /// Parses the arguments; every bad option is reported, not just the first.
+///
+/// # Errors
+/// One `syn::Error` combining a spanned error for each bad option.
 pub fn parse_scoped(tokens: TokenStream) -> Result<ScopedArgs, syn::Error> {
     let parser = Punctuated::<TokenStreamArg, Token![,]>::parse_terminated;
     let raw = syn::parse::Parser::parse2(parser, tokens)?;
@@ -146,6 +159,7 @@ impl Parse for TokenStreamArg {
     }
 }
 
+/// Adds `error` to `errors`, so that one compile error lists every problem found.
 pub fn push(errors: &mut Option<syn::Error>, error: syn::Error) {
     match errors {
         Some(all) => all.combine(error),
@@ -153,11 +167,7 @@ pub fn push(errors: &mut Option<syn::Error>, error: syn::Error) {
     }
 }
 
-/// The checks of the `macro_args` fuzz target (`fuzz/`), which compiles this file as its own
-/// module `args` because a proc-macro crate cannot export it.
-#[cfg(test)]
-#[path = "../../fuzz/src/macro_checks.rs"]
-mod fuzz_checks;
+pub mod checks;
 
 #[cfg(test)]
 mod tests {
@@ -179,7 +189,7 @@ mod tests {
             .iter()
             .filter(|path| {
                 let data = std::fs::read(path).expect("read corpus file");
-                let check = || super::fuzz_checks::macro_args(&data);
+                let check = || crate::checks::macro_args(&data);
                 panic::catch_unwind(AssertUnwindSafe(check)).is_err()
             })
             .map(|path| path.display().to_string())

@@ -1,8 +1,7 @@
 //! Properties of the typed-id and API key parsers, checked on arbitrary input.
 //!
-//! Shared by the fuzz targets (`fuzz/fuzz_targets/{typed_id,api_key}.rs`) and the corpus replay
-//! in the normal test suite (`tenancy-tests/tests/fuzz_corpus.rs`, which includes this file with `#[path]`),
-//! so it depends on `tenancy_schema` and `std` only.
+//! Used by the fuzz targets (`fuzz/fuzz_targets/{typed_id,api_key}.rs`) and by the corpus replay
+//! in `tests/fuzz_corpus.rs`, so that both check exactly the same properties.
 
 use std::fmt::Debug;
 

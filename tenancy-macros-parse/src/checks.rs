@@ -1,14 +1,13 @@
 //! Properties of the `#[tenant_scoped(...)]` argument parser, checked on arbitrary input.
 //!
-//! Shared by the fuzz target (`fuzz/fuzz_targets/macro_args.rs`) and the corpus replay in a
-//! unit test of `tenancy-macros/src/args.rs`, which includes this file with `#[path]`; in both
-//! crates the parser is the module `crate::args`.
+//! Used by the fuzz target (`fuzz/fuzz_targets/macro_args.rs`) and by the corpus replay in
+//! this crate's unit tests, so that both check exactly the same properties.
 
 use std::str::FromStr;
 
 use proc_macro2::TokenStream;
 
-use crate::args::{ScopedArgs, parse_scoped};
+use crate::{ScopedArgs, parse_scoped};
 
 /// Lexes `data` (when it is UTF-8 and lexes) and parses it as the attribute's arguments.
 ///
