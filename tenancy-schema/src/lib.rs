@@ -21,7 +21,7 @@
 //!     .build()?;
 //! let tenant = TenantId::new_v7();
 //! let slugs: Vec<String> = tenancy.transaction(tenant, |tx| {
-//!     tx.insert(posts::table, (posts::id.eq(1), posts::slug.eq("hello")))?;
+//!     tx.insert_into(posts::table).values((posts::id.eq(1), posts::slug.eq("hello"))).execute()?;
 //!     // Every tenant-scoped table in FROM is restricted to `tenant`, whatever the WHERE says.
 //!     tx.load(posts::table.or_filter(posts::id.gt(0)).select(posts::slug))
 //! })?;
@@ -31,6 +31,118 @@
 //! `examples/quickstart.rs` runs the same end to end on a throwaway PostgreSQL cluster
 //! (`cargo run -p tenancy-schema --example quickstart`). The README lists what is checked at
 //! compile time and what only row level security catches.
+//!
+//! # What is checked where
+//!
+//! Every query on a tenant-scoped table goes through a [`TenantTx`], which is not a
+//! `diesel::Connection`: at compile time the types refuse unclassified tables, Diesel's own
+//! statements and `.load(&mut tx)`, insert values carrying the tenant column and tenant tables on
+//! the system connection; before a statement is sent, the rendered SQL is read for the tenant
+//! tables its sub-queries and raw fragments name (each is scoped, or the statement refused with
+//! [`Error::UnsafeSql`]); raw `sql_query` statements are left to row level security. The
+//! README's guarantees table lists every path and which layer stops it.
+//!
+//! # How a statement is scoped
+//!
+//! Diesel keeps `WHERE` and `ON` private, and a top-level
+//! `AND tenant_id = $1` is wrong twice: a raw fragment with a top-level `OR` binds looser than it, and
+//! on a `LEFT JOIN` it turns the join into an inner one. Tenancy attaches the filter to the relations
+//! instead, with one shadowing common table expression per tenant-scoped table the statement names
+//! (found from the `FROM` type and, for sub-queries and raw fragments, from the rendered SQL):
+//!
+//! ```sql
+//! WITH "posts" AS NOT MATERIALIZED (SELECT * FROM "posts" WHERE "posts"."tenant_id" = $1)
+//! SELECT … FROM "posts" LEFT OUTER JOIN … WHERE <your clause, untouched>
+//! ```
+//!
+//! PostgreSQL inlines `NOT MATERIALIZED` CTEs, so the plan is that of a hand-written
+//! `WHERE tenant_id = $1`: the predicate lands in the index condition of each scan, and on the
+//! nullable side of a `LEFT JOIN` it acts as an `ON` predicate. Aliases (`"posts" AS "p2"`) and
+//! sub-queries naming the same table see the CTE too. `FOR UPDATE` does not lock through a CTE, so
+//! a locking query on one table uses a derived table (`FROM (SELECT … WHERE tenant_id = $1) AS "posts"`)
+//! instead; when a sub-query names the locked table too, the sub-query reads the CTE and the derived
+//! table names the table with its schema (`FROM "public"."posts"`), which no CTE shadows (the schema
+//! is looked up once, when the `Tenancy` is built). `UPDATE` and `DELETE` go through tenancy's builders, which hold your predicate and write
+//! `WHERE "posts"."tenant_id" = $1 AND (<predicate>)` behind the same CTEs (the target of a write is
+//! always the table itself). Inserts and upserts write the tenant column themselves, and an upsert's
+//! conflict target is always `(tenant_id, <column>)`.
+//!
+//! # Transactions
+//!
+//! One message opens a transaction: `BEGIN; SELECT tenancy.enter(tenant,
+//! principal, counter, mac, check_status)`. The MAC is an HMAC-SHA256, under a key the application
+//! holds and the application login cannot read, over the connection's session number (from
+//! `tenancy.open_session()` when the pool opens it), a counter that only grows, the tenant and the
+//! principal; `enter` refuses anything else, records the context where only it can write, and checks
+//! in the same statement that the tenant exists and is active. The closure's `Ok` commits, and `Err`
+//! or a panic rolls back; the message that ends the transaction also resets the session (`RESET ALL;
+//! RESET ROLE; DISCARD TEMP`), so nothing SQL changed reaches the next checkout. A connection whose
+//! set-up or end failed is discarded; one the server dropped while idle fails its `BEGIN` and the next
+//! is tried, so no checkout pays a ping. `Tenancy::inspect_sessions()` reports what every pooled
+//! connection carries. [ADR 0002](docs/adr/0002-sealed-tenant-context.md) has the design and what it
+//! does not cover: a process that holds the key (the application, or anyone who reads its
+//! configuration or the admin login's) can open any tenant's context; raw SQL still reads and writes
+//! its own tenant's rows.
+//!
+//! # The escape hatch
+//!
+//! `tenancy.admin("reason", |conn| …)` is the one way across tenants: it runs as
+//! `tenancy_admin` (BYPASSRLS) on a plain Diesel connection of its own login and pool
+//! (`TenancyBuilder::admin_url`; without one it is `Error::AdminNotConfigured`, it never borrows the
+//! tenant pool) and logs a `tracing` warning (target `tenancy::admin`) with the reason and the
+//! caller's file and line. Grep for `.admin(` to audit it. The control plane's own calls on the
+//! admin login (creating tenants and users, invitations) are not your escape hatch: they log at
+//! debug level on `tenancy::control` and audit themselves as control-plane actions.
+//!
+//! # Async
+//!
+//! Scoping lives in query-fragment types (`tenancy_schema::Scoped`) that any PostgreSQL
+//! Diesel connection can execute. An async executor (diesel-async) only needs a second `TenantTx`
+//! with the same methods; the way queries are written does not change.
+//!
+//! # Classifying `diesel print-schema` output
+//!
+//! `#[tenant_scoped]` accepts print-schema's output as is: a table that already has `tenant_id` and a
+//! `(tenant_id, id)` key keeps them, and the attribute only adds the impls. To keep
+//! `schema.rs` regenerable, add the attributes through diesel.toml's `patch_file`, which the CLI
+//! applies after every regeneration:
+//!
+//! ```toml
+//! [print_schema]
+//! file = "src/schema.rs"
+//! patch_file = "src/schema.patch"   # adds `#[tenancy_schema::tenant_scoped(...)]` lines
+//! custom_type_derives = ["diesel::query_builder::QueryId"]
+//! ```
+//!
+//! This repository does exactly that: `tenancy-foundation/src/schema.rs` is `diesel print-schema`
+//! output plus `schema.patch`. `tenancy-tests/tests/migrations.rs` fails when it drifts from the migrations, twice
+//! over: it compares every classified table's columns, Diesel types, nullability, keys, indexes
+//! and foreign keys with the catalog of a freshly migrated database, and, with the diesel CLI
+//! installed (`.ci/run` installs it), compares `diesel print-schema` output with the file byte for
+//! byte. To change the schema: add a migration, run `diesel migration run`, commit `schema.rs`.
+//!
+//! A scoped table's key leads with `tenant_id`, so `joinable!` (which assumes a one-column key)
+//! does not apply: join with an explicit `.on(child::parent_id.eq(parent::id))`. The tenant
+//! scoping keeps both sides in the tenant.
+//!
+//! # Roles
+//!
+//! | Role | Attributes | Used for |
+//! |---|---|---|
+//! | `tenancy_app` | NOLOGIN, NOSUPERUSER, NOBYPASSRLS, owns nothing | the privileges of tenant transactions and the system connection: DML on tenant tables, SELECT + INSERT on `audit_log`, nothing on `users`, no TEMPORARY |
+//! | `tenancy_admin` | NOLOGIN, BYPASSRLS | `Tenancy::admin` only: control plane (creating tenants and users) and cross-tenant jobs; reads the context key |
+//! | your application login | LOGIN, INHERIT, member of `tenancy_app` only (`CREATE ROLE app_login LOGIN INHERIT; GRANT tenancy_app TO app_login`) | the tenant pool |
+//! | your admin login | LOGIN, member of `tenancy_admin` (`GRANT tenancy_admin TO admin_login`) | the admin pool (`TenancyBuilder::admin_url`) |
+//!
+//! The migrations create the first two (see above); the logins are yours to create. When a
+//! `Tenancy` is built it checks them against `pg_roles` and `pg_auth_members`: the application login
+//! must inherit `tenancy_app` and must not be able to become, directly or through any chain of
+//! memberships, a superuser, a BYPASSRLS role or a table owner; the admin login must be another login
+//! that can become `tenancy_admin`. Anything else is `Error::UnsafeRole`, naming the role, the path
+//! and the fix, and `tenancy check` reports it as TEN065. Both role names are configurable
+//! (`TenancyConfig::app_role`, `admin_role`). The context key is read through the admin login when
+//! the `Tenancy` is built; without one, give it with `TenancyBuilder::context_key` or
+//! `TENANCY_CONTEXT_KEY` (`SELECT encode(key, 'hex') FROM tenancy.context_key`, as the owner).
 
 // Generated code names `::tenancy_schema`, also inside this crate (its tests' models).
 extern crate self as tenancy_schema;
