@@ -314,37 +314,6 @@ fn unreachable_databases_are_one_line_errors() {
     assert_one_line_error(&run);
 }
 
-#[test]
-fn help_for_every_command_and_usage_errors() {
-    for args in [
-        vec!["--help"],
-        vec!["migrate", "--help"],
-        vec!["check", "--help"],
-        vec!["new-table", "--help"],
-        vec!["audit", "--help"],
-        vec!["audit", "verify", "--help"],
-        vec!["quickstart", "--help"],
-        vec!["help", "check"],
-    ] {
-        let run = tenancy(&args);
-        assert_eq!(run.code, 0, "{args:?}: {run:#?}");
-        assert!(run.stdout.contains("Usage: tenancy"), "{args:?}: {run:#?}");
-    }
-    let run = tenancy(&["check", "--help"]);
-    assert!(run.stdout.contains("--format"), "{run:#?}");
-    assert!(run.stdout.contains("--database-url"), "{run:#?}");
-    for args in [
-        vec!["check", "--no-such-flag"],
-        vec!["migrate", "--bogus"],
-        vec!["check", "--format", "xml"],
-        vec!["frobnicate"],
-        vec![],
-    ] {
-        let run = tenancy(&args);
-        assert_eq!(run.code, 2, "{args:?}: {run:#?}");
-    }
-}
-
 fn deployments_spec() -> TableSpec {
     let mut spec = TableSpec::new("deployments");
     for column in [
