@@ -109,6 +109,8 @@ pub(crate) fn check(url: Option<&str>, args: &CheckArgs) -> Result<u8, Failure> 
 pub(crate) fn new_table(args: &NewTableArgs) -> Result<u8, Failure> {
     let invalid = |e: new_table::SpecError| Failure::usage_message(e.to_string());
     let mut spec = TableSpec::new(args.name.clone());
+    spec.global = args.global;
+    spec.global_tables = new_table::global_tables_in(&args.migrations_dir);
     if args.citus {
         spec.context_read = tenancy_schema::policy::ContextRead::Call;
     }

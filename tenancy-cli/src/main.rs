@@ -74,8 +74,10 @@ enum Command {
     /// (tenant_id, id), unique keys and indexes led by tenant_id, composite foreign keys,
     /// ENABLE + FORCE row level security, the tenant_access and tenant_isolation policies
     /// and grants to tenancy_app and tenancy_admin, so that `tenancy check` passes on it.
+    /// With --global, a table shared by every tenant: no tenant_id, no row level security,
+    /// SELECT for tenancy_app.
     #[command(
-        after_help = "Example:\n  tenancy new-table deployments --column workspace_id:uuid --column name:text \\\n    --column status:enum:deployment_status --column config:jsonb:null \\\n    --index name --unique workspace_id,name --references workspace_id:workspaces"
+        after_help = "Example:\n  tenancy new-table deployments --column workspace_id:uuid --column name:text \\\n    --column status:enum:deployment_status --column config:jsonb:null \\\n    --index name --unique workspace_id,name --references workspace_id:workspaces\n  tenancy new-table plans --global --column name:text --unique name"
     )]
     NewTable(NewTableArgs),
     /// Audit log commands.
@@ -143,7 +145,9 @@ struct NewTableArgs {
     /// A unique key on (tenant_id, COL, ...).
     #[arg(long = "unique", value_name = "COL[,COL...]")]
     uniques: Vec<String>,
-    /// A foreign key (tenant_id, COL) -> TABLE (tenant_id, id); COL must be a uuid column.
+    /// A foreign key (tenant_id, COL) -> TABLE (tenant_id, id); COL must be a uuid column. To a
+    /// global table (the foundation's, or one in the migrations directory without tenant_id):
+    /// (COL) -> TABLE (id).
     #[arg(long = "references", value_name = "COL:TABLE")]
     references: Vec<String>,
     /// Directory holding the Diesel migrations.
@@ -152,6 +156,10 @@ struct NewTableArgs {
     /// Print up.sql and down.sql instead of writing them.
     #[arg(long)]
     print: bool,
+    /// A global table instead: no tenant_id and no row level security; the application role
+    /// may read it, the admin role writes it; it may reference global tables only.
+    #[arg(long)]
+    global: bool,
     /// Policies a distributed engine (Citus) accepts: `tenant_id = tenancy.current_tenant()`
     /// as a plain call instead of the sub-select that reads it once per statement.
     #[arg(long)]

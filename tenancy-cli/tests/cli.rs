@@ -606,6 +606,77 @@ fn new_table_with_every_type_passes_check() {
 }
 
 #[test]
+fn a_global_table_and_a_reference_to_it_apply_and_the_application_reads_it() {
+    let (db, mut owner) = migrated();
+    let migrations = tempfile::tempdir().expect("tempdir");
+    let dir = migrations.path().to_str().expect("utf-8 path");
+    let global = tenancy(&[
+        "new-table",
+        "plans",
+        "--global",
+        "--column",
+        "name:text",
+        "--unique",
+        "name",
+        "--migrations-dir",
+        dir,
+    ]);
+    assert_eq!(global.code, 0, "{global:#?}");
+    // The second table finds `plans` in the same directory: a one-column foreign key.
+    let tenant = tenancy(&[
+        "new-table",
+        "subscriptions",
+        "--column",
+        "plan_id:uuid",
+        "--references",
+        "plan_id:plans",
+        "--migrations-dir",
+        dir,
+    ]);
+    assert_eq!(tenant.code, 0, "{tenant:#?}");
+    let mut ups: Vec<std::path::PathBuf> = std::fs::read_dir(migrations.path())
+        .expect("read the migrations")
+        .map(|e| e.expect("entry").path().join("up.sql"))
+        .collect();
+    ups.sort();
+    assert_eq!(ups.len(), 2);
+    let plans_sql = std::fs::read_to_string(&ups[0]).expect("plans up.sql");
+    let subscriptions_sql = std::fs::read_to_string(&ups[1]).expect("subscriptions up.sql");
+    assert!(
+        plans_sql.contains("GRANT SELECT ON plans TO tenancy_app;"),
+        "{plans_sql}"
+    );
+    assert!(
+        subscriptions_sql.contains("FOREIGN KEY (plan_id) REFERENCES plans (id)"),
+        "{subscriptions_sql}"
+    );
+    owner.batch_execute(&plans_sql).expect("apply plans");
+    owner
+        .batch_execute(&subscriptions_sql)
+        .expect("apply subscriptions");
+
+    // The application's login reads the global table (no "permission denied").
+    db.create_app_login(LOGIN, PASSWORD).expect("login");
+    let mut app = PgConnection::establish(&db.url_for(LOGIN, PASSWORD)).expect("connect");
+    diesel::sql_query("SELECT id FROM plans")
+        .execute(&mut app)
+        .expect("the application role reads plans");
+
+    let check = tenancy_on(&db, &["check", "--format", "json"]);
+    let report = assert_report_consistent(&check);
+    assert_eq!(check.code, 0, "{check:#?}");
+    for finding in findings(&report) {
+        let text = finding.to_string();
+        if text.contains("subscriptions") || text.contains("plans") {
+            assert_eq!(
+                finding["id"], "TEN050",
+                "only 'not classified': {finding:#}"
+            );
+        }
+    }
+}
+
+#[test]
 fn new_table_rejects_bad_input_in_one_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dir_arg = dir.path().to_str().expect("utf-8 path");

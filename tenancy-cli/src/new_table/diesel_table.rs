@@ -36,11 +36,16 @@ pub fn diesel_table(spec: &TableSpec) -> Result<String, SpecError> {
             ));
         }
     }
-    let mut out = String::from("#[tenancy_schema::tenant_scoped");
-    if !options.is_empty() {
-        let _ = write!(out, "({})", options.join(", "));
-    }
-    out.push_str("]\ndiesel::table! {\n");
+    let mut out = if spec.global {
+        String::from("#[tenancy_schema::global_table]\ndiesel::table! {\n")
+    } else {
+        let mut out = String::from("#[tenancy_schema::tenant_scoped");
+        if !options.is_empty() {
+            let _ = write!(out, "({})", options.join(", "));
+        }
+        out.push_str("]\ndiesel::table! {\n");
+        out
+    };
     let enums: BTreeSet<String> = spec
         .columns
         .iter()
@@ -54,8 +59,13 @@ pub fn diesel_table(spec: &TableSpec) -> Result<String, SpecError> {
         }
         out.push('\n');
     }
-    let _ = writeln!(out, "    {} (tenant_id, id) {{", spec.name);
-    out.push_str("        tenant_id -> Uuid,\n        id -> Uuid,\n");
+    if spec.global {
+        let _ = writeln!(out, "    {} (id) {{", spec.name);
+        out.push_str("        id -> Uuid,\n");
+    } else {
+        let _ = writeln!(out, "    {} (tenant_id, id) {{", spec.name);
+        out.push_str("        tenant_id -> Uuid,\n        id -> Uuid,\n");
+    }
     for column in &spec.columns {
         let ty = column.ty.diesel();
         if column.nullable {

@@ -178,6 +178,16 @@ pub enum SpecError {
         /// The referenced table.
         table: String,
     },
+    /// A global table referencing a tenant table.
+    #[error(
+        "the global table cannot reference the tenant table {table} (column {column:?}): a row shared by every tenant cannot point into one; reference global tables only"
+    )]
+    GlobalReferencesTenantTable {
+        /// The column.
+        column: String,
+        /// The referenced tenant table.
+        table: String,
+    },
     /// Two references from one column.
     #[error("column {column:?} has two references; give each column at most one")]
     DuplicateReference {

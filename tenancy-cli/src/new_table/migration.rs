@@ -115,6 +115,9 @@ impl Migration {
 /// The first problem [`TableSpec::validate`] finds.
 pub fn render(spec: &TableSpec) -> Result<Migration, SpecError> {
     let targets = spec.targets()?;
+    if spec.global {
+        return Ok(render_global(spec, &targets));
+    }
     let table = spec.name.as_str();
     let mut up = String::new();
     // Writing to a `String` cannot fail; `w!` keeps the generator readable.
@@ -191,4 +194,71 @@ pub fn render(spec: &TableSpec) -> Result<Migration, SpecError> {
         up,
         down,
     })
+}
+
+/// A global table: shared by every tenant, so no tenant column and no row level security. The
+/// application role reads it (tenant transactions join it, the system connection reads it);
+/// only the admin role writes it.
+fn render_global(spec: &TableSpec, targets: &[Target]) -> Migration {
+    let table = spec.name.as_str();
+    let mut up = String::new();
+    macro_rules! w {
+        ($($arg:tt)*) => { let _ = writeln!(up, $($arg)*); };
+    }
+    w!("-- Global table `{table}`, written by `tenancy new-table --global`.");
+    w!("--");
+    w!(
+        "-- It holds no tenant data: no tenant_id and no row level security. {APP_ROLE} may read it"
+    );
+    w!("-- (tenant transactions join it, the system connection reads it); {ADMIN_ROLE} writes it.");
+    w!("-- Classify it with #[tenancy_schema::global_table]. It may reference global tables only.");
+    w!();
+    let mut lines = vec!["id uuid NOT NULL DEFAULT tenancy.uuid_v7() PRIMARY KEY".to_owned()];
+    for column in &spec.columns {
+        let null = if column.nullable { "" } else { " NOT NULL" };
+        lines.push(format!("{} {}{null}", column.name, column.ty.sql()));
+    }
+    lines.push("created_at timestamptz NOT NULL DEFAULT now()".to_owned());
+    lines.push("updated_at timestamptz NOT NULL DEFAULT now()".to_owned());
+    for key in &spec.uniques {
+        let name = format!("{table}_{}_key", key.join("_"));
+        let columns = key.join(", ");
+        lines.push(if name.len() <= MAX_IDENTIFIER_LEN {
+            format!("CONSTRAINT {name} UNIQUE ({columns})")
+        } else {
+            format!("UNIQUE ({columns})")
+        });
+    }
+    for (reference, target) in spec.references.iter().zip(targets) {
+        if let Target::Global(key) = target {
+            lines.push(format!(
+                "FOREIGN KEY ({}) REFERENCES {} ({key})",
+                reference.column, reference.table
+            ));
+        }
+    }
+    w!("CREATE TABLE {table} (\n  {}\n);", lines.join(",\n  "));
+    for key in &spec.indexes {
+        let name = format!("{table}_{}_idx", key.join("_"));
+        let columns = key.join(", ");
+        if name.len() <= MAX_IDENTIFIER_LEN {
+            w!("CREATE INDEX {name} ON {table} ({columns});");
+        } else {
+            w!("CREATE INDEX ON {table} ({columns});");
+        }
+    }
+    w!("CREATE TRIGGER {table}_touch BEFORE UPDATE ON {table}");
+    w!("  FOR EACH ROW EXECUTE FUNCTION tenancy.touch_updated_at();");
+    w!();
+    w!("GRANT SELECT ON {table} TO {APP_ROLE};");
+    w!("GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {ADMIN_ROLE};");
+    let down = format!(
+        "-- Reverts `create_{table}`: its indexes, trigger and grants go with it.\n\
+         DROP TABLE {table};\n"
+    );
+    Migration {
+        name: format!("create_{table}"),
+        up,
+        down,
+    }
 }

@@ -40,6 +40,7 @@
 mod column;
 mod diesel_table;
 mod error;
+mod existing;
 mod migration;
 mod names;
 mod spec;
@@ -49,6 +50,7 @@ mod tests;
 pub use column::{Column, ColumnType, Reference};
 pub use diesel_table::diesel_table;
 pub use error::SpecError;
+pub use existing::global_tables_in;
 pub use migration::{Migration, WriteError, render};
 pub use names::{
     FOUNDATION_TABLES, GENERATED_COLUMNS, MAX_IDENTIFIER_LEN, MAX_TABLE_NAME_LEN,

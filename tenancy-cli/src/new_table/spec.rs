@@ -28,6 +28,13 @@ pub struct TableSpec {
     /// How the policies read the tenant: once per statement (the default), or as a plain call
     /// for a table a distributed engine (Citus) will shard.
     pub context_read: tenancy_schema::policy::ContextRead,
+    /// A global table (no tenant column, no row level security, readable by the application
+    /// role) instead of a tenant-scoped one.
+    pub global: bool,
+    /// The application's own global tables (from its migrations directory, see
+    /// [`super::global_tables_in`]): a reference to one is a single-column foreign key to its
+    /// `id`.
+    pub global_tables: BTreeSet<String>,
 }
 
 /// How a validated reference is rendered.
@@ -125,6 +132,10 @@ impl TableSpec {
                     column: reference.column.clone(),
                 });
             }
+            if self.global_tables.contains(&reference.table) {
+                targets.push(Target::Global("id"));
+                continue;
+            }
             let target = match tenancy_schema::lookup(&reference.table) {
                 Some(manifest) if manifest.kind == TableKind::Global => {
                     let key = match manifest.primary_key {
@@ -141,6 +152,12 @@ impl TableSpec {
                         column: reference.column.clone(),
                         table: reference.table.clone(),
                     })?)
+                }
+                _ if self.global => {
+                    return Err(SpecError::GlobalReferencesTenantTable {
+                        column: reference.column.clone(),
+                        table: reference.table.clone(),
+                    });
                 }
                 _ => Target::Tenant,
             };

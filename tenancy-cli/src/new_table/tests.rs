@@ -333,6 +333,97 @@ fn references_to_global_tables_use_their_key() {
 }
 
 #[test]
+fn global_tables_have_no_tenant_column_and_are_readable_by_the_application() {
+    let mut spec = TableSpec::new("plans");
+    spec.global = true;
+    spec.columns.push("name:text".parse().expect("column"));
+    spec.columns
+        .push("price:numeric:null".parse().expect("column"));
+    spec.uniques.push(vec!["name".into()]);
+    let migration = render(&spec).expect("valid");
+    let create = &migration.up[migration.up.find("CREATE TABLE").expect("create")..];
+    assert!(!create.contains("tenant_id"), "{}", migration.up);
+    assert!(!create.contains("ROW LEVEL SECURITY"), "{}", migration.up);
+    assert!(
+        migration
+            .up
+            .contains("id uuid NOT NULL DEFAULT tenancy.uuid_v7() PRIMARY KEY"),
+        "{}",
+        migration.up
+    );
+    assert!(
+        migration
+            .up
+            .contains("CONSTRAINT plans_name_key UNIQUE (name)")
+    );
+    assert!(
+        migration
+            .up
+            .contains("GRANT SELECT ON plans TO tenancy_app;")
+    );
+    assert!(
+        migration
+            .up
+            .contains("GRANT SELECT, INSERT, UPDATE, DELETE ON plans TO tenancy_admin;")
+    );
+    let table = diesel_table(&spec).expect("valid");
+    assert!(
+        table.starts_with("#[tenancy_schema::global_table]\ndiesel::table! {\n"),
+        "{table}"
+    );
+    assert!(
+        table.contains("    plans (id) {\n        id -> Uuid,\n"),
+        "{table}"
+    );
+
+    // A global table may not point into a tenant's rows.
+    spec.columns
+        .push("workspace_id:uuid".parse().expect("column"));
+    spec.references
+        .push("workspace_id:workspaces".parse().expect("reference"));
+    assert!(matches!(
+        render(&spec),
+        Err(SpecError::GlobalReferencesTenantTable { .. })
+    ));
+}
+
+#[test]
+fn references_to_the_applications_global_tables_are_single_column() {
+    let mut spec = TableSpec::new("subscriptions");
+    spec.columns.push("plan_id:uuid".parse().expect("column"));
+    spec.references
+        .push("plan_id:plans".parse().expect("reference"));
+    // Without knowing `plans` is global, it is taken for a tenant table.
+    let tenant = render(&spec).expect("valid");
+    assert!(
+        tenant
+            .up
+            .contains("FOREIGN KEY (tenant_id, plan_id) REFERENCES plans (tenant_id, id)")
+    );
+    // The migrations directory says it is global.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut plans = TableSpec::new("plans");
+    plans.global = true;
+    plans.columns.push("name:text".parse().expect("column"));
+    render(&plans)
+        .expect("valid")
+        .write(dir.path(), DateTime::<Utc>::UNIX_EPOCH)
+        .expect("write");
+    spec.global_tables = super::global_tables_in(dir.path());
+    assert!(spec.global_tables.contains("plans"));
+    let migration = render(&spec).expect("valid");
+    assert!(
+        migration
+            .up
+            .contains("FOREIGN KEY (plan_id) REFERENCES plans (id)"),
+        "{}",
+        migration.up
+    );
+    let table = diesel_table(&spec).expect("valid");
+    assert!(!table.contains("foreign_key(plan_id"), "{table}");
+}
+
+#[test]
 fn prints_the_classified_diesel_table() {
     let table = diesel_table(&deployments()).expect("table");
     assert_eq!(

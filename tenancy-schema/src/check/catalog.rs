@@ -23,6 +23,12 @@ pub(super) struct TableRow {
     pub(super) app_is_owner: bool,
     #[diesel(sql_type = Bool)]
     pub(super) app_in_owner: bool,
+    /// Whether the application role may `SELECT` from it.
+    #[diesel(sql_type = Bool)]
+    pub(super) app_can_select: bool,
+    /// Its comment starts with `tenancy: private`: kept from the application role on purpose.
+    #[diesel(sql_type = Bool)]
+    pub(super) private: bool,
 }
 
 #[derive(QueryableByName)]
@@ -219,7 +225,9 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         "SELECT c.relname::text AS name, pg_get_userbyid(c.relowner)::text AS owner,
                 c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
                 (SELECT oid FROM pg_roles WHERE rolname = $2) = c.relowner AS app_is_owner,
-                pg_has_role($2, c.relowner, 'MEMBER') AS app_in_owner
+                pg_has_role($2, c.relowner, 'MEMBER') AS app_in_owner,
+                has_table_privilege($2, c.oid, 'SELECT') AS app_can_select,
+                coalesce(obj_description(c.oid, 'pg_class') LIKE 'tenancy: private%', false) AS private
          FROM pg_class c
          WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p')",
     )

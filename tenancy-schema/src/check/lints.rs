@@ -145,6 +145,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "a table has a tenant column but no model classifies it",
     ),
     (
+        "TEN052",
+        Severity::Warning,
+        Section::Isolation,
+        "a global table the application role cannot read",
+    ),
+    (
         "TEN060",
         Severity::Error,
         Section::Isolation,

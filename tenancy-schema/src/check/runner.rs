@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::catalog::load_catalog;
+use super::catalog::{Catalog, load_catalog};
 use super::definers::check_definers_and_views;
 use super::lints::Section;
 use super::report::{Findings, Report};
@@ -93,6 +93,7 @@ pub fn run(
             classified.get(table.as_str()).copied(),
         );
     }
+    check_global_tables(&mut f, &catalog, registry, options);
     check_role(&mut f, &catalog, options);
     check_reach_and_context(&mut f, &catalog, options);
     check_classification(&mut f, registry);
@@ -123,6 +124,37 @@ pub fn run(
         tables_checked: checked,
         findings,
     })
+}
+
+/// Global tables the code classifies that the application role cannot read: tenant
+/// transactions join them and the system connection reads them, so every such query would
+/// fail with "permission denied".
+fn check_global_tables(
+    f: &mut Findings,
+    catalog: &Catalog,
+    registry: &[&TableManifest],
+    options: &CheckOptions,
+) {
+    for m in registry.iter().filter(|m| m.kind == TableKind::Global) {
+        let Some(t) = catalog.tables.get(m.table) else {
+            continue;
+        };
+        if !t.app_can_select && !t.private {
+            f.add(
+                "TEN052",
+                format!("table {}", m.table),
+                format!(
+                    "`{}` is classified global but `{}` cannot read it: tenant transactions that join it and the system connection fail with \"permission denied\"",
+                    m.table, options.app_role
+                ),
+                format!(
+                    "GRANT SELECT ON {table} TO {role}; or, when no query of the application reads it, COMMENT ON TABLE {table} IS 'tenancy: private: <why>'",
+                    table = m.table,
+                    role = options.app_role
+                ),
+            );
+        }
+    }
 }
 
 /// Tables registered more than once in ways that scope them differently.
