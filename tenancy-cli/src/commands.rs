@@ -1,5 +1,7 @@
 //! `migrate`, `check`, `new-table` and `audit verify`.
 
+use std::path::Path;
+
 use diesel::PgConnection;
 use diesel_migrations::MigrationHarness;
 use tenancy_cli::new_table::{self, Column, Reference, TableSpec};
@@ -8,7 +10,7 @@ use tenancy_schema::check::{self, CheckOptions};
 use tenancy_schema::migrations::MIGRATIONS;
 
 use crate::db::Database;
-use crate::{CheckArgs, Failure, Format, NewTableArgs, VerifyArgs, errln, outln};
+use crate::{CheckArgs, Failure, Format, InitArgs, NewTableArgs, VerifyArgs, errln, outln};
 
 /// What to do when a migration fails.
 const MIGRATION_TODO: &str = "the failing migration was rolled back; fix the cause and run `tenancy migrate` again (the first run needs a role allowed to create roles, such as a superuser)";
@@ -103,6 +105,36 @@ pub(crate) fn check(url: Option<&str>, args: &CheckArgs) -> Result<u8, Failure> 
         Format::Json => outln!("{}", report::render_json(&report)),
     }
     Ok(u8::from(report.has_errors()))
+}
+
+/// `tenancy init`.
+pub(crate) fn init(args: &InitArgs) -> Result<u8, Failure> {
+    let dir = match &args.migrations_dir {
+        Some(dir) => dir.clone(),
+        None => tenancy_cli::init::migrations_dir(Path::new("."))
+            .map_err(|e| Failure::usage_message(e.to_string()))?,
+    };
+    let outcome = tenancy_cli::init::write_missing(&dir)
+        .map_err(|e| Failure::failed(e.to_string(), "check the directory's permissions"))?;
+    for name in &outcome.written {
+        outln!("created {}", dir.join(name).display());
+    }
+    for name in &outcome.changed {
+        errln!(
+            "warning: {} differs from tenancy's migration of the same version: left as it is",
+            dir.join(name).display()
+        );
+    }
+    outln!(
+        "{} migration(s) written, {} already there, into {}",
+        outcome.written.len(),
+        outcome.present.len() + outcome.changed.len(),
+        dir.display()
+    );
+    if !outcome.written.is_empty() {
+        outln!("next: diesel migration run");
+    }
+    Ok(0)
 }
 
 /// `tenancy new-table`.

@@ -26,5 +26,6 @@
 //! throwaway PostgreSQL cluster ([`tenancy_testing::TestDatabase`]).
 
 pub mod audit;
+pub mod init;
 pub mod new_table;
 pub mod report;

@@ -61,6 +61,14 @@ enum Command {
     /// Run it as the role that should own the tables (the first run creates the roles
     /// tenancy_app and tenancy_admin, which needs a superuser), never as tenancy_app.
     Migrate,
+    /// Write tenancy's migrations into your application's migrations directory.
+    ///
+    /// The directory is the one diesel.toml names ([migrations_directory] dir), else
+    /// `migrations`. Each migration is written as the diesel CLI names them
+    /// (YYYY-MM-DD-HHMMSS_name/{up,down}.sql), so that `diesel migration run`, `revert --all`,
+    /// `diesel database setup` and `reset` run them with your own. Running it again after an
+    /// upgrade writes only the new ones; a migration already there is never overwritten.
+    Init(InitArgs),
     /// Check a live database against the tables classified in this binary, and lint it.
     ///
     /// Each finding has a stable id, a severity, the object, a message and a fix hint. Exits
@@ -128,6 +136,13 @@ struct CheckArgs {
     /// The application role.
     #[arg(long, value_name = "ROLE", default_value = "tenancy_app")]
     app_role: String,
+}
+
+#[derive(Debug, Args)]
+struct InitArgs {
+    /// The migrations directory (default: diesel.toml's, else `migrations`).
+    #[arg(long, value_name = "DIR")]
+    migrations_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -231,6 +246,7 @@ fn main() -> ExitCode {
         .filter(|url| !url.is_empty());
     let result = match cli.command {
         Command::Migrate => commands::migrate(url),
+        Command::Init(args) => commands::init(&args),
         Command::Check(args) => commands::check(url, &args),
         Command::NewTable(args) => commands::new_table(&args),
         Command::Audit(AuditCommand::Verify(args)) => commands::audit_verify(url, &args),

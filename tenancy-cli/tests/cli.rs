@@ -96,6 +96,56 @@ fn tenancy(args: &[&str]) -> Run {
     tenancy_env(args, &[])
 }
 
+/// Runs the binary in `dir` (as in an application's directory).
+fn tenancy_in(dir: &std::path::Path, args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_tenancy"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .current_dir(dir)
+        .output()
+        .expect("run the tenancy binary");
+    Run {
+        code: output.status.code().expect("exit code, not a signal"),
+        stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+    }
+}
+
+/// The diesel CLI on `PATH` or in `~/.cargo/bin`, if installed (`TENANCY_REQUIRE_DIESEL_CLI=1`
+/// turns a missing CLI into a failure).
+fn diesel_cli() -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("diesel"))
+            .find(|p| p.is_file())
+    });
+    let home = std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo/bin/diesel"));
+    let found = found.or_else(|| home.filter(|p| p.is_file()));
+    assert!(
+        found.is_some() || std::env::var_os("TENANCY_REQUIRE_DIESEL_CLI").is_none(),
+        "TENANCY_REQUIRE_DIESEL_CLI is set but no `diesel` binary was found"
+    );
+    found
+}
+
+/// Runs the diesel CLI in `dir` on `url`; panics with its output unless it succeeds.
+fn diesel_in(cli: &std::path::Path, dir: &std::path::Path, args: &[&str], url: &str) -> String {
+    let out = Command::new(cli)
+        .args(args)
+        .arg("--database-url")
+        .arg(url)
+        .current_dir(dir)
+        .output()
+        .expect("run diesel");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "diesel {args:?} failed: {text}");
+    text
+}
+
 /// Runs the binary on `db`.
 fn tenancy_on(db: &TestDatabase, args: &[&str]) -> Run {
     let mut all = args.to_vec();
@@ -674,6 +724,81 @@ fn a_global_table_and_a_reference_to_it_apply_and_the_application_reads_it() {
             );
         }
     }
+}
+
+#[test]
+fn init_gives_the_application_one_migration_history_the_diesel_cli_runs() {
+    let app = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        app.path().join("diesel.toml"),
+        "[migrations_directory]\ndir = \"db/migrations\"\n",
+    )
+    .expect("diesel.toml");
+    let run = tenancy_in(app.path(), &["init"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let dir = app.path().join("db/migrations");
+    for files in tenancy_schema::migrations::FILES {
+        let written = std::fs::read_to_string(dir.join(files.name).join("up.sql"))
+            .unwrap_or_else(|e| panic!("{}: {e}", files.name));
+        assert_eq!(written, files.up, "{}", files.name);
+        let down = std::fs::read_to_string(dir.join(files.name).join("down.sql")).expect("down");
+        assert_eq!(down, files.down, "{}", files.name);
+    }
+    // Again: nothing new to write, nothing overwritten.
+    let again = tenancy_in(app.path(), &["init"]);
+    assert_eq!(again.code, 0, "{again:#?}");
+    assert!(
+        again.stdout.contains("0 migration(s) written"),
+        "{again:#?}"
+    );
+
+    // The application's own migration goes in the same directory.
+    let table = tenancy_in(
+        app.path(),
+        &[
+            "new-table",
+            "projects",
+            "--column",
+            "name:text",
+            "--migrations-dir",
+            "db/migrations",
+        ],
+    );
+    assert_eq!(table.code, 0, "{table:#?}");
+
+    let Some(cli) = diesel_cli() else {
+        eprintln!("diesel CLI not installed: the diesel CLI part is skipped");
+        return;
+    };
+    let db = fresh();
+    let ran = diesel_in(&cli, app.path(), &["migration", "run"], db.url());
+    assert!(ran.contains("create_projects"), "{ran}");
+    diesel_in(&cli, app.path(), &["migration", "redo", "--all"], db.url());
+    diesel_in(
+        &cli,
+        app.path(),
+        &["migration", "revert", "--all"],
+        db.url(),
+    );
+    let mut conn = PgConnection::establish(db.url()).expect("connect");
+    let left: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM pg_class WHERE relname IN ('projects', 'tenants'))
+         + (SELECT count(*) FROM pg_namespace WHERE nspname = 'tenancy')",
+    ))
+    .get_result(&mut conn)
+    .expect("count");
+    assert_eq!(left, 0, "revert --all leaves nothing of tenancy or the app");
+    drop(conn);
+    diesel_in(&cli, app.path(), &["database", "reset"], db.url());
+    let check = tenancy_on(&db, &["check", "--format", "json"]);
+    let report = assert_report_consistent(&check);
+    assert_eq!(check.code, 0, "{check:#?}");
+    assert!(
+        findings(&report)
+            .iter()
+            .any(|f| f["id"] == "TEN050" && f.to_string().contains("projects")),
+        "the app's table is there after the reset: {report:#}"
+    );
 }
 
 #[test]

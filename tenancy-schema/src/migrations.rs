@@ -8,6 +8,37 @@ use crate::Error;
 /// Every migration in the repository's `migrations/` folder, in order.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
 
+/// One migration as files: its directory name (`YYYY-MM-DD-HHMMSS_name`, as the diesel CLI
+/// names them) and its `up.sql` and `down.sql`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MigrationFiles {
+    /// The directory name.
+    pub name: &'static str,
+    /// `up.sql`.
+    pub up: &'static str,
+    /// `down.sql`.
+    pub down: &'static str,
+}
+
+impl MigrationFiles {
+    /// The version diesel records for it: the digits of the date and time before the name.
+    #[must_use]
+    pub fn version(&self) -> String {
+        self.name
+            .split('_')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect()
+    }
+}
+
+/// The same migrations as [`MIGRATIONS`], as files, oldest first: what `tenancy init` writes
+/// into an application's migrations directory so that the diesel CLI runs, redoes and reverts
+/// them with the application's own.
+pub const FILES: &[MigrationFiles] = include!(concat!(env!("OUT_DIR"), "/migration_files.rs"));
+
 /// Applies the migrations `conn`'s database does not have yet and returns their versions
 /// (empty when it is up to date). Run it as the role that should own the tables, never as
 /// `tenancy_app`; the first run also needs the right to create roles (see the README).

@@ -1,0 +1,133 @@
+//! `tenancy init`: the library's migrations written into the application's own migrations
+//! directory, so that the diesel CLI runs, redoes and reverts them with the application's
+//! (`diesel migration run`, `revert --all`, `diesel database setup`/`reset`), one history.
+//! Running it again after a library upgrade writes only the migrations that are new.
+
+use std::path::{Path, PathBuf};
+
+use tenancy_schema::migrations::{FILES, MigrationFiles};
+
+/// What `tenancy init` did.
+#[derive(Debug, Default)]
+pub struct Written {
+    /// Migrations written, by directory name.
+    pub written: Vec<&'static str>,
+    /// Migrations already there (same version), by directory name.
+    pub present: Vec<&'static str>,
+    /// Migrations there whose `up.sql` differs from the library's: left as they are.
+    pub changed: Vec<&'static str>,
+}
+
+/// Why `tenancy init` could not write.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// `diesel.toml` exists but cannot be read.
+    #[error("cannot read {path}: {message}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A file or directory could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The migrations directory `diesel.toml` (in `project`) names in `[migrations_directory]`,
+/// relative to `project`; `migrations` when it names none or does not exist.
+///
+/// # Errors
+/// [`InitError::Config`] for a `diesel.toml` that cannot be read or parsed.
+pub fn migrations_dir(project: &Path) -> Result<PathBuf, InitError> {
+    let path = project.join("diesel.toml");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(project.join("migrations"));
+        }
+        Err(e) => {
+            return Err(InitError::Config {
+                path,
+                message: e.to_string(),
+            });
+        }
+    };
+    let config: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| InitError::Config {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+    let dir = config
+        .get("migrations_directory")
+        .and_then(|m| m.get("dir"))
+        .and_then(toml::Value::as_str)
+        .unwrap_or("migrations");
+    Ok(project.join(dir))
+}
+
+/// Writes every library migration `dir` does not have yet (a migration counts as there when a
+/// directory of the same version exists).
+///
+/// # Errors
+/// [`InitError::Write`] when a directory or file cannot be written; the migrations written
+/// before it stay.
+pub fn write_missing(dir: &Path) -> Result<Written, InitError> {
+    let write_error = |path: &Path| {
+        let path = path.to_owned();
+        move |source| InitError::Write { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(write_error(dir))?;
+    let existing: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+        .map_err(write_error(dir))?
+        .filter_map(Result::ok)
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .collect();
+    let mut outcome = Written::default();
+    for files in FILES {
+        let there = existing
+            .iter()
+            .find(|(name, _)| version_of(name) == files.version());
+        if let Some((_, path)) = there {
+            let up = std::fs::read_to_string(path.join("up.sql")).unwrap_or_default();
+            if up == files.up {
+                outcome.present.push(files.name);
+            } else {
+                outcome.changed.push(files.name);
+            }
+        } else {
+            write(dir, files)?;
+            outcome.written.push(files.name);
+        }
+    }
+    Ok(outcome)
+}
+
+fn write(dir: &Path, files: &MigrationFiles) -> Result<(), InitError> {
+    let target = dir.join(files.name);
+    let error = |path: &Path| {
+        let path = path.to_owned();
+        move |source| InitError::Write { path, source }
+    };
+    std::fs::create_dir(&target).map_err(error(&target))?;
+    std::fs::write(target.join("up.sql"), files.up).map_err(error(&target.join("up.sql")))?;
+    std::fs::write(target.join("down.sql"), files.down).map_err(error(&target.join("down.sql")))?;
+    Ok(())
+}
+
+/// The version digits of a migration directory name, as diesel reads them.
+fn version_of(name: &str) -> String {
+    name.split('_')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect()
+}
