@@ -94,7 +94,29 @@ pub(crate) fn check(url: Option<&str>, args: &CheckArgs) -> Result<u8, Failure> 
         citus: args.citus,
         ..CheckOptions::default()
     };
-    let report = check::run(&mut conn, &tenancy_schema::registry(), &options).map_err(|e| {
+    let mut registry = tenancy_schema::registry();
+    let schema_rs = args
+        .schema_rs
+        .clone()
+        .or_else(|| tenancy_cli::app_schema::schema_rs_of(Path::new(".")));
+    if let Some(path) = &schema_rs {
+        let app = tenancy_cli::app_schema::classified_tables(path).map_err(|e| {
+            Failure::usage(
+                e.to_string(),
+                "point --schema-rs at your schema.rs, or fix the file so that it compiles",
+            )
+        })?;
+        // The application's declaration of a table tenancy already declares (print-schema
+        // copies the foundation's tables) replaces tenancy's: it is the one the app compiles.
+        registry.retain(|m| !app.iter().any(|a| a.table == m.table));
+        errln!(
+            "checking {} table(s) classified in {}",
+            app.len(),
+            path.display()
+        );
+        registry.extend(app);
+    }
+    let report = check::run(&mut conn, &registry, &options).map_err(|e| {
         Failure::usage(
             format!("could not check the database: {e}"),
             "check that the url names the application's database and that the tenancy migrations were applied (`tenancy migrate`)",

@@ -25,6 +25,7 @@
 //! Without `--database-url` or `DATABASE_URL`, the commands that need a database start a
 //! throwaway PostgreSQL cluster ([`tenancy_testing::TestDatabase`]).
 
+pub mod app_schema;
 pub mod audit;
 pub mod init;
 pub mod new_table;

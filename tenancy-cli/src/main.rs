@@ -69,7 +69,8 @@ enum Command {
     /// `diesel database setup` and `reset` run them with your own. Running it again after an
     /// upgrade writes only the new ones; a migration already there is never overwritten.
     Init(InitArgs),
-    /// Check a live database against the tables classified in this binary, and lint it.
+    /// Check a live database against the classified tables (tenancy's own, and your
+    /// application's from its schema.rs), and lint it.
     ///
     /// Each finding has a stable id, a severity, the object, a message and a fix hint. Exits
     /// 1 when any finding is an error. With the throwaway cluster (no database url), the
@@ -136,6 +137,11 @@ struct CheckArgs {
     /// The application role.
     #[arg(long, value_name = "ROLE", default_value = "tenancy_app")]
     app_role: String,
+    /// Your application's schema.rs, whose #[tenant_scoped] and #[global_table] tables are
+    /// checked against their declarations (default: the file diesel.toml's [print_schema]
+    /// names, when run in your application's directory).
+    #[arg(long, value_name = "FILE")]
+    schema_rs: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -98,6 +98,15 @@ fn tenancy(args: &[&str]) -> Run {
 
 /// Runs the binary in `dir` (as in an application's directory).
 fn tenancy_in(dir: &std::path::Path, args: &[&str]) -> Run {
+    tenancy_in_on(dir, args, None)
+}
+
+/// [`tenancy_in`] on `db`.
+fn tenancy_in_on(dir: &std::path::Path, args: &[&str], db: Option<&TestDatabase>) -> Run {
+    let mut args = args.to_vec();
+    if let Some(db) = db {
+        args.extend(["--database-url", db.url()]);
+    }
     let output = Command::new(env!("CARGO_BIN_EXE_tenancy"))
         .args(args)
         .env_remove("DATABASE_URL")
@@ -798,6 +807,107 @@ fn init_gives_the_application_one_migration_history_the_diesel_cli_runs() {
             .iter()
             .any(|f| f["id"] == "TEN050" && f.to_string().contains("projects")),
         "the app's table is there after the reset: {report:#}"
+    );
+}
+
+#[test]
+fn check_in_the_applications_directory_knows_its_schema_rs() {
+    let (db, mut owner) = migrated();
+    let app = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(app.path().join("src")).expect("src");
+    std::fs::write(
+        app.path().join("diesel.toml"),
+        "[print_schema]\nfile = \"src/schema.rs\"\n",
+    )
+    .expect("diesel.toml");
+    std::fs::write(
+        app.path().join("src/schema.rs"),
+        r"// @generated automatically by Diesel CLI.
+
+#[tenancy_schema::tenant_scoped(unique(name))]
+diesel::table! {
+    projects (tenant_id, id) {
+        tenant_id -> Uuid,
+        id -> Uuid,
+        name -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+#[tenancy_schema::global_table]
+diesel::table! {
+    plans (id) {
+        id -> Uuid,
+        name -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+",
+    )
+    .expect("schema.rs");
+    for args in [
+        vec![
+            "new-table",
+            "projects",
+            "--column",
+            "name:text",
+            "--unique",
+            "name",
+            "--print",
+        ],
+        vec![
+            "new-table",
+            "plans",
+            "--global",
+            "--column",
+            "name:text",
+            "--print",
+        ],
+    ] {
+        let run = tenancy(&args);
+        assert_eq!(run.code, 0, "{run:#?}");
+        let up = run
+            .stdout
+            .strip_prefix("-- up.sql\n")
+            .and_then(|rest| rest.split_once("-- down.sql\n"))
+            .map(|(up, _)| up.to_owned())
+            .expect("up.sql");
+        owner.batch_execute(&up).expect("apply");
+    }
+    let ids = |run: &Run| -> Vec<String> {
+        findings(&json_report(run))
+            .iter()
+            .filter(|f| {
+                let text = f.to_string();
+                text.contains("projects") || text.contains("plans")
+            })
+            .map(|f| f["id"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let clean = tenancy_in_on(app.path(), &["check", "--format", "json"], Some(&db));
+    assert_eq!(clean.code, 0, "{clean:#?}");
+    assert!(clean.stderr.contains("2 table(s) classified"), "{clean:#?}");
+    assert!(
+        ids(&clean).is_empty(),
+        "classified and as declared: {clean:#?}"
+    );
+
+    // Sabotage the database under the application's declarations.
+    owner
+        .batch_execute(
+            "ALTER TABLE projects DROP CONSTRAINT projects_tenant_name_key;
+             REVOKE SELECT ON plans FROM tenancy_app;",
+        )
+        .expect("sabotage");
+    let broken = tenancy_in_on(app.path(), &["check", "--format", "json"], Some(&db));
+    let found = ids(&broken);
+    assert!(found.contains(&"TEN032".to_owned()), "{broken:#?}");
+    assert!(found.contains(&"TEN052".to_owned()), "{broken:#?}");
+    assert_eq!(
+        broken.code, 1,
+        "a declared key missing is an error: {broken:#?}"
     );
 }
 

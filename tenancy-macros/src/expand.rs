@@ -2,13 +2,14 @@
 //! and carries the user's spans, so errors point at the user's tokens.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, quote, quote_spanned};
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Fields, Ident, ItemStruct};
 
 use crate::args::{self, ScopedArgs, push};
 use crate::ast::{self, Item, TableItem, lit, unraw};
 use crate::validate;
+use tenancy_macros_parse::table::type_name;
 
 /// On failure the user's item is still emitted, unchanged, next to the error, so the rest
 /// of the crate (and the IDE) keeps seeing the table or struct.
@@ -179,34 +180,6 @@ fn manifest(
             column_types: #column_types,
         }
     }
-}
-
-/// The Diesel SQL type as the live-database check compares it: paths reduced to their last
-/// segment and no whitespace (`Nullable<diesel::sql_types::Text>` becomes `Nullable<Text>`).
-fn type_name(ty: &syn::Type) -> String {
-    let text: String = ty
-        .to_token_stream()
-        .to_string()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let mut out = String::with_capacity(text.len());
-    let mut ident = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_alphanumeric() || c == '_' {
-            ident.push(c);
-        } else if c == ':' && chars.peek() == Some(&':') {
-            chars.next();
-            ident.clear();
-        } else {
-            out.push_str(&ident);
-            ident.clear();
-            out.push(c);
-        }
-    }
-    out.push_str(&ident);
-    out
 }
 
 fn scoped_table(args: &ScopedArgs, table: &TableItem) -> syn::Result<TokenStream> {
