@@ -18,6 +18,48 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Isolation an application keeps under test
+//!
+//! What must not compile can be kept as `compile_fail` doctests with the error code, as an
+//! application would for its own tables: they need no snapshot of the compiler's output, so
+//! they survive compiler and library upgrades and a growing schema. Diesel's own `.load` on a
+//! tenant transaction would skip the tenant filter:
+//!
+//! ```compile_fail,E0277
+//! use diesel::prelude::*;
+//! use tenancy_foundation::schema::resources;
+//!
+//! fn leak(tx: &mut tenancy_schema::TenantTx<'_>) -> QueryResult<Vec<String>> {
+//!     resources::table.select(resources::name).load(tx)
+//! }
+//! ```
+//!
+//! and insert values may not carry the tenant column, which the transaction writes:
+//!
+//! ```compile_fail,E0277
+//! use diesel::prelude::*;
+//! use tenancy_foundation::schema::teams;
+//!
+//! fn plant(tx: &mut tenancy_schema::TenantTx<'_>, other: tenancy_schema::TenantId) {
+//!     let _ = tx
+//!         .insert_into(teams::table)
+//!         .values((teams::tenant_id.eq(other), teams::name.eq("x")))
+//!         .execute();
+//! }
+//! ```
+//!
+//! while the scoped forms compile (keep each refusal next to its allowed twin: a
+//! `compile_fail` test also passes when a typo makes it fail, and the twin catches that):
+//!
+//! ```
+//! use diesel::prelude::*;
+//! use tenancy_foundation::schema::resources;
+//!
+//! fn titles(tx: &mut tenancy_schema::TenantTx<'_>) -> tenancy_schema::Result<Vec<String>> {
+//!     tx.load(resources::table.select(resources::name))
+//! }
+//! ```
+//!
 //! The core crate scopes queries and runs transactions; this crate only uses its public API
 //! (its tables are `#[tenant_scoped]` like an application's own) plus one hidden entry for
 //! the control plane's cross-tenant work, which logs at debug level instead of the
