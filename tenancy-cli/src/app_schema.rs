@@ -37,11 +37,17 @@ pub enum AppSchemaError {
 /// The `schema.rs` that `diesel.toml` in `project` names, when there is one and it exists.
 #[must_use]
 pub fn schema_rs_of(project: &Path) -> Option<PathBuf> {
+    configured_schema_rs(project).filter(|path| path.is_file())
+}
+
+/// The file `diesel.toml` in `project` names in `[print_schema] file`, whether or not it
+/// exists yet.
+#[must_use]
+pub fn configured_schema_rs(project: &Path) -> Option<PathBuf> {
     let text = std::fs::read_to_string(project.join("diesel.toml")).ok()?;
     let config: toml::Table = text.parse().ok()?;
     let file = config.get("print_schema")?.get("file")?.as_str()?;
-    let path = project.join(file);
-    path.is_file().then_some(path)
+    Some(project.join(file))
 }
 
 /// The tables `path` classifies, as registry entries. The entries live as long as the

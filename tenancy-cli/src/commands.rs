@@ -129,6 +129,73 @@ pub(crate) fn check(url: Option<&str>, args: &CheckArgs) -> Result<u8, Failure> 
     Ok(u8::from(report.has_errors()))
 }
 
+/// `tenancy print-schema`.
+pub(crate) fn print_schema(url: Option<&str>) -> Result<u8, Failure> {
+    let Some(url) = url else {
+        return Err(Failure::usage(
+            "print-schema needs the application's database",
+            "pass --database-url or set DATABASE_URL",
+        ));
+    };
+    let db = Database::open(Some(url))?;
+    let Some(diesel) = diesel_cli() else {
+        return Err(Failure::failed(
+            "the diesel CLI was not found",
+            "cargo install diesel_cli --no-default-features --features postgres",
+        ));
+    };
+    let out = std::process::Command::new(&diesel)
+        .args(["print-schema", "--database-url", url])
+        .output()
+        .map_err(|e| {
+            Failure::failed(
+                format!("running {}: {e}", diesel.display()),
+                "check the diesel CLI",
+            )
+        })?;
+    if !out.status.success() {
+        return Err(Failure::failed(
+            format!(
+                "diesel print-schema failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            "run `diesel print-schema` to see why",
+        ));
+    }
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut conn = db.connect()?;
+    let derived = check::derive_classification(&mut conn, &CheckOptions::default())
+        .map_err(|e| Failure::failed(format!("reading the catalog: {e}"), "check the url"))?;
+    let classified = tenancy_cli::print_schema::classify(&printed, &derived);
+    if let Some(path) = tenancy_cli::app_schema::configured_schema_rs(Path::new(".")) {
+        std::fs::write(&path, &classified).map_err(|e| {
+            Failure::failed(format!("writing {}: {e}", path.display()), "check the path")
+        })?;
+        errln!(
+            "wrote {} ({} tables classified)",
+            path.display(),
+            derived.len()
+        );
+    } else {
+        outln!("{}", classified.trim_end());
+    }
+    Ok(0)
+}
+
+/// The diesel CLI on `PATH` or in `~/.cargo/bin`.
+fn diesel_cli() -> Option<std::path::PathBuf> {
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("diesel"))
+            .find(|p| p.is_file())
+    });
+    on_path.or_else(|| {
+        std::env::var_os("HOME")
+            .map(|h| Path::new(&h).join(".cargo/bin/diesel"))
+            .filter(|p| p.is_file())
+    })
+}
+
 /// `tenancy init`.
 pub(crate) fn init(args: &InitArgs) -> Result<u8, Failure> {
     let dir = match &args.migrations_dir {

@@ -29,4 +29,5 @@ pub mod app_schema;
 pub mod audit;
 pub mod init;
 pub mod new_table;
+pub mod print_schema;
 pub mod report;

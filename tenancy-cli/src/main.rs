@@ -69,6 +69,14 @@ enum Command {
     /// `diesel database setup` and `reset` run them with your own. Running it again after an
     /// upgrade writes only the new ones; a migration already there is never overwritten.
     Init(InitArgs),
+    /// Write your schema.rs classified: `diesel print-schema` (honouring diesel.toml), with
+    /// #[tenant_scoped(..)] or #[global_table] on each table as the database implies.
+    ///
+    /// A table with the tenant column is tenant-scoped, with its indexes, unique keys and
+    /// composite foreign keys led by that column; any other is global. Run it after `diesel
+    /// migration run` instead of keeping a patch file. Writes diesel.toml's [print_schema]
+    /// file, or prints when there is none. Needs the diesel CLI and the database's url.
+    PrintSchema,
     /// Check a live database against the classified tables (tenancy's own, and your
     /// application's from its schema.rs), and lint it.
     ///
@@ -253,6 +261,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Migrate => commands::migrate(url),
         Command::Init(args) => commands::init(&args),
+        Command::PrintSchema => commands::print_schema(url),
         Command::Check(args) => commands::check(url, &args),
         Command::NewTable(args) => commands::new_table(&args),
         Command::Audit(AuditCommand::Verify(args)) => commands::audit_verify(url, &args),

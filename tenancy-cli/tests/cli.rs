@@ -912,6 +912,91 @@ diesel::table! {
 }
 
 #[test]
+fn print_schema_classifies_the_foundation_as_its_own_declarations_do() {
+    let Some(_) = diesel_cli() else {
+        eprintln!("diesel CLI not installed: skipped");
+        return;
+    };
+    let (db, _owner) = migrated();
+    let app = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(app.path().join("src")).expect("src");
+    std::fs::write(
+        app.path().join("diesel.toml"),
+        "[print_schema]\nfile = \"src/schema.rs\"\n",
+    )
+    .expect("diesel.toml");
+    let run = tenancy_in_on(app.path(), &["print-schema"], Some(&db));
+    assert_eq!(run.code, 0, "{run:#?}");
+    let written = app.path().join("src/schema.rs");
+    let generated = tenancy_cli::app_schema::classified_tables(&written).expect("parse");
+    let sorted = |v: &[&[&str]]| {
+        let mut v: Vec<Vec<String>> = v
+            .iter()
+            .map(|k| k.iter().map(|c| (*c).to_owned()).collect())
+            .collect();
+        v.sort();
+        v
+    };
+    // The foundation's tables (this binary also declares `deployments`, which is not in the
+    // database).
+    let foundation: Vec<_> = tenancy_schema::registry()
+        .into_iter()
+        .filter(|m| m.table != "deployments")
+        .collect();
+    assert_eq!(foundation.len(), 13);
+    for declared in foundation {
+        let derived = generated
+            .iter()
+            .find(|g| g.table == declared.table)
+            .unwrap_or_else(|| panic!("{} not classified", declared.table));
+        assert_eq!(derived.kind, declared.kind, "{}", declared.table);
+        assert_eq!(
+            derived.tenant_column, declared.tenant_column,
+            "{}",
+            declared.table
+        );
+        assert_eq!(
+            derived.primary_key, declared.primary_key,
+            "{}",
+            declared.table
+        );
+        assert_eq!(derived.columns, declared.columns, "{}", declared.table);
+        assert_eq!(
+            derived.column_types, declared.column_types,
+            "{}",
+            declared.table
+        );
+        assert_eq!(
+            sorted(derived.indexes),
+            sorted(declared.indexes),
+            "{}",
+            declared.table
+        );
+        assert_eq!(
+            sorted(derived.uniques),
+            sorted(declared.uniques),
+            "{}",
+            declared.table
+        );
+        let fks = |m: &tenancy_schema::TableManifest| {
+            let mut v: Vec<(Vec<&str>, &str)> = m
+                .foreign_keys
+                .iter()
+                .map(|f| (f.columns.to_vec(), f.references))
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(fks(derived), fks(declared), "{}", declared.table);
+    }
+    // A second run rewrites the same file.
+    let first = std::fs::read_to_string(&written).expect("read");
+    let again = tenancy_in_on(app.path(), &["print-schema"], Some(&db));
+    assert_eq!(again.code, 0, "{again:#?}");
+    assert_eq!(std::fs::read_to_string(&written).expect("read"), first);
+}
+
+#[test]
 fn new_table_rejects_bad_input_in_one_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dir_arg = dir.path().to_str().expect("utf-8 path");

@@ -102,6 +102,11 @@
 //!
 //! # Classifying `diesel print-schema` output
 //!
+//! `tenancy print-schema` does this for you: it runs `diesel print-schema` and puts on each
+//! table the attribute the database implies (a table with the tenant column is tenant-scoped,
+//! with its indexes, unique keys and composite foreign keys; any other is global). Run it after
+//! `diesel migration run`. Keeping a patch file, as below, also works.
+//!
 //! `#[tenant_scoped]` accepts print-schema's output as is: a table that already has `tenant_id` and a
 //! `(tenant_id, id)` key keeps them, and the attribute only adds the impls. To keep
 //! `schema.rs` regenerable, add the attributes through diesel.toml's `patch_file`, which the CLI

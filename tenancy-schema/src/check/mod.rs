@@ -22,6 +22,7 @@
 //! get new ids.
 
 mod catalog;
+mod classify;
 mod definers;
 mod expr;
 mod lints;
@@ -30,6 +31,7 @@ mod roles;
 mod runner;
 mod tables;
 
+pub use classify::{DerivedTable, derive_classification};
 pub use lints::{LINTS, Section, Severity};
 pub use report::{Finding, Report};
 pub use runner::{CheckOptions, run};

@@ -1,0 +1,117 @@
+//! The classification a database implies: a table with the tenant column is tenant-scoped,
+//! with the indexes, unique keys and composite foreign keys led by that column; any other is
+//! global. What `tenancy print-schema` writes onto `diesel print-schema`'s output, so that an
+//! application's `schema.rs` is classified without a hand-written patch.
+
+use diesel::{PgConnection, QueryResult};
+
+use super::CheckOptions;
+use super::catalog::load_catalog;
+
+/// How the database says one table is classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DerivedTable {
+    /// The table's name.
+    pub table: String,
+    /// Whether it has the tenant column (else it is global).
+    pub tenant_scoped: bool,
+    /// Indexes led by the tenant column: their other columns, by index name.
+    pub indexes: Vec<Vec<String>>,
+    /// Unique keys led by the tenant column, besides the primary key: their other columns.
+    pub uniques: Vec<Vec<String>>,
+    /// Composite foreign keys `(tenant, column) -> table (tenant, …)`: `(column, table)`.
+    pub foreign_keys: Vec<(String, String)>,
+}
+
+impl DerivedTable {
+    /// The attribute that classifies the table, as `#[tenancy_schema::…]`.
+    #[must_use]
+    pub fn attribute(&self) -> String {
+        if !self.tenant_scoped {
+            return "#[tenancy_schema::global_table]".to_owned();
+        }
+        let mut options: Vec<String> = Vec::new();
+        options.extend(
+            self.uniques
+                .iter()
+                .map(|k| format!("unique({})", k.join(", "))),
+        );
+        options.extend(
+            self.indexes
+                .iter()
+                .map(|k| format!("index({})", k.join(", "))),
+        );
+        options.extend(
+            self.foreign_keys
+                .iter()
+                .map(|(column, table)| format!("foreign_key({column} -> {table})")),
+        );
+        if options.is_empty() {
+            "#[tenancy_schema::tenant_scoped]".to_owned()
+        } else {
+            format!("#[tenancy_schema::tenant_scoped({})]", options.join(", "))
+        }
+    }
+}
+
+/// The classification the tables of `options.schema` imply, by table name.
+///
+/// # Errors
+/// Database errors reading the catalog.
+pub fn derive_classification(
+    conn: &mut PgConnection,
+    options: &CheckOptions,
+) -> QueryResult<Vec<DerivedTable>> {
+    let catalog = load_catalog(conn, options)?;
+    let tenant = options.tenant_column.as_str();
+    let mut out = Vec::new();
+    for table in catalog.tables.keys() {
+        if table.starts_with("__diesel_schema_migrations") {
+            continue;
+        }
+        let tenant_scoped = table != &options.tenants_table
+            && catalog
+                .columns
+                .get(table)
+                .is_some_and(|cols| cols.iter().any(|c| c.column_name == tenant));
+        let mut derived = DerivedTable {
+            table: table.clone(),
+            tenant_scoped,
+            indexes: Vec::new(),
+            uniques: Vec::new(),
+            foreign_keys: Vec::new(),
+        };
+        if tenant_scoped {
+            let mut keys: Vec<_> = catalog
+                .keys
+                .get(table)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .collect();
+            keys.sort_by(|a, b| a.name.cmp(&b.name));
+            for key in keys {
+                let led = key.columns.first().map(String::as_str) == Some(tenant);
+                let rest: Vec<String> = key.columns.iter().skip(1).cloned().collect();
+                let plain = !rest.is_empty() && rest.iter().all(|c| c != "(expression)");
+                match key.kind.as_str() {
+                    "i" if led && plain => derived.indexes.push(rest),
+                    "u" if led && plain => derived.uniques.push(rest),
+                    "f" if led && rest.len() == 1 => {
+                        let target_led = key
+                            .target_columns
+                            .as_ref()
+                            .and_then(|t| t.first())
+                            .is_some_and(|c| c == tenant);
+                        if let (true, Some(target)) = (target_led, &key.target) {
+                            derived.foreign_keys.push((rest[0].clone(), target.clone()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out.push(derived);
+    }
+    Ok(out)
+}
