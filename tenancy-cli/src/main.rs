@@ -63,19 +63,19 @@ enum Command {
     Migrate,
     /// Write tenancy's migrations into your application's migrations directory.
     ///
-    /// The directory is the one diesel.toml names ([migrations_directory] dir), else
+    /// The directory is the one diesel.toml names (migrations_directory.dir), else
     /// `migrations`. Each migration is written as the diesel CLI names them
     /// (YYYY-MM-DD-HHMMSS_name/{up,down}.sql), so that `diesel migration run`, `revert --all`,
     /// `diesel database setup` and `reset` run them with your own. Running it again after an
     /// upgrade writes only the new ones; a migration already there is never overwritten.
     Init(InitArgs),
     /// Write your schema.rs classified: `diesel print-schema` (honouring diesel.toml), with
-    /// #[tenant_scoped(..)] or #[global_table] on each table as the database implies.
+    /// tenant_scoped(..) or global_table on each table as the database implies.
     ///
     /// A table with the tenant column is tenant-scoped, with its indexes, unique keys and
     /// composite foreign keys led by that column; any other is global. Run it after `diesel
-    /// migration run` instead of keeping a patch file. Writes diesel.toml's [print_schema]
-    /// file, or prints when there is none. Needs the diesel CLI and the database's url.
+    /// migration run` instead of keeping a patch file. Writes diesel.toml's print_schema.file,
+    /// or prints when there is none. Needs the diesel CLI and the database's url.
     PrintSchema,
     /// Check a live database against the classified tables (tenancy's own, and your
     /// application's from its schema.rs), and lint it.
@@ -145,9 +145,9 @@ struct CheckArgs {
     /// The application role.
     #[arg(long, value_name = "ROLE", default_value = "tenancy_app")]
     app_role: String,
-    /// Your application's schema.rs, whose #[tenant_scoped] and #[global_table] tables are
-    /// checked against their declarations (default: the file diesel.toml's [print_schema]
-    /// names, when run in your application's directory).
+    /// Your application's schema.rs, whose tenant_scoped and global_table tables are checked
+    /// against their declarations (default: diesel.toml's print_schema.file, when run in your
+    /// application's directory).
     #[arg(long, value_name = "FILE")]
     schema_rs: Option<std::path::PathBuf>,
 }
