@@ -1,0 +1,2 @@
+-- Reverts `create_projects`: its indexes, trigger, policies and grants go with it.
+DROP TABLE projects;
