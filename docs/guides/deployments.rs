@@ -12,8 +12,8 @@ pub mod schema {
         pub struct DeploymentStatus;
     }
 
-    // As `diesel print-schema` writes it, classified by the attribute (through
-    // diesel.toml's `patch_file` in a real project).
+    // As `diesel print-schema` writes it, classified by the attribute (which
+    // `tenancy print-schema` writes in a real project).
     #[tenancy_schema::tenant_scoped(
         index(name),
         unique(name),

@@ -266,7 +266,7 @@ pub(crate) fn new_table(args: &NewTableArgs) -> Result<u8, Failure> {
     outln!();
     outln!("next:");
     outln!("  1. review up.sql, then apply it: diesel migration run");
-    outln!("  2. classify the table in your schema.rs (or schema.patch):");
+    outln!("  2. classify it: tenancy print-schema (it writes this into your schema.rs):");
     outln!();
     for line in table.lines() {
         if line.is_empty() {

@@ -82,7 +82,7 @@ diesel::table! {
     }
 }
 
-#[tenancy_schema::tenant_scoped(unique(seq), index(resource_id), index(occurred_at))]
+#[tenancy_schema::tenant_scoped(unique(seq), index(occurred_at), index(resource_id))]
 diesel::table! {
     audit_log (tenant_id, id) {
         tenant_id -> Uuid,
@@ -133,11 +133,7 @@ diesel::table! {
     }
 }
 
-#[tenancy_schema::tenant_scoped(
-    index(principal_id),
-    foreign_key(resource_id -> resources),
-    foreign_key(principal_id -> principals)
-)]
+#[tenancy_schema::tenant_scoped(index(principal_id), foreign_key(principal_id -> principals), foreign_key(resource_id -> resources))]
 diesel::table! {
     use diesel::sql_types::*;
     use super::sql_types::AclPermission;
@@ -152,13 +148,7 @@ diesel::table! {
     }
 }
 
-#[tenancy_schema::tenant_scoped(
-    index(workspace_id, updated_at),
-    index(kind),
-    index(visibility),
-    foreign_key(workspace_id -> workspaces),
-    foreign_key(owner_principal_id -> principals)
-)]
+#[tenancy_schema::tenant_scoped(index(kind), index(visibility), index(workspace_id, updated_at), foreign_key(owner_principal_id -> principals), foreign_key(workspace_id -> workspaces))]
 diesel::table! {
     use diesel::sql_types::*;
     use super::sql_types::ResourceKind;
@@ -190,11 +180,7 @@ diesel::table! {
     }
 }
 
-#[tenancy_schema::tenant_scoped(
-    index(principal_id),
-    foreign_key(team_id -> teams),
-    foreign_key(principal_id -> principals)
-)]
+#[tenancy_schema::tenant_scoped(index(principal_id), foreign_key(principal_id -> principals), foreign_key(team_id -> teams))]
 diesel::table! {
     use diesel::sql_types::*;
     use super::sql_types::TeamRole;

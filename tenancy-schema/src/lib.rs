@@ -102,29 +102,21 @@
 //!
 //! # Classifying `diesel print-schema` output
 //!
-//! `tenancy print-schema` does this for you: it runs `diesel print-schema` and puts on each
-//! table the attribute the database implies (a table with the tenant column is tenant-scoped,
-//! with its indexes, unique keys and composite foreign keys; any other is global). Run it after
-//! `diesel migration run`. Keeping a patch file, as below, also works.
+//! `#[tenant_scoped]` accepts print-schema's output as is: a table that already has
+//! `tenant_id` and a `(tenant_id, id)` key keeps them, and the attribute only adds the impls.
+//! `tenancy print-schema` writes the attributes: it runs `diesel print-schema` (honouring
+//! diesel.toml, with `custom_type_derives = ["diesel::query_builder::QueryId"]`) and puts on
+//! each table the attribute the database implies (a table with the tenant column is
+//! tenant-scoped, with its indexes, unique keys and composite foreign keys; any other is
+//! global). Run it after `diesel migration run`, which regenerates the file unclassified.
 //!
-//! `#[tenant_scoped]` accepts print-schema's output as is: a table that already has `tenant_id` and a
-//! `(tenant_id, id)` key keeps them, and the attribute only adds the impls. To keep
-//! `schema.rs` regenerable, add the attributes through diesel.toml's `patch_file`, which the CLI
-//! applies after every regeneration:
-//!
-//! ```toml
-//! [print_schema]
-//! file = "src/schema.rs"
-//! patch_file = "src/schema.patch"   # adds `#[tenancy_schema::tenant_scoped(...)]` lines
-//! custom_type_derives = ["diesel::query_builder::QueryId"]
-//! ```
-//!
-//! This repository does exactly that: `tenancy-foundation/src/schema.rs` is `diesel print-schema`
-//! output plus `schema.patch`. `tenancy-tests/tests/migrations.rs` fails when it drifts from the migrations, twice
-//! over: it compares every classified table's columns, Diesel types, nullability, keys, indexes
-//! and foreign keys with the catalog of a freshly migrated database, and, with the diesel CLI
-//! installed (`.ci/run` installs it), compares `diesel print-schema` output with the file byte for
-//! byte. To change the schema: add a migration, run `diesel migration run`, commit `schema.rs`.
+//! This repository does exactly that: `tenancy-foundation/src/schema.rs` is `tenancy
+//! print-schema`'s output. `tenancy-tests/tests/migrations.rs` fails when it drifts from the
+//! migrations, twice over: it compares every classified table's columns, Diesel types,
+//! nullability, keys, indexes and foreign keys with the catalog of a freshly migrated
+//! database, and, with the diesel CLI installed (`.ci/run` installs it), compares what
+//! `tenancy print-schema` writes with the file byte for byte. To change the schema: add a
+//! migration, run `diesel migration run` and `tenancy print-schema`, commit `schema.rs`.
 //!
 //! A scoped table's key leads with `tenant_id`, so `joinable!` (which assumes a one-column key)
 //! does not apply: join with an explicit `.on(child::parent_id.eq(parent::id))`. The tenant

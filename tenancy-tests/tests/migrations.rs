@@ -373,18 +373,32 @@ fn diesel_cli_runs_redoes_and_reverts_and_print_schema_matches_schema_rs() {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let db = fresh();
-    // Migration commands get a config without `print_schema.file`, so that they never
-    // rewrite the repository's schema.rs.
+    // The repository's own diesel.toml, as users have one (print_schema with a file, which the
+    // CLI regenerates after every run, redo and revert), except that the file is a scratch one:
+    // the test never rewrites the repository's schema.rs.
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("diesel.toml");
+    let repo_config = std::fs::read_to_string(repo().join("diesel.toml")).unwrap();
     std::fs::write(
         &config,
-        format!(
-            "[migrations_directory]\ndir = {:?}\n",
-            repo().join("migrations").display().to_string()
-        ),
+        repo_config
+            .replace(
+                "file = \"tenancy-foundation/src/schema.rs\"",
+                &format!(
+                    "file = {:?}",
+                    dir.path().join("schema.rs").display().to_string()
+                ),
+            )
+            .replace(
+                "dir = \"migrations\"",
+                &format!(
+                    "dir = {:?}",
+                    repo().join("migrations").display().to_string()
+                ),
+            ),
     )
     .unwrap();
+    assert!(!repo_config.contains("patch_file"), "no patch to go stale");
     run_cli(&cli, &["migration", "run"], db.url(), &config);
     run_cli(&cli, &["migration", "redo", "--all"], db.url(), &config);
     let again = run_cli(&cli, &["migration", "run"], db.url(), &config);
@@ -403,11 +417,18 @@ fn diesel_cli_runs_redoes_and_reverts_and_print_schema_matches_schema_rs() {
         db.url(),
         &repo().join("diesel.toml"),
     );
+    // `tenancy print-schema`: the printed schema, classified as the database implies.
+    let derived = tenancy_schema::check::derive_classification(
+        &mut conn,
+        &tenancy_schema::check::CheckOptions::default(),
+    )
+    .unwrap();
+    let printed = tenancy_cli::print_schema::classify(&printed, &derived);
     let committed =
         std::fs::read_to_string(repo().join("tenancy-foundation/src/schema.rs")).unwrap();
     assert!(
         printed == committed,
-        "tenancy-foundation/src/schema.rs drifted from the migrations: run `diesel migration run` \
-         (it regenerates the file through schema.patch) and commit the result"
+        "tenancy-foundation/src/schema.rs drifted from the migrations: run `diesel migration run`, \
+         then `tenancy print-schema`, and commit the result"
     );
 }

@@ -11,7 +11,7 @@ use super::{
 
 /// The classified Diesel `table!` for the table, as `diesel print-schema` writes it plus the
 /// `#[tenancy_schema::tenant_scoped(...)]` line declaring its indexes, unique keys and
-/// foreign keys (put that line in your `schema.patch`).
+/// foreign keys (`tenancy print-schema` writes the same line from the database).
 ///
 /// # Errors
 /// The first problem [`TableSpec::validate`] finds.
