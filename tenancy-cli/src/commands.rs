@@ -138,7 +138,7 @@ pub(crate) fn print_schema(url: Option<&str>) -> Result<u8, Failure> {
         ));
     };
     let db = Database::open(Some(url))?;
-    let Some(diesel) = diesel_cli() else {
+    let Some(diesel) = tenancy_testing::find_diesel_cli() else {
         return Err(Failure::failed(
             "the diesel CLI was not found",
             "cargo install diesel_cli --no-default-features --features postgres",
@@ -180,20 +180,6 @@ pub(crate) fn print_schema(url: Option<&str>) -> Result<u8, Failure> {
         outln!("{}", classified.trim_end());
     }
     Ok(0)
-}
-
-/// The diesel CLI on `PATH` or in `~/.cargo/bin`.
-fn diesel_cli() -> Option<std::path::PathBuf> {
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join("diesel"))
-            .find(|p| p.is_file())
-    });
-    on_path.or_else(|| {
-        std::env::var_os("HOME")
-            .map(|h| Path::new(&h).join(".cargo/bin/diesel"))
-            .filter(|p| p.is_file())
-    })
 }
 
 /// `tenancy init`.

@@ -120,23 +120,6 @@ fn tenancy_in_on(dir: &std::path::Path, args: &[&str], db: Option<&TestDatabase>
     }
 }
 
-/// The diesel CLI on `PATH` or in `~/.cargo/bin`, if installed (`TENANCY_REQUIRE_DIESEL_CLI=1`
-/// turns a missing CLI into a failure).
-fn diesel_cli() -> Option<std::path::PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join("diesel"))
-            .find(|p| p.is_file())
-    });
-    let home = std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo/bin/diesel"));
-    let found = found.or_else(|| home.filter(|p| p.is_file()));
-    assert!(
-        found.is_some() || std::env::var_os("TENANCY_REQUIRE_DIESEL_CLI").is_none(),
-        "TENANCY_REQUIRE_DIESEL_CLI is set but no `diesel` binary was found"
-    );
-    found
-}
-
 /// Runs the diesel CLI in `dir` on `url`; panics with its output unless it succeeds.
 fn diesel_in(cli: &std::path::Path, dir: &std::path::Path, args: &[&str], url: &str) -> String {
     let out = Command::new(cli)
@@ -775,7 +758,7 @@ fn init_gives_the_application_one_migration_history_the_diesel_cli_runs() {
     );
     assert_eq!(table.code, 0, "{table:#?}");
 
-    let Some(cli) = diesel_cli() else {
+    let Some(cli) = tenancy_testing::diesel_cli_for_test() else {
         eprintln!("diesel CLI not installed: the diesel CLI part is skipped");
         return;
     };
@@ -913,7 +896,7 @@ diesel::table! {
 
 #[test]
 fn print_schema_classifies_the_foundation_as_its_own_declarations_do() {
-    let Some(_) = diesel_cli() else {
+    let Some(_) = tenancy_testing::diesel_cli_for_test() else {
         eprintln!("diesel CLI not installed: skipped");
         return;
     };

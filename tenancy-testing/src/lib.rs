@@ -35,6 +35,7 @@
 mod binaries;
 mod cluster;
 mod database;
+mod diesel_cli;
 mod error;
 mod process;
 mod run_as;
@@ -45,6 +46,7 @@ mod url;
 mod watchdog;
 
 pub use database::{StopMode, TestDatabase, shared};
+pub use diesel_cli::{diesel_cli_for_test, find_diesel_cli};
 pub use error::EmbeddedError;
 
 use std::time::Duration;

@@ -327,23 +327,6 @@ fn schema_rs_matches_the_migrated_catalog() {
     }
 }
 
-/// The diesel CLI, when installed (`.ci/run` installs it;
-/// `TENANCY_REQUIRE_DIESEL_CLI=1` turns a missing CLI into a failure).
-fn diesel_cli() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join("diesel"))
-            .find(|p| p.is_file())
-    });
-    let home = std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo/bin/diesel"));
-    let found = found.or_else(|| home.filter(|p| p.is_file()));
-    assert!(
-        found.is_some() || std::env::var_os("TENANCY_REQUIRE_DIESEL_CLI").is_none(),
-        "TENANCY_REQUIRE_DIESEL_CLI is set but no `diesel` binary was found: cargo install diesel_cli --no-default-features --features postgres"
-    );
-    found
-}
-
 fn run_cli(cli: &Path, args: &[&str], url: &str, config: &Path) -> String {
     let out = Command::new(cli)
         .args(args)
@@ -365,7 +348,7 @@ fn run_cli(cli: &Path, args: &[&str], url: &str, config: &Path) -> String {
 
 #[test]
 fn diesel_cli_runs_redoes_and_reverts_and_print_schema_matches_schema_rs() {
-    let Some(cli) = diesel_cli() else {
+    let Some(cli) = tenancy_testing::diesel_cli_for_test() else {
         eprintln!("diesel CLI not installed: skipped (the catalog drift test still ran)");
         return;
     };

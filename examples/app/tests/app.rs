@@ -3,7 +3,7 @@
 //! application login: each tenant sees only its own rows, `tenancy check` knows its tables and
 //! catches a weakened database, and its files are what the commands would write today.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use diesel::connection::SimpleConnection;
@@ -196,7 +196,7 @@ fn its_files_are_what_the_commands_write_today() {
         );
     }
     // `tenancy print-schema` would write the committed schema.rs.
-    let Some(cli) = diesel_cli() else {
+    let Some(cli) = tenancy_testing::diesel_cli_for_test() else {
         eprintln!("diesel CLI not installed: the schema.rs comparison is skipped");
         return;
     };
@@ -221,21 +221,4 @@ fn its_files_are_what_the_commands_write_today() {
         regenerated == committed,
         "src/schema.rs drifted: run `diesel migration run` and `tenancy print-schema` in examples/app"
     );
-}
-
-/// The diesel CLI, if installed (`TENANCY_REQUIRE_DIESEL_CLI=1` turns a missing one into a
-/// failure).
-fn diesel_cli() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join("diesel"))
-            .find(|p| p.is_file())
-    });
-    let home = std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo/bin/diesel"));
-    let found = found.or_else(|| home.filter(|p| p.is_file()));
-    assert!(
-        found.is_some() || std::env::var_os("TENANCY_REQUIRE_DIESEL_CLI").is_none(),
-        "TENANCY_REQUIRE_DIESEL_CLI is set but no `diesel` binary was found"
-    );
-    found
 }
