@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use tenancy_schema::migrations::{FILES, MigrationFiles};
+use tenancy_schema::migrations::{FILES, MigrationFiles, version_of};
 
 /// What `tenancy init` did.
 #[derive(Debug, Default)]
@@ -120,14 +120,4 @@ fn write(dir: &Path, files: &MigrationFiles) -> Result<(), InitError> {
     std::fs::write(target.join("up.sql"), files.up).map_err(error(&target.join("up.sql")))?;
     std::fs::write(target.join("down.sql"), files.down).map_err(error(&target.join("down.sql")))?;
     Ok(())
-}
-
-/// The version digits of a migration directory name, as diesel reads them.
-fn version_of(name: &str) -> String {
-    name.split('_')
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect()
 }

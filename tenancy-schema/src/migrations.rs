@@ -21,17 +21,24 @@ pub struct MigrationFiles {
 }
 
 impl MigrationFiles {
-    /// The version diesel records for it: the digits of the date and time before the name.
+    /// The version diesel records for it (see [`version_of`]).
     #[must_use]
     pub fn version(&self) -> String {
-        self.name
-            .split('_')
-            .next()
-            .unwrap_or_default()
-            .chars()
-            .filter(char::is_ascii_digit)
-            .collect()
+        version_of(self.name)
     }
+}
+
+/// The version diesel reads from a migration directory's name: the digits of the date and
+/// time before the first `_` (`2026-11-22-100000_roles` is `20261122100000`).
+#[must_use]
+pub fn version_of(directory_name: &str) -> String {
+    directory_name
+        .split('_')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect()
 }
 
 /// The same migrations as [`MIGRATIONS`], as files, oldest first: what `tenancy init` writes
