@@ -44,9 +44,8 @@ pub fn schema_rs_of(project: &Path) -> Option<PathBuf> {
 /// exists yet.
 #[must_use]
 pub fn configured_schema_rs(project: &Path) -> Option<PathBuf> {
-    let text = std::fs::read_to_string(project.join("diesel.toml")).ok()?;
-    let config: toml::Table = text.parse().ok()?;
-    let file = config.get("print_schema")?.get("file")?.as_str()?;
+    let config = crate::diesel_toml::read(project).ok()??;
+    let file = crate::diesel_toml::string_at(&config, "print_schema", "file")?;
     Some(project.join(file))
 }
 

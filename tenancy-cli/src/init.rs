@@ -46,29 +46,13 @@ pub enum InitError {
 /// # Errors
 /// [`InitError::Config`] for a `diesel.toml` that cannot be read or parsed.
 pub fn migrations_dir(project: &Path) -> Result<PathBuf, InitError> {
-    let path = project.join("diesel.toml");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(project.join("migrations"));
-        }
-        Err(e) => {
-            return Err(InitError::Config {
-                path,
-                message: e.to_string(),
-            });
-        }
-    };
-    let config: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| InitError::Config {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
+    let config = crate::diesel_toml::read(project).map_err(|e| InitError::Config {
+        path: e.path,
+        message: e.message,
+    })?;
     let dir = config
-        .get("migrations_directory")
-        .and_then(|m| m.get("dir"))
-        .and_then(toml::Value::as_str)
+        .as_ref()
+        .and_then(|c| crate::diesel_toml::string_at(c, "migrations_directory", "dir"))
         .unwrap_or("migrations");
     Ok(project.join(dir))
 }

@@ -27,6 +27,7 @@
 
 pub mod app_schema;
 pub mod audit;
+mod diesel_toml;
 pub mod init;
 pub mod new_table;
 pub mod print_schema;
