@@ -154,6 +154,19 @@ pub(super) struct Catalog {
     pub(super) audit_writable: Option<bool>,
 }
 
+impl Catalog {
+    /// Whether the database alone says `table` holds tenant rows: it has the tenant column and
+    /// is not the tenants table itself. `check` lints such a table even when no model
+    /// classifies it, and `tenancy print-schema` classifies it tenant-scoped.
+    pub(super) fn has_tenant_column(&self, table: &str, o: &CheckOptions) -> bool {
+        table != o.tenants_table
+            && self
+                .columns
+                .get(table)
+                .is_some_and(|cols| cols.iter().any(|c| c.column_name == o.tenant_column))
+    }
+}
+
 fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> String) -> BTreeMap<String, Vec<T>> {
     let mut out: BTreeMap<String, Vec<T>> = BTreeMap::new();
     for row in rows {

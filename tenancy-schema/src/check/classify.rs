@@ -69,11 +69,7 @@ pub fn derive_classification(
         if table.starts_with("__diesel_schema_migrations") {
             continue;
         }
-        let tenant_scoped = table != &options.tenants_table
-            && catalog
-                .columns
-                .get(table)
-                .is_some_and(|cols| cols.iter().any(|c| c.column_name == tenant));
+        let tenant_scoped = catalog.has_tenant_column(table, options);
         let mut derived = DerivedTable {
             table: table.clone(),
             tenant_scoped,

@@ -62,10 +62,8 @@ pub fn run(
         let col = m.tenant_column.unwrap_or(&options.tenant_column);
         tenant_tables.insert(m.table.to_owned(), col.to_owned());
     }
-    for (table, cols) in &catalog.columns {
-        if cols.iter().any(|c| c.column_name == options.tenant_column)
-            && table != &options.tenants_table
-        {
+    for table in catalog.columns.keys() {
+        if catalog.has_tenant_column(table, options) {
             tenant_tables
                 .entry(table.clone())
                 .or_insert_with(|| options.tenant_column.clone());
