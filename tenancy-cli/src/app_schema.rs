@@ -7,8 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use proc_macro2::TokenStream;
-use syn::{Attribute, Ident, Item, Meta};
-use tenancy_macros_parse::table::{TableDecl, type_name, unraw};
+use syn::{Attribute, Item, Meta};
+use tenancy_macros_parse::manifest::manifest_data;
+use tenancy_macros_parse::table::{Column, TableDecl, unraw};
 use tenancy_macros_parse::{ScopedArgs, parse_scoped};
 use tenancy_schema::{ForeignKey, TableKind, TableManifest};
 
@@ -148,71 +149,50 @@ fn leak_list(items: Vec<String>) -> &'static [&'static str] {
     )
 }
 
-/// The registry entry the attribute generates for `decl` (see `tenancy-macros`' `expand`):
-/// keys and foreign keys led by the tenant column, which is added (first, `Uuid`) when the
-/// declaration does not have it.
+/// The registry entry the attribute generates for `decl` (`manifest_data`, which the macro
+/// uses too), with the primary key as the attribute resolves it: led by the tenant column,
+/// which is added when the declaration leaves it out.
 fn manifest(decl: &TableDecl, tenant: Option<&str>, args: &ScopedArgs) -> TableManifest {
-    let sql_of = |ident: &Ident| {
-        decl.column(ident).map_or_else(
-            || unraw(ident),
-            tenancy_macros_parse::table::Column::sql_name,
+    let mut primary_key: Vec<String> = decl
+        .primary_key_idents()
+        .iter()
+        .map(|k| decl.column(k).map_or_else(|| unraw(k), Column::sql_name))
+        .collect();
+    if let Some(t) = tenant.filter(|t| primary_key.first().map(String::as_str) != Some(*t)) {
+        primary_key.insert(0, t.to_owned());
+    }
+    let data = manifest_data(decl, tenant, &primary_key, args);
+    let leak_lists = |lists: Vec<Vec<String>>| -> &'static [&'static [&'static str]] {
+        Box::leak(
+            lists
+                .into_iter()
+                .map(leak_list)
+                .collect::<Vec<_>>()
+                .into_boxed_slice(),
         )
     };
-    let led = |columns: &[Ident]| -> Vec<String> {
-        tenant
-            .map(str::to_owned)
-            .into_iter()
-            .chain(columns.iter().map(sql_of))
-            .collect()
-    };
-    let mut columns: Vec<String> = decl
-        .columns
-        .iter()
-        .map(tenancy_macros_parse::table::Column::sql_name)
-        .collect();
-    let mut column_types: Vec<String> = decl.columns.iter().map(|c| type_name(&c.ty)).collect();
-    let mut primary_key: Vec<String> = decl.primary_key_idents().iter().map(sql_of).collect();
-    if let Some(t) = tenant {
-        if !columns.iter().any(|c| c == t) {
-            columns.insert(0, t.to_owned());
-            column_types.insert(0, "Uuid".to_owned());
-        }
-        if primary_key.first().map(String::as_str) != Some(t) {
-            primary_key.insert(0, t.to_owned());
-        }
-    }
-    let indexes: Vec<&'static [&'static str]> = args
-        .indexes
-        .iter()
-        .map(|k| leak_list(led(&k.columns)))
-        .collect();
-    let uniques: Vec<&'static [&'static str]> = args
-        .uniques
-        .iter()
-        .map(|k| leak_list(led(&k.columns)))
-        .collect();
-    let foreign_keys: Vec<ForeignKey> = args
+    let foreign_keys: Vec<ForeignKey> = data
         .foreign_keys
-        .iter()
-        .map(|fk| ForeignKey {
-            columns: leak_list(led(std::slice::from_ref(&fk.column))),
-            references: leak(unraw(&fk.target)),
+        .into_iter()
+        .map(|(columns, target)| ForeignKey {
+            columns: leak_list(columns),
+            references: leak(target),
         })
         .collect();
     TableManifest {
-        table: leak(decl.sql_name()),
+        table: leak(data.table),
         kind: if tenant.is_some() {
             TableKind::TenantScoped
         } else {
             TableKind::Global
         },
-        tenant_column: tenant.map(|t| leak(t.to_owned())),
-        primary_key: leak_list(primary_key),
-        indexes: Box::leak(indexes.into_boxed_slice()),
-        uniques: Box::leak(uniques.into_boxed_slice()),
+        tenant_column: data.tenant_column.map(leak),
+        primary_key: leak_list(data.primary_key),
+        indexes: leak_lists(data.indexes),
+        uniques: leak_lists(data.uniques),
         foreign_keys: Box::leak(foreign_keys.into_boxed_slice()),
-        columns: leak_list(columns),
-        column_types: leak_list(column_types),
+        columns: leak_list(data.columns),
+        column_types: leak_list(data.column_types),
     }
 }
 

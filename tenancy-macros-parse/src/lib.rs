@@ -168,6 +168,7 @@ pub fn push(errors: &mut Option<syn::Error>, error: syn::Error) {
 }
 
 pub mod checks;
+pub mod manifest;
 pub mod table;
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use syn::{Fields, Ident, ItemStruct};
 use crate::args::{self, ScopedArgs, push};
 use crate::ast::{self, Item, TableItem, lit, unraw};
 use crate::validate;
-use tenancy_macros_parse::table::type_name;
+use tenancy_macros_parse::manifest::manifest_data;
 
 /// On failure the user's item is still emitted, unchanged, next to the error, so the rest
 /// of the crate (and the IDE) keeps seeing the table or struct.
@@ -134,39 +134,21 @@ fn manifest(
     primary_key: &[String],
     args: &ScopedArgs,
 ) -> TokenStream {
-    let decl = &table.decl;
-    let name = lit(&decl.sql_name(), decl.name.span());
-    let sql_of = |ident: &Ident| {
-        decl.column(ident)
-            .map_or_else(|| unraw(ident), ast::Column::sql_name)
-    };
-    let led = |columns: &[Ident]| -> Vec<String> {
-        tenant
-            .map(str::to_owned)
-            .into_iter()
-            .chain(columns.iter().map(sql_of))
-            .collect()
-    };
-    let indexes = args.indexes.iter().map(|k| str_list(&led(&k.columns)));
-    let uniques = args.uniques.iter().map(|k| str_list(&led(&k.columns)));
-    let foreign_keys = args.foreign_keys.iter().map(|fk| {
-        let columns = str_list(&led(std::slice::from_ref(&fk.column)));
-        let target = unraw(&fk.target);
+    let data = manifest_data(&table.decl, tenant, primary_key, args);
+    let name = lit(&data.table, table.decl.name.span());
+    let indexes = data.indexes.iter().map(|k| str_list(k));
+    let uniques = data.uniques.iter().map(|k| str_list(k));
+    let foreign_keys = data.foreign_keys.iter().map(|(columns, target)| {
+        let columns = str_list(columns);
         quote!(::tenancy_schema::__private_v0_1::ForeignKey { columns: #columns, references: #target })
     });
-    let tenant_tokens = tenant.map_or_else(
+    let tenant_tokens = data.tenant_column.as_deref().map_or_else(
         || quote!(::core::option::Option::None),
         |t| quote!(::core::option::Option::Some(#t)),
     );
-    let primary_key = str_list(primary_key);
-    let mut columns: Vec<String> = decl.columns.iter().map(ast::Column::sql_name).collect();
-    let mut column_types: Vec<String> = decl.columns.iter().map(|c| type_name(&c.ty)).collect();
-    if let Some(t) = tenant.filter(|t| !columns.iter().any(|c| c == t)) {
-        columns.insert(0, t.to_owned());
-        column_types.insert(0, "Uuid".to_owned());
-    }
-    let columns = str_list(&columns);
-    let column_types = str_list(&column_types);
+    let primary_key = str_list(&data.primary_key);
+    let columns = str_list(&data.columns);
+    let column_types = str_list(&data.column_types);
     quote! {
         &::tenancy_schema::__private_v0_1::TableManifest {
             table: #name,
