@@ -1,7 +1,7 @@
 //! Properties of the `#[tenant_scoped(...)]` argument parser, checked on arbitrary input.
 //!
 //! Used by the fuzz target (`fuzz/fuzz_targets/macro_args.rs`) and by the corpus replay in
-//! this crate's unit tests, so that both check exactly the same properties.
+//! `tenancy-tests/tests/fuzz_corpus.rs`, so that both check exactly the same properties.
 
 use std::str::FromStr;
 

@@ -170,38 +170,3 @@ pub fn push(errors: &mut Option<syn::Error>, error: syn::Error) {
 pub mod checks;
 pub mod manifest;
 pub mod table;
-
-#[cfg(test)]
-mod tests {
-    use std::panic::{self, AssertUnwindSafe};
-    use std::path::{Path, PathBuf};
-
-    /// Every committed `macro_args` fuzz input stays a regression test of the plain `cargo test`.
-    #[test]
-    fn fuzz_corpus_replays() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/macro_args");
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
-            .map(|entry| entry.expect("corpus entry").path())
-            .filter(|path| path.is_file())
-            .collect();
-        files.sort();
-        assert!(!files.is_empty(), "no corpus files in {}", dir.display());
-        let failures: Vec<String> = files
-            .iter()
-            .filter(|path| {
-                let data = std::fs::read(path).expect("read corpus file");
-                let check = || crate::checks::macro_args(&data);
-                panic::catch_unwind(AssertUnwindSafe(check)).is_err()
-            })
-            .map(|path| path.display().to_string())
-            .collect();
-        assert!(
-            failures.is_empty(),
-            "{} of {} corpus files fail (reproduce with `cargo fuzz run macro_args <file>`):\n{}",
-            failures.len(),
-            files.len(),
-            failures.join("\n")
-        );
-    }
-}

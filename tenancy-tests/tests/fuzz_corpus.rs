@@ -1,7 +1,6 @@
-//! Replays the committed fuzz corpora (`fuzz/corpus/{typed_id,api_key}`) through the same
-//! checks as the cargo-fuzz targets, so every input the fuzzer ever kept stays a regression
-//! test of the normal `cargo test`, without nightly or cargo-fuzz. The `macro_args` corpus is
-//! replayed by a unit test of `tenancy-macros-parse`.
+//! Replays the committed fuzz corpora (`fuzz/corpus/{typed_id,api_key,macro_args}`) through
+//! the same checks as the cargo-fuzz targets, so every input the fuzzer ever kept stays a
+//! regression test of the normal `cargo test`, without nightly or cargo-fuzz.
 
 mod common;
 
@@ -62,4 +61,9 @@ fn api_key_corpus_replays() {
         "api_key",
         &[("corpus_files", files), ("failures", 0)],
     );
+}
+
+#[test]
+fn macro_args_corpus_replays() {
+    replay("macro_args", tenancy_macros_parse::checks::macro_args);
 }
