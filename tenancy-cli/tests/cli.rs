@@ -77,12 +77,16 @@ struct Run {
     stderr: String,
 }
 
-/// Runs the binary with `args` and no `DATABASE_URL` (unless `env` sets it).
-fn tenancy_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+/// Runs the binary with `args` in `dir` (the test's own directory when `None`), with no
+/// `DATABASE_URL` unless `env` sets it.
+fn run_tenancy(args: &[&str], env: &[(&str, &str)], dir: Option<&std::path::Path>) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tenancy"));
     command.args(args).env_remove("DATABASE_URL");
     for (key, value) in env {
         command.env(key, value);
+    }
+    if let Some(dir) = dir {
+        command.current_dir(dir);
     }
     let output = command.output().expect("run the tenancy binary");
     Run {
@@ -90,6 +94,11 @@ fn tenancy_env(args: &[&str], env: &[(&str, &str)]) -> Run {
         stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
         stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
     }
+}
+
+/// Runs the binary with `args` and no `DATABASE_URL` (unless `env` sets it).
+fn tenancy_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    run_tenancy(args, env, None)
 }
 
 fn tenancy(args: &[&str]) -> Run {
@@ -107,16 +116,28 @@ fn tenancy_in_on(dir: &std::path::Path, args: &[&str], db: Option<&TestDatabase>
     if let Some(db) = db {
         args.extend(["--database-url", db.url()]);
     }
-    let output = Command::new(env!("CARGO_BIN_EXE_tenancy"))
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .current_dir(dir)
-        .output()
-        .expect("run the tenancy binary");
-    Run {
-        code: output.status.code().expect("exit code, not a signal"),
-        stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
-        stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+    run_tenancy(&args, &[], Some(dir))
+}
+
+/// The `up.sql` and `down.sql` that `tenancy new-table ... --print` printed.
+fn printed_migration(run: &Run) -> (String, String) {
+    let (up, down) = run
+        .stdout
+        .strip_prefix("-- up.sql\n")
+        .and_then(|rest| rest.split_once("-- down.sql\n"))
+        .unwrap_or_else(|| panic!("up and down: {run:#?}"));
+    (up.to_owned(), down.to_owned())
+}
+
+/// The only findings about `table` in `report` are TEN050 ("no model classifies it").
+fn assert_only_unclassified(report: &serde_json::Value, table: &str) {
+    for finding in findings(report) {
+        if finding.to_string().contains(table) {
+            assert_eq!(
+                finding["id"], "TEN050",
+                "only 'not classified': {finding:#}"
+            );
+        }
     }
 }
 
@@ -599,52 +620,30 @@ fn new_table_with_every_type_passes_check() {
     ]);
     let run = tenancy(&args);
     assert_eq!(run.code, 0, "{run:#?}");
-    let (up, down) = run
-        .stdout
-        .strip_prefix("-- up.sql\n")
-        .and_then(|rest| rest.split_once("-- down.sql\n"))
-        .unwrap_or_else(|| panic!("up and down: {run:#?}"));
-    owner.batch_execute(up).expect("apply up.sql");
+    let (up, down) = printed_migration(&run);
+    owner.batch_execute(&up).expect("apply up.sql");
 
     let check = tenancy_on(&db, &["check", "--format", "json", "--citus"]);
     let report = assert_report_consistent(&check);
     assert_eq!(check.code, 0, "{check:#?}");
-    for finding in findings(&report) {
-        if finding.to_string().contains("gizmos") {
-            assert_eq!(
-                finding["id"], "TEN050",
-                "only 'not classified': {finding:#}"
-            );
-        }
-    }
-    owner.batch_execute(down).expect("apply down.sql");
+    assert_only_unclassified(&report, "gizmos");
+    owner.batch_execute(&down).expect("apply down.sql");
 
     // Without --citus the policies read the tenant once per statement, and pass the checks
     // for one PostgreSQL server.
     let run = tenancy(&["new-table", "widgets", "--column", "label:text", "--print"]);
     assert_eq!(run.code, 0, "{run:#?}");
-    let (up, down) = run
-        .stdout
-        .strip_prefix("-- up.sql\n")
-        .and_then(|rest| rest.split_once("-- down.sql\n"))
-        .unwrap_or_else(|| panic!("up and down: {run:#?}"));
+    let (up, down) = printed_migration(&run);
     assert!(
         up.contains("tenant_id = (SELECT tenancy.current_tenant())"),
         "{up}"
     );
-    owner.batch_execute(up).expect("apply up.sql");
+    owner.batch_execute(&up).expect("apply up.sql");
     let check = tenancy_on(&db, &["check", "--format", "json"]);
     let report = assert_report_consistent(&check);
     assert_eq!(check.code, 0, "{check:#?}");
-    for finding in findings(&report) {
-        if finding.to_string().contains("widgets") {
-            assert_eq!(
-                finding["id"], "TEN050",
-                "only 'not classified': {finding:#}"
-            );
-        }
-    }
-    owner.batch_execute(down).expect("apply down.sql");
+    assert_only_unclassified(&report, "widgets");
+    owner.batch_execute(&down).expect("apply down.sql");
 }
 
 #[test]
@@ -707,15 +706,8 @@ fn a_global_table_and_a_reference_to_it_apply_and_the_application_reads_it() {
     let check = tenancy_on(&db, &["check", "--format", "json"]);
     let report = assert_report_consistent(&check);
     assert_eq!(check.code, 0, "{check:#?}");
-    for finding in findings(&report) {
-        let text = finding.to_string();
-        if text.contains("subscriptions") || text.contains("plans") {
-            assert_eq!(
-                finding["id"], "TEN050",
-                "only 'not classified': {finding:#}"
-            );
-        }
-    }
+    assert_only_unclassified(&report, "subscriptions");
+    assert_only_unclassified(&report, "plans");
 }
 
 #[test]
@@ -851,12 +843,7 @@ diesel::table! {
     ] {
         let run = tenancy(&args);
         assert_eq!(run.code, 0, "{run:#?}");
-        let up = run
-            .stdout
-            .strip_prefix("-- up.sql\n")
-            .and_then(|rest| rest.split_once("-- down.sql\n"))
-            .map(|(up, _)| up.to_owned())
-            .expect("up.sql");
+        let (up, _) = printed_migration(&run);
         owner.batch_execute(&up).expect("apply");
     }
     let ids = |run: &Run| -> Vec<String> {
