@@ -10,7 +10,7 @@ use diesel::query_dsl::LoadQuery;
 use diesel::query_dsl::methods::{ExecuteDsl, FilterDsl, LimitDsl};
 use diesel::{Column, ExpressionMethods, PgConnection, RunQueryDsl};
 
-use super::{ScopedDelete, ScopedUpdate};
+use super::{ManyRows, OneRow, ScopedDelete, ScopedUpdate};
 use crate::scope::{
     OnConflict, ScopedExists, ScopedTable, TenantEq, TenantFreeValues, TenantInsert, TenantQuery,
     check_changeset,
@@ -168,7 +168,8 @@ impl<'c> TenantTx<'c> {
     }
 
     /// Inserts one row (a struct deriving `Insertable`, or a tuple of `column.eq(value)`)
-    /// with the tenant column set to this transaction's tenant.
+    /// with the tenant column set to this transaction's tenant: short for
+    /// `tx.insert_into(table).values(record).execute()`.
     ///
     /// # Errors
     /// Database errors (constraint violations, RLS).
@@ -179,10 +180,9 @@ impl<'c> TenantTx<'c> {
         R: Insertable<T, Values = ValuesClause<V, T>>,
         V: TenantFreeValues + InsertValues<Pg, T>,
     {
-        let _ = table;
-        self.insert_statement::<T, V, ()>(vec![record.values().values], None, false)?
-            .execute(self.conn)
-            .map_err(Error::from)
+        self.insert_into(table)
+            .values::<_, V, OneRow>(record)
+            .execute()
     }
 
     /// Inserts one row and returns it (`RETURNING *`).
@@ -197,10 +197,9 @@ impl<'c> TenantTx<'c> {
         V: TenantFreeValues + InsertValues<Pg, T>,
         TenantInsert<T, V>: LoadQuery<'q, PgConnection, U>,
     {
-        let _ = table;
-        self.insert_statement::<T, V, ()>(vec![record.values().values], None, true)?
-            .get_result(self.conn)
-            .map_err(Error::from)
+        self.insert_into(table)
+            .values::<_, V, OneRow>(record)
+            .get_result()
     }
 
     /// Inserts many rows in one statement; returns how many were inserted.
@@ -215,14 +214,10 @@ impl<'c> TenantTx<'c> {
         I::Item: Insertable<T, Values = ValuesClause<V, T>>,
         V: TenantFreeValues + InsertValues<Pg, T>,
     {
-        let _ = table;
-        let rows: Vec<V> = records.into_iter().map(|r| r.values().values).collect();
-        if rows.is_empty() {
-            return Ok(0);
-        }
-        self.insert_statement::<T, V, ()>(rows, None, false)?
-            .execute(self.conn)
-            .map_err(Error::from)
+        let rows: Vec<I::Item> = records.into_iter().collect();
+        self.insert_into(table)
+            .values::<_, V, ManyRows>(rows)
+            .execute()
     }
 
     /// `INSERT ... ON CONFLICT (tenant_id, <conflict>) DO UPDATE SET <changes>`: the conflict
