@@ -187,20 +187,34 @@ pub trait ConflictTarget<T, M> {
     fn columns(out: &mut Vec<&'static str>);
 }
 
-impl<C: Column> ConflictTarget<C::Table, OneColumn> for C {
+/// `T` is `U`: a bound that fails with [`ConflictTarget`]'s own message (an equality of
+/// associated types would fail with rustc's "type mismatch" instead).
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "the conflict target is a column of `{U}`, not of `{Self}`, the table the insert goes into",
+    label = "a column of another table",
+    note = "name the columns of a unique key of `{Self}` (one column, or a tuple of up to four); tenancy puts the tenant column first itself"
+)]
+pub trait SameTable<U> {}
+impl<T> SameTable<T> for T {}
+
+impl<T, C: Column> ConflictTarget<T, OneColumn> for C
+where
+    T: SameTable<C::Table>,
+{
     fn columns(out: &mut Vec<&'static str>) {
         out.push(C::NAME);
     }
 }
 
 macro_rules! conflict_tuples {
-    ($first:ident $($rest:ident)*) => {
-        impl<$first: Column, $($rest: Column<Table = $first::Table>),*>
-            ConflictTarget<$first::Table, ColumnTuple> for ($first, $($rest,)*)
+    ($($column:ident)+) => {
+        impl<T, $($column: Column),+> ConflictTarget<T, ColumnTuple> for ($($column,)+)
+        where
+            $(T: SameTable<$column::Table>),+
         {
             fn columns(out: &mut Vec<&'static str>) {
-                out.push($first::NAME);
-                $(out.push($rest::NAME);)*
+                $(out.push($column::NAME);)+
             }
         }
     };
