@@ -1,7 +1,6 @@
 DO $$
 BEGIN
   EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO PUBLIC', current_database());
-  EXECUTE format('ALTER POLICY tenant_access ON public.tenants TO tenancy_app');
 END
 $$;
 

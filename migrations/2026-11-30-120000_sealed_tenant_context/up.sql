@@ -266,14 +266,6 @@ REVOKE ALL ON FUNCTION tenancy.rewrite_policies(text, text) FROM PUBLIC;
 SELECT tenancy.rewrite_policies('tenancy.current_tenant()', '(SELECT tenancy.current_tenant())'),
        tenancy.rewrite_policies('tenancy.current_principal()', '(SELECT tenancy.current_principal())');
 
--- `tenancy.enter()` and the tenant status check run as the owner; the owner sees the current
--- tenant's row of `tenants` (and no other) like it does on every tenant table.
-DO $$
-BEGIN
-  EXECUTE format('ALTER POLICY tenant_access ON public.tenants TO tenancy_app, %I', current_user);
-END
-$$;
-
 -- Temporary tables shadow real ones of the same name for the rest of the session: on a
 -- pooled connection a temporary `posts` created in one tenant's transaction would be read
 -- and written by the next tenant's. The application role gets no TEMPORARY right.

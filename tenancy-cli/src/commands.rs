@@ -7,19 +7,48 @@ use diesel_migrations::MigrationHarness;
 use tenancy_cli::new_table::{self, Column, Reference, TableSpec};
 use tenancy_cli::{audit, report};
 use tenancy_schema::check::{self, CheckOptions};
-use tenancy_schema::migrations::MIGRATIONS;
+use tenancy_schema::migrations::MigrationSet;
 
 use crate::db::Database;
-use crate::{CheckArgs, Failure, Format, InitArgs, NewTableArgs, VerifyArgs, errln, outln};
+use crate::{
+    CheckArgs, Failure, Format, InitArgs, MigrateArgs, NewTableArgs, VerifyArgs, errln, outln,
+};
 
 /// What to do when a migration fails.
 const MIGRATION_TODO: &str = "the failing migration was rolled back; fix the cause and run `tenancy migrate` again (the first run needs a role allowed to create roles, such as a superuser)";
 
-/// Applies the pending migrations, printing what it does unless `quiet`; returns the names
-/// of the applied migrations.
-fn apply_migrations(conn: &mut PgConnection, quiet: bool) -> Result<Vec<String>, Failure> {
+/// Whether the database has one of the foundation schema's migrations applied.
+fn has_foundation(conn: &mut PgConnection) -> Result<bool, Failure> {
+    let applied = conn.applied_migrations().map_err(|e| {
+        Failure::failed(
+            format!("could not read the applied migrations: {e}"),
+            MIGRATION_TODO,
+        )
+    })?;
+    Ok(tenancy_foundation::migrations::FOUNDATION
+        .iter()
+        .any(|f| applied.iter().any(|v| v.to_string() == f.version())))
+}
+
+/// The core's migrations, and the foundation's too when `foundation` is asked for or the
+/// database already has one of them (so that an upgrade applies the foundation's new ones).
+fn chosen_set(conn: &mut PgConnection, foundation: bool) -> Result<MigrationSet, Failure> {
+    Ok(if foundation || has_foundation(conn)? {
+        tenancy_foundation::migrations::MIGRATIONS
+    } else {
+        tenancy_schema::migrations::MIGRATIONS
+    })
+}
+
+/// Applies the pending migrations of `set`, printing what it does unless `quiet`; returns the
+/// names of the applied migrations.
+fn apply_migrations(
+    conn: &mut PgConnection,
+    set: MigrationSet,
+    quiet: bool,
+) -> Result<Vec<String>, Failure> {
     let pending: Vec<(String, String)> = conn
-        .pending_migrations(MIGRATIONS)
+        .pending_migrations(set)
         .map_err(|e| {
             Failure::failed(
                 format!("could not read the applied migrations: {e}"),
@@ -35,7 +64,8 @@ fn apply_migrations(conn: &mut PgConnection, quiet: bool) -> Result<Vec<String>,
     if !quiet {
         outln!("applying {} pending migrations...", pending.len());
     }
-    let applied = tenancy_schema::run_migrations(conn)
+    let applied = set
+        .run(conn)
         .map_err(|e| Failure::failed(e.to_string(), MIGRATION_TODO))?;
     let names: Vec<String> = applied
         .iter()
@@ -55,10 +85,11 @@ fn apply_migrations(conn: &mut PgConnection, quiet: bool) -> Result<Vec<String>,
 }
 
 /// `tenancy migrate`.
-pub(crate) fn migrate(url: Option<&str>) -> Result<u8, Failure> {
+pub(crate) fn migrate(url: Option<&str>, args: &MigrateArgs) -> Result<u8, Failure> {
     let db = Database::open(url)?;
     let mut conn = db.connect()?;
-    let applied = apply_migrations(&mut conn, false)?;
+    let set = chosen_set(&mut conn, args.foundation)?;
+    let applied = apply_migrations(&mut conn, set, false)?;
     if applied.is_empty() {
         let total = conn.applied_migrations().map_or(0, |v| v.len());
         outln!("up to date: all {total} tenancy migrations are applied, nothing to do");
@@ -82,7 +113,8 @@ pub(crate) fn check(url: Option<&str>, args: &CheckArgs) -> Result<u8, Failure> 
     let db = Database::open(url)?;
     let mut conn = db.connect()?;
     if db.is_throwaway() {
-        let applied = apply_migrations(&mut conn, true)?;
+        let applied =
+            apply_migrations(&mut conn, tenancy_foundation::migrations::MIGRATIONS, true)?;
         errln!(
             "applied {} migrations to the throwaway database; checking it",
             applied.len()
@@ -94,7 +126,13 @@ pub(crate) fn check(url: Option<&str>, args: &CheckArgs) -> Result<u8, Failure> 
         citus: args.citus,
         ..CheckOptions::default()
     };
-    let mut registry = tenancy_schema::registry();
+    // The tables this binary registers are the foundation schema's: checked where it is
+    // installed, not reported missing where an application runs on the core alone.
+    let mut registry = if has_foundation(&mut conn)? {
+        tenancy_schema::registry()
+    } else {
+        Vec::new()
+    };
     let schema_rs = args
         .schema_rs
         .clone()
@@ -189,8 +227,11 @@ pub(crate) fn init(args: &InitArgs) -> Result<u8, Failure> {
         None => tenancy_cli::init::migrations_dir(Path::new("."))
             .map_err(|e| Failure::usage_message(e.to_string()))?,
     };
-    let outcome = tenancy_cli::init::write_missing(&dir)
-        .map_err(|e| Failure::failed(e.to_string(), "check the directory's permissions"))?;
+    let cannot_write = |e: tenancy_cli::init::InitError| {
+        Failure::failed(e.to_string(), "check the directory's permissions")
+    };
+    let set = tenancy_cli::init::chosen_set(&dir, args.foundation).map_err(cannot_write)?;
+    let outcome = tenancy_cli::init::write_missing(&dir, &set).map_err(cannot_write)?;
     for name in &outcome.written {
         outln!("created {}", dir.join(name).display());
     }
@@ -218,6 +259,7 @@ pub(crate) fn new_table(args: &NewTableArgs) -> Result<u8, Failure> {
     let mut spec = TableSpec::new(args.name.clone());
     spec.global = args.global;
     spec.global_tables = new_table::global_tables_in(&args.migrations_dir);
+    spec.no_tenants_table = new_table::core_alone_in(&args.migrations_dir);
     if args.citus {
         spec.context_read = tenancy_schema::policy::ContextRead::Call;
     }
@@ -280,7 +322,8 @@ pub(crate) fn audit_verify(url: Option<&str>, args: &VerifyArgs) -> Result<u8, F
     let db = Database::open(url)?;
     let mut conn = db.connect()?;
     if db.is_throwaway() {
-        let applied = apply_migrations(&mut conn, true)?;
+        let applied =
+            apply_migrations(&mut conn, tenancy_foundation::migrations::MIGRATIONS, true)?;
         errln!(
             "applied {} migrations to the throwaway database; verifying it",
             applied.len()

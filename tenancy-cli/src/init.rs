@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use tenancy_schema::migrations::{FILES, MigrationFiles, version_of};
+use tenancy_schema::migrations::{MigrationFiles, MigrationSet, version_of};
 
 /// What `tenancy init` did.
 #[derive(Debug, Default)]
@@ -57,25 +57,56 @@ pub fn migrations_dir(project: &Path) -> Result<PathBuf, InitError> {
     Ok(project.join(dir))
 }
 
-/// Writes every library migration `dir` does not have yet (a migration counts as there when a
-/// directory of the same version exists).
+/// The migrations `tenancy init` writes: the core's, and the foundation schema's as well when
+/// `foundation` is asked for or `dir` already holds one of them (so that running it again
+/// after an upgrade brings the foundation's new migrations too).
+///
+/// # Errors
+/// [`InitError::Write`] when `dir` exists but cannot be read.
+pub fn chosen_set(dir: &Path, foundation: bool) -> Result<MigrationSet, InitError> {
+    let has_foundation = foundation
+        || existing(dir)?.iter().any(|(name, _)| {
+            tenancy_foundation::migrations::FOUNDATION
+                .iter()
+                .any(|f| f.version() == version_of(name))
+        });
+    Ok(if has_foundation {
+        tenancy_foundation::migrations::MIGRATIONS
+    } else {
+        tenancy_schema::migrations::MIGRATIONS
+    })
+}
+
+/// The entries of `dir` (none when it does not exist), by name and path.
+fn existing(dir: &Path) -> Result<Vec<(String, PathBuf)>, InitError> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => Ok(entries
+            .filter_map(Result::ok)
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+            .collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(InitError::Write {
+            path: dir.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Writes every migration of `set` that `dir` does not have yet (a migration counts as there
+/// when a directory of the same version exists).
 ///
 /// # Errors
 /// [`InitError::Write`] when a directory or file cannot be written; the migrations written
 /// before it stay.
-pub fn write_missing(dir: &Path) -> Result<Written, InitError> {
+pub fn write_missing(dir: &Path, set: &MigrationSet) -> Result<Written, InitError> {
     let write_error = |path: &Path| {
         let path = path.to_owned();
         move |source| InitError::Write { path, source }
     };
     std::fs::create_dir_all(dir).map_err(write_error(dir))?;
-    let existing: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
-        .map_err(write_error(dir))?
-        .filter_map(Result::ok)
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
-        .collect();
+    let existing = existing(dir)?;
     let mut outcome = Written::default();
-    for files in FILES {
+    for files in set.files() {
         let there = existing
             .iter()
             .find(|(name, _)| version_of(name) == files.version());

@@ -56,11 +56,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Apply the tenancy foundation schema's migrations that the database does not have yet.
+    /// Apply tenancy's migrations that the database does not have yet.
     ///
-    /// Run it as the role that should own the tables (the first run creates the roles
-    /// tenancy_app and tenancy_admin, which needs a superuser), never as tenancy_app.
-    Migrate,
+    /// The core's (roles, the tenancy schema, the tenant context); with --foundation, or once
+    /// the database has one of them, the foundation schema's as well. Run it as the role that
+    /// should own the tables (the first run creates the roles tenancy_app and tenancy_admin,
+    /// which needs a superuser), never as tenancy_app.
+    Migrate(MigrateArgs),
     /// Write tenancy's migrations into your application's migrations directory.
     ///
     /// The directory is the one diesel.toml names (migrations_directory.dir), else
@@ -157,6 +159,17 @@ struct InitArgs {
     /// The migrations directory (default: diesel.toml's, else `migrations`).
     #[arg(long, value_name = "DIR")]
     migrations_dir: Option<std::path::PathBuf>,
+    /// Also the foundation schema's migrations (tenants, users, principals, teams,
+    /// workspaces, resources, API keys, audit log); implied when the directory has one.
+    #[arg(long)]
+    foundation: bool,
+}
+
+#[derive(Debug, Args)]
+struct MigrateArgs {
+    /// Also the foundation schema's migrations; implied when the database has one.
+    #[arg(long)]
+    foundation: bool,
 }
 
 #[derive(Debug, Args)]
@@ -259,7 +272,7 @@ fn main() -> ExitCode {
         .map(str::trim)
         .filter(|url| !url.is_empty());
     let result = match cli.command {
-        Command::Migrate => commands::migrate(url),
+        Command::Migrate(args) => commands::migrate(url, &args),
         Command::Init(args) => commands::init(&args),
         Command::PrintSchema => commands::print_schema(url),
         Command::Check(args) => commands::check(url, &args),

@@ -95,7 +95,7 @@ fn set_up(
     db: &TestDatabase,
     owner: &mut PgConnection,
 ) -> Result<(Tenancy, PersonalTenant, PersonalTenant, ResourceId), Failure> {
-    let applied = tenancy_schema::run_migrations(owner).map_err(failed("migrating"))?;
+    let applied = tenancy_foundation::run_migrations(owner).map_err(failed("migrating"))?;
     step(
         2,
         &format!(

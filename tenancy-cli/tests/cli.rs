@@ -4,7 +4,6 @@
 #![allow(clippy::items_after_statements, clippy::too_many_lines)] // reason: row structs sit next to their query; end-to-end scenarios read top to bottom
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -52,7 +51,7 @@ fn server() -> &'static TestDatabase {
     let db = embedded::shared().expect("start the shared test server");
     READY.get_or_init(|| {
         let mut conn = PgConnection::establish(db.url()).expect("connect to the shared database");
-        tenancy_schema::run_migrations(&mut conn).expect("migrate the shared database");
+        tenancy_foundation::run_migrations(&mut conn).expect("migrate the shared database");
         db.create_app_login(LOGIN, PASSWORD)
             .expect("create the login role");
     });
@@ -66,7 +65,7 @@ fn fresh() -> TestDatabase {
 fn migrated() -> (TestDatabase, PgConnection) {
     let db = fresh();
     let mut conn = PgConnection::establish(db.url()).expect("connect as owner");
-    tenancy_schema::run_migrations(&mut conn).expect("migrate");
+    tenancy_foundation::run_migrations(&mut conn).expect("migrate");
     (db, conn)
 }
 
@@ -182,17 +181,6 @@ fn assert_one_line_error(run: &Run) {
     );
 }
 
-fn migration_names() -> Vec<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("read migrations/")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter(|name| !name.starts_with('.'))
-        .collect();
-    names.sort();
-    names
-}
-
 fn json_report(run: &Run) -> serde_json::Value {
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("JSON report: {e}: {run:#?}"))
 }
@@ -251,26 +239,32 @@ fn assert_report_consistent(run: &Run) -> serde_json::Value {
 }
 
 #[test]
-fn migrate_applies_everything_then_is_up_to_date() {
+fn migrate_applies_the_core_then_the_foundation_then_is_up_to_date() {
     let db = fresh();
-    let first = tenancy_on(&db, &["migrate"]);
-    assert_eq!(first.code, 0, "{first:#?}");
-    let names = migration_names();
-    assert!(!names.is_empty());
-    for name in &names {
-        assert!(first.stdout.contains(name.as_str()), "{name}: {first:#?}");
-    }
-    assert!(
-        first
-            .stdout
-            .contains(&format!("applied {} migrations", names.len())),
-        "{first:#?}"
+    let names = |set: &[tenancy_schema::migrations::MigrationFiles]| -> Vec<&'static str> {
+        set.iter().map(|f| f.name).collect()
+    };
+    let applies = |args: &[&str], expected: &[&str]| {
+        let run = tenancy_on(&db, args);
+        assert_eq!(run.code, 0, "{run:#?}");
+        for name in expected {
+            assert!(run.stdout.contains(name), "{name}: {run:#?}");
+        }
+        assert!(
+            run.stdout
+                .contains(&format!("applied {} migrations", expected.len())),
+            "{run:#?}"
+        );
+        let again = tenancy_on(&db, &["migrate"]);
+        assert_eq!(again.code, 0, "{again:#?}");
+        assert!(again.stdout.contains("up to date"), "{again:#?}");
+        assert!(!again.stdout.contains("applying"), "{again:#?}");
+    };
+    applies(&["migrate"], &names(tenancy_schema::migrations::CORE));
+    applies(
+        &["migrate", "--foundation"],
+        &names(tenancy_foundation::migrations::FOUNDATION),
     );
-
-    let second = tenancy_on(&db, &["migrate"]);
-    assert_eq!(second.code, 0, "{second:#?}");
-    assert!(second.stdout.contains("up to date"), "{second:#?}");
-    assert!(!second.stdout.contains("applying"), "{second:#?}");
 
     #[derive(QueryableByName)]
     struct Count {
@@ -281,7 +275,10 @@ fn migrate_applies_everything_then_is_up_to_date() {
     let applied: Count = diesel::sql_query("SELECT count(*) AS n FROM __diesel_schema_migrations")
         .get_result(&mut conn)
         .expect("count applied migrations");
-    assert_eq!(usize::try_from(applied.n).expect("count"), names.len());
+    assert_eq!(
+        usize::try_from(applied.n).expect("count"),
+        tenancy_foundation::migrations::MIGRATIONS.files().len()
+    );
 }
 
 #[test]
@@ -718,16 +715,23 @@ fn init_gives_the_application_one_migration_history_the_diesel_cli_runs() {
         "[migrations_directory]\ndir = \"db/migrations\"\n",
     )
     .expect("diesel.toml");
+    let dir = app.path().join("db/migrations");
+    let written_as_shipped = |set: &[tenancy_schema::migrations::MigrationFiles]| {
+        for files in set {
+            let written = std::fs::read_to_string(dir.join(files.name).join("up.sql"))
+                .unwrap_or_else(|e| panic!("{}: {e}", files.name));
+            assert_eq!(written, files.up, "{}", files.name);
+            let down =
+                std::fs::read_to_string(dir.join(files.name).join("down.sql")).expect("down");
+            assert_eq!(down, files.down, "{}", files.name);
+        }
+    };
+    // The core alone: no table of the foundation schema.
     let run = tenancy_in(app.path(), &["init"]);
     assert_eq!(run.code, 0, "{run:#?}");
-    let dir = app.path().join("db/migrations");
-    for files in tenancy_schema::migrations::FILES {
-        let written = std::fs::read_to_string(dir.join(files.name).join("up.sql"))
-            .unwrap_or_else(|e| panic!("{}: {e}", files.name));
-        assert_eq!(written, files.up, "{}", files.name);
-        let down = std::fs::read_to_string(dir.join(files.name).join("down.sql")).expect("down");
-        assert_eq!(down, files.down, "{}", files.name);
-    }
+    written_as_shipped(tenancy_schema::migrations::CORE);
+    let count = std::fs::read_dir(&dir).expect("read").count();
+    assert_eq!(count, tenancy_schema::migrations::CORE.len(), "{run:#?}");
     // Again: nothing new to write, nothing overwritten.
     let again = tenancy_in(app.path(), &["init"]);
     assert_eq!(again.code, 0, "{again:#?}");
@@ -736,7 +740,8 @@ fn init_gives_the_application_one_migration_history_the_diesel_cli_runs() {
         "{again:#?}"
     );
 
-    // The application's own migration goes in the same directory.
+    // The application's own migration goes in the same directory; on the core alone its
+    // tenant column references no `tenants` table.
     let table = tenancy_in(
         app.path(),
         &[
@@ -749,6 +754,14 @@ fn init_gives_the_application_one_migration_history_the_diesel_cli_runs() {
         ],
     );
     assert_eq!(table.code, 0, "{table:#?}");
+    let projects = std::fs::read_dir(&dir)
+        .expect("read")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.to_string_lossy().ends_with("create_projects"))
+        .expect("the new table's migration");
+    let up = std::fs::read_to_string(projects.join("up.sql")).expect("up.sql");
+    assert!(up.contains("tenant_id uuid NOT NULL,"), "{up}");
+    assert!(!up.contains("REFERENCES tenants"), "{up}");
 
     let Some(cli) = tenancy_testing::diesel_cli_for_test() else {
         eprintln!("diesel CLI not installed: the diesel CLI part is skipped");
@@ -764,15 +777,20 @@ fn init_gives_the_application_one_migration_history_the_diesel_cli_runs() {
         &["migration", "revert", "--all"],
         db.url(),
     );
-    let mut conn = PgConnection::establish(db.url()).expect("connect");
-    let left: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-        "(SELECT count(*) FROM pg_class WHERE relname IN ('projects', 'tenants'))
-         + (SELECT count(*) FROM pg_namespace WHERE nspname = 'tenancy')",
-    ))
-    .get_result(&mut conn)
-    .expect("count");
-    assert_eq!(left, 0, "revert --all leaves nothing of tenancy or the app");
-    drop(conn);
+    let leftovers = |url: &str| -> i64 {
+        let mut conn = PgConnection::establish(url).expect("connect");
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM pg_class WHERE relname IN ('projects', 'tenants'))
+             + (SELECT count(*) FROM pg_namespace WHERE nspname = 'tenancy')",
+        ))
+        .get_result(&mut conn)
+        .expect("count")
+    };
+    assert_eq!(
+        leftovers(db.url()),
+        0,
+        "revert --all leaves nothing of tenancy or the app"
+    );
     diesel_in(&cli, app.path(), &["database", "reset"], db.url());
     let check = tenancy_on(&db, &["check", "--format", "json"]);
     let report = assert_report_consistent(&check);
@@ -783,6 +801,35 @@ fn init_gives_the_application_one_migration_history_the_diesel_cli_runs() {
             .any(|f| f["id"] == "TEN050" && f.to_string().contains("projects")),
         "the app's table is there after the reset: {report:#}"
     );
+
+    // The foundation joins later: `init --foundation` adds its migrations, and from then on a
+    // plain `init` (after an upgrade) keeps bringing them.
+    let foundation = tenancy_in(app.path(), &["init", "--foundation"]);
+    assert_eq!(foundation.code, 0, "{foundation:#?}");
+    written_as_shipped(tenancy_foundation::migrations::FOUNDATION);
+    assert!(
+        foundation.stdout.contains(&format!(
+            "{} migration(s) written",
+            tenancy_foundation::migrations::FOUNDATION.len()
+        )),
+        "{foundation:#?}"
+    );
+    std::fs::remove_dir_all(dir.join(tenancy_foundation::migrations::FOUNDATION[0].name))
+        .expect("remove one");
+    let upgrade = tenancy_in(app.path(), &["init"]);
+    assert!(
+        upgrade.stdout.contains("1 migration(s) written"),
+        "{upgrade:#?}"
+    );
+    let ran = diesel_in(&cli, app.path(), &["migration", "run"], db.url());
+    assert!(ran.contains("control_plane"), "{ran}");
+    diesel_in(
+        &cli,
+        app.path(),
+        &["migration", "revert", "--all"],
+        db.url(),
+    );
+    assert_eq!(leftovers(db.url()), 0, "revert --all with the foundation");
 }
 
 #[test]

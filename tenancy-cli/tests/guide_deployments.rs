@@ -12,7 +12,7 @@ use std::process::Command;
 
 use diesel::connection::SimpleConnection;
 use tenancy_foundation::seed::seed_personal_tenant;
-use tenancy_schema::run_migrations;
+use tenancy_foundation::run_migrations;
 use tenancy_testing::TestDatabase;
 
 fn guide() -> String {

@@ -10,7 +10,8 @@ use tenancy_foundation::control::{self, NewTenantSpec};
 use tenancy_foundation::envelope::{self, ListRequest, NewResourceSpec};
 use tenancy_foundation::jobs::TenantJob;
 use tenancy_foundation::models::{PlanTier, ResourceKind, ResourceVisibility};
-use tenancy_schema::{Error, run_migrations};
+use tenancy_foundation::run_migrations;
+use tenancy_schema::Error;
 use tenancy_testing::TestDatabase;
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]

@@ -73,8 +73,14 @@
 //! principal, counter, mac, check_status)`. The MAC is an HMAC-SHA256, under a key the application
 //! holds and the application login cannot read, over the connection's session number (from
 //! `tenancy.open_session()` when the pool opens it), a counter that only grows, the tenant and the
-//! principal; `enter` refuses anything else, records the context where only it can write, and checks
-//! in the same statement that the tenant exists and is active. The closure's `Ok` commits, and `Err`
+//! principal; `enter` refuses anything else, records the context where only it can write, and asks
+//! the tenant status hook in the same statement whether the tenant may open one. The hook,
+//! `tenancy.tenant_refusal(tenant uuid) RETURNS TABLE (refusal text)`, refuses nothing in the core
+//! (which knows no table of tenants); the foundation schema's migrations replace it with one that
+//! reads `tenants`, and an application with a table of tenants of its own replaces it in a
+//! migration of its own (`'unknown'` or `'deleted'` become [`Error::TenantNotFound`],
+//! `'suspended'` [`Error::TenantSuspended`]; keep it a non-strict, `STABLE`, `LANGUAGE sql`
+//! function without `SECURITY DEFINER` or `SET`, so that the planner inlines it). The closure's `Ok` commits, and `Err`
 //! or a panic rolls back; the message that ends the transaction also resets the session (`RESET ALL;
 //! RESET ROLE; DISCARD TEMP`), so nothing SQL changed reaches the next checkout. A connection whose
 //! set-up or end failed is discarded; one the server dropped while idle fails its `BEGIN` and the next

@@ -9,7 +9,8 @@ use diesel::prelude::*;
 // classified, as the `tenancy` binary does.
 extern crate tenancy_foundation;
 use tenancy_schema::check::{self, CheckOptions, LINTS, Report, Severity};
-use tenancy_schema::{ForeignKey, TableKind, TableManifest, run_migrations};
+use tenancy_foundation::run_migrations;
+use tenancy_schema::{ForeignKey, TableKind, TableManifest};
 use tenancy_testing::TestDatabase;
 
 fn fresh() -> (TestDatabase, PgConnection) {

@@ -118,7 +118,7 @@ struct Counts {
 fn restart_mid_run(mode: StopMode) -> Counts {
     let db = TestDatabase::start_embedded().expect("start a private cluster");
     let mut owner = PgConnection::establish(db.url()).expect("connect as owner");
-    tenancy_schema::run_migrations(&mut owner).expect("migrations");
+    tenancy_foundation::run_migrations(&mut owner).expect("migrations");
     let login_url = db
         .create_app_login(LOGIN_ROLE, LOGIN_PASSWORD)
         .expect("login role");

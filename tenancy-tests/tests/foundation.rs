@@ -983,7 +983,7 @@ fn shadow_mode_keeps_policies_but_stops_enforcing_them() {
     let _ = fixture();
     let db = TestDatabase::create_in(fixture().db.url()).expect("database");
     let mut owner = PgConnection::establish(db.url()).unwrap();
-    tenancy_schema::run_migrations(&mut owner).unwrap();
+    tenancy_foundation::run_migrations(&mut owner).unwrap();
     owner
         .batch_execute("INSERT INTO principals (tenant_id, id, kind, display_name) VALUES ('00000000-0000-0000-0000-000000000000', tenancy.uuid_v7(), 'service', 'svc')")
         .unwrap();

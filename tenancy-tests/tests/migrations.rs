@@ -13,9 +13,8 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 // The foundation's tables register themselves in the registry when its crate is linked.
-extern crate tenancy_foundation;
-use tenancy_schema::migrations::{MIGRATIONS, revert_all_migrations};
-use tenancy_schema::{TableKind, run_migrations};
+use tenancy_foundation::migrations::{MIGRATIONS, revert_all_migrations, run_migrations};
+use tenancy_schema::TableKind;
 use tenancy_testing::TestDatabase;
 
 /// Reverting drops the roles when no other database uses them: one test at a time here.
@@ -131,6 +130,45 @@ fn migrations_run_revert_redo_and_rerun_cleanly() {
         "SELECT count(*) AS n FROM pg_roles WHERE rolname IN ('tenancy_app', 'tenancy_admin')",
     );
     assert_eq!(roles, 2);
+}
+
+/// Each directory of the repository's `migrations/` (what the diesel CLI runs here) is in
+/// exactly one embedded set, the core's or the foundation's, with the same files.
+#[test]
+fn every_migration_directory_is_embedded_in_exactly_one_set() {
+    let mut on_disk: Vec<String> = std::fs::read_dir(repo().join("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let core: Vec<&str> = tenancy_schema::migrations::CORE
+        .iter()
+        .map(|f| f.name)
+        .collect();
+    let foundation: Vec<&str> = tenancy_foundation::migrations::FOUNDATION
+        .iter()
+        .map(|f| f.name)
+        .collect();
+    assert!(
+        core.iter().all(|c| !foundation.contains(c)),
+        "in both sets: {core:?} / {foundation:?}"
+    );
+    let embedded: Vec<&str> = MIGRATIONS.files().iter().map(|f| f.name).collect();
+    assert_eq!(
+        embedded, on_disk,
+        "migrations/ and the embedded sets differ"
+    );
+    for files in MIGRATIONS.files() {
+        let dir = repo().join("migrations").join(files.name);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("up.sql")).unwrap(),
+            files.up
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("down.sql")).unwrap(),
+            files.down
+        );
+    }
 }
 
 #[test]

@@ -150,7 +150,7 @@ fn pgtap_policy_and_privilege_suite_passes() {
 
     let db = TestDatabase::start().expect("start a throwaway database");
     let mut conn = PgConnection::establish(db.url()).expect("connect as the superuser");
-    tenancy_schema::run_migrations(&mut conn).expect("run the tenancy migrations");
+    tenancy_foundation::run_migrations(&mut conn).expect("run the tenancy migrations");
     let available = diesel::sql_query(
         "SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pgtap') AS available",
     )

@@ -242,7 +242,7 @@ fn unknown_enum_values_are_typed_errors() {
     // Its own database: ALTER TYPE would change the enum for every other test.
     let db = tenancy_testing::TestDatabase::create_in(shared.url()).unwrap();
     let mut owner = PgConnection::establish(db.url()).unwrap();
-    tenancy_schema::run_migrations(&mut owner).unwrap();
+    tenancy_foundation::run_migrations(&mut owner).unwrap();
     let login_url = db
         .create_app_login(common::LOGIN_ROLE, common::LOGIN_PASSWORD)
         .unwrap();

@@ -1,7 +1,8 @@
 //! A small application on tenancy, built exactly the way the guide
 //! (`docs/guides/new-tenant-model.md`) says, and kept in step with it by its tests:
 //!
-//! 1. `tenancy init` wrote tenancy's migrations into `migrations/`;
+//! 1. `tenancy init --foundation` wrote tenancy's migrations, the core's and the foundation
+//!    schema's, into `migrations/`;
 //! 2. `tenancy new-table plans --global ...`, `tenancy new-table projects ... --references
 //!    plan_id:plans --references owner_id:principals` and `tenancy new-table tasks ...
 //!    --references project_id:projects` wrote the application's own;

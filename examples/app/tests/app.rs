@@ -185,7 +185,7 @@ fn check_knows_the_applications_tables_and_catches_a_weakened_copy() {
 #[test]
 fn its_files_are_what_the_commands_write_today() {
     // `tenancy init` would write nothing: every tenancy migration is there, unchanged.
-    for files in tenancy_schema::migrations::FILES {
+    for files in tenancy_foundation::migrations::MIGRATIONS.files() {
         let up =
             std::fs::read_to_string(app_dir().join("migrations").join(files.name).join("up.sql"))
                 .unwrap_or_else(|e| panic!("{}: {e} (run `tenancy init`)", files.name));

@@ -26,6 +26,34 @@ pub fn global_tables_in(migrations_dir: &Path) -> BTreeSet<String> {
     global
 }
 
+/// Whether `migrations_dir` holds tenancy's core migrations and no migration creating a
+/// `tenants` table: an application on the core alone, whose tenant tables have no table of
+/// tenants to reference. A directory without tenancy's migrations is not read as one.
+#[must_use]
+pub fn core_alone_in(migrations_dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(migrations_dir) else {
+        return false;
+    };
+    let mut has_core = false;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let version = tenancy_schema::migrations::version_of(&name);
+        has_core |= tenancy_schema::migrations::CORE
+            .iter()
+            .any(|core| core.version() == version);
+        let Ok(sql) = std::fs::read_to_string(entry.path().join("up.sql")) else {
+            continue;
+        };
+        if created_tables(&sql)
+            .iter()
+            .any(|(table, _)| table == super::names::TENANTS_TABLE)
+        {
+            return false;
+        }
+    }
+    has_core
+}
+
 /// `(name, column list)` of each `CREATE TABLE [IF NOT EXISTS] name (…)` in `sql`, the list up
 /// to its closing parenthesis. Names are lowercased; quoted or schema-qualified names are read
 /// without their quotes and schema.

@@ -136,7 +136,11 @@ pub fn render(spec: &TableSpec) -> Result<Migration, SpecError> {
     w!("-- `tenancy check` passes on it as written: keep `tenant_id` in any key you add.");
     w!();
     let mut lines = vec![
-        format!("tenant_id uuid NOT NULL REFERENCES {TENANTS_TABLE} (id) ON DELETE CASCADE"),
+        if spec.no_tenants_table {
+            "tenant_id uuid NOT NULL".to_owned()
+        } else {
+            format!("tenant_id uuid NOT NULL REFERENCES {TENANTS_TABLE} (id) ON DELETE CASCADE")
+        },
         "id uuid NOT NULL DEFAULT tenancy.uuid_v7()".to_owned(),
     ];
     for column in &spec.columns {

@@ -5,7 +5,8 @@
 //! check. The generated table follows the foundation schema's rules, so `tenancy check`
 //! passes on it untouched:
 //!
-//! * `tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE` first, and
+//! * `tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE` first (without the
+//!   reference for an application on tenancy's core alone, which has no `tenants`), and
 //!   `id uuid NOT NULL DEFAULT tenancy.uuid_v7()`, with `PRIMARY KEY (tenant_id, id)`;
 //! * every unique key and index led by `tenant_id`, every foreign key to another tenant table
 //!   composite: `(tenant_id, col) REFERENCES other (tenant_id, id)`;
@@ -50,7 +51,7 @@ mod tests;
 pub use column::{Column, ColumnType, Reference};
 pub use diesel_table::diesel_table;
 pub use error::SpecError;
-pub use existing::global_tables_in;
+pub use existing::{core_alone_in, global_tables_in};
 pub use migration::{Migration, WriteError, render};
 pub use names::{
     FOUNDATION_TABLES, GENERATED_COLUMNS, MAX_IDENTIFIER_LEN, MAX_TABLE_NAME_LEN,

@@ -35,6 +35,9 @@ pub struct TableSpec {
     /// [`super::global_tables_in`]): a reference to one is a single-column foreign key to its
     /// `id`.
     pub global_tables: BTreeSet<String>,
+    /// The application runs on tenancy's core alone, with no `tenants` table: `tenant_id` gets
+    /// no foreign key (see [`super::core_alone_in`]).
+    pub no_tenants_table: bool,
 }
 
 /// How a validated reference is rendered.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 
 pub use tenancy_bench_report::{Better, Report, Row, Section, Stats};
-use tenancy_schema::run_migrations;
+use tenancy_foundation::run_migrations;
 use tenancy_testing::TestDatabase;
 
 /// What every benchmark starts from: a migrated throwaway database (dropped with this

@@ -58,7 +58,9 @@ pub(super) fn check_tenant_table(
                 f.add("TEN004", &object, format!("`{table}.{col}` is {}, not uuid", c.type_name), format!("ALTER TABLE {table} ALTER COLUMN {col} TYPE uuid USING {col}::uuid"));
             }
             let has_fk = keys.iter().any(|k| k.kind == "f" && k.columns == [col] && k.target.as_deref() == Some(o.tenants_table.as_str()));
-            if !has_fk {
+            // An application on the core alone may have no table of tenants to point to.
+            let has_tenants_table = catalog.tables.contains_key(&o.tenants_table);
+            if !has_fk && has_tenants_table {
                 f.add("TEN005", &object, format!("`{table}.{col}` has no foreign key to `{}`", o.tenants_table), format!("ALTER TABLE {table} ADD FOREIGN KEY ({col}) REFERENCES {} (id) ON DELETE CASCADE", o.tenants_table));
             }
         }

@@ -45,10 +45,10 @@ impl TenancyConfig {
         self
     }
 
-    /// Whether opening a tenant transaction checks, in the same statement, that the tenant
-    /// exists, is not deleted and is not suspended (`tenancy.require_active_tenant()` from the
-    /// foundation migrations). On by default; turn it off only for a database without the
-    /// foundation schema.
+    /// Whether opening a tenant transaction asks the tenant status hook, in the same
+    /// statement, whether the tenant may open one (`tenancy.tenant_refusal`, see the crate
+    /// docs: the foundation's refuses a tenant that does not exist, is deleted or suspended;
+    /// the core's refuses none). On by default.
     #[must_use]
     pub fn check_tenant_status(mut self, check: bool) -> Self {
         self.check_tenant_status = check;

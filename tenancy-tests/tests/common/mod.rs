@@ -119,7 +119,7 @@ impl Rls {
 
 fn build_fixture(db: &'static TestDatabase, rls: Rls) -> Fixture {
     let mut owner = PgConnection::establish(db.url()).expect("connect as owner");
-    tenancy_schema::run_migrations(&mut owner).expect("run the tenancy migrations");
+    tenancy_foundation::run_migrations(&mut owner).expect("run the tenancy migrations");
     let login_url = db
         .create_app_login(LOGIN_ROLE, LOGIN_PASSWORD)
         .expect("create the login role");

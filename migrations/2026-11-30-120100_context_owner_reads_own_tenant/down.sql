@@ -1,0 +1,1 @@
+ALTER POLICY tenant_access ON public.tenants TO tenancy_app;
