@@ -248,7 +248,7 @@ pub(crate) fn init(args: &InitArgs) -> Result<u8, Failure> {
         dir.display()
     );
     if !outcome.written.is_empty() {
-        outln!("next: diesel migration run");
+        outln!("next: diesel migration run, then tenancy print-schema");
     }
     Ok(0)
 }

@@ -272,11 +272,11 @@ fn migrate_applies_the_core_then_the_foundation_then_is_up_to_date() {
         n: i64,
     }
     let mut conn = PgConnection::establish(db.url()).expect("connect");
-    let applied: Count = diesel::sql_query("SELECT count(*) AS n FROM __diesel_schema_migrations")
+    let recorded: Count = diesel::sql_query("SELECT count(*) AS n FROM __diesel_schema_migrations")
         .get_result(&mut conn)
         .expect("count applied migrations");
     assert_eq!(
-        usize::try_from(applied.n).expect("count"),
+        usize::try_from(recorded.n).expect("count"),
         tenancy_foundation::migrations::MIGRATIONS.files().len()
     );
 }

@@ -11,8 +11,8 @@ use std::path::Path;
 use std::process::Command;
 
 use diesel::connection::SimpleConnection;
-use tenancy_foundation::seed::seed_personal_tenant;
 use tenancy_foundation::run_migrations;
+use tenancy_foundation::seed::seed_personal_tenant;
 use tenancy_testing::TestDatabase;
 
 fn guide() -> String {

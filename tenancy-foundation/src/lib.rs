@@ -80,8 +80,8 @@ pub mod org;
 pub mod schema;
 pub mod seed;
 
-pub use migrations::run_migrations;
 pub use id::{ApiKeyId, AuditEntryId, MembershipId, ResourceId, TeamId, UserId, WorkspaceId};
+pub use migrations::run_migrations;
 
 // The core's names, as the modules of this crate use them.
 pub(crate) use tenancy_schema::{

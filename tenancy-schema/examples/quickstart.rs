@@ -10,9 +10,9 @@
 use diesel::prelude::*;
 use tenancy_foundation::ResourceId;
 use tenancy_foundation::models::{NewResource, Resource, ResourceKind, ResourceVisibility};
+use tenancy_foundation::run_migrations;
 use tenancy_foundation::schema::resources;
 use tenancy_foundation::seed::seed_personal_tenant;
-use tenancy_foundation::run_migrations;
 use tenancy_schema::Error;
 use tenancy_testing::TestDatabase;
 

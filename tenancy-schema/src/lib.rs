@@ -210,6 +210,21 @@ pub mod __private_v0_1 {
     };
     pub use crate::tx::control_plane;
     pub use crate::{ForeignKey, TableKind, TableManifest, TenantId};
+
+    /// What another executor of tenant transactions (`tenancy-async`) shares with the
+    /// synchronous one, so that there is one copy of the scoping code and of the SQL that
+    /// opens and ends a transaction.
+    pub mod executor {
+        pub use crate::scope::predicate::{and_filter, tenant_predicate};
+        pub use crate::scope::scoped::{scope_exists, scope_query};
+        pub use crate::scope::{AndThen, OnConflict, Paren, TenantEq, TenantInsert, WithScope};
+        pub use crate::tx::{
+            INSPECT_SESSION_SQL, TransactionOptions, UpdateOf, admin_setup_sql, begin_failure,
+            check_global, checks_tenant_status, context_key, delete_statement, end_sql,
+            has_admin_audit, insert_statement, is_connection_loss, log_admin_use, record_admin_use,
+            setup_sql, update_statement,
+        };
+    }
     pub use diesel;
     pub use inventory;
     pub use serde;

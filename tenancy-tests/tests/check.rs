@@ -8,8 +8,8 @@ use diesel::prelude::*;
 // The foundation's tables register themselves when its crate is linked: the checks see them
 // classified, as the `tenancy` binary does.
 extern crate tenancy_foundation;
-use tenancy_schema::check::{self, CheckOptions, LINTS, Report, Severity};
 use tenancy_foundation::run_migrations;
+use tenancy_schema::check::{self, CheckOptions, LINTS, Report, Severity};
 use tenancy_schema::{ForeignKey, TableKind, TableManifest};
 use tenancy_testing::TestDatabase;
 

@@ -34,7 +34,10 @@ fn count(conn: &mut PgConnection, sql: &str) -> i64 {
 }
 
 fn versions(files: &[tenancy_schema::migrations::MigrationFiles]) -> Vec<String> {
-    let mut v: Vec<String> = files.iter().map(|f| f.version()).collect();
+    let mut v: Vec<String> = files
+        .iter()
+        .map(tenancy_schema::migrations::MigrationFiles::version)
+        .collect();
     v.sort();
     v
 }

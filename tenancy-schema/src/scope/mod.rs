@@ -35,9 +35,9 @@
 mod error;
 mod insert;
 mod plan;
-mod predicate;
+pub(crate) mod predicate;
 mod schemas;
-mod scoped;
+pub(crate) mod scoped;
 mod select;
 mod traits;
 mod write;

@@ -93,3 +93,20 @@ impl<A: QueryFragment<DB>, B: QueryFragment<DB>, DB: Backend> QueryFragment<DB> 
         self.1.walk_ast(out.reborrow())
     }
 }
+
+/// The predicate a tenant update or delete of `T` starts from (`<tenant column> = <tenant>`).
+/// Shared by every executor's write builders through `tenancy_schema::__private_v0_1`.
+#[doc(hidden)]
+#[must_use]
+pub fn tenant_predicate<T: super::ScopedTable>(
+    tenant: crate::TenantId,
+) -> TenantEq<T::TenantColumn> {
+    TenantEq::new(T::TenantColumn::default(), tenant)
+}
+
+/// `<predicate> AND (<filter>)`: how a write builder's `.filter(..)` narrows its predicate.
+/// Shared like [`tenant_predicate`].
+#[doc(hidden)]
+pub fn and_filter<P, F>(predicate: P, filter: F) -> AndThen<P, Paren<F>> {
+    AndThen(predicate, Paren(filter))
+}

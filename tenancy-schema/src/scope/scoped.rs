@@ -30,6 +30,28 @@ impl<Q: TenantQuery> Scoped<Q> {
     }
 }
 
+/// `query` scoped to `tenant`: what every executor runs for a tenant read. Shared through
+/// `tenancy_schema::__private_v0_1`; `Scoped` itself keeps no public constructor.
+///
+/// # Errors
+/// As [`crate::TenantTx::scope`].
+#[doc(hidden)]
+pub fn scope_query<Q: TenantQuery>(query: Q, tenant: crate::TenantId) -> crate::Result<Scoped<Q>> {
+    Scoped::new(query, tenant).map_err(crate::Error::from)
+}
+
+/// `SELECT EXISTS (<query scoped to tenant>)`. Shared like [`scope_query`].
+///
+/// # Errors
+/// As [`scope_query`].
+#[doc(hidden)]
+pub fn scope_exists<Q: TenantQuery>(
+    query: Q,
+    tenant: crate::TenantId,
+) -> crate::Result<ScopedExists<Q>> {
+    ScopedExists::new(query, tenant).map_err(crate::Error::from)
+}
+
 #[doc(hidden)]
 pub struct ScopedId<T>(PhantomData<T>);
 #[doc(hidden)]

@@ -7,7 +7,7 @@ use crate::{Error, PrincipalId, TenantId};
 
 /// The isolation level of a tenant transaction (PostgreSQL's default is read committed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Isolation {
+pub(crate) enum Isolation {
     ReadCommitted,
     RepeatableRead,
     Serializable,
@@ -35,8 +35,59 @@ pub struct TransactionBuilder<'t> {
     tenancy: &'t Tenancy,
     tenant: TenantId,
     principal: Option<PrincipalId>,
+    options: TransactionOptions,
+}
+
+/// The options of a tenant transaction that shape the message opening it: shared by every
+/// executor (the synchronous [`TransactionBuilder`] and the async one built on tenancy), so
+/// that both send the same SQL. Not public API: reached through `__private_v0_1`.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransactionOptions {
     isolation: Option<Isolation>,
     read_only: Option<bool>,
+}
+
+impl TransactionOptions {
+    /// `READ ONLY` (`true`) or read and write (`false`).
+    #[must_use]
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = Some(read_only);
+        self
+    }
+
+    /// `ISOLATION LEVEL READ COMMITTED`.
+    #[must_use]
+    pub fn read_committed(mut self) -> Self {
+        self.isolation = Some(Isolation::ReadCommitted);
+        self
+    }
+
+    /// `ISOLATION LEVEL REPEATABLE READ`.
+    #[must_use]
+    pub fn repeatable_read(mut self) -> Self {
+        self.isolation = Some(Isolation::RepeatableRead);
+        self
+    }
+
+    /// `ISOLATION LEVEL SERIALIZABLE`.
+    #[must_use]
+    pub fn serializable(mut self) -> Self {
+        self.isolation = Some(Isolation::Serializable);
+        self
+    }
+
+    /// The statement that opens the transaction.
+    #[must_use]
+    pub fn begin_sql(&self) -> String {
+        begin_sql(self.isolation)
+    }
+
+    /// What follows the context entry in the same message.
+    #[must_use]
+    pub fn after_context_sql(&self) -> &'static str {
+        after_context_sql(self.read_only)
+    }
 }
 
 impl Tenancy {
@@ -47,8 +98,7 @@ impl Tenancy {
             tenancy: self,
             tenant,
             principal: None,
-            isolation: None,
-            read_only: None,
+            options: TransactionOptions::default(),
         }
     }
 }
@@ -62,32 +112,32 @@ impl TransactionBuilder<'_> {
 
     /// `READ ONLY`: every write fails (SQLSTATE 25006).
     pub fn read_only(mut self) -> Self {
-        self.read_only = Some(true);
+        self.options = self.options.read_only(true);
         self
     }
 
     /// Read and write, the default (undoes [`TransactionBuilder::read_only`]).
     pub fn read_write(mut self) -> Self {
-        self.read_only = Some(false);
+        self.options = self.options.read_only(false);
         self
     }
 
     /// `ISOLATION LEVEL READ COMMITTED`, the default.
     pub fn read_committed(mut self) -> Self {
-        self.isolation = Some(Isolation::ReadCommitted);
+        self.options = self.options.read_committed();
         self
     }
 
     /// `ISOLATION LEVEL REPEATABLE READ`.
     pub fn repeatable_read(mut self) -> Self {
-        self.isolation = Some(Isolation::RepeatableRead);
+        self.options = self.options.repeatable_read();
         self
     }
 
     /// `ISOLATION LEVEL SERIALIZABLE`: a transaction may then fail with a serialization
     /// error (SQLSTATE 40001) and should be retried.
     pub fn serializable(mut self) -> Self {
-        self.isolation = Some(Isolation::Serializable);
+        self.options = self.options.serializable();
         self
     }
 
@@ -101,10 +151,7 @@ impl TransactionBuilder<'_> {
         E: From<Error>,
     {
         self.tenancy.run_tenant(
-            (
-                &begin_sql(self.isolation),
-                after_context_sql(self.read_only),
-            ),
+            (&self.options.begin_sql(), self.options.after_context_sql()),
             self.tenant,
             self.principal,
             f,

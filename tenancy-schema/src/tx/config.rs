@@ -76,3 +76,20 @@ impl TenancyConfig {
         &self.admin_role
     }
 }
+
+/// Whether tenant transactions of `config` check the tenant's status when they open (see
+/// [`TenancyConfig::check_tenant_status`]). Reached through `tenancy_schema::__private_v0_1`:
+/// not public API.
+#[doc(hidden)]
+#[must_use]
+pub fn checks_tenant_status(config: &TenancyConfig) -> bool {
+    config.check_tenant_status
+}
+
+/// Whether `config` has an [`AdminAudit`] hook. Reached through
+/// `tenancy_schema::__private_v0_1`: not public API.
+#[doc(hidden)]
+#[must_use]
+pub fn has_admin_audit(config: &TenancyConfig) -> bool {
+    config.admin_audit.is_some()
+}

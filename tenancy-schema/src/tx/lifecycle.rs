@@ -7,7 +7,8 @@ use diesel::connection::{
     AnsiTransactionManager, SimpleConnection, TransactionManager, TransactionManagerStatus,
 };
 
-use crate::{Error, TenantId};
+use crate::context::{ContextKey, push_enter};
+use crate::{Error, PrincipalId, TenantId};
 
 /// What a finished transaction sends: the end of the transaction, then the session back to
 /// its defaults, in the same message. SQL inside the transaction may have changed session
@@ -18,7 +19,9 @@ const SESSION_RESET: &str =
     "RESET ALL; RESET ROLE; DISCARD TEMP; SET TIME ZONE 'UTC'; SET CLIENT_ENCODING TO 'UTF8'";
 
 /// Whether the server connection itself is gone (as opposed to a statement failing on it).
-pub(super) fn is_connection_loss(e: &diesel::result::Error) -> bool {
+#[doc(hidden)]
+#[must_use]
+pub fn is_connection_loss(e: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind, Error as DieselError};
     matches!(
         e,
@@ -42,26 +45,85 @@ pub(super) fn begin_transaction(
     tenant: Option<TenantId>,
 ) -> Result<(), Error> {
     if let Err(source) = AnsiTransactionManager::begin_transaction_sql(conn, setup_sql) {
-        let rolled_back = conn
-            .batch_execute(&format!("ROLLBACK; {SESSION_RESET}"))
-            .is_ok();
-        let status_error = tenant.and_then(|t| tenant_status_error(t, &source));
-        // A refused tenant is an answer, not a fault: a connection that rolled back cleanly
-        // goes back to the pool. Anything else (a refused context above all) is discarded.
-        if status_error.is_none() || !rolled_back {
+        let rolled_back = conn.batch_execute(&end_sql("ROLLBACK")).is_ok();
+        let (error, discard) = begin_failure(source, role, tenant, rolled_back);
+        if discard {
             AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
         }
-        // A connection lost before or during BEGIN (server restarted, backend killed) is not
-        // a role problem: report it as the database error it is, without Setup's hint.
-        if status_error.is_none() && is_connection_loss(&source) {
-            return Err(Error::Query(source));
-        }
-        return Err(status_error.unwrap_or_else(|| Error::Setup {
-            role: role.to_owned(),
-            source,
-        }));
+        return Err(error);
     }
     Ok(())
+}
+
+/// What a failed transaction set-up means, for every executor: the error to report, and
+/// whether the connection must be discarded. `rolled_back` says whether the `ROLLBACK` (with
+/// the session reset) sent after the failure went through.
+///
+/// A refused tenant is an answer, not a fault: a connection that rolled back cleanly goes
+/// back to the pool. Anything else (a refused context above all) is discarded. A connection
+/// lost before or during `BEGIN` (server restarted, backend killed) is not a role problem: it
+/// is reported as the database error it is, without [`Error::Setup`]'s hint, so that the
+/// caller can retry on another connection.
+#[doc(hidden)]
+#[must_use]
+pub fn begin_failure(
+    source: diesel::result::Error,
+    role: &str,
+    tenant: Option<TenantId>,
+    rolled_back: bool,
+) -> (Error, bool) {
+    let status_error = tenant.and_then(|t| tenant_status_error(t, &source));
+    let discard = status_error.is_none() || !rolled_back;
+    if status_error.is_none() && is_connection_loss(&source) {
+        return (Error::Query(source), discard);
+    }
+    let error = status_error.unwrap_or_else(|| Error::Setup {
+        role: role.to_owned(),
+        source,
+    });
+    (error, discard)
+}
+
+/// The message that ends a transaction: `end` (`COMMIT` or `ROLLBACK`) and the session
+/// reset, so that one round trip does both.
+#[doc(hidden)]
+#[must_use]
+pub fn end_sql(end: &str) -> String {
+    format!("{end}; {SESSION_RESET}")
+}
+
+/// The message that opens the transaction of a tenant (or, with `tenant` `None`, of the
+/// system connection) on the connection with session number `session`: `begin` (`BEGIN` with
+/// its options), the sealed context entry, then `after` (from
+/// [`TransactionOptions::after_context_sql`](super::TransactionOptions::after_context_sql)).
+#[doc(hidden)]
+#[must_use]
+pub fn setup_sql(
+    (begin, after): (&str, &str),
+    key: &ContextKey,
+    session: i64,
+    tenant: Option<TenantId>,
+    principal: Option<PrincipalId>,
+    check_status: bool,
+) -> String {
+    let mut sql = format!("{begin}; ");
+    push_enter(
+        &mut sql,
+        key,
+        session,
+        tenant,
+        principal,
+        tenant.is_some() && check_status,
+    );
+    sql.push_str(after);
+    sql
+}
+
+/// The message that opens an admin transaction: `BEGIN` and the switch to the admin role.
+#[doc(hidden)]
+#[must_use]
+pub fn admin_setup_sql(admin_role: &str) -> String {
+    format!("BEGIN; SET LOCAL ROLE \"{admin_role}\"")
 }
 
 /// Runs `f` in the transaction `begin_transaction` opened, and commits or rolls back.
@@ -100,7 +162,7 @@ fn end_transaction(conn: &mut PgConnection, end: &str) -> diesel::QueryResult<()
         AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
         return Err(diesel::result::Error::NotInTransaction);
     }
-    match conn.batch_execute(&format!("{end}; {SESSION_RESET}")) {
+    match conn.batch_execute(&end_sql(end)) {
         Ok(()) => {
             // Diesel's connection reads the server's transaction status after every message
             // and resets its transaction manager once the server is idle again; anything

@@ -18,16 +18,20 @@ mod tenant_tx;
 mod writes;
 
 pub use admin_audit::{AdminAudit, AdminUse};
-pub use build::TransactionBuilder;
+pub use build::{TransactionBuilder, TransactionOptions};
 pub use builder::TenancyBuilder;
-pub use config::TenancyConfig;
+pub use config::{TenancyConfig, checks_tenant_status, has_admin_audit};
 pub use insert_into::{
     ColumnTuple, ConflictTarget, InsertInto, InsertRows, ManyRows, OneColumn, OneRow,
     ScopedDoUpdate, ScopedInsert, ScopedOnConflict, ScopedUpsert,
 };
+pub use lifecycle::{admin_setup_sql, begin_failure, end_sql, is_connection_loss, setup_sql};
 pub use role_name::RoleName;
-pub use sessions::SessionState;
-pub use system::SystemConn;
-pub use tenancy::{PgPool, Tenancy, control_plane};
-pub use tenant_tx::{RawSql, TenantTx, UntypedSql};
-pub use writes::{OrFilterOnTenantWrite, ScopedDelete, ScopedUpdate, ScopedUpdateSet};
+pub use sessions::{INSPECT_SESSION_SQL, SessionState};
+pub use system::{SystemConn, check_global};
+pub use tenancy::{PgPool, Tenancy, context_key, control_plane, log_admin_use, record_admin_use};
+pub use tenant_tx::{RawSql, TenantTx, UntypedSql, insert_statement};
+pub use writes::{
+    OrFilterOnTenantWrite, ScopedDelete, ScopedUpdate, ScopedUpdateSet, UpdateOf, delete_statement,
+    update_statement,
+};

@@ -35,6 +35,18 @@ pub struct SessionState {
     pub in_transaction: bool,
 }
 
+/// What [`Tenancy::inspect_sessions`] asks each connection (`in_transaction` is filled in from
+/// the connection's transaction manager). Shared with the async executor through
+/// `tenancy_schema::__private_v0_1`.
+#[doc(hidden)]
+pub const INSPECT_SESSION_SQL: &str =
+    "SELECT current_user::text AS current_user, session_user::text AS session_user,
+        NULLIF(current_setting('tenancy.context', true), '') AS context,
+        NULLIF(current_setting('tenancy.tenant_id', true), '') AS tenant_setting,
+        NULLIF(current_setting('tenancy.principal_id', true), '') AS principal_setting,
+        tenancy.current_tenant() AS tenant,
+        false AS in_transaction";
+
 impl SessionState {
     /// No role switched, no tenancy setting, no tenant, no open transaction.
     #[must_use]
@@ -67,15 +79,8 @@ impl Tenancy {
                         .transaction_depth(),
                     Ok(Some(_)) | Err(_)
                 );
-                let mut state: SessionState = diesel::sql_query(
-                    "SELECT current_user::text AS current_user, session_user::text AS session_user,
-                            NULLIF(current_setting('tenancy.context', true), '') AS context,
-                            NULLIF(current_setting('tenancy.tenant_id', true), '') AS tenant_setting,
-                            NULLIF(current_setting('tenancy.principal_id', true), '') AS principal_setting,
-                            tenancy.current_tenant() AS tenant,
-                            false AS in_transaction",
-                )
-                .get_result(&mut conn.conn)?;
+                let mut state: SessionState =
+                    diesel::sql_query(INSPECT_SESSION_SQL).get_result(&mut conn.conn)?;
                 state.in_transaction = in_transaction;
                 Ok(state)
             })

@@ -26,7 +26,12 @@ impl std::fmt::Debug for SystemConn<'_> {
 
 /// Refuses a statement for the system connection that names a tenant-scoped table anywhere
 /// (a sub-query, an `INSERT ... SELECT`, a raw fragment): the types only show its target.
-fn check_global<Q: QueryFragment<Pg>>(statement: &Q) -> Result<()> {
+/// Shared with the async executor through `tenancy_schema::__private_v0_1`.
+///
+/// # Errors
+/// [`Error::UnsafeSql`] naming the tenant table.
+#[doc(hidden)]
+pub fn check_global<Q: QueryFragment<Pg>>(statement: &Q) -> Result<()> {
     let sql = crate::scope::render(statement)?;
     if let Some(table) = crate::scope::tables_named_in(&sql)?.first() {
         return Err(

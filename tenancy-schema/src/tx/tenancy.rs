@@ -6,9 +6,11 @@ use std::sync::Arc;
 use diesel::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool};
 
-use super::lifecycle::{begin_transaction, finish_transaction, is_connection_loss};
+use super::lifecycle::{
+    admin_setup_sql, begin_transaction, finish_transaction, is_connection_loss, setup_sql,
+};
 use super::{AdminUse, SystemConn, TenancyBuilder, TenancyConfig, TenantTx};
-use crate::context::{ContextKey, push_enter};
+use crate::context::ContextKey;
 use crate::session::{SessionConn, SessionManager};
 use crate::{Error, PrincipalId, Result, TenantId};
 
@@ -177,16 +179,14 @@ impl Tenancy {
         loop {
             let mut pooled = self.app.get()?;
             let SessionConn { conn, session } = &mut *pooled;
-            let mut sql = format!("{begin}; ");
-            push_enter(
-                &mut sql,
+            let sql = setup_sql(
+                (begin, after),
                 &self.key,
                 *session,
                 tenant,
                 principal,
-                tenant.is_some() && self.config.check_tenant_status,
+                self.config.check_tenant_status,
             );
-            sql.push_str(after);
             match begin_transaction(conn, &sql, &self.config.app_role, tenant) {
                 Ok(()) => return Ok(pooled),
                 Err(Error::Query(e)) if is_connection_loss(&e) && stale < self.app.max_size() => {
@@ -232,35 +232,94 @@ impl Tenancy {
         let Some(admin) = &self.admin else {
             return Err(Error::AdminNotConfigured.into());
         };
-        if let Some(caller) = caller {
-            tracing::warn!(
-                target: "tenancy::admin",
-                reason,
-                caller = %caller,
-                role = %self.config.admin_role,
-                "tenancy admin escape hatch used"
-            );
-        } else {
-            tracing::debug!(
-                target: "tenancy::control",
-                action = reason,
-                role = %self.config.admin_role,
-                "control-plane call on the admin login"
-            );
-        }
+        log_admin_use(reason, caller, &self.config.admin_role);
         let mut conn = admin.get().map_err(Error::from)?;
-        let sql = format!("BEGIN; SET LOCAL ROLE \"{}\"", self.config.admin_role);
-        if let (Some(caller), Some(audit)) = (caller, self.config.admin_audit) {
-            let admin_use = AdminUse {
-                reason,
-                caller,
-                role: &self.config.admin_role,
-            };
-            begin_transaction(&mut conn, &sql, &self.config.admin_role, None)?;
-            finish_transaction(&mut conn, |conn| audit.record(conn, &admin_use))?;
+        let sql = admin_setup_sql(&self.config.admin_role);
+        if let Some(caller) = caller {
+            self.audit_admin_use(&mut conn, reason, caller)?;
         }
         begin_transaction(&mut conn, &sql, &self.config.admin_role, None)?;
         finish_transaction(&mut conn, f)
+    }
+
+    /// Runs the [`AdminAudit`](super::AdminAudit) hook, if one is configured, for a use of the
+    /// escape hatch at `caller`, in a transaction of its own on `conn` (an admin connection)
+    /// that commits before the admin work starts.
+    fn audit_admin_use(
+        &self,
+        conn: &mut PgConnection,
+        reason: &str,
+        caller: &std::panic::Location<'_>,
+    ) -> Result<(), Error> {
+        let Some(audit) = self.config.admin_audit else {
+            return Ok(());
+        };
+        let admin_use = AdminUse {
+            reason,
+            caller,
+            role: &self.config.admin_role,
+        };
+        begin_transaction(
+            conn,
+            &admin_setup_sql(&self.config.admin_role),
+            &self.config.admin_role,
+            None,
+        )?;
+        finish_transaction(conn, |conn| audit.record(conn, &admin_use))
+    }
+}
+
+/// Records a use of the escape hatch made through another executor (the async one) with
+/// `tenancy`'s [`AdminAudit`](super::AdminAudit) hook, on its admin pool: the hook takes a
+/// synchronous connection. Does nothing without a hook. Reached through
+/// `tenancy_schema::__private_v0_1`: not public API.
+///
+/// # Errors
+/// As [`Tenancy::admin`] (the hook's failure included).
+#[doc(hidden)]
+pub fn record_admin_use(
+    tenancy: &Tenancy,
+    reason: &str,
+    caller: &std::panic::Location<'_>,
+) -> Result<(), Error> {
+    if tenancy.config.admin_audit.is_none() {
+        return Ok(());
+    }
+    let Some(admin) = &tenancy.admin else {
+        return Err(Error::AdminNotConfigured);
+    };
+    let mut conn = admin.get()?;
+    tenancy.audit_admin_use(&mut conn, reason, caller)
+}
+
+/// The context key of `tenancy`, for another executor built from it. Reached through
+/// `tenancy_schema::__private_v0_1`: not public API.
+#[doc(hidden)]
+#[must_use]
+pub fn context_key(tenancy: &Tenancy) -> Arc<ContextKey> {
+    Arc::clone(&tenancy.key)
+}
+
+/// Logs a use of the admin login: the escape hatch (with the caller's location) as a warning on
+/// `tenancy::admin`, a control-plane call (no caller) at debug level on `tenancy::control`.
+/// Every executor logs through here, so that one grep and one log filter cover them all.
+#[doc(hidden)]
+pub fn log_admin_use(reason: &str, caller: Option<&std::panic::Location<'_>>, admin_role: &str) {
+    if let Some(caller) = caller {
+        tracing::warn!(
+            target: "tenancy::admin",
+            reason,
+            caller = %caller,
+            role = %admin_role,
+            "tenancy admin escape hatch used"
+        );
+    } else {
+        tracing::debug!(
+            target: "tenancy::control",
+            action = reason,
+            role = %admin_role,
+            "control-plane call on the admin login"
+        );
     }
 }
 

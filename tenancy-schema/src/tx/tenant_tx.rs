@@ -269,29 +269,7 @@ impl<'c> TenantTx<'c> {
         V: InsertValues<Pg, T>,
         Ch: QueryFragment<Pg>,
     {
-        let mut statement = TenantInsert {
-            rows,
-            tenant: *self.tenant.as_uuid(),
-            conflict,
-            returning: returning.then(T::all_columns),
-            scope: None,
-        };
-        let sql = crate::scope::render(&statement)?;
-        if statement
-            .conflict
-            .as_ref()
-            .is_some_and(|c| c.update.is_some())
-        {
-            check_changeset::<T>(&sql)?;
-        }
-        let tables = crate::scope::tables_named_in(&sql)?;
-        if !tables.is_empty() {
-            statement.scope = Some(crate::scope::ScopePlan::shadowing(
-                *self.tenant.as_uuid(),
-                tables,
-            ));
-        }
-        Ok(statement)
+        insert_statement(self.tenant, rows, conflict, returning)
     }
 
     /// Starts a tenant-scoped `UPDATE` of `table`; add `.filter(..)` and `.set(..)`.
@@ -343,6 +321,51 @@ impl<'c> TenantTx<'c> {
     {
         query.load(self.conn).map_err(Error::from)
     }
+}
+
+/// The insert for `tenant`, checked: its changeset (for an upsert) assigns columns of `T` other
+/// than the tenant column, and every tenant-scoped table its values or changes read is
+/// shadowed. Shared by every executor through `tenancy_schema::__private_v0_1`.
+///
+/// # Errors
+/// [`Error::TenantColumnInChangeset`] and [`Error::UnsafeSql`] for a changeset that assigns
+/// the tenant column or reaches outside its list; query-builder errors.
+#[doc(hidden)]
+pub fn insert_statement<T, V, Ch>(
+    tenant: TenantId,
+    rows: Vec<V>,
+    conflict: Option<OnConflict<Ch>>,
+    returning: bool,
+) -> Result<TenantInsert<T, V, Ch>>
+where
+    T: ScopedTable,
+    T::AllColumns: QueryFragment<Pg>,
+    V: InsertValues<Pg, T>,
+    Ch: QueryFragment<Pg>,
+{
+    let mut statement = TenantInsert {
+        rows,
+        tenant: *tenant.as_uuid(),
+        conflict,
+        returning: returning.then(T::all_columns),
+        scope: None,
+    };
+    let sql = crate::scope::render(&statement)?;
+    if statement
+        .conflict
+        .as_ref()
+        .is_some_and(|c| c.update.is_some())
+    {
+        check_changeset::<T>(&sql)?;
+    }
+    let tables = crate::scope::tables_named_in(&sql)?;
+    if !tables.is_empty() {
+        statement.scope = Some(crate::scope::ScopePlan::shadowing(
+            *tenant.as_uuid(),
+            tables,
+        ));
+    }
+    Ok(statement)
 }
 
 /// Raw SQL statements a tenant transaction accepts (checked by row level security only):

@@ -81,7 +81,61 @@ pub struct ScopedUpdateSet<'t, 'c, T, P, Ch> {
     changes: Ch,
 }
 
-type UpdateOf<T, P, Ch> = diesel::dsl::Update<Filter<T, P>, Ch>;
+/// The Diesel statement behind a tenant update.
+#[doc(hidden)]
+pub type UpdateOf<T, P, Ch> = diesel::dsl::Update<Filter<T, P>, Ch>;
+
+/// A tenant `UPDATE` of `table` for `tenant`, checked: filters stay in their parentheses, the
+/// changeset assigns columns of the table other than the tenant column, and sub-queries read
+/// only this tenant's rows. `predicate` is the tenant predicate followed by the filters, as
+/// the update builders collect it. Shared by every executor through
+/// `tenancy_schema::__private_v0_1`.
+///
+/// # Errors
+/// As [`ScopedUpdateSet::execute`].
+#[doc(hidden)]
+pub fn update_statement<T, P, Ch>(
+    tenant: TenantId,
+    table: T,
+    predicate: P,
+    changes: Ch,
+) -> Result<WithScope<UpdateOf<T, P, Ch>>>
+where
+    T: ScopedTable + FilterDsl<P>,
+    P: QueryFragment<Pg>,
+    Filter<T, P>: IntoUpdateTarget<Table = T>,
+    Ch: AsChangeset<Target = T>,
+    UpdateOf<T, P, Ch>: QueryFragment<Pg> + diesel::query_builder::AsQuery,
+{
+    check_predicate::<T, _>(tenant, &predicate)?;
+    let statement = WithScope::new(
+        diesel::update(table.filter(predicate)).set(changes),
+        *tenant.as_uuid(),
+    )?;
+    check_changeset::<T>(statement.sql())?;
+    Ok(statement)
+}
+
+/// A tenant `DELETE` from `table` for `tenant`, checked like [`update_statement`]. Shared by
+/// every executor through `tenancy_schema::__private_v0_1`.
+///
+/// # Errors
+/// As [`ScopedDelete::execute`].
+#[doc(hidden)]
+pub fn delete_statement<T, P>(
+    tenant: TenantId,
+    table: T,
+    predicate: P,
+) -> Result<WithScope<diesel::dsl::delete<Filter<T, P>>>>
+where
+    T: ScopedTable + FilterDsl<P>,
+    P: QueryFragment<Pg>,
+    Filter<T, P>: IntoUpdateTarget,
+    diesel::dsl::delete<Filter<T, P>>: QueryFragment<Pg>,
+{
+    check_predicate::<T, _>(tenant, &predicate)?;
+    WithScope::new(diesel::delete(table.filter(predicate)), *tenant.as_uuid())
+}
 
 /// Checks a tenant write's predicate (`<tenant filter> AND (<f1>) AND (<f2>)...`): every
 /// filter, raw fragments included, must stay inside its own parentheses, so that none can
@@ -109,13 +163,7 @@ where
     /// tenant's rows.
     #[allow(clippy::type_complexity)] // reason: the connection and the checked statement
     fn checked(self) -> Result<(&'t mut PgConnection, WithScope<UpdateOf<T, P, Ch>>)> {
-        let tenant = self.tx.tenant;
-        check_predicate::<T, _>(tenant, &self.predicate)?;
-        let statement = WithScope::new(
-            diesel::update(self.table.filter(self.predicate)).set(self.changes),
-            *tenant.as_uuid(),
-        )?;
-        check_changeset::<T>(statement.sql())?;
+        let statement = update_statement(self.tx.tenant, self.table, self.predicate, self.changes)?;
         Ok((&mut *self.tx.conn, statement))
     }
 
@@ -177,14 +225,9 @@ impl<'t, 'c, T: ScopedTable, P> ScopedDelete<'t, 'c, T, P> {
         Filter<T, P>: IntoUpdateTarget,
         diesel::dsl::delete<Filter<T, P>>: QueryFragment<Pg> + QueryId,
     {
-        let tenant = self.tx.tenant;
-        check_predicate::<T, _>(tenant, &self.predicate)?;
-        WithScope::new(
-            diesel::delete(self.table.filter(self.predicate)),
-            *tenant.as_uuid(),
-        )?
-        .execute(self.tx.conn)
-        .map_err(Error::from)
+        delete_statement(self.tx.tenant, self.table, self.predicate)?
+            .execute(self.tx.conn)
+            .map_err(Error::from)
     }
 
     /// Not available: a tenant delete only narrows. See [`OrFilterOnTenantWrite`].

@@ -1,0 +1,93 @@
+//! Async tenant transactions for tenancy, on diesel-async: the same scoping, the same sealed
+//! tenant context and the same checks as [`tenancy_schema::Tenancy`], for tokio services.
+//!
+//! ```no_run
+//! use diesel::prelude::*;
+//! use tenancy_async::AsyncTenancy;
+//! use tenancy_schema::TenantId;
+//!
+//! #[tenancy_schema::tenant_scoped]
+//! diesel::table! {
+//!     posts (id) {            // becomes `posts (tenant_id, id)` with `tenant_id -> Uuid`
+//!         id -> Int4,
+//!         slug -> Text,
+//!     }
+//! }
+//!
+//! # async fn demo(tenant: TenantId) -> Result<(), tenancy_schema::Error> {
+//! let tenancy = AsyncTenancy::builder("postgres://app_login@db/app")
+//!     .admin_url("postgres://admin_login@db/app")
+//!     .max_size(8)
+//!     .build()
+//!     .await?;
+//! let slugs: Vec<String> = tenancy
+//!     .transaction(tenant, async |tx| {
+//!         tx.insert_into(posts::table)
+//!             .values((posts::id.eq(1), posts::slug.eq("hello")))
+//!             .execute()
+//!             .await?;
+//!         // Every tenant-scoped table the query names is restricted to `tenant`.
+//!         tx.load(posts::table.select(posts::slug)).await
+//!     })
+//!     .await?;
+//! # let _ = slugs; Ok(()) }
+//! # fn main() {}
+//! ```
+//!
+//! # What is shared with the synchronous API
+//!
+//! Everything that decides what reaches the database: the scoping of reads and writes
+//! (`Scoped`, the update, delete and insert statements and their checks), the message that
+//! opens a transaction (`BEGIN` with its options and `SELECT tenancy.enter(..)`, one round
+//! trip), the message that ends it (`COMMIT`/`ROLLBACK` and the session reset, one round trip),
+//! what a refused opening means, the login checks and the admin warning. This crate only
+//! awaits them on an `AsyncPgConnection`. [`AsyncTenantTx`] is not an `AsyncConnection`, so
+//! diesel-async's own `.load(&mut tx)` does not compile.
+//!
+//! # Pool
+//!
+//! bb8, with a connection manager of this crate's own. bb8 asks the manager synchronously,
+//! when a connection is handed back (also when the future holding it is dropped), whether the
+//! connection is broken, before it reaches the idle queue; deadpool only looks when the
+//! connection is next checked out, so a connection dropped mid-transaction would sit in the
+//! pool in the meantime. diesel-async's own bb8 manager is not used: it would not open the
+//! tenancy session and pings on checkout.
+//!
+//! Checkouts are not pinged (`SELECT 1` would cost a round trip per transaction): a
+//! connection the server dropped while idle fails its `BEGIN` with a connection-loss error
+//! before anything ran, and the next connection is tried, as the synchronous pool does.
+//!
+//! # Cancellation
+//!
+//! A future dropped at any await point (a timeout, a client that went away) never returns a
+//! connection to the pool inside a transaction or with a tenant context: the connection is
+//! marked in flight before the opening message is sent and unmarked only once the ending
+//! message (with the session reset) succeeded, and the pool closes a marked connection
+//! instead of keeping it. PostgreSQL rolls back the transaction of a closed session. The same
+//! holds for a panic inside the closure. [`AsyncTenancy::inspect_sessions`] reports what every
+//! pooled connection carries.
+//!
+//! # Futures are `Send`
+//!
+//! The futures of [`AsyncTenancy::transaction`] and of the transaction's methods are `Send`
+//! when the closure's are, so a transaction can run in `tokio::spawn`; the tenant travels in
+//! the value (the call's argument), never in a task-local.
+//!
+//! # Not covered yet
+//!
+//! Upserts (`on_conflict`), `count` and `find` on the async transaction; pipelining the
+//! opening message with the first query.
+
+mod build;
+mod pool;
+mod system;
+mod tenancy;
+mod tenant_tx;
+mod writes;
+
+pub use build::AsyncTransactionBuilder;
+pub use pool::PoolError;
+pub use system::AsyncSystemConn;
+pub use tenancy::{AsyncTenancy, AsyncTenancyBuilder};
+pub use tenant_tx::AsyncTenantTx;
+pub use writes::{AsyncDelete, AsyncInsert, AsyncInsertInto, AsyncUpdate, AsyncUpdateSet};

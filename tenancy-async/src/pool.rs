@@ -1,0 +1,117 @@
+//! The pools' connections and what decides whether one may go back to the pool.
+//!
+//! A connection carries an `in_flight` mark from the moment a transaction is about to be sent
+//! until the message that ended it (with the session reset) came back. A transaction's future
+//! can be dropped at any await point; the pooled connection is then dropped with the mark
+//! still set, and bb8 asks [`SessionManager::has_broken`] synchronously, before the
+//! connection reaches the idle queue, so it is closed instead (PostgreSQL rolls back the
+//! transaction of a closed session). No cleanup has to run in a destructor, which could not
+//! await anything anyway.
+
+use diesel::connection::TransactionManagerStatus;
+use diesel::sql_types::BigInt;
+use diesel_async::{
+    AnsiTransactionManager, AsyncConnection, AsyncPgConnection, TransactionManager,
+};
+
+/// Why no connection could be had from a pool. Reported inside
+/// [`tenancy_schema::Error::Component`] (`downcast_ref::<PoolError>()` gives it back).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PoolError {
+    /// Every connection stayed busy for the whole connection timeout.
+    #[error("timed out waiting for a database connection from the async pool")]
+    TimedOut,
+    /// A new connection could not be opened.
+    #[error("could not open a database connection: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    /// A new connection of the application login could not open its tenancy session
+    /// (`SELECT tenancy.open_session()`): the migrations are missing, or the login lacks the
+    /// application role.
+    #[error("could not open a tenancy session on a new connection: {0}")]
+    OpenSession(#[source] diesel::result::Error),
+    /// The blocking task that verifies the logins did not finish.
+    #[error("the task verifying the logins did not finish: {0}")]
+    Verify(String),
+}
+
+impl PoolError {
+    pub(crate) fn into_error(self) -> tenancy_schema::Error {
+        tenancy_schema::Error::Component(Box::new(self))
+    }
+}
+
+pub(crate) fn run_error(e: bb8::RunError<PoolError>) -> tenancy_schema::Error {
+    match e {
+        bb8::RunError::User(e) => e.into_error(),
+        bb8::RunError::TimedOut => PoolError::TimedOut.into_error(),
+    }
+}
+
+/// A bb8 connection manager for one login. For the application login it opens a tenancy
+/// session on every new connection (the session number the context MAC is bound to).
+#[derive(Debug)]
+pub(crate) struct SessionManager {
+    pub(crate) url: String,
+    pub(crate) open_session: bool,
+}
+
+/// A pooled connection, its tenancy session number (0 on the admin login, which has none) and
+/// whether a transaction on it may still be open.
+pub(crate) struct SessionConn {
+    pub(crate) conn: AsyncPgConnection,
+    pub(crate) session: i64,
+    pub(crate) in_flight: bool,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Opened {
+    #[diesel(sql_type = BigInt)]
+    session: i64,
+}
+
+impl SessionConn {
+    /// Whether diesel-async's transaction manager says anything but "idle": a transaction it
+    /// saw open, or a manager it marked broken (a transaction statement interrupted).
+    pub(crate) fn transaction_open(&mut self) -> bool {
+        let broken = AnsiTransactionManager::is_broken_transaction_manager(&mut self.conn);
+        let status = AnsiTransactionManager::transaction_manager_status_mut(&mut self.conn);
+        broken
+            || !matches!(status, TransactionManagerStatus::Valid(valid) if valid.transaction_depth().is_none())
+    }
+}
+
+impl bb8::ManageConnection for SessionManager {
+    type Connection = SessionConn;
+    type Error = PoolError;
+
+    async fn connect(&self) -> Result<SessionConn, PoolError> {
+        let mut conn = AsyncPgConnection::establish(&self.url).await?;
+        let session = if self.open_session {
+            use diesel_async::RunQueryDsl;
+            let opened: Opened = diesel::sql_query("SELECT tenancy.open_session() AS session")
+                .get_result(&mut conn)
+                .await
+                .map_err(PoolError::OpenSession)?;
+            opened.session
+        } else {
+            0
+        };
+        Ok(SessionConn {
+            conn,
+            session,
+            in_flight: false,
+        })
+    }
+
+    // Only called with `test_on_check_out`, which the pools leave off: a checkout pays no
+    // round trip. A connection the server dropped fails its `BEGIN` instead, and the next is
+    // tried.
+    async fn is_valid(&self, _conn: &mut SessionConn) -> Result<(), PoolError> {
+        Ok(())
+    }
+
+    fn has_broken(&self, conn: &mut SessionConn) -> bool {
+        conn.in_flight || conn.transaction_open()
+    }
+}

@@ -1,0 +1,104 @@
+//! The async system connection: global tables only, checked by the types and by the core's
+//! check of the rendered SQL, as [`tenancy_schema::SystemConn`].
+
+use diesel::dsl::Limit;
+use diesel::pg::Pg;
+use diesel::query_builder::QueryFragment;
+use diesel::query_dsl::methods::LimitDsl;
+use diesel_async::methods::{ExecuteDsl, LoadQuery};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use tenancy_schema::__private_v0_1::executor::check_global;
+use tenancy_schema::scope::GlobalQuery;
+use tenancy_schema::{Error, Result};
+
+/// A connection for global tables, from [`crate::AsyncTenancy::system`]. Queries touching a
+/// tenant-scoped table do not compile, or are refused before they are sent.
+pub struct AsyncSystemConn<'c> {
+    pub(crate) conn: &'c mut AsyncPgConnection,
+}
+
+impl std::fmt::Debug for AsyncSystemConn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncSystemConn").finish_non_exhaustive()
+    }
+}
+
+impl AsyncSystemConn<'_> {
+    /// Runs a `SELECT` over global tables.
+    ///
+    /// # Errors
+    /// As [`tenancy_schema::SystemConn::load`].
+    pub async fn load<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
+    where
+        Q: GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        U: Send,
+    {
+        check_global(&query)?;
+        query.load(self.conn).await.map_err(Error::from)
+    }
+
+    /// Runs a `SELECT` over global tables and returns the first row, or `NotFound`.
+    ///
+    /// # Errors
+    /// As [`AsyncSystemConn::load`].
+    pub async fn get_result<'q, Q, U>(&mut self, query: Q) -> Result<U>
+    where
+        Q: GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        U: Send,
+    {
+        check_global(&query)?;
+        query.get_result(self.conn).await.map_err(Error::from)
+    }
+
+    /// [`AsyncSystemConn::load`] under Diesel's other name.
+    ///
+    /// # Errors
+    /// As [`AsyncSystemConn::load`].
+    pub async fn get_results<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
+    where
+        Q: GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        U: Send,
+    {
+        self.load(query).await
+    }
+
+    /// Adds `LIMIT 1` and returns the row, or `NotFound`.
+    ///
+    /// # Errors
+    /// As [`AsyncSystemConn::load`].
+    pub async fn first<'q, Q, U>(&mut self, query: Q) -> Result<U>
+    where
+        Q: LimitDsl,
+        Limit<Q>: GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        U: Send,
+    {
+        self.get_result(query.limit(1)).await
+    }
+
+    /// Runs an `INSERT`, `UPDATE` or `DELETE` on a global table.
+    ///
+    /// # Errors
+    /// As [`tenancy_schema::SystemConn::execute`].
+    pub async fn execute<Q>(&mut self, statement: Q) -> Result<usize>
+    where
+        Q: GlobalQuery + QueryFragment<Pg> + ExecuteDsl<AsyncPgConnection> + Send,
+    {
+        check_global(&statement)?;
+        statement.execute(self.conn).await.map_err(Error::from)
+    }
+
+    /// Loads rows from raw SQL. It runs as the application role with no tenant set, so row
+    /// level security hides every tenant row from it.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn load_sql<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
+    where
+        Q: diesel::query_builder::Query<SqlType = diesel::sql_types::Untyped>
+            + LoadQuery<'q, AsyncPgConnection, U>
+            + 'q,
+        U: Send,
+    {
+        query.load(self.conn).await.map_err(Error::from)
+    }
+}

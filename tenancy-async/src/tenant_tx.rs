@@ -1,0 +1,152 @@
+//! The async tenant transaction. Like [`tenancy_schema::TenantTx`] it is not a connection:
+//! every query passes through one of its methods, which scope it with the core's code and
+//! only then hand it to diesel-async.
+
+use diesel::dsl::Limit;
+use diesel::query_dsl::methods::LimitDsl;
+use diesel_async::methods::{ExecuteDsl, LoadQuery};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use tenancy_schema::__private_v0_1::executor::{scope_exists, scope_query};
+use tenancy_schema::scope::{ScopedExists, TenantQuery};
+use tenancy_schema::{Error, PrincipalId, Result, Scoped, TenantId, UntypedSql};
+
+/// A transaction bound to one tenant, on an async connection.
+///
+/// It deliberately does not implement diesel-async's `AsyncConnection`: diesel-async's own
+/// `.load(&mut tx)` would run a query without the tenant filter, and does not compile.
+pub struct AsyncTenantTx<'c> {
+    pub(crate) conn: &'c mut AsyncPgConnection,
+    pub(crate) tenant: TenantId,
+    pub(crate) principal: Option<PrincipalId>,
+}
+
+impl std::fmt::Debug for AsyncTenantTx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncTenantTx")
+            .field("tenant", &self.tenant)
+            .field("principal", &self.principal)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AsyncTenantTx<'_> {
+    /// The tenant this transaction is bound to.
+    #[must_use]
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+
+    /// The acting principal, if one was given.
+    #[must_use]
+    pub fn principal(&self) -> Option<PrincipalId> {
+        self.principal
+    }
+
+    /// Wraps `query` with this transaction's tenant without running it, as
+    /// [`tenancy_schema::TenantTx::scope`].
+    ///
+    /// # Errors
+    /// As [`tenancy_schema::TenantTx::scope`].
+    pub fn scope<Q: TenantQuery>(&self, query: Q) -> Result<Scoped<Q>> {
+        scope_query(query, self.tenant)
+    }
+
+    /// Runs a `SELECT` and returns every row.
+    ///
+    /// # Errors
+    /// As [`tenancy_schema::TenantTx::load`].
+    pub async fn load<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
+    where
+        Q: TenantQuery,
+        Scoped<Q>: LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        U: Send,
+    {
+        let scoped = self.scope(query)?;
+        scoped.load(self.conn).await.map_err(Error::from)
+    }
+
+    /// Runs a `SELECT` and returns its first row, or `NotFound`.
+    ///
+    /// # Errors
+    /// As [`tenancy_schema::TenantTx::get_result`].
+    pub async fn get_result<'q, Q, U>(&mut self, query: Q) -> Result<U>
+    where
+        Q: TenantQuery,
+        Scoped<Q>: LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        U: Send,
+    {
+        let scoped = self.scope(query)?;
+        scoped.get_result(self.conn).await.map_err(Error::from)
+    }
+
+    /// Same as [`AsyncTenantTx::load`].
+    ///
+    /// # Errors
+    /// As [`AsyncTenantTx::load`].
+    pub async fn get_results<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
+    where
+        Q: TenantQuery,
+        Scoped<Q>: LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        U: Send,
+    {
+        self.load(query).await
+    }
+
+    /// Adds `LIMIT 1` and returns the row, or `NotFound`.
+    ///
+    /// # Errors
+    /// As [`AsyncTenantTx::get_result`].
+    pub async fn first<'q, Q, U>(&mut self, query: Q) -> Result<U>
+    where
+        Q: LimitDsl,
+        Limit<Q>: TenantQuery,
+        Scoped<Limit<Q>>: LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        U: Send,
+    {
+        self.get_result(query.limit(1)).await
+    }
+
+    /// `SELECT EXISTS (<scoped query>)`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn exists<'q, Q>(&mut self, query: Q) -> Result<bool>
+    where
+        Q: TenantQuery,
+        ScopedExists<Q>: LoadQuery<'q, AsyncPgConnection, bool> + 'q,
+    {
+        scope_exists(query, self.tenant)?
+            .get_result(self.conn)
+            .await
+            .map_err(Error::from)
+    }
+
+    /// Runs raw SQL (`diesel::sql_query`). The compiler cannot see into it: it runs as the
+    /// application role with this tenant set, so row level security is what keeps it to the
+    /// tenant's rows.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn execute<Q>(&mut self, query: Q) -> Result<usize>
+    where
+        Q: diesel::query_builder::Query + ExecuteDsl<AsyncPgConnection> + Send,
+        Q::SqlType: UntypedSql,
+    {
+        query.execute(self.conn).await.map_err(Error::from)
+    }
+
+    /// Loads rows from raw SQL (`diesel::sql_query` + `QueryableByName`); like
+    /// [`AsyncTenantTx::execute`], only row level security checks it.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn load_sql<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
+    where
+        Q: diesel::query_builder::Query<SqlType = diesel::sql_types::Untyped>
+            + LoadQuery<'q, AsyncPgConnection, U>
+            + 'q,
+        U: Send,
+    {
+        query.load(self.conn).await.map_err(Error::from)
+    }
+}

@@ -1,0 +1,285 @@
+//! Tenant writes on an async transaction: builders in Diesel's shape whose statements are
+//! built and checked by the core (`tenancy_schema`'s update, delete and insert statements), so
+//! the async side adds no scoping of its own.
+
+use std::marker::PhantomData;
+
+use diesel::dsl::Filter;
+use diesel::expression::Expression;
+use diesel::insertable::InsertValues;
+use diesel::pg::Pg;
+use diesel::query_builder::{AsChangeset, AsQuery, IntoUpdateTarget, QueryFragment};
+use diesel::query_dsl::methods::FilterDsl;
+use diesel::sql_types::BoolOrNullableBool;
+use diesel_async::methods::{ExecuteDsl, LoadQuery};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use tenancy_schema::__private_v0_1::executor::{
+    AndThen, Paren, TenantEq, TenantInsert, UpdateOf, WithScope, and_filter, delete_statement,
+    insert_statement, tenant_predicate, update_statement,
+};
+use tenancy_schema::scope::{ScopedTable, TenantFreeValues};
+use tenancy_schema::{Error, InsertRows, OrFilterOnTenantWrite, Result};
+
+use crate::AsyncTenantTx;
+
+impl<'c> AsyncTenantTx<'c> {
+    /// Starts an `INSERT` into `table`; add `.values(..)`. The tenant column is written by
+    /// tenancy, as in [`tenancy_schema::TenantTx::insert_into`].
+    pub fn insert_into<T: ScopedTable>(&mut self, table: T) -> AsyncInsertInto<'_, 'c, T> {
+        let _ = table;
+        AsyncInsertInto {
+            tx: self,
+            table: PhantomData,
+        }
+    }
+
+    /// Starts a tenant-scoped `UPDATE` of `table`; add `.filter(..)` and `.set(..)`.
+    pub fn update<T: ScopedTable>(
+        &mut self,
+        table: T,
+    ) -> AsyncUpdate<'_, 'c, T, TenantEq<T::TenantColumn>> {
+        let predicate = tenant_predicate::<T>(self.tenant);
+        AsyncUpdate {
+            tx: self,
+            table,
+            predicate,
+        }
+    }
+
+    /// Starts a tenant-scoped `DELETE` from `table`; add `.filter(..)` and `.execute()`.
+    pub fn delete<T: ScopedTable>(
+        &mut self,
+        table: T,
+    ) -> AsyncDelete<'_, 'c, T, TenantEq<T::TenantColumn>> {
+        let predicate = tenant_predicate::<T>(self.tenant);
+        AsyncDelete {
+            tx: self,
+            table,
+            predicate,
+        }
+    }
+}
+
+/// An `INSERT` waiting for its values (from [`AsyncTenantTx::insert_into`]).
+#[must_use = "an insert does nothing until it has values and is executed"]
+pub struct AsyncInsertInto<'t, 'c, T> {
+    tx: &'t mut AsyncTenantTx<'c>,
+    table: PhantomData<T>,
+}
+
+impl<'t, 'c, T> AsyncInsertInto<'t, 'c, T>
+where
+    T: ScopedTable,
+    T::AllColumns: QueryFragment<Pg>,
+{
+    /// The row (or a `Vec` of rows) to insert; see [`tenancy_schema::InsertRows`].
+    pub fn values<R, V, M>(self, rows: R) -> AsyncInsert<'t, 'c, T, V>
+    where
+        R: InsertRows<T, V, M>,
+        V: TenantFreeValues + InsertValues<Pg, T>,
+    {
+        AsyncInsert {
+            tx: self.tx,
+            rows: rows.into_rows(),
+            table: PhantomData,
+        }
+    }
+}
+
+/// An `INSERT` with its values, ready to run.
+#[must_use = "an insert does nothing until it is executed"]
+pub struct AsyncInsert<'t, 'c, T, V> {
+    tx: &'t mut AsyncTenantTx<'c>,
+    rows: Vec<V>,
+    table: PhantomData<T>,
+}
+
+impl<T, V> AsyncInsert<'_, '_, T, V>
+where
+    T: ScopedTable,
+    T::AllColumns: QueryFragment<Pg>,
+    V: TenantFreeValues + InsertValues<Pg, T>,
+{
+    /// Runs the insert; returns how many rows were inserted (an empty `Vec` sends nothing).
+    ///
+    /// # Errors
+    /// As [`tenancy_schema::ScopedInsert::execute`].
+    pub async fn execute(self) -> Result<usize>
+    where
+        TenantInsert<T, V>: ExecuteDsl<AsyncPgConnection>,
+    {
+        if self.rows.is_empty() {
+            return Ok(0);
+        }
+        let statement = insert_statement::<T, V, ()>(self.tx.tenant, self.rows, None, false)?;
+        statement.execute(self.tx.conn).await.map_err(Error::from)
+    }
+
+    /// Runs the insert with `RETURNING *` and loads the one row it inserted.
+    ///
+    /// # Errors
+    /// As [`AsyncInsert::execute`].
+    pub async fn get_result<'q, U>(self) -> Result<U>
+    where
+        TenantInsert<T, V>: LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        U: Send,
+    {
+        let statement = insert_statement::<T, V, ()>(self.tx.tenant, self.rows, None, true)?;
+        statement
+            .get_result(self.tx.conn)
+            .await
+            .map_err(Error::from)
+    }
+
+    /// Runs the insert with `RETURNING *` and loads every row it inserted.
+    ///
+    /// # Errors
+    /// As [`AsyncInsert::execute`].
+    pub async fn get_results<'q, U>(self) -> Result<Vec<U>>
+    where
+        TenantInsert<T, V>: LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        U: Send,
+    {
+        if self.rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let statement = insert_statement::<T, V, ()>(self.tx.tenant, self.rows, None, true)?;
+        statement
+            .get_results(self.tx.conn)
+            .await
+            .map_err(Error::from)
+    }
+}
+
+/// A tenant-scoped `UPDATE` under construction: `WHERE tenant_id = $1 AND (<filters>)`.
+#[must_use = "call .set(..) and .execute()"]
+pub struct AsyncUpdate<'t, 'c, T, P> {
+    tx: &'t mut AsyncTenantTx<'c>,
+    table: T,
+    predicate: P,
+}
+
+impl<'t, 'c, T: ScopedTable, P> AsyncUpdate<'t, 'c, T, P> {
+    /// Restricts the update further; the predicate is parenthesised and ANDed with the
+    /// tenant predicate.
+    pub fn filter<F>(self, predicate: F) -> AsyncUpdate<'t, 'c, T, AndThen<P, Paren<F>>>
+    where
+        F: Expression,
+        F::SqlType: BoolOrNullableBool,
+    {
+        AsyncUpdate {
+            tx: self.tx,
+            table: self.table,
+            predicate: and_filter(self.predicate, predicate),
+        }
+    }
+
+    /// Not available: a tenant update only narrows. See [`OrFilterOnTenantWrite`].
+    #[doc(hidden)]
+    pub fn or_filter<F: OrFilterOnTenantWrite>(self, _predicate: F) -> Self {
+        self
+    }
+
+    /// Sets the new values; `changes` must not assign the tenant column.
+    pub fn set<Ch: AsChangeset<Target = T>>(self, changes: Ch) -> AsyncUpdateSet<'t, 'c, T, P, Ch> {
+        AsyncUpdateSet {
+            tx: self.tx,
+            table: self.table,
+            predicate: self.predicate,
+            changes,
+        }
+    }
+}
+
+/// A tenant-scoped `UPDATE` ready to run.
+#[must_use = "call .execute() or .get_results()"]
+pub struct AsyncUpdateSet<'t, 'c, T, P, Ch> {
+    tx: &'t mut AsyncTenantTx<'c>,
+    table: T,
+    predicate: P,
+    changes: Ch,
+}
+
+impl<T, P, Ch> AsyncUpdateSet<'_, '_, T, P, Ch>
+where
+    T: ScopedTable + FilterDsl<P>,
+    P: QueryFragment<Pg>,
+    Filter<T, P>: IntoUpdateTarget<Table = T>,
+    Ch: AsChangeset<Target = T>,
+    UpdateOf<T, P, Ch>: QueryFragment<Pg> + AsQuery,
+{
+    /// Runs the update; returns the number of rows changed.
+    ///
+    /// # Errors
+    /// As [`tenancy_schema::ScopedUpdateSet::execute`].
+    pub async fn execute(self) -> Result<usize>
+    where
+        WithScope<UpdateOf<T, P, Ch>>: ExecuteDsl<AsyncPgConnection>,
+    {
+        let statement = update_statement(self.tx.tenant, self.table, self.predicate, self.changes)?;
+        statement.execute(self.tx.conn).await.map_err(Error::from)
+    }
+
+    /// Runs the update and returns the changed rows (`RETURNING *`).
+    ///
+    /// # Errors
+    /// As [`AsyncUpdateSet::execute`].
+    pub async fn get_results<'q, U>(self) -> Result<Vec<U>>
+    where
+        WithScope<UpdateOf<T, P, Ch>>: LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        U: Send,
+    {
+        let statement = update_statement(self.tx.tenant, self.table, self.predicate, self.changes)?;
+        statement
+            .get_results(self.tx.conn)
+            .await
+            .map_err(Error::from)
+    }
+}
+
+/// A tenant-scoped `DELETE` under construction: `WHERE tenant_id = $1 AND (<filters>)`.
+#[must_use = "call .execute()"]
+pub struct AsyncDelete<'t, 'c, T, P> {
+    tx: &'t mut AsyncTenantTx<'c>,
+    table: T,
+    predicate: P,
+}
+
+impl<'t, 'c, T: ScopedTable, P> AsyncDelete<'t, 'c, T, P> {
+    /// Restricts the delete further (parenthesised, ANDed with the tenant predicate).
+    pub fn filter<F>(self, predicate: F) -> AsyncDelete<'t, 'c, T, AndThen<P, Paren<F>>>
+    where
+        F: Expression,
+        F::SqlType: BoolOrNullableBool,
+    {
+        AsyncDelete {
+            tx: self.tx,
+            table: self.table,
+            predicate: and_filter(self.predicate, predicate),
+        }
+    }
+
+    /// Not available: a tenant delete only narrows. See [`OrFilterOnTenantWrite`].
+    #[doc(hidden)]
+    pub fn or_filter<F: OrFilterOnTenantWrite>(self, _predicate: F) -> Self {
+        self
+    }
+
+    /// Runs the delete; returns the number of rows removed.
+    ///
+    /// # Errors
+    /// As [`tenancy_schema::ScopedDelete::execute`].
+    pub async fn execute(self) -> Result<usize>
+    where
+        T: FilterDsl<P>,
+        P: QueryFragment<Pg>,
+        Filter<T, P>: IntoUpdateTarget,
+        diesel::dsl::delete<Filter<T, P>>: QueryFragment<Pg>,
+        WithScope<diesel::dsl::delete<Filter<T, P>>>: ExecuteDsl<AsyncPgConnection>,
+    {
+        delete_statement(self.tx.tenant, self.table, self.predicate)?
+            .execute(self.tx.conn)
+            .await
+            .map_err(Error::from)
+    }
+}

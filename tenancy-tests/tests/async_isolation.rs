@@ -1,0 +1,660 @@
+//! The async API (`tenancy-async`) against real PostgreSQL, as the application's login: two
+//! tenants each see and write only their own rows, with row level security on and with it off
+//! (where tenancy's scoping alone must hold); raw SQL cannot switch the tenant or the role; and
+//! a transaction's future dropped at any await point leaves no connection in the pool inside a
+//! transaction or with a tenant context.
+#![allow(clippy::items_after_statements)] // reason: local row structs keep each test readable
+
+mod common;
+
+use std::time::Duration;
+
+use common::Rls;
+use common::schema::{categories, posts};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Nullable, Text};
+use tenancy_async::AsyncTenancy;
+use tenancy_schema::{Error, TenantId};
+
+#[tenancy_schema::tenant_scoped]
+#[derive(Debug, Queryable, Selectable, PartialEq)]
+#[diesel(table_name = posts, check_for_backend(diesel::pg::Pg))]
+struct Post {
+    id: i32,
+    title: String,
+    slug: String,
+    category_id: Option<i32>,
+}
+
+#[tenancy_schema::tenant_scoped]
+#[derive(Insertable)]
+#[diesel(table_name = posts)]
+struct NewPost<'a> {
+    id: i32,
+    title: &'a str,
+    slug: &'a str,
+}
+
+#[derive(QueryableByName, Debug)]
+struct Title {
+    #[diesel(sql_type = Text)]
+    title: String,
+}
+
+/// An async tenancy on the fixture's database (RLS on or off), built as an application on the
+/// foundation schema builds it (its configuration audits the escape hatch).
+async fn async_tenancy(rls: Rls, size: u32) -> AsyncTenancy {
+    let f = rls.fixture();
+    let admin_url =
+        f.db.create_admin_login("tenancy_test_admin", "test-admin-password")
+            .expect("admin login");
+    AsyncTenancy::builder(&f.login_url)
+        .admin_url(&admin_url)
+        .max_size(size)
+        .connection_timeout(Duration::from_secs(20))
+        .config(tenancy_foundation::config())
+        .build()
+        .await
+        .expect("async tenancy")
+}
+
+/// The titles a tenant sees, through a typed query.
+async fn titles(t: &AsyncTenancy, tenant: TenantId) -> Vec<String> {
+    t.transaction(tenant, async |tx| {
+        tx.load(posts::table.order(posts::id).select(posts::title))
+            .await
+    })
+    .await
+    .expect("titles")
+}
+
+async fn assert_all_clean(t: &AsyncTenancy, context: &str) {
+    let sessions = t.inspect_sessions().await.expect("inspect sessions");
+    assert!(!sessions.is_empty());
+    for session in sessions {
+        assert_eq!(session.current_user, common::LOGIN_ROLE, "{context}");
+        assert!(session.is_clean(), "{context}: {session:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tenant_reads_only_its_own_rows() {
+    for rls in Rls::BOTH {
+        let (a, b) = rls.two_tenants();
+        let t = async_tenancy(rls, 2).await;
+        for (tenant, label) in [(a, "a"), (b, "b")] {
+            let (all, one, first, filtered, exists, count_raw) = t
+                .transaction(tenant, async |tx| {
+                    let all: Vec<Post> = tx
+                        .load(posts::table.order(posts::id).select(Post::as_select()))
+                        .await?;
+                    let one: String = tx
+                        .get_result(posts::table.filter(posts::id.eq(2)).select(posts::title))
+                        .await?;
+                    let first: Post = tx
+                        .first(posts::table.order(posts::id).select(Post::as_select()))
+                        .await?;
+                    // A filter that would match every tenant's rows, twice over.
+                    let filtered: Vec<String> = tx
+                        .get_results(
+                            posts::table
+                                .filter(posts::id.eq(1))
+                                .or_filter(posts::id.gt(0))
+                                .or_filter(diesel::dsl::sql::<Bool>("true OR true"))
+                                .select(posts::title),
+                        )
+                        .await?;
+                    let exists = tx.exists(posts::table.filter(posts::id.eq(1))).await?;
+                    let raw: Vec<Title> = tx
+                        .load_sql(diesel::sql_query("SELECT title FROM posts"))
+                        .await?;
+                    Ok::<_, Error>((all, one, first, filtered, exists, raw.len()))
+                })
+                .await
+                .unwrap();
+            assert_eq!(all.len(), 2, "{rls:?}");
+            assert!(
+                all.iter().all(|p| p.tenant_id == tenant),
+                "{rls:?}: {all:?}"
+            );
+            assert_eq!(one, format!("{label} two"), "{rls:?}");
+            assert_eq!(first.title, format!("{label} one"), "{rls:?}");
+            assert_eq!(first.tenant_id, tenant);
+            assert_eq!(filtered.len(), 2, "{rls:?}: {filtered:?}");
+            assert!(
+                filtered.iter().all(|s| s.starts_with(label)),
+                "{rls:?}: {filtered:?}"
+            );
+            assert!(exists);
+            if rls == Rls::On {
+                // Raw SQL is left to row level security.
+                assert_eq!(count_raw, 2);
+            }
+        }
+        // The system connection: global tables only, no tenant rows even through raw SQL.
+        let (names, raw) = t
+            .system(async |sys| {
+                let names: Vec<String> = sys
+                    .load(
+                        categories::table
+                            .order(categories::id)
+                            .select(categories::name),
+                    )
+                    .await?;
+                let raw: Vec<Title> = sys
+                    .load_sql(diesel::sql_query("SELECT title FROM posts"))
+                    .await?;
+                Ok::<_, Error>((names, raw))
+            })
+            .await
+            .unwrap();
+        assert_eq!(names, ["news", "howto"]);
+        if rls == Rls::On {
+            assert!(raw.is_empty(), "{raw:?}");
+        }
+        // A tenant table named in a raw fragment on the system connection is refused.
+        let refused = t
+            .system(async |sys| {
+                sys.load::<_, String>(
+                    categories::table
+                        .filter(diesel::dsl::sql::<Bool>(
+                            "id IN (SELECT category_id FROM posts)",
+                        ))
+                        .select(categories::name),
+                )
+                .await
+            })
+            .await;
+        assert!(matches!(refused, Err(Error::UnsafeSql(_))), "{refused:?}");
+        assert_all_clean(&t, &format!("{rls:?}")).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_stay_in_the_tenant() {
+    for rls in Rls::BOTH {
+        let (a, b) = rls.two_tenants();
+        let t = async_tenancy(rls, 2).await;
+        let inserted: Post = t
+            .transaction(a, async |tx| {
+                let n = tx
+                    .insert_into(posts::table)
+                    .values(vec![
+                        NewPost {
+                            id: 10,
+                            title: "a ten",
+                            slug: "ten",
+                        },
+                        NewPost {
+                            id: 11,
+                            title: "a eleven",
+                            slug: "eleven",
+                        },
+                    ])
+                    .execute()
+                    .await?;
+                assert_eq!(n, 2);
+                tx.insert_into(posts::table)
+                    .values((
+                        posts::id.eq(12),
+                        posts::title.eq("a twelve"),
+                        posts::slug.eq("twelve"),
+                    ))
+                    .get_result::<Post>()
+                    .await
+            })
+            .await
+            .unwrap();
+        assert_eq!(inserted.tenant_id, a, "{rls:?}");
+        // Updates and deletes whose filters match both tenants' rows touch A's only.
+        let (updated, returned, deleted) = t
+            .transaction(a, async |tx| {
+                let updated = tx
+                    .update(posts::table)
+                    .filter(posts::id.eq(1))
+                    .set(posts::title.eq("a one, changed"))
+                    .execute()
+                    .await?;
+                let returned: Vec<Post> = tx
+                    .update(posts::table)
+                    .filter(posts::id.eq(2))
+                    .set(posts::slug.eq("second-a"))
+                    .get_results()
+                    .await?;
+                let deleted = tx
+                    .delete(posts::table)
+                    .filter(posts::id.ge(10))
+                    .execute()
+                    .await?;
+                Ok::<_, Error>((updated, returned, deleted))
+            })
+            .await
+            .unwrap();
+        assert_eq!(updated, 1, "{rls:?}");
+        assert_eq!(returned.len(), 1, "{rls:?}");
+        assert_eq!(returned[0].tenant_id, a);
+        assert_eq!(deleted, 3, "{rls:?}");
+        // A raw fragment reaching outside its parentheses is refused before it is sent.
+        let escaped = t
+            .transaction(a, async |tx| {
+                tx.delete(posts::table)
+                    .filter(diesel::dsl::sql::<Bool>("true) OR (true"))
+                    .execute()
+                    .await
+            })
+            .await;
+        assert!(
+            matches!(escaped, Err(Error::UnsafeSql(_))),
+            "{rls:?}: {escaped:?}"
+        );
+        // A changeset assigning the tenant column is refused.
+        let moved = t
+            .transaction(a, async |tx| {
+                tx.update(posts::table)
+                    .filter(posts::id.eq(1))
+                    .set(posts::tenant_id.eq(*b.as_uuid()))
+                    .execute()
+                    .await
+            })
+            .await;
+        assert!(
+            matches!(moved, Err(Error::TenantColumnInChangeset { .. })),
+            "{rls:?}: {moved:?}"
+        );
+        assert_eq!(titles(&t, a).await, ["a one, changed", "a two"], "{rls:?}");
+        assert_eq!(titles(&t, b).await, ["b one", "b two"], "{rls:?}");
+        // Owner's view: B's rows untouched.
+        let mut owner = rls.owner();
+        let b_slugs: Vec<String> = posts::table
+            .filter(posts::tenant_id.eq(*b.as_uuid()))
+            .order(posts::id)
+            .select(posts::slug)
+            .load(&mut owner)
+            .unwrap();
+        assert_eq!(b_slugs, ["first", "second"], "{rls:?}");
+        assert_all_clean(&t, &format!("{rls:?}")).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_sql_cannot_switch_the_tenant_or_the_role() {
+    for rls in Rls::BOTH {
+        let (a, b) = rls.two_tenants();
+        let t = async_tenancy(rls, 1).await;
+        let other = b.as_uuid().to_string();
+        let forgeries = [
+            format!("SELECT set_config('tenancy.tenant_id', '{other}', true)"),
+            format!("SELECT set_config('tenancy.tenant_id', '{other}', false)"),
+            format!("SET tenancy.tenant_id = '{other}'"),
+            "RESET tenancy.context".to_owned(),
+            "SELECT set_config('tenancy.context', '4', true)".to_owned(),
+        ];
+        for forgery in &forgeries {
+            let result = t
+                .transaction(a, async |tx| {
+                    tx.execute(diesel::sql_query(forgery)).await?;
+                    let typed: Vec<String> = tx.load(posts::table.select(posts::title)).await?;
+                    let raw: Vec<Title> = tx
+                        .load_sql(diesel::sql_query("SELECT title FROM posts"))
+                        .await?;
+                    Ok::<_, Error>((typed, raw))
+                })
+                .await;
+            match result {
+                Ok((typed, raw)) => {
+                    assert!(
+                        typed.iter().all(|s| s.starts_with("a ")),
+                        "{rls:?} {forgery}: {typed:?}"
+                    );
+                    if rls == Rls::On {
+                        assert!(
+                            raw.iter().all(|r| r.title.starts_with("a ")),
+                            "{rls:?} {forgery}: raw SQL read B: {raw:?}"
+                        );
+                    }
+                }
+                // Overwriting the context marker makes every policy fail instead.
+                Err(e) => assert!(
+                    e.to_string().contains("tenant context was changed"),
+                    "{rls:?} {forgery}: {e}"
+                ),
+            }
+        }
+        for attempt in ["SET LOCAL ROLE tenancy_admin", "SET ROLE tenancy_admin"] {
+            let r = t
+                .transaction(a, async |tx| tx.execute(diesel::sql_query(attempt)).await)
+                .await;
+            assert!(
+                r.as_ref()
+                    .is_err_and(|e| e.to_string().contains("permission denied")),
+                "{rls:?} {attempt}: {r:?}"
+            );
+        }
+        assert_all_clean(&t, &format!("{rls:?}")).await;
+        assert_eq!(titles(&t, a).await, ["a one", "a two"], "{rls:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn built_transactions_carry_their_options_and_admin_crosses_tenants() {
+    #[derive(QueryableByName)]
+    struct Mode {
+        #[diesel(sql_type = Text)]
+        isolation: String,
+        #[diesel(sql_type = Text)]
+        read_only: String,
+        #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+        tenant: Option<uuid::Uuid>,
+    }
+    let (a, b) = Rls::On.two_tenants();
+    let t = async_tenancy(Rls::On, 1).await;
+    let mode: Vec<Mode> = t
+        .build_transaction(a)
+        .read_only()
+        .serializable()
+        .run(async |tx| {
+            tx.load_sql(diesel::sql_query(
+                "SELECT current_setting('transaction_isolation') AS isolation, \
+                 current_setting('transaction_read_only') AS read_only, \
+                 tenancy.current_tenant() AS tenant",
+            ))
+            .await
+        })
+        .await
+        .unwrap();
+    assert_eq!(mode[0].isolation, "serializable");
+    assert_eq!(mode[0].read_only, "on");
+    assert_eq!(mode[0].tenant, Some(*a.as_uuid()));
+    let write = t
+        .build_transaction(a)
+        .read_only()
+        .run(async |tx| {
+            tx.delete(posts::table)
+                .filter(posts::id.eq(1))
+                .execute()
+                .await
+        })
+        .await;
+    assert!(write.is_err(), "{write:?}");
+    // An unknown tenant is a typed error, and the connection stays usable.
+    let unknown = TenantId::new_v7();
+    let r = t
+        .transaction(unknown, async |tx| {
+            tx.load::<_, String>(posts::table.select(posts::title))
+                .await
+        })
+        .await;
+    assert!(
+        matches!(r, Err(Error::TenantNotFound(t)) if t == unknown),
+        "{r:?}"
+    );
+    // The escape hatch: a reason is required; with one it sees every tenant.
+    let r: Result<i64, Error> = t.admin("  ", async |_conn| Ok(0)).await;
+    assert!(matches!(r, Err(Error::MissingAdminReason)), "{r:?}");
+    let both: i64 = t
+        .admin("test: async admin reads both tenants", async |conn| {
+            let query = posts::table
+                .filter(posts::tenant_id.eq_any([*a.as_uuid(), *b.as_uuid()]))
+                .count();
+            diesel_async::RunQueryDsl::get_result(query, conn)
+                .await
+                .map_err(Error::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(both, 4);
+    assert_all_clean(&t, "after options and admin").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spawned_task_keeps_its_tenant() {
+    let (a, b) = Rls::On.two_tenants();
+    let t = async_tenancy(Rls::On, 2).await;
+    let mut handles = Vec::new();
+    for (tenant, label) in [(a, "a"), (b, "b"), (a, "a"), (b, "b")] {
+        let t = t.clone();
+        handles.push(tokio::spawn(async move {
+            let seen = t
+                .transaction(tenant, async |tx| {
+                    tokio::task::yield_now().await;
+                    let titles: Vec<String> = tx
+                        .load(posts::table.order(posts::id).select(posts::title))
+                        .await?;
+                    let raw: Vec<Title> = tx
+                        .load_sql(diesel::sql_query(
+                            "SELECT tenancy.current_tenant()::text AS title",
+                        ))
+                        .await?;
+                    Ok::<_, Error>((titles, raw[0].title.clone()))
+                })
+                .await
+                .unwrap();
+            (tenant, label, seen)
+        }));
+    }
+    for handle in handles {
+        let (tenant, label, (titles, current)) = handle.await.unwrap();
+        assert_eq!(titles, [format!("{label} one"), format!("{label} two")]);
+        assert_eq!(current, tenant.as_uuid().to_string());
+    }
+}
+
+/// The steps of the transaction the cancellation tests interrupt; each is one await point
+/// (one round trip). Step 3 leaves session-level state (a setting that outlives the
+/// transaction unless the session is reset).
+async fn step(tx: &mut tenancy_async::AsyncTenantTx<'_>, k: usize, id: i32) -> Result<(), Error> {
+    match k {
+        0 => {
+            let _: Vec<String> = tx.load(posts::table.select(posts::title)).await?;
+        }
+        1 => {
+            tx.insert_into(posts::table)
+                .values((
+                    posts::id.eq(id),
+                    posts::title.eq("cancelled"),
+                    posts::slug.eq(format!("cancelled-{id}")),
+                ))
+                .execute()
+                .await?;
+        }
+        2 => {
+            tx.update(posts::table)
+                .filter(posts::id.eq(1))
+                .set(posts::title.eq("cancelled update"))
+                .execute()
+                .await?;
+        }
+        3 => {
+            tx.execute(diesel::sql_query(
+                "SELECT set_config('tenancy.tenant_id', 'leaked', false)",
+            ))
+            .await?;
+        }
+        _ => {
+            let _: Post = tx
+                .first(posts::table.order(posts::id).select(Post::as_select()))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+const STEPS: usize = 5;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_cancelled_at_any_await_point_leaves_nothing_behind() {
+    let (a, b) = Rls::On.two_tenants();
+    let t = async_tenancy(Rls::On, 2).await;
+    // Cancelled after k completed steps (k = 0: right after BEGIN and the context), while
+    // waiting on something else: the future is dropped by the timeout.
+    for k in 0..=STEPS {
+        let id = 100 + i32::try_from(k).unwrap();
+        let run = t.transaction(a, async |tx| {
+            for s in 0..k {
+                step(tx, s, id).await?;
+            }
+            std::future::pending::<()>().await;
+            Ok::<_, Error>(())
+        });
+        let timed_out = tokio::time::timeout(Duration::from_millis(200), run).await;
+        assert!(
+            timed_out.is_err(),
+            "step {k}: the transaction must still be running"
+        );
+        assert_all_clean(&t, &format!("cancelled after step {k}")).await;
+        // What the cancelled transaction did was rolled back, and the next one works.
+        assert_eq!(titles(&t, a).await, ["a one", "a two"], "after step {k}");
+        assert_eq!(titles(&t, b).await, ["b one", "b two"], "after step {k}");
+    }
+    // Cancelled while a query is in flight on the server.
+    for k in 0..STEPS {
+        let id = 200 + i32::try_from(k).unwrap();
+        let run = t.transaction(a, async |tx| {
+            for s in 0..k {
+                step(tx, s, id).await?;
+            }
+            tx.execute(diesel::sql_query("SELECT pg_sleep(30)")).await?;
+            Ok::<_, Error>(())
+        });
+        let timed_out = tokio::time::timeout(Duration::from_millis(200), run).await;
+        assert!(timed_out.is_err(), "in-flight after step {k}");
+        assert_all_clean(&t, &format!("cancelled in flight after step {k}")).await;
+        assert_eq!(
+            titles(&t, a).await,
+            ["a one", "a two"],
+            "in flight after {k}"
+        );
+    }
+    // Dropped before its first poll, and dropped after one poll of the checkout.
+    drop(t.transaction(a, async |_tx| Ok::<_, Error>(())));
+    let mut once = Box::pin(t.transaction(a, async |tx| step(tx, 1, 300).await));
+    assert!(
+        !futures_poll_once(once.as_mut()).await,
+        "not done after one poll"
+    );
+    drop(once);
+    assert_all_clean(&t, "dropped after one poll").await;
+    assert_eq!(titles(&t, a).await, ["a one", "a two"]);
+    common::record_counts(
+        "async-cancellation",
+        "cancelled after each step and in flight",
+        &[
+            ("cancellations", u64::try_from(2 * STEPS + 2).unwrap()),
+            ("leaked_sessions", 0),
+        ],
+    );
+}
+
+/// Polls `fut` once, returning whether it completed.
+async fn futures_poll_once<F: Future + ?Sized>(mut fut: std::pin::Pin<&mut F>) -> bool {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx).is_ready())).await
+}
+
+/// A small deterministic generator (xorshift64*), so that a failing run can be repeated.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_transactions_dropped_at_random_points_leave_nothing_behind() {
+    const SEED: u64 = 0x5EED_7E4A_4C1E_0001;
+    const TASKS: u64 = 160;
+    let (a, b) = Rls::On.two_tenants();
+    let t = async_tenancy(Rls::On, 4).await;
+    // Every connection open before the run starts.
+    assert_all_clean(&t, "before the random run").await;
+    let mut rng = Rng(SEED);
+    let mut handles = Vec::new();
+    for i in 0..TASKS {
+        let t = t.clone();
+        let (tenant, label) = if rng.below(2) == 0 {
+            (a, "a")
+        } else {
+            (b, "b")
+        };
+        let steps = usize::try_from(rng.below(STEPS as u64 + 1)).unwrap();
+        // A third run to completion; the others are dropped somewhere in their first 30 ms
+        // (waiting for a connection, opening, in a step, committing).
+        let deadline = if rng.below(3) == 0 {
+            Duration::from_secs(30)
+        } else {
+            Duration::from_micros(rng.below(30_000))
+        };
+        let id = 1000 + i32::try_from(i).unwrap();
+        handles.push(tokio::spawn(async move {
+            let run = t.transaction(tenant, async |tx| {
+                for s in 0..steps {
+                    step(tx, s, id).await?;
+                }
+                // Each committed transaction leaves a row of its own tenant.
+                tx.insert_into(posts::table)
+                    .values((
+                        posts::id.eq(id + 100_000),
+                        posts::title.eq(format!("{label} committed")),
+                        posts::slug.eq(format!("committed-{id}")),
+                    ))
+                    .execute()
+                    .await?;
+                // Roll the cancelled-transaction marks back before committing.
+                tx.update(posts::table)
+                    .filter(posts::id.eq(1))
+                    .set(posts::title.eq(format!("{label} one")))
+                    .execute()
+                    .await?;
+                tx.delete(posts::table)
+                    .filter(posts::id.eq(id))
+                    .execute()
+                    .await?;
+                tx.execute(diesel::sql_query(
+                    "SELECT set_config('tenancy.tenant_id', '', false)",
+                ))
+                .await?;
+                Ok::<_, Error>(())
+            });
+            tokio::time::timeout(deadline, run).await.is_ok()
+        }));
+    }
+    let mut finished = 0_u64;
+    for handle in handles {
+        if handle.await.unwrap() {
+            finished += 1;
+        }
+    }
+    // The deadlines are spread so that both outcomes occur.
+    assert!(
+        0 < finished && finished < TASKS,
+        "{finished} of {TASKS} finished"
+    );
+    assert_all_clean(&t, "after the random run").await;
+    // Nothing of another tenant, nothing a cancelled transaction wrote.
+    for (tenant, label) in [(a, "a"), (b, "b")] {
+        let seen = titles(&t, tenant).await;
+        assert!(
+            seen.iter().all(|s| s.starts_with(label)),
+            "{label}: {seen:?}"
+        );
+        assert!(!seen.iter().any(|s| s == "cancelled"), "{label}: {seen:?}");
+    }
+    let committed = titles(&t, a).await.len() + titles(&t, b).await.len() - 4;
+    assert_eq!(u64::try_from(committed).unwrap(), finished);
+    common::record_counts(
+        "async-cancellation",
+        "random drops under load",
+        &[
+            ("transactions", TASKS),
+            ("cancelled", TASKS - finished),
+            ("leaked_sessions", 0),
+        ],
+    );
+}
