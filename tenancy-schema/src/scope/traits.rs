@@ -27,7 +27,8 @@ pub struct ScopeEntry {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a tenant-scoped table",
     label = "expected a table classified with `#[tenant_scoped]`",
-    note = "tenant transactions insert into, update and delete from tenant-scoped tables only; classify the table with `#[tenancy_schema::tenant_scoped]` above its `diesel::table!`, or use `Tenancy::system` for global tables"
+    note = "tenant transactions insert into, update and delete from tenant-scoped tables only; classify the table with `#[tenancy_schema::tenant_scoped]` above its `diesel::table!`, or use `Tenancy::system` for global tables",
+    note = "if `diesel migration run` just rewrote your schema.rs, run `tenancy print-schema` to write the classification again"
 )]
 pub trait ScopedTable:
     Table + QuerySource<FromClause: QueryFragment<Pg>> + QueryId + Copy + 'static
@@ -62,7 +63,8 @@ pub trait GlobalTable:
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not classified for tenancy",
     label = "every table in a tenant transaction must be classified",
-    note = "classify the table: put `#[tenancy_schema::tenant_scoped]` (its rows belong to a tenant) or `#[tenancy_schema::global_table]` (it holds no tenant data) above its `diesel::table!` declaration"
+    note = "classify the table: put `#[tenancy_schema::tenant_scoped]` (its rows belong to a tenant) or `#[tenancy_schema::global_table]` (it holds no tenant data) above its `diesel::table!` declaration",
+    note = "if `diesel migration run` just rewrote your schema.rs, run `tenancy print-schema` to write the classification again"
 )]
 pub trait TenantSource {
     /// Whether the source is one table (not a join or alias); row locks need that.
