@@ -75,8 +75,7 @@
 //!
 //! # Not covered yet
 //!
-//! Upserts (`on_conflict`), `count` and `find` on the async transaction; pipelining the
-//! opening message with the first query.
+//! Pipelining the opening message with the first query.
 
 mod build;
 mod pool;
@@ -90,4 +89,7 @@ pub use pool::PoolError;
 pub use system::AsyncSystemConn;
 pub use tenancy::{AsyncTenancy, AsyncTenancyBuilder};
 pub use tenant_tx::AsyncTenantTx;
-pub use writes::{AsyncDelete, AsyncInsert, AsyncInsertInto, AsyncUpdate, AsyncUpdateSet};
+pub use writes::{
+    AsyncDelete, AsyncDoUpdate, AsyncInsert, AsyncInsertInto, AsyncOnConflict, AsyncUpdate,
+    AsyncUpdateSet, AsyncUpsert,
+};

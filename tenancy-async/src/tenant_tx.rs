@@ -2,8 +2,10 @@
 //! every query passes through one of its methods, which scope it with the core's code and
 //! only then hand it to diesel-async.
 
-use diesel::dsl::Limit;
-use diesel::query_dsl::methods::LimitDsl;
+use diesel::ExpressionMethods;
+use diesel::dsl::{Filter, Limit};
+use diesel::expression::{AsExpression, Expression};
+use diesel::query_dsl::methods::{FilterDsl, LimitDsl};
 use diesel_async::methods::{ExecuteDsl, LoadQuery};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use tenancy_schema::__private_v0_1::executor::{scope_exists, scope_query};
@@ -104,6 +106,41 @@ impl AsyncTenantTx<'_> {
         U: Send,
     {
         self.get_result(query.limit(1)).await
+    }
+
+    /// `SELECT COUNT(*)` of the scoped query.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn count<'q, Q>(&mut self, query: Q) -> Result<i64>
+    where
+        Q: diesel::QueryDsl + diesel::query_dsl::methods::SelectDsl<diesel::dsl::CountStar>,
+        diesel::dsl::Select<Q, diesel::dsl::CountStar>: TenantQuery,
+        Scoped<diesel::dsl::Select<Q, diesel::dsl::CountStar>>:
+            LoadQuery<'q, AsyncPgConnection, i64> + 'q,
+    {
+        self.get_result(query.count()).await
+    }
+
+    /// Loads the row of `table` whose (non-tenant) primary key is `key`, or `NotFound` (also
+    /// for another tenant's row).
+    ///
+    /// # Errors
+    /// As [`AsyncTenantTx::first`].
+    pub async fn find<'q, T, K, U>(&mut self, table: T, key: K) -> Result<U>
+    where
+        T: tenancy_schema::TenantFind,
+        T: FilterDsl<diesel::dsl::Eq<T::KeyColumn, K>>,
+        <T::KeyColumn as Expression>::SqlType: diesel::sql_types::SqlType,
+        K: AsExpression<<T::KeyColumn as Expression>::SqlType>,
+        Filter<T, diesel::dsl::Eq<T::KeyColumn, K>>: LimitDsl,
+        Limit<Filter<T, diesel::dsl::Eq<T::KeyColumn, K>>>: TenantQuery,
+        Scoped<Limit<Filter<T, diesel::dsl::Eq<T::KeyColumn, K>>>>:
+            LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        U: Send,
+    {
+        let column = T::KeyColumn::default();
+        self.first(table.filter(column.eq(key))).await
     }
 
     /// `SELECT EXISTS (<scoped query>)`.

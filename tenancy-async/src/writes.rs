@@ -14,11 +14,11 @@ use diesel::sql_types::BoolOrNullableBool;
 use diesel_async::methods::{ExecuteDsl, LoadQuery};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use tenancy_schema::__private_v0_1::executor::{
-    AndThen, Paren, TenantEq, TenantInsert, UpdateOf, WithScope, and_filter, delete_statement,
-    insert_statement, tenant_predicate, update_statement,
+    AndThen, OnConflict, Paren, TenantEq, TenantInsert, UpdateOf, WithScope, and_filter,
+    conflict_columns, delete_statement, insert_statement, tenant_predicate, update_statement,
 };
 use tenancy_schema::scope::{ScopedTable, TenantFreeValues};
-use tenancy_schema::{Error, InsertRows, OrFilterOnTenantWrite, Result};
+use tenancy_schema::{ConflictTarget, Error, InsertRows, OrFilterOnTenantWrite, Result};
 
 use crate::AsyncTenantTx;
 
@@ -281,5 +281,116 @@ impl<'t, 'c, T: ScopedTable, P> AsyncDelete<'t, 'c, T, P> {
             .execute(self.tx.conn)
             .await
             .map_err(Error::from)
+    }
+}
+
+impl<'t, 'c, T, V> AsyncInsert<'t, 'c, T, V>
+where
+    T: ScopedTable,
+    T::AllColumns: QueryFragment<Pg>,
+    V: TenantFreeValues + InsertValues<Pg, T>,
+{
+    /// `ON CONFLICT ("tenant_id", <target>)`, as [`tenancy_schema::ScopedInsert::on_conflict`].
+    pub fn on_conflict<C, M>(self, target: C) -> AsyncOnConflict<'t, 'c, T, V>
+    where
+        C: ConflictTarget<T, M> + Copy,
+    {
+        let _ = target;
+        AsyncOnConflict {
+            insert: self,
+            columns: conflict_columns::<T, C, M>(),
+        }
+    }
+}
+
+/// An insert with its conflict target: say what a conflict does.
+#[must_use = "an upsert does nothing until it is executed"]
+pub struct AsyncOnConflict<'t, 'c, T, V> {
+    insert: AsyncInsert<'t, 'c, T, V>,
+    columns: Vec<&'static str>,
+}
+
+impl<'t, 'c, T, V> AsyncOnConflict<'t, 'c, T, V> {
+    /// `DO NOTHING`: a row that conflicts is left as it is and not inserted.
+    pub fn do_nothing(self) -> AsyncUpsert<'t, 'c, T, V, ()> {
+        AsyncUpsert {
+            insert: self.insert,
+            conflict: OnConflict::new(self.columns, None),
+        }
+    }
+
+    /// `DO UPDATE`: add `.set(..)` with the changes (which may use
+    /// `diesel::upsert::excluded(column)`).
+    pub fn do_update(self) -> AsyncDoUpdate<'t, 'c, T, V> {
+        AsyncDoUpdate { on_conflict: self }
+    }
+}
+
+/// An upsert waiting for its `SET` list.
+#[must_use = "an upsert does nothing until it has its changes and is executed"]
+pub struct AsyncDoUpdate<'t, 'c, T, V> {
+    on_conflict: AsyncOnConflict<'t, 'c, T, V>,
+}
+
+impl<'t, 'c, T, V> AsyncDoUpdate<'t, 'c, T, V> {
+    /// The changes made to the conflicting row; they may not assign the tenant column (checked
+    /// when the upsert runs).
+    pub fn set<Ch>(self, changes: Ch) -> AsyncUpsert<'t, 'c, T, V, Ch::Changeset>
+    where
+        Ch: AsChangeset<Target = T>,
+    {
+        AsyncUpsert {
+            insert: self.on_conflict.insert,
+            conflict: OnConflict::new(self.on_conflict.columns, Some(changes.as_changeset())),
+        }
+    }
+}
+
+/// An `INSERT … ON CONFLICT …`, ready to run.
+#[must_use = "an upsert does nothing until it is executed"]
+pub struct AsyncUpsert<'t, 'c, T, V, Ch> {
+    insert: AsyncInsert<'t, 'c, T, V>,
+    conflict: OnConflict<Ch>,
+}
+
+impl<T, V, Ch> AsyncUpsert<'_, '_, T, V, Ch>
+where
+    T: ScopedTable,
+    T::AllColumns: QueryFragment<Pg>,
+    V: TenantFreeValues + InsertValues<Pg, T>,
+    Ch: QueryFragment<Pg>,
+{
+    /// Runs the upsert; returns how many rows were inserted or updated.
+    ///
+    /// # Errors
+    /// As [`tenancy_schema::ScopedUpsert::execute`].
+    pub async fn execute(self) -> Result<usize>
+    where
+        TenantInsert<T, V, Ch>: ExecuteDsl<AsyncPgConnection>,
+    {
+        let AsyncInsert { tx, rows, .. } = self.insert;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let statement = insert_statement::<T, V, Ch>(tx.tenant, rows, Some(self.conflict), false)?;
+        statement.execute(tx.conn).await.map_err(Error::from)
+    }
+
+    /// Runs the upsert with `RETURNING *`: the rows inserted or updated (with `DO NOTHING`, a
+    /// conflicting row is not returned).
+    ///
+    /// # Errors
+    /// As [`AsyncUpsert::execute`].
+    pub async fn get_results<'q, U>(self) -> Result<Vec<U>>
+    where
+        TenantInsert<T, V, Ch>: LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        U: Send,
+    {
+        let AsyncInsert { tx, rows, .. } = self.insert;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let statement = insert_statement::<T, V, Ch>(tx.tenant, rows, Some(self.conflict), true)?;
+        statement.get_results(tx.conn).await.map_err(Error::from)
     }
 }

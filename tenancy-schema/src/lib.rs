@@ -103,8 +103,9 @@
 //! # Async
 //!
 //! Scoping lives in query-fragment types (`tenancy_schema::Scoped`) that any PostgreSQL
-//! Diesel connection can execute. An async executor (diesel-async) only needs a second `TenantTx`
-//! with the same methods; the way queries are written does not change.
+//! Diesel connection can execute. The `tenancy-async` crate runs the same statements on
+//! diesel-async (`AsyncTenancy`, `AsyncTenantTx` with the same methods, awaited); the way
+//! queries are written does not change.
 //!
 //! # Classifying `diesel print-schema` output
 //!
@@ -220,7 +221,7 @@ pub mod __private_v0_1 {
         pub use crate::scope::{AndThen, OnConflict, Paren, TenantEq, TenantInsert, WithScope};
         pub use crate::tx::{
             INSPECT_SESSION_SQL, TransactionOptions, UpdateOf, admin_setup_sql, begin_failure,
-            check_global, checks_tenant_status, context_key, delete_statement, end_sql,
+            check_global, conflict_columns, checks_tenant_status, context_key, delete_statement, end_sql,
             has_admin_audit, insert_statement, is_connection_loss, log_admin_use, record_admin_use,
             setup_sql, update_statement,
         };

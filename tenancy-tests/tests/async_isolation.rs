@@ -277,6 +277,90 @@ async fn writes_stay_in_the_tenant() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upserts_counts_and_finds_stay_in_the_tenant() {
+    for rls in Rls::BOTH {
+        let (a, b) = rls.two_tenants();
+        let t = async_tenancy(rls, 2).await;
+        let (upserted, ignored, count, found, other) = t
+            .transaction(a, async |tx| {
+                // Both tenants have a post 1: the conflict target is (tenant_id, id), so only
+                // A's row is updated.
+                let upserted: Vec<Post> = tx
+                    .insert_into(posts::table)
+                    .values(NewPost {
+                        id: 1,
+                        title: "a one, upserted",
+                        slug: "first",
+                    })
+                    .on_conflict(posts::id)
+                    .do_update()
+                    .set(posts::title.eq(diesel::upsert::excluded(posts::title)))
+                    .get_results()
+                    .await?;
+                // A conflict on (tenant_id, slug), left alone.
+                let ignored = tx
+                    .insert_into(posts::table)
+                    .values(NewPost {
+                        id: 30,
+                        title: "a thirty",
+                        slug: "second",
+                    })
+                    .on_conflict(posts::slug)
+                    .do_nothing()
+                    .execute()
+                    .await?;
+                let count = tx.count(posts::table).await?;
+                let found: Post = tx.find(posts::table, 2).await?;
+                // An id only B has is not found, as a missing one is.
+                let other = tx.find::<_, _, Post>(posts::table, 40).await;
+                Ok::<_, Error>((upserted, ignored, count, found, other))
+            })
+            .await
+            .unwrap();
+        // B gets a post 40 only after A looked for one, so A's miss is a plain miss too.
+        t.transaction(b, async |tx| {
+            tx.insert_into(posts::table)
+                .values(NewPost {
+                    id: 40,
+                    title: "b forty",
+                    slug: "forty",
+                })
+                .execute()
+                .await
+        })
+        .await
+        .unwrap();
+        let other_after = t
+            .transaction(a, async |tx| tx.find::<_, _, Post>(posts::table, 40).await)
+            .await;
+        assert_eq!(upserted.len(), 1, "{rls:?}");
+        assert_eq!(upserted[0].tenant_id, a, "{rls:?}");
+        assert_eq!(upserted[0].title, "a one, upserted", "{rls:?}");
+        assert_eq!(ignored, 0, "{rls:?}");
+        assert_eq!(count, 2, "{rls:?}");
+        assert_eq!((found.tenant_id, found.id), (a, 2), "{rls:?}");
+        assert!(
+            matches!(other, Err(Error::Query(diesel::result::Error::NotFound))),
+            "{rls:?}: {other:?}"
+        );
+        assert!(
+            matches!(
+                other_after,
+                Err(Error::Query(diesel::result::Error::NotFound))
+            ),
+            "{rls:?}: {other_after:?}"
+        );
+        assert_eq!(titles(&t, a).await, ["a one, upserted", "a two"], "{rls:?}");
+        assert_eq!(
+            titles(&t, b).await,
+            ["b one", "b two", "b forty"],
+            "{rls:?}"
+        );
+        assert_all_clean(&t, &format!("{rls:?}")).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raw_sql_cannot_switch_the_tenant_or_the_role() {
     for rls in Rls::BOTH {
         let (a, b) = rls.two_tenants();

@@ -71,6 +71,16 @@ pub struct OnConflict<Ch> {
     pub(crate) update: Option<Ch>,
 }
 
+impl<Ch> OnConflict<Ch> {
+    /// On a conflict over `("tenant_id", <columns>)`, `update` (`DO UPDATE SET`) or, without
+    /// it, `DO NOTHING`. For the async executor; not public API.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn new(columns: Vec<&'static str>, update: Option<Ch>) -> Self {
+        Self { columns, update }
+    }
+}
+
 /// `INSERT INTO t ("tenant_id", <columns>) VALUES ($tenant, <values>), ...`, optionally with
 /// `ON CONFLICT ("tenant_id", <columns>) DO UPDATE SET <changes>` (or `DO NOTHING`) and
 /// `RETURNING *`.

@@ -158,14 +158,22 @@ where
         C: ConflictTarget<T, M> + Copy,
     {
         let _ = target;
-        let mut columns = Vec::new();
-        C::columns(&mut columns);
-        columns.retain(|c| *c != T::SCOPE.tenant_column);
         ScopedOnConflict {
             insert: self,
-            columns,
+            columns: conflict_columns::<T, C, M>(),
         }
     }
+}
+
+/// The columns of the conflict target `C` after the tenant column, which tenancy always puts
+/// first. Reached through `tenancy_schema::__private_v0_1`: not public API.
+#[doc(hidden)]
+#[must_use]
+pub fn conflict_columns<T: ScopedTable, C: ConflictTarget<T, M>, M>() -> Vec<&'static str> {
+    let mut columns = Vec::new();
+    C::columns(&mut columns);
+    columns.retain(|c| *c != T::SCOPE.tenant_column);
+    columns
 }
 
 /// Marks a single column as a [`ConflictTarget`].

@@ -22,7 +22,7 @@ pub use build::{TransactionBuilder, TransactionOptions};
 pub use builder::TenancyBuilder;
 pub use config::{TenancyConfig, checks_tenant_status, has_admin_audit};
 pub use insert_into::{
-    ColumnTuple, ConflictTarget, InsertInto, InsertRows, ManyRows, OneColumn, OneRow,
+    ColumnTuple, conflict_columns, ConflictTarget, InsertInto, InsertRows, ManyRows, OneColumn, OneRow,
     ScopedDoUpdate, ScopedInsert, ScopedOnConflict, ScopedUpsert,
 };
 pub use lifecycle::{admin_setup_sql, begin_failure, end_sql, is_connection_loss, setup_sql};
