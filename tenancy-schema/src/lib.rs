@@ -221,9 +221,9 @@ pub mod __private_v0_1 {
         pub use crate::scope::{AndThen, OnConflict, Paren, TenantEq, TenantInsert, WithScope};
         pub use crate::tx::{
             INSPECT_SESSION_SQL, TransactionOptions, UpdateOf, admin_setup_sql, begin_failure,
-            check_global, conflict_columns, checks_tenant_status, context_key, delete_statement, end_sql,
-            has_admin_audit, insert_statement, is_connection_loss, log_admin_use, record_admin_use,
-            setup_sql, update_statement,
+            check_global, checks_tenant_status, conflict_columns, context_key, delete_statement,
+            end_sql, has_admin_audit, insert_statement, is_connection_loss, log_admin_use,
+            record_admin_use, setup_sql, update_statement,
         };
     }
     pub use diesel;

@@ -37,6 +37,7 @@ mod cluster;
 mod database;
 mod diesel_cli;
 mod error;
+mod latency;
 mod process;
 mod run_as;
 mod sql;
@@ -48,6 +49,7 @@ mod watchdog;
 pub use database::{StopMode, TestDatabase, shared};
 pub use diesel_cli::{diesel_cli_for_test, find_diesel_cli};
 pub use error::EmbeddedError;
+pub use latency::LatencyProxy;
 
 use std::time::Duration;
 

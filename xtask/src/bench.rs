@@ -8,9 +8,11 @@ use crate::XtaskError;
 use crate::machine::Machine;
 use crate::run::{fresh_dir, read, read_record, stream, workspace_root, write};
 
-/// The benchmark targets of `tenancy-schema`, in report order.
+/// The benchmark targets, in report order: `tenancy-schema`'s, and `tenancy-async`'s (see
+/// [`package_of`]).
 pub const BENCHES: &[&str] = &[
     "short_transactions",
+    "async_transactions",
     "overhead",
     "rls_cost",
     "concurrency",
@@ -34,6 +36,15 @@ const SECTION_ORDER: &[&str] = &[
     "newest-resources",
     "audit-append",
 ];
+
+/// The package whose bench target `bench` is.
+fn package_of(bench: &str) -> &'static str {
+    if bench == "async_transactions" {
+        "tenancy-async"
+    } else {
+        "tenancy-schema"
+    }
+}
 
 /// Where a section goes in the report: its place in [`SECTION_ORDER`], else after them all.
 fn rank(id: &str) -> usize {
@@ -67,7 +78,7 @@ pub fn run(only: &[String], render_only: bool, out: &Path) -> Result<bool, Xtask
     for bench in chosen.iter().filter(|_| !render_only) {
         let output = stream(
             "cargo",
-            &["bench", "-p", "tenancy-schema", "--bench", bench],
+            &["bench", "-p", package_of(bench), "--bench", bench],
             &[("TENANCY_BENCH_OUT", &dir)],
         )?;
         if !output.success {
@@ -183,7 +194,7 @@ pub fn render(
     }));
     let _ = writeln!(
         s,
-        "| reproduce | `{command}`; everything: `cargo xtask bench` (about 10 minutes); one benchmark: `cargo bench -p tenancy-schema --bench <name>` |\n"
+        "| reproduce | `{command}`; everything: `cargo xtask bench` (about 15 minutes); one benchmark: `cargo bench -p tenancy-schema --bench <name>` (`-p tenancy-async` for `async_transactions`) |\n"
     );
     let _ = writeln!(
         s,

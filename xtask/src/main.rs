@@ -31,7 +31,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the benchmarks (`cargo bench -p tenancy-schema --bench <name>`, one after the
+    /// Runs the benchmarks (`cargo bench -p tenancy-schema --bench <name>`, and
+    /// `tenancy-async`'s `async_transactions`, one after the
     /// other) and writes BENCHMARKS.md.
     Bench {
         /// Only these benchmarks, by bench target name such as `rls_cost` (default: all); the

@@ -22,8 +22,8 @@ pub use build::{TransactionBuilder, TransactionOptions};
 pub use builder::TenancyBuilder;
 pub use config::{TenancyConfig, checks_tenant_status, has_admin_audit};
 pub use insert_into::{
-    ColumnTuple, conflict_columns, ConflictTarget, InsertInto, InsertRows, ManyRows, OneColumn, OneRow,
-    ScopedDoUpdate, ScopedInsert, ScopedOnConflict, ScopedUpsert,
+    ColumnTuple, ConflictTarget, InsertInto, InsertRows, ManyRows, OneColumn, OneRow,
+    ScopedDoUpdate, ScopedInsert, ScopedOnConflict, ScopedUpsert, conflict_columns,
 };
 pub use lifecycle::{admin_setup_sql, begin_failure, end_sql, is_connection_loss, setup_sql};
 pub use role_name::RoleName;
