@@ -4,7 +4,7 @@
 use tenancy_schema::__private_v0_1::executor::TransactionOptions;
 use tenancy_schema::{Error, PrincipalId, TenantId};
 
-use crate::{AsyncTenancy, AsyncTenantTx};
+use crate::{AsyncTenancy, AsyncTenantTx, OwnedTenantTx};
 
 /// Options for one async tenant transaction, from [`AsyncTenancy::build_transaction`];
 /// [`run`](AsyncTransactionBuilder::run) opens it. See
@@ -76,5 +76,13 @@ impl<'t> AsyncTransactionBuilder<'t> {
         self.tenancy
             .run_tenant(self.options, self.tenant, self.principal, f)
             .await
+    }
+
+    /// Opens the transaction and returns it as a value, as [`AsyncTenancy::begin`] does.
+    ///
+    /// # Errors
+    /// As [`AsyncTenancy::begin`].
+    pub async fn begin(self) -> Result<OwnedTenantTx, Error> {
+        OwnedTenantTx::open(self.tenancy, self.options, self.tenant, self.principal).await
     }
 }

@@ -67,6 +67,11 @@
 //! holds for a panic inside the closure. [`AsyncTenancy::inspect_sessions`] reports what every
 //! pooled connection carries.
 //!
+//! [`AsyncTenancy::begin`] returns the transaction as a value ([`OwnedTenantTx`]) for code
+//! that cannot keep it inside one closure, such as a web framework's layer that ends it once
+//! the response is known. It opens and ends with the same messages and carries the same
+//! mark: dropped without `commit` or `rollback`, its connection is closed.
+//!
 //! # Futures are `Send`
 //!
 //! The futures of [`AsyncTenancy::transaction`] and of the transaction's methods are `Send`
@@ -78,6 +83,7 @@
 //! Pipelining the opening message with the first query.
 
 mod build;
+mod owned;
 mod pool;
 mod system;
 mod tenancy;
@@ -85,6 +91,7 @@ mod tenant_tx;
 mod writes;
 
 pub use build::AsyncTransactionBuilder;
+pub use owned::OwnedTenantTx;
 pub use pool::PoolError;
 pub use system::AsyncSystemConn;
 pub use tenancy::{AsyncTenancy, AsyncTenancyBuilder};

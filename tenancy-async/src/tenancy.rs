@@ -21,7 +21,7 @@ use crate::pool::{PoolError, SessionConn, SessionManager, run_error};
 use crate::{AsyncSystemConn, AsyncTenantTx, AsyncTransactionBuilder};
 
 type Pool = bb8::Pool<SessionManager>;
-type Pooled<'p> = bb8::PooledConnection<'p, SessionManager>;
+pub(crate) type Pooled<'p> = bb8::PooledConnection<'p, SessionManager>;
 
 /// Opens async tenant transactions, system connections and admin connections: the async
 /// counterpart of [`tenancy_schema::Tenancy`], with the same guarantees.
@@ -250,16 +250,17 @@ impl AsyncTenancy {
     /// Checks out an application connection and opens a transaction with the context of
     /// `tenant` (none for the system connection), in one message. A connection the server
     /// dropped while idle fails its `BEGIN` before anything ran; it is discarded and the next
-    /// one tried, up to the pool's size, so no checkout pays a ping.
-    async fn begin_app(
+    /// one tried, up to the pool's size, so no checkout pays a ping. The connection owns its
+    /// handle on the pool, so that an [`crate::OwnedTenantTx`] can keep it beyond this borrow.
+    pub(crate) async fn begin_app(
         &self,
         begin: (&str, &str),
         tenant: Option<TenantId>,
         principal: Option<PrincipalId>,
-    ) -> Result<Pooled<'_>, Error> {
+    ) -> Result<Pooled<'static>, Error> {
         let mut stale = 0;
         loop {
-            let mut pooled = self.app.get().await.map_err(run_error)?;
+            let mut pooled = self.app.get_owned().await.map_err(run_error)?;
             let sql = setup_sql(
                 begin,
                 &self.key,
@@ -411,7 +412,7 @@ async fn finish<T, E: From<Error>>(conn: &mut SessionConn, result: Result<T, E>)
 /// diesel-async's transaction manager that the transaction is over (it does not follow the
 /// server's status by itself). Only a transaction at depth one is ended: anything else (an
 /// admin closure that left a savepoint open) keeps the connection marked.
-async fn end_transaction(conn: &mut SessionConn, end: &str) -> diesel::QueryResult<()> {
+pub(crate) async fn end_transaction(conn: &mut SessionConn, end: &str) -> diesel::QueryResult<()> {
     let depth = AnsiTransactionManager::transaction_manager_status_mut(&mut conn.conn)
         .transaction_depth()?;
     if depth.map(std::num::NonZeroU32::get) != Some(1) {

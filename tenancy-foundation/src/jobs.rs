@@ -86,4 +86,27 @@ impl<P> TenantJob<P> {
         }
         transaction.run(|tx| f(tx, &self.payload))
     }
+
+    /// [`TenantJob::run`] on an async tenancy (feature `async`): the tenant travels in the job,
+    /// so a job handed to `tokio::spawn` runs for its own tenant whatever task or thread picks
+    /// it up; nothing is read from a task-local.
+    ///
+    /// # Errors
+    /// As [`TenantJob::run`].
+    #[cfg(feature = "async")]
+    pub async fn run_async<T, E, F>(
+        &self,
+        tenancy: &tenancy_async::AsyncTenancy,
+        f: F,
+    ) -> Result<T, E>
+    where
+        F: AsyncFnOnce(&mut tenancy_async::AsyncTenantTx<'_>, &P) -> Result<T, E>,
+        E: From<Error>,
+    {
+        let mut transaction = tenancy.build_transaction(self.tenant);
+        if let Some(principal) = self.principal {
+            transaction = transaction.principal(principal);
+        }
+        transaction.run(async |tx| f(tx, &self.payload).await).await
+    }
 }

@@ -523,6 +523,52 @@ async fn a_spawned_task_keeps_its_tenant() {
     }
 }
 
+/// A queued `TenantJob` (serialised, as a queue carries it) picked up by whichever tokio task
+/// runs it still runs for its own tenant: the tenant is in the value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_jobs_on_spawned_tasks_run_for_their_own_tenant() {
+    use tenancy_foundation::jobs::TenantJob;
+    let (a, b) = Rls::On.two_tenants();
+    let t = async_tenancy(Rls::On, 2).await;
+    let wire: Vec<String> = [(a, "a"), (b, "b"), (b, "b"), (a, "a")]
+        .iter()
+        .map(|(tenant, label)| {
+            serde_json::to_string(&TenantJob::new(*tenant, (*label).to_owned())).unwrap()
+        })
+        .collect();
+    let handles: Vec<_> = wire
+        .into_iter()
+        .map(|message| {
+            let t = t.clone();
+            tokio::spawn(async move {
+                let job: TenantJob<String> = serde_json::from_str(&message).unwrap();
+                let (titles, current) = job
+                    .run_async(&t, async |tx, _label| {
+                        tokio::task::yield_now().await;
+                        let titles: Vec<String> = tx
+                            .load(posts::table.order(posts::id).select(posts::title))
+                            .await?;
+                        let raw: Vec<Title> = tx
+                            .load_sql(diesel::sql_query(
+                                "SELECT tenancy.current_tenant()::text AS title",
+                            ))
+                            .await?;
+                        Ok::<_, Error>((titles, raw[0].title.clone()))
+                    })
+                    .await
+                    .unwrap();
+                (job, titles, current)
+            })
+        })
+        .collect();
+    for handle in handles {
+        let (job, titles, current) = handle.await.unwrap();
+        let label = job.payload();
+        assert_eq!(titles, [format!("{label} one"), format!("{label} two")]);
+        assert_eq!(current, job.tenant().as_uuid().to_string());
+    }
+}
+
 /// The steps of the transaction the cancellation tests interrupt; each is one await point
 /// (one round trip). Step 3 leaves session-level state (a setting that outlives the
 /// transaction unless the session is reset).

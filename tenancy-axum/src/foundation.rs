@@ -1,0 +1,214 @@
+//! A ready resolver for the foundation schema's API keys (`Authorization: Bearer tk_…`).
+//!
+//! ```no_run
+//! use axum::{Extension, Json, Router, routing::get};
+//! use tenancy_axum::foundation::{ApiKeyResolver, require_scope};
+//! use tenancy_axum::{HttpError, TenancyLayer, Tx};
+//! use tenancy_foundation::api_keys::VerifiedKey;
+//!
+//! async fn whoami(Extension(key): Extension<VerifiedKey>, tx: Tx) -> Result<Json<String>, HttpError> {
+//!     require_scope(&key, "profile:read")?;
+//!     Ok(Json(tx.tenant().to_string()))
+//! }
+//!
+//! # async fn demo(app_url: &str, admin_url: &str) -> Result<(), tenancy_schema::Error> {
+//! let tenancy = tenancy_async::AsyncTenancy::builder(app_url)
+//!     .admin_url(admin_url)
+//!     .config(tenancy_foundation::config())
+//!     .build()
+//!     .await?;
+//! // Key verification is synchronous: it runs on a blocking thread, on this `Tenancy`.
+//! let verifier = tenancy_schema::Tenancy::builder(app_url)
+//!     .admin_url(admin_url)
+//!     .config(tenancy_foundation::config())
+//!     .max_size(4)
+//!     .build()?;
+//! let app: Router = Router::new()
+//!     .route("/whoami", get(whoami))
+//!     .layer(TenancyLayer::new(tenancy, ApiKeyResolver::new(verifier)));
+//! # let _ = app; Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use tenancy_foundation::api_keys::{
+    self, ApiKeyError, MemoryRateLimiter, RateLimiter, VerifiedKey,
+};
+use tenancy_schema::{PrincipalId, Tenancy, TenantId};
+
+use crate::{HttpError, TenantIdentity, TenantResolver};
+
+/// Resolves a request by its API key, with the foundation's own verification
+/// ([`tenancy_foundation::api_keys::verify`]: the prefix lookup, the constant-time hash
+/// comparison, revocation, expiry, the tenant's status, the rate limit, the throttled
+/// `last_used_at` write), so that an HTTP request is accepted exactly when that function
+/// accepts the key. The identity is the [`VerifiedKey`] (tenant, principal, scopes).
+///
+/// Verification is synchronous (it runs on a [`Tenancy`], as do the rate limiters), so it runs
+/// on tokio's blocking pool with the `Tenancy` this resolver holds: size that `Tenancy`'s pool
+/// for the concurrent key checks, not for the handlers' queries (those use the
+/// [`tenancy_async::AsyncTenancy`] of the layer). Keeping the steps in the foundation's one
+/// function, in their order, is worth a blocking thread per request: the security argument of
+/// verification rests on that order, and a second, async copy would have to keep in step.
+///
+/// | refusal | status | `error` |
+/// |---|---|---|
+/// | no `Authorization` header, or not `Bearer` | 401 | `missing_credentials` |
+/// | malformed, unknown, revoked or expired key | 401 | `invalid_api_key` |
+/// | the key's tenant is suspended | 403 | `tenant_suspended` |
+/// | over the key's hourly limit | 429 (with `Retry-After`) | `rate_limited` |
+#[derive(Clone)]
+pub struct ApiKeyResolver {
+    tenancy: Tenancy,
+    limiter: Arc<dyn RateLimiter>,
+}
+
+impl std::fmt::Debug for ApiKeyResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyResolver").finish_non_exhaustive()
+    }
+}
+
+impl ApiKeyResolver {
+    /// Verifies keys on `tenancy`, counting rate limits in this process's memory
+    /// ([`MemoryRateLimiter`]).
+    #[must_use]
+    pub fn new(tenancy: Tenancy) -> Self {
+        Self::with_limiter(tenancy, MemoryRateLimiter::new())
+    }
+
+    /// Verifies keys on `tenancy`, counting rate limits with `limiter` (a
+    /// [`tenancy_foundation::api_keys::PgRateLimiter`] shares the count between processes).
+    pub fn with_limiter(tenancy: Tenancy, limiter: impl RateLimiter + 'static) -> Self {
+        Self {
+            tenancy,
+            limiter: Arc::new(limiter),
+        }
+    }
+}
+
+impl TenantIdentity for VerifiedKey {
+    fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+
+    fn principal(&self) -> Option<PrincipalId> {
+        Some(self.principal)
+    }
+}
+
+impl TenantResolver for ApiKeyResolver {
+    type Identity = VerifiedKey;
+
+    async fn resolve(&self, parts: &Parts) -> Result<VerifiedKey, HttpError> {
+        let key = bearer_token(&parts.headers)?.to_owned();
+        let tenancy = self.tenancy.clone();
+        let limiter = Arc::clone(&self.limiter);
+        let verified = tokio::task::spawn_blocking(move || {
+            api_keys::verify(&tenancy, &key, limiter.as_ref())
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(target: "tenancy::http", error = %e, "api key verification did not finish");
+            HttpError::internal()
+        })?;
+        verified.map_err(HttpError::from)
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer_token(headers: &HeaderMap) -> Result<&str, HttpError> {
+    let missing = || {
+        HttpError::unauthorized(
+            "missing_credentials",
+            "send an API key as `Authorization: Bearer tk_…`",
+        )
+    };
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(missing)?
+        .to_str()
+        .map_err(|_| missing())?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(missing)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(missing());
+    }
+    Ok(token.trim())
+}
+
+/// The answer for a refused key (also when a handler's own key operation fails this way).
+pub(crate) fn api_key_rejection(error: &ApiKeyError) -> HttpError {
+    match error {
+        ApiKeyError::Malformed
+        | ApiKeyError::Unknown
+        | ApiKeyError::Revoked
+        | ApiKeyError::Expired => HttpError::unauthorized("invalid_api_key", error.to_string()),
+        ApiKeyError::TenantSuspended => {
+            HttpError::forbidden("tenant_suspended", "the tenant is suspended")
+        }
+        ApiKeyError::RateLimited { retry_after_secs } => HttpError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            error.to_string(),
+        )
+        .retry_after(*retry_after_secs),
+        ApiKeyError::NotFound => HttpError::not_found("api key"),
+        _ => {
+            tracing::error!(target: "tenancy::http", error = %error, "api key operation failed");
+            HttpError::internal()
+        }
+    }
+}
+
+/// 403 `missing_scope` unless `key` carries `scope`.
+///
+/// # Errors
+/// The 403 answer, naming the scope.
+pub fn require_scope(key: &VerifiedKey, scope: &str) -> Result<(), HttpError> {
+    if key.has_scope(scope) {
+        Ok(())
+    } else {
+        Err(HttpError::forbidden(
+            "missing_scope",
+            format!("the API key lacks the `{scope}` scope"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_bearer_header_carries_a_token() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(bearer_token(&headers).unwrap_err().status(), 401);
+        headers.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert_eq!(
+            bearer_token(&headers).unwrap_err().code(),
+            "missing_credentials"
+        );
+        headers.insert(header::AUTHORIZATION, "Bearer tk_1_2".parse().unwrap());
+        assert_eq!(bearer_token(&headers).unwrap(), "tk_1_2");
+    }
+
+    #[test]
+    fn key_refusals_map_to_their_status_codes() {
+        assert_eq!(api_key_rejection(&ApiKeyError::Revoked).status(), 401);
+        assert_eq!(
+            api_key_rejection(&ApiKeyError::TenantSuspended).status(),
+            403
+        );
+        let limited = api_key_rejection(&ApiKeyError::RateLimited {
+            retry_after_secs: 7,
+        });
+        assert_eq!(limited.status(), 429);
+        let from_core = HttpError::from(tenancy_schema::Error::from(ApiKeyError::Expired));
+        assert_eq!(
+            (from_core.status().as_u16(), from_core.code()),
+            (401, "invalid_api_key")
+        );
+    }
+}
