@@ -25,19 +25,17 @@ fn has_foundation(conn: &mut PgConnection) -> Result<bool, Failure> {
             MIGRATION_TODO,
         )
     })?;
-    Ok(tenancy_foundation::migrations::FOUNDATION
+    Ok(applied
         .iter()
-        .any(|f| applied.iter().any(|v| v.to_string() == f.version())))
+        .any(|v| tenancy_cli::init::is_foundation_version(&v.to_string())))
 }
 
 /// The core's migrations, and the foundation's too when `foundation` is asked for or the
 /// database already has one of them (so that an upgrade applies the foundation's new ones).
 fn chosen_set(conn: &mut PgConnection, foundation: bool) -> Result<MigrationSet, Failure> {
-    Ok(if foundation || has_foundation(conn)? {
-        tenancy_foundation::migrations::MIGRATIONS
-    } else {
-        tenancy_schema::migrations::MIGRATIONS
-    })
+    Ok(tenancy_cli::init::set_for(
+        foundation || has_foundation(conn)?,
+    ))
 }
 
 /// Applies the pending migrations of `set`, printing what it does unless `quiet`; returns the

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use tenancy_schema::migrations::{MigrationFiles, MigrationSet, version_of};
+use tenancy_schema::migrations::{MigrationFiles, MigrationSet, has_version, version_of};
 
 /// What `tenancy init` did.
 #[derive(Debug, Default)]
@@ -64,17 +64,26 @@ pub fn migrations_dir(project: &Path) -> Result<PathBuf, InitError> {
 /// # Errors
 /// [`InitError::Write`] when `dir` exists but cannot be read.
 pub fn chosen_set(dir: &Path, foundation: bool) -> Result<MigrationSet, InitError> {
-    let has_foundation = foundation
-        || existing(dir)?.iter().any(|(name, _)| {
-            tenancy_foundation::migrations::FOUNDATION
-                .iter()
-                .any(|f| f.version() == version_of(name))
-        });
-    Ok(if has_foundation {
+    let present = existing(dir)?
+        .iter()
+        .any(|(name, _)| is_foundation_version(&version_of(name)));
+    Ok(set_for(foundation || present))
+}
+
+/// Whether `version` is one of the foundation schema's migrations.
+#[must_use]
+pub fn is_foundation_version(version: &str) -> bool {
+    has_version(tenancy_foundation::migrations::FOUNDATION, version)
+}
+
+/// The core's migrations, with the foundation's when `foundation`.
+#[must_use]
+pub fn set_for(foundation: bool) -> MigrationSet {
+    if foundation {
         tenancy_foundation::migrations::MIGRATIONS
     } else {
         tenancy_schema::migrations::MIGRATIONS
-    })
+    }
 }
 
 /// The entries of `dir` (none when it does not exist), by name and path.

@@ -9,8 +9,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::Rls;
 use common::schema::{categories, posts};
+use common::{Rls, async_tenancy, async_titles as titles};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable, Text};
 use tenancy_async::AsyncTenancy;
@@ -39,33 +39,6 @@ struct NewPost<'a> {
 struct Title {
     #[diesel(sql_type = Text)]
     title: String,
-}
-
-/// An async tenancy on the fixture's database (RLS on or off), built as an application on the
-/// foundation schema builds it (its configuration audits the escape hatch).
-async fn async_tenancy(rls: Rls, size: u32) -> AsyncTenancy {
-    let f = rls.fixture();
-    let admin_url =
-        f.db.create_admin_login("tenancy_test_admin", "test-admin-password")
-            .expect("admin login");
-    AsyncTenancy::builder(&f.login_url)
-        .admin_url(&admin_url)
-        .max_size(size)
-        .connection_timeout(Duration::from_secs(20))
-        .config(tenancy_foundation::config())
-        .build()
-        .await
-        .expect("async tenancy")
-}
-
-/// The titles a tenant sees, through a typed query.
-async fn titles(t: &AsyncTenancy, tenant: TenantId) -> Vec<String> {
-    t.transaction(tenant, async |tx| {
-        tx.load(posts::table.order(posts::id).select(posts::title))
-            .await
-    })
-    .await
-    .expect("titles")
 }
 
 async fn assert_all_clean(t: &AsyncTenancy, context: &str) {

@@ -5,38 +5,12 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::Rls;
 use common::schema::posts;
+use common::{Rls, async_tenancy, async_titles as titles};
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text};
 use tenancy_async::AsyncTenancy;
-use tenancy_schema::{PrincipalId, TenantId};
-
-async fn async_tenancy(size: u32) -> AsyncTenancy {
-    let f = Rls::On.fixture();
-    let admin_url =
-        f.db.create_admin_login("tenancy_test_admin", "test-admin-password")
-            .expect("admin login");
-    AsyncTenancy::builder(&f.login_url)
-        .admin_url(&admin_url)
-        .max_size(size)
-        .connection_timeout(Duration::from_secs(20))
-        .config(tenancy_foundation::config())
-        .build()
-        .await
-        .expect("async tenancy")
-}
-
-async fn titles(t: &AsyncTenancy, tenant: TenantId) -> Vec<String> {
-    t.transaction(tenant, async |tx| {
-        tx.load(posts::table.order(posts::id).select(posts::title))
-            .await
-    })
-    .await
-    .expect("titles")
-}
+use tenancy_schema::PrincipalId;
 
 async fn insert(tx: &mut tenancy_async::OwnedTenantTx, id: i32, title: &str) {
     tx.tx()
@@ -62,7 +36,7 @@ async fn assert_all_clean(t: &AsyncTenancy, context: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owned_transaction_commits_rolls_back_and_is_closed_when_dropped() {
     let (a, b) = Rls::On.two_tenants();
-    let t = async_tenancy(2).await;
+    let t = async_tenancy(Rls::On, 2).await;
 
     let mut tx = t.begin(a, None).await.expect("begin");
     assert_eq!((tx.tenant(), tx.principal()), (a, None));
@@ -105,7 +79,7 @@ async fn an_owned_transaction_carries_its_principal_and_options() {
         principal: Option<String>,
     }
     let (a, _) = Rls::On.two_tenants();
-    let t = async_tenancy(2).await;
+    let t = async_tenancy(Rls::On, 2).await;
     let principal = PrincipalId::new_v7();
 
     let mut tx = t.begin(a, Some(principal)).await.expect("begin");

@@ -37,10 +37,10 @@ pub fn core_alone_in(migrations_dir: &Path) -> bool {
     let mut has_core = false;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let version = tenancy_schema::migrations::version_of(&name);
-        has_core |= tenancy_schema::migrations::CORE
-            .iter()
-            .any(|core| core.version() == version);
+        has_core |= tenancy_schema::migrations::has_version(
+            tenancy_schema::migrations::CORE,
+            &tenancy_schema::migrations::version_of(&name),
+        );
         let Ok(sql) = std::fs::read_to_string(entry.path().join("up.sql")) else {
             continue;
         };

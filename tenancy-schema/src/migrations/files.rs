@@ -20,6 +20,12 @@ impl MigrationFiles {
     }
 }
 
+/// Whether one of `files` has the version `version` (as diesel records it).
+#[must_use]
+pub fn has_version(files: &[MigrationFiles], version: &str) -> bool {
+    files.iter().any(|f| f.version() == version)
+}
+
 /// The version diesel reads from a migration directory's name: the digits of the date and
 /// time before the first `_` (`2026-11-22-100000_roles` is `20261122100000`).
 #[must_use]

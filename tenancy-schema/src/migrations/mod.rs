@@ -12,7 +12,7 @@ mod set;
 
 use diesel::PgConnection;
 
-pub use files::{MigrationFiles, version_of};
+pub use files::{MigrationFiles, has_version, version_of};
 pub use set::MigrationSet;
 
 use crate::Error;

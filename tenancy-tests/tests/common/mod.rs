@@ -137,6 +137,38 @@ fn build_fixture(db: &'static TestDatabase, rls: Rls) -> Fixture {
     Fixture { db, login_url }
 }
 
+/// An async tenancy on the fixture's database (RLS on or off), built as an application on the
+/// foundation schema builds it (its configuration audits the escape hatch).
+pub async fn async_tenancy(rls: Rls, size: u32) -> tenancy_async::AsyncTenancy {
+    let f = rls.fixture();
+    let admin_url =
+        f.db.create_admin_login("tenancy_test_admin", "test-admin-password")
+            .expect("admin login");
+    tenancy_async::AsyncTenancy::builder(&f.login_url)
+        .admin_url(&admin_url)
+        .max_size(size)
+        .connection_timeout(std::time::Duration::from_secs(20))
+        .config(tenancy_foundation::config())
+        .build()
+        .await
+        .expect("async tenancy")
+}
+
+/// The titles of `posts` a tenant sees, oldest id first, through a typed async query.
+pub async fn async_titles(t: &tenancy_async::AsyncTenancy, tenant: TenantId) -> Vec<String> {
+    use diesel::prelude::*;
+    t.transaction(tenant, async |tx| {
+        tx.load(
+            schema::posts::table
+                .order(schema::posts::id)
+                .select(schema::posts::title),
+        )
+        .await
+    })
+    .await
+    .expect("titles")
+}
+
 pub fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
