@@ -137,6 +137,29 @@ pub fn open_tasks(tx: &mut TenantTx<'_>) -> Result<Vec<OpenTask>> {
     )
 }
 
+/// Creates the plans `free` and `team` unless they exist, and returns the `team` plan's id.
+/// `plans` is a global table only the admin role writes, so this goes through the audited
+/// escape hatch with `reason`.
+///
+/// # Errors
+/// Database errors.
+pub fn seed_plans(tenancy: &tenancy_schema::Tenancy, reason: &str) -> Result<Uuid> {
+    tenancy.admin(reason, |conn| {
+        diesel::insert_into(plans::table)
+            .values(vec![
+                (plans::name.eq("free"), plans::monthly_cents.eq(0_i64)),
+                (plans::name.eq("team"), plans::monthly_cents.eq(900_i64)),
+            ])
+            .on_conflict_do_nothing()
+            .execute(conn)?;
+        plans::table
+            .filter(plans::name.eq("team"))
+            .select(plans::id)
+            .first(conn)
+            .map_err(tenancy_schema::Error::from)
+    })
+}
+
 /// Every plan, for any tenant to choose from (the system connection reads global tables).
 ///
 /// # Errors

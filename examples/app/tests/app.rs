@@ -9,9 +9,8 @@ use std::sync::OnceLock;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel_migrations::{FileBasedMigrations, MigrationHarness};
-use tenancy_example_app::schema::plans;
 use tenancy_example_app::{
-    OpenTask, add_task, create_project, finish_task, open_tasks, plan_names,
+    OpenTask, add_task, create_project, finish_task, open_tasks, plan_names, seed_plans,
 };
 use tenancy_foundation::seed::{PersonalTenant, seed_personal_tenant};
 use tenancy_schema::check::{self, CheckOptions};
@@ -65,22 +64,7 @@ fn each_tenant_sees_only_its_own_projects_and_tasks() {
         tenant(t, "ada@example.com", "Ada"),
         tenant(t, "bob@example.com", "Bob"),
     );
-    let plan: uuid::Uuid = t
-        .admin("example app: seed the plans", |conn| {
-            diesel::insert_into(plans::table)
-                .values(vec![
-                    (plans::name.eq("free"), plans::monthly_cents.eq(0_i64)),
-                    (plans::name.eq("team"), plans::monthly_cents.eq(900_i64)),
-                ])
-                .on_conflict_do_nothing()
-                .execute(conn)?;
-            plans::table
-                .filter(plans::name.eq("team"))
-                .select(plans::id)
-                .first(conn)
-                .map_err(Error::from)
-        })
-        .expect("plans");
+    let plan = seed_plans(t, "example app: seed the plans").expect("plans");
     assert_eq!(t.system(plan_names).expect("plans"), ["free", "team"]);
 
     let alpha = t

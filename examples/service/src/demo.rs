@@ -4,7 +4,6 @@
 
 use diesel::prelude::*;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use tenancy_example_app::schema::plans;
 use tenancy_foundation::api_keys::{self, NewKeySpec};
 use tenancy_foundation::seed::{PersonalTenant, seed_personal_tenant};
 use tenancy_schema::{Error, Tenancy};
@@ -61,20 +60,7 @@ impl DemoDatabase {
 /// # Errors
 /// Database errors.
 pub fn seed_plans(tenancy: &Tenancy) -> Result<Uuid, Error> {
-    tenancy.admin("example service: seed the plans", |conn| {
-        diesel::insert_into(plans::table)
-            .values(vec![
-                (plans::name.eq("free"), plans::monthly_cents.eq(0_i64)),
-                (plans::name.eq("team"), plans::monthly_cents.eq(900_i64)),
-            ])
-            .on_conflict_do_nothing()
-            .execute(conn)?;
-        plans::table
-            .filter(plans::name.eq("team"))
-            .select(plans::id)
-            .first(conn)
-            .map_err(Error::from)
-    })
+    tenancy_example_app::seed_plans(tenancy, "example service: seed the plans")
 }
 
 /// A tenant of the demo, and the text of an API key acting as its owner.
