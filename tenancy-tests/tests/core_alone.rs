@@ -83,12 +83,22 @@ fn an_application_runs_on_the_core_alone_and_takes_the_foundation_later() {
             })
             .unwrap();
     }
-    for (tenant, body) in [(a, "a's note"), (b, "b's note")] {
-        let seen: Vec<String> = tenancy
-            .transaction(tenant, |tx| tx.load(notes::table.select(notes::body)))
+    // With row level security on, and again with it off on the table: tenancy's own scoping
+    // keeps each tenant to its rows.
+    for mode in ["enforce", "shadow"] {
+        owner
+            .batch_execute(&format!("SELECT tenancy.set_rls_mode('{mode}')"))
             .unwrap();
-        assert_eq!(seen, vec![body.to_owned()]);
+        for (tenant, body) in [(a, "a's note"), (b, "b's note")] {
+            let seen: Vec<String> = tenancy
+                .transaction(tenant, |tx| tx.load(notes::table.select(notes::body)))
+                .unwrap();
+            assert_eq!(seen, vec![body.to_owned()], "{mode}");
+        }
     }
+    owner
+        .batch_execute("SELECT tenancy.set_rls_mode('enforce')")
+        .unwrap();
 
     // The foundation's migrations are older than some of the core's: they run after them
     // here, and its status hook then refuses a tenant its `tenants` table does not have.
