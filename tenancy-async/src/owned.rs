@@ -44,7 +44,7 @@ impl OwnedTenantTx {
     ) -> Result<Self, Error> {
         let conn = tenancy
             .begin_app(
-                (&options.begin_sql(), options.after_context_sql()),
+                (&options.begin_sql(), options.is_read_only()),
                 Some(tenant),
                 principal,
             )

@@ -9,9 +9,9 @@ use diesel::connection::{TransactionDepthChange, TransactionManagerStatus};
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, SimpleAsyncConnection};
 use diesel_async::{RunQueryDsl, TransactionManager};
 use tenancy_schema::__private_v0_1::executor::{
-    INSPECT_SESSION_SQL, TransactionOptions, admin_setup_sql, begin_failure, checks_tenant_status,
-    context_key, end_sql, has_admin_audit, is_connection_loss, log_admin_use, record_admin_use,
-    setup_sql,
+    ContextEntry, INSPECT_SESSION_SQL, TransactionOptions, admin_direct, admin_setup_sql,
+    begin_failure, checks_tenant_status, context_entry, context_key, end_sql, has_admin_audit,
+    is_connection_loss, log_admin_use, record_admin_use, setup_sql,
 };
 use tenancy_schema::{
     ContextKey, Error, PrincipalId, SessionState, Tenancy, TenancyConfig, TenantId,
@@ -34,6 +34,8 @@ pub struct AsyncTenancy {
     max_size: u32,
     config: TenancyConfig,
     key: Arc<ContextKey>,
+    entry: ContextEntry,
+    admin_direct: bool,
     /// The synchronous `Tenancy` the logins were verified with, kept only when an
     /// [`tenancy_schema::AdminAudit`] hook is configured: hooks take a synchronous connection.
     audit: Option<Tenancy>,
@@ -147,6 +149,8 @@ impl AsyncTenancyBuilder {
             admin,
             max_size: self.max_size,
             key: context_key(&sync),
+            entry: context_entry(&sync),
+            admin_direct: admin_direct(&sync),
             audit: has_admin_audit(&config).then_some(sync),
             config,
         })
@@ -215,7 +219,7 @@ impl AsyncTenancy {
     {
         let mut pooled = self
             .begin_app(
-                (&options.begin_sql(), options.after_context_sql()),
+                (&options.begin_sql(), options.is_read_only()),
                 Some(tenant),
                 principal,
             )
@@ -239,7 +243,7 @@ impl AsyncTenancy {
         F: AsyncFnOnce(&mut AsyncSystemConn<'_>) -> Result<T, E>,
         E: From<Error>,
     {
-        let mut pooled = self.begin_app(("BEGIN", ""), None, None).await?;
+        let mut pooled = self.begin_app(("BEGIN", false), None, None).await?;
         let result = f(&mut AsyncSystemConn {
             conn: &mut pooled.conn,
         })
@@ -254,7 +258,7 @@ impl AsyncTenancy {
     /// handle on the pool, so that an [`crate::OwnedTenantTx`] can keep it beyond this borrow.
     pub(crate) async fn begin_app(
         &self,
-        begin: (&str, &str),
+        begin: (&str, bool),
         tenant: Option<TenantId>,
         principal: Option<PrincipalId>,
     ) -> Result<Pooled<'static>, Error> {
@@ -263,6 +267,7 @@ impl AsyncTenancy {
             let mut pooled = self.app.get_owned().await.map_err(run_error)?;
             let sql = setup_sql(
                 begin,
+                self.entry,
                 &self.key,
                 pooled.session,
                 tenant,
@@ -326,7 +331,13 @@ impl AsyncTenancy {
                 .map_err(|e| PoolError::Verify(e.to_string()).into_error())??;
         }
         let mut pooled = admin.get().await.map_err(run_error)?;
-        begin_transaction(&mut pooled, &admin_setup_sql(role), role, None).await?;
+        begin_transaction(
+            &mut pooled,
+            &admin_setup_sql(role, self.admin_direct),
+            role,
+            None,
+        )
+        .await?;
         let result = f(&mut pooled.conn).await;
         finish(&mut pooled, result).await
     }

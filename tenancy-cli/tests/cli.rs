@@ -622,8 +622,20 @@ fn new_table_with_every_type_passes_check() {
 
     let check = tenancy_on(&db, &["check", "--format", "json", "--citus"]);
     let report = assert_report_consistent(&check);
-    assert_eq!(check.code, 0, "{check:#?}");
     assert_only_unclassified(&report, "gizmos");
+    // The only errors are the foundation's own: its resource rules are restrictive policies
+    // without the tenant predicate, which Citus's shards would make permissive (not
+    // distributable yet, README "Scale-out on Citus").
+    for finding in findings(&report) {
+        if finding["severity"] == "error" {
+            assert_eq!(finding["id"], "CIT005", "{finding:#}");
+            let object = finding["object"].as_str().unwrap_or_default();
+            assert!(
+                object.ends_with(" on resources") || object.ends_with(" on resource_acl"),
+                "{finding:#}"
+            );
+        }
+    }
     owner.batch_execute(&down).expect("apply down.sql");
 
     // Without --citus the policies read the tenant once per statement, and pass the checks

@@ -91,15 +91,54 @@ fn next_counter() -> u64 {
     counter.fetch_add(1, Ordering::Relaxed) + 1
 }
 
-/// Appends `SELECT tenancy.enter(...)` for a context on the connection with session number
-/// `session` to `sql`. The values are typed UUIDs, integers and hex: no user text.
+/// How a transaction enters its tenant context: `tenancy.enter` on a single `PostgreSQL`
+/// node; on a Citus coordinator `tenancy.enter_distributed`, which also binds the context to
+/// the distributed transaction so that the worker nodes can verify it
+/// (`docs/adr/0003-citus.md`). Chosen once, when the pool is built.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContextEntry {
+    /// One `PostgreSQL` server.
+    #[default]
+    Single,
+    /// A Citus coordinator.
+    Distributed,
+}
+
+impl ContextEntry {
+    /// The query that tells them apart: whether the `citus` extension is installed.
+    pub const DETECT_SQL: &'static str =
+        "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS citus";
+
+    /// The entry for a database, from [`ContextEntry::DETECT_SQL`]'s answer.
+    #[must_use]
+    pub fn from_citus(citus: bool) -> Self {
+        if citus {
+            Self::Distributed
+        } else {
+            Self::Single
+        }
+    }
+}
+
+/// Appends the context entry for a context on the connection with session number `session`
+/// to `sql`: `SELECT tenancy.enter(...)`, then `SET TRANSACTION READ ONLY` when asked; on
+/// Citus one call, `tenancy.enter_distributed(...)`, which makes the transaction read only
+/// itself, because Citus replays on the workers the whole client message a `SET` came in. The
+/// values are typed UUIDs, integers and hex: no user text.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site per executor; a struct would only name the same eight values again"
+)]
 pub(crate) fn push_enter(
     sql: &mut String,
+    entry: ContextEntry,
     key: &ContextKey,
     session: i64,
     tenant: Option<TenantId>,
     principal: Option<PrincipalId>,
     check_status: bool,
+    read_only: bool,
 ) {
     let counter = next_counter();
     let tenant = tenant.map(|t| t.as_uuid().to_string()).unwrap_or_default();
@@ -114,12 +153,23 @@ pub(crate) fn push_enter(
             format!("'{v}'")
         }
     };
-    let _ = write!(
-        sql,
-        "SELECT tenancy.enter({}, {}, {counter}, '{mac}', {check_status})",
-        literal(&tenant),
-        literal(&principal)
-    );
+    let (tenant, principal) = (literal(&tenant), literal(&principal));
+    let _ = match entry {
+        ContextEntry::Single => write!(
+            sql,
+            "SELECT tenancy.enter({tenant}, {principal}, {counter}, '{mac}', {check_status}){}",
+            if read_only {
+                "; SET TRANSACTION READ ONLY"
+            } else {
+                ""
+            }
+        ),
+        ContextEntry::Distributed => write!(
+            sql,
+            "SELECT tenancy.enter_distributed({tenant}, {principal}, {counter}, '{mac}', \
+             {check_status}, {read_only})"
+        ),
+    };
 }
 
 #[cfg(test)]
@@ -138,7 +188,16 @@ mod tests {
         let key = ContextKey::from_bytes([7; 32]);
         let tenant = TenantId::from_uuid(uuid::Uuid::from_u128(1));
         let mut sql = String::new();
-        push_enter(&mut sql, &key, 42, Some(tenant), None, false);
+        push_enter(
+            &mut sql,
+            ContextEntry::Single,
+            &key,
+            42,
+            Some(tenant),
+            None,
+            false,
+            false,
+        );
         let counter: u64 = sql
             .split(", ")
             .nth(2)
@@ -147,6 +206,26 @@ mod tests {
         let expected = key.mac(&format!("enter|42|{counter}|{}|", tenant.as_uuid()));
         assert!(sql.contains(&expected), "{sql}");
         assert!(sql.contains(", NULL, "), "{sql}");
+    }
+
+    #[test]
+    fn read_only_follows_the_entry_on_one_node_and_is_an_argument_on_citus() {
+        let key = ContextKey::from_bytes([7; 32]);
+        let enter = |entry| {
+            let mut sql = String::new();
+            push_enter(&mut sql, entry, &key, 1, None, None, false, true);
+            sql
+        };
+        let single = enter(ContextEntry::Single);
+        assert!(single.starts_with("SELECT tenancy.enter(NULL, NULL, "), "{single}");
+        assert!(single.ends_with("', false); SET TRANSACTION READ ONLY"), "{single}");
+        let citus = enter(ContextEntry::Distributed);
+        assert!(
+            citus.starts_with("SELECT tenancy.enter_distributed(NULL, NULL, "),
+            "{citus}"
+        );
+        assert!(citus.ends_with("', false, true)"), "{citus}");
+        assert!(!citus.contains(';'), "{citus}");
     }
 
     #[test]

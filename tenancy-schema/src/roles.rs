@@ -143,21 +143,29 @@ struct AdminWho {
     member: bool,
     #[diesel(sql_type = Bool)]
     app_member: bool,
+    #[diesel(sql_type = Bool)]
+    direct: bool,
 }
 
 /// Checks the admin login of `conn`: it can become `admin_role`, and it is not the
-/// application's login (`app_login`).
+/// application's login (`app_login`). Returns whether the login is an admin by itself
+/// (`BYPASSRLS`, and inheriting the admin role's privileges), so that admin transactions need
+/// no `SET ROLE`: on Citus, whose worker connections log in as the `SET ROLE` target, that is
+/// what spares the admin role a `LOGIN`.
 pub(crate) fn verify_admin_login(
     conn: &mut PgConnection,
     admin_role: &str,
     app_role: &str,
     app_login: &str,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let who: AdminWho = diesel::sql_query(
         "SELECT session_user::text AS login,
                 COALESCE(pg_has_role(session_user, (SELECT oid FROM pg_roles WHERE rolname = $1), 'MEMBER'), false) AS member,
                 COALESCE((SELECT NOT r.rolsuper AND pg_has_role(session_user, (SELECT oid FROM pg_roles WHERE rolname = $2), 'MEMBER')
-                          FROM pg_roles r WHERE r.rolname = session_user), false) AS app_member",
+                          FROM pg_roles r WHERE r.rolname = session_user), false) AS app_member,
+                COALESCE((SELECT r.rolbypassrls AND NOT r.rolsuper
+                                 AND pg_has_role(session_user, (SELECT oid FROM pg_roles WHERE rolname = $1), 'USAGE')
+                          FROM pg_roles r WHERE r.rolname = session_user), false) AS direct",
     )
     .bind::<Text, _>(admin_role)
     .bind::<Text, _>(app_role)
@@ -181,5 +189,5 @@ pub(crate) fn verify_admin_login(
             problem: "not a member: the admin login cannot become the admin role",
         });
     }
-    Ok(())
+    Ok(who.direct)
 }

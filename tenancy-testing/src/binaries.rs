@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::error::EmbeddedError;
-use crate::{LIB_ROOT, MIN_MAJOR, SYSTEM_DIRS};
+use crate::{LIB_ROOT, MIN_MAJOR, SHARE_ROOT, SYSTEM_DIRS};
 
 /// A directory holding `initdb`, `pg_ctl` and `postgres` of one major version.
 #[derive(Debug, Clone)]
@@ -26,6 +26,36 @@ impl PgBinaries {
 
     pub(crate) fn tool(&self, name: &str) -> PathBuf {
         self.dir.join(name)
+    }
+
+    /// Where this server may keep its share directory (`extension/` lives there), most likely
+    /// first: what `pg_config --sharedir` next to the binaries says, then the Debian/Ubuntu
+    /// layout, then the `<prefix>/share` of a source install. `pg_config` is a separate
+    /// package on some systems, hence the fallbacks.
+    pub(crate) fn share_dirs(&self) -> Vec<PathBuf> {
+        let reported = Command::new(self.tool("pg_config"))
+            .arg("--sharedir")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+            .filter(|dir| !dir.is_empty())
+            .map(PathBuf::from);
+        let mut dirs: Vec<PathBuf> = reported.into_iter().collect();
+        dirs.push(PathBuf::from(SHARE_ROOT).join(self.major.to_string()));
+        if let Some(prefix) = self.dir.parent() {
+            dirs.push(prefix.join("share").join("postgresql"));
+            dirs.push(prefix.join("share"));
+        }
+        let mut unique: Vec<PathBuf> = Vec::with_capacity(dirs.len());
+        for dir in dirs {
+            if !unique.contains(&dir) {
+                unique.push(dir);
+            }
+        }
+        unique
     }
 }
 

@@ -1,6 +1,6 @@
 //! A private cluster: initdb, start, stop and removal of a throwaway server.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -32,6 +32,9 @@ pub(crate) struct Cluster {
     pub(crate) socket_dir: PathBuf,
     pub(crate) log_path: PathBuf,
     pub(crate) port: u16,
+    /// `-c name=value` options added to the defaults on every start (already shell-quoted),
+    /// so a server restarted with [`TestDatabase::start_again`] keeps them.
+    pub(crate) extra_options: String,
     /// Whether the server may be running: a `pg_ctl start` was attempted and no stop
     /// succeeded since, so drop must stop it. The lock also serialises stop and start.
     pub(crate) running: Mutex<bool>,
@@ -42,6 +45,12 @@ pub(crate) struct Cluster {
 
 impl Cluster {
     pub(crate) fn start() -> Result<Cluster, EmbeddedError> {
+        Self::start_with(&[])
+    }
+
+    /// [`Cluster::start`] with server settings (`name`, `value`) added to, or overriding, the
+    /// defaults, e.g. `("shared_preload_libraries", "citus")`.
+    pub(crate) fn start_with(extra: &[(&str, &str)]) -> Result<Cluster, EmbeddedError> {
         let bins = PgBinaries::locate()?;
         let run_as = RunAs::detect()?;
         let base = match run_as {
@@ -69,6 +78,7 @@ impl Cluster {
             log_path: root.join("server.log"),
             socket_dir,
             port: 0,
+            extra_options: server_options(extra),
             running: Mutex::new(false),
             watchdog: None,
             bins,
@@ -149,9 +159,10 @@ impl Cluster {
         let options = format!(
             "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off \
              -c synchronous_commit=off -c full_page_writes=off -c max_connections=100 \
-             -c shared_buffers=128MB",
+             -c shared_buffers=128MB{}",
             self.port,
-            sh_quote(self.socket_dir.as_os_str())
+            sh_quote(self.socket_dir.as_os_str()),
+            self.extra_options
         );
         let args: Vec<OsString> = vec![
             "start".into(),
@@ -356,6 +367,17 @@ impl Drop for Cluster {
         }
         // `self.dir` (TempDir) is dropped after this and removes the directory.
     }
+}
+
+/// `extra` as ` -c 'name=value'` words for `pg_ctl -o`, which hands its options to a shell.
+/// Later `-c` options win, so these override the defaults they follow.
+pub(crate) fn server_options(extra: &[(&str, &str)]) -> String {
+    let mut options = String::new();
+    for (name, value) in extra {
+        options.push_str(" -c ");
+        options.push_str(&sh_quote(OsStr::new(&format!("{name}={value}"))));
+    }
+    options
 }
 
 /// Find a free TCP port on 127.0.0.1 (bind port 0, read it, release it).

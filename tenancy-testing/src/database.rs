@@ -95,13 +95,19 @@ impl TestDatabase {
     /// [`EmbeddedError::BinariesNotFound`] when no `PostgreSQL` >= 14 server is installed; other
     /// variants when creating the cluster, starting the server or creating the database fails.
     pub fn start_embedded() -> Result<TestDatabase, EmbeddedError> {
-        let cluster = Cluster::start()?;
+        let db = Self::in_cluster(Cluster::start()?)?;
+        tracing::info!(url = %db.url, "started private PostgreSQL cluster");
+        Ok(db)
+    }
+
+    /// Creates the database in a freshly started private cluster and takes the cluster over,
+    /// so dropping the result stops it.
+    pub(crate) fn in_cluster(cluster: Cluster) -> Result<TestDatabase, EmbeddedError> {
         let admin = PgUrl::loopback(cluster.port, "postgres");
         let mut conn = connect(&admin.render())?;
         create_database(&mut conn, EMBEDDED_DATABASE)?;
         drop(conn);
         let target = PgUrl::loopback(cluster.port, EMBEDDED_DATABASE);
-        tracing::info!(url = %target.render(), "started private PostgreSQL cluster");
         Ok(TestDatabase {
             url: target.render(),
             database: target.database(),

@@ -78,6 +78,18 @@ pub enum EmbeddedError {
     #[error("os user setup failed: {0}")]
     OsUser(String),
 
+    /// [`CitusCluster::start`](crate::CitusCluster::start) found no Citus extension for the
+    /// located `PostgreSQL` server (no `citus.control` in its extension directory).
+    #[error(
+        "Citus is not installed for PostgreSQL {major} (no citus.control in {looked_in}): install it with `bash ../shared/citus/build.sh` from the project root (needs root), or skip the tests that need it"
+    )]
+    CitusMissing {
+        /// Major version of the located server, which Citus has to be built for.
+        major: u32,
+        /// The extension directories searched, comma-separated.
+        looked_in: String,
+    },
+
     /// [`TestDatabase::stop`](crate::TestDatabase::stop),
     /// [`TestDatabase::start_again`](crate::TestDatabase::start_again) or
     /// [`TestDatabase::restart`](crate::TestDatabase::restart) was called on a database

@@ -29,10 +29,17 @@
 //! watchdog shell process that stops the server and removes its directory once this process
 //! is gone (also when it is killed).
 //!
+//! [`CitusCluster`] starts a coordinator and two workers, each a private cluster preloading
+//! Citus, for tests of distributed tables; [`CitusCluster::coordinator`] is a
+//! [`TestDatabase`] on the coordinator, so the usual helpers work against it. It needs the
+//! Citus extension built for the installed server (`bash ../shared/citus/build.sh` from the
+//! project root); tests check [`citus_available`] to skip where it is not.
+//!
 //! This crate is for tests and tools only: an application depends on it as a
 //! dev-dependency, and `tenancy-schema` itself never does at run time.
 
 mod binaries;
+mod citus;
 mod cluster;
 mod database;
 mod diesel_cli;
@@ -46,6 +53,7 @@ mod tests;
 mod url;
 mod watchdog;
 
+pub use citus::{CitusCluster, citus_available};
 pub use database::{StopMode, TestDatabase, shared};
 pub use diesel_cli::{diesel_cli_for_test, find_diesel_cli};
 pub use error::EmbeddedError;
@@ -63,6 +71,8 @@ pub(crate) const START_ATTEMPTS: u32 = 5;
 pub(crate) const LOG_TAIL_LINES: usize = 30;
 /// Where Debian/Ubuntu install the versioned server binaries (`<root>/<version>/bin`).
 pub(crate) const LIB_ROOT: &str = "/usr/lib/postgresql";
+/// Where Debian/Ubuntu install each version's share directory (`<root>/<version>`).
+pub(crate) const SHARE_ROOT: &str = "/usr/share/postgresql";
 /// OS user that runs the server when this process is root.
 pub(crate) const OS_USER: &str = "postgres";
 /// Bootstrap superuser of a private cluster.

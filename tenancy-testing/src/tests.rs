@@ -291,3 +291,106 @@ fn parses_and_renders_urls() {
     assert_eq!(redact("nonsense"), "<unparseable database url>");
     assert_eq!(sh_quote(OsStr::new("it's")), r"'it'\''s'");
 }
+
+#[test]
+fn server_options_are_shell_quoted_c_options() {
+    assert_eq!(crate::cluster::server_options(&[]), "");
+    assert_eq!(
+        crate::cluster::server_options(&[("shared_preload_libraries", "citus"), ("a", "it's")]),
+        r" -c 'shared_preload_libraries=citus' -c 'a=it'\''s'"
+    );
+}
+
+#[test]
+fn citus_missing_says_where_it_looked_and_how_to_install() {
+    let empty = tempfile::tempdir().expect("tempdir");
+    let err = crate::citus::find_citus_control(&[empty.path().to_path_buf()], 15)
+        .expect_err("no citus.control");
+    assert!(
+        matches!(err, EmbeddedError::CitusMissing { major: 15, .. }),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(message.contains(&empty.path().join("extension").display().to_string()));
+    assert!(
+        message.contains("bash ../shared/citus/build.sh"),
+        "{message}"
+    );
+}
+
+#[test]
+fn citus_cluster_distributes_a_table_over_both_workers() {
+    use diesel::connection::SimpleConnection;
+    use diesel::sql_types::BigInt;
+    let required = std::env::var("TENANCY_REQUIRE_CITUS").is_ok_and(|value| value == "1");
+    if !citus_available() && !required {
+        println!(
+            "skipped: Citus is not installed (bash ../shared/citus/build.sh; set TENANCY_REQUIRE_CITUS=1 to fail instead)"
+        );
+        return;
+    }
+    // With Citus missing this fails with `CitusMissing`, saying how to install it.
+    let citus = CitusCluster::start().expect("start a Citus cluster");
+    let count = |conn: &mut PgConnection, query: &str| -> i64 {
+        diesel::select(sql::<BigInt>(&format!("({query})")))
+            .get_result(conn)
+            .expect(query)
+    };
+    let mut conn = PgConnection::establish(citus.coordinator().url()).expect("connect");
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) FROM citus_get_active_worker_nodes()"
+        ),
+        2
+    );
+    conn.batch_execute(
+        "CREATE TABLE t (tenant_id uuid, v int);
+         SELECT create_distributed_table('t', 'tenant_id');
+         INSERT INTO t SELECT gen_random_uuid(), n FROM generate_series(1, 20) AS n",
+    )
+    .expect("distribute and fill a table");
+    assert_eq!(count(&mut conn, "SELECT count(*) FROM t"), 20);
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(DISTINCT nodeport) FROM citus_shards WHERE table_name = 't'::regclass"
+        ),
+        2
+    );
+    let mut shard_ports: Vec<i32> = diesel::select(sql::<diesel::sql_types::Array<Integer>>(
+        "(SELECT array_agg(DISTINCT nodeport ORDER BY nodeport) FROM citus_shards WHERE table_name = 't'::regclass)",
+    ))
+    .get_result(&mut conn)
+    .expect("shard ports");
+    shard_ports.sort_unstable();
+    let mut worker_ports: Vec<i32> = citus.worker_ports().into_iter().map(i32::from).collect();
+    worker_ports.sort_unstable();
+    assert_eq!(shard_ports, worker_ports, "the shards live on the workers");
+
+    // The coordinator's login helpers rely on Citus creating roles on the workers too.
+    conn.batch_execute("CREATE ROLE citus_probe LOGIN")
+        .expect("create role");
+    let urls = citus.worker_urls();
+    assert_eq!(urls.len(), 2);
+    for url in &urls {
+        let mut worker = PgConnection::establish(url).expect("connect to worker");
+        assert_eq!(
+            count(
+                &mut worker,
+                "SELECT count(*) FROM pg_roles WHERE rolname = 'citus_probe'"
+            ),
+            1,
+            "role propagated to {url}"
+        );
+    }
+    let coordinator_url = citus.coordinator().url().to_owned();
+    drop(conn);
+    drop(citus);
+    for url in urls.iter().chain([&coordinator_url]) {
+        assert!(
+            PgConnection::establish(url).is_err(),
+            "{url} stopped on drop"
+        );
+    }
+}

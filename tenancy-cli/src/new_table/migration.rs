@@ -188,6 +188,9 @@ pub fn render(spec: &TableSpec) -> Result<Migration, SpecError> {
         &format!("{APP_ROLE}, CURRENT_USER"),
     ));
     w!("GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE}, {ADMIN_ROLE};");
+    w!("-- On Citus: distributed by tenant_id, co-located with the other tenant tables (and its");
+    w!("-- policies put in the form Citus accepts). On one PostgreSQL server: nothing.");
+    w!("SELECT tenancy.distribute('{table}');");
 
     let down = format!(
         "-- Reverts `create_{table}`: its indexes, trigger, policies and grants go with it.\n\
@@ -256,6 +259,8 @@ fn render_global(spec: &TableSpec, targets: &[Target]) -> Migration {
     w!();
     w!("GRANT SELECT ON {table} TO {APP_ROLE};");
     w!("GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {ADMIN_ROLE};");
+    w!("-- On Citus: a reference table, copied to every node. On one PostgreSQL server: nothing.");
+    w!("SELECT tenancy.replicate('{table}');");
     let down = format!(
         "-- Reverts `create_{table}`: its indexes, trigger and grants go with it.\n\
          DROP TABLE {table};\n"

@@ -279,6 +279,9 @@ ALTER TABLE deployments FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_access ON deployments FOR ALL TO tenancy_app, CURRENT_USER USING (tenant_id = (SELECT tenancy.current_tenant())) WITH CHECK (tenant_id = (SELECT tenancy.current_tenant()));
 CREATE POLICY tenant_isolation ON deployments AS RESTRICTIVE FOR ALL TO PUBLIC USING (tenant_id = (SELECT tenancy.current_tenant())) WITH CHECK (tenant_id = (SELECT tenancy.current_tenant()));
 GRANT SELECT, INSERT, UPDATE, DELETE ON deployments TO tenancy_app, tenancy_admin;
+-- On Citus: distributed by tenant_id, co-located with the other tenant tables (and its
+-- policies put in the form Citus accepts). On one PostgreSQL server: nothing.
+SELECT tenancy.distribute('deployments');
 ";
     assert!(migration.up.ends_with(expected_table), "{}", migration.up);
     assert!(

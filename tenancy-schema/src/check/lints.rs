@@ -246,6 +246,48 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         Section::Citus,
         "a policy contains a sub-query",
     ),
+    (
+        "CIT005",
+        Severity::Error,
+        Section::Citus,
+        "a policy does not begin with the tenant predicate (isolation that rests on a RESTRICTIVE policy, which the shards lose)",
+    ),
+    (
+        "CIT006",
+        Severity::Error,
+        Section::Citus,
+        "citus.propagate_set_commands is not 'local': the tenant context does not reach the workers",
+    ),
+    (
+        "CIT007",
+        Severity::Warning,
+        Section::Citus,
+        "a tenant table is not distributed",
+    ),
+    (
+        "CIT008",
+        Severity::Error,
+        Section::Citus,
+        "a shard's policies differ from the coordinator's or lack the tenant predicate",
+    ),
+    (
+        "CIT009",
+        Severity::Error,
+        Section::Citus,
+        "a worker has no copy of the context key",
+    ),
+    (
+        "CIT010",
+        Severity::Error,
+        Section::Citus,
+        "the guard against policies without the tenant predicate on distributed tables is missing",
+    ),
+    (
+        "CIT011",
+        Severity::Warning,
+        Section::Citus,
+        "an admin login reaches the admin role only through SET ROLE, which Citus's worker connections cannot follow",
+    ),
 ];
 
 pub(super) fn lint(id: &'static str) -> (Severity, Section) {

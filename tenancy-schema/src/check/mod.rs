@@ -22,6 +22,7 @@
 //! get new ids.
 
 mod catalog;
+mod citus;
 mod classify;
 mod definers;
 mod expr;

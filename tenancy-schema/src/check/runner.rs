@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::catalog::{Catalog, load_catalog};
+use super::citus::{check_citus, load_citus};
 use super::definers::check_definers_and_views;
 use super::lints::Section;
 use super::report::{Findings, Report};
@@ -96,6 +97,11 @@ pub fn run(
     check_reach_and_context(&mut f, &catalog, options);
     check_classification(&mut f, registry);
     check_definers_and_views(&mut f, &catalog, &tenant_tables, options);
+    if options.citus
+        && let Some(state) = load_citus(conn, options, &tenant_tables)?
+    {
+        check_citus(&mut f, &state, &tenant_tables);
+    }
     if catalog.audit_writable == Some(true) {
         f.add(
             "TEN080",

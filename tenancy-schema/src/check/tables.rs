@@ -4,6 +4,7 @@
 
 use super::CheckOptions;
 use super::catalog::{Catalog, KeyRow, PolicyRow, TableRow};
+use super::citus::carries_tenant_predicate;
 use super::expr::{
     always_true, has_word, once_per_statement_as_call,
     policy_applies_to_all_commands_with_tenant_predicate, reads_tenant_context,
@@ -159,6 +160,11 @@ fn check_policies(
     }
     for p in policies {
         let pobj = format!("policy {} on {table}", p.name);
+        if !(carries_tenant_predicate(p.using.as_deref(), col)
+            && carries_tenant_predicate(p.check.as_deref(), col))
+        {
+            f.add("CIT005", &pobj, "does not begin with the tenant predicate: Citus copies policies to the shards without AS RESTRICTIVE, so there it ORs with the others and widens access across tenants", format!("begin USING and WITH CHECK with ({col} = tenancy.current_tenant()) AND (...)"));
+        }
         for expr in [&p.using, &p.check].into_iter().flatten() {
             if reads_tenant_context(expr) {
                 // The context read once per statement is an init plan, not a sub-query

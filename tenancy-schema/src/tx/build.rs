@@ -83,10 +83,10 @@ impl TransactionOptions {
         begin_sql(self.isolation)
     }
 
-    /// What follows the context entry in the same message.
+    /// Whether the transaction is to be read only.
     #[must_use]
-    pub fn after_context_sql(&self) -> &'static str {
-        after_context_sql(self.read_only)
+    pub fn is_read_only(&self) -> bool {
+        self.read_only == Some(true)
     }
 }
 
@@ -151,7 +151,7 @@ impl TransactionBuilder<'_> {
         E: From<Error>,
     {
         self.tenancy.run_tenant(
-            (&self.options.begin_sql(), self.options.after_context_sql()),
+            (&self.options.begin_sql(), self.options.is_read_only()),
             self.tenant,
             self.principal,
             f,
@@ -170,19 +170,9 @@ fn begin_sql(isolation: Option<Isolation>) -> String {
     }
 }
 
-/// What follows the context entry in the same message. A read-only transaction becomes read
-/// only after the entry, which writes the session's sequences; PostgreSQL allows that switch
-/// at any point (and refuses the way back once a query ran, so SQL inside cannot undo it).
-fn after_context_sql(read_only: Option<bool>) -> &'static str {
-    match read_only {
-        Some(true) => "; SET TRANSACTION READ ONLY",
-        Some(false) | None => "",
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{Isolation, after_context_sql, begin_sql};
+    use super::{Isolation, TransactionOptions, begin_sql};
 
     #[test]
     fn begin_statement_carries_the_options() {
@@ -195,8 +185,12 @@ mod tests {
             begin_sql(Some(Isolation::RepeatableRead)),
             "BEGIN ISOLATION LEVEL REPEATABLE READ"
         );
-        assert_eq!(after_context_sql(Some(true)), "; SET TRANSACTION READ ONLY");
-        assert_eq!(after_context_sql(Some(false)), "");
-        assert_eq!(after_context_sql(None), "");
+        assert!(TransactionOptions::default().read_only(true).is_read_only());
+        assert!(
+            !TransactionOptions::default()
+                .read_only(false)
+                .is_read_only()
+        );
+        assert!(!TransactionOptions::default().is_read_only());
     }
 }

@@ -8,7 +8,7 @@ use diesel::r2d2::{ConnectionManager, Pool};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
 use super::{PgPool, Tenancy, TenancyConfig};
-use crate::context::ContextKey;
+use crate::context::{ContextEntry, ContextKey};
 use crate::session::SessionManager;
 use crate::{Error, Result};
 
@@ -108,12 +108,13 @@ impl TenancyBuilder {
             .test_on_check_out(self.test_on_check_out)
             .build(SessionManager::new(&self.app_url))
             .map_err(|e| Error::Pool(diesel::r2d2::PoolError::from(e)))?;
-        let app_login = {
+        let (app_login, entry) = {
             let mut session = app.get()?;
             let login = crate::roles::verify_app_login(&mut session.conn, &self.config.app_role)?;
             crate::scope::resolve_schemas(&mut session.conn)?;
-            login
+            (login, detect_entry(&mut session.conn)?)
         };
+        let mut admin_direct = false;
         let admin = match &self.admin_url {
             Some(url) => {
                 let pool = Pool::builder()
@@ -122,7 +123,7 @@ impl TenancyBuilder {
                     .build(ConnectionManager::<PgConnection>::new(url))
                     .map_err(|e| Error::Pool(diesel::r2d2::PoolError::from(e)))?;
                 let mut conn = pool.get()?;
-                crate::roles::verify_admin_login(
+                admin_direct = crate::roles::verify_admin_login(
                     &mut conn,
                     &self.config.admin_role,
                     &self.config.app_role,
@@ -145,8 +146,25 @@ impl TenancyBuilder {
             admin,
             config: self.config,
             key: Arc::new(key),
+            entry,
+            admin_direct,
         })
     }
+}
+
+#[derive(diesel::QueryableByName)]
+struct CitusRow {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    citus: bool,
+}
+
+/// Whether the database is a Citus coordinator, whose workers need the context bound to the
+/// distributed transaction.
+fn detect_entry(conn: &mut PgConnection) -> Result<ContextEntry, Error> {
+    let row: CitusRow = diesel::sql_query(ContextEntry::DETECT_SQL)
+        .get_result(conn)
+        .map_err(Error::Query)?;
+    Ok(ContextEntry::from_citus(row.citus))
 }
 
 #[derive(diesel::QueryableByName)]

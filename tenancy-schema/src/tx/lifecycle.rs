@@ -7,7 +7,7 @@ use diesel::connection::{
     AnsiTransactionManager, SimpleConnection, TransactionManager, TransactionManagerStatus,
 };
 
-use crate::context::{ContextKey, push_enter};
+use crate::context::{ContextEntry, ContextKey, push_enter};
 use crate::{Error, PrincipalId, TenantId};
 
 /// What a finished transaction sends: the end of the transaction, then the session back to
@@ -94,12 +94,15 @@ pub fn end_sql(end: &str) -> String {
 
 /// The message that opens the transaction of a tenant (or, with `tenant` `None`, of the
 /// system connection) on the connection with session number `session`: `begin` (`BEGIN` with
-/// its options), the sealed context entry, then `after` (from
-/// [`TransactionOptions::after_context_sql`](super::TransactionOptions::after_context_sql)).
+/// its options), then the sealed context entry (`entry`: one node or Citus), which also makes
+/// the transaction read only when `read_only` is set. A read-only transaction becomes read
+/// only after the entry, which writes the session's sequences; `PostgreSQL` allows that switch
+/// at any point (and refuses the way back once a query ran, so SQL inside cannot undo it).
 #[doc(hidden)]
 #[must_use]
 pub fn setup_sql(
-    (begin, after): (&str, &str),
+    (begin, read_only): (&str, bool),
+    entry: ContextEntry,
     key: &ContextKey,
     session: i64,
     tenant: Option<TenantId>,
@@ -109,21 +112,27 @@ pub fn setup_sql(
     let mut sql = format!("{begin}; ");
     push_enter(
         &mut sql,
+        entry,
         key,
         session,
         tenant,
         principal,
         tenant.is_some() && check_status,
+        read_only,
     );
-    sql.push_str(after);
     sql
 }
 
-/// The message that opens an admin transaction: `BEGIN` and the switch to the admin role.
+/// The message that opens an admin transaction: `BEGIN` and the switch to the admin role, or
+/// `BEGIN` alone for a login that is an admin by itself (`direct`).
 #[doc(hidden)]
 #[must_use]
-pub fn admin_setup_sql(admin_role: &str) -> String {
-    format!("BEGIN; SET LOCAL ROLE \"{admin_role}\"")
+pub fn admin_setup_sql(admin_role: &str, direct: bool) -> String {
+    if direct {
+        "BEGIN".to_owned()
+    } else {
+        format!("BEGIN; SET LOCAL ROLE \"{admin_role}\"")
+    }
 }
 
 /// Runs `f` in the transaction `begin_transaction` opened, and commits or rolls back.

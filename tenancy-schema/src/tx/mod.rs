@@ -29,7 +29,10 @@ pub use lifecycle::{admin_setup_sql, begin_failure, end_sql, is_connection_loss,
 pub use role_name::RoleName;
 pub use sessions::{INSPECT_SESSION_SQL, SessionState};
 pub use system::{SystemConn, check_global};
-pub use tenancy::{PgPool, Tenancy, context_key, control_plane, log_admin_use, record_admin_use};
+pub use tenancy::{
+    PgPool, Tenancy, admin_direct, context_entry, context_key, control_plane, log_admin_use,
+    record_admin_use,
+};
 pub use tenant_tx::{RawSql, TenantTx, UntypedSql, insert_statement};
 pub use writes::{
     OrFilterOnTenantWrite, ScopedDelete, ScopedUpdate, ScopedUpdateSet, UpdateOf, delete_statement,

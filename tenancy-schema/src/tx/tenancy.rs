@@ -10,7 +10,7 @@ use super::lifecycle::{
     admin_setup_sql, begin_transaction, finish_transaction, is_connection_loss, setup_sql,
 };
 use super::{AdminUse, SystemConn, TenancyBuilder, TenancyConfig, TenantTx};
-use crate::context::ContextKey;
+use crate::context::{ContextEntry, ContextKey};
 use crate::session::{SessionConn, SessionManager};
 use crate::{Error, PrincipalId, Result, TenantId};
 
@@ -43,6 +43,9 @@ pub struct Tenancy {
     pub(super) admin: Option<PgPool>,
     pub(super) config: TenancyConfig,
     pub(super) key: Arc<ContextKey>,
+    pub(super) entry: ContextEntry,
+    /// Whether the admin login is an admin by itself (no `SET ROLE`).
+    pub(super) admin_direct: bool,
 }
 
 impl std::fmt::Debug for Tenancy {
@@ -126,12 +129,11 @@ impl Tenancy {
     }
 
     /// Runs `f` in a tenant transaction, with or without an acting principal. `begin` is the
-    /// statement that opens the transaction (`BEGIN` with its isolation level) and what
-    /// follows the context in the same message (`SET TRANSACTION READ ONLY`: the context
-    /// itself is a write), from [`crate::TransactionBuilder`].
+    /// statement that opens the transaction (`BEGIN` with its isolation level) and whether it
+    /// is read only, from [`crate::TransactionBuilder`].
     pub(crate) fn run_tenant<T, E, F>(
         &self,
-        begin: (&str, &str),
+        begin: (&str, bool),
         tenant: TenantId,
         principal: Option<PrincipalId>,
         f: F,
@@ -160,7 +162,7 @@ impl Tenancy {
         F: FnOnce(&mut SystemConn<'_>) -> Result<T, E>,
         E: From<Error>,
     {
-        let mut conn = self.begin_app(("BEGIN", ""), None, None)?;
+        let mut conn = self.begin_app(("BEGIN", false), None, None)?;
         finish_transaction(&mut conn.conn, |conn| f(&mut SystemConn { conn }))
     }
 
@@ -171,7 +173,7 @@ impl Tenancy {
     /// is back, and no checkout pays a ping.
     fn begin_app(
         &self,
-        (begin, after): (&str, &str),
+        begin: (&str, bool),
         tenant: Option<TenantId>,
         principal: Option<PrincipalId>,
     ) -> Result<diesel::r2d2::PooledConnection<SessionManager>, Error> {
@@ -180,7 +182,8 @@ impl Tenancy {
             let mut pooled = self.app.get()?;
             let SessionConn { conn, session } = &mut *pooled;
             let sql = setup_sql(
-                (begin, after),
+                begin,
+                self.entry,
                 &self.key,
                 *session,
                 tenant,
@@ -234,7 +237,7 @@ impl Tenancy {
         };
         log_admin_use(reason, caller, &self.config.admin_role);
         let mut conn = admin.get().map_err(Error::from)?;
-        let sql = admin_setup_sql(&self.config.admin_role);
+        let sql = admin_setup_sql(&self.config.admin_role, self.admin_direct);
         if let Some(caller) = caller {
             self.audit_admin_use(&mut conn, reason, caller)?;
         }
@@ -261,7 +264,7 @@ impl Tenancy {
         };
         begin_transaction(
             conn,
-            &admin_setup_sql(&self.config.admin_role),
+            &admin_setup_sql(&self.config.admin_role, self.admin_direct),
             &self.config.admin_role,
             None,
         )?;
@@ -298,6 +301,22 @@ pub fn record_admin_use(
 #[must_use]
 pub fn context_key(tenancy: &Tenancy) -> Arc<ContextKey> {
     Arc::clone(&tenancy.key)
+}
+
+/// How `tenancy`'s transactions enter their context (one node or Citus), detected when it was
+/// built: another executor built from it enters the same way.
+#[doc(hidden)]
+#[must_use]
+pub fn context_entry(tenancy: &Tenancy) -> ContextEntry {
+    tenancy.entry
+}
+
+/// Whether `tenancy`'s admin login is an admin by itself, so that its transactions open
+/// without `SET ROLE` ([`admin_setup_sql`]).
+#[doc(hidden)]
+#[must_use]
+pub fn admin_direct(tenancy: &Tenancy) -> bool {
+    tenancy.admin_direct
 }
 
 /// Logs a use of the admin login: the escape hatch (with the caller's location) as a warning on

@@ -1,0 +1,370 @@
+-- tenancy: the sealed tenant context on Citus, and the functions that distribute a table.
+--
+-- On Citus, a tenant table's rows live in shards on worker nodes, and its policies run there,
+-- in a worker session the coordinator opened. The worker session has no tenancy session
+-- number, no nonce and no key, and `set_config()` never reaches it: only `SET LOCAL` is
+-- replayed on the workers (with `citus.propagate_set_commands = 'local'`). So on Citus the
+-- context carries a fourth part, a MAC over the tenant, the principal and the *distributed
+-- transaction id* (initiator node, number, timestamp) that the coordinator hands every worker
+-- at the start of the transaction. A worker accepts the context only for the transaction it
+-- was made for: a value observed in another transaction (pg_stat_activity, a log) is void.
+-- docs/adr/0003-citus.md has the whole design and what it leaves out.
+--
+-- Without Citus nothing here runs: `tenancy.distribute` returns at once and the library calls
+-- `tenancy.enter` as before.
+
+CREATE FUNCTION tenancy.on_citus() RETURNS boolean
+  LANGUAGE sql STABLE
+  SET search_path = pg_catalog, pg_temp
+  RETURN EXISTS (SELECT FROM pg_extension WHERE extname = 'citus');
+COMMENT ON FUNCTION tenancy.on_citus() IS
+  'tenancy: whether this database runs Citus (the citus extension is installed)';
+
+-- Distributed transaction numbers of tenancy's own, far above the ones Citus counts from 1
+-- (its counter restarts with the server): every tenant transaction gets an id no other
+-- transaction ever had, and no other transaction can take it.
+CREATE SEQUENCE tenancy.distributed_txn_seq
+  MINVALUE 4611686018427387904 START 4611686018427387904;
+REVOKE ALL ON SEQUENCE tenancy.distributed_txn_seq FROM PUBLIC;
+
+-- The fourth part of a context on Citus, for the transaction running now: NULL when this
+-- node has no distributed transaction id (or is not Citus), so that nothing matches it.
+CREATE FUNCTION tenancy.node_context_mac(tenant text, principal text) RETURNS text
+  LANGUAGE plpgsql STABLE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  mac text;
+BEGIN
+  IF to_regprocedure('pg_catalog.get_current_transaction_id()') IS NULL THEN
+    RETURN NULL;
+  END IF;
+  SELECT encode(sha256(k.opad || sha256(k.ipad || convert_to(
+           'node|' || t.initiator_node_identifier || '|' || t.transaction_number || '|'
+           || (extract(epoch FROM t.transaction_stamp) * 1000000)::bigint || '|'
+           || tenant || '|' || principal, 'UTF8'))), 'hex')
+    INTO mac
+    FROM pg_catalog.get_current_transaction_id() t
+    JOIN tenancy.context_key k ON k.id = 1
+   WHERE t.transaction_number <> 0;
+  RETURN mac;
+END
+$$;
+REVOKE ALL ON FUNCTION tenancy.node_context_mac(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION tenancy.node_context_mac(text, text) IS
+  'tenancy: reviewed: the MAC binding a context to the distributed transaction running now';
+
+-- The policies' reader, as before for a context of three parts (a single node); a context of
+-- four parts (Citus) is accepted only with the MAC of this distributed transaction.
+CREATE OR REPLACE FUNCTION tenancy.verified_context(part integer, plain_setting text) RETURNS uuid
+  LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL RESTRICTED
+  SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN CASE
+    WHEN NULLIF(current_setting('tenancy.context', true), '') IS NULL THEN
+      CASE WHEN tenancy.trusted_session()
+        THEN NULLIF(current_setting(plain_setting, true), '')::uuid END
+    WHEN split_part(current_setting('tenancy.context', true), '|', 4) = '' THEN
+      CASE WHEN split_part(current_setting('tenancy.context', true), '|', 3) = encode(sha256(convert_to(
+             currval('tenancy.nonce_hi') || '|' || currval('tenancy.nonce_lo') || '|'
+             || split_part(current_setting('tenancy.context', true), '|', 1) || '|'
+             || split_part(current_setting('tenancy.context', true), '|', 2), 'UTF8')), 'hex')
+        THEN NULLIF(split_part(current_setting('tenancy.context', true), '|', part), '')::uuid
+        ELSE tenancy.context_changed()
+      END
+    WHEN split_part(current_setting('tenancy.context', true), '|', 4) = tenancy.node_context_mac(
+           split_part(current_setting('tenancy.context', true), '|', 1),
+           split_part(current_setting('tenancy.context', true), '|', 2))
+      THEN NULLIF(split_part(current_setting('tenancy.context', true), '|', part), '')::uuid
+    ELSE tenancy.context_changed()
+  END;
+END
+$$;
+
+-- The context entry on Citus: `tenancy.enter` (MAC, counter, tenant status), then a
+-- distributed transaction id of tenancy's own, then the context with its fourth part through
+-- `SET LOCAL`, the one form Citus replays on the workers. The `SET LOCAL` runs here, as its
+-- own statement, because Citus replays the whole client message a `SET LOCAL` came in, and
+-- that message also holds BEGIN and this call. For the same reason a read-only transaction
+-- is made read only here rather than by the client.
+CREATE FUNCTION tenancy.enter_distributed(
+  tenant uuid, principal uuid, counter bigint, mac text, check_status boolean DEFAULT false,
+  read_only boolean DEFAULT false)
+  RETURNS void
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM tenancy.enter(tenant, principal, counter, mac, check_status);
+  -- Fails ("already been assigned a transaction id") when a statement of this transaction
+  -- already reached a worker: the context must be the first thing a transaction does.
+  PERFORM pg_catalog.assign_distributed_transaction_id(
+    (SELECT groupid FROM pg_dist_local_group), nextval('tenancy.distributed_txn_seq'), now());
+  EXECUTE format('SET LOCAL tenancy.context = %L',
+    current_setting('tenancy.context') || '|' || tenancy.node_context_mac(
+      coalesce(tenant::text, ''), coalesce(principal::text, '')));
+  IF read_only THEN
+    SET TRANSACTION READ ONLY;
+  END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION tenancy.enter_distributed(uuid, uuid, bigint, text, boolean, boolean)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.enter_distributed(uuid, uuid, bigint, text, boolean, boolean)
+  TO tenancy_app;
+COMMENT ON FUNCTION tenancy.enter_distributed(uuid, uuid, bigint, text, boolean, boolean) IS
+  'tenancy: reviewed: tenancy.enter, then the context bound to this distributed transaction';
+
+-- What each worker needs of its own for the context check: the key (workers have no copy of
+-- the coordinator's local tables) and the nonce sequences the single-node branch of
+-- `verified_context` names. Safe to run again: after adding a worker, after a new key.
+CREATE FUNCTION tenancy.copy_key_to_workers() RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  k record;
+  r record;
+BEGIN
+  IF NOT tenancy.on_citus() THEN
+    RETURN;
+  END IF;
+  SELECT key, ipad, opad INTO k FROM tenancy.context_key WHERE id = 1;
+  FOR r IN
+    SELECT * FROM run_command_on_workers(format($cmd$
+      SET citus.enable_ddl_propagation TO off;
+      CREATE TABLE IF NOT EXISTS tenancy.context_key (
+        id int PRIMARY KEY CHECK (id = 1),
+        key bytea NOT NULL CHECK (length(key) = 32),
+        ipad bytea NOT NULL,
+        opad bytea NOT NULL);
+      REVOKE ALL ON tenancy.context_key FROM PUBLIC;
+      CREATE UNLOGGED SEQUENCE IF NOT EXISTS tenancy.nonce_hi MINVALUE -9223372036854775808 START 0;
+      CREATE UNLOGGED SEQUENCE IF NOT EXISTS tenancy.nonce_lo MINVALUE -9223372036854775808 START 0;
+      REVOKE ALL ON SEQUENCE tenancy.nonce_hi, tenancy.nonce_lo FROM PUBLIC;
+      INSERT INTO tenancy.context_key VALUES (1, %L, %L, %L)
+      ON CONFLICT (id) DO UPDATE SET key = excluded.key, ipad = excluded.ipad, opad = excluded.opad
+      $cmd$, k.key, k.ipad, k.opad))
+  LOOP
+    IF NOT r.success THEN
+      RAISE EXCEPTION 'tenancy: could not give worker %:% the context key: %',
+        r.nodename, r.nodeport, r.result;
+    END IF;
+  END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION tenancy.copy_key_to_workers() FROM PUBLIC;
+COMMENT ON FUNCTION tenancy.copy_key_to_workers() IS
+  'tenancy: on Citus, gives every worker the context key; run again after adding a worker';
+
+-- Whether a policy expression (as pg_get_expr prints it) has the tenant predicate as its
+-- first top-level conjunct: PostgreSQL prints every boolean operand in parentheses, so a
+-- prefix "((<column> = tenancy.current_tenant()) AND " can only open an AND at the top. NULL
+-- (no USING or no WITH CHECK clause) has nothing to narrow.
+CREATE FUNCTION tenancy.carries_tenant_predicate(expr text, tenant_column name) RETURNS boolean
+  LANGUAGE sql IMMUTABLE
+  SET search_path = pg_catalog, pg_temp
+  RETURN expr IS NULL
+    OR expr = format('(%I = tenancy.current_tenant())', tenant_column)
+    OR starts_with(expr, format('((%I = tenancy.current_tenant()) AND ', tenant_column));
+
+-- Every policy of a distributed tenant table must carry the tenant predicate itself. Citus
+-- copies policies to the shards without `AS RESTRICTIVE`, so there a restrictive policy ORs
+-- with the others instead of narrowing them: `USING (deleted_at IS NULL)` would show every
+-- tenant's live rows. This refuses such a policy when it is created or changed; the check of
+-- an existing deployment is `tenancy check --citus`.
+CREATE FUNCTION tenancy.policy_guard(rel regclass, policy_name name) RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  p record;
+BEGIN
+  FOR p IN
+    SELECT pol.polname, pol.polpermissive,
+           pg_get_expr(pol.polqual, pol.polrelid) AS qual,
+           pg_get_expr(pol.polwithcheck, pol.polrelid) AS chk,
+           column_to_column_name(d.logicalrelid, d.partkey) AS col
+      FROM pg_policy pol
+      JOIN pg_dist_partition d ON d.logicalrelid = pol.polrelid AND d.partmethod = 'h'
+     WHERE pol.polrelid = rel AND (policy_name IS NULL OR pol.polname = policy_name)
+  LOOP
+    IF NOT (tenancy.carries_tenant_predicate(p.qual, p.col)
+            AND tenancy.carries_tenant_predicate(p.chk, p.col)) THEN
+      RAISE EXCEPTION 'tenancy: policy % on % does not begin with the tenant predicate', p.polname, rel
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = 'Citus copies policies to the shards without AS RESTRICTIVE, so on the '
+                       'shards this policy would widen access across tenants.',
+              HINT = format('write it as USING ((%1$I = tenancy.current_tenant()) AND (...)) '
+                            'WITH CHECK ((%1$I = tenancy.current_tenant()) AND (...))', p.col);
+    END IF;
+    IF NOT p.polpermissive AND p.qual IS DISTINCT FROM format('(%I = tenancy.current_tenant())', p.col) THEN
+      RAISE WARNING 'tenancy: restrictive policy % on % does not narrow the other policies on Citus', p.polname, rel
+        USING DETAIL = 'Citus copies it to the shards as a permissive policy.',
+              HINT = 'add its condition to the permissive policies (or to the queries) instead';
+    END IF;
+  END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION tenancy.policy_guard(regclass, name) FROM PUBLIC;
+
+CREATE FUNCTION tenancy.guard_distributed_policies() RETURNS event_trigger
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  c record;
+BEGIN
+  FOR c IN
+    SELECT pol.polrelid::regclass AS rel, pol.polname
+      FROM pg_event_trigger_ddl_commands() e
+      JOIN pg_policy pol ON pol.oid = e.objid
+     WHERE e.classid = 'pg_policy'::regclass
+  LOOP
+    PERFORM tenancy.policy_guard(c.rel, c.polname);
+  END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION tenancy.guard_distributed_policies() FROM PUBLIC;
+
+-- Citus only, once per coordinator (again after `CREATE EXTENSION citus` on a database that
+-- ran these migrations before): the workers get the key, no client may choose its
+-- distributed transaction id (`assign_distributed_transaction_id` is what Citus itself sends
+-- to the workers; a client calling it on the coordinator could take the id of a transaction
+-- whose context it observed), and new policies on distributed tables are checked. Needs a
+-- superuser, as installing Citus does.
+CREATE FUNCTION tenancy.prepare_citus() RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  propagate text;
+BEGIN
+  IF NOT tenancy.on_citus() THEN
+    RETURN;
+  END IF;
+  PERFORM tenancy.copy_key_to_workers();
+  -- A grant on one of Citus's own functions, for this node only.
+  propagate := current_setting('citus.enable_ddl_propagation');
+  PERFORM set_config('citus.enable_ddl_propagation', 'off', true);
+  REVOKE EXECUTE ON FUNCTION pg_catalog.assign_distributed_transaction_id(integer, bigint,
+    timestamp with time zone) FROM PUBLIC;
+  EXECUTE format('GRANT EXECUTE ON FUNCTION pg_catalog.assign_distributed_transaction_id('
+    'integer, bigint, timestamp with time zone) TO %I', current_user);
+  PERFORM set_config('citus.enable_ddl_propagation', propagate, true);
+  DROP EVENT TRIGGER IF EXISTS tenancy_distributed_policies;
+  CREATE EVENT TRIGGER tenancy_distributed_policies ON ddl_command_end
+    WHEN TAG IN ('CREATE POLICY', 'ALTER POLICY')
+    EXECUTE FUNCTION tenancy.guard_distributed_policies();
+END
+$$;
+REVOKE ALL ON FUNCTION tenancy.prepare_citus() FROM PUBLIC;
+COMMENT ON FUNCTION tenancy.prepare_citus() IS
+  'tenancy: on Citus, prepares the coordinator and the workers for the tenant context';
+
+-- A new key (`tenancy.install_context_key`) reaches the workers too.
+CREATE FUNCTION tenancy.context_key_changed() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM tenancy.copy_key_to_workers();
+  RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION tenancy.context_key_changed() FROM PUBLIC;
+CREATE TRIGGER copy_to_workers AFTER INSERT OR UPDATE ON tenancy.context_key
+  FOR EACH STATEMENT EXECUTE FUNCTION tenancy.context_key_changed();
+
+-- Distributes a tenant table by its tenant column, co-located with every other tenant table,
+-- so that one tenant's rows of all tables live on one node and joins and foreign keys between
+-- them stay on it. Call it in the migration that creates the table, after the table's
+-- policies and before any other table's foreign key points at it; without Citus it does
+-- nothing, so the same migration runs on a single node.
+--
+-- Citus rejects a policy holding a sub-query, and copies policies to the shards without
+-- `AS RESTRICTIVE`: the table's policies are rewritten from the per-statement form
+-- `(SELECT tenancy.current_tenant())` to the plain call, and every policy must carry the
+-- tenant predicate itself (`tenancy check --citus` reports one that does not).
+CREATE FUNCTION tenancy.distribute(tenant_table regclass, tenant_column name DEFAULT 'tenant_id')
+  RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  pol record;
+  qual text;
+  chk text;
+  stmt text;
+  unsafe_triggers text;
+BEGIN
+  -- Two tests: without Citus, pg_dist_partition does not exist and a query naming it fails.
+  IF NOT tenancy.on_citus() THEN
+    RETURN;
+  END IF;
+  IF EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = tenant_table) THEN
+    RETURN;
+  END IF;
+  FOR pol IN
+    SELECT p.polname, pg_get_expr(p.polqual, p.polrelid) AS qual,
+           pg_get_expr(p.polwithcheck, p.polrelid) AS chk
+      FROM pg_policy p WHERE p.polrelid = tenant_table
+  LOOP
+    qual := replace(replace(pol.qual,
+      '( SELECT tenancy.current_tenant() AS current_tenant)', 'tenancy.current_tenant()'),
+      '( SELECT tenancy.current_principal() AS current_principal)', 'tenancy.current_principal()');
+    chk := replace(replace(pol.chk,
+      '( SELECT tenancy.current_tenant() AS current_tenant)', 'tenancy.current_tenant()'),
+      '( SELECT tenancy.current_principal() AS current_principal)', 'tenancy.current_principal()');
+    IF qual IS NOT DISTINCT FROM pol.qual AND chk IS NOT DISTINCT FROM pol.chk THEN
+      CONTINUE;
+    END IF;
+    stmt := format('ALTER POLICY %I ON %s', pol.polname, tenant_table);
+    IF qual IS NOT NULL THEN
+      stmt := stmt || format(' USING (%s)', qual);
+    END IF;
+    IF chk IS NOT NULL THEN
+      stmt := stmt || format(' WITH CHECK (%s)', chk);
+    END IF;
+    EXECUTE stmt;
+  END LOOP;
+  -- Row triggers of a tenant table touch only the row's own shard.
+  unsafe_triggers := current_setting('citus.enable_unsafe_triggers');
+  PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+  PERFORM create_distributed_table(tenant_table, tenant_column::text, colocate_with => 'default');
+  PERFORM set_config('citus.enable_unsafe_triggers', unsafe_triggers, true);
+  PERFORM tenancy.policy_guard(tenant_table, NULL);
+END
+$$;
+REVOKE ALL ON FUNCTION tenancy.distribute(regclass, name) FROM PUBLIC;
+COMMENT ON FUNCTION tenancy.distribute(regclass, name) IS
+  'tenancy: on Citus, distributes a tenant table by its tenant column; does nothing elsewhere';
+
+-- A table every tenant reads (plans, feature flags): on Citus a reference table, copied to
+-- every node so that tenant tables can join it and point at it.
+CREATE FUNCTION tenancy.replicate(global_table regclass) RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  unsafe_triggers text;
+BEGIN
+  -- Two tests: without Citus, pg_dist_partition does not exist and a query naming it fails.
+  IF NOT tenancy.on_citus() THEN
+    RETURN;
+  END IF;
+  IF EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = global_table) THEN
+    RETURN;
+  END IF;
+  unsafe_triggers := current_setting('citus.enable_unsafe_triggers');
+  PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+  PERFORM create_reference_table(global_table);
+  PERFORM set_config('citus.enable_unsafe_triggers', unsafe_triggers, true);
+END
+$$;
+REVOKE ALL ON FUNCTION tenancy.replicate(regclass) FROM PUBLIC;
+COMMENT ON FUNCTION tenancy.replicate(regclass) IS
+  'tenancy: on Citus, makes a global table a reference table; does nothing elsewhere';
+
+SELECT tenancy.prepare_citus();

@@ -1,0 +1,273 @@
+//! The Citus rules that need more than one table's catalog rows: what a coordinator and its
+//! shards say about the tenant context, the policies Citus copied and the logins its worker
+//! connections use. The per-table readiness rules (keys, sub-query policies, the tenant
+//! predicate) sit with the isolation rules in `tables.rs`.
+
+use std::collections::BTreeMap;
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
+
+use super::CheckOptions;
+use super::report::Findings;
+
+/// Whether a policy expression (as `pg_get_expr` prints it) has the tenant predicate on
+/// `col` as its first top-level conjunct, in either form tenancy writes: the plain call (what
+/// Citus accepts) or the once-per-statement sub-select. `PostgreSQL` prints every boolean
+/// operand in parentheses, so the prefix `((<predicate>) AND ` can only open an `AND` at the
+/// top. The same rule as the SQL function `tenancy.carries_tenant_predicate`, which the
+/// coordinator's policy guard uses.
+pub(super) fn carries_tenant_predicate(expr: Option<&str>, col: &str) -> bool {
+    let Some(expr) = expr else { return true };
+    [
+        format!("({col} = tenancy.current_tenant())"),
+        format!("({col} = ( SELECT tenancy.current_tenant() AS current_tenant))"),
+    ]
+    .iter()
+    .any(|p| expr == p || expr.starts_with(&format!("({p} AND ")))
+}
+
+#[derive(QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = Nullable<Text>)]
+    value: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct Distributed {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    method: String,
+}
+
+#[derive(QueryableByName)]
+struct ShardPolicies {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = BigInt)]
+    shards: i64,
+    /// Shards whose policies differ from the coordinator's in number, or of which one lacks
+    /// the tenant predicate.
+    #[diesel(sql_type = BigInt)]
+    short: i64,
+}
+
+#[derive(QueryableByName)]
+struct WorkerKey {
+    #[diesel(sql_type = Text)]
+    node: String,
+    #[diesel(sql_type = Bool)]
+    same_key: bool,
+}
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+/// What a Citus coordinator says about itself, loaded only with `--citus` on a database with
+/// the `citus` extension.
+pub(super) struct CitusState {
+    propagate_set_commands: Option<String>,
+    /// Distributed or reference tables of the checked schema, by name: `h` hash-distributed,
+    /// `n` reference (or a local table Citus tracks).
+    distributed: BTreeMap<String, String>,
+    shard_policies: Vec<ShardPolicies>,
+    worker_keys: Vec<WorkerKey>,
+    policy_guard: bool,
+    /// Logins that reach the admin role only through `SET ROLE` (a `NOINHERIT` membership,
+    /// or no `BYPASSRLS` of their own): Citus would log in to the workers as `tenancy_admin`.
+    set_role_admins: Vec<String>,
+}
+
+/// Loads [`CitusState`], or `None` without the `citus` extension.
+pub(super) fn load_citus(
+    conn: &mut PgConnection,
+    o: &CheckOptions,
+    tenant_tables: &BTreeMap<String, String>,
+) -> QueryResult<Option<CitusState>> {
+    let citus: Setting = diesel::sql_query(
+        "SELECT extversion::text AS value FROM pg_extension WHERE extname = 'citus'
+         UNION ALL SELECT NULL LIMIT 1",
+    )
+    .get_result(conn)?;
+    if citus.value.is_none() {
+        return Ok(None);
+    }
+    let propagate: Setting =
+        diesel::sql_query("SELECT current_setting('citus.propagate_set_commands', true) AS value")
+            .get_result(conn)?;
+    let distributed: Vec<Distributed> = diesel::sql_query(
+        "SELECT c.relname::text AS table_name, d.partmethod::text AS method
+           FROM pg_dist_partition d JOIN pg_class c ON c.oid = d.logicalrelid
+          WHERE c.relnamespace = to_regnamespace($1)",
+    )
+    .bind::<Text, _>(&o.schema)
+    .load(conn)?;
+    let distributed: BTreeMap<String, String> = distributed
+        .into_iter()
+        .map(|d| (d.table_name, d.method))
+        .collect();
+    let mut shard_policies = Vec::new();
+    for (table, col) in tenant_tables {
+        if distributed.get(table).map(String::as_str) != Some("h") {
+            continue;
+        }
+        // On each shard: how many policies, and how many carry the tenant predicate. A shard
+        // agrees when both equal the coordinator's number of policies.
+        shard_policies.push(
+            diesel::sql_query(
+                "WITH coordinator AS (
+                   SELECT count(*) AS n FROM pg_policy
+                    WHERE polrelid = format('%I.%I', $1, $2)::regclass),
+                 shards AS (
+                   SELECT result FROM run_command_on_shards(format('%I.%I', $1, $2), format(
+                     $$SELECT count(*) || '/' || count(*) FILTER (WHERE tenancy.carries_tenant_predicate(
+                              pg_get_expr(polqual, polrelid), %L)
+                            AND tenancy.carries_tenant_predicate(pg_get_expr(polwithcheck, polrelid), %L))
+                         FROM pg_policy WHERE polrelid = '%%s'::regclass$$, $3, $3)))
+                 SELECT $2::text AS table_name, count(*) AS shards,
+                        count(*) FILTER (WHERE s.result IS DISTINCT FROM c.n || '/' || c.n) AS short
+                   FROM shards s, coordinator c",
+            )
+            .bind::<Text, _>(&o.schema)
+            .bind::<Text, _>(table)
+            .bind::<Text, _>(col)
+            .get_result(conn)?,
+        );
+    }
+    let worker_keys: Vec<WorkerKey> = diesel::sql_query(
+        "SELECT w.nodename || ':' || w.nodeport AS node,
+                w.success AND w.result = (SELECT encode(sha256(key), 'hex') FROM tenancy.context_key
+                                           WHERE id = 1) AS same_key
+           FROM run_command_on_workers(
+                  $$SELECT encode(sha256(key), 'hex') FROM tenancy.context_key WHERE id = 1$$) w
+          WHERE to_regclass('tenancy.context_key') IS NOT NULL",
+    )
+    .load(conn)?;
+    let policy_guard: Setting = diesel::sql_query(
+        "SELECT CASE WHEN EXISTS (SELECT FROM pg_event_trigger
+                                  WHERE evtname = 'tenancy_distributed_policies' AND evtenabled <> 'D')
+                THEN 'yes' END AS value",
+    )
+    .get_result(conn)?;
+    let set_role_admins: Vec<Name> = diesel::sql_query(
+        "SELECT r.rolname::text AS name
+           FROM pg_auth_members m
+           JOIN pg_roles a ON a.oid = m.roleid AND a.rolname = 'tenancy_admin'
+           JOIN pg_roles r ON r.oid = m.member
+          WHERE r.rolcanlogin AND NOT r.rolsuper
+            AND NOT (r.rolbypassrls AND pg_has_role(r.oid, a.oid, 'USAGE'))
+          ORDER BY 1",
+    )
+    .load(conn)?;
+    Ok(Some(CitusState {
+        propagate_set_commands: propagate.value,
+        distributed,
+        shard_policies,
+        worker_keys,
+        policy_guard: policy_guard.value.is_some(),
+        set_role_admins: set_role_admins.into_iter().map(|n| n.name).collect(),
+    }))
+}
+
+/// The rules that need [`CitusState`].
+pub(super) fn check_citus(
+    f: &mut Findings,
+    state: &CitusState,
+    tenant_tables: &BTreeMap<String, String>,
+) {
+    if state.propagate_set_commands.as_deref() != Some("local") {
+        f.add(
+            "CIT006",
+            "setting citus.propagate_set_commands",
+            format!(
+                "is {}: the tenant context (a SET LOCAL) never reaches the workers, so tenant queries see no rows there",
+                state.propagate_set_commands.as_deref().unwrap_or("unset")
+            ),
+            "ALTER SYSTEM SET citus.propagate_set_commands = 'local' on the coordinator, then SELECT pg_reload_conf()",
+        );
+    }
+    for table in tenant_tables.keys() {
+        if !state.distributed.contains_key(table) {
+            f.add(
+                "CIT007",
+                format!("table {table}"),
+                format!("tenant table `{table}` is not distributed: its rows stay on the coordinator"),
+                format!("SELECT tenancy.distribute('{table}') in a migration, after its policies and its parent tables' distribution"),
+            );
+        }
+    }
+    for s in &state.shard_policies {
+        if s.short > 0 {
+            f.add(
+                "CIT008",
+                format!("table {}", s.table_name),
+                format!(
+                    "{} of {} shards have other policies than the coordinator, or one without the tenant predicate",
+                    s.short, s.shards
+                ),
+                "recreate the policies on the coordinator (Citus copies them to the shards), each beginning with the tenant predicate",
+            );
+        }
+    }
+    for w in state.worker_keys.iter().filter(|w| !w.same_key) {
+        f.add(
+            "CIT009",
+            format!("worker {}", w.node),
+            "has no copy of the coordinator's context key: tenant queries fail there",
+            "SELECT tenancy.prepare_citus() on the coordinator (after adding a worker, too)",
+        );
+    }
+    if !state.policy_guard {
+        f.add(
+            "CIT010",
+            "event trigger tenancy_distributed_policies",
+            "is missing: a policy without the tenant predicate can be added to a distributed table",
+            "SELECT tenancy.prepare_citus() on the coordinator, as a superuser",
+        );
+    }
+    for login in &state.set_role_admins {
+        f.add(
+            "CIT011",
+            format!("role {login}"),
+            "reaches tenancy_admin through SET ROLE: Citus opens worker connections as tenancy_admin, which cannot log in",
+            format!("ALTER ROLE {login} BYPASSRLS INHERIT: the admin path then needs no SET ROLE"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::carries_tenant_predicate;
+
+    #[test]
+    fn the_tenant_predicate_must_open_a_top_level_and() {
+        let call = "(tenant_id = tenancy.current_tenant())";
+        assert!(carries_tenant_predicate(Some(call), "tenant_id"));
+        assert!(carries_tenant_predicate(None, "tenant_id"));
+        assert!(carries_tenant_predicate(
+            Some("((tenant_id = tenancy.current_tenant()) AND (deleted_at IS NULL))"),
+            "tenant_id"
+        ));
+        assert!(carries_tenant_predicate(
+            Some("(tenant_id = ( SELECT tenancy.current_tenant() AS current_tenant))"),
+            "tenant_id"
+        ));
+        for widened in [
+            "(deleted_at IS NULL)",
+            "((tenant_id = tenancy.current_tenant()) OR (deleted_at IS NULL))",
+            "(((tenant_id = tenancy.current_tenant()) AND (a)) OR (b))",
+            "((deleted_at IS NULL) AND (tenant_id = tenancy.current_tenant()))",
+            "true",
+        ] {
+            assert!(
+                !carries_tenant_predicate(Some(widened), "tenant_id"),
+                "{widened}"
+            );
+        }
+        assert!(!carries_tenant_predicate(Some(call), "org_id"));
+    }
+}

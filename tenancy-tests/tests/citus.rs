@@ -1,0 +1,604 @@
+//! tenancy on Citus: a coordinator and two workers started from the installed binaries, the
+//! core's migrations run on the coordinator, an application's two tenant tables distributed by
+//! `tenancy.distribute`, and two tenants whose rows live on different workers.
+//!
+//! Everything tenant-facing runs as the application's login (not a superuser, not the owner,
+//! no BYPASSRLS), through the library: the typed API, raw SQL inside a tenant transaction, and
+//! the attacks raw SQL could try on the context the workers verify.
+//!
+//! Without Citus installed the suite says so and passes, unless `TENANCY_REQUIRE_CITUS=1`
+//! (set by `.ci/run`, which builds Citus first), where it fails instead.
+
+#![allow(missing_docs)] // reason: the items `diesel::table!` generates in a test binary
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Text};
+use tenancy_schema::{Error, Tenancy, TenantId};
+use tenancy_testing::CitusCluster;
+
+#[tenancy_schema::tenant_scoped]
+diesel::table! {
+    notes (id) {
+        id -> Int4,
+        body -> Text,
+    }
+}
+
+#[tenancy_schema::tenant_scoped]
+diesel::table! {
+    comments (id) {
+        id -> Int4,
+        note_id -> Int4,
+        body -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(notes, comments);
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct Line {
+    #[diesel(sql_type = Text)]
+    line: String,
+}
+
+#[derive(QueryableByName)]
+struct Port {
+    #[diesel(sql_type = Integer)]
+    port: i32,
+}
+
+fn count(conn: &mut PgConnection, sql: &str) -> i64 {
+    diesel::sql_query(sql)
+        .get_result::<Count>(conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .n
+}
+
+fn lines(conn: &mut PgConnection, sql: &str) -> Vec<String> {
+    diesel::sql_query(sql)
+        .load::<Line>(conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .map(|l| l.line)
+        .collect()
+}
+
+/// The cluster, or `None` when Citus is not installed and the run does not require it.
+fn cluster() -> Option<CitusCluster> {
+    let required = std::env::var("TENANCY_REQUIRE_CITUS").is_ok_and(|v| v == "1");
+    if !tenancy_testing::citus_available() && !required {
+        eprintln!(
+            "skipped: Citus is not installed (bash ../shared/citus/build.sh installs it; \
+             TENANCY_REQUIRE_CITUS=1 makes this a failure)"
+        );
+        return None;
+    }
+    Some(CitusCluster::start().expect("Citus cluster"))
+}
+
+/// The worker port that holds `tenant`'s shard of `notes`.
+fn worker_of(owner: &mut PgConnection, tenant: TenantId) -> i32 {
+    diesel::sql_query(
+        "SELECT nodeport AS port FROM citus_shards
+          WHERE shardid = get_shard_id_for_distribution_column('notes', $1)",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(*tenant.as_uuid())
+    .get_result::<Port>(owner)
+    .expect("shard placement")
+    .port
+}
+
+/// Two tenants whose rows live on different workers.
+fn tenants_on_two_workers(owner: &mut PgConnection) -> (TenantId, TenantId) {
+    let a = TenantId::from_uuid(uuid::Uuid::new_v4());
+    let worker_a = worker_of(owner, a);
+    loop {
+        let b = TenantId::from_uuid(uuid::Uuid::new_v4());
+        if worker_of(owner, b) != worker_a {
+            return (a, b);
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct PlanLine {
+    #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
+/// The tasks of the distributed plan of a statement the library writes (as
+/// [`diesel::debug_query`] prints it: SQL, then its binds), prepared and explained with those
+/// binds as the owner: a router plan has one.
+fn task_count(owner: &mut PgConnection, shape: &str) -> usize {
+    let (sql, binds) = shape.split_once(" -- binds: ").expect("debug_query output");
+    // The binds here are UUIDs, integers and one string without commas.
+    let args: Vec<String> = binds
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(", ")
+        .map(|b| {
+            if let Some(text) = b.strip_prefix('"').and_then(|b| b.strip_suffix('"')) {
+                format!("'{text}'")
+            } else if uuid::Uuid::parse_str(b).is_ok() {
+                format!("'{b}'::uuid")
+            } else {
+                b.to_owned()
+            }
+        })
+        .collect();
+    owner.batch_execute("DEALLOCATE ALL").unwrap();
+    owner
+        .batch_execute(&format!("PREPARE shape AS {sql}"))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let plan: Vec<String> =
+        diesel::sql_query(format!("EXPLAIN EXECUTE shape({})", args.join(", ")))
+            .load::<PlanLine>(owner)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .into_iter()
+            .map(|l| l.line)
+            .collect();
+    let tasks = plan
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("Task Count: "))
+        .unwrap_or_else(|| panic!("no distributed plan for {sql}:\n{}", plan.join("\n")));
+    tasks.parse().expect("task count")
+}
+
+/// The core's migrations on the coordinator, as an application runs them, and the
+/// application's own tables: created, granted and given the tenant policies as on one node,
+/// then distributed, parent first, so that the child's composite foreign key is between
+/// co-located shards. Returns the owner's connection.
+fn migrate_and_distribute(db: &tenancy_testing::TestDatabase) -> PgConnection {
+    let mut owner = PgConnection::establish(db.url()).unwrap();
+    tenancy_schema::run_migrations(&mut owner).unwrap();
+
+    owner
+        .batch_execute(&format!(
+            "CREATE TABLE notes (tenant_id uuid NOT NULL, id int NOT NULL, body text NOT NULL,
+                                 deleted_at timestamptz, PRIMARY KEY (tenant_id, id));
+             GRANT SELECT, INSERT, UPDATE, DELETE ON notes TO tenancy_app, tenancy_admin;
+             {}
+             SELECT tenancy.distribute('notes');
+             CREATE TABLE comments (tenant_id uuid NOT NULL, id int NOT NULL, note_id int NOT NULL,
+                                    body text NOT NULL, PRIMARY KEY (tenant_id, id),
+                                    FOREIGN KEY (tenant_id, note_id) REFERENCES notes (tenant_id, id));
+             GRANT SELECT, INSERT, UPDATE, DELETE ON comments TO tenancy_app, tenancy_admin;
+             {}
+             SELECT tenancy.distribute('comments');",
+            tenancy_schema::policy::tenant_policies("notes", "tenant_id", "tenancy_app"),
+            tenancy_schema::policy::tenant_policies("comments", "tenant_id", "tenancy_app"),
+        ))
+        .unwrap();
+    owner
+}
+
+#[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one cluster, started once, walked through in order"
+)]
+fn two_tenants_on_two_workers_see_only_their_rows() {
+    let Some(cluster) = cluster() else { return };
+    let db = cluster.coordinator();
+    let mut owner = migrate_and_distribute(db);
+    assert_eq!(
+        lines(
+            &mut owner,
+            "SELECT logicalrelid::text || ' ' || partmethod::text || ' ' || column_to_column_name(logicalrelid, partkey) AS line
+               FROM pg_dist_partition ORDER BY 1"
+        ),
+        ["comments h tenant_id", "notes h tenant_id"],
+        "both tenant tables are distributed by their tenant column"
+    );
+    assert_eq!(
+        count(
+            &mut owner,
+            "SELECT count(DISTINCT colocationid) AS n FROM pg_dist_partition"
+        ),
+        1,
+        "co-located"
+    );
+    // Every shard has every policy, each with the tenant predicate of its own.
+    for table in ["notes", "comments"] {
+        let per_shard = lines(
+            &mut owner,
+            &format!(
+                "SELECT result AS line FROM run_command_on_shards('{table}', $$
+                   SELECT count(*) FILTER (WHERE tenancy.carries_tenant_predicate(
+                            pg_get_expr(polqual, polrelid), 'tenant_id')
+                          AND tenancy.carries_tenant_predicate(
+                            pg_get_expr(polwithcheck, polrelid), 'tenant_id'))
+                          || '/' || count(*)
+                     FROM pg_policy WHERE polrelid = '%s'::regclass $$)"
+            ),
+        );
+        assert!(!per_shard.is_empty());
+        assert!(
+            per_shard.iter().all(|l| l == "2/2"),
+            "{table}: {per_shard:?}"
+        );
+    }
+
+    let app_url = db
+        .create_app_login("citus_app", "citus-app-password")
+        .unwrap();
+    // On Citus the admin login is an admin by itself (BYPASSRLS, inheriting the admin role):
+    // worker connections log in as the role a `SET ROLE` names, and `tenancy_admin` has no
+    // LOGIN.
+    owner
+        .batch_execute(
+            "CREATE ROLE citus_admin LOGIN PASSWORD 'citus-admin-password' BYPASSRLS INHERIT;
+             GRANT tenancy_admin TO citus_admin;",
+        )
+        .unwrap();
+    let admin_url = db.url_for("citus_admin", "citus-admin-password");
+    let tenancy = Tenancy::builder(&app_url)
+        .admin_url(&admin_url)
+        .max_size(2)
+        .build()
+        .unwrap();
+
+    let (a, b) = tenants_on_two_workers(&mut owner);
+    for (tenant, text) in [(a, "a"), (b, "b")] {
+        tenancy
+            .transaction(tenant, |tx| {
+                tx.insert_into(notes::table)
+                    .values((notes::id.eq(1), notes::body.eq(format!("{text}'s note"))))
+                    .execute()?;
+                tx.insert_into(comments::table)
+                    .values((
+                        comments::id.eq(1),
+                        comments::note_id.eq(1),
+                        comments::body.eq(format!("{text}'s comment")),
+                    ))
+                    .execute()?;
+                tx.update(notes::table)
+                    .filter(notes::id.eq(1))
+                    .set(notes::body.eq(format!("{text}'s note, edited")))
+                    .execute()
+            })
+            .unwrap();
+    }
+    // The rows are where Citus routed them: each tenant's on its own worker only.
+    for (tenant, url) in [(a, 0usize), (b, 1usize)] {
+        let port = worker_of(&mut owner, tenant);
+        for (i, worker_url) in cluster.worker_urls().iter().enumerate() {
+            let mut worker = PgConnection::establish(worker_url).unwrap();
+            // Citus hides shards from other clients' catalog queries.
+            worker
+                .batch_execute("SET citus.show_shards_for_app_name_prefixes = '*'")
+                .unwrap();
+            let shard_rows = lines(
+                &mut worker,
+                &format!(
+                    "SELECT coalesce(string_agg(n::text, ','), '') AS line FROM (
+                       SELECT (xpath('/row/c/text()', query_to_xml(format(
+                                 'SELECT count(*) AS c FROM %I WHERE tenant_id = %L',
+                                 c.relname, '{}'), false, true, '')))[1]::text::int AS n
+                         FROM pg_class c
+                        WHERE c.relname ~ '^notes_[0-9]+$' AND c.relkind = 'r') s WHERE n > 0",
+                    tenant.as_uuid()
+                ),
+            );
+            let here = cluster.worker_ports()[i] == u16::try_from(port).unwrap();
+            assert_eq!(shard_rows, [if here { "1" } else { "" }], "tenant {url}");
+        }
+    }
+
+    // Through the library, with row level security on and (for the compile-time layer) off:
+    // each tenant reads its own rows of both tables, joined.
+    for mode in ["enforce", "shadow"] {
+        owner
+            .batch_execute(&format!("SELECT tenancy.set_rls_mode('{mode}')"))
+            .unwrap();
+        for (tenant, text) in [(a, "a"), (b, "b")] {
+            let seen: Vec<(String, String)> = tenancy
+                .transaction(tenant, |tx| {
+                    tx.load(
+                        notes::table
+                            .inner_join(comments::table.on(comments::note_id.eq(notes::id)))
+                            .select((notes::body, comments::body)),
+                    )
+                })
+                .unwrap();
+            assert_eq!(
+                seen,
+                [(
+                    format!("{text}'s note, edited"),
+                    format!("{text}'s comment")
+                )],
+                "{mode}"
+            );
+            let read_only: i64 = tenancy
+                .build_transaction(tenant)
+                .read_only()
+                .run(|tx| tx.count(notes::table))
+                .unwrap();
+            assert_eq!(read_only, 1, "{mode}");
+        }
+    }
+    owner
+        .batch_execute("SELECT tenancy.set_rls_mode('enforce')")
+        .unwrap();
+
+    // Raw SQL in a tenant transaction reaches every shard on both workers; row level security
+    // there, fed by the context the workers verified, keeps it to the tenant's rows.
+    let raw = |tenant| {
+        tenancy
+            .transaction(tenant, |tx| {
+                tx.load_sql::<_, Line>(diesel::sql_query(
+                    "SELECT body AS line FROM notes UNION ALL SELECT body FROM comments ORDER BY 1",
+                ))
+            })
+            .unwrap()
+            .into_iter()
+            .map(|l| l.line)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(raw(a), ["a's comment", "a's note, edited"]);
+    assert_eq!(raw(b), ["b's comment", "b's note, edited"]);
+
+    // What raw SQL could try on the context: b's context, observed, replayed in a's
+    // transaction; a context set by `set_config` (never sent to the workers); choosing the
+    // distributed transaction id a context was bound to.
+    let observed: Vec<Line> = tenancy
+        .transaction(b, |tx| {
+            tx.load_sql(diesel::sql_query(
+                "SELECT current_setting('tenancy.context') AS line",
+            ))
+        })
+        .unwrap();
+    let observed = observed[0].line.clone();
+    assert_eq!(observed.split('|').count(), 4, "{observed}");
+    // Each is refused, or leaves a's transaction with a's rows or none, never b's.
+    let a_only = || Some(vec!["a's note, edited".to_owned()]);
+    for (attack, expected) in [
+        (format!("SET LOCAL tenancy.context = '{observed}'"), None),
+        (
+            format!("SELECT set_config('tenancy.context', '{observed}', true)"),
+            None,
+        ),
+        (
+            format!("SET LOCAL tenancy.tenant_id = '{}'", b.as_uuid()),
+            a_only(),
+        ),
+        ("RESET tenancy.context".to_owned(), Some(vec![])),
+        (
+            "SELECT assign_distributed_transaction_id(0, 1, now())".to_owned(),
+            None,
+        ),
+    ] {
+        let outcome = tenancy.transaction(a, |tx| {
+            tx.execute(diesel::sql_query(&attack))?;
+            tx.load_sql::<_, Line>(diesel::sql_query("SELECT body AS line FROM notes"))
+        });
+        match (outcome, expected) {
+            (Err(Error::Query(_)), None) => {}
+            (Ok(rows), Some(expected)) => assert_eq!(
+                rows.into_iter().map(|l| l.line).collect::<Vec<_>>(),
+                expected,
+                "{attack}"
+            ),
+            (outcome, expected) => panic!(
+                "{attack}: expected {expected:?}, got {:?}",
+                outcome.map(|rows| rows.into_iter().map(|l| l.line).collect::<Vec<_>>())
+            ),
+        }
+    }
+
+    // A restrictive policy that does not carry the tenant predicate would be copied to the
+    // shards as a permissive one and show every tenant's rows: it is refused.
+    let sabotage = owner
+        .batch_execute("CREATE POLICY live_only ON notes AS RESTRICTIVE USING (deleted_at IS NULL)")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        sabotage.contains("does not begin with the tenant predicate"),
+        "{sabotage}"
+    );
+    assert_eq!(raw(a), ["a's comment", "a's note, edited"]);
+    // One that does carry it is accepted.
+    owner
+        .batch_execute(
+            "CREATE POLICY live_only ON notes AS RESTRICTIVE
+               USING (tenant_id = tenancy.current_tenant() AND deleted_at IS NULL)",
+        )
+        .unwrap();
+    assert_eq!(raw(a), ["a's comment", "a's note, edited"]);
+
+    // Every query shape the library writes is a router plan: one task, on a's worker.
+    let shapes: Vec<String> = {
+        use tenancy_schema::__private_v0_1::executor::{
+            and_filter, delete_statement, tenant_predicate, update_statement,
+        };
+        // What `tx.update(..).filter(..).set(..)` and `tx.delete(..).filter(..)` run.
+        let predicate = || and_filter(tenant_predicate::<notes::table>(a), notes::id.eq(1));
+        let update = update_statement(a, notes::table, predicate(), notes::body.eq("x")).unwrap();
+        let delete = delete_statement(a, notes::table, predicate()).unwrap();
+        tenancy
+            .transaction(a, |tx| {
+                Ok::<_, Error>(vec![
+                    diesel::debug_query::<Pg, _>(&tx.scope(notes::table.select(notes::body))?)
+                        .to_string(),
+                    diesel::debug_query::<Pg, _>(
+                        &tx.scope(
+                            notes::table
+                                .inner_join(comments::table.on(comments::note_id.eq(notes::id)))
+                                .select((notes::body, comments::body)),
+                        )?,
+                    )
+                    .to_string(),
+                    diesel::debug_query::<Pg, _>(
+                        &tx.scope(notes::table.select(notes::body).for_update())?,
+                    )
+                    .to_string(),
+                    diesel::debug_query::<Pg, _>(&update).to_string(),
+                    diesel::debug_query::<Pg, _>(&delete).to_string(),
+                ])
+            })
+            .unwrap()
+    };
+    for shape in &shapes {
+        assert_eq!(task_count(&mut owner, shape), 1, "{shape}");
+    }
+
+    // One large tenant on a shard of its own: every co-located table follows, the new shards
+    // get the policies, and both tenants still see only their rows.
+    owner
+        .batch_execute(&format!(
+            "SELECT isolate_tenant_to_new_shard('notes', '{}'::uuid, 'CASCADE',
+                                                shard_transfer_mode => 'block_writes')",
+            a.as_uuid()
+        ))
+        .unwrap();
+    assert_eq!(
+        count(
+            &mut owner,
+            &format!(
+                "SELECT count(*) AS n FROM pg_dist_shard
+                  WHERE logicalrelid = 'notes'::regclass
+                    AND shardid = get_shard_id_for_distribution_column('notes', '{0}'::uuid)
+                    AND shardminvalue = shardmaxvalue",
+                a.as_uuid()
+            )
+        ),
+        1,
+        "a's shard holds a's hash value only"
+    );
+    assert_eq!(raw(a), ["a's comment", "a's note, edited"]);
+    assert_eq!(raw(b), ["b's comment", "b's note, edited"]);
+    assert_eq!(citus_findings(&mut owner), Vec::<String>::new());
+
+    // The admin path reads across tenants (its login bypasses row level security itself).
+    let all: i64 = tenancy
+        .admin("citus suite: count every tenant's notes", |conn| {
+            Ok::<_, Error>(count(conn, "SELECT count(*) AS n FROM notes"))
+        })
+        .unwrap();
+    assert_eq!(all, 2);
+}
+
+/// The Citus lint ids `check` reports for the database behind `owner`.
+fn citus_findings(owner: &mut PgConnection) -> Vec<String> {
+    let options = tenancy_schema::check::CheckOptions {
+        citus: true,
+        ..tenancy_schema::check::CheckOptions::default()
+    };
+    let report = tenancy_schema::check::run(owner, &tenancy_schema::registry(), &options)
+        .expect("check runs");
+    let mut ids: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.id.starts_with("CIT"))
+        .map(|f| format!("{} {}", f.id, f.object))
+        .collect();
+    ids.dedup();
+    ids
+}
+
+#[test]
+fn check_citus_reports_what_breaks_isolation_on_the_shards() {
+    let Some(cluster) = cluster() else { return };
+    let mut owner = migrate_and_distribute(cluster.coordinator());
+    assert_eq!(citus_findings(&mut owner), Vec::<String>::new());
+
+    // The context not reaching the workers.
+    owner
+        .batch_execute("SET citus.propagate_set_commands = 'none'")
+        .unwrap();
+    assert_eq!(
+        citus_findings(&mut owner),
+        ["CIT006 setting citus.propagate_set_commands"]
+    );
+    owner
+        .batch_execute("RESET citus.propagate_set_commands")
+        .unwrap();
+
+    // A tenant table left on the coordinator; an admin login that needs SET ROLE.
+    owner
+        .batch_execute(&format!(
+            "CREATE TABLE drafts (tenant_id uuid NOT NULL, id int NOT NULL, PRIMARY KEY (tenant_id, id));
+             {}
+             CREATE ROLE set_role_admin LOGIN NOINHERIT IN ROLE tenancy_admin;",
+            tenancy_schema::policy::tenant_policies("drafts", "tenant_id", "tenancy_app")
+        ))
+        .unwrap();
+    let found = citus_findings(&mut owner);
+    assert!(
+        found.contains(&"CIT007 table drafts".to_owned()),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&"CIT011 role set_role_admin".to_owned()),
+        "{found:?}"
+    );
+    owner
+        .batch_execute("DROP TABLE drafts; DROP ROLE set_role_admin")
+        .unwrap();
+
+    // The policy guard gone, a policy that widens access added, one shard's policy dropped,
+    // a worker's key gone: each is reported.
+    owner
+        .batch_execute(
+            "DROP EVENT TRIGGER tenancy_distributed_policies;
+             CREATE POLICY live_only ON notes AS RESTRICTIVE USING (deleted_at IS NULL);",
+        )
+        .unwrap();
+    let mut worker = PgConnection::establish(&cluster.worker_urls()[0]).unwrap();
+    worker
+        .batch_execute(
+            "SET citus.show_shards_for_app_name_prefixes = '*';
+             DO $$ BEGIN
+               EXECUTE format('DROP POLICY tenant_access ON %I', (
+                 SELECT relname FROM pg_class WHERE relname ~ '^comments_[0-9]+$' AND relkind = 'r'
+                 ORDER BY 1 LIMIT 1));
+             END $$;
+             DELETE FROM tenancy.context_key;",
+        )
+        .unwrap();
+    let found = citus_findings(&mut owner);
+    let worker_port = cluster.worker_ports()[0];
+    for expected in [
+        "CIT005 policy live_only on notes".to_owned(),
+        "CIT008 table notes".to_owned(),
+        "CIT008 table comments".to_owned(),
+        format!("CIT009 worker 127.0.0.1:{worker_port}"),
+        "CIT010 event trigger tenancy_distributed_policies".to_owned(),
+    ] {
+        assert!(found.contains(&expected), "{expected}: {found:?}");
+    }
+
+    // `tenancy.prepare_citus()` puts the key and the guard back.
+    // (Citus sends a policy's DDL to the shards as the text of the whole message: one each.)
+    owner
+        .batch_execute("DROP POLICY live_only ON notes")
+        .unwrap();
+    owner
+        .batch_execute("SELECT tenancy.prepare_citus()")
+        .unwrap();
+    assert_eq!(
+        citus_findings(&mut owner),
+        ["CIT008 table comments"],
+        "only the shard whose policy was dropped by hand remains"
+    );
+    // A new context key reaches the workers as well.
+    owner
+        .batch_execute("SELECT tenancy.install_context_key(decode(repeat('ab', 32), 'hex'))")
+        .unwrap();
+    assert_eq!(citus_findings(&mut owner), ["CIT008 table comments"]);
+    assert_eq!(
+        lines(
+            &mut worker,
+            "SELECT encode(key, 'hex') AS line FROM tenancy.context_key"
+        ),
+        ["ab".repeat(32)]
+    );
+}
