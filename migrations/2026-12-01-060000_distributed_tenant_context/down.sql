@@ -1,8 +1,10 @@
 -- Back to a single-node context reader. On Citus the grant `prepare_citus` revoked stays
 -- revoked, and the workers keep their copy of the key: both are harmless without this
 -- migration's functions, and the workers' tables are not the coordinator's to drop.
+DROP FUNCTION tenancy.distribute_tables(regclass[], regclass[]);
 DROP FUNCTION tenancy.replicate(regclass);
 DROP FUNCTION tenancy.distribute(regclass, name);
+DROP FUNCTION tenancy.citus_policy_form(regclass);
 DROP FUNCTION tenancy.enter_distributed(uuid, uuid, bigint, text, boolean, boolean);
 
 DROP TRIGGER copy_to_workers ON tenancy.context_key;

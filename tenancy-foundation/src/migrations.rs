@@ -19,6 +19,7 @@ pub const FOUNDATION: &[MigrationFiles] = &[
     files!("2026-11-30-120100_context_owner_reads_own_tenant"),
     files!("2026-12-01-040000_private_global_tables"),
     files!("2026-12-01-050100_foundation_tenant_status"),
+    files!("2026-12-01-060100_foundation_on_citus"),
 ];
 
 /// The core's migrations and the foundation's.

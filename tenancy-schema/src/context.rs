@@ -217,8 +217,14 @@ mod tests {
             sql
         };
         let single = enter(ContextEntry::Single);
-        assert!(single.starts_with("SELECT tenancy.enter(NULL, NULL, "), "{single}");
-        assert!(single.ends_with("', false); SET TRANSACTION READ ONLY"), "{single}");
+        assert!(
+            single.starts_with("SELECT tenancy.enter(NULL, NULL, "),
+            "{single}"
+        );
+        assert!(
+            single.ends_with("', false); SET TRANSACTION READ ONLY"),
+            "{single}"
+        );
         let citus = enter(ContextEntry::Distributed);
         assert!(
             citus.starts_with("SELECT tenancy.enter_distributed(NULL, NULL, "),

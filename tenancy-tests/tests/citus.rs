@@ -346,6 +346,30 @@ fn two_tenants_on_two_workers_see_only_their_rows() {
     assert_eq!(raw(a), ["a's comment", "a's note, edited"]);
     assert_eq!(raw(b), ["b's comment", "b's note, edited"]);
 
+    // The async executor enters the same way (it takes the detection from the sync build),
+    // and its read-only transactions too.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let async_tenancy = tenancy_async::AsyncTenancy::builder(&app_url)
+            .admin_url(&admin_url)
+            .max_size(2)
+            .build()
+            .await
+            .unwrap();
+        for (tenant, text) in [(a, "a"), (b, "b")] {
+            let seen: Vec<String> = async_tenancy
+                .build_transaction(tenant)
+                .read_only()
+                .run(async |tx| tx.load(notes::table.select(notes::body)).await)
+                .await
+                .unwrap();
+            assert_eq!(seen, [format!("{text}'s note, edited")]);
+        }
+    });
+
     // What raw SQL could try on the context: b's context, observed, replayed in a's
     // transaction; a context set by `set_config` (never sent to the workers); choosing the
     // distributed transaction id a context was bound to.
@@ -505,6 +529,10 @@ fn citus_findings(owner: &mut PgConnection) -> Vec<String> {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one cluster, each breakage made, reported and undone in turn"
+)]
 fn check_citus_reports_what_breaks_isolation_on_the_shards() {
     let Some(cluster) = cluster() else { return };
     let mut owner = migrate_and_distribute(cluster.coordinator());
@@ -521,6 +549,42 @@ fn check_citus_reports_what_breaks_isolation_on_the_shards() {
     owner
         .batch_execute("RESET citus.propagate_set_commands")
         .unwrap();
+
+    // A SQL function with a parameter reading a distributed table; a trigger of one that
+    // queries it.
+    // (Citus sends a DDL statement to the workers as the text of the whole message: one each.)
+    for statement in [
+        "CREATE FUNCTION note_count(t uuid) RETURNS bigint LANGUAGE sql STABLE
+           RETURN (SELECT count(*) FROM public.notes WHERE tenant_id = t)",
+        "CREATE FUNCTION comment_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           PERFORM 1 FROM notes WHERE tenant_id = NEW.tenant_id AND id = NEW.note_id;
+           RETURN NEW;
+         END $$",
+        "SET citus.enable_unsafe_triggers = on",
+        "CREATE TRIGGER comment_guard BEFORE INSERT ON comments
+           FOR EACH ROW EXECUTE FUNCTION comment_guard()",
+    ] {
+        owner.batch_execute(statement).unwrap();
+    }
+    let found = citus_findings(&mut owner);
+    assert!(
+        found.contains(&"CIT012 function note_count(uuid)".to_owned()),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&"CIT013 trigger comments: comment_guard()".to_owned()),
+        "{found:?}"
+    );
+    for statement in [
+        "DROP TRIGGER comment_guard ON comments",
+        "DROP FUNCTION comment_guard()",
+        "DROP FUNCTION note_count(uuid)",
+        "RESET citus.enable_unsafe_triggers",
+    ] {
+        owner.batch_execute(statement).unwrap();
+    }
+    assert_eq!(citus_findings(&mut owner), Vec::<String>::new());
 
     // A tenant table left on the coordinator; an admin login that needs SET ROLE.
     owner
@@ -601,4 +665,243 @@ fn check_citus_reports_what_breaks_isolation_on_the_shards() {
         ),
         ["ab".repeat(32)]
     );
+}
+
+/// The worker port that holds `tenant`'s shard of `table`.
+fn worker_of_in(owner: &mut PgConnection, table: &str, tenant: TenantId) -> i32 {
+    diesel::sql_query(format!(
+        "SELECT nodeport AS port FROM citus_shards
+          WHERE shardid = get_shard_id_for_distribution_column('{table}', $1)"
+    ))
+    .bind::<diesel::sql_types::Uuid, _>(*tenant.as_uuid())
+    .get_result::<Port>(owner)
+    .expect("shard placement")
+    .port
+}
+
+#[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one cluster, started once, walked through in order"
+)]
+fn the_foundation_schema_runs_distributed() {
+    use tenancy_foundation::control::{self, Actor, NewTenantSpec};
+    use tenancy_foundation::envelope::{self, NewResourceSpec, ResourceChanges};
+    use tenancy_foundation::models::{
+        AclPermission, MemberRole, PlanTier, ResourceKind, ResourceVisibility,
+    };
+
+    let Some(cluster) = cluster() else { return };
+    let db = cluster.coordinator();
+    let mut owner = PgConnection::establish(db.url()).unwrap();
+    // The project's migrations, core and foundation, as `tenancy migrate` runs them: on Citus
+    // the foundation's tables end up distributed by the last of them.
+    tenancy_foundation::run_migrations(&mut owner).unwrap();
+    assert_eq!(
+        lines(
+            &mut owner,
+            "SELECT partmethod::text || ' ' || string_agg(logicalrelid::text, ',' ORDER BY logicalrelid::text)
+                    || ' ' || count(DISTINCT colocationid) AS line
+               FROM pg_dist_partition GROUP BY partmethod ORDER BY 1"
+        ),
+        [
+            "h api_key_usage,api_keys,audit_log,org_members,principals,resource_acl,resources,team_members,teams,workspaces 1",
+            "n role_permissions,tenants,users 1",
+        ]
+    );
+    assert_eq!(citus_findings(&mut owner), Vec::<String>::new());
+
+    let app_url = db
+        .create_app_login("citus_foundation_app", "citus-app-password")
+        .unwrap();
+    owner
+        .batch_execute(
+            "CREATE ROLE citus_foundation_admin LOGIN PASSWORD 'citus-admin-password' BYPASSRLS INHERIT;
+             GRANT tenancy_admin TO citus_foundation_admin;",
+        )
+        .unwrap();
+    let t = Tenancy::builder(&app_url)
+        .admin_url(&db.url_for("citus_foundation_admin", "citus-admin-password"))
+        .max_size(2)
+        .build()
+        .unwrap();
+
+    // The control plane creates tenants until two live on different workers.
+    let mut created = Vec::new();
+    let (a, b) = loop {
+        let slug = format!("citus-{}", created.len());
+        let c = control::create_tenant(
+            &t,
+            &NewTenantSpec {
+                slug: &slug,
+                name: &slug,
+                plan: PlanTier::Pro,
+                data_region: None,
+                owner_email: &format!("{slug}@example.test"),
+                owner_name: "Owner",
+            },
+        )
+        .unwrap();
+        let port = worker_of_in(&mut owner, "principals", c.tenant);
+        if let Some(first) = created.iter().find(|(_, p)| *p != port) {
+            break (first.0, c);
+        }
+        created.push((c, port));
+    };
+    let invitation = control::invite_member(
+        &t,
+        a.tenant,
+        Actor::Principal(a.owner_principal),
+        "reader@example.test",
+        "Reader",
+        MemberRole::Member,
+    )
+    .unwrap();
+    control::accept_invitation(&t, a.tenant, invitation.principal).unwrap();
+    let reader = invitation.principal;
+
+    let data = serde_json::json!({ "text": "hi" });
+    let spec = |ws, name, visibility| NewResourceSpec {
+        workspace: ws,
+        kind: ResourceKind::Prompt,
+        name,
+        visibility,
+        data: &data,
+    };
+    let (private, shared) = t
+        .transaction_as(a.tenant, a.owner_principal, |tx| {
+            let private = envelope::create(
+                tx,
+                &spec(a.workspace, "private", ResourceVisibility::Private),
+            )?;
+            let shared =
+                envelope::create(tx, &spec(a.workspace, "shared", ResourceVisibility::Tenant))?;
+            Ok::<_, Error>((private.id, shared.id))
+        })
+        .unwrap();
+    let b_resource = t
+        .transaction_as(b.tenant, b.owner_principal, |tx| {
+            envelope::create(tx, &spec(b.workspace, "b's", ResourceVisibility::Tenant))
+        })
+        .unwrap()
+        .id;
+
+    // The visibility and ACL rules hold on Citus, applied in the query: read and write paths.
+    let as_reader = |f: &dyn Fn(&mut tenancy_schema::TenantTx<'_>) -> Result<(), Error>| {
+        t.transaction_as(a.tenant, reader, |tx| f(tx))
+    };
+    let rename = ResourceChanges {
+        name: Some("renamed"),
+        ..ResourceChanges::default()
+    };
+    assert!(matches!(
+        as_reader(&|tx| envelope::get(tx, private).map(drop)),
+        Err(Error::NotFound { entity: "resource" })
+    ));
+    assert!(as_reader(&|tx| envelope::get(tx, shared).map(drop)).is_ok());
+    assert!(matches!(
+        as_reader(&|tx| envelope::update(tx, shared, &rename).map(drop)),
+        Err(Error::Forbidden { .. })
+    ));
+    assert!(matches!(
+        as_reader(&|tx| envelope::delete(tx, shared)),
+        Err(Error::Forbidden { .. })
+    ));
+    for r in [
+        as_reader(&|tx| envelope::get(tx, b_resource).map(drop)),
+        as_reader(&|tx| envelope::update(tx, b_resource, &rename).map(drop)),
+        t.transaction_as(a.tenant, a.owner_principal, |tx| {
+            envelope::get(tx, b_resource).map(drop)
+        }),
+    ] {
+        assert!(
+            matches!(r, Err(Error::NotFound { entity: "resource" })),
+            "{r:?}"
+        );
+    }
+    t.transaction_as(a.tenant, a.owner_principal, |tx| {
+        envelope::grant(tx, private, reader, AclPermission::Write)
+    })
+    .unwrap();
+    let edited = t
+        .transaction_as(a.tenant, reader, |tx| {
+            envelope::update(tx, private, &rename)
+        })
+        .unwrap();
+    assert_eq!(edited.name, "renamed");
+    t.transaction_as(a.tenant, a.owner_principal, |tx| {
+        envelope::revoke(tx, private, reader)
+    })
+    .unwrap();
+    assert!(matches!(
+        as_reader(&|tx| envelope::get(tx, private).map(drop)),
+        Err(Error::NotFound { .. })
+    ));
+
+    // Raw SQL across the workers: the tenant's rows only (the resource rules are the query's
+    // on Citus; the tenant policies are every shard's).
+    let raw_names = |tenant, principal| {
+        t.transaction_as(tenant, principal, |tx| {
+            tx.load_sql::<_, Line>(diesel::sql_query(
+                "SELECT name AS line FROM resources ORDER BY 1",
+            ))
+        })
+        .unwrap()
+        .into_iter()
+        .map(|l| l.line)
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(raw_names(a.tenant, reader), ["renamed", "shared"]);
+    assert_eq!(raw_names(b.tenant, b.owner_principal), ["b's"]);
+    let members: Vec<Line> = t
+        .transaction(a.tenant, |tx| {
+            tx.load_sql(diesel::sql_query(
+                "SELECT email AS line FROM tenancy.member_directory() ORDER BY 1",
+            ))
+        })
+        .unwrap();
+    let slug_of = |owner: &mut PgConnection, tenant: TenantId| {
+        lines(
+            owner,
+            &format!(
+                "SELECT slug AS line FROM tenants WHERE id = '{}'",
+                tenant.as_uuid()
+            ),
+        )
+        .remove(0)
+    };
+    let a_owner_email = format!("{}@example.test", slug_of(&mut owner, a.tenant));
+    assert_eq!(
+        members.into_iter().map(|l| l.line).collect::<Vec<_>>(),
+        [a_owner_email, "reader@example.test".to_owned()]
+    );
+
+    // API keys: looked up across the shards, by prefix, before the tenant is known.
+    let issued = t
+        .transaction_as(b.tenant, b.owner_principal, |tx| {
+            tenancy_foundation::api_keys::issue(
+                tx,
+                tenancy_foundation::api_keys::NewKeySpec::new(b.owner_principal, "citus key"),
+            )
+        })
+        .unwrap();
+    let limiter = tenancy_foundation::api_keys::MemoryRateLimiter::default();
+    let verified =
+        tenancy_foundation::api_keys::verify(&t, issued.key.expose_secret(), &limiter).unwrap();
+    assert_eq!(verified.tenant, b.tenant);
+
+    // The audit chain is kept on each tenant's shard and verifies.
+    for tenant in [a.tenant, b.tenant] {
+        let status = tenancy_foundation::audit::verify_chain(&mut owner, tenant).unwrap();
+        assert!(status.broken_at.is_none(), "{status:?}");
+        assert!(
+            count(
+                &mut owner,
+                &format!(
+                    "SELECT count(*) AS n FROM audit_log WHERE tenant_id = '{}'",
+                    tenant.as_uuid()
+                )
+            ) > 0
+        );
+    }
 }

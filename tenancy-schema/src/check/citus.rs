@@ -77,6 +77,10 @@ pub(super) struct CitusState {
     shard_policies: Vec<ShardPolicies>,
     worker_keys: Vec<WorkerKey>,
     policy_guard: bool,
+    /// SQL-language functions with parameters that read a distributed or reference table.
+    sql_functions: Vec<String>,
+    /// Trigger functions of distributed tables that query a distributed table by name.
+    shard_triggers: Vec<String>,
     /// Logins that reach the admin role only through `SET ROLE` (a `NOINHERIT` membership,
     /// or no `BYPASSRLS` of their own): Citus would log in to the workers as `tenancy_admin`.
     set_role_admins: Vec<String>,
@@ -153,6 +157,7 @@ pub(super) fn load_citus(
                 THEN 'yes' END AS value",
     )
     .get_result(conn)?;
+    let (sql_functions, shard_triggers) = load_function_rules(conn, o)?;
     let set_role_admins: Vec<Name> = diesel::sql_query(
         "SELECT r.rolname::text AS name
            FROM pg_auth_members m
@@ -169,8 +174,48 @@ pub(super) fn load_citus(
         shard_policies,
         worker_keys,
         policy_guard: policy_guard.value.is_some(),
+        sql_functions,
+        shard_triggers,
         set_role_admins: set_role_admins.into_iter().map(|n| n.name).collect(),
     }))
+}
+
+/// The functions Citus cannot run where they are used: SQL functions with parameters that
+/// read a distributed or reference table, and the trigger functions of distributed tables
+/// that query one.
+fn load_function_rules(
+    conn: &mut PgConnection,
+    o: &CheckOptions,
+) -> QueryResult<(Vec<String>, Vec<String>)> {
+    // A function's body names a table when it depends on it (SQL-standard bodies) or when its
+    // text reads it (`FROM`/`JOIN`/`INTO`/`UPDATE` the name).
+    let reads_distributed = "EXISTS (
+        SELECT FROM pg_dist_partition d JOIN pg_class c ON c.oid = d.logicalrelid
+         WHERE EXISTS (SELECT FROM pg_depend dep WHERE dep.objid = p.oid AND dep.refobjid = c.oid)
+            OR p.prosrc ~* ('(from|join|into|update)\\s+(\\w+\\.)?' || c.relname || '\\M'))";
+    let sql_functions: Vec<Name> = diesel::sql_query(format!(
+        "SELECT p.oid::regprocedure::text AS name
+           FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang AND l.lanname = 'sql'
+          WHERE p.pronargs > 0
+            AND p.pronamespace IN (to_regnamespace('tenancy'), to_regnamespace($1))
+            AND {reads_distributed}
+          ORDER BY 1"
+    ))
+    .bind::<Text, _>(&o.schema)
+    .load(conn)?;
+    let shard_triggers: Vec<Name> = diesel::sql_query(format!(
+        "SELECT DISTINCT t.tgrelid::regclass::text || ': ' || p.oid::regprocedure::text AS name
+           FROM pg_trigger t
+           JOIN pg_dist_partition dp ON dp.logicalrelid = t.tgrelid AND dp.partmethod = 'h'
+           JOIN pg_proc p ON p.oid = t.tgfoid
+          WHERE NOT t.tgisinternal AND {reads_distributed}
+          ORDER BY 1"
+    ))
+    .load(conn)?;
+    Ok((
+        sql_functions.into_iter().map(|n| n.name).collect(),
+        shard_triggers.into_iter().map(|n| n.name).collect(),
+    ))
 }
 
 /// The rules that need [`CitusState`].
@@ -227,6 +272,22 @@ pub(super) fn check_citus(
             "event trigger tenancy_distributed_policies",
             "is missing: a policy without the tenant predicate can be added to a distributed table",
             "SELECT tenancy.prepare_citus() on the coordinator, as a superuser",
+        );
+    }
+    for function in &state.sql_functions {
+        f.add(
+            "CIT012",
+            format!("function {function}"),
+            "a SQL function with parameters reads a distributed or reference table: Citus cannot plan it when it runs",
+            "write it in PL/pgSQL (the same query inside RETURN QUERY)",
+        );
+    }
+    for trigger in &state.shard_triggers {
+        f.add(
+            "CIT013",
+            format!("trigger {trigger}"),
+            "a trigger of a distributed table queries a distributed table: on the shards that is a distributed query inside a shard's, which Citus refuses",
+            "read the shard the trigger fires on (EXECUTE format('... FROM %I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME)) or keep the work in the application",
         );
     }
     for login in &state.set_role_admins {

@@ -288,6 +288,18 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         Section::Citus,
         "an admin login reaches the admin role only through SET ROLE, which Citus's worker connections cannot follow",
     ),
+    (
+        "CIT012",
+        Severity::Warning,
+        Section::Citus,
+        "a SQL function with parameters reads a distributed or reference table",
+    ),
+    (
+        "CIT013",
+        Severity::Error,
+        Section::Citus,
+        "a trigger of a distributed table queries a distributed table",
+    ),
 ];
 
 pub(super) fn lint(id: &'static str) -> (Severity, Section) {

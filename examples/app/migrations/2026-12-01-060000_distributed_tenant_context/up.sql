@@ -82,8 +82,8 @@ BEGIN
 END
 $$;
 
--- The context entry on Citus: `tenancy.enter` (MAC, counter, tenant status), then a
--- distributed transaction id of tenancy's own, then the context with its fourth part through
+-- The context entry on Citus: a distributed transaction id of tenancy's own, then
+-- `tenancy.enter` (MAC, counter, tenant status), then the context with its fourth part through
 -- `SET LOCAL`, the one form Citus replays on the workers. The `SET LOCAL` runs here, as its
 -- own statement, because Citus replays the whole client message a `SET LOCAL` came in, and
 -- that message also holds BEGIN and this call. For the same reason a read-only transaction
@@ -96,11 +96,13 @@ CREATE FUNCTION tenancy.enter_distributed(
   SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM tenancy.enter(tenant, principal, counter, mac, check_status);
-  -- Fails ("already been assigned a transaction id") when a statement of this transaction
-  -- already reached a worker: the context must be the first thing a transaction does.
+  -- First, before the status check reads `tenants` (a reference table: a distributed query,
+  -- which would take an id of Citus's own). Fails ("already been assigned a transaction id")
+  -- when a statement of this transaction reached a worker already: the context must be the
+  -- first thing a transaction does.
   PERFORM pg_catalog.assign_distributed_transaction_id(
     (SELECT groupid FROM pg_dist_local_group), nextval('tenancy.distributed_txn_seq'), now());
+  PERFORM tenancy.enter(tenant, principal, counter, mac, check_status);
   EXECUTE format('SET LOCAL tenancy.context = %L',
     current_setting('tenancy.context') || '|' || tenancy.node_context_mac(
       coalesce(tenant::text, ''), coalesce(principal::text, '')));
@@ -277,6 +279,47 @@ REVOKE ALL ON FUNCTION tenancy.context_key_changed() FROM PUBLIC;
 CREATE TRIGGER copy_to_workers AFTER INSERT OR UPDATE ON tenancy.context_key
   FOR EACH STATEMENT EXECUTE FUNCTION tenancy.context_key_changed();
 
+-- Puts a table's policies in the form Citus accepts: the per-statement sub-select
+-- `(SELECT tenancy.current_tenant())` (a sub-query, which Citus refuses in a policy) becomes
+-- the plain call, which the shards evaluate once per index scan.
+CREATE FUNCTION tenancy.citus_policy_form(rel regclass) RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  pol record;
+  stmt text;
+BEGIN
+  FOR pol IN
+    SELECT p.polname,
+           replace(replace(pg_get_expr(p.polqual, p.polrelid),
+             '( SELECT tenancy.current_tenant() AS current_tenant)', 'tenancy.current_tenant()'),
+             '( SELECT tenancy.current_principal() AS current_principal)',
+             'tenancy.current_principal()') AS qual,
+           replace(replace(pg_get_expr(p.polwithcheck, p.polrelid),
+             '( SELECT tenancy.current_tenant() AS current_tenant)', 'tenancy.current_tenant()'),
+             '( SELECT tenancy.current_principal() AS current_principal)',
+             'tenancy.current_principal()') AS chk,
+           pg_get_expr(p.polqual, p.polrelid) AS old_qual,
+           pg_get_expr(p.polwithcheck, p.polrelid) AS old_chk
+      FROM pg_policy p WHERE p.polrelid = rel
+  LOOP
+    IF pol.qual IS NOT DISTINCT FROM pol.old_qual AND pol.chk IS NOT DISTINCT FROM pol.old_chk THEN
+      CONTINUE;
+    END IF;
+    stmt := format('ALTER POLICY %I ON %s', pol.polname, rel);
+    IF pol.qual IS NOT NULL THEN
+      stmt := stmt || format(' USING (%s)', pol.qual);
+    END IF;
+    IF pol.chk IS NOT NULL THEN
+      stmt := stmt || format(' WITH CHECK (%s)', pol.chk);
+    END IF;
+    EXECUTE stmt;
+  END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION tenancy.citus_policy_form(regclass) FROM PUBLIC;
+
 -- Distributes a tenant table by its tenant column, co-located with every other tenant table,
 -- so that one tenant's rows of all tables live on one node and joins and foreign keys between
 -- them stay on it. Call it in the migration that creates the table, after the table's
@@ -293,10 +336,6 @@ CREATE FUNCTION tenancy.distribute(tenant_table regclass, tenant_column name DEF
   SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  pol record;
-  qual text;
-  chk text;
-  stmt text;
   unsafe_triggers text;
 BEGIN
   -- Two tests: without Citus, pg_dist_partition does not exist and a query naming it fails.
@@ -306,29 +345,7 @@ BEGIN
   IF EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = tenant_table) THEN
     RETURN;
   END IF;
-  FOR pol IN
-    SELECT p.polname, pg_get_expr(p.polqual, p.polrelid) AS qual,
-           pg_get_expr(p.polwithcheck, p.polrelid) AS chk
-      FROM pg_policy p WHERE p.polrelid = tenant_table
-  LOOP
-    qual := replace(replace(pol.qual,
-      '( SELECT tenancy.current_tenant() AS current_tenant)', 'tenancy.current_tenant()'),
-      '( SELECT tenancy.current_principal() AS current_principal)', 'tenancy.current_principal()');
-    chk := replace(replace(pol.chk,
-      '( SELECT tenancy.current_tenant() AS current_tenant)', 'tenancy.current_tenant()'),
-      '( SELECT tenancy.current_principal() AS current_principal)', 'tenancy.current_principal()');
-    IF qual IS NOT DISTINCT FROM pol.qual AND chk IS NOT DISTINCT FROM pol.chk THEN
-      CONTINUE;
-    END IF;
-    stmt := format('ALTER POLICY %I ON %s', pol.polname, tenant_table);
-    IF qual IS NOT NULL THEN
-      stmt := stmt || format(' USING (%s)', qual);
-    END IF;
-    IF chk IS NOT NULL THEN
-      stmt := stmt || format(' WITH CHECK (%s)', chk);
-    END IF;
-    EXECUTE stmt;
-  END LOOP;
+  PERFORM tenancy.citus_policy_form(tenant_table);
   -- Row triggers of a tenant table touch only the row's own shard.
   unsafe_triggers := current_setting('citus.enable_unsafe_triggers');
   PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
@@ -357,6 +374,7 @@ BEGIN
   IF EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = global_table) THEN
     RETURN;
   END IF;
+  PERFORM tenancy.citus_policy_form(global_table);
   unsafe_triggers := current_setting('citus.enable_unsafe_triggers');
   PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
   PERFORM create_reference_table(global_table);
@@ -366,5 +384,48 @@ $$;
 REVOKE ALL ON FUNCTION tenancy.replicate(regclass) FROM PUBLIC;
 COMMENT ON FUNCTION tenancy.replicate(regclass) IS
   'tenancy: on Citus, makes a global table a reference table; does nothing elsewhere';
+
+-- Distributes tables that exist already (a deployment moving to Citus, or a schema whose
+-- tables point at each other): Citus distributes a table only once every table it points at
+-- is distributed or replicated, so the foreign keys between them are dropped first and made
+-- again, unchanged, once all of them are. Without Citus it does nothing.
+CREATE FUNCTION tenancy.distribute_tables(global_tables regclass[], tenant_tables regclass[])
+  RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  fk record;
+  saved text[] := '{}';
+  stmt text;
+  t regclass;
+BEGIN
+  IF NOT tenancy.on_citus() THEN
+    RETURN;
+  END IF;
+  FOR fk IN
+    SELECT c.conrelid::regclass AS rel, c.conname, pg_get_constraintdef(c.oid) AS def
+      FROM pg_constraint c
+     WHERE c.contype = 'f'
+       AND (c.conrelid = ANY (global_tables || tenant_tables)
+            OR c.confrelid = ANY (global_tables || tenant_tables))
+  LOOP
+    saved := saved || format('ALTER TABLE %s ADD CONSTRAINT %I %s', fk.rel, fk.conname, fk.def);
+    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', fk.rel, fk.conname);
+  END LOOP;
+  FOREACH t IN ARRAY global_tables LOOP
+    PERFORM tenancy.replicate(t);
+  END LOOP;
+  FOREACH t IN ARRAY tenant_tables LOOP
+    PERFORM tenancy.distribute(t);
+  END LOOP;
+  FOREACH stmt IN ARRAY saved LOOP
+    EXECUTE stmt;
+  END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION tenancy.distribute_tables(regclass[], regclass[]) FROM PUBLIC;
+COMMENT ON FUNCTION tenancy.distribute_tables(regclass[], regclass[]) IS
+  'tenancy: on Citus, replicates global tables and distributes tenant tables that exist already';
 
 SELECT tenancy.prepare_citus();
