@@ -136,13 +136,16 @@ pub fn render(spec: &TableSpec) -> Result<Migration, SpecError> {
     w!("-- `tenancy check` passes on it as written: keep `tenant_id` in any key you add.");
     w!();
     let mut lines = vec![
-        if spec.no_tenants_table {
-            "tenant_id uuid NOT NULL".to_owned()
-        } else {
-            format!("tenant_id uuid NOT NULL REFERENCES {TENANTS_TABLE} (id) ON DELETE CASCADE")
-        },
+        "tenant_id uuid NOT NULL".to_owned(),
         "id uuid NOT NULL DEFAULT tenancy.uuid_v7()".to_owned(),
     ];
+    // Added by `tenancy.distribute`, after the table is distributed (see below).
+    let mut foreign_keys = Vec::new();
+    if !spec.no_tenants_table {
+        foreign_keys.push(format!(
+            "FOREIGN KEY (tenant_id) REFERENCES {TENANTS_TABLE} (id) ON DELETE CASCADE"
+        ));
+    }
     for column in &spec.columns {
         let null = if column.nullable { "" } else { " NOT NULL" };
         lines.push(format!("{} {}{null}", column.name, column.ty.sql()));
@@ -161,7 +164,7 @@ pub fn render(spec: &TableSpec) -> Result<Migration, SpecError> {
     }
     for (reference, target) in spec.references.iter().zip(&targets) {
         let (column, other) = (&reference.column, &reference.table);
-        lines.push(match target {
+        foreign_keys.push(match target {
             Target::Tenant => {
                 format!("FOREIGN KEY (tenant_id, {column}) REFERENCES {other} (tenant_id, id)")
             }
@@ -188,9 +191,12 @@ pub fn render(spec: &TableSpec) -> Result<Migration, SpecError> {
         &format!("{APP_ROLE}, CURRENT_USER"),
     ));
     w!("GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE}, {ADMIN_ROLE};");
-    w!("-- On Citus: distributed by tenant_id, co-located with the other tenant tables (and its");
-    w!("-- policies put in the form Citus accepts). On one PostgreSQL server: nothing.");
-    w!("SELECT tenancy.distribute('{table}');");
+    w!("-- On Citus: distributed by tenant_id, co-located with the other tenant tables, its");
+    w!(
+        "-- policies put in the form Citus accepts. Then, on any server, its foreign keys: on Citus"
+    );
+    w!("-- a table cannot point at a distributed one before it is distributed itself.");
+    w!("{}", distribute_call("distribute", table, &foreign_keys));
 
     let down = format!(
         "-- Reverts `create_{table}`: its indexes, trigger, policies and grants go with it.\n\
@@ -201,6 +207,19 @@ pub fn render(spec: &TableSpec) -> Result<Migration, SpecError> {
         up,
         down,
     })
+}
+
+/// `SELECT tenancy.<function>('<table>')`, with the table's foreign keys as the
+/// `foreign_keys` argument (dollar-quoted: a definition may hold quotes) when it has any.
+fn distribute_call(function: &str, table: &str, foreign_keys: &[String]) -> String {
+    if foreign_keys.is_empty() {
+        return format!("SELECT tenancy.{function}('{table}');");
+    }
+    let keys: Vec<String> = foreign_keys.iter().map(|k| format!("  $${k}$$")).collect();
+    format!(
+        "SELECT tenancy.{function}('{table}', foreign_keys => ARRAY[\n{}\n]);",
+        keys.join(",\n")
+    )
 }
 
 /// A global table: shared by every tenant, so no tenant column and no row level security. The
@@ -236,9 +255,10 @@ fn render_global(spec: &TableSpec, targets: &[Target]) -> Migration {
             format!("UNIQUE ({columns})")
         });
     }
+    let mut foreign_keys = Vec::new();
     for (reference, target) in spec.references.iter().zip(targets) {
         if let Target::Global(key) = target {
-            lines.push(format!(
+            foreign_keys.push(format!(
                 "FOREIGN KEY ({}) REFERENCES {} ({key})",
                 reference.column, reference.table
             ));
@@ -259,8 +279,9 @@ fn render_global(spec: &TableSpec, targets: &[Target]) -> Migration {
     w!();
     w!("GRANT SELECT ON {table} TO {APP_ROLE};");
     w!("GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {ADMIN_ROLE};");
-    w!("-- On Citus: a reference table, copied to every node. On one PostgreSQL server: nothing.");
-    w!("SELECT tenancy.replicate('{table}');");
+    w!("-- On Citus: a reference table, copied to every node. Then, on any server, its foreign");
+    w!("-- keys: on Citus a table cannot point at a reference table before it is one itself.");
+    w!("{}", distribute_call("replicate", table, &foreign_keys));
     let down = format!(
         "-- Reverts `create_{table}`: its indexes, trigger and grants go with it.\n\
          DROP TABLE {table};\n"

@@ -258,7 +258,7 @@ fn renders_the_deployments_table() {
     let migration = render(&deployments()).expect("render");
     assert_eq!(migration.name, "create_deployments");
     let expected_table = "CREATE TABLE deployments (
-  tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+  tenant_id uuid NOT NULL,
   id uuid NOT NULL DEFAULT tenancy.uuid_v7(),
   workspace_id uuid NOT NULL,
   name text NOT NULL,
@@ -267,8 +267,7 @@ fn renders_the_deployments_table() {
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (tenant_id, id),
-  CONSTRAINT deployments_tenant_name_key UNIQUE (tenant_id, name),
-  FOREIGN KEY (tenant_id, workspace_id) REFERENCES workspaces (tenant_id, id)
+  CONSTRAINT deployments_tenant_name_key UNIQUE (tenant_id, name)
 );
 CREATE INDEX deployments_name_idx ON deployments (tenant_id, name);
 CREATE TRIGGER deployments_touch BEFORE UPDATE ON deployments
@@ -279,9 +278,13 @@ ALTER TABLE deployments FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_access ON deployments FOR ALL TO tenancy_app, CURRENT_USER USING (tenant_id = (SELECT tenancy.current_tenant())) WITH CHECK (tenant_id = (SELECT tenancy.current_tenant()));
 CREATE POLICY tenant_isolation ON deployments AS RESTRICTIVE FOR ALL TO PUBLIC USING (tenant_id = (SELECT tenancy.current_tenant())) WITH CHECK (tenant_id = (SELECT tenancy.current_tenant()));
 GRANT SELECT, INSERT, UPDATE, DELETE ON deployments TO tenancy_app, tenancy_admin;
--- On Citus: distributed by tenant_id, co-located with the other tenant tables (and its
--- policies put in the form Citus accepts). On one PostgreSQL server: nothing.
-SELECT tenancy.distribute('deployments');
+-- On Citus: distributed by tenant_id, co-located with the other tenant tables, its
+-- policies put in the form Citus accepts. Then, on any server, its foreign keys: on Citus
+-- a table cannot point at a distributed one before it is distributed itself.
+SELECT tenancy.distribute('deployments', foreign_keys => ARRAY[
+  $$FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE$$,
+  $$FOREIGN KEY (tenant_id, workspace_id) REFERENCES workspaces (tenant_id, id)$$
+]);
 ";
     assert!(migration.up.ends_with(expected_table), "{}", migration.up);
     assert!(
@@ -316,7 +319,7 @@ fn references_to_global_tables_use_their_key() {
         .push("author_id:users".parse().expect("reference"));
     let up = render(&spec).expect("render").up;
     assert!(
-        up.contains("  FOREIGN KEY (author_id) REFERENCES users (id)\n"),
+        up.contains("  $$FOREIGN KEY (author_id) REFERENCES users (id)$$\n"),
         "{up}"
     );
     let table = diesel_table(&spec).expect("table");

@@ -81,6 +81,8 @@ pub(super) struct CitusState {
     sql_functions: Vec<String>,
     /// Trigger functions of distributed tables that query a distributed table by name.
     shard_triggers: Vec<String>,
+    /// Functions taking a distributed table's row type that such a trigger function calls.
+    row_type_functions: Vec<String>,
     /// Logins that reach the admin role only through `SET ROLE` (a `NOINHERIT` membership,
     /// or no `BYPASSRLS` of their own): Citus would log in to the workers as `tenancy_admin`.
     set_role_admins: Vec<String>,
@@ -157,7 +159,7 @@ pub(super) fn load_citus(
                 THEN 'yes' END AS value",
     )
     .get_result(conn)?;
-    let (sql_functions, shard_triggers) = load_function_rules(conn, o)?;
+    let (sql_functions, shard_triggers, row_type_functions) = load_function_rules(conn, o)?;
     let set_role_admins: Vec<Name> = diesel::sql_query(
         "SELECT r.rolname::text AS name
            FROM pg_auth_members m
@@ -176,17 +178,19 @@ pub(super) fn load_citus(
         policy_guard: policy_guard.value.is_some(),
         sql_functions,
         shard_triggers,
+        row_type_functions,
         set_role_admins: set_role_admins.into_iter().map(|n| n.name).collect(),
     }))
 }
 
 /// The functions Citus cannot run where they are used: SQL functions with parameters that
-/// read a distributed or reference table, and the trigger functions of distributed tables
-/// that query one.
+/// read a distributed or reference table, the trigger functions of distributed tables that
+/// query one, and functions taking a distributed table's row type that such a trigger calls
+/// (on a shard the row is of the shard's type).
 fn load_function_rules(
     conn: &mut PgConnection,
     o: &CheckOptions,
-) -> QueryResult<(Vec<String>, Vec<String>)> {
+) -> QueryResult<(Vec<String>, Vec<String>, Vec<String>)> {
     // A function's body names a table when it depends on it (SQL-standard bodies) or when its
     // text reads it (`FROM`/`JOIN`/`INTO`/`UPDATE` the name).
     let reads_distributed = "EXISTS (
@@ -212,9 +216,24 @@ fn load_function_rules(
           ORDER BY 1"
     ))
     .load(conn)?;
+    let row_type_functions: Vec<Name> = diesel::sql_query(
+        "SELECT DISTINCT f.oid::regprocedure::text AS name
+           FROM pg_proc f
+           JOIN pg_dist_partition d ON d.partmethod = 'h'
+           JOIN pg_class c ON c.oid = d.logicalrelid
+          WHERE c.reltype = ANY (f.proargtypes::oid[])
+            AND EXISTS (
+              SELECT FROM pg_trigger t
+                JOIN pg_dist_partition td ON td.logicalrelid = t.tgrelid AND td.partmethod = 'h'
+                JOIN pg_proc tf ON tf.oid = t.tgfoid
+               WHERE NOT t.tgisinternal AND tf.prosrc ~* ('\\m' || f.proname || '\\s*\\('))
+          ORDER BY 1",
+    )
+    .load(conn)?;
     Ok((
         sql_functions.into_iter().map(|n| n.name).collect(),
         shard_triggers.into_iter().map(|n| n.name).collect(),
+        row_type_functions.into_iter().map(|n| n.name).collect(),
     ))
 }
 
@@ -288,6 +307,14 @@ pub(super) fn check_citus(
             format!("trigger {trigger}"),
             "a trigger of a distributed table queries a distributed table: on the shards that is a distributed query inside a shard's, which Citus refuses",
             "read the shard the trigger fires on (EXECUTE format('... FROM %I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME)) or keep the work in the application",
+        );
+    }
+    for function in &state.row_type_functions {
+        f.add(
+            "CIT014",
+            format!("function {function}"),
+            "takes a distributed table's row type and a trigger of a distributed table calls it: on a shard the trigger's row is of the shard's type, so the call fails there",
+            "take the row as jsonb (to_jsonb(NEW)) or the columns it needs",
         );
     }
     for login in &state.set_role_admins {

@@ -300,6 +300,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         Section::Citus,
         "a trigger of a distributed table queries a distributed table",
     ),
+    (
+        "CIT014",
+        Severity::Error,
+        Section::Citus,
+        "a function a shard's trigger calls takes the distributed table's row type",
+    ),
 ];
 
 pub(super) fn lint(id: &'static str) -> (Severity, Section) {

@@ -2,8 +2,9 @@
 -- revoked, and the workers keep their copy of the key: both are harmless without this
 -- migration's functions, and the workers' tables are not the coordinator's to drop.
 DROP FUNCTION tenancy.distribute_tables(regclass[], regclass[]);
-DROP FUNCTION tenancy.replicate(regclass);
-DROP FUNCTION tenancy.distribute(regclass, name);
+DROP FUNCTION tenancy.replicate(regclass, text[]);
+DROP FUNCTION tenancy.distribute(regclass, name, text[]);
+DROP FUNCTION tenancy.add_foreign_keys(regclass, text[]);
 DROP FUNCTION tenancy.citus_policy_form(regclass);
 DROP FUNCTION tenancy.enter_distributed(uuid, uuid, bigint, text, boolean, boolean);
 

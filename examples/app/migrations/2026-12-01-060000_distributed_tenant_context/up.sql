@@ -320,17 +320,85 @@ END
 $$;
 REVOKE ALL ON FUNCTION tenancy.citus_policy_form(regclass) FROM PUBLIC;
 
+-- Adds foreign keys to a table, one statement each, with the names in them resolved in the
+-- table's own schema.
+CREATE FUNCTION tenancy.add_foreign_keys(rel regclass, foreign_keys text[]) RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  fk text;
+BEGIN
+  IF cardinality(foreign_keys) = 0 THEN
+    RETURN;
+  END IF;
+  -- Within this function only (its SET clause restores the path when it returns).
+  PERFORM set_config('search_path', format('%I, pg_catalog, pg_temp',
+    (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.oid = rel)), true);
+  FOREACH fk IN ARRAY foreign_keys LOOP
+    EXECUTE format('ALTER TABLE %s ADD %s', rel, fk);
+  END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION tenancy.add_foreign_keys(regclass, text[]) FROM PUBLIC;
+
 -- Distributes a tenant table by its tenant column, co-located with every other tenant table,
 -- so that one tenant's rows of all tables live on one node and joins and foreign keys between
--- them stay on it. Call it in the migration that creates the table, after the table's
--- policies and before any other table's foreign key points at it; without Citus it does
--- nothing, so the same migration runs on a single node.
+-- them stay on it, then adds its foreign keys (`foreign_keys`: constraint definitions, names
+-- resolved in the table's schema). Call it in the migration that creates the table, after the
+-- table's policies; without Citus it only adds the foreign keys, so the same migration runs
+-- on a single node. The foreign keys come last because on Citus a table that is not
+-- distributed yet cannot point at one that is, and each is added as a statement of its own,
+-- the form Citus needs for a change to a distributed table (it sends such a change to the
+-- workers as the text it came in, which must be one statement).
 --
 -- Citus rejects a policy holding a sub-query, and copies policies to the shards without
 -- `AS RESTRICTIVE`: the table's policies are rewritten from the per-statement form
 -- `(SELECT tenancy.current_tenant())` to the plain call, and every policy must carry the
 -- tenant predicate itself (`tenancy check --citus` reports one that does not).
-CREATE FUNCTION tenancy.distribute(tenant_table regclass, tenant_column name DEFAULT 'tenant_id')
+CREATE FUNCTION tenancy.distribute(tenant_table regclass, tenant_column name DEFAULT 'tenant_id',
+  foreign_keys text[] DEFAULT '{}')
+  RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  unsafe_triggers text;
+  modify_mode text;
+BEGIN
+  -- Two tests: without Citus, pg_dist_partition does not exist and a query naming it fails.
+  IF tenancy.on_citus() THEN
+    -- A foreign key to a reference table, added in the transaction that distributed the
+    -- table, needs every command of it on one connection per node.
+    modify_mode := current_setting('citus.multi_shard_modify_mode');
+    IF cardinality(foreign_keys) > 0 THEN
+      PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = tenant_table) THEN
+      PERFORM tenancy.citus_policy_form(tenant_table);
+      -- Row triggers of a tenant table touch only the row's own shard.
+      unsafe_triggers := current_setting('citus.enable_unsafe_triggers');
+      PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+      PERFORM create_distributed_table(tenant_table, tenant_column::text, colocate_with => 'default');
+      PERFORM set_config('citus.enable_unsafe_triggers', unsafe_triggers, true);
+    END IF;
+    PERFORM tenancy.policy_guard(tenant_table, NULL);
+    PERFORM tenancy.add_foreign_keys(tenant_table, foreign_keys);
+    PERFORM set_config('citus.multi_shard_modify_mode', modify_mode, true);
+  ELSE
+    PERFORM tenancy.add_foreign_keys(tenant_table, foreign_keys);
+  END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION tenancy.distribute(regclass, name, text[]) FROM PUBLIC;
+COMMENT ON FUNCTION tenancy.distribute(regclass, name, text[]) IS
+  'tenancy: on Citus, distributes a tenant table by its tenant column; then adds its foreign keys';
+
+-- A table every tenant reads (plans, feature flags): on Citus a reference table, copied to
+-- every node so that tenant tables can join it and point at it; then its foreign keys, as
+-- `tenancy.distribute` adds them.
+CREATE FUNCTION tenancy.replicate(global_table regclass, foreign_keys text[] DEFAULT '{}')
   RETURNS void
   LANGUAGE plpgsql
   SET search_path = pg_catalog, pg_temp
@@ -339,51 +407,21 @@ DECLARE
   unsafe_triggers text;
 BEGIN
   -- Two tests: without Citus, pg_dist_partition does not exist and a query naming it fails.
-  IF NOT tenancy.on_citus() THEN
-    RETURN;
+  IF tenancy.on_citus() THEN
+    IF NOT EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = global_table) THEN
+      PERFORM tenancy.citus_policy_form(global_table);
+      unsafe_triggers := current_setting('citus.enable_unsafe_triggers');
+      PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+      PERFORM create_reference_table(global_table);
+      PERFORM set_config('citus.enable_unsafe_triggers', unsafe_triggers, true);
+    END IF;
   END IF;
-  IF EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = tenant_table) THEN
-    RETURN;
-  END IF;
-  PERFORM tenancy.citus_policy_form(tenant_table);
-  -- Row triggers of a tenant table touch only the row's own shard.
-  unsafe_triggers := current_setting('citus.enable_unsafe_triggers');
-  PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
-  PERFORM create_distributed_table(tenant_table, tenant_column::text, colocate_with => 'default');
-  PERFORM set_config('citus.enable_unsafe_triggers', unsafe_triggers, true);
-  PERFORM tenancy.policy_guard(tenant_table, NULL);
+  PERFORM tenancy.add_foreign_keys(global_table, foreign_keys);
 END
 $$;
-REVOKE ALL ON FUNCTION tenancy.distribute(regclass, name) FROM PUBLIC;
-COMMENT ON FUNCTION tenancy.distribute(regclass, name) IS
-  'tenancy: on Citus, distributes a tenant table by its tenant column; does nothing elsewhere';
-
--- A table every tenant reads (plans, feature flags): on Citus a reference table, copied to
--- every node so that tenant tables can join it and point at it.
-CREATE FUNCTION tenancy.replicate(global_table regclass) RETURNS void
-  LANGUAGE plpgsql
-  SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  unsafe_triggers text;
-BEGIN
-  -- Two tests: without Citus, pg_dist_partition does not exist and a query naming it fails.
-  IF NOT tenancy.on_citus() THEN
-    RETURN;
-  END IF;
-  IF EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = global_table) THEN
-    RETURN;
-  END IF;
-  PERFORM tenancy.citus_policy_form(global_table);
-  unsafe_triggers := current_setting('citus.enable_unsafe_triggers');
-  PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
-  PERFORM create_reference_table(global_table);
-  PERFORM set_config('citus.enable_unsafe_triggers', unsafe_triggers, true);
-END
-$$;
-REVOKE ALL ON FUNCTION tenancy.replicate(regclass) FROM PUBLIC;
-COMMENT ON FUNCTION tenancy.replicate(regclass) IS
-  'tenancy: on Citus, makes a global table a reference table; does nothing elsewhere';
+REVOKE ALL ON FUNCTION tenancy.replicate(regclass, text[]) FROM PUBLIC;
+COMMENT ON FUNCTION tenancy.replicate(regclass, text[]) IS
+  'tenancy: on Citus, makes a global table a reference table; then adds its foreign keys';
 
 -- Distributes tables that exist already (a deployment moving to Citus, or a schema whose
 -- tables point at each other): Citus distributes a table only once every table it points at
