@@ -370,6 +370,39 @@ fn two_tenants_on_two_workers_see_only_their_rows() {
         }
     });
 
+    // The context reaches the workers whatever the server's citus.propagate_set_commands:
+    // the entry sets it for its transaction.
+    owner
+        .batch_execute("ALTER ROLE citus_app SET citus.propagate_set_commands = 'none'")
+        .unwrap();
+    let mut login = PgConnection::establish(&app_url).unwrap();
+    assert_eq!(
+        lines(
+            &mut login,
+            "SELECT current_setting('citus.propagate_set_commands') AS line"
+        ),
+        ["none"]
+    );
+    let without_propagation = Tenancy::builder(&app_url)
+        .admin_url(&admin_url)
+        .max_size(1)
+        .build()
+        .unwrap();
+    assert_eq!(
+        without_propagation
+            .transaction(a, |tx| {
+                tx.load_sql::<_, Line>(diesel::sql_query("SELECT body AS line FROM notes"))
+            })
+            .unwrap()
+            .into_iter()
+            .map(|l| l.line)
+            .collect::<Vec<_>>(),
+        ["a's note, edited"]
+    );
+    owner
+        .batch_execute("ALTER ROLE citus_app RESET citus.propagate_set_commands")
+        .unwrap();
+
     // What raw SQL could try on the context: b's context, observed, replayed in a's
     // transaction; a context set by `set_config` (never sent to the workers); choosing the
     // distributed transaction id a context was bound to.

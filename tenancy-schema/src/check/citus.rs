@@ -248,7 +248,7 @@ pub(super) fn check_citus(
             "CIT006",
             "setting citus.propagate_set_commands",
             format!(
-                "is {}: the tenant context (a SET LOCAL) never reaches the workers, so tenant queries see no rows there",
+                "is {}: tenancy's transactions set it to 'local' themselves, but no other SET LOCAL (statement_timeout, lock_timeout, your own settings) reaches the workers",
                 state.propagate_set_commands.as_deref().unwrap_or("unset")
             ),
             "ALTER SYSTEM SET citus.propagate_set_commands = 'local' on the coordinator, then SELECT pg_reload_conf()",

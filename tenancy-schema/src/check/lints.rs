@@ -254,9 +254,9 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
     ),
     (
         "CIT006",
-        Severity::Error,
+        Severity::Warning,
         Section::Citus,
-        "citus.propagate_set_commands is not 'local': the tenant context does not reach the workers",
+        "citus.propagate_set_commands is not 'local': SET LOCAL outside tenancy's context entry does not reach the workers",
     ),
     (
         "CIT007",

@@ -3,7 +3,8 @@
 -- On Citus, a tenant table's rows live in shards on worker nodes, and its policies run there,
 -- in a worker session the coordinator opened. The worker session has no tenancy session
 -- number, no nonce and no key, and `set_config()` never reaches it: only `SET LOCAL` is
--- replayed on the workers (with `citus.propagate_set_commands = 'local'`). So on Citus the
+-- replayed on the workers (with `citus.propagate_set_commands = 'local'`, which the entry
+-- sets for its transaction). So on Citus the
 -- context carries a fourth part, a MAC over the tenant, the principal and the *distributed
 -- transaction id* (initiator node, number, timestamp) that the coordinator hands every worker
 -- at the start of the transaction. A worker accepts the context only for the transaction it
@@ -103,6 +104,8 @@ BEGIN
   PERFORM pg_catalog.assign_distributed_transaction_id(
     (SELECT groupid FROM pg_dist_local_group), nextval('tenancy.distributed_txn_seq'), now());
   PERFORM tenancy.enter(tenant, principal, counter, mac, check_status);
+  -- Whatever the server's setting: without it no SET LOCAL reaches the workers.
+  PERFORM set_config('citus.propagate_set_commands', 'local', true);
   EXECUTE format('SET LOCAL tenancy.context = %L',
     current_setting('tenancy.context') || '|' || tenancy.node_context_mac(
       coalesce(tenant::text, ''), coalesce(principal::text, '')));
