@@ -1067,3 +1067,68 @@ fn random_operations_never_cross_tenants_across_workers() {
         "no case left rows on both workers: the run did not exercise the cluster"
     );
 }
+
+/// The repository's root directory.
+fn repo() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+#[test]
+fn the_diesel_cli_runs_the_migrations_on_citus() {
+    let Some(cluster) = cluster() else { return };
+    let Some(cli) = tenancy_testing::diesel_cli_for_test() else {
+        eprintln!("diesel CLI not installed: skipped (the other Citus tests ran the migrations)");
+        return;
+    };
+    // The repository's diesel.toml, with schema.rs written to a scratch file: the CLI sends
+    // each migration file as one message, which is what this test is about.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("diesel.toml");
+    let repo_config = std::fs::read_to_string(repo().join("diesel.toml")).unwrap();
+    std::fs::write(
+        &config,
+        repo_config
+            .replace(
+                "file = \"tenancy-foundation/src/schema.rs\"",
+                &format!(
+                    "file = {:?}",
+                    dir.path().join("schema.rs").display().to_string()
+                ),
+            )
+            .replace(
+                "dir = \"migrations\"",
+                &format!(
+                    "dir = {:?}",
+                    repo().join("migrations").display().to_string()
+                ),
+            ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(cli)
+        .args(["migration", "run", "--database-url"])
+        .arg(cluster.coordinator().url())
+        .arg("--config-file")
+        .arg(&config)
+        .current_dir(repo())
+        .output()
+        .expect("run diesel");
+    assert!(
+        out.status.success(),
+        "diesel migration run failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut owner = PgConnection::establish(cluster.coordinator().url()).unwrap();
+    assert_eq!(
+        lines(
+            &mut owner,
+            "SELECT partmethod::text || ' ' || count(*) AS line FROM pg_dist_partition
+              GROUP BY partmethod ORDER BY 1"
+        ),
+        ["h 10", "n 3"]
+    );
+    assert_eq!(citus_findings(&mut owner), Vec::<String>::new());
+}

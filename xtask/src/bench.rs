@@ -13,6 +13,7 @@ use crate::run::{fresh_dir, read, read_record, stream, workspace_root, write};
 pub const BENCHES: &[&str] = &[
     "short_transactions",
     "async_transactions",
+    "citus_scale_out",
     "overhead",
     "rls_cost",
     "concurrency",
@@ -35,6 +36,11 @@ const SECTION_ORDER: &[&str] = &[
     "api-key-verify",
     "newest-resources",
     "audit-append",
+    "short-transactions",
+    "short-transactions-breakdown",
+    "async-transactions",
+    // The same short transactions on Citus, after the single-node transaction sections.
+    "citus-scale-out",
 ];
 
 /// The package whose bench target `bench` is.

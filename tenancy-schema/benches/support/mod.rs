@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 
+pub mod short_work;
+
 pub use tenancy_bench_report::{Better, Report, Row, Section, Stats};
 use tenancy_foundation::run_migrations;
 use tenancy_testing::TestDatabase;
