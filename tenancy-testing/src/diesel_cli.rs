@@ -34,3 +34,28 @@ pub fn diesel_cli_for_test() -> Option<PathBuf> {
     );
     found
 }
+
+/// Writes into `dir` a copy of the repository's `diesel.toml` (at `repo`) for a test that runs
+/// the diesel CLI: the migrations directory made absolute, and the `schema.rs` the CLI
+/// regenerates after every run written into `dir` too, so that a test never rewrites the
+/// repository's. Returns the copy's path, for `--config-file`.
+///
+/// # Errors
+/// Reading the repository's file or writing the copy.
+pub fn scratch_diesel_config(repo: &Path, dir: &Path) -> std::io::Result<PathBuf> {
+    let config = dir.join("diesel.toml");
+    let repo_config = std::fs::read_to_string(repo.join("diesel.toml"))?;
+    std::fs::write(
+        &config,
+        repo_config
+            .replace(
+                "file = \"tenancy-foundation/src/schema.rs\"",
+                &format!("file = {:?}", dir.join("schema.rs").display().to_string()),
+            )
+            .replace(
+                "dir = \"migrations\"",
+                &format!("dir = {:?}", repo.join("migrations").display().to_string()),
+            ),
+    )?;
+    Ok(config)
+}

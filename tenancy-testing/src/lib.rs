@@ -55,7 +55,7 @@ mod watchdog;
 
 pub use citus::{CitusCluster, citus_available};
 pub use database::{StopMode, TestDatabase, shared};
-pub use diesel_cli::{diesel_cli_for_test, find_diesel_cli};
+pub use diesel_cli::{diesel_cli_for_test, find_diesel_cli, scratch_diesel_config};
 pub use error::EmbeddedError;
 pub use latency::LatencyProxy;
 

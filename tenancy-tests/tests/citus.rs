@@ -1086,27 +1086,7 @@ fn the_diesel_cli_runs_the_migrations_on_citus() {
     // The repository's diesel.toml, with schema.rs written to a scratch file: the CLI sends
     // each migration file as one message, which is what this test is about.
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("diesel.toml");
-    let repo_config = std::fs::read_to_string(repo().join("diesel.toml")).unwrap();
-    std::fs::write(
-        &config,
-        repo_config
-            .replace(
-                "file = \"tenancy-foundation/src/schema.rs\"",
-                &format!(
-                    "file = {:?}",
-                    dir.path().join("schema.rs").display().to_string()
-                ),
-            )
-            .replace(
-                "dir = \"migrations\"",
-                &format!(
-                    "dir = {:?}",
-                    repo().join("migrations").display().to_string()
-                ),
-            ),
-    )
-    .unwrap();
+    let config = tenancy_testing::scratch_diesel_config(&repo(), dir.path()).unwrap();
     let out = std::process::Command::new(cli)
         .args(["migration", "run", "--database-url"])
         .arg(cluster.coordinator().url())

@@ -398,28 +398,13 @@ fn diesel_cli_runs_redoes_and_reverts_and_print_schema_matches_schema_rs() {
     // CLI regenerates after every run, redo and revert), except that the file is a scratch one:
     // the test never rewrites the repository's schema.rs.
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("diesel.toml");
-    let repo_config = std::fs::read_to_string(repo().join("diesel.toml")).unwrap();
-    std::fs::write(
-        &config,
-        repo_config
-            .replace(
-                "file = \"tenancy-foundation/src/schema.rs\"",
-                &format!(
-                    "file = {:?}",
-                    dir.path().join("schema.rs").display().to_string()
-                ),
-            )
-            .replace(
-                "dir = \"migrations\"",
-                &format!(
-                    "dir = {:?}",
-                    repo().join("migrations").display().to_string()
-                ),
-            ),
-    )
-    .unwrap();
-    assert!(!repo_config.contains("patch_file"), "no patch to go stale");
+    let config = tenancy_testing::scratch_diesel_config(&repo(), dir.path()).unwrap();
+    assert!(
+        !std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("patch_file"),
+        "no patch to go stale"
+    );
     run_cli(&cli, &["migration", "run"], db.url(), &config);
     run_cli(&cli, &["migration", "redo", "--all"], db.url(), &config);
     let again = run_cli(&cli, &["migration", "run"], db.url(), &config);
