@@ -16,6 +16,7 @@ DROP FUNCTION tenancy.guard_distributed_policies();
 DROP FUNCTION tenancy.policy_guard(regclass, name);
 DROP FUNCTION tenancy.carries_tenant_predicate(text, name);
 DROP FUNCTION tenancy.copy_key_to_workers();
+DROP FUNCTION tenancy.copy_roles_to_workers();
 
 CREATE OR REPLACE FUNCTION tenancy.verified_context(part integer, plain_setting text) RETURNS uuid
   LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL RESTRICTED

@@ -51,6 +51,7 @@ CREATE FUNCTION tenancy.distribute_foundation() RETURNS void
 AS $$
 DECLARE
   p record;
+  unsafe_triggers text;
 BEGIN
   IF NOT tenancy.on_citus() THEN
     RETURN;
@@ -102,11 +103,18 @@ BEGIN
        ORDER BY k.tenant_id, k.id;
   END
   $f$;
+  -- A deployment moving to Citus has audit entries already: Citus copies them into the
+  -- shards, and the chain's trigger (ENABLE ALWAYS) must not number and hash them again.
+  unsafe_triggers := current_setting('citus.enable_unsafe_triggers');
+  ALTER TABLE public.audit_log DISABLE TRIGGER audit_log_chain;
   PERFORM tenancy.distribute_tables(
     ARRAY['public.tenants', 'public.users', 'public.role_permissions']::regclass[],
     ARRAY['public.principals', 'public.org_members', 'public.teams', 'public.team_members',
           'public.workspaces', 'public.resources', 'public.resource_acl', 'public.api_keys',
           'public.api_key_usage', 'public.audit_log']::regclass[]);
+  PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+  ALTER TABLE public.audit_log ENABLE ALWAYS TRIGGER audit_log_chain;
+  PERFORM set_config('citus.enable_unsafe_triggers', unsafe_triggers, true);
 END
 $$;
 REVOKE ALL ON FUNCTION tenancy.distribute_foundation() FROM PUBLIC;

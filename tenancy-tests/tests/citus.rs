@@ -1112,3 +1112,146 @@ fn the_diesel_cli_runs_the_migrations_on_citus() {
     );
     assert_eq!(citus_findings(&mut owner), Vec::<String>::new());
 }
+
+#[derive(QueryableByName)]
+struct ServerPort {
+    #[diesel(sql_type = Integer)]
+    port: i32,
+}
+
+#[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one deployment, walked from one node to Citus"
+)]
+fn an_existing_deployment_moves_to_citus() {
+    use tenancy_foundation::control::{self, NewTenantSpec};
+    use tenancy_foundation::envelope::{self, NewResourceSpec};
+    use tenancy_foundation::models::{PlanTier, ResourceKind, ResourceVisibility};
+
+    let Some(cluster) = cluster() else { return };
+    // The application's database as it ran on one node: in the same servers, but without the
+    // citus extension, migrated and holding two tenants' data.
+    let in_db = |url: &str| format!("{}/moving", url.rsplit_once('/').expect("a url").0);
+    let coordinator_url = in_db(cluster.coordinator().url());
+    let worker_urls: Vec<String> = cluster.worker_urls().iter().map(|u| in_db(u)).collect();
+    for server in
+        std::iter::once(cluster.coordinator().url().to_owned()).chain(cluster.worker_urls())
+    {
+        PgConnection::establish(&server)
+            .unwrap()
+            .batch_execute("CREATE DATABASE moving")
+            .unwrap();
+    }
+    let mut owner = PgConnection::establish(&coordinator_url).unwrap();
+    tenancy_foundation::run_migrations(&mut owner).unwrap();
+    owner
+        .batch_execute(
+            "CREATE ROLE moving_app LOGIN PASSWORD 'moving-app' INHERIT;
+             GRANT tenancy_app TO moving_app;
+             CREATE ROLE moving_admin LOGIN PASSWORD 'moving-admin' BYPASSRLS INHERIT;
+             GRANT tenancy_admin TO moving_admin;",
+        )
+        .unwrap();
+    let url_as = |user: &str, password: &str| {
+        coordinator_url.replacen("postgres@", &format!("{user}:{password}@"), 1)
+    };
+    let build = || {
+        Tenancy::builder(&url_as("moving_app", "moving-app"))
+            .admin_url(&url_as("moving_admin", "moving-admin"))
+            .max_size(2)
+            .build()
+            .unwrap()
+    };
+    let data = serde_json::json!({ "text": "hi" });
+    let before = build();
+    let mut tenants = Vec::new();
+    for slug in ["moving-a", "moving-b"] {
+        let created = control::create_tenant(
+            &before,
+            &NewTenantSpec {
+                slug,
+                name: slug,
+                plan: PlanTier::Pro,
+                data_region: None,
+                owner_email: &format!("{slug}@example.test"),
+                owner_name: "Owner",
+            },
+        )
+        .unwrap();
+        before
+            .transaction_as(created.tenant, created.owner_principal, |tx| {
+                envelope::create(
+                    tx,
+                    &NewResourceSpec {
+                        workspace: created.workspace,
+                        kind: ResourceKind::Prompt,
+                        name: slug,
+                        visibility: ResourceVisibility::Tenant,
+                        data: &data,
+                    },
+                )
+            })
+            .unwrap();
+        tenants.push(created);
+    }
+    drop(before);
+
+    // Moving: Citus on every node of this database, the workers added, then tenancy's two
+    // calls, as the README says.
+    for url in std::iter::once(&coordinator_url).chain(&worker_urls) {
+        PgConnection::establish(url)
+            .unwrap()
+            .batch_execute("CREATE EXTENSION citus")
+            .unwrap();
+    }
+    let port = diesel::sql_query("SELECT inet_server_port() AS port")
+        .get_result::<ServerPort>(&mut owner)
+        .unwrap()
+        .port;
+    owner
+        .batch_execute(&format!(
+            "SELECT citus_set_coordinator_host('127.0.0.1', {port})"
+        ))
+        .unwrap();
+    for worker in cluster.worker_ports() {
+        owner
+            .batch_execute(&format!("SELECT citus_add_node('127.0.0.1', {worker})"))
+            .unwrap();
+    }
+    owner
+        .batch_execute("SELECT tenancy.prepare_citus()")
+        .unwrap();
+    owner
+        .batch_execute("SELECT tenancy.distribute_foundation()")
+        .unwrap();
+    assert_eq!(
+        lines(
+            &mut owner,
+            "SELECT partmethod::text || ' ' || count(*) AS line FROM pg_dist_partition
+              GROUP BY partmethod ORDER BY 1"
+        ),
+        ["h 10", "n 3"]
+    );
+    assert_eq!(citus_findings(&mut owner), Vec::<String>::new());
+
+    // The rows moved to the workers, and each tenant reads its own through the library.
+    let after = build();
+    for created in &tenants {
+        let names: Vec<Line> = after
+            .transaction(created.tenant, |tx| {
+                tx.load_sql(diesel::sql_query("SELECT name AS line FROM resources"))
+            })
+            .unwrap();
+        let slug = lines(
+            &mut owner,
+            &format!(
+                "SELECT slug AS line FROM tenants WHERE id = '{}'",
+                created.tenant.as_uuid()
+            ),
+        );
+        assert_eq!(names.into_iter().map(|l| l.line).collect::<Vec<_>>(), slug);
+        let status = tenancy_foundation::audit::verify_chain(&mut owner, created.tenant).unwrap();
+        assert!(status.broken_at.is_none(), "{status:?}");
+    }
+}

@@ -163,6 +163,65 @@ REVOKE ALL ON FUNCTION tenancy.copy_key_to_workers() FROM PUBLIC;
 COMMENT ON FUNCTION tenancy.copy_key_to_workers() IS
   'tenancy: on Citus, gives every worker the context key; run again after adding a worker';
 
+-- The roles of tenancy and every login that is a member of them, on every worker: Citus opens
+-- worker connections as the same role, and creates a role on the workers itself only when it
+-- was created with Citus installed. A deployment moving to Citus has them from before. Each
+-- gets its attributes and password (the hash) as on the coordinator, then its memberships.
+CREATE FUNCTION tenancy.copy_roles_to_workers() RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  r record;
+  res record;
+  cmd text;
+BEGIN
+  IF NOT tenancy.on_citus() THEN
+    RETURN;
+  END IF;
+  FOR r IN
+    WITH RECURSIVE members (oid, depth) AS (
+      SELECT oid, 0 FROM pg_roles WHERE rolname IN ('tenancy_app', 'tenancy_admin')
+      UNION
+      SELECT m.member, members.depth + 1
+        FROM pg_auth_members m JOIN members ON m.roleid = members.oid
+    )
+    SELECT a.rolname, a.rolcanlogin, a.rolinherit, a.rolbypassrls, a.rolpassword,
+           (SELECT array_agg(g.rolname) FROM pg_auth_members m
+              JOIN pg_roles g ON g.oid = m.roleid
+             WHERE m.member = a.oid
+               AND m.roleid IN (SELECT oid FROM members)) AS member_of
+      FROM (SELECT oid, min(depth) AS depth FROM members GROUP BY oid) x
+      JOIN pg_authid a ON a.oid = x.oid
+     WHERE NOT a.rolsuper
+     ORDER BY x.depth, a.rolname
+  LOOP
+    cmd := format(
+      'SET citus.enable_ddl_propagation TO off;
+       DO $r$ BEGIN
+         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = %L) THEN CREATE ROLE %I; END IF;
+       END $r$;
+       ALTER ROLE %I %s %s %s PASSWORD %s;',
+      r.rolname, r.rolname, r.rolname,
+      CASE WHEN r.rolcanlogin THEN 'LOGIN' ELSE 'NOLOGIN' END,
+      CASE WHEN r.rolinherit THEN 'INHERIT' ELSE 'NOINHERIT' END,
+      CASE WHEN r.rolbypassrls THEN 'BYPASSRLS' ELSE 'NOBYPASSRLS' END,
+      coalesce(quote_literal(r.rolpassword), 'NULL'));
+    IF r.member_of IS NOT NULL THEN
+      cmd := cmd || format(' GRANT %s TO %I;',
+        (SELECT string_agg(quote_ident(g), ', ') FROM unnest(r.member_of) g), r.rolname);
+    END IF;
+    FOR res IN SELECT * FROM run_command_on_workers(cmd) LOOP
+      IF NOT res.success THEN
+        RAISE EXCEPTION 'tenancy: could not create role % on worker %:%: %',
+          r.rolname, res.nodename, res.nodeport, res.result;
+      END IF;
+    END LOOP;
+  END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION tenancy.copy_roles_to_workers() FROM PUBLIC;
+
 -- Whether a policy expression (as pg_get_expr prints it) has the tenant predicate as its
 -- first top-level conjunct: PostgreSQL prints every boolean operand in parentheses, so a
 -- prefix "((<column> = tenancy.current_tenant()) AND " can only open an AND at the top. NULL
@@ -234,7 +293,8 @@ $$;
 REVOKE ALL ON FUNCTION tenancy.guard_distributed_policies() FROM PUBLIC;
 
 -- Citus only, once per coordinator (again after `CREATE EXTENSION citus` on a database that
--- ran these migrations before): the workers get the key, no client may choose its
+-- ran these migrations before, and after adding a worker or a login): tenancy's functions,
+-- roles and logins reach the workers, the workers get the key, no client may choose its
 -- distributed transaction id (`assign_distributed_transaction_id` is what Citus itself sends
 -- to the workers; a client calling it on the coordinator could take the id of a transaction
 -- whose context it observed), and new policies on distributed tables are checked. Needs a
@@ -245,10 +305,30 @@ CREATE FUNCTION tenancy.prepare_citus() RETURNS void
 AS $$
 DECLARE
   propagate text;
+  f record;
 BEGIN
   IF NOT tenancy.on_citus() THEN
     RETURN;
   END IF;
+  -- tenancy's functions on every node: Citus creates a function on the workers itself only
+  -- when it was created with Citus installed, and then not one that reads a local table. On a
+  -- database that had them before `CREATE EXTENSION citus`, the policies and triggers that run
+  -- on the shards would not find them.
+  FOR f IN
+    SELECT p.oid::regprocedure AS fn FROM pg_proc p
+     WHERE p.pronamespace = 'tenancy'::regnamespace
+       AND NOT EXISTS (SELECT FROM pg_dist_object o
+                        WHERE o.classid = 'pg_proc'::regclass AND o.objid = p.oid)
+  LOOP
+    BEGIN
+      PERFORM create_distributed_function(f.fn);
+    EXCEPTION WHEN OTHERS THEN
+      -- One that reads a table the workers do not have yet (the key, the settings, a table
+      -- distributed later) stays on the coordinator, which is where such a one runs.
+      RAISE NOTICE 'tenancy: % stays on the coordinator: %', f.fn, SQLERRM;
+    END;
+  END LOOP;
+  PERFORM tenancy.copy_roles_to_workers();
   PERFORM tenancy.copy_key_to_workers();
   -- A grant on one of Citus's own functions, for this node only.
   propagate := current_setting('citus.enable_ddl_propagation');
