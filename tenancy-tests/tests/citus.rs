@@ -1068,6 +1068,15 @@ fn random_operations_never_cross_tenants_across_workers() {
     );
 }
 
+/// How many tables Citus distributes (`h`) and replicates (`n`).
+fn distribution(owner: &mut PgConnection) -> Vec<String> {
+    lines(
+        owner,
+        "SELECT partmethod::text || ' ' || count(*) AS line FROM pg_dist_partition
+          GROUP BY partmethod ORDER BY 1",
+    )
+}
+
 /// The repository's root directory.
 fn repo() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -1102,14 +1111,7 @@ fn the_diesel_cli_runs_the_migrations_on_citus() {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut owner = PgConnection::establish(cluster.coordinator().url()).unwrap();
-    assert_eq!(
-        lines(
-            &mut owner,
-            "SELECT partmethod::text || ' ' || count(*) AS line FROM pg_dist_partition
-              GROUP BY partmethod ORDER BY 1"
-        ),
-        ["h 10", "n 3"]
-    );
+    assert_eq!(distribution(&mut owner), ["h 10", "n 3"]);
     assert_eq!(citus_findings(&mut owner), Vec::<String>::new());
 }
 
@@ -1225,14 +1227,7 @@ fn an_existing_deployment_moves_to_citus() {
     owner
         .batch_execute("SELECT tenancy.distribute_foundation()")
         .unwrap();
-    assert_eq!(
-        lines(
-            &mut owner,
-            "SELECT partmethod::text || ' ' || count(*) AS line FROM pg_dist_partition
-              GROUP BY partmethod ORDER BY 1"
-        ),
-        ["h 10", "n 3"]
-    );
+    assert_eq!(distribution(&mut owner), ["h 10", "n 3"]);
     assert_eq!(citus_findings(&mut owner), Vec::<String>::new());
 
     // The rows moved to the workers, and each tenant reads its own through the library.
