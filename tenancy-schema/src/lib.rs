@@ -138,6 +138,11 @@
 //! | your application login | LOGIN, INHERIT, member of `tenancy_app` only (`CREATE ROLE app_login LOGIN INHERIT; GRANT tenancy_app TO app_login`) | the tenant pool |
 //! | your admin login | LOGIN, member of `tenancy_admin` (`GRANT tenancy_admin TO admin_login`) | the admin pool (`TenancyBuilder::admin_url`) |
 //!
+//! Admin transactions switch to `tenancy_admin` with `SET LOCAL ROLE`, unless the admin login
+//! bypasses row level security by itself (`CREATE ROLE admin_login LOGIN BYPASSRLS INHERIT IN
+//! ROLE tenancy_admin`): then they need no role switch, which is what Citus needs (its worker
+//! connections log in as the role a `SET ROLE` names, and `tenancy_admin` cannot log in).
+//!
 //! The migrations create the first two (see above); the logins are yours to create. When a
 //! `Tenancy` is built it checks them against `pg_roles` and `pg_auth_members`: the application login
 //! must inherit `tenancy_app` and must not be able to become, directly or through any chain of
