@@ -17,6 +17,7 @@ DROP FUNCTION tenancy.policy_guard(regclass, name);
 DROP FUNCTION tenancy.carries_tenant_predicate(text, name);
 DROP FUNCTION tenancy.copy_key_to_workers();
 DROP FUNCTION tenancy.copy_roles_to_workers();
+DROP FUNCTION tenancy.run_on_workers(text, text);
 
 CREATE OR REPLACE FUNCTION tenancy.verified_context(part integer, plain_setting text) RETURNS uuid
   LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL RESTRICTED

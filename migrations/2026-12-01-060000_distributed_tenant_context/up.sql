@@ -121,6 +121,25 @@ GRANT EXECUTE ON FUNCTION tenancy.enter_distributed(uuid, uuid, bigint, text, bo
 COMMENT ON FUNCTION tenancy.enter_distributed(uuid, uuid, bigint, text, boolean, boolean) IS
   'tenancy: reviewed: tenancy.enter, then the context bound to this distributed transaction';
 
+-- Runs `command` on every worker (as the current role, in a connection of its own), and
+-- raises naming `purpose` and the worker when it fails on one.
+CREATE FUNCTION tenancy.run_on_workers(command text, purpose text) RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN SELECT * FROM run_command_on_workers(command) LOOP
+    IF NOT r.success THEN
+      RAISE EXCEPTION 'tenancy: could not % on worker %:%: %', purpose, r.nodename, r.nodeport,
+        r.result;
+    END IF;
+  END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION tenancy.run_on_workers(text, text) FROM PUBLIC;
+
 -- What each worker needs of its own for the context check: the key (workers have no copy of
 -- the coordinator's local tables) and the nonce sequences the single-node branch of
 -- `verified_context` names. Safe to run again: after adding a worker, after a new key.
@@ -130,14 +149,12 @@ CREATE FUNCTION tenancy.copy_key_to_workers() RETURNS void
 AS $$
 DECLARE
   k record;
-  r record;
 BEGIN
   IF NOT tenancy.on_citus() THEN
     RETURN;
   END IF;
   SELECT key, ipad, opad INTO k FROM tenancy.context_key WHERE id = 1;
-  FOR r IN
-    SELECT * FROM run_command_on_workers(format($cmd$
+  PERFORM tenancy.run_on_workers(format($cmd$
       SET citus.enable_ddl_propagation TO off;
       CREATE TABLE IF NOT EXISTS tenancy.context_key (
         id int PRIMARY KEY CHECK (id = 1),
@@ -150,13 +167,7 @@ BEGIN
       REVOKE ALL ON SEQUENCE tenancy.nonce_hi, tenancy.nonce_lo FROM PUBLIC;
       INSERT INTO tenancy.context_key VALUES (1, %L, %L, %L)
       ON CONFLICT (id) DO UPDATE SET key = excluded.key, ipad = excluded.ipad, opad = excluded.opad
-      $cmd$, k.key, k.ipad, k.opad))
-  LOOP
-    IF NOT r.success THEN
-      RAISE EXCEPTION 'tenancy: could not give worker %:% the context key: %',
-        r.nodename, r.nodeport, r.result;
-    END IF;
-  END LOOP;
+      $cmd$, k.key, k.ipad, k.opad), 'copy the context key');
 END
 $$;
 REVOKE ALL ON FUNCTION tenancy.copy_key_to_workers() FROM PUBLIC;
@@ -173,7 +184,6 @@ CREATE FUNCTION tenancy.copy_roles_to_workers() RETURNS void
 AS $$
 DECLARE
   r record;
-  res record;
   cmd text;
 BEGIN
   IF NOT tenancy.on_citus() THEN
@@ -211,12 +221,7 @@ BEGIN
       cmd := cmd || format(' GRANT %s TO %I;',
         (SELECT string_agg(quote_ident(g), ', ') FROM unnest(r.member_of) g), r.rolname);
     END IF;
-    FOR res IN SELECT * FROM run_command_on_workers(cmd) LOOP
-      IF NOT res.success THEN
-        RAISE EXCEPTION 'tenancy: could not create role % on worker %:%: %',
-          r.rolname, res.nodename, res.nodeport, res.result;
-      END IF;
-    END LOOP;
+    PERFORM tenancy.run_on_workers(cmd, format('create role %s', r.rolname));
   END LOOP;
 END
 $$;

@@ -84,25 +84,13 @@ fn cluster() -> Option<CitusCluster> {
     Some(CitusCluster::start().expect("Citus cluster"))
 }
 
-/// The worker port that holds `tenant`'s shard of `notes`.
-fn worker_of(owner: &mut PgConnection, tenant: TenantId) -> i32 {
-    diesel::sql_query(
-        "SELECT nodeport AS port FROM citus_shards
-          WHERE shardid = get_shard_id_for_distribution_column('notes', $1)",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(*tenant.as_uuid())
-    .get_result::<Port>(owner)
-    .expect("shard placement")
-    .port
-}
-
 /// Two tenants whose rows live on different workers.
 fn tenants_on_two_workers(owner: &mut PgConnection) -> (TenantId, TenantId) {
     let a = TenantId::from_uuid(uuid::Uuid::new_v4());
-    let worker_a = worker_of(owner, a);
+    let worker_a = worker_of_in(owner, "notes", a);
     loop {
         let b = TenantId::from_uuid(uuid::Uuid::new_v4());
-        if worker_of(owner, b) != worker_a {
+        if worker_of_in(owner, "notes", b) != worker_a {
             return (a, b);
         }
     }
@@ -269,7 +257,7 @@ fn two_tenants_on_two_workers_see_only_their_rows() {
     }
     // The rows are where Citus routed them: each tenant's on its own worker only.
     for (tenant, url) in [(a, 0usize), (b, 1usize)] {
-        let port = worker_of(&mut owner, tenant);
+        let port = worker_of_in(&mut owner, "notes", tenant);
         for (i, worker_url) in cluster.worker_urls().iter().enumerate() {
             let mut worker = PgConnection::establish(worker_url).unwrap();
             // Citus hides shards from other clients' catalog queries.
@@ -1115,12 +1103,6 @@ fn the_diesel_cli_runs_the_migrations_on_citus() {
     assert_eq!(citus_findings(&mut owner), Vec::<String>::new());
 }
 
-#[derive(QueryableByName)]
-struct ServerPort {
-    #[diesel(sql_type = Integer)]
-    port: i32,
-}
-
 #[test]
 #[allow(
     clippy::too_many_lines,
@@ -1208,7 +1190,7 @@ fn an_existing_deployment_moves_to_citus() {
             .unwrap();
     }
     let port = diesel::sql_query("SELECT inet_server_port() AS port")
-        .get_result::<ServerPort>(&mut owner)
+        .get_result::<Port>(&mut owner)
         .unwrap()
         .port;
     owner

@@ -11,22 +11,6 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use super::CheckOptions;
 use super::report::Findings;
 
-/// Whether a policy expression (as `pg_get_expr` prints it) has the tenant predicate on
-/// `col` as its first top-level conjunct, in either form tenancy writes: the plain call (what
-/// Citus accepts) or the once-per-statement sub-select. `PostgreSQL` prints every boolean
-/// operand in parentheses, so the prefix `((<predicate>) AND ` can only open an `AND` at the
-/// top. The same rule as the SQL function `tenancy.carries_tenant_predicate`, which the
-/// coordinator's policy guard uses.
-pub(super) fn carries_tenant_predicate(expr: Option<&str>, col: &str) -> bool {
-    let Some(expr) = expr else { return true };
-    [
-        format!("({col} = tenancy.current_tenant())"),
-        format!("({col} = ( SELECT tenancy.current_tenant() AS current_tenant))"),
-    ]
-    .iter()
-    .any(|p| expr == p || expr.starts_with(&format!("({p} AND ")))
-}
-
 #[derive(QueryableByName)]
 struct Setting {
     #[diesel(sql_type = Nullable<Text>)]
@@ -324,38 +308,5 @@ pub(super) fn check_citus(
             "reaches tenancy_admin through SET ROLE: Citus opens worker connections as tenancy_admin, which cannot log in",
             format!("ALTER ROLE {login} BYPASSRLS INHERIT: the admin path then needs no SET ROLE"),
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::carries_tenant_predicate;
-
-    #[test]
-    fn the_tenant_predicate_must_open_a_top_level_and() {
-        let call = "(tenant_id = tenancy.current_tenant())";
-        assert!(carries_tenant_predicate(Some(call), "tenant_id"));
-        assert!(carries_tenant_predicate(None, "tenant_id"));
-        assert!(carries_tenant_predicate(
-            Some("((tenant_id = tenancy.current_tenant()) AND (deleted_at IS NULL))"),
-            "tenant_id"
-        ));
-        assert!(carries_tenant_predicate(
-            Some("(tenant_id = ( SELECT tenancy.current_tenant() AS current_tenant))"),
-            "tenant_id"
-        ));
-        for widened in [
-            "(deleted_at IS NULL)",
-            "((tenant_id = tenancy.current_tenant()) OR (deleted_at IS NULL))",
-            "(((tenant_id = tenancy.current_tenant()) AND (a)) OR (b))",
-            "((deleted_at IS NULL) AND (tenant_id = tenancy.current_tenant()))",
-            "true",
-        ] {
-            assert!(
-                !carries_tenant_predicate(Some(widened), "tenant_id"),
-                "{widened}"
-            );
-        }
-        assert!(!carries_tenant_predicate(Some(call), "org_id"));
     }
 }

@@ -40,6 +40,18 @@ pub(super) fn has_word(text: &str, word: &str) -> bool {
     })
 }
 
+/// Whether a policy expression has the tenant predicate on `col` as its first top-level
+/// conjunct, in the plain call or the once-per-statement form: `PostgreSQL` prints every
+/// boolean operand in parentheses, so the prefix `((<predicate>) AND ` can only open an `AND`
+/// at the top. `None` (no such clause) has nothing to narrow. The rule of the SQL function
+/// `tenancy.carries_tenant_predicate`, which the coordinator's policy guard uses.
+pub(super) fn carries_tenant_predicate(expr: Option<&str>, col: &str) -> bool {
+    let Some(expr) = expr else { return true };
+    let expr = once_per_statement_as_call(expr);
+    let predicate = format!("({col} = tenancy.current_tenant())");
+    expr == predicate || expr.starts_with(&format!("({predicate} AND "))
+}
+
 pub(super) fn policy_applies_to_all_commands_with_tenant_predicate(
     p: &PolicyRow,
     tenant_col: &str,
@@ -70,5 +82,33 @@ mod tests {
         assert!(reads_tenant_context(
             "(NULLIF(current_setting('tenancy.tenant_id'::text, true), ''::text))::uuid"
         ));
+    }
+
+    #[test]
+    fn the_tenant_predicate_must_open_a_top_level_and() {
+        let call = "(tenant_id = tenancy.current_tenant())";
+        assert!(carries_tenant_predicate(Some(call), "tenant_id"));
+        assert!(carries_tenant_predicate(None, "tenant_id"));
+        assert!(carries_tenant_predicate(
+            Some("((tenant_id = tenancy.current_tenant()) AND (deleted_at IS NULL))"),
+            "tenant_id"
+        ));
+        assert!(carries_tenant_predicate(
+            Some("(tenant_id = ( SELECT tenancy.current_tenant() AS current_tenant))"),
+            "tenant_id"
+        ));
+        for widened in [
+            "(deleted_at IS NULL)",
+            "((tenant_id = tenancy.current_tenant()) OR (deleted_at IS NULL))",
+            "(((tenant_id = tenancy.current_tenant()) AND (a)) OR (b))",
+            "((deleted_at IS NULL) AND (tenant_id = tenancy.current_tenant()))",
+            "true",
+        ] {
+            assert!(
+                !carries_tenant_predicate(Some(widened), "tenant_id"),
+                "{widened}"
+            );
+        }
+        assert!(!carries_tenant_predicate(Some(call), "org_id"));
     }
 }

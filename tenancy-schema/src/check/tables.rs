@@ -4,9 +4,8 @@
 
 use super::CheckOptions;
 use super::catalog::{Catalog, KeyRow, PolicyRow, TableRow};
-use super::citus::carries_tenant_predicate;
 use super::expr::{
-    always_true, has_word, once_per_statement_as_call,
+    always_true, carries_tenant_predicate, has_word, once_per_statement_as_call,
     policy_applies_to_all_commands_with_tenant_predicate, reads_tenant_context,
 };
 use super::report::Findings;
