@@ -348,6 +348,16 @@ fn seed(db: &TestDatabase) -> Result<(Vec<TenantId>, String), Box<dyn std::error
         ))?;
     }
     owner.batch_execute("ANALYZE items; ANALYZE plain_items; ANALYZE rls_items")?;
+    // The native tenant context (extension/, ADR 0004): the pools built afterwards enter it.
+    owner
+        .batch_execute(
+            "CREATE EXTENSION IF NOT EXISTS tenancy_context; SELECT tenancy.enable_native_context()",
+        )
+        .map_err(|e| {
+            format!(
+                "the tenancy_context extension is needed (`make -C extension install` as root): {e}"
+            )
+        })?;
     let version = diesel::RunQueryDsl::get_result::<Setting>(
         diesel::sql_query("SELECT current_setting('server_version') AS value"),
         &mut owner,
@@ -375,8 +385,8 @@ async fn run(
         "async transactions: tenancy-async vs plain diesel-async vs the hand-rolled RLS pattern",
         &format!(
             "Each side its own copy of a table with only tenant policies ({TENANTS} tenants × {ROWS_PER_TENANT} rows), its own login \
-             and a bb8 pool as large as the number of tasks, without a ping per checkout. tenancy-async: tenant transactions (one \
-             message: BEGIN + `tenancy.enter` with the tenant status check; the query; COMMIT + session reset). plain diesel-async: \
+             and a bb8 pool as large as the number of tasks, without a ping per checkout. tenancy-async: tenant transactions with the native \
+             context (one message: BEGIN + `CALL tenancy_context.enter` with the tenant status check; the query; COMMIT). plain diesel-async: \
              BEGIN; the query with `tenant_id = $1`; COMMIT; no row level security. hand-rolled RLS: BEGIN; `SELECT set_config(..)`; \
              the query under a policy on the setting; COMMIT. Also plain diesel-async with bb8's default `SELECT 1` on every \
              checkout. Loopback, then through a proxy adding {} ms to every round trip. {ROUNDS} rounds of {} s per side, sides \

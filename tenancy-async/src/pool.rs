@@ -13,6 +13,7 @@ use diesel::sql_types::BigInt;
 use diesel_async::{
     AnsiTransactionManager, AsyncConnection, AsyncPgConnection, TransactionManager,
 };
+use tenancy_schema::__private_v0_1::executor::SessionEnd;
 
 /// Why no connection could be had from a pool. Reported inside
 /// [`tenancy_schema::Error::Component`] (`downcast_ref::<PoolError>()` gives it back).
@@ -62,6 +63,8 @@ pub(crate) struct SessionConn {
     pub(crate) conn: AsyncPgConnection,
     pub(crate) session: i64,
     pub(crate) in_flight: bool,
+    /// How the transaction open on it ends (set when it begins).
+    pub(crate) session_end: SessionEnd,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -101,6 +104,7 @@ impl bb8::ManageConnection for SessionManager {
             conn,
             session,
             in_flight: false,
+            session_end: SessionEnd::Reset,
         })
     }
 

@@ -9,9 +9,9 @@ use diesel::connection::{TransactionDepthChange, TransactionManagerStatus};
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, SimpleAsyncConnection};
 use diesel_async::{RunQueryDsl, TransactionManager};
 use tenancy_schema::__private_v0_1::executor::{
-    ContextEntry, INSPECT_SESSION_SQL, TransactionOptions, admin_direct, admin_setup_sql,
-    begin_failure, checks_tenant_status, context_entry, context_key, end_sql, has_admin_audit,
-    is_connection_loss, log_admin_use, record_admin_use, setup_sql,
+    ContextEntry, INSPECT_SESSION_SQL, SessionEnd, TransactionOptions, admin_direct,
+    admin_setup_sql, begin_failure, checks_tenant_status, context_entry, context_key, end_sql,
+    has_admin_audit, is_connection_loss, log_admin_use, record_admin_use, setup_sql,
 };
 use tenancy_schema::{
     ContextKey, Error, PrincipalId, SessionState, Tenancy, TenancyConfig, TenantId,
@@ -274,7 +274,16 @@ impl AsyncTenancy {
                 principal,
                 checks_tenant_status(&self.config),
             );
-            match begin_transaction(&mut pooled, &sql, self.config.app_role_name(), tenant).await {
+            let session_end = self.entry.session_end();
+            match begin_transaction(
+                &mut pooled,
+                &sql,
+                self.config.app_role_name(),
+                tenant,
+                session_end,
+            )
+            .await
+            {
                 Ok(()) => return Ok(pooled),
                 Err(Error::Query(e)) if is_connection_loss(&e) && stale < self.max_size => {
                     stale += 1;
@@ -336,6 +345,7 @@ impl AsyncTenancy {
             &admin_setup_sql(role, self.admin_direct),
             role,
             None,
+            SessionEnd::Reset,
         )
         .await?;
         let result = f(&mut pooled.conn).await;
@@ -389,12 +399,18 @@ async fn begin_transaction(
     sql: &str,
     role: &str,
     tenant: Option<TenantId>,
+    session_end: SessionEnd,
 ) -> Result<(), Error> {
     conn.in_flight = true;
+    conn.session_end = session_end;
     match AnsiTransactionManager::begin_transaction_sql(&mut conn.conn, sql).await {
         Ok(()) => Ok(()),
         Err(source) => {
-            let rolled_back = conn.conn.batch_execute(&end_sql("ROLLBACK")).await.is_ok();
+            let rolled_back = conn
+                .conn
+                .batch_execute(&end_sql("ROLLBACK", session_end))
+                .await
+                .is_ok();
             let (error, discard) = begin_failure(source, role, tenant, rolled_back);
             conn.in_flight = discard;
             Err(error)
@@ -429,7 +445,9 @@ pub(crate) async fn end_transaction(conn: &mut SessionConn, end: &str) -> diesel
     if depth.map(std::num::NonZeroU32::get) != Some(1) {
         return Err(diesel::result::Error::NotInTransaction);
     }
-    conn.conn.batch_execute(&end_sql(end)).await?;
+    conn.conn
+        .batch_execute(&end_sql(end, conn.session_end))
+        .await?;
     let status = AnsiTransactionManager::transaction_manager_status_mut(&mut conn.conn);
     if let TransactionManagerStatus::Valid(valid) = status {
         valid.change_transaction_depth(TransactionDepthChange::DecreaseDepth)?;

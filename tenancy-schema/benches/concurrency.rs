@@ -4,7 +4,8 @@
 //!
 //! Each worker runs short transactions for a fixed time, alternating between four tenants:
 //! read the 20 newest resources of the tenant's workspace, then insert one. "tenancy" runs them
-//! as tenant transactions (compile-time scoping, row level security, tenant status check);
+//! as tenant transactions (compile-time scoping, row level security, tenant status check, the
+//! native context of the `tenancy_context` extension);
 //! "plain" runs the same statements as plain Diesel transactions with an explicit `tenant_id`
 //! filter, as the BYPASSRLS role, over an r2d2 pool of the same size. The two alternate,
 //! three rounds each per worker count, and the report gives transactions per second (median
@@ -103,6 +104,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         mut owner,
         app_url: url,
     } = support::start()?;
+    support::enable_native_context(&mut owner)?;
     let setup = db.tenancy(&url, 1)?;
     let tenants: Vec<PersonalTenant> = (0..4)
         .map(|i| seed_personal_tenant(&setup, &format!("c{i}@example.com"), "C"))
@@ -113,7 +115,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "concurrency: transactions per second over a pool",
         &format!(
             "1-16 workers over a pool of the same size, 4 tenants mixed; each transaction reads the 20 newest resources and inserts one. \
-             tenancy: tenant transactions; baseline: plain Diesel transactions with explicit `tenant_id` as the BYPASSRLS role. \
+             tenancy: tenant transactions with the native context (the `tenancy_context` extension); baseline: plain Diesel transactions with explicit `tenant_id` as the BYPASSRLS role. \
              {ROUNDS} alternating rounds of {} s per side and point; tx/s.",
             RUN.as_secs()
         ),

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
-use tenancy_schema::{Error, TenancyConfig, TenantId};
+use tenancy_schema::{Error, Tenancy, TenancyConfig, TenantId};
 
 mod support;
 use support::{Better, Row, Section, Stats};
@@ -162,14 +162,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "short transactions: tenancy vs plain Diesel vs the hand-rolled RLS pattern",
         &format!(
             "Each side its own copy of a table with only tenant policies (8 tenants × {ROWS_PER_TENANT} rows), its own login and r2d2 pool \
-             without a ping per checkout. tenancy: tenant transactions (one message: BEGIN + `tenancy.enter` with the tenant status check; \
+             without a ping per checkout. tenancy: tenant transactions with the native context (one message: BEGIN + `tenancy_context.enter` with the tenant status check; \
              the query; COMMIT + session reset). plain Diesel: BEGIN; the query with `tenant_id = $1`; COMMIT; no row level security. \
              hand-rolled RLS: BEGIN; `SELECT set_config('app.tenant_id', $1, true)`; the query with `tenant_id = $1` under a policy on the \
-             setting; COMMIT. {ROUNDS} rounds of {} s per side, sides alternating; tx/s, ratios of medians.",
+             setting; COMMIT. tenancy with the SQL context: the same transactions through a pool built before the extension was switched on \
+             (`tenancy.enter`, PL/pgSQL). {ROUNDS} rounds of {} s per side, sides alternating; tx/s, ratios of medians.",
             RUN.as_secs()
         ),
     );
-    for workers in [1usize, 8] {
+    // The pools with the SQL context are built before the switch, those with the native
+    // context after it; the policies accept both.
+    let sql_contexts: Vec<Tenancy> = [1u32, 8]
+        .into_iter()
+        .map(|size| db.tenancy(&app_url, size))
+        .collect::<Result<_, _>>()?;
+    support::enable_native_context(&mut owner)?;
+    for (workers, sql_context) in [1usize, 8].into_iter().zip(&sql_contexts) {
         let size = u32::try_from(workers)?;
         let ours = db.tenancy(&app_url, size)?;
         let unchecked = db
@@ -185,19 +193,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Work::Insert => next_id.fetch_add(1, Ordering::Relaxed),
                 _ => n as i64,
             };
-            let (mut a, mut b, mut c, mut d) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut native, mut plain_side, mut rls_side, mut native_unchecked, mut sql_side) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for _ in 0..ROUNDS {
-                a.push(support::throughput(workers, RUN, &|w, n| {
+                native.push(support::throughput(workers, RUN, &|w, n| {
                     tenancy_tx(&ours, pick(w, n), work, id(n))
                 })?);
-                b.push(support::throughput(workers, RUN, &|w, n| {
+                plain_side.push(support::throughput(workers, RUN, &|w, n| {
                     plain_tx(&plain, pick(w, n), work, id(n))
                 })?);
-                c.push(support::throughput(workers, RUN, &|w, n| {
+                rls_side.push(support::throughput(workers, RUN, &|w, n| {
                     rls_tx(&rls, pick(w, n), work, id(n))
                 })?);
-                d.push(support::throughput(workers, RUN, &|w, n| {
+                native_unchecked.push(support::throughput(workers, RUN, &|w, n| {
                     tenancy_tx(&unchecked, pick(w, n), work, id(n))
+                })?);
+                sql_side.push(support::throughput(workers, RUN, &|w, n| {
+                    tenancy_tx(sql_context, pick(w, n), work, id(n))
                 })?);
             }
             let label = format!("{}, {workers} worker(s)", work.label());
@@ -206,8 +218,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     &format!("{label}: tenancy vs plain Diesel"),
                     "tx/s",
                     Better::Higher,
-                    stats(&a)?,
-                    stats(&b)?,
+                    stats(&native)?,
+                    stats(&plain_side)?,
                 )
                 .ratio_target(0.90),
             );
@@ -216,8 +228,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     &format!("{label}: tenancy vs hand-rolled RLS"),
                     "tx/s",
                     Better::Higher,
-                    stats(&a)?,
-                    stats(&c)?,
+                    stats(&native)?,
+                    stats(&rls_side)?,
                 )
                 .ratio_target(1.10),
             );
@@ -225,8 +237,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &format!("{label}: tenancy without the status check vs plain Diesel"),
                 "tx/s",
                 Better::Higher,
-                stats(&d)?,
-                stats(&b)?,
+                stats(&native_unchecked)?,
+                stats(&plain_side)?,
+            ));
+            section.push(Row::compared(
+                &format!("{label}: tenancy with the SQL context (no extension) vs plain Diesel"),
+                "tx/s",
+                Better::Higher,
+                stats(&sql_side)?,
+                stats(&plain_side)?,
+            ));
+            section.push(Row::compared(
+                &format!("{label}: tenancy with the SQL context (no extension) vs hand-rolled RLS"),
+                "tx/s",
+                Better::Higher,
+                stats(&sql_side)?,
+                stats(&rls_side)?,
             ));
         }
     }

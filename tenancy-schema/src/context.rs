@@ -92,31 +92,40 @@ fn next_counter() -> u64 {
 }
 
 /// How a transaction enters its tenant context: `tenancy.enter` on a single `PostgreSQL`
-/// node; on a Citus coordinator `tenancy.enter_distributed`, which also binds the context to
-/// the distributed transaction so that the worker nodes can verify it
-/// (`docs/adr/0003-citus.md`). Chosen once, when the pool is built.
+/// node; `tenancy_context.enter` where the native context is switched on
+/// (`docs/adr/0004-native-tenant-context.md`); on a Citus coordinator
+/// `tenancy.enter_distributed`, which also binds the context to the distributed transaction so
+/// that the worker nodes can verify it (`docs/adr/0003-citus.md`). Chosen once, when the pool
+/// is built.
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ContextEntry {
     /// One `PostgreSQL` server.
     #[default]
     Single,
+    /// One `PostgreSQL` server whose policies read the `tenancy_context` extension.
+    Native,
     /// A Citus coordinator.
     Distributed,
 }
 
 impl ContextEntry {
-    /// The query that tells them apart: whether the `citus` extension is installed.
-    pub const DETECT_SQL: &'static str =
-        "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS citus";
+    /// The query that tells them apart: whether the `citus` extension is installed, and
+    /// whether `tenancy.enable_native_context()` made the policies read the native context.
+    pub const DETECT_SQL: &'static str = "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS citus, \
+         EXISTS (SELECT FROM pg_extension WHERE extname = 'tenancy_context') \
+         AND EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+           WHERE n.nspname = 'tenancy' AND p.proname = 'current_tenant' \
+             AND p.prosrc LIKE '%tenancy_context.entered()%') AS native";
 
-    /// The entry for a database, from [`ContextEntry::DETECT_SQL`]'s answer.
+    /// The entry for a database, from [`ContextEntry::DETECT_SQL`]'s answer. Citus wins: the
+    /// native context does not reach the workers.
     #[must_use]
-    pub fn from_citus(citus: bool) -> Self {
-        if citus {
-            Self::Distributed
-        } else {
-            Self::Single
+    pub fn detect(citus: bool, native: bool) -> Self {
+        match (citus, native) {
+            (true, _) => Self::Distributed,
+            (false, true) => Self::Native,
+            (false, false) => Self::Single,
         }
     }
 }
@@ -145,7 +154,14 @@ pub(crate) fn push_enter(
     let principal = principal
         .map(|p| p.as_uuid().to_string())
         .unwrap_or_default();
-    let mac = key.mac(&format!("enter|{session}|{counter}|{tenant}|{principal}"));
+    // Each entry has its own MAC domain: a value made for one can never open the other.
+    let domain = match entry {
+        ContextEntry::Native => "native",
+        ContextEntry::Single | ContextEntry::Distributed => "enter",
+    };
+    let mac = key.mac(&format!(
+        "{domain}|{session}|{counter}|{tenant}|{principal}"
+    ));
     let literal = |v: &str| {
         if v.is_empty() {
             "NULL".to_owned()
@@ -154,15 +170,19 @@ pub(crate) fn push_enter(
         }
     };
     let (tenant, principal) = (literal(&tenant), literal(&principal));
+    let read_only_suffix = if read_only {
+        "; SET TRANSACTION READ ONLY"
+    } else {
+        ""
+    };
     let _ = match entry {
         ContextEntry::Single => write!(
             sql,
-            "SELECT tenancy.enter({tenant}, {principal}, {counter}, '{mac}', {check_status}){}",
-            if read_only {
-                "; SET TRANSACTION READ ONLY"
-            } else {
-                ""
-            }
+            "SELECT tenancy.enter({tenant}, {principal}, {counter}, '{mac}', {check_status}){read_only_suffix}",
+        ),
+        ContextEntry::Native => write!(
+            sql,
+            "CALL tenancy_context.enter({tenant}, {principal}, {counter}, '{mac}', {check_status}){read_only_suffix}",
         ),
         ContextEntry::Distributed => write!(
             sql,
@@ -232,6 +252,44 @@ mod tests {
         );
         assert!(citus.ends_with("', false, true)"), "{citus}");
         assert!(!citus.contains(';'), "{citus}");
+        let native = enter(ContextEntry::Native);
+        assert!(
+            native.starts_with("CALL tenancy_context.enter(NULL, NULL, "),
+            "{native}"
+        );
+        assert!(
+            native.ends_with("', false); SET TRANSACTION READ ONLY"),
+            "{native}"
+        );
+    }
+
+    #[test]
+    fn native_macs_are_of_their_own_domain() {
+        let key = ContextKey::from_bytes([7; 32]);
+        let mut sql = String::new();
+        push_enter(
+            &mut sql,
+            ContextEntry::Native,
+            &key,
+            42,
+            None,
+            None,
+            false,
+            false,
+        );
+        let counter: u64 = sql
+            .split(", ")
+            .nth(2)
+            .and_then(|c| c.parse().ok())
+            .expect("counter in the statement");
+        assert!(
+            sql.contains(&key.mac(&format!("native|42|{counter}||"))),
+            "{sql}"
+        );
+        assert!(
+            !sql.contains(&key.mac(&format!("enter|42|{counter}||"))),
+            "{sql}"
+        );
     }
 
     #[test]

@@ -82,7 +82,11 @@
 //! `'suspended'` [`Error::TenantSuspended`]; keep it a non-strict, `STABLE`, `LANGUAGE sql`
 //! function without `SECURITY DEFINER` or `SET`, so that the planner inlines it). The closure's `Ok` commits, and `Err`
 //! or a panic rolls back; the message that ends the transaction also resets the session (`RESET ALL;
-//! RESET ROLE; DISCARD TEMP`), so nothing SQL changed reaches the next checkout. A connection whose
+//! RESET ROLE; DISCARD TEMP`), so nothing SQL changed reaches the next checkout. Where the database
+//! owner switched on the native context (the `tenancy_context` extension, `extension/` in the
+//! repository, ADR 0004), the pool enters it instead with `CALL tenancy_context.enter(..)`, and the
+//! extension refuses to commit any session-level change on the connection, so the transaction ends
+//! with a bare `COMMIT`. A connection whose
 //! set-up or end failed is discarded; one the server dropped while idle fails its `BEGIN` and the next
 //! is tried, so no checkout pays a ping. `Tenancy::inspect_sessions()` reports what every pooled
 //! connection carries. [ADR 0002](docs/adr/0002-sealed-tenant-context.md) has the design and what it
@@ -226,10 +230,11 @@ pub mod __private_v0_1 {
         pub use crate::scope::scoped::{scope_exists, scope_query};
         pub use crate::scope::{AndThen, OnConflict, Paren, TenantEq, TenantInsert, WithScope};
         pub use crate::tx::{
-            INSPECT_SESSION_SQL, TransactionOptions, UpdateOf, admin_direct, admin_setup_sql,
-            begin_failure, check_global, checks_tenant_status, conflict_columns, context_entry,
-            context_key, delete_statement, end_sql, has_admin_audit, insert_statement,
-            is_connection_loss, log_admin_use, record_admin_use, setup_sql, update_statement,
+            INSPECT_SESSION_SQL, SessionEnd, TransactionOptions, UpdateOf, admin_direct,
+            admin_setup_sql, begin_failure, check_global, checks_tenant_status, conflict_columns,
+            context_entry, context_key, delete_statement, end_sql, has_admin_audit,
+            insert_statement, is_connection_loss, log_admin_use, record_admin_use, setup_sql,
+            update_statement,
         };
     }
     pub use diesel;

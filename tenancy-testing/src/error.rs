@@ -90,6 +90,13 @@ pub enum EmbeddedError {
         looked_in: String,
     },
 
+    /// The `tenancy_context` extension is not installed and `TENANCY_REQUIRE_NATIVE=1` asks
+    /// for it ([`crate::native_context_available`]).
+    #[error(
+        "the tenancy_context extension is not installed on the test server: `make -C extension install` from the project root (needs root and the server's development headers), or unset TENANCY_REQUIRE_NATIVE"
+    )]
+    NativeContextMissing,
+
     /// [`TestDatabase::stop`](crate::TestDatabase::stop),
     /// [`TestDatabase::start_again`](crate::TestDatabase::start_again) or
     /// [`TestDatabase::restart`](crate::TestDatabase::restart) was called on a database

@@ -45,6 +45,7 @@ mod database;
 mod diesel_cli;
 mod error;
 mod latency;
+mod native;
 mod process;
 mod run_as;
 mod sql;
@@ -58,6 +59,7 @@ pub use database::{StopMode, TestDatabase, shared};
 pub use diesel_cli::{diesel_cli_for_test, find_diesel_cli, scratch_diesel_config};
 pub use error::EmbeddedError;
 pub use latency::LatencyProxy;
+pub use native::{REQUIRE_NATIVE_ENV, native_context_available};
 
 use std::time::Duration;
 

@@ -543,6 +543,17 @@ fn role_lints() {
             format!("REVOKE SELECT ON tenancy.context_key FROM {role}"),
         ),
     ];
+    let mut steps = steps.to_vec();
+    if tenancy_testing::native_context_available().expect("look for the extension") {
+        steps.push((
+            "TEN068",
+            "current_tenant",
+            "CREATE EXTENSION tenancy_context; SELECT tenancy.enable_native_context(); \
+             DROP EXTENSION tenancy_context"
+                .to_owned(),
+            "SELECT tenancy.disable_native_context()".to_owned(),
+        ));
+    }
     for (id, object, breaks, fix) in &steps {
         assert!(
             !present(&report(&mut conn, &reg, &options), id, object),

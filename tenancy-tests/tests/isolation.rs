@@ -92,7 +92,7 @@ struct LoginFlags {
 fn select_sees_only_own_rows_even_with_or_filter_and_raw_or() {
     // Tenancy's scoping alone must give the same answers: run with row level security on
     // and on the twin database with it off.
-    for rls in Rls::BOTH {
+    for rls in Rls::all() {
         select_sees_only_own_rows_even_with_or_filter_and_raw_or_with(rls);
     }
 }
@@ -137,7 +137,7 @@ fn select_sees_only_own_rows_even_with_or_filter_and_raw_or_with(rls: Rls) {
 
 #[test]
 fn a_statement_type_planned_once_is_scoped_to_each_tenant_that_runs_it() {
-    for rls in Rls::BOTH {
+    for rls in Rls::all() {
         a_statement_type_planned_once_is_scoped_to_each_tenant_that_runs_it_with(rls);
     }
 }
@@ -171,7 +171,7 @@ fn a_statement_type_planned_once_is_scoped_to_each_tenant_that_runs_it_with(rls:
 
 #[test]
 fn a_built_transaction_carries_its_principal_isolation_and_access_mode() {
-    for rls in Rls::BOTH {
+    for rls in Rls::all() {
         a_built_transaction_carries_its_principal_isolation_and_access_mode_with(rls);
     }
 }
@@ -288,7 +288,7 @@ fn optional_reads_and_the_system_connections_reads() {
 fn inner_left_and_three_way_joins_are_scoped() {
     // Tenancy's scoping alone must give the same answers: run with row level security on
     // and on the twin database with it off.
-    for rls in Rls::BOTH {
+    for rls in Rls::all() {
         inner_left_and_three_way_joins_are_scoped_with(rls);
     }
 }
@@ -355,7 +355,7 @@ fn inner_left_and_three_way_joins_are_scoped_with(rls: Rls) {
 fn aliases_boxed_queries_counts_and_exists_are_scoped() {
     // Tenancy's scoping alone must give the same answers: run with row level security on
     // and on the twin database with it off.
-    for rls in Rls::BOTH {
+    for rls in Rls::all() {
         aliases_boxed_queries_counts_and_exists_are_scoped_with(rls);
     }
 }
@@ -401,7 +401,7 @@ fn aliases_boxed_queries_counts_and_exists_are_scoped_with(rls: Rls) {
 fn writes_stay_in_the_tenant() {
     // Tenancy's scoping alone must give the same answers: run with row level security on
     // and on the twin database with it off.
-    for rls in Rls::BOTH {
+    for rls in Rls::all() {
         writes_stay_in_the_tenant_with(rls);
     }
 }
@@ -496,7 +496,7 @@ fn writes_stay_in_the_tenant_with(rls: Rls) {
 
 #[test]
 fn inserts_and_upserts_in_diesels_shape_stay_in_the_tenant() {
-    for rls in Rls::BOTH {
+    for rls in Rls::all() {
         inserts_and_upserts_in_diesels_shape_stay_in_the_tenant_with(rls);
     }
 }
@@ -730,7 +730,7 @@ fn raw_sql_runs_under_rls() {
 fn row_locks_work_on_single_tables_and_are_refused_on_joins() {
     // Tenancy's scoping alone must give the same answers: run with row level security on
     // and on the twin database with it off.
-    for rls in Rls::BOTH {
+    for rls in Rls::all() {
         row_locks_work_on_single_tables_and_are_refused_on_joins_with(rls);
     }
 }
@@ -766,7 +766,7 @@ fn row_locks_work_on_single_tables_and_are_refused_on_joins_with(rls: Rls) {
 fn sub_queries_can_be_scoped_explicitly() {
     // Tenancy's scoping alone must give the same answers: run with row level security on
     // and on the twin database with it off.
-    for rls in Rls::BOTH {
+    for rls in Rls::all() {
         sub_queries_can_be_scoped_explicitly_with(rls);
     }
 }

@@ -11,7 +11,7 @@
 
 use std::sync::OnceLock;
 
-use common::{fixture, tenancy};
+use common::{Rls, fixture, tenancy};
 use property::World;
 
 mod common;
@@ -32,6 +32,26 @@ fn world() -> &'static World {
             owner_url: fixture().db.url().to_owned(),
         }
     })
+}
+
+/// The same world on the database whose policies read the native context (the
+/// `tenancy_context` extension); `None` without the extension, unless it is required.
+fn native_world() -> Option<&'static World> {
+    static WORLD: OnceLock<World> = OnceLock::new();
+    if !tenancy_testing::native_context_available().expect("look for the extension") {
+        return None;
+    }
+    Some(WORLD.get_or_init(|| {
+        let tenancy = Rls::OnNative.tenancy(2);
+        let tenants = (0..TENANTS)
+            .map(|_| property::seed_tenant(&tenancy))
+            .collect();
+        World {
+            tenancy,
+            tenants,
+            owner_url: Rls::OnNative.fixture().db.url().to_owned(),
+        }
+    }))
 }
 
 /// Both tests reset and check the same tenants, so they take turns (`--include-ignored` would
@@ -60,6 +80,18 @@ fn run(cases: u32) {
 #[test]
 fn random_operations_never_cross_tenants() {
     run(500);
+}
+
+#[test]
+fn random_operations_never_cross_tenants_with_the_native_context() {
+    let Some(world) = native_world() else {
+        eprintln!(
+            "skipped: the tenancy_context extension is not installed (make -C extension install)"
+        );
+        return;
+    };
+    let operations = property::run(world, 300, &|_| Ok(()));
+    eprintln!("property isolation, native context: 300 cases, {operations} operations, 0 failures");
 }
 
 #[test]

@@ -130,6 +130,10 @@ struct MemberRow {
 }
 
 #[derive(QueryableByName)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "one row of CONTEXT_SQL: each column answers a yes-or-no question about the database"
+)]
 pub(super) struct ContextRow {
     #[diesel(sql_type = Bool)]
     pub(super) temporary: bool,
@@ -137,6 +141,9 @@ pub(super) struct ContextRow {
     pub(super) sealed_function: bool,
     #[diesel(sql_type = Bool)]
     pub(super) has_key: bool,
+    /// The policies' readers ask the `tenancy_context` extension, which is not installed.
+    #[diesel(sql_type = Bool)]
+    pub(super) native_without_extension: bool,
     #[diesel(sql_type = Array<Text>)]
     pub(super) forgeable_by: Vec<String>,
 }
@@ -199,6 +206,10 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
             WHERE p.pronamespace = to_regnamespace('tenancy') AND p.proname = 'current_tenant'
               AND p.pronargs = 0), false) AS sealed_function,
   to_regclass('tenancy.context_key') IS NOT NULL AS has_key,
+  coalesce((SELECT p.prosrc LIKE '%tenancy_context.entered()%' FROM pg_proc p
+            WHERE p.pronamespace = to_regnamespace('tenancy') AND p.proname = 'current_tenant'
+              AND p.pronargs = 0), false)
+  AND NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'tenancy_context') AS native_without_extension,
   ARRAY(
     SELECT what FROM (
       SELECT 'SELECT on tenancy.context_key' AS what

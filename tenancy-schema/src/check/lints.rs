@@ -199,6 +199,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "the tenant context is not sealed: SQL running as the application role can set it",
     ),
     (
+        "TEN068",
+        Severity::Error,
+        Section::Isolation,
+        "the policies read the native tenant context, but its extension is not installed",
+    ),
+    (
         "TEN051",
         Severity::Error,
         Section::Isolation,

@@ -67,6 +67,14 @@ pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &C
             "run the tenancy migrations (the sealed tenant context: tenancy.enter(), tenancy.context_key)",
         );
     }
+    if catalog.context.native_without_extension {
+        f.add(
+            "TEN068",
+            "function tenancy.current_tenant()",
+            "the policies read the native tenant context, but the tenancy_context extension is not installed: every statement under a policy fails",
+            "as a superuser: CREATE EXTENSION tenancy_context (extension/ in tenancy's repository); or SELECT tenancy.disable_native_context()",
+        );
+    }
     for what in &catalog.context.forgeable_by {
         f.add(
             "TEN067",

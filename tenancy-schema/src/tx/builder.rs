@@ -153,18 +153,20 @@ impl TenancyBuilder {
 }
 
 #[derive(diesel::QueryableByName)]
-struct CitusRow {
+struct EntryRow {
     #[diesel(sql_type = diesel::sql_types::Bool)]
     citus: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    native: bool,
 }
 
 /// Whether the database is a Citus coordinator, whose workers need the context bound to the
-/// distributed transaction.
+/// distributed transaction, or reads the native context.
 fn detect_entry(conn: &mut PgConnection) -> Result<ContextEntry, Error> {
-    let row: CitusRow = diesel::sql_query(ContextEntry::DETECT_SQL)
+    let row: EntryRow = diesel::sql_query(ContextEntry::DETECT_SQL)
         .get_result(conn)
         .map_err(Error::Query)?;
-    Ok(ContextEntry::from_citus(row.citus))
+    Ok(ContextEntry::detect(row.citus, row.native))
 }
 
 #[derive(diesel::QueryableByName)]

@@ -18,6 +18,30 @@ use crate::{Error, PrincipalId, TenantId};
 const SESSION_RESET: &str =
     "RESET ALL; RESET ROLE; DISCARD TEMP; SET TIME ZONE 'UTC'; SET CLIENT_ENCODING TO 'UTF8'";
 
+/// What the message that ends a transaction carries besides `COMMIT` or `ROLLBACK`.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// The session reset ([`SESSION_RESET`]): the SQL context and the admin path.
+    Reset,
+    /// Nothing else: on a connection that entered the native context, the extension refuses
+    /// to commit any session-level change, so there is nothing to reset
+    /// (`docs/adr/0004-native-tenant-context.md`).
+    Guarded,
+}
+
+impl ContextEntry {
+    /// How the transactions this entry opens end.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn session_end(self) -> SessionEnd {
+        match self {
+            ContextEntry::Native => SessionEnd::Guarded,
+            ContextEntry::Single | ContextEntry::Distributed => SessionEnd::Reset,
+        }
+    }
+}
+
 /// Whether the server connection itself is gone (as opposed to a statement failing on it).
 #[doc(hidden)]
 #[must_use]
@@ -43,9 +67,12 @@ pub(super) fn begin_transaction(
     setup_sql: &str,
     role: &str,
     tenant: Option<TenantId>,
+    session_end: SessionEnd,
 ) -> Result<(), Error> {
     if let Err(source) = AnsiTransactionManager::begin_transaction_sql(conn, setup_sql) {
-        let rolled_back = conn.batch_execute(&end_sql("ROLLBACK")).is_ok();
+        let rolled_back = conn
+            .batch_execute(&end_sql("ROLLBACK", session_end))
+            .is_ok();
         let (error, discard) = begin_failure(source, role, tenant, rolled_back);
         if discard {
             AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
@@ -84,12 +111,15 @@ pub fn begin_failure(
     (error, discard)
 }
 
-/// The message that ends a transaction: `end` (`COMMIT` or `ROLLBACK`) and the session
-/// reset, so that one round trip does both.
+/// The message that ends a transaction: `end` (`COMMIT` or `ROLLBACK`) and, unless the
+/// session is guarded, the session reset, so that one round trip does both.
 #[doc(hidden)]
 #[must_use]
-pub fn end_sql(end: &str) -> String {
-    format!("{end}; {SESSION_RESET}")
+pub fn end_sql(end: &str, session_end: SessionEnd) -> String {
+    match session_end {
+        SessionEnd::Reset => format!("{end}; {SESSION_RESET}"),
+        SessionEnd::Guarded => end.to_owned(),
+    }
 }
 
 /// The message that opens the transaction of a tenant (or, with `tenant` `None`, of the
@@ -136,22 +166,30 @@ pub fn admin_setup_sql(admin_role: &str, direct: bool) -> String {
 }
 
 /// Runs `f` in the transaction `begin_transaction` opened, and commits or rolls back.
-pub(super) fn finish_transaction<T, E, F>(conn: &mut PgConnection, f: F) -> Result<T, E>
+pub(super) fn finish_transaction<T, E, F>(
+    conn: &mut PgConnection,
+    session_end: SessionEnd,
+    f: F,
+) -> Result<T, E>
 where
     F: FnOnce(&mut PgConnection) -> Result<T, E>,
     E: From<Error>,
 {
-    let mut guard = RollbackOnUnwind { conn, armed: true };
+    let mut guard = RollbackOnUnwind {
+        conn,
+        session_end,
+        armed: true,
+    };
     let result = f(guard.conn);
     guard.armed = false;
     let conn = &mut *guard.conn;
     match result {
         Ok(value) => {
-            end_transaction(conn, "COMMIT").map_err(Error::from)?;
+            end_transaction(conn, "COMMIT", session_end).map_err(Error::from)?;
             Ok(value)
         }
         Err(e) => {
-            if end_transaction(conn, "ROLLBACK").is_err() {
+            if end_transaction(conn, "ROLLBACK", session_end).is_err() {
                 AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
             }
             Err(e)
@@ -162,7 +200,11 @@ where
 /// Sends `COMMIT` or `ROLLBACK` followed by the session reset, and tells Diesel's
 /// transaction manager that the transaction is over. On any failure the connection is
 /// marked broken: whether the transaction ended or the reset ran is then unknown.
-fn end_transaction(conn: &mut PgConnection, end: &str) -> diesel::QueryResult<()> {
+fn end_transaction(
+    conn: &mut PgConnection,
+    end: &str,
+    session_end: SessionEnd,
+) -> diesel::QueryResult<()> {
     let in_transaction = matches!(
         AnsiTransactionManager::transaction_manager_status_mut(conn).transaction_depth(),
         Ok(Some(_))
@@ -171,7 +213,7 @@ fn end_transaction(conn: &mut PgConnection, end: &str) -> diesel::QueryResult<()
         AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
         return Err(diesel::result::Error::NotInTransaction);
     }
-    match conn.batch_execute(&end_sql(end)) {
+    match conn.batch_execute(&end_sql(end, session_end)) {
         Ok(()) => {
             // Diesel's connection reads the server's transaction status after every message
             // and resets its transaction manager once the server is idle again; anything
@@ -212,12 +254,13 @@ fn tenant_status_error(tenant: TenantId, source: &diesel::result::Error) -> Opti
 
 struct RollbackOnUnwind<'c> {
     conn: &'c mut PgConnection,
+    session_end: SessionEnd,
     armed: bool,
 }
 
 impl Drop for RollbackOnUnwind<'_> {
     fn drop(&mut self) {
-        if self.armed && end_transaction(self.conn, "ROLLBACK").is_err() {
+        if self.armed && end_transaction(self.conn, "ROLLBACK", self.session_end).is_err() {
             AnsiTransactionManager::transaction_manager_status_mut(self.conn).set_in_error();
         }
     }

@@ -25,7 +25,9 @@ pub use insert_into::{
     ColumnTuple, ConflictTarget, InsertInto, InsertRows, ManyRows, OneColumn, OneRow,
     ScopedDoUpdate, ScopedInsert, ScopedOnConflict, ScopedUpsert, conflict_columns,
 };
-pub use lifecycle::{admin_setup_sql, begin_failure, end_sql, is_connection_loss, setup_sql};
+pub use lifecycle::{
+    SessionEnd, admin_setup_sql, begin_failure, end_sql, is_connection_loss, setup_sql,
+};
 pub use role_name::RoleName;
 pub use sessions::{INSPECT_SESSION_SQL, SessionState};
 pub use system::{SystemConn, check_global};

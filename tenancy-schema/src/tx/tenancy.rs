@@ -7,7 +7,8 @@ use diesel::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool};
 
 use super::lifecycle::{
-    admin_setup_sql, begin_transaction, finish_transaction, is_connection_loss, setup_sql,
+    SessionEnd, admin_setup_sql, begin_transaction, finish_transaction, is_connection_loss,
+    setup_sql,
 };
 use super::{AdminUse, SystemConn, TenancyBuilder, TenancyConfig, TenantTx};
 use crate::context::{ContextEntry, ContextKey};
@@ -143,7 +144,7 @@ impl Tenancy {
         E: From<Error>,
     {
         let mut conn = self.begin_app(begin, Some(tenant), principal)?;
-        finish_transaction(&mut conn.conn, |conn| {
+        finish_transaction(&mut conn.conn, self.entry.session_end(), |conn| {
             f(&mut TenantTx {
                 conn,
                 tenant,
@@ -163,7 +164,9 @@ impl Tenancy {
         E: From<Error>,
     {
         let mut conn = self.begin_app(("BEGIN", false), None, None)?;
-        finish_transaction(&mut conn.conn, |conn| f(&mut SystemConn { conn }))
+        finish_transaction(&mut conn.conn, self.entry.session_end(), |conn| {
+            f(&mut SystemConn { conn })
+        })
     }
 
     /// Checks out an application connection and opens a transaction with the context of
@@ -190,7 +193,13 @@ impl Tenancy {
                 principal,
                 self.config.check_tenant_status,
             );
-            match begin_transaction(conn, &sql, &self.config.app_role, tenant) {
+            match begin_transaction(
+                conn,
+                &sql,
+                &self.config.app_role,
+                tenant,
+                self.entry.session_end(),
+            ) {
                 Ok(()) => return Ok(pooled),
                 Err(Error::Query(e)) if is_connection_loss(&e) && stale < self.app.max_size() => {
                     stale += 1;
@@ -241,8 +250,14 @@ impl Tenancy {
         if let Some(caller) = caller {
             self.audit_admin_use(&mut conn, reason, caller)?;
         }
-        begin_transaction(&mut conn, &sql, &self.config.admin_role, None)?;
-        finish_transaction(&mut conn, f)
+        begin_transaction(
+            &mut conn,
+            &sql,
+            &self.config.admin_role,
+            None,
+            SessionEnd::Reset,
+        )?;
+        finish_transaction(&mut conn, SessionEnd::Reset, f)
     }
 
     /// Runs the [`AdminAudit`](super::AdminAudit) hook, if one is configured, for a use of the
@@ -267,8 +282,11 @@ impl Tenancy {
             &admin_setup_sql(&self.config.admin_role, self.admin_direct),
             &self.config.admin_role,
             None,
+            SessionEnd::Reset,
         )?;
-        finish_transaction(conn, |conn| audit.record(conn, &admin_use))
+        finish_transaction(conn, SessionEnd::Reset, |conn| {
+            audit.record(conn, &admin_use)
+        })
     }
 }
 

@@ -79,20 +79,42 @@ pub struct Fixture {
 
 /// Which database a test runs against: the normal one, or its twin with row level security
 /// switched off on every tenant table (`tenancy.set_rls_mode('shadow')`), where whatever
-/// stays isolated is isolated by tenancy's own scoping.
+/// stays isolated is isolated by tenancy's own scoping; each of the two with the SQL tenant
+/// context, or with the native one of the `tenancy_context` extension (`extension/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rls {
     On,
     Off,
+    OnNative,
+    OffNative,
 }
 
 impl Rls {
-    pub const BOTH: [Rls; 2] = [Rls::On, Rls::Off];
+    /// Every fixture a suite runs its cases against: row level security on and off, each
+    /// with the SQL context and, where the extension is installed, with the native context.
+    pub fn all() -> Vec<Rls> {
+        if tenancy_testing::native_context_available().expect("look for the extension") {
+            vec![Rls::On, Rls::Off, Rls::OnNative, Rls::OffNative]
+        } else {
+            vec![Rls::On, Rls::Off]
+        }
+    }
+
+    /// Whether row level security is enforced on the tenant tables.
+    pub fn enforced(self) -> bool {
+        matches!(self, Rls::On | Rls::OnNative)
+    }
+
+    /// Whether the policies read the native context.
+    pub fn native(self) -> bool {
+        matches!(self, Rls::OnNative | Rls::OffNative)
+    }
 
     pub fn fixture(self) -> &'static Fixture {
         match self {
             Rls::On => fixture(),
             Rls::Off => fixture_without_rls(),
+            Rls::OnNative | Rls::OffNative => native_fixture(self),
         }
     }
 
@@ -129,10 +151,17 @@ fn build_fixture(db: &'static TestDatabase, rls: Rls) -> Fixture {
     owner
         .batch_execute(&format!("{SCHEMA_SQL}\n{policies}\n{GRANTS_SQL}"))
         .expect("create test schema");
-    if rls == Rls::Off {
+    if !rls.enforced() {
         owner
             .batch_execute("SELECT tenancy.set_rls_mode('shadow')")
             .expect("switch row level security off");
+    }
+    if rls.native() {
+        owner
+            .batch_execute(
+                "CREATE EXTENSION IF NOT EXISTS tenancy_context; SELECT tenancy.enable_native_context()",
+            )
+            .expect("switch to the native context");
     }
     Fixture { db, login_url }
 }
@@ -186,6 +215,25 @@ pub fn fixture_without_rls() -> &'static Fixture {
         let shared = tenancy_testing::shared().expect("start test database");
         let db = DB.get_or_init(|| TestDatabase::create_in(shared.url()).expect("second database"));
         build_fixture(db, Rls::Off)
+    })
+}
+
+/// The databases of the same cluster whose policies read the native context, with row level
+/// security on or off.
+fn native_fixture(rls: Rls) -> &'static Fixture {
+    static ON: OnceLock<Fixture> = OnceLock::new();
+    static OFF: OnceLock<Fixture> = OnceLock::new();
+    static ON_DB: OnceLock<TestDatabase> = OnceLock::new();
+    static OFF_DB: OnceLock<TestDatabase> = OnceLock::new();
+    let (fixture, db) = if rls.enforced() {
+        (&ON, &ON_DB)
+    } else {
+        (&OFF, &OFF_DB)
+    };
+    fixture.get_or_init(|| {
+        let shared = tenancy_testing::shared().expect("start test database");
+        let db = db.get_or_init(|| TestDatabase::create_in(shared.url()).expect("native database"));
+        build_fixture(db, rls)
     })
 }
 

@@ -1,0 +1,473 @@
+/*
+ * tenancy_context: tenancy's sealed tenant context, kept in the backend's own memory.
+ *
+ * tenancy's policies compare a row's tenant with the tenant of the transaction's context.
+ * Without this extension that context lives in a setting, which any SQL in the transaction
+ * can change, so every statement verifies it again through a PL/pgSQL function
+ * (docs/adr/0002-sealed-tenant-context.md). Here the verified context is a static variable
+ * of the backend: SQL can reach it only through enter(), which checks the same kind of MAC,
+ * and the policies read it with a plain C call. docs/adr/0004-native-tenant-context.md has
+ * the design and what it changes.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+#include "utils/guc_tables.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/uuid.h"
+
+#include <openssl/evp.h>
+
+PG_MODULE_MAGIC;
+
+#if PG_VERSION_NUM >= 170000
+#define CURRENT_LXID (MyProc->vxid.lxid)
+#else
+#define CURRENT_LXID (MyProc->lxid)
+#endif
+
+#define KEY_LEN 32
+#define MAC_LEN 32
+#define HMAC_BLOCK 64
+#define UUID_TEXT_LEN 36
+
+/* The context enter() accepted, valid only in the transaction it was entered in. */
+typedef struct ContextState
+{
+	LocalTransactionId lxid;
+	bool		has_tenant;
+	pg_uuid_t	tenant;
+	bool		has_principal;
+	pg_uuid_t	principal;
+} ContextState;
+
+static ContextState context = {InvalidLocalTransactionId};
+
+/*
+ * The session number (tenancy.open_session()) the counter belongs to, and the last counter
+ * accepted for it: a MAC observed earlier in this session is refused once the counter moved.
+ */
+static bool have_session = false;
+static int64 counter_session = 0;
+static int64 last_counter = 0;
+
+/*
+ * The key and, when asked, the tenant's refusal, in one query. It runs as the owner of
+ * tenancy.context_key, as tenancy.enter does, with a fixed search_path; the status hook is the
+ * same one the SQL implementation calls.
+ */
+static const char *const LOOKUP_SQL =
+"SELECT k.key, CASE WHEN $2 AND $1 IS NOT NULL THEN "
+"(SELECT r.refusal FROM tenancy.tenant_refusal($1) r LIMIT 1) END "
+"FROM tenancy.context_key k WHERE k.id = 1";
+static SPIPlanPtr lookup_plan = NULL;
+
+/*
+ * HMAC-SHA256 with the SHA-256 states after the inner and outer padded key precomputed, for
+ * the key read last: each enter() then hashes only its message. The key itself is read in
+ * every call, so a replaced key takes effect at once; only its derived states are reused
+ * while it stays the same.
+ */
+static uint8 hmac_key[KEY_LEN];
+static EVP_MD_CTX *hmac_inner = NULL;
+static EVP_MD_CTX *hmac_outer = NULL;
+static EVP_MD_CTX *hmac_work = NULL;
+
+void		_PG_init(void);
+
+PG_FUNCTION_INFO_V1(tenancy_context_enter);
+PG_FUNCTION_INFO_V1(tenancy_context_entered);
+PG_FUNCTION_INFO_V1(tenancy_context_tenant);
+PG_FUNCTION_INFO_V1(tenancy_context_principal);
+
+/*
+ * The session guard. A pooled connection must carry nothing from one tenant's transaction
+ * into the next checkout. The SQL context resets the session after every transaction
+ * (RESET ALL, RESET ROLE, DISCARD TEMP: five statements); here, once a connection has
+ * entered a native context, no transaction on it may commit a session-level change of a
+ * setting (SET, SET SESSION, set_config(.., false), RESET, SET ROLE) or a temporary schema:
+ * the commit fails, and the rollback undoes the change. That holds for every later
+ * transaction of the session, including ones that raw SQL opens after a COMMIT of its own.
+ */
+static void
+refuse_session_change(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("tenancy: a transaction on a tenancy connection may not change %s for the rest of the session", what),
+			 errhint("change settings for the transaction only (SET LOCAL, set_config(.., true)); the transaction was rolled back")));
+}
+
+static void
+guard_session(XactEvent event, void *arg)
+{
+	struct config_generic **vars;
+	int			count;
+	Oid			temp_namespace;
+	Oid			temp_toast_namespace;
+
+	if ((event != XACT_EVENT_PRE_COMMIT && event != XACT_EVENT_PRE_PREPARE) || !have_session)
+		return;
+#if PG_VERSION_NUM >= 160000
+	vars = get_guc_variables(&count);
+#else
+	vars = get_guc_variables();
+	count = GetNumConfigOptions();
+#endif
+	for (int i = 0; i < count; i++)
+	{
+		/*
+		 * The transaction characteristics are set as session values by SET TRANSACTION, but
+		 * every transaction starts from their defaults again: nothing of them carries over.
+		 */
+		if (vars[i]->stack == NULL ||
+			strcmp(vars[i]->name, "transaction_isolation") == 0 ||
+			strcmp(vars[i]->name, "transaction_read_only") == 0 ||
+			strcmp(vars[i]->name, "transaction_deferrable") == 0)
+			continue;
+		for (GucStack *entry = vars[i]->stack; entry != NULL; entry = entry->prev)
+		{
+			if (entry->state == GUC_SET || entry->state == GUC_SET_LOCAL)
+			{
+				char	   *what = psprintf("the setting \"%s\"", vars[i]->name);
+
+				refuse_session_change(what);
+			}
+		}
+	}
+	GetTempNamespaceState(&temp_namespace, &temp_toast_namespace);
+	if (OidIsValid(temp_namespace))
+		refuse_session_change("its temporary schema (temporary tables)");
+}
+
+void
+_PG_init(void)
+{
+	RegisterXactCallback(guard_session, NULL);
+}
+
+static void
+refuse_mac(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("tenancy: tenant context refused: bad MAC"),
+			 errhint("only the application holding the context key can open a tenant context")));
+}
+
+/* The canonical text form (lowercase, hyphenated), as uuid_out and Rust's uuid print it. */
+static void
+uuid_text(const pg_uuid_t *u, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	int			j = 0;
+
+	for (int i = 0; i < UUID_LEN; i++)
+	{
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[j++] = '-';
+		out[j++] = hex[u->data[i] >> 4];
+		out[j++] = hex[u->data[i] & 0x0f];
+	}
+	out[j] = '\0';
+}
+
+static Oid
+relation_owner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "tenancy_context: cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/*
+ * Reads the key, the session number and the tenant's refusal as the key's owner. Returns
+ * whether a key of the right length exists; *refusal is empty when there is none.
+ */
+static bool
+lookup(const pg_uuid_t *tenant, bool check_status, uint8 *key, int64 *session,
+	   char *refusal, size_t refusal_size)
+{
+	Oid			nsp = get_namespace_oid("tenancy", false);
+	Oid			key_rel = get_relname_relid("context_key", nsp);
+	Oid			session_seq = get_relname_relid("session_seq", nsp);
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	Datum		values[2];
+	char		nulls[2];
+	bool		have_key = false;
+	int			ret;
+
+	if (!OidIsValid(key_rel) || !OidIsValid(session_seq))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("tenancy: tenancy.context_key or tenancy.session_seq is missing"),
+				 errhint("run tenancy's migrations")));
+
+	/* Errors below abort the transaction, which restores the user and the settings. */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(relation_owner(key_rel),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+
+	/* Fails ("not yet defined in this session") on a connection without a session. */
+	*session = DatumGetInt64(DirectFunctionCall1(currval_oid, ObjectIdGetDatum(session_seq)));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "tenancy_context: SPI_connect failed");
+	if (lookup_plan == NULL)
+	{
+		Oid			types[2] = {UUIDOID, BOOLOID};
+		SPIPlanPtr	plan = SPI_prepare(LOOKUP_SQL, 2, types);
+
+		if (plan == NULL)
+			elog(ERROR, "tenancy_context: SPI_prepare failed: %s",
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "tenancy_context: SPI_keepplan failed");
+		lookup_plan = plan;
+	}
+	values[0] = tenant ? UUIDPGetDatum(tenant) : (Datum) 0;
+	nulls[0] = tenant ? ' ' : 'n';
+	values[1] = BoolGetDatum(check_status);
+	nulls[1] = ' ';
+	ret = SPI_execute_plan(lookup_plan, values, nulls, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "tenancy_context: lookup failed: %s", SPI_result_code_string(ret));
+	refusal[0] = '\0';
+	if (SPI_processed == 1)
+	{
+		HeapTuple	row = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		d = SPI_getbinval(row, desc, 1, &isnull);
+
+		if (!isnull)
+		{
+			bytea	   *b = DatumGetByteaPP(d);
+
+			if (VARSIZE_ANY_EXHDR(b) == KEY_LEN)
+			{
+				memcpy(key, VARDATA_ANY(b), KEY_LEN);
+				have_key = true;
+			}
+		}
+		d = SPI_getbinval(row, desc, 2, &isnull);
+		if (!isnull)
+			text_to_cstring_buffer(DatumGetTextPP(d), refusal, refusal_size);
+	}
+	SPI_finish();
+
+	AtEOXact_GUC(true, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	return have_key;
+}
+
+static void
+hmac_failed(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INTERNAL_ERROR),
+			 errmsg("tenancy_context: HMAC-SHA256 failed in OpenSSL")));
+}
+
+static void
+hmac_prepare(const uint8 *key)
+{
+	uint8		pad[HMAC_BLOCK];
+
+	if (hmac_inner != NULL && memcmp(key, hmac_key, KEY_LEN) == 0)
+		return;
+	if (hmac_inner == NULL)
+	{
+		hmac_inner = EVP_MD_CTX_new();
+		hmac_outer = EVP_MD_CTX_new();
+		hmac_work = EVP_MD_CTX_new();
+		if (hmac_inner == NULL || hmac_outer == NULL || hmac_work == NULL)
+			hmac_failed();
+	}
+	/* The keys are 32 bytes, shorter than a block: padded with zeros, never hashed first. */
+	memset(pad, 0x36, HMAC_BLOCK);
+	for (int i = 0; i < KEY_LEN; i++)
+		pad[i] ^= key[i];
+	if (EVP_DigestInit_ex(hmac_inner, EVP_sha256(), NULL) != 1 ||
+		EVP_DigestUpdate(hmac_inner, pad, HMAC_BLOCK) != 1)
+		hmac_failed();
+	memset(pad, 0x5c, HMAC_BLOCK);
+	for (int i = 0; i < KEY_LEN; i++)
+		pad[i] ^= key[i];
+	if (EVP_DigestInit_ex(hmac_outer, EVP_sha256(), NULL) != 1 ||
+		EVP_DigestUpdate(hmac_outer, pad, HMAC_BLOCK) != 1)
+		hmac_failed();
+	explicit_bzero(pad, sizeof(pad));
+	memcpy(hmac_key, key, KEY_LEN);
+}
+
+static void
+hmac_sha256(const uint8 *key, const char *message, size_t len, uint8 *digest)
+{
+	uint8		inner[MAC_LEN];
+	unsigned int out_len;
+
+	hmac_prepare(key);
+	if (EVP_MD_CTX_copy_ex(hmac_work, hmac_inner) != 1 ||
+		EVP_DigestUpdate(hmac_work, message, len) != 1 ||
+		EVP_DigestFinal_ex(hmac_work, inner, &out_len) != 1 ||
+		EVP_MD_CTX_copy_ex(hmac_work, hmac_outer) != 1 ||
+		EVP_DigestUpdate(hmac_work, inner, MAC_LEN) != 1 ||
+		EVP_DigestFinal_ex(hmac_work, digest, &out_len) != 1)
+		hmac_failed();
+}
+
+/* Whether mac (text) is the lowercase hex of expected, compared in constant time. */
+static bool
+mac_matches(const text *mac, const uint8 *expected)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *given = VARDATA_ANY(mac);
+	int			diff = 0;
+
+	if (VARSIZE_ANY_EXHDR(mac) != MAC_LEN * 2)
+		return false;
+	for (int i = 0; i < MAC_LEN; i++)
+	{
+		diff |= given[2 * i] ^ hex[expected[i] >> 4];
+		diff |= given[2 * i + 1] ^ hex[expected[i] & 0x0f];
+	}
+	return diff == 0;
+}
+
+Datum
+tenancy_context_enter(PG_FUNCTION_ARGS)
+{
+	bool		has_tenant = !PG_ARGISNULL(0);
+	bool		has_principal = !PG_ARGISNULL(1);
+	pg_uuid_t	tenant = {{0}};
+	pg_uuid_t	principal = {{0}};
+	char		tenant_str[UUID_TEXT_LEN + 1] = "";
+	char		principal_str[UUID_TEXT_LEN + 1] = "";
+	bool		check_status = !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
+	int64		counter;
+	int64		session;
+	uint8		key[KEY_LEN];
+	uint8		digest[MAC_LEN];
+	char		refusal[16];
+	char		message[160];
+	int			len;
+
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		refuse_mac();
+	counter = PG_GETARG_INT64(2);
+	if (has_tenant)
+	{
+		tenant = *PG_GETARG_UUID_P(0);
+		uuid_text(&tenant, tenant_str);
+	}
+	if (has_principal)
+	{
+		principal = *PG_GETARG_UUID_P(1);
+		uuid_text(&principal, principal_str);
+	}
+
+	if (!lookup(has_tenant ? &tenant : NULL, check_status, key, &session, refusal,
+				sizeof(refusal)))
+		refuse_mac();
+
+	len = snprintf(message, sizeof(message), "native|" INT64_FORMAT "|" INT64_FORMAT "|%s|%s",
+				   session, counter, tenant_str, principal_str);
+	hmac_sha256(key, message, (size_t) len, digest);
+	explicit_bzero(key, sizeof(key));
+	if (!mac_matches(PG_GETARG_TEXT_PP(3), digest))
+		refuse_mac();
+
+	if (!have_session || counter_session != session)
+	{
+		have_session = true;
+		counter_session = session;
+		last_counter = 0;
+	}
+	if (counter <= last_counter)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("tenancy: tenant context refused: replayed counter")));
+
+	if (refusal[0] != '\0')
+	{
+		if (strcmp(refusal, "unknown") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA_FOUND),
+					 errmsg("tenancy: unknown tenant %s", tenant_str)));
+		if (strcmp(refusal, "deleted") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA_FOUND),
+					 errmsg("tenancy: tenant %s is deleted", tenant_str)));
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("tenancy: tenant %s is suspended", tenant_str)));
+	}
+
+	last_counter = counter;
+	context.has_tenant = has_tenant;
+	context.tenant = tenant;
+	context.has_principal = has_principal;
+	context.principal = principal;
+	context.lxid = CURRENT_LXID;
+	PG_RETURN_VOID();
+}
+
+static bool
+entered_now(void)
+{
+	return context.lxid != InvalidLocalTransactionId && context.lxid == CURRENT_LXID;
+}
+
+Datum
+tenancy_context_entered(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(entered_now());
+}
+
+static Datum
+uuid_datum(const pg_uuid_t *u)
+{
+	pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));
+
+	*copy = *u;
+	return UUIDPGetDatum(copy);
+}
+
+Datum
+tenancy_context_tenant(PG_FUNCTION_ARGS)
+{
+	if (!entered_now() || !context.has_tenant)
+		PG_RETURN_NULL();
+	return uuid_datum(&context.tenant);
+}
+
+Datum
+tenancy_context_principal(PG_FUNCTION_ARGS)
+{
+	if (!entered_now() || !context.has_principal)
+		PG_RETURN_NULL();
+	return uuid_datum(&context.principal);
+}

@@ -1,0 +1,387 @@
+//! The native tenant context (the `tenancy_context` extension, `extension/`): what the SQL
+//! context guarantees holds for it too, as the application's login, and what is its own: the
+//! context lives in the backend's memory for one transaction, and a connection that entered it
+//! cannot commit a session-level change.
+//!
+//! The adversarial, isolation and async suites run every case against the native fixtures as
+//! well (`Rls::all()`); this suite covers what only the native context does. Without the
+//! extension the suite says so and passes, unless `TENANCY_REQUIRE_NATIVE=1` (CI sets it).
+
+mod common;
+
+use common::Rls;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Text};
+use hmac::{Hmac, Mac};
+use tenancy_schema::{Error, TenantId};
+
+/// Whether the extension is there; without it, and without the requirement, the test returns.
+fn native() -> bool {
+    let available = tenancy_testing::native_context_available().expect("look for the extension");
+    if !available {
+        eprintln!(
+            "skipped: the tenancy_context extension is not installed (make -C extension install; \
+             TENANCY_REQUIRE_NATIVE=1 makes this a failure)"
+        );
+    }
+    available
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct Flag {
+    #[diesel(sql_type = Bool)]
+    flag: bool,
+}
+
+#[derive(QueryableByName)]
+struct Hex {
+    #[diesel(sql_type = Text)]
+    hex: String,
+}
+
+/// The context key, read as the owner: what the application holds.
+fn key() -> Vec<u8> {
+    let row: Hex = diesel::sql_query("SELECT encode(key, 'hex') AS hex FROM tenancy.context_key")
+        .get_result(&mut Rls::OnNative.owner())
+        .unwrap();
+    hex::decode(row.hex).unwrap()
+}
+
+/// A raw connection as the application's login with a tenancy session of its own, and that
+/// session's number: what the pool holds, without the library in between.
+fn app_connection() -> (PgConnection, i64) {
+    #[derive(QueryableByName)]
+    struct Session {
+        #[diesel(sql_type = BigInt)]
+        s: i64,
+    }
+    let mut conn = PgConnection::establish(&Rls::OnNative.fixture().login_url).unwrap();
+    let session: Session = diesel::sql_query("SELECT tenancy.open_session() AS s")
+        .get_result(&mut conn)
+        .unwrap();
+    (conn, session.s)
+}
+
+fn mac(key: &[u8], domain: &str, session: i64, counter: i64, tenant: TenantId) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(format!("{domain}|{session}|{counter}|{}|", tenant.as_uuid()).as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn enter_native(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    counter: i64,
+    mac: &str,
+) -> QueryResult<()> {
+    conn.batch_execute(&format!(
+        "CALL tenancy_context.enter('{}', NULL, {counter}, '{mac}', true)",
+        tenant.as_uuid()
+    ))
+}
+
+fn posts_visible(conn: &mut PgConnection) -> i64 {
+    diesel::sql_query("SELECT count(*) AS n FROM posts")
+        .get_result::<Count>(conn)
+        .unwrap()
+        .n
+}
+
+#[test]
+fn pools_enter_the_native_context_once_it_is_switched_on() {
+    if !native() {
+        return;
+    }
+    let (a, b) = Rls::OnNative.two_tenants();
+    let t = Rls::OnNative.tenancy(1);
+    assert_eq!(
+        tenancy_schema::__private_v0_1::executor::context_entry(&t),
+        tenancy_schema::__private_v0_1::executor::ContextEntry::Native
+    );
+    let (entered, tenant, raw): (bool, Option<uuid::Uuid>, i64) = t
+        .transaction(a, |tx| {
+            #[derive(QueryableByName)]
+            struct Row {
+                #[diesel(sql_type = Bool)]
+                entered: bool,
+                #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+                tenant: Option<uuid::Uuid>,
+                #[diesel(sql_type = BigInt)]
+                n: i64,
+            }
+            let rows: Vec<Row> = tx.load_sql(diesel::sql_query(
+                "SELECT tenancy_context.entered() AS entered, tenancy.current_tenant() AS tenant, \
+                 (SELECT count(*) FROM posts) AS n",
+            ))?;
+            Ok::<_, Error>((rows[0].entered, rows[0].tenant, rows[0].n))
+        })
+        .unwrap();
+    assert!(entered);
+    assert_eq!(tenant, Some(*a.as_uuid()));
+    assert_eq!(raw, 2, "tenant a's two posts, none of b's");
+    // A pool built while the database is on the SQL context keeps entering it; the policies
+    // accept both.
+    let sql = Rls::On.tenancy(1);
+    assert_eq!(
+        tenancy_schema::__private_v0_1::executor::context_entry(&sql),
+        tenancy_schema::__private_v0_1::executor::ContextEntry::Single
+    );
+    let _ = b;
+}
+
+#[test]
+fn a_native_context_cannot_be_forged_or_replayed() {
+    if !native() {
+        return;
+    }
+    let (a, b) = Rls::OnNative.two_tenants();
+    let key = key();
+    let (mut conn, session) = app_connection();
+
+    // The application's own entry works, and sees tenant a only.
+    let counter = 1_000;
+    let good = mac(&key, "native", session, counter, a);
+    conn.batch_execute("BEGIN").unwrap();
+    enter_native(&mut conn, a, counter, &good).unwrap();
+    assert_eq!(posts_visible(&mut conn), 2);
+    conn.batch_execute("COMMIT").unwrap();
+
+    // Replayed in this session: the counter has moved on.
+    conn.batch_execute("BEGIN").unwrap();
+    let replay = enter_native(&mut conn, a, counter, &good).unwrap_err();
+    assert!(replay.to_string().contains("replayed counter"), "{replay}");
+    conn.batch_execute("ROLLBACK").unwrap();
+
+    // The same MAC for another tenant, another session, or the SQL entry: refused.
+    let (mut other, other_session) = app_connection();
+    assert_ne!(session, other_session);
+    let attempts = [
+        // Another tenant with tenant a's MAC.
+        (
+            false,
+            format!(
+                "CALL tenancy_context.enter('{}', NULL, 2000, '{good}', true)",
+                b.as_uuid()
+            ),
+        ),
+        // Another session.
+        (
+            true,
+            format!(
+                "CALL tenancy_context.enter('{}', NULL, {counter}, '{good}', true)",
+                a.as_uuid()
+            ),
+        ),
+        // A native MAC on the SQL entry, and the SQL entry's on the native one.
+        (
+            false,
+            format!(
+                "SELECT tenancy.enter('{}', NULL, 3000, '{}', true)",
+                a.as_uuid(),
+                mac(&key, "native", session, 3000, a)
+            ),
+        ),
+        (
+            false,
+            format!(
+                "CALL tenancy_context.enter('{}', NULL, 4000, '{}', true)",
+                a.as_uuid(),
+                mac(&key, "enter", session, 4000, a)
+            ),
+        ),
+        // Made up, or missing.
+        (
+            false,
+            format!(
+                "CALL tenancy_context.enter('{}', NULL, 5000, '{}', true)",
+                b.as_uuid(),
+                "0".repeat(64)
+            ),
+        ),
+        (
+            false,
+            format!(
+                "CALL tenancy_context.enter('{}', NULL, 6000, NULL, true)",
+                b.as_uuid()
+            ),
+        ),
+    ];
+    for (in_other, sql) in &attempts {
+        let conn = if *in_other { &mut other } else { &mut conn };
+        conn.batch_execute("BEGIN").unwrap();
+        let e = conn.batch_execute(sql).unwrap_err();
+        assert!(e.to_string().contains("bad MAC"), "{sql}: {e}");
+        conn.batch_execute("ROLLBACK").unwrap();
+    }
+
+    // Without an entry, the application's login sees nothing, whatever it sets.
+    conn.batch_execute("BEGIN").unwrap();
+    conn.batch_execute(&format!(
+        "SET LOCAL tenancy.tenant_id = '{}'; SELECT set_config('tenancy.context', '{}||x', true)",
+        b.as_uuid(),
+        b.as_uuid()
+    ))
+    .unwrap_or(());
+    let entered: Flag = diesel::sql_query("SELECT tenancy_context.entered() AS flag")
+        .get_result(&mut conn)
+        .unwrap();
+    assert!(!entered.flag);
+    // The SQL context's reader answers for a transaction without a native one: the forged
+    // marker makes it refuse.
+    match diesel::sql_query("SELECT count(*) AS n FROM posts").get_result::<Count>(&mut conn) {
+        Ok(c) => assert_eq!(c.n, 0),
+        Err(e) => assert!(e.to_string().contains("tenant context was changed"), "{e}"),
+    }
+    conn.batch_execute("ROLLBACK").unwrap();
+}
+
+#[test]
+fn the_context_lives_for_one_transaction_and_settings_do_not_move_it() {
+    if !native() {
+        return;
+    }
+    let (a, b) = Rls::OnNative.two_tenants();
+    let key = key();
+    let (mut conn, session) = app_connection();
+    conn.batch_execute("BEGIN").unwrap();
+    enter_native(&mut conn, a, 1, &mac(&key, "native", session, 1, a)).unwrap();
+    // Neither settings nor DISCARD reach the context: it is not a setting.
+    conn.batch_execute(&format!(
+        "SET LOCAL tenancy.tenant_id = '{}'; SELECT set_config('tenancy.context', 'forged', true); \
+         SET LOCAL tenancy.context TO DEFAULT; SET LOCAL ROLE tenancy_app",
+        b.as_uuid()
+    ))
+    .unwrap();
+    assert_eq!(posts_visible(&mut conn), 2);
+    let b_rows: Count = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM posts WHERE tenant_id = '{}'",
+        b.as_uuid()
+    ))
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(b_rows.n, 0);
+    conn.batch_execute("COMMIT").unwrap();
+    // The next transaction on the same connection has no context.
+    conn.batch_execute("BEGIN").unwrap();
+    let entered: Flag = diesel::sql_query("SELECT tenancy_context.entered() AS flag")
+        .get_result(&mut conn)
+        .unwrap();
+    assert!(!entered.flag);
+    assert_eq!(posts_visible(&mut conn), 0);
+    conn.batch_execute("COMMIT").unwrap();
+}
+
+#[test]
+fn a_native_connection_cannot_commit_a_session_level_change() {
+    if !native() {
+        return;
+    }
+    let (a, _) = Rls::OnNative.two_tenants();
+    let t = Rls::OnNative.tenancy(1);
+    for change in [
+        &["SET search_path = public, pg_catalog"][..],
+        &["SET SESSION statement_timeout = '1h'"],
+        &["SELECT set_config('tenancy.tenant_id', '00000000-0000-0000-0000-000000000001', false)"],
+        &["SELECT set_config('app.anything', 'x', false)"],
+        &["RESET ALL"],
+        &["SET ROLE tenancy_app"],
+        // A COMMIT of its own, then the change outside the transaction, then a new one.
+        &["COMMIT", "SET search_path = pg_catalog", "BEGIN"],
+    ] {
+        let r = t.transaction(a, |tx| {
+            for statement in change {
+                tx.execute(diesel::sql_query(*statement))?;
+            }
+            Ok::<_, Error>(())
+        });
+        let e = r.expect_err(change[0]);
+        assert!(e.to_string().contains("may not change"), "{change:?}: {e}");
+        for session in t.inspect_sessions().unwrap() {
+            assert!(session.is_clean(), "{change:?}: {session:?}");
+        }
+        // The pool serves the next transaction, with the default path.
+        let path: Vec<Hex> = t
+            .transaction(a, |tx| {
+                tx.load_sql(diesel::sql_query(
+                    "SELECT current_setting('search_path') AS hex",
+                ))
+            })
+            .unwrap();
+        assert_eq!(path[0].hex, "\"$user\", public", "{change:?}");
+    }
+    // What changes only the transaction commits.
+    let n: Vec<Count> = t
+        .transaction(a, |tx| {
+            tx.execute(diesel::sql_query("SET LOCAL statement_timeout = '1h'"))?;
+            tx.execute(diesel::sql_query(
+                "SELECT set_config('app.anything', 'x', true)",
+            ))?;
+            tx.load_sql(diesel::sql_query("SELECT count(*) AS n FROM posts"))
+        })
+        .unwrap();
+    assert_eq!(n[0].n, 2);
+}
+
+#[test]
+fn parallel_workers_see_the_context_of_the_leader() {
+    if !native() {
+        return;
+    }
+    let (a, _) = Rls::OnNative.two_tenants();
+    let t = Rls::OnNative.tenancy(1);
+    let count: i64 = t
+        .transaction(a, |tx| {
+            // Every scan in parallel workers, whatever the planner would choose.
+            tx.execute(diesel::sql_query(
+                "SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000 \
+                 THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'on', true), \
+                 set_config('parallel_setup_cost', '0', true), \
+                 set_config('parallel_tuple_cost', '0', true), \
+                 set_config('min_parallel_table_scan_size', '0', true), \
+                 set_config('max_parallel_workers_per_gather', '2', true)",
+            ))?;
+            let n: Vec<Count> =
+                tx.load_sql(diesel::sql_query("SELECT count(*) AS n FROM posts"))?;
+            Ok::<_, Error>(n[0].n)
+        })
+        .unwrap();
+    assert_eq!(count, 2);
+}
+
+#[test]
+fn switching_needs_the_extension_and_goes_back() {
+    if !native() {
+        return;
+    }
+    let shared = tenancy_testing::shared().unwrap();
+    let db = tenancy_testing::TestDatabase::create_in(shared.url()).unwrap();
+    let mut owner = PgConnection::establish(db.url()).unwrap();
+    tenancy_schema::migrations::run_migrations(&mut owner).unwrap();
+    let e = owner
+        .batch_execute("SELECT tenancy.enable_native_context()")
+        .unwrap_err();
+    assert!(e.to_string().contains("not installed"), "{e}");
+    owner
+        .batch_execute("CREATE EXTENSION tenancy_context; SELECT tenancy.enable_native_context()")
+        .unwrap();
+    let on: Flag = diesel::sql_query("SELECT tenancy.native_context() AS flag")
+        .get_result(&mut owner)
+        .unwrap();
+    assert!(on.flag);
+    owner
+        .batch_execute("SELECT tenancy.disable_native_context(); DROP EXTENSION tenancy_context")
+        .unwrap();
+    let on: Flag = diesel::sql_query(
+        "SELECT tenancy.native_context() AND EXISTS (SELECT FROM pg_extension WHERE extname = 'tenancy_context') AS flag",
+    )
+    .get_result(&mut owner)
+    .unwrap();
+    assert!(!on.flag);
+}
