@@ -203,26 +203,27 @@ mod tests {
         assert!(b > a);
     }
 
-    #[test]
-    fn enter_statement_carries_a_mac_over_session_counter_and_context() {
-        let key = ContextKey::from_bytes([7; 32]);
-        let tenant = TenantId::from_uuid(uuid::Uuid::from_u128(1));
+    /// The entry of `tenant` on session 42, and the counter it carries.
+    fn entry_on_session_42(
+        entry: ContextEntry,
+        key: &ContextKey,
+        tenant: Option<TenantId>,
+    ) -> (String, u64) {
         let mut sql = String::new();
-        push_enter(
-            &mut sql,
-            ContextEntry::Single,
-            &key,
-            42,
-            Some(tenant),
-            None,
-            false,
-            false,
-        );
-        let counter: u64 = sql
+        push_enter(&mut sql, entry, key, 42, tenant, None, false, false);
+        let counter = sql
             .split(", ")
             .nth(2)
             .and_then(|c| c.parse().ok())
             .expect("counter in the statement");
+        (sql, counter)
+    }
+
+    #[test]
+    fn enter_statement_carries_a_mac_over_session_counter_and_context() {
+        let key = ContextKey::from_bytes([7; 32]);
+        let tenant = TenantId::from_uuid(uuid::Uuid::from_u128(1));
+        let (sql, counter) = entry_on_session_42(ContextEntry::Single, &key, Some(tenant));
         let expected = key.mac(&format!("enter|42|{counter}|{}|", tenant.as_uuid()));
         assert!(sql.contains(&expected), "{sql}");
         assert!(sql.contains(", NULL, "), "{sql}");
@@ -266,22 +267,7 @@ mod tests {
     #[test]
     fn native_macs_are_of_their_own_domain() {
         let key = ContextKey::from_bytes([7; 32]);
-        let mut sql = String::new();
-        push_enter(
-            &mut sql,
-            ContextEntry::Native,
-            &key,
-            42,
-            None,
-            None,
-            false,
-            false,
-        );
-        let counter: u64 = sql
-            .split(", ")
-            .nth(2)
-            .and_then(|c| c.parse().ok())
-            .expect("counter in the statement");
+        let (sql, counter) = entry_on_session_42(ContextEntry::Native, &key, None);
         assert!(
             sql.contains(&key.mac(&format!("native|42|{counter}||"))),
             "{sql}"
