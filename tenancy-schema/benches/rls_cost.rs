@@ -5,8 +5,9 @@
 //! 1,000,000 resources across 1,000 tenants, skewed: one tenant holds 100,000 rows (10 %),
 //! the other 999 about 900 each. The same Diesel statements, with the same explicit
 //! `tenant_id = $1` filter, run on two connections of the same server:
-//! - "RLS": as `tenancy_app` with the tenant settings, so every tenant and visibility policy
-//!   of `resources` applies;
+//! - "RLS": as `tenancy_app` in a transaction that entered the tenant's native context (the
+//!   `tenancy_context` extension, as an application's tenant transaction does), so every tenant
+//!   and visibility policy of `resources` applies;
 //! - "no RLS": as the tables' owner (the superuser that ran the migrations), which row level
 //!   security skips.
 //!
@@ -15,14 +16,17 @@
 //! one grant per resource) carries only the tenant policies for reads, so its rows show what
 //! tenant isolation alone costs. A last pair repeats the big tenant's `resources` list with
 //! `plan_cache_mode = force_generic_plan` on both sides, which shows how much of the
-//! difference is planning the policy-expanded statement on every execution. Each sample is one statement (autocommit), and the
-//! two sides alternate sample by sample. The report gives p50/p95/p99 per side, the ratio of
+//! difference is planning the policy-expanded statement on every execution, and another the
+//! big tenant's point lookup with the SQL context's reader (the plain settings of a trusted
+//! session, autocommit). Each sample is one statement, inside one open transaction per side and
+//! tenant, and the two sides alternate sample by sample. The report gives p50/p95/p99 per side, the ratio of
 //! medians, and `EXPLAIN (ANALYZE, BUFFERS)` of each statement on each side.
 
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+use hmac::{Hmac, Mac};
 use tenancy_foundation::ResourceId;
 use tenancy_foundation::schema::{resource_acl, resources};
 use tenancy_foundation::seed::{PersonalTenant, seed_personal_tenant};
@@ -114,6 +118,49 @@ fn measure(
     Ok((a, b))
 }
 
+/// The application's side of the native context on one connection: its session number, the
+/// key, and the counter of the last entry.
+struct Entry {
+    session: i64,
+    key: Vec<u8>,
+    counter: i64,
+}
+
+impl Entry {
+    /// Opens a transaction on `conn` with `who`'s native context, as a tenant transaction does
+    /// (without the status check, which is not what this measures).
+    fn begin(
+        &mut self,
+        conn: &mut PgConnection,
+        who: &PersonalTenant,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        self.counter += 1;
+        let (tenant, principal) = (who.tenant.as_uuid(), who.principal.as_uuid());
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.key)?;
+        mac.update(
+            format!(
+                "native|{}|{}|{tenant}|{principal}",
+                self.session, self.counter
+            )
+            .as_bytes(),
+        );
+        let mac = hex::encode(mac.finalize().into_bytes());
+        conn.batch_execute(&format!(
+            "BEGIN; CALL tenancy_context.enter('{tenant}', '{principal}', {}, '{mac}', false)",
+            self.counter
+        ))?;
+        Ok(())
+    }
+}
+
+#[derive(QueryableByName)]
+struct Opened {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    session: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    key: String,
+}
+
 fn set_tenant(conn: &mut PgConnection, who: &PersonalTenant) -> QueryResult<()> {
     conn.batch_execute(&format!(
         "SET tenancy.tenant_id = '{}'; SET tenancy.principal_id = '{}'",
@@ -130,6 +177,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         app_url: url,
     } = support::start()?;
     let tenancy = db.tenancy(&url, 1)?;
+    support::enable_native_context(&mut owner)?;
 
     let started = Instant::now();
     let tenants: Vec<PersonalTenant> = (0..TENANTS)
@@ -184,23 +232,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "row level security cost at 1,000,000 resources",
         &format!(
             "{TOTAL_ROWS} resources across {TENANTS} tenants (one with {BIG_TENANT_ROWS}, the others {small_rows} each; loaded in {:.0} s). \
-             The same statements with the same explicit `tenant_id` filter: as `tenancy_app` under every policy of `resources` \
+             The same statements with the same explicit `tenant_id` filter: as `tenancy_app` with the native context entered, under every policy of `resources` \
              (tenant isolation plus the visibility rules) vs as the owner, whom row level security skips. One statement per sample, \
-             autocommit, sides alternating, {SAMPLES} samples each after {WARMUP} warm-up. Latency in µs.",
+             in one open transaction per side and tenant, sides alternating, {SAMPLES} samples each after {WARMUP} warm-up. Latency in µs.",
             loaded.as_secs_f64()
         ),
     );
 
-    // The superuser's session as `tenancy_app`: the plain settings stand in for an entered
-    // context only where row level security could be switched off anyway.
+    // The superuser's session as `tenancy_app`, entering native contexts as the application
+    // does (the key read from the database, where the application has it from its admin login).
     let mut rls = PgConnection::establish(db.url())?;
     rls.batch_execute("SET ROLE tenancy_app")?;
+    let key: Opened = diesel::sql_query(
+        "SELECT 0::bigint AS session, encode(key, 'hex') AS key FROM tenancy.context_key",
+    )
+    .get_result(&mut owner)?;
+    let opened: Opened = diesel::sql_query("SELECT tenancy.open_session() AS session, '' AS key")
+        .get_result(&mut rls)?;
+    let mut entry = Entry {
+        session: opened.session,
+        key: hex::decode(key.key)?,
+        counter: 0,
+    };
     let mut bypass = PgConnection::establish(db.url())?;
     for (name, who) in [
         ("big tenant (10 %)", tenants[0]),
         ("small tenant", tenants[TENANTS / 2]),
     ] {
-        set_tenant(&mut rls, &who)?;
+        entry.begin(&mut rls, &who)?;
+        bypass.batch_execute("BEGIN")?;
         let newest: uuid::Uuid = resources::table
             .filter(resources::tenant_id.eq(who.tenant))
             .order(resources::updated_at.desc())
@@ -259,11 +319,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
         }
+        for conn in [&mut rls, &mut bypass] {
+            conn.batch_execute("COMMIT")?;
+        }
     }
+    entry.begin(&mut rls, &tenants[0])?;
+    bypass.batch_execute("BEGIN")?;
     for conn in [&mut rls, &mut bypass] {
-        conn.batch_execute("SET plan_cache_mode = force_generic_plan")?;
+        conn.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")?;
     }
-    set_tenant(&mut rls, &tenants[0])?;
     let probe = Probe {
         who: tenants[0],
         resource: ResourceId::new_v7(),
@@ -271,6 +335,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (on, off) = measure(&mut rls, &mut bypass, list, probe)?;
     section.push(Row::latency(
         "big tenant: newest 50, generic plans on both sides (diagnostic)",
+        &on,
+        &off,
+    ));
+    for conn in [&mut rls, &mut bypass] {
+        conn.batch_execute("COMMIT")?;
+    }
+    // The SQL context's reader on a session of its own: the plain settings of a trusted
+    // session, which cost what the tag check of an entered SQL context costs.
+    let mut sql_reader = PgConnection::establish(db.url())?;
+    sql_reader.batch_execute("SET ROLE tenancy_app")?;
+    set_tenant(&mut sql_reader, &tenants[0])?;
+    let newest: uuid::Uuid = resources::table
+        .filter(resources::tenant_id.eq(tenants[0].tenant))
+        .order(resources::updated_at.desc())
+        .select(resources::id)
+        .offset(7)
+        .first(&mut bypass)?;
+    let probe = Probe {
+        who: tenants[0],
+        resource: ResourceId::from_uuid(newest),
+    };
+    let (on, off) = measure(&mut sql_reader, &mut bypass, point, probe)?;
+    section.push(Row::latency(
+        "big tenant: point lookup, the SQL context's reader, autocommit (diagnostic)",
         &on,
         &off,
     ));
