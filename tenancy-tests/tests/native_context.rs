@@ -385,3 +385,52 @@ fn switching_needs_the_extension_and_goes_back() {
     .unwrap();
     assert!(!on.flag);
 }
+
+#[test]
+fn the_foundation_runs_on_the_native_context() {
+    use tenancy_foundation::envelope;
+    use tenancy_foundation::seed::seed_personal_tenant;
+    if !native() {
+        return;
+    }
+    let t = Rls::OnNative.tenancy(2);
+    let a = seed_personal_tenant(
+        &t,
+        &format!("{}@example.com", TenantId::new_v7().as_uuid()),
+        "A",
+    )
+    .unwrap();
+    let b = seed_personal_tenant(
+        &t,
+        &format!("{}@example.com", TenantId::new_v7().as_uuid()),
+        "B",
+    )
+    .unwrap();
+    let mine = common::create_resource(&t, a, "a's prompt").unwrap();
+    // Its owner reads it (the visibility policies read the native principal too); the other
+    // tenant, through the library or raw SQL, does not.
+    let read = t
+        .transaction_as(a.tenant, a.principal, |tx| envelope::get(tx, mine.id))
+        .unwrap();
+    assert_eq!(read.name, "a's prompt");
+    let theirs = t.transaction_as(b.tenant, b.principal, |tx| envelope::get(tx, mine.id));
+    assert!(theirs.is_err(), "{theirs:?}");
+    let raw: Vec<Count> = t
+        .transaction_as(b.tenant, b.principal, |tx| {
+            tx.load_sql(diesel::sql_query(format!(
+                "SELECT count(*) AS n FROM resources WHERE id = '{}'",
+                mine.id.as_uuid()
+            )))
+        })
+        .unwrap();
+    assert_eq!(raw[0].n, 0);
+    // The audit chain, written by the foundation's triggers under the native context, verifies.
+    let verified: Flag = diesel::sql_query(format!(
+        "SELECT tenancy.verify_audit_chain('{t}') IS NULL \
+           AND EXISTS (SELECT FROM audit_log WHERE tenant_id = '{t}') AS flag",
+        t = a.tenant.as_uuid()
+    ))
+    .get_result(&mut Rls::OnNative.owner())
+    .unwrap();
+    assert!(verified.flag, "audit chain of tenant a");
+}
