@@ -544,6 +544,16 @@ fn role_lints() {
         ),
     ];
     let mut steps = steps.to_vec();
+    // A reader that still calls the verified context but also takes a setting.
+    steps.push((
+        "TEN067",
+        "current_tenant",
+        "CREATE OR REPLACE FUNCTION tenancy.current_tenant() RETURNS uuid LANGUAGE sql STABLE \
+         AS 'SELECT coalesce(tenancy.verified_context(1, ''tenancy.tenant_id''), \
+         NULLIF(current_setting(''app.tenant'', true), '''')::uuid)'"
+            .to_owned(),
+        "SELECT tenancy.disable_native_context()".to_owned(),
+    ));
     if tenancy_testing::native_context_available().expect("look for the extension") {
         steps.push((
             "TEN068",

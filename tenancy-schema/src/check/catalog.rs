@@ -202,9 +202,21 @@ const CONTEXT_SQL: &str = "
 SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
   coalesce((SELECT p.prosecdef FROM pg_proc p
             WHERE p.oid = to_regprocedure('tenancy.verified_context(integer,text)')), false)
-  AND coalesce((SELECT pg_get_functiondef(p.oid) LIKE '%tenancy.verified_context(1,%' FROM pg_proc p
-            WHERE p.pronamespace = to_regnamespace('tenancy') AND p.proname = 'current_tenant'
-              AND p.pronargs = 0), false) AS sealed_function,
+  -- The policies' two readers are exactly one of tenancy's forms: the SQL context's, or the
+  -- native context's with the SQL context's as its fallback. Anything else (a reader that
+  -- also accepts a setting, a constant) lets SQL or nobody decide the tenant.
+  AND coalesce((
+    SELECT bool_and(coalesce(pg_get_function_sqlbody(p.oid),
+                             regexp_replace(btrim(p.prosrc), '\\s+', ' ', 'g')) IN (
+             format('RETURN tenancy.verified_context(%s, %L::text)', v.part, v.setting),
+             format('SELECT CASE WHEN tenancy_context.entered() THEN tenancy_context.%s() '
+                    'ELSE tenancy.verified_context(%s, %L) END', v.native, v.part, v.setting)))
+    FROM pg_proc p
+    JOIN (VALUES ('current_tenant', 'tenant', 1, 'tenancy.tenant_id'),
+                 ('current_principal', 'principal', 2, 'tenancy.principal_id'))
+         v(name, native, part, setting) ON p.proname = v.name
+    WHERE p.pronamespace = to_regnamespace('tenancy') AND p.pronargs = 0
+    HAVING count(*) = 2), false) AS sealed_function,
   to_regclass('tenancy.context_key') IS NOT NULL AS has_key,
   coalesce((SELECT p.prosrc LIKE '%tenancy_context.entered()%' FROM pg_proc p
             WHERE p.pronamespace = to_regnamespace('tenancy') AND p.proname = 'current_tenant'
