@@ -18,7 +18,9 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "storage/proc.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
@@ -86,6 +88,8 @@ static EVP_MD_CTX *hmac_work = NULL;
 
 void		_PG_init(void);
 
+static ProcessUtility_hook_type previous_utility_hook = NULL;
+
 PG_FUNCTION_INFO_V1(tenancy_context_enter);
 PG_FUNCTION_INFO_V1(tenancy_context_entered);
 PG_FUNCTION_INFO_V1(tenancy_context_tenant);
@@ -151,10 +155,63 @@ guard_session(XactEvent event, void *arg)
 		refuse_session_change("its temporary schema (temporary tables)");
 }
 
+/*
+ * The other session state a statement can leave behind for the next transaction on a pooled
+ * connection, refused outright on a tenancy connection: prepared statements made or dropped
+ * with SQL (they share their names with the driver's own, so DEALLOCATE and PREPARE of one of
+ * those would change what a later transaction runs), LISTEN, cursors WITH HOLD, DISCARD.
+ */
+static void
+guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+			  ProcessUtilityContext context, ParamListInfo params,
+			  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	if (have_session)
+	{
+		Node	   *stmt = pstmt->utilityStmt;
+		const char *what = NULL;
+
+		switch (nodeTag(stmt))
+		{
+			case T_PrepareStmt:
+				what = "PREPARE";
+				break;
+			case T_DeallocateStmt:
+				what = "DEALLOCATE";
+				break;
+			case T_ListenStmt:
+				what = "LISTEN";
+				break;
+			case T_DiscardStmt:
+				what = "DISCARD";
+				break;
+			case T_DeclareCursorStmt:
+				if (((DeclareCursorStmt *) stmt)->options & CURSOR_OPT_HOLD)
+					what = "DECLARE .. WITH HOLD";
+				break;
+			default:
+				break;
+		}
+		if (what != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("tenancy: %s is not allowed on a tenancy connection: it outlives the transaction", what),
+					 errhint("the next transaction on a pooled connection may belong to another tenant")));
+	}
+	if (previous_utility_hook != NULL)
+		previous_utility_hook(pstmt, queryString, readOnlyTree, context, params, queryEnv,
+							  dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv,
+								dest, qc);
+}
+
 void
 _PG_init(void)
 {
 	RegisterXactCallback(guard_session, NULL);
+	previous_utility_hook = ProcessUtility_hook;
+	ProcessUtility_hook = guard_utility;
 }
 
 static void

@@ -330,6 +330,43 @@ fn a_native_connection_cannot_commit_a_session_level_change() {
 }
 
 #[test]
+fn statements_whose_effect_outlives_the_transaction_are_refused() {
+    if !native() {
+        return;
+    }
+    let (a, _) = Rls::OnNative.two_tenants();
+    let t = Rls::OnNative.tenancy(1);
+    for statement in [
+        "PREPARE tenancy_hijack AS SELECT 1",
+        "DEALLOCATE ALL",
+        "LISTEN tenancy_channel",
+        "DECLARE tenancy_cursor CURSOR WITH HOLD FOR SELECT title FROM posts",
+        "DISCARD PLANS",
+    ] {
+        let e = t
+            .transaction(a, |tx| tx.execute(diesel::sql_query(statement)).map(drop))
+            .expect_err(statement);
+        assert!(
+            e.to_string().contains("outlives the transaction"),
+            "{statement}: {e}"
+        );
+        for session in t.inspect_sessions().unwrap() {
+            assert!(session.is_clean(), "{statement}: {session:?}");
+        }
+    }
+    // A cursor without HOLD ends with its transaction: allowed.
+    let n: Vec<Count> = t
+        .transaction(a, |tx| {
+            tx.execute(diesel::sql_query(
+                "DECLARE tenancy_cursor CURSOR FOR SELECT title FROM posts",
+            ))?;
+            tx.load_sql(diesel::sql_query("SELECT count(*) AS n FROM posts"))
+        })
+        .unwrap();
+    assert_eq!(n[0].n, 2);
+}
+
+#[test]
 fn parallel_workers_see_the_context_of_the_leader() {
     if !native() {
         return;
