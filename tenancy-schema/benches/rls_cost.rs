@@ -26,10 +26,11 @@ use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use hmac::{Hmac, Mac};
 use tenancy_foundation::ResourceId;
 use tenancy_foundation::schema::{resource_acl, resources};
 use tenancy_foundation::seed::{PersonalTenant, seed_personal_tenant};
+use tenancy_schema::__private_v0_1::executor::{ContextEntry, setup_sql};
+use tenancy_schema::ContextKey;
 
 mod support;
 use support::{Row, Section, explain};
@@ -118,45 +119,37 @@ fn measure(
     Ok((a, b))
 }
 
-/// The application's side of the native context on one connection: its session number, the
-/// key, and the counter of the last entry.
+/// The application's side of the native context on one connection: its session number and
+/// the key. Each transaction opens with the message the library itself sends.
 struct Entry {
     session: i64,
-    key: Vec<u8>,
-    counter: i64,
+    key: ContextKey,
 }
 
 impl Entry {
     /// Opens a transaction on `conn` with `who`'s native context, as a tenant transaction does
     /// (without the status check, which is not what this measures).
-    fn begin(
-        &mut self,
-        conn: &mut PgConnection,
-        who: &PersonalTenant,
-    ) -> Result<(), Box<dyn std::error::Error>> {
-        self.counter += 1;
-        let (tenant, principal) = (who.tenant.as_uuid(), who.principal.as_uuid());
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.key)?;
-        mac.update(
-            format!(
-                "native|{}|{}|{tenant}|{principal}",
-                self.session, self.counter
-            )
-            .as_bytes(),
-        );
-        let mac = hex::encode(mac.finalize().into_bytes());
-        conn.batch_execute(&format!(
-            "BEGIN; CALL tenancy_context.enter('{tenant}', '{principal}', {}, '{mac}', false)",
-            self.counter
-        ))?;
-        Ok(())
+    fn begin(&self, conn: &mut PgConnection, who: &PersonalTenant) -> QueryResult<()> {
+        conn.batch_execute(&setup_sql(
+            ("BEGIN", false),
+            ContextEntry::Native,
+            &self.key,
+            self.session,
+            Some(who.tenant),
+            Some(who.principal),
+            false,
+        ))
     }
 }
 
 #[derive(QueryableByName)]
-struct Opened {
+struct Session {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     session: i64,
+}
+
+#[derive(QueryableByName)]
+struct Key {
     #[diesel(sql_type = diesel::sql_types::Text)]
     key: String,
 }
@@ -243,16 +236,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // does (the key read from the database, where the application has it from its admin login).
     let mut rls = PgConnection::establish(db.url())?;
     rls.batch_execute("SET ROLE tenancy_app")?;
-    let key: Opened = diesel::sql_query(
-        "SELECT 0::bigint AS session, encode(key, 'hex') AS key FROM tenancy.context_key",
-    )
-    .get_result(&mut owner)?;
-    let opened: Opened = diesel::sql_query("SELECT tenancy.open_session() AS session, '' AS key")
-        .get_result(&mut rls)?;
-    let mut entry = Entry {
-        session: opened.session,
-        key: hex::decode(key.key)?,
-        counter: 0,
+    let key: Key = diesel::sql_query("SELECT encode(key, 'hex') AS key FROM tenancy.context_key")
+        .get_result(&mut owner)?;
+    let session: Session =
+        diesel::sql_query("SELECT tenancy.open_session() AS session").get_result(&mut rls)?;
+    let entry = Entry {
+        session: session.session,
+        key: ContextKey::from_hex(&key.key)?,
     };
     let mut bypass = PgConnection::establish(db.url())?;
     for (name, who) in [
