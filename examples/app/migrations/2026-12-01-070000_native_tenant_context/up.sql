@@ -14,10 +14,13 @@
 -- entry (and the plain settings of trusted sessions) keep working. The library sees the
 -- switch when its pool is built and enters through `tenancy_context.enter`.
 
--- Whether the policies read the native context; replaced by the two functions below.
+-- Whether the policies read the native context: read off the tenant reader itself, so that
+-- it cannot disagree with what the policies do.
 CREATE FUNCTION tenancy.native_context() RETURNS boolean
-  LANGUAGE sql IMMUTABLE
-  RETURN false;
+  LANGUAGE sql STABLE
+  RETURN EXISTS (SELECT FROM pg_catalog.pg_proc p
+                  WHERE p.pronamespace = 'tenancy'::regnamespace AND p.proname = 'current_tenant'
+                    AND p.prosrc LIKE '%tenancy_context.entered()%');
 COMMENT ON FUNCTION tenancy.native_context() IS
   'tenancy: whether tenancy.enable_native_context() switched the policies to the tenancy_context extension';
 
@@ -53,9 +56,6 @@ BEGIN
     AS 'SELECT CASE WHEN tenancy_context.entered() THEN tenancy_context.principal()
                     ELSE tenancy.verified_context(2, ''tenancy.principal_id'') END'
   $f$;
-  CREATE OR REPLACE FUNCTION tenancy.native_context() RETURNS boolean
-    LANGUAGE sql IMMUTABLE
-    RETURN true;
 END
 $$;
 REVOKE ALL ON FUNCTION tenancy.enable_native_context() FROM PUBLIC;
@@ -73,9 +73,6 @@ BEGIN
   CREATE OR REPLACE FUNCTION tenancy.current_principal() RETURNS uuid
     LANGUAGE sql STABLE PARALLEL RESTRICTED
     RETURN tenancy.verified_context(2, 'tenancy.principal_id');
-  CREATE OR REPLACE FUNCTION tenancy.native_context() RETURNS boolean
-    LANGUAGE sql IMMUTABLE
-    RETURN false;
 END
 $$;
 REVOKE ALL ON FUNCTION tenancy.disable_native_context() FROM PUBLIC;
