@@ -78,12 +78,25 @@
 //! when the closure's are, so a transaction can run in `tokio::spawn`; the tenant travels in
 //! the value (the call's argument), never in a task-local.
 //!
-//! # Not covered yet
+//! # Pipelining the opening (optional)
 //!
-//! Pipelining the opening message with the first query.
+//! With [`AsyncTenancyBuilder::pipeline`], a tenant transaction's opening message goes out in
+//! the same write as its first statement, so the transaction costs one round trip less than a
+//! plain diesel-async transaction, which waits for its `BEGIN` before the first query. The
+//! opening is queued before the statement's future exists, and PostgreSQL runs a connection's
+//! messages in order: the statement runs inside the transaction and its context, or, when the
+//! opening is refused, in an aborted transaction that refuses it too. A refused opening is sent
+//! again in front of the next statement, so no statement of the transaction runs without it.
+//! Refusals (a suspended tenant, say) then come from the first statement instead of from
+//! [`AsyncTenancy::transaction`]; a transaction with no statement sends its opening when it
+//! commits. The cancellation guarantees above hold unchanged; a transaction dropped before its
+//! first statement sent nothing and keeps its connection. The statements run on a shared
+//! reference to the connection (diesel-async pipelines through `&AsyncPgConnection`), which is
+//! why the query methods' bounds name `&'s AsyncPgConnection`.
 
 mod build;
 mod owned;
+mod pipeline;
 mod pool;
 mod system;
 mod tenancy;

@@ -42,13 +42,7 @@ impl OwnedTenantTx {
         tenant: TenantId,
         principal: Option<PrincipalId>,
     ) -> Result<Self, Error> {
-        let conn = tenancy
-            .begin_app(
-                (&options.begin_sql(), options.is_read_only()),
-                Some(tenant),
-                principal,
-            )
-            .await?;
+        let conn = tenancy.open_tenant(options, tenant, principal).await?;
         Ok(Self {
             conn,
             tenant,
@@ -72,7 +66,7 @@ impl OwnedTenantTx {
     /// returned value lives.
     pub fn tx(&mut self) -> AsyncTenantTx<'_> {
         AsyncTenantTx {
-            conn: &mut self.conn.conn,
+            conn: &mut self.conn,
             tenant: self.tenant,
             principal: self.principal,
         }
@@ -85,9 +79,7 @@ impl OwnedTenantTx {
     /// Database errors (a deferred constraint, a serialization failure, a lost connection):
     /// nothing was committed, and the connection is closed.
     pub async fn commit(mut self) -> Result<(), Error> {
-        end_transaction(&mut self.conn, "COMMIT")
-            .await
-            .map_err(Error::from)
+        end_transaction(&mut self.conn, "COMMIT").await
     }
 
     /// Rolls back, and resets the session in the same message.
@@ -95,9 +87,7 @@ impl OwnedTenantTx {
     /// # Errors
     /// Database errors; the transaction is rolled back all the same (the connection is closed).
     pub async fn rollback(mut self) -> Result<(), Error> {
-        end_transaction(&mut self.conn, "ROLLBACK")
-            .await
-            .map_err(Error::from)
+        end_transaction(&mut self.conn, "ROLLBACK").await
     }
 }
 

@@ -10,10 +10,12 @@
 
 use diesel::connection::TransactionManagerStatus;
 use diesel::sql_types::BigInt;
+use diesel_async::pooled_connection::PoolableConnection;
 use diesel_async::{
     AnsiTransactionManager, AsyncConnection, AsyncPgConnection, TransactionManager,
 };
-use tenancy_schema::__private_v0_1::executor::SessionEnd;
+
+use crate::pipeline::TxState;
 
 /// Why no connection could be had from a pool. Reported inside
 /// [`tenancy_schema::Error::Component`] (`downcast_ref::<PoolError>()` gives it back).
@@ -62,9 +64,7 @@ pub(crate) struct SessionManager {
 pub(crate) struct SessionConn {
     pub(crate) conn: AsyncPgConnection,
     pub(crate) session: i64,
-    pub(crate) in_flight: bool,
-    /// How the transaction open on it ends (set when it begins).
-    pub(crate) session_end: SessionEnd,
+    pub(crate) state: TxState,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -103,8 +103,7 @@ impl bb8::ManageConnection for SessionManager {
         Ok(SessionConn {
             conn,
             session,
-            in_flight: false,
-            session_end: SessionEnd::Reset,
+            state: TxState::default(),
         })
     }
 
@@ -116,6 +115,19 @@ impl bb8::ManageConnection for SessionManager {
     }
 
     fn has_broken(&self, conn: &mut SessionConn) -> bool {
-        conn.in_flight || conn.transaction_open()
+        // A pipelined transaction whose opening was never sent left nothing on the server.
+        if conn
+            .state
+            .opening
+            .take()
+            .is_some_and(|opening| !opening.sent)
+        {
+            conn.state.in_flight = false;
+        }
+        // `is_broken` also sees a connection whose socket is already closed.
+        conn.state.in_flight
+            || conn.state.open
+            || conn.transaction_open()
+            || PoolableConnection::is_broken(&mut conn.conn)
     }
 }

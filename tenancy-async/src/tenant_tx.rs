@@ -10,14 +10,17 @@ use diesel_async::methods::{ExecuteDsl, LoadQuery};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use tenancy_schema::__private_v0_1::executor::{scope_exists, scope_query};
 use tenancy_schema::scope::{ScopedExists, TenantQuery};
-use tenancy_schema::{Error, PrincipalId, Result, Scoped, TenantId, UntypedSql};
+use tenancy_schema::{PrincipalId, Result, Scoped, TenantId, UntypedSql};
+
+use crate::pipeline::run_statement;
+use crate::pool::SessionConn;
 
 /// A transaction bound to one tenant, on an async connection.
 ///
 /// It deliberately does not implement diesel-async's `AsyncConnection`: diesel-async's own
 /// `.load(&mut tx)` would run a query without the tenant filter, and does not compile.
 pub struct AsyncTenantTx<'c> {
-    pub(crate) conn: &'c mut AsyncPgConnection,
+    pub(crate) conn: &'c mut SessionConn,
     pub(crate) tenant: TenantId,
     pub(crate) principal: Option<PrincipalId>,
 }
@@ -57,38 +60,38 @@ impl AsyncTenantTx<'_> {
     ///
     /// # Errors
     /// As [`tenancy_schema::TenantTx::load`].
-    pub async fn load<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
+    pub async fn load<'q, 's, Q, U>(&'s mut self, query: Q) -> Result<Vec<U>>
     where
         Q: TenantQuery,
-        Scoped<Q>: LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        Scoped<Q>: LoadQuery<'q, &'s AsyncPgConnection, U> + 'q,
         U: Send,
     {
         let scoped = self.scope(query)?;
-        scoped.load(self.conn).await.map_err(Error::from)
+        run_statement!(self.conn, |conn| scoped.load(conn))
     }
 
     /// Runs a `SELECT` and returns its first row, or `NotFound`.
     ///
     /// # Errors
     /// As [`tenancy_schema::TenantTx::get_result`].
-    pub async fn get_result<'q, Q, U>(&mut self, query: Q) -> Result<U>
+    pub async fn get_result<'q, 's, Q, U>(&'s mut self, query: Q) -> Result<U>
     where
         Q: TenantQuery,
-        Scoped<Q>: LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        Scoped<Q>: LoadQuery<'q, &'s AsyncPgConnection, U> + 'q,
         U: Send,
     {
         let scoped = self.scope(query)?;
-        scoped.get_result(self.conn).await.map_err(Error::from)
+        run_statement!(self.conn, |conn| scoped.get_result(conn))
     }
 
     /// Same as [`AsyncTenantTx::load`].
     ///
     /// # Errors
     /// As [`AsyncTenantTx::load`].
-    pub async fn get_results<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
+    pub async fn get_results<'q, 's, Q, U>(&'s mut self, query: Q) -> Result<Vec<U>>
     where
         Q: TenantQuery,
-        Scoped<Q>: LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        Scoped<Q>: LoadQuery<'q, &'s AsyncPgConnection, U> + 'q,
         U: Send,
     {
         self.load(query).await
@@ -98,11 +101,11 @@ impl AsyncTenantTx<'_> {
     ///
     /// # Errors
     /// As [`AsyncTenantTx::get_result`].
-    pub async fn first<'q, Q, U>(&mut self, query: Q) -> Result<U>
+    pub async fn first<'q, 's, Q, U>(&'s mut self, query: Q) -> Result<U>
     where
         Q: LimitDsl,
         Limit<Q>: TenantQuery,
-        Scoped<Limit<Q>>: LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        Scoped<Limit<Q>>: LoadQuery<'q, &'s AsyncPgConnection, U> + 'q,
         U: Send,
     {
         self.get_result(query.limit(1)).await
@@ -112,12 +115,12 @@ impl AsyncTenantTx<'_> {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn count<'q, Q>(&mut self, query: Q) -> Result<i64>
+    pub async fn count<'q, 's, Q>(&'s mut self, query: Q) -> Result<i64>
     where
         Q: diesel::QueryDsl + diesel::query_dsl::methods::SelectDsl<diesel::dsl::CountStar>,
         diesel::dsl::Select<Q, diesel::dsl::CountStar>: TenantQuery,
         Scoped<diesel::dsl::Select<Q, diesel::dsl::CountStar>>:
-            LoadQuery<'q, AsyncPgConnection, i64> + 'q,
+            LoadQuery<'q, &'s AsyncPgConnection, i64> + 'q,
     {
         self.get_result(query.count()).await
     }
@@ -127,7 +130,7 @@ impl AsyncTenantTx<'_> {
     ///
     /// # Errors
     /// As [`AsyncTenantTx::first`].
-    pub async fn find<'q, T, K, U>(&mut self, table: T, key: K) -> Result<U>
+    pub async fn find<'q, 's, T, K, U>(&'s mut self, table: T, key: K) -> Result<U>
     where
         T: tenancy_schema::TenantFind,
         T: FilterDsl<diesel::dsl::Eq<T::KeyColumn, K>>,
@@ -136,7 +139,7 @@ impl AsyncTenantTx<'_> {
         Filter<T, diesel::dsl::Eq<T::KeyColumn, K>>: LimitDsl,
         Limit<Filter<T, diesel::dsl::Eq<T::KeyColumn, K>>>: TenantQuery,
         Scoped<Limit<Filter<T, diesel::dsl::Eq<T::KeyColumn, K>>>>:
-            LoadQuery<'q, AsyncPgConnection, U> + 'q,
+            LoadQuery<'q, &'s AsyncPgConnection, U> + 'q,
         U: Send,
     {
         let column = T::KeyColumn::default();
@@ -147,15 +150,13 @@ impl AsyncTenantTx<'_> {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn exists<'q, Q>(&mut self, query: Q) -> Result<bool>
+    pub async fn exists<'q, 's, Q>(&'s mut self, query: Q) -> Result<bool>
     where
         Q: TenantQuery,
-        ScopedExists<Q>: LoadQuery<'q, AsyncPgConnection, bool> + 'q,
+        ScopedExists<Q>: LoadQuery<'q, &'s AsyncPgConnection, bool> + 'q,
     {
-        scope_exists(query, self.tenant)?
-            .get_result(self.conn)
-            .await
-            .map_err(Error::from)
+        let scoped = scope_exists(query, self.tenant)?;
+        run_statement!(self.conn, |conn| scoped.get_result(conn))
     }
 
     /// Runs raw SQL (`diesel::sql_query`). The compiler cannot see into it: it runs as the
@@ -164,12 +165,12 @@ impl AsyncTenantTx<'_> {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn execute<Q>(&mut self, query: Q) -> Result<usize>
+    pub async fn execute<'s, Q>(&'s mut self, query: Q) -> Result<usize>
     where
-        Q: diesel::query_builder::Query + ExecuteDsl<AsyncPgConnection> + Send,
+        Q: diesel::query_builder::Query + ExecuteDsl<&'s AsyncPgConnection> + Send,
         Q::SqlType: UntypedSql,
     {
-        query.execute(self.conn).await.map_err(Error::from)
+        run_statement!(self.conn, |conn| query.execute(conn))
     }
 
     /// Loads rows from raw SQL (`diesel::sql_query` + `QueryableByName`); like
@@ -177,13 +178,13 @@ impl AsyncTenantTx<'_> {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn load_sql<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
+    pub async fn load_sql<'q, 's, Q, U>(&'s mut self, query: Q) -> Result<Vec<U>>
     where
         Q: diesel::query_builder::Query<SqlType = diesel::sql_types::Untyped>
-            + LoadQuery<'q, AsyncPgConnection, U>
+            + LoadQuery<'q, &'s AsyncPgConnection, U>
             + 'q,
         U: Send,
     {
-        query.load(self.conn).await.map_err(Error::from)
+        run_statement!(self.conn, |conn| query.load(conn))
     }
 }

@@ -18,9 +18,10 @@ use tenancy_schema::__private_v0_1::executor::{
     conflict_columns, delete_statement, insert_statement, tenant_predicate, update_statement,
 };
 use tenancy_schema::scope::{ScopedTable, TenantFreeValues};
-use tenancy_schema::{ConflictTarget, Error, InsertRows, OrFilterOnTenantWrite, Result};
+use tenancy_schema::{ConflictTarget, InsertRows, OrFilterOnTenantWrite, Result};
 
 use crate::AsyncTenantTx;
+use crate::pipeline::run_statement;
 
 impl<'c> AsyncTenantTx<'c> {
     /// Starts an `INSERT` into `table`; add `.values(..)`. The tenant column is written by
@@ -94,7 +95,7 @@ pub struct AsyncInsert<'t, 'c, T, V> {
     table: PhantomData<T>,
 }
 
-impl<T, V> AsyncInsert<'_, '_, T, V>
+impl<'t, T, V> AsyncInsert<'t, '_, T, V>
 where
     T: ScopedTable,
     T::AllColumns: QueryFragment<Pg>,
@@ -106,13 +107,13 @@ where
     /// As [`tenancy_schema::ScopedInsert::execute`].
     pub async fn execute(self) -> Result<usize>
     where
-        TenantInsert<T, V>: ExecuteDsl<AsyncPgConnection>,
+        TenantInsert<T, V>: ExecuteDsl<&'t AsyncPgConnection>,
     {
         if self.rows.is_empty() {
             return Ok(0);
         }
         let statement = insert_statement::<T, V, ()>(self.tx.tenant, self.rows, None, false)?;
-        statement.execute(self.tx.conn).await.map_err(Error::from)
+        run_statement!(self.tx.conn, |conn| statement.execute(conn))
     }
 
     /// Runs the insert with `RETURNING *` and loads the one row it inserted.
@@ -121,14 +122,11 @@ where
     /// As [`AsyncInsert::execute`].
     pub async fn get_result<'q, U>(self) -> Result<U>
     where
-        TenantInsert<T, V>: LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        TenantInsert<T, V>: LoadQuery<'q, &'t AsyncPgConnection, U> + 'q,
         U: Send,
     {
         let statement = insert_statement::<T, V, ()>(self.tx.tenant, self.rows, None, true)?;
-        statement
-            .get_result(self.tx.conn)
-            .await
-            .map_err(Error::from)
+        run_statement!(self.tx.conn, |conn| statement.get_result(conn))
     }
 
     /// Runs the insert with `RETURNING *` and loads every row it inserted.
@@ -137,17 +135,14 @@ where
     /// As [`AsyncInsert::execute`].
     pub async fn get_results<'q, U>(self) -> Result<Vec<U>>
     where
-        TenantInsert<T, V>: LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        TenantInsert<T, V>: LoadQuery<'q, &'t AsyncPgConnection, U> + 'q,
         U: Send,
     {
         if self.rows.is_empty() {
             return Ok(Vec::new());
         }
         let statement = insert_statement::<T, V, ()>(self.tx.tenant, self.rows, None, true)?;
-        statement
-            .get_results(self.tx.conn)
-            .await
-            .map_err(Error::from)
+        run_statement!(self.tx.conn, |conn| statement.get_results(conn))
     }
 }
 
@@ -200,7 +195,7 @@ pub struct AsyncUpdateSet<'t, 'c, T, P, Ch> {
     changes: Ch,
 }
 
-impl<T, P, Ch> AsyncUpdateSet<'_, '_, T, P, Ch>
+impl<'t, T, P, Ch> AsyncUpdateSet<'t, '_, T, P, Ch>
 where
     T: ScopedTable + FilterDsl<P>,
     P: QueryFragment<Pg>,
@@ -214,10 +209,10 @@ where
     /// As [`tenancy_schema::ScopedUpdateSet::execute`].
     pub async fn execute(self) -> Result<usize>
     where
-        WithScope<UpdateOf<T, P, Ch>>: ExecuteDsl<AsyncPgConnection>,
+        WithScope<UpdateOf<T, P, Ch>>: ExecuteDsl<&'t AsyncPgConnection>,
     {
         let statement = update_statement(self.tx.tenant, self.table, self.predicate, self.changes)?;
-        statement.execute(self.tx.conn).await.map_err(Error::from)
+        run_statement!(self.tx.conn, |conn| statement.execute(conn))
     }
 
     /// Runs the update and returns the changed rows (`RETURNING *`).
@@ -226,14 +221,11 @@ where
     /// As [`AsyncUpdateSet::execute`].
     pub async fn get_results<'q, U>(self) -> Result<Vec<U>>
     where
-        WithScope<UpdateOf<T, P, Ch>>: LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        WithScope<UpdateOf<T, P, Ch>>: LoadQuery<'q, &'t AsyncPgConnection, U> + 'q,
         U: Send,
     {
         let statement = update_statement(self.tx.tenant, self.table, self.predicate, self.changes)?;
-        statement
-            .get_results(self.tx.conn)
-            .await
-            .map_err(Error::from)
+        run_statement!(self.tx.conn, |conn| statement.get_results(conn))
     }
 }
 
@@ -275,12 +267,10 @@ impl<'t, 'c, T: ScopedTable, P> AsyncDelete<'t, 'c, T, P> {
         P: QueryFragment<Pg>,
         Filter<T, P>: IntoUpdateTarget,
         diesel::dsl::delete<Filter<T, P>>: QueryFragment<Pg>,
-        WithScope<diesel::dsl::delete<Filter<T, P>>>: ExecuteDsl<AsyncPgConnection>,
+        WithScope<diesel::dsl::delete<Filter<T, P>>>: ExecuteDsl<&'t AsyncPgConnection>,
     {
-        delete_statement(self.tx.tenant, self.table, self.predicate)?
-            .execute(self.tx.conn)
-            .await
-            .map_err(Error::from)
+        let statement = delete_statement(self.tx.tenant, self.table, self.predicate)?;
+        run_statement!(self.tx.conn, |conn| statement.execute(conn))
     }
 }
 
@@ -353,7 +343,7 @@ pub struct AsyncUpsert<'t, 'c, T, V, Ch> {
     conflict: OnConflict<Ch>,
 }
 
-impl<T, V, Ch> AsyncUpsert<'_, '_, T, V, Ch>
+impl<'t, T, V, Ch> AsyncUpsert<'t, '_, T, V, Ch>
 where
     T: ScopedTable,
     T::AllColumns: QueryFragment<Pg>,
@@ -366,14 +356,14 @@ where
     /// As [`tenancy_schema::ScopedUpsert::execute`].
     pub async fn execute(self) -> Result<usize>
     where
-        TenantInsert<T, V, Ch>: ExecuteDsl<AsyncPgConnection>,
+        TenantInsert<T, V, Ch>: ExecuteDsl<&'t AsyncPgConnection>,
     {
         let AsyncInsert { tx, rows, .. } = self.insert;
         if rows.is_empty() {
             return Ok(0);
         }
         let statement = insert_statement::<T, V, Ch>(tx.tenant, rows, Some(self.conflict), false)?;
-        statement.execute(tx.conn).await.map_err(Error::from)
+        run_statement!(tx.conn, |conn| statement.execute(conn))
     }
 
     /// Runs the upsert with `RETURNING *`: the rows inserted or updated (with `DO NOTHING`, a
@@ -383,7 +373,7 @@ where
     /// As [`AsyncUpsert::execute`].
     pub async fn get_results<'q, U>(self) -> Result<Vec<U>>
     where
-        TenantInsert<T, V, Ch>: LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        TenantInsert<T, V, Ch>: LoadQuery<'q, &'t AsyncPgConnection, U> + 'q,
         U: Send,
     {
         let AsyncInsert { tx, rows, .. } = self.insert;
@@ -391,6 +381,6 @@ where
             return Ok(Vec::new());
         }
         let statement = insert_statement::<T, V, Ch>(tx.tenant, rows, Some(self.conflict), true)?;
-        statement.get_results(tx.conn).await.map_err(Error::from)
+        run_statement!(tx.conn, |conn| statement.get_results(conn))
     }
 }

@@ -49,7 +49,10 @@
 //! - The resolver ([`TenantResolver`]) runs first, on the request's head; its rejection is the
 //!   answer and no handler runs. Its identity goes into the request's extensions.
 //! - The transaction begins on the first extraction of [`Tx`], not before: a handler that does
-//!   not extract it uses no connection.
+//!   not extract it uses no connection. With an `AsyncTenancy` built with
+//!   [`pipeline(true)`](tenancy_async::AsyncTenancyBuilder::pipeline), extracting it only
+//!   checks out the connection; the opening goes out with the handler's first statement, and a
+//!   refusal (a suspended tenant) comes back from that statement, with the same response.
 //! - The layer ends it: commit on 2xx/3xx (a failed commit turns the answer into an error),
 //!   rollback otherwise. A request whose future is dropped (the client went away, a timeout)
 //!   or whose handler panics leaves the transaction open in a dropped value: its connection

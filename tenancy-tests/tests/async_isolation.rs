@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::schema::{categories, posts};
-use common::{Rls, async_tenancy, async_titles as titles};
+use common::{Rls, async_tenancy, async_tenancy_with, async_titles as titles};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable, Text};
 use tenancy_async::AsyncTenancy;
@@ -52,9 +52,10 @@ async fn assert_all_clean(t: &AsyncTenancy, context: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_tenant_reads_only_its_own_rows() {
-    for rls in Rls::all() {
+    for (rls, pipeline) in Rls::all_async() {
+        eprintln!("{rls:?}, pipelined: {pipeline}");
         let (a, b) = rls.two_tenants();
-        let t = async_tenancy(rls, 2).await;
+        let t = async_tenancy_with(rls, 2, pipeline).await;
         for (tenant, label) in [(a, "a"), (b, "b")] {
             let (all, one, first, filtered, exists, count_raw) = t
                 .transaction(tenant, async |tx| {
@@ -145,9 +146,10 @@ async fn each_tenant_reads_only_its_own_rows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_stay_in_the_tenant() {
-    for rls in Rls::all() {
+    for (rls, pipeline) in Rls::all_async() {
+        eprintln!("{rls:?}, pipelined: {pipeline}");
         let (a, b) = rls.two_tenants();
-        let t = async_tenancy(rls, 2).await;
+        let t = async_tenancy_with(rls, 2, pipeline).await;
         let inserted: Post = t
             .transaction(a, async |tx| {
                 let n = tx
@@ -251,9 +253,10 @@ async fn writes_stay_in_the_tenant() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upserts_counts_and_finds_stay_in_the_tenant() {
-    for rls in Rls::all() {
+    for (rls, pipeline) in Rls::all_async() {
+        eprintln!("{rls:?}, pipelined: {pipeline}");
         let (a, b) = rls.two_tenants();
-        let t = async_tenancy(rls, 2).await;
+        let t = async_tenancy_with(rls, 2, pipeline).await;
         let (upserted, ignored, count, found, other) = t
             .transaction(a, async |tx| {
                 // Both tenants have a post 1: the conflict target is (tenant_id, id), so only
@@ -335,9 +338,10 @@ async fn upserts_counts_and_finds_stay_in_the_tenant() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raw_sql_cannot_switch_the_tenant_or_the_role() {
-    for rls in Rls::all() {
+    for (rls, pipeline) in Rls::all_async() {
+        eprintln!("{rls:?}, pipelined: {pipeline}");
         let (a, b) = rls.two_tenants();
-        let t = async_tenancy(rls, 1).await;
+        let t = async_tenancy_with(rls, 1, pipeline).await;
         let other = b.as_uuid().to_string();
         let forgeries = [
             format!("SELECT set_config('tenancy.tenant_id', '{other}', true)"),
@@ -396,6 +400,12 @@ async fn raw_sql_cannot_switch_the_tenant_or_the_role() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn built_transactions_carry_their_options_and_admin_crosses_tenants() {
+    for pipeline in [false, true] {
+        options_and_admin(pipeline).await;
+    }
+}
+
+async fn options_and_admin(pipeline: bool) {
     #[derive(QueryableByName)]
     struct Mode {
         #[diesel(sql_type = Text)]
@@ -406,7 +416,7 @@ async fn built_transactions_carry_their_options_and_admin_crosses_tenants() {
         tenant: Option<uuid::Uuid>,
     }
     let (a, b) = Rls::On.two_tenants();
-    let t = async_tenancy(Rls::On, 1).await;
+    let t = async_tenancy_with(Rls::On, 1, pipeline).await;
     let mode: Vec<Mode> = t
         .build_transaction(a)
         .read_only()
@@ -588,8 +598,14 @@ const STEPS: usize = 5;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_cancelled_at_any_await_point_leaves_nothing_behind() {
+    for pipeline in [false, true] {
+        cancel_at_each_await_point(pipeline).await;
+    }
+}
+
+async fn cancel_at_each_await_point(pipeline: bool) {
     let (a, b) = Rls::On.two_tenants();
-    let t = async_tenancy(Rls::On, 2).await;
+    let t = async_tenancy_with(Rls::On, 2, pipeline).await;
     // Cancelled after k completed steps (k = 0: right after BEGIN and the context), while
     // waiting on something else: the future is dropped by the timeout.
     for k in 0..=STEPS {
@@ -642,7 +658,11 @@ async fn a_transaction_cancelled_at_any_await_point_leaves_nothing_behind() {
     assert_eq!(titles(&t, a).await, ["a one", "a two"]);
     common::record_counts(
         "async-cancellation",
-        "cancelled after each step and in flight",
+        if pipeline {
+            "cancelled after each step and in flight, opening pipelined"
+        } else {
+            "cancelled after each step and in flight"
+        },
         &[
             ("cancellations", u64::try_from(2 * STEPS + 2).unwrap()),
             ("leaked_sessions", 0),
@@ -673,10 +693,16 @@ impl Rng {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_transactions_dropped_at_random_points_leave_nothing_behind() {
+    for pipeline in [false, true] {
+        random_drops(pipeline).await;
+    }
+}
+
+async fn random_drops(pipeline: bool) {
     const SEED: u64 = 0x5EED_7E4A_4C1E_0001;
     const TASKS: u64 = 160;
     let (a, b) = Rls::On.two_tenants();
-    let t = async_tenancy(Rls::On, 4).await;
+    let t = async_tenancy_with(Rls::On, 4, pipeline).await;
     // Every connection open before the run starts.
     assert_all_clean(&t, "before the random run").await;
     let mut rng = Rng(SEED);
@@ -755,7 +781,11 @@ async fn concurrent_transactions_dropped_at_random_points_leave_nothing_behind()
     assert_eq!(u64::try_from(committed).unwrap(), finished);
     common::record_counts(
         "async-cancellation",
-        "random drops under load",
+        if pipeline {
+            "random drops under load, opening pipelined"
+        } else {
+            "random drops under load"
+        },
         &[
             ("transactions", TASKS),
             ("cancelled", TASKS - finished),

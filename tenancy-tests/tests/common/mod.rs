@@ -100,6 +100,15 @@ impl Rls {
         }
     }
 
+    /// Every fixture, each with the opening of async tenant transactions sent on its own and
+    /// pipelined with the first statement.
+    pub fn all_async() -> Vec<(Rls, bool)> {
+        Rls::all()
+            .into_iter()
+            .flat_map(|rls| [(rls, false), (rls, true)])
+            .collect()
+    }
+
     /// Whether row level security is enforced on the tenant tables.
     pub fn enforced(self) -> bool {
         matches!(self, Rls::On | Rls::OnNative)
@@ -169,6 +178,16 @@ fn build_fixture(db: &'static TestDatabase, rls: Rls) -> Fixture {
 /// An async tenancy on the fixture's database (RLS on or off), built as an application on the
 /// foundation schema builds it (its configuration audits the escape hatch).
 pub async fn async_tenancy(rls: Rls, size: u32) -> tenancy_async::AsyncTenancy {
+    async_tenancy_with(rls, size, false).await
+}
+
+/// [`async_tenancy`], with the opening of tenant transactions pipelined with their first
+/// statement when `pipeline` is set.
+pub async fn async_tenancy_with(
+    rls: Rls,
+    size: u32,
+    pipeline: bool,
+) -> tenancy_async::AsyncTenancy {
     let f = rls.fixture();
     let admin_url =
         f.db.create_admin_login("tenancy_test_admin", "test-admin-password")
@@ -178,6 +197,7 @@ pub async fn async_tenancy(rls: Rls, size: u32) -> tenancy_async::AsyncTenancy {
         .max_size(size)
         .connection_timeout(std::time::Duration::from_secs(20))
         .config(tenancy_foundation::config())
+        .pipeline(pipeline)
         .build()
         .await
         .expect("async tenancy")

@@ -1,0 +1,212 @@
+//! Async tenant transactions whose opening is pipelined with their first statement
+//! (`AsyncTenancyBuilder::pipeline(true)`), against real PostgreSQL as the application's login:
+//! no statement ever runs without its opening in front of it (a refused opening also refuses
+//! every later statement, and nothing they would have written is kept, even with row level
+//! security off), the first statement runs inside the transaction, a transaction without
+//! statements is still checked, and a connection the server closed is not used.
+//!
+//! The isolation and cancellation suites (`async_isolation.rs`) run every case with the opening
+//! pipelined as well.
+
+mod common;
+
+use std::time::Duration;
+
+use common::schema::posts;
+use common::{Rls, async_tenancy_with, async_titles as titles};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use tenancy_async::AsyncTenancy;
+use tenancy_schema::{Error, TenantId};
+
+async fn assert_all_clean(t: &AsyncTenancy, context: &str) {
+    let sessions = t.inspect_sessions().await.expect("inspect sessions");
+    assert!(!sessions.is_empty());
+    for session in sessions {
+        assert_eq!(session.current_user, common::LOGIN_ROLE, "{context}");
+        assert!(session.is_clean(), "{context}: {session:?}");
+    }
+}
+
+fn suspend(rls: Rls, tenant: TenantId) {
+    rls.owner()
+        .batch_execute(&format!(
+            "UPDATE tenants SET status = 'suspended' WHERE id = '{}'",
+            tenant.as_uuid()
+        ))
+        .expect("suspend the tenant");
+}
+
+/// Rows of `tenant` in `posts`, counted by the table's owner (no policy applies to it).
+fn rows_of(rls: Rls, tenant: TenantId) -> i64 {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    diesel::sql_query("SELECT count(*) AS n FROM posts WHERE tenant_id = $1::uuid")
+        .bind::<Text, _>(tenant.as_uuid().to_string())
+        .get_result::<Count>(&mut rls.owner())
+        .expect("count as owner")
+        .n
+}
+
+async fn insert(tx: &mut tenancy_async::AsyncTenantTx<'_>, id: i32) -> Result<usize, Error> {
+    tx.insert_into(posts::table)
+        .values((
+            posts::id.eq(id),
+            posts::title.eq("written"),
+            posts::slug.eq(format!("written-{id}")),
+        ))
+        .execute()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_statement_runs_without_its_opening() {
+    for rls in Rls::all() {
+        let (a, _) = rls.two_tenants();
+        let t = async_tenancy_with(rls, 1, true).await;
+        suspend(rls, a);
+        let before = rows_of(rls, a);
+        // Every statement is refused with the opening's error, even when the closure ignores
+        // the refusals and carries on; the transaction reports it too.
+        let mut seen = Vec::new();
+        let result = t
+            .transaction(a, async |tx| {
+                for id in [500, 501, 502] {
+                    seen.push(insert(tx, id).await);
+                }
+                Ok::<_, Error>(())
+            })
+            .await;
+        assert!(
+            matches!(result, Err(Error::TenantSuspended(t)) if t == a),
+            "{rls:?}: {result:?}"
+        );
+        assert_eq!(seen.len(), 3);
+        for r in &seen {
+            assert!(
+                matches!(r, Err(Error::TenantSuspended(t)) if *t == a),
+                "{rls:?}: {seen:?}"
+            );
+        }
+        // Nothing was written, also where only tenancy stands between the statement and the
+        // table (row level security off): no statement ran outside a transaction.
+        assert_eq!(rows_of(rls, a), before, "{rls:?}");
+        assert_all_clean(&t, &format!("{rls:?}: after a refused opening")).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_statement_runs_inside_the_transaction() {
+    #[derive(QueryableByName)]
+    struct Seen {
+        #[diesel(sql_type = Text)]
+        tenant: String,
+        #[diesel(sql_type = Text)]
+        xact: String,
+    }
+    for rls in Rls::all() {
+        let (a, b) = rls.two_tenants();
+        let t = async_tenancy_with(rls, 1, true).await;
+        // The first statement sees the context and the transaction the second one sees.
+        let (first, second) = t
+            .transaction(a, async |tx| {
+                let sql = "SELECT tenancy.current_tenant()::text AS tenant, \
+                           pg_current_xact_id()::text AS xact";
+                let first: Vec<Seen> = tx.load_sql(diesel::sql_query(sql)).await?;
+                let second: Vec<Seen> = tx.load_sql(diesel::sql_query(sql)).await?;
+                Ok::<_, Error>((first, second))
+            })
+            .await
+            .unwrap();
+        assert_eq!(first[0].tenant, a.as_uuid().to_string(), "{rls:?}");
+        assert_eq!(first[0].xact, second[0].xact, "{rls:?}");
+        // A first statement that writes is rolled back with its transaction.
+        let before = rows_of(rls, a);
+        let result = t
+            .transaction(a, async |tx| {
+                insert(tx, 600).await?;
+                Err::<(), _>(Error::MissingAdminReason)
+            })
+            .await;
+        assert!(
+            matches!(result, Err(Error::MissingAdminReason)),
+            "{result:?}"
+        );
+        assert_eq!(rows_of(rls, a), before, "{rls:?}");
+        // And one that commits is there, in its own tenant only.
+        t.transaction(a, async |tx| insert(tx, 601).await)
+            .await
+            .unwrap();
+        assert_eq!(rows_of(rls, a), before + 1, "{rls:?}");
+        assert_eq!(titles(&t, b).await, ["b one", "b two"], "{rls:?}");
+        assert_all_clean(&t, &format!("{rls:?}")).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_without_statements_is_still_checked() {
+    let rls = Rls::On;
+    let (a, b) = rls.two_tenants();
+    let t = async_tenancy_with(rls, 1, true).await;
+    t.transaction(a, async |_tx| Ok::<_, Error>(()))
+        .await
+        .unwrap();
+    let unknown = TenantId::new_v7();
+    let r = t.transaction(unknown, async |_tx| Ok::<_, Error>(())).await;
+    assert!(
+        matches!(r, Err(Error::TenantNotFound(t)) if t == unknown),
+        "{r:?}"
+    );
+    suspend(rls, b);
+    let r = t.transaction(b, async |_tx| Ok::<_, Error>(())).await;
+    assert!(
+        matches!(r, Err(Error::TenantSuspended(t)) if t == b),
+        "{r:?}"
+    );
+    // The same through a transaction held as a value.
+    let owned = t.begin(b, None).await.expect("nothing is sent yet");
+    let r = owned.commit().await;
+    assert!(
+        matches!(r, Err(Error::TenantSuspended(t)) if t == b),
+        "{r:?}"
+    );
+    // A transaction that fails before its first statement sent nothing: its connection is
+    // kept (the pool of one still has it open), and clean.
+    let (open_before, _) = t.pool_state();
+    let r = t
+        .transaction(a, async |_tx| Err::<(), _>(Error::MissingAdminReason))
+        .await;
+    assert!(matches!(r, Err(Error::MissingAdminReason)), "{r:?}");
+    let dropped = t.begin(a, None).await.expect("nothing is sent yet");
+    drop(dropped);
+    assert_eq!(t.pool_state().0, open_before);
+    assert_all_clean(&t, "after transactions without statements").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_the_server_closed_is_not_used() {
+    let rls = Rls::On;
+    let (a, _) = rls.two_tenants();
+    let t = async_tenancy_with(rls, 2, true).await;
+    // Both connections open and idle.
+    assert_all_clean(&t, "before").await;
+    assert_eq!(t.pool_state(), (2, 2));
+    let mut owner = rls.owner();
+    owner
+        .batch_execute(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{}'",
+            common::LOGIN_ROLE
+        ))
+        .expect("terminate the pool's sessions");
+    // The client sees the socket close once its connection task has read the server's
+    // goodbye; give it the time to.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for _ in 0..3 {
+        assert_eq!(titles(&t, a).await, ["a one", "a two"]);
+    }
+    assert_all_clean(&t, "after the server closed the idle connections").await;
+}
