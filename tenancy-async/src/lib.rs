@@ -98,6 +98,7 @@ mod build;
 mod owned;
 mod pipeline;
 mod pool;
+mod shorthands;
 mod system;
 mod tenancy;
 mod tenant_tx;

@@ -75,6 +75,40 @@ impl AsyncSystemConn<'_> {
         self.get_result(query.limit(1)).await
     }
 
+    /// `SELECT COUNT(*)` of the query.
+    ///
+    /// # Errors
+    /// As [`AsyncSystemConn::load`].
+    pub async fn count<'q, Q>(&mut self, query: Q) -> Result<i64>
+    where
+        Q: diesel::QueryDsl + diesel::query_dsl::methods::SelectDsl<diesel::dsl::CountStar>,
+        diesel::dsl::Select<Q, diesel::dsl::CountStar>:
+            GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, AsyncPgConnection, i64> + 'q,
+    {
+        self.get_result(query.count()).await
+    }
+
+    /// `SELECT EXISTS (<query>)`.
+    ///
+    /// # Errors
+    /// As [`AsyncSystemConn::load`].
+    pub async fn exists<Q>(&mut self, query: Q) -> Result<bool>
+    where
+        Q: GlobalQuery + QueryFragment<Pg> + diesel::query_builder::QueryId + Send,
+        diesel::dsl::exists<Q>: diesel::expression::Expression<SqlType = diesel::sql_types::Bool>
+            + QueryFragment<Pg>
+            + diesel::query_builder::QueryId
+            + diesel::expression::ValidGrouping<()>
+            + diesel::expression::SelectableExpression<diesel::query_builder::NoFromClause>
+            + Send,
+    {
+        check_global(&query)?;
+        diesel::select(diesel::dsl::exists(query))
+            .get_result(self.conn)
+            .await
+            .map_err(Error::from)
+    }
+
     /// Runs an `INSERT`, `UPDATE` or `DELETE` on a global table.
     ///
     /// # Errors

@@ -230,6 +230,25 @@ impl AsyncTenancy {
             .await
     }
 
+    /// Like [`AsyncTenancy::transaction`], with an acting principal exposed to SQL as
+    /// `tenancy.current_principal()`, as [`tenancy_schema::Tenancy::transaction_as`].
+    ///
+    /// # Errors
+    /// As [`AsyncTenancy::transaction`].
+    pub async fn transaction_as<T, E, F>(
+        &self,
+        tenant: TenantId,
+        principal: PrincipalId,
+        f: F,
+    ) -> Result<T, E>
+    where
+        F: AsyncFnOnce(&mut AsyncTenantTx<'_>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        self.run_tenant(TransactionOptions::default(), tenant, Some(principal), f)
+            .await
+    }
+
     /// A tenant transaction with options, as [`tenancy_schema::Tenancy::build_transaction`].
     pub fn build_transaction(&self, tenant: TenantId) -> AsyncTransactionBuilder<'_> {
         AsyncTransactionBuilder::new(self, tenant)

@@ -140,6 +140,29 @@ async fn each_tenant_reads_only_its_own_rows() {
             })
             .await;
         assert!(matches!(refused, Err(Error::UnsafeSql(_))), "{refused:?}");
+        // Counting and testing for rows on global tables; a tenant table in a raw fragment is
+        // refused there too.
+        let (count, exists) = t
+            .system(async |sys| {
+                let count = sys.count(categories::table).await?;
+                let exists = sys
+                    .exists(categories::table.filter(categories::name.eq("howto")))
+                    .await?;
+                Ok::<_, Error>((count, exists))
+            })
+            .await
+            .unwrap();
+        assert_eq!((count, exists), (2, true), "{rls:?}");
+        let refused = t
+            .system(async |sys| {
+                sys.exists(
+                    categories::table
+                        .filter(diesel::dsl::sql::<Bool>("EXISTS (SELECT FROM posts)")),
+                )
+                .await
+            })
+            .await;
+        assert!(matches!(refused, Err(Error::UnsafeSql(_))), "{refused:?}");
         assert_all_clean(&t, &format!("{rls:?}")).await;
     }
 }
@@ -247,6 +270,98 @@ async fn writes_stay_in_the_tenant() {
             .load(&mut owner)
             .unwrap();
         assert_eq!(b_slugs, ["first", "second"], "{rls:?}");
+        assert_all_clean(&t, &format!("{rls:?}")).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shorthands_stay_in_the_tenant() {
+    for (rls, pipeline) in Rls::all_async() {
+        eprintln!("{rls:?}, pipelined: {pipeline}");
+        let (a, b) = rls.two_tenants();
+        let t = async_tenancy_with(rls, 2, pipeline).await;
+        let (one, returned, batch, upserted, mine) = t
+            .transaction(a, async |tx| {
+                let one = tx
+                    .insert(
+                        posts::table,
+                        NewPost {
+                            id: 20,
+                            title: "a twenty",
+                            slug: "twenty",
+                        },
+                    )
+                    .await?;
+                let returned: Post = tx
+                    .insert_returning(
+                        posts::table,
+                        (
+                            posts::id.eq(21),
+                            posts::title.eq("a twenty-one"),
+                            posts::slug.eq("twenty-one"),
+                        ),
+                    )
+                    .await?;
+                let batch = tx
+                    .insert_batch(
+                        posts::table,
+                        vec![
+                            NewPost {
+                                id: 22,
+                                title: "a twenty-two",
+                                slug: "twenty-two",
+                            },
+                            NewPost {
+                                id: 23,
+                                title: "a twenty-three",
+                                slug: "twenty-three",
+                            },
+                        ],
+                    )
+                    .await?;
+                // Both tenants have a post 1: the conflict target includes the tenant column,
+                // so only A's is updated.
+                let upserted = tx
+                    .upsert(
+                        posts::table,
+                        NewPost {
+                            id: 1,
+                            title: "a one",
+                            slug: "first",
+                        },
+                        posts::id,
+                        posts::title.eq("a one, upserted"),
+                    )
+                    .await?;
+                let only_mine = tx.tenant_filter(posts::table);
+                let mine: Vec<i32> = tx
+                    .load(
+                        posts::table
+                            .filter(only_mine)
+                            .order(posts::id)
+                            .select(posts::id),
+                    )
+                    .await?;
+                Ok::<_, Error>((one, returned, batch, upserted, mine))
+            })
+            .await
+            .unwrap();
+        assert_eq!((one, batch, upserted), (1, 2, 1), "{rls:?}");
+        assert_eq!(returned.tenant_id, a, "{rls:?}");
+        assert_eq!(mine, [1, 2, 20, 21, 22, 23], "{rls:?}");
+        assert_eq!(titles(&t, b).await, ["b one", "b two"], "{rls:?}");
+        let seen = titles(&t, a).await;
+        assert_eq!(seen[0], "a one, upserted", "{rls:?}");
+        assert_eq!(seen.len(), 6, "{rls:?}");
+        // Nothing for B in the owner's view either.
+        let mut owner = rls.owner();
+        let b_titles: Vec<String> = posts::table
+            .filter(posts::tenant_id.eq(*b.as_uuid()))
+            .order(posts::id)
+            .select(posts::title)
+            .load(&mut owner)
+            .unwrap();
+        assert_eq!(b_titles, ["b one", "b two"], "{rls:?}");
         assert_all_clean(&t, &format!("{rls:?}")).await;
     }
 }

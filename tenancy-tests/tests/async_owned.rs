@@ -96,6 +96,21 @@ async fn an_owned_transaction_carries_its_principal_and_options() {
     );
     tx.commit().await.expect("commit");
 
+    // The same through the closure API.
+    let seen: Vec<Principal> = t
+        .transaction_as(a, principal, async |tx| {
+            tx.load_sql(diesel::sql_query(
+                "SELECT tenancy.current_principal()::text AS principal",
+            ))
+            .await
+        })
+        .await
+        .expect("principal");
+    assert_eq!(
+        seen[0].principal.as_deref(),
+        Some(principal.as_uuid().to_string().as_str())
+    );
+
     let mut tx = t
         .build_transaction(a)
         .read_only()
