@@ -105,66 +105,69 @@ async fn each_tenant_reads_only_its_own_rows() {
                 assert_eq!(count_raw, 2);
             }
         }
-        // The system connection: global tables only, no tenant rows even through raw SQL.
-        let (names, raw) = t
-            .system(async |sys| {
-                let names: Vec<String> = sys
-                    .load(
-                        categories::table
-                            .order(categories::id)
-                            .select(categories::name),
-                    )
-                    .await?;
-                let raw: Vec<Title> = sys
-                    .load_sql(diesel::sql_query("SELECT title FROM posts"))
-                    .await?;
-                Ok::<_, Error>((names, raw))
-            })
-            .await
-            .unwrap();
-        assert_eq!(names, ["news", "howto"]);
-        if rls.enforced() {
-            assert!(raw.is_empty(), "{raw:?}");
-        }
-        // A tenant table named in a raw fragment on the system connection is refused.
-        let refused = t
-            .system(async |sys| {
-                sys.load::<_, String>(
-                    categories::table
-                        .filter(diesel::dsl::sql::<Bool>(
-                            "id IN (SELECT category_id FROM posts)",
-                        ))
-                        .select(categories::name),
-                )
-                .await
-            })
-            .await;
-        assert!(matches!(refused, Err(Error::UnsafeSql(_))), "{refused:?}");
-        // Counting and testing for rows on global tables; a tenant table in a raw fragment is
-        // refused there too.
-        let (count, exists) = t
-            .system(async |sys| {
-                let count = sys.count(categories::table).await?;
-                let exists = sys
-                    .exists(categories::table.filter(categories::name.eq("howto")))
-                    .await?;
-                Ok::<_, Error>((count, exists))
-            })
-            .await
-            .unwrap();
-        assert_eq!((count, exists), (2, true), "{rls:?}");
-        let refused = t
-            .system(async |sys| {
-                sys.exists(
-                    categories::table
-                        .filter(diesel::dsl::sql::<Bool>("EXISTS (SELECT FROM posts)")),
-                )
-                .await
-            })
-            .await;
-        assert!(matches!(refused, Err(Error::UnsafeSql(_))), "{refused:?}");
+        system_sees_global_tables_only(&t, rls).await;
         assert_all_clean(&t, &format!("{rls:?}")).await;
     }
+}
+
+/// The system connection: global tables only, no tenant rows even through raw SQL.
+async fn system_sees_global_tables_only(t: &AsyncTenancy, rls: Rls) {
+    let (names, raw) = t
+        .system(async |sys| {
+            let names: Vec<String> = sys
+                .load(
+                    categories::table
+                        .order(categories::id)
+                        .select(categories::name),
+                )
+                .await?;
+            let raw: Vec<Title> = sys
+                .load_sql(diesel::sql_query("SELECT title FROM posts"))
+                .await?;
+            Ok::<_, Error>((names, raw))
+        })
+        .await
+        .unwrap();
+    assert_eq!(names, ["news", "howto"]);
+    if rls.enforced() {
+        assert!(raw.is_empty(), "{raw:?}");
+    }
+    // A tenant table named in a raw fragment on the system connection is refused.
+    let refused = t
+        .system(async |sys| {
+            sys.load::<_, String>(
+                categories::table
+                    .filter(diesel::dsl::sql::<Bool>(
+                        "id IN (SELECT category_id FROM posts)",
+                    ))
+                    .select(categories::name),
+            )
+            .await
+        })
+        .await;
+    assert!(matches!(refused, Err(Error::UnsafeSql(_))), "{refused:?}");
+    // Counting and testing for rows on global tables; a tenant table in a raw fragment is
+    // refused there too.
+    let (count, exists) = t
+        .system(async |sys| {
+            let count = sys.count(categories::table).await?;
+            let exists = sys
+                .exists(categories::table.filter(categories::name.eq("howto")))
+                .await?;
+            Ok::<_, Error>((count, exists))
+        })
+        .await
+        .unwrap();
+    assert_eq!((count, exists), (2, true), "{rls:?}");
+    let refused = t
+        .system(async |sys| {
+            sys.exists(
+                categories::table.filter(diesel::dsl::sql::<Bool>("EXISTS (SELECT FROM posts)")),
+            )
+            .await
+        })
+        .await;
+    assert!(matches!(refused, Err(Error::UnsafeSql(_))), "{refused:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
