@@ -111,12 +111,16 @@ pub enum ContextEntry {
 
 impl ContextEntry {
     /// The query that tells them apart: whether the `citus` extension is installed, and
-    /// whether `tenancy.enable_native_context()` made the policies read the native context.
+    /// whether `tenancy.enable_native_context()` made the policies read the native context;
+    /// also whether `tenancy.check_session()`, which the SQL context's transactions end with,
+    /// exists.
     pub const DETECT_SQL: &'static str = "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS citus, \
          EXISTS (SELECT FROM pg_extension WHERE extname = 'tenancy_context') \
          AND EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
            WHERE n.nspname = 'tenancy' AND p.proname = 'current_tenant' \
-             AND p.prosrc LIKE '%tenancy_context.entered()%') AS native";
+             AND p.prosrc LIKE '%tenancy_context.entered()%') AS native, \
+         EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+           WHERE n.nspname = 'tenancy' AND p.proname = 'check_session') AS session_check";
 
     /// The entry for a database, from [`ContextEntry::DETECT_SQL`]'s answer. Citus wins: the
     /// native context does not reach the workers.

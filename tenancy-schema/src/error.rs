@@ -54,6 +54,15 @@ pub enum Error {
     /// connection, a malformed changeset.
     #[error(transparent)]
     UnsafeSql(#[from] crate::SqlTextError),
+    /// The database's tenancy migrations are older than this library: a function it calls in
+    /// every transaction is missing.
+    #[error(
+        "the database's tenancy migrations are older than this library: {missing} is missing; apply the migrations this version ships (`tenancy init` then `diesel migration run`, or `tenancy migrate`)"
+    )]
+    MigrationsBehind {
+        /// The missing function.
+        missing: String,
+    },
     /// No context key was given, and none could be read.
     #[error(
         "no tenant context key: configure `.admin_url(..)` (the key is read through it), `.context_key(..)`, or set TENANCY_CONTEXT_KEY to `SELECT encode(key, 'hex') FROM tenancy.context_key` (run as the tables' owner)"

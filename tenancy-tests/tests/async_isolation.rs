@@ -911,3 +911,42 @@ async fn random_drops(pipeline: bool) {
         ],
     );
 }
+
+/// As the synchronous suite's test of the same name: SQL `PREPARE`, cursors `WITH HOLD` and
+/// `LISTEN` outlive the transaction; none reaches the next checkout, pipelined or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_state_made_by_sql_does_not_reach_the_next_transaction() {
+    #[derive(QueryableByName)]
+    struct Left {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    for (rls, pipeline) in Rls::all_async() {
+        eprintln!("{rls:?}, pipelined: {pipeline}");
+        let (a, _) = rls.two_tenants();
+        let t = async_tenancy_with(rls, 1, pipeline).await;
+        for attempt in [
+            "PREPARE tenancy_planted AS SELECT title FROM posts",
+            "DECLARE tenancy_held CURSOR WITH HOLD FOR SELECT title FROM posts",
+            "LISTEN tenancy_channel",
+        ] {
+            let r = t
+                .transaction(a, async |tx| tx.execute(diesel::sql_query(attempt)).await)
+                .await;
+            assert!(r.is_err(), "{rls:?} {attempt}: {r:?}");
+            let left: Vec<Left> = t
+                .transaction(a, async |tx| {
+                    tx.load_sql(diesel::sql_query(
+                        "SELECT (SELECT count(*) FROM pg_prepared_statements WHERE from_sql) \
+                         + (SELECT count(*) FROM pg_cursors WHERE is_holdable) \
+                         + (SELECT count(*) FROM pg_listening_channels()) AS n",
+                    ))
+                    .await
+                })
+                .await
+                .unwrap();
+            assert_eq!(left[0].n, 0, "{rls:?} {attempt}");
+        }
+        assert_all_clean(&t, &format!("{rls:?}")).await;
+    }
+}

@@ -984,3 +984,68 @@ fn scoped_sql_is_one_statement_with_the_tenant_bound() {
     assert!(sql.contains(r#"FROM "posts" AS "other""#), "{sql}");
     assert!(sql.contains("FOR UPDATE"), "{sql}");
 }
+
+/// SQL `PREPARE`, cursors `WITH HOLD` and `LISTEN` outlive the transaction, a rollback and the
+/// session reset; a prepared statement named like one of the driver's would run in the next
+/// transaction on the connection, another tenant's perhaps. None reaches the next checkout:
+/// with the SQL context the end of the transaction finds them and the connection is closed,
+/// with the native context the extension refuses them when they run.
+#[test]
+fn session_state_made_by_sql_does_not_reach_the_next_transaction() {
+    for rls in Rls::all() {
+        session_state_made_by_sql_does_not_reach_the_next_transaction_with(rls);
+    }
+}
+
+fn session_state_made_by_sql_does_not_reach_the_next_transaction_with(rls: Rls) {
+    #[derive(QueryableByName)]
+    struct Left {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let (a, _) = rls.two_tenants();
+    // One connection: the next transaction gets the one the attempt ran on, or a new one.
+    let t = rls.tenancy(1);
+    let left = |t: &Tenancy| -> i64 {
+        t.transaction(a, |tx| {
+            tx.load_sql(diesel::sql_query(
+                "SELECT (SELECT count(*) FROM pg_prepared_statements WHERE from_sql) \
+                 + (SELECT count(*) FROM pg_cursors WHERE is_holdable) \
+                 + (SELECT count(*) FROM pg_listening_channels()) AS n",
+            ))
+        })
+        .map(|rows: Vec<Left>| rows[0].n)
+        .expect("inspect the next transaction's session")
+    };
+    let attempts = [
+        "PREPARE tenancy_planted AS SELECT title FROM posts",
+        "DECLARE tenancy_held CURSOR WITH HOLD FOR SELECT title FROM posts",
+        "LISTEN tenancy_channel",
+    ];
+    for attempt in attempts {
+        // Committed: the transaction fails (at the statement, or at its end).
+        let committed = t.transaction(a, |tx| tx.execute(diesel::sql_query(attempt)));
+        assert!(committed.is_err(), "{rls:?} {attempt}: {committed:?}");
+        assert_eq!(left(&t), 0, "{rls:?} {attempt}, committed");
+        // Rolled back: the caller's error is what comes back.
+        let rolled_back: Result<(), Error> = t.transaction(a, |tx| {
+            let _ = tx.execute(diesel::sql_query(attempt));
+            Err(Error::MissingAdminReason)
+        });
+        assert!(
+            matches!(rolled_back, Err(Error::MissingAdminReason)),
+            "{rls:?} {attempt}: {rolled_back:?}"
+        );
+        assert_eq!(left(&t), 0, "{rls:?} {attempt}, rolled back");
+        // Behind a COMMIT of the SQL's own, outside any transaction of the library's.
+        let escaped = t.transaction(a, |tx| {
+            tx.execute(diesel::sql_query("COMMIT"))?;
+            tx.execute(diesel::sql_query(attempt))
+        });
+        assert!(escaped.is_err(), "{rls:?} {attempt}: {escaped:?}");
+        assert_eq!(left(&t), 0, "{rls:?} {attempt}, after a COMMIT of its own");
+    }
+    for session in t.inspect_sessions().expect("inspect sessions") {
+        assert!(session.is_clean(), "{rls:?}: {session:?}");
+    }
+}

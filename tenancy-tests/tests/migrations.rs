@@ -202,6 +202,40 @@ fn a_pre_existing_privileged_app_role_is_refused() {
     run_migrations(&mut conn).unwrap();
 }
 
+/// A database whose tenancy migrations are older than the library is refused when the
+/// `Tenancy` is built, with the fix, instead of failing the end of every transaction.
+#[test]
+fn migrations_older_than_the_library_are_refused_at_build() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let db = fresh();
+    let mut conn = PgConnection::establish(db.url()).unwrap();
+    run_migrations(&mut conn).unwrap();
+    let login = db
+        .create_app_login("tenancy_behind_login", "behind")
+        .unwrap();
+    db.tenancy_builder(&login)
+        .unwrap()
+        .max_size(1)
+        .build()
+        .expect("current migrations");
+    // As before the migration that added it.
+    conn.batch_execute("DROP FUNCTION tenancy.check_session()")
+        .unwrap();
+    let err = db
+        .tenancy_builder(&login)
+        .unwrap()
+        .max_size(1)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&err, tenancy_schema::Error::MigrationsBehind { missing } if missing == "tenancy.check_session()"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("apply the migrations"), "{err}");
+}
+
 /// `tenancy-foundation/src/schema.rs` against the catalog of a freshly migrated database: every
 /// classified table, its columns in order with their Diesel types and nullability, its
 /// primary key, and the indexes, unique keys and foreign keys the classification declares.

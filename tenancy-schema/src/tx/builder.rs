@@ -7,6 +7,7 @@ use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, Pool};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
+use super::lifecycle::SessionEnd;
 use super::{PgPool, Tenancy, TenancyConfig};
 use crate::context::{ContextEntry, ContextKey};
 use crate::session::SessionManager;
@@ -158,6 +159,8 @@ struct EntryRow {
     citus: bool,
     #[diesel(sql_type = diesel::sql_types::Bool)]
     native: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    session_check: bool,
 }
 
 /// Whether the database is a Citus coordinator, whose workers need the context bound to the
@@ -166,7 +169,15 @@ fn detect_entry(conn: &mut PgConnection) -> Result<ContextEntry, Error> {
     let row: EntryRow = diesel::sql_query(ContextEntry::DETECT_SQL)
         .get_result(conn)
         .map_err(Error::Query)?;
-    Ok(ContextEntry::detect(row.citus, row.native))
+    let entry = ContextEntry::detect(row.citus, row.native);
+    // Without it every transaction of the SQL context would fail at its end, and its
+    // connection be closed: refuse to start instead.
+    if entry.session_end() == SessionEnd::Checked && !row.session_check {
+        return Err(Error::MigrationsBehind {
+            missing: "tenancy.check_session()".to_owned(),
+        });
+    }
+    Ok(entry)
 }
 
 #[derive(diesel::QueryableByName)]

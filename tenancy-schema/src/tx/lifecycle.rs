@@ -18,12 +18,21 @@ use crate::{Error, PrincipalId, TenantId};
 const SESSION_RESET: &str =
     "RESET ALL; RESET ROLE; DISCARD TEMP; SET TIME ZONE 'UTC'; SET CLIENT_ENCODING TO 'UTF8'";
 
+/// Fails when SQL left session state that outlives the transaction and the reset.
+const SESSION_CHECK: &str = "SELECT tenancy.check_session()";
+
 /// What the message that ends a transaction carries besides `COMMIT` or `ROLLBACK`.
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionEnd {
-    /// The session reset ([`SESSION_RESET`]): the SQL context and the admin path.
+    /// The session reset ([`SESSION_RESET`]): the admin path.
     Reset,
+    /// The session reset, after `tenancy.check_session()`, which fails the message when SQL
+    /// left a prepared statement, a cursor `WITH HOLD` or a `LISTEN` behind (neither a rollback
+    /// nor the reset undoes them), so that the connection is closed: the SQL context. The
+    /// check runs once the transaction ended, because an aborted transaction accepts nothing
+    /// but its end.
+    Checked,
     /// Nothing else: on a connection that entered the native context, the extension refuses
     /// to commit any session-level change, so there is nothing to reset
     /// (`docs/adr/0004-native-tenant-context.md`).
@@ -37,7 +46,7 @@ impl ContextEntry {
     pub fn session_end(self) -> SessionEnd {
         match self {
             ContextEntry::Native => SessionEnd::Guarded,
-            ContextEntry::Single | ContextEntry::Distributed => SessionEnd::Reset,
+            ContextEntry::Single | ContextEntry::Distributed => SessionEnd::Checked,
         }
     }
 }
@@ -118,6 +127,7 @@ pub fn begin_failure(
 pub fn end_sql(end: &str, session_end: SessionEnd) -> String {
     match session_end {
         SessionEnd::Reset => format!("{end}; {SESSION_RESET}"),
+        SessionEnd::Checked => format!("{end}; {SESSION_CHECK}; {SESSION_RESET}"),
         SessionEnd::Guarded => end.to_owned(),
     }
 }

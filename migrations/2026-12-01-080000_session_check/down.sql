@@ -1,0 +1,1 @@
+DROP FUNCTION tenancy.check_session();
