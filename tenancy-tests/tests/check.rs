@@ -389,6 +389,55 @@ fn every_lint_fires_on_a_broken_database_and_clears_with_its_fix() {
     assert!(!report(&mut conn, &reg, &options).has_errors());
 }
 
+/// TEN069: the check that ends each transaction of the SQL tenant context dropped, replaced by
+/// one that checks nothing, or out of the application role's reach.
+#[test]
+fn the_session_check_lint() {
+    let (_db, mut conn) = fresh();
+    let reg = registry(&[]);
+    let options = CheckOptions::default();
+    let object = "function tenancy.check_session()";
+    let up = tenancy_schema::migrations::CORE
+        .iter()
+        .find(|m| m.name.ends_with("_session_check"))
+        .expect("the session check migration")
+        .up;
+    let steps = [
+        (
+            "DROP FUNCTION tenancy.check_session()".to_owned(),
+            up.to_owned(),
+        ),
+        (
+            "CREATE OR REPLACE FUNCTION tenancy.check_session() RETURNS void LANGUAGE plpgsql \
+             AS $$ BEGIN END $$"
+                .to_owned(),
+            up.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"),
+        ),
+        (
+            "REVOKE EXECUTE ON FUNCTION tenancy.check_session() FROM tenancy_app".to_owned(),
+            "GRANT EXECUTE ON FUNCTION tenancy.check_session() TO tenancy_app".to_owned(),
+        ),
+    ];
+    assert!(!present(
+        &report(&mut conn, &reg, &options),
+        "TEN069",
+        object
+    ));
+    for (breaks, fix) in &steps {
+        conn.batch_execute(breaks).unwrap();
+        let r = report(&mut conn, &reg, &options);
+        assert!(present(&r, "TEN069", object), "{breaks}: {:#?}", r.findings);
+        assert!(r.has_errors(), "{breaks}");
+        conn.batch_execute(fix).unwrap();
+        let r = report(&mut conn, &reg, &options);
+        assert!(
+            !present(&r, "TEN069", object),
+            "{breaks} fixed: {:#?}",
+            r.findings
+        );
+    }
+}
+
 #[test]
 fn column_and_classification_lints() {
     let (_db, mut conn) = fresh();

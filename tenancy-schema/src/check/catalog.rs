@@ -146,6 +146,12 @@ pub(super) struct ContextRow {
     pub(super) native_without_extension: bool,
     #[diesel(sql_type = Array<Text>)]
     pub(super) forgeable_by: Vec<String>,
+    /// The body of `tenancy.check_session()`, whitespace folded, if it exists.
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub(super) session_check_body: Option<String>,
+    /// Whether the application role may execute it.
+    #[diesel(sql_type = Bool)]
+    pub(super) session_check_executable: bool,
 }
 
 pub(super) struct Catalog {
@@ -239,7 +245,12 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
         AND p.proname IN ('install_context_key', 'trusted_session', 'rewrite_policies')
         AND has_function_privilege($1, p.oid, 'EXECUTE')
     ) forgeable
-  ) AS forgeable_by";
+  ) AS forgeable_by,
+  (SELECT btrim(regexp_replace(p.prosrc, '\\s+', ' ', 'g')) FROM pg_proc p
+   WHERE p.oid = to_regprocedure('tenancy.check_session()')) AS session_check_body,
+  coalesce((SELECT has_function_privilege($1, p.oid, 'EXECUTE') FROM pg_proc p
+            WHERE p.oid = to_regprocedure('tenancy.check_session()')), false)
+    AS session_check_executable";
 
 #[allow(clippy::too_many_lines)] // reason: one catalog query after another
 pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryResult<Catalog> {

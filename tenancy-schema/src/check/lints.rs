@@ -205,6 +205,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "the policies read the native tenant context, but its extension is not installed",
     ),
     (
+        "TEN069",
+        Severity::Error,
+        Section::Isolation,
+        "the check that ends each transaction of the SQL tenant context is missing or altered",
+    ),
+    (
         "TEN051",
         Severity::Error,
         Section::Isolation,

@@ -75,6 +75,26 @@ pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &C
             "as a superuser: CREATE EXTENSION tenancy_context (extension/ in tenancy's repository); or SELECT tenancy.disable_native_context()",
         );
     }
+    let shipped = shipped_session_check();
+    let intact = catalog.context.session_check_body.as_deref() == Some(shipped.as_str());
+    if !intact || !catalog.context.session_check_executable {
+        f.add(
+            "TEN069",
+            "function tenancy.check_session()",
+            format!(
+                "tenancy.check_session() is {}: SQL-made prepared statements, cursors WITH HOLD and LISTEN can outlive a transaction of the SQL tenant context on a pooled connection, and a prepared statement named like the driver's runs in the next tenant's transaction (or, when `{}` cannot execute it, every such transaction fails at its end)",
+                if catalog.context.session_check_body.is_none() {
+                    "missing"
+                } else if intact {
+                    "not executable by the application role"
+                } else {
+                    "not the function tenancy's migrations create"
+                },
+                o.app_role
+            ),
+            "run the tenancy migrations (tenancy init, then diesel migration run), and leave tenancy.check_session() as they create it, executable by the application role",
+        );
+    }
     for what in &catalog.context.forgeable_by {
         f.add(
             "TEN067",
@@ -86,4 +106,18 @@ pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &C
             format!("revoke it from {} (and PUBLIC)", o.app_role),
         );
     }
+}
+
+/// The body of `tenancy.check_session()` as the migration that creates it writes it,
+/// whitespace folded as the catalog query folds the installed one.
+fn shipped_session_check() -> String {
+    let up = crate::migrations::CORE
+        .iter()
+        .find(|m| m.name.ends_with("_session_check"))
+        .map_or("", |m| m.up);
+    let body = up
+        .split_once("AS $$")
+        .and_then(|(_, rest)| rest.split_once("$$;"))
+        .map_or("", |(body, _)| body);
+    body.split_whitespace().collect::<Vec<_>>().join(" ")
 }
