@@ -195,6 +195,33 @@ impl Default for TxState {
 }
 
 impl TxState {
+    /// Drops a pending opening. One that was never sent left nothing on the server, so the
+    /// connection is clean again.
+    pub(crate) fn forget_opening(&mut self) {
+        if self.opening.take().is_some_and(|opening| !opening.sent) {
+            self.in_flight = false;
+        }
+    }
+
+    /// After an opening was refused (`source`): rolls back on `conn`, and keeps the in-flight
+    /// mark unless the refusal allows the connection to be pooled again.
+    pub(crate) async fn refused(
+        &mut self,
+        conn: &AsyncPgConnection,
+        source: diesel::result::Error,
+        role: &str,
+        tenant: Option<TenantId>,
+    ) -> Error {
+        let mut handle = conn;
+        let rolled_back = handle
+            .batch_execute(&end_sql("ROLLBACK", self.session_end))
+            .await
+            .is_ok();
+        let (error, discard) = begin_failure(source, role, tenant, rolled_back);
+        self.in_flight = discard;
+        error
+    }
+
     /// What a statement sent behind its opening returns: the statement's result once the
     /// opening succeeded, otherwise the opening's error, after a rollback. The statement's own
     /// error then only says that the transaction was aborted.
@@ -210,14 +237,9 @@ impl TxState {
                 result.map_err(Error::from)
             }
             Err(source) => {
-                let mut handle = conn;
-                let rolled_back = handle
-                    .batch_execute(&end_sql("ROLLBACK", self.session_end))
-                    .await
-                    .is_ok();
-                let (error, discard) =
-                    begin_failure(source, &opening.role, Some(opening.tenant), rolled_back);
-                self.in_flight = discard;
+                let error = self
+                    .refused(conn, source, &opening.role, Some(opening.tenant))
+                    .await;
                 opening.sent = true;
                 self.opening = Some(opening);
                 Err(error)

@@ -115,15 +115,7 @@ impl bb8::ManageConnection for SessionManager {
     }
 
     fn has_broken(&self, conn: &mut SessionConn) -> bool {
-        // A pipelined transaction whose opening was never sent left nothing on the server.
-        if conn
-            .state
-            .opening
-            .take()
-            .is_some_and(|opening| !opening.sent)
-        {
-            conn.state.in_flight = false;
-        }
+        conn.state.forget_opening();
         // `is_broken` also sees a connection whose socket is already closed.
         conn.state.in_flight
             || conn.state.open

@@ -9,7 +9,7 @@ use diesel::query_builder::{AsChangeset, QueryFragment, ValuesClause};
 use diesel_async::methods::{ExecuteDsl, LoadQuery};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use tenancy_schema::__private_v0_1::executor::{
-    OnConflict, TenantEq, TenantInsert, insert_statement, tenant_predicate,
+    TenantEq, TenantInsert, tenant_predicate, upsert_statement,
 };
 use tenancy_schema::scope::{ScopedTable, TenantFreeValues};
 use tenancy_schema::{ManyRows, OneRow, Result};
@@ -114,12 +114,7 @@ impl AsyncTenantTx<'_> {
         TenantInsert<T, V, Ch::Changeset>: ExecuteDsl<&'s AsyncPgConnection>,
     {
         let _ = (table, conflict);
-        let statement = insert_statement::<T, V, Ch::Changeset>(
-            self.tenant,
-            vec![record.values().values],
-            Some(OnConflict::new(vec![C::NAME], Some(changes.as_changeset()))),
-            false,
-        )?;
+        let statement = upsert_statement::<_, _, _, C, _>(self.tenant, record, changes)?;
         run_statement!(self.conn, |conn| statement.execute(conn))
     }
 }

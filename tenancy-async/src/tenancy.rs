@@ -11,8 +11,8 @@ use diesel_async::{AnsiTransactionManager, AsyncPgConnection, SimpleAsyncConnect
 use diesel_async::{RunQueryDsl, TransactionManager};
 use tenancy_schema::__private_v0_1::executor::{
     ContextEntry, INSPECT_SESSION_SQL, SessionEnd, TransactionOptions, admin_direct,
-    admin_setup_sql, begin_failure, checks_tenant_status, context_entry, context_key, end_sql,
-    has_admin_audit, is_connection_loss, log_admin_use, record_admin_use, setup_sql,
+    admin_setup_sql, checks_tenant_status, context_entry, context_key, end_sql, has_admin_audit,
+    is_connection_loss, log_admin_use, record_admin_use, setup_sql,
 };
 use tenancy_schema::{
     ContextKey, Error, PrincipalId, SessionState, Tenancy, TenancyConfig, TenantId,
@@ -489,16 +489,7 @@ async fn begin_transaction(
     conn.state.session_end = session_end;
     match AnsiTransactionManager::begin_transaction_sql(&mut conn.conn, sql).await {
         Ok(()) => Ok(()),
-        Err(source) => {
-            let rolled_back = conn
-                .conn
-                .batch_execute(&end_sql("ROLLBACK", session_end))
-                .await
-                .is_ok();
-            let (error, discard) = begin_failure(source, role, tenant, rolled_back);
-            conn.state.in_flight = discard;
-            Err(error)
-        }
+        Err(source) => Err(conn.state.refused(&conn.conn, source, role, tenant).await),
     }
 }
 
@@ -528,37 +519,32 @@ async fn finish<T, E: From<Error>>(conn: &mut SessionConn, result: Result<T, E>)
 /// nothing to end, and a commit first sends the opening, so that its checks decide as they
 /// would have at the start.
 pub(crate) async fn end_transaction(conn: &mut SessionConn, end: &str) -> Result<(), Error> {
+    if end != "COMMIT" && conn.state.opening.is_some() {
+        conn.state.forget_opening();
+        return Ok(());
+    }
     if let Some(opening) = conn.state.opening.take() {
-        if end != "COMMIT" {
-            if !opening.sent {
-                conn.state.in_flight = false;
-            }
-            return Ok(());
-        }
         let sql = opening.sql();
         let session_end = conn.state.session_end;
         begin_transaction(conn, &sql, &opening.role, Some(opening.tenant), session_end).await?;
     }
-    if conn.state.open {
-        // A pipelined opening: diesel-async's transaction manager never saw it.
-        conn.conn
-            .batch_execute(&end_sql(end, conn.state.session_end))
-            .await?;
-        conn.state.open = false;
-        conn.state.in_flight = conn.transaction_open();
-        return Ok(());
-    }
-    let depth = AnsiTransactionManager::transaction_manager_status_mut(&mut conn.conn)
-        .transaction_depth()?;
-    if depth.map(std::num::NonZeroU32::get) != Some(1) {
-        return Err(diesel::result::Error::NotInTransaction.into());
+    // A pipelined opening: diesel-async's transaction manager never saw the transaction.
+    let pipelined = std::mem::take(&mut conn.state.open);
+    if !pipelined {
+        let depth = AnsiTransactionManager::transaction_manager_status_mut(&mut conn.conn)
+            .transaction_depth()?;
+        if depth.map(std::num::NonZeroU32::get) != Some(1) {
+            return Err(diesel::result::Error::NotInTransaction.into());
+        }
     }
     conn.conn
         .batch_execute(&end_sql(end, conn.state.session_end))
         .await?;
-    let status = AnsiTransactionManager::transaction_manager_status_mut(&mut conn.conn);
-    if let TransactionManagerStatus::Valid(valid) = status {
-        valid.change_transaction_depth(TransactionDepthChange::DecreaseDepth)?;
+    if !pipelined {
+        let status = AnsiTransactionManager::transaction_manager_status_mut(&mut conn.conn);
+        if let TransactionManagerStatus::Valid(valid) = status {
+            valid.change_transaction_depth(TransactionDepthChange::DecreaseDepth)?;
+        }
     }
     conn.state.in_flight = conn.transaction_open();
     Ok(())

@@ -234,7 +234,7 @@ pub mod __private_v0_1 {
             admin_setup_sql, begin_failure, check_global, checks_tenant_status, conflict_columns,
             context_entry, context_key, delete_statement, end_sql, has_admin_audit,
             insert_statement, is_connection_loss, log_admin_use, record_admin_use, setup_sql,
-            update_statement,
+            update_statement, upsert_statement,
         };
     }
     pub use diesel;

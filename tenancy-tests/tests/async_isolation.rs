@@ -10,7 +10,9 @@ mod common;
 use std::time::Duration;
 
 use common::schema::{categories, posts};
-use common::{Rls, async_tenancy, async_tenancy_with, async_titles as titles};
+use common::{
+    Rls, assert_async_sessions_clean, async_tenancy, async_tenancy_with, async_titles as titles,
+};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable, Text};
 use tenancy_async::AsyncTenancy;
@@ -39,15 +41,6 @@ struct NewPost<'a> {
 struct Title {
     #[diesel(sql_type = Text)]
     title: String,
-}
-
-async fn assert_all_clean(t: &AsyncTenancy, context: &str) {
-    let sessions = t.inspect_sessions().await.expect("inspect sessions");
-    assert!(!sessions.is_empty());
-    for session in sessions {
-        assert_eq!(session.current_user, common::LOGIN_ROLE, "{context}");
-        assert!(session.is_clean(), "{context}: {session:?}");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,7 +99,7 @@ async fn each_tenant_reads_only_its_own_rows() {
             }
         }
         system_sees_global_tables_only(&t, rls).await;
-        assert_all_clean(&t, &format!("{rls:?}")).await;
+        assert_async_sessions_clean(&t, &format!("{rls:?}")).await;
     }
 }
 
@@ -273,7 +266,7 @@ async fn writes_stay_in_the_tenant() {
             .load(&mut owner)
             .unwrap();
         assert_eq!(b_slugs, ["first", "second"], "{rls:?}");
-        assert_all_clean(&t, &format!("{rls:?}")).await;
+        assert_async_sessions_clean(&t, &format!("{rls:?}")).await;
     }
 }
 
@@ -365,7 +358,7 @@ async fn the_shorthands_stay_in_the_tenant() {
             .load(&mut owner)
             .unwrap();
         assert_eq!(b_titles, ["b one", "b two"], "{rls:?}");
-        assert_all_clean(&t, &format!("{rls:?}")).await;
+        assert_async_sessions_clean(&t, &format!("{rls:?}")).await;
     }
 }
 
@@ -450,7 +443,7 @@ async fn upserts_counts_and_finds_stay_in_the_tenant() {
             ["b one", "b two", "b forty"],
             "{rls:?}"
         );
-        assert_all_clean(&t, &format!("{rls:?}")).await;
+        assert_async_sessions_clean(&t, &format!("{rls:?}")).await;
     }
 }
 
@@ -511,7 +504,7 @@ async fn raw_sql_cannot_switch_the_tenant_or_the_role() {
                 "{rls:?} {attempt}: {r:?}"
             );
         }
-        assert_all_clean(&t, &format!("{rls:?}")).await;
+        assert_async_sessions_clean(&t, &format!("{rls:?}")).await;
         assert_eq!(titles(&t, a).await, ["a one", "a two"], "{rls:?}");
     }
 }
@@ -590,7 +583,7 @@ async fn options_and_admin(pipeline: bool) {
         .await
         .unwrap();
     assert_eq!(both, 4);
-    assert_all_clean(&t, "after options and admin").await;
+    assert_async_sessions_clean(&t, "after options and admin").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -740,7 +733,7 @@ async fn cancel_at_each_await_point(pipeline: bool) {
             timed_out.is_err(),
             "step {k}: the transaction must still be running"
         );
-        assert_all_clean(&t, &format!("cancelled after step {k}")).await;
+        assert_async_sessions_clean(&t, &format!("cancelled after step {k}")).await;
         // What the cancelled transaction did was rolled back, and the next one works.
         assert_eq!(titles(&t, a).await, ["a one", "a two"], "after step {k}");
         assert_eq!(titles(&t, b).await, ["b one", "b two"], "after step {k}");
@@ -757,7 +750,7 @@ async fn cancel_at_each_await_point(pipeline: bool) {
         });
         let timed_out = tokio::time::timeout(Duration::from_millis(200), run).await;
         assert!(timed_out.is_err(), "in-flight after step {k}");
-        assert_all_clean(&t, &format!("cancelled in flight after step {k}")).await;
+        assert_async_sessions_clean(&t, &format!("cancelled in flight after step {k}")).await;
         assert_eq!(
             titles(&t, a).await,
             ["a one", "a two"],
@@ -772,7 +765,7 @@ async fn cancel_at_each_await_point(pipeline: bool) {
         "not done after one poll"
     );
     drop(once);
-    assert_all_clean(&t, "dropped after one poll").await;
+    assert_async_sessions_clean(&t, "dropped after one poll").await;
     assert_eq!(titles(&t, a).await, ["a one", "a two"]);
     common::record_counts(
         "async-cancellation",
@@ -822,7 +815,7 @@ async fn random_drops(pipeline: bool) {
     let (a, b) = Rls::On.two_tenants();
     let t = async_tenancy_with(Rls::On, 4, pipeline).await;
     // Every connection open before the run starts.
-    assert_all_clean(&t, "before the random run").await;
+    assert_async_sessions_clean(&t, "before the random run").await;
     let mut rng = Rng(SEED);
     let mut handles = Vec::new();
     for i in 0..TASKS {
@@ -885,7 +878,7 @@ async fn random_drops(pipeline: bool) {
         0 < finished && finished < TASKS,
         "{finished} of {TASKS} finished"
     );
-    assert_all_clean(&t, "after the random run").await;
+    assert_async_sessions_clean(&t, "after the random run").await;
     // Nothing of another tenant, nothing a cancelled transaction wrote.
     for (tenant, label) in [(a, "a"), (b, "b")] {
         let seen = titles(&t, tenant).await;
@@ -947,6 +940,6 @@ async fn session_state_made_by_sql_does_not_reach_the_next_transaction() {
                 .unwrap();
             assert_eq!(left[0].n, 0, "{rls:?} {attempt}");
         }
-        assert_all_clean(&t, &format!("{rls:?}")).await;
+        assert_async_sessions_clean(&t, &format!("{rls:?}")).await;
     }
 }

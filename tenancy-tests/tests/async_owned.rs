@@ -6,10 +6,9 @@
 mod common;
 
 use common::schema::posts;
-use common::{Rls, async_tenancy, async_titles as titles};
+use common::{Rls, assert_async_sessions_clean, async_tenancy, async_titles as titles};
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text};
-use tenancy_async::AsyncTenancy;
 use tenancy_schema::PrincipalId;
 
 async fn insert(tx: &mut tenancy_async::OwnedTenantTx, id: i32, title: &str) {
@@ -23,14 +22,6 @@ async fn insert(tx: &mut tenancy_async::OwnedTenantTx, id: i32, title: &str) {
         .execute()
         .await
         .expect("insert");
-}
-
-async fn assert_all_clean(t: &AsyncTenancy, context: &str) {
-    let sessions = t.inspect_sessions().await.expect("inspect sessions");
-    assert!(!sessions.is_empty());
-    for session in sessions {
-        assert!(session.is_clean(), "{context}: {session:?}");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,7 +57,7 @@ async fn an_owned_transaction_commits_rolls_back_and_is_closed_when_dropped() {
         "the dropped transaction's connection closed"
     );
 
-    assert_all_clean(&t, "after commit, rollback and drop").await;
+    assert_async_sessions_clean(&t, "after commit, rollback and drop").await;
     assert_eq!(titles(&t, a).await, ["a one", "a two", "committed"]);
     assert_eq!(titles(&t, b).await, ["b one", "b two"]);
 }
@@ -129,5 +120,5 @@ async fn an_owned_transaction_carries_its_principal_and_options() {
         .await;
     assert!(write.is_err(), "a read-only transaction refused the write");
     tx.rollback().await.expect("rollback");
-    assert_all_clean(&t, "after a principal and a read-only transaction").await;
+    assert_async_sessions_clean(&t, "after a principal and a read-only transaction").await;
 }

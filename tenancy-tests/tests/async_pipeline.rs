@@ -13,21 +13,11 @@ mod common;
 use std::time::Duration;
 
 use common::schema::posts;
-use common::{Rls, async_tenancy_with, async_titles as titles};
+use common::{Rls, assert_async_sessions_clean, async_tenancy_with, async_titles as titles};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use tenancy_async::AsyncTenancy;
 use tenancy_schema::{Error, TenantId};
-
-async fn assert_all_clean(t: &AsyncTenancy, context: &str) {
-    let sessions = t.inspect_sessions().await.expect("inspect sessions");
-    assert!(!sessions.is_empty());
-    for session in sessions {
-        assert_eq!(session.current_user, common::LOGIN_ROLE, "{context}");
-        assert!(session.is_clean(), "{context}: {session:?}");
-    }
-}
 
 fn suspend(rls: Rls, tenant: TenantId) {
     rls.owner()
@@ -95,7 +85,7 @@ async fn no_statement_runs_without_its_opening() {
         // Nothing was written, also where only tenancy stands between the statement and the
         // table (row level security off): no statement ran outside a transaction.
         assert_eq!(rows_of(rls, a), before, "{rls:?}");
-        assert_all_clean(&t, &format!("{rls:?}: after a refused opening")).await;
+        assert_async_sessions_clean(&t, &format!("{rls:?}: after a refused opening")).await;
     }
 }
 
@@ -143,7 +133,7 @@ async fn the_first_statement_runs_inside_the_transaction() {
             .unwrap();
         assert_eq!(rows_of(rls, a), before + 1, "{rls:?}");
         assert_eq!(titles(&t, b).await, ["b one", "b two"], "{rls:?}");
-        assert_all_clean(&t, &format!("{rls:?}")).await;
+        assert_async_sessions_clean(&t, &format!("{rls:?}")).await;
     }
 }
 
@@ -184,7 +174,7 @@ async fn a_transaction_without_statements_is_still_checked() {
     let dropped = t.begin(a, None).await.expect("nothing is sent yet");
     drop(dropped);
     assert_eq!(t.pool_state().0, open_before);
-    assert_all_clean(&t, "after transactions without statements").await;
+    assert_async_sessions_clean(&t, "after transactions without statements").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,7 +183,7 @@ async fn a_connection_the_server_closed_is_not_used() {
     let (a, _) = rls.two_tenants();
     let t = async_tenancy_with(rls, 2, true).await;
     // Both connections open and idle.
-    assert_all_clean(&t, "before").await;
+    assert_async_sessions_clean(&t, "before").await;
     assert_eq!(t.pool_state(), (2, 2));
     let mut owner = rls.owner();
     owner
@@ -208,5 +198,5 @@ async fn a_connection_the_server_closed_is_not_used() {
     for _ in 0..3 {
         assert_eq!(titles(&t, a).await, ["a one", "a two"]);
     }
-    assert_all_clean(&t, "after the server closed the idle connections").await;
+    assert_async_sessions_clean(&t, "after the server closed the idle connections").await;
 }

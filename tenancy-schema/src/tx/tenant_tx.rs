@@ -244,15 +244,9 @@ impl<'c> TenantTx<'c> {
         Ch::Changeset: QueryFragment<Pg>,
     {
         let _ = (table, conflict);
-        let statement = self.insert_statement::<T, V, Ch::Changeset>(
-            vec![record.values().values],
-            Some(OnConflict {
-                columns: vec![C::NAME],
-                update: Some(changes.as_changeset()),
-            }),
-            false,
-        )?;
-        statement.execute(self.conn).map_err(Error::from)
+        upsert_statement::<_, _, _, C, _>(self.tenant, record, changes)?
+            .execute(self.conn)
+            .map_err(Error::from)
     }
 
     /// The insert, checked: its changeset (for an upsert) assigns columns of `T` other than
@@ -321,6 +315,38 @@ impl<'c> TenantTx<'c> {
     {
         query.load(self.conn).map_err(Error::from)
     }
+}
+
+/// The one-row upsert of [`TenantTx::upsert`]: `ON CONFLICT ("tenant_id", <C>) DO UPDATE
+/// SET <changes>`, checked as [`insert_statement`] checks it. Shared by every executor through
+/// `tenancy_schema::__private_v0_1`.
+///
+/// # Errors
+/// As [`insert_statement`].
+#[doc(hidden)]
+pub fn upsert_statement<T, R, V, C, Ch>(
+    tenant: TenantId,
+    record: R,
+    changes: Ch,
+) -> Result<TenantInsert<T, V, Ch::Changeset>>
+where
+    T: ScopedTable,
+    T::AllColumns: QueryFragment<Pg>,
+    R: Insertable<T, Values = ValuesClause<V, T>>,
+    V: InsertValues<Pg, T>,
+    C: Column<Table = T>,
+    Ch: AsChangeset<Target = T>,
+    Ch::Changeset: QueryFragment<Pg>,
+{
+    insert_statement(
+        tenant,
+        vec![record.values().values],
+        Some(OnConflict {
+            columns: vec![C::NAME],
+            update: Some(changes.as_changeset()),
+        }),
+        false,
+    )
 }
 
 /// The insert for `tenant`, checked: its changeset (for an upsert) assigns columns of `T` other

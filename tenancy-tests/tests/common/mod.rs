@@ -203,6 +203,17 @@ pub async fn async_tenancy_with(
         .expect("async tenancy")
 }
 
+/// Every connection of `t`'s application pool is the login's own and carries nothing between
+/// transactions (`AsyncTenancy::inspect_sessions`).
+pub async fn assert_async_sessions_clean(t: &tenancy_async::AsyncTenancy, context: &str) {
+    let sessions = t.inspect_sessions().await.expect("inspect sessions");
+    assert!(!sessions.is_empty());
+    for session in sessions {
+        assert_eq!(session.current_user, LOGIN_ROLE, "{context}");
+        assert!(session.is_clean(), "{context}: {session:?}");
+    }
+}
+
 /// The titles of `posts` a tenant sees, oldest id first, through a typed async query.
 pub async fn async_titles(t: &tenancy_async::AsyncTenancy, tenant: TenantId) -> Vec<String> {
     use diesel::prelude::*;
