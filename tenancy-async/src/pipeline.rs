@@ -67,9 +67,7 @@ impl Opening {
 /// built with `$conn`, a `&mut &'s AsyncPgConnection`. The value is a `tenancy_schema::Result`.
 ///
 /// The fields are borrowed apart so that the connection can be lent for `'s` while the marks
-/// are still updated: the bounds of the transaction's methods name that one lifetime instead
-/// of every lifetime (`for<'a>`), which would make the futures of handlers that call them
-/// fail to prove `Send`.
+/// are still updated; the statement's future is boxed by `sendable`.
 macro_rules! run_statement {
     ($session:expr, |$conn:ident| $statement:expr) => {{
         let $crate::pool::SessionConn {
