@@ -188,11 +188,29 @@ pub async fn async_tenancy_with(
     size: u32,
     pipeline: bool,
 ) -> tenancy_async::AsyncTenancy {
+    async_tenancy_named(rls, size, pipeline, None).await
+}
+
+/// [`async_tenancy_with`], whose sessions carry `application_name` when given, so that a test
+/// can find its own pool's sessions in `pg_stat_activity` among those of the tests beside it.
+pub async fn async_tenancy_named(
+    rls: Rls,
+    size: u32,
+    pipeline: bool,
+    application_name: Option<&str>,
+) -> tenancy_async::AsyncTenancy {
     let f = rls.fixture();
     let admin_url =
         f.db.create_admin_login("tenancy_test_admin", "test-admin-password")
             .expect("admin login");
-    tenancy_async::AsyncTenancy::builder(&f.login_url)
+    let login_url = match application_name {
+        None => f.login_url.clone(),
+        Some(name) => {
+            let separator = if f.login_url.contains('?') { '&' } else { '?' };
+            format!("{}{separator}application_name={name}", f.login_url)
+        }
+    };
+    tenancy_async::AsyncTenancy::builder(&login_url)
         .admin_url(&admin_url)
         .max_size(size)
         .connection_timeout(std::time::Duration::from_secs(20))
