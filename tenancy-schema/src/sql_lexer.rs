@@ -61,6 +61,12 @@ pub enum SqlTextError {
         "`{0}` runs SQL given as text, which tenancy cannot scope: query the tables directly inside the tenant transaction"
     )]
     DynamicSql(String),
+    /// A backslash in a string literal that makes the text read differently when
+    /// `standard_conforming_strings` is off.
+    #[error(
+        "a string literal in SQL run through tenancy contains a backslash that reads differently when `standard_conforming_strings` is off: bind the value instead, or write it as `E'..'`: `{0}`"
+    )]
+    AmbiguousBackslash(String),
     /// A Unicode-escaped identifier (`U&"\0070osts"`), which could name a table without
     /// spelling it.
     #[error("Unicode-escaped identifiers (`U&\"…\"`) are not accepted in SQL run through tenancy")]
@@ -83,8 +89,22 @@ pub enum SqlTextError {
 }
 
 /// Splits `sql` into tokens.
-#[allow(clippy::too_many_lines)] // reason: one arm per lexical class, in PostgreSQL's order
+///
+/// A backslash in a plain `'..'` literal means one thing under `standard_conforming_strings =
+/// on` (PostgreSQL's default) and another with it off, and SQL earlier in the same transaction
+/// may turn it off. Text that splits into different tokens under the two readings is refused,
+/// so that no fragment can look like a string to tenancy and like code to the server.
 pub(crate) fn tokenize(sql: &str) -> Result<Vec<Token>, SqlTextError> {
+    let conforming = tokenize_as(sql, true)?;
+    if sql.contains('\\') && tokenize_as(sql, false).ok().as_ref() != Some(&conforming) {
+        return Err(SqlTextError::AmbiguousBackslash(excerpt(sql)));
+    }
+    Ok(conforming)
+}
+
+/// [`tokenize`] under one setting of `standard_conforming_strings`.
+#[allow(clippy::too_many_lines)] // reason: one arm per lexical class, in PostgreSQL's order
+fn tokenize_as(sql: &str, conforming: bool) -> Result<Vec<Token>, SqlTextError> {
     let bytes = sql.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -126,7 +146,7 @@ pub(crate) fn tokenize(sql: &str) -> Result<Vec<Token>, SqlTextError> {
                 i = next;
             }
             b'\'' => {
-                let (_, next) = quoted(sql, i, b'\'', false)
+                let (_, next) = quoted(sql, i, b'\'', !conforming)
                     .ok_or(SqlTextError::Unterminated("string literal"))?;
                 out.push(Token::Literal);
                 i = next;
@@ -579,6 +599,23 @@ mod tests {
             check_fragment("$x$ open"),
             Err(SqlTextError::Unterminated(_))
         ));
+    }
+
+    #[test]
+    fn backslashes_must_read_the_same_with_either_string_setting() {
+        // Whole string with the setting off; a string and an open one with it on.
+        assert!(matches!(
+            check_fragment(r"x = '\'' ) OR (true) -- '"),
+            Err(SqlTextError::AmbiguousBackslash(_))
+        ));
+        assert!(matches!(
+            names(r"SELECT 'C:\' FROM t"),
+            Err(SqlTextError::AmbiguousBackslash(_))
+        ));
+        // Same tokens either way, or escapes spelled out.
+        assert!(check_fragment(r"name LIKE 'a\_b'").is_ok());
+        assert!(check_fragment(r"name = E'\'' AND x = '\\n'").is_ok());
+        assert!(check_fragment(r"name = $$\'$$").is_ok());
     }
 
     #[test]

@@ -315,6 +315,54 @@ fn write_filters_and_changesets_cannot_break_out() {
     }
 }
 
+/// With `standard_conforming_strings` off (raw SQL earlier in the transaction can turn it off),
+/// `'\''` is a whole string to the server but a string and the start of another to a lexer
+/// that assumes the default: everything after it would look quoted to tenancy and be code to
+/// the server.
+#[test]
+fn a_backslash_cannot_turn_a_string_into_code() {
+    let fragment = r"title = '\'' ) OR (true) -- '";
+    for rls in Rls::all() {
+        let (a, b) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        let r = t.transaction(a, |tx| {
+            tx.execute(diesel::sql_query(
+                "SET LOCAL standard_conforming_strings = off",
+            ))?;
+            tx.update(posts::table)
+                .filter(sql::<Bool>(fragment))
+                .set(posts::slug.eq("overwritten"))
+                .execute()
+        });
+        assert!(
+            matches!(
+                r,
+                Err(Error::UnsafeSql(SqlTextError::AmbiguousBackslash(_)))
+            ),
+            "{rls:?}: {r:?}"
+        );
+        // Refused whatever the setting: tenancy cannot know it.
+        let e = refused_in_filter(&t, a, fragment);
+        assert!(
+            matches!(e, SqlTextError::AmbiguousBackslash(_)),
+            "{rls:?}: {e:?}"
+        );
+        // A backslash that reads the same both ways is fine.
+        let n = t
+            .transaction(a, |tx| {
+                tx.load::<_, String>(
+                    categories::table
+                        .filter(sql::<Bool>(r"name LIKE 'x\_%'"))
+                        .select(categories::name),
+                )
+            })
+            .unwrap();
+        assert!(n.is_empty(), "{rls:?}: {n:?}");
+        assert_eq!(titles(&t, a), ["a one", "a two"], "{rls:?}");
+        assert_b_untouched(rls, b);
+    }
+}
+
 #[test]
 fn row_locks_scope_other_tables_and_second_references_to_the_locked_one() {
     // Both tenants have posts 1 and 2; only the other tenant's titles start with "b". An
