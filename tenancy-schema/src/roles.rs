@@ -10,6 +10,7 @@ use crate::Error;
 
 /// One role the login can become through `SET ROLE`, directly or through a membership chain.
 #[derive(diesel::QueryableByName, Debug)]
+#[allow(clippy::struct_excessive_bools)] // reason: one column per catalog attribute, as read
 pub(crate) struct Reachable {
     #[diesel(sql_type = Text)]
     pub role: String,
@@ -21,6 +22,8 @@ pub(crate) struct Reachable {
     pub bypass_rls: bool,
     #[diesel(sql_type = Bool)]
     pub owns_tables: bool,
+    #[diesel(sql_type = Bool)]
+    pub create_role: bool,
 }
 
 /// Every role `login` can become (itself included), with what would let it skip row level
@@ -36,6 +39,7 @@ WITH RECURSIVE reach (oid, path) AS (
 )
 SELECT DISTINCT ON (r.rolname)
   r.rolname::text AS role, reach.path, r.rolsuper AS superuser, r.rolbypassrls AS bypass_rls,
+  r.rolcreaterole AS create_role,
   EXISTS (
     SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
@@ -64,6 +68,11 @@ impl Reachable {
             Some("BYPASSRLS")
         } else if self.owns_tables {
             Some("the owner of tables (owners may switch row level security off)")
+        } else if self.create_role {
+            // PostgreSQL 15 lets CREATEROLE grant membership in any role but a superuser.
+            Some(
+                "CREATEROLE, with which it can grant itself any role that is not a superuser (a BYPASSRLS role, a table owner)",
+            )
         } else {
             None
         }
@@ -91,7 +100,11 @@ pub(crate) fn verify_app_login(conn: &mut PgConnection, app_role: &str) -> Resul
     .get_result(conn)?;
     for role in reachable(conn, &who.login)? {
         if let Some(problem) = role.problem() {
-            let fix = if role.role == who.login {
+            let fix = if role.create_role
+                && !(role.superuser || role.bypass_rls || role.owns_tables)
+            {
+                format!("`ALTER ROLE {} NOCREATEROLE`", role.role)
+            } else if role.role == who.login {
                 format!(
                     "connect tenant transactions with a login that is only a member of `{app_role}` (`CREATE ROLE app_login LOGIN INHERIT; GRANT {app_role} TO app_login`)"
                 )

@@ -325,7 +325,7 @@ fn a_backslash_cannot_turn_a_string_into_code() {
     for rls in Rls::all() {
         let (a, b) = rls.two_tenants();
         let t = rls.tenancy(1);
-        let r = t.transaction(a, |tx| {
+        let updated = t.transaction(a, |tx| {
             tx.execute(diesel::sql_query(
                 "SET LOCAL standard_conforming_strings = off",
             ))?;
@@ -336,19 +336,19 @@ fn a_backslash_cannot_turn_a_string_into_code() {
         });
         assert!(
             matches!(
-                r,
+                updated,
                 Err(Error::UnsafeSql(SqlTextError::AmbiguousBackslash(_)))
             ),
-            "{rls:?}: {r:?}"
+            "{rls:?}: {updated:?}"
         );
         // Refused whatever the setting: tenancy cannot know it.
-        let e = refused_in_filter(&t, a, fragment);
+        let refused = refused_in_filter(&t, a, fragment);
         assert!(
-            matches!(e, SqlTextError::AmbiguousBackslash(_)),
-            "{rls:?}: {e:?}"
+            matches!(refused, SqlTextError::AmbiguousBackslash(_)),
+            "{rls:?}: {refused:?}"
         );
         // A backslash that reads the same both ways is fine.
-        let n = t
+        let names = t
             .transaction(a, |tx| {
                 tx.load::<_, String>(
                     categories::table
@@ -357,7 +357,7 @@ fn a_backslash_cannot_turn_a_string_into_code() {
                 )
             })
             .unwrap();
-        assert!(n.is_empty(), "{rls:?}: {n:?}");
+        assert!(names.is_empty(), "{rls:?}: {names:?}");
         assert_eq!(titles(&t, a), ["a one", "a two"], "{rls:?}");
         assert_b_untouched(rls, b);
     }
@@ -647,6 +647,7 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         "adv_chain_login".to_owned(),
         "adv_chain_group".to_owned(),
         "adv_owner_login".to_owned(),
+        "adv_createrole_login".to_owned(),
     ]);
     owner
         .batch_execute(
@@ -658,7 +659,9 @@ fn logins_that_could_skip_row_level_security_are_refused() {
              GRANT tenancy_app, adv_chain_group TO adv_chain_login;
              CREATE ROLE adv_owner_login LOGIN INHERIT PASSWORD 'p';
              GRANT tenancy_app TO adv_owner_login;
-             CREATE TABLE adv_owned (id int); ALTER TABLE adv_owned OWNER TO adv_owner_login;",
+             CREATE TABLE adv_owned (id int); ALTER TABLE adv_owned OWNER TO adv_owner_login;
+             CREATE ROLE adv_createrole_login LOGIN INHERIT CREATEROLE PASSWORD 'p';
+             GRANT tenancy_app TO adv_createrole_login;",
         )
         .unwrap();
     let build = |url: &str, app_role: &str| {
@@ -672,6 +675,8 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         ("adv_bypass_login", "tenancy_admin"),
         ("adv_chain_login", "tenancy_admin"),
         ("adv_owner_login", "adv_owner_login"),
+        // CREATEROLE grants itself the admin role in one statement.
+        ("adv_createrole_login", "adv_createrole_login"),
     ] {
         let r = build(&db.url_for(login, "p"), "tenancy_app");
         match r {

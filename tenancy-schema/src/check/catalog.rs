@@ -358,6 +358,21 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     let members: Vec<MemberRow> = diesel::sql_query(MEMBERS_SQL)
         .bind::<T, _>(&app)
         .load(conn)?;
+    // The application role itself first: a membership of its own (`GRANT tenancy_admin TO
+    // tenancy_app`) reaches every login of it, present or future. Its own attributes but
+    // CREATEROLE are TEN061-64.
+    for role in crate::roles::reachable(conn, &app)? {
+        if role.role == app && (role.superuser || role.bypass_rls || role.owns_tables) {
+            continue;
+        }
+        if let Some(problem) = role.problem() {
+            reach.push(ReachRow {
+                login: app.clone(),
+                role,
+                problem,
+            });
+        }
+    }
     for member in members {
         for role in crate::roles::reachable(conn, &member.name)? {
             if let Some(problem) = role.problem() {

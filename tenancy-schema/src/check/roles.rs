@@ -37,17 +37,35 @@ pub(super) fn check_role(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) 
 
 pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
     for r in &catalog.reach {
+        let who = if r.login == o.app_role {
+            format!("`{}`", o.app_role)
+        } else {
+            format!("`{}` is a member of `{}` and", r.login, o.app_role)
+        };
         f.add(
             "TEN065",
             format!("role {}", r.login),
-            format!(
-                "`{}` is a member of `{}` and can become `{}` ({}), which is {}: tenant transactions on this login are not bound by row level security",
-                r.login, o.app_role, r.role.role, r.role.path, r.problem
-            ),
-            format!(
-                "remove the membership chain ({}); give the admin path a login of its own",
-                r.role.path
-            ),
+            if r.role.role == r.login {
+                format!(
+                    "{who} has {}: tenant transactions on this login are not bound by row level security",
+                    r.problem
+                )
+            } else {
+                format!(
+                    "{who} can become `{}` ({}), which is {}: tenant transactions on this login are not bound by row level security",
+                    r.role.role, r.role.path, r.problem
+                )
+            },
+            if r.role.create_role
+                && !(r.role.superuser || r.role.bypass_rls || r.role.owns_tables)
+            {
+                format!("ALTER ROLE {} NOCREATEROLE", r.role.role)
+            } else {
+                format!(
+                    "remove the membership chain ({}); give the admin path a login of its own",
+                    r.role.path
+                )
+            },
         );
     }
     let object = format!("role {}", o.app_role);
