@@ -122,6 +122,7 @@ pub(crate) fn check(url: Option<&str>, args: &CheckArgs) -> Result<u8, Failure> 
         schema: args.schema.clone(),
         app_role: args.app_role.clone(),
         citus: args.citus,
+        migrations: tenancy_foundation::migrations::FOUNDATION,
         ..CheckOptions::default()
     };
     // The tables this binary registers are the foundation schema's: checked where it is

@@ -119,24 +119,8 @@ fn tokenize_as(sql: &str, conforming: bool) -> Result<Vec<Token>, SqlTextError> 
                 out.push(Token::Comment);
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                let mut depth = 0usize;
-                loop {
-                    if i + 1 >= bytes.len() {
-                        return Err(SqlTextError::Unterminated("block comment"));
-                    }
-                    if bytes[i] == b'/' && bytes[i + 1] == b'*' {
-                        depth += 1;
-                        i += 2;
-                    } else if bytes[i] == b'*' && bytes[i + 1] == b'/' {
-                        depth -= 1;
-                        i += 2;
-                        if depth == 0 {
-                            break;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
+                i = block_comment_end(bytes, i)
+                    .ok_or(SqlTextError::Unterminated("block comment"))?;
                 out.push(Token::Comment);
             }
             b'"' => {
@@ -266,6 +250,99 @@ fn is_operator_char(c: u8) -> bool {
             | b'['
             | b']'
     )
+}
+
+/// Splits a script (a migration's `up.sql`) into its top-level statements, at `;` outside
+/// comments, quoted identifiers, string literals, dollar quotes and, as psql does, the
+/// `BEGIN ATOMIC … END` body of a `CREATE FUNCTION`/`PROCEDURE` (counting `BEGIN`/`CASE`
+/// against `END`). Statements come back trimmed, without their `;`; text the lexer cannot
+/// close ends the last one.
+#[cfg(feature = "check")]
+pub(crate) fn statements(sql: &str) -> Vec<&str> {
+    let bytes = sql.as_bytes();
+    let mut out = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    // The statement's first words, to know a routine definition, and its BEGIN/CASE depth.
+    let mut words: Vec<String> = Vec::new();
+    let mut depth = 0usize;
+    while i < bytes.len() {
+        let c = bytes[i];
+        let next = match c {
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                sql[i..].find('\n').map_or(bytes.len(), |n| i + n)
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                block_comment_end(bytes, i).unwrap_or(bytes.len())
+            }
+            b'"' => quoted(sql, i, b'"', false).map_or(bytes.len(), |(_, next)| next),
+            b'\'' => quoted(sql, i, b'\'', false).map_or(bytes.len(), |(_, next)| next),
+            b'$' if !bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                dollar_quoted(sql, i).unwrap_or(bytes.len())
+            }
+            b';' if depth == 0 => {
+                out.push(sql[start..i].trim());
+                start = i + 1;
+                words.clear();
+                i + 1
+            }
+            _ if c.is_ascii_alphabetic() || c == b'_' => {
+                let mut end = i;
+                while end < bytes.len()
+                    && (bytes[end].is_ascii_alphanumeric() || matches!(bytes[end], b'_' | b'$'))
+                {
+                    end += 1;
+                }
+                let word = sql[i..end].to_ascii_lowercase();
+                if word == "e" && bytes.get(end) == Some(&b'\'') {
+                    quoted(sql, end, b'\'', true).map_or(bytes.len(), |(_, next)| next)
+                } else {
+                    let routine = matches!(
+                        words
+                            .iter()
+                            .map(String::as_str)
+                            .collect::<Vec<_>>()
+                            .as_slice(),
+                        ["create", "function" | "procedure", ..]
+                            | ["create", "or", "replace", "function" | "procedure", ..]
+                    );
+                    match word.as_str() {
+                        "begin" | "case" if routine => depth += 1,
+                        "end" if routine => depth = depth.saturating_sub(1),
+                        _ => {}
+                    }
+                    if words.len() < 4 {
+                        words.push(word);
+                    }
+                    end
+                }
+            }
+            _ => i + 1,
+        };
+        i = next.max(i + 1);
+    }
+    out.push(sql[start..].trim());
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+/// The index after the (nested) block comment starting at `start`, if it is closed.
+fn block_comment_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let (mut depth, mut i) = (0usize, start);
+    while i + 1 < bytes.len() {
+        if bytes[i] == b'/' && bytes[i + 1] == b'*' {
+            depth += 1;
+            i += 2;
+        } else if bytes[i] == b'*' && bytes[i + 1] == b'/' {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                return Some(i);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    None
 }
 
 /// Reads a quoted token starting at `start` (the opening quote); returns its content with
@@ -616,6 +693,38 @@ mod tests {
         assert!(check_fragment(r"name LIKE 'a\_b'").is_ok());
         assert!(check_fragment(r"name = E'\'' AND x = '\\n'").is_ok());
         assert!(check_fragment(r"name = $$\'$$").is_ok());
+    }
+
+    #[test]
+    #[cfg(feature = "check")]
+    fn scripts_split_at_top_level_semicolons() {
+        let script = "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\n\
+                      -- a comment; with a semicolon\n\
+                      /* and /* nested; */ one */ COMMENT ON FUNCTION f() IS 'a; b';\n\
+                      SELECT E'\\';', \"we;ird\", $t$ ; $t$ ;";
+        assert_eq!(
+            statements(script),
+            [
+                "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql",
+                "-- a comment; with a semicolon\n/* and /* nested; */ one */ COMMENT ON FUNCTION f() IS 'a; b'",
+                "SELECT E'\\';', \"we;ird\", $t$ ; $t$",
+            ]
+        );
+    }
+
+    #[test]
+    #[cfg(feature = "check")]
+    fn routine_bodies_in_begin_atomic_stay_whole() {
+        let script = "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC \
+                      SELECT CASE WHEN true THEN 1 END; SELECT 2; END; SELECT 3";
+        assert_eq!(
+            statements(script),
+            [
+                "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC \
+                 SELECT CASE WHEN true THEN 1 END; SELECT 2; END",
+                "SELECT 3",
+            ]
+        );
     }
 
     #[test]

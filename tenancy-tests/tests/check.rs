@@ -333,6 +333,27 @@ const CASES: &[Case] = &[
         breaks: "REVOKE SELECT ON plans FROM tenancy_app",
         fix: "GRANT SELECT ON plans TO tenancy_app",
     },
+    // tenancy's own functions replaced (here: every login counted as one that may set the
+    // context in plain settings), or handed to the application role, which may then replace
+    // them.
+    Case {
+        id: "TEN072",
+        object: "function tenancy.trusted_session",
+        breaks: "CREATE OR REPLACE FUNCTION tenancy.trusted_session() RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp RETURN true",
+        fix: "CREATE OR REPLACE FUNCTION tenancy.trusted_session() RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp RETURN (SELECT r.rolsuper OR NOT pg_has_role(r.oid, 'tenancy_app', 'MEMBER') FROM pg_roles r WHERE r.rolname = session_user)",
+    },
+    Case {
+        id: "TEN072",
+        object: "function tenancy.enter",
+        breaks: "ALTER FUNCTION tenancy.enter(uuid, uuid, bigint, text, boolean) OWNER TO tenancy_app",
+        fix: "ALTER FUNCTION tenancy.enter(uuid, uuid, bigint, text, boolean) OWNER TO CURRENT_USER",
+    },
+    Case {
+        id: "TEN072",
+        object: "function tenancy.verified_context",
+        breaks: "CREATE FUNCTION tenancy.verified_context(part integer, plain_setting varchar) RETURNS uuid LANGUAGE sql AS 'SELECT NULL::uuid'",
+        fix: "DROP FUNCTION tenancy.verified_context(integer, varchar)",
+    },
     Case {
         id: "TEN080",
         object: "table audit_log",
@@ -593,6 +614,29 @@ fn role_lints() {
         ),
     ];
     let mut steps = steps.to_vec();
+    // The application role itself granted the admin role: every login of it, present or
+    // future, can become it. And CREATEROLE, on the role or on a login of it, which in
+    // PostgreSQL 15 can grant itself any role that is not a superuser.
+    steps.extend([
+        (
+            "TEN065",
+            "role",
+            format!("GRANT tenancy_admin TO {role}"),
+            format!("REVOKE tenancy_admin FROM {role}"),
+        ),
+        (
+            "TEN065",
+            "role",
+            format!("ALTER ROLE {role} CREATEROLE"),
+            format!("ALTER ROLE {role} NOCREATEROLE"),
+        ),
+        (
+            "TEN065",
+            "role",
+            format!("ALTER ROLE {login} CREATEROLE"),
+            format!("ALTER ROLE {login} NOCREATEROLE"),
+        ),
+    ]);
     // A reader that still calls the verified context but also takes a setting.
     steps.push((
         "TEN067",

@@ -229,6 +229,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "a view the application role can read covers tenant tables without security_invoker",
     ),
     (
+        "TEN072",
+        Severity::Error,
+        Section::Isolation,
+        "a function of tenancy's migrations is missing, replaced, overloaded or owned by the application role",
+    ),
+    (
         "TEN080",
         Severity::Error,
         Section::Isolation,

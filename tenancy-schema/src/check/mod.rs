@@ -26,6 +26,7 @@ mod citus;
 mod classify;
 mod definers;
 mod expr;
+mod functions;
 mod lints;
 mod report;
 mod roles;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::catalog::{Catalog, load_catalog};
 use super::citus::{check_citus, load_citus};
 use super::definers::check_definers_and_views;
+use super::functions::check_functions;
 use super::lints::Section;
 use super::report::{Findings, Report};
 use super::roles::{check_reach_and_context, check_role};
@@ -26,6 +27,9 @@ pub struct CheckOptions {
     pub tenants_table: String,
     /// Also report readiness for a distributed engine (Citus).
     pub citus: bool,
+    /// Migrations besides tenancy's core ones whose `tenancy.*` functions TEN072 compares with
+    /// the database (the foundation schema's: `tenancy_foundation::migrations::FOUNDATION`).
+    pub migrations: &'static [crate::migrations::MigrationFiles],
 }
 
 impl Default for CheckOptions {
@@ -36,6 +40,7 @@ impl Default for CheckOptions {
             tenant_column: "tenant_id".to_owned(),
             tenants_table: "tenants".to_owned(),
             citus: false,
+            migrations: &[],
         }
     }
 }
@@ -97,6 +102,14 @@ pub fn run(
     check_reach_and_context(&mut f, &catalog, options);
     check_classification(&mut f, registry);
     check_definers_and_views(&mut f, &catalog, &tenant_tables, options);
+    let mut migrations: Vec<&crate::migrations::MigrationFiles> = crate::migrations::MIGRATIONS
+        .files()
+        .into_iter()
+        .chain(options.migrations)
+        .collect();
+    migrations.sort_by_key(|m| m.version());
+    migrations.dedup_by_key(|m| m.name);
+    check_functions(&mut f, conn, options, &migrations)?;
     if options.citus {
         // Tables the code classifies but the database lacks are TEN001's.
         let existing: BTreeMap<String, String> = tenant_tables

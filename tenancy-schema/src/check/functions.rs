@@ -1,0 +1,247 @@
+//! The rule about tenancy's own functions: the ones that enter, verify and read the tenant
+//! context, and the others its migrations create in schema `tenancy`, must be exactly what
+//! those migrations made. A one-line `CREATE OR REPLACE` of `tenancy.verified_context` or
+//! `tenancy.trusted_session` would make the context forgeable while every policy, role and
+//! privilege still looks right.
+//!
+//! The comparison is made by the server: each function's last definition in the migrations
+//! the database has applied is created again as a temporary function, in a transaction that is
+//! rolled back, and the two are compared as PostgreSQL stored them (source or parsed body,
+//! arguments, result, SECURITY DEFINER, volatility, settings). No SQL is deparsed here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Nullable, Text};
+
+use super::CheckOptions;
+use super::report::Findings;
+use crate::migrations::MigrationFiles;
+use crate::sql_lexer::statements;
+
+/// Functions tenancy itself replaces after its migrations ran, checked elsewhere: the context
+/// readers (rewritten by `tenancy.enable_native_context()`, TEN067/TEN068) and the tenant
+/// status hook, which applications replace on purpose.
+const REPLACED_AT_RUN_TIME: &[&str] = &["current_tenant", "current_principal", "tenant_refusal"];
+
+/// What PostgreSQL stored for one function, in a form two copies can be compared by.
+#[derive(QueryableByName, Debug, Clone, PartialEq, Eq)]
+struct Stored {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    shape: String,
+    /// Whether a role the application role belongs to owns it (and so may replace it).
+    #[diesel(sql_type = Bool)]
+    app_owned: bool,
+}
+
+#[derive(QueryableByName)]
+struct Applied {
+    #[diesel(sql_type = Text)]
+    version: String,
+}
+
+#[derive(QueryableByName)]
+struct Found {
+    #[diesel(sql_type = Nullable<Text>)]
+    found: Option<String>,
+}
+
+/// Everything that decides what a function does, as one text: its identity arguments, result,
+/// language, source (a `$$` body) or parsed body (`RETURN`, `BEGIN ATOMIC`), SECURITY DEFINER,
+/// volatility, strictness and `SET` options.
+const SHAPE: &str = "concat_ws(' | ', pg_get_function_identity_arguments(p.oid),
+    pg_get_function_result(p.oid), l.lanname,
+    regexp_replace(btrim(p.prosrc), '\\s+', ' ', 'g'),
+    regexp_replace(btrim(coalesce(pg_get_function_sqlbody(p.oid), '')), '\\s+', ' ', 'g'),
+    p.prosecdef::text, p.provolatile::text, p.proisstrict::text, p.proleakproof::text,
+    coalesce(p.proconfig::text, ''))";
+
+/// The last top-level `CREATE [OR REPLACE] FUNCTION tenancy.<name>(` of each function in
+/// `migrations` (in order), keyed by name.
+fn shipped<'a>(migrations: &[&'a MigrationFiles]) -> BTreeMap<String, &'a str> {
+    let mut out = BTreeMap::new();
+    for m in migrations {
+        for statement in statements(m.up) {
+            if let Some(name) = created_function(statement) {
+                out.insert(name, statement);
+            }
+        }
+    }
+    out.retain(|name, _| !REPLACED_AT_RUN_TIME.contains(&name.as_str()));
+    out
+}
+
+/// The name of the `tenancy` function `statement` creates, if it creates one.
+fn created_function(statement: &str) -> Option<String> {
+    // Leading comments belong to the statement the splitter returned.
+    let code = statement
+        .lines()
+        .skip_while(|l| {
+            let l = l.trim_start();
+            l.is_empty() || l.starts_with("--")
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let words: Vec<&str> = code.split_whitespace().take(5).collect();
+    let target = match words.as_slice() {
+        [create, function, target, ..]
+            if create.eq_ignore_ascii_case("create")
+                && function.eq_ignore_ascii_case("function") =>
+        {
+            *target
+        }
+        [create, or, replace, function, target, ..]
+            if create.eq_ignore_ascii_case("create")
+                && or.eq_ignore_ascii_case("or")
+                && replace.eq_ignore_ascii_case("replace")
+                && function.eq_ignore_ascii_case("function") =>
+        {
+            *target
+        }
+        _ => return None,
+    };
+    let name = target.strip_prefix("tenancy.")?;
+    let name = name.split('(').next()?;
+    (!name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        .then(|| name.to_owned())
+}
+
+pub(super) fn check_functions(
+    f: &mut Findings,
+    conn: &mut PgConnection,
+    o: &CheckOptions,
+    migrations: &[&MigrationFiles],
+) -> QueryResult<()> {
+    let table: Found =
+        diesel::sql_query("SELECT to_regclass('__diesel_schema_migrations')::text AS found")
+            .get_result(conn)?;
+    // Without diesel's record, the migrations the database has are unknown: compare none
+    // rather than report functions of migrations it never ran.
+    if table.found.is_none() {
+        return Ok(());
+    }
+    let applied: BTreeSet<String> =
+        diesel::sql_query("SELECT version::text AS version FROM __diesel_schema_migrations")
+            .load::<Applied>(conn)?
+            .into_iter()
+            .map(|a| a.version)
+            .collect();
+    let migrations: Vec<&MigrationFiles> = migrations
+        .iter()
+        .copied()
+        .filter(|m| applied.contains(&m.version()))
+        .collect();
+    let shipped = shipped(&migrations);
+    if shipped.is_empty() {
+        return Ok(());
+    }
+    let installed = load(conn, "to_regnamespace('tenancy')", o)?;
+    let expected = expected(conn, &shipped, o)?;
+    for (name, want) in &expected {
+        let object = format!("function tenancy.{name}");
+        let have: Vec<&Stored> = installed.iter().filter(|s| &s.name == name).collect();
+        let problem = match have.as_slice() {
+            [] => Some("missing".to_owned()),
+            [one] if one.shape == want.shape && !one.app_owned => None,
+            [one] if one.shape == want.shape => Some(format!(
+                "owned by a role `{}` belongs to, which may replace it",
+                o.app_role
+            )),
+            [_] => Some("not the function tenancy's migrations create".to_owned()),
+            more => Some(format!(
+                "defined {} times: an overload may be what SQL reaches",
+                more.len()
+            )),
+        };
+        if let Some(problem) = problem {
+            f.add(
+                "TEN072",
+                object,
+                format!("tenancy.{name}() is {problem}: tenancy's context and checks rely on it doing exactly what the migrations wrote"),
+                "create it again as the migration that last defines it does (`tenancy init` writes them out), owned by the role that ran the migrations, and drop any other version",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The stored form of every function of `namespace` named in `o`'s sense.
+fn load(conn: &mut PgConnection, namespace: &str, o: &CheckOptions) -> QueryResult<Vec<Stored>> {
+    diesel::sql_query(format!(
+        "SELECT p.proname::text AS name, {SHAPE} AS shape,
+                coalesce((SELECT pg_has_role(r.oid, p.proowner, 'MEMBER') FROM pg_roles r
+                          WHERE r.rolname = $1), false) AS app_owned
+         FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+         WHERE p.pronamespace = {namespace}"
+    ))
+    .bind::<Text, _>(&o.app_role)
+    .load(conn)
+}
+
+/// Creates each shipped definition as a temporary function and reads what PostgreSQL stored,
+/// in a transaction rolled back afterwards.
+fn expected(
+    conn: &mut PgConnection,
+    shipped: &BTreeMap<String, &str>,
+    o: &CheckOptions,
+) -> QueryResult<BTreeMap<String, Stored>> {
+    let mut out = BTreeMap::new();
+    let result = conn.transaction::<(), diesel::result::Error, _>(|conn| {
+        // Bodies are stored as written: nothing they name needs to resolve now.
+        conn.batch_execute("SET LOCAL check_function_bodies = off")?;
+        for (name, statement) in shipped {
+            let temporary =
+                statement.replacen(&format!("tenancy.{name}("), &format!("pg_temp.{name}("), 1);
+            conn.batch_execute(&temporary)?;
+        }
+        for stored in load(conn, "pg_my_temp_schema()", o)? {
+            out.insert(stored.name.clone(), stored);
+        }
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    match result {
+        Ok(()) | Err(diesel::result::Error::RollbackTransaction) => Ok(out),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_functions_the_migrations_create_are_found() {
+        assert_eq!(
+            created_function("-- why\nCREATE OR REPLACE FUNCTION tenancy.enter(\n  tenant uuid)"),
+            Some("enter".to_owned())
+        );
+        assert_eq!(
+            created_function("CREATE FUNCTION tenancy.trusted_session() RETURNS boolean"),
+            Some("trusted_session".to_owned())
+        );
+        assert_eq!(
+            created_function("CREATE FUNCTION public.f() RETURNS int"),
+            None
+        );
+        assert_eq!(
+            created_function("COMMENT ON FUNCTION tenancy.enter(uuid) IS 'x'"),
+            None
+        );
+        let names: Vec<String> = shipped(&crate::migrations::CORE.iter().collect::<Vec<_>>())
+            .into_keys()
+            .collect();
+        for name in [
+            "enter",
+            "verified_context",
+            "trusted_session",
+            "check_session",
+            "open_session",
+        ] {
+            assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+        }
+        assert!(!names.iter().any(|n| n == "current_tenant"));
+    }
+}
