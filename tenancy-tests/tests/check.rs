@@ -636,6 +636,14 @@ fn role_lints() {
             format!("ALTER ROLE {login} CREATEROLE"),
             format!("ALTER ROLE {login} NOCREATEROLE"),
         ),
+        // A schema the application role may create in: a function or table left there by one
+        // tenant's SQL serves the next tenant's queries.
+        (
+            "TEN073",
+            "schema public",
+            format!("GRANT CREATE ON SCHEMA public TO {role}"),
+            format!("REVOKE CREATE ON SCHEMA public FROM {role}"),
+        ),
     ]);
     // A reader that still calls the verified context but also takes a setting.
     steps.push((

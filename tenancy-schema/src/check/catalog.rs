@@ -152,6 +152,9 @@ pub(super) struct ContextRow {
     /// Whether the application role may execute it.
     #[diesel(sql_type = Bool)]
     pub(super) session_check_executable: bool,
+    /// Schemas the application role may create objects in.
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) creatable_schemas: Vec<String>,
 }
 
 pub(super) struct Catalog {
@@ -250,7 +253,11 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
    WHERE p.oid = to_regprocedure('tenancy.check_session()')) AS session_check_body,
   coalesce((SELECT has_function_privilege($1, p.oid, 'EXECUTE') FROM pg_proc p
             WHERE p.oid = to_regprocedure('tenancy.check_session()')), false)
-    AS session_check_executable";
+    AS session_check_executable,
+  ARRAY(SELECT n.nspname::text FROM pg_namespace n
+        WHERE has_schema_privilege($1, n.oid, 'CREATE')
+          AND n.nspname !~ '^pg_(toast_)?temp_'
+        ORDER BY 1) AS creatable_schemas";
 
 #[allow(clippy::too_many_lines)] // reason: one catalog query after another
 pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryResult<Catalog> {

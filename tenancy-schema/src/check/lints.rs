@@ -235,6 +235,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "a function of tenancy's migrations is missing, replaced, overloaded or owned by the application role",
     ),
     (
+        "TEN073",
+        Severity::Error,
+        Section::Isolation,
+        "the application role may create objects in a schema",
+    ),
+    (
         "TEN080",
         Severity::Error,
         Section::Isolation,
