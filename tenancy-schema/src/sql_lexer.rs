@@ -469,6 +469,8 @@ const DYNAMIC_SQL: &[&str] = &[
     "database_to_xmlschema",
     "database_to_xml_and_xmlschema",
     "ts_stat",
+    // The two-argument form runs its second argument as a query for the rewrite rules.
+    "ts_rewrite",
     "dblink",
     "dblink_exec",
     "dblink_open",
