@@ -145,6 +145,28 @@ fn a_freshly_migrated_database_has_no_errors() {
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     assert!(r.tables_checked >= 10, "{}", r.tables_checked);
+    // The foundation's own functions compared too (as `tenancy check` does): all as shipped.
+    let with_foundation = CheckOptions {
+        migrations: tenancy_foundation::migrations::FOUNDATION,
+        ..CheckOptions::default()
+    };
+    let r2 = report(&mut conn, &tenancy_schema::registry(), &with_foundation);
+    assert!(!r2.has_errors(), "{:#?}", r2.findings);
+    // A reviewed SECURITY DEFINER function keeps its comment when its body is replaced, so
+    // TEN070 passes it: TEN072 is what sees the new body.
+    conn.batch_execute(
+        "CREATE OR REPLACE FUNCTION tenancy.member_directory() RETURNS TABLE (user_id uuid, principal_id uuid, email text, display_name text, role member_role, status member_status) \
+         LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp \
+         BEGIN ATOMIC SELECT u.id, m.principal_id, u.email, u.display_name, m.role, m.status FROM public.org_members m JOIN public.users u ON u.id = m.user_id ORDER BY u.email; END",
+    )
+    .unwrap();
+    let r2 = report(&mut conn, &tenancy_schema::registry(), &with_foundation);
+    assert!(
+        present(&r2, "TEN072", "function tenancy.member_directory"),
+        "{:#?}",
+        r2.findings
+    );
+    assert!(r2.with_id("TEN070").next().is_none(), "{:#?}", r2.findings);
     // Every global table of the foundation is readable by the application role, except
     // `users`, which is private on purpose (commented so) and not reported.
     assert!(r.with_id("TEN052").next().is_none(), "{:#?}", r.findings);
@@ -353,6 +375,19 @@ const CASES: &[Case] = &[
         object: "function tenancy.verified_context",
         breaks: "CREATE FUNCTION tenancy.verified_context(part integer, plain_setting varchar) RETURNS uuid LANGUAGE sql AS 'SELECT NULL::uuid'",
         fix: "DROP FUNCTION tenancy.verified_context(integer, varchar)",
+    },
+    // The triggers that keep it append-only and chained, disabled or no longer ALWAYS.
+    Case {
+        id: "TEN080",
+        object: "table audit_log",
+        breaks: "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete",
+        fix: "ALTER TABLE audit_log ENABLE ALWAYS TRIGGER audit_log_no_update_delete",
+    },
+    Case {
+        id: "TEN080",
+        object: "table audit_log",
+        breaks: "ALTER TABLE audit_log ENABLE TRIGGER audit_log_chain",
+        fix: "ALTER TABLE audit_log ENABLE ALWAYS TRIGGER audit_log_chain",
     },
     Case {
         id: "TEN080",

@@ -114,6 +114,17 @@ pub(super) struct ViewRow {
 struct PrivilegeRow {
     #[diesel(sql_type = Bool)]
     writable: bool,
+    #[diesel(sql_type = Array<Text>)]
+    unguarded: Vec<String>,
+}
+
+/// What keeps the audit log append-only, as the database has it.
+pub(super) struct AuditLog {
+    /// The application role may UPDATE, DELETE or TRUNCATE it.
+    pub(super) writable: bool,
+    /// Its guarding triggers (the hash chain, no UPDATE/DELETE, no TRUNCATE) that are missing
+    /// or not enabled ALWAYS, as the migration enables them.
+    pub(super) unguarded: Vec<String>,
 }
 
 /// A member of the application role that can become a role skipping row level security.
@@ -167,7 +178,7 @@ pub(super) struct Catalog {
     pub(super) role: RoleRow,
     pub(super) routines: Vec<RoutineRow>,
     pub(super) views: Vec<ViewRow>,
-    pub(super) audit_writable: Option<bool>,
+    pub(super) audit: Option<AuditLog>,
 }
 
 impl Catalog {
@@ -350,9 +361,14 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     )
     .bind::<T, _>(&app)
     .load(conn)?;
-    let audit_writable = diesel::sql_query(
+    let audit = diesel::sql_query(
         "SELECT has_table_privilege($1, c.oid, 'UPDATE') OR has_table_privilege($1, c.oid, 'DELETE')
-                OR has_table_privilege($1, c.oid, 'TRUNCATE') AS writable
+                OR has_table_privilege($1, c.oid, 'TRUNCATE') AS writable,
+                ARRAY(SELECT t FROM unnest(ARRAY['audit_log_chain', 'audit_log_no_update_delete',
+                                                 'audit_log_no_truncate']) t
+                      WHERE NOT EXISTS (SELECT FROM pg_trigger g
+                                        WHERE g.tgrelid = c.oid AND g.tgname = t
+                                          AND g.tgenabled = 'A')) AS unguarded
          FROM pg_class c WHERE c.relnamespace = $2::regnamespace AND c.relname = 'audit_log' AND c.relkind = 'r'",
     )
     .bind::<T, _>(&app)
@@ -360,7 +376,10 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     .load::<PrivilegeRow>(conn)?
     .into_iter()
     .next()
-    .map(|r| r.writable);
+    .map(|r| AuditLog {
+        writable: r.writable,
+        unguarded: r.unguarded,
+    });
     let mut reach = Vec::new();
     let members: Vec<MemberRow> = diesel::sql_query(MEMBERS_SQL)
         .bind::<T, _>(&app)
@@ -404,6 +423,6 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         role,
         routines,
         views,
-        audit_writable,
+        audit,
     })
 }

@@ -244,7 +244,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN080",
         Severity::Error,
         Section::Isolation,
-        "the application role may UPDATE, DELETE or TRUNCATE the audit log",
+        "the audit log is not append-only: the application role may UPDATE, DELETE or TRUNCATE it, or its guarding triggers are missing or disabled",
     ),
     (
         "CIT001",

@@ -121,7 +121,20 @@ pub fn run(
             check_citus(&mut f, &state, &existing);
         }
     }
-    if catalog.audit_writable == Some(true) {
+    if let Some(audit) = &catalog.audit
+        && !audit.unguarded.is_empty()
+    {
+        f.add(
+            "TEN080",
+            "table audit_log",
+            format!(
+                "the audit log's triggers {} are missing or not enabled ALWAYS: entries can be changed or deleted, or written outside the hash chain, without a trace",
+                audit.unguarded.join(", ")
+            ),
+            "run the audit log migration's CREATE TRIGGER statements again, then ALTER TABLE audit_log ENABLE ALWAYS TRIGGER <name> for each",
+        );
+    }
+    if catalog.audit.as_ref().is_some_and(|a| a.writable) {
         f.add(
             "TEN080",
             "table audit_log",
