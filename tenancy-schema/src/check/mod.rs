@@ -21,6 +21,7 @@
 //! about, a message and a hint saying how to fix it. The ids never change meaning; new lints
 //! get new ids.
 
+mod audit;
 mod catalog;
 mod citus;
 mod classify;

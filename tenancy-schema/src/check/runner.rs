@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use super::audit::check_audit_log;
 use super::catalog::{Catalog, load_catalog};
 use super::citus::{check_citus, load_citus};
 use super::definers::check_definers_and_views;
@@ -121,33 +122,7 @@ pub fn run(
             check_citus(&mut f, &state, &existing);
         }
     }
-    if let Some(audit) = &catalog.audit
-        && !audit.unguarded.is_empty()
-    {
-        f.add(
-            "TEN080",
-            "table audit_log",
-            format!(
-                "the audit log's triggers {} are missing or not enabled ALWAYS: entries can be changed or deleted, or written outside the hash chain, without a trace",
-                audit.unguarded.join(", ")
-            ),
-            "run the audit log migration's CREATE TRIGGER statements again, then ALTER TABLE audit_log ENABLE ALWAYS TRIGGER <name> for each",
-        );
-    }
-    if catalog.audit.as_ref().is_some_and(|a| a.writable) {
-        f.add(
-            "TEN080",
-            "table audit_log",
-            format!(
-                "`{}` has UPDATE, DELETE or TRUNCATE on audit_log",
-                options.app_role
-            ),
-            format!(
-                "REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {}, PUBLIC",
-                options.app_role
-            ),
-        );
-    }
+    check_audit_log(&mut f, &catalog, options);
     let mut findings = f.0;
     if !options.citus {
         findings.retain(|x| x.section != Section::Citus);

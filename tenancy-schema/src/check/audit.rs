@@ -1,0 +1,36 @@
+//! The rule about the audit log: the application role can only append to it, and the triggers
+//! that refuse changes and chain each entry to the previous one are in place and fire always.
+
+use super::CheckOptions;
+use super::catalog::Catalog;
+use super::report::Findings;
+
+pub(super) fn check_audit_log(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
+    if let Some(audit) = &catalog.audit
+        && !audit.unguarded.is_empty()
+    {
+        f.add(
+            "TEN080",
+            "table audit_log",
+            format!(
+                "the audit log's triggers {} are missing or not enabled ALWAYS: entries can be changed or deleted, or written outside the hash chain, without a trace",
+                audit.unguarded.join(", ")
+            ),
+            "run the audit log migration's CREATE TRIGGER statements again, then ALTER TABLE audit_log ENABLE ALWAYS TRIGGER <name> for each",
+        );
+    }
+    if catalog.audit.as_ref().is_some_and(|a| a.writable) {
+        f.add(
+            "TEN080",
+            "table audit_log",
+            format!(
+                "`{}` has UPDATE, DELETE or TRUNCATE on audit_log",
+                o.app_role
+            ),
+            format!(
+                "REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {}, PUBLIC",
+                o.app_role
+            ),
+        );
+    }
+}
