@@ -325,6 +325,50 @@ pub(crate) fn statements(sql: &str) -> Vec<&str> {
     out
 }
 
+/// The contents of the top-level dollar-quoted strings of `sql` (a routine's `AS $$ … $$`
+/// body), outside comments, quoted identifiers and string literals.
+#[cfg(feature = "check")]
+pub(crate) fn dollar_quoted_bodies(sql: &str) -> Vec<&str> {
+    let bytes = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let next = match bytes[i] {
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                sql[i..].find('\n').map_or(bytes.len(), |n| i + n)
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                block_comment_end(bytes, i).unwrap_or(bytes.len())
+            }
+            b'"' => quoted(sql, i, b'"', false).map_or(bytes.len(), |(_, next)| next),
+            b'\'' => quoted(sql, i, b'\'', false).map_or(bytes.len(), |(_, next)| next),
+            b'$' if !bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                let end = dollar_quoted(sql, i).unwrap_or(bytes.len());
+                // The tag is `$…$`: the body lies between its two copies.
+                if let Some(tag_len) = sql[i + 1..end].find('$').map(|n| n + 2)
+                    && end >= i + 2 * tag_len
+                {
+                    out.push(&sql[i + tag_len..end - tag_len]);
+                }
+                end
+            }
+            c if c.is_ascii_alphanumeric() || c == b'_' => {
+                // Skip whole words, so that `$` inside an identifier starts no quote.
+                let mut end = i;
+                while end < bytes.len()
+                    && (bytes[end].is_ascii_alphanumeric() || matches!(bytes[end], b'_' | b'$'))
+                {
+                    end += 1;
+                }
+                end
+            }
+            _ => i + 1,
+        };
+        i = next.max(i + 1);
+    }
+    out
+}
+
 /// The index after the (nested) block comment starting at `start`, if it is closed.
 fn block_comment_end(bytes: &[u8], start: usize) -> Option<usize> {
     let (mut depth, mut i) = (0usize, start);
@@ -711,6 +755,17 @@ mod tests {
                 "-- a comment; with a semicolon\n/* and /* nested; */ one */ COMMENT ON FUNCTION f() IS 'a; b'",
                 "SELECT E'\\';', \"we;ird\", $t$ ; $t$",
             ]
+        );
+    }
+
+    #[test]
+    #[cfg(feature = "check")]
+    fn dollar_quoted_bodies_are_found() {
+        let sql = "CREATE FUNCTION f() AS $f$ BEGIN CREATE FUNCTION g() AS $g$ x $g$; END $f$ \
+                   LANGUAGE plpgsql; SELECT '$$ no $$', a$b, $1";
+        assert_eq!(
+            dollar_quoted_bodies(sql),
+            [" BEGIN CREATE FUNCTION g() AS $g$ x $g$; END "]
         );
     }
 

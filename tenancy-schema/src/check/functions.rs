@@ -18,7 +18,7 @@ use diesel::sql_types::{Bool, Nullable, Text};
 use super::CheckOptions;
 use super::report::Findings;
 use crate::migrations::MigrationFiles;
-use crate::sql_lexer::statements;
+use crate::sql_lexer::{dollar_quoted_bodies, statements};
 
 /// Functions tenancy itself replaces after its migrations ran, checked elsewhere: the context
 /// readers (rewritten by `tenancy.enable_native_context()`, TEN067/TEN068) and the tenant
@@ -59,14 +59,22 @@ const SHAPE: &str = "concat_ws(' | ', pg_get_function_identity_arguments(p.oid),
     p.prosecdef::text, p.provolatile::text, p.proisstrict::text, p.proleakproof::text,
     coalesce(p.proconfig::text, ''))";
 
-/// The last top-level `CREATE [OR REPLACE] FUNCTION tenancy.<name>(` of each function in
-/// `migrations` (in order), keyed by name.
-fn shipped<'a>(migrations: &[&'a MigrationFiles]) -> BTreeMap<String, &'a str> {
-    let mut out = BTreeMap::new();
+/// The definitions of each `tenancy` function in `migrations` (in order), keyed by name: the
+/// last top-level `CREATE [OR REPLACE] FUNCTION tenancy.<name>(`, and the ones a function of
+/// the migrations runs later, which replace it where they apply (on Citus, say).
+fn shipped<'a>(migrations: &[&'a MigrationFiles]) -> BTreeMap<String, Vec<&'a str>> {
+    let mut out: BTreeMap<String, Vec<&'a str>> = BTreeMap::new();
     for m in migrations {
         for statement in statements(m.up) {
             if let Some(name) = created_function(statement) {
-                out.insert(name, statement);
+                out.insert(name, vec![statement]);
+            }
+            for body in dollar_quoted_bodies(statement) {
+                for inner in statements(body) {
+                    if let Some(name) = created_function(inner) {
+                        out.entry(name).or_default().push(inner);
+                    }
+                }
             }
         }
     }
@@ -85,7 +93,14 @@ fn created_function(statement: &str) -> Option<String> {
         })
         .collect::<Vec<_>>()
         .join(" ");
-    let words: Vec<&str> = code.split_whitespace().take(5).collect();
+    // Inside a PL/pgSQL body, the first statement follows the block's BEGIN.
+    let mut words: Vec<&str> = code.split_whitespace().take(6).collect();
+    if words
+        .first()
+        .is_some_and(|w| w.eq_ignore_ascii_case("begin"))
+    {
+        words.remove(0);
+    }
     let target = match words.as_slice() {
         [create, function, target, ..]
             if create.eq_ignore_ascii_case("create")
@@ -140,13 +155,13 @@ pub(super) fn check_functions(
     }
     let installed = load(conn, "to_regnamespace('tenancy')", o)?;
     let expected = expected(conn, &shipped, o)?;
-    for (name, want) in &expected {
+    for (name, wanted) in &expected {
         let object = format!("function tenancy.{name}");
         let have: Vec<&Stored> = installed.iter().filter(|s| &s.name == name).collect();
         let problem = match have.as_slice() {
             [] => Some("missing".to_owned()),
-            [one] if one.shape == want.shape && !one.app_owned => None,
-            [one] if one.shape == want.shape => Some(format!(
+            [one] if wanted.contains(&one.shape) && !one.app_owned => None,
+            [one] if wanted.contains(&one.shape) => Some(format!(
                 "owned by a role `{}` belongs to, which may replace it",
                 o.app_role
             )),
@@ -182,23 +197,31 @@ fn load(conn: &mut PgConnection, namespace: &str, o: &CheckOptions) -> QueryResu
 }
 
 /// Creates each shipped definition as a temporary function and reads what PostgreSQL stored,
-/// in a transaction rolled back afterwards.
+/// in a transaction rolled back afterwards: the shapes each function may have, by name.
+/// (`name` is a plain lower-case identifier: [`created_function`] accepts no other.)
 fn expected(
     conn: &mut PgConnection,
-    shipped: &BTreeMap<String, &str>,
+    shipped: &BTreeMap<String, Vec<&str>>,
     o: &CheckOptions,
-) -> QueryResult<BTreeMap<String, Stored>> {
-    let mut out = BTreeMap::new();
+) -> QueryResult<BTreeMap<String, BTreeSet<String>>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let result = conn.transaction::<(), diesel::result::Error, _>(|conn| {
         // Bodies are stored as written: nothing they name needs to resolve now.
         conn.batch_execute("SET LOCAL check_function_bodies = off")?;
-        for (name, statement) in shipped {
-            let temporary =
-                statement.replacen(&format!("tenancy.{name}("), &format!("pg_temp.{name}("), 1);
-            conn.batch_execute(&temporary)?;
-        }
-        for stored in load(conn, "pg_my_temp_schema()", o)? {
-            out.insert(stored.name.clone(), stored);
+        for (name, definitions) in shipped {
+            // The same name, since a parsed body spells parameters with it; one definition at
+            // a time, since the alternatives may differ in ways `CREATE OR REPLACE` refuses.
+            for definition in definitions {
+                conn.batch_execute(&definition.replacen(
+                    &format!("tenancy.{name}("),
+                    &format!("pg_temp.{name}("),
+                    1,
+                ))?;
+                for stored in load(conn, "pg_my_temp_schema()", o)? {
+                    out.entry(stored.name).or_default().insert(stored.shape);
+                }
+                conn.batch_execute(&format!("DROP FUNCTION pg_temp.{name}"))?;
+            }
         }
         Err(diesel::result::Error::RollbackTransaction)
     });
