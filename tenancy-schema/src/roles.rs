@@ -24,6 +24,8 @@ pub(crate) struct Reachable {
     pub owns_tables: bool,
     #[diesel(sql_type = Bool)]
     pub create_role: bool,
+    #[diesel(sql_type = Bool)]
+    pub server_access: bool,
 }
 
 /// Every role `login` can become (itself included), with what would let it skip row level
@@ -40,6 +42,8 @@ WITH RECURSIVE reach (oid, path) AS (
 SELECT DISTINCT ON (r.rolname)
   r.rolname::text AS role, reach.path, r.rolsuper AS superuser, r.rolbypassrls AS bypass_rls,
   r.rolcreaterole AS create_role,
+  r.rolname IN ('pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files')
+    AS server_access,
   EXISTS (
     SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
@@ -68,6 +72,10 @@ impl Reachable {
             Some("BYPASSRLS")
         } else if self.owns_tables {
             Some("the owner of tables (owners may switch row level security off)")
+        } else if self.server_access {
+            Some(
+                "a predefined role that runs programs on the server or reads or writes its files, as the operating system user that owns every table's data",
+            )
         } else if self.create_role {
             // PostgreSQL 15 lets CREATEROLE grant membership in any role but a superuser.
             Some(

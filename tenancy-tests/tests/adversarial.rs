@@ -649,6 +649,7 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         "adv_chain_group".to_owned(),
         "adv_owner_login".to_owned(),
         "adv_createrole_login".to_owned(),
+        "adv_files_login".to_owned(),
     ]);
     owner
         .batch_execute(
@@ -662,7 +663,9 @@ fn logins_that_could_skip_row_level_security_are_refused() {
              GRANT tenancy_app TO adv_owner_login;
              CREATE TABLE adv_owned (id int); ALTER TABLE adv_owned OWNER TO adv_owner_login;
              CREATE ROLE adv_createrole_login LOGIN INHERIT CREATEROLE PASSWORD 'p';
-             GRANT tenancy_app TO adv_createrole_login;",
+             GRANT tenancy_app TO adv_createrole_login;
+             CREATE ROLE adv_files_login LOGIN INHERIT PASSWORD 'p';
+             GRANT tenancy_app, pg_execute_server_program TO adv_files_login;",
         )
         .unwrap();
     let build = |url: &str, app_role: &str| {
@@ -678,6 +681,8 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         ("adv_owner_login", "adv_owner_login"),
         // CREATEROLE grants itself the admin role in one statement.
         ("adv_createrole_login", "adv_createrole_login"),
+        // COPY … FROM PROGRAM runs a shell as the server's operating system user.
+        ("adv_files_login", "pg_execute_server_program"),
     ] {
         let r = build(&db.url_for(login, "p"), "tenancy_app");
         match r {

@@ -671,6 +671,13 @@ fn role_lints() {
             format!("ALTER ROLE {login} CREATEROLE"),
             format!("ALTER ROLE {login} NOCREATEROLE"),
         ),
+        // A predefined role that reads the server's files (the tables' data files among them).
+        (
+            "TEN065",
+            "role",
+            format!("GRANT pg_read_server_files TO {role}"),
+            format!("REVOKE pg_read_server_files FROM {role}"),
+        ),
         // A schema the application role may create in: a function or table left there by one
         // tenant's SQL serves the next tenant's queries.
         (
