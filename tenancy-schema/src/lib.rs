@@ -150,7 +150,9 @@
 //! The migrations create the first two (see above); the logins are yours to create. When a
 //! `Tenancy` is built it checks them against `pg_roles` and `pg_auth_members`: the application login
 //! must inherit `tenancy_app` and must not be able to become, directly or through any chain of
-//! memberships, a superuser, a BYPASSRLS role or a table owner; the admin login must be another login
+//! memberships, a superuser, a BYPASSRLS role, a table owner, a CREATEROLE role (which can grant
+//! itself any of those) or a predefined role with access to the server's files or shell
+//! (`pg_read_server_files`, `pg_write_server_files`, `pg_execute_server_program`); the admin login must be another login
 //! that can become `tenancy_admin`. Anything else is `Error::UnsafeRole`, naming the role, the path
 //! and the fix, and `tenancy check` reports it as TEN065. Both role names are configurable
 //! (`TenancyConfig::app_role`, `admin_role`). The context key is read through the admin login when
