@@ -113,17 +113,6 @@ pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &C
             "run the tenancy migrations (tenancy init, then diesel migration run), and leave tenancy.check_session() as they create it, executable by the application role",
         );
     }
-    for schema in &catalog.context.creatable_schemas {
-        f.add(
-            "TEN073",
-            format!("schema {schema}"),
-            format!(
-                "`{}` may create objects in schema `{schema}`: SQL of one tenant's transaction can leave a function there that a better-matching call of another tenant's query runs (seeing its arguments), or a table or view that shadows one named later on the search path; such objects outlive the transaction and serve every tenant on the login",
-                o.app_role
-            ),
-            format!("REVOKE CREATE ON SCHEMA {schema} FROM {}, PUBLIC", o.app_role),
-        );
-    }
     for what in &catalog.context.forgeable_by {
         f.add(
             "TEN067",
@@ -133,6 +122,24 @@ pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &C
                 o.app_role
             ),
             format!("revoke it from {} (and PUBLIC)", o.app_role),
+        );
+    }
+}
+
+/// TEN073: the schemas the application role may create objects in.
+pub(super) fn check_creatable_schemas(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
+    for schema in &catalog.context.creatable_schemas {
+        f.add(
+            "TEN073",
+            format!("schema {schema}"),
+            format!(
+                "`{}` may create objects in schema `{schema}`: SQL of one tenant's transaction can leave a function there that a better-matching call of another tenant's query runs (seeing its arguments), or a table or view that shadows one named later on the search path; such objects outlive the transaction and serve every tenant on the login",
+                o.app_role
+            ),
+            format!(
+                "REVOKE CREATE ON SCHEMA {schema} FROM {}, PUBLIC (PostgreSQL 14 and older grant it to PUBLIC on `public`), then GRANT CREATE ON SCHEMA {schema} TO the role that runs the migrations if it relied on PUBLIC",
+                o.app_role
+            ),
         );
     }
 }

@@ -11,7 +11,7 @@ use super::definers::check_definers_and_views;
 use super::functions::check_functions;
 use super::lints::Section;
 use super::report::{Findings, Report};
-use super::roles::{check_reach_and_context, check_role};
+use super::roles::{check_creatable_schemas, check_reach_and_context, check_role};
 use super::tables::check_tenant_table;
 use crate::{Result, TableKind, TableManifest};
 
@@ -101,6 +101,7 @@ pub fn run(
     check_global_tables(&mut f, &catalog, registry, options);
     check_role(&mut f, &catalog, options);
     check_reach_and_context(&mut f, &catalog, options);
+    check_creatable_schemas(&mut f, &catalog, options);
     check_classification(&mut f, registry);
     check_definers_and_views(&mut f, &catalog, &tenant_tables, options);
     let mut migrations: Vec<&crate::migrations::MigrationFiles> = crate::migrations::MIGRATIONS
