@@ -4,10 +4,12 @@
 //! `tenancy.trusted_session` would make the context forgeable while every policy, role and
 //! privilege still looks right.
 //!
-//! The comparison is made by the server: each function's last definition in the migrations
-//! the database has applied is created again as a temporary function, in a transaction that is
-//! rolled back, and the two are compared as PostgreSQL stored them (source or parsed body,
-//! arguments, result, SECURITY DEFINER, volatility, settings). No SQL is deparsed here.
+//! The comparison is made by the server: each definition of a function in the migrations the
+//! database has applied (the last top-level one, and any that a function of the migrations
+//! creates later, such as the Citus forms) is created again as a temporary function, in a
+//! transaction that is rolled back, and the installed function must match one of them as
+//! PostgreSQL stored it (source or parsed body, arguments, result, SECURITY DEFINER,
+//! volatility, settings). No SQL is deparsed here.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,7 +28,7 @@ use crate::sql_lexer::{dollar_quoted_bodies, statements};
 const REPLACED_AT_RUN_TIME: &[&str] = &["current_tenant", "current_principal", "tenant_refusal"];
 
 /// What PostgreSQL stored for one function, in a form two copies can be compared by.
-#[derive(QueryableByName, Debug, Clone, PartialEq, Eq)]
+#[derive(QueryableByName, Debug)]
 struct Stored {
     #[diesel(sql_type = Text)]
     name: String,
