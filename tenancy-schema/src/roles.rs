@@ -77,15 +77,23 @@ impl Reachable {
                 "a predefined role that runs programs on the server or reads or writes its files, as the operating system user that owns every table's data",
             )
         } else if self.create_role {
-            // PostgreSQL 15 lets CREATEROLE grant membership in any role but a superuser.
-            Some(
-                "CREATEROLE, with which it can grant itself any role that is not a superuser (a BYPASSRLS role, a table owner)",
-            )
+            Some(CREATEROLE)
         } else {
             None
         }
     }
+
+    /// The attribute to drop when that is the whole problem (CREATEROLE), rather than a
+    /// membership to remove.
+    pub(crate) fn attribute_fix(&self) -> Option<String> {
+        (self.problem() == Some(CREATEROLE))
+            .then(|| format!("ALTER ROLE {} NOCREATEROLE", self.role))
+    }
 }
+
+/// [`Reachable::problem`] for a CREATEROLE role: PostgreSQL 15 lets CREATEROLE grant
+/// membership in any role but a superuser.
+const CREATEROLE: &str = "CREATEROLE, with which it can grant itself any role that is not a superuser (a BYPASSRLS role, a table owner)";
 
 #[derive(diesel::QueryableByName)]
 struct Who {
@@ -108,10 +116,8 @@ pub(crate) fn verify_app_login(conn: &mut PgConnection, app_role: &str) -> Resul
     .get_result(conn)?;
     for role in reachable(conn, &who.login)? {
         if let Some(problem) = role.problem() {
-            let fix = if role.create_role
-                && !(role.superuser || role.bypass_rls || role.owns_tables)
-            {
-                format!("`ALTER ROLE {} NOCREATEROLE`", role.role)
+            let fix = if let Some(fix) = role.attribute_fix() {
+                format!("`{fix}`")
             } else if role.role == who.login {
                 format!(
                     "connect tenant transactions with a login that is only a member of `{app_role}` (`CREATE ROLE app_login LOGIN INHERIT; GRANT {app_role} TO app_login`)"

@@ -387,23 +387,17 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     // The application role itself first: a membership of its own (`GRANT tenancy_admin TO
     // tenancy_app`) reaches every login of it, present or future. Its own attributes but
     // CREATEROLE are TEN061-64.
-    for role in crate::roles::reachable(conn, &app)? {
-        if role.role == app && (role.superuser || role.bypass_rls || role.owns_tables) {
-            continue;
-        }
-        if let Some(problem) = role.problem() {
-            reach.push(ReachRow {
-                login: app.clone(),
-                role,
-                problem,
-            });
-        }
-    }
-    for member in members {
-        for role in crate::roles::reachable(conn, &member.name)? {
+    for login in std::iter::once(app.clone()).chain(members.into_iter().map(|m| m.name)) {
+        for role in crate::roles::reachable(conn, &login)? {
+            if login == app
+                && role.role == app
+                && (role.superuser || role.bypass_rls || role.owns_tables)
+            {
+                continue;
+            }
             if let Some(problem) = role.problem() {
                 reach.push(ReachRow {
-                    login: member.name.clone(),
+                    login: login.clone(),
                     role,
                     problem,
                 });

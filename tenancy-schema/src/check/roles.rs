@@ -56,16 +56,12 @@ pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &C
                     r.role.role, r.role.path, r.problem
                 )
             },
-            if r.role.create_role
-                && !(r.role.superuser || r.role.bypass_rls || r.role.owns_tables)
-            {
-                format!("ALTER ROLE {} NOCREATEROLE", r.role.role)
-            } else {
+            r.role.attribute_fix().unwrap_or_else(|| {
                 format!(
                     "remove the membership chain ({}); give the admin path a login of its own",
                     r.role.path
                 )
-            },
+            }),
         );
     }
     let object = format!("role {}", o.app_role);
