@@ -531,15 +531,22 @@ fn two_tenants_on_two_workers_see_only_their_rows() {
     assert_eq!(all, 2);
 }
 
-/// The Citus lint ids `check` reports for the database behind `owner`, and TEN072/TEN073.
-fn citus_findings(owner: &mut PgConnection) -> Vec<String> {
+/// `tenancy check --citus` on the coordinator, with the foundation's migrations.
+fn citus_report(owner: &mut PgConnection) -> tenancy_schema::check::Report {
     let options = tenancy_schema::check::CheckOptions {
         citus: true,
         migrations: tenancy_foundation::migrations::FOUNDATION,
         ..tenancy_schema::check::CheckOptions::default()
     };
-    let report = tenancy_schema::check::run(owner, &tenancy_schema::registry(), &options)
-        .expect("check runs");
+    tenancy_schema::check::run(owner, &tenancy_schema::registry(), &options).expect("check runs")
+}
+
+fn citus_findings(owner: &mut PgConnection) -> Vec<String> {
+    let report = citus_report(owner);
+    // Shown when an assertion on the ids fails: what each finding said.
+    for f in &report.findings {
+        eprintln!("{} {}: {}", f.id, f.object, f.message);
+    }
     let mut ids: Vec<String> = report
         .findings
         .iter()
@@ -705,6 +712,57 @@ fn check_citus_reports_what_breaks_isolation_on_the_shards() {
             "SELECT encode(key, 'hex') AS line FROM tenancy.context_key"
         ),
         ["ab".repeat(32)]
+    );
+    // A worker that cannot be asked is reported with what it answered.
+    worker
+        .batch_execute("ALTER TABLE tenancy.context_key RENAME TO context_key_elsewhere")
+        .unwrap();
+    let report = citus_report(&mut owner);
+    let unasked: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.id == "CIT009")
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(unasked.len(), 1, "{unasked:?}");
+    assert!(
+        unasked[0].starts_with("could not be asked for its copy of the context key (")
+            && unasked[0].contains("context_key\" does not exist"),
+        "{unasked:?}"
+    );
+    worker
+        .batch_execute("ALTER TABLE tenancy.context_key_elsewhere RENAME TO context_key")
+        .unwrap();
+    assert_eq!(citus_findings(&mut owner), ["CIT008 table comments"]);
+
+    // A command of several statements reaches every worker whole. Citus's
+    // `run_command_on_workers` takes the first result that arrives and closes the connection.
+    // A notice makes the worker send what it has, the first statement's result among it, and
+    // a worker still running used to fail on its next notice and abort the rest. That is how
+    // the key (`CREATE ... IF NOT EXISTS` notices) or a role's grants went missing under load;
+    // the sleep makes it certain here.
+    owner
+        .batch_execute(
+            "SELECT tenancy.run_on_workers(
+               'SET citus.enable_ddl_propagation TO off;
+                CREATE TABLE whole_first ();
+                DO $$ BEGIN
+                  RAISE NOTICE ''sent with the first result'';
+                  PERFORM pg_sleep(0.5);
+                  RAISE NOTICE ''after the coordinator closed'';
+                  PERFORM pg_sleep(0.1);
+                  RAISE NOTICE ''after the coordinator closed'';
+                END $$;
+                CREATE TABLE whole_last ();', 'run a command of several statements')",
+        )
+        .unwrap();
+    assert_eq!(
+        lines(
+            &mut owner,
+            "SELECT success || ' ' || result AS line FROM run_command_on_workers(
+               $$SELECT count(*) FROM pg_class WHERE relname IN ('whole_first', 'whole_last')$$)"
+        ),
+        ["true 2", "true 2"]
     );
 }
 

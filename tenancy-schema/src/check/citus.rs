@@ -43,6 +43,9 @@ struct WorkerKey {
     node: String,
     #[diesel(sql_type = Bool)]
     same_key: bool,
+    /// What the worker answered when the key could not be read there (unreachable, no table).
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    error: Option<String>,
 }
 
 #[derive(QueryableByName)]
@@ -130,8 +133,10 @@ pub(super) fn load_citus(
     }
     let worker_keys: Vec<WorkerKey> = diesel::sql_query(
         "SELECT w.nodename || ':' || w.nodeport AS node,
-                w.success AND w.result = (SELECT encode(sha256(key), 'hex') FROM tenancy.context_key
-                                           WHERE id = 1) AS same_key
+                coalesce(w.success AND w.result = (SELECT encode(sha256(key), 'hex')
+                                                     FROM tenancy.context_key WHERE id = 1),
+                         false) AS same_key,
+                CASE WHEN NOT w.success THEN w.result END AS error
            FROM run_command_on_workers(
                   $$SELECT encode(sha256(key), 'hex') FROM tenancy.context_key WHERE id = 1$$) w
           WHERE to_regclass('tenancy.context_key') IS NOT NULL",
@@ -262,10 +267,18 @@ pub(super) fn check_citus(
         }
     }
     for w in state.worker_keys.iter().filter(|w| !w.same_key) {
+        let message = match &w.error {
+            None => {
+                "has no copy of the coordinator's context key: tenant queries fail there".to_owned()
+            }
+            Some(error) => format!(
+                "could not be asked for its copy of the context key ({error}): tenant queries fail there unless it has one"
+            ),
+        };
         f.add(
             "CIT009",
             format!("worker {}", w.node),
-            "has no copy of the coordinator's context key: tenant queries fail there",
+            message,
             "SELECT tenancy.prepare_citus() on the coordinator (after adding a worker, too)",
         );
     }
