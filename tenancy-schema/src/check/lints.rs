@@ -298,7 +298,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "CIT009",
         Severity::Error,
         Section::Citus,
-        "a worker has no copy of the context key",
+        "a worker has no copy of the context key, or cannot be asked for it",
     ),
     (
         "CIT010",
