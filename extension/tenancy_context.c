@@ -11,11 +11,13 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
+#include "executor/executor.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -26,8 +28,12 @@
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/uuid.h"
+
+#include "tenancy_context.h"
 
 #include <openssl/evp.h>
 
@@ -63,17 +69,6 @@ static ContextState context = {InvalidLocalTransactionId};
 static bool have_session = false;
 static int64 counter_session = 0;
 static int64 last_counter = 0;
-
-/*
- * The key and, when asked, the tenant's refusal, in one query. It runs as the owner of
- * tenancy.context_key, as tenancy.enter does, with a fixed search_path; the status hook is the
- * same one the SQL implementation calls.
- */
-static const char *const LOOKUP_SQL =
-"SELECT k.key, CASE WHEN $2 AND $1 IS NOT NULL THEN "
-"(SELECT r.refusal FROM tenancy.tenant_refusal($1) r LIMIT 1) END "
-"FROM tenancy.context_key k WHERE k.id = 1";
-static SPIPlanPtr lookup_plan = NULL;
 
 /*
  * HMAC-SHA256 with the SHA-256 states after the inner and outer padded key precomputed, for
@@ -212,6 +207,7 @@ _PG_init(void)
 	RegisterXactCallback(guard_session, NULL);
 	previous_utility_hook = ProcessUtility_hook;
 	ProcessUtility_hook = guard_utility;
+	status_init();
 }
 
 static void
@@ -254,8 +250,75 @@ relation_owner(Oid relid)
 }
 
 /*
- * Reads the key, the session number and the tenant's refusal as the key's owner. Returns
- * whether a key of the right length exists; *refusal is empty when there is none.
+ * Reads the key straight from tenancy.context_key with the statement's snapshot: a heap scan of
+ * its one row, without planning or starting an executor, which a query through SPI would cost
+ * in every transaction. Reading it each time keeps a replaced key in force at once. Returns
+ * whether a key of the right length is there.
+ */
+static bool
+read_key(Oid key_rel, uint8 *key)
+{
+	Relation	rel = table_open(key_rel, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	AttrNumber	id_att = InvalidAttrNumber;
+	AttrNumber	key_att = InvalidAttrNumber;
+	Snapshot	snapshot;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	bool		have_key = false;
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		if (strcmp(NameStr(att->attname), "id") == 0 && att->atttypid == INT4OID)
+			id_att = att->attnum;
+		else if (strcmp(NameStr(att->attname), "key") == 0 && att->atttypid == BYTEAOID)
+			key_att = att->attnum;
+	}
+	if (id_att == InvalidAttrNumber || key_att == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("tenancy: tenancy.context_key has no columns id (integer) and key (bytea)"),
+				 errhint("run tenancy's migrations")));
+
+	snapshot = RegisterSnapshot(ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot());
+	scan = table_beginscan(rel, snapshot, 0, NULL);
+	slot = table_slot_create(rel, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, id_att, &isnull);
+
+		if (isnull || DatumGetInt32(d) != 1)
+			continue;
+		d = slot_getattr(slot, key_att, &isnull);
+		if (!isnull)
+		{
+			bytea	   *b = DatumGetByteaPP(d);
+
+			if (VARSIZE_ANY_EXHDR(b) == KEY_LEN)
+			{
+				memcpy(key, VARDATA_ANY(b), KEY_LEN);
+				have_key = true;
+			}
+			if ((Pointer) b != DatumGetPointer(d))
+				pfree(b);
+		}
+		break;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+	return have_key;
+}
+
+/*
+ * Reads the key, the session number and, when asked, the tenant's refusal as the key's owner.
+ * Returns whether a key of the right length exists; *refusal is empty when there is none.
  */
 static bool
 lookup(const pg_uuid_t *tenant, bool check_status, uint8 *key, int64 *session,
@@ -266,11 +329,7 @@ lookup(const pg_uuid_t *tenant, bool check_status, uint8 *key, int64 *session,
 	Oid			session_seq = get_relname_relid("session_seq", nsp);
 	Oid			save_userid;
 	int			save_sec_context;
-	int			save_nestlevel;
-	Datum		values[2];
-	char		nulls[2];
-	bool		have_key = false;
-	int			ret;
+	bool		have_key;
 
 	if (!OidIsValid(key_rel) || !OidIsValid(session_seq))
 		ereport(ERROR,
@@ -283,59 +342,14 @@ lookup(const pg_uuid_t *tenant, bool check_status, uint8 *key, int64 *session,
 	SetUserIdAndSecContext(relation_owner(key_rel),
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 
 	/* Fails ("not yet defined in this session") on a connection without a session. */
 	*session = DatumGetInt64(DirectFunctionCall1(currval_oid, ObjectIdGetDatum(session_seq)));
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "tenancy_context: SPI_connect failed");
-	if (lookup_plan == NULL)
-	{
-		Oid			types[2] = {UUIDOID, BOOLOID};
-		SPIPlanPtr	plan = SPI_prepare(LOOKUP_SQL, 2, types);
-
-		if (plan == NULL)
-			elog(ERROR, "tenancy_context: SPI_prepare failed: %s",
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "tenancy_context: SPI_keepplan failed");
-		lookup_plan = plan;
-	}
-	values[0] = tenant ? UUIDPGetDatum(tenant) : (Datum) 0;
-	nulls[0] = tenant ? ' ' : 'n';
-	values[1] = BoolGetDatum(check_status);
-	nulls[1] = ' ';
-	ret = SPI_execute_plan(lookup_plan, values, nulls, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "tenancy_context: lookup failed: %s", SPI_result_code_string(ret));
+	have_key = read_key(key_rel, key);
 	refusal[0] = '\0';
-	if (SPI_processed == 1)
-	{
-		HeapTuple	row = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		d = SPI_getbinval(row, desc, 1, &isnull);
+	if (have_key && check_status && tenant != NULL)
+		tenant_refusal(tenant, refusal, refusal_size);
 
-		if (!isnull)
-		{
-			bytea	   *b = DatumGetByteaPP(d);
-
-			if (VARSIZE_ANY_EXHDR(b) == KEY_LEN)
-			{
-				memcpy(key, VARDATA_ANY(b), KEY_LEN);
-				have_key = true;
-			}
-		}
-		d = SPI_getbinval(row, desc, 2, &isnull);
-		if (!isnull)
-			text_to_cstring_buffer(DatumGetTextPP(d), refusal, refusal_size);
-	}
-	SPI_finish();
-
-	AtEOXact_GUC(true, save_nestlevel);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	return have_key;
 }

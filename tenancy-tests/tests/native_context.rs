@@ -471,3 +471,257 @@ fn the_foundation_runs_on_the_native_context() {
     .unwrap();
     assert!(verified.flag, "audit chain of tenant a");
 }
+
+/// A database of its own on the foundation schema, switched to the native context, with a
+/// pool of one connection (so that every transaction runs on the same backend and sees what it
+/// kept) and the owner's connection. Other tests' writes to `tenants` cannot reach it.
+fn status_database() -> (
+    tenancy_testing::TestDatabase,
+    PgConnection,
+    tenancy_schema::Tenancy,
+) {
+    let shared = tenancy_testing::shared().unwrap();
+    let db = tenancy_testing::TestDatabase::create_in(shared.url()).unwrap();
+    let mut owner = PgConnection::establish(db.url()).unwrap();
+    tenancy_foundation::run_migrations(&mut owner).unwrap();
+    owner
+        .batch_execute("CREATE EXTENSION tenancy_context; SELECT tenancy.enable_native_context()")
+        .unwrap();
+    let login = db
+        .create_app_login("native_status_login", "status")
+        .unwrap();
+    let t = db.tenancy(&login, 1).unwrap();
+    (db, owner, t)
+}
+
+fn new_tenant(owner: &mut PgConnection) -> TenantId {
+    let tenant = TenantId::new_v7();
+    owner
+        .batch_execute(&format!(
+            "INSERT INTO tenants (id, slug, name) VALUES ('{t}', 's-{s}', 'status')",
+            t = tenant.as_uuid(),
+            s = tenant.as_uuid().simple()
+        ))
+        .unwrap();
+    tenant
+}
+
+/// Locks this transaction holds on `tenants` or its key, in a transaction of `tenant` that
+/// reads nothing else: the status hook's query takes them when the transaction asks it, and
+/// keeps them until the end of the transaction.
+fn status_scans(t: &tenancy_schema::Tenancy, tenant: TenantId) -> Result<i64, Error> {
+    let rows: Vec<Count> = t.transaction(tenant, |tx| {
+        tx.load_sql(diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_locks WHERE pid = pg_backend_pid() \
+               AND locktype = 'relation' AND relation IN \
+                 (SELECT oid FROM pg_class WHERE relname IN ('tenants', 'tenants_pkey') \
+                    AND relnamespace = 'public'::regnamespace)",
+        ))
+    })?;
+    Ok(rows[0].n)
+}
+
+#[test]
+fn the_status_hook_is_asked_once_until_a_table_it_reads_changes() {
+    if !native() {
+        return;
+    }
+    let (_db, mut owner, t) = status_database();
+    let sources: Hex = diesel::sql_query("SELECT tenancy_context.status_sources()::text AS hex")
+        .get_result(&mut owner)
+        .unwrap();
+    assert_eq!(sources.hex, "{tenants}");
+    let a = new_tenant(&mut owner);
+    let b = new_tenant(&mut owner);
+    assert!(
+        status_scans(&t, a).unwrap() >= 1,
+        "the first transaction asks"
+    );
+    assert_eq!(status_scans(&t, a).unwrap(), 0, "the next one does not");
+    assert!(
+        status_scans(&t, b).unwrap() >= 1,
+        "each tenant is asked once"
+    );
+    assert_eq!(status_scans(&t, b).unwrap(), 0);
+
+    // Any change to tenants, even of another tenant's row, drops every kept answer.
+    owner
+        .batch_execute(&format!(
+            "UPDATE tenants SET name = 'renamed' WHERE id = '{}'",
+            b.as_uuid()
+        ))
+        .unwrap();
+    assert!(status_scans(&t, a).unwrap() >= 1);
+    assert_eq!(status_scans(&t, a).unwrap(), 0);
+
+    // A suspension, a deletion and a restore take effect with the next transaction, also when
+    // the change is made with the replication role that mutes ordinary triggers.
+    let set = |owner: &mut PgConnection, change: &str, replica: bool| {
+        let role = if replica { "replica" } else { "origin" };
+        owner
+            .batch_execute(&format!(
+                "SET session_replication_role = {role}; \
+                 UPDATE tenants SET {change} WHERE id = '{}'; \
+                 RESET session_replication_role",
+                a.as_uuid()
+            ))
+            .unwrap();
+    };
+    for replica in [false, true] {
+        set(&mut owner, "status = 'suspended'", replica);
+        let refused = status_scans(&t, a);
+        assert!(
+            matches!(refused, Err(Error::TenantSuspended(_))),
+            "{refused:?}"
+        );
+        assert!(matches!(
+            status_scans(&t, a),
+            Err(Error::TenantSuspended(_))
+        ));
+        set(&mut owner, "status = 'active'", replica);
+        assert!(status_scans(&t, a).unwrap() >= 1);
+        assert_eq!(status_scans(&t, a).unwrap(), 0);
+        set(&mut owner, "deleted_at = now()", replica);
+        let refused = status_scans(&t, a);
+        assert!(
+            matches!(refused, Err(Error::TenantNotFound(_))),
+            "{refused:?}"
+        );
+        set(&mut owner, "deleted_at = NULL", replica);
+        assert!(status_scans(&t, a).unwrap() >= 1);
+        assert_eq!(status_scans(&t, a).unwrap(), 0);
+    }
+    // An unknown tenant stays unknown until it is created.
+    let c = TenantId::new_v7();
+    for _ in 0..2 {
+        let refused = status_scans(&t, c);
+        assert!(
+            matches!(refused, Err(Error::TenantNotFound(_))),
+            "{refused:?}"
+        );
+    }
+    owner
+        .batch_execute(&format!(
+            "INSERT INTO tenants (id, slug, name) VALUES ('{t}', 's-{s}', 'late')",
+            t = c.as_uuid(),
+            s = c.as_uuid().simple()
+        ))
+        .unwrap();
+    assert!(status_scans(&t, c).unwrap() >= 1);
+}
+
+#[test]
+fn a_status_hook_with_a_parsed_body_is_read_the_same_way() {
+    if !native() {
+        return;
+    }
+    let (_db, mut owner, t) = status_database();
+    let a = new_tenant(&mut owner);
+    assert!(status_scans(&t, a).unwrap() >= 1);
+    assert_eq!(status_scans(&t, a).unwrap(), 0);
+    owner
+        .batch_execute(
+            "CREATE OR REPLACE FUNCTION tenancy.tenant_refusal(tenant uuid) RETURNS TABLE (refusal text)
+               LANGUAGE sql STABLE
+             BEGIN ATOMIC
+               SELECT CASE WHEN x.id IS NULL THEN 'unknown' WHEN x.status <> 'active' THEN 'suspended' END
+                 FROM (SELECT tenant AS id) q LEFT JOIN public.tenants x ON x.id = q.id;
+             END;
+             SELECT tenancy.enable_native_context();",
+        )
+        .unwrap();
+    let sources: Hex = diesel::sql_query("SELECT tenancy_context.status_sources()::text AS hex")
+        .get_result(&mut owner)
+        .unwrap();
+    assert_eq!(sources.hex, "{tenants}");
+    assert!(
+        status_scans(&t, a).unwrap() >= 1,
+        "a replaced hook is asked again"
+    );
+    assert_eq!(status_scans(&t, a).unwrap(), 0);
+    owner
+        .batch_execute(&format!(
+            "UPDATE tenants SET status = 'suspended' WHERE id = '{}'",
+            a.as_uuid()
+        ))
+        .unwrap();
+    assert!(matches!(
+        status_scans(&t, a),
+        Err(Error::TenantSuspended(_))
+    ));
+}
+
+#[test]
+fn without_a_working_status_trigger_the_hook_is_asked_every_time() {
+    if !native() {
+        return;
+    }
+    let (_db, mut owner, t) = status_database();
+    let a = new_tenant(&mut owner);
+    let suspend = |owner: &mut PgConnection, status: &str| {
+        owner
+            .batch_execute(&format!(
+                "UPDATE tenants SET status = '{status}' WHERE id = '{}'",
+                a.as_uuid()
+            ))
+            .unwrap();
+    };
+    let asked_twice = || {
+        for _ in 0..2 {
+            assert!(status_scans(&t, a).unwrap() >= 1);
+        }
+    };
+    // Enabled only for origin sessions, the trigger could be muted: nothing is kept.
+    owner
+        .batch_execute("ALTER TABLE tenants ENABLE TRIGGER tenancy_status_changed")
+        .unwrap();
+    asked_twice();
+    owner
+        .batch_execute("ALTER TABLE tenants DISABLE TRIGGER tenancy_status_changed")
+        .unwrap();
+    asked_twice();
+    owner
+        .batch_execute("ALTER TABLE tenants ENABLE ALWAYS TRIGGER tenancy_status_changed")
+        .unwrap();
+    assert!(status_scans(&t, a).unwrap() >= 1);
+    assert_eq!(status_scans(&t, a).unwrap(), 0, "kept again");
+    owner
+        .batch_execute("DROP TRIGGER tenancy_status_changed ON tenants")
+        .unwrap();
+    asked_twice();
+    // Without the trigger, a change sends no invalidation; it is seen because nothing was kept.
+    suspend(&mut owner, "suspended");
+    assert!(matches!(
+        status_scans(&t, a),
+        Err(Error::TenantSuspended(_))
+    ));
+    suspend(&mut owner, "active");
+
+    // A hook whose answer depends on more than rows (here the clock) is never kept, and
+    // enable_native_context() puts no trigger anywhere for it.
+    owner
+        .batch_execute(
+            "CREATE OR REPLACE FUNCTION tenancy.tenant_refusal(tenant uuid) RETURNS TABLE (refusal text)
+               LANGUAGE sql STABLE
+             AS $$
+               SELECT CASE WHEN x.id IS NULL THEN 'unknown'
+                           WHEN x.status <> 'active' OR x.created_at > now() THEN 'suspended' END
+                 FROM (SELECT tenant AS id) q LEFT JOIN public.tenants x ON x.id = q.id
+             $$;
+             SELECT tenancy.enable_native_context();",
+        )
+        .unwrap();
+    let opaque: Flag = diesel::sql_query(
+        "SELECT tenancy_context.status_sources() IS NULL \
+           AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgname = 'tenancy_status_changed') AS flag",
+    )
+    .get_result(&mut owner)
+    .unwrap();
+    assert!(opaque.flag);
+    asked_twice();
+    suspend(&mut owner, "suspended");
+    assert!(matches!(
+        status_scans(&t, a),
+        Err(Error::TenantSuspended(_))
+    ));
+}

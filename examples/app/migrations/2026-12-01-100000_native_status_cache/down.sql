@@ -1,0 +1,64 @@
+-- Back to the definitions of 2026-12-01-070000_native_tenant_context, without the status
+-- triggers.
+DO $$
+DECLARE
+  t record;
+BEGIN
+  FOR t IN SELECT tgrelid::regclass AS rel FROM pg_trigger
+            WHERE tgname = 'tenancy_status_changed' AND tgfoid = to_regprocedure('tenancy_context.status_changed()')
+  LOOP
+    EXECUTE format('DROP TRIGGER tenancy_status_changed ON %s', t.rel);
+  END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy.enable_native_context() RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'tenancy_context') THEN
+    RAISE EXCEPTION 'tenancy: the tenancy_context extension is not installed in this database'
+      USING ERRCODE = 'undefined_object',
+            HINT = 'build and install it from extension/ in tenancy''s repository, then, as a '
+                   'superuser: CREATE EXTENSION tenancy_context';
+  END IF;
+  IF tenancy.on_citus() THEN
+    RAISE EXCEPTION 'tenancy: the native tenant context does not reach Citus workers'
+      USING ERRCODE = 'feature_not_supported',
+            HINT = 'on Citus the context travels with the distributed transaction '
+                   '(docs/adr/0003-citus.md); keep the SQL context';
+  END IF;
+  -- A body in a string, not `RETURN`: no dependency on the extension is recorded, so that
+  -- `DROP EXTENSION tenancy_context CASCADE` cannot drop these readers and with them every
+  -- policy. Without the extension they fail, and so does every statement under a policy.
+  EXECUTE $f$
+    CREATE OR REPLACE FUNCTION tenancy.current_tenant() RETURNS uuid
+      LANGUAGE sql STABLE PARALLEL RESTRICTED
+    AS 'SELECT CASE WHEN tenancy_context.entered() THEN tenancy_context.tenant()
+                    ELSE tenancy.verified_context(1, ''tenancy.tenant_id'') END'
+  $f$;
+  EXECUTE $f$
+    CREATE OR REPLACE FUNCTION tenancy.current_principal() RETURNS uuid
+      LANGUAGE sql STABLE PARALLEL RESTRICTED
+    AS 'SELECT CASE WHEN tenancy_context.entered() THEN tenancy_context.principal()
+                    ELSE tenancy.verified_context(2, ''tenancy.principal_id'') END'
+  $f$;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy.disable_native_context() RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  CREATE OR REPLACE FUNCTION tenancy.current_tenant() RETURNS uuid
+    LANGUAGE sql STABLE PARALLEL RESTRICTED
+    RETURN tenancy.verified_context(1, 'tenancy.tenant_id');
+  CREATE OR REPLACE FUNCTION tenancy.current_principal() RETURNS uuid
+    LANGUAGE sql STABLE PARALLEL RESTRICTED
+    RETURN tenancy.verified_context(2, 'tenancy.principal_id');
+END
+$$;
+
+DROP FUNCTION tenancy.install_status_triggers();
