@@ -53,9 +53,9 @@ static SPIPlanPtr refusal_plan = NULL;
 /*
  * The status hook's answers, per tenant, while nothing they were read from has changed: a
  * tenant transaction then costs no query for its status. Kept only for a hook whose answer
- * depends on nothing but rows of ordinary tables that carry the status trigger
+ * depends on nothing but rows of ordinary tables that carry the status triggers
  * (tenancy_context.status_changed(), ENABLE ALWAYS, after INSERT, UPDATE, DELETE and
- * TRUNCATE): the trigger turns every change of those tables into an invalidation that each
+ * TRUNCATE): the triggers turn every change of those tables into an invalidation that each
  * backend takes in before its next transaction, and the callbacks below then drop every
  * answer. A hook that reads anything else (a non-built-in or non-immutable function, a view,
  * a table without the trigger) is asked in every transaction, as before.
@@ -153,32 +153,37 @@ is_status_trigger_function(Oid foid)
 }
 
 /*
- * Whether every change to the table reaches the status cache: an ordinary table with the
- * status trigger, statement level, after INSERT, UPDATE, DELETE and TRUNCATE, without a column
- * list or a WHEN condition, enabled ALWAYS (so that session_replication_role cannot mute it).
+ * Whether every change to the table reaches the status cache: an ordinary table whose status
+ * triggers cover INSERT, UPDATE and DELETE row by row (a logical replication subscriber fires
+ * only row triggers) and TRUNCATE per statement, after the change, without a column list or a
+ * WHEN condition, enabled ALWAYS (so that session_replication_role cannot mute them).
  */
 static bool
 has_status_trigger(Oid relid)
 {
 	Relation	rel = relation_open(relid, AccessShareLock);
-	bool		found = false;
+	bool		rows = false;
+	bool		truncate = false;
 
 	if (rel->rd_rel->relkind == RELKIND_RELATION && rel->trigdesc != NULL)
 	{
-		for (int i = 0; i < rel->trigdesc->numtriggers && !found; i++)
+		for (int i = 0; i < rel->trigdesc->numtriggers; i++)
 		{
 			Trigger    *t = &rel->trigdesc->triggers[i];
 			int16		type = t->tgtype;
 
-			found = t->tgenabled == TRIGGER_FIRES_ALWAYS && !TRIGGER_FOR_ROW(type) &&
-				TRIGGER_FOR_AFTER(type) && TRIGGER_FOR_INSERT(type) &&
-				TRIGGER_FOR_UPDATE(type) && TRIGGER_FOR_DELETE(type) &&
-				TRIGGER_FOR_TRUNCATE(type) && t->tgnattr == 0 && t->tgqual == NULL &&
-				is_status_trigger_function(t->tgfoid);
+			if (t->tgenabled != TRIGGER_FIRES_ALWAYS || !TRIGGER_FOR_AFTER(type) ||
+				t->tgnattr != 0 || t->tgqual != NULL || !is_status_trigger_function(t->tgfoid))
+				continue;
+			if (TRIGGER_FOR_ROW(type))
+				rows |= TRIGGER_FOR_INSERT(type) && TRIGGER_FOR_UPDATE(type) &&
+					TRIGGER_FOR_DELETE(type);
+			else
+				truncate |= TRIGGER_FOR_TRUNCATE(type);
 		}
 	}
 	relation_close(rel, AccessShareLock);
-	return found;
+	return rows && truncate;
 }
 
 typedef struct HookSources

@@ -5,8 +5,9 @@
 \echo Use "ALTER EXTENSION tenancy_context UPDATE TO '1.1'" to load this file. \quit
 
 -- The status trigger: a change to a table the status hook reads makes every backend drop the
--- answers it kept. Statement level, after INSERT, UPDATE, DELETE and TRUNCATE, enabled ALWAYS;
--- a table without it (or with it in another form) keeps the hook asked in every transaction.
+-- answers it kept. Row level after INSERT, UPDATE and DELETE, statement level after TRUNCATE,
+-- both enabled ALWAYS; a table without them (or with them in another form) keeps the hook
+-- asked in every transaction.
 CREATE FUNCTION status_changed() RETURNS trigger
   AS 'MODULE_PATHNAME', 'tenancy_context_status_changed'
   LANGUAGE C;

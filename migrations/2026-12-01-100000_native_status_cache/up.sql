@@ -4,20 +4,21 @@
 -- With the status check on, every tenant transaction asked `tenancy.tenant_refusal` in a query
 -- of its own: about as much work for the server as the transaction's own point lookup. The
 -- extension now keeps each tenant's answer in the backend and drops all of them when a table
--- the hook reads changes: the status trigger, `tenancy_context.status_changed()`, turns every
+-- the hook reads changes: the status triggers, `tenancy_context.status_changed()`, turn every
 -- change of such a table into an invalidation that each backend takes in before its next
--- transaction. `enable_native_context()` puts the trigger on the tables the hook reads, as
+-- transaction. `enable_native_context()` puts the triggers on the tables the hook reads, as
 -- the extension finds them in the hook's body (`tenancy_context.status_sources()`). A hook
 -- whose answer may depend on anything else (a function that is not a built-in immutable one,
--- such as now() or current_setting(); a view; a table without the trigger) is asked in every
+-- such as now() or current_setting(); a view; a table without the triggers) is asked in every
 -- transaction, as before. docs/adr/0004-native-tenant-context.md has the design.
 --
 -- An application that replaces the hook runs `SELECT tenancy.enable_native_context()` again
--- afterwards, so that the tables its new hook reads get the trigger.
+-- afterwards, so that the tables its new hook reads get the triggers.
 
--- Puts the status trigger on every table the status hook reads. Statement level, after every
--- kind of change, enabled ALWAYS, so that neither a bulk statement nor
--- session_replication_role can change a table without the backends hearing of it.
+-- Puts the status triggers on every table the status hook reads: row level after INSERT,
+-- UPDATE and DELETE (a logical replication subscriber fires row triggers only), statement
+-- level after TRUNCATE, both enabled ALWAYS, so that session_replication_role cannot mute them
+-- and no change reaches a table without the backends hearing of it.
 CREATE FUNCTION tenancy.install_status_triggers() RETURNS void
   LANGUAGE plpgsql
   SET search_path = pg_catalog, pg_temp
@@ -42,11 +43,15 @@ BEGIN
   FOREACH rel IN ARRAY sources LOOP
     BEGIN
       EXECUTE format('CREATE OR REPLACE TRIGGER tenancy_status_changed '
-                     'AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s '
+                     'AFTER INSERT OR UPDATE OR DELETE ON %s '
+                     'FOR EACH ROW EXECUTE FUNCTION tenancy_context.status_changed()', rel);
+      EXECUTE format('CREATE OR REPLACE TRIGGER tenancy_status_truncated '
+                     'AFTER TRUNCATE ON %s '
                      'FOR EACH STATEMENT EXECUTE FUNCTION tenancy_context.status_changed()', rel);
       EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tenancy_status_changed', rel);
+      EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tenancy_status_truncated', rel);
     EXCEPTION WHEN insufficient_privilege THEN
-      RAISE WARNING 'tenancy: no status trigger on %: the tenant status is asked in every transaction', rel
+      RAISE WARNING 'tenancy: no status triggers on %: the tenant status is asked in every transaction', rel
         USING HINT = 'run SELECT tenancy.enable_native_context() as the owner of ' || rel;
     END;
   END LOOP;
@@ -54,7 +59,7 @@ END
 $$;
 REVOKE ALL ON FUNCTION tenancy.install_status_triggers() FROM PUBLIC;
 COMMENT ON FUNCTION tenancy.install_status_triggers() IS
-  'tenancy: puts the status trigger of tenancy_context on the tables the tenant status hook reads';
+  'tenancy: puts the status triggers of tenancy_context on the tables the tenant status hook reads';
 
 CREATE OR REPLACE FUNCTION tenancy.enable_native_context() RETURNS void
   LANGUAGE plpgsql
@@ -99,10 +104,11 @@ AS $$
 DECLARE
   t record;
 BEGIN
-  FOR t IN SELECT tgrelid::regclass AS rel FROM pg_trigger
-            WHERE tgname = 'tenancy_status_changed' AND tgfoid = to_regprocedure('tenancy_context.status_changed()')
+  FOR t IN SELECT tgname, tgrelid::regclass AS rel FROM pg_trigger
+            WHERE tgname IN ('tenancy_status_changed', 'tenancy_status_truncated')
+              AND tgfoid = to_regprocedure('tenancy_context.status_changed()')
   LOOP
-    EXECUTE format('DROP TRIGGER tenancy_status_changed ON %s', t.rel);
+    EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.rel);
   END LOOP;
   CREATE OR REPLACE FUNCTION tenancy.current_tenant() RETURNS uuid
     LANGUAGE sql STABLE PARALLEL RESTRICTED

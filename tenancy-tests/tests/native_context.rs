@@ -685,6 +685,16 @@ fn without_a_working_status_trigger_the_hook_is_asked_every_time() {
         .unwrap();
     assert!(status_scans(&t, a).unwrap() >= 1);
     assert_eq!(status_scans(&t, a).unwrap(), 0, "kept again");
+    // Without the TRUNCATE trigger a TRUNCATE would go unheard: nothing is kept either.
+    owner
+        .batch_execute("ALTER TABLE tenants DISABLE TRIGGER tenancy_status_truncated")
+        .unwrap();
+    asked_twice();
+    owner
+        .batch_execute("ALTER TABLE tenants ENABLE ALWAYS TRIGGER tenancy_status_truncated")
+        .unwrap();
+    assert!(status_scans(&t, a).unwrap() >= 1);
+    assert_eq!(status_scans(&t, a).unwrap(), 0, "kept again");
     owner
         .batch_execute("DROP TRIGGER tenancy_status_changed ON tenants")
         .unwrap();

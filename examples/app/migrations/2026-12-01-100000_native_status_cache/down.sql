@@ -4,10 +4,11 @@ DO $$
 DECLARE
   t record;
 BEGIN
-  FOR t IN SELECT tgrelid::regclass AS rel FROM pg_trigger
-            WHERE tgname = 'tenancy_status_changed' AND tgfoid = to_regprocedure('tenancy_context.status_changed()')
+  FOR t IN SELECT tgname, tgrelid::regclass AS rel FROM pg_trigger
+            WHERE tgname IN ('tenancy_status_changed', 'tenancy_status_truncated')
+              AND tgfoid = to_regprocedure('tenancy_context.status_changed()')
   LOOP
-    EXECUTE format('DROP TRIGGER tenancy_status_changed ON %s', t.rel);
+    EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.rel);
   END LOOP;
 END
 $$;
