@@ -480,6 +480,16 @@ fn status_database() -> (
     PgConnection,
     tenancy_schema::Tenancy,
 ) {
+    status_database_with(1)
+}
+
+fn status_database_with(
+    pool_size: u32,
+) -> (
+    tenancy_testing::TestDatabase,
+    PgConnection,
+    tenancy_schema::Tenancy,
+) {
     let shared = tenancy_testing::shared().unwrap();
     let db = tenancy_testing::TestDatabase::create_in(shared.url()).unwrap();
     let mut owner = PgConnection::establish(db.url()).unwrap();
@@ -490,7 +500,7 @@ fn status_database() -> (
     let login = db
         .create_app_login("native_status_login", "status")
         .unwrap();
-    let t = db.tenancy(&login, 1).unwrap();
+    let t = db.tenancy(&login, pool_size).unwrap();
     (db, owner, t)
 }
 
@@ -734,4 +744,70 @@ fn without_a_working_status_trigger_the_hook_is_asked_every_time() {
         status_scans(&t, a),
         Err(Error::TenantSuspended(_))
     ));
+}
+
+/// Under load, every transaction begun after a status change was acknowledged sees it: a
+/// connection that kept the old answer must have dropped it. Flips of one tenant between
+/// suspended and active race four workers on four connections; a transaction may only see the
+/// status of the last flip acknowledged before it began, or of a flip begun before it ended.
+#[test]
+fn a_status_change_reaches_every_transaction_begun_after_it() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    const FLIPS: u64 = 60;
+    if !native() {
+        return;
+    }
+    let (_db, mut owner, t) = status_database_with(4);
+    let a = new_tenant(&mut owner);
+    // Flip i leaves the tenant suspended when i is odd; flip 0 is the initial, active state.
+    let begun = AtomicU64::new(0);
+    let acknowledged = AtomicU64::new(0);
+    let done = AtomicBool::new(false);
+    let (checked, refused) = (AtomicU64::new(0), AtomicU64::new(0));
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                while !done.load(Ordering::SeqCst) {
+                    let before = acknowledged.load(Ordering::SeqCst);
+                    let outcome = t.transaction(a, |_| Ok::<_, Error>(()));
+                    let latest = begun.load(Ordering::SeqCst);
+                    let suspended = match outcome {
+                        Ok(()) => false,
+                        Err(Error::TenantSuspended(_)) => true,
+                        Err(e) => panic!("unexpected {e:?}"),
+                    };
+                    assert!(
+                        suspended == (before % 2 == 1) || latest > before,
+                        "flip {before} was acknowledged before the transaction began and none \
+                         began since, yet it saw the tenant {}",
+                        if suspended { "suspended" } else { "active" }
+                    );
+                    checked.fetch_add(1, Ordering::SeqCst);
+                    if suspended {
+                        refused.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            });
+        }
+        for flip in 1..=FLIPS {
+            std::thread::sleep(std::time::Duration::from_millis(15));
+            begun.store(flip, Ordering::SeqCst);
+            let status = if flip % 2 == 1 { "suspended" } else { "active" };
+            owner
+                .batch_execute(&format!(
+                    "UPDATE tenants SET status = '{status}' WHERE id = '{}'",
+                    a.as_uuid()
+                ))
+                .unwrap();
+            acknowledged.store(flip, Ordering::SeqCst);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(15));
+        done.store(true, Ordering::SeqCst);
+    });
+    let (checked, refused) = (checked.into_inner(), refused.into_inner());
+    eprintln!("{checked} transactions checked, {refused} refused");
+    assert!(
+        refused > FLIPS / 4 && checked - refused > FLIPS / 4,
+        "{checked} / {refused}"
+    );
 }
