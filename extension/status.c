@@ -100,7 +100,11 @@ forget_status(void)
 static void
 status_relation_changed(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid)
+	/*
+	 * Until a decision names the hook's tables, any table may be one of them: an answer being
+	 * read then must not be kept across any invalidation.
+	 */
+	if (relid == InvalidOid || status_cacheable == STATUS_UNKNOWN)
 	{
 		forget_status();
 		return;
