@@ -131,6 +131,20 @@ status_init(void)
 	CacheRegisterSyscacheCallback(PROCOID, status_function_changed, (Datum) 0);
 }
 
+/*
+ * Pins search_path to pg_catalog for what follows, as tenancy.enter's SET clause does, so that
+ * the hook's unqualified names cannot be shadowed; AtEOXact_GUC(true, <result>) restores it.
+ */
+static int
+pin_search_path(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
 /* Whether foid is tenancy_context.status_changed(): a C function only a superuser can make. */
 static bool
 is_status_trigger_function(Oid foid)
@@ -218,27 +232,21 @@ collect_sources(Node *node, HookSources *sources)
 		foreach(lc, query->rtable)
 		{
 			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+			bool		seen = false;
 
 			if (rte->rtekind != RTE_RELATION)
 				continue;
-			if (get_rel_relkind(rte->relid) != RELKIND_RELATION)
+			for (int i = 0; i < sources->count && !seen; i++)
+				seen = sources->rels[i] == rte->relid;
+			if (seen)
+				continue;
+			if (get_rel_relkind(rte->relid) != RELKIND_RELATION ||
+				sources->count == MAX_STATUS_SOURCES)
 			{
 				sources->opaque = true;
 				break;
 			}
-			for (int i = 0; i <= sources->count; i++)
-			{
-				if (i == sources->count)
-				{
-					if (sources->count == MAX_STATUS_SOURCES)
-						sources->opaque = true;
-					else
-						sources->rels[sources->count++] = rte->relid;
-					break;
-				}
-				if (sources->rels[i] == rte->relid)
-					break;
-			}
+			sources->rels[sources->count++] = rte->relid;
 		}
 		if (sources->opaque)
 			return true;
@@ -286,21 +294,11 @@ hook_sources(HookSources *sources)
 			body = SysCacheGetAttr(PROCOID, tuple, Anum_pg_proc_prosqlbody, &isnull);
 			if (!isnull)
 			{
+				/* As inline_set_returning_function reads it: BEGIN ATOMIC's one list, or RETURN. */
 				Node	   *n = stringToNode(TextDatumGetCString(body));
-				List	   *stored = NIL;
-				ListCell   *lc;
+				List	   *stored = n == NULL ? NIL
+					: IsA(n, List) ? linitial_node(List, castNode(List, n)) : list_make1(n);
 
-				if (IsA(n, List))
-				{
-					foreach(lc, (List *) n)
-					{
-						Node	   *item = lfirst(lc);
-
-						stored = list_concat(stored, IsA(item, List) ? (List *) item : list_make1(item));
-					}
-				}
-				else
-					stored = list_make1(n);
 				/*
 				 * One SELECT, as the planner gets it: views expanded, row level security
 				 * added. Anything else is not read further, and stays opaque.
@@ -367,8 +365,6 @@ cached_refusal(const pg_uuid_t *tenant, char *refusal, size_t refusal_size)
 {
 	StatusEntry *entry;
 
-	/* A change committed before this transaction began must be seen: take it in now. */
-	AcceptInvalidationMessages();
 	if (status_cacheable != STATUS_CACHEABLE || status_cache == NULL)
 		return false;
 	entry = hash_search(status_cache, tenant, HASH_FIND, NULL);
@@ -404,24 +400,20 @@ keep_refusal(const pg_uuid_t *tenant, const char *refusal)
  * when it may. Runs as the key's owner (set by the caller) with a fixed search_path.
  *
  * The answer is kept only when nothing it was read from can have changed unseen: the query
- * reads with a snapshot taken after the pending invalidations were taken in (so a change
- * committed before is visible), and no invalidation arrived while it ran. In a transaction
+ * reads with a snapshot taken after the pending invalidations were taken in (the caller does,
+ * so a change committed before is visible), and no invalidation arrived while it ran. In a transaction
  * that reads from one snapshot (REPEATABLE READ, SERIALIZABLE) the hook answers from that
  * snapshot, as it always did, and the answer is not kept.
  */
 static void
 ask_refusal(const pg_uuid_t *tenant, char *refusal, size_t refusal_size)
 {
-	int			save_nestlevel = NewGUCNestLevel();
+	int			save_nestlevel = pin_search_path();
 	bool		fresh = !IsolationUsesXactSnapshot();
-	uint64		generation;
+	uint64		generation = status_generation;
 	Datum		values[1];
 	int			ret;
 
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	AcceptInvalidationMessages();
-	generation = status_generation;
 	if (fresh)
 		PushActiveSnapshot(GetLatestSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -469,6 +461,11 @@ ask_refusal(const pg_uuid_t *tenant, char *refusal, size_t refusal_size)
 void
 tenant_refusal(const pg_uuid_t *tenant, char *refusal, size_t refusal_size)
 {
+	/*
+	 * A change committed before this transaction began must be seen, by the kept answers and
+	 * by a new read alike: take in what is pending first.
+	 */
+	AcceptInvalidationMessages();
 	if (!cached_refusal(tenant, refusal, refusal_size))
 		ask_refusal(tenant, refusal, refusal_size);
 }
@@ -498,10 +495,8 @@ tenancy_context_status_sources(PG_FUNCTION_ARGS)
 {
 	HookSources sources;
 	Datum		elems[MAX_STATUS_SOURCES];
-	int			save_nestlevel = NewGUCNestLevel();
+	int			save_nestlevel = pin_search_path();
 
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	hook_sources(&sources);
 	AtEOXact_GUC(true, save_nestlevel);
 	if (sources.opaque)
