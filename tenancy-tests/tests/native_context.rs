@@ -506,6 +506,11 @@ fn status_database_with(
 
 fn new_tenant(owner: &mut PgConnection) -> TenantId {
     let tenant = TenantId::new_v7();
+    insert_tenant(owner, tenant);
+    tenant
+}
+
+fn insert_tenant(owner: &mut PgConnection, tenant: TenantId) {
     owner
         .batch_execute(&format!(
             "INSERT INTO tenants (id, slug, name) VALUES ('{t}', 's-{s}', 'status')",
@@ -513,13 +518,22 @@ fn new_tenant(owner: &mut PgConnection) -> TenantId {
             s = tenant.as_uuid().simple()
         ))
         .unwrap();
-    tenant
+}
+
+/// `UPDATE tenants SET <change>` on the tenant's row, committed when it returns.
+fn change_tenant(owner: &mut PgConnection, tenant: TenantId, change: &str) {
+    owner
+        .batch_execute(&format!(
+            "UPDATE tenants SET {change} WHERE id = '{}'",
+            tenant.as_uuid()
+        ))
+        .unwrap();
 }
 
 /// Locks this transaction holds on `tenants` or its key, in a transaction of `tenant` that
 /// reads nothing else: the status hook's query takes them when the transaction asks it, and
 /// keeps them until the end of the transaction.
-fn status_scans(t: &tenancy_schema::Tenancy, tenant: TenantId) -> Result<i64, Error> {
+fn hook_locks(t: &tenancy_schema::Tenancy, tenant: TenantId) -> Result<i64, Error> {
     let rows: Vec<Count> = t.transaction(tenant, |tx| {
         tx.load_sql(diesel::sql_query(
             "SELECT count(*) AS n FROM pg_locks WHERE pid = pg_backend_pid() \
@@ -544,80 +558,62 @@ fn the_status_hook_is_asked_once_until_a_table_it_reads_changes() {
     let a = new_tenant(&mut owner);
     let b = new_tenant(&mut owner);
     assert!(
-        status_scans(&t, a).unwrap() >= 1,
+        hook_locks(&t, a).unwrap() >= 1,
         "the first transaction asks"
     );
-    assert_eq!(status_scans(&t, a).unwrap(), 0, "the next one does not");
-    assert!(
-        status_scans(&t, b).unwrap() >= 1,
-        "each tenant is asked once"
-    );
-    assert_eq!(status_scans(&t, b).unwrap(), 0);
+    assert_eq!(hook_locks(&t, a).unwrap(), 0, "the next one does not");
+    assert!(hook_locks(&t, b).unwrap() >= 1, "each tenant is asked once");
+    assert_eq!(hook_locks(&t, b).unwrap(), 0);
 
     // Any change to tenants, even of another tenant's row, drops every kept answer.
-    owner
-        .batch_execute(&format!(
-            "UPDATE tenants SET name = 'renamed' WHERE id = '{}'",
-            b.as_uuid()
-        ))
-        .unwrap();
-    assert!(status_scans(&t, a).unwrap() >= 1);
-    assert_eq!(status_scans(&t, a).unwrap(), 0);
+    change_tenant(&mut owner, b, "name = 'renamed'");
+    assert!(hook_locks(&t, a).unwrap() >= 1);
+    assert_eq!(hook_locks(&t, a).unwrap(), 0);
 
     // A suspension, a deletion and a restore take effect with the next transaction, also when
     // the change is made with the replication role that mutes ordinary triggers.
     let set = |owner: &mut PgConnection, change: &str, replica: bool| {
         let role = if replica { "replica" } else { "origin" };
         owner
-            .batch_execute(&format!(
-                "SET session_replication_role = {role}; \
-                 UPDATE tenants SET {change} WHERE id = '{}'; \
-                 RESET session_replication_role",
-                a.as_uuid()
-            ))
+            .batch_execute(&format!("SET session_replication_role = {role}"))
+            .unwrap();
+        change_tenant(owner, a, change);
+        owner
+            .batch_execute("RESET session_replication_role")
             .unwrap();
     };
     for replica in [false, true] {
         set(&mut owner, "status = 'suspended'", replica);
-        let refused = status_scans(&t, a);
+        let refused = hook_locks(&t, a);
         assert!(
             matches!(refused, Err(Error::TenantSuspended(_))),
             "{refused:?}"
         );
-        assert!(matches!(
-            status_scans(&t, a),
-            Err(Error::TenantSuspended(_))
-        ));
+        assert!(matches!(hook_locks(&t, a), Err(Error::TenantSuspended(_))));
         set(&mut owner, "status = 'active'", replica);
-        assert!(status_scans(&t, a).unwrap() >= 1);
-        assert_eq!(status_scans(&t, a).unwrap(), 0);
+        assert!(hook_locks(&t, a).unwrap() >= 1);
+        assert_eq!(hook_locks(&t, a).unwrap(), 0);
         set(&mut owner, "deleted_at = now()", replica);
-        let refused = status_scans(&t, a);
+        let refused = hook_locks(&t, a);
         assert!(
             matches!(refused, Err(Error::TenantNotFound(_))),
             "{refused:?}"
         );
         set(&mut owner, "deleted_at = NULL", replica);
-        assert!(status_scans(&t, a).unwrap() >= 1);
-        assert_eq!(status_scans(&t, a).unwrap(), 0);
+        assert!(hook_locks(&t, a).unwrap() >= 1);
+        assert_eq!(hook_locks(&t, a).unwrap(), 0);
     }
     // An unknown tenant stays unknown until it is created.
     let c = TenantId::new_v7();
     for _ in 0..2 {
-        let refused = status_scans(&t, c);
+        let refused = hook_locks(&t, c);
         assert!(
             matches!(refused, Err(Error::TenantNotFound(_))),
             "{refused:?}"
         );
     }
-    owner
-        .batch_execute(&format!(
-            "INSERT INTO tenants (id, slug, name) VALUES ('{t}', 's-{s}', 'late')",
-            t = c.as_uuid(),
-            s = c.as_uuid().simple()
-        ))
-        .unwrap();
-    assert!(status_scans(&t, c).unwrap() >= 1);
+    insert_tenant(&mut owner, c);
+    assert!(hook_locks(&t, c).unwrap() >= 1);
 }
 
 #[test]
@@ -627,8 +623,8 @@ fn a_status_hook_with_a_parsed_body_is_read_the_same_way() {
     }
     let (_db, mut owner, t) = status_database();
     let a = new_tenant(&mut owner);
-    assert!(status_scans(&t, a).unwrap() >= 1);
-    assert_eq!(status_scans(&t, a).unwrap(), 0);
+    assert!(hook_locks(&t, a).unwrap() >= 1);
+    assert_eq!(hook_locks(&t, a).unwrap(), 0);
     owner
         .batch_execute(
             "CREATE OR REPLACE FUNCTION tenancy.tenant_refusal(tenant uuid) RETURNS TABLE (refusal text)
@@ -645,20 +641,12 @@ fn a_status_hook_with_a_parsed_body_is_read_the_same_way() {
         .unwrap();
     assert_eq!(sources.hex, "{tenants}");
     assert!(
-        status_scans(&t, a).unwrap() >= 1,
+        hook_locks(&t, a).unwrap() >= 1,
         "a replaced hook is asked again"
     );
-    assert_eq!(status_scans(&t, a).unwrap(), 0);
-    owner
-        .batch_execute(&format!(
-            "UPDATE tenants SET status = 'suspended' WHERE id = '{}'",
-            a.as_uuid()
-        ))
-        .unwrap();
-    assert!(matches!(
-        status_scans(&t, a),
-        Err(Error::TenantSuspended(_))
-    ));
+    assert_eq!(hook_locks(&t, a).unwrap(), 0);
+    change_tenant(&mut owner, a, "status = 'suspended'");
+    assert!(matches!(hook_locks(&t, a), Err(Error::TenantSuspended(_))));
 }
 
 #[test]
@@ -668,17 +656,9 @@ fn without_a_working_status_trigger_the_hook_is_asked_every_time() {
     }
     let (_db, mut owner, t) = status_database();
     let a = new_tenant(&mut owner);
-    let suspend = |owner: &mut PgConnection, status: &str| {
-        owner
-            .batch_execute(&format!(
-                "UPDATE tenants SET status = '{status}' WHERE id = '{}'",
-                a.as_uuid()
-            ))
-            .unwrap();
-    };
     let asked_twice = || {
         for _ in 0..2 {
-            assert!(status_scans(&t, a).unwrap() >= 1);
+            assert!(hook_locks(&t, a).unwrap() >= 1);
         }
     };
     // Enabled only for origin sessions, the trigger could be muted: nothing is kept.
@@ -693,8 +673,8 @@ fn without_a_working_status_trigger_the_hook_is_asked_every_time() {
     owner
         .batch_execute("ALTER TABLE tenants ENABLE ALWAYS TRIGGER tenancy_status_changed")
         .unwrap();
-    assert!(status_scans(&t, a).unwrap() >= 1);
-    assert_eq!(status_scans(&t, a).unwrap(), 0, "kept again");
+    assert!(hook_locks(&t, a).unwrap() >= 1);
+    assert_eq!(hook_locks(&t, a).unwrap(), 0, "kept again");
     // Without the TRUNCATE trigger a TRUNCATE would go unheard: nothing is kept either.
     owner
         .batch_execute("ALTER TABLE tenants DISABLE TRIGGER tenancy_status_truncated")
@@ -703,19 +683,16 @@ fn without_a_working_status_trigger_the_hook_is_asked_every_time() {
     owner
         .batch_execute("ALTER TABLE tenants ENABLE ALWAYS TRIGGER tenancy_status_truncated")
         .unwrap();
-    assert!(status_scans(&t, a).unwrap() >= 1);
-    assert_eq!(status_scans(&t, a).unwrap(), 0, "kept again");
+    assert!(hook_locks(&t, a).unwrap() >= 1);
+    assert_eq!(hook_locks(&t, a).unwrap(), 0, "kept again");
     owner
         .batch_execute("DROP TRIGGER tenancy_status_changed ON tenants")
         .unwrap();
     asked_twice();
     // Without the trigger, a change sends no invalidation; it is seen because nothing was kept.
-    suspend(&mut owner, "suspended");
-    assert!(matches!(
-        status_scans(&t, a),
-        Err(Error::TenantSuspended(_))
-    ));
-    suspend(&mut owner, "active");
+    change_tenant(&mut owner, a, "status = 'suspended'");
+    assert!(matches!(hook_locks(&t, a), Err(Error::TenantSuspended(_))));
+    change_tenant(&mut owner, a, "status = 'active'");
 
     // A hook whose answer depends on more than rows (here the clock) is never kept, and
     // enable_native_context() puts no trigger anywhere for it.
@@ -739,11 +716,8 @@ fn without_a_working_status_trigger_the_hook_is_asked_every_time() {
     .unwrap();
     assert!(opaque.flag);
     asked_twice();
-    suspend(&mut owner, "suspended");
-    assert!(matches!(
-        status_scans(&t, a),
-        Err(Error::TenantSuspended(_))
-    ));
+    change_tenant(&mut owner, a, "status = 'suspended'");
+    assert!(matches!(hook_locks(&t, a), Err(Error::TenantSuspended(_))));
 }
 
 /// Under load, every transaction begun after a status change was acknowledged sees it: a
@@ -793,12 +767,7 @@ fn a_status_change_reaches_every_transaction_begun_after_it() {
             std::thread::sleep(std::time::Duration::from_millis(15));
             begun.store(flip, Ordering::SeqCst);
             let status = if flip % 2 == 1 { "suspended" } else { "active" };
-            owner
-                .batch_execute(&format!(
-                    "UPDATE tenants SET status = '{status}' WHERE id = '{}'",
-                    a.as_uuid()
-                ))
-                .unwrap();
+            change_tenant(&mut owner, a, &format!("status = '{status}'"));
             acknowledged.store(flip, Ordering::SeqCst);
         }
         std::thread::sleep(std::time::Duration::from_millis(15));
