@@ -176,7 +176,7 @@ is_status_trigger_function(Oid foid)
  * only row triggers) and TRUNCATE per statement, after the change, without a column list or a
  * WHEN condition, enabled ALWAYS (so that session_replication_role cannot mute them).
  */
-static bool
+bool
 has_status_trigger(Oid relid)
 {
 	Relation	rel = relation_open(relid, AccessShareLock);

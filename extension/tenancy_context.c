@@ -15,18 +15,23 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "storage/proc.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -85,10 +90,15 @@ void		_PG_init(void);
 
 static ProcessUtility_hook_type previous_utility_hook = NULL;
 
+static void key_relation_changed(Datum arg, Oid relid);
+
 PG_FUNCTION_INFO_V1(tenancy_context_enter);
+PG_FUNCTION_INFO_V1(tenancy_context_enter_packed);
 PG_FUNCTION_INFO_V1(tenancy_context_entered);
 PG_FUNCTION_INFO_V1(tenancy_context_tenant);
 PG_FUNCTION_INFO_V1(tenancy_context_principal);
+PG_FUNCTION_INFO_V1(tenancy_context_current_tenant);
+PG_FUNCTION_INFO_V1(tenancy_context_current_principal);
 
 /*
  * The session guard. A pooled connection must carry nothing from one tenant's transaction
@@ -205,6 +215,7 @@ void
 _PG_init(void)
 {
 	RegisterXactCallback(guard_session, NULL);
+	CacheRegisterRelcacheCallback(key_relation_changed, (Datum) 0);
 	previous_utility_hook = ProcessUtility_hook;
 	ProcessUtility_hook = guard_utility;
 	status_init();
@@ -312,8 +323,40 @@ read_key(Oid key_rel, uint8 *key)
 	ExecDropSingleTupleTableSlot(slot);
 	table_endscan(scan);
 	UnregisterSnapshot(snapshot);
-	table_close(rel, AccessShareLock);
+	/* Held to the end of the transaction, as a query's would be. */
+	table_close(rel, NoLock);
 	return have_key;
+}
+
+/*
+ * The key kept between transactions (extension 1.2), with the relations it came from. Kept only
+ * while tenancy.context_key carries the status triggers: a change to the key is then a relation
+ * cache invalidation that every backend takes in before its next transaction, and the callback
+ * below drops the kept key, so a replaced key still takes effect for every transaction begun
+ * after its commit. Reading it costs each transaction a lock, a scan and a snapshot otherwise.
+ */
+static bool key_kept = false;
+static bool key_kept_present = false;
+static uint8 key_kept_bytes[KEY_LEN];
+static Oid	key_kept_rel = InvalidOid;
+static Oid	key_kept_seq = InvalidOid;
+static uint64 key_generation = 0;
+
+static void
+forget_key(void)
+{
+	key_kept = false;
+	key_kept_present = false;
+	explicit_bzero(key_kept_bytes, sizeof(key_kept_bytes));
+}
+
+/* Any invalidation while the key is read keeps it from being kept; one of its tables drops it. */
+static void
+key_relation_changed(Datum arg, Oid relid)
+{
+	key_generation++;
+	if (relid == InvalidOid || relid == key_kept_rel || relid == key_kept_seq)
+		forget_key();
 }
 
 /*
@@ -324,18 +367,32 @@ static bool
 lookup(const pg_uuid_t *tenant, bool check_status, uint8 *key, int64 *session,
 	   char *refusal, size_t refusal_size)
 {
-	Oid			nsp = get_namespace_oid("tenancy", false);
-	Oid			key_rel = get_relname_relid("context_key", nsp);
-	Oid			session_seq = get_relname_relid("session_seq", nsp);
+	Oid			key_rel;
+	Oid			session_seq;
 	Oid			save_userid;
 	int			save_sec_context;
 	bool		have_key;
+	bool		may_keep;
 
-	if (!OidIsValid(key_rel) || !OidIsValid(session_seq))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("tenancy: tenancy.context_key or tenancy.session_seq is missing"),
-				 errhint("run tenancy's migrations")));
+	/* A key replaced before this transaction began must be seen: take in what is pending. */
+	AcceptInvalidationMessages();
+	if (key_kept)
+	{
+		key_rel = key_kept_rel;
+		session_seq = key_kept_seq;
+	}
+	else
+	{
+		Oid			nsp = get_namespace_oid("tenancy", false);
+
+		key_rel = get_relname_relid("context_key", nsp);
+		session_seq = get_relname_relid("session_seq", nsp);
+		if (!OidIsValid(key_rel) || !OidIsValid(session_seq))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("tenancy: tenancy.context_key or tenancy.session_seq is missing"),
+					 errhint("run tenancy's migrations")));
+	}
 
 	/* Errors below abort the transaction, which restores the user and the settings. */
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
@@ -345,7 +402,32 @@ lookup(const pg_uuid_t *tenant, bool check_status, uint8 *key, int64 *session,
 
 	/* Fails ("not yet defined in this session") on a connection without a session. */
 	*session = DatumGetInt64(DirectFunctionCall1(currval_oid, ObjectIdGetDatum(session_seq)));
-	have_key = read_key(key_rel, key);
+	if (key_kept)
+	{
+		have_key = key_kept_present;
+		memcpy(key, key_kept_bytes, KEY_LEN);
+	}
+	else
+	{
+		uint64		generation = key_generation;
+
+		/*
+		 * Kept only when read with a snapshot taken after what was pending had been taken in
+		 * (not a transaction snapshot of REPEATABLE READ, which may be older), with nothing
+		 * arriving meanwhile, and while the triggers that announce a change are in place.
+		 */
+		may_keep = !IsolationUsesXactSnapshot();
+		have_key = read_key(key_rel, key);
+		if (may_keep && has_status_trigger(key_rel) && generation == key_generation)
+		{
+			key_kept_rel = key_rel;
+			key_kept_seq = session_seq;
+			key_kept_present = have_key;
+			if (have_key)
+				memcpy(key_kept_bytes, key, KEY_LEN);
+			key_kept = true;
+		}
+	}
 	refusal[0] = '\0';
 	if (have_key && check_status && tenant != NULL)
 		tenant_refusal(tenant, refusal, refusal_size);
@@ -410,15 +492,14 @@ hmac_sha256(const uint8 *key, const char *message, size_t len, uint8 *digest)
 		hmac_failed();
 }
 
-/* Whether mac (text) is the lowercase hex of expected, compared in constant time. */
+/* Whether mac (len bytes) is the lowercase hex of expected, compared in constant time. */
 static bool
-mac_matches(const text *mac, const uint8 *expected)
+mac_matches(const char *given, int len, const uint8 *expected)
 {
 	static const char hex[] = "0123456789abcdef";
-	const char *given = VARDATA_ANY(mac);
 	int			diff = 0;
 
-	if (VARSIZE_ANY_EXHDR(mac) != MAC_LEN * 2)
+	if (len != MAC_LEN * 2)
 		return false;
 	for (int i = 0; i < MAC_LEN; i++)
 	{
@@ -428,17 +509,17 @@ mac_matches(const text *mac, const uint8 *expected)
 	return diff == 0;
 }
 
-Datum
-tenancy_context_enter(PG_FUNCTION_ARGS)
+/*
+ * What both forms of enter() check and record: the MAC over the session number, the counter
+ * and the context, the counter growing within the session, and with check_status the tenant's
+ * status. tenant and principal are NULL for none.
+ */
+static void
+enter_context(const pg_uuid_t *tenant, const pg_uuid_t *principal, int64 counter,
+			  const char *mac, int mac_len, bool check_status)
 {
-	bool		has_tenant = !PG_ARGISNULL(0);
-	bool		has_principal = !PG_ARGISNULL(1);
-	pg_uuid_t	tenant = {{0}};
-	pg_uuid_t	principal = {{0}};
 	char		tenant_str[UUID_TEXT_LEN + 1] = "";
 	char		principal_str[UUID_TEXT_LEN + 1] = "";
-	bool		check_status = !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
-	int64		counter;
 	int64		session;
 	uint8		key[KEY_LEN];
 	uint8		digest[MAC_LEN];
@@ -446,29 +527,19 @@ tenancy_context_enter(PG_FUNCTION_ARGS)
 	char		message[160];
 	int			len;
 
-	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
-		refuse_mac();
-	counter = PG_GETARG_INT64(2);
-	if (has_tenant)
-	{
-		tenant = *PG_GETARG_UUID_P(0);
-		uuid_text(&tenant, tenant_str);
-	}
-	if (has_principal)
-	{
-		principal = *PG_GETARG_UUID_P(1);
-		uuid_text(&principal, principal_str);
-	}
+	if (tenant != NULL)
+		uuid_text(tenant, tenant_str);
+	if (principal != NULL)
+		uuid_text(principal, principal_str);
 
-	if (!lookup(has_tenant ? &tenant : NULL, check_status, key, &session, refusal,
-				sizeof(refusal)))
+	if (!lookup(tenant, check_status, key, &session, refusal, sizeof(refusal)))
 		refuse_mac();
 
 	len = snprintf(message, sizeof(message), "native|" INT64_FORMAT "|" INT64_FORMAT "|%s|%s",
 				   session, counter, tenant_str, principal_str);
 	hmac_sha256(key, message, (size_t) len, digest);
 	explicit_bzero(key, sizeof(key));
-	if (!mac_matches(PG_GETARG_TEXT_PP(3), digest))
+	if (!mac_matches(mac, mac_len, digest))
 		refuse_mac();
 
 	if (!have_session || counter_session != session)
@@ -498,11 +569,152 @@ tenancy_context_enter(PG_FUNCTION_ARGS)
 	}
 
 	last_counter = counter;
-	context.has_tenant = has_tenant;
-	context.tenant = tenant;
-	context.has_principal = has_principal;
-	context.principal = principal;
+	context.has_tenant = tenant != NULL;
+	context.tenant = tenant != NULL ? *tenant : (pg_uuid_t) {{0}};
+	context.has_principal = principal != NULL;
+	context.principal = principal != NULL ? *principal : (pg_uuid_t) {{0}};
 	context.lxid = CURRENT_LXID;
+}
+
+/* enter(tenant, principal, counter, mac, check_status): the form of extension 1.0 and 1.1. */
+Datum
+tenancy_context_enter(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t	tenant;
+	pg_uuid_t	principal;
+	text	   *mac;
+
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		refuse_mac();
+	if (!PG_ARGISNULL(0))
+		tenant = *PG_GETARG_UUID_P(0);
+	if (!PG_ARGISNULL(1))
+		principal = *PG_GETARG_UUID_P(1);
+	mac = PG_GETARG_TEXT_PP(3);
+	enter_context(PG_ARGISNULL(0) ? NULL : &tenant, PG_ARGISNULL(1) ? NULL : &principal,
+				  PG_GETARG_INT64(2), VARDATA_ANY(mac), VARSIZE_ANY_EXHDR(mac),
+				  !PG_ARGISNULL(4) && PG_GETARG_BOOL(4));
+	PG_RETURN_VOID();
+}
+
+static void
+refuse_malformed(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("tenancy: tenant context refused: malformed entry"),
+			 errhint("the entry is '<tenant>|<principal>|<counter>|<mac>|<t or f>' as tenancy writes it")));
+}
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/*
+ * A UUID in the canonical text form only (lowercase, hyphenated): the MAC covers that form,
+ * so any other spelling could never match anyway. Empty is none; returns false when malformed.
+ */
+static bool
+parse_uuid(const char *s, int len, pg_uuid_t *out, bool *present)
+{
+	int			j = 0;
+
+	*present = len > 0;
+	if (len == 0)
+		return true;
+	if (len != UUID_TEXT_LEN)
+		return false;
+	for (int i = 0; i < UUID_LEN; i++)
+	{
+		int			hi,
+					lo;
+
+		if (j == 8 || j == 13 || j == 18 || j == 23)
+		{
+			if (s[j] != '-')
+				return false;
+			j++;
+		}
+		hi = hex_value(s[j]);
+		lo = hex_value(s[j + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		out->data[i] = (uint8) (hi << 4 | lo);
+		j += 2;
+	}
+	return true;
+}
+
+/* A positive decimal counter of at most 18 digits, which cannot overflow an int64. */
+static bool
+parse_counter(const char *s, int len, int64 *out)
+{
+	int64		v = 0;
+
+	if (len < 1 || len > 18)
+		return false;
+	for (int i = 0; i < len; i++)
+	{
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/*
+ * enter(entry text), extension 1.2: the same entry as one argument,
+ * '<tenant>|<principal>|<counter>|<mac>|<t or f>' (tenant and principal empty for none). One
+ * text literal is what the server parses fastest: five typed arguments cost it more to parse,
+ * coerce and evaluate than the checks themselves.
+ */
+Datum
+tenancy_context_enter_packed(PG_FUNCTION_ARGS)
+{
+	text	   *entry;
+	const char *s;
+	int			len;
+	const char *field[5];
+	int			field_len[5];
+	int			n = 0;
+	int			start = 0;
+	pg_uuid_t	tenant;
+	pg_uuid_t	principal;
+	bool		has_tenant;
+	bool		has_principal;
+	int64		counter;
+
+	if (PG_ARGISNULL(0))
+		refuse_malformed();
+	entry = PG_GETARG_TEXT_PP(0);
+	s = VARDATA_ANY(entry);
+	len = VARSIZE_ANY_EXHDR(entry);
+	for (int i = 0; i <= len; i++)
+	{
+		if (i < len && s[i] != '|')
+			continue;
+		if (n == 5)
+			refuse_malformed();
+		field[n] = s + start;
+		field_len[n] = i - start;
+		n++;
+		start = i + 1;
+	}
+	if (n != 5 ||
+		!parse_uuid(field[0], field_len[0], &tenant, &has_tenant) ||
+		!parse_uuid(field[1], field_len[1], &principal, &has_principal) ||
+		!parse_counter(field[2], field_len[2], &counter) ||
+		field_len[4] != 1 || (field[4][0] != 't' && field[4][0] != 'f'))
+		refuse_malformed();
+	enter_context(has_tenant ? &tenant : NULL, has_principal ? &principal : NULL, counter,
+				  field[3], field_len[3], field[4][0] == 't');
 	PG_RETURN_VOID();
 }
 
@@ -541,4 +753,66 @@ tenancy_context_principal(PG_FUNCTION_ARGS)
 	if (!entered_now() || !context.has_principal)
 		PG_RETURN_NULL();
 	return uuid_datum(&context.principal);
+}
+
+/*
+ * The SQL context's verified reader, tenancy.verified_context(part, setting), called as the
+ * policies called it before: with the caller's EXECUTE privilege checked, as the function's
+ * owner (it is SECURITY DEFINER, which fmgr honours), NULL passed through.
+ */
+static Datum
+sql_context_part(FunctionCallInfo outer, int part, const char *setting)
+{
+	Oid			argtypes[2] = {INT4OID, TEXTOID};
+	List	   *name = list_make2(makeString(pstrdup("tenancy")),
+								  makeString(pstrdup("verified_context")));
+	Oid			fn = LookupFuncName(name, 2, argtypes, false);
+	AclResult	acl = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
+	FmgrInfo	flinfo;
+	Datum		result;
+
+	LOCAL_FCINFO(fcinfo, 2);
+
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(fn));
+	fmgr_info(fn, &flinfo);
+	InitFunctionCallInfoData(*fcinfo, &flinfo, 2, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = Int32GetDatum(part);
+	fcinfo->args[0].isnull = false;
+	fcinfo->args[1].value = CStringGetTextDatum(setting);
+	fcinfo->args[1].isnull = false;
+	result = FunctionCallInvoke(fcinfo);
+	outer->isnull = fcinfo->isnull;
+	return fcinfo->isnull ? (Datum) 0 : result;
+}
+
+/*
+ * The policies' readers where the native context is switched on (extension 1.2): the native
+ * context when this transaction entered one, else the SQL context's. One C function in place
+ * of a CASE over entered(), tenant() and verified_context(): the executor initializes every
+ * function of a policy's expression in every statement, each with a privilege check, so the
+ * CASE cost three of those per policy and statement.
+ */
+Datum
+tenancy_context_current_tenant(PG_FUNCTION_ARGS)
+{
+	if (entered_now())
+	{
+		if (!context.has_tenant)
+			PG_RETURN_NULL();
+		return uuid_datum(&context.tenant);
+	}
+	return sql_context_part(fcinfo, 1, "tenancy.tenant_id");
+}
+
+Datum
+tenancy_context_current_principal(PG_FUNCTION_ARGS)
+{
+	if (entered_now())
+	{
+		if (!context.has_principal)
+			PG_RETURN_NULL();
+		return uuid_datum(&context.principal);
+	}
+	return sql_context_part(fcinfo, 2, "tenancy.principal_id");
 }

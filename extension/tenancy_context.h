@@ -15,4 +15,10 @@ extern void status_init(void);
  */
 extern void tenant_refusal(const pg_uuid_t *tenant, char *refusal, size_t refusal_size);
 
+/*
+ * Whether every change to the table becomes an invalidation that reaches every backend: it
+ * carries the status triggers in their one accepted form (status.c).
+ */
+extern bool has_status_trigger(Oid relid);
+
 #endif

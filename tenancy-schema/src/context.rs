@@ -57,11 +57,21 @@ impl ContextKey {
         Ok(Self(key))
     }
 
+    #[cfg(test)]
     fn mac(&self, message: &str) -> String {
+        let mut buf = [0u8; 64];
+        self.mac_into(&[message.as_bytes()], &mut buf).to_owned()
+    }
+
+    /// The lowercase hex HMAC-SHA256 of the concatenated `parts`, written into `out`.
+    fn mac_into<'o>(&self, parts: &[&[u8]], out: &'o mut [u8; 64]) -> &'o str {
         let mut mac = Hmac::<Sha256>::new_from_slice(self.0.expose_secret())
             .expect("HMAC takes any key length");
-        mac.update(message.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        for part in parts {
+            mac.update(part);
+        }
+        hex::encode_to_slice(mac.finalize().into_bytes(), out).expect("32 bytes are 64 hex digits");
+        std::str::from_utf8(out).expect("hex digits are ASCII")
     }
 }
 
@@ -103,8 +113,11 @@ pub enum ContextEntry {
     /// One `PostgreSQL` server.
     #[default]
     Single,
-    /// One `PostgreSQL` server whose policies read the `tenancy_context` extension.
+    /// One `PostgreSQL` server whose policies read the `tenancy_context` extension: the
+    /// entry as one text argument (extension 1.2 and later).
     Native,
+    /// The same with an extension older than 1.2, whose entry takes five typed arguments.
+    NativeArgs,
     /// A Citus coordinator.
     Distributed,
 }
@@ -118,18 +131,20 @@ impl ContextEntry {
          EXISTS (SELECT FROM pg_extension WHERE extname = 'tenancy_context') \
          AND EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
            WHERE n.nspname = 'tenancy' AND p.proname = 'current_tenant' \
-             AND p.prosrc LIKE '%tenancy_context.entered()%') AS native, \
+             AND p.prosrc LIKE '%tenancy_context.%') AS native, \
+         to_regprocedure('tenancy_context.enter(text)') IS NOT NULL AS packed, \
          EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
            WHERE n.nspname = 'tenancy' AND p.proname = 'check_session') AS session_check";
 
     /// The entry for a database, from [`ContextEntry::DETECT_SQL`]'s answer. Citus wins: the
     /// native context does not reach the workers.
     #[must_use]
-    pub fn detect(citus: bool, native: bool) -> Self {
-        match (citus, native) {
-            (true, _) => Self::Distributed,
-            (false, true) => Self::Native,
-            (false, false) => Self::Single,
+    pub fn detect(citus: bool, native: bool, packed: bool) -> Self {
+        match (citus, native, packed) {
+            (true, _, _) => Self::Distributed,
+            (false, true, true) => Self::Native,
+            (false, true, false) => Self::NativeArgs,
+            (false, false, _) => Self::Single,
         }
     }
 }
@@ -154,18 +169,58 @@ pub(crate) fn push_enter(
     read_only: bool,
 ) {
     let counter = next_counter();
-    let tenant = tenant.map(|t| t.as_uuid().to_string()).unwrap_or_default();
-    let principal = principal
-        .map(|p| p.as_uuid().to_string())
-        .unwrap_or_default();
+    // Written into stack buffers: this runs once per transaction, on the path every query
+    // takes, and the uuid's `Display` goes through the formatting machinery.
+    let (mut tenant_buf, mut principal_buf) = ([0u8; 36], [0u8; 36]);
+    let tenant: &str = match tenant {
+        Some(t) => t.as_uuid().as_hyphenated().encode_lower(&mut tenant_buf),
+        None => "",
+    };
+    let principal: &str = match principal {
+        Some(p) => p.as_uuid().as_hyphenated().encode_lower(&mut principal_buf),
+        None => "",
+    };
     // Each entry has its own MAC domain: a value made for one can never open the other.
     let domain = match entry {
-        ContextEntry::Native => "native",
+        ContextEntry::Native | ContextEntry::NativeArgs => "native",
         ContextEntry::Single | ContextEntry::Distributed => "enter",
     };
-    let mac = key.mac(&format!(
-        "{domain}|{session}|{counter}|{tenant}|{principal}"
-    ));
+    let (session_text, counter_text) = (session.to_string(), counter.to_string());
+    let mut mac_buf = [0u8; 64];
+    let mac = key.mac_into(
+        &[
+            domain.as_bytes(),
+            b"|",
+            session_text.as_bytes(),
+            b"|",
+            counter_text.as_bytes(),
+            b"|",
+            tenant.as_bytes(),
+            b"|",
+            principal.as_bytes(),
+        ],
+        &mut mac_buf,
+    );
+    let read_only_suffix = if read_only {
+        "; SET TRANSACTION READ ONLY"
+    } else {
+        ""
+    };
+    if entry == ContextEntry::Native {
+        // One text literal: the server parses it for far less than five typed arguments.
+        sql.reserve(160);
+        sql.push_str("CALL tenancy_context.enter('");
+        sql.push_str(tenant);
+        sql.push('|');
+        sql.push_str(principal);
+        sql.push('|');
+        sql.push_str(&counter_text);
+        sql.push('|');
+        sql.push_str(mac);
+        sql.push_str(if check_status { "|t')" } else { "|f')" });
+        sql.push_str(read_only_suffix);
+        return;
+    }
     let literal = |v: &str| {
         if v.is_empty() {
             "NULL".to_owned()
@@ -173,18 +228,13 @@ pub(crate) fn push_enter(
             format!("'{v}'")
         }
     };
-    let (tenant, principal) = (literal(&tenant), literal(&principal));
-    let read_only_suffix = if read_only {
-        "; SET TRANSACTION READ ONLY"
-    } else {
-        ""
-    };
+    let (tenant, principal) = (literal(tenant), literal(principal));
     let _ = match entry {
         ContextEntry::Single => write!(
             sql,
             "SELECT tenancy.enter({tenant}, {principal}, {counter}, '{mac}', {check_status}){read_only_suffix}",
         ),
-        ContextEntry::Native => write!(
+        ContextEntry::Native | ContextEntry::NativeArgs => write!(
             sql,
             "CALL tenancy_context.enter({tenant}, {principal}, {counter}, '{mac}', {check_status}){read_only_suffix}",
         ),
@@ -215,8 +265,13 @@ mod tests {
     ) -> (String, u64) {
         let mut sql = String::new();
         push_enter(&mut sql, entry, key, 42, tenant, None, false, false);
+        let separator = if entry == ContextEntry::Native {
+            "|"
+        } else {
+            ", "
+        };
         let counter = sql
-            .split(", ")
+            .split(separator)
             .nth(2)
             .and_then(|c| c.parse().ok())
             .expect("counter in the statement");
@@ -259,13 +314,75 @@ mod tests {
         assert!(!citus.contains(';'), "{citus}");
         let native = enter(ContextEntry::Native);
         assert!(
-            native.starts_with("CALL tenancy_context.enter(NULL, NULL, "),
+            native.starts_with("CALL tenancy_context.enter('||"),
             "{native}"
         );
         assert!(
-            native.ends_with("', false); SET TRANSACTION READ ONLY"),
+            native.ends_with("|f'); SET TRANSACTION READ ONLY"),
             "{native}"
         );
+        let native_args = enter(ContextEntry::NativeArgs);
+        assert!(
+            native_args.starts_with("CALL tenancy_context.enter(NULL, NULL, "),
+            "{native_args}"
+        );
+        assert!(
+            native_args.ends_with("', false); SET TRANSACTION READ ONLY"),
+            "{native_args}"
+        );
+    }
+
+    #[test]
+    fn citus_wins_and_an_older_extension_keeps_the_five_argument_entry() {
+        for packed in [false, true] {
+            assert_eq!(
+                ContextEntry::detect(true, true, packed),
+                ContextEntry::Distributed
+            );
+            assert_eq!(
+                ContextEntry::detect(false, false, packed),
+                ContextEntry::Single
+            );
+        }
+        assert_eq!(
+            ContextEntry::detect(false, true, true),
+            ContextEntry::Native
+        );
+        assert_eq!(
+            ContextEntry::detect(false, true, false),
+            ContextEntry::NativeArgs
+        );
+    }
+
+    #[test]
+    fn the_native_entry_is_one_literal_of_five_fields() {
+        let key = ContextKey::from_bytes([7; 32]);
+        let tenant = TenantId::from_uuid(uuid::Uuid::from_u128(1));
+        let mut sql = String::new();
+        push_enter(
+            &mut sql,
+            ContextEntry::Native,
+            &key,
+            42,
+            Some(tenant),
+            None,
+            true,
+            false,
+        );
+        let literal = sql
+            .strip_prefix("CALL tenancy_context.enter('")
+            .and_then(|rest| rest.strip_suffix("')"))
+            .expect("one text literal");
+        let fields: Vec<&str> = literal.split('|').collect();
+        assert_eq!(fields.len(), 5, "{sql}");
+        assert_eq!(fields[0], tenant.as_uuid().to_string());
+        assert_eq!(fields[1], "");
+        let counter: u64 = fields[2].parse().expect("a decimal counter");
+        assert_eq!(
+            fields[3],
+            key.mac(&format!("native|42|{counter}|{}|", tenant.as_uuid()))
+        );
+        assert_eq!(fields[4], "t");
     }
 
     #[test]

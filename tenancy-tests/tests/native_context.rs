@@ -136,6 +136,57 @@ fn pools_enter_the_native_context_once_it_is_switched_on() {
     let _ = b;
 }
 
+/// With extension 1.2 the readers are one C call each, which answers from the SQL context
+/// for a transaction that entered no native one: a pool built before the switch still sees
+/// its own tenant's rows, and only those.
+#[test]
+fn the_one_call_readers_fall_back_to_the_sql_context() {
+    if !native() {
+        return;
+    }
+    let (a, b) = Rls::OnNative.two_tenants();
+    let reader: Hex = diesel::sql_query(
+        "SELECT prosrc AS hex FROM pg_proc WHERE oid = 'tenancy.current_tenant()'::regprocedure",
+    )
+    .get_result(&mut Rls::OnNative.owner())
+    .unwrap();
+    assert_eq!(reader.hex, "SELECT tenancy_context.current_tenant()");
+    // The SQL context's entry, as a pool built before the switch sends it.
+    let key = key();
+    let (mut conn, session) = app_connection();
+    for (counter, tenant) in [(100, a), (200, b)] {
+        let own = diesel::sql_query(format!(
+            "SELECT count(*) AS n FROM posts WHERE tenant_id = '{}'",
+            tenant.as_uuid()
+        ))
+        .get_result::<Count>(&mut Rls::OnNative.owner())
+        .unwrap()
+        .n;
+        let total = diesel::sql_query("SELECT count(*) AS n FROM posts")
+            .get_result::<Count>(&mut Rls::OnNative.owner())
+            .unwrap()
+            .n;
+        assert!(own > 0 && own < total, "{own} of {total}");
+        conn.batch_execute("BEGIN").unwrap();
+        conn.batch_execute(&format!(
+            "SELECT tenancy.enter('{}', NULL, {counter}, '{}', true)",
+            tenant.as_uuid(),
+            mac(&key, "enter", session, counter, tenant)
+        ))
+        .unwrap();
+        let entered: Flag = diesel::sql_query("SELECT tenancy_context.entered() AS flag")
+            .get_result(&mut conn)
+            .unwrap();
+        assert!(!entered.flag, "the SQL entry opens no native context");
+        assert_eq!(posts_visible(&mut conn), own, "only the tenant's own posts");
+        conn.batch_execute("ROLLBACK").unwrap();
+    }
+    // Neither context: nothing.
+    conn.batch_execute("BEGIN").unwrap();
+    assert_eq!(posts_visible(&mut conn), 0);
+    conn.batch_execute("ROLLBACK").unwrap();
+}
+
 #[test]
 fn a_native_context_cannot_be_forged_or_replayed() {
     if !native() {
@@ -239,6 +290,130 @@ fn a_native_context_cannot_be_forged_or_replayed() {
         Ok(c) => assert_eq!(c.n, 0),
         Err(e) => assert!(e.to_string().contains("tenant context was changed"), "{e}"),
     }
+    conn.batch_execute("ROLLBACK").unwrap();
+}
+
+/// The one-argument entry (extension 1.2), `'<tenant>|<principal>|<counter>|<mac>|<t or f>'`:
+/// the same checks as the five-argument one, one counter for both, and anything that is not
+/// exactly that shape refused without a context.
+#[test]
+fn the_one_argument_entry_checks_the_same_and_refuses_anything_malformed() {
+    if !native() {
+        return;
+    }
+    let (a, b) = Rls::OnNative.two_tenants();
+    let key = key();
+    let (mut conn, session) = app_connection();
+    let packed = |tenant: &str, counter: &str, mac: &str, check: &str| {
+        format!("CALL tenancy_context.enter('{tenant}||{counter}|{mac}|{check}')")
+    };
+    let (ta, tb) = (a.as_uuid().to_string(), b.as_uuid().to_string());
+
+    // The application's entry: tenant a only.
+    let good = mac(&key, "native", session, 10, a);
+    conn.batch_execute("BEGIN").unwrap();
+    conn.batch_execute(&packed(&ta, "10", &good, "t")).unwrap();
+    assert_eq!(posts_visible(&mut conn), 2);
+    conn.batch_execute("COMMIT").unwrap();
+
+    // Refused with the MAC check's own answer: a replay (in either form, one counter), a
+    // counter the five-argument form already used, tenant a's MAC for tenant b.
+    conn.batch_execute("BEGIN").unwrap();
+    enter_native(&mut conn, a, 20, &mac(&key, "native", session, 20, a)).unwrap();
+    conn.batch_execute("COMMIT").unwrap();
+    let refused = [
+        (packed(&ta, "10", &good, "t"), "replayed counter"),
+        (
+            packed(&ta, "20", &mac(&key, "native", session, 20, a), "t"),
+            "replayed counter",
+        ),
+        (
+            packed(&tb, "30", &mac(&key, "native", session, 30, a), "t"),
+            "bad MAC",
+        ),
+        (
+            packed(&ta, "40", &mac(&key, "enter", session, 40, a), "t"),
+            "bad MAC",
+        ),
+    ];
+    for (sql, why) in &refused {
+        conn.batch_execute("BEGIN").unwrap();
+        let e = conn.batch_execute(sql).unwrap_err();
+        assert!(e.to_string().contains(why), "{sql}: {e}");
+        conn.batch_execute("ROLLBACK").unwrap();
+    }
+
+    // Not the shape tenancy writes: refused before any key is read, whatever the MAC.
+    let valid_mac = mac(&key, "native", session, 50, a);
+    let malformed = [
+        String::new(),
+        "||||".to_owned(),
+        format!("{ta}||50|{valid_mac}"),
+        format!("{ta}||50|{valid_mac}|t|"),
+        format!("{ta}||50|{valid_mac}|true"),
+        format!("{ta}||50|{valid_mac}|"),
+        format!("{}||50|{valid_mac}|t", ta.to_uppercase()),
+        format!("{}||50|{valid_mac}|t", ta.replace('-', "")),
+        format!("{}||50|{valid_mac}|t", &ta[..35]),
+        format!("{ta}x||50|{valid_mac}|t"),
+        format!("{ta}||-50|{valid_mac}|t"),
+        format!("{ta}||+50|{valid_mac}|t"),
+        format!("{ta}|||{valid_mac}|t"),
+        format!("{ta}||9999999999999999999|{valid_mac}|t"),
+        format!("{ta}||5 0|{valid_mac}|t"),
+        format!("{ta}||50|{}|t", "é".repeat(32)),
+    ];
+    for entry in &malformed {
+        conn.batch_execute("BEGIN").unwrap();
+        let sql = format!(
+            "CALL tenancy_context.enter('{}')",
+            entry.replace('\'', "''")
+        );
+        let e = conn.batch_execute(&sql).unwrap_err().to_string();
+        assert!(
+            e.contains("malformed entry") || e.contains("bad MAC"),
+            "{sql}: {e}"
+        );
+        conn.batch_execute("ROLLBACK").unwrap();
+    }
+    conn.batch_execute("BEGIN").unwrap();
+    let e = conn
+        .batch_execute("CALL tenancy_context.enter(NULL::text)")
+        .unwrap_err();
+    assert!(e.to_string().contains("malformed entry"), "{e}");
+    conn.batch_execute("ROLLBACK").unwrap();
+
+    // After all of that, the application's next entry still works: nothing moved the counter.
+    conn.batch_execute("BEGIN").unwrap();
+    conn.batch_execute(&packed(&ta, "50", &valid_mac, "f"))
+        .unwrap();
+    assert_eq!(posts_visible(&mut conn), 2);
+    conn.batch_execute("COMMIT").unwrap();
+
+    // The status flag is the check: a suspended tenant is refused with it, entered without.
+    let mut owner = Rls::OnNative.owner();
+    let c = new_tenant(&mut owner);
+    let tc = c.as_uuid().to_string();
+    change_tenant(&mut owner, c, "status = 'suspended'");
+    conn.batch_execute("BEGIN").unwrap();
+    let e = conn
+        .batch_execute(&packed(
+            &tc,
+            "60",
+            &mac(&key, "native", session, 60, c),
+            "t",
+        ))
+        .unwrap_err();
+    assert!(e.to_string().contains("is suspended"), "{e}");
+    conn.batch_execute("ROLLBACK").unwrap();
+    conn.batch_execute("BEGIN").unwrap();
+    conn.batch_execute(&packed(
+        &tc,
+        "70",
+        &mac(&key, "native", session, 70, c),
+        "f",
+    ))
+    .unwrap();
     conn.batch_execute("ROLLBACK").unwrap();
 }
 
@@ -695,7 +870,8 @@ fn without_a_working_status_trigger_the_hook_is_asked_every_time() {
     change_tenant(&mut owner, a, "status = 'active'");
 
     // A hook whose answer depends on more than rows (here the clock) is never kept, and
-    // enable_native_context() puts no trigger anywhere for it.
+    // enable_native_context() puts no trigger anywhere for it (only on the key's table, for
+    // the key).
     owner
         .batch_execute(
             "CREATE OR REPLACE FUNCTION tenancy.tenant_refusal(tenant uuid) RETURNS TABLE (refusal text)
@@ -710,7 +886,8 @@ fn without_a_working_status_trigger_the_hook_is_asked_every_time() {
         .unwrap();
     let opaque: Flag = diesel::sql_query(
         "SELECT tenancy_context.status_sources() IS NULL \
-           AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgname = 'tenancy_status_changed') AS flag",
+           AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgname = 'tenancy_status_changed' \
+                             AND tgrelid <> 'tenancy.context_key'::regclass) AS flag",
     )
     .get_result(&mut owner)
     .unwrap();
@@ -779,4 +956,144 @@ fn a_status_change_reaches_every_transaction_begun_after_it() {
         refused > FLIPS / 4 && checked - refused > FLIPS / 4,
         "{checked} / {refused}"
     );
+}
+
+/// Locks this transaction holds on `tenancy.context_key`, in a transaction of `tenant` that
+/// reads nothing else: the entry takes one when it reads the key, none when it kept it.
+fn key_locks(t: &tenancy_schema::Tenancy, tenant: TenantId) -> Result<i64, Error> {
+    let rows: Vec<Count> = t.transaction(tenant, |tx| {
+        tx.load_sql(diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+               JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE l.pid = pg_backend_pid() AND n.nspname = 'tenancy' AND c.relname = 'context_key'",
+        ))
+    })?;
+    Ok(rows[0].n)
+}
+
+/// The key is kept between transactions (extension 1.2) only while its table carries the
+/// status triggers, and a replaced key is refused from the next transaction on: on a connection
+/// that kept the old one, and on one that reads it every time.
+#[test]
+fn a_kept_key_gives_way_to_a_replaced_one_at_the_next_transaction() {
+    if !native() {
+        return;
+    }
+    let (db, mut owner, mut t) = status_database();
+    let login = db.url_for("native_status_login", "status");
+    let tenant = new_tenant(&mut owner);
+    let triggers: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM pg_trigger WHERE tgrelid = 'tenancy.context_key'::regclass \
+           AND tgname IN ('tenancy_status_changed', 'tenancy_status_truncated')",
+    )
+    .get_result(&mut owner)
+    .unwrap();
+    assert_eq!(
+        triggers.n, 2,
+        "enable_native_context() puts both on the key's table"
+    );
+    let replace_key = |owner: &mut PgConnection| {
+        owner
+            .batch_execute(
+                "UPDATE tenancy.context_key \
+                 SET key = decode(md5(random()::text) || md5(random()::text), 'hex') WHERE id = 1",
+            )
+            .unwrap();
+    };
+
+    // Read by the first transaction on the pool's connection, kept for the next.
+    assert_eq!(key_locks(&t, tenant).unwrap(), 1);
+    assert_eq!(key_locks(&t, tenant).unwrap(), 0);
+    replace_key(&mut owner);
+    let refused = key_locks(&t, tenant).unwrap_err();
+    assert!(refused.to_string().contains("bad MAC"), "{refused}");
+    t = db.tenancy(&login, 1).unwrap();
+    assert_eq!(
+        key_locks(&t, tenant).unwrap(),
+        1,
+        "read again after the change"
+    );
+    assert_eq!(key_locks(&t, tenant).unwrap(), 0);
+
+    // Without the triggers nothing announces a change: the key is read every time.
+    owner
+        .batch_execute(
+            "DROP TRIGGER tenancy_status_changed ON tenancy.context_key; \
+             DROP TRIGGER tenancy_status_truncated ON tenancy.context_key",
+        )
+        .unwrap();
+    assert_eq!(key_locks(&t, tenant).unwrap(), 1);
+    assert_eq!(key_locks(&t, tenant).unwrap(), 1);
+    replace_key(&mut owner);
+    let refused = key_locks(&t, tenant).unwrap_err();
+    assert!(refused.to_string().contains("bad MAC"), "{refused}");
+
+    // enable_native_context() puts them back, and the key is kept again.
+    owner
+        .batch_execute("SELECT tenancy.enable_native_context()")
+        .unwrap();
+    t = db.tenancy(&login, 1).unwrap();
+    assert_eq!(key_locks(&t, tenant).unwrap(), 1);
+    assert_eq!(key_locks(&t, tenant).unwrap(), 0);
+}
+
+/// A database whose extension is older than 1.2 keeps working: the readers stay the CASE and
+/// pools use the five-argument entry; after `ALTER EXTENSION .. UPDATE` and
+/// `enable_native_context()`, new pools use the one-argument entry and the C readers.
+#[test]
+fn an_extension_older_than_one_point_two_keeps_the_older_forms_until_updated() {
+    use tenancy_schema::__private_v0_1::executor::{ContextEntry, context_entry};
+    if !native() {
+        return;
+    }
+    let shared = tenancy_testing::shared().unwrap();
+    let db = tenancy_testing::TestDatabase::create_in(shared.url()).unwrap();
+    let mut owner = PgConnection::establish(db.url()).unwrap();
+    tenancy_foundation::run_migrations(&mut owner).unwrap();
+    owner
+        .batch_execute(
+            "CREATE EXTENSION tenancy_context VERSION '1.1'; SELECT tenancy.enable_native_context()",
+        )
+        .unwrap();
+    let login = db.create_app_login("native_old_login", "old").unwrap();
+    let reader = |owner: &mut PgConnection| {
+        diesel::sql_query(
+            "SELECT prosrc AS hex FROM pg_proc WHERE oid = 'tenancy.current_tenant()'::regprocedure",
+        )
+        .get_result::<Hex>(owner)
+        .unwrap()
+        .hex
+    };
+    let tenant = new_tenant(&mut owner);
+    let sees_itself = |t: &tenancy_schema::Tenancy| {
+        let rows: Vec<Flag> = t
+            .transaction(tenant, |tx| {
+                tx.load_sql(diesel::sql_query(format!(
+                    "SELECT tenancy_context.entered() AND tenancy.current_tenant() = '{}' AS flag",
+                    tenant.as_uuid()
+                )))
+            })
+            .unwrap();
+        rows[0].flag
+    };
+
+    assert!(reader(&mut owner).contains("CASE WHEN tenancy_context.entered()"));
+    let old = db.tenancy(&login, 1).unwrap();
+    assert_eq!(context_entry(&old), ContextEntry::NativeArgs);
+    assert!(sees_itself(&old));
+
+    owner
+        .batch_execute(
+            "ALTER EXTENSION tenancy_context UPDATE; SELECT tenancy.enable_native_context()",
+        )
+        .unwrap();
+    assert_eq!(
+        reader(&mut owner),
+        "SELECT tenancy_context.current_tenant()"
+    );
+    let new = db.tenancy(&login, 1).unwrap();
+    assert_eq!(context_entry(&new), ContextEntry::Native);
+    assert!(sees_itself(&new));
+    // The pool built before the update keeps its entry, which the extension still accepts.
+    assert!(sees_itself(&old));
 }

@@ -223,14 +223,16 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
   coalesce((SELECT p.prosecdef FROM pg_proc p
             WHERE p.oid = to_regprocedure('tenancy.verified_context(integer,text)')), false)
   -- The policies' two readers are exactly one of tenancy's forms: the SQL context's, or the
-  -- native context's with the SQL context's as its fallback. Anything else (a reader that
+  -- native context's with the SQL context's as its fallback (a CASE, or from extension 1.2
+  -- one C function that falls back itself). Anything else (a reader that
   -- also accepts a setting, a constant) lets SQL or nobody decide the tenant.
   AND coalesce((
     SELECT bool_and(coalesce(pg_get_function_sqlbody(p.oid),
                              regexp_replace(btrim(p.prosrc), '\\s+', ' ', 'g')) IN (
              format('RETURN tenancy.verified_context(%s, %L::text)', v.part, v.setting),
              format('SELECT CASE WHEN tenancy_context.entered() THEN tenancy_context.%s() '
-                    'ELSE tenancy.verified_context(%s, %L) END', v.native, v.part, v.setting)))
+                    'ELSE tenancy.verified_context(%s, %L) END', v.native, v.part, v.setting),
+             format('SELECT tenancy_context.%s()', v.name)))
     FROM pg_proc p
     JOIN (VALUES ('current_tenant', 'tenant', 1, 'tenancy.tenant_id'),
                  ('current_principal', 'principal', 2, 'tenancy.principal_id'))
@@ -238,7 +240,7 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
     WHERE p.pronamespace = to_regnamespace('tenancy') AND p.pronargs = 0
     HAVING count(*) = 2), false) AS sealed_function,
   to_regclass('tenancy.context_key') IS NOT NULL AS has_key,
-  coalesce((SELECT p.prosrc LIKE '%tenancy_context.entered()%' FROM pg_proc p
+  coalesce((SELECT p.prosrc LIKE '%tenancy_context.%' FROM pg_proc p
             WHERE p.pronamespace = to_regnamespace('tenancy') AND p.proname = 'current_tenant'
               AND p.pronargs = 0), false)
   AND NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'tenancy_context') AS native_without_extension,

@@ -28,6 +28,7 @@ pub const CORE: &[MigrationFiles] = &[
     crate::__tenancy_migration_files!("2026-12-01-080000_session_check"),
     crate::__tenancy_migration_files!("2026-12-01-090000_worker_commands_one_statement"),
     crate::__tenancy_migration_files!("2026-12-01-100000_native_status_cache"),
+    crate::__tenancy_migration_files!("2026-12-02-010000_native_reader_one_call"),
 ];
 
 /// The core's migrations as a [`MigrationSet`].

@@ -154,11 +154,17 @@ impl TenancyBuilder {
 }
 
 #[derive(diesel::QueryableByName)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "one row of DETECT_SQL's answers, each a yes or no about the database"
+)]
 struct EntryRow {
     #[diesel(sql_type = diesel::sql_types::Bool)]
     citus: bool,
     #[diesel(sql_type = diesel::sql_types::Bool)]
     native: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    packed: bool,
     #[diesel(sql_type = diesel::sql_types::Bool)]
     session_check: bool,
 }
@@ -169,7 +175,7 @@ fn detect_entry(conn: &mut PgConnection) -> Result<ContextEntry, Error> {
     let row: EntryRow = diesel::sql_query(ContextEntry::DETECT_SQL)
         .get_result(conn)
         .map_err(Error::Query)?;
-    let entry = ContextEntry::detect(row.citus, row.native);
+    let entry = ContextEntry::detect(row.citus, row.native, row.packed);
     // Without it every transaction of the SQL context would fail at its end, and its
     // connection be closed: refuse to start instead.
     if entry.session_end() == SessionEnd::Checked && !row.session_check {

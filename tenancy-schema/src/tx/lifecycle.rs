@@ -45,7 +45,7 @@ impl ContextEntry {
     #[must_use]
     pub fn session_end(self) -> SessionEnd {
         match self {
-            ContextEntry::Native => SessionEnd::Guarded,
+            ContextEntry::Native | ContextEntry::NativeArgs => SessionEnd::Guarded,
             ContextEntry::Single | ContextEntry::Distributed => SessionEnd::Checked,
         }
     }
