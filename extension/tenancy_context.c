@@ -767,7 +767,11 @@ sql_context_part(FunctionCallInfo outer, int part, const char *setting)
 	List	   *name = list_make2(makeString(pstrdup("tenancy")),
 								  makeString(pstrdup("verified_context")));
 	Oid			fn = LookupFuncName(name, 2, argtypes, false);
+#if PG_VERSION_NUM >= 160000
+	AclResult	acl = object_aclcheck(ProcedureRelationId, fn, GetUserId(), ACL_EXECUTE);
+#else
 	AclResult	acl = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
+#endif
 	FmgrInfo	flinfo;
 	Datum		result;
 
