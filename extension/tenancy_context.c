@@ -33,7 +33,6 @@
 #include "utils/guc_tables.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -92,7 +91,6 @@ void		_PG_init(void);
 static ProcessUtility_hook_type previous_utility_hook = NULL;
 
 static void key_relation_changed(Datum arg, Oid relid);
-static void reader_function_changed(Datum arg, int cacheid, uint32 hashvalue);
 
 PG_FUNCTION_INFO_V1(tenancy_context_enter);
 PG_FUNCTION_INFO_V1(tenancy_context_enter_packed);
@@ -218,7 +216,6 @@ _PG_init(void)
 {
 	RegisterXactCallback(guard_session, NULL);
 	CacheRegisterRelcacheCallback(key_relation_changed, (Datum) 0);
-	CacheRegisterSyscacheCallback(PROCOID, reader_function_changed, (Datum) 0);
 	previous_utility_hook = ProcessUtility_hook;
 	ProcessUtility_hook = guard_utility;
 	status_init();
@@ -759,58 +756,31 @@ tenancy_context_principal(PG_FUNCTION_ARGS)
 }
 
 /*
- * The SQL context's verified reader, tenancy.verified_context(part, setting), looked up once per
- * backend: the lookup, fmgr's set-up of a SECURITY DEFINER function and PL/pgSQL's of its own
- * cost more than the call, and these readers run in every statement. Any change to pg_proc
- * drops it (the callback below), before PL/pgSQL could compile the function again, so the
- * kept FmgrInfo never refers to a function PL/pgSQL has let go of.
- */
-static MemoryContext reader_context = NULL;
-static FmgrInfo reader_flinfo;
-static Oid	reader_fn = InvalidOid;
-static bool reader_ready = false;
-
-static void
-reader_function_changed(Datum arg, int cacheid, uint32 hashvalue)
-{
-	reader_ready = false;
-}
-
-/*
- * tenancy.verified_context(part, setting), called as the policies called it before: with the
- * caller's EXECUTE privilege checked, as the function's owner (it is SECURITY DEFINER, which
- * fmgr honours), NULL passed through.
+ * The SQL context's verified reader, tenancy.verified_context(part, setting), called as the
+ * policies called it before: with the caller's EXECUTE privilege checked, as the function's
+ * owner (it is SECURITY DEFINER, which fmgr honours), NULL passed through.
  */
 static Datum
 sql_context_part(FunctionCallInfo outer, int part, const char *setting)
 {
-	AclResult	acl;
+	Oid			argtypes[2] = {INT4OID, TEXTOID};
+	List	   *name = list_make2(makeString(pstrdup("tenancy")),
+								  makeString(pstrdup("verified_context")));
+	Oid			fn = LookupFuncName(name, 2, argtypes, false);
+#if PG_VERSION_NUM >= 160000
+	AclResult	acl = object_aclcheck(ProcedureRelationId, fn, GetUserId(), ACL_EXECUTE);
+#else
+	AclResult	acl = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
+#endif
+	FmgrInfo	flinfo;
 	Datum		result;
 
 	LOCAL_FCINFO(fcinfo, 2);
 
-	if (!reader_ready)
-	{
-		Oid			argtypes[2] = {INT4OID, TEXTOID};
-		List	   *name = list_make2(makeString(pstrdup("tenancy")),
-									  makeString(pstrdup("verified_context")));
-
-		if (reader_context == NULL)
-			reader_context = AllocSetContextCreate(TopMemoryContext, "tenancy_context reader",
-												   ALLOCSET_SMALL_SIZES);
-		MemoryContextReset(reader_context);
-		reader_fn = LookupFuncName(name, 2, argtypes, false);
-		fmgr_info_cxt(reader_fn, &reader_flinfo, reader_context);
-		reader_ready = true;
-	}
-#if PG_VERSION_NUM >= 160000
-	acl = object_aclcheck(ProcedureRelationId, reader_fn, GetUserId(), ACL_EXECUTE);
-#else
-	acl = pg_proc_aclcheck(reader_fn, GetUserId(), ACL_EXECUTE);
-#endif
 	if (acl != ACLCHECK_OK)
-		aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(reader_fn));
-	InitFunctionCallInfoData(*fcinfo, &reader_flinfo, 2, InvalidOid, NULL, NULL);
+		aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(fn));
+	fmgr_info(fn, &flinfo);
+	InitFunctionCallInfoData(*fcinfo, &flinfo, 2, InvalidOid, NULL, NULL);
 	fcinfo->args[0].value = Int32GetDatum(part);
 	fcinfo->args[0].isnull = false;
 	fcinfo->args[1].value = CStringGetTextDatum(setting);
