@@ -372,7 +372,6 @@ lookup(const pg_uuid_t *tenant, bool check_status, uint8 *key, int64 *session,
 	Oid			save_userid;
 	int			save_sec_context;
 	bool		have_key;
-	bool		may_keep;
 
 	/* A key replaced before this transaction began must be seen: take in what is pending. */
 	AcceptInvalidationMessages();
@@ -402,6 +401,7 @@ lookup(const pg_uuid_t *tenant, bool check_status, uint8 *key, int64 *session,
 
 	/* Fails ("not yet defined in this session") on a connection without a session. */
 	*session = DatumGetInt64(DirectFunctionCall1(currval_oid, ObjectIdGetDatum(session_seq)));
+	/* Asked again: opening the sequence takes in invalidations, which may have dropped it. */
 	if (key_kept)
 	{
 		have_key = key_kept_present;
@@ -416,9 +416,9 @@ lookup(const pg_uuid_t *tenant, bool check_status, uint8 *key, int64 *session,
 		 * (not a transaction snapshot of REPEATABLE READ, which may be older), with nothing
 		 * arriving meanwhile, and while the triggers that announce a change are in place.
 		 */
-		may_keep = !IsolationUsesXactSnapshot();
 		have_key = read_key(key_rel, key);
-		if (may_keep && has_status_trigger(key_rel) && generation == key_generation)
+		if (!IsolationUsesXactSnapshot() && has_status_trigger(key_rel) &&
+			generation == key_generation)
 		{
 			key_kept_rel = key_rel;
 			key_kept_seq = session_seq;

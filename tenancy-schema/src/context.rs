@@ -206,21 +206,6 @@ pub(crate) fn push_enter(
     } else {
         ""
     };
-    if entry == ContextEntry::Native {
-        // One text literal: the server parses it for far less than five typed arguments.
-        sql.reserve(160);
-        sql.push_str("CALL tenancy_context.enter('");
-        sql.push_str(tenant);
-        sql.push('|');
-        sql.push_str(principal);
-        sql.push('|');
-        sql.push_str(&counter_text);
-        sql.push('|');
-        sql.push_str(mac);
-        sql.push_str(if check_status { "|t')" } else { "|f')" });
-        sql.push_str(read_only_suffix);
-        return;
-    }
     let literal = |v: &str| {
         if v.is_empty() {
             "NULL".to_owned()
@@ -228,20 +213,40 @@ pub(crate) fn push_enter(
             format!("'{v}'")
         }
     };
-    let (tenant, principal) = (literal(tenant), literal(principal));
     let _ = match entry {
+        // One text literal: the server parses it for far less than five typed arguments.
+        ContextEntry::Native => {
+            sql.reserve(160);
+            sql.push_str("CALL tenancy_context.enter('");
+            sql.push_str(tenant);
+            sql.push('|');
+            sql.push_str(principal);
+            sql.push('|');
+            sql.push_str(&counter_text);
+            sql.push('|');
+            sql.push_str(mac);
+            sql.push_str(if check_status { "|t')" } else { "|f')" });
+            sql.push_str(read_only_suffix);
+            Ok(())
+        }
         ContextEntry::Single => write!(
             sql,
-            "SELECT tenancy.enter({tenant}, {principal}, {counter}, '{mac}', {check_status}){read_only_suffix}",
+            "SELECT tenancy.enter({}, {}, {counter}, '{mac}', {check_status}){read_only_suffix}",
+            literal(tenant),
+            literal(principal),
         ),
-        ContextEntry::Native | ContextEntry::NativeArgs => write!(
+        ContextEntry::NativeArgs => write!(
             sql,
-            "CALL tenancy_context.enter({tenant}, {principal}, {counter}, '{mac}', {check_status}){read_only_suffix}",
+            "CALL tenancy_context.enter({}, {}, {counter}, '{mac}', {check_status}){read_only_suffix}",
+            literal(tenant),
+            literal(principal),
         ),
         ContextEntry::Distributed => write!(
             sql,
-            "SELECT tenancy.enter_distributed({tenant}, {principal}, {counter}, '{mac}', \
-             {check_status}, {read_only})"
+            "SELECT tenancy.enter_distributed({}, {}, {counter}, '{mac}', \
+             {check_status}, {read_only})",
+            literal(tenant),
+            literal(principal),
         ),
     };
 }

@@ -1,26 +1,5 @@
--- Back to the definitions of 2026-12-01-100000_native_status_cache: the readers of a database
--- on the native context become the CASE again.
-DO $$
-BEGIN
-  IF EXISTS (SELECT FROM pg_catalog.pg_proc p
-              WHERE p.pronamespace = 'tenancy'::regnamespace AND p.proname = 'current_tenant'
-                AND p.prosrc LIKE '%tenancy_context.current_tenant()%') THEN
-    EXECUTE $f$
-      CREATE OR REPLACE FUNCTION tenancy.current_tenant() RETURNS uuid
-        LANGUAGE sql STABLE PARALLEL RESTRICTED
-      AS 'SELECT CASE WHEN tenancy_context.entered() THEN tenancy_context.tenant()
-                      ELSE tenancy.verified_context(1, ''tenancy.tenant_id'') END'
-    $f$;
-    EXECUTE $f$
-      CREATE OR REPLACE FUNCTION tenancy.current_principal() RETURNS uuid
-        LANGUAGE sql STABLE PARALLEL RESTRICTED
-      AS 'SELECT CASE WHEN tenancy_context.entered() THEN tenancy_context.principal()
-                      ELSE tenancy.verified_context(2, ''tenancy.principal_id'') END'
-    $f$;
-  END IF;
-END
-$$;
-
+-- Back to the definitions of 2026-12-01-100000_native_status_cache; a database whose readers
+-- are the one-call form gets the CASE again from the restored enable_native_context().
 CREATE OR REPLACE FUNCTION tenancy.native_context() RETURNS boolean
   LANGUAGE sql STABLE
   RETURN EXISTS (SELECT FROM pg_catalog.pg_proc p
@@ -110,5 +89,15 @@ BEGIN
         USING HINT = 'run SELECT tenancy.enable_native_context() as the owner of ' || rel;
     END;
   END LOOP;
+END
+$$;
+
+DO $$
+BEGIN
+  IF EXISTS (SELECT FROM pg_catalog.pg_proc p
+              WHERE p.pronamespace = 'tenancy'::regnamespace AND p.proname = 'current_tenant'
+                AND p.prosrc LIKE '%tenancy_context.current_tenant()%') THEN
+    PERFORM tenancy.enable_native_context();
+  END IF;
 END
 $$;
