@@ -5,11 +5,12 @@
 use diesel::Column;
 use diesel::insertable::{InsertValues, Insertable};
 use diesel::pg::Pg;
-use diesel::query_builder::{AsChangeset, QueryFragment, ValuesClause};
+use diesel::query_builder::{AsChangeset, QueryFragment, QueryId, ValuesClause};
 use diesel_async::methods::{ExecuteDsl, LoadQuery};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use tenancy_schema::__private_v0_1::executor::{
-    TenantEq, TenantInsert, tenant_predicate, upsert_statement,
+    NoReturning, ReturningAll, SingleInsert, TenantEq, TenantInsert, tenant_predicate,
+    upsert_statement,
 };
 use tenancy_schema::scope::{ScopedTable, TenantFreeValues};
 use tenancy_schema::{ManyRows, OneRow, Result};
@@ -37,8 +38,9 @@ impl AsyncTenantTx<'_> {
         T: ScopedTable,
         T::AllColumns: QueryFragment<Pg>,
         R: Insertable<T, Values = ValuesClause<V, T>>,
-        V: TenantFreeValues + InsertValues<Pg, T>,
+        V: TenantFreeValues + InsertValues<Pg, T> + QueryId,
         TenantInsert<T, V>: ExecuteDsl<&'s AsyncPgConnection>,
+        SingleInsert<T, V, NoReturning>: ExecuteDsl<&'s AsyncPgConnection>,
     {
         self.insert_into(table)
             .values::<_, V, OneRow>(record)
@@ -59,8 +61,9 @@ impl AsyncTenantTx<'_> {
         T: ScopedTable,
         T::AllColumns: QueryFragment<Pg>,
         R: Insertable<T, Values = ValuesClause<V, T>>,
-        V: TenantFreeValues + InsertValues<Pg, T>,
+        V: TenantFreeValues + InsertValues<Pg, T> + QueryId,
         TenantInsert<T, V>: LoadQuery<'q, &'s AsyncPgConnection, U> + 'q,
+        SingleInsert<T, V, ReturningAll>: LoadQuery<'q, &'s AsyncPgConnection, U> + 'q,
         U: Send,
     {
         self.insert_into(table)
@@ -80,8 +83,9 @@ impl AsyncTenantTx<'_> {
         T::AllColumns: QueryFragment<Pg>,
         I: IntoIterator,
         I::Item: Insertable<T, Values = ValuesClause<V, T>>,
-        V: TenantFreeValues + InsertValues<Pg, T>,
+        V: TenantFreeValues + InsertValues<Pg, T> + QueryId,
         TenantInsert<T, V>: ExecuteDsl<&'s AsyncPgConnection>,
+        SingleInsert<T, V, NoReturning>: ExecuteDsl<&'s AsyncPgConnection>,
     {
         let rows: Vec<I::Item> = records.into_iter().collect();
         self.insert_into(table)
@@ -107,7 +111,7 @@ impl AsyncTenantTx<'_> {
         T: ScopedTable,
         T::AllColumns: QueryFragment<Pg>,
         R: Insertable<T, Values = ValuesClause<V, T>>,
-        V: TenantFreeValues + InsertValues<Pg, T>,
+        V: TenantFreeValues + InsertValues<Pg, T> + QueryId,
         C: Column<Table = T>,
         Ch: AsChangeset<Target = T>,
         Ch::Changeset: QueryFragment<Pg>,

@@ -8,14 +8,15 @@ use diesel::dsl::Filter;
 use diesel::expression::Expression;
 use diesel::insertable::InsertValues;
 use diesel::pg::Pg;
-use diesel::query_builder::{AsChangeset, AsQuery, IntoUpdateTarget, QueryFragment};
+use diesel::query_builder::{AsChangeset, AsQuery, IntoUpdateTarget, QueryFragment, QueryId};
 use diesel::query_dsl::methods::FilterDsl;
 use diesel::sql_types::BoolOrNullableBool;
 use diesel_async::methods::{ExecuteDsl, LoadQuery};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use tenancy_schema::__private_v0_1::executor::{
-    AndThen, OnConflict, Paren, TenantEq, TenantInsert, UpdateOf, WithScope, and_filter,
-    conflict_columns, delete_statement, insert_statement, tenant_predicate, update_statement,
+    AndThen, NoReturning, OnConflict, Paren, ReturningAll, SingleInsert, TenantEq, TenantInsert,
+    UpdateOf, WithScope, and_filter, conflict_columns, delete_statement, insert_statement,
+    single_insert_statement, tenant_predicate, update_statement,
 };
 use tenancy_schema::scope::{ScopedTable, TenantFreeValues};
 use tenancy_schema::{ConflictTarget, InsertRows, OrFilterOnTenantWrite, Result};
@@ -77,7 +78,7 @@ where
     pub fn values<R, V, M>(self, rows: R) -> AsyncInsert<'t, 'c, T, V>
     where
         R: InsertRows<T, V, M>,
-        V: TenantFreeValues + InsertValues<Pg, T>,
+        V: TenantFreeValues + InsertValues<Pg, T> + QueryId,
     {
         AsyncInsert {
             tx: self.tx,
@@ -99,7 +100,7 @@ impl<'t, T, V> AsyncInsert<'t, '_, T, V>
 where
     T: ScopedTable,
     T::AllColumns: QueryFragment<Pg>,
-    V: TenantFreeValues + InsertValues<Pg, T>,
+    V: TenantFreeValues + InsertValues<Pg, T> + QueryId,
 {
     /// Runs the insert; returns how many rows were inserted (an empty `Vec` sends nothing).
     ///
@@ -108,11 +109,17 @@ where
     pub async fn execute(self) -> Result<usize>
     where
         TenantInsert<T, V>: ExecuteDsl<&'t AsyncPgConnection>,
+        SingleInsert<T, V, NoReturning>: ExecuteDsl<&'t AsyncPgConnection>,
     {
-        if self.rows.is_empty() {
-            return Ok(0);
-        }
-        let statement = insert_statement::<T, V, ()>(self.tx.tenant, self.rows, None, false)?;
+        let rows = match <[V; 1]>::try_from(self.rows) {
+            Ok([row]) => {
+                let statement = single_insert_statement::<T, V, NoReturning>(self.tx.tenant, row)?;
+                return run_statement!(self.tx.conn, |conn| statement.execute(conn));
+            }
+            Err(rows) if rows.is_empty() => return Ok(0),
+            Err(rows) => rows,
+        };
+        let statement = insert_statement::<T, V, ()>(self.tx.tenant, rows, None, false)?;
         run_statement!(self.tx.conn, |conn| statement.execute(conn))
     }
 
@@ -123,10 +130,19 @@ where
     pub async fn get_result<'q, U>(self) -> Result<U>
     where
         TenantInsert<T, V>: LoadQuery<'q, &'t AsyncPgConnection, U> + 'q,
+        SingleInsert<T, V, ReturningAll>: LoadQuery<'q, &'t AsyncPgConnection, U> + 'q,
         U: Send,
     {
-        let statement = insert_statement::<T, V, ()>(self.tx.tenant, self.rows, None, true)?;
-        run_statement!(self.tx.conn, |conn| statement.get_result(conn))
+        match <[V; 1]>::try_from(self.rows) {
+            Ok([row]) => {
+                let statement = single_insert_statement::<T, V, ReturningAll>(self.tx.tenant, row)?;
+                run_statement!(self.tx.conn, |conn| statement.get_result(conn))
+            }
+            Err(rows) => {
+                let statement = insert_statement::<T, V, ()>(self.tx.tenant, rows, None, true)?;
+                run_statement!(self.tx.conn, |conn| statement.get_result(conn))
+            }
+        }
     }
 
     /// Runs the insert with `RETURNING *` and loads every row it inserted.
@@ -266,7 +282,7 @@ impl<'t, 'c, T: ScopedTable, P> AsyncDelete<'t, 'c, T, P> {
         T: FilterDsl<P>,
         P: QueryFragment<Pg>,
         Filter<T, P>: IntoUpdateTarget,
-        diesel::dsl::delete<Filter<T, P>>: QueryFragment<Pg>,
+        diesel::dsl::delete<Filter<T, P>>: QueryFragment<Pg> + QueryId,
         WithScope<diesel::dsl::delete<Filter<T, P>>>: ExecuteDsl<&'t AsyncPgConnection>,
     {
         let statement = delete_statement(self.tx.tenant, self.table, self.predicate)?;
@@ -278,7 +294,7 @@ impl<'t, 'c, T, V> AsyncInsert<'t, 'c, T, V>
 where
     T: ScopedTable,
     T::AllColumns: QueryFragment<Pg>,
-    V: TenantFreeValues + InsertValues<Pg, T>,
+    V: TenantFreeValues + InsertValues<Pg, T> + QueryId,
 {
     /// `ON CONFLICT ("tenant_id", <target>)`, as [`tenancy_schema::ScopedInsert::on_conflict`].
     pub fn on_conflict<C, M>(self, target: C) -> AsyncOnConflict<'t, 'c, T, V>
@@ -347,7 +363,7 @@ impl<'t, T, V, Ch> AsyncUpsert<'t, '_, T, V, Ch>
 where
     T: ScopedTable,
     T::AllColumns: QueryFragment<Pg>,
-    V: TenantFreeValues + InsertValues<Pg, T>,
+    V: TenantFreeValues + InsertValues<Pg, T> + QueryId,
     Ch: QueryFragment<Pg>,
 {
     /// Runs the upsert; returns how many rows were inserted or updated.

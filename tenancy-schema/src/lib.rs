@@ -230,13 +230,16 @@ pub mod __private_v0_1 {
         pub use crate::context::ContextEntry;
         pub use crate::scope::predicate::{and_filter, tenant_predicate};
         pub use crate::scope::scoped::{scope_exists, scope_query};
-        pub use crate::scope::{AndThen, OnConflict, Paren, TenantEq, TenantInsert, WithScope};
+        pub use crate::scope::{
+            AndThen, NoReturning, OnConflict, Paren, ReturningAll, SingleInsert, TenantEq,
+            TenantInsert, WithScope,
+        };
         pub use crate::tx::{
             INSPECT_SESSION_SQL, SessionEnd, TransactionOptions, UpdateOf, admin_direct,
             admin_setup_sql, begin_failure, check_global, checks_tenant_status, conflict_columns,
             context_entry, context_key, delete_statement, end_sql, has_admin_audit,
             insert_statement, is_connection_loss, log_admin_use, record_admin_use, setup_sql,
-            update_statement, upsert_statement,
+            single_insert_statement, update_statement, upsert_statement,
         };
     }
     pub use diesel;

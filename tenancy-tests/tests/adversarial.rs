@@ -252,6 +252,129 @@ fn writes_copy_nothing_from_another_tenant() {
     }
 }
 
+/// Writes whose type fixes their SQL are checked once per type and process, and their
+/// prepared statement is kept by type: every later statement of the type, for whichever
+/// tenant, must be scoped exactly as the first. Each write here reads another tenant table in
+/// a typed sub-query, runs for tenant A, then B, then A again, and with RLS off only the
+/// shadowing CTEs keep it to the running tenant's rows.
+#[test]
+fn typed_writes_checked_once_stay_scoped_every_time() {
+    use diesel::dsl::max;
+    for rls in Rls::all() {
+        let (a, b) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        for (round, (tenant, own, other)) in [
+            (a, "a comment", "b%"),
+            (b, "b comment", "a%"),
+            (a, "a comment", "b%"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let round = i32::try_from(round).unwrap();
+            t.transaction(tenant, |tx| {
+                let newest = comments::table
+                    .select(max(comments::body))
+                    .single_value()
+                    .assume_not_null();
+                // The same values type without and with RETURNING: two statements.
+                tx.insert(
+                    posts::table,
+                    (
+                        posts::id.eq(20 + 2 * round),
+                        posts::title.eq(newest),
+                        posts::slug.eq(format!("copy-{round}")),
+                    ),
+                )?;
+                let (owner, _, title, _, _): (TenantId, i32, String, String, Option<i32>) = tx
+                    .insert_into(posts::table)
+                    .values((
+                        posts::id.eq(21 + 2 * round),
+                        posts::title.eq(newest),
+                        posts::slug.eq(format!("copy-returned-{round}")),
+                    ))
+                    .get_result()?;
+                assert_eq!((owner, title.as_str()), (tenant, own), "{rls:?}");
+                // A delete whose filter is a sub-query on another tenant table.
+                let hit = tx
+                    .delete(posts::table)
+                    .filter(
+                        posts::id.eq_any(
+                            comments::table
+                                .select(comments::post_id)
+                                .filter(comments::body.like(other)),
+                        ),
+                    )
+                    .execute()?;
+                assert_eq!(hit, 0, "{rls:?}: the delete filter reached another tenant");
+                Ok::<_, Error>(())
+            })
+            .unwrap();
+        }
+        for (tenant, own) in [(a, "a comment"), (b, "b comment")] {
+            let copies: Vec<String> = t
+                .transaction(tenant, |tx| {
+                    tx.load(
+                        posts::table
+                            .filter(posts::slug.like("copy-%"))
+                            .select(posts::title),
+                    )
+                })
+                .unwrap();
+            let expected = if tenant == a { 4 } else { 2 };
+            assert_eq!(copies.len(), expected, "{rls:?}: {copies:?}");
+            assert!(
+                copies.iter().all(|title| title == own),
+                "{rls:?}: another tenant's text was copied: {copies:?}"
+            );
+        }
+    }
+}
+
+/// The common insert (one row, no `ON CONFLICT`) keeps its prepared statement by type when
+/// its values' type fixes the SQL, as Diesel's own inserts do; values that render differently
+/// from call to call (`Option` fields, which write `DEFAULT`) do not.
+#[test]
+fn single_inserts_carry_a_static_query_id_only_when_their_sql_is_fixed() {
+    use diesel::Insertable;
+    use diesel::query_builder::QueryId;
+    use tenancy_schema::__private_v0_1::executor::{
+        NoReturning, ReturningAll, single_insert_statement,
+    };
+
+    #[derive(Insertable)]
+    #[diesel(table_name = posts)]
+    struct MaybeCategory<'a> {
+        id: i32,
+        title: &'a str,
+        slug: &'a str,
+        category_id: Option<i32>,
+    }
+
+    fn static_id<Q: QueryId>(_: &Q) -> bool {
+        Q::HAS_STATIC_QUERY_ID
+    }
+    let tenant = TenantId::new_v7();
+    let fixed = (posts::id.eq(1), posts::title.eq("t"), posts::slug.eq("s"));
+    let counted =
+        single_insert_statement::<posts::table, _, NoReturning>(tenant, fixed.values().values)
+            .unwrap();
+    let returned =
+        single_insert_statement::<posts::table, _, ReturningAll>(tenant, fixed.values().values)
+            .unwrap();
+    assert!(static_id(&counted) && static_id(&returned));
+    let varying = MaybeCategory {
+        id: 1,
+        title: "t",
+        slug: "s",
+        category_id: None,
+    };
+    let varying =
+        single_insert_statement::<posts::table, _, NoReturning>(tenant, varying.values().values)
+            .unwrap();
+    assert!(!static_id(&varying));
+}
+
 #[test]
 fn write_filters_and_changesets_cannot_break_out() {
     for rls in Rls::all() {

@@ -32,6 +32,7 @@
 //! schema is resolved once, when the `Tenancy` is built. A locking query over a join is
 //! refused with an error.
 
+mod checked;
 mod error;
 mod insert;
 mod plan;
@@ -39,9 +40,11 @@ pub(crate) mod predicate;
 mod schemas;
 pub(crate) mod scoped;
 mod select;
+mod single_insert;
 mod traits;
 mod write;
 
+pub(crate) use checked::WriteShape;
 pub use error::{LockingJoinError, LockingSelfReferenceError};
 pub use insert::{NotTenantColumn, OnConflict, TenantFreeValues, TenantInsert};
 pub use plan::ScopePlan;
@@ -49,9 +52,10 @@ pub(crate) use plan::{render, tables_named_in};
 pub use predicate::{AndThen, Paren, TenantEq};
 pub(crate) use schemas::resolve as resolve_schemas;
 pub use scoped::{ExistsId, Scoped, ScopedExists, ScopedId};
+pub use single_insert::{InsertReturns, NoReturning, ReturningAll, SingleInsert, SingleInsertId};
 pub use traits::{
     GlobalQuery, GlobalSource, GlobalTable, ScopeEntry, ScopedTable, TenantFind, TenantQuery,
     TenantSource,
 };
 pub(crate) use write::check_changeset;
-pub use write::{WithScope, WithScopeQuery};
+pub use write::{WithScope, WithScopeId, WithScopeQuery};

@@ -6,8 +6,11 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::{QueryResult, RunQueryDsl};
 use uuid::Uuid;
 
+use std::marker::PhantomData;
+
+use super::checked::WriteShape;
 use super::plan::{ScopePlan, render, tables_named_in};
-use super::traits::ScopedTable;
+use super::traits::{ScopeEntry, ScopedTable};
 
 /// Checks the `SET` list of a rendered tenant write against `T`: every assignment must be
 /// `"column" = value` for a column of `T` that is not its tenant column. The assignments are
@@ -44,24 +47,33 @@ pub(crate) fn check_changeset<T: ScopedTable>(statement_sql: &str) -> Result<(),
 pub struct WithScope<S> {
     plan: ScopePlan,
     statement: S,
-    /// The statement as rendered when the plan was made, for the checks made on it.
-    sql: String,
 }
 
-impl<S: QueryFragment<Pg>> WithScope<S> {
-    pub(crate) fn new(statement: S, tenant: Uuid) -> Result<Self, crate::Error> {
-        let sql = render(&statement)?;
-        let tables = tables_named_in(&sql)?;
+impl<S: QueryFragment<Pg> + QueryId> WithScope<S> {
+    /// `statement` with the CTEs of the tables it names, once `check` has accepted its SQL
+    /// text (without the prefix). `known` is what an earlier statement of the same shape was
+    /// found to name ([`WriteShape::checked_tables`]); with it, nothing is rendered or checked.
+    pub(crate) fn checked(
+        statement: S,
+        tenant: Uuid,
+        known: Option<Vec<ScopeEntry>>,
+        check: impl FnOnce(&str) -> Result<(), crate::Error>,
+    ) -> Result<Self, crate::Error> {
+        let tables = if let Some(tables) = known {
+            tables
+        } else {
+            let sql = render(&statement)?;
+            check(&sql)?;
+            let tables = tables_named_in(&sql)?;
+            if let Some(shape) = WriteShape::of::<S>(false) {
+                shape.passed(&tables);
+            }
+            tables
+        };
         Ok(Self {
             plan: ScopePlan::shadowing(tenant, tables),
             statement,
-            sql,
         })
-    }
-
-    /// The statement's SQL text (without the prefix).
-    pub(crate) fn sql(&self) -> &str {
-        &self.sql
     }
 }
 
@@ -72,9 +84,14 @@ impl<S: QueryFragment<Pg>> QueryFragment<Pg> for WithScope<S> {
     }
 }
 
-impl<S> QueryId for WithScope<S> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
+/// The query id of [`WithScope`]: its prefix follows from the statement's SQL, so a statement
+/// type whose SQL is fixed keeps its prepared statement by type.
+#[doc(hidden)]
+pub struct WithScopeId<T>(PhantomData<T>);
+
+impl<S: QueryId> QueryId for WithScope<S> {
+    type QueryId = WithScopeId<S::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = S::HAS_STATIC_QUERY_ID;
 }
 
 impl<S, Conn> RunQueryDsl<Conn> for WithScope<S> {}
@@ -89,7 +106,6 @@ impl<S: diesel::query_builder::AsQuery> diesel::query_builder::AsQuery for WithS
         WithScopeQuery(WithScope {
             plan: self.plan,
             statement: self.statement.as_query(),
-            sql: self.sql,
         })
     }
 }
@@ -108,9 +124,9 @@ impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for WithScopeQuery<Q> {
     }
 }
 
-impl<Q> QueryId for WithScopeQuery<Q> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
+impl<Q: QueryId> QueryId for WithScopeQuery<Q> {
+    type QueryId = WithScopeId<Q::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
 }
 
 impl<Q, Conn> RunQueryDsl<Conn> for WithScopeQuery<Q> {}

@@ -8,12 +8,16 @@ use std::marker::PhantomData;
 
 use diesel::insertable::{InsertValues, Insertable};
 use diesel::pg::Pg;
-use diesel::query_builder::{AsChangeset, QueryFragment, ValuesClause};
+use diesel::query_builder::{AsChangeset, QueryFragment, QueryId, ValuesClause};
 use diesel::query_dsl::LoadQuery;
 use diesel::{Column, PgConnection, RunQueryDsl};
 
 use super::TenantTx;
-use crate::scope::{OnConflict, ScopedTable, TenantFreeValues, TenantInsert};
+use super::tenant_tx::single_insert_statement;
+use crate::scope::{
+    NoReturning, OnConflict, ReturningAll, ScopedTable, SingleInsert, TenantFreeValues,
+    TenantInsert,
+};
 use crate::{Error, Result};
 
 impl<'c> TenantTx<'c> {
@@ -80,7 +84,7 @@ where
     pub fn values<R, V, M>(self, rows: R) -> ScopedInsert<'t, 'c, T, V>
     where
         R: InsertRows<T, V, M>,
-        V: TenantFreeValues + InsertValues<Pg, T>,
+        V: TenantFreeValues + InsertValues<Pg, T> + QueryId,
     {
         ScopedInsert {
             tx: self.tx,
@@ -102,7 +106,7 @@ impl<'t, 'c, T, V> ScopedInsert<'t, 'c, T, V>
 where
     T: ScopedTable,
     T::AllColumns: QueryFragment<Pg>,
-    V: TenantFreeValues + InsertValues<Pg, T>,
+    V: TenantFreeValues + InsertValues<Pg, T> + QueryId,
 {
     /// Runs the insert; returns how many rows were inserted (an empty `Vec` inserts none and
     /// sends nothing).
@@ -111,12 +115,15 @@ where
     /// Database errors (constraint violations, row level security); refusals of values that
     /// read another tenant table in a way that cannot be scoped.
     pub fn execute(self) -> Result<usize> {
-        if self.rows.is_empty() {
-            return Ok(0);
-        }
-        let statement = self
-            .tx
-            .insert_statement::<T, V, ()>(self.rows, None, false)?;
+        let rows = match <[V; 1]>::try_from(self.rows) {
+            Ok([row]) => {
+                let statement = single_insert_statement::<T, V, NoReturning>(self.tx.tenant, row)?;
+                return statement.execute(self.tx.conn).map_err(Error::from);
+            }
+            Err(rows) if rows.is_empty() => return Ok(0),
+            Err(rows) => rows,
+        };
+        let statement = self.tx.insert_statement::<T, V, ()>(rows, None, false)?;
         statement.execute(self.tx.conn).map_err(Error::from)
     }
 
@@ -127,11 +134,18 @@ where
     pub fn get_result<'q, U>(self) -> Result<U>
     where
         TenantInsert<T, V>: LoadQuery<'q, PgConnection, U>,
+        SingleInsert<T, V, ReturningAll>: LoadQuery<'q, PgConnection, U>,
     {
-        let statement = self
-            .tx
-            .insert_statement::<T, V, ()>(self.rows, None, true)?;
-        statement.get_result(self.tx.conn).map_err(Error::from)
+        match <[V; 1]>::try_from(self.rows) {
+            Ok([row]) => {
+                let statement = single_insert_statement::<T, V, ReturningAll>(self.tx.tenant, row)?;
+                statement.get_result(self.tx.conn).map_err(Error::from)
+            }
+            Err(rows) => {
+                let statement = self.tx.insert_statement::<T, V, ()>(rows, None, true)?;
+                statement.get_result(self.tx.conn).map_err(Error::from)
+            }
+        }
     }
 
     /// Runs the insert with `RETURNING *` and loads every row it inserted.
@@ -244,7 +258,7 @@ impl<'t, 'c, T, V> ScopedOnConflict<'t, 'c, T, V>
 where
     T: ScopedTable,
     T::AllColumns: QueryFragment<Pg>,
-    V: TenantFreeValues + InsertValues<Pg, T>,
+    V: TenantFreeValues + InsertValues<Pg, T> + QueryId,
 {
     /// `DO NOTHING`: a row that conflicts is left as it is and not inserted.
     pub fn do_nothing(self) -> ScopedUpsert<'t, 'c, T, V, ()> {
@@ -274,7 +288,7 @@ impl<'t, 'c, T, V> ScopedDoUpdate<'t, 'c, T, V>
 where
     T: ScopedTable,
     T::AllColumns: QueryFragment<Pg>,
-    V: TenantFreeValues + InsertValues<Pg, T>,
+    V: TenantFreeValues + InsertValues<Pg, T> + QueryId,
 {
     /// The changes made to the conflicting row. They may not assign the tenant column: that is
     /// checked when the upsert runs ([`Error::TenantColumnInChangeset`]).
@@ -304,7 +318,7 @@ impl<T, V, Ch> ScopedUpsert<'_, '_, T, V, Ch>
 where
     T: ScopedTable,
     T::AllColumns: QueryFragment<Pg>,
-    V: TenantFreeValues + InsertValues<Pg, T>,
+    V: TenantFreeValues + InsertValues<Pg, T> + QueryId,
     Ch: QueryFragment<Pg>,
 {
     /// Runs the upsert; returns how many rows were inserted or updated.

@@ -35,7 +35,9 @@ pub use tenancy::{
     PgPool, Tenancy, admin_direct, context_entry, context_key, control_plane, log_admin_use,
     record_admin_use,
 };
-pub use tenant_tx::{RawSql, TenantTx, UntypedSql, insert_statement, upsert_statement};
+pub use tenant_tx::{
+    RawSql, TenantTx, UntypedSql, insert_statement, single_insert_statement, upsert_statement,
+};
 pub use writes::{
     OrFilterOnTenantWrite, ScopedDelete, ScopedUpdate, ScopedUpdateSet, UpdateOf, delete_statement,
     update_statement,

@@ -5,15 +5,15 @@ use diesel::dsl::{Filter, Limit};
 use diesel::expression::{AsExpression, Expression};
 use diesel::insertable::{InsertValues, Insertable};
 use diesel::pg::Pg;
-use diesel::query_builder::{AsChangeset, QueryFragment, ValuesClause};
+use diesel::query_builder::{AsChangeset, QueryFragment, QueryId, ValuesClause};
 use diesel::query_dsl::LoadQuery;
 use diesel::query_dsl::methods::{ExecuteDsl, FilterDsl, LimitDsl};
 use diesel::{Column, ExpressionMethods, PgConnection, RunQueryDsl};
 
 use super::{ManyRows, OneRow, ScopedDelete, ScopedUpdate};
 use crate::scope::{
-    OnConflict, ScopedExists, ScopedTable, TenantEq, TenantFreeValues, TenantInsert, TenantQuery,
-    check_changeset,
+    InsertReturns, OnConflict, ReturningAll, ScopedExists, ScopedTable, SingleInsert, TenantEq,
+    TenantFreeValues, TenantInsert, TenantQuery, WriteShape, check_changeset,
 };
 use crate::{Error, PrincipalId, Result, Scoped, TenantId};
 
@@ -178,7 +178,7 @@ impl<'c> TenantTx<'c> {
         T: ScopedTable,
         T::AllColumns: QueryFragment<Pg>,
         R: Insertable<T, Values = ValuesClause<V, T>>,
-        V: TenantFreeValues + InsertValues<Pg, T>,
+        V: TenantFreeValues + InsertValues<Pg, T> + QueryId,
     {
         self.insert_into(table)
             .values::<_, V, OneRow>(record)
@@ -194,8 +194,9 @@ impl<'c> TenantTx<'c> {
         T: ScopedTable,
         T::AllColumns: QueryFragment<Pg>,
         R: Insertable<T, Values = ValuesClause<V, T>>,
-        V: TenantFreeValues + InsertValues<Pg, T>,
+        V: TenantFreeValues + InsertValues<Pg, T> + QueryId,
         TenantInsert<T, V>: LoadQuery<'q, PgConnection, U>,
+        SingleInsert<T, V, ReturningAll>: LoadQuery<'q, PgConnection, U>,
     {
         self.insert_into(table)
             .values::<_, V, OneRow>(record)
@@ -212,7 +213,7 @@ impl<'c> TenantTx<'c> {
         T::AllColumns: QueryFragment<Pg>,
         I: IntoIterator,
         I::Item: Insertable<T, Values = ValuesClause<V, T>>,
-        V: TenantFreeValues + InsertValues<Pg, T>,
+        V: TenantFreeValues + InsertValues<Pg, T> + QueryId,
     {
         let rows: Vec<I::Item> = records.into_iter().collect();
         self.insert_into(table)
@@ -238,7 +239,7 @@ impl<'c> TenantTx<'c> {
         T: ScopedTable,
         T::AllColumns: QueryFragment<Pg>,
         R: Insertable<T, Values = ValuesClause<V, T>>,
-        V: TenantFreeValues + InsertValues<Pg, T>,
+        V: TenantFreeValues + InsertValues<Pg, T> + QueryId,
         C: Column<Table = T>,
         Ch: AsChangeset<Target = T>,
         Ch::Changeset: QueryFragment<Pg>,
@@ -260,7 +261,7 @@ impl<'c> TenantTx<'c> {
     where
         T: ScopedTable,
         T::AllColumns: QueryFragment<Pg>,
-        V: InsertValues<Pg, T>,
+        V: InsertValues<Pg, T> + QueryId,
         Ch: QueryFragment<Pg>,
     {
         insert_statement(self.tenant, rows, conflict, returning)
@@ -333,7 +334,7 @@ where
     T: ScopedTable,
     T::AllColumns: QueryFragment<Pg>,
     R: Insertable<T, Values = ValuesClause<V, T>>,
-    V: InsertValues<Pg, T>,
+    V: InsertValues<Pg, T> + QueryId,
     C: Column<Table = T>,
     Ch: AsChangeset<Target = T>,
     Ch::Changeset: QueryFragment<Pg>,
@@ -366,7 +367,7 @@ pub fn insert_statement<T, V, Ch>(
 where
     T: ScopedTable,
     T::AllColumns: QueryFragment<Pg>,
-    V: InsertValues<Pg, T>,
+    V: InsertValues<Pg, T> + QueryId,
     Ch: QueryFragment<Pg>,
 {
     let mut statement = TenantInsert {
@@ -376,15 +377,30 @@ where
         returning: returning.then(T::all_columns),
         scope: None,
     };
-    let sql = crate::scope::render(&statement)?;
-    if statement
-        .conflict
-        .as_ref()
-        .is_some_and(|c| c.update.is_some())
-    {
-        check_changeset::<T>(&sql)?;
-    }
-    let tables = crate::scope::tables_named_in(&sql)?;
+    // Without ON CONFLICT the values' type fixes the SQL (up to the number of rows); an upsert
+    // takes its conflict columns from a value, so it is checked every time.
+    let shape = match statement.conflict {
+        None => V::query_id()
+            .map(|_| WriteShape::new(std::any::TypeId::of::<(T, V::QueryId)>(), returning)),
+        Some(_) => None,
+    };
+    let tables = if let Some(tables) = shape.and_then(WriteShape::checked_tables) {
+        tables
+    } else {
+        let sql = crate::scope::render(&statement)?;
+        if statement
+            .conflict
+            .as_ref()
+            .is_some_and(|c| c.update.is_some())
+        {
+            check_changeset::<T>(&sql)?;
+        }
+        let tables = crate::scope::tables_named_in(&sql)?;
+        if let Some(shape) = shape {
+            shape.passed(&tables);
+        }
+        tables
+    };
     if !tables.is_empty() {
         statement.scope = Some(crate::scope::ScopePlan::shadowing(
             *tenant.as_uuid(),
@@ -392,6 +408,22 @@ where
         ));
     }
     Ok(statement)
+}
+
+/// [`insert_statement`] for the common insert, one row without `ON CONFLICT`, typed so that
+/// Diesel keeps its prepared statement by type. Shared like [`insert_statement`].
+///
+/// # Errors
+/// As [`insert_statement`].
+#[doc(hidden)]
+pub fn single_insert_statement<T, V, R>(tenant: TenantId, row: V) -> Result<SingleInsert<T, V, R>>
+where
+    T: ScopedTable,
+    T::AllColumns: QueryFragment<Pg>,
+    V: InsertValues<Pg, T> + QueryId,
+    R: InsertReturns,
+{
+    insert_statement::<T, V, ()>(tenant, vec![row], None, R::RETURNING).map(SingleInsert::new)
 }
 
 /// Raw SQL statements a tenant transaction accepts (checked by row level security only):

@@ -12,7 +12,7 @@ use diesel::query_dsl::methods::FilterDsl;
 use diesel::sql_types::BoolOrNullableBool;
 
 use super::TenantTx;
-use crate::scope::{AndThen, Paren, ScopedTable, TenantEq, WithScope, check_changeset};
+use crate::scope::{AndThen, Paren, ScopedTable, TenantEq, WithScope, WriteShape, check_changeset};
 use crate::{Error, Result, TenantId};
 
 /// Never implemented: the bound behind `.or_filter(..)` on tenant updates and deletes, which
@@ -105,15 +105,18 @@ where
     P: QueryFragment<Pg>,
     Filter<T, P>: IntoUpdateTarget<Table = T>,
     Ch: AsChangeset<Target = T>,
-    UpdateOf<T, P, Ch>: QueryFragment<Pg> + diesel::query_builder::AsQuery,
+    UpdateOf<T, P, Ch>: QueryFragment<Pg> + QueryId + diesel::query_builder::AsQuery,
 {
-    check_predicate::<T, _>(tenant, &predicate)?;
-    let statement = WithScope::new(
+    let known = WriteShape::of::<UpdateOf<T, P, Ch>>(false).and_then(WriteShape::checked_tables);
+    if known.is_none() {
+        check_predicate::<T, _>(tenant, &predicate)?;
+    }
+    WithScope::checked(
         diesel::update(table.filter(predicate)).set(changes),
         *tenant.as_uuid(),
-    )?;
-    check_changeset::<T>(statement.sql())?;
-    Ok(statement)
+        known,
+        check_changeset::<T>,
+    )
 }
 
 /// A tenant `DELETE` from `table` for `tenant`, checked like [`update_statement`]. Shared by
@@ -131,10 +134,19 @@ where
     T: ScopedTable + FilterDsl<P>,
     P: QueryFragment<Pg>,
     Filter<T, P>: IntoUpdateTarget,
-    diesel::dsl::delete<Filter<T, P>>: QueryFragment<Pg>,
+    diesel::dsl::delete<Filter<T, P>>: QueryFragment<Pg> + QueryId,
 {
-    check_predicate::<T, _>(tenant, &predicate)?;
-    WithScope::new(diesel::delete(table.filter(predicate)), *tenant.as_uuid())
+    let known = WriteShape::of::<diesel::dsl::delete<Filter<T, P>>>(false)
+        .and_then(WriteShape::checked_tables);
+    if known.is_none() {
+        check_predicate::<T, _>(tenant, &predicate)?;
+    }
+    WithScope::checked(
+        diesel::delete(table.filter(predicate)),
+        *tenant.as_uuid(),
+        known,
+        |_| Ok(()),
+    )
 }
 
 /// Checks a tenant write's predicate (`<tenant filter> AND (<f1>) AND (<f2>)...`): every
