@@ -77,7 +77,9 @@ CREATE TABLE items (
 );
 GRANT SELECT, INSERT ON items TO tenancy_app;
 CREATE TABLE plain_items (LIKE items INCLUDING INDEXES);
+ALTER TABLE plain_items ADD FOREIGN KEY (tenant_id) REFERENCES tenants (id);
 CREATE TABLE rls_items (LIKE items INCLUDING INDEXES);
+ALTER TABLE rls_items ADD FOREIGN KEY (tenant_id) REFERENCES tenants (id);
 ALTER TABLE rls_items ENABLE ROW LEVEL SECURITY;
 ALTER TABLE rls_items FORCE ROW LEVEL SECURITY;
 CREATE POLICY by_setting ON rls_items FOR ALL TO PUBLIC
@@ -453,7 +455,7 @@ async fn run(
         "async-transactions",
         "async transactions: tenancy-async vs plain diesel-async vs the hand-rolled RLS pattern",
         &format!(
-            "Each side its own copy of a table with only tenant policies ({TENANTS} tenants × {ROWS_PER_TENANT} rows), its own login \
+            "Each side its own copy of the same table (key and foreign key to `tenants` included) with only tenant policies ({TENANTS} tenants × {ROWS_PER_TENANT} rows), its own login \
              and a bb8 pool as large as the number of tasks, without a ping per checkout. tenancy-async: tenant transactions with the native \
              context (one message: BEGIN + `CALL tenancy_context.enter` with the tenant status check; the query; COMMIT); pipelined \
              (`pipeline(true)`): that message and the query in one write, then COMMIT. plain diesel-async: \
