@@ -1,12 +1,12 @@
 //! Tenant updates and deletes: the prefix that scopes the sub-queries in them, and the check of
 //! their `SET` list, which the types alone cannot make once raw value fragments are involved.
 
+use std::marker::PhantomData;
+
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::{QueryResult, RunQueryDsl};
 use uuid::Uuid;
-
-use std::marker::PhantomData;
 
 use super::checked::WriteShape;
 use super::plan::{ScopePlan, render, tables_named_in};
