@@ -9,6 +9,10 @@ use std::any::TypeId;
 use std::collections::HashMap;
 use std::sync::{OnceLock, PoisonError, RwLock};
 
+use diesel::pg::Pg;
+use diesel::query_builder::QueryFragment;
+
+use super::plan::{render, tables_named_in};
 use super::traits::ScopeEntry;
 
 /// What fixes a write statement's SQL text, as far as its checks are concerned: the type that
@@ -47,6 +51,27 @@ impl WriteShape {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(self, tables.to_vec());
     }
+}
+
+/// The tenant tables `statement` names: `known` (what an earlier statement of its shape was
+/// found to name, [`WriteShape::checked_tables`]) without rendering anything, or else read
+/// from its SQL text once `check` has accepted that text, and then kept for `shape`.
+pub(crate) fn tables_checked<S: QueryFragment<Pg> + ?Sized>(
+    statement: &S,
+    shape: Option<WriteShape>,
+    known: Option<Vec<ScopeEntry>>,
+    check: impl FnOnce(&str) -> Result<(), crate::Error>,
+) -> Result<Vec<ScopeEntry>, crate::Error> {
+    if let Some(tables) = known {
+        return Ok(tables);
+    }
+    let sql = render(statement)?;
+    check(&sql)?;
+    let tables = tables_named_in(&sql)?;
+    if let Some(shape) = shape {
+        shape.passed(&tables);
+    }
+    Ok(tables)
 }
 
 fn cache() -> &'static RwLock<HashMap<WriteShape, Vec<ScopeEntry>>> {

@@ -44,7 +44,7 @@ mod single_insert;
 mod traits;
 mod write;
 
-pub(crate) use checked::WriteShape;
+pub(crate) use checked::{WriteShape, tables_checked};
 pub use error::{LockingJoinError, LockingSelfReferenceError};
 pub use insert::{NotTenantColumn, OnConflict, TenantFreeValues, TenantInsert};
 pub use plan::ScopePlan;

@@ -8,8 +8,8 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::{QueryResult, RunQueryDsl};
 use uuid::Uuid;
 
-use super::checked::WriteShape;
-use super::plan::{ScopePlan, render, tables_named_in};
+use super::checked::{WriteShape, tables_checked};
+use super::plan::ScopePlan;
 use super::traits::{ScopeEntry, ScopedTable};
 
 /// Checks the `SET` list of a rendered tenant write against `T`: every assignment must be
@@ -59,17 +59,7 @@ impl<S: QueryFragment<Pg> + QueryId> WithScope<S> {
         known: Option<Vec<ScopeEntry>>,
         check: impl FnOnce(&str) -> Result<(), crate::Error>,
     ) -> Result<Self, crate::Error> {
-        let tables = if let Some(tables) = known {
-            tables
-        } else {
-            let sql = render(&statement)?;
-            check(&sql)?;
-            let tables = tables_named_in(&sql)?;
-            if let Some(shape) = WriteShape::of::<S>(false) {
-                shape.passed(&tables);
-            }
-            tables
-        };
+        let tables = tables_checked(&statement, WriteShape::of::<S>(false), known, check)?;
         Ok(Self {
             plan: ScopePlan::shadowing(tenant, tables),
             statement,

@@ -13,7 +13,7 @@ use diesel::{Column, ExpressionMethods, PgConnection, RunQueryDsl};
 use super::{ManyRows, OneRow, ScopedDelete, ScopedUpdate};
 use crate::scope::{
     InsertReturns, OnConflict, ReturningAll, ScopedExists, ScopedTable, SingleInsert, TenantEq,
-    TenantFreeValues, TenantInsert, TenantQuery, WriteShape, check_changeset,
+    TenantFreeValues, TenantInsert, TenantQuery, WriteShape, check_changeset, tables_checked,
 };
 use crate::{Error, PrincipalId, Result, Scoped, TenantId};
 
@@ -384,23 +384,17 @@ where
             .map(|_| WriteShape::new(std::any::TypeId::of::<(T, V::QueryId)>(), returning)),
         Some(_) => None,
     };
-    let tables = if let Some(tables) = shape.and_then(WriteShape::checked_tables) {
-        tables
-    } else {
-        let sql = crate::scope::render(&statement)?;
-        if statement
-            .conflict
-            .as_ref()
-            .is_some_and(|c| c.update.is_some())
-        {
-            check_changeset::<T>(&sql)?;
+    let upsert_changes = statement
+        .conflict
+        .as_ref()
+        .is_some_and(|c| c.update.is_some());
+    let known = shape.and_then(WriteShape::checked_tables);
+    let tables = tables_checked(&statement, shape, known, |sql| {
+        if upsert_changes {
+            check_changeset::<T>(sql)?;
         }
-        let tables = crate::scope::tables_named_in(&sql)?;
-        if let Some(shape) = shape {
-            shape.passed(&tables);
-        }
-        tables
-    };
+        Ok(())
+    })?;
     if !tables.is_empty() {
         statement.scope = Some(crate::scope::ScopePlan::shadowing(
             *tenant.as_uuid(),

@@ -107,14 +107,10 @@ where
     Ch: AsChangeset<Target = T>,
     UpdateOf<T, P, Ch>: QueryFragment<Pg> + QueryId + diesel::query_builder::AsQuery,
 {
-    let known = WriteShape::of::<UpdateOf<T, P, Ch>>(false).and_then(WriteShape::checked_tables);
-    if known.is_none() {
-        check_predicate::<T, _>(tenant, &predicate)?;
-    }
-    WithScope::checked(
-        diesel::update(table.filter(predicate)).set(changes),
-        *tenant.as_uuid(),
-        known,
+    filtered_write::<T, P, _>(
+        tenant,
+        predicate,
+        |predicate| diesel::update(table.filter(predicate)).set(changes),
         check_changeset::<T>,
     )
 }
@@ -136,17 +132,35 @@ where
     Filter<T, P>: IntoUpdateTarget,
     diesel::dsl::delete<Filter<T, P>>: QueryFragment<Pg> + QueryId,
 {
-    let known = WriteShape::of::<diesel::dsl::delete<Filter<T, P>>>(false)
-        .and_then(WriteShape::checked_tables);
+    filtered_write::<T, P, _>(
+        tenant,
+        predicate,
+        |predicate| diesel::delete(table.filter(predicate)),
+        |_| Ok(()),
+    )
+}
+
+/// The write `build` makes from `predicate`, checked and scoped: the predicate's filters stay
+/// in their parentheses, `check` accepts the statement's SQL, and sub-queries read only this
+/// tenant's rows. A statement type Diesel gives a static query id (a delete with typed
+/// filters) is checked once per process; an update never is, as Diesel gives none to update
+/// statements (an `Option` in a changeset changes their SQL).
+fn filtered_write<T, P, S>(
+    tenant: TenantId,
+    predicate: P,
+    build: impl FnOnce(P) -> S,
+    check: impl FnOnce(&str) -> Result<()>,
+) -> Result<WithScope<S>>
+where
+    T: ScopedTable,
+    P: QueryFragment<Pg>,
+    S: QueryFragment<Pg> + QueryId,
+{
+    let known = WriteShape::of::<S>(false).and_then(WriteShape::checked_tables);
     if known.is_none() {
         check_predicate::<T, _>(tenant, &predicate)?;
     }
-    WithScope::checked(
-        diesel::delete(table.filter(predicate)),
-        *tenant.as_uuid(),
-        known,
-        |_| Ok(()),
-    )
+    WithScope::checked(build(predicate), *tenant.as_uuid(), known, check)
 }
 
 /// Checks a tenant write's predicate (`<tenant filter> AND (<f1>) AND (<f2>)...`): every
