@@ -445,6 +445,50 @@ fn every_lint_fires_on_a_broken_database_and_clears_with_its_fix() {
     assert!(!report(&mut conn, &reg, &options).has_errors());
 }
 
+/// On the native context the policies call the extension's C readers; policies written after
+/// the switch (the scaffold writes the SQL readers) are reported (TEN074, a warning) until
+/// `tenancy.enable_native_context()` runs again, and a switched database has no errors: the
+/// policy rules read the C readers as the SQL ones.
+#[test]
+fn policies_written_after_the_native_switch_are_reported_until_it_runs_again() {
+    if !tenancy_testing::native_context_available().expect("look for the extension") {
+        return;
+    }
+    let (_db, mut conn) = fresh();
+    conn.batch_execute("CREATE EXTENSION tenancy_context; SELECT tenancy.enable_native_context()")
+        .unwrap();
+    let options = CheckOptions::default();
+    let switched = report(&mut conn, &tenancy_schema::registry(), &options);
+    assert!(!switched.has_errors(), "{:#?}", switched.findings);
+    assert!(
+        !switched.findings.iter().any(|f| f.id == "TEN074"),
+        "{:#?}",
+        switched.findings
+    );
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
+    let added = report(&mut conn, &reg, &options);
+    assert!(!added.has_errors(), "{:#?}", added.findings);
+    for policy in ["tenant_access", "tenant_isolation"] {
+        for table in ["gadgets", "gadget_parts"] {
+            let object = format!("policy {policy} on {table}");
+            assert!(
+                present(&added, "TEN074", &object),
+                "{object}: {:#?}",
+                added.findings
+            );
+        }
+    }
+    conn.batch_execute("SELECT tenancy.enable_native_context()")
+        .unwrap();
+    let again = report(&mut conn, &reg, &options);
+    assert!(
+        !again.findings.iter().any(|f| f.id == "TEN074") && !again.has_errors(),
+        "{:#?}",
+        again.findings
+    );
+}
+
 /// TEN069: the check that ends each transaction of the SQL tenant context dropped, replaced by
 /// one that checks nothing, or out of the application role's reach.
 #[test]
@@ -701,8 +745,9 @@ fn role_lints() {
         steps.push((
             "TEN068",
             "current_tenant",
-            // CASCADE: the status trigger on `tenants` depends on the extension (the readers
-            // do not, so they stay and point at nothing).
+            // CASCADE: the status trigger on `tenants` and the policies, which name the
+            // extension's readers once it is switched on, depend on the extension; the SQL
+            // readers do not, so they stay and point at nothing.
             "CREATE EXTENSION tenancy_context; SELECT tenancy.enable_native_context(); \
              DROP EXTENSION tenancy_context CASCADE"
                 .to_owned(),

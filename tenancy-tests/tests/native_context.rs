@@ -602,6 +602,99 @@ fn switching_needs_the_extension_and_goes_back() {
     assert!(!on.flag);
 }
 
+#[derive(QueryableByName, Debug, PartialEq, Eq)]
+struct PolicyText {
+    #[diesel(sql_type = Text)]
+    policy: String,
+    #[diesel(sql_type = Text)]
+    expr: String,
+}
+
+/// Every policy's USING and WITH CHECK, as `pg_get_expr` prints them with both schemas
+/// written out.
+fn policy_texts(owner: &mut PgConnection) -> Vec<PolicyText> {
+    diesel::sql_query(
+        "SELECT format('%s on %s', polname, polrelid::regclass) AS policy, \
+                concat_ws(' / ', pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)) AS expr \
+         FROM pg_policy ORDER BY 1",
+    )
+    .load(owner)
+    .unwrap()
+}
+
+#[test]
+fn the_policies_name_the_c_readers_while_the_native_context_is_on() {
+    use tenancy_schema::policy::{ContextRead, tenant_policies, tenant_policies_as};
+    if !native() {
+        return;
+    }
+    let shared = tenancy_testing::shared().unwrap();
+    let db = tenancy_testing::TestDatabase::create_in(shared.url()).unwrap();
+    let mut owner = PgConnection::establish(db.url()).unwrap();
+    tenancy_schema::migrations::run_migrations(&mut owner).unwrap();
+    // The once-per-statement form, the plain call (the form of tables that other tables'
+    // policies read), and a policy of the application's that calls a function of the same
+    // name in a schema whose name ends like tenancy's: only whole calls are replaced.
+    owner
+        .batch_execute(&format!(
+            "CREATE TABLE notes (tenant_id uuid NOT NULL, id bigint NOT NULL, PRIMARY KEY (tenant_id, id));
+             CREATE TABLE marks (tenant_id uuid NOT NULL, id bigint NOT NULL, PRIMARY KEY (tenant_id, id));
+             {}{}
+             CREATE SCHEMA mytenancy;
+             CREATE FUNCTION mytenancy.current_tenant() RETURNS uuid LANGUAGE sql STABLE RETURN NULL::uuid;
+             CREATE POLICY app_rule ON marks AS RESTRICTIVE FOR SELECT TO PUBLIC
+               USING (tenant_id IS DISTINCT FROM mytenancy.current_tenant());",
+            tenant_policies("notes", "tenant_id", "tenancy_app"),
+            tenant_policies_as(ContextRead::Call, "marks", "tenant_id", "tenancy_app"),
+        ))
+        .unwrap();
+    let before = policy_texts(&mut owner);
+    assert_eq!(before.len(), 5, "{before:#?}");
+
+    owner
+        .batch_execute("CREATE EXTENSION tenancy_context; SELECT tenancy.enable_native_context()")
+        .unwrap();
+    let on = policy_texts(&mut owner);
+    let expected = |p: &str| {
+        let call = if p.ends_with("on notes") {
+            "( SELECT tenancy_context.current_tenant() AS current_tenant)"
+        } else {
+            "tenancy_context.current_tenant()"
+        };
+        format!("(tenant_id = {call}) / (tenant_id = {call})")
+    };
+    for p in &on {
+        if p.policy.starts_with("app_rule") {
+            assert_eq!(
+                p.expr, "(tenant_id IS DISTINCT FROM mytenancy.current_tenant())",
+                "an application's own call stays"
+            );
+        } else {
+            assert_eq!(p.expr, expected(&p.policy), "{}", p.policy);
+        }
+    }
+    assert_eq!(on.len(), 5);
+    // The policies now depend on the extension: it cannot be dropped from under them.
+    let e = owner
+        .batch_execute("DROP EXTENSION tenancy_context")
+        .unwrap_err();
+    assert!(e.to_string().contains("depend"), "{e}");
+    // Enabling again (after adding tables) changes nothing that is already switched.
+    owner
+        .batch_execute("SELECT tenancy.enable_native_context()")
+        .unwrap();
+    assert_eq!(policy_texts(&mut owner), on);
+
+    // Back to the SQL readers, exactly as they were; then the extension can go.
+    owner
+        .batch_execute("SELECT tenancy.disable_native_context()")
+        .unwrap();
+    assert_eq!(policy_texts(&mut owner), before);
+    owner
+        .batch_execute("DROP EXTENSION tenancy_context")
+        .unwrap();
+}
+
 #[test]
 fn the_foundation_runs_on_the_native_context() {
     use tenancy_foundation::envelope;

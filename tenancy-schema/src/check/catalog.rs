@@ -155,6 +155,10 @@ pub(super) struct ContextRow {
     /// The policies' readers ask the `tenancy_context` extension, which is not installed.
     #[diesel(sql_type = Bool)]
     pub(super) native_without_extension: bool,
+    /// The native context is on with the extension's C readers (1.2 and later), which
+    /// `tenancy.enable_native_context()` writes into the policies in place of the SQL readers.
+    #[diesel(sql_type = Bool)]
+    pub(super) native_readers: bool,
     #[diesel(sql_type = Array<Text>)]
     pub(super) forgeable_by: Vec<String>,
     /// The body of `tenancy.check_session()`, whitespace folded, if it exists.
@@ -240,10 +244,19 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
     WHERE p.pronamespace = to_regnamespace('tenancy') AND p.pronargs = 0
     HAVING count(*) = 2), false) AS sealed_function,
   to_regclass('tenancy.context_key') IS NOT NULL AS has_key,
+  (coalesce((SELECT p.prosrc LIKE '%tenancy_context.%' FROM pg_proc p
+             WHERE p.pronamespace = to_regnamespace('tenancy') AND p.proname = 'current_tenant'
+               AND p.pronargs = 0), false)
+   -- or the policies name the extension's readers themselves (enable_native_context()), which
+   -- without the extension are whatever a schema of that name holds
+   OR EXISTS (SELECT FROM pg_policy pol
+              WHERE concat(pg_get_expr(pol.polqual, pol.polrelid), ' ',
+                           pg_get_expr(pol.polwithcheck, pol.polrelid)) LIKE '%tenancy\\_context.%'))
+  AND NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'tenancy_context') AS native_without_extension,
   coalesce((SELECT p.prosrc LIKE '%tenancy_context.%' FROM pg_proc p
             WHERE p.pronamespace = to_regnamespace('tenancy') AND p.proname = 'current_tenant'
               AND p.pronargs = 0), false)
-  AND NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'tenancy_context') AS native_without_extension,
+  AND to_regprocedure('tenancy_context.current_tenant()') IS NOT NULL AS native_readers,
   ARRAY(
     SELECT what FROM (
       SELECT 'SELECT on tenancy.context_key' AS what

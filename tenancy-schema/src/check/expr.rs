@@ -9,9 +9,19 @@ pub(super) fn reads_tenant_context(expr: &str) -> bool {
     expr.contains("current_tenant()") || expr.contains("'tenancy.tenant_id'")
 }
 
-/// `expr` with the once-per-statement form of the context functions written as plain calls.
+/// `expr` with the once-per-statement form of the context functions written as plain calls,
+/// and the native context's C readers, which `tenancy.enable_native_context()` writes into
+/// the policies in place of the SQL readers that call them, as the SQL readers.
 pub(super) fn once_per_statement_as_call(expr: &str) -> String {
     expr.replace(
+        "tenancy_context.current_tenant()",
+        "tenancy.current_tenant()",
+    )
+    .replace(
+        "tenancy_context.current_principal()",
+        "tenancy.current_principal()",
+    )
+    .replace(
         "( SELECT tenancy.current_tenant() AS current_tenant)",
         "tenancy.current_tenant()",
     )
@@ -95,6 +105,15 @@ mod tests {
         ));
         assert!(carries_tenant_predicate(
             Some("(tenant_id = ( SELECT tenancy.current_tenant() AS current_tenant))"),
+            "tenant_id"
+        ));
+        // As enable_native_context() writes them: the C readers named in the policy.
+        assert!(carries_tenant_predicate(
+            Some("(tenant_id = ( SELECT tenancy_context.current_tenant() AS current_tenant))"),
+            "tenant_id"
+        ));
+        assert!(carries_tenant_predicate(
+            Some("(tenant_id = tenancy_context.current_tenant())"),
             "tenant_id"
         ));
         for widened in [

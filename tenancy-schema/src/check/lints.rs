@@ -241,6 +241,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "the application role may create objects in a schema",
     ),
     (
+        "TEN074",
+        Severity::Warning,
+        Section::Isolation,
+        "the native context is on, but a policy still calls the SQL readers, which PostgreSQL parses again whenever it plans a statement on the table",
+    ),
+    (
         "TEN080",
         Severity::Error,
         Section::Isolation,

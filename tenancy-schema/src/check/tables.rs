@@ -85,6 +85,9 @@ pub(super) fn check_tenant_table(
         );
     }
     check_policies(f, o, table, col, &object, policies);
+    if catalog.context.native_readers {
+        check_native_readers(f, table, policies);
+    }
 
     check_keys(f, catalog, o, table, col, keys);
 
@@ -201,6 +204,26 @@ fn check_policies(
                     "DROP POLICY {} ON {table}, or restrict it to {col} = tenancy.current_tenant()",
                     p.name
                 ),
+            );
+        }
+    }
+}
+
+/// Where the native context is on, the policies call its C readers: a policy written after
+/// `tenancy.enable_native_context()` ran (the scaffold writes the SQL readers) still calls
+/// `tenancy.current_tenant()`, a SQL function that PostgreSQL inlines, parsing its body again,
+/// whenever it plans a statement on the table. Isolation is the same either way.
+fn check_native_readers(f: &mut Findings, table: &str, policies: &[PolicyRow]) {
+    for p in policies {
+        let calls_sql_reader = [&p.using, &p.check].into_iter().flatten().any(|e| {
+            has_word(e, "tenancy.current_tenant()") || has_word(e, "tenancy.current_principal()")
+        });
+        if calls_sql_reader {
+            f.add(
+                "TEN074",
+                format!("policy {} on {table}", p.name),
+                "calls tenancy.current_tenant() (or current_principal()), the SQL reader, while the native context is on: PostgreSQL parses its body again whenever it plans a statement on the table",
+                "SELECT tenancy.enable_native_context() (as the tables' owner) again: it makes every policy call the extension's C readers",
             );
         }
     }

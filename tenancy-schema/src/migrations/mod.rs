@@ -29,6 +29,7 @@ pub const CORE: &[MigrationFiles] = &[
     crate::__tenancy_migration_files!("2026-12-01-090000_worker_commands_one_statement"),
     crate::__tenancy_migration_files!("2026-12-01-100000_native_status_cache"),
     crate::__tenancy_migration_files!("2026-12-02-010000_native_reader_one_call"),
+    crate::__tenancy_migration_files!("2026-12-02-080000_native_policies_read_directly"),
 ];
 
 /// The core's migrations as a [`MigrationSet`].
