@@ -6,10 +6,10 @@
 -- PostgreSQL inlines a SQL function while it plans a statement, and inlining parses and
 -- analyses the body again every time: twice for a table with the two tenant policies. A
 -- statement PostgreSQL plans again on every execution (a prepared `ORDER BY .. LIMIT $n`, whose
--- generic plan cannot know the limit) paid about 30 µs for it, measured on the server
--- (parse, plan and run in a PL/pgSQL loop, 10,000 runs of the short-transactions benchmark's
--- newest-20 query, five rounds): plain Diesel's statement 47 µs, the policies through the
--- SQL readers 94 µs, the same policies naming tenancy_context.current_tenant() 63 µs. The
+-- generic plan cannot know the limit) paid about 10 µs for it, measured on the server
+-- (the short-transactions benchmark's newest-20 query prepared in a PL/pgSQL loop, 15 rounds
+-- of 2,000, medians of two runs): plain Diesel's statement 33-34 µs, the policies through the
+-- SQL readers 78-82 µs, the same policies naming tenancy_context.current_tenant() 64-74 µs. The
 -- form stays the same (the init plan `(SELECT ..)` where the table had it, the plain call
 -- elsewhere), and so does what the reader answers: the C reader is the SQL reader's body.
 --
