@@ -569,6 +569,60 @@ fn new_table_output_is_isolated_and_passes_check() {
     assert!(gone.gone, "down.sql drops the table");
 }
 
+/// On a database switched to the native tenant context, a scaffolded table's policies call the
+/// extension's readers like every other policy (no TEN074), and isolate as before.
+#[test]
+fn new_table_on_the_native_context_calls_its_readers() {
+    if !tenancy_testing::native_context_available().expect("look for the extension") {
+        return;
+    }
+    let up = new_table::render(&deployments_spec()).expect("render").up;
+    let (db, mut owner) = migrated();
+    owner
+        .batch_execute("CREATE EXTENSION tenancy_context; SELECT tenancy.enable_native_context()")
+        .expect("switch to the native context");
+    owner.batch_execute(&up).expect("apply up.sql");
+    #[derive(QueryableByName)]
+    struct Expr {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        expr: String,
+    }
+    let exprs: Vec<Expr> = diesel::sql_query(
+        "SELECT concat_ws(' / ', pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)) AS expr \
+         FROM pg_policy WHERE polrelid = 'deployments'::regclass",
+    )
+    .load(&mut owner)
+    .expect("read the policies");
+    assert_eq!(exprs.len(), 2);
+    let native = "(tenant_id = ( SELECT tenancy_context.current_tenant() AS current_tenant))";
+    for e in &exprs {
+        assert_eq!(e.expr, format!("{native} / {native}"));
+    }
+    let report = check::run(
+        &mut owner,
+        &tenancy_schema::registry(),
+        &CheckOptions::default(),
+    )
+    .expect("check");
+    assert!(
+        !report.has_errors() && !report.findings.iter().any(|f| f.id == "TEN074"),
+        "{report:#?}"
+    );
+
+    let (a, _) = owner_tenant(&mut owner, "a");
+    let (b, _) = owner_tenant(&mut owner, "b");
+    let pool = db.tenancy(&db.url_for(LOGIN, PASSWORD), 2).expect("pool");
+    for (tenant, label) in [(a, "a"), (b, "b")] {
+        let raw: Vec<Name> = pool
+            .transaction(tenant, |tx| {
+                tx.load_sql(diesel::sql_query("SELECT name FROM deployments"))
+            })
+            .expect("raw SQL in a tenant transaction");
+        let names: Vec<String> = raw.into_iter().map(|r| r.name).collect();
+        assert_eq!(names, [format!("{label}-web")], "row level security");
+    }
+}
+
 #[test]
 fn new_table_with_every_type_passes_check() {
     let (db, mut owner) = migrated();

@@ -446,7 +446,7 @@ fn every_lint_fires_on_a_broken_database_and_clears_with_its_fix() {
 }
 
 /// On the native context the policies call the extension's C readers; policies written after
-/// the switch (the scaffold writes the SQL readers) are reported (TEN074, a warning) until
+/// the switch by hand are reported (TEN074, a warning) until
 /// `tenancy.enable_native_context()` runs again, and a switched database has no errors: the
 /// policy rules read the C readers as the SQL ones.
 #[test]

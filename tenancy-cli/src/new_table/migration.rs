@@ -190,6 +190,9 @@ pub fn render(spec: &TableSpec) -> Result<Migration, SpecError> {
         "tenant_id",
         &format!("{APP_ROLE}, CURRENT_USER"),
     ));
+    w!("-- Where the native tenant context is switched on, the new policies call its C readers,");
+    w!("-- as enable_native_context() made every other policy do; elsewhere this does nothing.");
+    w!("SELECT tenancy.enable_native_context() WHERE tenancy.native_context();");
     w!("GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE}, {ADMIN_ROLE};");
     w!("-- On Citus: distributed by tenant_id, co-located with the other tenant tables, its");
     w!(

@@ -14,7 +14,8 @@
 //! * ENABLE + FORCE row level security, the permissive `tenant_access` policy (for
 //!   `tenancy_app` and the migrating role) and the RESTRICTIVE `tenant_isolation` policy (for
 //!   everyone), both on `tenant_id = (SELECT tenancy.current_tenant())`, written by
-//!   `tenancy_schema::policy`;
+//!   `tenancy_schema::policy`; on a database switched to the native tenant context,
+//!   `tenancy.enable_native_context()` then makes them call its C readers, as it did the others;
 //! * `SELECT, INSERT, UPDATE, DELETE` granted to `tenancy_app` and `tenancy_admin`.
 //!
 //! ```

@@ -277,6 +277,9 @@ ALTER TABLE deployments ENABLE ROW LEVEL SECURITY;
 ALTER TABLE deployments FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_access ON deployments FOR ALL TO tenancy_app, CURRENT_USER USING (tenant_id = (SELECT tenancy.current_tenant())) WITH CHECK (tenant_id = (SELECT tenancy.current_tenant()));
 CREATE POLICY tenant_isolation ON deployments AS RESTRICTIVE FOR ALL TO PUBLIC USING (tenant_id = (SELECT tenancy.current_tenant())) WITH CHECK (tenant_id = (SELECT tenancy.current_tenant()));
+-- Where the native tenant context is switched on, the new policies call its C readers,
+-- as enable_native_context() made every other policy do; elsewhere this does nothing.
+SELECT tenancy.enable_native_context() WHERE tenancy.native_context();
 GRANT SELECT, INSERT, UPDATE, DELETE ON deployments TO tenancy_app, tenancy_admin;
 -- On Citus: distributed by tenant_id, co-located with the other tenant tables, its
 -- policies put in the form Citus accepts. Then, on any server, its foreign keys: on Citus
