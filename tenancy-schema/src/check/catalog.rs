@@ -244,19 +244,14 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
     WHERE p.pronamespace = to_regnamespace('tenancy') AND p.pronargs = 0
     HAVING count(*) = 2), false) AS sealed_function,
   to_regclass('tenancy.context_key') IS NOT NULL AS has_key,
-  (coalesce((SELECT p.prosrc LIKE '%tenancy_context.%' FROM pg_proc p
-             WHERE p.pronamespace = to_regnamespace('tenancy') AND p.proname = 'current_tenant'
-               AND p.pronargs = 0), false)
+  (r.native
    -- or the policies name the extension's readers themselves (enable_native_context()), which
    -- without the extension are whatever a schema of that name holds
    OR EXISTS (SELECT FROM pg_policy pol
               WHERE concat(pg_get_expr(pol.polqual, pol.polrelid), ' ',
                            pg_get_expr(pol.polwithcheck, pol.polrelid)) LIKE '%tenancy\\_context.%'))
   AND NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'tenancy_context') AS native_without_extension,
-  coalesce((SELECT p.prosrc LIKE '%tenancy_context.%' FROM pg_proc p
-            WHERE p.pronamespace = to_regnamespace('tenancy') AND p.proname = 'current_tenant'
-              AND p.pronargs = 0), false)
-  AND to_regprocedure('tenancy_context.current_tenant()') IS NOT NULL AS native_readers,
+  r.native AND to_regprocedure('tenancy_context.current_tenant()') IS NOT NULL AS native_readers,
   ARRAY(
     SELECT what FROM (
       SELECT 'SELECT on tenancy.context_key' AS what
@@ -283,7 +278,12 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
   ARRAY(SELECT n.nspname::text FROM pg_namespace n
         WHERE has_schema_privilege($1, n.oid, 'CREATE')
           AND n.nspname !~ '^pg_(toast_)?temp_'
-        ORDER BY 1) AS creatable_schemas";
+        ORDER BY 1) AS creatable_schemas
+-- Whether the SQL readers ask the native context (tenancy.native_context(), which a database
+-- on older migrations does not have).
+FROM (SELECT coalesce((SELECT p.prosrc LIKE '%tenancy_context.%' FROM pg_proc p
+                       WHERE p.pronamespace = to_regnamespace('tenancy')
+                         AND p.proname = 'current_tenant' AND p.pronargs = 0), false) AS native) r";
 
 #[allow(clippy::too_many_lines)] // reason: one catalog query after another
 pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryResult<Catalog> {

@@ -209,11 +209,10 @@ fn check_policies(
     }
 }
 
-/// Where the native context is on, the policies call its C readers: a policy written after
-/// `tenancy.enable_native_context()` ran (by hand; a scaffolded table's migration runs it
-/// again) still calls
-/// `tenancy.current_tenant()`, a SQL function that PostgreSQL inlines, parsing its body again,
-/// whenever it plans a statement on the table. Isolation is the same either way.
+/// Where the native context is on, the policies call its C readers: a policy written by hand
+/// after `tenancy.enable_native_context()` ran (a scaffolded table's migration runs it again)
+/// still calls `tenancy.current_tenant()`, a SQL function that PostgreSQL inlines, parsing its
+/// body again, whenever it plans a statement on the table. Isolation is the same either way.
 fn check_native_readers(f: &mut Findings, table: &str, policies: &[PolicyRow]) {
     for p in policies {
         let calls_sql_reader = [&p.using, &p.check].into_iter().flatten().any(|e| {
