@@ -94,6 +94,7 @@ static void key_relation_changed(Datum arg, Oid relid);
 
 PG_FUNCTION_INFO_V1(tenancy_context_enter);
 PG_FUNCTION_INFO_V1(tenancy_context_enter_packed);
+PG_FUNCTION_INFO_V1(tenancy_context_begin);
 PG_FUNCTION_INFO_V1(tenancy_context_entered);
 PG_FUNCTION_INFO_V1(tenancy_context_tenant);
 PG_FUNCTION_INFO_V1(tenancy_context_principal);
@@ -670,13 +671,11 @@ parse_counter(const char *s, int len, int64 *out)
 }
 
 /*
- * enter(entry text), extension 1.2: the same entry as one argument,
- * '<tenant>|<principal>|<counter>|<mac>|<t or f>' (tenant and principal empty for none). One
- * text literal is what the server parses fastest: five typed arguments cost it more to parse,
- * coerce and evaluate than the checks themselves.
+ * The entry '<tenant>|<principal>|<counter>|<mac>|<t or f>' (tenant and principal empty for
+ * none), checked and recorded as enter_context() does; NULL is malformed.
  */
-Datum
-tenancy_context_enter_packed(PG_FUNCTION_ARGS)
+static void
+enter_packed(FunctionCallInfo fcinfo)
 {
 	text	   *entry;
 	const char *s;
@@ -715,6 +714,47 @@ tenancy_context_enter_packed(PG_FUNCTION_ARGS)
 		refuse_malformed();
 	enter_context(has_tenant ? &tenant : NULL, has_principal ? &principal : NULL, counter,
 				  field[3], field_len[3], field[4][0] == 't');
+}
+
+/*
+ * enter(entry text), extension 1.2: the same entry as one argument. One text literal is what
+ * the server parses fastest: five typed arguments cost it more to parse, coerce and evaluate
+ * than the checks themselves.
+ */
+Datum
+tenancy_context_enter_packed(PG_FUNCTION_ARGS)
+{
+	enter_packed(fcinfo);
+	PG_RETURN_VOID();
+}
+
+/*
+ * begin(entry text, read_only boolean), extension 1.3: opens the transaction block and enters
+ * its context in one statement, so that the client can prepare it once per connection. BEGIN
+ * and CALL enter(..) are sent as text in every transaction, and the server parses and analyses
+ * both each time; a prepared statement is only bound and run. What BEGIN does is what this
+ * does after the checks: BeginTransactionBlock() turns the statement's own transaction into
+ * the block, which the end of the statement (its Sync) leaves open, and with read_only it sets
+ * transaction_read_only for the block as BEGIN READ ONLY does. The statement itself took the
+ * transaction's first snapshot, so an isolation level can no longer be set: a transaction with
+ * one starts with BEGIN ISOLATION LEVEL .. and enter(). Refused inside a transaction block, as
+ * a second BEGIN would only warn; a refused entry leaves no transaction behind.
+ */
+Datum
+tenancy_context_begin(PG_FUNCTION_ARGS)
+{
+	if (IsTransactionBlock() || IsSubTransaction())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("tenancy: tenancy_context.begin() opens the transaction: it cannot run inside one"),
+				 errhint("send it on its own, outside BEGIN .. COMMIT; inside a transaction, CALL tenancy_context.enter(..) enters the context")));
+	if (PG_ARGISNULL(1))
+		refuse_malformed();
+	enter_packed(fcinfo);
+	BeginTransactionBlock();
+	if (PG_GETARG_BOOL(1))
+		(void) set_config_option("transaction_read_only", "on", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
 	PG_RETURN_VOID();
 }
 

@@ -92,7 +92,9 @@
 //! commits. The cancellation guarantees above hold unchanged; a transaction dropped before its
 //! first statement sent nothing and keeps its connection. The statements run on a shared
 //! reference to the connection (diesel-async pipelines through `&AsyncPgConnection`), which is
-//! why the query methods' bounds name `&'s AsyncPgConnection`.
+//! why the query methods' bounds name `&'s AsyncPgConnection`. On the native context the opening
+//! is `BEGIN` and the prepared `CALL tenancy_context.enter($1)`; without pipelining, one
+//! prepared `SELECT tenancy_context.begin($1, $2)` (extension 1.3) opens the transaction.
 
 mod build;
 mod owned;

@@ -22,9 +22,9 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use diesel::QueryResult;
-use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use tenancy_schema::__private_v0_1::executor::{
-    ContextEntry, SessionEnd, begin_failure, end_sql, setup_sql,
+    ContextEntry, EnterStatement, SessionEnd, begin_failure, end_sql, setup_sql,
 };
 use tenancy_schema::{ContextKey, Error, PrincipalId, TenantId};
 
@@ -59,6 +59,80 @@ impl Opening {
             self.check_status,
         )
     }
+
+    /// What goes out in front of the first statement; each call takes a new counter. With the
+    /// native context's one-argument entry, `BEGIN` as text and the entry as a prepared
+    /// statement, which the server only binds and runs where the text form is parsed and
+    /// analysed in every transaction; a read-only transaction keeps the text form, whose
+    /// `SET TRANSACTION READ ONLY` follows the entry.
+    pub(crate) fn pipelined(&self) -> Sent {
+        if matches!(self.entry, ContextEntry::Native | ContextEntry::NativeBegin) && !self.read_only
+        {
+            Sent::Prepared {
+                begin: self.begin.clone(),
+                enter: EnterStatement::new(
+                    &self.key,
+                    self.session,
+                    Some(self.tenant),
+                    self.principal,
+                    self.check_status,
+                ),
+            }
+        } else {
+            Sent::Message(self.sql())
+        }
+    }
+}
+
+/// A pipelined opening, as sent.
+pub(crate) enum Sent {
+    /// One message of text.
+    Message(String),
+    /// `BEGIN` (with its options) as text, then the prepared entry.
+    Prepared {
+        begin: String,
+        enter: EnterStatement,
+    },
+}
+
+/// Sends `sent` on `conn` and waits for it. Its first poll queues every part of it, in order,
+/// before it returns: for the prepared entry, diesel-async holds the connection's statement
+/// cache from the lookup (and, on the connection's first use, the `Parse`) until the
+/// statement's `Bind` is queued, so a statement polled after this first poll waits for that
+/// lock and goes out behind the entry.
+async fn send_opening(conn: &AsyncPgConnection, sent: Sent) -> QueryResult<()> {
+    let mut handle = conn;
+    match sent {
+        Sent::Message(sql) => handle.batch_execute(&sql).await,
+        Sent::Prepared { begin, enter } => {
+            let mut enter_handle = conn;
+            let mut begun = pin!(handle.batch_execute(&begin));
+            let mut entered = pin!(enter.execute(&mut enter_handle));
+            let (mut begun_result, mut entered_result) = (None, None);
+            poll_fn(|cx| {
+                if begun_result.is_none()
+                    && let Poll::Ready(done) = begun.as_mut().poll(cx)
+                {
+                    begun_result = Some(done);
+                }
+                if entered_result.is_none()
+                    && let Poll::Ready(done) = entered.as_mut().poll(cx)
+                {
+                    entered_result = Some(done);
+                }
+                if begun_result.is_some() && entered_result.is_some() {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
+            // A failed BEGIN makes the entry fail too (outside a transaction, or in an aborted
+            // one); its error is the one to report.
+            begun_result.expect("polled to completion")?;
+            entered_result.expect("polled to completion").map(drop)
+        }
+    }
 }
 
 /// Runs a statement of a tenant transaction on the shared connection handle, behind its
@@ -85,11 +159,11 @@ macro_rules! run_statement {
                     .map_err(::tenancy_schema::Error::from)
             }
             Some(__tenancy_opening) => {
-                let __tenancy_sql = __tenancy_opening.sql();
+                let __tenancy_sent = __tenancy_opening.pipelined();
                 let mut __tenancy_handle = __tenancy_shared;
                 let __tenancy_handle = &mut __tenancy_handle;
                 let __tenancy_outcome =
-                    $crate::pipeline::behind_opening(__tenancy_shared, &__tenancy_sql, move || {
+                    $crate::pipeline::behind_opening(__tenancy_shared, __tenancy_sent, move || {
                         let $conn = __tenancy_handle;
                         $crate::pipeline::sendable($statement)
                     })
@@ -120,15 +194,14 @@ pub(crate) fn sendable<'a, T>(
 /// wire, and waits for both.
 pub(crate) async fn behind_opening<S, F>(
     conn: &AsyncPgConnection,
-    sql: &str,
+    sent: Sent,
     statement: F,
 ) -> (QueryResult<()>, S::Output)
 where
     F: FnOnce() -> S,
     S: Future,
 {
-    let mut handle = conn;
-    let mut opening = pin!(handle.batch_execute(sql));
+    let mut opening = pin!(send_opening(conn, sent));
     // The first poll writes the opening into the connection's queue; the statement's future
     // does not exist before it returns, so it cannot be queued first.
     let mut opened = None;

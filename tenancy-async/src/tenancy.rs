@@ -10,9 +10,9 @@ use diesel_async::pooled_connection::PoolableConnection;
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, SimpleAsyncConnection};
 use diesel_async::{RunQueryDsl, TransactionManager};
 use tenancy_schema::__private_v0_1::executor::{
-    ContextEntry, INSPECT_SESSION_SQL, SessionEnd, TransactionOptions, admin_direct,
-    admin_setup_sql, checks_tenant_status, context_entry, context_key, end_sql, has_admin_audit,
-    is_connection_loss, log_admin_use, record_admin_use, setup_sql,
+    Begin, ContextEntry, INSPECT_SESSION_SQL, OpenStatement, SessionEnd, TransactionOptions,
+    admin_direct, admin_setup_sql, begin_with, checks_tenant_status, context_entry, context_key,
+    end_sql, has_admin_audit, is_connection_loss, log_admin_use, record_admin_use,
 };
 use tenancy_schema::{
     ContextKey, Error, PrincipalId, SessionState, Tenancy, TenancyConfig, TenantId,
@@ -349,7 +349,7 @@ impl AsyncTenancy {
         let mut stale = 0;
         loop {
             let mut pooled = self.app.get_owned().await.map_err(run_error)?;
-            let sql = setup_sql(
+            let opening = begin_with(
                 begin,
                 self.entry,
                 &self.key,
@@ -361,7 +361,7 @@ impl AsyncTenancy {
             let session_end = self.entry.session_end();
             match begin_transaction(
                 &mut pooled,
-                &sql,
+                opening,
                 self.config.app_role_name(),
                 tenant,
                 session_end,
@@ -426,7 +426,7 @@ impl AsyncTenancy {
         let mut pooled = admin.get().await.map_err(run_error)?;
         begin_transaction(
             &mut pooled,
-            &admin_setup_sql(role, self.admin_direct),
+            Begin::Message(admin_setup_sql(role, self.admin_direct)),
             role,
             None,
             SessionEnd::Reset,
@@ -480,17 +480,41 @@ impl AsyncTenancy {
 /// here until [`end_transaction`] succeeds, dropping it closes it.
 async fn begin_transaction(
     conn: &mut SessionConn,
-    sql: &str,
+    begin: Begin,
     role: &str,
     tenant: Option<TenantId>,
     session_end: SessionEnd,
 ) -> Result<(), Error> {
     conn.state.in_flight = true;
     conn.state.session_end = session_end;
-    match AnsiTransactionManager::begin_transaction_sql(&mut conn.conn, sql).await {
+    let opened = match begin {
+        Begin::Message(sql) => {
+            AnsiTransactionManager::begin_transaction_sql(&mut conn.conn, &sql).await
+        }
+        Begin::Prepared(statement) => begin_prepared(&mut conn.conn, statement).await,
+    };
+    match opened {
         Ok(()) => Ok(()),
         Err(source) => Err(conn.state.refused(&conn.conn, source, role, tenant).await),
     }
+}
+
+/// Runs `tenancy_context.begin(..)` and tells diesel-async's transaction manager that a
+/// transaction is open, as `BEGIN` through it would have.
+async fn begin_prepared(
+    conn: &mut AsyncPgConnection,
+    statement: OpenStatement,
+) -> diesel::QueryResult<()> {
+    if AnsiTransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()?
+        .is_some()
+    {
+        return Err(diesel::result::Error::AlreadyInTransaction);
+    }
+    statement.execute(conn).await?;
+    AnsiTransactionManager::transaction_manager_status_mut(conn)
+        .transaction_state()?
+        .change_transaction_depth(TransactionDepthChange::IncreaseDepth)
 }
 
 /// Commits on `Ok`, rolls back on `Err`; a failed end leaves the connection marked, so that
@@ -524,9 +548,16 @@ pub(crate) async fn end_transaction(conn: &mut SessionConn, end: &str) -> Result
         return Ok(());
     }
     if let Some(opening) = conn.state.opening.take() {
-        let sql = opening.sql();
+        let begin = Begin::Message(opening.sql());
         let session_end = conn.state.session_end;
-        begin_transaction(conn, &sql, &opening.role, Some(opening.tenant), session_end).await?;
+        begin_transaction(
+            conn,
+            begin,
+            &opening.role,
+            Some(opening.tenant),
+            session_end,
+        )
+        .await?;
     }
     // A pipelined opening: diesel-async's transaction manager never saw the transaction.
     let pipelined = std::mem::take(&mut conn.state.open);

@@ -162,7 +162,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "short transactions: tenancy vs plain Diesel vs the hand-rolled RLS pattern",
         &format!(
             "Each side its own copy of a table with only tenant policies (8 tenants × {ROWS_PER_TENANT} rows), its own login and r2d2 pool \
-             without a ping per checkout. tenancy: tenant transactions with the native context (one message: BEGIN + `tenancy_context.enter` with the tenant status check, its answer kept per connection until `tenants` changes; \
+             without a ping per checkout. tenancy: tenant transactions with the native context (one prepared statement, `tenancy_context.begin($1, $2)`, which opens the transaction and enters the context with the tenant status check, its answer kept per connection until `tenants` changes; \
              the query; COMMIT alone: the extension's session guard refuses any session-level change at commit, so no reset is sent). plain Diesel: BEGIN; the query with `tenant_id = $1`; COMMIT; no row level security. \
              hand-rolled RLS: BEGIN; `SELECT set_config('app.tenant_id', $1, true)`; the query with `tenant_id = $1` under a policy on the \
              setting; COMMIT. tenancy with the SQL context: the same transactions through a pool built before the extension was switched on \
@@ -312,7 +312,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     breakdown.push(Row::latency(
-        "empty transaction: tenancy (BEGIN + enter + status check; COMMIT) vs plain BEGIN; COMMIT",
+        "empty transaction: tenancy (begin + enter + status check in one prepared statement; COMMIT) vs plain BEGIN; COMMIT",
         &t_ours,
         &t_plain,
     ));

@@ -116,6 +116,11 @@ pub enum ContextEntry {
     /// One `PostgreSQL` server whose policies read the `tenancy_context` extension: the
     /// entry as one text argument (extension 1.2 and later).
     Native,
+    /// The same with extension 1.3 and later: a transaction at the server's default isolation
+    /// level opens with `SELECT tenancy_context.begin($1, $2)`, one statement that Diesel
+    /// prepares once per connection ([`OpenStatement`]); one with an isolation level opens as
+    /// under [`ContextEntry::Native`].
+    NativeBegin,
     /// The same with an extension older than 1.2, whose entry takes five typed arguments.
     NativeArgs,
     /// A Citus coordinator.
@@ -133,18 +138,24 @@ impl ContextEntry {
            WHERE n.nspname = 'tenancy' AND p.proname = 'current_tenant' \
              AND p.prosrc LIKE '%tenancy_context.%') AS native, \
          to_regprocedure('tenancy_context.enter(text)') IS NOT NULL AS packed, \
+         to_regprocedure('tenancy_context.begin(text, boolean)') IS NOT NULL AS opens, \
          EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
            WHERE n.nspname = 'tenancy' AND p.proname = 'check_session') AS session_check";
 
     /// The entry for a database, from [`ContextEntry::DETECT_SQL`]'s answer. Citus wins: the
     /// native context does not reach the workers.
     #[must_use]
-    pub fn detect(citus: bool, native: bool, packed: bool) -> Self {
-        match (citus, native, packed) {
-            (true, _, _) => Self::Distributed,
-            (false, true, true) => Self::Native,
-            (false, true, false) => Self::NativeArgs,
-            (false, false, _) => Self::Single,
+    #[allow(
+        clippy::fn_params_excessive_bools,
+        reason = "the four columns of DETECT_SQL's one row, matched together right here"
+    )]
+    pub fn detect(citus: bool, native: bool, packed: bool, opens: bool) -> Self {
+        match (citus, native, packed, opens) {
+            (true, ..) => Self::Distributed,
+            (false, true, true, true) => Self::NativeBegin,
+            (false, true, true, false) => Self::Native,
+            (false, true, false, _) => Self::NativeArgs,
+            (false, false, ..) => Self::Single,
         }
     }
 }
@@ -168,6 +179,16 @@ pub(crate) fn push_enter(
     check_status: bool,
     read_only: bool,
 ) {
+    if matches!(entry, ContextEntry::Native | ContextEntry::NativeBegin) {
+        sql.push_str("CALL tenancy_context.enter('");
+        push_packed(sql, key, session, tenant, principal, check_status);
+        sql.push_str(if read_only {
+            "'); SET TRANSACTION READ ONLY"
+        } else {
+            "')"
+        });
+        return;
+    }
     let counter = next_counter();
     // Written into stack buffers: this runs once per transaction, on the path every query
     // takes, and the uuid's `Display` goes through the formatting machinery.
@@ -182,7 +203,7 @@ pub(crate) fn push_enter(
     };
     // Each entry has its own MAC domain: a value made for one can never open the other.
     let domain = match entry {
-        ContextEntry::Native | ContextEntry::NativeArgs => "native",
+        ContextEntry::Native | ContextEntry::NativeBegin | ContextEntry::NativeArgs => "native",
         ContextEntry::Single | ContextEntry::Distributed => "enter",
     };
     let (session_text, counter_text) = (session.to_string(), counter.to_string());
@@ -214,21 +235,7 @@ pub(crate) fn push_enter(
         }
     };
     let _ = match entry {
-        // One text literal: the server parses it for far less than five typed arguments.
-        ContextEntry::Native => {
-            sql.reserve(160);
-            sql.push_str("CALL tenancy_context.enter('");
-            sql.push_str(tenant);
-            sql.push('|');
-            sql.push_str(principal);
-            sql.push('|');
-            sql.push_str(&counter_text);
-            sql.push('|');
-            sql.push_str(mac);
-            sql.push_str(if check_status { "|t')" } else { "|f')" });
-            sql.push_str(read_only_suffix);
-            Ok(())
-        }
+        ContextEntry::Native | ContextEntry::NativeBegin => Ok(()),
         ContextEntry::Single => write!(
             sql,
             "SELECT tenancy.enter({}, {}, {counter}, '{mac}', {check_status}){read_only_suffix}",
@@ -250,6 +257,166 @@ pub(crate) fn push_enter(
         ),
     };
 }
+
+/// Appends the native context's entry, `<tenant>|<principal>|<counter>|<mac>|<t or f>`
+/// (tenant and principal empty for none), with a new counter: one text value, which the
+/// server parses for far less than five typed arguments, whether it comes as a literal of
+/// `CALL tenancy_context.enter(..)` or as the parameter of `tenancy_context.begin(..)`.
+fn push_packed(
+    out: &mut String,
+    key: &ContextKey,
+    session: i64,
+    tenant: Option<TenantId>,
+    principal: Option<PrincipalId>,
+    check_status: bool,
+) {
+    let counter = next_counter();
+    // Written into stack buffers: this runs once per transaction, on the path every query
+    // takes, and the uuid's `Display` goes through the formatting machinery.
+    let (mut tenant_buf, mut principal_buf) = ([0u8; 36], [0u8; 36]);
+    let tenant: &str = match tenant {
+        Some(t) => t.as_uuid().as_hyphenated().encode_lower(&mut tenant_buf),
+        None => "",
+    };
+    let principal: &str = match principal {
+        Some(p) => p.as_uuid().as_hyphenated().encode_lower(&mut principal_buf),
+        None => "",
+    };
+    let (session_text, counter_text) = (session.to_string(), counter.to_string());
+    let mut mac_buf = [0u8; 64];
+    let mac = key.mac_into(
+        &[
+            b"native|",
+            session_text.as_bytes(),
+            b"|",
+            counter_text.as_bytes(),
+            b"|",
+            tenant.as_bytes(),
+            b"|",
+            principal.as_bytes(),
+        ],
+        &mut mac_buf,
+    );
+    out.reserve(160);
+    out.push_str(tenant);
+    out.push('|');
+    out.push_str(principal);
+    out.push('|');
+    out.push_str(&counter_text);
+    out.push('|');
+    out.push_str(mac);
+    out.push_str(if check_status { "|t" } else { "|f" });
+}
+
+/// `SELECT tenancy_context.begin($1, $2)`: opens the transaction and enters its context
+/// (extension 1.3). A static query id, so that Diesel (and diesel-async) prepare it once per
+/// connection and afterwards only bind and run it: the server no longer parses and analyses a
+/// `BEGIN` and a `CALL` in every transaction. Only for a transaction at the server's default
+/// isolation level, because the statement takes the transaction's first snapshot.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct OpenStatement {
+    entry: String,
+    read_only: bool,
+}
+
+impl OpenStatement {
+    /// The statement for a context on the connection with session number `session`, with a
+    /// new counter.
+    #[must_use]
+    pub fn new(
+        key: &ContextKey,
+        session: i64,
+        tenant: Option<TenantId>,
+        principal: Option<PrincipalId>,
+        check_status: bool,
+        read_only: bool,
+    ) -> Self {
+        let mut entry = String::new();
+        push_packed(
+            &mut entry,
+            key,
+            session,
+            tenant,
+            principal,
+            tenant.is_some() && check_status,
+        );
+        Self { entry, read_only }
+    }
+}
+
+impl diesel::query_builder::QueryId for OpenStatement {
+    type QueryId = OpenStatement;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for OpenStatement {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql("SELECT tenancy_context.begin(");
+        out.push_bind_param::<diesel::sql_types::Text, _>(&self.entry)?;
+        out.push_sql(", ");
+        out.push_bind_param::<diesel::sql_types::Bool, _>(&self.read_only)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for OpenStatement {}
+
+/// `CALL tenancy_context.enter($1)`: the packed entry as the parameter of a prepared statement
+/// (extension 1.2 and later), for a transaction whose `BEGIN` goes out in the same write
+/// (diesel-async's pipelined opening). Prepared once per connection, as [`OpenStatement`].
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct EnterStatement {
+    entry: String,
+}
+
+impl EnterStatement {
+    /// The statement for a context on the connection with session number `session`, with a
+    /// new counter.
+    #[must_use]
+    pub fn new(
+        key: &ContextKey,
+        session: i64,
+        tenant: Option<TenantId>,
+        principal: Option<PrincipalId>,
+        check_status: bool,
+    ) -> Self {
+        let mut entry = String::new();
+        push_packed(
+            &mut entry,
+            key,
+            session,
+            tenant,
+            principal,
+            tenant.is_some() && check_status,
+        );
+        Self { entry }
+    }
+}
+
+impl diesel::query_builder::QueryId for EnterStatement {
+    type QueryId = EnterStatement;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for EnterStatement {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql("CALL tenancy_context.enter(");
+        out.push_bind_param::<diesel::sql_types::Text, _>(&self.entry)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for EnterStatement {}
 
 #[cfg(test)]
 mod tests {
@@ -338,25 +505,88 @@ mod tests {
     }
 
     #[test]
-    fn citus_wins_and_an_older_extension_keeps_the_five_argument_entry() {
+    fn citus_wins_and_an_older_extension_keeps_its_own_entry() {
         for packed in [false, true] {
-            assert_eq!(
-                ContextEntry::detect(true, true, packed),
-                ContextEntry::Distributed
-            );
-            assert_eq!(
-                ContextEntry::detect(false, false, packed),
-                ContextEntry::Single
-            );
+            for opens in [false, true] {
+                assert_eq!(
+                    ContextEntry::detect(true, true, packed, opens),
+                    ContextEntry::Distributed
+                );
+                assert_eq!(
+                    ContextEntry::detect(false, false, packed, opens),
+                    ContextEntry::Single
+                );
+            }
         }
         assert_eq!(
-            ContextEntry::detect(false, true, true),
+            ContextEntry::detect(false, true, true, true),
+            ContextEntry::NativeBegin
+        );
+        assert_eq!(
+            ContextEntry::detect(false, true, true, false),
             ContextEntry::Native
         );
         assert_eq!(
-            ContextEntry::detect(false, true, false),
+            ContextEntry::detect(false, true, false, false),
             ContextEntry::NativeArgs
         );
+    }
+
+    #[test]
+    fn a_transaction_with_an_isolation_level_opens_with_the_packed_call() {
+        let key = ContextKey::from_bytes([7; 32]);
+        let mut sql = String::new();
+        push_enter(
+            &mut sql,
+            ContextEntry::NativeBegin,
+            &key,
+            1,
+            None,
+            None,
+            false,
+            true,
+        );
+        assert!(sql.starts_with("CALL tenancy_context.enter('||"), "{sql}");
+        assert!(sql.ends_with("|f'); SET TRANSACTION READ ONLY"), "{sql}");
+    }
+
+    #[test]
+    fn the_begin_statement_binds_the_packed_entry_and_the_access_mode() {
+        use diesel::query_builder::QueryBuilder as _;
+
+        let key = ContextKey::from_bytes([7; 32]);
+        let tenant = TenantId::from_uuid(uuid::Uuid::from_u128(1));
+        let principal = PrincipalId::from_uuid(uuid::Uuid::from_u128(2));
+        let statement = OpenStatement::new(&key, 42, Some(tenant), Some(principal), true, true);
+        let fields: Vec<&str> = statement.entry.split('|').collect();
+        assert_eq!(fields.len(), 5, "{statement:?}");
+        assert_eq!(fields[0], tenant.as_uuid().to_string());
+        assert_eq!(fields[1], principal.as_uuid().to_string());
+        let counter: u64 = fields[2].parse().expect("a decimal counter");
+        assert_eq!(
+            fields[3],
+            key.mac(&format!(
+                "native|42|{counter}|{}|{}",
+                tenant.as_uuid(),
+                principal.as_uuid()
+            ))
+        );
+        assert_eq!(fields[4], "t");
+        assert!(statement.read_only);
+        // No tenant (the system connection): no status to check, whatever the setting.
+        let system = OpenStatement::new(&key, 42, None, None, true, false);
+        assert!(system.entry.starts_with("||"), "{system:?}");
+        assert!(system.entry.ends_with("|f"), "{system:?}");
+        assert!(!system.read_only);
+
+        let mut query = diesel::pg::PgQueryBuilder::default();
+        diesel::query_builder::QueryFragment::<diesel::pg::Pg>::to_sql(
+            &statement,
+            &mut query,
+            &diesel::pg::Pg,
+        )
+        .expect("renders");
+        assert_eq!(query.finish(), "SELECT tenancy_context.begin($1, $2)");
     }
 
     #[test]

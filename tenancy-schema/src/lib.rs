@@ -84,7 +84,9 @@
 //! or a panic rolls back; the message that ends the transaction also resets the session (`RESET ALL;
 //! RESET ROLE; DISCARD TEMP`), so nothing SQL changed reaches the next checkout. Where the database
 //! owner switched on the native context (the `tenancy_context` extension, `extension/` in the
-//! repository, ADR 0004), the pool enters it instead with `CALL tenancy_context.enter(..)`, and the
+//! repository, ADR 0004), the pool opens the transaction and enters it instead with one prepared
+//! statement, `tenancy_context.begin(..)` (`BEGIN ISOLATION LEVEL ..; CALL tenancy_context.enter(..)`
+//! for a transaction with an isolation level), and the
 //! extension refuses to commit any session-level change on the connection, so the transaction ends
 //! with a bare `COMMIT`. A connection whose
 //! set-up or end failed is discarded; one the server dropped while idle fails its `BEGIN` and the next
@@ -227,7 +229,7 @@ pub mod __private_v0_1 {
     /// synchronous one, so that there is one copy of the scoping code and of the SQL that
     /// opens and ends a transaction.
     pub mod executor {
-        pub use crate::context::ContextEntry;
+        pub use crate::context::{ContextEntry, EnterStatement, OpenStatement};
         pub use crate::scope::predicate::{and_filter, tenant_predicate};
         pub use crate::scope::scoped::{scope_exists, scope_query};
         pub use crate::scope::{
@@ -235,11 +237,11 @@ pub mod __private_v0_1 {
             TenantInsert, WithScope,
         };
         pub use crate::tx::{
-            INSPECT_SESSION_SQL, SessionEnd, TransactionOptions, UpdateOf, admin_direct,
-            admin_setup_sql, begin_failure, check_global, checks_tenant_status, conflict_columns,
-            context_entry, context_key, delete_statement, end_sql, has_admin_audit,
-            insert_statement, is_connection_loss, log_admin_use, record_admin_use, setup_sql,
-            single_insert_statement, update_statement, upsert_statement,
+            Begin, INSPECT_SESSION_SQL, SessionEnd, TransactionOptions, UpdateOf, admin_direct,
+            admin_setup_sql, begin_failure, begin_with, check_global, checks_tenant_status,
+            conflict_columns, context_entry, context_key, delete_statement, end_sql,
+            has_admin_audit, insert_statement, is_connection_loss, log_admin_use, record_admin_use,
+            setup_sql, single_insert_statement, update_statement, upsert_statement,
         };
     }
     pub use diesel;

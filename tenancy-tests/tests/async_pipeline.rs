@@ -123,6 +123,36 @@ async fn the_first_statement_runs_inside_the_transaction() {
             .unwrap();
         assert_eq!(first[0].tenant, a.as_uuid().to_string(), "{rls:?}");
         assert_eq!(first[0].xact, second[0].xact, "{rls:?}");
+        // On the native context the entry went out as a prepared statement behind a textual
+        // BEGIN, prepared on the connection's first transaction (above, where the statement
+        // had to wait for its Parse) and reused since: each first statement still sees its own
+        // tenant's context, whichever tenant the connection served before.
+        for (round, tenant) in [a, b, a, b].into_iter().enumerate() {
+            #[derive(QueryableByName)]
+            struct Prepared {
+                #[diesel(sql_type = Text)]
+                tenant: String,
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            let seen: Vec<Prepared> = t
+                .transaction(tenant, async |tx| {
+                    tx.load_sql(diesel::sql_query(
+                        "SELECT tenancy.current_tenant()::text AS tenant, \
+                         (SELECT count(*) FROM pg_prepared_statements \
+                           WHERE statement = 'CALL tenancy_context.enter($1)') AS n",
+                    ))
+                    .await
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                seen[0].tenant,
+                tenant.as_uuid().to_string(),
+                "{rls:?} {round}"
+            );
+            assert_eq!(seen[0].n, i64::from(rls.native()), "{rls:?} {round}");
+        }
         // A first statement that writes is rolled back with its transaction.
         let before = rows_of(rls, a);
         let result = t

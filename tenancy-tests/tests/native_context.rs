@@ -103,7 +103,7 @@ fn pools_enter_the_native_context_once_it_is_switched_on() {
     let t = Rls::OnNative.tenancy(1);
     assert_eq!(
         tenancy_schema::__private_v0_1::executor::context_entry(&t),
-        tenancy_schema::__private_v0_1::executor::ContextEntry::Native
+        tenancy_schema::__private_v0_1::executor::ContextEntry::NativeBegin
     );
     let (entered, tenant, raw): (bool, Option<uuid::Uuid>, i64) = t
         .transaction(a, |tx| {
@@ -419,6 +419,247 @@ fn the_one_argument_entry_checks_the_same_and_refuses_anything_malformed() {
     ))
     .unwrap();
     conn.batch_execute("ROLLBACK").unwrap();
+}
+
+/// Whether `conn` is inside a transaction block: two statements see the same transaction
+/// start only in one.
+fn in_transaction_block(conn: &mut PgConnection) -> bool {
+    let start = |conn: &mut PgConnection| {
+        diesel::sql_query("SELECT transaction_timestamp()::text AS hex")
+            .get_result::<Hex>(conn)
+            .unwrap()
+            .hex
+    };
+    let first = start(conn);
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    first == start(conn)
+}
+
+/// `tenancy_context.begin(entry, read_only)` (extension 1.3), bound as parameters the way the
+/// pool sends it.
+fn begin_native(conn: &mut PgConnection, entry: &str, read_only: bool) -> QueryResult<usize> {
+    diesel::sql_query("SELECT tenancy_context.begin($1, $2)")
+        .bind::<Text, _>(entry)
+        .bind::<Bool, _>(read_only)
+        .execute(conn)
+}
+
+/// The statement that opens the transaction itself (extension 1.3): a transaction block begins
+/// only behind an entry that passes every check of `enter`, a refused one leaves none, it is
+/// refused inside a block, and what it opens is an ordinary transaction under the same guard.
+#[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one scenario on one connection: the counter it moves is what the later steps check"
+)]
+fn the_opening_statement_begins_a_transaction_only_behind_a_valid_entry() {
+    if !native() {
+        return;
+    }
+    let (a, b) = Rls::OnNative.two_tenants();
+    let key = key();
+    let (mut conn, session) = app_connection();
+    let entry = |tenant: TenantId, counter: i64| {
+        format!(
+            "{}||{counter}|{}|t",
+            tenant.as_uuid(),
+            mac(&key, "native", session, counter, tenant)
+        )
+    };
+    let entered = |conn: &mut PgConnection| {
+        diesel::sql_query("SELECT tenancy_context.entered() AS flag")
+            .get_result::<Flag>(conn)
+            .unwrap()
+            .flag
+    };
+    assert!(!in_transaction_block(&mut conn));
+
+    // The application's entry opens the block, with the context, read and write.
+    let good = entry(a, 10);
+    begin_native(&mut conn, &good, false).unwrap();
+    assert!(in_transaction_block(&mut conn));
+    assert!(entered(&mut conn));
+    assert_eq!(posts_visible(&mut conn), 2);
+    conn.batch_execute(&format!(
+        "INSERT INTO posts (tenant_id, id, title, slug) VALUES ('{}', 900, 'opened', 'opened')",
+        a.as_uuid()
+    ))
+    .unwrap();
+    conn.batch_execute("ROLLBACK").unwrap();
+    assert!(!in_transaction_block(&mut conn));
+    assert!(!entered(&mut conn));
+
+    // Refused: a replay, tenant a's MAC for tenant b, the other domain's MAC. Each leaves no
+    // transaction and no context behind.
+    let refused = [
+        (good.clone(), "replayed counter"),
+        (
+            format!(
+                "{}||20|{}|t",
+                b.as_uuid(),
+                mac(&key, "native", session, 20, a)
+            ),
+            "bad MAC",
+        ),
+        (
+            format!(
+                "{}||30|{}|t",
+                a.as_uuid(),
+                mac(&key, "enter", session, 30, a)
+            ),
+            "bad MAC",
+        ),
+        (
+            format!("{}||40|{}|t", a.as_uuid(), "0".repeat(64)),
+            "bad MAC",
+        ),
+        ("||||".to_owned(), "malformed entry"),
+    ];
+    for (refused_entry, why) in &refused {
+        let e = begin_native(&mut conn, refused_entry, false).unwrap_err();
+        assert!(e.to_string().contains(why), "{refused_entry}: {e}");
+        assert!(!in_transaction_block(&mut conn), "{refused_entry}");
+        assert!(!entered(&mut conn), "{refused_entry}");
+        assert_eq!(posts_visible(&mut conn), 0, "{refused_entry}");
+    }
+    let e = diesel::sql_query("SELECT tenancy_context.begin($1, NULL)")
+        .bind::<Text, _>(entry(a, 45))
+        .execute(&mut conn)
+        .unwrap_err();
+    assert!(e.to_string().contains("malformed entry"), "{e}");
+    assert!(!in_transaction_block(&mut conn));
+
+    // Inside a block (raw SQL in a tenant transaction would be there) it is refused before the
+    // entry is looked at, so the entry's counter is still unused afterwards.
+    conn.batch_execute("BEGIN").unwrap();
+    let inside = entry(b, 50);
+    let e = begin_native(&mut conn, &inside, false).unwrap_err();
+    assert!(e.to_string().contains("cannot run inside one"), "{e}");
+    conn.batch_execute("ROLLBACK").unwrap();
+    begin_native(&mut conn, &inside, false).unwrap();
+    assert_eq!(posts_visible(&mut conn), 2, "tenant b's posts");
+    let others: Count = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM posts WHERE tenant_id <> '{}'",
+        b.as_uuid()
+    ))
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(others.n, 0);
+    conn.batch_execute("COMMIT").unwrap();
+
+    // A statement that fails after the entry was accepted leaves nothing open either: here its
+    // second row calls it again, inside the block the first row began.
+    let e = conn
+        .batch_execute(&format!(
+            "SELECT tenancy_context.begin('{}', false) FROM generate_series(1, 2)",
+            entry(a, 60)
+        ))
+        .unwrap_err();
+    assert!(e.to_string().contains("cannot run inside one"), "{e}");
+    assert!(!in_transaction_block(&mut conn));
+    assert!(!entered(&mut conn));
+
+    // Read only, as BEGIN READ ONLY: writes fail, and SQL cannot make it read and write again.
+    begin_native(&mut conn, &entry(a, 70), true).unwrap();
+    assert_eq!(posts_visible(&mut conn), 2);
+    let e = conn
+        .batch_execute(&format!(
+            "INSERT INTO posts (tenant_id, id, title, slug) VALUES ('{}', 901, 'ro', 'ro')",
+            a.as_uuid()
+        ))
+        .unwrap_err();
+    assert!(e.to_string().contains("read-only transaction"), "{e}");
+    conn.batch_execute("ROLLBACK").unwrap();
+    begin_native(&mut conn, &entry(a, 80), true).unwrap();
+    let e = conn
+        .batch_execute("SET TRANSACTION READ WRITE")
+        .unwrap_err();
+    assert!(e.to_string().contains("before any query"), "{e}");
+    conn.batch_execute("ROLLBACK").unwrap();
+
+    // The statement took the transaction's first snapshot: no isolation level can follow,
+    // which is why a transaction with one opens with BEGIN ISOLATION LEVEL .. instead.
+    begin_native(&mut conn, &entry(a, 90), false).unwrap();
+    let e = conn
+        .batch_execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+        .unwrap_err();
+    assert!(e.to_string().contains("before any query"), "{e}");
+    conn.batch_execute("ROLLBACK").unwrap();
+
+    // The session guard holds on what it opens: a session-level change does not commit.
+    begin_native(&mut conn, &entry(a, 100), false).unwrap();
+    conn.batch_execute("SET search_path = pg_catalog").unwrap();
+    let e = conn.batch_execute("COMMIT").unwrap_err();
+    assert!(e.to_string().contains("may not change"), "{e}");
+    assert!(!in_transaction_block(&mut conn));
+}
+
+/// What a transaction opened by a pool reports of itself.
+#[derive(QueryableByName)]
+struct Mode {
+    #[diesel(sql_type = Bool)]
+    entered: bool,
+    #[diesel(sql_type = Text)]
+    read_only: String,
+    #[diesel(sql_type = Text)]
+    isolation: String,
+    #[diesel(sql_type = BigInt)]
+    prepared: i64,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// A pool on extension 1.3 opens its transactions with the prepared `tenancy_context.begin`
+/// (one server-side prepared statement per connection, whatever the number of transactions),
+/// with the access mode it was asked for; a transaction with an isolation level opens with
+/// `BEGIN ISOLATION LEVEL ..` and the entry, and gets that level.
+#[test]
+fn pools_open_their_transactions_with_the_prepared_statement() {
+    if !native() {
+        return;
+    }
+    let (a, _) = Rls::OnNative.two_tenants();
+    let t = Rls::OnNative.tenancy(1);
+    let mode = |builder: tenancy_schema::TransactionBuilder<'_>| {
+        let rows: Vec<Mode> = builder
+            .run(|tx| {
+                tx.load_sql(diesel::sql_query(
+                    "SELECT tenancy_context.entered() AS entered, \
+                     current_setting('transaction_read_only') AS read_only, \
+                     current_setting('transaction_isolation') AS isolation, \
+                     (SELECT count(*) FROM pg_prepared_statements \
+                       WHERE statement = 'SELECT tenancy_context.begin($1, $2)') AS prepared, \
+                     (SELECT count(*) FROM posts) AS n",
+                ))
+            })
+            .unwrap();
+        let row = &rows[0];
+        (
+            row.entered,
+            row.read_only.clone(),
+            row.isolation.clone(),
+            row.prepared,
+            row.n,
+        )
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            mode(t.build_transaction(a)),
+            (true, "off".to_owned(), "read committed".to_owned(), 1, 2)
+        );
+    }
+    assert_eq!(
+        mode(t.build_transaction(a).read_only()),
+        (true, "on".to_owned(), "read committed".to_owned(), 1, 2)
+    );
+    assert_eq!(
+        mode(t.build_transaction(a).serializable().read_only()),
+        (true, "on".to_owned(), "serializable".to_owned(), 1, 2)
+    );
+    assert_eq!(
+        mode(t.build_transaction(a).repeatable_read()),
+        (true, "off".to_owned(), "repeatable read".to_owned(), 1, 2)
+    );
 }
 
 #[test]
@@ -1135,8 +1376,9 @@ fn a_kept_key_gives_way_to_a_replaced_one_at_the_next_transaction() {
 }
 
 /// A database whose extension is older than 1.2 keeps working: the readers stay the CASE and
-/// pools use the five-argument entry; after `ALTER EXTENSION .. UPDATE` and
-/// `enable_native_context()`, new pools use the one-argument entry and the C readers.
+/// pools use the five-argument entry; after `ALTER EXTENSION .. UPDATE TO '1.2'` and
+/// `enable_native_context()`, new pools use the one-argument entry and the C readers, and
+/// after the update to 1.3 the opening statement.
 #[test]
 fn an_extension_older_than_one_point_two_keeps_the_older_forms_until_updated() {
     use tenancy_schema::__private_v0_1::executor::{ContextEntry, context_entry};
@@ -1181,16 +1423,25 @@ fn an_extension_older_than_one_point_two_keeps_the_older_forms_until_updated() {
 
     owner
         .batch_execute(
-            "ALTER EXTENSION tenancy_context UPDATE; SELECT tenancy.enable_native_context()",
+            "ALTER EXTENSION tenancy_context UPDATE TO '1.2'; SELECT tenancy.enable_native_context()",
         )
         .unwrap();
     assert_eq!(
         reader(&mut owner),
         "SELECT tenancy_context.current_tenant()"
     );
+    let packed = db.tenancy(&login, 1).unwrap();
+    assert_eq!(context_entry(&packed), ContextEntry::Native);
+    assert!(sees_itself(&packed));
+
+    // 1.3: the opening statement. No switch to run again; new pools find it.
+    owner
+        .batch_execute("ALTER EXTENSION tenancy_context UPDATE")
+        .unwrap();
     let new = db.tenancy(&login, 1).unwrap();
-    assert_eq!(context_entry(&new), ContextEntry::Native);
+    assert_eq!(context_entry(&new), ContextEntry::NativeBegin);
     assert!(sees_itself(&new));
-    // The pool built before the update keeps its entry, which the extension still accepts.
+    // The pools built before the update keep their entries, which the extension still accepts.
+    assert!(sees_itself(&packed));
     assert!(sees_itself(&old));
 }

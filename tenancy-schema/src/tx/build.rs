@@ -163,7 +163,7 @@ impl TransactionBuilder<'_> {
 /// level must be set before the transaction's first query, which is the context entry.
 fn begin_sql(isolation: Option<Isolation>) -> String {
     match isolation {
-        None => "BEGIN".to_owned(),
+        None => super::lifecycle::PLAIN_BEGIN.to_owned(),
         Some(Isolation::ReadCommitted) => "BEGIN ISOLATION LEVEL READ COMMITTED".to_owned(),
         Some(Isolation::RepeatableRead) => "BEGIN ISOLATION LEVEL REPEATABLE READ".to_owned(),
         Some(Isolation::Serializable) => "BEGIN ISOLATION LEVEL SERIALIZABLE".to_owned(),

@@ -3,11 +3,13 @@
 //! discarded rests on these few functions alone.
 
 use diesel::PgConnection;
+use diesel::RunQueryDsl;
 use diesel::connection::{
-    AnsiTransactionManager, SimpleConnection, TransactionManager, TransactionManagerStatus,
+    AnsiTransactionManager, SimpleConnection, TransactionDepthChange, TransactionManager,
+    TransactionManagerStatus,
 };
 
-use crate::context::{ContextEntry, ContextKey, push_enter};
+use crate::context::{ContextEntry, ContextKey, OpenStatement, push_enter};
 use crate::{Error, PrincipalId, TenantId};
 
 /// What a finished transaction sends: the end of the transaction, then the session back to
@@ -45,7 +47,9 @@ impl ContextEntry {
     #[must_use]
     pub fn session_end(self) -> SessionEnd {
         match self {
-            ContextEntry::Native | ContextEntry::NativeArgs => SessionEnd::Guarded,
+            ContextEntry::Native | ContextEntry::NativeBegin | ContextEntry::NativeArgs => {
+                SessionEnd::Guarded
+            }
             ContextEntry::Single | ContextEntry::Distributed => SessionEnd::Checked,
         }
     }
@@ -65,7 +69,7 @@ pub fn is_connection_loss(e: &diesel::result::Error) -> bool {
     )
 }
 
-/// Opens a transaction with `setup_sql` (see [`finish_transaction`] for the rest); the message
+/// Opens a transaction with `begin` (see [`finish_transaction`] for the rest); the message
 /// that ends the transaction later puts the session back to its defaults.
 ///
 /// A connection whose set-up failed, or whose end failed, is marked broken so that r2d2
@@ -73,12 +77,16 @@ pub fn is_connection_loss(e: &diesel::result::Error) -> bool {
 /// session state.
 pub(super) fn begin_transaction(
     conn: &mut PgConnection,
-    setup_sql: &str,
+    begin: Begin,
     role: &str,
     tenant: Option<TenantId>,
     session_end: SessionEnd,
 ) -> Result<(), Error> {
-    if let Err(source) = AnsiTransactionManager::begin_transaction_sql(conn, setup_sql) {
+    let opened = match begin {
+        Begin::Message(sql) => AnsiTransactionManager::begin_transaction_sql(conn, &sql),
+        Begin::Prepared(statement) => begin_prepared(conn, statement),
+    };
+    if let Err(source) = opened {
         let rolled_back = conn
             .batch_execute(&end_sql("ROLLBACK", session_end))
             .is_ok();
@@ -89,6 +97,22 @@ pub(super) fn begin_transaction(
         return Err(error);
     }
     Ok(())
+}
+
+/// Runs `tenancy_context.begin(..)` and tells Diesel's transaction manager what `BEGIN` would
+/// have told it: that a transaction is open. Diesel's connection follows the server's status
+/// only to notice that a transaction ended or failed, never that one began.
+fn begin_prepared(conn: &mut PgConnection, statement: OpenStatement) -> diesel::QueryResult<()> {
+    if AnsiTransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()?
+        .is_some()
+    {
+        return Err(diesel::result::Error::AlreadyInTransaction);
+    }
+    statement.execute(conn)?;
+    AnsiTransactionManager::transaction_manager_status_mut(conn)
+        .transaction_state()?
+        .change_transaction_depth(TransactionDepthChange::IncreaseDepth)
 }
 
 /// What a failed transaction set-up means, for every executor: the error to report, and
@@ -161,6 +185,56 @@ pub fn setup_sql(
         read_only,
     );
     sql
+}
+
+/// The `BEGIN` of a transaction without options, the only one that
+/// `tenancy_context.begin(..)` can replace.
+pub(crate) const PLAIN_BEGIN: &str = "BEGIN";
+
+/// How a tenant (or system) transaction opens.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Begin {
+    /// One message of text: `BEGIN` with its options, then the context entry.
+    Message(String),
+    /// The prepared `tenancy_context.begin($1, $2)` ([`ContextEntry::NativeBegin`]).
+    Prepared(OpenStatement),
+}
+
+/// How the transaction [`setup_sql`] describes opens: with the prepared
+/// `tenancy_context.begin(..)` where the extension has it and the transaction has no isolation
+/// level, else with [`setup_sql`]'s message.
+#[doc(hidden)]
+#[must_use]
+pub fn begin_with(
+    (begin, read_only): (&str, bool),
+    entry: ContextEntry,
+    key: &ContextKey,
+    session: i64,
+    tenant: Option<TenantId>,
+    principal: Option<PrincipalId>,
+    check_status: bool,
+) -> Begin {
+    if entry == ContextEntry::NativeBegin && begin == PLAIN_BEGIN {
+        Begin::Prepared(OpenStatement::new(
+            key,
+            session,
+            tenant,
+            principal,
+            check_status,
+            read_only,
+        ))
+    } else {
+        Begin::Message(setup_sql(
+            (begin, read_only),
+            entry,
+            key,
+            session,
+            tenant,
+            principal,
+            check_status,
+        ))
+    }
 }
 
 /// The message that opens an admin transaction: `BEGIN` and the switch to the admin role, or

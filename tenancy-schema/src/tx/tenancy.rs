@@ -7,8 +7,8 @@ use diesel::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool};
 
 use super::lifecycle::{
-    SessionEnd, admin_setup_sql, begin_transaction, finish_transaction, is_connection_loss,
-    setup_sql,
+    Begin, SessionEnd, admin_setup_sql, begin_transaction, begin_with, finish_transaction,
+    is_connection_loss,
 };
 use super::{AdminUse, SystemConn, TenancyBuilder, TenancyConfig, TenantTx};
 use crate::context::{ContextEntry, ContextKey};
@@ -184,7 +184,7 @@ impl Tenancy {
         loop {
             let mut pooled = self.app.get()?;
             let SessionConn { conn, session } = &mut *pooled;
-            let sql = setup_sql(
+            let opening = begin_with(
                 begin,
                 self.entry,
                 &self.key,
@@ -195,7 +195,7 @@ impl Tenancy {
             );
             match begin_transaction(
                 conn,
-                &sql,
+                opening,
                 &self.config.app_role,
                 tenant,
                 self.entry.session_end(),
@@ -252,7 +252,7 @@ impl Tenancy {
         }
         begin_transaction(
             &mut conn,
-            &sql,
+            Begin::Message(sql),
             &self.config.admin_role,
             None,
             SessionEnd::Reset,
@@ -279,7 +279,7 @@ impl Tenancy {
         };
         begin_transaction(
             conn,
-            &admin_setup_sql(&self.config.admin_role, self.admin_direct),
+            Begin::Message(admin_setup_sql(&self.config.admin_role, self.admin_direct)),
             &self.config.admin_role,
             None,
             SessionEnd::Reset,
