@@ -106,31 +106,15 @@ async fn send_opening(conn: &AsyncPgConnection, sent: Sent) -> QueryResult<()> {
         Sent::Message(sql) => handle.batch_execute(&sql).await,
         Sent::Prepared { begin, enter } => {
             let mut enter_handle = conn;
-            let mut begun = pin!(handle.batch_execute(&begin));
-            let mut entered = pin!(enter.execute(&mut enter_handle));
-            let (mut begun_result, mut entered_result) = (None, None);
-            poll_fn(|cx| {
-                if begun_result.is_none()
-                    && let Poll::Ready(done) = begun.as_mut().poll(cx)
-                {
-                    begun_result = Some(done);
-                }
-                if entered_result.is_none()
-                    && let Poll::Ready(done) = entered.as_mut().poll(cx)
-                {
-                    entered_result = Some(done);
-                }
-                if begun_result.is_some() && entered_result.is_some() {
-                    Poll::Ready(())
-                } else {
-                    Poll::Pending
-                }
-            })
+            let (begun, entered) = both(
+                pin!(handle.batch_execute(&begin)),
+                pin!(enter.execute(&mut enter_handle)),
+            )
             .await;
             // A failed BEGIN makes the entry fail too (outside a transaction, or in an aborted
             // one); its error is the one to report.
-            begun_result.expect("polled to completion")?;
-            entered_result.expect("polled to completion").map(drop)
+            begun?;
+            entered.map(drop)
         }
     }
 }
@@ -190,7 +174,7 @@ pub(crate) fn sendable<'a, T>(
     Box::pin(statement)
 }
 
-/// Sends `sql` (the opening) and then the statement `statement` builds, in that order on the
+/// Sends `sent` (the opening) and then the statement `statement` builds, in that order on the
 /// wire, and waits for both.
 pub(crate) async fn behind_opening<S, F>(
     conn: &AsyncPgConnection,
@@ -212,24 +196,36 @@ where
         Poll::Ready(())
     })
     .await;
-    let mut statement = pin!(statement());
-    let mut result = None;
+    let statement = pin!(statement());
+    match opened {
+        Some(opened) => (opened, statement.await),
+        None => both(opening, statement).await,
+    }
+}
+
+/// Waits for `first` and `second`, polling `first` before `second` each time, so that what
+/// each writes on the connection goes out in that order.
+async fn both<A: Future, B: Future>(
+    mut first: Pin<&mut A>,
+    mut second: Pin<&mut B>,
+) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (None, None);
     poll_fn(|cx| {
-        if opened.is_none()
-            && let Poll::Ready(done) = opening.as_mut().poll(cx)
+        if a.is_none()
+            && let Poll::Ready(done) = first.as_mut().poll(cx)
         {
-            opened = Some(done);
+            a = Some(done);
         }
-        if result.is_none()
-            && let Poll::Ready(done) = statement.as_mut().poll(cx)
+        if b.is_none()
+            && let Poll::Ready(done) = second.as_mut().poll(cx)
         {
-            result = Some(done);
+            b = Some(done);
         }
-        match (opened.take(), result.take()) {
-            (Some(o), Some(r)) => Poll::Ready((o, r)),
-            (o, r) => {
-                opened = o;
-                result = r;
+        match (a.take(), b.take()) {
+            (Some(a), Some(b)) => Poll::Ready((a, b)),
+            (first_done, second_done) => {
+                a = first_done;
+                b = second_done;
                 Poll::Pending
             }
         }

@@ -332,15 +332,9 @@ impl OpenStatement {
         check_status: bool,
         read_only: bool,
     ) -> Self {
-        let mut entry = String::new();
-        push_packed(
-            &mut entry,
-            key,
-            session,
-            tenant,
-            principal,
-            tenant.is_some() && check_status,
-        );
+        // The same entry as `CALL tenancy_context.enter($1)` binds.
+        let EnterStatement { entry } =
+            EnterStatement::new(key, session, tenant, principal, check_status);
         Self { entry, read_only }
     }
 }
@@ -387,6 +381,7 @@ impl EnterStatement {
         check_status: bool,
     ) -> Self {
         let mut entry = String::new();
+        // No tenant (the system connection): no status to check.
         push_packed(
             &mut entry,
             key,
