@@ -11,6 +11,7 @@
  */
 #include "postgres.h"
 
+#include "access/parallel.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -89,6 +90,22 @@ static EVP_MD_CTX *hmac_work = NULL;
 void		_PG_init(void);
 
 static ProcessUtility_hook_type previous_utility_hook = NULL;
+static ExecutorStart_hook_type previous_executor_start = NULL;
+
+/*
+ * What the readers answer in a parallel worker (extension 1.4). A worker is a process of its
+ * own: it has none of the leader's context, and it cannot ask the leader. What PostgreSQL does
+ * hand over is the leader's settings, so the leader writes its readers' answers into this
+ * setting just before a parallel plan starts, and the workers' readers answer from it and
+ * from nothing else. SQL cannot write it: only a superuser may set it (and a superuser
+ * bypasses row level security anyway), a setting file may not, and whatever was there is
+ * overwritten by the leader right before its workers copy it; once the plan runs, PostgreSQL
+ * refuses every change of a setting until the workers are gone. The value is
+ * WORKER_FORMAT, then the tenant and the principal, each a UUID or empty.
+ */
+#define WORKER_SETTING "tenancy_context.worker_context"
+#define WORKER_FORMAT "1:"
+static char *worker_context = NULL;
 
 static void key_relation_changed(Datum arg, Oid relid);
 
@@ -212,13 +229,27 @@ guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 								dest, qc);
 }
 
+static void hand_to_workers(QueryDesc *query, int eflags);
+
 void
 _PG_init(void)
 {
+	DefineCustomStringVariable(WORKER_SETTING,
+							   "tenancy: the context the leader hands to its parallel workers",
+							   "Written by the tenancy_context extension itself before a parallel plan starts.",
+							   &worker_context,
+							   "",
+							   PGC_SUSET,
+							   GUC_NO_SHOW_ALL | GUC_NO_RESET_ALL | GUC_NOT_IN_SAMPLE |
+							   GUC_DISALLOW_IN_FILE | GUC_DISALLOW_IN_AUTO_FILE,
+							   NULL, NULL, NULL);
+	MarkGUCPrefixReserved("tenancy_context");
 	RegisterXactCallback(guard_session, NULL);
 	CacheRegisterRelcacheCallback(key_relation_changed, (Datum) 0);
 	previous_utility_hook = ProcessUtility_hook;
 	ProcessUtility_hook = guard_utility;
+	previous_executor_start = ExecutorStart_hook;
+	ExecutorStart_hook = hand_to_workers;
 	status_init();
 }
 
@@ -837,9 +868,110 @@ sql_context_part(FunctionCallInfo outer, int part, const char *setting)
  * function of a policy's expression in every statement, each with a privilege check, so the
  * CASE cost three of those per policy and statement.
  */
+/*
+ * A parallel worker's answer for part 1 (the tenant) or 2 (the principal), from what its
+ * leader handed over. A worker whose leader handed nothing (a leader that had not loaded this
+ * library when the plan started) fails rather than answer NULL, which would lose the rows the
+ * workers scan.
+ */
+static Datum
+worker_part(FunctionCallInfo fcinfo, int part)
+{
+	const char *v = worker_context;
+	size_t		len = v == NULL ? 0 : strlen(v);
+	const char *field;
+	const char *colon;
+	size_t		field_len;
+	char		text[UUID_TEXT_LEN + 1];
+
+	if (len < strlen(WORKER_FORMAT) || strncmp(v, WORKER_FORMAT, strlen(WORKER_FORMAT)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("tenancy: this parallel worker got no tenant context from its leader"),
+				 errhint("load tenancy_context in the session before it plans in parallel (tenancy's pools do), "
+						 "or SET max_parallel_workers_per_gather = 0")));
+	field = v + strlen(WORKER_FORMAT);
+	colon = strchr(field, ':');
+	if (colon == NULL)
+		elog(ERROR, "tenancy_context: malformed %s", WORKER_SETTING);
+	if (part == 2)
+	{
+		field = colon + 1;
+		field_len = strlen(field);
+	}
+	else
+		field_len = colon - field;
+	if (field_len == 0)
+	{
+		fcinfo->isnull = true;
+		return (Datum) 0;
+	}
+	if (field_len != UUID_TEXT_LEN)
+		elog(ERROR, "tenancy_context: malformed %s", WORKER_SETTING);
+	memcpy(text, field, UUID_TEXT_LEN);
+	text[UUID_TEXT_LEN] = '\0';
+	return DirectFunctionCall1(uuid_in, CStringGetDatum(text));
+}
+
+/* The leader's answer for part 1 or 2 as text, "" for NULL, into out (UUID_TEXT_LEN + 1). */
+static void
+leader_part(int part, bool sql_context, char *out)
+{
+	out[0] = '\0';
+	if (entered_now())
+	{
+		if (part == 1 && context.has_tenant)
+			uuid_text(&context.tenant, out);
+		else if (part == 2 && context.has_principal)
+			uuid_text(&context.principal, out);
+	}
+	else if (sql_context)
+	{
+		LOCAL_FCINFO(outer, 0);
+		Datum		d;
+
+		outer->isnull = false;
+		d = sql_context_part(outer, part, part == 1 ? "tenancy.tenant_id" : "tenancy.principal_id");
+		if (!outer->isnull)
+			uuid_text(DatumGetUUIDP(d), out);
+	}
+}
+
+/*
+ * Before a parallel plan starts, and before PostgreSQL enters parallel mode (after which no
+ * setting may change): the readers' answers in this transaction, for the workers. The SQL
+ * context's answer where this transaction entered no native one and has a SQL context; none
+ * where it has neither, as the readers answer in the leader.
+ */
+static void
+hand_to_workers(QueryDesc *query, int eflags)
+{
+	if (query->plannedstmt->parallelModeNeeded && !IsInParallelMode() &&
+		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+	{
+		const char *sql = GetConfigOption("tenancy.context", true, false);
+		bool		sql_context = !entered_now() && sql != NULL && sql[0] != '\0';
+		char		tenant[UUID_TEXT_LEN + 1];
+		char		principal[UUID_TEXT_LEN + 1];
+		char		value[sizeof(WORKER_FORMAT) + 2 * UUID_TEXT_LEN + 2];
+
+		leader_part(1, sql_context, tenant);
+		leader_part(2, sql_context, principal);
+		snprintf(value, sizeof(value), "%s%s:%s", WORKER_FORMAT, tenant, principal);
+		(void) set_config_option(WORKER_SETTING, value, PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
+	}
+	if (previous_executor_start)
+		previous_executor_start(query, eflags);
+	else
+		standard_ExecutorStart(query, eflags);
+}
+
 Datum
 tenancy_context_current_tenant(PG_FUNCTION_ARGS)
 {
+	if (IsParallelWorker())
+		return worker_part(fcinfo, 1);
 	if (entered_now())
 	{
 		if (!context.has_tenant)
@@ -852,6 +984,8 @@ tenancy_context_current_tenant(PG_FUNCTION_ARGS)
 Datum
 tenancy_context_current_principal(PG_FUNCTION_ARGS)
 {
+	if (IsParallelWorker())
+		return worker_part(fcinfo, 2);
 	if (entered_now())
 	{
 		if (!context.has_principal)

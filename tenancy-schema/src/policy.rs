@@ -19,6 +19,10 @@
 pub enum ContextRead {
     /// `(SELECT tenancy.current_tenant())`: PostgreSQL evaluates the sub-select once per
     /// statement (an init plan) instead of once per row. The form for one PostgreSQL server.
+    /// Where the native context is switched on with extension 1.4 or later,
+    /// `tenancy.enable_native_context()` turns it into the plain call of the extension's C
+    /// reader, which parallel workers can answer too and which tenancy's own queries compare
+    /// with their `tenant_id = $1` once per statement without planning a sub-select.
     #[default]
     OncePerStatement,
     /// `tenancy.current_tenant()`: a plain call, evaluated once per index scan and once per

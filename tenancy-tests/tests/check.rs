@@ -722,6 +722,14 @@ fn role_lints() {
             format!("GRANT pg_read_server_files TO {role}"),
             format!("REVOKE pg_read_server_files FROM {role}"),
         ),
+        // The setting through which a leader hands the context to its parallel workers, made
+        // settable by the application role.
+        (
+            "TEN067",
+            "role",
+            format!("GRANT SET ON PARAMETER tenancy_context.worker_context TO {role}"),
+            format!("REVOKE SET ON PARAMETER tenancy_context.worker_context FROM {role}"),
+        ),
         // A schema the application role may create in: a function or table left there by one
         // tenant's SQL serves the next tenant's queries.
         (

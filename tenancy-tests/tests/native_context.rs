@@ -863,6 +863,97 @@ fn policy_texts(owner: &mut PgConnection) -> Vec<PolicyText> {
     .unwrap()
 }
 
+/// Every policy's comment (`expr` holds the comment, empty for none).
+fn policy_comments(owner: &mut PgConnection) -> Vec<PolicyText> {
+    diesel::sql_query(
+        "SELECT format('%s on %s', polname, polrelid::regclass) AS policy, \
+                coalesce(obj_description(oid, 'pg_policy'), '') AS expr \
+         FROM pg_policy ORDER BY 1",
+    )
+    .load(owner)
+    .unwrap()
+}
+
+#[derive(QueryableByName)]
+struct PlanLine {
+    #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
+/// The plan of `sql` (prepared with the given parameter types, run with `args`), planned as the
+/// application's role with `settings` (`SET` statements) in force.
+fn plan_as_app(
+    owner: &mut PgConnection,
+    settings: &str,
+    types: &str,
+    sql: &str,
+    args: &str,
+) -> String {
+    owner
+        .batch_execute(&format!(
+            "SET ROLE tenancy_app; {settings} PREPARE planned({types}) AS {sql}"
+        ))
+        .unwrap();
+    let plan: Vec<PlanLine> =
+        diesel::sql_query(format!("EXPLAIN (COSTS OFF) EXECUTE planned({args})"))
+            .load(owner)
+            .unwrap();
+    owner
+        .batch_execute("DEALLOCATE planned; RESET ALL; RESET ROLE")
+        .unwrap();
+    plan.into_iter()
+        .map(|l| l.line)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What the plain call is for, on `notes` with the tenant policies switched to it.
+fn assert_the_plain_call_plans(owner: &mut PgConnection) {
+    // What the plain call is for: a scoped lookup (the CTE's `tenant_id = $1`, a generic
+    // plan) keeps one of the two policies' comparisons, scans with $1 and compares the reader
+    // with it once per statement. No init plan, nothing evaluated per row.
+    let scoped = "WITH notes AS NOT MATERIALIZED (SELECT * FROM notes WHERE notes.tenant_id = $1) ";
+    let plan = plan_as_app(
+        owner,
+        "SET plan_cache_mode = force_generic_plan;",
+        "uuid, bigint",
+        &format!("{scoped} SELECT notes.id FROM notes WHERE notes.id = $2"),
+        "'01900000-0000-7000-8000-000000000001', 1",
+    );
+    assert!(
+        !plan.contains("InitPlan") && !plan.contains("SubPlan"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("One-Time Filter: (tenancy_context.current_tenant() = $1)")
+            || plan.contains("One-Time Filter: ($1 = tenancy_context.current_tenant())"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("Index Cond: ((tenant_id = $1) AND (id = $2))"),
+        "{plan}"
+    );
+    assert!(!plan.contains("Filter: (tenant_id"), "{plan}");
+    // And the table's scans can still go to parallel workers, scoped or not.
+    for sql in [
+        format!("{scoped} SELECT count(*) FROM notes"),
+        "SELECT count(*) FROM notes WHERE $1 IS NOT NULL".to_owned(),
+    ] {
+        let plan = plan_as_app(
+            owner,
+            PARALLEL_EVEN_SMALL,
+            "uuid",
+            &sql,
+            "'01900000-0000-7000-8000-000000000001'",
+        );
+        assert!(plan.contains("Parallel Seq Scan on notes"), "{sql}: {plan}");
+    }
+}
+
+/// Settings under which PostgreSQL plans even a small scan in parallel.
+const PARALLEL_EVEN_SMALL: &str = "SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; \
+     SET min_parallel_table_scan_size = 0; SET enable_indexscan = off; SET enable_bitmapscan = off;";
+
 #[test]
 fn the_policies_name_the_c_readers_while_the_native_context_is_on() {
     use tenancy_schema::policy::{ContextRead, tenant_policies, tenant_policies_as};
@@ -884,24 +975,25 @@ fn the_policies_name_the_c_readers_while_the_native_context_is_on() {
              CREATE SCHEMA mytenancy;
              CREATE FUNCTION mytenancy.current_tenant() RETURNS uuid LANGUAGE sql STABLE RETURN NULL::uuid;
              CREATE POLICY app_rule ON marks AS RESTRICTIVE FOR SELECT TO PUBLIC
-               USING (tenant_id IS DISTINCT FROM mytenancy.current_tenant());",
+               USING (tenant_id IS DISTINCT FROM mytenancy.current_tenant());
+             COMMENT ON POLICY tenant_access ON notes IS 'the application''s own note';
+             GRANT SELECT ON notes TO tenancy_app;",
             tenant_policies("notes", "tenant_id", "tenancy_app"),
             tenant_policies_as(ContextRead::Call, "marks", "tenant_id", "tenancy_app"),
         ))
         .unwrap();
     let before = policy_texts(&mut owner);
     assert_eq!(before.len(), 5, "{before:#?}");
+    let comments_before = policy_comments(&mut owner);
 
     owner
         .batch_execute("CREATE EXTENSION tenancy_context; SELECT tenancy.enable_native_context()")
         .unwrap();
     let on = policy_texts(&mut owner);
-    let expected = |p: &str| {
-        let call = if p.ends_with("on notes") {
-            "( SELECT tenancy_context.current_tenant() AS current_tenant)"
-        } else {
-            "tenancy_context.current_tenant()"
-        };
+    // Both forms end as the plain call of the C reader, which answers in parallel workers too:
+    // the once-per-statement form's sub-select is gone.
+    let expected = |_: &str| {
+        let call = "tenancy_context.current_tenant()";
         format!("(tenant_id = {call}) / (tenant_id = {call})")
     };
     for p in &on {
@@ -915,6 +1007,21 @@ fn the_policies_name_the_c_readers_while_the_native_context_is_on() {
         }
     }
     assert_eq!(on.len(), 5);
+    // The policies that had the sub-select say so in their comment, after the application's
+    // own text; the others keep theirs.
+    for (now, was) in policy_comments(&mut owner).iter().zip(&comments_before) {
+        if now.policy.ends_with("on notes") {
+            assert!(now.expr.starts_with(&was.expr), "{now:?}");
+            assert!(
+                now.expr
+                    .contains("tenancy.disable_native_context() puts the init plan"),
+                "{now:?}"
+            );
+        } else {
+            assert_eq!(now, was);
+        }
+    }
+    assert_the_plain_call_plans(&mut owner);
     // The policies now depend on the extension: it cannot be dropped from under them.
     let e = owner
         .batch_execute("DROP EXTENSION tenancy_context")
@@ -926,11 +1033,13 @@ fn the_policies_name_the_c_readers_while_the_native_context_is_on() {
         .unwrap();
     assert_eq!(policy_texts(&mut owner), on);
 
-    // Back to the SQL readers, exactly as they were; then the extension can go.
+    // Back to the SQL readers, exactly as they were, the sub-select where it was and the
+    // comments as the application wrote them; then the extension can go.
     owner
         .batch_execute("SELECT tenancy.disable_native_context()")
         .unwrap();
     assert_eq!(policy_texts(&mut owner), before);
+    assert_eq!(policy_comments(&mut owner), comments_before);
     owner
         .batch_execute("DROP EXTENSION tenancy_context")
         .unwrap();
@@ -1436,7 +1545,7 @@ fn an_extension_older_than_one_point_two_keeps_the_older_forms_until_updated() {
 
     // 1.3: the opening statement. No switch to run again; new pools find it.
     owner
-        .batch_execute("ALTER EXTENSION tenancy_context UPDATE")
+        .batch_execute("ALTER EXTENSION tenancy_context UPDATE TO '1.3'")
         .unwrap();
     let new = db.tenancy(&login, 1).unwrap();
     assert_eq!(context_entry(&new), ContextEntry::NativeBegin);
@@ -1444,4 +1553,164 @@ fn an_extension_older_than_one_point_two_keeps_the_older_forms_until_updated() {
     // The pools built before the update keep their entries, which the extension still accepts.
     assert!(sees_itself(&packed));
     assert!(sees_itself(&old));
+
+    // 1.4: the readers answer in parallel workers; after the switch runs again, the policies
+    // that read the context through an init plan call the readers directly.
+    let init_plans = |owner: &mut PgConnection| {
+        diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_policy \
+             WHERE concat_ws(' ', pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)) \
+                   LIKE '%SELECT tenancy_context.current_%'",
+        )
+        .get_result::<Count>(owner)
+        .unwrap()
+        .n
+    };
+    assert!(init_plans(&mut owner) > 0, "1.3 keeps the init plans");
+    owner
+        .batch_execute("ALTER EXTENSION tenancy_context UPDATE")
+        .unwrap();
+    assert!(init_plans(&mut owner) > 0, "until the switch runs again");
+    owner
+        .batch_execute("SELECT tenancy.enable_native_context()")
+        .unwrap();
+    assert_eq!(init_plans(&mut owner), 0);
+    for t in [&new, &packed, &old] {
+        assert!(sees_itself(t));
+    }
+}
+
+/// The rows of `big_notes` a statement counts, with PostgreSQL made to hand the table's scan
+/// to parallel workers and to let them do all of it (the leader only gathers), and whether
+/// workers ran it.
+fn parallel_count(tx: &mut tenancy_schema::TenantTx<'_>, sql: &str) -> (i64, bool) {
+    tx.execute(diesel::sql_query(
+        "SELECT set_config(name, value, true) FROM (VALUES ('parallel_setup_cost', '0'), \
+           ('parallel_tuple_cost', '0'), ('min_parallel_table_scan_size', '0'), \
+           ('enable_indexscan', 'off'), ('enable_bitmapscan', 'off'), \
+           ('parallel_leader_participation', 'off')) AS s(name, value)",
+    ))
+    .unwrap();
+    let plan: Vec<PlanLine> = tx
+        .load_sql(diesel::sql_query(format!(
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) {sql}"
+        )))
+        .unwrap();
+    let plan = plan
+        .into_iter()
+        .map(|l| l.line)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(plan.contains("Parallel Seq Scan on big_notes"), "{plan}");
+    let launched = !plan.contains("Workers Launched: 0") && plan.contains("Workers Launched: ");
+    let n: Vec<Count> = tx.load_sql(diesel::sql_query(sql)).unwrap();
+    (n[0].n, launched)
+}
+
+/// Extension 1.4: the readers answer in parallel workers with the leader's context. A scan
+/// handed to workers counts all of the tenant's rows and none of the other's, through the
+/// native context and through the SQL context's pools alike; SQL cannot write what the leader
+/// hands over; a session of the application's login without a context sees nothing in
+/// parallel either, and fails rather than answer from nothing where the leader handed over no
+/// context at all.
+#[test]
+fn parallel_workers_answer_with_the_leaders_context() {
+    if !native() {
+        return;
+    }
+    let shared = tenancy_testing::shared().unwrap();
+    let db = tenancy_testing::TestDatabase::create_in(shared.url()).unwrap();
+    let mut owner = PgConnection::establish(db.url()).unwrap();
+    tenancy_foundation::run_migrations(&mut owner).unwrap();
+    let (a, b) = (new_tenant(&mut owner), new_tenant(&mut owner));
+    owner
+        .batch_execute(&format!(
+            "CREATE TABLE big_notes (tenant_id uuid NOT NULL, id bigint NOT NULL, PRIMARY KEY (tenant_id, id));
+             INSERT INTO big_notes SELECT '{a}', g FROM generate_series(1, 3000) g;
+             INSERT INTO big_notes SELECT '{b}', g FROM generate_series(1, 5000) g;
+             ANALYZE big_notes;
+             GRANT SELECT ON big_notes TO tenancy_app;
+             {}",
+            tenancy_schema::policy::tenant_policies("big_notes", "tenant_id", "tenancy_app"),
+            a = a.as_uuid(),
+            b = b.as_uuid(),
+        ))
+        .unwrap();
+    let login = db.create_app_login("parallel_login", "parallel").unwrap();
+    let sql_context = db.tenancy(&login, 1).unwrap();
+    owner
+        .batch_execute("CREATE EXTENSION tenancy_context; SELECT tenancy.enable_native_context()")
+        .unwrap();
+    let native = db.tenancy(&login, 1).unwrap();
+
+    let raw = "SELECT count(*) AS n FROM big_notes";
+    let scoped = |t: TenantId| {
+        format!(
+            "WITH big_notes AS NOT MATERIALIZED (SELECT * FROM big_notes WHERE big_notes.tenant_id = '{}') \
+             SELECT count(*) AS n FROM big_notes",
+            t.as_uuid()
+        )
+    };
+    let mut workers_ran = false;
+    for (pool, name) in [(&native, "native"), (&sql_context, "SQL context")] {
+        for (tenant, rows) in [(a, 3000), (b, 5000)] {
+            for sql in [raw.to_owned(), scoped(tenant)] {
+                let (n, launched) = pool
+                    .transaction(tenant, |tx| Ok::<_, Error>(parallel_count(tx, &sql)))
+                    .unwrap();
+                assert_eq!(n, rows, "{name}: {sql}");
+                workers_ran |= launched;
+            }
+            // Another tenant's id in the CTE: the policies, read in the workers, leave nothing.
+            let other = if tenant == a { b } else { a };
+            let (n, _) = pool
+                .transaction(tenant, |tx| {
+                    Ok::<_, Error>(parallel_count(tx, &scoped(other)))
+                })
+                .unwrap();
+            assert_eq!(n, 0, "{name}: another tenant's rows in parallel");
+        }
+    }
+    assert!(
+        workers_ran,
+        "no parallel worker was launched: the test proved nothing"
+    );
+
+    // What the leader hands over is not SQL's to write.
+    for forge in [
+        format!(
+            "SET LOCAL tenancy_context.worker_context = '1:{}:'",
+            b.as_uuid()
+        ),
+        format!(
+            "SELECT set_config('tenancy_context.worker_context', '1:{}:', true)",
+            b.as_uuid()
+        ),
+    ] {
+        let e = native
+            .transaction(a, |tx| tx.execute(diesel::sql_query(forge.as_str())))
+            .unwrap_err();
+        assert!(e.to_string().contains("permission denied"), "{forge}: {e}");
+    }
+
+    // The application's login on a connection of its own, with no context: the first parallel
+    // statement of the session ran before the extension was loaded, so its workers got nothing
+    // from the leader and fail; once loaded, the leader hands over "no tenant", and the
+    // workers see no rows.
+    let mut bare = PgConnection::establish(&login).unwrap();
+    bare.batch_execute(
+        "SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0; \
+         SET enable_indexscan = off; SET enable_bitmapscan = off; SET parallel_leader_participation = off",
+    )
+    .unwrap();
+    match diesel::sql_query(raw).get_result::<Count>(&mut bare) {
+        Ok(c) => assert_eq!(c.n, 0),
+        Err(e) => assert!(
+            e.to_string()
+                .contains("got no tenant context from its leader"),
+            "{e}"
+        ),
+    }
+    let c: Count = diesel::sql_query(raw).get_result(&mut bare).unwrap();
+    assert_eq!(c.n, 0);
 }

@@ -285,6 +285,38 @@ FROM (SELECT coalesce((SELECT p.prosrc LIKE '%tenancy_context.%' FROM pg_proc p
                        WHERE p.pronamespace = to_regnamespace('tenancy')
                          AND p.proname = 'current_tenant' AND p.pronargs = 0), false) AS native) r";
 
+#[derive(QueryableByName)]
+struct Granted {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    what: String,
+}
+
+/// The grants of SET on the extension's settings that reach `app`: one of them is what the
+/// leader hands its parallel workers as the context (extension 1.4), which a role allowed to
+/// set it could write in a session that had not loaded the extension yet. Such grants exist
+/// from PostgreSQL 15 on, and so does the catalog that holds them.
+fn parameter_grants(conn: &mut PgConnection, app: &str) -> QueryResult<Vec<String>> {
+    #[derive(QueryableByName)]
+    struct Version {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        n: i32,
+    }
+    let version: Version =
+        diesel::sql_query("SELECT current_setting('server_version_num')::integer AS n")
+            .get_result(conn)?;
+    if version.n < 150_000 {
+        return Ok(Vec::new());
+    }
+    let granted: Vec<Granted> = diesel::sql_query(
+        "SELECT format('SET on parameter %s', a.parname) AS what FROM pg_catalog.pg_parameter_acl a \
+         WHERE a.parname LIKE 'tenancy\\_context.%' AND has_parameter_privilege($1, a.parname, 'SET') \
+         ORDER BY a.parname",
+    )
+    .bind::<diesel::sql_types::Text, _>(app)
+    .load(conn)?;
+    Ok(granted.into_iter().map(|g| g.what).collect())
+}
+
 #[allow(clippy::too_many_lines)] // reason: one catalog query after another
 pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryResult<Catalog> {
     use diesel::sql_types::Text as T;
@@ -419,9 +451,10 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
             }
         }
     }
-    let context: ContextRow = diesel::sql_query(CONTEXT_SQL)
+    let mut context: ContextRow = diesel::sql_query(CONTEXT_SQL)
         .bind::<T, _>(&app)
         .get_result(conn)?;
+    context.forgeable_by.extend(parameter_grants(conn, &app)?);
     Ok(Catalog {
         reach,
         context,

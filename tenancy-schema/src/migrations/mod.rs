@@ -30,6 +30,7 @@ pub const CORE: &[MigrationFiles] = &[
     crate::__tenancy_migration_files!("2026-12-01-100000_native_status_cache"),
     crate::__tenancy_migration_files!("2026-12-02-010000_native_reader_one_call"),
     crate::__tenancy_migration_files!("2026-12-02-080000_native_policies_read_directly"),
+    crate::__tenancy_migration_files!("2026-12-02-130000_native_policies_plain_call"),
 ];
 
 /// The core's migrations as a [`MigrationSet`].

@@ -2,7 +2,7 @@
 -- and function privileges, the reviewed SECURITY DEFINER functions, and what tenancy_app is
 -- refused when it tries anyway.
 BEGIN;
-SELECT plan(102);
+SELECT plan(104);
 
 -- 1-14: tenancy_app's table privileges, exactly (pgTAP checks every privilege kind, so
 -- TRUNCATE, REFERENCES and TRIGGER must be absent too).
@@ -107,10 +107,10 @@ SELECT functions_are('tenancy', ARRAY[
   'citus_policy_form', 'distribute_tables', 'audit_hash', 'distribute_foundation',
   'add_foreign_keys', 'copy_roles_to_workers', 'run_on_workers', 'native_context',
   'enable_native_context', 'disable_native_context', 'check_session', 'install_status_triggers',
-  'replace_policy_calls'
+  'replace_policy_calls', 'switch_policy_reads', 'native_readers_parallel_safe'
 ]::name[], 'schema tenancy has exactly the reviewed functions');
 
--- 38-83: tenancy_app's EXECUTE privileges, function by function. It must not switch shadow
+-- 38-85: tenancy_app's EXECUTE privileges, function by function. It must not switch shadow
 -- mode, read context tags, replace or copy the context key, ask whether a session is trusted
 -- or distribute tables; everything else is meant to be callable (trigger functions cannot be
 -- called directly).
@@ -162,10 +162,12 @@ FROM (VALUES
   ('disable_native_context', ARRAY[]::name[],              ARRAY[]::name[]),
   ('check_session',         ARRAY[]::name[],               ARRAY['EXECUTE']::name[]),
   ('install_status_triggers', ARRAY[]::name[],             ARRAY[]::name[]),
-  ('replace_policy_calls',  ARRAY['text', 'text']::name[], ARRAY[]::name[])
+  ('replace_policy_calls',  ARRAY['text', 'text']::name[], ARRAY[]::name[]),
+  ('switch_policy_reads',   ARRAY['boolean']::name[],      ARRAY[]::name[]),
+  ('native_readers_parallel_safe', ARRAY[]::name[],        ARRAY[]::name[])
 ) AS v(f, args, p);
 
--- 84: the SECURITY DEFINER functions of the whole database are exactly the reviewed ones:
+-- 86: the SECURITY DEFINER functions of the whole database are exactly the reviewed ones:
 -- the two lookups, and the sealed tenant context (open a session, enter a context, read it).
 SELECT set_eq(
   $$SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -176,27 +178,27 @@ SELECT set_eq(
         'tenancy.enter_distributed(uuid,uuid,bigint,text,boolean,boolean)'],
   'the only SECURITY DEFINER functions are the two lookups and the sealed context functions');
 
--- 85-86
+-- 87-88
 SELECT is_definer('tenancy', 'member_directory', ARRAY[]::name[],
                   'tenancy.member_directory() is SECURITY DEFINER');
 SELECT is_definer('tenancy', 'api_key_lookup', ARRAY['text']::name[],
                   'tenancy.api_key_lookup(text) is SECURITY DEFINER');
 
--- 87: each pins its search_path, so a caller cannot shadow the tables it reads.
+-- 89: each pins its search_path, so a caller cannot shadow the tables it reads.
 SELECT is_empty(
   $$SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema')
       AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)$$,
   'every SECURITY DEFINER function runs with search_path = pg_catalog, pg_temp');
 
--- 88: each carries the review comment saying why it is safe.
+-- 90: each carries the review comment saying why it is safe.
 SELECT is_empty(
   $$SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema')
       AND coalesce(obj_description(p.oid, 'pg_proc'), '') !~ '^tenancy: reviewed: '$$,
   'every SECURITY DEFINER function has a "tenancy: reviewed:" comment');
 
--- 89: PUBLIC may execute none of them (only tenancy_app and tenancy_admin).
+-- 91: PUBLIC may execute none of them (only tenancy_app and tenancy_admin).
 SELECT is_empty(
   $$SELECT p.oid::regprocedure, acl.grantee::regrole
     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -206,20 +208,20 @@ SELECT is_empty(
       AND acl.grantee NOT IN (p.proowner, 'tenancy_app'::regrole, 'tenancy_admin'::regrole)$$,
   'SECURITY DEFINER functions are executable only by their owner, tenancy_app and tenancy_admin');
 
--- 90: they run as the tables' owner, never as one of the tenancy roles.
+-- 92: they run as the tables' owner, never as one of the tenancy roles.
 SELECT is_empty(
   $$SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema')
       AND p.proowner <> (SELECT relowner FROM pg_class WHERE oid = 'public.tenants'::regclass)$$,
   'SECURITY DEFINER functions are owned by the tables'' owner');
 
--- 91-92: the context functions stay STABLE (read once per statement or per index scan).
+-- 93-94: the context functions stay STABLE (read once per statement or per index scan).
 SELECT volatility_is('tenancy', 'current_tenant', ARRAY[]::name[], 'stable',
                      'tenancy.current_tenant() is STABLE');
 SELECT volatility_is('tenancy', 'current_principal', ARRAY[]::name[], 'stable',
                      'tenancy.current_principal() is STABLE');
 
--- 93-102: behaviour: tenancy_app is refused what it has no privilege for.
+-- 95-104: behaviour: tenancy_app is refused what it has no privilege for.
 SET LOCAL ROLE tenancy_app;
 DO $$ BEGIN PERFORM set_config('tenancy.tenant_id', '00000000-0000-0000-0000-000000000000', true); END $$;
 SELECT throws_ok($$SELECT * FROM public.users$$, '42501', 'permission denied for table users',
