@@ -862,13 +862,6 @@ sql_context_part(FunctionCallInfo outer, int part, const char *setting)
 }
 
 /*
- * The policies' readers where the native context is switched on (extension 1.2): the native
- * context when this transaction entered one, else the SQL context's. One C function in place
- * of a CASE over entered(), tenant() and verified_context(): the executor initializes every
- * function of a policy's expression in every statement, each with a privilege check, so the
- * CASE cost three of those per policy and statement.
- */
-/*
  * A parallel worker's answer for part 1 (the tenant) or 2 (the principal), from what its
  * leader handed over. A worker whose leader handed nothing (a leader that had not loaded this
  * library when the plan started) fails rather than answer NULL, which would lose the rows the
@@ -967,6 +960,14 @@ hand_to_workers(QueryDesc *query, int eflags)
 		standard_ExecutorStart(query, eflags);
 }
 
+/*
+ * The policies' readers where the native context is switched on (extension 1.2): the native
+ * context when this transaction entered one, else the SQL context's. One C function in place
+ * of a CASE over entered(), tenant() and verified_context(): the executor initializes every
+ * function of a policy's expression in every statement, each with a privilege check, so the
+ * CASE cost three of those per policy and statement. In a parallel worker (extension 1.4): what
+ * the leader handed over.
+ */
 Datum
 tenancy_context_current_tenant(PG_FUNCTION_ARGS)
 {
