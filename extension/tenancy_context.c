@@ -862,22 +862,24 @@ sql_context_part(FunctionCallInfo outer, int part, const char *setting)
 }
 
 /*
- * A parallel worker's answer for part 1 (the tenant) or 2 (the principal), from what its
- * leader handed over. A worker whose leader handed nothing (a leader that had not loaded this
- * library when the plan started) fails rather than answer NULL, which would lose the rows the
- * workers scan.
+ * A parallel worker's copy of its leader's answers, read from the setting on the worker's
+ * first call: a worker runs one plan, and no setting changes while it runs. A worker whose
+ * leader handed nothing over (a leader that had not loaded this library when the plan started)
+ * fails rather than answer NULL, which would lose the rows the workers scan.
  */
-static Datum
-worker_part(FunctionCallInfo fcinfo, int part)
+static ContextState worker = {InvalidLocalTransactionId};
+static bool worker_read = false;
+
+static const ContextState *
+worker_state(void)
 {
 	const char *v = worker_context;
-	size_t		len = v == NULL ? 0 : strlen(v);
 	const char *field;
 	const char *colon;
-	size_t		field_len;
-	char		text[UUID_TEXT_LEN + 1];
 
-	if (len < strlen(WORKER_FORMAT) || strncmp(v, WORKER_FORMAT, strlen(WORKER_FORMAT)) != 0)
+	if (worker_read)
+		return &worker;
+	if (v == NULL || strncmp(v, WORKER_FORMAT, strlen(WORKER_FORMAT)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("tenancy: this parallel worker got no tenant context from its leader"),
@@ -885,25 +887,12 @@ worker_part(FunctionCallInfo fcinfo, int part)
 						 "or SET max_parallel_workers_per_gather = 0")));
 	field = v + strlen(WORKER_FORMAT);
 	colon = strchr(field, ':');
-	if (colon == NULL)
+	if (colon == NULL ||
+		!parse_uuid(field, colon - field, &worker.tenant, &worker.has_tenant) ||
+		!parse_uuid(colon + 1, strlen(colon + 1), &worker.principal, &worker.has_principal))
 		elog(ERROR, "tenancy_context: malformed %s", WORKER_SETTING);
-	if (part == 2)
-	{
-		field = colon + 1;
-		field_len = strlen(field);
-	}
-	else
-		field_len = colon - field;
-	if (field_len == 0)
-	{
-		fcinfo->isnull = true;
-		return (Datum) 0;
-	}
-	if (field_len != UUID_TEXT_LEN)
-		elog(ERROR, "tenancy_context: malformed %s", WORKER_SETTING);
-	memcpy(text, field, UUID_TEXT_LEN);
-	text[UUID_TEXT_LEN] = '\0';
-	return DirectFunctionCall1(uuid_in, CStringGetDatum(text));
+	worker_read = true;
+	return &worker;
 }
 
 /* The leader's answer for part 1 or 2 as text, "" for NULL, into out (UUID_TEXT_LEN + 1). */
@@ -966,32 +955,28 @@ hand_to_workers(QueryDesc *query, int eflags)
  * of a CASE over entered(), tenant() and verified_context(): the executor initializes every
  * function of a policy's expression in every statement, each with a privilege check, so the
  * CASE cost three of those per policy and statement. In a parallel worker (extension 1.4): what
- * the leader handed over.
+ * the leader handed over, read once.
  */
 Datum
 tenancy_context_current_tenant(PG_FUNCTION_ARGS)
 {
-	if (IsParallelWorker())
-		return worker_part(fcinfo, 1);
-	if (entered_now())
-	{
-		if (!context.has_tenant)
-			PG_RETURN_NULL();
-		return uuid_datum(&context.tenant);
-	}
-	return sql_context_part(fcinfo, 1, "tenancy.tenant_id");
+	const ContextState *c = IsParallelWorker() ? worker_state() : entered_now() ? &context : NULL;
+
+	if (c == NULL)
+		return sql_context_part(fcinfo, 1, "tenancy.tenant_id");
+	if (!c->has_tenant)
+		PG_RETURN_NULL();
+	return uuid_datum(&c->tenant);
 }
 
 Datum
 tenancy_context_current_principal(PG_FUNCTION_ARGS)
 {
-	if (IsParallelWorker())
-		return worker_part(fcinfo, 2);
-	if (entered_now())
-	{
-		if (!context.has_principal)
-			PG_RETURN_NULL();
-		return uuid_datum(&context.principal);
-	}
-	return sql_context_part(fcinfo, 2, "tenancy.principal_id");
+	const ContextState *c = IsParallelWorker() ? worker_state() : entered_now() ? &context : NULL;
+
+	if (c == NULL)
+		return sql_context_part(fcinfo, 2, "tenancy.principal_id");
+	if (!c->has_principal)
+		PG_RETURN_NULL();
+	return uuid_datum(&c->principal);
 }

@@ -894,17 +894,42 @@ fn plan_as_app(
             "SET ROLE tenancy_app; {settings} PREPARE planned({types}) AS {sql}"
         ))
         .unwrap();
-    let plan: Vec<PlanLine> =
-        diesel::sql_query(format!("EXPLAIN (COSTS OFF) EXECUTE planned({args})"))
-            .load(owner)
-            .unwrap();
+    let plan = diesel::sql_query(format!("EXPLAIN (COSTS OFF) EXECUTE planned({args})"))
+        .load(owner)
+        .unwrap();
     owner
         .batch_execute("DEALLOCATE planned; RESET ALL; RESET ROLE")
         .unwrap();
-    plan.into_iter()
+    plan_text(plan)
+}
+
+/// A plan's lines as one text.
+fn plan_text(lines: Vec<PlanLine>) -> String {
+    lines
+        .into_iter()
         .map(|l| l.line)
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Settings under which PostgreSQL plans even a small scan in parallel and has the workers do
+/// all of it (the leader only gathers).
+const PARALLEL_EVEN_SMALL: [(&str, &str); 6] = [
+    ("parallel_setup_cost", "0"),
+    ("parallel_tuple_cost", "0"),
+    ("min_parallel_table_scan_size", "0"),
+    ("enable_indexscan", "off"),
+    ("enable_bitmapscan", "off"),
+    ("parallel_leader_participation", "off"),
+];
+
+/// [`PARALLEL_EVEN_SMALL`] as `SET` statements for the session.
+fn set_parallel_even_small() -> String {
+    PARALLEL_EVEN_SMALL
+        .iter()
+        .map(|(name, value)| format!("SET {name} = {value};"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// What the plain call is for, on `notes` with the tenant policies switched to it.
@@ -941,7 +966,7 @@ fn assert_the_plain_call_plans(owner: &mut PgConnection) {
     ] {
         let plan = plan_as_app(
             owner,
-            PARALLEL_EVEN_SMALL,
+            &set_parallel_even_small(),
             "uuid",
             &sql,
             "'01900000-0000-7000-8000-000000000001'",
@@ -949,10 +974,6 @@ fn assert_the_plain_call_plans(owner: &mut PgConnection) {
         assert!(plan.contains("Parallel Seq Scan on notes"), "{sql}: {plan}");
     }
 }
-
-/// Settings under which PostgreSQL plans even a small scan in parallel.
-const PARALLEL_EVEN_SMALL: &str = "SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; \
-     SET min_parallel_table_scan_size = 0; SET enable_indexscan = off; SET enable_bitmapscan = off;";
 
 #[test]
 fn the_policies_name_the_c_readers_while_the_native_context_is_on() {
@@ -1584,23 +1605,22 @@ fn an_extension_older_than_one_point_two_keeps_the_older_forms_until_updated() {
 /// to parallel workers and to let them do all of it (the leader only gathers), and whether
 /// workers ran it.
 fn parallel_count(tx: &mut tenancy_schema::TenantTx<'_>, sql: &str) -> (i64, bool) {
-    tx.execute(diesel::sql_query(
-        "SELECT set_config(name, value, true) FROM (VALUES ('parallel_setup_cost', '0'), \
-           ('parallel_tuple_cost', '0'), ('min_parallel_table_scan_size', '0'), \
-           ('enable_indexscan', 'off'), ('enable_bitmapscan', 'off'), \
-           ('parallel_leader_participation', 'off')) AS s(name, value)",
-    ))
+    // One statement (a tenant transaction runs no batch), the settings for the transaction.
+    let values = PARALLEL_EVEN_SMALL
+        .iter()
+        .map(|(name, value)| format!("('{name}', '{value}')"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    tx.execute(diesel::sql_query(format!(
+        "SELECT set_config(name, value, true) FROM (VALUES {values}) AS s(name, value)"
+    )))
     .unwrap();
-    let plan: Vec<PlanLine> = tx
-        .load_sql(diesel::sql_query(format!(
+    let plan = plan_text(
+        tx.load_sql(diesel::sql_query(format!(
             "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) {sql}"
         )))
-        .unwrap();
-    let plan = plan
-        .into_iter()
-        .map(|l| l.line)
-        .collect::<Vec<_>>()
-        .join("\n");
+        .unwrap(),
+    );
     assert!(plan.contains("Parallel Seq Scan on big_notes"), "{plan}");
     let launched = !plan.contains("Workers Launched: 0") && plan.contains("Workers Launched: ");
     let n: Vec<Count> = tx.load_sql(diesel::sql_query(sql)).unwrap();
@@ -1698,11 +1718,7 @@ fn parallel_workers_answer_with_the_leaders_context() {
     // from the leader and fail; once loaded, the leader hands over "no tenant", and the
     // workers see no rows.
     let mut bare = PgConnection::establish(&login).unwrap();
-    bare.batch_execute(
-        "SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0; \
-         SET enable_indexscan = off; SET enable_bitmapscan = off; SET parallel_leader_participation = off",
-    )
-    .unwrap();
+    bare.batch_execute(&set_parallel_even_small()).unwrap();
     match diesel::sql_query(raw).get_result::<Count>(&mut bare) {
         Ok(c) => assert_eq!(c.n, 0),
         Err(e) => assert!(
