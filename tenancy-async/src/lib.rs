@@ -94,7 +94,8 @@
 //! reference to the connection (diesel-async pipelines through `&AsyncPgConnection`), which is
 //! why the query methods' bounds name `&'s AsyncPgConnection`. On the native context the opening
 //! is `BEGIN` and the prepared `CALL tenancy_context.enter($1)`; without pipelining, one
-//! prepared `SELECT tenancy_context.begin($1, $2)` (extension 1.3) opens the transaction.
+//! prepared `SELECT WHERE tenancy_context.begin($1, $2) IS NULL` (extension 1.3) opens the
+//! transaction.
 
 mod build;
 mod owned;

@@ -117,7 +117,7 @@ pub enum ContextEntry {
     /// entry as one text argument (extension 1.2 and later).
     Native,
     /// The same with extension 1.3 and later: a transaction at the server's default isolation
-    /// level opens with `SELECT tenancy_context.begin($1, $2)`, one statement that Diesel
+    /// level opens with `SELECT WHERE tenancy_context.begin($1, $2) IS NULL`, one statement that Diesel
     /// prepares once per connection ([`OpenStatement`]); one with an isolation level opens as
     /// under [`ContextEntry::Native`].
     NativeBegin,
@@ -308,11 +308,15 @@ fn push_packed(
     out.push_str(if check_status { "|t" } else { "|f" });
 }
 
-/// `SELECT tenancy_context.begin($1, $2)`: opens the transaction and enters its context
-/// (extension 1.3). A static query id, so that Diesel (and diesel-async) prepare it once per
-/// connection and afterwards only bind and run it: the server no longer parses and analyses a
-/// `BEGIN` and a `CALL` in every transaction. Only for a transaction at the server's default
-/// isolation level, because the statement takes the transaction's first snapshot.
+/// `SELECT WHERE tenancy_context.begin($1, $2) IS NULL`: opens the transaction and enters its
+/// context (extension 1.3). A static query id, so that Diesel (and diesel-async) prepare it
+/// once per connection and afterwards only bind and run it: the server no longer parses and
+/// analyses a `BEGIN` and a `CALL` in every transaction. The call is the statement's one-time
+/// filter, run once, and the statement has no column and returns no row (`begin` returns
+/// `void`, never NULL): the server then builds no row type, converts no value and sends no
+/// row, which a `SELECT tenancy_context.begin(..)` cost it in every transaction. Only for a
+/// transaction at the server's default isolation level, because the statement takes the
+/// transaction's first snapshot.
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct OpenStatement {
@@ -349,11 +353,11 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for OpenStatement {
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> diesel::QueryResult<()> {
-        out.push_sql("SELECT tenancy_context.begin(");
+        out.push_sql("SELECT WHERE tenancy_context.begin(");
         out.push_bind_param::<diesel::sql_types::Text, _>(&self.entry)?;
         out.push_sql(", ");
         out.push_bind_param::<diesel::sql_types::Bool, _>(&self.read_only)?;
-        out.push_sql(")");
+        out.push_sql(") IS NULL");
         Ok(())
     }
 }
@@ -581,7 +585,10 @@ mod tests {
             &diesel::pg::Pg,
         )
         .expect("renders");
-        assert_eq!(query.finish(), "SELECT tenancy_context.begin($1, $2)");
+        assert_eq!(
+            query.finish(),
+            "SELECT WHERE tenancy_context.begin($1, $2) IS NULL"
+        );
     }
 
     #[test]

@@ -628,7 +628,7 @@ fn pools_open_their_transactions_with_the_prepared_statement() {
                      current_setting('transaction_read_only') AS read_only, \
                      current_setting('transaction_isolation') AS isolation, \
                      (SELECT count(*) FROM pg_prepared_statements \
-                       WHERE statement = 'SELECT tenancy_context.begin($1, $2)') AS prepared, \
+                       WHERE statement = 'SELECT WHERE tenancy_context.begin($1, $2) IS NULL') AS prepared, \
                      (SELECT count(*) FROM posts) AS n",
                 ))
             })
@@ -1503,6 +1503,83 @@ fn a_kept_key_gives_way_to_a_replaced_one_at_the_next_transaction() {
     t = db.tenancy(&login, 1).unwrap();
     assert_eq!(key_locks(&t, tenant).unwrap(), 1);
     assert_eq!(key_locks(&t, tenant).unwrap(), 0);
+}
+
+/// Locks this transaction holds on `tenancy.session_seq`, in a transaction of `tenant` that reads
+/// nothing else: the entry takes one when it reads the session number, none when it kept it.
+fn session_seq_locks(t: &tenancy_schema::Tenancy, tenant: TenantId) -> Result<i64, Error> {
+    let rows: Vec<Count> = t.transaction(tenant, |tx| {
+        tx.load_sql(diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+               JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE l.pid = pg_backend_pid() AND n.nspname = 'tenancy' AND c.relname = 'session_seq'",
+        ))
+    })?;
+    Ok(rows[0].n)
+}
+
+/// The session number is read from `tenancy.session_seq` by the first entry on a connection and
+/// kept for the connection's life: SQL that asks `tenancy.open_session()` for a new number
+/// changes nothing the connection's MACs are checked against, before or after an invalidation,
+/// and a sequence dropped and made again (which hands out its numbers again) leaves the
+/// backend no number at all.
+#[test]
+fn the_session_number_is_read_once_and_belongs_to_its_sequence() {
+    if !native() {
+        return;
+    }
+    let (db, mut owner, t) = status_database();
+    let tenant = new_tenant(&mut owner);
+
+    assert_eq!(session_seq_locks(&t, tenant).unwrap(), 1, "read first");
+    assert_eq!(session_seq_locks(&t, tenant).unwrap(), 0, "kept");
+
+    // A new number asked for from inside a transaction: the pool's MACs still hold.
+    #[derive(QueryableByName)]
+    struct Opened {
+        #[diesel(sql_type = BigInt)]
+        session: i64,
+    }
+    let opened: Vec<Opened> = t
+        .transaction(tenant, |tx| {
+            tx.load_sql(diesel::sql_query(
+                "SELECT tenancy.open_session() AS session",
+            ))
+        })
+        .unwrap();
+    assert_eq!(opened.len(), 1);
+    assert_eq!(session_seq_locks(&t, tenant).unwrap(), 0);
+
+    // The same sequence changed (here its privileges, which also drops the kept key): the
+    // number still belongs to it, and the new one the SQL above asked for is still not taken.
+    owner
+        .batch_execute(
+            "GRANT SELECT ON SEQUENCE tenancy.session_seq TO PUBLIC; \
+             REVOKE SELECT ON SEQUENCE tenancy.session_seq FROM PUBLIC",
+        )
+        .unwrap();
+    assert_eq!(key_locks(&t, tenant).unwrap(), 1, "the key is read again");
+    assert_eq!(session_seq_locks(&t, tenant).unwrap(), 0);
+
+    // A new sequence: this backend has no number in it, and opens no context any more.
+    owner
+        .batch_execute(
+            "DROP SEQUENCE tenancy.session_seq; CREATE SEQUENCE tenancy.session_seq; \
+             REVOKE ALL ON SEQUENCE tenancy.session_seq FROM PUBLIC",
+        )
+        .unwrap();
+    let refused = session_seq_locks(&t, tenant).unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("not yet defined in this session"),
+        "{refused}"
+    );
+    let fresh = db
+        .tenancy(&db.url_for("native_status_login", "status"), 1)
+        .unwrap();
+    assert_eq!(session_seq_locks(&fresh, tenant).unwrap(), 1);
+    assert_eq!(session_seq_locks(&fresh, tenant).unwrap(), 0);
 }
 
 /// A database whose extension is older than 1.2 keeps working: the readers stay the CASE and
