@@ -112,6 +112,7 @@ static void key_relation_changed(Datum arg, Oid relid);
 PG_FUNCTION_INFO_V1(tenancy_context_enter);
 PG_FUNCTION_INFO_V1(tenancy_context_enter_packed);
 PG_FUNCTION_INFO_V1(tenancy_context_begin);
+PG_FUNCTION_INFO_V1(tenancy_context_enter_block);
 PG_FUNCTION_INFO_V1(tenancy_context_entered);
 PG_FUNCTION_INFO_V1(tenancy_context_tenant);
 PG_FUNCTION_INFO_V1(tenancy_context_principal);
@@ -855,6 +856,27 @@ tenancy_context_begin(PG_FUNCTION_ARGS)
 	if (PG_GETARG_BOOL(1))
 		(void) set_config_option("transaction_read_only", "on", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_LOCAL, true, 0, false);
+	PG_RETURN_VOID();
+}
+
+/*
+ * enter_block(entry text), extension 1.5: the checks and the context of CALL enter(entry), as a
+ * function, for a transaction block that is already open. A pipeline sends BEGIN as text and
+ * then this as a prepared statement, SELECT WHERE tenancy_context.enter_block($1) IS NULL: the
+ * server runs it through the executor for less than a CALL costs (which builds an executor
+ * state and prepares each argument again on every call), and a refused entry aborts the block,
+ * so that the statements pipelined behind it are refused. Outside a transaction block it would
+ * enter a context for its own statement only: refused.
+ */
+Datum
+tenancy_context_enter_block(PG_FUNCTION_ARGS)
+{
+	if (!IsTransactionBlock())
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
+				 errmsg("tenancy: tenancy_context.enter_block() enters the context of a transaction block: it cannot run outside one"),
+				 errhint("send BEGIN first, or open the transaction with tenancy_context.begin(..)")));
+	enter_packed(fcinfo);
 	PG_RETURN_VOID();
 }
 

@@ -459,7 +459,7 @@ async fn run(
              and a bb8 pool as large as the number of tasks, without a ping per checkout. tenancy-async: tenant transactions with the native \
              context (one prepared statement, `tenancy_context.begin($1, $2)`, which opens the transaction and enters the context with \
              the tenant status check; the query; COMMIT); pipelined (`pipeline(true)`): `BEGIN`, the prepared \
-             `CALL tenancy_context.enter($1)` and the query in one write, then COMMIT. plain diesel-async: \
+             `SELECT WHERE tenancy_context.enter_block($1) IS NULL` and the query in one write, then COMMIT. plain diesel-async: \
              BEGIN; the query with `tenant_id = $1`; COMMIT; no row level security. hand-rolled RLS: BEGIN; `SELECT set_config(..)`; \
              the query under a policy on the setting; COMMIT. Also plain diesel-async with bb8's default `SELECT 1` on every \
              checkout. Loopback, then through a proxy adding {} ms to every round trip. {ROUNDS} rounds of {} s per side, sides \

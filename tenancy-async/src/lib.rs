@@ -93,7 +93,8 @@
 //! first statement sent nothing and keeps its connection. The statements run on a shared
 //! reference to the connection (diesel-async pipelines through `&AsyncPgConnection`), which is
 //! why the query methods' bounds name `&'s AsyncPgConnection`. On the native context the opening
-//! is `BEGIN` and the prepared `CALL tenancy_context.enter($1)`; without pipelining, one
+//! is `BEGIN` and the prepared `SELECT WHERE tenancy_context.enter_block($1) IS NULL`
+//! (extension 1.5; `CALL tenancy_context.enter($1)` before); without pipelining, one
 //! prepared `SELECT WHERE tenancy_context.begin($1, $2) IS NULL` (extension 1.3) opens the
 //! transaction.
 

@@ -24,7 +24,8 @@ use std::task::Poll;
 use diesel::QueryResult;
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use tenancy_schema::__private_v0_1::executor::{
-    ContextEntry, EnterStatement, SessionEnd, begin_failure, end_sql, setup_sql,
+    ContextEntry, EnterBlockStatement, EnterStatement, SessionEnd, begin_failure, end_sql,
+    setup_sql,
 };
 use tenancy_schema::{ContextKey, Error, PrincipalId, TenantId};
 
@@ -66,17 +67,22 @@ impl Opening {
     /// analysed in every transaction; a read-only transaction keeps the text form, whose
     /// `SET TRANSACTION READ ONLY` follows the entry.
     pub(crate) fn pipelined(&self) -> Sent {
-        if matches!(self.entry, ContextEntry::Native | ContextEntry::NativeBegin) && !self.read_only
-        {
-            Sent::Prepared {
-                begin: self.begin.clone(),
-                enter: EnterStatement::new(
-                    &self.key,
-                    self.session,
-                    Some(self.tenant),
-                    self.principal,
-                    self.check_status,
-                ),
+        if self.entry.is_packed() && !self.read_only {
+            let enter = EnterStatement::new(
+                &self.key,
+                self.session,
+                Some(self.tenant),
+                self.principal,
+                self.check_status,
+            );
+            let begin = self.begin.clone();
+            if self.entry == ContextEntry::NativeBlock {
+                Sent::Block {
+                    begin,
+                    enter: enter.in_block(),
+                }
+            } else {
+                Sent::Prepared { begin, enter }
             }
         } else {
             Sent::Message(self.sql())
@@ -93,6 +99,11 @@ pub(crate) enum Sent {
         begin: String,
         enter: EnterStatement,
     },
+    /// The same with the entry's function (extension 1.5), which the server runs for less.
+    Block {
+        begin: String,
+        enter: EnterBlockStatement,
+    },
 }
 
 /// Sends `sent` on `conn` and waits for it. Its first poll queues every part of it, in order,
@@ -104,19 +115,27 @@ async fn send_opening(conn: &AsyncPgConnection, sent: Sent) -> QueryResult<()> {
     let mut handle = conn;
     match sent {
         Sent::Message(sql) => handle.batch_execute(&sql).await,
-        Sent::Prepared { begin, enter } => {
-            let mut enter_handle = conn;
-            let (begun, entered) = both(
-                pin!(handle.batch_execute(&begin)),
-                pin!(enter.execute(&mut enter_handle)),
-            )
-            .await;
-            // A failed BEGIN makes the entry fail too (outside a transaction, or in an aborted
-            // one); its error is the one to report.
-            begun?;
-            entered.map(drop)
-        }
+        Sent::Prepared { begin, enter } => begin_then(conn, &begin, enter).await,
+        Sent::Block { begin, enter } => begin_then(conn, &begin, enter).await,
     }
+}
+
+/// `sql` (`BEGIN` with its options) as text and the prepared `entry` behind it, queued in that
+/// order by the first poll.
+async fn begin_then<'c, S>(conn: &'c AsyncPgConnection, sql: &str, entry: S) -> QueryResult<()>
+where
+    S: diesel_async::methods::ExecuteDsl<&'c AsyncPgConnection> + 'c,
+{
+    let (mut handle, mut enter_handle) = (conn, conn);
+    let (begun, entered) = both(
+        pin!(handle.batch_execute(sql)),
+        pin!(entry.execute(&mut enter_handle)),
+    )
+    .await;
+    // A failed BEGIN makes the entry fail too (outside a transaction, or in an aborted one);
+    // its error is the one to report.
+    begun?;
+    entered.map(drop)
 }
 
 /// Runs a statement of a tenant transaction on the shared connection handle, behind its

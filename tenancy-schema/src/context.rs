@@ -121,6 +121,10 @@ pub enum ContextEntry {
     /// prepares once per connection ([`OpenStatement`]); one with an isolation level opens as
     /// under [`ContextEntry::Native`].
     NativeBegin,
+    /// The same with extension 1.5 and later, whose `tenancy_context.enter_block(..)` lets a
+    /// pipelined opening (tenancy-async) enter with a prepared `SELECT` behind `BEGIN`
+    /// ([`EnterStatement`]) where older versions take a `CALL`.
+    NativeBlock,
     /// The same with an extension older than 1.2, whose entry takes five typed arguments.
     NativeArgs,
     /// A Citus coordinator.
@@ -139,6 +143,7 @@ impl ContextEntry {
              AND p.prosrc LIKE '%tenancy_context.%') AS native, \
          to_regprocedure('tenancy_context.enter(text)') IS NOT NULL AS packed, \
          to_regprocedure('tenancy_context.begin(text, boolean)') IS NOT NULL AS opens, \
+         to_regprocedure('tenancy_context.enter_block(text)') IS NOT NULL AS blocks, \
          EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
            WHERE n.nspname = 'tenancy' AND p.proname = 'check_session') AS session_check";
 
@@ -147,16 +152,33 @@ impl ContextEntry {
     #[must_use]
     #[allow(
         clippy::fn_params_excessive_bools,
-        reason = "the four columns of DETECT_SQL's one row, matched together right here"
+        reason = "the five columns of DETECT_SQL's one row, matched together right here"
     )]
-    pub fn detect(citus: bool, native: bool, packed: bool, opens: bool) -> Self {
-        match (citus, native, packed, opens) {
+    pub fn detect(citus: bool, native: bool, packed: bool, opens: bool, blocks: bool) -> Self {
+        match (citus, native, packed, opens, blocks) {
             (true, ..) => Self::Distributed,
-            (false, true, true, true) => Self::NativeBegin,
-            (false, true, true, false) => Self::Native,
-            (false, true, false, _) => Self::NativeArgs,
+            (false, true, true, true, true) => Self::NativeBlock,
+            (false, true, true, true, false) => Self::NativeBegin,
+            (false, true, true, false, _) => Self::Native,
+            (false, true, false, ..) => Self::NativeArgs,
             (false, false, ..) => Self::Single,
         }
+    }
+
+    /// Whether the entry is the one-argument entry of extension 1.2 or later.
+    #[must_use]
+    pub fn is_packed(self) -> bool {
+        matches!(
+            self,
+            ContextEntry::Native | ContextEntry::NativeBegin | ContextEntry::NativeBlock
+        )
+    }
+
+    /// Whether transactions at the server's default isolation level open with
+    /// `tenancy_context.begin(..)` ([`OpenStatement`], extension 1.3 and later).
+    #[must_use]
+    pub fn opens(self) -> bool {
+        matches!(self, ContextEntry::NativeBegin | ContextEntry::NativeBlock)
     }
 }
 
@@ -179,7 +201,7 @@ pub(crate) fn push_enter(
     check_status: bool,
     read_only: bool,
 ) {
-    if matches!(entry, ContextEntry::Native | ContextEntry::NativeBegin) {
+    if entry.is_packed() {
         sql.push_str("CALL tenancy_context.enter('");
         push_packed(sql, key, session, tenant, principal, check_status);
         sql.push_str(if read_only {
@@ -203,7 +225,10 @@ pub(crate) fn push_enter(
     };
     // Each entry has its own MAC domain: a value made for one can never open the other.
     let domain = match entry {
-        ContextEntry::Native | ContextEntry::NativeBegin | ContextEntry::NativeArgs => "native",
+        ContextEntry::Native
+        | ContextEntry::NativeBegin
+        | ContextEntry::NativeBlock
+        | ContextEntry::NativeArgs => "native",
         ContextEntry::Single | ContextEntry::Distributed => "enter",
     };
     let (session_text, counter_text) = (session.to_string(), counter.to_string());
@@ -235,7 +260,7 @@ pub(crate) fn push_enter(
         }
     };
     let _ = match entry {
-        ContextEntry::Native | ContextEntry::NativeBegin => Ok(()),
+        ContextEntry::Native | ContextEntry::NativeBegin | ContextEntry::NativeBlock => Ok(()),
         ContextEntry::Single => write!(
             sql,
             "SELECT tenancy.enter({}, {}, {counter}, '{mac}', {check_status}){read_only_suffix}",
@@ -417,6 +442,44 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for EnterStatement {
 
 impl<Conn> diesel::RunQueryDsl<Conn> for EnterStatement {}
 
+impl EnterStatement {
+    /// The same entry as the function of extension 1.5 ([`EnterBlockStatement`]).
+    #[must_use]
+    pub fn in_block(self) -> EnterBlockStatement {
+        EnterBlockStatement { entry: self.entry }
+    }
+}
+
+/// `SELECT WHERE tenancy_context.enter_block($1) IS NULL` (extension 1.5): the entry of
+/// [`EnterStatement`] as a function inside an open transaction block, which the server runs
+/// for less than the `CALL` (a `CALL` builds an executor state and prepares its arguments again
+/// on every call). The statement has no column and returns no row. A refused entry aborts the
+/// block, so the statements pipelined behind it are refused.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct EnterBlockStatement {
+    entry: String,
+}
+
+impl diesel::query_builder::QueryId for EnterBlockStatement {
+    type QueryId = EnterBlockStatement;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for EnterBlockStatement {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql("SELECT WHERE tenancy_context.enter_block(");
+        out.push_bind_param::<diesel::sql_types::Text, _>(&self.entry)?;
+        out.push_sql(") IS NULL");
+        Ok(())
+    }
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for EnterBlockStatement {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,26 +570,32 @@ mod tests {
     fn citus_wins_and_an_older_extension_keeps_its_own_entry() {
         for packed in [false, true] {
             for opens in [false, true] {
-                assert_eq!(
-                    ContextEntry::detect(true, true, packed, opens),
-                    ContextEntry::Distributed
-                );
-                assert_eq!(
-                    ContextEntry::detect(false, false, packed, opens),
-                    ContextEntry::Single
-                );
+                for blocks in [false, true] {
+                    assert_eq!(
+                        ContextEntry::detect(true, true, packed, opens, blocks),
+                        ContextEntry::Distributed
+                    );
+                    assert_eq!(
+                        ContextEntry::detect(false, false, packed, opens, blocks),
+                        ContextEntry::Single
+                    );
+                }
             }
         }
         assert_eq!(
-            ContextEntry::detect(false, true, true, true),
+            ContextEntry::detect(false, true, true, true, true),
+            ContextEntry::NativeBlock
+        );
+        assert_eq!(
+            ContextEntry::detect(false, true, true, true, false),
             ContextEntry::NativeBegin
         );
         assert_eq!(
-            ContextEntry::detect(false, true, true, false),
+            ContextEntry::detect(false, true, true, false, false),
             ContextEntry::Native
         );
         assert_eq!(
-            ContextEntry::detect(false, true, false, false),
+            ContextEntry::detect(false, true, false, false, false),
             ContextEntry::NativeArgs
         );
     }

@@ -229,7 +229,9 @@ pub mod __private_v0_1 {
     /// synchronous one, so that there is one copy of the scoping code and of the SQL that
     /// opens and ends a transaction.
     pub mod executor {
-        pub use crate::context::{ContextEntry, EnterStatement, OpenStatement};
+        pub use crate::context::{
+            ContextEntry, EnterBlockStatement, EnterStatement, OpenStatement,
+        };
         pub use crate::scope::predicate::{and_filter, tenant_predicate};
         pub use crate::scope::scoped::{scope_exists, scope_query};
         pub use crate::scope::{

@@ -140,7 +140,7 @@ async fn the_first_statement_runs_inside_the_transaction() {
                     tx.load_sql(diesel::sql_query(
                         "SELECT tenancy.current_tenant()::text AS tenant, \
                          (SELECT count(*) FROM pg_prepared_statements \
-                           WHERE statement = 'CALL tenancy_context.enter($1)') AS n",
+                           WHERE statement = 'SELECT WHERE tenancy_context.enter_block($1) IS NULL') AS n",
                     ))
                     .await
                 })

@@ -103,7 +103,7 @@ fn pools_enter_the_native_context_once_it_is_switched_on() {
     let t = Rls::OnNative.tenancy(1);
     assert_eq!(
         tenancy_schema::__private_v0_1::executor::context_entry(&t),
-        tenancy_schema::__private_v0_1::executor::ContextEntry::NativeBegin
+        tenancy_schema::__private_v0_1::executor::ContextEntry::NativeBlock
     );
     let (entered, tenant, raw): (bool, Option<uuid::Uuid>, i64) = t
         .transaction(a, |tx| {
@@ -607,6 +607,69 @@ struct Mode {
     prepared: i64,
     #[diesel(sql_type = BigInt)]
     n: i64,
+}
+
+/// `tenancy_context.enter_block(entry)` (extension 1.5), bound as a parameter the way a pipelined
+/// opening sends it behind `BEGIN`.
+fn enter_block(conn: &mut PgConnection, entry: &str) -> QueryResult<usize> {
+    diesel::sql_query("SELECT WHERE tenancy_context.enter_block($1) IS NULL")
+        .bind::<Text, _>(entry)
+        .execute(conn)
+}
+
+/// The entry as a function inside an open block (extension 1.5): the checks of `enter`, refused
+/// outside a block, and a refused entry leaves the block aborted, so that a statement sent
+/// behind it (as a pipeline sends the transaction's first statement) is refused too.
+#[test]
+fn the_entry_function_enters_inside_a_block_and_a_refusal_aborts_it() {
+    if !native() {
+        return;
+    }
+    let (a, b) = Rls::OnNative.two_tenants();
+    let key = key();
+    let (mut conn, session) = app_connection();
+    let entry = |tenant: TenantId, counter: i64, mac_tenant: TenantId| {
+        format!(
+            "{}||{counter}|{}|t",
+            tenant.as_uuid(),
+            mac(&key, "native", session, counter, mac_tenant)
+        )
+    };
+
+    // Outside a block it would enter a context for itself only: refused.
+    let e = enter_block(&mut conn, &entry(a, 10, a)).unwrap_err();
+    assert!(e.to_string().contains("cannot run outside one"), "{e}");
+    assert!(!in_transaction_block(&mut conn));
+
+    // Behind BEGIN: tenant a's rows, no row from the statement itself.
+    conn.batch_execute("BEGIN").unwrap();
+    assert_eq!(enter_block(&mut conn, &entry(a, 20, a)).unwrap(), 0);
+    assert_eq!(posts_visible(&mut conn), 2);
+    conn.batch_execute("COMMIT").unwrap();
+
+    // Refused (tenant a's MAC for tenant b, a replay, malformed): the block is aborted and the
+    // next statement refused, until the rollback.
+    for (refused, why) in [
+        (entry(b, 30, a), "bad MAC"),
+        (entry(a, 20, a), "replayed counter"),
+        ("||||".to_owned(), "malformed entry"),
+    ] {
+        conn.batch_execute("BEGIN").unwrap();
+        let e = enter_block(&mut conn, &refused).unwrap_err();
+        assert!(e.to_string().contains(why), "{refused}: {e}");
+        let Err(behind) =
+            diesel::sql_query("SELECT count(*) AS n FROM posts").get_result::<Count>(&mut conn)
+        else {
+            panic!("{refused}: a statement ran behind the refused entry");
+        };
+        assert!(
+            behind
+                .to_string()
+                .contains("current transaction is aborted"),
+            "{behind}"
+        );
+        conn.batch_execute("ROLLBACK").unwrap();
+    }
 }
 
 /// A pool on extension 1.3 opens its transactions with the prepared `tenancy_context.begin`
@@ -1535,19 +1598,12 @@ fn the_session_number_is_read_once_and_belongs_to_its_sequence() {
     assert_eq!(session_seq_locks(&t, tenant).unwrap(), 0, "kept");
 
     // A new number asked for from inside a transaction: the pool's MACs still hold.
-    #[derive(QueryableByName)]
-    struct Opened {
-        #[diesel(sql_type = BigInt)]
-        session: i64,
-    }
-    let opened: Vec<Opened> = t
+    let opened: Vec<Count> = t
         .transaction(tenant, |tx| {
-            tx.load_sql(diesel::sql_query(
-                "SELECT tenancy.open_session() AS session",
-            ))
+            tx.load_sql(diesel::sql_query("SELECT tenancy.open_session() AS n"))
         })
         .unwrap();
-    assert_eq!(opened.len(), 1);
+    assert!(opened[0].n > 0, "a new number");
     assert_eq!(session_seq_locks(&t, tenant).unwrap(), 0);
 
     // The same sequence changed (here its privileges, which also drops the kept key): the
@@ -1666,7 +1722,7 @@ fn an_extension_older_than_one_point_two_keeps_the_older_forms_until_updated() {
     };
     assert!(init_plans(&mut owner) > 0, "1.3 keeps the init plans");
     owner
-        .batch_execute("ALTER EXTENSION tenancy_context UPDATE")
+        .batch_execute("ALTER EXTENSION tenancy_context UPDATE TO '1.4'")
         .unwrap();
     assert!(init_plans(&mut owner) > 0, "until the switch runs again");
     owner
@@ -1674,6 +1730,16 @@ fn an_extension_older_than_one_point_two_keeps_the_older_forms_until_updated() {
         .unwrap();
     assert_eq!(init_plans(&mut owner), 0);
     for t in [&new, &packed, &old] {
+        assert!(sees_itself(t));
+    }
+
+    // 1.5: the entry's function, which pipelined openings use. New pools find it.
+    owner
+        .batch_execute("ALTER EXTENSION tenancy_context UPDATE")
+        .unwrap();
+    let blocks = db.tenancy(&login, 1).unwrap();
+    assert_eq!(context_entry(&blocks), ContextEntry::NativeBlock);
+    for t in [&blocks, &new, &packed, &old] {
         assert!(sees_itself(t));
     }
 }

@@ -47,9 +47,10 @@ impl ContextEntry {
     #[must_use]
     pub fn session_end(self) -> SessionEnd {
         match self {
-            ContextEntry::Native | ContextEntry::NativeBegin | ContextEntry::NativeArgs => {
-                SessionEnd::Guarded
-            }
+            ContextEntry::Native
+            | ContextEntry::NativeBegin
+            | ContextEntry::NativeBlock
+            | ContextEntry::NativeArgs => SessionEnd::Guarded,
             ContextEntry::Single | ContextEntry::Distributed => SessionEnd::Checked,
         }
     }
@@ -197,7 +198,7 @@ pub(crate) const PLAIN_BEGIN: &str = "BEGIN";
 pub enum Begin {
     /// One message of text: `BEGIN` with its options, then the context entry.
     Message(String),
-    /// The prepared `tenancy_context.begin($1, $2)` ([`ContextEntry::NativeBegin`]).
+    /// The prepared `tenancy_context.begin($1, $2)` ([`ContextEntry::opens`]).
     Prepared(OpenStatement),
 }
 
@@ -215,7 +216,7 @@ pub fn begin_with(
     principal: Option<PrincipalId>,
     check_status: bool,
 ) -> Begin {
-    if entry == ContextEntry::NativeBegin && begin == PLAIN_BEGIN {
+    if entry.opens() && begin == PLAIN_BEGIN {
         Begin::Prepared(OpenStatement::new(
             key,
             session,
