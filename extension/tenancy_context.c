@@ -397,9 +397,8 @@ static uint64 key_generation = 0;
  * made again, when it hands out its numbers again), it is read from that one, where this
  * backend has none, and the entry fails.
  */
-static bool session_known = false;
 static int64 session_number = 0;
-static Oid	session_number_seq = InvalidOid;
+static Oid	session_number_seq = InvalidOid;	/* InvalidOid until the first entry read it */
 
 static void
 forget_key(void)
@@ -459,7 +458,7 @@ lookup(const pg_uuid_t *tenant, bool check_status, uint8 *key, int64 *session,
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 
-	if (session_known && session_number_seq == session_seq)
+	if (OidIsValid(session_number_seq) && session_number_seq == session_seq)
 		*session = session_number;
 	else
 	{
@@ -468,7 +467,6 @@ lookup(const pg_uuid_t *tenant, bool check_status, uint8 *key, int64 *session,
 													 ObjectIdGetDatum(session_seq)));
 		session_number = *session;
 		session_number_seq = session_seq;
-		session_known = true;
 	}
 	/* Asked again: opening the sequence takes in invalidations, which may have dropped it. */
 	if (key_kept)
@@ -1041,6 +1039,16 @@ hand_to_workers(QueryDesc *query, int eflags)
 }
 
 /*
+ * The context the readers answer from: what the leader handed over in a parallel worker, else
+ * this transaction's native context; NULL where the SQL context answers.
+ */
+static const ContextState *
+answering_context(void)
+{
+	return IsParallelWorker() ? worker_state() : entered_now() ? &context : NULL;
+}
+
+/*
  * The policies' readers where the native context is switched on (extension 1.2): the native
  * context when this transaction entered one, else the SQL context's. One C function in place
  * of a CASE over entered(), tenant() and verified_context(): the executor initializes every
@@ -1051,7 +1059,7 @@ hand_to_workers(QueryDesc *query, int eflags)
 Datum
 tenancy_context_current_tenant(PG_FUNCTION_ARGS)
 {
-	const ContextState *c = IsParallelWorker() ? worker_state() : entered_now() ? &context : NULL;
+	const ContextState *c = answering_context();
 
 	if (c == NULL)
 		return sql_context_part(fcinfo, 1, "tenancy.tenant_id");
@@ -1063,7 +1071,7 @@ tenancy_context_current_tenant(PG_FUNCTION_ARGS)
 Datum
 tenancy_context_current_principal(PG_FUNCTION_ARGS)
 {
-	const ContextState *c = IsParallelWorker() ? worker_state() : entered_now() ? &context : NULL;
+	const ContextState *c = answering_context();
 
 	if (c == NULL)
 		return sql_context_part(fcinfo, 2, "tenancy.principal_id");

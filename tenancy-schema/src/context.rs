@@ -123,7 +123,7 @@ pub enum ContextEntry {
     NativeBegin,
     /// The same with extension 1.5 and later, whose `tenancy_context.enter_block(..)` lets a
     /// pipelined opening (tenancy-async) enter with a prepared `SELECT` behind `BEGIN`
-    /// ([`EnterStatement`]) where older versions take a `CALL`.
+    /// ([`EnterBlockStatement`]) where older versions take a `CALL` ([`EnterStatement`]).
     NativeBlock,
     /// The same with an extension older than 1.2, whose entry takes five typed arguments.
     NativeArgs,
@@ -431,12 +431,9 @@ impl diesel::query_builder::QueryId for EnterStatement {
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for EnterStatement {
     fn walk_ast<'b>(
         &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+        out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> diesel::QueryResult<()> {
-        out.push_sql("CALL tenancy_context.enter(");
-        out.push_bind_param::<diesel::sql_types::Text, _>(&self.entry)?;
-        out.push_sql(")");
-        Ok(())
+        push_entry_call(out, &self.entry, "CALL tenancy_context.enter(", ")")
     }
 }
 
@@ -469,16 +466,31 @@ impl diesel::query_builder::QueryId for EnterBlockStatement {
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for EnterBlockStatement {
     fn walk_ast<'b>(
         &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+        out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> diesel::QueryResult<()> {
-        out.push_sql("SELECT WHERE tenancy_context.enter_block(");
-        out.push_bind_param::<diesel::sql_types::Text, _>(&self.entry)?;
-        out.push_sql(") IS NULL");
-        Ok(())
+        push_entry_call(
+            out,
+            &self.entry,
+            "SELECT WHERE tenancy_context.enter_block(",
+            ") IS NULL",
+        )
     }
 }
 
 impl<Conn> diesel::RunQueryDsl<Conn> for EnterBlockStatement {}
+
+/// The packed entry bound as the one argument of a call: `before`, `$1`, `after`.
+fn push_entry_call<'b>(
+    mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    entry: &'b String,
+    before: &str,
+    after: &str,
+) -> diesel::QueryResult<()> {
+    out.push_sql(before);
+    out.push_bind_param::<diesel::sql_types::Text, _>(entry)?;
+    out.push_sql(after);
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {

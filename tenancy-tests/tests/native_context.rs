@@ -1489,17 +1489,29 @@ fn a_status_change_reaches_every_transaction_begun_after_it() {
     );
 }
 
-/// Locks this transaction holds on `tenancy.context_key`, in a transaction of `tenant` that
-/// reads nothing else: the entry takes one when it reads the key, none when it kept it.
-fn key_locks(t: &tenancy_schema::Tenancy, tenant: TenantId) -> Result<i64, Error> {
+/// Locks this transaction holds on the relation `tenancy.<relname>`, in a transaction of
+/// `tenant` that reads nothing else: the entry takes one on `context_key` when it reads the
+/// key and on `session_seq` when it reads the session number, none when it kept them.
+fn tenancy_locks(
+    t: &tenancy_schema::Tenancy,
+    tenant: TenantId,
+    relname: &str,
+) -> Result<i64, Error> {
     let rows: Vec<Count> = t.transaction(tenant, |tx| {
-        tx.load_sql(diesel::sql_query(
-            "SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
-               JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE l.pid = pg_backend_pid() AND n.nspname = 'tenancy' AND c.relname = 'context_key'",
-        ))
+        tx.load_sql(
+            diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+                   JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE l.pid = pg_backend_pid() AND n.nspname = 'tenancy' AND c.relname = $1",
+            )
+            .bind::<Text, _>(relname),
+        )
     })?;
     Ok(rows[0].n)
+}
+
+fn key_locks(t: &tenancy_schema::Tenancy, tenant: TenantId) -> Result<i64, Error> {
+    tenancy_locks(t, tenant, "context_key")
 }
 
 /// The key is kept between transactions (extension 1.2) only while its table carries the
@@ -1568,17 +1580,8 @@ fn a_kept_key_gives_way_to_a_replaced_one_at_the_next_transaction() {
     assert_eq!(key_locks(&t, tenant).unwrap(), 0);
 }
 
-/// Locks this transaction holds on `tenancy.session_seq`, in a transaction of `tenant` that reads
-/// nothing else: the entry takes one when it reads the session number, none when it kept it.
 fn session_seq_locks(t: &tenancy_schema::Tenancy, tenant: TenantId) -> Result<i64, Error> {
-    let rows: Vec<Count> = t.transaction(tenant, |tx| {
-        tx.load_sql(diesel::sql_query(
-            "SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
-               JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE l.pid = pg_backend_pid() AND n.nspname = 'tenancy' AND c.relname = 'session_seq'",
-        ))
-    })?;
-    Ok(rows[0].n)
+    tenancy_locks(t, tenant, "session_seq")
 }
 
 /// The session number is read from `tenancy.session_seq` by the first entry on a connection and
