@@ -32,8 +32,8 @@ use tenancy_bench_report::{Better, Report, Row, Section, Stats};
 use tenancy_schema::TenantId;
 use tenancy_testing::{LatencyProxy, TestDatabase};
 
-const RUN: Duration = Duration::from_secs(2);
-const ROUNDS: usize = 3;
+const RUN: Duration = Duration::from_millis(1500);
+const ROUNDS: usize = 5;
 const TENANTS: usize = 8;
 const ROWS_PER_TENANT: i64 = 1_000;
 const ADDED_ROUND_TRIP: Duration = Duration::from_millis(1);
@@ -375,7 +375,7 @@ fn seed(db: &TestDatabase) -> Result<(Vec<TenantId>, String), Box<dyn std::error
     Ok((tenants, version))
 }
 
-/// The sides in the order each round runs them.
+/// The sides, in the order each round runs them from its starting side on.
 const SIDES: [Side; 5] = [
     Side::Tenancy,
     Side::Pipelined,
@@ -463,9 +463,9 @@ async fn run(
              BEGIN; the query with `tenant_id = $1`; COMMIT; no row level security. hand-rolled RLS: BEGIN; `SELECT set_config(..)`; \
              the query under a policy on the setting; COMMIT. Also plain diesel-async with bb8's default `SELECT 1` on every \
              checkout. Loopback, then through a proxy adding {} ms to every round trip. {ROUNDS} rounds of {} s per side, sides \
-             alternating on one tokio runtime; tx/s, ratios of medians.",
+             alternating on one tokio runtime, each round starting with the next side; tx/s, ratios of medians.",
             ADDED_ROUND_TRIP.as_millis(),
-            RUN.as_secs()
+            RUN.as_secs_f64()
         ),
     );
     for (network, addr) in [("loopback", None), ("+1 ms round trip", Some(proxy.addr()))] {
@@ -502,9 +502,12 @@ async fn run(
             });
             for work in [Work::Lookup, Work::Insert] {
                 let mut samples: [Vec<f64>; SIDES.len()] = Default::default();
-                for _ in 0..ROUNDS {
-                    for (side, sample) in SIDES.iter().zip(&mut samples) {
-                        sample.push(throughput(&sides, *side, work, tasks).await?);
+                for round in 0..ROUNDS {
+                    // Each round starts with a different side, so that none is always
+                    // measured right after the same neighbour.
+                    for k in 0..SIDES.len() {
+                        let i = (round + k) % SIDES.len();
+                        samples[i].push(throughput(&sides, SIDES[i], work, tasks).await?);
                     }
                 }
                 let label = format!("{}, {tasks} task(s), {network}", work.label());

@@ -270,8 +270,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "transaction-setup",
         "transaction set-up: tenant transaction vs plain Diesel transaction",
         &format!(
-            "open + `SELECT 1` + commit, {SAMPLES} alternating transactions each side; µs per transaction. Round trips: tenant transaction 2 \
-             (BEGIN + SET LOCAL role and settings + tenant status check in one message; COMMIT), plain Diesel 2 (BEGIN; COMMIT), plus the statement in both."
+            "open + `SELECT 1` + commit, {SAMPLES} alternating transactions each side; µs per transaction. This benchmark's database has \
+             no `tenancy_context` extension, so the tenant transaction uses the SQL context: BEGIN and `tenancy.enter(..)` (PL/pgSQL: the \
+             MAC check through pgcrypto, the tenant status check) in one message; the statement; COMMIT with the session reset \
+             (`RESET ALL; RESET ROLE; DISCARD TEMP` and Diesel's two connection settings) in one message. Plain Diesel: BEGIN; the \
+             statement; COMMIT. `short-transactions` measures the native context."
         ),
     );
     let mut plain_tx = PgConnection::establish(db.url())?;

@@ -25,8 +25,8 @@ use tenancy_schema::{Error, Tenancy, TenancyConfig, TenantId};
 mod support;
 use support::{Better, Row, Section, Stats};
 
-const RUN: Duration = Duration::from_secs(2);
-const ROUNDS: usize = 3;
+const RUN: Duration = Duration::from_millis(1500);
+const ROUNDS: usize = 5;
 const TENANTS: usize = 8;
 const SAMPLES: usize = 2_000;
 
@@ -166,8 +166,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
              the query; COMMIT alone: the extension's session guard refuses any session-level change at commit, so no reset is sent). plain Diesel: BEGIN; the query with `tenant_id = $1`; COMMIT; no row level security. \
              hand-rolled RLS: BEGIN; `SELECT set_config('app.tenant_id', $1, true)`; the query with `tenant_id = $1` under a policy on the \
              setting; COMMIT. tenancy with the SQL context: the same transactions through a pool built before the extension was switched on \
-             (`tenancy.enter`, PL/pgSQL). {ROUNDS} rounds of {} s per side, sides alternating; tx/s, ratios of medians.",
-            RUN.as_secs()
+             (`tenancy.enter`, PL/pgSQL). {ROUNDS} rounds of {} s per side, sides alternating, each round starting with the next side; \
+             tx/s, ratios of medians.",
+            RUN.as_secs_f64()
         ),
     );
     // The pools with the SQL context are built before the switch, those with the native
@@ -193,33 +194,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Work::Insert => next_id.fetch_add(1, Ordering::Relaxed),
                 _ => n as i64,
             };
-            let (mut native, mut plain_side, mut rls_side, mut native_unchecked, mut sql_side) =
-                (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            for _ in 0..ROUNDS {
-                native.push(support::throughput(workers, RUN, &|w, n| {
-                    tenancy_tx(&ours, pick(w, n), work, id(n))
-                })?);
-                plain_side.push(support::throughput(workers, RUN, &|w, n| {
-                    plain_tx(&plain, pick(w, n), work, id(n))
-                })?);
-                rls_side.push(support::throughput(workers, RUN, &|w, n| {
-                    rls_tx(&rls, pick(w, n), work, id(n))
-                })?);
-                native_unchecked.push(support::throughput(workers, RUN, &|w, n| {
-                    tenancy_tx(&unchecked, pick(w, n), work, id(n))
-                })?);
-                sql_side.push(support::throughput(workers, RUN, &|w, n| {
-                    tenancy_tx(sql_context, pick(w, n), work, id(n))
-                })?);
+            let sides: [&(dyn Fn(usize, u64) -> Result<(), Error> + Sync); 5] = [
+                &|w, n| tenancy_tx(&ours, pick(w, n), work, id(n)),
+                &|w, n| plain_tx(&plain, pick(w, n), work, id(n)),
+                &|w, n| rls_tx(&rls, pick(w, n), work, id(n)),
+                &|w, n| tenancy_tx(&unchecked, pick(w, n), work, id(n)),
+                &|w, n| tenancy_tx(sql_context, pick(w, n), work, id(n)),
+            ];
+            let mut samples: [Vec<f64>; 5] = Default::default();
+            for round in 0..ROUNDS {
+                // Each round starts with a different side, so that none is always measured
+                // right after the same neighbour (a checkpoint, a cold cache, the inserts of
+                // the side before).
+                for k in 0..sides.len() {
+                    let i = (round + k) % sides.len();
+                    samples[i].push(support::throughput(workers, RUN, sides[i])?);
+                }
             }
+            let [native, plain_side, rls_side, native_unchecked, sql_side] = &samples;
             let label = format!("{}, {workers} worker(s)", work.label());
             section.push(
                 Row::compared(
                     &format!("{label}: tenancy vs plain Diesel"),
                     "tx/s",
                     Better::Higher,
-                    stats(&native)?,
-                    stats(&plain_side)?,
+                    stats(native)?,
+                    stats(plain_side)?,
                 )
                 .ratio_target(0.90),
             );
@@ -228,8 +228,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     &format!("{label}: tenancy vs hand-rolled RLS"),
                     "tx/s",
                     Better::Higher,
-                    stats(&native)?,
-                    stats(&rls_side)?,
+                    stats(native)?,
+                    stats(rls_side)?,
                 )
                 .ratio_target(1.10),
             );
@@ -237,22 +237,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &format!("{label}: tenancy without the status check vs plain Diesel"),
                 "tx/s",
                 Better::Higher,
-                stats(&native_unchecked)?,
-                stats(&plain_side)?,
+                stats(native_unchecked)?,
+                stats(plain_side)?,
             ));
             section.push(Row::compared(
                 &format!("{label}: tenancy with the SQL context (no extension) vs plain Diesel"),
                 "tx/s",
                 Better::Higher,
-                stats(&sql_side)?,
-                stats(&plain_side)?,
+                stats(sql_side)?,
+                stats(plain_side)?,
             ));
             section.push(Row::compared(
                 &format!("{label}: tenancy with the SQL context (no extension) vs hand-rolled RLS"),
                 "tx/s",
                 Better::Higher,
-                stats(&sql_side)?,
-                stats(&rls_side)?,
+                stats(sql_side)?,
+                stats(rls_side)?,
             ));
         }
     }

@@ -9,7 +9,7 @@ use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::query_source::QuerySource;
 
-use super::plan::{ScopePlan, push_scoped_body_in, render};
+use super::plan::{ScopePlan, push_quoted, push_scoped_body_in, render};
 use super::traits::{GlobalQuery, GlobalSource, ScopeEntry, TenantQuery, TenantSource};
 
 fn renders_empty<T: QueryFragment<Pg>>(fragment: &T) -> QueryResult<bool> {
@@ -60,7 +60,7 @@ where
         out.push_sql(" FROM (");
         push_scoped_body_in(plan.locked_schema.as_deref(), entry, &plan.tenant, &mut out)?;
         out.push_sql(") AS ");
-        out.push_identifier(entry.table)?;
+        push_quoted(&mut out, entry.table)?;
         self.where_clause().walk_ast(out.reborrow())?;
         self.group_by_clause().walk_ast(out.reborrow())?;
         self.having_clause().walk_ast(out.reborrow())?;
