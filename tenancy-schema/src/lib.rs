@@ -64,7 +64,8 @@
 //! table names the table with its schema (`FROM "public"."posts"`), which no CTE shadows (the schema
 //! is looked up once, when the `Tenancy` is built). `UPDATE` and `DELETE` go through tenancy's builders, which hold your predicate and write
 //! `WHERE "posts"."tenant_id" = $1 AND (<predicate>)` behind the same CTEs (the target of a write is
-//! always the table itself). Inserts and upserts write the tenant column themselves, and an upsert's
+//! always the table itself, so a write shadows its own table only where a sub-query names it
+//! again). Inserts and upserts write the tenant column themselves, and an upsert's
 //! conflict target is always `(tenant_id, <column>)`.
 //!
 //! # Transactions

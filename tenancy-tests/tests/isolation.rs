@@ -985,6 +985,92 @@ fn scoped_sql_is_one_statement_with_the_tenant_bound() {
     assert!(sql.contains("FOR UPDATE"), "{sql}");
 }
 
+/// The table a write goes into is its own relation, which no CTE shadows: a write gets the
+/// shadowing CTE of its target only when it reads that table again in a sub-query, and those
+/// of the other tenant tables it reads either way.
+#[test]
+fn a_write_shadows_its_target_only_where_a_sub_query_reads_it() {
+    use diesel::Insertable;
+    use diesel::query_builder::QueryFragment;
+    use tenancy_schema::__private_v0_1::executor::{
+        and_filter, delete_statement, insert_statement, tenant_predicate, update_statement,
+    };
+    fn sql(statement: &impl QueryFragment<diesel::pg::Pg>) -> String {
+        diesel::debug_query::<diesel::pg::Pg, _>(statement).to_string()
+    }
+    let (tenant, _) = two_tenants();
+    // The predicates as the write builders make them: the tenant filter, then `.filter(..)`.
+    let tenant_filter = || tenant_predicate::<posts::table>(tenant);
+    let shadow =
+        |table: &str| format!(r#"WITH "{table}" AS NOT MATERIALIZED (SELECT * FROM "{table}""#);
+
+    let row = (posts::id.eq(90), posts::title.eq("t"), posts::slug.eq("s"))
+        .values()
+        .values;
+    let plain =
+        sql(&insert_statement::<posts::table, _, ()>(tenant, vec![row], None, false).unwrap());
+    assert!(plain.starts_with(r#"INSERT INTO "posts""#), "{plain}");
+
+    let copied = posts::table
+        .filter(posts::id.eq(1))
+        .select(posts::title)
+        .single_value()
+        .assume_not_null();
+    let row = (
+        posts::id.eq(91),
+        posts::title.eq(copied),
+        posts::slug.eq("s2"),
+    )
+        .values()
+        .values;
+    let reading =
+        sql(&insert_statement::<posts::table, _, ()>(tenant, vec![row], None, false).unwrap());
+    assert!(reading.starts_with(&shadow("posts")), "{reading}");
+
+    let update = sql(&update_statement(
+        tenant,
+        posts::table,
+        and_filter(tenant_filter(), posts::id.eq(1)),
+        posts::title.eq("u"),
+    )
+    .unwrap());
+    assert!(update.starts_with(r#"UPDATE "posts""#), "{update}");
+
+    let from_comments = comments::table
+        .filter(comments::id.eq(1))
+        .select(comments::body)
+        .single_value()
+        .assume_not_null();
+    let update = sql(&update_statement(
+        tenant,
+        posts::table,
+        and_filter(tenant_filter(), posts::id.eq(1)),
+        posts::title.eq(from_comments),
+    )
+    .unwrap());
+    assert!(update.starts_with(&shadow("comments")), "{update}");
+    assert!(!update.contains(&shadow("posts")), "{update}");
+
+    let delete = sql(&delete_statement(
+        tenant,
+        posts::table,
+        and_filter(tenant_filter(), posts::id.eq(90)),
+    )
+    .unwrap());
+    assert!(delete.starts_with(r#"DELETE FROM "posts""#), "{delete}");
+    let other = diesel::alias!(posts as other);
+    let delete = sql(&delete_statement(
+        tenant,
+        posts::table,
+        and_filter(
+            tenant_filter(),
+            posts::id.eq_any(other.select(other.field(posts::id))),
+        ),
+    )
+    .unwrap());
+    assert!(delete.starts_with(&shadow("posts")), "{delete}");
+}
+
 /// SQL `PREPARE`, cursors `WITH HOLD` and `LISTEN` outlive the transaction, a rollback and the
 /// session reset; a prepared statement named like one of the driver's would run in the next
 /// transaction on the connection, another tenant's perhaps. None reaches the next checkout:

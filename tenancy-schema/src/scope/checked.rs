@@ -12,7 +12,7 @@ use std::sync::{OnceLock, PoisonError, RwLock};
 use diesel::pg::Pg;
 use diesel::query_builder::QueryFragment;
 
-use super::plan::{render, tables_named_in};
+use super::plan::{render, tables_read_by_write};
 use super::traits::ScopeEntry;
 
 /// What fixes a write statement's SQL text, as far as its checks are concerned: the type that
@@ -53,11 +53,13 @@ impl WriteShape {
     }
 }
 
-/// The tenant tables `statement` names: `known` (what an earlier statement of its shape was
-/// found to name, [`WriteShape::checked_tables`]) without rendering anything, or else read
-/// from its SQL text once `check` has accepted that text, and then kept for `shape`.
+/// The tenant tables `statement`, a write into `target`, reads ([`tables_read_by_write`]):
+/// `known` (what an earlier statement of its shape was found to read,
+/// [`WriteShape::checked_tables`]) without rendering anything, or else read from its SQL text
+/// once `check` has accepted that text, and then kept for `shape`.
 pub(crate) fn tables_checked<S: QueryFragment<Pg> + ?Sized>(
     statement: &S,
+    target: &str,
     shape: Option<WriteShape>,
     known: Option<Vec<ScopeEntry>>,
     check: impl FnOnce(&str) -> Result<(), crate::Error>,
@@ -67,7 +69,7 @@ pub(crate) fn tables_checked<S: QueryFragment<Pg> + ?Sized>(
     }
     let sql = render(statement)?;
     check(&sql)?;
-    let tables = tables_named_in(&sql)?;
+    let tables = tables_read_by_write(&sql, target)?;
     if let Some(shape) = shape {
         shape.passed(&tables);
     }

@@ -130,6 +130,21 @@ pub(crate) fn tables_named_in(sql: &str) -> QueryResult<Vec<ScopeEntry>> {
     tables_named(crate::sql_lexer::names(sql).map_err(unsafe_sql)?)
 }
 
+/// The tenant-scoped tables a write into `target` reads, for its shadowing CTEs: those
+/// [`tables_named_in`] finds, less `target` itself unless the statement names it again (a
+/// sub-query on it). The table an `INSERT`, `UPDATE` or `DELETE` writes is its own relation,
+/// which no CTE shadows, so a CTE of that name would only cost the client its rendering and
+/// the server its parsing and a bound parameter.
+pub(crate) fn tables_read_by_write(sql: &str, target: &str) -> QueryResult<Vec<ScopeEntry>> {
+    let names = crate::sql_lexer::names(sql).map_err(unsafe_sql)?;
+    let named_again = relation_uses(&names, target) > 1;
+    let mut tables = tables_named(names)?;
+    if !named_again {
+        tables.retain(|t| t.table != target);
+    }
+    Ok(tables)
+}
+
 /// [`tables_named_in`] for names already read from the SQL text.
 fn tables_named(names: Vec<crate::sql_lexer::NameUse>) -> QueryResult<Vec<ScopeEntry>> {
     let scoped = crate::manifest::tenant_tables();

@@ -40,8 +40,8 @@ pub(crate) fn check_changeset<T: ScopedTable>(statement_sql: &str) -> Result<(),
 }
 
 /// A write statement (`UPDATE`, `DELETE`) prefixed with the shadowing CTEs of every
-/// tenant-scoped table it names, so that sub-queries in its `SET` list and filters read only
-/// the tenant's rows. The target of an `UPDATE`/`DELETE` is always the table itself (a CTE
+/// tenant-scoped table its sub-queries name, so that sub-queries in its `SET` list and filters
+/// read only the tenant's rows. The target of an `UPDATE`/`DELETE` is always the table itself (a CTE
 /// never shadows it), filtered by the explicit tenant predicate.
 #[derive(Debug)]
 pub struct WithScope<S> {
@@ -50,16 +50,17 @@ pub struct WithScope<S> {
 }
 
 impl<S: QueryFragment<Pg> + QueryId> WithScope<S> {
-    /// `statement` with the CTEs of the tables it names, once `check` has accepted its SQL
-    /// text (without the prefix). `known` is what an earlier statement of the same shape was
+    /// `statement`, a write into `target`, with the CTEs of the tables it reads, once `check`
+    /// has accepted its SQL text (without the prefix). `known` is what an earlier statement of the same shape was
     /// found to name ([`WriteShape::checked_tables`]); with it, nothing is rendered or checked.
     pub(crate) fn checked(
         statement: S,
+        target: &str,
         tenant: Uuid,
         known: Option<Vec<ScopeEntry>>,
         check: impl FnOnce(&str) -> Result<(), crate::Error>,
     ) -> Result<Self, crate::Error> {
-        let tables = tables_checked(&statement, WriteShape::of::<S>(false), known, check)?;
+        let tables = tables_checked(&statement, target, WriteShape::of::<S>(false), known, check)?;
         Ok(Self {
             plan: ScopePlan::shadowing(tenant, tables),
             statement,

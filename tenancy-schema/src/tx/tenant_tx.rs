@@ -389,7 +389,7 @@ where
         .as_ref()
         .is_some_and(|c| c.update.is_some());
     let known = shape.and_then(WriteShape::checked_tables);
-    let tables = tables_checked(&statement, shape, known, |sql| {
+    let tables = tables_checked(&statement, T::SCOPE.table, shape, known, |sql| {
         if upsert_changes {
             check_changeset::<T>(sql)?;
         }

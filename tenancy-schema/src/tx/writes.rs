@@ -160,7 +160,13 @@ where
     if known.is_none() {
         check_predicate::<T, _>(tenant, &predicate)?;
     }
-    WithScope::checked(build(predicate), *tenant.as_uuid(), known, check)
+    WithScope::checked(
+        build(predicate),
+        T::SCOPE.table,
+        *tenant.as_uuid(),
+        known,
+        check,
+    )
 }
 
 /// Checks a tenant write's predicate (`<tenant filter> AND (<f1>) AND (<f2>)...`): every
