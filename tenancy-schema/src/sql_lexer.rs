@@ -504,7 +504,7 @@ pub(crate) fn check_conjunction(predicate: &str, prefix: &str) -> Result<(), Sql
 
 /// Functions that execute SQL passed to them as text, or read whole tables by name: a
 /// table they read never appears as an identifier, so scoping cannot see it.
-const DYNAMIC_SQL: &[&str] = &[
+pub(crate) const DYNAMIC_SQL: &[&str] = &[
     "query_to_xml",
     "query_to_xmlschema",
     "query_to_xml_and_xmlschema",

@@ -277,6 +277,32 @@ const CASES: &[Case] = &[
         breaks: "DROP POLICY tenant_isolation ON gadgets",
         fix: "CREATE POLICY tenant_isolation ON gadgets AS RESTRICTIVE FOR ALL TO PUBLIC USING (tenant_id = (SELECT tenancy.current_tenant())) WITH CHECK (tenant_id = (SELECT tenancy.current_tenant()));",
     },
+    // A restrictive policy that mentions the column and the context without being the
+    // tenant equality isolates nothing.
+    Case {
+        id: "TEN013",
+        object: "table gadgets",
+        breaks: "ALTER POLICY tenant_isolation ON gadgets USING (coalesce(tenant_id = tenancy.current_tenant(), true))",
+        fix: "ALTER POLICY tenant_isolation ON gadgets USING (tenant_id = (SELECT tenancy.current_tenant()))",
+    },
+    Case {
+        id: "TEN013",
+        object: "table gadgets",
+        breaks: "ALTER POLICY tenant_isolation ON gadgets WITH CHECK (tenant_id IS DISTINCT FROM tenancy.current_tenant())",
+        fix: "ALTER POLICY tenant_isolation ON gadgets WITH CHECK (tenant_id = (SELECT tenancy.current_tenant()))",
+    },
+    Case {
+        id: "TEN014",
+        object: "table gadgets",
+        breaks: "GRANT TRUNCATE ON gadgets TO tenancy_app",
+        fix: "REVOKE TRUNCATE ON gadgets FROM tenancy_app",
+    },
+    Case {
+        id: "TEN014",
+        object: "table gadget_parts",
+        breaks: "GRANT TRIGGER ON gadget_parts TO PUBLIC",
+        fix: "REVOKE TRIGGER ON gadget_parts FROM PUBLIC",
+    },
     Case {
         id: "TEN020",
         object: "policy sloppy on gadgets",
@@ -342,6 +368,20 @@ const CASES: &[Case] = &[
         object: "function leak_gadgets()",
         breaks: "CREATE FUNCTION leak_gadgets() RETURNS SETOF gadgets LANGUAGE sql SECURITY DEFINER AS 'SELECT * FROM gadgets'",
         fix: "REVOKE EXECUTE ON FUNCTION leak_gadgets() FROM PUBLIC",
+    },
+    // A definer that builds its statement at run time names no table in its text.
+    Case {
+        id: "TEN070",
+        object: "function count_anything(text)",
+        breaks: "CREATE FUNCTION count_anything(t text) RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER AS $$DECLARE n bigint; BEGIN EXECUTE format('SELECT count(*) FROM %I', t) INTO n; RETURN n; END$$",
+        fix: "REVOKE EXECUTE ON FUNCTION count_anything(text) FROM PUBLIC",
+    },
+    // A rule's actions run as its owner: this one copies every tenant's gadgets.
+    Case {
+        id: "TEN071",
+        object: "rule gadget_copy on gadgets",
+        breaks: "CREATE TABLE gadget_log (name text); CREATE RULE gadget_copy AS ON INSERT TO gadgets DO ALSO INSERT INTO gadget_log SELECT name FROM gadgets",
+        fix: "DROP RULE gadget_copy ON gadgets; DROP TABLE gadget_log",
     },
     Case {
         id: "TEN071",

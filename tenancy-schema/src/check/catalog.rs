@@ -26,6 +26,11 @@ pub(super) struct TableRow {
     /// Whether the application role may `SELECT` from it.
     #[diesel(sql_type = Bool)]
     pub(super) app_can_select: bool,
+    /// The privileges the application role holds on it that row level security does not
+    /// govern: `TRUNCATE` (empties the table for every tenant) and `TRIGGER` (code that runs
+    /// in every tenant's writes).
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) app_unpoliced: Vec<String>,
     /// Its comment starts with `tenancy: private`: kept from the application role on purpose.
     #[diesel(sql_type = Bool)]
     pub(super) private: bool,
@@ -96,8 +101,21 @@ pub(super) struct RoutineRow {
     pub(super) name: String,
     #[diesel(sql_type = Text)]
     pub(super) body: String,
+    /// The language it is written in (`sql`, `plpgsql`, `c`, ...).
+    #[diesel(sql_type = Text)]
+    pub(super) language: String,
     #[diesel(sql_type = Nullable<Text>)]
     pub(super) comment: Option<String>,
+}
+
+/// A rewrite rule (other than a view's) on a table the application role writes: its actions
+/// run with the rule owner's rights.
+#[derive(QueryableByName)]
+pub(super) struct RuleRow {
+    #[diesel(sql_type = Text)]
+    pub(super) name: String,
+    #[diesel(sql_type = Text)]
+    pub(super) definition: String,
 }
 
 #[derive(QueryableByName)]
@@ -182,6 +200,7 @@ pub(super) struct Catalog {
     pub(super) role: RoleRow,
     pub(super) routines: Vec<RoutineRow>,
     pub(super) views: Vec<ViewRow>,
+    pub(super) rules: Vec<RuleRow>,
     pub(super) audit: Option<AuditLog>,
 }
 
@@ -339,6 +358,8 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                 (SELECT oid FROM pg_roles WHERE rolname = $2) = c.relowner AS app_is_owner,
                 pg_has_role($2, c.relowner, 'MEMBER') AS app_in_owner,
                 has_table_privilege($2, c.oid, 'SELECT') AS app_can_select,
+                ARRAY(SELECT p FROM unnest(ARRAY['TRUNCATE', 'TRIGGER']) p
+                      WHERE has_table_privilege($2, c.oid, p)) AS app_unpoliced,
                 coalesce(obj_description(c.oid, 'pg_class') LIKE 'tenancy: private%', false) AS private
          FROM pg_class c
          WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p')",
@@ -390,8 +411,8 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     .load(conn)?;
     let routines: Vec<RoutineRow> = diesel::sql_query(
         "SELECT p.oid::regprocedure::text AS name, coalesce(pg_get_functiondef(p.oid), p.prosrc) AS body,
-                obj_description(p.oid, 'pg_proc') AS comment
-         FROM pg_proc p
+                l.lanname::text AS language, obj_description(p.oid, 'pg_proc') AS comment
+         FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
          WHERE p.prosecdef AND p.prokind IN ('f', 'p')
            AND p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
            AND has_function_privilege($1, p.oid, 'EXECUTE')",
@@ -405,6 +426,17 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
          WHERE c.relkind IN ('v', 'm')
            AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
            AND has_table_privilege($1, c.oid, 'SELECT')",
+    )
+    .bind::<T, _>(&app)
+    .load(conn)?;
+    let rules: Vec<RuleRow> = diesel::sql_query(
+        "SELECT format('rule %I on %s', r.rulename, c.oid::regclass) AS name,
+                pg_get_ruledef(r.oid) AS definition
+         FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
+         WHERE r.rulename <> '_RETURN'
+           AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+           AND (has_table_privilege($1, c.oid, 'INSERT') OR has_table_privilege($1, c.oid, 'UPDATE')
+                OR has_table_privilege($1, c.oid, 'DELETE') OR has_table_privilege($1, c.oid, 'SELECT'))",
     )
     .bind::<T, _>(&app)
     .load(conn)?;
@@ -465,6 +497,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         role,
         routines,
         views,
+        rules,
         audit,
     })
 }

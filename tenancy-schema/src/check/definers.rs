@@ -7,6 +7,7 @@ use super::CheckOptions;
 use super::catalog::Catalog;
 use super::expr::has_word;
 use super::report::Findings;
+use crate::sql_lexer::DYNAMIC_SQL;
 
 pub(super) fn check_definers_and_views(
     f: &mut Findings,
@@ -22,13 +23,30 @@ pub(super) fn check_definers_and_views(
             .collect()
     };
     for r in &catalog.routines {
-        let read = reads(&r.body);
         let reviewed = r
             .comment
             .as_deref()
             .is_some_and(|c| c.starts_with("tenancy: reviewed"));
-        if !read.is_empty() && !reviewed {
-            f.add("TEN070", format!("function {}", r.name), format!("SECURITY DEFINER, executable by `{}`, reads {}: it runs with its owner's rights, outside the caller's policies", o.app_role, read.into_iter().collect::<Vec<_>>().join(", ")), format!("make it SECURITY INVOKER, or REVOKE EXECUTE from {} — or, once reviewed to return only the current tenant's rows, COMMENT ON FUNCTION {} IS 'tenancy: reviewed: <why it is safe>'", o.app_role, r.name));
+        if reviewed {
+            continue;
+        }
+        let read = reads(&r.body);
+        let what = if !read.is_empty() {
+            format!("reads {}", read.into_iter().collect::<Vec<_>>().join(", "))
+        } else if let Some(how) = runs_unseen_sql(&r.body, &r.language) {
+            format!("{how}, so which tables it reads cannot be seen from its text")
+        } else {
+            continue;
+        };
+        f.add("TEN070", format!("function {}", r.name), format!("SECURITY DEFINER, executable by `{}`, {what}: it runs with its owner's rights, outside the caller's policies", o.app_role), format!("make it SECURITY INVOKER, or REVOKE EXECUTE from {} — or, once reviewed to return only the current tenant's rows, COMMENT ON FUNCTION {} IS 'tenancy: reviewed: <why it is safe>'", o.app_role, r.name));
+    }
+    // A rule's actions run with its owner's rights (PostgreSQL checks them, row level
+    // security included, as the rule owner), so a rule that touches a tenant table moves rows
+    // around the caller's policies just as a view does.
+    for r in &catalog.rules {
+        let read = reads(&r.definition);
+        if !read.is_empty() {
+            f.add("TEN071", &r.name, format!("`{}` fires it, and its actions touch {} with its owner's rights, bypassing their policies", o.app_role, read.into_iter().collect::<Vec<_>>().join(", ")), format!("DROP {} (a trigger, which runs as the caller, does the same job)", r.name.replacen("rule ", "RULE ", 1).replacen(" on ", " ON ", 1)));
         }
     }
     for v in &catalog.views {
@@ -37,4 +55,23 @@ pub(super) fn check_definers_and_views(
             f.add("TEN071", format!("view {}", v.name), format!("`{}` can read it and it covers {} with its owner's rights, bypassing their policies", o.app_role, read.into_iter().collect::<Vec<_>>().join(", ")), format!("ALTER VIEW {} SET (security_invoker = true)", v.name));
         }
     }
+}
+
+/// How a function body runs SQL that its text does not name: a statement built at run time
+/// (PL/pgSQL's `EXECUTE`), a built-in that runs SQL given as text or reads a table by name
+/// (`query_to_xml`, `table_to_xml`), or a language other than SQL and PL/pgSQL, whose code
+/// may query anything.
+fn runs_unseen_sql(body: &str, language: &str) -> Option<String> {
+    if !matches!(language, "sql" | "plpgsql") {
+        return Some(format!("is written in {language}"));
+    }
+    let upper = body.to_ascii_uppercase();
+    if language == "plpgsql" && has_word(&upper, "EXECUTE") {
+        return Some("runs statements built at run time (EXECUTE)".to_owned());
+    }
+    let lower = body.to_ascii_lowercase();
+    DYNAMIC_SQL
+        .iter()
+        .find(|f| has_word(&lower, f))
+        .map(|f| format!("calls {f}, which runs SQL given as text or reads a table by name"))
 }

@@ -76,7 +76,13 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN013",
         Severity::Error,
         Section::Isolation,
-        "no restrictive tenant isolation policy (for all commands, USING and WITH CHECK)",
+        "no restrictive tenant isolation policy (for all commands, USING and WITH CHECK each the tenant equality, or opening with it)",
+    ),
+    (
+        "TEN014",
+        Severity::Error,
+        Section::Isolation,
+        "the application role may TRUNCATE a tenant table or create triggers on it, which row level security does not govern",
     ),
     (
         "TEN020",
@@ -220,13 +226,13 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN070",
         Severity::Error,
         Section::Isolation,
-        "a SECURITY DEFINER function the application role can run reads tenant tables",
+        "a SECURITY DEFINER function the application role can run reads tenant tables, or runs SQL its text does not show",
     ),
     (
         "TEN071",
         Severity::Error,
         Section::Isolation,
-        "a view the application role can read covers tenant tables without security_invoker",
+        "a view the application role can read covers tenant tables without security_invoker, or a rule it fires touches them",
     ),
     (
         "TEN072",

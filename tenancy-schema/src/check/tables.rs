@@ -11,7 +11,6 @@ use super::expr::{
 use super::report::Findings;
 use crate::TableManifest;
 
-#[allow(clippy::too_many_lines)] // reason: one lint after another, in LINTS order
 /// The policy form a fix suggests: the plain call where a distributed engine is expected
 /// (it refuses sub-queries in policies), the once-per-statement read otherwise.
 fn context_read(o: &CheckOptions) -> crate::policy::ContextRead {
@@ -115,12 +114,30 @@ pub(super) fn check_tenant_table(
             }
         }
     }
+    check_rights(f, o, table, &object, t);
+}
+
+/// What the application role may do to `table` besides reading and writing its own
+/// tenant's rows: own it, or hold privileges that row level security does not govern.
+fn check_rights(f: &mut Findings, o: &CheckOptions, table: &str, object: &str, t: &TableRow) {
+    if !t.app_unpoliced.is_empty() {
+        let granted = t.app_unpoliced.join(" and ");
+        f.add(
+            "TEN014",
+            object,
+            format!(
+                "`{}` holds {granted} on `{table}`: TRUNCATE empties it for every tenant and a trigger runs in every tenant's writes, and row level security governs neither",
+                o.app_role
+            ),
+            format!("REVOKE {} ON {table} FROM {}, PUBLIC", t.app_unpoliced.join(", "), o.app_role),
+        );
+    }
     if t.app_is_owner {
-        f.add("TEN063", &object, format!("`{}` owns `{table}`: owners are exempt from policies unless forced, and can drop them", o.app_role), format!("ALTER TABLE {table} OWNER TO <migration role>"));
+        f.add("TEN063", object, format!("`{}` owns `{table}`: owners are exempt from policies unless forced, and can drop them", o.app_role), format!("ALTER TABLE {table} OWNER TO <migration role>"));
     } else if t.app_in_owner {
         f.add(
             "TEN064",
-            &object,
+            object,
             format!(
                 "`{}` is a member of `{}`, which owns `{table}`",
                 o.app_role, t.owner
@@ -152,10 +169,18 @@ fn check_policies(
     if !permissive {
         f.add("TEN012", object, format!("no permissive policy with `{col} = tenancy.current_tenant()` applies to `{}`: it can read nothing (or something else grants access)", o.app_role), crate::policy::access_policy_as(context_read(o), table, col, &o.app_role));
     }
+    // A restrictive policy only narrows, so one whose USING and WITH CHECK each are the
+    // tenant equality (or open an AND with it) isolates whatever else exists; a predicate
+    // that merely mentions the column and the context (`<>`, `IS DISTINCT FROM`,
+    // `coalesce(.., true)`) does not.
     let restrictive = policies.iter().any(|p| {
         !p.permissive
             && p.applies_to_app
             && policy_applies_to_all_commands_with_tenant_predicate(p, col)
+            && p.using.is_some()
+            && p.check.is_some()
+            && carries_tenant_predicate(p.using.as_deref(), col)
+            && carries_tenant_predicate(p.check.as_deref(), col)
     });
     if !restrictive {
         f.add("TEN013", object, "no RESTRICTIVE tenant isolation policy: a permissive policy added later could widen access across tenants", crate::policy::isolation_policy_as(context_read(o), table, col));
