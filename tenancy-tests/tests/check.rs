@@ -376,6 +376,13 @@ const CASES: &[Case] = &[
         breaks: "CREATE FUNCTION count_anything(t text) RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER AS $$DECLARE n bigint; BEGIN EXECUTE format('SELECT count(*) FROM %I', t) INTO n; RETURN n; END$$",
         fix: "REVOKE EXECUTE ON FUNCTION count_anything(text) FROM PUBLIC",
     },
+    // A trigger runs its function whoever may execute it.
+    Case {
+        id: "TEN070",
+        object: "function gadget_spy()",
+        breaks: "CREATE TABLE gadget_log (name text); CREATE FUNCTION gadget_spy() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$BEGIN INSERT INTO gadget_log SELECT name FROM gadgets; RETURN NEW; END$$; REVOKE EXECUTE ON FUNCTION gadget_spy() FROM PUBLIC; CREATE TRIGGER gadget_spy AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_spy()",
+        fix: "DROP TRIGGER gadget_spy ON gadgets; DROP FUNCTION gadget_spy(); DROP TABLE gadget_log",
+    },
     // A rule's actions run as its owner: this one copies every tenant's gadgets.
     Case {
         id: "TEN071",
@@ -483,6 +490,66 @@ fn every_lint_fires_on_a_broken_database_and_clears_with_its_fix() {
     }
     // Nothing left behind by the cases.
     assert!(!report(&mut conn, &reg, &options).has_errors());
+}
+
+/// On the native context the policies call the extension's C readers, so those must be the
+/// extension's own C functions, out of the application role's reach: a reader replaced by
+/// SQL, handed to the application role or taken out of the extension is TEN068.
+#[test]
+fn the_native_readers_are_the_extensions_own() {
+    if !tenancy_testing::native_context_available().expect("look for the extension") {
+        return;
+    }
+    let (_db, mut conn) = fresh();
+    conn.batch_execute("CREATE EXTENSION tenancy_context; SELECT tenancy.enable_native_context()")
+        .unwrap();
+    let reg = tenancy_schema::registry();
+    let options = CheckOptions::default();
+    assert!(!report(&mut conn, &reg, &options).has_errors());
+    let owner: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+        "pg_get_userbyid(proowner)::text FROM pg_proc WHERE oid = 'tenancy_context.current_tenant()'::regprocedure",
+    ))
+    .get_result(&mut conn)
+    .unwrap();
+    for (breaks, fix) in [
+        (
+            "ALTER FUNCTION tenancy_context.current_tenant() OWNER TO tenancy_app".to_owned(),
+            format!("ALTER FUNCTION tenancy_context.current_tenant() OWNER TO \"{owner}\""),
+        ),
+        (
+            "ALTER EXTENSION tenancy_context DROP FUNCTION tenancy_context.current_principal()"
+                .to_owned(),
+            "ALTER EXTENSION tenancy_context ADD FUNCTION tenancy_context.current_principal()"
+                .to_owned(),
+        ),
+    ] {
+        conn.batch_execute(&breaks).unwrap();
+        let broken = report(&mut conn, &reg, &options);
+        assert!(
+            present(&broken, "TEN068", "schema tenancy_context"),
+            "{breaks}: {:#?}",
+            broken.findings
+        );
+        conn.batch_execute(&fix).unwrap();
+        let fixed = report(&mut conn, &reg, &options);
+        assert!(!fixed.has_errors(), "{fix}: {:#?}", fixed.findings);
+    }
+    // A reader replaced by SQL that returns a constant tenant.
+    conn.batch_execute(
+        "CREATE OR REPLACE FUNCTION tenancy_context.current_tenant() RETURNS uuid LANGUAGE sql STABLE \
+         AS $$SELECT '00000000-0000-0000-0000-000000000001'::uuid$$",
+    )
+    .unwrap();
+    let replaced = report(&mut conn, &reg, &options);
+    let finding = replaced
+        .findings
+        .iter()
+        .find(|f| f.id == "TEN068")
+        .unwrap_or_else(|| panic!("{:#?}", replaced.findings));
+    assert!(
+        finding.message.contains("tenancy_context.current_tenant()"),
+        "{finding}"
+    );
 }
 
 /// On the native context the policies call the extension's C readers; policies written after

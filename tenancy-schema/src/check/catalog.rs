@@ -177,6 +177,11 @@ pub(super) struct ContextRow {
     /// `tenancy.enable_native_context()` writes into the policies in place of the SQL readers.
     #[diesel(sql_type = Bool)]
     pub(super) native_readers: bool,
+    /// Functions of the `tenancy_context` schema that are not the extension's own C code (a
+    /// reader replaced by SQL, taken out of the extension), or that the application role can
+    /// replace: the policies would read whatever they return.
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) foreign_native_functions: Vec<String>,
     #[diesel(sql_type = Array<Text>)]
     pub(super) forgeable_by: Vec<String>,
     /// The body of `tenancy.check_session()`, whitespace folded, if it exists.
@@ -271,6 +276,16 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
                            pg_get_expr(pol.polwithcheck, pol.polrelid)) LIKE '%tenancy\\_context.%'))
   AND NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'tenancy_context') AS native_without_extension,
   r.native AND to_regprocedure('tenancy_context.current_tenant()') IS NOT NULL AS native_readers,
+  ARRAY(
+    SELECT p.oid::regprocedure::text FROM pg_proc p
+    WHERE p.pronamespace = to_regnamespace('tenancy_context')
+      AND (p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
+           OR pg_has_role($1, p.proowner, 'MEMBER')
+           OR NOT EXISTS (SELECT FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+                          WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                            AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+                            AND e.extname = 'tenancy_context'))
+    ORDER BY 1) AS foreign_native_functions,
   ARRAY(
     SELECT what FROM (
       SELECT 'SELECT on tenancy.context_key' AS what
@@ -415,7 +430,14 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
          FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
          WHERE p.prosecdef AND p.prokind IN ('f', 'p')
            AND p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
-           AND has_function_privilege($1, p.oid, 'EXECUTE')",
+           AND (has_function_privilege($1, p.oid, 'EXECUTE')
+                -- A trigger runs its function whoever may EXECUTE it.
+                OR EXISTS (SELECT FROM pg_trigger t
+                           WHERE t.tgfoid = p.oid AND NOT t.tgisinternal
+                             AND (has_table_privilege($1, t.tgrelid, 'INSERT')
+                                  OR has_table_privilege($1, t.tgrelid, 'UPDATE')
+                                  OR has_table_privilege($1, t.tgrelid, 'DELETE')
+                                  OR has_table_privilege($1, t.tgrelid, 'TRUNCATE'))))",
     )
     .bind::<T, _>(&app)
     .load(conn)?;

@@ -38,7 +38,7 @@ pub(super) fn check_definers_and_views(
         } else {
             continue;
         };
-        f.add("TEN070", format!("function {}", r.name), format!("SECURITY DEFINER, executable by `{}`, {what}: it runs with its owner's rights, outside the caller's policies", o.app_role), format!("make it SECURITY INVOKER, or REVOKE EXECUTE from {} — or, once reviewed to return only the current tenant's rows, COMMENT ON FUNCTION {} IS 'tenancy: reviewed: <why it is safe>'", o.app_role, r.name));
+        f.add("TEN070", format!("function {}", r.name), format!("SECURITY DEFINER, run by `{}` (called, or fired as a trigger by its writes), {what}: it runs with its owner's rights, outside the caller's policies", o.app_role), format!("make it SECURITY INVOKER, or REVOKE EXECUTE from {} — or, once reviewed to return only the current tenant's rows, COMMENT ON FUNCTION {} IS 'tenancy: reviewed: <why it is safe>'", o.app_role, r.name));
     }
     // A rule's actions run with its owner's rights (PostgreSQL checks them, row level
     // security included, as the rule owner), so a rule that touches a tenant table moves rows

@@ -208,7 +208,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN068",
         Severity::Error,
         Section::Isolation,
-        "the policies read the native tenant context, but its extension is not installed",
+        "the policies read the native tenant context, but its extension is not installed, or a function of its schema is not the extension's own",
     ),
     (
         "TEN069",

@@ -89,6 +89,19 @@ pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &C
             "as a superuser: CREATE EXTENSION tenancy_context (extension/ in tenancy's repository); or SELECT tenancy.disable_native_context()",
         );
     }
+    if !catalog.context.foreign_native_functions.is_empty() {
+        f.add(
+            "TEN068",
+            "schema tenancy_context",
+            format!(
+                "{} in the native context's schema {} not the tenancy_context extension's own C code, or can be replaced by `{}`: the policies would read whatever it returns",
+                catalog.context.foreign_native_functions.join(", "),
+                if catalog.context.foreign_native_functions.len() == 1 { "is" } else { "are" },
+                o.app_role
+            ),
+            "as a superuser: DROP the functions the extension does not own and ALTER EXTENSION tenancy_context UPDATE (or DROP EXTENSION tenancy_context and CREATE it again, then SELECT tenancy.enable_native_context())",
+        );
+    }
     let shipped = shipped_session_check();
     let intact = catalog.context.session_check_body.as_deref() == Some(shipped.as_str());
     if !intact || !catalog.context.session_check_executable {
