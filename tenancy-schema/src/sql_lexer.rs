@@ -61,6 +61,12 @@ pub enum SqlTextError {
         "`{0}` runs SQL given as text, which tenancy cannot scope: query the tables directly inside the tenant transaction"
     )]
     DynamicSql(String),
+    /// A statistics view (`pg_stats`): it shows values of every tenant's rows (most common
+    /// values, histograms) wherever row level security is off, and tenancy cannot scope it.
+    #[error(
+        "`{0}` shows values of every tenant's rows (most common values, histograms) where row level security is off, which tenancy cannot scope: query the tables themselves inside the tenant transaction"
+    )]
+    StatisticsView(String),
     /// A backslash in a string literal that makes the text read differently when
     /// `standard_conforming_strings` is off.
     #[error(
@@ -528,9 +534,20 @@ pub(crate) const DYNAMIC_SQL: &[&str] = &[
     "dblink_send_query",
 ];
 
-/// Refuses calls of [`DYNAMIC_SQL`] functions in `tokens`.
+/// The views that show the planner's statistics of tables: sample values of their rows,
+/// filtered by privilege and by whether row level security is active, never by tenant.
+const STATISTICS_VIEWS: &[&str] = &["pg_stats", "pg_stats_ext", "pg_stats_ext_exprs"];
+
+/// Refuses calls of [`DYNAMIC_SQL`] functions and references to [`STATISTICS_VIEWS`] in
+/// `tokens`.
 fn check_dynamic(tokens: &[Token]) -> Result<(), SqlTextError> {
     for (i, token) in tokens.iter().enumerate() {
+        if let Token::Ident { name, .. } = token
+            && STATISTICS_VIEWS.contains(&name.as_str())
+            && tokens.get(i + 1) != Some(&Token::Punct('('))
+        {
+            return Err(SqlTextError::StatisticsView(name.clone()));
+        }
         if let Token::Ident { name, .. } = token
             && DYNAMIC_SQL.contains(&name.as_str())
             && tokens.get(i + 1) == Some(&Token::Punct('('))
