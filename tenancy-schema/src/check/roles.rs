@@ -99,7 +99,7 @@ pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &C
                 if catalog.context.foreign_native_functions.len() == 1 { "is" } else { "are" },
                 o.app_role
             ),
-            "as a superuser: DROP the functions the extension does not own and ALTER EXTENSION tenancy_context UPDATE (or DROP EXTENSION tenancy_context and CREATE it again, then SELECT tenancy.enable_native_context())",
+            "as a superuser: give a function back to the extension's owner (ALTER FUNCTION .. OWNER TO) and to the extension (ALTER EXTENSION tenancy_context ADD FUNCTION ..); for a replaced reader, SELECT tenancy.disable_native_context(), DROP EXTENSION tenancy_context, CREATE EXTENSION tenancy_context, then SELECT tenancy.enable_native_context()",
         );
     }
     let shipped = shipped_session_check();
