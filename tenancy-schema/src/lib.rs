@@ -154,8 +154,11 @@
 //! `Tenancy` is built it checks them against `pg_roles` and `pg_auth_members`: the application login
 //! must inherit `tenancy_app` and must not be able to become, directly or through any chain of
 //! memberships, a superuser, a BYPASSRLS role, a table owner, a CREATEROLE role (which can grant
-//! itself any of those) or a predefined role with access to the server's files or shell
-//! (`pg_read_server_files`, `pg_write_server_files`, `pg_execute_server_program`); the admin login must be another login
+//! itself any of those), a predefined role with access to the server's files or shell
+//! (`pg_read_server_files`, `pg_write_server_files`, `pg_execute_server_program`), a role with
+//! any privilege on `tenancy.context_key` (`pg_read_all_data` and `pg_write_all_data` included:
+//! reading the key seals any tenant's context, writing it puts in a known key) or a role with
+//! `TRUNCATE` or `TRIGGER` on a table under row level security, which governs neither; the admin login must be another login
 //! that can become `tenancy_admin`. Anything else is `Error::UnsafeRole`, naming the role, the path
 //! and the fix, and `tenancy check` reports it as TEN065. Both role names are configurable
 //! (`TenancyConfig::app_role`, `admin_role`). The context key is read through the admin login when

@@ -26,6 +26,12 @@ pub(crate) struct Reachable {
     pub create_role: bool,
     #[diesel(sql_type = Bool)]
     pub server_access: bool,
+    /// It may read or change `tenancy.context_key`, the key that seals the tenant context.
+    #[diesel(sql_type = Bool)]
+    pub key_access: bool,
+    /// It may `TRUNCATE`, or create triggers on, a table under row level security.
+    #[diesel(sql_type = Bool)]
+    pub unpoliced: bool,
 }
 
 /// Every role `login` can become (itself included), with what would let it skip row level
@@ -49,7 +55,19 @@ SELECT DISTINCT ON (r.rolname)
     WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
       AND c.relpersistence <> 't'
       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-  ) AS owns_tables
+  ) AS owns_tables,
+  -- Granted to this role itself (or to PUBLIC), not inherited: the role that holds the grant
+  -- is the one named, and every role the login can become is walked anyway.
+  r.rolname IN ('pg_read_all_data', 'pg_write_all_data') OR EXISTS (
+    SELECT FROM pg_class c, aclexplode(c.relacl) a
+    WHERE c.oid = to_regclass('tenancy.context_key') AND a.grantee IN (r.oid, 0)
+      AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
+  ) AS key_access,
+  EXISTS (
+    SELECT FROM pg_class c, aclexplode(c.relacl) a
+    WHERE c.relrowsecurity AND c.relkind IN ('r', 'p') AND a.grantee IN (r.oid, 0)
+      AND a.privilege_type IN ('TRUNCATE', 'TRIGGER')
+  ) AS unpoliced
 FROM reach JOIN pg_roles r ON r.oid = reach.oid
 ORDER BY r.rolname, length(reach.path)";
 
@@ -78,6 +96,14 @@ impl Reachable {
             )
         } else if self.create_role {
             Some(CREATEROLE)
+        } else if self.key_access {
+            Some(
+                "a role that may read or change tenancy.context_key, the key that seals the tenant context, and so enter any tenant's context",
+            )
+        } else if self.unpoliced {
+            Some(
+                "a role that may TRUNCATE, or create triggers on, a table under row level security, which governs neither",
+            )
         } else {
             None
         }

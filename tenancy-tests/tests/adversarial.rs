@@ -779,6 +779,9 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         "adv_owner_login".to_owned(),
         "adv_createrole_login".to_owned(),
         "adv_files_login".to_owned(),
+        "adv_key_login".to_owned(),
+        "adv_truncate_login".to_owned(),
+        "adv_writer_login".to_owned(),
     ]);
     owner
         .batch_execute(
@@ -794,7 +797,15 @@ fn logins_that_could_skip_row_level_security_are_refused() {
              CREATE ROLE adv_createrole_login LOGIN INHERIT CREATEROLE PASSWORD 'p';
              GRANT tenancy_app TO adv_createrole_login;
              CREATE ROLE adv_files_login LOGIN INHERIT PASSWORD 'p';
-             GRANT tenancy_app, pg_execute_server_program TO adv_files_login;",
+             GRANT tenancy_app, pg_execute_server_program TO adv_files_login;
+             CREATE ROLE adv_key_login LOGIN INHERIT PASSWORD 'p';
+             GRANT tenancy_app TO adv_key_login;
+             GRANT SELECT ON tenancy.context_key TO adv_key_login;
+             CREATE ROLE adv_truncate_login LOGIN INHERIT PASSWORD 'p';
+             GRANT tenancy_app TO adv_truncate_login;
+             GRANT TRUNCATE ON posts TO adv_truncate_login;
+             CREATE ROLE adv_writer_login LOGIN INHERIT PASSWORD 'p';
+             GRANT tenancy_app, pg_write_all_data TO adv_writer_login;",
         )
         .unwrap();
     let build = |url: &str, app_role: &str| {
@@ -812,6 +823,12 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         ("adv_createrole_login", "adv_createrole_login"),
         // COPY … FROM PROGRAM runs a shell as the server's operating system user.
         ("adv_files_login", "pg_execute_server_program"),
+        // The key that seals the context, readable: any tenant's context can be sealed.
+        ("adv_key_login", "adv_key_login"),
+        // TRUNCATE empties a table for every tenant; row level security does not govern it.
+        ("adv_truncate_login", "adv_truncate_login"),
+        // Writes on every table, the key's among them: a key the writer knows can be put in.
+        ("adv_writer_login", "pg_write_all_data"),
     ] {
         let r = build(&db.url_for(login, "p"), "tenancy_app");
         match r {

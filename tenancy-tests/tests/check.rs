@@ -829,6 +829,27 @@ fn role_lints() {
             format!("GRANT pg_read_server_files TO {role}"),
             format!("REVOKE pg_read_server_files FROM {role}"),
         ),
+        // A login granted, beside the application role, a write on the context key (which
+        // puts in a key the writer knows), or TRUNCATE on a table under row level security.
+        (
+            "TEN065",
+            "role",
+            format!("GRANT UPDATE ON tenancy.context_key TO {login}"),
+            format!("REVOKE UPDATE ON tenancy.context_key FROM {login}"),
+        ),
+        (
+            "TEN065",
+            "role",
+            format!("GRANT TRUNCATE ON gadgets TO {login}"),
+            format!("REVOKE TRUNCATE ON gadgets FROM {login}"),
+        ),
+        // The application role itself allowed to replace the key.
+        (
+            "TEN067",
+            "role",
+            format!("GRANT UPDATE ON tenancy.context_key TO {role}"),
+            format!("REVOKE UPDATE ON tenancy.context_key FROM {role}"),
+        ),
         // The setting through which a leader hands the context to its parallel workers, made
         // settable by the application role.
         (

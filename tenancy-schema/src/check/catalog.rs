@@ -288,9 +288,12 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
     ORDER BY 1) AS foreign_native_functions,
   ARRAY(
     SELECT what FROM (
-      SELECT 'SELECT on tenancy.context_key' AS what
+      -- Reading the key forges MACs; writing it puts in a key the writer knows.
+      SELECT format('%s on tenancy.context_key', string_agg(p, ', ')) AS what
+      FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p
       WHERE to_regclass('tenancy.context_key') IS NOT NULL
-        AND has_table_privilege($1, to_regclass('tenancy.context_key'), 'SELECT')
+        AND has_table_privilege($1, to_regclass('tenancy.context_key'), p)
+      HAVING count(*) > 0
       UNION ALL
       SELECT format('USAGE or UPDATE on sequence %s', c.oid::regclass)
       FROM pg_class c
@@ -487,13 +490,10 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         .load(conn)?;
     // The application role itself first: a membership of its own (`GRANT tenancy_admin TO
     // tenancy_app`) reaches every login of it, present or future. Its own attributes but
-    // CREATEROLE are TEN061-64.
+    // CREATEROLE are TEN061-64, its rights on the context key TEN067 and on tables TEN014.
     for login in std::iter::once(app.clone()).chain(members.into_iter().map(|m| m.name)) {
         for role in crate::roles::reachable(conn, &login)? {
-            if login == app
-                && role.role == app
-                && (role.superuser || role.bypass_rls || role.owns_tables)
-            {
+            if login == app && role.role == app && !role.create_role {
                 continue;
             }
             if let Some(problem) = role.problem() {
