@@ -62,6 +62,10 @@ SELECT DISTINCT ON (r.rolname)
     SELECT FROM pg_class c, aclexplode(c.relacl) a
     WHERE c.oid = to_regclass('tenancy.context_key') AND a.grantee IN (r.oid, 0)
       AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
+  ) OR EXISTS (
+    SELECT FROM pg_attribute c, aclexplode(c.attacl) a
+    WHERE c.attrelid = to_regclass('tenancy.context_key') AND a.grantee IN (r.oid, 0)
+      AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE')
   ) AS key_access,
   EXISTS (
     SELECT FROM pg_class c, aclexplode(c.relacl) a

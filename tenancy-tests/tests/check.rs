@@ -843,12 +843,24 @@ fn role_lints() {
             format!("GRANT TRUNCATE ON gadgets TO {login}"),
             format!("REVOKE TRUNCATE ON gadgets FROM {login}"),
         ),
-        // The application role itself allowed to replace the key.
+        (
+            "TEN065",
+            "role",
+            format!("GRANT SELECT (key) ON tenancy.context_key TO {login}"),
+            format!("REVOKE SELECT (key) ON tenancy.context_key FROM {login}"),
+        ),
+        // The application role itself allowed to replace the key, or to read its column.
         (
             "TEN067",
             "role",
             format!("GRANT UPDATE ON tenancy.context_key TO {role}"),
             format!("REVOKE UPDATE ON tenancy.context_key FROM {role}"),
+        ),
+        (
+            "TEN067",
+            "role",
+            format!("GRANT SELECT (key) ON tenancy.context_key TO {role}"),
+            format!("REVOKE SELECT (key) ON tenancy.context_key FROM {role}"),
         ),
         // The setting through which a leader hands the context to its parallel workers, made
         // settable by the application role.

@@ -288,11 +288,14 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
     ORDER BY 1) AS foreign_native_functions,
   ARRAY(
     SELECT what FROM (
-      -- Reading the key forges MACs; writing it puts in a key the writer knows.
+      -- Reading the key forges MACs; writing it puts in a key the writer knows. Column
+      -- grants count: SELECT (key) reads it as well.
       SELECT format('%s on tenancy.context_key', string_agg(p, ', ')) AS what
       FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p
       WHERE to_regclass('tenancy.context_key') IS NOT NULL
-        AND has_table_privilege($1, to_regclass('tenancy.context_key'), p)
+        AND (has_table_privilege($1, to_regclass('tenancy.context_key'), p)
+             OR (p IN ('SELECT', 'INSERT', 'UPDATE')
+                 AND has_any_column_privilege($1, to_regclass('tenancy.context_key'), p)))
       HAVING count(*) > 0
       UNION ALL
       SELECT format('USAGE or UPDATE on sequence %s', c.oid::regclass)
