@@ -878,6 +878,18 @@ fn role_lints() {
             format!("GRANT CREATE ON SCHEMA public TO {role}"),
             format!("REVOKE CREATE ON SCHEMA public FROM {role}"),
         ),
+        // CREATE on the database: a schema named like the login comes first on the default
+        // search path, and its tables shadow the real ones.
+        (
+            "TEN073",
+            "database",
+            format!(
+                "DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO {role}', current_database()); END $$"
+            ),
+            format!(
+                "DO $$ BEGIN EXECUTE format('REVOKE CREATE ON DATABASE %I FROM {role}', current_database()); END $$"
+            ),
+        ),
     ]);
     // A reader that still calls the verified context but also takes a setting.
     steps.push((

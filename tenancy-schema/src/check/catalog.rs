@@ -193,6 +193,10 @@ pub(super) struct ContextRow {
     /// Schemas the application role may create objects in.
     #[diesel(sql_type = Array<Text>)]
     pub(super) creatable_schemas: Vec<String>,
+    /// The database, when the application role may create schemas in it (CREATE on the
+    /// database, which its owner has too).
+    #[diesel(sql_type = Nullable<Text>)]
+    pub(super) schema_creating_database: Option<String>,
 }
 
 pub(super) struct Catalog {
@@ -318,7 +322,9 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
   ARRAY(SELECT n.nspname::text FROM pg_namespace n
         WHERE has_schema_privilege($1, n.oid, 'CREATE')
           AND n.nspname !~ '^pg_(toast_)?temp_'
-        ORDER BY 1) AS creatable_schemas
+        ORDER BY 1) AS creatable_schemas,
+  CASE WHEN has_database_privilege($1, current_database(), 'CREATE')
+       THEN current_database()::text END AS schema_creating_database
 -- Whether the SQL readers ask the native context (tenancy.native_context(), which a database
 -- on older migrations does not have).
 FROM (SELECT coalesce((SELECT p.prosrc LIKE '%tenancy_context.%' FROM pg_proc p

@@ -244,7 +244,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN073",
         Severity::Error,
         Section::Isolation,
-        "the application role may create objects in a schema",
+        "the application role may create objects in a schema, or create schemas",
     ),
     (
         "TEN074",

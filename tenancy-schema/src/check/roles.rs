@@ -135,8 +135,24 @@ pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &C
     }
 }
 
-/// TEN073: the schemas the application role may create objects in.
+/// TEN073: the schemas the application role may create objects in, or create.
 pub(super) fn check_creatable_schemas(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
+    // A schema named like the login comes first on the default search path (`"$user",
+    // public`), so every table it holds shadows the real one of the same name.
+    if let Some(database) = &catalog.context.schema_creating_database {
+        f.add(
+            "TEN073",
+            format!("database {database}"),
+            format!(
+                "`{}` may create schemas in `{database}`: SQL of one tenant's transaction can create a schema named like the login, which the default search path (\"$user\", public) reads first, and leave tables there that shadow the real ones for every tenant on the login",
+                o.app_role
+            ),
+            format!(
+                "REVOKE CREATE ON DATABASE {database} FROM {}, PUBLIC; the database's owner has it too, so the application role must not own the database or be a member of its owner",
+                o.app_role
+            ),
+        );
+    }
     for schema in &catalog.context.creatable_schemas {
         f.add(
             "TEN073",
