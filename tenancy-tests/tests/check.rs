@@ -396,6 +396,14 @@ const CASES: &[Case] = &[
         breaks: "CREATE VIEW gadget_view AS SELECT * FROM gadgets; GRANT SELECT ON gadget_view TO tenancy_app",
         fix: "ALTER VIEW gadget_view SET (security_invoker = true)",
     },
+    // Each row of the tenants table is one tenant's: its status decides whether that tenant's
+    // transactions open.
+    Case {
+        id: "TEN053",
+        object: "table tenants",
+        breaks: "GRANT UPDATE ON tenants TO tenancy_app",
+        fix: "REVOKE UPDATE ON tenants FROM tenancy_app",
+    },
     Case {
         id: "TEN052",
         object: "table plans",

@@ -31,6 +31,9 @@ pub(super) struct TableRow {
     /// in every tenant's writes).
     #[diesel(sql_type = Array<Text>)]
     pub(super) app_unpoliced: Vec<String>,
+    /// Whether the application role may INSERT, UPDATE, DELETE or TRUNCATE it.
+    #[diesel(sql_type = Bool)]
+    pub(super) app_can_write: bool,
     /// Its comment starts with `tenancy: private`: kept from the application role on purpose.
     #[diesel(sql_type = Bool)]
     pub(super) private: bool,
@@ -387,6 +390,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                 has_table_privilege($2, c.oid, 'SELECT') AS app_can_select,
                 ARRAY(SELECT p FROM unnest(ARRAY['TRUNCATE', 'TRIGGER']) p
                       WHERE has_table_privilege($2, c.oid, p)) AS app_unpoliced,
+                has_table_privilege($2, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE') AS app_can_write,
                 coalesce(obj_description(c.oid, 'pg_class') LIKE 'tenancy: private%', false) AS private
          FROM pg_class c
          WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p')",

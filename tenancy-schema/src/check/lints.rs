@@ -157,6 +157,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "a global table the application role cannot read",
     ),
     (
+        "TEN053",
+        Severity::Error,
+        Section::Isolation,
+        "the application role may write the table of tenants",
+    ),
+    (
         "TEN060",
         Severity::Error,
         Section::Isolation,

@@ -147,6 +147,24 @@ fn check_global_tables(
     registry: &[&TableManifest],
     options: &CheckOptions,
 ) {
+    // The table of tenants is global, yet each row is one tenant's: its status decides
+    // whether that tenant's transactions open at all.
+    if let Some(t) = catalog.tables.get(&options.tenants_table)
+        && t.app_can_write
+    {
+        f.add(
+            "TEN053",
+            format!("table {}", options.tenants_table),
+            format!(
+                "`{}` may write `{}`: SQL in one tenant's transaction can suspend, delete or reactivate another tenant",
+                options.app_role, options.tenants_table
+            ),
+            format!(
+                "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {} FROM {}, PUBLIC; the control plane writes it through Tenancy::admin",
+                options.tenants_table, options.app_role
+            ),
+        );
+    }
     for m in registry.iter().filter(|m| m.kind == TableKind::Global) {
         let Some(t) = catalog.tables.get(m.table) else {
             continue;
