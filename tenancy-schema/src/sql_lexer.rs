@@ -73,6 +73,14 @@ pub enum SqlTextError {
         "a string literal in SQL run through tenancy contains a backslash that reads differently when `standard_conforming_strings` is off: bind the value instead, or write it as `E'..'`: `{0}`"
     )]
     AmbiguousBackslash(String),
+    /// A backslash right after a non-ASCII character: under a client encoding such as SJIS,
+    /// BIG5 or GBK (SQL earlier in the same transaction may switch to one) the server reads
+    /// the character's last byte and the backslash as one character, so an escaped quote ends
+    /// the string there.
+    #[error(
+        "a backslash right after a non-ASCII character in SQL run through tenancy reads differently under some client encodings (SJIS, BIG5, GBK): bind the value instead: `{0}`"
+    )]
+    MultibyteBackslash(String),
     /// A Unicode-escaped identifier (`U&"\0070osts"`), which could name a table without
     /// spelling it.
     #[error("Unicode-escaped identifiers (`U&\"…\"`) are not accepted in SQL run through tenancy")]
@@ -101,6 +109,17 @@ pub enum SqlTextError {
 /// may turn it off. Text that splits into different tokens under the two readings is refused,
 /// so that no fragment can look like a string to tenancy and like code to the server.
 pub(crate) fn tokenize(sql: &str) -> Result<Vec<Token>, SqlTextError> {
+    // In the multi-byte client encodings PostgreSQL accepts, a lead byte (never ASCII) can
+    // take a following backslash as its second byte, and the server converts before it
+    // lexes: a UTF-8 character ending in such a byte hides the backslash from the server.
+    // No quote, comment or parenthesis can be taken that way.
+    if sql
+        .as_bytes()
+        .windows(2)
+        .any(|pair| pair[0] >= 0x80 && pair[1] == b'\\')
+    {
+        return Err(SqlTextError::MultibyteBackslash(excerpt(sql)));
+    }
     let conforming = tokenize_as(sql, true)?;
     if sql.contains('\\') && tokenize_as(sql, false).ok().as_ref() != Some(&conforming) {
         return Err(SqlTextError::AmbiguousBackslash(excerpt(sql)));
@@ -117,9 +136,12 @@ fn tokenize_as(sql: &str, conforming: bool) -> Result<Vec<Token>, SqlTextError> 
     while i < bytes.len() {
         let c = bytes[i];
         match c {
-            b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' => i += 1,
+            // PostgreSQL 16 and later also count a vertical tab (`\x0b`) as white space;
+            // 15 refuses it, so reading it as space is right for both.
+            b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' => i += 1,
+            // A line comment ends at a carriage return as well as at a line feed.
             b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
+                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
                     i += 1;
                 }
                 out.push(Token::Comment);
@@ -132,7 +154,10 @@ fn tokenize_as(sql: &str, conforming: bool) -> Result<Vec<Token>, SqlTextError> 
             b'"' => {
                 let (name, next) = quoted(sql, i, b'"', false)
                     .ok_or(SqlTextError::Unterminated("quoted identifier"))?;
-                out.push(Token::Ident { name, quoted: true });
+                out.push(Token::Ident {
+                    name: identifier(name),
+                    quoted: true,
+                });
                 i = next;
             }
             b'\'' => {
@@ -199,8 +224,10 @@ fn tokenize_as(sql: &str, conforming: bool) -> Result<Vec<Token>, SqlTextError> 
                         }),
                     }
                 } else {
+                    // PostgreSQL folds only ASCII letters of an unquoted name in a UTF-8
+                    // database (`Ésta` stays `Ésta`), so the name is folded the same way.
                     out.push(Token::Ident {
-                        name: word.to_lowercase(),
+                        name: identifier(word.to_ascii_lowercase()),
                         quoted: false,
                     });
                 }
@@ -226,6 +253,23 @@ fn tokenize_as(sql: &str, conforming: bool) -> Result<Vec<Token>, SqlTextError> 
         }
     }
     Ok(out)
+}
+
+/// The longest identifier PostgreSQL keeps (`NAMEDATALEN - 1` bytes).
+const MAX_IDENTIFIER_BYTES: usize = 63;
+
+/// `name` as PostgreSQL resolves it: cut to [`MAX_IDENTIFIER_BYTES`] at a character boundary,
+/// as the server does (with a notice), so that a longer spelling of a table's name is seen
+/// as that table.
+fn identifier(mut name: String) -> String {
+    if name.len() > MAX_IDENTIFIER_BYTES {
+        let mut end = MAX_IDENTIFIER_BYTES;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        name.truncate(end);
+    }
+    name
 }
 
 fn next_is_digit(bytes: &[u8], i: usize) -> bool {
@@ -280,7 +324,9 @@ fn piece(sql: &str, i: usize) -> Piece {
         dollar: false,
     };
     match bytes[i] {
-        b'-' if bytes.get(i + 1) == Some(&b'-') => quoted_end(sql[i..].find('\n').map(|n| i + n)),
+        b'-' if bytes.get(i + 1) == Some(&b'-') => {
+            quoted_end(sql[i..].find(['\n', '\r']).map(|n| i + n))
+        }
         b'/' if bytes.get(i + 1) == Some(&b'*') => quoted_end(block_comment_end(bytes, i)),
         b'"' => quoted_end(quoted(sql, i, b'"', false).map(|(_, next)| next)),
         b'\'' => quoted_end(quoted(sql, i, b'\'', false).map(|(_, next)| next)),
@@ -572,7 +618,10 @@ pub(crate) struct NameUse {
 /// Every identifier of `sql` with what surrounds it, for callers that match them against the
 /// classified tables. Keywords show up too; they match no table name that needs quoting.
 pub(crate) fn names(sql: &str) -> Result<Vec<NameUse>, SqlTextError> {
-    let tokens = tokenize(sql)?;
+    // To the server a comment is white space: `public/**/.posts` is `public.posts`, and
+    // `query_to_xml/**/(..)` a call.
+    let mut tokens = tokenize(sql)?;
+    tokens.retain(|t| *t != Token::Comment);
     check_dynamic(&tokens)?;
     let mut out = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
@@ -766,6 +815,21 @@ mod tests {
     }
 
     #[test]
+    fn a_backslash_after_a_non_ascii_character_is_refused() {
+        // `ぃ` is E3 81 83 in UTF-8; in SJIS, 83 5C is one character, so the server would
+        // end the string at the quote after the backslash.
+        assert!(matches!(
+            check_fragment("title = E'ぃ\\' OR true --'\n"),
+            Err(SqlTextError::MultibyteBackslash(_))
+        ));
+        assert!(matches!(
+            names("SELECT 'é\\'"),
+            Err(SqlTextError::MultibyteBackslash(_))
+        ));
+        assert!(names("SELECT E'é \\n', 'ぃ'").is_ok());
+    }
+
+    #[test]
     #[cfg(feature = "check")]
     fn scripts_split_at_top_level_semicolons() {
         let script = "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\n\
@@ -884,6 +948,41 @@ mod tests {
         ));
         // A column or a string that merely contains the name is fine.
         assert!(names("SELECT 'query_to_xml', query_to_xml_count FROM t").is_ok());
+    }
+
+    #[test]
+    fn names_read_as_the_server_reads_them() {
+        let qualified = |sql: &str| {
+            names(sql)
+                .unwrap()
+                .into_iter()
+                .filter_map(|n| n.schema.map(|s| (s, n.name)))
+                .collect::<Vec<_>>()
+        };
+        let public_posts = [("public".to_owned(), "posts".to_owned())];
+        // A comment between the parts of a name is white space to the server.
+        assert_eq!(qualified("SELECT 1 FROM public/**/.posts"), public_posts);
+        assert_eq!(
+            qualified("SELECT 1 FROM public. /* x */ posts"),
+            public_posts
+        );
+        assert_eq!(qualified("SELECT 1 FROM public--x\n.posts"), public_posts);
+        // A line comment ends at a carriage return too.
+        assert_eq!(qualified("SELECT 1 --x\rFROM public.posts"), public_posts);
+        // So is a vertical tab, from PostgreSQL 16 on.
+        assert_eq!(qualified("SELECT 1 FROM public\x0b.posts"), public_posts);
+        assert!(matches!(
+            names("SELECT query_to_xml/**/('SELECT * FROM posts', true, false, '')"),
+            Err(SqlTextError::DynamicSql(_))
+        ));
+        // Only ASCII letters fold; a name is cut to 63 bytes.
+        let found = names("SELECT 1 FROM POSTS, Ésta").unwrap();
+        assert_eq!(found[2].name, "posts");
+        assert_eq!(found[3].name, "Ésta");
+        let long = format!("{}é", "p".repeat(62));
+        let found = names(&format!("SELECT 1 FROM {long}xyz, \"{long}\"")).unwrap();
+        assert_eq!(found[2].name, "p".repeat(62));
+        assert_eq!(found[3].name, "p".repeat(62));
     }
 
     #[test]

@@ -150,6 +150,11 @@ fn schema_qualified_tenant_tables_are_refused_before_sending() {
             "EXISTS (SELECT 1 FROM public.posts p WHERE p.title LIKE 'b%')",
             r#"EXISTS (SELECT 1 FROM "public"."posts" WHERE title LIKE 'b%')"#,
             "EXISTS (SELECT 1 FROM PUBLIC.Comments)",
+            // To the server a comment is white space, and a line comment ends at a carriage
+            // return.
+            "EXISTS (SELECT 1 FROM public/**/.posts p WHERE p.title LIKE 'b%')",
+            "EXISTS (SELECT 1 FROM public. -- x\n posts p WHERE p.title LIKE 'b%')",
+            "EXISTS (SELECT 1 -- x\rFROM public.posts p WHERE p.title LIKE 'b%')",
         ] {
             let e = refused_in_filter(&t, a, fragment);
             assert!(
@@ -169,6 +174,7 @@ fn sql_run_from_text_and_escaped_names_are_refused_before_sending() {
             "EXISTS (SELECT 1 FROM unnest(xpath('//title/text()', query_to_xml('SELECT title FROM posts', true, false, ''))) x WHERE x::text LIKE 'b%')",
             "EXISTS (SELECT 1 FROM unnest(xpath('//title/text()', pg_catalog.table_to_xml('posts', true, false, ''))) x WHERE x::text LIKE 'b%')",
             r#"EXISTS (SELECT 1 FROM U&"\0070osts" WHERE title LIKE 'b%')"#,
+            "EXISTS (SELECT 1 FROM unnest(xpath('//title/text()', query_to_xml/**/('SELECT title FROM posts', true, false, ''))) x WHERE x::text LIKE 'b%')",
             "ts_rewrite('x'::tsquery, 'SELECT ''x''::tsquery, plainto_tsquery(title) FROM posts')::text LIKE '%b%'",
             // The planner's statistics hold sample values of every tenant's rows, shown
             // wherever row level security is off.
@@ -445,6 +451,52 @@ fn write_filters_and_changesets_cannot_break_out() {
     }
 }
 
+/// After `SET LOCAL client_encoding = 'SJIS'` the server converts what it receives from SJIS
+/// before lexing it, and in SJIS the last byte of `ぃ` (E3 81 83 in UTF-8) and a backslash are
+/// one character: `E'ぃ\'` is a whole string to the server but, to a UTF-8 lexer, a string
+/// whose quote is escaped. Everything up to the next quote would look quoted to tenancy and be
+/// code to the server.
+#[test]
+fn a_client_encoding_cannot_turn_a_string_into_code() {
+    let fragment = "title = E'ぃ\\' OR EXISTS (SELECT 1 FROM public.posts p \
+                    WHERE p.title LIKE chr(98) || chr(37)) --'\n";
+    for rls in Rls::all() {
+        let (a, b) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        let read = t.transaction(a, |tx| {
+            tx.execute(diesel::sql_query("SET LOCAL client_encoding = 'SJIS'"))?;
+            tx.load::<_, String>(
+                posts::table
+                    .filter(sql::<Bool>(fragment))
+                    .select(posts::title),
+            )
+        });
+        assert!(
+            matches!(
+                read,
+                Err(Error::UnsafeSql(SqlTextError::MultibyteBackslash(_)))
+            ),
+            "{rls:?}: {read:?}"
+        );
+        let updated = t.transaction(a, |tx| {
+            tx.execute(diesel::sql_query("SET LOCAL client_encoding = 'SJIS'"))?;
+            tx.update(posts::table)
+                .filter(sql::<Bool>("title = E'ぃ\\' OR true --'\n"))
+                .set(posts::slug.eq("overwritten"))
+                .execute()
+        });
+        assert!(
+            matches!(
+                updated,
+                Err(Error::UnsafeSql(SqlTextError::MultibyteBackslash(_)))
+            ),
+            "{rls:?}: {updated:?}"
+        );
+        assert_eq!(titles(&t, a), ["a one", "a two"], "{rls:?}");
+        assert_b_untouched(rls, b);
+    }
+}
+
 /// With `standard_conforming_strings` off (raw SQL earlier in the transaction can turn it off),
 /// `'\''` is a whole string to the server but a string and the start of another to a lexer
 /// that assumes the default: everything after it would look quoted to tenancy and be code to
@@ -588,17 +640,23 @@ fn the_system_connection_refuses_tenant_tables_anywhere_in_a_statement() {
             matches!(&e, SqlTextError::TenantTableOnSystemConnection(table) if table == "posts"),
             "{rls:?}: {e}"
         );
-        let e = unsafe_sql(t.system(|sys| {
-            sys.load::<_, String>(
-                categories::table
-                    .filter(sql::<Bool>("id IN (SELECT category_id FROM posts)"))
-                    .select(categories::name),
-            )
-        }));
-        assert!(
-            matches!(e, SqlTextError::TenantTableOnSystemConnection(_)),
-            "{rls:?}: {e}"
-        );
+        // The second hides the table behind what ends a line comment for the server.
+        for fragment in [
+            "id IN (SELECT category_id FROM posts)",
+            "id IN (SELECT 1 -- x\rUNION SELECT category_id FROM posts)",
+        ] {
+            let e = unsafe_sql(t.system(|sys| {
+                sys.load::<_, String>(
+                    categories::table
+                        .filter(sql::<Bool>(fragment))
+                        .select(categories::name),
+                )
+            }));
+            assert!(
+                matches!(e, SqlTextError::TenantTableOnSystemConnection(_)),
+                "{rls:?} {fragment}: {e}"
+            );
+        }
     }
 }
 

@@ -509,6 +509,46 @@ async fn raw_sql_cannot_switch_the_tenant_or_the_role() {
     }
 }
 
+/// Raw fragments whose text the server reads differently from a plain reading: a comment
+/// between a schema and a tenant table, a line comment ended by a carriage return, and, after
+/// the transaction switched to SJIS, a backslash the server takes into the character before it
+/// (which turns the rest of an escaped string into code). Each is refused before it is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fragments_the_server_reads_differently_are_refused() {
+    let exists = "EXISTS (SELECT 1 FROM public.posts p WHERE p.title LIKE chr(98) || chr(37))";
+    let fragments = [
+        "EXISTS (SELECT 1 FROM public/**/.posts p WHERE p.title LIKE chr(98) || chr(37))"
+            .to_owned(),
+        format!("title = '' -- x\rOR {exists}\n"),
+        format!("title = E'ぃ\\' OR {exists} --'\n"),
+    ];
+    for (rls, pipeline) in Rls::all_async() {
+        let (a, b) = rls.two_tenants();
+        let t = async_tenancy_with(rls, 1, pipeline).await;
+        for fragment in &fragments {
+            let r = t
+                .transaction(a, async |tx| {
+                    tx.execute(diesel::sql_query("SET LOCAL client_encoding = 'SJIS'"))
+                        .await?;
+                    tx.load::<_, String>(
+                        posts::table
+                            .filter(diesel::dsl::sql::<Bool>(fragment))
+                            .select(posts::title),
+                    )
+                    .await
+                })
+                .await;
+            assert!(
+                matches!(r, Err(Error::UnsafeSql(_))),
+                "{rls:?}, pipelined: {pipeline}, {fragment}: {r:?}"
+            );
+        }
+        assert_async_sessions_clean(&t, &format!("{rls:?}")).await;
+        assert_eq!(titles(&t, a).await, ["a one", "a two"], "{rls:?}");
+        assert_eq!(titles(&t, b).await, ["b one", "b two"], "{rls:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn built_transactions_carry_their_options_and_admin_crosses_tenants() {
     for pipeline in [false, true] {
