@@ -32,6 +32,15 @@ pub(crate) struct Reachable {
     /// It may `TRUNCATE`, or create triggers on, a table under row level security.
     #[diesel(sql_type = Bool)]
     pub unpoliced: bool,
+    /// It holds `TEMPORARY` on the database itself (a grant, or as the database's owner).
+    #[diesel(sql_type = Bool)]
+    pub temporary: bool,
+    /// `PUBLIC` holds `TEMPORARY` on the database, so every role does.
+    #[diesel(sql_type = Bool)]
+    pub public_temporary: bool,
+    /// The database, for the fix of a `TEMPORARY` grant.
+    #[diesel(sql_type = Text)]
+    pub database: String,
 }
 
 /// Every role `login` can become (itself included), with what would let it skip row level
@@ -71,7 +80,20 @@ SELECT DISTINCT ON (r.rolname)
     SELECT FROM pg_class c, aclexplode(c.relacl) a
     WHERE c.relrowsecurity AND c.relkind IN ('r', 'p') AND a.grantee IN (r.oid, 0)
       AND a.privilege_type IN ('TRUNCATE', 'TRIGGER')
-  ) AS unpoliced
+  ) AS unpoliced,
+  -- A database's ACL is NULL until its first GRANT or REVOKE, which means the default: the
+  -- owner holds everything and PUBLIC holds TEMPORARY and CONNECT.
+  EXISTS (
+    SELECT FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+    WHERE d.datname = current_database() AND a.grantee = r.oid
+      AND a.privilege_type = 'TEMPORARY'
+  ) AS temporary,
+  EXISTS (
+    SELECT FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+    WHERE d.datname = current_database() AND a.grantee = 0
+      AND a.privilege_type = 'TEMPORARY'
+  ) AS public_temporary,
+  current_database()::text AS database
 FROM reach JOIN pg_roles r ON r.oid = reach.oid
 ORDER BY r.rolname, length(reach.path)";
 
@@ -108,16 +130,52 @@ impl Reachable {
             Some(
                 "a role that may TRUNCATE, or create triggers on, a table under row level security, which governs neither",
             )
+        } else if self.temporary || self.public_temporary {
+            Some(TEMPORARY)
         } else {
             None
         }
     }
 
-    /// The attribute to drop when that is the whole problem (CREATEROLE), rather than a
-    /// membership to remove.
+    /// The attribute or grant to drop when that is the whole problem (CREATEROLE,
+    /// TEMPORARY), rather than a membership to remove.
     pub(crate) fn attribute_fix(&self) -> Option<String> {
-        (self.problem() == Some(CREATEROLE))
-            .then(|| format!("ALTER ROLE {} NOCREATEROLE", self.role))
+        match self.problem() {
+            Some(CREATEROLE) => Some(format!("ALTER ROLE {} NOCREATEROLE", self.role)),
+            Some(TEMPORARY) => Some(format!(
+                "REVOKE TEMPORARY ON DATABASE {} FROM {}, PUBLIC (the tenancy migrations revoke it from PUBLIC; a database's owner holds it too, so the login must not own the database)",
+                quote_ident(&self.database),
+                quote_ident(&self.role)
+            )),
+            _ => None,
+        }
+    }
+
+    /// Whether the problem is only `TEMPORARY` held by the application role `app` or through
+    /// `PUBLIC` (which every role then holds): `tenancy check` reports that once, for the
+    /// application role (TEN066).
+    #[cfg(feature = "check")]
+    pub(crate) fn temporary_of(&self, app: &str) -> bool {
+        self.problem() == Some(TEMPORARY) && (self.role == app || !self.temporary)
+    }
+}
+
+/// [`Reachable::problem`] for a role that may create temporary tables.
+const TEMPORARY: &str = "a role that may create temporary tables: one made by SQL in one tenant's transaction outlives it, and shadows the tenant table of its name (pg_temp is searched first) in every later transaction on the pooled connection, whichever tenant it runs for, with no row level security on it";
+
+/// `name` as an SQL identifier, quoted where PostgreSQL would need it.
+fn quote_ident(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        name.to_owned()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
     }
 }
 

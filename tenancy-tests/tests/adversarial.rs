@@ -734,6 +734,20 @@ fn raw_sql_cannot_switch_the_tenant_or_the_role() {
                 "{rls:?} {attempt}: {r:?}"
             );
         }
+        // Nor leave a temporary table behind, which would shadow `posts` for whichever tenant
+        // next runs on this pooled connection (and which no policy covers).
+        for attempt in [
+            "CREATE TEMP TABLE posts (LIKE public.posts)",
+            "CREATE TEMPORARY VIEW posts AS SELECT * FROM public.posts",
+            "CREATE TABLE pg_temp.posts (id int)",
+        ] {
+            let r = t.transaction(a, |tx| tx.execute(diesel::sql_query(attempt)));
+            assert!(
+                r.as_ref()
+                    .is_err_and(|e| e.to_string().contains("permission denied")),
+                "{rls:?} {attempt}: {r:?}"
+            );
+        }
         // Nothing of the above survives on the pooled connection.
         for session in t.inspect_sessions().unwrap() {
             assert!(session.is_clean(), "{rls:?}: {session:?}");
@@ -840,6 +854,7 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         "adv_key_login".to_owned(),
         "adv_truncate_login".to_owned(),
         "adv_writer_login".to_owned(),
+        "adv_temp_login".to_owned(),
     ]);
     owner
         .batch_execute(
@@ -863,7 +878,12 @@ fn logins_that_could_skip_row_level_security_are_refused() {
              GRANT tenancy_app TO adv_truncate_login;
              GRANT TRUNCATE ON posts TO adv_truncate_login;
              CREATE ROLE adv_writer_login LOGIN INHERIT PASSWORD 'p';
-             GRANT tenancy_app, pg_write_all_data TO adv_writer_login;",
+             GRANT tenancy_app, pg_write_all_data TO adv_writer_login;
+             CREATE ROLE adv_temp_login LOGIN INHERIT PASSWORD 'p';
+             GRANT tenancy_app TO adv_temp_login;
+             DO $$ BEGIN
+               EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO adv_temp_login', current_database());
+             END $$;",
         )
         .unwrap();
     let build = |url: &str, app_role: &str| {
@@ -887,6 +907,9 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         ("adv_truncate_login", "adv_truncate_login"),
         // Writes on every table, the key's among them: a key the writer knows can be put in.
         ("adv_writer_login", "pg_write_all_data"),
+        // A temporary table outlives the transaction that made it and shadows the tenant table
+        // of its name for every later tenant on the pooled connection.
+        ("adv_temp_login", "adv_temp_login"),
     ] {
         let r = build(&db.url_for(login, "p"), "tenancy_app");
         match r {

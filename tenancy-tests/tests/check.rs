@@ -857,6 +857,18 @@ fn role_lints() {
             format!("GRANT SELECT (key) ON tenancy.context_key TO {login}"),
             format!("REVOKE SELECT (key) ON tenancy.context_key FROM {login}"),
         ),
+        // A login granted TEMPORARY of its own: its temporary tables shadow tenant tables for
+        // every later transaction on a pooled connection.
+        (
+            "TEN065",
+            "role",
+            format!(
+                "DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO {login}', current_database()); END $$"
+            ),
+            format!(
+                "DO $$ BEGIN EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM {login}', current_database()); END $$"
+            ),
+        ),
         // The application role itself allowed to replace the key, or to read its column.
         (
             "TEN067",

@@ -509,6 +509,9 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
             if login == app && role.role == app && !role.create_role {
                 continue;
             }
+            if role.temporary_of(&app) {
+                continue;
+            }
             if let Some(problem) = role.problem() {
                 reach.push(ReachRow {
                     login: login.clone(),
