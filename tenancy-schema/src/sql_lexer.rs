@@ -476,10 +476,15 @@ fn quoted(sql: &str, start: usize, quote: u8, backslash: bool) -> Option<(String
 }
 
 /// Skips a `$tag$ ... $tag$` string starting at `start`; returns the index after it.
+///
+/// A tag is what PostgreSQL takes for one: letters, digits (not first: `$1` is a parameter,
+/// which callers handle before), `_` and any non-ASCII character (`$é$`).
 fn dollar_quoted(sql: &str, start: usize) -> Result<usize, SqlTextError> {
     let bytes = sql.as_bytes();
     let mut i = start + 1;
-    while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+    while i < bytes.len()
+        && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] >= 0x80)
+    {
         i += 1;
     }
     if bytes.get(i) != Some(&b'$') {
@@ -578,6 +583,15 @@ pub(crate) const DYNAMIC_SQL: &[&str] = &[
     "dblink_exec",
     "dblink_open",
     "dblink_send_query",
+    // tablefunc: the crosstabs run their text arguments as queries, connectby reads a table
+    // named in one.
+    "crosstab",
+    "crosstab2",
+    "crosstab3",
+    "crosstab4",
+    "connectby",
+    // xml2: builds and runs a query on a table named in an argument.
+    "xpath_table",
 ];
 
 /// The views that show the planner's statistics of tables: sample values of their rows,
@@ -983,6 +997,30 @@ mod tests {
         let found = names(&format!("SELECT 1 FROM {long}xyz, \"{long}\"")).unwrap();
         assert_eq!(found[2].name, "p".repeat(62));
         assert_eq!(found[3].name, "p".repeat(62));
+    }
+
+    #[test]
+    fn dollar_quote_tags_are_what_the_server_takes_for_tags() {
+        // To the server `$é$'$é$` is a string holding a quote, so what follows is code; a
+        // lexer that did not take `$é$` for a tag would see a string opening at that quote.
+        let found =
+            names("SELECT $é$'$é$ || (SELECT max(title) FROM public.posts) -- '\n").unwrap();
+        assert!(
+            found
+                .iter()
+                .any(|n| n.name == "posts" && n.schema.as_deref() == Some("public")),
+            "{found:?}"
+        );
+        assert!(
+            names("SELECT $_a1$ posts $_a1$, $é1$ posts $é1$")
+                .unwrap()
+                .iter()
+                .all(|n| n.name != "posts")
+        );
+        assert!(matches!(
+            names("SELECT * FROM crosstab('SELECT tenant_id, title, slug FROM posts')"),
+            Err(SqlTextError::DynamicSql(_))
+        ));
     }
 
     #[test]

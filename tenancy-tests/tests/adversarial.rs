@@ -155,6 +155,9 @@ fn schema_qualified_tenant_tables_are_refused_before_sending() {
             "EXISTS (SELECT 1 FROM public/**/.posts p WHERE p.title LIKE 'b%')",
             "EXISTS (SELECT 1 FROM public. -- x\n posts p WHERE p.title LIKE 'b%')",
             "EXISTS (SELECT 1 -- x\rFROM public.posts p WHERE p.title LIKE 'b%')",
+            // `$é$` is a dollar-quote tag to the server: `$é$'$é$` is a string holding a
+            // quote, and the sub-select after it is code.
+            "$é$'$é$ || (SELECT max(title) FROM public.posts) LIKE chr(39) || chr(98) || chr(37) -- '\n",
         ] {
             let e = refused_in_filter(&t, a, fragment);
             assert!(
