@@ -158,7 +158,10 @@
 //! (`pg_read_server_files`, `pg_write_server_files`, `pg_execute_server_program`), a role with
 //! any privilege on `tenancy.context_key` (`pg_read_all_data` and `pg_write_all_data` included:
 //! reading the key seals any tenant's context, writing it puts in a known key) or a role with
-//! `TRUNCATE` or `TRIGGER` on a table under row level security, which governs neither; the admin login must be another login
+//! `TRUNCATE` or `TRIGGER` on a table under row level security, which governs neither, or a role
+//! that may create temporary tables (`TEMPORARY` on the database: a temporary table outlives the
+//! transaction and shadows the tenant table of its name for whichever tenant next uses the pooled
+//! connection; the migrations revoke it from `PUBLIC`); the admin login must be another login
 //! that can become `tenancy_admin`. Anything else is `Error::UnsafeRole`, naming the role, the path
 //! and the fix, and `tenancy check` reports it as TEN065. Both role names are configurable
 //! (`TenancyConfig::app_role`, `admin_role`). The context key is read through the admin login when

@@ -396,6 +396,21 @@ const CASES: &[Case] = &[
         breaks: "CREATE VIEW gadget_view AS SELECT * FROM gadgets; GRANT SELECT ON gadget_view TO tenancy_app",
         fix: "ALTER VIEW gadget_view SET (security_invoker = true)",
     },
+    // A trigger that copies each tenant's rows into a table no policy covers, which every
+    // tenant reads: as the caller (the application role may insert there) and as a definer
+    // that names no tenant table in its text.
+    Case {
+        id: "TEN075",
+        object: "trigger gadget_copy on gadgets",
+        breaks: "CREATE TABLE gadget_names (name text); GRANT SELECT, INSERT ON gadget_names TO tenancy_app; CREATE FUNCTION gadget_copy() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.gadget_names VALUES (NEW.name); RETURN NEW; END$$; CREATE TRIGGER gadget_copy AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_copy()",
+        fix: "DROP TRIGGER gadget_copy ON gadgets; DROP FUNCTION gadget_copy(); DROP TABLE gadget_names",
+    },
+    Case {
+        id: "TEN075",
+        object: "trigger gadget_count on gadgets",
+        breaks: "CREATE TABLE gadget_counts (name text, n int); GRANT SELECT ON gadget_counts TO tenancy_app; CREATE FUNCTION gadget_count() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$BEGIN UPDATE ONLY \"public\".gadget_counts SET name = NEW.name, n = n + 1; RETURN NEW; END$$; CREATE TRIGGER gadget_count AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_count()",
+        fix: "REVOKE SELECT ON gadget_counts FROM tenancy_app",
+    },
     // Each row of the tenants table is one tenant's: its status decides whether that tenant's
     // transactions open.
     Case {

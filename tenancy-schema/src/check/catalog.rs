@@ -121,6 +121,27 @@ pub(super) struct RuleRow {
     pub(super) definition: String,
 }
 
+/// A trigger on a table of the checked schema, with the body of the function it runs.
+#[derive(QueryableByName)]
+pub(super) struct TriggerRow {
+    /// `trigger <name> on <table>`.
+    #[diesel(sql_type = Text)]
+    pub(super) name: String,
+    #[diesel(sql_type = Text)]
+    pub(super) table_name: String,
+    /// The function's code: its source, or for a `BEGIN ATOMIC` body the whole definition.
+    #[diesel(sql_type = Text)]
+    pub(super) body: String,
+    #[diesel(sql_type = Text)]
+    pub(super) language: String,
+}
+
+#[derive(QueryableByName)]
+struct NameRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
 #[derive(QueryableByName)]
 pub(super) struct ViewRow {
     #[diesel(sql_type = Text)]
@@ -213,6 +234,10 @@ pub(super) struct Catalog {
     pub(super) routines: Vec<RoutineRow>,
     pub(super) views: Vec<ViewRow>,
     pub(super) rules: Vec<RuleRow>,
+    pub(super) triggers: Vec<TriggerRow>,
+    /// Relations the application role may read that no policy covers (row level security
+    /// off): whatever is written there, every tenant reads.
+    pub(super) shared: Vec<String>,
     pub(super) audit: Option<AuditLog>,
 }
 
@@ -478,6 +503,31 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     )
     .bind::<T, _>(&app)
     .load(conn)?;
+    let triggers: Vec<TriggerRow> = diesel::sql_query(
+        "SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass) AS name,
+                c.relname::text AS table_name,
+                CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END AS body,
+                l.lanname::text AS language
+         FROM pg_trigger t
+         JOIN pg_class c ON c.oid = t.tgrelid
+         JOIN pg_proc p ON p.oid = t.tgfoid
+         JOIN pg_language l ON l.oid = p.prolang
+         WHERE NOT t.tgisinternal AND c.relnamespace = $1::regnamespace",
+    )
+    .bind::<T, _>(&o.schema)
+    .load(conn)?;
+    let shared = diesel::sql_query(
+        "SELECT c.relname::text AS name
+         FROM pg_class c
+         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relrowsecurity
+           AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+           AND has_table_privilege($1, c.oid, 'SELECT')",
+    )
+    .bind::<T, _>(&app)
+    .load::<NameRow>(conn)?
+    .into_iter()
+    .map(|r| r.name)
+    .collect();
     let audit = diesel::sql_query(
         "SELECT has_table_privilege($1, c.oid, 'UPDATE') OR has_table_privilege($1, c.oid, 'DELETE')
                 OR has_table_privilege($1, c.oid, 'TRUNCATE') AS writable,
@@ -536,6 +586,8 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         routines,
         views,
         rules,
+        triggers,
+        shared,
         audit,
     })
 }

@@ -259,6 +259,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "the native context is on, but a policy still calls the SQL readers, which PostgreSQL parses again whenever it plans a statement on the table",
     ),
     (
+        "TEN075",
+        Severity::Error,
+        Section::Isolation,
+        "a trigger on a tenant table writes into a table or view without row level security that the application role can read",
+    ),
+    (
         "TEN080",
         Severity::Error,
         Section::Isolation,

@@ -33,6 +33,7 @@ mod report;
 mod roles;
 mod runner;
 mod tables;
+mod triggers;
 
 pub use classify::{DerivedTable, derive_classification};
 pub use lints::{LINTS, Section, Severity};

@@ -13,6 +13,7 @@ use super::lints::Section;
 use super::report::{Findings, Report};
 use super::roles::{check_creatable_schemas, check_reach_and_context, check_role};
 use super::tables::check_tenant_table;
+use super::triggers::check_trigger_sinks;
 use crate::{Result, TableKind, TableManifest};
 
 /// Options of [`run`].
@@ -104,6 +105,7 @@ pub fn run(
     check_creatable_schemas(&mut f, &catalog, options);
     check_classification(&mut f, registry);
     check_definers_and_views(&mut f, &catalog, &tenant_tables, options);
+    check_trigger_sinks(&mut f, &catalog, &tenant_tables, options);
     let mut migrations: Vec<&crate::migrations::MigrationFiles> = crate::migrations::MIGRATIONS
         .files()
         .into_iter()
