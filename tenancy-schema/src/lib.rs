@@ -154,7 +154,8 @@
 //! `Tenancy` is built it checks them against `pg_roles` and `pg_auth_members`: the application login
 //! must inherit `tenancy_app` and must not be able to become, directly or through any chain of
 //! memberships, a superuser, a BYPASSRLS role, a table owner, a CREATEROLE role (which can grant
-//! itself any of those), a predefined role with access to the server's files or shell
+//! itself any of those), a REPLICATION role (logical decoding reads every change to every table,
+//! past every privilege and policy), a predefined role with access to the server's files or shell
 //! (`pg_read_server_files`, `pg_write_server_files`, `pg_execute_server_program`), a role with
 //! any privilege on `tenancy.context_key` (`pg_read_all_data` and `pg_write_all_data` included:
 //! reading the key seals any tenant's context, writing it puts in a known key) or a role with

@@ -24,6 +24,9 @@ pub(crate) struct Reachable {
     pub owns_tables: bool,
     #[diesel(sql_type = Bool)]
     pub create_role: bool,
+    /// REPLICATION: logical decoding and base backups, which no privilege or policy governs.
+    #[diesel(sql_type = Bool)]
+    pub replication: bool,
     #[diesel(sql_type = Bool)]
     pub server_access: bool,
     /// It may read or change `tenancy.context_key`, the key that seals the tenant context.
@@ -56,7 +59,7 @@ WITH RECURSIVE reach (oid, path) AS (
 )
 SELECT DISTINCT ON (r.rolname)
   r.rolname::text AS role, reach.path, r.rolsuper AS superuser, r.rolbypassrls AS bypass_rls,
-  r.rolcreaterole AS create_role,
+  r.rolcreaterole AS create_role, r.rolreplication AS replication,
   r.rolname IN ('pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files')
     AS server_access,
   EXISTS (
@@ -122,6 +125,8 @@ impl Reachable {
             )
         } else if self.create_role {
             Some(CREATEROLE)
+        } else if self.replication {
+            Some(REPLICATION)
         } else if self.key_access {
             Some(
                 "a role that may read or change tenancy.context_key, the key that seals the tenant context, and so enter any tenant's context",
@@ -142,6 +147,7 @@ impl Reachable {
     pub(crate) fn attribute_fix(&self) -> Option<String> {
         match self.problem() {
             Some(CREATEROLE) => Some(format!("ALTER ROLE {} NOCREATEROLE", self.role)),
+            Some(REPLICATION) => Some(format!("ALTER ROLE {} NOREPLICATION", self.role)),
             Some(TEMPORARY) => Some(format!(
                 "REVOKE TEMPORARY ON DATABASE {} FROM {}, PUBLIC (the tenancy migrations revoke it from PUBLIC; a database's owner holds it too, so the login must not own the database)",
                 quote_ident(&self.database),
@@ -159,6 +165,10 @@ impl Reachable {
         self.problem() == Some(TEMPORARY) && (self.role == app || !self.temporary)
     }
 }
+
+/// [`Reachable::problem`] for a REPLICATION role. Role attributes are not inherited, but
+/// `SET ROLE` gives them.
+const REPLICATION: &str = "REPLICATION, with which it reads every change to every table through logical decoding (pg_create_logical_replication_slot, then pg_logical_slot_get_changes, where wal_level is logical) or copies the data files through a base backup, and neither privileges nor row level security apply";
 
 /// [`Reachable::problem`] for a role that may create temporary tables.
 const TEMPORARY: &str = "a role that may create temporary tables: one made by SQL in one tenant's transaction outlives it, and shadows the tenant table of its name (pg_temp is searched first) in every later transaction on the pooled connection, whichever tenant it runs for, with no row level security on it";

@@ -858,6 +858,8 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         "adv_truncate_login".to_owned(),
         "adv_writer_login".to_owned(),
         "adv_temp_login".to_owned(),
+        "adv_repl_login".to_owned(),
+        "adv_repl_group".to_owned(),
     ]);
     owner
         .batch_execute(
@@ -882,6 +884,9 @@ fn logins_that_could_skip_row_level_security_are_refused() {
              GRANT TRUNCATE ON posts TO adv_truncate_login;
              CREATE ROLE adv_writer_login LOGIN INHERIT PASSWORD 'p';
              GRANT tenancy_app, pg_write_all_data TO adv_writer_login;
+             CREATE ROLE adv_repl_group NOLOGIN REPLICATION;
+             CREATE ROLE adv_repl_login LOGIN INHERIT PASSWORD 'p';
+             GRANT tenancy_app, adv_repl_group TO adv_repl_login;
              CREATE ROLE adv_temp_login LOGIN INHERIT PASSWORD 'p';
              GRANT tenancy_app TO adv_temp_login;
              DO $$ BEGIN
@@ -913,6 +918,10 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         // A temporary table outlives the transaction that made it and shadows the tenant table
         // of its name for every later tenant on the pooled connection.
         ("adv_temp_login", "adv_temp_login"),
+        // REPLICATION (which SET ROLE gives, though attributes are not inherited) reads every
+        // change to every table through logical decoding, or the data files through a base
+        // backup.
+        ("adv_repl_login", "adv_repl_group"),
     ] {
         let r = build(&db.url_for(login, "p"), "tenancy_app");
         match r {

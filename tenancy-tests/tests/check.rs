@@ -845,6 +845,20 @@ fn role_lints() {
             format!("ALTER ROLE {login} CREATEROLE"),
             format!("ALTER ROLE {login} NOCREATEROLE"),
         ),
+        // REPLICATION, on the role or on a login of it: logical decoding reads every change to
+        // every table, and no privilege or policy applies.
+        (
+            "TEN065",
+            "role",
+            format!("ALTER ROLE {role} REPLICATION"),
+            format!("ALTER ROLE {role} NOREPLICATION"),
+        ),
+        (
+            "TEN065",
+            "role",
+            format!("ALTER ROLE {login} REPLICATION"),
+            format!("ALTER ROLE {login} NOREPLICATION"),
+        ),
         // A predefined role that reads the server's files (the tables' data files among them).
         (
             "TEN065",

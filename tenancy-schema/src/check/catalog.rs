@@ -553,10 +553,11 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         .load(conn)?;
     // The application role itself first: a membership of its own (`GRANT tenancy_admin TO
     // tenancy_app`) reaches every login of it, present or future. Its own attributes but
-    // CREATEROLE are TEN061-64, its rights on the context key TEN067 and on tables TEN014.
+    // CREATEROLE and REPLICATION are TEN061-64, its rights on the context key TEN067 and on
+    // tables TEN014.
     for login in std::iter::once(app.clone()).chain(members.into_iter().map(|m| m.name)) {
         for role in crate::roles::reachable(conn, &login)? {
-            if login == app && role.role == app && !role.create_role {
+            if login == app && role.role == app && !role.create_role && !role.replication {
                 continue;
             }
             if role.temporary_of(&app) {
