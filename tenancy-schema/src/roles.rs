@@ -22,6 +22,9 @@ pub(crate) struct Reachable {
     pub bypass_rls: bool,
     #[diesel(sql_type = Bool)]
     pub owns_tables: bool,
+    /// A schema it owns that holds tables under row level security.
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub owned_schema: Option<String>,
     #[diesel(sql_type = Bool)]
     pub create_role: bool,
     /// REPLICATION: logical decoding and base backups, which no privilege or policy governs.
@@ -68,6 +71,11 @@ SELECT DISTINCT ON (r.rolname)
       AND c.relpersistence <> 't'
       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   ) AS owns_tables,
+  -- A schema's owner may drop any table in it (and put its own in its place).
+  (SELECT min(n.nspname)::text FROM pg_namespace n
+   WHERE n.nspowner = r.oid
+     AND EXISTS (SELECT FROM pg_class c WHERE c.relnamespace = n.oid AND c.relrowsecurity)
+  ) AS owned_schema,
   -- Granted to this role itself (or to PUBLIC), not inherited: the role that holds the grant
   -- is the one named, and every role the login can become is walked anyway.
   r.rolname IN ('pg_read_all_data', 'pg_write_all_data') OR EXISTS (
@@ -119,6 +127,8 @@ impl Reachable {
             Some("BYPASSRLS")
         } else if self.owns_tables {
             Some("the owner of tables (owners may switch row level security off)")
+        } else if self.owned_schema.is_some() {
+            Some(SCHEMA_OWNER)
         } else if self.server_access {
             Some(
                 "a predefined role that runs programs on the server or reads or writes its files, as the operating system user that owns every table's data",
@@ -148,6 +158,10 @@ impl Reachable {
         match self.problem() {
             Some(CREATEROLE) => Some(format!("ALTER ROLE {} NOCREATEROLE", self.role)),
             Some(REPLICATION) => Some(format!("ALTER ROLE {} NOREPLICATION", self.role)),
+            Some(SCHEMA_OWNER) => Some(format!(
+                "ALTER SCHEMA {} OWNER TO <the role that runs the migrations>",
+                quote_ident(self.owned_schema.as_deref().unwrap_or_default())
+            )),
             Some(TEMPORARY) => Some(format!(
                 "REVOKE TEMPORARY ON DATABASE {} FROM {}, PUBLIC (the tenancy migrations revoke it from PUBLIC; a database's owner holds it too, so the login must not own the database)",
                 quote_ident(&self.database),
@@ -165,6 +179,9 @@ impl Reachable {
         self.problem() == Some(TEMPORARY) && (self.role == app || !self.temporary)
     }
 }
+
+/// [`Reachable::problem`] for the owner of a schema holding tables under row level security.
+const SCHEMA_OWNER: &str = "the owner of a schema that holds tables under row level security (a schema's owner may drop any table in it and put a table of its own, with no policy, in its place)";
 
 /// [`Reachable::problem`] for a REPLICATION role. Role attributes are not inherited, but
 /// `SET ROLE` gives them.

@@ -860,6 +860,7 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         "adv_temp_login".to_owned(),
         "adv_repl_login".to_owned(),
         "adv_repl_group".to_owned(),
+        "adv_schema_login".to_owned(),
     ]);
     owner
         .batch_execute(
@@ -884,6 +885,12 @@ fn logins_that_could_skip_row_level_security_are_refused() {
              GRANT TRUNCATE ON posts TO adv_truncate_login;
              CREATE ROLE adv_writer_login LOGIN INHERIT PASSWORD 'p';
              GRANT tenancy_app, pg_write_all_data TO adv_writer_login;
+             CREATE ROLE adv_schema_login LOGIN INHERIT PASSWORD 'p';
+             GRANT tenancy_app TO adv_schema_login;
+             CREATE SCHEMA adv_owned_schema;
+             CREATE TABLE adv_owned_schema.notes (id int);
+             ALTER TABLE adv_owned_schema.notes ENABLE ROW LEVEL SECURITY;
+             ALTER SCHEMA adv_owned_schema OWNER TO adv_schema_login;
              CREATE ROLE adv_repl_group NOLOGIN REPLICATION;
              CREATE ROLE adv_repl_login LOGIN INHERIT PASSWORD 'p';
              GRANT tenancy_app, adv_repl_group TO adv_repl_login;
@@ -922,6 +929,8 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         // change to every table through logical decoding, or the data files through a base
         // backup.
         ("adv_repl_login", "adv_repl_group"),
+        // A schema's owner drops a tenant table in it and creates its own, without policies.
+        ("adv_schema_login", "adv_schema_login"),
     ] {
         let r = build(&db.url_for(login, "p"), "tenancy_app");
         match r {

@@ -845,6 +845,13 @@ fn role_lints() {
             format!("ALTER ROLE {login} CREATEROLE"),
             format!("ALTER ROLE {login} NOCREATEROLE"),
         ),
+        // A login owning the schema of the tenant tables may drop them and put its own there.
+        (
+            "TEN065",
+            "role",
+            format!("ALTER SCHEMA public OWNER TO {login}"),
+            "ALTER SCHEMA public OWNER TO pg_database_owner".to_owned(),
+        ),
         // REPLICATION, on the role or on a login of it: logical decoding reads every change to
         // every table, and no privilege or policy applies.
         (
