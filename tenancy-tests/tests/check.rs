@@ -934,6 +934,23 @@ fn role_lints() {
             format!("GRANT CREATE ON SCHEMA public TO {role}"),
             format!("REVOKE CREATE ON SCHEMA public FROM {role}"),
         ),
+        // The same granted to a login of the application role rather than to the role.
+        (
+            "TEN073",
+            "schema public",
+            format!("GRANT CREATE ON SCHEMA public TO {login}"),
+            format!("REVOKE CREATE ON SCHEMA public FROM {login}"),
+        ),
+        (
+            "TEN073",
+            "database",
+            format!(
+                "DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO {login}', current_database()); END $$"
+            ),
+            format!(
+                "DO $$ BEGIN EXECUTE format('REVOKE CREATE ON DATABASE %I FROM {login}', current_database()); END $$"
+            ),
+        ),
         // CREATE on the database: a schema named like the login comes first on the default
         // search path, and its tables shadow the real ones.
         (

@@ -235,6 +235,7 @@ pub(super) struct Catalog {
     pub(super) views: Vec<ViewRow>,
     pub(super) rules: Vec<RuleRow>,
     pub(super) triggers: Vec<TriggerRow>,
+    pub(super) member_creates: Vec<MemberCreateRow>,
     /// Relations the application role may read that no policy covers (row level security
     /// off): whatever is written there, every tenant reads.
     pub(super) shared: Vec<String>,
@@ -274,6 +275,34 @@ WITH RECURSIVE members (oid) AS (
 SELECT r.rolname::text AS name FROM members JOIN pg_roles r ON r.oid = members.oid
 WHERE r.rolname <> $1
 ORDER BY 1";
+
+/// What the logins among `$2` (members of the application role `$1`) may create in that the
+/// application role itself may not: schemas they may create objects in, and the database
+/// when they may create schemas.
+const MEMBER_CREATE_SQL: &str = "
+SELECT r.rolname::text AS login, 'schema'::text AS kind, n.nspname::text AS object
+FROM pg_roles r, pg_namespace n
+WHERE r.rolname = ANY ($2) AND has_schema_privilege(r.oid, n.oid, 'CREATE')
+  AND NOT has_schema_privilege($1, n.oid, 'CREATE')
+  AND n.nspname !~ '^pg_(toast_)?temp_'
+UNION ALL
+SELECT r.rolname::text, 'database', current_database()::text
+FROM pg_roles r
+WHERE r.rolname = ANY ($2) AND has_database_privilege(r.oid, current_database(), 'CREATE')
+  AND NOT has_database_privilege($1, current_database(), 'CREATE')
+ORDER BY 1, 2, 3";
+
+/// A schema or database a login of the application role may create in.
+#[derive(QueryableByName)]
+pub(super) struct MemberCreateRow {
+    #[diesel(sql_type = Text)]
+    pub(super) login: String,
+    /// `schema` or `database`.
+    #[diesel(sql_type = Text)]
+    pub(super) kind: String,
+    #[diesel(sql_type = Text)]
+    pub(super) object: String,
+}
 
 /// Whether the tenant context is the sealed one (`tenancy.current_tenant()` is the
 /// SECURITY DEFINER reader of what `tenancy.enter()` verified, and the key exists) and which
@@ -555,6 +584,10 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     // tenancy_app`) reaches every login of it, present or future. Its own attributes but
     // CREATEROLE and REPLICATION are TEN061-64, its rights on the context key TEN067 and on
     // tables TEN014.
+    let member_creates: Vec<MemberCreateRow> = diesel::sql_query(MEMBER_CREATE_SQL)
+        .bind::<T, _>(&app)
+        .bind::<Array<Text>, _>(members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>())
+        .load(conn)?;
     for login in std::iter::once(app.clone()).chain(members.into_iter().map(|m| m.name)) {
         for role in crate::roles::reachable(conn, &login)? {
             if login == app && role.role == app && !role.create_role && !role.replication {
@@ -588,6 +621,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         views,
         rules,
         triggers,
+        member_creates,
         shared,
         audit,
     })

@@ -153,6 +153,30 @@ pub(super) fn check_creatable_schemas(f: &mut Findings, catalog: &Catalog, o: &C
             ),
         );
     }
+    // A login of the application role granted what the role itself lacks: its SQL runs in
+    // every tenant's transactions on that login just the same.
+    for m in &catalog.member_creates {
+        let (what, fix) = if m.kind == "database" {
+            (
+                format!("may create schemas in `{}`", m.object),
+                format!("REVOKE CREATE ON DATABASE {} FROM {}", m.object, m.login),
+            )
+        } else {
+            (
+                format!("may create objects in schema `{}`", m.object),
+                format!("REVOKE CREATE ON SCHEMA {} FROM {}", m.object, m.login),
+            )
+        };
+        f.add(
+            "TEN073",
+            format!("{} {}", m.kind, m.object),
+            format!(
+                "`{}` is a member of `{}` and {what}: an object one tenant's transaction leaves there (a table or function that shadows the real one) serves every tenant on that login",
+                m.login, o.app_role
+            ),
+            fix,
+        );
+    }
     for schema in &catalog.context.creatable_schemas {
         f.add(
             "TEN073",
