@@ -150,6 +150,13 @@ pub(crate) fn tenant_tables() -> &'static [crate::scope::ScopeEntry] {
     })
 }
 
+/// The SQL names of every table classified in this binary, tenant-scoped or global. Built
+/// once.
+pub(crate) fn table_names() -> &'static [&'static str] {
+    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| registry().into_iter().map(|m| m.table).collect())
+}
+
 /// The manifest of one table, by SQL name.
 #[must_use]
 pub fn lookup(table: &str) -> Option<&'static TableManifest> {

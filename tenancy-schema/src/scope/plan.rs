@@ -154,9 +154,14 @@ fn tables_named(names: Vec<crate::sql_lexer::NameUse>) -> QueryResult<Vec<ScopeE
             continue;
         };
         if let Some(schema) = name.schema {
-            // `"posts"."id"` is a column of `posts`; only a name that is not itself a
-            // scoped table (or alias) before the dot can be a schema.
-            if !scoped.iter().any(|e| e.table == schema) {
+            // `"posts"."id"` is a column of `posts`, and `"products"."notes"` a column of a
+            // global table named like a tenant table: only a name that is not itself a
+            // classified table (or a scoped table's alias) before the dot can be a schema.
+            // `public` is always taken for the schema that holds the tenant tables.
+            let table_qualifier = scoped.iter().any(|e| e.table == schema)
+                || (schema != "public"
+                    && crate::manifest::table_names().contains(&schema.as_str()));
+            if !table_qualifier {
                 return Err(unsafe_sql(
                     crate::sql_lexer::SqlTextError::QualifiedTenantTable {
                         schema,
