@@ -247,6 +247,13 @@ const CASES: &[Case] = &[
         breaks: "ALTER TABLE gadget_parts DROP CONSTRAINT gadget_parts_gadget_fk; ALTER TABLE gadgets DROP CONSTRAINT gadgets_pkey; ALTER TABLE gadgets ADD CONSTRAINT gadgets_pkey PRIMARY KEY (tenant_id, id, name)",
         fix: "ALTER TABLE gadgets DROP CONSTRAINT gadgets_pkey; ALTER TABLE gadgets ADD CONSTRAINT gadgets_pkey PRIMARY KEY (tenant_id, id); ALTER TABLE gadget_parts ADD CONSTRAINT gadget_parts_gadget_fk FOREIGN KEY (tenant_id, gadget_id) REFERENCES gadgets (tenant_id, id)",
     },
+    // A copy of a tenant table in another schema, readable by the application role.
+    Case {
+        id: "TEN006",
+        object: "table archive.gadgets",
+        breaks: "CREATE SCHEMA archive; CREATE TABLE archive.gadgets AS SELECT * FROM gadgets; GRANT USAGE ON SCHEMA archive TO tenancy_app; GRANT SELECT ON archive.gadgets TO tenancy_app",
+        fix: "REVOKE SELECT ON archive.gadgets FROM tenancy_app",
+    },
     Case {
         id: "TEN005",
         object: "table gadgets",

@@ -136,6 +136,17 @@ pub(super) struct TriggerRow {
     pub(super) language: String,
 }
 
+/// A table the application role may read outside the checked schema, without row level
+/// security, with its columns.
+#[derive(QueryableByName)]
+pub(super) struct ElsewhereRow {
+    /// `table <schema.name>` (or `materialized view`, `foreign table`).
+    #[diesel(sql_type = Text)]
+    pub(super) name: String,
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) columns: Vec<String>,
+}
+
 #[derive(QueryableByName)]
 struct NameRow {
     #[diesel(sql_type = Text)]
@@ -236,6 +247,7 @@ pub(super) struct Catalog {
     pub(super) rules: Vec<RuleRow>,
     pub(super) triggers: Vec<TriggerRow>,
     pub(super) member_creates: Vec<MemberCreateRow>,
+    pub(super) elsewhere: Vec<ElsewhereRow>,
     /// Relations the application role may read that no policy covers (row level security
     /// off): whatever is written there, every tenant reads.
     pub(super) shared: Vec<String>,
@@ -545,6 +557,23 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     )
     .bind::<T, _>(&o.schema)
     .load(conn)?;
+    let elsewhere: Vec<ElsewhereRow> = diesel::sql_query(
+        "SELECT format('%s %s', CASE c.relkind WHEN 'm' THEN 'materialized view'
+                                      WHEN 'f' THEN 'foreign table' ELSE 'table' END,
+                      c.oid::regclass) AS name,
+                ARRAY(SELECT a.attname::text FROM pg_attribute a
+                      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind IN ('r', 'p', 'm', 'f') AND NOT c.relrowsecurity
+           AND n.oid <> $2::regnamespace
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'
+           AND has_schema_privilege($1, n.oid, 'USAGE')
+           AND has_table_privilege($1, c.oid, 'SELECT')
+         ORDER BY 1",
+    )
+    .bind::<T, _>(&app)
+    .bind::<T, _>(&o.schema)
+    .load(conn)?;
     let shared = diesel::sql_query(
         "SELECT c.relname::text AS name
          FROM pg_class c
@@ -622,6 +651,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         rules,
         triggers,
         member_creates,
+        elsewhere,
         shared,
         audit,
     })

@@ -55,6 +55,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "the tenant column has no foreign key to the tenants table",
     ),
     (
+        "TEN006",
+        Severity::Error,
+        Section::Isolation,
+        "a table outside the checked schema has a tenant column, no row level security, and the application role may read it",
+    ),
+    (
         "TEN010",
         Severity::Error,
         Section::Isolation,

@@ -26,6 +26,7 @@ mod catalog;
 mod citus;
 mod classify;
 mod definers;
+mod elsewhere;
 mod expr;
 mod functions;
 mod lints;

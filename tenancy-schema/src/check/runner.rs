@@ -8,6 +8,7 @@ use super::audit::check_audit_log;
 use super::catalog::{Catalog, load_catalog};
 use super::citus::{check_citus, load_citus};
 use super::definers::check_definers_and_views;
+use super::elsewhere::check_tenant_rows_elsewhere;
 use super::functions::check_functions;
 use super::lints::Section;
 use super::report::{Findings, Report};
@@ -106,6 +107,7 @@ pub fn run(
     check_classification(&mut f, registry);
     check_definers_and_views(&mut f, &catalog, &tenant_tables, options);
     check_trigger_sinks(&mut f, &catalog, &tenant_tables, options);
+    check_tenant_rows_elsewhere(&mut f, &catalog, &tenant_tables, options);
     let mut migrations: Vec<&crate::migrations::MigrationFiles> = crate::migrations::MIGRATIONS
         .files()
         .into_iter()
