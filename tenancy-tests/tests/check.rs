@@ -254,6 +254,14 @@ const CASES: &[Case] = &[
         breaks: "CREATE SCHEMA archive; CREATE TABLE archive.gadgets AS SELECT * FROM gadgets; GRANT USAGE ON SCHEMA archive TO tenancy_app; GRANT SELECT ON archive.gadgets TO tenancy_app",
         fix: "REVOKE SELECT ON archive.gadgets FROM tenancy_app",
     },
+    // A foreign table in the schema itself: it reads what its server gives, as whichever
+    // user its mapping names.
+    Case {
+        id: "TEN006",
+        object: "foreign table gadget_export",
+        breaks: "CREATE EXTENSION IF NOT EXISTS file_fdw; CREATE SERVER gadget_files FOREIGN DATA WRAPPER file_fdw; CREATE FOREIGN TABLE gadget_export (tenant_id uuid, name text) SERVER gadget_files OPTIONS (filename '/dev/null'); GRANT SELECT ON gadget_export TO tenancy_app",
+        fix: "DROP FOREIGN TABLE gadget_export; DROP SERVER gadget_files",
+    },
     Case {
         id: "TEN005",
         object: "table gadgets",

@@ -136,8 +136,8 @@ pub(super) struct TriggerRow {
     pub(super) language: String,
 }
 
-/// A table the application role may read outside the checked schema, without row level
-/// security, with its columns.
+/// A table the application role may read outside the checked schema (or a foreign table,
+/// in it too), without row level security, with its columns.
 #[derive(QueryableByName)]
 pub(super) struct ElsewhereRow {
     /// `table <schema.name>` (or `materialized view`, `foreign table`).
@@ -565,7 +565,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE c.relkind IN ('r', 'p', 'm', 'f') AND NOT c.relrowsecurity
-           AND n.oid <> $2::regnamespace
+           AND (n.oid <> $2::regnamespace OR c.relkind = 'f')
            AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'
            AND has_schema_privilege($1, n.oid, 'USAGE')
            AND has_table_privilege($1, c.oid, 'SELECT')

@@ -1,7 +1,8 @@
-//! TEN006: tenant rows outside the checked schema. The other rules read the schema that holds
-//! the application's tables; a copy of a tenant table in another schema (a backup, an export,
-//! an archive) that the application role may read, with no policy on it, hands every tenant's
-//! rows to any tenant's raw SQL.
+//! TEN006: tenant rows where the other rules do not look. They read the tables of the schema
+//! that holds the application's tables; a copy of a tenant table in another schema (a backup,
+//! an export, an archive), or a foreign table anywhere (which may read the same database as
+//! another user), that the application role may read, with no policy on it, hands every
+//! tenant's rows to any tenant's raw SQL.
 
 use std::collections::{BTreeMap, BTreeSet};
 

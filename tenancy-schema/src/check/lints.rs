@@ -58,7 +58,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN006",
         Severity::Error,
         Section::Isolation,
-        "a table outside the checked schema has a tenant column, no row level security, and the application role may read it",
+        "a table outside the checked schema, or a foreign table, has a tenant column, no row level security, and the application role may read it",
     ),
     (
         "TEN010",
