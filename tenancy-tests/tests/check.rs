@@ -247,6 +247,14 @@ const CASES: &[Case] = &[
         breaks: "ALTER TABLE gadget_parts DROP CONSTRAINT gadget_parts_gadget_fk; ALTER TABLE gadgets DROP CONSTRAINT gadgets_pkey; ALTER TABLE gadgets ADD CONSTRAINT gadgets_pkey PRIMARY KEY (tenant_id, id, name)",
         fix: "ALTER TABLE gadgets DROP CONSTRAINT gadgets_pkey; ALTER TABLE gadgets ADD CONSTRAINT gadgets_pkey PRIMARY KEY (tenant_id, id); ALTER TABLE gadget_parts ADD CONSTRAINT gadget_parts_gadget_fk FOREIGN KEY (tenant_id, gadget_id) REFERENCES gadgets (tenant_id, id)",
     },
+    // A mapping for everyone on a loopback server: dblink or postgres_fdw log in as the
+    // superuser it names.
+    Case {
+        id: "TEN076",
+        object: "server loopback",
+        breaks: "CREATE EXTENSION IF NOT EXISTS postgres_fdw; CREATE SERVER loopback FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'postgres'); CREATE USER MAPPING FOR PUBLIC SERVER loopback OPTIONS (user 'postgres'); GRANT USAGE ON FOREIGN SERVER loopback TO tenancy_app",
+        fix: "DROP USER MAPPING FOR PUBLIC SERVER loopback; DROP SERVER loopback",
+    },
     // A copy of a tenant table in another schema, readable by the application role.
     Case {
         id: "TEN006",

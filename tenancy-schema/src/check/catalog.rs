@@ -147,6 +147,16 @@ pub(super) struct ElsewhereRow {
     pub(super) columns: Vec<String>,
 }
 
+/// A foreign server the application role or one of its logins may connect through, with the
+/// role whose user mapping allows it (`PUBLIC` for a mapping for everyone).
+#[derive(QueryableByName)]
+pub(super) struct ServerRow {
+    #[diesel(sql_type = Text)]
+    pub(super) server: String,
+    #[diesel(sql_type = Text)]
+    pub(super) mapped_for: String,
+}
+
 #[derive(QueryableByName)]
 struct NameRow {
     #[diesel(sql_type = Text)]
@@ -248,6 +258,7 @@ pub(super) struct Catalog {
     pub(super) triggers: Vec<TriggerRow>,
     pub(super) member_creates: Vec<MemberCreateRow>,
     pub(super) elsewhere: Vec<ElsewhereRow>,
+    pub(super) servers: Vec<ServerRow>,
     /// Relations the application role may read that no policy covers (row level security
     /// off): whatever is written there, every tenant reads.
     pub(super) shared: Vec<String>,
@@ -574,6 +585,19 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     .bind::<T, _>(&app)
     .bind::<T, _>(&o.schema)
     .load(conn)?;
+    // dblink and postgres_fdw connect with the user a mapping names; a mapping for PUBLIC
+    // serves every role with USAGE on the server.
+    let servers: Vec<ServerRow> = diesel::sql_query(
+        "SELECT s.srvname::text AS server,
+                CASE WHEN m.umuser = 0 THEN 'PUBLIC' ELSE m.umuser::regrole::text END AS mapped_for
+         FROM pg_user_mapping m JOIN pg_foreign_server s ON s.oid = m.umserver
+         WHERE (m.umuser = 0 AND has_server_privilege($1, s.oid, 'USAGE'))
+            OR (m.umuser <> 0 AND pg_has_role(m.umuser, $1::regrole, 'MEMBER')
+                AND has_server_privilege(m.umuser, s.oid, 'USAGE'))
+         ORDER BY 1, 2",
+    )
+    .bind::<T, _>(&app)
+    .load(conn)?;
     let shared = diesel::sql_query(
         "SELECT c.relname::text AS name
          FROM pg_class c
@@ -652,6 +676,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         triggers,
         member_creates,
         elsewhere,
+        servers,
         shared,
         audit,
     })

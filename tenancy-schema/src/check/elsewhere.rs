@@ -1,4 +1,4 @@
-//! TEN006: tenant rows where the other rules do not look. They read the tables of the schema
+//! TEN006 and TEN076: tenant rows where the other rules do not look. They read the tables of the schema
 //! that holds the application's tables; a copy of a tenant table in another schema (a backup,
 //! an export, an archive), or a foreign table anywhere (which may read the same database as
 //! another user), that the application role may read, with no policy on it, hands every
@@ -40,6 +40,26 @@ pub(super) fn check_tenant_rows_elsewhere(
             format!(
                 "REVOKE SELECT ON {relation} FROM {}, PUBLIC (or give it the tenant policies: ENABLE and FORCE ROW LEVEL SECURITY with tenancy's policies)",
                 o.app_role
+            ),
+        );
+    }
+}
+
+/// TEN076: a foreign server the application role (or one of its logins) may connect through.
+/// dblink and postgres_fdw log in as the user the mapping names, whom this database's tenant
+/// policies may not bind (a superuser, the tables' owner), and hand back what that user reads.
+pub(super) fn check_foreign_servers(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
+    for s in &catalog.servers {
+        f.add(
+            "TEN076",
+            format!("server {}", s.server),
+            format!(
+                "a user mapping for {} lets `{}` connect through it (dblink, postgres_fdw) as the user the mapping names, whom the tenant policies may not bind",
+                s.mapped_for, o.app_role
+            ),
+            format!(
+                "DROP USER MAPPING FOR {} SERVER {} (or REVOKE USAGE ON FOREIGN SERVER {} FROM {}, PUBLIC)",
+                s.mapped_for, s.server, s.server, s.mapped_for
             ),
         );
     }

@@ -271,6 +271,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "a trigger on a tenant table writes into a table or view without row level security that the application role can read",
     ),
     (
+        "TEN076",
+        Severity::Error,
+        Section::Isolation,
+        "a user mapping lets the application role or one of its logins connect through a foreign server (dblink, postgres_fdw) as another user",
+    ),
+    (
         "TEN080",
         Severity::Error,
         Section::Isolation,
