@@ -195,6 +195,9 @@ guard_session(XactEvent event, void *arg)
  * connection, refused outright on a tenancy connection: prepared statements made or dropped
  * with SQL (they share their names with the driver's own, so DEALLOCATE and PREPARE of one of
  * those would change what a later transaction runs), LISTEN, cursors WITH HOLD, DISCARD.
+ * And what outlives the connection itself: any role may change its own password and its
+ * own defaults (ALTER ROLE CURRENT_USER SET search_path ..), which every later connection of
+ * the login, whichever tenant it serves, logs in with or starts from.
  */
 static void
 guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
@@ -224,6 +227,15 @@ guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 				if (((DeclareCursorStmt *) stmt)->options & CURSOR_OPT_HOLD)
 					what = "DECLARE .. WITH HOLD";
 				break;
+			case T_AlterRoleStmt:
+				what = "ALTER ROLE";
+				break;
+			case T_AlterRoleSetStmt:
+				what = "ALTER ROLE .. SET";
+				break;
+			case T_AlterDatabaseSetStmt:
+				what = "ALTER DATABASE .. SET";
+				break;
 			default:
 				break;
 		}
@@ -231,7 +243,7 @@ guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("tenancy: %s is not allowed on a tenancy connection: it outlives the transaction", what),
-					 errhint("the next transaction on a pooled connection may belong to another tenant")));
+					 errhint("the next transaction on a pooled connection, and every later connection of the login, may belong to another tenant")));
 	}
 	if (previous_utility_hook != NULL)
 		previous_utility_hook(pstmt, queryString, readOnlyTree, context, params, queryEnv,

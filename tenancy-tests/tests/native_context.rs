@@ -825,6 +825,12 @@ fn statements_whose_effect_outlives_the_transaction_are_refused() {
         "LISTEN tenancy_channel",
         "DECLARE tenancy_cursor CURSOR WITH HOLD FOR SELECT title FROM posts",
         "DISCARD PLANS",
+        // A role may change its own password and defaults, which every later connection of
+        // the login starts from, whichever tenant it serves; also from inside a DO block.
+        "ALTER ROLE CURRENT_USER PASSWORD 'hijacked'",
+        "ALTER ROLE CURRENT_USER SET search_path = information_schema, public",
+        "DO $$ BEGIN EXECUTE 'ALTER ROLE CURRENT_USER SET statement_timeout = 1'; END $$",
+        "ALTER DATABASE CURRENT SET statement_timeout = 1",
     ] {
         let e = t
             .transaction(a, |tx| tx.execute(diesel::sql_query(statement)).map(drop))
@@ -837,6 +843,26 @@ fn statements_whose_effect_outlives_the_transaction_are_refused() {
             assert!(session.is_clean(), "{statement}: {session:?}");
         }
     }
+    // A new connection of the login still logs in with its password and starts from the
+    // defaults it had.
+    #[derive(QueryableByName)]
+    struct Defaults {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        search_path: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        statement_timeout: String,
+    }
+    let fresh: Vec<Defaults> = Rls::OnNative
+        .tenancy(1)
+        .transaction(a, |tx| {
+            tx.load_sql(diesel::sql_query(
+                "SELECT current_setting('search_path') AS search_path, \
+                 current_setting('statement_timeout') AS statement_timeout",
+            ))
+        })
+        .unwrap();
+    assert_eq!(fresh[0].search_path, "\"$user\", public");
+    assert_eq!(fresh[0].statement_timeout, "0");
     // A cursor without HOLD ends with its transaction: allowed.
     let n: Vec<Count> = t
         .transaction(a, |tx| {
