@@ -812,6 +812,15 @@ fn a_native_connection_cannot_commit_a_session_level_change() {
     assert_eq!(n[0].n, 2);
 }
 
+/// The settings a new connection starts from.
+#[derive(QueryableByName)]
+struct Defaults {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    search_path: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    statement_timeout: String,
+}
+
 #[test]
 fn statements_whose_effect_outlives_the_transaction_are_refused() {
     if !native() {
@@ -845,13 +854,6 @@ fn statements_whose_effect_outlives_the_transaction_are_refused() {
     }
     // A new connection of the login still logs in with its password and starts from the
     // defaults it had.
-    #[derive(QueryableByName)]
-    struct Defaults {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        search_path: String,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        statement_timeout: String,
-    }
     let fresh: Vec<Defaults> = Rls::OnNative
         .tenancy(1)
         .transaction(a, |tx| {
