@@ -22,7 +22,7 @@ pub(crate) struct Reachable {
     pub bypass_rls: bool,
     #[diesel(sql_type = Bool)]
     pub owns_tables: bool,
-    /// A schema it owns that holds tables under row level security.
+    /// A schema it owns that holds tables under row level security, quoted as an identifier.
     #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
     pub owned_schema: Option<String>,
     #[diesel(sql_type = Bool)]
@@ -44,9 +44,11 @@ pub(crate) struct Reachable {
     /// `PUBLIC` holds `TEMPORARY` on the database, so every role does.
     #[diesel(sql_type = Bool)]
     pub public_temporary: bool,
-    /// The database, for the fix of a `TEMPORARY` grant.
+    /// The database and the role quoted as identifiers, for the fix of a `TEMPORARY` grant.
     #[diesel(sql_type = Text)]
     pub database: String,
+    #[diesel(sql_type = Text)]
+    pub role_ident: String,
 }
 
 /// Every role `login` can become (itself included), with what would let it skip row level
@@ -72,7 +74,7 @@ SELECT DISTINCT ON (r.rolname)
       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   ) AS owns_tables,
   -- A schema's owner may drop any table in it (and put its own in its place).
-  (SELECT min(n.nspname)::text FROM pg_namespace n
+  (SELECT quote_ident(min(n.nspname)) FROM pg_namespace n
    WHERE n.nspowner = r.oid
      AND EXISTS (SELECT FROM pg_class c WHERE c.relnamespace = n.oid AND c.relrowsecurity)
   ) AS owned_schema,
@@ -104,7 +106,7 @@ SELECT DISTINCT ON (r.rolname)
     WHERE d.datname = current_database() AND a.grantee = 0
       AND a.privilege_type = 'TEMPORARY'
   ) AS public_temporary,
-  current_database()::text AS database
+  quote_ident(current_database()) AS database, quote_ident(r.rolname) AS role_ident
 FROM reach JOIN pg_roles r ON r.oid = reach.oid
 ORDER BY r.rolname, length(reach.path)";
 
@@ -160,12 +162,11 @@ impl Reachable {
             Some(REPLICATION) => Some(format!("ALTER ROLE {} NOREPLICATION", self.role)),
             Some(SCHEMA_OWNER) => Some(format!(
                 "ALTER SCHEMA {} OWNER TO <the role that runs the migrations>",
-                quote_ident(self.owned_schema.as_deref().unwrap_or_default())
+                self.owned_schema.as_deref().unwrap_or_default()
             )),
             Some(TEMPORARY) => Some(format!(
                 "REVOKE TEMPORARY ON DATABASE {} FROM {}, PUBLIC (the tenancy migrations revoke it from PUBLIC; a database's owner holds it too, so the login must not own the database)",
-                quote_ident(&self.database),
-                quote_ident(&self.role)
+                self.database, self.role_ident
             )),
             _ => None,
         }
@@ -189,22 +190,6 @@ const REPLICATION: &str = "REPLICATION, with which it reads every change to ever
 
 /// [`Reachable::problem`] for a role that may create temporary tables.
 const TEMPORARY: &str = "a role that may create temporary tables: one made by SQL in one tenant's transaction outlives it, and shadows the tenant table of its name (pg_temp is searched first) in every later transaction on the pooled connection, whichever tenant it runs for, with no row level security on it";
-
-/// `name` as an SQL identifier, quoted where PostgreSQL would need it.
-fn quote_ident(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        name.to_owned()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
-}
 
 /// [`Reachable::problem`] for a CREATEROLE role: PostgreSQL 15 lets CREATEROLE grant
 /// membership in any role but a superuser.

@@ -140,9 +140,12 @@ pub(super) struct TriggerRow {
 /// in it too), without row level security, with its columns.
 #[derive(QueryableByName)]
 pub(super) struct ElsewhereRow {
-    /// `table <schema.name>` (or `materialized view`, `foreign table`).
+    /// `table`, `materialized view` or `foreign table`.
     #[diesel(sql_type = Text)]
-    pub(super) name: String,
+    pub(super) kind: String,
+    /// The relation as SQL names it (`archive.gadgets`).
+    #[diesel(sql_type = Text)]
+    pub(super) relation: String,
     #[diesel(sql_type = Array<Text>)]
     pub(super) columns: Vec<String>,
 }
@@ -569,9 +572,9 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     .bind::<T, _>(&o.schema)
     .load(conn)?;
     let elsewhere: Vec<ElsewhereRow> = diesel::sql_query(
-        "SELECT format('%s %s', CASE c.relkind WHEN 'm' THEN 'materialized view'
-                                      WHEN 'f' THEN 'foreign table' ELSE 'table' END,
-                      c.oid::regclass) AS name,
+        "SELECT CASE c.relkind WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table'
+                ELSE 'table' END AS kind,
+                c.oid::regclass::text AS relation,
                 ARRAY(SELECT a.attname::text FROM pg_attribute a
                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -29,10 +29,10 @@ pub(super) fn check_tenant_rows_elsewhere(
         else {
             continue;
         };
-        let relation = t.name.split_once(' ').map_or(t.name.as_str(), |(_, r)| r);
+        let relation = &t.relation;
         f.add(
             "TEN006",
-            &t.name,
+            format!("{} {relation}", t.kind),
             format!(
                 "it has the tenant column `{column}`, no row level security, and `{}` may read it: every tenant's raw SQL reads every tenant's rows there",
                 o.app_role

@@ -32,11 +32,10 @@ pub(super) fn check_trigger_sinks(
         if matches!(t.language.as_str(), "c" | "internal") {
             continue;
         }
-        let sinks: Vec<&str> = written_tables(&t.body, &t.language)
+        let sinks: BTreeSet<&str> = written_tables(&t.body, &t.language)
             .into_iter()
             .filter_map(|name| shared.get(name.as_str()).copied())
             .collect();
-        let sinks: BTreeSet<&str> = sinks.into_iter().collect();
         if sinks.is_empty() {
             continue;
         }
