@@ -1153,36 +1153,38 @@ use shelf_table::shelves;
 #[test]
 fn a_global_column_named_like_a_tenant_table_is_a_column() {
     use diesel::connection::SimpleConnection;
-    owner()
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS shelves (id int PRIMARY KEY, posts int NOT NULL);
-             GRANT SELECT ON shelves TO tenancy_app;
-             INSERT INTO shelves VALUES (1, 7) ON CONFLICT DO NOTHING;",
-        )
-        .unwrap();
-    let (a, _) = two_tenants();
-    let t = tenancy(1);
-    let counts: Vec<i32> = t
-        .transaction(a, |tx| tx.load(shelves::table.select(shelves::posts)))
-        .unwrap();
-    assert_eq!(counts, [7]);
-    // `public` before the dot stays a schema: the real table, which no CTE shadows.
-    let r = t.transaction(a, |tx| {
-        tx.load::<_, i32>(
-            shelves::table
-                .filter(diesel::dsl::sql::<Bool>(
-                    "EXISTS (SELECT 1 FROM public.posts)",
+    for rls in Rls::all() {
+        rls.owner()
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS shelves (id int PRIMARY KEY, posts int NOT NULL);
+                 GRANT SELECT ON shelves TO tenancy_app;
+                 INSERT INTO shelves VALUES (1, 7) ON CONFLICT DO NOTHING;",
+            )
+            .unwrap();
+        let (a, _) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        let counts: Vec<i32> = t
+            .transaction(a, |tx| tx.load(shelves::table.select(shelves::posts)))
+            .unwrap();
+        assert_eq!(counts, [7], "{rls:?}");
+        // `public` before the dot stays a schema: the real table, which no CTE shadows.
+        let r = t.transaction(a, |tx| {
+            tx.load::<_, i32>(
+                shelves::table
+                    .filter(diesel::dsl::sql::<Bool>(
+                        "EXISTS (SELECT 1 FROM public.posts)",
+                    ))
+                    .select(shelves::posts),
+            )
+        });
+        assert!(
+            matches!(
+                r,
+                Err(Error::UnsafeSql(
+                    tenancy_schema::SqlTextError::QualifiedTenantTable { .. }
                 ))
-                .select(shelves::posts),
-        )
-    });
-    assert!(
-        matches!(
-            r,
-            Err(Error::UnsafeSql(
-                tenancy_schema::SqlTextError::QualifiedTenantTable { .. }
-            ))
-        ),
-        "{r:?}"
-    );
+            ),
+            "{rls:?}: {r:?}"
+        );
+    }
 }
