@@ -62,7 +62,14 @@
 //! a locking query on one table uses a derived table (`FROM (SELECT … WHERE tenant_id = $1) AS "posts"`)
 //! instead; when a sub-query names the locked table too, the sub-query reads the CTE and the derived
 //! table names the table with its schema (`FROM "public"."posts"`), which no CTE shadows (the schema
-//! is looked up once, when the `Tenancy` is built). `UPDATE` and `DELETE` go through tenancy's builders, which hold your predicate and write
+//! is looked up once, when the `Tenancy` is built). A `SELECT` that names its one table nowhere
+//! but in `FROM` (the common case) writes the predicate into its own `WHERE` clause instead:
+//! `FROM "posts" WHERE (<your clause>) AND "posts"."tenant_id" = $3`. The plan is the same, and
+//! PostgreSQL plans it with less work, which counts for every statement with `LIMIT $n`: Diesel binds
+//! each `.limit(..)`, so PostgreSQL plans such a statement afresh at every execution. This form is
+//! taken only where the SQL lexer confirms that your clause is one parenthesised group (as Diesel
+//! writes its operators), so that nothing in it binds looser than the `AND`; anything else keeps the
+//! CTE. `UPDATE` and `DELETE` go through tenancy's builders, which hold your predicate and write
 //! `WHERE "posts"."tenant_id" = $1 AND (<predicate>)` behind the same CTEs (the target of a write is
 //! always the table itself, so a write shadows its own table only where a sub-query names it
 //! again). Inserts and upserts write the tenant column themselves, and an upsert's

@@ -559,6 +559,68 @@ pub(crate) fn check_conjunction(predicate: &str, prefix: &str) -> Result<(), Sql
     Ok(())
 }
 
+/// The clauses that may follow a `WHERE` clause in a `SELECT` Diesel writes.
+const AFTER_WHERE: &[&str] = &["group", "having", "order", "limit", "offset", "for"];
+
+/// Whether the tenant predicate `"<table>"."<column>" = $n` that tenancy wrote into the
+/// `WHERE` clause of the single-table `SELECT` in `sql` filters every row the statement reads:
+/// the statement has one `WHERE` outside parentheses, and it reads `WHERE <predicate>` or
+/// `WHERE (<one group>) AND <predicate>`, followed by the end of the statement or the next
+/// clause. Anything else (a filter with a top-level `OR` that Diesel did not parenthesise, a
+/// comment, a `;`) answers `false`, and the caller shadows the table with a CTE instead.
+pub(crate) fn filter_holds(sql: &str, table: &str, column: &str) -> bool {
+    let Ok(tokens) = tokenize(sql) else {
+        return false;
+    };
+    if tokens
+        .iter()
+        .any(|t| matches!(t, Token::Comment | Token::Punct(';')))
+    {
+        return false;
+    }
+    let keyword = |t: Option<&Token>, words: &[&str]| matches!(t, Some(Token::Ident { name, quoted: false }) if words.contains(&name.as_str()));
+    let quoted = |t: Option<&Token>, want: &str| matches!(t, Some(Token::Ident { name, quoted: true }) if name == want);
+    let mut depth = 0i64;
+    let mut wheres = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        match token {
+            Token::Punct('(') => depth += 1,
+            Token::Punct(')') => depth -= 1,
+            t if depth == 0 && keyword(Some(t), &["where"]) => wheres.push(i),
+            _ => {}
+        }
+    }
+    let [where_at] = wheres[..] else {
+        return false;
+    };
+    let mut i = where_at + 1;
+    if tokens.get(i) == Some(&Token::Punct('(')) {
+        let mut depth = 0i64;
+        loop {
+            match tokens.get(i) {
+                Some(Token::Punct('(')) => depth += 1,
+                Some(Token::Punct(')')) => depth -= 1,
+                None => return false,
+                _ => {}
+            }
+            i += 1;
+            if depth == 0 {
+                break;
+            }
+        }
+        if !keyword(tokens.get(i), &["and"]) {
+            return false;
+        }
+        i += 1;
+    }
+    let predicate = quoted(tokens.get(i), table)
+        && tokens.get(i + 1) == Some(&Token::Punct('.'))
+        && quoted(tokens.get(i + 2), column)
+        && matches!(tokens.get(i + 3), Some(Token::Operator(op)) if op == "=")
+        && tokens.get(i + 4) == Some(&Token::Literal);
+    predicate && (tokens.get(i + 5).is_none() || keyword(tokens.get(i + 5), AFTER_WHERE))
+}
+
 /// Functions that execute SQL passed to them as text, or read whole tables by name: a
 /// table they read never appears as an identifier, so scoping cannot see it.
 pub(crate) const DYNAMIC_SQL: &[&str] = &[
@@ -809,6 +871,50 @@ mod tests {
             check_fragment("$x$ open"),
             Err(SqlTextError::Unterminated(_))
         ));
+    }
+
+    #[test]
+    fn a_tenant_predicate_in_the_where_clause_holds_only_for_the_whole_filter() {
+        let holds = |sql: &str| filter_holds(sql, "posts", "tenant_id");
+        let p = r#""posts"."tenant_id" = $2"#;
+        assert!(holds(&format!(
+            r#"SELECT "posts"."id" FROM "posts" WHERE {p}"#
+        )));
+        assert!(holds(&format!(
+            r#"SELECT "posts"."id" FROM "posts" WHERE ("posts"."id" = $1) AND {p} ORDER BY "posts"."id" LIMIT $3"#
+        )));
+        assert!(holds(&format!(
+            r#"WITH "comments" AS NOT MATERIALIZED (SELECT * FROM "comments" WHERE "comments"."tenant_id" = $1) SELECT "posts"."id" FROM "posts" WHERE ("posts"."id" IN (SELECT "comments"."post_id" FROM "comments" WHERE (x) OR (y))) AND {p}"#
+        )));
+        // A filter Diesel did not parenthesise, so that AND would bind tighter than its OR.
+        assert!(!holds(&format!(
+            r#"SELECT "posts"."id" FROM "posts" WHERE "posts"."id" = $1 OR true AND {p}"#
+        )));
+        assert!(!holds(&format!(
+            r#"SELECT "posts"."id" FROM "posts" WHERE (a) OR (b) AND {p}"#
+        )));
+        // Something after the predicate that is not the next clause.
+        assert!(!holds(&format!(
+            r#"SELECT "posts"."id" FROM "posts" WHERE (a) AND {p} OR true"#
+        )));
+        // Comments, statements, a second WHERE at the top level, another table's predicate.
+        assert!(!holds(&format!(
+            r#"SELECT "posts"."id" /* x */ FROM "posts" WHERE {p}"#
+        )));
+        assert!(!holds(&format!(
+            r#"SELECT "posts"."id" FROM "posts" WHERE {p}; SELECT 1"#
+        )));
+        assert!(!holds(&format!(
+            r#"SELECT "posts"."id" FROM "posts" WHERE {p} UNION SELECT 1 FROM x WHERE true"#
+        )));
+        assert!(!holds(
+            r#"SELECT "posts"."id" FROM "posts" WHERE "comments"."tenant_id" = $1"#
+        ));
+        assert!(!holds(r#"SELECT "posts"."id" FROM "posts""#));
+        // A quote that opens in one clause and closes in another is read as the server reads it.
+        assert!(!holds(&format!(
+            r#"SELECT 'x FROM "posts" WHERE {p} AND ' FROM "posts" WHERE true"#
+        )));
     }
 
     #[test]

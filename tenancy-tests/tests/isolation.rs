@@ -985,6 +985,112 @@ fn scoped_sql_is_one_statement_with_the_tenant_bound() {
     assert!(sql.contains("FOR UPDATE"), "{sql}");
 }
 
+// An operator Diesel does not parenthesise, as an application may declare one: `a OR b`.
+diesel::infix_operator!(LooseOr, " OR ");
+
+/// A `SELECT` on one table that names it nowhere else carries the tenant predicate in its own
+/// `WHERE` clause, after the statement's filter in parentheses; anything the lexer cannot
+/// confirm keeps the shadowing CTE. Both forms return only the tenant's rows with row level
+/// security off.
+#[test]
+fn a_single_table_select_carries_the_tenant_predicate_in_its_own_where_clause() {
+    for rls in Rls::all() {
+        a_single_table_select_carries_the_tenant_predicate_in_its_own_where_clause_with(rls);
+    }
+}
+
+fn a_single_table_select_carries_the_tenant_predicate_in_its_own_where_clause_with(rls: Rls) {
+    let (a, b) = rls.two_tenants();
+    let t = rls.tenancy(1);
+    let rendered =
+        |tenant: TenantId,
+         sql: &dyn Fn(&mut tenancy_schema::TenantTx<'_>) -> Result<String, Error>| {
+            t.transaction(tenant, |tx| sql(tx)).unwrap()
+        };
+    let shadow = r#"WITH "posts" AS NOT MATERIALIZED"#;
+
+    let newest = || {
+        posts::table
+            .filter(posts::id.eq(1).or(posts::id.eq(2)))
+            .select(Post::as_select())
+            .order(posts::id.desc())
+            .limit(20)
+    };
+    let sql = rendered(a, &|tx| {
+        Ok(diesel::debug_query::<diesel::pg::Pg, _>(&tx.scope(newest())?).to_string())
+    });
+    assert!(!sql.contains(shadow), "{sql}");
+    assert!(
+        sql.contains(r#"FROM "posts" WHERE (("posts"."id" = $1) OR ("posts"."id" = $2)) AND "posts"."tenant_id" = $3 ORDER BY"#),
+        "{sql}"
+    );
+    let rows: Vec<Post> = t.transaction(b, |tx| tx.load(newest())).unwrap();
+    assert_eq!(titles(rows), ["b two", "b one"]);
+
+    // No filter of its own: the predicate is the WHERE clause. A row lock, the same.
+    let sql = rendered(a, &|tx| {
+        Ok(diesel::debug_query::<diesel::pg::Pg, _>(
+            &tx.scope(posts::table.select(posts::id).for_update())?,
+        )
+        .to_string())
+    });
+    assert!(
+        sql.starts_with(
+            r#"SELECT "posts"."id" FROM "posts" WHERE "posts"."tenant_id" = $1 FOR UPDATE"#
+        ),
+        "{sql}"
+    );
+    let locked: Vec<i32> = t
+        .transaction(a, |tx| {
+            tx.load(posts::table.select(posts::id).order(posts::id).for_update())
+        })
+        .unwrap();
+    assert_eq!(locked.len(), 2);
+
+    // Another tenant table in a sub-query keeps its CTE; the outer table does without.
+    let with_comments = || {
+        posts::table
+            .filter(posts::id.eq_any(comments::table.select(comments::post_id)))
+            .select(Post::as_select())
+    };
+    let sql = rendered(a, &|tx| {
+        Ok(diesel::debug_query::<diesel::pg::Pg, _>(&tx.scope(with_comments())?).to_string())
+    });
+    assert!(
+        sql.starts_with(r#"WITH "comments" AS NOT MATERIALIZED"#),
+        "{sql}"
+    );
+    assert!(!sql.contains(shadow), "{sql}");
+    let rows: Vec<Post> = t.transaction(b, |tx| tx.load(with_comments())).unwrap();
+    assert!(rows.iter().all(|p| p.tenant_id == b), "{rows:?}");
+
+    // A filter whose top-level OR Diesel did not parenthesise: `AND` would bind tighter than
+    // it, so the table keeps its CTE, and tenant b gets none of a's rows.
+    let loose = || {
+        posts::table
+            .filter(LooseOr::new(posts::tenant_id.eq(a), posts::id.gt(0)))
+            .select(Post::as_select())
+            .order(posts::id)
+    };
+    let sql = rendered(b, &|tx| {
+        Ok(diesel::debug_query::<diesel::pg::Pg, _>(&tx.scope(loose())?).to_string())
+    });
+    assert!(sql.starts_with(shadow), "{sql}");
+    let rows: Vec<Post> = t.transaction(b, |tx| tx.load(loose())).unwrap();
+    assert_eq!(titles(rows), ["b one", "b two"]);
+
+    // A raw fragment makes the SQL text vary with the value: checked each time, kept shadowed.
+    let raw = || {
+        posts::table
+            .filter(diesel::dsl::sql::<Bool>("TRUE OR TRUE"))
+            .select(Post::as_select())
+    };
+    let sql = rendered(b, &|tx| {
+        Ok(diesel::debug_query::<diesel::pg::Pg, _>(&tx.scope(raw())?).to_string())
+    });
+    assert!(sql.starts_with(shadow), "{sql}");
+}
+
 /// The table a write goes into is its own relation, which no CTE shadows: a write gets the
 /// shadowing CTE of its target only when it reads that table again in a sub-query, and those
 /// of the other tenant tables it reads either way.

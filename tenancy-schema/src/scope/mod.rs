@@ -24,6 +24,14 @@
 //! `WHERE tenant_id = $1`: the predicate lands in the index condition of the scan, and for a
 //! `LEFT JOIN` it restricts the joined side like an `ON` predicate would.
 //!
+//! A `SELECT` whose `FROM` clause is one table that the statement names nowhere else (no
+//! sub-query or raw fragment on it) does without the CTE: the predicate follows the
+//! statement's own filter, `WHERE (<filter>) AND "posts"."tenant_id" = $n`, which PostgreSQL
+//! plans with less work (a CTE is copied, inlined and pulled up in every custom plan, and
+//! Diesel's bound `LIMIT $n` makes every plan custom). Only for statement types whose SQL is
+//! fixed (no raw fragments), and only where the lexer confirms on the whole statement that
+//! the filter is one parenthesised group; otherwise the CTE form is used.
+//!
 //! Row locks (`FOR UPDATE`) do not apply to CTEs, so a locking query on a single table is
 //! written with a derived table instead (`FROM (SELECT * FROM "posts" WHERE ...) AS "posts"`),
 //! which PostgreSQL pulls up and locks. When the statement also names the locked table in a

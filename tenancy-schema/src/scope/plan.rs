@@ -84,11 +84,27 @@ pub struct ScopePlan {
     pub(super) tenant: Uuid,
     /// Tables shadowed by a common table expression.
     ctes: Vec<ScopeEntry>,
+    /// The one table of a `SELECT` that names it nowhere else, filtered in the statement's own
+    /// `WHERE` clause instead of through a CTE ([`OwnFilter`]).
+    pub(super) filtered: Option<OwnFilter>,
     /// The table a single-table row lock is taken on (written as a derived table instead).
     pub(super) locked: Option<ScopeEntry>,
     /// The locked table's schema, when the statement also names the table elsewhere (a
     /// sub-query): then a CTE shadows those uses and the derived table names it qualified.
     pub(super) locked_schema: Option<Arc<str>>,
+}
+
+/// A single-table `SELECT` that carries its tenant predicate in its own `WHERE` clause:
+/// `... FROM "posts" WHERE (<filter>) AND "posts"."tenant_id" = $n ...`. The plan is the same
+/// as through a shadowing CTE, but PostgreSQL plans it with less work: a CTE is copied,
+/// inlined and pulled up again in every custom plan, which is every plan of a statement with
+/// `LIMIT $n`, as Diesel writes every `.limit(..)`. Taken only where the SQL lexer confirms
+/// that the predicate binds the whole filter ([`crate::sql_lexer::filter_holds`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct OwnFilter {
+    pub(super) entry: ScopeEntry,
+    /// Whether the statement has a `WHERE` clause of its own (then `AND` joins the predicate).
+    pub(super) after_where: bool,
 }
 
 impl ScopePlan {
@@ -97,9 +113,29 @@ impl ScopePlan {
         Self {
             tenant,
             ctes: tables,
+            filtered: None,
             locked: None,
             locked_schema: None,
         }
+    }
+
+    /// Writes the tenant predicate of the filtered table after the statement's `WHERE` clause
+    /// (`after_where`) or as its `WHERE` clause.
+    pub(super) fn push_own_filter<'b>(
+        &'b self,
+        filter: &'b OwnFilter,
+        out: &mut AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql(if filter.after_where {
+            " AND "
+        } else {
+            " WHERE "
+        });
+        push_quoted(out, filter.entry.table)?;
+        out.push_sql(".");
+        push_quoted(out, filter.entry.tenant_column)?;
+        out.push_sql(" = ");
+        out.push_bind_param::<SqlUuid, _>(&self.tenant)
     }
 
     pub(crate) fn push_prefix<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -185,7 +221,21 @@ fn relation_uses(names: &[crate::sql_lexer::NameUse], table: &str) -> usize {
 }
 
 /// What [`plan`] decided for one statement type, without the tenant.
-type PlanShape = (Vec<ScopeEntry>, Option<ScopeEntry>, Option<Arc<str>>);
+type PlanShape = (
+    Vec<ScopeEntry>,
+    Option<OwnFilter>,
+    Option<ScopeEntry>,
+    Option<Arc<str>>,
+);
+
+/// A query with a plan, rendered as it would be sent, for [`plan_uncached`] to check.
+struct Planned<'a, Q>(&'a Q, &'a ScopePlan);
+
+impl<Q: TenantQuery> QueryFragment<Pg> for Planned<'_, Q> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.0.walk_scoped(self.1, out)
+    }
+}
 
 /// Plans already made, by statement type. A type with a static query id renders the same SQL
 /// every time (Diesel's own prepared-statement cache relies on this), so its plan is made once
@@ -201,10 +251,11 @@ pub(crate) fn plan<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<Scope
     let id = Q::query_id();
     if let Some(id) = id {
         let cache = plan_cache().read().unwrap_or_else(PoisonError::into_inner);
-        if let Some((ctes, locked, locked_schema)) = cache.get(&id) {
+        if let Some((ctes, filtered, locked, locked_schema)) = cache.get(&id) {
             return Ok(ScopePlan {
                 tenant,
                 ctes: ctes.clone(),
+                filtered: *filtered,
                 locked: *locked,
                 locked_schema: locked_schema.clone(),
             });
@@ -217,7 +268,12 @@ pub(crate) fn plan<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<Scope
             .unwrap_or_else(PoisonError::into_inner)
             .insert(
                 id,
-                (plan.ctes.clone(), plan.locked, plan.locked_schema.clone()),
+                (
+                    plan.ctes.clone(),
+                    plan.filtered,
+                    plan.locked,
+                    plan.locked_schema.clone(),
+                ),
             );
     }
     Ok(plan)
@@ -234,7 +290,28 @@ fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<ScopePl
     for t in own.iter().copied().chain(tables_named(names)?) {
         add_unique(&mut unique, t);
     }
-    match query.locks()? {
+    let locks = query.locks()?;
+    if let (Some(entry), Some(1)) = (own.first().copied(), self_references)
+        && Q::HAS_STATIC_QUERY_ID
+        && let Some(after_where) = query.own_where()?
+    {
+        // The table is named only in the `FROM` clause: its predicate can go into the
+        // statement's own `WHERE` clause, if that keeps the filter whole.
+        let mut ctes = unique.clone();
+        ctes.retain(|t| t.table != entry.table);
+        let candidate = ScopePlan {
+            tenant,
+            ctes,
+            filtered: Some(OwnFilter { entry, after_where }),
+            locked: None,
+            locked_schema: None,
+        };
+        let sql = render(&Planned(query, &candidate))?;
+        if crate::sql_lexer::filter_holds(&sql, entry.table, entry.tenant_column) {
+            return Ok(candidate);
+        }
+    }
+    match locks {
         None => Ok(ScopePlan::shadowing(tenant, unique)),
         Some(_) if unique.is_empty() => Ok(ScopePlan::shadowing(tenant, unique)),
         Some(false) => Err(DieselError::QueryBuilderError(Box::new(LockingJoinError))),
@@ -255,6 +332,7 @@ fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<ScopePl
                 return Ok(ScopePlan {
                     tenant,
                     ctes: unique,
+                    filtered: None,
                     locked: Some(locked),
                     locked_schema: Some(schema),
                 });
@@ -263,6 +341,7 @@ fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<ScopePl
             Ok(ScopePlan {
                 tenant,
                 ctes: unique,
+                filtered: None,
                 locked: Some(locked),
                 locked_schema: None,
             })

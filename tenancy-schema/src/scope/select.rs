@@ -43,12 +43,34 @@ where
         })
     }
 
+    fn own_where(&self) -> QueryResult<Option<bool>> {
+        Ok(if F::SINGLE_TABLE {
+            Some(!renders_empty(self.where_clause())?)
+        } else {
+            None
+        })
+    }
+
     fn walk_scoped<'b>(
         &'b self,
         plan: &'b ScopePlan,
         mut out: AstPass<'_, 'b, Pg>,
     ) -> QueryResult<()> {
         plan.push_prefix(&mut out)?;
+        if let Some(filter) = &plan.filtered {
+            // The statement as Diesel writes it, with the tenant predicate after its filter.
+            out.push_sql("SELECT ");
+            self.distinct_clause().walk_ast(out.reborrow())?;
+            self.select_clause().walk_ast(out.reborrow())?;
+            self.from_clause().walk_ast(out.reborrow())?;
+            self.where_clause().walk_ast(out.reborrow())?;
+            plan.push_own_filter(filter, &mut out)?;
+            self.group_by_clause().walk_ast(out.reborrow())?;
+            self.having_clause().walk_ast(out.reborrow())?;
+            self.order_clause().walk_ast(out.reborrow())?;
+            self.limit_offset_clause().walk_ast(out.reborrow())?;
+            return self.locking_clause().walk_ast(out.reborrow());
+        }
         let Some(entry) = &plan.locked else {
             return self.walk_ast(out);
         };
@@ -81,6 +103,11 @@ where
 
     fn locks(&self) -> QueryResult<Option<bool>> {
         // Boxed statements cannot carry a locking clause.
+        Ok(None)
+    }
+
+    fn own_where(&self) -> QueryResult<Option<bool>> {
+        // Their clauses are not reachable one by one.
         Ok(None)
     }
 

@@ -164,6 +164,14 @@ pub trait TenantQuery: Query + QueryId + QueryFragment<Pg> + sealed::Sealed {
     /// When the locking clause cannot be rendered.
     fn locks(&self) -> QueryResult<Option<bool>>;
 
+    /// `Some(has_where)` when the `FROM` clause is one table, so that its tenant predicate
+    /// can join the statement's own `WHERE` clause (`has_where`: whether there is one);
+    /// `None` for joins, aliases and boxed statements.
+    ///
+    /// # Errors
+    /// When the `WHERE` clause cannot be rendered.
+    fn own_where(&self) -> QueryResult<Option<bool>>;
+
     /// Writes the scoped statement.
     ///
     /// # Errors
