@@ -62,8 +62,9 @@
 //! a locking query on one table uses a derived table (`FROM (SELECT … WHERE tenant_id = $1) AS "posts"`)
 //! instead; when a sub-query names the locked table too, the sub-query reads the CTE and the derived
 //! table names the table with its schema (`FROM "public"."posts"`), which no CTE shadows (the schema
-//! is looked up once, when the `Tenancy` is built). A `SELECT` that names its one table nowhere
-//! but in `FROM` (the common case) writes the predicate into its own `WHERE` clause instead:
+//! is looked up once, when the `Tenancy` is built). A `SELECT` whose tables (one, or an inner join)
+//! are named nowhere but in `FROM` (the common case) writes a predicate per table into its own
+//! `WHERE` clause instead:
 //! `FROM "posts" WHERE (<your clause>) AND "posts"."tenant_id" = $3`. The plan is the same, and
 //! PostgreSQL plans it with less work, which counts for every statement with `LIMIT $n`: Diesel binds
 //! each `.limit(..)`, so PostgreSQL plans such a statement afresh at every execution. This form is
@@ -235,7 +236,7 @@ pub mod __private_v0_1 {
     pub use crate::id::parse_prefixed;
     pub use crate::manifest::Registration;
     pub use crate::scope::{
-        GlobalSource, GlobalTable, NotTenantColumn, ScopeEntry, ScopedTable, TenantFind,
+        GlobalSource, GlobalTable, JoinKind, NotTenantColumn, ScopeEntry, ScopedTable, TenantFind,
         TenantSource,
     };
     pub use crate::tx::control_plane;

@@ -562,19 +562,21 @@ pub(crate) fn check_conjunction(predicate: &str, prefix: &str) -> Result<(), Sql
 /// The clauses that may follow a `WHERE` clause in a `SELECT` Diesel writes.
 const AFTER_WHERE: &[&str] = &["group", "having", "order", "limit", "offset", "for"];
 
-/// Whether the tenant predicate `"<table>"."<column>" = $n` that tenancy wrote into the
-/// `WHERE` clause of the single-table `SELECT` in `sql` filters every row the statement reads:
-/// the statement has one `WHERE` outside parentheses, and it reads `WHERE <predicate>` or
-/// `WHERE (<one group>) AND <predicate>`, followed by the end of the statement or the next
-/// clause. Anything else (a filter with a top-level `OR` that Diesel did not parenthesise, a
-/// comment, a `;`) answers `false`, and the caller shadows the table with a CTE instead.
-pub(crate) fn filter_holds(sql: &str, table: &str, column: &str) -> bool {
+/// Whether the tenant predicates `"<table>"."<column>" = $n` that tenancy wrote into the
+/// `WHERE` clause of the `SELECT` in `sql`, one per `(table, column)` of `predicates` and in
+/// that order, filter every row the statement reads: the statement has one `WHERE` outside
+/// parentheses, and it reads `WHERE <predicates>` or `WHERE (<one group>) AND <predicates>`
+/// (the predicates joined by `AND`), followed by the end of the statement or the next clause.
+/// Anything else (a filter with a top-level `OR` that Diesel did not parenthesise, a comment,
+/// a `;`) answers `false`, and the caller shadows the tables with CTEs instead.
+pub(crate) fn filter_holds(sql: &str, predicates: &[(&str, &str)]) -> bool {
     let Ok(tokens) = tokenize(sql) else {
         return false;
     };
-    if tokens
-        .iter()
-        .any(|t| matches!(t, Token::Comment | Token::Punct(';')))
+    if predicates.is_empty()
+        || tokens
+            .iter()
+            .any(|t| matches!(t, Token::Comment | Token::Punct(';')))
     {
         return false;
     }
@@ -613,12 +615,24 @@ pub(crate) fn filter_holds(sql: &str, table: &str, column: &str) -> bool {
         }
         i += 1;
     }
-    let predicate = quoted(tokens.get(i), table)
-        && tokens.get(i + 1) == Some(&Token::Punct('.'))
-        && quoted(tokens.get(i + 2), column)
-        && matches!(tokens.get(i + 3), Some(Token::Operator(op)) if op == "=")
-        && tokens.get(i + 4) == Some(&Token::Literal);
-    predicate && (tokens.get(i + 5).is_none() || keyword(tokens.get(i + 5), AFTER_WHERE))
+    for (k, (table, column)) in predicates.iter().enumerate() {
+        if k > 0 {
+            if !keyword(tokens.get(i), &["and"]) {
+                return false;
+            }
+            i += 1;
+        }
+        let predicate = quoted(tokens.get(i), table)
+            && tokens.get(i + 1) == Some(&Token::Punct('.'))
+            && quoted(tokens.get(i + 2), column)
+            && matches!(tokens.get(i + 3), Some(Token::Operator(op)) if op == "=")
+            && tokens.get(i + 4) == Some(&Token::Literal);
+        if !predicate {
+            return false;
+        }
+        i += 5;
+    }
+    tokens.get(i).is_none() || keyword(tokens.get(i), AFTER_WHERE)
 }
 
 /// Functions that execute SQL passed to them as text, or read whole tables by name: a
@@ -875,7 +889,7 @@ mod tests {
 
     #[test]
     fn a_tenant_predicate_in_the_where_clause_holds_only_for_the_whole_filter() {
-        let holds = |sql: &str| filter_holds(sql, "posts", "tenant_id");
+        let holds = |sql: &str| filter_holds(sql, &[("posts", "tenant_id")]);
         let p = r#""posts"."tenant_id" = $2"#;
         assert!(holds(&format!(
             r#"SELECT "posts"."id" FROM "posts" WHERE {p}"#
@@ -911,6 +925,27 @@ mod tests {
             r#"SELECT "posts"."id" FROM "posts" WHERE "comments"."tenant_id" = $1"#
         ));
         assert!(!holds(r#"SELECT "posts"."id" FROM "posts""#));
+        // An inner join: one predicate per table, in order, all after the filter.
+        let both = [("posts", "tenant_id"), ("comments", "tenant_id")];
+        let q = r#"."tenant_id" = $"#;
+        assert!(filter_holds(
+            &format!(
+                r#"SELECT 1 FROM "posts" INNER JOIN "comments" ON ("comments"."post_id" = "posts"."id") WHERE (x) AND "posts"{q}1 AND "comments"{q}2 LIMIT $3"#
+            ),
+            &both
+        ));
+        assert!(!filter_holds(
+            &format!(
+                r#"SELECT 1 FROM "posts" INNER JOIN "comments" ON (y) WHERE (x) AND "posts"{q}1 OR "comments"{q}2"#
+            ),
+            &both
+        ));
+        assert!(!filter_holds(
+            &format!(
+                r#"SELECT 1 FROM "posts" INNER JOIN "comments" ON (y) WHERE (x) AND "posts"{q}1"#
+            ),
+            &both
+        ));
         // A quote that opens in one clause and closes in another is read as the server reads it.
         assert!(!holds(&format!(
             r#"SELECT 'x FROM "posts" WHERE {p} AND ' FROM "posts" WHERE true"#

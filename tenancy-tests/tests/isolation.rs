@@ -1091,6 +1091,59 @@ fn a_single_table_select_carries_the_tenant_predicate_in_its_own_where_clause_wi
     assert!(sql.starts_with(shadow), "{sql}");
 }
 
+/// An inner join carries a tenant predicate per table in its `WHERE` clause; a left join keeps
+/// the shadowing CTEs. Both forms return only the tenant's rows with row level security off.
+#[test]
+fn an_inner_join_carries_a_tenant_predicate_per_table_in_its_where_clause() {
+    for rls in Rls::all() {
+        an_inner_join_carries_a_tenant_predicate_per_table_in_its_where_clause_with(rls);
+    }
+}
+
+fn an_inner_join_carries_a_tenant_predicate_per_table_in_its_where_clause_with(rls: Rls) {
+    let (a, b) = rls.two_tenants();
+    let t = rls.tenancy(1);
+    let rendered =
+        |tenant: TenantId,
+         sql: &dyn Fn(&mut tenancy_schema::TenantTx<'_>) -> Result<String, Error>| {
+            t.transaction(tenant, |tx| sql(tx)).unwrap()
+        };
+    let shadow = r#"WITH "posts" AS NOT MATERIALIZED"#;
+
+    let joined = || {
+        posts::table
+            .inner_join(comments::table.on(comments::post_id.eq(posts::id)))
+            .select(posts::title)
+            .order(posts::id)
+            .limit(10)
+    };
+    let sql = rendered(a, &|tx| {
+        Ok(diesel::debug_query::<diesel::pg::Pg, _>(&tx.scope(joined())?).to_string())
+    });
+    assert!(!sql.contains("WITH"), "{sql}");
+    assert!(
+        sql.contains(r#"WHERE "posts"."tenant_id" = $1 AND "comments"."tenant_id" = $2 ORDER BY"#),
+        "{sql}"
+    );
+    // Each tenant's one comment is on its post 1.
+    for (tenant, post) in [(a, "a one"), (b, "b one")] {
+        let titles: Vec<String> = t.transaction(tenant, |tx| tx.load(joined())).unwrap();
+        assert_eq!(titles, [post]);
+    }
+    // A left join keeps the CTEs: a predicate on its nullable side in WHERE would make it an
+    // inner join.
+    let left = || {
+        posts::table
+            .left_join(comments::table.on(comments::post_id.eq(posts::id)))
+            .select(posts::title)
+            .limit(10)
+    };
+    let sql = rendered(a, &|tx| {
+        Ok(diesel::debug_query::<diesel::pg::Pg, _>(&tx.scope(left())?).to_string())
+    });
+    assert!(sql.starts_with(shadow), "{sql}");
+}
+
 /// The table a write goes into is its own relation, which no CTE shadows: a write gets the
 /// shadowing CTE of its target only when it reads that table again in a sub-query, and those
 /// of the other tenant tables it reads either way.

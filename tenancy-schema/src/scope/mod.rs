@@ -24,9 +24,10 @@
 //! `WHERE tenant_id = $1`: the predicate lands in the index condition of the scan, and for a
 //! `LEFT JOIN` it restricts the joined side like an `ON` predicate would.
 //!
-//! A `SELECT` whose `FROM` clause is one table that the statement names nowhere else (no
-//! sub-query or raw fragment on it) does without the CTE: the predicate follows the
-//! statement's own filter, `WHERE (<filter>) AND "posts"."tenant_id" = $n`, which PostgreSQL
+//! A `SELECT` whose `FROM` clause is one table, or an inner join of tables, that the statement
+//! names nowhere else (no sub-query or raw fragment on them) does without the CTEs: a
+//! predicate per table follows the statement's own filter,
+//! `WHERE (<filter>) AND "posts"."tenant_id" = $n`, which PostgreSQL
 //! plans with less work (a CTE is copied, inlined and pulled up in every custom plan, and
 //! Diesel's bound `LIMIT $n` makes every plan custom). Only for statement types whose SQL is
 //! fixed (no raw fragments), and only where the lexer confirms on the whole statement that
@@ -62,8 +63,8 @@ pub(crate) use schemas::resolve as resolve_schemas;
 pub use scoped::{ExistsId, Scoped, ScopedExists, ScopedId};
 pub use single_insert::{InsertReturns, NoReturning, ReturningAll, SingleInsert, SingleInsertId};
 pub use traits::{
-    GlobalQuery, GlobalSource, GlobalTable, ScopeEntry, ScopedTable, TenantFind, TenantQuery,
-    TenantSource,
+    GlobalQuery, GlobalSource, GlobalTable, JoinKind, ScopeEntry, ScopedTable, TenantFind,
+    TenantQuery, TenantSource,
 };
 pub(crate) use write::check_changeset;
 pub use write::{WithScope, WithScopeId, WithScopeQuery};

@@ -94,16 +94,18 @@ pub struct ScopePlan {
     pub(super) locked_schema: Option<Arc<str>>,
 }
 
-/// A single-table `SELECT` that carries its tenant predicate in its own `WHERE` clause:
+/// A `SELECT` on one table, or on an inner join of tables, that carries their tenant
+/// predicates in its own `WHERE` clause:
 /// `... FROM "posts" WHERE (<filter>) AND "posts"."tenant_id" = $n ...`. The plan is the same
-/// as through a shadowing CTE, but PostgreSQL plans it with less work: a CTE is copied,
+/// as through shadowing CTEs, but PostgreSQL plans it with less work: a CTE is copied,
 /// inlined and pulled up again in every custom plan, which is every plan of a statement with
 /// `LIMIT $n`, as Diesel writes every `.limit(..)`. Taken only where the SQL lexer confirms
-/// that the predicate binds the whole filter ([`crate::sql_lexer::filter_holds`]).
-#[derive(Debug, Clone, Copy)]
+/// that the predicates bind the whole filter ([`crate::sql_lexer::filter_holds`]).
+#[derive(Debug, Clone)]
 pub(super) struct OwnFilter {
-    pub(super) entry: ScopeEntry,
-    /// Whether the statement has a `WHERE` clause of its own (then `AND` joins the predicate).
+    /// The tables filtered, in the order their predicates are written.
+    pub(super) entries: Arc<[ScopeEntry]>,
+    /// Whether the statement has a `WHERE` clause of its own (then `AND` joins the predicates).
     pub(super) after_where: bool,
 }
 
@@ -119,23 +121,26 @@ impl ScopePlan {
         }
     }
 
-    /// Writes the tenant predicate of the filtered table after the statement's `WHERE` clause
-    /// (`after_where`) or as its `WHERE` clause.
+    /// Writes the tenant predicates of the filtered tables after the statement's `WHERE`
+    /// clause (`after_where`) or as its `WHERE` clause.
     pub(super) fn push_own_filter<'b>(
         &'b self,
         filter: &'b OwnFilter,
         out: &mut AstPass<'_, 'b, Pg>,
     ) -> QueryResult<()> {
-        out.push_sql(if filter.after_where {
-            " AND "
-        } else {
-            " WHERE "
-        });
-        push_quoted(out, filter.entry.table)?;
-        out.push_sql(".");
-        push_quoted(out, filter.entry.tenant_column)?;
-        out.push_sql(" = ");
-        out.push_bind_param::<SqlUuid, _>(&self.tenant)
+        for (i, entry) in filter.entries.iter().enumerate() {
+            out.push_sql(if i > 0 || filter.after_where {
+                " AND "
+            } else {
+                " WHERE "
+            });
+            push_quoted(out, entry.table)?;
+            out.push_sql(".");
+            push_quoted(out, entry.tenant_column)?;
+            out.push_sql(" = ");
+            out.push_bind_param::<SqlUuid, _>(&self.tenant)?;
+        }
+        Ok(())
     }
 
     pub(crate) fn push_prefix<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -255,7 +260,7 @@ pub(crate) fn plan<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<Scope
             return Ok(ScopePlan {
                 tenant,
                 ctes: ctes.clone(),
-                filtered: *filtered,
+                filtered: filtered.clone(),
                 locked: *locked,
                 locked_schema: locked_schema.clone(),
             });
@@ -270,7 +275,7 @@ pub(crate) fn plan<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<Scope
                 id,
                 (
                     plan.ctes.clone(),
-                    plan.filtered,
+                    plan.filtered.clone(),
                     plan.locked,
                     plan.locked_schema.clone(),
                 ),
@@ -286,28 +291,35 @@ fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<ScopePl
     let self_references = own
         .first()
         .map(|locked| relation_uses(&names, locked.table));
+    let own_named_once = !own.is_empty() && own.iter().all(|e| relation_uses(&names, e.table) == 1);
     let mut unique = Vec::with_capacity(own.len());
     for t in own.iter().copied().chain(tables_named(names)?) {
         add_unique(&mut unique, t);
     }
     let locks = query.locks()?;
-    if let (Some(entry), Some(1)) = (own.first().copied(), self_references)
+    if own_named_once
         && Q::HAS_STATIC_QUERY_ID
+        && locks != Some(false)
         && let Some(after_where) = query.own_where()?
     {
-        // The table is named only in the `FROM` clause: its predicate can go into the
-        // statement's own `WHERE` clause, if that keeps the filter whole.
+        // Each table of the `FROM` clause is named there only: their predicates can go into
+        // the statement's own `WHERE` clause, if that keeps the filter whole.
         let mut ctes = unique.clone();
-        ctes.retain(|t| t.table != entry.table);
+        ctes.retain(|t| !own.iter().any(|o| o.table == t.table));
         let candidate = ScopePlan {
             tenant,
             ctes,
-            filtered: Some(OwnFilter { entry, after_where }),
+            filtered: Some(OwnFilter {
+                entries: own.iter().copied().collect(),
+                after_where,
+            }),
             locked: None,
             locked_schema: None,
         };
         let sql = render(&Planned(query, &candidate))?;
-        if crate::sql_lexer::filter_holds(&sql, entry.table, entry.tenant_column) {
+        let predicates: Vec<(&str, &str)> =
+            own.iter().map(|e| (e.table, e.tenant_column)).collect();
+        if crate::sql_lexer::filter_holds(&sql, &predicates) {
             return Ok(candidate);
         }
     }

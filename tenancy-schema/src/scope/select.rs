@@ -44,7 +44,7 @@ where
     }
 
     fn own_where(&self) -> QueryResult<Option<bool>> {
-        Ok(if F::SINGLE_TABLE {
+        Ok(if F::FILTERS_IN_WHERE {
             Some(!renders_empty(self.where_clause())?)
         } else {
             None

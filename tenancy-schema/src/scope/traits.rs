@@ -4,7 +4,7 @@
 //! code outside the crate from adding a statement that writes its own SQL past the scoping.
 
 use diesel::internal::table_macro::{
-    BoxedSelectStatement, FromClause, Join, JoinOn, SelectStatement,
+    BoxedSelectStatement, FromClause, Inner, Join, JoinOn, LeftOuter, SelectStatement,
 };
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
@@ -69,8 +69,28 @@ pub trait GlobalTable:
 pub trait TenantSource {
     /// Whether the source is one table (not a join or alias); row locks need that.
     const SINGLE_TABLE: bool;
+    /// Whether a tenant predicate on each of its tables, ANDed to the statement's `WHERE`
+    /// clause, keeps exactly the rows a filter on each table itself would: true for a table
+    /// and for inner joins of such sources; false for outer joins (the predicate would turn
+    /// them into inner ones) and aliases (named otherwise in the statement).
+    const FILTERS_IN_WHERE: bool = Self::SINGLE_TABLE;
     /// Appends the scope entry of every tenant-scoped table in this source.
     fn scoped_tables(out: &mut Vec<ScopeEntry>);
+}
+
+/// Diesel's join kinds, told apart: an inner join keeps only rows that match on both sides,
+/// so a `WHERE` predicate on either side means what it would inside the join.
+pub trait JoinKind {
+    /// Whether this is an inner join.
+    const INNER: bool;
+}
+
+impl JoinKind for Inner {
+    const INNER: bool = true;
+}
+
+impl JoinKind for LeftOuter {
+    const INNER: bool = false;
 }
 
 /// A `FROM` source made only of global tables.
@@ -81,12 +101,13 @@ pub trait TenantSource {
 )]
 pub trait GlobalSource {}
 
-impl<L, R, K> TenantSource for Join<L, R, K>
+impl<L, R, K: JoinKind> TenantSource for Join<L, R, K>
 where
     L: QuerySource + TenantSource,
     R: QuerySource + TenantSource,
 {
     const SINGLE_TABLE: bool = false;
+    const FILTERS_IN_WHERE: bool = K::INNER && L::FILTERS_IN_WHERE && R::FILTERS_IN_WHERE;
     fn scoped_tables(out: &mut Vec<ScopeEntry>) {
         L::scoped_tables(out);
         R::scoped_tables(out);
@@ -95,6 +116,7 @@ where
 
 impl<J: TenantSource, On> TenantSource for JoinOn<J, On> {
     const SINGLE_TABLE: bool = false;
+    const FILTERS_IN_WHERE: bool = J::FILTERS_IN_WHERE;
     fn scoped_tables(out: &mut Vec<ScopeEntry>) {
         J::scoped_tables(out);
     }
