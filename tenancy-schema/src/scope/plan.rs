@@ -84,8 +84,8 @@ pub struct ScopePlan {
     pub(super) tenant: Uuid,
     /// Tables shadowed by a common table expression.
     ctes: Vec<ScopeEntry>,
-    /// The one table of a `SELECT` that names it nowhere else, filtered in the statement's own
-    /// `WHERE` clause instead of through a CTE ([`OwnFilter`]).
+    /// The tables of a `SELECT` that names them nowhere but in its `FROM` clause, filtered in
+    /// the statement's own `WHERE` clause instead of through CTEs ([`OwnFilter`]).
     pub(super) filtered: Option<OwnFilter>,
     /// The table a single-table row lock is taken on (written as a derived table instead).
     pub(super) locked: Option<ScopeEntry>,
