@@ -535,28 +535,38 @@ pub(crate) fn check_conjunction(predicate: &str, prefix: &str) -> Result<(), Sql
         .strip_prefix(prefix.trim())
         .ok_or_else(|| SqlTextError::EscapedPredicate(excerpt(predicate)))?;
     let tokens = tokenize(rest)?;
+    let escaped = || SqlTextError::EscapedPredicate(excerpt(predicate));
     let mut i = 0;
     while i < tokens.len() {
-        let is_and = matches!(&tokens[i], Token::Ident { name, quoted: false } if name == "and");
-        if !is_and || tokens.get(i + 1) != Some(&Token::Punct('(')) {
-            return Err(SqlTextError::EscapedPredicate(excerpt(predicate)));
+        if !is_keyword(tokens.get(i), "and") || tokens.get(i + 1) != Some(&Token::Punct('(')) {
+            return Err(escaped());
         }
-        let mut depth = 0i64;
-        i += 1;
-        loop {
-            match tokens.get(i) {
-                Some(Token::Punct('(')) => depth += 1,
-                Some(Token::Punct(')')) => depth -= 1,
-                None => return Err(SqlTextError::EscapedPredicate(excerpt(predicate))),
-                _ => {}
-            }
-            i += 1;
-            if depth == 0 {
-                break;
-            }
-        }
+        i = group_end(&tokens, i + 1).ok_or_else(escaped)?;
     }
     Ok(())
+}
+
+/// Whether `token` is the keyword `word` (lower case): an unquoted identifier, as tokens hold
+/// them folded.
+fn is_keyword(token: Option<&Token>, word: &str) -> bool {
+    matches!(token, Some(Token::Ident { name, quoted: false }) if name == word)
+}
+
+/// The index right after the parenthesised group that opens at `tokens[open]`, or `None`
+/// when it does not close.
+fn group_end(tokens: &[Token], open: usize) -> Option<usize> {
+    let mut depth = 0i64;
+    for (i, token) in tokens.iter().enumerate().skip(open) {
+        match token {
+            Token::Punct('(') => depth += 1,
+            Token::Punct(')') => depth -= 1,
+            _ => {}
+        }
+        if depth == 0 {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 /// The clauses that may follow a `WHERE` clause in a `SELECT` Diesel writes.
@@ -580,7 +590,6 @@ pub(crate) fn filter_holds(sql: &str, predicates: &[(&str, &str)]) -> bool {
     {
         return false;
     }
-    let keyword = |t: Option<&Token>, words: &[&str]| matches!(t, Some(Token::Ident { name, quoted: false }) if words.contains(&name.as_str()));
     let quoted = |t: Option<&Token>, want: &str| matches!(t, Some(Token::Ident { name, quoted: true }) if name == want);
     let mut depth = 0i64;
     let mut wheres = Vec::new();
@@ -588,7 +597,7 @@ pub(crate) fn filter_holds(sql: &str, predicates: &[(&str, &str)]) -> bool {
         match token {
             Token::Punct('(') => depth += 1,
             Token::Punct(')') => depth -= 1,
-            t if depth == 0 && keyword(Some(t), &["where"]) => wheres.push(i),
+            t if depth == 0 && is_keyword(Some(t), "where") => wheres.push(i),
             _ => {}
         }
     }
@@ -597,27 +606,17 @@ pub(crate) fn filter_holds(sql: &str, predicates: &[(&str, &str)]) -> bool {
     };
     let mut i = where_at + 1;
     if tokens.get(i) == Some(&Token::Punct('(')) {
-        let mut depth = 0i64;
-        loop {
-            match tokens.get(i) {
-                Some(Token::Punct('(')) => depth += 1,
-                Some(Token::Punct(')')) => depth -= 1,
-                None => return false,
-                _ => {}
-            }
-            i += 1;
-            if depth == 0 {
-                break;
-            }
-        }
-        if !keyword(tokens.get(i), &["and"]) {
+        let Some(end) = group_end(&tokens, i) else {
+            return false;
+        };
+        if !is_keyword(tokens.get(end), "and") {
             return false;
         }
-        i += 1;
+        i = end + 1;
     }
     for (k, (table, column)) in predicates.iter().enumerate() {
         if k > 0 {
-            if !keyword(tokens.get(i), &["and"]) {
+            if !is_keyword(tokens.get(i), "and") {
                 return false;
             }
             i += 1;
@@ -632,7 +631,7 @@ pub(crate) fn filter_holds(sql: &str, predicates: &[(&str, &str)]) -> bool {
         }
         i += 5;
     }
-    tokens.get(i).is_none() || keyword(tokens.get(i), AFTER_WHERE)
+    tokens.get(i).is_none() || AFTER_WHERE.iter().any(|w| is_keyword(tokens.get(i), w))
 }
 
 /// Functions that execute SQL passed to them as text, or read whole tables by name: a
@@ -751,8 +750,6 @@ pub(crate) fn set_list_assignments(
     if tokens.contains(&Token::Punct(';')) {
         return Err(SqlTextError::Semicolon);
     }
-    let keyword =
-        |t: &Token, word: &str| matches!(t, Token::Ident { name, quoted: false } if name == word);
     let mut depth = 0i64;
     let mut start = None;
     let mut end = tokens.len();
@@ -760,10 +757,10 @@ pub(crate) fn set_list_assignments(
         match t {
             Token::Punct('(') => depth += 1,
             Token::Punct(')') => depth -= 1,
-            _ if depth == 0 && start.is_none() && keyword(t, "set") => start = Some(i + 1),
+            _ if depth == 0 && start.is_none() && is_keyword(Some(t), "set") => start = Some(i + 1),
             _ if depth == 0
                 && start.is_some()
-                && (keyword(t, "where") || keyword(t, "returning")) =>
+                && (is_keyword(Some(t), "where") || is_keyword(Some(t), "returning")) =>
             {
                 end = i;
                 break;
