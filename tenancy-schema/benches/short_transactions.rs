@@ -358,12 +358,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ours.transaction(tenant, |tx| {
             for _ in 0..PER_ROUND {
                 let start = Instant::now();
-                let _: Vec<String> = tx.load(
-                    support::short_work::tables::notes::table
-                        .order(support::short_work::tables::notes::created_at.desc())
-                        .limit(20)
-                        .select(support::short_work::tables::notes::body),
-                )?;
+                let _: Vec<String> = tx.load(support::short_work::notes_newest())?;
                 s_ours.push(start.elapsed());
                 let start = Instant::now();
                 let _: Vec<Body> = tx.load_sql(raw("notes"))?;
@@ -374,15 +369,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         plain
             .get()?
             .transaction(|c| {
-                use support::short_work::tables::plain_notes;
                 for _ in 0..PER_ROUND {
                     let start = Instant::now();
-                    let _: Vec<String> = plain_notes::table
-                        .filter(plain_notes::tenant_id.eq(tenant))
-                        .order(plain_notes::created_at.desc())
-                        .limit(20)
-                        .select(plain_notes::body)
-                        .load(c)?;
+                    let _: Vec<String> = support::short_work::plain_newest(tenant).load(c)?;
                     s_plain.push(start.elapsed());
                     let start = Instant::now();
                     let _: Vec<Body> = raw("plain_notes").load(c)?;

@@ -947,17 +947,28 @@ struct Count {
     n: i64,
 }
 
+/// The SQL (binds appended) a transaction of `tenant` on `t` sends for `query`.
+fn scoped_sql<Q: tenancy_schema::scope::TenantQuery>(
+    t: &Tenancy,
+    tenant: TenantId,
+    query: Q,
+) -> String {
+    t.transaction(tenant, |tx| {
+        Ok::<_, Error>(diesel::debug_query::<diesel::pg::Pg, _>(&tx.scope(query)?).to_string())
+    })
+    .unwrap()
+}
+
+/// How a statement that shadows `posts` starts.
+const SHADOW_POSTS: &str = r#"WITH "posts" AS NOT MATERIALIZED"#;
+
 #[test]
 fn scoped_sql_is_one_statement_with_the_tenant_bound() {
     let (tenant, _) = two_tenants();
     let query = posts::table
         .left_join(comments::table.on(comments::post_id.eq(posts::id)))
         .select(posts::title);
-    let sql = tenancy(1)
-        .transaction(tenant, |tx| {
-            Ok::<_, Error>(diesel::debug_query::<diesel::pg::Pg, _>(&tx.scope(query)?).to_string())
-        })
-        .unwrap();
+    let sql = scoped_sql(&tenancy(1), tenant, query);
     assert!(
         sql.starts_with(r#"WITH "posts" AS NOT MATERIALIZED (SELECT * FROM "posts" WHERE "posts"."tenant_id" = $1), "comments" AS NOT MATERIALIZED (SELECT * FROM "comments" WHERE "comments"."tenant_id" = $2) SELECT"#),
         "{sql}"
@@ -970,13 +981,7 @@ fn scoped_sql_is_one_statement_with_the_tenant_bound() {
         .select(posts::id)
         .filter(posts::id.eq_any(other.select(other.field(posts::id))))
         .for_update();
-    let sql = tenancy(1)
-        .transaction(tenant, |tx| {
-            Ok::<_, Error>(
-                diesel::debug_query::<diesel::pg::Pg, _>(&tx.scope(locking)?).to_string(),
-            )
-        })
-        .unwrap();
+    let sql = scoped_sql(&tenancy(1), tenant, locking);
     assert!(
         sql.starts_with(r#"WITH "posts" AS NOT MATERIALIZED (SELECT * FROM "posts" WHERE "posts"."tenant_id" = $1) SELECT "posts"."id" FROM (SELECT * FROM "public"."posts" WHERE "posts"."tenant_id" = $2) AS "posts" WHERE"#),
         "{sql}"
@@ -1002,12 +1007,6 @@ fn a_single_table_select_carries_the_tenant_predicate_in_its_own_where_clause() 
 fn a_single_table_select_carries_the_tenant_predicate_in_its_own_where_clause_with(rls: Rls) {
     let (a, b) = rls.two_tenants();
     let t = rls.tenancy(1);
-    let rendered =
-        |tenant: TenantId,
-         sql: &dyn Fn(&mut tenancy_schema::TenantTx<'_>) -> Result<String, Error>| {
-            t.transaction(tenant, |tx| sql(tx)).unwrap()
-        };
-    let shadow = r#"WITH "posts" AS NOT MATERIALIZED"#;
 
     let newest = || {
         posts::table
@@ -1016,10 +1015,8 @@ fn a_single_table_select_carries_the_tenant_predicate_in_its_own_where_clause_wi
             .order(posts::id.desc())
             .limit(20)
     };
-    let sql = rendered(a, &|tx| {
-        Ok(diesel::debug_query::<diesel::pg::Pg, _>(&tx.scope(newest())?).to_string())
-    });
-    assert!(!sql.contains(shadow), "{sql}");
+    let sql = scoped_sql(&t, a, newest());
+    assert!(!sql.contains(SHADOW_POSTS), "{sql}");
     assert!(
         sql.contains(r#"FROM "posts" WHERE (("posts"."id" = $1) OR ("posts"."id" = $2)) AND "posts"."tenant_id" = $3 ORDER BY"#),
         "{sql}"
@@ -1028,12 +1025,7 @@ fn a_single_table_select_carries_the_tenant_predicate_in_its_own_where_clause_wi
     assert_eq!(titles(rows), ["b two", "b one"]);
 
     // No filter of its own: the predicate is the WHERE clause. A row lock, the same.
-    let sql = rendered(a, &|tx| {
-        Ok(diesel::debug_query::<diesel::pg::Pg, _>(
-            &tx.scope(posts::table.select(posts::id).for_update())?,
-        )
-        .to_string())
-    });
+    let sql = scoped_sql(&t, a, posts::table.select(posts::id).for_update());
     assert!(
         sql.starts_with(
             r#"SELECT "posts"."id" FROM "posts" WHERE "posts"."tenant_id" = $1 FOR UPDATE"#
@@ -1053,14 +1045,12 @@ fn a_single_table_select_carries_the_tenant_predicate_in_its_own_where_clause_wi
             .filter(posts::id.eq_any(comments::table.select(comments::post_id)))
             .select(Post::as_select())
     };
-    let sql = rendered(a, &|tx| {
-        Ok(diesel::debug_query::<diesel::pg::Pg, _>(&tx.scope(with_comments())?).to_string())
-    });
+    let sql = scoped_sql(&t, a, with_comments());
     assert!(
         sql.starts_with(r#"WITH "comments" AS NOT MATERIALIZED"#),
         "{sql}"
     );
-    assert!(!sql.contains(shadow), "{sql}");
+    assert!(!sql.contains(SHADOW_POSTS), "{sql}");
     let rows: Vec<Post> = t.transaction(b, |tx| tx.load(with_comments())).unwrap();
     assert!(rows.iter().all(|p| p.tenant_id == b), "{rows:?}");
 
@@ -1072,10 +1062,8 @@ fn a_single_table_select_carries_the_tenant_predicate_in_its_own_where_clause_wi
             .select(Post::as_select())
             .order(posts::id)
     };
-    let sql = rendered(b, &|tx| {
-        Ok(diesel::debug_query::<diesel::pg::Pg, _>(&tx.scope(loose())?).to_string())
-    });
-    assert!(sql.starts_with(shadow), "{sql}");
+    let sql = scoped_sql(&t, b, loose());
+    assert!(sql.starts_with(SHADOW_POSTS), "{sql}");
     let rows: Vec<Post> = t.transaction(b, |tx| tx.load(loose())).unwrap();
     assert_eq!(titles(rows), ["b one", "b two"]);
 
@@ -1085,10 +1073,8 @@ fn a_single_table_select_carries_the_tenant_predicate_in_its_own_where_clause_wi
             .filter(diesel::dsl::sql::<Bool>("TRUE OR TRUE"))
             .select(Post::as_select())
     };
-    let sql = rendered(b, &|tx| {
-        Ok(diesel::debug_query::<diesel::pg::Pg, _>(&tx.scope(raw())?).to_string())
-    });
-    assert!(sql.starts_with(shadow), "{sql}");
+    let sql = scoped_sql(&t, b, raw());
+    assert!(sql.starts_with(SHADOW_POSTS), "{sql}");
 }
 
 /// An inner join carries a tenant predicate per table in its `WHERE` clause; a left join keeps
@@ -1103,12 +1089,6 @@ fn an_inner_join_carries_a_tenant_predicate_per_table_in_its_where_clause() {
 fn an_inner_join_carries_a_tenant_predicate_per_table_in_its_where_clause_with(rls: Rls) {
     let (a, b) = rls.two_tenants();
     let t = rls.tenancy(1);
-    let rendered =
-        |tenant: TenantId,
-         sql: &dyn Fn(&mut tenancy_schema::TenantTx<'_>) -> Result<String, Error>| {
-            t.transaction(tenant, |tx| sql(tx)).unwrap()
-        };
-    let shadow = r#"WITH "posts" AS NOT MATERIALIZED"#;
 
     let joined = || {
         posts::table
@@ -1117,9 +1097,7 @@ fn an_inner_join_carries_a_tenant_predicate_per_table_in_its_where_clause_with(r
             .order(posts::id)
             .limit(10)
     };
-    let sql = rendered(a, &|tx| {
-        Ok(diesel::debug_query::<diesel::pg::Pg, _>(&tx.scope(joined())?).to_string())
-    });
+    let sql = scoped_sql(&t, a, joined());
     assert!(!sql.contains("WITH"), "{sql}");
     assert!(
         sql.contains(r#"WHERE "posts"."tenant_id" = $1 AND "comments"."tenant_id" = $2 ORDER BY"#),
@@ -1138,10 +1116,8 @@ fn an_inner_join_carries_a_tenant_predicate_per_table_in_its_where_clause_with(r
             .select(posts::title)
             .limit(10)
     };
-    let sql = rendered(a, &|tx| {
-        Ok(diesel::debug_query::<diesel::pg::Pg, _>(&tx.scope(left())?).to_string())
-    });
-    assert!(sql.starts_with(shadow), "{sql}");
+    let sql = scoped_sql(&t, a, left());
+    assert!(sql.starts_with(SHADOW_POSTS), "{sql}");
 }
 
 /// The table a write goes into is its own relation, which no CTE shadows: a write gets the

@@ -3,6 +3,7 @@
 //! application does, its unclassified copy `plain_notes` for the plain-Diesel baseline, and
 //! the three transactions on each.
 
+use diesel::dsl::{Desc, Eq, Filter, Limit, Order, Select};
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, Pool};
 use tenancy_schema::{Error, Tenancy, TenantId};
@@ -56,6 +57,32 @@ impl Work {
     }
 }
 
+/// The newest 20 of `T`, newest first.
+type Newest<T, Created, Body> = Select<Limit<Order<T, Desc<Created>>>, Body>;
+
+/// The newest 20 as tenancy runs it: the transaction supplies the tenant.
+pub fn notes_newest() -> Newest<notes::table, notes::created_at, notes::body> {
+    notes::table
+        .order(notes::created_at.desc())
+        .limit(20)
+        .select(notes::body)
+}
+
+/// The newest 20 of `tenant` in plain Diesel, with the hand-written tenant filter.
+pub fn plain_newest(
+    tenant: TenantId,
+) -> Newest<
+    Filter<plain_notes::table, Eq<plain_notes::tenant_id, TenantId>>,
+    plain_notes::created_at,
+    plain_notes::body,
+> {
+    plain_notes::table
+        .filter(plain_notes::tenant_id.eq(tenant))
+        .order(plain_notes::created_at.desc())
+        .limit(20)
+        .select(plain_notes::body)
+}
+
 /// `work` as a tenant transaction (`n`: the id to look up or insert).
 pub fn tenancy_tx(t: &Tenancy, tenant: TenantId, work: Work, n: i64) -> Result<(), Error> {
     t.transaction(tenant, |tx| {
@@ -68,12 +95,7 @@ pub fn tenancy_tx(t: &Tenancy, tenant: TenantId, work: Work, n: i64) -> Result<(
                 )?;
             }
             Work::Newest => {
-                let _: Vec<String> = tx.load(
-                    notes::table
-                        .order(notes::created_at.desc())
-                        .limit(20)
-                        .select(notes::body),
-                )?;
+                let _: Vec<String> = tx.load(notes_newest())?;
             }
             Work::Insert => {
                 tx.insert(notes::table, (notes::id.eq(n), notes::body.eq("new")))?;
@@ -96,12 +118,7 @@ pub fn plain_tx(pool: &PlainPool, tenant: TenantId, work: Work, n: i64) -> Resul
                     .first(c)?;
             }
             Work::Newest => {
-                let _: Vec<String> = plain_notes::table
-                    .filter(plain_notes::tenant_id.eq(tenant))
-                    .order(plain_notes::created_at.desc())
-                    .limit(20)
-                    .select(plain_notes::body)
-                    .load(c)?;
+                let _: Vec<String> = plain_newest(tenant).load(c)?;
             }
             Work::Insert => {
                 diesel::insert_into(plain_notes::table)
