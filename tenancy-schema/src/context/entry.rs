@@ -1,0 +1,254 @@
+//! What a transaction sends to enter its context, by kind of server and extension version.
+
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::ContextKey;
+use crate::{PrincipalId, TenantId};
+
+/// The next counter value: strictly increasing across the whole process, so also within each
+/// connection. It starts from the wall clock in microseconds so that a restarted process
+/// continues above the values its predecessor used on connections that may outlive it.
+pub(super) fn next_counter() -> u64 {
+    static COUNTER: OnceLock<AtomicU64> = OnceLock::new();
+    let counter = COUNTER.get_or_init(|| {
+        let micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| u64::try_from(d.as_micros()).unwrap_or(1));
+        AtomicU64::new(micros)
+    });
+    counter.fetch_add(1, Ordering::Relaxed) + 1
+}
+
+/// How a transaction enters its tenant context: `tenancy.enter` on a single `PostgreSQL`
+/// node; `tenancy_context.enter` where the native context is switched on
+/// (`docs/adr/0004-native-tenant-context.md`); on a Citus coordinator
+/// `tenancy.enter_distributed`, which also binds the context to the distributed transaction so
+/// that the worker nodes can verify it (`docs/adr/0003-citus.md`). Chosen once, when the pool
+/// is built.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContextEntry {
+    /// One `PostgreSQL` server.
+    #[default]
+    Single,
+    /// One `PostgreSQL` server whose policies read the `tenancy_context` extension: the
+    /// entry as one text argument (extension 1.2 and later).
+    Native,
+    /// The same with extension 1.3 and later: a transaction at the server's default isolation
+    /// level opens with `SELECT WHERE tenancy_context.begin($1, $2) IS NULL`, one statement that Diesel
+    /// prepares once per connection ([`OpenStatement`]); one with an isolation level opens as
+    /// under [`ContextEntry::Native`].
+    NativeBegin,
+    /// The same with extension 1.5 and later, whose `tenancy_context.enter_block(..)` lets a
+    /// pipelined opening (tenancy-async) enter with a prepared `SELECT` behind `BEGIN`
+    /// ([`EnterBlockStatement`]) where older versions take a `CALL` ([`EnterStatement`]).
+    NativeBlock,
+    /// The same with an extension older than 1.2, whose entry takes five typed arguments.
+    NativeArgs,
+    /// A Citus coordinator.
+    Distributed,
+}
+
+impl ContextEntry {
+    /// The query that tells them apart: whether the `citus` extension is installed, and
+    /// whether `tenancy.enable_native_context()` made the policies read the native context;
+    /// also whether `tenancy.check_session()`, which the SQL context's transactions end with,
+    /// exists.
+    pub const DETECT_SQL: &'static str = "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS citus, \
+         EXISTS (SELECT FROM pg_extension WHERE extname = 'tenancy_context') \
+         AND EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+           WHERE n.nspname = 'tenancy' AND p.proname = 'current_tenant' \
+             AND p.prosrc LIKE '%tenancy_context.%') AS native, \
+         to_regprocedure('tenancy_context.enter(text)') IS NOT NULL AS packed, \
+         to_regprocedure('tenancy_context.begin(text, boolean)') IS NOT NULL AS opens, \
+         to_regprocedure('tenancy_context.enter_block(text)') IS NOT NULL AS blocks, \
+         EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+           WHERE n.nspname = 'tenancy' AND p.proname = 'check_session') AS session_check";
+
+    /// The entry for a database, from [`ContextEntry::DETECT_SQL`]'s answer. Citus wins: the
+    /// native context does not reach the workers.
+    #[must_use]
+    #[allow(
+        clippy::fn_params_excessive_bools,
+        reason = "the five columns of DETECT_SQL's one row, matched together right here"
+    )]
+    pub fn detect(citus: bool, native: bool, packed: bool, opens: bool, blocks: bool) -> Self {
+        match (citus, native, packed, opens, blocks) {
+            (true, ..) => Self::Distributed,
+            (false, true, true, true, true) => Self::NativeBlock,
+            (false, true, true, true, false) => Self::NativeBegin,
+            (false, true, true, false, _) => Self::Native,
+            (false, true, false, ..) => Self::NativeArgs,
+            (false, false, ..) => Self::Single,
+        }
+    }
+
+    /// Whether the entry is the one-argument entry of extension 1.2 or later.
+    #[must_use]
+    pub fn is_packed(self) -> bool {
+        matches!(
+            self,
+            ContextEntry::Native | ContextEntry::NativeBegin | ContextEntry::NativeBlock
+        )
+    }
+
+    /// Whether transactions at the server's default isolation level open with
+    /// `tenancy_context.begin(..)` ([`OpenStatement`], extension 1.3 and later).
+    #[must_use]
+    pub fn opens(self) -> bool {
+        matches!(self, ContextEntry::NativeBegin | ContextEntry::NativeBlock)
+    }
+}
+
+/// Appends the context entry for a context on the connection with session number `session`
+/// to `sql`: `SELECT tenancy.enter(...)`, then `SET TRANSACTION READ ONLY` when asked; on
+/// Citus one call, `tenancy.enter_distributed(...)`, which makes the transaction read only
+/// itself, because Citus replays on the workers the whole client message a `SET` came in. The
+/// values are typed UUIDs, integers and hex: no user text.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site per executor; a struct would only name the same eight values again"
+)]
+pub(crate) fn push_enter(
+    sql: &mut String,
+    entry: ContextEntry,
+    key: &ContextKey,
+    session: i64,
+    tenant: Option<TenantId>,
+    principal: Option<PrincipalId>,
+    check_status: bool,
+    read_only: bool,
+) {
+    if entry.is_packed() {
+        sql.push_str("CALL tenancy_context.enter('");
+        push_packed(sql, key, session, tenant, principal, check_status);
+        sql.push_str(if read_only {
+            "'); SET TRANSACTION READ ONLY"
+        } else {
+            "')"
+        });
+        return;
+    }
+    let counter = next_counter();
+    // Written into stack buffers: this runs once per transaction, on the path every query
+    // takes, and the uuid's `Display` goes through the formatting machinery.
+    let (mut tenant_buf, mut principal_buf) = ([0u8; 36], [0u8; 36]);
+    let tenant: &str = match tenant {
+        Some(t) => t.as_uuid().as_hyphenated().encode_lower(&mut tenant_buf),
+        None => "",
+    };
+    let principal: &str = match principal {
+        Some(p) => p.as_uuid().as_hyphenated().encode_lower(&mut principal_buf),
+        None => "",
+    };
+    // Each entry has its own MAC domain: a value made for one can never open the other.
+    let domain = match entry {
+        ContextEntry::Native
+        | ContextEntry::NativeBegin
+        | ContextEntry::NativeBlock
+        | ContextEntry::NativeArgs => "native",
+        ContextEntry::Single | ContextEntry::Distributed => "enter",
+    };
+    let (session_text, counter_text) = (session.to_string(), counter.to_string());
+    let mut mac_buf = [0u8; 64];
+    let mac = key.mac_into(
+        &[
+            domain.as_bytes(),
+            b"|",
+            session_text.as_bytes(),
+            b"|",
+            counter_text.as_bytes(),
+            b"|",
+            tenant.as_bytes(),
+            b"|",
+            principal.as_bytes(),
+        ],
+        &mut mac_buf,
+    );
+    let read_only_suffix = if read_only {
+        "; SET TRANSACTION READ ONLY"
+    } else {
+        ""
+    };
+    let literal = |v: &str| {
+        if v.is_empty() {
+            "NULL".to_owned()
+        } else {
+            format!("'{v}'")
+        }
+    };
+    let _ = match entry {
+        ContextEntry::Native | ContextEntry::NativeBegin | ContextEntry::NativeBlock => Ok(()),
+        ContextEntry::Single => write!(
+            sql,
+            "SELECT tenancy.enter({}, {}, {counter}, '{mac}', {check_status}){read_only_suffix}",
+            literal(tenant),
+            literal(principal),
+        ),
+        ContextEntry::NativeArgs => write!(
+            sql,
+            "CALL tenancy_context.enter({}, {}, {counter}, '{mac}', {check_status}){read_only_suffix}",
+            literal(tenant),
+            literal(principal),
+        ),
+        ContextEntry::Distributed => write!(
+            sql,
+            "SELECT tenancy.enter_distributed({}, {}, {counter}, '{mac}', \
+             {check_status}, {read_only})",
+            literal(tenant),
+            literal(principal),
+        ),
+    };
+}
+
+/// Appends the native context's entry, `<tenant>|<principal>|<counter>|<mac>|<t or f>`
+/// (tenant and principal empty for none), with a new counter: one text value, which the
+/// server parses for far less than five typed arguments, whether it comes as a literal of
+/// `CALL tenancy_context.enter(..)` or as the parameter of `tenancy_context.begin(..)`.
+pub(super) fn push_packed(
+    out: &mut String,
+    key: &ContextKey,
+    session: i64,
+    tenant: Option<TenantId>,
+    principal: Option<PrincipalId>,
+    check_status: bool,
+) {
+    let counter = next_counter();
+    // Written into stack buffers: this runs once per transaction, on the path every query
+    // takes, and the uuid's `Display` goes through the formatting machinery.
+    let (mut tenant_buf, mut principal_buf) = ([0u8; 36], [0u8; 36]);
+    let tenant: &str = match tenant {
+        Some(t) => t.as_uuid().as_hyphenated().encode_lower(&mut tenant_buf),
+        None => "",
+    };
+    let principal: &str = match principal {
+        Some(p) => p.as_uuid().as_hyphenated().encode_lower(&mut principal_buf),
+        None => "",
+    };
+    let (session_text, counter_text) = (session.to_string(), counter.to_string());
+    let mut mac_buf = [0u8; 64];
+    let mac = key.mac_into(
+        &[
+            b"native|",
+            session_text.as_bytes(),
+            b"|",
+            counter_text.as_bytes(),
+            b"|",
+            tenant.as_bytes(),
+            b"|",
+            principal.as_bytes(),
+        ],
+        &mut mac_buf,
+    );
+    out.reserve(160);
+    out.push_str(tenant);
+    out.push('|');
+    out.push_str(principal);
+    out.push('|');
+    out.push_str(&counter_text);
+    out.push('|');
+    out.push_str(mac);
+    out.push_str(if check_status { "|t" } else { "|f" });
+}

@@ -1,0 +1,79 @@
+//! Why SQL text was refused.
+
+/// Why a piece of SQL text was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SqlTextError {
+    /// A quoted identifier, string literal, dollar quote or block comment is not closed.
+    #[error("unterminated {0} in a raw SQL fragment")]
+    Unterminated(&'static str),
+    /// A `)` closes a parenthesis the fragment did not open, or one stays open.
+    #[error("unbalanced parentheses in a raw SQL fragment: `{0}`")]
+    Unbalanced(String),
+    /// A `;` would end the statement and start another.
+    #[error("a raw SQL fragment contains `;`, which would start a second statement")]
+    Semicolon,
+    /// A comment could hide the rest of the statement.
+    #[error(
+        "a raw SQL fragment contains a comment (`--` or `/*`), which could hide the rest of the statement"
+    )]
+    Comment,
+    /// A predicate ANDed with the tenant filter reaches outside its parentheses.
+    #[error("a filter of a tenant write reaches outside its parentheses: `{0}`")]
+    EscapedPredicate(String),
+    /// A schema-qualified name refers to a tenant-scoped table, which the shadowing CTE of the
+    /// tenant transaction cannot reach.
+    #[error(
+        "`{schema}.{table}` names the tenant-scoped table `{table}` with a schema; inside a tenant transaction write it unqualified (`{table}`), so that the tenant filter applies"
+    )]
+    QualifiedTenantTable {
+        /// The schema written before the table.
+        schema: String,
+        /// The tenant-scoped table.
+        table: String,
+    },
+    /// A function that runs SQL given as text (`query_to_xml('SELECT … FROM posts', ..)`):
+    /// the tables it reads are invisible to tenancy's scoping.
+    #[error(
+        "`{0}` runs SQL given as text, which tenancy cannot scope: query the tables directly inside the tenant transaction"
+    )]
+    DynamicSql(String),
+    /// A statistics view (`pg_stats`): it shows values of every tenant's rows (most common
+    /// values, histograms) wherever row level security is off, and tenancy cannot scope it.
+    #[error(
+        "`{0}` shows values of every tenant's rows (most common values, histograms) where row level security is off, which tenancy cannot scope: query the tables themselves inside the tenant transaction"
+    )]
+    StatisticsView(String),
+    /// A backslash in a string literal that makes the text read differently when
+    /// `standard_conforming_strings` is off.
+    #[error(
+        "a string literal in SQL run through tenancy contains a backslash that reads differently when `standard_conforming_strings` is off: bind the value instead, or write it as `E'..'`: `{0}`"
+    )]
+    AmbiguousBackslash(String),
+    /// A backslash right after a non-ASCII character: under a client encoding such as SJIS,
+    /// BIG5 or GBK (SQL earlier in the same transaction may switch to one) the server reads
+    /// the character's last byte and the backslash as one character, so an escaped quote ends
+    /// the string there.
+    #[error(
+        "a backslash right after a non-ASCII character in SQL run through tenancy reads differently under some client encodings (SJIS, BIG5, GBK): bind the value instead: `{0}`"
+    )]
+    MultibyteBackslash(String),
+    /// A Unicode-escaped identifier (`U&"\0070osts"`), which could name a table without
+    /// spelling it.
+    #[error("Unicode-escaped identifiers (`U&\"…\"`) are not accepted in SQL run through tenancy")]
+    EscapedIdentifier,
+    /// The statement reads a tenant-scoped table through a connection that has no tenant.
+    #[error(
+        "the system connection cannot read or write the tenant-scoped table `{0}`: run this in a tenant transaction (`tenancy.transaction(tenant, ..)`), or across tenants through `Tenancy::admin`"
+    )]
+    TenantTableOnSystemConnection(String),
+    /// A changeset assignment that is not `"column" = value` for a column of the table.
+    #[error(
+        "the changeset of an update of `{table}` does not assign one of its columns here: `{item}`"
+    )]
+    MalformedChangeset {
+        /// The table being updated.
+        table: &'static str,
+        /// The offending assignment.
+        item: String,
+    },
+}

@@ -1,0 +1,32 @@
+//! A small lexer for the SQL text Diesel renders, so that tenancy can reason about what a
+//! statement references before sending it: which tables it names anywhere (sub-queries, raw
+//! fragments), whether a raw fragment stays inside its parentheses, and what an `UPDATE`'s
+//! `SET` list assigns.
+//!
+//! It knows PostgreSQL's lexical rules that matter for that: quoted identifiers (`""`
+//! escapes), string literals (`''` escapes, `E'..'` backslash escapes, `U&'..'`), dollar
+//! quotes (`$tag$..$tag$`), bind parameters (`$1`), line and nested block comments. It is not a
+//! parser: callers look at identifiers, parentheses, commas and semicolons only.
+
+mod assignments;
+mod error;
+mod fragment;
+mod lexer;
+mod names;
+#[cfg(feature = "check")]
+mod statements;
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+pub(crate) use assignments::assignments;
+pub(crate) use assignments::set_list_assignments;
+pub use error::SqlTextError;
+pub(crate) use fragment::{check_conjunction, filter_holds};
+#[cfg(feature = "check")]
+pub(crate) use lexer::{Token, tokenize};
+#[cfg(feature = "check")]
+pub(crate) use names::DYNAMIC_SQL;
+pub(crate) use names::{NameUse, names};
+#[cfg(feature = "check")]
+pub(crate) use statements::{dollar_quoted_bodies, statements};

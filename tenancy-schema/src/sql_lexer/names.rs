@@ -1,0 +1,107 @@
+//! The names a statement references, and the functions that would run SQL hidden in text.
+
+use super::SqlTextError;
+use super::lexer::{Token, tokenize};
+
+/// Functions that execute SQL passed to them as text, or read whole tables by name: a
+/// table they read never appears as an identifier, so scoping cannot see it.
+pub(crate) const DYNAMIC_SQL: &[&str] = &[
+    "query_to_xml",
+    "query_to_xmlschema",
+    "query_to_xml_and_xmlschema",
+    "cursor_to_xml",
+    "cursor_to_xmlschema",
+    "table_to_xml",
+    "table_to_xmlschema",
+    "table_to_xml_and_xmlschema",
+    "schema_to_xml",
+    "schema_to_xmlschema",
+    "schema_to_xml_and_xmlschema",
+    "database_to_xml",
+    "database_to_xmlschema",
+    "database_to_xml_and_xmlschema",
+    "ts_stat",
+    // The two-argument form runs its second argument as a query for the rewrite rules.
+    "ts_rewrite",
+    "dblink",
+    "dblink_exec",
+    "dblink_open",
+    "dblink_send_query",
+    // tablefunc: the crosstabs run their text arguments as queries, connectby reads a table
+    // named in one.
+    "crosstab",
+    "crosstab2",
+    "crosstab3",
+    "crosstab4",
+    "connectby",
+    // xml2: builds and runs a query on a table named in an argument.
+    "xpath_table",
+];
+
+/// The views that show the planner's statistics of tables: sample values of their rows,
+/// filtered by privilege and by whether row level security is active, never by tenant.
+const STATISTICS_VIEWS: &[&str] = &["pg_stats", "pg_stats_ext", "pg_stats_ext_exprs"];
+
+/// Refuses calls of [`DYNAMIC_SQL`] functions and references to [`STATISTICS_VIEWS`] in
+/// `tokens`.
+fn check_dynamic(tokens: &[Token]) -> Result<(), SqlTextError> {
+    for (i, token) in tokens.iter().enumerate() {
+        if let Token::Ident { name, .. } = token
+            && STATISTICS_VIEWS.contains(&name.as_str())
+            && tokens.get(i + 1) != Some(&Token::Punct('('))
+        {
+            return Err(SqlTextError::StatisticsView(name.clone()));
+        }
+        if let Token::Ident { name, .. } = token
+            && DYNAMIC_SQL.contains(&name.as_str())
+            && tokens.get(i + 1) == Some(&Token::Punct('('))
+        {
+            return Err(SqlTextError::DynamicSql(name.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// A reference to a table found in SQL text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NameUse {
+    /// The normalised name.
+    pub name: String,
+    /// The schema written before it (`public` in `public.posts`), if any.
+    pub schema: Option<String>,
+    /// Whether a `.` follows (then it qualifies a column: `"posts"."id"`).
+    pub qualifies: bool,
+}
+
+/// Every identifier of `sql` with what surrounds it, for callers that match them against the
+/// classified tables. Keywords show up too; they match no table name that needs quoting.
+pub(crate) fn names(sql: &str) -> Result<Vec<NameUse>, SqlTextError> {
+    // To the server a comment is white space: `public/**/.posts` is `public.posts`, and
+    // `query_to_xml/**/(..)` a call.
+    let mut tokens = tokenize(sql)?;
+    tokens.retain(|t| *t != Token::Comment);
+    check_dynamic(&tokens)?;
+    let mut out = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let Token::Ident { name, .. } = token else {
+            continue;
+        };
+        let after_dot = i >= 2 && tokens[i - 1] == Token::Punct('.');
+        let schema = if after_dot {
+            match &tokens[i - 2] {
+                Token::Ident { name, .. } => Some(name.clone()),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        // The second part of `a.b.c` qualifies `c`; the first part of `a.b` too.
+        let qualifies = tokens.get(i + 1) == Some(&Token::Punct('.'));
+        out.push(NameUse {
+            name: name.clone(),
+            schema,
+            qualifies,
+        });
+    }
+    Ok(out)
+}

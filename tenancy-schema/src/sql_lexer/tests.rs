@@ -1,0 +1,323 @@
+use super::fragment::check_fragment;
+use super::*;
+
+#[test]
+fn fragments_must_stay_inside_their_parentheses() {
+    assert!(check_fragment("a = 1 OR (b = 2)").is_ok());
+    assert!(check_fragment("name = ')' OR x").is_ok());
+    assert!(check_fragment(r#""we)ird" = 1"#).is_ok());
+    assert!(check_fragment("$$ ) $$ = x").is_ok());
+    assert!(check_fragment("E'\\') ' = x").is_ok());
+    assert!(matches!(
+        check_fragment("true) OR (true"),
+        Err(SqlTextError::Unbalanced(_))
+    ));
+    assert!(matches!(
+        check_fragment("(true"),
+        Err(SqlTextError::Unbalanced(_))
+    ));
+    assert!(matches!(
+        check_fragment("true; DELETE FROM t"),
+        Err(SqlTextError::Semicolon)
+    ));
+    assert!(matches!(
+        check_fragment("true -- )"),
+        Err(SqlTextError::Comment)
+    ));
+    assert!(matches!(
+        check_fragment("true /* ) */"),
+        Err(SqlTextError::Comment)
+    ));
+    assert!(matches!(
+        check_fragment("'open"),
+        Err(SqlTextError::Unterminated(_))
+    ));
+    assert!(matches!(
+        check_fragment("$x$ open"),
+        Err(SqlTextError::Unterminated(_))
+    ));
+}
+
+#[test]
+fn a_tenant_predicate_in_the_where_clause_holds_only_for_the_whole_filter() {
+    let holds = |sql: &str| filter_holds(sql, &[("posts", "tenant_id")]);
+    let p = r#""posts"."tenant_id" = $2"#;
+    assert!(holds(&format!(
+        r#"SELECT "posts"."id" FROM "posts" WHERE {p}"#
+    )));
+    assert!(holds(&format!(
+        r#"SELECT "posts"."id" FROM "posts" WHERE ("posts"."id" = $1) AND {p} ORDER BY "posts"."id" LIMIT $3"#
+    )));
+    assert!(holds(&format!(
+        r#"WITH "comments" AS NOT MATERIALIZED (SELECT * FROM "comments" WHERE "comments"."tenant_id" = $1) SELECT "posts"."id" FROM "posts" WHERE ("posts"."id" IN (SELECT "comments"."post_id" FROM "comments" WHERE (x) OR (y))) AND {p}"#
+    )));
+    // A filter Diesel did not parenthesise, so that AND would bind tighter than its OR.
+    assert!(!holds(&format!(
+        r#"SELECT "posts"."id" FROM "posts" WHERE "posts"."id" = $1 OR true AND {p}"#
+    )));
+    assert!(!holds(&format!(
+        r#"SELECT "posts"."id" FROM "posts" WHERE (a) OR (b) AND {p}"#
+    )));
+    // Something after the predicate that is not the next clause.
+    assert!(!holds(&format!(
+        r#"SELECT "posts"."id" FROM "posts" WHERE (a) AND {p} OR true"#
+    )));
+    // Comments, statements, a second WHERE at the top level, another table's predicate.
+    assert!(!holds(&format!(
+        r#"SELECT "posts"."id" /* x */ FROM "posts" WHERE {p}"#
+    )));
+    assert!(!holds(&format!(
+        r#"SELECT "posts"."id" FROM "posts" WHERE {p}; SELECT 1"#
+    )));
+    assert!(!holds(&format!(
+        r#"SELECT "posts"."id" FROM "posts" WHERE {p} UNION SELECT 1 FROM x WHERE true"#
+    )));
+    assert!(!holds(
+        r#"SELECT "posts"."id" FROM "posts" WHERE "comments"."tenant_id" = $1"#
+    ));
+    assert!(!holds(r#"SELECT "posts"."id" FROM "posts""#));
+    // An inner join: one predicate per table, in order, all after the filter.
+    let both = [("posts", "tenant_id"), ("comments", "tenant_id")];
+    let q = r#"."tenant_id" = $"#;
+    assert!(filter_holds(
+        &format!(
+            r#"SELECT 1 FROM "posts" INNER JOIN "comments" ON ("comments"."post_id" = "posts"."id") WHERE (x) AND "posts"{q}1 AND "comments"{q}2 LIMIT $3"#
+        ),
+        &both
+    ));
+    assert!(!filter_holds(
+        &format!(
+            r#"SELECT 1 FROM "posts" INNER JOIN "comments" ON (y) WHERE (x) AND "posts"{q}1 OR "comments"{q}2"#
+        ),
+        &both
+    ));
+    assert!(!filter_holds(
+        &format!(
+            r#"SELECT 1 FROM "posts" INNER JOIN "comments" ON (y) WHERE (x) AND "posts"{q}1"#
+        ),
+        &both
+    ));
+    // A quote that opens in one clause and closes in another is read as the server reads it.
+    assert!(!holds(&format!(
+        r#"SELECT 'x FROM "posts" WHERE {p} AND ' FROM "posts" WHERE true"#
+    )));
+}
+
+#[test]
+fn backslashes_must_read_the_same_with_either_string_setting() {
+    // Whole string with the setting off; a string and an open one with it on.
+    assert!(matches!(
+        check_fragment(r"x = '\'' ) OR (true) -- '"),
+        Err(SqlTextError::AmbiguousBackslash(_))
+    ));
+    assert!(matches!(
+        names(r"SELECT 'C:\' FROM t"),
+        Err(SqlTextError::AmbiguousBackslash(_))
+    ));
+    // Same tokens either way, or escapes spelled out.
+    assert!(check_fragment(r"name LIKE 'a\_b'").is_ok());
+    assert!(check_fragment(r"name = E'\'' AND x = '\\n'").is_ok());
+    assert!(check_fragment(r"name = $$\'$$").is_ok());
+}
+
+#[test]
+fn a_backslash_after_a_non_ascii_character_is_refused() {
+    // `ぃ` is E3 81 83 in UTF-8; in SJIS, 83 5C is one character, so the server would
+    // end the string at the quote after the backslash.
+    assert!(matches!(
+        check_fragment("title = E'ぃ\\' OR true --'\n"),
+        Err(SqlTextError::MultibyteBackslash(_))
+    ));
+    assert!(matches!(
+        names("SELECT 'é\\'"),
+        Err(SqlTextError::MultibyteBackslash(_))
+    ));
+    assert!(names("SELECT E'é \\n', 'ぃ'").is_ok());
+}
+
+#[test]
+#[cfg(feature = "check")]
+fn scripts_split_at_top_level_semicolons() {
+    let script = "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\n\
+                  -- a comment; with a semicolon\n\
+                  /* and /* nested; */ one */ COMMENT ON FUNCTION f() IS 'a; b';\n\
+                  SELECT E'\\';', \"we;ird\", $t$ ; $t$ ;";
+    assert_eq!(
+        statements(script),
+        [
+            "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql",
+            "-- a comment; with a semicolon\n/* and /* nested; */ one */ COMMENT ON FUNCTION f() IS 'a; b'",
+            "SELECT E'\\';', \"we;ird\", $t$ ; $t$",
+        ]
+    );
+}
+
+#[test]
+#[cfg(feature = "check")]
+fn dollar_quoted_bodies_are_found() {
+    let sql = "CREATE FUNCTION f() AS $f$ BEGIN CREATE FUNCTION g() AS $g$ x $g$; END $f$ \
+               LANGUAGE plpgsql; SELECT '$$ no $$', a$b, $1";
+    assert_eq!(
+        dollar_quoted_bodies(sql),
+        [" BEGIN CREATE FUNCTION g() AS $g$ x $g$; END "]
+    );
+}
+
+#[test]
+#[cfg(feature = "check")]
+fn routine_bodies_in_begin_atomic_stay_whole() {
+    let script = "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC \
+                  SELECT CASE WHEN true THEN 1 END; SELECT 2; END; SELECT 3";
+    assert_eq!(
+        statements(script),
+        [
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC \
+             SELECT CASE WHEN true THEN 1 END; SELECT 2; END",
+            "SELECT 3",
+        ]
+    );
+}
+
+#[test]
+fn conjunctions_keep_each_filter_in_its_group() {
+    let prefix = r#""posts"."tenant_id" = $1"#;
+    assert!(check_conjunction(&format!("{prefix} AND (a) AND ((b) OR c)"), prefix).is_ok());
+    assert!(check_conjunction(prefix, prefix).is_ok());
+    assert!(check_conjunction(&format!("{prefix} AND (true) OR (true)"), prefix).is_err());
+    assert!(check_conjunction(&format!("{prefix} OR (true)"), prefix).is_err());
+    assert!(check_conjunction(r#""other" = $1 AND (x)"#, prefix).is_err());
+}
+
+#[test]
+fn names_are_normalised_and_qualification_is_seen() {
+    let found = names(r#"SELECT "Posts"."id" FROM public.posts, "public"."posts" p WHERE x IN (SELECT 1 FROM Comments)"#)
+        .unwrap();
+    let bare: Vec<_> = found
+        .iter()
+        .filter(|n| n.schema.is_none() && !n.qualifies)
+        .map(|n| n.name.as_str())
+        .collect();
+    assert!(bare.contains(&"comments"), "{bare:?}");
+    assert!(bare.contains(&"p"), "{bare:?}");
+    let qualified: Vec<_> = found
+        .iter()
+        .filter_map(|n| n.schema.as_deref().map(|s| (s, n.name.as_str())))
+        .collect();
+    assert!(qualified.contains(&("public", "posts")), "{qualified:?}");
+    assert!(qualified.contains(&("Posts", "id")), "{qualified:?}");
+    assert!(found.iter().any(|n| n.name == "Posts" && n.qualifies));
+}
+
+#[test]
+fn strings_and_comments_hide_no_names() {
+    let found = names("SELECT 'posts', $$posts$$, E'\\'posts' FROM t").unwrap();
+    assert!(found.iter().all(|n| n.name != "posts"), "{found:?}");
+}
+
+#[test]
+fn assignments_are_split_at_top_level_commas() {
+    let items =
+        assignments(r#""title" = $1, "body" = coalesce($2, 'a,b'), tenant_id = '1'"#).unwrap();
+    let columns: Vec<_> = items.iter().map(|(c, _)| c.clone()).collect();
+    assert_eq!(
+        columns,
+        [
+            Some("title".to_owned()),
+            Some("body".to_owned()),
+            Some("tenant_id".to_owned())
+        ]
+    );
+    let items = assignments(r#""title" = 1, (x)"#).unwrap();
+    assert_eq!(items[1].0, None);
+    let update = set_list_assignments(
+        r#"UPDATE "posts" SET "title" = (SELECT max(x) FROM t WHERE a = 1), "slug" = $2 WHERE "posts"."tenant_id" = $3 RETURNING *"#,
+    )
+    .unwrap();
+    let columns: Vec<_> = update.iter().map(|(c, _)| c.clone()).collect();
+    assert_eq!(columns, [Some("title".to_owned()), Some("slug".to_owned())]);
+    assert!(set_list_assignments("UPDATE t SET a = 1 -- x").is_err());
+}
+
+#[test]
+fn dynamic_sql_and_escaped_identifiers_are_refused() {
+    assert!(matches!(
+        names("SELECT 1 FROM t WHERE x IN (SELECT (xpath('/r', query_to_xml('SELECT * FROM posts', true, false, ''))))"),
+        Err(SqlTextError::DynamicSql(f)) if f == "query_to_xml"
+    ));
+    assert!(matches!(
+        names("SELECT * FROM pg_catalog.TABLE_TO_XML ('posts', true, false, '')"),
+        Err(SqlTextError::DynamicSql(_))
+    ));
+    assert!(matches!(
+        names(r#"SELECT * FROM U&"\0070osts""#),
+        Err(SqlTextError::EscapedIdentifier)
+    ));
+    // A column or a string that merely contains the name is fine.
+    assert!(names("SELECT 'query_to_xml', query_to_xml_count FROM t").is_ok());
+}
+
+#[test]
+fn names_read_as_the_server_reads_them() {
+    let qualified = |sql: &str| {
+        names(sql)
+            .unwrap()
+            .into_iter()
+            .filter_map(|n| n.schema.map(|s| (s, n.name)))
+            .collect::<Vec<_>>()
+    };
+    let public_posts = [("public".to_owned(), "posts".to_owned())];
+    // A comment between the parts of a name is white space to the server.
+    assert_eq!(qualified("SELECT 1 FROM public/**/.posts"), public_posts);
+    assert_eq!(
+        qualified("SELECT 1 FROM public. /* x */ posts"),
+        public_posts
+    );
+    assert_eq!(qualified("SELECT 1 FROM public--x\n.posts"), public_posts);
+    // A line comment ends at a carriage return too.
+    assert_eq!(qualified("SELECT 1 --x\rFROM public.posts"), public_posts);
+    // So is a vertical tab, from PostgreSQL 16 on.
+    assert_eq!(qualified("SELECT 1 FROM public\x0b.posts"), public_posts);
+    assert!(matches!(
+        names("SELECT query_to_xml/**/('SELECT * FROM posts', true, false, '')"),
+        Err(SqlTextError::DynamicSql(_))
+    ));
+    // Only ASCII letters fold; a name is cut to 63 bytes.
+    let found = names("SELECT 1 FROM POSTS, Ésta").unwrap();
+    assert_eq!(found[2].name, "posts");
+    assert_eq!(found[3].name, "Ésta");
+    let long = format!("{}é", "p".repeat(62));
+    let found = names(&format!("SELECT 1 FROM {long}xyz, \"{long}\"")).unwrap();
+    assert_eq!(found[2].name, "p".repeat(62));
+    assert_eq!(found[3].name, "p".repeat(62));
+}
+
+#[test]
+fn dollar_quote_tags_are_what_the_server_takes_for_tags() {
+    // To the server `$é$'$é$` is a string holding a quote, so what follows is code; a
+    // lexer that did not take `$é$` for a tag would see a string opening at that quote.
+    let found =
+        names("SELECT $é$'$é$ || (SELECT max(title) FROM public.posts) -- '\n").unwrap();
+    assert!(
+        found
+            .iter()
+            .any(|n| n.name == "posts" && n.schema.as_deref() == Some("public")),
+        "{found:?}"
+    );
+    assert!(
+        names("SELECT $_a1$ posts $_a1$, $é1$ posts $é1$")
+            .unwrap()
+            .iter()
+            .all(|n| n.name != "posts")
+    );
+    assert!(matches!(
+        names("SELECT * FROM crosstab('SELECT tenant_id, title, slug FROM posts')"),
+        Err(SqlTextError::DynamicSql(_))
+    ));
+}
+
+#[test]
+fn numbers_and_casts_lex() {
+    let tokens = tokenize("x::int + 1.5e3 - .5 >= $12").unwrap();
+    assert!(tokens.iter().all(|t| !matches!(t, Token::Comment)));
+    assert!(tokenize("a.b").unwrap().contains(&Token::Punct('.')));
+}
