@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use crate::{READY_TIMEOUT, START_ATTEMPTS, SUPERUSER};
 use crate::{
     binaries::{PgBinaries, is_executable},
-    database::StopMode,
     error::{EmbeddedError, io_error},
     process::{describe, log_tail, output_text, run_checked, server_command_failed, sh_quote},
     run_as::RunAs,
+    stop_mode::StopMode,
     url::PgUrl,
     watchdog::{WATCHDOG_PRELUDE, spawn_watchdog, stop_watchdog},
 };

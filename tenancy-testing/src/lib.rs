@@ -49,17 +49,19 @@ mod native;
 mod process;
 mod run_as;
 mod sql;
+mod stop_mode;
 #[cfg(test)]
 mod tests;
 mod url;
 mod watchdog;
 
 pub use citus::{CitusCluster, citus_available};
-pub use database::{StopMode, TestDatabase, shared};
+pub use database::{TestDatabase, shared};
 pub use diesel_cli::{diesel_cli_for_test, find_diesel_cli, scratch_diesel_config};
 pub use error::EmbeddedError;
 pub use latency::LatencyProxy;
 pub use native::{REQUIRE_NATIVE_ENV, native_context_available};
+pub use stop_mode::StopMode;
 
 use std::time::Duration;
 

@@ -3,7 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{diesel_table::camel_case, error::SpecError, names::validate_identifier};
+use super::{
+    error::SpecError,
+    names::{camel_case, validate_identifier},
+};
 
 /// A column type from the allow-list.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -78,16 +78,3 @@ pub fn diesel_table(spec: &TableSpec) -> Result<String, SpecError> {
     out.push_str("    }\n}\n");
     Ok(out)
 }
-
-/// `deployment_status` -> `DeploymentStatus`, as `diesel print-schema` names SQL types.
-pub(crate) fn camel_case(name: &str) -> String {
-    name.split('_')
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let mut chars = part.chars();
-            chars.next().map_or_else(String::new, |first| {
-                first.to_ascii_uppercase().to_string() + chars.as_str()
-            })
-        })
-        .collect()
-}

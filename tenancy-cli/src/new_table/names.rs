@@ -1,4 +1,5 @@
-//! Names: the limits and reserved words a new table and its columns must respect.
+//! Names: the limits and reserved words a new table and its columns must respect, and how an
+//! enum type's SQL name becomes its Rust name.
 
 use super::error::SpecError;
 
@@ -203,4 +204,17 @@ pub fn validate_identifier(what: &'static str, name: &str) -> Result<(), SpecErr
 /// At most 64 characters of user input, for error messages.
 pub(crate) fn printable(name: &str) -> String {
     name.chars().take(64).collect()
+}
+
+/// `deployment_status` -> `DeploymentStatus`, as `diesel print-schema` names SQL types.
+pub(crate) fn camel_case(name: &str) -> String {
+    name.split('_')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect()
 }

@@ -12,8 +12,8 @@ use std::sync::{OnceLock, PoisonError, RwLock};
 use diesel::pg::Pg;
 use diesel::query_builder::QueryFragment;
 
-use super::plan::{render, tables_read_by_write};
-use super::traits::ScopeEntry;
+use super::entry::ScopeEntry;
+use super::named::{render, tables_read_by_write};
 
 /// What fixes a write statement's SQL text, as far as its checks are concerned: the type that
 /// Diesel's query id names, and whether an insert ends in `RETURNING` (decided at run time for

@@ -42,9 +42,12 @@
 //! refused with an error.
 
 mod checked;
+mod entry;
 mod error;
 mod insert;
+mod named;
 mod plan;
+mod planner;
 pub(crate) mod predicate;
 mod schemas;
 pub(crate) mod scoped;
@@ -54,17 +57,18 @@ mod traits;
 mod write;
 
 pub(crate) use checked::{WriteShape, tables_checked};
+pub use entry::ScopeEntry;
 pub use error::{LockingJoinError, LockingSelfReferenceError};
 pub use insert::{NotTenantColumn, OnConflict, TenantFreeValues, TenantInsert};
+pub(crate) use named::{render, tables_named_in};
 pub use plan::ScopePlan;
-pub(crate) use plan::{render, tables_named_in};
 pub use predicate::{AndThen, Paren, TenantEq};
 pub(crate) use schemas::resolve as resolve_schemas;
 pub use scoped::{ExistsId, Scoped, ScopedExists, ScopedId};
 pub use single_insert::{InsertReturns, NoReturning, ReturningAll, SingleInsert, SingleInsertId};
 pub use traits::{
-    GlobalQuery, GlobalSource, GlobalTable, JoinKind, ScopeEntry, ScopedTable, TenantFind,
-    TenantQuery, TenantSource,
+    GlobalQuery, GlobalSource, GlobalTable, JoinKind, ScopedTable, TenantFind, TenantQuery,
+    TenantSource,
 };
 pub(crate) use write::check_changeset;
 pub use write::{WithScope, WithScopeId, WithScopeQuery};

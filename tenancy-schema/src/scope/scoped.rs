@@ -8,7 +8,8 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::Bool;
 use diesel::{QueryResult, RunQueryDsl};
 
-use super::plan::{ScopePlan, plan};
+use super::plan::ScopePlan;
+use super::planner::plan;
 use super::traits::TenantQuery;
 
 /// A query with its tenant attached; what a tenant transaction actually executes.

@@ -9,8 +9,10 @@ use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::query_source::QuerySource;
 
-use super::plan::{ScopePlan, push_quoted, push_scoped_body_in, render};
-use super::traits::{GlobalQuery, GlobalSource, ScopeEntry, TenantQuery, TenantSource};
+use super::entry::ScopeEntry;
+use super::named::render;
+use super::plan::{ScopePlan, push_quoted, push_scoped_body_in};
+use super::traits::{GlobalQuery, GlobalSource, TenantQuery, TenantSource};
 
 fn renders_empty<T: QueryFragment<Pg>>(fragment: &T) -> QueryResult<bool> {
     Ok(render(fragment)?.is_empty())

@@ -12,16 +12,8 @@ use diesel::query_source::{Alias, AliasSource, QuerySource};
 use diesel::sql_types::Uuid as SqlUuid;
 use diesel::{Column, QueryResult, Table};
 
+use super::entry::ScopeEntry;
 use super::plan::ScopePlan;
-
-/// What the scoping layer needs to know about one tenant-scoped table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ScopeEntry {
-    /// SQL name of the table.
-    pub table: &'static str,
-    /// SQL name of its tenant column.
-    pub tenant_column: &'static str,
-}
 
 /// A table classified with `#[tenant_scoped]`.
 #[diagnostic::on_unimplemented(

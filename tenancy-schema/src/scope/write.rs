@@ -9,8 +9,9 @@ use diesel::{QueryResult, RunQueryDsl};
 use uuid::Uuid;
 
 use super::checked::{WriteShape, tables_checked};
+use super::entry::ScopeEntry;
 use super::plan::ScopePlan;
-use super::traits::{ScopeEntry, ScopedTable};
+use super::traits::ScopedTable;
 
 /// Checks the `SET` list of a rendered tenant write against `T`: every assignment must be
 /// `"column" = value` for a column of `T` that is not its tenant column. The assignments are

@@ -240,7 +240,12 @@ pub(super) fn block_comment_end(bytes: &[u8], start: usize) -> Option<usize> {
 
 /// Reads a quoted token starting at `start` (the opening quote); returns its content with
 /// doubled quotes undone, and the index after the closing quote.
-pub(super) fn quoted(sql: &str, start: usize, quote: u8, backslash: bool) -> Option<(String, usize)> {
+pub(super) fn quoted(
+    sql: &str,
+    start: usize,
+    quote: u8,
+    backslash: bool,
+) -> Option<(String, usize)> {
     let bytes = sql.as_bytes();
     let mut i = start + 1;
     let mut content = String::new();

@@ -92,9 +92,7 @@ fn a_tenant_predicate_in_the_where_clause_holds_only_for_the_whole_filter() {
         &both
     ));
     assert!(!filter_holds(
-        &format!(
-            r#"SELECT 1 FROM "posts" INNER JOIN "comments" ON (y) WHERE (x) AND "posts"{q}1"#
-        ),
+        &format!(r#"SELECT 1 FROM "posts" INNER JOIN "comments" ON (y) WHERE (x) AND "posts"{q}1"#),
         &both
     ));
     // A quote that opens in one clause and closes in another is read as the server reads it.
@@ -295,8 +293,7 @@ fn names_read_as_the_server_reads_them() {
 fn dollar_quote_tags_are_what_the_server_takes_for_tags() {
     // To the server `$é$'$é$` is a string holding a quote, so what follows is code; a
     // lexer that did not take `$é$` for a tag would see a string opening at that quote.
-    let found =
-        names("SELECT $é$'$é$ || (SELECT max(title) FROM public.posts) -- '\n").unwrap();
+    let found = names("SELECT $é$'$é$ || (SELECT max(title) FROM public.posts) -- '\n").unwrap();
     assert!(
         found
             .iter()
