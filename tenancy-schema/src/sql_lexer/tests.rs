@@ -1,4 +1,5 @@
 use super::fragment::check_fragment;
+use super::lexer::{Token, tokenize};
 use super::*;
 
 #[test]
