@@ -131,18 +131,6 @@ pub(crate) fn push_enter(
         });
         return;
     }
-    let counter = next_counter();
-    // Written into stack buffers: this runs once per transaction, on the path every query
-    // takes, and the uuid's `Display` goes through the formatting machinery.
-    let (mut tenant_buf, mut principal_buf) = ([0u8; 36], [0u8; 36]);
-    let tenant: &str = match tenant {
-        Some(t) => t.as_uuid().as_hyphenated().encode_lower(&mut tenant_buf),
-        None => "",
-    };
-    let principal: &str = match principal {
-        Some(p) => p.as_uuid().as_hyphenated().encode_lower(&mut principal_buf),
-        None => "",
-    };
     // Each entry has its own MAC domain: a value made for one can never open the other.
     let domain = match entry {
         ContextEntry::Native
@@ -151,22 +139,24 @@ pub(crate) fn push_enter(
         | ContextEntry::NativeArgs => "native",
         ContextEntry::Single | ContextEntry::Distributed => "enter",
     };
-    let (session_text, counter_text) = (session.to_string(), counter.to_string());
-    let mut mac_buf = [0u8; 64];
-    let mac = key.mac_into(
-        &[
-            domain.as_bytes(),
-            b"|",
-            session_text.as_bytes(),
-            b"|",
-            counter_text.as_bytes(),
-            b"|",
-            tenant.as_bytes(),
-            b"|",
-            principal.as_bytes(),
-        ],
-        &mut mac_buf,
-    );
+    sealed(key, domain, session, tenant, principal, |sealed| {
+        push_call(sql, entry, sealed, check_status, read_only);
+    });
+}
+
+/// The SQL call of an entry that is not packed, with its sealed values.
+fn push_call(
+    sql: &mut String,
+    entry: ContextEntry,
+    Sealed {
+        tenant,
+        principal,
+        counter,
+        mac,
+    }: Sealed<'_>,
+    check_status: bool,
+    read_only: bool,
+) {
     let read_only_suffix = if read_only {
         "; SET TRANSACTION READ ONLY"
     } else {
@@ -215,6 +205,38 @@ pub(super) fn push_packed(
     principal: Option<PrincipalId>,
     check_status: bool,
 ) {
+    sealed(key, "native", session, tenant, principal, |sealed| {
+        out.reserve(160);
+        out.push_str(sealed.tenant);
+        out.push('|');
+        out.push_str(sealed.principal);
+        out.push('|');
+        out.push_str(sealed.counter);
+        out.push('|');
+        out.push_str(sealed.mac);
+        out.push_str(if check_status { "|t" } else { "|f" });
+    });
+}
+
+/// What an entry carries, as text: the tenant and the principal (empty for none), a new
+/// counter, and the MAC over all of them.
+struct Sealed<'a> {
+    tenant: &'a str,
+    principal: &'a str,
+    counter: &'a str,
+    mac: &'a str,
+}
+
+/// Takes a new counter and hands `write` the entry's values with the MAC under `key` over
+/// `<domain>|<session>|<counter>|<tenant>|<principal>`.
+fn sealed<R>(
+    key: &ContextKey,
+    domain: &str,
+    session: i64,
+    tenant: Option<TenantId>,
+    principal: Option<PrincipalId>,
+    write: impl FnOnce(Sealed<'_>) -> R,
+) -> R {
     let counter = next_counter();
     // Written into stack buffers: this runs once per transaction, on the path every query
     // takes, and the uuid's `Display` goes through the formatting machinery.
@@ -231,7 +253,8 @@ pub(super) fn push_packed(
     let mut mac_buf = [0u8; 64];
     let mac = key.mac_into(
         &[
-            b"native|",
+            domain.as_bytes(),
+            b"|",
             session_text.as_bytes(),
             b"|",
             counter_text.as_bytes(),
@@ -242,13 +265,10 @@ pub(super) fn push_packed(
         ],
         &mut mac_buf,
     );
-    out.reserve(160);
-    out.push_str(tenant);
-    out.push('|');
-    out.push_str(principal);
-    out.push('|');
-    out.push_str(&counter_text);
-    out.push('|');
-    out.push_str(mac);
-    out.push_str(if check_status { "|t" } else { "|f" });
+    write(Sealed {
+        tenant,
+        principal,
+        counter: &counter_text,
+        mac,
+    })
 }
