@@ -59,33 +59,30 @@ where
         mut out: AstPass<'_, 'b, Pg>,
     ) -> QueryResult<()> {
         plan.push_prefix(&mut out)?;
-        if let Some(filter) = &plan.filtered {
-            // The statement as Diesel writes it, with the tenant predicate after its filter.
-            out.push_sql("SELECT ");
-            self.distinct_clause().walk_ast(out.reborrow())?;
-            self.select_clause().walk_ast(out.reborrow())?;
-            self.from_clause().walk_ast(out.reborrow())?;
-            self.where_clause().walk_ast(out.reborrow())?;
-            plan.push_own_filter(filter, &mut out)?;
-            self.group_by_clause().walk_ast(out.reborrow())?;
-            self.having_clause().walk_ast(out.reborrow())?;
-            self.order_clause().walk_ast(out.reborrow())?;
-            self.limit_offset_clause().walk_ast(out.reborrow())?;
-            return self.locking_clause().walk_ast(out.reborrow());
-        }
-        let Some(entry) = &plan.locked else {
-            return self.walk_ast(out);
+        // The statement taken apart clause by clause: with the tenant predicate after its
+        // filter, or with a row lock on one table, whose FROM clause becomes a derived table
+        // (PostgreSQL pulls it up and locks it; it names the table with its schema when a CTE
+        // of the same name shadows its other uses). Otherwise it is written as Diesel writes it.
+        let locked = match (&plan.filtered, &plan.locked) {
+            (Some(_), _) => None,
+            (None, Some(entry)) => Some(entry),
+            (None, None) => return self.walk_ast(out),
         };
-        // Row lock on one table: a derived table, which PostgreSQL pulls up and locks. It names
-        // the table with its schema when a CTE of the same name shadows its other uses.
         out.push_sql("SELECT ");
         self.distinct_clause().walk_ast(out.reborrow())?;
         self.select_clause().walk_ast(out.reborrow())?;
-        out.push_sql(" FROM (");
-        push_scoped_body_in(plan.locked_schema.as_deref(), entry, &plan.tenant, &mut out)?;
-        out.push_sql(") AS ");
-        push_quoted(&mut out, entry.table)?;
+        if let Some(entry) = locked {
+            out.push_sql(" FROM (");
+            push_scoped_body_in(plan.locked_schema.as_deref(), entry, &plan.tenant, &mut out)?;
+            out.push_sql(") AS ");
+            push_quoted(&mut out, entry.table)?;
+        } else {
+            self.from_clause().walk_ast(out.reborrow())?;
+        }
         self.where_clause().walk_ast(out.reborrow())?;
+        if let Some(filter) = &plan.filtered {
+            plan.push_own_filter(filter, &mut out)?;
+        }
         self.group_by_clause().walk_ast(out.reborrow())?;
         self.having_clause().walk_ast(out.reborrow())?;
         self.order_clause().walk_ast(out.reborrow())?;
