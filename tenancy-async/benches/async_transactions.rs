@@ -9,7 +9,9 @@
 //!
 //! Every side has its own copy of the same table and data, its own login and a bb8 pool of the
 //! same size without a ping per checkout; one more side is plain diesel-async with bb8's
-//! default ping on every checkout, to show what tenancy saves by not pinging. Sides alternate
+//! default ping on every checkout, to show what tenancy saves by not pinging, and one is
+//! row level security alone (plain diesel-async's statements on the hand-rolled copy, through
+//! a login whose role settings fix its tenant), the least any design with policies pays. Sides alternate
 //! in rounds of a fixed duration on one tokio runtime; the report gives transactions per
 //! second and the ratios of medians.
 
@@ -93,11 +95,14 @@ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_async_rls') THEN
     CREATE ROLE bench_async_rls LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD 'bench';
   END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_async_floor') THEN
+    CREATE ROLE bench_async_floor LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD 'bench';
+  END IF;
 END
 $$;
-GRANT USAGE ON SCHEMA public TO bench_async_plain, bench_async_rls;
+GRANT USAGE ON SCHEMA public TO bench_async_plain, bench_async_rls, bench_async_floor;
 GRANT SELECT, INSERT ON plain_items TO bench_async_plain;
-GRANT SELECT, INSERT ON rls_items TO bench_async_rls;
+GRANT SELECT, INSERT ON rls_items TO bench_async_rls, bench_async_floor;
 ";
 
 #[derive(Clone, Copy, Debug)]
@@ -123,6 +128,9 @@ enum Side {
     Plain,
     PlainPinged,
     HandRolled,
+    /// Plain diesel-async's transactions on the hand-rolled copy, through a login whose role
+    /// settings fix the policy's tenant: row level security alone.
+    RlsAlone,
 }
 
 /// A bb8 manager for a plain diesel-async connection, pinging on checkout when the pool is
@@ -160,6 +168,7 @@ struct Sides {
     plain: PlainPool,
     pinged: PlainPool,
     rls: PlainPool,
+    floor: PlainPool,
     tenants: Vec<TenantId>,
     next_id: AtomicI64,
 }
@@ -231,39 +240,59 @@ impl Sides {
                 .await
                 .map_err(failed)
             }
-            Side::HandRolled => {
-                let mut conn = self.rls.get().await.map_err(failed)?;
-                conn.transaction(async |c| {
-                    diesel::sql_query("SELECT set_config('app.tenant_id', $1, true)")
-                        .bind::<Text, _>(tenant.as_uuid().to_string())
-                        .execute(c)
-                        .await?;
-                    match work {
-                        Work::Lookup => {
-                            let _: String = rls_items::table
-                                .filter(rls_items::tenant_id.eq(tenant))
-                                .filter(rls_items::id.eq(id))
-                                .select(rls_items::label)
-                                .first(c)
-                                .await?;
-                        }
-                        Work::Insert => {
-                            diesel::insert_into(rls_items::table)
-                                .values((
-                                    rls_items::tenant_id.eq(tenant),
-                                    rls_items::id.eq(id),
-                                    rls_items::label.eq("new"),
-                                ))
-                                .execute(c)
-                                .await?;
-                        }
-                    }
-                    Ok::<_, diesel::result::Error>(())
-                })
-                .await
-                .map_err(failed)
+            Side::HandRolled | Side::RlsAlone => {
+                self.rls_one(matches!(side, Side::HandRolled), tenant, work, id)
+                    .await
             }
         }
+    }
+
+    /// `work` on the hand-rolled copy: with `set_tenant`, the hand-rolled pattern; without, plain
+    /// diesel-async's transaction through the login whose role settings fix the tenant.
+    async fn rls_one(
+        &self,
+        set_tenant: bool,
+        tenant: TenantId,
+        work: Work,
+        id: i64,
+    ) -> Result<(), String> {
+        let (pool, tenant) = if set_tenant {
+            (&self.rls, tenant)
+        } else {
+            (&self.floor, self.tenants[0])
+        };
+        let mut conn = pool.get().await.map_err(failed)?;
+        conn.transaction(async |c| {
+            if set_tenant {
+                diesel::sql_query("SELECT set_config('app.tenant_id', $1, true)")
+                    .bind::<Text, _>(tenant.as_uuid().to_string())
+                    .execute(c)
+                    .await?;
+            }
+            match work {
+                Work::Lookup => {
+                    let _: String = rls_items::table
+                        .filter(rls_items::tenant_id.eq(tenant))
+                        .filter(rls_items::id.eq(id))
+                        .select(rls_items::label)
+                        .first(c)
+                        .await?;
+                }
+                Work::Insert => {
+                    diesel::insert_into(rls_items::table)
+                        .values((
+                            rls_items::tenant_id.eq(tenant),
+                            rls_items::id.eq(id),
+                            rls_items::label.eq("new"),
+                        ))
+                        .execute(c)
+                        .await?;
+                }
+            }
+            Ok::<_, diesel::result::Error>(())
+        })
+        .await
+        .map_err(failed)
     }
 }
 
@@ -357,6 +386,12 @@ fn seed(db: &TestDatabase) -> Result<(Vec<TenantId>, String), Box<dyn std::error
         ))?;
     }
     owner.batch_execute("ANALYZE items; ANALYZE plain_items; ANALYZE rls_items")?;
+    // Row level security alone: the floor login's sessions carry the first tenant, so its
+    // transactions send plain diesel-async's statements and the policy still filters them.
+    owner.batch_execute(&format!(
+        "ALTER ROLE bench_async_floor SET app.tenant_id = '{}'",
+        tenants[0].as_uuid()
+    ))?;
     // The native tenant context (extension/, ADR 0004): the pools built afterwards enter it.
     owner
         .batch_execute(
@@ -376,12 +411,13 @@ fn seed(db: &TestDatabase) -> Result<(Vec<TenantId>, String), Box<dyn std::error
 }
 
 /// The sides, in the order each round runs them from its starting side on.
-const SIDES: [Side; 5] = [
+const SIDES: [Side; 6] = [
     Side::Tenancy,
     Side::Pipelined,
     Side::Plain,
     Side::HandRolled,
     Side::PlainPinged,
+    Side::RlsAlone,
 ];
 
 /// The rows of one workload, from samples in the order of [`SIDES`].
@@ -389,7 +425,7 @@ fn push_rows(
     section: &mut Section,
     label: &str,
     behind_proxy: bool,
-    [ours, piped, plain, rolled, pinged]: &[Vec<f64>; SIDES.len()],
+    [ours, piped, plain, rolled, pinged, alone]: &[Vec<f64>; SIDES.len()],
 ) -> Result<(), Box<dyn std::error::Error>> {
     section.push(
         Row::compared(
@@ -428,6 +464,20 @@ fn push_rows(
         stats(rolled)?,
     ));
     section.push(Row::compared(
+        &format!("{label}: row level security alone vs plain diesel-async"),
+        "tx/s",
+        Better::Higher,
+        stats(alone)?,
+        stats(plain)?,
+    ));
+    section.push(Row::compared(
+        &format!("{label}: tenancy-async vs row level security alone"),
+        "tx/s",
+        Better::Higher,
+        stats(ours)?,
+        stats(alone)?,
+    ));
+    section.push(Row::compared(
         &format!("{label}: plain diesel-async with a ping per checkout vs without"),
         "tx/s",
         Better::Higher,
@@ -461,7 +511,9 @@ async fn run(
              the tenant status check; the query; COMMIT); pipelined (`pipeline(true)`): `BEGIN`, the prepared \
              `SELECT WHERE tenancy_context.enter_block($1) IS NULL` and the query in one write, then COMMIT. plain diesel-async: \
              BEGIN; the query with `tenant_id = $1`; COMMIT; no row level security. hand-rolled RLS: BEGIN; `SELECT set_config(..)`; \
-             the query under a policy on the setting; COMMIT. Also plain diesel-async with bb8's default `SELECT 1` on every \
+             the query under a policy on the setting; COMMIT. row level security alone: plain diesel-async's transactions exactly, \
+             on the hand-rolled copy and policy, through a login whose role settings fix the tenant (`ALTER ROLE .. SET app.tenant_id`): \
+             the least any design that keeps row level security on the table pays. Also plain diesel-async with bb8's default `SELECT 1` on every \
              checkout. Loopback, then through a proxy adding {} ms to every round trip. {ROUNDS} rounds of {} s per side, sides \
              alternating on one tokio runtime, each round starting with the next side; tx/s, ratios of medians.",
             ADDED_ROUND_TRIP.as_millis(),
@@ -497,6 +549,12 @@ async fn run(
                     .await?,
                 rls: plain_pool(&url(&db.url_for("bench_async_rls", "bench"))?, size, false)
                     .await?,
+                floor: plain_pool(
+                    &url(&db.url_for("bench_async_floor", "bench"))?,
+                    size,
+                    false,
+                )
+                .await?,
                 tenants: tenants.to_vec(),
                 next_id: AtomicI64::new(AtomicI64::load(&next_id, Ordering::Relaxed)),
             });

@@ -1,12 +1,16 @@
 //! Short transactions on a table of the application's own, three ways side by side:
 //! tenancy (sealed context, compile-time scoping, row level security), plain Diesel with a
 //! hand-written `tenant_id` filter and no row level security, and the hand-rolled RLS pattern
-//! other libraries use (BEGIN, `SELECT set_config(...)`, the query, COMMIT).
+//! other libraries use (BEGIN, `SELECT set_config(...)`, the query, COMMIT). A fourth side
+//! measures row level security alone: plain Diesel's statements on the hand-rolled copy, through
+//! a login whose role settings fix its tenant, which is the least any design that keeps
+//! policies on the table can pay.
 //!
 //! `cargo bench -p tenancy-schema --bench short_transactions`
 //!
-//! Each side has its own copy of the same table and data (8 tenants × 1,000 rows) and its own
-//! login and pool of the same size, without a ping per checkout. The transactions: a point
+//! Each side has its own copy of the same table and data (8 tenants × 1,000 rows; the fourth
+//! side shares the hand-rolled copy) and its own login and pool of the same size, without a
+//! ping per checkout. The transactions: a point
 //! lookup by id, the newest 20 rows of the tenant, an insert of one row. Sides alternate in
 //! rounds of a fixed duration; the report gives transactions per second and the ratios of
 //! medians, then where the time goes: the cost of an empty transaction on each side, and the
@@ -79,19 +83,33 @@ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_rls_login') THEN
     CREATE ROLE bench_rls_login LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD 'bench';
   END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_floor_login') THEN
+    CREATE ROLE bench_floor_login LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD 'bench';
+  END IF;
 END
 $$;
-GRANT USAGE ON SCHEMA public TO bench_plain_login, bench_rls_login;
+GRANT USAGE ON SCHEMA public TO bench_plain_login, bench_rls_login, bench_floor_login;
 GRANT SELECT, INSERT ON plain_notes TO bench_plain_login;
-GRANT SELECT, INSERT ON rls_notes TO bench_rls_login;
+GRANT SELECT, INSERT ON rls_notes TO bench_rls_login, bench_floor_login;
 ";
 
-fn rls_tx(pool: &PlainPool, tenant: TenantId, work: Work, n: i64) -> Result<(), Error> {
+/// `work` on the hand-rolled RLS copy. `set_tenant`: the hand-rolled pattern, which sets the
+/// policy's setting in the transaction; without it, the transaction is plain Diesel's, and the
+/// policy reads the tenant the login's role settings fix (row level security alone).
+fn rls_tx(
+    pool: &PlainPool,
+    tenant: TenantId,
+    work: Work,
+    n: i64,
+    set_tenant: bool,
+) -> Result<(), Error> {
     let mut conn = pool.get()?;
     conn.transaction(|c| {
-        diesel::sql_query("SELECT set_config('app.tenant_id', $1, true)")
-            .bind::<Text, _>(tenant.as_uuid().to_string())
-            .execute(c)?;
+        if set_tenant {
+            diesel::sql_query("SELECT set_config('app.tenant_id', $1, true)")
+                .bind::<Text, _>(tenant.as_uuid().to_string())
+                .execute(c)?;
+        }
         match work {
             Work::Lookup => {
                 let _: String = rls_notes::table
@@ -161,8 +179,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ))?;
     }
     owner.batch_execute("ANALYZE notes; ANALYZE plain_notes; ANALYZE rls_notes")?;
+    // Row level security alone: the floor login's tenant is fixed for its sessions, so its
+    // transactions send plain Diesel's statements and nothing else, and the policy still
+    // filters every one of them.
+    let floor_tenant = tenants[0];
+    owner.batch_execute(&format!(
+        "ALTER ROLE bench_floor_login SET app.tenant_id = '{}'",
+        floor_tenant.as_uuid()
+    ))?;
     let plain_url = db.url_for("bench_plain_login", "bench");
     let rls_url = db.url_for("bench_rls_login", "bench");
+    let floor_url = db.url_for("bench_floor_login", "bench");
     // Inserted ids never collide: every side and round draws from one counter.
     let next_id = AtomicI64::new(ROWS_PER_TENANT);
 
@@ -175,7 +202,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
              without a ping per checkout. tenancy: tenant transactions with the native context (one prepared statement, `tenancy_context.begin($1, $2)`, which opens the transaction and enters the context with the tenant status check, its answer kept per connection until `tenants` changes; \
              the query; COMMIT alone: the extension's session guard refuses any session-level change at commit, so no reset is sent). plain Diesel: BEGIN; the query with `tenant_id = $1`; COMMIT; no row level security. \
              hand-rolled RLS: BEGIN; `SELECT set_config('app.tenant_id', $1, true)`; the query with `tenant_id = $1` under a policy on the \
-             setting; COMMIT. tenancy with the SQL context: the same transactions through a pool built before the extension was switched on \
+             setting; COMMIT. row level security alone: plain Diesel's transactions exactly, on the hand-rolled side's copy and policy, \
+             through a login whose tenant its role settings fix (`ALTER ROLE .. SET app.tenant_id`), so each statement pays the policy and nothing \
+             else: the least any design that keeps row level security on the table pays. tenancy with the SQL context: the same transactions through a pool built before the extension was switched on \
              (`tenancy.enter`, PL/pgSQL). {ROUNDS} rounds of {} s per side, sides alternating, each round starting with the next side; \
              tx/s, ratios of medians.",
             RUN.as_secs_f64()
@@ -198,20 +227,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .build()?;
         let plain = pool(&plain_url, size)?;
         let rls = pool(&rls_url, size)?;
+        let floor = pool(&floor_url, size)?;
         for work in [Work::Lookup, Work::Newest, Work::Insert] {
             let pick = |w: usize, n: u64| tenants[(w + n as usize) % TENANTS];
             let id = |n: u64| match work {
                 Work::Insert => next_id.fetch_add(1, Ordering::Relaxed),
                 _ => n as i64,
             };
-            let sides: [&(dyn Fn(usize, u64) -> Result<(), Error> + Sync); 5] = [
+            let sides: [&(dyn Fn(usize, u64) -> Result<(), Error> + Sync); 6] = [
                 &|w, n| tenancy_tx(&ours, pick(w, n), work, id(n)),
                 &|w, n| plain_tx(&plain, pick(w, n), work, id(n)),
-                &|w, n| rls_tx(&rls, pick(w, n), work, id(n)),
+                &|w, n| rls_tx(&rls, pick(w, n), work, id(n), true),
                 &|w, n| tenancy_tx(&unchecked, pick(w, n), work, id(n)),
                 &|w, n| tenancy_tx(sql_context, pick(w, n), work, id(n)),
+                &|_, n| rls_tx(&floor, floor_tenant, work, id(n), false),
             ];
-            let mut samples: [Vec<f64>; 5] = Default::default();
+            let mut samples: [Vec<f64>; 6] = Default::default();
             for round in 0..ROUNDS {
                 // Each round starts with a different side, so that none is always measured
                 // right after the same neighbour (a checkpoint, a cold cache, the inserts of
@@ -221,7 +252,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     samples[i].push(support::throughput(workers, RUN, sides[i])?);
                 }
             }
-            let [native, plain_side, rls_side, native_unchecked, sql_side] = &samples;
+            let [
+                native,
+                plain_side,
+                rls_side,
+                native_unchecked,
+                sql_side,
+                floor_side,
+            ] = &samples;
             let label = format!("{}, {workers} worker(s)", work.label());
             section.push(
                 Row::compared(
@@ -243,6 +281,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 )
                 .ratio_target(1.10),
             );
+            section.push(Row::compared(
+                &format!("{label}: row level security alone vs plain Diesel"),
+                "tx/s",
+                Better::Higher,
+                stats(floor_side)?,
+                stats(plain_side)?,
+            ));
+            section.push(Row::compared(
+                &format!("{label}: tenancy vs row level security alone"),
+                "tx/s",
+                Better::Higher,
+                stats(native)?,
+                stats(floor_side)?,
+            ));
             section.push(Row::compared(
                 &format!("{label}: tenancy without the status check vs plain Diesel"),
                 "tx/s",
