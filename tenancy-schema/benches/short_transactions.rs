@@ -327,8 +327,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "short transactions: where tenancy's time goes",
         &format!(
             "One connection per side, {SAMPLES} alternating samples; µs per empty transaction (set-up and end only, no query), \
-             tenancy vs plain Diesel. Then the newest-20 statement alone, {SAMPLES} samples per side in transactions of {PER_ROUND} statements, \
-             sides alternating: as tenancy and plain Diesel send it, and the plain statement's SQL text run raw through tenancy (under the \
+             tenancy vs plain Diesel. Then the newest-20 statement alone, {SAMPLES} samples per side, both sides in a transaction of {PER_ROUND} pairs at once, \
+             taking turns statement by statement: as tenancy and plain Diesel send it, and the plain statement's SQL text run raw through tenancy (under the \
              tenant policies) against the same text on the copy without row level security. Then EXPLAIN (ANALYZE, BUFFERS) of the point lookup, each run once before, as tenancy sends it (as the application's login \
              with the context entered) and as plain Diesel sends it."
         ),
@@ -390,16 +390,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &t_rls,
         &t_plain,
     ));
-    // The statements alone, inside one open transaction per side and round: tenancy's
-    // statement (its tenant predicate, the policies) against plain Diesel's. Then the plain
-    // statement's text run through tenancy (raw, so under the policies but without tenancy's
-    // scoping) against the same text on the table without policies: row level security's
-    // share of the statement.
+    // The statements alone: tenancy's statement (its tenant predicate, the policies) against
+    // plain Diesel's, then the plain statement's text run through tenancy (raw, so under the
+    // policies but without tenancy's scoping) against the same text on the table without
+    // policies: row level security's share of the statement. Both sides keep a transaction
+    // open for the round and take turns statement by statement, the first of each pair
+    // alternating, so that a slow stretch of this shared machine falls on both alike (blocks
+    // of one side's statements measured the machine as much as the statement).
     let (mut s_ours, mut s_plain, mut s_raw, mut s_bare) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let newest_raw = |table: &str| {
         format!("SELECT body FROM {table} WHERE tenant_id = $1 ORDER BY created_at DESC LIMIT $2")
     };
+    let timed = |samples: &mut Vec<Duration>, f: &mut dyn FnMut() -> Result<(), Error>| {
+        let start = Instant::now();
+        f()?;
+        samples.push(start.elapsed());
+        Ok::<_, Error>(())
+    };
+    let mut plain_conn = plain.get()?;
     for round in 0..SAMPLES / PER_ROUND {
         let tenant = tenants[round % TENANTS];
         let raw = |table: &str| {
@@ -407,31 +416,49 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .bind::<diesel::sql_types::Uuid, _>(*tenant.as_uuid())
                 .bind::<diesel::sql_types::BigInt, _>(20_i64)
         };
-        ours.transaction(tenant, |tx| {
-            for _ in 0..PER_ROUND {
-                let start = Instant::now();
-                let _: Vec<String> = tx.load(support::short_work::notes_newest())?;
-                s_ours.push(start.elapsed());
-                let start = Instant::now();
-                let _: Vec<Body> = tx.load_sql(raw("notes"))?;
-                s_raw.push(start.elapsed());
-            }
-            Ok::<_, Error>(())
-        })?;
-        plain
-            .get()?
-            .transaction(|c| {
-                for _ in 0..PER_ROUND {
-                    let start = Instant::now();
-                    let _: Vec<String> = support::short_work::plain_newest(tenant).load(c)?;
-                    s_plain.push(start.elapsed());
-                    let start = Instant::now();
-                    let _: Vec<Body> = raw("plain_notes").load(c)?;
-                    s_bare.push(start.elapsed());
+        plain_conn.transaction(|c| {
+            ours.transaction(tenant, |tx| {
+                for i in 0..PER_ROUND {
+                    let mut typed_ours = || {
+                        let rows: Vec<String> = tx.load(support::short_work::notes_newest())?;
+                        drop(rows);
+                        Ok(())
+                    };
+                    let mut typed_plain = || {
+                        support::short_work::plain_newest(tenant)
+                            .load::<String>(c)
+                            .map(drop)
+                            .map_err(Error::from)
+                    };
+                    if i % 2 == 0 {
+                        timed(&mut s_ours, &mut typed_ours)?;
+                        timed(&mut s_plain, &mut typed_plain)?;
+                    } else {
+                        timed(&mut s_plain, &mut typed_plain)?;
+                        timed(&mut s_ours, &mut typed_ours)?;
+                    }
+                    let mut raw_ours = || {
+                        let rows: Vec<Body> = tx.load_sql(raw("notes"))?;
+                        drop(rows);
+                        Ok(())
+                    };
+                    let mut raw_bare = || {
+                        raw("plain_notes")
+                            .load::<Body>(c)
+                            .map(drop)
+                            .map_err(Error::from)
+                    };
+                    if i % 2 == 0 {
+                        timed(&mut s_bare, &mut raw_bare)?;
+                        timed(&mut s_raw, &mut raw_ours)?;
+                    } else {
+                        timed(&mut s_raw, &mut raw_ours)?;
+                        timed(&mut s_bare, &mut raw_bare)?;
+                    }
                 }
-                Ok::<_, diesel::result::Error>(())
+                Ok::<_, Error>(())
             })
-            .map_err(Error::from)?;
+        })?;
     }
     breakdown.push(Row::latency(
         "newest 20, the statement alone: tenancy's (tenant predicate, the policies) vs plain Diesel's",
