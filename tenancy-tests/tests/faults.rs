@@ -63,6 +63,11 @@ fn classify(err: &Error) -> &'static str {
 }
 
 /// Messages a connection failure may carry (libpq, the server's shutdown notice, r2d2).
+///
+/// The last is Diesel's: on a connection's first use of a custom type (`resource_kind`), Diesel
+/// looks the type's oid up with a query of its own, and reports any failure of that query, a
+/// lost connection included, as this message without its cause. The callers only count
+/// errors of attempts that overlapped the outage.
 fn says_connection_failed(message: &str) -> bool {
     [
         "connection",
@@ -73,6 +78,7 @@ fn says_connection_failed(message: &str) -> bool {
     ]
     .iter()
     .any(|needle| message.contains(needle))
+        || message.starts_with("Failed to find a type oid for `")
 }
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
