@@ -140,6 +140,27 @@ fn rls_tx(
     })
 }
 
+/// Where one statement's time goes, and the statement.
+type Timed<'a> = (
+    &'a mut Vec<Duration>,
+    &'a mut dyn FnMut() -> Result<(), Error>,
+);
+
+/// Runs and times the two sides' statements, tenancy's first when `ours_first`.
+fn in_turn<'a>(ours_first: bool, ours: Timed<'a>, theirs: Timed<'a>) -> Result<(), Error> {
+    let (first, second) = if ours_first {
+        (ours, theirs)
+    } else {
+        (theirs, ours)
+    };
+    for (samples, statement) in [first, second] {
+        let start = Instant::now();
+        statement()?;
+        samples.push(start.elapsed());
+    }
+    Ok(())
+}
+
 /// A row of the raw newest-20 statement.
 #[derive(QueryableByName)]
 struct Body {
@@ -402,12 +423,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let newest_raw = |table: &str| {
         format!("SELECT body FROM {table} WHERE tenant_id = $1 ORDER BY created_at DESC LIMIT $2")
     };
-    let timed = |samples: &mut Vec<Duration>, f: &mut dyn FnMut() -> Result<(), Error>| {
-        let start = Instant::now();
-        f()?;
-        samples.push(start.elapsed());
-        Ok::<_, Error>(())
-    };
     let mut plain_conn = plain.get()?;
     for round in 0..SAMPLES / PER_ROUND {
         let tenant = tenants[round % TENANTS];
@@ -430,13 +445,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             .map(drop)
                             .map_err(Error::from)
                     };
-                    if i % 2 == 0 {
-                        timed(&mut s_ours, &mut typed_ours)?;
-                        timed(&mut s_plain, &mut typed_plain)?;
-                    } else {
-                        timed(&mut s_plain, &mut typed_plain)?;
-                        timed(&mut s_ours, &mut typed_ours)?;
-                    }
+                    in_turn(
+                        i % 2 == 0,
+                        (&mut s_ours, &mut typed_ours),
+                        (&mut s_plain, &mut typed_plain),
+                    )?;
                     let mut raw_ours = || {
                         let rows: Vec<Body> = tx.load_sql(raw("notes"))?;
                         drop(rows);
@@ -448,13 +461,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             .map(drop)
                             .map_err(Error::from)
                     };
-                    if i % 2 == 0 {
-                        timed(&mut s_bare, &mut raw_bare)?;
-                        timed(&mut s_raw, &mut raw_ours)?;
-                    } else {
-                        timed(&mut s_raw, &mut raw_ours)?;
-                        timed(&mut s_bare, &mut raw_bare)?;
-                    }
+                    in_turn(
+                        i % 2 == 1,
+                        (&mut s_raw, &mut raw_ours),
+                        (&mut s_bare, &mut raw_bare),
+                    )?;
                 }
                 Ok::<_, Error>(())
             })
