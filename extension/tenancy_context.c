@@ -34,6 +34,11 @@
 #include "utils/guc_tables.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#if PG_VERSION_NUM < 160000
+#include "utils/queryjumble.h"
+#endif
+#include "common/hashfn.h"
+#include "parser/scansup.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -199,11 +204,128 @@ guard_session(XactEvent event, void *arg)
  * own defaults (ALTER ROLE CURRENT_USER SET search_path ..), which every later connection of
  * the login, whichever tenant it serves, logs in with or starts from.
  */
+static void enter_packed_text(const char *s, int len);
+static void refuse_malformed(void);
+
+#define BEGIN_MARK "/*tenancy_context.entry:"
+#define BEGIN_MARK_LEN (sizeof(BEGIN_MARK) - 1)
+
+/*
+ * The entry a BEGIN carries in a comment of its own text (extension 1.6): the statement, then
+ * a comment that opens with BEGIN_MARK, the entry and the comment's end. One text statement
+ * then opens the transaction and enters its context, which costs the server about what a bare
+ * BEGIN costs plus the checks, where a prepared statement calling begin() also pays for a
+ * portal and an executor. The mark is looked for in the statement's own part of the message
+ * only; *before is set to the end of the statement's text in front of the comment.
+ * Returns whether there is one.
+ */
+static bool
+begin_entry(PlannedStmt *pstmt, const char *queryString, const char **entry, int *len,
+			const char **before)
+{
+	TransactionStmt *stmt;
+	const char *start;
+	const char *end;
+
+	if (!IsA(pstmt->utilityStmt, TransactionStmt) || queryString == NULL ||
+		pstmt->stmt_location < 0)
+		return false;
+	stmt = (TransactionStmt *) pstmt->utilityStmt;
+	if (stmt->kind != TRANS_STMT_BEGIN && stmt->kind != TRANS_STMT_START)
+		return false;
+	start = queryString + pstmt->stmt_location;
+	end = pstmt->stmt_len > 0 ? start + pstmt->stmt_len : start + strlen(start);
+	for (const char *p = start; p + BEGIN_MARK_LEN <= end; p++)
+	{
+		if (*p != '/' || memcmp(p, BEGIN_MARK, BEGIN_MARK_LEN) != 0)
+			continue;
+		*before = p;
+		while (*before > start && scanner_isspace((*before)[-1]))
+			(*before)--;
+		p += BEGIN_MARK_LEN;
+		for (const char *q = p; q + 1 < end; q++)
+		{
+			if (q[0] == '*' && q[1] == '/')
+			{
+				*entry = p;
+				*len = (int) (q - p);
+				return true;
+			}
+		}
+		refuse_malformed();
+	}
+	return false;
+}
+
+/*
+ * The statement as the hooks after this one and the server see it: without the comment, so
+ * that pg_stat_statements counts every such BEGIN as the one statement it is instead of adding
+ * an entry for each (it keys a utility statement by its text before PostgreSQL 16, and
+ * records the text). The entry itself is no secret (a MAC for this session's next counter,
+ * void once used), but thousands of distinct statements would crowd out the others.
+ */
+static PlannedStmt *
+without_entry(PlannedStmt *pstmt, const char *queryString, const char *before)
+{
+	PlannedStmt *stripped = palloc(sizeof(PlannedStmt));
+
+	memcpy(stripped, pstmt, sizeof(PlannedStmt));
+	stripped->stmt_len = (int) (before - (queryString + pstmt->stmt_location));
+#if PG_VERSION_NUM < 160000
+	if (stripped->queryId != UINT64CONST(0))
+	{
+		/* What PostgreSQL 14 and 15 compute for a utility statement: a hash of its text. */
+		int			location = stripped->stmt_location;
+		int			len = stripped->stmt_len;
+		const char *text = CleanQuerytext(queryString, &location, &len);
+		uint64		id = DatumGetUInt64(hash_any_extended((const unsigned char *) text, len, 0));
+
+		stripped->queryId = id != UINT64CONST(0) ? id : UINT64CONST(1);
+	}
+#endif
+	return stripped;
+}
+
 static void
 guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 			  ProcessUtilityContext context, ParamListInfo params,
 			  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
 {
+	const char *entry;
+	int			entry_len;
+	const char *before;
+
+	if (begin_entry(pstmt, queryString, &entry, &entry_len, &before))
+	{
+		PlannedStmt *stripped;
+
+		/*
+		 * BEGIN itself first, so that its isolation level and access mode are in place
+		 * before the checks take the transaction's first snapshot. A refused entry fails the
+		 * statement, which aborts the block it just opened: no transaction is left behind.
+		 */
+		if (IsTransactionBlock() || IsSubTransaction())
+			ereport(ERROR,
+					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+					 errmsg("tenancy: a BEGIN that carries a tenant context opens the transaction: it cannot run inside one")));
+		stripped = without_entry(pstmt, queryString, before);
+		if (previous_utility_hook != NULL)
+			previous_utility_hook(stripped, queryString, readOnlyTree, context, params,
+								  queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(stripped, queryString, readOnlyTree, context, params,
+									queryEnv, dest, qc);
+		enter_packed_text(entry, entry_len);
+
+		/*
+		 * A read-only transaction stays read only: PostgreSQL refuses SET TRANSACTION READ
+		 * WRITE once the transaction has a snapshot, which the checks do not always need to
+		 * take (the key and the tenant's status may be kept), so take it here.
+		 */
+		if (XactReadOnly)
+			(void) GetTransactionSnapshot();
+		return;
+	}
 	if (have_session)
 	{
 		Node	   *stmt = pstmt->utilityStmt;
@@ -786,11 +908,8 @@ parse_counter(const char *s, int len, int64 *out)
  * none), checked and recorded as enter_context() does; NULL is malformed.
  */
 static void
-enter_packed(FunctionCallInfo fcinfo)
+enter_packed_text(const char *s, int len)
 {
-	text	   *entry;
-	const char *s;
-	int			len;
 	const char *field[5];
 	int			field_len[5];
 	int			n = 0;
@@ -801,11 +920,6 @@ enter_packed(FunctionCallInfo fcinfo)
 	bool		has_principal;
 	int64		counter;
 
-	if (PG_ARGISNULL(0))
-		refuse_malformed();
-	entry = PG_GETARG_TEXT_PP(0);
-	s = VARDATA_ANY(entry);
-	len = VARSIZE_ANY_EXHDR(entry);
 	for (int i = 0; i <= len; i++)
 	{
 		if (i < len && s[i] != '|')
@@ -825,6 +939,17 @@ enter_packed(FunctionCallInfo fcinfo)
 		refuse_malformed();
 	enter_context(has_tenant ? &tenant : NULL, has_principal ? &principal : NULL, counter,
 				  field[3], field_len[3], field[4][0] == 't');
+}
+
+static void
+enter_packed(FunctionCallInfo fcinfo)
+{
+	text	   *entry;
+
+	if (PG_ARGISNULL(0))
+		refuse_malformed();
+	entry = PG_GETARG_TEXT_PP(0);
+	enter_packed_text(VARDATA_ANY(entry), VARSIZE_ANY_EXHDR(entry));
 }
 
 /*

@@ -507,7 +507,7 @@ async fn run(
         &format!(
             "Each side its own copy of the same table (key and foreign key to `tenants` included) with only tenant policies ({TENANTS} tenants × {ROWS_PER_TENANT} rows), its own login \
              and a bb8 pool as large as the number of tasks, without a ping per checkout. tenancy-async: tenant transactions with the native \
-             context (one prepared statement, `tenancy_context.begin($1, $2)`, which opens the transaction and enters the context with \
+             context (one statement, `BEGIN` carrying the entry in a comment, which opens the transaction and enters the context with \
              the tenant status check; the query; COMMIT); pipelined (`pipeline(true)`): `BEGIN`, the prepared \
              `SELECT WHERE tenancy_context.enter_block($1) IS NULL` and the query in one write, then COMMIT. plain diesel-async: \
              BEGIN; the query with `tenant_id = $1`; COMMIT; no row level security. hand-rolled RLS: BEGIN; `SELECT set_config(..)`; \

@@ -76,7 +76,12 @@ impl Opening {
                 self.check_status,
             );
             let begin = self.begin.clone();
-            if self.entry == ContextEntry::NativeBlock {
+            // Not the comment of extension 1.6: a refused entry there fails the `BEGIN`
+            // itself, and the statement behind it would run outside any transaction.
+            if matches!(
+                self.entry,
+                ContextEntry::NativeBlock | ContextEntry::NativeComment
+            ) {
                 Sent::Block {
                     begin,
                     enter: enter.in_block(),
@@ -267,6 +272,9 @@ pub(crate) struct TxState {
     pub(crate) in_flight: bool,
     /// How the open transaction ends.
     pub(crate) session_end: SessionEnd,
+    /// Whether a transaction on the connection entered the native context: its backend has
+    /// loaded the extension's library for good.
+    pub(crate) native_loaded: bool,
 }
 
 impl Default for TxState {
@@ -276,6 +284,7 @@ impl Default for TxState {
             open: false,
             in_flight: false,
             session_end: SessionEnd::Reset,
+            native_loaded: false,
         }
     }
 }
@@ -320,6 +329,7 @@ impl TxState {
         match opened {
             Ok(()) => {
                 self.open = true;
+                self.native_loaded |= opening.entry.is_native();
                 result.map_err(Error::from)
             }
             Err(source) => {

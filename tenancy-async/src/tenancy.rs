@@ -10,9 +10,10 @@ use diesel_async::pooled_connection::PoolableConnection;
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, SimpleAsyncConnection};
 use diesel_async::{RunQueryDsl, TransactionManager};
 use tenancy_schema::__private_v0_1::executor::{
-    Begin, ContextEntry, INSPECT_SESSION_SQL, OpenStatement, SessionEnd, TransactionOptions,
-    admin_direct, admin_setup_sql, begin_with, checks_tenant_status, context_entry, context_key,
-    end_sql, has_admin_audit, is_connection_loss, log_admin_use, record_admin_use,
+    Begin, ConnectionState, ContextEntry, INSPECT_SESSION_SQL, OpenStatement, SessionEnd,
+    TransactionOptions, admin_direct, admin_setup_sql, begin_with, checks_tenant_status,
+    context_entry, context_key, end_sql, has_admin_audit, is_connection_loss, log_admin_use,
+    record_admin_use,
 };
 use tenancy_schema::{
     ContextKey, Error, PrincipalId, SessionState, Tenancy, TenancyConfig, TenantId,
@@ -353,7 +354,10 @@ impl AsyncTenancy {
                 begin,
                 self.entry,
                 &self.key,
-                pooled.session,
+                ConnectionState {
+                    session: pooled.session,
+                    native_loaded: pooled.state.native_loaded,
+                },
                 tenant,
                 principal,
                 checks_tenant_status(&self.config),
@@ -368,7 +372,10 @@ impl AsyncTenancy {
             )
             .await
             {
-                Ok(()) => return Ok(pooled),
+                Ok(()) => {
+                    pooled.state.native_loaded |= self.entry.is_native();
+                    return Ok(pooled);
+                }
                 Err(Error::Query(e)) if is_connection_loss(&e) && stale < self.max_size => {
                     stale += 1;
                 }
@@ -558,6 +565,7 @@ pub(crate) async fn end_transaction(conn: &mut SessionConn, end: &str) -> Result
             session_end,
         )
         .await?;
+        conn.state.native_loaded |= opening.entry.is_native();
     }
     // A pipelined opening: diesel-async's transaction manager never saw the transaction.
     let pipelined = std::mem::take(&mut conn.state.open);

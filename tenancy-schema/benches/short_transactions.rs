@@ -220,7 +220,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "short transactions: tenancy vs plain Diesel vs the hand-rolled RLS pattern",
         &format!(
             "Each side its own copy of a table with only tenant policies (8 tenants × {ROWS_PER_TENANT} rows), its own login and r2d2 pool \
-             without a ping per checkout. tenancy: tenant transactions with the native context (one prepared statement, `tenancy_context.begin($1, $2)`, which opens the transaction and enters the context with the tenant status check, its answer kept per connection until `tenants` changes; \
+             without a ping per checkout. tenancy: tenant transactions with the native context (one statement, `BEGIN` carrying the entry in a comment, which opens the transaction and enters the context with the tenant status check (a connection's first transaction: the prepared `tenancy_context.begin($1, $2)`, which loads the extension's library), its answer kept per connection until `tenants` changes; \
              the query; COMMIT alone: the extension's session guard refuses any session-level change at commit, so no reset is sent). plain Diesel: BEGIN; the query with `tenant_id = $1`; COMMIT; no row level security. \
              hand-rolled RLS: BEGIN; `SELECT set_config('app.tenant_id', $1, true)`; the query with `tenant_id = $1` under a policy on the \
              setting; COMMIT. row level security alone: plain Diesel's transactions exactly, on the hand-rolled side's copy and policy, \

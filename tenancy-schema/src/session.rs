@@ -26,6 +26,9 @@ impl SessionManager {
 pub struct SessionConn {
     pub(crate) conn: PgConnection,
     pub(crate) session: i64,
+    /// Whether a transaction on it entered the native context: its backend has loaded the
+    /// extension's library for good.
+    pub(crate) native_loaded: bool,
 }
 
 impl std::fmt::Debug for SessionConn {
@@ -53,6 +56,7 @@ impl ManageConnection for SessionManager {
         Ok(SessionConn {
             conn,
             session: opened.session,
+            native_loaded: false,
         })
     }
 

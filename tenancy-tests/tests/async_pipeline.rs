@@ -247,3 +247,72 @@ async fn a_connection_the_server_closed_is_not_used() {
     }
     assert_async_sessions_clean(&t, "after the server closed the idle connections").await;
 }
+
+/// With extension 1.6, an async pool (not pipelined) opens a connection's first tenant
+/// transaction with the prepared `tenancy_context.begin(..)`, which loads the library, and the
+/// later ones with the entry in `BEGIN`'s comment, isolation level or not: what the server last
+/// ran for the connection, seen from another session while the transaction is open and has run
+/// nothing yet. Pipelined openings keep `BEGIN` and the entry's function (a refused `BEGIN`
+/// would leave the statement behind it outside any transaction); the suites above run them on
+/// extension 1.6 too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn later_openings_carry_the_entry_in_begin() {
+    #[derive(QueryableByName)]
+    struct Activity {
+        #[diesel(sql_type = Text)]
+        query: String,
+    }
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    if !tenancy_testing::native_context_available().expect("look for the extension") {
+        eprintln!("skipped: the tenancy_context extension is not installed");
+        return;
+    }
+    let rls = Rls::OnNative;
+    let (a, _) = rls.two_tenants();
+    let name = "tenancy-test-begin-comment";
+    let t = async_tenancy_named(rls, 1, false, Some(name)).await;
+    let mut seen = Vec::new();
+    for serializable in [false, false, true] {
+        let builder = t.build_transaction(a);
+        let builder = if serializable {
+            builder.serializable()
+        } else {
+            builder
+        };
+        let (query, n) = builder
+            .run(async |tx| {
+                let seen: Activity = diesel::sql_query(
+                    "SELECT query FROM pg_stat_activity \
+                     WHERE application_name = $1 AND state = 'idle in transaction'",
+                )
+                .bind::<Text, _>(name)
+                .get_result(&mut rls.owner())
+                .expect("the pool's session");
+                let n: Vec<Count> = tx
+                    .load_sql(diesel::sql_query("SELECT count(*) AS n FROM posts"))
+                    .await?;
+                Ok::<_, Error>((seen.query, n[0].n))
+            })
+            .await
+            .expect("a tenant transaction");
+        assert_eq!(n, 2);
+        seen.push(query);
+    }
+    assert_eq!(
+        seen[0], "SELECT WHERE tenancy_context.begin($1, $2) IS NULL",
+        "{seen:?}"
+    );
+    assert!(
+        seen[1].starts_with("BEGIN /*tenancy_context.entry:"),
+        "{seen:?}"
+    );
+    assert!(
+        seen[2].starts_with("BEGIN ISOLATION LEVEL SERIALIZABLE /*tenancy_context.entry:"),
+        "{seen:?}"
+    );
+    assert_async_sessions_clean(&t, "after").await;
+}

@@ -103,7 +103,7 @@ fn pools_enter_the_native_context_once_it_is_switched_on() {
     let t = Rls::OnNative.tenancy(1);
     assert_eq!(
         tenancy_schema::__private_v0_1::executor::context_entry(&t),
-        tenancy_schema::__private_v0_1::executor::ContextEntry::NativeBlock
+        tenancy_schema::__private_v0_1::executor::ContextEntry::NativeComment
     );
     let (entered, tenant, raw): (bool, Option<uuid::Uuid>, i64) = t
         .transaction(a, |tx| {
@@ -435,6 +435,110 @@ fn in_transaction_block(conn: &mut PgConnection) -> bool {
     first == start(conn)
 }
 
+/// The packed native entry of `tenant` with `counter` on session `session`, MACed with `key`.
+fn native_entry(key: &[u8], session: i64, tenant: TenantId, counter: i64) -> String {
+    format!(
+        "{}||{counter}|{}|t",
+        tenant.as_uuid(),
+        mac(key, "native", session, counter, tenant)
+    )
+}
+
+/// Whether the current transaction entered a native context.
+fn entered(conn: &mut PgConnection) -> bool {
+    diesel::sql_query("SELECT tenancy_context.entered() AS flag")
+        .get_result::<Flag>(conn)
+        .unwrap()
+        .flag
+}
+
+/// After a valid opening for tenant `a` (two posts): a block with the context, read and write
+/// (row `id` is written and rolled back), and nothing of either left after the rollback.
+fn assert_opened_for(conn: &mut PgConnection, a: TenantId, id: i32) {
+    assert!(in_transaction_block(conn));
+    assert!(entered(conn));
+    assert_eq!(posts_visible(conn), 2);
+    conn.batch_execute(&format!(
+        "INSERT INTO posts (tenant_id, id, title, slug) VALUES ('{}', {id}, 'opened', 'opened-{id}')",
+        a.as_uuid()
+    ))
+    .unwrap();
+    conn.batch_execute("ROLLBACK").unwrap();
+    assert!(!in_transaction_block(conn));
+    assert!(!entered(conn));
+}
+
+/// The open transaction sees tenant `b`'s two posts and nothing of any other tenant.
+fn assert_sees_only(conn: &mut PgConnection, b: TenantId) {
+    assert_eq!(posts_visible(conn), 2, "tenant b's posts");
+    let others: Count = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM posts WHERE tenant_id <> '{}'",
+        b.as_uuid()
+    ))
+    .get_result(conn)
+    .unwrap();
+    assert_eq!(others.n, 0);
+}
+
+/// In an open transaction with a native context: a session-level change does not commit, and
+/// nothing stays open.
+fn assert_session_change_refused(conn: &mut PgConnection) {
+    conn.batch_execute("SET search_path = pg_catalog").unwrap();
+    let e = conn.batch_execute("COMMIT").unwrap_err();
+    assert!(e.to_string().contains("may not change"), "{e}");
+    assert!(!in_transaction_block(conn));
+}
+
+/// Entries an opening must refuse, with what the refusal says: `good` replayed, tenant a's MAC
+/// for tenant b, the other domain's MAC, a zero MAC, a malformed entry (counters 20 to 40).
+fn refused_entries(
+    key: &[u8],
+    session: i64,
+    good: &str,
+    a: TenantId,
+    b: TenantId,
+) -> Vec<(String, &'static str)> {
+    vec![
+        (good.to_owned(), "replayed counter"),
+        (
+            format!(
+                "{}||20|{}|t",
+                b.as_uuid(),
+                mac(key, "native", session, 20, a)
+            ),
+            "bad MAC",
+        ),
+        (
+            format!(
+                "{}||30|{}|t",
+                a.as_uuid(),
+                mac(key, "enter", session, 30, a)
+            ),
+            "bad MAC",
+        ),
+        (
+            format!("{}||40|{}|t", a.as_uuid(), "0".repeat(64)),
+            "bad MAC",
+        ),
+        ("||||".to_owned(), "malformed entry"),
+    ]
+}
+
+/// Each of `refused` fails `open` with its message and leaves no transaction and no context.
+fn assert_each_refused<T: std::fmt::Debug>(
+    conn: &mut PgConnection,
+    refused: &[(String, &str)],
+    open: impl Fn(&mut PgConnection, &str) -> QueryResult<T>,
+) {
+    for (refused_entry, why) in refused {
+        let e = open(conn, refused_entry).unwrap_err();
+        assert!(e.to_string().contains(why), "{refused_entry}: {e}");
+        assert!(!in_transaction_block(conn), "{refused_entry}");
+        assert!(!entered(conn), "{refused_entry}");
+        assert_eq!(posts_visible(conn), 0, "{refused_entry}");
+    }
+}
+
 /// `tenancy_context.begin(entry, read_only)` (extension 1.3), bound as parameters the way the
 /// pool sends it.
 fn begin_native(conn: &mut PgConnection, entry: &str, read_only: bool) -> QueryResult<usize> {
@@ -444,124 +548,43 @@ fn begin_native(conn: &mut PgConnection, entry: &str, read_only: bool) -> QueryR
         .execute(conn)
 }
 
-/// The statement that opens the transaction itself (extension 1.3): a transaction block begins
-/// only behind an entry that passes every check of `enter`, a refused one leaves none, it is
-/// refused inside a block, and what it opens is an ordinary transaction under the same guard.
-#[test]
-#[allow(
-    clippy::too_many_lines,
-    reason = "one scenario on one connection: the counter it moves is what the later steps check"
-)]
-fn the_opening_statement_begins_a_transaction_only_behind_a_valid_entry() {
-    if !native() {
-        return;
-    }
-    let (a, b) = Rls::OnNative.two_tenants();
-    let key = key();
-    let (mut conn, session) = app_connection();
-    let entry = |tenant: TenantId, counter: i64| {
-        format!(
-            "{}||{counter}|{}|t",
-            tenant.as_uuid(),
-            mac(&key, "native", session, counter, tenant)
-        )
-    };
-    let entered = |conn: &mut PgConnection| {
-        diesel::sql_query("SELECT tenancy_context.entered() AS flag")
-            .get_result::<Flag>(conn)
-            .unwrap()
-            .flag
-    };
-    assert!(!in_transaction_block(&mut conn));
+/// What every opening with an entry must hold, on a connection of session `session` that has
+/// used no counter above 9: `open(conn, entry, read_only)` begins a block with the context only
+/// behind an entry that passes every check of `enter`; a refused one leaves no transaction and
+/// no context; inside a block it is refused before the entry is looked at (the counter stays
+/// unused); read only holds against SQL; the session guard holds on what it opens. Uses the
+/// counters 10 to 100.
+fn assert_opening_checks(
+    conn: &mut PgConnection,
+    (key, session): (&[u8], i64),
+    (a, b): (TenantId, TenantId),
+    open: impl Fn(&mut PgConnection, &str, bool) -> QueryResult<()>,
+) {
+    let entry = |tenant: TenantId, counter: i64| native_entry(key, session, tenant, counter);
 
     // The application's entry opens the block, with the context, read and write.
     let good = entry(a, 10);
-    begin_native(&mut conn, &good, false).unwrap();
-    assert!(in_transaction_block(&mut conn));
-    assert!(entered(&mut conn));
-    assert_eq!(posts_visible(&mut conn), 2);
-    conn.batch_execute(&format!(
-        "INSERT INTO posts (tenant_id, id, title, slug) VALUES ('{}', 900, 'opened', 'opened')",
-        a.as_uuid()
-    ))
-    .unwrap();
-    conn.batch_execute("ROLLBACK").unwrap();
-    assert!(!in_transaction_block(&mut conn));
-    assert!(!entered(&mut conn));
+    open(conn, &good, false).unwrap();
+    assert_opened_for(conn, a, 900);
 
-    // Refused: a replay, tenant a's MAC for tenant b, the other domain's MAC. Each leaves no
-    // transaction and no context behind.
-    let refused = [
-        (good.clone(), "replayed counter"),
-        (
-            format!(
-                "{}||20|{}|t",
-                b.as_uuid(),
-                mac(&key, "native", session, 20, a)
-            ),
-            "bad MAC",
-        ),
-        (
-            format!(
-                "{}||30|{}|t",
-                a.as_uuid(),
-                mac(&key, "enter", session, 30, a)
-            ),
-            "bad MAC",
-        ),
-        (
-            format!("{}||40|{}|t", a.as_uuid(), "0".repeat(64)),
-            "bad MAC",
-        ),
-        ("||||".to_owned(), "malformed entry"),
-    ];
-    for (refused_entry, why) in &refused {
-        let e = begin_native(&mut conn, refused_entry, false).unwrap_err();
-        assert!(e.to_string().contains(why), "{refused_entry}: {e}");
-        assert!(!in_transaction_block(&mut conn), "{refused_entry}");
-        assert!(!entered(&mut conn), "{refused_entry}");
-        assert_eq!(posts_visible(&mut conn), 0, "{refused_entry}");
-    }
-    let e = diesel::sql_query("SELECT tenancy_context.begin($1, NULL)")
-        .bind::<Text, _>(entry(a, 45))
-        .execute(&mut conn)
-        .unwrap_err();
-    assert!(e.to_string().contains("malformed entry"), "{e}");
-    assert!(!in_transaction_block(&mut conn));
+    // Refused: each leaves no transaction and no context behind.
+    let refused = refused_entries(key, session, &good, a, b);
+    assert_each_refused(conn, &refused, |conn, entry| open(conn, entry, false));
 
-    // Inside a block (raw SQL in a tenant transaction would be there) it is refused before the
-    // entry is looked at, so the entry's counter is still unused afterwards.
+    // Inside a block (raw SQL in a tenant transaction would be there): refused before the
+    // entry is looked at, so its counter is still unused afterwards.
     conn.batch_execute("BEGIN").unwrap();
     let inside = entry(b, 50);
-    let e = begin_native(&mut conn, &inside, false).unwrap_err();
+    let e = open(conn, &inside, false).unwrap_err();
     assert!(e.to_string().contains("cannot run inside one"), "{e}");
     conn.batch_execute("ROLLBACK").unwrap();
-    begin_native(&mut conn, &inside, false).unwrap();
-    assert_eq!(posts_visible(&mut conn), 2, "tenant b's posts");
-    let others: Count = diesel::sql_query(format!(
-        "SELECT count(*) AS n FROM posts WHERE tenant_id <> '{}'",
-        b.as_uuid()
-    ))
-    .get_result(&mut conn)
-    .unwrap();
-    assert_eq!(others.n, 0);
+    open(conn, &inside, false).unwrap();
+    assert_sees_only(conn, b);
     conn.batch_execute("COMMIT").unwrap();
 
-    // A statement that fails after the entry was accepted leaves nothing open either: here its
-    // second row calls it again, inside the block the first row began.
-    let e = conn
-        .batch_execute(&format!(
-            "SELECT tenancy_context.begin('{}', false) FROM generate_series(1, 2)",
-            entry(a, 60)
-        ))
-        .unwrap_err();
-    assert!(e.to_string().contains("cannot run inside one"), "{e}");
-    assert!(!in_transaction_block(&mut conn));
-    assert!(!entered(&mut conn));
-
     // Read only, as BEGIN READ ONLY: writes fail, and SQL cannot make it read and write again.
-    begin_native(&mut conn, &entry(a, 70), true).unwrap();
-    assert_eq!(posts_visible(&mut conn), 2);
+    open(conn, &entry(a, 70), true).unwrap();
+    assert_eq!(posts_visible(conn), 2);
     let e = conn
         .batch_execute(&format!(
             "INSERT INTO posts (tenant_id, id, title, slug) VALUES ('{}', 901, 'ro', 'ro')",
@@ -570,28 +593,210 @@ fn the_opening_statement_begins_a_transaction_only_behind_a_valid_entry() {
         .unwrap_err();
     assert!(e.to_string().contains("read-only transaction"), "{e}");
     conn.batch_execute("ROLLBACK").unwrap();
-    begin_native(&mut conn, &entry(a, 80), true).unwrap();
+    open(conn, &entry(a, 80), true).unwrap();
     let e = conn
         .batch_execute("SET TRANSACTION READ WRITE")
         .unwrap_err();
     assert!(e.to_string().contains("before any query"), "{e}");
     conn.batch_execute("ROLLBACK").unwrap();
 
+    // The session guard holds on what it opens: a session-level change does not commit.
+    open(conn, &entry(a, 100), false).unwrap();
+    assert_session_change_refused(conn);
+}
+
+/// The statement that opens the transaction itself (extension 1.3): the checks of every
+/// opening, and its own: a malformed read-only flag, a failure after the entry was accepted,
+/// and the snapshot it takes.
+#[test]
+fn the_opening_statement_begins_a_transaction_only_behind_a_valid_entry() {
+    if !native() {
+        return;
+    }
+    let (a, b) = Rls::OnNative.two_tenants();
+    let key = key();
+    let (mut conn, session) = app_connection();
+    assert!(!in_transaction_block(&mut conn));
+    assert_opening_checks(
+        &mut conn,
+        (&key, session),
+        (a, b),
+        |conn, entry, read_only| begin_native(conn, entry, read_only).map(drop),
+    );
+    let entry = |tenant: TenantId, counter: i64| native_entry(&key, session, tenant, counter);
+
+    let e = diesel::sql_query("SELECT tenancy_context.begin($1, NULL)")
+        .bind::<Text, _>(entry(a, 110))
+        .execute(&mut conn)
+        .unwrap_err();
+    assert!(e.to_string().contains("malformed entry"), "{e}");
+    assert!(!in_transaction_block(&mut conn));
+
+    // A statement that fails after the entry was accepted leaves nothing open either: here its
+    // second row calls it again, inside the block the first row began.
+    let e = conn
+        .batch_execute(&format!(
+            "SELECT tenancy_context.begin('{}', false) FROM generate_series(1, 2)",
+            entry(a, 120)
+        ))
+        .unwrap_err();
+    assert!(e.to_string().contains("cannot run inside one"), "{e}");
+    assert!(!in_transaction_block(&mut conn));
+    assert!(!entered(&mut conn));
+
     // The statement took the transaction's first snapshot: no isolation level can follow,
     // which is why a transaction with one opens with BEGIN ISOLATION LEVEL .. instead.
-    begin_native(&mut conn, &entry(a, 90), false).unwrap();
+    begin_native(&mut conn, &entry(a, 130), false).unwrap();
     let e = conn
         .batch_execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
         .unwrap_err();
     assert!(e.to_string().contains("before any query"), "{e}");
     conn.batch_execute("ROLLBACK").unwrap();
+}
 
-    // The session guard holds on what it opens: a session-level change does not commit.
-    begin_native(&mut conn, &entry(a, 100), false).unwrap();
-    conn.batch_execute("SET search_path = pg_catalog").unwrap();
-    let e = conn.batch_execute("COMMIT").unwrap_err();
-    assert!(e.to_string().contains("may not change"), "{e}");
+/// `BEGIN` with the entry in a comment (extension 1.6), on a connection that has loaded the
+/// library as the pool's first transaction does.
+fn begin_comment(conn: &mut PgConnection, options: &str, entry: &str) -> QueryResult<()> {
+    conn.batch_execute(&format!("BEGIN{options} /*tenancy_context.entry:{entry}*/"))
+}
+
+/// The entry in a comment of `BEGIN` (extension 1.6): the checks of every opening, and its own.
+/// Before the library is loaded the comment is only a comment: the transaction has no context,
+/// and row level security shows it nothing, which is why a pool opens a connection's first
+/// transaction with `begin(..)`. An entry cut off by a comment nested in it is malformed; the
+/// mark counts only on `BEGIN` itself; `BEGIN`'s own options hold.
+#[test]
+fn a_begin_enters_the_context_in_its_comment_only_behind_a_valid_entry() {
+    if !native() {
+        return;
+    }
+    let (a, b) = Rls::OnNative.two_tenants();
+    let key = key();
+    let (mut conn, session) = app_connection();
+    let entry = |tenant: TenantId, counter: i64| native_entry(&key, session, tenant, counter);
+
+    // A new connection, the library not loaded: an ordinary BEGIN and no context.
+    begin_comment(&mut conn, "", &entry(a, 5)).unwrap();
+    assert!(in_transaction_block(&mut conn));
+    assert!(!entered(&mut conn));
+    assert_eq!(posts_visible(&mut conn), 0);
+    conn.batch_execute("ROLLBACK").unwrap();
+
+    // Loaded now (entered() above is one of its functions).
+    assert_opening_checks(
+        &mut conn,
+        (&key, session),
+        (a, b),
+        |conn, entry, read_only| {
+            begin_comment(conn, if read_only { " READ ONLY" } else { "" }, entry)
+        },
+    );
+
+    let e = begin_comment(&mut conn, "", &format!("/* {} */", entry(a, 110))).unwrap_err();
+    assert!(e.to_string().contains("malformed entry"), "{e}");
     assert!(!in_transaction_block(&mut conn));
+
+    // The mark counts on BEGIN only: in another statement's comment, or in a statement after
+    // BEGIN in the same message, it enters nothing.
+    let later = entry(b, 120);
+    conn.batch_execute(&format!(
+        "BEGIN; SELECT 1 /*tenancy_context.entry:{later}*/; SELECT 2"
+    ))
+    .unwrap();
+    assert!(!entered(&mut conn));
+    conn.batch_execute("ROLLBACK").unwrap();
+    begin_comment(&mut conn, "", &later).unwrap();
+    assert_sees_only(&mut conn, b);
+    conn.batch_execute("COMMIT").unwrap();
+
+    // BEGIN's options hold: an isolation level with read only.
+    begin_comment(
+        &mut conn,
+        " ISOLATION LEVEL SERIALIZABLE READ ONLY",
+        &entry(a, 130),
+    )
+    .unwrap();
+    assert!(entered(&mut conn));
+    let level: Hex = diesel::sql_query("SELECT current_setting('transaction_isolation') AS hex")
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(level.hex, "serializable");
+    let e = conn
+        .batch_execute("INSERT INTO posts (tenant_id, id, title, slug) SELECT tenant_id, 911, 'ro', 'ro' FROM posts LIMIT 1")
+        .unwrap_err();
+    assert!(e.to_string().contains("read-only transaction"), "{e}");
+    conn.batch_execute("ROLLBACK").unwrap();
+
+    // START TRANSACTION is BEGIN.
+    conn.batch_execute(&format!(
+        "START TRANSACTION /*tenancy_context.entry:{}*/",
+        entry(a, 140)
+    ))
+    .unwrap();
+    assert_eq!(posts_visible(&mut conn), 2);
+    conn.batch_execute("ROLLBACK").unwrap();
+}
+
+/// A pool on extension 1.6 opens a connection's first transaction with the prepared
+/// `tenancy_context.begin(..)`, which loads the library, and every later one with the entry in
+/// `BEGIN`'s comment, isolation level or not: what the server last ran for the connection,
+/// seen from another session while the transaction is open and has run nothing yet.
+#[test]
+fn pools_open_later_transactions_with_the_entry_in_begin() {
+    #[derive(QueryableByName)]
+    struct Activity {
+        #[diesel(sql_type = Text)]
+        query: String,
+    }
+    if !native() {
+        return;
+    }
+    let (a, _) = Rls::OnNative.two_tenants();
+    let f = Rls::OnNative.fixture();
+    let name = "tenancy_begin_comment_sync";
+    let separator = if f.login_url.contains('?') { '&' } else { '?' };
+    let t =
+        f.db.tenancy_builder(&format!(
+            "{}{separator}application_name={name}",
+            f.login_url
+        ))
+        .unwrap()
+        .max_size(1)
+        .build()
+        .unwrap();
+    let mut owner = Rls::OnNative.owner();
+    let mut opening = |builder: tenancy_schema::TransactionBuilder<'_>| {
+        builder
+            .run(|tx| {
+                let seen: Activity = diesel::sql_query(
+                    "SELECT query FROM pg_stat_activity \
+                     WHERE application_name = $1 AND state = 'idle in transaction'",
+                )
+                .bind::<Text, _>(name)
+                .get_result(&mut owner)
+                .unwrap();
+                let n: Vec<Count> =
+                    tx.load_sql(diesel::sql_query("SELECT count(*) AS n FROM posts"))?;
+                Ok::<_, Error>((seen.query, n[0].n))
+            })
+            .unwrap()
+    };
+    let (first, n) = opening(t.build_transaction(a));
+    assert_eq!(n, 2);
+    assert_eq!(first, "SELECT WHERE tenancy_context.begin($1, $2) IS NULL");
+    for builder in [
+        t.build_transaction(a),
+        t.build_transaction(a).read_only(),
+        t.build_transaction(a).serializable(),
+    ] {
+        let (later, n) = opening(builder);
+        assert_eq!(n, 2);
+        assert!(
+            later.starts_with("BEGIN") && later.contains(" /*tenancy_context.entry:"),
+            "{later}"
+        );
+        assert!(later.ends_with("|t*/"), "{later}");
+    }
 }
 
 /// What a transaction opened by a pool reports of itself.
@@ -1766,11 +1971,21 @@ fn an_extension_older_than_one_point_two_keeps_the_older_forms_until_updated() {
 
     // 1.5: the entry's function, which pipelined openings use. New pools find it.
     owner
-        .batch_execute("ALTER EXTENSION tenancy_context UPDATE")
+        .batch_execute("ALTER EXTENSION tenancy_context UPDATE TO '1.5'")
         .unwrap();
     let blocks = db.tenancy(&login, 1).unwrap();
     assert_eq!(context_entry(&blocks), ContextEntry::NativeBlock);
     for t in [&blocks, &new, &packed, &old] {
+        assert!(sees_itself(t));
+    }
+
+    // 1.6: the entry in a comment of BEGIN. New pools find it; the older ones keep theirs.
+    owner
+        .batch_execute("ALTER EXTENSION tenancy_context UPDATE")
+        .unwrap();
+    let comments = db.tenancy(&login, 1).unwrap();
+    assert_eq!(context_entry(&comments), ContextEntry::NativeComment);
+    for t in [&comments, &comments, &blocks, &new, &packed, &old] {
         assert!(sees_itself(t));
     }
 }

@@ -45,6 +45,11 @@ pub enum ContextEntry {
     /// pipelined opening (tenancy-async) enter with a prepared `SELECT` behind `BEGIN`
     /// ([`EnterBlockStatement`]) where older versions take a `CALL` ([`EnterStatement`]).
     NativeBlock,
+    /// The same with extension 1.6 and later: a transaction opens with one text statement,
+    /// its `BEGIN` carrying the entry in a comment ([`push_comment_begin`]), once the
+    /// connection has loaded the extension's library (its first transaction opens as under
+    /// [`ContextEntry::NativeBlock`], which loads it).
+    NativeComment,
     /// The same with an extension older than 1.2, whose entry takes five typed arguments.
     NativeArgs,
     /// A Citus coordinator.
@@ -53,9 +58,9 @@ pub enum ContextEntry {
 
 impl ContextEntry {
     /// The query that tells them apart: whether the `citus` extension is installed, and
-    /// whether `tenancy.enable_native_context()` made the policies read the native context;
-    /// also whether `tenancy.check_session()`, which the SQL context's transactions end with,
-    /// exists.
+    /// whether `tenancy.enable_native_context()` made the policies read the native context,
+    /// with which of the extension's entries; also whether `tenancy.check_session()`, which
+    /// the SQL context's transactions end with, exists.
     pub const DETECT_SQL: &'static str = "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS citus, \
          EXISTS (SELECT FROM pg_extension WHERE extname = 'tenancy_context') \
          AND EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
@@ -64,6 +69,8 @@ impl ContextEntry {
          to_regprocedure('tenancy_context.enter(text)') IS NOT NULL AS packed, \
          to_regprocedure('tenancy_context.begin(text, boolean)') IS NOT NULL AS opens, \
          to_regprocedure('tenancy_context.enter_block(text)') IS NOT NULL AS blocks, \
+         EXISTS (SELECT FROM pg_extension WHERE extname = 'tenancy_context' \
+           AND extversion NOT IN ('1.0', '1.1', '1.2', '1.3', '1.4', '1.5')) AS comments, \
          EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
            WHERE n.nspname = 'tenancy' AND p.proname = 'check_session') AS session_check";
 
@@ -72,14 +79,22 @@ impl ContextEntry {
     #[must_use]
     #[allow(
         clippy::fn_params_excessive_bools,
-        reason = "the five columns of DETECT_SQL's one row, matched together right here"
+        reason = "the six columns of DETECT_SQL's one row, matched together right here"
     )]
-    pub fn detect(citus: bool, native: bool, packed: bool, opens: bool, blocks: bool) -> Self {
-        match (citus, native, packed, opens, blocks) {
+    pub fn detect(
+        citus: bool,
+        native: bool,
+        packed: bool,
+        opens: bool,
+        blocks: bool,
+        comments: bool,
+    ) -> Self {
+        match (citus, native, packed, opens, blocks, comments) {
             (true, ..) => Self::Distributed,
-            (false, true, true, true, true) => Self::NativeBlock,
-            (false, true, true, true, false) => Self::NativeBegin,
-            (false, true, true, false, _) => Self::Native,
+            (false, true, true, true, true, true) => Self::NativeComment,
+            (false, true, true, true, true, false) => Self::NativeBlock,
+            (false, true, true, true, false, _) => Self::NativeBegin,
+            (false, true, true, false, ..) => Self::Native,
             (false, true, false, ..) => Self::NativeArgs,
             (false, false, ..) => Self::Single,
         }
@@ -90,7 +105,10 @@ impl ContextEntry {
     pub fn is_packed(self) -> bool {
         matches!(
             self,
-            ContextEntry::Native | ContextEntry::NativeBegin | ContextEntry::NativeBlock
+            ContextEntry::Native
+                | ContextEntry::NativeBegin
+                | ContextEntry::NativeBlock
+                | ContextEntry::NativeComment
         )
     }
 
@@ -98,7 +116,23 @@ impl ContextEntry {
     /// `tenancy_context.begin(..)` ([`OpenStatement`], extension 1.3 and later).
     #[must_use]
     pub fn opens(self) -> bool {
-        matches!(self, ContextEntry::NativeBegin | ContextEntry::NativeBlock)
+        matches!(
+            self,
+            ContextEntry::NativeBegin | ContextEntry::NativeBlock | ContextEntry::NativeComment
+        )
+    }
+
+    /// Whether the extension reads the entry from a comment of `BEGIN` (1.6 and later).
+    #[must_use]
+    pub fn comments(self) -> bool {
+        self == ContextEntry::NativeComment
+    }
+
+    /// Whether the entry is the native context's: a connection that entered it once has the
+    /// extension's library loaded for good.
+    #[must_use]
+    pub fn is_native(self) -> bool {
+        self.is_packed() || self == ContextEntry::NativeArgs
     }
 }
 
@@ -136,6 +170,7 @@ pub(crate) fn push_enter(
         ContextEntry::Native
         | ContextEntry::NativeBegin
         | ContextEntry::NativeBlock
+        | ContextEntry::NativeComment
         | ContextEntry::NativeArgs => "native",
         ContextEntry::Single | ContextEntry::Distributed => "enter",
     };
@@ -170,7 +205,10 @@ fn push_call(
         }
     };
     let _ = match entry {
-        ContextEntry::Native | ContextEntry::NativeBegin | ContextEntry::NativeBlock => Ok(()),
+        ContextEntry::Native
+        | ContextEntry::NativeBegin
+        | ContextEntry::NativeBlock
+        | ContextEntry::NativeComment => Ok(()),
         ContextEntry::Single => write!(
             sql,
             "SELECT tenancy.enter({}, {}, {counter}, '{mac}', {check_status}){read_only_suffix}",
@@ -196,7 +234,8 @@ fn push_call(
 /// Appends the native context's entry, `<tenant>|<principal>|<counter>|<mac>|<t or f>`
 /// (tenant and principal empty for none), with a new counter: one text value, which the
 /// server parses for far less than five typed arguments, whether it comes as a literal of
-/// `CALL tenancy_context.enter(..)` or as the parameter of `tenancy_context.begin(..)`.
+/// `CALL tenancy_context.enter(..)`, as the parameter of `tenancy_context.begin(..)` or in the
+/// comment of a `BEGIN`.
 pub(super) fn push_packed(
     out: &mut String,
     key: &ContextKey,
@@ -216,6 +255,30 @@ pub(super) fn push_packed(
         out.push_str(sealed.mac);
         out.push_str(if check_status { "|t" } else { "|f" });
     });
+}
+
+/// The statement that opens a transaction and enters its context at once (extension 1.6):
+/// `begin` (`BEGIN` with its options), ` READ ONLY` when asked, then the packed entry in a
+/// comment, `/*tenancy_context.entry:<entry>*/`, which the extension's utility hook reads from
+/// the statement's text. The entry is typed UUIDs, digits, hex and `|`: nothing in it can end
+/// the comment.
+pub(crate) fn push_comment_begin(
+    out: &mut String,
+    (begin, read_only): (&str, bool),
+    key: &ContextKey,
+    session: i64,
+    tenant: Option<TenantId>,
+    principal: Option<PrincipalId>,
+    check_status: bool,
+) {
+    out.reserve(begin.len() + 200);
+    out.push_str(begin);
+    if read_only {
+        out.push_str(" READ ONLY");
+    }
+    out.push_str(" /*tenancy_context.entry:");
+    push_packed(out, key, session, tenant, principal, check_status);
+    out.push_str("*/");
 }
 
 /// What an entry carries, as text: the tenant and the principal (empty for none), a new

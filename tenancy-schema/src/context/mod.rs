@@ -15,6 +15,6 @@ mod statements;
 mod tests;
 
 pub use entry::ContextEntry;
-pub(crate) use entry::push_enter;
+pub(crate) use entry::{push_comment_begin, push_enter};
 pub use key::ContextKey;
 pub use statements::{EnterBlockStatement, EnterStatement, OpenStatement};

@@ -89,33 +89,84 @@ fn citus_wins_and_an_older_extension_keeps_its_own_entry() {
     for packed in [false, true] {
         for opens in [false, true] {
             for blocks in [false, true] {
-                assert_eq!(
-                    ContextEntry::detect(true, true, packed, opens, blocks),
-                    ContextEntry::Distributed
-                );
-                assert_eq!(
-                    ContextEntry::detect(false, false, packed, opens, blocks),
-                    ContextEntry::Single
-                );
+                for comments in [false, true] {
+                    assert_eq!(
+                        ContextEntry::detect(true, true, packed, opens, blocks, comments),
+                        ContextEntry::Distributed
+                    );
+                    assert_eq!(
+                        ContextEntry::detect(false, false, packed, opens, blocks, comments),
+                        ContextEntry::Single
+                    );
+                }
             }
         }
     }
     assert_eq!(
-        ContextEntry::detect(false, true, true, true, true),
+        ContextEntry::detect(false, true, true, true, true, true),
+        ContextEntry::NativeComment
+    );
+    assert_eq!(
+        ContextEntry::detect(false, true, true, true, true, false),
         ContextEntry::NativeBlock
     );
     assert_eq!(
-        ContextEntry::detect(false, true, true, true, false),
+        ContextEntry::detect(false, true, true, true, false, false),
         ContextEntry::NativeBegin
     );
     assert_eq!(
-        ContextEntry::detect(false, true, true, false, false),
+        ContextEntry::detect(false, true, true, false, false, false),
         ContextEntry::Native
     );
     assert_eq!(
-        ContextEntry::detect(false, true, false, false, false),
+        ContextEntry::detect(false, true, false, false, false, false),
         ContextEntry::NativeArgs
     );
+}
+
+#[test]
+fn a_begin_carries_the_packed_entry_in_its_comment() {
+    let key = ContextKey::from_bytes([7; 32]);
+    let tenant = TenantId::from_uuid(uuid::Uuid::from_u128(1));
+    let mut plain = String::new();
+    push_comment_begin(
+        &mut plain,
+        ("BEGIN", false),
+        &key,
+        3,
+        Some(tenant),
+        None,
+        true,
+    );
+    let entry = plain
+        .strip_prefix("BEGIN /*tenancy_context.entry:")
+        .and_then(|rest| rest.strip_suffix("*/"))
+        .unwrap_or_else(|| panic!("{plain}"));
+    let fields: Vec<&str> = entry.split('|').collect();
+    assert_eq!(fields.len(), 5, "{entry}");
+    assert_eq!(fields[0], "00000000-0000-0000-0000-000000000001");
+    assert_eq!(fields[1], "");
+    assert!(fields[2].bytes().all(|b| b.is_ascii_digit()), "{entry}");
+    assert_eq!(fields[3].len(), 64, "{entry}");
+    assert_eq!(fields[4], "t");
+    assert!(!entry.contains("*/") && !entry.contains("/*"), "{entry}");
+
+    let mut read_only = String::new();
+    push_comment_begin(
+        &mut read_only,
+        ("BEGIN ISOLATION LEVEL SERIALIZABLE", true),
+        &key,
+        3,
+        None,
+        None,
+        false,
+    );
+    assert!(
+        read_only
+            .starts_with("BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY /*tenancy_context.entry:||"),
+        "{read_only}"
+    );
+    assert!(read_only.ends_with("|f*/"), "{read_only}");
 }
 
 #[test]

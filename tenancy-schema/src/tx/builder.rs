@@ -170,6 +170,8 @@ struct EntryRow {
     #[diesel(sql_type = diesel::sql_types::Bool)]
     blocks: bool,
     #[diesel(sql_type = diesel::sql_types::Bool)]
+    comments: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
     session_check: bool,
 }
 
@@ -179,7 +181,14 @@ fn detect_entry(conn: &mut PgConnection) -> Result<ContextEntry, Error> {
     let row: EntryRow = diesel::sql_query(ContextEntry::DETECT_SQL)
         .get_result(conn)
         .map_err(Error::Query)?;
-    let entry = ContextEntry::detect(row.citus, row.native, row.packed, row.opens, row.blocks);
+    let entry = ContextEntry::detect(
+        row.citus,
+        row.native,
+        row.packed,
+        row.opens,
+        row.blocks,
+        row.comments,
+    );
     // Without it every transaction of the SQL context would fail at its end, and its
     // connection be closed: refuse to start instead.
     if entry.session_end() == SessionEnd::Checked && !row.session_check {

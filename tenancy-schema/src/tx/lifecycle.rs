@@ -9,7 +9,7 @@ use diesel::connection::{
     TransactionManagerStatus,
 };
 
-use crate::context::{ContextEntry, ContextKey, OpenStatement, push_enter};
+use crate::context::{ContextEntry, ContextKey, OpenStatement, push_comment_begin, push_enter};
 use crate::{Error, PrincipalId, TenantId};
 
 /// What a finished transaction sends: the end of the transaction, then the session back to
@@ -50,6 +50,7 @@ impl ContextEntry {
             ContextEntry::Native
             | ContextEntry::NativeBegin
             | ContextEntry::NativeBlock
+            | ContextEntry::NativeComment
             | ContextEntry::NativeArgs => SessionEnd::Guarded,
             ContextEntry::Single | ContextEntry::Distributed => SessionEnd::Checked,
         }
@@ -202,21 +203,50 @@ pub enum Begin {
     Prepared(OpenStatement),
 }
 
-/// How the transaction [`setup_sql`] describes opens: with the prepared
-/// `tenancy_context.begin(..)` where the extension has it and the transaction has no isolation
-/// level, else with [`setup_sql`]'s message.
+/// What a transaction's opening needs to know of its connection.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionState {
+    /// The tenancy session number its MACs are bound to.
+    pub session: i64,
+    /// Whether a transaction on it entered the native context before: its backend has then
+    /// loaded the extension's library, whose utility hook reads an entry from `BEGIN`'s
+    /// comment ([`ContextEntry::comments`]).
+    pub native_loaded: bool,
+}
+
+/// How the transaction [`setup_sql`] describes opens:
+/// - with extension 1.6, on a connection that loaded its library, one text statement:
+///   `BEGIN` (with its options) carrying the entry in a comment;
+/// - with extension 1.3 and later, without an isolation level, the prepared
+///   `tenancy_context.begin(..)`, which also loads the library on a new connection;
+/// - else with [`setup_sql`]'s message.
 #[doc(hidden)]
 #[must_use]
 pub fn begin_with(
     (begin, read_only): (&str, bool),
     entry: ContextEntry,
     key: &ContextKey,
-    session: i64,
+    connection: ConnectionState,
     tenant: Option<TenantId>,
     principal: Option<PrincipalId>,
     check_status: bool,
 ) -> Begin {
-    if entry.opens() && begin == PLAIN_BEGIN {
+    let session = connection.session;
+    let check_status = tenant.is_some() && check_status;
+    if entry.comments() && connection.native_loaded {
+        let mut sql = String::new();
+        push_comment_begin(
+            &mut sql,
+            (begin, read_only),
+            key,
+            session,
+            tenant,
+            principal,
+            check_status,
+        );
+        Begin::Message(sql)
+    } else if entry.opens() && begin == PLAIN_BEGIN {
         Begin::Prepared(OpenStatement::new(
             key,
             session,

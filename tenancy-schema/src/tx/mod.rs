@@ -26,8 +26,8 @@ pub use insert_into::{
     ScopedDoUpdate, ScopedInsert, ScopedOnConflict, ScopedUpsert, conflict_columns,
 };
 pub use lifecycle::{
-    Begin, SessionEnd, admin_setup_sql, begin_failure, begin_with, end_sql, is_connection_loss,
-    setup_sql,
+    Begin, ConnectionState, SessionEnd, admin_setup_sql, begin_failure, begin_with, end_sql,
+    is_connection_loss, setup_sql,
 };
 pub use role_name::RoleName;
 pub use sessions::{INSPECT_SESSION_SQL, SessionState};

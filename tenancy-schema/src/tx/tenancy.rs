@@ -7,8 +7,8 @@ use diesel::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool};
 
 use super::lifecycle::{
-    Begin, SessionEnd, admin_setup_sql, begin_transaction, begin_with, finish_transaction,
-    is_connection_loss,
+    Begin, ConnectionState, SessionEnd, admin_setup_sql, begin_transaction, begin_with,
+    finish_transaction, is_connection_loss,
 };
 use super::{AdminUse, SystemConn, TenancyBuilder, TenancyConfig, TenantTx};
 use crate::context::{ContextEntry, ContextKey};
@@ -183,12 +183,19 @@ impl Tenancy {
         let mut stale = 0;
         loop {
             let mut pooled = self.app.get()?;
-            let SessionConn { conn, session } = &mut *pooled;
+            let SessionConn {
+                conn,
+                session,
+                native_loaded,
+            } = &mut *pooled;
             let opening = begin_with(
                 begin,
                 self.entry,
                 &self.key,
-                *session,
+                ConnectionState {
+                    session: *session,
+                    native_loaded: *native_loaded,
+                },
                 tenant,
                 principal,
                 self.config.check_tenant_status,
@@ -200,7 +207,10 @@ impl Tenancy {
                 tenant,
                 self.entry.session_end(),
             ) {
-                Ok(()) => return Ok(pooled),
+                Ok(()) => {
+                    *native_loaded |= self.entry.is_native();
+                    return Ok(pooled);
+                }
                 Err(Error::Query(e)) if is_connection_loss(&e) && stale < self.app.max_size() => {
                     stale += 1;
                 }

@@ -1,0 +1,12 @@
+-- tenancy_context 1.6: a BEGIN may carry the entry in a comment of its own text,
+--   BEGIN /*tenancy_context.entry:<entry>*/
+-- (with any of BEGIN's options in front of the comment): the statement opens the transaction
+-- and enters its context with the checks of enter(entry), and a refused entry fails it and
+-- leaves no transaction behind. One text statement costs the server about what a bare BEGIN
+-- costs, where the prepared begin(..) also builds a portal and an executor in every
+-- transaction, and it takes any isolation level. The library does this itself once loaded, so
+-- the version only tells tenancy that the library installed is one that does: tenancy opens a
+-- connection's first transaction with begin(..), which loads it, and the later ones with the
+-- comment. `ALTER EXTENSION tenancy_context UPDATE` (a superuser) brings it to an older
+-- database.
+\echo Use "ALTER EXTENSION tenancy_context UPDATE TO '1.6'" to load this file. \quit
