@@ -195,15 +195,6 @@ guard_session(XactEvent event, void *arg)
 		refuse_session_change("its temporary schema (temporary tables)");
 }
 
-/*
- * The other session state a statement can leave behind for the next transaction on a pooled
- * connection, refused outright on a tenancy connection: prepared statements made or dropped
- * with SQL (they share their names with the driver's own, so DEALLOCATE and PREPARE of one of
- * those would change what a later transaction runs), LISTEN, cursors WITH HOLD, DISCARD.
- * And what outlives the connection itself: any role may change its own password and its
- * own defaults (ALTER ROLE CURRENT_USER SET search_path ..), which every later connection of
- * the login, whichever tenant it serves, logs in with or starts from.
- */
 static void enter_packed_text(const char *s, int len);
 static void refuse_malformed(void);
 
@@ -286,6 +277,17 @@ without_entry(PlannedStmt *pstmt, const char *queryString, const char *before)
 	return stripped;
 }
 
+/*
+ * The other session state a statement can leave behind for the next transaction on a pooled
+ * connection, refused outright on a tenancy connection: prepared statements made or dropped
+ * with SQL (they share their names with the driver's own, so DEALLOCATE and PREPARE of one of
+ * those would change what a later transaction runs), LISTEN, cursors WITH HOLD, DISCARD.
+ * And what outlives the connection itself: any role may change its own password and its
+ * own defaults (ALTER ROLE CURRENT_USER SET search_path ..), which every later connection of
+ * the login, whichever tenant it serves, logs in with or starts from.
+ *
+ * Before all of that, a BEGIN that carries an entry (begin_entry) is run, and its entry checked.
+ */
 static void
 guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 			  ProcessUtilityContext context, ParamListInfo params,
