@@ -272,9 +272,9 @@ pub(crate) struct TxState {
     pub(crate) in_flight: bool,
     /// How the open transaction ends.
     pub(crate) session_end: SessionEnd,
-    /// Whether a transaction on the connection entered the native context: its backend has
-    /// loaded the extension's library for good.
-    pub(crate) native_loaded: bool,
+    /// Whether a transaction opened on the connection before
+    /// (`tenancy_schema`'s `ConnectionState`).
+    pub(crate) opened_before: bool,
 }
 
 impl Default for TxState {
@@ -284,7 +284,7 @@ impl Default for TxState {
             open: false,
             in_flight: false,
             session_end: SessionEnd::Reset,
-            native_loaded: false,
+            opened_before: false,
         }
     }
 }
@@ -329,7 +329,7 @@ impl TxState {
         match opened {
             Ok(()) => {
                 self.open = true;
-                self.native_loaded |= opening.entry.is_native();
+                self.opened_before = true;
                 result.map_err(Error::from)
             }
             Err(source) => {

@@ -356,7 +356,7 @@ impl AsyncTenancy {
                 &self.key,
                 ConnectionState {
                     session: pooled.session,
-                    native_loaded: pooled.state.native_loaded,
+                    opened_before: pooled.state.opened_before,
                 },
                 tenant,
                 principal,
@@ -372,10 +372,7 @@ impl AsyncTenancy {
             )
             .await
             {
-                Ok(()) => {
-                    pooled.state.native_loaded |= self.entry.is_native();
-                    return Ok(pooled);
-                }
+                Ok(()) => return Ok(pooled),
                 Err(Error::Query(e)) if is_connection_loss(&e) && stale < self.max_size => {
                     stale += 1;
                 }
@@ -501,7 +498,10 @@ async fn begin_transaction(
         Begin::Prepared(statement) => begin_prepared(&mut conn.conn, statement).await,
     };
     match opened {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            conn.state.opened_before = true;
+            Ok(())
+        }
         Err(source) => Err(conn.state.refused(&conn.conn, source, role, tenant).await),
     }
 }
@@ -565,7 +565,6 @@ pub(crate) async fn end_transaction(conn: &mut SessionConn, end: &str) -> Result
             session_end,
         )
         .await?;
-        conn.state.native_loaded |= opening.entry.is_native();
     }
     // A pipelined opening: diesel-async's transaction manager never saw the transaction.
     let pipelined = std::mem::take(&mut conn.state.open);

@@ -26,9 +26,8 @@ impl SessionManager {
 pub struct SessionConn {
     pub(crate) conn: PgConnection,
     pub(crate) session: i64,
-    /// Whether a transaction on it entered the native context: its backend has loaded the
-    /// extension's library for good.
-    pub(crate) native_loaded: bool,
+    /// Whether a transaction opened on it before ([`crate::tx::ConnectionState`]).
+    pub(crate) opened_before: bool,
 }
 
 impl std::fmt::Debug for SessionConn {
@@ -56,7 +55,7 @@ impl ManageConnection for SessionManager {
         Ok(SessionConn {
             conn,
             session: opened.session,
-            native_loaded: false,
+            opened_before: false,
         })
     }
 

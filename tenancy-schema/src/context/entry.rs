@@ -127,13 +127,6 @@ impl ContextEntry {
     pub fn comments(self) -> bool {
         self == ContextEntry::NativeComment
     }
-
-    /// Whether the entry is the native context's: a connection that entered it once has the
-    /// extension's library loaded for good.
-    #[must_use]
-    pub fn is_native(self) -> bool {
-        self.is_packed() || self == ContextEntry::NativeArgs
-    }
 }
 
 /// Appends the context entry for a context on the connection with session number `session`
@@ -277,7 +270,15 @@ pub(crate) fn push_comment_begin(
         out.push_str(" READ ONLY");
     }
     out.push_str(" /*tenancy_context.entry:");
-    push_packed(out, key, session, tenant, principal, check_status);
+    // No tenant (the system connection): no status to check.
+    push_packed(
+        out,
+        key,
+        session,
+        tenant,
+        principal,
+        tenant.is_some() && check_status,
+    );
     out.push_str("*/");
 }
 

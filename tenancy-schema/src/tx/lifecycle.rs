@@ -209,14 +209,16 @@ pub enum Begin {
 pub struct ConnectionState {
     /// The tenancy session number its MACs are bound to.
     pub session: i64,
-    /// Whether a transaction on it entered the native context before: its backend has then
-    /// loaded the extension's library, whose utility hook reads an entry from `BEGIN`'s
-    /// comment ([`ContextEntry::comments`]).
-    pub native_loaded: bool,
+    /// Whether a transaction opened on it before. The pool's entry is the same for all of its
+    /// transactions, so with a native entry its backend has then loaded the extension's
+    /// library, whose utility hook reads an entry from `BEGIN`'s comment
+    /// ([`ContextEntry::comments`]).
+    pub opened_before: bool,
 }
 
 /// How the transaction [`setup_sql`] describes opens:
-/// - with extension 1.6, on a connection that loaded its library, one text statement:
+/// - with extension 1.6, on a connection that opened a transaction before (and so loaded the
+///   library), one text statement:
 ///   `BEGIN` (with its options) carrying the entry in a comment;
 /// - with extension 1.3 and later, without an isolation level, the prepared
 ///   `tenancy_context.begin(..)`, which also loads the library on a new connection;
@@ -233,8 +235,7 @@ pub fn begin_with(
     check_status: bool,
 ) -> Begin {
     let session = connection.session;
-    let check_status = tenant.is_some() && check_status;
-    if entry.comments() && connection.native_loaded {
+    if entry.comments() && connection.opened_before {
         let mut sql = String::new();
         push_comment_begin(
             &mut sql,

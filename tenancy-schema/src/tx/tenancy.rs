@@ -186,7 +186,7 @@ impl Tenancy {
             let SessionConn {
                 conn,
                 session,
-                native_loaded,
+                opened_before,
             } = &mut *pooled;
             let opening = begin_with(
                 begin,
@@ -194,7 +194,7 @@ impl Tenancy {
                 &self.key,
                 ConnectionState {
                     session: *session,
-                    native_loaded: *native_loaded,
+                    opened_before: *opened_before,
                 },
                 tenant,
                 principal,
@@ -208,7 +208,7 @@ impl Tenancy {
                 self.entry.session_end(),
             ) {
                 Ok(()) => {
-                    *native_loaded |= self.entry.is_native();
+                    *opened_before = true;
                     return Ok(pooled);
                 }
                 Err(Error::Query(e)) if is_connection_loss(&e) && stale < self.app.max_size() => {
