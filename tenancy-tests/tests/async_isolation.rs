@@ -708,7 +708,16 @@ async fn tenant_jobs_on_spawned_tasks_run_for_their_own_tenant() {
 /// The steps of the transaction the cancellation tests interrupt; each is one await point
 /// (one round trip). Step 3 leaves session-level state (a setting that outlives the
 /// transaction unless the session is reset).
-async fn step(tx: &mut tenancy_async::AsyncTenantTx<'_>, k: usize, id: i32) -> Result<(), Error> {
+/// Step `k` of a transaction that a test cancels somewhere. Step 3 changes a tenancy setting
+/// for the session; on a connection with the native context the extension's guard refuses to
+/// commit that, so there (`native`) a transaction that is meant to commit changes it for the
+/// transaction only.
+async fn step(
+    tx: &mut tenancy_async::AsyncTenantTx<'_>,
+    k: usize,
+    id: i32,
+    native: bool,
+) -> Result<(), Error> {
     match k {
         0 => {
             let _: Vec<String> = tx.load(posts::table.select(posts::title)).await?;
@@ -731,9 +740,10 @@ async fn step(tx: &mut tenancy_async::AsyncTenantTx<'_>, k: usize, id: i32) -> R
                 .await?;
         }
         3 => {
-            tx.execute(diesel::sql_query(
-                "SELECT set_config('tenancy.tenant_id', 'leaked', false)",
-            ))
+            tx.execute(
+                diesel::sql_query("SELECT set_config('tenancy.tenant_id', 'leaked', $1)")
+                    .bind::<Bool, _>(native),
+            )
             .await?;
         }
         _ => {
@@ -749,21 +759,31 @@ const STEPS: usize = 5;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_cancelled_at_any_await_point_leaves_nothing_behind() {
-    for pipeline in [false, true] {
-        cancel_at_each_await_point(pipeline).await;
+    for (rls, pipeline) in enforced_async() {
+        cancel_at_each_await_point(rls, pipeline).await;
     }
 }
 
-async fn cancel_at_each_await_point(pipeline: bool) {
-    let (a, b) = Rls::On.two_tenants();
-    let t = async_tenancy_with(Rls::On, 2, pipeline).await;
+/// The fixtures with row level security on (the SQL context, and the native one where the
+/// extension is installed), each with the opening sent on its own and pipelined. With the
+/// native context a connection's later transactions open with the entry in `BEGIN`'s comment.
+fn enforced_async() -> Vec<(Rls, bool)> {
+    Rls::all_async()
+        .into_iter()
+        .filter(|(rls, _)| rls.enforced())
+        .collect()
+}
+
+async fn cancel_at_each_await_point(rls: Rls, pipeline: bool) {
+    let (a, b) = rls.two_tenants();
+    let t = async_tenancy_with(rls, 2, pipeline).await;
     // Cancelled after k completed steps (k = 0: right after BEGIN and the context), while
     // waiting on something else: the future is dropped by the timeout.
     for k in 0..=STEPS {
         let id = 100 + i32::try_from(k).unwrap();
         let run = t.transaction(a, async |tx| {
             for s in 0..k {
-                step(tx, s, id).await?;
+                step(tx, s, id, rls.native()).await?;
             }
             std::future::pending::<()>().await;
             Ok::<_, Error>(())
@@ -783,7 +803,7 @@ async fn cancel_at_each_await_point(pipeline: bool) {
         let id = 200 + i32::try_from(k).unwrap();
         let run = t.transaction(a, async |tx| {
             for s in 0..k {
-                step(tx, s, id).await?;
+                step(tx, s, id, rls.native()).await?;
             }
             tx.execute(diesel::sql_query("SELECT pg_sleep(30)")).await?;
             Ok::<_, Error>(())
@@ -799,7 +819,7 @@ async fn cancel_at_each_await_point(pipeline: bool) {
     }
     // Dropped before its first poll, and dropped after one poll of the checkout.
     drop(t.transaction(a, async |_tx| Ok::<_, Error>(())));
-    let mut once = Box::pin(t.transaction(a, async |tx| step(tx, 1, 300).await));
+    let mut once = Box::pin(t.transaction(a, async |tx| step(tx, 1, 300, rls.native()).await));
     assert!(
         !futures_poll_once(once.as_mut()).await,
         "not done after one poll"
@@ -809,16 +829,19 @@ async fn cancel_at_each_await_point(pipeline: bool) {
     assert_eq!(titles(&t, a).await, ["a one", "a two"]);
     common::record_counts(
         "async-cancellation",
-        if pipeline {
-            "cancelled after each step and in flight, opening pipelined"
-        } else {
-            "cancelled after each step and in flight"
-        },
+        &run_label("cancelled after each step and in flight", rls, pipeline),
         &[
             ("cancellations", u64::try_from(2 * STEPS + 2).unwrap()),
             ("leaked_sessions", 0),
         ],
     );
+}
+
+/// What a cancellation run is recorded as: the run, then the context and the opening.
+fn run_label(run: &str, rls: Rls, pipeline: bool) -> String {
+    let context = if rls.native() { ", native context" } else { "" };
+    let opening = if pipeline { ", opening pipelined" } else { "" };
+    format!("{run}{context}{opening}")
 }
 
 /// Polls `fut` once, returning whether it completed.
@@ -844,16 +867,17 @@ impl Rng {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_transactions_dropped_at_random_points_leave_nothing_behind() {
-    for pipeline in [false, true] {
-        random_drops(pipeline).await;
+    for (rls, pipeline) in enforced_async() {
+        random_drops(rls, pipeline).await;
     }
 }
 
-async fn random_drops(pipeline: bool) {
+async fn random_drops(rls: Rls, pipeline: bool) {
     const SEED: u64 = 0x5EED_7E4A_4C1E_0001;
     const TASKS: u64 = 160;
-    let (a, b) = Rls::On.two_tenants();
-    let t = async_tenancy_with(Rls::On, 4, pipeline).await;
+    let (a, b) = rls.two_tenants();
+    let t = async_tenancy_with(rls, 4, pipeline).await;
+    let native = rls.native();
     // Every connection open before the run starts.
     assert_async_sessions_clean(&t, "before the random run").await;
     let mut rng = Rng(SEED);
@@ -881,7 +905,7 @@ async fn random_drops(pipeline: bool) {
         handles.push(tokio::spawn(async move {
             let run = t.transaction(tenant, async |tx| {
                 for s in 0..steps {
-                    step(tx, s, id).await?;
+                    step(tx, s, id, native).await?;
                 }
                 // Each committed transaction leaves a row of its own tenant.
                 tx.insert_into(posts::table)
@@ -902,14 +926,22 @@ async fn random_drops(pipeline: bool) {
                     .filter(posts::id.eq(id))
                     .execute()
                     .await?;
-                tx.execute(diesel::sql_query(
-                    "SELECT set_config('tenancy.tenant_id', '', false)",
-                ))
+                tx.execute(
+                    diesel::sql_query("SELECT set_config('tenancy.tenant_id', '', $1)")
+                        .bind::<Bool, _>(native),
+                )
                 .await?;
                 reached_commit.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 Ok::<_, Error>(())
             });
-            tokio::time::timeout(deadline, run).await.is_ok()
+            match tokio::time::timeout(deadline, run).await {
+                // A transaction that ran to its end committed.
+                Ok(done) => {
+                    done.expect("a transaction that is not dropped commits");
+                    true
+                }
+                Err(_) => false,
+            }
         }));
     }
     let mut finished = 0_u64;
@@ -944,11 +976,7 @@ async fn random_drops(pipeline: bool) {
     );
     common::record_counts(
         "async-cancellation",
-        if pipeline {
-            "random drops under load, opening pipelined"
-        } else {
-            "random drops under load"
-        },
+        &run_label("random drops under load", rls, pipeline),
         &[
             ("transactions", TASKS),
             ("cancelled", TASKS - finished),
