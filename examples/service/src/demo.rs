@@ -47,6 +47,30 @@ impl DemoDatabase {
         })
     }
 
+    /// [`DemoDatabase::start`], then switched to the native tenant context: the
+    /// `tenancy_context` extension (`extension/` in the repository) is created and
+    /// `tenancy.enable_native_context()` run, as an application whose server has the extension
+    /// does. Pools built afterwards find it and use it.
+    ///
+    /// # Errors
+    /// As [`DemoDatabase::start`]; the server does not have the extension.
+    pub fn start_native() -> Result<Self, SetupError> {
+        let demo = Self::start()?;
+        let mut owner = PgConnection::establish(demo.db.url())?;
+        diesel::connection::SimpleConnection::batch_execute(
+            &mut owner,
+            "CREATE EXTENSION IF NOT EXISTS tenancy_context; SELECT tenancy.enable_native_context()",
+        )?;
+        let on: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "tenancy.native_context()",
+        ))
+        .get_result(&mut owner)?;
+        if !on {
+            return Err("tenancy.enable_native_context() left the native context off".into());
+        }
+        Ok(demo)
+    }
+
     /// The owner's URL (a superuser): for looking at everything, in tests.
     #[must_use]
     pub fn owner_url(&self) -> &str {

@@ -31,15 +31,47 @@ struct Fixture {
     plan: Uuid,
 }
 
-/// One database for the whole binary; each test seeds tenants of its own.
+/// The tenant context a fixture's database runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Context {
+    /// The SQL context of the migrations alone.
+    Sql,
+    /// The native context of the `tenancy_context` extension, switched on.
+    Native,
+}
+
+impl Context {
+    /// The SQL context, and the native one where the server has the extension (CI requires it
+    /// with `TENANCY_REQUIRE_NATIVE=1`).
+    fn all() -> Vec<Context> {
+        if tenancy_testing::native_context_available().expect("look for the extension") {
+            vec![Context::Sql, Context::Native]
+        } else {
+            vec![Context::Sql]
+        }
+    }
+}
+
+/// One database per context for the whole binary; each test seeds tenants of its own.
 fn fixture() -> &'static Fixture {
-    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
-        // Before anything creates a span, so that every callsite is registered with it.
+    fixture_on(Context::Sql)
+}
+
+fn fixture_on(context: Context) -> &'static Fixture {
+    static SQL: OnceLock<Fixture> = OnceLock::new();
+    static NATIVE: OnceLock<Fixture> = OnceLock::new();
+    // Before anything creates a span, so that every callsite is registered with it.
+    static SUBSCRIBER: OnceLock<()> = OnceLock::new();
+    SUBSCRIBER.get_or_init(|| {
         tracing::subscriber::set_global_default(SpanRecorder)
             .expect("the only tracing subscriber of this binary");
-        let db =
-            DemoDatabase::start().expect("demo database (PostgreSQL binaries or DATABASE_URL)");
+    });
+    let (cell, start): (_, fn() -> Result<DemoDatabase, demo::SetupError>) = match context {
+        Context::Sql => (&SQL, DemoDatabase::start),
+        Context::Native => (&NATIVE, DemoDatabase::start_native),
+    };
+    cell.get_or_init(|| {
+        let db = start().expect("demo database (PostgreSQL binaries or DATABASE_URL)");
         let seeder = Tenancy::builder(&db.app_url)
             .admin_url(&db.admin_url)
             .config(tenancy_foundation::config())
@@ -53,21 +85,30 @@ fn fixture() -> &'static Fixture {
 
 /// A tenant with a read-and-write key, under a name no other test uses.
 fn tenant(label: &str) -> DemoTenant {
+    tenant_on(fixture(), label)
+}
+
+fn tenant_on(f: &Fixture, label: &str) -> DemoTenant {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let email = format!("{label}-{n}-{}@example.com", Uuid::now_v7().simple());
-    demo::seed_tenant(&fixture().seeder, &email, &[READ_SCOPE, WRITE_SCOPE]).expect("tenant")
+    demo::seed_tenant(&f.seeder, &email, &[READ_SCOPE, WRITE_SCOPE]).expect("tenant")
 }
 
 struct Server {
     base: String,
     tenancy: AsyncTenancy,
     http: reqwest::Client,
+    fixture: &'static Fixture,
 }
 
 /// Serves the service's routes plus `extra`, under the service's layer, on 127.0.0.1:0.
 async fn serve(extra: Router, pool_size: u32) -> Server {
-    let f = fixture();
+    serve_on(fixture(), extra, pool_size).await
+}
+
+/// [`serve`] on the database of `f`.
+async fn serve_on(f: &'static Fixture, extra: Router, pool_size: u32) -> Server {
     let (tenancy, verifier) =
         tenancy_example_service::connect(&f.db.app_url, &f.db.admin_url, pool_size)
             .await
@@ -89,6 +130,7 @@ async fn serve(extra: Router, pool_size: u32) -> Server {
         base: format!("http://{addr}"),
         tenancy,
         http,
+        fixture: f,
     }
 }
 
@@ -109,7 +151,7 @@ impl Server {
             .bearer_auth(key)
             .json(&CreateProject {
                 name: name.to_owned(),
-                plan_id: fixture().plan,
+                plan_id: self.fixture.plan,
             })
             .send()
             .await
@@ -157,8 +199,15 @@ async fn refusal(response: reqwest::Response) -> (StatusCode, ErrorBody) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_key_creates_lists_renames_and_deletes_only_its_own_projects() {
-    let (ada, bob) = (tenant("ada"), tenant("bob"));
-    let s = serve(Router::new(), 4).await;
+    for context in Context::all() {
+        own_projects_only(context).await;
+    }
+}
+
+async fn own_projects_only(context: Context) {
+    let f = fixture_on(context);
+    let (ada, bob) = (tenant_on(f, "ada"), tenant_on(f, "bob"));
+    let s = serve_on(f, Router::new(), 4).await;
 
     let alpha = s.created(&ada.key, "alpha").await;
     let beta = s.created(&ada.key, "beta").await;
@@ -479,7 +528,14 @@ impl Drop for OnDrop {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_cancelled_mid_transaction_leaves_no_context_and_no_write_behind() {
-    let ada = tenant("cancel");
+    for context in Context::all() {
+        cancelled_mid_transaction(context).await;
+    }
+}
+
+async fn cancelled_mid_transaction(context: Context) {
+    let f = fixture_on(context);
+    let ada = tenant_on(f, "cancel");
     let signals = Arc::new(Signals::default());
     let route_signals = Arc::clone(&signals);
     let slow = Router::new().route(
@@ -499,7 +555,7 @@ async fn a_request_cancelled_mid_transaction_leaves_no_context_and_no_write_behi
             },
         ),
     );
-    let s = serve(slow, 3).await;
+    let s = serve_on(f, slow, 3).await;
     // Connections opened before, so that the pool holds idle ones next to the doomed one.
     s.created(&ada.key, "before").await;
 
@@ -509,7 +565,7 @@ async fn a_request_cancelled_mid_transaction_leaves_no_context_and_no_write_behi
         .bearer_auth(&ada.key)
         .json(&CreateProject {
             name: "cancelled".into(),
-            plan_id: fixture().plan,
+            plan_id: f.plan,
         })
         .send();
     let client = tokio::spawn(request);
@@ -567,11 +623,18 @@ async fn a_handler_that_panics_after_writing_leaves_no_context_and_no_write_behi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_clients_under_load_lose_no_write_and_see_no_other_tenant() {
+    for context in Context::all() {
+        load_run(context).await;
+    }
+}
+
+async fn load_run(context: Context) {
     const CLIENTS: usize = 16;
     const REQUESTS_PER_CLIENT: usize = 150;
+    let f = fixture_on(context);
     let tenants: Arc<Vec<DemoTenant>> =
-        Arc::new((0..4).map(|i| tenant(&format!("load{i}"))).collect());
-    let s = Arc::new(serve(Router::new(), 8).await);
+        Arc::new((0..4).map(|i| tenant_on(f, &format!("load{i}"))).collect());
+    let s = Arc::new(serve_on(f, Router::new(), 8).await);
     let started = Instant::now();
 
     let mut clients = Vec::new();
@@ -608,7 +671,7 @@ async fn sixteen_clients_under_load_lose_no_write_and_see_no_other_tenant() {
     assert_eq!(created.len(), CLIENTS * REQUESTS_PER_CLIENT * 2 / 3);
 
     // Every project of these tenants, as the database's owner sees them (no policies).
-    let owner_url = fixture().db.owner_url().to_owned();
+    let owner_url = f.db.owner_url().to_owned();
     let ids: Vec<Uuid> = tenants.iter().map(|t| *t.seeded.tenant.as_uuid()).collect();
     let rows: Vec<(Uuid, Uuid, String)> = tokio::task::spawn_blocking(move || {
         let mut conn = PgConnection::establish(&owner_url).expect("owner");
@@ -656,7 +719,7 @@ async fn sixteen_clients_under_load_lose_no_write_and_see_no_other_tenant() {
     }
     s.assert_sessions_clean().await;
     eprintln!(
-        "{} requests from {CLIENTS} clients in {elapsed:?}",
+        "{context:?} context: {} requests from {CLIENTS} clients in {elapsed:?}",
         CLIENTS * REQUESTS_PER_CLIENT
     );
 }
