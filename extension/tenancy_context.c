@@ -46,7 +46,13 @@
 
 #include "tenancy_context.h"
 
-#include <openssl/evp.h>
+/*
+ * SHA-256's own state functions rather than EVP: a state is a plain struct, so starting from
+ * a precomputed one is a copy, where EVP_MD_CTX_copy_ex frees, allocates and wipes a provider
+ * context twice per MAC. OpenSSL 3 marks them deprecated; the server's pg_config.h sets
+ * OPENSSL_API_COMPAT to the level the server itself builds against, which keeps them.
+ */
+#include <openssl/sha.h>
 
 PG_MODULE_MAGIC;
 
@@ -88,9 +94,9 @@ static int64 last_counter = 0;
  * while it stays the same.
  */
 static uint8 hmac_key[KEY_LEN];
-static EVP_MD_CTX *hmac_inner = NULL;
-static EVP_MD_CTX *hmac_outer = NULL;
-static EVP_MD_CTX *hmac_work = NULL;
+static bool hmac_ready = false;
+static SHA256_CTX hmac_inner;
+static SHA256_CTX hmac_outer;
 
 void		_PG_init(void);
 
@@ -653,46 +659,39 @@ hmac_prepare(const uint8 *key)
 {
 	uint8		pad[HMAC_BLOCK];
 
-	if (hmac_inner != NULL && memcmp(key, hmac_key, KEY_LEN) == 0)
+	if (hmac_ready && memcmp(key, hmac_key, KEY_LEN) == 0)
 		return;
-	if (hmac_inner == NULL)
-	{
-		hmac_inner = EVP_MD_CTX_new();
-		hmac_outer = EVP_MD_CTX_new();
-		hmac_work = EVP_MD_CTX_new();
-		if (hmac_inner == NULL || hmac_outer == NULL || hmac_work == NULL)
-			hmac_failed();
-	}
+	hmac_ready = false;
 	/* The keys are 32 bytes, shorter than a block: padded with zeros, never hashed first. */
 	memset(pad, 0x36, HMAC_BLOCK);
 	for (int i = 0; i < KEY_LEN; i++)
 		pad[i] ^= key[i];
-	if (EVP_DigestInit_ex(hmac_inner, EVP_sha256(), NULL) != 1 ||
-		EVP_DigestUpdate(hmac_inner, pad, HMAC_BLOCK) != 1)
+	if (SHA256_Init(&hmac_inner) != 1 || SHA256_Update(&hmac_inner, pad, HMAC_BLOCK) != 1)
 		hmac_failed();
 	memset(pad, 0x5c, HMAC_BLOCK);
 	for (int i = 0; i < KEY_LEN; i++)
 		pad[i] ^= key[i];
-	if (EVP_DigestInit_ex(hmac_outer, EVP_sha256(), NULL) != 1 ||
-		EVP_DigestUpdate(hmac_outer, pad, HMAC_BLOCK) != 1)
+	if (SHA256_Init(&hmac_outer) != 1 || SHA256_Update(&hmac_outer, pad, HMAC_BLOCK) != 1)
 		hmac_failed();
 	explicit_bzero(pad, sizeof(pad));
 	memcpy(hmac_key, key, KEY_LEN);
+	hmac_ready = true;
 }
 
 static void
 hmac_sha256(const uint8 *key, const char *message, size_t len, uint8 *digest)
 {
 	uint8		inner[MAC_LEN];
-	unsigned int out_len;
+	SHA256_CTX	work;
+	bool		ok;
 
 	hmac_prepare(key);
-	if (EVP_MD_CTX_copy_ex(hmac_work, hmac_inner) != 1 ||
-		EVP_DigestUpdate(hmac_work, message, len) != 1 ||
-		EVP_DigestFinal_ex(hmac_work, inner, &out_len) != 1 ||
-		EVP_MD_CTX_copy_ex(hmac_work, hmac_outer) != 1 ||
-		EVP_DigestUpdate(hmac_work, inner, MAC_LEN) != 1 ||
-		EVP_DigestFinal_ex(hmac_work, digest, &out_len) != 1)
+	work = hmac_inner;
+	ok = SHA256_Update(&work, message, len) == 1 && SHA256_Final(inner, &work) == 1;
+	work = hmac_outer;
+	ok = ok && SHA256_Update(&work, inner, MAC_LEN) == 1 && SHA256_Final(digest, &work) == 1;
+	explicit_bzero(&work, sizeof(work));
+	if (!ok)
 		hmac_failed();
 }
 
