@@ -397,7 +397,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     breakdown.push(Row::latency(
-        "empty transaction: tenancy (begin + enter + status check in one prepared statement; COMMIT) vs plain BEGIN; COMMIT",
+        "empty transaction: tenancy (BEGIN carrying the entry, which enters the context with the status check; COMMIT) vs plain BEGIN; COMMIT",
         &t_ours,
         &t_plain,
     ));
