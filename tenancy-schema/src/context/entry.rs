@@ -148,6 +148,8 @@ pub(crate) fn push_enter(
     check_status: bool,
     read_only: bool,
 ) {
+    // No tenant (the system connection): no status to check.
+    let check_status = tenant.is_some() && check_status;
     if entry.is_packed() {
         sql.push_str("CALL tenancy_context.enter('");
         push_packed(sql, key, session, tenant, principal, check_status);
@@ -237,6 +239,8 @@ pub(super) fn push_packed(
     principal: Option<PrincipalId>,
     check_status: bool,
 ) {
+    // No tenant (the system connection): no status to check.
+    let check_status = tenant.is_some() && check_status;
     sealed(key, "native", session, tenant, principal, |sealed| {
         out.reserve(160);
         out.push_str(sealed.tenant);
@@ -270,15 +274,7 @@ pub(crate) fn push_comment_begin(
         out.push_str(" READ ONLY");
     }
     out.push_str(" /*tenancy_context.entry:");
-    // No tenant (the system connection): no status to check.
-    push_packed(
-        out,
-        key,
-        session,
-        tenant,
-        principal,
-        tenant.is_some() && check_status,
-    );
+    push_packed(out, key, session, tenant, principal, check_status);
     out.push_str("*/");
 }
 

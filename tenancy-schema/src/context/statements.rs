@@ -81,15 +81,7 @@ impl EnterStatement {
         check_status: bool,
     ) -> Self {
         let mut entry = String::new();
-        // No tenant (the system connection): no status to check.
-        push_packed(
-            &mut entry,
-            key,
-            session,
-            tenant,
-            principal,
-            tenant.is_some() && check_status,
-        );
+        push_packed(&mut entry, key, session, tenant, principal, check_status);
         Self { entry }
     }
 }

@@ -167,6 +167,11 @@ fn a_begin_carries_the_packed_entry_in_its_comment() {
         "{read_only}"
     );
     assert!(read_only.ends_with("|f*/"), "{read_only}");
+
+    // Without a tenant (the system connection) there is no status to check, whatever is asked.
+    let mut system = String::new();
+    push_comment_begin(&mut system, ("BEGIN", false), &key, 3, None, None, true);
+    assert!(system.ends_with("|f*/"), "{system}");
 }
 
 #[test]

@@ -183,7 +183,7 @@ pub fn setup_sql(
         session,
         tenant,
         principal,
-        tenant.is_some() && check_status,
+        check_status,
         read_only,
     );
     sql
