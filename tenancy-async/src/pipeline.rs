@@ -78,10 +78,7 @@ impl Opening {
             let begin = self.begin.clone();
             // Not the comment of extension 1.6: a refused entry there fails the `BEGIN`
             // itself, and the statement behind it would run outside any transaction.
-            if matches!(
-                self.entry,
-                ContextEntry::NativeBlock | ContextEntry::NativeComment
-            ) {
+            if self.entry.blocks() {
                 Sent::Block {
                     begin,
                     enter: enter.in_block(),

@@ -122,6 +122,16 @@ impl ContextEntry {
         )
     }
 
+    /// Whether the extension has `tenancy_context.enter_block(..)`, the prepared entry a
+    /// pipelined opening sends behind `BEGIN` ([`EnterBlockStatement`], 1.5 and later).
+    #[must_use]
+    pub fn blocks(self) -> bool {
+        matches!(
+            self,
+            ContextEntry::NativeBlock | ContextEntry::NativeComment
+        )
+    }
+
     /// Whether the extension reads the entry from a comment of `BEGIN` (1.6 and later).
     #[must_use]
     pub fn comments(self) -> bool {

@@ -125,6 +125,21 @@ fn citus_wins_and_an_older_extension_keeps_its_own_entry() {
 }
 
 #[test]
+fn the_pipelined_block_entry_is_there_from_extension_1_5_on() {
+    assert!(ContextEntry::NativeComment.blocks());
+    assert!(ContextEntry::NativeBlock.blocks());
+    for older in [
+        ContextEntry::NativeBegin,
+        ContextEntry::Native,
+        ContextEntry::NativeArgs,
+        ContextEntry::Single,
+        ContextEntry::Distributed,
+    ] {
+        assert!(!older.blocks(), "{older:?}");
+    }
+}
+
+#[test]
 fn a_begin_carries_the_packed_entry_in_its_comment() {
     let key = ContextKey::from_bytes([7; 32]);
     let tenant = TenantId::from_uuid(uuid::Uuid::from_u128(1));
