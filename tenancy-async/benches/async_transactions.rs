@@ -393,15 +393,7 @@ fn seed(db: &TestDatabase) -> Result<(Vec<TenantId>, String), Box<dyn std::error
         tenants[0].as_uuid()
     ))?;
     // The native tenant context (extension/, ADR 0004): the pools built afterwards enter it.
-    owner
-        .batch_execute(
-            "CREATE EXTENSION IF NOT EXISTS tenancy_context; SELECT tenancy.enable_native_context()",
-        )
-        .map_err(|e| {
-            format!(
-                "the tenancy_context extension is needed (`make -C extension install` as root): {e}"
-            )
-        })?;
+    tenancy_testing::enable_native_context(&mut owner)?;
     let version = diesel::RunQueryDsl::get_result::<Setting>(
         diesel::sql_query("SELECT current_setting('server_version') AS value"),
         &mut owner,

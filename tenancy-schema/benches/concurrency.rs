@@ -104,7 +104,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         mut owner,
         app_url: url,
     } = support::start()?;
-    support::enable_native_context(&mut owner)?;
+    tenancy_testing::enable_native_context(&mut owner)?;
     let setup = db.tenancy(&url, 1)?;
     let tenants: Vec<PersonalTenant> = (0..4)
         .map(|i| seed_personal_tenant(&setup, &format!("c{i}@example.com"), "C"))

@@ -170,7 +170,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         app_url: url,
     } = support::start()?;
     let tenancy = db.tenancy(&url, 1)?;
-    support::enable_native_context(&mut owner)?;
+    tenancy_testing::enable_native_context(&mut owner)?;
 
     let started = Instant::now();
     let tenants: Vec<PersonalTenant> = (0..TENANTS)

@@ -237,7 +237,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .into_iter()
         .map(|size| db.tenancy(&app_url, size))
         .collect::<Result<_, _>>()?;
-    support::enable_native_context(&mut owner)?;
+    tenancy_testing::enable_native_context(&mut owner)?;
     for (workers, sql_context) in [1usize, 8].into_iter().zip(&sql_contexts) {
         let size = u32::try_from(workers)?;
         let ours = db.tenancy(&app_url, size)?;

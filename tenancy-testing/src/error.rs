@@ -97,6 +97,16 @@ pub enum EmbeddedError {
     )]
     NativeContextMissing,
 
+    /// A database could not be switched to the native tenant context
+    /// ([`crate::enable_native_context`]).
+    #[error(
+        "could not switch the database to the native tenant context: {reason} (the tenancy_context extension installs with `make -C extension install` from the project root, as root, with the server's development headers)"
+    )]
+    NativeContextNotEnabled {
+        /// What stood in the way.
+        reason: String,
+    },
+
     /// [`TestDatabase::stop`](crate::TestDatabase::stop),
     /// [`TestDatabase::start_again`](crate::TestDatabase::start_again) or
     /// [`TestDatabase::restart`](crate::TestDatabase::restart) was called on a database

@@ -60,7 +60,7 @@ pub use database::{TestDatabase, shared};
 pub use diesel_cli::{diesel_cli_for_test, find_diesel_cli, scratch_diesel_config};
 pub use error::EmbeddedError;
 pub use latency::LatencyProxy;
-pub use native::{REQUIRE_NATIVE_ENV, native_context_available};
+pub use native::{REQUIRE_NATIVE_ENV, enable_native_context, native_context_available};
 pub use stop_mode::StopMode;
 
 use std::time::Duration;

@@ -1,9 +1,10 @@
 //! Whether the `tenancy_context` extension (the native tenant context, `extension/` in the
-//! repository) is installed on the server the tests use.
+//! repository) is installed on the server the tests use, and switching a database to it.
 
 use std::sync::Arc;
 
-use diesel::{QueryableByName, RunQueryDsl};
+use diesel::connection::SimpleConnection;
+use diesel::{PgConnection, QueryableByName, RunQueryDsl};
 
 use crate::error::EmbeddedError;
 use crate::sql::connect;
@@ -45,4 +46,52 @@ pub fn native_context_available() -> Result<bool, Arc<EmbeddedError>> {
         return Err(Arc::new(EmbeddedError::NativeContextMissing));
     }
     Ok(available)
+}
+
+#[derive(QueryableByName)]
+struct On {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    on: bool,
+}
+
+/// Switches the database `owner` is connected to (a superuser, on a database migrated with
+/// tenancy's migrations) to the native tenant context, as an application whose server has the
+/// extension does: creates the extension unless it is there, runs
+/// `tenancy.enable_native_context()`, and checks that `tenancy.native_context()` is then on.
+/// Pools built afterwards find it and enter it; pools built before keep the SQL context, which
+/// the policies still accept, so one database can serve both sides of a comparison.
+///
+/// # Errors
+/// [`EmbeddedError::NativeContextNotEnabled`] when the server does not have the extension or
+/// the context stayed off; [`EmbeddedError::Query`] when a statement fails.
+pub fn enable_native_context(owner: &mut PgConnection) -> Result<(), EmbeddedError> {
+    let query = |context: &str| {
+        let context = context.to_owned();
+        move |source| EmbeddedError::Query { context, source }
+    };
+    let row: Available = diesel::sql_query(
+        "SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'tenancy_context') AS available",
+    )
+    .get_result(owner)
+    .map_err(query("could not list the available extensions"))?;
+    if !row.available {
+        return Err(EmbeddedError::NativeContextNotEnabled {
+            reason: "the server does not have the tenancy_context extension".to_owned(),
+        });
+    }
+    owner
+        .batch_execute(
+            "CREATE EXTENSION IF NOT EXISTS tenancy_context; SELECT tenancy.enable_native_context()",
+        )
+        .map_err(query("could not switch to the native tenant context"))?;
+    let state: On = diesel::sql_query("SELECT tenancy.native_context() AS on")
+        .get_result(owner)
+        .map_err(query("could not ask tenancy.native_context()"))?;
+    if !state.on {
+        return Err(EmbeddedError::NativeContextNotEnabled {
+            reason: "tenancy.native_context() is still off after tenancy.enable_native_context()"
+                .to_owned(),
+        });
+    }
+    Ok(())
 }

@@ -57,17 +57,7 @@ impl DemoDatabase {
     pub fn start_native() -> Result<Self, SetupError> {
         let demo = Self::start()?;
         let mut owner = PgConnection::establish(demo.db.url())?;
-        diesel::connection::SimpleConnection::batch_execute(
-            &mut owner,
-            "CREATE EXTENSION IF NOT EXISTS tenancy_context; SELECT tenancy.enable_native_context()",
-        )?;
-        let on: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
-            "tenancy.native_context()",
-        ))
-        .get_result(&mut owner)?;
-        if !on {
-            return Err("tenancy.enable_native_context() left the native context off".into());
-        }
+        tenancy_testing::enable_native_context(&mut owner)?;
         Ok(demo)
     }
 

@@ -35,36 +35,6 @@ pub fn start() -> Result<Start, Box<dyn std::error::Error>> {
     Ok(Start { db, owner, app_url })
 }
 
-/// Switches `owner`'s database to the native tenant context (the `tenancy_context` extension,
-/// `extension/`). Pools built afterwards enter it; pools built before keep the SQL context,
-/// which the policies still accept, so one database serves both sides of a comparison.
-///
-/// # Errors
-/// When the extension is not installed on the server, with how to install it.
-pub fn enable_native_context(owner: &mut PgConnection) -> Result<(), Box<dyn std::error::Error>> {
-    use diesel::connection::SimpleConnection;
-    #[derive(QueryableByName)]
-    struct Available {
-        #[diesel(sql_type = diesel::sql_types::Bool)]
-        available: bool,
-    }
-    let row: Available = diesel::sql_query(
-        "SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'tenancy_context') AS available",
-    )
-    .get_result(owner)?;
-    if !row.available {
-        return Err(
-            "the tenancy_context extension is not installed on this server: \
-                    `make -C extension install` (as root, with pg_config on PATH or PG_CONFIG=...)"
-                .into(),
-        );
-    }
-    owner.batch_execute(
-        "CREATE EXTENSION IF NOT EXISTS tenancy_context; SELECT tenancy.enable_native_context()",
-    )?;
-    Ok(())
-}
-
 /// A report for `bench`, naming the server `conn` measures.
 pub fn report(bench: &str, conn: &mut PgConnection) -> Report {
     Report::new(bench, &server_version(conn))

@@ -166,11 +166,7 @@ fn build_fixture(db: &'static TestDatabase, rls: Rls) -> Fixture {
             .expect("switch row level security off");
     }
     if rls.native() {
-        owner
-            .batch_execute(
-                "CREATE EXTENSION IF NOT EXISTS tenancy_context; SELECT tenancy.enable_native_context()",
-            )
-            .expect("switch to the native context");
+        tenancy_testing::enable_native_context(&mut owner).expect("switch to the native context");
     }
     Fixture { db, login_url }
 }
