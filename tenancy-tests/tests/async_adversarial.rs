@@ -1,0 +1,744 @@
+//! The attacks of `adversarial.rs`, through the async API (`tenancy-async`): sub-queries and
+//! raw fragments naming another tenant's table, writes that copy another tenant's data or
+//! reach outside their filter, row locks, the system connection, a replayed context, and
+//! logins that could skip row level security.
+//!
+//! Every attack runs as the application's login on every fixture: with row level security on
+//! (nothing of the other tenant is reachable) and on the twin database with it off on every
+//! tenant table, where tenancy's own scoping has to stop it; each with the SQL and the native
+//! context, and each with the opening of the transaction sent on its own and pipelined with
+//! the first statement. Only raw `sql_query` statements are left to row level security.
+#![allow(clippy::items_after_statements)] // reason: local row structs keep each test readable
+
+mod common;
+
+use common::schema::{categories, comments, posts};
+use common::{Rls, assert_async_sessions_clean, async_tenancy_with, async_titles as titles};
+use diesel::dsl::{exists, sql};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+use tenancy_async::AsyncTenancy;
+use tenancy_schema::{Error, SqlTextError, TenantId};
+
+#[derive(QueryableByName, Debug)]
+struct Title {
+    #[diesel(sql_type = Text)]
+    title: String,
+}
+
+/// Tenant B's rows, read as the owner: nothing an attack did may have changed them.
+fn assert_b_untouched(rls: Rls, b: TenantId, run: &str) {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        title: String,
+        #[diesel(sql_type = Text)]
+        slug: String,
+    }
+    let rows: Vec<Row> = diesel::sql_query(format!(
+        "SELECT title, slug FROM posts WHERE tenant_id = '{}' ORDER BY id",
+        b.as_uuid()
+    ))
+    .load(&mut rls.owner())
+    .unwrap();
+    let got: Vec<(String, String)> = rows.into_iter().map(|r| (r.title, r.slug)).collect();
+    assert_eq!(
+        got,
+        [
+            ("b one".to_owned(), "first".to_owned()),
+            ("b two".to_owned(), "second".to_owned())
+        ],
+        "{run}: tenant B changed"
+    );
+}
+
+fn unsafe_sql(r: Result<impl std::fmt::Debug, Error>, run: &str) -> SqlTextError {
+    match r {
+        Err(Error::UnsafeSql(e)) => e,
+        other => panic!("{run}: expected Error::UnsafeSql, got {other:?}"),
+    }
+}
+
+/// What tenancy refuses `fragment` with, used as a raw filter in an async tenant transaction.
+async fn refused_in_filter(
+    t: &AsyncTenancy,
+    tenant: TenantId,
+    fragment: &str,
+    run: &str,
+) -> SqlTextError {
+    let r = t
+        .transaction(tenant, async |tx| {
+            tx.load::<_, String>(
+                categories::table
+                    .filter(sql::<Bool>(fragment))
+                    .select(categories::name),
+            )
+            .await
+        })
+        .await;
+    unsafe_sql(r, run)
+}
+
+/// Each fixture, named for the failure messages, with its tenants and an async tenancy.
+async fn each_run(size: u32) -> Vec<(Rls, String, TenantId, TenantId, AsyncTenancy)> {
+    let mut runs = Vec::new();
+    for (rls, pipeline) in Rls::all_async() {
+        let (a, b) = rls.two_tenants();
+        let t = async_tenancy_with(rls, size, pipeline).await;
+        runs.push((rls, format!("{rls:?}, pipelined: {pipeline}"), a, b, t));
+    }
+    runs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sub_queries_on_another_table_are_scoped_in_where_select_and_order() {
+    for (rls, run, a, b, t) in each_run(1).await {
+        let (names, n, pairs, raw, unquoted) = t
+            .transaction(a, async |tx| {
+                // WHERE ... IN (sub-query) on a table not in the outer FROM.
+                let names: Vec<String> = tx
+                    .load(
+                        categories::table
+                            .filter(
+                                categories::id.eq_any(
+                                    posts::table
+                                        .select(posts::category_id.assume_not_null())
+                                        .filter(posts::title.like("b%")),
+                                ),
+                            )
+                            .select(categories::name),
+                    )
+                    .await?;
+                // EXISTS (sub-query).
+                let n = tx
+                    .count(
+                        posts::table
+                            .filter(exists(comments::table.filter(comments::body.like("b%")))),
+                    )
+                    .await?;
+                // A scalar sub-select in the select list.
+                let pairs: Vec<(String, Option<String>)> = tx
+                    .load(
+                        posts::table.select((
+                            posts::title,
+                            comments::table
+                                .select(comments::body)
+                                .filter(comments::body.like("b%"))
+                                .single_value(),
+                        )),
+                    )
+                    .await?;
+                // A raw fragment naming another tenant table, quoted and not.
+                let raw: Vec<String> = tx
+                    .load(
+                        posts::table
+                            .filter(sql::<Bool>(
+                                "id IN (SELECT post_id FROM comments WHERE body LIKE 'b%')",
+                            ))
+                            .select(posts::title),
+                    )
+                    .await?;
+                let unquoted: Vec<String> = tx
+                    .load(
+                        categories::table
+                            .filter(sql::<Bool>(
+                                "EXISTS (SELECT 1 FROM Posts WHERE title LIKE 'b%')",
+                            ))
+                            .select(categories::name),
+                    )
+                    .await?;
+                Ok::<_, Error>((names, n, pairs, raw, unquoted))
+            })
+            .await
+            .unwrap();
+        assert!(names.is_empty(), "{run}: eq_any reached B: {names:?}");
+        assert_eq!(n, 0, "{run}: EXISTS reached B");
+        assert_eq!(pairs.len(), 2, "{run}: {pairs:?}");
+        assert!(
+            pairs.iter().all(|(_, c)| c.is_none()),
+            "{run}: scalar sub-select reached B: {pairs:?}"
+        );
+        assert!(raw.is_empty(), "{run}: raw fragment reached B: {raw:?}");
+        assert!(unquoted.is_empty(), "{run}: {unquoted:?}");
+        assert_b_untouched(rls, b, &run);
+        assert_async_sessions_clean(&t, &run).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_qualified_and_text_run_tenant_tables_are_refused_before_sending() {
+    for (rls, run, a, b, t) in each_run(1).await {
+        for fragment in [
+            "EXISTS (SELECT 1 FROM public.posts p WHERE p.title LIKE 'b%')",
+            r#"EXISTS (SELECT 1 FROM "public"."posts" WHERE title LIKE 'b%')"#,
+            "EXISTS (SELECT 1 FROM PUBLIC.Comments)",
+            "EXISTS (SELECT 1 FROM public. -- x\n posts p WHERE p.title LIKE 'b%')",
+            "EXISTS (SELECT 1 -- x\rFROM public.posts p WHERE p.title LIKE 'b%')",
+            "$é$'$é$ || (SELECT max(title) FROM public.posts) LIKE chr(39) || chr(98) || chr(37) -- '\n",
+        ] {
+            let e = refused_in_filter(&t, a, fragment, &run).await;
+            assert!(
+                matches!(e, SqlTextError::QualifiedTenantTable { .. }),
+                "{run} {fragment}: {e}"
+            );
+        }
+        for fragment in [
+            "EXISTS (SELECT 1 FROM unnest(xpath('//title/text()', query_to_xml('SELECT title FROM posts', true, false, ''))) x WHERE x::text LIKE 'b%')",
+            r#"EXISTS (SELECT 1 FROM U&"\0070osts" WHERE title LIKE 'b%')"#,
+            "ts_rewrite('x'::tsquery, 'SELECT ''x''::tsquery, plainto_tsquery(title) FROM posts')::text LIKE '%b%'",
+            "EXISTS (SELECT 1 FROM pg_catalog.pg_stats s WHERE s.tablename = 'posts' AND s.most_common_vals::text LIKE '%b one%')",
+        ] {
+            let e = refused_in_filter(&t, a, fragment, &run).await;
+            assert!(
+                matches!(
+                    e,
+                    SqlTextError::DynamicSql(_)
+                        | SqlTextError::EscapedIdentifier
+                        | SqlTextError::StatisticsView(_)
+                ),
+                "{run} {fragment}: {e}"
+            );
+        }
+        // Refused before anything was sent: the connection is clean and A's rows are A's.
+        assert_async_sessions_clean(&t, &run).await;
+        assert_eq!(titles(&t, a).await, ["a one", "a two"], "{run}");
+        assert_b_untouched(rls, b, &run);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_copy_nothing_from_another_tenant() {
+    let steal = "coalesce((SELECT max(body) FROM comments WHERE body LIKE 'b%'), 'nothing')";
+    for (rls, run, a, b, t) in each_run(1).await {
+        let hit = t
+            .transaction(a, async |tx| {
+                // UPDATE ... SET col = (sub-select of another tenant table).
+                tx.update(posts::table)
+                    .filter(posts::id.eq(1))
+                    .set(posts::title.eq(sql::<Text>(steal)))
+                    .execute()
+                    .await?;
+                // UPDATE whose filter is a sub-query on another table.
+                let hit = tx
+                    .update(posts::table)
+                    .filter(
+                        posts::id.eq_any(
+                            comments::table
+                                .select(comments::post_id)
+                                .filter(comments::body.like("b%")),
+                        ),
+                    )
+                    .set(posts::slug.eq("hit"))
+                    .execute()
+                    .await?;
+                // INSERT ... VALUES ((sub-select)).
+                tx.insert(
+                    posts::table,
+                    (
+                        posts::id.eq(10),
+                        posts::title.eq(sql::<Text>(steal)),
+                        posts::slug.eq("copied"),
+                    ),
+                )
+                .await?;
+                // Upsert whose DO UPDATE SET reads another tenant table.
+                tx.upsert(
+                    posts::table,
+                    (posts::id.eq(2), posts::title.eq("x"), posts::slug.eq("second")),
+                    posts::id,
+                    posts::title.eq(sql::<Text>(steal)),
+                )
+                .await?;
+                // A sub-select of the written table itself, through an alias in raw SQL.
+                tx.update(posts::table)
+                    .filter(posts::id.eq(10))
+                    .set(posts::slug.eq(sql::<Text>(
+                        "coalesce((SELECT max(p.slug || p.title) FROM posts p WHERE p.title LIKE 'b%'), 'own')",
+                    )))
+                    .execute()
+                    .await?;
+                Ok::<_, Error>(hit)
+            })
+            .await
+            .unwrap();
+        assert_eq!(hit, 0, "{run}: the update filter reached B");
+        let rows: Vec<(String, String)> = t
+            .transaction(a, async |tx| {
+                tx.load(
+                    posts::table
+                        .select((posts::title, posts::slug))
+                        .order(posts::id),
+                )
+                .await
+            })
+            .await
+            .unwrap();
+        for (title, slug) in &rows {
+            assert!(
+                !title.starts_with("b ") && !slug.contains("b "),
+                "{run}: another tenant's text was copied: {rows:?}"
+            );
+        }
+        assert_eq!(rows.len(), 3, "{run}: {rows:?}");
+        assert_eq!(rows[0].0, "nothing", "{run}");
+        assert_eq!(rows[1].0, "nothing", "{run}");
+        assert_eq!(rows[2], ("nothing".to_owned(), "own".to_owned()), "{run}");
+        assert_b_untouched(rls, b, &run);
+    }
+}
+
+/// Writes whose type fixes their SQL are checked once per type and process, and their
+/// prepared statement is kept by type on each connection: every later statement of the type,
+/// for whichever tenant, must be scoped exactly as the first. Each write reads another tenant
+/// table in a typed sub-query and runs for tenant A, then B, then A again on one connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_writes_checked_once_stay_scoped_every_time() {
+    use diesel::dsl::max;
+    for (_, run, a, b, t) in each_run(1).await {
+        for (round, (tenant, own, other)) in [
+            (a, "a comment", "b%"),
+            (b, "b comment", "a%"),
+            (a, "a comment", "b%"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let round = i32::try_from(round).unwrap();
+            let (returned, hit) = t
+                .transaction(tenant, async |tx| {
+                    let newest = comments::table
+                        .select(max(comments::body))
+                        .single_value()
+                        .assume_not_null();
+                    tx.insert(
+                        posts::table,
+                        (
+                            posts::id.eq(20 + 2 * round),
+                            posts::title.eq(newest),
+                            posts::slug.eq(format!("copy-{round}")),
+                        ),
+                    )
+                    .await?;
+                    let returned: (TenantId, i32, String, String, Option<i32>) = tx
+                        .insert_into(posts::table)
+                        .values((
+                            posts::id.eq(21 + 2 * round),
+                            posts::title.eq(newest),
+                            posts::slug.eq(format!("copy-returned-{round}")),
+                        ))
+                        .get_result()
+                        .await?;
+                    // A delete whose filter is a sub-query on another tenant table.
+                    let hit = tx
+                        .delete(posts::table)
+                        .filter(
+                            posts::id.eq_any(
+                                comments::table
+                                    .select(comments::post_id)
+                                    .filter(comments::body.like(other)),
+                            ),
+                        )
+                        .execute()
+                        .await?;
+                    Ok::<_, Error>((returned, hit))
+                })
+                .await
+                .unwrap();
+            assert_eq!((returned.0, returned.2.as_str()), (tenant, own), "{run}");
+            assert_eq!(hit, 0, "{run}: the delete filter reached another tenant");
+        }
+        for (tenant, own, expected) in [(a, "a comment", 4), (b, "b comment", 2)] {
+            let copies: Vec<String> = t
+                .transaction(tenant, async |tx| {
+                    tx.load(
+                        posts::table
+                            .filter(posts::slug.like("copy-%"))
+                            .select(posts::title),
+                    )
+                    .await
+                })
+                .await
+                .unwrap();
+            assert_eq!(copies.len(), expected, "{run}: {copies:?}");
+            assert!(
+                copies.iter().all(|title| title == own),
+                "{run}: another tenant's text was copied: {copies:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_filters_and_changesets_cannot_break_out() {
+    for (rls, run, a, b, t) in each_run(1).await {
+        for fragment in [
+            "true) OR (true",
+            "true -- ",
+            "true /* ) OR (true */",
+            "true; DELETE FROM posts",
+        ] {
+            let r = t
+                .transaction(a, async |tx| {
+                    tx.update(posts::table)
+                        .filter(sql::<Bool>(fragment))
+                        .set(posts::slug.eq("overwritten"))
+                        .execute()
+                        .await
+                })
+                .await;
+            unsafe_sql(r, &run);
+            let r = t
+                .transaction(a, async |tx| {
+                    tx.delete(comments::table)
+                        .filter(sql::<Bool>(fragment))
+                        .execute()
+                        .await
+                })
+                .await;
+            unsafe_sql(r, &run);
+        }
+        // A value fragment that adds an assignment of the tenant column, quoted or not.
+        for value in [
+            format!("'x', tenant_id = '{}'", b.as_uuid()),
+            format!(r#"'x', "tenant_id" = '{}'"#, b.as_uuid()),
+            format!("'x', TENANT_ID = '{}'", b.as_uuid()),
+        ] {
+            let r = t
+                .transaction(a, async |tx| {
+                    tx.update(posts::table)
+                        .filter(posts::id.eq(1))
+                        .set(posts::slug.eq(sql::<Text>(&value)))
+                        .execute()
+                        .await
+                })
+                .await;
+            assert!(
+                matches!(r, Err(Error::TenantColumnInChangeset { .. })),
+                "{run} {value}: {r:?}"
+            );
+            let r = t
+                .transaction(a, async |tx| {
+                    tx.upsert(
+                        posts::table,
+                        (
+                            posts::id.eq(1),
+                            posts::title.eq("x"),
+                            posts::slug.eq("first"),
+                        ),
+                        posts::id,
+                        posts::slug.eq(sql::<Text>(&value)),
+                    )
+                    .await
+                })
+                .await;
+            assert!(
+                matches!(r, Err(Error::TenantColumnInChangeset { .. })),
+                "{run} upsert {value}: {r:?}"
+            );
+        }
+        // With `standard_conforming_strings` off, `'\''` is a whole string to the server but
+        // not to a lexer that assumes the default: refused whatever the setting.
+        let r = t
+            .transaction(a, async |tx| {
+                tx.execute(diesel::sql_query(
+                    "SET LOCAL standard_conforming_strings = off",
+                ))
+                .await?;
+                tx.update(posts::table)
+                    .filter(sql::<Bool>(r"title = '\'' ) OR (true) -- '"))
+                    .set(posts::slug.eq("overwritten"))
+                    .execute()
+                    .await
+            })
+            .await;
+        assert!(
+            matches!(r, Err(Error::UnsafeSql(SqlTextError::AmbiguousBackslash(_)))),
+            "{run}: {r:?}"
+        );
+        // Nothing was written anywhere.
+        assert_eq!(titles(&t, a).await, ["a one", "a two"], "{run}");
+        let slugs: Vec<String> = t
+            .transaction(a, async |tx| {
+                tx.load(posts::table.select(posts::slug).order(posts::id))
+                    .await
+            })
+            .await
+            .unwrap();
+        assert_eq!(slugs, ["first", "second"], "{run}");
+        assert_b_untouched(rls, b, &run);
+        assert_async_sessions_clean(&t, &run).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_locks_scope_other_tables_and_second_references_to_the_locked_one() {
+    // Both tenants have posts 1 and 2; only the other tenant's titles start with "b". An
+    // unscoped sub-query would find ids 1 and 2 there and lock this tenant's rows.
+    let other = diesel::alias!(posts as other);
+    for (rls, run, a, b, t) in each_run(1).await {
+        let (typed, raw, aliased, own) = t
+            .transaction(a, async |tx| {
+                let typed: Vec<i32> = tx
+                    .load(
+                        posts::table
+                            .select(posts::id)
+                            .filter(
+                                posts::id.eq_any(
+                                    comments::table
+                                        .select(comments::post_id)
+                                        .filter(comments::body.like("b%")),
+                                ),
+                            )
+                            .for_update(),
+                    )
+                    .await?;
+                // The locked table again, in a raw sub-query and through a typed alias.
+                let raw: Vec<i32> = tx
+                    .load(
+                        posts::table
+                            .select(posts::id)
+                            .filter(sql::<Bool>(
+                                "id IN (SELECT id FROM posts WHERE title LIKE 'b%')",
+                            ))
+                            .for_update(),
+                    )
+                    .await?;
+                let aliased: Vec<i32> = tx
+                    .load(
+                        posts::table
+                            .select(posts::id)
+                            .filter(
+                                posts::id.eq_any(
+                                    other
+                                        .select(other.field(posts::id))
+                                        .filter(other.field(posts::title).like("b%")),
+                                ),
+                            )
+                            .for_update(),
+                    )
+                    .await?;
+                // The lock still holds the tenant's own rows, and only them.
+                let own: Vec<i32> = tx
+                    .load(
+                        posts::table
+                            .select(posts::id)
+                            .filter(
+                                posts::id.eq_any(
+                                    other
+                                        .select(other.field(posts::id))
+                                        .filter(other.field(posts::title).like("a%")),
+                                ),
+                            )
+                            .order(posts::id)
+                            .for_update(),
+                    )
+                    .await?;
+                Ok::<_, Error>((typed, raw, aliased, own))
+            })
+            .await
+            .unwrap();
+        assert!(typed.is_empty(), "{run}: {typed:?}");
+        assert!(raw.is_empty(), "{run}: {raw:?}");
+        assert!(aliased.is_empty(), "{run}: {aliased:?}");
+        assert_eq!(own, [1, 2], "{run}");
+        assert_b_untouched(rls, b, &run);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_system_connection_refuses_tenant_tables_anywhere_in_a_statement() {
+    for (_, run, _, _, t) in each_run(1).await {
+        let r = t
+            .system(async |sys| {
+                sys.execute(
+                    diesel::insert_into(categories::table)
+                        .values(posts::table.select((posts::id + 1000, posts::title)))
+                        .into_columns((categories::id, categories::name)),
+                )
+                .await
+            })
+            .await;
+        let e = unsafe_sql(r, &run);
+        assert!(
+            matches!(&e, SqlTextError::TenantTableOnSystemConnection(table) if table == "posts"),
+            "{run}: {e}"
+        );
+        // The second hides the table behind what ends a line comment for the server.
+        for fragment in [
+            "id IN (SELECT category_id FROM posts)",
+            "id IN (SELECT 1 -- x\rUNION SELECT category_id FROM posts)",
+            "EXISTS (SELECT 1 FROM public.comments)",
+        ] {
+            let r = t
+                .system(async |sys| {
+                    sys.load::<_, String>(
+                        categories::table
+                            .filter(sql::<Bool>(fragment))
+                            .select(categories::name),
+                    )
+                    .await
+                })
+                .await;
+            let e = unsafe_sql(r, &run);
+            assert!(
+                matches!(
+                    e,
+                    SqlTextError::TenantTableOnSystemConnection(_)
+                        | SqlTextError::QualifiedTenantTable { .. }
+                ),
+                "{run} {fragment}: {e}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observed_context_cannot_be_replayed() {
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = Text)]
+        value: String,
+    }
+    for pipeline in [false, true] {
+        let (a, b) = Rls::On.two_tenants();
+        let t = async_tenancy_with(Rls::On, 1, pipeline).await;
+        // What SQL inside B's transaction can observe of its context.
+        let seen: Vec<Setting> = t
+            .transaction(b, async |tx| {
+                tx.load_sql(diesel::sql_query(
+                    "SELECT current_setting('tenancy.context') AS value",
+                ))
+                .await
+            })
+            .await
+            .unwrap();
+        let seen = &seen[0].value;
+        // Replayed in A's transaction, on the same pooled connection.
+        let r = t
+            .transaction(a, async |tx| {
+                tx.execute(diesel::sql_query(format!(
+                    "SELECT set_config('tenancy.context', '{seen}', true)"
+                )))
+                .await?;
+                tx.load_sql::<_, Title>(diesel::sql_query("SELECT title FROM posts"))
+                    .await
+            })
+            .await;
+        assert!(
+            r.as_ref()
+                .is_err_and(|e| e.to_string().contains("tenant context was changed")),
+            "pipelined: {pipeline}: {r:?}"
+        );
+        assert_async_sessions_clean(&t, &format!("pipelined: {pipeline}")).await;
+    }
+}
+
+/// The async builder refuses the logins the synchronous one refuses: a superuser, the
+/// application's login as the admin login, the BYPASSRLS role as the application role, and a
+/// login that can become it through a chain of memberships.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_that_could_skip_row_level_security_are_refused() {
+    use diesel::connection::SimpleConnection;
+
+    struct Roles;
+    impl Drop for Roles {
+        fn drop(&mut self) {
+            let _ = common::owner().batch_execute(
+                "DROP ROLE IF EXISTS async_adv_chain_login; DROP ROLE IF EXISTS async_adv_chain_group",
+            );
+        }
+    }
+    let f = common::fixture();
+    let _roles = Roles;
+    common::owner()
+        .batch_execute(
+            "CREATE ROLE async_adv_chain_group NOLOGIN;
+             GRANT tenancy_admin TO async_adv_chain_group;
+             CREATE ROLE async_adv_chain_login LOGIN INHERIT PASSWORD 'p';
+             GRANT tenancy_app, async_adv_chain_group TO async_adv_chain_login;",
+        )
+        .unwrap();
+    let admin_url = f
+        .db
+        .create_admin_login("tenancy_test_admin", "test-admin-password")
+        .unwrap();
+    let build = async |url: &str, admin: &str, app_role: &str| {
+        AsyncTenancy::builder(url)
+            .admin_url(admin)
+            .max_size(1)
+            .config(tenancy_schema::TenancyConfig::default().app_role(app_role.parse().unwrap()))
+            .build()
+            .await
+    };
+    let chain_url = f.db.url_for("async_adv_chain_login", "p");
+    for (what, r) in [
+        (
+            "a superuser",
+            build(f.db.url(), &admin_url, "tenancy_app").await,
+        ),
+        (
+            "a chain to the BYPASSRLS role",
+            build(&chain_url, &admin_url, "tenancy_app").await,
+        ),
+        (
+            "the BYPASSRLS role as the application role",
+            build(&f.login_url, &admin_url, "tenancy_admin").await,
+        ),
+        (
+            "the application's login as the admin login",
+            build(&f.login_url, &f.login_url, "tenancy_app").await,
+        ),
+    ] {
+        assert!(
+            matches!(r, Err(Error::UnsafeRole { .. })),
+            "{what}: {:?}",
+            r.map(|_| ())
+        );
+    }
+    // Without an admin login the admin path is refused, never served by the tenant pool.
+    #[derive(QueryableByName)]
+    struct Key {
+        #[diesel(sql_type = Text)]
+        key: String,
+    }
+    let key: Key = diesel::sql_query("SELECT encode(key, 'hex') AS key FROM tenancy.context_key")
+        .get_result(&mut common::owner())
+        .unwrap();
+    let t = AsyncTenancy::builder(&f.login_url)
+        .context_key(tenancy_schema::ContextKey::from_hex(&key.key).unwrap())
+        .max_size(1)
+        .config(tenancy_foundation::config())
+        .build()
+        .await
+        .unwrap();
+    let (a, _) = common::two_tenants();
+    assert_eq!(titles(&t, a).await, ["a one", "a two"]);
+    let r: Result<(), Error> = t.admin("test: no admin login", async |_| Ok(())).await;
+    assert!(matches!(r, Err(Error::AdminNotConfigured)), "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_sql_with_binds_runs_and_is_left_to_row_level_security() {
+    for (rls, run, a, _, t) in each_run(1).await {
+        let rows: Vec<Title> = t
+            .transaction(a, async |tx| {
+                tx.load_sql(
+                    diesel::sql_query("SELECT title FROM posts WHERE slug = $1")
+                        .bind::<Text, _>("first"),
+                )
+                .await
+            })
+            .await
+            .unwrap();
+        let got: Vec<&str> = rows.iter().map(|r| r.title.as_str()).collect();
+        if rls.enforced() {
+            assert_eq!(got, ["a one"], "{run}");
+        } else {
+            // Raw SQL is row level security's alone: without it other tenants' rows match.
+            assert!(
+                got.contains(&"a one") && got.iter().any(|t| t.starts_with("b ")),
+                "{run}: {got:?}"
+            );
+        }
+    }
+}
