@@ -380,6 +380,53 @@ const CASES: &[Case] = &[
         breaks: "ALTER TABLE gadget_parts DROP CONSTRAINT gadget_parts_gadget_fk",
         fix: "ALTER TABLE gadget_parts ADD CONSTRAINT gadget_parts_gadget_fk FOREIGN KEY (tenant_id, gadget_id) REFERENCES gadgets (tenant_id, id)",
     },
+    // The tenant column on both sides, but not referencing each other: PostgreSQL matches
+    // the referenced columns to the primary key in any order.
+    Case {
+        id: "TEN040",
+        object: "foreign key gadget_parts_crossed",
+        breaks: "ALTER TABLE gadget_parts ADD CONSTRAINT gadget_parts_crossed FOREIGN KEY (tenant_id, gadget_id) REFERENCES gadgets (id, tenant_id) NOT VALID",
+        fix: "ALTER TABLE gadget_parts DROP CONSTRAINT gadget_parts_crossed",
+    },
+    // A foreign key that is there but checks nothing: its triggers disabled on either side,
+    // enabled for replication only, or the key added NOT VALID over rows never checked.
+    Case {
+        id: "TEN042",
+        object: "foreign key gadget_parts_gadget_fk on gadget_parts",
+        breaks: "ALTER TABLE gadget_parts DISABLE TRIGGER ALL",
+        fix: "ALTER TABLE gadget_parts ENABLE TRIGGER ALL",
+    },
+    Case {
+        id: "TEN042",
+        object: "foreign key gadget_parts_gadget_fk on gadget_parts",
+        breaks: "ALTER TABLE gadgets DISABLE TRIGGER ALL",
+        fix: "ALTER TABLE gadgets ENABLE TRIGGER ALL",
+    },
+    Case {
+        id: "TEN042",
+        object: "foreign key gadget_parts_gadget_fk on gadget_parts",
+        breaks: "DO $$ DECLARE t name; BEGIN FOR t IN SELECT tgname FROM pg_trigger WHERE tgrelid = 'gadget_parts'::regclass AND tgconstraint <> 0 LOOP EXECUTE format('ALTER TABLE gadget_parts ENABLE REPLICA TRIGGER %I', t); END LOOP; END $$",
+        fix: "ALTER TABLE gadget_parts ENABLE TRIGGER ALL",
+    },
+    Case {
+        id: "TEN042",
+        object: "foreign key gadget_parts_gadget_fk on gadget_parts",
+        breaks: "ALTER TABLE gadget_parts DROP CONSTRAINT gadget_parts_gadget_fk; ALTER TABLE gadget_parts ADD CONSTRAINT gadget_parts_gadget_fk FOREIGN KEY (tenant_id, gadget_id) REFERENCES gadgets (tenant_id, id) NOT VALID",
+        fix: "ALTER TABLE gadget_parts VALIDATE CONSTRAINT gadget_parts_gadget_fk",
+    },
+    Case {
+        id: "TEN042",
+        object: "foreign key gadgets_tenant_fk on gadgets",
+        breaks: "ALTER TABLE gadgets DROP CONSTRAINT gadgets_tenant_fk; ALTER TABLE gadgets ADD CONSTRAINT gadgets_tenant_fk FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE NOT VALID",
+        fix: "ALTER TABLE gadgets VALIDATE CONSTRAINT gadgets_tenant_fk",
+    },
+    // Every session of the database started in the replication role that skips them all.
+    Case {
+        id: "TEN043",
+        object: "session_replication_role",
+        breaks: "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET session_replication_role = replica', current_database()); END $$",
+        fix: "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET session_replication_role', current_database()); END $$",
+    },
     Case {
         id: "TEN050",
         object: "table widgets",
@@ -948,6 +995,20 @@ fn role_lints() {
             "role",
             format!("GRANT SET ON PARAMETER tenancy_context.worker_context TO {role}"),
             format!("REVOKE SET ON PARAMETER tenancy_context.worker_context FROM {role}"),
+        ),
+        // A login of the application role that starts in the replication role where foreign
+        // keys are not checked, or the application role allowed to switch to it.
+        (
+            "TEN043",
+            "session_replication_role",
+            format!("ALTER ROLE {login} SET session_replication_role = replica"),
+            format!("ALTER ROLE {login} RESET session_replication_role"),
+        ),
+        (
+            "TEN043",
+            "session_replication_role",
+            format!("GRANT SET ON PARAMETER session_replication_role TO {role}"),
+            format!("REVOKE SET ON PARAMETER session_replication_role FROM {role}"),
         ),
         // A schema the application role may create in: a function or table left there by one
         // tenant's SQL serves the next tenant's queries.

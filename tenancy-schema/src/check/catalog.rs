@@ -67,6 +67,10 @@ pub(super) struct KeyRow {
     pub(super) target: Option<String>,
     #[diesel(sql_type = Nullable<Array<Text>>)]
     pub(super) target_columns: Option<Vec<String>>,
+    /// For a foreign key: validated, and every trigger that checks it fires in an ordinary
+    /// session (enabled, or enabled ALWAYS). Always true for the other kinds.
+    #[diesel(sql_type = Bool)]
+    pub(super) enforced: bool,
 }
 
 #[derive(QueryableByName)]
@@ -266,6 +270,9 @@ pub(super) struct Catalog {
     /// off): whatever is written there, every tenant reads.
     pub(super) shared: Vec<String>,
     pub(super) audit: Option<AuditLog>,
+    /// Where sessions of the application role may run with `session_replication_role =
+    /// replica` ([`REPLICA_DEFAULTS_SQL`]).
+    pub(super) replica_sessions: Vec<String>,
 }
 
 impl Catalog {
@@ -446,6 +453,62 @@ fn parameter_grants(conn: &mut PgConnection, app: &str) -> QueryResult<Vec<Strin
     Ok(granted.into_iter().map(|g| g.what).collect())
 }
 
+/// Where a session of the application role gets `session_replication_role = replica`, in
+/// which no foreign key is checked (their triggers fire in origin and local mode only): a
+/// default of the database, of every role, or of the application role or a login of it; the
+/// server's configuration, as this session started from it; and, from PostgreSQL 15 on, a
+/// grant of SET on the setting to one of those roles (it is superuser-only otherwise).
+const REPLICA_DEFAULTS_SQL: &str = "
+SELECT CASE
+         WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'ALTER ROLE ALL SET session_replication_role'
+         WHEN s.setrole = 0 THEN format('ALTER DATABASE %I SET session_replication_role', d.datname)
+         WHEN s.setdatabase = 0 THEN format('ALTER ROLE %I SET session_replication_role', r.rolname)
+         ELSE format('ALTER ROLE %I IN DATABASE %I SET session_replication_role', r.rolname, d.datname)
+       END AS what
+FROM pg_db_role_setting s
+LEFT JOIN pg_roles r ON r.oid = s.setrole
+LEFT JOIN pg_database d ON d.oid = s.setdatabase
+CROSS JOIN LATERAL unnest(s.setconfig) c(setting)
+WHERE lower(c.setting) LIKE 'session\\_replication\\_role=%'
+  AND lower(split_part(c.setting, '=', 2)) = 'replica'
+  AND (s.setdatabase = 0 OR d.datname = current_database())
+  AND (s.setrole = 0 OR pg_has_role(s.setrole, $1, 'MEMBER'))
+UNION ALL
+SELECT format('the server configuration (%s)', source) AS what FROM pg_settings
+WHERE name = 'session_replication_role' AND setting = 'replica'
+  AND source NOT IN ('session', 'database', 'user', 'database user')
+ORDER BY 1";
+
+/// [`REPLICA_DEFAULTS_SQL`], then the roles of the application (the role and the roles that
+/// are members of it) that may SET the setting themselves.
+fn replica_sessions(conn: &mut PgConnection, app: &str) -> QueryResult<Vec<String>> {
+    #[derive(QueryableByName)]
+    struct Version {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        n: i32,
+    }
+    let mut found: Vec<Granted> = diesel::sql_query(REPLICA_DEFAULTS_SQL)
+        .bind::<Text, _>(app)
+        .load(conn)?;
+    let version: Version =
+        diesel::sql_query("SELECT current_setting('server_version_num')::integer AS n")
+            .get_result(conn)?;
+    if version.n >= 150_000 {
+        found.extend(
+            diesel::sql_query(
+                "SELECT format('GRANT SET ON PARAMETER session_replication_role TO %I', r.rolname) AS what
+                 FROM pg_roles r
+                 WHERE pg_has_role(r.oid, $1, 'MEMBER') AND NOT r.rolsuper
+                   AND has_parameter_privilege(r.oid, 'session_replication_role', 'SET')
+                 ORDER BY 1",
+            )
+            .bind::<Text, _>(app)
+            .load::<Granted>(conn)?,
+        );
+    }
+    Ok(found.into_iter().map(|g| g.what).collect())
+}
+
 #[allow(clippy::too_many_lines)] // reason: one catalog query after another
 pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryResult<Catalog> {
     use diesel::sql_types::Text as T;
@@ -494,14 +557,16 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                       JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
                 CASE WHEN con.contype = 'f' THEN (SELECT relname::text FROM pg_class WHERE oid = con.confrelid) END AS target,
                 CASE WHEN con.contype = 'f' THEN ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, o)
-                      JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) END AS target_columns
+                      JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) END AS target_columns,
+                con.contype <> 'f' OR (con.convalidated AND NOT EXISTS (
+                  SELECT 1 FROM pg_trigger t WHERE t.tgconstraint = con.oid AND t.tgenabled NOT IN ('O', 'A'))) AS enforced
          FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
          WHERE c.relnamespace = $1::regnamespace AND con.contype IN ('p', 'u', 'f')
          UNION ALL
          SELECT c.relname::text, ic.relname::text, CASE WHEN i.indisunique THEN 'u' ELSE 'i' END,
                 ARRAY(SELECT coalesce(a.attname::text, '(expression)') FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)
                       LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o),
-                NULL, NULL
+                NULL, NULL, true
          FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
          WHERE c.relnamespace = $1::regnamespace
            AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid)",
@@ -665,6 +730,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         .bind::<T, _>(&app)
         .get_result(conn)?;
     context.forgeable_by.extend(parameter_grants(conn, &app)?);
+    let replica_sessions = replica_sessions(conn, &app)?;
     Ok(Catalog {
         reach,
         context,
@@ -682,5 +748,6 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         servers,
         shared,
         audit,
+        replica_sessions,
     })
 }

@@ -151,6 +151,18 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "a foreign key declared in the model is missing",
     ),
     (
+        "TEN042",
+        Severity::Error,
+        Section::Isolation,
+        "a foreign key of a tenant table is not enforced: NOT VALID, or its triggers disabled",
+    ),
+    (
+        "TEN043",
+        Severity::Error,
+        Section::Isolation,
+        "sessions of the application role may run with session_replication_role = replica, where no foreign key is checked",
+    ),
+    (
         "TEN050",
         Severity::Warning,
         Section::Isolation,

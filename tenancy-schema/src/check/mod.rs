@@ -30,6 +30,7 @@ mod elsewhere;
 mod expr;
 mod functions;
 mod lints;
+mod replication;
 mod report;
 mod roles;
 mod runner;

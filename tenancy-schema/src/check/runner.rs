@@ -11,6 +11,7 @@ use super::definers::check_definers_and_views;
 use super::elsewhere::{check_foreign_servers, check_tenant_rows_elsewhere};
 use super::functions::check_functions;
 use super::lints::Section;
+use super::replication::check_replica_sessions;
 use super::report::{Findings, Report};
 use super::roles::{check_creatable_schemas, check_reach_and_context, check_role};
 use super::tables::check_tenant_table;
@@ -103,6 +104,7 @@ pub fn run(
     check_global_tables(&mut f, &catalog, registry, options);
     check_role(&mut f, &catalog, options);
     check_reach_and_context(&mut f, &catalog, options);
+    check_replica_sessions(&mut f, &catalog, options);
     check_creatable_schemas(&mut f, &catalog, options);
     check_classification(&mut f, registry);
     check_definers_and_views(&mut f, &catalog, &tenant_tables, options);

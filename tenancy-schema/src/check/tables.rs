@@ -288,6 +288,14 @@ fn check_keys(
     }
     for k in keys.iter().filter(|k| k.kind == "f") {
         let target = k.target.as_deref().unwrap_or_default();
+        if !k.enforced {
+            f.add(
+                "TEN042",
+                format!("foreign key {} on {table}", k.name),
+                format!("({}) -> {target} is not enforced: it is NOT VALID (the rows from before it were never checked) or a trigger that checks it is disabled, so a row can point into another tenant or to no tenant", k.columns.join(", ")),
+                format!("ALTER TABLE {table} ENABLE TRIGGER ALL; ALTER TABLE {target} ENABLE TRIGGER ALL; ALTER TABLE {table} VALIDATE CONSTRAINT {}", k.name),
+            );
+        }
         if target == o.tenants_table {
             continue;
         }
@@ -298,10 +306,15 @@ fn check_keys(
         if !target_is_tenant {
             continue;
         }
-        let both = k.columns.iter().any(|c| c == col)
-            && k.target_columns
+        // The tenant column has to reference the target's tenant column, not merely appear
+        // on both sides: PostgreSQL matches the referenced columns to a unique key in any
+        // order, so `(tenant_id, x) REFERENCES t (id, tenant_id)` is accepted too.
+        let both = k.columns.iter().position(|c| c == col).is_some_and(|i| {
+            k.target_columns
                 .as_ref()
-                .is_some_and(|t| t.iter().any(|c| c == &o.tenant_column));
+                .and_then(|t| t.get(i))
+                .is_some_and(|c| c == &o.tenant_column)
+        });
         if !both {
             let fobj = format!("foreign key {} on {table}", k.name);
             f.add("TEN040", &fobj, format!("({}) -> {target} does not include the tenant column: foreign-key checks bypass row level security, so a row can point into another tenant", k.columns.join(", ")), format!("FOREIGN KEY ({col}, {}) REFERENCES {target} ({}, id)", k.columns.join(", "), o.tenant_column));
