@@ -452,7 +452,10 @@ async fn write_filters_and_changesets_cannot_break_out() {
             })
             .await;
         assert!(
-            matches!(r, Err(Error::UnsafeSql(SqlTextError::AmbiguousBackslash(_)))),
+            matches!(
+                r,
+                Err(Error::UnsafeSql(SqlTextError::AmbiguousBackslash(_)))
+            ),
             "{run}: {r:?}"
         );
         // Nothing was written anywhere.
@@ -658,10 +661,9 @@ async fn logins_that_could_skip_row_level_security_are_refused() {
              GRANT tenancy_app, async_adv_chain_group TO async_adv_chain_login;",
         )
         .unwrap();
-    let admin_url = f
-        .db
-        .create_admin_login("tenancy_test_admin", "test-admin-password")
-        .unwrap();
+    let admin_url =
+        f.db.create_admin_login("tenancy_test_admin", "test-admin-password")
+            .unwrap();
     let build = async |url: &str, admin: &str, app_role: &str| {
         AsyncTenancy::builder(url)
             .admin_url(admin)
