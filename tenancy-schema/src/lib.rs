@@ -162,7 +162,9 @@
 //! `Tenancy` is built it checks them against `pg_roles` and `pg_auth_members`: the application login
 //! must inherit `tenancy_app` and must not be able to become, directly or through any chain of
 //! memberships, a superuser, a BYPASSRLS role, a table owner, the owner of a schema holding tables
-//! under row level security (which may drop them and put its own there), a CREATEROLE role (which can grant
+//! under row level security (which may drop them and put its own there), the owner of tenancy's
+//! schema or of a function in it (which may replace `tenancy.current_tenant()`, the reader every
+//! policy calls), a CREATEROLE role (which can grant
 //! itself any of those), a REPLICATION role (logical decoding reads every change to every table,
 //! past every privilege and policy), a predefined role with access to the server's files or shell
 //! (`pg_read_server_files`, `pg_write_server_files`, `pg_execute_server_program`), a role with

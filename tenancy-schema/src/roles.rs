@@ -25,6 +25,10 @@ pub(crate) struct Reachable {
     /// A schema it owns that holds tables under row level security, quoted as an identifier.
     #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
     pub owned_schema: Option<String>,
+    /// It owns tenancy's own schema (`tenancy`, or the extension's `tenancy_context`) or a
+    /// function in it, such as the reader every policy calls.
+    #[diesel(sql_type = Bool)]
+    pub owns_context: bool,
     #[diesel(sql_type = Bool)]
     pub create_role: bool,
     /// REPLICATION: logical decoding and base backups, which no privilege or policy governs.
@@ -78,6 +82,14 @@ SELECT DISTINCT ON (r.rolname)
    WHERE n.nspowner = r.oid
      AND EXISTS (SELECT FROM pg_class c WHERE c.relnamespace = n.oid AND c.relrowsecurity)
   ) AS owned_schema,
+  -- The owner of a function may replace it: tenancy.current_tenant() answering another
+  -- tenant, or tenancy.enter() accepting any entry, opens every policy.
+  EXISTS (
+    SELECT FROM pg_namespace n
+    WHERE n.nspname IN ('tenancy', 'tenancy_context')
+      AND (n.nspowner = r.oid OR EXISTS (
+        SELECT FROM pg_proc p WHERE p.pronamespace = n.oid AND p.proowner = r.oid))
+  ) AS owns_context,
   -- Granted to this role itself (or to PUBLIC), not inherited: the role that holds the grant
   -- is the one named, and every role the login can become is walked anyway.
   r.rolname IN ('pg_read_all_data', 'pg_write_all_data') OR EXISTS (
@@ -131,6 +143,10 @@ impl Reachable {
             Some("the owner of tables (owners may switch row level security off)")
         } else if self.owned_schema.is_some() {
             Some(SCHEMA_OWNER)
+        } else if self.owns_context {
+            Some(
+                "the owner of tenancy's schema or of a function in it (the owner may replace tenancy.current_tenant(), which every policy reads the tenant through, or the checks that seal the context)",
+            )
         } else if self.server_access {
             Some(
                 "a predefined role that runs programs on the server or reads or writes its files, as the operating system user that owns every table's data",

@@ -861,6 +861,8 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         "adv_repl_login".to_owned(),
         "adv_repl_group".to_owned(),
         "adv_schema_login".to_owned(),
+        "adv_fn_login".to_owned(),
+        "adv_fn_group".to_owned(),
     ]);
     owner
         .batch_execute(
@@ -894,6 +896,11 @@ fn logins_that_could_skip_row_level_security_are_refused() {
              CREATE ROLE adv_repl_group NOLOGIN REPLICATION;
              CREATE ROLE adv_repl_login LOGIN INHERIT PASSWORD 'p';
              GRANT tenancy_app, adv_repl_group TO adv_repl_login;
+             CREATE ROLE adv_fn_group NOLOGIN;
+             CREATE ROLE adv_fn_login LOGIN INHERIT PASSWORD 'p';
+             GRANT tenancy_app, adv_fn_group TO adv_fn_login;
+             CREATE FUNCTION tenancy.adv_probe() RETURNS int LANGUAGE sql AS 'SELECT 1';
+             ALTER FUNCTION tenancy.adv_probe() OWNER TO adv_fn_group;
              CREATE ROLE adv_temp_login LOGIN INHERIT PASSWORD 'p';
              GRANT tenancy_app TO adv_temp_login;
              DO $$ BEGIN
@@ -931,6 +938,9 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         ("adv_repl_login", "adv_repl_group"),
         // A schema's owner drops a tenant table in it and creates its own, without policies.
         ("adv_schema_login", "adv_schema_login"),
+        // The owner of a function in tenancy's schema may replace it, and the owner of one is
+        // no different from the owner of the reader every policy calls.
+        ("adv_fn_login", "adv_fn_group"),
     ] {
         let r = build(&db.url_for(login, "p"), "tenancy_app");
         match r {

@@ -936,6 +936,18 @@ fn role_lints() {
             format!("ALTER ROLE {login} REPLICATION"),
             format!("ALTER ROLE {login} NOREPLICATION"),
         ),
+        // A login that can become the owner of the reader every policy calls, who may replace
+        // it with one that answers another tenant.
+        (
+            "TEN065",
+            "role",
+            format!(
+                "ALTER FUNCTION tenancy.current_tenant() OWNER TO {owner}; GRANT {owner} TO {login}"
+            ),
+            format!(
+                "REVOKE {owner} FROM {login}; ALTER FUNCTION tenancy.current_tenant() OWNER TO CURRENT_USER"
+            ),
+        ),
         // A predefined role that reads the server's files (the tables' data files among them).
         (
             "TEN065",
