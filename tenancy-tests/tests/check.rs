@@ -276,6 +276,20 @@ const CASES: &[Case] = &[
         breaks: "ALTER TABLE gadgets DROP CONSTRAINT gadgets_tenant_fk",
         fix: "ALTER TABLE gadgets ADD CONSTRAINT gadgets_tenant_fk FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE",
     },
+    // A parent a tenant table was made to inherit from: a query on it returns every tenant's
+    // gadgets, under the parent's policies (none, or one that lets everything through).
+    Case {
+        id: "TEN007",
+        object: "table all_names",
+        breaks: "CREATE TABLE all_names (name text); ALTER TABLE gadgets INHERIT all_names; GRANT SELECT ON all_names TO tenancy_app",
+        fix: "ALTER TABLE gadgets NO INHERIT all_names; DROP TABLE all_names",
+    },
+    Case {
+        id: "TEN007",
+        object: "table all_names",
+        breaks: "CREATE TABLE all_names (name text); ALTER TABLE all_names ENABLE ROW LEVEL SECURITY; CREATE POLICY everyone ON all_names USING (true); ALTER TABLE gadgets INHERIT all_names; GRANT SELECT (name) ON all_names TO tenancy_app",
+        fix: "REVOKE SELECT (name) ON all_names FROM tenancy_app; ALTER TABLE gadgets NO INHERIT all_names; DROP TABLE all_names",
+    },
     Case {
         id: "TEN010",
         object: "table gadgets",

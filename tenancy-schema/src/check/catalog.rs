@@ -154,6 +154,21 @@ pub(super) struct ElsewhereRow {
     pub(super) columns: Vec<String>,
 }
 
+/// A table the application role may read that a table of the checked schema inherits from,
+/// directly or through other parents (table inheritance or partitioning).
+#[derive(QueryableByName)]
+pub(super) struct ParentRow {
+    /// The inheriting table, in the checked schema.
+    #[diesel(sql_type = Text)]
+    pub(super) child: String,
+    /// The parent as SQL names it.
+    #[diesel(sql_type = Text)]
+    pub(super) parent: String,
+    /// The parent's name when it is in the checked schema too.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub(super) parent_in_schema: Option<String>,
+}
+
 /// A foreign server the application role or one of its logins may connect through, with the
 /// role whose user mapping allows it (`PUBLIC` for a mapping for everyone).
 #[derive(QueryableByName)]
@@ -265,6 +280,7 @@ pub(super) struct Catalog {
     pub(super) triggers: Vec<TriggerRow>,
     pub(super) member_creates: Vec<MemberCreateRow>,
     pub(super) elsewhere: Vec<ElsewhereRow>,
+    pub(super) parents: Vec<ParentRow>,
     pub(super) servers: Vec<ServerRow>,
     /// Relations the application role may read that no policy covers (row level security
     /// off): whatever is written there, every tenant reads.
@@ -653,6 +669,25 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     .bind::<T, _>(&app)
     .bind::<T, _>(&o.schema)
     .load(conn)?;
+    // A query on a parent returns its children's rows under the parent's policies only.
+    let parents: Vec<ParentRow> = diesel::sql_query(
+        "WITH RECURSIVE up (child, parent) AS (
+           SELECT c.relname::text, i.inhparent
+           FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+           WHERE c.relnamespace = $2::regnamespace
+           UNION
+           SELECT up.child, i.inhparent FROM up JOIN pg_inherits i ON i.inhrelid = up.parent
+         )
+         SELECT up.child, p.oid::regclass::text AS parent,
+                CASE WHEN p.relnamespace = $2::regnamespace THEN p.relname::text END AS parent_in_schema
+         FROM up JOIN pg_class p ON p.oid = up.parent
+         WHERE has_schema_privilege($1, p.relnamespace, 'USAGE')
+           AND has_any_column_privilege($1, p.oid, 'SELECT')
+         ORDER BY 1, 2",
+    )
+    .bind::<T, _>(&app)
+    .bind::<T, _>(&o.schema)
+    .load(conn)?;
     // dblink and postgres_fdw connect with the user a mapping names; a mapping for PUBLIC
     // serves every role with USAGE on the server.
     let servers: Vec<ServerRow> = diesel::sql_query(
@@ -745,6 +780,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         triggers,
         member_creates,
         elsewhere,
+        parents,
         servers,
         shared,
         audit,

@@ -1,8 +1,9 @@
-//! TEN006 and TEN076: tenant rows where the other rules do not look. They read the tables of the schema
-//! that holds the application's tables; a copy of a tenant table in another schema (a backup,
-//! an export, an archive), or a foreign table anywhere (which may read the same database as
-//! another user), that the application role may read, with no policy on it, hands every
-//! tenant's rows to any tenant's raw SQL.
+//! TEN006, TEN007 and TEN076: tenant rows where the other rules do not look. They read the
+//! tables of the schema that holds the application's tables; a copy of a tenant table in
+//! another schema (a backup, an export, an archive), or a foreign table anywhere (which may
+//! read the same database as another user), that the application role may read, with no policy
+//! on it, hands every tenant's rows to any tenant's raw SQL; so does a table a tenant table
+//! inherits from, whose queries return the tenant table's rows past its policies.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -40,6 +41,40 @@ pub(super) fn check_tenant_rows_elsewhere(
             format!(
                 "REVOKE SELECT ON {relation} FROM {}, PUBLIC (or give it the tenant policies: ENABLE and FORCE ROW LEVEL SECURITY with tenancy's policies)",
                 o.app_role
+            ),
+        );
+    }
+}
+
+/// TEN007: a table a tenant table inherits from (or is a partition of) that the application
+/// role may read, and that is not a tenant table of the checked schema itself, whose own
+/// policies the other rules check. PostgreSQL applies only the parent's policies to the rows a
+/// query on the parent returns, the children's included: the tenant table's policies never run.
+pub(super) fn check_inherited_tenant_rows(
+    f: &mut Findings,
+    catalog: &Catalog,
+    tenant_tables: &BTreeMap<String, String>,
+    o: &CheckOptions,
+) {
+    for p in &catalog.parents {
+        if !tenant_tables.contains_key(&p.child)
+            || p
+                .parent_in_schema
+                .as_ref()
+                .is_some_and(|parent| tenant_tables.contains_key(parent))
+        {
+            continue;
+        }
+        f.add(
+            "TEN007",
+            format!("table {}", p.parent),
+            format!(
+                "tenant table `{}` inherits from it and `{}` may read it: a query on {} returns `{}`'s rows of every tenant, under {}'s policies only",
+                p.child, o.app_role, p.parent, p.child, p.parent
+            ),
+            format!(
+                "ALTER TABLE {} NO INHERIT {} (or REVOKE SELECT ON {} FROM {}, PUBLIC)",
+                p.child, p.parent, p.parent, o.app_role
             ),
         );
     }

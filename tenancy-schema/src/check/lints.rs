@@ -61,6 +61,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "a table outside the checked schema, or a foreign table, has a tenant column, no row level security, and the application role may read it",
     ),
     (
+        "TEN007",
+        Severity::Error,
+        Section::Isolation,
+        "the application role may read a table a tenant table inherits from, whose query returns the tenant table's rows under the parent's policies only",
+    ),
+    (
         "TEN010",
         Severity::Error,
         Section::Isolation,

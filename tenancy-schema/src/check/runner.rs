@@ -8,7 +8,9 @@ use super::audit::check_audit_log;
 use super::catalog::{Catalog, load_catalog};
 use super::citus::{check_citus, load_citus};
 use super::definers::check_definers_and_views;
-use super::elsewhere::{check_foreign_servers, check_tenant_rows_elsewhere};
+use super::elsewhere::{
+    check_foreign_servers, check_inherited_tenant_rows, check_tenant_rows_elsewhere,
+};
 use super::functions::check_functions;
 use super::lints::Section;
 use super::replication::check_replica_sessions;
@@ -110,6 +112,7 @@ pub fn run(
     check_definers_and_views(&mut f, &catalog, &tenant_tables, options);
     check_trigger_sinks(&mut f, &catalog, &tenant_tables, options);
     check_tenant_rows_elsewhere(&mut f, &catalog, &tenant_tables, options);
+    check_inherited_tenant_rows(&mut f, &catalog, &tenant_tables, options);
     check_foreign_servers(&mut f, &catalog, options);
     let mut migrations: Vec<&crate::migrations::MigrationFiles> = crate::migrations::MIGRATIONS
         .files()
