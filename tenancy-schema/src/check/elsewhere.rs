@@ -58,8 +58,7 @@ pub(super) fn check_inherited_tenant_rows(
 ) {
     for p in &catalog.parents {
         if !tenant_tables.contains_key(&p.child)
-            || p
-                .parent_in_schema
+            || p.parent_in_schema
                 .as_ref()
                 .is_some_and(|parent| tenant_tables.contains_key(parent))
         {
