@@ -599,6 +599,48 @@ fn every_lint_fires_on_a_broken_database_and_clears_with_its_fix() {
     assert!(!report(&mut conn, &reg, &options).has_errors());
 }
 
+/// TEN042 is about the keys that tie rows to their tenant: one from a tenant table to a global
+/// table, left NOT VALID, says nothing about tenants.
+#[test]
+fn an_unvalidated_key_to_a_global_table_is_not_a_tenant_key() {
+    let (_db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    conn.batch_execute(
+        "ALTER TABLE gadgets ADD COLUMN plan_id uuid;
+         ALTER TABLE gadgets ADD CONSTRAINT gadgets_plan_fk FOREIGN KEY (plan_id) REFERENCES plans (id) NOT VALID;",
+    )
+    .unwrap();
+    let r = report(
+        &mut conn,
+        &registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]),
+        &CheckOptions::default(),
+    );
+    assert!(
+        !present(&r, "TEN042", "gadgets_plan_fk"),
+        "{:#?}",
+        r.findings
+    );
+    conn.batch_execute("ALTER TABLE gadgets DISABLE TRIGGER ALL")
+        .unwrap();
+    let r = report(
+        &mut conn,
+        &registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]),
+        &CheckOptions::default(),
+    );
+    // Disabled on the referenced side: the key from gadget_parts checks nothing either.
+    assert!(
+        present(&r, "TEN042", "gadgets_tenant_fk")
+            && present(&r, "TEN042", "gadget_parts_gadget_fk"),
+        "{:#?}",
+        r.findings
+    );
+    assert!(
+        !present(&r, "TEN042", "gadgets_plan_fk"),
+        "{:#?}",
+        r.findings
+    );
+}
+
 /// On the native context the policies call the extension's C readers, so those must be the
 /// extension's own C functions, out of the application role's reach: a reader replaced by
 /// SQL, handed to the application role or taken out of the extension is TEN068.

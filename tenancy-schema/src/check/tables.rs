@@ -288,7 +288,14 @@ fn check_keys(
     }
     for k in keys.iter().filter(|k| k.kind == "f") {
         let target = k.target.as_deref().unwrap_or_default();
-        if !k.enforced {
+        let target_is_tenant = target != o.tenants_table
+            && catalog
+                .columns
+                .get(target)
+                .is_some_and(|cols| cols.iter().any(|c| c.column_name == o.tenant_column));
+        // Only the keys that tie a row to its tenant: to the tenants table, or between tenant
+        // tables. A key to a global table says nothing about tenants.
+        if !k.enforced && (target_is_tenant || target == o.tenants_table) {
             f.add(
                 "TEN042",
                 format!("foreign key {} on {table}", k.name),
@@ -296,13 +303,6 @@ fn check_keys(
                 format!("ALTER TABLE {table} ENABLE TRIGGER ALL; ALTER TABLE {target} ENABLE TRIGGER ALL; ALTER TABLE {table} VALIDATE CONSTRAINT {}", k.name),
             );
         }
-        if target == o.tenants_table {
-            continue;
-        }
-        let target_is_tenant = catalog
-            .columns
-            .get(target)
-            .is_some_and(|cols| cols.iter().any(|c| c.column_name == o.tenant_column));
         if !target_is_tenant {
             continue;
         }
