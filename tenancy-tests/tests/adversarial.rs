@@ -982,3 +982,95 @@ fn raw_sql_with_binds_runs_and_is_left_to_row_level_security() {
         }
     }
 }
+
+/// What one pooled session's opening shows in `pg_stat_activity` (its login's other sessions
+/// see the text of its last statement), replayed by raw SQL in another session's transaction
+/// for another tenant: the entry is bound to the session it was sealed for, so every form of
+/// it is refused there, and that transaction still sees only its own tenant's rows.
+#[test]
+fn an_opening_seen_in_another_session_cannot_be_replayed() {
+    #[derive(QueryableByName)]
+    struct Activity {
+        #[diesel(sql_type = Text)]
+        query: String,
+    }
+    for rls in [Rls::On, Rls::OnNative] {
+        if rls.native() && !Rls::all().contains(&rls) {
+            continue;
+        }
+        let (a, b) = rls.two_tenants();
+        let f = rls.fixture();
+        let name = format!(
+            "tenancy_replay_{}",
+            if rls.native() { "native" } else { "sql" }
+        );
+        let separator = if f.login_url.contains('?') { '&' } else { '?' };
+        let t =
+            f.db.tenancy_builder(&format!(
+                "{}{separator}application_name={name}",
+                f.login_url
+            ))
+            .unwrap()
+            .max_size(2)
+            .build()
+            .unwrap();
+        // Warm both connections, so that B's opening below is a later one (on the native
+        // context, the BEGIN carrying the entry).
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    titles(&t, a);
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                });
+            }
+        });
+        let (opened, observed) = std::sync::mpsc::channel::<()>();
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|s| {
+            let t = &t;
+            s.spawn(move || {
+                t.transaction(b, |_| {
+                    opened.send(()).unwrap();
+                    finished.recv().unwrap();
+                    Ok::<_, Error>(())
+                })
+                .unwrap();
+            });
+            observed.recv().unwrap();
+            let seen: Activity = diesel::sql_query(
+                "SELECT query FROM pg_stat_activity \
+                 WHERE application_name = $1 AND state = 'idle in transaction'",
+            )
+            .bind::<Text, _>(&name)
+            .get_result(&mut rls.owner())
+            .unwrap();
+            let attempts: Vec<String> =
+                if let Some((_, rest)) = seen.query.split_once("/*tenancy_context.entry:") {
+                    let entry = rest.trim_end_matches("*/");
+                    vec![
+                        format!("CALL tenancy_context.enter('{entry}')"),
+                        format!("SELECT tenancy_context.enter_block('{entry}')"),
+                    ]
+                } else {
+                    let call = seen
+                        .query
+                        .split_once("SELECT tenancy.")
+                        .map(|(_, call)| format!("SELECT tenancy.{call}"))
+                        .unwrap_or_else(|| panic!("{rls:?}: no entry in {}", seen.query));
+                    vec![call]
+                };
+            for attempt in &attempts {
+                let r = t.transaction(a, |tx| {
+                    tx.execute(diesel::sql_query(attempt))?;
+                    tx.load_sql::<_, Title>(diesel::sql_query("SELECT title FROM posts"))
+                });
+                assert!(r.is_err(), "{rls:?} {attempt}: replayed: {r:?}");
+            }
+            done.send(()).unwrap();
+        });
+        assert_eq!(titles(&t, a), ["a one", "a two"], "{rls:?}");
+        for session in t.inspect_sessions().unwrap() {
+            assert!(session.is_clean(), "{rls:?}: {session:?}");
+        }
+    }
+}
