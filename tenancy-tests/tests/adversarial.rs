@@ -999,16 +999,21 @@ fn an_opening_seen_in_another_session_cannot_be_replayed() {
             continue;
         }
         let (a, b) = rls.two_tenants();
-        let f = rls.fixture();
+        let fixture = rls.fixture();
         let name = format!(
             "tenancy_replay_{}",
             if rls.native() { "native" } else { "sql" }
         );
-        let separator = if f.login_url.contains('?') { '&' } else { '?' };
-        let t =
-            f.db.tenancy_builder(&format!(
+        let separator = if fixture.login_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        let t = fixture
+            .db
+            .tenancy_builder(&format!(
                 "{}{separator}application_name={name}",
-                f.login_url
+                fixture.login_url
             ))
             .unwrap()
             .max_size(2)
@@ -1052,12 +1057,10 @@ fn an_opening_seen_in_another_session_cannot_be_replayed() {
                         format!("SELECT tenancy_context.enter_block('{entry}')"),
                     ]
                 } else {
-                    let call = seen
-                        .query
-                        .split_once("SELECT tenancy.")
-                        .map(|(_, call)| format!("SELECT tenancy.{call}"))
-                        .unwrap_or_else(|| panic!("{rls:?}: no entry in {}", seen.query));
-                    vec![call]
+                    let Some((_, call)) = seen.query.split_once("SELECT tenancy.") else {
+                        panic!("{rls:?}: no entry in {}", seen.query);
+                    };
+                    vec![format!("SELECT tenancy.{call}")]
                 };
             for attempt in &attempts {
                 let r = t.transaction(a, |tx| {
