@@ -744,3 +744,92 @@ async fn raw_sql_with_binds_runs_and_is_left_to_row_level_security() {
         }
     }
 }
+
+/// An opening one pooled session shows in `pg_stat_activity`, replayed by raw SQL in another
+/// session's transaction for another tenant: refused in every form, as with the synchronous
+/// API, whether the openings go out on their own or pipelined.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opening_seen_in_another_session_cannot_be_replayed() {
+    #[derive(QueryableByName)]
+    struct Activity {
+        #[diesel(sql_type = Text)]
+        query: String,
+    }
+    for (rls, pipeline) in Rls::all_async() {
+        if !rls.enforced() {
+            continue;
+        }
+        let run = format!("{rls:?}, pipelined: {pipeline}");
+        let (a, b) = rls.two_tenants();
+        let name = format!("tenancy_async_replay_{}", rls.native());
+        let t =
+            std::sync::Arc::new(common::async_tenancy_named(rls, 2, pipeline, Some(&name)).await);
+        // Both connections used once, so that B's opening below is a later one.
+        let warm = t.clone();
+        let first = tokio::spawn(async move { titles(&warm, a).await });
+        titles(&t, a).await;
+        first.await.unwrap();
+        let (opened, observed) = tokio::sync::oneshot::channel::<()>();
+        let (done, finished) = tokio::sync::oneshot::channel::<()>();
+        let holder = t.clone();
+        let held = tokio::spawn(async move {
+            holder
+                .transaction(b, async |tx| {
+                    // A pipelined opening goes out with the first statement only.
+                    if pipeline {
+                        tx.load_sql::<_, Title>(diesel::sql_query("SELECT title FROM posts"))
+                            .await?;
+                    }
+                    opened.send(()).unwrap();
+                    finished.await.unwrap();
+                    Ok::<_, Error>(())
+                })
+                .await
+        });
+        observed.await.unwrap();
+        let owner_name = name.clone();
+        let seen: Vec<Activity> = tokio::task::spawn_blocking(move || {
+            diesel::sql_query(
+                "SELECT query FROM pg_stat_activity \
+                 WHERE application_name = $1 AND state = 'idle in transaction'",
+            )
+            .bind::<Text, _>(owner_name)
+            .load(&mut rls.owner())
+            .unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(seen.len(), 1, "{run}");
+        // What B's session showed last: its opening, or (pipelined) the statement sent behind
+        // it, which carries nothing to replay (the pipelined entry is a bound parameter, which
+        // pg_stat_activity does not show).
+        let query = &seen[0].query;
+        let attempts: Vec<String> =
+            if let Some((_, rest)) = query.split_once("/*tenancy_context.entry:") {
+                let entry = rest.trim_end_matches("*/");
+                vec![
+                    format!("CALL tenancy_context.enter('{entry}')"),
+                    format!("SELECT tenancy_context.enter_block('{entry}')"),
+                ]
+            } else if let Some((_, call)) = query.split_once("SELECT tenancy.enter") {
+                vec![format!("SELECT tenancy.enter{call}")]
+            } else {
+                Vec::new()
+            };
+        assert!(pipeline || !attempts.is_empty(), "{run}: {query}");
+        for attempt in &attempts {
+            let r = t
+                .transaction(a, async |tx| {
+                    tx.execute(diesel::sql_query(attempt)).await?;
+                    tx.load_sql::<_, Title>(diesel::sql_query("SELECT title FROM posts"))
+                        .await
+                })
+                .await;
+            assert!(r.is_err(), "{run} {attempt}: replayed: {r:?}");
+        }
+        done.send(()).unwrap();
+        held.await.unwrap().unwrap();
+        assert_eq!(titles(&t, a).await, ["a one", "a two"], "{run}");
+        assert_async_sessions_clean(&t, &run).await;
+    }
+}
