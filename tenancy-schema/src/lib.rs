@@ -173,7 +173,10 @@
 //! `TRUNCATE` or `TRIGGER` on a table under row level security, which governs neither, or a role
 //! that may create temporary tables (`TEMPORARY` on the database: a temporary table outlives the
 //! transaction and shadows the tenant table of its name for whichever tenant next uses the pooled
-//! connection; the migrations revoke it from `PUBLIC`); the admin login must be another login
+//! connection; the migrations revoke it from `PUBLIC`). Nor may its sessions start with
+//! `session_replication_role = replica`, or be allowed to set it: no foreign key is checked
+//! there, and the composite `(tenant_id, ..)` keys are what stops a row pointing into another
+//! tenant. The admin login must be another login
 //! that can become `tenancy_admin`. Anything else is `Error::UnsafeRole`, naming the role, the path
 //! and the fix, and `tenancy check` reports it as TEN065. Both role names are configurable
 //! (`TenancyConfig::app_role`, `admin_role`). The context key is read through the admin login when

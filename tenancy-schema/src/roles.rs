@@ -211,6 +211,36 @@ const TEMPORARY: &str = "a role that may create temporary tables: one made by SQ
 /// membership in any role but a superuser.
 const CREATEROLE: &str = "CREATEROLE, with which it can grant itself any role that is not a superuser (a BYPASSRLS role, a table owner)";
 
+/// [`verify_app_login`]'s problem for a login whose sessions skip foreign keys.
+const REPLICA: &str = "a login whose sessions start with session_replication_role = replica, or that may set it, where no foreign key is checked: a row can then point into another tenant, and row level security does not look at what a row references";
+
+/// Whether the session's login starts in the replication role that fires no foreign-key
+/// trigger, or may switch to it (a grant of SET on the setting, from PostgreSQL 15 on).
+fn unchecked_foreign_keys(conn: &mut PgConnection) -> diesel::QueryResult<bool> {
+    #[derive(diesel::QueryableByName)]
+    struct Replica {
+        #[diesel(sql_type = Bool)]
+        on: bool,
+        #[diesel(sql_type = Bool)]
+        grants: bool,
+    }
+    let now: Replica = diesel::sql_query(
+        "SELECT current_setting('session_replication_role') = 'replica' AS on,
+                current_setting('server_version_num')::integer >= 150000 AS grants",
+    )
+    .get_result(conn)?;
+    if now.on || !now.grants {
+        return Ok(now.on);
+    }
+    let may_set: Replica = diesel::sql_query(
+        "SELECT NOT r.rolsuper AND has_parameter_privilege(r.oid, 'session_replication_role', 'SET') AS on,
+                true AS grants
+         FROM pg_roles r WHERE r.rolname = session_user",
+    )
+    .get_result(conn)?;
+    Ok(may_set.on)
+}
+
 #[derive(diesel::QueryableByName)]
 struct Who {
     #[diesel(sql_type = Text)]
@@ -253,6 +283,18 @@ pub(crate) fn verify_app_login(conn: &mut PgConnection, app_role: &str) -> Resul
                 fix,
             });
         }
+    }
+    if unchecked_foreign_keys(conn)? {
+        return Err(Error::UnsafeRole {
+            fix: format!(
+                "`ALTER ROLE {0} RESET session_replication_role` (or the database's or server's default), and `REVOKE SET ON PARAMETER session_replication_role FROM {0}`",
+                who.login
+            ),
+            login: who.login.clone(),
+            role: who.login.clone(),
+            path: who.login,
+            problem: REPLICA,
+        });
     }
     if !who.app_role_exists {
         return Err(Error::UnsafeRole {

@@ -863,6 +863,8 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         "adv_schema_login".to_owned(),
         "adv_fn_login".to_owned(),
         "adv_fn_group".to_owned(),
+        "adv_replica_login".to_owned(),
+        "adv_replica_set_login".to_owned(),
     ]);
     owner
         .batch_execute(
@@ -901,6 +903,12 @@ fn logins_that_could_skip_row_level_security_are_refused() {
              GRANT tenancy_app, adv_fn_group TO adv_fn_login;
              CREATE FUNCTION tenancy.adv_probe() RETURNS int LANGUAGE sql AS 'SELECT 1';
              ALTER FUNCTION tenancy.adv_probe() OWNER TO adv_fn_group;
+             CREATE ROLE adv_replica_login LOGIN INHERIT PASSWORD 'p';
+             GRANT tenancy_app TO adv_replica_login;
+             ALTER ROLE adv_replica_login SET session_replication_role = replica;
+             CREATE ROLE adv_replica_set_login LOGIN INHERIT PASSWORD 'p';
+             GRANT tenancy_app TO adv_replica_set_login;
+             GRANT SET ON PARAMETER session_replication_role TO adv_replica_set_login;
              CREATE ROLE adv_temp_login LOGIN INHERIT PASSWORD 'p';
              GRANT tenancy_app TO adv_temp_login;
              DO $$ BEGIN
@@ -941,6 +949,10 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         // The owner of a function in tenancy's schema may replace it, and the owner of one is
         // no different from the owner of the reader every policy calls.
         ("adv_fn_login", "adv_fn_group"),
+        // Sessions in the replication role check no foreign key: a row can point into another
+        // tenant. Started in it by a role default, or switched to by a grant of SET.
+        ("adv_replica_login", "adv_replica_login"),
+        ("adv_replica_set_login", "adv_replica_set_login"),
     ] {
         let r = build(&db.url_for(login, "p"), "tenancy_app");
         match r {
