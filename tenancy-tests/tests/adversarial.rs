@@ -843,6 +843,7 @@ impl Drop for Roles {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // reason: one login per way around row level security, set up and checked in one table
 fn logins_that_could_skip_row_level_security_are_refused() {
     let f = common::fixture();
     let db = f.db;
