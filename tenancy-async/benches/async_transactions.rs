@@ -30,7 +30,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use tenancy_async::AsyncTenancy;
-use tenancy_bench_report::{Better, Report, Row, Section, Stats};
+use tenancy_bench_report::{Better, CpuMeter, Report, Row, Section, Stats};
 use tenancy_schema::TenantId;
 use tenancy_testing::{LatencyProxy, TestDatabase};
 
@@ -303,7 +303,7 @@ async fn throughput(
     side: Side,
     work: Work,
     tasks: usize,
-) -> Result<f64, String> {
+) -> Result<(f64, u64), String> {
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
@@ -327,7 +327,8 @@ async fn throughput(
     for handle in handles {
         handle.await.map_err(failed)??;
     }
-    Ok(AtomicU64::load(&done, Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
+    let done = AtomicU64::load(&done, Ordering::Relaxed);
+    Ok((done as f64 / start.elapsed().as_secs_f64(), done))
 }
 
 /// `url` with its host and port replaced by `addr`.
@@ -412,6 +413,30 @@ const SIDES: [Side; 6] = [
     Side::RlsAlone,
 ];
 
+/// What each side costs, as against how it fared: CPU time per transaction, from samples in
+/// the order of [`SIDES`] (none where the server's processes cannot be read).
+fn push_cpu_rows(section: &mut Section, label: &str, cpu: &[Vec<f64>; SIDES.len()]) {
+    let [ours, piped, plain, _, _, alone] = cpu.each_ref().map(|v| Stats::of(v));
+    let Some(plain) = plain else {
+        return;
+    };
+    for (side, stats) in [
+        ("tenancy-async", ours),
+        ("tenancy-async pipelined", piped),
+        ("row level security alone", alone),
+    ] {
+        if let Some(stats) = stats {
+            section.push(Row::compared(
+                &format!("{label}: CPU per transaction, {side} vs plain diesel-async"),
+                "µs",
+                Better::Lower,
+                stats,
+                plain,
+            ));
+        }
+    }
+}
+
 /// The rows of one workload, from samples in the order of [`SIDES`].
 fn push_rows(
     section: &mut Section,
@@ -492,6 +517,7 @@ async fn run(
         .next()
         .ok_or("the database url names no address")?;
     let proxy = LatencyProxy::start(server, ADDED_ROUND_TRIP)?;
+    let meter = cpu_meter(db)?;
     let next_id = Arc::new(AtomicI64::new(ROWS_PER_TENANT));
     let mut section = Section::new(
         "async-transactions",
@@ -507,7 +533,9 @@ async fn run(
              on the hand-rolled copy and policy, through a login whose role settings fix the tenant (`ALTER ROLE .. SET app.tenant_id`): \
              the least any design that keeps row level security on the table pays. Also plain diesel-async with bb8's default `SELECT 1` on every \
              checkout. Loopback, then through a proxy adding {} ms to every round trip. {ROUNDS} rounds of {} s per side, sides \
-             alternating on one tokio runtime, each round starting with the next side; tx/s, ratios of medians.",
+             alternating on one tokio runtime, each round starting with the next side; tx/s, ratios of medians. CPU per \
+             transaction (on loopback): the user and system time of this process and of every process of the server over each round, \
+             from /proc, divided by the round's transactions; medians over the rounds.",
             ADDED_ROUND_TRIP.as_millis(),
             RUN.as_secs_f64()
         ),
@@ -552,16 +580,28 @@ async fn run(
             });
             for work in [Work::Lookup, Work::Insert] {
                 let mut samples: [Vec<f64>; SIDES.len()] = Default::default();
+                let mut cpu: [Vec<f64>; SIDES.len()] = Default::default();
+                // Behind the proxy, this process also relays every byte: its time is not the
+                // sides' own.
+                let meter = meter.filter(|_| addr.is_none());
                 for round in 0..ROUNDS {
                     // Each round starts with a different side, so that none is always
                     // measured right after the same neighbour.
                     for k in 0..SIDES.len() {
                         let i = (round + k) % SIDES.len();
-                        samples[i].push(throughput(&sides, SIDES[i], work, tasks).await?);
+                        let before = meter.map(|m| m.sample());
+                        let (tps, done) = throughput(&sides, SIDES[i], work, tasks).await?;
+                        samples[i].push(tps);
+                        if let (Some(meter), Some(before)) = (meter, before) {
+                            let (client, server) =
+                                meter.sample().per_transaction_since(before, done as f64);
+                            cpu[i].push(client + server);
+                        }
                     }
                 }
                 let label = format!("{}, {tasks} task(s), {network}", work.label());
                 push_rows(&mut section, &label, addr.is_some(), &samples)?;
+                push_cpu_rows(&mut section, &label, &cpu);
             }
             next_id.store(
                 AtomicI64::load(&sides.next_id, Ordering::Relaxed),
@@ -571,6 +611,21 @@ async fn run(
     }
     report.sections.push(section);
     Ok(())
+}
+
+/// A meter of this process's and the server's CPU time, when the server runs on this machine.
+fn cpu_meter(db: &TestDatabase) -> Result<Option<CpuMeter>, Box<dyn std::error::Error>> {
+    #[derive(QueryableByName)]
+    struct Backend {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    let mut conn = PgConnection::establish(db.url())?;
+    let backend: Backend = diesel::RunQueryDsl::get_result(
+        diesel::sql_query("SELECT pg_backend_pid() AS pid"),
+        &mut conn,
+    )?;
+    Ok(CpuMeter::for_backend(backend.pid))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

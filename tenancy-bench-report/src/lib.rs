@@ -11,6 +11,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod cpu;
+
+pub use cpu::{CpuMeter, CpuSample};
+
 /// Order statistics of one set of samples, in the row's unit.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Stats {

@@ -227,7 +227,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
              through a login whose tenant its role settings fix (`ALTER ROLE .. SET app.tenant_id`), so each statement pays the policy and nothing \
              else: the least any design that keeps row level security on the table pays. tenancy with the SQL context: the same transactions through a pool built before the extension was switched on \
              (`tenancy.enter`, PL/pgSQL). {ROUNDS} rounds of {} s per side, sides alternating, each round starting with the next side; \
-             tx/s, ratios of medians.",
+             tx/s, ratios of medians. CPU per transaction: the user and system time of this process and of every process of the \
+             server (backends, WAL writer, checkpointer) over each round, from /proc, divided by the round's transactions; \
+             medians over the rounds.",
             RUN.as_secs_f64()
         ),
     );
@@ -238,6 +240,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|size| db.tenancy(&app_url, size))
         .collect::<Result<_, _>>()?;
     tenancy_testing::enable_native_context(&mut owner)?;
+    let meter = support::cpu_meter(&mut owner);
     for (workers, sql_context) in [1usize, 8].into_iter().zip(&sql_contexts) {
         let size = u32::try_from(workers)?;
         let ours = db.tenancy(&app_url, size)?;
@@ -264,13 +267,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &|_, n| rls_tx(&floor, floor_tenant, work, id(n), false),
             ];
             let mut samples: [Vec<f64>; 6] = Default::default();
+            let mut cpu: [Vec<f64>; 6] = Default::default();
             for round in 0..ROUNDS {
                 // Each round starts with a different side, so that none is always measured
                 // right after the same neighbour (a checkpoint, a cold cache, the inserts of
                 // the side before).
                 for k in 0..sides.len() {
                     let i = (round + k) % sides.len();
-                    samples[i].push(support::throughput(workers, RUN, sides[i])?);
+                    let (tps, per_tx) =
+                        support::throughput_and_cpu(workers, RUN, sides[i], meter.as_ref())?;
+                    samples[i].push(tps);
+                    cpu[i].extend(per_tx);
                 }
             }
             let [
@@ -337,6 +344,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 stats(sql_side)?,
                 stats(rls_side)?,
             ));
+            // What each side costs, as against how it fared: CPU time per transaction.
+            if let [Some(ours), Some(plain_cpu), Some(floor_cpu)] =
+                [&cpu[0], &cpu[1], &cpu[5]].map(|v| Stats::of(v))
+            {
+                section.push(Row::compared(
+                    &format!("{label}: CPU per transaction, tenancy vs plain Diesel"),
+                    "µs",
+                    Better::Lower,
+                    ours,
+                    plain_cpu,
+                ));
+                section.push(Row::compared(
+                    &format!(
+                        "{label}: CPU per transaction, row level security alone vs plain Diesel"
+                    ),
+                    "µs",
+                    Better::Lower,
+                    floor_cpu,
+                    plain_cpu,
+                ));
+            }
         }
     }
     report.sections.push(section);

@@ -14,7 +14,7 @@ use diesel::prelude::*;
 
 pub mod short_work;
 
-pub use tenancy_bench_report::{Better, Report, Row, Section, Stats};
+pub use tenancy_bench_report::{Better, CpuMeter, Report, Row, Section, Stats};
 use tenancy_foundation::run_migrations;
 use tenancy_testing::TestDatabase;
 
@@ -48,6 +48,34 @@ pub fn throughput<E: std::fmt::Display>(
     run: Duration,
     work: &(dyn Fn(usize, u64) -> Result<(), E> + Sync),
 ) -> Result<f64, String> {
+    let (done, elapsed) = run_workers(workers, run, work)?;
+    Ok(done as f64 / elapsed.as_secs_f64())
+}
+
+/// [`throughput`], and the CPU time per operation this process and the server spent on the
+/// run (microseconds, both together) when `meter` can read them.
+pub fn throughput_and_cpu<E: std::fmt::Display>(
+    workers: usize,
+    run: Duration,
+    work: &(dyn Fn(usize, u64) -> Result<(), E> + Sync),
+    meter: Option<&CpuMeter>,
+) -> Result<(f64, Option<f64>), String> {
+    let before = meter.map(CpuMeter::sample);
+    let (done, elapsed) = run_workers(workers, run, work)?;
+    let cpu = meter.zip(before).map(|(meter, before)| {
+        let (client, server) = meter.sample().per_transaction_since(before, done as f64);
+        client + server
+    });
+    Ok((done as f64 / elapsed.as_secs_f64(), cpu))
+}
+
+/// Runs `workers` threads calling `work` until `run` has passed: how many calls finished, and
+/// the time from the start until the last worker stopped.
+fn run_workers<E: std::fmt::Display>(
+    workers: usize,
+    run: Duration,
+    work: &(dyn Fn(usize, u64) -> Result<(), E> + Sync),
+) -> Result<(u64, Duration), String> {
     let done = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
     let start = Instant::now();
@@ -77,7 +105,22 @@ pub fn throughput<E: std::fmt::Display>(
             .collect()
     });
     results.into_iter().collect::<Result<(), String>>()?;
-    Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
+    Ok((done.load(Ordering::Relaxed), start.elapsed()))
+}
+
+#[derive(QueryableByName)]
+struct BackendPid {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pid: i32,
+}
+
+/// A meter of this process's and the server's CPU time, for the server behind `conn` when it
+/// runs on this machine.
+pub fn cpu_meter(conn: &mut PgConnection) -> Option<CpuMeter> {
+    let backend: BackendPid = diesel::sql_query("SELECT pg_backend_pid() AS pid")
+        .get_result(conn)
+        .ok()?;
+    CpuMeter::for_backend(backend.pid)
 }
 
 #[derive(QueryableByName)]
