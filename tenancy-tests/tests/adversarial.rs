@@ -1032,13 +1032,18 @@ fn an_opening_seen_in_another_session_cannot_be_replayed() {
             .max_size(2)
             .build()
             .unwrap();
-        // Warm both connections, so that B's opening below is a later one (on the native
-        // context, the BEGIN carrying the entry).
+        // Both connections opened once, so that B's opening below is a later one (on the
+        // native context, the BEGIN carrying the entry): two transactions held at once.
+        let both = std::sync::Barrier::new(2);
         std::thread::scope(|s| {
             for _ in 0..2 {
                 s.spawn(|| {
-                    titles(&t, a);
-                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    t.transaction(a, |tx| {
+                        let _: Vec<String> = tx.load(posts::table.select(posts::title))?;
+                        both.wait();
+                        Ok::<_, Error>(())
+                    })
+                    .unwrap();
                 });
             }
         });

@@ -764,11 +764,28 @@ async fn an_opening_seen_in_another_session_cannot_be_replayed() {
         let name = format!("tenancy_async_replay_{}", rls.native());
         let t =
             std::sync::Arc::new(common::async_tenancy_named(rls, 2, pipeline, Some(&name)).await);
-        // Both connections used once, so that B's opening below is a later one.
-        let warm = t.clone();
-        let first = tokio::spawn(async move { titles(&warm, a).await });
-        titles(&t, a).await;
-        first.await.unwrap();
+        // Both connections opened once, so that B's opening below is a later one (on the
+        // native context, the BEGIN carrying the entry): two transactions held at once.
+        let both = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+        let (warm, warm_both) = (t.clone(), both.clone());
+        let first = tokio::spawn(async move {
+            warm.transaction(a, async |tx| {
+                tx.load::<_, String>(posts::table.select(posts::title))
+                    .await?;
+                warm_both.wait().await;
+                Ok::<_, Error>(())
+            })
+            .await
+        });
+        t.transaction(a, async |tx| {
+            tx.load::<_, String>(posts::table.select(posts::title))
+                .await?;
+            both.wait().await;
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+        first.await.unwrap().unwrap();
         let (opened, observed) = tokio::sync::oneshot::channel::<()>();
         let (done, finished) = tokio::sync::oneshot::channel::<()>();
         let holder = t.clone();
