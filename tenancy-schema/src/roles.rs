@@ -214,27 +214,36 @@ const CREATEROLE: &str = "CREATEROLE, with which it can grant itself any role th
 /// [`verify_app_login`]'s problem for a login whose sessions skip foreign keys.
 const REPLICA: &str = "a login whose sessions start with session_replication_role = replica, or that may set it, where no foreign key is checked: a row can then point into another tenant, and row level security does not look at what a row references";
 
+/// Whether the server has grants of SET on settings (`GRANT SET ON PARAMETER`), which exist
+/// from PostgreSQL 15 on, and so do the catalog that holds them and `has_parameter_privilege`.
+pub(crate) fn has_parameter_grants(conn: &mut PgConnection) -> diesel::QueryResult<bool> {
+    #[derive(diesel::QueryableByName)]
+    struct Version {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        n: i32,
+    }
+    let version: Version =
+        diesel::sql_query("SELECT current_setting('server_version_num')::integer AS n")
+            .get_result(conn)?;
+    Ok(version.n >= 150_000)
+}
+
 /// Whether the session's login starts in the replication role that fires no foreign-key
-/// trigger, or may switch to it (a grant of SET on the setting, from PostgreSQL 15 on).
+/// trigger, or may switch to it (a grant of SET on the setting).
 fn unchecked_foreign_keys(conn: &mut PgConnection) -> diesel::QueryResult<bool> {
     #[derive(diesel::QueryableByName)]
     struct Replica {
         #[diesel(sql_type = Bool)]
         on: bool,
-        #[diesel(sql_type = Bool)]
-        grants: bool,
     }
-    let now: Replica = diesel::sql_query(
-        "SELECT current_setting('session_replication_role') = 'replica' AS on,
-                current_setting('server_version_num')::integer >= 150000 AS grants",
-    )
-    .get_result(conn)?;
-    if now.on || !now.grants {
+    let now: Replica =
+        diesel::sql_query("SELECT current_setting('session_replication_role') = 'replica' AS on")
+            .get_result(conn)?;
+    if now.on || !has_parameter_grants(conn)? {
         return Ok(now.on);
     }
     let may_set: Replica = diesel::sql_query(
-        "SELECT NOT r.rolsuper AND has_parameter_privilege(r.oid, 'session_replication_role', 'SET') AS on,
-                true AS grants
+        "SELECT NOT r.rolsuper AND has_parameter_privilege(r.oid, 'session_replication_role', 'SET') AS on
          FROM pg_roles r WHERE r.rolname = session_user",
     )
     .get_result(conn)?;

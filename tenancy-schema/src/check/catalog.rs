@@ -445,18 +445,10 @@ struct Granted {
 
 /// The grants of SET on the extension's settings that reach `app`: one of them is what the
 /// leader hands its parallel workers as the context (extension 1.4), which a role allowed to
-/// set it could write in a session that had not loaded the extension yet. Such grants exist
-/// from PostgreSQL 15 on, and so does the catalog that holds them.
-fn parameter_grants(conn: &mut PgConnection, app: &str) -> QueryResult<Vec<String>> {
-    #[derive(QueryableByName)]
-    struct Version {
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        n: i32,
-    }
-    let version: Version =
-        diesel::sql_query("SELECT current_setting('server_version_num')::integer AS n")
-            .get_result(conn)?;
-    if version.n < 150_000 {
+/// set it could write in a session that had not loaded the extension yet. None where the
+/// server has no such grants (`grants`: [`crate::roles::has_parameter_grants`]).
+fn parameter_grants(conn: &mut PgConnection, app: &str, grants: bool) -> QueryResult<Vec<String>> {
+    if !grants {
         return Ok(Vec::new());
     }
     let granted: Vec<Granted> = diesel::sql_query(
@@ -495,21 +487,14 @@ WHERE name = 'session_replication_role' AND setting = 'replica'
   AND source NOT IN ('session', 'database', 'user', 'database user')
 ORDER BY 1";
 
-/// [`REPLICA_DEFAULTS_SQL`], then the roles of the application (the role and the roles that
-/// are members of it) that may SET the setting themselves.
-fn replica_sessions(conn: &mut PgConnection, app: &str) -> QueryResult<Vec<String>> {
-    #[derive(QueryableByName)]
-    struct Version {
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        n: i32,
-    }
+/// [`REPLICA_DEFAULTS_SQL`], then, where the server has grants of SET on settings (`grants`:
+/// [`crate::roles::has_parameter_grants`]), the roles of the application (the role and the roles that are
+/// members of it) that may SET the setting themselves.
+fn replica_sessions(conn: &mut PgConnection, app: &str, grants: bool) -> QueryResult<Vec<String>> {
     let mut found: Vec<Granted> = diesel::sql_query(REPLICA_DEFAULTS_SQL)
         .bind::<Text, _>(app)
         .load(conn)?;
-    let version: Version =
-        diesel::sql_query("SELECT current_setting('server_version_num')::integer AS n")
-            .get_result(conn)?;
-    if version.n >= 150_000 {
+    if grants {
         found.extend(
             diesel::sql_query(
                 "SELECT format('GRANT SET ON PARAMETER session_replication_role TO %I', r.rolname) AS what
@@ -764,8 +749,11 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     let mut context: ContextRow = diesel::sql_query(CONTEXT_SQL)
         .bind::<T, _>(&app)
         .get_result(conn)?;
-    context.forgeable_by.extend(parameter_grants(conn, &app)?);
-    let replica_sessions = replica_sessions(conn, &app)?;
+    let grants = crate::roles::has_parameter_grants(conn)?;
+    context
+        .forgeable_by
+        .extend(parameter_grants(conn, &app, grants)?);
+    let replica_sessions = replica_sessions(conn, &app, grants)?;
     Ok(Catalog {
         reach,
         context,
