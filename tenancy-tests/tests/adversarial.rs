@@ -12,6 +12,10 @@
 mod common;
 
 use common::Rls;
+use common::attacks::{
+    BREAKOUTS, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL, assert_b_untouched,
+    refused_as_run_from_text, tenant_column_assignments, unsafe_sql,
+};
 use common::schema::{categories, comments, posts};
 use diesel::connection::SimpleConnection;
 use diesel::dsl::{exists, sql};
@@ -36,48 +40,18 @@ fn titles(t: &Tenancy, tenant: TenantId) -> Vec<String> {
     v
 }
 
-/// Tenant B's rows, read as the owner: nothing an attack did may have changed them.
-fn assert_b_untouched(rls: Rls, b: TenantId) {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = Text)]
-        title: String,
-        #[diesel(sql_type = Text)]
-        slug: String,
-    }
-    let rows: Vec<Row> = diesel::sql_query(format!(
-        "SELECT title, slug FROM posts WHERE tenant_id = '{}' ORDER BY id",
-        b.as_uuid()
-    ))
-    .load(&mut rls.owner())
-    .unwrap();
-    let got: Vec<(String, String)> = rows.into_iter().map(|r| (r.title, r.slug)).collect();
-    assert_eq!(
-        got,
-        [
-            ("b one".to_owned(), "first".to_owned()),
-            ("b two".to_owned(), "second".to_owned())
-        ],
-        "{rls:?}: tenant B changed"
-    );
-}
-
-fn unsafe_sql(r: Result<impl std::fmt::Debug, Error>) -> SqlTextError {
-    match r {
-        Err(Error::UnsafeSql(e)) => e,
-        other => panic!("expected Error::UnsafeSql, got {other:?}"),
-    }
-}
-
 /// What tenancy refuses `fragment` with, used as a raw filter in a tenant transaction.
 fn refused_in_filter(t: &Tenancy, tenant: TenantId, fragment: &str) -> SqlTextError {
-    unsafe_sql(t.transaction(tenant, |tx| {
-        tx.load::<_, String>(
-            categories::table
-                .filter(sql::<Bool>(fragment))
-                .select(categories::name),
-        )
-    }))
+    unsafe_sql(
+        t.transaction(tenant, |tx| {
+            tx.load::<_, String>(
+                categories::table
+                    .filter(sql::<Bool>(fragment))
+                    .select(categories::name),
+            )
+        }),
+        fragment,
+    )
 }
 
 #[test]
@@ -146,19 +120,7 @@ fn schema_qualified_tenant_tables_are_refused_before_sending() {
     for rls in Rls::all() {
         let (a, _) = rls.two_tenants();
         let t = rls.tenancy(1);
-        for fragment in [
-            "EXISTS (SELECT 1 FROM public.posts p WHERE p.title LIKE 'b%')",
-            r#"EXISTS (SELECT 1 FROM "public"."posts" WHERE title LIKE 'b%')"#,
-            "EXISTS (SELECT 1 FROM PUBLIC.Comments)",
-            // To the server a comment is white space, and a line comment ends at a carriage
-            // return.
-            "EXISTS (SELECT 1 FROM public/**/.posts p WHERE p.title LIKE 'b%')",
-            "EXISTS (SELECT 1 FROM public. -- x\n posts p WHERE p.title LIKE 'b%')",
-            "EXISTS (SELECT 1 -- x\rFROM public.posts p WHERE p.title LIKE 'b%')",
-            // `$é$` is a dollar-quote tag to the server: `$é$'$é$` is a string holding a
-            // quote, and the sub-select after it is code.
-            "$é$'$é$ || (SELECT max(title) FROM public.posts) LIKE chr(39) || chr(98) || chr(37) -- '\n",
-        ] {
+        for fragment in SCHEMA_QUALIFIED {
             let e = refused_in_filter(&t, a, fragment);
             assert!(
                 matches!(e, SqlTextError::QualifiedTenantTable { .. }),
@@ -173,34 +135,15 @@ fn sql_run_from_text_and_escaped_names_are_refused_before_sending() {
     for rls in Rls::all() {
         let (a, _) = rls.two_tenants();
         let t = rls.tenancy(1);
-        for fragment in [
-            "EXISTS (SELECT 1 FROM unnest(xpath('//title/text()', query_to_xml('SELECT title FROM posts', true, false, ''))) x WHERE x::text LIKE 'b%')",
-            "EXISTS (SELECT 1 FROM unnest(xpath('//title/text()', pg_catalog.table_to_xml('posts', true, false, ''))) x WHERE x::text LIKE 'b%')",
-            r#"EXISTS (SELECT 1 FROM U&"\0070osts" WHERE title LIKE 'b%')"#,
-            "EXISTS (SELECT 1 FROM unnest(xpath('//title/text()', query_to_xml/**/('SELECT title FROM posts', true, false, ''))) x WHERE x::text LIKE 'b%')",
-            "ts_rewrite('x'::tsquery, 'SELECT ''x''::tsquery, plainto_tsquery(title) FROM posts')::text LIKE '%b%'",
-            // The planner's statistics hold sample values of every tenant's rows, shown
-            // wherever row level security is off.
-            "EXISTS (SELECT 1 FROM pg_catalog.pg_stats s WHERE s.tablename = 'posts' AND s.most_common_vals::text LIKE '%b one%')",
-            r#"EXISTS (SELECT 1 FROM "pg_stats_ext" WHERE tablename = 'posts')"#,
-        ] {
+        for fragment in RUN_FROM_TEXT {
             let e = refused_in_filter(&t, a, fragment);
-            assert!(
-                matches!(
-                    e,
-                    SqlTextError::DynamicSql(_)
-                        | SqlTextError::EscapedIdentifier
-                        | SqlTextError::StatisticsView(_)
-                ),
-                "{rls:?} {fragment}: {e}"
-            );
+            assert!(refused_as_run_from_text(&e), "{rls:?} {fragment}: {e}");
         }
     }
 }
 
 #[test]
 fn writes_copy_nothing_from_another_tenant() {
-    let steal = "coalesce((SELECT max(body) FROM comments WHERE body LIKE 'b%'), 'nothing')";
     for rls in Rls::all() {
         let (a, b) = rls.two_tenants();
         let t = rls.tenancy(1);
@@ -208,7 +151,7 @@ fn writes_copy_nothing_from_another_tenant() {
             // UPDATE ... SET col = (sub-select of another tenant table).
             tx.update(posts::table)
                 .filter(posts::id.eq(1))
-                .set(posts::title.eq(sql::<Text>(steal)))
+                .set(posts::title.eq(sql::<Text>(STEAL)))
                 .execute()?;
             // UPDATE whose filter is a sub-query on another table.
             let hit = tx
@@ -226,7 +169,7 @@ fn writes_copy_nothing_from_another_tenant() {
                 posts::table,
                 (
                     posts::id.eq(10),
-                    posts::title.eq(sql::<Text>(steal)),
+                    posts::title.eq(sql::<Text>(STEAL)),
                     posts::slug.eq("copied"),
                 ),
             )?;
@@ -235,7 +178,7 @@ fn writes_copy_nothing_from_another_tenant() {
                 posts::table,
                 (posts::id.eq(2), posts::title.eq("x"), posts::slug.eq("second")),
                 posts::id,
-                posts::title.eq(sql::<Text>(steal)),
+                posts::title.eq(sql::<Text>(STEAL)),
             )?;
             // A sub-select of the written table itself, through an alias in raw SQL.
             tx.update(posts::table)
@@ -263,7 +206,7 @@ fn writes_copy_nothing_from_another_tenant() {
             );
         }
         assert_eq!(rows[0].0, "nothing", "{rls:?}");
-        assert_b_untouched(rls, b);
+        assert_b_untouched(rls, b, &format!("{rls:?}"));
     }
 }
 
@@ -395,32 +338,29 @@ fn write_filters_and_changesets_cannot_break_out() {
     for rls in Rls::all() {
         let (a, b) = rls.two_tenants();
         let t = rls.tenancy(1);
-        for fragment in [
-            "true) OR (true",
-            "true -- ",
-            "true /* ) OR (true */",
-            "true; DELETE FROM posts",
-        ] {
-            let e = unsafe_sql(t.transaction(a, |tx| {
-                tx.update(posts::table)
-                    .filter(sql::<Bool>(fragment))
-                    .set(posts::slug.eq("overwritten"))
-                    .execute()
-            }));
+        for fragment in BREAKOUTS {
+            let context = format!("{rls:?} {fragment}");
+            let e = unsafe_sql(
+                t.transaction(a, |tx| {
+                    tx.update(posts::table)
+                        .filter(sql::<Bool>(fragment))
+                        .set(posts::slug.eq("overwritten"))
+                        .execute()
+                }),
+                &context,
+            );
             assert!(!e.to_string().is_empty());
-            let e = unsafe_sql(t.transaction(a, |tx| {
-                tx.delete(comments::table)
-                    .filter(sql::<Bool>(fragment))
-                    .execute()
-            }));
+            let e = unsafe_sql(
+                t.transaction(a, |tx| {
+                    tx.delete(comments::table)
+                        .filter(sql::<Bool>(fragment))
+                        .execute()
+                }),
+                &context,
+            );
             assert!(!e.to_string().is_empty());
         }
-        // A value fragment that adds an assignment of the tenant column, quoted or not.
-        for value in [
-            format!("'x', tenant_id = '{}'", b.as_uuid()),
-            format!(r#"'x', "tenant_id" = '{}'"#, b.as_uuid()),
-            format!("'x', TENANT_ID = '{}'", b.as_uuid()),
-        ] {
+        for value in tenant_column_assignments(b) {
             let r = t.transaction(a, |tx| {
                 tx.update(posts::table)
                     .filter(posts::id.eq(1))
@@ -450,7 +390,7 @@ fn write_filters_and_changesets_cannot_break_out() {
         }
         // Nothing was written anywhere.
         assert_eq!(titles(&t, a), ["a one", "a two"], "{rls:?}");
-        assert_b_untouched(rls, b);
+        assert_b_untouched(rls, b, &format!("{rls:?}"));
     }
 }
 
@@ -496,7 +436,7 @@ fn a_client_encoding_cannot_turn_a_string_into_code() {
             "{rls:?}: {updated:?}"
         );
         assert_eq!(titles(&t, a), ["a one", "a two"], "{rls:?}");
-        assert_b_untouched(rls, b);
+        assert_b_untouched(rls, b, &format!("{rls:?}"));
     }
 }
 
@@ -544,7 +484,7 @@ fn a_backslash_cannot_turn_a_string_into_code() {
             .unwrap();
         assert!(names.is_empty(), "{rls:?}: {names:?}");
         assert_eq!(titles(&t, a), ["a one", "a two"], "{rls:?}");
-        assert_b_untouched(rls, b);
+        assert_b_untouched(rls, b, &format!("{rls:?}"));
     }
 }
 
@@ -623,7 +563,7 @@ fn row_locks_scope_other_tables_and_second_references_to_the_locked_one() {
             })
             .unwrap();
         assert_eq!(own, [1, 2], "{rls:?}");
-        assert_b_untouched(rls, b);
+        assert_b_untouched(rls, b, &format!("{rls:?}"));
     }
 }
 
@@ -632,13 +572,16 @@ fn the_system_connection_refuses_tenant_tables_anywhere_in_a_statement() {
     for rls in Rls::all() {
         rls.two_tenants();
         let t = rls.tenancy(1);
-        let e = unsafe_sql(t.system(|sys| {
-            sys.execute(
-                diesel::insert_into(categories::table)
-                    .values(posts::table.select((posts::id + 1000, posts::title)))
-                    .into_columns((categories::id, categories::name)),
-            )
-        }));
+        let e = unsafe_sql(
+            t.system(|sys| {
+                sys.execute(
+                    diesel::insert_into(categories::table)
+                        .values(posts::table.select((posts::id + 1000, posts::title)))
+                        .into_columns((categories::id, categories::name)),
+                )
+            }),
+            &format!("{rls:?}"),
+        );
         assert!(
             matches!(&e, SqlTextError::TenantTableOnSystemConnection(table) if table == "posts"),
             "{rls:?}: {e}"
@@ -648,13 +591,16 @@ fn the_system_connection_refuses_tenant_tables_anywhere_in_a_statement() {
             "id IN (SELECT category_id FROM posts)",
             "id IN (SELECT 1 -- x\rUNION SELECT category_id FROM posts)",
         ] {
-            let e = unsafe_sql(t.system(|sys| {
-                sys.load::<_, String>(
-                    categories::table
-                        .filter(sql::<Bool>(fragment))
-                        .select(categories::name),
-                )
-            }));
+            let e = unsafe_sql(
+                t.system(|sys| {
+                    sys.load::<_, String>(
+                        categories::table
+                            .filter(sql::<Bool>(fragment))
+                            .select(categories::name),
+                    )
+                }),
+                &format!("{rls:?} {fragment}"),
+            );
             assert!(
                 matches!(e, SqlTextError::TenantTableOnSystemConnection(_)),
                 "{rls:?} {fragment}: {e}"

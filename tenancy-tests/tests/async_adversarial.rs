@@ -12,6 +12,10 @@
 
 mod common;
 
+use common::attacks::{
+    BREAKOUTS, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL, assert_b_untouched,
+    refused_as_run_from_text, tenant_column_assignments, unsafe_sql,
+};
 use common::schema::{categories, comments, posts};
 use common::{Rls, assert_async_sessions_clean, async_tenancy_with, async_titles as titles};
 use diesel::dsl::{exists, sql};
@@ -24,39 +28,6 @@ use tenancy_schema::{Error, SqlTextError, TenantId};
 struct Title {
     #[diesel(sql_type = Text)]
     title: String,
-}
-
-/// Tenant B's rows, read as the owner: nothing an attack did may have changed them.
-fn assert_b_untouched(rls: Rls, b: TenantId, run: &str) {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = Text)]
-        title: String,
-        #[diesel(sql_type = Text)]
-        slug: String,
-    }
-    let rows: Vec<Row> = diesel::sql_query(format!(
-        "SELECT title, slug FROM posts WHERE tenant_id = '{}' ORDER BY id",
-        b.as_uuid()
-    ))
-    .load(&mut rls.owner())
-    .unwrap();
-    let got: Vec<(String, String)> = rows.into_iter().map(|r| (r.title, r.slug)).collect();
-    assert_eq!(
-        got,
-        [
-            ("b one".to_owned(), "first".to_owned()),
-            ("b two".to_owned(), "second".to_owned())
-        ],
-        "{run}: tenant B changed"
-    );
-}
-
-fn unsafe_sql(r: Result<impl std::fmt::Debug, Error>, run: &str) -> SqlTextError {
-    match r {
-        Err(Error::UnsafeSql(e)) => e,
-        other => panic!("{run}: expected Error::UnsafeSql, got {other:?}"),
-    }
 }
 
 /// What tenancy refuses `fragment` with, used as a raw filter in an async tenant transaction.
@@ -168,36 +139,16 @@ async fn sub_queries_on_another_table_are_scoped_in_where_select_and_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schema_qualified_and_text_run_tenant_tables_are_refused_before_sending() {
     for (rls, run, a, b, t) in each_run(1).await {
-        for fragment in [
-            "EXISTS (SELECT 1 FROM public.posts p WHERE p.title LIKE 'b%')",
-            r#"EXISTS (SELECT 1 FROM "public"."posts" WHERE title LIKE 'b%')"#,
-            "EXISTS (SELECT 1 FROM PUBLIC.Comments)",
-            "EXISTS (SELECT 1 FROM public. -- x\n posts p WHERE p.title LIKE 'b%')",
-            "EXISTS (SELECT 1 -- x\rFROM public.posts p WHERE p.title LIKE 'b%')",
-            "$é$'$é$ || (SELECT max(title) FROM public.posts) LIKE chr(39) || chr(98) || chr(37) -- '\n",
-        ] {
+        for fragment in SCHEMA_QUALIFIED {
             let e = refused_in_filter(&t, a, fragment, &run).await;
             assert!(
                 matches!(e, SqlTextError::QualifiedTenantTable { .. }),
                 "{run} {fragment}: {e}"
             );
         }
-        for fragment in [
-            "EXISTS (SELECT 1 FROM unnest(xpath('//title/text()', query_to_xml('SELECT title FROM posts', true, false, ''))) x WHERE x::text LIKE 'b%')",
-            r#"EXISTS (SELECT 1 FROM U&"\0070osts" WHERE title LIKE 'b%')"#,
-            "ts_rewrite('x'::tsquery, 'SELECT ''x''::tsquery, plainto_tsquery(title) FROM posts')::text LIKE '%b%'",
-            "EXISTS (SELECT 1 FROM pg_catalog.pg_stats s WHERE s.tablename = 'posts' AND s.most_common_vals::text LIKE '%b one%')",
-        ] {
+        for fragment in RUN_FROM_TEXT {
             let e = refused_in_filter(&t, a, fragment, &run).await;
-            assert!(
-                matches!(
-                    e,
-                    SqlTextError::DynamicSql(_)
-                        | SqlTextError::EscapedIdentifier
-                        | SqlTextError::StatisticsView(_)
-                ),
-                "{run} {fragment}: {e}"
-            );
+            assert!(refused_as_run_from_text(&e), "{run} {fragment}: {e}");
         }
         // Refused before anything was sent: the connection is clean and A's rows are A's.
         assert_async_sessions_clean(&t, &run).await;
@@ -208,14 +159,13 @@ async fn schema_qualified_and_text_run_tenant_tables_are_refused_before_sending(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_copy_nothing_from_another_tenant() {
-    let steal = "coalesce((SELECT max(body) FROM comments WHERE body LIKE 'b%'), 'nothing')";
     for (rls, run, a, b, t) in each_run(1).await {
         let hit = t
             .transaction(a, async |tx| {
                 // UPDATE ... SET col = (sub-select of another tenant table).
                 tx.update(posts::table)
                     .filter(posts::id.eq(1))
-                    .set(posts::title.eq(sql::<Text>(steal)))
+                    .set(posts::title.eq(sql::<Text>(STEAL)))
                     .execute()
                     .await?;
                 // UPDATE whose filter is a sub-query on another table.
@@ -236,7 +186,7 @@ async fn writes_copy_nothing_from_another_tenant() {
                     posts::table,
                     (
                         posts::id.eq(10),
-                        posts::title.eq(sql::<Text>(steal)),
+                        posts::title.eq(sql::<Text>(STEAL)),
                         posts::slug.eq("copied"),
                     ),
                 )
@@ -246,7 +196,7 @@ async fn writes_copy_nothing_from_another_tenant() {
                     posts::table,
                     (posts::id.eq(2), posts::title.eq("x"), posts::slug.eq("second")),
                     posts::id,
-                    posts::title.eq(sql::<Text>(steal)),
+                    posts::title.eq(sql::<Text>(STEAL)),
                 )
                 .await?;
                 // A sub-select of the written table itself, through an alias in raw SQL.
@@ -371,12 +321,7 @@ async fn typed_writes_checked_once_stay_scoped_every_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_filters_and_changesets_cannot_break_out() {
     for (rls, run, a, b, t) in each_run(1).await {
-        for fragment in [
-            "true) OR (true",
-            "true -- ",
-            "true /* ) OR (true */",
-            "true; DELETE FROM posts",
-        ] {
+        for fragment in BREAKOUTS {
             let r = t
                 .transaction(a, async |tx| {
                     tx.update(posts::table)
@@ -397,12 +342,7 @@ async fn write_filters_and_changesets_cannot_break_out() {
                 .await;
             unsafe_sql(r, &run);
         }
-        // A value fragment that adds an assignment of the tenant column, quoted or not.
-        for value in [
-            format!("'x', tenant_id = '{}'", b.as_uuid()),
-            format!(r#"'x', "tenant_id" = '{}'"#, b.as_uuid()),
-            format!("'x', TENANT_ID = '{}'", b.as_uuid()),
-        ] {
+        for value in tenant_column_assignments(b) {
             let r = t
                 .transaction(a, async |tx| {
                     tx.update(posts::table)

@@ -9,6 +9,8 @@ use diesel::{Connection, PgConnection};
 use tenancy_schema::{Tenancy, TenantId};
 use tenancy_testing::TestDatabase;
 
+pub mod attacks;
+
 pub mod schema {
     // A subset of the foundation schema's `tenants` (created by `run_migrations`), declared
     // here because Diesel's `allow_tables_to_appear_in_same_query!` only joins tables of

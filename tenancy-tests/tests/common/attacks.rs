@@ -1,0 +1,104 @@
+//! The attacks the synchronous and the async adversarial suites both run, and what they check
+//! afterwards: one list of each, so that the two APIs face the same attacks.
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use tenancy_schema::{Error, SqlTextError, TenantId};
+
+use super::Rls;
+
+/// Raw filter fragments that name a tenant table qualified by its schema, which the shadowing
+/// CTE does not reach: refused before sending (`SqlTextError::QualifiedTenantTable`).
+pub const SCHEMA_QUALIFIED: &[&str] = &[
+    "EXISTS (SELECT 1 FROM public.posts p WHERE p.title LIKE 'b%')",
+    r#"EXISTS (SELECT 1 FROM "public"."posts" WHERE title LIKE 'b%')"#,
+    "EXISTS (SELECT 1 FROM PUBLIC.Comments)",
+    // To the server a comment is white space, and a line comment ends at a carriage return.
+    "EXISTS (SELECT 1 FROM public/**/.posts p WHERE p.title LIKE 'b%')",
+    "EXISTS (SELECT 1 FROM public. -- x\n posts p WHERE p.title LIKE 'b%')",
+    "EXISTS (SELECT 1 -- x\rFROM public.posts p WHERE p.title LIKE 'b%')",
+    // `$é$` is a dollar-quote tag to the server: `$é$'$é$` is a string holding a quote, and
+    // the sub-select after it is code.
+    "$é$'$é$ || (SELECT max(title) FROM public.posts) LIKE chr(39) || chr(98) || chr(37) -- '\n",
+];
+
+/// Raw filter fragments that run SQL from text, name a table in an escaped form, or read the
+/// planner's statistics: refused before sending (`SqlTextError::DynamicSql`,
+/// `EscapedIdentifier`, `StatisticsView`).
+pub const RUN_FROM_TEXT: &[&str] = &[
+    "EXISTS (SELECT 1 FROM unnest(xpath('//title/text()', query_to_xml('SELECT title FROM posts', true, false, ''))) x WHERE x::text LIKE 'b%')",
+    "EXISTS (SELECT 1 FROM unnest(xpath('//title/text()', pg_catalog.table_to_xml('posts', true, false, ''))) x WHERE x::text LIKE 'b%')",
+    r#"EXISTS (SELECT 1 FROM U&"\0070osts" WHERE title LIKE 'b%')"#,
+    "EXISTS (SELECT 1 FROM unnest(xpath('//title/text()', query_to_xml/**/('SELECT title FROM posts', true, false, ''))) x WHERE x::text LIKE 'b%')",
+    "ts_rewrite('x'::tsquery, 'SELECT ''x''::tsquery, plainto_tsquery(title) FROM posts')::text LIKE '%b%'",
+    // The planner's statistics hold sample values of every tenant's rows, shown wherever row
+    // level security is off.
+    "EXISTS (SELECT 1 FROM pg_catalog.pg_stats s WHERE s.tablename = 'posts' AND s.most_common_vals::text LIKE '%b one%')",
+    r#"EXISTS (SELECT 1 FROM "pg_stats_ext" WHERE tablename = 'posts')"#,
+];
+
+/// Whether `e` is how a [`RUN_FROM_TEXT`] fragment is refused.
+pub fn refused_as_run_from_text(e: &SqlTextError) -> bool {
+    matches!(
+        e,
+        SqlTextError::DynamicSql(_)
+            | SqlTextError::EscapedIdentifier
+            | SqlTextError::StatisticsView(_)
+    )
+}
+
+/// A value that reads the newest comment starting with `b` (another tenant's, unless scoped).
+pub const STEAL: &str =
+    "coalesce((SELECT max(body) FROM comments WHERE body LIKE 'b%'), 'nothing')";
+
+/// Raw write filters that try to close their parentheses, or end the statement.
+pub const BREAKOUTS: &[&str] = &[
+    "true) OR (true",
+    "true -- ",
+    "true /* ) OR (true */",
+    "true; DELETE FROM posts",
+];
+
+/// Value fragments that add an assignment of the tenant column (to tenant `b`), quoted or not.
+pub fn tenant_column_assignments(b: TenantId) -> [String; 3] {
+    [
+        format!("'x', tenant_id = '{}'", b.as_uuid()),
+        format!(r#"'x', "tenant_id" = '{}'"#, b.as_uuid()),
+        format!("'x', TENANT_ID = '{}'", b.as_uuid()),
+    ]
+}
+
+/// What tenancy refused `r` with; a panic naming `context` when it was not refused as unsafe
+/// SQL.
+pub fn unsafe_sql(r: Result<impl std::fmt::Debug, Error>, context: &str) -> SqlTextError {
+    match r {
+        Err(Error::UnsafeSql(e)) => e,
+        other => panic!("{context}: expected Error::UnsafeSql, got {other:?}"),
+    }
+}
+
+/// Tenant B's rows, read as the owner: nothing an attack did may have changed them.
+pub fn assert_b_untouched(rls: Rls, b: TenantId, context: &str) {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        title: String,
+        #[diesel(sql_type = Text)]
+        slug: String,
+    }
+    let rows: Vec<Row> = diesel::sql_query(format!(
+        "SELECT title, slug FROM posts WHERE tenant_id = '{}' ORDER BY id",
+        b.as_uuid()
+    ))
+    .load(&mut rls.owner())
+    .unwrap();
+    let got: Vec<(String, String)> = rows.into_iter().map(|r| (r.title, r.slug)).collect();
+    assert_eq!(
+        got,
+        [
+            ("b one".to_owned(), "first".to_owned()),
+            ("b two".to_owned(), "second".to_owned())
+        ],
+        "{context}: tenant B changed"
+    );
+}
