@@ -14,7 +14,7 @@ mod common;
 use common::Rls;
 use common::attacks::{
     BREAKOUTS, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL, assert_b_untouched,
-    refused_as_run_from_text, tenant_column_assignments, unsafe_sql,
+    refused_as_run_from_text, replays_of, tenant_column_assignments, unsafe_sql,
 };
 use common::schema::{categories, comments, posts};
 use diesel::connection::SimpleConnection;
@@ -1013,19 +1013,8 @@ fn an_opening_seen_in_another_session_cannot_be_replayed() {
             .bind::<Text, _>(&name)
             .get_result(&mut rls.owner())
             .unwrap();
-            let attempts: Vec<String> =
-                if let Some((_, rest)) = seen.query.split_once("/*tenancy_context.entry:") {
-                    let entry = rest.trim_end_matches("*/");
-                    vec![
-                        format!("CALL tenancy_context.enter('{entry}')"),
-                        format!("SELECT tenancy_context.enter_block('{entry}')"),
-                    ]
-                } else {
-                    let Some((_, call)) = seen.query.split_once("SELECT tenancy.") else {
-                        panic!("{rls:?}: no entry in {}", seen.query);
-                    };
-                    vec![format!("SELECT tenancy.{call}")]
-                };
+            let attempts = replays_of(&seen.query);
+            assert!(!attempts.is_empty(), "{rls:?}: no entry in {}", seen.query);
             for attempt in &attempts {
                 let r = t.transaction(a, |tx| {
                     tx.execute(diesel::sql_query(attempt))?;

@@ -14,7 +14,7 @@ mod common;
 
 use common::attacks::{
     BREAKOUTS, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL, assert_b_untouched,
-    refused_as_run_from_text, tenant_column_assignments, unsafe_sql,
+    refused_as_run_from_text, replays_of, tenant_column_assignments, unsafe_sql,
 };
 use common::schema::{categories, comments, posts};
 use common::{Rls, assert_async_sessions_clean, async_tenancy_with, async_titles as titles};
@@ -761,18 +761,7 @@ async fn an_opening_seen_in_another_session_cannot_be_replayed() {
         // it, which carries nothing to replay (the pipelined entry is a bound parameter, which
         // pg_stat_activity does not show).
         let query = &seen[0].query;
-        let attempts: Vec<String> =
-            if let Some((_, rest)) = query.split_once("/*tenancy_context.entry:") {
-                let entry = rest.trim_end_matches("*/");
-                vec![
-                    format!("CALL tenancy_context.enter('{entry}')"),
-                    format!("SELECT tenancy_context.enter_block('{entry}')"),
-                ]
-            } else if let Some((_, call)) = query.split_once("SELECT tenancy.enter") {
-                vec![format!("SELECT tenancy.enter{call}")]
-            } else {
-                Vec::new()
-            };
+        let attempts = replays_of(query);
         assert!(pipeline || !attempts.is_empty(), "{run}: {query}");
         for attempt in &attempts {
             let r = t

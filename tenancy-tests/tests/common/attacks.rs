@@ -102,3 +102,22 @@ pub fn assert_b_untouched(rls: Rls, b: TenantId, context: &str) {
         "{context}: tenant B changed"
     );
 }
+
+/// The replays of an opening seen in `pg_stat_activity` (`observed`: a session's last
+/// statement), as raw SQL: on the native context the `BEGIN` comment's entry through both of
+/// the extension's entry points, on the SQL context the `tenancy.enter(..)` call. None when the
+/// statement shows no entry (a connection's first, prepared opening, or a statement sent
+/// behind a pipelined one).
+pub fn replays_of(observed: &str) -> Vec<String> {
+    if let Some((_, rest)) = observed.split_once("/*tenancy_context.entry:") {
+        let entry = rest.trim_end_matches("*/");
+        vec![
+            format!("CALL tenancy_context.enter('{entry}')"),
+            format!("SELECT tenancy_context.enter_block('{entry}')"),
+        ]
+    } else if let Some((_, call)) = observed.split_once("SELECT tenancy.enter") {
+        vec![format!("SELECT tenancy.enter{call}")]
+    } else {
+        Vec::new()
+    }
+}
