@@ -610,11 +610,9 @@ fn an_unvalidated_key_to_a_global_table_is_not_a_tenant_key() {
          ALTER TABLE gadgets ADD CONSTRAINT gadgets_plan_fk FOREIGN KEY (plan_id) REFERENCES plans (id) NOT VALID;",
     )
     .unwrap();
-    let r = report(
-        &mut conn,
-        &registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]),
-        &CheckOptions::default(),
-    );
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
+    let options = CheckOptions::default();
+    let r = report(&mut conn, &reg, &options);
     assert!(
         !present(&r, "TEN042", "gadgets_plan_fk"),
         "{:#?}",
@@ -622,11 +620,7 @@ fn an_unvalidated_key_to_a_global_table_is_not_a_tenant_key() {
     );
     conn.batch_execute("ALTER TABLE gadgets DISABLE TRIGGER ALL")
         .unwrap();
-    let r = report(
-        &mut conn,
-        &registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]),
-        &CheckOptions::default(),
-    );
+    let r = report(&mut conn, &reg, &options);
     // Disabled on the referenced side: the key from gadget_parts checks nothing either.
     assert!(
         present(&r, "TEN042", "gadgets_tenant_fk")
