@@ -167,7 +167,10 @@
 //! policy calls), a CREATEROLE role (which can grant
 //! itself any of those), a REPLICATION role (logical decoding reads every change to every table,
 //! past every privilege and policy), a predefined role with access to the server's files or shell
-//! (`pg_read_server_files`, `pg_write_server_files`, `pg_execute_server_program`), a role with
+//! (`pg_read_server_files`, `pg_write_server_files`, `pg_execute_server_program`) or granted
+//! one of their functions (`pg_read_file`, `pg_read_binary_file`, `lo_import`, `lo_export`,
+//! adminpack's `pg_file_*`, dblink's `dblink_connect_u`; a table's data file holds every
+//! tenant's rows, unfiltered, and `PUBLIC` counts), a role with
 //! any privilege on `tenancy.context_key` (`pg_read_all_data` and `pg_write_all_data` included:
 //! reading the key seals any tenant's context, writing it puts in a known key) or a role with
 //! `TRUNCATE` or `TRIGGER` on a table under row level security, which governs neither, or a role

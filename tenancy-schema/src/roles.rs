@@ -36,6 +36,13 @@ pub(crate) struct Reachable {
     pub replication: bool,
     #[diesel(sql_type = Bool)]
     pub server_access: bool,
+    /// The functions that read or write the server's files, or connect as any user, that this
+    /// role may run by a grant of its own (`pg_read_binary_file(text)`, ..), as SQL names them.
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub file_functions: Option<String>,
+    /// The same, that `PUBLIC` may run, and so every role.
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub public_file_functions: Option<String>,
     /// It may read or change `tenancy.context_key`, the key that seals the tenant context.
     #[diesel(sql_type = Bool)]
     pub key_access: bool,
@@ -58,7 +65,14 @@ pub(crate) struct Reachable {
 /// Every role `login` can become (itself included), with what would let it skip row level
 /// security. In PostgreSQL 15 any membership allows `SET ROLE`, whatever `INHERIT` says.
 pub(crate) const REACHABLE_SQL: &str = "
-WITH RECURSIVE reach (oid, path) AS (
+WITH RECURSIVE server_file_functions AS (
+  SELECT p.oid FROM pg_proc p
+  WHERE (p.pronamespace = 'pg_catalog'::regnamespace
+         AND p.proname IN ('pg_read_file', 'pg_read_binary_file', 'lo_import', 'lo_export',
+                           'pg_file_write', 'pg_file_sync', 'pg_file_rename', 'pg_file_unlink'))
+     OR (p.proname = 'dblink_connect_u' AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c'))
+),
+reach (oid, path) AS (
   SELECT r.oid, r.rolname::text FROM pg_roles r WHERE r.rolname = $1
   UNION
   SELECT m.roleid, reach.path || ' -> ' || g.rolname
@@ -71,6 +85,19 @@ SELECT DISTINCT ON (r.rolname)
   r.rolcreaterole AS create_role, r.rolreplication AS replication,
   r.rolname IN ('pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files')
     AS server_access,
+  -- Their functions, granted one by one: a table's data file holds every tenant's rows, and
+  -- what may be written there (the server's configuration among it) makes a superuser.
+  -- Revoked from PUBLIC by PostgreSQL itself; dblink's connects as any user, password or not.
+  (SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid::regprocedure::text)
+   FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+   WHERE a.grantee = r.oid AND a.privilege_type = 'EXECUTE' AND p.proowner <> r.oid
+     AND p.oid IN (SELECT oid FROM server_file_functions)
+  ) AS file_functions,
+  (SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid::regprocedure::text)
+   FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+   WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'
+     AND p.oid IN (SELECT oid FROM server_file_functions)
+  ) AS public_file_functions,
   EXISTS (
     SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
@@ -151,6 +178,8 @@ impl Reachable {
             Some(
                 "a predefined role that runs programs on the server or reads or writes its files, as the operating system user that owns every table's data",
             )
+        } else if self.file_functions.is_some() || self.public_file_functions.is_some() {
+            Some(FILE_FUNCTIONS)
         } else if self.create_role {
             Some(CREATEROLE)
         } else if self.replication {
@@ -176,6 +205,21 @@ impl Reachable {
         match self.problem() {
             Some(CREATEROLE) => Some(format!("ALTER ROLE {} NOCREATEROLE", self.role)),
             Some(REPLICATION) => Some(format!("ALTER ROLE {} NOREPLICATION", self.role)),
+            Some(FILE_FUNCTIONS) => Some(
+                [
+                    self.file_functions
+                        .as_deref()
+                        .map(|f| (f, self.role_ident.as_str())),
+                    self.public_file_functions.as_deref().map(|f| (f, "PUBLIC")),
+                ]
+                .into_iter()
+                .flatten()
+                .map(|(functions, from)| {
+                    format!("REVOKE EXECUTE ON FUNCTION {functions} FROM {from}")
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            ),
             Some(SCHEMA_OWNER) => Some(format!(
                 "ALTER SCHEMA {} OWNER TO <the role that runs the migrations>",
                 self.owned_schema.as_deref().unwrap_or_default()
@@ -195,6 +239,13 @@ impl Reachable {
     pub(crate) fn temporary_of(&self, app: &str) -> bool {
         self.problem() == Some(TEMPORARY) && (self.role == app || !self.temporary)
     }
+
+    /// Whether the problem is only functions of the server's files that `PUBLIC` may run:
+    /// `tenancy check` reports that once, for the application role (TEN065).
+    #[cfg(feature = "check")]
+    pub(crate) fn public_file_functions_of(&self, app: &str) -> bool {
+        self.problem() == Some(FILE_FUNCTIONS) && self.role != app && self.file_functions.is_none()
+    }
 }
 
 /// [`Reachable::problem`] for the owner of a schema holding tables under row level security.
@@ -206,6 +257,9 @@ const REPLICATION: &str = "REPLICATION, with which it reads every change to ever
 
 /// [`Reachable::problem`] for a role that may create temporary tables.
 const TEMPORARY: &str = "a role that may create temporary tables: one made by SQL in one tenant's transaction outlives it, and shadows the tenant table of its name (pg_temp is searched first) in every later transaction on the pooled connection, whichever tenant it runs for, with no row level security on it";
+
+/// [`Reachable::problem`] for a role granted a function of the server's files.
+const FILE_FUNCTIONS: &str = "a role that may run functions that read or write the server's files (pg_read_binary_file, lo_import, lo_export, ..) or connect as any user (dblink_connect_u): a table's data file holds every tenant's rows, which no policy filters, and a file written in the server's directory can make a superuser";
 
 /// [`Reachable::problem`] for a CREATEROLE role: PostgreSQL 15 lets CREATEROLE grant
 /// membership in any role but a superuser.

@@ -812,6 +812,9 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         "adv_fn_group".to_owned(),
         "adv_replica_login".to_owned(),
         "adv_replica_set_login".to_owned(),
+        "adv_read_file_login".to_owned(),
+        "adv_lo_group".to_owned(),
+        "adv_lo_login".to_owned(),
     ]);
     owner
         .batch_execute(
@@ -856,6 +859,13 @@ fn logins_that_could_skip_row_level_security_are_refused() {
              CREATE ROLE adv_replica_set_login LOGIN INHERIT PASSWORD 'p';
              GRANT tenancy_app TO adv_replica_set_login;
              GRANT SET ON PARAMETER session_replication_role TO adv_replica_set_login;
+             CREATE ROLE adv_read_file_login LOGIN INHERIT PASSWORD 'p';
+             GRANT tenancy_app TO adv_read_file_login;
+             GRANT EXECUTE ON FUNCTION pg_read_binary_file(text) TO adv_read_file_login;
+             CREATE ROLE adv_lo_group NOLOGIN;
+             GRANT EXECUTE ON FUNCTION lo_import(text) TO adv_lo_group;
+             CREATE ROLE adv_lo_login LOGIN INHERIT PASSWORD 'p';
+             GRANT tenancy_app, adv_lo_group TO adv_lo_login;
              CREATE ROLE adv_temp_login LOGIN INHERIT PASSWORD 'p';
              GRANT tenancy_app TO adv_temp_login;
              DO $$ BEGIN
@@ -900,6 +910,10 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         // tenant. Started in it by a role default, or switched to by a grant of SET.
         ("adv_replica_login", "adv_replica_login"),
         ("adv_replica_set_login", "adv_replica_set_login"),
+        // A function that reads the server's files, granted one by one: the data file of a
+        // table under row level security holds every tenant's rows.
+        ("adv_read_file_login", "adv_read_file_login"),
+        ("adv_lo_login", "adv_lo_group"),
     ] {
         let r = build(&db.url_for(login, "p"), "tenancy_app");
         match r {

@@ -1005,6 +1005,26 @@ fn role_lints() {
             format!("GRANT pg_read_server_files TO {role}"),
             format!("REVOKE pg_read_server_files FROM {role}"),
         ),
+        // A function that reads the server's files, granted to the application role, to a
+        // login of it, or to PUBLIC: a table's data file holds every tenant's rows.
+        (
+            "TEN065",
+            "role",
+            format!("GRANT EXECUTE ON FUNCTION pg_read_binary_file(text) TO {role}"),
+            format!("REVOKE EXECUTE ON FUNCTION pg_read_binary_file(text) FROM {role}"),
+        ),
+        (
+            "TEN065",
+            "role",
+            format!("GRANT EXECUTE ON FUNCTION lo_import(text) TO {login}"),
+            format!("REVOKE EXECUTE ON FUNCTION lo_import(text) FROM {login}"),
+        ),
+        (
+            "TEN065",
+            "role",
+            "GRANT EXECUTE ON FUNCTION pg_read_file(text, bigint, bigint) TO PUBLIC".to_owned(),
+            "REVOKE EXECUTE ON FUNCTION pg_read_file(text, bigint, bigint) FROM PUBLIC".to_owned(),
+        ),
         // A login granted, beside the application role, a write on the context key (which
         // puts in a key the writer knows), or TRUNCATE on a table under row level security.
         (

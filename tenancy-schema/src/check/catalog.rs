@@ -724,17 +724,23 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     // The application role itself first: a membership of its own (`GRANT tenancy_admin TO
     // tenancy_app`) reaches every login of it, present or future. Its own attributes but
     // CREATEROLE and REPLICATION are TEN061-64, its rights on the context key TEN067 and on
-    // tables TEN014.
+    // tables TEN014; the functions of the server's files it may run are reported here.
     let member_creates: Vec<MemberCreateRow> = diesel::sql_query(MEMBER_CREATE_SQL)
         .bind::<T, _>(&app)
         .bind::<Array<Text>, _>(members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>())
         .load(conn)?;
     for login in std::iter::once(app.clone()).chain(members.into_iter().map(|m| m.name)) {
         for role in crate::roles::reachable(conn, &login)? {
-            if login == app && role.role == app && !role.create_role && !role.replication {
+            if login == app
+                && role.role == app
+                && !role.create_role
+                && !role.replication
+                && role.file_functions.is_none()
+                && role.public_file_functions.is_none()
+            {
                 continue;
             }
-            if role.temporary_of(&app) {
+            if role.temporary_of(&app) || role.public_file_functions_of(&app) {
                 continue;
             }
             if let Some(problem) = role.problem() {
