@@ -495,6 +495,28 @@ const CASES: &[Case] = &[
         breaks: "CREATE TABLE gadget_counts (name text, n int); GRANT SELECT ON gadget_counts TO tenancy_app; CREATE FUNCTION gadget_count() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$BEGIN UPDATE ONLY \"public\".gadget_counts SET name = NEW.name, n = n + 1; RETURN NEW; END$$; CREATE TRIGGER gadget_count AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_count()",
         fix: "REVOKE SELECT ON gadget_counts FROM tenancy_app",
     },
+    // A function that shows its argument, marked LEAKPROOF: a filter made of it may run
+    // before the policies' and sees every tenant's rows. One without arguments sees nothing
+    // of a row and is not reported.
+    Case {
+        id: "TEN077",
+        object: "function gadget_peek(text)",
+        breaks: "CREATE FUNCTION gadget_peek(t text) RETURNS boolean LANGUAGE plpgsql COST 0.0001 AS $$BEGIN RAISE NOTICE '%', t; RETURN true; END$$; ALTER FUNCTION gadget_peek(text) LEAKPROOF; CREATE FUNCTION gadget_const() RETURNS boolean LANGUAGE sql LEAKPROOF RETURN true",
+        fix: "ALTER FUNCTION gadget_peek(text) NOT LEAKPROOF",
+    },
+    // The planner's samples of every tenant's values, read from the catalog itself.
+    Case {
+        id: "TEN078",
+        object: "table pg_statistic",
+        breaks: "GRANT SELECT ON pg_catalog.pg_statistic TO tenancy_app",
+        fix: "REVOKE SELECT ON pg_catalog.pg_statistic FROM tenancy_app",
+    },
+    Case {
+        id: "TEN078",
+        object: "table pg_statistic_ext_data",
+        breaks: "GRANT SELECT (stxdmcv) ON pg_catalog.pg_statistic_ext_data TO PUBLIC",
+        fix: "REVOKE SELECT (stxdmcv) ON pg_catalog.pg_statistic_ext_data FROM PUBLIC",
+    },
     // Each row of the tenants table is one tenant's: its status decides whether that tenant's
     // transactions open.
     Case {

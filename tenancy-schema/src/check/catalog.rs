@@ -282,6 +282,12 @@ pub(super) struct Catalog {
     pub(super) elsewhere: Vec<ElsewhereRow>,
     pub(super) parents: Vec<ParentRow>,
     pub(super) servers: Vec<ServerRow>,
+    /// Functions not PostgreSQL's own, with arguments, marked LEAKPROOF, that the application
+    /// role or one of its logins may run ([`LEAKPROOF_SQL`]).
+    pub(super) leakproof: Vec<String>,
+    /// The statistics catalogs the application role or one of its logins may read
+    /// ([`STATISTICS_SQL`]).
+    pub(super) statistics: Vec<String>,
     /// Relations the application role may read that no policy covers (row level security
     /// off): whatever is written there, every tenant reads.
     pub(super) shared: Vec<String>,
@@ -315,6 +321,31 @@ fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> String) -> BTreeMap<String, Vec<T>
 /// Every login (or other role) that is a member of the application role, directly or through
 /// other roles. What each can become is [`crate::roles::reachable`], the query `Tenancy` checks
 /// its own login with. The application role's own attributes are TEN061-64.
+/// Functions the planner may run on a row before the policies have filtered it: a qual made
+/// only of LEAKPROOF functions may be evaluated ahead of the policies' quals (and is, when it
+/// is cheaper), so a function that shows its argument (a NOTICE, an error, a write) shows
+/// every tenant's values. Only a superuser marks a function LEAKPROOF; PostgreSQL's own are
+/// reviewed for it, and one without arguments sees nothing of a row.
+const LEAKPROOF_SQL: &str = "
+SELECT p.oid::regprocedure::text AS name
+FROM pg_proc p
+WHERE p.proleakproof AND p.pronargs > 0 AND p.oid >= 16384
+  AND EXISTS (SELECT FROM unnest($1::text[]) r (name)
+              WHERE has_function_privilege(r.name, p.oid, 'EXECUTE'))
+ORDER BY 1";
+
+/// The planner's statistics: sample values of every column of every table, most common values
+/// and histograms included, whoever's rows they are. PostgreSQL keeps these catalogs from
+/// everyone but superusers and shows them through views that leave out tables under row
+/// level security; a grant on the catalogs themselves bypasses that.
+const STATISTICS_SQL: &str = "
+SELECT c.oid::regclass::text AS name
+FROM pg_class c
+WHERE c.oid IN ('pg_catalog.pg_statistic'::regclass, 'pg_catalog.pg_statistic_ext_data'::regclass)
+  AND EXISTS (SELECT FROM unnest($1::text[]) r (name)
+              WHERE has_any_column_privilege(r.name, c.oid, 'SELECT'))
+ORDER BY 1";
+
 const MEMBERS_SQL: &str = "
 WITH RECURSIVE members (oid) AS (
   SELECT oid FROM pg_roles WHERE rolname = $1
@@ -447,6 +478,16 @@ struct Granted {
 /// leader hands its parallel workers as the context (extension 1.4), which a role allowed to
 /// set it could write in a session that had not loaded the extension yet. None where the
 /// server has no such grants (`grants`: [`crate::roles::has_parameter_grants`]).
+/// The names `sql` answers for `roles` (its `$1`).
+fn names(conn: &mut PgConnection, sql: &str, roles: &[&str]) -> QueryResult<Vec<String>> {
+    Ok(diesel::sql_query(sql)
+        .bind::<Array<Text>, _>(roles)
+        .load::<NameRow>(conn)?
+        .into_iter()
+        .map(|r| r.name)
+        .collect())
+}
+
 fn parameter_grants(conn: &mut PgConnection, app: &str, grants: bool) -> QueryResult<Vec<String>> {
     if !grants {
         return Ok(Vec::new());
@@ -729,7 +770,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         .bind::<T, _>(&app)
         .bind::<Array<Text>, _>(members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>())
         .load(conn)?;
-    for login in std::iter::once(app.clone()).chain(members.into_iter().map(|m| m.name)) {
+    for login in std::iter::once(app.clone()).chain(members.iter().map(|m| m.name.clone())) {
         for role in crate::roles::reachable(conn, &login)? {
             if login == app
                 && role.role == app
@@ -752,6 +793,11 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
             }
         }
     }
+    let app_and_logins: Vec<&str> = std::iter::once(app.as_str())
+        .chain(members.iter().map(|m| m.name.as_str()))
+        .collect();
+    let leakproof = names(conn, LEAKPROOF_SQL, &app_and_logins)?;
+    let statistics = names(conn, STATISTICS_SQL, &app_and_logins)?;
     let mut context: ContextRow = diesel::sql_query(CONTEXT_SQL)
         .bind::<T, _>(&app)
         .get_result(conn)?;
@@ -776,6 +822,8 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         elsewhere,
         parents,
         servers,
+        leakproof,
+        statistics,
         shared,
         audit,
         replica_sessions,

@@ -295,6 +295,18 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "a user mapping lets the application role or one of its logins connect through a foreign server (dblink, postgres_fdw) as another user",
     ),
     (
+        "TEN077",
+        Severity::Error,
+        Section::Isolation,
+        "a function the application role can run is marked LEAKPROOF but is not PostgreSQL's own: the planner may run it on rows before the policies filter them",
+    ),
+    (
+        "TEN078",
+        Severity::Error,
+        Section::Isolation,
+        "the application role can read the planner's statistics catalogs, which hold sample values of every tenant's rows",
+    ),
+    (
         "TEN080",
         Severity::Error,
         Section::Isolation,

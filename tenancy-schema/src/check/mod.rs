@@ -34,6 +34,7 @@ mod replication;
 mod report;
 mod roles;
 mod runner;
+mod side_channels;
 mod tables;
 mod triggers;
 

@@ -16,6 +16,7 @@ use super::lints::Section;
 use super::replication::check_replica_sessions;
 use super::report::{Findings, Report};
 use super::roles::{check_creatable_schemas, check_reach_and_context, check_role};
+use super::side_channels::check_side_channels;
 use super::tables::check_tenant_table;
 use super::triggers::check_trigger_sinks;
 use crate::{Result, TableKind, TableManifest};
@@ -114,6 +115,7 @@ pub fn run(
     check_tenant_rows_elsewhere(&mut f, &catalog, &tenant_tables, options);
     check_inherited_tenant_rows(&mut f, &catalog, &tenant_tables, options);
     check_foreign_servers(&mut f, &catalog, options);
+    check_side_channels(&mut f, &catalog, options);
     let mut migrations: Vec<&crate::migrations::MigrationFiles> = crate::migrations::MIGRATIONS
         .files()
         .into_iter()

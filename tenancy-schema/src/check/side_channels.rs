@@ -1,0 +1,38 @@
+//! TEN077 and TEN078: tenant rows read without reading a tenant table, past row level security
+//! rather than through a hole in it. Both come from a superuser's change (a function marked
+//! LEAKPROOF, a grant on a catalog PostgreSQL keeps to superusers), and both were shown in
+//! psql to hand one tenant's SQL the other tenants' values with every policy in place.
+
+use super::CheckOptions;
+use super::catalog::Catalog;
+use super::report::Findings;
+
+pub(super) fn check_side_channels(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
+    for function in &catalog.leakproof {
+        f.add(
+            "TEN077",
+            format!("function {function}"),
+            format!(
+                "`{function}` is marked LEAKPROOF and `{}` may run it: the planner may run it on every tenant's rows before the policies filter them, so whatever it shows of its arguments (a notice, an error) shows other tenants' values",
+                o.app_role
+            ),
+            format!(
+                "ALTER FUNCTION {function} NOT LEAKPROOF (as a superuser), unless it has been reviewed to show nothing of its arguments in any way"
+            ),
+        );
+    }
+    for catalog_table in &catalog.statistics {
+        f.add(
+            "TEN078",
+            format!("table {catalog_table}"),
+            format!(
+                "`{}` may read {catalog_table}, the planner's sample of every column's values (most common values, histograms) for every table and so every tenant; PostgreSQL shows it to others only through views that leave out tables under row level security",
+                o.app_role
+            ),
+            format!(
+                "REVOKE SELECT ON {catalog_table} FROM {}, PUBLIC (and from its logins); read pg_stats instead",
+                o.app_role
+            ),
+        );
+    }
+}
