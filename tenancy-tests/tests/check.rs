@@ -517,6 +517,14 @@ const CASES: &[Case] = &[
         breaks: "GRANT SELECT (stxdmcv) ON pg_catalog.pg_statistic_ext_data TO PUBLIC",
         fix: "REVOKE SELECT (stxdmcv) ON pg_catalog.pg_statistic_ext_data FROM PUBLIC",
     },
+    // A copy of tenant rows that left the tenant column out, readable by the application
+    // role: no other rule keys on anything it has.
+    Case {
+        id: "TEN054",
+        object: "table gadget_names",
+        breaks: "CREATE TABLE gadget_names AS SELECT name FROM gadgets; GRANT SELECT ON gadget_names TO tenancy_app",
+        fix: "REVOKE SELECT ON gadget_names FROM tenancy_app",
+    },
     // Each row of the tenants table is one tenant's: its status decides whether that tenant's
     // transactions open.
     Case {

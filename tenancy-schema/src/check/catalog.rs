@@ -37,6 +37,9 @@ pub(super) struct TableRow {
     /// Its comment starts with `tenancy: private`: kept from the application role on purpose.
     #[diesel(sql_type = Bool)]
     pub(super) private: bool,
+    /// A partition, classified through its parent.
+    #[diesel(sql_type = Bool)]
+    pub(super) partition: bool,
 }
 
 #[derive(QueryableByName)]
@@ -576,7 +579,8 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                 ARRAY(SELECT p FROM unnest(ARRAY['TRUNCATE', 'TRIGGER']) p
                       WHERE has_table_privilege($2, c.oid, p)) AS app_unpoliced,
                 has_table_privilege($2, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE') AS app_can_write,
-                coalesce(obj_description(c.oid, 'pg_class') LIKE 'tenancy: private%', false) AS private
+                coalesce(obj_description(c.oid, 'pg_class') LIKE 'tenancy: private%', false) AS private,
+                c.relispartition AS partition
          FROM pg_class c
          WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p')",
     )

@@ -187,6 +187,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "the application role may write the table of tenants",
     ),
     (
+        "TEN054",
+        Severity::Warning,
+        Section::Isolation,
+        "a table the application role may read, without row level security or the tenant column, that no model classifies",
+    ),
+    (
         "TEN060",
         Severity::Error,
         Section::Isolation,

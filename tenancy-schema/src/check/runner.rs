@@ -105,6 +105,7 @@ pub fn run(
         );
     }
     check_global_tables(&mut f, &catalog, registry, options);
+    check_unclassified_readable(&mut f, &catalog, registry, options);
     check_role(&mut f, &catalog, options);
     check_reach_and_context(&mut f, &catalog, options);
     check_replica_sessions(&mut f, &catalog, options);
@@ -196,6 +197,44 @@ fn check_global_tables(
                 ),
             );
         }
+    }
+}
+
+/// TEN054: a table the application role may read, without row level security and without
+/// the tenant column, that no model classifies. Every other rule keys on the tenant column
+/// or a classification, so a copy of tenant rows that left the column out (`CREATE TABLE
+/// names AS SELECT name FROM posts`), an export or a cache is invisible to them, and every
+/// tenant's SQL reads it. A warning: it may as well be a global table whose model this run
+/// does not see.
+fn check_unclassified_readable(
+    f: &mut Findings,
+    catalog: &Catalog,
+    registry: &[&TableManifest],
+    options: &CheckOptions,
+) {
+    for (table, t) in &catalog.tables {
+        if !t.app_can_select
+            || t.rls
+            || t.partition
+            || *table == options.tenants_table
+            || table == "__diesel_schema_migrations"
+            || registry.iter().any(|m| m.table == table)
+            || catalog.has_tenant_column(table, options)
+        {
+            continue;
+        }
+        f.add(
+            "TEN054",
+            format!("table {table}"),
+            format!(
+                "`{}` may read `{table}`, which has no row level security and which no model classifies: if it holds rows of tenants (a copy or an export that left `{}` out), every tenant reads them all",
+                options.app_role, options.tenant_column
+            ),
+            format!(
+                "classify it with #[global_table] in the schema.rs `tenancy check` reads (run it in your application's directory, or pass --schema-rs) when it holds no tenant data; else REVOKE SELECT ON {table} FROM {}, PUBLIC",
+                options.app_role
+            ),
+        );
     }
 }
 
