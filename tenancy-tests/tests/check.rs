@@ -629,6 +629,31 @@ fn every_lint_fires_on_a_broken_database_and_clears_with_its_fix() {
     assert!(!report(&mut conn, &reg, &options).has_errors());
 }
 
+/// PostgreSQL checks the new rows of an UPDATE or ALL policy without WITH CHECK against its
+/// USING: a restrictive tenant policy written that way isolates as well as one that repeats
+/// the predicate, and is not reported; a weaker USING on it still is.
+#[test]
+fn a_restrictive_policy_without_with_check_checks_new_rows_with_using() {
+    let (_db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST]);
+    let options = CheckOptions::default();
+    conn.batch_execute(
+        "DROP POLICY tenant_isolation ON gadgets;
+         CREATE POLICY tenant_isolation ON gadgets AS RESTRICTIVE FOR ALL TO PUBLIC
+           USING (tenant_id = (SELECT tenancy.current_tenant()));",
+    )
+    .unwrap();
+    let r = report(&mut conn, &reg, &options);
+    assert!(!present(&r, "TEN013", "table gadgets"), "{:#?}", r.findings);
+    conn.batch_execute(
+        "ALTER POLICY tenant_isolation ON gadgets USING (tenant_id IS NOT DISTINCT FROM tenancy.current_tenant())",
+    )
+    .unwrap();
+    let r = report(&mut conn, &reg, &options);
+    assert!(present(&r, "TEN013", "table gadgets"), "{:#?}", r.findings);
+}
+
 /// TEN042 is about the keys that tie rows to their tenant: one from a tenant table to a global
 /// table, left NOT VALID, says nothing about tenants.
 #[test]

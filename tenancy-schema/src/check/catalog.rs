@@ -624,7 +624,10 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                 p.polcmd::text AS cmd,
                 (0 = ANY (p.polroles) OR EXISTS (SELECT 1 FROM unnest(p.polroles) r(oid) WHERE pg_has_role($2, r.oid, 'MEMBER'))) AS applies_to_app,
                 pg_get_expr(p.polqual, p.polrelid) AS using,
-                pg_get_expr(p.polwithcheck, p.polrelid) AS check
+                -- An UPDATE or ALL policy without WITH CHECK checks new rows with its USING.
+                pg_get_expr(coalesce(p.polwithcheck,
+                                     CASE WHEN p.polcmd IN ('*', 'w') THEN p.polqual END),
+                            p.polrelid) AS check
          FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
          WHERE c.relnamespace = $1::regnamespace",
     )
