@@ -441,6 +441,14 @@ const CASES: &[Case] = &[
         breaks: "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET session_replication_role = replica', current_database()); END $$",
         fix: "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET session_replication_role', current_database()); END $$",
     },
+    // A key from a tenant table to a global table the application role may delete from: the
+    // cascade deletes every tenant's rows that point at the deleted row.
+    Case {
+        id: "TEN044",
+        object: "foreign key gadgets_plan_fk on gadgets",
+        breaks: "ALTER TABLE gadgets ADD COLUMN plan_id uuid CONSTRAINT gadgets_plan_fk REFERENCES plans ON DELETE CASCADE; GRANT DELETE ON plans TO tenancy_app",
+        fix: "REVOKE DELETE ON plans FROM tenancy_app",
+    },
     Case {
         id: "TEN050",
         object: "table widgets",
@@ -652,6 +660,46 @@ fn a_restrictive_policy_without_with_check_checks_new_rows_with_using() {
     .unwrap();
     let r = report(&mut conn, &reg, &options);
     assert!(present(&r, "TEN013", "table gadgets"), "{:#?}", r.findings);
+}
+
+/// A cascade that stays within the writer's tenant (the key pairs the tenant columns), one
+/// that cannot be set off (RESTRICT), or one from the tenants table is not TEN044; the same
+/// key made to cascade from a global row the application role may delete is.
+#[test]
+fn only_a_cascade_a_tenant_can_set_off_across_tenants_is_reported() {
+    let (_db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
+    let options = CheckOptions::default();
+    conn.batch_execute(
+        "ALTER TABLE gadget_parts DROP CONSTRAINT gadget_parts_gadget_fk,
+           ADD CONSTRAINT gadget_parts_gadget_fk FOREIGN KEY (tenant_id, gadget_id)
+             REFERENCES gadgets (tenant_id, id) ON DELETE CASCADE ON UPDATE CASCADE;
+         ALTER TABLE gadgets ADD COLUMN plan_id uuid
+           CONSTRAINT gadgets_plan_fk REFERENCES plans ON DELETE RESTRICT ON UPDATE NO ACTION;
+         GRANT DELETE, UPDATE ON plans TO tenancy_app;",
+    )
+    .unwrap();
+    let r = report(&mut conn, &reg, &options);
+    assert!(
+        !r.findings.iter().any(|f| f.id == "TEN044"),
+        "{:#?}",
+        r.findings
+    );
+    conn.batch_execute(
+        "ALTER TABLE gadgets DROP CONSTRAINT gadgets_plan_fk,
+           ADD CONSTRAINT gadgets_plan_fk FOREIGN KEY (plan_id) REFERENCES plans ON DELETE SET NULL",
+    )
+    .unwrap();
+    let r = report(&mut conn, &reg, &options);
+    let cascades: Vec<_> = r.findings.iter().filter(|f| f.id == "TEN044").collect();
+    assert_eq!(cascades.len(), 1, "{:#?}", r.findings);
+    assert_eq!(cascades[0].object, "foreign key gadgets_plan_fk on gadgets");
+    assert!(
+        cascades[0].message.contains("ON DELETE SET NULL"),
+        "{}",
+        cascades[0].message
+    );
 }
 
 /// TEN042 is about the keys that tie rows to their tenant: one from a tenant table to a global
@@ -941,7 +989,7 @@ fn role_lints() {
         "CREATE ROLE {role} NOLOGIN; CREATE ROLE {owner} NOLOGIN; CREATE ROLE {login} LOGIN; GRANT {role} TO {login}"
     ))
     .unwrap();
-    let steps: [(&str, &str, String, String); 8] = [
+    let steps: [(&str, &str, String, String); 9] = [
         (
             "TEN061",
             "role",
@@ -959,6 +1007,16 @@ fn role_lints() {
             "table gadgets",
             format!("ALTER TABLE gadgets OWNER TO {role}"),
             "ALTER TABLE gadgets OWNER TO CURRENT_USER".to_owned(),
+        ),
+        // A login that may change the key of a global row that tenant rows point at with
+        // ON UPDATE SET NULL: the update empties every tenant's references.
+        (
+            "TEN044",
+            "foreign key gadget_parts_plan_fk on gadget_parts",
+            format!(
+                "ALTER TABLE gadget_parts ADD COLUMN plan_id uuid CONSTRAINT gadget_parts_plan_fk REFERENCES plans ON UPDATE SET NULL; GRANT UPDATE (id) ON plans TO {login}"
+            ),
+            format!("REVOKE UPDATE (id) ON plans FROM {login}"),
         ),
         (
             "TEN064",

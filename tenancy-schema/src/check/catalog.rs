@@ -182,6 +182,29 @@ pub(super) struct ServerRow {
     pub(super) mapped_for: String,
 }
 
+/// A referential action of a foreign key from a tenant table that a write by the application
+/// role or one of its logins sets off on rows of any tenant ([`CASCADES_SQL`]).
+#[derive(QueryableByName)]
+pub(super) struct CascadeRow {
+    #[diesel(sql_type = Text)]
+    pub(super) table_name: String,
+    #[diesel(sql_type = Text)]
+    pub(super) name: String,
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) columns: Vec<String>,
+    #[diesel(sql_type = Text)]
+    pub(super) target: String,
+    /// `ON DELETE CASCADE`, `ON UPDATE SET NULL`, ..
+    #[diesel(sql_type = Text)]
+    pub(super) action: String,
+    /// `DELETE` or `UPDATE`: what on the target sets the action off.
+    #[diesel(sql_type = Text)]
+    pub(super) privilege: String,
+    /// The roles among the application role and its logins that hold it.
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) roles: Vec<String>,
+}
+
 #[derive(QueryableByName)]
 struct NameRow {
     #[diesel(sql_type = Text)]
@@ -291,6 +314,8 @@ pub(super) struct Catalog {
     /// The statistics catalogs the application role or one of its logins may read
     /// ([`STATISTICS_SQL`]).
     pub(super) statistics: Vec<String>,
+    /// Referential actions a write by the application role sets off on every tenant's rows.
+    pub(super) cascades: Vec<CascadeRow>,
     /// Relations the application role may read that no policy covers (row level security
     /// off): whatever is written there, every tenant reads.
     pub(super) shared: Vec<String>,
@@ -348,6 +373,43 @@ WHERE c.oid IN ('pg_catalog.pg_statistic'::regclass, 'pg_catalog.pg_statistic_ex
   AND EXISTS (SELECT FROM unnest($1::text[]) r (name)
               WHERE has_any_column_privilege(r.name, c.oid, 'SELECT'))
 ORDER BY 1";
+
+/// The foreign keys of tenant tables (those in schema `$1` with the tenant column `$2`) whose
+/// referential action changes rows (CASCADE, SET NULL, SET DEFAULT) when a role among `$4`
+/// deletes or updates a referenced row, unless the key pairs the tenant column with the
+/// target's tenant column (then the action stays within the writer's tenant) or the target is
+/// the tenants table `$3` (whose writes are TEN053). PostgreSQL runs referential actions as
+/// the referencing table's owner, past row level security: one tenant deleting a row of a
+/// global table deletes every tenant's rows that point at it. Keys a partition inherits are
+/// left out; their parent's is reported.
+const CASCADES_SQL: &str = "
+SELECT c.relname::text AS table_name, con.conname::text AS name,
+       ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k (n, o)
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
+       con.confrelid::regclass::text AS target,
+       e.event || ' ' || CASE e.action WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' ELSE 'SET DEFAULT' END AS action,
+       e.privilege,
+       ARRAY(SELECT r.name FROM unnest($4::text[]) r (name)
+             WHERE CASE e.privilege
+                     WHEN 'DELETE' THEN has_table_privilege(r.name, con.confrelid, 'DELETE')
+                     ELSE EXISTS (SELECT FROM unnest(con.confkey) k (n)
+                                  WHERE has_column_privilege(r.name, con.confrelid, k.n, 'UPDATE'))
+                   END
+             ORDER BY 1) AS roles
+FROM pg_constraint con
+JOIN pg_class c ON c.oid = con.conrelid
+CROSS JOIN LATERAL (VALUES ('ON DELETE', con.confdeltype, 'DELETE'),
+                           ('ON UPDATE', con.confupdtype, 'UPDATE')) e (event, action, privilege)
+WHERE con.contype = 'f' AND con.conparentid = 0 AND c.relnamespace = $1::regnamespace
+  AND e.action IN ('c', 'n', 'd')
+  AND EXISTS (SELECT FROM pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped)
+  AND con.confrelid IS DISTINCT FROM to_regclass(quote_ident($1) || '.' || quote_ident($3))
+  AND NOT EXISTS (SELECT FROM unnest(con.conkey, con.confkey) k (src, dst)
+                  JOIN pg_attribute s ON s.attrelid = con.conrelid AND s.attnum = k.src
+                  JOIN pg_attribute d ON d.attrelid = con.confrelid AND d.attnum = k.dst
+                  WHERE s.attname = $2 AND d.attname = $2)
+ORDER BY 1, 2, 5";
 
 const MEMBERS_SQL: &str = "
 WITH RECURSIVE members (oid) AS (
@@ -805,6 +867,15 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         .collect();
     let leakproof = names(conn, LEAKPROOF_SQL, &app_and_logins)?;
     let statistics = names(conn, STATISTICS_SQL, &app_and_logins)?;
+    let cascades = diesel::sql_query(CASCADES_SQL)
+        .bind::<T, _>(&o.schema)
+        .bind::<T, _>(&o.tenant_column)
+        .bind::<T, _>(&o.tenants_table)
+        .bind::<Array<Text>, _>(&app_and_logins)
+        .load::<CascadeRow>(conn)?
+        .into_iter()
+        .filter(|c| !c.roles.is_empty())
+        .collect();
     let mut context: ContextRow = diesel::sql_query(CONTEXT_SQL)
         .bind::<T, _>(&app)
         .get_result(conn)?;
@@ -831,6 +902,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         servers,
         leakproof,
         statistics,
+        cascades,
         shared,
         audit,
         replica_sessions,

@@ -169,6 +169,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "sessions of the application role may run with session_replication_role = replica, where no foreign key is checked",
     ),
     (
+        "TEN044",
+        Severity::Error,
+        Section::Isolation,
+        "a foreign key of a tenant table cascades (CASCADE, SET NULL, SET DEFAULT) from a table the application role may delete from or update, changing every tenant's rows past row level security",
+    ),
+    (
         "TEN050",
         Severity::Warning,
         Section::Isolation,

@@ -22,6 +22,7 @@
 //! get new ids.
 
 mod audit;
+mod cascades;
 mod catalog;
 mod citus;
 mod classify;

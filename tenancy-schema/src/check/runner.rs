@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::audit::check_audit_log;
+use super::cascades::check_cascades;
 use super::catalog::{Catalog, load_catalog};
 use super::citus::{check_citus, load_citus};
 use super::definers::check_definers_and_views;
@@ -117,6 +118,7 @@ pub fn run(
     check_inherited_tenant_rows(&mut f, &catalog, &tenant_tables, options);
     check_foreign_servers(&mut f, &catalog, options);
     check_side_channels(&mut f, &catalog, options);
+    check_cascades(&mut f, &catalog, options);
     let mut migrations: Vec<&crate::migrations::MigrationFiles> = crate::migrations::MIGRATIONS
         .files()
         .into_iter()
