@@ -525,6 +525,14 @@ const CASES: &[Case] = &[
         breaks: "GRANT SELECT (stxdmcv) ON pg_catalog.pg_statistic_ext_data TO PUBLIC",
         fix: "REVOKE SELECT (stxdmcv) ON pg_catalog.pg_statistic_ext_data FROM PUBLIC",
     },
+    // A foreign table of file_fdw: it reads any file of the server (a tenant table's data
+    // file among them) or runs a program, as the user that owns every table's data.
+    Case {
+        id: "TEN079",
+        object: "foreign table gadget_raw",
+        breaks: "CREATE EXTENSION IF NOT EXISTS file_fdw; CREATE SERVER gadget_files FOREIGN DATA WRAPPER file_fdw; CREATE FOREIGN TABLE gadget_raw (line text) SERVER gadget_files OPTIONS (program 'cat /dev/null'); GRANT SELECT ON gadget_raw TO tenancy_app",
+        fix: "REVOKE SELECT ON gadget_raw FROM tenancy_app",
+    },
     // A copy of tenant rows that left the tenant column out, readable by the application
     // role: no other rule keys on anything it has.
     Case {
@@ -989,7 +997,7 @@ fn role_lints() {
         "CREATE ROLE {role} NOLOGIN; CREATE ROLE {owner} NOLOGIN; CREATE ROLE {login} LOGIN; GRANT {role} TO {login}"
     ))
     .unwrap();
-    let steps: [(&str, &str, String, String); 9] = [
+    let steps: [(&str, &str, String, String); 10] = [
         (
             "TEN061",
             "role",
@@ -1007,6 +1015,15 @@ fn role_lints() {
             "table gadgets",
             format!("ALTER TABLE gadgets OWNER TO {role}"),
             "ALTER TABLE gadgets OWNER TO CURRENT_USER".to_owned(),
+        ),
+        // The same file_fdw table, one column of it granted to a login of the application role.
+        (
+            "TEN079",
+            "foreign table gadget_raw",
+            format!(
+                "CREATE EXTENSION IF NOT EXISTS file_fdw; CREATE SERVER gadget_files FOREIGN DATA WRAPPER file_fdw; CREATE FOREIGN TABLE gadget_raw (line text) SERVER gadget_files OPTIONS (program 'cat /dev/null'); GRANT SELECT (line) ON gadget_raw TO {login}"
+            ),
+            "DROP EXTENSION file_fdw CASCADE".to_owned(),
         ),
         // A login that may change the key of a global row that tenant rows point at with
         // ON UPDATE SET NULL: the update empties every tenant's references.

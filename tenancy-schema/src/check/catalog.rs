@@ -314,6 +314,9 @@ pub(super) struct Catalog {
     /// The statistics catalogs the application role or one of its logins may read
     /// ([`STATISTICS_SQL`]).
     pub(super) statistics: Vec<String>,
+    /// Foreign tables of file_fdw the application role or one of its logins may read
+    /// ([`SERVER_FILES_SQL`]).
+    pub(super) server_files: Vec<String>,
     /// Referential actions a write by the application role sets off on every tenant's rows.
     pub(super) cascades: Vec<CascadeRow>,
     /// Relations the application role may read that no policy covers (row level security
@@ -410,6 +413,23 @@ WHERE con.contype = 'f' AND con.conparentid = 0 AND c.relnamespace = $1::regname
                   JOIN pg_attribute d ON d.attrelid = con.confrelid AND d.attnum = k.dst
                   WHERE s.attname = $2 AND d.attname = $2)
 ORDER BY 1, 2, 5";
+
+/// Foreign tables served by file_fdw (its handler, whatever the SQL function or the wrapper
+/// are called) that a role among `$1` may read: file_fdw reads a file, or runs a program, as
+/// the operating system user that owns every table's data files, where each table's rows are
+/// every tenant's. Only those who may read the server's files may create one; reading it
+/// needs nothing but SELECT.
+const SERVER_FILES_SQL: &str = "
+SELECT c.oid::regclass::text AS name
+FROM pg_foreign_table ft
+JOIN pg_class c ON c.oid = ft.ftrelid
+JOIN pg_foreign_server s ON s.oid = ft.ftserver
+JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+JOIN pg_proc h ON h.oid = w.fdwhandler
+WHERE (h.prosrc = 'file_fdw_handler' OR h.probin ~ '(^|/)file_fdw(\\.so)?$')
+  AND EXISTS (SELECT FROM unnest($1::text[]) r (name)
+              WHERE has_any_column_privilege(r.name, c.oid, 'SELECT'))
+ORDER BY 1";
 
 const MEMBERS_SQL: &str = "
 WITH RECURSIVE members (oid) AS (
@@ -867,6 +887,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         .collect();
     let leakproof = names(conn, LEAKPROOF_SQL, &app_and_logins)?;
     let statistics = names(conn, STATISTICS_SQL, &app_and_logins)?;
+    let server_files = names(conn, SERVER_FILES_SQL, &app_and_logins)?;
     let cascades = diesel::sql_query(CASCADES_SQL)
         .bind::<T, _>(&o.schema)
         .bind::<T, _>(&o.tenant_column)
@@ -902,6 +923,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         servers,
         leakproof,
         statistics,
+        server_files,
         cascades,
         shared,
         audit,

@@ -319,6 +319,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "the application role can read the planner's statistics catalogs, which hold sample values of every tenant's rows",
     ),
     (
+        "TEN079",
+        Severity::Error,
+        Section::Isolation,
+        "the application role can read a foreign table of file_fdw, which reads the server's files or runs a program as the operating system user that owns every table's data",
+    ),
+    (
         "TEN080",
         Severity::Error,
         Section::Isolation,

@@ -1,7 +1,8 @@
-//! TEN077 and TEN078: tenant rows read without reading a tenant table, past row level security
-//! rather than through a hole in it. Both come from a superuser's change (a function marked
-//! LEAKPROOF, a grant on a catalog PostgreSQL keeps to superusers), and both were shown in
-//! psql to hand one tenant's SQL the other tenants' values with every policy in place.
+//! TEN077 to TEN079: tenant rows read without reading a tenant table, past row level security
+//! rather than through a hole in it. Each comes from a superuser's change (a function marked
+//! LEAKPROOF, a grant on a catalog PostgreSQL keeps to superusers, a file_fdw foreign table),
+//! and each was shown in psql to hand one tenant's SQL the other tenants' values with every
+//! policy in place.
 
 use super::CheckOptions;
 use super::catalog::Catalog;
@@ -31,6 +32,20 @@ pub(super) fn check_side_channels(f: &mut Findings, catalog: &Catalog, o: &Check
             ),
             format!(
                 "REVOKE SELECT ON {catalog_table} FROM {}, PUBLIC (and from its logins); read pg_stats instead",
+                o.app_role
+            ),
+        );
+    }
+    for table in &catalog.server_files {
+        f.add(
+            "TEN079",
+            format!("foreign table {table}"),
+            format!(
+                "`{}` may read {table}, a foreign table of file_fdw: it reads a file or runs a program as the operating system user that owns the data files of every table, and a tenant table's data file holds every tenant's rows (in psql, `strings` of one through file_fdw showed both tenants' secrets to a role that row level security showed none)",
+                o.app_role
+            ),
+            format!(
+                "REVOKE SELECT ON {table} FROM {}, PUBLIC (and from its logins); load what the file holds into a table in a job of its own",
                 o.app_role
             ),
         );
