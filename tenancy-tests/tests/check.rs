@@ -533,6 +533,12 @@ const CASES: &[Case] = &[
         breaks: "CREATE EXTENSION IF NOT EXISTS file_fdw; CREATE SERVER gadget_files FOREIGN DATA WRAPPER file_fdw; CREATE FOREIGN TABLE gadget_raw (line text) SERVER gadget_files OPTIONS (program 'cat /dev/null'); GRANT SELECT ON gadget_raw TO tenancy_app",
         fix: "REVOKE SELECT ON gadget_raw FROM tenancy_app",
     },
+    Case {
+        id: "TEN079",
+        object: "view gadget_raw_view",
+        breaks: "CREATE VIEW gadget_raw_lines AS SELECT line FROM gadget_raw; CREATE VIEW gadget_raw_view AS SELECT * FROM gadget_raw_lines; GRANT SELECT ON gadget_raw_view TO tenancy_app",
+        fix: "DROP VIEW gadget_raw_view, gadget_raw_lines",
+    },
     // A copy of tenant rows that left the tenant column out, readable by the application
     // role: no other rule keys on anything it has.
     Case {

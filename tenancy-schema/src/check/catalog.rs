@@ -205,6 +205,15 @@ pub(super) struct CascadeRow {
     pub(super) roles: Vec<String>,
 }
 
+/// A relation with its kind as SQL names it (`foreign table`, `view`, ..).
+#[derive(QueryableByName)]
+pub(super) struct KindNameRow {
+    #[diesel(sql_type = Text)]
+    pub(super) kind: String,
+    #[diesel(sql_type = Text)]
+    pub(super) name: String,
+}
+
 #[derive(QueryableByName)]
 struct NameRow {
     #[diesel(sql_type = Text)]
@@ -314,9 +323,9 @@ pub(super) struct Catalog {
     /// The statistics catalogs the application role or one of its logins may read
     /// ([`STATISTICS_SQL`]).
     pub(super) statistics: Vec<String>,
-    /// Foreign tables of file_fdw the application role or one of its logins may read
-    /// ([`SERVER_FILES_SQL`]).
-    pub(super) server_files: Vec<String>,
+    /// Foreign tables of file_fdw, and views of them, the application role or one of its
+    /// logins may read ([`SERVER_FILES_SQL`]).
+    pub(super) server_files: Vec<KindNameRow>,
     /// Referential actions a write by the application role sets off on every tenant's rows.
     pub(super) cascades: Vec<CascadeRow>,
     /// Relations the application role may read that no policy covers (row level security
@@ -415,19 +424,31 @@ WHERE con.contype = 'f' AND con.conparentid = 0 AND c.relnamespace = $1::regname
 ORDER BY 1, 2, 5";
 
 /// Foreign tables served by file_fdw (its handler, whatever the SQL function or the wrapper
-/// are called) that a role among `$1` may read: file_fdw reads a file, or runs a program, as
-/// the operating system user that owns every table's data files, where each table's rows are
-/// every tenant's. Only those who may read the server's files may create one; reading it
-/// needs nothing but SELECT.
+/// are called), and the views and materialized views built on them, that a role among `$1`
+/// may read: file_fdw reads a file, or runs a program, as the operating system user that owns
+/// every table's data files, where each table's rows are every tenant's. Only those who may
+/// read the server's files may create one; reading it, or a view of it, needs nothing but
+/// SELECT.
 const SERVER_FILES_SQL: &str = "
-SELECT c.oid::regclass::text AS name
-FROM pg_foreign_table ft
-JOIN pg_class c ON c.oid = ft.ftrelid
-JOIN pg_foreign_server s ON s.oid = ft.ftserver
-JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
-JOIN pg_proc h ON h.oid = w.fdwhandler
-WHERE (h.prosrc = 'file_fdw_handler' OR h.probin ~ '(^|/)file_fdw(\\.so)?$')
-  AND EXISTS (SELECT FROM unnest($1::text[]) r (name)
+WITH RECURSIVE reads (oid) AS (
+  SELECT ft.ftrelid
+  FROM pg_foreign_table ft
+  JOIN pg_foreign_server s ON s.oid = ft.ftserver
+  JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+  JOIN pg_proc h ON h.oid = w.fdwhandler
+  WHERE h.prosrc = 'file_fdw_handler' OR h.probin ~ '(^|/)file_fdw(\\.so)?$'
+  UNION
+  SELECT r.ev_class
+  FROM reads
+  JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = reads.oid
+                  AND d.classid = 'pg_rewrite'::regclass
+  JOIN pg_rewrite r ON r.oid = d.objid
+  WHERE r.ev_class <> reads.oid
+)
+SELECT CASE c.relkind WHEN 'f' THEN 'foreign table' WHEN 'm' THEN 'materialized view'
+                      ELSE 'view' END AS kind, c.oid::regclass::text AS name
+FROM reads JOIN pg_class c ON c.oid = reads.oid
+WHERE EXISTS (SELECT FROM unnest($1::text[]) r (name)
               WHERE has_any_column_privilege(r.name, c.oid, 'SELECT'))
 ORDER BY 1";
 
@@ -887,7 +908,9 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         .collect();
     let leakproof = names(conn, LEAKPROOF_SQL, &app_and_logins)?;
     let statistics = names(conn, STATISTICS_SQL, &app_and_logins)?;
-    let server_files = names(conn, SERVER_FILES_SQL, &app_and_logins)?;
+    let server_files = diesel::sql_query(SERVER_FILES_SQL)
+        .bind::<Array<Text>, _>(&app_and_logins)
+        .load(conn)?;
     let cascades = diesel::sql_query(CASCADES_SQL)
         .bind::<T, _>(&o.schema)
         .bind::<T, _>(&o.tenant_column)

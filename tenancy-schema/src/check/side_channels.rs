@@ -36,16 +36,17 @@ pub(super) fn check_side_channels(f: &mut Findings, catalog: &Catalog, o: &Check
             ),
         );
     }
-    for table in &catalog.server_files {
+    for relation in &catalog.server_files {
+        let name = &relation.name;
         f.add(
             "TEN079",
-            format!("foreign table {table}"),
+            format!("{} {name}", relation.kind),
             format!(
-                "`{}` may read {table}, a foreign table of file_fdw: it reads a file or runs a program as the operating system user that owns the data files of every table, and a tenant table's data file holds every tenant's rows (in psql, `strings` of one through file_fdw showed both tenants' secrets to a role that row level security showed none)",
+                "`{}` may read {name}, a foreign table of file_fdw or a view of one: file_fdw reads a file or runs a program as the operating system user that owns the data files of every table, and a tenant table's data file holds every tenant's rows (in psql, `strings` of one through file_fdw showed both tenants' secrets to a role that row level security showed none)",
                 o.app_role
             ),
             format!(
-                "REVOKE SELECT ON {table} FROM {}, PUBLIC (and from its logins); load what the file holds into a table in a job of its own",
+                "REVOKE SELECT ON {name} FROM {}, PUBLIC (and from its logins); load what the file holds into a table in a job of its own",
                 o.app_role
             ),
         );
