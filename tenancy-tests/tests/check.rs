@@ -539,6 +539,27 @@ const CASES: &[Case] = &[
         breaks: "CREATE VIEW gadget_raw_lines AS SELECT line FROM gadget_raw; CREATE VIEW gadget_raw_view AS SELECT * FROM gadget_raw_lines; GRANT SELECT ON gadget_raw_view TO tenancy_app",
         fix: "DROP VIEW gadget_raw_view, gadget_raw_lines",
     },
+    // The context key read for the application role with its owner's rights: through a view
+    // of a view (one with security_invoker, as the fix leaves, reads as the caller and is
+    // refused), a materialized copy, or a SECURITY DEFINER function that PUBLIC may run.
+    Case {
+        id: "TEN067",
+        object: "role tenancy_app",
+        breaks: "CREATE VIEW key_copy AS SELECT key FROM tenancy.context_key; CREATE VIEW key_view AS SELECT * FROM key_copy; GRANT SELECT ON key_view TO tenancy_app",
+        fix: "DROP VIEW key_view; CREATE VIEW key_view WITH (security_invoker) AS SELECT * FROM key_copy; GRANT SELECT ON key_view TO tenancy_app",
+    },
+    Case {
+        id: "TEN067",
+        object: "role tenancy_app",
+        breaks: "CREATE MATERIALIZED VIEW key_rows AS SELECT key FROM tenancy.context_key; GRANT SELECT (key) ON key_rows TO tenancy_app",
+        fix: "DROP MATERIALIZED VIEW key_rows",
+    },
+    Case {
+        id: "TEN067",
+        object: "role tenancy_app",
+        breaks: "CREATE FUNCTION key_of() RETURNS bytea LANGUAGE sql STABLE SECURITY DEFINER RETURN (SELECT key FROM tenancy.context_key WHERE id = 1)",
+        fix: "REVOKE EXECUTE ON FUNCTION key_of() FROM PUBLIC",
+    },
     // A copy of tenant rows that left the tenant column out, readable by the application
     // role: no other rule keys on anything it has.
     Case {

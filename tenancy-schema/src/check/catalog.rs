@@ -494,6 +494,17 @@ pub(super) struct MemberCreateRow {
 /// SECURITY DEFINER reader of what `tenancy.enter()` verified, and the key exists) and which
 /// rights would let the application role forge it anyway.
 const CONTEXT_SQL: &str = "
+-- The views and materialized views that read tenancy.context_key, directly or through others.
+WITH RECURSIVE key_readers (oid) AS (
+  SELECT to_regclass('tenancy.context_key')::oid WHERE to_regclass('tenancy.context_key') IS NOT NULL
+  UNION
+  SELECT r.ev_class
+  FROM key_readers k
+  JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = k.oid
+                  AND d.classid = 'pg_rewrite'::regclass
+  JOIN pg_rewrite r ON r.oid = d.objid
+  WHERE r.ev_class <> k.oid
+)
 SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
   coalesce((SELECT p.prosecdef FROM pg_proc p
             WHERE p.oid = to_regprocedure('tenancy.verified_context(integer,text)')), false)
@@ -555,6 +566,26 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
       WHERE p.pronamespace = to_regnamespace('tenancy')
         AND p.proname IN ('install_context_key', 'trusted_session', 'rewrite_policies')
         AND has_function_privilege($1, p.oid, 'EXECUTE')
+      UNION ALL
+      -- The key read on the application role's behalf: a view that reads it with its
+      -- owner's rights, through any number of views, or a materialized copy of it.
+      SELECT format('SELECT on %s %s, which reads tenancy.context_key with its owner''s rights',
+                    CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END,
+                    c.oid::regclass)
+      FROM key_readers k JOIN pg_class c ON c.oid = k.oid
+      WHERE c.relkind IN ('v', 'm') AND has_any_column_privilege($1, c.oid, 'SELECT')
+        AND (c.relkind = 'm'
+             OR NOT coalesce(c.reloptions::text[] && ARRAY['security_invoker=true', 'security_invoker=on',
+                                                           'security_invoker=1'], false))
+      UNION ALL
+      -- Or a function that runs as its owner and names the key (tenancy.enter() reads it to
+      -- check a MAC, and is compared with its migration by TEN072).
+      SELECT format('EXECUTE on %s, a SECURITY DEFINER function that reads tenancy.context_key',
+                    p.oid::regprocedure)
+      FROM pg_proc p
+      WHERE p.prosecdef AND has_function_privilege($1, p.oid, 'EXECUTE')
+        AND NOT (p.pronamespace = to_regnamespace('tenancy') AND p.proname = 'enter')
+        AND concat(p.prosrc, ' ', pg_get_function_sqlbody(p.oid)) ~* 'context_key'
     ) forgeable
   ) AS forgeable_by,
   (SELECT btrim(regexp_replace(p.prosrc, '\\s+', ' ', 'g')) FROM pg_proc p
