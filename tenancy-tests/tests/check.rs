@@ -560,6 +560,19 @@ const CASES: &[Case] = &[
         breaks: "CREATE FUNCTION key_of() RETURNS bytea LANGUAGE sql STABLE SECURITY DEFINER RETURN (SELECT key FROM tenancy.context_key WHERE id = 1)",
         fix: "REVOKE EXECUTE ON FUNCTION key_of() FROM PUBLIC",
     },
+    // A trigger or rule of someone else's on the key: each is handed it when it is rotated.
+    Case {
+        id: "TEN067",
+        object: "table tenancy.context_key",
+        breaks: "CREATE TABLE key_log (k bytea); CREATE FUNCTION key_log() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.key_log VALUES (NEW.key); RETURN NEW; END$$; CREATE TRIGGER key_log AFTER UPDATE ON tenancy.context_key FOR EACH ROW EXECUTE FUNCTION key_log()",
+        fix: "DROP TRIGGER key_log ON tenancy.context_key",
+    },
+    Case {
+        id: "TEN067",
+        object: "table tenancy.context_key",
+        breaks: "CREATE RULE key_log AS ON UPDATE TO tenancy.context_key DO ALSO INSERT INTO public.key_log VALUES (NEW.key)",
+        fix: "DROP RULE key_log ON tenancy.context_key",
+    },
     // A copy of tenant rows that left the tenant column out, readable by the application
     // role: no other rule keys on anything it has.
     Case {

@@ -286,6 +286,10 @@ pub(super) struct ContextRow {
     pub(super) foreign_native_functions: Vec<String>,
     #[diesel(sql_type = Array<Text>)]
     pub(super) forgeable_by: Vec<String>,
+    /// Triggers and rules on `tenancy.context_key` that are not tenancy's own: each is handed
+    /// the key whenever it is installed or rotated.
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) key_watchers: Vec<String>,
     /// The body of `tenancy.check_session()`, whitespace folded, if it exists.
     #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
     pub(super) session_check_body: Option<String>,
@@ -588,6 +592,18 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
         AND concat(p.prosrc, ' ', pg_get_function_sqlbody(p.oid)) ~* 'context_key'
     ) forgeable
   ) AS forgeable_by,
+  ARRAY(
+    SELECT w FROM (
+      SELECT format('trigger %I runs %s', t.tgname, t.tgfoid::regprocedure) AS w
+      FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE t.tgrelid = to_regclass('tenancy.context_key') AND NOT t.tgisinternal
+        AND (n.nspname, p.proname) NOT IN (('tenancy', 'context_key_changed'),
+                                           ('tenancy_context', 'status_changed'))
+      UNION ALL
+      SELECT format('rule %I', r.rulename)
+      FROM pg_rewrite r WHERE r.ev_class = to_regclass('tenancy.context_key')
+    ) watchers ORDER BY 1
+  ) AS key_watchers,
   (SELECT btrim(regexp_replace(p.prosrc, '\\s+', ' ', 'g')) FROM pg_proc p
    WHERE p.oid = to_regprocedure('tenancy.check_session()')) AS session_check_body,
   coalesce((SELECT has_function_privilege($1, p.oid, 'EXECUTE') FROM pg_proc p

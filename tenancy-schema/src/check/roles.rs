@@ -122,6 +122,28 @@ pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &C
             "run the tenancy migrations (tenancy init, then diesel migration run), and leave tenancy.check_session() as they create it, executable by the application role",
         );
     }
+    for watcher in &catalog.context.key_watchers {
+        let drop = watcher
+            .strip_prefix("trigger ")
+            .and_then(|t| t.split(" runs ").next())
+            .map_or_else(
+                || {
+                    format!(
+                        "DROP {} ON tenancy.context_key",
+                        watcher.replacen("rule ", "RULE ", 1)
+                    )
+                },
+                |t| format!("DROP TRIGGER {t} ON tenancy.context_key"),
+            );
+        f.add(
+            "TEN067",
+            "table tenancy.context_key",
+            format!(
+                "{watcher} on tenancy.context_key, which is not tenancy's own: it is handed the key that seals every tenant's context each time the key is installed or rotated, and whatever it writes the key to, SQL may read"
+            ),
+            drop,
+        );
+    }
     for what in &catalog.context.forgeable_by {
         f.add(
             "TEN067",
