@@ -573,6 +573,19 @@ const CASES: &[Case] = &[
         breaks: "CREATE RULE key_log AS ON UPDATE TO tenancy.context_key DO ALSO INSERT INTO public.key_log VALUES (NEW.key)",
         fix: "DROP RULE key_log ON tenancy.context_key",
     },
+    // Other roles' credentials: password hashes, and the passwords of user mappings.
+    Case {
+        id: "TEN081",
+        object: "table pg_authid",
+        breaks: "GRANT SELECT ON pg_catalog.pg_authid TO tenancy_app",
+        fix: "REVOKE SELECT ON pg_catalog.pg_authid FROM tenancy_app",
+    },
+    Case {
+        id: "TEN081",
+        object: "table pg_user_mapping",
+        breaks: "GRANT SELECT (umoptions) ON pg_catalog.pg_user_mapping TO PUBLIC",
+        fix: "REVOKE SELECT (umoptions) ON pg_catalog.pg_user_mapping FROM PUBLIC",
+    },
     // A copy of tenant rows that left the tenant column out, readable by the application
     // role: no other rule keys on anything it has.
     Case {
@@ -1037,7 +1050,7 @@ fn role_lints() {
         "CREATE ROLE {role} NOLOGIN; CREATE ROLE {owner} NOLOGIN; CREATE ROLE {login} LOGIN; GRANT {role} TO {login}"
     ))
     .unwrap();
-    let steps: [(&str, &str, String, String); 10] = [
+    let steps: [(&str, &str, String, String); 11] = [
         (
             "TEN061",
             "role",
@@ -1064,6 +1077,13 @@ fn role_lints() {
                 "CREATE EXTENSION IF NOT EXISTS file_fdw; CREATE SERVER gadget_files FOREIGN DATA WRAPPER file_fdw; CREATE FOREIGN TABLE gadget_raw (line text) SERVER gadget_files OPTIONS (program 'cat /dev/null'); GRANT SELECT (line) ON gadget_raw TO {login}"
             ),
             "DROP EXTENSION file_fdw CASCADE".to_owned(),
+        ),
+        // A login of the application role that may read subscriptions' connection strings.
+        (
+            "TEN081",
+            "table pg_subscription",
+            format!("GRANT SELECT (subconninfo) ON pg_catalog.pg_subscription TO {login}"),
+            format!("REVOKE SELECT (subconninfo) ON pg_catalog.pg_subscription FROM {login}"),
         ),
         // A login that may change the key of a global row that tenant rows point at with
         // ON UPDATE SET NULL: the update empties every tenant's references.

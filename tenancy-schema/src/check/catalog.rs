@@ -327,6 +327,9 @@ pub(super) struct Catalog {
     /// The statistics catalogs the application role or one of its logins may read
     /// ([`STATISTICS_SQL`]).
     pub(super) statistics: Vec<String>,
+    /// The catalogs holding other roles' credentials that the application role or one of its
+    /// logins may read ([`CREDENTIALS_SQL`]).
+    pub(super) credentials: Vec<String>,
     /// Foreign tables of file_fdw, and views of them, the application role or one of its
     /// logins may read ([`SERVER_FILES_SQL`]).
     pub(super) server_files: Vec<KindNameRow>,
@@ -454,6 +457,20 @@ SELECT CASE c.relkind WHEN 'f' THEN 'foreign table' WHEN 'm' THEN 'materialized 
 FROM reads JOIN pg_class c ON c.oid = reads.oid
 WHERE EXISTS (SELECT FROM unnest($1::text[]) r (name)
               WHERE has_any_column_privilege(r.name, c.oid, 'SELECT'))
+ORDER BY 1";
+
+/// The catalogs PostgreSQL keeps from everyone but superusers because they hold credentials:
+/// role passwords (`pg_authid.rolpassword`: an MD5 hash logs in as it stands, a SCRAM verifier
+/// can be attacked offline), the options of user mappings (`pg_user_mapping.umoptions`, where
+/// postgres_fdw and dblink keep passwords in clear) and subscriptions' connection strings. A
+/// role among `$1` that may read one may log in as a role that skips row level security.
+const CREDENTIALS_SQL: &str = "
+SELECT DISTINCT c.table_name AS name
+FROM (VALUES ('pg_authid', 'rolpassword'), ('pg_user_mapping', 'umoptions'),
+             ('pg_subscription', 'subconninfo')) c (table_name, column_name)
+CROSS JOIN unnest($1::text[]) r (name)
+WHERE has_column_privilege(r.name, ('pg_catalog.' || c.table_name)::regclass, c.column_name,
+                           'SELECT')
 ORDER BY 1";
 
 const MEMBERS_SQL: &str = "
@@ -955,6 +972,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         .collect();
     let leakproof = names(conn, LEAKPROOF_SQL, &app_and_logins)?;
     let statistics = names(conn, STATISTICS_SQL, &app_and_logins)?;
+    let credentials = names(conn, CREDENTIALS_SQL, &app_and_logins)?;
     let server_files = diesel::sql_query(SERVER_FILES_SQL)
         .bind::<Array<Text>, _>(&app_and_logins)
         .load(conn)?;
@@ -993,6 +1011,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         servers,
         leakproof,
         statistics,
+        credentials,
         server_files,
         cascades,
         shared,

@@ -331,6 +331,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "the audit log is not append-only: the application role may UPDATE, DELETE or TRUNCATE it, or its guarding triggers are missing or disabled",
     ),
     (
+        "TEN081",
+        Severity::Error,
+        Section::Isolation,
+        "the application role can read a catalog that holds other roles' credentials (pg_authid, pg_user_mapping, pg_subscription's connection strings)",
+    ),
+    (
         "CIT001",
         Severity::Warning,
         Section::Citus,

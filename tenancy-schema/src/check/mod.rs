@@ -26,6 +26,7 @@ mod cascades;
 mod catalog;
 mod citus;
 mod classify;
+mod credentials;
 mod definers;
 mod elsewhere;
 mod expr;

@@ -8,6 +8,7 @@ use super::audit::check_audit_log;
 use super::cascades::check_cascades;
 use super::catalog::{Catalog, load_catalog};
 use super::citus::{check_citus, load_citus};
+use super::credentials::check_credentials;
 use super::definers::check_definers_and_views;
 use super::elsewhere::{
     check_foreign_servers, check_inherited_tenant_rows, check_tenant_rows_elsewhere,
@@ -119,6 +120,7 @@ pub fn run(
     check_foreign_servers(&mut f, &catalog, options);
     check_side_channels(&mut f, &catalog, options);
     check_cascades(&mut f, &catalog, options);
+    check_credentials(&mut f, &catalog, options);
     let mut migrations: Vec<&crate::migrations::MigrationFiles> = crate::migrations::MIGRATIONS
         .files()
         .into_iter()
