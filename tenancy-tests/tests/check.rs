@@ -586,6 +586,40 @@ const CASES: &[Case] = &[
         breaks: "GRANT SELECT (umoptions) ON pg_catalog.pg_user_mapping TO PUBLIC",
         fix: "REVOKE SELECT (umoptions) ON pg_catalog.pg_user_mapping FROM PUBLIC",
     },
+    // The table of tenants, each row one tenant, opened to every tenant: row level security
+    // off, not forced, or its policies widened.
+    Case {
+        id: "TEN010",
+        object: "table tenants",
+        breaks: "ALTER TABLE tenants DISABLE ROW LEVEL SECURITY",
+        fix: "ALTER TABLE tenants ENABLE ROW LEVEL SECURITY",
+    },
+    Case {
+        id: "TEN011",
+        object: "table tenants",
+        breaks: "ALTER TABLE tenants NO FORCE ROW LEVEL SECURITY",
+        fix: "ALTER TABLE tenants FORCE ROW LEVEL SECURITY",
+    },
+    Case {
+        id: "TEN022",
+        object: "policy tenant_peek on tenants",
+        breaks: "CREATE POLICY tenant_peek ON tenants FOR SELECT TO tenancy_app USING (true)",
+        fix: "DROP POLICY tenant_peek ON tenants",
+    },
+    // The foundation's users, every tenant's members' addresses, kept from the application
+    // role: granted to it, or handed out by a view with its owner's rights.
+    Case {
+        id: "TEN056",
+        object: "table users",
+        breaks: "GRANT SELECT (email) ON users TO tenancy_app",
+        fix: "REVOKE SELECT (email) ON users FROM tenancy_app",
+    },
+    Case {
+        id: "TEN071",
+        object: "view user_emails",
+        breaks: "CREATE VIEW user_emails AS SELECT email FROM users; GRANT SELECT ON user_emails TO tenancy_app",
+        fix: "DROP VIEW user_emails",
+    },
     // A copy of tenant rows that left the tenant column out, readable by the application
     // role: no other rule keys on anything it has.
     Case {

@@ -34,6 +34,9 @@ pub(super) struct TableRow {
     /// Whether the application role may INSERT, UPDATE, DELETE or TRUNCATE it.
     #[diesel(sql_type = Bool)]
     pub(super) app_can_write: bool,
+    /// Whether the application role may `SELECT` any of its columns (a column grant counts).
+    #[diesel(sql_type = Bool)]
+    pub(super) app_reads_any: bool,
     /// Its comment starts with `tenancy: private`: kept from the application role on purpose.
     #[diesel(sql_type = Bool)]
     pub(super) private: bool,
@@ -746,6 +749,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                 ARRAY(SELECT p FROM unnest(ARRAY['TRUNCATE', 'TRIGGER']) p
                       WHERE has_table_privilege($2, c.oid, p)) AS app_unpoliced,
                 has_table_privilege($2, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE') AS app_can_write,
+                has_any_column_privilege($2, c.oid, 'SELECT') AS app_reads_any,
                 coalesce(obj_description(c.oid, 'pg_class') LIKE 'tenancy: private%', false) AS private,
                 c.relispartition AS partition
          FROM pg_class c

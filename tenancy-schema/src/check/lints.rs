@@ -199,6 +199,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "a table the application role may read, without row level security or the tenant column, that no model classifies",
     ),
     (
+        "TEN056",
+        Severity::Error,
+        Section::Isolation,
+        "a table marked private (every tenant's rows, reached through reviewed functions) is readable by the application role",
+    ),
+    (
         "TEN060",
         Severity::Error,
         Section::Isolation,

@@ -32,6 +32,7 @@ mod elsewhere;
 mod expr;
 mod functions;
 mod lints;
+mod protected;
 mod replication;
 mod report;
 mod roles;

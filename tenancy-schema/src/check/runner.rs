@@ -15,6 +15,7 @@ use super::elsewhere::{
 };
 use super::functions::check_functions;
 use super::lints::Section;
+use super::protected::{check_private_tables, check_tenants_table};
 use super::replication::check_replica_sessions;
 use super::report::{Findings, Report};
 use super::roles::{check_creatable_schemas, check_reach_and_context, check_role};
@@ -113,7 +114,19 @@ pub fn run(
     check_replica_sessions(&mut f, &catalog, options);
     check_creatable_schemas(&mut f, &catalog, options);
     check_classification(&mut f, registry);
-    check_definers_and_views(&mut f, &catalog, &tenant_tables, options);
+    // Code that runs with its owner's rights must not hand out the rows of the tenants table
+    // or of a private table either.
+    let mut protected = tenant_tables.clone();
+    for (table, t) in &catalog.tables {
+        if t.private || *table == options.tenants_table {
+            protected
+                .entry(table.clone())
+                .or_insert_with(|| options.tenant_column.clone());
+        }
+    }
+    check_definers_and_views(&mut f, &catalog, &protected, options);
+    check_tenants_table(&mut f, &catalog, options);
+    check_private_tables(&mut f, &catalog, options);
     check_trigger_sinks(&mut f, &catalog, &tenant_tables, options);
     check_tenant_rows_elsewhere(&mut f, &catalog, &tenant_tables, options);
     check_inherited_tenant_rows(&mut f, &catalog, &tenant_tables, options);

@@ -149,7 +149,7 @@ fn check_rights(f: &mut Findings, o: &CheckOptions, table: &str, object: &str, t
 
 /// The tenant policies of `table`: a permissive and a RESTRICTIVE one on the tenant
 /// predicate, and nothing in any policy that widens or weakens it.
-fn check_policies(
+pub(super) fn check_policies(
     f: &mut Findings,
     o: &CheckOptions,
     table: &str,
