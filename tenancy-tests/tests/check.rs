@@ -615,6 +615,12 @@ const CASES: &[Case] = &[
         fix: "REVOKE SELECT (email) ON users FROM tenancy_app",
     },
     Case {
+        id: "TEN075",
+        object: "trigger user_copy on users",
+        breaks: "CREATE TABLE user_emails (email text); GRANT SELECT ON user_emails TO tenancy_app; CREATE FUNCTION user_copy() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.user_emails VALUES (NEW.email); RETURN NEW; END$$; CREATE TRIGGER user_copy AFTER INSERT ON users FOR EACH ROW EXECUTE FUNCTION user_copy()",
+        fix: "DROP TRIGGER user_copy ON users; DROP TABLE user_emails",
+    },
+    Case {
         id: "TEN071",
         object: "view user_emails",
         breaks: "CREATE VIEW user_emails AS SELECT email FROM users; GRANT SELECT ON user_emails TO tenancy_app",

@@ -127,7 +127,7 @@ pub fn run(
     check_definers_and_views(&mut f, &catalog, &protected, options);
     check_tenants_table(&mut f, &catalog, options);
     check_private_tables(&mut f, &catalog, options);
-    check_trigger_sinks(&mut f, &catalog, &tenant_tables, options);
+    check_trigger_sinks(&mut f, &catalog, &protected, options);
     check_tenant_rows_elsewhere(&mut f, &catalog, &tenant_tables, options);
     check_inherited_tenant_rows(&mut f, &catalog, &tenant_tables, options);
     check_foreign_servers(&mut f, &catalog, options);

@@ -1,7 +1,8 @@
 //! TEN075: triggers that carry tenant rows to where every tenant reads them. A trigger on a
-//! tenant table sees each row its tenant writes (`NEW`, `OLD`); if its function writes into a
-//! table or view that no policy covers and the application role may read, one tenant's rows
-//! become every tenant's, whatever the policies of the tenant table say.
+//! tenant table (or on the tenants table, or a private one) sees each row written (`NEW`,
+//! `OLD`); if its function writes into a table or view that no policy covers and the
+//! application role may read, one tenant's rows become every tenant's, whatever the policies
+//! of the table they came from say.
 
 use std::collections::{BTreeMap, BTreeSet};
 
