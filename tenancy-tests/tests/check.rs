@@ -803,6 +803,33 @@ fn only_a_cascade_a_tenant_can_set_off_across_tenants_is_reported() {
     );
 }
 
+/// Without diesel's record of the migrations, what tenancy's functions should be is unknown,
+/// but who may replace them is not: one handed to the application role is reported anyway.
+#[test]
+fn a_function_of_tenancy_the_application_role_owns_is_reported_without_the_migration_record() {
+    let (_db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
+    let options = CheckOptions::default();
+    conn.batch_execute("DROP TABLE __diesel_schema_migrations")
+        .unwrap();
+    assert!(!present(
+        &report(&mut conn, &reg, &options),
+        "TEN072",
+        "function tenancy.verified_context"
+    ));
+    conn.batch_execute(
+        "ALTER FUNCTION tenancy.verified_context(integer, text) OWNER TO tenancy_app",
+    )
+    .unwrap();
+    let r = report(&mut conn, &reg, &options);
+    assert!(
+        present(&r, "TEN072", "function tenancy.verified_context"),
+        "{:#?}",
+        r.findings
+    );
+}
+
 /// TEN042 is about the keys that tie rows to their tenant: one from a tenant table to a global
 /// table, left NOT VALID, says nothing about tenants.
 #[test]

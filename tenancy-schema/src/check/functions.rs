@@ -138,15 +138,16 @@ pub(super) fn check_functions(
     // Without diesel's record, the migrations the database has are unknown: compare none
     // rather than report functions of migrations it never ran. (Read directly: diesel's
     // `MigrationHarness::applied_migrations` would create the table; check leaves nothing behind.)
-    if table.found.is_none() {
-        return Ok(());
-    }
-    let applied: BTreeSet<String> =
+    let installed = load(conn, "to_regnamespace('tenancy')", o)?;
+    let applied: BTreeSet<String> = if table.found.is_some() {
         diesel::sql_query("SELECT version::text AS version FROM __diesel_schema_migrations")
             .load::<Applied>(conn)?
             .into_iter()
             .map(|a| a.version)
-            .collect();
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
     let migrations: Vec<&MigrationFiles> = migrations
         .iter()
         .copied()
@@ -154,9 +155,23 @@ pub(super) fn check_functions(
         .collect();
     let shipped = shipped(&migrations);
     if shipped.is_empty() {
+        // What a function does cannot be compared then, but who may replace it can: any
+        // function of schema `tenancy` owned by a role the application role belongs to.
+        let owned: BTreeSet<&str> = installed
+            .iter()
+            .filter(|s| s.app_owned)
+            .map(|s| s.name.as_str())
+            .collect();
+        for name in owned {
+            f.add(
+                "TEN072",
+                format!("function tenancy.{name}"),
+                format!("tenancy.{name}() is owned by a role `{}` belongs to, which may replace it: tenancy's context and checks rely on it doing exactly what the migrations wrote", o.app_role),
+                "give it back to the role that ran the migrations (ALTER FUNCTION .. OWNER TO)",
+            );
+        }
         return Ok(());
     }
-    let installed = load(conn, "to_regnamespace('tenancy')", o)?;
     let expected = expected(conn, &shipped, o)?;
     for (name, wanted) in &expected {
         let object = format!("function tenancy.{name}");
