@@ -370,6 +370,14 @@ const CASES: &[Case] = &[
         breaks: "CREATE UNIQUE INDEX gadgets_global_name ON gadgets (name)",
         fix: "DROP INDEX gadgets_global_name",
     },
+    // An exclusion constraint without the tenant column conflicts across tenants as a unique
+    // key does.
+    Case {
+        id: "TEN030",
+        object: "key gadgets_name_excl on gadgets",
+        breaks: "ALTER TABLE gadgets ADD CONSTRAINT gadgets_name_excl EXCLUDE USING btree (name WITH =)",
+        fix: "ALTER TABLE gadgets DROP CONSTRAINT gadgets_name_excl",
+    },
     Case {
         id: "TEN031",
         object: "gadgets_name_first on gadgets",

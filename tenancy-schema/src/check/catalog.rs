@@ -64,7 +64,8 @@ pub(super) struct KeyRow {
     table_name: String,
     #[diesel(sql_type = Text)]
     pub(super) name: String,
-    /// `p`, `u` (unique constraint or unique index), `i` (index), `f`.
+    /// `p`, `u` (unique constraint or unique index), `i` (index), `f`, `x` (exclusion
+    /// constraint).
     #[diesel(sql_type = Text)]
     pub(super) kind: String,
     #[diesel(sql_type = Array<Text>)]
@@ -769,7 +770,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     .load(conn)?;
     let keys: Vec<KeyRow> = diesel::sql_query(
         "SELECT c.relname::text AS table_name, con.conname::text AS name,
-                CASE con.contype WHEN 'p' THEN 'p' WHEN 'u' THEN 'u' ELSE 'f' END AS kind,
+                CASE con.contype WHEN 'p' THEN 'p' WHEN 'u' THEN 'u' WHEN 'x' THEN 'x' ELSE 'f' END AS kind,
                 ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, o)
                       JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
                 CASE WHEN con.contype = 'f' THEN (SELECT relname::text FROM pg_class WHERE oid = con.confrelid) END AS target,
@@ -778,7 +779,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                 con.contype <> 'f' OR (con.convalidated AND NOT EXISTS (
                   SELECT 1 FROM pg_trigger t WHERE t.tgconstraint = con.oid AND t.tgenabled NOT IN ('O', 'A'))) AS enforced
          FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
-         WHERE c.relnamespace = $1::regnamespace AND con.contype IN ('p', 'u', 'f')
+         WHERE c.relnamespace = $1::regnamespace AND con.contype IN ('p', 'u', 'f', 'x')
          UNION ALL
          SELECT c.relname::text, ic.relname::text, CASE WHEN i.indisunique THEN 'u' ELSE 'i' END,
                 ARRAY(SELECT coalesce(a.attname::text, '(expression)') FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)

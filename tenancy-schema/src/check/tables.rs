@@ -271,7 +271,11 @@ fn check_keys(
             k.name
         );
         let includes = k.columns.iter().any(|c| c == col);
-        if matches!(k.kind.as_str(), "p" | "u") && !includes {
+        if k.kind == "x" && !includes {
+            // An exclusion constraint compares each new row with every tenant's rows, past
+            // row level security, as a unique key does.
+            f.add("TEN030", &kobj, format!("the exclusion constraint on ({}) does not include `{col}`: rows of different tenants conflict, and one tenant can probe another's values (a time slot taken, say)", k.columns.join(", ")), format!("add `{col} WITH =` to it"));
+        } else if matches!(k.kind.as_str(), "p" | "u") && !includes {
             f.add("TEN030", &kobj, format!("({}) does not include `{col}`: it is unique across tenants, and one tenant can probe another's values", k.columns.join(", ")), format!("make it ({col}, {})", k.columns.join(", ")));
             f.add(
                 if k.kind == "p" { "CIT001" } else { "CIT002" },
