@@ -122,6 +122,23 @@ pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &C
             "run the tenancy migrations (tenancy init, then diesel migration run), and leave tenancy.check_session() as they create it, executable by the application role",
         );
     }
+    check_key_watchers(f, catalog);
+    for what in &catalog.context.forgeable_by {
+        f.add(
+            "TEN067",
+            &object,
+            format!(
+                "`{}` has {what}: with it SQL can forge the tenant context",
+                o.app_role
+            ),
+            format!("revoke it from {} (and PUBLIC)", o.app_role),
+        );
+    }
+}
+
+/// TEN067: triggers and rules of someone else's on the context key, which are handed the key
+/// whenever it is installed or rotated.
+fn check_key_watchers(f: &mut Findings, catalog: &Catalog) {
     for watcher in &catalog.context.key_watchers {
         let drop = watcher
             .strip_prefix("trigger ")
@@ -142,17 +159,6 @@ pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &C
                 "{watcher} on tenancy.context_key, which is not tenancy's own: it is handed the key that seals every tenant's context each time the key is installed or rotated, and whatever it writes the key to, SQL may read"
             ),
             drop,
-        );
-    }
-    for what in &catalog.context.forgeable_by {
-        f.add(
-            "TEN067",
-            &object,
-            format!(
-                "`{}` has {what}: with it SQL can forge the tenant context",
-                o.app_role
-            ),
-            format!("revoke it from {} (and PUBLIC)", o.app_role),
         );
     }
 }
