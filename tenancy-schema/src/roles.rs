@@ -282,6 +282,42 @@ pub(crate) fn has_parameter_grants(conn: &mut PgConnection) -> diesel::QueryResu
     Ok(version.n >= 150_000)
 }
 
+/// [`verify_app_login`]'s problem for a login that may change the server's configuration.
+pub(crate) const ALTER_SYSTEM: &str = "a role that may change the server's configuration (ALTER SYSTEM), which a reload applies to every session: archive_command and its kin run a program as the operating system user that owns every table's data file, session_replication_role switches every foreign key off";
+
+/// The settings `login`, any role it can become (through any membership: in PostgreSQL 15
+/// each allows `SET ROLE`) or `PUBLIC` may change with `ALTER SYSTEM`, comma-separated; `None`
+/// when there are none, for a superuser (which is refused on its own account), and before
+/// PostgreSQL 15, which has no such grants.
+pub(crate) fn alter_system_grants(
+    conn: &mut PgConnection,
+    login: &str,
+) -> diesel::QueryResult<Option<String>> {
+    #[derive(diesel::QueryableByName)]
+    struct Granted {
+        #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+        settings: Option<String>,
+    }
+    if !has_parameter_grants(conn)? {
+        return Ok(None);
+    }
+    let granted: Granted = diesel::sql_query(
+        "WITH RECURSIVE reach (oid) AS (
+           SELECT oid FROM pg_roles WHERE rolname = $1 AND NOT rolsuper
+           UNION
+           SELECT m.roleid FROM pg_auth_members m JOIN reach ON m.member = reach.oid
+         )
+         SELECT string_agg(DISTINCT a.parname::text, ', ' ORDER BY a.parname::text) AS settings
+         FROM pg_catalog.pg_parameter_acl a, aclexplode(a.paracl) x
+         WHERE x.privilege_type = 'ALTER SYSTEM'
+           AND EXISTS (SELECT FROM reach)
+           AND (x.grantee = 0 OR x.grantee IN (SELECT oid FROM reach))",
+    )
+    .bind::<Text, _>(login)
+    .get_result(conn)?;
+    Ok(granted.settings)
+}
+
 /// Whether the session's login starts in the replication role that fires no foreign-key
 /// trigger, or may switch to it (a grant of SET on the setting).
 fn unchecked_foreign_keys(conn: &mut PgConnection) -> diesel::QueryResult<bool> {
@@ -346,6 +382,18 @@ pub(crate) fn verify_app_login(conn: &mut PgConnection, app_role: &str) -> Resul
                 fix,
             });
         }
+    }
+    if let Some(settings) = alter_system_grants(conn, &who.login)? {
+        return Err(Error::UnsafeRole {
+            fix: format!(
+                "`REVOKE ALTER SYSTEM ON PARAMETER {settings} FROM <the role that holds it>` (it may be {0}, a role it can become, or PUBLIC)",
+                who.login
+            ),
+            login: who.login.clone(),
+            role: who.login.clone(),
+            path: who.login,
+            problem: ALTER_SYSTEM,
+        });
     }
     if unchecked_foreign_keys(conn)? {
         return Err(Error::UnsafeRole {

@@ -815,6 +815,8 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         "adv_read_file_login".to_owned(),
         "adv_lo_group".to_owned(),
         "adv_lo_login".to_owned(),
+        "adv_alter_system_group".to_owned(),
+        "adv_alter_system_login".to_owned(),
     ]);
     owner
         .batch_execute(
@@ -866,6 +868,10 @@ fn logins_that_could_skip_row_level_security_are_refused() {
              GRANT EXECUTE ON FUNCTION lo_import(text) TO adv_lo_group;
              CREATE ROLE adv_lo_login LOGIN INHERIT PASSWORD 'p';
              GRANT tenancy_app, adv_lo_group TO adv_lo_login;
+             CREATE ROLE adv_alter_system_group NOLOGIN;
+             GRANT ALTER SYSTEM ON PARAMETER archive_command TO adv_alter_system_group;
+             CREATE ROLE adv_alter_system_login LOGIN INHERIT PASSWORD 'p';
+             GRANT tenancy_app, adv_alter_system_group TO adv_alter_system_login;
              CREATE ROLE adv_temp_login LOGIN INHERIT PASSWORD 'p';
              GRANT tenancy_app TO adv_temp_login;
              DO $$ BEGIN
@@ -914,6 +920,9 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         // table under row level security holds every tenant's rows.
         ("adv_read_file_login", "adv_read_file_login"),
         ("adv_lo_login", "adv_lo_group"),
+        // ALTER SYSTEM on a setting, through a group: a reload applies it to every session,
+        // and archive_command runs a program as the server's operating system user.
+        ("adv_alter_system_login", "adv_alter_system_login"),
     ] {
         let r = build(&db.url_for(login, "p"), "tenancy_app");
         match r {

@@ -1125,7 +1125,7 @@ fn role_lints() {
         "CREATE ROLE {role} NOLOGIN; CREATE ROLE {owner} NOLOGIN; CREATE ROLE {login} LOGIN; GRANT {role} TO {login}"
     ))
     .unwrap();
-    let steps: [(&str, &str, String, String); 11] = [
+    let steps: [(&str, &str, String, String); 12] = [
         (
             "TEN061",
             "role",
@@ -1152,6 +1152,13 @@ fn role_lints() {
                 "CREATE EXTENSION IF NOT EXISTS file_fdw; CREATE SERVER gadget_files FOREIGN DATA WRAPPER file_fdw; CREATE FOREIGN TABLE gadget_raw (line text) SERVER gadget_files OPTIONS (program 'cat /dev/null'); GRANT SELECT (line) ON gadget_raw TO {login}"
             ),
             "DROP EXTENSION file_fdw CASCADE".to_owned(),
+        ),
+        // A login of the application role that may change the server's configuration.
+        (
+            "TEN065",
+            "role",
+            format!("GRANT ALTER SYSTEM ON PARAMETER archive_command TO {login}"),
+            format!("REVOKE ALTER SYSTEM ON PARAMETER archive_command FROM {login}"),
         ),
         // A login of the application role that may read subscriptions' connection strings.
         (

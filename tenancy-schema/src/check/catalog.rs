@@ -311,6 +311,9 @@ pub(super) struct ContextRow {
 
 pub(super) struct Catalog {
     pub(super) reach: Vec<ReachRow>,
+    /// The application role and its logins that may change the server's configuration, each
+    /// with the settings (`ALTER SYSTEM`).
+    pub(super) alter_system: Vec<(String, String)>,
     pub(super) context: ContextRow,
     pub(super) tables: BTreeMap<String, TableRow>,
     pub(super) columns: BTreeMap<String, Vec<ColumnRow>>,
@@ -972,6 +975,12 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
             }
         }
     }
+    let mut alter_system = Vec::new();
+    for login in std::iter::once(app.clone()).chain(members.iter().map(|m| m.name.clone())) {
+        if let Some(settings) = crate::roles::alter_system_grants(conn, &login)? {
+            alter_system.push((login, settings));
+        }
+    }
     let app_and_logins: Vec<&str> = std::iter::once(app.as_str())
         .chain(members.iter().map(|m| m.name.as_str()))
         .collect();
@@ -1000,6 +1009,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     let replica_sessions = replica_sessions(conn, &app, grants)?;
     Ok(Catalog {
         reach,
+        alter_system,
         context,
         tables: tables.into_iter().map(|t| (t.name.clone(), t)).collect(),
         columns: group(columns, |c| c.table_name.clone()),
