@@ -179,9 +179,11 @@
 //! connection; the migrations revoke it from `PUBLIC`). Nor may its sessions start with
 //! `session_replication_role = replica`, or be allowed to set it: no foreign key is checked
 //! there, and the composite `(tenant_id, ..)` keys are what stops a row pointing into another
-//! tenant. Nor may it, a role it can become or `PUBLIC` hold `ALTER SYSTEM` on any setting: a
+//! tenant. Nor may it, a role it can become or `PUBLIC` hold `ALTER SYSTEM` on any setting (a
 //! reload applies the change to every session, and `archive_command` runs a program as the
-//! server's operating system user. The admin login must be another login
+//! server's operating system user), or read other roles' credentials (`pg_authid.rolpassword`,
+//! `pg_user_mapping.umoptions`, `pg_subscription.subconninfo`: a way in as a superuser). The
+//! admin login must be another login
 //! that can become `tenancy_admin`. Anything else is `Error::UnsafeRole`, naming the role, the path
 //! and the fix, and `tenancy check` reports it as TEN065. Both role names are configurable
 //! (`TenancyConfig::app_role`, `admin_role`). The context key is read through the admin login when

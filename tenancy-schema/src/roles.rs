@@ -318,6 +318,36 @@ pub(crate) fn alter_system_grants(
     Ok(granted.settings)
 }
 
+/// [`verify_app_login`]'s problem for a login that may read other roles' credentials.
+const CREDENTIALS: &str = "a role that may read other roles' credentials (password hashes in pg_authid, passwords kept in user mappings or subscriptions' connection strings), with which it can log in as a superuser";
+
+/// The catalog columns holding other roles' credentials that `login`, any role it can become
+/// or `PUBLIC` may read (`pg_authid.rolpassword`, ..), comma-separated; `None` when none, or
+/// for a superuser.
+fn credential_grants(conn: &mut PgConnection, login: &str) -> diesel::QueryResult<Option<String>> {
+    #[derive(diesel::QueryableByName)]
+    struct Readable {
+        #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+        columns: Option<String>,
+    }
+    let readable: Readable = diesel::sql_query(
+        "WITH RECURSIVE reach (oid) AS (
+           SELECT oid FROM pg_roles WHERE rolname = $1 AND NOT rolsuper
+           UNION
+           SELECT m.roleid FROM pg_auth_members m JOIN reach ON m.member = reach.oid
+         )
+         SELECT string_agg(DISTINCT c.catalog_table || '.' || c.column_name, ', ') AS columns
+         FROM (VALUES ('pg_authid', 'rolpassword'), ('pg_user_mapping', 'umoptions'),
+                      ('pg_subscription', 'subconninfo')) c (catalog_table, column_name),
+              reach
+         WHERE has_column_privilege(reach.oid, ('pg_catalog.' || c.catalog_table)::regclass,
+                                    c.column_name, 'SELECT')",
+    )
+    .bind::<Text, _>(login)
+    .get_result(conn)?;
+    Ok(readable.columns)
+}
+
 /// Whether the session's login starts in the replication role that fires no foreign-key
 /// trigger, or may switch to it (a grant of SET on the setting).
 fn unchecked_foreign_keys(conn: &mut PgConnection) -> diesel::QueryResult<bool> {
@@ -382,6 +412,18 @@ pub(crate) fn verify_app_login(conn: &mut PgConnection, app_role: &str) -> Resul
                 fix,
             });
         }
+    }
+    if let Some(columns) = credential_grants(conn, &who.login)? {
+        return Err(Error::UnsafeRole {
+            fix: format!(
+                "`REVOKE SELECT ({columns}) FROM <the role that holds it>` (column by column, and any grant on the whole catalog; it may be {0}, a role it can become, or PUBLIC)",
+                who.login
+            ),
+            login: who.login.clone(),
+            role: who.login.clone(),
+            path: who.login,
+            problem: CREDENTIALS,
+        });
     }
     if let Some(settings) = alter_system_grants(conn, &who.login)? {
         return Err(Error::UnsafeRole {

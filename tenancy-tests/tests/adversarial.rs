@@ -817,6 +817,7 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         "adv_lo_login".to_owned(),
         "adv_alter_system_group".to_owned(),
         "adv_alter_system_login".to_owned(),
+        "adv_hashes_login".to_owned(),
     ]);
     owner
         .batch_execute(
@@ -872,6 +873,9 @@ fn logins_that_could_skip_row_level_security_are_refused() {
              GRANT ALTER SYSTEM ON PARAMETER archive_command TO adv_alter_system_group;
              CREATE ROLE adv_alter_system_login LOGIN INHERIT PASSWORD 'p';
              GRANT tenancy_app, adv_alter_system_group TO adv_alter_system_login;
+             CREATE ROLE adv_hashes_login LOGIN INHERIT PASSWORD 'p';
+             GRANT tenancy_app TO adv_hashes_login;
+             GRANT SELECT (rolname, rolpassword) ON pg_catalog.pg_authid TO adv_hashes_login;
              CREATE ROLE adv_temp_login LOGIN INHERIT PASSWORD 'p';
              GRANT tenancy_app TO adv_temp_login;
              DO $$ BEGIN
@@ -923,6 +927,8 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         // ALTER SYSTEM on a setting, through a group: a reload applies it to every session,
         // and archive_command runs a program as the server's operating system user.
         ("adv_alter_system_login", "adv_alter_system_login"),
+        // Other roles' password hashes: an MD5 hash logs in as it stands.
+        ("adv_hashes_login", "adv_hashes_login"),
     ] {
         let r = build(&db.url_for(login, "p"), "tenancy_app");
         match r {
