@@ -364,6 +364,22 @@ const CASES: &[Case] = &[
         breaks: "CREATE POLICY raw_setting ON gadgets AS RESTRICTIVE FOR SELECT TO tenancy_app USING (tenant_id = current_setting('tenancy.tenant_id')::uuid)",
         fix: "DROP POLICY raw_setting ON gadgets",
     },
+    // A function that shows its argument, in a restrictive policy applied before the tenant
+    // isolation policy (names sort `a_..` first), or in the isolation policy's own AND (the
+    // cheaper condition runs first): it sees every tenant's rows. The same policy named to
+    // sort after the isolation policy (the first fix) sees only the tenant's own.
+    Case {
+        id: "TEN024",
+        object: "policy a_gadget_seen on gadgets",
+        breaks: "CREATE FUNCTION gadget_seen(text) RETURNS boolean LANGUAGE plpgsql COST 0.0001 AS $$BEGIN RAISE NOTICE '%', $1; RETURN true; END$$; CREATE POLICY a_gadget_seen ON gadgets AS RESTRICTIVE USING (gadget_seen(name))",
+        fix: "ALTER POLICY a_gadget_seen ON gadgets RENAME TO z_gadget_seen",
+    },
+    Case {
+        id: "TEN024",
+        object: "policy tenant_isolation on gadgets",
+        breaks: "DROP POLICY z_gadget_seen ON gadgets; ALTER POLICY tenant_isolation ON gadgets USING ((tenant_id = (SELECT tenancy.current_tenant())) AND gadget_seen(name))",
+        fix: "ALTER POLICY tenant_isolation ON gadgets USING (tenant_id = (SELECT tenancy.current_tenant())); DROP FUNCTION gadget_seen(text)",
+    },
     Case {
         id: "TEN030",
         object: "gadgets_global_name on gadgets",

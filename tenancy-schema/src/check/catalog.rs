@@ -97,6 +97,12 @@ pub(super) struct PolicyRow {
     pub(super) using: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     pub(super) check: Option<String>,
+    /// The functions with arguments it calls (directly or as an operator's) that are not
+    /// LEAKPROOF and not PostgreSQL's own: each sees the rows the policy is evaluated on, and
+    /// may show them (a notice, an error, a write). PostgreSQL records no dependency on its own
+    /// functions, so its casts and operators are not among them.
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) leaky_calls: Vec<String>,
 }
 
 #[derive(QueryableByName)]
@@ -802,7 +808,16 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                 -- An UPDATE or ALL policy without WITH CHECK checks new rows with its USING.
                 pg_get_expr(coalesce(p.polwithcheck,
                                      CASE WHEN p.polcmd IN ('*', 'w') THEN p.polqual END),
-                            p.polrelid) AS check
+                            p.polrelid) AS check,
+                ARRAY(SELECT DISTINCT f.oid::regprocedure::text
+                      FROM pg_depend d
+                      JOIN pg_proc f ON f.oid = CASE d.refclassid
+                             WHEN 'pg_proc'::regclass THEN d.refobjid
+                             WHEN 'pg_operator'::regclass THEN (SELECT o.oprcode FROM pg_operator o WHERE o.oid = d.refobjid)
+                           END
+                      WHERE d.classid = 'pg_policy'::regclass AND d.objid = p.oid
+                        AND NOT f.proleakproof AND f.pronargs > 0
+                      ORDER BY 1) AS leaky_calls
          FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
          WHERE c.relnamespace = $1::regnamespace",
     )

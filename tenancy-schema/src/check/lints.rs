@@ -121,6 +121,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "a policy reads the tenant setting directly instead of tenancy.current_tenant()",
     ),
     (
+        "TEN024",
+        Severity::Error,
+        Section::Isolation,
+        "a restrictive policy evaluated before the tenant predicate calls a function that is not LEAKPROOF, which sees every tenant's rows",
+    ),
+    (
         "TEN030",
         Severity::Error,
         Section::Isolation,

@@ -182,6 +182,7 @@ pub(super) fn check_policies(
             && carries_tenant_predicate(p.using.as_deref(), col)
             && carries_tenant_predicate(p.check.as_deref(), col)
     });
+    check_evaluated_before_the_tenant(f, table, col, policies);
     if !restrictive {
         f.add("TEN013", object, "no RESTRICTIVE tenant isolation policy: a permissive policy added later could widen access across tenants", crate::policy::isolation_policy_as(context_read(o), table, col));
     }
@@ -230,6 +231,56 @@ pub(super) fn check_policies(
                     p.name
                 ),
             );
+        }
+    }
+}
+
+/// TEN024: PostgreSQL applies the RESTRICTIVE policies one after the other in the order of
+/// their names, each to the rows the ones before it let through, and within one policy it
+/// evaluates the cheapest condition first. A function in a restrictive policy that sorts before
+/// the tenant isolation policy, or in that policy's own AND, therefore runs on every tenant's
+/// rows (in psql, a notice in such a function printed the other tenant's values, with the
+/// tenant predicate written first). Permissive policies come after all of them.
+fn check_evaluated_before_the_tenant(
+    f: &mut Findings,
+    table: &str,
+    col: &str,
+    policies: &[PolicyRow],
+) {
+    let mut restrictive: Vec<&PolicyRow> = policies
+        .iter()
+        .filter(|p| !p.permissive && p.applies_to_app)
+        .collect();
+    restrictive.sort_by(|a, b| a.name.cmp(&b.name));
+    let is_tenant_policy = |p: &PolicyRow| {
+        policy_applies_to_all_commands_with_tenant_predicate(p, col)
+            && carries_tenant_predicate(p.using.as_deref(), col)
+            && carries_tenant_predicate(p.check.as_deref(), col)
+    };
+    for p in restrictive {
+        let tenant_policy = is_tenant_policy(p);
+        if !p.leaky_calls.is_empty() {
+            f.add(
+                "TEN024",
+                format!("policy {} on {table}", p.name),
+                format!(
+                    "restrictive policy `{}` calls {}, which {}: {} runs on every tenant's rows before the tenant predicate filters them, so whatever it shows (a notice, an error, a row it writes) shows other tenants' rows",
+                    p.name,
+                    p.leaky_calls.join(", "),
+                    if p.leaky_calls.len() == 1 { "is not LEAKPROOF" } else { "are not LEAKPROOF" },
+                    if tenant_policy {
+                        "within the tenant policy, PostgreSQL evaluates the cheapest condition first, and it"
+                    } else {
+                        "restrictive policies apply in the order of their names, and this one comes before the tenant isolation policy (or there is none): it"
+                    }
+                ),
+                format!(
+                    "keep the tenant isolation policy on {table} exactly ({col} = tenancy.current_tenant()), and move other conditions into the permissive policy, which PostgreSQL applies after every restrictive one, or into a restrictive policy whose name sorts after the tenant isolation policy's"
+                ),
+            );
+        }
+        if tenant_policy {
+            break;
         }
     }
 }
