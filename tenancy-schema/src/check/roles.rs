@@ -36,19 +36,7 @@ pub(super) fn check_role(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) 
 }
 
 pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
-    for (login, settings) in &catalog.alter_system {
-        f.add(
-            "TEN065",
-            format!("role {login}"),
-            format!(
-                "`{login}` may change the server's configuration with ALTER SYSTEM ({settings}): it is {}",
-                crate::roles::ALTER_SYSTEM
-            ),
-            format!(
-                "REVOKE ALTER SYSTEM ON PARAMETER {settings} FROM the role that holds it ({login}, a role it can become, or PUBLIC)"
-            ),
-        );
-    }
+    check_server_configuration(f, catalog);
     for r in &catalog.reach {
         let who = if r.login == o.app_role {
             format!("`{}`", o.app_role)
@@ -145,6 +133,23 @@ pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &C
                 o.app_role
             ),
             format!("revoke it from {} (and PUBLIC)", o.app_role),
+        );
+    }
+}
+
+/// TEN065: the application role or a login of it that may change the server's configuration.
+fn check_server_configuration(f: &mut Findings, catalog: &Catalog) {
+    for (login, settings) in &catalog.alter_system {
+        f.add(
+            "TEN065",
+            format!("role {login}"),
+            format!(
+                "`{login}` may change the server's configuration with ALTER SYSTEM ({settings}): it is {}",
+                crate::roles::ALTER_SYSTEM
+            ),
+            format!(
+                "REVOKE ALTER SYSTEM ON PARAMETER {settings} FROM the role that holds it ({login}, a role it can become, or PUBLIC)"
+            ),
         );
     }
 }
