@@ -368,10 +368,18 @@ const CASES: &[Case] = &[
     // isolation policy (names sort `a_..` first), or in the isolation policy's own AND (the
     // cheaper condition runs first): it sees every tenant's rows. The same policy named to
     // sort after the isolation policy (the first fix) sees only the tenant's own.
+    // A column cast through its text form: the input function's error quotes another
+    // tenant's value. A setting cast the same way (the fix) reads no row.
+    Case {
+        id: "TEN024",
+        object: "policy a_gadget_cast on gadgets",
+        breaks: "CREATE POLICY a_gadget_cast ON gadgets AS RESTRICTIVE USING (name::int > 0)",
+        fix: "ALTER POLICY a_gadget_cast ON gadgets USING (current_setting('gadget.limit', true)::int IS NULL)",
+    },
     Case {
         id: "TEN024",
         object: "policy a_gadget_seen on gadgets",
-        breaks: "CREATE FUNCTION gadget_seen(text) RETURNS boolean LANGUAGE plpgsql COST 0.0001 AS $$BEGIN RAISE NOTICE '%', $1; RETURN true; END$$; CREATE POLICY a_gadget_seen ON gadgets AS RESTRICTIVE USING (gadget_seen(name))",
+        breaks: "DROP POLICY a_gadget_cast ON gadgets; CREATE FUNCTION gadget_seen(text) RETURNS boolean LANGUAGE plpgsql COST 0.0001 AS $$BEGIN RAISE NOTICE '%', $1; RETURN true; END$$; CREATE POLICY a_gadget_seen ON gadgets AS RESTRICTIVE USING (gadget_seen(name))",
         fix: "ALTER POLICY a_gadget_seen ON gadgets RENAME TO z_gadget_seen",
     },
     Case {

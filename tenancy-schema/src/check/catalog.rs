@@ -100,7 +100,8 @@ pub(super) struct PolicyRow {
     /// The functions with arguments it calls (directly or as an operator's) that are not
     /// LEAKPROOF and not PostgreSQL's own: each sees the rows the policy is evaluated on, and
     /// may show them (a notice, an error, a write). PostgreSQL records no dependency on its own
-    /// functions, so its casts and operators are not among them.
+    /// functions, so of those only a column cast through its text form (whose error quotes the
+    /// value) is among them.
     #[diesel(sql_type = Array<Text>)]
     pub(super) leaky_calls: Vec<String>,
 }
@@ -817,6 +818,12 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                            END
                       WHERE d.classid = 'pg_policy'::regclass AND d.objid = p.oid
                         AND NOT f.proleakproof AND f.pronargs > 0
+                      UNION
+                      -- A column cast through its text form (`body::integer`): the input
+                      -- function's error quotes the value.
+                      SELECT 'a cast of a column through its text form'
+                      WHERE concat(p.polqual::text, ' ', p.polwithcheck::text)
+                            ~ '\\{COERCEVIAIO :arg \\{(VAR|RELABELTYPE :arg \\{VAR) '
                       ORDER BY 1) AS leaky_calls
          FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
          WHERE c.relnamespace = $1::regnamespace",
