@@ -169,19 +169,9 @@ pub(super) fn check_policies(
     if !permissive {
         f.add("TEN012", object, format!("no permissive policy with `{col} = tenancy.current_tenant()` applies to `{}`: it can read nothing (or something else grants access)", o.app_role), crate::policy::access_policy_as(context_read(o), table, col, &o.app_role));
     }
-    // A restrictive policy only narrows, so one whose USING and WITH CHECK each are the
-    // tenant equality (or open an AND with it) isolates whatever else exists; a predicate
-    // that merely mentions the column and the context (`<>`, `IS DISTINCT FROM`,
-    // `coalesce(.., true)`) does not.
-    let restrictive = policies.iter().any(|p| {
-        !p.permissive
-            && p.applies_to_app
-            && policy_applies_to_all_commands_with_tenant_predicate(p, col)
-            && p.using.is_some()
-            && p.check.is_some()
-            && carries_tenant_predicate(p.using.as_deref(), col)
-            && carries_tenant_predicate(p.check.as_deref(), col)
-    });
+    // A restrictive policy only narrows, so one tenant isolation policy isolates whatever else
+    // exists.
+    let restrictive = policies.iter().any(|p| is_tenant_isolation_policy(p, col));
     check_evaluated_before_the_tenant(f, table, col, policies);
     if !restrictive {
         f.add("TEN013", object, "no RESTRICTIVE tenant isolation policy: a permissive policy added later could widen access across tenants", crate::policy::isolation_policy_as(context_read(o), table, col));
@@ -235,6 +225,20 @@ pub(super) fn check_policies(
     }
 }
 
+/// A RESTRICTIVE policy for every command that applies to the application role and whose USING
+/// and WITH CHECK each are the tenant equality (or open an AND with it): it isolates whatever
+/// else exists. A predicate that merely mentions the column and the context (`<>`,
+/// `IS DISTINCT FROM`, `coalesce(.., true)`) does not.
+fn is_tenant_isolation_policy(p: &PolicyRow, col: &str) -> bool {
+    !p.permissive
+        && p.applies_to_app
+        && policy_applies_to_all_commands_with_tenant_predicate(p, col)
+        && p.using.is_some()
+        && p.check.is_some()
+        && carries_tenant_predicate(p.using.as_deref(), col)
+        && carries_tenant_predicate(p.check.as_deref(), col)
+}
+
 /// TEN024: PostgreSQL applies the RESTRICTIVE policies one after the other in the order of
 /// their names, each to the rows the ones before it let through, and within one policy it
 /// evaluates the cheapest condition first. A function in a restrictive policy that sorts before
@@ -252,13 +256,8 @@ fn check_evaluated_before_the_tenant(
         .filter(|p| !p.permissive && p.applies_to_app)
         .collect();
     restrictive.sort_by(|a, b| a.name.cmp(&b.name));
-    let is_tenant_policy = |p: &PolicyRow| {
-        policy_applies_to_all_commands_with_tenant_predicate(p, col)
-            && carries_tenant_predicate(p.using.as_deref(), col)
-            && carries_tenant_predicate(p.check.as_deref(), col)
-    };
     for p in restrictive {
-        let tenant_policy = is_tenant_policy(p);
+        let tenant_policy = is_tenant_isolation_policy(p, col);
         if !p.leaky_calls.is_empty() {
             f.add(
                 "TEN024",
