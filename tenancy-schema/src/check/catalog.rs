@@ -444,34 +444,53 @@ WHERE con.contype = 'f' AND con.conparentid = 0 AND c.relnamespace = $1::regname
                   WHERE s.attname = $2 AND d.attname = $2)
 ORDER BY 1, 2, 5";
 
+/// `RECURSIVE <name> (oid) AS (..)`, for a `WITH`: the relations `start` selects, and every
+/// view or materialized view that reads one of them, directly or through other views (their
+/// rewrite rules depend on what they read).
+macro_rules! views_reading {
+    ($name:literal, $start:literal) => {
+        concat!(
+            "RECURSIVE ",
+            $name,
+            " (oid) AS (\n  ",
+            $start,
+            "\n  UNION\n",
+            "  SELECT r.ev_class\n  FROM ",
+            $name,
+            " k\n",
+            "  JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = k.oid\n",
+            "                  AND d.classid = 'pg_rewrite'::regclass\n",
+            "  JOIN pg_rewrite r ON r.oid = d.objid\n",
+            "  WHERE r.ev_class <> k.oid\n)"
+        )
+    };
+}
+
 /// Foreign tables served by file_fdw (its handler, whatever the SQL function or the wrapper
 /// are called), and the views and materialized views built on them, that a role among `$1`
 /// may read: file_fdw reads a file, or runs a program, as the operating system user that owns
 /// every table's data files, where each table's rows are every tenant's. Only those who may
 /// read the server's files may create one; reading it, or a view of it, needs nothing but
 /// SELECT.
-const SERVER_FILES_SQL: &str = "
-WITH RECURSIVE reads (oid) AS (
-  SELECT ft.ftrelid
+const SERVER_FILES_SQL: &str = concat!(
+    "WITH ",
+    views_reading!(
+        "reads",
+        "SELECT ft.ftrelid
   FROM pg_foreign_table ft
   JOIN pg_foreign_server s ON s.oid = ft.ftserver
   JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
   JOIN pg_proc h ON h.oid = w.fdwhandler
-  WHERE h.prosrc = 'file_fdw_handler' OR h.probin ~ '(^|/)file_fdw(\\.so)?$'
-  UNION
-  SELECT r.ev_class
-  FROM reads
-  JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = reads.oid
-                  AND d.classid = 'pg_rewrite'::regclass
-  JOIN pg_rewrite r ON r.oid = d.objid
-  WHERE r.ev_class <> reads.oid
-)
+  WHERE h.prosrc = 'file_fdw_handler' OR h.probin ~ '(^|/)file_fdw(\\.so)?$'"
+    ),
+    "
 SELECT CASE c.relkind WHEN 'f' THEN 'foreign table' WHEN 'm' THEN 'materialized view'
                       ELSE 'view' END AS kind, c.oid::regclass::text AS name
 FROM reads JOIN pg_class c ON c.oid = reads.oid
 WHERE EXISTS (SELECT FROM unnest($1::text[]) r (name)
               WHERE has_any_column_privilege(r.name, c.oid, 'SELECT'))
-ORDER BY 1";
+ORDER BY 1"
+);
 
 /// The catalogs PostgreSQL keeps from everyone but superusers because they hold credentials:
 /// role passwords (`pg_authid.rolpassword`: an MD5 hash logs in as it stands, a SCRAM verifier
@@ -528,18 +547,15 @@ pub(super) struct MemberCreateRow {
 /// Whether the tenant context is the sealed one (`tenancy.current_tenant()` is the
 /// SECURITY DEFINER reader of what `tenancy.enter()` verified, and the key exists) and which
 /// rights would let the application role forge it anyway.
-const CONTEXT_SQL: &str = "
+const CONTEXT_SQL: &str = concat!(
+    "
 -- The views and materialized views that read tenancy.context_key, directly or through others.
-WITH RECURSIVE key_readers (oid) AS (
-  SELECT to_regclass('tenancy.context_key')::oid WHERE to_regclass('tenancy.context_key') IS NOT NULL
-  UNION
-  SELECT r.ev_class
-  FROM key_readers k
-  JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = k.oid
-                  AND d.classid = 'pg_rewrite'::regclass
-  JOIN pg_rewrite r ON r.oid = d.objid
-  WHERE r.ev_class <> k.oid
-)
+WITH ",
+    views_reading!(
+        "key_readers",
+        "SELECT to_regclass('tenancy.context_key')::oid WHERE to_regclass('tenancy.context_key') IS NOT NULL"
+    ),
+    "
 SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
   coalesce((SELECT p.prosecdef FROM pg_proc p
             WHERE p.oid = to_regprocedure('tenancy.verified_context(integer,text)')), false)
@@ -650,7 +666,8 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
 -- on older migrations does not have).
 FROM (SELECT coalesce((SELECT p.prosrc LIKE '%tenancy_context.%' FROM pg_proc p
                        WHERE p.pronamespace = to_regnamespace('tenancy')
-                         AND p.proname = 'current_tenant' AND p.pronargs = 0), false) AS native) r";
+                         AND p.proname = 'current_tenant' AND p.pronargs = 0), false) AS native) r"
+);
 
 #[derive(QueryableByName)]
 struct Granted {
