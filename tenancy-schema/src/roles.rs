@@ -285,72 +285,96 @@ pub(crate) fn has_parameter_grants(conn: &mut PgConnection) -> diesel::QueryResu
 /// [`verify_app_login`]'s problem for a login that may change the server's configuration.
 pub(crate) const ALTER_SYSTEM: &str = "a role that may change the server's configuration (ALTER SYSTEM), which a reload applies to every session: archive_command and its kin run a program as the operating system user that owns every table's data file, session_replication_role switches every foreign key off";
 
-/// The settings `login`, any role it can become (through any membership: in PostgreSQL 15
-/// each allows `SET ROLE`) or `PUBLIC` may change with `ALTER SYSTEM`, comma-separated; `None`
-/// when there are none, for a superuser (which is refused on its own account), and before
-/// PostgreSQL 15, which has no such grants.
-pub(crate) fn alter_system_grants(
-    conn: &mut PgConnection,
-    login: &str,
-) -> diesel::QueryResult<Option<String>> {
-    #[derive(diesel::QueryableByName)]
-    struct Granted {
-        #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
-        settings: Option<String>,
-    }
-    if !has_parameter_grants(conn)? {
-        return Ok(None);
-    }
-    let granted: Granted = diesel::sql_query(
-        "WITH RECURSIVE reach (oid) AS (
-           SELECT oid FROM pg_roles WHERE rolname = $1 AND NOT rolsuper
-           UNION
-           SELECT m.roleid FROM pg_auth_members m JOIN reach ON m.member = reach.oid
-         )
-         SELECT string_agg(DISTINCT a.parname::text, ', ' ORDER BY a.parname::text) AS settings
-         FROM pg_catalog.pg_parameter_acl a, aclexplode(a.paracl) x
-         WHERE x.privilege_type = 'ALTER SYSTEM'
-           AND EXISTS (SELECT FROM reach)
-           AND (x.grantee = 0 OR x.grantee IN (SELECT oid FROM reach))",
-    )
-    .bind::<Text, _>(login)
-    .get_result(conn)?;
-    Ok(granted.settings)
-}
-
 /// [`verify_app_login`]'s problem for a login that may read other roles' credentials.
 const CREDENTIALS: &str = "a role that may read other roles' credentials (password hashes in pg_authid, passwords kept in user mappings or subscriptions' connection strings), with which it can log in as a superuser";
 
-/// The catalog columns holding other roles' credentials that `login`, any role it can become
-/// or `PUBLIC` may read (`pg_authid.rolpassword`, ..), comma-separated; `None` when none, or
-/// for a superuser.
-fn credential_grants(conn: &mut PgConnection, login: &str) -> diesel::QueryResult<Option<String>> {
-    #[derive(diesel::QueryableByName)]
-    struct Readable {
-        #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
-        columns: Option<String>,
-    }
-    let readable: Readable = diesel::sql_query(
+/// The catalog columns that hold other roles' credentials, which PostgreSQL keeps to
+/// superusers: password hashes (an MD5 hash logs in as it stands), the options of user
+/// mappings (postgres_fdw and dblink keep passwords there in clear), subscriptions' connection
+/// strings.
+pub(crate) const CREDENTIAL_COLUMNS: [(&str, &str); 3] = [
+    ("pg_authid", "rolpassword"),
+    ("pg_user_mapping", "umoptions"),
+    ("pg_subscription", "subconninfo"),
+];
+
+/// What a login may use to become any role at all, row level security's limits aside.
+pub(crate) struct ServerAccess {
+    /// The catalogs of [`CREDENTIAL_COLUMNS`] whose credential column it may read.
+    pub(crate) credentials: Vec<String>,
+    /// The settings it may change with `ALTER SYSTEM`, comma-separated.
+    pub(crate) alter_system: Option<String>,
+}
+
+/// `login` and every role it can become (through any membership: in PostgreSQL 15 each allows
+/// `SET ROLE`), as `reach`, for a `WITH`.
+macro_rules! login_reach {
+    () => {
         "WITH RECURSIVE reach (oid) AS (
-           SELECT oid FROM pg_roles WHERE rolname = $1 AND NOT rolsuper
+           SELECT oid FROM pg_roles WHERE rolname = $1
            UNION
            SELECT m.roleid FROM pg_auth_members m JOIN reach ON m.member = reach.oid
          )
-         SELECT string_agg(DISTINCT c.catalog_table || '.' || c.column_name, ', ') AS columns
-         FROM (VALUES ('pg_authid', 'rolpassword'), ('pg_user_mapping', 'umoptions'),
-                      ('pg_subscription', 'subconninfo')) c (catalog_table, column_name),
-              reach
-         WHERE has_column_privilege(reach.oid, ('pg_catalog.' || c.catalog_table)::regclass,
-                                    c.column_name, 'SELECT')",
-    )
+         SELECT ARRAY(SELECT DISTINCT c.catalog_table
+                      FROM unnest($2::text[], $3::text[]) c (catalog_table, column_name), reach
+                      WHERE has_column_privilege(reach.oid,
+                                                 ('pg_catalog.' || c.catalog_table)::regclass,
+                                                 c.column_name, 'SELECT')
+                      ORDER BY 1) AS credentials,"
+    };
+}
+
+/// [`ServerAccess`] of `$1`, the credential columns bound as `$2` (catalogs) and `$3`
+/// (columns). A grant to `PUBLIC` counts; a login that does not exist has none.
+const SERVER_ACCESS_SQL: &str = concat!(
+    login_reach!(),
+    "
+         (SELECT string_agg(DISTINCT a.parname::text, ', ' ORDER BY a.parname::text)
+          FROM pg_catalog.pg_parameter_acl a, aclexplode(a.paracl) x
+          WHERE x.privilege_type = 'ALTER SYSTEM'
+            AND EXISTS (SELECT FROM reach)
+            AND (x.grantee = 0 OR x.grantee IN (SELECT oid FROM reach))) AS alter_system"
+);
+
+/// The same before PostgreSQL 15, which has no grants on settings.
+const SERVER_ACCESS_SQL_BEFORE_15: &str = concat!(login_reach!(), " NULL::text AS alter_system");
+
+/// The credentials `login` may read and the settings it may change with `ALTER SYSTEM`, itself,
+/// through any role it can become or through `PUBLIC`. `parameter_grants`:
+/// [`has_parameter_grants`].
+pub(crate) fn server_access(
+    conn: &mut PgConnection,
+    login: &str,
+    parameter_grants: bool,
+) -> diesel::QueryResult<ServerAccess> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Array<Text>)]
+        credentials: Vec<String>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+        alter_system: Option<String>,
+    }
+    let row: Row = diesel::sql_query(if parameter_grants {
+        SERVER_ACCESS_SQL
+    } else {
+        SERVER_ACCESS_SQL_BEFORE_15
+    })
     .bind::<Text, _>(login)
+    .bind::<diesel::sql_types::Array<Text>, _>(CREDENTIAL_COLUMNS.map(|(t, _)| t).to_vec())
+    .bind::<diesel::sql_types::Array<Text>, _>(CREDENTIAL_COLUMNS.map(|(_, c)| c).to_vec())
     .get_result(conn)?;
-    Ok(readable.columns)
+    Ok(ServerAccess {
+        credentials: row.credentials,
+        alter_system: row.alter_system,
+    })
 }
 
 /// Whether the session's login starts in the replication role that fires no foreign-key
 /// trigger, or may switch to it (a grant of SET on the setting).
-fn unchecked_foreign_keys(conn: &mut PgConnection) -> diesel::QueryResult<bool> {
+fn unchecked_foreign_keys(
+    conn: &mut PgConnection,
+    parameter_grants: bool,
+) -> diesel::QueryResult<bool> {
     #[derive(diesel::QueryableByName)]
     struct Replica {
         #[diesel(sql_type = Bool)]
@@ -359,7 +383,7 @@ fn unchecked_foreign_keys(conn: &mut PgConnection) -> diesel::QueryResult<bool> 
     let now: Replica =
         diesel::sql_query("SELECT current_setting('session_replication_role') = 'replica' AS on")
             .get_result(conn)?;
-    if now.on || !has_parameter_grants(conn)? {
+    if now.on || !parameter_grants {
         return Ok(now.on);
     }
     let may_set: Replica = diesel::sql_query(
@@ -413,31 +437,10 @@ pub(crate) fn verify_app_login(conn: &mut PgConnection, app_role: &str) -> Resul
             });
         }
     }
-    if let Some(columns) = credential_grants(conn, &who.login)? {
-        return Err(Error::UnsafeRole {
-            fix: format!(
-                "`REVOKE SELECT ({columns}) FROM <the role that holds it>` (column by column, and any grant on the whole catalog; it may be {0}, a role it can become, or PUBLIC)",
-                who.login
-            ),
-            login: who.login.clone(),
-            role: who.login.clone(),
-            path: who.login,
-            problem: CREDENTIALS,
-        });
-    }
-    if let Some(settings) = alter_system_grants(conn, &who.login)? {
-        return Err(Error::UnsafeRole {
-            fix: format!(
-                "`REVOKE ALTER SYSTEM ON PARAMETER {settings} FROM <the role that holds it>` (it may be {0}, a role it can become, or PUBLIC)",
-                who.login
-            ),
-            login: who.login.clone(),
-            role: who.login.clone(),
-            path: who.login,
-            problem: ALTER_SYSTEM,
-        });
-    }
-    if unchecked_foreign_keys(conn)? {
+    let parameter_grants = has_parameter_grants(conn)?;
+    let access = server_access(conn, &who.login, parameter_grants)?;
+    refuse_server_access(&who.login, access)?;
+    if unchecked_foreign_keys(conn, parameter_grants)? {
         return Err(Error::UnsafeRole {
             fix: format!(
                 "`ALTER ROLE {0} RESET session_replication_role` (or the database's or server's default), and `REVOKE SET ON PARAMETER session_replication_role FROM {0}`",
@@ -471,6 +474,44 @@ pub(crate) fn verify_app_login(conn: &mut PgConnection, app_role: &str) -> Resul
         });
     }
     Ok(who.login)
+}
+
+/// [`verify_app_login`]'s refusal of a login that may read other roles' credentials or change
+/// the server's configuration.
+fn refuse_server_access(login: &str, access: ServerAccess) -> Result<(), Error> {
+    if !access.credentials.is_empty() {
+        let revokes = CREDENTIAL_COLUMNS
+            .iter()
+            .filter(|(table, _)| access.credentials.iter().any(|c| c == table))
+            .map(|(table, column)| {
+                format!(
+                    "REVOKE SELECT ({column}) ON pg_catalog.{table} FROM <the role that holds it>"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(Error::UnsafeRole {
+            fix: format!(
+                "`{revokes}`, and any grant on the whole catalog (it may be {login}, a role it can become, or PUBLIC)"
+            ),
+            login: login.to_owned(),
+            role: login.to_owned(),
+            path: login.to_owned(),
+            problem: CREDENTIALS,
+        });
+    }
+    if let Some(settings) = access.alter_system {
+        return Err(Error::UnsafeRole {
+            fix: format!(
+                "`REVOKE ALTER SYSTEM ON PARAMETER {settings} FROM <the role that holds it>` (it may be {login}, a role it can become, or PUBLIC)"
+            ),
+            login: login.to_owned(),
+            role: login.to_owned(),
+            path: login.to_owned(),
+            problem: ALTER_SYSTEM,
+        });
+    }
+    Ok(())
 }
 
 #[derive(diesel::QueryableByName)]

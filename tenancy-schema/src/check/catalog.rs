@@ -1,7 +1,7 @@
 //! The catalog queries. Everything the rules need is read up front, so the rules are plain
 //! functions over rows, readable without the SQL and free of round trips.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Nullable, Text};
@@ -342,8 +342,8 @@ pub(super) struct Catalog {
     /// ([`STATISTICS_SQL`]).
     pub(super) statistics: Vec<String>,
     /// The catalogs holding other roles' credentials that the application role or one of its
-    /// logins may read ([`CREDENTIALS_SQL`]).
-    pub(super) credentials: Vec<String>,
+    /// logins may read ([`crate::roles::server_access`]).
+    pub(super) credentials: BTreeSet<String>,
     /// Foreign tables of file_fdw, and views of them, the application role or one of its
     /// logins may read ([`SERVER_FILES_SQL`]).
     pub(super) server_files: Vec<KindNameRow>,
@@ -491,20 +491,6 @@ WHERE EXISTS (SELECT FROM unnest($1::text[]) r (name)
               WHERE has_any_column_privilege(r.name, c.oid, 'SELECT'))
 ORDER BY 1"
 );
-
-/// The catalogs PostgreSQL keeps from everyone but superusers because they hold credentials:
-/// role passwords (`pg_authid.rolpassword`: an MD5 hash logs in as it stands, a SCRAM verifier
-/// can be attacked offline), the options of user mappings (`pg_user_mapping.umoptions`, where
-/// postgres_fdw and dblink keep passwords in clear) and subscriptions' connection strings. A
-/// role among `$1` that may read one may log in as a role that skips row level security.
-const CREDENTIALS_SQL: &str = "
-SELECT DISTINCT c.table_name AS name
-FROM (VALUES ('pg_authid', 'rolpassword'), ('pg_user_mapping', 'umoptions'),
-             ('pg_subscription', 'subconninfo')) c (table_name, column_name)
-CROSS JOIN unnest($1::text[]) r (name)
-WHERE has_column_privilege(r.name, ('pg_catalog.' || c.table_name)::regclass, c.column_name,
-                           'SELECT')
-ORDER BY 1";
 
 const MEMBERS_SQL: &str = "
 WITH RECURSIVE members (oid) AS (
@@ -1014,18 +1000,21 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
             }
         }
     }
-    let mut alter_system = Vec::new();
-    for login in std::iter::once(app.clone()).chain(members.iter().map(|m| m.name.clone())) {
-        if let Some(settings) = crate::roles::alter_system_grants(conn, &login)? {
-            alter_system.push((login, settings));
-        }
-    }
     let app_and_logins: Vec<&str> = std::iter::once(app.as_str())
         .chain(members.iter().map(|m| m.name.as_str()))
         .collect();
+    let grants = crate::roles::has_parameter_grants(conn)?;
+    let mut alter_system = Vec::new();
+    let mut credentials = BTreeSet::new();
+    for login in &app_and_logins {
+        let access = crate::roles::server_access(conn, login, grants)?;
+        if let Some(settings) = access.alter_system {
+            alter_system.push(((*login).to_owned(), settings));
+        }
+        credentials.extend(access.credentials);
+    }
     let leakproof = names(conn, LEAKPROOF_SQL, &app_and_logins)?;
     let statistics = names(conn, STATISTICS_SQL, &app_and_logins)?;
-    let credentials = names(conn, CREDENTIALS_SQL, &app_and_logins)?;
     let server_files = diesel::sql_query(SERVER_FILES_SQL)
         .bind::<Array<Text>, _>(&app_and_logins)
         .load(conn)?;
@@ -1041,7 +1030,6 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     let mut context: ContextRow = diesel::sql_query(CONTEXT_SQL)
         .bind::<T, _>(&app)
         .get_result(conn)?;
-    let grants = crate::roles::has_parameter_grants(conn)?;
     context
         .forgeable_by
         .extend(parameter_grants(conn, &app, grants)?);

@@ -8,19 +8,18 @@ use super::report::Findings;
 
 pub(super) fn check_credentials(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
     for catalog_table in &catalog.credentials {
-        let (column, what) = match catalog_table.as_str() {
-            "pg_authid" => (
-                "rolpassword",
-                "every role's password hash (an MD5 hash logs in as it stands; a SCRAM verifier can be attacked offline), superusers' included",
-            ),
-            "pg_user_mapping" => (
-                "umoptions",
-                "the options of every user mapping, where postgres_fdw and dblink keep passwords in clear",
-            ),
-            _ => (
-                "subconninfo",
-                "the connection strings of subscriptions, passwords included",
-            ),
+        let column = crate::roles::CREDENTIAL_COLUMNS
+            .iter()
+            .find(|(table, _)| table == catalog_table)
+            .map_or("", |(_, column)| column);
+        let what = match catalog_table.as_str() {
+            "pg_authid" => {
+                "every role's password hash (an MD5 hash logs in as it stands; a SCRAM verifier can be attacked offline), superusers' included"
+            }
+            "pg_user_mapping" => {
+                "the options of every user mapping, where postgres_fdw and dblink keep passwords in clear"
+            }
+            _ => "the connection strings of subscriptions, passwords included",
         };
         f.add(
             "TEN081",
