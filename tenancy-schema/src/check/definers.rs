@@ -1,7 +1,7 @@
 //! The rules about code that runs with its owner's rights (SECURITY DEFINER functions, views
 //! without security_invoker): it reads tenant tables around the caller's policies.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::CheckOptions;
 use super::catalog::Catalog;
@@ -12,12 +12,12 @@ use crate::sql_lexer::DYNAMIC_SQL;
 pub(super) fn check_definers_and_views(
     f: &mut Findings,
     catalog: &Catalog,
-    tenant_tables: &BTreeMap<String, String>,
+    protected: &BTreeSet<String>,
     o: &CheckOptions,
 ) {
     let reads = |text: &str| -> BTreeSet<&str> {
-        tenant_tables
-            .keys()
+        protected
+            .iter()
             .map(String::as_str)
             .filter(|t| has_word(text, t))
             .collect()

@@ -2,7 +2,7 @@
 //! The registry-level rules (a classified table missing, a table classified twice) live here,
 //! since they look at the registry as a whole rather than at one table or role.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::audit::check_audit_log;
 use super::cascades::check_cascades;
@@ -116,14 +116,17 @@ pub fn run(
     check_classification(&mut f, registry);
     // Code that runs with its owner's rights must not hand out the rows of the tenants table
     // or of a private table either.
-    let mut protected = tenant_tables.clone();
-    for (table, t) in &catalog.tables {
-        if t.private || *table == options.tenants_table {
-            protected
-                .entry(table.clone())
-                .or_insert_with(|| options.tenant_column.clone());
-        }
-    }
+    let protected: BTreeSet<String> = tenant_tables
+        .keys()
+        .cloned()
+        .chain(
+            catalog
+                .tables
+                .iter()
+                .filter(|(table, t)| t.private || **table == options.tenants_table)
+                .map(|(table, _)| table.clone()),
+        )
+        .collect();
     check_definers_and_views(&mut f, &catalog, &protected, options);
     check_tenants_table(&mut f, &catalog, options);
     check_private_tables(&mut f, &catalog, options);

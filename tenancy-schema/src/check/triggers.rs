@@ -4,7 +4,7 @@
 //! application role may read, one tenant's rows become every tenant's, whatever the policies
 //! of the table they came from say.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::CheckOptions;
 use super::catalog::Catalog;
@@ -15,17 +15,17 @@ use crate::sql_lexer::{Token, tokenize};
 pub(super) fn check_trigger_sinks(
     f: &mut Findings,
     catalog: &Catalog,
-    tenant_tables: &BTreeMap<String, String>,
+    protected: &BTreeSet<String>,
     o: &CheckOptions,
 ) {
     let shared: BTreeSet<&str> = catalog
         .shared
         .iter()
         .map(String::as_str)
-        .filter(|name| !tenant_tables.contains_key(*name))
+        .filter(|name| !protected.contains(*name))
         .collect();
     for t in &catalog.triggers {
-        if !tenant_tables.contains_key(&t.table_name) {
+        if !protected.contains(&t.table_name) {
             continue;
         }
         // Functions in C come with PostgreSQL or an extension (`tsvector_update_trigger`,
