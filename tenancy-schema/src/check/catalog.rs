@@ -297,8 +297,9 @@ pub(super) struct ContextRow {
     pub(super) foreign_native_functions: Vec<String>,
     #[diesel(sql_type = Array<Text>)]
     pub(super) forgeable_by: Vec<String>,
-    /// Triggers and rules on `tenancy.context_key` that are not tenancy's own: each is handed
-    /// the key whenever it is installed or rotated.
+    /// Triggers and rules on `tenancy.context_key` that are not tenancy's own, as `DROP` names
+    /// them (`TRIGGER "name"`, `RULE "name"`): each is handed the key whenever it is installed
+    /// or rotated.
     #[diesel(sql_type = Array<Text>)]
     pub(super) key_watchers: Vec<String>,
     /// The body of `tenancy.check_session()`, whitespace folded, if it exists.
@@ -627,13 +628,13 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
   ) AS forgeable_by,
   ARRAY(
     SELECT w FROM (
-      SELECT format('trigger %I runs %s', t.tgname, t.tgfoid::regprocedure) AS w
+      SELECT format('TRIGGER %I', t.tgname) AS w
       FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace n ON n.oid = p.pronamespace
       WHERE t.tgrelid = to_regclass('tenancy.context_key') AND NOT t.tgisinternal
         AND (n.nspname, p.proname) NOT IN (('tenancy', 'context_key_changed'),
                                            ('tenancy_context', 'status_changed'))
       UNION ALL
-      SELECT format('rule %I', r.rulename)
+      SELECT format('RULE %I', r.rulename)
       FROM pg_rewrite r WHERE r.ev_class = to_regclass('tenancy.context_key')
     ) watchers ORDER BY 1
   ) AS key_watchers,

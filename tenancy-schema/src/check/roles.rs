@@ -158,25 +158,13 @@ fn check_server_configuration(f: &mut Findings, catalog: &Catalog) {
 /// whenever it is installed or rotated.
 fn check_key_watchers(f: &mut Findings, catalog: &Catalog) {
     for watcher in &catalog.context.key_watchers {
-        let drop = watcher
-            .strip_prefix("trigger ")
-            .and_then(|t| t.split(" runs ").next())
-            .map_or_else(
-                || {
-                    format!(
-                        "DROP {} ON tenancy.context_key",
-                        watcher.replacen("rule ", "RULE ", 1)
-                    )
-                },
-                |t| format!("DROP TRIGGER {t} ON tenancy.context_key"),
-            );
         f.add(
             "TEN067",
             "table tenancy.context_key",
             format!(
-                "{watcher} on tenancy.context_key, which is not tenancy's own: it is handed the key that seals every tenant's context each time the key is installed or rotated, and whatever it writes the key to, SQL may read"
+                "{watcher} on tenancy.context_key is not tenancy's own: it is handed the key that seals every tenant's context each time the key is installed or rotated, and whatever it writes the key to, SQL may read"
             ),
-            drop,
+            format!("DROP {watcher} ON tenancy.context_key"),
         );
     }
 }
