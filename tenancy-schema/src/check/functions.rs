@@ -163,10 +163,10 @@ pub(super) fn check_functions(
             .map(|s| s.name.as_str())
             .collect();
         for name in owned {
-            f.add(
-                "TEN072",
-                format!("function tenancy.{name}"),
-                format!("tenancy.{name}() is owned by a role `{}` belongs to, which may replace it: tenancy's context and checks rely on it doing exactly what the migrations wrote", o.app_role),
+            add_finding(
+                f,
+                name,
+                &replaceable_by(o),
                 "give it back to the role that ran the migrations (ALTER FUNCTION .. OWNER TO)",
             );
         }
@@ -174,15 +174,11 @@ pub(super) fn check_functions(
     }
     let expected = expected(conn, &shipped, o)?;
     for (name, wanted) in &expected {
-        let object = format!("function tenancy.{name}");
         let have: Vec<&Stored> = installed.iter().filter(|s| &s.name == name).collect();
         let problem = match have.as_slice() {
             [] => Some("missing".to_owned()),
             [one] if wanted.contains(&one.shape) && !one.app_owned => None,
-            [one] if wanted.contains(&one.shape) => Some(format!(
-                "owned by a role `{}` belongs to, which may replace it",
-                o.app_role
-            )),
+            [one] if wanted.contains(&one.shape) => Some(replaceable_by(o)),
             [_] => Some("not the function tenancy's migrations create".to_owned()),
             more => Some(format!(
                 "defined {} times: an overload may be what SQL reaches",
@@ -190,15 +186,33 @@ pub(super) fn check_functions(
             )),
         };
         if let Some(problem) = problem {
-            f.add(
-                "TEN072",
-                object,
-                format!("tenancy.{name}() is {problem}: tenancy's context and checks rely on it doing exactly what the migrations wrote"),
+            add_finding(
+                f,
+                name,
+                &problem,
                 "create it again as the migration that last defines it does (`tenancy init` writes them out), owned by the role that ran the migrations, and drop any other version",
             );
         }
     }
     Ok(())
+}
+
+/// TEN072 for `tenancy.<name>()`, which is `problem`.
+fn add_finding(f: &mut Findings, name: &str, problem: &str, hint: &str) {
+    f.add(
+        "TEN072",
+        format!("function tenancy.{name}"),
+        format!("tenancy.{name}() is {problem}: tenancy's context and checks rely on it doing exactly what the migrations wrote"),
+        hint,
+    );
+}
+
+/// The problem of a function owned by a role the application role belongs to.
+fn replaceable_by(o: &CheckOptions) -> String {
+    format!(
+        "owned by a role `{}` belongs to, which may replace it",
+        o.app_role
+    )
 }
 
 /// The stored form of every function of `namespace` named in `o`'s sense.
