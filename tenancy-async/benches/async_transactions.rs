@@ -13,7 +13,7 @@
 //! row level security alone (plain diesel-async's statements on the hand-rolled copy, through
 //! a login whose role settings fix its tenant), the least any design with policies pays. Sides alternate
 //! in rounds of a fixed duration on one tokio runtime; the report gives transactions per
-//! second and the ratios of medians.
+//! second and, for each pair of sides, the median of the rounds' ratios.
 
 #![allow(
     clippy::cast_possible_truncation,
@@ -34,8 +34,8 @@ use tenancy_bench_report::{Better, CpuMeter, Report, Row, Section, Stats};
 use tenancy_schema::TenantId;
 use tenancy_testing::{LatencyProxy, TestDatabase};
 
-const RUN: Duration = Duration::from_millis(1500);
-const ROUNDS: usize = 5;
+const RUN: Duration = Duration::from_millis(500);
+const ROUNDS: usize = 15;
 const TENANTS: usize = 8;
 const ROWS_PER_TENANT: i64 = 1_000;
 const ADDED_ROUND_TRIP: Duration = Duration::from_millis(1);
@@ -355,8 +355,9 @@ async fn plain_pool(
         .await?)
 }
 
-fn stats(v: &[f64]) -> Result<Stats, Box<dyn std::error::Error>> {
-    Ok(Stats::of(v).ok_or("no rounds")?)
+/// A throughput row of two sides measured in the same rounds ([`Row::paired`]).
+fn paired(label: &str, ours: &[f64], baseline: &[f64]) -> Result<Row, Box<dyn std::error::Error>> {
+    Ok(Row::paired(label, "tx/s", Better::Higher, ours, baseline).ok_or("no rounds")?)
 }
 
 #[derive(QueryableByName)]
@@ -445,62 +446,48 @@ fn push_rows(
     [ours, piped, plain, rolled, pinged, alone]: &[Vec<f64>; SIDES.len()],
 ) -> Result<(), Box<dyn std::error::Error>> {
     section.push(
-        Row::compared(
+        paired(
             &format!("{label}: tenancy-async vs plain diesel-async"),
-            "tx/s",
-            Better::Higher,
-            stats(ours)?,
-            stats(plain)?,
-        )
+            ours,
+            plain,
+        )?
         .ratio_target(0.95),
     );
-    section.push(Row::compared(
+    section.push(paired(
         &format!("{label}: tenancy-async vs hand-rolled RLS"),
-        "tx/s",
-        Better::Higher,
-        stats(ours)?,
-        stats(rolled)?,
-    ));
+        ours,
+        rolled,
+    )?);
     // Pipelined, the opening costs no round trip of its own: one less than plain
     // diesel-async's BEGIN, which shows where round trips dominate.
     section.push(
-        Row::compared(
+        paired(
             &format!("{label}: tenancy-async pipelined vs plain diesel-async"),
-            "tx/s",
-            Better::Higher,
-            stats(piped)?,
-            stats(plain)?,
-        )
+            piped,
+            plain,
+        )?
         .ratio_target(if behind_proxy { 1.0 } else { 0.95 }),
     );
-    section.push(Row::compared(
+    section.push(paired(
         &format!("{label}: tenancy-async pipelined vs hand-rolled RLS"),
-        "tx/s",
-        Better::Higher,
-        stats(piped)?,
-        stats(rolled)?,
-    ));
-    section.push(Row::compared(
+        piped,
+        rolled,
+    )?);
+    section.push(paired(
         &format!("{label}: row level security alone vs plain diesel-async"),
-        "tx/s",
-        Better::Higher,
-        stats(alone)?,
-        stats(plain)?,
-    ));
-    section.push(Row::compared(
+        alone,
+        plain,
+    )?);
+    section.push(paired(
         &format!("{label}: tenancy-async vs row level security alone"),
-        "tx/s",
-        Better::Higher,
-        stats(ours)?,
-        stats(alone)?,
-    ));
-    section.push(Row::compared(
+        ours,
+        alone,
+    )?);
+    section.push(paired(
         &format!("{label}: plain diesel-async with a ping per checkout vs without"),
-        "tx/s",
-        Better::Higher,
-        stats(pinged)?,
-        stats(plain)?,
-    ));
+        pinged,
+        plain,
+    )?);
     Ok(())
 }
 
@@ -533,7 +520,7 @@ async fn run(
              on the hand-rolled copy and policy, through a login whose role settings fix the tenant (`ALTER ROLE .. SET app.tenant_id`): \
              the least any design that keeps row level security on the table pays. Also plain diesel-async with bb8's default `SELECT 1` on every \
              checkout. Loopback, then through a proxy adding {} ms to every round trip. {ROUNDS} rounds of {} s per side, sides \
-             alternating on one tokio runtime, each round starting with the next side; tx/s, ratios of medians. CPU per \
+             alternating on one tokio runtime, each round starting with the next side; tx/s; a ratio is the median of the rounds' own ratios, with their min–max. CPU per \
              transaction (on loopback): the user and system time of this process and of every process of the server over each round, \
              from /proc, divided by the round's transactions; medians over the rounds.",
             ADDED_ROUND_TRIP.as_millis(),

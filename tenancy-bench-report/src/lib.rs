@@ -57,8 +57,12 @@ pub struct Row {
     pub ours: Stats,
     /// The same work without tenancy, measured interleaved in the same run.
     pub baseline: Option<Stats>,
-    /// ours / baseline, of the medians.
+    /// ours / baseline: of the medians, or, for a row whose sides were measured round by
+    /// round ([`Row::paired`]), the median of the rounds' own ratios.
     pub ratio: Option<f64>,
+    /// For a paired row, the smallest and largest of the rounds' ratios.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio_spread: Option<(f64, f64)>,
     /// The target for the ratio (or for the figure when there is no baseline), as text.
     pub target: Option<String>,
     /// Whether the target is met; `None` when there is no target.
@@ -131,6 +135,7 @@ impl Row {
             ours,
             baseline: None,
             ratio: None,
+            ratio_spread: None,
             target: None,
             met: None,
         }
@@ -145,6 +150,31 @@ impl Row {
             baseline: Some(baseline),
             ..Row::single(label, unit, better, ours)
         }
+    }
+
+    /// tenancy next to its baseline, measured in the same rounds: `ours[i]` and `baseline[i]`
+    /// are round `i`'s figures. The ratio is the median of the rounds' ratios: each compares
+    /// two runs a few seconds apart, so a stretch in which this shared machine is slow for
+    /// both sides cancels out, where a ratio of medians can pair one side's fast rounds with
+    /// the other's slow ones. `None` when a side has no figures or the counts differ.
+    #[must_use]
+    pub fn paired(
+        label: &str,
+        unit: &str,
+        better: Better,
+        ours: &[f64],
+        baseline: &[f64],
+    ) -> Option<Row> {
+        if ours.len() != baseline.len() {
+            return None;
+        }
+        let ratios: Vec<f64> = ours.iter().zip(baseline).map(|(o, b)| o / b).collect();
+        let of_rounds = Stats::of(&ratios)?;
+        Some(Row {
+            ratio: Some(of_rounds.p50),
+            ratio_spread: Some((of_rounds.min, of_rounds.max)),
+            ..Row::compared(label, unit, better, Stats::of(ours)?, Stats::of(baseline)?)
+        })
     }
 
     /// Latency samples of both sides, in µs.
@@ -207,11 +237,14 @@ impl Row {
         };
         match (&self.baseline, self.ratio) {
             (Some(base), Some(ratio)) => println!(
-                "{:<40} tenancy {} | baseline {} {} | ratio {ratio:.3}{}",
+                "{:<40} tenancy {} | baseline {} {} | ratio {ratio:.3}{}{}",
                 self.label,
                 s(&self.ours),
                 s(base),
                 self.unit,
+                self.ratio_spread
+                    .map(|(lo, hi)| format!(" (rounds {lo:.3}–{hi:.3})"))
+                    .unwrap_or_default(),
                 self.target
                     .as_ref()
                     .map(|t| format!(" (target {t})"))

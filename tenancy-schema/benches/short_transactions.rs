@@ -12,8 +12,8 @@
 //! side shares the hand-rolled copy) and its own login and pool of the same size, without a
 //! ping per checkout. The transactions: a point
 //! lookup by id, the newest 20 rows of the tenant, an insert of one row. Sides alternate in
-//! rounds of a fixed duration; the report gives transactions per second and the ratios of
-//! medians, then where the time goes: the cost of an empty transaction on each side, and the
+//! rounds of a fixed duration; the report gives transactions per second and, for each pair of
+//! sides, the median of the rounds' ratios, then where the time goes: the cost of an empty transaction on each side, and the
 //! server's plan for the scoped lookup.
 
 #![allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)] // reason: small counters
@@ -29,8 +29,8 @@ use tenancy_schema::{Error, Tenancy, TenancyConfig, TenantId};
 mod support;
 use support::{Better, Row, Section, Stats};
 
-const RUN: Duration = Duration::from_millis(1500);
-const ROUNDS: usize = 5;
+const RUN: Duration = Duration::from_millis(500);
+const ROUNDS: usize = 15;
 const TENANTS: usize = 8;
 const SAMPLES: usize = 2_000;
 /// Statements per transaction when the newest 20 is timed alone.
@@ -169,8 +169,9 @@ struct Body {
     body: String,
 }
 
-fn stats(v: &[f64]) -> Result<Stats, Box<dyn std::error::Error>> {
-    Ok(Stats::of(v).ok_or("no rounds")?)
+/// A throughput row of two sides measured in the same rounds ([`Row::paired`]).
+fn paired(label: &str, ours: &[f64], baseline: &[f64]) -> Result<Row, Box<dyn std::error::Error>> {
+    Ok(Row::paired(label, "tx/s", Better::Higher, ours, baseline).ok_or("no rounds")?)
 }
 
 #[allow(clippy::too_many_lines)] // reason: set-up, the three-way rounds, then the breakdown
@@ -227,7 +228,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
              through a login whose tenant its role settings fix (`ALTER ROLE .. SET app.tenant_id`), so each statement pays the policy and nothing \
              else: the least any design that keeps row level security on the table pays. tenancy with the SQL context: the same transactions through a pool built before the extension was switched on \
              (`tenancy.enter`, PL/pgSQL). {ROUNDS} rounds of {} s per side, sides alternating, each round starting with the next side; \
-             tx/s, ratios of medians. CPU per transaction: the user and system time of this process and of every process of the \
+             tx/s; a ratio is the median of the rounds' own ratios (the two sides of a round run within seconds of each other), with their min–max. CPU per transaction: the user and system time of this process and of every process of the \
              server (backends, WAL writer, checkpointer) over each round, from /proc, divided by the round's transactions; \
              medians over the rounds.",
             RUN.as_secs_f64()
@@ -290,60 +291,46 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ] = &samples;
             let label = format!("{}, {workers} worker(s)", work.label());
             section.push(
-                Row::compared(
+                paired(
                     &format!("{label}: tenancy vs plain Diesel"),
-                    "tx/s",
-                    Better::Higher,
-                    stats(native)?,
-                    stats(plain_side)?,
-                )
+                    native,
+                    plain_side,
+                )?
                 .ratio_target(0.90),
             );
             section.push(
-                Row::compared(
+                paired(
                     &format!("{label}: tenancy vs hand-rolled RLS"),
-                    "tx/s",
-                    Better::Higher,
-                    stats(native)?,
-                    stats(rls_side)?,
-                )
+                    native,
+                    rls_side,
+                )?
                 .ratio_target(1.10),
             );
-            section.push(Row::compared(
+            section.push(paired(
                 &format!("{label}: row level security alone vs plain Diesel"),
-                "tx/s",
-                Better::Higher,
-                stats(floor_side)?,
-                stats(plain_side)?,
-            ));
-            section.push(Row::compared(
+                floor_side,
+                plain_side,
+            )?);
+            section.push(paired(
                 &format!("{label}: tenancy vs row level security alone"),
-                "tx/s",
-                Better::Higher,
-                stats(native)?,
-                stats(floor_side)?,
-            ));
-            section.push(Row::compared(
+                native,
+                floor_side,
+            )?);
+            section.push(paired(
                 &format!("{label}: tenancy without the status check vs plain Diesel"),
-                "tx/s",
-                Better::Higher,
-                stats(native_unchecked)?,
-                stats(plain_side)?,
-            ));
-            section.push(Row::compared(
+                native_unchecked,
+                plain_side,
+            )?);
+            section.push(paired(
                 &format!("{label}: tenancy with the SQL context (no extension) vs plain Diesel"),
-                "tx/s",
-                Better::Higher,
-                stats(sql_side)?,
-                stats(plain_side)?,
-            ));
-            section.push(Row::compared(
+                sql_side,
+                plain_side,
+            )?);
+            section.push(paired(
                 &format!("{label}: tenancy with the SQL context (no extension) vs hand-rolled RLS"),
-                "tx/s",
-                Better::Higher,
-                stats(sql_side)?,
-                stats(rls_side)?,
-            ));
+                sql_side,
+                rls_side,
+            )?);
             // What each side costs, as against how it fared: CPU time per transaction.
             if let [Some(ours), Some(plain_cpu), Some(floor_cpu)] =
                 [&cpu[0], &cpu[1], &cpu[5]].map(|v| Stats::of(v))

@@ -152,6 +152,15 @@ fn figure(s: &Stats) -> String {
     }
 }
 
+/// The ratio, with the min–max of the rounds' ratios where the row was measured round by round.
+fn ratio_cell(row: &tenancy_bench_report::Row) -> String {
+    match (row.ratio, row.ratio_spread) {
+        (Some(r), Some((lo, hi))) => format!("{r:.3} ({lo:.3}–{hi:.3})"),
+        (Some(r), None) => format!("{r:.3}"),
+        (None, _) => String::new(),
+    }
+}
+
 fn met(m: Option<bool>) -> &'static str {
     match m {
         Some(true) => "yes",
@@ -205,8 +214,9 @@ pub fn render(
     let _ = writeln!(
         s,
         "Each figure is a median with its spread in parentheses: p5–p95 over the samples, or min–max over the rounds when \
-         there are fewer than 20 (throughput). A ratio is tenancy's median over the baseline's median from the same run: \
-         below 1 is faster for latency, above 1 is faster for throughput. The machine is shared and noisy; ratios taken side \
+         there are fewer than 20 (throughput). A ratio is tenancy's median over the baseline's median from the same run, \
+         or, where a spread follows it, the median of the rounds' own ratios (each round runs every side once, one after \
+         the other) with their min–max: below 1 is faster for latency, above 1 is faster for throughput. The machine is shared and noisy; ratios taken side \
          by side are the figures to compare, not absolute times across runs.\n"
     );
     if !failed.is_empty() {
@@ -309,7 +319,7 @@ fn push_section(s: &mut String, section: &Section) {
                 row.unit,
                 figure(&row.ours),
                 num(row.ours.p99),
-                row.ratio.map(|r| format!("{r:.3}")).unwrap_or_default(),
+                ratio_cell(row),
                 row.target.as_deref().unwrap_or(""),
                 met(row.met)
             );
@@ -393,6 +403,7 @@ mod tests {
                     ours: stats(120.0, 3000),
                     baseline: Some(stats(100.0, 3000)),
                     ratio: Some(1.2),
+                    ratio_spread: None,
                     target: Some("ratio ≤ 1.05".into()),
                     met: Some(false),
                 }],
