@@ -104,6 +104,27 @@ static ProcessUtility_hook_type previous_utility_hook = NULL;
 static ExecutorStart_hook_type previous_executor_start = NULL;
 
 /*
+ * Set while a BEGIN that carries an entry runs, and left set when its entry is refused
+ * (extension 1.7). A refused entry fails that BEGIN, and PostgreSQL then leaves no
+ * transaction open: a statement the client sent right behind it in the same write (a
+ * pipelined opening) would run on its own, committed as it ends, without the context and
+ * outside the transaction it was written for. With this set, the next statement of the
+ * session fails instead (refuse_after_refused_entry) and the mark is gone; the ROLLBACK that
+ * tenancy sends after a refused opening only clears it.
+ */
+static bool entry_refused = false;
+
+static void
+refuse_after_refused_entry(void)
+{
+	entry_refused = false;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+			 errmsg("tenancy: this statement follows a BEGIN whose tenant context was refused, and did not run"),
+			 errhint("the BEGIN's error says why; roll back and open the transaction again")));
+}
+
+/*
  * What the readers answer in a parallel worker (extension 1.4). A worker is a process of its
  * own: it has none of the leader's context, and it cannot ask the leader. What PostgreSQL does
  * hand over is the leader's settings, so the leader writes its readers' answers into this
@@ -249,6 +270,7 @@ begin_entry(PlannedStmt *pstmt, const char *queryString, const char **entry, int
 				return true;
 			}
 		}
+		entry_refused = true;
 		refuse_malformed();
 	}
 	return false;
@@ -303,6 +325,13 @@ guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	int			entry_len;
 	const char *before;
 
+	if (entry_refused)
+	{
+		if (!IsA(pstmt->utilityStmt, TransactionStmt) ||
+			((TransactionStmt *) pstmt->utilityStmt)->kind != TRANS_STMT_ROLLBACK)
+			refuse_after_refused_entry();
+		entry_refused = false;
+	}
 	if (begin_entry(pstmt, queryString, &entry, &entry_len, &before))
 	{
 		PlannedStmt *stripped;
@@ -313,25 +342,42 @@ guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 		 * statement, which aborts the block it just opened: no transaction is left behind.
 		 */
 		if (IsTransactionBlock() || IsSubTransaction())
+		{
+			entry_refused = true;
 			ereport(ERROR,
 					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
 					 errmsg("tenancy: a BEGIN that carries a tenant context opens the transaction: it cannot run inside one")));
+		}
 		stripped = without_entry(pstmt, queryString, before);
-		if (previous_utility_hook != NULL)
-			previous_utility_hook(stripped, queryString, readOnlyTree, context, params,
-								  queryEnv, dest, qc);
-		else
-			standard_ProcessUtility(stripped, queryString, readOnlyTree, context, params,
-									queryEnv, dest, qc);
-		enter_packed_text(entry, entry_len);
 
 		/*
-		 * A read-only transaction stays read only: PostgreSQL refuses SET TRANSACTION READ
-		 * WRITE once the transaction has a snapshot, which the checks do not always need to
-		 * take (the key and the tenant's status may be kept), so take it here.
+		 * Marked only when it fails: the checks themselves run statements (the tenant's
+		 * status), which the mark would refuse.
 		 */
-		if (XactReadOnly)
-			(void) GetTransactionSnapshot();
+		PG_TRY();
+		{
+			if (previous_utility_hook != NULL)
+				previous_utility_hook(stripped, queryString, readOnlyTree, context, params,
+									  queryEnv, dest, qc);
+			else
+				standard_ProcessUtility(stripped, queryString, readOnlyTree, context, params,
+										queryEnv, dest, qc);
+			enter_packed_text(entry, entry_len);
+
+			/*
+			 * A read-only transaction stays read only: PostgreSQL refuses SET TRANSACTION
+			 * READ WRITE once the transaction has a snapshot, which the checks do not always
+			 * need to take (the key and the tenant's status may be kept), so take it here.
+			 */
+			if (XactReadOnly)
+				(void) GetTransactionSnapshot();
+		}
+		PG_CATCH();
+		{
+			entry_refused = true;
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
 		return;
 	}
 	if (have_session)
@@ -383,7 +429,7 @@ guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 								dest, qc);
 }
 
-static void hand_to_workers(QueryDesc *query, int eflags);
+static void executor_start(QueryDesc *query, int eflags);
 
 void
 _PG_init(void)
@@ -403,7 +449,7 @@ _PG_init(void)
 	previous_utility_hook = ProcessUtility_hook;
 	ProcessUtility_hook = guard_utility;
 	previous_executor_start = ExecutorStart_hook;
-	ExecutorStart_hook = hand_to_workers;
+	ExecutorStart_hook = executor_start;
 	status_init();
 }
 
@@ -1147,14 +1193,17 @@ leader_part(int part, bool sql_context, char *out)
 }
 
 /*
- * Before a parallel plan starts, and before PostgreSQL enters parallel mode (after which no
- * setting may change): the readers' answers in this transaction, for the workers. The SQL
- * context's answer where this transaction entered no native one and has a SQL context; none
- * where it has neither, as the readers answer in the leader.
+ * Every plan that starts: none right after a refused entry (entry_refused). Before a parallel
+ * plan starts, and before PostgreSQL enters parallel mode (after which no setting may change):
+ * the readers' answers in this transaction, for the workers. The SQL context's answer where
+ * this transaction entered no native one and has a SQL context; none where it has neither,
+ * as the readers answer in the leader.
  */
 static void
-hand_to_workers(QueryDesc *query, int eflags)
+executor_start(QueryDesc *query, int eflags)
 {
+	if (entry_refused)
+		refuse_after_refused_entry();
 	if (query->plannedstmt->parallelModeNeeded && !IsInParallelMode() &&
 		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
 	{

@@ -513,8 +513,8 @@ async fn run(
             "Each side its own copy of the same table (key and foreign key to `tenants` included) with only tenant policies ({TENANTS} tenants × {ROWS_PER_TENANT} rows), its own login \
              and a bb8 pool as large as the number of tasks, without a ping per checkout. tenancy-async: tenant transactions with the native \
              context (one statement, `BEGIN` carrying the entry in a comment, which opens the transaction and enters the context with \
-             the tenant status check; the query; COMMIT); pipelined (`pipeline(true)`): `BEGIN`, the prepared \
-             `SELECT WHERE tenancy_context.enter_block($1) IS NULL` and the query in one write, then COMMIT. plain diesel-async: \
+             the tenant status check; the query; COMMIT); pipelined (`pipeline(true)`): the same `BEGIN` \
+             and the query in one write (extension 1.7, which fails the query when the entry was refused), then COMMIT. plain diesel-async: \
              BEGIN; the query with `tenant_id = $1`; COMMIT; no row level security. hand-rolled RLS: BEGIN; `SELECT set_config(..)`; \
              the query under a policy on the setting; COMMIT. row level security alone: plain diesel-async's transactions exactly, \
              on the hand-rolled copy and policy, through a login whose role settings fix the tenant (`ALTER ROLE .. SET app.tenant_id`): \

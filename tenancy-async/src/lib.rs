@@ -93,10 +93,14 @@
 //! first statement sent nothing and keeps its connection. The statements run on a shared
 //! reference to the connection (diesel-async pipelines through `&AsyncPgConnection`), which is
 //! why the query methods' bounds name `&'s AsyncPgConnection`. On the native context the opening
-//! is `BEGIN` and the prepared `SELECT WHERE tenancy_context.enter_block($1) IS NULL`
-//! (extension 1.5; `CALL tenancy_context.enter($1)` before); without pipelining, one
-//! prepared `SELECT WHERE tenancy_context.begin($1, $2) IS NULL` (extension 1.3) opens the
-//! transaction.
+//! is, from a connection's second transaction on, the `BEGIN` that carries the entry in a
+//! comment (extension 1.7, which also fails the statement behind a refused one: a refused
+//! entry fails its `BEGIN`, which leaves no transaction to abort); otherwise `BEGIN` and the
+//! prepared `SELECT WHERE tenancy_context.enter_block($1) IS NULL` (extension 1.5;
+//! `CALL tenancy_context.enter($1)` before). Without pipelining, a connection's first
+//! transaction opens with the prepared `SELECT WHERE tenancy_context.begin($1, $2) IS NULL`
+//! (extension 1.3), which loads the extension's library, and the later ones with the
+//! comment-carrying `BEGIN` (extension 1.6).
 
 mod build;
 mod owned;

@@ -24,8 +24,8 @@ use std::task::Poll;
 use diesel::QueryResult;
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use tenancy_schema::__private_v0_1::executor::{
-    ContextEntry, EnterBlockStatement, EnterStatement, SessionEnd, begin_failure, end_sql,
-    setup_sql,
+    Begin, ConnectionState, ContextEntry, EnterBlockStatement, EnterStatement, SessionEnd,
+    begin_failure, begin_with, end_sql, setup_sql,
 };
 use tenancy_schema::{ContextKey, Error, PrincipalId, TenantId};
 
@@ -61,12 +61,36 @@ impl Opening {
         )
     }
 
-    /// What goes out in front of the first statement; each call takes a new counter. With the
-    /// native context's one-argument entry, `BEGIN` as text and the entry as a prepared
-    /// statement, which the server only binds and runs where the text form is parsed and
-    /// analysed in every transaction; a read-only transaction keeps the text form, whose
-    /// `SET TRANSACTION READ ONLY` follows the entry.
-    pub(crate) fn pipelined(&self) -> Sent {
+    /// What goes out in front of the first statement; each call takes a new counter.
+    /// `opened_before`: whether a transaction opened on the connection before, so that its
+    /// backend has loaded the extension's library (`ConnectionState::opened_before`).
+    ///
+    /// With extension 1.7, on such a connection, the `BEGIN` that carries the entry in its
+    /// comment: one text statement, and a refused entry, which leaves no transaction open,
+    /// also fails the statement behind it. With the native context's one-argument entry
+    /// otherwise, `BEGIN` as text and the entry as a prepared statement, which the server only
+    /// binds and runs where the text form is parsed and analysed in every transaction; a
+    /// read-only transaction keeps the text form, whose `SET TRANSACTION READ ONLY` follows
+    /// the entry.
+    pub(crate) fn pipelined(&self, opened_before: bool) -> Sent {
+        if self.entry.pipelines_comment() && opened_before {
+            let connection = ConnectionState {
+                session: self.session,
+                opened_before,
+            };
+            let begin = begin_with(
+                (&self.begin, self.read_only),
+                self.entry,
+                &self.key,
+                connection,
+                Some(self.tenant),
+                self.principal,
+                self.check_status,
+            );
+            if let Begin::Message(sql) = begin {
+                return Sent::Message(sql);
+            }
+        }
         if self.entry.is_packed() && !self.read_only {
             let enter = EnterStatement::new(
                 &self.key,
@@ -164,7 +188,7 @@ macro_rules! run_statement {
                     .map_err(::tenancy_schema::Error::from)
             }
             Some(__tenancy_opening) => {
-                let __tenancy_sent = __tenancy_opening.pipelined();
+                let __tenancy_sent = __tenancy_opening.pipelined(__tenancy_state.opened_before);
                 let mut __tenancy_handle = __tenancy_shared;
                 let __tenancy_handle = &mut __tenancy_handle;
                 let __tenancy_outcome =

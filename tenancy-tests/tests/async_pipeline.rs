@@ -2,7 +2,8 @@
 //! (`AsyncTenancyBuilder::pipeline(true)`), against real PostgreSQL as the application's login:
 //! no statement ever runs without its opening in front of it (a refused opening also refuses
 //! every later statement, and nothing they would have written is kept, even with row level
-//! security off), the first statement runs inside the transaction, a transaction without
+//! security off; on extension 1.7 also behind a refused `BEGIN` that carries the entry), the
+//! first statement runs inside the transaction, a transaction without
 //! statements is still checked, and a connection the server closed is not used.
 //!
 //! The isolation and cancellation suites (`async_isolation.rs`) run every case with the opening
@@ -98,6 +99,69 @@ async fn no_statement_runs_without_its_opening() {
     }
 }
 
+/// On extension 1.7, a pipelined opening is, from a connection's second transaction on, the
+/// `BEGIN` that carries the entry in its comment (the prepared entry no longer runs). A refused
+/// entry fails that `BEGIN`, which leaves no transaction open; the extension then fails the
+/// statement sent behind it, so that statement writes nothing, also where only tenancy stands
+/// between it and the table (row level security off), and the connection goes back clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_begin_carrying_the_entry_refuses_the_statement_behind_it() {
+    #[derive(QueryableByName)]
+    struct Runs {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let entry_runs = "SELECT coalesce(sum(generic_plans + custom_plans), 0)::int8 AS n \
+                      FROM pg_prepared_statements \
+                      WHERE statement = 'SELECT WHERE tenancy_context.enter_block($1) IS NULL'";
+    let native: Vec<Rls> = Rls::all().into_iter().filter(|r| r.native()).collect();
+    if native.is_empty() {
+        eprintln!("skipped: the tenancy_context extension is not installed");
+        return;
+    }
+    for rls in native {
+        let (a, b) = rls.two_tenants();
+        let t = async_tenancy_with(rls, 1, true).await;
+        // The connection's first transaction loads the library: BEGIN and the prepared entry.
+        t.transaction(a, async |tx| insert(tx, 700).await)
+            .await
+            .unwrap();
+        let runs: Vec<Runs> = t
+            .transaction(a, async |tx| {
+                tx.load_sql(diesel::sql_query(entry_runs)).await
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            runs[0].n, 1,
+            "{rls:?}: the later opening ran the prepared entry"
+        );
+
+        suspend(rls, a);
+        let before = rows_of(rls, a);
+        let result = t.transaction(a, async |tx| insert(tx, 701).await).await;
+        assert!(
+            matches!(result, Err(Error::TenantSuspended(t)) if t == a),
+            "{rls:?}: {result:?}"
+        );
+        assert_eq!(
+            rows_of(rls, a),
+            before,
+            "{rls:?}: the statement behind the refusal ran"
+        );
+        assert_async_sessions_clean(&t, &format!("{rls:?}: after a refused BEGIN")).await;
+        // The same connection serves the next transaction.
+        t.transaction(b, async |tx| insert(tx, 702).await)
+            .await
+            .unwrap();
+        assert_eq!(
+            titles(&t, b).await,
+            ["b one", "b two", "written"],
+            "{rls:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_statement_runs_inside_the_transaction() {
     #[derive(QueryableByName)]
@@ -123,10 +187,11 @@ async fn the_first_statement_runs_inside_the_transaction() {
             .unwrap();
         assert_eq!(first[0].tenant, a.as_uuid().to_string(), "{rls:?}");
         assert_eq!(first[0].xact, second[0].xact, "{rls:?}");
-        // On the native context the entry went out as a prepared statement behind a textual
-        // BEGIN, prepared on the connection's first transaction (above, where the statement
-        // had to wait for its Parse) and reused since: each first statement still sees its own
-        // tenant's context, whichever tenant the connection served before.
+        // On the native context the connection's first transaction (above) sent the entry as
+        // a prepared statement behind a textual BEGIN, where the statement had to wait for its
+        // Parse; the later ones carry it in BEGIN's comment (extension 1.7). Each first
+        // statement still sees its own tenant's context, whichever tenant the connection
+        // served before.
         for (round, tenant) in [a, b, a, b].into_iter().enumerate() {
             #[derive(QueryableByName)]
             struct Prepared {
@@ -252,9 +317,8 @@ async fn a_connection_the_server_closed_is_not_used() {
 /// transaction with the prepared `tenancy_context.begin(..)`, which loads the library, and the
 /// later ones with the entry in `BEGIN`'s comment, isolation level or not: what the server last
 /// ran for the connection, seen from another session while the transaction is open and has run
-/// nothing yet. Pipelined openings keep `BEGIN` and the entry's function (a refused `BEGIN`
-/// would leave the statement behind it outside any transaction); the suites above run them on
-/// extension 1.6 too.
+/// nothing yet. Pipelined openings do the same from extension 1.7 on
+/// (`a_refused_begin_carrying_the_entry_refuses_the_statement_behind_it`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn later_openings_carry_the_entry_in_begin() {
     #[derive(QueryableByName)]

@@ -103,7 +103,7 @@ fn pools_enter_the_native_context_once_it_is_switched_on() {
     let t = Rls::OnNative.tenancy(1);
     assert_eq!(
         tenancy_schema::__private_v0_1::executor::context_entry(&t),
-        tenancy_schema::__private_v0_1::executor::ContextEntry::NativeComment
+        tenancy_schema::__private_v0_1::executor::ContextEntry::NativePipelined
     );
     let (entered, tenant, raw): (bool, Option<uuid::Uuid>, i64) = t
         .transaction(a, |tx| {
@@ -524,15 +524,35 @@ fn refused_entries(
     ]
 }
 
-/// Each of `refused` fails `open` with its message and leaves no transaction and no context.
+/// After an opening was refused, with `marks` (a `BEGIN` carrying the entry, extension 1.7):
+/// the session's next statement fails without running (here an insert, which would otherwise
+/// commit on its own, outside any transaction), and the one after it runs.
+fn assert_next_statement_refused(conn: &mut PgConnection, marks: bool, what: &str) {
+    if !marks {
+        return;
+    }
+    let e = conn
+        .batch_execute("INSERT INTO posts (tenant_id, id, title, slug) SELECT tenant_id, 990, 'x', 'x' FROM posts LIMIT 1")
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("follows a BEGIN whose tenant context was refused"),
+        "{what}: {e}"
+    );
+}
+
+/// Each of `refused` fails `open` with its message and leaves no transaction and no context;
+/// with `marks`, also the statement that follows ([`assert_next_statement_refused`]).
 fn assert_each_refused<T: std::fmt::Debug>(
     conn: &mut PgConnection,
     refused: &[(String, &str)],
+    marks: bool,
     open: impl Fn(&mut PgConnection, &str) -> QueryResult<T>,
 ) {
     for (refused_entry, why) in refused {
         let e = open(conn, refused_entry).unwrap_err();
         assert!(e.to_string().contains(why), "{refused_entry}: {e}");
+        assert_next_statement_refused(conn, marks, refused_entry);
         assert!(!in_transaction_block(conn), "{refused_entry}");
         assert!(!entered(conn), "{refused_entry}");
         assert_eq!(posts_visible(conn), 0, "{refused_entry}");
@@ -552,12 +572,14 @@ fn begin_native(conn: &mut PgConnection, entry: &str, read_only: bool) -> QueryR
 /// used no counter above 9: `open(conn, entry, read_only)` begins a block with the context only
 /// behind an entry that passes every check of `enter`; a refused one leaves no transaction and
 /// no context; inside a block it is refused before the entry is looked at (the counter stays
-/// unused); read only holds against SQL; the session guard holds on what it opens. Uses the
+/// unused); read only holds against SQL; the session guard holds on what it opens. With
+/// `marks` (a `BEGIN` carrying the entry), a refusal also fails the next statement. Uses the
 /// counters 10 to 100.
 fn assert_opening_checks(
     conn: &mut PgConnection,
     (key, session): (&[u8], i64),
     (a, b): (TenantId, TenantId),
+    marks: bool,
     open: impl Fn(&mut PgConnection, &str, bool) -> QueryResult<()>,
 ) {
     let entry = |tenant: TenantId, counter: i64| native_entry(key, session, tenant, counter);
@@ -569,7 +591,9 @@ fn assert_opening_checks(
 
     // Refused: each leaves no transaction and no context behind.
     let refused = refused_entries(key, session, &good, a, b);
-    assert_each_refused(conn, &refused, |conn, entry| open(conn, entry, false));
+    assert_each_refused(conn, &refused, marks, |conn, entry| {
+        open(conn, entry, false)
+    });
 
     // Inside a block (raw SQL in a tenant transaction would be there): refused before the
     // entry is looked at, so its counter is still unused afterwards.
@@ -577,6 +601,7 @@ fn assert_opening_checks(
     let inside = entry(b, 50);
     let e = open(conn, &inside, false).unwrap_err();
     assert!(e.to_string().contains("cannot run inside one"), "{e}");
+    // A ROLLBACK, which tenancy sends after every refused opening, runs and clears the mark.
     conn.batch_execute("ROLLBACK").unwrap();
     open(conn, &inside, false).unwrap();
     assert_sees_only(conn, b);
@@ -621,6 +646,7 @@ fn the_opening_statement_begins_a_transaction_only_behind_a_valid_entry() {
         &mut conn,
         (&key, session),
         (a, b),
+        false,
         |conn, entry, read_only| begin_native(conn, entry, read_only).map(drop),
     );
     let entry = |tenant: TenantId, counter: i64| native_entry(&key, session, tenant, counter);
@@ -687,6 +713,7 @@ fn a_begin_enters_the_context_in_its_comment_only_behind_a_valid_entry() {
         &mut conn,
         (&key, session),
         (a, b),
+        true,
         |conn, entry, read_only| {
             begin_comment(conn, if read_only { " READ ONLY" } else { "" }, entry)
         },
@@ -694,7 +721,24 @@ fn a_begin_enters_the_context_in_its_comment_only_behind_a_valid_entry() {
 
     let e = begin_comment(&mut conn, "", &format!("/* {} */", entry(a, 110))).unwrap_err();
     assert!(e.to_string().contains("malformed entry"), "{e}");
+    assert_next_statement_refused(&mut conn, true, "an entry cut off");
     assert!(!in_transaction_block(&mut conn));
+
+    // Only the next statement: a BEGIN behind the refused one is refused without being read
+    // (its entry's counter stays unused), and the statement after it runs.
+    let e = begin_comment(&mut conn, "", "||||").unwrap_err();
+    assert!(e.to_string().contains("malformed entry"), "{e}");
+    let retry = entry(a, 115);
+    let e = begin_comment(&mut conn, "", &retry).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("follows a BEGIN whose tenant context was refused"),
+        "{e}"
+    );
+    assert!(!in_transaction_block(&mut conn));
+    begin_comment(&mut conn, "", &retry).unwrap();
+    assert_eq!(posts_visible(&mut conn), 2);
+    conn.batch_execute("ROLLBACK").unwrap();
 
     // The mark counts on BEGIN only: in another statement's comment, or in a statement after
     // BEGIN in the same message, it enters nothing.
@@ -1877,7 +1921,7 @@ fn the_session_number_is_read_once_and_belongs_to_its_sequence() {
 /// A database whose extension is older than 1.2 keeps working: the readers stay the CASE and
 /// pools use the five-argument entry; after `ALTER EXTENSION .. UPDATE TO '1.2'` and
 /// `enable_native_context()`, new pools use the one-argument entry and the C readers, and
-/// after the update to 1.3 the opening statement.
+/// after the update to 1.3 the opening statement, and each later version its own entry.
 #[test]
 fn an_extension_older_than_one_point_two_keeps_the_older_forms_until_updated() {
     use tenancy_schema::__private_v0_1::executor::{ContextEntry, context_entry};
@@ -1969,24 +2013,28 @@ fn an_extension_older_than_one_point_two_keeps_the_older_forms_until_updated() {
         assert!(sees_itself(t));
     }
 
-    // 1.5: the entry's function, which pipelined openings use. New pools find it.
-    owner
-        .batch_execute("ALTER EXTENSION tenancy_context UPDATE TO '1.5'")
-        .unwrap();
-    let blocks = db.tenancy(&login, 1).unwrap();
-    assert_eq!(context_entry(&blocks), ContextEntry::NativeBlock);
-    for t in [&blocks, &new, &packed, &old] {
-        assert!(sees_itself(t));
-    }
-
-    // 1.6: the entry in a comment of BEGIN. New pools find it; the older ones keep theirs.
-    owner
-        .batch_execute("ALTER EXTENSION tenancy_context UPDATE")
-        .unwrap();
-    let comments = db.tenancy(&login, 1).unwrap();
-    assert_eq!(context_entry(&comments), ContextEntry::NativeComment);
-    for t in [&comments, &comments, &blocks, &new, &packed, &old] {
-        assert!(sees_itself(t));
+    // 1.5: the entry's function, which pipelined openings use; 1.6: the entry in a comment of
+    // BEGIN; 1.7: the statement behind a refused BEGIN fails too, so that pipelined openings
+    // may be that BEGIN. New pools find each (and run a second transaction, which takes the
+    // comment where there is one); the older pools keep their entries.
+    let mut pools = vec![new, packed, old];
+    for (version, entry) in [
+        ("1.5", ContextEntry::NativeBlock),
+        ("1.6", ContextEntry::NativeComment),
+        ("1.7", ContextEntry::NativePipelined),
+    ] {
+        owner
+            .batch_execute(&format!(
+                "ALTER EXTENSION tenancy_context UPDATE TO '{version}'"
+            ))
+            .unwrap();
+        let pool = db.tenancy(&login, 1).unwrap();
+        assert_eq!(context_entry(&pool), entry, "{version}");
+        assert!(sees_itself(&pool), "{version}");
+        pools.push(pool);
+        for t in &pools {
+            assert!(sees_itself(t), "{version}");
+        }
     }
 }
 

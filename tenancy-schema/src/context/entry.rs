@@ -50,6 +50,11 @@ pub enum ContextEntry {
     /// connection has loaded the extension's library (its first transaction opens as under
     /// [`ContextEntry::NativeBlock`], which loads it).
     NativeComment,
+    /// The same with extension 1.7 and later, which also fails the statement that follows a
+    /// `BEGIN` whose entry it refused: tenancy-async's pipelined opening then sends that
+    /// `BEGIN` too, in front of the transaction's first statement
+    /// ([`ContextEntry::pipelines_comment`]).
+    NativePipelined,
     /// The same with an extension older than 1.2, whose entry takes five typed arguments.
     NativeArgs,
     /// A Citus coordinator.
@@ -71,6 +76,8 @@ impl ContextEntry {
          to_regprocedure('tenancy_context.enter_block(text)') IS NOT NULL AS blocks, \
          EXISTS (SELECT FROM pg_extension WHERE extname = 'tenancy_context' \
            AND extversion NOT IN ('1.0', '1.1', '1.2', '1.3', '1.4', '1.5')) AS comments, \
+         EXISTS (SELECT FROM pg_extension WHERE extname = 'tenancy_context' \
+           AND extversion NOT IN ('1.0', '1.1', '1.2', '1.3', '1.4', '1.5', '1.6')) AS pipelines, \
          EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
            WHERE n.nspname = 'tenancy' AND p.proname = 'check_session') AS session_check";
 
@@ -79,7 +86,7 @@ impl ContextEntry {
     #[must_use]
     #[allow(
         clippy::fn_params_excessive_bools,
-        reason = "the six columns of DETECT_SQL's one row, matched together right here"
+        reason = "the seven columns of DETECT_SQL's one row, matched together right here"
     )]
     pub fn detect(
         citus: bool,
@@ -88,12 +95,14 @@ impl ContextEntry {
         opens: bool,
         blocks: bool,
         comments: bool,
+        pipelines: bool,
     ) -> Self {
-        match (citus, native, packed, opens, blocks, comments) {
+        match (citus, native, packed, opens, blocks, comments, pipelines) {
             (true, ..) => Self::Distributed,
-            (false, true, true, true, true, true) => Self::NativeComment,
-            (false, true, true, true, true, false) => Self::NativeBlock,
-            (false, true, true, true, false, _) => Self::NativeBegin,
+            (false, true, true, true, true, true, true) => Self::NativePipelined,
+            (false, true, true, true, true, true, false) => Self::NativeComment,
+            (false, true, true, true, true, false, _) => Self::NativeBlock,
+            (false, true, true, true, false, ..) => Self::NativeBegin,
             (false, true, true, false, ..) => Self::Native,
             (false, true, false, ..) => Self::NativeArgs,
             (false, false, ..) => Self::Single,
@@ -109,6 +118,7 @@ impl ContextEntry {
                 | ContextEntry::NativeBegin
                 | ContextEntry::NativeBlock
                 | ContextEntry::NativeComment
+                | ContextEntry::NativePipelined
         )
     }
 
@@ -118,7 +128,10 @@ impl ContextEntry {
     pub fn opens(self) -> bool {
         matches!(
             self,
-            ContextEntry::NativeBegin | ContextEntry::NativeBlock | ContextEntry::NativeComment
+            ContextEntry::NativeBegin
+                | ContextEntry::NativeBlock
+                | ContextEntry::NativeComment
+                | ContextEntry::NativePipelined
         )
     }
 
@@ -128,14 +141,24 @@ impl ContextEntry {
     pub fn blocks(self) -> bool {
         matches!(
             self,
-            ContextEntry::NativeBlock | ContextEntry::NativeComment
+            ContextEntry::NativeBlock | ContextEntry::NativeComment | ContextEntry::NativePipelined
         )
     }
 
     /// Whether the extension reads the entry from a comment of `BEGIN` (1.6 and later).
     #[must_use]
     pub fn comments(self) -> bool {
-        self == ContextEntry::NativeComment
+        matches!(
+            self,
+            ContextEntry::NativeComment | ContextEntry::NativePipelined
+        )
+    }
+
+    /// Whether a `BEGIN` carrying a refused entry also fails the statement behind it (1.7 and
+    /// later), so that a pipelined opening may be that `BEGIN`.
+    #[must_use]
+    pub fn pipelines_comment(self) -> bool {
+        self == ContextEntry::NativePipelined
     }
 }
 
@@ -176,6 +199,7 @@ pub(crate) fn push_enter(
         | ContextEntry::NativeBegin
         | ContextEntry::NativeBlock
         | ContextEntry::NativeComment
+        | ContextEntry::NativePipelined
         | ContextEntry::NativeArgs => "native",
         ContextEntry::Single | ContextEntry::Distributed => "enter",
     };
@@ -213,7 +237,8 @@ fn push_call(
         ContextEntry::Native
         | ContextEntry::NativeBegin
         | ContextEntry::NativeBlock
-        | ContextEntry::NativeComment => Ok(()),
+        | ContextEntry::NativeComment
+        | ContextEntry::NativePipelined => Ok(()),
         ContextEntry::Single => write!(
             sql,
             "SELECT tenancy.enter({}, {}, {counter}, '{mac}', {check_status}){read_only_suffix}",

@@ -90,42 +90,56 @@ fn citus_wins_and_an_older_extension_keeps_its_own_entry() {
         for opens in [false, true] {
             for blocks in [false, true] {
                 for comments in [false, true] {
-                    assert_eq!(
-                        ContextEntry::detect(true, true, packed, opens, blocks, comments),
-                        ContextEntry::Distributed
-                    );
-                    assert_eq!(
-                        ContextEntry::detect(false, false, packed, opens, blocks, comments),
-                        ContextEntry::Single
-                    );
+                    for pipelines in [false, true] {
+                        assert_eq!(
+                            ContextEntry::detect(
+                                true, true, packed, opens, blocks, comments, pipelines
+                            ),
+                            ContextEntry::Distributed
+                        );
+                        assert_eq!(
+                            ContextEntry::detect(
+                                false, false, packed, opens, blocks, comments, pipelines
+                            ),
+                            ContextEntry::Single
+                        );
+                    }
                 }
             }
         }
     }
     assert_eq!(
-        ContextEntry::detect(false, true, true, true, true, true),
+        ContextEntry::detect(false, true, true, true, true, true, true),
+        ContextEntry::NativePipelined
+    );
+    assert_eq!(
+        ContextEntry::detect(false, true, true, true, true, true, false),
         ContextEntry::NativeComment
     );
     assert_eq!(
-        ContextEntry::detect(false, true, true, true, true, false),
+        ContextEntry::detect(false, true, true, true, true, false, false),
         ContextEntry::NativeBlock
     );
     assert_eq!(
-        ContextEntry::detect(false, true, true, true, false, false),
+        ContextEntry::detect(false, true, true, true, false, false, false),
         ContextEntry::NativeBegin
     );
     assert_eq!(
-        ContextEntry::detect(false, true, true, false, false, false),
+        ContextEntry::detect(false, true, true, false, false, false, false),
         ContextEntry::Native
     );
     assert_eq!(
-        ContextEntry::detect(false, true, false, false, false, false),
+        ContextEntry::detect(false, true, false, false, false, false, false),
         ContextEntry::NativeArgs
     );
+    assert!(ContextEntry::NativePipelined.comments());
+    assert!(ContextEntry::NativePipelined.pipelines_comment());
+    assert!(!ContextEntry::NativeComment.pipelines_comment());
 }
 
 #[test]
 fn the_pipelined_block_entry_is_there_from_extension_1_5_on() {
+    assert!(ContextEntry::NativePipelined.blocks());
     assert!(ContextEntry::NativeComment.blocks());
     assert!(ContextEntry::NativeBlock.blocks());
     for older in [

@@ -172,6 +172,8 @@ struct EntryRow {
     #[diesel(sql_type = diesel::sql_types::Bool)]
     comments: bool,
     #[diesel(sql_type = diesel::sql_types::Bool)]
+    pipelines: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
     session_check: bool,
 }
 
@@ -188,6 +190,7 @@ fn detect_entry(conn: &mut PgConnection) -> Result<ContextEntry, Error> {
         row.opens,
         row.blocks,
         row.comments,
+        row.pipelines,
     );
     // Without it every transaction of the SQL context would fail at its end, and its
     // connection be closed: refuse to start instead.

@@ -51,6 +51,7 @@ impl ContextEntry {
             | ContextEntry::NativeBegin
             | ContextEntry::NativeBlock
             | ContextEntry::NativeComment
+            | ContextEntry::NativePipelined
             | ContextEntry::NativeArgs => SessionEnd::Guarded,
             ContextEntry::Single | ContextEntry::Distributed => SessionEnd::Checked,
         }
