@@ -20,6 +20,7 @@ pub const FOUNDATION: &[MigrationFiles] = &[
     files!("2026-12-01-040000_private_global_tables"),
     files!("2026-12-01-050100_foundation_tenant_status"),
     files!("2026-12-01-060100_foundation_on_citus"),
+    files!("2026-12-04-150000_api_key_prefix_lookup_reviewed"),
 ];
 
 /// The core's migrations and the foundation's.

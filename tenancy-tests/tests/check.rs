@@ -172,11 +172,14 @@ fn a_freshly_migrated_database_has_no_errors() {
     assert!(r.with_id("TEN052").next().is_none(), "{:#?}", r.findings);
     // Nothing of the foundation is left unclassified: its crate is linked here.
     assert!(r.with_id("TEN050").next().is_none(), "{:#?}", r.findings);
-    // The one deliberate exception is reported as a warning: the prefix index serves the
-    // API key lookup that runs before the tenant is known.
+    // The one deliberate exception, the prefix index that serves the API key lookup made
+    // before the tenant is known, is commented as reviewed and not reported: a freshly
+    // migrated foundation checks without a warning.
+    assert!(r.with_id("TEN031").next().is_none(), "{:#?}", r.findings);
     assert!(
-        r.with_id("TEN031")
-            .any(|f| f.object.contains("api_keys_prefix_idx")),
+        !r.findings
+            .iter()
+            .any(|f| f.severity == tenancy_schema::check::Severity::Warning),
         "{:#?}",
         r.findings
     );
@@ -719,6 +722,21 @@ const CASES: &[Case] = &[
         object: "table audit_log",
         breaks: "GRANT UPDATE ON audit_log TO tenancy_app",
         fix: "REVOKE UPDATE ON audit_log FROM tenancy_app",
+    },
+    // Last, because their fixes keep what they made: an index or a key that serves a lookup
+    // made before the tenant is known is acknowledged by a comment saying it was reviewed
+    // (any other comment is not enough).
+    Case {
+        id: "TEN031",
+        object: "gadgets_by_serial on gadgets",
+        breaks: "CREATE INDEX gadgets_by_serial ON gadgets (name); COMMENT ON INDEX gadgets_by_serial IS 'serial numbers'",
+        fix: "COMMENT ON INDEX gadgets_by_serial IS 'tenancy: reviewed: a device reports its serial before its tenant is known'",
+    },
+    Case {
+        id: "TEN031",
+        object: "gadgets_name_tenant on gadgets",
+        breaks: "ALTER TABLE gadgets ADD CONSTRAINT gadgets_name_tenant UNIQUE (name, tenant_id)",
+        fix: "COMMENT ON CONSTRAINT gadgets_name_tenant ON gadgets IS 'tenancy: reviewed: looked up by name first'",
     },
 ];
 

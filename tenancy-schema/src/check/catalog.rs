@@ -78,6 +78,10 @@ pub(super) struct KeyRow {
     /// session (enabled, or enabled ALWAYS). Always true for the other kinds.
     #[diesel(sql_type = Bool)]
     pub(super) enforced: bool,
+    /// The key's or index's comment: `tenancy: reviewed: ..` acknowledges an index that
+    /// does not lead with the tenant column (TEN031).
+    #[diesel(sql_type = Nullable<Text>)]
+    pub(super) comment: Option<String>,
 }
 
 #[derive(QueryableByName)]
@@ -791,14 +795,15 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                 CASE WHEN con.contype = 'f' THEN ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, o)
                       JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) END AS target_columns,
                 con.contype <> 'f' OR (con.convalidated AND NOT EXISTS (
-                  SELECT 1 FROM pg_trigger t WHERE t.tgconstraint = con.oid AND t.tgenabled NOT IN ('O', 'A'))) AS enforced
+                  SELECT 1 FROM pg_trigger t WHERE t.tgconstraint = con.oid AND t.tgenabled NOT IN ('O', 'A'))) AS enforced,
+                obj_description(con.oid, 'pg_constraint') AS comment
          FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
          WHERE c.relnamespace = $1::regnamespace AND con.contype IN ('p', 'u', 'f', 'x')
          UNION ALL
          SELECT c.relname::text, ic.relname::text, CASE WHEN i.indisunique THEN 'u' ELSE 'i' END,
                 ARRAY(SELECT coalesce(a.attname::text, '(expression)') FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)
                       LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o),
-                NULL, NULL, true
+                NULL, NULL, true, obj_description(i.indexrelid, 'pg_class')
          FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
          WHERE c.relnamespace = $1::regnamespace
            AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid)",
