@@ -1,0 +1,1 @@
+COMMENT ON INDEX api_keys_prefix_idx IS NULL;
