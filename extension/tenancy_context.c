@@ -334,28 +334,21 @@ guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	}
 	if (begin_entry(pstmt, queryString, &entry, &entry_len, &before))
 	{
-		PlannedStmt *stripped;
+		PlannedStmt *stripped = without_entry(pstmt, queryString, before);
 
 		/*
 		 * BEGIN itself first, so that its isolation level and access mode are in place
 		 * before the checks take the transaction's first snapshot. A refused entry fails the
 		 * statement, which aborts the block it just opened: no transaction is left behind.
-		 */
-		if (IsTransactionBlock() || IsSubTransaction())
-		{
-			entry_refused = true;
-			ereport(ERROR,
-					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-					 errmsg("tenancy: a BEGIN that carries a tenant context opens the transaction: it cannot run inside one")));
-		}
-		stripped = without_entry(pstmt, queryString, before);
-
-		/*
-		 * Marked only when it fails: the checks themselves run statements (the tenant's
-		 * status), which the mark would refuse.
+		 * Any failure marks the session (entry_refused), but only once it failed: the checks
+		 * themselves run statements (the tenant's status), which the mark would refuse.
 		 */
 		PG_TRY();
 		{
+			if (IsTransactionBlock() || IsSubTransaction())
+				ereport(ERROR,
+						(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+						 errmsg("tenancy: a BEGIN that carries a tenant context opens the transaction: it cannot run inside one")));
 			if (previous_utility_hook != NULL)
 				previous_utility_hook(stripped, queryString, readOnlyTree, context, params,
 									  queryEnv, dest, qc);
