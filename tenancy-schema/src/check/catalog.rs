@@ -376,6 +376,12 @@ impl Catalog {
     }
 }
 
+/// Whether an object's comment says a person reviewed what a lint would report about it
+/// (`COMMENT ON .. IS 'tenancy: reviewed: <why>'`).
+pub(super) fn reviewed(comment: Option<&str>) -> bool {
+    comment.is_some_and(|c| c.starts_with("tenancy: reviewed"))
+}
+
 fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> String) -> BTreeMap<String, Vec<T>> {
     let mut out: BTreeMap<String, Vec<T>> = BTreeMap::new();
     for row in rows {

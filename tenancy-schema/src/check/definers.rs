@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::CheckOptions;
-use super::catalog::Catalog;
+use super::catalog::{Catalog, reviewed};
 use super::expr::has_word;
 use super::report::Findings;
 use crate::sql_lexer::DYNAMIC_SQL;
@@ -23,11 +23,7 @@ pub(super) fn check_definers_and_views(
             .collect()
     };
     for r in &catalog.routines {
-        let reviewed = r
-            .comment
-            .as_deref()
-            .is_some_and(|c| c.starts_with("tenancy: reviewed"));
-        if reviewed {
+        if reviewed(r.comment.as_deref()) {
             continue;
         }
         let read = reads(&r.body);

@@ -3,7 +3,7 @@
 //! isolation lints they mirror, since both read the same key or policy.
 
 use super::CheckOptions;
-use super::catalog::{Catalog, KeyRow, PolicyRow, TableRow};
+use super::catalog::{Catalog, KeyRow, PolicyRow, TableRow, reviewed};
 use super::expr::{
     always_true, carries_tenant_predicate, has_word, once_per_statement_as_call,
     policy_applies_to_all_commands_with_tenant_predicate, reads_tenant_context,
@@ -337,10 +337,7 @@ fn check_keys(
                 format!("make it ({col}, {})", k.columns.join(", ")),
             );
         } else if k.columns.first().map(String::as_str) != Some(col)
-            && !k
-                .comment
-                .as_deref()
-                .is_some_and(|c| c.starts_with("tenancy: reviewed"))
+            && !reviewed(k.comment.as_deref())
         {
             let comment_on = if k.kind == "i" {
                 format!("INDEX {}", k.name)
