@@ -299,10 +299,13 @@ pub(crate) const CREDENTIAL_COLUMNS: [(&str, &str); 3] = [
 ];
 
 /// What a login may use to become any role at all, row level security's limits aside.
+#[derive(diesel::QueryableByName)]
 pub(crate) struct ServerAccess {
     /// The catalogs of [`CREDENTIAL_COLUMNS`] whose credential column it may read.
+    #[diesel(sql_type = diesel::sql_types::Array<Text>)]
     pub(crate) credentials: Vec<String>,
     /// The settings it may change with `ALTER SYSTEM`, comma-separated.
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
     pub(crate) alter_system: Option<String>,
 }
 
@@ -347,14 +350,7 @@ pub(crate) fn server_access(
     login: &str,
     parameter_grants: bool,
 ) -> diesel::QueryResult<ServerAccess> {
-    #[derive(diesel::QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = diesel::sql_types::Array<Text>)]
-        credentials: Vec<String>,
-        #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
-        alter_system: Option<String>,
-    }
-    let row: Row = diesel::sql_query(if parameter_grants {
+    diesel::sql_query(if parameter_grants {
         SERVER_ACCESS_SQL
     } else {
         SERVER_ACCESS_SQL_BEFORE_15
@@ -362,11 +358,7 @@ pub(crate) fn server_access(
     .bind::<Text, _>(login)
     .bind::<diesel::sql_types::Array<Text>, _>(CREDENTIAL_COLUMNS.map(|(t, _)| t).to_vec())
     .bind::<diesel::sql_types::Array<Text>, _>(CREDENTIAL_COLUMNS.map(|(_, c)| c).to_vec())
-    .get_result(conn)?;
-    Ok(ServerAccess {
-        credentials: row.credentials,
-        alter_system: row.alter_system,
-    })
+    .get_result(conn)
 }
 
 /// Whether the session's login starts in the replication role that fires no foreign-key
