@@ -13,8 +13,9 @@ mod common;
 
 use common::Rls;
 use common::attacks::{
-    BREAKOUTS, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL, assert_b_untouched,
-    refused_as_run_from_text, replays_of, tenant_column_assignments, unsafe_sql,
+    BREAKOUTS, REACHING, REACHING_SETUP, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL,
+    assert_b_untouched, reaching_fragments, refused_as_run_from_text, replays_of,
+    tenant_column_assignments, unsafe_sql,
 };
 use common::schema::{categories, comments, posts};
 use diesel::connection::SimpleConnection;
@@ -139,6 +140,67 @@ fn sql_run_from_text_and_escaped_names_are_refused_before_sending() {
             let e = refused_in_filter(&t, a, fragment);
             assert!(refused_as_run_from_text(&e), "{rls:?} {fragment}: {e}");
         }
+    }
+}
+
+/// Views, materialized views, partitions and inheritance children of a tenant table show its
+/// rows under another name, which no shadowing CTE covers: found when the `Tenancy` is built,
+/// and refused in filters, values and on the system connection. A view of a global table is
+/// not refused.
+#[test]
+fn relations_that_reach_tenant_rows_under_another_name_are_refused() {
+    for rls in Rls::all() {
+        let (a, _) = rls.two_tenants();
+        rls.owner().batch_execute(REACHING_SETUP).unwrap();
+        let t = rls.tenancy(1);
+        for &(name, table, kind) in REACHING {
+            let expected = |err: &SqlTextError| {
+                matches!(err, SqlTextError::ReachesTenantRows { name: named, kind: what, table: of }
+                    if named == name && *what == kind && *of == table)
+            };
+            for fragment in reaching_fragments(name) {
+                let err = refused_in_filter(&t, a, &fragment);
+                assert!(expected(&err), "{rls:?} {fragment}: {err}");
+                let err = unsafe_sql(
+                    t.system(|sys| {
+                        sys.load::<_, String>(
+                            categories::table
+                                .filter(sql::<Bool>(&fragment))
+                                .select(categories::name),
+                        )
+                    }),
+                    &fragment,
+                );
+                assert!(
+                    expected(&err),
+                    "{rls:?} system connection {fragment}: {err}"
+                );
+            }
+            let value = format!("(SELECT count(*) FROM {name})::text");
+            let err = unsafe_sql(
+                t.transaction(a, |tx| {
+                    tx.update(posts::table)
+                        .filter(posts::id.eq(1))
+                        .set(posts::title.eq(sql::<Text>(&value)))
+                        .execute()
+                }),
+                &value,
+            );
+            assert!(expected(&err), "{rls:?} update {value}: {err}");
+        }
+        let names: Vec<String> = t
+            .transaction(a, |tx| {
+                tx.load(
+                    categories::table
+                        .filter(sql::<Bool>("name IN (SELECT name FROM category_names)"))
+                        .select(categories::name),
+                )
+            })
+            .unwrap();
+        assert!(
+            !names.is_empty(),
+            "{rls:?}: a view of a global table was refused"
+        );
     }
 }
 

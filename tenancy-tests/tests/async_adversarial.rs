@@ -13,11 +13,13 @@
 mod common;
 
 use common::attacks::{
-    BREAKOUTS, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL, assert_b_untouched,
-    refused_as_run_from_text, replays_of, tenant_column_assignments, unsafe_sql,
+    BREAKOUTS, REACHING, REACHING_SETUP, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL,
+    assert_b_untouched, reaching_fragments, refused_as_run_from_text, replays_of,
+    tenant_column_assignments, unsafe_sql,
 };
 use common::schema::{categories, comments, posts};
 use common::{Rls, assert_async_sessions_clean, async_tenancy_with, async_titles as titles};
+use diesel::connection::SimpleConnection;
 use diesel::dsl::{exists, sql};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
@@ -484,6 +486,56 @@ async fn row_locks_scope_other_tables_and_second_references_to_the_locked_one() 
         assert!(raw.is_empty(), "{run}: {raw:?}");
         assert!(aliased.is_empty(), "{run}: {aliased:?}");
         assert_eq!(own, [1, 2], "{run}");
+        assert_b_untouched(rls, b, &run);
+    }
+}
+
+/// Views, materialized views, partitions and inheritance children of a tenant table, found
+/// when the tenancy is built, are refused in filters, values and on the system connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relations_that_reach_tenant_rows_under_another_name_are_refused() {
+    for (rls, pipeline) in Rls::all_async() {
+        let run = format!("{rls:?}, pipelined: {pipeline}");
+        let (a, b) = rls.two_tenants();
+        rls.owner().batch_execute(REACHING_SETUP).unwrap();
+        let t = async_tenancy_with(rls, 1, pipeline).await;
+        for &(name, table, kind) in REACHING {
+            let expected = |err: &SqlTextError| {
+                matches!(err, SqlTextError::ReachesTenantRows { name: named, kind: what, table: of }
+                    if named == name && *what == kind && *of == table)
+            };
+            for fragment in reaching_fragments(name) {
+                let err = refused_in_filter(&t, a, &fragment, &run).await;
+                assert!(expected(&err), "{run} {fragment}: {err}");
+                let r = t
+                    .system(async |sys| {
+                        sys.load::<_, String>(
+                            categories::table
+                                .filter(sql::<Bool>(&fragment))
+                                .select(categories::name),
+                        )
+                        .await
+                    })
+                    .await;
+                let err = unsafe_sql(r, &run);
+                assert!(expected(&err), "{run} system connection {fragment}: {err}");
+            }
+            let value = format!("(SELECT count(*) FROM {name})::text");
+            let r = t
+                .transaction(a, async |tx| {
+                    tx.update(posts::table)
+                        .filter(posts::id.eq(1))
+                        .set(posts::title.eq(sql::<Text>(&value)))
+                        .execute()
+                        .await
+                })
+                .await;
+            let err = unsafe_sql(r, &run);
+            assert!(expected(&err), "{run} update {value}: {err}");
+        }
+        // Refused before anything was sent: the connection is clean and A's rows are A's.
+        assert_async_sessions_clean(&t, &run).await;
+        assert_eq!(titles(&t, a).await, ["a one", "a two"], "{run}");
         assert_b_untouched(rls, b, &run);
     }
 }

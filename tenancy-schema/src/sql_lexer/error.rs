@@ -31,6 +31,20 @@ pub enum SqlTextError {
         /// The tenant-scoped table.
         table: String,
     },
+    /// A partition, inheritance child, view or materialized view of a tenant-scoped table,
+    /// found in the database when the `Tenancy` was built: its name reaches every tenant's
+    /// rows, and the tenant filter covers the table's own name only.
+    #[error(
+        "`{name}` is a {kind} of the tenant-scoped table `{table}` and reaches every tenant's rows past the tenant filter: query `{table}` itself, inside a tenant transaction"
+    )]
+    ReachesTenantRows {
+        /// The relation named.
+        name: String,
+        /// `partition`, `inheritance child`, `view` or `materialized view`.
+        kind: &'static str,
+        /// The tenant-scoped table whose rows it reaches.
+        table: &'static str,
+    },
     /// A function that runs SQL given as text (`query_to_xml('SELECT … FROM posts', ..)`):
     /// the tables it reads are invisible to tenancy's scoping.
     #[error(

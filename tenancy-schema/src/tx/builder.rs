@@ -94,7 +94,8 @@ impl TenancyBuilder {
     ///
     /// # Errors
     /// [`Error::ClassificationConflict`] when a table is classified twice in conflicting
-    /// ways; [`Error::Pool`] when no connection can be opened; [`Error::UnsafeRole`] naming
+    /// ways, or a table declared global is, in the database, a view or partition of a tenant
+    /// table; [`Error::Pool`] when no connection can be opened; [`Error::UnsafeRole`] naming
     /// the role and the fix; [`Error::ContextKeyMissing`] when no key is given or readable.
     pub fn build(self) -> Result<Tenancy, Error> {
         if let Some(conflict) = crate::manifest::conflicts(&crate::manifest::all_registrations())
@@ -113,6 +114,7 @@ impl TenancyBuilder {
             let mut session = app.get()?;
             let login = crate::roles::verify_app_login(&mut session.conn, &self.config.app_role)?;
             crate::scope::resolve_schemas(&mut session.conn)?;
+            refuse_global_views_of_tenant_rows(crate::scope::resolve_reaching(&mut session.conn)?)?;
             (login, detect_entry(&mut session.conn)?)
         };
         let mut admin_direct = false;
@@ -151,6 +153,30 @@ impl TenancyBuilder {
             admin_direct,
         })
     }
+}
+
+/// A relation declared `#[global_table]` that, in the database, is a partition, inheritance
+/// child or view of a tenant table: typed queries would read it unscoped.
+fn refuse_global_views_of_tenant_rows(
+    found: Vec<(String, crate::scope::Reach)>,
+) -> Result<(), Error> {
+    for (name, reach) in found {
+        if let Some(global) = crate::manifest::all_registrations()
+            .into_iter()
+            .find(|m| m.table == name && m.kind == crate::manifest::TableKind::Global)
+        {
+            return Err(crate::ClassificationConflict {
+                table: global.table,
+                first: "global".to_owned(),
+                second: format!(
+                    "tenant-scoped (in the database it is a {} of the tenant-scoped table `{}`)",
+                    reach.kind, reach.table
+                ),
+            }
+            .into());
+        }
+    }
+    Ok(())
 }
 
 #[derive(diesel::QueryableByName)]

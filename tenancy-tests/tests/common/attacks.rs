@@ -37,6 +37,45 @@ pub const RUN_FROM_TEXT: &[&str] = &[
     r#"EXISTS (SELECT 1 FROM "pg_stats_ext" WHERE tablename = 'posts')"#,
 ];
 
+/// Relations that hold or show tenant rows under another name: views (run with their
+/// owner's rights, or the caller's), a view of a view, a view over a global table that reads a
+/// tenant table in a sub-query, a materialized view, an inheritance child (a partition is one
+/// too). [`REACHING`] names them; `category_names`, a view of a global table only, is not one.
+pub const REACHING_SETUP: &str = "
+    CREATE OR REPLACE VIEW posts_everywhere AS SELECT * FROM posts;
+    CREATE OR REPLACE VIEW titles_everywhere WITH (security_invoker = true) AS SELECT title FROM posts;
+    CREATE OR REPLACE VIEW b_titles AS SELECT p.title FROM posts_everywhere p WHERE p.title LIKE 'b%';
+    CREATE OR REPLACE VIEW bodies_by_category AS
+      SELECT x.name, (SELECT max(c.body) FROM comments c) AS body FROM categories x;
+    CREATE MATERIALIZED VIEW IF NOT EXISTS comment_bodies AS SELECT tenant_id, body FROM comments;
+    CREATE TABLE IF NOT EXISTS posts_archive () INHERITS (posts);
+    CREATE OR REPLACE VIEW category_names AS SELECT name FROM categories;
+    GRANT SELECT ON posts_everywhere, titles_everywhere, b_titles, bodies_by_category,
+      comment_bodies, posts_archive, category_names TO tenancy_app;
+";
+
+/// Each relation of [`REACHING_SETUP`] that reaches tenant rows, with the tenant table whose
+/// rows it reaches and what it is to that table.
+pub const REACHING: &[(&str, &str, &str)] = &[
+    ("posts_everywhere", "posts", "view"),
+    ("titles_everywhere", "posts", "view"),
+    ("b_titles", "posts", "view"),
+    ("bodies_by_category", "comments", "view"),
+    ("comment_bodies", "comments", "materialized view"),
+    ("posts_archive", "posts", "inheritance child"),
+];
+
+/// The raw filter fragments that read one of [`REACHING`]: bare, schema-qualified, quoted,
+/// behind a comment.
+pub fn reaching_fragments(name: &str) -> [String; 4] {
+    [
+        format!("EXISTS (SELECT 1 FROM {name})"),
+        format!("EXISTS (SELECT 1 FROM public.{name} r)"),
+        format!(r#"(SELECT count(*) FROM "{name}") > 0"#),
+        format!("EXISTS (SELECT 1 FROM/**/{name})"),
+    ]
+}
+
 /// Whether `e` is how a [`RUN_FROM_TEXT`] fragment is refused.
 pub fn refused_as_run_from_text(e: &SqlTextError) -> bool {
     matches!(

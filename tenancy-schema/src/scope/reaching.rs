@@ -1,0 +1,111 @@
+//! Relations of the database that hold or show a tenant table's rows under another name: its
+//! partitions and inheritance children, and the views and materialized views built on it.
+//! SQL text naming one of them reaches every tenant's rows past the shadowing CTEs, which
+//! cover the tenant table's own name only; a view run with its owner's rights reaches them past
+//! row level security too. They are found when the `Tenancy` is built, and refused in SQL text
+//! from then on.
+
+use std::collections::HashMap;
+use std::sync::{OnceLock, PoisonError, RwLock};
+
+use diesel::sql_types::{Array, Text};
+use diesel::{PgConnection, QueryResult, RunQueryDsl};
+
+/// What a relation is to the tenant table whose rows it reaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reach {
+    /// `partition`, `inheritance child`, `view` or `materialized view`.
+    pub kind: &'static str,
+    /// The tenant-scoped table whose rows it reaches.
+    pub table: &'static str,
+}
+
+/// Every relation found by [`resolve`] in any database this process built a `Tenancy` for:
+/// a name found in one database is refused in all of them, which can only refuse more.
+fn found() -> &'static RwLock<HashMap<String, Reach>> {
+    static FOUND: OnceLock<RwLock<HashMap<String, Reach>>> = OnceLock::new();
+    FOUND.get_or_init(Default::default)
+}
+
+#[derive(diesel::QueryableByName)]
+struct ReachRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    base: String,
+}
+
+/// From each tenant table (the names as the login's `search_path` resolves them), down its
+/// inheritance (partitions are children too) and across the views and materialized views that
+/// select from it or from one of those, any number of levels deep.
+const REACHING_SQL: &str = "\
+WITH RECURSIVE edge (parent, child) AS (
+  SELECT i.inhparent, i.inhrelid FROM pg_catalog.pg_inherits i
+  UNION ALL
+  SELECT d.refobjid, w.ev_class
+  FROM pg_catalog.pg_depend d
+  JOIN pg_catalog.pg_rewrite w ON w.oid = d.objid
+  WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+    AND w.rulename = '_RETURN' AND w.ev_class <> d.refobjid
+), tenant (oid, base) AS (
+  SELECT c.oid, t.name
+  FROM unnest($1::text[]) AS t (name)
+  JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(pg_catalog.quote_ident(t.name))
+), reach (oid, base) AS (
+  SELECT oid, base FROM tenant
+  UNION
+  SELECT e.child, r.base FROM reach r JOIN edge e ON e.parent = r.oid
+)
+SELECT DISTINCT c.relname::text AS name,
+       CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+                      ELSE CASE WHEN c.relispartition THEN 'partition' ELSE 'inheritance child' END
+       END AS kind,
+       r.base
+FROM reach r
+JOIN pg_catalog.pg_class c ON c.oid = r.oid
+WHERE r.oid NOT IN (SELECT oid FROM tenant)";
+
+/// Finds the relations that reach the rows of the registered tenant tables, keeps them for
+/// [`reaching`], and returns the ones found in this database, by name.
+pub(crate) fn resolve(conn: &mut PgConnection) -> QueryResult<Vec<(String, Reach)>> {
+    let tables = crate::manifest::tenant_tables();
+    if tables.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<&str> = tables.iter().map(|e| e.table).collect();
+    let rows: Vec<ReachRow> = diesel::sql_query(REACHING_SQL)
+        .bind::<Array<Text>, _>(&names)
+        .load(conn)?;
+    let here: Vec<(String, Reach)> = rows
+        .into_iter()
+        .filter_map(|row| {
+            let table = tables.iter().find(|e| e.table == row.base)?.table;
+            let kind = match row.kind.as_str() {
+                "view" => "view",
+                "materialized view" => "materialized view",
+                "partition" => "partition",
+                _ => "inheritance child",
+            };
+            Some((row.name, Reach { kind, table }))
+        })
+        // A relation that is itself classified tenant-scoped is scoped under its own name.
+        .filter(|(name, _)| !tables.iter().any(|e| e.table == name))
+        .collect();
+    let mut map = found().write().unwrap_or_else(PoisonError::into_inner);
+    for (name, reach) in &here {
+        map.insert(name.clone(), reach.clone());
+    }
+    Ok(here)
+}
+
+/// The tenant table whose rows `name` reaches, if it is one of the relations [`resolve`] found.
+pub(crate) fn reaching(name: &str) -> Option<Reach> {
+    let map = found().read().unwrap_or_else(PoisonError::into_inner);
+    if map.is_empty() {
+        return None;
+    }
+    map.get(name).cloned()
+}
