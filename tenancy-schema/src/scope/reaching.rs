@@ -1,5 +1,6 @@
 //! Relations of the database that hold or show a tenant table's rows under another name: its
-//! partitions and inheritance children, and the views and materialized views built on it.
+//! partitions and inheritance children, the tables it inherits from, and the views and
+//! materialized views built on any of them.
 //! SQL text naming one of them reaches every tenant's rows past the shadowing CTEs, which
 //! cover the tenant table's own name only; a view run with its owner's rights reaches them past
 //! row level security too. They are found when the `Tenancy` is built, and refused in SQL text
@@ -14,7 +15,7 @@ use diesel::{PgConnection, QueryResult, RunQueryDsl};
 /// What a relation is to the tenant table whose rows it reaches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Reach {
-    /// `partition`, `inheritance child`, `view` or `materialized view`.
+    /// `partition`, `inheritance child`, `parent table`, `view` or `materialized view`.
     pub kind: &'static str,
     /// The tenant-scoped table whose rows it reaches.
     pub table: &'static str,
@@ -37,14 +38,18 @@ struct ReachRow {
     base: String,
 }
 
-/// From each tenant table (the names as the login's `search_path` resolves them), down its
-/// inheritance (partitions are children too) and across the views and materialized views that
-/// select from it or from one of those, any number of levels deep.
+/// From each tenant table (the names as the login's `search_path` resolves them): down its
+/// inheritance (partitions are children too), up to the tables it inherits from (whose
+/// queries return its rows), and across the views and materialized views that select from
+/// any of those, any number of levels deep. A parent's other children are not followed: they
+/// hold no rows of the tenant table.
 const REACHING_SQL: &str = "\
-WITH RECURSIVE edge (parent, child) AS (
-  SELECT i.inhparent, i.inhrelid FROM pg_catalog.pg_inherits i
+WITH RECURSIVE edge (parent, child, how) AS (
+  SELECT i.inhparent, i.inhrelid, 'down' FROM pg_catalog.pg_inherits i
   UNION ALL
-  SELECT d.refobjid, w.ev_class
+  SELECT i.inhrelid, i.inhparent, 'up' FROM pg_catalog.pg_inherits i
+  UNION ALL
+  SELECT d.refobjid, w.ev_class, 'view'
   FROM pg_catalog.pg_depend d
   JOIN pg_catalog.pg_rewrite w ON w.oid = d.objid
   WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
@@ -54,15 +59,19 @@ WITH RECURSIVE edge (parent, child) AS (
   SELECT c.oid, t.name
   FROM unnest($1::text[]) AS t (name)
   JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(pg_catalog.quote_ident(t.name))
-), reach (oid, base) AS (
-  SELECT oid, base FROM tenant
+), reach (oid, base, how) AS (
+  SELECT oid, base, 'self' FROM tenant
   UNION
-  SELECT e.child, r.base FROM reach r JOIN edge e ON e.parent = r.oid
+  SELECT e.child, r.base, e.how
+  FROM reach r JOIN edge e ON e.parent = r.oid
+  WHERE e.how = 'view' OR r.how IN ('self', e.how)
 )
 SELECT DISTINCT c.relname::text AS name,
-       CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
-                      ELSE CASE WHEN c.relispartition THEN 'partition' ELSE 'inheritance child' END
-       END AS kind,
+       CASE WHEN c.relkind = 'v' THEN 'view'
+            WHEN c.relkind = 'm' THEN 'materialized view'
+            WHEN r.how = 'up' THEN 'parent table'
+            WHEN c.relispartition THEN 'partition'
+            ELSE 'inheritance child' END AS kind,
        r.base
 FROM reach r
 JOIN pg_catalog.pg_class c ON c.oid = r.oid
@@ -87,6 +96,7 @@ pub(crate) fn resolve(conn: &mut PgConnection) -> QueryResult<Vec<(String, Reach
                 "view" => "view",
                 "materialized view" => "materialized view",
                 "partition" => "partition",
+                "parent table" => "parent table",
                 _ => "inheritance child",
             };
             Some((row.name, Reach { kind, table }))

@@ -31,7 +31,7 @@ pub enum SqlTextError {
         /// The tenant-scoped table.
         table: String,
     },
-    /// A partition, inheritance child, view or materialized view of a tenant-scoped table,
+    /// A partition, inheritance child or parent, view or materialized view of a tenant-scoped table,
     /// found in the database when the `Tenancy` was built: its name reaches every tenant's
     /// rows, and the tenant filter covers the table's own name only.
     #[error(
@@ -40,7 +40,7 @@ pub enum SqlTextError {
     ReachesTenantRows {
         /// The relation named.
         name: String,
-        /// `partition`, `inheritance child`, `view` or `materialized view`.
+        /// `partition`, `inheritance child`, `parent table`, `view` or `materialized view`.
         kind: &'static str,
         /// The tenant-scoped table whose rows it reaches.
         table: &'static str,

@@ -40,7 +40,8 @@ pub const RUN_FROM_TEXT: &[&str] = &[
 /// Relations that hold or show tenant rows under another name: views (run with their
 /// owner's rights, or the caller's), a view of a view, a view over a global table that reads a
 /// tenant table in a sub-query, a materialized view, an inheritance child (a partition is one
-/// too). [`REACHING`] names them; `category_names`, a view of a global table only, is not one.
+/// too), a table the tenant table inherits from. [`REACHING`] names them; `category_names`, a
+/// view of a global table only, and `notices`, another child of that parent, are not ones.
 pub const REACHING_SETUP: &str = "
     CREATE OR REPLACE VIEW posts_everywhere AS SELECT * FROM posts;
     CREATE OR REPLACE VIEW titles_everywhere WITH (security_invoker = true) AS SELECT title FROM posts;
@@ -49,9 +50,16 @@ pub const REACHING_SETUP: &str = "
       SELECT x.name, (SELECT max(c.body) FROM comments c) AS body FROM categories x;
     CREATE MATERIALIZED VIEW IF NOT EXISTS comment_bodies AS SELECT tenant_id, body FROM comments;
     CREATE TABLE IF NOT EXISTS posts_archive () INHERITS (posts);
+    CREATE TABLE IF NOT EXISTS texts (body text);
+    DO $$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_inherits WHERE inhrelid = 'comments'::regclass) THEN
+        ALTER TABLE comments INHERIT texts;
+      END IF;
+    END $$;
+    CREATE TABLE IF NOT EXISTS notices () INHERITS (texts);
     CREATE OR REPLACE VIEW category_names AS SELECT name FROM categories;
     GRANT SELECT ON posts_everywhere, titles_everywhere, b_titles, bodies_by_category,
-      comment_bodies, posts_archive, category_names TO tenancy_app;
+      comment_bodies, posts_archive, texts, notices, category_names TO tenancy_app;
 ";
 
 /// Each relation of [`REACHING_SETUP`] that reaches tenant rows, with the tenant table whose
@@ -63,6 +71,7 @@ pub const REACHING: &[(&str, &str, &str)] = &[
     ("bodies_by_category", "comments", "view"),
     ("comment_bodies", "comments", "materialized view"),
     ("posts_archive", "posts", "inheritance child"),
+    ("texts", "comments", "parent table"),
 ];
 
 /// The raw filter fragments that read one of [`REACHING`]: bare, schema-qualified, quoted,
