@@ -13,7 +13,7 @@ mod common;
 
 use common::Rls;
 use common::attacks::{
-    BREAKOUTS, REACHING, REACHING_SETUP, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL,
+    BREAKOUTS, REACHING, REACHING_SETUP, READING_FUNCTIONS, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL,
     assert_b_untouched, reaching_fragments, refused_as_run_from_text, replays_of,
     tenant_column_assignments, unsafe_sql,
 };
@@ -143,12 +143,13 @@ fn sql_run_from_text_and_escaped_names_are_refused_before_sending() {
     }
 }
 
-/// Views, materialized views, partitions and inheritance children of a tenant table show its
-/// rows under another name, which no shadowing CTE covers: found when the `Tenancy` is built,
-/// and refused in filters, values and on the system connection. A view of a global table is
-/// not refused.
+/// Views, materialized views, partitions, inheritance children and parents of a tenant table
+/// show its rows under another name, and a function's body reads tables where no shadowing
+/// CTE reaches: found when the `Tenancy` is built, and refused in filters, values and on the
+/// system connection. A view of a global table, a function that reads no table and one
+/// commented `tenancy: reviewed` are not refused.
 #[test]
-fn relations_that_reach_tenant_rows_under_another_name_are_refused() {
+fn views_partitions_and_functions_that_reach_tenant_rows_are_refused() {
     for rls in Rls::all() {
         let (a, _) = rls.two_tenants();
         rls.owner().batch_execute(REACHING_SETUP).unwrap();
@@ -188,13 +189,22 @@ fn relations_that_reach_tenant_rows_under_another_name_are_refused() {
             );
             assert!(expected(&err), "{rls:?} update {value}: {err}");
         }
+        for &(fragment, function, table) in READING_FUNCTIONS {
+            let err = refused_in_filter(&t, a, fragment);
+            assert!(
+                matches!(&err, SqlTextError::FunctionReadsTenantRows { function: f, table: tb }
+                    if f == function && *tb == table),
+                "{rls:?} {fragment}: {err}"
+            );
+        }
         let names: Vec<String> = t
             .transaction(a, |tx| {
                 tx.load(
                     categories::table
                         .filter(sql::<Bool>(
                             "name IN (SELECT name FROM category_names) \
-                             AND NOT EXISTS (SELECT 1 FROM notices)",
+                             AND NOT EXISTS (SELECT 1 FROM notices) \
+                             AND reviewed_count() >= 0 AND shout(name) <> ''",
                         ))
                         .select(categories::name),
                 )

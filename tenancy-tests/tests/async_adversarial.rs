@@ -13,7 +13,7 @@
 mod common;
 
 use common::attacks::{
-    BREAKOUTS, REACHING, REACHING_SETUP, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL,
+    BREAKOUTS, REACHING, REACHING_SETUP, READING_FUNCTIONS, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL,
     assert_b_untouched, reaching_fragments, refused_as_run_from_text, replays_of,
     tenant_column_assignments, unsafe_sql,
 };
@@ -490,10 +490,11 @@ async fn row_locks_scope_other_tables_and_second_references_to_the_locked_one() 
     }
 }
 
-/// Views, materialized views, partitions and inheritance children of a tenant table, found
-/// when the tenancy is built, are refused in filters, values and on the system connection.
+/// Views, materialized views, partitions, inheritance children and parents of a tenant table,
+/// and functions whose body reads one, found when the tenancy is built, are refused in
+/// filters, values and on the system connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn relations_that_reach_tenant_rows_under_another_name_are_refused() {
+async fn views_partitions_and_functions_that_reach_tenant_rows_are_refused() {
     for (rls, pipeline) in Rls::all_async() {
         let run = format!("{rls:?}, pipelined: {pipeline}");
         let (a, b) = rls.two_tenants();
@@ -533,15 +534,24 @@ async fn relations_that_reach_tenant_rows_under_another_name_are_refused() {
             let err = unsafe_sql(r, &run);
             assert!(expected(&err), "{run} update {value}: {err}");
         }
-        // A view of a global table, and another child of the table comments inherit from,
-        // are not refused.
+        for &(fragment, function, table) in READING_FUNCTIONS {
+            let err = refused_in_filter(&t, a, fragment, &run).await;
+            assert!(
+                matches!(&err, SqlTextError::FunctionReadsTenantRows { function: f, table: tb }
+                    if f == function && *tb == table),
+                "{run} {fragment}: {err}"
+            );
+        }
+        // A view of a global table, another child of the table comments inherit from, a
+        // function that reads no table and one reviewed are not refused.
         let names = t
             .transaction(a, async |tx| {
                 tx.load::<_, String>(
                     categories::table
                         .filter(sql::<Bool>(
                             "name IN (SELECT name FROM category_names) \
-                             AND NOT EXISTS (SELECT 1 FROM notices)",
+                             AND NOT EXISTS (SELECT 1 FROM notices) \
+                             AND reviewed_count() >= 0 AND shout(name) <> ''",
                         ))
                         .select(categories::name),
                 )

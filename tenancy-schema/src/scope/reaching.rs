@@ -1,6 +1,6 @@
 //! Relations of the database that hold or show a tenant table's rows under another name: its
 //! partitions and inheritance children, the tables it inherits from, and the views and
-//! materialized views built on any of them.
+//! materialized views built on any of them; and the functions whose body reads one.
 //! SQL text naming one of them reaches every tenant's rows past the shadowing CTEs, which
 //! cover the tenant table's own name only; a view run with its owner's rights reaches them past
 //! row level security too. They are found when the `Tenancy` is built, and refused in SQL text
@@ -21,10 +21,18 @@ pub(crate) struct Reach {
     pub table: &'static str,
 }
 
-/// Every relation found by [`resolve`] in any database this process built a `Tenancy` for:
-/// a name found in one database is refused in all of them, which can only refuse more.
-fn found() -> &'static RwLock<HashMap<String, Reach>> {
-    static FOUND: OnceLock<RwLock<HashMap<String, Reach>>> = OnceLock::new();
+/// Every relation and function found by [`resolve`] in any database this process built a
+/// `Tenancy` for: a name found in one database is refused in all of them, which can only
+/// refuse more.
+#[derive(Default)]
+struct Found {
+    relations: HashMap<String, Reach>,
+    /// Functions by name, with the tenant table their body reads.
+    functions: HashMap<String, &'static str>,
+}
+
+fn found() -> &'static RwLock<Found> {
+    static FOUND: OnceLock<RwLock<Found>> = OnceLock::new();
     FOUND.get_or_init(Default::default)
 }
 
@@ -77,8 +85,40 @@ FROM reach r
 JOIN pg_catalog.pg_class c ON c.oid = r.oid
 WHERE r.oid NOT IN (SELECT oid FROM tenant)";
 
-/// Finds the relations that reach the rows of the registered tenant tables, keeps them for
-/// [`reaching`], and returns the ones found in this database, by name.
+/// The functions, outside PostgreSQL's own schemas, whose body reads one of `$1` (tenant
+/// tables and the relations that reach their rows, `$2` the tenant table of each): SQL and
+/// PL/pgSQL bodies whose text names one as a word (names that need no quoting), and
+/// SQL-standard bodies (`BEGIN ATOMIC`, `RETURN`) that depend on one. Other languages' bodies
+/// cannot be read. A function commented `tenancy: reviewed` (as `tenancy check` accepts for
+/// definer functions) is left out.
+const READING_FUNCTIONS_SQL: &str = "\
+SELECT DISTINCT ON (p.proname) p.proname::text AS name, t.base
+FROM pg_catalog.pg_proc p
+JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+JOIN unnest($1::text[], $2::text[]) AS t (name, base) ON
+     (t.name ~ '^[[:alnum:]_$]+$'
+      AND p.prosrc ~* ('[[:<:]]' || replace(t.name, '$', '[$]') || '[[:>:]]'))
+  OR EXISTS (SELECT FROM pg_catalog.pg_depend d
+             WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid
+               AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+               AND d.refobjid = pg_catalog.to_regclass(pg_catalog.quote_ident(t.name)))
+WHERE p.pronamespace NOT IN ('pg_catalog'::pg_catalog.regnamespace,
+                             'information_schema'::pg_catalog.regnamespace)
+  AND p.prokind = 'f' AND l.lanname IN ('sql', 'plpgsql')
+  AND coalesce(pg_catalog.obj_description(p.oid, 'pg_proc'), '') NOT LIKE 'tenancy: reviewed%'
+ORDER BY p.proname, t.base";
+
+#[derive(diesel::QueryableByName)]
+struct FunctionRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    base: String,
+}
+
+/// Finds the relations that reach the rows of the registered tenant tables and the functions
+/// that read them, keeps them for [`reaching`] and [`reading_function`], and returns the
+/// relations found in this database, by name.
 pub(crate) fn resolve(conn: &mut PgConnection) -> QueryResult<Vec<(String, Reach)>> {
     let tables = crate::manifest::tenant_tables();
     if tables.is_empty() {
@@ -104,18 +144,42 @@ pub(crate) fn resolve(conn: &mut PgConnection) -> QueryResult<Vec<(String, Reach
         // A relation that is itself classified tenant-scoped is scoped under its own name.
         .filter(|(name, _)| !tables.iter().any(|e| e.table == name))
         .collect();
-    let mut map = found().write().unwrap_or_else(PoisonError::into_inner);
+    let mut read: Vec<&str> = names.clone();
+    let mut bases: Vec<&str> = names.clone();
     for (name, reach) in &here {
-        map.insert(name.clone(), reach.clone());
+        read.push(name);
+        bases.push(reach.table);
+    }
+    let functions: Vec<FunctionRow> = diesel::sql_query(READING_FUNCTIONS_SQL)
+        .bind::<Array<Text>, _>(&read)
+        .bind::<Array<Text>, _>(&bases)
+        .load(conn)?;
+    let mut found = found().write().unwrap_or_else(PoisonError::into_inner);
+    for (name, reach) in &here {
+        found.relations.insert(name.clone(), reach.clone());
+    }
+    for function in functions {
+        if let Some(entry) = tables.iter().find(|e| e.table == function.base) {
+            found.functions.insert(function.name, entry.table);
+        }
     }
     Ok(here)
 }
 
 /// The tenant table whose rows `name` reaches, if it is one of the relations [`resolve`] found.
 pub(crate) fn reaching(name: &str) -> Option<Reach> {
-    let map = found().read().unwrap_or_else(PoisonError::into_inner);
-    if map.is_empty() {
+    let found = found().read().unwrap_or_else(PoisonError::into_inner);
+    if found.relations.is_empty() {
         return None;
     }
-    map.get(name).cloned()
+    found.relations.get(name).cloned()
+}
+
+/// The tenant table the body of the function `name` reads, if [`resolve`] found one.
+pub(crate) fn reading_function(name: &str) -> Option<&'static str> {
+    let found = found().read().unwrap_or_else(PoisonError::into_inner);
+    if found.functions.is_empty() {
+        return None;
+    }
+    found.functions.get(name).copied()
 }

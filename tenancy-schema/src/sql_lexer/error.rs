@@ -45,6 +45,18 @@ pub enum SqlTextError {
         /// The tenant-scoped table whose rows it reaches.
         table: &'static str,
     },
+    /// A call of a function whose body reads a tenant-scoped table (or a relation that
+    /// reaches its rows), found in the database when the `Tenancy` was built: the tenant
+    /// filter does not reach into a function's body.
+    #[error(
+        "`{function}(..)` reads the tenant-scoped table `{table}` in its body, where the tenant filter does not reach: query `{table}` itself, inside a tenant transaction; or, once reviewed to read only the current tenant's rows, COMMENT ON FUNCTION {function} IS 'tenancy: reviewed: <why it is safe>'"
+    )]
+    FunctionReadsTenantRows {
+        /// The function called.
+        function: String,
+        /// The tenant-scoped table its body reads.
+        table: &'static str,
+    },
     /// A function that runs SQL given as text (`query_to_xml('SELECT … FROM posts', ..)`):
     /// the tables it reads are invisible to tenancy's scoping.
     #[error(

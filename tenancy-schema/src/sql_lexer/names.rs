@@ -71,6 +71,8 @@ pub(crate) struct NameUse {
     pub schema: Option<String>,
     /// Whether a `.` follows (then it qualifies a column: `"posts"."id"`).
     pub qualifies: bool,
+    /// Whether a `(` follows (then it names a function being called).
+    pub calls: bool,
 }
 
 /// Every identifier of `sql` with what surrounds it, for callers that match them against the
@@ -97,10 +99,12 @@ pub(crate) fn names(sql: &str) -> Result<Vec<NameUse>, SqlTextError> {
         };
         // The second part of `a.b.c` qualifies `c`; the first part of `a.b` too.
         let qualifies = tokens.get(i + 1) == Some(&Token::Punct('.'));
+        let calls = tokens.get(i + 1) == Some(&Token::Punct('('));
         out.push(NameUse {
             name: name.clone(),
             schema,
             qualifies,
+            calls,
         });
     }
     Ok(out)

@@ -40,8 +40,10 @@ pub const RUN_FROM_TEXT: &[&str] = &[
 /// Relations that hold or show tenant rows under another name: views (run with their
 /// owner's rights, or the caller's), a view of a view, a view over a global table that reads a
 /// tenant table in a sub-query, a materialized view, an inheritance child (a partition is one
-/// too), a table the tenant table inherits from. [`REACHING`] names them; `category_names`, a
-/// view of a global table only, and `notices`, another child of that parent, are not ones.
+/// too), a table the tenant table inherits from; and functions whose body reads a tenant
+/// table ([`READING_FUNCTIONS`]). [`REACHING`] names the relations; `category_names`, a view
+/// of a global table only, `notices`, another child of that parent, `shout`, which reads no
+/// table, and `reviewed_count`, commented `tenancy: reviewed`, are not refused.
 pub const REACHING_SETUP: &str = "
     CREATE OR REPLACE VIEW posts_everywhere AS SELECT * FROM posts;
     CREATE OR REPLACE VIEW titles_everywhere WITH (security_invoker = true) AS SELECT title FROM posts;
@@ -57,6 +59,17 @@ pub const REACHING_SETUP: &str = "
       END IF;
     END $$;
     CREATE TABLE IF NOT EXISTS notices () INHERITS (texts);
+    CREATE OR REPLACE FUNCTION post_count() RETURNS bigint LANGUAGE sql STABLE
+      AS 'SELECT count(*) FROM posts';
+    CREATE OR REPLACE FUNCTION newest_body() RETURNS text LANGUAGE plpgsql STABLE
+      AS $f$ BEGIN RETURN (SELECT max(body) FROM Comments); END $f$;
+    CREATE OR REPLACE FUNCTION everywhere_count() RETURNS bigint LANGUAGE sql STABLE
+      BEGIN ATOMIC SELECT count(*) FROM posts_everywhere; END;
+    CREATE OR REPLACE FUNCTION reviewed_count() RETURNS bigint LANGUAGE sql STABLE
+      AS 'SELECT count(*) FROM posts WHERE tenant_id = tenancy.current_tenant()';
+    COMMENT ON FUNCTION reviewed_count() IS 'tenancy: reviewed: counts the current tenant''s rows';
+    CREATE OR REPLACE FUNCTION shout(word text) RETURNS text LANGUAGE sql IMMUTABLE
+      AS 'SELECT upper(word)';
     CREATE OR REPLACE VIEW category_names AS SELECT name FROM categories;
     GRANT SELECT ON posts_everywhere, titles_everywhere, b_titles, bodies_by_category,
       comment_bodies, posts_archive, texts, notices, category_names TO tenancy_app;
@@ -72,6 +85,19 @@ pub const REACHING: &[(&str, &str, &str)] = &[
     ("comment_bodies", "comments", "materialized view"),
     ("posts_archive", "posts", "inheritance child"),
     ("texts", "comments", "parent table"),
+];
+
+/// Calls, as raw filter fragments, of the functions of [`REACHING_SETUP`] whose body reads a
+/// tenant table (SQL, PL/pgSQL, an SQL-standard body through a view), with the function and
+/// the table.
+pub const READING_FUNCTIONS: &[(&str, &str, &str)] = &[
+    ("post_count() > 0", "post_count", "posts"),
+    ("newest_body() LIKE 'b%'", "newest_body", "comments"),
+    (
+        "public.everywhere_count () > 0",
+        "everywhere_count",
+        "posts",
+    ),
 ];
 
 /// The raw filter fragments that read one of [`REACHING`]: bare, schema-qualified, quoted,
