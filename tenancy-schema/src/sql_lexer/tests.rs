@@ -208,6 +208,25 @@ fn names_are_normalised_and_qualification_is_seen() {
 }
 
 #[test]
+fn calls_are_told_from_relations() {
+    // A comment between a function's name and its parenthesis is white space to the server.
+    let found =
+        names("SELECT post_count/**/ () FROM texts, public.f(1) WHERE g(x) AND texts.id > 0")
+            .unwrap();
+    let calls: Vec<_> = found
+        .iter()
+        .filter(|n| n.calls)
+        .map(|n| n.name.as_str())
+        .collect();
+    assert_eq!(calls, ["post_count", "f", "g"]);
+    assert!(
+        found
+            .iter()
+            .any(|n| n.name == "texts" && !n.calls && !n.qualifies)
+    );
+}
+
+#[test]
 fn strings_and_comments_hide_no_names() {
     let found = names("SELECT 'posts', $$posts$$, E'\\'posts' FROM t").unwrap();
     assert!(found.iter().all(|n| n.name != "posts"), "{found:?}");
