@@ -1,6 +1,7 @@
 //! Relations of the database that hold or show a tenant table's rows under another name: its
-//! partitions and inheritance children, the tables it inherits from, and the views and
-//! materialized views built on any of them; and the functions whose body reads one.
+//! partitions and inheritance children, the tables it inherits from, foreign tables naming it,
+//! and the views and materialized views built on any of them; and the functions whose body
+//! reads one.
 //! SQL text naming one of them reaches every tenant's rows past the shadowing CTEs, which
 //! cover the tenant table's own name only; a view run with its owner's rights reaches them past
 //! row level security too. They are found when the `Tenancy` is built, and refused in SQL text
@@ -15,7 +16,8 @@ use diesel::{PgConnection, QueryResult, RunQueryDsl};
 /// What a relation is to the tenant table whose rows it reaches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Reach {
-    /// `partition`, `inheritance child`, `parent table`, `view` or `materialized view`.
+    /// `partition`, `inheritance child`, `parent table`, `view`, `materialized view` or
+    /// `foreign table`.
     pub kind: &'static str,
     /// The tenant-scoped table whose rows it reaches.
     pub table: &'static str,
@@ -48,8 +50,9 @@ struct ReachRow {
 
 /// From each tenant table (the names as the login's `search_path` resolves them): down its
 /// inheritance (partitions are children too), up to the tables it inherits from (whose
-/// queries return its rows), and across the views and materialized views that select from
-/// any of those, any number of levels deep. A parent's other children are not followed: they
+/// queries return its rows), to the foreign tables that name a table of its name (a loopback
+/// server reads it as the user mapping's role), and across the views and materialized views
+/// that select from any of those, any number of levels deep. A parent's other children are not followed: they
 /// hold no rows of the tenant table.
 const REACHING_SQL: &str = "\
 WITH RECURSIVE edge (parent, child, how) AS (
@@ -63,6 +66,14 @@ WITH RECURSIVE edge (parent, child, how) AS (
   WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
     AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
     AND w.rulename = '_RETURN' AND w.ev_class <> d.refobjid
+  UNION ALL
+  SELECT c.oid, ft.ftrelid, 'foreign'
+  FROM pg_catalog.pg_foreign_table ft
+  JOIN pg_catalog.pg_class fc ON fc.oid = ft.ftrelid
+  JOIN pg_catalog.pg_class c
+    ON c.relname = coalesce((SELECT substr(o, 12) FROM unnest(ft.ftoptions) AS o
+                             WHERE starts_with(o, 'table_name=') LIMIT 1), fc.relname)
+   AND c.relkind IN ('r', 'p') AND c.oid <> ft.ftrelid
 ), tenant (oid, base) AS (
   SELECT c.oid, t.name
   FROM unnest($1::text[]) AS t (name)
@@ -77,6 +88,7 @@ WITH RECURSIVE edge (parent, child, how) AS (
 SELECT DISTINCT c.relname::text AS name,
        CASE WHEN c.relkind = 'v' THEN 'view'
             WHEN c.relkind = 'm' THEN 'materialized view'
+            WHEN c.relkind = 'f' THEN 'foreign table'
             WHEN r.how = 'up' THEN 'parent table'
             WHEN c.relispartition THEN 'partition'
             ELSE 'inheritance child' END AS kind,
@@ -137,6 +149,7 @@ pub(crate) fn resolve(conn: &mut PgConnection) -> QueryResult<Vec<(String, Reach
                 "materialized view" => "materialized view",
                 "partition" => "partition",
                 "parent table" => "parent table",
+                "foreign table" => "foreign table",
                 _ => "inheritance child",
             };
             Some((row.name, Reach { kind, table }))

@@ -40,7 +40,8 @@ pub const RUN_FROM_TEXT: &[&str] = &[
 /// Relations that hold or show tenant rows under another name: views (run with their
 /// owner's rights, or the caller's), a view of a view, a view over a global table that reads a
 /// tenant table in a sub-query, a materialized view, an inheritance child (a partition is one
-/// too), a table the tenant table inherits from; and functions whose body reads a tenant
+/// too), a table the tenant table inherits from, foreign tables on a loopback server naming
+/// it; and functions whose body reads a tenant
 /// table ([`READING_FUNCTIONS`]). [`REACHING`] names the relations; `category_names`, a view
 /// of a global table only, `notices`, another child of that parent, `shout`, which reads no
 /// table, and `reviewed_count`, commented `tenancy: reviewed`, are not refused.
@@ -59,6 +60,17 @@ pub const REACHING_SETUP: &str = "
       END IF;
     END $$;
     CREATE TABLE IF NOT EXISTS notices () INHERITS (texts);
+    CREATE EXTENSION IF NOT EXISTS postgres_fdw;
+    DO $$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_foreign_server WHERE srvname = 'loopback_reach') THEN
+        EXECUTE format('CREATE SERVER loopback_reach FOREIGN DATA WRAPPER postgres_fdw
+                        OPTIONS (dbname %L)', current_database());
+      END IF;
+    END $$;
+    CREATE FOREIGN TABLE IF NOT EXISTS remote_posts (tenant_id uuid, title text)
+      SERVER loopback_reach OPTIONS (table_name 'posts');
+    CREATE FOREIGN TABLE IF NOT EXISTS comments_elsewhere (tenant_id uuid, body text)
+      SERVER loopback_reach OPTIONS (schema_name 'public', table_name 'comments');
     CREATE OR REPLACE FUNCTION post_count() RETURNS bigint LANGUAGE sql STABLE
       AS 'SELECT count(*) FROM posts';
     CREATE OR REPLACE FUNCTION newest_body() RETURNS text LANGUAGE plpgsql STABLE
@@ -72,7 +84,8 @@ pub const REACHING_SETUP: &str = "
       AS 'SELECT upper(word)';
     CREATE OR REPLACE VIEW category_names AS SELECT name FROM categories;
     GRANT SELECT ON posts_everywhere, titles_everywhere, b_titles, bodies_by_category,
-      comment_bodies, posts_archive, texts, notices, category_names TO tenancy_app;
+      comment_bodies, posts_archive, texts, notices, remote_posts, comments_elsewhere,
+      category_names TO tenancy_app;
 ";
 
 /// Each relation of [`REACHING_SETUP`] that reaches tenant rows, with the tenant table whose
@@ -85,6 +98,8 @@ pub const REACHING: &[(&str, &str, &str)] = &[
     ("comment_bodies", "comments", "materialized view"),
     ("posts_archive", "posts", "inheritance child"),
     ("texts", "comments", "parent table"),
+    ("remote_posts", "posts", "foreign table"),
+    ("comments_elsewhere", "comments", "foreign table"),
 ];
 
 /// Calls, as raw filter fragments, of the functions of [`REACHING_SETUP`] whose body reads a
