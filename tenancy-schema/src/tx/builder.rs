@@ -94,8 +94,8 @@ impl TenancyBuilder {
     ///
     /// # Errors
     /// [`Error::ClassificationConflict`] when a table is classified twice in conflicting
-    /// ways, or a table declared global is, in the database, a view or partition of a tenant
-    /// table; [`Error::Pool`] when no connection can be opened; [`Error::UnsafeRole`] naming
+    /// ways, or a table declared global is, in the database, a view, partition or parent of a
+    /// tenant table; [`Error::Pool`] when no connection can be opened; [`Error::UnsafeRole`] naming
     /// the role and the fix; [`Error::ContextKeyMissing`] when no key is given or readable.
     pub fn build(self) -> Result<Tenancy, Error> {
         if let Some(conflict) = crate::manifest::conflicts(&crate::manifest::all_registrations())
@@ -155,8 +155,8 @@ impl TenancyBuilder {
     }
 }
 
-/// A relation declared `#[global_table]` that, in the database, is a partition, inheritance
-/// child or view of a tenant table: typed queries would read it unscoped.
+/// A relation declared `#[global_table]` that, in the database, holds or shows a tenant table's
+/// rows (a view, partition, parent, foreign table of it): typed queries would read it unscoped.
 fn refuse_global_views_of_tenant_rows(
     found: Vec<(String, crate::scope::Reach)>,
 ) -> Result<(), Error> {
