@@ -35,7 +35,7 @@ pub enum SqlTextError {
     /// found in the database when the `Tenancy` was built: its name reaches every tenant's
     /// rows, and the tenant filter covers the table's own name only.
     #[error(
-        "`{name}` is a {kind} of the tenant-scoped table `{table}` and reaches every tenant's rows past the tenant filter: query `{table}` itself, inside a tenant transaction"
+        "`{name}` is a {kind} of the tenant-scoped table `{table}` and reaches every tenant's rows past the tenant filter: query `{table}` itself inside a tenant transaction, or, if `{name}` has the tenant column, declare it with `#[tenant_scoped]` so that it is filtered too"
     )]
     ReachesTenantRows {
         /// The relation named.
