@@ -50,8 +50,8 @@ pub enum Error {
     #[error(transparent)]
     ClassificationConflict(#[from] crate::ClassificationConflict),
     /// Tenancy refused a statement before sending it: a raw fragment reaching outside its
-    /// parentheses, a schema-qualified tenant table, a view or partition of a tenant table,
-    /// a tenant table on the system connection, a malformed changeset.
+    /// parentheses, a schema-qualified tenant table, a view, partition or function reaching a
+    /// tenant table's rows, a tenant table on the system connection, a malformed changeset.
     #[error(transparent)]
     UnsafeSql(#[from] crate::SqlTextError),
     /// The database's tenancy migrations are older than this library: a function it calls in

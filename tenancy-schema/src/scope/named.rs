@@ -52,29 +52,9 @@ pub(super) fn tables_named(names: Vec<crate::sql_lexer::NameUse>) -> QueryResult
     let mut found = Vec::new();
     for name in names {
         let Some(entry) = scoped.iter().find(|e| e.table == name.name) else {
-            if name.calls
-                && let Some(table) = super::reaching::reading_function(&name.name)
-            {
-                return Err(unsafe_sql(
-                    crate::sql_lexer::SqlTextError::FunctionReadsTenantRows {
-                        function: name.name,
-                        table,
-                    },
-                ));
-            }
-            // A relation that reaches a tenant table's rows under another name, used as a
-            // relation (`"posts_2026"."id"` qualifies a column of one already refused).
-            if !name.qualifies
-                && !name.calls
-                && let Some(reach) = super::reaching::reaching(&name.name)
-            {
-                return Err(unsafe_sql(
-                    crate::sql_lexer::SqlTextError::ReachesTenantRows {
-                        name: name.name,
-                        kind: reach.kind,
-                        table: reach.table,
-                    },
-                ));
+            // A relation or function that reaches a tenant table's rows under another name.
+            if let Some(refusal) = super::reaching::refusal(&name) {
+                return Err(unsafe_sql(refusal));
             }
             continue;
         };

@@ -13,6 +13,8 @@ use std::sync::{OnceLock, PoisonError, RwLock};
 use diesel::sql_types::{Array, Text};
 use diesel::{PgConnection, QueryResult, RunQueryDsl};
 
+use crate::sql_lexer::{NameUse, SqlTextError};
+
 /// What a relation is to the tenant table whose rows it reaches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Reach {
@@ -52,8 +54,8 @@ struct ReachRow {
 /// inheritance (partitions are children too), up to the tables it inherits from (whose
 /// queries return its rows), to the foreign tables that name a table of its name (a loopback
 /// server reads it as the user mapping's role), and across the views and materialized views
-/// that select from any of those, any number of levels deep. A parent's other children are not followed: they
-/// hold no rows of the tenant table.
+/// that select from any of those, any number of levels deep. A parent's other children are
+/// not followed: they hold no rows of the tenant table.
 const REACHING_SQL: &str = "\
 WITH RECURSIVE edge (parent, child, how) AS (
   SELECT i.inhparent, i.inhrelid, 'down' FROM pg_catalog.pg_inherits i
@@ -129,8 +131,8 @@ struct FunctionRow {
 }
 
 /// Finds the relations that reach the rows of the registered tenant tables and the functions
-/// that read them, keeps them for [`reaching`] and [`reading_function`], and returns the
-/// relations found in this database, by name.
+/// that read them, keeps them for [`refusal`], and returns the relations found in this
+/// database, by name.
 pub(crate) fn resolve(conn: &mut PgConnection) -> QueryResult<Vec<(String, Reach)>> {
     let tables = crate::manifest::tenant_tables();
     if tables.is_empty() {
@@ -179,20 +181,26 @@ pub(crate) fn resolve(conn: &mut PgConnection) -> QueryResult<Vec<(String, Reach
     Ok(here)
 }
 
-/// The tenant table whose rows `name` reaches, if it is one of the relations [`resolve`] found.
-pub(crate) fn reaching(name: &str) -> Option<Reach> {
+/// Why SQL text may not use `name` as it does, if it is one of the relations or functions
+/// [`resolve`] found: a call of a function whose body reads a tenant table, or a relation used
+/// as one (`"posts_2026"."id"` qualifies a column of one already refused, and `name(..)` calls
+/// a function of the same name).
+pub(crate) fn refusal(name: &NameUse) -> Option<SqlTextError> {
     let found = found().read().unwrap_or_else(PoisonError::into_inner);
-    if found.relations.is_empty() {
+    if name.calls {
+        let table = *found.functions.get(&name.name)?;
+        return Some(SqlTextError::FunctionReadsTenantRows {
+            function: name.name.clone(),
+            table,
+        });
+    }
+    if name.qualifies {
         return None;
     }
-    found.relations.get(name).cloned()
-}
-
-/// The tenant table the body of the function `name` reads, if [`resolve`] found one.
-pub(crate) fn reading_function(name: &str) -> Option<&'static str> {
-    let found = found().read().unwrap_or_else(PoisonError::into_inner);
-    if found.functions.is_empty() {
-        return None;
-    }
-    found.functions.get(name).copied()
+    let reach = found.relations.get(&name.name)?;
+    Some(SqlTextError::ReachesTenantRows {
+        name: name.name.clone(),
+        kind: reach.kind,
+        table: reach.table,
+    })
 }

@@ -31,16 +31,17 @@ pub enum SqlTextError {
         /// The tenant-scoped table.
         table: String,
     },
-    /// A partition, inheritance child or parent, view or materialized view of a tenant-scoped table,
-    /// found in the database when the `Tenancy` was built: its name reaches every tenant's
-    /// rows, and the tenant filter covers the table's own name only.
+    /// A partition, inheritance child or parent, foreign table, view or materialized view of a
+    /// tenant-scoped table, found in the database when the `Tenancy` was built: its name
+    /// reaches every tenant's rows, and the tenant filter covers the table's own name only.
     #[error(
         "`{name}` is a {kind} of the tenant-scoped table `{table}` and reaches every tenant's rows past the tenant filter: query `{table}` itself inside a tenant transaction, or, if `{name}` has the tenant column, declare it with `#[tenant_scoped]` so that it is filtered too"
     )]
     ReachesTenantRows {
         /// The relation named.
         name: String,
-        /// `partition`, `inheritance child`, `parent table`, `view` or `materialized view`.
+        /// `partition`, `inheritance child`, `parent table`, `foreign table`, `view` or
+        /// `materialized view`.
         kind: &'static str,
         /// The tenant-scoped table whose rows it reaches.
         table: &'static str,

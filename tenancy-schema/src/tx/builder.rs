@@ -161,9 +161,8 @@ fn refuse_global_views_of_tenant_rows(
     found: Vec<(String, crate::scope::Reach)>,
 ) -> Result<(), Error> {
     for (name, reach) in found {
-        if let Some(global) = crate::manifest::all_registrations()
-            .into_iter()
-            .find(|m| m.table == name && m.kind == crate::manifest::TableKind::Global)
+        if let Some(global) =
+            crate::manifest::lookup(&name).filter(|m| m.kind == crate::manifest::TableKind::Global)
         {
             return Err(crate::ClassificationConflict {
                 table: global.table,
