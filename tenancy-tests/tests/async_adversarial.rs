@@ -13,8 +13,9 @@
 mod common;
 
 use common::attacks::{
-    BREAKOUTS, REACHING, REACHING_SETUP, READING_FUNCTIONS, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL,
-    assert_b_untouched, reaching_fragments, refused_as_run_from_text, replays_of,
+    BREAKOUTS, NOT_REACHING, REACHING, REACHING_SETUP, READING_FUNCTIONS, RUN_FROM_TEXT,
+    SCHEMA_QUALIFIED, STEAL, assert_b_untouched, reaching_fragments, reaching_value,
+    refused_as_reaching, refused_as_reading_function, refused_as_run_from_text, replays_of,
     tenant_column_assignments, unsafe_sql,
 };
 use common::schema::{categories, comments, posts};
@@ -501,10 +502,7 @@ async fn views_partitions_and_functions_that_reach_tenant_rows_are_refused() {
         rls.owner().batch_execute(REACHING_SETUP).unwrap();
         let t = async_tenancy_with(rls, 1, pipeline).await;
         for &(name, table, kind) in REACHING {
-            let expected = |err: &SqlTextError| {
-                matches!(err, SqlTextError::ReachesTenantRows { name: named, kind: what, table: of }
-                    if named == name && *what == kind && *of == table)
-            };
+            let expected = |err: &SqlTextError| refused_as_reaching(err, (name, table, kind));
             for fragment in reaching_fragments(name) {
                 let err = refused_in_filter(&t, a, &fragment, &run).await;
                 assert!(expected(&err), "{run} {fragment}: {err}");
@@ -521,7 +519,7 @@ async fn views_partitions_and_functions_that_reach_tenant_rows_are_refused() {
                 let err = unsafe_sql(r, &run);
                 assert!(expected(&err), "{run} system connection {fragment}: {err}");
             }
-            let value = format!("(SELECT count(*) FROM {name})::text");
+            let value = reaching_value(name);
             let r = t
                 .transaction(a, async |tx| {
                     tx.update(posts::table)
@@ -537,8 +535,7 @@ async fn views_partitions_and_functions_that_reach_tenant_rows_are_refused() {
         for &(fragment, function, table) in READING_FUNCTIONS {
             let err = refused_in_filter(&t, a, fragment, &run).await;
             assert!(
-                matches!(&err, SqlTextError::FunctionReadsTenantRows { function: f, table: tb }
-                    if f == function && *tb == table),
+                refused_as_reading_function(&err, function, table),
                 "{run} {fragment}: {err}"
             );
         }
@@ -548,11 +545,7 @@ async fn views_partitions_and_functions_that_reach_tenant_rows_are_refused() {
             .transaction(a, async |tx| {
                 tx.load::<_, String>(
                     categories::table
-                        .filter(sql::<Bool>(
-                            "name IN (SELECT name FROM category_names) \
-                             AND NOT EXISTS (SELECT 1 FROM notices) \
-                             AND reviewed_count() >= 0 AND shout(name) <> ''",
-                        ))
+                        .filter(sql::<Bool>(NOT_REACHING))
                         .select(categories::name),
                 )
                 .await

@@ -126,6 +126,30 @@ pub fn reaching_fragments(name: &str) -> [String; 4] {
     ]
 }
 
+/// Whether `e` refuses the relation `name`, a `kind` of the tenant table `table` ([`REACHING`]).
+pub fn refused_as_reaching(e: &SqlTextError, (name, table, kind): (&str, &str, &str)) -> bool {
+    matches!(e, SqlTextError::ReachesTenantRows { name: named, kind: what, table: of }
+        if named == name && *what == kind && *of == table)
+}
+
+/// Whether `e` refuses a call of `function`, whose body reads `table` ([`READING_FUNCTIONS`]).
+pub fn refused_as_reading_function(e: &SqlTextError, function: &str, table: &str) -> bool {
+    matches!(e, SqlTextError::FunctionReadsTenantRows { function: f, table: of }
+        if f == function && *of == table)
+}
+
+/// An `UPDATE … SET` value that reads the relation `name`.
+pub fn reaching_value(name: &str) -> String {
+    format!("(SELECT count(*) FROM {name})::text")
+}
+
+/// A raw filter on `categories` that [`REACHING_SETUP`] leaves accepted and true: a view of a
+/// global table, another child of the table `comments` inherit from, a function that reads no
+/// table and one commented `tenancy: reviewed`.
+pub const NOT_REACHING: &str = "name IN (SELECT name FROM category_names) \
+     AND NOT EXISTS (SELECT 1 FROM notices) \
+     AND reviewed_count() >= 0 AND shout(name) <> ''";
+
 /// Whether `e` is how a [`RUN_FROM_TEXT`] fragment is refused.
 pub fn refused_as_run_from_text(e: &SqlTextError) -> bool {
     matches!(
