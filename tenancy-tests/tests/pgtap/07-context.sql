@@ -5,7 +5,7 @@
 -- that `session_user` is the login and only a context entered through `tenancy.enter()`
 -- counts. Everything is rolled back.
 BEGIN;
-SELECT plan(29);
+SELECT plan(30);
 
 CREATE ROLE pgtap_context_login LOGIN INHERIT NOSUPERUSER NOBYPASSRLS;
 GRANT tenancy_app TO pgtap_context_login;
@@ -92,7 +92,16 @@ SELECT tenancy.open_session();
 SELECT throws_ok(format($$SELECT tenancy.enter('a0000000-0000-4000-8000-0000000000c1', NULL, 11, %L)$$, :'mac_a11'),
                  '42501', 'tenancy: tenant context refused: bad MAC', 'after open_session() the old MACs are void');
 
--- 29: without a key (deleted, or never installed) every MAC is refused, even one that was
+-- 29: the new session starts from a nonce nobody knows: a context tagged over the value the
+-- nonce once started from (0, 0) is refused, not answered.
+SELECT set_config('tenancy.context', 'b0000000-0000-4000-8000-0000000000c1||' || encode(sha256(convert_to(
+  '0|0|b0000000-0000-4000-8000-0000000000c1|', 'UTF8')), 'hex'), true);
+SELECT throws_ok($$SELECT tenancy.current_tenant()$$, '42501',
+                 'tenancy: the tenant context was changed inside the transaction',
+                 'after open_session() a context tagged over a guessed nonce is refused');
+SELECT set_config('tenancy.context', '', true);
+
+-- 30: without a key (deleted, or never installed) every MAC is refused, even one that was
 -- valid: a missing key must not make the comparison NULL and let the context through.
 RESET SESSION AUTHORIZATION;
 SELECT tenancy.open_session() AS session \gset
