@@ -25,6 +25,7 @@
 #include "nodes/parsenodes.h"
 #include "nodes/value.h"
 #include "parser/parse_func.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
@@ -157,7 +158,8 @@ PG_FUNCTION_INFO_V1(tenancy_context_current_principal);
  * (RESET ALL, RESET ROLE, DISCARD TEMP: five statements); here, once a connection has
  * entered a native context, no transaction on it may commit a session-level change of a
  * setting (SET, SET SESSION, set_config(.., false), RESET, SET ROLE) or a temporary schema:
- * the commit fails, and the rollback undoes the change. That holds for every later
+ * the commit fails, and the rollback undoes the change. Session-level advisory locks, which
+ * no rollback undoes, are released when the transaction ends. That holds for every later
  * transaction of the session, including ones that raw SQL opens after a COMMIT of its own.
  */
 static void
@@ -179,7 +181,19 @@ guard_session(XactEvent event, void *arg)
 	Oid			temp_namespace;
 	Oid			temp_toast_namespace;
 
-	if ((event != XACT_EVENT_PRE_COMMIT && event != XACT_EVENT_PRE_PREPARE) || !have_session)
+	if (!have_session)
+		return;
+
+	/*
+	 * A session-level advisory lock (pg_advisory_lock) outlives the transaction, committed or
+	 * rolled back, and would be held on behalf of whichever tenant's transaction gets the
+	 * connection next. Nothing tenancy runs takes one; whatever SQL in the transaction took is
+	 * let go when the transaction ends, either way. pg_advisory_xact_lock is the form for a
+	 * transaction.
+	 */
+	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_ABORT)
+		LockReleaseSession(USER_LOCKMETHOD);
+	if (event != XACT_EVENT_PRE_COMMIT && event != XACT_EVENT_PRE_PREPARE)
 		return;
 #if PG_VERSION_NUM >= 160000
 	vars = get_guc_variables(&count);

@@ -273,7 +273,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "open + `SELECT 1` + commit, {SAMPLES} alternating transactions each side; µs per transaction. This benchmark's database has \
              no `tenancy_context` extension, so the tenant transaction uses the SQL context: BEGIN and `tenancy.enter(..)` (PL/pgSQL: the \
              MAC check through pgcrypto, the tenant status check) in one message; the statement; COMMIT with the session reset \
-             (`RESET ALL; RESET ROLE; DISCARD TEMP` and Diesel's two connection settings) in one message. Plain Diesel: BEGIN; the \
+             (`RESET ALL; RESET ROLE; DISCARD TEMP`, advisory locks released, and Diesel's two connection settings) in one message. Plain Diesel: BEGIN; the \
              statement; COMMIT. `short-transactions` measures the native context."
         ),
     );

@@ -91,7 +91,7 @@
 //! `'suspended'` [`Error::TenantSuspended`]; keep it a non-strict, `STABLE`, `LANGUAGE sql`
 //! function without `SECURITY DEFINER` or `SET`, so that the planner inlines it). The closure's `Ok` commits, and `Err`
 //! or a panic rolls back; the message that ends the transaction also resets the session (`RESET ALL;
-//! RESET ROLE; DISCARD TEMP`), so nothing SQL changed reaches the next checkout. Where the database
+//! RESET ROLE; DISCARD TEMP`, advisory locks released), so nothing SQL changed reaches the next checkout. Where the database
 //! owner switched on the native context (the `tenancy_context` extension, `extension/` in the
 //! repository, ADR 0004), the pool opens the transaction and enters it instead with one prepared
 //! statement, `tenancy_context.begin(..)` (`BEGIN ISOLATION LEVEL ..; CALL tenancy_context.enter(..)`

@@ -985,6 +985,63 @@ async fn random_drops(rls: Rls, pipeline: bool) {
     );
 }
 
+/// As the synchronous suite's test of the same name: a session-level advisory lock SQL takes
+/// is let go when the transaction ends, committed or rolled back, pipelined or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn advisory_locks_taken_by_sql_do_not_reach_the_next_transaction() {
+    #[derive(QueryableByName)]
+    struct Answer {
+        #[diesel(sql_type = Bool)]
+        yes: bool,
+    }
+    let lock_is_free = |rls: Rls| -> bool {
+        let free: Answer = diesel::RunQueryDsl::get_result(
+            diesel::sql_query(
+                "SELECT pg_try_advisory_lock(4343) AND pg_advisory_unlock(4343) AS yes",
+            ),
+            &mut rls.owner(),
+        )
+        .unwrap();
+        free.yes
+    };
+    for (rls, pipeline) in Rls::all_async() {
+        let run = format!("{rls:?}, pipelined: {pipeline}");
+        let (a, b) = rls.two_tenants();
+        let t = async_tenancy_with(rls, 1, pipeline).await;
+        let take = "SELECT pg_advisory_lock(4343)";
+        let committed = t
+            .transaction(a, async |tx| tx.execute(diesel::sql_query(take)).await)
+            .await;
+        assert!(committed.is_ok(), "{run}: {committed:?}");
+        assert!(lock_is_free(rls), "{run}: held after a commit");
+        let rolled_back: Result<usize, Error> = t
+            .transaction(a, async |tx| {
+                tx.execute(diesel::sql_query(take)).await?;
+                Err(Error::MissingAdminReason)
+            })
+            .await;
+        assert!(
+            matches!(rolled_back, Err(Error::MissingAdminReason)),
+            "{run}: {rolled_back:?}"
+        );
+        assert!(lock_is_free(rls), "{run}: held after a rollback");
+        let held: Vec<Answer> = t
+            .transaction(b, async |tx| {
+                tx.load_sql(diesel::sql_query(
+                    "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' \
+                     AND pid = pg_backend_pid()) AS yes",
+                ))
+                .await
+            })
+            .await
+            .unwrap();
+        assert!(
+            !held[0].yes,
+            "{run}: B's transaction holds an advisory lock"
+        );
+    }
+}
+
 /// As the synchronous suite's test of the same name: SQL `PREPARE`, cursors `WITH HOLD` and
 /// `LISTEN` outlive the transaction; none reaches the next checkout, pipelined or not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,11 +14,12 @@ use crate::{Error, PrincipalId, TenantId};
 
 /// What a finished transaction sends: the end of the transaction, then the session back to
 /// its defaults, in the same message. SQL inside the transaction may have changed session
-/// state (`set_config(.., false)`, `SET SESSION ..`, `SET ROLE`); none of it reaches the next
-/// checkout. `RESET ALL` also undoes the two settings Diesel makes when it connects, so they
-/// are made again.
-const SESSION_RESET: &str =
-    "RESET ALL; RESET ROLE; DISCARD TEMP; SET TIME ZONE 'UTC'; SET CLIENT_ENCODING TO 'UTF8'";
+/// state (`set_config(.., false)`, `SET SESSION ..`, `SET ROLE`) or taken a session-level
+/// advisory lock, which outlives a rollback too; none of it reaches the next checkout.
+/// `RESET ALL` also undoes the two settings Diesel makes when it connects, so they are made
+/// again.
+const SESSION_RESET: &str = "RESET ALL; RESET ROLE; DISCARD TEMP; SELECT pg_advisory_unlock_all(); \
+     SET TIME ZONE 'UTC'; SET CLIENT_ENCODING TO 'UTF8'";
 
 /// Fails when SQL left session state that outlives the transaction and the reset.
 const SESSION_CHECK: &str = "SELECT tenancy.check_session()";
