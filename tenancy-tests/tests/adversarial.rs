@@ -13,10 +13,11 @@ mod common;
 
 use common::Rls;
 use common::attacks::{
-    BREAKOUTS, NOT_REACHING, REACHING, REACHING_SETUP, READING_FUNCTIONS, RUN_FROM_TEXT,
-    SCHEMA_QUALIFIED, STEAL, assert_b_untouched, reaching_fragments, reaching_value,
-    refused_as_reaching, refused_as_reading_function, refused_as_run_from_text, replays_of,
-    tenant_column_assignments, unsafe_sql,
+    BREAKOUTS, NOT_REACHING, NOT_ROUTINES, REACHING, REACHING_SETUP, READING_FUNCTIONS, ROUTINES,
+    ROUTINES_SETUP, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL, assert_b_untouched,
+    context_tagged_over_a_guessed_nonce, reaching_fragments, reaching_value, refused_as_reaching,
+    refused_as_reading_function, refused_as_routine, refused_as_run_from_text, replays_of,
+    string_across_fragments, tenant_column_assignments, unsafe_sql, value_breakouts,
 };
 use common::schema::{categories, comments, posts};
 use diesel::connection::SimpleConnection;
@@ -207,6 +208,136 @@ fn views_partitions_and_functions_that_reach_tenant_rows_are_refused() {
             !names.is_empty(),
             "{rls:?}: a view of a global table, a sibling of a tenant table's parent or a function was refused"
         );
+    }
+}
+
+/// Routines that read tenant rows where no tenant table's name shows in the text that runs
+/// them: a function in attribute notation, through another function, a view, an aggregate, an
+/// operator, a cast or a domain check, and functions whose SQL no text shows. Found when the
+/// `Tenancy` is built by following the catalog, and refused in filters and on the system
+/// connection; routines that read nothing, or are reviewed, are accepted.
+#[test]
+fn routines_that_read_tenant_rows_without_naming_them_are_refused() {
+    for rls in Rls::all() {
+        let (a, b) = rls.two_tenants();
+        let mut owner = rls.owner();
+        owner.batch_execute(REACHING_SETUP).unwrap();
+        owner.batch_execute(ROUTINES_SETUP).unwrap();
+        let t = rls.tenancy(1);
+        for &(fragment, routine) in ROUTINES {
+            let err = refused_in_filter(&t, a, fragment);
+            assert!(
+                refused_as_routine(&err, routine),
+                "{rls:?} {fragment}: {err}"
+            );
+            let err = unsafe_sql(
+                t.system(|sys| {
+                    sys.load::<_, String>(
+                        categories::table
+                            .filter(sql::<Bool>(fragment))
+                            .select(categories::name),
+                    )
+                }),
+                fragment,
+            );
+            assert!(
+                refused_as_routine(&err, routine),
+                "{rls:?} system connection {fragment}: {err}"
+            );
+        }
+        let names: Vec<String> = t
+            .transaction(a, |tx| {
+                tx.load(
+                    categories::table
+                        .filter(sql::<Bool>(NOT_ROUTINES))
+                        .select(categories::name),
+                )
+            })
+            .unwrap();
+        assert!(
+            !names.is_empty(),
+            "{rls:?}: a routine that reads nothing was refused"
+        );
+        assert_b_untouched(rls, b, &format!("{rls:?}"));
+    }
+}
+
+/// Raw values that are harmless inside their own parentheses but leave them in the statement
+/// tenancy writes around them: an insert value that closes its row and adds another (for
+/// another tenant, or with an `ON CONFLICT` onto another tenant's row, or a `RETURNING` of its
+/// own), and an update value that opens a string a raw filter closes, so that the tenant
+/// predicate between them becomes text. The whole statement is read again as the server
+/// will read it, and refused before it is sent.
+#[test]
+fn values_cannot_leave_their_row_or_assignment() {
+    for rls in Rls::all() {
+        let (a, b) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        for value in value_breakouts(b) {
+            let context = format!("{rls:?} insert {value}");
+            let e = unsafe_sql(
+                t.transaction(a, |tx| {
+                    tx.insert_into(posts::table)
+                        .values((
+                            posts::id.eq(50),
+                            posts::slug.eq("s50"),
+                            posts::title.eq(sql::<Text>(&value)),
+                        ))
+                        .get_results::<(TenantId, i32, String, String, Option<i32>)>()
+                }),
+                &context,
+            );
+            assert!(
+                matches!(e, SqlTextError::RestructuredWrite(_)),
+                "{context}: {e}"
+            );
+        }
+        let (value, filter) = string_across_fragments(b);
+        let context = format!("{rls:?} update {value} / {filter}");
+        unsafe_sql(
+            t.transaction(a, |tx| {
+                tx.update(posts::table)
+                    .filter(sql::<Bool>(filter))
+                    .set(posts::title.eq(sql::<Text>(&value)))
+                    .execute()
+            }),
+            &context,
+        );
+        for value in ["'x' WHERE true OR true", "'x' RETURNING (SELECT 1), (1"] {
+            let context = format!("{rls:?} update {value}");
+            let e = unsafe_sql(
+                t.transaction(a, |tx| {
+                    tx.update(posts::table)
+                        .filter(posts::id.eq(1))
+                        .set(posts::title.eq(sql::<Text>(value)))
+                        .execute()
+                }),
+                &context,
+            );
+            assert!(
+                matches!(e, SqlTextError::RestructuredWrite(_)),
+                "{context}: {e}"
+            );
+        }
+        // Values that stay in place still run.
+        t.transaction(a, |tx| {
+            tx.insert(
+                posts::table,
+                (
+                    posts::id.eq(52),
+                    posts::slug.eq("s52"),
+                    posts::title.eq(sql::<Text>("lower('A (three)')")),
+                ),
+            )?;
+            tx.update(posts::table)
+                .filter(sql::<Bool>("id = 52"))
+                .set(posts::title.eq(sql::<Text>("upper('a three')")))
+                .execute()?;
+            tx.delete(posts::table).filter(posts::id.eq(52)).execute()
+        })
+        .unwrap();
+        assert_eq!(titles(&t, a), ["a one", "a two"], "{rls:?}");
+        assert_b_untouched(rls, b, &format!("{rls:?}"));
     }
 }
 
@@ -674,6 +805,51 @@ fn the_system_connection_refuses_tenant_tables_anywhere_in_a_statement() {
                 "{rls:?} {fragment}: {e}"
             );
         }
+    }
+}
+
+/// `tenancy.open_session()`, which the application's login may run, starts a new session
+/// number and a new nonce: raw SQL that runs it inside a tenant transaction (also after
+/// ending tenancy's transaction with a raw `COMMIT` and opening one of its own, where no
+/// native context is entered) learns nothing to tag a context with, and a context it tags
+/// for another tenant over a guessed nonce is refused, never answered. Row level security is
+/// what raw statements rely on, so this runs where it is on.
+#[test]
+fn a_session_opened_by_sql_gives_no_nonce_to_forge_a_context_with() {
+    for rls in Rls::all().into_iter().filter(|rls| rls.enforced()) {
+        let (a, b) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        let forge = context_tagged_over_a_guessed_nonce(b);
+        for own_transaction in [false, true] {
+            let run = format!("{rls:?}, own transaction: {own_transaction}");
+            let mut seen = Vec::new();
+            let r = t.transaction(a, |tx| {
+                if own_transaction {
+                    tx.execute(diesel::sql_query("COMMIT"))?;
+                }
+                tx.execute(diesel::sql_query("SELECT tenancy.open_session()"))?;
+                if own_transaction {
+                    tx.execute(diesel::sql_query("BEGIN"))?;
+                }
+                tx.execute(diesel::sql_query(&forge))?;
+                let rows: Vec<Title> =
+                    tx.load_sql(diesel::sql_query("SELECT title FROM posts ORDER BY id"))?;
+                seen.extend(rows.into_iter().map(|r| r.title));
+                tx.execute(diesel::sql_query(
+                    "UPDATE posts SET title = title || ' (forged)' WHERE title LIKE 'b%'",
+                ))
+            });
+            assert!(
+                !seen.iter().any(|title| title.starts_with("b ")),
+                "{run}: read {seen:?}"
+            );
+            // The SQL context refuses the forged context; the native one never reads it.
+            assert!(matches!(r, Err(_) | Ok(0)), "{run}: {r:?}");
+            assert_b_untouched(rls, b, &run);
+        }
+        // The pool serves the next transaction (a connection whose session SQL renumbered
+        // is discarded, not reused with MACs that no longer match).
+        assert_eq!(titles(&t, a), ["a one", "a two"], "{rls:?}");
     }
 }
 

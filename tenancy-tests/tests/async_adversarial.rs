@@ -13,10 +13,11 @@
 mod common;
 
 use common::attacks::{
-    BREAKOUTS, NOT_REACHING, REACHING, REACHING_SETUP, READING_FUNCTIONS, RUN_FROM_TEXT,
-    SCHEMA_QUALIFIED, STEAL, assert_b_untouched, reaching_fragments, reaching_value,
-    refused_as_reaching, refused_as_reading_function, refused_as_run_from_text, replays_of,
-    tenant_column_assignments, unsafe_sql,
+    BREAKOUTS, NOT_REACHING, NOT_ROUTINES, REACHING, REACHING_SETUP, READING_FUNCTIONS, ROUTINES,
+    ROUTINES_SETUP, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL, assert_b_untouched,
+    context_tagged_over_a_guessed_nonce, reaching_fragments, reaching_value, refused_as_reaching,
+    refused_as_reading_function, refused_as_routine, refused_as_run_from_text, replays_of,
+    string_across_fragments, tenant_column_assignments, unsafe_sql, value_breakouts,
 };
 use common::schema::{categories, comments, posts};
 use common::{Rls, assert_async_sessions_clean, async_tenancy_with, async_titles as titles};
@@ -560,6 +561,133 @@ async fn views_partitions_and_functions_that_reach_tenant_rows_are_refused() {
     }
 }
 
+/// The async twin of the synchronous suite's test of the same name: routines that read
+/// tenant rows where no tenant table's name shows are refused through the async API too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routines_that_read_tenant_rows_without_naming_them_are_refused() {
+    for (rls, pipeline) in Rls::all_async() {
+        let run = format!("{rls:?}, pipelined: {pipeline}");
+        let (a, b) = rls.two_tenants();
+        let mut owner = rls.owner();
+        owner.batch_execute(REACHING_SETUP).unwrap();
+        owner.batch_execute(ROUTINES_SETUP).unwrap();
+        let t = async_tenancy_with(rls, 1, pipeline).await;
+        for &(fragment, routine) in ROUTINES {
+            let err = refused_in_filter(&t, a, fragment, &run).await;
+            assert!(refused_as_routine(&err, routine), "{run} {fragment}: {err}");
+            let r = t
+                .system(async |sys| {
+                    sys.load::<_, String>(
+                        categories::table
+                            .filter(sql::<Bool>(fragment))
+                            .select(categories::name),
+                    )
+                    .await
+                })
+                .await;
+            let err = unsafe_sql(r, &run);
+            assert!(
+                refused_as_routine(&err, routine),
+                "{run} system connection {fragment}: {err}"
+            );
+        }
+        let names = t
+            .transaction(a, async |tx| {
+                tx.load::<_, String>(
+                    categories::table
+                        .filter(sql::<Bool>(NOT_ROUTINES))
+                        .select(categories::name),
+                )
+                .await
+            })
+            .await
+            .unwrap();
+        assert!(!names.is_empty(), "{run}");
+        assert_async_sessions_clean(&t, &run).await;
+        assert_b_untouched(rls, b, &run);
+    }
+}
+
+/// The async twin of the synchronous suite's test of the same name: values that leave their
+/// row or assignment are refused before anything is sent, pipelined or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_cannot_leave_their_row_or_assignment() {
+    type PostRow = (TenantId, i32, String, String, Option<i32>);
+    for (rls, run, a, b, t) in each_run(1).await {
+        for value in value_breakouts(b) {
+            let r = t
+                .transaction(a, async |tx| {
+                    tx.insert_into(posts::table)
+                        .values((
+                            posts::id.eq(50),
+                            posts::slug.eq("s50"),
+                            posts::title.eq(sql::<Text>(&value)),
+                        ))
+                        .get_results::<PostRow>()
+                        .await
+                })
+                .await;
+            let e = unsafe_sql(r, &format!("{run} insert {value}"));
+            assert!(
+                matches!(e, SqlTextError::RestructuredWrite(_)),
+                "{run} {value}: {e}"
+            );
+        }
+        let (value, filter) = string_across_fragments(b);
+        let r = t
+            .transaction(a, async |tx| {
+                tx.update(posts::table)
+                    .filter(sql::<Bool>(filter))
+                    .set(posts::title.eq(sql::<Text>(&value)))
+                    .execute()
+                    .await
+            })
+            .await;
+        unsafe_sql(r, &format!("{run} update {value} / {filter}"));
+        for value in ["'x' WHERE true OR true", "'x' RETURNING (SELECT 1), (1"] {
+            let r = t
+                .transaction(a, async |tx| {
+                    tx.update(posts::table)
+                        .filter(posts::id.eq(1))
+                        .set(posts::title.eq(sql::<Text>(value)))
+                        .execute()
+                        .await
+                })
+                .await;
+            let e = unsafe_sql(r, &format!("{run} update {value}"));
+            assert!(
+                matches!(e, SqlTextError::RestructuredWrite(_)),
+                "{run} {value}: {e}"
+            );
+        }
+        t.transaction(a, async |tx| {
+            tx.insert(
+                posts::table,
+                (
+                    posts::id.eq(52),
+                    posts::slug.eq("s52"),
+                    posts::title.eq(sql::<Text>("lower('A (three)')")),
+                ),
+            )
+            .await?;
+            tx.update(posts::table)
+                .filter(sql::<Bool>("id = 52"))
+                .set(posts::title.eq(sql::<Text>("upper('a three')")))
+                .execute()
+                .await?;
+            tx.delete(posts::table)
+                .filter(posts::id.eq(52))
+                .execute()
+                .await
+        })
+        .await
+        .unwrap();
+        assert_async_sessions_clean(&t, &run).await;
+        assert_eq!(titles(&t, a).await, ["a one", "a two"], "{run}");
+        assert_b_untouched(rls, b, &run);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_system_connection_refuses_tenant_tables_anywhere_in_a_statement() {
     for (_, run, _, _, t) in each_run(1).await {
@@ -604,6 +732,66 @@ async fn the_system_connection_refuses_tenant_tables_anywhere_in_a_statement() {
                 "{run} {fragment}: {e}"
             );
         }
+    }
+}
+
+/// The async twin of the synchronous suite's test of the same name: a session SQL opens
+/// itself gives it no nonce to tag a context for another tenant with, pipelined or not, and
+/// the pool's next transaction is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_opened_by_sql_gives_no_nonce_to_forge_a_context_with() {
+    for (rls, pipeline) in Rls::all_async()
+        .into_iter()
+        .filter(|(rls, _)| rls.enforced())
+    {
+        let (a, b) = rls.two_tenants();
+        let t = async_tenancy_with(rls, 1, pipeline).await;
+        let forge = context_tagged_over_a_guessed_nonce(b);
+        for own_transaction in [false, true] {
+            let run = format!("{rls:?}, pipelined: {pipeline}, own transaction: {own_transaction}");
+            let r = t
+                .transaction(a, async |tx| {
+                    if own_transaction {
+                        tx.execute(diesel::sql_query("COMMIT")).await?;
+                    }
+                    tx.execute(diesel::sql_query("SELECT tenancy.open_session()"))
+                        .await?;
+                    if own_transaction {
+                        tx.execute(diesel::sql_query("BEGIN")).await?;
+                    }
+                    tx.execute(diesel::sql_query(&forge)).await?;
+                    let rows = tx
+                        .load_sql::<_, Title>(diesel::sql_query(
+                            "SELECT title FROM posts ORDER BY id",
+                        ))
+                        .await?;
+                    let changed = tx
+                        .execute(diesel::sql_query(
+                            "UPDATE posts SET title = title || ' (forged)' WHERE title LIKE 'b%'",
+                        ))
+                        .await?;
+                    Ok::<_, Error>((
+                        rows.into_iter().map(|r| r.title).collect::<Vec<_>>(),
+                        changed,
+                    ))
+                })
+                .await;
+            assert!(
+                match &r {
+                    Ok((seen, changed)) =>
+                        *changed == 0 && !seen.iter().any(|title| title.starts_with("b ")),
+                    Err(_) => true,
+                },
+                "{run}: {r:?}"
+            );
+            assert_b_untouched(rls, b, &run);
+        }
+        assert_async_sessions_clean(&t, &format!("{rls:?}, pipelined: {pipeline}")).await;
+        assert_eq!(
+            titles(&t, a).await,
+            ["a one", "a two"],
+            "{rls:?}, pipelined: {pipeline}"
+        );
     }
 }
 

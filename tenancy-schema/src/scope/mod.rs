@@ -50,6 +50,7 @@ mod plan;
 mod planner;
 pub(crate) mod predicate;
 mod reaching;
+mod readers;
 mod schemas;
 pub(crate) mod scoped;
 mod select;

@@ -1,7 +1,7 @@
 //! Relations of the database that hold or show a tenant table's rows under another name: its
 //! partitions and inheritance children, the tables it inherits from, foreign tables naming it,
-//! and the views and materialized views built on any of them; and the functions whose body
-//! reads one.
+//! and the views and materialized views built on any of them; with [`super::readers`], the
+//! routines that read one where no name shows it.
 //! SQL text naming one of them reaches every tenant's rows past the shadowing CTEs, which
 //! cover the tenant table's own name only; a view run with its owner's rights reaches them past
 //! row level security too. They are found when the `Tenancy` is built, and refused in SQL text
@@ -13,7 +13,8 @@ use std::sync::{OnceLock, PoisonError, RwLock};
 use diesel::sql_types::{Array, Text};
 use diesel::{PgConnection, QueryResult, RunQueryDsl};
 
-use crate::sql_lexer::{NameUse, SqlTextError};
+use super::readers::Reader;
+use crate::sql_lexer::{NameUse, SqlTextError, UseKind};
 
 /// What a relation is to the tenant table whose rows it reaches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,8 +32,10 @@ pub(crate) struct Reach {
 #[derive(Default)]
 struct Found {
     relations: HashMap<String, Reach>,
-    /// Functions by name, with the tenant table their body reads.
-    functions: HashMap<String, &'static str>,
+    /// Functions, operators and types by name, with what they read ([`super::readers`]).
+    functions: HashMap<String, Reader>,
+    operators: HashMap<String, (String, Reader)>,
+    types: HashMap<String, (String, Reader)>,
 }
 
 fn found() -> &'static RwLock<Found> {
@@ -99,37 +102,6 @@ FROM reach r
 JOIN pg_catalog.pg_class c ON c.oid = r.oid
 WHERE r.oid NOT IN (SELECT oid FROM tenant)";
 
-/// The functions, outside PostgreSQL's own schemas, whose body reads one of `$1` (tenant
-/// tables and the relations that reach their rows, `$2` the tenant table of each): SQL and
-/// PL/pgSQL bodies whose text names one as a word (names that need no quoting), and
-/// SQL-standard bodies (`BEGIN ATOMIC`, `RETURN`) that depend on one. Other languages' bodies
-/// cannot be read. A function commented `tenancy: reviewed` (as `tenancy check` accepts for
-/// definer functions) is left out.
-const READING_FUNCTIONS_SQL: &str = "\
-SELECT DISTINCT ON (p.proname) p.proname::text AS name, t.base
-FROM pg_catalog.pg_proc p
-JOIN pg_catalog.pg_language l ON l.oid = p.prolang
-JOIN unnest($1::text[], $2::text[]) AS t (name, base) ON
-     (t.name ~ '^[[:alnum:]_$]+$'
-      AND p.prosrc ~* ('[[:<:]]' || replace(t.name, '$', '[$]') || '[[:>:]]'))
-  OR EXISTS (SELECT FROM pg_catalog.pg_depend d
-             WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid
-               AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
-               AND d.refobjid = pg_catalog.to_regclass(pg_catalog.quote_ident(t.name)))
-WHERE p.pronamespace NOT IN ('pg_catalog'::pg_catalog.regnamespace,
-                             'information_schema'::pg_catalog.regnamespace)
-  AND p.prokind = 'f' AND l.lanname IN ('sql', 'plpgsql')
-  AND coalesce(pg_catalog.obj_description(p.oid, 'pg_proc'), '') NOT LIKE 'tenancy: reviewed%'
-ORDER BY p.proname, t.base";
-
-#[derive(diesel::QueryableByName)]
-struct FunctionRow {
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = Text)]
-    base: String,
-}
-
 /// Finds the relations that reach the rows of the registered tenant tables and the functions
 /// that read them, keeps them for [`refusal`], and returns the relations found in this
 /// database, by name.
@@ -159,48 +131,79 @@ pub(crate) fn resolve(conn: &mut PgConnection) -> QueryResult<Vec<(String, Reach
         // A relation that is itself classified tenant-scoped is scoped under its own name.
         .filter(|(name, _)| !tables.iter().any(|e| e.table == name))
         .collect();
-    let mut read: Vec<&str> = names.clone();
-    let mut bases: Vec<&str> = names.clone();
-    for (name, reach) in &here {
-        read.push(name);
-        bases.push(reach.table);
-    }
-    let functions: Vec<FunctionRow> = diesel::sql_query(READING_FUNCTIONS_SQL)
-        .bind::<Array<Text>, _>(&read)
-        .bind::<Array<Text>, _>(&bases)
-        .load(conn)?;
+    let readers = super::readers::find(conn, &names, &here)?;
+    let mut here = here;
+    here.extend(readers.views);
     let mut found = found().write().unwrap_or_else(PoisonError::into_inner);
     for (name, reach) in &here {
         found.relations.insert(name.clone(), reach.clone());
     }
-    for function in functions {
-        if let Some(entry) = tables.iter().find(|e| e.table == function.base) {
-            found.functions.insert(function.name, entry.table);
-        }
-    }
+    found.functions.extend(readers.functions);
+    found.operators.extend(readers.operators);
+    found.types.extend(readers.types);
     Ok(here)
 }
 
 /// Why SQL text may not use `name` as it does, if it is one of the relations or functions
 /// [`resolve`] found: a call of a function whose body reads a tenant table, or a relation used
 /// as one (`"posts_2026"."id"` qualifies a column of one already refused, and `name(..)` calls
-/// a function of the same name).
+/// a function of the same name). A name after a dot may be either: `x.reads_posts` calls
+/// `reads_posts(x)` in attribute notation.
 pub(crate) fn refusal(name: &NameUse) -> Option<SqlTextError> {
     let found = found().read().unwrap_or_else(PoisonError::into_inner);
-    if name.calls {
-        let table = *found.functions.get(&name.name)?;
-        return Some(SqlTextError::FunctionReadsTenantRows {
-            function: name.name.clone(),
-            table,
+    if name.kind == UseKind::Operator {
+        // PostgreSQL reads `+` and `-` at the end of an operator as a sign of what follows
+        // unless the name has one of `~!@#%^&|`?`, so `##>-1` may be `##>` and `-1`.
+        let (function, reader) = found
+            .operators
+            .iter()
+            .find(|(op, _)| {
+                name.name
+                    .strip_prefix(op.as_str())
+                    .is_some_and(|rest| rest.bytes().all(|b| b == b'+' || b == b'-'))
+            })
+            .map(|(_, found)| found)?;
+        return Some(SqlTextError::OperatorRunsReader {
+            operator: name.name.clone(),
+            function: function.clone(),
+            table: table_of(*reader),
         });
+    }
+    if name.calls || name.after_dot {
+        if let Some(reader) = found.functions.get(&name.name) {
+            return Some(match reader {
+                Reader::Table(table) => SqlTextError::FunctionReadsTenantRows {
+                    function: name.name.clone(),
+                    table,
+                },
+                Reader::Hidden => SqlTextError::FunctionRunsHiddenSql(name.name.clone()),
+            });
+        }
+        if name.calls {
+            return None;
+        }
     }
     if name.qualifies {
         return None;
     }
-    let reach = found.relations.get(&name.name)?;
-    Some(SqlTextError::ReachesTenantRows {
-        name: name.name.clone(),
-        kind: reach.kind,
-        table: reach.table,
+    if let Some(reach) = found.relations.get(&name.name) {
+        return Some(SqlTextError::ReachesTenantRows {
+            name: name.name.clone(),
+            kind: reach.kind,
+            table: reach.table,
+        });
+    }
+    let (function, reader) = found.types.get(&name.name)?;
+    Some(SqlTextError::TypeRunsReader {
+        type_name: name.name.clone(),
+        function: function.clone(),
+        table: table_of(*reader),
     })
+}
+
+fn table_of(reader: Reader) -> Option<&'static str> {
+    match reader {
+        Reader::Table(table) => Some(table),
+        Reader::Hidden => None,
+    }
 }

@@ -20,6 +20,14 @@ pub enum SqlTextError {
     /// A predicate ANDed with the tenant filter reaches outside its parentheses.
     #[error("a filter of a tenant write reaches outside its parentheses: `{0}`")]
     EscapedPredicate(String),
+    /// A raw fragment of a tenant write changes the statement around it: a value that leaves
+    /// its row or assignment, or a string or parenthesis opened in one fragment and closed in
+    /// another, so that a clause tenancy wrote (the tenant predicate, the tenant of each row)
+    /// is no longer code in its place.
+    #[error(
+        "a raw SQL fragment of a tenant write reaches outside its place in the statement (a value out of its row or assignment, or a quote or parenthesis left open for another fragment to close): bind values instead of writing them into SQL text: `{0}`"
+    )]
+    RestructuredWrite(String),
     /// A schema-qualified name refers to a tenant-scoped table, which the shadowing CTE of the
     /// tenant transaction cannot reach.
     #[error(
@@ -57,6 +65,41 @@ pub enum SqlTextError {
         function: String,
         /// The tenant-scoped table its body reads.
         table: &'static str,
+    },
+    /// A call of a function that runs SQL its text does not show (PL/pgSQL's `EXECUTE`, a
+    /// `U&"…"` name, a body in a language other than SQL and PL/pgSQL), or that calls one:
+    /// what it reads cannot be known, and the tenant filter does not reach into it.
+    #[error(
+        "`{0}(..)` runs SQL its text does not show (dynamic EXECUTE, an escaped name, or a language tenancy cannot read), where the tenant filter does not reach: query the tables directly inside the tenant transaction; or, once reviewed to read only the current tenant's rows, COMMENT ON FUNCTION {0} IS 'tenancy: reviewed: <why it is safe>'"
+    )]
+    FunctionRunsHiddenSql(String),
+    /// An operator whose function reads tenant rows (or runs hidden SQL), which the
+    /// operator runs without the function's name appearing.
+    #[error(
+        "the operator `{operator}` runs `{function}(..)`, which {}: write the query on the tenant tables themselves; or, once `{function}` is reviewed to read only the current tenant's rows, COMMENT ON FUNCTION {function} IS 'tenancy: reviewed: <why it is safe>'",
+        reads(*.table)
+    )]
+    OperatorRunsReader {
+        /// The operator as written.
+        operator: String,
+        /// The function it runs.
+        function: String,
+        /// The tenant-scoped table the function reads; `None` for SQL its text does not show.
+        table: Option<&'static str>,
+    },
+    /// A type whose cast or domain check runs a function that reads tenant rows (or runs
+    /// hidden SQL): naming the type runs it.
+    #[error(
+        "a cast to or from the type `{type_name}`, or its domain check, runs `{function}(..)`, which {}: write the query on the tenant tables themselves; or, once `{function}` is reviewed to read only the current tenant's rows, COMMENT ON FUNCTION {function} IS 'tenancy: reviewed: <why it is safe>'",
+        reads(*.table)
+    )]
+    TypeRunsReader {
+        /// The type named.
+        type_name: String,
+        /// The function its cast or domain check runs.
+        function: String,
+        /// The tenant-scoped table the function reads; `None` for SQL its text does not show.
+        table: Option<&'static str>,
     },
     /// A function that runs SQL given as text (`query_to_xml('SELECT … FROM posts', ..)`):
     /// the tables it reads are invisible to tenancy's scoping.
@@ -103,4 +146,16 @@ pub enum SqlTextError {
         /// The offending assignment.
         item: String,
     },
+}
+
+/// What a function run by an operator or a type reads, for the messages.
+fn reads(table: Option<&'static str>) -> String {
+    match table {
+        Some(table) => format!(
+            "reads the tenant-scoped table `{table}` where the tenant filter does not reach"
+        ),
+        None => {
+            "runs SQL its text does not show, where the tenant filter does not reach".to_owned()
+        }
+    }
 }

@@ -107,7 +107,7 @@ pub(crate) fn filter_holds(sql: &str, predicates: &[(&str, &str)]) -> bool {
             && tokens.get(i + 1) == Some(&Token::Punct('.'))
             && quoted(tokens.get(i + 2), column)
             && matches!(tokens.get(i + 3), Some(Token::Operator(op)) if op == "=")
-            && tokens.get(i + 4) == Some(&Token::Literal);
+            && tokens.get(i + 4) == Some(&Token::Param);
         if !predicate {
             return false;
         }

@@ -8,8 +8,11 @@ pub(crate) enum Token {
     /// An identifier or keyword, already normalised: a quoted identifier as written inside the
     /// quotes, an unquoted one folded to lower case (as PostgreSQL does).
     Ident { name: String, quoted: bool },
-    /// A string, number or bind parameter: nothing in it names a table.
+    /// A string or number: nothing in it names a table.
     Literal,
+    /// A bind parameter (`$1`): only Diesel and tenancy write these, as placeholders for
+    /// values sent apart from the text.
+    Param,
     /// `(`, `)`, `,`, `;` or `.`.
     Punct(char),
     /// Any other operator character sequence (`=`, `<>`, `::`, `||`, ...).
@@ -88,7 +91,7 @@ fn tokenize_as(sql: &str, conforming: bool) -> Result<Vec<Token>, SqlTextError> 
                     while i < bytes.len() && bytes[i].is_ascii_digit() {
                         i += 1;
                     }
-                    out.push(Token::Literal);
+                    out.push(Token::Param);
                 } else {
                     i = dollar_quoted(sql, i)?;
                     out.push(Token::Literal);
@@ -331,6 +334,7 @@ pub(super) fn describe(tokens: &[Token]) -> String {
             }
             Token::Ident { name, .. } => out.push_str(name),
             Token::Literal => out.push('…'),
+            Token::Param => out.push('$'),
             Token::Punct(c) => out.push(*c),
             Token::Operator(op) => out.push_str(op),
             Token::Comment => out.push_str("/* */"),

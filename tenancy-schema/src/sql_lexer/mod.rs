@@ -17,6 +17,7 @@ mod names;
 mod statements;
 #[cfg(test)]
 mod tests;
+mod write_shape;
 
 #[cfg(test)]
 pub(crate) use assignments::assignments;
@@ -27,6 +28,7 @@ pub(crate) use fragment::{check_conjunction, filter_holds};
 pub(crate) use lexer::{Token, tokenize};
 #[cfg(feature = "check")]
 pub(crate) use names::DYNAMIC_SQL;
-pub(crate) use names::{NameUse, names};
+pub(crate) use names::{NameUse, UseKind, names};
 #[cfg(feature = "check")]
 pub(crate) use statements::{dollar_quoted_bodies, statements};
+pub(crate) use write_shape::{InsertTail, check_filtered_write, check_insert};

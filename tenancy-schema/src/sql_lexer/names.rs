@@ -52,9 +52,12 @@ fn check_dynamic(tokens: &[Token]) -> Result<(), SqlTextError> {
         {
             return Err(SqlTextError::StatisticsView(name.clone()));
         }
+        // `(text).ts_stat` is `ts_stat(text)`: PostgreSQL takes a name after a dot for a
+        // call of a one-argument function when no column has that name.
         if let Token::Ident { name, .. } = token
             && DYNAMIC_SQL.contains(&name.as_str())
-            && tokens.get(i + 1) == Some(&Token::Punct('('))
+            && (tokens.get(i + 1) == Some(&Token::Punct('('))
+                || (i > 0 && tokens[i - 1] == Token::Punct('.')))
         {
             return Err(SqlTextError::DynamicSql(name.clone()));
         }
@@ -73,6 +76,22 @@ pub(crate) struct NameUse {
     pub qualifies: bool,
     /// Whether a `(` follows (then it names a function being called).
     pub calls: bool,
+    /// Whether a `.` comes before it: a column, a relation in a schema, or a one-argument
+    /// function called with attribute notation (`(x).f` and `t.f` are `f(x)` and `f(t)`
+    /// when no column is named `f`).
+    pub after_dot: bool,
+    /// An identifier, or an operator (`name` holds its characters), which runs a function
+    /// without naming it.
+    pub kind: UseKind,
+}
+
+/// What kind of token a [`NameUse`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UseKind {
+    /// An identifier, quoted or not.
+    Identifier,
+    /// An operator.
+    Operator,
 }
 
 /// Every identifier of `sql` with what surrounds it, for callers that match them against the
@@ -85,6 +104,17 @@ pub(crate) fn names(sql: &str) -> Result<Vec<NameUse>, SqlTextError> {
     check_dynamic(&tokens)?;
     let mut out = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
+        if let Token::Operator(op) = token {
+            out.push(NameUse {
+                name: op.clone(),
+                schema: None,
+                qualifies: false,
+                calls: false,
+                after_dot: false,
+                kind: UseKind::Operator,
+            });
+            continue;
+        }
         let Token::Ident { name, .. } = token else {
             continue;
         };
@@ -105,6 +135,8 @@ pub(crate) fn names(sql: &str) -> Result<Vec<NameUse>, SqlTextError> {
             schema,
             qualifies,
             calls,
+            after_dot,
+            kind: UseKind::Identifier,
         });
     }
     Ok(out)

@@ -338,3 +338,73 @@ fn numbers_and_casts_lex() {
     assert!(tokens.iter().all(|t| !matches!(t, Token::Comment)));
     assert!(tokenize("a.b").unwrap().contains(&Token::Punct('.')));
 }
+
+#[test]
+fn a_tenant_write_keeps_its_where_clause_in_place() {
+    let predicate = r#""posts"."tenant_id" = $1 AND (id = 1)"#;
+    let ok = r#"UPDATE "posts" SET "title" = $2 WHERE "posts"."tenant_id" = $1 AND (id = 1)"#;
+    assert_eq!(check_filtered_write(ok, predicate), Ok(()));
+    let returning = format!("{ok} RETURNING \"posts\".\"id\"");
+    assert_eq!(check_filtered_write(&returning, predicate), Ok(()));
+    let sub_select = r#"UPDATE "posts" SET "title" = (SELECT t FROM x WHERE y) WHERE "posts"."tenant_id" = $1 AND (id = 1)"#;
+    assert_eq!(check_filtered_write(sub_select, predicate), Ok(()));
+    // A value that opens a string the filter closes: the tenant predicate becomes text.
+    let filter = r#""posts"."tenant_id" = $1 AND (\'x' <> 'x')"#;
+    let opened = r#"UPDATE "posts" SET "title" = 'p' WHERE tenant_id = 'b' AND (E' WHERE "posts"."tenant_id" = $1 AND (\'x' <> 'x')"#;
+    assert!(matches!(
+        check_filtered_write(opened, filter),
+        Err(SqlTextError::RestructuredWrite(_))
+    ));
+    let second_where = r#"UPDATE "posts" SET "title" = 'p' WHERE true OR true WHERE "posts"."tenant_id" = $1 AND (id = 1)"#;
+    assert!(check_filtered_write(second_where, predicate).is_err());
+    let own_returning = r#"UPDATE "posts" SET "title" = 'p' RETURNING 1, (1) WHERE "posts"."tenant_id" = $1 AND (id = 1)"#;
+    assert!(check_filtered_write(own_returning, predicate).is_err());
+    let commented =
+        r#"UPDATE "posts" SET "title" = 'p' -- WHERE "posts"."tenant_id" = $1 AND (id = 1)"#;
+    assert!(check_filtered_write(commented, predicate).is_err());
+}
+
+#[test]
+fn a_tenant_insert_keeps_its_rows_and_clauses() {
+    let plain = InsertTail {
+        conflict: None,
+        returning: false,
+    };
+    let ok = r#"INSERT INTO "posts" ("tenant_id", "id", "title") VALUES ($1, $2, $3), ($4, $5, lower('x'))"#;
+    assert_eq!(check_insert(ok, 2, plain), Ok(()));
+    assert!(check_insert(ok, 1, plain).is_err());
+    let only_tenant = r#"INSERT INTO "tags" ("tenant_id") VALUES ($1)"#;
+    assert_eq!(check_insert(only_tenant, 1, plain), Ok(()));
+    let extra_row = r#"INSERT INTO "posts" ("tenant_id", "id", "title") VALUES ($1, $2, 'x'), ('b', 51, 'planted')"#;
+    assert!(check_insert(extra_row, 1, plain).is_err());
+    // Two rows, one swallowed and one forged: the second row does not open with a parameter.
+    let forged = r#"INSERT INTO "posts" ("tenant_id", "id", "title") VALUES ($1, $2, 'x'), ('b', 5, 'y'), ($3, $4, 'z')"#;
+    assert!(check_insert(forged, 2, plain).is_err());
+    let merged =
+        r#"INSERT INTO "posts" ("tenant_id", "id", "title") VALUES ($1, $2, (1), ($3, $4, 1))"#;
+    assert!(check_insert(merged, 2, plain).is_err());
+    let own_conflict = r#"INSERT INTO "posts" ("tenant_id", "id", "title") VALUES ($1, $2, 'x') ON CONFLICT ("tenant_id", "id") DO UPDATE SET title = ('p')"#;
+    assert!(check_insert(own_conflict, 1, plain).is_err());
+    let upsert = InsertTail {
+        conflict: Some(true),
+        returning: true,
+    };
+    let ok_upsert = r#"INSERT INTO "posts" ("tenant_id", "id", "title") VALUES ($1, $2, $3) ON CONFLICT ("tenant_id", "id") DO UPDATE SET "title" = excluded."title" RETURNING "posts"."id""#;
+    assert_eq!(check_insert(ok_upsert, 1, upsert), Ok(()));
+    let two_returning = r#"INSERT INTO "posts" ("tenant_id", "id", "title") VALUES ($1, $2, $3) ON CONFLICT ("tenant_id", "id") DO UPDATE SET "title" = 'x' RETURNING (1), (1) RETURNING "posts"."id""#;
+    assert!(check_insert(two_returning, 1, upsert).is_err());
+    let update_where = r#"INSERT INTO "posts" ("tenant_id", "id", "title") VALUES ($1, $2, $3) ON CONFLICT ("tenant_id", "id") DO UPDATE SET "title" = 'x' WHERE true RETURNING "posts"."id""#;
+    assert!(check_insert(update_where, 1, upsert).is_err());
+    let nothing = InsertTail {
+        conflict: Some(false),
+        returning: false,
+    };
+    let ok_nothing = r#"INSERT INTO "posts" ("tenant_id", "id") VALUES ($1, $2) ON CONFLICT ("tenant_id", "id") DO NOTHING"#;
+    assert_eq!(check_insert(ok_nothing, 1, nothing), Ok(()));
+    let returned = InsertTail {
+        conflict: None,
+        returning: true,
+    };
+    let injected_returning = r#"INSERT INTO "posts" ("tenant_id", "id") VALUES ($1, 'x') RETURNING (SELECT 1), ($2) RETURNING "posts"."id""#;
+    assert!(check_insert(injected_returning, 1, returned).is_err());
+}

@@ -389,7 +389,13 @@ where
         .as_ref()
         .is_some_and(|c| c.update.is_some());
     let known = shape.and_then(WriteShape::checked_tables);
+    let tail = crate::sql_lexer::InsertTail {
+        conflict: statement.conflict.as_ref().map(|c| c.update.is_some()),
+        returning,
+    };
+    let rows = statement.rows.len();
     let tables = tables_checked(&statement, T::SCOPE.table, shape, known, |sql| {
+        crate::sql_lexer::check_insert(sql, rows, tail)?;
         if upsert_changes {
             check_changeset::<T>(sql)?;
         }

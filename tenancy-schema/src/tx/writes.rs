@@ -157,29 +157,37 @@ where
     S: QueryFragment<Pg> + QueryId,
 {
     let known = WriteShape::of::<S>(false).and_then(WriteShape::checked_tables);
-    if known.is_none() {
-        check_predicate::<T, _>(tenant, &predicate)?;
-    }
+    let checked_predicate = match known {
+        None => Some(check_predicate::<T, _>(tenant, &predicate)?),
+        Some(_) => None,
+    };
     WithScope::checked(
         build(predicate),
         T::SCOPE.table,
         *tenant.as_uuid(),
         known,
-        check,
+        |sql| {
+            // The predicate held on its own; it must also be what the statement's `WHERE`
+            // clause is once the changeset's values are in front of it.
+            if let Some(predicate) = &checked_predicate {
+                crate::sql_lexer::check_filtered_write(sql, predicate)?;
+            }
+            check(sql)
+        },
     )
 }
 
 /// Checks a tenant write's predicate (`<tenant filter> AND (<f1>) AND (<f2>)...`): every
 /// filter, raw fragments included, must stay inside its own parentheses, so that none can
-/// add a top-level `OR` to the tenant filter.
+/// add a top-level `OR` to the tenant filter. Returns the predicate's SQL.
 fn check_predicate<T: ScopedTable, P: QueryFragment<Pg>>(
     tenant: TenantId,
     predicate: &P,
-) -> Result<()> {
+) -> Result<String> {
     let prefix = crate::scope::render(&TenantEq::new(T::TenantColumn::default(), tenant))?;
     let sql = crate::scope::render(predicate)?;
     crate::sql_lexer::check_conjunction(&sql, &prefix)?;
-    Ok(())
+    Ok(sql)
 }
 
 impl<'t, T, P, Ch> ScopedUpdateSet<'t, '_, T, P, Ch>

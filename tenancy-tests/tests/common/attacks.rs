@@ -31,6 +31,8 @@ pub const RUN_FROM_TEXT: &[&str] = &[
     r#"EXISTS (SELECT 1 FROM U&"\0070osts" WHERE title LIKE 'b%')"#,
     "EXISTS (SELECT 1 FROM unnest(xpath('//title/text()', query_to_xml/**/('SELECT title FROM posts', true, false, ''))) x WHERE x::text LIKE 'b%')",
     "ts_rewrite('x'::tsquery, 'SELECT ''x''::tsquery, plainto_tsquery(title) FROM posts')::text LIKE '%b%'",
+    // Attribute notation: `(text).ts_stat` is `ts_stat(text)`.
+    "EXISTS (SELECT 1 FROM (SELECT ('SELECT to_tsvector(title) FROM posts'::text).ts_stat AS s) x WHERE (s).word LIKE 'b%')",
     // The planner's statistics hold sample values of every tenant's rows, shown wherever row
     // level security is off.
     "EXISTS (SELECT 1 FROM pg_catalog.pg_stats s WHERE s.tablename = 'posts' AND s.most_common_vals::text LIKE '%b one%')",
@@ -160,6 +162,132 @@ pub fn refused_as_run_from_text(e: &SqlTextError) -> bool {
     )
 }
 
+/// Routines that read tenant rows without a tenant table's name in the text that runs them,
+/// on top of [`REACHING_SETUP`] (whose `post_count()` reads `posts`): a function called in
+/// attribute notation, one that calls a reading function, a view over one, an aggregate, an
+/// operator, a cast and a domain check that run one, and functions whose SQL no text shows
+/// (PL/pgSQL's `EXECUTE`, a `U&"…"` name). Not refused: an operator, a domain and a PL/pgSQL
+/// function that read nothing, and an operator whose function is commented `tenancy:
+/// reviewed` ([`NOT_ROUTINES`]).
+pub const ROUTINES_SETUP: &str = r#"
+    CREATE OR REPLACE FUNCTION reviewed_sum(int, int) RETURNS int LANGUAGE sql STABLE
+      AS 'SELECT $1 + $2 + (SELECT count(*) FROM posts WHERE tenant_id = tenancy.current_tenant())::int * 0';
+    COMMENT ON FUNCTION reviewed_sum(int, int) IS 'tenancy: reviewed: counts the current tenant''s rows';
+    CREATE OR REPLACE FUNCTION category_posts(categories) RETURNS bigint LANGUAGE sql STABLE
+      AS 'SELECT count(*) FROM posts';
+    CREATE OR REPLACE FUNCTION wrapped_count() RETURNS bigint LANGUAGE sql STABLE
+      AS 'SELECT post_count()';
+    CREATE OR REPLACE VIEW counted_posts AS SELECT post_count() AS n;
+    CREATE OR REPLACE FUNCTION max_title(text, int) RETURNS text LANGUAGE sql STABLE
+      AS 'SELECT max(title) FROM posts';
+    CREATE OR REPLACE FUNCTION steal_via_op(int, int) RETURNS text LANGUAGE sql STABLE
+      AS 'SELECT max(title) FROM posts';
+    CREATE OR REPLACE FUNCTION run_text(q text) RETURNS text LANGUAGE plpgsql STABLE
+      AS $f$ DECLARE r text; BEGIN EXECUTE q INTO r; RETURN r; END $f$;
+    CREATE OR REPLACE FUNCTION escaped_max() RETURNS text LANGUAGE sql STABLE
+      AS $f$SELECT max(title) FROM U&"\0070osts"$f$;
+    CREATE OR REPLACE FUNCTION checks_posts(int) RETURNS boolean LANGUAGE plpgsql STABLE
+      AS $f$ BEGIN RETURN (SELECT max(title) FROM posts) LIKE 'b%'; END $f$;
+    CREATE OR REPLACE FUNCTION plain_sum(int, int) RETURNS int LANGUAGE plpgsql IMMUTABLE
+      AS $f$ BEGIN RETURN $1 + $2; END $f$;
+    DO $$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_aggregate WHERE aggfnoid::regproc::text = 'max_title_agg') THEN
+        CREATE AGGREGATE max_title_agg(int) (sfunc = max_title, stype = text);
+        CREATE OPERATOR ##> (function = steal_via_op, leftarg = int, rightarg = int);
+        CREATE OPERATOR <+> (function = plain_sum, leftarg = int, rightarg = int);
+        CREATE OPERATOR #~# (function = reviewed_sum, leftarg = int, rightarg = int);
+        CREATE TYPE post_box AS (title text);
+        CREATE FUNCTION post_box_of(int) RETURNS post_box LANGUAGE sql STABLE
+          AS 'SELECT ROW(max(title))::post_box FROM posts';
+        CREATE CAST (int AS post_box) WITH FUNCTION post_box_of(int);
+        CREATE DOMAIN checked_int AS int CHECK (checks_posts(VALUE));
+        CREATE DOMAIN positive_int AS int CHECK (VALUE > 0);
+      END IF;
+    END $$;
+"#;
+
+/// How a fragment of [`ROUTINES`] is refused.
+#[derive(Debug, Clone, Copy)]
+pub enum Routine {
+    /// `FunctionReadsTenantRows` for this function and table.
+    Reads(&'static str, &'static str),
+    /// `ReachesTenantRows` for a view of this table.
+    View(&'static str, &'static str),
+    /// `OperatorRunsReader` running this function.
+    Operator(&'static str),
+    /// `TypeRunsReader` of this type.
+    Type(&'static str),
+    /// `FunctionRunsHiddenSql` for this function.
+    Hidden(&'static str),
+}
+
+/// Raw filter fragments on `categories` that run a routine of [`ROUTINES_SETUP`], with how each
+/// is refused.
+pub const ROUTINES: &[(&str, Routine)] = &[
+    (
+        "categories.category_posts > 0",
+        Routine::Reads("category_posts", "posts"),
+    ),
+    (
+        "(categories).category_posts > 0",
+        Routine::Reads("category_posts", "posts"),
+    ),
+    (
+        r#"categories."category_posts" > 0"#,
+        Routine::Reads("category_posts", "posts"),
+    ),
+    (
+        "wrapped_count() > 0",
+        Routine::Reads("wrapped_count", "posts"),
+    ),
+    (
+        "EXISTS (SELECT 1 FROM counted_posts WHERE n > 0)",
+        Routine::View("counted_posts", "posts"),
+    ),
+    (
+        "(SELECT max_title_agg(x) FROM generate_series(1, 1) x) LIKE 'b%'",
+        Routine::Reads("max_title_agg", "posts"),
+    ),
+    ("(1 ##> 2) LIKE 'b%'", Routine::Operator("steal_via_op")),
+    (
+        "(1 OPERATOR(public.##>) 2) LIKE 'b%'",
+        Routine::Operator("steal_via_op"),
+    ),
+    (
+        "run_text('SELECT max(title) FROM posts') LIKE 'b%'",
+        Routine::Hidden("run_text"),
+    ),
+    ("escaped_max() LIKE 'b%'", Routine::Hidden("escaped_max")),
+    ("(1::post_box).title LIKE 'b%'", Routine::Type("post_box")),
+    (
+        "CAST(1 AS public.post_box) IS NOT NULL",
+        Routine::Type("post_box"),
+    ),
+    ("(1::checked_int) > 0", Routine::Type("checked_int")),
+];
+
+/// Whether `e` is how [`ROUTINES`] says its fragment is refused.
+pub fn refused_as_routine(e: &SqlTextError, routine: Routine) -> bool {
+    match routine {
+        Routine::Reads(function, table) => refused_as_reading_function(e, function, table),
+        Routine::View(name, table) => refused_as_reaching(e, (name, table, "view")),
+        Routine::Operator(function) => {
+            matches!(e, SqlTextError::OperatorRunsReader { function: f, .. } if f == function)
+        }
+        Routine::Type(name) => {
+            matches!(e, SqlTextError::TypeRunsReader { type_name, .. } if type_name == name)
+        }
+        Routine::Hidden(function) => {
+            matches!(e, SqlTextError::FunctionRunsHiddenSql(f) if f == function)
+        }
+    }
+}
+
+/// A raw filter on `categories` that [`ROUTINES_SETUP`] leaves accepted and true: an operator
+/// and a domain that read nothing, and an operator whose function is reviewed.
+pub const NOT_ROUTINES: &str =
+    "(1 <+> 2) = 3 AND (1::positive_int) > 0 AND (1 #~# 2) = 3 AND plain_sum(1, 2) = 3";
+
 /// A value that reads the newest comment starting with `b` (another tenant's, unless scoped).
 pub const STEAL: &str =
     "coalesce((SELECT max(body) FROM comments WHERE body LIKE 'b%'), 'nothing')";
@@ -171,6 +299,47 @@ pub const BREAKOUTS: &[&str] = &[
     "true /* ) OR (true */",
     "true; DELETE FROM posts",
 ];
+
+/// Raw values of a tenant insert into `posts (id, slug, title)` that leave their row: another
+/// row for tenant `b`, an upsert onto `b`'s first post (changing or returning it), a
+/// `RETURNING` of their own.
+pub fn value_breakouts(b: TenantId) -> [String; 4] {
+    let b = b.as_uuid();
+    [
+        format!("'x'), ('{b}', 51, 'planted', 'planted by a'"),
+        format!(
+            "'x'), ('{b}', 1, 'zz', 'y') ON CONFLICT (tenant_id, id) DO UPDATE SET title = ('pwned by a'"
+        ),
+        format!(
+            "'x'), ('{b}', 1, 'zz', 'y') ON CONFLICT (tenant_id, id) DO UPDATE SET title = (posts.title"
+        ),
+        "'x') RETURNING (SELECT max(title) FROM posts), (1".to_owned(),
+    ]
+}
+
+/// An `UPDATE … SET` value and a raw filter that are each harmless alone, and together make
+/// the tenant predicate written between them part of a string (`E'` opens it, `\'` in the
+/// filter is an escaped quote inside it), so that the value's own `WHERE` picks `b`'s row.
+pub fn string_across_fragments(b: TenantId) -> (String, &'static str) {
+    (
+        format!(
+            "'pwned by a' WHERE tenant_id = '{}' AND id = 1 AND (E'",
+            b.as_uuid()
+        ),
+        r"\'x' <> 'x'",
+    )
+}
+
+/// SQL that sets the SQL context's setting to tenant `b`, tagged as `tenancy.enter()` tags it
+/// but over the nonce a new session started from before it was drawn at random (0, 0): what
+/// SQL that runs `tenancy.open_session()` itself could compute.
+pub fn context_tagged_over_a_guessed_nonce(b: TenantId) -> String {
+    let b = b.as_uuid();
+    format!(
+        "SELECT set_config('tenancy.context', '{b}||' || \
+         encode(sha256(convert_to('0|0|{b}|', 'UTF8')), 'hex'), true)"
+    )
+}
 
 /// Value fragments that add an assignment of the tenant column (to tenant `b`), quoted or not.
 pub fn tenant_column_assignments(b: TenantId) -> [String; 3] {

@@ -1,0 +1,137 @@
+//! Whether the clauses tenancy writes into a tenant write are still where it wrote them once
+//! the user's raw fragments sit between them.
+//!
+//! Each fragment is checked on its own elsewhere, but a fragment can be harmless alone and
+//! still change the statement around it: a value that closes its row and opens another
+//! (`'x'), ('<other tenant>', ..`), or a string opened in a `SET` value (`E'`) and closed in a
+//! filter, which turns tenancy's tenant predicate between them into text. So the whole
+//! statement, as the server will lex it, is read again here, and every clause tenancy wrote
+//! has to be found as code at the top level, in its place.
+
+use super::SqlTextError;
+use super::lexer::{Token, excerpt, group_end, is_keyword, tokenize};
+
+/// The top-level tokens of `sql` that are the keyword `word`, by index.
+fn top_level(tokens: &[Token], word: &str) -> Vec<usize> {
+    let mut depth = 0i64;
+    let mut found = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        match token {
+            Token::Punct('(') => depth += 1,
+            Token::Punct(')') => depth -= 1,
+            t if depth == 0 && is_keyword(Some(t), word) => found.push(i),
+            _ => {}
+        }
+    }
+    found
+}
+
+fn tokens_of(sql: &str) -> Result<Vec<Token>, SqlTextError> {
+    let tokens = tokenize(sql)?;
+    if tokens.contains(&Token::Comment) {
+        return Err(SqlTextError::Comment);
+    }
+    if tokens.contains(&Token::Punct(';')) {
+        return Err(SqlTextError::Semicolon);
+    }
+    Ok(tokens)
+}
+
+/// Checks a rendered tenant `UPDATE` or `DELETE` (without its CTE prefix) against its
+/// `WHERE` predicate rendered alone (`<tenant filter> AND (<f1>) ...`, already checked by
+/// [`super::check_conjunction`]): the statement has one `WHERE` at the top level, and what
+/// follows it, up to the end or a top-level `RETURNING`, is that predicate token for token.
+/// A `SET` value that adds a `WHERE`, or opens a string a filter closes, fails.
+pub(crate) fn check_filtered_write(statement: &str, predicate: &str) -> Result<(), SqlTextError> {
+    let tokens = tokens_of(statement)?;
+    let expected = tokenize(predicate)?;
+    let escaped = || SqlTextError::RestructuredWrite(excerpt(statement));
+    let [where_at] = top_level(&tokens, "where")[..] else {
+        return Err(escaped());
+    };
+    let returning = top_level(&tokens, "returning");
+    let end = match returning[..] {
+        [] => tokens.len(),
+        [at] if at > where_at => at,
+        _ => return Err(escaped()),
+    };
+    if tokens[where_at + 1..end] == expected[..] {
+        Ok(())
+    } else {
+        Err(escaped())
+    }
+}
+
+/// What tenancy wrote after the rows of a tenant `INSERT`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InsertTail {
+    /// `ON CONFLICT (..) DO NOTHING` (`Some(false)`) or `DO UPDATE SET ..` (`Some(true)`).
+    pub(crate) conflict: Option<bool>,
+    /// `RETURNING <the table's columns>`.
+    pub(crate) returning: bool,
+}
+
+/// Checks a rendered tenant `INSERT` (without its CTE prefix): after the top-level `VALUES`
+/// come exactly `rows` parenthesised rows, each opening with a bind parameter (the tenant
+/// tenancy writes), then exactly the clauses of `tail` and nothing else. A value that closes
+/// its row and opens another, or adds an `ON CONFLICT` or `RETURNING` of its own, fails.
+pub(crate) fn check_insert(
+    statement: &str,
+    rows: usize,
+    tail: InsertTail,
+) -> Result<(), SqlTextError> {
+    let tokens = tokens_of(statement)?;
+    let escaped = || SqlTextError::RestructuredWrite(excerpt(statement));
+    let Some(&values_at) = top_level(&tokens, "values").first() else {
+        return Err(escaped());
+    };
+    let mut i = values_at + 1;
+    for row in 0..rows {
+        if row > 0 {
+            if tokens.get(i) != Some(&Token::Punct(',')) {
+                return Err(escaped());
+            }
+            i += 1;
+        }
+        let opens_with_tenant = tokens.get(i) == Some(&Token::Punct('('))
+            && tokens.get(i + 1) == Some(&Token::Param)
+            && matches!(tokens.get(i + 2), Some(Token::Punct(',' | ')')));
+        if !opens_with_tenant {
+            return Err(escaped());
+        }
+        i = group_end(&tokens, i).ok_or_else(escaped)?;
+    }
+    if let Some(update) = tail.conflict {
+        let conflict = is_keyword(tokens.get(i), "on")
+            && is_keyword(tokens.get(i + 1), "conflict")
+            && tokens.get(i + 2) == Some(&Token::Punct('('));
+        if !conflict {
+            return Err(escaped());
+        }
+        i = group_end(&tokens, i + 2).ok_or_else(escaped)?;
+        let action: &[&str] = if update {
+            &["do", "update", "set"]
+        } else {
+            &["do", "nothing"]
+        };
+        for word in action {
+            if !is_keyword(tokens.get(i), word) {
+                return Err(escaped());
+            }
+            i += 1;
+        }
+    }
+    // What is left: the `SET` list of an upsert (checked item by item by the caller), then
+    // tenancy's `RETURNING`; no other clause at the top level.
+    let rest = &tokens[i..];
+    let clauses = ["where", "returning", "on", "values", "from"]
+        .iter()
+        .flat_map(|word| top_level(rest, word).into_iter().map(move |at| (at, *word)))
+        .collect::<Vec<_>>();
+    let update_list = tail.conflict == Some(true);
+    match (clauses[..].first(), clauses.len(), tail.returning) {
+        (None, 0, false) if update_list || rest.is_empty() => Ok(()),
+        (Some(&(at, "returning")), 1, true) if update_list || at == 0 => Ok(()),
+        _ => Err(escaped()),
+    }
+}
