@@ -113,7 +113,8 @@ where
     ///
     /// # Errors
     /// Database errors (constraint violations, row level security); refusals of values that
-    /// read another tenant table in a way that cannot be scoped.
+    /// read another tenant table in a way that cannot be scoped, or leave their row
+    /// ([`Error::UnsafeSql`]).
     pub fn execute(self) -> Result<usize> {
         let rows = match <[V; 1]>::try_from(self.rows) {
             Ok([row]) => {

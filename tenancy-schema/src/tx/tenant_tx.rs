@@ -172,7 +172,9 @@ impl<'c> TenantTx<'c> {
     /// `tx.insert_into(table).values(record).execute()`.
     ///
     /// # Errors
-    /// Database errors (constraint violations, RLS).
+    /// [`Error::UnsafeSql`] when a raw value fragment leaves its row (closes it and adds
+    /// another, or an `ON CONFLICT` or `RETURNING` of its own); database errors (constraint
+    /// violations, RLS).
     pub fn insert<T, R, V>(&mut self, table: T, record: R) -> Result<usize>
     where
         T: ScopedTable,
@@ -356,7 +358,8 @@ where
 ///
 /// # Errors
 /// [`Error::TenantColumnInChangeset`] and [`Error::UnsafeSql`] for a changeset that assigns
-/// the tenant column or reaches outside its list; query-builder errors.
+/// the tenant column or reaches outside its list, or a value that leaves its row;
+/// query-builder errors.
 #[doc(hidden)]
 pub fn insert_statement<T, V, Ch>(
     tenant: TenantId,
