@@ -1039,6 +1039,7 @@ async fn advisory_locks_taken_by_sql_do_not_reach_the_next_transaction() {
             !held[0].yes,
             "{run}: B's transaction holds an advisory lock"
         );
+        assert_async_sessions_clean(&t, &run).await;
     }
 }
 

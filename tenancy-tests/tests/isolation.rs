@@ -1325,6 +1325,9 @@ fn advisory_locks_taken_by_sql_do_not_reach_the_next_transaction() {
             !held[0].yes,
             "{rls:?}: B's transaction holds an advisory lock"
         );
+        for session in t.inspect_sessions().expect("inspect sessions") {
+            assert!(session.is_clean(), "{rls:?}: {session:?}");
+        }
     }
 }
 

@@ -33,6 +33,14 @@ pub struct SessionState {
     /// status after every message).
     #[diesel(sql_type = diesel::sql_types::Bool)]
     pub in_transaction: bool,
+    /// Session-level advisory locks the connection holds (`pg_advisory_lock`), which outlive
+    /// a transaction, committed or not.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub advisory_locks: i64,
+    /// Statements prepared with SQL `PREPARE`, cursors `WITH HOLD` and `LISTEN` channels:
+    /// what SQL can leave that outlives a transaction and a session reset.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub held_by_sql: i64,
 }
 
 /// What [`Tenancy::inspect_sessions`] asks each connection (`in_transaction` is filled in from
@@ -45,10 +53,16 @@ pub const INSPECT_SESSION_SQL: &str =
         NULLIF(current_setting('tenancy.tenant_id', true), '') AS tenant_setting,
         NULLIF(current_setting('tenancy.principal_id', true), '') AS principal_setting,
         tenancy.current_tenant() AS tenant,
-        false AS in_transaction";
+        false AS in_transaction,
+        (SELECT count(*) FROM pg_catalog.pg_locks
+         WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid()) AS advisory_locks,
+        (SELECT count(*) FROM pg_catalog.pg_prepared_statements WHERE from_sql)
+          + (SELECT count(*) FROM pg_catalog.pg_cursors WHERE is_holdable)
+          + (SELECT count(*) FROM pg_catalog.pg_listening_channels()) AS held_by_sql";
 
 impl SessionState {
-    /// No role switched, no tenancy setting, no tenant, no open transaction.
+    /// No role switched, no tenancy setting, no tenant, no open transaction, no advisory lock
+    /// and nothing SQL prepared, held or listens to.
     #[must_use]
     pub fn is_clean(&self) -> bool {
         self.current_user == self.session_user
@@ -57,6 +71,8 @@ impl SessionState {
             && self.principal_setting.is_none()
             && self.tenant.is_none()
             && !self.in_transaction
+            && self.advisory_locks == 0
+            && self.held_by_sql == 0
     }
 }
 
