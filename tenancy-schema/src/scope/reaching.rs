@@ -114,25 +114,17 @@ pub(crate) fn resolve(conn: &mut PgConnection) -> QueryResult<Vec<(String, Reach
     let rows: Vec<ReachRow> = diesel::sql_query(REACHING_SQL)
         .bind::<Array<Text>, _>(&names)
         .load(conn)?;
-    let here: Vec<(String, Reach)> = rows
+    let mut here: Vec<(String, Reach)> = rows
         .into_iter()
         .filter_map(|row| {
             let table = tables.iter().find(|e| e.table == row.base)?.table;
-            let kind = match row.kind.as_str() {
-                "view" => "view",
-                "materialized view" => "materialized view",
-                "partition" => "partition",
-                "parent table" => "parent table",
-                "foreign table" => "foreign table",
-                _ => "inheritance child",
-            };
+            let kind = kind_named(&row.kind);
             Some((row.name, Reach { kind, table }))
         })
         // A relation that is itself classified tenant-scoped is scoped under its own name.
         .filter(|(name, _)| !tables.iter().any(|e| e.table == name))
         .collect();
     let readers = super::readers::find(conn, &names, &here)?;
-    let mut here = here;
     here.extend(readers.views);
     let mut found = found().write().unwrap_or_else(PoisonError::into_inner);
     for (name, reach) in &here {
@@ -142,6 +134,18 @@ pub(crate) fn resolve(conn: &mut PgConnection) -> QueryResult<Vec<(String, Reach
     found.operators.extend(readers.operators);
     found.types.extend(readers.types);
     Ok(here)
+}
+
+/// The kind of relation the catalog queries name, as [`Reach::kind`] holds it.
+pub(super) fn kind_named(kind: &str) -> &'static str {
+    match kind {
+        "view" => "view",
+        "materialized view" => "materialized view",
+        "partition" => "partition",
+        "parent table" => "parent table",
+        "foreign table" => "foreign table",
+        _ => "inheritance child",
+    }
 }
 
 /// Why SQL text may not use `name` as it does, if it is one of the relations or functions

@@ -195,11 +195,7 @@ pub(crate) fn find(
                     let Reader::Table(table) = reader else {
                         continue;
                     };
-                    let kind = if kind == "view" {
-                        "view"
-                    } else {
-                        "materialized view"
-                    };
+                    let kind = super::reaching::kind_named(kind);
                     if tables.contains(&row.name.as_str())
                         || relations.iter().any(|(name, _)| *name == row.name)
                     {

@@ -3,7 +3,9 @@
 use super::SqlTextError;
 #[cfg(test)]
 use super::fragment::check_fragment;
-use super::lexer::{Token, describe, is_keyword, tokenize};
+#[cfg(test)]
+use super::lexer::tokenize;
+use super::lexer::{Token, code_tokens, describe, top_level};
 
 /// The assignments of the first top-level `SET` list of a rendered `UPDATE` (or of an
 /// upsert's `DO UPDATE SET`): for each, the assigned column (normalised), or `None` when the
@@ -11,35 +13,17 @@ use super::lexer::{Token, describe, is_keyword, tokenize};
 pub(crate) fn set_list_assignments(
     statement: &str,
 ) -> Result<Vec<(Option<String>, String)>, SqlTextError> {
-    let tokens = tokenize(statement)?;
-    if tokens.contains(&Token::Comment) {
-        return Err(SqlTextError::Comment);
-    }
-    if tokens.contains(&Token::Punct(';')) {
-        return Err(SqlTextError::Semicolon);
-    }
-    let mut depth = 0i64;
-    let mut start = None;
-    let mut end = tokens.len();
-    for (i, t) in tokens.iter().enumerate() {
-        match t {
-            Token::Punct('(') => depth += 1,
-            Token::Punct(')') => depth -= 1,
-            _ if depth == 0 && start.is_none() && is_keyword(Some(t), "set") => start = Some(i + 1),
-            _ if depth == 0
-                && start.is_some()
-                && (is_keyword(Some(t), "where") || is_keyword(Some(t), "returning")) =>
-            {
-                end = i;
-                break;
-            }
-            _ => {}
-        }
-    }
-    let Some(start) = start else {
+    let tokens = code_tokens(statement)?;
+    let Some(&set) = top_level(&tokens, "set").first() else {
         return Ok(Vec::new());
     };
-    Ok(split_assignments(&tokens[start..end]))
+    let end = top_level(&tokens, "where")
+        .into_iter()
+        .chain(top_level(&tokens, "returning"))
+        .filter(|&at| at > set)
+        .min()
+        .unwrap_or(tokens.len());
+    Ok(split_assignments(&tokens[set + 1..end]))
 }
 
 /// Splits a rendered `SET` list (without the keyword) at its top-level commas.

@@ -2,7 +2,7 @@
 //! appended to a `WHERE` clause holds for the whole filter.
 
 use super::SqlTextError;
-use super::lexer::{Token, excerpt, group_end, is_keyword, tokenize};
+use super::lexer::{Token, code_tokens, excerpt, group_end, is_keyword, tokenize, top_level};
 
 /// Checks a raw fragment that tenancy wraps in parentheses: it must not close more
 /// parentheses than it opens, must leave none open, and must not contain `;` or comments.
@@ -62,27 +62,14 @@ const AFTER_WHERE: &[&str] = &["group", "having", "order", "limit", "offset", "f
 /// Anything else (a filter with a top-level `OR` that Diesel did not parenthesise, a comment,
 /// a `;`) answers `false`, and the caller shadows the tables with CTEs instead.
 pub(crate) fn filter_holds(sql: &str, predicates: &[(&str, &str)]) -> bool {
-    let Ok(tokens) = tokenize(sql) else {
+    let Ok(tokens) = code_tokens(sql) else {
         return false;
     };
-    if predicates.is_empty()
-        || tokens
-            .iter()
-            .any(|t| matches!(t, Token::Comment | Token::Punct(';')))
-    {
+    if predicates.is_empty() {
         return false;
     }
     let quoted = |t: Option<&Token>, want: &str| matches!(t, Some(Token::Ident { name, quoted: true }) if name == want);
-    let mut depth = 0i64;
-    let mut wheres = Vec::new();
-    for (i, token) in tokens.iter().enumerate() {
-        match token {
-            Token::Punct('(') => depth += 1,
-            Token::Punct(')') => depth -= 1,
-            t if depth == 0 && is_keyword(Some(t), "where") => wheres.push(i),
-            _ => {}
-        }
-    }
+    let wheres = top_level(&tokens, "where");
     let [where_at] = wheres[..] else {
         return false;
     };

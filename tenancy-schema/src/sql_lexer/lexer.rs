@@ -297,6 +297,34 @@ pub(super) fn dollar_quoted(sql: &str, start: usize) -> Result<usize, SqlTextErr
         .ok_or(SqlTextError::Unterminated("dollar-quoted string"))
 }
 
+/// The tokens of a whole statement tenancy wrote, which may hold no comment and no `;`: a
+/// comment could hide the rest of the statement, a `;` start another.
+pub(super) fn code_tokens(sql: &str) -> Result<Vec<Token>, SqlTextError> {
+    let tokens = tokenize(sql)?;
+    if tokens.contains(&Token::Comment) {
+        return Err(SqlTextError::Comment);
+    }
+    if tokens.contains(&Token::Punct(';')) {
+        return Err(SqlTextError::Semicolon);
+    }
+    Ok(tokens)
+}
+
+/// The indexes of the tokens that are the keyword `word` outside any parentheses.
+pub(super) fn top_level(tokens: &[Token], word: &str) -> Vec<usize> {
+    let mut depth = 0i64;
+    let mut found = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        match token {
+            Token::Punct('(') => depth += 1,
+            Token::Punct(')') => depth -= 1,
+            t if depth == 0 && is_keyword(Some(t), word) => found.push(i),
+            _ => {}
+        }
+    }
+    found
+}
+
 /// Whether `token` is the keyword `word` (lower case): an unquoted identifier, as tokens hold
 /// them folded.
 pub(super) fn is_keyword(token: Option<&Token>, word: &str) -> bool {

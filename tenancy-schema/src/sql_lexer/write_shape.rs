@@ -9,33 +9,7 @@
 //! has to be found as code at the top level, in its place.
 
 use super::SqlTextError;
-use super::lexer::{Token, excerpt, group_end, is_keyword, tokenize};
-
-/// The top-level tokens of `sql` that are the keyword `word`, by index.
-fn top_level(tokens: &[Token], word: &str) -> Vec<usize> {
-    let mut depth = 0i64;
-    let mut found = Vec::new();
-    for (i, token) in tokens.iter().enumerate() {
-        match token {
-            Token::Punct('(') => depth += 1,
-            Token::Punct(')') => depth -= 1,
-            t if depth == 0 && is_keyword(Some(t), word) => found.push(i),
-            _ => {}
-        }
-    }
-    found
-}
-
-fn tokens_of(sql: &str) -> Result<Vec<Token>, SqlTextError> {
-    let tokens = tokenize(sql)?;
-    if tokens.contains(&Token::Comment) {
-        return Err(SqlTextError::Comment);
-    }
-    if tokens.contains(&Token::Punct(';')) {
-        return Err(SqlTextError::Semicolon);
-    }
-    Ok(tokens)
-}
+use super::lexer::{Token, code_tokens, excerpt, group_end, is_keyword, tokenize, top_level};
 
 /// Checks a rendered tenant `UPDATE` or `DELETE` (without its CTE prefix) against its
 /// `WHERE` predicate rendered alone (`<tenant filter> AND (<f1>) ...`, already checked by
@@ -43,7 +17,7 @@ fn tokens_of(sql: &str) -> Result<Vec<Token>, SqlTextError> {
 /// follows it, up to the end or a top-level `RETURNING`, is that predicate token for token.
 /// A `SET` value that adds a `WHERE`, or opens a string a filter closes, fails.
 pub(crate) fn check_filtered_write(statement: &str, predicate: &str) -> Result<(), SqlTextError> {
-    let tokens = tokens_of(statement)?;
+    let tokens = code_tokens(statement)?;
     let expected = tokenize(predicate)?;
     let escaped = || SqlTextError::RestructuredWrite(excerpt(statement));
     let [where_at] = top_level(&tokens, "where")[..] else {
@@ -80,7 +54,7 @@ pub(crate) fn check_insert(
     rows: usize,
     tail: InsertTail,
 ) -> Result<(), SqlTextError> {
-    let tokens = tokens_of(statement)?;
+    let tokens = code_tokens(statement)?;
     let escaped = || SqlTextError::RestructuredWrite(excerpt(statement));
     let Some(&values_at) = top_level(&tokens, "values").first() else {
         return Err(escaped());
