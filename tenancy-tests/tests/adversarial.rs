@@ -57,6 +57,33 @@ fn refused_in_filter(t: &Tenancy, tenant: TenantId, fragment: &str) -> SqlTextEr
     )
 }
 
+/// What tenancy refuses `fragment` with, used as a raw filter on the system connection.
+fn refused_on_system(t: &Tenancy, fragment: &str, context: &str) -> SqlTextError {
+    unsafe_sql(
+        t.system(|sys| {
+            sys.load::<_, String>(
+                categories::table
+                    .filter(sql::<Bool>(fragment))
+                    .select(categories::name),
+            )
+        }),
+        context,
+    )
+}
+
+/// The categories `fragment`, a raw filter in a tenant transaction, lets through; it must not
+/// be refused.
+fn accepted_in_filter(t: &Tenancy, tenant: TenantId, fragment: &str) -> Vec<String> {
+    t.transaction(tenant, |tx| {
+        tx.load(
+            categories::table
+                .filter(sql::<Bool>(fragment))
+                .select(categories::name),
+        )
+    })
+    .unwrap()
+}
+
 #[test]
 fn sub_queries_on_another_table_are_scoped_in_where_select_and_order() {
     for rls in Rls::all() {
@@ -161,16 +188,7 @@ fn views_partitions_and_functions_that_reach_tenant_rows_are_refused() {
             for fragment in reaching_fragments(name) {
                 let err = refused_in_filter(&t, a, &fragment);
                 assert!(expected(&err), "{rls:?} {fragment}: {err}");
-                let err = unsafe_sql(
-                    t.system(|sys| {
-                        sys.load::<_, String>(
-                            categories::table
-                                .filter(sql::<Bool>(&fragment))
-                                .select(categories::name),
-                        )
-                    }),
-                    &fragment,
-                );
+                let err = refused_on_system(&t, &fragment, &fragment);
                 assert!(
                     expected(&err),
                     "{rls:?} system connection {fragment}: {err}"
@@ -195,15 +213,7 @@ fn views_partitions_and_functions_that_reach_tenant_rows_are_refused() {
                 "{rls:?} {fragment}: {err}"
             );
         }
-        let names: Vec<String> = t
-            .transaction(a, |tx| {
-                tx.load(
-                    categories::table
-                        .filter(sql::<Bool>(NOT_REACHING))
-                        .select(categories::name),
-                )
-            })
-            .unwrap();
+        let names = accepted_in_filter(&t, a, NOT_REACHING);
         assert!(
             !names.is_empty(),
             "{rls:?}: a view of a global table, a sibling of a tenant table's parent or a function was refused"
@@ -230,30 +240,13 @@ fn routines_that_read_tenant_rows_without_naming_them_are_refused() {
                 refused_as_routine(&err, routine),
                 "{rls:?} {fragment}: {err}"
             );
-            let err = unsafe_sql(
-                t.system(|sys| {
-                    sys.load::<_, String>(
-                        categories::table
-                            .filter(sql::<Bool>(fragment))
-                            .select(categories::name),
-                    )
-                }),
-                fragment,
-            );
+            let err = refused_on_system(&t, fragment, fragment);
             assert!(
                 refused_as_routine(&err, routine),
                 "{rls:?} system connection {fragment}: {err}"
             );
         }
-        let names: Vec<String> = t
-            .transaction(a, |tx| {
-                tx.load(
-                    categories::table
-                        .filter(sql::<Bool>(NOT_ROUTINES))
-                        .select(categories::name),
-                )
-            })
-            .unwrap();
+        let names = accepted_in_filter(&t, a, NOT_ROUTINES);
         assert!(
             !names.is_empty(),
             "{rls:?}: a routine that reads nothing was refused"
@@ -790,16 +783,7 @@ fn the_system_connection_refuses_tenant_tables_anywhere_in_a_statement() {
             "id IN (SELECT category_id FROM posts)",
             "id IN (SELECT 1 -- x\rUNION SELECT category_id FROM posts)",
         ] {
-            let e = unsafe_sql(
-                t.system(|sys| {
-                    sys.load::<_, String>(
-                        categories::table
-                            .filter(sql::<Bool>(fragment))
-                            .select(categories::name),
-                    )
-                }),
-                &format!("{rls:?} {fragment}"),
-            );
+            let e = refused_on_system(&t, fragment, &format!("{rls:?} {fragment}"));
             assert!(
                 matches!(e, SqlTextError::TenantTableOnSystemConnection(_)),
                 "{rls:?} {fragment}: {e}"

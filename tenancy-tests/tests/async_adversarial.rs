@@ -54,6 +54,36 @@ async fn refused_in_filter(
     unsafe_sql(r, run)
 }
 
+/// What tenancy refuses `fragment` with, used as a raw filter on the async system connection.
+async fn refused_on_system(t: &AsyncTenancy, fragment: &str, run: &str) -> SqlTextError {
+    let r = t
+        .system(async |sys| {
+            sys.load::<_, String>(
+                categories::table
+                    .filter(sql::<Bool>(fragment))
+                    .select(categories::name),
+            )
+            .await
+        })
+        .await;
+    unsafe_sql(r, run)
+}
+
+/// The categories `fragment`, a raw filter in an async tenant transaction, lets through; it
+/// must not be refused.
+async fn accepted_in_filter(t: &AsyncTenancy, tenant: TenantId, fragment: &str) -> Vec<String> {
+    t.transaction(tenant, async |tx| {
+        tx.load::<_, String>(
+            categories::table
+                .filter(sql::<Bool>(fragment))
+                .select(categories::name),
+        )
+        .await
+    })
+    .await
+    .unwrap()
+}
+
 /// Each fixture, named for the failure messages, with its tenants and an async tenancy.
 async fn each_run(size: u32) -> Vec<(Rls, String, TenantId, TenantId, AsyncTenancy)> {
     let mut runs = Vec::new();
@@ -507,17 +537,7 @@ async fn views_partitions_and_functions_that_reach_tenant_rows_are_refused() {
             for fragment in reaching_fragments(name) {
                 let err = refused_in_filter(&t, a, &fragment, &run).await;
                 assert!(expected(&err), "{run} {fragment}: {err}");
-                let r = t
-                    .system(async |sys| {
-                        sys.load::<_, String>(
-                            categories::table
-                                .filter(sql::<Bool>(&fragment))
-                                .select(categories::name),
-                        )
-                        .await
-                    })
-                    .await;
-                let err = unsafe_sql(r, &run);
+                let err = refused_on_system(&t, &fragment, &run).await;
                 assert!(expected(&err), "{run} system connection {fragment}: {err}");
             }
             let value = reaching_value(name);
@@ -542,17 +562,7 @@ async fn views_partitions_and_functions_that_reach_tenant_rows_are_refused() {
         }
         // A view of a global table, another child of the table comments inherit from, a
         // function that reads no table and one reviewed are not refused.
-        let names = t
-            .transaction(a, async |tx| {
-                tx.load::<_, String>(
-                    categories::table
-                        .filter(sql::<Bool>(NOT_REACHING))
-                        .select(categories::name),
-                )
-                .await
-            })
-            .await
-            .unwrap();
+        let names = accepted_in_filter(&t, a, NOT_REACHING).await;
         assert!(!names.is_empty(), "{run}");
         // Refused before anything was sent: the connection is clean and A's rows are A's.
         assert_async_sessions_clean(&t, &run).await;
@@ -575,33 +585,13 @@ async fn routines_that_read_tenant_rows_without_naming_them_are_refused() {
         for &(fragment, routine) in ROUTINES {
             let err = refused_in_filter(&t, a, fragment, &run).await;
             assert!(refused_as_routine(&err, routine), "{run} {fragment}: {err}");
-            let r = t
-                .system(async |sys| {
-                    sys.load::<_, String>(
-                        categories::table
-                            .filter(sql::<Bool>(fragment))
-                            .select(categories::name),
-                    )
-                    .await
-                })
-                .await;
-            let err = unsafe_sql(r, &run);
+            let err = refused_on_system(&t, fragment, &run).await;
             assert!(
                 refused_as_routine(&err, routine),
                 "{run} system connection {fragment}: {err}"
             );
         }
-        let names = t
-            .transaction(a, async |tx| {
-                tx.load::<_, String>(
-                    categories::table
-                        .filter(sql::<Bool>(NOT_ROUTINES))
-                        .select(categories::name),
-                )
-                .await
-            })
-            .await
-            .unwrap();
+        let names = accepted_in_filter(&t, a, NOT_ROUTINES).await;
         assert!(!names.is_empty(), "{run}");
         assert_async_sessions_clean(&t, &run).await;
         assert_b_untouched(rls, b, &run);
@@ -712,17 +702,7 @@ async fn the_system_connection_refuses_tenant_tables_anywhere_in_a_statement() {
             "id IN (SELECT 1 -- x\rUNION SELECT category_id FROM posts)",
             "EXISTS (SELECT 1 FROM public.comments)",
         ] {
-            let r = t
-                .system(async |sys| {
-                    sys.load::<_, String>(
-                        categories::table
-                            .filter(sql::<Bool>(fragment))
-                            .select(categories::name),
-                    )
-                    .await
-                })
-                .await;
-            let e = unsafe_sql(r, &run);
+            let e = refused_on_system(&t, fragment, &run).await;
             assert!(
                 matches!(
                     e,
