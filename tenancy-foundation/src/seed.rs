@@ -4,8 +4,8 @@ use diesel::prelude::*;
 
 use crate::control::sql::lower;
 use crate::control::{check_email, check_name, find_user, insert_tenant_with_owner, insert_user};
-use crate::models::{MemberRole, NewTenant, PlanTier, WorkspaceKind};
-use crate::schema::{org_members, workspaces};
+use crate::models::{MemberRole, MemberStatus, NewTenant, PlanTier, WorkspaceKind};
+use crate::schema::{org_members, tenants, workspaces};
 use crate::{PrincipalId, Result, Tenancy, TenantId, UserId, WorkspaceId};
 
 /// What [`seed_personal_tenant`] found or created.
@@ -72,7 +72,12 @@ fn seed_in(conn: &mut PgConnection, email: &str, display_name: &str) -> Result<P
 
     let existing = find_user(conn, email)?;
     if let Some(user) = &existing {
-        let personal = org_members::table
+        // Only the tenant this function created: an owner of another tenant can invite the
+        // address as an owner and give the invited principal a personal workspace, and a
+        // sign-up must not land the user's data there. Its slug is made from its id, and the
+        // membership is the user's own (active, not an invitation).
+        let candidates = org_members::table
+            .inner_join(tenants::table.on(tenants::id.eq(org_members::tenant_id)))
             .inner_join(
                 workspaces::table.on(workspaces::tenant_id
                     .eq(org_members::tenant_id)
@@ -80,16 +85,20 @@ fn seed_in(conn: &mut PgConnection, email: &str, display_name: &str) -> Result<P
             )
             .filter(org_members::user_id.eq(user.id))
             .filter(org_members::role.eq(MemberRole::Owner))
+            .filter(org_members::status.eq(MemberStatus::Active))
             .filter(workspaces::kind.eq(WorkspaceKind::Personal))
             .select((
                 org_members::tenant_id,
+                tenants::slug,
                 org_members::principal_id,
                 workspaces::id,
             ))
-            .order(workspaces::id)
-            .first::<(TenantId, PrincipalId, WorkspaceId)>(conn)
-            .optional()?;
-        if let Some((tenant, principal, workspace)) = personal {
+            .order((tenants::created_at, workspaces::created_at, workspaces::id))
+            .load::<(TenantId, String, PrincipalId, WorkspaceId)>(conn)?;
+        let personal = candidates
+            .into_iter()
+            .find(|(tenant, slug, _, _)| *slug == personal_slug(*tenant));
+        if let Some((tenant, _, principal, workspace)) = personal {
             return Ok(PersonalTenant {
                 user: user.id,
                 tenant,
@@ -104,7 +113,7 @@ fn seed_in(conn: &mut PgConnection, email: &str, display_name: &str) -> Result<P
         None => insert_user(conn, email, display_name)?,
     };
     let tenant = TenantId::new_v7();
-    let slug = format!("personal-{}", &tenant.as_uuid().simple().to_string()[20..]);
+    let slug = personal_slug(tenant);
     let (principal, workspace) = insert_tenant_with_owner(
         conn,
         &NewTenant {
@@ -124,4 +133,9 @@ fn seed_in(conn: &mut PgConnection, email: &str, display_name: &str) -> Result<P
         workspace,
         created: true,
     })
+}
+
+/// The slug of the personal tenant `tenant`: made from its id, so that no other tenant has it.
+fn personal_slug(tenant: TenantId) -> String {
+    format!("personal-{}", &tenant.as_uuid().simple().to_string()[20..])
 }

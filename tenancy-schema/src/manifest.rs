@@ -134,11 +134,17 @@ pub fn registry() -> Vec<&'static TableManifest> {
 
 /// The tenant-scoped tables of this binary with their tenant columns, for the scoping layer
 /// (which looks up every table name a statement mentions). Built once.
+///
+/// The table of tenants is among them when the binary classifies it (as a global table: it
+/// has no tenant column), keyed by `id`: each row is one tenant's, and a tenant transaction
+/// sees its own alone, as the table's policies let it, so that a typed query does not depend
+/// on them for it; the system connection, which no policy lets read it, refuses it.
 pub(crate) fn tenant_tables() -> &'static [crate::scope::ScopeEntry] {
     static TABLES: std::sync::OnceLock<Vec<crate::scope::ScopeEntry>> = std::sync::OnceLock::new();
     TABLES.get_or_init(|| {
-        registry()
-            .into_iter()
+        let registry = registry();
+        let mut tables: Vec<crate::scope::ScopeEntry> = registry
+            .iter()
             .filter(|m| m.kind == TableKind::TenantScoped)
             .filter_map(|m| {
                 Some(crate::scope::ScopeEntry {
@@ -146,9 +152,22 @@ pub(crate) fn tenant_tables() -> &'static [crate::scope::ScopeEntry] {
                     tenant_column: m.tenant_column?,
                 })
             })
-            .collect()
+            .collect();
+        if registry.iter().any(|m| {
+            m.table == TENANTS_TABLE && m.kind == TableKind::Global && m.columns.contains(&"id")
+        }) && !tables.iter().any(|e| e.table == TENANTS_TABLE)
+        {
+            tables.push(crate::scope::ScopeEntry {
+                table: TENANTS_TABLE,
+                tenant_column: "id",
+            });
+        }
+        tables
     })
 }
+
+/// The table every tenant column references (`tenancy check` reads the same name).
+const TENANTS_TABLE: &str = "tenants";
 
 /// The SQL names of every table classified in this binary, tenant-scoped or global. Built
 /// once.

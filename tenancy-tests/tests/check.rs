@@ -692,6 +692,33 @@ const CASES: &[Case] = &[
         breaks: "CREATE OR REPLACE FUNCTION tenancy.trusted_session() RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp RETURN true",
         fix: "CREATE OR REPLACE FUNCTION tenancy.trusted_session() RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp RETURN (SELECT r.rolsuper OR NOT pg_has_role(r.oid, 'tenancy_app', 'MEMBER') FROM pg_roles r WHERE r.rolname = session_user)",
     },
+    // The readers every policy calls: whoever owns one may replace it, and one declared
+    // IMMUTABLE is folded into a constant when a statement is planned, so that a plan cached
+    // on a pooled connection keeps one tenant's id for the next.
+    Case {
+        id: "TEN072",
+        object: "function tenancy.current_tenant",
+        breaks: "ALTER FUNCTION tenancy.current_tenant() IMMUTABLE",
+        fix: "ALTER FUNCTION tenancy.current_tenant() STABLE",
+    },
+    Case {
+        id: "TEN072",
+        object: "function tenancy.current_principal",
+        breaks: "ALTER FUNCTION tenancy.current_principal() SECURITY DEFINER",
+        fix: "ALTER FUNCTION tenancy.current_principal() SECURITY INVOKER",
+    },
+    Case {
+        id: "TEN072",
+        object: "function tenancy.current_tenant",
+        breaks: "ALTER FUNCTION tenancy.current_tenant() OWNER TO tenancy_app",
+        fix: "ALTER FUNCTION tenancy.current_tenant() OWNER TO CURRENT_USER",
+    },
+    Case {
+        id: "TEN072",
+        object: "function tenancy.tenant_refusal",
+        breaks: "ALTER FUNCTION tenancy.tenant_refusal(uuid) OWNER TO tenancy_app",
+        fix: "ALTER FUNCTION tenancy.tenant_refusal(uuid) OWNER TO CURRENT_USER",
+    },
     Case {
         id: "TEN072",
         object: "function tenancy.enter",
@@ -939,6 +966,10 @@ fn the_native_readers_are_the_extensions_own() {
         (
             "ALTER FUNCTION tenancy_context.current_tenant() OWNER TO tenancy_app".to_owned(),
             format!("ALTER FUNCTION tenancy_context.current_tenant() OWNER TO \"{owner}\""),
+        ),
+        (
+            "ALTER FUNCTION tenancy_context.current_tenant() IMMUTABLE".to_owned(),
+            "ALTER FUNCTION tenancy_context.current_tenant() STABLE".to_owned(),
         ),
         (
             "ALTER EXTENSION tenancy_context DROP FUNCTION tenancy_context.current_principal()"

@@ -940,3 +940,206 @@ fn jobs_carry_their_tenant() {
     assert_eq!(seen.items.len(), 1);
     assert!(seen.items.iter().all(|r| r.tenant_id == a.tenant));
 }
+
+/// Another tenant cannot become a user's personal tenant: its owner may invite the address as
+/// an owner and give the invited principal a personal workspace (whose id sorts first), and
+/// the user's sign-up still creates, or finds, the tenant seeding made.
+#[test]
+fn a_sign_up_lands_in_the_users_own_tenant_whatever_another_tenant_prepared() {
+    use tenancy_foundation::models::NewWorkspace;
+    use tenancy_foundation::schema::workspaces;
+    use tenancy_foundation::seed::seed_personal_tenant;
+
+    let t = tenancy(2);
+    let a = new_tenant(&t, "lure");
+    let invite = |email: &str| {
+        control::invite_member(
+            &t,
+            a.tenant,
+            Actor::Principal(a.owner_principal),
+            email,
+            "Victim",
+            MemberRole::Owner,
+        )
+        .expect("invite")
+    };
+
+    // Not signed up yet: invited as an owner, with a personal workspace in `a`.
+    let fresh = format!("{}@example.test", unique("fresh"));
+    let invited = invite(&fresh);
+    t.transaction_as(a.tenant, invited.principal, |tx| {
+        org::create_workspace(tx, "Personal", WorkspaceKind::Personal, invited.principal)
+    })
+    .expect("workspace in the inviting tenant");
+    let signed_up = seed_personal_tenant(&t, &fresh, "Victim").expect("seed");
+    assert!(signed_up.created);
+    assert_ne!(signed_up.tenant, a.tenant);
+
+    // Signed up already: a personal workspace in `a` whose id sorts before the user's own.
+    let existing = format!("{}@example.test", unique("existing"));
+    let own = seed_personal_tenant(&t, &existing, "Victim").expect("seed");
+    let invited = invite(&existing);
+    t.transaction(a.tenant, |tx| {
+        tx.insert(
+            workspaces::table,
+            NewWorkspace {
+                id: tenancy_foundation::WorkspaceId::from_uuid(Uuid::from_u128(1)),
+                name: "Personal",
+                kind: WorkspaceKind::Personal,
+                owner_principal_id: invited.principal,
+            },
+        )
+    })
+    .expect("workspace in the inviting tenant");
+    let again = seed_personal_tenant(&t, &existing, "Victim").expect("seed");
+    assert_eq!((again.tenant, again.workspace), (own.tenant, own.workspace));
+    // Accepting the invitation makes the user an owner of `a`, which is still not personal.
+    control::accept_invitation(&t, a.tenant, invited.principal).expect("accept");
+    let accepted = seed_personal_tenant(&t, &existing, "Victim").expect("seed");
+    assert_eq!(
+        (accepted.tenant, accepted.workspace),
+        (own.tenant, own.workspace)
+    );
+}
+
+/// A tenant cannot point a membership of its own at another user (whose email and name
+/// `tenancy.member_directory()` would then show it): only the control plane adds members, and
+/// a tenant transaction changes a membership's role and status alone.
+#[test]
+fn a_tenant_cannot_claim_another_tenants_user_as_its_member() {
+    use tenancy_foundation::schema::org_members;
+
+    let t = tenancy(2);
+    let a = new_tenant(&t, "claimer");
+    let b = new_tenant(&t, "claimed");
+    let customer = member(&t, &a, "cust", MemberRole::Customer);
+    let denied = |r: Result<usize, Error>| {
+        assert!(
+            r.as_ref()
+                .is_err_and(|e| e.to_string().contains("permission denied")),
+            "{r:?}"
+        );
+    };
+    denied(t.transaction(a.tenant, |tx| {
+        tx.update(org_members::table)
+            .filter(org_members::principal_id.eq(customer))
+            .set(org_members::user_id.eq(b.owner))
+            .execute()
+    }));
+    denied(t.transaction(a.tenant, |tx| {
+        tx.execute(diesel::sql_query(format!(
+            "INSERT INTO org_members (tenant_id, user_id, principal_id, role) VALUES ('{}', '{}', '{}', 'member')",
+            a.tenant.as_uuid(),
+            b.owner.as_uuid(),
+            customer.as_uuid()
+        )))
+    }));
+    // What a tenant may change of a membership still works.
+    t.transaction(a.tenant, |tx| {
+        tx.update(org_members::table)
+            .filter(org_members::principal_id.eq(customer))
+            .set(org_members::role.eq(MemberRole::Member))
+            .execute()
+    })
+    .expect("role change");
+    #[derive(QueryableByName)]
+    struct Email {
+        #[diesel(sql_type = Text)]
+        email: String,
+    }
+    let emails: Vec<String> = t
+        .transaction(a.tenant, |tx| {
+            tx.load_sql(diesel::sql_query(
+                "SELECT email FROM tenancy.member_directory()",
+            ))
+        })
+        .expect("directory")
+        .into_iter()
+        .map(|e: Email| e.email)
+        .collect();
+    assert_eq!(emails.len(), 2, "{emails:?}");
+    assert!(
+        emails
+            .iter()
+            .all(|e| e.starts_with("claimer-") || e.starts_with("cust-")),
+        "{emails:?}"
+    );
+}
+
+/// The table of tenants through typed queries: a tenant transaction reads its own row alone,
+/// whether row level security is on or off (tenancy shadows the table by its key, as the
+/// policies filter it), and the system connection, which no policy lets read it, refuses it.
+#[test]
+fn the_tenants_table_shows_a_tenant_its_own_row_alone_without_row_level_security() {
+    use tenancy_foundation::schema::tenants;
+
+    for rls in common::Rls::all() {
+        let t = rls.tenancy(2);
+        let a = control::create_tenant(
+            &t,
+            &NewTenantSpec {
+                slug: &unique("own"),
+                name: "Own",
+                plan: PlanTier::Pro,
+                data_region: None,
+                owner_email: &format!("{}@example.test", unique("own")),
+                owner_name: "Owner",
+            },
+        )
+        .expect("create tenant");
+        let b = control::create_tenant(
+            &t,
+            &NewTenantSpec {
+                slug: &unique("other"),
+                name: "Other",
+                plan: PlanTier::Pro,
+                data_region: None,
+                owner_email: &format!("{}@example.test", unique("other")),
+                owner_name: "Owner",
+            },
+        )
+        .expect("create tenant");
+        let seen: Vec<TenantId> = t
+            .transaction(a.tenant, |tx| tx.load(tenants::table.select(tenants::id)))
+            .expect("own row");
+        assert_eq!(seen, [a.tenant], "{rls:?}");
+        // Joined, and in a sub-query.
+        let joined: Vec<(TenantId, String)> = t
+            .transaction(a.tenant, |tx| {
+                tx.load(
+                    tenancy_foundation::schema::workspaces::table
+                        .inner_join(tenants::table)
+                        .select((tenants::id, tenants::slug)),
+                )
+            })
+            .expect("joined");
+        assert!(
+            joined.iter().all(|(id, _)| *id == a.tenant),
+            "{rls:?}: {joined:?}"
+        );
+        let counted: Vec<i64> = t
+            .transaction(a.tenant, |tx| {
+                tx.load(
+                    tenancy_foundation::schema::workspaces::table
+                        .select(
+                            tenants::table
+                                .filter(tenants::id.eq(b.tenant))
+                                .count()
+                                .single_value()
+                                .assume_not_null(),
+                        )
+                        .limit(1),
+                )
+            })
+            .expect("sub-query");
+        assert_eq!(counted, [0], "{rls:?}");
+        let refused = t.system(|sys| sys.load::<_, TenantId>(tenants::table.select(tenants::id)));
+        assert!(
+            matches!(
+                refused,
+                Err(Error::UnsafeSql(tenancy_schema::SqlTextError::TenantTableOnSystemConnection(ref table))) if table == "tenants"
+            ),
+            "{rls:?}: {refused:?}"
+        );
+    }
+}

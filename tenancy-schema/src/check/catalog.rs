@@ -587,6 +587,9 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
     WHERE p.pronamespace = to_regnamespace('tenancy_context')
       AND (p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
            OR pg_has_role($1, p.proowner, 'MEMBER')
+           -- Declared IMMUTABLE, a reader is folded into a constant when a statement is
+           -- planned: a cached plan keeps one tenant's id for the next.
+           OR p.provolatile = 'i' OR p.prosecdef OR p.proconfig IS NOT NULL
            OR NOT EXISTS (SELECT FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
                           WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
                             AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'

@@ -37,7 +37,16 @@ struct Stored {
     /// Whether a role the application role belongs to owns it (and so may replace it).
     #[diesel(sql_type = Bool)]
     app_owned: bool,
+    /// How it runs, apart from what it does: volatility, SECURITY DEFINER and `SET` options.
+    #[diesel(sql_type = Text)]
+    runs: String,
 }
+
+/// How every version of the context readers runs (`STABLE`, as the invoker, no `SET`): each
+/// statement reads the context afresh. Declared `IMMUTABLE`, a reader is folded into a
+/// constant when a statement is planned, and a plan cached on a pooled connection keeps one
+/// tenant's id for the next tenant's transactions.
+const READER_RUNS: &str = "s | false | ";
 
 #[derive(QueryableByName)]
 struct Applied {
@@ -60,6 +69,10 @@ const SHAPE: &str = "concat_ws(' | ', pg_get_function_identity_arguments(p.oid),
     regexp_replace(btrim(coalesce(pg_get_function_sqlbody(p.oid), '')), '\\s+', ' ', 'g'),
     p.prosecdef::text, p.provolatile::text, p.proisstrict::text, p.proleakproof::text,
     coalesce(p.proconfig::text, ''))";
+
+/// What of a function's shape no version of the context readers changes ([`READER_RUNS`]).
+const RUNS: &str =
+    "concat_ws(' | ', p.provolatile::text, p.prosecdef::text, coalesce(p.proconfig::text, ''))";
 
 /// The definitions of each `tenancy` function in `migrations` (in order), keyed by name: the
 /// last top-level `CREATE [OR REPLACE] FUNCTION tenancy.<name>(`, and the ones a function of
@@ -139,6 +152,7 @@ pub(super) fn check_functions(
     // rather than report functions of migrations it never ran. (Read directly: diesel's
     // `MigrationHarness::applied_migrations` would create the table; check leaves nothing behind.)
     let installed = load(conn, "to_regnamespace('tenancy')", o)?;
+    check_readers(f, &installed, o);
     let applied: BTreeSet<String> = if table.found.is_some() {
         diesel::sql_query("SELECT version::text AS version FROM __diesel_schema_migrations")
             .load::<Applied>(conn)?
@@ -159,7 +173,7 @@ pub(super) fn check_functions(
         // function of schema `tenancy` owned by a role the application role belongs to.
         let owned: BTreeSet<&str> = installed
             .iter()
-            .filter(|s| s.app_owned)
+            .filter(|s| s.app_owned && !REPLACED_AT_RUN_TIME.contains(&s.name.as_str()))
             .map(|s| s.name.as_str())
             .collect();
         for name in owned {
@@ -197,6 +211,37 @@ pub(super) fn check_functions(
     Ok(())
 }
 
+/// TEN072 for the functions tenancy replaces at run time, whose body is checked elsewhere:
+/// whoever may replace them, and how they run, which no version of them changes.
+fn check_readers(f: &mut Findings, installed: &[Stored], o: &CheckOptions) {
+    for s in installed
+        .iter()
+        .filter(|s| REPLACED_AT_RUN_TIME.contains(&s.name.as_str()))
+    {
+        if s.app_owned {
+            add_finding(
+                f,
+                &s.name,
+                &replaceable_by(o),
+                "give it back to the role that ran the migrations (ALTER FUNCTION .. OWNER TO)",
+            );
+        } else if s.name != "tenant_refusal" && s.runs != READER_RUNS {
+            add_finding(
+                f,
+                &s.name,
+                &format!(
+                    "declared to run otherwise than STABLE, as its caller, with no SET option ({}): declared IMMUTABLE, it is folded into a constant when a statement is planned, and a plan cached on a pooled connection keeps one tenant's id for the next tenant",
+                    s.runs
+                ),
+                &format!(
+                    "ALTER FUNCTION tenancy.{}() STABLE SECURITY INVOKER RESET ALL",
+                    s.name
+                ),
+            );
+        }
+    }
+}
+
 /// TEN072 for `tenancy.<name>()`, which is `problem`.
 fn add_finding(f: &mut Findings, name: &str, problem: &str, hint: &str) {
     f.add(
@@ -218,7 +263,7 @@ fn replaceable_by(o: &CheckOptions) -> String {
 /// The stored form of every function of `namespace` named in `o`'s sense.
 fn load(conn: &mut PgConnection, namespace: &str, o: &CheckOptions) -> QueryResult<Vec<Stored>> {
     diesel::sql_query(format!(
-        "SELECT p.proname::text AS name, {SHAPE} AS shape,
+        "SELECT p.proname::text AS name, {SHAPE} AS shape, {RUNS} AS runs,
                 coalesce((SELECT pg_has_role(r.oid, p.proowner, 'MEMBER') FROM pg_roles r
                           WHERE r.rolname = $1), false) AS app_owned
          FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang

@@ -95,12 +95,12 @@ pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &C
             "TEN068",
             "schema tenancy_context",
             format!(
-                "{} in the native context's schema {} not the tenancy_context extension's own C code, or can be replaced by `{}`: the policies would read whatever it returns",
+                "{} in the native context's schema {} not the tenancy_context extension's own C code as it declares it (STABLE, as its caller), or can be replaced by `{}`: the policies would read whatever it returns, or one tenant's id folded into a cached plan",
                 catalog.context.foreign_native_functions.join(", "),
                 if catalog.context.foreign_native_functions.len() == 1 { "is" } else { "are" },
                 o.app_role
             ),
-            "as a superuser: give a function back to the extension's owner (ALTER FUNCTION .. OWNER TO) and to the extension (ALTER EXTENSION tenancy_context ADD FUNCTION ..); for a replaced reader, SELECT tenancy.disable_native_context(), DROP EXTENSION tenancy_context, CREATE EXTENSION tenancy_context, then SELECT tenancy.enable_native_context()",
+            "as a superuser: give a function back to the extension's owner (ALTER FUNCTION .. OWNER TO) and to the extension (ALTER EXTENSION tenancy_context ADD FUNCTION ..); for a replaced or altered reader, SELECT tenancy.disable_native_context(), DROP EXTENSION tenancy_context, CREATE EXTENSION tenancy_context, then SELECT tenancy.enable_native_context()",
         );
     }
     let shipped = shipped_session_check();

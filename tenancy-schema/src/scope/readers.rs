@@ -40,8 +40,11 @@ pub(crate) struct Readers {
 /// commented `tenancy: reviewed`:
 /// - SQL and PL/pgSQL bodies naming one as a word, and bodies depending on one (SQL-standard
 ///   bodies record what they use);
-/// - bodies tenancy cannot read: other languages, PL/pgSQL's `EXECUTE`, `U&"…"` names
-///   (tenancy's own schema excepted: `tenancy check` verifies its functions);
+/// - bodies tenancy cannot read: other languages, PL/pgSQL's `EXECUTE`, `U&"…"` names, and
+///   bodies naming a function that runs SQL or reads a table named in text
+///   (`$4`, [`crate::sql_lexer::DYNAMIC_SQL`]: `query_to_xml(q, ..)` in a SQL function runs
+///   whatever `q` its caller passes) (tenancy's own schema excepted: `tenancy check` verifies
+///   its functions);
 /// - aggregates with one as a support function;
 /// - views and materialized views whose query depends on one;
 /// - operators that run one, and types whose casts or domain checks run one.
@@ -53,7 +56,10 @@ WITH t (name, base, is_function) AS (
   UNION ALL SELECT 'information_schema'::pg_catalog.regnamespace::oid
 ), fn AS (
   SELECT p.oid, p.proname::text AS name, p.prokind, l.lanname::text AS lang, p.prosrc,
-         n.nspname::text AS schema
+         n.nspname::text AS schema,
+         -- A SQL-standard body (`RETURN`, `BEGIN ATOMIC`) is not in prosrc, and what it
+         -- calls of PostgreSQL's own is pinned, so no dependency records it.
+         p.prosrc || ' ' || coalesce(pg_catalog.pg_get_function_sqlbody(p.oid), '') AS body
   FROM pg_catalog.pg_proc p
   JOIN pg_catalog.pg_language l ON l.oid = p.prolang
   JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
@@ -92,7 +98,9 @@ FROM fn f
 WHERE f.prokind <> 'a' AND f.schema <> 'tenancy'
   AND (f.lang NOT IN ('sql', 'plpgsql', 'internal')
        OR (f.lang = 'plpgsql' AND f.prosrc ~* '[[:<:]]execute[[:>:]]')
-       OR f.prosrc ~* 'u&\"')
+       OR f.prosrc ~* 'u&\"'
+       OR EXISTS (SELECT FROM unnest($4::text[]) d (name)
+                  WHERE f.body ~* ('[[:<:]]' || d.name || '[[:>:]]')))
 UNION
 SELECT 'function', a.name, t.base, ''
 FROM fn a
@@ -165,6 +173,7 @@ pub(crate) fn find(
             .bind::<Array<Text>, _>(&names)
             .bind::<Array<Text>, _>(&bases)
             .bind::<Array<Bool>, _>(&is_function)
+            .bind::<Array<Text>, _>(crate::sql_lexer::DYNAMIC_SQL)
             .load(conn)?;
         let mut grew = false;
         for row in rows {

@@ -26,9 +26,7 @@ pub use error::SqlTextError;
 pub(crate) use fragment::{check_conjunction, filter_holds};
 #[cfg(feature = "check")]
 pub(crate) use lexer::{Token, tokenize};
-#[cfg(feature = "check")]
-pub(crate) use names::DYNAMIC_SQL;
-pub(crate) use names::{NameUse, UseKind, names};
+pub(crate) use names::{DYNAMIC_SQL, NameUse, UseKind, names};
 #[cfg(feature = "check")]
 pub(crate) use statements::{dollar_quoted_bodies, statements};
 pub(crate) use write_shape::{InsertTail, check_filtered_write, check_insert};

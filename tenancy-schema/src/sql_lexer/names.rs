@@ -27,6 +27,12 @@ pub(crate) const DYNAMIC_SQL: &[&str] = &[
     "dblink_exec",
     "dblink_open",
     "dblink_send_query",
+    // These read a row of a table named in their first argument, by the key values given.
+    "dblink_build_sql_insert",
+    "dblink_build_sql_update",
+    "dblink_build_sql_delete",
+    // pgrowlocks: which rows of a table named in its argument are locked, and by whom.
+    "pgrowlocks",
     // tablefunc: the crosstabs run their text arguments as queries, connectby reads a table
     // named in one.
     "crosstab",

@@ -33,6 +33,9 @@ pub const RUN_FROM_TEXT: &[&str] = &[
     "ts_rewrite('x'::tsquery, 'SELECT ''x''::tsquery, plainto_tsquery(title) FROM posts')::text LIKE '%b%'",
     // Attribute notation: `(text).ts_stat` is `ts_stat(text)`.
     "EXISTS (SELECT 1 FROM (SELECT ('SELECT to_tsvector(title) FROM posts'::text).ts_stat AS s) x WHERE (s).word LIKE 'b%')",
+    // dblink's statement builders read the row of a table named in text, by key.
+    "dblink_build_sql_insert('posts', '1 2', 2, ARRAY['00000000-0000-0000-0000-000000000000', '1'], ARRAY['00000000-0000-0000-0000-000000000000', '1']) LIKE '%b one%'",
+    "public.dblink_build_sql_update('posts', '1 2', 2, ARRAY['x', '1'], ARRAY['x', '1']) IS NOT NULL",
     // The planner's statistics hold sample values of every tenant's rows, shown wherever row
     // level security is off.
     "EXISTS (SELECT 1 FROM pg_catalog.pg_stats s WHERE s.tablename = 'posts' AND s.most_common_vals::text LIKE '%b one%')",
@@ -184,6 +187,10 @@ pub const ROUTINES_SETUP: &str = r#"
       AS 'SELECT max(title) FROM posts';
     CREATE OR REPLACE FUNCTION run_text(q text) RETURNS text LANGUAGE plpgsql STABLE
       AS $f$ DECLARE r text; BEGIN EXECUTE q INTO r; RETURN r; END $f$;
+    CREATE OR REPLACE FUNCTION rows_as_xml(q text) RETURNS xml LANGUAGE sql STABLE
+      AS $f$ SELECT query_to_xml(q, true, false, '') $f$;
+    CREATE OR REPLACE FUNCTION table_as_xml(t regclass) RETURNS xml LANGUAGE sql STABLE
+      RETURN table_to_xml(t, true, false, '');
     CREATE OR REPLACE FUNCTION escaped_max() RETURNS text LANGUAGE sql STABLE
       AS $f$SELECT max(title) FROM U&"\0070osts"$f$;
     CREATE OR REPLACE FUNCTION checks_posts(int) RETURNS boolean LANGUAGE plpgsql STABLE
@@ -256,6 +263,16 @@ pub const ROUTINES: &[(&str, Routine)] = &[
     (
         "run_text('SELECT max(title) FROM posts') LIKE 'b%'",
         Routine::Hidden("run_text"),
+    ),
+    // SQL functions that hand their caller's text to one that runs it: the query is put
+    // together where no name shows.
+    (
+        "EXISTS (SELECT 1 FROM unnest(xpath('//title/text()', rows_as_xml('SELECT title FROM ' || 'po' || 'sts'))) x WHERE x::text LIKE 'b%')",
+        Routine::Hidden("rows_as_xml"),
+    ),
+    (
+        "EXISTS (SELECT 1 FROM unnest(xpath('//title/text()', table_as_xml(('po' || 'sts')::regclass))) x WHERE x::text LIKE 'b%')",
+        Routine::Hidden("table_as_xml"),
     ),
     ("escaped_max() LIKE 'b%'", Routine::Hidden("escaped_max")),
     ("(1::post_box).title LIKE 'b%'", Routine::Type("post_box")),
