@@ -162,7 +162,8 @@ fn writable(
 }
 
 /// Changes a resource. Needs `resources.write` and ownership or an ACL grant of `write` or
-/// `admin`.
+/// `admin`; changing its visibility, which decides who else reads it as a grant does, needs
+/// ownership or an `admin` grant.
 ///
 /// # Errors
 /// [`Error::NotFound`] as for [`get`], [`Error::Forbidden`], [`Error::InvalidInput`], or a
@@ -181,6 +182,15 @@ pub fn update(
     if !writable(tx, &callers, id, false)? {
         return Err(Error::Forbidden {
             permission: "write access to this resource",
+        });
+    }
+    if changes
+        .visibility
+        .is_some_and(|visibility| visibility != before.visibility)
+        && !writable(tx, &callers, id, true)?
+    {
+        return Err(Error::Forbidden {
+            permission: "admin access to this resource",
         });
     }
     if changes == &ResourceChanges::default() {

@@ -22,6 +22,7 @@ pub const FOUNDATION: &[MigrationFiles] = &[
     files!("2026-12-01-060100_foundation_on_citus"),
     files!("2026-12-04-150000_api_key_prefix_lookup_reviewed"),
     files!("2026-12-04-230000_members_user_set_by_control_plane"),
+    files!("2026-12-04-230100_member_directory_names_by_consent"),
 ];
 
 /// The core's migrations and the foundation's.

@@ -160,9 +160,16 @@ fn issue_verify_revoke_and_audit() {
         rejection(api_keys::verify(&tenancy, &text, &limiter)),
         ApiKeyError::Revoked
     );
-    // Revoking again succeeds and writes no second audit row.
+    // Revoking again succeeds and writes no second audit row; without a principal (and so
+    // without api_keys.manage) another principal's key is not revoked.
+    assert!(matches!(
+        tenancy.transaction(seed.tenant, |tx| api_keys::revoke(tx, issued.id)),
+        Err(Error::Forbidden { .. })
+    ));
     tenancy
-        .transaction(seed.tenant, |tx| api_keys::revoke(tx, issued.id))
+        .transaction_as(seed.tenant, seed.principal, |tx| {
+            api_keys::revoke(tx, issued.id)
+        })
         .expect("revoke again");
     assert_eq!(
         key_row(&tenancy, &seed, issued.id).status,

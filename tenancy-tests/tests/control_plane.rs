@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use common::owner;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
+use tenancy_foundation::UserId;
 use tenancy_foundation::control::{self, Actor, CreatedTenant, NewTenantSpec};
 use tenancy_foundation::envelope::{self, ListRequest, NewResourceSpec, ResourceChanges};
 use tenancy_foundation::jobs::TenantJob;
@@ -1142,4 +1143,197 @@ fn the_tenants_table_shows_a_tenant_its_own_row_alone_without_row_level_security
             "{rls:?}: {refused:?}"
         );
     }
+}
+
+/// An invited and accepted member of `c` with `role`: its user and principal.
+fn joined(t: &Tenancy, c: &CreatedTenant, label: &str, role: MemberRole) -> (UserId, PrincipalId) {
+    let email = format!("{}@example.test", unique(label));
+    let inv = control::invite_member(
+        t,
+        c.tenant,
+        Actor::Principal(c.owner_principal),
+        &email,
+        label,
+        role,
+    )
+    .expect("invite");
+    control::accept_invitation(t, c.tenant, inv.principal).expect("accept");
+    (inv.user, inv.principal)
+}
+
+fn forbidden<T: std::fmt::Debug>(r: &Result<T, Error>) -> bool {
+    matches!(r, Err(Error::Forbidden { .. }))
+}
+
+/// API keys act as their principal: issuing one needs `api_keys.manage` and may not hand out
+/// more than the issuer holds; revoking another principal's key needs it too, one's own not;
+/// removing a member revokes its keys.
+#[test]
+fn api_keys_never_act_beyond_their_issuer_or_outlive_a_membership() {
+    use tenancy_foundation::api_keys::{self, MemoryRateLimiter, NewKeySpec};
+
+    let t = tenancy(2);
+    let c = new_tenant(&t, "keys");
+    let (_, admin) = joined(&t, &c, "admin", MemberRole::Admin);
+    let (member_user, member_p) = joined(&t, &c, "member", MemberRole::Member);
+    let (_, customer) = joined(&t, &c, "customer", MemberRole::Customer);
+    let issue = |by: Option<PrincipalId>, for_: PrincipalId| {
+        let run = |tx: &mut tenancy_schema::TenantTx<'_>| {
+            api_keys::issue(tx, NewKeySpec::new(for_, "key"))
+        };
+        match by {
+            Some(by) => t.transaction_as(c.tenant, by, run),
+            None => t.transaction(c.tenant, run),
+        }
+    };
+    // Without api_keys.manage, without a principal, and beyond the issuer's permissions.
+    assert!(forbidden(&issue(Some(customer), customer)));
+    assert!(forbidden(&issue(None, c.owner_principal)));
+    assert!(forbidden(&issue(Some(admin), c.owner_principal)));
+    // Within them.
+    let owner_key = issue(Some(c.owner_principal), c.owner_principal).expect("own key");
+    let member_key = issue(Some(admin), member_p).expect("a member's key");
+
+    // Another principal's key needs api_keys.manage; one's own does not.
+    let revoke =
+        |by: PrincipalId, key| t.transaction_as(c.tenant, by, |tx| api_keys::revoke(tx, key));
+    assert!(forbidden(&revoke(customer, owner_key.id)));
+    let limiter = MemoryRateLimiter::new();
+    api_keys::verify(&t, owner_key.key.expose_secret(), &limiter).expect("owner key still works");
+    revoke(member_p, member_key.id).expect("a member revokes its own key");
+    let member_key = issue(Some(admin), member_p).expect("a member's key");
+    api_keys::verify(&t, member_key.key.expose_secret(), &limiter).expect("member key works");
+
+    // Removing the member revokes it.
+    control::remove_member(&t, c.tenant, admin, member_user).expect("remove");
+    assert!(api_keys::verify(&t, member_key.key.expose_secret(), &limiter).is_err());
+    api_keys::verify(&t, owner_key.key.expose_secret(), &limiter).expect("others' keys stay");
+}
+
+/// Only an owner removes an owner (as only an owner makes one), and two owners removing each
+/// other at once leave one of them.
+#[test]
+fn owners_are_removed_by_owners_and_never_all_at_once() {
+    let t = tenancy(4);
+    let c = new_tenant(&t, "owners");
+    let (_, admin) = joined(&t, &c, "admin", MemberRole::Admin);
+    let (second_user, second) = joined(&t, &c, "second", MemberRole::Owner);
+    assert!(forbidden(&control::remove_member(
+        &t,
+        c.tenant,
+        admin,
+        second_user
+    )));
+    for round in 0..4 {
+        let fresh = new_tenant(&t, "race");
+        let (other_user, other) = joined(&t, &fresh, "other", MemberRole::Owner);
+        let barrier = std::sync::Barrier::new(2);
+        let (r1, r2) = std::thread::scope(|s| {
+            let one = s.spawn(|| {
+                barrier.wait();
+                control::remove_member(&t, fresh.tenant, fresh.owner_principal, other_user)
+            });
+            let two = s.spawn(|| {
+                barrier.wait();
+                control::remove_member(&t, fresh.tenant, other, fresh.owner)
+            });
+            (one.join().unwrap(), two.join().unwrap())
+        });
+        assert!(
+            r1.is_ok() != r2.is_ok(),
+            "round {round}: exactly one removal succeeds: {r1:?} / {r2:?}"
+        );
+    }
+    control::remove_member(&t, c.tenant, c.owner_principal, second_user)
+        .expect("an owner removes an owner");
+    let _ = second;
+}
+
+/// Who else reads a resource is decided by its owner (or an `admin` grant): a `write` grant
+/// changes its name and data, not its visibility.
+#[test]
+fn a_write_grant_does_not_widen_who_reads_a_resource() {
+    let t = tenancy(1);
+    let c = new_tenant(&t, "visibility");
+    let writer = member(&t, &c, "writer", MemberRole::Member);
+    let data = serde_json::json!({ "text": "hi" });
+    let private = t
+        .transaction_as(c.tenant, c.owner_principal, |tx| {
+            let r = envelope::create(
+                tx,
+                &spec(c.workspace, "private", ResourceVisibility::Private, &data),
+            )?;
+            envelope::grant(tx, r.id, writer, AclPermission::Write)?;
+            Ok::<_, Error>(r.id)
+        })
+        .unwrap();
+    let widen = t.transaction_as(c.tenant, writer, |tx| {
+        envelope::update(
+            tx,
+            private,
+            &ResourceChanges {
+                visibility: Some(ResourceVisibility::Tenant),
+                ..ResourceChanges::default()
+            },
+        )
+    });
+    assert!(forbidden(&widen), "{widen:?}");
+    t.transaction_as(c.tenant, writer, |tx| {
+        envelope::update(
+            tx,
+            private,
+            &ResourceChanges {
+                name: Some("renamed"),
+                visibility: Some(ResourceVisibility::Private),
+                ..ResourceChanges::default()
+            },
+        )
+    })
+    .expect("a write grant renames");
+}
+
+/// A pending invitation shows the name the inviting tenant gave, not the one the user
+/// registered with (which would tell the tenant the address is registered, and the user's
+/// name, before the user joined); once accepted, the user's own.
+#[test]
+fn an_invitation_shows_nothing_of_the_user_until_accepted() {
+    #[derive(QueryableByName)]
+    struct Entry {
+        #[diesel(sql_type = Text)]
+        email: String,
+        #[diesel(sql_type = Text)]
+        display_name: String,
+    }
+    let t = tenancy(1);
+    let a = new_tenant(&t, "inviter");
+    let b = new_tenant(&t, "registered");
+    let b_email = diesel::sql_query(format!(
+        "SELECT email, display_name FROM users WHERE id = '{}'",
+        b.owner.as_uuid()
+    ))
+    .get_result::<Entry>(&mut owner())
+    .unwrap();
+    let inv = control::invite_member(
+        &t,
+        a.tenant,
+        Actor::Principal(a.owner_principal),
+        &b_email.email,
+        "Guessed Name",
+        MemberRole::Member,
+    )
+    .expect("invite");
+    let name_seen = |t: &Tenancy| {
+        t.transaction(a.tenant, |tx| {
+            tx.load_sql(diesel::sql_query(
+                "SELECT email, display_name FROM tenancy.member_directory()",
+            ))
+        })
+        .unwrap()
+        .into_iter()
+        .find(|e: &Entry| e.email == b_email.email)
+        .map(|e| e.display_name)
+    };
+    assert_eq!(name_seen(&t).as_deref(), Some("Guessed Name"));
+    control::accept_invitation(&t, a.tenant, inv.principal).expect("accept");
+    assert_eq!(name_seen(&t), Some(b_email.display_name));
 }

@@ -9,9 +9,10 @@ use super::error::{ApiKeyError, invalid};
 use super::format::{KEY_TEXT_PREFIX, PREFIX_HEX_LEN, SECRET_HEX_LEN, SecretKey};
 use super::hash::secret_hash;
 use crate::audit::{self, AuditEvent};
-use crate::models::NewApiKey;
-use crate::schema::{api_keys, principals};
-use crate::{ApiKeyId, PrincipalId, Result, TenantTx};
+use crate::authz::{self, Permission};
+use crate::models::{MemberStatus, NewApiKey};
+use crate::schema::{api_keys, org_members, principals, role_permissions};
+use crate::{ApiKeyId, Error, PrincipalId, Result, TenantTx};
 
 /// At most this many scopes per key.
 pub const MAX_SCOPES: usize = 32;
@@ -133,10 +134,15 @@ fn random_hex<const N: usize>() -> std::result::Result<String, ApiKeyError> {
 /// `api_key.issue` audit row (ids and prefix, never the secret). The returned
 /// [`IssuedKey::key`] is the only copy of the key text.
 ///
+/// The transaction's principal needs `api_keys.manage`, and a key for another principal
+/// acts as that principal: it may not hold a permission the issuer lacks (an admin cannot
+/// mint a key that acts as an owner).
+///
 /// # Errors
-/// [`Error::InvalidInput`](crate::Error::InvalidInput) for a blank or too long name, bad
-/// scopes, a zero or too large rate limit, or a principal that does not exist in this tenant
-/// (nothing written);
+/// [`Error::InvalidInput`] for a blank or too long name, bad scopes, a zero or too large rate
+/// limit, or a principal that does not exist in this tenant (nothing written);
+/// [`Error::Forbidden`] without `api_keys.manage` or for a principal that holds more than the
+/// issuer;
 /// [`ApiKeyError::RandomUnavailable`] when the OS random source fails; database errors.
 pub fn issue(tx: &mut TenantTx<'_>, spec: NewKeySpec) -> Result<IssuedKey> {
     let NewKeySpec {
@@ -168,6 +174,17 @@ pub fn issue(tx: &mut TenantTx<'_>, spec: NewKeySpec) -> Result<IssuedKey> {
             "principal",
             format!("{principal} is not a principal of this tenant"),
         ));
+    }
+    authz::require(tx, Permission::ApiKeysManage)?;
+    if tx.principal() != Some(principal) {
+        let issuer = authz::permissions(tx)?;
+        let held = held_by(tx, principal)?;
+        if let Some(beyond) = held.iter().find(|p| !issuer.contains(p)) {
+            tracing::debug!(target: "tenancy::api_keys", %principal, permission = %beyond, "key for a principal that holds more than its issuer");
+            return Err(Error::Forbidden {
+                permission: "every permission of the key's principal",
+            });
+        }
     }
 
     let prefix = random_hex::<{ PREFIX_HEX_LEN / 2 }>()?;
@@ -207,6 +224,17 @@ pub fn issue(tx: &mut TenantTx<'_>, spec: NewKeySpec) -> Result<IssuedKey> {
         principal,
         key,
     })
+}
+
+/// The permissions `principal` holds through an active membership of the tenant.
+fn held_by(tx: &mut TenantTx<'_>, principal: PrincipalId) -> Result<Vec<String>> {
+    tx.load(
+        org_members::table
+            .inner_join(role_permissions::table.on(role_permissions::role.eq(org_members::role)))
+            .filter(org_members::principal_id.eq(principal))
+            .filter(org_members::status.eq(MemberStatus::Active))
+            .select(role_permissions::permission),
+    )
 }
 
 #[cfg(test)]

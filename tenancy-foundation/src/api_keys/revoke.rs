@@ -6,17 +6,34 @@ use serde_json::json;
 
 use super::error::ApiKeyError;
 use crate::audit::{self, AuditEvent};
+use crate::authz::{self, Permission};
 use crate::models::ApiKeyStatus;
 use crate::schema::api_keys;
 use crate::{ApiKeyId, Result, TenantTx};
 
 /// Revokes key `id` of the transaction's tenant and writes an `api_key.revoke` audit row.
-/// Revoking a revoked key succeeds and writes nothing.
+/// Revoking a revoked key succeeds and writes nothing. A principal may always revoke its own
+/// keys; another's needs `api_keys.manage`.
 ///
 /// # Errors
 /// [`ApiKeyError::NotFound`] when the tenant has no such key (also for another tenant's key);
+/// [`crate::Error::Forbidden`] for another principal's key without `api_keys.manage`;
 /// database errors.
 pub fn revoke(tx: &mut TenantTx<'_>, id: ApiKeyId) -> Result<()> {
+    let Some(holder) = tx
+        .load(
+            api_keys::table
+                .filter(api_keys::id.eq(id))
+                .select(api_keys::principal_id),
+        )?
+        .into_iter()
+        .next()
+    else {
+        return Err(ApiKeyError::NotFound.into());
+    };
+    if tx.principal() != Some(holder) {
+        authz::require(tx, Permission::ApiKeysManage)?;
+    }
     let changed = tx
         .update(api_keys::table)
         .filter(api_keys::id.eq(id))
@@ -24,11 +41,7 @@ pub fn revoke(tx: &mut TenantTx<'_>, id: ApiKeyId) -> Result<()> {
         .set(api_keys::status.eq(ApiKeyStatus::Revoked))
         .execute()?;
     if changed == 0 {
-        return if tx.exists(api_keys::table.filter(api_keys::id.eq(id)))? {
-            Ok(())
-        } else {
-            Err(ApiKeyError::NotFound.into())
-        };
+        return Ok(());
     }
     audit::record(
         tx,

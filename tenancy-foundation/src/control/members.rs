@@ -5,8 +5,8 @@ use diesel::prelude::*;
 
 use crate::audit::{self, AuditEvent};
 use crate::authz::{self, Permission};
-use crate::models::{MemberRole, MemberStatus, PrincipalKind};
-use crate::schema::{org_members, principals};
+use crate::models::{ApiKeyStatus, MemberRole, MemberStatus, PrincipalKind};
+use crate::schema::{api_keys, org_members, principals};
 use crate::{Error, MembershipId, PrincipalId, Result, Tenancy, TenantId, UserId};
 
 /// Inserts a principal of kind `user` and its membership; returns both ids.
@@ -45,11 +45,15 @@ pub(super) fn add_member(
 /// Fails with [`Error::Conflict`] when `user` is the last active owner of the transaction's
 /// tenant: a tenant always keeps an owner.
 fn keep_an_owner(tx: &mut crate::TenantTx<'_>, user: UserId) -> Result<()> {
+    // Locked: two owners removing (or demoting) each other at once would each see the other
+    // still there. The second waits for the first, then reads what it left.
     let owners: Vec<UserId> = tx.load(
         org_members::table
             .filter(org_members::role.eq(MemberRole::Owner))
             .filter(org_members::status.eq(MemberStatus::Active))
-            .select(org_members::user_id),
+            .order(org_members::id)
+            .select(org_members::user_id)
+            .for_update(),
     )?;
     if owners == [user] {
         return Err(Error::Conflict {
@@ -106,7 +110,9 @@ pub fn change_member_role(
     })
 }
 
-/// Removes a member (soft: status `removed`; the principal and its history stay).
+/// Removes a member (soft: status `removed`; the principal and its history stay) and revokes
+/// the API keys of its principal, which would otherwise still act as it. Needs
+/// `members.manage`; removing an owner needs `tenant.delete`, which only owners hold.
 ///
 /// # Errors
 /// As [`change_member_role`].
@@ -118,6 +124,21 @@ pub fn remove_member(
 ) -> Result<()> {
     tenancy.transaction_as(tenant, by, |tx| {
         authz::require(tx, Permission::MembersManage)?;
+        let Some((role, principal)) = tx
+            .load::<_, (MemberRole, PrincipalId)>(
+                org_members::table
+                    .filter(org_members::user_id.eq(user))
+                    .filter(org_members::status.ne(MemberStatus::Removed))
+                    .select((org_members::role, org_members::principal_id)),
+            )?
+            .into_iter()
+            .next()
+        else {
+            return Err(Error::NotFound { entity: "member" });
+        };
+        if role == MemberRole::Owner {
+            authz::require(tx, Permission::TenantDelete)?;
+        }
         keep_an_owner(tx, user)?;
         let n = tx
             .update(org_members::table)
@@ -128,9 +149,16 @@ pub fn remove_member(
         if n == 0 {
             return Err(Error::NotFound { entity: "member" });
         }
+        let revoked = tx
+            .update(api_keys::table)
+            .filter(api_keys::principal_id.eq(principal))
+            .filter(api_keys::status.eq(ApiKeyStatus::Active))
+            .set(api_keys::status.eq(ApiKeyStatus::Revoked))
+            .execute()?;
         audit::record(
             tx,
-            &AuditEvent::new("member.remove").details(serde_json::json!({ "user": user })),
+            &AuditEvent::new("member.remove")
+                .details(serde_json::json!({ "user": user, "api_keys_revoked": revoked })),
         )?;
         Ok(())
     })
