@@ -650,6 +650,25 @@ const CASES: &[Case] = &[
         fix: "REVOKE SELECT (email) ON users FROM tenancy_app",
     },
     Case {
+        id: "TEN056",
+        object: "table users",
+        breaks: "GRANT UPDATE (email) ON users TO tenancy_app",
+        fix: "REVOKE UPDATE (email) ON users FROM tenancy_app",
+    },
+    // The roles of every tenant, in one global table.
+    Case {
+        id: "TEN057",
+        object: "table role_permissions",
+        breaks: "GRANT INSERT ON role_permissions TO tenancy_app",
+        fix: "REVOKE INSERT ON role_permissions FROM tenancy_app",
+    },
+    Case {
+        id: "TEN053",
+        object: "table tenants",
+        breaks: "GRANT UPDATE (status) ON tenants TO tenancy_app",
+        fix: "REVOKE UPDATE (status) ON tenants FROM tenancy_app",
+    },
+    Case {
         id: "TEN075",
         object: "trigger user_copy on users",
         breaks: "CREATE TABLE user_emails (email text); GRANT SELECT ON user_emails TO tenancy_app; CREATE FUNCTION user_copy() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.user_emails VALUES (NEW.email); RETURN NEW; END$$; CREATE TRIGGER user_copy AFTER INSERT ON users FOR EACH ROW EXECUTE FUNCTION user_copy()",

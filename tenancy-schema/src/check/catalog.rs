@@ -776,7 +776,8 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                 has_table_privilege($2, c.oid, 'SELECT') AS app_can_select,
                 ARRAY(SELECT p FROM unnest(ARRAY['TRUNCATE', 'TRIGGER']) p
                       WHERE has_table_privilege($2, c.oid, p)) AS app_unpoliced,
-                has_table_privilege($2, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE') AS app_can_write,
+                (has_table_privilege($2, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
+                 OR has_any_column_privilege($2, c.oid, 'INSERT, UPDATE')) AS app_can_write,
                 has_any_column_privilege($2, c.oid, 'SELECT') AS app_reads_any,
                 coalesce(obj_description(c.oid, 'pg_class') LIKE 'tenancy: private%', false) AS private,
                 c.relispartition AS partition

@@ -208,7 +208,13 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN056",
         Severity::Error,
         Section::Isolation,
-        "a table marked private (every tenant's rows, reached through reviewed functions) is readable by the application role",
+        "a table marked private (every tenant's rows, reached through reviewed functions) is readable or writable by the application role",
+    ),
+    (
+        "TEN057",
+        Severity::Warning,
+        Section::Isolation,
+        "a global table the application role may write",
     ),
     (
         "TEN060",

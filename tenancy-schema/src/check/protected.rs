@@ -57,9 +57,24 @@ pub(super) fn check_tenants_table(f: &mut Findings, catalog: &Catalog, o: &Check
     check_policies(f, o, table, key, &object, policies);
 }
 
-/// TEN056: a table marked `tenancy: private` that the application role may read after all.
+/// TEN056: a table marked `tenancy: private` that the application role may read or write
+/// after all.
 pub(super) fn check_private_tables(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
     for (table, t) in &catalog.tables {
+        if t.private && t.app_can_write {
+            f.add(
+                "TEN056",
+                format!("table {table}"),
+                format!(
+                    "{table} is marked private (`COMMENT ... IS 'tenancy: private: ..'`), kept from `{}` because it holds rows of every tenant, yet `{}` may write it: SQL in one tenant's transaction changes rows of every tenant (a user's email, say)",
+                    o.app_role, o.app_role
+                ),
+                format!(
+                    "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {table} FROM {app}, PUBLIC, and any column grants (REVOKE INSERT (..), UPDATE (..) ON {table} FROM {app}); write it through the admin path",
+                    app = o.app_role
+                ),
+            );
+        }
         if t.private && t.app_reads_any && !t.rls {
             f.add(
                 "TEN056",

@@ -202,6 +202,23 @@ fn check_global_tables(
         let Some(t) = catalog.tables.get(m.table) else {
             continue;
         };
+        // Every tenant reads a global table: one tenant's SQL that writes it changes what all
+        // of them read (the foundation's `role_permissions` decides every tenant's roles).
+        if t.app_can_write && !t.private && m.table != options.tenants_table {
+            f.add(
+                "TEN057",
+                format!("table {}", m.table),
+                format!(
+                    "`{}` may write the global table `{}`: SQL in one tenant's transaction changes rows every tenant reads",
+                    options.app_role, m.table
+                ),
+                format!(
+                    "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {table} FROM {role}, PUBLIC (and any column grants); write it through Tenancy::admin, or classify it #[tenant_scoped] if its rows are a tenant's",
+                    table = m.table,
+                    role = options.app_role
+                ),
+            );
+        }
         if !t.app_can_select && !t.private {
             f.add(
                 "TEN052",
