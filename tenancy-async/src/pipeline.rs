@@ -183,11 +183,14 @@ macro_rules! run_statement {
             None => {
                 let mut __tenancy_handle = __tenancy_shared;
                 let $conn = &mut __tenancy_handle;
-                $crate::pipeline::sendable($statement)
-                    .await
-                    .map_err(::tenancy_schema::Error::from)
+                let __tenancy_result = $crate::pipeline::sendable($statement).await;
+                __tenancy_state.ran(&__tenancy_result);
+                __tenancy_result.map_err(::tenancy_schema::Error::from)
             }
             Some(__tenancy_opening) => {
+                // Sent again after a refusal (which may have cleared the mark): from here a
+                // transaction may be open on the server until the answer is read.
+                __tenancy_state.in_flight = true;
                 let __tenancy_sent = __tenancy_opening.pipelined(__tenancy_state.opened_before);
                 let mut __tenancy_handle = __tenancy_shared;
                 let __tenancy_handle = &mut __tenancy_handle;
@@ -280,6 +283,10 @@ async fn both<A: Future, B: Future>(
 
 /// Where a pooled connection stands with its transaction, apart from the connection itself so
 /// that the two can be borrowed at once.
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent marks of one connection, each set and read on its own path"
+)]
 pub(crate) struct TxState {
     /// The opening of a pipelined tenant transaction, until it goes out with the first
     /// statement.
@@ -296,6 +303,10 @@ pub(crate) struct TxState {
     /// Whether a transaction opened on the connection before
     /// (`tenancy_schema`'s `ConnectionState`).
     pub(crate) opened_before: bool,
+    /// The last statement of the open transaction failed on the server, which aborted the
+    /// transaction (a later statement that succeeds, such as `ROLLBACK TO SAVEPOINT`, clears
+    /// it): its `COMMIT` would end in a rollback that PostgreSQL reports as no error.
+    pub(crate) failed: bool,
 }
 
 impl Default for TxState {
@@ -306,11 +317,17 @@ impl Default for TxState {
             in_flight: false,
             session_end: SessionEnd::Reset,
             opened_before: false,
+            failed: false,
         }
     }
 }
 
 impl TxState {
+    /// Notes how a statement of the open transaction ended on the server.
+    pub(crate) fn ran<T>(&mut self, result: &diesel::QueryResult<T>) {
+        self.failed = failed_on_server(result);
+    }
+
     /// Drops a pending opening. One that was never sent left nothing on the server, so the
     /// connection is clean again.
     pub(crate) fn forget_opening(&mut self) {
@@ -351,6 +368,7 @@ impl TxState {
             Ok(()) => {
                 self.open = true;
                 self.opened_before = true;
+                self.ran(&result);
                 result.map_err(Error::from)
             }
             Err(source) => {
@@ -363,4 +381,10 @@ impl TxState {
             }
         }
     }
+}
+
+/// Whether `result` is a statement's failure on the server, which aborts the transaction it
+/// ran in (an error found before sending, or in reading rows the server sent, does not).
+pub(crate) fn failed_on_server<T>(result: &diesel::QueryResult<T>) -> bool {
+    matches!(result, Err(diesel::result::Error::DatabaseError(..)))
 }

@@ -15,6 +15,8 @@ use tenancy_schema::{Error, Result};
 /// tenant-scoped table do not compile, or are refused before they are sent.
 pub struct AsyncSystemConn<'c> {
     pub(crate) conn: &'c mut AsyncPgConnection,
+    /// The transaction's [`crate::pipeline::TxState::failed`].
+    pub(crate) failed: &'c mut bool,
 }
 
 impl std::fmt::Debug for AsyncSystemConn<'_> {
@@ -34,7 +36,9 @@ impl AsyncSystemConn<'_> {
         U: Send,
     {
         check_global(&query)?;
-        query.load(self.conn).await.map_err(Error::from)
+        let result = query.load(self.conn).await;
+        *self.failed = crate::pipeline::failed_on_server(&result);
+        result.map_err(Error::from)
     }
 
     /// Runs a `SELECT` over global tables and returns the first row, or `NotFound`.
@@ -47,7 +51,9 @@ impl AsyncSystemConn<'_> {
         U: Send,
     {
         check_global(&query)?;
-        query.get_result(self.conn).await.map_err(Error::from)
+        let result = query.get_result(self.conn).await;
+        *self.failed = crate::pipeline::failed_on_server(&result);
+        result.map_err(Error::from)
     }
 
     /// [`AsyncSystemConn::load`] under Diesel's other name.
@@ -103,10 +109,11 @@ impl AsyncSystemConn<'_> {
             + Send,
     {
         check_global(&query)?;
-        diesel::select(diesel::dsl::exists(query))
+        let result = diesel::select(diesel::dsl::exists(query))
             .get_result(self.conn)
-            .await
-            .map_err(Error::from)
+            .await;
+        *self.failed = crate::pipeline::failed_on_server(&result);
+        result.map_err(Error::from)
     }
 
     /// Runs an `INSERT`, `UPDATE` or `DELETE` on a global table.
@@ -118,7 +125,9 @@ impl AsyncSystemConn<'_> {
         Q: GlobalQuery + QueryFragment<Pg> + ExecuteDsl<AsyncPgConnection> + Send,
     {
         check_global(&statement)?;
-        statement.execute(self.conn).await.map_err(Error::from)
+        let result = statement.execute(self.conn).await;
+        *self.failed = crate::pipeline::failed_on_server(&result);
+        result.map_err(Error::from)
     }
 
     /// Loads rows from raw SQL. It runs as the application role with no tenant set, so row
@@ -133,6 +142,8 @@ impl AsyncSystemConn<'_> {
             + 'q,
         U: Send,
     {
-        query.load(self.conn).await.map_err(Error::from)
+        let result = query.load(self.conn).await;
+        *self.failed = crate::pipeline::failed_on_server(&result);
+        result.map_err(Error::from)
     }
 }

@@ -287,8 +287,10 @@ impl AsyncTenancy {
         E: From<Error>,
     {
         let mut pooled = self.begin_app(("BEGIN", false), None, None).await?;
+        let session: &mut SessionConn = &mut pooled;
         let result = f(&mut AsyncSystemConn {
-            conn: &mut pooled.conn,
+            conn: &mut session.conn,
+            failed: &mut session.state.failed,
         })
         .await;
         finish(&mut pooled, result).await
@@ -490,6 +492,7 @@ async fn begin_transaction(
     session_end: SessionEnd,
 ) -> Result<(), Error> {
     conn.state.in_flight = true;
+    conn.state.failed = false;
     conn.state.session_end = session_end;
     let opened = match begin {
         Begin::Message(sql) => {
@@ -553,6 +556,12 @@ pub(crate) async fn end_transaction(conn: &mut SessionConn, end: &str) -> Result
     if end != "COMMIT" && conn.state.opening.is_some() {
         conn.state.forget_opening();
         return Ok(());
+    }
+    // PostgreSQL answers the `COMMIT` of an aborted transaction with a rollback and no error:
+    // a failed statement whose error the caller set aside must not end as a success.
+    if end == "COMMIT" && std::mem::take(&mut conn.state.failed) {
+        Box::pin(end_transaction(conn, "ROLLBACK")).await?;
+        return Err(Error::AbortedTransaction);
     }
     if let Some(opening) = conn.state.opening.take() {
         let begin = Begin::Message(opening.sql());

@@ -73,6 +73,14 @@ pub enum Error {
         "invalid role name {0:?}: use lowercase letters, digits and `_`, starting with a letter or `_` (at most 63 bytes)"
     )]
     InvalidRoleName(String),
+    /// A statement of the transaction failed and the closure still returned `Ok` (having set
+    /// the error aside): PostgreSQL had aborted the transaction, so it was rolled back and
+    /// nothing it wrote was kept. Return the statement's error instead, or run the statement
+    /// that may fail inside a savepoint of your own.
+    #[error(
+        "a statement of the transaction failed and the transaction was rolled back, though the closure returned Ok: nothing it wrote was kept"
+    )]
+    AbortedTransaction,
     /// The admin escape hatch was called without a reason.
     #[error("`Tenancy::admin` needs a non-empty reason: it is written to the audit trail")]
     MissingAdminReason,

@@ -90,7 +90,8 @@
 //! migration of its own (`'unknown'` or `'deleted'` become [`Error::TenantNotFound`],
 //! `'suspended'` [`Error::TenantSuspended`]; keep it a non-strict, `STABLE`, `LANGUAGE sql`
 //! function without `SECURITY DEFINER` or `SET`, so that the planner inlines it). The closure's `Ok` commits, and `Err`
-//! or a panic rolls back; the message that ends the transaction also resets the session (`RESET ALL;
+//! or a panic rolls back (an `Ok` after a statement failed, its error set aside, is
+//! [`Error::AbortedTransaction`]: PostgreSQL had aborted the transaction and rolls it back); the message that ends the transaction also resets the session (`RESET ALL;
 //! RESET ROLE; DISCARD TEMP`, advisory locks released), so nothing SQL changed reaches the next checkout. Where the database
 //! owner switched on the native context (the `tenancy_context` extension, `extension/` in the
 //! repository, ADR 0004), the pool opens the transaction and enters it instead with one prepared

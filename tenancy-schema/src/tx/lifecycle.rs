@@ -302,6 +302,16 @@ where
     guard.armed = false;
     let conn = &mut *guard.conn;
     match result {
+        // PostgreSQL answers the `COMMIT` of an aborted transaction with a rollback and no
+        // error: a failed statement whose error the closure set aside must not end as a
+        // success. Diesel's connection follows the server's transaction status after every
+        // statement, so its manager knows.
+        Ok(_) if aborted(conn) => {
+            if end_transaction(conn, "ROLLBACK", session_end).is_err() {
+                AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
+            }
+            Err(Error::AbortedTransaction.into())
+        }
         Ok(value) => {
             end_transaction(conn, "COMMIT", session_end).map_err(Error::from)?;
             Ok(value)
@@ -313,6 +323,15 @@ where
             Err(e)
         }
     }
+}
+
+/// Whether the server aborted the open transaction: its last statement failed.
+fn aborted(conn: &mut PgConnection) -> bool {
+    matches!(
+        AnsiTransactionManager::transaction_manager_status_mut(conn),
+        TransactionManagerStatus::Valid(valid)
+            if valid.in_transaction.as_ref().is_some_and(|t| t.requires_rollback_maybe_up_to_top_level)
+    )
 }
 
 /// Sends `COMMIT` or `ROLLBACK` followed by the session reset, and tells Diesel's

@@ -1,0 +1,200 @@
+//! PostgreSQL answers the `COMMIT` of a transaction a failed statement aborted with a
+//! rollback, and no error. A closure that sets a statement's error aside and returns `Ok` must
+//! not be told that its transaction committed: it gets `Error::AbortedTransaction`, and the
+//! connection goes back to the pool clean. A failure undone inside the transaction (a savepoint
+//! rolled back to) commits as usual. Sync and async (pipelined or not), tenant transactions
+//! and the system connection, row level security on and off.
+
+mod common;
+
+use common::schema::posts;
+use common::{Rls, assert_async_sessions_clean, async_tenancy_with};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use tenancy_schema::{Error, TenantId};
+
+/// A row of raw SQL.
+#[derive(QueryableByName, Debug)]
+struct Number {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    #[allow(dead_code)] // reason: the statement fails before any row is read
+    n: i32,
+}
+
+/// Whether `tenant` has a post with `slug`, as the table's owner sees it.
+fn has_post(rls: Rls, tenant: TenantId, slug: &str) -> bool {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    diesel::sql_query("SELECT count(*) AS n FROM posts WHERE tenant_id = $1::uuid AND slug = $2")
+        .bind::<Text, _>(tenant.as_uuid().to_string())
+        .bind::<Text, _>(slug)
+        .get_result::<Count>(&mut rls.owner())
+        .expect("count as the owner")
+        .n
+        == 1
+}
+
+type NewPost = (
+    diesel::dsl::Eq<posts::id, i32>,
+    diesel::dsl::Eq<posts::title, &'static str>,
+    diesel::dsl::Eq<posts::slug, String>,
+);
+
+fn post(id: i32, slug: &str) -> NewPost {
+    (
+        posts::id.eq(id),
+        posts::title.eq("written"),
+        posts::slug.eq(slug.to_owned()),
+    )
+}
+
+#[test]
+fn a_failed_statement_set_aside_is_never_reported_committed() {
+    for rls in Rls::all() {
+        let (a, _) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        let slug = format!("sync-lost-{}", rls.native());
+        let r = t.transaction(a, |tx| {
+            tx.insert_into(posts::table)
+                .values(post(800, &slug))
+                .execute()?;
+            // Slug `first` is taken: a unique violation aborts the transaction.
+            let dup = tx
+                .insert_into(posts::table)
+                .values(post(801, "first"))
+                .execute();
+            assert!(dup.is_err());
+            Ok::<_, Error>(())
+        });
+        assert!(
+            matches!(r, Err(Error::AbortedTransaction)),
+            "{rls:?}: {r:?}"
+        );
+        assert!(!has_post(rls, a, &slug), "{rls:?}");
+        // Undone by a savepoint of the closure's own: committed.
+        let slug = format!("sync-kept-{}", rls.native());
+        t.transaction(a, |tx| {
+            tx.insert_into(posts::table)
+                .values(post(802, &slug))
+                .execute()?;
+            tx.execute(diesel::sql_query("SAVEPOINT retry"))?;
+            let dup = tx
+                .insert_into(posts::table)
+                .values(post(803, "first"))
+                .execute();
+            assert!(dup.is_err());
+            tx.execute(diesel::sql_query("ROLLBACK TO SAVEPOINT retry"))?;
+            Ok::<_, Error>(())
+        })
+        .expect("committed");
+        assert!(has_post(rls, a, &slug), "{rls:?}");
+        // The system connection too.
+        let r = t.system(|sys| {
+            let failed = sys.load_sql::<_, Number>(diesel::sql_query("SELECT 1 / 0 AS n"));
+            assert!(failed.is_err());
+            Ok::<_, Error>(())
+        });
+        assert!(
+            matches!(r, Err(Error::AbortedTransaction)),
+            "{rls:?}: {r:?}"
+        );
+        // The pool's one connection serves the next transaction.
+        assert_eq!(
+            t.transaction(a, |tx| tx.count(posts::table))
+                .map(|n| n > 0)
+                .ok(),
+            Some(true)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_statement_set_aside_is_never_reported_committed_async() {
+    for (rls, pipeline) in Rls::all_async() {
+        let (a, _) = rls.two_tenants();
+        let t = async_tenancy_with(rls, 1, pipeline).await;
+        let tag = format!("{}-{pipeline}", rls.native());
+        let lost = format!("async-lost-{tag}");
+        let r = t
+            .transaction(a, async |tx| {
+                tx.insert_into(posts::table)
+                    .values(post(810, &lost))
+                    .execute()
+                    .await?;
+                let dup = tx
+                    .insert_into(posts::table)
+                    .values(post(811, "first"))
+                    .execute()
+                    .await;
+                assert!(dup.is_err());
+                Ok::<_, Error>(())
+            })
+            .await;
+        assert!(
+            matches!(r, Err(Error::AbortedTransaction)),
+            "{rls:?} {pipeline}: {r:?}"
+        );
+        assert!(!has_post(rls, a, &lost), "{rls:?} {pipeline}");
+        // An owned transaction's commit, which the axum layer calls on a 2xx answer.
+        let owned_lost = format!("async-owned-lost-{tag}");
+        let mut owned = t.begin(a, None).await.expect("begin");
+        owned
+            .tx()
+            .insert_into(posts::table)
+            .values(post(812, &owned_lost))
+            .execute()
+            .await
+            .expect("write");
+        let dup = owned
+            .tx()
+            .insert_into(posts::table)
+            .values(post(813, "first"))
+            .execute()
+            .await;
+        assert!(dup.is_err());
+        let r = owned.commit().await;
+        assert!(
+            matches!(r, Err(Error::AbortedTransaction)),
+            "{rls:?} {pipeline}: {r:?}"
+        );
+        assert!(!has_post(rls, a, &owned_lost), "{rls:?} {pipeline}");
+        // Undone by a savepoint of the closure's own: committed.
+        let kept = format!("async-kept-{tag}");
+        t.transaction(a, async |tx| {
+            tx.insert_into(posts::table)
+                .values(post(814, &kept))
+                .execute()
+                .await?;
+            tx.execute(diesel::sql_query("SAVEPOINT retry")).await?;
+            let dup = tx
+                .insert_into(posts::table)
+                .values(post(815, "first"))
+                .execute()
+                .await;
+            assert!(dup.is_err());
+            tx.execute(diesel::sql_query("ROLLBACK TO SAVEPOINT retry"))
+                .await?;
+            Ok::<_, Error>(())
+        })
+        .await
+        .expect("committed");
+        assert!(has_post(rls, a, &kept), "{rls:?} {pipeline}");
+        let r = t
+            .system(async |sys| {
+                let failed = sys
+                    .load_sql::<_, Number>(diesel::sql_query("SELECT 1 / 0 AS n"))
+                    .await;
+                assert!(failed.is_err());
+                Ok::<_, Error>(())
+            })
+            .await;
+        assert!(
+            matches!(r, Err(Error::AbortedTransaction)),
+            "{rls:?} {pipeline}: {r:?}"
+        );
+        assert_async_sessions_clean(&t, &format!("{rls:?} {pipeline}")).await;
+    }
+}
