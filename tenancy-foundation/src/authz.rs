@@ -65,6 +65,15 @@ pub fn permissions(tx: &mut TenantTx<'_>) -> Result<Vec<String>> {
     let Some(principal) = tx.principal() else {
         return Ok(Vec::new());
     };
+    permissions_of(tx, principal)
+}
+
+/// The permissions `principal` holds through an active membership of the transaction's
+/// tenant.
+pub(crate) fn permissions_of(
+    tx: &mut TenantTx<'_>,
+    principal: crate::PrincipalId,
+) -> Result<Vec<String>> {
     tx.load(
         org_members::table
             .inner_join(role_permissions::table.on(role_permissions::role.eq(org_members::role)))

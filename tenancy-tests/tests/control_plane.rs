@@ -94,18 +94,7 @@ fn chain_verifies(tenant: TenantId) -> bool {
 
 /// A member of `tenant` with `role` whose invitation was accepted; returns its principal.
 fn member(t: &Tenancy, c: &CreatedTenant, label: &str, role: MemberRole) -> PrincipalId {
-    let email = format!("{}@example.test", unique(label));
-    let inv = control::invite_member(
-        t,
-        c.tenant,
-        Actor::Principal(c.owner_principal),
-        &email,
-        label,
-        role,
-    )
-    .expect("invite");
-    control::accept_invitation(t, c.tenant, inv.principal).expect("accept");
-    inv.principal
+    joined(t, c, label, role).1
 }
 
 #[test]
@@ -1076,30 +1065,8 @@ fn the_tenants_table_shows_a_tenant_its_own_row_alone_without_row_level_security
 
     for rls in common::Rls::all() {
         let t = rls.tenancy(2);
-        let a = control::create_tenant(
-            &t,
-            &NewTenantSpec {
-                slug: &unique("own"),
-                name: "Own",
-                plan: PlanTier::Pro,
-                data_region: None,
-                owner_email: &format!("{}@example.test", unique("own")),
-                owner_name: "Owner",
-            },
-        )
-        .expect("create tenant");
-        let b = control::create_tenant(
-            &t,
-            &NewTenantSpec {
-                slug: &unique("other"),
-                name: "Other",
-                plan: PlanTier::Pro,
-                data_region: None,
-                owner_email: &format!("{}@example.test", unique("other")),
-                owner_name: "Owner",
-            },
-        )
-        .expect("create tenant");
+        let a = new_tenant(&t, "own");
+        let b = new_tenant(&t, "other");
         let seen: Vec<TenantId> = t
             .transaction(a.tenant, |tx| tx.load(tenants::table.select(tenants::id)))
             .expect("own row");

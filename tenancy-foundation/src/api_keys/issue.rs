@@ -10,8 +10,8 @@ use super::format::{KEY_TEXT_PREFIX, PREFIX_HEX_LEN, SECRET_HEX_LEN, SecretKey};
 use super::hash::secret_hash;
 use crate::audit::{self, AuditEvent};
 use crate::authz::{self, Permission};
-use crate::models::{MemberStatus, NewApiKey};
-use crate::schema::{api_keys, org_members, principals, role_permissions};
+use crate::models::NewApiKey;
+use crate::schema::{api_keys, principals};
 use crate::{ApiKeyId, Error, PrincipalId, Result, TenantTx};
 
 /// At most this many scopes per key.
@@ -178,7 +178,7 @@ pub fn issue(tx: &mut TenantTx<'_>, spec: NewKeySpec) -> Result<IssuedKey> {
     authz::require(tx, Permission::ApiKeysManage)?;
     if tx.principal() != Some(principal) {
         let issuer = authz::permissions(tx)?;
-        let held = held_by(tx, principal)?;
+        let held = authz::permissions_of(tx, principal)?;
         if let Some(beyond) = held.iter().find(|p| !issuer.contains(p)) {
             tracing::debug!(target: "tenancy::api_keys", %principal, permission = %beyond, "key for a principal that holds more than its issuer");
             return Err(Error::Forbidden {
@@ -224,17 +224,6 @@ pub fn issue(tx: &mut TenantTx<'_>, spec: NewKeySpec) -> Result<IssuedKey> {
         principal,
         key,
     })
-}
-
-/// The permissions `principal` holds through an active membership of the tenant.
-fn held_by(tx: &mut TenantTx<'_>, principal: PrincipalId) -> Result<Vec<String>> {
-    tx.load(
-        org_members::table
-            .inner_join(role_permissions::table.on(role_permissions::role.eq(org_members::role)))
-            .filter(org_members::principal_id.eq(principal))
-            .filter(org_members::status.eq(MemberStatus::Active))
-            .select(role_permissions::permission),
-    )
 }
 
 #[cfg(test)]
