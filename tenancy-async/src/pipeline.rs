@@ -179,6 +179,14 @@ macro_rules! run_statement {
             ..
         } = $session;
         let __tenancy_shared: &::diesel_async::AsyncPgConnection = __tenancy_conn;
+        if __tenancy_state.in_doubt {
+            // An earlier statement was dropped before its opening was answered: whether a
+            // transaction is open, and with which outcome, is unknown.
+            return Err(::tenancy_schema::Error::AbortedTransaction);
+        }
+        // Until the answer is read, the statement counts as failed: one dropped on the way
+        // (a timeout of the caller's around it) may have aborted the transaction.
+        __tenancy_state.failed = true;
         match __tenancy_state.opening.take() {
             None => {
                 let mut __tenancy_handle = __tenancy_shared;
@@ -191,6 +199,7 @@ macro_rules! run_statement {
                 // Sent again after a refusal (which may have cleared the mark): from here a
                 // transaction may be open on the server until the answer is read.
                 __tenancy_state.in_flight = true;
+                __tenancy_state.in_doubt = true;
                 let __tenancy_sent = __tenancy_opening.pipelined(__tenancy_state.opened_before);
                 let mut __tenancy_handle = __tenancy_shared;
                 let __tenancy_handle = &mut __tenancy_handle;
@@ -200,6 +209,7 @@ macro_rules! run_statement {
                         $crate::pipeline::sendable($statement)
                     })
                     .await;
+                __tenancy_state.in_doubt = false;
                 __tenancy_state
                     .settle(__tenancy_shared, __tenancy_opening, __tenancy_outcome)
                     .await
@@ -304,9 +314,14 @@ pub(crate) struct TxState {
     /// (`tenancy_schema`'s `ConnectionState`).
     pub(crate) opened_before: bool,
     /// The last statement of the open transaction failed on the server, which aborted the
-    /// transaction (a later statement that succeeds, such as `ROLLBACK TO SAVEPOINT`, clears
-    /// it): its `COMMIT` would end in a rollback that PostgreSQL reports as no error.
+    /// transaction, or was dropped before its answer, which may have (a later statement that
+    /// succeeds, such as `ROLLBACK TO SAVEPOINT`, clears it): its `COMMIT` would end in a
+    /// rollback that PostgreSQL reports as no error.
     pub(crate) failed: bool,
+    /// A statement sent behind the opening was dropped before both were answered: whether a
+    /// transaction is open is unknown, so the transaction runs nothing more, cannot commit,
+    /// and its connection is closed.
+    pub(crate) in_doubt: bool,
 }
 
 impl Default for TxState {
@@ -318,6 +333,7 @@ impl Default for TxState {
             session_end: SessionEnd::Reset,
             opened_before: false,
             failed: false,
+            in_doubt: false,
         }
     }
 }
@@ -352,6 +368,8 @@ impl TxState {
             .is_ok();
         let (error, discard) = begin_failure(source, role, tenant, rolled_back);
         self.in_flight = discard;
+        // Rolled back: no transaction is left for a commit to end silently.
+        self.failed = false;
         error
     }
 

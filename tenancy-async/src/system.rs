@@ -36,6 +36,7 @@ impl AsyncSystemConn<'_> {
         U: Send,
     {
         check_global(&query)?;
+        *self.failed = true;
         let result = query.load(self.conn).await;
         *self.failed = crate::pipeline::failed_on_server(&result);
         result.map_err(Error::from)
@@ -51,6 +52,7 @@ impl AsyncSystemConn<'_> {
         U: Send,
     {
         check_global(&query)?;
+        *self.failed = true;
         let result = query.get_result(self.conn).await;
         *self.failed = crate::pipeline::failed_on_server(&result);
         result.map_err(Error::from)
@@ -109,6 +111,7 @@ impl AsyncSystemConn<'_> {
             + Send,
     {
         check_global(&query)?;
+        *self.failed = true;
         let result = diesel::select(diesel::dsl::exists(query))
             .get_result(self.conn)
             .await;
@@ -125,6 +128,7 @@ impl AsyncSystemConn<'_> {
         Q: GlobalQuery + QueryFragment<Pg> + ExecuteDsl<AsyncPgConnection> + Send,
     {
         check_global(&statement)?;
+        *self.failed = true;
         let result = statement.execute(self.conn).await;
         *self.failed = crate::pipeline::failed_on_server(&result);
         result.map_err(Error::from)
@@ -142,6 +146,7 @@ impl AsyncSystemConn<'_> {
             + 'q,
         U: Send,
     {
+        *self.failed = true;
         let result = query.load(self.conn).await;
         *self.failed = crate::pipeline::failed_on_server(&result);
         result.map_err(Error::from)

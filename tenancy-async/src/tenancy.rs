@@ -321,6 +321,7 @@ impl AsyncTenancy {
             }
             let session = pooled.session;
             pooled.state.in_flight = true;
+            pooled.state.failed = false;
             pooled.state.session_end = self.entry.session_end();
             pooled.state.opening = Some(Box::new(Opening {
                 begin,
@@ -556,6 +557,14 @@ pub(crate) async fn end_transaction(conn: &mut SessionConn, end: &str) -> Result
     if end != "COMMIT" && conn.state.opening.is_some() {
         conn.state.forget_opening();
         return Ok(());
+    }
+    if conn.state.in_doubt {
+        // Nothing is sent: the connection stays marked, and closing it ends whatever is open.
+        return if end == "COMMIT" {
+            Err(Error::AbortedTransaction)
+        } else {
+            Ok(())
+        };
     }
     // PostgreSQL answers the `COMMIT` of an aborted transaction with a rollback and no error:
     // a failed statement whose error the caller set aside must not end as a success.

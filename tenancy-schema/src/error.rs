@@ -74,9 +74,11 @@ pub enum Error {
     )]
     InvalidRoleName(String),
     /// A statement of the transaction failed and the closure still returned `Ok` (having set
-    /// the error aside): PostgreSQL had aborted the transaction, so it was rolled back and
-    /// nothing it wrote was kept. Return the statement's error instead, or run the statement
-    /// that may fail inside a savepoint of your own.
+    /// the error aside), or (async) a statement was dropped before its answer and none ran
+    /// after it, or one dropped before the answer to its transaction's pipelined opening left
+    /// the transaction in doubt: PostgreSQL had aborted the transaction, or may have, so it was
+    /// rolled back and nothing it wrote was kept. Return the statement's error instead, or run
+    /// the statement that may fail inside a savepoint of your own.
     #[error(
         "a statement of the transaction failed and the transaction was rolled back, though the closure returned Ok: nothing it wrote was kept"
     )]

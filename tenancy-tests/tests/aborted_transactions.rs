@@ -1,11 +1,15 @@
 //! PostgreSQL answers the `COMMIT` of a transaction a failed statement aborted with a
 //! rollback, and no error. A closure that sets a statement's error aside and returns `Ok` must
 //! not be told that its transaction committed: it gets `Error::AbortedTransaction`, and the
-//! connection goes back to the pool clean. A failure undone inside the transaction (a savepoint
-//! rolled back to) commits as usual. Sync and async (pipelined or not), tenant transactions
+//! connection goes back to the pool clean. So does one whose statement was dropped before its
+//! answer (a timeout of its own around one query), whatever the server made of it. A failure
+//! undone inside the transaction (a savepoint rolled back to) commits as usual, and so does the
+//! next transaction on the connection. Sync and async (pipelined or not), tenant transactions
 //! and the system connection, row level security on and off.
 
 mod common;
+
+use std::time::Duration;
 
 use common::schema::posts;
 use common::{Rls, assert_async_sessions_clean, async_tenancy_with};
@@ -196,5 +200,105 @@ async fn a_failed_statement_set_aside_is_never_reported_committed_async() {
             "{rls:?} {pipeline}: {r:?}"
         );
         assert_async_sessions_clean(&t, &format!("{rls:?} {pipeline}")).await;
+    }
+}
+
+/// A statement that fails on the server after 200 ms.
+const LATE_FAILURE: &str = "SELECT 1 / (pg_sleep(0.2) IS NULL)::int";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_dropped_before_its_answer_is_never_reported_committed() {
+    for (rls, pipeline) in Rls::all_async() {
+        let (a, _) = rls.two_tenants();
+        let t = async_tenancy_with(rls, 1, pipeline).await;
+        let tag = format!("{}-{pipeline}", rls.native());
+        let lost = format!("dropped-lost-{tag}");
+        let r = t
+            .transaction(a, async |tx| {
+                tx.insert_into(posts::table)
+                    .values(post(820, &lost))
+                    .execute()
+                    .await?;
+                let dropped = tokio::time::timeout(
+                    Duration::from_millis(50),
+                    tx.execute(diesel::sql_query(LATE_FAILURE)),
+                )
+                .await;
+                assert!(dropped.is_err(), "the statement was still running");
+                Ok::<_, Error>(())
+            })
+            .await;
+        assert!(
+            matches!(r, Err(Error::AbortedTransaction)),
+            "{rls:?} {pipeline}: {r:?}"
+        );
+        assert!(!has_post(rls, a, &lost), "{rls:?} {pipeline}");
+        // Held as a value, as the axum layer holds it.
+        let owned_lost = format!("dropped-owned-lost-{tag}");
+        let mut owned = t.begin(a, None).await.expect("begin");
+        owned
+            .tx()
+            .insert_into(posts::table)
+            .values(post(821, &owned_lost))
+            .execute()
+            .await
+            .expect("write");
+        let dropped = tokio::time::timeout(
+            Duration::from_millis(50),
+            owned.tx().execute(diesel::sql_query(LATE_FAILURE)),
+        )
+        .await;
+        assert!(dropped.is_err(), "the statement was still running");
+        let r = owned.commit().await;
+        assert!(
+            matches!(r, Err(Error::AbortedTransaction)),
+            "{rls:?} {pipeline}: {r:?}"
+        );
+        assert!(!has_post(rls, a, &owned_lost), "{rls:?} {pipeline}");
+        // A statement after the dropped one that succeeds shows the transaction alive. (Not
+        // the first statement: dropped, that one leaves a pipelined opening in doubt.)
+        let kept = format!("dropped-kept-{tag}");
+        t.transaction(a, async |tx| {
+            tx.execute(diesel::sql_query("SELECT 1")).await?;
+            let dropped = tokio::time::timeout(
+                Duration::from_millis(50),
+                tx.execute(diesel::sql_query("SELECT pg_sleep(0.2)")),
+            )
+            .await;
+            assert!(dropped.is_err(), "the statement was still running");
+            tx.insert_into(posts::table)
+                .values(post(822, &kept))
+                .execute()
+                .await?;
+            Ok::<_, Error>(())
+        })
+        .await
+        .expect("committed");
+        assert!(has_post(rls, a, &kept), "{rls:?} {pipeline}");
+        assert_async_sessions_clean(&t, &format!("{rls:?} {pipeline}")).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_transaction_on_the_connection_commits() {
+    for (rls, pipeline) in Rls::all_async() {
+        let (a, _) = rls.two_tenants();
+        let t = async_tenancy_with(rls, 1, pipeline).await;
+        let failed = t
+            .transaction(a, async |tx| {
+                tx.execute(diesel::sql_query("SELECT 1 / 0")).await?;
+                Ok::<_, Error>(())
+            })
+            .await;
+        assert!(failed.is_err());
+        t.transaction(a, async |_| Ok::<_, Error>(()))
+            .await
+            .unwrap_or_else(|e| panic!("{rls:?} {pipeline}: an empty transaction: {e}"));
+        t.begin(a, None)
+            .await
+            .expect("begin")
+            .commit()
+            .await
+            .unwrap_or_else(|e| panic!("{rls:?} {pipeline}: an empty held transaction: {e}"));
     }
 }

@@ -4,6 +4,9 @@
 //! flight must not hand the pool a connection inside a transaction: the next tenant on that
 //! connection would run inside it, commit what it wrote, and run what its SQL prepared.
 //!
+//! A first statement dropped before its opening was answered leaves the transaction in doubt:
+//! it runs nothing more and cannot commit, and its connection is closed.
+//!
 //! The tests here change a tenant's status, so they hold one lock: they run one at a time, in
 //! a binary of their own.
 
@@ -169,6 +172,64 @@ async fn a_transaction_opened_by_a_dropped_statement_reaches_no_later_tenant() {
             "{rls:?}: the write of A's dropped transaction was committed"
         );
         assert_eq!(b_titles_as_owner(rls, b), ["b one", "b two"], "{rls:?}");
+        assert_async_sessions_clean(&t, &format!("{rls:?}")).await;
+    }
+}
+
+/// Refused, with its first statement dropped before the answer: the next statement does not
+/// run (on extension 1.7 a refused `BEGIN` carrying the entry leaves no transaction open, so it
+/// would run on its own, without a context, and be committed), and nothing is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_statement_dropped_behind_its_opening_leaves_the_transaction_in_doubt() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    for rls in Rls::all() {
+        let (a, b) = rls.two_tenants();
+        let t = async_tenancy_with(rls, 1, true).await;
+        // The connection's first transaction loads the extension's library where there is one.
+        async_titles(&t, a).await;
+        set_status(rls, a, "suspended");
+        // The native context keeps a tenant's status for up to a second.
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let r = t
+            .transaction(a, async |tx| {
+                {
+                    let mut first =
+                        std::pin::pin!(tx.load::<_, String>(posts::table.select(posts::title)));
+                    let polled =
+                        std::future::poll_fn(|cx| Poll::Ready(first.as_mut().poll(cx).is_ready()))
+                            .await;
+                    assert!(!polled, "answered at once");
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let second = tx
+                    .insert_into(posts::table)
+                    .values((
+                        posts::id.eq(9100),
+                        posts::title.eq("after a drop"),
+                        posts::slug.eq("after-a-drop"),
+                    ))
+                    .execute()
+                    .await;
+                assert!(
+                    matches!(second, Err(Error::AbortedTransaction)),
+                    "{second:?}"
+                );
+                Ok::<_, Error>(())
+            })
+            .await;
+        assert!(
+            matches!(r, Err(Error::AbortedTransaction)),
+            "{rls:?}: {r:?}"
+        );
+        set_status(rls, a, "active");
+        assert!(
+            !async_titles(&t, a)
+                .await
+                .iter()
+                .any(|title| title == "after a drop"),
+            "{rls:?}"
+        );
+        assert_eq!(async_titles(&t, b).await, ["b one", "b two"], "{rls:?}");
         assert_async_sessions_clean(&t, &format!("{rls:?}")).await;
     }
 }
