@@ -184,18 +184,19 @@ macro_rules! run_statement {
             // transaction is open, and with which outcome, is unknown.
             return Err(::tenancy_schema::Error::AbortedTransaction);
         }
-        // Until the answer is read, the statement counts as failed: one dropped on the way
-        // (a timeout of the caller's around it) may have aborted the transaction.
-        __tenancy_state.failed = true;
         match __tenancy_state.opening.take() {
             None => {
                 let mut __tenancy_handle = __tenancy_shared;
                 let $conn = &mut __tenancy_handle;
-                let __tenancy_result = $crate::pipeline::sendable($statement).await;
-                __tenancy_state.ran(&__tenancy_result);
-                __tenancy_result.map_err(::tenancy_schema::Error::from)
+                $crate::pipeline::watched(
+                    &mut __tenancy_state.failed,
+                    $crate::pipeline::sendable($statement),
+                )
+                .await
             }
             Some(__tenancy_opening) => {
+                // Failed until answered, as in `watched`; `settle` notes the answer.
+                __tenancy_state.failed = true;
                 // Sent again after a refusal (which may have cleared the mark): from here a
                 // transaction may be open on the server until the answer is read.
                 __tenancy_state.in_flight = true;
@@ -219,6 +220,20 @@ macro_rules! run_statement {
 }
 
 pub(crate) use run_statement;
+
+/// Runs a statement of an open transaction. Until its answer is read the statement counts as
+/// failed (`failed` is [`TxState::failed`]): one dropped on the way, by a timeout of the
+/// caller's around it, may have aborted the transaction, whose `COMMIT` would then end in a
+/// rollback reported as no error.
+pub(crate) async fn watched<T>(
+    failed: &mut bool,
+    statement: impl Future<Output = QueryResult<T>>,
+) -> Result<T, Error> {
+    *failed = true;
+    let result = statement.await;
+    *failed = failed_on_server(&result);
+    result.map_err(Error::from)
+}
 
 /// A statement's future behind a `Send` trait object. The future names the connection type
 /// `&'s AsyncPgConnection`; left as it is, a caller's future that holds it (an axum handler)
@@ -339,11 +354,6 @@ impl Default for TxState {
 }
 
 impl TxState {
-    /// Notes how a statement of the open transaction ended on the server.
-    pub(crate) fn ran<T>(&mut self, result: &diesel::QueryResult<T>) {
-        self.failed = failed_on_server(result);
-    }
-
     /// Drops a pending opening. One that was never sent left nothing on the server, so the
     /// connection is clean again.
     pub(crate) fn forget_opening(&mut self) {
@@ -386,7 +396,7 @@ impl TxState {
             Ok(()) => {
                 self.open = true;
                 self.opened_before = true;
-                self.ran(&result);
+                self.failed = failed_on_server(&result);
                 result.map_err(Error::from)
             }
             Err(source) => {
@@ -403,6 +413,6 @@ impl TxState {
 
 /// Whether `result` is a statement's failure on the server, which aborts the transaction it
 /// ran in (an error found before sending, or in reading rows the server sent, does not).
-pub(crate) fn failed_on_server<T>(result: &diesel::QueryResult<T>) -> bool {
+fn failed_on_server<T>(result: &diesel::QueryResult<T>) -> bool {
     matches!(result, Err(diesel::result::Error::DatabaseError(..)))
 }

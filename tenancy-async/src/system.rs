@@ -8,8 +8,10 @@ use diesel::query_dsl::methods::LimitDsl;
 use diesel_async::methods::{ExecuteDsl, LoadQuery};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use tenancy_schema::__private_v0_1::executor::check_global;
+use tenancy_schema::Result;
 use tenancy_schema::scope::GlobalQuery;
-use tenancy_schema::{Error, Result};
+
+use crate::pipeline::watched;
 
 /// A connection for global tables, from [`crate::AsyncTenancy::system`]. Queries touching a
 /// tenant-scoped table do not compile, or are refused before they are sent.
@@ -36,10 +38,7 @@ impl AsyncSystemConn<'_> {
         U: Send,
     {
         check_global(&query)?;
-        *self.failed = true;
-        let result = query.load(self.conn).await;
-        *self.failed = crate::pipeline::failed_on_server(&result);
-        result.map_err(Error::from)
+        watched(self.failed, query.load(&mut *self.conn)).await
     }
 
     /// Runs a `SELECT` over global tables and returns the first row, or `NotFound`.
@@ -52,10 +51,7 @@ impl AsyncSystemConn<'_> {
         U: Send,
     {
         check_global(&query)?;
-        *self.failed = true;
-        let result = query.get_result(self.conn).await;
-        *self.failed = crate::pipeline::failed_on_server(&result);
-        result.map_err(Error::from)
+        watched(self.failed, query.get_result(&mut *self.conn)).await
     }
 
     /// [`AsyncSystemConn::load`] under Diesel's other name.
@@ -111,12 +107,11 @@ impl AsyncSystemConn<'_> {
             + Send,
     {
         check_global(&query)?;
-        *self.failed = true;
-        let result = diesel::select(diesel::dsl::exists(query))
-            .get_result(self.conn)
-            .await;
-        *self.failed = crate::pipeline::failed_on_server(&result);
-        result.map_err(Error::from)
+        watched(
+            self.failed,
+            diesel::select(diesel::dsl::exists(query)).get_result(&mut *self.conn),
+        )
+        .await
     }
 
     /// Runs an `INSERT`, `UPDATE` or `DELETE` on a global table.
@@ -128,10 +123,7 @@ impl AsyncSystemConn<'_> {
         Q: GlobalQuery + QueryFragment<Pg> + ExecuteDsl<AsyncPgConnection> + Send,
     {
         check_global(&statement)?;
-        *self.failed = true;
-        let result = statement.execute(self.conn).await;
-        *self.failed = crate::pipeline::failed_on_server(&result);
-        result.map_err(Error::from)
+        watched(self.failed, statement.execute(&mut *self.conn)).await
     }
 
     /// Loads rows from raw SQL. It runs as the application role with no tenant set, so row
@@ -146,9 +138,6 @@ impl AsyncSystemConn<'_> {
             + 'q,
         U: Send,
     {
-        *self.failed = true;
-        let result = query.load(self.conn).await;
-        *self.failed = crate::pipeline::failed_on_server(&result);
-        result.map_err(Error::from)
+        watched(self.failed, query.load(&mut *self.conn)).await
     }
 }

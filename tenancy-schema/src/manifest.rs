@@ -166,8 +166,9 @@ pub(crate) fn tenant_tables() -> &'static [crate::scope::ScopeEntry] {
     })
 }
 
-/// The table every tenant column references (`tenancy check` reads the same name).
-const TENANTS_TABLE: &str = "tenants";
+/// The table every tenant column references: the one the scoping layer shadows by `id`, and
+/// `tenancy check`'s default ([`crate::check::CheckOptions::tenants_table`]).
+pub(crate) const TENANTS_TABLE: &str = "tenants";
 
 /// The SQL names of every table classified in this binary, tenant-scoped or global. Built
 /// once.

@@ -15,7 +15,8 @@ use common::schema::posts;
 use common::{Rls, assert_async_sessions_clean, async_tenancy_with};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use tenancy_schema::{Error, TenantId};
+use tenancy_async::AsyncTenantTx;
+use tenancy_schema::{Error, TenantId, TenantTx};
 
 /// A row of raw SQL.
 #[derive(QueryableByName, Debug)]
@@ -55,6 +56,49 @@ fn post(id: i32, slug: &str) -> NewPost {
     )
 }
 
+/// Inserts a post with the slug `first`, which is taken: the unique violation aborts the
+/// transaction, and its error is set aside as a careless closure would.
+fn fail_unique(tx: &mut TenantTx<'_>, id: i32) {
+    let dup = tx
+        .insert_into(posts::table)
+        .values(post(id, "first"))
+        .execute();
+    assert!(dup.is_err());
+}
+
+/// Writes the post `slug`.
+async fn write_async(tx: &mut AsyncTenantTx<'_>, id: i32, slug: &str) -> Result<(), Error> {
+    tx.insert_into(posts::table)
+        .values(post(id, slug))
+        .execute()
+        .await
+        .map(drop)
+}
+
+/// [`fail_unique`], async.
+async fn fail_unique_async(tx: &mut AsyncTenantTx<'_>, id: i32) {
+    let dup = tx
+        .insert_into(posts::table)
+        .values(post(id, "first"))
+        .execute()
+        .await;
+    assert!(dup.is_err());
+}
+
+/// A statement that fails on the server after 200 ms.
+const LATE_FAILURE: &str = "SELECT 1 / (pg_sleep(0.2) IS NULL)::int";
+
+/// Sends `sql` and drops it 50 ms later, before its answer, as a timeout of the caller's
+/// around one query would.
+async fn drop_before_answer(tx: &mut AsyncTenantTx<'_>, sql: &str) {
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(50),
+        tx.execute(diesel::sql_query(sql)),
+    )
+    .await;
+    assert!(dropped.is_err(), "the statement was still running");
+}
+
 #[test]
 fn a_failed_statement_set_aside_is_never_reported_committed() {
     for rls in Rls::all() {
@@ -65,12 +109,7 @@ fn a_failed_statement_set_aside_is_never_reported_committed() {
             tx.insert_into(posts::table)
                 .values(post(800, &slug))
                 .execute()?;
-            // Slug `first` is taken: a unique violation aborts the transaction.
-            let dup = tx
-                .insert_into(posts::table)
-                .values(post(801, "first"))
-                .execute();
-            assert!(dup.is_err());
+            fail_unique(tx, 801);
             Ok::<_, Error>(())
         });
         assert!(
@@ -85,11 +124,7 @@ fn a_failed_statement_set_aside_is_never_reported_committed() {
                 .values(post(802, &slug))
                 .execute()?;
             tx.execute(diesel::sql_query("SAVEPOINT retry"))?;
-            let dup = tx
-                .insert_into(posts::table)
-                .values(post(803, "first"))
-                .execute();
-            assert!(dup.is_err());
+            fail_unique(tx, 803);
             tx.execute(diesel::sql_query("ROLLBACK TO SAVEPOINT retry"))?;
             Ok::<_, Error>(())
         })
@@ -124,16 +159,8 @@ async fn a_failed_statement_set_aside_is_never_reported_committed_async() {
         let lost = format!("async-lost-{tag}");
         let r = t
             .transaction(a, async |tx| {
-                tx.insert_into(posts::table)
-                    .values(post(810, &lost))
-                    .execute()
-                    .await?;
-                let dup = tx
-                    .insert_into(posts::table)
-                    .values(post(811, "first"))
-                    .execute()
-                    .await;
-                assert!(dup.is_err());
+                write_async(tx, 810, &lost).await?;
+                fail_unique_async(tx, 811).await;
                 Ok::<_, Error>(())
             })
             .await;
@@ -145,20 +172,10 @@ async fn a_failed_statement_set_aside_is_never_reported_committed_async() {
         // An owned transaction's commit, which the axum layer calls on a 2xx answer.
         let owned_lost = format!("async-owned-lost-{tag}");
         let mut owned = t.begin(a, None).await.expect("begin");
-        owned
-            .tx()
-            .insert_into(posts::table)
-            .values(post(812, &owned_lost))
-            .execute()
+        write_async(&mut owned.tx(), 812, &owned_lost)
             .await
             .expect("write");
-        let dup = owned
-            .tx()
-            .insert_into(posts::table)
-            .values(post(813, "first"))
-            .execute()
-            .await;
-        assert!(dup.is_err());
+        fail_unique_async(&mut owned.tx(), 813).await;
         let r = owned.commit().await;
         assert!(
             matches!(r, Err(Error::AbortedTransaction)),
@@ -168,17 +185,9 @@ async fn a_failed_statement_set_aside_is_never_reported_committed_async() {
         // Undone by a savepoint of the closure's own: committed.
         let kept = format!("async-kept-{tag}");
         t.transaction(a, async |tx| {
-            tx.insert_into(posts::table)
-                .values(post(814, &kept))
-                .execute()
-                .await?;
+            write_async(tx, 814, &kept).await?;
             tx.execute(diesel::sql_query("SAVEPOINT retry")).await?;
-            let dup = tx
-                .insert_into(posts::table)
-                .values(post(815, "first"))
-                .execute()
-                .await;
-            assert!(dup.is_err());
+            fail_unique_async(tx, 815).await;
             tx.execute(diesel::sql_query("ROLLBACK TO SAVEPOINT retry"))
                 .await?;
             Ok::<_, Error>(())
@@ -203,9 +212,6 @@ async fn a_failed_statement_set_aside_is_never_reported_committed_async() {
     }
 }
 
-/// A statement that fails on the server after 200 ms.
-const LATE_FAILURE: &str = "SELECT 1 / (pg_sleep(0.2) IS NULL)::int";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_dropped_before_its_answer_is_never_reported_committed() {
     for (rls, pipeline) in Rls::all_async() {
@@ -215,16 +221,8 @@ async fn a_statement_dropped_before_its_answer_is_never_reported_committed() {
         let lost = format!("dropped-lost-{tag}");
         let r = t
             .transaction(a, async |tx| {
-                tx.insert_into(posts::table)
-                    .values(post(820, &lost))
-                    .execute()
-                    .await?;
-                let dropped = tokio::time::timeout(
-                    Duration::from_millis(50),
-                    tx.execute(diesel::sql_query(LATE_FAILURE)),
-                )
-                .await;
-                assert!(dropped.is_err(), "the statement was still running");
+                write_async(tx, 820, &lost).await?;
+                drop_before_answer(tx, LATE_FAILURE).await;
                 Ok::<_, Error>(())
             })
             .await;
@@ -236,19 +234,10 @@ async fn a_statement_dropped_before_its_answer_is_never_reported_committed() {
         // Held as a value, as the axum layer holds it.
         let owned_lost = format!("dropped-owned-lost-{tag}");
         let mut owned = t.begin(a, None).await.expect("begin");
-        owned
-            .tx()
-            .insert_into(posts::table)
-            .values(post(821, &owned_lost))
-            .execute()
+        write_async(&mut owned.tx(), 821, &owned_lost)
             .await
             .expect("write");
-        let dropped = tokio::time::timeout(
-            Duration::from_millis(50),
-            owned.tx().execute(diesel::sql_query(LATE_FAILURE)),
-        )
-        .await;
-        assert!(dropped.is_err(), "the statement was still running");
+        drop_before_answer(&mut owned.tx(), LATE_FAILURE).await;
         let r = owned.commit().await;
         assert!(
             matches!(r, Err(Error::AbortedTransaction)),
@@ -260,16 +249,8 @@ async fn a_statement_dropped_before_its_answer_is_never_reported_committed() {
         let kept = format!("dropped-kept-{tag}");
         t.transaction(a, async |tx| {
             tx.execute(diesel::sql_query("SELECT 1")).await?;
-            let dropped = tokio::time::timeout(
-                Duration::from_millis(50),
-                tx.execute(diesel::sql_query("SELECT pg_sleep(0.2)")),
-            )
-            .await;
-            assert!(dropped.is_err(), "the statement was still running");
-            tx.insert_into(posts::table)
-                .values(post(822, &kept))
-                .execute()
-                .await?;
+            drop_before_answer(tx, "SELECT pg_sleep(0.2)").await;
+            write_async(tx, 822, &kept).await?;
             Ok::<_, Error>(())
         })
         .await

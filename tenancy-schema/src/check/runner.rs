@@ -48,7 +48,7 @@ impl Default for CheckOptions {
             schema: "public".to_owned(),
             app_role: "tenancy_app".to_owned(),
             tenant_column: "tenant_id".to_owned(),
-            tenants_table: "tenants".to_owned(),
+            tenants_table: crate::manifest::TENANTS_TABLE.to_owned(),
             citus: false,
             migrations: &[],
         }
