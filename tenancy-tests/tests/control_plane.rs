@@ -1259,6 +1259,65 @@ fn a_write_grant_does_not_widen_who_reads_a_resource() {
     .expect("a write grant renames");
 }
 
+/// The same rule in the database, for SQL in a tenant's transaction: a write grant edits a
+/// resource, but neither changes who reads it (its visibility, its workspace) nor takes it
+/// over; its owner still changes its visibility.
+#[test]
+fn a_write_grant_does_not_widen_who_reads_a_resource_in_sql() {
+    let t = tenancy(1);
+    let c = new_tenant(&t, "visibility-sql");
+    let writer = member(&t, &c, "writer", MemberRole::Member);
+    let data = serde_json::json!({ "text": "hi" });
+    let private = t
+        .transaction_as(c.tenant, c.owner_principal, |tx| {
+            let r = envelope::create(
+                tx,
+                &spec(c.workspace, "private", ResourceVisibility::Private, &data),
+            )?;
+            envelope::grant(tx, r.id, writer, AclPermission::Write)?;
+            Ok::<_, Error>(r.id)
+        })
+        .unwrap();
+    let id = private.as_uuid();
+    let run_as = |who: PrincipalId, set: &str| {
+        t.transaction_as(c.tenant, who, |tx| {
+            tx.execute(diesel::sql_query(format!(
+                "UPDATE resources SET {set} WHERE id = '{id}'"
+            )))
+        })
+    };
+    for (set, refusal) in [
+        ("visibility = 'tenant'", "changing who reads a resource"),
+        (
+            "workspace_id = gen_random_uuid()",
+            "owner and workspace are set when it is created",
+        ),
+        (
+            &format!("owner_principal_id = '{}'", writer.as_uuid()),
+            "owner and workspace are set when it is created",
+        ),
+    ] {
+        let r = run_as(writer, set);
+        assert!(
+            matches!(&r, Err(Error::Query(e)) if e.to_string().contains(refusal)),
+            "{set}: {r:?}"
+        );
+    }
+    assert_eq!(run_as(writer, "name = 'renamed in sql'").ok(), Some(1));
+    assert_eq!(
+        run_as(c.owner_principal, "visibility = 'tenant'").ok(),
+        Some(1)
+    );
+    let r = run_as(
+        c.owner_principal,
+        &format!("owner_principal_id = '{}'", writer.as_uuid()),
+    );
+    assert!(
+        r.is_err(),
+        "the owner hands a resource over through the API only: {r:?}"
+    );
+}
+
 /// A pending invitation shows the name the inviting tenant gave, not the one the user
 /// registered with (which would tell the tenant the address is registered, and the user's
 /// name, before the user joined); once accepted, the user's own.
