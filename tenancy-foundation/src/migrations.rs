@@ -23,7 +23,7 @@ pub const FOUNDATION: &[MigrationFiles] = &[
     files!("2026-12-04-150000_api_key_prefix_lookup_reviewed"),
     files!("2026-12-04-230000_members_user_set_by_control_plane"),
     files!("2026-12-04-230100_member_directory_names_by_consent"),
-    files!("2026-12-05-010000_resource_sharing_by_owner"),
+    files!("2026-12-05-010000_sharing_by_owners_joining_by_invitees"),
 ];
 
 /// The core's migrations and the foundation's.

@@ -655,6 +655,15 @@ const CASES: &[Case] = &[
         breaks: "GRANT UPDATE (email) ON users TO tenancy_app",
         fix: "REVOKE UPDATE (email) ON users FROM tenancy_app",
     },
+    // Row level security does not keep it private when a policy lets every row through.
+    Case {
+        id: "TEN056",
+        object: "table users",
+        breaks: "ALTER TABLE users ENABLE ROW LEVEL SECURITY; GRANT SELECT ON users TO tenancy_app; \
+                 CREATE POLICY every_user ON users TO tenancy_app USING (email <> '')",
+        fix: "DROP POLICY every_user ON users; REVOKE SELECT ON users FROM tenancy_app; \
+              ALTER TABLE users DISABLE ROW LEVEL SECURITY",
+    },
     // The roles of every tenant, in one global table.
     Case {
         id: "TEN057",

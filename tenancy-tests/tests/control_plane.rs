@@ -25,7 +25,7 @@ use tenancy_foundation::models::{
     WorkspaceKind,
 };
 use tenancy_foundation::{ResourceId, authz, org};
-use tenancy_schema::{Error, PrincipalId, Tenancy, TenantId};
+use tenancy_schema::{Error, PrincipalId, Tenancy, TenantId, TenantTx};
 use uuid::Uuid;
 
 /// The event collector, installed as the global default before any test of this binary
@@ -1360,6 +1360,27 @@ fn an_invitation_shows_nothing_of_the_user_until_accepted() {
         .map(|e| e.display_name)
     };
     assert_eq!(name_seen(&t).as_deref(), Some("Guessed Name"));
+    // SQL in the inviting tenant's transaction, which may set a membership's status (to
+    // remove a member), cannot accept for the user: not as the owner, nor without a principal.
+    let accept = |tx: &mut TenantTx<'_>| {
+        tx.execute(diesel::sql_query(
+            "UPDATE org_members SET status = 'active' WHERE status = 'invited'",
+        ))
+    };
+    for (principal, forced) in [
+        (
+            Some(a.owner_principal),
+            t.transaction_as(a.tenant, a.owner_principal, accept),
+        ),
+        (None, t.transaction(a.tenant, accept)),
+    ] {
+        assert!(
+            matches!(&forced, Err(Error::Query(e)) if e.to_string().contains("accepted by the invited user")),
+            "{principal:?}: {forced:?}"
+        );
+    }
+    assert_eq!(name_seen(&t).as_deref(), Some("Guessed Name"));
+    // Withdrawing the invitation stays the tenant's to do; here it is accepted instead.
     control::accept_invitation(&t, a.tenant, inv.principal).expect("accept");
     assert_eq!(name_seen(&t), Some(b_email.display_name));
 }

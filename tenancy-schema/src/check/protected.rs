@@ -5,6 +5,8 @@
 
 use super::CheckOptions;
 use super::catalog::Catalog;
+use super::catalog::PolicyRow;
+use super::expr::{always_true, reads_tenant_context};
 use super::report::Findings;
 use super::tables::check_policies;
 
@@ -75,6 +77,23 @@ pub(super) fn check_private_tables(f: &mut Findings, catalog: &Catalog, o: &Chec
                 ),
             );
         }
+        let opened_by = (t.private && t.app_reads_any && t.rls)
+            .then(|| opened_to_every_tenant(catalog.policies.get(table.as_str())))
+            .flatten();
+        if let Some(policy) = opened_by {
+            f.add(
+                "TEN056",
+                format!("table {table}"),
+                format!(
+                    "{table} is marked private (`COMMENT ... IS 'tenancy: private: ..'`), kept from `{}` because it holds rows of every tenant, yet `{}` may read it, and policy {policy} lets it read rows whatever its tenant",
+                    o.app_role, o.app_role
+                ),
+                format!(
+                    "REVOKE SELECT ON {table} FROM {app}, PUBLIC, and any column grants; reach it through a reviewed function (or bound every policy that lets {app} read it by tenancy.current_tenant())",
+                    app = o.app_role
+                ),
+            );
+        }
         if t.private && t.app_reads_any && !t.rls {
             f.add(
                 "TEN056",
@@ -90,4 +109,30 @@ pub(super) fn check_private_tables(f: &mut Findings, catalog: &Catalog, o: &Chec
             );
         }
     }
+}
+
+/// The permissive policy through which the application role reads a private table's rows
+/// whatever its tenant: one that does not read the tenant context, when no restrictive policy
+/// does either (permissive policies are ORed, restrictive ones ANDed with them). None when
+/// every way in reads the context, or none lets the role read.
+fn opened_to_every_tenant(policies: Option<&Vec<PolicyRow>>) -> Option<String> {
+    let policies = policies.map_or(&[][..], Vec::as_slice);
+    let reads = |p: &&PolicyRow| p.applies_to_app && (p.cmd == "*" || p.cmd == "r");
+    let bounded = |p: &PolicyRow| {
+        p.using
+            .as_deref()
+            .is_some_and(|e| reads_tenant_context(e) && !always_true(e))
+    };
+    if policies
+        .iter()
+        .filter(reads)
+        .any(|p| !p.permissive && bounded(p))
+    {
+        return None;
+    }
+    policies
+        .iter()
+        .filter(reads)
+        .find(|p| p.permissive && !bounded(p))
+        .map(|p| p.name.clone())
 }

@@ -1,5 +1,7 @@
 DROP TRIGGER IF EXISTS resources_sharing_guard ON public.resources;
 DROP FUNCTION tenancy.resource_sharing_guard();
+DROP TRIGGER IF EXISTS org_members_acceptance_guard ON public.org_members;
+DROP FUNCTION tenancy.invitation_acceptance_guard();
 
 -- Back to distributing without the guard.
 CREATE OR REPLACE FUNCTION tenancy.distribute_foundation() RETURNS void

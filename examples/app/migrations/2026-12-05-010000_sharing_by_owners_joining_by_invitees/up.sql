@@ -1,3 +1,5 @@
+-- Two rules of the foundation held in SQL as well as by its API.
+--
 -- Who reads a resource is its owner's choice: its visibility, its workspace (a 'workspace'
 -- resource is read by whoever reads the workspace) and its owner. The resource_update policy
 -- lets an ACL grant of 'write' change any column, so SQL in a tenant's transaction could widen
@@ -37,17 +39,43 @@ END
 $$;
 REVOKE ALL ON FUNCTION tenancy.resource_sharing_guard() FROM PUBLIC;
 
+-- An invitation is accepted by the invited user: the membership's own principal. The member
+-- directory shows a member's registered name once the membership is active, and SQL in the
+-- inviting tenant's transaction (which may update a membership's status, to remove a member)
+-- must not turn it active to read that name before the user joined.
+CREATE FUNCTION tenancy.invitation_acceptance_guard() RETURNS trigger
+  LANGUAGE plpgsql
+AS $$
+BEGIN
+  IF NOT pg_has_role(current_user, 'tenancy_app', 'USAGE')
+     OR (SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r
+          WHERE r.rolname = current_user) THEN
+    RETURN NEW;
+  END IF;
+  IF OLD.status = 'invited' AND NEW.status = 'active'
+     AND tenancy.current_principal() IS DISTINCT FROM OLD.principal_id THEN
+    RAISE EXCEPTION 'tenancy: an invitation is accepted by the invited user alone'
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION tenancy.invitation_acceptance_guard() FROM PUBLIC;
+
 DO $$
 BEGIN
   IF NOT tenancy.on_citus() THEN
     CREATE TRIGGER resources_sharing_guard
       BEFORE UPDATE OF owner_principal_id, workspace_id, visibility ON public.resources
       FOR EACH ROW EXECUTE FUNCTION tenancy.resource_sharing_guard();
+    CREATE TRIGGER org_members_acceptance_guard
+      BEFORE UPDATE OF status ON public.org_members
+      FOR EACH ROW EXECUTE FUNCTION tenancy.invitation_acceptance_guard();
   END IF;
 END
 $$;
 
--- A deployment that moves to Citus later drops the guard when it distributes the tables.
+-- A deployment that moves to Citus later drops the guards when it distributes the tables.
 CREATE OR REPLACE FUNCTION tenancy.distribute_foundation() RETURNS void
   LANGUAGE plpgsql
   SET search_path = pg_catalog, pg_temp
@@ -69,13 +97,19 @@ BEGIN
     RAISE NOTICE 'tenancy: on Citus, policy % on % is applied in the query (tenancy_foundation::access) instead',
       p.polname, p.rel;
   END LOOP;
-  -- The guard of who reads a resource reads resource_acl and team_members: in a shard's
-  -- trigger that is a distributed query, which Citus refuses. Applied in the query instead.
-  IF EXISTS (SELECT FROM pg_trigger
-              WHERE tgrelid = 'public.resources'::regclass AND tgname = 'resources_sharing_guard') THEN
-    DROP TRIGGER resources_sharing_guard ON public.resources;
-    RAISE NOTICE 'tenancy: on Citus, trigger resources_sharing_guard on resources is applied in the query (tenancy_foundation::envelope) instead';
-  END IF;
+  -- The guards of who reads a resource (which reads resource_acl and team_members: in a
+  -- shard's trigger that is a distributed query, which Citus refuses) and of who accepts an
+  -- invitation (which reads the principal, a context the shards are not handed) are applied by
+  -- the foundation's API instead.
+  FOR p IN
+    SELECT tgname AS polname, tgrelid::regclass AS rel FROM pg_trigger
+     WHERE (tgrelid, tgname) IN (('public.resources'::regclass, 'resources_sharing_guard'),
+                                 ('public.org_members'::regclass, 'org_members_acceptance_guard'))
+  LOOP
+    EXECUTE format('DROP TRIGGER %I ON %s', p.polname, p.rel);
+    RAISE NOTICE 'tenancy: on Citus, trigger % on % is applied by tenancy_foundation''s API instead',
+      p.polname, p.rel;
+  END LOOP;
   -- Citus cannot plan a SQL function with a parameter that reads a distributed or reference
   -- table (the status hook `tenancy.enter` calls, the API key lookup); the same queries in
   -- PL/pgSQL it can. One node keeps the SQL forms, which the planner inlines.
