@@ -14,10 +14,10 @@ mod common;
 use common::Rls;
 use common::attacks::{
     BREAKOUTS, NOT_REACHING, NOT_ROUTINES, REACHING, REACHING_SETUP, READING_FUNCTIONS, ROUTINES,
-    ROUTINES_SETUP, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL, assert_b_untouched,
-    context_tagged_over_a_guessed_nonce, reaching_fragments, reaching_value, refused_as_reaching,
-    refused_as_reading_function, refused_as_routine, refused_as_run_from_text, replays_of,
-    string_across_fragments, tenant_column_assignments, unsafe_sql, value_breakouts,
+    ROUTINES_SETUP, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL, STRINGS_READ_TWO_WAYS,
+    assert_b_untouched, context_tagged_over_a_guessed_nonce, reaching_fragments, reaching_value,
+    refused_as_reaching, refused_as_reading_function, refused_as_routine, refused_as_run_from_text,
+    replays_of, string_across_fragments, tenant_column_assignments, unsafe_sql, value_breakouts,
 };
 use common::schema::{categories, comments, posts};
 use diesel::connection::SimpleConnection;
@@ -675,6 +675,40 @@ fn a_backslash_cannot_turn_a_string_into_code() {
             })
             .unwrap();
         assert!(names.is_empty(), "{rls:?}: {names:?}");
+        assert_eq!(titles(&t, a), ["a one", "a two"], "{rls:?}");
+        assert_b_untouched(rls, b, &format!("{rls:?}"));
+    }
+}
+
+#[test]
+fn a_string_read_two_ways_cannot_hide_code() {
+    for rls in Rls::all() {
+        let (a, b) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        for fragment in STRINGS_READ_TWO_WAYS {
+            let context = format!("{rls:?} {fragment}");
+            refused_in_filter(&t, a, fragment);
+            refused_on_system(&t, fragment, &context);
+            // With the setting the national string depends on turned off first, by a typed
+            // query's own fragment.
+            unsafe_sql(
+                t.transaction(a, |tx| {
+                    tx.load::<_, String>(
+                        categories::table
+                            .filter(sql::<Bool>(
+                                "set_config('standard_conforming_strings', 'off', true) IS NOT NULL",
+                            ))
+                            .select(categories::name),
+                    )?;
+                    tx.load::<_, String>(
+                        categories::table
+                            .select(sql::<Text>(&format!("({fragment})::text")))
+                            .limit(1),
+                    )
+                }),
+                &context,
+            );
+        }
         assert_eq!(titles(&t, a), ["a one", "a two"], "{rls:?}");
         assert_b_untouched(rls, b, &format!("{rls:?}"));
     }

@@ -14,10 +14,10 @@ mod common;
 
 use common::attacks::{
     BREAKOUTS, NOT_REACHING, NOT_ROUTINES, REACHING, REACHING_SETUP, READING_FUNCTIONS, ROUTINES,
-    ROUTINES_SETUP, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL, assert_b_untouched,
-    context_tagged_over_a_guessed_nonce, reaching_fragments, reaching_value, refused_as_reaching,
-    refused_as_reading_function, refused_as_routine, refused_as_run_from_text, replays_of,
-    string_across_fragments, tenant_column_assignments, unsafe_sql, value_breakouts,
+    ROUTINES_SETUP, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL, STRINGS_READ_TWO_WAYS,
+    assert_b_untouched, context_tagged_over_a_guessed_nonce, reaching_fragments, reaching_value,
+    refused_as_reaching, refused_as_reading_function, refused_as_routine, refused_as_run_from_text,
+    replays_of, string_across_fragments, tenant_column_assignments, unsafe_sql, value_breakouts,
 };
 use common::schema::{categories, comments, posts};
 use common::{Rls, assert_async_sessions_clean, async_tenancy_with, async_titles as titles};
@@ -183,6 +183,9 @@ async fn schema_qualified_and_text_run_tenant_tables_are_refused_before_sending(
         for fragment in RUN_FROM_TEXT {
             let e = refused_in_filter(&t, a, fragment, &run).await;
             assert!(refused_as_run_from_text(&e), "{run} {fragment}: {e}");
+        }
+        for fragment in STRINGS_READ_TWO_WAYS {
+            refused_in_filter(&t, a, fragment, &run).await;
         }
         // Refused before anything was sent: the connection is clean and A's rows are A's.
         assert_async_sessions_clean(&t, &run).await;

@@ -80,10 +80,8 @@ fn tokenize_as(sql: &str, conforming: bool) -> Result<Vec<Token>, SqlTextError> 
                 i = next;
             }
             b'\'' => {
-                let (_, next) = quoted(sql, i, b'\'', !conforming)
-                    .ok_or(SqlTextError::Unterminated("string literal"))?;
+                i = string_literal(sql, i, !conforming)?;
                 out.push(Token::Literal);
-                i = next;
             }
             b'$' => {
                 if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
@@ -120,21 +118,24 @@ fn tokenize_as(sql: &str, conforming: bool) -> Result<Vec<Token>, SqlTextError> 
                     i += 1;
                 }
                 let word = &sql[start..i];
-                // E'...' (backslash escapes), B'...', X'...', N'...' and U&'...' literals.
+                // E'...' (backslash escapes), B'...', X'...', N'...' and U&'...' literals. A
+                // national N'...' is a plain string: its backslashes follow
+                // standard_conforming_strings as a plain one's do.
                 let prefix = word.to_ascii_lowercase();
                 if bytes.get(i) == Some(&b'\'') && matches!(prefix.as_str(), "e" | "b" | "x" | "n")
                 {
-                    let (_, next) = quoted(sql, i, b'\'', prefix == "e")
-                        .ok_or(SqlTextError::Unterminated("string literal"))?;
+                    let backslash = match prefix.as_str() {
+                        "e" => true,
+                        "n" => !conforming,
+                        _ => false,
+                    };
+                    i = string_literal(sql, i, backslash)?;
                     out.push(Token::Literal);
-                    i = next;
                 } else if prefix == "u" && bytes.get(i) == Some(&b'&') {
                     match bytes.get(i + 1) {
                         Some(b'\'') => {
-                            let (_, next) = quoted(sql, i + 1, b'\'', false)
-                                .ok_or(SqlTextError::Unterminated("string literal"))?;
+                            i = string_literal(sql, i + 1, false)?;
                             out.push(Token::Literal);
-                            i = next;
                         }
                         Some(b'"') => return Err(SqlTextError::EscapedIdentifier),
                         _ => out.push(Token::Ident {
@@ -239,6 +240,44 @@ pub(super) fn block_comment_end(bytes: &[u8], start: usize) -> Option<usize> {
         }
     }
     None
+}
+
+/// Skips a string literal starting at its opening quote, `start`, with its continuations, and
+/// returns the index after it. PostgreSQL joins a string to a next one when only white space
+/// holding a newline (and `--` comments) separates them, and reads each continuation as it
+/// read the first part: after `E'..'`, a backslash still escapes the quote that follows it.
+/// `backslash`: whether backslashes escape in this literal.
+fn string_literal(sql: &str, start: usize, backslash: bool) -> Result<usize, SqlTextError> {
+    let unterminated = SqlTextError::Unterminated("string literal");
+    let (_, mut next) = quoted(sql, start, b'\'', backslash).ok_or(unterminated.clone())?;
+    while let Some(part) = continuation(sql.as_bytes(), next) {
+        (_, next) = quoted(sql, part, b'\'', backslash).ok_or(unterminated.clone())?;
+    }
+    Ok(next)
+}
+
+/// The quote that continues the string literal ending before `i`, if one does: PostgreSQL's
+/// `quotecontinue`, horizontal white space or a `--` comment, a newline, then any white space
+/// or comments ending in a newline, then the quote. (A vertical tab counts as white space, as
+/// in PostgreSQL 16; 15 rejects it.)
+fn continuation(bytes: &[u8], mut i: usize) -> Option<usize> {
+    let mut newline = false;
+    loop {
+        match bytes.get(i)? {
+            b' ' | b'\t' | b'\x0b' | b'\x0c' => i += 1,
+            b'\n' | b'\r' => {
+                newline = true;
+                i += 1;
+            }
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
+                    i += 1;
+                }
+            }
+            b'\'' if newline => return Some(i),
+            _ => return None,
+        }
+    }
 }
 
 /// Reads a quoted token starting at `start` (the opening quote); returns its content with

@@ -120,6 +120,70 @@ fn backslashes_must_read_the_same_with_either_string_setting() {
 }
 
 #[test]
+fn a_string_continued_on_a_new_line_reads_as_its_first_part() {
+    // PostgreSQL joins 'a' and a next string separated by white space holding a newline (a
+    // `--` comment may sit in it), reading the continuation as the first part: after E'..', a
+    // backslash still escapes the quote. Read as a fresh plain string, `posts` would hide in
+    // a comment.
+    let sql = "SELECT E'a'\n'\\'||'||' -- \\' || (SELECT title FROM public.posts) --' --\n";
+    match names(sql) {
+        // The plain string after it holds a backslash read two ways: refused as such.
+        Err(SqlTextError::AmbiguousBackslash(_)) => {}
+        Ok(found) => assert!(
+            found
+                .iter()
+                .any(|n| n.name == "posts" && n.schema.as_deref() == Some("public")),
+            "{found:?}"
+        ),
+        Err(other) => panic!("{other:?}"),
+    }
+    // Without the backslash the continuation needs to hide it, `posts` is seen.
+    let found = names("SELECT E'a'\n'b' || (SELECT title FROM public.posts)").unwrap();
+    assert!(
+        found
+            .iter()
+            .any(|n| n.name == "posts" && n.schema.as_deref() == Some("public")),
+        "{found:?}"
+    );
+    // An escaped quote in the continuation does not end it.
+    let found = names("SELECT E'a'\n'\\' FROM public.posts --'").unwrap();
+    assert!(found.iter().all(|n| n.name != "posts"), "{found:?}");
+    for joined in [
+        "SELECT 'a'\n'b' FROM t",
+        "SELECT 'a' -- note\n  'b' FROM t",
+        "SELECT 'a'\r\n-- note\n'b' FROM t",
+        "SELECT B'1'\n'0' FROM t",
+    ] {
+        let tokens = tokenize(joined).unwrap();
+        assert_eq!(
+            tokens.iter().filter(|t| **t == Token::Literal).count(),
+            1,
+            "{joined}: {tokens:?}"
+        );
+    }
+    // On one line, or past a block comment, two strings stay two (and the server refuses them).
+    for apart in ["SELECT 'a' 'b' FROM t", "SELECT 'a' /* x */\n'b' FROM t"] {
+        let tokens = tokenize(apart).unwrap();
+        assert_eq!(
+            tokens.iter().filter(|t| **t == Token::Literal).count(),
+            2,
+            "{apart}: {tokens:?}"
+        );
+    }
+}
+
+#[test]
+fn a_national_string_reads_backslashes_as_a_plain_one() {
+    // N'..' is a plain string to PostgreSQL: with standard_conforming_strings off, its
+    // backslash escapes the quote, and the rest is code.
+    assert!(matches!(
+        check_fragment("N'\\' = '= $$x$$) OR (true --'\n"),
+        Err(SqlTextError::AmbiguousBackslash(_))
+    ));
+    assert!(check_fragment("name = N'plain'").is_ok());
+}
+
+#[test]
 fn a_backslash_after_a_non_ascii_character_is_refused() {
     // `ぃ` is E3 81 83 in UTF-8; in SJIS, 83 5C is one character, so the server would
     // end the string at the quote after the backslash.

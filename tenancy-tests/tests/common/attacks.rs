@@ -309,12 +309,26 @@ pub const NOT_ROUTINES: &str =
 pub const STEAL: &str =
     "coalesce((SELECT max(body) FROM comments WHERE body LIKE 'b%'), 'nothing')";
 
-/// Raw write filters that try to close their parentheses, or end the statement.
+/// Raw write filters that try to close their parentheses, or end the statement (the last
+/// one as the server reads it with `standard_conforming_strings` off, where the backslash of a
+/// national `N'..'` string escapes its quote).
 pub const BREAKOUTS: &[&str] = &[
     "true) OR (true",
     "true -- ",
     "true /* ) OR (true */",
     "true; DELETE FROM posts",
+    "N'\\' = '= $$x$$) OR (true --'\n",
+];
+
+/// Raw filters whose strings end elsewhere for the server than for a lexer that misreads
+/// them, so that the server runs as code a sub-select on another tenant's table that such a
+/// lexer takes for a string or a comment: an `E'..'` string continued on the next line (the
+/// continuation keeps its backslash escapes), and a national `N'..'` string (its backslashes
+/// follow `standard_conforming_strings` as a plain string's do). Refused before sending.
+pub const STRINGS_READ_TWO_WAYS: &[&str] = &[
+    "E'a'\n'\\'||'||' -- \\' IS NOT NULL AND EXISTS (SELECT 1 FROM public.posts p WHERE p.title LIKE $$b%$$) --' --\n",
+    "N'\\' = ' IS NOT NULL AND EXISTS (SELECT 1 FROM public.posts p WHERE p.title LIKE $$b%$$) --'\n",
+    "E'a' -- a comment in between\n'\\'||'||' -- \\' IS NOT NULL AND EXISTS (SELECT 1 FROM public.posts p WHERE p.title LIKE $$b%$$) --' --\n",
 ];
 
 /// Raw values of a tenant insert into `posts (id, slug, title)` that leave their row: another
