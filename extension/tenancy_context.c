@@ -85,6 +85,16 @@ static ContextState context = {InvalidLocalTransactionId};
  * accepted for it: a MAC observed earlier in this session is refused once the counter moved.
  */
 static bool have_session = false;
+
+/*
+ * tenancy_context.allow_explain: whether tenancy connections may run EXPLAIN. Off, EXPLAIN is
+ * refused there: the planner estimates rows from statistics sampled over every tenant's rows
+ * (under row level security it still uses them for LEAKPROOF operators, text and uuid
+ * comparison among them), so the estimates of range conditions rebuild another tenant's
+ * frequent values and ids; with ANALYZE, a scan's "Rows Removed by Filter" counts the rows of
+ * other tenants it read. Only a superuser sets it (for a login kept for diagnosis).
+ */
+static bool allow_explain = false;
 static int64 counter_session = 0;
 static int64 last_counter = 0;
 
@@ -392,6 +402,12 @@ guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 		Node	   *stmt = pstmt->utilityStmt;
 		const char *what = NULL;
 
+		if (IsA(stmt, ExplainStmt) && !allow_explain)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("tenancy: EXPLAIN is not allowed on a tenancy connection: its estimates come from statistics over every tenant's rows"),
+					 errhint("explain as the tables' owner, or on a login a superuser gave tenancy_context.allow_explain = on for diagnosis")));
+
 		switch (nodeTag(stmt))
 		{
 			case T_PrepareStmt:
@@ -450,6 +466,14 @@ _PG_init(void)
 							   GUC_NO_SHOW_ALL | GUC_NO_RESET_ALL | GUC_NOT_IN_SAMPLE |
 							   GUC_DISALLOW_IN_FILE | GUC_DISALLOW_IN_AUTO_FILE,
 							   NULL, NULL, NULL);
+	DefineCustomBoolVariable("tenancy_context.allow_explain",
+							 "tenancy: lets tenancy connections run EXPLAIN",
+							 "EXPLAIN shows estimates made from statistics over every tenant's rows: for a login kept for diagnosis only.",
+							 &allow_explain,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("tenancy_context");
 	RegisterXactCallback(guard_session, NULL);
 	CacheRegisterRelcacheCallback(key_relation_changed, (Datum) 0);

@@ -1459,6 +1459,20 @@ fn role_lints() {
             format!("ALTER ROLE {login} SET session_replication_role = replica"),
             format!("ALTER ROLE {login} RESET session_replication_role"),
         ),
+        // A login of the application role whose tenancy connections may run EXPLAIN, whose
+        // estimates come from every tenant's rows; or the role allowed to turn it on.
+        (
+            "TEN082",
+            "tenancy_context.allow_explain",
+            format!("ALTER ROLE {login} SET tenancy_context.allow_explain = on"),
+            format!("ALTER ROLE {login} RESET tenancy_context.allow_explain"),
+        ),
+        (
+            "TEN067",
+            "role",
+            format!("GRANT SET ON PARAMETER tenancy_context.allow_explain TO {role}"),
+            format!("REVOKE SET ON PARAMETER tenancy_context.allow_explain FROM {role}"),
+        ),
         (
             "TEN043",
             "session_replication_role",

@@ -1126,6 +1126,63 @@ fn statements_whose_effect_outlives_the_transaction_are_refused() {
     assert_eq!(n[0].n, 2);
 }
 
+/// EXPLAIN shows the planner's estimates, made from statistics sampled over every tenant's
+/// rows (used under row level security for LEAKPROOF operators), and with ANALYZE how many
+/// rows of other tenants a scan dropped: a tenancy connection refuses it, also from a `DO`
+/// block, in tenant transactions and on the system connection, and SQL cannot allow it.
+#[test]
+fn explain_is_refused_on_tenancy_connections() {
+    if !native() {
+        return;
+    }
+    let (a, _) = Rls::OnNative.two_tenants();
+    let refused = |e: &Error, what: &str| {
+        assert!(
+            e.to_string().contains("EXPLAIN is not allowed"),
+            "{what}: {e}"
+        );
+    };
+    for statement in [
+        "EXPLAIN SELECT title FROM posts WHERE title >= 'a'",
+        "EXPLAIN (ANALYZE, COSTS OFF) SELECT title FROM posts",
+        "DO $$ BEGIN EXECUTE 'EXPLAIN SELECT title FROM posts'; END $$",
+        "DO $$ DECLARE r record; BEGIN FOR r IN EXPLAIN SELECT title FROM posts LOOP END LOOP; END $$",
+    ] {
+        // The system connection first, on a connection no tenant transaction has used yet.
+        let t = Rls::OnNative.tenancy(1);
+        let e = t
+            .system(|sys| {
+                sys.load_sql::<_, Count>(diesel::sql_query(statement))
+                    .map(drop)
+            })
+            .expect_err(statement);
+        refused(&e, statement);
+        let e = t
+            .transaction(a, |tx| tx.execute(diesel::sql_query(statement)).map(drop))
+            .expect_err(statement);
+        refused(&e, statement);
+        let e = t
+            .system(|sys| {
+                sys.load_sql::<_, Count>(diesel::sql_query(statement))
+                    .map(drop)
+            })
+            .expect_err(statement);
+        refused(&e, statement);
+    }
+    let t = Rls::OnNative.tenancy(1);
+    let e = t
+        .transaction(a, |tx| {
+            tx.execute(diesel::sql_query(
+                "SET LOCAL tenancy_context.allow_explain = on",
+            ))
+        })
+        .expect_err("the application role allows EXPLAIN");
+    assert!(e.to_string().contains("permission denied"), "{e}");
+    for session in t.inspect_sessions().unwrap() {
+        assert!(session.is_clean(), "{session:?}");
+    }
+}
+
 #[test]
 fn parallel_workers_see_the_context_of_the_leader() {
     if !native() {
@@ -2094,6 +2151,10 @@ fn parallel_workers_answer_with_the_leaders_context() {
         ))
         .unwrap();
     let login = db.create_app_login("parallel_login", "parallel").unwrap();
+    // The plans are read with EXPLAIN, which a superuser allows this login alone.
+    owner
+        .batch_execute("ALTER ROLE parallel_login SET tenancy_context.allow_explain = on")
+        .unwrap();
     let sql_context = db.tenancy(&login, 1).unwrap();
     owner
         .batch_execute("CREATE EXTENSION tenancy_context; SELECT tenancy.enable_native_context()")

@@ -359,8 +359,11 @@ pub(super) struct Catalog {
     pub(super) shared: Vec<String>,
     pub(super) audit: Option<AuditLog>,
     /// Where sessions of the application role may run with `session_replication_role =
-    /// replica` ([`REPLICA_DEFAULTS_SQL`]).
+    /// replica` ([`SETTING_DEFAULTS_SQL`]).
     pub(super) replica_sessions: Vec<String>,
+    /// Where sessions of the application role start with the extension's
+    /// `tenancy_context.allow_explain` on ([`SETTING_DEFAULTS_SQL`]).
+    pub(super) explain_sessions: Vec<String>,
 }
 
 impl Catalog {
@@ -703,39 +706,51 @@ fn parameter_grants(conn: &mut PgConnection, app: &str, grants: bool) -> QueryRe
     Ok(granted.into_iter().map(|g| g.what).collect())
 }
 
-/// Where a session of the application role gets `session_replication_role = replica`, in
-/// which no foreign key is checked (their triggers fire in origin and local mode only): a
-/// default of the database, of every role, or of the application role or a login of it; the
-/// server's configuration, as this session started from it; and, from PostgreSQL 15 on, a
-/// grant of SET on the setting to one of those roles (it is superuser-only otherwise).
-const REPLICA_DEFAULTS_SQL: &str = "
+/// Where a session of the application role starts with setting `$2` at one of the values
+/// `$3` (lower case): a default of the database, of every role, or of the application role
+/// (`$1`) or a login of it; or the server's configuration, as this session started from it.
+const SETTING_DEFAULTS_SQL: &str = "
 SELECT CASE
-         WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'ALTER ROLE ALL SET session_replication_role'
-         WHEN s.setrole = 0 THEN format('ALTER DATABASE %I SET session_replication_role', d.datname)
-         WHEN s.setdatabase = 0 THEN format('ALTER ROLE %I SET session_replication_role', r.rolname)
-         ELSE format('ALTER ROLE %I IN DATABASE %I SET session_replication_role', r.rolname, d.datname)
+         WHEN s.setrole = 0 AND s.setdatabase = 0 THEN format('ALTER ROLE ALL SET %s', $2)
+         WHEN s.setrole = 0 THEN format('ALTER DATABASE %I SET %s', d.datname, $2)
+         WHEN s.setdatabase = 0 THEN format('ALTER ROLE %I SET %s', r.rolname, $2)
+         ELSE format('ALTER ROLE %I IN DATABASE %I SET %s', r.rolname, d.datname, $2)
        END AS what
 FROM pg_db_role_setting s
 LEFT JOIN pg_roles r ON r.oid = s.setrole
 LEFT JOIN pg_database d ON d.oid = s.setdatabase
 CROSS JOIN LATERAL unnest(s.setconfig) c(setting)
-WHERE lower(c.setting) LIKE 'session\\_replication\\_role=%'
-  AND lower(split_part(c.setting, '=', 2)) = 'replica'
+WHERE lower(split_part(c.setting, '=', 1)) = $2
+  AND lower(substr(c.setting, strpos(c.setting, '=') + 1)) = ANY ($3)
   AND (s.setdatabase = 0 OR d.datname = current_database())
   AND (s.setrole = 0 OR pg_has_role(s.setrole, $1, 'MEMBER'))
 UNION ALL
 SELECT format('the server configuration (%s)', source) AS what FROM pg_settings
-WHERE name = 'session_replication_role' AND setting = 'replica'
+WHERE name = $2 AND lower(setting) = ANY ($3)
   AND source NOT IN ('session', 'database', 'user', 'database user')
 ORDER BY 1";
 
-/// [`REPLICA_DEFAULTS_SQL`], then, where the server has grants of SET on settings (`grants`:
-/// [`crate::roles::has_parameter_grants`]), the roles of the application (the role and the roles that are
-/// members of it) that may SET the setting themselves.
-fn replica_sessions(conn: &mut PgConnection, app: &str, grants: bool) -> QueryResult<Vec<String>> {
-    let mut found: Vec<Granted> = diesel::sql_query(REPLICA_DEFAULTS_SQL)
+/// [`SETTING_DEFAULTS_SQL`] for `setting` at any of `values`.
+fn setting_defaults(
+    conn: &mut PgConnection,
+    app: &str,
+    setting: &str,
+    values: &[&str],
+) -> QueryResult<Vec<Granted>> {
+    diesel::sql_query(SETTING_DEFAULTS_SQL)
         .bind::<Text, _>(app)
-        .load(conn)?;
+        .bind::<Text, _>(setting)
+        .bind::<diesel::sql_types::Array<Text>, _>(values)
+        .load(conn)
+}
+
+/// Where sessions of the application role get `session_replication_role = replica`, in
+/// which no foreign key is checked (their triggers fire in origin and local mode only)
+/// ([`SETTING_DEFAULTS_SQL`]), then, where the server has grants of SET on settings (`grants`:
+/// [`crate::roles::has_parameter_grants`]; it is superuser-only otherwise), the roles of the
+/// application (the role and the roles that are members of it) that may SET it themselves.
+fn replica_sessions(conn: &mut PgConnection, app: &str, grants: bool) -> QueryResult<Vec<String>> {
+    let mut found = setting_defaults(conn, app, "session_replication_role", &["replica"])?;
     if grants {
         found.extend(
             diesel::sql_query(
@@ -1050,6 +1065,15 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         .forgeable_by
         .extend(parameter_grants(conn, &app, grants)?);
     let replica_sessions = replica_sessions(conn, &app, grants)?;
+    let explain_sessions = setting_defaults(
+        conn,
+        &app,
+        "tenancy_context.allow_explain",
+        &["on", "true", "yes", "1"],
+    )?
+    .into_iter()
+    .map(|g| g.what)
+    .collect();
     Ok(Catalog {
         reach,
         alter_system,
@@ -1075,5 +1099,6 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         shared,
         audit,
         replica_sessions,
+        explain_sessions,
     })
 }

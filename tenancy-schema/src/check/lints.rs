@@ -355,6 +355,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "the application role can read a catalog that holds other roles' credentials (pg_authid, pg_user_mapping, pg_subscription's connection strings)",
     ),
     (
+        "TEN082",
+        Severity::Error,
+        Section::Isolation,
+        "sessions of the application role may run EXPLAIN (tenancy_context.allow_explain), whose estimates come from every tenant's rows",
+    ),
+    (
         "CIT001",
         Severity::Warning,
         Section::Citus,

@@ -128,12 +128,18 @@ pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &C
         f.add(
             "TEN067",
             &object,
-            format!(
-                "`{}` has {what}: with it SQL can forge the tenant context",
-                o.app_role
-            ),
+            format!("`{}` has {what}: {}", o.app_role, what_it_opens(what)),
             format!("revoke it from {} (and PUBLIC)", o.app_role),
         );
+    }
+}
+
+/// What a privilege of TEN067 lets SQL of the application do.
+fn what_it_opens(what: &str) -> &'static str {
+    if what.ends_with("allow_explain") {
+        "with it SQL can run EXPLAIN, whose estimates come from every tenant's rows"
+    } else {
+        "with it SQL can forge the tenant context"
     }
 }
 

@@ -1,6 +1,7 @@
-//! TEN077 to TEN079: tenant rows read without reading a tenant table, past row level security
-//! rather than through a hole in it. Each comes from a superuser's change (a function marked
-//! LEAKPROOF, a grant on a catalog PostgreSQL keeps to superusers, a file_fdw foreign table),
+//! TEN077 to TEN079 and TEN082: tenant rows read without reading a tenant table, past row level
+//! security rather than through a hole in it. Each comes from a superuser's change (a function
+//! marked LEAKPROOF, a grant on a catalog PostgreSQL keeps to superusers, a file_fdw foreign
+//! table, EXPLAIN allowed on the application's connections),
 //! and each was shown in psql to hand one tenant's SQL the other tenants' values with every
 //! policy in place.
 
@@ -20,6 +21,17 @@ pub(super) fn check_side_channels(f: &mut Findings, catalog: &Catalog, o: &Check
             format!(
                 "ALTER FUNCTION {function} NOT LEAKPROOF (as a superuser), unless it has been reviewed to show nothing of its arguments in any way"
             ),
+        );
+    }
+    for what in &catalog.explain_sessions {
+        f.add(
+            "TEN082",
+            "setting tenancy_context.allow_explain",
+            format!(
+                "{what}: sessions of `{}` may run EXPLAIN, whose row estimates come from statistics over every tenant's rows (range conditions rebuild another tenant's frequent values and ids) and whose ANALYZE counts the rows of other tenants a scan dropped",
+                o.app_role
+            ),
+            "RESET it where it is set (ALTER DATABASE/ROLE .. RESET tenancy_context.allow_explain); allow EXPLAIN only on a login the application does not use",
         );
     }
     for catalog_table in &catalog.statistics {
