@@ -139,20 +139,17 @@ fn created_function(statement: &str) -> Option<String> {
         .then(|| name.to_owned())
 }
 
-pub(super) fn check_functions(
-    f: &mut Findings,
+/// The migrations of `migrations` the database behind `conn` has applied, by diesel's record.
+/// Without the record, the migrations it has are unknown: none, rather than compare it with
+/// migrations it never ran. (Read directly: diesel's `MigrationHarness::applied_migrations`
+/// would create the table; check leaves nothing behind.)
+pub(super) fn applied<'m>(
     conn: &mut PgConnection,
-    o: &CheckOptions,
-    migrations: &[&MigrationFiles],
-) -> QueryResult<()> {
+    migrations: &[&'m MigrationFiles],
+) -> QueryResult<Vec<&'m MigrationFiles>> {
     let table: Found =
         diesel::sql_query("SELECT to_regclass('__diesel_schema_migrations')::text AS found")
             .get_result(conn)?;
-    // Without diesel's record, the migrations the database has are unknown: compare none
-    // rather than report functions of migrations it never ran. (Read directly: diesel's
-    // `MigrationHarness::applied_migrations` would create the table; check leaves nothing behind.)
-    let installed = load(conn, "to_regnamespace('tenancy')", o)?;
-    check_readers(f, &installed, o);
     let applied: BTreeSet<String> = if table.found.is_some() {
         diesel::sql_query("SELECT version::text AS version FROM __diesel_schema_migrations")
             .load::<Applied>(conn)?
@@ -162,12 +159,24 @@ pub(super) fn check_functions(
     } else {
         BTreeSet::new()
     };
-    let migrations: Vec<&MigrationFiles> = migrations
+    Ok(migrations
         .iter()
         .copied()
         .filter(|m| applied.contains(&m.version()))
-        .collect();
-    let shipped = shipped(&migrations);
+        .collect())
+}
+
+/// TEN072 on the `tenancy` functions, compared with those of `migrations` (the applied ones,
+/// oldest first).
+pub(super) fn check_functions(
+    f: &mut Findings,
+    conn: &mut PgConnection,
+    o: &CheckOptions,
+    migrations: &[&MigrationFiles],
+) -> QueryResult<()> {
+    let installed = load(conn, "to_regnamespace('tenancy')", o)?;
+    check_readers(f, &installed, o);
+    let shipped = shipped(migrations);
     if shipped.is_empty() {
         // What a function does cannot be compared then, but who may replace it can: any
         // function of schema `tenancy` owned by a role the application role belongs to.

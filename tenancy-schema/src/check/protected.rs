@@ -136,3 +136,55 @@ fn opened_to_every_tenant(policies: Option<&Vec<PolicyRow>>) -> Option<String> {
         .find(|p| p.permissive && !bounded(p))
         .map(|p| p.name.clone())
 }
+
+/// The tables `migrations` (applied, oldest first) leave marked `tenancy: private`: the last
+/// `COMMENT ON TABLE` of each decides. The mark lives in the database, where a later change
+/// of the comment would otherwise take the table out of TEN056's sight.
+pub(super) fn marked_private(
+    migrations: &[&crate::migrations::MigrationFiles],
+) -> std::collections::BTreeSet<String> {
+    let mut private = std::collections::BTreeSet::new();
+    for m in migrations {
+        for statement in crate::sql_lexer::statements(m.up) {
+            if let Some((table, marked)) = table_comment(statement) {
+                if marked {
+                    private.insert(table);
+                } else {
+                    private.remove(&table);
+                }
+            }
+        }
+    }
+    private
+}
+
+/// The table a `COMMENT ON TABLE <name> IS ..` statement comments on (its schema left out), and
+/// whether the comment marks it private.
+fn table_comment(statement: &str) -> Option<(String, bool)> {
+    let code: String = statement
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut words = code.split_whitespace();
+    let head: Vec<String> = words
+        .by_ref()
+        .take(3)
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if head != ["comment", "on", "table"] {
+        return None;
+    }
+    let name = words.next()?;
+    let last = name.rsplit('.').next()?;
+    let table = if last.starts_with('"') {
+        last.trim_matches('"').to_owned()
+    } else {
+        last.to_ascii_lowercase()
+    };
+    if !words.next()?.eq_ignore_ascii_case("is") {
+        return None;
+    }
+    let rest: Vec<&str> = words.collect();
+    Some((table, rest.join(" ").starts_with("'tenancy: private")))
+}

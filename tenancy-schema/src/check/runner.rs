@@ -13,9 +13,9 @@ use super::definers::check_definers_and_views;
 use super::elsewhere::{
     check_foreign_servers, check_inherited_tenant_rows, check_tenant_rows_elsewhere,
 };
-use super::functions::check_functions;
+use super::functions::{applied, check_functions};
 use super::lints::Section;
-use super::protected::{check_private_tables, check_tenants_table};
+use super::protected::{check_private_tables, check_tenants_table, marked_private};
 use super::replication::check_replica_sessions;
 use super::report::{Findings, Report};
 use super::roles::{check_creatable_schemas, check_reach_and_context, check_role};
@@ -55,6 +55,21 @@ impl Default for CheckOptions {
     }
 }
 
+/// The core's migrations and `options`' that the database has applied, oldest first.
+fn applied_migrations(
+    conn: &mut diesel::PgConnection,
+    options: &CheckOptions,
+) -> Result<Vec<&'static crate::migrations::MigrationFiles>> {
+    let mut migrations: Vec<&crate::migrations::MigrationFiles> = crate::migrations::MIGRATIONS
+        .files()
+        .into_iter()
+        .chain(options.migrations)
+        .collect();
+    migrations.sort_by_key(|m| m.version());
+    migrations.dedup_by_key(|m| m.name);
+    Ok(applied(conn, &migrations)?)
+}
+
 /// Checks the database behind `conn` against `registry` and lints it.
 ///
 /// # Errors
@@ -64,7 +79,14 @@ pub fn run(
     registry: &[&TableManifest],
     options: &CheckOptions,
 ) -> Result<Report> {
-    let catalog = load_catalog(conn, options)?;
+    let mut catalog = load_catalog(conn, options)?;
+    let migrations = applied_migrations(conn, options)?;
+    // A table the migrations marked private stays private when its comment was changed since.
+    for table in marked_private(&migrations) {
+        if let Some(t) = catalog.tables.get_mut(&table) {
+            t.private = true;
+        }
+    }
     let mut f = Findings(Vec::new());
     let classified: BTreeMap<&str, &TableManifest> =
         registry.iter().map(|m| (m.table, *m)).collect();
@@ -137,13 +159,6 @@ pub fn run(
     check_side_channels(&mut f, &catalog, options);
     check_cascades(&mut f, &catalog, options);
     check_credentials(&mut f, &catalog, options);
-    let mut migrations: Vec<&crate::migrations::MigrationFiles> = crate::migrations::MIGRATIONS
-        .files()
-        .into_iter()
-        .chain(options.migrations)
-        .collect();
-    migrations.sort_by_key(|m| m.version());
-    migrations.dedup_by_key(|m| m.name);
     check_functions(&mut f, conn, options, &migrations)?;
     if options.citus {
         // Tables the code classifies but the database lacks are TEN001's.
