@@ -43,7 +43,7 @@ struct Count {
     n: i64,
 }
 
-#[derive(QueryableByName)]
+#[derive(QueryableByName, Debug)]
 struct Line {
     #[diesel(sql_type = Text)]
     line: String,
@@ -1293,4 +1293,156 @@ fn an_existing_deployment_moves_to_citus() {
         let status = tenancy_foundation::audit::verify_chain(&mut owner, created.tenant).unwrap();
         assert!(status.broken_at.is_none(), "{status:?}");
     }
+}
+
+/// SQL for a `DO` block that, on a worker (and nowhere else), waits up to three seconds for a
+/// session there whose text shows a context other than `own`'s with its distributed
+/// transaction's id, takes that id and that context, and raises every row of `notes` it then
+/// reads on that worker; it returns quietly when it saw none.
+fn context_thief(own: TenantId) -> String {
+    format!(
+        r"DO $w$
+DECLARE q text; m text[]; c text[]; res text := ''; r record; s text;
+  deadline timestamptz := clock_timestamp() + interval '3 s';
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_dist_local_group WHERE groupid <> 0) THEN RETURN; END IF;
+  LOOP
+    PERFORM pg_stat_clear_snapshot();
+    SELECT a.query INTO q FROM pg_stat_activity a
+     WHERE a.pid <> pg_backend_pid() AND a.query LIKE '%assign_distributed_transaction_id%'
+       AND a.query LIKE '%tenancy.context%' AND a.query NOT LIKE '%{own}%' LIMIT 1;
+    EXIT WHEN q IS NOT NULL OR clock_timestamp() > deadline;
+    PERFORM pg_sleep(0.001);
+  END LOOP;
+  IF q IS NULL THEN RETURN; END IF;
+  m := regexp_match(q, 'assign_distributed_transaction_id\((\d+), (\d+), ''([^'']+)''\)');
+  c := regexp_match(q, 'tenancy\.context\s*(?:TO|=)\s*''([^'']+)''');
+  PERFORM assign_distributed_transaction_id(m[1]::int, m[2]::bigint, m[3]::timestamptz);
+  PERFORM set_config('tenancy.context', c[1], true);
+  FOR r IN SELECT logicalrelid::regclass::text || '_' || shardid AS n FROM pg_dist_shard
+            WHERE logicalrelid = 'notes'::regclass LOOP
+    IF to_regclass(r.n) IS NOT NULL THEN
+      EXECUTE format('SELECT string_agg(body, '','') FROM %I', r.n) INTO s;
+      res := res || coalesce(s, '');
+    END IF;
+  END LOOP;
+  RAISE EXCEPTION 'read on the worker: [%]', res;
+END $w$",
+        own = own.as_uuid()
+    )
+}
+
+/// What `a`'s transaction gets from SQL that Citus replays on each worker it opens (the whole
+/// message of a `SET LOCAL`, here a `DO` block that reads another session's context there), run
+/// while `b`'s transactions keep the workers busy.
+fn replayed_on_the_workers(t: &Tenancy, a: TenantId, b: TenantId) -> String {
+    let replayed = format!(
+        "DO $o$ BEGIN EXECUTE $e$SET LOCAL tenancy_test.x = 1; {}$e$; END $o$",
+        context_thief(a)
+    );
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _: Result<Vec<String>, Error> =
+                    t.transaction(b, |tx| tx.load(notes::table.select(notes::body)));
+            }
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let got = t.transaction(a, |tx| {
+            tx.execute(diesel::sql_query(&replayed))?;
+            tx.load_sql::<_, Line>(diesel::sql_query(
+                "SELECT string_agg(body, ',') AS line FROM notes",
+            ))
+        });
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        format!("{got:?}")
+    })
+}
+
+/// The context a worker accepts travels in the text the coordinator sends it, bound to the
+/// distributed transaction's id, which a session on a worker may assign itself. SQL of tenant
+/// A's transaction that Citus replays on the workers could read tenant B's context in the
+/// workers' `pg_stat_activity`, take B's transaction id and read B's rows; it could read the
+/// same text from the coordinator (`citus_stat_activity`) and replay it on a worker later
+/// (`run_command_on_workers`). The workers' sessions report no text, and those functions are
+/// not the application's. Shown against the same attack with the workers' text back on.
+#[test]
+fn another_tenants_worker_context_cannot_be_observed_or_replayed() {
+    let Some(cluster) = cluster() else { return };
+    let db = cluster.coordinator();
+    let mut owner = migrate_and_distribute(db);
+    let app_url = db
+        .create_app_login("citus_watch_app", "citus-app-password")
+        .unwrap();
+    // The admin login reads the context key (an admin by itself on Citus, see the first test).
+    owner
+        .batch_execute(
+            "CREATE ROLE citus_watch_admin LOGIN PASSWORD 'citus-admin-password' BYPASSRLS INHERIT;
+             GRANT tenancy_admin TO citus_watch_admin;",
+        )
+        .unwrap();
+    let admin_url = db.url_for("citus_watch_admin", "citus-admin-password");
+    let pool = || {
+        Tenancy::builder(&app_url)
+            .admin_url(&admin_url)
+            .max_size(3)
+            .build()
+            .unwrap()
+    };
+    let (a, b) = tenants_on_two_workers(&mut owner);
+    let t = pool();
+    for (tenant, text) in [(a, "a's note"), (b, "b's SECRET note")] {
+        t.transaction(tenant, |tx| {
+            tx.insert_into(notes::table)
+                .values((notes::id.eq(1), notes::body.eq(text)))
+                .execute()
+        })
+        .unwrap();
+    }
+    drop(t);
+    let mut switch_text = |on: bool| {
+        owner
+            .batch_execute(&format!(
+                "SELECT tenancy.run_on_workers('SET LOCAL citus.enable_ddl_propagation TO off; \
+                 ALTER DATABASE ' || quote_ident(current_database()) || ' {}', 'test')",
+                if on {
+                    "RESET track_activities"
+                } else {
+                    "SET track_activities = off"
+                }
+            ))
+            .unwrap();
+    };
+
+    // The attack works where the workers show the text: the test can see a leak.
+    switch_text(true);
+    let seen = replayed_on_the_workers(&pool(), a, b);
+    assert!(seen.contains("b's SECRET note"), "{seen}");
+
+    // As the migrations leave it: nothing of B, and A's own statement runs on.
+    switch_text(false);
+    let t = pool();
+    let seen = replayed_on_the_workers(&t, a, b);
+    assert!(!seen.contains("SECRET"), "{seen}");
+    assert!(seen.contains("a's note"), "{seen}");
+    for sql in [
+        "SELECT string_agg(result, ',') AS line FROM run_command_on_workers('SELECT 1')",
+        "SELECT string_agg(query, ',') AS line FROM citus_stat_activity",
+        "SELECT string_agg(result, ',') AS line FROM run_command_on_shards('notes', 'SELECT count(*) FROM %s')",
+    ] {
+        for r in [
+            t.transaction(a, |tx| tx.load_sql::<_, Line>(diesel::sql_query(sql))),
+            t.system(|sys| sys.load_sql::<_, Line>(diesel::sql_query(sql))),
+        ] {
+            assert!(
+                matches!(&r, Err(Error::Query(e)) if e.to_string().contains("permission denied")),
+                "{sql}: {r:?}"
+            );
+        }
+    }
+    let b_sees: Vec<String> = t
+        .transaction(b, |tx| tx.load(notes::table.select(notes::body)))
+        .unwrap();
+    assert_eq!(b_sees, ["b's SECRET note"]);
 }

@@ -285,6 +285,25 @@ fn load(conn: &mut PgConnection, namespace: &str, o: &CheckOptions) -> QueryResu
 /// Creates each shipped definition as a temporary function and reads what PostgreSQL stored,
 /// in a transaction rolled back afterwards: the shapes each function may have, by name.
 /// (`name` is a plain lower-case identifier: [`created_function`] accepts no other.)
+/// `definition` (a `CREATE [OR REPLACE] FUNCTION tenancy.<name>(..)` statement, maybe with
+/// leading comments, which may name the function too) creating the function in `pg_temp`.
+fn in_temp_schema(definition: &str, name: &str) -> String {
+    let code_start = definition
+        .lines()
+        .take_while(|l| {
+            let l = l.trim_start();
+            l.is_empty() || l.starts_with("--")
+        })
+        .map(|l| l.len() + 1)
+        .sum::<usize>()
+        .min(definition.len());
+    let (comments, code) = definition.split_at(code_start);
+    format!(
+        "{comments}{}",
+        code.replacen(&format!("tenancy.{name}("), &format!("pg_temp.{name}("), 1)
+    )
+}
+
 fn expected(
     conn: &mut PgConnection,
     shipped: &BTreeMap<String, Vec<&str>>,
@@ -298,11 +317,7 @@ fn expected(
             // The same name, since a parsed body spells parameters with it; one definition at
             // a time, since the alternatives may differ in ways `CREATE OR REPLACE` refuses.
             for definition in definitions {
-                conn.batch_execute(&definition.replacen(
-                    &format!("tenancy.{name}("),
-                    &format!("pg_temp.{name}("),
-                    1,
-                ))?;
+                conn.batch_execute(&in_temp_schema(definition, name))?;
                 for stored in load(conn, "pg_my_temp_schema()", o)? {
                     out.entry(stored.name).or_default().insert(stored.shape);
                 }
@@ -320,6 +335,17 @@ fn expected(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_definition_is_moved_to_the_temporary_schema_past_its_comments() {
+        assert_eq!(
+            in_temp_schema(
+                "-- Run by tenancy.prepare_citus().\nCREATE FUNCTION tenancy.prepare_citus() RETURNS void",
+                "prepare_citus"
+            ),
+            "-- Run by tenancy.prepare_citus().\nCREATE FUNCTION pg_temp.prepare_citus() RETURNS void"
+        );
+    }
 
     #[test]
     fn the_functions_the_migrations_create_are_found() {
