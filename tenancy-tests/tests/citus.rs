@@ -168,6 +168,19 @@ fn migrate_and_distribute(db: &tenancy_testing::TestDatabase) -> PgConnection {
     owner
 }
 
+/// An admin login `name` of `db`, and its URL. On Citus the admin login is an admin by itself
+/// (BYPASSRLS, inheriting the admin role): worker connections log in as the role a `SET ROLE`
+/// names, and `tenancy_admin` has no LOGIN.
+fn admin_login(owner: &mut PgConnection, db: &tenancy_testing::TestDatabase, name: &str) -> String {
+    owner
+        .batch_execute(&format!(
+            "CREATE ROLE {name} LOGIN PASSWORD 'citus-admin-password' BYPASSRLS INHERIT;
+             GRANT tenancy_admin TO {name};"
+        ))
+        .unwrap();
+    db.url_for(name, "citus-admin-password")
+}
+
 #[test]
 #[allow(
     clippy::too_many_lines,
@@ -218,16 +231,7 @@ fn two_tenants_on_two_workers_see_only_their_rows() {
     let app_url = db
         .create_app_login("citus_app", "citus-app-password")
         .unwrap();
-    // On Citus the admin login is an admin by itself (BYPASSRLS, inheriting the admin role):
-    // worker connections log in as the role a `SET ROLE` names, and `tenancy_admin` has no
-    // LOGIN.
-    owner
-        .batch_execute(
-            "CREATE ROLE citus_admin LOGIN PASSWORD 'citus-admin-password' BYPASSRLS INHERIT;
-             GRANT tenancy_admin TO citus_admin;",
-        )
-        .unwrap();
-    let admin_url = db.url_for("citus_admin", "citus-admin-password");
+    let admin_url = admin_login(&mut owner, db, "citus_admin");
     let tenancy = Tenancy::builder(&app_url)
         .admin_url(&admin_url)
         .max_size(2)
@@ -1375,14 +1379,8 @@ fn another_tenants_worker_context_cannot_be_observed_or_replayed() {
     let app_url = db
         .create_app_login("citus_watch_app", "citus-app-password")
         .unwrap();
-    // The admin login reads the context key (an admin by itself on Citus, see the first test).
-    owner
-        .batch_execute(
-            "CREATE ROLE citus_watch_admin LOGIN PASSWORD 'citus-admin-password' BYPASSRLS INHERIT;
-             GRANT tenancy_admin TO citus_watch_admin;",
-        )
-        .unwrap();
-    let admin_url = db.url_for("citus_watch_admin", "citus-admin-password");
+    // The admin login reads the context key.
+    let admin_url = admin_login(&mut owner, db, "citus_watch_admin");
     let pool = || {
         Tenancy::builder(&app_url)
             .admin_url(&admin_url)

@@ -1216,13 +1216,14 @@ fn owners_are_removed_by_owners_and_never_all_at_once() {
     let _ = second;
 }
 
-/// Who else reads a resource is decided by its owner (or an `admin` grant): a `write` grant
-/// changes its name and data, not its visibility.
-#[test]
-fn a_write_grant_does_not_widen_who_reads_a_resource() {
-    let t = tenancy(1);
-    let c = new_tenant(&t, "visibility");
-    let writer = member(&t, &c, "writer", MemberRole::Member);
+/// A new tenant, a member of it holding a `write` grant, and the owner's private resource the
+/// grant is on.
+fn private_resource_with_a_writer(
+    t: &Tenancy,
+    label: &str,
+) -> (CreatedTenant, PrincipalId, ResourceId) {
+    let c = new_tenant(t, label);
+    let writer = member(t, &c, "writer", MemberRole::Member);
     let data = serde_json::json!({ "text": "hi" });
     let private = t
         .transaction_as(c.tenant, c.owner_principal, |tx| {
@@ -1234,6 +1235,15 @@ fn a_write_grant_does_not_widen_who_reads_a_resource() {
             Ok::<_, Error>(r.id)
         })
         .unwrap();
+    (c, writer, private)
+}
+
+/// Who else reads a resource is decided by its owner (or an `admin` grant): a `write` grant
+/// changes its name and data, not its visibility.
+#[test]
+fn a_write_grant_does_not_widen_who_reads_a_resource() {
+    let t = tenancy(1);
+    let (c, writer, private) = private_resource_with_a_writer(&t, "visibility");
     let widen = t.transaction_as(c.tenant, writer, |tx| {
         envelope::update(
             tx,
@@ -1265,19 +1275,7 @@ fn a_write_grant_does_not_widen_who_reads_a_resource() {
 #[test]
 fn a_write_grant_does_not_widen_who_reads_a_resource_in_sql() {
     let t = tenancy(1);
-    let c = new_tenant(&t, "visibility-sql");
-    let writer = member(&t, &c, "writer", MemberRole::Member);
-    let data = serde_json::json!({ "text": "hi" });
-    let private = t
-        .transaction_as(c.tenant, c.owner_principal, |tx| {
-            let r = envelope::create(
-                tx,
-                &spec(c.workspace, "private", ResourceVisibility::Private, &data),
-            )?;
-            envelope::grant(tx, r.id, writer, AclPermission::Write)?;
-            Ok::<_, Error>(r.id)
-        })
-        .unwrap();
+    let (c, writer, private) = private_resource_with_a_writer(&t, "visibility-sql");
     let id = private.as_uuid();
     let run_as = |who: PrincipalId, set: &str| {
         t.transaction_as(c.tenant, who, |tx| {

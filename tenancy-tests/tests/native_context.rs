@@ -14,7 +14,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 use hmac::{Hmac, Mac};
-use tenancy_schema::{Error, TenantId};
+use tenancy_schema::{Error, Tenancy, TenantId};
 
 /// Whether the extension is there; without it, and without the requirement, the test returns.
 fn native() -> bool {
@@ -1148,26 +1148,21 @@ fn explain_is_refused_on_tenancy_connections() {
         "DO $$ BEGIN EXECUTE 'EXPLAIN SELECT title FROM posts'; END $$",
         "DO $$ DECLARE r record; BEGIN FOR r IN EXPLAIN SELECT title FROM posts LOOP END LOOP; END $$",
     ] {
-        // The system connection first, on a connection no tenant transaction has used yet.
-        let t = Rls::OnNative.tenancy(1);
-        let e = t
-            .system(|sys| {
+        let on_system = |t: &Tenancy| {
+            t.system(|sys| {
                 sys.load_sql::<_, Count>(diesel::sql_query(statement))
                     .map(drop)
             })
-            .expect_err(statement);
-        refused(&e, statement);
+            .expect_err(statement)
+        };
+        // The system connection first, on a connection no tenant transaction has used yet.
+        let t = Rls::OnNative.tenancy(1);
+        refused(&on_system(&t), statement);
         let e = t
             .transaction(a, |tx| tx.execute(diesel::sql_query(statement)).map(drop))
             .expect_err(statement);
         refused(&e, statement);
-        let e = t
-            .system(|sys| {
-                sys.load_sql::<_, Count>(diesel::sql_query(statement))
-                    .map(drop)
-            })
-            .expect_err(statement);
-        refused(&e, statement);
+        refused(&on_system(&t), statement);
     }
     let t = Rls::OnNative.tenancy(1);
     let e = t
