@@ -234,8 +234,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The superuser's session as `tenancy_app`, entering native contexts as the application
     // does (the key read from the database, where the application has it from its admin login).
+    // The plans are read with EXPLAIN, which the extension refuses on a tenancy connection
+    // unless a superuser allowed it (before the session becomes `tenancy_app`).
     let mut rls = PgConnection::establish(db.url())?;
-    rls.batch_execute("SET ROLE tenancy_app")?;
+    rls.batch_execute(
+        "LOAD 'tenancy_context'; SET tenancy_context.allow_explain = on; SET ROLE tenancy_app",
+    )?;
     let key: Key = diesel::sql_query("SELECT encode(key, 'hex') AS key FROM tenancy.context_key")
         .get_result(&mut owner)?;
     let session: Session =
