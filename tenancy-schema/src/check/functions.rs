@@ -282,9 +282,6 @@ fn load(conn: &mut PgConnection, namespace: &str, o: &CheckOptions) -> QueryResu
     .load(conn)
 }
 
-/// Creates each shipped definition as a temporary function and reads what PostgreSQL stored,
-/// in a transaction rolled back afterwards: the shapes each function may have, by name.
-/// (`name` is a plain lower-case identifier: [`created_function`] accepts no other.)
 /// `definition` (a `CREATE [OR REPLACE] FUNCTION tenancy.<name>(..)` statement, maybe with
 /// leading comments, which may name the function too) creating the function in `pg_temp`.
 fn in_temp_schema(definition: &str, name: &str) -> String {
@@ -304,6 +301,9 @@ fn in_temp_schema(definition: &str, name: &str) -> String {
     )
 }
 
+/// Creates each shipped definition as a temporary function and reads what PostgreSQL stored,
+/// in a transaction rolled back afterwards: the shapes each function may have, by name.
+/// (`name` is a plain lower-case identifier: [`created_function`] accepts no other.)
 fn expected(
     conn: &mut PgConnection,
     shipped: &BTreeMap<String, Vec<&str>>,
