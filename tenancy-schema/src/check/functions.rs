@@ -100,14 +100,7 @@ fn shipped<'a>(migrations: &[&'a MigrationFiles]) -> BTreeMap<String, Vec<&'a st
 /// The name of the `tenancy` function `statement` creates, if it creates one.
 fn created_function(statement: &str) -> Option<String> {
     // Leading comments belong to the statement the splitter returned.
-    let code = statement
-        .lines()
-        .skip_while(|l| {
-            let l = l.trim_start();
-            l.is_empty() || l.starts_with("--")
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
+    let code = &statement[crate::sql_lexer::code_start(statement)..];
     // Inside a PL/pgSQL body, the first statement follows the block's BEGIN.
     let mut words: Vec<&str> = code.split_whitespace().take(6).collect();
     if words
@@ -285,16 +278,7 @@ fn load(conn: &mut PgConnection, namespace: &str, o: &CheckOptions) -> QueryResu
 /// `definition` (a `CREATE [OR REPLACE] FUNCTION tenancy.<name>(..)` statement, maybe with
 /// leading comments, which may name the function too) creating the function in `pg_temp`.
 fn in_temp_schema(definition: &str, name: &str) -> String {
-    let code_start = definition
-        .lines()
-        .take_while(|l| {
-            let l = l.trim_start();
-            l.is_empty() || l.starts_with("--")
-        })
-        .map(|l| l.len() + 1)
-        .sum::<usize>()
-        .min(definition.len());
-    let (comments, code) = definition.split_at(code_start);
+    let (comments, code) = definition.split_at(crate::sql_lexer::code_start(definition));
     format!(
         "{comments}{}",
         code.replacen(&format!("tenancy.{name}("), &format!("pg_temp.{name}("), 1)

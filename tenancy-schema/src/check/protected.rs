@@ -161,12 +161,7 @@ pub(super) fn marked_private(
 /// The table a `COMMENT ON TABLE <name> IS ..` statement comments on (its schema left out), and
 /// whether the comment marks it private.
 fn table_comment(statement: &str) -> Option<(String, bool)> {
-    let code: String = statement
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("--"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut words = code.split_whitespace();
+    let mut words = statement[crate::sql_lexer::code_start(statement)..].split_whitespace();
     let head: Vec<String> = words
         .by_ref()
         .take(3)

@@ -58,11 +58,8 @@ fn tokenize_as(sql: &str, conforming: bool) -> Result<Vec<Token>, SqlTextError> 
             // PostgreSQL 16 and later also count a vertical tab (`\x0b`) as white space;
             // 15 refuses it, so reading it as space is right for both.
             b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' => i += 1,
-            // A line comment ends at a carriage return as well as at a line feed.
             b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
-                    i += 1;
-                }
+                i = line_comment_end(bytes, i);
                 out.push(Token::Comment);
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
@@ -223,6 +220,35 @@ fn is_operator_char(c: u8) -> bool {
 }
 
 /// The index after the (nested) block comment starting at `start`, if it is closed.
+/// The index of the line end (or the text's end) after a `--` comment starting at `start`:
+/// a line comment ends at a carriage return as well as at a line feed.
+fn line_comment_end(bytes: &[u8], start: usize) -> usize {
+    bytes[start..]
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+        .map_or(bytes.len(), |end| start + end)
+}
+
+/// Where the code of `sql` starts: past the white space and the comments (`--` and nested
+/// `/* */`) in front of it. Text that is nothing but those gives its length; an unterminated
+/// block comment runs to the end.
+#[cfg(feature = "check")]
+pub(crate) fn code_start(sql: &str) -> usize {
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' => i += 1,
+            b'-' if bytes.get(i + 1) == Some(&b'-') => i = line_comment_end(bytes, i),
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i = block_comment_end(bytes, i).unwrap_or(bytes.len());
+            }
+            _ => break,
+        }
+    }
+    i
+}
+
 pub(super) fn block_comment_end(bytes: &[u8], start: usize) -> Option<usize> {
     let (mut depth, mut i) = (0usize, start);
     while i + 1 < bytes.len() {
@@ -269,11 +295,7 @@ fn continuation(bytes: &[u8], mut i: usize) -> Option<usize> {
                 newline = true;
                 i += 1;
             }
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
-                    i += 1;
-                }
-            }
+            b'-' if bytes.get(i + 1) == Some(&b'-') => i = line_comment_end(bytes, i),
             b'\'' if newline => return Some(i),
             _ => return None,
         }

@@ -25,7 +25,7 @@ pub(crate) use assignments::set_list_assignments;
 pub use error::SqlTextError;
 pub(crate) use fragment::{check_conjunction, filter_holds};
 #[cfg(feature = "check")]
-pub(crate) use lexer::{Token, tokenize};
+pub(crate) use lexer::{Token, code_start, tokenize};
 pub(crate) use names::{DYNAMIC_SQL, NameUse, UseKind, names};
 #[cfg(feature = "check")]
 pub(crate) use statements::{dollar_quoted_bodies, statements};

@@ -217,6 +217,16 @@ fn scripts_split_at_top_level_semicolons() {
 
 #[test]
 #[cfg(feature = "check")]
+fn code_starts_past_the_leading_comments() {
+    let sql = "  -- names tenancy.f() too\r/* a /* nested */ one */\n\tCREATE FUNCTION f() -- x";
+    assert_eq!(&sql[code_start(sql)..], "CREATE FUNCTION f() -- x");
+    assert_eq!(code_start("-- only a comment"), "-- only a comment".len());
+    assert_eq!(code_start("/* unterminated"), "/* unterminated".len());
+    assert_eq!(code_start("SELECT 1"), 0);
+}
+
+#[test]
+#[cfg(feature = "check")]
 fn dollar_quoted_bodies_are_found() {
     let sql = "CREATE FUNCTION f() AS $f$ BEGIN CREATE FUNCTION g() AS $g$ x $g$; END $f$ \
                LANGUAGE plpgsql; SELECT '$$ no $$', a$b, $1";
