@@ -85,6 +85,8 @@ static ContextState context = {InvalidLocalTransactionId};
  * accepted for it: a MAC observed earlier in this session is refused once the counter moved.
  */
 static bool have_session = false;
+static int64 counter_session = 0;
+static int64 last_counter = 0;
 
 /*
  * tenancy_context.allow_explain: whether tenancy connections may run EXPLAIN. Off, EXPLAIN is
@@ -95,8 +97,6 @@ static bool have_session = false;
  * other tenants it read. Only a superuser sets it (for a login kept for diagnosis).
  */
 static bool allow_explain = false;
-static int64 counter_session = 0;
-static int64 last_counter = 0;
 
 /*
  * HMAC-SHA256 with the SHA-256 states after the inner and outer padded key precomputed, for
