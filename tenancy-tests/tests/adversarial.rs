@@ -967,6 +967,52 @@ fn raw_sql_cannot_switch_the_tenant_or_the_role() {
     }
 }
 
+/// Large objects are outside row level security and belong to the login that stored them,
+/// which every tenant's transactions share: one tenant's SQL could read, overwrite and delete
+/// what another's had stored. The application role runs none of the large-object functions,
+/// in a tenant transaction or on the system connection, whichever context is in use.
+#[test]
+fn large_objects_are_out_of_the_application_roles_reach() {
+    #[derive(QueryableByName)]
+    struct Oid {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        oid: i64,
+    }
+    for rls in Rls::all() {
+        let (a, _) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        let stored: Oid = diesel::sql_query(
+            "SELECT lo_from_bytea(0, convert_to('stored elsewhere', 'UTF8'))::bigint AS oid",
+        )
+        .get_result(&mut rls.owner())
+        .unwrap();
+        let oid = stored.oid;
+        for attempt in [
+            "SELECT lo_from_bytea(0, convert_to('secret of a', 'UTF8'))".to_owned(),
+            "SELECT lo_create(0)".to_owned(),
+            format!("SELECT convert_from(lo_get({oid}), 'UTF8')"),
+            format!("SELECT lo_put({oid}, 0, convert_to('defaced', 'UTF8'))"),
+            format!("SELECT lo_open({oid}, 262144)"),
+            format!("SELECT lo_unlink({oid})"),
+        ] {
+            let in_tenant = t.transaction(a, |tx| tx.execute(diesel::sql_query(&attempt)));
+            let in_system = t
+                .system(|s| s.load_sql::<_, Oid>(diesel::sql_query(&attempt)))
+                .map(|rows| rows.len());
+            for r in [in_tenant, in_system] {
+                assert!(
+                    r.as_ref()
+                        .is_err_and(|e| e.to_string().contains("permission denied for function")),
+                    "{rls:?} {attempt}: {r:?}"
+                );
+            }
+        }
+        diesel::sql_query(format!("SELECT lo_unlink({oid})"))
+            .execute(&mut rls.owner())
+            .unwrap();
+    }
+}
+
 #[test]
 fn an_observed_context_cannot_be_replayed() {
     #[derive(QueryableByName)]

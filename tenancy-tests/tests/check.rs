@@ -621,6 +621,20 @@ const CASES: &[Case] = &[
         breaks: "CREATE RULE key_log AS ON UPDATE TO tenancy.context_key DO ALSO INSERT INTO public.key_log VALUES (NEW.key)",
         fix: "DROP RULE key_log ON tenancy.context_key",
     },
+    // Large objects, outside row level security and shared by every tenant of the login:
+    // the functions back to everyone as PostgreSQL ships them, or one granted to the role.
+    Case {
+        id: "TEN083",
+        object: "large objects",
+        breaks: "GRANT EXECUTE ON FUNCTION pg_catalog.lo_get(oid) TO PUBLIC",
+        fix: "REVOKE EXECUTE ON FUNCTION pg_catalog.lo_get(oid) FROM PUBLIC",
+    },
+    Case {
+        id: "TEN083",
+        object: "large objects",
+        breaks: "GRANT EXECUTE ON FUNCTION pg_catalog.lo_from_bytea(oid, bytea) TO tenancy_app",
+        fix: "REVOKE EXECUTE ON FUNCTION pg_catalog.lo_from_bytea(oid, bytea) FROM tenancy_app",
+    },
     // Other roles' credentials: password hashes, and the passwords of user mappings.
     Case {
         id: "TEN081",

@@ -1444,3 +1444,54 @@ fn another_tenants_worker_context_cannot_be_observed_or_replayed() {
         .unwrap();
     assert_eq!(b_sees, ["b's SECRET note"]);
 }
+
+/// Large objects are outside row level security and belong to the login every tenant's
+/// transactions share; a router query runs the functions it calls on the worker, as the
+/// session's role. The large-object functions are the application's on no node, also after
+/// `prepare_citus` ran again (as it does for a worker added later).
+#[test]
+fn large_objects_are_closed_on_every_node() {
+    let Some(cluster) = cluster() else { return };
+    let db = cluster.coordinator();
+    let mut owner = migrate_and_distribute(db);
+    let app_url = db
+        .create_app_login("citus_lo_app", "citus-app-password")
+        .unwrap();
+    // The admin login reads the context key.
+    let admin_url = admin_login(&mut owner, db, "citus_lo_admin");
+    let t = Tenancy::builder(&app_url)
+        .admin_url(&admin_url)
+        .max_size(1)
+        .build()
+        .unwrap();
+    let (a, _) = tenants_on_two_workers(&mut owner);
+    t.transaction(a, |tx| {
+        tx.insert_into(notes::table)
+            .values((notes::id.eq(1), notes::body.eq("a's note")))
+            .execute()
+    })
+    .unwrap();
+    for round in 0..2 {
+        for sql in [
+            "SELECT lo_from_bytea(0, convert_to(body, 'UTF8'))::text AS line FROM notes",
+            "SELECT lo_from_bytea(0, convert_to('a', 'UTF8'))::text AS line",
+        ] {
+            let r = t.transaction(a, |tx| tx.load_sql::<_, Line>(diesel::sql_query(sql)));
+            assert!(
+                matches!(&r, Err(Error::Query(e)) if e.to_string().contains("permission denied for function")),
+                "round {round}, {sql}: {r:?}"
+            );
+        }
+        let on_workers: Line = diesel::sql_query(
+            "SELECT string_agg(result, ',') AS line FROM run_command_on_workers(
+               $$SELECT count(*) FROM pg_proc p WHERE p.proname IN ('lo_get', 'lo_from_bytea', 'lo_put')
+                   AND has_function_privilege('tenancy_app', p.oid, 'EXECUTE')$$)",
+        )
+        .get_result(&mut owner)
+        .unwrap();
+        assert_eq!(on_workers.line, "0,0", "round {round}");
+        owner
+            .batch_execute("SELECT tenancy.prepare_citus()")
+            .unwrap();
+    }
+}

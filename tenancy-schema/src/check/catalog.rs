@@ -346,6 +346,9 @@ pub(super) struct Catalog {
     /// The statistics catalogs the application role or one of its logins may read
     /// ([`STATISTICS_SQL`]).
     pub(super) statistics: Vec<String>,
+    /// Functions of the large-object interface the application role or one of its logins may
+    /// run ([`LARGE_OBJECTS_SQL`]).
+    pub(super) large_objects: Vec<String>,
     /// The catalogs holding other roles' credentials that the application role or one of its
     /// logins may read ([`crate::roles::server_access`]).
     pub(super) credentials: BTreeSet<String>,
@@ -419,6 +422,22 @@ FROM pg_class c
 WHERE c.oid IN ('pg_catalog.pg_statistic'::regclass, 'pg_catalog.pg_statistic_ext_data'::regclass)
   AND EXISTS (SELECT FROM unnest($1::text[]) r (name)
               WHERE has_any_column_privilege(r.name, c.oid, 'SELECT'))
+ORDER BY 1";
+
+/// The functions of the large-object interface (also what libpq's client interface calls).
+/// Large objects are outside row level security and belong to the role that created them:
+/// every tenant's transactions run as one login, so one tenant's SQL reads, changes and
+/// deletes what another's stored. The migrations take these functions from PUBLIC.
+const LARGE_OBJECTS_SQL: &str = "
+SELECT p.oid::regprocedure::text AS name
+FROM pg_proc p
+WHERE p.pronamespace = 'pg_catalog'::regnamespace
+  AND p.proname IN ('lo_open', 'lo_close', 'loread', 'lowrite', 'lo_lseek', 'lo_lseek64',
+                    'lo_tell', 'lo_tell64', 'lo_truncate', 'lo_truncate64', 'lo_creat',
+                    'lo_create', 'lo_unlink', 'lo_import', 'lo_export', 'lo_from_bytea',
+                    'lo_get', 'lo_put')
+  AND EXISTS (SELECT FROM unnest($1::text[]) r (name)
+              WHERE has_function_privilege(r.name, p.oid, 'EXECUTE'))
 ORDER BY 1";
 
 /// The foreign keys of tenant tables (those in schema `$1` with the tenant column `$2`) whose
@@ -1046,6 +1065,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     }
     let leakproof = names(conn, LEAKPROOF_SQL, &app_and_logins)?;
     let statistics = names(conn, STATISTICS_SQL, &app_and_logins)?;
+    let large_objects = names(conn, LARGE_OBJECTS_SQL, &app_and_logins)?;
     let server_files = diesel::sql_query(SERVER_FILES_SQL)
         .bind::<Array<Text>, _>(&app_and_logins)
         .load(conn)?;
@@ -1093,6 +1113,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         servers,
         leakproof,
         statistics,
+        large_objects,
         credentials,
         server_files,
         cascades,

@@ -361,6 +361,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "sessions of the application role may run EXPLAIN (tenancy_context.allow_explain), whose estimates come from every tenant's rows",
     ),
     (
+        "TEN083",
+        Severity::Error,
+        Section::Isolation,
+        "the application role may run the large-object functions: large objects are outside row level security and shared by every tenant of the login",
+    ),
+    (
         "CIT001",
         Severity::Warning,
         Section::Citus,

@@ -1,9 +1,9 @@
-//! TEN077 to TEN079 and TEN082: tenant rows read without reading a tenant table, past row level
-//! security rather than through a hole in it. Each comes from a superuser's change (a function
-//! marked LEAKPROOF, a grant on a catalog PostgreSQL keeps to superusers, a file_fdw foreign
-//! table, EXPLAIN allowed on the application's connections),
-//! and each was shown in psql to hand one tenant's SQL the other tenants' values with every
-//! policy in place.
+//! TEN077 to TEN079, TEN082 and TEN083: tenant data read without reading a tenant table, past
+//! row level security rather than through a hole in it. Each comes from a superuser's change (a
+//! function marked LEAKPROOF, a grant on a catalog PostgreSQL keeps to superusers, a file_fdw
+//! foreign table, EXPLAIN allowed on the application's connections) or from a default the
+//! migrations change (the large-object functions, which PUBLIC may run), and each was shown to
+//! hand one tenant's SQL the other tenants' values with every policy in place.
 
 use super::CheckOptions;
 use super::catalog::Catalog;
@@ -44,6 +44,21 @@ pub(super) fn check_side_channels(f: &mut Findings, catalog: &Catalog, o: &Check
             ),
             format!(
                 "REVOKE SELECT ON {catalog_table} FROM {}, PUBLIC (and from its logins); read pg_stats instead",
+                o.app_role
+            ),
+        );
+    }
+    if !catalog.large_objects.is_empty() {
+        let functions = catalog.large_objects.join(", ");
+        f.add(
+            "TEN083",
+            "large objects",
+            format!(
+                "`{}` may run the large-object functions ({functions}): large objects are outside row level security and belong to the login that created them, which every tenant's transactions share, so one tenant's SQL lists, reads, overwrites and deletes the large objects another tenant's SQL stored",
+                o.app_role
+            ),
+            format!(
+                "as a superuser, SELECT tenancy.close_large_objects() (the migrations run it; run as another role it changes nothing), and REVOKE EXECUTE on them from {} and its logins; keep what a tenant stores in a tenant table (bytea)",
                 o.app_role
             ),
         );
