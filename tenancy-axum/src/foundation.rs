@@ -56,6 +56,7 @@ use crate::{HttpError, TenantIdentity, TenantResolver};
 /// | refusal | status | `error` |
 /// |---|---|---|
 /// | no `Authorization` header, or not `Bearer` | 401 | `missing_credentials` |
+/// | more than one `Authorization` header | 400 | `ambiguous_credentials` |
 /// | malformed, unknown, revoked or expired key | 401 | `invalid_api_key` |
 /// | the key's tenant is suspended | 403 | `tenant_suspended` |
 /// | over the key's hourly limit | 429 (with `Retry-After`) | `rate_limited` |
@@ -119,6 +120,11 @@ impl TenantResolver for ApiKeyResolver {
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
+///
+/// A request with more than one `Authorization` header is refused whatever they hold: HTTP
+/// allows the field once, and taking one of several would let the tenant depend on their
+/// order, which a proxy in front may read the other way (checking the last while this takes
+/// the first).
 fn bearer_token(headers: &HeaderMap) -> Result<&str, HttpError> {
     let missing = || {
         HttpError::unauthorized(
@@ -126,11 +132,16 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, HttpError> {
             "send an API key as `Authorization: Bearer tk_…`",
         )
     };
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(missing)?
-        .to_str()
-        .map_err(|_| missing())?;
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let value = values.next().ok_or_else(missing)?;
+    if values.next().is_some() {
+        return Err(HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "ambiguous_credentials",
+            "send one `Authorization` header",
+        ));
+    }
+    let value = value.to_str().map_err(|_| missing())?;
     let (scheme, token) = value.split_once(' ').ok_or_else(missing)?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(missing());
@@ -192,6 +203,26 @@ mod tests {
         );
         headers.insert(header::AUTHORIZATION, "Bearer tk_1_2".parse().unwrap());
         assert_eq!(bearer_token(&headers).unwrap(), "tk_1_2");
+    }
+
+    #[test]
+    fn several_authorization_headers_are_refused_whatever_their_order() {
+        for [first, second] in [
+            ["Bearer tk_1_2", "Bearer tk_3_4"],
+            ["Bearer tk_1_2", "Bearer tk_1_2"],
+            ["Basic abc", "Bearer tk_1_2"],
+            ["Bearer tk_1_2", "garbage"],
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.append(header::AUTHORIZATION, first.parse().unwrap());
+            headers.append(header::AUTHORIZATION, second.parse().unwrap());
+            let refusal = bearer_token(&headers).unwrap_err();
+            assert_eq!(
+                (refusal.status().as_u16(), refusal.code()),
+                (400, "ambiguous_credentials"),
+                "{first} then {second}"
+            );
+        }
     }
 
     #[test]

@@ -310,8 +310,8 @@ async fn own_projects_only(context: Context) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refusals_are_401_without_a_valid_key_and_403_without_the_scope_or_for_a_suspended_tenant()
-{
+async fn refusals_are_401_without_a_valid_key_400_with_two_and_403_without_the_scope_or_for_a_suspended_tenant()
+ {
     let ada = tenant("scopes");
     let read_only = demo::issue_key(&fixture().seeder, &ada.seeded, &[READ_SCOPE]).expect("key");
     let s = serve(Router::new(), 2).await;
@@ -347,6 +347,24 @@ async fn refusals_are_401_without_a_valid_key_and_403_without_the_scope_or_for_a
         assert_eq!(
             (status, body.error.as_str()),
             (StatusCode::UNAUTHORIZED, "invalid_api_key")
+        );
+    }
+
+    // Two keys (of two tenants, or one twice): refused, never read in some order.
+    let other = tenant("scopes other");
+    for second in [&other.key, &ada.key] {
+        let response = s
+            .http
+            .get(s.url("/projects"))
+            .header(AUTHORIZATION, format!("Bearer {}", ada.key))
+            .header(AUTHORIZATION, format!("Bearer {second}"))
+            .send()
+            .await
+            .expect("get");
+        let (status, body) = refusal(response).await;
+        assert_eq!(
+            (status, body.error.as_str()),
+            (StatusCode::BAD_REQUEST, "ambiguous_credentials")
         );
     }
 
