@@ -7,7 +7,7 @@ use diesel::query_builder::QueryFragment;
 use diesel::query_dsl::methods::LimitDsl;
 use diesel_async::methods::{ExecuteDsl, LoadQuery};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use tenancy_schema::__private_v0_1::executor::check_global;
+use tenancy_schema::__private_v0_1::executor::{check_global, raw_sql_only};
 use tenancy_schema::Result;
 use tenancy_schema::scope::GlobalQuery;
 
@@ -138,6 +138,7 @@ impl AsyncSystemConn<'_> {
             + 'q,
         U: Send,
     {
+        raw_sql_only::<Q>()?;
         watched(self.failed, query.load(&mut *self.conn)).await
     }
 }

@@ -8,7 +8,7 @@ use diesel::expression::{AsExpression, Expression};
 use diesel::query_dsl::methods::{FilterDsl, LimitDsl};
 use diesel_async::methods::{ExecuteDsl, LoadQuery};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use tenancy_schema::__private_v0_1::executor::{scope_exists, scope_query};
+use tenancy_schema::__private_v0_1::executor::{raw_sql_only, scope_exists, scope_query};
 use tenancy_schema::scope::{ScopedExists, TenantQuery};
 use tenancy_schema::{PrincipalId, Result, Scoped, TenantId, UntypedSql};
 
@@ -170,6 +170,7 @@ impl AsyncTenantTx<'_> {
         Q: diesel::query_builder::Query + ExecuteDsl<&'s AsyncPgConnection> + Send,
         Q::SqlType: UntypedSql,
     {
+        raw_sql_only::<Q>()?;
         run_statement!(self.conn, |conn| query.execute(conn))
     }
 
@@ -185,6 +186,7 @@ impl AsyncTenantTx<'_> {
             + 'q,
         U: Send,
     {
+        raw_sql_only::<Q>()?;
         run_statement!(self.conn, |conn| query.load(conn))
     }
 }

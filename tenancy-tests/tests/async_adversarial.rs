@@ -1022,3 +1022,51 @@ async fn an_opening_seen_in_another_session_cannot_be_replayed() {
         assert_async_sessions_clean(&t, &run).await;
     }
 }
+
+/// Typed Diesel statements with a raw `sql::<Untyped>(..)` select list or `RETURNING` clause
+/// are not raw SQL: the async methods for raw SQL refuse them before they are sent, as the
+/// synchronous ones do (`adversarial.rs`, `typed_statements_are_not_raw_sql`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_statements_are_not_raw_sql() {
+    let untyped = || sql::<diesel::sql_types::Untyped>("title");
+    for (rls, run, a, b, t) in each_run(1).await {
+        let read = t
+            .transaction(a, async |tx| {
+                tx.load_sql::<_, Title>(posts::table.select(untyped()))
+                    .await
+            })
+            .await;
+        let system = t
+            .system(async |sys| {
+                sys.load_sql::<_, Title>(posts::table.select(untyped()))
+                    .await
+            })
+            .await;
+        let update = t
+            .transaction(a, async |tx| {
+                tx.execute(
+                    diesel::update(posts::table)
+                        .set(posts::title.eq("changed by a"))
+                        .returning(untyped()),
+                )
+                .await
+            })
+            .await;
+        let delete = t
+            .transaction(a, async |tx| {
+                tx.execute(diesel::delete(posts::table).returning(untyped()))
+                    .await
+            })
+            .await;
+        for (what, e) in [
+            ("read", unsafe_sql(read, &run)),
+            ("system", unsafe_sql(system, &run)),
+            ("update", unsafe_sql(update, &run)),
+            ("delete", unsafe_sql(delete, &run)),
+        ] {
+            assert!(matches!(e, SqlTextError::NotRawSql(_)), "{run} {what}: {e}");
+        }
+        assert_b_untouched(rls, b, &run);
+        assert_async_sessions_clean(&t, &run).await;
+    }
+}

@@ -136,6 +136,13 @@ pub enum SqlTextError {
         "the system connection cannot read or write the tenant-scoped table `{0}`: run this in a tenant transaction (`tenancy.transaction(tenant, ..)`), or across tenants through `Tenancy::admin`"
     )]
     TenantTableOnSystemConnection(String),
+    /// A typed Diesel statement (`posts::table.select(sql::<Untyped>(..))`, `diesel::update(..)
+    /// .returning(sql(..))`) handed to the methods for raw SQL: its SQL type says `Untyped` as
+    /// `diesel::sql_query`'s does, but nothing scoped it.
+    #[error(
+        "`tx.execute`/`load_sql` take raw `diesel::sql_query(..)` only (with `.bind(..)`, boxed or not), not the Diesel statement `{0}`: load it with `tx.load(query)` or write it with `tx.insert`/`tx.update`/`tx.delete`, which scope it to the tenant"
+    )]
+    NotRawSql(String),
     /// A changeset assignment that is not `"column" = value` for a column of the table.
     #[error(
         "the changeset of an update of `{table}` does not assign one of its columns here: `{item}`"

@@ -10,6 +10,7 @@ mod builder;
 mod config;
 mod insert_into;
 mod lifecycle;
+mod raw_sql;
 mod role_name;
 mod sessions;
 mod system;
@@ -29,6 +30,7 @@ pub use lifecycle::{
     Begin, ConnectionState, SessionEnd, admin_setup_sql, begin_failure, begin_with, end_sql,
     is_connection_loss, setup_sql,
 };
+pub use raw_sql::{RawSql, UntypedSql, raw_sql_only};
 pub use role_name::RoleName;
 pub use sessions::{INSPECT_SESSION_SQL, SessionState};
 pub use system::{SystemConn, check_global};
@@ -36,9 +38,7 @@ pub use tenancy::{
     PgPool, Tenancy, admin_direct, context_entry, context_key, control_plane, log_admin_use,
     record_admin_use,
 };
-pub use tenant_tx::{
-    RawSql, TenantTx, UntypedSql, insert_statement, single_insert_statement, upsert_statement,
-};
+pub use tenant_tx::{TenantTx, insert_statement, single_insert_statement, upsert_statement};
 pub use writes::{
     OrFilterOnTenantWrite, ScopedDelete, ScopedUpdate, ScopedUpdateSet, UpdateOf, delete_statement,
     update_statement,

@@ -146,6 +146,7 @@ impl SystemConn<'_> {
         Q: diesel::query_builder::Query<SqlType = diesel::sql_types::Untyped>
             + LoadQuery<'q, PgConnection, U>,
     {
+        super::raw_sql_only::<Q>()?;
         query.load(self.conn).map_err(Error::from)
     }
 }

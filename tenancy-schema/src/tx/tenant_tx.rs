@@ -7,10 +7,10 @@ use diesel::insertable::{InsertValues, Insertable};
 use diesel::pg::Pg;
 use diesel::query_builder::{AsChangeset, QueryFragment, QueryId, ValuesClause};
 use diesel::query_dsl::LoadQuery;
-use diesel::query_dsl::methods::{ExecuteDsl, FilterDsl, LimitDsl};
+use diesel::query_dsl::methods::{FilterDsl, LimitDsl};
 use diesel::{Column, ExpressionMethods, PgConnection, RunQueryDsl};
 
-use super::{ManyRows, OneRow, ScopedDelete, ScopedUpdate};
+use super::{ManyRows, OneRow, RawSql, ScopedDelete, ScopedUpdate, raw_sql_only};
 use crate::scope::{
     InsertReturns, OnConflict, ReturningAll, ScopedExists, ScopedTable, SingleInsert, TenantEq,
     TenantFreeValues, TenantInsert, TenantQuery, WriteShape, check_changeset, tables_checked,
@@ -302,6 +302,7 @@ impl<'c> TenantTx<'c> {
     /// # Errors
     /// Database errors.
     pub fn execute<Q: RawSql>(&mut self, query: Q) -> Result<usize> {
+        raw_sql_only::<Q>()?;
         query.execute(self.conn).map_err(Error::from)
     }
 
@@ -316,6 +317,7 @@ impl<'c> TenantTx<'c> {
         Q: diesel::query_builder::Query<SqlType = diesel::sql_types::Untyped>
             + LoadQuery<'q, PgConnection, U>,
     {
+        raw_sql_only::<Q>()?;
         query.load(self.conn).map_err(Error::from)
     }
 }
@@ -428,31 +430,3 @@ where
 {
     insert_statement::<T, V, ()>(tenant, vec![row], None, R::RETURNING).map(SingleInsert::new)
 }
-
-/// Raw SQL statements a tenant transaction accepts (checked by row level security only):
-/// `diesel::sql_query(..)`, with or without `.bind(..)`, boxed or not. They are the only
-/// queries whose SQL type is [`diesel::sql_types::Untyped`].
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be executed in a tenant transaction",
-    label = "Diesel statements carry no tenant filter",
-    note = "use `tx.insert(table, rows)`, `tx.update(table).filter(..).set(..).execute()`, `tx.delete(table).filter(..).execute()` or `tx.upsert(..)`; `tx.execute` takes raw `diesel::sql_query(..)` only"
-)]
-pub trait RawSql: ExecuteDsl<PgConnection> + RunQueryDsl<PgConnection> {}
-
-// One impl for every untyped query: `sql_query(..).bind(..)` returns a type Diesel does not
-// export, so it cannot be named in an impl of its own.
-impl<Q> RawSql for Q
-where
-    Q: diesel::query_builder::Query + ExecuteDsl<PgConnection> + RunQueryDsl<PgConnection>,
-    Q::SqlType: UntypedSql,
-{
-}
-
-/// The SQL type of raw SQL; a typed Diesel query is not raw SQL.
-#[diagnostic::on_unimplemented(
-    message = "a typed Diesel query cannot be executed in a tenant transaction",
-    label = "its rows are typed as `{Self}`",
-    note = "load it with `tx.load(query)` (or `tx.first`/`tx.get_result`), which scopes it to the tenant; `tx.execute` takes raw `diesel::sql_query(..)` only"
-)]
-pub trait UntypedSql {}
-impl UntypedSql for diesel::sql_types::Untyped {}

@@ -1,0 +1,98 @@
+//! What the methods for raw SQL accept: `diesel::sql_query(..)`, with or without `.bind(..)`,
+//! boxed or not, and no typed Diesel statement, which would run unscoped.
+
+use diesel::PgConnection;
+use diesel::RunQueryDsl;
+use diesel::query_dsl::methods::ExecuteDsl;
+
+use crate::{Error, Result, SqlTextError};
+
+/// Raw SQL statements a tenant transaction accepts (checked by row level security only):
+/// `diesel::sql_query(..)`, with or without `.bind(..)`, boxed or not. They are the only
+/// queries whose SQL type is [`diesel::sql_types::Untyped`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be executed in a tenant transaction",
+    label = "Diesel statements carry no tenant filter",
+    note = "use `tx.insert(table, rows)`, `tx.update(table).filter(..).set(..).execute()`, `tx.delete(table).filter(..).execute()` or `tx.upsert(..)`; `tx.execute` takes raw `diesel::sql_query(..)` only"
+)]
+pub trait RawSql: ExecuteDsl<PgConnection> + RunQueryDsl<PgConnection> {}
+
+// One impl for every untyped query: `sql_query(..).bind(..)` returns a type Diesel does not
+// export, so it cannot be named in an impl of its own.
+impl<Q> RawSql for Q
+where
+    Q: diesel::query_builder::Query + ExecuteDsl<PgConnection> + RunQueryDsl<PgConnection>,
+    Q::SqlType: UntypedSql,
+{
+}
+
+/// The SQL type of raw SQL; a typed Diesel query is not raw SQL.
+#[diagnostic::on_unimplemented(
+    message = "a typed Diesel query cannot be executed in a tenant transaction",
+    label = "its rows are typed as `{Self}`",
+    note = "load it with `tx.load(query)` (or `tx.first`/`tx.get_result`), which scopes it to the tenant; `tx.execute` takes raw `diesel::sql_query(..)` only"
+)]
+pub trait UntypedSql {}
+impl UntypedSql for diesel::sql_types::Untyped {}
+
+/// Where Diesel defines `sql_query`'s types: `SqlQuery`, what `.bind(..)` returns (a type it
+/// does not export, so no bound can name it) and `BoxedSqlQuery`.
+const SQL_QUERY_TYPES: &str = "diesel::query_builder::sql_query::";
+
+/// Refuses a typed Diesel statement handed to a method for raw SQL. The bounds of those
+/// methods take any query whose SQL type is `Untyped`, as only `sql_query`'s were meant to be;
+/// a typed statement whose select list or `RETURNING` clause is a raw `sql::<Untyped>(..)`
+/// fragment has that SQL type too, and nothing would scope it. Only Diesel's `sql_query`
+/// module constructs its types, and what `.bind(..)` and `.into_boxed()` wrap is always one of
+/// them, so the outermost type's path decides. A compiler that wrote type names another way
+/// would refuse raw SQL here, not let a statement through.
+///
+/// # Errors
+/// [`Error::UnsafeSql`] with [`SqlTextError::NotRawSql`].
+#[doc(hidden)]
+pub fn raw_sql_only<Q>() -> Result<()> {
+    let name = std::any::type_name::<Q>();
+    if name.starts_with(SQL_QUERY_TYPES) {
+        Ok(())
+    } else {
+        let statement = name.split('<').next().unwrap_or(name);
+        Err(Error::UnsafeSql(SqlTextError::NotRawSql(
+            statement.to_owned(),
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::sql_types::{Integer, Text};
+
+    use super::raw_sql_only;
+
+    fn of<Q>(_: &Q) -> crate::Result<()> {
+        raw_sql_only::<Q>()
+    }
+
+    #[test]
+    fn only_sql_query_and_its_binds_are_raw_sql() {
+        let plain = diesel::sql_query("SELECT 1");
+        let bound = diesel::sql_query("SELECT $1, $2")
+            .bind::<Integer, _>(1)
+            .bind::<Text, _>("x");
+        let boxed = diesel::sql_query("SELECT $1")
+            .into_boxed::<diesel::pg::Pg>()
+            .bind::<Integer, _>(1);
+        let bound_boxed = diesel::sql_query("SELECT $1")
+            .bind::<Integer, _>(1)
+            .into_boxed::<diesel::pg::Pg>();
+        assert!(of(&plain).is_ok());
+        assert!(of(&bound).is_ok());
+        assert!(of(&boxed).is_ok());
+        assert!(of(&bound_boxed).is_ok());
+        let typed = diesel::select(diesel::dsl::sql::<diesel::sql_types::Untyped>("1"));
+        let refused = of(&typed).unwrap_err().to_string();
+        assert!(
+            refused.contains("diesel::query_builder::select_statement::SelectStatement"),
+            "{refused}"
+        );
+    }
+}
