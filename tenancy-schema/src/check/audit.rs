@@ -19,6 +19,19 @@ pub(super) fn check_audit_log(f: &mut Findings, catalog: &Catalog, o: &CheckOpti
             "run the audit log migration's CREATE TRIGGER statements again, then ALTER TABLE audit_log ENABLE ALWAYS TRIGGER <name> for each",
         );
     }
+    if let Some(audit) = &catalog.audit
+        && !audit.others.is_empty()
+    {
+        f.add(
+            "TEN080",
+            "table audit_log",
+            format!(
+                "audit_log has triggers besides its guards ({}): one that fires before an insert can drop or change the entry, so that what the application records never reaches the log",
+                audit.others.join(", ")
+            ),
+            "DROP TRIGGER <name> ON audit_log for each; keep what should follow an entry in the application, or in a trigger on another table",
+        );
+    }
     if catalog.audit.as_ref().is_some_and(|a| a.writable) {
         f.add(
             "TEN080",

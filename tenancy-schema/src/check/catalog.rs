@@ -131,6 +131,11 @@ pub(super) struct RoutineRow {
     pub(super) language: String,
     #[diesel(sql_type = Nullable<Text>)]
     pub(super) comment: Option<String>,
+    /// It may be called (it is no trigger function) and its owner is a superuser or skips row
+    /// level security: whatever it reaches, through any function or view it calls, it reaches
+    /// every tenant's rows of.
+    #[diesel(sql_type = Bool)]
+    pub(super) owner_bypasses: bool,
 }
 
 /// A rewrite rule (other than a view's) on a table the application role writes: its actions
@@ -243,6 +248,10 @@ pub(super) struct ViewRow {
     pub(super) definition: String,
     #[diesel(sql_type = Bool)]
     pub(super) security_invoker: bool,
+    /// The tables, sequences and foreign tables it reads, through any number of views (in the
+    /// checked schema by name, elsewhere schema-qualified as `regclass` prints them).
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) reads: Vec<String>,
 }
 
 #[derive(QueryableByName)]
@@ -251,6 +260,8 @@ struct PrivilegeRow {
     writable: bool,
     #[diesel(sql_type = Array<Text>)]
     unguarded: Vec<String>,
+    #[diesel(sql_type = Array<Text>)]
+    others: Vec<String>,
 }
 
 /// What keeps the audit log append-only, as the database has it.
@@ -260,6 +271,9 @@ pub(super) struct AuditLog {
     /// Its guarding triggers (the hash chain, no UPDATE/DELETE, no TRUNCATE) that are missing
     /// or not enabled ALWAYS, as the migration enables them.
     pub(super) unguarded: Vec<String>,
+    /// Its other triggers: one that fires before an insert may drop or change the row, so
+    /// that what the application records never reaches the log.
+    pub(super) others: Vec<String>,
 }
 
 /// A member of the application role that can become a role skipping row level security.
@@ -499,6 +513,36 @@ macro_rules! views_reading {
     };
 }
 
+/// The views and materialized views the role `$1` may use in any way (read, or write through
+/// an updatable view; column grants count), outside PostgreSQL's own schemas, with the
+/// relations each reads through any number of views: those in schema `$2` by name, others as
+/// `regclass` prints them.
+const VIEWS_SQL: &str = "
+WITH RECURSIVE reach (view, rel) AS (
+  SELECT r.ev_class, d.refobjid
+  FROM pg_rewrite r
+  JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                  AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.ev_class
+  UNION
+  SELECT reach.view, d.refobjid
+  FROM reach
+  JOIN pg_rewrite r ON r.ev_class = reach.rel
+  JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                  AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.ev_class
+)
+SELECT c.oid::regclass::text AS name, pg_get_viewdef(c.oid) AS definition,
+       coalesce(c.reloptions::text[] && ARRAY['security_invoker=true', 'security_invoker=on', 'security_invoker=1'], false) AS security_invoker,
+       ARRAY(SELECT DISTINCT CASE WHEN b.relnamespace = $2::regnamespace THEN b.relname::text
+                                  ELSE b.oid::regclass::text END
+             FROM reach JOIN pg_class b ON b.oid = reach.rel
+             WHERE reach.view = c.oid AND b.relkind IN ('r', 'p', 'f', 'S', 'm')
+             ORDER BY 1) AS reads
+FROM pg_class c
+WHERE c.relkind IN ('v', 'm')
+  AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+  AND (has_any_column_privilege($1, c.oid, 'SELECT') OR has_any_column_privilege($1, c.oid, 'INSERT')
+       OR has_any_column_privilege($1, c.oid, 'UPDATE') OR has_table_privilege($1, c.oid, 'DELETE'))";
+
 /// Foreign tables served by file_fdw (its handler, whatever the SQL function or the wrapper
 /// are called), and the views and materialized views built on them, that a role among `$1`
 /// may read: file_fdw reads a file, or runs a program, as the operating system user that owns
@@ -629,10 +673,12 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
                  AND has_any_column_privilege($1, to_regclass('tenancy.context_key'), p)))
       HAVING count(*) > 0
       UNION ALL
-      SELECT format('USAGE or UPDATE on sequence %s', c.oid::regclass)
+      -- SELECT reads a sequence's current value (currval, last_value) as USAGE does.
+      SELECT format('USAGE, SELECT or UPDATE on sequence %s', c.oid::regclass)
       FROM pg_class c
       WHERE c.relnamespace = to_regnamespace('tenancy') AND c.relkind = 'S'
-        AND (has_sequence_privilege($1, c.oid, 'USAGE') OR has_sequence_privilege($1, c.oid, 'UPDATE'))
+        AND (has_sequence_privilege($1, c.oid, 'USAGE') OR has_sequence_privilege($1, c.oid, 'SELECT')
+             OR has_sequence_privilege($1, c.oid, 'UPDATE'))
       UNION ALL
       SELECT format('EXECUTE on %s', p.oid::regprocedure)
       FROM pg_proc p
@@ -701,6 +747,27 @@ struct Granted {
 /// leader hands its parallel workers as the context (extension 1.4), which a role allowed to
 /// set it could write in a session that had not loaded the extension yet. None where the
 /// server has no such grants (`grants`: [`crate::roles::has_parameter_grants`]).
+/// The application role `app` and every login (or other role) that is a member of it.
+fn app_and_logins(conn: &mut PgConnection, app: &str) -> QueryResult<Vec<String>> {
+    let members: Vec<MemberRow> = diesel::sql_query(MEMBERS_SQL)
+        .bind::<diesel::sql_types::Text, _>(app)
+        .load(conn)?;
+    Ok(std::iter::once(app.to_owned())
+        .chain(members.into_iter().map(|m| m.name))
+        .collect())
+}
+
+/// `sql`, whose `$1` is one role, asked for every role among a text array `$1` (the
+/// application role and its logins: a grant to a login reaches what that login's sessions,
+/// the application's, may do), each row once.
+fn for_each_role(sql: &str) -> String {
+    format!(
+        "SELECT DISTINCT tenancy_each.* FROM unnest($1::text[]) AS tenancy_roles (role) \
+         CROSS JOIN LATERAL ({}) tenancy_each",
+        sql.replace("$1", "tenancy_roles.role")
+    )
+}
+
 /// The names `sql` answers for `roles` (its `$1`).
 fn names(conn: &mut PgConnection, sql: &str, roles: &[&str]) -> QueryResult<Vec<String>> {
     Ok(diesel::sql_query(sql)
@@ -833,8 +900,15 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     let keys: Vec<KeyRow> = diesel::sql_query(
         "SELECT c.relname::text AS table_name, con.conname::text AS name,
                 CASE con.contype WHEN 'p' THEN 'p' WHEN 'u' THEN 'u' WHEN 'x' THEN 'x' ELSE 'f' END AS kind,
+                -- The columns that make a row conflict: not an index's INCLUDE columns, nor
+                -- those of an exclusion constraint compared by anything but `=`.
                 ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, o)
-                      JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
+                      JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n
+                      WHERE (con.contype <> 'x'
+                             OR (SELECT op.oprname FROM pg_operator op WHERE op.oid = con.conexclop[k.o]) = '=')
+                        AND (con.contype = 'f' OR con.conindid = 0
+                             OR k.o <= (SELECT i.indnkeyatts FROM pg_index i WHERE i.indexrelid = con.conindid))
+                      ORDER BY k.o) AS columns,
                 CASE WHEN con.contype = 'f' THEN (SELECT relname::text FROM pg_class WHERE oid = con.confrelid) END AS target,
                 CASE WHEN con.contype = 'f' THEN ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, o)
                       JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) END AS target_columns,
@@ -846,7 +920,8 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
          UNION ALL
          SELECT c.relname::text, ic.relname::text, CASE WHEN i.indisunique THEN 'u' ELSE 'i' END,
                 ARRAY(SELECT coalesce(a.attname::text, '(expression)') FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)
-                      LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o),
+                      LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n
+                      WHERE k.o <= i.indnkeyatts ORDER BY k.o),
                 NULL, NULL, true, obj_description(i.indexrelid, 'pg_class')
          FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
          WHERE c.relnamespace = $1::regnamespace
@@ -884,9 +959,15 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     .bind::<T, _>(&o.schema)
     .bind::<T, _>(&app)
     .load(conn)?;
-    let routines: Vec<RoutineRow> = diesel::sql_query(
+    let app_and_logins = app_and_logins(conn, &app)?;
+    let routines: Vec<RoutineRow> = diesel::sql_query(for_each_role(
         "SELECT p.oid::regprocedure::text AS name, coalesce(pg_get_functiondef(p.oid), p.prosrc) AS body,
-                l.lanname::text AS language, obj_description(p.oid, 'pg_proc') AS comment
+                l.lanname::text AS language, obj_description(p.oid, 'pg_proc') AS comment,
+                -- Called, not only fired as a trigger (which hands it the caller's own row).
+                p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
+                  AND has_function_privilege($1, p.oid, 'EXECUTE')
+                  AND coalesce((SELECT o.rolsuper OR o.rolbypassrls FROM pg_roles o
+                                WHERE o.oid = p.proowner), false) AS owner_bypasses
          FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
          WHERE p.prosecdef AND p.prokind IN ('f', 'p')
            AND p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
@@ -898,20 +979,22 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                                   OR has_table_privilege($1, t.tgrelid, 'UPDATE')
                                   OR has_table_privilege($1, t.tgrelid, 'DELETE')
                                   OR has_table_privilege($1, t.tgrelid, 'TRUNCATE'))))",
-    )
-    .bind::<T, _>(&app)
+    ))
+    .bind::<Array<Text>, _>(&app_and_logins)
     .load(conn)?;
-    let views: Vec<ViewRow> = diesel::sql_query(
-        "SELECT c.oid::regclass::text AS name, pg_get_viewdef(c.oid) AS definition,
-                coalesce(c.reloptions::text[] && ARRAY['security_invoker=true', 'security_invoker=on', 'security_invoker=1'], false) AS security_invoker
-         FROM pg_class c
-         WHERE c.relkind IN ('v', 'm')
-           AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
-           AND has_table_privilege($1, c.oid, 'SELECT')",
-    )
-    .bind::<T, _>(&app)
-    .load(conn)?;
-    let rules: Vec<RuleRow> = diesel::sql_query(
+    // One row per function: a role that may call it and one that only fires it differ.
+    let mut routines: Vec<RoutineRow> = routines;
+    routines.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then(b.owner_bypasses.cmp(&a.owner_bypasses))
+    });
+    routines.dedup_by(|later, first| later.name == first.name);
+    let views: Vec<ViewRow> = diesel::sql_query(for_each_role(VIEWS_SQL))
+        .bind::<Array<Text>, _>(&app_and_logins)
+        .bind::<T, _>(&o.schema)
+        .load(conn)?;
+    let rules: Vec<RuleRow> = diesel::sql_query(for_each_role(
         "SELECT format('rule %I on %s', r.rulename, c.oid::regclass) AS name,
                 pg_get_ruledef(r.oid) AS definition
          FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
@@ -919,8 +1002,8 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
            AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
            AND (has_table_privilege($1, c.oid, 'INSERT') OR has_table_privilege($1, c.oid, 'UPDATE')
                 OR has_table_privilege($1, c.oid, 'DELETE') OR has_table_privilege($1, c.oid, 'SELECT'))",
-    )
-    .bind::<T, _>(&app)
+    ))
+    .bind::<Array<Text>, _>(&app_and_logins)
     .load(conn)?;
     let triggers: Vec<TriggerRow> = diesel::sql_query(
         "SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass) AS name,
@@ -935,7 +1018,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     )
     .bind::<T, _>(&o.schema)
     .load(conn)?;
-    let elsewhere: Vec<ElsewhereRow> = diesel::sql_query(
+    let elsewhere: Vec<ElsewhereRow> = diesel::sql_query(for_each_role(
         "SELECT CASE c.relkind WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table'
                 ELSE 'table' END AS kind,
                 c.oid::regclass::text AS relation,
@@ -946,14 +1029,14 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
            AND (n.oid <> $2::regnamespace OR c.relkind = 'f')
            AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'
            AND has_schema_privilege($1, n.oid, 'USAGE')
-           AND has_table_privilege($1, c.oid, 'SELECT')
+           AND has_any_column_privilege($1, c.oid, 'SELECT')
          ORDER BY 1",
-    )
-    .bind::<T, _>(&app)
+    ))
+    .bind::<Array<Text>, _>(&app_and_logins)
     .bind::<T, _>(&o.schema)
     .load(conn)?;
     // A query on a parent returns its children's rows under the parent's policies only.
-    let parents: Vec<ParentRow> = diesel::sql_query(
+    let parents: Vec<ParentRow> = diesel::sql_query(for_each_role(
         "WITH RECURSIVE up (child, parent) AS (
            SELECT c.relname::text, i.inhparent
            FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -967,13 +1050,13 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
          WHERE has_schema_privilege($1, p.relnamespace, 'USAGE')
            AND has_any_column_privilege($1, p.oid, 'SELECT')
          ORDER BY 1, 2",
-    )
-    .bind::<T, _>(&app)
+    ))
+    .bind::<Array<Text>, _>(&app_and_logins)
     .bind::<T, _>(&o.schema)
     .load(conn)?;
     // dblink and postgres_fdw connect with the user a mapping names; a mapping for PUBLIC
     // serves every role with USAGE on the server.
-    let servers: Vec<ServerRow> = diesel::sql_query(
+    let servers: Vec<ServerRow> = diesel::sql_query(for_each_role(
         "SELECT s.srvname::text AS server,
                 CASE WHEN m.umuser = 0 THEN 'PUBLIC' ELSE m.umuser::regrole::text END AS mapped_for
          FROM pg_user_mapping m JOIN pg_foreign_server s ON s.oid = m.umserver
@@ -981,39 +1064,48 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
             OR (m.umuser <> 0 AND pg_has_role(m.umuser, $1::regrole, 'MEMBER')
                 AND has_server_privilege(m.umuser, s.oid, 'USAGE'))
          ORDER BY 1, 2",
-    )
-    .bind::<T, _>(&app)
+    ))
+    .bind::<Array<Text>, _>(&app_and_logins)
     .load(conn)?;
-    let shared = diesel::sql_query(
+    let shared = diesel::sql_query(for_each_role(
         "SELECT c.relname::text AS name
          FROM pg_class c
          WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relrowsecurity
            AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
-           AND has_table_privilege($1, c.oid, 'SELECT')",
-    )
-    .bind::<T, _>(&app)
+           AND has_any_column_privilege($1, c.oid, 'SELECT')",
+    ))
+    .bind::<Array<Text>, _>(&app_and_logins)
     .load::<NameRow>(conn)?
     .into_iter()
     .map(|r| r.name)
     .collect();
-    let audit = diesel::sql_query(
+    let audit = diesel::sql_query(for_each_role(
         "SELECT has_table_privilege($1, c.oid, 'UPDATE') OR has_table_privilege($1, c.oid, 'DELETE')
                 OR has_table_privilege($1, c.oid, 'TRUNCATE') AS writable,
                 ARRAY(SELECT t FROM unnest(ARRAY['audit_log_chain', 'audit_log_no_update_delete',
                                                  'audit_log_no_truncate']) t
                       WHERE NOT EXISTS (SELECT FROM pg_trigger g
                                         WHERE g.tgrelid = c.oid AND g.tgname = t
-                                          AND g.tgenabled = 'A')) AS unguarded
+                                          AND g.tgenabled = 'A')) AS unguarded,
+                ARRAY(SELECT g.tgname::text FROM pg_trigger g
+                      WHERE g.tgrelid = c.oid AND NOT g.tgisinternal
+                        AND g.tgname NOT IN ('audit_log_chain', 'audit_log_no_update_delete',
+                                             'audit_log_no_truncate')
+                      ORDER BY 1) AS others
          FROM pg_class c WHERE c.relnamespace = $2::regnamespace AND c.relname = 'audit_log' AND c.relkind = 'r'",
-    )
-    .bind::<T, _>(&app)
+    ))
+    .bind::<Array<Text>, _>(&app_and_logins)
     .bind::<T, _>(&o.schema)
     .load::<PrivilegeRow>(conn)?
     .into_iter()
-    .next()
+    .reduce(|a, b| PrivilegeRow {
+        writable: a.writable || b.writable,
+        ..a
+    })
     .map(|r| AuditLog {
         writable: r.writable,
         unguarded: r.unguarded,
+        others: r.others,
     });
     let mut reach = Vec::new();
     let members: Vec<MemberRow> = diesel::sql_query(MEMBERS_SQL)
@@ -1050,9 +1142,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
             }
         }
     }
-    let app_and_logins: Vec<&str> = std::iter::once(app.as_str())
-        .chain(members.iter().map(|m| m.name.as_str()))
-        .collect();
+    let app_and_logins: Vec<&str> = app_and_logins.iter().map(String::as_str).collect();
     let grants = crate::roles::has_parameter_grants(conn)?;
     let mut alter_system = Vec::new();
     let mut credentials = BTreeSet::new();
@@ -1084,6 +1174,19 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     context
         .forgeable_by
         .extend(parameter_grants(conn, &app, grants)?);
+    // What a login may do beyond the application role's own rights, granted to it directly.
+    for login in app_and_logins.iter().skip(1) {
+        let of_login: ContextRow = diesel::sql_query(CONTEXT_SQL)
+            .bind::<T, _>(*login)
+            .get_result(conn)?;
+        for what in of_login.forgeable_by {
+            if !context.forgeable_by.contains(&what) {
+                context
+                    .forgeable_by
+                    .push(format!("{what} (granted to its login {login})"));
+            }
+        }
+    }
     let replica_sessions = replica_sessions(conn, &app, grants)?;
     let explain_sessions = setting_defaults(
         conn,

@@ -31,6 +31,10 @@ pub(super) fn check_definers_and_views(
             format!("reads {}", read.into_iter().collect::<Vec<_>>().join(", "))
         } else if let Some(how) = runs_unseen_sql(&r.body, &r.language) {
             format!("{how}, so which tables it reads cannot be seen from its text")
+        } else if r.owner_bypasses {
+            // Its text names no protected table, but a function, view or escaped name it
+            // uses may read one, and its owner's rights reach every tenant's rows.
+            "is owned by a role that skips row level security, so whatever it reaches through the functions and views it calls it reaches for every tenant".to_owned()
         } else {
             continue;
         };
@@ -46,12 +50,43 @@ pub(super) fn check_definers_and_views(
         }
     }
     for v in &catalog.views {
-        let read = reads(&v.definition);
+        // What its text names, and what it reads through other views (its dependencies).
+        let mut read = reads(&v.definition);
+        read.extend(
+            v.reads
+                .iter()
+                .map(String::as_str)
+                .filter(|r| protected.contains(*r) || sensitive(r)),
+        );
+        // PostgreSQL records no dependency on its own catalogs: those go by the text.
+        read.extend(
+            SENSITIVE_CATALOGS
+                .iter()
+                .copied()
+                .filter(|c| has_word(&v.definition, c)),
+        );
         if !read.is_empty() && !v.security_invoker {
-            f.add("TEN071", format!("view {}", v.name), format!("`{}` can read it and it covers {} with its owner's rights, bypassing their policies", o.app_role, read.into_iter().collect::<Vec<_>>().join(", ")), format!("ALTER VIEW {} SET (security_invoker = true)", v.name));
+            f.add("TEN071", format!("view {}", v.name), format!("`{}` (or a login of it) can use it and it covers {} with its owner's rights, bypassing their policies", o.app_role, read.into_iter().collect::<Vec<_>>().join(", ")), format!("ALTER VIEW {} SET (security_invoker = true), or REVOKE ALL ON {} FROM {} and its logins", v.name, v.name, o.app_role));
         }
     }
 }
+
+/// Relations outside the checked schema that a view must not hand out with its owner's
+/// rights: the planner's samples of every tenant's values, other roles' credentials, the large
+/// objects, and tenancy's own state (the context key, the sessions' nonces).
+fn sensitive(relation: &str) -> bool {
+    relation.starts_with("tenancy.") || SENSITIVE_CATALOGS.contains(&relation)
+}
+
+/// PostgreSQL's catalogs among those: its samples of every column, credentials, large objects.
+const SENSITIVE_CATALOGS: &[&str] = &[
+    "pg_statistic",
+    "pg_statistic_ext_data",
+    "pg_authid",
+    "pg_user_mapping",
+    "pg_subscription",
+    "pg_largeobject",
+];
 
 /// How a function body runs SQL that its text does not name: a statement built at run time
 /// (PL/pgSQL's `EXECUTE`), a built-in that runs SQL given as text or reads a table by name
