@@ -89,7 +89,9 @@
 //! reads `tenants`, and an application with a table of tenants of its own replaces it in a
 //! migration of its own (`'unknown'` or `'deleted'` become [`Error::TenantNotFound`],
 //! `'suspended'` [`Error::TenantSuspended`]; keep it a non-strict, `STABLE`, `LANGUAGE sql`
-//! function without `SECURITY DEFINER` or `SET`, so that the planner inlines it). The closure's `Ok` commits, and `Err`
+//! function without `SECURITY DEFINER` or `SET`, so that the planner inlines it, and comment it
+//! `tenancy: reviewed`: it runs with the migrations' rights, and `tenancy check` reports a
+//! version it does not know, TEN072). The closure's `Ok` commits, and `Err`
 //! or a panic rolls back (an `Ok` after a statement failed, its error set aside, is
 //! [`Error::AbortedTransaction`]: PostgreSQL had aborted the transaction and rolls it back); the message that ends the transaction also resets the session (`RESET ALL;
 //! RESET ROLE; DISCARD TEMP`, advisory locks released), so nothing SQL changed reaches the next checkout. Where the database

@@ -173,6 +173,31 @@ fn a_freshly_migrated_database_has_no_errors() {
         .unwrap();
     let r3 = report(&mut conn, &tenancy_schema::registry(), &with_foundation);
     assert!(present(&r3, "TEN056", "table users"), "{:#?}", r3.findings);
+    // The tenant status hook replaced by a version no migration wrote, and nobody reviewed
+    // it: it runs inside tenancy.enter() with the migrations' rights. Check knows every
+    // migration this database ran, so it compares; a reviewed version passes.
+    conn.batch_execute(
+        "CREATE OR REPLACE FUNCTION tenancy.tenant_refusal(tenant uuid) RETURNS TABLE (refusal text) \
+         LANGUAGE sql STABLE AS $$SELECT set_config('app.seen', (SELECT string_agg(slug, ',') FROM public.tenants), true) WHERE false$$",
+    )
+    .unwrap();
+    let hook = "function tenancy.tenant_refusal";
+    let replaced = report(&mut conn, &tenancy_schema::registry(), &with_foundation);
+    assert!(
+        present(&replaced, "TEN072", hook),
+        "{:#?}",
+        replaced.findings
+    );
+    conn.batch_execute(
+        "COMMENT ON FUNCTION tenancy.tenant_refusal(uuid) IS 'tenancy: reviewed: the test reads it'",
+    )
+    .unwrap();
+    let reviewed = report(&mut conn, &tenancy_schema::registry(), &with_foundation);
+    assert!(
+        !present(&reviewed, "TEN072", hook),
+        "{:#?}",
+        reviewed.findings
+    );
     conn.batch_execute(
         "REVOKE SELECT ON users FROM tenancy_app; \
          COMMENT ON TABLE users IS 'tenancy: private: read through tenancy.member_directory()'",

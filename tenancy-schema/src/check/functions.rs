@@ -40,6 +40,9 @@ struct Stored {
     /// How it runs, apart from what it does: volatility, SECURITY DEFINER and `SET` options.
     #[diesel(sql_type = Text)]
     runs: String,
+    /// Someone reviewed it (`COMMENT ON FUNCTION .. IS 'tenancy: reviewed: ..'`).
+    #[diesel(sql_type = Bool)]
+    reviewed: bool,
 }
 
 /// How every version of the context readers runs (`STABLE`, as the invoker, no `SET`): each
@@ -78,6 +81,13 @@ const RUNS: &str =
 /// last top-level `CREATE [OR REPLACE] FUNCTION tenancy.<name>(`, and the ones a function of
 /// the migrations runs later, which replace it where they apply (on Citus, say).
 fn shipped<'a>(migrations: &[&'a MigrationFiles]) -> BTreeMap<String, Vec<&'a str>> {
+    let mut out = every_definition(migrations);
+    out.retain(|name, _| !REPLACED_AT_RUN_TIME.contains(&name.as_str()));
+    out
+}
+
+/// Every definition of each `tenancy` function in `migrations`, by name.
+fn every_definition<'a>(migrations: &[&'a MigrationFiles]) -> BTreeMap<String, Vec<&'a str>> {
     let mut out: BTreeMap<String, Vec<&'a str>> = BTreeMap::new();
     for m in migrations {
         for statement in statements(m.up) {
@@ -93,7 +103,6 @@ fn shipped<'a>(migrations: &[&'a MigrationFiles]) -> BTreeMap<String, Vec<&'a st
             }
         }
     }
-    out.retain(|name, _| !REPLACED_AT_RUN_TIME.contains(&name.as_str()));
     out
 }
 
@@ -159,6 +168,23 @@ pub(super) fn applied<'m>(
         .collect())
 }
 
+/// Whether the database ran migrations besides `known` (the applied ones check was given).
+fn ran_others(conn: &mut PgConnection, known: &[&MigrationFiles]) -> QueryResult<bool> {
+    let table: Found =
+        diesel::sql_query("SELECT to_regclass('__diesel_schema_migrations')::text AS found")
+            .get_result(conn)?;
+    if table.found.is_none() {
+        return Ok(false);
+    }
+    let versions: Vec<String> = known.iter().map(|m| m.version()).collect();
+    let others: Found = diesel::sql_query(
+        "SELECT min(version)::text AS found FROM __diesel_schema_migrations WHERE version <> ALL ($1)",
+    )
+    .bind::<diesel::sql_types::Array<Text>, _>(&versions)
+    .get_result(conn)?;
+    Ok(others.found.is_some())
+}
+
 /// TEN072 on the `tenancy` functions, compared with those of `migrations` (the applied ones,
 /// oldest first).
 pub(super) fn check_functions(
@@ -188,6 +214,7 @@ pub(super) fn check_functions(
         }
         return Ok(());
     }
+    check_status_hook(f, conn, &installed, migrations, o)?;
     let expected = expected(conn, &shipped, o)?;
     for (name, wanted) in &expected {
         let have: Vec<&Stored> = installed.iter().filter(|s| &s.name == name).collect();
@@ -244,6 +271,48 @@ fn check_readers(f: &mut Findings, installed: &[Stored], o: &CheckOptions) {
     }
 }
 
+/// TEN072 for the tenant status hook when it is none of the versions the migrations create
+/// and nobody marked it reviewed, where the database ran no migration check was not given. Applications replace it on purpose (a table of tenants of
+/// their own); it runs inside `tenancy.enter()`, a SECURITY DEFINER function, so whatever a
+/// replacement reads or sets, it does with the rights of the migrations' role, for every
+/// tenant (a copy of every tenant's rows into a setting the caller then reads, say).
+fn check_status_hook(
+    f: &mut Findings,
+    conn: &mut PgConnection,
+    installed: &[Stored],
+    migrations: &[&MigrationFiles],
+    o: &CheckOptions,
+) -> QueryResult<()> {
+    const HOOK: &str = "tenant_refusal";
+    let Some(hook) = installed.iter().find(|s| s.name == HOOK) else {
+        return Ok(());
+    };
+    if hook.reviewed {
+        return Ok(());
+    }
+    let mut definitions = every_definition(migrations);
+    definitions.retain(|name, _| name == HOOK);
+    if definitions.is_empty() {
+        return Ok(());
+    }
+    let shapes = expected(conn, &definitions, o)?;
+    if shapes.get(HOOK).is_some_and(|s| s.contains(&hook.shape)) {
+        return Ok(());
+    }
+    // A migration check was not given (the application's own, or the foundation's when its
+    // set was not passed) may have replaced it on purpose: then there is nothing to compare.
+    if ran_others(conn, migrations)? {
+        return Ok(());
+    }
+    add_finding(
+        f,
+        HOOK,
+        "none of the versions tenancy's migrations create, and not marked reviewed; it runs inside tenancy.enter() with the rights of the role that ran the migrations, so whatever it reads or sets, it does for every tenant",
+        "review it (it should read the tenants' status and nothing else, change no setting and call nothing that does), then COMMENT ON FUNCTION tenancy.tenant_refusal(uuid) IS 'tenancy: reviewed: <what it reads>'",
+    );
+    Ok(())
+}
+
 /// TEN072 for `tenancy.<name>()`, which is `problem`.
 fn add_finding(f: &mut Findings, name: &str, problem: &str, hint: &str) {
     f.add(
@@ -267,7 +336,8 @@ fn load(conn: &mut PgConnection, namespace: &str, o: &CheckOptions) -> QueryResu
     diesel::sql_query(format!(
         "SELECT p.proname::text AS name, {SHAPE} AS shape, {RUNS} AS runs,
                 coalesce((SELECT pg_has_role(r.oid, p.proowner, 'MEMBER') FROM pg_roles r
-                          WHERE r.rolname = $1), false) AS app_owned
+                          WHERE r.rolname = $1), false) AS app_owned,
+                coalesce(obj_description(p.oid, 'pg_proc') LIKE 'tenancy: reviewed%', false) AS reviewed
          FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
          WHERE p.pronamespace = {namespace}"
     ))
