@@ -1680,6 +1680,20 @@ fn role_lints() {
             format!("GRANT USAGE ON SEQUENCE tenancy.nonce_hi TO {login}"),
             format!("REVOKE USAGE ON SEQUENCE tenancy.nonce_hi FROM {login}"),
         ),
+        // A schema named like the login, which the default search_path ("$user", public)
+        // looks in first, or one a search_path default of the login puts first.
+        (
+            "TEN084",
+            "relation",
+            format!("CREATE SCHEMA {login}; CREATE TABLE {login}.gadgets (LIKE public.gadgets); GRANT USAGE ON SCHEMA {login} TO {login}"),
+            format!("DROP SCHEMA {login} CASCADE"),
+        ),
+        (
+            "TEN084",
+            "relation shadow_gadgets.gadgets",
+            format!("CREATE SCHEMA shadow_gadgets; CREATE TABLE shadow_gadgets.gadgets (LIKE public.gadgets); GRANT USAGE ON SCHEMA shadow_gadgets TO {role}; ALTER ROLE {login} SET search_path = shadow_gadgets, public"),
+            format!("ALTER ROLE {login} RESET search_path; DROP SCHEMA shadow_gadgets CASCADE"),
+        ),
         (
             "TEN006",
             "archive_gadgets",

@@ -748,7 +748,7 @@ struct Granted {
 /// set it could write in a session that had not loaded the extension yet. None where the
 /// server has no such grants (`grants`: [`crate::roles::has_parameter_grants`]).
 /// The application role `app` and every login (or other role) that is a member of it.
-fn app_and_logins(conn: &mut PgConnection, app: &str) -> QueryResult<Vec<String>> {
+pub(super) fn app_and_logins(conn: &mut PgConnection, app: &str) -> QueryResult<Vec<String>> {
     let members: Vec<MemberRow> = diesel::sql_query(MEMBERS_SQL)
         .bind::<diesel::sql_types::Text, _>(app)
         .load(conn)?;

@@ -367,6 +367,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "the application role may run the large-object functions: large objects are outside row level security and shared by every tenant of the login",
     ),
     (
+        "TEN084",
+        Severity::Error,
+        Section::Isolation,
+        "an unqualified table name of the application's sessions resolves to a relation of another schema (one named like its login, or first on a search_path default)",
+    ),
+    (
         "CIT001",
         Severity::Warning,
         Section::Citus,

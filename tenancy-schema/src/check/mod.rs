@@ -37,6 +37,7 @@ mod replication;
 mod report;
 mod roles;
 mod runner;
+mod search_path;
 mod side_channels;
 mod tables;
 mod triggers;

@@ -1,0 +1,160 @@
+//! TEN084: unqualified names that resolve elsewhere. Diesel and tenancy write table names
+//! unqualified (`"posts"`), and PostgreSQL looks them up along the session's `search_path`,
+//! which starts with `"$user"`: a schema named like the application's login, or one that a
+//! `search_path` default for its sessions puts first, holding a relation named like a table of
+//! the checked schema, takes every statement on that name, with whatever policies (or none) it
+//! has. One tenant's rows written there are read by the next tenant.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Text};
+
+use super::CheckOptions;
+use super::report::Findings;
+
+/// Where a `search_path` for sessions of one of `$1` (the application role and its logins) is
+/// set, and to what: defaults of the database or of every database, for one of those roles or
+/// every role, and the server's own.
+const PATHS_SQL: &str = "
+SELECT format('%s, %s',
+              CASE WHEN s.setdatabase = 0 THEN 'every database' ELSE 'this database' END,
+              CASE WHEN s.setrole = 0 THEN 'every role' ELSE 'role ' || pg_get_userbyid(s.setrole) END)
+         AS place,
+       substr(cfg, length('search_path=') + 1) AS path
+FROM pg_db_role_setting s, unnest(s.setconfig) cfg
+WHERE cfg LIKE 'search\\_path=%'
+  AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+  AND (s.setrole = 0 OR pg_get_userbyid(s.setrole) = ANY ($1))
+UNION ALL
+SELECT 'the server''s configuration', reset_val FROM pg_settings WHERE name = 'search_path'";
+
+/// The relations of the schemas `$1` that one of `$3` may use and that are named like a
+/// relation of schema `$2`.
+const SHADOWS_SQL: &str = "
+SELECT n.nspname::text AS schema, c.relname::text AS name
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY ($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND EXISTS (SELECT FROM pg_class t
+              WHERE t.relnamespace = $2::regnamespace AND t.relname = c.relname
+                AND t.relkind IN ('r', 'p', 'v', 'm', 'f'))
+  AND EXISTS (SELECT FROM unnest($3::text[]) r (name)
+              WHERE has_schema_privilege(r.name, n.oid, 'USAGE'))
+ORDER BY 1, 2";
+
+#[derive(QueryableByName)]
+struct PathRow {
+    #[diesel(sql_type = Text)]
+    place: String,
+    #[diesel(sql_type = Text)]
+    path: String,
+}
+
+#[derive(QueryableByName)]
+struct ShadowRow {
+    #[diesel(sql_type = Text)]
+    schema: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+pub(super) fn check_search_path(
+    f: &mut Findings,
+    conn: &mut PgConnection,
+    roles: &[String],
+    o: &CheckOptions,
+) -> QueryResult<()> {
+    let paths: Vec<PathRow> = diesel::sql_query(PATHS_SQL)
+        .bind::<Array<Text>, _>(roles)
+        .load(conn)?;
+    for p in paths {
+        let ahead = ahead_of(&p.path, &o.schema, roles);
+        if ahead.is_empty() {
+            continue;
+        }
+        let shadows: Vec<ShadowRow> = diesel::sql_query(SHADOWS_SQL)
+            .bind::<Array<Text>, _>(&ahead)
+            .bind::<Text, _>(&o.schema)
+            .bind::<Array<Text>, _>(roles)
+            .load(conn)?;
+        for s in shadows {
+            f.add(
+                "TEN084",
+                format!("relation {}.{}", s.schema, s.name),
+                format!(
+                    "sessions of `{}` look names up along `search_path = {}` ({}), so an unqualified `{}` is {}.{}, not {}.{}: tenancy's statements and raw SQL read and write it with its policies, or none",
+                    o.app_role, p.path, p.place, s.name, s.schema, s.name, o.schema, s.name
+                ),
+                format!(
+                    "DROP or rename {}.{} (or the schema), or set search_path so that {} comes first",
+                    s.schema, s.name, o.schema
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The schemas `path` (a `search_path` value as stored) puts before `schema`, with `"$user"`
+/// read as each of `roles`; all of them when `schema` is not in it.
+fn ahead_of(path: &str, schema: &str, roles: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in split_path(path) {
+        if entry == schema {
+            break;
+        }
+        if entry == "$user" {
+            out.extend(roles.iter().cloned());
+        } else if entry != "pg_catalog" && entry != "pg_temp" {
+            out.push(entry);
+        }
+    }
+    out
+}
+
+/// The schema names of a `search_path` value: comma-separated, each quoted (as written) or
+/// folded to lower case.
+fn split_path(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    let mut chars = path.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                current.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut current)),
+            c if quoted => current.push(c),
+            c if c.is_whitespace() => {}
+            c => current.extend(c.to_lowercase()),
+        }
+    }
+    out.push(current);
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ahead_of, split_path};
+
+    #[test]
+    fn search_paths_split_as_postgresql_reads_them() {
+        assert_eq!(split_path("\"$user\", public"), ["$user", "public"]);
+        assert_eq!(
+            split_path("Shadow,\"We,ird\" , public"),
+            ["shadow", "We,ird", "public"]
+        );
+        let roles = ["app".to_owned(), "app_login".to_owned()];
+        assert_eq!(
+            ahead_of("\"$user\", public", "public", &roles),
+            ["app", "app_login"]
+        );
+        assert_eq!(
+            ahead_of("public, shadow", "public", &roles),
+            Vec::<String>::new()
+        );
+        assert_eq!(ahead_of("shadow, pg_catalog", "public", &roles), ["shadow"]);
+    }
+}
