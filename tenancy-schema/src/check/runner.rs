@@ -160,10 +160,7 @@ pub fn run(
     check_cascades(&mut f, &catalog, options);
     check_credentials(&mut f, &catalog, options);
     check_functions(&mut f, conn, options, &migrations)?;
-    if catalog.role.exists {
-        let roles = super::catalog::app_and_logins(conn, &options.app_role)?;
-        super::search_path::check_search_path(&mut f, conn, &roles, options)?;
-    }
+    super::search_path::check_search_path(&mut f, conn, &catalog, options)?;
     if options.citus {
         // Tables the code classifies but the database lacks are TEN001's.
         let existing: BTreeMap<String, String> = tenant_tables

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Text};
 
 use super::CheckOptions;
+use super::catalog::{Catalog, app_and_logins};
 use super::report::Findings;
 
 /// Where a `search_path` for sessions of one of `$1` (the application role and its logins) is
@@ -59,9 +60,13 @@ struct ShadowRow {
 pub(super) fn check_search_path(
     f: &mut Findings,
     conn: &mut PgConnection,
-    roles: &[String],
+    catalog: &Catalog,
     o: &CheckOptions,
 ) -> QueryResult<()> {
+    if !catalog.role.exists {
+        return Ok(());
+    }
+    let roles = &app_and_logins(conn, &o.app_role)?;
     let paths: Vec<PathRow> = diesel::sql_query(PATHS_SQL)
         .bind::<Array<Text>, _>(roles)
         .load(conn)?;
