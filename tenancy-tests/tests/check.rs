@@ -741,6 +741,21 @@ const CASES: &[Case] = &[
         breaks: "CREATE FUNCTION audit_quiet() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$; CREATE TRIGGER audit_quiet BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_quiet()",
         fix: "DROP TRIGGER audit_quiet ON audit_log; DROP FUNCTION audit_quiet()",
     },
+    // Copies of tenant rows under row level security whose policy does not read the
+    // tenant context: in another schema with the tenant column (an error), and one that
+    // renamed it (what is in it cannot be known: a warning, as without row level security).
+    Case {
+        id: "TEN006",
+        object: "gadget_archive.gadgets",
+        breaks: "CREATE SCHEMA gadget_archive; CREATE TABLE gadget_archive.gadgets AS SELECT * FROM gadgets; ALTER TABLE gadget_archive.gadgets ENABLE ROW LEVEL SECURITY; CREATE POLICY open ON gadget_archive.gadgets USING (true); GRANT USAGE ON SCHEMA gadget_archive TO tenancy_app; GRANT SELECT ON gadget_archive.gadgets TO tenancy_app",
+        fix: "DROP SCHEMA gadget_archive CASCADE",
+    },
+    Case {
+        id: "TEN054",
+        object: "table gadget_copy",
+        breaks: "CREATE TABLE gadget_copy AS SELECT tenant_id AS org, name FROM gadgets; ALTER TABLE gadget_copy ENABLE ROW LEVEL SECURITY; CREATE POLICY open ON gadget_copy USING (true); GRANT SELECT ON gadget_copy TO tenancy_app",
+        fix: "DROP TABLE gadget_copy",
+    },
     // Other roles' credentials: password hashes, and the passwords of user mappings.
     Case {
         id: "TEN081",

@@ -19,6 +19,9 @@ pub(super) struct TableRow {
     pub(super) rls: bool,
     #[diesel(sql_type = Bool)]
     pub(super) forced: bool,
+    /// Whether the application role reads every row of it ([`OPEN_TO_ROLE`]).
+    #[diesel(sql_type = Bool)]
+    pub(super) open_to_app: bool,
     #[diesel(sql_type = Bool)]
     pub(super) app_is_owner: bool,
     #[diesel(sql_type = Bool)]
@@ -759,14 +762,32 @@ pub(super) fn app_and_logins(conn: &mut PgConnection, app: &str) -> QueryResult<
 
 /// `sql`, whose `$1` is one role, asked for every role among a text array `$1` (the
 /// application role and its logins: a grant to a login reaches what that login's sessions,
-/// the application's, may do), each row once.
+/// the application's, may do), each row once. `OPEN_TO_ROLE` in it stands for
+/// [`OPEN_TO_ROLE`].
 fn for_each_role(sql: &str) -> String {
     format!(
         "SELECT DISTINCT tenancy_each.* FROM unnest($1::text[]) AS tenancy_roles (role) \
          CROSS JOIN LATERAL ({}) tenancy_each",
-        sql.replace("$1", "tenancy_roles.role")
+        sql.replace("OPEN_TO_ROLE", OPEN_TO_ROLE)
+            .replace("$1", "tenancy_roles.role")
     )
 }
+
+/// Whether relation `c` shows the role `$1` every row it reads: row level security is off,
+/// or a permissive policy for reading that applies to the role does not read the tenant
+/// context (`USING (true)`, say) and no restrictive one that does holds it back. A copy of
+/// tenant rows under such a policy is as open as one without row level security.
+const OPEN_TO_ROLE: &str = "(NOT c.relrowsecurity OR (
+  EXISTS (SELECT FROM pg_policy pol
+          WHERE pol.polrelid = c.oid AND pol.polpermissive AND pol.polcmd IN ('r', '*')
+            AND (0 = ANY (pol.polroles)
+                 OR EXISTS (SELECT FROM unnest(pol.polroles) pr WHERE pg_has_role($1, pr, 'MEMBER')))
+            AND coalesce(pg_get_expr(pol.polqual, pol.polrelid), 'true') !~ '(current_tenant|tenancy_context\\.)')
+  AND NOT EXISTS (SELECT FROM pg_policy pol
+                  WHERE pol.polrelid = c.oid AND NOT pol.polpermissive AND pol.polcmd IN ('r', '*')
+                    AND (0 = ANY (pol.polroles)
+                         OR EXISTS (SELECT FROM unnest(pol.polroles) pr WHERE pg_has_role($1, pr, 'MEMBER')))
+                    AND pg_get_expr(pol.polqual, pol.polrelid) ~ '(current_tenant|tenancy_context\\.)')))";
 
 /// The names `sql` answers for `roles` (its `$1`).
 fn names(conn: &mut PgConnection, sql: &str, roles: &[&str]) -> QueryResult<Vec<String>> {
@@ -869,9 +890,10 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     } else {
         "pg_monitor".to_owned()
     };
-    let tables: Vec<TableRow> = diesel::sql_query(
+    let tables: Vec<TableRow> = diesel::sql_query(format!(
         "SELECT c.relname::text AS name, pg_get_userbyid(c.relowner)::text AS owner,
                 c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
+                {} AS open_to_app,
                 (SELECT oid FROM pg_roles WHERE rolname = $2) = c.relowner AS app_is_owner,
                 pg_has_role($2, c.relowner, 'MEMBER') AS app_in_owner,
                 has_table_privilege($2, c.oid, 'SELECT') AS app_can_select,
@@ -884,7 +906,8 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                 c.relispartition AS partition
          FROM pg_class c
          WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p')",
-    )
+        OPEN_TO_ROLE.replace("$1", "$2")
+    ))
     .bind::<T, _>(&o.schema)
     .bind::<T, _>(&app)
     .load(conn)?;
@@ -1025,7 +1048,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                 ARRAY(SELECT a.attname::text FROM pg_attribute a
                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE c.relkind IN ('r', 'p', 'm', 'f') AND NOT c.relrowsecurity
+         WHERE c.relkind IN ('r', 'p', 'm', 'f') AND OPEN_TO_ROLE
            AND (n.oid <> $2::regnamespace OR c.relkind = 'f')
            AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'
            AND has_schema_privilege($1, n.oid, 'USAGE')
@@ -1070,7 +1093,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     let shared = diesel::sql_query(for_each_role(
         "SELECT c.relname::text AS name
          FROM pg_class c
-         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relrowsecurity
+         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND OPEN_TO_ROLE
            AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
            AND has_any_column_privilege($1, c.oid, 'SELECT')",
     ))

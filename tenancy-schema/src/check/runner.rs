@@ -267,7 +267,7 @@ fn check_unclassified_readable(
 ) {
     for (table, t) in &catalog.tables {
         if !t.app_can_select
-            || t.rls
+            || !t.open_to_app
             || t.partition
             || *table == options.tenants_table
             || table == "__diesel_schema_migrations"
@@ -280,7 +280,7 @@ fn check_unclassified_readable(
             "TEN054",
             format!("table {table}"),
             format!(
-                "`{}` may read `{table}`, which has no row level security and which no model classifies: if it holds rows of tenants (a copy or an export that left `{}` out), every tenant reads them all",
+                "`{}` may read every row of `{table}` (row level security off, or a policy for reading that does not read the tenant context), and no model classifies it: if it holds rows of tenants (a copy or an export that left `{}` out), every tenant reads them all",
                 options.app_role, options.tenant_column
             ),
             format!(
