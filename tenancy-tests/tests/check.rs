@@ -741,6 +741,33 @@ const CASES: &[Case] = &[
         breaks: "CREATE FUNCTION audit_quiet() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$; CREATE TRIGGER audit_quiet BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_quiet()",
         fix: "DROP TRIGGER audit_quiet ON audit_log; DROP FUNCTION audit_quiet()",
     },
+    // Row code that copies each tenant's rows where every tenant reads them, past what a
+    // trigger's own text shows: a statement built at run time, a function the trigger
+    // calls, and a CHECK constraint's function.
+    Case {
+        id: "TEN075",
+        object: "trigger gadget_dynamic on gadgets",
+        breaks: "CREATE TABLE gadget_log (name text); GRANT SELECT ON gadget_log TO tenancy_app; CREATE FUNCTION gadget_dynamic() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN EXECUTE format('INSERT INTO %I VALUES ($1)', 'gadget_log') USING NEW.name; RETURN NEW; END$$; CREATE TRIGGER gadget_dynamic AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_dynamic()",
+        fix: "DROP TRIGGER gadget_dynamic ON gadgets; DROP FUNCTION gadget_dynamic(); DROP TABLE gadget_log",
+    },
+    Case {
+        id: "TEN075",
+        object: "trigger gadget_calls on gadgets",
+        breaks: "CREATE TABLE gadget_log (name text); GRANT SELECT ON gadget_log TO tenancy_app; CREATE FUNCTION gadget_log_name(n text) RETURNS void LANGUAGE sql AS 'INSERT INTO gadget_log VALUES (n)'; CREATE FUNCTION gadget_calls() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM gadget_log_name(NEW.name); RETURN NEW; END$$; CREATE TRIGGER gadget_calls AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_calls()",
+        fix: "DROP TRIGGER gadget_calls ON gadgets; DROP FUNCTION gadget_calls(), gadget_log_name(text); DROP TABLE gadget_log",
+    },
+    Case {
+        id: "TEN075",
+        object: "constraint gadgets_name_ok on gadgets",
+        breaks: "CREATE TABLE gadget_log (name text); GRANT SELECT ON gadget_log TO tenancy_app; CREATE FUNCTION gadget_name_ok(n text) RETURNS boolean LANGUAGE plpgsql AS $$BEGIN INSERT INTO gadget_log VALUES (n); RETURN true; END$$; ALTER TABLE gadgets ADD CONSTRAINT gadgets_name_ok CHECK (gadget_name_ok(name)) NOT VALID",
+        fix: "ALTER TABLE gadgets DROP CONSTRAINT gadgets_name_ok; DROP FUNCTION gadget_name_ok(text); DROP TABLE gadget_log",
+    },
+    Case {
+        id: "TEN075",
+        object: "trigger gadget_open_sink on gadgets",
+        breaks: "CREATE TABLE gadget_log (name text); ALTER TABLE gadget_log ENABLE ROW LEVEL SECURITY; CREATE POLICY open ON gadget_log USING (true) WITH CHECK (true); GRANT SELECT, INSERT ON gadget_log TO tenancy_app; CREATE FUNCTION gadget_open_sink() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO gadget_log VALUES (NEW.name); RETURN NEW; END$$; CREATE TRIGGER gadget_open_sink AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_open_sink()",
+        fix: "DROP TRIGGER gadget_open_sink ON gadgets; DROP FUNCTION gadget_open_sink(); DROP TABLE gadget_log",
+    },
     // Copies of tenant rows under row level security whose policy does not read the
     // tenant context: in another schema with the tenant column (an error), and one that
     // renamed it (what is in it cannot be known: a warning, as without row level security).

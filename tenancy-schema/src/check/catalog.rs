@@ -151,10 +151,11 @@ pub(super) struct RuleRow {
     pub(super) definition: String,
 }
 
-/// A trigger on a table of the checked schema, with the body of the function it runs.
+/// Code that runs on each row written to a table of the checked schema ([`ROW_CODE_SQL`]): a
+/// trigger, or a function a constraint, default or index expression calls, with its body.
 #[derive(QueryableByName)]
 pub(super) struct TriggerRow {
-    /// `trigger <name> on <table>`.
+    /// `trigger <name> on <table>`, or what calls the function and the function.
     #[diesel(sql_type = Text)]
     pub(super) name: String,
     #[diesel(sql_type = Text)]
@@ -164,7 +165,63 @@ pub(super) struct TriggerRow {
     pub(super) body: String,
     #[diesel(sql_type = Text)]
     pub(super) language: String,
+    /// The function is one of tenancy's own, which TEN072 compares with its migrations.
+    #[diesel(sql_type = Bool)]
+    pub(super) tenancys: bool,
 }
+
+/// A function outside PostgreSQL's own schemas, by its name in lower case: what row code
+/// calls runs on each row too.
+#[derive(QueryableByName)]
+pub(super) struct FunctionRow {
+    #[diesel(sql_type = Text)]
+    pub(super) name: String,
+    #[diesel(sql_type = Text)]
+    pub(super) body: String,
+    #[diesel(sql_type = Text)]
+    pub(super) language: String,
+    /// One of tenancy's own functions, which TEN072 compares with its migrations.
+    #[diesel(sql_type = Bool)]
+    pub(super) tenancys: bool,
+}
+
+/// The code that runs on each row written to a table of schema `$1`: its triggers, and the
+/// functions (outside PostgreSQL's own schemas) that its CHECK constraints, column defaults
+/// and generated columns, and index expressions call.
+const ROW_CODE_SQL: &str = "
+SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass) AS name,
+       c.relname::text AS table_name,
+       CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END AS body,
+       l.lanname::text AS language,
+       p.pronamespace = to_regnamespace('tenancy') AS tenancys
+FROM pg_trigger t
+JOIN pg_class c ON c.oid = t.tgrelid
+JOIN pg_proc p ON p.oid = t.tgfoid
+JOIN pg_language l ON l.oid = p.prolang
+WHERE NOT t.tgisinternal AND c.relnamespace = $1::regnamespace
+UNION
+SELECT format('%s on %s, which calls %s',
+              coalesce('constraint ' || quote_ident(con.conname::text),
+                       'the default of column ' || quote_ident(a.attname::text),
+                       'index ' || quote_ident(ic.relname::text)),
+              c.oid::regclass, p.oid::regprocedure),
+       c.relname::text,
+       CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END,
+       l.lanname::text,
+       p.pronamespace = to_regnamespace('tenancy')
+FROM pg_depend d
+JOIN pg_proc p ON p.oid = d.refobjid
+JOIN pg_language l ON l.oid = p.prolang
+LEFT JOIN pg_constraint con ON d.classid = 'pg_constraint'::regclass AND con.oid = d.objid
+LEFT JOIN pg_attrdef ad ON d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid
+LEFT JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+LEFT JOIN pg_index ix ON d.classid = 'pg_class'::regclass AND ix.indexrelid = d.objid
+LEFT JOIN pg_class ic ON ic.oid = ix.indexrelid
+JOIN pg_class c ON c.oid = coalesce(con.conrelid, ad.adrelid, ix.indrelid)
+WHERE d.refclassid = 'pg_proc'::regclass
+  AND d.classid IN ('pg_constraint'::regclass, 'pg_attrdef'::regclass, 'pg_class'::regclass)
+  AND c.relnamespace = $1::regnamespace
+  AND p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)";
 
 /// A table the application role may read outside the checked schema (or a foreign table,
 /// in it too), without row level security, with its columns.
@@ -353,6 +410,8 @@ pub(super) struct Catalog {
     pub(super) views: Vec<ViewRow>,
     pub(super) rules: Vec<RuleRow>,
     pub(super) triggers: Vec<TriggerRow>,
+    /// The functions outside PostgreSQL's own schemas, by name in lower case.
+    pub(super) functions: BTreeMap<String, Vec<FunctionRow>>,
     pub(super) member_creates: Vec<MemberCreateRow>,
     pub(super) elsewhere: Vec<ElsewhereRow>,
     pub(super) parents: Vec<ParentRow>,
@@ -1028,18 +1087,18 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     ))
     .bind::<Array<Text>, _>(&app_and_logins)
     .load(conn)?;
-    let triggers: Vec<TriggerRow> = diesel::sql_query(
-        "SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass) AS name,
-                c.relname::text AS table_name,
+    let triggers: Vec<TriggerRow> = diesel::sql_query(ROW_CODE_SQL)
+        .bind::<T, _>(&o.schema)
+        .load(conn)?;
+    let functions: Vec<FunctionRow> = diesel::sql_query(
+        "SELECT lower(p.proname::text) AS name,
                 CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END AS body,
-                l.lanname::text AS language
-         FROM pg_trigger t
-         JOIN pg_class c ON c.oid = t.tgrelid
-         JOIN pg_proc p ON p.oid = t.tgfoid
-         JOIN pg_language l ON l.oid = p.prolang
-         WHERE NOT t.tgisinternal AND c.relnamespace = $1::regnamespace",
+                l.lanname::text AS language,
+                p.pronamespace = to_regnamespace('tenancy') AS tenancys
+         FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+         WHERE p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+           AND p.prokind IN ('f', 'p')",
     )
-    .bind::<T, _>(&o.schema)
     .load(conn)?;
     let elsewhere: Vec<ElsewhereRow> = diesel::sql_query(for_each_role(
         "SELECT CASE c.relkind WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table'
@@ -1233,6 +1292,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         views,
         rules,
         triggers,
+        functions: group(functions, |f| f.name.clone()),
         member_creates,
         elsewhere,
         parents,

@@ -1,16 +1,18 @@
-//! TEN075: triggers that carry tenant rows to where every tenant reads them. A trigger on a
+//! TEN075: row code that carries tenant rows to where every tenant reads them. A trigger on a
 //! tenant table (or on the tenants table, or a private one) sees each row written (`NEW`,
-//! `OLD`); if its function writes into a table or view that no policy covers and the
-//! application role may read, one tenant's rows become every tenant's, whatever the policies
-//! of the table they came from say.
+//! `OLD`), and so does a function that one of its CHECK constraints, column defaults or index
+//! expressions calls; if that code, or a function it calls, writes into a table or view that
+//! no policy covers (or whose policy does not read the tenant context) and the application
+//! role may read, one tenant's rows become every tenant's, whatever the policies of the table
+//! they came from say. Code that builds its statements at run time may write anywhere.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::CheckOptions;
-use super::catalog::Catalog;
+use super::catalog::{Catalog, FunctionRow};
 use super::expr::has_word;
 use super::report::Findings;
-use crate::sql_lexer::{Token, tokenize};
+use crate::sql_lexer::{DYNAMIC_SQL, Token, tokenize};
 
 pub(super) fn check_trigger_sinks(
     f: &mut Findings,
@@ -33,10 +35,20 @@ pub(super) fn check_trigger_sinks(
         if matches!(t.language.as_str(), "c" | "internal") {
             continue;
         }
-        let sinks: BTreeSet<&str> = written_tables(&t.body, &t.language)
-            .into_iter()
-            .filter_map(|name| shared.get(name.as_str()).copied())
-            .collect();
+        // tenancy's own are as its migrations wrote them (TEN072), and write nowhere shared.
+        if t.tenancys {
+            continue;
+        }
+        let reach = reach(&t.body, &t.language, &catalog.functions);
+        let sinks: BTreeSet<&str> = if reach.dynamic {
+            shared.clone()
+        } else {
+            reach
+                .written
+                .iter()
+                .filter_map(|name| shared.get(name.as_str()).copied())
+                .collect()
+        };
         if sinks.is_empty() {
             continue;
         }
@@ -45,8 +57,14 @@ pub(super) fn check_trigger_sinks(
             "TEN075",
             &t.name,
             format!(
-                "it writes into {sinks}, which has no row level security and which `{}` may read: the rows one tenant writes to `{}` reach every tenant",
-                o.app_role, t.table_name
+                "it {} {sinks}, which no policy keeps to a tenant and which `{}` may read: the rows one tenant writes to `{}` reach every tenant",
+                if reach.dynamic {
+                    "builds statements at run time (EXECUTE, or a function that runs SQL given as text), which may write into"
+                } else {
+                    "writes (itself or through a function it calls) into"
+                },
+                o.app_role,
+                t.table_name
             ),
             format!(
                 "give {sinks} the tenant column and the tenant policies (or REVOKE SELECT ON {sinks} FROM {}, PUBLIC), or drop the trigger",
@@ -54,6 +72,59 @@ pub(super) fn check_trigger_sinks(
             ),
         );
     }
+}
+
+/// What row code reaches: the tables it and the functions it calls (by name, through any
+/// number of calls) write, and whether any of them builds statements at run time.
+#[derive(Default)]
+struct Reach {
+    written: BTreeSet<String>,
+    dynamic: bool,
+}
+
+fn reach(body: &str, language: &str, functions: &BTreeMap<String, Vec<FunctionRow>>) -> Reach {
+    let mut out = Reach::default();
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut queue: Vec<(&str, &str)> = vec![(body, language)];
+    while let Some((body, language)) = queue.pop() {
+        out.written.extend(written_tables(body, language));
+        out.dynamic |= builds_statements(body, language);
+        for name in called(body) {
+            if let Some((name, versions)) = functions.get_key_value(name.as_str())
+                && seen.insert(name.as_str())
+            {
+                queue.extend(
+                    versions
+                        .iter()
+                        .filter(|f| !f.tenancys)
+                        .map(|f| (f.body.as_str(), f.language.as_str())),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Whether `body` runs SQL it builds at run time: PL/pgSQL's `EXECUTE`, or a built-in that
+/// runs SQL given as text.
+fn builds_statements(body: &str, language: &str) -> bool {
+    let lower = body.to_ascii_lowercase();
+    (language == "plpgsql" && has_word(&lower, "execute"))
+        || DYNAMIC_SQL.iter().any(|f| has_word(&lower, f))
+}
+
+/// The names `body` calls (a name followed by `(`), in lower case.
+fn called(body: &str) -> Vec<String> {
+    let Ok(tokens) = tokenize(body) else {
+        return Vec::new();
+    };
+    tokens
+        .windows(2)
+        .filter_map(|pair| match pair {
+            [Token::Ident { name, .. }, Token::Punct('(')] => Some(name.to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The tables `body` writes with `INSERT INTO`, `UPDATE` or `MERGE INTO` (the last part of a
