@@ -423,6 +423,13 @@ const CASES: &[Case] = &[
         breaks: "DROP POLICY a_gadget_cast ON gadgets; CREATE FUNCTION gadget_seen(text) RETURNS boolean LANGUAGE plpgsql COST 0.0001 AS $$BEGIN RAISE NOTICE '%', $1; RETURN true; END$$; CREATE POLICY a_gadget_seen ON gadgets AS RESTRICTIVE USING (gadget_seen(name))",
         fix: "ALTER POLICY a_gadget_seen ON gadgets RENAME TO z_gadget_seen",
     },
+    // The same function hidden in the CHECK of a domain the policy casts to.
+    Case {
+        id: "TEN024",
+        object: "policy a_gadget_domain on gadgets",
+        breaks: "CREATE DOMAIN gadget_name AS text CHECK (gadget_seen(VALUE)); CREATE POLICY a_gadget_domain ON gadgets AS RESTRICTIVE USING ((name::gadget_name) IS NOT NULL)",
+        fix: "DROP POLICY a_gadget_domain ON gadgets; DROP DOMAIN gadget_name",
+    },
     Case {
         id: "TEN024",
         object: "policy tenant_isolation on gadgets",

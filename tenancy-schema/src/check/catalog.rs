@@ -1029,6 +1029,18 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                       WHERE d.classid = 'pg_policy'::regclass AND d.objid = p.oid
                         AND NOT f.proleakproof AND f.pronargs > 0
                       UNION
+                      -- A domain the policy casts to runs its CHECK constraints on the value:
+                      -- the functions they call see it too.
+                      SELECT DISTINCT f.oid::regprocedure::text
+                      FROM pg_depend d
+                      JOIN pg_constraint dc ON dc.contypid = d.refobjid AND dc.contype = 'c'
+                      JOIN pg_depend cd ON cd.classid = 'pg_constraint'::regclass AND cd.objid = dc.oid
+                                       AND cd.refclassid = 'pg_proc'::regclass
+                      JOIN pg_proc f ON f.oid = cd.refobjid
+                      WHERE d.classid = 'pg_policy'::regclass AND d.objid = p.oid
+                        AND d.refclassid = 'pg_type'::regclass
+                        AND NOT f.proleakproof AND f.pronargs > 0
+                      UNION
                       -- A column cast through its text form (`body::integer`): the input
                       -- function's error quotes the value.
                       SELECT 'a cast of a column through its text form'
