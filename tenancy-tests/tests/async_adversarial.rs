@@ -13,11 +13,12 @@
 mod common;
 
 use common::attacks::{
-    BREAKOUTS, NOT_REACHING, NOT_ROUTINES, REACHING, REACHING_SETUP, READING_FUNCTIONS, ROUTINES,
-    ROUTINES_SETUP, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL, STRINGS_READ_TWO_WAYS,
-    assert_b_untouched, context_tagged_over_a_guessed_nonce, reaching_fragments, reaching_value,
-    refused_as_reaching, refused_as_reading_function, refused_as_routine, refused_as_run_from_text,
-    replays_of, string_across_fragments, tenant_column_assignments, unsafe_sql, value_breakouts,
+    BREAKOUTS, HIDDEN_VIEWS, NOT_REACHING, NOT_ROUTINES, REACHING, REACHING_SETUP,
+    READING_FUNCTIONS, ROUTINES, ROUTINES_SETUP, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL,
+    STRINGS_READ_TWO_WAYS, assert_b_untouched, context_tagged_over_a_guessed_nonce,
+    reaching_fragments, reaching_value, refused_as_hidden_view, refused_as_reaching,
+    refused_as_reading_function, refused_as_routine, refused_as_run_from_text, replays_of,
+    string_across_fragments, tenant_column_assignments, unsafe_sql, value_breakouts,
 };
 use common::schema::{categories, comments, posts};
 use common::{Rls, assert_async_sessions_clean, async_tenancy_with, async_titles as titles};
@@ -562,6 +563,20 @@ async fn views_partitions_and_functions_that_reach_tenant_rows_are_refused() {
                 refused_as_reading_function(&err, function, table),
                 "{run} {fragment}: {err}"
             );
+        }
+        for &(name, via) in HIDDEN_VIEWS {
+            for fragment in reaching_fragments(name) {
+                let err = refused_in_filter(&t, a, &fragment, &run).await;
+                assert!(
+                    refused_as_hidden_view(&err, (name, via)),
+                    "{run} {fragment}: {err}"
+                );
+                let err = refused_on_system(&t, &fragment, &run).await;
+                assert!(
+                    refused_as_hidden_view(&err, (name, via)),
+                    "{run} system connection {fragment}: {err}"
+                );
+            }
         }
         // A view of a global table, another child of the table comments inherit from, a
         // function that reads no table and one reviewed are not refused.

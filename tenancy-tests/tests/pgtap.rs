@@ -232,3 +232,58 @@ fn parses_the_pg_prove_summary() {
     assert_eq!(parse_summary("Result: PASS\n"), None);
     assert_eq!(parse_summary("Files=x, Tests=1\nResult: PASS\n"), None);
 }
+
+/// An extension's functions that run SQL given as text (pgTAP's `is_empty`, which `EXECUTE`s
+/// its argument) are refused in raw fragments like PostgreSQL's own: with row level security
+/// off, `is_empty('SELECT string_agg(title, ..)::int FROM posts ..')` put another tenant's
+/// titles into the error of a tenant transaction and of the system connection.
+#[test]
+fn extension_functions_that_run_sql_from_text_are_refused() {
+    use common::Rls;
+    use common::schema::categories;
+    use diesel::dsl::sql;
+    use diesel::prelude::*;
+    use diesel::sql_types::Bool;
+    use tenancy_schema::{Error, SqlTextError};
+
+    const FRAGMENT: &str =
+        "is_empty('SELECT string_agg(title, $$,$$)::int FROM posts') IS NOT NULL";
+    for rls in Rls::all() {
+        let (a, _) = rls.two_tenants();
+        let mut owner = rls.owner();
+        let available = diesel::sql_query(
+            "SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pgtap') AS available",
+        )
+        .get_result::<Available>(&mut owner)
+        .expect("look up the pgtap extension")
+        .available;
+        if !available {
+            skip_or_fail("the server has no `pgtap` extension");
+            return;
+        }
+        owner
+            .batch_execute("CREATE EXTENSION IF NOT EXISTS pgtap")
+            .expect("CREATE EXTENSION pgtap");
+        let t = rls.tenancy(1);
+        let in_tenant = t.transaction(a, |tx| {
+            tx.load::<_, String>(
+                categories::table
+                    .filter(sql::<Bool>(FRAGMENT))
+                    .select(categories::name),
+            )
+        });
+        let on_system = t.system(|sys| {
+            sys.load::<_, String>(
+                categories::table
+                    .filter(sql::<Bool>(FRAGMENT))
+                    .select(categories::name),
+            )
+        });
+        for r in [in_tenant, on_system] {
+            assert!(
+                matches!(&r, Err(Error::UnsafeSql(SqlTextError::FunctionRunsHiddenSql(f))) if f == "is_empty"),
+                "{rls:?}: {r:?}"
+            );
+        }
+    }
+}

@@ -65,7 +65,7 @@ pub use insert::{NotTenantColumn, OnConflict, TenantFreeValues, TenantInsert};
 pub(crate) use named::{render, tables_named_in};
 pub use plan::ScopePlan;
 pub use predicate::{AndThen, Paren, TenantEq};
-pub(crate) use reaching::{Reach, resolve as resolve_reaching};
+pub(crate) use reaching::resolve as resolve_reaching;
 pub(crate) use schemas::resolve as resolve_schemas;
 pub use scoped::{ExistsId, Scoped, ScopedExists, ScopedId};
 pub use single_insert::{InsertReturns, NoReturning, ReturningAll, SingleInsert, SingleInsertId};

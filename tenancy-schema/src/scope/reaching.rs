@@ -36,6 +36,8 @@ struct Found {
     functions: HashMap<String, Reader>,
     operators: HashMap<String, (String, Reader)>,
     types: HashMap<String, (String, Reader)>,
+    /// Views that run SQL no text shows or read a statistics view, with what they use.
+    hidden_views: HashMap<String, String>,
 }
 
 fn found() -> &'static RwLock<Found> {
@@ -55,9 +57,9 @@ struct ReachRow {
 
 /// From each tenant table (the names as the login's `search_path` resolves them): down its
 /// inheritance (partitions are children too), up to the tables it inherits from (whose
-/// queries return its rows), to the foreign tables that name a table of its name (a loopback
-/// server reads it as the user mapping's role), and across the views and materialized views
-/// that select from any of those, any number of levels deep. A parent's other children are
+/// queries return its rows), to the foreign tables that name a relation of the name of any of
+/// those (a loopback server reads it as the user mapping's role), and across the views and
+/// materialized views that select from any of those, any number of levels deep. A parent's other children are
 /// not followed: they hold no rows of the tenant table.
 const REACHING_SQL: &str = "\
 WITH RECURSIVE edge (parent, child, how) AS (
@@ -78,7 +80,7 @@ WITH RECURSIVE edge (parent, child, how) AS (
   JOIN pg_catalog.pg_class c
     ON c.relname = coalesce((SELECT substr(o, 12) FROM unnest(ft.ftoptions) AS o
                              WHERE starts_with(o, 'table_name=') LIMIT 1), fc.relname)
-   AND c.relkind IN ('r', 'p') AND c.oid <> ft.ftrelid
+   AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND c.oid <> ft.ftrelid
 ), tenant (oid, base) AS (
   SELECT c.oid, t.name
   FROM unnest($1::text[]) AS t (name)
@@ -88,7 +90,7 @@ WITH RECURSIVE edge (parent, child, how) AS (
   UNION
   SELECT e.child, r.base, e.how
   FROM reach r JOIN edge e ON e.parent = r.oid
-  WHERE e.how = 'view' OR r.how IN ('self', e.how)
+  WHERE e.how IN ('view', 'foreign') OR r.how IN ('self', e.how)
 )
 SELECT DISTINCT c.relname::text AS name,
        CASE WHEN c.relkind = 'v' THEN 'view'
@@ -104,8 +106,9 @@ WHERE r.oid NOT IN (SELECT oid FROM tenant)";
 
 /// Finds the relations that reach the rows of the registered tenant tables and the functions
 /// that read them, keeps them for [`refusal`], and returns the relations found in this
-/// database, by name.
-pub(crate) fn resolve(conn: &mut PgConnection) -> QueryResult<Vec<(String, Reach)>> {
+/// database, by name, each with what it is (for the classification conflict a global
+/// declaration of one of them is).
+pub(crate) fn resolve(conn: &mut PgConnection) -> QueryResult<Vec<(String, String)>> {
     let tables = crate::manifest::tenant_tables();
     if tables.is_empty() {
         return Ok(Vec::new());
@@ -133,7 +136,24 @@ pub(crate) fn resolve(conn: &mut PgConnection) -> QueryResult<Vec<(String, Reach
     found.functions.extend(readers.functions);
     found.operators.extend(readers.operators);
     found.types.extend(readers.types);
-    Ok(here)
+    let mut described: Vec<(String, String)> = here
+        .into_iter()
+        .map(|(name, reach)| {
+            let what = format!(
+                "tenant-scoped (in the database it is a {} of the tenant-scoped table `{}`)",
+                reach.kind, reach.table
+            );
+            (name, what)
+        })
+        .collect();
+    for (name, via) in readers.hidden_views {
+        described.push((
+            name.clone(),
+            format!("a view of every tenant's rows (in the database it uses `{via}`, which tenancy cannot scope)"),
+        ));
+        found.hidden_views.insert(name, via);
+    }
+    Ok(described)
 }
 
 /// The kind of relation the catalog queries name, as [`Reach::kind`] holds it.
@@ -195,6 +215,12 @@ pub(crate) fn refusal(name: &NameUse) -> Option<SqlTextError> {
             name: name.name.clone(),
             kind: reach.kind,
             table: reach.table,
+        });
+    }
+    if let Some(via) = found.hidden_views.get(&name.name) {
+        return Some(SqlTextError::HiddenView {
+            view: name.name.clone(),
+            via: via.clone(),
         });
     }
     let (function, reader) = found.types.get(&name.name)?;

@@ -32,6 +32,9 @@ pub(crate) struct Readers {
     pub types: HashMap<String, (String, Reader)>,
     /// Views and materialized views that call such a function.
     pub views: Vec<(String, Reach)>,
+    /// Views and materialized views that run SQL no text shows (a function that runs SQL given
+    /// as text, a view or function that does) or read a statistics view, with what they use.
+    pub hidden_views: HashMap<String, String>,
 }
 
 /// One step outward from `$1` (names of relations and functions already known to reach
@@ -59,14 +62,16 @@ WITH t (name, base, is_function) AS (
          n.nspname::text AS schema,
          -- A SQL-standard body (`RETURN`, `BEGIN ATOMIC`) is not in prosrc, and what it
          -- calls of PostgreSQL's own is pinned, so no dependency records it.
-         p.prosrc || ' ' || coalesce(pg_catalog.pg_get_function_sqlbody(p.oid), '') AS body
+         p.prosrc || ' ' || coalesce(pg_catalog.pg_get_function_sqlbody(p.oid), '') AS body,
+         -- An extension's functions in other languages are its own code, read by nobody here;
+         -- those that build statements at run time are counted all the same.
+         EXISTS (SELECT FROM pg_catalog.pg_depend e
+                 WHERE e.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+                   AND e.objid = p.oid AND e.deptype = 'e') AS in_extension
   FROM pg_catalog.pg_proc p
   JOIN pg_catalog.pg_language l ON l.oid = p.prolang
   JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
   WHERE p.pronamespace NOT IN (SELECT oid FROM own)
-    AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend e
-                    WHERE e.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
-                      AND e.objid = p.oid AND e.deptype = 'e')
     AND coalesce(pg_catalog.obj_description(p.oid, 'pg_proc'), '') NOT LIKE 'tenancy: reviewed%'
 ), dep (classid, objid, name) AS (
   SELECT d.classid, d.objid,
@@ -85,18 +90,18 @@ WITH t (name, base, is_function) AS (
                          'pg_catalog.pg_proc'::pg_catalog.regclass)
 )
 SELECT 'function' AS kind, f.name, t.base, '' AS via
-FROM fn f JOIN t ON
-     (f.lang IN ('sql', 'plpgsql') AND t.name ~ '^[[:alnum:]_$]+$'
+FROM fn f JOIN t ON NOT f.in_extension AND
+    ((f.lang IN ('sql', 'plpgsql') AND t.name ~ '^[[:alnum:]_$]+$'
       AND f.prosrc ~* ('[[:<:]]' || replace(t.name, '$', '[$]') || '[[:>:]]'))
-  OR EXISTS (SELECT FROM dep
-             WHERE dep.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
-               AND dep.objid = f.oid AND dep.name = t.name)
+     OR EXISTS (SELECT FROM dep
+                WHERE dep.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+                  AND dep.objid = f.oid AND dep.name = t.name))
 WHERE f.prokind <> 'a'
 UNION
 SELECT 'function', f.name, '', ''
 FROM fn f
-WHERE f.prokind <> 'a' AND f.schema <> 'tenancy'
-  AND (f.lang NOT IN ('sql', 'plpgsql', 'internal')
+WHERE f.prokind <> 'a' AND f.schema NOT IN ('tenancy', 'tenancy_context')
+  AND ((f.lang NOT IN ('sql', 'plpgsql', 'internal') AND NOT f.in_extension)
        OR (f.lang = 'plpgsql' AND f.prosrc ~* '[[:<:]]execute[[:>:]]')
        OR f.prosrc ~* 'u&\"'
        OR EXISTS (SELECT FROM unnest($4::text[]) d (name)
@@ -111,13 +116,21 @@ JOIN pg_catalog.pg_proc s
                g.aggmfinalfn::oid)
 JOIN t ON t.is_function AND t.name = s.proname
 UNION
-SELECT CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END, c.relname::text,
-       t.base, ''
+SELECT CASE WHEN t.base = '' THEN 'hidden view' WHEN c.relkind = 'm' THEN 'materialized view'
+            ELSE 'view' END, c.relname::text, t.base, t.name
 FROM dep
 JOIN pg_catalog.pg_rewrite w ON w.oid = dep.objid AND w.rulename = '_RETURN'
 JOIN pg_catalog.pg_class c ON c.oid = w.ev_class
-JOIN t ON t.name = dep.name AND t.base <> '' AND t.name <> c.relname
+JOIN t ON t.name = dep.name AND t.name <> c.relname
 WHERE dep.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+UNION
+-- Views that call a function running SQL given as text, or read a statistics view (`$4`):
+-- PostgreSQL's own are pinned, so no dependency records them; the definition's text does.
+SELECT 'hidden view', c.relname::text, '', d.name
+FROM pg_catalog.pg_class c
+CROSS JOIN unnest($4::text[]) d (name)
+WHERE c.relkind IN ('v', 'm') AND c.relnamespace NOT IN (SELECT oid FROM own)
+  AND pg_catalog.pg_get_viewdef(c.oid) ~* ('[[:<:]]' || d.name || '[[:>:]]')
 UNION
 SELECT 'operator', o.oprname::text, t.base, p.proname::text
 FROM pg_catalog.pg_operator o
@@ -168,12 +181,17 @@ pub(crate) fn find(
     }
     let mut readers = Readers::default();
     let mut seen: HashSet<(String, String)> = HashSet::new();
+    let hidden_sources: Vec<&str> = crate::sql_lexer::DYNAMIC_SQL
+        .iter()
+        .chain(crate::sql_lexer::STATISTICS_VIEWS)
+        .copied()
+        .collect();
     loop {
         let rows: Vec<StepRow> = diesel::sql_query(STEP_SQL)
             .bind::<Array<Text>, _>(&names)
             .bind::<Array<Text>, _>(&bases)
             .bind::<Array<Bool>, _>(&is_function)
-            .bind::<Array<Text>, _>(crate::sql_lexer::DYNAMIC_SQL)
+            .bind::<Array<Text>, _>(&hidden_sources)
             .load(conn)?;
         let mut grew = false;
         for row in rows {
@@ -199,6 +217,10 @@ pub(crate) fn find(
                 "function" => {
                     readers.functions.insert(row.name.clone(), reader);
                     is_function.push(true);
+                }
+                "hidden view" => {
+                    readers.hidden_views.insert(row.name.clone(), row.via);
+                    is_function.push(false);
                 }
                 kind => {
                     let Reader::Table(table) = reader else {

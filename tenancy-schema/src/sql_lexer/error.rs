@@ -136,6 +136,19 @@ pub enum SqlTextError {
         "the system connection cannot read or write the tenant-scoped table `{0}`: run this in a tenant transaction (`tenancy.transaction(tenant, ..)`), or across tenants through `Tenancy::admin`"
     )]
     TenantTableOnSystemConnection(String),
+    /// A view or materialized view, found in the database when the `Tenancy` was built, that
+    /// calls a function running SQL given as text, reads a statistics view, or uses a view or
+    /// function that does: what it shows comes from every tenant's rows where row level
+    /// security is off, and the tenant filter does not reach into it.
+    #[error(
+        "`{view}` is a view that uses `{via}`, which runs SQL given as text or shows values of every tenant's rows, where the tenant filter does not reach: query the tables themselves inside the tenant transaction"
+    )]
+    HiddenView {
+        /// The view named.
+        view: String,
+        /// What it uses.
+        via: String,
+    },
     /// A typed Diesel statement (`posts::table.select(sql::<Untyped>(..))`, `diesel::update(..)
     /// .returning(sql(..))`) handed to the methods for raw SQL: its SQL type says `Untyped` as
     /// `diesel::sql_query`'s does, but nothing scoped it.

@@ -26,7 +26,7 @@ pub use error::SqlTextError;
 pub(crate) use fragment::{check_conjunction, filter_holds};
 #[cfg(feature = "check")]
 pub(crate) use lexer::{Token, code_start, tokenize};
-pub(crate) use names::{DYNAMIC_SQL, NameUse, UseKind, names};
+pub(crate) use names::{DYNAMIC_SQL, NameUse, STATISTICS_VIEWS, UseKind, names};
 #[cfg(feature = "check")]
 pub(crate) use statements::{dollar_quoted_bodies, statements};
 pub(crate) use write_shape::{InsertTail, check_filtered_write, check_insert};

@@ -46,7 +46,7 @@ pub(crate) const DYNAMIC_SQL: &[&str] = &[
 
 /// The views that show the planner's statistics of tables: sample values of their rows,
 /// filtered by privilege and by whether row level security is active, never by tenant.
-const STATISTICS_VIEWS: &[&str] = &["pg_stats", "pg_stats_ext", "pg_stats_ext_exprs"];
+pub(crate) const STATISTICS_VIEWS: &[&str] = &["pg_stats", "pg_stats_ext", "pg_stats_ext_exprs"];
 
 /// Refuses calls of [`DYNAMIC_SQL`] functions and references to [`STATISTICS_VIEWS`] in
 /// `tokens`.

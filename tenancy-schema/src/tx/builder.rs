@@ -157,20 +157,15 @@ impl TenancyBuilder {
 
 /// A relation declared `#[global_table]` that, in the database, holds or shows a tenant table's
 /// rows (a view, partition, parent, foreign table of it): typed queries would read it unscoped.
-fn refuse_global_views_of_tenant_rows(
-    found: Vec<(String, crate::scope::Reach)>,
-) -> Result<(), Error> {
-    for (name, reach) in found {
+fn refuse_global_views_of_tenant_rows(found: Vec<(String, String)>) -> Result<(), Error> {
+    for (name, what) in found {
         if let Some(global) =
             crate::manifest::lookup(&name).filter(|m| m.kind == crate::manifest::TableKind::Global)
         {
             return Err(crate::ClassificationConflict {
                 table: global.table,
                 first: "global".to_owned(),
-                second: format!(
-                    "tenant-scoped (in the database it is a {} of the tenant-scoped table `{}`)",
-                    reach.kind, reach.table
-                ),
+                second: what,
             }
             .into());
         }

@@ -76,6 +76,18 @@ pub const REACHING_SETUP: &str = "
       SERVER loopback_reach OPTIONS (table_name 'posts');
     CREATE FOREIGN TABLE IF NOT EXISTS comments_elsewhere (tenant_id uuid, body text)
       SERVER loopback_reach OPTIONS (schema_name 'public', table_name 'comments');
+    CREATE FOREIGN TABLE IF NOT EXISTS remote_everywhere (title text)
+      SERVER loopback_reach OPTIONS (table_name 'titles_everywhere');
+    CREATE FOREIGN TABLE IF NOT EXISTS remote_archive (tenant_id uuid, title text)
+      SERVER loopback_reach OPTIONS (table_name 'posts_archive');
+    CREATE OR REPLACE VIEW titles_as_xml WITH (security_invoker = true) AS
+      SELECT query_to_xml('SELECT title FROM posts', true, false, '') AS x;
+    CREATE OR REPLACE VIEW sampled_titles WITH (security_invoker = true) AS
+      SELECT most_common_vals::text AS v FROM pg_stats WHERE tablename = 'posts';
+    CREATE OR REPLACE VIEW sampled_again WITH (security_invoker = true) AS
+      SELECT v FROM sampled_titles;
+    CREATE OR REPLACE FUNCTION sampled() RETURNS text LANGUAGE sql STABLE
+      AS $f$SELECT string_agg(most_common_vals::text, ',') FROM pg_stats WHERE tablename = 'po' || 'sts'$f$;
     CREATE OR REPLACE FUNCTION post_count() RETURNS bigint LANGUAGE sql STABLE
       AS 'SELECT count(*) FROM posts';
     CREATE OR REPLACE FUNCTION newest_body() RETURNS text LANGUAGE plpgsql STABLE
@@ -90,7 +102,8 @@ pub const REACHING_SETUP: &str = "
     CREATE OR REPLACE VIEW category_names AS SELECT name FROM categories;
     GRANT SELECT ON posts_everywhere, titles_everywhere, b_titles, bodies_by_category,
       comment_bodies, posts_archive, texts, notices, remote_posts, comments_elsewhere,
-      category_names TO tenancy_app;
+      category_names, remote_everywhere, remote_archive, titles_as_xml, sampled_titles,
+      sampled_again TO tenancy_app;
 ";
 
 /// Each relation of [`REACHING_SETUP`] that reaches tenant rows, with the tenant table whose
@@ -105,7 +118,24 @@ pub const REACHING: &[(&str, &str, &str)] = &[
     ("texts", "comments", "parent table"),
     ("remote_posts", "posts", "foreign table"),
     ("comments_elsewhere", "comments", "foreign table"),
+    // Foreign tables naming a view, and an inheritance child, of a tenant table.
+    ("remote_everywhere", "posts", "foreign table"),
+    ("remote_archive", "posts", "foreign table"),
 ];
+
+/// The views of [`REACHING_SETUP`] whose rows come from SQL no text shows or from the
+/// planner's samples, with what each uses: a function running SQL given as text, a statistics
+/// view, or a view that does.
+pub const HIDDEN_VIEWS: &[(&str, &str)] = &[
+    ("titles_as_xml", "query_to_xml"),
+    ("sampled_titles", "pg_stats"),
+    ("sampled_again", "sampled_titles"),
+];
+
+/// Whether `e` refuses the view `name`, which uses `via` ([`HIDDEN_VIEWS`]).
+pub fn refused_as_hidden_view(e: &SqlTextError, (name, via): (&str, &str)) -> bool {
+    matches!(e, SqlTextError::HiddenView { view, via: used } if view == name && used == via)
+}
 
 /// Calls, as raw filter fragments, of the functions of [`REACHING_SETUP`] whose body reads a
 /// tenant table (SQL, PL/pgSQL, an SQL-standard body through a view), with the function and
