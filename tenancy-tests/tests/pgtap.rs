@@ -137,6 +137,24 @@ fn describe(output: &Output) -> String {
     )
 }
 
+/// Creates the pgTAP extension in the database of `conn` (a superuser's); without it on the
+/// server, skips or fails as [`skip_or_fail`] does and returns false.
+fn install_pgtap(conn: &mut PgConnection) -> bool {
+    let available = diesel::sql_query(
+        "SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pgtap') AS available",
+    )
+    .get_result::<Available>(conn)
+    .expect("look up the pgtap extension")
+    .available;
+    if !available {
+        skip_or_fail("the server has no `pgtap` extension");
+        return false;
+    }
+    conn.batch_execute("CREATE EXTENSION IF NOT EXISTS pgtap")
+        .expect("CREATE EXTENSION pgtap (needs a superuser)");
+    true
+}
+
 #[test]
 fn pgtap_policy_and_privilege_suite_passes() {
     let files = test_files();
@@ -151,18 +169,9 @@ fn pgtap_policy_and_privilege_suite_passes() {
     let db = TestDatabase::start().expect("start a throwaway database");
     let mut conn = PgConnection::establish(db.url()).expect("connect as the superuser");
     tenancy_foundation::run_migrations(&mut conn).expect("run the tenancy migrations");
-    let available = diesel::sql_query(
-        "SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pgtap') AS available",
-    )
-    .get_result::<Available>(&mut conn)
-    .expect("look up the pgtap extension")
-    .available;
-    if !available {
-        skip_or_fail("the server has no `pgtap` extension");
+    if !install_pgtap(&mut conn) {
         return;
     }
-    conn.batch_execute("CREATE EXTENSION IF NOT EXISTS pgtap")
-        .expect("CREATE EXTENSION pgtap (needs a superuser)");
     drop(conn);
 
     let output = Command::new("pg_prove")
@@ -250,20 +259,9 @@ fn extension_functions_that_run_sql_from_text_are_refused() {
         "is_empty('SELECT string_agg(title, $$,$$)::int FROM posts') IS NOT NULL";
     for rls in Rls::all() {
         let (a, _) = rls.two_tenants();
-        let mut owner = rls.owner();
-        let available = diesel::sql_query(
-            "SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pgtap') AS available",
-        )
-        .get_result::<Available>(&mut owner)
-        .expect("look up the pgtap extension")
-        .available;
-        if !available {
-            skip_or_fail("the server has no `pgtap` extension");
+        if !install_pgtap(&mut rls.owner()) {
             return;
         }
-        owner
-            .batch_execute("CREATE EXTENSION IF NOT EXISTS pgtap")
-            .expect("CREATE EXTENSION pgtap");
         let t = rls.tenancy(1);
         let in_tenant = t.transaction(a, |tx| {
             tx.load::<_, String>(
