@@ -412,6 +412,8 @@ pub(super) struct Catalog {
     pub(super) triggers: Vec<TriggerRow>,
     /// The functions outside PostgreSQL's own schemas, by name in lower case.
     pub(super) functions: BTreeMap<String, Vec<FunctionRow>>,
+    /// The application role and the logins (and other roles) that are members of it.
+    pub(super) app_and_logins: Vec<String>,
     pub(super) member_creates: Vec<MemberCreateRow>,
     pub(super) elsewhere: Vec<ElsewhereRow>,
     pub(super) parents: Vec<ParentRow>,
@@ -805,12 +807,8 @@ struct Granted {
     what: String,
 }
 
-/// The grants of SET on the extension's settings that reach `app`: one of them is what the
-/// leader hands its parallel workers as the context (extension 1.4), which a role allowed to
-/// set it could write in a session that had not loaded the extension yet. None where the
-/// server has no such grants (`grants`: [`crate::roles::has_parameter_grants`]).
 /// The application role `app` and every login (or other role) that is a member of it.
-pub(super) fn app_and_logins(conn: &mut PgConnection, app: &str) -> QueryResult<Vec<String>> {
+fn app_and_logins(conn: &mut PgConnection, app: &str) -> QueryResult<Vec<String>> {
     let members: Vec<MemberRow> = diesel::sql_query(MEMBERS_SQL)
         .bind::<diesel::sql_types::Text, _>(app)
         .load(conn)?;
@@ -858,6 +856,10 @@ fn names(conn: &mut PgConnection, sql: &str, roles: &[&str]) -> QueryResult<Vec<
         .collect())
 }
 
+/// The grants of SET on the extension's settings that reach `app`: one of them is what the
+/// leader hands its parallel workers as the context (extension 1.4), which a role allowed to
+/// set it could write in a session that had not loaded the extension yet. None where the
+/// server has no such grants (`grants`: [`crate::roles::has_parameter_grants`]).
 fn parameter_grants(conn: &mut PgConnection, app: &str, grants: bool) -> QueryResult<Vec<String>> {
     if !grants {
         return Ok(Vec::new());
@@ -1054,7 +1056,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     .bind::<T, _>(&app)
     .load(conn)?;
     let app_and_logins = app_and_logins(conn, &app)?;
-    let routines: Vec<RoutineRow> = diesel::sql_query(for_each_role(
+    let mut routines: Vec<RoutineRow> = diesel::sql_query(for_each_role(
         "SELECT p.oid::regprocedure::text AS name, coalesce(pg_get_functiondef(p.oid), p.prosrc) AS body,
                 l.lanname::text AS language, obj_description(p.oid, 'pg_proc') AS comment,
                 -- Called, not only fired as a trigger (which hands it the caller's own row).
@@ -1077,7 +1079,6 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     .bind::<Array<Text>, _>(&app_and_logins)
     .load(conn)?;
     // One row per function: a role that may call it and one that only fires it differ.
-    let mut routines: Vec<RoutineRow> = routines;
     routines.sort_by(|a, b| {
         a.name
             .cmp(&b.name)
@@ -1202,18 +1203,16 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         others: r.others,
     });
     let mut reach = Vec::new();
-    let members: Vec<MemberRow> = diesel::sql_query(MEMBERS_SQL)
-        .bind::<T, _>(&app)
-        .load(conn)?;
+    let logins = &app_and_logins[1..];
     // The application role itself first: a membership of its own (`GRANT tenancy_admin TO
     // tenancy_app`) reaches every login of it, present or future. Its own attributes but
     // CREATEROLE and REPLICATION are TEN061-64, its rights on the context key TEN067 and on
     // tables TEN014; the functions of the server's files it may run are reported here.
     let member_creates: Vec<MemberCreateRow> = diesel::sql_query(MEMBER_CREATE_SQL)
         .bind::<T, _>(&app)
-        .bind::<Array<Text>, _>(members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(logins)
         .load(conn)?;
-    for login in std::iter::once(app.clone()).chain(members.iter().map(|m| m.name.clone())) {
+    for login in app_and_logins.iter().cloned() {
         for role in crate::roles::reachable(conn, &login)? {
             if login == app
                 && role.role == app
@@ -1236,20 +1235,20 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
             }
         }
     }
-    let app_and_logins: Vec<&str> = app_and_logins.iter().map(String::as_str).collect();
+    let role_names: Vec<&str> = app_and_logins.iter().map(String::as_str).collect();
     let grants = crate::roles::has_parameter_grants(conn)?;
     let mut alter_system = Vec::new();
     let mut credentials = BTreeSet::new();
-    for login in &app_and_logins {
+    for login in &role_names {
         let access = crate::roles::server_access(conn, login, grants)?;
         if let Some(settings) = access.alter_system {
             alter_system.push(((*login).to_owned(), settings));
         }
         credentials.extend(access.credentials);
     }
-    let leakproof = names(conn, LEAKPROOF_SQL, &app_and_logins)?;
-    let statistics = names(conn, STATISTICS_SQL, &app_and_logins)?;
-    let large_objects = names(conn, LARGE_OBJECTS_SQL, &app_and_logins)?;
+    let leakproof = names(conn, LEAKPROOF_SQL, &role_names)?;
+    let statistics = names(conn, STATISTICS_SQL, &role_names)?;
+    let large_objects = names(conn, LARGE_OBJECTS_SQL, &role_names)?;
     let server_files = diesel::sql_query(SERVER_FILES_SQL)
         .bind::<Array<Text>, _>(&app_and_logins)
         .load(conn)?;
@@ -1269,9 +1268,9 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         .forgeable_by
         .extend(parameter_grants(conn, &app, grants)?);
     // What a login may do beyond the application role's own rights, granted to it directly.
-    for login in app_and_logins.iter().skip(1) {
+    for login in logins {
         let of_login: ContextRow = diesel::sql_query(CONTEXT_SQL)
-            .bind::<T, _>(*login)
+            .bind::<T, _>(login)
             .get_result(conn)?;
         for what in of_login.forgeable_by {
             if !context.forgeable_by.contains(&what) {
@@ -1305,6 +1304,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         rules,
         triggers,
         functions: group(functions, |f| f.name.clone()),
+        app_and_logins,
         member_creates,
         elsewhere,
         parents,
