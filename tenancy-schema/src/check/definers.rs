@@ -96,6 +96,13 @@ fn runs_unseen_sql(body: &str, language: &str) -> Option<String> {
     if !matches!(language, "sql" | "plpgsql") {
         return Some(format!("is written in {language}"));
     }
+    builds_statements(body, language)
+}
+
+/// How a SQL or PL/pgSQL body runs SQL it builds at run time: PL/pgSQL's `EXECUTE`, or a
+/// built-in that runs SQL given as text or reads a table by name (`query_to_xml`,
+/// `table_to_xml`). Row code that does may write anywhere (TEN075).
+pub(super) fn builds_statements(body: &str, language: &str) -> Option<String> {
     let upper = body.to_ascii_uppercase();
     if language == "plpgsql" && has_word(&upper, "EXECUTE") {
         return Some("runs statements built at run time (EXECUTE)".to_owned());

@@ -10,9 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::CheckOptions;
 use super::catalog::{Catalog, FunctionRow};
+use super::definers::builds_statements;
 use super::expr::has_word;
 use super::report::Findings;
-use crate::sql_lexer::{DYNAMIC_SQL, Token, tokenize};
+use crate::sql_lexer::{Token, tokenize};
 
 pub(super) fn check_trigger_sinks(
     f: &mut Findings,
@@ -88,7 +89,7 @@ fn reach(body: &str, language: &str, functions: &BTreeMap<String, Vec<FunctionRo
     let mut queue: Vec<(&str, &str)> = vec![(body, language)];
     while let Some((body, language)) = queue.pop() {
         out.written.extend(written_tables(body, language));
-        out.dynamic |= builds_statements(body, language);
+        out.dynamic |= builds_statements(body, language).is_some();
         for name in called(body) {
             if let Some((name, versions)) = functions.get_key_value(name.as_str())
                 && seen.insert(name.as_str())
@@ -103,14 +104,6 @@ fn reach(body: &str, language: &str, functions: &BTreeMap<String, Vec<FunctionRo
         }
     }
     out
-}
-
-/// Whether `body` runs SQL it builds at run time: PL/pgSQL's `EXECUTE`, or a built-in that
-/// runs SQL given as text.
-fn builds_statements(body: &str, language: &str) -> bool {
-    let lower = body.to_ascii_lowercase();
-    (language == "plpgsql" && has_word(&lower, "execute"))
-        || DYNAMIC_SQL.iter().any(|f| has_word(&lower, f))
 }
 
 /// The names `body` calls (a name followed by `(`), in lower case.
