@@ -198,6 +198,9 @@ pub struct Tenant {
     pub updated_at: DateTime<Utc>,
     /// Soft-delete time.
     pub deleted_at: Option<DateTime<Utc>>,
+    /// The user whose personal tenant this is (set by `seed::seed_personal_tenant` when it
+    /// creates the tenant); `None` for every other tenant.
+    pub personal_user_id: Option<UserId>,
 }
 
 /// A new row of `tenants`.
@@ -214,6 +217,8 @@ pub struct NewTenant<'a> {
     pub plan: PlanTier,
     /// Data region.
     pub data_region: Option<&'a str>,
+    /// The user whose personal tenant this is: only seeding sets it (a user has one).
+    pub personal_user_id: Option<UserId>,
 }
 
 /// A row of `users` (global; not readable by `tenancy_app`).

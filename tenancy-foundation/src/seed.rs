@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use crate::control::sql::lower;
 use crate::control::{check_email, check_name, find_user, insert_tenant_with_owner, insert_user};
 use crate::models::{MemberRole, MemberStatus, NewTenant, PlanTier, WorkspaceKind};
-use crate::schema::{org_members, tenants, workspaces};
+use crate::schema::{org_members, tenants, users, workspaces};
 use crate::{PrincipalId, Result, Tenancy, TenantId, UserId, WorkspaceId};
 
 /// What [`seed_personal_tenant`] found or created.
@@ -25,8 +25,12 @@ pub struct PersonalTenant {
 
 /// Creates the user `email` (case-insensitive) with a personal tenant named "Personal Org",
 /// the user's principal and owner membership in it, and a personal workspace; returns what
-/// exists when the user already has them. Runs as one admin transaction (the control plane
-/// creates tenants), serialised per email, so concurrent calls create one set of rows.
+/// exists when the user already has them. The personal tenant is the one this function created
+/// for the user (`tenants.personal_user_id`), never another tenant the user is an owner of,
+/// and only while the user is still its active owner; otherwise a new one is created. An
+/// existing user gets `display_name` as its name when its personal tenant is created. Runs as
+/// one admin transaction (the control plane creates tenants), serialised per email, so
+/// concurrent calls create one set of rows.
 ///
 /// ```no_run
 /// # fn demo(tenancy: &tenancy_schema::Tenancy) -> Result<(), tenancy_schema::Error> {
@@ -71,45 +75,20 @@ fn seed_in(conn: &mut PgConnection, email: &str, display_name: &str) -> Result<P
     diesel::select(pg_advisory_xact_lock(hashtext(lower(email)))).execute(conn)?;
 
     let existing = find_user(conn, email)?;
-    if let Some(user) = &existing {
-        // Only the tenant this function created: an owner of another tenant can invite the
-        // address as an owner and give the invited principal a personal workspace, and a
-        // sign-up must not land the user's data there. Its slug is made from its id, and the
-        // membership is the user's own (active, not an invitation).
-        let candidates = org_members::table
-            .inner_join(tenants::table.on(tenants::id.eq(org_members::tenant_id)))
-            .inner_join(
-                workspaces::table.on(workspaces::tenant_id
-                    .eq(org_members::tenant_id)
-                    .and(workspaces::owner_principal_id.eq(org_members::principal_id))),
-            )
-            .filter(org_members::user_id.eq(user.id))
-            .filter(org_members::role.eq(MemberRole::Owner))
-            .filter(org_members::status.eq(MemberStatus::Active))
-            .filter(workspaces::kind.eq(WorkspaceKind::Personal))
-            .select((
-                org_members::tenant_id,
-                tenants::slug,
-                org_members::principal_id,
-                workspaces::id,
-            ))
-            .order((tenants::created_at, workspaces::created_at, workspaces::id))
-            .load::<(TenantId, String, PrincipalId, WorkspaceId)>(conn)?;
-        let personal = candidates
-            .into_iter()
-            .find(|(tenant, slug, _, _)| *slug == personal_slug(*tenant));
-        if let Some((tenant, _, principal, workspace)) = personal {
-            return Ok(PersonalTenant {
-                user: user.id,
-                tenant,
-                principal,
-                workspace,
-                created: false,
-            });
-        }
+    if let Some(user) = &existing
+        && let Some(found) = personal_tenant_of(conn, user.id)?
+    {
+        return Ok(found);
     }
     let user = match existing {
-        Some(user) => user.id,
+        Some(user) => {
+            // The user's own sign-up names the user: a user an invitation created is named
+            // by its address until now.
+            diesel::update(users::table.find(user.id))
+                .set(users::display_name.eq(display_name))
+                .execute(conn)?;
+            user.id
+        }
         None => insert_user(conn, email, display_name)?,
     };
     let tenant = TenantId::new_v7();
@@ -122,6 +101,7 @@ fn seed_in(conn: &mut PgConnection, email: &str, display_name: &str) -> Result<P
             name: "Personal Org",
             plan: PlanTier::Free,
             data_region: None,
+            personal_user_id: Some(user),
         },
         user,
         display_name,
@@ -133,6 +113,58 @@ fn seed_in(conn: &mut PgConnection, email: &str, display_name: &str) -> Result<P
         workspace,
         created: true,
     })
+}
+
+/// The personal tenant recorded for `user` (`tenants.personal_user_id`, which no tenant
+/// transaction writes; what is inside tenants, such as memberships and workspaces, another
+/// tenant's SQL can make look like a personal tenant's), while the user is still its active
+/// owner with a personal workspace there. Otherwise the tenant is released and the caller
+/// creates a new one, as the user's first sign-up did: the user's data must not land where
+/// another owner removed or demoted the user.
+fn personal_tenant_of(conn: &mut PgConnection, user: UserId) -> Result<Option<PersonalTenant>> {
+    let Some((tenant, principal, role, status)) = tenants::table
+        .inner_join(
+            org_members::table.on(org_members::tenant_id
+                .eq(tenants::id)
+                .and(org_members::user_id.eq(user))),
+        )
+        .filter(tenants::personal_user_id.eq(user))
+        .select((
+            tenants::id,
+            org_members::principal_id,
+            org_members::role,
+            org_members::status,
+        ))
+        .first::<(TenantId, PrincipalId, MemberRole, MemberStatus)>(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let workspace = if (role, status) == (MemberRole::Owner, MemberStatus::Active) {
+        workspaces::table
+            .filter(workspaces::tenant_id.eq(tenant))
+            .filter(workspaces::owner_principal_id.eq(principal))
+            .filter(workspaces::kind.eq(WorkspaceKind::Personal))
+            .order((workspaces::created_at, workspaces::id))
+            .select(workspaces::id)
+            .first::<WorkspaceId>(conn)
+            .optional()?
+    } else {
+        None
+    };
+    let Some(workspace) = workspace else {
+        diesel::update(tenants::table.find(tenant))
+            .set(tenants::personal_user_id.eq(None::<UserId>))
+            .execute(conn)?;
+        return Ok(None);
+    };
+    Ok(Some(PersonalTenant {
+        user,
+        tenant,
+        principal,
+        workspace,
+        created: false,
+    }))
 }
 
 /// The slug of the personal tenant `tenant`: made from its id, so that no other tenant has it.

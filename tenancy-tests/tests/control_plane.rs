@@ -992,6 +992,162 @@ fn a_sign_up_lands_in_the_users_own_tenant_whatever_another_tenant_prepared() {
     );
 }
 
+/// The fixtures with row level security enforced (SQL and, where installed, native context),
+/// each as an application on the foundation schema builds its `Tenancy`.
+fn enforced() -> Vec<common::Rls> {
+    let _ = events();
+    common::Rls::all()
+        .into_iter()
+        .filter(|r| r.enforced())
+        .collect()
+}
+
+/// What SQL in the attacker's own tenant transaction does to make its tenant look like the
+/// personal tenant of the user it invited as an owner (`invited`): the membership turned
+/// active, and a personal workspace for the invited principal. The membership is turned active
+/// by the API's acceptance, as an application acting for the user would, or raw SQL where the
+/// acceptance guard is not installed (on Citus): the seed must not depend on it.
+fn dress_up_as_personal(t: &Tenancy, tenant: TenantId, by: PrincipalId, invited: PrincipalId) {
+    control::accept_invitation(t, tenant, invited).expect("accept");
+    let p = invited.as_uuid();
+    t.transaction_as(tenant, by, |tx| {
+        tx.execute(diesel::sql_query(format!(
+            "INSERT INTO workspaces (tenant_id, name, kind, owner_principal_id) \
+             VALUES (tenancy.current_tenant(), 'Personal', 'personal', '{p}')"
+        )))
+    })
+    .expect("raw SQL in the attacker's own tenant");
+}
+
+/// A user's personal tenant is the one seeding created for the user (recorded in `tenants`,
+/// which no tenant transaction writes), not one that looks like it: an attacker who signed up
+/// (so its own tenant has a personal slug) invites a not yet registered address as an owner
+/// and dresses the membership up; the user's sign-up still creates a tenant of its own, and
+/// what the user keeps there the attacker does not read.
+#[test]
+fn raw_sql_cannot_make_a_sign_up_land_in_the_attackers_tenant() {
+    use tenancy_foundation::seed::seed_personal_tenant;
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    for rls in enforced() {
+        let t = rls.tenancy(1);
+        let attacker = seed_personal_tenant(
+            &t,
+            &format!("{}@example.test", unique("attacker")),
+            "Attacker",
+        )
+        .expect("attacker signs up");
+        let victim_email = format!("{}@example.test", unique("victim"));
+        let inv = control::invite_member(
+            &t,
+            attacker.tenant,
+            Actor::Principal(attacker.principal),
+            &victim_email,
+            "Victim",
+            MemberRole::Owner,
+        )
+        .expect("invite the address as an owner");
+        dress_up_as_personal(&t, attacker.tenant, attacker.principal, inv.principal);
+
+        let victim = seed_personal_tenant(&t, &victim_email, "Victim").expect("victim signs up");
+        assert!(victim.created, "{rls:?}: {victim:?}");
+        assert_eq!(victim.user, inv.user, "{rls:?}");
+        assert_ne!(victim.tenant, attacker.tenant, "{rls:?}");
+        common::create_resource(&t, victim, "victim's diary").expect("victim writes");
+        let read: Vec<String> = t
+            .transaction(attacker.tenant, |tx| {
+                tx.load_sql(diesel::sql_query("SELECT name FROM resources"))
+            })
+            .unwrap()
+            .into_iter()
+            .map(|n: Name| n.name)
+            .collect();
+        assert!(
+            !read.iter().any(|n| n == "victim's diary"),
+            "{rls:?}: {read:?}"
+        );
+        let again = seed_personal_tenant(&t, &victim_email, "Victim").expect("sign in");
+        assert_eq!(
+            (again.tenant, again.workspace, again.created),
+            (victim.tenant, victim.workspace, false),
+            "{rls:?}"
+        );
+    }
+}
+
+/// The same for a user who has a personal tenant already: an attacker whose own personal
+/// tenant is older dresses up a membership of the user in it, and the user's next
+/// `seed_personal_tenant` (as an application may call on every sign-in) still returns the
+/// user's own tenant.
+#[test]
+fn raw_sql_cannot_redirect_an_existing_users_personal_tenant() {
+    use tenancy_foundation::seed::seed_personal_tenant;
+    for rls in enforced() {
+        let t = rls.tenancy(1);
+        let attacker = seed_personal_tenant(
+            &t,
+            &format!("{}@example.test", unique("attacker")),
+            "Attacker",
+        )
+        .expect("attacker signs up");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let victim_email = format!("{}@example.test", unique("victim"));
+        let first = seed_personal_tenant(&t, &victim_email, "Victim").expect("victim signs up");
+        let inv = control::invite_member(
+            &t,
+            attacker.tenant,
+            Actor::Principal(attacker.principal),
+            &victim_email,
+            "Victim",
+            MemberRole::Owner,
+        )
+        .expect("invite");
+        dress_up_as_personal(&t, attacker.tenant, attacker.principal, inv.principal);
+        let again = seed_personal_tenant(&t, &victim_email, "Victim").expect("sign in again");
+        assert_eq!(
+            (
+                again.tenant,
+                again.principal,
+                again.workspace,
+                again.created
+            ),
+            (first.tenant, first.principal, first.workspace, false),
+            "{rls:?}: the attacker's tenant is {:?}",
+            attacker.tenant
+        );
+    }
+}
+
+/// A personal tenant whose user is no longer an active owner of it (an owner the user made
+/// removed the user) is no longer where the user's sign-up lands: the user gets a new one,
+/// and the old tenant stays with the owners it has.
+#[test]
+fn a_user_removed_from_its_personal_tenant_gets_a_new_one() {
+    use tenancy_foundation::seed::seed_personal_tenant;
+    let t = tenancy(1);
+    let email = format!("{}@example.test", unique("removed"));
+    let first = seed_personal_tenant(&t, &email, "Removed").expect("sign up");
+    let inv = control::invite_member(
+        &t,
+        first.tenant,
+        Actor::Principal(first.principal),
+        &format!("{}@example.test", unique("co-owner")),
+        "Co-owner",
+        MemberRole::Owner,
+    )
+    .expect("invite a co-owner");
+    control::accept_invitation(&t, first.tenant, inv.principal).expect("accept");
+    control::remove_member(&t, first.tenant, inv.principal, first.user).expect("remove");
+    let again = seed_personal_tenant(&t, &email, "Removed").expect("sign in");
+    assert!(again.created, "{again:?}");
+    assert_ne!(again.tenant, first.tenant);
+    let later = seed_personal_tenant(&t, &email, "Removed").expect("sign in");
+    assert_eq!((later.tenant, later.created), (again.tenant, false));
+}
+
 /// A tenant cannot point a membership of its own at another user (whose email and name
 /// `tenancy.member_directory()` would then show it): only the control plane adds members, and
 /// a tenant transaction changes a membership's role and status alone.
@@ -1381,4 +1537,358 @@ fn an_invitation_shows_nothing_of_the_user_until_accepted() {
     // Withdrawing the invitation stays the tenant's to do; here it is accepted instead.
     control::accept_invitation(&t, a.tenant, inv.principal).expect("accept");
     assert_eq!(name_seen(&t), Some(b_email.display_name));
+}
+
+/// The email `created`'s owner registered with, as stored.
+fn registered_email(rls: common::Rls, created: &CreatedTenant) -> String {
+    #[derive(QueryableByName)]
+    struct Email {
+        #[diesel(sql_type = Text)]
+        email: String,
+    }
+    diesel::sql_query(format!(
+        "SELECT email FROM users WHERE id = '{}'",
+        created.owner.as_uuid()
+    ))
+    .get_result::<Email>(&mut rls.owner())
+    .unwrap()
+    .email
+}
+
+#[derive(QueryableByName, Debug, PartialEq, Eq)]
+struct DirectoryEntry {
+    #[diesel(sql_type = Text)]
+    email: String,
+    #[diesel(sql_type = Text)]
+    display_name: String,
+    #[diesel(sql_type = Text)]
+    status: String,
+}
+
+const DIRECTORY: &str =
+    "SELECT email, display_name, status::text AS status FROM tenancy.member_directory()";
+
+fn directory(t: &Tenancy, tenant: TenantId) -> Vec<DirectoryEntry> {
+    t.transaction(tenant, |tx| tx.load_sql(diesel::sql_query(DIRECTORY)))
+        .unwrap()
+}
+
+const THROUGH_REMOVED: [&str; 2] = [
+    "UPDATE org_members SET status = 'removed' WHERE status = 'invited'",
+    "UPDATE org_members SET status = 'active' WHERE status = 'removed'",
+];
+
+fn refused_acceptance<T: std::fmt::Debug>(r: &Result<T, Error>) -> bool {
+    matches!(r, Err(Error::Query(e)) if e.to_string().contains("accepted by the invited user"))
+}
+
+/// Only the invited user turns an invitation active, also by a detour: SQL in the inviting
+/// tenant's transaction withdraws the invitation (which it may: that is how a member is
+/// removed) and turns the removed membership active, to read the name the user registered
+/// with in the member directory. Refused for the inviter, without a principal and for the
+/// invited principal itself (a removed membership stays removed); the invited user still
+/// accepts.
+#[test]
+fn raw_sql_cannot_accept_an_invitation_through_removed() {
+    for rls in enforced() {
+        let t = rls.tenancy(1);
+        let a = new_tenant(&t, "inviter");
+        let b = new_tenant(&t, "registered");
+        let b_email = registered_email(rls, &b);
+        let inv = control::invite_member(
+            &t,
+            a.tenant,
+            Actor::Principal(a.owner_principal),
+            &b_email,
+            "Guessed Name",
+            MemberRole::Member,
+        )
+        .expect("invite");
+        let detour = |tx: &mut TenantTx<'_>| {
+            for sql in THROUGH_REMOVED {
+                tx.execute(diesel::sql_query(sql))?;
+            }
+            Ok::<_, Error>(())
+        };
+        for (who, r) in [
+            (
+                "inviter",
+                t.transaction_as(a.tenant, a.owner_principal, detour),
+            ),
+            ("no principal", t.transaction(a.tenant, detour)),
+            ("invited", t.transaction_as(a.tenant, inv.principal, detour)),
+        ] {
+            assert!(refused_acceptance(&r), "{rls:?} {who}: {r:?}");
+        }
+        let pending = DirectoryEntry {
+            email: b_email.clone(),
+            display_name: "Guessed Name".to_owned(),
+            status: "invited".to_owned(),
+        };
+        assert!(
+            directory(&t, a.tenant).contains(&pending),
+            "{rls:?}: {:?}",
+            directory(&t, a.tenant)
+        );
+        // Withdrawn for good, it is not made active again either.
+        t.transaction_as(a.tenant, a.owner_principal, |tx| {
+            tx.execute(diesel::sql_query(THROUGH_REMOVED[0]))
+        })
+        .expect("withdraw");
+        let r = t.transaction_as(a.tenant, a.owner_principal, |tx| {
+            tx.execute(diesel::sql_query(THROUGH_REMOVED[1]))
+        });
+        assert!(refused_acceptance(&r), "{rls:?}: {r:?}");
+        assert!(matches!(
+            control::accept_invitation(&t, a.tenant, inv.principal),
+            Err(Error::NotFound { .. })
+        ));
+    }
+}
+
+/// The same detour through the async handle, with the opening sent alone and pipelined.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_raw_sql_cannot_accept_an_invitation_through_removed() {
+    for (rls, pipeline) in common::Rls::all_async()
+        .into_iter()
+        .filter(|(r, _)| r.enforced())
+    {
+        let _ = events();
+        let t = rls.tenancy(1);
+        let at = common::async_tenancy_with(rls, 1, pipeline).await;
+        let a = new_tenant(&t, "inviter");
+        let b = new_tenant(&t, "registered");
+        let b_email = registered_email(rls, &b);
+        control::invite_member(
+            &t,
+            a.tenant,
+            Actor::Principal(a.owner_principal),
+            &b_email,
+            "Guessed Name",
+            MemberRole::Member,
+        )
+        .expect("invite");
+        let seen = at
+            .transaction_as(a.tenant, a.owner_principal, async |tx| {
+                for sql in THROUGH_REMOVED {
+                    tx.execute(diesel::sql_query(sql)).await?;
+                }
+                tx.load_sql::<_, DirectoryEntry>(diesel::sql_query(DIRECTORY))
+                    .await
+            })
+            .await;
+        assert!(
+            refused_acceptance(&seen),
+            "{rls:?} pipeline={pipeline}: {seen:?}"
+        );
+        let entry = directory(&t, a.tenant)
+            .into_iter()
+            .find(|e| e.email == b_email);
+        assert_eq!(
+            entry.map(|e| (e.display_name, e.status)),
+            Some(("Guessed Name".to_owned(), "invited".to_owned())),
+            "{rls:?} pipeline={pipeline}"
+        );
+    }
+}
+
+/// A pending invitation shows the address as every lookup compares it (in lower case), so
+/// that a registered address and one nobody registered, invited alike, look alike: the case
+/// the user registered it in would tell the inviting tenant that it is registered. Accepted,
+/// the member is shown as registered.
+#[test]
+fn an_invitation_shows_the_address_as_invited_not_as_registered() {
+    for rls in enforced() {
+        let t = rls.tenancy(1);
+        let a = new_tenant(&t, "inviter");
+        // Registered with capitals, invited without them; and the other way round.
+        let mixed = format!("{}@Example.Test", unique("Mixed.Case"));
+        let slug = unique("mixed");
+        let b = control::create_tenant(
+            &t,
+            &NewTenantSpec {
+                slug: &slug,
+                name: "registered",
+                plan: PlanTier::Free,
+                data_region: None,
+                owner_email: &mixed,
+                owner_name: "Owner",
+            },
+        )
+        .expect("registered with capitals");
+        let lower = new_tenant(&t, "lower");
+        let lower_email = registered_email(rls, &lower);
+        let fresh = format!("{}@example.test", unique("fresh"));
+        let mut invitations = Vec::new();
+        for typed in [
+            mixed.to_lowercase(),
+            lower_email.to_uppercase(),
+            fresh.to_uppercase(),
+        ] {
+            invitations.push(
+                control::invite_member(
+                    &t,
+                    a.tenant,
+                    Actor::Principal(a.owner_principal),
+                    &typed,
+                    "Guessed Name",
+                    MemberRole::Member,
+                )
+                .expect("invite"),
+            );
+        }
+        let pending: BTreeSet<String> = directory(&t, a.tenant)
+            .into_iter()
+            .filter(|e| e.status == "invited")
+            .map(|e| e.email)
+            .collect();
+        let expected: BTreeSet<String> = [mixed.to_lowercase(), lower_email.clone(), fresh]
+            .into_iter()
+            .collect();
+        assert_eq!(pending, expected, "{rls:?}");
+        assert_eq!(
+            registered_email(rls, &b),
+            mixed,
+            "{rls:?}: stored as registered"
+        );
+        control::accept_invitation(&t, a.tenant, invitations[0].principal).expect("accept");
+        assert!(
+            directory(&t, a.tenant)
+                .iter()
+                .any(|e| e.email == mixed && e.status == "active"),
+            "{rls:?}"
+        );
+    }
+}
+
+/// A user's id says nothing of when the user registered: every tenant that invites the user
+/// reads it (`org_members.user_id`, the member directory), and a UUIDv7 carries its creation
+/// time, which would tell the tenant that the address was registered before the invitation.
+/// User ids are random (version 4), however the user was created.
+#[test]
+fn an_invitation_does_not_date_the_users_registration() {
+    #[derive(QueryableByName, Debug)]
+    struct Id {
+        #[diesel(sql_type = Text)]
+        email: String,
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        version: i32,
+    }
+    let version = "('x' || substr(user_id::text, 15, 1))::bit(4)::int AS version";
+    for rls in enforced() {
+        let t = rls.tenancy(1);
+        let b = new_tenant(&t, "registered");
+        let b_email = registered_email(rls, &b);
+        let a = new_tenant(&t, "inviter");
+        let fresh = format!("{}@example.test", unique("fresh"));
+        for email in [&b_email, &fresh] {
+            control::invite_member(
+                &t,
+                a.tenant,
+                Actor::Principal(a.owner_principal),
+                email,
+                "Guessed Name",
+                MemberRole::Member,
+            )
+            .expect("invite");
+        }
+        let ids: Vec<Id> = t
+            .transaction(a.tenant, |tx| {
+                tx.load_sql(diesel::sql_query(format!(
+                    "SELECT email, {version} FROM tenancy.member_directory() \
+                     JOIN org_members USING (user_id, principal_id)"
+                )))
+            })
+            .unwrap();
+        assert_eq!(ids.len(), 3, "{rls:?}: {ids:?}");
+        assert!(ids.iter().all(|i| i.version == 4), "{rls:?}: {ids:?}");
+        assert!(ids.iter().any(|i| i.email == b_email), "{rls:?}: {ids:?}");
+    }
+    // Created by the API, seeding, and SQL that leaves the id to the column's default.
+    let t = tenancy(1);
+    let created = control::create_user(&t, &format!("{}@example.test", unique("api")), "Api")
+        .expect("create user");
+    let seeded = tenancy_foundation::seed::seed_personal_tenant(
+        &t,
+        &format!("{}@example.test", unique("seeded")),
+        "Seeded",
+    )
+    .expect("seed");
+    #[derive(QueryableByName)]
+    struct Version {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        version: i32,
+    }
+    let by_default = diesel::sql_query(format!(
+        "INSERT INTO users (email, display_name) VALUES ('{}@example.test', 'Sql') \
+         RETURNING ('x' || substr(id::text, 15, 1))::bit(4)::int AS version",
+        unique("sql")
+    ))
+    .get_result::<Version>(&mut owner())
+    .unwrap();
+    assert_eq!(
+        (
+            created.id.as_uuid().get_version_num(),
+            seeded.user.as_uuid().get_version_num(),
+            by_default.version
+        ),
+        (4, 4, 4)
+    );
+}
+
+/// Inviting an address nobody registered creates its user, but not under the name the
+/// inviting tenant chose: that name is the invitation's (the principal's), while the user is
+/// named by the address until the user signs up with a name of its own, which every tenant the
+/// user joins then shows.
+#[test]
+fn an_invitation_does_not_name_the_user_for_other_tenants() {
+    use tenancy_foundation::seed::seed_personal_tenant;
+    let t = tenancy(1);
+    let a = new_tenant(&t, "namer");
+    let local = unique("named");
+    let email = format!("{local}@example.test");
+    let inv = control::invite_member(
+        &t,
+        a.tenant,
+        Actor::Principal(a.owner_principal),
+        &email,
+        "Name Chosen By A",
+        MemberRole::Member,
+    )
+    .expect("invite");
+    let user = control::find_user_by_email(&t, &email)
+        .unwrap()
+        .expect("created by the invitation");
+    assert_eq!(
+        (user.id, user.display_name.as_str()),
+        (inv.user, local.as_str())
+    );
+    // Before the user signs up, another tenant's member directory names it by the address.
+    let c = new_tenant(&t, "third");
+    let joined_c = control::invite_member(
+        &t,
+        c.tenant,
+        Actor::Principal(c.owner_principal),
+        &email,
+        "Invited By C",
+        MemberRole::Member,
+    )
+    .expect("invite by c");
+    control::accept_invitation(&t, c.tenant, joined_c.principal).expect("accept");
+    let name_in_c = || {
+        directory(&t, c.tenant)
+            .into_iter()
+            .find(|e| e.email == email)
+            .map(|e| e.display_name)
+    };
+    assert_eq!(name_in_c().as_deref(), Some(local.as_str()));
+    // The sign-up names the user.
+    seed_personal_tenant(&t, &email, "Real Name").expect("sign up");
+    assert_eq!(name_in_c().as_deref(), Some("Real Name"));
+    // A's pending invitation still shows A's own name for it.
+    assert!(
+        directory(&t, a.tenant)
+            .iter()
+            .any(|e| e.email == email && e.display_name == "Name Chosen By A"),
+    );
 }

@@ -171,6 +171,119 @@ fn every_migration_directory_is_embedded_in_exactly_one_set() {
     }
 }
 
+/// Personal tenants made before `tenants.personal_user_id` existed are recorded by the
+/// migration that adds it, by the strictest form of the rule seeding used to find them: the
+/// slug made from the tenant's id, and an active owner membership with a personal workspace,
+/// created in the tenant's own transaction. A tenant that dressed up a membership of another
+/// user that way afterwards (invited, turned active, given a personal workspace) is recorded
+/// for its own user alone, and the other user for no tenant or its own.
+#[test]
+fn existing_personal_tenants_are_recorded_strictly() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let db = fresh();
+    let mut conn = PgConnection::establish(db.url()).unwrap();
+    run_migrations(&mut conn).unwrap();
+    let added = tenancy_foundation::migrations::FOUNDATION
+        .iter()
+        .find(|f| {
+            f.name
+                .ends_with("_personal_tenant_recorded_and_invitations_held")
+        })
+        .expect("the migration");
+    conn.batch_execute(added.down).unwrap();
+    conn.batch_execute(&format!(
+        "DELETE FROM __diesel_schema_migrations WHERE version = '{}'",
+        added.version()
+    ))
+    .unwrap();
+
+    // What seeding made: all of it in one transaction.
+    let personal = |conn: &mut PgConnection, label: &str| {
+        let (user, tenant, principal) = (
+            uuid::Uuid::now_v7(),
+            uuid::Uuid::now_v7(),
+            uuid::Uuid::now_v7(),
+        );
+        let slug = format!("personal-{}", &tenant.simple().to_string()[20..]);
+        conn.batch_execute(&format!(
+            "BEGIN;
+             INSERT INTO users (id, email, display_name) VALUES ('{user}', '{label}-{user}@example.test', '{label}');
+             INSERT INTO tenants (id, slug, name) VALUES ('{tenant}', '{slug}', 'Personal Org');
+             INSERT INTO principals (tenant_id, id, kind, user_id, display_name)
+               VALUES ('{tenant}', '{principal}', 'user', '{user}', '{label}');
+             INSERT INTO org_members (tenant_id, user_id, principal_id, role, status)
+               VALUES ('{tenant}', '{user}', '{principal}', 'owner', 'active');
+             INSERT INTO workspaces (tenant_id, name, kind, owner_principal_id)
+               VALUES ('{tenant}', 'Personal', 'personal', '{principal}');
+             COMMIT;"
+        ))
+        .unwrap();
+        (user, tenant)
+    };
+    // What another tenant's SQL could add afterwards, each step in a transaction of its own.
+    let dress_up = |conn: &mut PgConnection, tenant: uuid::Uuid, user: uuid::Uuid| {
+        let principal = uuid::Uuid::now_v7();
+        conn.batch_execute(&format!(
+            "INSERT INTO principals (tenant_id, id, kind, user_id, display_name)
+               VALUES ('{tenant}', '{principal}', 'user', '{user}', 'Invited');
+             INSERT INTO org_members (tenant_id, user_id, principal_id, role, status)
+               VALUES ('{tenant}', '{user}', '{principal}', 'owner', 'invited');"
+        ))
+        .unwrap();
+        conn.batch_execute(&format!(
+            "UPDATE org_members SET status = 'active' WHERE principal_id = '{principal}'"
+        ))
+        .unwrap();
+        conn.batch_execute(&format!(
+            "INSERT INTO workspaces (tenant_id, name, kind, owner_principal_id)
+               VALUES ('{tenant}', 'Personal', 'personal', '{principal}')"
+        ))
+        .unwrap();
+    };
+    let (attacker, attackers) = personal(&mut conn, "attacker");
+    let (user, own) = personal(&mut conn, "user");
+    let victim = uuid::Uuid::now_v7();
+    conn.batch_execute(&format!(
+        "INSERT INTO users (id, email, display_name) VALUES ('{victim}', 'victim-{victim}@example.test', 'Victim')"
+    ))
+    .unwrap();
+    dress_up(&mut conn, attackers, victim);
+    dress_up(&mut conn, attackers, user);
+
+    assert_eq!(
+        run_migrations(&mut conn).unwrap(),
+        [added.version()],
+        "the migration again"
+    );
+    #[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
+    struct Recorded {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: uuid::Uuid,
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        personal_user_id: uuid::Uuid,
+    }
+    let mut recorded: Vec<Recorded> = diesel::sql_query(
+        "SELECT id, personal_user_id FROM tenants WHERE personal_user_id IS NOT NULL",
+    )
+    .load(&mut conn)
+    .unwrap();
+    recorded.sort();
+    let mut expected = vec![
+        Recorded {
+            id: attackers,
+            personal_user_id: attacker,
+        },
+        Recorded {
+            id: own,
+            personal_user_id: user,
+        },
+    ];
+    expected.sort();
+    assert_eq!(recorded, expected);
+}
+
 #[test]
 fn a_pre_existing_privileged_app_role_is_refused() {
     let _serial = SERIAL

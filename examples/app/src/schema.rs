@@ -260,6 +260,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         deleted_at -> Nullable<Timestamptz>,
+        personal_user_id -> Nullable<Uuid>,
     }
 }
 
@@ -309,6 +310,7 @@ diesel::joinable!(resources -> tenants (tenant_id));
 diesel::joinable!(tasks -> tenants (tenant_id));
 diesel::joinable!(team_members -> tenants (tenant_id));
 diesel::joinable!(teams -> tenants (tenant_id));
+diesel::joinable!(tenants -> users (personal_user_id));
 diesel::joinable!(workspaces -> tenants (tenant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(

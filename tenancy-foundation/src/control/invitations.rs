@@ -89,7 +89,11 @@ pub fn invite_member(
                 });
             }
         }
-        let user = find_or_create_user(conn, email.trim(), display_name)?;
+        // The name given here is the invitation's (its principal's). A user the invitation
+        // creates is named by its address until it signs up: every other tenant it joins would
+        // otherwise show it under the name this one chose.
+        let email = email.trim();
+        let user = find_or_create_user(conn, email, name_from_address(email))?;
         let (principal, membership) = add_member(
             conn,
             tenant,
@@ -117,6 +121,15 @@ pub fn invite_member(
             membership,
         })
     })
+}
+
+/// The local part of `email` (checked: it has one), at most as long as a name may be.
+fn name_from_address(email: &str) -> &str {
+    let local = email.split('@').next().unwrap_or(email);
+    local
+        .char_indices()
+        .nth(200)
+        .map_or(local, |(end, _)| &local[..end])
 }
 
 /// Accepts an invitation: the invited user's membership becomes `active`. Runs in the tenant

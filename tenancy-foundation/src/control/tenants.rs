@@ -69,6 +69,7 @@ pub fn create_tenant(tenancy: &Tenancy, spec: &NewTenantSpec<'_>) -> Result<Crea
                 name: spec.name.trim(),
                 plan: spec.plan,
                 data_region: spec.data_region,
+                personal_user_id: None,
             },
             owner,
             spec.owner_name,

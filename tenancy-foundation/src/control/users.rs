@@ -35,8 +35,16 @@ pub(crate) fn find_or_create_user(
     }
 }
 
+/// A new user's id: random (version 4), unlike the other ids. Every tenant that invites a user
+/// reads its id, and a UUIDv7 carries its creation time, which would tell the tenant that the
+/// address was registered before the invitation. `users` is small and global, so the index
+/// locality of time-ordered ids is not worth that.
+fn new_user_id() -> UserId {
+    UserId::from_uuid(uuid::Uuid::new_v4())
+}
+
 pub(crate) fn insert_user(conn: &mut PgConnection, email: &str, name: &str) -> QueryResult<UserId> {
-    let id = UserId::new_v7();
+    let id = new_user_id();
     diesel::insert_into(users::table)
         .values(NewUser {
             id,
@@ -59,7 +67,7 @@ pub fn create_user(tenancy: &Tenancy, email: &str, display_name: &str) -> Result
     crate::control_plane(tenancy, "control plane: create user", |conn| {
         diesel::insert_into(users::table)
             .values(NewUser {
-                id: UserId::new_v7(),
+                id: new_user_id(),
                 email,
                 display_name: display_name.trim(),
             })
