@@ -303,6 +303,45 @@ const CASES: &[Case] = &[
         breaks: "CREATE SCHEMA archive; CREATE TABLE archive.gadgets AS SELECT * FROM gadgets; GRANT USAGE ON SCHEMA archive TO tenancy_app; GRANT SELECT ON archive.gadgets TO tenancy_app",
         fix: "REVOKE SELECT ON archive.gadgets FROM tenancy_app",
     },
+    // PostgreSQL's own schemas hold objects of anyone's too: what it did not make there
+    // (FirstNormalObjectId on) is checked like the objects of any other schema.
+    Case {
+        id: "TEN006",
+        object: "table information_schema.gadget_archive",
+        breaks: "CREATE TABLE information_schema.gadget_archive AS SELECT * FROM gadgets; GRANT SELECT ON information_schema.gadget_archive TO tenancy_app",
+        fix: "DROP TABLE information_schema.gadget_archive",
+    },
+    Case {
+        id: "TEN071",
+        object: "view information_schema.gadget_names",
+        breaks: "CREATE VIEW information_schema.gadget_names AS SELECT tenant_id, name FROM public.gadgets; GRANT SELECT ON information_schema.gadget_names TO tenancy_app",
+        fix: "DROP VIEW information_schema.gadget_names",
+    },
+    Case {
+        id: "TEN070",
+        object: "function information_schema.gadget_names_all()",
+        breaks: "CREATE FUNCTION information_schema.gadget_names_all() RETURNS SETOF text LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS 'SELECT name FROM public.gadgets'",
+        fix: "DROP FUNCTION information_schema.gadget_names_all()",
+    },
+    Case {
+        id: "TEN070",
+        object: "function gadget_every_name()",
+        breaks: "CREATE FUNCTION pg_catalog.gadget_every_name() RETURNS SETOF text LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS 'SELECT name FROM public.gadgets'",
+        fix: "DROP FUNCTION pg_catalog.gadget_every_name()",
+    },
+    Case {
+        id: "TEN075",
+        object: "trigger gadget_copy_aside on gadgets",
+        breaks: "CREATE TABLE information_schema.gadget_log (name text); GRANT SELECT, INSERT ON information_schema.gadget_log TO tenancy_app; CREATE FUNCTION gadget_copy_aside() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO information_schema.gadget_log VALUES (NEW.name); RETURN NEW; END$$; CREATE TRIGGER gadget_copy_aside AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_copy_aside()",
+        fix: "DROP TRIGGER gadget_copy_aside ON gadgets; DROP FUNCTION gadget_copy_aside(); DROP TABLE information_schema.gadget_log",
+    },
+    // pg_catalog is searched before every schema of search_path that does not name it.
+    Case {
+        id: "TEN084",
+        object: "relation pg_catalog.gadgets",
+        breaks: "SET allow_system_table_mods = on; CREATE TABLE pg_catalog.gadgets (LIKE public.gadgets); RESET allow_system_table_mods",
+        fix: "SET allow_system_table_mods = on; DROP TABLE pg_catalog.gadgets; RESET allow_system_table_mods",
+    },
     // A foreign table in the schema itself: it reads what its server gives, as whichever
     // user its mapping names.
     Case {
@@ -941,6 +980,164 @@ const CASES: &[Case] = &[
         breaks: "CREATE FUNCTION tenancy.verified_context(part integer, plain_setting varchar) RETURNS uuid LANGUAGE sql AS 'SELECT NULL::uuid'",
         fix: "DROP FUNCTION tenancy.verified_context(integer, varchar)",
     },
+    // The status hook of an application with migrations of its own (the foundation's, which
+    // these options do not name), replaced on purpose by one that does more than read the
+    // tenants' status; one that only reads it passes.
+    Case {
+        id: "TEN072",
+        object: "function tenancy.tenant_refusal",
+        breaks: "CREATE OR REPLACE FUNCTION tenancy.tenant_refusal(tenant uuid) RETURNS TABLE (refusal text) LANGUAGE sql STABLE AS $$SELECT NULL::text WHERE set_config('app.seen', (SELECT string_agg(name, ';') FROM public.gadgets), true) IS NOT NULL$$",
+        fix: "CREATE OR REPLACE FUNCTION tenancy.tenant_refusal(tenant uuid) RETURNS TABLE (refusal text) LANGUAGE sql STABLE AS $$SELECT CASE WHEN t.status <> 'active' THEN 'suspended' END FROM public.tenants t WHERE t.id = tenant$$",
+    },
+    // The context key where the application role reads it: a copy of it (a backup), in a
+    // schema of its own or in the checked one.
+    Case {
+        id: "TEN067",
+        object: "role tenancy_app",
+        breaks: "CREATE SCHEMA backups; GRANT USAGE ON SCHEMA backups TO tenancy_app; CREATE TABLE backups.context_key AS SELECT * FROM tenancy.context_key; GRANT SELECT ON backups.context_key TO tenancy_app",
+        fix: "DROP SCHEMA backups CASCADE",
+    },
+    Case {
+        id: "TEN067",
+        object: "role tenancy_app",
+        breaks: "CREATE TABLE key_backup AS SELECT * FROM tenancy.context_key; GRANT SELECT ON key_backup TO tenancy_app",
+        fix: "DROP TABLE key_backup",
+    },
+    // Added to PostgreSQL's own: an overload in pg_catalog of a built-in tenancy's reader
+    // calls, and a cast from text to uuid, which the reader's `::uuid` then runs.
+    Case {
+        id: "TEN086",
+        object: "function currval(text)",
+        breaks: "CREATE FUNCTION pg_catalog.currval(seq text) RETURNS bigint LANGUAGE sql AS 'SELECT 0::bigint'",
+        fix: "DROP FUNCTION pg_catalog.currval(text)",
+    },
+    Case {
+        id: "TEN086",
+        object: "cast (text AS uuid)",
+        breaks: "CREATE FUNCTION text_to_uuid(t text) RETURNS uuid LANGUAGE sql STABLE AS $$SELECT pg_catalog.uuid_in(t::cstring)$$; CREATE CAST (text AS uuid) WITH FUNCTION text_to_uuid(text)",
+        fix: "DROP CAST (text AS uuid); DROP FUNCTION text_to_uuid(text)",
+    },
+    // Code that runs on each tenant row and copies it where every tenant reads it: through a
+    // trigger's WHEN condition, an operator (in a CHECK constraint, or in a trigger's body), a
+    // domain's CHECK constraint, or a trigger on a partition kept in another schema; and a
+    // trigger that announces each row with NOTIFY, which any session of the login may LISTEN
+    // to.
+    Case {
+        id: "TEN075",
+        object: "the WHEN condition of trigger gadget_when",
+        breaks: "CREATE TABLE gadget_log (name text); GRANT SELECT, INSERT ON gadget_log TO tenancy_app; CREATE FUNCTION gadget_noted(n text) RETURNS boolean LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.gadget_log VALUES (n); RETURN false; END$$; CREATE FUNCTION gadget_nothing() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$; CREATE TRIGGER gadget_when AFTER INSERT ON gadgets FOR EACH ROW WHEN (gadget_noted(NEW.name)) EXECUTE FUNCTION gadget_nothing()",
+        fix: "DROP TRIGGER gadget_when ON gadgets; DROP FUNCTION gadget_nothing(); DROP FUNCTION gadget_noted(text); DROP TABLE gadget_log",
+    },
+    Case {
+        id: "TEN075",
+        object: "constraint gadgets_name_ok on gadgets",
+        breaks: "CREATE TABLE gadget_log (name text); GRANT SELECT, INSERT ON gadget_log TO tenancy_app; CREATE FUNCTION gadget_log_op(a text, b text) RETURNS boolean LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.gadget_log VALUES (a); RETURN true; END$$; CREATE OPERATOR >>> (LEFTARG = text, RIGHTARG = text, FUNCTION = gadget_log_op); ALTER TABLE gadgets ADD CONSTRAINT gadgets_name_ok CHECK (name >>> 'x') NOT VALID",
+        fix: "ALTER TABLE gadgets DROP CONSTRAINT gadgets_name_ok; DROP OPERATOR >>> (text, text); DROP FUNCTION gadget_log_op(text, text); DROP TABLE gadget_log",
+    },
+    Case {
+        id: "TEN075",
+        object: "trigger gadget_note on gadgets",
+        breaks: "CREATE TABLE gadget_log (name text); GRANT SELECT, INSERT ON gadget_log TO tenancy_app; CREATE FUNCTION gadget_log_op(a text, b text) RETURNS boolean LANGUAGE sql AS $$INSERT INTO public.gadget_log VALUES (a) RETURNING true$$; CREATE OPERATOR >>> (LEFTARG = text, RIGHTARG = text, FUNCTION = gadget_log_op); CREATE FUNCTION gadget_note() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM NEW.name OPERATOR(public.>>>) 'x'; RETURN NEW; END$$; CREATE TRIGGER gadget_note AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_note()",
+        fix: "DROP TRIGGER gadget_note ON gadgets; DROP FUNCTION gadget_note(); DROP OPERATOR >>> (text, text); DROP FUNCTION gadget_log_op(text, text); DROP TABLE gadget_log",
+    },
+    Case {
+        id: "TEN075",
+        object: "of domain gadget_name",
+        breaks: "CREATE TABLE gadget_log (name text); GRANT SELECT, INSERT ON gadget_log TO tenancy_app; CREATE FUNCTION gadget_name_ok(n text) RETURNS boolean LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.gadget_log VALUES (n); RETURN true; END$$; CREATE DOMAIN gadget_name AS text CHECK (gadget_name_ok(VALUE)); ALTER TABLE gadget_parts ADD COLUMN label gadget_name",
+        fix: "ALTER TABLE gadget_parts DROP COLUMN label; DROP DOMAIN gadget_name; DROP FUNCTION gadget_name_ok(text); DROP TABLE gadget_log",
+    },
+    Case {
+        id: "TEN075",
+        object: "trigger widget_copy on parts.widgets_0",
+        breaks: "CREATE TABLE widgets (tenant_id uuid NOT NULL REFERENCES tenants (id), id uuid NOT NULL, name text NOT NULL, PRIMARY KEY (tenant_id, id)) PARTITION BY HASH (tenant_id); CREATE SCHEMA parts; CREATE TABLE parts.widgets_0 PARTITION OF widgets FOR VALUES WITH (MODULUS 1, REMAINDER 0); CREATE TABLE widget_log (name text); GRANT SELECT ON widget_log TO tenancy_app; CREATE FUNCTION parts.widget_copy() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.widget_log VALUES (NEW.name); RETURN NEW; END$$; CREATE TRIGGER widget_copy AFTER INSERT ON parts.widgets_0 FOR EACH ROW EXECUTE FUNCTION parts.widget_copy()",
+        fix: "DROP SCHEMA parts CASCADE; DROP TABLE widgets; DROP TABLE widget_log",
+    },
+    Case {
+        id: "TEN075",
+        object: "trigger gadget_announce on gadgets",
+        breaks: "CREATE FUNCTION gadget_announce() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM pg_notify('gadgets', NEW.name); RETURN NEW; END$$; CREATE TRIGGER gadget_announce AFTER INSERT OR UPDATE ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_announce()",
+        fix: "DROP TRIGGER gadget_announce ON gadgets; DROP FUNCTION gadget_announce()",
+    },
+    // Code that runs with its owner's rights and is set off by the application's writes or
+    // calls without a grant of EXECUTE: a trigger (or a rule) on a table only a referential
+    // action of its deletes writes, an aggregate's transition function, an event trigger;
+    // and a trigger function whose text names no tenant table but a helper that reads one.
+    Case {
+        id: "TEN070",
+        object: "function parts_gone()",
+        breaks: "ALTER TABLE gadget_parts DROP CONSTRAINT gadget_parts_gadget_fk, ADD CONSTRAINT gadget_parts_gadget_fk FOREIGN KEY (tenant_id, gadget_id) REFERENCES gadgets (tenant_id, id) ON DELETE CASCADE; CREATE FUNCTION parts_gone() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$BEGIN UPDATE public.gadgets SET name = 'gone' WHERE tenant_id = OLD.tenant_id; RETURN OLD; END$$; REVOKE EXECUTE ON FUNCTION parts_gone() FROM PUBLIC; CREATE TRIGGER parts_gone AFTER DELETE ON gadget_parts FOR EACH ROW EXECUTE FUNCTION parts_gone()",
+        fix: "DROP TRIGGER parts_gone ON gadget_parts; DROP FUNCTION parts_gone(); ALTER TABLE gadget_parts DROP CONSTRAINT gadget_parts_gadget_fk, ADD CONSTRAINT gadget_parts_gadget_fk FOREIGN KEY (tenant_id, gadget_id) REFERENCES gadgets (tenant_id, id)",
+    },
+    Case {
+        id: "TEN071",
+        object: "rule parts_gone on gadget_parts",
+        breaks: "ALTER TABLE gadget_parts DROP CONSTRAINT gadget_parts_gadget_fk, ADD CONSTRAINT gadget_parts_gadget_fk FOREIGN KEY (tenant_id, gadget_id) REFERENCES gadgets (tenant_id, id) ON DELETE CASCADE; CREATE RULE parts_gone AS ON DELETE TO gadget_parts DO ALSO UPDATE public.gadgets SET name = 'gone' WHERE tenant_id = OLD.tenant_id",
+        fix: "DROP RULE parts_gone ON gadget_parts; ALTER TABLE gadget_parts DROP CONSTRAINT gadget_parts_gadget_fk, ADD CONSTRAINT gadget_parts_gadget_fk FOREIGN KEY (tenant_id, gadget_id) REFERENCES gadgets (tenant_id, id)",
+    },
+    Case {
+        id: "TEN070",
+        object: "function gadget_acc(text,integer)",
+        breaks: "CREATE FUNCTION gadget_acc(acc text, x int) RETURNS text LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS $$SELECT string_agg(name, ';') FROM public.gadgets$$; REVOKE EXECUTE ON FUNCTION gadget_acc(text, int) FROM PUBLIC; CREATE AGGREGATE gadget_agg(int) (SFUNC = gadget_acc, STYPE = text)",
+        fix: "DROP AGGREGATE gadget_agg(int); DROP FUNCTION gadget_acc(text, int)",
+    },
+    Case {
+        id: "TEN070",
+        object: "function gadget_evt()",
+        breaks: "CREATE FUNCTION gadget_evt() RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$BEGIN PERFORM (SELECT string_agg(name, ';') FROM public.gadgets); END$$; REVOKE EXECUTE ON FUNCTION gadget_evt() FROM PUBLIC; CREATE EVENT TRIGGER gadget_evt ON ddl_command_start WHEN TAG IN ('ALTER DEFAULT PRIVILEGES') EXECUTE FUNCTION gadget_evt()",
+        fix: "DROP EVENT TRIGGER gadget_evt; DROP FUNCTION gadget_evt()",
+    },
+    Case {
+        id: "TEN070",
+        object: "function gadget_fill()",
+        breaks: "CREATE FUNCTION gadget_all_names() RETURNS text LANGUAGE sql STABLE AS $$SELECT string_agg(name, ';') FROM public.gadgets$$; REVOKE EXECUTE ON FUNCTION gadget_all_names() FROM PUBLIC; CREATE FUNCTION gadget_fill() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$BEGIN NEW.name := public.gadget_all_names(); RETURN NEW; END$$; CREATE TRIGGER gadget_fill BEFORE INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_fill()",
+        fix: "DROP TRIGGER gadget_fill ON gadgets; DROP FUNCTION gadget_fill(); DROP FUNCTION gadget_all_names()",
+    },
+    // One of PostgreSQL's own functions with side effects, in a restrictive policy applied
+    // before the tenant isolation policy: pg_depend records nothing for it.
+    Case {
+        id: "TEN024",
+        object: "policy a_seen on gadgets",
+        breaks: "CREATE POLICY a_seen ON gadgets AS RESTRICTIVE FOR SELECT USING (set_config('gadget.seen', name, false) IS NOT NULL)",
+        fix: "DROP POLICY a_seen ON gadgets",
+    },
+    // One of PostgreSQL's own input functions marked LEAKPROOF: its error quotes the value.
+    Case {
+        id: "TEN077",
+        object: "function int4in(cstring)",
+        breaks: "ALTER FUNCTION pg_catalog.int4in(cstring) LEAKPROOF",
+        fix: "ALTER FUNCTION pg_catalog.int4in(cstring) NOT LEAKPROOF",
+    },
+    // A materialized view of tenant rows in the checked schema (filled through a function, so
+    // nothing ties it to the table): no row level security applies to one.
+    Case {
+        id: "TEN006",
+        object: "materialized view gadget_snapshot",
+        breaks: "CREATE FUNCTION gadget_rows() RETURNS TABLE (tenant_id uuid, name text) LANGUAGE sql STABLE AS 'SELECT tenant_id, name FROM public.gadgets'; CREATE MATERIALIZED VIEW gadget_snapshot AS SELECT * FROM gadget_rows(); GRANT SELECT ON gadget_snapshot TO tenancy_app",
+        fix: "DROP MATERIALIZED VIEW gadget_snapshot; DROP FUNCTION gadget_rows()",
+    },
+    // A view (owner's rights) over a copy of tenant rows in a schema the application role
+    // cannot read itself.
+    Case {
+        id: "TEN071",
+        object: "view gadget_copy_view",
+        breaks: "CREATE SCHEMA stash; CREATE TABLE stash.gadgets_copy AS SELECT * FROM gadgets; CREATE VIEW gadget_copy_view AS SELECT tenant_id, name FROM stash.gadgets_copy; GRANT SELECT ON gadget_copy_view TO tenancy_app",
+        fix: "DROP VIEW gadget_copy_view; DROP SCHEMA stash CASCADE",
+    },
+    // A unique index whose operator class on the tenant column calls every two ids equal.
+    Case {
+        id: "TEN030",
+        object: "gadgets_name_per_tenant",
+        breaks: "CREATE FUNCTION uuid_all_same(uuid, uuid) RETURNS integer LANGUAGE sql IMMUTABLE STRICT AS 'SELECT 0'; CREATE OPERATOR CLASS uuid_blind_ops FOR TYPE uuid USING btree AS OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 uuid_all_same(uuid, uuid); CREATE UNIQUE INDEX gadgets_name_per_tenant ON gadgets (tenant_id uuid_blind_ops, name)",
+        fix: "DROP INDEX gadgets_name_per_tenant; DROP OPERATOR FAMILY uuid_blind_ops USING btree; DROP FUNCTION uuid_all_same(uuid, uuid)",
+    },
+    // A table of tenant rows whose tenant column is named otherwise, found by its key to the
+    // tenants table.
+    Case {
+        id: "TEN010",
+        object: "table invoices",
+        breaks: "CREATE TABLE invoices (org_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE, id uuid NOT NULL, memo text NOT NULL, PRIMARY KEY (org_id, id)); GRANT SELECT ON invoices TO tenancy_app",
+        fix: "DROP TABLE invoices",
+    },
     // The triggers that keep it append-only and chained, disabled or no longer ALWAYS.
     Case {
         id: "TEN080",
@@ -1124,10 +1321,58 @@ fn a_function_of_tenancy_the_application_role_owns_is_reported_without_the_migra
         "{:#?}",
         r.findings
     );
+    // Without the record, every version the migrations ever wrote is accepted, and one none
+    // of them wrote is reported.
+    assert!(!present(&r, "TEN072", "function tenancy.trusted_session"));
+    conn.batch_execute(
+        "CREATE OR REPLACE FUNCTION tenancy.trusted_session() RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp RETURN true",
+    )
+    .unwrap();
+    let r = report(&mut conn, &reg, &options);
+    assert!(
+        present(&r, "TEN072", "function tenancy.trusted_session"),
+        "{:#?}",
+        r.findings
+    );
 }
 
 /// TEN042 is about the keys that tie rows to their tenant: one from a tenant table to a global
 /// table, left NOT VALID, says nothing about tenants.
+/// A trigger function put in schema `tenancy` by hand is not one of tenancy's: where check
+/// knows every migration the database ran, one that no migration creates is read like code of
+/// any other schema.
+#[test]
+fn a_trigger_function_in_schema_tenancy_no_migration_creates_is_checked() {
+    let (_db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
+    let options = CheckOptions {
+        migrations: tenancy_foundation::migrations::FOUNDATION,
+        ..CheckOptions::default()
+    };
+    let object = "trigger gadget_copy on gadgets";
+    assert!(!present(
+        &report(&mut conn, &reg, &options),
+        "TEN075",
+        object
+    ));
+    conn.batch_execute(
+        "CREATE TABLE gadget_log (name text); GRANT SELECT, INSERT ON gadget_log TO tenancy_app; \
+         CREATE FUNCTION tenancy.gadget_copy() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.gadget_log VALUES (NEW.name); RETURN NEW; END$$; \
+         CREATE TRIGGER gadget_copy AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION tenancy.gadget_copy();",
+    )
+    .unwrap();
+    let r = report(&mut conn, &reg, &options);
+    assert!(present(&r, "TEN075", object), "{:#?}", r.findings);
+    conn.batch_execute("DROP TRIGGER gadget_copy ON gadgets")
+        .unwrap();
+    assert!(!present(
+        &report(&mut conn, &reg, &options),
+        "TEN075",
+        object
+    ));
+}
+
 #[test]
 fn an_unvalidated_key_to_a_global_table_is_not_a_tenant_key() {
     let (_db, mut conn) = fresh();
@@ -1750,6 +1995,114 @@ fn role_lints() {
             "DROP SCHEMA archive_gadgets CASCADE".to_owned(),
         ),
     ]);
+    // Rights granted to a role a login reaches only by SET ROLE (through a NOINHERIT role, so
+    // has_table_privilege of the login says no), or inherits: its sessions may use them all
+    // the same.
+    let mid = format!("{role}_mid");
+    let far = format!("{role}_far");
+    let drop_far = format!("DROP OWNED BY {far}, {mid}; DROP ROLE {far}; DROP ROLE {mid}");
+    let far_table = format!("table gadgets as role {far}");
+    let login_table = format!("table gadgets as role {login}");
+    let far_of_login = format!(
+        "CREATE ROLE {mid} NOLOGIN NOINHERIT; CREATE ROLE {far} NOLOGIN; GRANT {mid} TO {login}; GRANT {far} TO {mid};"
+    );
+    steps.extend([
+        (
+            "TEN071",
+            "view gadget_far_view",
+            format!("{far_of_login} CREATE VIEW gadget_far_view AS SELECT * FROM gadgets; GRANT SELECT ON gadget_far_view TO {far}"),
+            format!("DROP VIEW gadget_far_view; {drop_far}"),
+        ),
+        (
+            "TEN070",
+            "function gadget_far_leak()",
+            format!("{far_of_login} CREATE FUNCTION gadget_far_leak() RETURNS SETOF text LANGUAGE sql SECURITY DEFINER AS 'SELECT name FROM gadgets'; REVOKE EXECUTE ON FUNCTION gadget_far_leak() FROM PUBLIC; GRANT EXECUTE ON FUNCTION gadget_far_leak() TO {far}"),
+            format!("DROP FUNCTION gadget_far_leak(); {drop_far}"),
+        ),
+        (
+            "TEN067",
+            "role",
+            format!("{far_of_login} GRANT USAGE ON SCHEMA tenancy TO {far}; GRANT SELECT ON SEQUENCE tenancy.nonce_hi, tenancy.nonce_lo TO {far}"),
+            drop_far.clone(),
+        ),
+        // The private table of users, and the tenants table to write, granted to a role the
+        // login reaches only by SET ROLE.
+        (
+            "TEN056",
+            "table users",
+            format!("{far_of_login} GRANT SELECT ON users TO {far}"),
+            drop_far.clone(),
+        ),
+        (
+            "TEN053",
+            "table tenants",
+            format!("{far_of_login} GRANT UPDATE (status) ON tenants TO {far}"),
+            drop_far.clone(),
+        ),
+        (
+            "TEN073",
+            "schema public",
+            format!("{far_of_login} GRANT CREATE ON SCHEMA public TO {far}"),
+            drop_far.clone(),
+        ),
+        // The mapping used is the one for the role the session runs as, after SET ROLE too.
+        (
+            "TEN076",
+            "server far_loop",
+            format!("{far_of_login} CREATE EXTENSION IF NOT EXISTS postgres_fdw; CREATE SERVER far_loop FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'postgres'); GRANT USAGE ON FOREIGN SERVER far_loop TO {far}; CREATE USER MAPPING FOR {far} SERVER far_loop OPTIONS (user 'postgres')"),
+            format!("DROP SERVER far_loop CASCADE; {drop_far}"),
+        ),
+        // The isolation policy narrowed to the application role, and a role the login may
+        // become with a grant and a permissive policy of its own.
+        (
+            "TEN085",
+            far_table.as_str(),
+            format!("{far_of_login} GRANT SELECT ON gadgets TO {far}; ALTER POLICY tenant_isolation ON gadgets TO {role}; CREATE POLICY far_reads ON gadgets FOR SELECT TO {far} USING (true)"),
+            format!("DROP POLICY far_reads ON gadgets; ALTER POLICY tenant_isolation ON gadgets TO PUBLIC; {drop_far}"),
+        ),
+        // A policy applies to the roles that inherit the one it names, not to every member:
+        // the isolation policy for a role the application role reaches through a NOINHERIT
+        // one applies to neither it nor its login, and a permissive one for a role granted to
+        // the login (not to the application role) applies to the login.
+        (
+            "TEN013",
+            "table gadgets",
+            format!("CREATE ROLE {mid} NOLOGIN NOINHERIT; CREATE ROLE {far} NOLOGIN; GRANT {far} TO {mid}; GRANT {mid} TO {role}; ALTER POLICY tenant_isolation ON gadgets TO {far}"),
+            format!("ALTER POLICY tenant_isolation ON gadgets TO PUBLIC; {drop_far}"),
+        ),
+        (
+            "TEN085",
+            login_table.as_str(),
+            format!("CREATE ROLE {mid} NOLOGIN NOINHERIT; CREATE ROLE {far} NOLOGIN; GRANT {far} TO {mid}; GRANT {mid} TO {role}; GRANT SELECT ON gadgets TO {role}; ALTER POLICY tenant_isolation ON gadgets TO {far}; CREATE POLICY wide_reads ON gadgets FOR SELECT TO {login} USING (true)"),
+            format!("DROP POLICY wide_reads ON gadgets; ALTER POLICY tenant_isolation ON gadgets TO PUBLIC; REVOKE SELECT ON gadgets FROM {role}; {drop_far}"),
+        ),
+    ]);
+    // A SECURITY DEFINER function of a plain role that may read the context key, whose text
+    // names only a helper that reads it.
+    steps.push((
+        "TEN067",
+        "role",
+        format!(
+            "CREATE ROLE {far} NOLOGIN; GRANT USAGE ON SCHEMA tenancy TO {far}; GRANT SELECT ON tenancy.context_key TO {far}; \
+             CREATE FUNCTION far_pads() RETURNS SETOF bytea LANGUAGE sql STABLE AS 'SELECT ipad FROM tenancy.context_key'; \
+             CREATE FUNCTION far_sign() RETURNS SETOF bytea LANGUAGE sql SECURITY DEFINER AS 'SELECT far_pads()'; \
+             ALTER FUNCTION far_pads() OWNER TO {far}; ALTER FUNCTION far_sign() OWNER TO {far}"
+        ),
+        format!("DROP FUNCTION far_sign(); DROP FUNCTION far_pads(); DROP OWNED BY {far}; DROP ROLE {far}"),
+    ));
+    // A SECURITY DEFINER function of a plain role granted the private `users`, whose text
+    // names only a helper that reads it.
+    steps.push((
+        "TEN070",
+        "function far_member_emails()",
+        format!(
+            "CREATE ROLE {far} NOLOGIN; GRANT SELECT ON users TO {far}; \
+             CREATE FUNCTION far_emails() RETURNS SETOF text LANGUAGE sql STABLE AS 'SELECT email FROM public.users'; \
+             CREATE FUNCTION far_member_emails() RETURNS SETOF text LANGUAGE sql SECURITY DEFINER AS 'SELECT public.far_emails()'; \
+             ALTER FUNCTION far_emails() OWNER TO {far}; ALTER FUNCTION far_member_emails() OWNER TO {far}"
+        ),
+        format!("DROP FUNCTION far_member_emails(); DROP FUNCTION far_emails(); DROP OWNED BY {far}; DROP ROLE {far}"),
+    ));
     // A reader that still calls the verified context but also takes a setting.
     steps.push((
         "TEN067",

@@ -113,6 +113,63 @@ pub(super) struct PolicyRow {
     pub(super) leaky_calls: Vec<String>,
 }
 
+/// A table of the checked schema under row level security that a role a session of the
+/// application may act as, other than the application role, may read or write, with the
+/// policies that apply to that role ([`ROLE_POLICIES_SQL`]).
+#[derive(QueryableByName)]
+pub(super) struct RolePolicyRow {
+    #[diesel(sql_type = Text)]
+    pub(super) role: String,
+    #[diesel(sql_type = Text)]
+    pub(super) table_name: String,
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) policies: Vec<String>,
+}
+
+/// A table of the checked schema that a role a session of the application may act as, other
+/// than the application role, may read or write ([`ROLE_TABLES_SQL`]).
+#[derive(QueryableByName)]
+pub(super) struct RoleTableRow {
+    #[diesel(sql_type = Text)]
+    pub(super) role: String,
+    #[diesel(sql_type = Text)]
+    pub(super) table_name: String,
+    /// It may INSERT, UPDATE, DELETE or TRUNCATE it (column grants count).
+    #[diesel(sql_type = Bool)]
+    pub(super) can_write: bool,
+    /// It may read it, and every row of it ([`OPEN_TO_ROLE`]).
+    #[diesel(sql_type = Bool)]
+    pub(super) reads_all: bool,
+}
+
+/// For the role `$1`, the tables of schema `$2` it may write or read every row of.
+const ROLE_TABLES_SQL: &str = "
+SELECT * FROM (
+  SELECT $1::text AS role, c.relname::text AS table_name,
+         has_table_privilege($1, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
+           OR has_any_column_privilege($1, c.oid, 'INSERT, UPDATE') AS can_write,
+         has_any_column_privilege($1, c.oid, 'SELECT') AND OPEN_TO_ROLE AS reads_all
+  FROM pg_class c
+  WHERE c.relnamespace = $2::regnamespace AND c.relkind IN ('r', 'p')
+) t
+WHERE t.can_write OR t.reads_all";
+
+/// For the role `$1`, the tables of schema `$2` under row level security it may use, each with
+/// the names of the policies that apply to it. PostgreSQL applies a policy to the session's
+/// current role when that role has the rights of one the policy names (`has_privs_of_role`:
+/// through INHERIT memberships only), which is `pg_has_role(.., 'USAGE')`.
+const ROLE_POLICIES_SQL: &str = "
+SELECT $1::text AS role, c.relname::text AS table_name,
+       ARRAY(SELECT pol.polname::text FROM pg_policy pol
+             WHERE pol.polrelid = c.oid
+               AND (0 = ANY (pol.polroles)
+                    OR EXISTS (SELECT FROM unnest(pol.polroles) pr WHERE pg_has_role($1, pr, 'USAGE')))
+             ORDER BY 1) AS policies
+FROM pg_class c
+WHERE c.relnamespace = $2::regnamespace AND c.relkind IN ('r', 'p') AND c.relrowsecurity
+  AND (has_table_privilege($1, c.oid, 'SELECT, INSERT, UPDATE, DELETE')
+       OR has_any_column_privilege($1, c.oid, 'SELECT, INSERT, UPDATE'))";
+
 #[derive(QueryableByName)]
 pub(super) struct RoleRow {
     #[diesel(sql_type = Bool)]
@@ -165,13 +222,18 @@ pub(super) struct TriggerRow {
     pub(super) body: String,
     #[diesel(sql_type = Text)]
     pub(super) language: String,
-    /// The function is one of tenancy's own, which TEN072 compares with its migrations.
+    /// The function is in schema `tenancy`: one of tenancy's own when its migrations create
+    /// it (TEN072 compares those).
     #[diesel(sql_type = Bool)]
     pub(super) tenancys: bool,
+    /// The function's name, in lower case.
+    #[diesel(sql_type = Text)]
+    pub(super) function: String,
 }
 
-/// A function outside PostgreSQL's own schemas, by its name in lower case: what row code
-/// calls runs on each row too.
+/// A function outside PostgreSQL's own schemas, by its name in lower case, or the function of
+/// an operator PostgreSQL did not make, as `operator <name>`: what row code calls runs on each
+/// row too.
 #[derive(QueryableByName)]
 pub(super) struct FunctionRow {
     #[diesel(sql_type = Text)]
@@ -185,43 +247,88 @@ pub(super) struct FunctionRow {
     pub(super) tenancys: bool,
 }
 
-/// The code that runs on each row written to a table of schema `$1`: its triggers, and the
-/// functions (outside PostgreSQL's own schemas) that its CHECK constraints, column defaults
-/// and generated columns, and index expressions call.
+/// The code that runs on each row written to a table of schema `$1` (or to a partition of one,
+/// wherever the partition is): its triggers, and the functions (outside PostgreSQL's own) that
+/// its triggers' WHEN conditions, CHECK constraints, column defaults and generated columns,
+/// index expressions and the CHECK constraints of its columns' domains call, directly or as an
+/// operator's. `table_name` is the table of schema `$1` the row was written to.
 const ROW_CODE_SQL: &str = "
+WITH tables AS (
+  SELECT c.oid, CASE WHEN c.relnamespace = $1::regnamespace THEN c.relname
+                     ELSE (SELECT r.relname FROM pg_class r WHERE r.oid = pg_partition_root(c.oid)) END::text AS table_name
+  FROM pg_class c
+  WHERE c.relnamespace = $1::regnamespace
+     OR (c.relispartition
+         AND (SELECT r.relnamespace FROM pg_class r WHERE r.oid = pg_partition_root(c.oid)) = $1::regnamespace)
+), calls AS (
+  -- What a constraint, default, index or trigger condition depends on, as a function.
+  SELECT d.classid, d.objid,
+         CASE d.refclassid WHEN 'pg_proc'::regclass THEN d.refobjid
+              ELSE (SELECT o.oprcode::oid FROM pg_operator o WHERE o.oid = d.refobjid) END AS fn
+  FROM pg_depend d
+  WHERE d.refclassid IN ('pg_proc'::regclass, 'pg_operator'::regclass)
+    AND d.classid IN ('pg_constraint'::regclass, 'pg_attrdef'::regclass, 'pg_class'::regclass,
+                      'pg_trigger'::regclass)
+)
 SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass) AS name,
-       c.relname::text AS table_name,
+       tables.table_name,
        CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END AS body,
        l.lanname::text AS language,
-       p.pronamespace = to_regnamespace('tenancy') AS tenancys
+       p.pronamespace = to_regnamespace('tenancy') AS tenancys,
+       lower(p.proname::text) AS function
 FROM pg_trigger t
-JOIN pg_class c ON c.oid = t.tgrelid
+JOIN tables ON tables.oid = t.tgrelid
 JOIN pg_proc p ON p.oid = t.tgfoid
 JOIN pg_language l ON l.oid = p.prolang
-WHERE NOT t.tgisinternal AND c.relnamespace = $1::regnamespace
+WHERE NOT t.tgisinternal
 UNION
 SELECT format('%s on %s, which calls %s',
               coalesce('constraint ' || quote_ident(con.conname::text),
                        'the default of column ' || quote_ident(a.attname::text),
-                       'index ' || quote_ident(ic.relname::text)),
+                       'index ' || quote_ident(ic.relname::text),
+                       'the WHEN condition of trigger ' || quote_ident(tg.tgname::text)),
               c.oid::regclass, p.oid::regprocedure),
-       c.relname::text,
+       tables.table_name,
        CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END,
        l.lanname::text,
-       p.pronamespace = to_regnamespace('tenancy')
-FROM pg_depend d
-JOIN pg_proc p ON p.oid = d.refobjid
+       p.pronamespace = to_regnamespace('tenancy'),
+       lower(p.proname::text)
+FROM calls d
+JOIN pg_proc p ON p.oid = d.fn
 JOIN pg_language l ON l.oid = p.prolang
 LEFT JOIN pg_constraint con ON d.classid = 'pg_constraint'::regclass AND con.oid = d.objid
 LEFT JOIN pg_attrdef ad ON d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid
 LEFT JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
 LEFT JOIN pg_index ix ON d.classid = 'pg_class'::regclass AND ix.indexrelid = d.objid
 LEFT JOIN pg_class ic ON ic.oid = ix.indexrelid
-JOIN pg_class c ON c.oid = coalesce(con.conrelid, ad.adrelid, ix.indrelid)
-WHERE d.refclassid = 'pg_proc'::regclass
-  AND d.classid IN ('pg_constraint'::regclass, 'pg_attrdef'::regclass, 'pg_class'::regclass)
-  AND c.relnamespace = $1::regnamespace
-  AND p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)";
+LEFT JOIN pg_trigger tg ON d.classid = 'pg_trigger'::regclass AND tg.oid = d.objid
+JOIN pg_class c ON c.oid = coalesce(con.conrelid, ad.adrelid, ix.indrelid, tg.tgrelid)
+JOIN tables ON tables.oid = c.oid
+WHERE (p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) OR p.oid >= 16384)
+  -- A trigger depends on its own function, which the first part reads.
+  AND (tg.oid IS NULL OR p.oid <> tg.tgfoid)
+UNION
+-- A domain's CHECK constraints run on every value written to a column of its type.
+SELECT format('constraint %I of domain %s of column %I on %s, which calls %s',
+              dc.conname, dc.contypid::regtype, a.attname, c.oid::regclass, p.oid::regprocedure),
+       tables.table_name,
+       CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END,
+       l.lanname::text,
+       p.pronamespace = to_regnamespace('tenancy'),
+       lower(p.proname::text)
+FROM tables
+JOIN pg_class c ON c.oid = tables.oid
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_constraint dc ON dc.contype = 'c' AND dc.contypid IN (
+  WITH RECURSIVE base (oid) AS (
+    SELECT a.atttypid
+    UNION
+    SELECT t.typbasetype FROM pg_type t JOIN base ON t.oid = base.oid WHERE t.typtype = 'd'
+  ) SELECT base.oid FROM base)
+JOIN calls d ON d.classid = 'pg_constraint'::regclass AND d.objid = dc.oid
+JOIN pg_proc p ON p.oid = d.fn
+JOIN pg_language l ON l.oid = p.prolang
+WHERE (p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) OR p.oid >= 16384)";
 
 /// A table the application role may read outside the checked schema (or a foreign table,
 /// in it too), without row level security, with its columns.
@@ -312,6 +419,10 @@ pub(super) struct ViewRow {
     /// checked schema by name, elsewhere schema-qualified as `regclass` prints them).
     #[diesel(sql_type = Array<Text>)]
     pub(super) reads: Vec<String>,
+    /// Of those, the ones outside the checked schema with the tenant column: copies of tenant
+    /// rows, whatever the application role may read of them itself.
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) copies: Vec<String>,
 }
 
 #[derive(QueryableByName)]
@@ -405,6 +516,11 @@ pub(super) struct Catalog {
     pub(super) columns: BTreeMap<String, Vec<ColumnRow>>,
     pub(super) keys: BTreeMap<String, Vec<KeyRow>>,
     pub(super) policies: BTreeMap<String, Vec<PolicyRow>>,
+    /// The tables other roles a session of the application may act as may use, by table.
+    pub(super) role_policies: BTreeMap<String, Vec<RolePolicyRow>>,
+    /// The tables other roles a session of the application may act as may write, or read
+    /// every row of.
+    pub(super) role_tables: Vec<RoleTableRow>,
     pub(super) role: RoleRow,
     pub(super) routines: Vec<RoutineRow>,
     pub(super) views: Vec<ViewRow>,
@@ -481,11 +597,18 @@ fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> String) -> BTreeMap<String, Vec<T>
 /// only of LEAKPROOF functions may be evaluated ahead of the policies' quals (and is, when it
 /// is cheaper), so a function that shows its argument (a NOTICE, an error, a write) shows
 /// every tenant's values. Only a superuser marks a function LEAKPROOF; PostgreSQL's own are
-/// reviewed for it, and one without arguments sees nothing of a row.
+/// reviewed for it (which of them it ships LEAKPROOF only a list per version could tell, but
+/// none of its types' input and output functions is), and one without arguments sees nothing
+/// of a row.
 const LEAKPROOF_SQL: &str = "
 SELECT p.oid::regprocedure::text AS name
 FROM pg_proc p
-WHERE p.proleakproof AND p.pronargs > 0 AND p.oid >= 16384
+WHERE p.proleakproof AND p.pronargs > 0
+  AND (p.oid >= 16384
+       -- PostgreSQL marks none of its types' input and output functions LEAKPROOF: their
+       -- errors quote the value (`invalid input syntax for type integer: ..`).
+       OR EXISTS (SELECT FROM pg_type t
+                  WHERE p.oid IN (t.typinput::oid, t.typoutput::oid, t.typreceive::oid, t.typsend::oid)))
   AND EXISTS (SELECT FROM unnest($1::text[]) r (name)
               WHERE has_function_privilege(r.name, p.oid, 'EXECUTE'))
 ORDER BY 1";
@@ -580,7 +703,7 @@ macro_rules! views_reading {
 /// The views and materialized views the role `$1` may use in any way (read, or write through
 /// an updatable view; column grants count), outside PostgreSQL's own schemas, with the
 /// relations each reads through any number of views: those in schema `$2` by name, others as
-/// `regclass` prints them.
+/// `regclass` prints them; and those of the others with a column named `$3`.
 const VIEWS_SQL: &str = "
 WITH RECURSIVE reach (view, rel) AS (
   SELECT r.ev_class, d.refobjid
@@ -600,10 +723,18 @@ SELECT c.oid::regclass::text AS name, pg_get_viewdef(c.oid) AS definition,
                                   ELSE b.oid::regclass::text END
              FROM reach JOIN pg_class b ON b.oid = reach.rel
              WHERE reach.view = c.oid AND b.relkind IN ('r', 'p', 'f', 'S', 'm')
-             ORDER BY 1) AS reads
+             ORDER BY 1) AS reads,
+       ARRAY(SELECT DISTINCT b.oid::regclass::text
+             FROM reach JOIN pg_class b ON b.oid = reach.rel
+             WHERE reach.view = c.oid AND b.relkind IN ('r', 'p', 'f', 'm')
+               AND b.relnamespace <> $2::regnamespace
+               AND EXISTS (SELECT FROM pg_attribute a
+                           WHERE a.attrelid = b.oid AND a.attname = $3 AND a.attnum > 0
+                             AND NOT a.attisdropped)
+             ORDER BY 1) AS copies
 FROM pg_class c
 WHERE c.relkind IN ('v', 'm')
-  AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+  AND (c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) OR c.oid >= 16384)
   AND (has_any_column_privilege($1, c.oid, 'SELECT') OR has_any_column_privilege($1, c.oid, 'INSERT')
        OR has_any_column_privilege($1, c.oid, 'UPDATE') OR has_table_privilege($1, c.oid, 'DELETE'))";
 
@@ -643,8 +774,8 @@ SELECT r.rolname::text AS name FROM members JOIN pg_roles r ON r.oid = members.o
 WHERE r.rolname <> $1
 ORDER BY 1";
 
-/// What the logins among `$2` (members of the application role `$1`) may create in that the
-/// application role itself may not: schemas they may create objects in, and the database
+/// What the roles among `$2` (the logins of the application role `$1`, and the roles they can
+/// become) may create in that the application role itself may not: schemas they may create objects in, and the database
 /// when they may create schemas.
 const MEMBER_CREATE_SQL: &str = "
 SELECT r.rolname::text AS login, 'schema'::text AS kind, n.nspname::text AS object
@@ -769,6 +900,18 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
       WHERE p.prosecdef AND has_function_privilege($1, p.oid, 'EXECUTE')
         AND NOT (p.pronamespace = to_regnamespace('tenancy') AND p.proname = 'enter')
         AND concat(p.prosrc, ' ', pg_get_function_sqlbody(p.oid)) ~* 'context_key'
+      UNION ALL
+      -- Or one whose owner may read the key, whatever its text names: a helper it calls reads
+      -- the key with the same rights. Tenancy's own run as the role that ran the migrations,
+      -- which owns the key (TEN072 compares them), and a superuser's are TEN070's.
+      SELECT format('EXECUTE on %s, a SECURITY DEFINER function whose owner %s may read tenancy.context_key',
+                    p.oid::regprocedure, o.rolname)
+      FROM pg_proc p JOIN pg_roles o ON o.oid = p.proowner
+      WHERE p.prosecdef AND has_function_privilege($1, p.oid, 'EXECUTE')
+        AND to_regclass('tenancy.context_key') IS NOT NULL AND NOT o.rolsuper
+        AND p.proowner <> (SELECT c.relowner FROM pg_class c WHERE c.oid = to_regclass('tenancy.context_key'))
+        AND has_any_column_privilege(p.proowner, to_regclass('tenancy.context_key'), 'SELECT')
+        AND concat(p.prosrc, ' ', pg_get_function_sqlbody(p.oid)) !~* 'context_key'
     ) forgeable
   ) AS forgeable_by,
   ARRAY(
@@ -801,6 +944,73 @@ FROM (SELECT coalesce((SELECT p.prosrc LIKE '%tenancy_context.%' FROM pg_proc p
                          AND p.proname = 'current_tenant' AND p.pronargs = 0), false) AS native) r"
 );
 
+/// The columns of relations (other than the key's own table) that the role `$1` may read,
+/// whose type and name are those of a column of `tenancy.context_key`: where a copy of the key
+/// (`CREATE TABLE .. AS SELECT * FROM tenancy.context_key`, a backup) would be.
+const KEY_COPIES_SQL: &str = "
+SELECT c.oid::regclass::text AS relation, quote_ident(a.attname) AS column_name
+FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE to_regclass('tenancy.context_key') IS NOT NULL AND c.oid <> to_regclass('tenancy.context_key')
+  AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.atttypid = 'bytea'::regtype
+  -- A view that runs as its caller reads only what the caller may.
+  AND NOT (c.relkind = 'v' AND coalesce(c.reloptions::text[] && ARRAY['security_invoker=true',
+                                        'security_invoker=on', 'security_invoker=1'], false))
+  AND a.attname IN (SELECT k.attname FROM pg_attribute k
+                    WHERE k.attrelid = to_regclass('tenancy.context_key') AND k.attnum > 0
+                      AND NOT k.attisdropped AND k.atttypid = 'bytea'::regtype)
+  AND has_schema_privilege($1, c.relnamespace, 'USAGE')
+  AND has_column_privilege($1, c.oid, a.attnum, 'SELECT')";
+
+#[derive(QueryableByName)]
+struct KeyColumnRow {
+    #[diesel(sql_type = Text)]
+    relation: String,
+    #[diesel(sql_type = Text)]
+    column_name: String,
+}
+
+/// The readable copies of the context key among [`KEY_COPIES_SQL`]'s candidates for `roles`:
+/// a candidate whose values include the key or one of its pads, or that this connection
+/// cannot read to tell. The names only pick the columns worth reading: a `key` column of the
+/// application's own is no copy.
+fn key_copies(conn: &mut PgConnection, roles: &[String]) -> QueryResult<Vec<String>> {
+    use diesel::connection::SimpleConnection;
+    let candidates: Vec<KeyColumnRow> = diesel::sql_query(for_each_role(KEY_COPIES_SQL))
+        .bind::<Array<Text>, _>(roles)
+        .load(conn)?;
+    let mut out = Vec::new();
+    for c in candidates {
+        // Each look in a transaction of its own, rolled back: one it may not read leaves the
+        // connection usable.
+        let mut copy = true;
+        let looked = conn.transaction::<(), diesel::result::Error, _>(|conn| {
+            conn.batch_execute("SET LOCAL statement_timeout = '10s'")?;
+            let found: Vec<NameRow> = diesel::sql_query(format!(
+                "SELECT 'copy' AS name WHERE EXISTS (SELECT FROM {rel} t, tenancy.context_key k \
+                 WHERE t.{col} IN (k.key, k.ipad, k.opad))",
+                rel = c.relation,
+                col = c.column_name
+            ))
+            .load(conn)?;
+            copy = !found.is_empty();
+            Err(diesel::result::Error::RollbackTransaction)
+        });
+        match looked {
+            Ok(()) | Err(diesel::result::Error::RollbackTransaction) => {}
+            Err(_) => copy = true,
+        }
+        if copy {
+            out.push(format!(
+                "SELECT on {} (column {}), which holds a copy of tenancy.context_key",
+                c.relation, c.column_name
+            ));
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 #[derive(QueryableByName)]
 struct Granted {
     #[diesel(sql_type = diesel::sql_types::Text)]
@@ -817,6 +1027,33 @@ fn app_and_logins(conn: &mut PgConnection, app: &str) -> QueryResult<Vec<String>
         .collect())
 }
 
+/// Every role a session of `roles` may act as, beyond `roles` themselves: each one they can
+/// `SET ROLE` to, through any chain of memberships (a NOINHERIT role in the chain stops the
+/// inheritance of rights, not the `SET ROLE`), which also covers every role whose rights they
+/// inherit. A role that skips row level security is left out: reaching it is TEN065 already,
+/// and everything it may do would be reported again.
+const BECOMES_SQL: &str = "
+WITH RECURSIVE up (oid) AS (
+  SELECT r.oid FROM pg_roles r WHERE r.rolname = ANY ($1)
+  UNION
+  SELECT m.roleid FROM pg_auth_members m JOIN up ON m.member = up.oid
+)
+SELECT r.rolname::text AS name FROM up JOIN pg_roles r ON r.oid = up.oid
+WHERE r.rolname <> ALL ($1) AND NOT r.rolsuper AND NOT r.rolbypassrls
+ORDER BY 1";
+
+/// `roles` followed by every other role a session of them may act as ([`BECOMES_SQL`]).
+fn with_reachable(conn: &mut PgConnection, roles: &[String]) -> QueryResult<Vec<String>> {
+    let more: Vec<NameRow> = diesel::sql_query(BECOMES_SQL)
+        .bind::<Array<Text>, _>(roles)
+        .load(conn)?;
+    Ok(roles
+        .iter()
+        .cloned()
+        .chain(more.into_iter().map(|r| r.name))
+        .collect())
+}
+
 /// `sql`, whose `$1` is one role, asked for every role among a text array `$1` (the
 /// application role and its logins: a grant to a login reaches what that login's sessions,
 /// the application's, may do), each row once. `OPEN_TO_ROLE` in it stands for
@@ -826,9 +1063,38 @@ fn for_each_role(sql: &str) -> String {
         "SELECT DISTINCT tenancy_each.* FROM unnest($1::text[]) AS tenancy_roles (role) \
          CROSS JOIN LATERAL ({}) tenancy_each",
         sql.replace("OPEN_TO_ROLE", OPEN_TO_ROLE)
+            .replace("WRITTEN_BY_ROLE", WRITTEN_BY_ROLE)
             .replace("$1", "tenancy_roles.role")
     )
 }
+
+/// `ODD_OPCLASS(index)` in the keys query, for the column at ordinality `k.o` of a unique
+/// key: ` (<operator class>)` when the index compares the column with an operator class other
+/// than its type's default, which may call any two values equal (two tenants' ids, say), and
+/// nothing otherwise. The column then no longer counts as in the key.
+const ODD_OPCLASS: &str = "(SELECT coalesce(max(format(' (%s)', opc.opcname)), '')
+   FROM pg_index ox JOIN pg_opclass opc ON opc.oid = ox.indclass[k.o - 1]
+   WHERE NOT opc.opcdefault AND ox.indexrelid = ";
+
+/// The relations the role `$1` writes: those it may insert into, update, delete from or
+/// truncate, their partitions, and those a referential action (CASCADE, SET NULL, SET DEFAULT)
+/// of a write to one of them changes, which PostgreSQL does whatever the writer's privileges
+/// on them, firing their triggers and rules.
+const WRITTEN_BY_ROLE: &str = "(WITH RECURSIVE written (oid) AS (
+  SELECT c.oid FROM pg_class c
+  WHERE c.relkind IN ('r', 'p', 'v', 'f')
+    AND (has_table_privilege($1, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
+         OR has_any_column_privilege($1, c.oid, 'INSERT, UPDATE'))
+  UNION
+  SELECT next.oid FROM written w
+  CROSS JOIN LATERAL (
+    SELECT con.conrelid AS oid FROM pg_constraint con
+    WHERE con.confrelid = w.oid AND con.contype = 'f'
+      AND (con.confdeltype IN ('c', 'n', 'd') OR con.confupdtype IN ('c', 'n', 'd'))
+    UNION ALL
+    SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = w.oid
+  ) next
+) SELECT written.oid FROM written)";
 
 /// Whether relation `c` shows the role `$1` every row it reads: row level security is off,
 /// or a permissive policy for reading that applies to the role does not read the tenant
@@ -838,12 +1104,12 @@ const OPEN_TO_ROLE: &str = "(NOT c.relrowsecurity OR (
   EXISTS (SELECT FROM pg_policy pol
           WHERE pol.polrelid = c.oid AND pol.polpermissive AND pol.polcmd IN ('r', '*')
             AND (0 = ANY (pol.polroles)
-                 OR EXISTS (SELECT FROM unnest(pol.polroles) pr WHERE pg_has_role($1, pr, 'MEMBER')))
+                 OR EXISTS (SELECT FROM unnest(pol.polroles) pr WHERE pg_has_role($1, pr, 'USAGE')))
             AND coalesce(pg_get_expr(pol.polqual, pol.polrelid), 'true') !~ '(current_tenant|tenancy_context\\.)')
   AND NOT EXISTS (SELECT FROM pg_policy pol
                   WHERE pol.polrelid = c.oid AND NOT pol.polpermissive AND pol.polcmd IN ('r', '*')
                     AND (0 = ANY (pol.polroles)
-                         OR EXISTS (SELECT FROM unnest(pol.polroles) pr WHERE pg_has_role($1, pr, 'MEMBER')))
+                         OR EXISTS (SELECT FROM unnest(pol.polroles) pr WHERE pg_has_role($1, pr, 'USAGE')))
                     AND pg_get_expr(pol.polqual, pol.polrelid) ~ '(current_tenant|tenancy_context\\.)')))";
 
 /// The names `sql` answers for `roles` (its `$1`).
@@ -986,7 +1252,8 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                 CASE con.contype WHEN 'p' THEN 'p' WHEN 'u' THEN 'u' WHEN 'x' THEN 'x' ELSE 'f' END AS kind,
                 -- The columns that make a row conflict: not an index's INCLUDE columns, nor
                 -- those of an exclusion constraint compared by anything but `=`.
-                ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, o)
+                ARRAY(SELECT a.attname::text || CASE WHEN con.contype IN ('p', 'u') THEN ODD_OPCLASS(con.conindid) ELSE '' END
+                      FROM unnest(con.conkey) WITH ORDINALITY k(n, o)
                       JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n
                       WHERE (con.contype <> 'x'
                              OR (SELECT op.oprname FROM pg_operator op WHERE op.oid = con.conexclop[k.o]) = '=')
@@ -1003,20 +1270,24 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
          WHERE c.relnamespace = $1::regnamespace AND con.contype IN ('p', 'u', 'f', 'x')
          UNION ALL
          SELECT c.relname::text, ic.relname::text, CASE WHEN i.indisunique THEN 'u' ELSE 'i' END,
-                ARRAY(SELECT coalesce(a.attname::text, '(expression)') FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)
+                ARRAY(SELECT coalesce(a.attname::text, '(expression)') || CASE WHEN i.indisunique THEN ODD_OPCLASS(i.indexrelid) ELSE '' END
+                      FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)
                       LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n
                       WHERE k.o <= i.indnkeyatts ORDER BY k.o),
                 NULL, NULL, true, obj_description(i.indexrelid, 'pg_class')
          FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
          WHERE c.relnamespace = $1::regnamespace
-           AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid)",
+           AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid)"
+            .replace("ODD_OPCLASS(", ODD_OPCLASS),
     )
     .bind::<T, _>(&o.schema)
     .load(conn)?;
     let policies: Vec<PolicyRow> = diesel::sql_query(
         "SELECT c.relname::text AS table_name, p.polname::text AS name, p.polpermissive AS permissive,
                 p.polcmd::text AS cmd,
-                (0 = ANY (p.polroles) OR EXISTS (SELECT 1 FROM unnest(p.polroles) r(oid) WHERE pg_has_role($2, r.oid, 'MEMBER'))) AS applies_to_app,
+                -- PostgreSQL applies a policy to a role with the rights of one it names (INHERIT
+                -- memberships only), not to every member.
+                (0 = ANY (p.polroles) OR EXISTS (SELECT 1 FROM unnest(p.polroles) r(oid) WHERE pg_has_role($2, r.oid, 'USAGE'))) AS applies_to_app,
                 pg_get_expr(p.polqual, p.polrelid) AS using,
                 -- An UPDATE or ALL policy without WITH CHECK checks new rows with its USING.
                 pg_get_expr(coalesce(p.polwithcheck,
@@ -1043,6 +1314,16 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                         AND d.refclassid = 'pg_type'::regclass
                         AND NOT f.proleakproof AND f.pronargs > 0
                       UNION
+                      -- PostgreSQL's own functions leave no dependency: those the expression
+                      -- calls are read from its node tree. Of them, the ones with side effects
+                      -- (VOLATILE: set_config, pg_notify, nextval, ..) carry the value out.
+                      SELECT DISTINCT f.oid::regprocedure::text
+                      FROM regexp_matches(concat(p.polqual::text, ' ', p.polwithcheck::text),
+                                          ':(?:funcid|opfuncid) ([0-9]+)', 'g') m (id)
+                      JOIN pg_proc f ON f.oid = m.id[1]::oid
+                      WHERE f.oid < 16384 AND f.provolatile = 'v'
+                        AND NOT f.proleakproof AND f.pronargs > 0
+                      UNION
                       -- A column cast through its text form (`body::integer`): the input
                       -- function's error quotes the value.
                       SELECT 'a cast of a column through its text form'
@@ -1056,27 +1337,44 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     .bind::<T, _>(&app)
     .load(conn)?;
     let app_and_logins = app_and_logins(conn, &app)?;
+    // The per-role questions are asked of every role a session of the application may act
+    // as: a grant to a role its login reaches by SET ROLE is as much the application's.
+    let reachable_roles = with_reachable(conn, &app_and_logins)?;
     let mut routines: Vec<RoutineRow> = diesel::sql_query(for_each_role(
-        "SELECT p.oid::regprocedure::text AS name, coalesce(pg_get_functiondef(p.oid), p.prosrc) AS body,
+        &"SELECT p.oid::regprocedure::text AS name, coalesce(pg_get_functiondef(p.oid), p.prosrc) AS body,
                 l.lanname::text AS language, obj_description(p.oid, 'pg_proc') AS comment,
                 -- Called, not only fired as a trigger (which hands it the caller's own row).
-                p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
-                  AND has_function_privilege($1, p.oid, 'EXECUTE')
+                p.prorettype <> 'trigger'::regtype
+                  AND (has_function_privilege($1, p.oid, 'EXECUTE') OR AGGREGATED OR EVENT_FIRED)
                   AND coalesce((SELECT o.rolsuper OR o.rolbypassrls FROM pg_roles o
                                 WHERE o.oid = p.proowner), false) AS owner_bypasses
          FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
          WHERE p.prosecdef AND p.prokind IN ('f', 'p')
-           AND p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
-           AND (has_function_privilege($1, p.oid, 'EXECUTE')
-                -- A trigger runs its function whoever may EXECUTE it.
+           AND (p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) OR p.oid >= 16384)
+           AND (has_function_privilege($1, p.oid, 'EXECUTE') OR AGGREGATED OR EVENT_FIRED
+                -- A trigger runs its function whoever may EXECUTE it, on a table the role
+                -- writes or one a referential action of its writes changes.
                 OR EXISTS (SELECT FROM pg_trigger t
                            WHERE t.tgfoid = p.oid AND NOT t.tgisinternal
-                             AND (has_table_privilege($1, t.tgrelid, 'INSERT')
-                                  OR has_table_privilege($1, t.tgrelid, 'UPDATE')
-                                  OR has_table_privilege($1, t.tgrelid, 'DELETE')
-                                  OR has_table_privilege($1, t.tgrelid, 'TRUNCATE'))))",
+                             AND t.tgrelid IN WRITTEN_BY_ROLE))"
+            .replace(
+                "AGGREGATED",
+                // PostgreSQL checks EXECUTE on an aggregate's support functions against the
+                // aggregate's owner, not its caller.
+                "EXISTS (SELECT FROM pg_aggregate a
+                         WHERE p.oid IN (a.aggtransfn::oid, a.aggfinalfn::oid, a.aggcombinefn::oid,
+                                         a.aggserialfn::oid, a.aggdeserialfn::oid, a.aggmtransfn::oid,
+                                         a.aggminvtransfn::oid, a.aggmfinalfn::oid)
+                           AND has_function_privilege($1, a.aggfnoid, 'EXECUTE'))",
+            )
+            .replace(
+                "EVENT_FIRED",
+                // An event trigger runs on DDL any role may run (ALTER DEFAULT PRIVILEGES for
+                // itself), whoever may EXECUTE its function.
+                "EXISTS (SELECT FROM pg_event_trigger e WHERE e.evtfoid = p.oid AND e.evtenabled <> 'D')",
+            ),
     ))
-    .bind::<Array<Text>, _>(&app_and_logins)
+    .bind::<Array<Text>, _>(&reachable_roles)
     .load(conn)?;
     // One row per function: a role that may call it and one that only fires it differ.
     routines.sort_by(|a, b| {
@@ -1086,19 +1384,19 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     });
     routines.dedup_by(|later, first| later.name == first.name);
     let views: Vec<ViewRow> = diesel::sql_query(for_each_role(VIEWS_SQL))
-        .bind::<Array<Text>, _>(&app_and_logins)
+        .bind::<Array<Text>, _>(&reachable_roles)
         .bind::<T, _>(&o.schema)
+        .bind::<T, _>(&o.tenant_column)
         .load(conn)?;
     let rules: Vec<RuleRow> = diesel::sql_query(for_each_role(
         "SELECT format('rule %I on %s', r.rulename, c.oid::regclass) AS name,
                 pg_get_ruledef(r.oid) AS definition
          FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
          WHERE r.rulename <> '_RETURN'
-           AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
-           AND (has_table_privilege($1, c.oid, 'INSERT') OR has_table_privilege($1, c.oid, 'UPDATE')
-                OR has_table_privilege($1, c.oid, 'DELETE') OR has_table_privilege($1, c.oid, 'SELECT'))",
+           AND (c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) OR c.oid >= 16384)
+           AND (c.oid IN WRITTEN_BY_ROLE OR has_table_privilege($1, c.oid, 'SELECT'))",
     ))
-    .bind::<Array<Text>, _>(&app_and_logins)
+    .bind::<Array<Text>, _>(&reachable_roles)
     .load(conn)?;
     let triggers: Vec<TriggerRow> = diesel::sql_query(ROW_CODE_SQL)
         .bind::<T, _>(&o.schema)
@@ -1109,10 +1407,26 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                 l.lanname::text AS language,
                 p.pronamespace = to_regnamespace('tenancy') AS tenancys
          FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
-         WHERE p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
-           AND p.prokind IN ('f', 'p')",
+         WHERE (p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) OR p.oid >= 16384)
+           AND p.prokind IN ('f', 'p')
+         UNION ALL
+         -- An operator runs its function wherever code uses it.
+         SELECT 'operator ' || o.oprname::text,
+                CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END,
+                l.lanname::text,
+                p.pronamespace = to_regnamespace('tenancy')
+         FROM pg_operator o JOIN pg_proc p ON p.oid = o.oprcode JOIN pg_language l ON l.oid = p.prolang
+         WHERE o.oid >= 16384",
     )
     .load(conn)?;
+    let role_policies: Vec<RolePolicyRow> = diesel::sql_query(for_each_role(ROLE_POLICIES_SQL))
+        .bind::<Array<Text>, _>(&reachable_roles[1..])
+        .bind::<T, _>(&o.schema)
+        .load(conn)?;
+    let role_tables: Vec<RoleTableRow> = diesel::sql_query(for_each_role(ROLE_TABLES_SQL))
+        .bind::<Array<Text>, _>(&reachable_roles[1..])
+        .bind::<T, _>(&o.schema)
+        .load(conn)?;
     let elsewhere: Vec<ElsewhereRow> = diesel::sql_query(for_each_role(
         "SELECT CASE c.relkind WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table'
                 ELSE 'table' END AS kind,
@@ -1121,13 +1435,16 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE c.relkind IN ('r', 'p', 'm', 'f') AND OPEN_TO_ROLE
-           AND (n.oid <> $2::regnamespace OR c.relkind = 'f')
-           AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'
+           -- A materialized view has no row level security, in the checked schema too.
+           AND (n.oid <> $2::regnamespace OR c.relkind IN ('f', 'm'))
+           AND ((n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_')
+                -- Objects PostgreSQL did not make (FirstNormalObjectId on) are anyone's.
+                OR (n.nspname IN ('pg_catalog', 'information_schema') AND c.oid >= 16384))
            AND has_schema_privilege($1, n.oid, 'USAGE')
            AND has_any_column_privilege($1, c.oid, 'SELECT')
          ORDER BY 1",
     ))
-    .bind::<Array<Text>, _>(&app_and_logins)
+    .bind::<Array<Text>, _>(&reachable_roles)
     .bind::<T, _>(&o.schema)
     .load(conn)?;
     // A query on a parent returns its children's rows under the parent's policies only.
@@ -1146,7 +1463,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
            AND has_any_column_privilege($1, p.oid, 'SELECT')
          ORDER BY 1, 2",
     ))
-    .bind::<Array<Text>, _>(&app_and_logins)
+    .bind::<Array<Text>, _>(&reachable_roles)
     .bind::<T, _>(&o.schema)
     .load(conn)?;
     // dblink and postgres_fdw connect with the user a mapping names; a mapping for PUBLIC
@@ -1156,20 +1473,22 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                 CASE WHEN m.umuser = 0 THEN 'PUBLIC' ELSE m.umuser::regrole::text END AS mapped_for
          FROM pg_user_mapping m JOIN pg_foreign_server s ON s.oid = m.umserver
          WHERE (m.umuser = 0 AND has_server_privilege($1, s.oid, 'USAGE'))
-            OR (m.umuser <> 0 AND pg_has_role(m.umuser, $1::regrole, 'MEMBER')
+            -- The mapping of the role a session runs as (after SET ROLE too) is the one used.
+            OR (m.umuser <> 0 AND (pg_has_role($1, m.umuser, 'MEMBER')
+                                   OR pg_has_role(m.umuser, $1::regrole, 'MEMBER'))
                 AND has_server_privilege(m.umuser, s.oid, 'USAGE'))
          ORDER BY 1, 2",
     ))
-    .bind::<Array<Text>, _>(&app_and_logins)
+    .bind::<Array<Text>, _>(&reachable_roles)
     .load(conn)?;
     let shared = diesel::sql_query(for_each_role(
         "SELECT c.relname::text AS name
          FROM pg_class c
          WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND OPEN_TO_ROLE
-           AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+           AND (c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) OR c.oid >= 16384)
            AND has_any_column_privilege($1, c.oid, 'SELECT')",
     ))
-    .bind::<Array<Text>, _>(&app_and_logins)
+    .bind::<Array<Text>, _>(&reachable_roles)
     .load::<NameRow>(conn)?
     .into_iter()
     .map(|r| r.name)
@@ -1189,7 +1508,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                       ORDER BY 1) AS others
          FROM pg_class c WHERE c.relnamespace = $2::regnamespace AND c.relname = 'audit_log' AND c.relkind = 'r'",
     ))
-    .bind::<Array<Text>, _>(&app_and_logins)
+    .bind::<Array<Text>, _>(&reachable_roles)
     .bind::<T, _>(&o.schema)
     .load::<PrivilegeRow>(conn)?
     .into_iter()
@@ -1203,14 +1522,13 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         others: r.others,
     });
     let mut reach = Vec::new();
-    let logins = &app_and_logins[1..];
     // The application role itself first: a membership of its own (`GRANT tenancy_admin TO
     // tenancy_app`) reaches every login of it, present or future. Its own attributes but
     // CREATEROLE and REPLICATION are TEN061-64, its rights on the context key TEN067 and on
     // tables TEN014; the functions of the server's files it may run are reported here.
     let member_creates: Vec<MemberCreateRow> = diesel::sql_query(MEMBER_CREATE_SQL)
         .bind::<T, _>(&app)
-        .bind::<Array<Text>, _>(logins)
+        .bind::<Array<Text>, _>(&reachable_roles[1..])
         .load(conn)?;
     for login in app_and_logins.iter().cloned() {
         for role in crate::roles::reachable(conn, &login)? {
@@ -1235,7 +1553,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
             }
         }
     }
-    let role_names: Vec<&str> = app_and_logins.iter().map(String::as_str).collect();
+    let role_names: Vec<&str> = reachable_roles.iter().map(String::as_str).collect();
     let grants = crate::roles::has_parameter_grants(conn)?;
     let mut alter_system = Vec::new();
     let mut credentials = BTreeSet::new();
@@ -1250,13 +1568,13 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     let statistics = names(conn, STATISTICS_SQL, &role_names)?;
     let large_objects = names(conn, LARGE_OBJECTS_SQL, &role_names)?;
     let server_files = diesel::sql_query(SERVER_FILES_SQL)
-        .bind::<Array<Text>, _>(&app_and_logins)
+        .bind::<Array<Text>, _>(&reachable_roles)
         .load(conn)?;
     let cascades = diesel::sql_query(CASCADES_SQL)
         .bind::<T, _>(&o.schema)
         .bind::<T, _>(&o.tenant_column)
         .bind::<T, _>(&o.tenants_table)
-        .bind::<Array<Text>, _>(&app_and_logins)
+        .bind::<Array<Text>, _>(&reachable_roles)
         .load::<CascadeRow>(conn)?
         .into_iter()
         .filter(|c| !c.roles.is_empty())
@@ -1267,16 +1585,19 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     context
         .forgeable_by
         .extend(parameter_grants(conn, &app, grants)?);
+    context
+        .forgeable_by
+        .extend(key_copies(conn, &reachable_roles)?);
     // What a login may do beyond the application role's own rights, granted to it directly.
-    for login in logins {
+    for login in &reachable_roles[1..] {
         let of_login: ContextRow = diesel::sql_query(CONTEXT_SQL)
             .bind::<T, _>(login)
             .get_result(conn)?;
         for what in of_login.forgeable_by {
             if !context.forgeable_by.contains(&what) {
-                context
-                    .forgeable_by
-                    .push(format!("{what} (granted to its login {login})"));
+                context.forgeable_by.push(format!(
+                    "{what} (granted to {login}, a login of it or a role a login may become)"
+                ));
             }
         }
     }
@@ -1298,6 +1619,8 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         columns: group(columns, |c| c.table_name.clone()),
         keys: group(keys, |k| k.table_name.clone()),
         policies: group(policies, |p| p.table_name.clone()),
+        role_policies: group(role_policies, |p| p.table_name.clone()),
+        role_tables,
         role,
         routines,
         views,

@@ -1,12 +1,14 @@
 //! The rules about code that runs with its owner's rights (SECURITY DEFINER functions, views
 //! without security_invoker): it reads tenant tables around the caller's policies.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::CheckOptions;
-use super::catalog::{Catalog, reviewed};
+use super::catalog::{Catalog, FunctionRow, reviewed};
 use super::expr::has_word;
+use super::functions::Tenancys;
 use super::report::Findings;
+use super::triggers::called;
 use crate::sql_lexer::DYNAMIC_SQL;
 
 pub(super) fn check_definers_and_views(
@@ -14,6 +16,7 @@ pub(super) fn check_definers_and_views(
     catalog: &Catalog,
     protected: &BTreeSet<String>,
     o: &CheckOptions,
+    tenancys: &Tenancys,
 ) {
     let reads = |text: &str| -> BTreeSet<&str> {
         protected
@@ -27,8 +30,20 @@ pub(super) fn check_definers_and_views(
             continue;
         }
         let read = reads(&r.body);
+        // A helper it calls (SECURITY INVOKER) runs with the definer's owner's rights: what the
+        // helper reads, the definer hands out.
+        let through: BTreeSet<&str> = helpers(&r.body, &catalog.functions, tenancys)
+            .iter()
+            .flat_map(|body| reads(body))
+            .filter(|t| !read.contains(t))
+            .collect();
         let what = if !read.is_empty() {
             format!("reads {}", read.into_iter().collect::<Vec<_>>().join(", "))
+        } else if !through.is_empty() {
+            format!(
+                "reads {} through the functions it calls",
+                through.into_iter().collect::<Vec<_>>().join(", ")
+            )
         } else if let Some(how) = runs_unseen_sql(&r.body, &r.language) {
             format!("{how}, so which tables it reads cannot be seen from its text")
         } else if r.owner_bypasses {
@@ -58,6 +73,7 @@ pub(super) fn check_definers_and_views(
                 .map(String::as_str)
                 .filter(|r| protected.contains(*r) || sensitive(r)),
         );
+        read.extend(v.copies.iter().map(String::as_str));
         // PostgreSQL records no dependency on its own catalogs: those go by the text.
         read.extend(
             SENSITIVE_CATALOGS
@@ -69,6 +85,31 @@ pub(super) fn check_definers_and_views(
             f.add("TEN071", format!("view {}", v.name), format!("`{}` (or a login of it) can use it and it covers {} with its owner's rights, bypassing their policies", o.app_role, read.into_iter().collect::<Vec<_>>().join(", ")), format!("ALTER VIEW {} SET (security_invoker = true), or REVOKE ALL ON {} FROM {} and its logins", v.name, v.name, o.app_role));
         }
     }
+}
+
+/// The bodies of the functions `body` calls by name, through any number of calls, leaving out
+/// tenancy's own (compared with its migrations by TEN072).
+fn helpers<'a>(
+    body: &str,
+    functions: &'a BTreeMap<String, Vec<FunctionRow>>,
+    tenancys: &Tenancys,
+) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut queue: Vec<String> = called(body);
+    while let Some(name) = queue.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        for f in functions.get(&name).into_iter().flatten() {
+            if tenancys.owns(f.tenancys, &f.name) {
+                continue;
+            }
+            out.push(f.body.as_str());
+            queue.extend(called(&f.body));
+        }
+    }
+    out
 }
 
 /// Relations outside the checked schema that a view must not hand out with its owner's

@@ -18,6 +18,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable, Text};
 
 use super::CheckOptions;
+use super::expr::has_word;
 use super::report::Findings;
 use crate::migrations::MigrationFiles;
 use crate::sql_lexer::{dollar_quoted_bodies, statements};
@@ -187,11 +188,14 @@ pub(super) fn check_functions(
     conn: &mut PgConnection,
     o: &CheckOptions,
     migrations: &[&MigrationFiles],
+    known: &[&MigrationFiles],
+    protected: &BTreeSet<String>,
 ) -> QueryResult<()> {
     let installed = load(conn, "to_regnamespace('tenancy')", o)?;
     check_readers(f, &installed, o);
     let shipped = shipped(migrations);
     if shipped.is_empty() {
+        check_against_every_version(f, conn, &installed, known, o)?;
         // What a function does cannot be compared then, but who may replace it can: any
         // function of schema `tenancy` owned by a role the application role belongs to.
         let owned: BTreeSet<&str> = installed
@@ -209,7 +213,7 @@ pub(super) fn check_functions(
         }
         return Ok(());
     }
-    check_status_hook(f, conn, &installed, migrations, o)?;
+    check_status_hook(f, conn, &installed, migrations, o, protected)?;
     let expected = expected(conn, &shipped, o)?;
     for (name, wanted) in &expected {
         let have: Vec<&Stored> = installed.iter().filter(|s| &s.name == name).collect();
@@ -233,6 +237,91 @@ pub(super) fn check_functions(
         }
     }
     Ok(())
+}
+
+/// TEN072 where the database does not say which migrations it ran (diesel's record dropped,
+/// say): each function of schema `tenancy` that some migration of `known` creates must be one
+/// of the versions any of them ever created. Which one cannot be told, but a version no
+/// migration wrote is not tenancy's.
+fn check_against_every_version(
+    f: &mut Findings,
+    conn: &mut PgConnection,
+    installed: &[Stored],
+    known: &[&MigrationFiles],
+    o: &CheckOptions,
+) -> QueryResult<()> {
+    let mut versions = all_versions(known);
+    versions.retain(|name, _| !REPLACED_AT_RUN_TIME.contains(&name.as_str()));
+    versions.retain(|name, _| installed.iter().any(|s| &s.name == name));
+    if versions.is_empty() {
+        return Ok(());
+    }
+    let shapes = expected_leniently(conn, &versions, o)?;
+    for s in installed {
+        let Some(wanted) = shapes.get(&s.name) else {
+            continue;
+        };
+        if !wanted.contains(&s.shape) {
+            add_finding(
+                f,
+                &s.name,
+                "none of the versions tenancy's migrations ever created (the database keeps no record of the migrations it ran, so every version is accepted, and this is none of them)",
+                "create it again as the migration that last defines it does (`tenancy init` writes them out), owned by the role that ran the migrations",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Which functions of schema `tenancy` are tenancy's own, compared with its migrations by
+/// TEN072 rather than read like anyone's code.
+pub(super) struct Tenancys {
+    /// The names some migration check knows creates in schema `tenancy`.
+    names: BTreeSet<String>,
+    /// The database ran migrations check was not given, which may create others there.
+    unknown_migrations: bool,
+}
+
+impl Tenancys {
+    /// The functions of schema `tenancy` the migrations of `known` create, and whether the
+    /// database behind `conn` ran others besides `applied`.
+    pub(super) fn new(
+        conn: &mut PgConnection,
+        known: &[&MigrationFiles],
+        applied: &[&MigrationFiles],
+    ) -> QueryResult<Self> {
+        Ok(Self {
+            names: all_versions(known).into_keys().collect(),
+            unknown_migrations: ran_others(conn, applied)?,
+        })
+    }
+
+    /// Whether a function named `name` (in lower case), of schema `tenancy` or not
+    /// (`in_schema`), is tenancy's own: a function of that schema by a name no migration
+    /// creates is no more tenancy's than one of any other schema.
+    pub(super) fn owns(&self, in_schema: bool, name: &str) -> bool {
+        in_schema && (self.unknown_migrations || self.names.contains(name))
+    }
+}
+
+/// Every definition of each `tenancy` function in `migrations`, every version of it, by name.
+fn all_versions<'a>(migrations: &[&'a MigrationFiles]) -> BTreeMap<String, Vec<&'a str>> {
+    let mut out: BTreeMap<String, Vec<&'a str>> = BTreeMap::new();
+    for m in migrations {
+        for statement in statements(m.up) {
+            if let Some(name) = created_function(statement) {
+                out.entry(name).or_default().push(statement);
+            }
+            for body in dollar_quoted_bodies(statement) {
+                for inner in statements(body) {
+                    if let Some(name) = created_function(inner) {
+                        out.entry(name).or_default().push(inner);
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// TEN072 for the functions tenancy replaces at run time, whose body is checked elsewhere:
@@ -277,6 +366,7 @@ fn check_status_hook(
     installed: &[Stored],
     migrations: &[&MigrationFiles],
     o: &CheckOptions,
+    protected: &BTreeSet<String>,
 ) -> QueryResult<()> {
     const HOOK: &str = "tenant_refusal";
     let Some(hook) = installed.iter().find(|s| s.name == HOOK) else {
@@ -290,13 +380,24 @@ fn check_status_hook(
     if definitions.is_empty() {
         return Ok(());
     }
-    // A migration check was not given (the application's own, or the foundation's when its
-    // set was not passed) may have replaced it on purpose: then there is nothing to compare.
-    if ran_others(conn, migrations)? {
-        return Ok(());
-    }
     let shapes = expected(conn, &definitions, o)?;
     if shapes.get(HOOK).is_some_and(|s| s.contains(&hook.shape)) {
+        return Ok(());
+    }
+    // A migration check was not given (the application's own, or the foundation's when its
+    // set was not passed) may have replaced it on purpose, but a replacement that does more
+    // than read the tenants' status is still no hook.
+    if ran_others(conn, migrations)? {
+        if let Some(what) = beyond_a_status_read(&hook.shape, protected, &o.tenants_table) {
+            add_finding(
+                f,
+                HOOK,
+                &format!(
+                    "not marked reviewed, and it {what}; it runs inside tenancy.enter() with the rights of the role that ran the migrations, so it does so for every tenant"
+                ),
+                "make it read the tenants' status and nothing else, then COMMENT ON FUNCTION tenancy.tenant_refusal(uuid) IS 'tenancy: reviewed: <what it reads>'",
+            );
+        }
         return Ok(());
     }
     add_finding(
@@ -306,6 +407,38 @@ fn check_status_hook(
         "review it (it should read the tenants' status and nothing else, change no setting and call nothing that does), then COMMENT ON FUNCTION tenancy.tenant_refusal(uuid) IS 'tenancy: reviewed: <what it reads>'",
     );
     Ok(())
+}
+
+/// What a replaced status hook (`shape`, its stored form) does beyond reading the tenants'
+/// status: a setting it changes, a row it writes, SQL built at run time, a message sent out,
+/// or a protected table other than the tenants table that it names.
+fn beyond_a_status_read(
+    shape: &str,
+    protected: &BTreeSet<String>,
+    tenants_table: &str,
+) -> Option<String> {
+    let lower = shape.to_ascii_lowercase();
+    let acts = [
+        ("set_config", "changes a setting (set_config)"),
+        ("pg_notify", "sends rows out (pg_notify)"),
+        ("execute", "runs statements built at run time (EXECUTE)"),
+        ("insert", "writes rows (INSERT)"),
+        ("update", "writes rows (UPDATE)"),
+        ("delete", "writes rows (DELETE)"),
+        ("merge", "writes rows (MERGE)"),
+        ("copy", "copies rows (COPY)"),
+        ("raise", "sends messages (RAISE)"),
+        ("dblink", "connects elsewhere (dblink)"),
+    ];
+    if let Some((_, what)) = acts.iter().find(|(w, _)| has_word(&lower, w)) {
+        return Some((*what).to_owned());
+    }
+    let read: Vec<&str> = protected
+        .iter()
+        .map(String::as_str)
+        .filter(|t| *t != tenants_table && has_word(&lower, t))
+        .collect();
+    (!read.is_empty()).then(|| format!("reads {}", read.join(", ")))
 }
 
 /// TEN072 for `tenancy.<name>()`, which is `problem`.
@@ -348,6 +481,36 @@ fn in_temp_schema(definition: &str, name: &str) -> String {
         "{comments}{}",
         code.replacen(&format!("tenancy.{name}("), &format!("pg_temp.{name}("), 1)
     )
+}
+
+/// [`expected`] for definitions some of which may no longer be created (an old version
+/// naming a type since dropped): each in a savepoint of its own, and those that fail left out.
+fn expected_leniently(
+    conn: &mut PgConnection,
+    versions: &BTreeMap<String, Vec<&str>>,
+    o: &CheckOptions,
+) -> QueryResult<BTreeMap<String, BTreeSet<String>>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let result = conn.transaction::<(), diesel::result::Error, _>(|conn| {
+        conn.batch_execute("SET LOCAL check_function_bodies = off")?;
+        for (name, definitions) in versions {
+            for definition in definitions {
+                // A definition that fails is left out with its savepoint.
+                let _ = conn.transaction::<(), diesel::result::Error, _>(|conn| {
+                    conn.batch_execute(&in_temp_schema(definition, name))?;
+                    for stored in load(conn, "pg_my_temp_schema()", o)? {
+                        out.entry(stored.name).or_default().insert(stored.shape);
+                    }
+                    Err(diesel::result::Error::RollbackTransaction)
+                });
+            }
+        }
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    match result {
+        Ok(()) | Err(diesel::result::Error::RollbackTransaction) => Ok(out),
+        Err(e) => Err(e),
+    }
 }
 
 /// Creates each shipped definition as a temporary function and reads what PostgreSQL stored,

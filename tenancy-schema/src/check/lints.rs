@@ -286,7 +286,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN070",
         Severity::Error,
         Section::Isolation,
-        "a SECURITY DEFINER function the application role can run reads tenant tables, or runs SQL its text does not show",
+        "a SECURITY DEFINER function the application role can run (or fire, through a trigger, an aggregate or an event trigger) reads tenant tables, itself or through the functions it calls, or runs SQL its text does not show",
     ),
     (
         "TEN071",
@@ -316,7 +316,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN075",
         Severity::Error,
         Section::Isolation,
-        "a trigger on a tenant table writes into a table or view without row level security that the application role can read",
+        "code that runs on each row of a tenant table (a trigger, its WHEN condition, or what a constraint, default, index or domain calls) writes into a table or view without row level security that the application role can read, or sends the row out with NOTIFY",
     ),
     (
         "TEN076",
@@ -328,7 +328,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN077",
         Severity::Error,
         Section::Isolation,
-        "a function the application role can run is marked LEAKPROOF but is not PostgreSQL's own: the planner may run it on rows before the policies filter them",
+        "a function the application role can run is marked LEAKPROOF but is not PostgreSQL's own, or is one of its types' input or output functions: the planner may run it on rows before the policies filter them",
     ),
     (
         "TEN078",
@@ -371,6 +371,18 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         Severity::Error,
         Section::Isolation,
         "an unqualified table name of the application's sessions resolves to a relation of another schema (one named like its login, or first on a search_path default)",
+    ),
+    (
+        "TEN085",
+        Severity::Error,
+        Section::Isolation,
+        "a role a login of the application role can become (SET ROLE through any membership) or inherits may use a tenant table, and the policies that apply to it do not isolate the tenant",
+    ),
+    (
+        "TEN086",
+        Severity::Error,
+        Section::Isolation,
+        "a function or operator added to pg_catalog, or a cast between PostgreSQL's own types, that PostgreSQL did not make: it may stand in for a built-in that tenancy's context readers or the policies call",
     ),
     (
         "CIT001",

@@ -111,6 +111,39 @@ pub(super) fn check_private_tables(f: &mut Findings, catalog: &Catalog, o: &Chec
     }
 }
 
+/// TEN056 and TEN053 for the other roles a session of the application may act as (its logins,
+/// and the roles they reach by SET ROLE or inherit): a private table one of them may write or
+/// read every row of, and the tenants table one of them may write.
+pub(super) fn check_tables_of_other_roles(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
+    for r in &catalog.role_tables {
+        let Some(t) = catalog.tables.get(&r.table_name) else {
+            continue;
+        };
+        let table = &r.table_name;
+        let how = if t.private && r.can_write {
+            "write"
+        } else if t.private && r.reads_all {
+            "read every row of"
+        } else if *table == o.tenants_table && r.can_write {
+            "write (suspending, deleting or reactivating any tenant)"
+        } else {
+            continue;
+        };
+        f.add(
+            if t.private { "TEN056" } else { "TEN053" },
+            format!("table {table}"),
+            format!(
+                "a session of `{}` can act as `{}` (a login of it, or a role reached through its memberships by SET ROLE or inherited), which may {how} `{table}`, kept from `{}` because it holds rows of every tenant",
+                o.app_role, r.role, o.app_role
+            ),
+            format!(
+                "REVOKE ALL ON {table} FROM {} (and any column grants), or the membership that reaches it",
+                r.role
+            ),
+        );
+    }
+}
+
 /// The permissive policy through which the application role reads a private table's rows
 /// whatever its tenant: one that does not read the tenant context, when no restrictive policy
 /// does either (permissive policies are ORed, restrictive ones ANDed with them). None when

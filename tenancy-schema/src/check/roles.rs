@@ -193,8 +193,8 @@ pub(super) fn check_creatable_schemas(f: &mut Findings, catalog: &Catalog, o: &C
             ),
         );
     }
-    // A login of the application role granted what the role itself lacks: its SQL runs in
-    // every tenant's transactions on that login just the same.
+    // A login of the application role (or a role it can become) granted what the role itself
+    // lacks: its SQL runs in every tenant's transactions on that login just the same.
     for m in &catalog.member_creates {
         let (what, fix) = if m.kind == "database" {
             (
@@ -211,7 +211,7 @@ pub(super) fn check_creatable_schemas(f: &mut Findings, catalog: &Catalog, o: &C
             "TEN073",
             format!("{} {}", m.kind, m.object),
             format!(
-                "`{}` is a member of `{}` and {what}: an object one tenant's transaction leaves there (a table or function that shadows the real one) serves every tenant on that login",
+                "`{}` (a member of `{}`, or a role one of its logins can become) {what}: an object one tenant's transaction leaves there (a table or function that shadows the real one) serves every tenant on that login",
                 m.login, o.app_role
             ),
             fix,

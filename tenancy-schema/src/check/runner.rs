@@ -15,7 +15,9 @@ use super::elsewhere::{
 };
 use super::functions::{applied, check_functions};
 use super::lints::Section;
-use super::protected::{check_private_tables, check_tenants_table, marked_private};
+use super::protected::{
+    check_private_tables, check_tables_of_other_roles, check_tenants_table, marked_private,
+};
 use super::replication::check_replica_sessions;
 use super::report::{Findings, Report};
 use super::roles::{check_creatable_schemas, check_reach_and_context, check_role};
@@ -55,11 +57,8 @@ impl Default for CheckOptions {
     }
 }
 
-/// The core's migrations and `options`' that the database has applied, oldest first.
-fn applied_migrations(
-    conn: &mut diesel::PgConnection,
-    options: &CheckOptions,
-) -> Result<Vec<&'static crate::migrations::MigrationFiles>> {
+/// The core's migrations and `options`', oldest first.
+fn known_migrations(options: &CheckOptions) -> Vec<&'static crate::migrations::MigrationFiles> {
     let mut migrations: Vec<&crate::migrations::MigrationFiles> = crate::migrations::MIGRATIONS
         .files()
         .into_iter()
@@ -67,7 +66,7 @@ fn applied_migrations(
         .collect();
     migrations.sort_by_key(|m| m.version());
     migrations.dedup_by_key(|m| m.name);
-    Ok(applied(conn, &migrations)?)
+    migrations
 }
 
 /// Checks the database behind `conn` against `registry` and lints it.
@@ -80,7 +79,8 @@ pub fn run(
     options: &CheckOptions,
 ) -> Result<Report> {
     let mut catalog = load_catalog(conn, options)?;
-    let migrations = applied_migrations(conn, options)?;
+    let known = known_migrations(options);
+    let migrations = applied(conn, &known)?;
     // A table the migrations marked private stays private when its comment was changed since.
     for table in marked_private(&migrations) {
         if let Some(t) = catalog.tables.get_mut(&table) {
@@ -91,22 +91,7 @@ pub fn run(
     let classified: BTreeMap<&str, &TableManifest> =
         registry.iter().map(|m| (m.table, *m)).collect();
 
-    // Tenant tables: classified tenant-scoped ones, plus any table with the tenant column.
-    let mut tenant_tables: BTreeMap<String, String> = BTreeMap::new();
-    for m in registry
-        .iter()
-        .filter(|m| m.kind == TableKind::TenantScoped)
-    {
-        let col = m.tenant_column.unwrap_or(&options.tenant_column);
-        tenant_tables.insert(m.table.to_owned(), col.to_owned());
-    }
-    for table in catalog.columns.keys() {
-        if catalog.has_tenant_column(table, options) {
-            tenant_tables
-                .entry(table.clone())
-                .or_insert_with(|| options.tenant_column.clone());
-        }
-    }
+    let tenant_tables = tenant_tables(&catalog, registry, options);
 
     for m in registry {
         if !catalog.tables.contains_key(m.table) {
@@ -149,17 +134,19 @@ pub fn run(
                 .map(|(table, _)| table.clone()),
         )
         .collect();
-    check_definers_and_views(&mut f, &catalog, &protected, options);
+    let tenancys = super::functions::Tenancys::new(conn, &known, &migrations)?;
+    check_definers_and_views(&mut f, &catalog, &protected, options, &tenancys);
     check_tenants_table(&mut f, &catalog, options);
     check_private_tables(&mut f, &catalog, options);
-    check_trigger_sinks(&mut f, &catalog, &protected, options);
+    check_tables_of_other_roles(&mut f, &catalog, options);
+    check_trigger_sinks(&mut f, &catalog, &protected, options, &tenancys);
     check_tenant_rows_elsewhere(&mut f, &catalog, &tenant_tables, options);
     check_inherited_tenant_rows(&mut f, &catalog, &tenant_tables, options);
     check_foreign_servers(&mut f, &catalog, options);
     check_side_channels(&mut f, &catalog, options);
     check_cascades(&mut f, &catalog, options);
     check_credentials(&mut f, &catalog, options);
-    check_functions(&mut f, conn, options, &migrations)?;
+    check_functions(&mut f, conn, options, &migrations, &known, &protected)?;
     super::search_path::check_search_path(&mut f, conn, &catalog, options)?;
     if options.citus {
         // Tables the code classifies but the database lacks are TEN001's.
@@ -185,6 +172,48 @@ pub fn run(
         tables_checked: checked,
         findings,
     })
+}
+
+/// The tenant tables, by name, with their tenant column: classified tenant-scoped ones, any
+/// table with the tenant column, and any with a foreign key of one column to the tenants table.
+fn tenant_tables(
+    catalog: &Catalog,
+    registry: &[&TableManifest],
+    options: &CheckOptions,
+) -> BTreeMap<String, String> {
+    let mut tenant_tables: BTreeMap<String, String> = BTreeMap::new();
+    for m in registry
+        .iter()
+        .filter(|m| m.kind == TableKind::TenantScoped)
+    {
+        let col = m.tenant_column.unwrap_or(&options.tenant_column);
+        tenant_tables.insert(m.table.to_owned(), col.to_owned());
+    }
+    for table in catalog.columns.keys() {
+        if catalog.has_tenant_column(table, options) {
+            tenant_tables
+                .entry(table.clone())
+                .or_insert_with(|| options.tenant_column.clone());
+        }
+    }
+    // A table whose rows each belong to a tenant through a column named otherwise (`org_id
+    // REFERENCES tenants`) holds tenant rows as much, unless the code classifies it.
+    for (table, keys) in &catalog.keys {
+        if *table == options.tenants_table
+            || tenant_tables.contains_key(table)
+            || registry.iter().any(|m| m.table == table)
+        {
+            continue;
+        }
+        if let Some(k) = keys.iter().find(|k| {
+            k.kind == "f"
+                && k.columns.len() == 1
+                && k.target.as_deref() == Some(options.tenants_table.as_str())
+        }) {
+            tenant_tables.insert(table.clone(), k.columns[0].clone());
+        }
+    }
+    tenant_tables
 }
 
 /// Global tables the code classifies that the application role cannot read: tenant

@@ -3,7 +3,10 @@
 //! which starts with `"$user"`: a schema named like the application's login, or one that a
 //! `search_path` default for its sessions puts first, holding a relation named like a table of
 //! the checked schema, takes every statement on that name, with whatever policies (or none) it
-//! has. One tenant's rows written there are read by the next tenant.
+//! has. One tenant's rows written there are read by the next tenant. `pg_catalog`, searched
+//! before all of them unless the path names it, counts too for what PostgreSQL did not put there.
+//! TEN086 is the same for functions, operators and casts: what was added to `pg_catalog` (or
+//! between PostgreSQL's own types) is what every name and expression there resolves to.
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Text};
@@ -34,12 +37,77 @@ const SHADOWS_SQL: &str = "
 SELECT n.nspname::text AS schema, c.relname::text AS name
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = ANY ($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  -- Of pg_catalog, only what PostgreSQL did not make (FirstNormalObjectId on).
+  AND (n.nspname <> 'pg_catalog' OR c.oid >= 16384)
   AND EXISTS (SELECT FROM pg_class t
               WHERE t.relnamespace = $2::regnamespace AND t.relname = c.relname
                 AND t.relkind IN ('r', 'p', 'v', 'm', 'f'))
   AND EXISTS (SELECT FROM unnest($3::text[]) r (name)
               WHERE has_schema_privilege(r.name, n.oid, 'USAGE'))
 ORDER BY 1, 2";
+
+/// What PostgreSQL did not make (FirstNormalObjectId on) and no extension brought, where
+/// every name is looked up first, or that changes what an expression of its own types means:
+/// functions (aggregates too) and operators in `pg_catalog`, which every session finds before
+/// any schema of its `search_path` (an overload there wins over the built-in the code meant,
+/// tenancy's readers included), and casts between PostgreSQL's own types (a cast from text to
+/// uuid turns the reader's `::uuid` into a function of anyone's choosing).
+const CATALOG_ADDITIONS_SQL: &str = "
+SELECT format('function %s', p.oid::regprocedure) AS name
+FROM pg_proc p
+WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.oid >= 16384
+  AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                    AND d.objid = p.oid AND d.deptype = 'e')
+UNION ALL
+SELECT format('operator %s', o.oid::regoperator)
+FROM pg_operator o
+WHERE o.oprnamespace = 'pg_catalog'::regnamespace AND o.oid >= 16384
+  AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_operator'::regclass
+                    AND d.objid = o.oid AND d.deptype = 'e')
+UNION ALL
+SELECT format('cast (%s AS %s)', format_type(c.castsource, NULL), format_type(c.casttarget, NULL))
+FROM pg_cast c
+WHERE c.oid >= 16384 AND c.castsource < 16384 AND c.casttarget < 16384
+  AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_cast'::regclass
+                    AND d.objid = c.oid AND d.deptype = 'e')
+ORDER BY 1";
+
+#[derive(QueryableByName)]
+struct NameRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+/// TEN086: [`CATALOG_ADDITIONS_SQL`].
+fn check_catalog_additions(f: &mut Findings, conn: &mut PgConnection) -> QueryResult<()> {
+    let found: Vec<NameRow> = diesel::sql_query(CATALOG_ADDITIONS_SQL).load(conn)?;
+    for n in found {
+        let (drop, how) = match n.name.split_once(' ') {
+            Some(("function", what)) => (
+                format!("DROP ROUTINE pg_catalog.{what}"),
+                "every session looks functions up in pg_catalog before any schema of its search_path, so it wins over the built-in a call meant whenever it fits the arguments better",
+            ),
+            Some(("operator", what)) => (
+                format!("DROP OPERATOR pg_catalog.{what}"),
+                "every session looks operators up in pg_catalog before any schema of its search_path, so it wins over the built-in an expression meant whenever it fits the operands better",
+            ),
+            _ => (
+                format!("DROP {}", n.name.replacen("cast", "CAST", 1)),
+                "every conversion between these types runs it, where PostgreSQL had its own or none",
+            ),
+        };
+        f.add(
+            "TEN086",
+            &n.name,
+            format!(
+                "{} is not PostgreSQL's own: {how}; tenancy's context readers and the policies call built-ins, and a stand-in for one may answer another tenant",
+                n.name
+            ),
+            format!("{drop} (put functions and operators of your own in a schema of your own)"),
+        );
+    }
+    Ok(())
+}
 
 #[derive(QueryableByName)]
 struct PathRow {
@@ -63,6 +131,7 @@ pub(super) fn check_search_path(
     catalog: &Catalog,
     o: &CheckOptions,
 ) -> QueryResult<()> {
+    check_catalog_additions(f, conn)?;
     // Without the role, the catalog asked a stand-in's questions.
     if !catalog.role.exists {
         return Ok(());
@@ -100,16 +169,21 @@ pub(super) fn check_search_path(
 }
 
 /// The schemas `path` (a `search_path` value as stored) puts before `schema`, with `"$user"`
-/// read as each of `roles`; all of them when `schema` is not in it.
+/// read as each of `roles`; all of them when `schema` is not in it. PostgreSQL searches
+/// `pg_catalog` first unless the path names it elsewhere.
 fn ahead_of(path: &str, schema: &str, roles: &[String]) -> Vec<String> {
+    let entries = split_path(path);
     let mut out = Vec::new();
-    for entry in split_path(path) {
+    if !entries.iter().any(|e| e == "pg_catalog") {
+        out.push("pg_catalog".to_owned());
+    }
+    for entry in entries {
         if entry == schema {
             break;
         }
         if entry == "$user" {
             out.extend(roles.iter().cloned());
-        } else if entry != "pg_catalog" && entry != "pg_temp" {
+        } else if entry != "pg_temp" {
             out.push(entry);
         }
     }
@@ -155,12 +229,16 @@ mod tests {
         let roles = ["app".to_owned(), "app_login".to_owned()];
         assert_eq!(
             ahead_of("\"$user\", public", "public", &roles),
-            ["app", "app_login"]
+            ["pg_catalog", "app", "app_login"]
         );
+        assert_eq!(ahead_of("public, shadow", "public", &roles), ["pg_catalog"]);
         assert_eq!(
-            ahead_of("public, shadow", "public", &roles),
+            ahead_of("public, pg_catalog", "public", &roles),
             Vec::<String>::new()
         );
-        assert_eq!(ahead_of("shadow, pg_catalog", "public", &roles), ["shadow"]);
+        assert_eq!(
+            ahead_of("shadow, pg_catalog", "public", &roles),
+            ["shadow", "pg_catalog"]
+        );
     }
 }

@@ -84,6 +84,9 @@ pub(super) fn check_tenant_table(
         );
     }
     check_policies(f, o, table, col, &object, policies);
+    if t.rls {
+        check_policies_of_other_roles(f, catalog, o, table, col, policies);
+    }
     if catalog.context.native_readers {
         check_native_readers(f, table, policies);
     }
@@ -225,18 +228,69 @@ pub(super) fn check_policies(
     }
 }
 
-/// A RESTRICTIVE policy for every command that applies to the application role and whose USING
-/// and WITH CHECK each are the tenant equality (or open an AND with it): it isolates whatever
-/// else exists. A predicate that merely mentions the column and the context (`<>`,
-/// `IS DISTINCT FROM`, `coalesce(.., true)`) does not.
-fn is_tenant_isolation_policy(p: &PolicyRow, col: &str) -> bool {
+/// TEN085: the roles a session of the application may act as besides the application role
+/// (its logins, and every role they reach by SET ROLE or inherit the rights of) are each held
+/// to the tenant by the policies that apply to them, not by those of the application role: a
+/// role that may use `table`, that no tenant isolation policy applies to, and that a
+/// permissive policy not on the tenant predicate lets through, reads or writes every tenant's
+/// rows.
+fn check_policies_of_other_roles(
+    f: &mut Findings,
+    catalog: &Catalog,
+    o: &CheckOptions,
+    table: &str,
+    col: &str,
+    policies: &[PolicyRow],
+) {
+    let tenant_pred = |e: &String| reads_tenant_context(e) && has_word(e, col);
+    for r in catalog.role_policies.get(table).into_iter().flatten() {
+        let applying: Vec<&PolicyRow> = policies
+            .iter()
+            .filter(|p| r.policies.contains(&p.name))
+            .collect();
+        if applying.iter().any(|p| isolates(p, col)) {
+            continue;
+        }
+        let Some(open) = applying.iter().find(|p| {
+            p.permissive
+                && [&p.using, &p.check]
+                    .into_iter()
+                    .flatten()
+                    .any(|e| !tenant_pred(e))
+        }) else {
+            continue;
+        };
+        f.add(
+            "TEN085",
+            format!("table {table} as role {}", r.role),
+            format!(
+                "a session of `{}` can act as `{}` (a login of it, or a role reached through its memberships by SET ROLE or inherited), which may use `{table}`: no tenant isolation policy applies to `{}`, and permissive policy `{}` lets it through, so it reads or writes every tenant's rows",
+                o.app_role, r.role, r.role, open.name
+            ),
+            format!(
+                "make the tenant isolation policy apply to every role (ALTER POLICY <isolation policy> ON {table} TO PUBLIC), and DROP POLICY {} ON {table}; or REVOKE ALL ON {table} FROM {}, or the membership that reaches it",
+                open.name, r.role
+            ),
+        );
+    }
+}
+
+/// [`is_tenant_isolation_policy`] whoever it applies to.
+fn isolates(p: &PolicyRow, col: &str) -> bool {
     !p.permissive
-        && p.applies_to_app
         && policy_applies_to_all_commands_with_tenant_predicate(p, col)
         && p.using.is_some()
         && p.check.is_some()
         && carries_tenant_predicate(p.using.as_deref(), col)
         && carries_tenant_predicate(p.check.as_deref(), col)
+}
+
+/// A RESTRICTIVE policy for every command that applies to the application role and whose USING
+/// and WITH CHECK each are the tenant equality (or open an AND with it): it isolates whatever
+/// else exists. A predicate that merely mentions the column and the context (`<>`,
+/// `IS DISTINCT FROM`, `coalesce(.., true)`) does not.
+fn is_tenant_isolation_policy(p: &PolicyRow, col: &str) -> bool {
+    p.applies_to_app && isolates(p, col)
 }
 
 /// TEN024: PostgreSQL applies the RESTRICTIVE policies one after the other in the order of

@@ -4,7 +4,10 @@
 //! expressions calls; if that code, or a function it calls, writes into a table or view that
 //! no policy covers (or whose policy does not read the tenant context) and the application
 //! role may read, one tenant's rows become every tenant's, whatever the policies of the table
-//! they came from say. Code that builds its statements at run time may write anywhere.
+//! they came from say. Code that builds its statements at run time may write anywhere. So does
+//! a trigger's WHEN condition, an operator's function, a domain's CHECK constraint of a column,
+//! and a trigger on a partition kept in another schema; and a row sent out with NOTIFY reaches
+//! every session of the login that LISTENs.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,6 +15,7 @@ use super::CheckOptions;
 use super::catalog::{Catalog, FunctionRow};
 use super::definers::builds_statements;
 use super::expr::has_word;
+use super::functions::Tenancys;
 use super::report::Findings;
 use crate::sql_lexer::{Token, tokenize};
 
@@ -20,6 +24,7 @@ pub(super) fn check_trigger_sinks(
     catalog: &Catalog,
     protected: &BTreeSet<String>,
     o: &CheckOptions,
+    tenancys: &Tenancys,
 ) {
     let shared: BTreeSet<&str> = catalog
         .shared
@@ -37,11 +42,11 @@ pub(super) fn check_trigger_sinks(
             continue;
         }
         // tenancy's own are as its migrations wrote them (TEN072), and write nowhere shared.
-        if t.tenancys {
+        if tenancys.owns(t.tenancys, &t.function) {
             continue;
         }
-        let reach = reach(&t.body, &t.language, &catalog.functions);
-        let sinks: BTreeSet<&str> = if reach.dynamic {
+        let reach = reach(&t.body, &t.language, &catalog.functions, tenancys);
+        let mut sinks: BTreeSet<&str> = if reach.dynamic {
             shared.clone()
         } else {
             reach
@@ -50,6 +55,11 @@ pub(super) fn check_trigger_sinks(
                 .filter_map(|name| shared.get(name.as_str()).copied())
                 .collect()
         };
+        if reach.notifies {
+            sinks.insert(
+                "NOTIFY channels (pg_notify), which every session of the login may LISTEN on",
+            );
+        }
         if sinks.is_empty() {
             continue;
         }
@@ -81,23 +91,39 @@ pub(super) fn check_trigger_sinks(
 struct Reach {
     written: BTreeSet<String>,
     dynamic: bool,
+    notifies: bool,
 }
 
-fn reach(body: &str, language: &str, functions: &BTreeMap<String, Vec<FunctionRow>>) -> Reach {
+fn reach(
+    body: &str,
+    language: &str,
+    functions: &BTreeMap<String, Vec<FunctionRow>>,
+    tenancys: &Tenancys,
+) -> Reach {
     let mut out = Reach::default();
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     let mut queue: Vec<(&str, &str)> = vec![(body, language)];
     while let Some((body, language)) = queue.pop() {
         out.written.extend(written_tables(body, language));
         out.dynamic |= builds_statements(body, language).is_some();
-        for name in called(body) {
+        out.notifies |= notifies(body, language);
+        // Operators are found by their symbol anywhere in the text: one that is not used
+        // there costs a look at a function that is not run.
+        let operators = functions
+            .keys()
+            .filter(|k| {
+                k.strip_prefix("operator ")
+                    .is_some_and(|op| body.contains(op))
+            })
+            .cloned();
+        for name in called(body).into_iter().chain(operators) {
             if let Some((name, versions)) = functions.get_key_value(name.as_str())
                 && seen.insert(name.as_str())
             {
                 queue.extend(
                     versions
                         .iter()
-                        .filter(|f| !f.tenancys)
+                        .filter(|f| !tenancys.owns(f.tenancys, &f.name))
                         .map(|f| (f.body.as_str(), f.language.as_str())),
                 );
             }
@@ -106,8 +132,17 @@ fn reach(body: &str, language: &str, functions: &BTreeMap<String, Vec<FunctionRo
     out
 }
 
+/// Whether `body` sends a notification (`pg_notify()`, PL/pgSQL's or SQL's `NOTIFY`): every
+/// session of the login may LISTEN on any channel.
+fn notifies(body: &str, language: &str) -> bool {
+    let lower = body.to_ascii_lowercase();
+    has_word(&lower, "pg_notify")
+        || (matches!(language, "sql" | "plpgsql") && has_word(&lower, "notify"))
+        || (!matches!(language, "sql" | "plpgsql") && lower.contains("notify"))
+}
+
 /// The names `body` calls (a name followed by `(`), in lower case.
-fn called(body: &str) -> Vec<String> {
+pub(super) fn called(body: &str) -> Vec<String> {
     let Ok(tokens) = tokenize(body) else {
         return Vec::new();
     };
