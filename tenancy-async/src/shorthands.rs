@@ -9,7 +9,7 @@ use diesel::query_builder::{AsChangeset, QueryFragment, QueryId, ValuesClause};
 use diesel_async::methods::{ExecuteDsl, LoadQuery};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use tenancy_schema::__private_v0_1::executor::{
-    NoReturning, ReturningAll, SingleInsert, TenantEq, TenantInsert, tenant_predicate,
+    NoReturning, ReturningAll, SingleInsert, TenantEq, TenantInsert, tenant_filter,
     upsert_statement,
 };
 use tenancy_schema::scope::{ScopedTable, TenantFreeValues};
@@ -24,7 +24,7 @@ impl AsyncTenantTx<'_> {
     /// remains for conditions you want spelled out.
     #[must_use]
     pub fn tenant_filter<T: ScopedTable>(&self, _table: T) -> TenantEq<T::TenantColumn> {
-        tenant_predicate::<T>(self.tenant)
+        tenant_filter::<T>(self.tenant)
     }
 
     /// Inserts one row (a struct deriving `Insertable`, or a tuple of `column.eq(value)`)

@@ -9,7 +9,7 @@ use diesel_async::methods::{ExecuteDsl, LoadQuery};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use tenancy_schema::__private_v0_1::executor::{check_global, raw_sql_only};
 use tenancy_schema::Result;
-use tenancy_schema::scope::GlobalQuery;
+use tenancy_schema::scope::{Global, GlobalQuery};
 
 use crate::pipeline::watched;
 
@@ -34,10 +34,11 @@ impl AsyncSystemConn<'_> {
     /// As [`tenancy_schema::SystemConn::load`].
     pub async fn load<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
     where
-        Q: GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        Q: GlobalQuery + QueryFragment<Pg>,
+        Global<Q>: LoadQuery<'q, AsyncPgConnection, U> + 'q,
         U: Send,
     {
-        check_global(&query)?;
+        let query = check_global(query)?;
         watched(self.failed, query.load(&mut *self.conn)).await
     }
 
@@ -47,10 +48,11 @@ impl AsyncSystemConn<'_> {
     /// As [`AsyncSystemConn::load`].
     pub async fn get_result<'q, Q, U>(&mut self, query: Q) -> Result<U>
     where
-        Q: GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        Q: GlobalQuery + QueryFragment<Pg>,
+        Global<Q>: LoadQuery<'q, AsyncPgConnection, U> + 'q,
         U: Send,
     {
-        check_global(&query)?;
+        let query = check_global(query)?;
         watched(self.failed, query.get_result(&mut *self.conn)).await
     }
 
@@ -60,7 +62,8 @@ impl AsyncSystemConn<'_> {
     /// As [`AsyncSystemConn::load`].
     pub async fn get_results<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
     where
-        Q: GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        Q: GlobalQuery + QueryFragment<Pg>,
+        Global<Q>: LoadQuery<'q, AsyncPgConnection, U> + 'q,
         U: Send,
     {
         self.load(query).await
@@ -73,7 +76,8 @@ impl AsyncSystemConn<'_> {
     pub async fn first<'q, Q, U>(&mut self, query: Q) -> Result<U>
     where
         Q: LimitDsl,
-        Limit<Q>: GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        Limit<Q>: GlobalQuery + QueryFragment<Pg>,
+        Global<Limit<Q>>: LoadQuery<'q, AsyncPgConnection, U> + 'q,
         U: Send,
     {
         self.get_result(query.limit(1)).await
@@ -86,8 +90,9 @@ impl AsyncSystemConn<'_> {
     pub async fn count<'q, Q>(&mut self, query: Q) -> Result<i64>
     where
         Q: diesel::QueryDsl + diesel::query_dsl::methods::SelectDsl<diesel::dsl::CountStar>,
-        diesel::dsl::Select<Q, diesel::dsl::CountStar>:
-            GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, AsyncPgConnection, i64> + 'q,
+        diesel::dsl::Select<Q, diesel::dsl::CountStar>: GlobalQuery + QueryFragment<Pg>,
+        Global<diesel::dsl::Select<Q, diesel::dsl::CountStar>>:
+            LoadQuery<'q, AsyncPgConnection, i64> + 'q,
     {
         self.get_result(query.count()).await
     }
@@ -96,7 +101,7 @@ impl AsyncSystemConn<'_> {
     ///
     /// # Errors
     /// As [`AsyncSystemConn::load`].
-    pub async fn exists<Q>(&mut self, query: Q) -> Result<bool>
+    pub async fn exists<'q, Q>(&mut self, query: Q) -> Result<bool>
     where
         Q: GlobalQuery + QueryFragment<Pg> + diesel::query_builder::QueryId + Send,
         diesel::dsl::exists<Q>: diesel::expression::Expression<SqlType = diesel::sql_types::Bool>
@@ -105,13 +110,12 @@ impl AsyncSystemConn<'_> {
             + diesel::expression::ValidGrouping<()>
             + diesel::expression::SelectableExpression<diesel::query_builder::NoFromClause>
             + Send,
+        diesel::helper_types::select<diesel::dsl::exists<Q>>: QueryFragment<Pg> + Send,
+        Global<diesel::helper_types::select<diesel::dsl::exists<Q>>>:
+            LoadQuery<'q, AsyncPgConnection, bool> + 'q,
     {
-        check_global(&query)?;
-        watched(
-            self.failed,
-            diesel::select(diesel::dsl::exists(query)).get_result(&mut *self.conn),
-        )
-        .await
+        let query = check_global(diesel::select(diesel::dsl::exists(query)))?;
+        watched(self.failed, query.get_result(&mut *self.conn)).await
     }
 
     /// Runs an `INSERT`, `UPDATE` or `DELETE` on a global table.
@@ -120,9 +124,10 @@ impl AsyncSystemConn<'_> {
     /// As [`tenancy_schema::SystemConn::execute`].
     pub async fn execute<Q>(&mut self, statement: Q) -> Result<usize>
     where
-        Q: GlobalQuery + QueryFragment<Pg> + ExecuteDsl<AsyncPgConnection> + Send,
+        Q: GlobalQuery + QueryFragment<Pg> + Send,
+        Global<Q>: ExecuteDsl<AsyncPgConnection>,
     {
-        check_global(&statement)?;
+        let statement = check_global(statement)?;
         watched(self.failed, statement.execute(&mut *self.conn)).await
     }
 

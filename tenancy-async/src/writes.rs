@@ -14,7 +14,7 @@ use diesel::sql_types::BoolOrNullableBool;
 use diesel_async::methods::{ExecuteDsl, LoadQuery};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use tenancy_schema::__private_v0_1::executor::{
-    AndThen, NoReturning, OnConflict, Paren, ReturningAll, SingleInsert, TenantEq, TenantInsert,
+    AndThen, NoReturning, OnConflict, Paren, ReturningAll, SingleInsert, TenantInsert, TenantParam,
     UpdateOf, WithScope, and_filter, conflict_columns, delete_statement, insert_statement,
     single_insert_statement, tenant_predicate, update_statement,
 };
@@ -39,8 +39,8 @@ impl<'c> AsyncTenantTx<'c> {
     pub fn update<T: ScopedTable>(
         &mut self,
         table: T,
-    ) -> AsyncUpdate<'_, 'c, T, TenantEq<T::TenantColumn>> {
-        let predicate = tenant_predicate::<T>(self.tenant);
+    ) -> AsyncUpdate<'_, 'c, T, TenantParam<T::TenantColumn>> {
+        let predicate = tenant_predicate::<T>();
         AsyncUpdate {
             tx: self,
             table,
@@ -52,8 +52,8 @@ impl<'c> AsyncTenantTx<'c> {
     pub fn delete<T: ScopedTable>(
         &mut self,
         table: T,
-    ) -> AsyncDelete<'_, 'c, T, TenantEq<T::TenantColumn>> {
-        let predicate = tenant_predicate::<T>(self.tenant);
+    ) -> AsyncDelete<'_, 'c, T, TenantParam<T::TenantColumn>> {
+        let predicate = tenant_predicate::<T>();
         AsyncDelete {
             tx: self,
             table,

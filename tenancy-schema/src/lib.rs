@@ -264,11 +264,11 @@ pub mod __private_v0_1 {
         pub use crate::context::{
             ContextEntry, EnterBlockStatement, EnterStatement, OpenStatement,
         };
-        pub use crate::scope::predicate::{and_filter, tenant_predicate};
+        pub use crate::scope::predicate::{and_filter, tenant_filter, tenant_predicate};
         pub use crate::scope::scoped::{scope_exists, scope_query};
         pub use crate::scope::{
             AndThen, NoReturning, OnConflict, Paren, ReturningAll, SingleInsert, TenantEq,
-            TenantInsert, WithScope,
+            TenantInsert, TenantParam, WithScope,
         };
         pub use crate::tx::{
             Begin, ConnectionState, INSPECT_SESSION_SQL, SessionEnd, TransactionOptions, UpdateOf,

@@ -469,9 +469,30 @@ fn two_tenants_on_two_workers_see_only_their_rows() {
             and_filter, delete_statement, tenant_predicate, update_statement,
         };
         // What `tx.update(..).filter(..).set(..)` and `tx.delete(..).filter(..)` run.
-        let predicate = || and_filter(tenant_predicate::<notes::table>(a), notes::id.eq(1));
+        let predicate = || and_filter(tenant_predicate::<notes::table>(), notes::id.eq(1));
         let update = update_statement(a, notes::table, predicate(), notes::body.eq("x")).unwrap();
         let delete = delete_statement(a, notes::table, predicate()).unwrap();
+        // `debug_query` of a tenant statement lists the tenant it binds first; the
+        // statement's own values are those of the Diesel statement it was made from.
+        let with_values_of = |sent: String, statement: String| {
+            let values = statement
+                .split_once(" -- binds: [")
+                .expect("debug_query output")
+                .1;
+            format!("{}, {values}", sent.trim_end_matches(']'))
+        };
+        let update = with_values_of(
+            diesel::debug_query::<Pg, _>(&update).to_string(),
+            diesel::debug_query::<Pg, _>(
+                &diesel::update(notes::table.filter(predicate())).set(notes::body.eq("x")),
+            )
+            .to_string(),
+        );
+        let delete = with_values_of(
+            diesel::debug_query::<Pg, _>(&delete).to_string(),
+            diesel::debug_query::<Pg, _>(&diesel::delete(notes::table.filter(predicate())))
+                .to_string(),
+        );
         tenancy
             .transaction(a, |tx| {
                 Ok::<_, Error>(vec![
@@ -489,8 +510,8 @@ fn two_tenants_on_two_workers_see_only_their_rows() {
                         &tx.scope(notes::table.select(notes::body).for_update())?,
                     )
                     .to_string(),
-                    diesel::debug_query::<Pg, _>(&update).to_string(),
-                    diesel::debug_query::<Pg, _>(&delete).to_string(),
+                    update,
+                    delete,
                 ])
             })
             .unwrap()

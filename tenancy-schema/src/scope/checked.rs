@@ -2,7 +2,8 @@
 //! id renders the same SQL every time (Diesel's own prepared-statement cache relies on this),
 //! so what the SQL lexer found in one statement of that type (the tenant tables it names, its
 //! clauses staying inside their parentheses) holds for every later one of the same shape. The
-//! findings are kept per process, and later statements are neither rendered nor read again.
+//! findings are kept per process with the text they were made on, and later statements are
+//! neither rendered nor read again: that text is what they send.
 //! Refusals are not kept: a refused statement is checked again, and refused again, each time.
 
 use std::any::TypeId;
@@ -13,30 +14,37 @@ use diesel::pg::Pg;
 use diesel::query_builder::QueryFragment;
 
 use super::entry::ScopeEntry;
-use super::named::{render, tables_read_by_write};
+use super::first_bind::Sent;
+use super::named::tables_read_by_write;
 
 /// What fixes a write statement's SQL text, as far as its checks are concerned: the type that
-/// Diesel's query id names, and whether an insert ends in `RETURNING` (decided at run time for
-/// one statement type). How many rows an insert has does not change which tables it names.
+/// Diesel's query id names, whether an insert ends in `RETURNING` (decided at run time for
+/// one statement type), and how many rows it has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct WriteShape {
     id: TypeId,
     returning: bool,
+    /// The rows of an insert, which its text (kept with the findings) writes out.
+    rows: usize,
 }
 
 impl WriteShape {
     /// The shape of statements of type `Q`, when Diesel gives `Q` a static query id.
     pub(crate) fn of<Q: diesel::query_builder::QueryId>(returning: bool) -> Option<Self> {
-        Q::query_id().map(|id| Self::new(id, returning))
+        Q::query_id().map(|id| Self::new(id, returning, 1))
     }
 
-    /// The shape of statements whose SQL `id` (a static query id) fixes.
-    pub(crate) fn new(id: TypeId, returning: bool) -> Self {
-        Self { id, returning }
+    /// The shape of statements whose SQL `id` (a static query id) fixes, with `rows` rows.
+    pub(crate) fn new(id: TypeId, returning: bool, rows: usize) -> Self {
+        Self {
+            id,
+            returning,
+            rows,
+        }
     }
 
-    /// The tenant tables an earlier statement of this shape was found to name.
-    pub(crate) fn checked_tables(self) -> Option<Vec<ScopeEntry>> {
+    /// The tenant tables an earlier statement of this shape was found to name, and its text.
+    pub(crate) fn checked_tables(self) -> Option<(Vec<ScopeEntry>, Sent)> {
         cache()
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -44,39 +52,43 @@ impl WriteShape {
             .cloned()
     }
 
-    /// Keeps `tables`, found in a statement of this shape that passed every check.
-    pub(crate) fn passed(self, tables: &[ScopeEntry]) {
+    /// Keeps `tables`, found in a statement of this shape that passed every check, with the
+    /// text it was found in.
+    pub(crate) fn passed(self, tables: &[ScopeEntry], sent: &Sent) {
         cache()
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(self, tables.to_vec());
+            .insert(self, (tables.to_vec(), sent.clone()));
     }
 }
 
-/// The tenant tables `statement`, a write into `target`, reads ([`tables_read_by_write`]):
-/// `known` (what an earlier statement of its shape was found to read,
+/// The tenant tables `statement`, a write into `target` rendered behind the tenant's bind,
+/// reads ([`tables_read_by_write`]), with the text they were read from, which is the text to
+/// send: `known` (what an earlier statement of its shape was found to read,
 /// [`WriteShape::checked_tables`]) without rendering anything, or else read from its SQL text
 /// once `check` has accepted that text, and then kept for `shape`.
 pub(crate) fn tables_checked<S: QueryFragment<Pg> + ?Sized>(
     statement: &S,
     target: &str,
     shape: Option<WriteShape>,
-    known: Option<Vec<ScopeEntry>>,
-    check: impl FnOnce(&str) -> Result<(), crate::Error>,
-) -> Result<Vec<ScopeEntry>, crate::Error> {
-    if let Some(tables) = known {
-        return Ok(tables);
+    known: Option<(Vec<ScopeEntry>, Sent)>,
+    check: &dyn Fn(&str) -> Result<(), crate::Error>,
+) -> Result<(Vec<ScopeEntry>, Sent), crate::Error> {
+    if let Some(known) = known {
+        return Ok(known);
     }
-    let sql = render(statement)?;
-    check(&sql)?;
-    let tables = tables_read_by_write(&sql, target)?;
+    let sent = Sent::render(statement)?;
+    check(&sent.sql)?;
+    let tables = tables_read_by_write(&sent.sql, target)?;
     if let Some(shape) = shape {
-        shape.passed(&tables);
+        shape.passed(&tables, &sent);
     }
-    Ok(tables)
+    Ok((tables, sent))
 }
 
-fn cache() -> &'static RwLock<HashMap<WriteShape, Vec<ScopeEntry>>> {
-    static CACHE: OnceLock<RwLock<HashMap<WriteShape, Vec<ScopeEntry>>>> = OnceLock::new();
+type Checked = HashMap<WriteShape, (Vec<ScopeEntry>, Sent)>;
+
+fn cache() -> &'static RwLock<Checked> {
+    static CACHE: OnceLock<RwLock<Checked>> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }

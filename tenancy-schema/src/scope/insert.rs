@@ -6,10 +6,9 @@ use diesel::expression::Expression;
 use diesel::insertable::{ColumnInsertValue, DefaultableColumnInsertValue};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId, ValuesClause};
-use diesel::sql_types::Uuid as SqlUuid;
 use diesel::{Column, QueryResult, RunQueryDsl, Table};
-use uuid::Uuid;
 
+use super::first_bind::{Reserved, Sent, Statement, TENANT_PARAM, TenantBind, walk_sent};
 use super::plan::{ScopePlan, push_quoted};
 use super::traits::ScopedTable;
 
@@ -89,11 +88,20 @@ impl<Ch> OnConflict<Ch> {
 /// always present, always first, and always this transaction's tenant.
 pub struct TenantInsert<T: Table, V, Ch = ()> {
     pub(crate) rows: Vec<V>,
-    pub(crate) tenant: Uuid,
     pub(crate) conflict: Option<OnConflict<Ch>>,
     pub(crate) returning: Option<T::AllColumns>,
     /// Tables named in the values or the changes (sub-selects), shadowed by CTEs.
     pub(crate) scope: Option<ScopePlan>,
+    pub(crate) bind: TenantBind,
+    /// The checked text, set once the statement passed its checks.
+    pub(crate) sent: Option<Sent>,
+}
+
+impl<T: Table, V, Ch> TenantInsert<T, V, Ch> {
+    /// The statement as it is checked and sent: behind the tenant's bind.
+    pub(crate) fn reserved(&self) -> Reserved<'_, Self> {
+        Reserved(&self.bind, self)
+    }
 }
 
 impl<T, V, Ch> QueryFragment<Pg> for TenantInsert<T, V, Ch>
@@ -103,7 +111,22 @@ where
     V: diesel::insertable::InsertValues<Pg, T>,
     Ch: QueryFragment<Pg>,
 {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let sent = self.sent.as_ref().ok_or_else(|| {
+            diesel::result::Error::QueryBuilderError("a tenant insert that was not checked".into())
+        })?;
+        walk_sent(&self.bind, sent, self, out)
+    }
+}
+
+impl<T, V, Ch> Statement for TenantInsert<T, V, Ch>
+where
+    T: ScopedTable,
+    T::AllColumns: QueryFragment<Pg>,
+    V: diesel::insertable::InsertValues<Pg, T>,
+    Ch: QueryFragment<Pg>,
+{
+    fn walk_statement<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         let scope = T::SCOPE;
         if let Some(plan) = &self.scope {
             plan.push_prefix(&mut out)?;
@@ -123,7 +146,7 @@ where
         out.push_sql(") VALUES ");
         for (i, row) in self.rows.iter().enumerate() {
             out.push_sql(if i == 0 { "(" } else { ", (" });
-            out.push_bind_param::<SqlUuid, _>(&self.tenant)?;
+            out.push_sql(TENANT_PARAM);
             if !only_tenant {
                 out.push_sql(", ");
                 row.walk_ast(out.reborrow())?;

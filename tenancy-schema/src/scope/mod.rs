@@ -27,7 +27,7 @@
 //! A `SELECT` whose `FROM` clause is one table, or an inner join of tables, that the statement
 //! names nowhere else (no sub-query or raw fragment on them) does without the CTEs: a
 //! predicate per table follows the statement's own filter,
-//! `WHERE (<filter>) AND "posts"."tenant_id" = $n`, which PostgreSQL
+//! `WHERE (<filter>) AND "posts"."tenant_id" = $1`, which PostgreSQL
 //! plans with less work (a CTE is copied, inlined and pulled up in every custom plan, and
 //! Diesel's bound `LIMIT $n` makes every plan custom). Only for statement types whose SQL is
 //! fixed (no raw fragments), and only where the lexer confirms on the whole statement that
@@ -44,6 +44,8 @@
 mod checked;
 mod entry;
 mod error;
+mod first_bind;
+mod global;
 mod insert;
 mod named;
 mod plan;
@@ -61,10 +63,12 @@ mod write;
 pub(crate) use checked::{WriteShape, tables_checked};
 pub use entry::ScopeEntry;
 pub use error::{LockingJoinError, LockingSelfReferenceError};
+pub use first_bind::{Sent, TenantBind};
+pub use global::{Global, GlobalId};
 pub use insert::{NotTenantColumn, OnConflict, TenantFreeValues, TenantInsert};
-pub(crate) use named::{render, tables_named_in};
+pub(crate) use named::render;
 pub use plan::ScopePlan;
-pub use predicate::{AndThen, Paren, TenantEq};
+pub use predicate::{AndThen, Paren, TenantEq, TenantParam};
 pub(crate) use reaching::resolve as resolve_reaching;
 pub(crate) use schemas::resolve as resolve_schemas;
 pub use scoped::{ExistsId, Scoped, ScopedExists, ScopedId};

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use diesel::QueryResult;
 use diesel::pg::Pg;
 use diesel::query_builder::AstPass;
-use diesel::sql_types::Uuid as SqlUuid;
 use uuid::Uuid;
 
 use super::entry::ScopeEntry;
+use super::first_bind::TENANT_PARAM;
 
 /// `out.push_identifier(name)` without its copy: Diesel's Postgres builder doubles quotes
 /// through `str::replace`, an allocation per identifier, and the shadowing prefix pushes four
@@ -24,16 +24,12 @@ pub(super) fn push_quoted(out: &mut AstPass<'_, '_, Pg>, name: &str) -> QueryRes
     Ok(())
 }
 
-fn push_scope_prefix<'b>(
-    tables: &[ScopeEntry],
-    tenant: &'b Uuid,
-    out: &mut AstPass<'_, 'b, Pg>,
-) -> QueryResult<()> {
+fn push_scope_prefix(tables: &[ScopeEntry], out: &mut AstPass<'_, '_, Pg>) -> QueryResult<()> {
     for (i, entry) in tables.iter().enumerate() {
         out.push_sql(if i == 0 { "WITH " } else { ", " });
         push_quoted(out, entry.table)?;
         out.push_sql(" AS NOT MATERIALIZED (");
-        push_scoped_body(entry, tenant, out)?;
+        push_scoped_body_in(None, entry, out)?;
         out.push_sql(")");
     }
     if !tables.is_empty() {
@@ -42,20 +38,11 @@ fn push_scope_prefix<'b>(
     Ok(())
 }
 
-fn push_scoped_body<'b>(
-    entry: &ScopeEntry,
-    tenant: &'b Uuid,
-    out: &mut AstPass<'_, 'b, Pg>,
-) -> QueryResult<()> {
-    push_scoped_body_in(None, entry, tenant, out)
-}
-
-/// `SELECT * FROM [<schema>.]<table> WHERE <table>.<tenant column> = $n`.
-pub(super) fn push_scoped_body_in<'b>(
+/// `SELECT * FROM [<schema>.]<table> WHERE <table>.<tenant column> = $1`.
+pub(super) fn push_scoped_body_in(
     schema: Option<&str>,
     entry: &ScopeEntry,
-    tenant: &'b Uuid,
-    out: &mut AstPass<'_, 'b, Pg>,
+    out: &mut AstPass<'_, '_, Pg>,
 ) -> QueryResult<()> {
     out.push_sql("SELECT * FROM ");
     if let Some(schema) = schema {
@@ -67,8 +54,14 @@ pub(super) fn push_scoped_body_in<'b>(
     push_quoted(out, entry.table)?;
     out.push_sql(".");
     push_quoted(out, entry.tenant_column)?;
+    push_tenant_param(out);
+    Ok(())
+}
+
+/// ` = $1`: the tenant, which every tenant statement binds first ([`super::first_bind`]).
+pub(super) fn push_tenant_param(out: &mut AstPass<'_, '_, Pg>) {
     out.push_sql(" = ");
-    out.push_bind_param::<SqlUuid, _>(tenant)
+    out.push_sql(TENANT_PARAM);
 }
 
 /// What a scoped statement shadows: every tenant-scoped table it names, found from the
@@ -90,7 +83,7 @@ pub struct ScopePlan {
 
 /// A `SELECT` on one table, or on an inner join of tables, that carries their tenant
 /// predicates in its own `WHERE` clause:
-/// `... FROM "posts" WHERE (<filter>) AND "posts"."tenant_id" = $n ...`. The plan is the same
+/// `... FROM "posts" WHERE (<filter>) AND "posts"."tenant_id" = $1 ...`. The plan is the same
 /// as through shadowing CTEs, but PostgreSQL plans it with less work: a CTE is copied,
 /// inlined and pulled up again in every custom plan, which is every plan of a statement with
 /// `LIMIT $n`, as Diesel writes every `.limit(..)`. Taken only where the SQL lexer confirms
@@ -117,10 +110,9 @@ impl ScopePlan {
 
     /// Writes the tenant predicates of the filtered tables after the statement's `WHERE`
     /// clause (`after_where`) or as its `WHERE` clause.
-    pub(super) fn push_own_filter<'b>(
-        &'b self,
-        filter: &'b OwnFilter,
-        out: &mut AstPass<'_, 'b, Pg>,
+    pub(super) fn push_own_filter(
+        filter: &OwnFilter,
+        out: &mut AstPass<'_, '_, Pg>,
     ) -> QueryResult<()> {
         for (i, entry) in filter.entries.iter().enumerate() {
             out.push_sql(if i > 0 || filter.after_where {
@@ -131,13 +123,29 @@ impl ScopePlan {
             push_quoted(out, entry.table)?;
             out.push_sql(".");
             push_quoted(out, entry.tenant_column)?;
-            out.push_sql(" = ");
-            out.push_bind_param::<SqlUuid, _>(&self.tenant)?;
+            push_tenant_param(out);
         }
         Ok(())
     }
 
-    pub(crate) fn push_prefix<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        push_scope_prefix(&self.ctes, &self.tenant, out)
+    pub(crate) fn push_prefix(&self, out: &mut AstPass<'_, '_, Pg>) -> QueryResult<()> {
+        push_scope_prefix(&self.ctes, out)
+    }
+
+    /// The prefix's text: the shadowing CTEs, naming the tenant as `$1`.
+    pub(crate) fn prefix_text(&self) -> QueryResult<String> {
+        if self.ctes.is_empty() {
+            return Ok(String::new());
+        }
+        super::named::render(&Prefix(self))
+    }
+}
+
+/// A plan's prefix alone, to render it.
+struct Prefix<'a>(&'a ScopePlan);
+
+impl diesel::query_builder::QueryFragment<Pg> for Prefix<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.0.push_prefix(&mut out)
     }
 }

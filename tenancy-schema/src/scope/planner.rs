@@ -14,52 +14,59 @@ use uuid::Uuid;
 
 use super::entry::ScopeEntry;
 use super::error::{LockingJoinError, LockingSelfReferenceError};
+use super::first_bind::{AsWritten, Reserved, Sent, Statement, TenantBind};
 use super::named::{add_unique, relation_uses, render, tables_named, unsafe_sql};
 use super::plan::{OwnFilter, ScopePlan};
 use super::traits::TenantQuery;
 
-/// What [`plan`] decided for one statement type, without the tenant.
+/// What [`plan`] decided for one statement type, without the tenant: what it shadows, and
+/// the text to send.
 type PlanShape = (
     Vec<ScopeEntry>,
     Option<OwnFilter>,
     Option<ScopeEntry>,
     Option<Arc<str>>,
+    Sent,
 );
 
-/// A query with a plan, rendered as it would be sent, for [`plan_uncached`] to check.
-struct Planned<'a, Q>(&'a Q, &'a ScopePlan);
+/// A query with a plan, as it is sent (behind the tenant's bind).
+pub(super) struct Planned<'a, Q>(pub(super) &'a Q, pub(super) &'a ScopePlan);
 
-impl<Q: TenantQuery> QueryFragment<Pg> for Planned<'_, Q> {
-    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+impl<Q: TenantQuery> Statement for Planned<'_, Q> {
+    fn walk_statement<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         self.0.walk_scoped(self.1, out)
     }
 }
 
 /// Plans already made, by statement type. A type with a static query id renders the same SQL
-/// every time (Diesel's own prepared-statement cache relies on this), so its plan is made once
-/// per process instead of rendering and reading the SQL on every call. Types without one (raw
-/// fragments, boxed queries) are planned every time. Refusals are not kept.
+/// every time (Diesel's own prepared-statement cache relies on this), so its plan and text are
+/// made once per process instead of rendering and reading the SQL on every call. Types without
+/// one (raw fragments, boxed queries) are planned every time. Refusals are not kept.
 fn plan_cache() -> &'static RwLock<HashMap<TypeId, PlanShape>> {
     static CACHE: OnceLock<RwLock<HashMap<TypeId, PlanShape>>> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
-/// Plans how to scope `query`: which tables to shadow, and the lock form.
-pub(crate) fn plan<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<ScopePlan> {
+/// Plans how to scope `query` (which tables to shadow, the lock form) and writes the text to
+/// send.
+pub(crate) fn plan<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<(ScopePlan, Sent)> {
     let id = Q::query_id();
     if let Some(id) = id {
         let cache = plan_cache().read().unwrap_or_else(PoisonError::into_inner);
-        if let Some((ctes, filtered, locked, locked_schema)) = cache.get(&id) {
-            return Ok(ScopePlan {
-                tenant,
-                ctes: ctes.clone(),
-                filtered: filtered.clone(),
-                locked: *locked,
-                locked_schema: locked_schema.clone(),
-            });
+        if let Some((ctes, filtered, locked, locked_schema, sent)) = cache.get(&id) {
+            return Ok((
+                ScopePlan {
+                    tenant,
+                    ctes: ctes.clone(),
+                    filtered: filtered.clone(),
+                    locked: *locked,
+                    locked_schema: locked_schema.clone(),
+                },
+                sent.clone(),
+            ));
         }
     }
-    let plan = plan_uncached(query, tenant)?;
+    let (plan, sent) = plan_uncached(query, tenant)?;
     if let Some(id) = id {
         plan_cache()
             .write()
@@ -71,16 +78,72 @@ pub(crate) fn plan<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<Scope
                     plan.filtered.clone(),
                     plan.locked,
                     plan.locked_schema.clone(),
+                    sent.clone(),
                 ),
             );
     }
-    Ok(plan)
+    Ok((plan, sent))
 }
 
-fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<ScopePlan> {
+/// The text to send for `plan`, where it is not the prefix and the planned text (a filter in
+/// the statement's `WHERE` clause, a row lock): written again, and accepted only when it is
+/// the planned text with tenancy's own part in its place (`removed` taken out and `inserted`
+/// put in), so that nothing a fragment writes differently the second time reaches the server.
+fn rewritten<Q: TenantQuery>(
+    query: &Q,
+    plan: &ScopePlan,
+    bind: &TenantBind,
+    planned: &Sent,
+    (removed, inserted): (&str, &str),
+) -> QueryResult<Option<Sent>> {
+    let sent = Sent::render(&Reserved(bind, &Planned(query, plan)))?;
+    let prefix = plan.prefix_text()?;
+    let same = sent
+        .sql
+        .strip_prefix(prefix.as_str())
+        .is_some_and(|rest| is_replacement(&planned.sql, rest, removed, inserted));
+    Ok(same.then_some(Sent {
+        sql: sent.sql,
+        safe_to_cache: planned.safe_to_cache,
+    }))
+}
+
+/// Whether `sent` is `planned` with `removed` replaced by `inserted` at one place.
+fn is_replacement(planned: &str, sent: &str, removed: &str, inserted: &str) -> bool {
+    let common = planned
+        .bytes()
+        .zip(sent.bytes())
+        .take_while(|(a, b)| a == b)
+        .count();
+    // The replaced part may open with what the inserted one opens with (` FROM `): it starts
+    // at most that far before the first difference.
+    let earliest = common.saturating_sub(removed.len().max(inserted.len()));
+    (earliest..=common).any(|at| {
+        planned.get(at..).is_some_and(|p| p.starts_with(removed))
+            && sent.get(at..).is_some_and(|s| s.starts_with(inserted))
+            && planned.get(at + removed.len()..) == sent.get(at + inserted.len()..)
+    })
+}
+
+/// A refusal for a statement whose second rendering is not its first.
+fn changed(table: &str) -> DieselError {
+    unsafe_sql(crate::sql_lexer::SqlTextError::ChangedAfterPlanning(
+        table.to_owned(),
+    ))
+}
+
+fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<(ScopePlan, Sent)> {
+    let bind = TenantBind::new(tenant);
+    // Rendered once, read, and sent as read: behind the prefix, or with tenancy's own part
+    // put in its place (`rewritten`).
+    let planned = Sent::render(&Reserved(&bind, &AsWritten(query)))?;
+    let behind_prefix = |plan: ScopePlan| -> QueryResult<(ScopePlan, Sent)> {
+        let sent = planned.after(&plan.prefix_text()?);
+        Ok((plan, sent))
+    };
     let mut own = Vec::new();
     Q::source_tables(&mut own);
-    let names = crate::sql_lexer::names(&render(query)?).map_err(unsafe_sql)?;
+    let names = crate::sql_lexer::names(&planned.sql).map_err(unsafe_sql)?;
     let self_references = own
         .first()
         .map(|locked| relation_uses(&names, locked.table));
@@ -99,33 +162,36 @@ fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<ScopePl
         // the statement's own `WHERE` clause, if that keeps the filter whole.
         let mut ctes = unique.clone();
         ctes.retain(|t| !own.iter().any(|o| o.table == t.table));
+        let filter = OwnFilter {
+            entries: own.iter().copied().collect(),
+            after_where,
+        };
+        let own_filter = render(&OwnFilterText(&filter))?;
         let candidate = ScopePlan {
             tenant,
             ctes,
-            filtered: Some(OwnFilter {
-                entries: own.iter().copied().collect(),
-                after_where,
-            }),
+            filtered: Some(filter),
             locked: None,
             locked_schema: None,
         };
-        let sql = render(&Planned(query, &candidate))?;
         let predicates: Vec<(&str, &str)> =
             own.iter().map(|e| (e.table, e.tenant_column)).collect();
-        if crate::sql_lexer::filter_holds(&sql, &predicates) {
-            return Ok(candidate);
+        if let Some(sent) = rewritten(query, &candidate, &bind, &planned, ("", &own_filter))?
+            && crate::sql_lexer::filter_holds(&sent.sql, &predicates)
+        {
+            return Ok((candidate, sent));
         }
     }
     match locks {
-        None => Ok(ScopePlan::shadowing(tenant, unique)),
-        Some(_) if unique.is_empty() => Ok(ScopePlan::shadowing(tenant, unique)),
+        None => behind_prefix(ScopePlan::shadowing(tenant, unique)),
+        Some(_) if unique.is_empty() => behind_prefix(ScopePlan::shadowing(tenant, unique)),
         Some(false) => Err(DieselError::QueryBuilderError(Box::new(LockingJoinError))),
         Some(true) => {
             let Some(locked) = own.first().copied() else {
                 // A locked global table: nothing of a tenant to shadow in its FROM.
-                return Ok(ScopePlan::shadowing(tenant, unique));
+                return behind_prefix(ScopePlan::shadowing(tenant, unique));
             };
-            if self_references > Some(1) {
+            let plan = if self_references > Some(1) {
                 // Its other uses keep their CTE; the lock needs the table by its full name.
                 let Some(schema) = super::schemas::schema_of(locked.table) else {
                     return Err(DieselError::QueryBuilderError(Box::new(
@@ -134,22 +200,47 @@ fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<ScopePl
                         },
                     )));
                 };
-                return Ok(ScopePlan {
+                ScopePlan {
                     tenant,
                     ctes: unique,
                     filtered: None,
                     locked: Some(locked),
                     locked_schema: Some(schema),
-                });
+                }
+            } else {
+                unique.retain(|t| t.table != locked.table);
+                ScopePlan {
+                    tenant,
+                    ctes: unique,
+                    filtered: None,
+                    locked: Some(locked),
+                    locked_schema: None,
+                }
+            };
+            let from = query.written_from()?;
+            let derived = render(&LockedFromText(&plan, locked))?;
+            match rewritten(query, &plan, &bind, &planned, (&from, &derived))? {
+                Some(sent) => Ok((plan, sent)),
+                None => Err(changed(locked.table)),
             }
-            unique.retain(|t| t.table != locked.table);
-            Ok(ScopePlan {
-                tenant,
-                ctes: unique,
-                filtered: None,
-                locked: Some(locked),
-                locked_schema: None,
-            })
         }
+    }
+}
+
+/// The tenant predicates a plan adds after a statement's own filter, to render them.
+struct OwnFilterText<'a>(&'a OwnFilter);
+
+impl QueryFragment<Pg> for OwnFilterText<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        ScopePlan::push_own_filter(self.0, &mut out)
+    }
+}
+
+/// The derived table a row lock reads instead of the table, to render it.
+struct LockedFromText<'a>(&'a ScopePlan, ScopeEntry);
+
+impl QueryFragment<Pg> for LockedFromText<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        super::select::push_locked_from(self.0, &self.1, &mut out)
     }
 }

@@ -46,6 +46,32 @@ impl<C: QueryFragment<Pg>> QueryFragment<Pg> for TenantEq<C> {
     }
 }
 
+/// `<tenant column> = $1`: the tenant predicate of tenancy's own writes, naming the tenant the
+/// statement binds first instead of binding it again, so that no
+/// value a fragment of the statement pushes can take its place.
+#[derive(Debug, Clone, Copy, QueryId)]
+pub struct TenantParam<C> {
+    column: C,
+}
+
+impl<C> Expression for TenantParam<C> {
+    type SqlType = Bool;
+}
+
+impl<C: AppearsOnTable<QS>, QS: ?Sized> AppearsOnTable<QS> for TenantParam<C> {}
+impl<C: SelectableExpression<QS>, QS: ?Sized> SelectableExpression<QS> for TenantParam<C> {}
+impl<C: ValidGrouping<G>, G> ValidGrouping<G> for TenantParam<C> {
+    type IsAggregate = C::IsAggregate;
+}
+
+impl<C: QueryFragment<Pg>> QueryFragment<Pg> for TenantParam<C> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.column.walk_ast(out.reborrow())?;
+        super::plan::push_tenant_param(&mut out);
+        Ok(())
+    }
+}
+
 /// Parenthesises a user predicate so that nothing in it (a raw `OR`, say) can bind looser
 /// than the tenant predicate it is combined with.
 #[derive(Debug, Clone, Copy, QueryId)]
@@ -94,13 +120,21 @@ impl<A: QueryFragment<DB>, B: QueryFragment<DB>, DB: Backend> QueryFragment<DB> 
     }
 }
 
-/// The predicate a tenant update or delete of `T` starts from (`<tenant column> = <tenant>`).
+/// The predicate a tenant update or delete of `T` starts from (`<tenant column> = $1`).
 /// Shared by every executor's write builders through `tenancy_schema::__private_v0_1`.
 #[doc(hidden)]
 #[must_use]
-pub fn tenant_predicate<T: super::ScopedTable>(
-    tenant: crate::TenantId,
-) -> TenantEq<T::TenantColumn> {
+pub fn tenant_predicate<T: super::ScopedTable>() -> TenantParam<T::TenantColumn> {
+    TenantParam {
+        column: T::TenantColumn::default(),
+    }
+}
+
+/// `tx.tenant_filter(table)`: `<tenant column> = <tenant>` with its own bind, usable in any
+/// sub-query. Shared like [`tenant_predicate`].
+#[doc(hidden)]
+#[must_use]
+pub fn tenant_filter<T: super::ScopedTable>(tenant: crate::TenantId) -> TenantEq<T::TenantColumn> {
     TenantEq::new(T::TenantColumn::default(), tenant)
 }
 

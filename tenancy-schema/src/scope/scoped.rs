@@ -8,6 +8,7 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::Bool;
 use diesel::{QueryResult, RunQueryDsl};
 
+use super::first_bind::{Sent, Statement, TenantBind, walk_sent};
 use super::plan::ScopePlan;
 use super::planner::plan;
 use super::traits::TenantQuery;
@@ -21,13 +22,21 @@ use super::traits::TenantQuery;
 pub struct Scoped<Q> {
     query: Q,
     plan: ScopePlan,
+    bind: TenantBind,
+    /// The text the plan was checked on, sent as it is ([`super::first_bind`]).
+    sent: Sent,
 }
 
 impl<Q: TenantQuery> Scoped<Q> {
     /// Attaches `tenant` to `query`, after finding every tenant-scoped table it names.
     pub(crate) fn new(query: Q, tenant: crate::TenantId) -> QueryResult<Self> {
-        let plan = plan(&query, *tenant.as_uuid())?;
-        Ok(Self { query, plan })
+        let (plan, sent) = plan(&query, *tenant.as_uuid())?;
+        Ok(Self {
+            query,
+            bind: TenantBind::new(plan.tenant),
+            plan,
+            sent,
+        })
     }
 }
 
@@ -69,6 +78,12 @@ impl<Q: TenantQuery> QueryId for Scoped<Q> {
 
 impl<Q: TenantQuery> QueryFragment<Pg> for Scoped<Q> {
     fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        walk_sent(&self.bind, &self.sent, self, out)
+    }
+}
+
+impl<Q: TenantQuery> Statement for Scoped<Q> {
+    fn walk_statement<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         self.query.walk_scoped(&self.plan, out)
     }
 }

@@ -53,6 +53,10 @@ where
         })
     }
 
+    fn written_from(&self) -> QueryResult<String> {
+        render(self.from_clause())
+    }
+
     fn walk_scoped<'b>(
         &'b self,
         plan: &'b ScopePlan,
@@ -72,16 +76,13 @@ where
         self.distinct_clause().walk_ast(out.reborrow())?;
         self.select_clause().walk_ast(out.reborrow())?;
         if let Some(entry) = locked {
-            out.push_sql(" FROM (");
-            push_scoped_body_in(plan.locked_schema.as_deref(), entry, &plan.tenant, &mut out)?;
-            out.push_sql(") AS ");
-            push_quoted(&mut out, entry.table)?;
+            push_locked_from(plan, entry, &mut out)?;
         } else {
             self.from_clause().walk_ast(out.reborrow())?;
         }
         self.where_clause().walk_ast(out.reborrow())?;
         if let Some(filter) = &plan.filtered {
-            plan.push_own_filter(filter, &mut out)?;
+            ScopePlan::push_own_filter(filter, &mut out)?;
         }
         self.group_by_clause().walk_ast(out.reborrow())?;
         self.having_clause().walk_ast(out.reborrow())?;
@@ -110,6 +111,11 @@ where
         Ok(None)
     }
 
+    fn written_from(&self) -> QueryResult<String> {
+        // Never locked, so never asked.
+        Ok(String::new())
+    }
+
     fn walk_scoped<'b>(
         &'b self,
         plan: &'b ScopePlan,
@@ -118,6 +124,19 @@ where
         plan.push_prefix(&mut out)?;
         self.walk_ast(out)
     }
+}
+
+/// ` FROM (SELECT * FROM [<schema>.]<table> WHERE <table>.<tenant column> = $1) AS <table>`:
+/// the `FROM` clause of a statement that locks rows of one table.
+pub(super) fn push_locked_from(
+    plan: &ScopePlan,
+    entry: &ScopeEntry,
+    out: &mut AstPass<'_, '_, Pg>,
+) -> QueryResult<()> {
+    out.push_sql(" FROM (");
+    push_scoped_body_in(plan.locked_schema.as_deref(), entry, out)?;
+    out.push_sql(") AS ");
+    push_quoted(out, entry.table)
 }
 
 impl<F, S, D, W, O, LOf, G, H, LC> GlobalQuery

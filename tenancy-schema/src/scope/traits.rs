@@ -186,6 +186,12 @@ pub trait TenantQuery: Query + QueryId + QueryFragment<Pg> + sealed::Sealed {
     /// When the `WHERE` clause cannot be rendered.
     fn own_where(&self) -> QueryResult<Option<bool>>;
 
+    /// The `FROM` clause as written (` FROM "posts"`), which a row lock replaces.
+    ///
+    /// # Errors
+    /// When the clause cannot be rendered.
+    fn written_from(&self) -> QueryResult<String>;
+
     /// Writes the scoped statement.
     ///
     /// # Errors

@@ -2,6 +2,7 @@
 //! their `SET` list, which the types alone cannot make once raw value fragments are involved.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
@@ -10,6 +11,8 @@ use uuid::Uuid;
 
 use super::checked::{WriteShape, tables_checked};
 use super::entry::ScopeEntry;
+use super::first_bind::{AsWritten, Reserved, Sent, Statement, TenantBind, walk_sent};
+use super::named::tables_read_by_write;
 use super::plan::ScopePlan;
 use super::traits::ScopedTable;
 
@@ -40,14 +43,32 @@ pub(crate) fn check_changeset<T: ScopedTable>(statement_sql: &str) -> Result<(),
     Ok(())
 }
 
+/// What a write's text must pass, kept to check the text of its `RETURNING` form too.
+type WriteCheck = Arc<dyn Fn(&str) -> Result<(), crate::Error> + Send + Sync>;
+
 /// A write statement (`UPDATE`, `DELETE`) prefixed with the shadowing CTEs of every
 /// tenant-scoped table its sub-queries name, so that sub-queries in its `SET` list and filters
 /// read only the tenant's rows. The target of an `UPDATE`/`DELETE` is always the table itself (a CTE
-/// never shadows it), filtered by the explicit tenant predicate.
-#[derive(Debug)]
+/// never shadows it), filtered by the explicit tenant predicate. What is sent is the text that
+/// was checked.
 pub struct WithScope<S> {
     plan: ScopePlan,
     statement: S,
+    bind: TenantBind,
+    /// The checked text, or why the text of the statement's `RETURNING` form was refused.
+    sent: Result<Sent, String>,
+    target: &'static str,
+    check: WriteCheck,
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for WithScope<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WithScope")
+            .field("plan", &self.plan)
+            .field("statement", &self.statement)
+            .field("sent", &self.sent)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S: QueryFragment<Pg> + QueryId> WithScope<S> {
@@ -56,23 +77,46 @@ impl<S: QueryFragment<Pg> + QueryId> WithScope<S> {
     /// found to name ([`WriteShape::checked_tables`]); with it, nothing is rendered or checked.
     pub(crate) fn checked(
         statement: S,
-        target: &str,
+        target: &'static str,
         tenant: Uuid,
-        known: Option<Vec<ScopeEntry>>,
-        check: impl FnOnce(&str) -> Result<(), crate::Error>,
+        known: Option<(Vec<ScopeEntry>, Sent)>,
+        check: impl Fn(&str) -> Result<(), crate::Error> + Send + Sync + 'static,
     ) -> Result<Self, crate::Error> {
-        let tables = tables_checked(&statement, target, WriteShape::of::<S>(false), known, check)?;
+        let bind = TenantBind::new(tenant);
+        let (tables, sent) = tables_checked(
+            &Reserved(&bind, &AsWritten(&statement)),
+            target,
+            WriteShape::of::<S>(false),
+            known,
+            &check,
+        )?;
+        let plan = ScopePlan::shadowing(tenant, tables);
+        let sent = sent.after(&plan.prefix_text()?);
         Ok(Self {
-            plan: ScopePlan::shadowing(tenant, tables),
+            plan,
             statement,
+            bind,
+            sent: Ok(sent),
+            target,
+            check: Arc::new(check),
         })
     }
 }
 
-impl<S: QueryFragment<Pg>> QueryFragment<Pg> for WithScope<S> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+impl<S: QueryFragment<Pg>> Statement for WithScope<S> {
+    fn walk_statement<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         self.plan.push_prefix(&mut out)?;
         self.statement.walk_ast(out)
+    }
+}
+
+impl<S: QueryFragment<Pg>> QueryFragment<Pg> for WithScope<S> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let sent = self
+            .sent
+            .as_ref()
+            .map_err(|e| diesel::result::Error::QueryBuilderError(e.clone().into()))?;
+        walk_sent(&self.bind, sent, self, out)
     }
 }
 
@@ -89,15 +133,37 @@ impl<S: QueryId> QueryId for WithScope<S> {
 impl<S, Conn> RunQueryDsl<Conn> for WithScope<S> {}
 
 /// `UPDATE ... RETURNING` as a query: Diesel adds `RETURNING *` when the statement is turned
-/// into a query; the prefix stays in front.
-impl<S: diesel::query_builder::AsQuery> diesel::query_builder::AsQuery for WithScope<S> {
+/// into a query; the prefix stays in front. Its text is checked again as the write's was.
+impl<S> diesel::query_builder::AsQuery for WithScope<S>
+where
+    S: diesel::query_builder::AsQuery,
+    S::Query: QueryFragment<Pg>,
+{
     type SqlType = S::SqlType;
     type Query = WithScopeQuery<S::Query>;
 
     fn as_query(self) -> Self::Query {
+        let statement = self.statement.as_query();
+        let sent = self.sent.and_then(|_| {
+            let refused = |e: &dyn std::fmt::Display| e.to_string();
+            let sent = Sent::render(&Reserved(&self.bind, &AsWritten(&statement)))
+                .map_err(|e| refused(&e))?;
+            (self.check)(&sent.sql).map_err(|e| refused(&e))?;
+            let tables = tables_read_by_write(&sent.sql, self.target).map_err(|e| refused(&e))?;
+            if let Some(t) = tables.iter().find(|t| !self.plan.ctes.contains(t)) {
+                return Err(refused(&crate::SqlTextError::ChangedAfterPlanning(
+                    t.table.to_owned(),
+                )));
+            }
+            Ok(sent.after(&self.plan.prefix_text().map_err(|e| refused(&e))?))
+        });
         WithScopeQuery(WithScope {
             plan: self.plan,
-            statement: self.statement.as_query(),
+            statement,
+            bind: self.bind,
+            sent,
+            target: self.target,
+            check: self.check,
         })
     }
 }

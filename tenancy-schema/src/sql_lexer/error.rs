@@ -156,6 +156,13 @@ pub enum SqlTextError {
         "`tx.execute`/`load_sql` take raw `diesel::sql_query(..)` only (with `.bind(..)`, boxed or not), not the Diesel statement `{0}`: load it with `tx.load(query)` or write it with `tx.insert`/`tx.update`/`tx.delete`, which scope it to the tenant"
     )]
     NotRawSql(String),
+    /// A fragment of the application's own rendered the statement differently when it was
+    /// written for sending than when tenancy planned it, and the text to send names a
+    /// tenant-scoped table the plan does not filter.
+    #[error(
+        "the statement names the tenant-scoped table `{0}` where tenancy's plan does not filter it: a `QueryFragment` of your own renders different SQL from one call to the next, which tenancy cannot scope; render the same SQL every time and put values in binds"
+    )]
+    ChangedAfterPlanning(String),
     /// A changeset assignment that is not `"column" = value` for a column of the table.
     #[error(
         "the changeset of an update of `{table}` does not assign one of its columns here: `{item}`"

@@ -10,7 +10,7 @@ use diesel::query_dsl::LoadQuery;
 use diesel::query_dsl::methods::ExecuteDsl;
 use diesel::query_dsl::methods::LimitDsl;
 
-use crate::scope::{GlobalQuery, GlobalTable};
+use crate::scope::{Global, GlobalQuery, GlobalTable};
 use crate::{Error, Result};
 
 /// A connection for global tables. Queries touching a tenant-scoped table do not compile.
@@ -24,21 +24,16 @@ impl std::fmt::Debug for SystemConn<'_> {
     }
 }
 
-/// Refuses a statement for the system connection that names a tenant-scoped table anywhere
-/// (a sub-query, an `INSERT ... SELECT`, a raw fragment): the types only show its target.
-/// Shared with the async executor through `tenancy_schema::__private_v0_1`.
+/// A statement for the system connection, refused when it names a tenant-scoped table
+/// anywhere (a sub-query, an `INSERT ... SELECT`, a raw fragment): the types only show its
+/// target. What is sent is the text that was checked. Shared with the async executor through
+/// `tenancy_schema::__private_v0_1`.
 ///
 /// # Errors
 /// [`Error::UnsafeSql`] naming the tenant table.
 #[doc(hidden)]
-pub fn check_global<Q: QueryFragment<Pg>>(statement: &Q) -> Result<()> {
-    let sql = crate::scope::render(statement)?;
-    if let Some(table) = crate::scope::tables_named_in(&sql)?.first() {
-        return Err(
-            crate::SqlTextError::TenantTableOnSystemConnection(table.table.to_owned()).into(),
-        );
-    }
-    Ok(())
+pub fn check_global<Q: QueryFragment<Pg>>(statement: Q) -> Result<Global<Q>> {
+    Global::checked(statement)
 }
 
 impl SystemConn<'_> {
@@ -49,10 +44,10 @@ impl SystemConn<'_> {
     /// fragment); database errors.
     pub fn load<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
     where
-        Q: GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, PgConnection, U>,
+        Q: GlobalQuery + QueryFragment<Pg>,
+        Global<Q>: LoadQuery<'q, PgConnection, U>,
     {
-        check_global(&query)?;
-        query.load(self.conn).map_err(Error::from)
+        check_global(query)?.load(self.conn).map_err(Error::from)
     }
 
     /// Runs a `SELECT` over global tables and returns the first row, or `NotFound`.
@@ -61,10 +56,12 @@ impl SystemConn<'_> {
     /// As [`SystemConn::load`].
     pub fn get_result<'q, Q, U>(&mut self, query: Q) -> Result<U>
     where
-        Q: GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, PgConnection, U>,
+        Q: GlobalQuery + QueryFragment<Pg>,
+        Global<Q>: LoadQuery<'q, PgConnection, U>,
     {
-        check_global(&query)?;
-        query.get_result(self.conn).map_err(Error::from)
+        check_global(query)?
+            .get_result(self.conn)
+            .map_err(Error::from)
     }
 
     /// Runs a `SELECT` over global tables and returns all rows ([`SystemConn::load`] under
@@ -74,7 +71,8 @@ impl SystemConn<'_> {
     /// As [`SystemConn::load`].
     pub fn get_results<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
     where
-        Q: GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, PgConnection, U>,
+        Q: GlobalQuery + QueryFragment<Pg>,
+        Global<Q>: LoadQuery<'q, PgConnection, U>,
     {
         self.load(query)
     }
@@ -86,7 +84,8 @@ impl SystemConn<'_> {
     pub fn first<'q, Q, U>(&mut self, query: Q) -> Result<U>
     where
         Q: LimitDsl,
-        Limit<Q>: GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, PgConnection, U>,
+        Limit<Q>: GlobalQuery + QueryFragment<Pg>,
+        Global<Limit<Q>>: LoadQuery<'q, PgConnection, U>,
     {
         self.get_result(query.limit(1))
     }
@@ -98,8 +97,8 @@ impl SystemConn<'_> {
     pub fn count<'q, Q>(&mut self, query: Q) -> Result<i64>
     where
         Q: diesel::QueryDsl + diesel::query_dsl::methods::SelectDsl<diesel::dsl::CountStar>,
-        diesel::dsl::Select<Q, diesel::dsl::CountStar>:
-            GlobalQuery + QueryFragment<Pg> + LoadQuery<'q, PgConnection, i64>,
+        diesel::dsl::Select<Q, diesel::dsl::CountStar>: GlobalQuery + QueryFragment<Pg>,
+        Global<diesel::dsl::Select<Q, diesel::dsl::CountStar>>: LoadQuery<'q, PgConnection, i64>,
     {
         self.get_result(query.count())
     }
@@ -108,7 +107,7 @@ impl SystemConn<'_> {
     ///
     /// # Errors
     /// As [`SystemConn::load`].
-    pub fn exists<Q>(&mut self, query: Q) -> Result<bool>
+    pub fn exists<'q, Q>(&mut self, query: Q) -> Result<bool>
     where
         Q: GlobalQuery + QueryFragment<Pg> + diesel::query_builder::QueryId,
         diesel::dsl::exists<Q>: diesel::expression::Expression<SqlType = diesel::sql_types::Bool>
@@ -116,9 +115,11 @@ impl SystemConn<'_> {
             + diesel::query_builder::QueryId
             + diesel::expression::ValidGrouping<()>
             + diesel::expression::SelectableExpression<diesel::query_builder::NoFromClause>,
+        diesel::helper_types::select<diesel::dsl::exists<Q>>: QueryFragment<Pg>,
+        Global<diesel::helper_types::select<diesel::dsl::exists<Q>>>:
+            LoadQuery<'q, PgConnection, bool>,
     {
-        check_global(&query)?;
-        diesel::select(diesel::dsl::exists(query))
+        check_global(diesel::select(diesel::dsl::exists(query)))?
             .get_result(self.conn)
             .map_err(Error::from)
     }
@@ -129,10 +130,10 @@ impl SystemConn<'_> {
     /// As [`SystemConn::load`]: an `INSERT ... SELECT` must read global tables only.
     pub fn execute<Q>(&mut self, statement: Q) -> Result<usize>
     where
-        Q: GlobalQuery + QueryFragment<Pg> + ExecuteDsl<PgConnection>,
+        Q: GlobalQuery + QueryFragment<Pg>,
+        Global<Q>: ExecuteDsl<PgConnection>,
     {
-        check_global(&statement)?;
-        ExecuteDsl::execute(statement, self.conn).map_err(Error::from)
+        ExecuteDsl::execute(check_global(statement)?, self.conn).map_err(Error::from)
     }
 
     /// Loads rows from raw SQL. It runs as the application role with no tenant set, so row

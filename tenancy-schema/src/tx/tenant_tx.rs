@@ -13,7 +13,8 @@ use diesel::{Column, ExpressionMethods, PgConnection, RunQueryDsl};
 use super::{ManyRows, OneRow, RawSql, ScopedDelete, ScopedUpdate, raw_sql_only};
 use crate::scope::{
     InsertReturns, OnConflict, ReturningAll, ScopedExists, ScopedTable, SingleInsert, TenantEq,
-    TenantFreeValues, TenantInsert, TenantQuery, WriteShape, check_changeset, tables_checked,
+    TenantFreeValues, TenantInsert, TenantParam, TenantQuery, WriteShape, check_changeset,
+    tables_checked,
 };
 use crate::{Error, PrincipalId, Result, Scoped, TenantId};
 
@@ -273,8 +274,8 @@ impl<'c> TenantTx<'c> {
     pub fn update<T: ScopedTable>(
         &mut self,
         table: T,
-    ) -> ScopedUpdate<'_, 'c, T, TenantEq<T::TenantColumn>> {
-        let predicate = TenantEq::new(T::TenantColumn::default(), self.tenant);
+    ) -> ScopedUpdate<'_, 'c, T, TenantParam<T::TenantColumn>> {
+        let predicate = crate::scope::predicate::tenant_predicate::<T>();
         ScopedUpdate {
             tx: self,
             table,
@@ -286,8 +287,8 @@ impl<'c> TenantTx<'c> {
     pub fn delete<T: ScopedTable>(
         &mut self,
         table: T,
-    ) -> ScopedDelete<'_, 'c, T, TenantEq<T::TenantColumn>> {
-        let predicate = TenantEq::new(T::TenantColumn::default(), self.tenant);
+    ) -> ScopedDelete<'_, 'c, T, TenantParam<T::TenantColumn>> {
+        let predicate = crate::scope::predicate::tenant_predicate::<T>();
         ScopedDelete {
             tx: self,
             table,
@@ -377,16 +378,18 @@ where
 {
     let mut statement = TenantInsert {
         rows,
-        tenant: *tenant.as_uuid(),
         conflict,
         returning: returning.then(T::all_columns),
         scope: None,
+        bind: crate::scope::TenantBind::new(*tenant.as_uuid()),
+        sent: None,
     };
     // Without ON CONFLICT the values' type fixes the SQL (up to the number of rows); an upsert
     // takes its conflict columns from a value, so it is checked every time.
+    let rows = statement.rows.len();
     let shape = match statement.conflict {
         None => V::query_id()
-            .map(|_| WriteShape::new(std::any::TypeId::of::<(T, V::QueryId)>(), returning)),
+            .map(|_| WriteShape::new(std::any::TypeId::of::<(T, V::QueryId)>(), returning, rows)),
         Some(_) => None,
     };
     let upsert_changes = statement
@@ -398,19 +401,24 @@ where
         conflict: statement.conflict.as_ref().map(|c| c.update.is_some()),
         returning,
     };
-    let rows = statement.rows.len();
-    let tables = tables_checked(&statement, T::SCOPE.table, shape, known, |sql| {
-        crate::sql_lexer::check_insert(sql, rows, tail)?;
-        if upsert_changes {
-            check_changeset::<T>(sql)?;
-        }
-        Ok(())
-    })?;
-    if !tables.is_empty() {
-        statement.scope = Some(crate::scope::ScopePlan::shadowing(
-            *tenant.as_uuid(),
-            tables,
-        ));
+    let (tables, sent) = tables_checked(
+        &statement.reserved(),
+        T::SCOPE.table,
+        shape,
+        known,
+        &|sql| {
+            crate::sql_lexer::check_insert(sql, rows, tail)?;
+            if upsert_changes {
+                check_changeset::<T>(sql)?;
+            }
+            Ok(())
+        },
+    )?;
+    let shadowed = !tables.is_empty();
+    let plan = crate::scope::ScopePlan::shadowing(*tenant.as_uuid(), tables);
+    statement.sent = Some(sent.after(&plan.prefix_text()?));
+    if shadowed {
+        statement.scope = Some(plan);
     }
     Ok(statement)
 }

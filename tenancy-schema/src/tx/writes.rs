@@ -149,7 +149,7 @@ fn filtered_write<T, P, S>(
     tenant: TenantId,
     predicate: P,
     build: impl FnOnce(P) -> S,
-    check: impl FnOnce(&str) -> Result<()>,
+    check: impl Fn(&str) -> Result<()> + Send + Sync + 'static,
 ) -> Result<WithScope<S>>
 where
     T: ScopedTable,
@@ -166,7 +166,7 @@ where
         T::SCOPE.table,
         *tenant.as_uuid(),
         known,
-        |sql| {
+        move |sql| {
             // The predicate held on its own; it must also be what the statement's `WHERE`
             // clause is once the changeset's values are in front of it.
             if let Some(predicate) = &checked_predicate {
