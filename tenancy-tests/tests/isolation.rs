@@ -1311,7 +1311,15 @@ fn advisory_locks_taken_by_sql_do_not_reach_the_next_transaction() {
             tx.execute(diesel::sql_query("COMMIT"))?;
             tx.execute(diesel::sql_query(take))
         });
-        assert!(lock_is_free(rls), "{rls:?}: held after a COMMIT of its own");
+        // The connection is discarded (its transaction ended under the library), and the lock
+        // goes with its backend, which the server ends a moment after the client hung up.
+        let freed = (0..50).any(|_| {
+            lock_is_free(rls) || {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                false
+            }
+        });
+        assert!(freed, "{rls:?}: held after a COMMIT of its own");
         // And B's transaction, on the same connection, holds no lock of A's.
         let held: Vec<Answer> = t
             .transaction(b, |tx| {
