@@ -30,7 +30,7 @@ type PlanShape = (
 );
 
 /// A query with a plan, as it is sent (behind the tenant's bind).
-pub(super) struct Planned<'a, Q>(pub(super) &'a Q, pub(super) &'a ScopePlan);
+struct Planned<'a, Q>(&'a Q, &'a ScopePlan);
 
 impl<Q: TenantQuery> Statement for Planned<'_, Q> {
     fn walk_statement<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -96,14 +96,14 @@ fn rewritten<Q: TenantQuery>(
     planned: &Sent,
     (removed, inserted): (&str, &str),
 ) -> QueryResult<Option<Sent>> {
-    let sent = Sent::render(&Reserved(bind, &Planned(query, plan)))?;
+    // Whether it may be cached is the planned text's answer: only the text is written again.
+    let sql = render(&Reserved(bind, &Planned(query, plan)))?;
     let prefix = plan.prefix_text()?;
-    let same = sent
-        .sql
+    let same = sql
         .strip_prefix(prefix.as_str())
         .is_some_and(|rest| is_replacement(&planned.sql, rest, removed, inserted));
-    Ok(same.then_some(Sent {
-        sql: sent.sql,
+    Ok(same.then(|| Sent {
+        sql: sql.into(),
         safe_to_cache: planned.safe_to_cache,
     }))
 }
