@@ -13,12 +13,13 @@ mod common;
 
 use common::Rls;
 use common::attacks::{
-    BREAKOUTS, HIDDEN_VIEWS, NOT_REACHING, NOT_ROUTINES, REACHING, REACHING_SETUP,
-    READING_FUNCTIONS, ROUTINES, ROUTINES_SETUP, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL,
-    STRINGS_READ_TWO_WAYS, assert_b_untouched, context_tagged_over_a_guessed_nonce,
-    reaching_fragments, reaching_value, refused_as_hidden_view, refused_as_reaching,
-    refused_as_reading_function, refused_as_routine, refused_as_run_from_text, replays_of,
-    string_across_fragments, tenant_column_assignments, unsafe_sql, value_breakouts,
+    BREAKOUTS, CLOSING_THE_WRAPPER, HIDDEN_VIEWS, HIDING_THE_LOCKED_FROM, NOT_REACHING,
+    NOT_ROUTINES, REACHING, REACHING_SETUP, READING_FUNCTIONS, ROUTINES, ROUTINES_SETUP,
+    RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL, STRINGS_READ_TWO_WAYS, assert_b_untouched,
+    context_tagged_over_a_guessed_nonce, reaching_fragments, reaching_value,
+    refused_as_hidden_view, refused_as_reaching, refused_as_reading_function, refused_as_routine,
+    refused_as_run_from_text, replays_of, string_across_fragments, tenant_column_assignments,
+    unsafe_sql, value_breakouts,
 };
 use common::schema::{categories, comments, posts};
 use diesel::connection::SimpleConnection;
@@ -170,6 +171,87 @@ fn sql_run_from_text_and_escaped_names_are_refused_before_sending() {
             let e = refused_in_filter(&t, a, fragment);
             assert!(refused_as_run_from_text(&e), "{rls:?} {fragment}: {e}");
         }
+    }
+}
+
+/// A row lock reads its table through a derived table that tenancy writes between the select
+/// list and the filter. Fragments on both sides of it that would make it a comment or a
+/// literal, and read the table itself after it, are refused: tenancy's part has to be read as
+/// code where it went in. With row level security off nothing else would stop them.
+#[test]
+fn fragments_cannot_hide_the_derived_table_a_row_lock_reads() {
+    for rls in Rls::all() {
+        let (a, _) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        for &(select, filter) in HIDING_THE_LOCKED_FROM {
+            let context = format!("{rls:?} {select} … {filter}");
+            let e = unsafe_sql(
+                t.transaction(a, |tx| {
+                    tx.load::<_, String>(
+                        posts::table
+                            .select(sql::<Text>(select))
+                            .filter(sql::<Bool>(filter))
+                            .for_update(),
+                    )
+                }),
+                &context,
+            );
+            assert!(
+                matches!(e, SqlTextError::ChangedAfterPlanning(ref table) if table == "posts"),
+                "{context}: {e}"
+            );
+        }
+        // The same lock with fragments that keep to themselves runs, on the tenant's rows only.
+        let mut own: Vec<String> = t
+            .transaction(a, |tx| {
+                tx.load(
+                    posts::table
+                        .select(sql::<Text>("title /* a comment */"))
+                        .filter(sql::<Bool>("title <> '*/'"))
+                        .order(posts::id)
+                        .for_update(),
+                )
+            })
+            .unwrap();
+        own.sort();
+        assert_eq!(own, titles(&t, a), "{rls:?}");
+    }
+}
+
+/// `tx.exists(..)` sends the scoped statement inside `SELECT EXISTS (..)`. A filter that closes
+/// one parenthesis more than it opens would put the rest of the statement outside it, past the
+/// CTEs that shadow its tables: refused, whatever the statement's tables.
+#[test]
+fn a_statement_cannot_close_the_parentheses_tenancy_wraps_it_in() {
+    for rls in Rls::all() {
+        let (a, _) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        for fragment in CLOSING_THE_WRAPPER {
+            let context = format!("{rls:?} {fragment}");
+            let e = unsafe_sql(
+                t.transaction(a, |tx| {
+                    tx.exists(posts::table.filter(sql::<Bool>(fragment)))
+                }),
+                &context,
+            );
+            assert!(matches!(e, SqlTextError::Unbalanced(_)), "{context}: {e}");
+            let e = unsafe_sql(
+                t.transaction(a, |tx| {
+                    tx.exists(categories::table.filter(sql::<Bool>(fragment)))
+                }),
+                &context,
+            );
+            assert!(matches!(e, SqlTextError::Unbalanced(_)), "{context}: {e}");
+        }
+        // Balanced, the same sub-select is scoped: no title of another tenant starts with b.
+        let found = t
+            .transaction(a, |tx| {
+                tx.exists(categories::table.filter(sql::<Bool>(
+                    "(true) AND EXISTS (SELECT 1 FROM posts WHERE title LIKE 'b%')",
+                )))
+            })
+            .unwrap();
+        assert!(!found, "{rls:?}");
     }
 }
 

@@ -13,12 +13,13 @@
 mod common;
 
 use common::attacks::{
-    BREAKOUTS, HIDDEN_VIEWS, NOT_REACHING, NOT_ROUTINES, REACHING, REACHING_SETUP,
-    READING_FUNCTIONS, ROUTINES, ROUTINES_SETUP, RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL,
-    STRINGS_READ_TWO_WAYS, assert_b_untouched, context_tagged_over_a_guessed_nonce,
-    reaching_fragments, reaching_value, refused_as_hidden_view, refused_as_reaching,
-    refused_as_reading_function, refused_as_routine, refused_as_run_from_text, replays_of,
-    string_across_fragments, tenant_column_assignments, unsafe_sql, value_breakouts,
+    BREAKOUTS, CLOSING_THE_WRAPPER, HIDDEN_VIEWS, HIDING_THE_LOCKED_FROM, NOT_REACHING,
+    NOT_ROUTINES, REACHING, REACHING_SETUP, READING_FUNCTIONS, ROUTINES, ROUTINES_SETUP,
+    RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL, STRINGS_READ_TWO_WAYS, assert_b_untouched,
+    context_tagged_over_a_guessed_nonce, reaching_fragments, reaching_value,
+    refused_as_hidden_view, refused_as_reaching, refused_as_reading_function, refused_as_routine,
+    refused_as_run_from_text, replays_of, string_across_fragments, tenant_column_assignments,
+    unsafe_sql, value_breakouts,
 };
 use common::schema::{categories, comments, posts};
 use common::{Rls, assert_async_sessions_clean, async_tenancy_with, async_titles as titles};
@@ -351,6 +352,44 @@ async fn typed_writes_checked_once_stay_scoped_every_time() {
             assert!(
                 copies.iter().all(|title| title == own),
                 "{run}: another tenant's text was copied: {copies:?}"
+            );
+        }
+    }
+}
+
+/// As in the sync suite: a row lock's derived table cannot be hidden by the fragments around
+/// it, and a statement cannot close the parentheses of `SELECT EXISTS (..)`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fragments_cannot_hide_a_row_lock_or_leave_exists() {
+    for (_, run, a, _, t) in each_run(1).await {
+        for &(select, filter) in HIDING_THE_LOCKED_FROM {
+            let r = t
+                .transaction(a, async |tx| {
+                    tx.load::<_, String>(
+                        posts::table
+                            .select(sql::<Text>(select))
+                            .filter(sql::<Bool>(filter))
+                            .for_update(),
+                    )
+                    .await
+                })
+                .await;
+            let e = unsafe_sql(r, &run);
+            assert!(
+                matches!(e, SqlTextError::ChangedAfterPlanning(_)),
+                "{run} {select} … {filter}: {e}"
+            );
+        }
+        for fragment in CLOSING_THE_WRAPPER {
+            let r = t
+                .transaction(a, async |tx| {
+                    tx.exists(posts::table.filter(sql::<Bool>(fragment))).await
+                })
+                .await;
+            let e = unsafe_sql(r, &run);
+            assert!(
+                matches!(e, SqlTextError::Unbalanced(_)),
+                "{run} {fragment}: {e}"
             );
         }
     }

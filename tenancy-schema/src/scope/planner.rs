@@ -99,17 +99,21 @@ fn rewritten<Q: TenantQuery>(
     // Whether it may be cached is the planned text's answer: only the text is written again.
     let sql = render(&Reserved(bind, &Planned(query, plan)))?;
     let prefix = plan.prefix_text()?;
-    let same = sql
-        .strip_prefix(prefix.as_str())
-        .is_some_and(|rest| is_replacement(&planned.sql, rest, removed, inserted));
+    // And tenancy's part has to be read as the code it is where it went in: a fragment in
+    // front of it that opened a comment or a literal would make it text, and leave a table
+    // the fragment names after it unfiltered.
+    let same = sql.strip_prefix(prefix.as_str()).is_some_and(|rest| {
+        replaced_at(&planned.sql, rest, removed, inserted)
+            .is_some_and(|at| crate::sql_lexer::is_code_at(rest, at, inserted))
+    });
     Ok(same.then(|| Sent {
         sql: sql.into(),
         safe_to_cache: planned.safe_to_cache,
     }))
 }
 
-/// Whether `sent` is `planned` with `removed` replaced by `inserted` at one place.
-fn is_replacement(planned: &str, sent: &str, removed: &str, inserted: &str) -> bool {
+/// Where `sent` is `planned` with `removed` replaced by `inserted` at one place, if it is.
+fn replaced_at(planned: &str, sent: &str, removed: &str, inserted: &str) -> Option<usize> {
     let common = planned
         .bytes()
         .zip(sent.bytes())
@@ -118,7 +122,7 @@ fn is_replacement(planned: &str, sent: &str, removed: &str, inserted: &str) -> b
     // The replaced part may open with what the inserted one opens with (` FROM `): it starts
     // at most that far before the first difference.
     let earliest = common.saturating_sub(removed.len().max(inserted.len()));
-    (earliest..=common).any(|at| {
+    (earliest..=common).find(|&at| {
         planned.get(at..).is_some_and(|p| p.starts_with(removed))
             && sent.get(at..).is_some_and(|s| s.starts_with(inserted))
             && planned.get(at + removed.len()..) == sent.get(at + inserted.len()..)
@@ -137,6 +141,7 @@ fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<(ScopeP
     // Rendered once, read, and sent as read: behind the prefix, or with tenancy's own part
     // put in its place (`rewritten`).
     let planned = Sent::render(&Reserved(&bind, &AsWritten(query)))?;
+    crate::sql_lexer::check_balanced(&planned.sql).map_err(unsafe_sql)?;
     let behind_prefix = |plan: ScopePlan| -> QueryResult<(ScopePlan, Sent)> {
         let sent = planned.after(&plan.prefix_text()?);
         Ok((plan, sent))
@@ -176,8 +181,9 @@ fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<(ScopeP
         };
         let predicates: Vec<(&str, &str)> =
             own.iter().map(|e| (e.table, e.tenant_column)).collect();
+        let from = query.written_from()?;
         if let Some(sent) = rewritten(query, &candidate, &bind, &planned, ("", &own_filter))?
-            && crate::sql_lexer::filter_holds(&sent.sql, &predicates)
+            && crate::sql_lexer::filter_holds(&sent.sql, &from, &predicates)
         {
             return Ok((candidate, sent));
         }

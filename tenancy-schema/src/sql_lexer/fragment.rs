@@ -30,6 +30,57 @@ pub(super) fn check_fragment(sql: &str) -> Result<(), SqlTextError> {
     }
 }
 
+/// Checks that `sql`, a whole statement, closes every parenthesis it opens and no other.
+/// Tenancy sends some statements inside parentheses of its own (`SELECT EXISTS (..)`): one
+/// that closed a parenthesis more would leave them, and what followed would be read outside
+/// the statement, out of reach of the tables it shadows.
+pub(crate) fn check_balanced(sql: &str) -> Result<(), SqlTextError> {
+    let mut depth: i64 = 0;
+    for token in tokenize(sql)? {
+        match token {
+            Token::Punct('(') => depth += 1,
+            Token::Punct(')') => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err(SqlTextError::Unbalanced(excerpt(sql)));
+                }
+            }
+            _ => {}
+        }
+    }
+    if depth == 0 {
+        Ok(())
+    } else {
+        Err(SqlTextError::Unbalanced(excerpt(sql)))
+    }
+}
+
+/// Whether `piece`, which tenancy wrote into `sql` at byte `at`, is read there as the code it
+/// is: the text in front of it ends outside every literal, quoted name and comment, the two
+/// together split into the tokens of each, and what follows starts with white space, so that
+/// nothing joins the piece's last token. A piece that a fragment in front of it swallowed (an
+/// open comment, string or dollar quote) is text to the server, not the filter it reads as.
+pub(crate) fn is_code_at(sql: &str, at: usize, piece: &str) -> bool {
+    let (Some(before), Some(after)) = (sql.get(..at), sql.get(at..)) else {
+        return false;
+    };
+    let Some(rest) = after.strip_prefix(piece) else {
+        return false;
+    };
+    if !rest.is_empty() && !rest.starts_with(|c: char| c.is_ascii_whitespace()) {
+        return false;
+    }
+    let (Ok(mut expected), Ok(own), Ok(both)) = (
+        tokenize(before),
+        tokenize(piece),
+        tokenize(&sql[..at + piece.len()]),
+    ) else {
+        return false;
+    };
+    expected.extend(own);
+    expected == both
+}
+
 /// Checks that `predicate` (rendered `<tenant filter> AND (<f1>) AND (<f2>) ...`) keeps every
 /// user filter inside its own parentheses: after `prefix` (the tenant filter, as rendered),
 /// only `AND (...)` groups may follow at the top level.
@@ -57,15 +108,15 @@ const AFTER_WHERE: &[&str] = &["group", "having", "order", "limit", "offset", "f
 /// Whether the tenant predicates `"<table>"."<column>" = $n` that tenancy wrote into the
 /// `WHERE` clause of the `SELECT` in `sql`, one per `(table, column)` of `predicates` and in
 /// that order, filter every row the statement reads: the statement has one `WHERE` outside
-/// parentheses, and it reads `WHERE <predicates>` or `WHERE (<one group>) AND <predicates>`
+/// parentheses, right behind its `FROM` clause as Diesel writes it (`from`), and it reads `WHERE <predicates>` or `WHERE (<one group>) AND <predicates>`
 /// (the predicates joined by `AND`), followed by the end of the statement or the next clause.
 /// Anything else (a filter with a top-level `OR` that Diesel did not parenthesise, a comment,
 /// a `;`) answers `false`, and the caller shadows the tables with CTEs instead.
-pub(crate) fn filter_holds(sql: &str, predicates: &[(&str, &str)]) -> bool {
-    let Ok(tokens) = code_tokens(sql) else {
+pub(crate) fn filter_holds(sql: &str, from: &str, predicates: &[(&str, &str)]) -> bool {
+    let (Ok(tokens), Ok(from)) = (code_tokens(sql), code_tokens(from)) else {
         return false;
     };
-    if predicates.is_empty() {
+    if predicates.is_empty() || from.is_empty() {
         return false;
     }
     let quoted = |t: Option<&Token>, want: &str| matches!(t, Some(Token::Ident { name, quoted: true }) if name == want);
@@ -73,6 +124,12 @@ pub(crate) fn filter_holds(sql: &str, predicates: &[(&str, &str)]) -> bool {
     let [where_at] = wheres[..] else {
         return false;
     };
+    // The tables the predicates name are the statement's own `FROM` clause, written right in
+    // front of its `WHERE`, not names a fragment gave to something else while a literal of
+    // its own hid Diesel's clause.
+    if where_at < from.len() || tokens[where_at - from.len()..where_at] != from[..] {
+        return false;
+    }
     let mut i = where_at + 1;
     if tokens.get(i) == Some(&Token::Punct('(')) {
         let Some(end) = group_end(&tokens, i) else {

@@ -42,6 +42,10 @@ pub(crate) const DYNAMIC_SQL: &[&str] = &[
     "connectby",
     // xml2: builds and runs a query on a table named in an argument.
     "xpath_table",
+    // Follow a row version of a table named in an argument to its newest one, past row level
+    // security: which rows another tenant updated, and where their new versions went.
+    "currtid",
+    "currtid2",
 ];
 
 /// The views that show the planner's statistics of tables: sample values of their rows,

@@ -41,7 +41,7 @@ fn fragments_must_stay_inside_their_parentheses() {
 
 #[test]
 fn a_tenant_predicate_in_the_where_clause_holds_only_for_the_whole_filter() {
-    let holds = |sql: &str| filter_holds(sql, &[("posts", "tenant_id")]);
+    let holds = |sql: &str| filter_holds(sql, r#" FROM "posts""#, &[("posts", "tenant_id")]);
     let p = r#""posts"."tenant_id" = $2"#;
     assert!(holds(&format!(
         r#"SELECT "posts"."id" FROM "posts" WHERE {p}"#
@@ -80,26 +80,82 @@ fn a_tenant_predicate_in_the_where_clause_holds_only_for_the_whole_filter() {
     // An inner join: one predicate per table, in order, all after the filter.
     let both = [("posts", "tenant_id"), ("comments", "tenant_id")];
     let q = r#"."tenant_id" = $"#;
+    let join = r#" FROM "posts" INNER JOIN "comments" ON ("comments"."post_id" = "posts"."id")"#;
+    let join_y = r#" FROM "posts" INNER JOIN "comments" ON (y)"#;
     assert!(filter_holds(
         &format!(
             r#"SELECT 1 FROM "posts" INNER JOIN "comments" ON ("comments"."post_id" = "posts"."id") WHERE (x) AND "posts"{q}1 AND "comments"{q}2 LIMIT $3"#
         ),
+        join,
         &both
     ));
     assert!(!filter_holds(
         &format!(
             r#"SELECT 1 FROM "posts" INNER JOIN "comments" ON (y) WHERE (x) AND "posts"{q}1 OR "comments"{q}2"#
         ),
+        join_y,
         &both
     ));
     assert!(!filter_holds(
         &format!(r#"SELECT 1 FROM "posts" INNER JOIN "comments" ON (y) WHERE (x) AND "posts"{q}1"#),
+        join_y,
         &both
     ));
     // A quote that opens in one clause and closes in another is read as the server reads it.
     assert!(!holds(&format!(
         r#"SELECT 'x FROM "posts" WHERE {p} AND ' FROM "posts" WHERE true"#
     )));
+    // Diesel's FROM hidden in a literal that a fragment opened, and a FROM of the fragment's
+    // own naming something else "posts" in front of the predicate.
+    assert!(!holds(&format!(
+        r#"SELECT "posts"."title", ' FROM "posts" WHERE (' AS x FROM (SELECT title, $1 AS tenant_id FROM posts) AS posts WHERE (true) AND {p}"#
+    )));
+}
+
+#[test]
+fn a_statement_closes_only_the_parentheses_it_opens() {
+    assert!(check_balanced(r#"SELECT 1 FROM "posts" WHERE (a) AND (b IN (SELECT 1))"#).is_ok());
+    assert!(check_balanced("SELECT ')' FROM t WHERE x = $$($$").is_ok());
+    for unbalanced in [
+        "SELECT 1 FROM t WHERE true) AND EXISTS (SELECT 1 FROM posts",
+        "SELECT 1 FROM t WHERE (true",
+    ] {
+        assert!(
+            matches!(check_balanced(unbalanced), Err(SqlTextError::Unbalanced(_))),
+            "{unbalanced}"
+        );
+    }
+}
+
+#[test]
+fn a_piece_tenancy_wrote_counts_only_where_it_is_read_as_code() {
+    let piece = r#" FROM (SELECT * FROM "posts" WHERE "posts"."tenant_id" = $1) AS "posts""#;
+    let at = "SELECT title".len();
+    let whole = |before: &str, after: &str| format!("{before}{piece}{after}");
+    assert!(is_code_at(
+        &whole("SELECT title", " WHERE true FOR UPDATE"),
+        at,
+        piece
+    ));
+    assert!(is_code_at(&whole("SELECT title", ""), at, piece));
+    // Swallowed by a comment, a string or a dollar quote that a fragment in front opened.
+    for (before, after) in [
+        ("SELECT t /*", " */ FROM posts FOR UPDATE"),
+        ("SELECT t --", "\n FROM posts FOR UPDATE"),
+        ("SELECT t '", "' AS x FROM posts FOR UPDATE"),
+        ("SELECT $q$", "$q$ AS x FROM posts FOR UPDATE"),
+    ] {
+        let sql = whole(before, after);
+        assert!(!is_code_at(&sql, before.len(), piece), "{sql}");
+    }
+    // Something joining its last token.
+    assert!(!is_code_at(
+        &whole("SELECT title", "\"x\" FOR UPDATE"),
+        at,
+        piece
+    ));
+    // Not there at all.
+    assert!(!is_code_at("SELECT title FROM posts", at, piece));
 }
 
 #[test]

@@ -40,6 +40,34 @@ pub const RUN_FROM_TEXT: &[&str] = &[
     // level security is off.
     "EXISTS (SELECT 1 FROM pg_catalog.pg_stats s WHERE s.tablename = 'posts' AND s.most_common_vals::text LIKE '%b one%')",
     r#"EXISTS (SELECT 1 FROM "pg_stats_ext" WHERE tablename = 'posts')"#,
+    // Follows a row version of a table named in text to its newest one, past row level
+    // security: whether, and where, another tenant updated a row.
+    "currtid2('posts', '(0,1)'::tid) <> '(0,1)'::tid",
+];
+
+/// A select list and a filter, on `posts` under a row lock, that would put the derived table
+/// tenancy writes between them (the table's rows of the tenant) inside a comment, a string or
+/// a dollar quote that the first opens and the second closes, and read `posts` itself after
+/// it: refused before sending (`SqlTextError::ChangedAfterPlanning`). The last one also
+/// comments out the lock, so that it can read an aggregate.
+pub const HIDING_THE_LOCKED_FROM: &[(&str, &str)] = &[
+    ("title /*", "*/ FROM posts WHERE true"),
+    ("title --", "\n FROM posts WHERE true"),
+    ("title || '", "' FROM posts WHERE true"),
+    ("title || $q$", "$q$ FROM posts WHERE true"),
+    (
+        "s /*",
+        "*/ FROM (SELECT string_agg(title, ',') AS s FROM posts) x --",
+    ),
+];
+
+/// Filters that close one parenthesis more than they open, so that the rest of the statement
+/// would stand outside tenancy's `SELECT EXISTS (..)` and the tables it shadows: refused
+/// before sending (`SqlTextError::Unbalanced`). The second reads every tenant's titles
+/// through an error message.
+pub const CLOSING_THE_WRAPPER: &[&str] = &[
+    "true) AND EXISTS (SELECT 1 FROM posts WHERE title LIKE 'b%'",
+    "true) AND (SELECT string_agg(title, ',') FROM posts)::int > 0 AND EXISTS (SELECT 1",
 ];
 
 /// Relations that hold or show tenant rows under another name: views (run with their
