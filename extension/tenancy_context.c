@@ -333,7 +333,8 @@ without_entry(PlannedStmt *pstmt, const char *queryString, const char *before)
  * The other session state a statement can leave behind for the next transaction on a pooled
  * connection, refused outright on a tenancy connection: prepared statements made or dropped
  * with SQL (they share their names with the driver's own, so DEALLOCATE and PREPARE of one of
- * those would change what a later transaction runs), LISTEN, cursors WITH HOLD, DISCARD.
+ * those would change what a later transaction runs), LISTEN, cursors WITH HOLD, DISCARD, and
+ * prepared transactions (two-phase commit), which outlive the session itself.
  * And what outlives the connection itself: any role may change its own password and its
  * own defaults (ALTER ROLE CURRENT_USER SET search_path ..), which every later connection of
  * the login, whichever tenant it serves, logs in with or starts from.
@@ -421,6 +422,29 @@ guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 				break;
 			case T_DiscardStmt:
 				what = "DISCARD";
+				break;
+			case T_TransactionStmt:
+
+				/*
+				 * A prepared transaction outlives the session that prepared it, with its
+				 * locks, and any session of the same login may commit or roll it back: one
+				 * tenant's SQL could leave work behind that another tenant's SQL finishes
+				 * or discards. tenancy never prepares one.
+				 */
+				switch (((TransactionStmt *) stmt)->kind)
+				{
+					case TRANS_STMT_PREPARE:
+						what = "PREPARE TRANSACTION";
+						break;
+					case TRANS_STMT_COMMIT_PREPARED:
+						what = "COMMIT PREPARED";
+						break;
+					case TRANS_STMT_ROLLBACK_PREPARED:
+						what = "ROLLBACK PREPARED";
+						break;
+					default:
+						break;
+				}
 				break;
 			case T_DeclareCursorStmt:
 				if (((DeclareCursorStmt *) stmt)->options & CURSOR_OPT_HOLD)

@@ -1089,6 +1089,12 @@ fn statements_whose_effect_outlives_the_transaction_are_refused() {
         "ALTER ROLE CURRENT_USER SET search_path = information_schema, public",
         "DO $$ BEGIN EXECUTE 'ALTER ROLE CURRENT_USER SET statement_timeout = 1'; END $$",
         "ALTER DATABASE CURRENT SET statement_timeout = 1",
+        // A prepared transaction outlives the session, holding its locks, and any session of
+        // the login (another tenant's) may commit or roll it back. Refused before the server
+        // looks at max_prepared_transactions, which is 0 here and not on Citus.
+        "PREPARE TRANSACTION 'tenancy_two_phase'",
+        "COMMIT PREPARED 'tenancy_two_phase'",
+        "ROLLBACK PREPARED 'tenancy_two_phase'",
     ] {
         let e = t
             .transaction(a, |tx| tx.execute(diesel::sql_query(statement)).map(drop))
