@@ -394,14 +394,23 @@ struct Who {
     app_role_exists: bool,
     #[diesel(sql_type = Bool)]
     inherits_app_role: bool,
+    /// A member of `tenancy_app`, the role whose sessions the SQL context's readers police
+    /// (`tenancy.trusted_session()` trusts every other login's plain settings, as it trusts
+    /// the admin's); true where the migrations did not create it.
+    #[diesel(sql_type = Bool)]
+    policed: bool,
 }
+
+/// [`verify_app_login`]'s problem for a login that is no member of `tenancy_app`.
+const TRUSTED: &str = "a login that is no member of tenancy_app: the tenant context's readers trust its sessions as they trust the admin's, and take the tenant from the plain setting tenancy.tenant_id, which SQL of any tenant sets (SET LOCAL tenancy.tenant_id = '<another tenant>')";
 
 /// Checks the application login of `conn` against `app_role`; returns the login's name.
 pub(crate) fn verify_app_login(conn: &mut PgConnection, app_role: &str) -> Result<String, Error> {
     let who: Who = diesel::sql_query(
         "SELECT session_user::text AS login,
                 EXISTS (SELECT FROM pg_roles WHERE rolname = $1) AS app_role_exists,
-                COALESCE(pg_has_role(session_user, (SELECT oid FROM pg_roles WHERE rolname = $1), 'USAGE'), false) AS inherits_app_role",
+                COALESCE(pg_has_role(session_user, (SELECT oid FROM pg_roles WHERE rolname = $1), 'USAGE'), false) AS inherits_app_role,
+                COALESCE(pg_has_role(session_user, (SELECT oid FROM pg_roles WHERE rolname = 'tenancy_app'), 'MEMBER'), true) AS policed",
     )
     .bind::<Text, _>(app_role)
     .get_result(conn)?;
@@ -463,6 +472,18 @@ pub(crate) fn verify_app_login(conn: &mut PgConnection, app_role: &str) -> Resul
             role: app_role.to_owned(),
             path: who.login,
             problem: "not inherited: the login does not have the application role's privileges",
+        });
+    }
+    if !who.policed {
+        return Err(Error::UnsafeRole {
+            fix: format!(
+                "`GRANT tenancy_app TO {0}` (the migrations' grants and policies name tenancy_app: make `{app_role}` a member of it, or use tenancy_app as the application role)",
+                who.login
+            ),
+            login: who.login.clone(),
+            role: who.login.clone(),
+            path: who.login,
+            problem: TRUSTED,
         });
     }
     Ok(who.login)

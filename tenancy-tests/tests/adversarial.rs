@@ -1428,6 +1428,32 @@ fn logins_that_could_skip_row_level_security_are_refused() {
     // The BYPASSRLS role configured as the application role.
     let r = build(&f.login_url, "tenancy_admin");
     assert!(matches!(r, Err(Error::UnsafeRole { .. })), "{r:?}");
+    // An application role of its own whose login is no member of tenancy_app: the SQL
+    // context's readers trust such a session's plain `tenancy.tenant_id`, which its SQL sets.
+    // A member of both is accepted.
+    owner
+        .batch_execute(
+            "CREATE ROLE adv_own_app NOLOGIN;
+             GRANT USAGE ON SCHEMA public, tenancy TO adv_own_app;
+             GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA tenancy TO adv_own_app;
+             GRANT USAGE ON ALL SEQUENCES IN SCHEMA tenancy TO adv_own_app;
+             CREATE ROLE adv_own_app_login LOGIN INHERIT PASSWORD 'p';
+             GRANT adv_own_app TO adv_own_app_login;
+             CREATE ROLE adv_own_app_member LOGIN INHERIT PASSWORD 'p';
+             GRANT adv_own_app, tenancy_app TO adv_own_app_member;",
+        )
+        .unwrap();
+    match build(&db.url_for("adv_own_app_login", "p"), "adv_own_app") {
+        Err(Error::UnsafeRole { role, fix, .. }) => {
+            assert_eq!(role, "adv_own_app_login");
+            assert!(
+                fix.contains("GRANT tenancy_app TO adv_own_app_login"),
+                "{fix}"
+            );
+        }
+        other => panic!("expected UnsafeRole, got {other:?}"),
+    }
+    build(&db.url_for("adv_own_app_member", "p"), "adv_own_app").unwrap();
     owner.batch_execute("DROP TABLE adv_owned").unwrap();
 }
 

@@ -2189,3 +2189,346 @@ fn every_lint_id_is_exercised_by_a_test() {
         r.findings
     );
 }
+
+/// What a role of the application owns besides tables, whose owner reads or rewrites every
+/// tenant's rows whatever the policies: a domain of a column (a CHECK constraint added to it is
+/// validated against every row, past row level security, and its error quotes the value), an
+/// enum of a column (renaming its values swaps every tenant's statuses or roles), a function
+/// PostgreSQL keeps to superusers (its owner runs it: `pg_read_binary_file` reads a table's
+/// data file). Each owned by the application role itself, then by a role a login of it reaches
+/// only by SET ROLE (through a NOINHERIT role).
+#[test]
+fn domains_enums_and_superuser_functions_a_role_of_the_application_owns_are_reported() {
+    let (db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    conn.batch_execute(
+        "CREATE DOMAIN gadget_name AS text; ALTER TABLE gadgets ALTER COLUMN name TYPE gadget_name",
+    )
+    .unwrap();
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST]);
+    let options = CheckOptions::default();
+    let owned = |r: &Report, role: &str, object: &str| {
+        r.findings.iter().any(|f| {
+            f.id == "TEN065" && f.object == format!("role {role}") && f.message.contains(object)
+        })
+    };
+    let objects = [
+        ("DOMAIN gadget_name", "domain gadget_name"),
+        ("TYPE tenant_status", "type tenant_status"),
+        (
+            "FUNCTION pg_catalog.pg_read_binary_file(text)",
+            "function pg_read_binary_file(text)",
+        ),
+    ];
+    for (what, object) in objects {
+        assert!(!owned(
+            &report(&mut conn, &reg, &options),
+            "tenancy_app",
+            object
+        ));
+        conn.batch_execute(&format!("ALTER {what} OWNER TO tenancy_app"))
+            .unwrap();
+        let r = report(&mut conn, &reg, &options);
+        assert!(
+            owned(&r, "tenancy_app", object),
+            "{what}: {:#?}",
+            r.findings
+        );
+        conn.batch_execute(&format!("ALTER {what} OWNER TO CURRENT_USER"))
+            .unwrap();
+        assert!(!owned(
+            &report(&mut conn, &reg, &options),
+            "tenancy_app",
+            object
+        ));
+    }
+    // Through memberships, with an application role of this test's own.
+    let role = format!(
+        "check_own_{}",
+        &db.database_name()[db.database_name().len() - 8..]
+    );
+    let (mid, owner, login) = (
+        format!("{role}_mid"),
+        format!("{role}_owner"),
+        format!("{role}_login"),
+    );
+    conn.batch_execute(&format!(
+        "CREATE ROLE {role} NOLOGIN; CREATE ROLE {mid} NOLOGIN NOINHERIT; CREATE ROLE {owner} NOLOGIN; \
+         CREATE ROLE {login} LOGIN; GRANT {role} TO {login}; GRANT {owner} TO {mid}; GRANT {mid} TO {login}"
+    ))
+    .unwrap();
+    let options = CheckOptions {
+        app_role: role.clone(),
+        ..CheckOptions::default()
+    };
+    for (what, object) in objects {
+        conn.batch_execute(&format!("ALTER {what} OWNER TO {owner}"))
+            .unwrap();
+        let r = report(&mut conn, &reg, &options);
+        assert!(owned(&r, &login, object), "{what}: {:#?}", r.findings);
+        conn.batch_execute(&format!("ALTER {what} OWNER TO CURRENT_USER"))
+            .unwrap();
+        assert!(!owned(&report(&mut conn, &reg, &options), &login, object));
+    }
+    conn.batch_execute(&format!(
+        "DROP ROLE {login}; DROP ROLE {mid}; DROP ROLE {owner}; DROP ROLE {role}"
+    ))
+    .unwrap();
+}
+
+/// Grants of SET on a setting to a role a login of the application role reaches only by SET
+/// ROLE (through a NOINHERIT role), where `has_parameter_privilege` of the login says no: the
+/// setting made after `SET ROLE` outlives `RESET ROLE`. `session_replication_role` switches
+/// every foreign key off (TEN043); the extension's settings turn EXPLAIN back on or write the
+/// context handed to parallel workers (TEN067), also when granted to a login rather than to
+/// the role.
+#[test]
+fn settings_a_login_may_set_after_set_role_are_reported() {
+    let (db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST]);
+    let role = format!(
+        "check_set_{}",
+        &db.database_name()[db.database_name().len() - 8..]
+    );
+    let (mid, setter, login) = (
+        format!("{role}_mid"),
+        format!("{role}_setter"),
+        format!("{role}_login"),
+    );
+    conn.batch_execute(&format!(
+        "CREATE ROLE {role} NOLOGIN; CREATE ROLE {mid} NOLOGIN NOINHERIT; CREATE ROLE {setter} NOLOGIN; \
+         CREATE ROLE {login} LOGIN; GRANT {role} TO {login}; GRANT {setter} TO {mid}; GRANT {mid} TO {login}"
+    ))
+    .unwrap();
+    let options = CheckOptions {
+        app_role: role.clone(),
+        ..CheckOptions::default()
+    };
+    let steps = [
+        (
+            "TEN043",
+            "setting session_replication_role",
+            "session_replication_role",
+            setter.as_str(),
+        ),
+        (
+            "TEN067",
+            "role",
+            "tenancy_context.allow_explain",
+            setter.as_str(),
+        ),
+        (
+            "TEN067",
+            "role",
+            "tenancy_context.worker_context",
+            login.as_str(),
+        ),
+    ];
+    for (id, object, setting, to) in steps {
+        let named = |r: &Report| {
+            r.findings
+                .iter()
+                .any(|f| f.id == id && f.object.contains(object) && f.message.contains(setting))
+        };
+        assert!(
+            !named(&report(&mut conn, &reg, &options)),
+            "{setting} before"
+        );
+        conn.batch_execute(&format!("GRANT SET ON PARAMETER {setting} TO {to}"))
+            .unwrap();
+        let r = report(&mut conn, &reg, &options);
+        conn.batch_execute(&format!("REVOKE SET ON PARAMETER {setting} FROM {to}"))
+            .unwrap();
+        assert!(named(&r), "{setting} to {to}: {:#?}", r.findings);
+        assert!(
+            !named(&report(&mut conn, &reg, &options)),
+            "{setting} after"
+        );
+    }
+    conn.batch_execute(&format!(
+        "DROP ROLE {login}; DROP ROLE {mid}; DROP ROLE {setter}; DROP ROLE {role}"
+    ))
+    .unwrap();
+}
+
+/// A policy that names the tenant context without holding rows to it (`current_tenant() IS
+/// NULL OR current_tenant() IS NOT NULL`) opens a table as much as none: on a private table
+/// (TEN056) and on a copy of a tenant table in another schema (TEN006).
+#[test]
+fn a_policy_that_names_the_context_without_holding_to_it_opens_the_table() {
+    let (_db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST]);
+    let options = CheckOptions::default();
+    let named_only = "tenancy.current_tenant() IS NULL OR tenancy.current_tenant() IS NOT NULL";
+    conn.batch_execute(&format!(
+        "GRANT SELECT ON users TO tenancy_app; \
+         ALTER TABLE users ENABLE ROW LEVEL SECURITY; ALTER TABLE users FORCE ROW LEVEL SECURITY; \
+         CREATE POLICY users_named ON users TO tenancy_app USING ({named_only}); \
+         CREATE SCHEMA archive; CREATE TABLE archive.gadgets AS SELECT * FROM public.gadgets; \
+         GRANT USAGE ON SCHEMA archive TO tenancy_app; GRANT SELECT ON archive.gadgets TO tenancy_app; \
+         ALTER TABLE archive.gadgets ENABLE ROW LEVEL SECURITY; \
+         CREATE POLICY copy_named ON archive.gadgets TO tenancy_app USING ({named_only})"
+    ))
+    .unwrap();
+    let r = report(&mut conn, &reg, &options);
+    assert!(present(&r, "TEN056", "table users"), "{:#?}", r.findings);
+    assert!(
+        present(&r, "TEN006", "table archive.gadgets"),
+        "{:#?}",
+        r.findings
+    );
+    // Held to the tenant, the copy is no longer open, and the private table is not read
+    // whatever the tenant.
+    conn.batch_execute(
+        "ALTER POLICY users_named ON users USING (id = tenancy.current_tenant()); \
+         ALTER POLICY copy_named ON archive.gadgets USING (tenant_id = tenancy.current_tenant())",
+    )
+    .unwrap();
+    let r = report(&mut conn, &reg, &options);
+    assert!(!present(&r, "TEN056", "table users"), "{:#?}", r.findings);
+    assert!(
+        !present(&r, "TEN006", "table archive.gadgets"),
+        "{:#?}",
+        r.findings
+    );
+}
+
+/// An application role other than `tenancy_app` whose login is no member of `tenancy_app`:
+/// `tenancy.trusted_session()` trusts such a session as it trusts the admin's, and the SQL
+/// context's readers then take the tenant from `tenancy.tenant_id`, which any SQL sets.
+#[test]
+fn a_login_the_sql_context_trusts_is_reported() {
+    let (db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST]);
+    let role = format!(
+        "check_trust_{}",
+        &db.database_name()[db.database_name().len() - 8..]
+    );
+    let login = format!("{role}_login");
+    conn.batch_execute(&format!(
+        "CREATE ROLE {role} NOLOGIN; CREATE ROLE {login} LOGIN; GRANT {role} TO {login}"
+    ))
+    .unwrap();
+    let options = CheckOptions {
+        app_role: role.clone(),
+        ..CheckOptions::default()
+    };
+    let trusted = |r: &Report| {
+        r.findings.iter().any(|f| {
+            f.id == "TEN067"
+                && f.object == "function tenancy.trusted_session()"
+                && f.message.contains(&login)
+        })
+    };
+    let r = report(&mut conn, &reg, &options);
+    assert!(trusted(&r), "{:#?}", r.findings);
+    // A role that does not log in opens no session. (Making the login a member of tenancy_app
+    // is the fix; a test changes no membership of tenancy_app, which the others check.)
+    conn.batch_execute(&format!("ALTER ROLE {login} NOLOGIN"))
+        .unwrap();
+    let r = report(&mut conn, &reg, &options);
+    conn.batch_execute(&format!("DROP ROLE {login}; DROP ROLE {role}"))
+        .unwrap();
+    assert!(!trusted(&r), "{:#?}", r.findings);
+    // The application's own logins, members of tenancy_app, are not trusted.
+    let r = report(&mut conn, &reg, &CheckOptions::default());
+    assert!(
+        !r.findings
+            .iter()
+            .any(|f| f.object == "function tenancy.trusted_session()"),
+        "{:#?}",
+        r.findings
+    );
+}
+
+/// PostgreSQL's `pg_stats` replaced by a superuser (with `allow_system_table_mods`) by a
+/// version without its condition on row level security: it runs with its owner's rights and
+/// shows every role that may read a column the samples of every tenant's values (TEN078).
+#[test]
+fn the_statistics_view_without_its_row_security_condition_is_reported() {
+    #[derive(diesel::QueryableByName)]
+    struct Definition {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        definition: String,
+    }
+    let (_db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST]);
+    let options = CheckOptions::default();
+    let original =
+        diesel::sql_query("SELECT pg_get_viewdef('pg_catalog.pg_stats'::regclass) AS definition")
+            .get_result::<Definition>(&mut conn)
+            .unwrap()
+            .definition;
+    let condition = "AND ((c.relrowsecurity = false) OR (NOT row_security_active(c.oid)))";
+    assert!(original.contains(condition), "{original}");
+    let define = |definition: &str| {
+        format!(
+            "SET allow_system_table_mods = on; \
+             CREATE OR REPLACE VIEW pg_catalog.pg_stats WITH (security_barrier) AS {}; \
+             RESET allow_system_table_mods",
+            definition.trim_end().trim_end_matches(';')
+        )
+    };
+    assert!(!present(
+        &report(&mut conn, &reg, &options),
+        "TEN078",
+        "view pg_stats"
+    ));
+    conn.batch_execute(&define(&original.replace(condition, "")))
+        .unwrap();
+    let r = report(&mut conn, &reg, &options);
+    assert!(present(&r, "TEN078", "view pg_stats"), "{:#?}", r.findings);
+    conn.batch_execute(&define(&original)).unwrap();
+    let r = report(&mut conn, &reg, &options);
+    assert!(!present(&r, "TEN078", "view pg_stats"), "{:#?}", r.findings);
+}
+
+/// A role a login of the application role can become whose name is no plain identifier, with
+/// a user mapping in the database: the check runs, and reads the role's rights as any other's.
+#[test]
+fn a_role_with_a_quoted_name_is_checked_like_any_other() {
+    let (db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST]);
+    let suffix = &db.database_name()[db.database_name().len() - 8..];
+    let role = format!("check_quoted_{suffix}");
+    let login = format!("{role}_login");
+    let quoted = format!("\"Check Quoted {suffix}\"");
+    let mapped = format!("{role}_mapped");
+    conn.batch_execute(&format!(
+        "CREATE ROLE {role} NOLOGIN; CREATE ROLE {login} LOGIN; CREATE ROLE {quoted} NOLOGIN; \
+         CREATE ROLE {mapped} NOLOGIN; GRANT {role} TO {login}; GRANT {quoted} TO {login}; \
+         CREATE EXTENSION IF NOT EXISTS file_fdw; CREATE SERVER quoted_files FOREIGN DATA WRAPPER file_fdw; \
+         CREATE USER MAPPING FOR {mapped} SERVER quoted_files"
+    ))
+    .unwrap();
+    let options = CheckOptions {
+        app_role: role.clone(),
+        ..CheckOptions::default()
+    };
+    let clean = check::run(&mut conn, &reg, &options);
+    conn.batch_execute(&format!("GRANT TRUNCATE ON gadgets TO {quoted}"))
+        .unwrap();
+    let truncating = check::run(&mut conn, &reg, &options);
+    conn.batch_execute(&format!(
+        "REVOKE TRUNCATE ON gadgets FROM {quoted}; DROP SERVER quoted_files CASCADE; \
+         DROP ROLE {login}; DROP ROLE {quoted}; DROP ROLE {mapped}; DROP ROLE {role}"
+    ))
+    .unwrap();
+    let clean = clean.expect("the check runs");
+    assert!(
+        !clean.findings.iter().any(|f| f.id == "TEN065"),
+        "{:#?}",
+        clean.findings
+    );
+    let truncating = truncating.expect("the check runs");
+    assert!(
+        present(&truncating, "TEN065", &format!("role {login}")),
+        "{:#?}",
+        truncating.findings
+    );
+}

@@ -447,6 +447,102 @@ pub(super) struct AuditLog {
     pub(super) others: Vec<String>,
 }
 
+/// An object owned by a role a session of the application may act as (the application role,
+/// a login of it, or a role they reach through memberships), whose owner reads every
+/// tenant's rows past row level security ([`OWNED_SQL`]).
+#[derive(QueryableByName)]
+pub(super) struct OwnedRow {
+    /// The role of the session (the owner, or a member of it).
+    #[diesel(sql_type = Text)]
+    pub(super) role: String,
+    /// The object, as SQL names it (`domain gadget_name`, `function pg_read_file(text)`).
+    #[diesel(sql_type = Text)]
+    pub(super) object: String,
+    /// Its owner.
+    #[diesel(sql_type = Text)]
+    pub(super) owner: String,
+    /// What owning it opens.
+    #[diesel(sql_type = Text)]
+    pub(super) opens: String,
+    /// The statement that gives it back.
+    #[diesel(sql_type = Text)]
+    pub(super) fix: String,
+}
+
+/// For the role `$1`, what it owns (itself, or as a member of the owner) that reads every
+/// tenant's rows whatever the policies:
+/// - a domain that a column of a table uses (directly or through a domain over it): its owner
+///   may add a CHECK constraint, which PostgreSQL validates against every row of every table
+///   using the domain, past row level security, and whose error quotes the value (`CHECK
+///   (VALUE::text::int > 0)`);
+/// - an enum a column of a table uses: its owner may rename its values, which rewrites what
+///   every tenant's rows say (`tenants.status`: every other tenant suspended, its own back);
+/// - a function PostgreSQL created (or one of the server's files, or dblink's that connects as
+///   any user): its owner may run it and grant it, whatever PostgreSQL keeps it to
+///   (`pg_read_binary_file` reads a table's data file), and a relation PostgreSQL created (a
+///   catalog), whose owner reads and writes it.
+///
+/// Superusers' objects are left out: reaching a superuser is reported already.
+const OWNED_SQL: &str = "
+WITH RECURSIVE used (typ, rel, att) AS (
+  SELECT a.atttypid, a.attrelid, a.attname
+  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+  WHERE c.relkind IN ('r', 'p', 'm') AND a.attnum > 0 AND NOT a.attisdropped
+    AND (c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) OR c.oid >= 16384)
+  UNION
+  -- A domain's base type, an array's element type.
+  SELECT CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.typelem END, used.rel, used.att
+  FROM used JOIN pg_type t ON t.oid = used.typ
+  WHERE t.typtype = 'd' OR (t.typcategory = 'A' AND t.typelem <> 0)
+)
+SELECT * FROM (
+  SELECT DISTINCT ON (t.oid) $1::text AS role,
+         format(CASE t.typtype WHEN 'd' THEN 'domain %s' ELSE 'type %s' END, t.oid::regtype) AS object,
+         o.rolname::text AS owner,
+         CASE t.typtype
+           WHEN 'd' THEN format('may add a CHECK constraint to it, which PostgreSQL validates against every row of %s (column %I) past row level security, its error quoting the value', used.rel::regclass, used.att)
+           ELSE format('may rename its values (ALTER TYPE .. RENAME VALUE), which changes what every row of %s (column %I) says, every tenant''s (swapping two values of a status or a role swaps them in every tenant)', used.rel::regclass, used.att)
+         END AS opens,
+         format(CASE t.typtype WHEN 'd' THEN 'ALTER DOMAIN %s OWNER TO <the role that runs the migrations>'
+                               ELSE 'ALTER TYPE %s OWNER TO <the role that runs the migrations>' END,
+                t.oid::regtype) AS fix
+  FROM used JOIN pg_type t ON t.oid = used.typ JOIN pg_roles o ON o.oid = t.typowner
+  WHERE t.typtype IN ('d', 'e') AND NOT o.rolsuper AND pg_has_role($1, t.typowner, 'MEMBER')
+  ORDER BY t.oid, used.rel, used.att
+) domains
+UNION ALL
+SELECT $1::text, format('function %s', p.oid::regprocedure), o.rolname::text,
+       'may run it and grant it, whatever PostgreSQL keeps it to (the server''s files, a table''s data file among them, hold every tenant''s rows)',
+       format('ALTER FUNCTION %s OWNER TO <a superuser>', p.oid::regprocedure)
+FROM pg_proc p JOIN pg_roles o ON o.oid = p.proowner
+WHERE NOT o.rolsuper AND pg_has_role($1, p.proowner, 'MEMBER')
+  AND (p.oid < 16384
+       OR (p.pronamespace = 'pg_catalog'::regnamespace
+           AND p.proname IN ('pg_read_file', 'pg_read_binary_file', 'lo_import', 'lo_export'))
+       OR (p.proname IN ('pg_file_write', 'pg_file_sync', 'pg_file_rename', 'pg_file_unlink',
+                         'dblink_connect_u')
+           AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')))
+UNION ALL
+SELECT $1::text, format('relation %s', c.oid::regclass), o.rolname::text,
+       'may read and change it: a catalog PostgreSQL keeps from other roles',
+       format('ALTER TABLE %s OWNER TO <a superuser> (with allow_system_table_mods)', c.oid::regclass)
+FROM pg_class c JOIN pg_roles o ON o.oid = c.relowner
+WHERE c.oid < 16384 AND c.relkind IN ('r', 'v', 'm') AND NOT o.rolsuper
+  AND pg_has_role($1, c.relowner, 'MEMBER')";
+
+/// The roles among `$1` (the application role and its members) that log in and whose
+/// sessions `tenancy.trusted_session()` trusts: it trusts a session whose login is no member of
+/// `tenancy_app` (the admin's), and the SQL context's readers then take the tenant from the
+/// plain setting `tenancy.tenant_id`, which any SQL sets. An application role other than
+/// `tenancy_app` whose logins are not members of it too hands every session any tenant.
+const TRUSTED_LOGINS_SQL: &str = "
+SELECT r.rolname::text AS name FROM pg_roles r
+WHERE r.rolname = ANY ($1) AND r.rolcanlogin AND NOT r.rolsuper
+  AND to_regprocedure('tenancy.trusted_session()') IS NOT NULL
+  AND CASE WHEN to_regrole('tenancy_app') IS NULL THEN true
+           ELSE NOT pg_has_role(r.oid, to_regrole('tenancy_app'), 'MEMBER') END
+ORDER BY 1";
+
 /// A member of the application role that can become a role skipping row level security.
 pub(super) struct ReachRow {
     pub(super) login: String,
@@ -508,6 +604,12 @@ pub(super) struct ContextRow {
 
 pub(super) struct Catalog {
     pub(super) reach: Vec<ReachRow>,
+    /// What a role a session of the application may act as owns that reads every tenant's
+    /// rows ([`OWNED_SQL`]).
+    pub(super) owned: Vec<OwnedRow>,
+    /// Logins of the application role whose sessions `tenancy.trusted_session()` trusts
+    /// ([`TRUSTED_LOGINS_SQL`]).
+    pub(super) trusted_logins: Vec<String>,
     /// The application role and its logins that may change the server's configuration, each
     /// with the settings (`ALTER SYSTEM`).
     pub(super) alter_system: Vec<(String, String)>,
@@ -617,10 +719,21 @@ ORDER BY 1";
 /// and histograms included, whoever's rows they are. PostgreSQL keeps these catalogs from
 /// everyone but superusers and shows them through views that leave out tables under row
 /// level security; a grant on the catalogs themselves bypasses that.
+/// PostgreSQL's views of them count too when their condition on row level security is gone
+/// (a superuser may replace them, with `allow_system_table_mods`): they run with their owner's
+/// rights, a superuser's.
 const STATISTICS_SQL: &str = "
 SELECT c.oid::regclass::text AS name
 FROM pg_class c
 WHERE c.oid IN ('pg_catalog.pg_statistic'::regclass, 'pg_catalog.pg_statistic_ext_data'::regclass)
+  AND EXISTS (SELECT FROM unnest($1::text[]) r (name)
+              WHERE has_any_column_privilege(r.name, c.oid, 'SELECT'))
+UNION ALL
+SELECT 'view ' || c.oid::regclass::text
+FROM pg_class c
+WHERE c.relnamespace = 'pg_catalog'::regnamespace
+  AND c.relname IN ('pg_stats', 'pg_stats_ext', 'pg_stats_ext_exprs') AND c.relkind = 'v'
+  AND pg_get_viewdef(c.oid) !~ 'row_security_active'
   AND EXISTS (SELECT FROM unnest($1::text[]) r (name)
               WHERE has_any_column_privilege(r.name, c.oid, 'SELECT'))
 ORDER BY 1";
@@ -1062,7 +1175,7 @@ fn for_each_role(sql: &str) -> String {
     format!(
         "SELECT DISTINCT tenancy_each.* FROM unnest($1::text[]) AS tenancy_roles (role) \
          CROSS JOIN LATERAL ({}) tenancy_each",
-        sql.replace("OPEN_TO_ROLE", OPEN_TO_ROLE)
+        sql.replace("OPEN_TO_ROLE", &open_to_role())
             .replace("WRITTEN_BY_ROLE", WRITTEN_BY_ROLE)
             .replace("$1", "tenancy_roles.role")
     )
@@ -1096,6 +1209,12 @@ const WRITTEN_BY_ROLE: &str = "(WITH RECURSIVE written (oid) AS (
   ) next
 ) SELECT written.oid FROM written)";
 
+/// A regular expression (as an SQL string) that a policy expression, as `pg_get_expr` prints
+/// it, matches when the tenant predicate on some column is the whole of it or the first
+/// operand of its top-level AND ([`super::expr::bounded_by_tenant`]): one that merely names the
+/// context (`tenancy.current_tenant() IS NULL OR ..`) does not hold a row to the tenant.
+const TENANT_BOUNDED: &str = r#"'^(\(([A-Za-z_][A-Za-z0-9_$]*|"([^"]|"")+") = ((tenancy|tenancy_context)\.current_tenant\(\)|\( SELECT (tenancy|tenancy_context)\.current_tenant\(\) AS current_tenant\))\)|\(\(([A-Za-z_][A-Za-z0-9_$]*|"([^"]|"")+") = ((tenancy|tenancy_context)\.current_tenant\(\)|\( SELECT (tenancy|tenancy_context)\.current_tenant\(\) AS current_tenant\))\) AND .*\))$'"#;
+
 /// Whether relation `c` shows the role `$1` every row it reads: row level security is off,
 /// or a permissive policy for reading that applies to the role does not read the tenant
 /// context (`USING (true)`, say) and no restrictive one that does holds it back. A copy of
@@ -1105,12 +1224,17 @@ const OPEN_TO_ROLE: &str = "(NOT c.relrowsecurity OR (
           WHERE pol.polrelid = c.oid AND pol.polpermissive AND pol.polcmd IN ('r', '*')
             AND (0 = ANY (pol.polroles)
                  OR EXISTS (SELECT FROM unnest(pol.polroles) pr WHERE pg_has_role($1, pr, 'USAGE')))
-            AND coalesce(pg_get_expr(pol.polqual, pol.polrelid), 'true') !~ '(current_tenant|tenancy_context\\.)')
+            AND coalesce(pg_get_expr(pol.polqual, pol.polrelid), 'true') !~ TENANT_BOUNDED)
   AND NOT EXISTS (SELECT FROM pg_policy pol
                   WHERE pol.polrelid = c.oid AND NOT pol.polpermissive AND pol.polcmd IN ('r', '*')
                     AND (0 = ANY (pol.polroles)
                          OR EXISTS (SELECT FROM unnest(pol.polroles) pr WHERE pg_has_role($1, pr, 'USAGE')))
-                    AND pg_get_expr(pol.polqual, pol.polrelid) ~ '(current_tenant|tenancy_context\\.)')))";
+                    AND pg_get_expr(pol.polqual, pol.polrelid) ~ TENANT_BOUNDED)))";
+
+/// [`OPEN_TO_ROLE`] with [`TENANT_BOUNDED`] written in.
+fn open_to_role() -> String {
+    OPEN_TO_ROLE.replace("TENANT_BOUNDED", TENANT_BOUNDED)
+}
 
 /// The names `sql` answers for `roles` (its `$1`).
 fn names(conn: &mut PgConnection, sql: &str, roles: &[&str]) -> QueryResult<Vec<String>> {
@@ -1122,20 +1246,31 @@ fn names(conn: &mut PgConnection, sql: &str, roles: &[&str]) -> QueryResult<Vec<
         .collect())
 }
 
-/// The grants of SET on the extension's settings that reach `app`: one of them is what the
-/// leader hands its parallel workers as the context (extension 1.4), which a role allowed to
-/// set it could write in a session that had not loaded the extension yet. None where the
-/// server has no such grants (`grants`: [`crate::roles::has_parameter_grants`]).
-fn parameter_grants(conn: &mut PgConnection, app: &str, grants: bool) -> QueryResult<Vec<String>> {
+/// The grants of SET on the extension's settings that reach `app` or another of `roles` (its
+/// logins and the roles they can become, by SET ROLE too): one of them is what the leader
+/// hands its parallel workers as the context (extension 1.4), which a role allowed to set it
+/// could write in a session that had not loaded the extension yet. None where the server has
+/// no such grants (`grants`: [`crate::roles::has_parameter_grants`]).
+fn parameter_grants(
+    conn: &mut PgConnection,
+    app: &str,
+    roles: &[String],
+    grants: bool,
+) -> QueryResult<Vec<String>> {
     if !grants {
         return Ok(Vec::new());
     }
     let granted: Vec<Granted> = diesel::sql_query(
-        "SELECT format('SET on parameter %s', a.parname) AS what FROM pg_catalog.pg_parameter_acl a \
-         WHERE a.parname LIKE 'tenancy\\_context.%' AND has_parameter_privilege($1, a.parname, 'SET') \
-         ORDER BY a.parname",
+        "SELECT DISTINCT format('SET on parameter %s', a.parname) \
+                || CASE WHEN r.name = $1 THEN '' \
+                        ELSE format(' (granted to %s, a login of it or a role a login may become)', r.name) END AS what \
+         FROM pg_catalog.pg_parameter_acl a, unnest($2::text[]) r (name) \
+         WHERE a.parname LIKE 'tenancy\\_context.%' AND has_parameter_privilege(r.name, a.parname, 'SET') \
+           AND (r.name = $1 OR NOT has_parameter_privilege($1, a.parname, 'SET')) \
+         ORDER BY 1",
     )
     .bind::<diesel::sql_types::Text, _>(app)
+    .bind::<Array<Text>, _>(roles)
     .load(conn)?;
     Ok(granted.into_iter().map(|g| g.what).collect())
 }
@@ -1182,19 +1317,28 @@ fn setting_defaults(
 /// which no foreign key is checked (their triggers fire in origin and local mode only)
 /// ([`SETTING_DEFAULTS_SQL`]), then, where the server has grants of SET on settings (`grants`:
 /// [`crate::roles::has_parameter_grants`]; it is superuser-only otherwise), the roles of the
-/// application (the role and the roles that are members of it) that may SET it themselves.
-fn replica_sessions(conn: &mut PgConnection, app: &str, grants: bool) -> QueryResult<Vec<String>> {
+/// application (the role, the roles that are members of it, and `roles`, every role a session
+/// of them may act as) that may SET it themselves.
+fn replica_sessions(
+    conn: &mut PgConnection,
+    app: &str,
+    roles: &[String],
+    grants: bool,
+) -> QueryResult<Vec<String>> {
     let mut found = setting_defaults(conn, app, "session_replication_role", &["replica"])?;
     if grants {
+        // A role a login reaches by SET ROLE only (through a NOINHERIT role) counts: the
+        // setting made after `SET ROLE` outlives `RESET ROLE`.
         found.extend(
             diesel::sql_query(
                 "SELECT format('GRANT SET ON PARAMETER session_replication_role TO %I', r.rolname) AS what
                  FROM pg_roles r
-                 WHERE pg_has_role(r.oid, $1, 'MEMBER') AND NOT r.rolsuper
+                 WHERE (pg_has_role(r.oid, $1, 'MEMBER') OR r.rolname = ANY ($2)) AND NOT r.rolsuper
                    AND has_parameter_privilege(r.oid, 'session_replication_role', 'SET')
                  ORDER BY 1",
             )
             .bind::<Text, _>(app)
+            .bind::<Array<Text>, _>(roles)
             .load::<Granted>(conn)?,
         );
     }
@@ -1233,7 +1377,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                 c.relispartition AS partition
          FROM pg_class c
          WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p')",
-        OPEN_TO_ROLE.replace("$1", "$2")
+        open_to_role().replace("$1", "$2")
     ))
     .bind::<T, _>(&o.schema)
     .bind::<T, _>(&app)
@@ -1475,7 +1619,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
          WHERE (m.umuser = 0 AND has_server_privilege($1, s.oid, 'USAGE'))
             -- The mapping of the role a session runs as (after SET ROLE too) is the one used.
             OR (m.umuser <> 0 AND (pg_has_role($1, m.umuser, 'MEMBER')
-                                   OR pg_has_role(m.umuser, $1::regrole, 'MEMBER'))
+                                   OR pg_has_role(m.umuser, (SELECT r.oid FROM pg_roles r WHERE r.rolname = $1), 'MEMBER'))
                 AND has_server_privilege(m.umuser, s.oid, 'USAGE'))
          ORDER BY 1, 2",
     ))
@@ -1553,6 +1697,17 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
             }
         }
     }
+    let owned: Vec<OwnedRow> = diesel::sql_query(for_each_role(OWNED_SQL))
+        .bind::<Array<Text>, _>(&reachable_roles)
+        .load(conn)?;
+    let trusted_logins = names(
+        conn,
+        TRUSTED_LOGINS_SQL,
+        &app_and_logins
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    )?;
     let role_names: Vec<&str> = reachable_roles.iter().map(String::as_str).collect();
     let grants = crate::roles::has_parameter_grants(conn)?;
     let mut alter_system = Vec::new();
@@ -1584,7 +1739,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         .get_result(conn)?;
     context
         .forgeable_by
-        .extend(parameter_grants(conn, &app, grants)?);
+        .extend(parameter_grants(conn, &app, &reachable_roles, grants)?);
     context
         .forgeable_by
         .extend(key_copies(conn, &reachable_roles)?);
@@ -1601,7 +1756,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
             }
         }
     }
-    let replica_sessions = replica_sessions(conn, &app, grants)?;
+    let replica_sessions = replica_sessions(conn, &app, &reachable_roles, grants)?;
     let explain_sessions = setting_defaults(
         conn,
         &app,
@@ -1613,6 +1768,8 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     .collect();
     Ok(Catalog {
         reach,
+        owned,
+        trusted_logins,
         alter_system,
         context,
         tables: tables.into_iter().map(|t| (t.name.clone(), t)).collect(),

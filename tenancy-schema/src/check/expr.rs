@@ -62,6 +62,33 @@ pub(super) fn carries_tenant_predicate(expr: Option<&str>, col: &str) -> bool {
     expr == predicate || expr.starts_with(&format!("({predicate} AND "))
 }
 
+/// Whether a policy expression is held to the tenant: [`carries_tenant_predicate`] on some
+/// column (a plain or quoted identifier). An expression that merely names the context
+/// (`tenancy.current_tenant() IS NULL OR ..`) is not. The rule of `TENANT_BOUNDED` in the
+/// catalog queries.
+pub(super) fn bounded_by_tenant(expr: &str) -> bool {
+    let e = once_per_statement_as_call(expr);
+    let Some(at) = e.find(" = tenancy.current_tenant())") else {
+        return false;
+    };
+    let start = if e.starts_with("((") { 2 } else { 1 };
+    let Some(col) = e.get(start..at) else {
+        return false;
+    };
+    let plain = col
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && col
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+    let quoted = col.len() >= 2
+        && col.starts_with('"')
+        && col.ends_with('"')
+        && !col[1..col.len() - 1].replace("\"\"", "").contains('"');
+    (plain || quoted) && carries_tenant_predicate(Some(expr), col)
+}
+
 pub(super) fn policy_applies_to_all_commands_with_tenant_predicate(
     p: &PolicyRow,
     tenant_col: &str,
@@ -129,5 +156,27 @@ mod tests {
             );
         }
         assert!(!carries_tenant_predicate(Some(call), "org_id"));
+    }
+
+    #[test]
+    fn bounded_by_the_tenant_on_some_column() {
+        for bounded in [
+            "(tenant_id = tenancy.current_tenant())",
+            "(id = ( SELECT tenancy.current_tenant() AS current_tenant))",
+            "((org_id = tenancy_context.current_tenant()) AND (deleted_at IS NULL))",
+            "(\"Tenant\" = tenancy.current_tenant())",
+        ] {
+            assert!(bounded_by_tenant(bounded), "{bounded}");
+        }
+        for open in [
+            "((tenancy.current_tenant() IS NULL) OR (tenancy.current_tenant() IS NOT NULL))",
+            "(tenancy.current_tenant() IS NOT NULL)",
+            "((tenant_id = tenancy.current_tenant()) OR true)",
+            "(((tenant_id = tenancy.current_tenant()) AND (a)) OR (b))",
+            "((a = b) AND (tenant_id = tenancy.current_tenant()))",
+            "true",
+        ] {
+            assert!(!bounded_by_tenant(open), "{open}");
+        }
     }
 }

@@ -6,7 +6,7 @@
 use super::CheckOptions;
 use super::catalog::Catalog;
 use super::catalog::PolicyRow;
-use super::expr::{always_true, reads_tenant_context};
+use super::expr::bounded_by_tenant;
 use super::report::Findings;
 use super::tables::check_policies;
 
@@ -145,17 +145,14 @@ pub(super) fn check_tables_of_other_roles(f: &mut Findings, catalog: &Catalog, o
 }
 
 /// The permissive policy through which the application role reads a private table's rows
-/// whatever its tenant: one that does not read the tenant context, when no restrictive policy
-/// does either (permissive policies are ORed, restrictive ones ANDed with them). None when
-/// every way in reads the context, or none lets the role read.
+/// whatever its tenant: one not held to the tenant (the tenant equality on some column, alone or
+/// opening its top-level AND; naming the context is not enough), when no restrictive policy is
+/// either (permissive policies are ORed, restrictive ones ANDed with them). None when every way
+/// in is held to the tenant, or none lets the role read.
 fn opened_to_every_tenant(policies: Option<&Vec<PolicyRow>>) -> Option<String> {
     let policies = policies.map_or(&[][..], Vec::as_slice);
     let reads = |p: &&PolicyRow| p.applies_to_app && (p.cmd == "*" || p.cmd == "r");
-    let bounded = |p: &PolicyRow| {
-        p.using
-            .as_deref()
-            .is_some_and(|e| reads_tenant_context(e) && !always_true(e))
-    };
+    let bounded = |p: &PolicyRow| p.using.as_deref().is_some_and(bounded_by_tenant);
     if policies
         .iter()
         .filter(reads)

@@ -65,6 +65,7 @@ pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &C
             }),
         );
     }
+    check_owned(f, catalog, o);
     let object = format!("role {}", o.app_role);
     if catalog.context.temporary {
         f.add(
@@ -123,6 +124,7 @@ pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &C
             "run the tenancy migrations (tenancy init, then diesel migration run), and leave tenancy.check_session() as they create it, executable by the application role",
         );
     }
+    check_trusted_logins(f, catalog, o);
     check_key_watchers(f, catalog);
     for what in &catalog.context.forgeable_by {
         f.add(
@@ -134,9 +136,60 @@ pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &C
     }
 }
 
+/// TEN065: what a role a session of the application may act as owns, besides tables, whose
+/// owner reads or rewrites every tenant's rows past row level security (a domain or enum of a
+/// column, a function PostgreSQL keeps to superusers, a catalog).
+fn check_owned(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
+    for owned in &catalog.owned {
+        let who = if owned.role == o.app_role {
+            format!("`{}`", o.app_role)
+        } else {
+            format!(
+                "a session of `{}` can act as `{}` (a login of it, or a role reached through its memberships by SET ROLE or inherited), which",
+                o.app_role, owned.role
+            )
+        };
+        let by = if owned.owner == owned.role {
+            String::new()
+        } else {
+            format!(" (owned by `{}`, which it is a member of)", owned.owner)
+        };
+        f.add(
+            "TEN065",
+            format!("role {}", owned.role),
+            format!(
+                "{who} owns {}{by}: it {}, so SQL of one tenant reaches every tenant's rows",
+                owned.object, owned.opens
+            ),
+            format!(
+                "{}; or remove the membership that reaches its owner",
+                owned.fix
+            ),
+        );
+    }
+}
+
+/// TEN067: logins of the application role that `tenancy.trusted_session()` trusts, whose
+/// sessions set the tenant with a plain setting.
+fn check_trusted_logins(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
+    for login in &catalog.trusted_logins {
+        f.add(
+            "TEN067",
+            "function tenancy.trusted_session()",
+            format!(
+                "`{login}` logs in as `{}` (or a member of it) and is no member of `tenancy_app`: tenancy.trusted_session() trusts its sessions as it trusts the admin's, so the SQL context's readers take the tenant from `tenancy.tenant_id`, which SQL of any tenant sets (`SET LOCAL tenancy.tenant_id = '<another tenant>'`)",
+                o.app_role
+            ),
+            format!(
+                "GRANT tenancy_app TO {login} (the migrations' grants and policies name tenancy_app: make the application role a member of it, or use it as the application role)"
+            ),
+        );
+    }
+}
+
 /// What a privilege of TEN067 lets SQL of the application do.
 fn what_it_opens(what: &str) -> &'static str {
-    if what.ends_with("allow_explain") {
+    if what.contains("allow_explain") {
         "with it SQL can run EXPLAIN, whose estimates come from every tenant's rows"
     } else {
         "with it SQL can forge the tenant context"

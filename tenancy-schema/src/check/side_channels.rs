@@ -35,6 +35,20 @@ pub(super) fn check_side_channels(f: &mut Findings, catalog: &Catalog, o: &Check
         );
     }
     for catalog_table in &catalog.statistics {
+        if let Some(view) = catalog_table.strip_prefix("view ") {
+            f.add(
+                "TEN078",
+                format!("view {view}"),
+                format!(
+                    "{view}, PostgreSQL's view of the planner's samples of every column's values, no longer leaves out tables under row level security, and `{}` may read it: it runs with its owner's rights and shows every tenant's most common values and histograms",
+                    o.app_role
+                ),
+                format!(
+                    "put PostgreSQL's definition of {view} back (as a superuser, with allow_system_table_mods; pg_upgrade or initdb's system_views.sql has it)"
+                ),
+            );
+            continue;
+        }
         f.add(
             "TEN078",
             format!("table {catalog_table}"),
