@@ -530,11 +530,24 @@ fn the_lookup_cannot_enumerate_keys() {
         let mut found = 0;
         for pattern in &patterns {
             found += sql_conn(
-                "SELECT tenant_id FROM tenancy.api_key_lookup($1)",
+                "SELECT tenant_id FROM tenancy.api_key_lookup($1, sha256(''))",
                 Some(pattern),
             );
         }
-        found += sql_conn("SELECT tenant_id FROM tenancy.api_key_lookup(NULL)", None);
+        found += sql_conn(
+            "SELECT tenant_id FROM tenancy.api_key_lookup(NULL, NULL)",
+            None,
+        );
+        // The exact prefix, without the secret's hash: a prefix is no secret (it is shown
+        // where keys are listed, and travels in logs), and alone it finds nothing.
+        found += sql_conn(
+            "SELECT tenant_id FROM tenancy.api_key_lookup($1, NULL)",
+            Some(key_a.prefix.as_str()),
+        );
+        found += sql_conn(
+            "SELECT tenant_id FROM tenancy.api_key_lookup($1, sha256(convert_to($1, 'UTF8')))",
+            Some(key_a.prefix.as_str()),
+        );
         found
     };
 
@@ -561,7 +574,10 @@ fn the_lookup_cannot_enumerate_keys() {
             Ok::<_, Error>((found, counts))
         })
         .expect("system probes");
-    assert_eq!(sys_found, 0, "no pattern, partial or NULL prefix answers");
+    assert_eq!(
+        sys_found, 0,
+        "no pattern, partial or NULL prefix answers, nor the exact one without its secret's hash"
+    );
     assert_eq!(sys_counts, [0, 0], "the system connection sees no key rows");
 
     // Through tenant B's transaction.
@@ -592,14 +608,25 @@ fn the_lookup_cannot_enumerate_keys() {
     assert_eq!(b_found, 0);
     assert_eq!(b_counts, [1, 0, 0], "tenant b sees its own key only");
 
-    // The exact prefix does answer (that is what verification needs), so the probes above
-    // were not vacuous: with the hash only, never the secret.
+    // The exact prefix with the hash of the key's secret does answer (that is what
+    // verification needs), so the probes above were not vacuous: with the hash only, never
+    // the secret.
+    let secret = key_a
+        .key
+        .expose_secret()
+        .rsplit('_')
+        .next()
+        .expect("tk_<prefix>_<secret>")
+        .to_owned();
     let exact: Vec<LookupRow> = tenancy
         .system(|sys| {
             sys.load_sql(
-                diesel::sql_query("SELECT tenant_id FROM tenancy.api_key_lookup($1)")
-                    .into_boxed()
-                    .bind::<Text, _>(key_a.prefix.clone()),
+                diesel::sql_query(
+                    "SELECT tenant_id FROM tenancy.api_key_lookup($1, sha256(convert_to($2, 'UTF8')))",
+                )
+                .into_boxed()
+                .bind::<Text, _>(key_a.prefix.clone())
+                .bind::<Text, _>(secret),
             )
         })
         .expect("exact lookup");

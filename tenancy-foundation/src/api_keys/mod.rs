@@ -29,11 +29,13 @@
 //! bits of entropy, so a slow password hash would only add latency to every request.
 //!
 //! **Verification** ([`verify`]) runs before any tenant is known. It reads the key through
-//! `tenancy.api_key_lookup(prefix)`, a `SECURITY DEFINER` function that answers for one exact
-//! prefix only (no pattern, no range, no count), so the application role cannot list other
-//! tenants' keys. The presented secret's hash is compared in constant time with the stored
-//! one, and with a dummy hash when the prefix is unknown, so the work done does not depend on
-//! whether the prefix exists or on how much of the secret matches.
+//! `tenancy.api_key_lookup(prefix, hash)`, a `SECURITY DEFINER` function that answers only for
+//! an exact prefix together with the SHA-256 of the key's secret (no pattern, no range, no
+//! count, and nothing for a prefix alone, which is no secret: it is shown where keys are listed
+//! and travels in logs), so the application role can neither list other tenants' keys nor read
+//! one whose prefix it learned. The presented secret's hash is compared again in constant time
+//! with each stored one returned, and with a dummy hash when none is, so the work done in the
+//! process does not depend on whether the key exists.
 //!
 //! **`last_used_at`** is written at most once per [`LAST_USED_INTERVAL`] per key, not on every
 //! request. **Rate limits** (`rate_limit_per_hour`) are counted by a [`RateLimiter`]:

@@ -8,7 +8,7 @@ use diesel::sql_types::{Array, Bool, Bytea, Int4, Nullable, Text, Timestamptz};
 
 use super::error::ApiKeyError;
 use super::format::parse_key;
-use super::hash::secret_matches;
+use super::hash::{secret_hash, secret_matches};
 use super::rate_limit::{RateLimitRequest, RateLimiter};
 use crate::models::{ApiKeyStatus, TenantStatus};
 use crate::schema::api_keys;
@@ -38,7 +38,7 @@ impl VerifiedKey {
     }
 }
 
-/// One row of `tenancy.api_key_lookup(prefix)`. No `Debug`: it holds the secret's hash.
+/// One row of `tenancy.api_key_lookup(prefix, hash)`. No `Debug`: it holds the secret's hash.
 #[derive(QueryableByName)]
 struct LookedUpKey {
     #[diesel(sql_type = diesel::sql_types::Uuid)]
@@ -81,8 +81,9 @@ fn reject(prefix: &str, reason: ApiKeyError) -> Error {
 }
 
 /// Authenticates `key_text` (an `Authorization` header's token, say) and returns who it
-/// acts as. In order: parse, look the prefix up (`tenancy.api_key_lookup`, no tenant
-/// needed), compare the secret's hash in constant time, check revocation, expiry and the
+/// acts as. In order: parse, look the key up by its prefix and its secret's hash
+/// (`tenancy.api_key_lookup`, no tenant needed; a prefix alone finds nothing), compare the
+/// secret's hash in constant time, check revocation, expiry and the
 /// tenant's status, count the request with `limiter` when the key has a
 /// `rate_limit_per_hour`, and touch `last_used_at` when it is unset or older than
 /// [`LAST_USED_INTERVAL`] (one conditional `UPDATE`; otherwise nothing is written).
@@ -95,11 +96,13 @@ fn reject(prefix: &str, reason: ApiKeyError) -> Error {
 /// [`ApiKeyError::TenantSuspended`] or [`ApiKeyError::RateLimited`]; pool and database errors.
 pub fn verify(tenancy: &Tenancy, key_text: &str, limiter: &dyn RateLimiter) -> Result<VerifiedKey> {
     let parsed = parse_key(key_text)?;
+    let presented = secret_hash(parsed.secret);
     let rows: Vec<LookedUpKey> = tenancy.system(|sys| {
         sys.load_sql(
-            diesel::sql_query("SELECT * FROM tenancy.api_key_lookup($1)")
+            diesel::sql_query("SELECT * FROM tenancy.api_key_lookup($1, $2)")
                 .into_boxed()
-                .bind::<Text, _>(parsed.prefix),
+                .bind::<Text, _>(parsed.prefix)
+                .bind::<Bytea, _>(presented.to_vec()),
         )
     })?;
     // Hash and compare whether or not the prefix exists (see `secret_matches`). Prefixes are

@@ -139,7 +139,7 @@ FROM (VALUES
   ('audit_log_append_only', ARRAY[]::name[],               ARRAY['EXECUTE']::name[]),
   ('verify_audit_chain',    ARRAY['uuid']::name[],         ARRAY['EXECUTE']::name[]),
   ('require_active_tenant', ARRAY[]::name[],               ARRAY['EXECUTE']::name[]),
-  ('api_key_lookup',        ARRAY['text']::name[],         ARRAY['EXECUTE']::name[]),
+  ('api_key_lookup',        ARRAY['text', 'bytea']::name[], ARRAY['EXECUTE']::name[]),
   ('open_session',          ARRAY[]::name[],               ARRAY['EXECUTE']::name[]),
   ('enter',                 ARRAY['uuid', 'uuid', 'bigint', 'text', 'boolean']::name[], ARRAY['EXECUTE']::name[]),
   ('context_changed',       ARRAY[]::name[],               ARRAY[]::name[]),
@@ -181,7 +181,7 @@ FROM (VALUES
 SELECT set_eq(
   $$SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema')$$,
-  ARRAY['tenancy.api_key_lookup(text)', 'tenancy.member_directory()',
+  ARRAY['tenancy.api_key_lookup(text,bytea)', 'tenancy.member_directory()',
         'tenancy.open_session()', 'tenancy.enter(uuid,uuid,bigint,text,boolean)',
         'tenancy.verified_context(integer,text)',
         'tenancy.enter_distributed(uuid,uuid,bigint,text,boolean,boolean)'],
@@ -190,8 +190,8 @@ SELECT set_eq(
 -- 87-88
 SELECT is_definer('tenancy', 'member_directory', ARRAY[]::name[],
                   'tenancy.member_directory() is SECURITY DEFINER');
-SELECT is_definer('tenancy', 'api_key_lookup', ARRAY['text']::name[],
-                  'tenancy.api_key_lookup(text) is SECURITY DEFINER');
+SELECT is_definer('tenancy', 'api_key_lookup', ARRAY['text', 'bytea']::name[],
+                  'tenancy.api_key_lookup(text, bytea) is SECURITY DEFINER');
 
 -- 89: each pins its search_path, so a caller cannot shadow the tables it reads.
 SELECT is_empty(
