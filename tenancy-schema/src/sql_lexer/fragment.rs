@@ -102,6 +102,10 @@ pub(crate) fn check_conjunction(predicate: &str, prefix: &str) -> Result<(), Sql
     Ok(())
 }
 
+/// The tenant as tenancy's SQL names it: the statement's first parameter. A predicate on the
+/// tenant column that names another (`= $2`, a value a fragment bound) is not tenancy's.
+pub(super) const TENANT: Token = Token::Param(1);
+
 /// The clauses that may follow a `WHERE` clause in a `SELECT` Diesel writes.
 const AFTER_WHERE: &[&str] = &["group", "having", "order", "limit", "offset", "for"];
 
@@ -151,7 +155,7 @@ pub(crate) fn filter_holds(sql: &str, from: &str, predicates: &[(&str, &str)]) -
             && tokens.get(i + 1) == Some(&Token::Punct('.'))
             && quoted(tokens.get(i + 2), column)
             && matches!(tokens.get(i + 3), Some(Token::Operator(op)) if op == "=")
-            && tokens.get(i + 4) == Some(&Token::Param);
+            && tokens.get(i + 4) == Some(&TENANT);
         if !predicate {
             return false;
         }

@@ -10,9 +10,11 @@ pub(crate) enum Token {
     Ident { name: String, quoted: bool },
     /// A string or number: nothing in it names a table.
     Literal,
-    /// A bind parameter (`$1`): only Diesel and tenancy write these, as placeholders for
-    /// values sent apart from the text.
-    Param,
+    /// A bind parameter (`$1`) and its number: only Diesel and tenancy write these, as
+    /// placeholders for values sent apart from the text. The tenant is always `$1`, and a
+    /// fragment can write `$2` (another value it binds) where tenancy's `$1` was expected, so
+    /// the number is kept.
+    Param(u64),
     /// `(`, `)`, `,`, `;` or `.`.
     Punct(char),
     /// Any other operator character sequence (`=`, `<>`, `::`, `||`, ...).
@@ -83,10 +85,14 @@ fn tokenize_as(sql: &str, conforming: bool) -> Result<Vec<Token>, SqlTextError> 
             b'$' => {
                 if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
                     i += 1;
+                    let mut number: u64 = 0;
                     while i < bytes.len() && bytes[i].is_ascii_digit() {
+                        number = number
+                            .saturating_mul(10)
+                            .saturating_add(u64::from(bytes[i] - b'0'));
                         i += 1;
                     }
-                    out.push(Token::Param);
+                    out.push(Token::Param(number));
                 } else {
                     i = dollar_quoted(sql, i)?;
                     out.push(Token::Literal);
@@ -423,7 +429,10 @@ pub(super) fn describe(tokens: &[Token]) -> String {
             }
             Token::Ident { name, .. } => out.push_str(name),
             Token::Literal => out.push('…'),
-            Token::Param => out.push('$'),
+            Token::Param(n) => {
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
             Token::Punct(c) => out.push(*c),
             Token::Operator(op) => out.push_str(op),
             Token::Comment => out.push_str("/* */"),

@@ -42,7 +42,7 @@ fn fragments_must_stay_inside_their_parentheses() {
 #[test]
 fn a_tenant_predicate_in_the_where_clause_holds_only_for_the_whole_filter() {
     let holds = |sql: &str| filter_holds(sql, r#" FROM "posts""#, &[("posts", "tenant_id")]);
-    let p = r#""posts"."tenant_id" = $2"#;
+    let p = r#""posts"."tenant_id" = $1"#;
     assert!(holds(&format!(
         r#"SELECT "posts"."id" FROM "posts" WHERE {p}"#
     )));
@@ -84,7 +84,7 @@ fn a_tenant_predicate_in_the_where_clause_holds_only_for_the_whole_filter() {
     let join_y = r#" FROM "posts" INNER JOIN "comments" ON (y)"#;
     assert!(filter_holds(
         &format!(
-            r#"SELECT 1 FROM "posts" INNER JOIN "comments" ON ("comments"."post_id" = "posts"."id") WHERE (x) AND "posts"{q}1 AND "comments"{q}2 LIMIT $3"#
+            r#"SELECT 1 FROM "posts" INNER JOIN "comments" ON ("comments"."post_id" = "posts"."id") WHERE (x) AND "posts"{q}1 AND "comments"{q}1 LIMIT $3"#
         ),
         join,
         &both
@@ -105,6 +105,10 @@ fn a_tenant_predicate_in_the_where_clause_holds_only_for_the_whole_filter() {
     assert!(!holds(&format!(
         r#"SELECT 'x FROM "posts" WHERE {p} AND ' FROM "posts" WHERE true"#
     )));
+    // A predicate on a value a fragment bound, with tenancy's moved out of the WHERE clause.
+    assert!(!holds(
+        r#"SELECT "posts"."title" FROM "posts" WHERE (true) AND "posts"."tenant_id" = $2 ORDER BY true AND "posts"."tenant_id" = $1"#
+    ));
     // Diesel's FROM hidden in a literal that a fragment opened, and a FROM of the fragment's
     // own naming something else "posts" in front of the predicate.
     assert!(!holds(&format!(
@@ -492,6 +496,18 @@ fn a_tenant_write_keeps_its_where_clause_in_place() {
     let commented =
         r#"UPDATE "posts" SET "title" = 'p' -- WHERE "posts"."tenant_id" = $1 AND (id = 1)"#;
     assert!(check_filtered_write(commented, predicate).is_err());
+    // The filters' own parameters are numbered on in the statement: only their places count.
+    let bound = r#""posts"."tenant_id" = $1 AND ("posts"."id" = $1)"#;
+    let numbered_on =
+        r#"UPDATE "posts" SET "title" = $2 WHERE "posts"."tenant_id" = $1 AND ("posts"."id" = $3)"#;
+    assert_eq!(check_filtered_write(numbered_on, bound), Ok(()));
+    // A value that writes a tenant predicate of its own, on a value it bound, and swallows
+    // tenancy's in a dollar quote the filter closes.
+    let retargeted = r#"UPDATE "posts" SET "title" = "posts"."title" WHERE "posts"."tenant_id" = $2 AND ("posts"."id" = $3)"#;
+    assert!(matches!(
+        check_filtered_write(retargeted, bound),
+        Err(SqlTextError::RestructuredWrite(_))
+    ));
 }
 
 #[test]
@@ -500,8 +516,12 @@ fn a_tenant_insert_keeps_its_rows_and_clauses() {
         conflict: None,
         returning: false,
     };
-    let ok = r#"INSERT INTO "posts" ("tenant_id", "id", "title") VALUES ($1, $2, $3), ($4, $5, lower('x'))"#;
+    let ok = r#"INSERT INTO "posts" ("tenant_id", "id", "title") VALUES ($1, $2, $3), ($1, $5, lower('x'))"#;
     assert_eq!(check_insert(ok, 2, plain), Ok(()));
+    // A row that opens with a value a fragment bound, not the tenant: a string opened in the
+    // first row's last value and closed in the second's swallowed tenancy's `), ($1, `.
+    let retargeted = r#"INSERT INTO "posts" ("tenant_id", "id", "title") VALUES ($1, 1, 's'), ($2, 1, '), ($1, 0, x$3' || 'y')"#;
+    assert!(check_insert(retargeted, 2, plain).is_err());
     assert!(check_insert(ok, 1, plain).is_err());
     let only_tenant = r#"INSERT INTO "tags" ("tenant_id") VALUES ($1)"#;
     assert_eq!(check_insert(only_tenant, 1, plain), Ok(()));

@@ -9,13 +9,18 @@
 //! has to be found as code at the top level, in its place.
 
 use super::SqlTextError;
+use super::fragment::TENANT;
 use super::lexer::{Token, code_tokens, excerpt, group_end, is_keyword, tokenize, top_level};
 
 /// Checks a rendered tenant `UPDATE` or `DELETE` (without its CTE prefix) against its
 /// `WHERE` predicate rendered alone (`<tenant filter> AND (<f1>) ...`, already checked by
 /// [`super::check_conjunction`]): the statement has one `WHERE` at the top level, and what
-/// follows it, up to the end or a top-level `RETURNING`, is that predicate token for token.
-/// A `SET` value that adds a `WHERE`, or opens a string a filter closes, fails.
+/// follows it, up to the end or a top-level `RETURNING`, is that predicate token for token,
+/// with the tenant's predicate naming the tenant (`$1`). The filters' own parameters are
+/// numbered from `$1` in the predicate rendered alone and further on in the statement, so
+/// only their places are compared. A `SET` value that adds a `WHERE`, or opens a string a
+/// filter closes, fails, and so does one that writes a tenant predicate of its own on a value
+/// it binds (`WHERE "posts"."tenant_id" = $2 AND (` .. with tenancy's swallowed).
 pub(crate) fn check_filtered_write(statement: &str, predicate: &str) -> Result<(), SqlTextError> {
     let tokens = code_tokens(statement)?;
     let expected = tokenize(predicate)?;
@@ -29,7 +34,15 @@ pub(crate) fn check_filtered_write(statement: &str, predicate: &str) -> Result<(
         [at] if at > where_at => at,
         _ => return Err(escaped()),
     };
-    if tokens[where_at + 1..end] == expected[..] {
+    let found = &tokens[where_at + 1..end];
+    let same_places = found.len() == expected.len()
+        && found.iter().zip(&expected).all(|pair| match pair {
+            (Token::Param(_), Token::Param(_)) => true,
+            (a, b) => a == b,
+        });
+    // The predicate opens with the tenant's: its first parameter is the tenant.
+    let tenant_at = expected.iter().position(|t| matches!(t, Token::Param(_)));
+    if same_places && tenant_at.is_some_and(|at| found[at] == TENANT) {
         Ok(())
     } else {
         Err(escaped())
@@ -46,8 +59,8 @@ pub(crate) struct InsertTail {
 }
 
 /// Checks a rendered tenant `INSERT` (without its CTE prefix): after the top-level `VALUES`
-/// come exactly `rows` parenthesised rows, each opening with a bind parameter (the tenant
-/// tenancy writes), then exactly the clauses of `tail` and nothing else. A value that closes
+/// come exactly `rows` parenthesised rows, each opening with the tenant tenancy writes (`$1`,
+/// not a value a fragment bound), then exactly the clauses of `tail` and nothing else. A value that closes
 /// its row and opens another, or adds an `ON CONFLICT` or `RETURNING` of its own, fails.
 pub(crate) fn check_insert(
     statement: &str,
@@ -68,7 +81,7 @@ pub(crate) fn check_insert(
             i += 1;
         }
         let opens_with_tenant = tokens.get(i) == Some(&Token::Punct('('))
-            && tokens.get(i + 1) == Some(&Token::Param)
+            && tokens.get(i + 1) == Some(&TENANT)
             && matches!(tokens.get(i + 2), Some(Token::Punct(',' | ')')));
         if !opens_with_tenant {
             return Err(escaped());
