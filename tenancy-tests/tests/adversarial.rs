@@ -1571,3 +1571,104 @@ fn an_opening_seen_in_another_session_cannot_be_replayed() {
         }
     }
 }
+
+/// PostgreSQL's statistics counters count what a scan read before row level security dropped
+/// the rows of other tenants: the index's counter read around a range query on `tenants`,
+/// which row level security answers with tenant a's own row at most, told whether another
+/// tenant's slug fell in the range, and range by range named every tenant's slugs. The
+/// application role runs none of the counters, in a tenant transaction or on the system
+/// connection, directly or through PostgreSQL's views of them, whichever context is in use;
+/// with row level security on, tenant b's slug is nowhere in what tenant a's SQL reads.
+#[test]
+fn statistics_counters_are_out_of_the_application_roles_reach() {
+    #[derive(QueryableByName)]
+    struct Counted {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    #[derive(QueryableByName)]
+    struct Slug {
+        #[diesel(sql_type = Text)]
+        slug: String,
+    }
+    for rls in Rls::all() {
+        let (a, b) = rls.two_tenants();
+        let b_slug = format!("test-{}", b.as_uuid().simple());
+        let t = rls.tenancy(1);
+        // The probe: tenant b's slug up to its first character after `test-`, then the range
+        // of every slug that goes on from there.
+        let prefix = &b_slug[..6];
+        let probe = format!(
+            "DO $$
+             DECLARE
+               before bigint;
+               n bigint;
+             BEGIN
+               SET LOCAL enable_seqscan = off;
+               before := pg_stat_get_xact_tuples_returned('tenants_slug_key'::regclass);
+               SELECT count(*) INTO n FROM tenants WHERE slug >= '{prefix}' AND slug < '{prefix}~';
+               PERFORM set_config('probe.counted',
+                 (pg_stat_get_xact_tuples_returned('tenants_slug_key'::regclass) - before)::text,
+                 true);
+             END
+             $$"
+        );
+        let r = t.transaction(a, |tx| {
+            tx.execute(diesel::sql_query(&probe))?;
+            tx.load_sql::<_, Counted>(diesel::sql_query(
+                "SELECT current_setting('probe.counted')::bigint AS n",
+            ))
+        });
+        assert!(
+            r.as_ref().is_err_and(|e| e
+                .to_string()
+                .contains("permission denied for function pg_stat_get_xact_tuples_returned")),
+            "{rls:?}: {:?}",
+            r.map(|rows| rows.iter().map(|c| c.n).collect::<Vec<_>>())
+        );
+        for attempt in [
+            "SELECT pg_stat_get_xact_tuples_returned('tenants_slug_key'::regclass) AS n",
+            "SELECT pg_stat_get_tuples_returned('tenants_slug_key'::regclass) AS n",
+            "SELECT pg_stat_get_xact_tuples_fetched('tenants'::regclass) AS n",
+            "SELECT pg_stat_get_xact_blocks_fetched('tenants_slug_key'::regclass) AS n",
+            "SELECT pg_stat_get_live_tuples('tenants'::regclass) AS n",
+            "SELECT pg_stat_get_db_tuples_returned(d.oid) AS n FROM pg_database d \
+             WHERE d.datname = current_database()",
+            "SELECT idx_tup_read AS n FROM pg_stat_xact_user_tables t \
+             JOIN pg_stat_user_indexes i USING (relid) WHERE i.indexrelname = 'tenants_slug_key'",
+            "SELECT tup_returned AS n FROM pg_stat_database WHERE datname = current_database()",
+        ] {
+            let in_tenant = t
+                .transaction(a, |tx| {
+                    tx.load_sql::<_, Counted>(diesel::sql_query(attempt))
+                })
+                .map(|rows| rows.len());
+            let in_system = t
+                .system(|s| s.load_sql::<_, Counted>(diesel::sql_query(attempt)))
+                .map(|rows| rows.len());
+            for r in [in_tenant, in_system] {
+                assert!(
+                    r.as_ref().is_err_and(|e| e
+                        .to_string()
+                        .contains("permission denied for function pg_stat_get_")),
+                    "{rls:?} {attempt}: {r:?}"
+                );
+            }
+        }
+        // Raw statements are left to row level security: with it on, tenant a reads its own
+        // slug and not tenant b's.
+        if rls.enforced() {
+            let seen: Vec<String> = t
+                .transaction(a, |tx| {
+                    tx.load_sql::<_, Slug>(diesel::sql_query(
+                        "SELECT slug FROM tenants ORDER BY slug",
+                    ))
+                })
+                .unwrap()
+                .into_iter()
+                .map(|s| s.slug)
+                .collect();
+            assert_eq!(seen, [format!("test-{}", a.as_uuid().simple())], "{rls:?}");
+        }
+    }
+}

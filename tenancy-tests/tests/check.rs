@@ -2207,7 +2207,7 @@ fn domains_enums_and_superuser_functions_a_role_of_the_application_owns_are_repo
     .unwrap();
     let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST]);
     let options = CheckOptions::default();
-    let owned = |r: &Report, role: &str, object: &str| {
+    let reports_owned = |r: &Report, role: &str, object: &str| {
         r.findings.iter().any(|f| {
             f.id == "TEN065" && f.object == format!("role {role}") && f.message.contains(object)
         })
@@ -2221,7 +2221,7 @@ fn domains_enums_and_superuser_functions_a_role_of_the_application_owns_are_repo
         ),
     ];
     for (what, object) in objects {
-        assert!(!owned(
+        assert!(!reports_owned(
             &report(&mut conn, &reg, &options),
             "tenancy_app",
             object
@@ -2230,13 +2230,13 @@ fn domains_enums_and_superuser_functions_a_role_of_the_application_owns_are_repo
             .unwrap();
         let r = report(&mut conn, &reg, &options);
         assert!(
-            owned(&r, "tenancy_app", object),
+            reports_owned(&r, "tenancy_app", object),
             "{what}: {:#?}",
             r.findings
         );
         conn.batch_execute(&format!("ALTER {what} OWNER TO CURRENT_USER"))
             .unwrap();
-        assert!(!owned(
+        assert!(!reports_owned(
             &report(&mut conn, &reg, &options),
             "tenancy_app",
             object
@@ -2265,10 +2265,10 @@ fn domains_enums_and_superuser_functions_a_role_of_the_application_owns_are_repo
         conn.batch_execute(&format!("ALTER {what} OWNER TO {owner}"))
             .unwrap();
         let r = report(&mut conn, &reg, &options);
-        assert!(owned(&r, &login, object), "{what}: {:#?}", r.findings);
+        assert!(reports_owned(&r, &login, object), "{what}: {:#?}", r.findings);
         conn.batch_execute(&format!("ALTER {what} OWNER TO CURRENT_USER"))
             .unwrap();
-        assert!(!owned(&report(&mut conn, &reg, &options), &login, object));
+        assert!(!reports_owned(&report(&mut conn, &reg, &options), &login, object));
     }
     conn.batch_execute(&format!(
         "DROP ROLE {login}; DROP ROLE {mid}; DROP ROLE {owner}; DROP ROLE {role}"
@@ -2531,4 +2531,88 @@ fn a_role_with_a_quoted_name_is_checked_like_any_other() {
         "{:#?}",
         truncating.findings
     );
+}
+
+/// PostgreSQL's statistics counters of a relation (`pg_stat_get_xact_tuples_returned` and the
+/// like) count the index entries of other tenants a scan read before row level security
+/// dropped their rows, and range probes around them list every tenant's values: the
+/// migrations take them from PUBLIC, and TEN087 reports them back in the application's reach.
+/// Given back to PUBLIC; granted to a role a login of an application role of the test's own
+/// can become; reached through pg_monitor, whose pg_read_all_stats keeps them for monitoring.
+#[test]
+fn statistics_counters_the_application_role_may_run_are_reported() {
+    let (db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST]);
+    let counters = |r: &Report, function: &str| {
+        r.findings.iter().any(|f| {
+            f.id == "TEN087" && f.object == "statistics counters" && f.message.contains(function)
+        })
+    };
+    let none = |r: &Report| !r.findings.iter().any(|f| f.id == "TEN087");
+    let options = CheckOptions::default();
+    let clean = report(&mut conn, &reg, &options);
+    assert!(none(&clean), "{:#?}", clean.findings);
+    // Back to PUBLIC, as PostgreSQL ships it.
+    let public = "pg_catalog.pg_stat_get_xact_tuples_returned(oid)";
+    conn.batch_execute(&format!("GRANT EXECUTE ON FUNCTION {public} TO PUBLIC"))
+        .unwrap();
+    let opened = report(&mut conn, &reg, &options);
+    conn.batch_execute(&format!("REVOKE EXECUTE ON FUNCTION {public} FROM PUBLIC"))
+        .unwrap();
+    let closed = report(&mut conn, &reg, &options);
+    // An application role of the test's own, whose login may become a role that runs one, and
+    // then is a member of pg_monitor.
+    let suffix = &db.database_name()[db.database_name().len() - 8..];
+    let role = format!("check_counters_{suffix}");
+    let login = format!("{role}_login");
+    let monitor = format!("{role}_monitor");
+    let granted = "pg_catalog.pg_stat_get_tuples_returned(oid)";
+    conn.batch_execute(&format!(
+        "CREATE ROLE {role} NOLOGIN; CREATE ROLE {login} LOGIN; CREATE ROLE {monitor} NOLOGIN; \
+         GRANT {role} TO {login}; GRANT {monitor} TO {login}; \
+         GRANT EXECUTE ON FUNCTION {granted} TO {monitor}"
+    ))
+    .unwrap();
+    let own = CheckOptions {
+        app_role: role.clone(),
+        ..CheckOptions::default()
+    };
+    let through_a_role = report(&mut conn, &reg, &own);
+    conn.batch_execute(&format!(
+        "REVOKE EXECUTE ON FUNCTION {granted} FROM {monitor}; GRANT pg_monitor TO {login}"
+    ))
+    .unwrap();
+    let through_monitoring = report(&mut conn, &reg, &own);
+    conn.batch_execute(&format!("REVOKE pg_monitor FROM {login}"))
+        .unwrap();
+    let own_closed = report(&mut conn, &reg, &own);
+    conn.batch_execute(&format!(
+        "DROP ROLE {login}; DROP ROLE {monitor}; DROP ROLE {role}"
+    ))
+    .unwrap();
+    assert!(
+        counters(&opened, "pg_stat_get_xact_tuples_returned(oid)"),
+        "{:#?}",
+        opened.findings
+    );
+    let finding = opened.findings.iter().find(|f| f.id == "TEN087").unwrap();
+    assert!(
+        finding
+            .hint
+            .contains("SELECT tenancy.close_statistics_counters()"),
+        "{finding:#?}"
+    );
+    assert!(none(&closed), "{:#?}", closed.findings);
+    assert!(
+        counters(&through_a_role, "pg_stat_get_tuples_returned(oid)"),
+        "{:#?}",
+        through_a_role.findings
+    );
+    assert!(
+        counters(&through_monitoring, "pg_stat_get_"),
+        "{:#?}",
+        through_monitoring.findings
+    );
+    assert!(none(&own_closed), "{:#?}", own_closed.findings);
 }

@@ -645,6 +645,9 @@ pub(super) struct Catalog {
     /// Functions of the large-object interface the application role or one of its logins may
     /// run ([`LARGE_OBJECTS_SQL`]).
     pub(super) large_objects: Vec<String>,
+    /// PostgreSQL's counters of one relation, index, function or database the application
+    /// role or a role it can become may run ([`STATISTICS_COUNTERS_SQL`]).
+    pub(super) statistics_counters: Vec<String>,
     /// The catalogs holding other roles' credentials that the application role or one of its
     /// logins may read ([`crate::roles::server_access`]).
     pub(super) credentials: BTreeSet<String>,
@@ -750,6 +753,23 @@ WHERE p.pronamespace = 'pg_catalog'::regnamespace
                     'lo_tell', 'lo_tell64', 'lo_truncate', 'lo_truncate64', 'lo_creat',
                     'lo_create', 'lo_unlink', 'lo_import', 'lo_export', 'lo_from_bytea',
                     'lo_get', 'lo_put')
+  AND EXISTS (SELECT FROM unnest($1::text[]) r (name)
+              WHERE has_function_privilege(r.name, p.oid, 'EXECUTE'))
+ORDER BY 1";
+
+/// PostgreSQL's statistics counters of one object (`pg_stat_get_%(oid)`: a table's, an index's,
+/// a function's, a database's, the per-transaction `pg_stat_get_xact_%` among them). They count
+/// the index entries and heap tuples a scan read before row level security dropped other
+/// tenants' rows: read around a range query, they tell whether another tenant's value falls in
+/// the range, and narrowed one character at a time they list every tenant's values of an
+/// indexed column. The migrations take them from PUBLIC (`tenancy.close_statistics_counters()`).
+/// `has_function_privilege` counts PUBLIC's grant and every membership (pg_monitor's too).
+const STATISTICS_COUNTERS_SQL: &str = "
+SELECT p.oid::regprocedure::text AS name
+FROM pg_proc p
+WHERE p.pronamespace = 'pg_catalog'::regnamespace
+  AND starts_with(p.proname, 'pg_stat_get_')
+  AND p.pronargs = 1 AND p.proargtypes[0] = 'oid'::regtype
   AND EXISTS (SELECT FROM unnest($1::text[]) r (name)
               WHERE has_function_privilege(r.name, p.oid, 'EXECUTE'))
 ORDER BY 1";
@@ -1722,6 +1742,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     let leakproof = names(conn, LEAKPROOF_SQL, &role_names)?;
     let statistics = names(conn, STATISTICS_SQL, &role_names)?;
     let large_objects = names(conn, LARGE_OBJECTS_SQL, &role_names)?;
+    let statistics_counters = names(conn, STATISTICS_COUNTERS_SQL, &role_names)?;
     let server_files = diesel::sql_query(SERVER_FILES_SQL)
         .bind::<Array<Text>, _>(&reachable_roles)
         .load(conn)?;
@@ -1792,6 +1813,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         leakproof,
         statistics,
         large_objects,
+        statistics_counters,
         credentials,
         server_files,
         cascades,

@@ -385,6 +385,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "a function or operator added to pg_catalog, or a cast between PostgreSQL's own types, that PostgreSQL did not make: it may stand in for a built-in that tenancy's context readers or the policies call",
     ),
     (
+        "TEN087",
+        Severity::Error,
+        Section::Isolation,
+        "the application role may run PostgreSQL's statistics counters of a relation (pg_stat_get_xact_tuples_returned and the like), which count other tenants' index entries and rows before row level security drops them",
+    ),
+    (
         "CIT001",
         Severity::Warning,
         Section::Citus,

@@ -1,9 +1,10 @@
-//! TEN077 to TEN079, TEN082 and TEN083: tenant data read without reading a tenant table, past
-//! row level security rather than through a hole in it. Each comes from a superuser's change (a
-//! function marked LEAKPROOF, a grant on a catalog PostgreSQL keeps to superusers, a file_fdw
-//! foreign table, EXPLAIN allowed on the application's connections) or from a default the
-//! migrations change (the large-object functions, which PUBLIC may run), and each was shown to
-//! hand one tenant's SQL the other tenants' values with every policy in place.
+//! TEN077 to TEN079, TEN082, TEN083 and TEN087: tenant data read without reading a tenant
+//! table, past row level security rather than through a hole in it. Each comes from a
+//! superuser's change (a function marked LEAKPROOF, a grant on a catalog PostgreSQL keeps to
+//! superusers, a file_fdw foreign table, EXPLAIN allowed on the application's connections) or
+//! from a default the migrations change (the large-object functions and the statistics
+//! counters, which PUBLIC may run), and each was shown to hand one tenant's SQL the other
+//! tenants' values with every policy in place.
 
 use super::CheckOptions;
 use super::catalog::Catalog;
@@ -92,4 +93,31 @@ pub(super) fn check_side_channels(f: &mut Findings, catalog: &Catalog, o: &Check
             ),
         );
     }
+    check_statistics_counters(f, catalog, o);
+}
+
+/// TEN087.
+fn check_statistics_counters(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
+    // A few by name: as PostgreSQL ships them, all of some seventy are open.
+    const SHOWN: usize = 6;
+    if catalog.statistics_counters.is_empty() {
+        return;
+    }
+    let counters = &catalog.statistics_counters;
+    let mut functions = counters[..counters.len().min(SHOWN)].join(", ");
+    if counters.len() > SHOWN {
+        functions = format!("{functions} and {} more", counters.len() - SHOWN);
+    }
+    f.add(
+        "TEN087",
+        "statistics counters",
+        format!(
+            "`{}` may run PostgreSQL's statistics counters of a table, index, function or database ({functions}): they count the index entries and rows a scan read before row level security dropped other tenants' rows, so one tenant's SQL that reads `pg_stat_get_xact_tuples_returned` of an index around a range query learns whether another tenant's value falls in the range, and range by range lists every tenant's values of the indexed column (slugs, API key prefixes)",
+            o.app_role
+        ),
+        format!(
+            "as a superuser, SELECT tenancy.close_statistics_counters() (the migrations run it; run as another role it changes nothing; monitoring keeps them through pg_read_all_stats and pg_monitor), and REVOKE EXECUTE on them from {} and the roles its logins can become, or take those roles out of pg_read_all_stats and pg_monitor",
+            o.app_role
+        ),
+    );
 }

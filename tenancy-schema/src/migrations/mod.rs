@@ -34,6 +34,7 @@ pub const CORE: &[MigrationFiles] = &[
     crate::__tenancy_migration_files!("2026-12-04-190000_session_opens_with_unknown_nonce"),
     crate::__tenancy_migration_files!("2026-12-05-020000_citus_worker_activity_hidden"),
     crate::__tenancy_migration_files!("2026-12-05-030000_large_objects_closed"),
+    crate::__tenancy_migration_files!("2026-12-05-120000_statistics_counters_closed"),
 ];
 
 /// The core's migrations as a [`MigrationSet`].

@@ -116,7 +116,7 @@ SELECT functions_are('tenancy', ARRAY[
   'enable_native_context', 'disable_native_context', 'check_session', 'install_status_triggers',
   'replace_policy_calls', 'switch_policy_reads', 'native_readers_parallel_safe',
   'resource_sharing_guard', 'invitation_acceptance_guard', 'hide_worker_activity',
-  'close_large_objects'
+  'close_large_objects', 'close_statistics_counters'
 ]::name[], 'schema tenancy has exactly the reviewed functions');
 
 -- 38-85: tenancy_app's EXECUTE privileges, function by function. It must not switch shadow
