@@ -2265,10 +2265,18 @@ fn domains_enums_and_superuser_functions_a_role_of_the_application_owns_are_repo
         conn.batch_execute(&format!("ALTER {what} OWNER TO {owner}"))
             .unwrap();
         let r = report(&mut conn, &reg, &options);
-        assert!(reports_owned(&r, &login, object), "{what}: {:#?}", r.findings);
+        assert!(
+            reports_owned(&r, &login, object),
+            "{what}: {:#?}",
+            r.findings
+        );
         conn.batch_execute(&format!("ALTER {what} OWNER TO CURRENT_USER"))
             .unwrap();
-        assert!(!reports_owned(&report(&mut conn, &reg, &options), &login, object));
+        assert!(!reports_owned(
+            &report(&mut conn, &reg, &options),
+            &login,
+            object
+        ));
     }
     conn.batch_execute(&format!(
         "DROP ROLE {login}; DROP ROLE {mid}; DROP ROLE {owner}; DROP ROLE {role}"
