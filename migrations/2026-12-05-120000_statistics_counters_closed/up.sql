@@ -12,7 +12,11 @@
 -- read as well once a transaction's counts are flushed (a quiet database, or
 -- `pg_stat_force_next_flush()`, which any role may call). The rule takes a subscription's
 -- two along (monitoring's, as the rest); those of other objects (a backend, a replication
--- slot, the server) count no relation's rows and stay everyone's.
+-- slot, the server) count no relation's rows and stay everyone's. currtid2(table, tid) goes
+-- with them: it follows a row version of a table named in text to the newest one, past row
+-- level security, so that walking the tids tells which of other tenants' rows were updated,
+-- where their new versions went, and (grouping the old versions by the newest) how many times:
+-- every request counted in another tenant's api_key_usage row.
 --
 -- Monitoring keeps them: they are granted to the predefined role pg_read_all_stats (and so to
 -- pg_monitor), which the pg_stat_* views need now, as does the role that runs the
@@ -34,15 +38,16 @@ BEGIN
     PERFORM set_config('citus.enable_ddl_propagation', 'off', true);
   END IF;
   FOR r IN
-    SELECT format('REVOKE EXECUTE ON FUNCTION pg_catalog.%I(oid) FROM PUBLIC', p.proname)
+    SELECT format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', p.oid::regprocedure)
              AS revoke,
-           format('GRANT EXECUTE ON FUNCTION pg_catalog.%I(oid) TO pg_read_all_stats, %I',
-                  p.proname, current_user) AS grant,
+           format('GRANT EXECUTE ON FUNCTION %s TO pg_read_all_stats, %I',
+                  p.oid::regprocedure, current_user) AS grant,
            pg_has_role(p.proowner, 'USAGE') AS owned
       FROM pg_proc p
      WHERE p.pronamespace = 'pg_catalog'::regnamespace
-       AND starts_with(p.proname, 'pg_stat_get_')
-       AND p.pronargs = 1 AND p.proargtypes[0] = 'oid'::regtype
+       AND ((starts_with(p.proname, 'pg_stat_get_')
+             AND p.pronargs = 1 AND p.proargtypes[0] = 'oid'::regtype)
+            OR p.proname IN ('currtid', 'currtid2'))
   LOOP
     -- Another role's REVOKE takes only what that role granted: PUBLIC's EXECUTE stays.
     IF NOT r.owned THEN

@@ -1655,6 +1655,18 @@ fn statistics_counters_are_out_of_the_application_roles_reach() {
                 );
             }
         }
+        // currtid2 follows a row version to its newest past row level security: walking the
+        // tids, it tells which of tenant b's rows were updated and how often.
+        let follow = "SELECT 1::bigint AS n WHERE currtid2('posts', '(0,1)'::tid) IS NOT NULL";
+        let r = t
+            .transaction(a, |tx| tx.load_sql::<_, Counted>(diesel::sql_query(follow)))
+            .map(|rows| rows.len());
+        assert!(
+            r.as_ref().is_err_and(|e| e
+                .to_string()
+                .contains("permission denied for function currtid2")),
+            "{rls:?}: {r:?}"
+        );
         // Raw statements are left to row level security: with it on, tenant a reads its own
         // slug and not tenant b's.
         if rls.enforced() {

@@ -762,14 +762,17 @@ ORDER BY 1";
 /// the index entries and heap tuples a scan read before row level security dropped other
 /// tenants' rows: read around a range query, they tell whether another tenant's value falls in
 /// the range, and narrowed one character at a time they list every tenant's values of an
-/// indexed column. The migrations take them from PUBLIC (`tenancy.close_statistics_counters()`).
+/// indexed column. With them `currtid2`, which follows a row version to the newest past row
+/// level security, and so counts how often other tenants' rows were updated. The migrations
+/// take them from PUBLIC (`tenancy.close_statistics_counters()`).
 /// `has_function_privilege` counts PUBLIC's grant and every membership (pg_monitor's too).
 const STATISTICS_COUNTERS_SQL: &str = "
 SELECT p.oid::regprocedure::text AS name
 FROM pg_proc p
 WHERE p.pronamespace = 'pg_catalog'::regnamespace
-  AND starts_with(p.proname, 'pg_stat_get_')
-  AND p.pronargs = 1 AND p.proargtypes[0] = 'oid'::regtype
+  AND ((starts_with(p.proname, 'pg_stat_get_')
+        AND p.pronargs = 1 AND p.proargtypes[0] = 'oid'::regtype)
+       OR p.proname IN ('currtid', 'currtid2'))
   AND EXISTS (SELECT FROM unnest($1::text[]) r (name)
               WHERE has_function_privilege(r.name, p.oid, 'EXECUTE'))
 ORDER BY 1";

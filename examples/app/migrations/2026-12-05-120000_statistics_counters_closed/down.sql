@@ -2,16 +2,17 @@
 -- (and on the workers of Citus, by hand: GRANT EXECUTE .. TO PUBLIC there).
 DO $$
 DECLARE
-  f name;
+  f regprocedure;
 BEGIN
   FOR f IN
-    SELECT p.proname FROM pg_proc p
+    SELECT p.oid::regprocedure FROM pg_proc p
      WHERE p.pronamespace = 'pg_catalog'::regnamespace
-       AND starts_with(p.proname, 'pg_stat_get_')
-       AND p.pronargs = 1 AND p.proargtypes[0] = 'oid'::regtype
+       AND ((starts_with(p.proname, 'pg_stat_get_')
+             AND p.pronargs = 1 AND p.proargtypes[0] = 'oid'::regtype)
+            OR p.proname IN ('currtid', 'currtid2'))
   LOOP
-    EXECUTE format('GRANT EXECUTE ON FUNCTION pg_catalog.%I(oid) TO PUBLIC', f);
-    EXECUTE format('REVOKE EXECUTE ON FUNCTION pg_catalog.%I(oid) FROM pg_read_all_stats', f);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC', f);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM pg_read_all_stats', f);
   END LOOP;
 END
 $$;
