@@ -24,6 +24,7 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "nodes/value.h"
+#include "optimizer/planner.h"
 #include "parser/parse_func.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
@@ -478,6 +479,29 @@ guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 
 static void executor_start(QueryDesc *query, int eflags);
 
+static planner_hook_type previous_planner = NULL;
+
+/*
+ * A plan made while debug_print_plan is on is printed to the server's log and, once the
+ * session asks for LOG messages (client_min_messages, which any role may set), to the client:
+ * its row estimates come from statistics sampled over every tenant's rows, which is why
+ * EXPLAIN is refused on a tenancy connection (guard_utility). Refused before planning, so
+ * nothing is printed; the same setting that allows EXPLAIN for diagnosis allows this.
+ */
+static PlannedStmt *
+guard_planner(Query *parse, const char *query_string, int cursorOptions,
+			  ParamListInfo boundParams)
+{
+	if (have_session && Debug_print_plan && !allow_explain)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("tenancy: debug_print_plan is not allowed on a tenancy connection: a printed plan's estimates come from statistics over every tenant's rows"),
+				 errhint("print plans as the tables' owner, or on a login a superuser gave tenancy_context.allow_explain = on for diagnosis")));
+	if (previous_planner != NULL)
+		return previous_planner(parse, query_string, cursorOptions, boundParams);
+	return standard_planner(parse, query_string, cursorOptions, boundParams);
+}
+
 void
 _PG_init(void)
 {
@@ -505,6 +529,8 @@ _PG_init(void)
 	ProcessUtility_hook = guard_utility;
 	previous_executor_start = ExecutorStart_hook;
 	ExecutorStart_hook = executor_start;
+	previous_planner = planner_hook;
+	planner_hook = guard_planner;
 	status_init();
 }
 

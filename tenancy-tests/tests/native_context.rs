@@ -1184,6 +1184,56 @@ fn explain_is_refused_on_tenancy_connections() {
     }
 }
 
+/// With `debug_print_plan` on, every plan made is printed to the server's log and, once the
+/// session asks for LOG messages, to the client, with the estimates EXPLAIN is refused for:
+/// a tenancy connection refuses to plan with it on. Both settings are any role's to change.
+#[test]
+fn plans_are_not_printed_on_tenancy_connections() {
+    if !native() {
+        return;
+    }
+    let (a, _) = Rls::OnNative.two_tenants();
+    let t = Rls::OnNative.tenancy(1);
+    let e = t
+        .transaction(a, |tx| {
+            tx.execute(diesel::sql_query("SET LOCAL client_min_messages = log"))?;
+            tx.execute(diesel::sql_query("SET LOCAL debug_print_plan = on"))?;
+            tx.load_sql::<_, Count>(diesel::sql_query(
+                "SELECT count(*) AS n FROM posts WHERE title >= 'b'",
+            ))
+            .map(|rows| rows.len())
+        })
+        .expect_err("a plan printed with its estimates");
+    assert!(
+        e.to_string().contains("debug_print_plan is not allowed"),
+        "{e}"
+    );
+    // The same from a DO block, whose statements are planned inside it.
+    let e = t
+        .transaction(a, |tx| {
+            tx.execute(diesel::sql_query(
+                "DO $$ BEGIN SET LOCAL debug_print_plan = on; PERFORM count(*) FROM posts; END $$",
+            ))
+        })
+        .expect_err("a plan printed from a DO block");
+    assert!(
+        e.to_string().contains("debug_print_plan is not allowed"),
+        "{e}"
+    );
+    // Without it, the same statement runs.
+    let n: Vec<Count> = t
+        .transaction(a, |tx| {
+            tx.load_sql(diesel::sql_query(
+                "SELECT count(*) AS n FROM posts WHERE title >= 'b'",
+            ))
+        })
+        .unwrap();
+    assert_eq!(n.len(), 1);
+    for session in t.inspect_sessions().unwrap() {
+        assert!(session.is_clean(), "{session:?}");
+    }
+}
+
 #[test]
 fn parallel_workers_see_the_context_of_the_leader() {
     if !native() {
