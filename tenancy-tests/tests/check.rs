@@ -2624,3 +2624,160 @@ fn statistics_counters_the_application_role_may_run_are_reported() {
     );
     assert!(none(&own_closed), "{:#?}", own_closed.findings);
 }
+
+/// Functions and operators named like built-ins in a schema that a `search_path` default of the
+/// application's sessions searches before the built-ins (or the application's schema named
+/// before `pg_catalog`): every statement naming the built-in runs them, and what they are handed
+/// outlives the transaction on the pooled connection (TEN086).
+#[test]
+fn functions_named_like_built_ins_ahead_on_a_search_path_default_are_reported() {
+    #[derive(QueryableByName)]
+    struct Seen {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        seen: Option<String>,
+    }
+    let (db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST]);
+    let options = CheckOptions::default();
+    let stand_in = |r: &Report, name: &str| {
+        r.findings
+            .iter()
+            .any(|f| f.id == "TEN086" && f.object == name && f.severity == Severity::Error)
+    };
+    let none = |r: &Report| !r.findings.iter().any(|f| f.id == "TEN086");
+    let clean = report(&mut conn, &reg, &options);
+    assert!(none(&clean), "{:#?}", clean.findings);
+    let database = db.database_name().to_owned();
+    // A login of the test's own (not a member of tenancy_app): the database's default
+    // search_path is every role's.
+    let login = format!("check_shadow_{}", &database[database.len() - 8..]);
+    conn.batch_execute(&format!(
+        "CREATE ROLE {login} LOGIN PASSWORD 'check-shadow'; \
+         CREATE SCHEMA shadow; GRANT USAGE ON SCHEMA shadow TO tenancy_app, {login}; \
+         CREATE FUNCTION shadow.lower(text) RETURNS text LANGUAGE sql \
+           AS $$ SELECT pg_catalog.set_config('shadow.seen', $1, false); SELECT pg_catalog.lower($1) $$; \
+         CREATE FUNCTION shadow.text_eq(text, varchar) RETURNS boolean LANGUAGE sql \
+           AS $$ SELECT $1 OPERATOR(pg_catalog.=) $2::text $$; \
+         CREATE OPERATOR shadow.= (LEFTARG = text, RIGHTARG = varchar, FUNCTION = shadow.text_eq); \
+         ALTER DATABASE \"{database}\" SET search_path = shadow, pg_catalog, public"
+    ))
+    .unwrap();
+    let ahead = report(&mut conn, &reg, &options);
+    // What the stand-in was handed stays in the session for the next transaction on it.
+    let mut session = PgConnection::establish(&db.url_for(&login, "check-shadow")).unwrap();
+    session
+        .batch_execute("BEGIN; SELECT lower('Secret Of Another Tenant'); COMMIT")
+        .unwrap();
+    let seen: Seen = diesel::sql_query("SELECT current_setting('shadow.seen', true) AS seen")
+        .get_result(&mut session)
+        .unwrap();
+    drop(session);
+    // The application's own schema named before pg_catalog.
+    conn.batch_execute(&format!(
+        "DROP SCHEMA shadow CASCADE; \
+         CREATE FUNCTION public.lower(text) RETURNS text LANGUAGE sql AS $$ SELECT pg_catalog.lower($1) $$; \
+         ALTER DATABASE \"{database}\" SET search_path = public, pg_catalog"
+    ))
+    .unwrap();
+    let public_first = report(&mut conn, &reg, &options);
+    conn.batch_execute(&format!("ALTER DATABASE \"{database}\" RESET search_path"))
+        .unwrap();
+    let catalog_first = report(&mut conn, &reg, &options);
+    conn.batch_execute(&format!(
+        "DROP FUNCTION public.lower(text); DROP ROLE {login}"
+    ))
+    .unwrap();
+    assert_eq!(seen.seen.as_deref(), Some("Secret Of Another Tenant"));
+    assert!(
+        stand_in(&ahead, "function shadow.lower(text)"),
+        "{:#?}",
+        ahead.findings
+    );
+    assert!(
+        stand_in(&ahead, "operator shadow.=(text,character varying)"),
+        "{:#?}",
+        ahead.findings
+    );
+    assert!(
+        stand_in(&public_first, "function public.lower(text)"),
+        "{:#?}",
+        public_first.findings
+    );
+    assert!(none(&catalog_first), "{:#?}", catalog_first.findings);
+}
+
+/// A statistics object on a tenant table whose expression calls a function that writes into a
+/// table every tenant reads: ANALYZE (autovacuum's too) runs it, as the table's owner, on every
+/// tenant's rows; and a policy calling such a function, on every row a tenant's statement
+/// reads (TEN075).
+#[test]
+fn statistics_objects_and_policies_that_write_where_every_tenant_reads_are_reported() {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let (_db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST]);
+    let options = CheckOptions::default();
+    let object = "statistics object gadgets_name_stats on gadgets, which calls name_key(text)";
+    let sink = |r: &Report| {
+        r.findings
+            .iter()
+            .any(|f| f.id == "TEN075" && f.object == object && f.message.contains("gadget_names"))
+    };
+    conn.batch_execute(
+        "INSERT INTO tenants (id, slug, name) VALUES \
+           ('00000000-0000-7000-8000-0000000000a1', 'stats-a', 'a'), \
+           ('00000000-0000-7000-8000-0000000000b1', 'stats-b', 'b'); \
+         INSERT INTO gadgets (tenant_id, name) VALUES \
+           ('00000000-0000-7000-8000-0000000000a1', 'of a'), \
+           ('00000000-0000-7000-8000-0000000000b1', 'of b'); \
+         CREATE TABLE gadget_names (name text); GRANT SELECT ON gadget_names TO tenancy_app; \
+         CREATE FUNCTION keep_name(text) RETURNS void LANGUAGE plpgsql \
+           AS $$ BEGIN INSERT INTO gadget_names VALUES ($1); END $$; \
+         CREATE FUNCTION name_key(text) RETURNS text LANGUAGE plpgsql IMMUTABLE \
+           AS $$ BEGIN PERFORM keep_name($1); RETURN $1; END $$; \
+         CREATE STATISTICS gadgets_name_stats ON (name_key(name)), tenant_id FROM gadgets",
+    )
+    .unwrap();
+    let with_statistics = report(&mut conn, &reg, &options);
+    // What ANALYZE leaves there: both tenants' names.
+    conn.batch_execute("ANALYZE gadgets").unwrap();
+    let copied: Count = diesel::sql_query(
+        "SELECT count(DISTINCT name) AS n FROM gadget_names WHERE name IN ('of a', 'of b')",
+    )
+    .get_result(&mut conn)
+    .unwrap();
+    conn.batch_execute("DROP STATISTICS gadgets_name_stats")
+        .unwrap();
+    let dropped = report(&mut conn, &reg, &options);
+    // The permissive policy holds to the tenant, and then hands each row it lets through on.
+    let policy = "policy tenant_access on gadgets, which calls seen_name(text)";
+    conn.batch_execute(
+        "CREATE FUNCTION seen_name(text) RETURNS boolean LANGUAGE plpgsql \
+           AS $$ BEGIN PERFORM keep_name($1); RETURN true; END $$; \
+         GRANT INSERT ON gadget_names TO tenancy_app; \
+         ALTER POLICY tenant_access ON gadgets \
+           USING (tenant_id = (SELECT tenancy.current_tenant()) AND seen_name(name))",
+    )
+    .unwrap();
+    let with_policy = report(&mut conn, &reg, &options);
+    conn.batch_execute(
+        "ALTER POLICY tenant_access ON gadgets USING (tenant_id = (SELECT tenancy.current_tenant()))",
+    )
+    .unwrap();
+    let restored = report(&mut conn, &reg, &options);
+    let policy_sink = |r: &Report| {
+        r.findings
+            .iter()
+            .any(|f| f.id == "TEN075" && f.object == policy && f.message.contains("gadget_names"))
+    };
+    assert_eq!(copied.n, 2);
+    assert!(sink(&with_statistics), "{:#?}", with_statistics.findings);
+    assert!(!sink(&dropped), "{:#?}", dropped.findings);
+    assert!(policy_sink(&with_policy), "{:#?}", with_policy.findings);
+    assert!(!policy_sink(&restored), "{:#?}", restored.findings);
+}

@@ -250,8 +250,9 @@ pub(super) struct FunctionRow {
 /// The code that runs on each row written to a table of schema `$1` (or to a partition of one,
 /// wherever the partition is): its triggers, and the functions (outside PostgreSQL's own) that
 /// its triggers' WHEN conditions, CHECK constraints, column defaults and generated columns,
-/// index expressions and the CHECK constraints of its columns' domains call, directly or as an
-/// operator's. `table_name` is the table of schema `$1` the row was written to.
+/// index expressions, the expressions of its statistics objects and policies and the CHECK
+/// constraints of its columns' domains call, directly or as an operator's. `table_name` is the
+/// table of schema `$1` the row was written to.
 const ROW_CODE_SQL: &str = "
 WITH tables AS (
   SELECT c.oid, CASE WHEN c.relnamespace = $1::regnamespace THEN c.relname
@@ -268,7 +269,7 @@ WITH tables AS (
   FROM pg_depend d
   WHERE d.refclassid IN ('pg_proc'::regclass, 'pg_operator'::regclass)
     AND d.classid IN ('pg_constraint'::regclass, 'pg_attrdef'::regclass, 'pg_class'::regclass,
-                      'pg_trigger'::regclass)
+                      'pg_trigger'::regclass, 'pg_statistic_ext'::regclass, 'pg_policy'::regclass)
 )
 SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass) AS name,
        tables.table_name,
@@ -286,7 +287,9 @@ SELECT format('%s on %s, which calls %s',
               coalesce('constraint ' || quote_ident(con.conname::text),
                        'the default of column ' || quote_ident(a.attname::text),
                        'index ' || quote_ident(ic.relname::text),
-                       'the WHEN condition of trigger ' || quote_ident(tg.tgname::text)),
+                       'the WHEN condition of trigger ' || quote_ident(tg.tgname::text),
+                       'statistics object ' || quote_ident(sx.stxname::text),
+                       'policy ' || quote_ident(pol.polname::text)),
               c.oid::regclass, p.oid::regprocedure),
        tables.table_name,
        CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END,
@@ -302,7 +305,12 @@ LEFT JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
 LEFT JOIN pg_index ix ON d.classid = 'pg_class'::regclass AND ix.indexrelid = d.objid
 LEFT JOIN pg_class ic ON ic.oid = ix.indexrelid
 LEFT JOIN pg_trigger tg ON d.classid = 'pg_trigger'::regclass AND tg.oid = d.objid
-JOIN pg_class c ON c.oid = coalesce(con.conrelid, ad.adrelid, ix.indrelid, tg.tgrelid)
+-- A statistics object's expressions run on every row ANALYZE samples (autovacuum's too), every
+-- tenant's, as the table's owner.
+LEFT JOIN pg_statistic_ext sx ON d.classid = 'pg_statistic_ext'::regclass AND sx.oid = d.objid
+-- A policy's expressions run on every row a tenant's statement reads or writes.
+LEFT JOIN pg_policy pol ON d.classid = 'pg_policy'::regclass AND pol.oid = d.objid
+JOIN pg_class c ON c.oid = coalesce(con.conrelid, ad.adrelid, ix.indrelid, tg.tgrelid, sx.stxrelid, pol.polrelid)
 JOIN tables ON tables.oid = c.oid
 WHERE (p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) OR p.oid >= 16384)
   -- A trigger depends on its own function, which the first part reads.

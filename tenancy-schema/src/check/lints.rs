@@ -382,7 +382,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN086",
         Severity::Error,
         Section::Isolation,
-        "a function or operator added to pg_catalog, or a cast between PostgreSQL's own types, that PostgreSQL did not make: it may stand in for a built-in that tenancy's context readers or the policies call",
+        "a function or operator added to pg_catalog, or a cast between PostgreSQL's own types, that PostgreSQL did not make, or a function or operator named like a built-in in a schema a search_path default searches first: it may stand in for a built-in that tenancy's context readers, the policies or the application's statements call",
     ),
     (
         "TEN087",

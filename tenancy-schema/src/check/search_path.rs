@@ -72,6 +72,39 @@ WHERE c.oid >= 16384 AND c.castsource < 16384 AND c.casttarget < 16384
                     AND d.objid = c.oid AND d.deptype = 'e')
 ORDER BY 1";
 
+/// The functions (aggregates and procedures too) and operators of the schemas `$1` that one of
+/// `$3` may use, that no extension brought, and that are named like a function or operator of
+/// `pg_catalog` or (outside schema `$2`) of schema `$2`: a session whose `search_path` puts
+/// their schema first finds them as it finds the real one, and PostgreSQL weighs every
+/// function of a name along the path alike, so an overload that fits the arguments better (or the same one, ahead of
+/// `pg_catalog` when the path names it later) runs instead, seeing what the statement hands
+/// it, and may keep it for whichever tenant the pooled connection serves next.
+const SHADOW_ROUTINES_SQL: &str = "
+SELECT format('function %s', p.oid::regprocedure) AS name
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = ANY ($1) AND n.nspname <> 'pg_catalog'
+  AND EXISTS (SELECT FROM pg_proc q
+              WHERE (q.pronamespace = 'pg_catalog'::regnamespace
+                     OR (q.pronamespace = $2::regnamespace AND n.nspname <> $2))
+                AND q.proname = p.proname)
+  AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                    AND d.objid = p.oid AND d.deptype = 'e')
+  AND EXISTS (SELECT FROM unnest($3::text[]) r (name)
+              WHERE has_schema_privilege(r.name, n.oid, 'USAGE'))
+UNION ALL
+SELECT format('operator %s', o.oid::regoperator)
+FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+WHERE n.nspname = ANY ($1) AND n.nspname <> 'pg_catalog'
+  AND EXISTS (SELECT FROM pg_operator q
+              WHERE (q.oprnamespace = 'pg_catalog'::regnamespace
+                     OR (q.oprnamespace = $2::regnamespace AND n.nspname <> $2))
+                AND q.oprname = o.oprname)
+  AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_operator'::regclass
+                    AND d.objid = o.oid AND d.deptype = 'e')
+  AND EXISTS (SELECT FROM unnest($3::text[]) r (name)
+              WHERE has_schema_privilege(r.name, n.oid, 'USAGE'))
+ORDER BY 1";
+
 #[derive(QueryableByName)]
 struct NameRow {
     #[diesel(sql_type = Text)]
@@ -142,7 +175,7 @@ pub(super) fn check_search_path(
         .load(conn)?;
     for p in paths {
         let ahead = ahead_of(&p.path, &o.schema, roles);
-        if ahead.is_empty() {
+        if ahead.is_empty() && !schema_before_catalog(&p.path, &o.schema) {
             continue;
         }
         let shadows: Vec<ShadowRow> = diesel::sql_query(SHADOWS_SQL)
@@ -161,6 +194,32 @@ pub(super) fn check_search_path(
                 format!(
                     "DROP or rename {}.{} (or the schema), or set search_path so that {} comes first",
                     s.schema, s.name, o.schema
+                ),
+            );
+        }
+        // The checked schema too when the path names pg_catalog after it: its functions
+        // named like built-ins are then found first.
+        let mut searched = ahead.clone();
+        if schema_before_catalog(&p.path, &o.schema) {
+            searched.push(o.schema.clone());
+        }
+        let routines: Vec<NameRow> = diesel::sql_query(SHADOW_ROUTINES_SQL)
+            .bind::<Array<Text>, _>(&searched)
+            .bind::<Text, _>(&o.schema)
+            .bind::<Array<Text>, _>(roles)
+            .load(conn)?;
+        for r in routines {
+            f.add(
+                "TEN086",
+                &r.name,
+                format!(
+                    "sessions of `{}` look names up along `search_path = {}` ({}), which searches the schema of {} ahead of {} or of pg_catalog's built-ins: it is named like one of theirs, and PostgreSQL runs whichever function or operator of a name fits the arguments best (of the same arguments, the one earliest on the path), so it may stand in for the one a statement meant, see what the statement hands it and keep it for the next tenant on the pooled connection",
+                    o.app_role, p.path, p.place, r.name, o.schema
+                ),
+                format!(
+                    "DROP {} (or the schema), or set search_path so that no schema comes before {} and pg_catalog is named first or not at all",
+                    r.name.replacen("function", "ROUTINE", 1).replacen("operator", "OPERATOR", 1),
+                    o.schema
                 ),
             );
         }
@@ -190,6 +249,13 @@ fn ahead_of(path: &str, schema: &str, roles: &[String]) -> Vec<String> {
     out
 }
 
+/// Whether `path` (a `search_path` value as stored) names `schema` and, later, `pg_catalog`.
+fn schema_before_catalog(path: &str, schema: &str) -> bool {
+    let entries = split_path(path);
+    let at = |name: &str| entries.iter().position(|e| e == name);
+    matches!((at(schema), at("pg_catalog")), (Some(s), Some(c)) if s < c)
+}
+
 /// The schema names of a `search_path` value: comma-separated, each quoted (as written) or
 /// folded to lower case.
 fn split_path(path: &str) -> Vec<String> {
@@ -217,7 +283,7 @@ fn split_path(path: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{ahead_of, split_path};
+    use super::{ahead_of, schema_before_catalog, split_path};
 
     #[test]
     fn search_paths_split_as_postgresql_reads_them() {
@@ -240,5 +306,8 @@ mod tests {
             ahead_of("shadow, pg_catalog", "public", &roles),
             ["shadow", "pg_catalog"]
         );
+        assert!(schema_before_catalog("public, pg_catalog", "public"));
+        assert!(!schema_before_catalog("pg_catalog, public", "public"));
+        assert!(!schema_before_catalog("\"$user\", public", "public"));
     }
 }

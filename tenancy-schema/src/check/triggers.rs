@@ -1,7 +1,8 @@
 //! TEN075: row code that carries tenant rows to where every tenant reads them. A trigger on a
 //! tenant table (or on the tenants table, or a private one) sees each row written (`NEW`,
 //! `OLD`), and so does a function that one of its CHECK constraints, column defaults or index
-//! expressions calls; if that code, or a function it calls, writes into a table or view that
+//! expressions calls (or the expressions of its statistics objects, which ANALYZE runs on every
+//! tenant's rows, and of its policies, which run on every row a statement reads); if that code, or a function it calls, writes into a table or view that
 //! no policy covers (or whose policy does not read the tenant context) and the application
 //! role may read, one tenant's rows become every tenant's, whatever the policies of the table
 //! they came from say. Code that builds its statements at run time may write anywhere. So does
