@@ -8,25 +8,19 @@ use super::lexer::{Token, code_tokens, excerpt, group_end, is_keyword, tokenize,
 /// parentheses than it opens, must leave none open, and must not contain `;` or comments.
 pub(super) fn check_fragment(sql: &str) -> Result<(), SqlTextError> {
     let tokens = tokenize(sql)?;
-    let mut depth: i64 = 0;
-    for token in &tokens {
+    let unbalanced = unbalanced_at(&tokens);
+    // Whichever the lexer meets first is the refusal: a `;` or a comment in front of the
+    // parenthesis that breaks the balance is reported as such.
+    for token in &tokens[..unbalanced.unwrap_or(tokens.len())] {
         match token {
-            Token::Punct('(') => depth += 1,
-            Token::Punct(')') => {
-                depth -= 1;
-                if depth < 0 {
-                    return Err(SqlTextError::Unbalanced(excerpt(sql)));
-                }
-            }
             Token::Punct(';') => return Err(SqlTextError::Semicolon),
             Token::Comment => return Err(SqlTextError::Comment),
             _ => {}
         }
     }
-    if depth == 0 {
-        Ok(())
-    } else {
-        Err(SqlTextError::Unbalanced(excerpt(sql)))
+    match unbalanced {
+        Some(_) => Err(SqlTextError::Unbalanced(excerpt(sql))),
+        None => Ok(()),
     }
 }
 
@@ -35,24 +29,29 @@ pub(super) fn check_fragment(sql: &str) -> Result<(), SqlTextError> {
 /// that closed a parenthesis more would leave them, and what followed would be read outside
 /// the statement, out of reach of the tables it shadows.
 pub(crate) fn check_balanced(sql: &str) -> Result<(), SqlTextError> {
+    match unbalanced_at(&tokenize(sql)?) {
+        Some(_) => Err(SqlTextError::Unbalanced(excerpt(sql))),
+        None => Ok(()),
+    }
+}
+
+/// Where `tokens` stop closing only the parentheses they opened: the index of the first `)`
+/// that closes one more, or their end when some are left open; `None` when they balance.
+fn unbalanced_at(tokens: &[Token]) -> Option<usize> {
     let mut depth: i64 = 0;
-    for token in tokenize(sql)? {
+    for (i, token) in tokens.iter().enumerate() {
         match token {
             Token::Punct('(') => depth += 1,
             Token::Punct(')') => {
                 depth -= 1;
                 if depth < 0 {
-                    return Err(SqlTextError::Unbalanced(excerpt(sql)));
+                    return Some(i);
                 }
             }
             _ => {}
         }
     }
-    if depth == 0 {
-        Ok(())
-    } else {
-        Err(SqlTextError::Unbalanced(excerpt(sql)))
-    }
+    (depth != 0).then_some(tokens.len())
 }
 
 /// Whether `piece`, which tenancy wrote into `sql` at byte `at`, is read there as the code it
