@@ -31,12 +31,18 @@ fn hashes_equal(a: &[u8; 32], b: &[u8; 32]) -> Choice {
 /// Whether `secret` hashes to `stored`. Always hashes and compares once, against
 /// [`DUMMY_HASH`] when there is no stored hash (unknown prefix) or it has the wrong length.
 pub(super) fn secret_matches(stored: Option<&[u8]>, secret: &str) -> bool {
-    let presented = secret_hash(secret);
+    hash_matches(stored, &secret_hash(secret))
+}
+
+/// [`secret_matches`] for a secret already hashed (`presented`), so that a caller that looked
+/// the key up by its hash does not hash it again: compares once, against [`DUMMY_HASH`] when
+/// there is no stored hash or it has the wrong length.
+pub(super) fn hash_matches(stored: Option<&[u8]>, presented: &[u8; 32]) -> bool {
     let (expected, known) = match stored.and_then(|s| <[u8; 32]>::try_from(s).ok()) {
         Some(hash) => (hash, Choice::from(1)),
         None => (DUMMY_HASH, Choice::from(0)),
     };
-    bool::from(hashes_equal(&presented, &expected) & known)
+    bool::from(hashes_equal(presented, &expected) & known)
 }
 
 #[cfg(test)]

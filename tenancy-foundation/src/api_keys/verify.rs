@@ -8,7 +8,7 @@ use diesel::sql_types::{Array, Bool, Bytea, Int4, Nullable, Text, Timestamptz};
 
 use super::error::ApiKeyError;
 use super::format::parse_key;
-use super::hash::{secret_hash, secret_matches};
+use super::hash::hash_matches;
 use super::rate_limit::{RateLimitRequest, RateLimiter};
 use crate::models::{ApiKeyStatus, TenantStatus};
 use crate::schema::api_keys;
@@ -96,7 +96,7 @@ fn reject(prefix: &str, reason: ApiKeyError) -> Error {
 /// [`ApiKeyError::TenantSuspended`] or [`ApiKeyError::RateLimited`]; pool and database errors.
 pub fn verify(tenancy: &Tenancy, key_text: &str, limiter: &dyn RateLimiter) -> Result<VerifiedKey> {
     let parsed = parse_key(key_text)?;
-    let presented = secret_hash(parsed.secret);
+    let presented = parsed.secret_hash();
     let rows: Vec<LookedUpKey> = tenancy.system(|sys| {
         sys.load_sql(
             diesel::sql_query("SELECT * FROM tenancy.api_key_lookup($1, $2)")
@@ -111,10 +111,10 @@ pub fn verify(tenancy: &Tenancy, key_text: &str, limiter: &dyn RateLimiter) -> R
     // one whose hash matches counts.
     let mut found = None;
     if rows.is_empty() {
-        let _ = secret_matches(None, parsed.secret);
+        let _ = hash_matches(None, &presented);
     }
     for row in rows {
-        if secret_matches(Some(row.secret_hash.as_slice()), parsed.secret) && found.is_none() {
+        if hash_matches(Some(row.secret_hash.as_slice()), &presented) && found.is_none() {
             found = Some(row);
         }
     }
