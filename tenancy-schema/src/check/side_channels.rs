@@ -112,7 +112,7 @@ fn check_statistics_counters(f: &mut Findings, catalog: &Catalog, o: &CheckOptio
         "TEN087",
         "statistics counters",
         format!(
-            "`{}` may run PostgreSQL's statistics counters of a table, index, function or database ({functions}): they count the index entries and rows a scan read before row level security dropped other tenants' rows, so one tenant's SQL that reads `pg_stat_get_xact_tuples_returned` of an index around a range query learns whether another tenant's value falls in the range, and range by range lists every tenant's values of the indexed column (slugs, API key prefixes)",
+            "`{}` may run PostgreSQL's statistics counters of a table, index, function or database ({functions}): they count the index entries and rows a scan read before row level security dropped other tenants' rows, so one tenant's SQL that reads `pg_stat_get_xact_tuples_returned` of an index around a range query learns whether another tenant's value falls in the range, and range by range lists every tenant's values of the indexed column (slugs, API key prefixes); currtid2 follows a row version to the newest past row level security, and tells which of other tenants' rows were updated and how often",
             o.app_role
         ),
         format!(
