@@ -39,10 +39,11 @@ pub(crate) struct Readers {
 
 /// One step outward from `$1` (names of relations and functions already known to reach
 /// tenant rows; `$2` the tenant table each reaches, empty for hidden SQL; `$3` whether it is a
-/// function). Functions outside PostgreSQL's own schemas and outside extensions, unless
-/// commented `tenancy: reviewed`:
+/// function). Functions outside PostgreSQL's own schemas, unless commented
+/// `tenancy: reviewed`:
 /// - SQL and PL/pgSQL bodies naming one as a word, and bodies depending on one (SQL-standard
-///   bodies record what they use);
+///   bodies record what they use); an extension's own functions only when the one they name
+///   runs SQL no text shows (pgTAP's `set_eq` hands its text to a function that runs it);
 /// - bodies tenancy cannot read: other languages, PL/pgSQL's `EXECUTE`, `U&"…"` names, and
 ///   bodies naming a function that runs SQL or reads a table named in text
 ///   (`$4`, [`crate::sql_lexer::DYNAMIC_SQL`]: `query_to_xml(q, ..)` in a SQL function runs
@@ -54,6 +55,15 @@ pub(crate) struct Readers {
 const STEP_SQL: &str = "\
 WITH t (name, base, is_function) AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::bool[])
+), hidden (name) AS (
+  SELECT * FROM unnest($4::text[])
+-- PostgreSQL keeps only a few compiled regular expressions per session: a pattern per name,
+-- tried on every function, was compiled again for every function once the names outnumbered
+-- that cache (minutes with an extension of a thousand functions installed). So the bodies are
+-- cut into their words once, and the names found among them by equality; one pattern names
+-- every hidden source, and the pattern per source runs only on the views that name one.
+), hidden_any (pattern) AS (
+  SELECT '[[:<:]](' || string_agg(h.name, '|') || ')[[:>:]]' FROM hidden h
 ), own (oid) AS (
   SELECT 'pg_catalog'::pg_catalog.regnamespace::oid
   UNION ALL SELECT 'information_schema'::pg_catalog.regnamespace::oid
@@ -88,14 +98,33 @@ WITH t (name, base, is_function) AS (
                       'pg_catalog.pg_constraint'::pg_catalog.regclass)
     AND d.refclassid IN ('pg_catalog.pg_class'::pg_catalog.regclass,
                          'pg_catalog.pg_proc'::pg_catalog.regclass)
+-- Words as the patterns' word boundaries see them (letters, digits, `_`); a name with a `$`
+-- in it is looked for with its own pattern.
+), naming AS MATERIALIZED (
+  SELECT DISTINCT f.name, f.in_extension, w.word
+  FROM fn f
+  CROSS JOIN pg_catalog.regexp_split_to_table(pg_catalog.lower(f.prosrc), '[^[:alnum:]_]+') w (word)
+  WHERE f.prokind <> 'a' AND f.lang IN ('sql', 'plpgsql')
+), viewing AS MATERIALIZED (
+  SELECT c.relname::text AS name, pg_catalog.pg_get_viewdef(c.oid) AS definition
+  FROM pg_catalog.pg_class c
+  WHERE c.relkind IN ('v', 'm') AND c.relnamespace NOT IN (SELECT oid FROM own)
+    AND pg_catalog.pg_get_viewdef(c.oid) ~* (SELECT pattern FROM hidden_any)
 )
 SELECT 'function' AS kind, f.name, t.base, '' AS via
-FROM fn f JOIN t ON NOT f.in_extension AND
-    ((f.lang IN ('sql', 'plpgsql') AND t.name ~ '^[[:alnum:]_$]+$'
-      AND f.prosrc ~* ('[[:<:]]' || replace(t.name, '$', '[$]') || '[[:>:]]'))
-     OR EXISTS (SELECT FROM dep
-                WHERE dep.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
-                  AND dep.objid = f.oid AND dep.name = t.name))
+FROM naming f JOIN t ON (NOT f.in_extension OR t.base = '') AND t.name ~ '^[[:alnum:]_]+$'
+  AND f.word = pg_catalog.lower(t.name)
+UNION
+SELECT 'function', f.name, t.base, ''
+FROM fn f JOIN t ON (NOT f.in_extension OR t.base = '') AND t.name ~ '^[[:alnum:]_$]*[$][[:alnum:]_$]*$'
+  AND f.lang IN ('sql', 'plpgsql')
+  AND f.prosrc ~* ('[[:<:]]' || replace(t.name, '$', '[$]') || '[[:>:]]')
+WHERE f.prokind <> 'a'
+UNION
+SELECT 'function', f.name, t.base, ''
+FROM fn f
+JOIN dep ON dep.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND dep.objid = f.oid
+JOIN t ON (NOT f.in_extension OR t.base = '') AND t.name = dep.name
 WHERE f.prokind <> 'a'
 UNION
 SELECT 'function', f.name, '', ''
@@ -104,8 +133,7 @@ WHERE f.prokind <> 'a' AND f.schema NOT IN ('tenancy', 'tenancy_context')
   AND ((f.lang NOT IN ('sql', 'plpgsql', 'internal') AND NOT f.in_extension)
        OR (f.lang = 'plpgsql' AND f.prosrc ~* '[[:<:]]execute[[:>:]]')
        OR f.prosrc ~* 'u&\"'
-       OR EXISTS (SELECT FROM unnest($4::text[]) d (name)
-                  WHERE f.body ~* ('[[:<:]]' || d.name || '[[:>:]]')))
+       OR f.body ~* (SELECT pattern FROM hidden_any))
 UNION
 SELECT 'function', a.name, t.base, ''
 FROM fn a
@@ -126,11 +154,8 @@ WHERE dep.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
 UNION
 -- Views that call a function running SQL given as text, or read a statistics view (`$4`):
 -- PostgreSQL's own are pinned, so no dependency records them; the definition's text does.
-SELECT 'hidden view', c.relname::text, '', d.name
-FROM pg_catalog.pg_class c
-CROSS JOIN unnest($4::text[]) d (name)
-WHERE c.relkind IN ('v', 'm') AND c.relnamespace NOT IN (SELECT oid FROM own)
-  AND pg_catalog.pg_get_viewdef(c.oid) ~* ('[[:<:]]' || d.name || '[[:>:]]')
+SELECT 'hidden view', v.name, '', h.name
+FROM viewing v JOIN hidden h ON v.definition ~* ('[[:<:]]' || h.name || '[[:>:]]')
 UNION
 SELECT 'operator', o.oprname::text, t.base, p.proname::text
 FROM pg_catalog.pg_operator o
