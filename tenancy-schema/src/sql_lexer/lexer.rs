@@ -127,12 +127,11 @@ fn tokenize_as(sql: &str, conforming: bool) -> Result<Vec<Token>, SqlTextError> 
                 let prefix = word.to_ascii_lowercase();
                 if bytes.get(i) == Some(&b'\'') && matches!(prefix.as_str(), "e" | "b" | "x" | "n")
                 {
-                    let backslash = match prefix.as_str() {
-                        "e" => true,
-                        "n" => !conforming,
-                        _ => false,
+                    i = match prefix.as_str() {
+                        "e" => string_literal(sql, i, true)?,
+                        "n" => string_literal(sql, i, !conforming)?,
+                        _ => bit_string_literal(sql, i)?,
                     };
-                    i = string_literal(sql, i, backslash)?;
                     out.push(Token::Literal);
                 } else if prefix == "u" && bytes.get(i) == Some(&b'&') {
                     match bytes.get(i + 1) {
@@ -286,6 +285,26 @@ fn string_literal(sql: &str, start: usize, backslash: bool) -> Result<usize, Sql
         (_, next) = quoted(sql, part, b'\'', backslash).ok_or(unterminated.clone())?;
     }
     Ok(next)
+}
+
+/// Skips a bit or hex string (`B'…'`, `X'…'`) whose quote is at `start`; returns the index
+/// after it. PostgreSQL ends one at its first quote: a doubled quote, which a plain string
+/// reads as a quote, closes it and opens a string of its own.
+fn bit_string_literal(sql: &str, start: usize) -> Result<usize, SqlTextError> {
+    let bytes = sql.as_bytes();
+    let mut quote = start;
+    loop {
+        let close = bytes[quote + 1..]
+            .iter()
+            .position(|&b| b == b'\'')
+            .ok_or(SqlTextError::Unterminated("bit string literal"))?
+            + quote
+            + 1;
+        match continuation(bytes, close + 1) {
+            Some(next) => quote = next,
+            None => return Ok(close + 1),
+        }
+    }
 }
 
 /// The quote that continues the string literal ending before `i`, if one does: PostgreSQL's

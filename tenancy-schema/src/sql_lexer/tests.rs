@@ -233,6 +233,25 @@ fn a_string_continued_on_a_new_line_reads_as_its_first_part() {
 }
 
 #[test]
+fn a_bit_string_ends_at_its_first_quote() {
+    // `B'1'`, then the string `' FROM t WHERE ('`.
+    let tokens = tokenize("B'1'' FROM t WHERE ('").unwrap();
+    assert_eq!(tokens, vec![Token::Literal, Token::Literal]);
+    // The string after the bit string is a plain one: with standard_conforming_strings off its
+    // backslash escapes the quote that would close it, and `) OR (true` is code to one reading
+    // only. Read as one bit string with a doubled quote, the backslash was text either way.
+    assert!(matches!(
+        tokenize("X'1f''\\' = x) OR (true --'"),
+        Err(SqlTextError::AmbiguousBackslash(_))
+    ));
+    // Continued on a new line, as any string literal.
+    assert_eq!(
+        tokenize("b'10'\n'01' = x").unwrap()[..2],
+        [Token::Literal, Token::Operator("=".into())]
+    );
+}
+
+#[test]
 fn a_national_string_reads_backslashes_as_a_plain_one() {
     // N'..' is a plain string to PostgreSQL: with standard_conforming_strings off, its
     // backslash escapes the quote, and the rest is code.
