@@ -2781,3 +2781,376 @@ fn statistics_objects_and_policies_that_write_where_every_tenant_reads_are_repor
     assert!(policy_sink(&with_policy), "{:#?}", with_policy.findings);
     assert!(!policy_sink(&restored), "{:#?}", restored.findings);
 }
+
+/// Sabotages of a migrated database that no lint reported before TEN088–TEN100 (and the
+/// widened TEN080): each breaks one thing, is reported under its id, and clears with its fix.
+/// Only objects of this database are changed (settings too, `IN DATABASE`): the application
+/// role, its memberships and attributes are shared by every test database of the server, so
+/// what needs a role of its own is in the next test.
+#[test]
+fn grants_settings_and_streams_that_open_tenant_rows_are_reported() {
+    let (db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    // No model of gadget_parts: TEN096 reads the key it should have from the database alone.
+    let reg = registry(&[&GADGETS_MANIFEST, &PLANS_MANIFEST]);
+    let options = CheckOptions::default();
+    let name = db.database_name().to_owned();
+    let baseline = report(&mut conn, &reg, &options);
+    assert!(!baseline.has_errors(), "{:#?}", baseline.findings);
+    let restore_guard = "DROP TRIGGER audit_log_no_update_delete ON audit_log; \
+         CREATE TRIGGER audit_log_no_update_delete BEFORE UPDATE OR DELETE ON audit_log \
+         FOR EACH ROW EXECUTE FUNCTION tenancy.audit_log_append_only(); \
+         ALTER TABLE audit_log ENABLE ALWAYS TRIGGER audit_log_no_update_delete; DROP FUNCTION audit_pass()";
+    let cases: Vec<(&str, &str, String, String)> = vec![
+        // Rights on every table a later migration makes: TRUNCATE and TRIGGER on the next
+        // tenant table, SELECT on the next key table of schema tenancy, sequences of it.
+        (
+            "TEN088",
+            "default privileges of role",
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT TRUNCATE, TRIGGER ON TABLES TO tenancy_app".to_owned(),
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE TRUNCATE, TRIGGER ON TABLES FROM tenancy_app".to_owned(),
+        ),
+        (
+            "TEN088",
+            "in schema tenancy on tables",
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA tenancy GRANT SELECT ON TABLES TO PUBLIC".to_owned(),
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA tenancy REVOKE SELECT ON TABLES FROM PUBLIC".to_owned(),
+        ),
+        (
+            "TEN088",
+            "on sequences",
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA tenancy GRANT USAGE ON SEQUENCES TO tenancy_app".to_owned(),
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA tenancy REVOKE USAGE ON SEQUENCES FROM tenancy_app".to_owned(),
+        ),
+        // Every role of the cluster, the admin role (BYPASSRLS) among them.
+        (
+            "TEN089",
+            "table gadgets",
+            "GRANT SELECT, INSERT ON gadgets TO PUBLIC".to_owned(),
+            "REVOKE SELECT, INSERT ON gadgets FROM PUBLIC".to_owned(),
+        ),
+        (
+            "TEN089",
+            "table gadgets",
+            "GRANT UPDATE (name) ON gadgets TO PUBLIC".to_owned(),
+            "REVOKE UPDATE (name) ON gadgets FROM PUBLIC".to_owned(),
+        ),
+        // Defaults the application's sessions start with.
+        (
+            "TEN090",
+            "setting row_security",
+            format!("ALTER ROLE tenancy_app IN DATABASE \"{name}\" SET row_security = off"),
+            format!("ALTER ROLE tenancy_app IN DATABASE \"{name}\" RESET row_security"),
+        ),
+        (
+            "TEN090",
+            "setting row_security",
+            format!("ALTER DATABASE \"{name}\" SET row_security = off"),
+            format!("ALTER DATABASE \"{name}\" RESET row_security"),
+        ),
+        (
+            "TEN090",
+            "setting session_preload_libraries",
+            format!("ALTER ROLE tenancy_app IN DATABASE \"{name}\" SET session_preload_libraries = 'auto_explain'"),
+            format!("ALTER ROLE tenancy_app IN DATABASE \"{name}\" RESET session_preload_libraries"),
+        ),
+        (
+            "TEN090",
+            "setting lo_compat_privileges",
+            format!("ALTER DATABASE \"{name}\" SET lo_compat_privileges = on"),
+            format!("ALTER DATABASE \"{name}\" RESET lo_compat_privileges"),
+        ),
+        (
+            "TEN090",
+            "setting tenancy.tenant_id",
+            format!("ALTER ROLE ALL IN DATABASE \"{name}\" SET tenancy.tenant_id = '00000000-0000-0000-0000-000000000001'"),
+            format!("ALTER ROLE ALL IN DATABASE \"{name}\" RESET tenancy.tenant_id"),
+        ),
+        // Every tenant's rows out to a subscriber, or in past row level security; a reviewed
+        // publication passes.
+        (
+            "TEN090",
+            "setting tenancy_context.worker_context",
+            format!("CREATE EXTENSION IF NOT EXISTS tenancy_context; ALTER DATABASE \"{name}\" SET tenancy_context.worker_context = 'forged'"),
+            format!("ALTER DATABASE \"{name}\" RESET tenancy_context.worker_context; DROP EXTENSION tenancy_context"),
+        ),
+        // A schema a search_path default searches first, empty today (TEN084 reads what is
+        // there): a warning.
+        (
+            "TEN098",
+            "search_path gadget_ahead, public",
+            format!("CREATE SCHEMA gadget_ahead; GRANT USAGE ON SCHEMA gadget_ahead TO tenancy_app; ALTER ROLE tenancy_app IN DATABASE \"{name}\" SET search_path = gadget_ahead, public"),
+            format!("ALTER ROLE tenancy_app IN DATABASE \"{name}\" RESET search_path; DROP SCHEMA gadget_ahead"),
+        ),
+        (
+            "TEN091",
+            "publication gadget_pub",
+            "CREATE PUBLICATION gadget_pub FOR TABLE gadgets".to_owned(),
+            "COMMENT ON PUBLICATION gadget_pub IS 'tenancy: reviewed: the read replica'".to_owned(),
+        ),
+        (
+            "TEN091",
+            "publication every_table",
+            "CREATE PUBLICATION every_table FOR ALL TABLES".to_owned(),
+            "DROP PUBLICATION every_table; DROP PUBLICATION gadget_pub".to_owned(),
+        ),
+        (
+            "TEN091",
+            "subscription gadget_sub",
+            "CREATE SUBSCRIPTION gadget_sub CONNECTION 'dbname=postgres' PUBLICATION gadget_pub WITH (connect = false)".to_owned(),
+            "ALTER SUBSCRIPTION gadget_sub SET (slot_name = NONE); DROP SUBSCRIPTION gadget_sub".to_owned(),
+        ),
+        // Large objects belong to no tenant.
+        (
+            "TEN092",
+            "large objects",
+            "SELECT lo_from_bytea(4242420, '\\x00'::bytea); GRANT SELECT ON LARGE OBJECT 4242420 TO tenancy_app".to_owned(),
+            "SELECT lo_unlink(4242420)".to_owned(),
+        ),
+        (
+            "TEN092",
+            "table pg_largeobject",
+            "GRANT SELECT ON pg_catalog.pg_largeobject TO tenancy_app".to_owned(),
+            "REVOKE SELECT ON pg_catalog.pg_largeobject FROM tenancy_app".to_owned(),
+        ),
+        (
+            "TEN093",
+            "foreign-data wrapper postgres_fdw",
+            "CREATE EXTENSION IF NOT EXISTS postgres_fdw; GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO tenancy_app".to_owned(),
+            "REVOKE USAGE ON FOREIGN DATA WRAPPER postgres_fdw FROM tenancy_app".to_owned(),
+        ),
+        (
+            "TEN093",
+            "server gadget_remote",
+            "CREATE SERVER gadget_remote FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'postgres'); GRANT USAGE ON FOREIGN SERVER gadget_remote TO tenancy_app".to_owned(),
+            "DROP SERVER gadget_remote; DROP EXTENSION postgres_fdw".to_owned(),
+        ),
+        (
+            "TEN094",
+            "language c",
+            "UPDATE pg_language SET lanpltrusted = true WHERE lanname = 'c'".to_owned(),
+            "UPDATE pg_language SET lanpltrusted = false WHERE lanname = 'c'".to_owned(),
+        ),
+        // Not always true, and still every tenant's: only the restrictive policy is left.
+        (
+            "TEN095",
+            "policy gadget_named on gadgets",
+            "CREATE POLICY gadget_named ON gadgets FOR SELECT TO tenancy_app USING (name IS NOT NULL)".to_owned(),
+            "DROP POLICY gadget_named ON gadgets".to_owned(),
+        ),
+        (
+            "TEN095",
+            "policy tenant_access on gadgets",
+            "ALTER POLICY tenant_access ON gadgets WITH CHECK (tenant_id IS NOT NULL)".to_owned(),
+            "ALTER POLICY tenant_access ON gadgets WITH CHECK (tenant_id = (SELECT tenancy.current_tenant()))".to_owned(),
+        ),
+        // For another role too: the admin role's, or a reporting role's.
+        (
+            "TEN095",
+            "policy gadget_admin_reads on gadgets",
+            "CREATE POLICY gadget_admin_reads ON gadgets FOR SELECT TO tenancy_admin USING (true)".to_owned(),
+            "DROP POLICY gadget_admin_reads ON gadgets".to_owned(),
+        ),
+        (
+            "TEN096",
+            "column gadget_id on gadget_parts",
+            "ALTER TABLE gadget_parts DROP CONSTRAINT gadget_parts_gadget_fk".to_owned(),
+            "ALTER TABLE gadget_parts ADD CONSTRAINT gadget_parts_gadget_fk FOREIGN KEY (tenant_id, gadget_id) REFERENCES gadgets (tenant_id, id)".to_owned(),
+        ),
+        // Below row level security: every locked row of a table the caller may SELECT
+        // (PUBLIC may run it as the extension installs it), every tenant's tuple counts.
+        (
+            "TEN099",
+            "function pgrowlocks(text)",
+            "CREATE EXTENSION IF NOT EXISTS pgrowlocks".to_owned(),
+            "DROP EXTENSION pgrowlocks".to_owned(),
+        ),
+        (
+            "TEN099",
+            "function pgstattuple(regclass)",
+            "CREATE EXTENSION IF NOT EXISTS pgstattuple; GRANT EXECUTE ON FUNCTION pgstattuple(regclass) TO tenancy_app".to_owned(),
+            "DROP EXTENSION pgstattuple".to_owned(),
+        ),
+        // One counter for every tenant, its values kept in the rows.
+        (
+            "TEN100",
+            "column seqno on gadget_parts",
+            "ALTER TABLE gadget_parts ADD COLUMN seqno bigserial".to_owned(),
+            "ALTER TABLE gadget_parts DROP COLUMN seqno".to_owned(),
+        ),
+        (
+            "TEN100",
+            "column ident on gadgets",
+            "ALTER TABLE gadgets ADD COLUMN ident bigint GENERATED ALWAYS AS IDENTITY".to_owned(),
+            "ALTER TABLE gadgets DROP COLUMN ident".to_owned(),
+        ),
+        // One column of the audit log made updatable.
+        (
+            "TEN080",
+            "table audit_log",
+            "GRANT UPDATE (action) ON audit_log TO tenancy_app".to_owned(),
+            "REVOKE UPDATE (action) ON audit_log FROM tenancy_app".to_owned(),
+        ),
+        // The guard trigger there, enabled ALWAYS, but calling a function that guards nothing.
+        (
+            "TEN080",
+            "table audit_log",
+            "CREATE FUNCTION audit_pass() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$; \
+             DROP TRIGGER audit_log_no_update_delete ON audit_log; \
+             CREATE TRIGGER audit_log_no_update_delete BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_pass(); \
+             ALTER TABLE audit_log ENABLE ALWAYS TRIGGER audit_log_no_update_delete".to_owned(),
+            restore_guard.to_owned(),
+        ),
+    ];
+    for (id, object, breaks, fix) in &cases {
+        assert!(
+            !present(&report(&mut conn, &reg, &options), id, object),
+            "{id} {object} before breaking"
+        );
+        conn.batch_execute(breaks)
+            .unwrap_or_else(|e| panic!("{id} {object}: {e}"));
+        let broken = report(&mut conn, &reg, &options);
+        let finding = broken
+            .findings
+            .iter()
+            .find(|f| f.id == *id && f.object.contains(object))
+            .unwrap_or_else(|| panic!("{id} on {object} not reported: {:#?}", broken.findings));
+        // A search path that may take statements later, and a counter that shows how busy
+        // the other tenants are: warnings. Everything else opens rows.
+        let severity = if matches!(*id, "TEN098" | "TEN100") {
+            Severity::Warning
+        } else {
+            Severity::Error
+        };
+        assert_eq!(finding.severity, severity, "{finding}");
+        assert!(!finding.message.is_empty() && !finding.hint.is_empty());
+        conn.batch_execute(fix)
+            .unwrap_or_else(|e| panic!("{id} {object} fix: {e}"));
+        let fixed = report(&mut conn, &reg, &options);
+        assert!(
+            !present(&fixed, id, object),
+            "{id} {object} still reported after the fix: {:#?}",
+            fixed.findings
+        );
+    }
+    // The guard's own function emptied: without the foundation's migrations TEN072 cannot
+    // compare it, and TEN080 still sees a guard that no longer raises.
+    let original: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+        "pg_get_functiondef('tenancy.audit_log_append_only()'::regprocedure)",
+    ))
+    .get_result(&mut conn)
+    .unwrap();
+    conn.batch_execute(
+        "CREATE OR REPLACE FUNCTION tenancy.audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$",
+    )
+    .unwrap();
+    let emptied = report(&mut conn, &reg, &options);
+    assert!(
+        present(&emptied, "TEN080", "table audit_log"),
+        "{:#?}",
+        emptied.findings
+    );
+    conn.batch_execute(&original).unwrap();
+    let left = report(&mut conn, &reg, &options);
+    assert!(!left.has_errors(), "{:#?}", left.findings);
+    assert!(
+        left.with_id("TEN080").next().is_none(),
+        "{:#?}",
+        left.findings
+    );
+}
+
+/// TEN088, TEN090, TEN092, TEN093 and TEN097 of a login of the application role, and of a role
+/// it reaches only by SET ROLE: the application role and its logins are the test's own (as in
+/// [`role_lints`]), since memberships and role attributes are the whole server's.
+#[test]
+fn rights_of_the_logins_of_the_application_role_are_reported() {
+    let (db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PLANS_MANIFEST]);
+    let suffix = &db.database_name()[db.database_name().len() - 8..];
+    let role = format!("check_reach_{suffix}");
+    let login = format!("{role}_login");
+    let far = format!("{role}_far");
+    let options = CheckOptions {
+        app_role: role.clone(),
+        ..CheckOptions::default()
+    };
+    conn.batch_execute(&format!(
+        "CREATE ROLE {role} NOLOGIN; CREATE ROLE {login} LOGIN; GRANT {role} TO {login}; \
+         CREATE ROLE {far} NOLOGIN NOINHERIT; GRANT {far} TO {login}"
+    ))
+    .unwrap();
+    let steps: [(&str, String, String, String); 6] = [
+        (
+            "TEN088",
+            "on sequences".to_owned(),
+            format!(
+                "ALTER DEFAULT PRIVILEGES IN SCHEMA tenancy GRANT USAGE ON SEQUENCES TO {login}"
+            ),
+            format!(
+                "ALTER DEFAULT PRIVILEGES IN SCHEMA tenancy REVOKE USAGE ON SEQUENCES FROM {login}"
+            ),
+        ),
+        (
+            "TEN090",
+            "setting session_preload_libraries".to_owned(),
+            format!("ALTER ROLE {login} SET session_preload_libraries = 'auto_explain'"),
+            format!("ALTER ROLE {login} RESET session_preload_libraries"),
+        ),
+        (
+            "TEN092",
+            "table pg_largeobject".to_owned(),
+            format!("GRANT SELECT (data) ON pg_catalog.pg_largeobject TO {far}"),
+            format!("REVOKE SELECT (data) ON pg_catalog.pg_largeobject FROM {far}"),
+        ),
+        (
+            "TEN093",
+            "foreign-data wrapper postgres_fdw".to_owned(),
+            format!(
+                "CREATE EXTENSION IF NOT EXISTS postgres_fdw; GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO {far}"
+            ),
+            format!("REVOKE USAGE ON FOREIGN DATA WRAPPER postgres_fdw FROM {far}"),
+        ),
+        (
+            "TEN097",
+            format!("role {login}"),
+            format!("ALTER ROLE {login} CREATEDB"),
+            format!("ALTER ROLE {login} NOCREATEDB"),
+        ),
+        (
+            "TEN097",
+            format!("role {far}"),
+            format!("ALTER ROLE {far} CREATEDB"),
+            format!("ALTER ROLE {far} NOCREATEDB"),
+        ),
+    ];
+    for (id, object, breaks, fix) in &steps {
+        conn.batch_execute(breaks)
+            .unwrap_or_else(|e| panic!("{id} {object}: {e}"));
+        let broken = report(&mut conn, &reg, &options);
+        let finding = broken
+            .findings
+            .iter()
+            .find(|f| f.id == *id && f.object.contains(object.as_str()))
+            .unwrap_or_else(|| panic!("{id} on {object} not reported: {:#?}", broken.findings));
+        let severity = if *id == "TEN097" {
+            Severity::Warning
+        } else {
+            Severity::Error
+        };
+        assert_eq!(finding.severity, severity, "{finding}");
+        conn.batch_execute(fix)
+            .unwrap_or_else(|e| panic!("{id} {object} fix: {e}"));
+        let fixed = report(&mut conn, &reg, &options);
+        assert!(
+            !present(&fixed, id, object),
+            "{id} {object} still reported after the fix: {:#?}",
+            fixed.findings
+        );
+    }
+    conn.batch_execute(&format!(
+        "DROP OWNED BY {role}, {login}, {far}; DROP ROLE {login}; DROP ROLE {far}; DROP ROLE {role}"
+    ))
+    .unwrap();
+}

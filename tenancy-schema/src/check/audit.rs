@@ -13,10 +13,10 @@ pub(super) fn check_audit_log(f: &mut Findings, catalog: &Catalog, o: &CheckOpti
             "TEN080",
             "table audit_log",
             format!(
-                "the audit log's triggers {} are missing or not enabled ALWAYS: entries can be changed or deleted, or written outside the hash chain, without a trace",
+                "the audit log's triggers {} are missing, not enabled ALWAYS, or call a function other than the migration's tenancy.audit_log_chain / tenancy.audit_log_append_only or one emptied of its guard: entries can be changed or deleted, or written outside the hash chain, without a trace",
                 audit.unguarded.join(", ")
             ),
-            "run the audit log migration's CREATE TRIGGER statements again, then ALTER TABLE audit_log ENABLE ALWAYS TRIGGER <name> for each",
+            "create the guard functions again as the audit log migration does, run its CREATE TRIGGER statements again, then ALTER TABLE audit_log ENABLE ALWAYS TRIGGER <name> for each",
         );
     }
     if let Some(audit) = &catalog.audit

@@ -640,6 +640,9 @@ pub(super) struct Catalog {
     pub(super) functions: BTreeMap<String, Vec<FunctionRow>>,
     /// The application role and the logins (and other roles) that are members of it.
     pub(super) app_and_logins: Vec<String>,
+    /// [`Self::app_and_logins`] and every role a session of them may act as (SET ROLE through
+    /// any chain of memberships), but those that skip row level security (TEN065's).
+    pub(super) reachable: Vec<String>,
     pub(super) member_creates: Vec<MemberCreateRow>,
     pub(super) elsewhere: Vec<ElsewhereRow>,
     pub(super) parents: Vec<ParentRow>,
@@ -686,6 +689,25 @@ impl Catalog {
                 .columns
                 .get(table)
                 .is_some_and(|cols| cols.iter().any(|c| c.column_name == o.tenant_column))
+    }
+
+    /// The rows `sql` gives for `$1`, every role a session of the application's may act as
+    /// ([`Self::reachable`]); none when the application role does not exist, since then
+    /// TEN060's finding says all there is to say.
+    pub(super) fn ask_of_reachable<R>(
+        &self,
+        conn: &mut PgConnection,
+        sql: &str,
+    ) -> QueryResult<Vec<R>>
+    where
+        R: QueryableByName<diesel::pg::Pg> + 'static,
+    {
+        if !self.role.exists {
+            return Ok(Vec::new());
+        }
+        diesel::sql_query(sql)
+            .bind::<Array<Text>, _>(&self.reachable)
+            .load(conn)
     }
 }
 
@@ -1670,12 +1692,25 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     .collect();
     let audit = diesel::sql_query(for_each_role(
         "SELECT has_table_privilege($1, c.oid, 'UPDATE') OR has_table_privilege($1, c.oid, 'DELETE')
-                OR has_table_privilege($1, c.oid, 'TRUNCATE') AS writable,
+                OR has_table_privilege($1, c.oid, 'TRUNCATE')
+                -- An UPDATE of one column is a changed entry as much.
+                OR has_any_column_privilege($1, c.oid, 'UPDATE') AS writable,
                 ARRAY(SELECT t FROM unnest(ARRAY['audit_log_chain', 'audit_log_no_update_delete',
                                                  'audit_log_no_truncate']) t
-                      WHERE NOT EXISTS (SELECT FROM pg_trigger g
+                      -- Enabled ALWAYS, and calling the function of schema tenancy the
+                      -- migration names, which still does its part: a guard whose function
+                      -- was replaced by one that lets the row through guards nothing, and
+                      -- without the foundation's migrations TEN072 cannot compare it. (What
+                      -- a body says is read, not run: this catches a guard emptied, not one
+                      -- rewritten to look the part.)
+                      WHERE NOT EXISTS (SELECT FROM pg_trigger g JOIN pg_proc p ON p.oid = g.tgfoid
                                         WHERE g.tgrelid = c.oid AND g.tgname = t
-                                          AND g.tgenabled = 'A')) AS unguarded,
+                                          AND g.tgenabled = 'A'
+                                          AND p.pronamespace = to_regnamespace('tenancy')
+                                          AND p.proname = CASE t WHEN 'audit_log_chain' THEN 'audit_log_chain'
+                                                                 ELSE 'audit_log_append_only' END
+                                          AND p.prosrc ~* CASE t WHEN 'audit_log_chain' THEN 'NEW\\.row_hash\\s*:='
+                                                                 ELSE 'RAISE\\s+EXCEPTION' END)) AS unguarded,
                 ARRAY(SELECT g.tgname::text FROM pg_trigger g
                       WHERE g.tgrelid = c.oid AND NOT g.tgisinternal
                         AND g.tgname NOT IN ('audit_log_chain', 'audit_log_no_update_delete',
@@ -1817,6 +1852,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         triggers,
         functions: group(functions, |f| f.name.clone()),
         app_and_logins,
+        reachable: reachable_roles,
         member_creates,
         elsewhere,
         parents,

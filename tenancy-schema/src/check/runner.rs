@@ -114,6 +114,12 @@ pub fn run(
             classified.get(table.as_str()).copied(),
         );
     }
+    super::unlinked_references::check_unlinked_references(
+        &mut f,
+        &catalog,
+        &tenant_tables,
+        options,
+    );
     check_global_tables(&mut f, &catalog, registry, options);
     check_unclassified_readable(&mut f, &catalog, registry, options);
     check_role(&mut f, &catalog, options);
@@ -148,6 +154,8 @@ pub fn run(
     check_credentials(&mut f, &catalog, options);
     check_functions(&mut f, conn, options, &migrations, &known, &protected)?;
     super::search_path::check_search_path(&mut f, conn, &catalog, options)?;
+    check_grants_and_settings(&mut f, conn, &catalog, &protected, options)?;
+    super::shared_sequences::check_shared_sequences(&mut f, conn, &tenant_tables, options)?;
     if options.citus {
         // Tables the code classifies but the database lacks are TEN001's.
         let existing: BTreeMap<String, String> = tenant_tables
@@ -172,6 +180,29 @@ pub fn run(
         tables_checked: checked,
         findings,
     })
+}
+
+/// The rules that read grants, settings and objects beyond the tables and roles: default
+/// privileges, PUBLIC's grants on tenant tables, setting defaults, publications and
+/// subscriptions, large objects, foreign-data wrappers, languages, CREATEDB, the contrib
+/// extensions that read pages.
+fn check_grants_and_settings(
+    f: &mut Findings,
+    conn: &mut diesel::PgConnection,
+    catalog: &Catalog,
+    protected: &BTreeSet<String>,
+    options: &CheckOptions,
+) -> Result<()> {
+    super::default_privileges::check_default_privileges(f, conn, catalog, options)?;
+    super::public_grants::check_public_grants(f, conn, protected, options)?;
+    super::session_settings::check_session_settings(f, conn, catalog, options)?;
+    super::publications::check_publications(f, conn, protected, options)?;
+    super::large_object_grants::check_large_object_grants(f, conn, catalog, options)?;
+    super::foreign_wrappers::check_foreign_wrappers(f, conn, catalog, options)?;
+    super::languages::check_languages(f, conn, catalog, options)?;
+    super::create_database::check_create_database(f, conn, catalog, options)?;
+    super::page_inspection::check_page_inspection(f, conn, catalog, options)?;
+    Ok(())
 }
 
 /// The tenant tables, by name, with their tenant column: classified tenant-scoped ones, any

@@ -175,6 +175,7 @@ pub(super) fn check_search_path(
         .load(conn)?;
     for p in paths {
         let ahead = ahead_of(&p.path, &o.schema, roles);
+        check_schemas_ahead(f, &p, &ahead, roles, o);
         if ahead.is_empty() && !schema_before_catalog(&p.path, &o.schema) {
             continue;
         }
@@ -225,6 +226,46 @@ pub(super) fn check_search_path(
         }
     }
     Ok(())
+}
+
+/// TEN098: the schemas a `search_path` default puts ahead of the checked schema besides
+/// `pg_catalog` and the `"$user"` schemas (whose relations TEN084 reads whatever path names
+/// them): nothing there shadows a table today, or TEN084 would say so, but a relation created
+/// there tomorrow takes every unqualified statement on its name, by whoever may create in it.
+fn check_schemas_ahead(
+    f: &mut Findings,
+    p: &PathRow,
+    ahead: &[String],
+    roles: &[String],
+    o: &CheckOptions,
+) {
+    if p.place.starts_with("the server") {
+        return;
+    }
+    let named: Vec<&String> = ahead
+        .iter()
+        .filter(|s| *s != "pg_catalog" && !roles.contains(s))
+        .collect();
+    if named.is_empty() {
+        return;
+    }
+    let list = named
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    f.add(
+        "TEN098",
+        format!("search_path {}", p.path),
+        format!(
+            "sessions of `{}` look names up along `search_path = {}` ({}), which searches {list} before {}: a table or function created there later takes every unqualified statement on its name, with its own policies or none",
+            o.app_role, p.path, p.place, o.schema
+        ),
+        format!(
+            "RESET search_path where it is set, or put {} first (pg_catalog, \"$user\" and {} are what the application needs)",
+            o.schema, o.schema
+        ),
+    );
 }
 
 /// The schemas `path` (a `search_path` value as stored) puts before `schema`, with `"$user"`

@@ -205,6 +205,36 @@ pub(super) fn check_policies(
                 f.add("CIT004", &pobj, format!("`{expr}` contains a sub-query"), "a distributed engine rejects sub-queries in policies: move the rule into the application query or a function-free predicate");
             }
         }
+        // A permissive policy ORs with the tenant's own: one that does not read the context
+        // lets its rows through for every tenant, and only the restrictive isolation policy
+        // is left between them (one DROP POLICY, or an ALTER that makes it permissive).
+        // For a role other than the application's, TEN022's always-true form counts too:
+        // TEN022 is the application role's alone.
+        if p.permissive
+            && [&p.using, &p.check]
+                .into_iter()
+                .flatten()
+                // TEN022 already reports the application role's always-true ones.
+                .any(|e| !(reads_tenant_context(e) || (p.applies_to_app && always_true(e))))
+        {
+            let whom = if p.applies_to_app {
+                format!("`{}`", o.app_role)
+            } else {
+                format!("roles other than `{}`", o.app_role)
+            };
+            f.add(
+                "TEN095",
+                &pobj,
+                format!(
+                    "permissive policy `{}` for {whom} does not read the tenant context: it lets the rows it matches through for every tenant, and only the restrictive isolation policy keeps tenants apart",
+                    p.name
+                ),
+                format!(
+                    "DROP POLICY {} ON {table}; or begin it with ({col} = tenancy.current_tenant()) AND (...), or make it AS RESTRICTIVE if it is a further rule",
+                    p.name
+                ),
+            );
+        }
         if p.permissive
             && p.applies_to_app
             && [&p.using, &p.check]

@@ -1,0 +1,143 @@
+//! TEN090: setting defaults that change what a session of the application may see or run,
+//! beyond those with a rule of their own (TEN043 `session_replication_role`, TEN082
+//! `tenancy_context.allow_explain`, TEN084 `search_path`):
+//!
+//! - `row_security = off`: a statement row level security would filter fails instead; for a
+//!   role that skips row level security (one a login may become, a table's owner) it stops
+//!   failing and reads everything, which is what the setting is for (`pg_dump`).
+//! - `session_preload_libraries`, `local_preload_libraries`: a shared library loaded into
+//!   every session, code that runs inside the server process below every privilege check.
+//! - `lo_compat_privileges = on`: large objects readable and writable by every role, their
+//!   ACLs ignored: every tenant's large objects, one `lo_get` away.
+//! - a default for the tenant context's own settings (`tenancy.*`, and the native context's
+//!   `tenancy_context.worker_context`): the context is set by `tenancy.enter()` alone (and by
+//!   the extension for its parallel workers), and a value every session starts with is one no
+//!   entry verified.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Text};
+
+use super::CheckOptions;
+use super::catalog::Catalog;
+use super::report::Findings;
+
+/// Each default of a setting (`ALTER DATABASE/ROLE .. SET`) that applies to a session of one
+/// of `$1` (the application role and its logins) in this database: where, the setting and its
+/// value; and the server's configuration of the settings this rule reads, as this session
+/// started from it.
+const SESSION_DEFAULTS_SQL: &str = "
+SELECT CASE
+         WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'ALTER ROLE ALL'
+         WHEN s.setrole = 0 THEN format('ALTER DATABASE %I', d.datname)
+         WHEN s.setdatabase = 0 THEN format('ALTER ROLE %I', r.rolname)
+         ELSE format('ALTER ROLE %I IN DATABASE %I', r.rolname, d.datname)
+       END AS place,
+       lower(split_part(c.setting, '=', 1)) AS name,
+       substr(c.setting, strpos(c.setting, '=') + 1) AS value
+FROM pg_db_role_setting s
+LEFT JOIN pg_roles r ON r.oid = s.setrole
+LEFT JOIN pg_database d ON d.oid = s.setdatabase
+CROSS JOIN LATERAL unnest(s.setconfig) c(setting)
+WHERE (s.setdatabase = 0 OR d.datname = current_database())
+  AND (s.setrole = 0 OR r.rolname = ANY ($1))
+UNION ALL
+SELECT format('the server configuration (%s)', source), name, setting FROM pg_settings
+WHERE name IN ('row_security', 'session_preload_libraries', 'local_preload_libraries',
+               'lo_compat_privileges')
+  AND source NOT IN ('default', 'session', 'database', 'user', 'database user', 'override')
+ORDER BY 1, 2";
+
+#[derive(QueryableByName)]
+struct DefaultRow {
+    #[diesel(sql_type = Text)]
+    place: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    value: String,
+}
+
+/// What a setting at `value` does to the application's sessions, when it matters.
+fn danger(name: &str, value: &str) -> Option<&'static str> {
+    let value = value.trim().trim_matches('"').to_ascii_lowercase();
+    let off = matches!(value.as_str(), "off" | "false" | "no" | "0" | "of");
+    let on = matches!(value.as_str(), "on" | "true" | "yes" | "1");
+    match name {
+        "row_security" if off => Some(
+            "statements row level security would filter fail instead, and for any role these sessions may become that skips row level security (a table's owner, a role with BYPASSRLS) they read every tenant's rows unfiltered",
+        ),
+        "session_preload_libraries" | "local_preload_libraries" if !value.is_empty() => Some(
+            "every session loads this shared library, code that runs inside the server process beneath every privilege check and every policy",
+        ),
+        "lo_compat_privileges" if on => Some(
+            "large objects are readable and writable by every role whatever their ACLs say: every tenant's large objects are open to each tenant's SQL",
+        ),
+        // TEN082 is allow_explain's; the other one is the context the extension hands a
+        // parallel worker, which a session's own default would stand in for.
+        n if n.starts_with("tenancy_context.")
+            && n != "tenancy_context.allow_explain"
+            && !value.is_empty() =>
+        {
+            Some(
+                "every session starts with a value of the native tenant context's own settings, which the extension writes itself for parallel workers: a context no tenancy.enter() verified",
+            )
+        }
+        n if n.starts_with("tenancy.") => Some(
+            "every session starts with a value of the tenant context's own settings that no tenancy.enter() verified: what the context readers make of it is no tenant's choice",
+        ),
+        _ => None,
+    }
+}
+
+pub(super) fn check_session_settings(
+    f: &mut Findings,
+    conn: &mut PgConnection,
+    catalog: &Catalog,
+    o: &CheckOptions,
+) -> QueryResult<()> {
+    if !catalog.role.exists {
+        return Ok(());
+    }
+    let rows: Vec<DefaultRow> = diesel::sql_query(SESSION_DEFAULTS_SQL)
+        .bind::<Array<Text>, _>(&catalog.app_and_logins)
+        .load(conn)?;
+    for r in rows {
+        let Some(what) = danger(&r.name, &r.value) else {
+            continue;
+        };
+        let fix = if r.place.starts_with("the server") {
+            format!("remove {} from the server's configuration", r.name)
+        } else {
+            format!("{} RESET {}", r.place, r.name)
+        };
+        f.add(
+            "TEN090",
+            format!("setting {}", r.name),
+            format!(
+                "{} SET {} = {}: sessions of `{}` start with it; {what}",
+                r.place, r.name, r.value, o.app_role
+            ),
+            fix,
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::danger;
+
+    #[test]
+    fn only_values_that_open_something_are_dangerous() {
+        assert!(danger("row_security", "off").is_some());
+        assert!(danger("row_security", "on").is_none());
+        assert!(danger("lo_compat_privileges", "on").is_some());
+        assert!(danger("lo_compat_privileges", "off").is_none());
+        assert!(danger("session_preload_libraries", "auto_explain").is_some());
+        assert!(danger("session_preload_libraries", "").is_none());
+        assert!(danger("tenancy.tenant_id", "x").is_some());
+        assert!(danger("tenancy_context.worker_context", "x").is_some());
+        assert!(danger("tenancy_context.allow_explain", "on").is_none());
+        assert!(danger("statement_timeout", "5s").is_none());
+    }
+}
