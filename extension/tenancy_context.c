@@ -19,6 +19,7 @@
 #include "catalog/pg_proc.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -204,6 +205,16 @@ guard_session(XactEvent event, void *arg)
 	 */
 	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_ABORT)
 		LockReleaseSession(USER_LOCKMETHOD);
+
+	/*
+	 * currval() and lastval() answer from the session's sequence state: the value this
+	 * session's last nextval() drew, in whichever tenant's transaction it did. A tenant's
+	 * transaction would read the id the previous tenant's insert took on this connection.
+	 * Forgotten once the transaction ended, as DISCARD SEQUENCES would (which is refused
+	 * here). The extension's own session number is kept apart (session_number), read once.
+	 */
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+		ResetSequenceCaches();
 	if (event != XACT_EVENT_PRE_COMMIT && event != XACT_EVENT_PRE_PREPARE)
 		return;
 #if PG_VERSION_NUM >= 160000
