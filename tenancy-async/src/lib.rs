@@ -107,6 +107,7 @@ mod owned;
 mod pipeline;
 mod pool;
 mod shorthands;
+mod statements;
 mod system;
 mod tenancy;
 mod tenant_tx;

@@ -189,7 +189,7 @@ macro_rules! run_statement {
                 let mut __tenancy_handle = __tenancy_shared;
                 let $conn = &mut __tenancy_handle;
                 $crate::pipeline::watched(
-                    &mut __tenancy_state.failed,
+                    &mut *__tenancy_state,
                     $crate::pipeline::sendable($statement),
                 )
                 .await
@@ -222,16 +222,16 @@ macro_rules! run_statement {
 pub(crate) use run_statement;
 
 /// Runs a statement of an open transaction. Until its answer is read the statement counts as
-/// failed (`failed` is [`TxState::failed`]): one dropped on the way, by a timeout of the
-/// caller's around it, may have aborted the transaction, whose `COMMIT` would then end in a
-/// rollback reported as no error.
+/// failed ([`TxState::failed`]): one dropped on the way, by a timeout of the caller's around
+/// it, may have aborted the transaction, whose `COMMIT` would then end in a rollback reported
+/// as no error.
 pub(crate) async fn watched<T>(
-    failed: &mut bool,
+    state: &mut TxState,
     statement: impl Future<Output = QueryResult<T>>,
 ) -> Result<T, Error> {
-    *failed = true;
+    state.failed = true;
     let result = statement.await;
-    *failed = failed_on_server(&result);
+    state.answered(&result);
     result.map_err(Error::from)
 }
 
@@ -337,6 +337,11 @@ pub(crate) struct TxState {
     /// transaction is open is unknown, so the transaction runs nothing more, cannot commit,
     /// and its connection is closed.
     pub(crate) in_doubt: bool,
+    /// Raw SQL ran in the open transaction; see [`crate::statements`].
+    pub(crate) raw_sql: bool,
+    /// A statement the driver prepared and cached is gone from the server; see
+    /// [`crate::statements`]. The connection is closed instead of pooled.
+    pub(crate) statements_lost: bool,
 }
 
 impl Default for TxState {
@@ -349,11 +354,22 @@ impl Default for TxState {
             opened_before: false,
             failed: false,
             in_doubt: false,
+            raw_sql: false,
+            statements_lost: false,
         }
     }
 }
 
 impl TxState {
+    /// Notes a statement's answer: whether it failed on the server (which aborts the
+    /// transaction), and whether it shows a prepared statement of the driver's gone.
+    fn answered<T>(&mut self, result: &QueryResult<T>) {
+        self.failed = failed_on_server(result);
+        if crate::statements::lost(result) {
+            self.statements_lost = true;
+        }
+    }
+
     /// Drops a pending opening. One that was never sent left nothing on the server, so the
     /// connection is clean again.
     pub(crate) fn forget_opening(&mut self) {
@@ -396,7 +412,7 @@ impl TxState {
             Ok(()) => {
                 self.open = true;
                 self.opened_before = true;
-                self.failed = failed_on_server(&result);
+                self.answered(&result);
                 result.map_err(Error::from)
             }
             Err(source) => {

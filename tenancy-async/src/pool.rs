@@ -119,6 +119,7 @@ impl bb8::ManageConnection for SessionManager {
         // `is_broken` also sees a connection whose socket is already closed.
         conn.state.in_flight
             || conn.state.open
+            || conn.state.statements_lost
             || conn.transaction_open()
             || PoolableConnection::is_broken(&mut conn.conn)
     }

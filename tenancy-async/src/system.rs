@@ -11,14 +11,14 @@ use tenancy_schema::__private_v0_1::executor::{check_global, raw_sql_only};
 use tenancy_schema::Result;
 use tenancy_schema::scope::{Global, GlobalQuery};
 
-use crate::pipeline::watched;
+use crate::pipeline::{TxState, watched};
 
 /// A connection for global tables, from [`crate::AsyncTenancy::system`]. Queries touching a
 /// tenant-scoped table do not compile, or are refused before they are sent.
 pub struct AsyncSystemConn<'c> {
     pub(crate) conn: &'c mut AsyncPgConnection,
-    /// The transaction's [`crate::pipeline::TxState::failed`].
-    pub(crate) failed: &'c mut bool,
+    /// The transaction's marks ([`TxState`]).
+    pub(crate) state: &'c mut TxState,
 }
 
 impl std::fmt::Debug for AsyncSystemConn<'_> {
@@ -39,7 +39,7 @@ impl AsyncSystemConn<'_> {
         U: Send,
     {
         let query = check_global(query)?;
-        watched(self.failed, query.load(&mut *self.conn)).await
+        watched(self.state, query.load(&mut *self.conn)).await
     }
 
     /// Runs a `SELECT` over global tables and returns the first row, or `NotFound`.
@@ -53,7 +53,7 @@ impl AsyncSystemConn<'_> {
         U: Send,
     {
         let query = check_global(query)?;
-        watched(self.failed, query.get_result(&mut *self.conn)).await
+        watched(self.state, query.get_result(&mut *self.conn)).await
     }
 
     /// [`AsyncSystemConn::load`] under Diesel's other name.
@@ -115,7 +115,7 @@ impl AsyncSystemConn<'_> {
             LoadQuery<'q, AsyncPgConnection, bool> + 'q,
     {
         let query = check_global(diesel::select(diesel::dsl::exists(query)))?;
-        watched(self.failed, query.get_result(&mut *self.conn)).await
+        watched(self.state, query.get_result(&mut *self.conn)).await
     }
 
     /// Runs an `INSERT`, `UPDATE` or `DELETE` on a global table.
@@ -128,7 +128,7 @@ impl AsyncSystemConn<'_> {
         Global<Q>: ExecuteDsl<AsyncPgConnection>,
     {
         let statement = check_global(statement)?;
-        watched(self.failed, statement.execute(&mut *self.conn)).await
+        watched(self.state, statement.execute(&mut *self.conn)).await
     }
 
     /// Loads rows from raw SQL. It runs as the application role with no tenant set, so row
@@ -144,6 +144,7 @@ impl AsyncSystemConn<'_> {
         U: Send,
     {
         raw_sql_only::<Q>()?;
-        watched(self.failed, query.load(&mut *self.conn)).await
+        self.state.raw_sql = true;
+        watched(self.state, query.load(&mut *self.conn)).await
     }
 }

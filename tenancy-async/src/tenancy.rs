@@ -21,6 +21,7 @@ use tenancy_schema::{
 
 use crate::pipeline::Opening;
 use crate::pool::{PoolError, SessionConn, SessionManager, run_error};
+use crate::statements;
 use crate::{AsyncSystemConn, AsyncTenantTx, AsyncTransactionBuilder};
 
 type Pool = bb8::Pool<SessionManager>;
@@ -290,7 +291,7 @@ impl AsyncTenancy {
         let session: &mut SessionConn = &mut pooled;
         let result = f(&mut AsyncSystemConn {
             conn: &mut session.conn,
-            failed: &mut session.state.failed,
+            state: &mut session.state,
         })
         .await;
         finish(&mut pooled, result).await
@@ -556,6 +557,7 @@ async fn finish<T, E: From<Error>>(conn: &mut SessionConn, result: Result<T, E>)
 pub(crate) async fn end_transaction(conn: &mut SessionConn, end: &str) -> Result<(), Error> {
     if end != "COMMIT" && conn.state.opening.is_some() {
         conn.state.forget_opening();
+        statements::after_end(conn);
         return Ok(());
     }
     if conn.state.in_doubt {
@@ -602,6 +604,7 @@ pub(crate) async fn end_transaction(conn: &mut SessionConn, end: &str) -> Result
             valid.change_transaction_depth(TransactionDepthChange::DecreaseDepth)?;
         }
     }
+    statements::after_end(conn);
     conn.state.in_flight = conn.transaction_open();
     Ok(())
 }

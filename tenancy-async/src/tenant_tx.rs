@@ -171,6 +171,7 @@ impl AsyncTenantTx<'_> {
         Q::SqlType: UntypedSql,
     {
         raw_sql_only::<Q>()?;
+        self.conn.state.raw_sql = true;
         run_statement!(self.conn, |conn| query.execute(conn))
     }
 
@@ -187,6 +188,7 @@ impl AsyncTenantTx<'_> {
         U: Send,
     {
         raw_sql_only::<Q>()?;
+        self.conn.state.raw_sql = true;
         run_statement!(self.conn, |conn| query.load(conn))
     }
 }

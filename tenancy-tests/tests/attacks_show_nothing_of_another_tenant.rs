@@ -548,3 +548,37 @@ fn typed_filter_precedence_keeps_the_tenant_predicate_whole() {
     // Counting: tenant A has two posts, whatever the filter's shape.
     assert_eq!(outcomes[4], Ok("2".to_owned()));
 }
+
+/// `DEALLOCATE` drops the statements Diesel prepared on the connection, which its cache still
+/// names: refused on the native context; on the SQL context, the transaction that ran raw SQL
+/// empties the cache when it ends. Either way the next tenant's typed statements run, whether
+/// the statement came as text or from PL/pgSQL's `EXECUTE`.
+#[test]
+fn a_deallocate_in_one_tenants_sql_breaks_no_later_transaction() {
+    for rls in Rls::all() {
+        let (a, b) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        for statement in [
+            "DEALLOCATE ALL",
+            "DO $$ BEGIN EXECUTE 'DEALLOC' || 'ATE ALL'; END $$",
+        ] {
+            for _ in 0..2 {
+                let titles: Vec<String> = t
+                    .transaction(b, |tx| tx.load(posts::table.select(posts::title)))
+                    .unwrap();
+                assert_eq!(titles.len(), 2, "{rls:?}");
+            }
+            // Refused (native) or run (SQL context), committed or not.
+            let ran = t.transaction(a, |tx| tx.execute(diesel::sql_query(statement)));
+            assert_eq!(ran.is_ok(), !rls.native(), "{rls:?} {statement}: {ran:?}");
+            let titles: Vec<String> = t
+                .transaction(b, |tx| tx.load(posts::table.select(posts::title)))
+                .unwrap_or_else(|e| panic!("{rls:?} after {statement}: {e}"));
+            assert_eq!(titles.len(), 2, "{rls:?} after {statement}");
+            let names: Vec<String> = t
+                .system(|sys| sys.load(categories::table.select(categories::name)))
+                .unwrap_or_else(|e| panic!("{rls:?} system after {statement}: {e}"));
+            assert!(!names.is_empty());
+        }
+    }
+}

@@ -2,11 +2,13 @@
 //! guarantee that no session state outlives a checkout and that a connection in doubt is
 //! discarded rests on these few functions alone.
 
+use std::cell::Cell;
+
 use diesel::PgConnection;
 use diesel::RunQueryDsl;
 use diesel::connection::{
-    AnsiTransactionManager, SimpleConnection, TransactionDepthChange, TransactionManager,
-    TransactionManagerStatus,
+    AnsiTransactionManager, CacheSize, Connection, SimpleConnection, TransactionDepthChange,
+    TransactionManager, TransactionManagerStatus,
 };
 
 use crate::context::{ContextEntry, ContextKey, OpenStatement, push_comment_begin, push_enter};
@@ -284,9 +286,11 @@ pub fn admin_setup_sql(admin_role: &str, direct: bool) -> String {
 }
 
 /// Runs `f` in the transaction `begin_transaction` opened, and commits or rolls back.
+/// `raw_sql` is set once raw SQL ran in it ([`forgets_statements`]).
 pub(super) fn finish_transaction<T, E, F>(
     conn: &mut PgConnection,
     session_end: SessionEnd,
+    raw_sql: &Cell<bool>,
     f: F,
 ) -> Result<T, E>
 where
@@ -296,11 +300,13 @@ where
     let mut guard = RollbackOnUnwind {
         conn,
         session_end,
+        raw_sql,
         armed: true,
     };
     let result = f(guard.conn);
     guard.armed = false;
     let conn = &mut *guard.conn;
+    let session_end = (session_end, forgets_statements(session_end, raw_sql));
     match result {
         // PostgreSQL answers the `COMMIT` of an aborted transaction with a rollback and no
         // error: a failed statement whose error the closure set aside must not end as a
@@ -334,13 +340,23 @@ fn aborted(conn: &mut PgConnection) -> bool {
     )
 }
 
-/// Sends `COMMIT` or `ROLLBACK` followed by the session reset, and tells Diesel's
+/// Whether the transaction's end also drops the statements Diesel prepared on the connection,
+/// on the server and in its cache: after raw SQL on the SQL context. `DEALLOCATE` there (also
+/// from PL/pgSQL's `EXECUTE`, where no text shows it) drops them on the server while Diesel's
+/// cache still names them, and every later transaction on the connection, whichever tenant's,
+/// would fail its typed statements. The native context's guard refuses `DEALLOCATE`.
+fn forgets_statements(session_end: SessionEnd, raw_sql: &Cell<bool>) -> bool {
+    session_end == SessionEnd::Checked && raw_sql.get()
+}
+
+/// Sends `COMMIT` or `ROLLBACK` followed by the session reset (and, when `forget` is set,
+/// `DEALLOCATE ALL`, then empties Diesel's statement cache to match), and tells Diesel's
 /// transaction manager that the transaction is over. On any failure the connection is
 /// marked broken: whether the transaction ended or the reset ran is then unknown.
 fn end_transaction(
     conn: &mut PgConnection,
     end: &str,
-    session_end: SessionEnd,
+    (session_end, forget): (SessionEnd, bool),
 ) -> diesel::QueryResult<()> {
     let in_transaction = matches!(
         AnsiTransactionManager::transaction_manager_status_mut(conn).transaction_depth(),
@@ -350,8 +366,18 @@ fn end_transaction(
         AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
         return Err(diesel::result::Error::NotInTransaction);
     }
-    match conn.batch_execute(&end_sql(end, session_end)) {
+    let mut sql = end_sql(end, session_end);
+    if forget {
+        sql.push_str("; DEALLOCATE ALL");
+    }
+    match conn.batch_execute(&sql) {
         Ok(()) => {
+            if forget {
+                // Diesel names its statements by a counter that never repeats, so those it
+                // prepares next cannot meet the old names.
+                conn.set_prepared_statement_cache_size(CacheSize::Disabled);
+                conn.set_prepared_statement_cache_size(CacheSize::Unbounded);
+            }
             // Diesel's connection reads the server's transaction status after every message
             // and resets its transaction manager once the server is idle again; anything
             // else means the transaction is still open, and the connection must go.
@@ -392,12 +418,17 @@ fn tenant_status_error(tenant: TenantId, source: &diesel::result::Error) -> Opti
 struct RollbackOnUnwind<'c> {
     conn: &'c mut PgConnection,
     session_end: SessionEnd,
+    raw_sql: &'c Cell<bool>,
     armed: bool,
 }
 
 impl Drop for RollbackOnUnwind<'_> {
     fn drop(&mut self) {
-        if self.armed && end_transaction(self.conn, "ROLLBACK", self.session_end).is_err() {
+        let end = (
+            self.session_end,
+            forgets_statements(self.session_end, self.raw_sql),
+        );
+        if self.armed && end_transaction(self.conn, "ROLLBACK", end).is_err() {
             AnsiTransactionManager::transaction_manager_status_mut(self.conn).set_in_error();
         }
     }

@@ -16,6 +16,8 @@ use crate::{Error, Result};
 /// A connection for global tables. Queries touching a tenant-scoped table do not compile.
 pub struct SystemConn<'c> {
     pub(super) conn: &'c mut PgConnection,
+    /// Set once raw SQL ran ([`super::lifecycle`] then drops Diesel's statements at the end).
+    pub(super) raw_sql: &'c std::cell::Cell<bool>,
 }
 
 impl std::fmt::Debug for SystemConn<'_> {
@@ -148,6 +150,7 @@ impl SystemConn<'_> {
             + LoadQuery<'q, PgConnection, U>,
     {
         super::raw_sql_only::<Q>()?;
+        self.raw_sql.set(true);
         query.load(self.conn).map_err(Error::from)
     }
 }

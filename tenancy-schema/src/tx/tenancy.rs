@@ -1,6 +1,7 @@
 //! The entry points: every tenant transaction, system connection and admin connection is
 //! opened here, on pools no caller can reach, so that there is no other way in.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use diesel::PgConnection;
@@ -144,11 +145,13 @@ impl Tenancy {
         E: From<Error>,
     {
         let mut conn = self.begin_app(begin, Some(tenant), principal)?;
-        finish_transaction(&mut conn.conn, self.entry.session_end(), |conn| {
+        let raw_sql = Cell::new(false);
+        finish_transaction(&mut conn.conn, self.entry.session_end(), &raw_sql, |conn| {
             f(&mut TenantTx {
                 conn,
                 tenant,
                 principal,
+                raw_sql: &raw_sql,
             })
         })
     }
@@ -164,8 +167,12 @@ impl Tenancy {
         E: From<Error>,
     {
         let mut conn = self.begin_app(("BEGIN", false), None, None)?;
-        finish_transaction(&mut conn.conn, self.entry.session_end(), |conn| {
-            f(&mut SystemConn { conn })
+        let raw_sql = Cell::new(false);
+        finish_transaction(&mut conn.conn, self.entry.session_end(), &raw_sql, |conn| {
+            f(&mut SystemConn {
+                conn,
+                raw_sql: &raw_sql,
+            })
         })
     }
 
@@ -267,7 +274,7 @@ impl Tenancy {
             None,
             SessionEnd::Reset,
         )?;
-        finish_transaction(&mut conn, SessionEnd::Reset, f)
+        finish_transaction(&mut conn, SessionEnd::Reset, &Cell::new(false), f)
     }
 
     /// Runs the [`AdminAudit`](super::AdminAudit) hook, if one is configured, for a use of the
@@ -294,7 +301,7 @@ impl Tenancy {
             None,
             SessionEnd::Reset,
         )?;
-        finish_transaction(conn, SessionEnd::Reset, |conn| {
+        finish_transaction(conn, SessionEnd::Reset, &Cell::new(false), |conn| {
             audit.record(conn, &admin_use)
         })
     }

@@ -28,6 +28,8 @@ pub struct TenantTx<'c> {
     pub(super) conn: &'c mut PgConnection,
     pub(super) tenant: TenantId,
     pub(super) principal: Option<PrincipalId>,
+    /// Set once raw SQL ran ([`super::lifecycle`] then drops Diesel's statements at the end).
+    pub(super) raw_sql: &'c std::cell::Cell<bool>,
 }
 
 impl std::fmt::Debug for TenantTx<'_> {
@@ -304,6 +306,7 @@ impl<'c> TenantTx<'c> {
     /// Database errors.
     pub fn execute<Q: RawSql>(&mut self, query: Q) -> Result<usize> {
         raw_sql_only::<Q>()?;
+        self.raw_sql.set(true);
         query.execute(self.conn).map_err(Error::from)
     }
 
@@ -319,6 +322,7 @@ impl<'c> TenantTx<'c> {
             + LoadQuery<'q, PgConnection, U>,
     {
         raw_sql_only::<Q>()?;
+        self.raw_sql.set(true);
         query.load(self.conn).map_err(Error::from)
     }
 }
