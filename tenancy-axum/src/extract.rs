@@ -62,17 +62,39 @@ impl<S: Send + Sync> FromRequestParts<S> for Tx {
                 }
             }
         };
-        let tx = match waiting {
-            Some(tx) => tx,
-            None => match slot.tenancy.begin(slot.tenant, slot.principal).await {
-                Ok(tx) => tx,
-                Err(e) => {
-                    *slot.state() = State::NotBegun;
-                    return Err(e.into());
-                }
-            },
+        let tx = if let Some(tx) = waiting {
+            tx
+        } else {
+            // Until the transaction is begun, the slot holds nothing: a failed opening, or
+            // this future dropped while it waits (a timeout of the route's, inside the layer),
+            // puts it back to `NotBegun`, so that the layer answers with the response it gets
+            // instead of a 500 for a transaction still held.
+            let opening = Opening(Some(&slot));
+            let tx = slot.tenancy.begin(slot.tenant, slot.principal).await?;
+            opening.begun();
+            tx
         };
         Ok(Tx { tx: Some(tx), slot })
+    }
+}
+
+/// A transaction being begun for a slot; dropped before [`Opening::begun`], it puts the slot
+/// back to [`State::NotBegun`].
+struct Opening<'s>(Option<&'s Slot>);
+
+impl Opening<'_> {
+    fn begun(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Opening<'_> {
+    fn drop(&mut self) {
+        let Some(slot) = self.0 else { return };
+        let mut state = slot.state();
+        if matches!(*state, State::Lent) {
+            *state = State::NotBegun;
+        }
     }
 }
 
