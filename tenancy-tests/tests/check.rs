@@ -3154,3 +3154,169 @@ fn rights_of_the_logins_of_the_application_role_are_reported() {
     ))
     .unwrap();
 }
+
+/// TEN101 to TEN105, and TEN090 for a grant of SET on a superuser's setting: what the tables
+/// and the context rely on besides privileges and policies. The foundation's migrations are
+/// passed, as `tenancy check` passes them, so its guard triggers are known (TEN103).
+#[test]
+fn index_classes_session_numbers_guards_references_and_the_key_are_reported() {
+    let (db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PLANS_MANIFEST]);
+    let options = CheckOptions {
+        migrations: tenancy_foundation::migrations::FOUNDATION,
+        ..CheckOptions::default()
+    };
+    let baseline = report(&mut conn, &reg, &options);
+    assert!(!baseline.has_errors(), "{:#?}", baseline.findings);
+    let leaky_cmp = "CREATE FUNCTION leaky_cmp(text, text) RETURNS int LANGUAGE plpgsql IMMUTABLE \
+         AS $f$BEGIN RAISE NOTICE 'saw %', $1; RETURN bttextcmp($1, $2); END$f$; \
+         CREATE OPERATOR CLASS leaky_ops FOR TYPE text USING btree AS OPERATOR 1 <, OPERATOR 2 <=, \
+         OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 leaky_cmp(text, text);";
+    let cases: Vec<(&str, &str, String, String)> = vec![
+        // The comparison runs on other tenants' keys as the index is descended.
+        (
+            "TEN101",
+            "index gadgets_leaky on gadgets",
+            format!("{leaky_cmp} CREATE INDEX gadgets_leaky ON gadgets (tenant_id, name leaky_ops)"),
+            "DROP INDEX gadgets_leaky; DROP OPERATOR FAMILY leaky_ops USING btree; DROP FUNCTION leaky_cmp(text, text)".to_owned(),
+        ),
+        (
+            "TEN101",
+            "index principals_leaky on principals",
+            "CREATE FUNCTION leaky_eq(text, text) RETURNS bool LANGUAGE plpgsql IMMUTABLE AS $f$BEGIN RETURN $1 = $2; END$f$; \
+             CREATE OPERATOR === (LEFTARG = text, RIGHTARG = text, FUNCTION = leaky_eq, HASHES); \
+             CREATE OPERATOR CLASS leaky_hash FOR TYPE text USING hash AS OPERATOR 1 ===, FUNCTION 1 hashtext(text); \
+             CREATE INDEX principals_leaky ON principals USING hash (display_name leaky_hash)".to_owned(),
+            "DROP INDEX principals_leaky; DROP OPERATOR FAMILY leaky_hash USING hash; DROP OPERATOR === (text, text); DROP FUNCTION leaky_eq(text, text)".to_owned(),
+        ),
+        // GiST calls a range type's subtype_diff on the entries an insert passes.
+        (
+            "TEN101",
+            "index gadgets_during on gadgets",
+            "CREATE FUNCTION leaky_diff(text, text) RETURNS float8 LANGUAGE plpgsql IMMUTABLE AS $f$BEGIN RETURN 0; END$f$; \
+             CREATE TYPE leaky_range AS RANGE (subtype = text, subtype_diff = leaky_diff); \
+             ALTER TABLE gadgets ADD COLUMN during leaky_range; \
+             CREATE INDEX gadgets_during ON gadgets USING gist (during)".to_owned(),
+            "ALTER TABLE gadgets DROP COLUMN during; DROP TYPE leaky_range; DROP FUNCTION leaky_diff(text, text)".to_owned(),
+        ),
+        // Session numbers handed out twice: MACs of earlier sessions replay.
+        (
+            "TEN102",
+            "sequence tenancy.session_seq",
+            "ALTER SEQUENCE tenancy.session_seq MAXVALUE 1000 CYCLE".to_owned(),
+            "ALTER SEQUENCE tenancy.session_seq NO MAXVALUE NO CYCLE".to_owned(),
+        ),
+        (
+            "TEN102",
+            "sequence tenancy.session_seq",
+            "ALTER SEQUENCE tenancy.session_seq SET UNLOGGED".to_owned(),
+            "ALTER SEQUENCE tenancy.session_seq SET LOGGED".to_owned(),
+        ),
+        // The guard that keeps a tenant's SQL from activating an invitation itself.
+        (
+            "TEN103",
+            "trigger org_members_acceptance_guard on org_members",
+            "ALTER TABLE org_members DISABLE TRIGGER org_members_acceptance_guard".to_owned(),
+            "ALTER TABLE org_members ENABLE TRIGGER org_members_acceptance_guard".to_owned(),
+        ),
+        (
+            "TEN103",
+            "trigger org_members_acceptance_guard on org_members",
+            "CREATE OR REPLACE TRIGGER org_members_acceptance_guard BEFORE UPDATE OF role ON org_members \
+             FOR EACH ROW EXECUTE FUNCTION tenancy.invitation_acceptance_guard()".to_owned(),
+            "CREATE OR REPLACE TRIGGER org_members_acceptance_guard BEFORE UPDATE OF status ON public.org_members \
+             FOR EACH ROW EXECUTE FUNCTION tenancy.invitation_acceptance_guard()".to_owned(),
+        ),
+        (
+            "TEN103",
+            "trigger resources_sharing_guard on resources",
+            "DROP TRIGGER resources_sharing_guard ON resources".to_owned(),
+            "CREATE TRIGGER resources_sharing_guard BEFORE UPDATE OF owner_principal_id, workspace_id, visibility \
+             ON public.resources FOR EACH ROW EXECUTE FUNCTION tenancy.resource_sharing_guard()".to_owned(),
+        ),
+        // A membership pointed at any user, whose email the member directory then shows.
+        (
+            "TEN104",
+            "column user_id on org_members",
+            "GRANT INSERT ON org_members TO tenancy_app".to_owned(),
+            "REVOKE INSERT ON org_members FROM tenancy_app".to_owned(),
+        ),
+        (
+            "TEN104",
+            "column user_id on org_members",
+            "GRANT UPDATE (user_id) ON org_members TO tenancy_app".to_owned(),
+            "REVOKE UPDATE (user_id) ON org_members FROM tenancy_app".to_owned(),
+        ),
+        // A key anyone knows: all zeros, or pads of another key.
+        (
+            "TEN105",
+            "table tenancy.context_key",
+            "CREATE TABLE saved_key AS SELECT * FROM tenancy.context_key; \
+             SELECT tenancy.install_context_key(decode(repeat('00', 32), 'hex'))".to_owned(),
+            "UPDATE tenancy.context_key k SET key = s.key, ipad = s.ipad, opad = s.opad FROM saved_key s".to_owned(),
+        ),
+        (
+            "TEN105",
+            "table tenancy.context_key",
+            "UPDATE tenancy.context_key SET ipad = decode(repeat('36', 64), 'hex'), opad = decode(repeat('5c', 64), 'hex')".to_owned(),
+            "UPDATE tenancy.context_key k SET key = s.key, ipad = s.ipad, opad = s.opad FROM saved_key s; DROP TABLE saved_key".to_owned(),
+        ),
+    ];
+    for (id, object, breaks, fix) in &cases {
+        assert!(
+            !present(&report(&mut conn, &reg, &options), id, object),
+            "{id} {object} before breaking"
+        );
+        conn.batch_execute(breaks)
+            .unwrap_or_else(|e| panic!("{id} {object}: {e}"));
+        let broken = report(&mut conn, &reg, &options);
+        let finding = broken
+            .findings
+            .iter()
+            .find(|f| f.id == *id && f.object.contains(object))
+            .unwrap_or_else(|| panic!("{id} on {object} not reported: {:#?}", broken.findings));
+        assert_eq!(finding.severity, Severity::Error, "{finding}");
+        assert!(!finding.message.is_empty() && !finding.hint.is_empty());
+        conn.batch_execute(fix)
+            .unwrap_or_else(|e| panic!("{id} {object} fix: {e}"));
+        let fixed = report(&mut conn, &reg, &options);
+        assert!(
+            !present(&fixed, id, object),
+            "{id} {object} still reported after the fix: {:#?}",
+            fixed.findings
+        );
+    }
+    let left = report(&mut conn, &reg, &options);
+    assert!(!left.has_errors(), "{:#?}", left.findings);
+    // Grants of SET are the whole server's: on an application role of the test's own.
+    let suffix = &db.database_name()[db.database_name().len() - 8..];
+    let role = format!("check_param_{suffix}");
+    let own = CheckOptions {
+        app_role: role.clone(),
+        ..CheckOptions::default()
+    };
+    conn.batch_execute(&format!("CREATE ROLE {role} NOLOGIN"))
+        .unwrap();
+    for setting in ["lo_compat_privileges", "session_preload_libraries"] {
+        let object = format!("setting {setting}");
+        conn.batch_execute(&format!("GRANT SET ON PARAMETER {setting} TO {role}"))
+            .unwrap();
+        let broken = report(&mut conn, &reg, &own);
+        assert!(
+            present(&broken, "TEN090", &object),
+            "{object}: {:#?}",
+            broken.findings
+        );
+        conn.batch_execute(&format!("REVOKE SET ON PARAMETER {setting} FROM {role}"))
+            .unwrap();
+        let fixed = report(&mut conn, &reg, &own);
+        assert!(
+            !present(&fixed, "TEN090", &object),
+            "{object}: {:#?}",
+            fixed.findings
+        );
+    }
+    conn.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}"))
+        .unwrap();
+}

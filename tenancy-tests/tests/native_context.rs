@@ -1115,7 +1115,9 @@ fn a_sequence_value_one_tenant_drew_is_not_readable_by_the_next() {
     }
     // The pool still serves both tenants.
     let n: Vec<Count> = t
-        .transaction(b, |tx| tx.load_sql(diesel::sql_query("SELECT count(*) AS n FROM posts")))
+        .transaction(b, |tx| {
+            tx.load_sql(diesel::sql_query("SELECT count(*) AS n FROM posts"))
+        })
         .unwrap();
     assert_eq!(n[0].n, 2);
 }

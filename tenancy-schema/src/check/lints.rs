@@ -469,6 +469,36 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "a column of a tenant table is filled from a sequence (serial, identity, nextval), one counter for every tenant, whose values count other tenants' inserts",
     ),
     (
+        "TEN101",
+        Severity::Error,
+        Section::Isolation,
+        "an index of a tenant table (or of the tenants or a private table) uses an operator class (or a range type) whose functions are written in SQL or a procedural language: each insert, unique check and index scan runs them on other tenants' keys before row level security sees a row",
+    ),
+    (
+        "TEN102",
+        Severity::Error,
+        Section::Isolation,
+        "the sequence numbering the SQL tenant context's sessions (tenancy.session_seq) may hand out a number twice (CYCLE, counting down, UNLOGGED): a context entry made for an earlier session can be replayed",
+    ),
+    (
+        "TEN103",
+        Severity::Error,
+        Section::Isolation,
+        "a guard trigger tenancy's migrations create (the invitation acceptance and resource sharing guards) is missing, disabled, enabled for replication only, or altered",
+    ),
+    (
+        "TEN104",
+        Severity::Error,
+        Section::Isolation,
+        "the application role may set a tenant table's reference to a private table (INSERT, or UPDATE of the column), and may run a SECURITY DEFINER function that reads the private table through it",
+    ),
+    (
+        "TEN105",
+        Severity::Error,
+        Section::Isolation,
+        "the SQL tenant context's key is not one tenancy.install_context_key() made (its padded keys not derived from it, or one byte repeated): whoever wrote it can forge any tenant's context",
+    ),
+    (
         "CIT001",
         Severity::Warning,
         Section::Citus,

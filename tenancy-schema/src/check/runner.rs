@@ -156,6 +156,7 @@ pub fn run(
     super::search_path::check_search_path(&mut f, conn, &catalog, options)?;
     check_grants_and_settings(&mut f, conn, &catalog, &protected, options)?;
     super::shared_sequences::check_shared_sequences(&mut f, conn, &tenant_tables, options)?;
+    check_safeguards(&mut f, conn, &catalog, &protected, &migrations, options)?;
     if options.citus {
         // Tables the code classifies but the database lacks are TEN001's.
         let existing: BTreeMap<String, String> = tenant_tables
@@ -202,6 +203,34 @@ fn check_grants_and_settings(
     super::languages::check_languages(f, conn, catalog, options)?;
     super::create_database::check_create_database(f, conn, catalog, options)?;
     super::page_inspection::check_page_inspection(f, conn, catalog, options)?;
+    Ok(())
+}
+
+/// The rules about what the tables and the context rely on besides privileges and policies:
+/// the operator classes of their indexes (TEN101), the session numbering of the context
+/// (TEN102) and its key (TEN105), the guard triggers of the migrations (TEN103) and the
+/// references a reviewed SECURITY DEFINER function follows (TEN104).
+fn check_safeguards(
+    f: &mut Findings,
+    conn: &mut diesel::PgConnection,
+    catalog: &Catalog,
+    protected: &BTreeSet<String>,
+    migrations: &[&crate::migrations::MigrationFiles],
+    options: &CheckOptions,
+) -> Result<()> {
+    super::index_operator_classes::check_index_operator_classes(f, conn, protected, options)?;
+    super::session_sequence::check_session_sequence(f, conn, options)?;
+    super::context_key::check_context_key(f, conn)?;
+    super::guard_triggers::check_guard_triggers(f, conn, migrations, options)?;
+    // The tenant tables: what is protected but for the tenants table and the private ones.
+    let tenant_names: BTreeSet<&str> = protected
+        .iter()
+        .map(String::as_str)
+        .filter(|t| {
+            *t != options.tenants_table && !catalog.tables.get(*t).is_some_and(|r| r.private)
+        })
+        .collect();
+    super::pointed_references::check_pointed_references(f, conn, catalog, &tenant_names, options)?;
     Ok(())
 }
 

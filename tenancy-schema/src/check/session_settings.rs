@@ -13,6 +13,12 @@
 //!   `tenancy_context.worker_context`): the context is set by `tenancy.enter()` alone (and by
 //!   the extension for its parallel workers), and a value every session starts with is one no
 //!   entry verified.
+//!
+//! Each also where it is not yet a default but soon is: a value the server's configuration
+//! files hold that a reload or restart applies (`ALTER SYSTEM` without `pg_reload_conf()`),
+//! and, for the two only a superuser may set, a grant of SET on it to a role a session of the
+//! application may act as, with which that session sets it itself (`SET lo_compat_privileges
+//! = on`) or makes it its login's default (`ALTER ROLE .. SET session_preload_libraries`).
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Text};
@@ -46,6 +52,42 @@ WHERE name IN ('row_security', 'session_preload_libraries', 'local_preload_libra
                'lo_compat_privileges')
   AND source NOT IN ('default', 'session', 'database', 'user', 'database user', 'override')
 ORDER BY 1, 2";
+
+/// The settings this rule reads that only a superuser may set, and so that a grant of SET
+/// opens (`row_security` and `local_preload_libraries` any role may set: their defaults are
+/// what matters).
+const SUPERUSER_SETTINGS: &[&str] = &["session_preload_libraries", "lo_compat_privileges"];
+
+/// For roles `$1` (the application role, its logins and the roles they may become) and
+/// settings `$2`, each grant of SET on one of them that reaches one of the roles.
+const PARAMETER_GRANTS_SQL: &str = "
+SELECT format('GRANT SET ON PARAMETER %s TO %I', p.name, r.name) AS place, p.name AS name, 'on' AS value
+FROM unnest($1::text[]) AS r (name), unnest($2::text[]) AS p (name)
+WHERE NOT (SELECT rolsuper FROM pg_roles WHERE rolname = r.name)
+  AND has_parameter_privilege(r.name, p.name, 'SET')
+ORDER BY 1";
+
+/// The values of the settings this rule reads that the server's configuration files hold but
+/// the running server has not taken yet (`ALTER SYSTEM` awaiting a reload or a restart): the
+/// last line for the setting, when the value in force did not come from it. Only a superuser
+/// or a member of `pg_read_all_settings` may read the files' contents.
+const PENDING_SQL: &str = "
+SELECT format('the server configuration file %s (line %s), which the next reload or restart applies,', s.sourcefile, s.sourceline) AS place,
+       s.name, coalesce(s.setting, '') AS value
+FROM pg_file_settings s
+WHERE s.error IS NULL
+  AND s.seqno = (SELECT max(o.seqno) FROM pg_file_settings o WHERE o.name = s.name)
+  AND NOT EXISTS (SELECT FROM pg_settings p
+                  WHERE p.name = s.name AND p.sourcefile = s.sourcefile AND p.sourceline = s.sourceline)
+  AND (s.name IN ('row_security', 'session_preload_libraries', 'local_preload_libraries',
+                  'lo_compat_privileges', 'session_replication_role') OR s.name LIKE 'tenancy%')
+ORDER BY 1";
+
+#[derive(QueryableByName)]
+struct Readable {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    readable: bool,
+}
 
 #[derive(QueryableByName)]
 struct DefaultRow {
@@ -98,25 +140,71 @@ pub(super) fn check_session_settings(
     if !catalog.role.exists {
         return Ok(());
     }
-    let rows: Vec<DefaultRow> = diesel::sql_query(SESSION_DEFAULTS_SQL)
+    let mut rows: Vec<DefaultRow> = diesel::sql_query(SESSION_DEFAULTS_SQL)
         .bind::<Array<Text>, _>(&catalog.app_and_logins)
         .load(conn)?;
+    if crate::roles::has_parameter_grants(conn)? {
+        rows.extend(
+            diesel::sql_query(PARAMETER_GRANTS_SQL)
+                .bind::<Array<Text>, _>(&catalog.reachable)
+                .bind::<Array<Text>, _>(SUPERUSER_SETTINGS)
+                .load::<DefaultRow>(conn)?,
+        );
+    }
+    let pending: Readable = diesel::sql_query(
+        "SELECT has_table_privilege('pg_catalog.pg_file_settings', 'SELECT') AS readable",
+    )
+    .get_result(conn)?;
+    if pending.readable {
+        rows.extend(diesel::sql_query(PENDING_SQL).load::<DefaultRow>(conn)?);
+    }
     for r in rows {
+        // TEN043 is the rule of sessions that skip foreign keys; the value in force it reads
+        // itself, the one the files hold for the next reload is read here.
+        if r.name == "session_replication_role" {
+            if r.value.trim().eq_ignore_ascii_case("replica") {
+                f.add(
+                    "TEN043",
+                    "setting session_replication_role",
+                    format!(
+                        "{} SET session_replication_role = replica: sessions of `{}` will run with it, where no foreign key is checked, so a row can point into another tenant",
+                        r.place, o.app_role
+                    ),
+                    "ALTER SYSTEM RESET session_replication_role (or remove it from the configuration file), then SELECT pg_reload_conf()",
+                );
+            }
+            continue;
+        }
         let Some(what) = danger(&r.name, &r.value) else {
             continue;
         };
-        let fix = if r.place.starts_with("the server") {
-            format!("remove {} from the server's configuration", r.name)
+        let fix = if let Some(grant) = r.place.strip_prefix("GRANT SET ON PARAMETER ") {
+            format!(
+                "REVOKE SET ON PARAMETER {}",
+                grant.replacen(" TO ", " FROM ", 1)
+            )
+        } else if r.place.starts_with("the server") {
+            format!(
+                "remove {} from the server's configuration (ALTER SYSTEM RESET {}, then SELECT pg_reload_conf())",
+                r.name, r.name
+            )
         } else {
             format!("{} RESET {}", r.place, r.name)
         };
         f.add(
             "TEN090",
             format!("setting {}", r.name),
-            format!(
-                "{} SET {} = {}: sessions of `{}` start with it; {what}",
-                r.place, r.name, r.value, o.app_role
-            ),
+            if r.place.starts_with("GRANT ") {
+                format!(
+                    "{}: sessions of `{}` may set {} themselves (SET, or ALTER ROLE on their login); {what}",
+                    r.place, o.app_role, r.name
+                )
+            } else {
+                format!(
+                    "{} SET {} = {}: sessions of `{}` start with it; {what}",
+                    r.place, r.name, r.value, o.app_role
+                )
+            },
             fix,
         );
     }
