@@ -149,6 +149,28 @@ async fn raw_sql_session_changes_never_reach_the_next_checkout() {
     }
 }
 
+/// Reads tenant `b`'s titles three times on `t`; how many of the reads failed (those that
+/// succeed must show exactly `b`'s rows).
+async fn failed_reads_of_b(t: &AsyncTenancy, b: TenantId, label: &str) -> usize {
+    let mut failures = 0;
+    for _ in 0..3 {
+        let seen: Result<Vec<String>, Error> = t
+            .transaction(b, async |tx| {
+                tx.load(posts::table.order(posts::id).select(posts::title))
+                    .await
+            })
+            .await;
+        match seen {
+            Ok(seen) => assert_eq!(seen, ["b one", "b two"], "{label}"),
+            Err(e) => {
+                eprintln!("{label}: {e}");
+                failures += 1;
+            }
+        }
+    }
+    failures
+}
+
 /// `DEALLOCATE ALL` (refused by the native context's guard) removes the driver's prepared
 /// statements: the next tenant's typed statements on that connection must still work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,19 +186,7 @@ async fn deallocate_all_does_not_break_the_next_tenant() {
             })
             .await;
         eprintln!("{label}: DEALLOCATE ALL -> {r:?}");
-        for _ in 0..3 {
-            let seen: Result<Vec<String>, Error> = t
-                .transaction(b, async |tx| {
-                    tx.load(posts::table.order(posts::id).select(posts::title))
-                        .await
-                })
-                .await;
-            assert_eq!(
-                seen.as_deref().map_err(ToString::to_string),
-                Ok(&["b one".to_owned(), "b two".to_owned()][..]),
-                "{label}"
-            );
-        }
+        assert_eq!(failed_reads_of_b(&t, b, &label).await, 0, "{label}");
         assert_async_sessions_clean(&t, &label).await;
     }
 }
@@ -557,22 +567,7 @@ async fn deallocate_hidden_in_plpgsql_does_not_break_the_next_tenant() {
             })
             .await;
         eprintln!("{label}: hidden DEALLOCATE ALL -> {r:?}");
-        let mut failures = 0;
-        for _ in 0..3 {
-            let seen: Result<Vec<String>, Error> = t
-                .transaction(b, async |tx| {
-                    tx.load(posts::table.order(posts::id).select(posts::title))
-                        .await
-                })
-                .await;
-            match seen {
-                Ok(seen) => assert_eq!(seen, ["b one", "b two"], "{label}"),
-                Err(e) => {
-                    eprintln!("{label}: {e}");
-                    failures += 1;
-                }
-            }
-        }
+        let failures = failed_reads_of_b(&t, b, &label).await;
         assert_eq!(failures, 0, "{label}");
         assert_async_sessions_clean(&t, &label).await;
     }
@@ -604,22 +599,7 @@ async fn deallocate_from_a_trigger_costs_at_most_one_statement() {
             .transaction(a, async |tx| insert(tx, 900, "zz-dealloc").await)
             .await;
         eprintln!("{label}: trigger DEALLOCATE ALL -> {r:?}");
-        let mut failures = 0;
-        for _ in 0..3 {
-            let seen: Result<Vec<String>, Error> = t
-                .transaction(b, async |tx| {
-                    tx.load(posts::table.order(posts::id).select(posts::title))
-                        .await
-                })
-                .await;
-            match seen {
-                Ok(seen) => assert_eq!(seen, ["b one", "b two"], "{label}"),
-                Err(e) => {
-                    eprintln!("{label}: {e}");
-                    failures += 1;
-                }
-            }
-        }
+        let failures = failed_reads_of_b(&t, b, &label).await;
         assert!(failures <= 1, "{label}: {failures} failures");
         assert_async_sessions_clean(&t, &label).await;
     }

@@ -24,6 +24,8 @@ use tenancy_schema::Tenancy;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+mod requests_that_fail_or_misbehave;
+
 struct Fixture {
     db: DemoDatabase,
     /// Synchronous, for seeding tenants, keys and plans.
