@@ -44,6 +44,20 @@ pub enum SessionEnd {
     Guarded,
 }
 
+impl SessionEnd {
+    /// Whether raw SQL in a transaction ending this way leaves the driver's prepared statements
+    /// in doubt, so that the end drops them (on the server and in the driver's cache) for every
+    /// executor: on the SQL context (`Checked`), nothing refuses `DEALLOCATE`, also run from
+    /// PL/pgSQL's `EXECUTE` where no text shows it, which drops them on the server while the
+    /// cache still names them, and every later transaction on the connection, whichever
+    /// tenant's, would fail its typed statements. The native context's guard refuses it.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn drops_statements_after_raw_sql(self) -> bool {
+        self == SessionEnd::Checked
+    }
+}
+
 impl ContextEntry {
     /// How the transactions this entry opens end.
     #[doc(hidden)]
@@ -340,13 +354,10 @@ fn aborted(conn: &mut PgConnection) -> bool {
     )
 }
 
-/// Whether the transaction's end also drops the statements Diesel prepared on the connection,
-/// on the server and in its cache: after raw SQL on the SQL context. `DEALLOCATE` there (also
-/// from PL/pgSQL's `EXECUTE`, where no text shows it) drops them on the server while Diesel's
-/// cache still names them, and every later transaction on the connection, whichever tenant's,
-/// would fail its typed statements. The native context's guard refuses `DEALLOCATE`.
+/// Whether the transaction's end also drops the statements Diesel prepared on the connection
+/// ([`SessionEnd::drops_statements_after_raw_sql`]).
 fn forgets_statements(session_end: SessionEnd, raw_sql: &Cell<bool>) -> bool {
-    session_end == SessionEnd::Checked && raw_sql.get()
+    raw_sql.get() && session_end.drops_statements_after_raw_sql()
 }
 
 /// Sends `COMMIT` or `ROLLBACK` followed by the session reset (and, when `forget` is set,
