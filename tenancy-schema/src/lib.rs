@@ -76,6 +76,14 @@
 //! again). Inserts and upserts write the tenant column themselves, and an upsert's
 //! conflict target is always `(tenant_id, <column>)`.
 //!
+//! Each tenant predicate above is written with a guard behind it,
+//! `"posts"."tenant_id" = $1 AND CASE WHEN "posts"."tenant_id" = ANY (ARRAY[$1]) THEN 1 END IS NOT NULL`.
+//! PostgreSQL orders the filters of a scan by estimated cost and puts the equality after
+//! filters as cheap as itself, so a function in your filter (`set_config`, `to_date`) would
+//! otherwise run on other tenants' rows of a table read sequentially, and show them in its
+//! value or its error. The guard costs half a comparison, less than any function PostgreSQL
+//! ships, so it runs first; it is no index condition and leaves the row estimates alone.
+//!
 //! # Transactions
 //!
 //! One message opens a transaction: `BEGIN; SELECT tenancy.enter(tenant,

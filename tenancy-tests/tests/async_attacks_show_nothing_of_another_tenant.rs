@@ -83,3 +83,80 @@ async fn raw_selects_locks_and_writes_show_nothing_of_b() {
     }
     assert!(leaks.is_empty(), "leaks: {leaks:#?}");
 }
+
+/// PostgreSQL functions a typed filter calls.
+#[allow(missing_docs)] // reason: the items `define_sql_function!` generates
+mod functions {
+    use diesel::sql_types::{Bool, Text};
+    diesel::define_sql_function!(fn set_config(name: Text, value: Text, local: Bool) -> Text);
+    diesel::define_sql_function!(fn current_setting(name: Text) -> Text);
+}
+use functions::{current_setting, set_config};
+
+/// Functions as cheap as the tenant's own comparison in typed filters, on tables read
+/// sequentially (analysed, and with index scans off), as in the sync suite: they run on the
+/// own tenant's rows only, so neither the setting they fill nor an error of theirs shows B.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cheap_functions_in_filters_run_on_own_rows_only() {
+    use diesel::connection::SimpleConnection;
+    for (rls, pipeline) in Rls::all_async() {
+        let (tenant_a, _tenant_b) = rls.two_tenants();
+        rls.owner()
+            .batch_execute("ANALYZE posts; ANALYZE comments;")
+            .expect("analyse");
+        let tenancy = async_tenancy_with(rls, 1, pipeline).await;
+        for sequential in [false, true] {
+            let outcome = tenancy
+                .transaction(tenant_a, async |tx| {
+                    if sequential {
+                        tx.execute(diesel::sql_query("SET LOCAL enable_indexscan = off"))
+                            .await?;
+                        tx.execute(diesel::sql_query("SET LOCAL enable_bitmapscan = off"))
+                            .await?;
+                    }
+                    let seen = sql::<Nullable<Text>>("current_setting('attack.seen', true)");
+                    let rows: Vec<String> = tx
+                        .load(
+                            posts::table
+                                .filter(set_config("attack.seen", posts::title, true).gt("b"))
+                                .select(posts::title),
+                        )
+                        .await?;
+                    let after_select: Option<String> = tx
+                        .get_result(categories::table.select(seen.clone()).limit(1))
+                        .await?;
+                    let updated = tx
+                        .update(comments::table)
+                        .filter(set_config("attack.seen", comments::body, true).gt("b"))
+                        .set(comments::body.eq(comments::body))
+                        .execute()
+                        .await?;
+                    let after_update: Option<String> = tx
+                        .get_result(categories::table.select(seen).limit(1))
+                        .await?;
+                    let deleted = tx
+                        .delete(posts::table)
+                        .filter(
+                            posts::title
+                                .gt("b")
+                                .and(current_setting(posts::title).is_not_null()),
+                        )
+                        .execute()
+                        .await?;
+                    Ok::<_, Error>(format!(
+                        "{rows:?} {after_select:?} {updated} {after_update:?} {deleted}"
+                    ))
+                })
+                .await
+                .map_err(|e: Error| e.to_string());
+            eprintln!("{rls:?} pipeline {pipeline} sequential {sequential}: {outcome:?}");
+            let shown = match &outcome {
+                Ok(s) | Err(s) => s,
+            };
+            assert!(
+                !shows_b(shown),
+                "{rls:?} pipeline {pipeline} sequential {sequential}: {outcome:?}"
+            );
+        }
+    }
+}

@@ -270,8 +270,149 @@ mod functions {
     diesel::define_sql_function!(fn btrim(t: Text, f: Text) -> Text);
     diesel::define_sql_function!(fn nullif(t: Text, f: Text) -> Nullable<Text>);
     diesel::define_sql_function!(fn int4(t: Nullable<Text>) -> Nullable<diesel::sql_types::Integer>);
+    diesel::define_sql_function!(fn set_config(name: Text, value: Text, local: diesel::sql_types::Bool) -> Text);
+    diesel::define_sql_function!(fn current_setting(name: Text) -> Text);
+    diesel::define_sql_function!(fn to_date(text: Text, format: Text) -> diesel::sql_types::Date);
 }
-use functions::{btrim, int4, nullif};
+use functions::{btrim, current_setting, int4, nullif, set_config, to_date};
+
+/// What a filter function copied into the setting `attack.seen`, read back by a typed query
+/// (`NULL` when it never ran).
+fn seen(tx: &mut tenancy_schema::TenantTx<'_>) -> Result<Option<String>, Error> {
+    tx.get_result(
+        categories::table
+            .select(sql::<Nullable<Text>>(
+                "current_setting('attack.seen', true)",
+            ))
+            .limit(1),
+    )
+}
+
+/// Functions as cheap as the tenant's own comparison (`set_config`, `current_setting`,
+/// `to_date` all cost what `uuid_eq` costs) in typed filters: PostgreSQL orders a scan's
+/// filters by cost alone, so without a guard that runs first they ran on every tenant's rows
+/// of a table read sequentially, and copied another tenant's text into a setting or an error.
+/// Each probe is run on the tables as autovacuum leaves them (analysed: a small table is then
+/// read sequentially) and with index scans switched off, in every fixture, and picks tenant
+/// B's rows (`> 'b'`), which tenant A must never reach.
+#[test]
+fn cheap_functions_in_filters_run_on_own_rows_only() {
+    use diesel::connection::SimpleConnection;
+    type Probe = fn(&mut tenancy_schema::TenantTx<'_>) -> Result<String, Error>;
+    let probes: [(&str, Probe); 9] = [
+        ("own filter, set_config", |tx| {
+            let rows: Vec<String> = tx.load(
+                posts::table
+                    .filter(posts::title.gt("b"))
+                    .filter(set_config("attack.seen", posts::title, true).is_not_null())
+                    .select(posts::title),
+            )?;
+            Ok(format!("{rows:?} {:?}", seen(tx)?))
+        }),
+        ("own filter, error", |tx| {
+            let rows: Vec<String> = tx.load(
+                posts::table
+                    .filter(
+                        posts::title
+                            .gt("b")
+                            .and(current_setting(posts::title).is_not_null()),
+                    )
+                    .select(posts::title),
+            )?;
+            Ok(format!("{rows:?}"))
+        }),
+        ("join, set_config on the joined table", |tx| {
+            let rows: Vec<(String, String)> = tx.load(
+                posts::table
+                    .inner_join(comments::table.on(comments::post_id.eq(posts::id)))
+                    .filter(set_config("attack.seen", comments::body, true).gt("b"))
+                    .select((posts::title, comments::body)),
+            )?;
+            Ok(format!("{rows:?} {:?}", seen(tx)?))
+        }),
+        ("shadowing CTE, to_date", |tx| {
+            let rows: Vec<String> = tx.load(
+                posts::table
+                    .filter(posts::id.eq_any(comments::table.select(comments::post_id)))
+                    .filter(
+                        posts::title
+                            .gt("b")
+                            .and(to_date(posts::title, "YYYY").is_not_null()),
+                    )
+                    .select(posts::title),
+            )?;
+            Ok(format!("{rows:?}"))
+        }),
+        ("boxed, set_config", |tx| {
+            let rows: Vec<String> = tx.load(
+                posts::table
+                    .into_boxed()
+                    .filter(set_config("attack.seen", posts::title, true).gt("b"))
+                    .select(posts::title),
+            )?;
+            Ok(format!("{rows:?} {:?}", seen(tx)?))
+        }),
+        ("tenants, set_config", |tx| {
+            let rows: Vec<String> = tx.load(
+                tenants::table
+                    .filter(set_config("attack.seen", tenants::name, true).gt("tenant b"))
+                    .select(tenants::name),
+            )?;
+            Ok(format!("{rows:?} {:?}", seen(tx)?))
+        }),
+        ("update, set_config", |tx| {
+            let n = tx
+                .update(posts::table)
+                .filter(set_config("attack.seen", posts::title, true).gt("b"))
+                .set(posts::slug.eq(posts::slug))
+                .execute()?;
+            Ok(format!("{n} {:?}", seen(tx)?))
+        }),
+        ("delete, error", |tx| {
+            let n = tx
+                .delete(comments::table)
+                .filter(
+                    comments::body
+                        .gt("b")
+                        .and(current_setting(comments::body).is_not_null()),
+                )
+                .execute()?;
+            Ok(format!("{n}"))
+        }),
+        ("count, set_config", |tx| {
+            let n = tx.count(
+                comments::table.filter(set_config("attack.seen", comments::body, true).gt("b")),
+            )?;
+            Ok(format!("{n} {:?}", seen(tx)?))
+        }),
+    ];
+    for rls in Rls::all() {
+        let (a, _b) = rls.two_tenants();
+        rls.owner()
+            .batch_execute("ANALYZE posts; ANALYZE comments; ANALYZE tenants;")
+            .expect("analyse");
+        let t = rls.tenancy(1);
+        for sequential in [false, true] {
+            for (name, probe) in probes {
+                let o = run(&t, a, |tx| {
+                    if sequential {
+                        tx.execute(diesel::sql_query("SET LOCAL enable_indexscan = off"))?;
+                        tx.execute(diesel::sql_query("SET LOCAL enable_bitmapscan = off"))?;
+                    }
+                    probe(tx)
+                });
+                let shown = match &o {
+                    Ok(s) | Err(s) => s.clone(),
+                };
+                let case = format!("{rls:?} sequential={sequential} {name}");
+                assert!(
+                    !report(&case, &o) && !shown.contains("tenant b"),
+                    "{case}: {o:?}"
+                );
+            }
+        }
+    }
+}
 
 /// A function in the own filter that fails on another tenant's row, and puts its value into
 /// the error message.

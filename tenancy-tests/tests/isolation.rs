@@ -962,6 +962,14 @@ fn scoped_sql<Q: tenancy_schema::scope::TenantQuery>(
 /// How a statement that shadows `posts` starts.
 const SHADOW_POSTS: &str = r#"WITH "posts" AS NOT MATERIALIZED"#;
 
+/// The tenant predicate tenancy writes for `table`: the equality the planner uses, and the
+/// guard that runs ahead of every other filter of the scan.
+fn tenant_predicate(table: &str) -> String {
+    format!(
+        r#""{table}"."tenant_id" = $1 AND CASE WHEN "{table}"."tenant_id" = ANY (ARRAY[$1]) THEN 1 END IS NOT NULL"#
+    )
+}
+
 #[test]
 fn scoped_sql_is_one_statement_with_the_tenant_bound() {
     let (tenant, _) = two_tenants();
@@ -970,7 +978,11 @@ fn scoped_sql_is_one_statement_with_the_tenant_bound() {
         .select(posts::title);
     let sql = scoped_sql(&tenancy(1), tenant, query);
     assert!(
-        sql.starts_with(r#"WITH "posts" AS NOT MATERIALIZED (SELECT * FROM "posts" WHERE "posts"."tenant_id" = $1), "comments" AS NOT MATERIALIZED (SELECT * FROM "comments" WHERE "comments"."tenant_id" = $1) SELECT"#),
+        sql.starts_with(&format!(
+            r#"WITH "posts" AS NOT MATERIALIZED (SELECT * FROM "posts" WHERE {}), "comments" AS NOT MATERIALIZED (SELECT * FROM "comments" WHERE {}) SELECT"#,
+            tenant_predicate("posts"),
+            tenant_predicate("comments")
+        )),
         "{sql}"
     );
     assert!(sql.contains(&tenant.as_uuid().to_string()), "{sql}");
@@ -983,7 +995,10 @@ fn scoped_sql_is_one_statement_with_the_tenant_bound() {
         .for_update();
     let sql = scoped_sql(&tenancy(1), tenant, locking);
     assert!(
-        sql.starts_with(r#"WITH "posts" AS NOT MATERIALIZED (SELECT * FROM "posts" WHERE "posts"."tenant_id" = $1) SELECT "posts"."id" FROM (SELECT * FROM "public"."posts" WHERE "posts"."tenant_id" = $1) AS "posts" WHERE"#),
+        sql.starts_with(&format!(
+            r#"WITH "posts" AS NOT MATERIALIZED (SELECT * FROM "posts" WHERE {p}) SELECT "posts"."id" FROM (SELECT * FROM "public"."posts" WHERE {p}) AS "posts" WHERE"#,
+            p = tenant_predicate("posts")
+        )),
         "{sql}"
     );
     assert!(sql.contains(r#"FROM "posts" AS "other""#), "{sql}");
@@ -1018,7 +1033,10 @@ fn a_single_table_select_carries_the_tenant_predicate_in_its_own_where_clause_wi
     let sql = scoped_sql(&t, a, newest());
     assert!(!sql.contains(SHADOW_POSTS), "{sql}");
     assert!(
-        sql.contains(r#"FROM "posts" WHERE (("posts"."id" = $2) OR ("posts"."id" = $3)) AND "posts"."tenant_id" = $1 ORDER BY"#),
+        sql.contains(&format!(
+            r#"FROM "posts" WHERE (("posts"."id" = $2) OR ("posts"."id" = $3)) AND {} ORDER BY"#,
+            tenant_predicate("posts")
+        )),
         "{sql}"
     );
     let rows: Vec<Post> = t.transaction(b, |tx| tx.load(newest())).unwrap();
@@ -1027,9 +1045,10 @@ fn a_single_table_select_carries_the_tenant_predicate_in_its_own_where_clause_wi
     // No filter of its own: the predicate is the WHERE clause. A row lock, the same.
     let sql = scoped_sql(&t, a, posts::table.select(posts::id).for_update());
     assert!(
-        sql.starts_with(
-            r#"SELECT "posts"."id" FROM "posts" WHERE "posts"."tenant_id" = $1 FOR UPDATE"#
-        ),
+        sql.starts_with(&format!(
+            r#"SELECT "posts"."id" FROM "posts" WHERE {} FOR UPDATE"#,
+            tenant_predicate("posts")
+        )),
         "{sql}"
     );
     let locked: Vec<i32> = t
@@ -1100,7 +1119,11 @@ fn an_inner_join_carries_a_tenant_predicate_per_table_in_its_where_clause_with(r
     let sql = scoped_sql(&t, a, joined());
     assert!(!sql.contains("WITH"), "{sql}");
     assert!(
-        sql.contains(r#"WHERE "posts"."tenant_id" = $1 AND "comments"."tenant_id" = $1 ORDER BY"#),
+        sql.contains(&format!(
+            r#"WHERE {} AND {} ORDER BY"#,
+            tenant_predicate("posts"),
+            tenant_predicate("comments")
+        )),
         "{sql}"
     );
     // Each tenant's one comment is on its post 1.

@@ -33,6 +33,11 @@
 //! fixed (no raw fragments), and only where the lexer confirms on the whole statement that
 //! the filter is one parenthesised group; otherwise the CTE form is used.
 //!
+//! Every tenant predicate (in a CTE, a statement's own `WHERE` clause, a write's or a locked
+//! derived table's) is written with a guard behind it that PostgreSQL runs ahead of the
+//! statement's own filters (`plan::push_tenant_predicate`), so no function of the caller's
+//! sees another tenant's row before the predicate drops it.
+//!
 //! Row locks (`FOR UPDATE`) do not apply to CTEs, so a locking query on a single table is
 //! written with a derived table instead (`FROM (SELECT * FROM "posts" WHERE ...) AS "posts"`),
 //! which PostgreSQL pulls up and locks. When the statement also names the locked table in a

@@ -51,17 +51,47 @@ pub(super) fn push_scoped_body_in(
     }
     push_quoted(out, entry.table)?;
     out.push_sql(" WHERE ");
-    push_quoted(out, entry.table)?;
-    out.push_sql(".");
-    push_quoted(out, entry.tenant_column)?;
-    push_tenant_param(out);
-    Ok(())
+    push_entry_predicate(entry, out)
 }
 
-/// ` = $1`: the tenant, which every tenant statement binds first ([`super::first_bind`]).
-pub(super) fn push_tenant_param(out: &mut AstPass<'_, '_, Pg>) {
+/// The tenant predicate of `entry`'s table, its column named `"<table>"."<column>"`.
+fn push_entry_predicate(entry: &ScopeEntry, out: &mut AstPass<'_, '_, Pg>) -> QueryResult<()> {
+    push_tenant_predicate(out, |out| {
+        push_quoted(out, entry.table)?;
+        out.push_sql(".");
+        push_quoted(out, entry.tenant_column)
+    })
+}
+
+/// `<column> = $1 AND CASE WHEN <column> = ANY (ARRAY[$1]) THEN 1 END IS NOT NULL`: the
+/// tenant predicate tenancy writes for a table, `$1` being the tenant every tenant statement
+/// binds first ([`super::first_bind`]).
+///
+/// The equality alone filters every row, and it is what the planner needs: the index
+/// condition, and a tenant fixed for the index order (`ORDER BY created_at LIMIT 20` on
+/// `(tenant_id, created_at)`). But PostgreSQL orders the filters of a scan by their estimated
+/// cost only, and adds an equality against a parameter after the statement's own filters, so
+/// on a sequential scan a caller's function as cheap as `uuid_eq` (`set_config`, `to_date`,
+/// `current_setting`) ran on every row of every tenant before it: its value or its error
+/// showed another tenant's text, with row level security off. Row level security orders its
+/// own filters first, a `WHERE` clause has no such means. The guard after the equality costs
+/// half an operator (the planner charges a one-element `= ANY` half a comparison), less than
+/// any function of the catalog, so it runs first in every scan filter; written as a null
+/// test on a `CASE`, it is no index condition and the planner counts it as passing nearly
+/// every row, so neither the plan nor its row estimates change.
+pub(super) fn push_tenant_predicate<'b>(
+    out: &mut AstPass<'_, 'b, Pg>,
+    mut column: impl FnMut(&mut AstPass<'_, 'b, Pg>) -> QueryResult<()>,
+) -> QueryResult<()> {
+    column(out)?;
     out.push_sql(" = ");
     out.push_sql(TENANT_PARAM);
+    out.push_sql(" AND CASE WHEN ");
+    column(out)?;
+    out.push_sql(" = ANY (ARRAY[");
+    out.push_sql(TENANT_PARAM);
+    out.push_sql("]) THEN 1 END IS NOT NULL");
+    Ok(())
 }
 
 /// What a scoped statement shadows: every tenant-scoped table it names, found from the
@@ -120,10 +150,7 @@ impl ScopePlan {
             } else {
                 " WHERE "
             });
-            push_quoted(out, entry.table)?;
-            out.push_sql(".");
-            push_quoted(out, entry.tenant_column)?;
-            push_tenant_param(out);
+            push_entry_predicate(entry, out)?;
         }
         Ok(())
     }

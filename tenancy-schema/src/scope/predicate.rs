@@ -66,9 +66,7 @@ impl<C: ValidGrouping<G>, G> ValidGrouping<G> for TenantParam<C> {
 
 impl<C: QueryFragment<Pg>> QueryFragment<Pg> for TenantParam<C> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        self.column.walk_ast(out.reborrow())?;
-        super::plan::push_tenant_param(&mut out);
-        Ok(())
+        super::plan::push_tenant_predicate(&mut out, |out| self.column.walk_ast(out.reborrow()))
     }
 }
 

@@ -105,6 +105,17 @@ pub(crate) fn check_conjunction(predicate: &str, prefix: &str) -> Result<(), Sql
 /// tenant column that names another (`= $2`, a value a fragment bound) is not tenancy's.
 pub(super) const TENANT: Token = Token::Param(1);
 
+/// The tenant predicate tenancy writes for `"<table>"."<column>"`, as text
+/// (`crate::scope::plan::push_tenant_predicate` writes it into statements).
+fn tenant_predicate_text(table: &str, column: &str) -> String {
+    let name = format!(
+        "\"{}\".\"{}\"",
+        table.replace('"', "\"\""),
+        column.replace('"', "\"\"")
+    );
+    format!("{name} = $1 AND CASE WHEN {name} = ANY (ARRAY[$1]) THEN 1 END IS NOT NULL")
+}
+
 /// The clauses that may follow a `WHERE` clause in a `SELECT` Diesel writes.
 const AFTER_WHERE: &[&str] = &["group", "having", "order", "limit", "offset", "for"];
 
@@ -122,7 +133,6 @@ pub(crate) fn filter_holds(sql: &str, from: &str, predicates: &[(&str, &str)]) -
     if predicates.is_empty() || from.is_empty() {
         return false;
     }
-    let quoted = |t: Option<&Token>, want: &str| matches!(t, Some(Token::Ident { name, quoted: true }) if name == want);
     let wheres = top_level(&tokens, "where");
     let [where_at] = wheres[..] else {
         return false;
@@ -150,15 +160,13 @@ pub(crate) fn filter_holds(sql: &str, from: &str, predicates: &[(&str, &str)]) -
             }
             i += 1;
         }
-        let predicate = quoted(tokens.get(i), table)
-            && tokens.get(i + 1) == Some(&Token::Punct('.'))
-            && quoted(tokens.get(i + 2), column)
-            && matches!(tokens.get(i + 3), Some(Token::Operator(op)) if op == "=")
-            && tokens.get(i + 4) == Some(&TENANT);
-        if !predicate {
+        let Ok(predicate) = tokenize(&tenant_predicate_text(table, column)) else {
+            return false;
+        };
+        if tokens.get(i..i + predicate.len()) != Some(&predicate[..]) {
             return false;
         }
-        i += 5;
+        i += predicate.len();
     }
     tokens.get(i).is_none() || AFTER_WHERE.iter().any(|w| is_keyword(tokens.get(i), w))
 }

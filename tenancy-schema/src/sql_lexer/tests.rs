@@ -42,10 +42,22 @@ fn fragments_must_stay_inside_their_parentheses() {
 #[test]
 fn a_tenant_predicate_in_the_where_clause_holds_only_for_the_whole_filter() {
     let holds = |sql: &str| filter_holds(sql, r#" FROM "posts""#, &[("posts", "tenant_id")]);
-    let p = r#""posts"."tenant_id" = $1"#;
+    let tp = |table: &str, n: u8| {
+        format!(
+            r#""{table}"."tenant_id" = ${n} AND CASE WHEN "{table}"."tenant_id" = ANY (ARRAY[${n}]) THEN 1 END IS NOT NULL"#
+        )
+    };
+    let p = &tp("posts", 1);
     assert!(holds(&format!(
         r#"SELECT "posts"."id" FROM "posts" WHERE {p}"#
     )));
+    // The equality without the guard that runs first, or a guard on another value.
+    assert!(!holds(
+        r#"SELECT "posts"."id" FROM "posts" WHERE "posts"."tenant_id" = $1"#
+    ));
+    assert!(!holds(
+        r#"SELECT "posts"."id" FROM "posts" WHERE "posts"."tenant_id" = $1 AND CASE WHEN "posts"."tenant_id" = ANY (ARRAY[$2]) THEN 1 END IS NOT NULL"#
+    ));
     assert!(holds(&format!(
         r#"SELECT "posts"."id" FROM "posts" WHERE ("posts"."id" = $1) AND {p} ORDER BY "posts"."id" LIMIT $3"#
     )));
@@ -73,31 +85,33 @@ fn a_tenant_predicate_in_the_where_clause_holds_only_for_the_whole_filter() {
     assert!(!holds(&format!(
         r#"SELECT "posts"."id" FROM "posts" WHERE {p} UNION SELECT 1 FROM x WHERE true"#
     )));
-    assert!(!holds(
-        r#"SELECT "posts"."id" FROM "posts" WHERE "comments"."tenant_id" = $1"#
-    ));
+    assert!(!holds(&format!(
+        r#"SELECT "posts"."id" FROM "posts" WHERE {}"#,
+        tp("comments", 1)
+    )));
     assert!(!holds(r#"SELECT "posts"."id" FROM "posts""#));
     // An inner join: one predicate per table, in order, all after the filter.
     let both = [("posts", "tenant_id"), ("comments", "tenant_id")];
-    let q = r#"."tenant_id" = $"#;
+    let (posts, comments) = (tp("posts", 1), tp("comments", 1));
     let join = r#" FROM "posts" INNER JOIN "comments" ON ("comments"."post_id" = "posts"."id")"#;
     let join_y = r#" FROM "posts" INNER JOIN "comments" ON (y)"#;
     assert!(filter_holds(
         &format!(
-            r#"SELECT 1 FROM "posts" INNER JOIN "comments" ON ("comments"."post_id" = "posts"."id") WHERE (x) AND "posts"{q}1 AND "comments"{q}1 LIMIT $3"#
+            r#"SELECT 1 FROM "posts" INNER JOIN "comments" ON ("comments"."post_id" = "posts"."id") WHERE (x) AND {posts} AND {comments} LIMIT $3"#
         ),
         join,
         &both
     ));
     assert!(!filter_holds(
         &format!(
-            r#"SELECT 1 FROM "posts" INNER JOIN "comments" ON (y) WHERE (x) AND "posts"{q}1 OR "comments"{q}2"#
+            r#"SELECT 1 FROM "posts" INNER JOIN "comments" ON (y) WHERE (x) AND {posts} OR {}"#,
+            tp("comments", 2)
         ),
         join_y,
         &both
     ));
     assert!(!filter_holds(
-        &format!(r#"SELECT 1 FROM "posts" INNER JOIN "comments" ON (y) WHERE (x) AND "posts"{q}1"#),
+        &format!(r#"SELECT 1 FROM "posts" INNER JOIN "comments" ON (y) WHERE (x) AND {posts}"#),
         join_y,
         &both
     ));
@@ -106,9 +120,10 @@ fn a_tenant_predicate_in_the_where_clause_holds_only_for_the_whole_filter() {
         r#"SELECT 'x FROM "posts" WHERE {p} AND ' FROM "posts" WHERE true"#
     )));
     // A predicate on a value a fragment bound, with tenancy's moved out of the WHERE clause.
-    assert!(!holds(
-        r#"SELECT "posts"."title" FROM "posts" WHERE (true) AND "posts"."tenant_id" = $2 ORDER BY true AND "posts"."tenant_id" = $1"#
-    ));
+    assert!(!holds(&format!(
+        r#"SELECT "posts"."title" FROM "posts" WHERE (true) AND {} ORDER BY true AND {p}"#,
+        tp("posts", 2)
+    )));
     // Diesel's FROM hidden in a literal that a fragment opened, and a FROM of the fragment's
     // own naming something else "posts" in front of the predicate.
     assert!(!holds(&format!(
@@ -527,6 +542,12 @@ fn a_tenant_write_keeps_its_where_clause_in_place() {
         check_filtered_write(retargeted, bound),
         Err(SqlTextError::RestructuredWrite(_))
     ));
+    // Every parameter of the tenant's predicate, its guard's too, is the tenant.
+    let guarded = r#""posts"."tenant_id" = $1 AND CASE WHEN "posts"."tenant_id" = ANY (ARRAY[$1]) THEN 1 END IS NOT NULL AND ("posts"."id" = $1)"#;
+    let as_written = r#"UPDATE "posts" SET "title" = $2 WHERE "posts"."tenant_id" = $1 AND CASE WHEN "posts"."tenant_id" = ANY (ARRAY[$1]) THEN 1 END IS NOT NULL AND ("posts"."id" = $3)"#;
+    assert_eq!(check_filtered_write(as_written, guarded), Ok(()));
+    let guard_moved = as_written.replacen("ARRAY[$1]", "ARRAY[$2]", 1);
+    assert!(check_filtered_write(&guard_moved, guarded).is_err());
 }
 
 #[test]

@@ -40,9 +40,19 @@ pub(crate) fn check_filtered_write(statement: &str, predicate: &str) -> Result<(
             (Token::Param(_), Token::Param(_)) => true,
             (a, b) => a == b,
         });
-    // The predicate opens with the tenant's: its first parameter is the tenant.
-    let tenant_at = expected.iter().position(|t| matches!(t, Token::Param(_)));
-    if same_places && tenant_at.is_some_and(|at| found[at] == TENANT) {
+    // The predicate opens with the tenant's, up to the first filter's `AND (`: every
+    // parameter it names is the tenant.
+    let tenant_end = expected
+        .windows(2)
+        .position(|w| is_keyword(Some(&w[0]), "and") && w[1] == Token::Punct('('))
+        .unwrap_or(expected.len());
+    let tenant_params: Vec<usize> = (0..tenant_end)
+        .filter(|&at| matches!(expected[at], Token::Param(_)))
+        .collect();
+    if same_places
+        && !tenant_params.is_empty()
+        && tenant_params.iter().all(|&at| found[at] == TENANT)
+    {
         Ok(())
     } else {
         Err(escaped())

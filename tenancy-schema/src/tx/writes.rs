@@ -12,7 +12,7 @@ use diesel::query_dsl::methods::FilterDsl;
 use diesel::sql_types::BoolOrNullableBool;
 
 use super::TenantTx;
-use crate::scope::{AndThen, Paren, ScopedTable, TenantEq, WithScope, WriteShape, check_changeset};
+use crate::scope::{AndThen, Paren, ScopedTable, WithScope, WriteShape, check_changeset};
 use crate::{Error, Result, TenantId};
 
 /// Never implemented: the bound behind `.or_filter(..)` on tenant updates and deletes, which
@@ -158,7 +158,7 @@ where
 {
     let known = WriteShape::of::<S>(false).and_then(WriteShape::checked_tables);
     let checked_predicate = match known {
-        None => Some(check_predicate::<T, _>(tenant, &predicate)?),
+        None => Some(check_predicate::<T, _>(&predicate)?),
         Some(_) => None,
     };
     WithScope::checked(
@@ -180,11 +180,8 @@ where
 /// Checks a tenant write's predicate (`<tenant filter> AND (<f1>) AND (<f2>)...`): every
 /// filter, raw fragments included, must stay inside its own parentheses, so that none can
 /// add a top-level `OR` to the tenant filter. Returns the predicate's SQL.
-fn check_predicate<T: ScopedTable, P: QueryFragment<Pg>>(
-    tenant: TenantId,
-    predicate: &P,
-) -> Result<String> {
-    let prefix = crate::scope::render(&TenantEq::new(T::TenantColumn::default(), tenant))?;
+fn check_predicate<T: ScopedTable, P: QueryFragment<Pg>>(predicate: &P) -> Result<String> {
+    let prefix = crate::scope::render(&crate::scope::predicate::tenant_predicate::<T>())?;
     let sql = crate::scope::render(predicate)?;
     crate::sql_lexer::check_conjunction(&sql, &prefix)?;
     Ok(sql)
