@@ -421,6 +421,19 @@ guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 					 errmsg("tenancy: EXPLAIN is not allowed on a tenancy connection: its estimates come from statistics over every tenant's rows"),
 					 errhint("explain as the tables' owner, or on a login a superuser gave tenancy_context.allow_explain = on for diagnosis")));
 
+		/*
+		 * The application role may lock any table it may update, and a lock that conflicts
+		 * with reads or writes holds up every tenant's statements on the table for as long as
+		 * one tenant's transaction lasts. The row locks tenancy's statements take, and
+		 * SHARE UPDATE EXCLUSIVE (which only DDL and VACUUM wait for), stay allowed.
+		 */
+		if (IsA(stmt, LockStmt) && ((LockStmt *) stmt)->mode >= ShareLock)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("tenancy: LOCK TABLE in %s mode is not allowed on a tenancy connection: it holds up every tenant's statements on the table",
+							GetLockmodeName(DEFAULT_LOCKMETHOD, ((LockStmt *) stmt)->mode)),
+					 errhint("lock the rows you change (SELECT .. FOR UPDATE), or take an advisory lock")));
+
 		switch (nodeTag(stmt))
 		{
 			case T_PrepareStmt:

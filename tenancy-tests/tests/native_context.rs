@@ -1245,6 +1245,54 @@ fn explain_is_refused_on_tenancy_connections() {
     }
 }
 
+/// A table lock in SHARE mode or stronger, which the application role may take on any table it
+/// may update, would hold up every tenant's statements on the table: a tenancy connection
+/// refuses it, also from a `DO` block; row-level modes stay allowed.
+#[test]
+fn table_locks_that_hold_up_other_tenants_are_refused() {
+    use common::schema::posts;
+    if !native() {
+        return;
+    }
+    let (a, b) = Rls::OnNative.two_tenants();
+    let t = Rls::OnNative.tenancy(2);
+    for statement in [
+        "LOCK posts",
+        "LOCK TABLE posts IN SHARE MODE",
+        "LOCK TABLE posts, comments IN EXCLUSIVE MODE",
+        "LOCK TABLE ONLY comments IN SHARE ROW EXCLUSIVE MODE NOWAIT",
+        "DO $$ BEGIN EXECUTE 'LOCK TABLE posts IN ACCESS EXCLUSIVE MODE'; END $$",
+    ] {
+        let e = t
+            .transaction(a, |tx| tx.execute(diesel::sql_query(statement)).map(drop))
+            .expect_err(statement);
+        assert!(e.to_string().contains("LOCK TABLE in"), "{statement}: {e}");
+        let e = t
+            .system(|sys| {
+                sys.load_sql::<_, Count>(diesel::sql_query(statement))
+                    .map(drop)
+            })
+            .expect_err(statement);
+        assert!(e.to_string().contains("LOCK TABLE in"), "{statement}: {e}");
+    }
+    // The modes ordinary statements take, which no other tenant's reads or writes wait for,
+    // are left alone; tenant b writes while a holds them.
+    t.transaction(a, |tx| {
+        tx.execute(diesel::sql_query("LOCK TABLE posts IN ROW EXCLUSIVE MODE"))?;
+        tx.execute(diesel::sql_query(
+            "LOCK TABLE posts IN SHARE UPDATE EXCLUSIVE MODE",
+        ))?;
+        t.transaction(b, |other| {
+            other
+                .update(posts::table)
+                .filter(posts::id.eq(1))
+                .set(posts::slug.eq("first"))
+                .execute()
+        })
+    })
+    .expect("row-level locks");
+}
+
 /// With `debug_print_plan` on, every plan made is printed to the server's log and, once the
 /// session asks for LOG messages, to the client, with the estimates EXPLAIN is refused for:
 /// a tenancy connection refuses to plan with it on. Both settings are any role's to change.
