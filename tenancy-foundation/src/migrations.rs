@@ -26,6 +26,7 @@ pub const FOUNDATION: &[MigrationFiles] = &[
     files!("2026-12-05-010000_sharing_by_owners_joining_by_invitees"),
     files!("2026-12-05-060000_personal_tenant_recorded_and_invitations_held"),
     files!("2026-12-05-130000_api_keys_found_by_prefix_and_hash"),
+    files!("2026-12-05-140000_keys_act_for_active_members"),
 ];
 
 /// The core's migrations and the foundation's.

@@ -667,3 +667,103 @@ fn a_prefix_planted_by_another_tenant_cannot_block_or_take_a_key() {
         api_keys::verify(&tenancy, key.key.expose_secret(), &limiter).expect("still verifies");
     assert_eq!((verified.tenant, verified.key), (victim.tenant, key.id));
 }
+
+/// A key acts as its principal, and a user's principal acts only as an active member. The
+/// inviting tenant's owner could issue a key for its own pending invitation (whose permissions,
+/// none, never exceed the issuer's), accept the invitation with it for the user, and read the
+/// address and name the user registered in the member directory; an admin's key for a pending
+/// owner became an owner's key once accepted. Now no key is issued for a pending invitation or
+/// a removed member, a key moved onto such a principal by SQL does not verify, and tenant SQL
+/// can neither make a removed membership active again nor move one back to `invited`.
+#[test]
+fn keys_act_only_for_active_members() {
+    use tenancy_foundation::control::{self, Actor};
+    use tenancy_foundation::models::MemberRole;
+    for rls in common::Rls::all() {
+        let t = rls.tenancy(2);
+        let inviting = new_tenant(&t, "inviting");
+        let address = format!("Joiner-{}@Example.test", uuid::Uuid::now_v7().simple());
+        let _registered = seed_personal_tenant(&t, &address, "Registered Name").expect("seed");
+        let invitation = control::invite_member(
+            &t,
+            inviting.tenant,
+            Actor::Principal(inviting.principal),
+            &address.to_lowercase(),
+            "Guessed",
+            MemberRole::Owner,
+        )
+        .expect("invite");
+        let for_invitee = NewKeySpec::new(invitation.principal, "invitee key");
+        let refused = t
+            .transaction_as(inviting.tenant, inviting.principal, |tx| {
+                api_keys::issue(tx, for_invitee)
+            })
+            .expect_err("a key for a pending invitation");
+        assert!(
+            matches!(
+                &refused,
+                Error::InvalidInput {
+                    field: "principal",
+                    ..
+                }
+            ),
+            "{rls:?}: {refused}"
+        );
+
+        // A key of the owner's, moved onto the invitee's principal by tenant SQL.
+        let key = issue(&t, &inviting, spec(&inviting));
+        let moved = t
+            .transaction(inviting.tenant, |tx| {
+                tx.execute(diesel::sql_query(format!(
+                    "UPDATE api_keys SET principal_id = '{}' WHERE id = '{}'",
+                    invitation.principal.as_uuid(),
+                    key.id.as_uuid()
+                )))
+            })
+            .expect("move the key");
+        assert_eq!(moved, 1);
+        let limiter = MemoryRateLimiter::new();
+        let e = api_keys::verify(&t, key.key.expose_secret(), &limiter);
+        assert_eq!(rejection(e), ApiKeyError::Unknown, "{rls:?}");
+
+        // Accepted by the user: the membership is active and the key acts for it.
+        control::accept_invitation(&t, inviting.tenant, invitation.principal).expect("accept");
+        let verified = api_keys::verify(&t, key.key.expose_secret(), &limiter).expect("verify");
+        assert_eq!(verified.principal, invitation.principal, "{rls:?}");
+
+        // Removed: neither back to `invited` nor to `active`, by tenant SQL.
+        control::remove_member(&t, inviting.tenant, inviting.principal, invitation.user)
+            .expect("remove");
+        for status in ["invited", "active"] {
+            let e = t
+                .transaction(inviting.tenant, |tx| {
+                    tx.execute(diesel::sql_query(format!(
+                        "UPDATE org_members SET status = '{status}' WHERE principal_id = '{}'",
+                        invitation.principal.as_uuid()
+                    )))
+                })
+                .expect_err(status);
+            let refused = e.to_string();
+            assert!(
+                refused.contains("stays removed")
+                    || refused.contains("nothing else makes a membership active"),
+                "{rls:?} {status}: {e}"
+            );
+        }
+        let refused = t
+            .transaction_as(inviting.tenant, inviting.principal, |tx| {
+                api_keys::issue(tx, NewKeySpec::new(invitation.principal, "leaver key"))
+            })
+            .expect_err("a key for a removed member");
+        assert!(
+            matches!(
+                &refused,
+                Error::InvalidInput {
+                    field: "principal",
+                    ..
+                }
+            ),
+            "{rls:?}: {refused}"
+        );
+    }
+}

@@ -1892,3 +1892,47 @@ fn an_invitation_does_not_name_the_user_for_other_tenants() {
             .any(|e| e.email == email && e.display_name == "Name Chosen By A"),
     );
 }
+
+/// An invitation into another tenant is refused for the actor's missing permission whatever
+/// that tenant's state: the error tells a principal of one tenant nothing of another, not
+/// whether it exists or is suspended.
+#[test]
+fn an_invitation_into_another_tenant_tells_nothing_of_it() {
+    let t = tenancy(2);
+    let a = new_tenant(&t, "asking");
+    let active = new_tenant(&t, "active");
+    let suspended = new_tenant(&t, "suspended");
+    control::suspend_tenant(&t, suspended.tenant).expect("suspend");
+    let unknown = TenantId::new_v7();
+    for tenant in [active.tenant, suspended.tenant, unknown] {
+        let e = control::invite_member(
+            &t,
+            tenant,
+            Actor::Principal(a.owner_principal),
+            &format!("{}@example.test", unique("someone")),
+            "Someone",
+            MemberRole::Member,
+        )
+        .expect_err("an invitation into another tenant");
+        assert!(
+            matches!(
+                e,
+                Error::Forbidden {
+                    permission: "members.manage"
+                }
+            ),
+            "{e:?}"
+        );
+    }
+    // The tenant's own owner is told that it is suspended.
+    let e = control::invite_member(
+        &t,
+        suspended.tenant,
+        Actor::Principal(suspended.owner_principal),
+        &format!("{}@example.test", unique("someone")),
+        "Someone",
+        MemberRole::Member,
+    )
+    .expect_err("an invitation into a suspended tenant");
+    assert!(matches!(e, Error::TenantSuspended(_)), "{e:?}");
+}

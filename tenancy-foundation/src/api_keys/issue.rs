@@ -10,8 +10,8 @@ use super::format::{KEY_TEXT_PREFIX, PREFIX_HEX_LEN, SECRET_HEX_LEN, SecretKey};
 use super::hash::secret_hash;
 use crate::audit::{self, AuditEvent};
 use crate::authz::{self, Permission};
-use crate::models::NewApiKey;
-use crate::schema::{api_keys, principals};
+use crate::models::{MemberStatus, NewApiKey, PrincipalKind};
+use crate::schema::{api_keys, org_members, principals};
 use crate::{ApiKeyId, Error, PrincipalId, Result, TenantTx};
 
 /// At most this many scopes per key.
@@ -140,7 +140,8 @@ fn random_hex<const N: usize>() -> std::result::Result<String, ApiKeyError> {
 ///
 /// # Errors
 /// [`Error::InvalidInput`] for a blank or too long name, bad scopes, a zero or too large rate
-/// limit, or a principal that does not exist in this tenant (nothing written);
+/// limit, a principal that does not exist in this tenant, or a user's principal that is not an
+/// active member (a pending invitation, a removed member; nothing written);
 /// [`Error::Forbidden`] without `api_keys.manage` or for a principal that holds more than the
 /// issuer;
 /// [`ApiKeyError::RandomUnavailable`] when the OS random source fails; database errors.
@@ -169,13 +170,36 @@ pub fn issue(tx: &mut TenantTx<'_>, spec: NewKeySpec) -> Result<IssuedKey> {
             }
         },
     };
-    if !tx.exists(principals::table.filter(principals::id.eq(principal)))? {
+    let kind: Option<PrincipalKind> = tx
+        .load(
+            principals::table
+                .filter(principals::id.eq(principal))
+                .select(principals::kind),
+        )?
+        .pop();
+    let Some(kind) = kind else {
         return Err(invalid(
             "principal",
             format!("{principal} is not a principal of this tenant"),
         ));
-    }
+    };
     authz::require(tx, Permission::ApiKeysManage)?;
+    // A key acts as its principal, and a user's principal acts only as an active member: a
+    // key for a pending invitation would accept it for the user (and carry, once accepted,
+    // whatever the invitation grants, an owner's rights included); one for a removed member
+    // would act for someone who left. The key lookup answers neither (a database rule).
+    if kind == PrincipalKind::User
+        && !tx.exists(
+            org_members::table
+                .filter(org_members::principal_id.eq(principal))
+                .filter(org_members::status.eq(MemberStatus::Active)),
+        )?
+    {
+        return Err(invalid(
+            "principal",
+            format!("{principal} is not an active member of this tenant"),
+        ));
+    }
     if tx.principal() != Some(principal) {
         let issuer = authz::permissions(tx)?;
         let held = authz::permissions_of(tx, principal)?;

@@ -75,7 +75,8 @@ pub fn invite_member(
     check_name("display_name", display_name)?;
     crate::control_plane(tenancy, "control plane: invite member", |conn| {
         let conn: &mut PgConnection = conn;
-        tenant_is_active(conn, tenant)?;
+        // The actor's permission first: a principal of another tenant learns nothing of this
+        // one, not even whether it is suspended.
         if let Actor::Principal(p) = by {
             if !holds(conn, tenant, p, Permission::MembersManage)? {
                 return Err(Error::Forbidden {
@@ -89,6 +90,7 @@ pub fn invite_member(
                 });
             }
         }
+        tenant_is_active(conn, tenant)?;
         // The name given here is the invitation's (its principal's). A user the invitation
         // creates is named by its address until it signs up: every other tenant it joins would
         // otherwise show it under the name this one chose.
