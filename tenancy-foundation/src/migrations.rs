@@ -27,6 +27,7 @@ pub const FOUNDATION: &[MigrationFiles] = &[
     files!("2026-12-05-060000_personal_tenant_recorded_and_invitations_held"),
     files!("2026-12-05-130000_api_keys_found_by_prefix_and_hash"),
     files!("2026-12-05-140000_keys_act_for_active_members"),
+    files!("2026-12-05-140100_user_principals_made_by_control_plane"),
 ];
 
 /// The core's migrations and the foundation's.

@@ -1180,6 +1180,22 @@ fn a_tenant_cannot_claim_another_tenants_user_as_its_member() {
             customer.as_uuid()
         )))
     }));
+    // Nor a principal for another tenant's user, which named the user in the tenant and
+    // answered, through its foreign key, whether an id was a user's; nor re-point one.
+    denied(t.transaction(a.tenant, |tx| {
+        tx.execute(diesel::sql_query(format!(
+            "INSERT INTO principals (tenant_id, kind, user_id, display_name) VALUES ('{}', 'user', '{}', 'x')",
+            a.tenant.as_uuid(),
+            b.owner.as_uuid()
+        )))
+    }));
+    denied(t.transaction(a.tenant, |tx| {
+        tx.execute(diesel::sql_query(format!(
+            "UPDATE principals SET user_id = '{}' WHERE id = '{}'",
+            b.owner.as_uuid(),
+            customer.as_uuid()
+        )))
+    }));
     // What a tenant may change of a membership still works.
     t.transaction(a.tenant, |tx| {
         tx.update(org_members::table)

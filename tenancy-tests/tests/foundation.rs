@@ -143,7 +143,7 @@ const CASES: &[Case] = &[
         existing: "id = '{p}'",
         insert: "INSERT INTO principals (tenant_id, id, kind, display_name) VALUES ('{t}', '{nid}', 'service', 'svc')",
         inserted: "id = '{nid}'",
-        upsert: "INSERT INTO principals (tenant_id, id, kind, user_id, display_name) VALUES ('{t}', '{p}', 'user', '{u}', 'again') ON CONFLICT (tenant_id, id) DO UPDATE SET display_name = EXCLUDED.display_name",
+        upsert: "INSERT INTO principals (tenant_id, id, kind, display_name) VALUES ('{t}', '{p}', 'service', 'again') ON CONFLICT (tenant_id, id) DO UPDATE SET display_name = EXCLUDED.display_name",
         set: "display_name = 'changed'",
     },
     Case {

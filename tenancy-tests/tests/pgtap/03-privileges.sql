@@ -9,7 +9,9 @@ SELECT plan(104);
 SELECT table_privs_are(s, t, 'tenancy_app', p,
                        format('tenancy_app has exactly %s on %s.%s', p, s, t))
 FROM (VALUES
-  ('public', 'principals',       ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']::name[]),
+  -- A tenant makes team and service principals and renames principals, never choosing a
+  -- principal's user (column grants, test 30).
+  ('public', 'principals',       ARRAY['SELECT', 'DELETE']::name[]),
   -- The control plane adds members; a tenant changes a membership's role and status only
   -- (column grants, test 30).
   ('public', 'org_members',      ARRAY['SELECT', 'DELETE']::name[]),
@@ -70,9 +72,11 @@ SELECT is_empty(
                AND p.priv = 'SELECT')$$,
   'no TRUNCATE/REFERENCES/TRIGGER and no privilege on any other relation for either role (tenancy_admin reads the context key)');
 
--- 30: the column-level grants are exactly UPDATE of a membership's role and status for
--- tenancy_app: none sneaks a privilege past the table-level ones (a membership's user, which
--- tenancy.member_directory() shows the email of, is the control plane's to set).
+-- 30: the column-level grants are exactly UPDATE of a membership's role and status, and
+-- INSERT of a principal without its user and UPDATE of its name, for tenancy_app: none sneaks
+-- a privilege past the table-level ones (a membership's user, which
+-- tenancy.member_directory() shows the email of, and a principal's user are the control
+-- plane's to set).
 SELECT is(
   (SELECT string_agg(format('%s.%s: %s %s', a.attrelid::regclass, a.attname,
                             acl.grantee::regrole, acl.privilege_type), ', '
@@ -82,8 +86,12 @@ SELECT is(
    CROSS JOIN aclexplode(a.attacl) AS acl
    WHERE n.nspname IN ('public', 'tenancy')
      AND acl.grantee IN ('tenancy_app'::regrole, 'tenancy_admin'::regrole, 0)),
-  'org_members.role: tenancy_app UPDATE, org_members.status: tenancy_app UPDATE',
-  'the only column-level privileges: tenancy_app updates org_members.role and .status');
+  'org_members.role: tenancy_app UPDATE, org_members.status: tenancy_app UPDATE, '
+  'principals.created_at: tenancy_app INSERT, principals.display_name: tenancy_app INSERT, '
+  'principals.display_name: tenancy_app UPDATE, principals.id: tenancy_app INSERT, '
+  'principals.kind: tenancy_app INSERT, principals.tenant_id: tenancy_app INSERT, '
+  'principals.updated_at: tenancy_app INSERT, principals.updated_at: tenancy_app UPDATE',
+  'the only column-level privileges: tenancy_app updates org_members.role and .status, and inserts and renames principals without their user');
 
 -- 31: nor do default privileges hand future objects to them.
 SELECT is_empty(

@@ -201,11 +201,11 @@ FROM (VALUES
 ) AS v(t, sql);
 
 -- 55-63: moving one of A's rows into tenant B is refused (WITH CHECK on UPDATE; on
--- org_members, which tenancy_app updates the role and status of only, by its privileges).
+-- org_members and principals, whose tenant tenancy_app may not update, by its privileges).
 SELECT throws_ok(
   format('UPDATE public.%I SET tenant_id = %L', t, pg_temp.id('tenant_b')),
   '42501',
-  CASE WHEN t = 'org_members' THEN 'permission denied for table org_members'
+  CASE WHEN t IN ('org_members', 'principals') THEN format('permission denied for table %s', t)
        ELSE format('new row violates row-level security policy for table "%s"', t) END,
   format('tenant A: moving %s rows to tenant B is refused', t))
 FROM unnest(array_remove(pg_temp.tenant_tables(), 'audit_log')) AS t;
@@ -215,7 +215,9 @@ SELECT is(
   pg_temp.row_count(format('UPDATE public.%I SET %I = %I WHERE tenant_id = %L', t, c, c, pg_temp.id('tenant_b'))),
   '0', format('tenant A: UPDATE of tenant B''s %s rows changes nothing', t))
 FROM unnest(array_remove(pg_temp.tenant_tables(), 'audit_log')) AS t,
-     LATERAL (SELECT CASE WHEN t = 'org_members' THEN 'role' ELSE 'tenant_id' END) AS col(c);
+     LATERAL (SELECT CASE WHEN t = 'org_members' THEN 'role'
+                          WHEN t = 'principals' THEN 'display_name'
+                          ELSE 'tenant_id' END) AS col(c);
 SELECT is(
   pg_temp.row_count(format('DELETE FROM public.principals WHERE id = %L', pg_temp.id('team_prn_b'))),
   '0', 'tenant A: DELETE of tenant B''s team principal deletes nothing');
