@@ -1120,7 +1120,7 @@ fn an_inner_join_carries_a_tenant_predicate_per_table_in_its_where_clause_with(r
     assert!(!sql.contains("WITH"), "{sql}");
     assert!(
         sql.contains(&format!(
-            r#"WHERE {} AND {} ORDER BY"#,
+            "WHERE {} AND {} ORDER BY",
             tenant_predicate("posts"),
             tenant_predicate("comments")
         )),
