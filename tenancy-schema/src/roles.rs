@@ -60,11 +60,18 @@ pub(crate) struct Reachable {
     pub database: String,
     #[diesel(sql_type = Text)]
     pub role_ident: String,
+    /// It owns the current database, or is `pg_database_owner`, whose member the database's
+    /// owner is.
+    #[diesel(sql_type = Bool)]
+    pub owns_database: bool,
 }
 
 /// Every role `login` can become (itself included), with what would let it skip row level
-/// security. In PostgreSQL 15 any membership allows `SET ROLE`, whatever `INHERIT` says.
+/// security. In PostgreSQL 15 any membership allows `SET ROLE`, whatever `INHERIT` says. The
+/// login itself comes first, `pg_database_owner` (which stands for the database's owner,
+/// reached before it) last.
 pub(crate) const REACHABLE_SQL: &str = "
+SELECT * FROM (
 WITH RECURSIVE server_file_functions AS (
   SELECT p.oid FROM pg_proc p
   WHERE (p.pronamespace = 'pg_catalog'::regnamespace
@@ -75,10 +82,19 @@ WITH RECURSIVE server_file_functions AS (
 reach (oid, path) AS (
   SELECT r.oid, r.rolname::text FROM pg_roles r WHERE r.rolname = $1
   UNION
-  SELECT m.roleid, reach.path || ' -> ' || g.rolname
-  FROM pg_auth_members m
-  JOIN reach ON m.member = reach.oid
-  JOIN pg_roles g ON g.oid = m.roleid
+  SELECT up.oid, reach.path || ' -> ' || up.how
+  FROM reach
+  CROSS JOIN LATERAL (
+    SELECT m.roleid AS oid, g.rolname::text AS how
+    FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+    WHERE m.member = reach.oid
+    UNION ALL
+    -- The database's owner is a member of pg_database_owner (no pg_auth_members row says so),
+    -- which owns schema public and whatever else was given to it.
+    SELECT 'pg_database_owner'::regrole::oid, 'pg_database_owner (as the owner of the database)'
+    FROM pg_database d
+    WHERE d.datname = current_database() AND d.datdba = reach.oid
+  ) up
 )
 SELECT DISTINCT ON (r.rolname)
   r.rolname::text AS role, reach.path, r.rolsuper AS superuser, r.rolbypassrls AS bypass_rls,
@@ -145,9 +161,17 @@ SELECT DISTINCT ON (r.rolname)
     WHERE d.datname = current_database() AND a.grantee = 0
       AND a.privilege_type = 'TEMPORARY'
   ) AS public_temporary,
-  quote_ident(current_database()) AS database, quote_ident(r.rolname) AS role_ident
+  quote_ident(current_database()) AS database, quote_ident(r.rolname) AS role_ident,
+  -- The database's owner (pg_database_owner stands for it): it owns schema public (through
+  -- pg_database_owner), may grant itself CREATE and TEMPORARY on the database, and sets the
+  -- defaults every session starts with (ALTER DATABASE .. SET).
+  EXISTS (SELECT FROM pg_database d
+          WHERE d.datname = current_database()
+            AND (d.datdba = r.oid OR r.oid = 'pg_database_owner'::regrole::oid)) AS owns_database
 FROM reach JOIN pg_roles r ON r.oid = reach.oid
-ORDER BY r.rolname, length(reach.path)";
+ORDER BY r.rolname, length(reach.path)
+) reachable
+ORDER BY reachable.role <> $1, reachable.role = 'pg_database_owner', reachable.role";
 
 /// The roles `login` can become.
 pub(crate) fn reachable(
@@ -168,6 +192,8 @@ impl Reachable {
             Some("BYPASSRLS")
         } else if self.owns_tables {
             Some("the owner of tables (owners may switch row level security off)")
+        } else if self.owns_database {
+            Some(DATABASE_OWNER)
         } else if self.owned_schema.is_some() {
             Some(SCHEMA_OWNER)
         } else if self.owns_context {
@@ -220,6 +246,10 @@ impl Reachable {
                 .collect::<Vec<_>>()
                 .join("; "),
             ),
+            Some(DATABASE_OWNER) => Some(format!(
+                "ALTER DATABASE {} OWNER TO <the role that runs the migrations>",
+                self.database
+            )),
             Some(SCHEMA_OWNER) => Some(format!(
                 "ALTER SCHEMA {} OWNER TO <the role that runs the migrations>",
                 self.owned_schema.as_deref().unwrap_or_default()
@@ -247,6 +277,10 @@ impl Reachable {
         self.problem() == Some(FILE_FUNCTIONS) && self.role != app && self.file_functions.is_none()
     }
 }
+
+/// [`Reachable::problem`] for the owner of the current database (and `pg_database_owner`,
+/// whose member it is).
+pub(crate) const DATABASE_OWNER: &str = "the owner of the database (a member of pg_database_owner, which owns schema public: it may drop any table there and put one of its own, with no policy, in its place; it may also grant itself CREATE and TEMPORARY on the database and set the defaults every session starts with)";
 
 /// [`Reachable::problem`] for the owner of a schema holding tables under row level security.
 const SCHEMA_OWNER: &str = "the owner of a schema that holds tables under row level security (a schema's owner may drop any table in it and put a table of its own, with no policy, in its place)";

@@ -3320,3 +3320,385 @@ fn index_classes_session_numbers_guards_references_and_the_key_are_reported() {
     conn.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}"))
         .unwrap();
 }
+
+/// A SECURITY DEFINER function runs with its owner's rights: the application's sessions act as
+/// the owner of every one they may run, though its owner neither skips row level security nor
+/// is reached by any membership. What that owner may read (a view of the superuser's over a
+/// tenant table, a materialized copy, a view of the context key), or run (a superuser's
+/// definer that only the owner may run), the application reads. The rules asked of the roles
+/// the application acts as report each (TEN071, TEN067, TEN070), naming the function; the
+/// owner of a definer a person reviewed (as tenancy's own are) does not count.
+#[test]
+fn the_owners_of_security_definer_functions_the_application_runs_are_roles_it_acts_as() {
+    let (db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
+    let options = CheckOptions::default();
+    let suffix = &db.database_name()[db.database_name().len() - 8..];
+    let owner = format!("check_definer_owner_{suffix}");
+    conn.batch_execute(&format!(
+        "CREATE ROLE {owner} NOLOGIN; \
+         CREATE VIEW gadget_catalogue AS SELECT tenant_id, name FROM gadgets; \
+         GRANT SELECT ON gadget_catalogue TO {owner}; \
+         CREATE MATERIALIZED VIEW gadget_snapshot AS SELECT name FROM gadgets; \
+         GRANT SELECT ON gadget_snapshot TO {owner}; \
+         CREATE VIEW key_view AS SELECT * FROM tenancy.context_key; \
+         GRANT SELECT ON key_view TO {owner}; \
+         CREATE FUNCTION inner_names() RETURNS SETOF text LANGUAGE sql STABLE SECURITY DEFINER \
+           SET search_path = pg_catalog, pg_temp AS $$ SELECT name FROM public.U&\"gad\\0067ets\" $$; \
+         REVOKE ALL ON FUNCTION inner_names() FROM PUBLIC; \
+         GRANT EXECUTE ON FUNCTION inner_names() TO {owner}; \
+         CREATE FUNCTION catalogue_names() RETURNS SETOF text LANGUAGE sql STABLE SECURITY DEFINER \
+           SET search_path = pg_catalog, pg_temp AS $$ SELECT 'nothing to see'::text $$; \
+         ALTER FUNCTION catalogue_names() OWNER TO {owner}; \
+         GRANT EXECUTE ON FUNCTION catalogue_names() TO tenancy_app;"
+    ))
+    .unwrap();
+    let r = report(&mut conn, &reg, &options);
+    let named = |id: &str, object: &str| {
+        r.findings.iter().any(|f| {
+            f.id == id
+                && f.object.contains(object)
+                && f.message.contains(&owner)
+                && f.message.contains("catalogue_names()")
+        })
+    };
+    assert!(
+        named("TEN071", "view gadget_catalogue"),
+        "{:#?}",
+        r.findings
+    );
+    assert!(named("TEN071", "view gadget_snapshot"), "{:#?}", r.findings);
+    assert!(named("TEN071", "view key_view"), "{:#?}", r.findings);
+    assert!(
+        r.findings.iter().any(|f| f.id == "TEN067"
+            && f.message.contains("key_view")
+            && f.message.contains("catalogue_names()")),
+        "{:#?}",
+        r.findings
+    );
+    assert!(
+        named("TEN070", "function inner_names()"),
+        "{:#?}",
+        r.findings
+    );
+    // The app's login runs it and reads the key: what the findings say.
+    // Reviewed, the definer hands out only what its text shows: its owner is not acted as.
+    conn.batch_execute(
+        "COMMENT ON FUNCTION catalogue_names() IS 'tenancy: reviewed: returns a constant'",
+    )
+    .unwrap();
+    let reviewed = report(&mut conn, &reg, &options);
+    for (id, object) in [
+        ("TEN071", "view gadget_catalogue"),
+        ("TEN071", "view key_view"),
+        ("TEN070", "function inner_names()"),
+    ] {
+        assert!(
+            !present(&reviewed, id, object),
+            "{id} {object}: {:#?}",
+            reviewed.findings
+        );
+    }
+    // Not runnable by the application, the same.
+    conn.batch_execute(
+        "COMMENT ON FUNCTION catalogue_names() IS NULL; \
+         REVOKE EXECUTE ON FUNCTION catalogue_names() FROM tenancy_app, PUBLIC",
+    )
+    .unwrap();
+    let revoked = report(&mut conn, &reg, &options);
+    assert!(!revoked.has_errors(), "{:#?}", revoked.findings);
+    conn.batch_execute(&format!(
+        "DROP FUNCTION catalogue_names(); DROP OWNED BY {owner}; DROP ROLE {owner}"
+    ))
+    .unwrap();
+}
+
+/// The owner of the database is a member of pg_database_owner, which owns schema public: a
+/// login that owns it (or can become its owner) may drop every tenant table there and create
+/// its own in its place, whatever else was revoked from it. `tenancy check` reports it
+/// (TEN106), and a `Tenancy` on such a login is refused when it is built.
+#[test]
+fn a_login_that_owns_the_database_is_reported_and_refused() {
+    let (db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
+    let suffix = &db.database_name()[db.database_name().len() - 8..];
+    // A role of its own stands for the application role, with what a pool's connections run
+    // (tenancy.open_session()): roles are the server's, and other tests check tenancy_app's
+    // logins at the same time.
+    let role = format!("check_dbo_{suffix}");
+    let login = format!("{role}_login");
+    let group = format!("{role}_group");
+    let options = CheckOptions {
+        app_role: role.clone(),
+        ..CheckOptions::default()
+    };
+    let database = db.database_name().to_owned();
+    conn.batch_execute(&format!(
+        "CREATE ROLE {role} NOLOGIN; GRANT USAGE ON SCHEMA tenancy TO {role}; \
+         GRANT EXECUTE ON FUNCTION tenancy.open_session() TO {role}; \
+         CREATE ROLE {login} LOGIN PASSWORD 'dbo' INHERIT; \
+         GRANT {role} TO {login}; CREATE ROLE {group} NOLOGIN"
+    ))
+    .unwrap();
+    let clean = report(&mut conn, &reg, &options);
+    assert!(
+        clean.with_id("TEN106").next().is_none(),
+        "{:#?}",
+        clean.findings
+    );
+    // The login owns the database, with every right of the owner's taken back but the
+    // ownership itself.
+    conn.batch_execute(&format!(
+        "ALTER DATABASE \"{database}\" OWNER TO {login}; \
+         REVOKE CREATE, TEMPORARY ON DATABASE \"{database}\" FROM {login}; \
+         REVOKE CREATE ON SCHEMA public FROM pg_database_owner"
+    ))
+    .unwrap();
+    let owned = report(&mut conn, &reg, &options);
+    let finding = owned
+        .findings
+        .iter()
+        .find(|f| f.id == "TEN106" && f.object == format!("database {database}"))
+        .unwrap_or_else(|| panic!("{:#?}", owned.findings));
+    assert!(finding.message.contains(&login), "{finding}");
+    assert!(finding.hint.contains("ALTER DATABASE"), "{finding}");
+    let built = db
+        .tenancy_builder(&db.url_for(&login, "dbo"))
+        .unwrap()
+        .config(tenancy_schema::TenancyConfig::default().app_role(role.parse().unwrap()))
+        .max_size(1)
+        .build();
+    match built {
+        Err(tenancy_schema::Error::UnsafeRole {
+            login: refused,
+            problem,
+            fix,
+            ..
+        }) => {
+            assert_eq!(refused, login);
+            assert!(problem.contains("owner of the database"), "{problem}");
+            assert!(fix.contains("ALTER DATABASE"), "{fix}");
+        }
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(_) => panic!("a login that owns the database was accepted"),
+    }
+    // A role the login can become owns it: the same.
+    conn.batch_execute(&format!(
+        "ALTER DATABASE \"{database}\" OWNER TO {group}; GRANT {group} TO {login}"
+    ))
+    .unwrap();
+    let through = report(&mut conn, &reg, &options);
+    assert!(
+        through
+            .findings
+            .iter()
+            .any(|f| f.id == "TEN106" && f.message.contains(&group)),
+        "{:#?}",
+        through.findings
+    );
+    conn.batch_execute(&format!(
+        "ALTER DATABASE \"{database}\" OWNER TO CURRENT_USER; \
+         GRANT CREATE ON SCHEMA public TO pg_database_owner"
+    ))
+    .unwrap();
+    let fixed = report(&mut conn, &reg, &options);
+    assert!(
+        fixed.with_id("TEN106").next().is_none(),
+        "{:#?}",
+        fixed.findings
+    );
+    conn.batch_execute(&format!(
+        "DROP OWNED BY {role}, {login}, {group}; DROP ROLE {login}; DROP ROLE {group}; DROP ROLE {role}"
+    ))
+    .unwrap();
+}
+
+/// Row code that writes where the application reads without a policy: through a sequence
+/// (setval() puts a value of the row there, and `last_value` or nextval() reads it back), and
+/// into a table the application may not read but a view of the superuser's shows it (TEN075).
+#[test]
+fn row_code_writing_into_a_readable_sequence_or_a_table_a_view_shows_is_reported() {
+    let (_db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
+    let options = CheckOptions::default();
+    conn.batch_execute(
+        "CREATE SEQUENCE ticket_seq; GRANT USAGE, SELECT ON SEQUENCE ticket_seq TO tenancy_app; \
+         CREATE FUNCTION gadgets_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           PERFORM pg_catalog.SETVAL('public.ticket_seq', length(NEW.name)); RETURN NEW; END $$; \
+         CREATE TRIGGER gadgets_touch AFTER INSERT OR UPDATE ON gadgets \
+           FOR EACH ROW EXECUTE FUNCTION gadgets_touch(); \
+         CREATE FUNCTION name_key(text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN \
+           IF $1 LIKE '%b' THEN PERFORM nextval('ticket_seq'); END IF; RETURN $1; END $$; \
+         CREATE STATISTICS gadgets_name_stats ON (name_key(name)), tenant_id FROM gadgets",
+    )
+    .unwrap();
+    let into_sequence = |r: &Report, object: &str| {
+        r.findings.iter().any(|f| {
+            f.id == "TEN075" && f.object.contains(object) && f.message.contains("ticket_seq")
+        })
+    };
+    let r = report(&mut conn, &reg, &options);
+    assert!(
+        into_sequence(&r, "trigger gadgets_touch on gadgets"),
+        "{:#?}",
+        r.findings
+    );
+    assert!(
+        into_sequence(&r, "statistics object gadgets_name_stats on gadgets"),
+        "{:#?}",
+        r.findings
+    );
+    conn.batch_execute("REVOKE ALL ON SEQUENCE ticket_seq FROM tenancy_app")
+        .unwrap();
+    let revoked = report(&mut conn, &reg, &options);
+    assert!(
+        !into_sequence(&revoked, "gadgets"),
+        "{:#?}",
+        revoked.findings
+    );
+    conn.batch_execute(
+        "DROP STATISTICS gadgets_name_stats; DROP TRIGGER gadgets_touch ON gadgets; \
+         CREATE TABLE change_journal (name text); GRANT INSERT ON change_journal TO tenancy_app; \
+         CREATE VIEW recent_changes AS SELECT name FROM change_journal; \
+         GRANT SELECT ON recent_changes TO tenancy_app; \
+         CREATE FUNCTION journal() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           INSERT INTO public.change_journal VALUES (NEW.name); RETURN NEW; END $$; \
+         CREATE TRIGGER journal AFTER INSERT OR UPDATE ON gadgets \
+           FOR EACH ROW EXECUTE FUNCTION journal();",
+    )
+    .unwrap();
+    let journal = |r: &Report| {
+        r.findings.iter().any(|f| {
+            f.id == "TEN075"
+                && f.object == "trigger journal on gadgets"
+                && f.message.contains("change_journal")
+        })
+    };
+    let through_view = report(&mut conn, &reg, &options);
+    assert!(journal(&through_view), "{:#?}", through_view.findings);
+    // Read as its caller, the view shows the application nothing it may not read itself.
+    conn.batch_execute("ALTER VIEW recent_changes SET (security_invoker = true)")
+        .unwrap();
+    let invoker = report(&mut conn, &reg, &options);
+    assert!(!journal(&invoker), "{:#?}", invoker.findings);
+}
+
+/// The restrictive isolation policy narrowed from PUBLIC to the application role, and a
+/// permissive policy for another role that names the context without comparing the tenant
+/// column with it: that role reads every tenant. Every role holding a privilege on the table
+/// must be held by an isolation policy (TEN013), and a permissive policy that merely names
+/// the context holds nothing (TEN095).
+#[test]
+fn every_grantee_of_a_tenant_table_is_held_by_the_isolation_policy() {
+    let (db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
+    let options = CheckOptions::default();
+    let suffix = &db.database_name()[db.database_name().len() - 8..];
+    let reporting = format!("check_reporting_{suffix}");
+    conn.batch_execute(&format!(
+        "CREATE ROLE {reporting} NOLOGIN; GRANT SELECT ON gadgets TO {reporting}; \
+         ALTER POLICY tenant_isolation ON gadgets TO tenancy_app; \
+         CREATE POLICY reporting ON gadgets FOR SELECT TO {reporting} \
+           USING ('tenancy.tenant_id' IS NOT NULL); \
+         CREATE POLICY named ON gadgets FOR SELECT TO tenancy_app \
+           USING (tenancy.current_tenant() IS NOT NULL)"
+    ))
+    .unwrap();
+    let r = report(&mut conn, &reg, &options);
+    let grantee = format!("table gadgets as role {reporting}");
+    assert!(present(&r, "TEN013", &grantee), "{:#?}", r.findings);
+    assert!(
+        present(&r, "TEN095", "policy reporting on gadgets"),
+        "{:#?}",
+        r.findings
+    );
+    assert!(
+        present(&r, "TEN095", "policy named on gadgets"),
+        "{:#?}",
+        r.findings
+    );
+    // The application role itself is held: its TEN013 is the table's own.
+    assert!(
+        !present(&r, "TEN013", "table gadgets as role tenancy_app"),
+        "{:#?}",
+        r.findings
+    );
+    conn.batch_execute(
+        "ALTER POLICY tenant_isolation ON gadgets TO PUBLIC; DROP POLICY reporting ON gadgets; \
+         DROP POLICY named ON gadgets",
+    )
+    .unwrap();
+    let fixed = report(&mut conn, &reg, &options);
+    assert!(
+        !present(&fixed, "TEN013", &grantee),
+        "{:#?}",
+        fixed.findings
+    );
+    assert!(!fixed.has_errors(), "{:#?}", fixed.findings);
+    conn.batch_execute(&format!("DROP OWNED BY {reporting}; DROP ROLE {reporting}"))
+        .unwrap();
+}
+
+/// Policies switched to an operator `=` of schema public whose function is `uuid_ne`: printed
+/// for a session that searches public before pg_catalog, they read exactly like tenancy's.
+/// The check pins its own search_path (and puts the connection's back), and reports the
+/// operator from the dependencies PostgreSQL records (TEN107).
+#[test]
+fn a_policy_on_a_lookalike_operator_is_reported_whatever_the_search_path() {
+    #[derive(QueryableByName)]
+    struct Path {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        path: String,
+    }
+    let (_db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
+    let options = CheckOptions::default();
+    conn.batch_execute(
+        "CREATE OPERATOR public.= (LEFTARG = uuid, RIGHTARG = uuid, FUNCTION = pg_catalog.uuid_ne); \
+         ALTER POLICY tenant_isolation ON gadgets \
+           USING (tenant_id OPERATOR(public.=) tenancy.current_tenant()) \
+           WITH CHECK (tenant_id OPERATOR(public.=) tenancy.current_tenant()); \
+         ALTER POLICY tenant_access ON gadgets \
+           USING (tenant_id OPERATOR(public.=) tenancy.current_tenant()) \
+           WITH CHECK (tenant_id OPERATOR(public.=) tenancy.current_tenant()); \
+         SET search_path = public, pg_catalog",
+    )
+    .unwrap();
+    let r = report(&mut conn, &reg, &options);
+    for policy in ["tenant_isolation", "tenant_access"] {
+        assert!(
+            r.findings.iter().any(|f| f.id == "TEN107"
+                && f.object == format!("policy {policy} on gadgets")
+                && f.message.contains("uuid_ne")),
+            "{policy}: {:#?}",
+            r.findings
+        );
+    }
+    // Read with pg_catalog first, the policies are not the tenant equality either.
+    assert!(present(&r, "TEN013", "table gadgets"), "{:#?}", r.findings);
+    let path: Path = diesel::sql_query("SELECT current_setting('search_path') AS path")
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(path.path, "public, pg_catalog");
+    conn.batch_execute(
+        "RESET search_path; \
+         ALTER POLICY tenant_isolation ON gadgets USING (tenant_id = (SELECT tenancy.current_tenant())) \
+           WITH CHECK (tenant_id = (SELECT tenancy.current_tenant())); \
+         ALTER POLICY tenant_access ON gadgets USING (tenant_id = (SELECT tenancy.current_tenant())) \
+           WITH CHECK (tenant_id = (SELECT tenancy.current_tenant())); \
+         DROP OPERATOR public.= (uuid, uuid)",
+    )
+    .unwrap();
+    let fixed = report(&mut conn, &reg, &options);
+    assert!(
+        fixed.with_id("TEN107").next().is_none(),
+        "{:#?}",
+        fixed.findings
+    );
+    assert!(!fixed.has_errors(), "{:#?}", fixed.findings);
+}

@@ -170,6 +170,53 @@ WHERE c.relnamespace = $2::regnamespace AND c.relkind IN ('r', 'p') AND c.relrow
   AND (has_table_privilege($1, c.oid, 'SELECT, INSERT, UPDATE, DELETE')
        OR has_any_column_privilege($1, c.oid, 'SELECT, INSERT, UPDATE'))";
 
+/// A role holding a privilege on a table of the checked schema under row level security (a
+/// grant of its own, of a column too, or `PUBLIC`'s), with the policies that apply to it
+/// ([`GRANTEE_POLICIES_SQL`]).
+#[derive(QueryableByName)]
+pub(super) struct GranteePolicyRow {
+    /// The grantee, or `PUBLIC`.
+    #[diesel(sql_type = Text)]
+    pub(super) role: String,
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    /// The privileges it holds (`SELECT`, `INSERT`, ..).
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) privileges: Vec<String>,
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) policies: Vec<String>,
+}
+
+/// Every role holding a privilege that policies govern (`SELECT`, `INSERT`, `UPDATE`, `DELETE`,
+/// on the table or a column of it) on a table of schema `$1` under row level security, and
+/// `PUBLIC` when it holds one, with the names of the policies that apply to it (as
+/// [`ROLE_POLICIES_SQL`] says). Superusers and roles with BYPASSRLS are left out: no policy
+/// applies to them.
+const GRANTEE_POLICIES_SQL: &str = "
+SELECT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee)::text END AS role,
+       c.relname::text AS table_name,
+       g.privileges,
+       ARRAY(SELECT pol.polname::text FROM pg_policy pol
+             WHERE pol.polrelid = c.oid
+               AND (0 = ANY (pol.polroles)
+                    OR (g.grantee <> 0
+                        AND EXISTS (SELECT FROM unnest(pol.polroles) pr WHERE pg_has_role(g.grantee, pr, 'USAGE'))))
+             ORDER BY 1) AS policies
+FROM pg_class c
+CROSS JOIN LATERAL (
+  SELECT a.grantee, array_agg(DISTINCT a.privilege_type::text ORDER BY a.privilege_type::text) AS privileges
+  FROM (SELECT (aclexplode(c.relacl)).*
+        UNION ALL
+        SELECT (aclexplode(at.attacl)).* FROM pg_attribute at
+        WHERE at.attrelid = c.oid AND at.attnum > 0 AND NOT at.attisdropped) a
+  WHERE a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+  GROUP BY a.grantee
+) g
+WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p') AND c.relrowsecurity
+  AND (g.grantee = 0 OR NOT EXISTS (SELECT FROM pg_roles r
+                                    WHERE r.oid = g.grantee AND (r.rolsuper OR r.rolbypassrls)))
+ORDER BY 2, 1";
+
 #[derive(QueryableByName)]
 pub(super) struct RoleRow {
     #[diesel(sql_type = Bool)]
@@ -184,6 +231,10 @@ pub(super) struct RoleRow {
 pub(super) struct RoutineRow {
     #[diesel(sql_type = Text)]
     pub(super) name: String,
+    /// A role of the session that may run it or fires it: the application role, a login of
+    /// it, or a role they may act as ([`Catalog::acting`]).
+    #[diesel(sql_type = Text)]
+    pub(super) role: String,
     #[diesel(sql_type = Text)]
     pub(super) body: String,
     /// The language it is written in (`sql`, `plpgsql`, `c`, ...).
@@ -409,6 +460,29 @@ pub(super) struct KindNameRow {
     pub(super) name: String,
 }
 
+/// A sequence a role a session of the application may act as may read the value of
+/// ([`READABLE_SEQUENCES_SQL`]).
+#[derive(QueryableByName)]
+pub(super) struct SequenceRow {
+    /// Its name, as row code names it after the last dot.
+    #[diesel(sql_type = Text)]
+    pub(super) name: String,
+    /// As SQL names it (`public.ticket_seq`).
+    #[diesel(sql_type = Text)]
+    pub(super) relation: String,
+}
+
+/// The sequences the role `$1` may read the value of: `SELECT` reads `last_value`, `USAGE`
+/// and `UPDATE` run `nextval`, which answers the value set last plus one. What row code sets
+/// there (`setval(.., <a value of the row>)`, or a `nextval` it runs or not by what the row
+/// says), every tenant reads.
+const READABLE_SEQUENCES_SQL: &str = "
+SELECT c.relname::text AS name, c.oid::regclass::text AS relation
+FROM pg_class c
+WHERE c.relkind = 'S'
+  AND (has_sequence_privilege($1, c.oid, 'SELECT') OR has_sequence_privilege($1, c.oid, 'USAGE')
+       OR has_sequence_privilege($1, c.oid, 'UPDATE'))";
+
 #[derive(QueryableByName)]
 struct NameRow {
     #[diesel(sql_type = Text)]
@@ -419,6 +493,13 @@ struct NameRow {
 pub(super) struct ViewRow {
     #[diesel(sql_type = Text)]
     pub(super) name: String,
+    /// The role of the session that may use it: the application role, a login of it, or a
+    /// role they may act as ([`Catalog::acting`]).
+    #[diesel(sql_type = Text)]
+    pub(super) role: String,
+    /// That role may read it (not only write through it).
+    #[diesel(sql_type = Bool)]
+    pub(super) readable: bool,
     #[diesel(sql_type = Text)]
     pub(super) definition: String,
     #[diesel(sql_type = Bool)]
@@ -631,6 +712,9 @@ pub(super) struct Catalog {
     /// The tables other roles a session of the application may act as may write, or read
     /// every row of.
     pub(super) role_tables: Vec<RoleTableRow>,
+    /// The roles (and `PUBLIC`) holding a privilege on a table under row level security, with
+    /// the policies that apply to each, by table.
+    pub(super) grantee_policies: BTreeMap<String, Vec<GranteePolicyRow>>,
     pub(super) role: RoleRow,
     pub(super) routines: Vec<RoutineRow>,
     pub(super) views: Vec<ViewRow>,
@@ -641,8 +725,12 @@ pub(super) struct Catalog {
     /// The application role and the logins (and other roles) that are members of it.
     pub(super) app_and_logins: Vec<String>,
     /// [`Self::app_and_logins`] and every role a session of them may act as (SET ROLE through
-    /// any chain of memberships), but those that skip row level security (TEN065's).
+    /// any chain of memberships, or the owner of a SECURITY DEFINER function one of them may
+    /// run, and so on), but those that skip row level security (TEN065's).
     pub(super) reachable: Vec<String>,
+    /// Of [`Self::reachable`], the roles reached through a SECURITY DEFINER function rather
+    /// than memberships, each with a function of theirs that a role before them may run.
+    pub(super) acting: BTreeMap<String, String>,
     pub(super) member_creates: Vec<MemberCreateRow>,
     pub(super) elsewhere: Vec<ElsewhereRow>,
     pub(super) parents: Vec<ParentRow>,
@@ -668,8 +756,11 @@ pub(super) struct Catalog {
     /// Referential actions a write by the application role sets off on every tenant's rows.
     pub(super) cascades: Vec<CascadeRow>,
     /// Relations the application role may read that no policy covers (row level security
-    /// off): whatever is written there, every tenant reads.
+    /// off), and the relations a view or materialized view it may read shows with its owner's
+    /// rights: whatever is written there, every tenant reads.
     pub(super) shared: Vec<String>,
+    /// The sequences a role a session of the application may act as may read the value of.
+    pub(super) readable_sequences: Vec<SequenceRow>,
     pub(super) audit: Option<AuditLog>,
     /// Where sessions of the application role may run with `session_replication_role =
     /// replica` ([`SETTING_DEFAULTS_SQL`]).
@@ -680,6 +771,24 @@ pub(super) struct Catalog {
 }
 
 impl Catalog {
+    /// How a session of the application acts as `role`, for a message: `a login of it, or a
+    /// role reached through its memberships ..`, or through the SECURITY DEFINER function
+    /// that runs as it.
+    pub(super) fn how_acting_as(&self, role: &str) -> String {
+        match self.acting.get(role).map(String::as_str) {
+            Some("") => {
+                "a role that the owner of a SECURITY DEFINER function a session of it may run is a member of: the function's body has its rights".to_owned()
+            }
+            Some(function) => format!(
+                "the owner of SECURITY DEFINER function {function}, which a session of it may run (directly, or from another such function): its body runs with `{role}`'s rights"
+            ),
+            None => {
+                "a login of it, or a role reached through its memberships by SET ROLE or inherited"
+                    .to_owned()
+            }
+        }
+    }
+
     /// Whether the database alone says `table` holds tenant rows: it has the tenant column and
     /// is not the tenants table itself. `check` lints such a table even when no model
     /// classifies it, and `tenancy print-schema` classifies it tenant-scoped.
@@ -883,7 +992,9 @@ WITH RECURSIVE reach (view, rel) AS (
   JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
                   AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.ev_class
 )
-SELECT c.oid::regclass::text AS name, pg_get_viewdef(c.oid) AS definition,
+SELECT c.oid::regclass::text AS name, $1::text AS role,
+       has_any_column_privilege($1, c.oid, 'SELECT') AS readable,
+       pg_get_viewdef(c.oid) AS definition,
        coalesce(c.reloptions::text[] && ARRAY['security_invoker=true', 'security_invoker=on', 'security_invoker=1'], false) AS security_invoker,
        ARRAY(SELECT DISTINCT CASE WHEN b.relnamespace = $2::regnamespace THEN b.relname::text
                                   ELSE b.oid::regclass::text END
@@ -1193,31 +1304,111 @@ fn app_and_logins(conn: &mut PgConnection, app: &str) -> QueryResult<Vec<String>
         .collect())
 }
 
-/// Every role a session of `roles` may act as, beyond `roles` themselves: each one they can
-/// `SET ROLE` to, through any chain of memberships (a NOINHERIT role in the chain stops the
+/// Every role a session of `roles` (`$1`) may act as, beyond `roles` themselves: each one they
+/// can `SET ROLE` to, through any chain of memberships (a NOINHERIT role in the chain stops the
 /// inheritance of rights, not the `SET ROLE`), which also covers every role whose rights they
-/// inherit. A role that skips row level security is left out: reaching it is TEN065 already,
-/// and everything it may do would be reported again.
+/// inherit; `pg_database_owner` for the database's owner (a membership no `pg_auth_members`
+/// row records); and the owner of every SECURITY DEFINER function one of them may run, whose
+/// rights the function's body has, and so on from those owners. A role that skips row level
+/// security is left out: reaching it is TEN065 already (a function of its is TEN070's), and
+/// everything it may do would be reported again. So are the owners of tenancy's own
+/// functions (those of schema `tenancy` its migrations create, `$2`, or all of that schema
+/// when `$3`, the database having run migrations the check was not given), which TEN072
+/// compares with the migrations, and of the functions a person reviewed (`COMMENT .. IS
+/// 'tenancy: reviewed: ..'`, as TEN070 has them): their owner, the role that ran the
+/// migrations, reads every tenant's rows and the context key by design, and what they do with
+/// it is what TEN072 and the reviewer vouch for. `via` says how a role beyond the memberships
+/// is reached: a function it owns that a role before it may run, or '' for a role reached
+/// through the memberships of such an owner.
 const BECOMES_SQL: &str = "
-WITH RECURSIVE up (oid) AS (
+WITH RECURSIVE vetted (oid) AS (
+  SELECT p.oid FROM pg_proc p
+  WHERE p.prosecdef
+    AND ((p.pronamespace = to_regnamespace('tenancy') AND ($3 OR p.proname = ANY ($2)))
+         OR coalesce(obj_description(p.oid, 'pg_proc'), '') LIKE 'tenancy: reviewed%')
+), members (oid) AS (
   SELECT r.oid FROM pg_roles r WHERE r.rolname = ANY ($1)
   UNION
-  SELECT m.roleid FROM pg_auth_members m JOIN up ON m.member = up.oid
+  SELECT n.oid FROM members
+  CROSS JOIN LATERAL (
+    SELECT m.roleid AS oid FROM pg_auth_members m WHERE m.member = members.oid
+    UNION ALL
+    SELECT 'pg_database_owner'::regrole::oid FROM pg_database d
+    WHERE d.datname = current_database() AND d.datdba = members.oid
+  ) n
+), up (oid) AS (
+  SELECT oid FROM members
+  UNION
+  SELECT n.oid FROM up
+  JOIN pg_roles u ON u.oid = up.oid
+  CROSS JOIN LATERAL (
+    SELECT m.roleid AS oid FROM pg_auth_members m WHERE m.member = up.oid
+    UNION ALL
+    SELECT 'pg_database_owner'::regrole::oid FROM pg_database d
+    WHERE d.datname = current_database() AND d.datdba = up.oid
+    UNION ALL
+    -- A superuser may run anything: what it reaches is TEN065's and TEN070's.
+    SELECT p.proowner FROM pg_proc p JOIN pg_roles o ON o.oid = p.proowner
+    WHERE NOT u.rolsuper AND p.prosecdef AND p.prokind IN ('f', 'p')
+      AND NOT o.rolsuper AND NOT o.rolbypassrls
+      AND p.oid NOT IN (SELECT oid FROM vetted)
+      AND has_function_privilege(up.oid, p.oid, 'EXECUTE')
+  ) n
 )
-SELECT r.rolname::text AS name FROM up JOIN pg_roles r ON r.oid = up.oid
+SELECT r.rolname::text AS name,
+       CASE WHEN r.oid IN (SELECT oid FROM members) THEN NULL
+            ELSE coalesce((SELECT min(p.oid::regprocedure::text) FROM pg_proc p
+                  WHERE p.proowner = r.oid AND p.prosecdef AND p.prokind IN ('f', 'p')
+                    AND p.oid NOT IN (SELECT oid FROM vetted)
+                    AND EXISTS (SELECT FROM up b JOIN pg_roles br ON br.oid = b.oid
+                                WHERE b.oid <> r.oid AND NOT br.rolsuper
+                                  AND has_function_privilege(b.oid, p.oid, 'EXECUTE'))), '')
+       END AS via
+FROM up JOIN pg_roles r ON r.oid = up.oid
 WHERE r.rolname <> ALL ($1) AND NOT r.rolsuper AND NOT r.rolbypassrls
 ORDER BY 1";
 
-/// `roles` followed by every other role a session of them may act as ([`BECOMES_SQL`]).
-fn with_reachable(conn: &mut PgConnection, roles: &[String]) -> QueryResult<Vec<String>> {
-    let more: Vec<NameRow> = diesel::sql_query(BECOMES_SQL)
+#[derive(QueryableByName)]
+struct BecomesRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    via: Option<String>,
+}
+
+/// `roles` followed by every other role a session of them may act as ([`BECOMES_SQL`]), and,
+/// for those reached through a SECURITY DEFINER function rather than memberships, the
+/// function.
+fn with_reachable(
+    conn: &mut PgConnection,
+    roles: &[String],
+    vetted: &VettedDefiners,
+) -> QueryResult<(Vec<String>, BTreeMap<String, String>)> {
+    let more: Vec<BecomesRow> = diesel::sql_query(BECOMES_SQL)
         .bind::<Array<Text>, _>(roles)
+        .bind::<Array<Text>, _>(&vetted.names)
+        .bind::<Bool, _>(vetted.whole_schema)
         .load(conn)?;
-    Ok(roles
+    let via = more
         .iter()
-        .cloned()
-        .chain(more.into_iter().map(|r| r.name))
-        .collect())
+        .filter_map(|r| r.via.clone().map(|f| (r.name.clone(), f)))
+        .collect();
+    Ok((
+        roles
+            .iter()
+            .cloned()
+            .chain(more.into_iter().map(|r| r.name))
+            .collect(),
+        via,
+    ))
+}
+
+/// tenancy's own SECURITY DEFINER functions, whose owner [`BECOMES_SQL`] does not count among
+/// the roles a session acts as: those of schema `tenancy` named `names`, or all of that schema
+/// when `whole_schema` ([`super::functions::Tenancys`]).
+pub(super) struct VettedDefiners {
+    pub(super) names: Vec<String>,
+    pub(super) whole_schema: bool,
 }
 
 /// `sql`, whose `$1` is one role, asked for every role among a text array `$1` (the
@@ -1399,7 +1590,11 @@ fn replica_sessions(
 }
 
 #[allow(clippy::too_many_lines)] // reason: one catalog query after another
-pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryResult<Catalog> {
+pub(super) fn load_catalog(
+    conn: &mut PgConnection,
+    o: &CheckOptions,
+    vetted: &VettedDefiners,
+) -> QueryResult<Catalog> {
     use diesel::sql_types::Text as T;
     let role: RoleRow = diesel::sql_query(
         "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS exists,
@@ -1536,9 +1731,10 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     let app_and_logins = app_and_logins(conn, &app)?;
     // The per-role questions are asked of every role a session of the application may act
     // as: a grant to a role its login reaches by SET ROLE is as much the application's.
-    let reachable_roles = with_reachable(conn, &app_and_logins)?;
+    let (reachable_roles, acting) = with_reachable(conn, &app_and_logins, vetted)?;
     let mut routines: Vec<RoutineRow> = diesel::sql_query(for_each_role(
-        &"SELECT p.oid::regprocedure::text AS name, coalesce(pg_get_functiondef(p.oid), p.prosrc) AS body,
+        &"SELECT p.oid::regprocedure::text AS name, $1::text AS role,
+                coalesce(pg_get_functiondef(p.oid), p.prosrc) AS body,
                 l.lanname::text AS language, obj_description(p.oid, 'pg_proc') AS comment,
                 -- Called, not only fired as a trigger (which hands it the caller's own row).
                 p.prorettype <> 'trigger'::regtype
@@ -1578,13 +1774,46 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         a.name
             .cmp(&b.name)
             .then(b.owner_bypasses.cmp(&a.owner_bypasses))
+            .then_with(|| {
+                app_and_logins
+                    .contains(&b.role)
+                    .cmp(&app_and_logins.contains(&a.role))
+            })
+            .then_with(|| a.role.cmp(&b.role))
     });
     routines.dedup_by(|later, first| later.name == first.name);
-    let views: Vec<ViewRow> = diesel::sql_query(for_each_role(VIEWS_SQL))
+    let mut views: Vec<ViewRow> = diesel::sql_query(for_each_role(VIEWS_SQL))
         .bind::<Array<Text>, _>(&reachable_roles)
         .bind::<T, _>(&o.schema)
         .bind::<T, _>(&o.tenant_column)
         .load(conn)?;
+    // What a view reads with its owner's rights is read by every role that may read the view
+    // (shared below, before the rows are made one per view). Of the roles that may use a
+    // view, the application role and its logins are named first, then those that may read it.
+    let shared_through_views: Vec<String> = views
+        .iter()
+        .filter(|v| v.readable && !v.security_invoker)
+        .flat_map(|v| &v.reads)
+        .map(|r| {
+            r.rsplit('.')
+                .next()
+                .unwrap_or(r)
+                .trim_matches('"')
+                .to_owned()
+        })
+        .collect();
+    views.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then_with(|| {
+                app_and_logins
+                    .contains(&b.role)
+                    .cmp(&app_and_logins.contains(&a.role))
+            })
+            .then_with(|| b.readable.cmp(&a.readable))
+            .then_with(|| a.role.cmp(&b.role))
+    });
+    views.dedup_by(|later, first| later.name == first.name);
     let rules: Vec<RuleRow> = diesel::sql_query(for_each_role(
         "SELECT format('rule %I on %s', r.rulename, c.oid::regclass) AS name,
                 pg_get_ruledef(r.oid) AS definition
@@ -1618,6 +1847,9 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     .load(conn)?;
     let role_policies: Vec<RolePolicyRow> = diesel::sql_query(for_each_role(ROLE_POLICIES_SQL))
         .bind::<Array<Text>, _>(&reachable_roles[1..])
+        .bind::<T, _>(&o.schema)
+        .load(conn)?;
+    let grantee_policies: Vec<GranteePolicyRow> = diesel::sql_query(GRANTEE_POLICIES_SQL)
         .bind::<T, _>(&o.schema)
         .load(conn)?;
     let role_tables: Vec<RoleTableRow> = diesel::sql_query(for_each_role(ROLE_TABLES_SQL))
@@ -1678,7 +1910,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     ))
     .bind::<Array<Text>, _>(&reachable_roles)
     .load(conn)?;
-    let shared = diesel::sql_query(for_each_role(
+    let mut shared: Vec<String> = diesel::sql_query(for_each_role(
         "SELECT c.relname::text AS name
          FROM pg_class c
          WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND OPEN_TO_ROLE
@@ -1690,6 +1922,18 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
     .into_iter()
     .map(|r| r.name)
     .collect();
+    // A view or materialized view reads what it covers with its owner's rights (a
+    // materialized view keeps a copy of it): what is written into those relations, whatever
+    // their privileges or policies, every role that may read the view reads.
+    shared.extend(shared_through_views);
+    shared.sort();
+    shared.dedup();
+    let mut readable_sequences: Vec<SequenceRow> =
+        diesel::sql_query(for_each_role(READABLE_SEQUENCES_SQL))
+            .bind::<Array<Text>, _>(&reachable_roles)
+            .load(conn)?;
+    readable_sequences.sort_by(|a, b| a.relation.cmp(&b.relation));
+    readable_sequences.dedup_by(|a, b| a.relation == b.relation);
     let audit = diesel::sql_query(for_each_role(
         "SELECT has_table_privilege($1, c.oid, 'UPDATE') OR has_table_privilege($1, c.oid, 'DELETE')
                 OR has_table_privilege($1, c.oid, 'TRUNCATE')
@@ -1748,6 +1992,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
                 && !role.replication
                 && role.file_functions.is_none()
                 && role.public_file_functions.is_none()
+                && !role.owns_database
             {
                 continue;
             }
@@ -1817,9 +2062,17 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
             .get_result(conn)?;
         for what in of_login.forgeable_by {
             if !context.forgeable_by.contains(&what) {
-                context.forgeable_by.push(format!(
-                    "{what} (granted to {login}, a login of it or a role a login may become)"
-                ));
+                context.forgeable_by.push(match acting.get(login).map(String::as_str) {
+                    Some("") => format!(
+                        "{what} (granted to {login}, a role that the owner of a SECURITY DEFINER function a session of it may run is a member of: the function's body has its rights)"
+                    ),
+                    Some(function) => format!(
+                        "{what} (granted to {login}, the owner of SECURITY DEFINER function {function}, which a session of it may run: the function's body has {login}'s rights)"
+                    ),
+                    None => format!(
+                        "{what} (granted to {login}, a login of it or a role a login may become)"
+                    ),
+                });
             }
         }
     }
@@ -1845,6 +2098,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         policies: group(policies, |p| p.table_name.clone()),
         role_policies: group(role_policies, |p| p.table_name.clone()),
         role_tables,
+        grantee_policies: group(grantee_policies, |p| p.table_name.clone()),
         role,
         routines,
         views,
@@ -1853,6 +2107,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         functions: group(functions, |f| f.name.clone()),
         app_and_logins,
         reachable: reachable_roles,
+        acting,
         member_creates,
         elsewhere,
         parents,
@@ -1865,6 +2120,7 @@ pub(super) fn load_catalog(conn: &mut PgConnection, o: &CheckOptions) -> QueryRe
         server_files,
         cascades,
         shared,
+        readable_sequences,
         audit,
         replica_sessions,
         explain_sessions,

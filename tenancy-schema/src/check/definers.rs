@@ -53,7 +53,20 @@ pub(super) fn check_definers_and_views(
         } else {
             continue;
         };
-        f.add("TEN070", format!("function {}", r.name), format!("SECURITY DEFINER, run by `{}` (called, or fired as a trigger by its writes), {what}: it runs with its owner's rights, outside the caller's policies", o.app_role), format!("make it SECURITY INVOKER, or REVOKE EXECUTE from {} — or, once reviewed to return only the current tenant's rows, COMMENT ON FUNCTION {} IS 'tenancy: reviewed: <why it is safe>'", o.app_role, r.name));
+        let (by, from) = if catalog.app_and_logins.contains(&r.role) {
+            (format!("`{}`", o.app_role), o.app_role.clone())
+        } else {
+            (
+                format!(
+                    "`{}` as `{}` ({})",
+                    o.app_role,
+                    r.role,
+                    catalog.how_acting_as(&r.role)
+                ),
+                format!("{} and {}", o.app_role, r.role),
+            )
+        };
+        f.add("TEN070", format!("function {}", r.name), format!("SECURITY DEFINER, run by {by} (called, or fired as a trigger by its writes), {what}: it runs with its owner's rights, outside the caller's policies"), format!("make it SECURITY INVOKER, or REVOKE EXECUTE from {from} — or, once reviewed to return only the current tenant's rows, COMMENT ON FUNCTION {} IS 'tenancy: reviewed: <why it is safe>'", r.name));
     }
     // A rule's actions run with its owner's rights (PostgreSQL checks them, row level
     // security included, as the rule owner), so a rule that touches a tenant table moves rows
@@ -82,7 +95,23 @@ pub(super) fn check_definers_and_views(
                 .filter(|c| has_word(&v.definition, c)),
         );
         if !read.is_empty() && !v.security_invoker {
-            f.add("TEN071", format!("view {}", v.name), format!("`{}` (or a login of it) can use it and it covers {} with its owner's rights, bypassing their policies", o.app_role, read.into_iter().collect::<Vec<_>>().join(", ")), format!("ALTER VIEW {} SET (security_invoker = true), or REVOKE ALL ON {} FROM {} and its logins", v.name, v.name, o.app_role));
+            let (who, from) = if catalog.app_and_logins.contains(&v.role) {
+                (
+                    format!("`{}` (or a login of it)", o.app_role),
+                    format!("{} and its logins", o.app_role),
+                )
+            } else {
+                (
+                    format!(
+                        "a session of `{}` acts as `{}` ({}), which",
+                        o.app_role,
+                        v.role,
+                        catalog.how_acting_as(&v.role)
+                    ),
+                    v.role.clone(),
+                )
+            };
+            f.add("TEN071", format!("view {}", v.name), format!("{who} can use it and it covers {} with its owner's rights, bypassing their policies", read.into_iter().collect::<Vec<_>>().join(", ")), format!("ALTER VIEW {} SET (security_invoker = true), or REVOKE ALL ON {} FROM {from}", v.name, v.name));
         }
     }
 }

@@ -296,6 +296,14 @@ impl Tenancys {
         })
     }
 
+    /// tenancy's own functions, as [`super::catalog::VettedDefiners`] takes them.
+    pub(super) fn vetted(&self) -> super::catalog::VettedDefiners {
+        super::catalog::VettedDefiners {
+            names: self.names.iter().cloned().collect(),
+            whole_schema: self.unknown_migrations,
+        }
+    }
+
     /// Whether a function named `name` (in lower case), of schema `tenancy` or not
     /// (`in_schema`), is tenancy's own: a function of that schema by a name no migration
     /// creates is no more tenancy's than one of any other schema.

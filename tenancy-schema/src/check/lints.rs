@@ -88,7 +88,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN013",
         Severity::Error,
         Section::Isolation,
-        "no restrictive tenant isolation policy (for all commands, USING and WITH CHECK each the tenant equality, or opening with it)",
+        "no restrictive tenant isolation policy (for all commands, USING and WITH CHECK each the tenant equality, or opening with it), or none that applies to a role holding a privilege on the table",
     ),
     (
         "TEN014",
@@ -316,7 +316,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN075",
         Severity::Error,
         Section::Isolation,
-        "code that runs on each row of a tenant table (a trigger, its WHEN condition, or what a constraint, default, index or domain calls) writes into a table or view without row level security that the application role can read, or sends the row out with NOTIFY",
+        "code that runs on each row of a tenant table (a trigger, its WHEN condition, or what a constraint, default, index or domain calls) writes into a table or view without row level security that the application role can read (itself or through a view that runs as its owner), calls setval() or nextval() on a sequence it can read, or sends the row out with NOTIFY",
     ),
     (
         "TEN076",
@@ -436,7 +436,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN095",
         Severity::Error,
         Section::Isolation,
-        "a permissive policy on a tenant table (for the application role, or any other) does not read the tenant context: it lets its rows through for every tenant, and only the restrictive policy keeps tenants apart",
+        "a permissive policy on a tenant table (for the application role, or any other) does not hold its rows to the tenant (no tenant equality opening it; merely naming the context does not count): it lets its rows through for every tenant, and only the restrictive policy keeps tenants apart",
     ),
     (
         "TEN096",
@@ -497,6 +497,18 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         Severity::Error,
         Section::Isolation,
         "the SQL tenant context's key is not one tenancy.install_context_key() made (its padded keys not derived from it, or one byte repeated): whoever wrote it can forge any tenant's context",
+    ),
+    (
+        "TEN106",
+        Severity::Error,
+        Section::Isolation,
+        "the application role, a login of it or a role they can become owns the database: through pg_database_owner it owns schema public, and may drop the tenant tables there and create its own in their place",
+    ),
+    (
+        "TEN107",
+        Severity::Error,
+        Section::Isolation,
+        "a policy of a table of the checked schema uses an operator PostgreSQL did not create, or a function outside PostgreSQL's and tenancy's own named like one of theirs: printed, the policy may read like the tenant equality while comparing something else",
     ),
     (
         "CIT001",

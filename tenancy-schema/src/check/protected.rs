@@ -133,11 +133,11 @@ pub(super) fn check_tables_of_other_roles(f: &mut Findings, catalog: &Catalog, o
             if t.private { "TEN056" } else { "TEN053" },
             format!("table {table}"),
             format!(
-                "a session of `{}` can act as `{}` (a login of it, or a role reached through its memberships by SET ROLE or inherited), which may {how} `{table}`, kept from `{}` because it holds rows of every tenant",
-                o.app_role, r.role, o.app_role
+                "a session of `{}` can act as `{}` ({}), which may {how} `{table}`, kept from `{}` because it holds rows of every tenant",
+                o.app_role, r.role, catalog.how_acting_as(&r.role), o.app_role
             ),
             format!(
-                "REVOKE ALL ON {table} FROM {} (and any column grants), or the membership that reaches it",
+                "REVOKE ALL ON {table} FROM {} (and any column grants), or the membership or EXECUTE grant that reaches it",
                 r.role
             ),
         );

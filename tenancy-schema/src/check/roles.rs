@@ -37,7 +37,8 @@ pub(super) fn check_role(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) 
 
 pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
     check_server_configuration(f, catalog);
-    for r in &catalog.reach {
+    // The database's owner is TEN106's.
+    for r in catalog.reach.iter().filter(|r| !r.role.owns_database) {
         let who = if r.login == o.app_role {
             format!("`{}`", o.app_role)
         } else {
@@ -145,8 +146,10 @@ fn check_owned(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
             format!("`{}`", o.app_role)
         } else {
             format!(
-                "a session of `{}` can act as `{}` (a login of it, or a role reached through its memberships by SET ROLE or inherited), which",
-                o.app_role, owned.role
+                "a session of `{}` can act as `{}` ({}), which",
+                o.app_role,
+                owned.role,
+                catalog.how_acting_as(&owned.role)
             )
         };
         let by = if owned.owner == owned.role {
@@ -162,7 +165,7 @@ fn check_owned(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
                 owned.object, owned.opens
             ),
             format!(
-                "{}; or remove the membership that reaches its owner",
+                "{}; or remove the membership (or the EXECUTE grant on a SECURITY DEFINER function) that reaches its owner",
                 owned.fix
             ),
         );

@@ -57,6 +57,39 @@ impl Default for CheckOptions {
     }
 }
 
+#[derive(diesel::QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    value: String,
+}
+
+/// Sets the session's `search_path` to `pg_catalog` first, then `schema` (and `public`, where
+/// the application's migrations put what they do not qualify), then `pg_temp`; returns the
+/// value it had.
+fn pin_search_path(conn: &mut diesel::PgConnection, schema: &str) -> Result<String> {
+    use diesel::RunQueryDsl;
+    let saved: Setting =
+        diesel::sql_query("SELECT current_setting('search_path') AS value").get_result(conn)?;
+    diesel::sql_query(
+        "SELECT set_config('search_path',
+                           CASE WHEN $1 = 'public' THEN 'pg_catalog, public, pg_temp'
+                                ELSE format('pg_catalog, %I, public, pg_temp', $1) END,
+                           false) AS value",
+    )
+    .bind::<diesel::sql_types::Text, _>(schema)
+    .get_result::<Setting>(conn)?;
+    Ok(saved.value)
+}
+
+/// Puts back the `search_path` [`pin_search_path`] saved.
+fn restore_search_path(conn: &mut diesel::PgConnection, saved: &str) -> Result<()> {
+    use diesel::RunQueryDsl;
+    diesel::sql_query("SELECT set_config('search_path', $1, false) AS value")
+        .bind::<diesel::sql_types::Text, _>(saved)
+        .get_result::<Setting>(conn)?;
+    Ok(())
+}
+
 /// The core's migrations and `options`', oldest first.
 fn known_migrations(options: &CheckOptions) -> Vec<&'static crate::migrations::MigrationFiles> {
     let mut migrations: Vec<&crate::migrations::MigrationFiles> = crate::migrations::MIGRATIONS
@@ -71,6 +104,12 @@ fn known_migrations(options: &CheckOptions) -> Vec<&'static crate::migrations::M
 
 /// Checks the database behind `conn` against `registry` and lints it.
 ///
+/// The check reads definitions as PostgreSQL prints them, which depends on the session's
+/// `search_path`: it runs with `pg_catalog` first (then the checked schema, `public` and
+/// `pg_temp`), whatever the connection's role or database defaults say, so that an operator or
+/// function of another schema never prints like PostgreSQL's own. The connection's
+/// `search_path` is put back afterwards.
+///
 /// # Errors
 /// A database error (the connection needs to read the catalogs; any role can).
 pub fn run(
@@ -78,9 +117,24 @@ pub fn run(
     registry: &[&TableManifest],
     options: &CheckOptions,
 ) -> Result<Report> {
-    let mut catalog = load_catalog(conn, options)?;
+    let saved = pin_search_path(conn, &options.schema)?;
+    let report = run_pinned(conn, registry, options);
+    let restored = restore_search_path(conn, &saved);
+    let report = report?;
+    restored?;
+    Ok(report)
+}
+
+/// [`run`], on a session whose `search_path` is pinned.
+fn run_pinned(
+    conn: &mut diesel::PgConnection,
+    registry: &[&TableManifest],
+    options: &CheckOptions,
+) -> Result<Report> {
     let known = known_migrations(options);
     let migrations = applied(conn, &known)?;
+    let tenancys = super::functions::Tenancys::new(conn, &known, &migrations)?;
+    let mut catalog = load_catalog(conn, options, &tenancys.vetted())?;
     // A table the migrations marked private stays private when its comment was changed since.
     for table in marked_private(&migrations) {
         if let Some(t) = catalog.tables.get_mut(&table) {
@@ -124,6 +178,7 @@ pub fn run(
     check_unclassified_readable(&mut f, &catalog, registry, options);
     check_role(&mut f, &catalog, options);
     check_reach_and_context(&mut f, &catalog, options);
+    super::database_owner::check_database_owners(&mut f, &catalog, options);
     check_replica_sessions(&mut f, &catalog, options);
     check_creatable_schemas(&mut f, &catalog, options);
     check_classification(&mut f, registry);
@@ -140,7 +195,6 @@ pub fn run(
                 .map(|(table, _)| table.clone()),
         )
         .collect();
-    let tenancys = super::functions::Tenancys::new(conn, &known, &migrations)?;
     check_definers_and_views(&mut f, &catalog, &protected, options, &tenancys);
     check_tenants_table(&mut f, &catalog, options);
     check_private_tables(&mut f, &catalog, options);
@@ -208,7 +262,7 @@ fn check_grants_and_settings(
 
 /// The rules about what the tables and the context rely on besides privileges and policies:
 /// the operator classes of their indexes (TEN101), the session numbering of the context
-/// (TEN102) and its key (TEN105), the guard triggers of the migrations (TEN103) and the
+/// (TEN102) and its key (TEN105), the operators and functions its policies use (TEN107), the guard triggers of the migrations (TEN103) and the
 /// references a reviewed SECURITY DEFINER function follows (TEN104).
 fn check_safeguards(
     f: &mut Findings,
@@ -221,6 +275,7 @@ fn check_safeguards(
     super::index_operator_classes::check_index_operator_classes(f, conn, protected, options)?;
     super::session_sequence::check_session_sequence(f, conn, options)?;
     super::context_key::check_context_key(f, conn)?;
+    super::policy_lookalikes::check_policy_lookalikes(f, conn, options)?;
     super::guard_triggers::check_guard_triggers(f, conn, migrations, options)?;
     // The tenant tables: what is protected but for the tenants table and the private ones.
     let tenant_names: BTreeSet<&str> = protected

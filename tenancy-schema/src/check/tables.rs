@@ -5,7 +5,7 @@
 use super::CheckOptions;
 use super::catalog::{Catalog, KeyRow, PolicyRow, TableRow, reviewed};
 use super::expr::{
-    always_true, carries_tenant_predicate, has_word, once_per_statement_as_call,
+    always_true, bounded_by_tenant, carries_tenant_predicate, has_word, once_per_statement_as_call,
     policy_applies_to_all_commands_with_tenant_predicate, reads_tenant_context,
 };
 use super::report::Findings;
@@ -86,6 +86,7 @@ pub(super) fn check_tenant_table(
     check_policies(f, o, table, col, &object, policies);
     if t.rls {
         check_policies_of_other_roles(f, catalog, o, table, col, policies);
+        check_isolation_of_grantees(f, catalog, o, table, col, policies);
     }
     if catalog.context.native_readers {
         check_native_readers(f, table, policies);
@@ -205,17 +206,19 @@ pub(super) fn check_policies(
                 f.add("CIT004", &pobj, format!("`{expr}` contains a sub-query"), "a distributed engine rejects sub-queries in policies: move the rule into the application query or a function-free predicate");
             }
         }
-        // A permissive policy ORs with the tenant's own: one that does not read the context
-        // lets its rows through for every tenant, and only the restrictive isolation policy
-        // is left between them (one DROP POLICY, or an ALTER that makes it permissive).
-        // For a role other than the application's, TEN022's always-true form counts too:
-        // TEN022 is the application role's alone.
+        // A permissive policy ORs with the tenant's own: one that does not hold its rows to
+        // the tenant (the tenant equality on some column, alone or opening its top-level AND)
+        // lets them through for every tenant, and only the restrictive isolation policy is
+        // left between them (one DROP POLICY, or an ALTER that makes it permissive). Merely
+        // naming the context (`'tenancy.tenant_id' IS NOT NULL`, `tenancy.current_tenant()
+        // IS NOT NULL`) holds nothing. For a role other than the application's, TEN022's
+        // always-true form counts too: TEN022 is the application role's alone.
         if p.permissive
             && [&p.using, &p.check]
                 .into_iter()
                 .flatten()
                 // TEN022 already reports the application role's always-true ones.
-                .any(|e| !(reads_tenant_context(e) || (p.applies_to_app && always_true(e))))
+                .any(|e| !(bounded_by_tenant(e) || (p.applies_to_app && always_true(e))))
         {
             let whom = if p.applies_to_app {
                 format!("`{}`", o.app_role)
@@ -226,7 +229,7 @@ pub(super) fn check_policies(
                 "TEN095",
                 &pobj,
                 format!(
-                    "permissive policy `{}` for {whom} does not read the tenant context: it lets the rows it matches through for every tenant, and only the restrictive isolation policy keeps tenants apart",
+                    "permissive policy `{}` for {whom} does not hold its rows to the tenant (no `<tenant column> = tenancy.current_tenant()` opening its USING and WITH CHECK; naming the context is not comparing with it): it lets the rows it matches through for every tenant, and only the restrictive isolation policy keeps tenants apart",
                     p.name
                 ),
                 format!(
@@ -272,7 +275,8 @@ fn check_policies_of_other_roles(
     col: &str,
     policies: &[PolicyRow],
 ) {
-    let tenant_pred = |e: &String| reads_tenant_context(e) && has_word(e, col);
+    // Held to the tenant: the tenant equality opens it (naming the context is not enough).
+    let tenant_pred = |e: &String| bounded_by_tenant(e) && has_word(e, col);
     for r in catalog.role_policies.get(table).into_iter().flatten() {
         let applying: Vec<&PolicyRow> = policies
             .iter()
@@ -294,13 +298,77 @@ fn check_policies_of_other_roles(
             "TEN085",
             format!("table {table} as role {}", r.role),
             format!(
-                "a session of `{}` can act as `{}` (a login of it, or a role reached through its memberships by SET ROLE or inherited), which may use `{table}`: no tenant isolation policy applies to `{}`, and permissive policy `{}` lets it through, so it reads or writes every tenant's rows",
-                o.app_role, r.role, r.role, open.name
+                "a session of `{}` can act as `{}` ({}), which may use `{table}`: no tenant isolation policy applies to `{}`, and permissive policy `{}` lets it through, so it reads or writes every tenant's rows",
+                o.app_role, r.role, catalog.how_acting_as(&r.role), r.role, open.name
             ),
             format!(
-                "make the tenant isolation policy apply to every role (ALTER POLICY <isolation policy> ON {table} TO PUBLIC), and DROP POLICY {} ON {table}; or REVOKE ALL ON {table} FROM {}, or the membership that reaches it",
+                "make the tenant isolation policy apply to every role (ALTER POLICY <isolation policy> ON {table} TO PUBLIC), and DROP POLICY {} ON {table}; or REVOKE ALL ON {table} FROM {}, or the membership (or EXECUTE on the SECURITY DEFINER function) that reaches it",
                 open.name, r.role
             ),
+        );
+    }
+}
+
+/// TEN013 for the other roles that may use `table`: every role holding a privilege on it that
+/// policies govern (and `PUBLIC`, when it holds one) must be held to the tenant by a
+/// restrictive isolation policy that applies to it (one for `PUBLIC`, or for a role it has the
+/// rights of). One narrowed to the application role leaves every other grantee with only the
+/// permissive policies between it and every tenant's rows, and a permissive policy for it
+/// that merely names the context lets them all through. The application role's own is the
+/// table's TEN013.
+fn check_isolation_of_grantees(
+    f: &mut Findings,
+    catalog: &Catalog,
+    o: &CheckOptions,
+    table: &str,
+    col: &str,
+    policies: &[PolicyRow],
+) {
+    for g in catalog.grantee_policies.get(table).into_iter().flatten() {
+        if g.role == o.app_role {
+            continue;
+        }
+        let isolated = policies
+            .iter()
+            .any(|p| g.policies.contains(&p.name) && isolates(p, col));
+        if isolated {
+            continue;
+        }
+        let isolation: Vec<&str> = policies
+            .iter()
+            .filter(|p| isolates(p, col))
+            .map(|p| p.name.as_str())
+            .collect();
+        let (found, fix) = match isolation.as_slice() {
+            [] => (
+                "there is no restrictive tenant isolation policy at all".to_owned(),
+                crate::policy::isolation_policy_as(context_read(o), table, col),
+            ),
+            names => (
+                format!(
+                    "{} {} not apply to it",
+                    names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if names.len() == 1 { "does" } else { "do" }
+                ),
+                format!(
+                    "ALTER POLICY {} ON {table} TO PUBLIC (the isolation policy must apply to every role that may use the table); or REVOKE ALL ON {table} FROM {}",
+                    names[0], g.role
+                ),
+            ),
+        };
+        f.add(
+            "TEN013",
+            format!("table {table} as role {}", g.role),
+            format!(
+                "`{}` holds {} on `{table}`, and no restrictive tenant isolation policy applies to it ({found}): only the permissive policies that apply to it stand between it and every tenant's rows, and one that does not hold rows to the tenant (or merely names the context) lets them all through",
+                g.role,
+                g.privileges.join(", ")
+            ),
+            fix,
         );
     }
 }

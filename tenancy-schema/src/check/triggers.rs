@@ -47,18 +47,53 @@ pub(super) fn check_trigger_sinks(
             continue;
         }
         let reach = reach(&t.body, &t.language, &catalog.functions, tenancys);
-        let mut sinks: BTreeSet<&str> = if reach.dynamic {
-            shared.clone()
+        let mut sinks: BTreeSet<String> = if reach.dynamic {
+            shared.iter().map(|s| (*s).to_owned()).collect()
         } else {
             reach
                 .written
                 .iter()
-                .filter_map(|name| shared.get(name.as_str()).copied())
+                .filter_map(|name| shared.get(name.as_str()).map(|s| (*s).to_owned()))
                 .collect()
         };
+        // A sequence is written too: setval() puts a value of the row there, and a nextval()
+        // run or not by what the row says tells it bit by bit; whoever may read the sequence
+        // reads it. A call whose sequence is not a literal may set any of them.
+        let sequences: Vec<&str> = catalog
+            .readable_sequences
+            .iter()
+            .filter(|s| {
+                reach.dynamic
+                    || reach.any_sequence
+                    || reach.sequences.contains(&s.name.to_lowercase())
+            })
+            .map(|s| s.relation.as_str())
+            .collect();
+        if !sequences.is_empty() {
+            let sequences = sequences.join(", ");
+            f.add(
+                "TEN075",
+                &t.name,
+                format!(
+                    "it {} sequence {sequences}, whose value `{}` (or a role its sessions act as) may read (SELECT, USAGE or UPDATE on it): a value of the rows one tenant writes to `{}`, set with setval() or told bit by bit by whether nextval() runs, reaches every tenant",
+                    if reach.dynamic || reach.any_sequence {
+                        "calls setval() or nextval() (itself or through a function it calls) on a sequence it names at run time, which may be"
+                    } else {
+                        "calls setval() or nextval() (itself or through a function it calls) on"
+                    },
+                    o.app_role,
+                    t.table_name
+                ),
+                format!(
+                    "REVOKE ALL ON SEQUENCE {sequences} FROM {}, PUBLIC (and from the roles its sessions act as), or take the setval()/nextval() call out of the row code",
+                    o.app_role
+                ),
+            );
+        }
         if reach.notifies {
             sinks.insert(
-                "NOTIFY channels (pg_notify), which every session of the login may LISTEN on",
+                "NOTIFY channels (pg_notify), which every session of the login may LISTEN on"
+                    .to_owned(),
             );
         }
         if sinks.is_empty() {
@@ -79,7 +114,7 @@ pub(super) fn check_trigger_sinks(
                 t.table_name
             ),
             format!(
-                "give {sinks} the tenant column and the tenant policies (or REVOKE SELECT ON {sinks} FROM {}, PUBLIC), or drop the trigger",
+                "give {sinks} the tenant column and the tenant policies (or REVOKE SELECT ON {sinks} FROM {}, PUBLIC, and from the roles its sessions act as, and make a view that shows it security_invoker), or drop the trigger",
                 o.app_role
             ),
         );
@@ -93,6 +128,11 @@ struct Reach {
     written: BTreeSet<String>,
     dynamic: bool,
     notifies: bool,
+    /// The sequences (the last part of the name, in lower case) it calls `setval` or
+    /// `nextval` on.
+    sequences: BTreeSet<String>,
+    /// It calls `setval` or `nextval` on a sequence given otherwise than as a literal.
+    any_sequence: bool,
 }
 
 fn reach(
@@ -106,6 +146,9 @@ fn reach(
     let mut queue: Vec<(&str, &str)> = vec![(body, language)];
     while let Some((body, language)) = queue.pop() {
         out.written.extend(written_tables(body, language));
+        let (sequences, any) = sequence_writes(body);
+        out.sequences.extend(sequences);
+        out.any_sequence |= any;
         out.dynamic |= builds_statements(body, language).is_some();
         out.notifies |= notifies(body, language);
         // Operators are found by their symbol anywhere in the text: one that is not used
@@ -131,6 +174,48 @@ fn reach(
         }
     }
     out
+}
+
+/// The sequences `body` sets with `setval` or advances with `nextval` (in any case, quoted,
+/// schema-qualified or not), by the last part of the name in lower case, and whether it calls
+/// one on a sequence given otherwise than as a string literal (a variable, an oid, an
+/// expression), which may be any sequence.
+fn sequence_writes(body: &str) -> (Vec<String>, bool) {
+    let lower = body.to_ascii_lowercase();
+    let mut names = Vec::new();
+    let mut any = false;
+    for word in ["setval", "nextval"] {
+        for (at, _) in lower.match_indices(word) {
+            let before = lower[..at].chars().next_back();
+            let rest = &lower[at + word.len()..];
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$')
+                || rest
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$')
+            {
+                continue;
+            }
+            // `"setval"(`: the closing quote of a quoted name, then the call.
+            let rest = rest.strip_prefix('"').unwrap_or(rest).trim_start();
+            let Some(args) = rest.strip_prefix('(') else {
+                continue;
+            };
+            let args = args.trim_start();
+            let literal = args
+                .strip_prefix('\'')
+                .and_then(|a| a.split_once('\''))
+                .map(|(name, _)| name);
+            match literal {
+                Some(name) => {
+                    let last = name.rsplit('.').next().unwrap_or(name);
+                    names.push(last.trim_matches('"').to_owned());
+                }
+                None => any = true,
+            }
+        }
+    }
+    (names, any)
 }
 
 /// Whether `body` sends a notification (`pg_notify()`, PL/pgSQL's or SQL's `NOTIFY`): every
@@ -214,7 +299,21 @@ fn fallback(body: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::written_tables;
+    use super::{sequence_writes, written_tables};
+
+    #[test]
+    fn sequence_calls_are_found_in_any_spelling() {
+        let (names, any) = sequence_writes(
+            "BEGIN PERFORM setval('public.ticket_seq', 1); PERFORM pg_catalog.NEXTVAL ( 'Other_Seq'::regclass); \
+             PERFORM \"setval\"('\"Quoted\"', 2); PERFORM my_setval_helper(1); END",
+        );
+        assert_eq!(names, ["ticket_seq", "quoted", "other_seq"]);
+        assert!(!any);
+        let (names, any) = sequence_writes("BEGIN PERFORM setval(seq, length(NEW.name)); END");
+        assert!(names.is_empty());
+        assert!(any);
+        assert_eq!(sequence_writes("SELECT currval('s')"), (Vec::new(), false));
+    }
 
     #[test]
     fn writes_are_found_with_their_tables() {
