@@ -216,9 +216,9 @@ fn tenants_on_both_workers(owner: &mut PgConnection) -> Result<Vec<TenantId>, Bo
     Err(format!("no {TENANTS} tenants split evenly over two workers: shards on {ports:?}").into())
 }
 
-/// The scoped point lookup exactly as tenancy writes it (from [`diesel::debug_query`] inside
-/// a tenant transaction: SQL, then its binds), prepared as the owner and run with
-/// `EXPLAIN (ANALYZE, BUFFERS) EXECUTE` with those binds. Returns the SQL and the plan.
+/// The scoped point lookup exactly as tenancy writes it (its SQL from [`diesel::debug_query`]
+/// inside a tenant transaction), prepared as the owner and run with
+/// `EXPLAIN (ANALYZE, BUFFERS) EXECUTE` with the query's values. Returns the SQL and the plan.
 fn explain_scoped_lookup(
     side: &mut Side,
     tenancy: &Tenancy,
@@ -237,22 +237,16 @@ fn explain_scoped_lookup(
             .to_string(),
         )
     })?;
-    let (sql, binds) = shape
+    let (sql, _) = shape
         .split_once(" -- binds: ")
         .ok_or_else(|| format!("not debug_query output: {shape}"))?;
-    // The binds here are the tenant's UUID and integers.
-    let args: Vec<String> = binds
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .split(", ")
-        .map(|b| {
-            if uuid::Uuid::parse_str(b).is_ok() {
-                format!("'{b}'::uuid")
-            } else {
-                b.to_owned()
-            }
-        })
-        .collect();
+    // debug_query lists the tenant's bind alone (the statement's text is the checked one, not
+    // walked again), so the values are the query's own: the tenant, the id, the limit.
+    let args = [
+        format!("'{}'::uuid", tenant.as_uuid()),
+        EXPLAINED_ID.to_string(),
+        "1".to_owned(),
+    ];
     side.owner
         .batch_execute(&format!("PREPARE scoped_lookup AS {sql}"))?;
     let plan = support::explain(

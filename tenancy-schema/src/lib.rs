@@ -82,7 +82,9 @@
 //! filters as cheap as itself, so a function in your filter (`set_config`, `to_date`) would
 //! otherwise run on other tenants' rows of a table read sequentially, and show them in its
 //! value or its error. The guard costs half a comparison, less than any function PostgreSQL
-//! ships, so it runs first; it is no index condition and leaves the row estimates alone.
+//! ships, so it runs first; it is no index condition and leaves the row estimates alone. A
+//! `SELECT` from one table with no condition of yours (no filter, join or `HAVING`) goes
+//! without it: nothing of yours is then tested on a row before the equality.
 //!
 //! # Transactions
 //!

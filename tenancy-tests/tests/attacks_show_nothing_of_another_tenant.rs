@@ -305,7 +305,10 @@ fn cheap_functions_in_filters_run_on_own_rows_only() {
             .expect("analyse");
         let t = rls.tenancy(1);
         for sequential in [false, true] {
-            for (name, probe) in cheap_function_probes() {
+            for (name, probe) in probes_without_a_filter()
+                .into_iter()
+                .chain(cheap_function_probes())
+            {
                 let o = run(&t, a, |tx| {
                     if sequential {
                         tx.execute(diesel::sql_query("SET LOCAL enable_indexscan = off"))?;
@@ -329,8 +332,45 @@ fn cheap_functions_in_filters_run_on_own_rows_only() {
 /// A probe of [`cheap_functions_in_filters_run_on_own_rows_only`]: what it showed.
 type Probe = fn(&mut tenancy_schema::TenantTx<'_>) -> Result<String, Error>;
 
+/// Typed reads whose select list, `ORDER BY`, `GROUP BY` or `HAVING` call a function as cheap
+/// as the tenant predicate, each reading back what the function copied.
+fn probes_without_a_filter() -> [(&'static str, Probe); 3] {
+    [
+        // A HAVING without aggregates, which PostgreSQL moves into the scan.
+        ("HAVING, set_config", |tx| {
+            let rows: Vec<String> = tx.load(
+                comments::table
+                    .group_by(comments::body)
+                    .having(set_config("attack.seen", comments::body, true).gt("b"))
+                    .select(comments::body),
+            )?;
+            Ok(format!("{rows:?} {:?}", seen(tx)?))
+        }),
+        // No condition of the caller's: the predicate goes without its guard, and what the
+        // select list and ORDER BY call runs on rows the scan has already filtered.
+        ("no filter, set_config in the select list", |tx| {
+            let rows: Vec<String> = tx.load(
+                posts::table
+                    .select(set_config("attack.seen", posts::title, true))
+                    .order(posts::id.desc()),
+            )?;
+            Ok(format!("{rows:?} {:?}", seen(tx)?))
+        }),
+        ("no filter, set_config in ORDER BY and GROUP BY", |tx| {
+            let rows: Vec<String> = tx.load(
+                comments::table
+                    .group_by(comments::body)
+                    .select(comments::body)
+                    .order(set_config("attack.seen", comments::body, true)),
+            )?;
+            Ok(format!("{rows:?} {:?}", seen(tx)?))
+        }),
+    ]
+}
+
 /// Typed reads and writes whose filters call a function as cheap as the tenant predicate on
-/// tenant B's rows (`> 'b'`), each reading back what the function copied, where it copies.
+/// tenant B's rows (`> 'b'`), each reading back what the function copied, where it copies:
+/// one table, a join, a CTE, boxed, `tenants`, an update, a delete, a count.
 fn cheap_function_probes() -> [(&'static str, Probe); 9] {
     [
         ("own filter, set_config", |tx| {

@@ -54,13 +54,16 @@ pub(super) fn push_scoped_body_in(
     push_entry_predicate(entry, out)
 }
 
+/// `"<table>"."<column>"` of `entry`'s tenant column.
+fn push_entry_column(entry: &ScopeEntry, out: &mut AstPass<'_, '_, Pg>) -> QueryResult<()> {
+    push_quoted(out, entry.table)?;
+    out.push_sql(".");
+    push_quoted(out, entry.tenant_column)
+}
+
 /// The tenant predicate of `entry`'s table, its column named `"<table>"."<column>"`.
 fn push_entry_predicate(entry: &ScopeEntry, out: &mut AstPass<'_, '_, Pg>) -> QueryResult<()> {
-    push_tenant_predicate(out, |out| {
-        push_quoted(out, entry.table)?;
-        out.push_sql(".");
-        push_quoted(out, entry.tenant_column)
-    })
+    push_tenant_predicate(out, |out| push_entry_column(entry, out))
 }
 
 /// `<column> = $1 AND CASE WHEN <column> = ANY (ARRAY[$1]) THEN 1 END IS NOT NULL`: the
@@ -124,6 +127,12 @@ pub(super) struct OwnFilter {
     pub(super) entries: Arc<[ScopeEntry]>,
     /// Whether the statement has a `WHERE` clause of its own (then `AND` joins the predicates).
     pub(super) after_where: bool,
+    /// Whether the predicates carry their guard ([`push_tenant_predicate`]). Only a `SELECT`
+    /// from one table with no condition of the caller's anywhere (no `WHERE`, no `JOIN .. ON`,
+    /// no `HAVING`, which PostgreSQL may move into the scan) goes without: nothing of the
+    /// caller's is then evaluated on a row before the equality has passed it, and the guard
+    /// would only cost its planning and a test per row returned.
+    pub(super) guarded: bool,
 }
 
 impl ScopePlan {
@@ -150,7 +159,13 @@ impl ScopePlan {
             } else {
                 " WHERE "
             });
-            push_entry_predicate(entry, out)?;
+            if filter.guarded {
+                push_entry_predicate(entry, out)?;
+            } else {
+                push_entry_column(entry, out)?;
+                out.push_sql(" = ");
+                out.push_sql(TENANT_PARAM);
+            }
         }
         Ok(())
     }

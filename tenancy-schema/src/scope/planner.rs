@@ -167,9 +167,13 @@ fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<(ScopeP
         // the statement's own `WHERE` clause, if that keeps the filter whole.
         let mut ctes = unique.clone();
         ctes.retain(|t| !own.iter().any(|o| o.table == t.table));
+        let from = query.written_from()?;
+        let guarded =
+            after_where || !crate::sql_lexer::holds_no_condition(&planned.sql, &from, own[0].table);
         let filter = OwnFilter {
             entries: own.iter().copied().collect(),
             after_where,
+            guarded,
         };
         let own_filter = render(&OwnFilterText(&filter))?;
         let candidate = ScopePlan {
@@ -181,9 +185,8 @@ fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<(ScopeP
         };
         let predicates: Vec<(&str, &str)> =
             own.iter().map(|e| (e.table, e.tenant_column)).collect();
-        let from = query.written_from()?;
         if let Some(sent) = rewritten(query, &candidate, &bind, &planned, ("", &own_filter))?
-            && crate::sql_lexer::filter_holds(&sent.sql, &from, &predicates)
+            && crate::sql_lexer::filter_holds(&sent.sql, &from, &predicates, guarded)
         {
             return Ok((candidate, sent));
         }

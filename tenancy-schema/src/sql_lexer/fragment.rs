@@ -107,13 +107,41 @@ pub(super) const TENANT: Token = Token::Param(1);
 
 /// The tenant predicate tenancy writes for `"<table>"."<column>"`, as text
 /// (`crate::scope::plan::push_tenant_predicate` writes it into statements).
-fn tenant_predicate_text(table: &str, column: &str) -> String {
+fn tenant_predicate_text(table: &str, column: &str, guarded: bool) -> String {
     let name = format!(
         "\"{}\".\"{}\"",
         table.replace('"', "\"\""),
         column.replace('"', "\"\"")
     );
-    format!("{name} = $1 AND CASE WHEN {name} = ANY (ARRAY[$1]) THEN 1 END IS NOT NULL")
+    if guarded {
+        format!("{name} = $1 AND CASE WHEN {name} = ANY (ARRAY[$1]) THEN 1 END IS NOT NULL")
+    } else {
+        format!("{name} = $1")
+    }
+}
+
+/// Whether the `SELECT` in `sql`, whose `FROM` clause as Diesel writes it is `from`, reads
+/// `table` alone with no condition of the caller's that PostgreSQL could test on a row before
+/// tenancy's predicate: `from` is that table and nothing else (no join, so no `ON`), and the
+/// statement has no `WHERE` (it has none yet when asked) and no `HAVING` at the top level (a
+/// `HAVING` without aggregates is moved into the scan).
+pub(crate) fn holds_no_condition(sql: &str, from: &str, table: &str) -> bool {
+    let (Ok(tokens), Ok(from)) = (code_tokens(sql), code_tokens(from)) else {
+        return false;
+    };
+    reads_bare(&from, table)
+        && ["where", "having"]
+            .iter()
+            .all(|word| top_level(&tokens, word).is_empty())
+}
+
+/// Whether the `FROM` clause `from` (its tokens) is `FROM "<table>"` and nothing else.
+fn reads_bare(from: &[Token], table: &str) -> bool {
+    matches!(
+        from,
+        [keyword, Token::Ident { name, quoted: true }]
+            if is_keyword(Some(keyword), "from") && name == table
+    )
 }
 
 /// The clauses that may follow a `WHERE` clause in a `SELECT` Diesel writes.
@@ -126,12 +154,28 @@ const AFTER_WHERE: &[&str] = &["group", "having", "order", "limit", "offset", "f
 /// (the predicates joined by `AND`), followed by the end of the statement or the next clause.
 /// Anything else (a filter with a top-level `OR` that Diesel did not parenthesise, a comment,
 /// a `;`) answers `false`, and the caller shadows the tables with CTEs instead.
-pub(crate) fn filter_holds(sql: &str, from: &str, predicates: &[(&str, &str)]) -> bool {
+pub(crate) fn filter_holds(
+    sql: &str,
+    from: &str,
+    predicates: &[(&str, &str)],
+    guarded: bool,
+) -> bool {
     let (Ok(tokens), Ok(from)) = (code_tokens(sql), code_tokens(from)) else {
         return false;
     };
     if predicates.is_empty() || from.is_empty() {
         return false;
+    }
+    // Without its guard a predicate may stand alone only where nothing of the caller's could
+    // be evaluated on a row before it: one table, no join, no `HAVING`, and (below) nothing
+    // but the predicate in the `WHERE` clause.
+    if !guarded {
+        let [(table, _)] = predicates else {
+            return false;
+        };
+        if !reads_bare(&from, table) || !top_level(&tokens, "having").is_empty() {
+            return false;
+        }
     }
     let wheres = top_level(&tokens, "where");
     let [where_at] = wheres[..] else {
@@ -144,7 +188,7 @@ pub(crate) fn filter_holds(sql: &str, from: &str, predicates: &[(&str, &str)]) -
         return false;
     }
     let mut i = where_at + 1;
-    if tokens.get(i) == Some(&Token::Punct('(')) {
+    if guarded && tokens.get(i) == Some(&Token::Punct('(')) {
         let Some(end) = group_end(&tokens, i) else {
             return false;
         };
@@ -160,7 +204,7 @@ pub(crate) fn filter_holds(sql: &str, from: &str, predicates: &[(&str, &str)]) -
             }
             i += 1;
         }
-        let Ok(predicate) = tokenize(&tenant_predicate_text(table, column)) else {
+        let Ok(predicate) = tokenize(&tenant_predicate_text(table, column, guarded)) else {
             return false;
         };
         if tokens.get(i..i + predicate.len()) != Some(&predicate[..]) {

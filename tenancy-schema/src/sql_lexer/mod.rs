@@ -23,7 +23,9 @@ mod write_shape;
 pub(crate) use assignments::assignments;
 pub(crate) use assignments::set_list_assignments;
 pub use error::SqlTextError;
-pub(crate) use fragment::{check_balanced, check_conjunction, filter_holds, is_code_at};
+pub(crate) use fragment::{
+    check_balanced, check_conjunction, filter_holds, holds_no_condition, is_code_at,
+};
 #[cfg(feature = "check")]
 pub(crate) use lexer::{Token, code_start, tokenize};
 pub(crate) use names::{DYNAMIC_SQL, NameUse, STATISTICS_VIEWS, UseKind, names};

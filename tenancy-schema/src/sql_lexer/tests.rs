@@ -41,7 +41,7 @@ fn fragments_must_stay_inside_their_parentheses() {
 
 #[test]
 fn a_tenant_predicate_in_the_where_clause_holds_only_for_the_whole_filter() {
-    let holds = |sql: &str| filter_holds(sql, r#" FROM "posts""#, &[("posts", "tenant_id")]);
+    let holds = |sql: &str| filter_holds(sql, r#" FROM "posts""#, &[("posts", "tenant_id")], true);
     let tp = |table: &str, n: u8| {
         format!(
             r#""{table}"."tenant_id" = ${n} AND CASE WHEN "{table}"."tenant_id" = ANY (ARRAY[${n}]) THEN 1 END IS NOT NULL"#
@@ -100,7 +100,8 @@ fn a_tenant_predicate_in_the_where_clause_holds_only_for_the_whole_filter() {
             r#"SELECT 1 FROM "posts" INNER JOIN "comments" ON ("comments"."post_id" = "posts"."id") WHERE (x) AND {posts} AND {comments} LIMIT $3"#
         ),
         join,
-        &both
+        &both,
+        true
     ));
     assert!(!filter_holds(
         &format!(
@@ -108,12 +109,14 @@ fn a_tenant_predicate_in_the_where_clause_holds_only_for_the_whole_filter() {
             tp("comments", 2)
         ),
         join_y,
-        &both
+        &both,
+        true
     ));
     assert!(!filter_holds(
         &format!(r#"SELECT 1 FROM "posts" INNER JOIN "comments" ON (y) WHERE (x) AND {posts}"#),
         join_y,
-        &both
+        &both,
+        true
     ));
     // A quote that opens in one clause and closes in another is read as the server reads it.
     assert!(!holds(&format!(
@@ -129,6 +132,48 @@ fn a_tenant_predicate_in_the_where_clause_holds_only_for_the_whole_filter() {
     assert!(!holds(&format!(
         r#"SELECT "posts"."title", ' FROM "posts" WHERE (' AS x FROM (SELECT title, $1 AS tenant_id FROM posts) AS posts WHERE (true) AND {p}"#
     )));
+}
+
+#[test]
+fn a_predicate_goes_without_its_guard_only_where_nothing_of_the_callers_is_tested() {
+    let bare = r#" FROM "posts""#;
+    let alone = |sql: &str| filter_holds(sql, bare, &[("posts", "tenant_id")], false);
+    let p = r#""posts"."tenant_id" = $1"#;
+    assert!(alone(&format!(
+        r#"SELECT "posts"."title" FROM "posts" WHERE {p} ORDER BY "posts"."id" DESC LIMIT $2"#
+    )));
+    // A filter of the caller's, a HAVING the planner may move into the scan, a join's ON.
+    assert!(!alone(&format!(
+        r#"SELECT "posts"."title" FROM "posts" WHERE ("posts"."id" = $2) AND {p}"#
+    )));
+    assert!(!alone(&format!(
+        r#"SELECT "posts"."title" FROM "posts" WHERE {p} GROUP BY "posts"."title" HAVING (f("posts"."title"))"#
+    )));
+    let join = r#" FROM "posts" INNER JOIN "categories" ON (f("posts"."title"))"#;
+    assert!(!filter_holds(
+        &format!("SELECT 1{join} WHERE {p}"),
+        join,
+        &[("posts", "tenant_id")],
+        false
+    ));
+    // Asked before the predicates are written: the same conditions.
+    let select = r#"SELECT "posts"."title" FROM "posts" ORDER BY "posts"."id""#;
+    assert!(holds_no_condition(select, bare, "posts"));
+    assert!(!holds_no_condition(
+        r#"SELECT "posts"."title" FROM "posts" WHERE (x)"#,
+        bare,
+        "posts"
+    ));
+    assert!(!holds_no_condition(
+        r#"SELECT 1 FROM "posts" GROUP BY 1 HAVING (x)"#,
+        bare,
+        "posts"
+    ));
+    assert!(!holds_no_condition(
+        select,
+        r#" FROM "posts" INNER JOIN "c" ON (x)"#,
+        "posts"
+    ));
 }
 
 #[test]
