@@ -36,7 +36,8 @@
 //! Every tenant predicate (in a CTE, a statement's own `WHERE` clause, a write's or a locked
 //! derived table's) is written with a guard behind it that PostgreSQL runs ahead of the
 //! statement's own filters (`plan::push_tenant_predicate`), so no function of the caller's
-//! sees another tenant's row before the predicate drops it.
+//! sees another tenant's row before the predicate drops it. A `SELECT` from one table with no
+//! condition of the caller's (no `WHERE`, join or `HAVING`) goes without it.
 //!
 //! Row locks (`FOR UPDATE`) do not apply to CTEs, so a locking query on a single table is
 //! written with a derived table instead (`FROM (SELECT * FROM "posts" WHERE ...) AS "posts"`),

@@ -153,7 +153,9 @@ const AFTER_WHERE: &[&str] = &["group", "having", "order", "limit", "offset", "f
 /// parentheses, right behind its `FROM` clause as Diesel writes it (`from`), and it reads `WHERE <predicates>` or `WHERE (<one group>) AND <predicates>`
 /// (the predicates joined by `AND`), followed by the end of the statement or the next clause.
 /// Anything else (a filter with a top-level `OR` that Diesel did not parenthesise, a comment,
-/// a `;`) answers `false`, and the caller shadows the tables with CTEs instead.
+/// a `;`) answers `false`, and the caller shadows the tables with CTEs instead. Each predicate
+/// carries its guard when `guarded`; without, the statement must read one table with nothing
+/// of the caller's in front of the predicate, in a join or in a `HAVING`.
 pub(crate) fn filter_holds(
     sql: &str,
     from: &str,
