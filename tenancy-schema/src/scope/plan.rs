@@ -8,7 +8,7 @@ use diesel::query_builder::AstPass;
 use uuid::Uuid;
 
 use super::entry::ScopeEntry;
-use super::first_bind::TENANT_PARAM;
+use crate::sql_lexer::{TENANT_EQUALS, TENANT_GUARD};
 
 /// `out.push_identifier(name)` without its copy: Diesel's Postgres builder doubles quotes
 /// through `str::replace`, an allocation per identifier, and the shadowing prefix pushes four
@@ -86,14 +86,12 @@ pub(super) fn push_tenant_predicate<'b>(
     out: &mut AstPass<'_, 'b, Pg>,
     mut column: impl FnMut(&mut AstPass<'_, 'b, Pg>) -> QueryResult<()>,
 ) -> QueryResult<()> {
+    let [open, close] = TENANT_GUARD;
     column(out)?;
-    out.push_sql(" = ");
-    out.push_sql(TENANT_PARAM);
-    out.push_sql(" AND CASE WHEN ");
+    out.push_sql(TENANT_EQUALS);
+    out.push_sql(open);
     column(out)?;
-    out.push_sql(" = ANY (ARRAY[");
-    out.push_sql(TENANT_PARAM);
-    out.push_sql("]) THEN 1 END IS NOT NULL");
+    out.push_sql(close);
     Ok(())
 }
 
@@ -163,8 +161,7 @@ impl ScopePlan {
                 push_entry_predicate(entry, out)?;
             } else {
                 push_entry_column(entry, out)?;
-                out.push_sql(" = ");
-                out.push_sql(TENANT_PARAM);
+                out.push_sql(TENANT_EQUALS);
             }
         }
         Ok(())

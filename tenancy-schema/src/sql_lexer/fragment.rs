@@ -105,18 +105,30 @@ pub(crate) fn check_conjunction(predicate: &str, prefix: &str) -> Result<(), Sql
 /// tenant column that names another (`= $2`, a value a fragment bound) is not tenancy's.
 pub(super) const TENANT: Token = Token::Param(1);
 
-/// The tenant predicate tenancy writes for `"<table>"."<column>"`, as text
-/// (`crate::scope::plan::push_tenant_predicate` writes it into statements).
+/// What tenancy's tenant predicate writes after the tenant column: `<column> = $1`.
+pub(crate) const TENANT_EQUALS: &str = " = $1";
+
+/// The guard behind the equality, in the two pieces around the tenant column it names again:
+/// `<column> = $1 AND CASE WHEN <column> = ANY (ARRAY[$1]) THEN 1 END IS NOT NULL`. The
+/// statements (`crate::scope::plan::push_tenant_predicate`) and the check of what they send
+/// ([`filter_holds`]) both write it from these.
+pub(crate) const TENANT_GUARD: [&str; 2] = [
+    " AND CASE WHEN ",
+    " = ANY (ARRAY[$1]) THEN 1 END IS NOT NULL",
+];
+
+/// The tenant predicate tenancy writes for `"<table>"."<column>"`, as text.
 fn tenant_predicate_text(table: &str, column: &str, guarded: bool) -> String {
     let name = format!(
         "\"{}\".\"{}\"",
         table.replace('"', "\"\""),
         column.replace('"', "\"\"")
     );
+    let [open, close] = TENANT_GUARD;
     if guarded {
-        format!("{name} = $1 AND CASE WHEN {name} = ANY (ARRAY[$1]) THEN 1 END IS NOT NULL")
+        format!("{name}{TENANT_EQUALS}{open}{name}{close}")
     } else {
-        format!("{name} = $1")
+        format!("{name}{TENANT_EQUALS}")
     }
 }
 
