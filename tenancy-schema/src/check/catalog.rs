@@ -775,18 +775,10 @@ impl Catalog {
     /// role reached through its memberships ..`, or through the SECURITY DEFINER function
     /// that runs as it.
     pub(super) fn how_acting_as(&self, role: &str) -> String {
-        match self.acting.get(role).map(String::as_str) {
-            Some("") => {
-                "a role that the owner of a SECURITY DEFINER function a session of it may run is a member of: the function's body has its rights".to_owned()
-            }
-            Some(function) => format!(
-                "the owner of SECURITY DEFINER function {function}, which a session of it may run (directly, or from another such function): its body runs with `{role}`'s rights"
-            ),
-            None => {
-                "a login of it, or a role reached through its memberships by SET ROLE or inherited"
-                    .to_owned()
-            }
-        }
+        through_definer(&self.acting, role).unwrap_or_else(|| {
+            "a login of it, or a role reached through its memberships by SET ROLE or inherited"
+                .to_owned()
+        })
     }
 
     /// Whether the database alone says `table` holds tenant rows: it has the tenant column and
@@ -818,6 +810,26 @@ impl Catalog {
             .bind::<Array<Text>, _>(&self.reachable)
             .load(conn)
     }
+}
+
+/// How a session of the application acts as `role` when a SECURITY DEFINER function, not a
+/// membership, reaches it (`acting`, [`Catalog::acting`]), for a message; `None` for a role
+/// reached through memberships alone.
+fn through_definer(acting: &BTreeMap<String, String>, role: &str) -> Option<String> {
+    Some(match acting.get(role)?.as_str() {
+        "" => "a role that the owner of a SECURITY DEFINER function a session of it may run is a member of: the function's body has its rights".to_owned(),
+        function => format!(
+            "the owner of SECURITY DEFINER function {function}, which a session of it may run (directly, or from another such function): its body runs with `{role}`'s rights"
+        ),
+    })
+}
+
+/// Orders two rows about the same object that different roles may use: those of the
+/// application role and its logins first, then by role, so that `dedup_by` keeps the row
+/// whose role a message can name most directly.
+fn app_roles_first(app_and_logins: &[String], a: &str, b: &str) -> std::cmp::Ordering {
+    let app = |role: &str| app_and_logins.iter().any(|r| r == role);
+    app(b).cmp(&app(a))
 }
 
 /// Whether an object's comment says a person reviewed what a lint would report about it
@@ -1774,11 +1786,7 @@ pub(super) fn load_catalog(
         a.name
             .cmp(&b.name)
             .then(b.owner_bypasses.cmp(&a.owner_bypasses))
-            .then_with(|| {
-                app_and_logins
-                    .contains(&b.role)
-                    .cmp(&app_and_logins.contains(&a.role))
-            })
+            .then_with(|| app_roles_first(&app_and_logins, &a.role, &b.role))
             .then_with(|| a.role.cmp(&b.role))
     });
     routines.dedup_by(|later, first| later.name == first.name);
@@ -1805,11 +1813,7 @@ pub(super) fn load_catalog(
     views.sort_by(|a, b| {
         a.name
             .cmp(&b.name)
-            .then_with(|| {
-                app_and_logins
-                    .contains(&b.role)
-                    .cmp(&app_and_logins.contains(&a.role))
-            })
+            .then_with(|| app_roles_first(&app_and_logins, &a.role, &b.role))
             .then_with(|| b.readable.cmp(&a.readable))
             .then_with(|| a.role.cmp(&b.role))
     });
@@ -2062,17 +2066,11 @@ pub(super) fn load_catalog(
             .get_result(conn)?;
         for what in of_login.forgeable_by {
             if !context.forgeable_by.contains(&what) {
-                context.forgeable_by.push(match acting.get(login).map(String::as_str) {
-                    Some("") => format!(
-                        "{what} (granted to {login}, a role that the owner of a SECURITY DEFINER function a session of it may run is a member of: the function's body has its rights)"
-                    ),
-                    Some(function) => format!(
-                        "{what} (granted to {login}, the owner of SECURITY DEFINER function {function}, which a session of it may run: the function's body has {login}'s rights)"
-                    ),
-                    None => format!(
-                        "{what} (granted to {login}, a login of it or a role a login may become)"
-                    ),
-                });
+                let how = through_definer(&acting, login)
+                    .unwrap_or_else(|| "a login of it or a role a login may become".to_owned());
+                context
+                    .forgeable_by
+                    .push(format!("{what} (granted to {login}, {how})"));
             }
         }
     }
