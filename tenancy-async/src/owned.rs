@@ -76,8 +76,10 @@ impl OwnedTenantTx {
     /// pool only once that succeeded.
     ///
     /// # Errors
-    /// Database errors (a deferred constraint, a serialization failure, a lost connection):
-    /// nothing was committed, and the connection is closed.
+    /// Database errors (a deferred constraint, a serialization failure, a statement cancelled
+    /// by another session): nothing was committed, and the connection is closed. A connection
+    /// lost while the `COMMIT` was on its way, or this future dropped after it was sent, leaves
+    /// the outcome unknown, as with any client.
     pub async fn commit(mut self) -> Result<(), Error> {
         end_transaction(&mut self.conn, "COMMIT").await
     }

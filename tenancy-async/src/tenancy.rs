@@ -13,7 +13,7 @@ use tenancy_schema::__private_v0_1::executor::{
     Begin, ConnectionState, ContextEntry, INSPECT_SESSION_SQL, OpenStatement, SessionEnd,
     TransactionOptions, admin_direct, admin_setup_sql, begin_with, checks_tenant_status,
     context_entry, context_key, end_sql, has_admin_audit, is_connection_loss, log_admin_use,
-    record_admin_use,
+    record_admin_use, reset_after_commit,
 };
 use tenancy_schema::{
     ContextKey, Error, PrincipalId, SessionState, Tenancy, TenancyConfig, TenantId,
@@ -218,7 +218,9 @@ impl AsyncTenancy {
     /// Runs `f` in a transaction bound to `tenant`, as the application role. Commits when
     /// `f` returns `Ok`, rolls back on `Err`. When the returned future is dropped before it
     /// completes (a timeout, a client that went away) or `f` panics, the connection is closed
-    /// instead of going back to the pool, and PostgreSQL rolls the transaction back.
+    /// instead of going back to the pool, and PostgreSQL rolls the transaction back, unless the
+    /// future was dropped after its `COMMIT` was sent: then the commit may have happened, as
+    /// with any client.
     ///
     /// # Errors
     /// Whatever `f` returns, or the errors of [`tenancy_schema::Tenancy::transaction`]
@@ -603,6 +605,13 @@ pub(crate) async fn end_transaction(conn: &mut SessionConn, end: &str) -> Result
         if let TransactionManagerStatus::Valid(valid) = status {
             valid.change_transaction_depth(TransactionDepthChange::DecreaseDepth)?;
         }
+    }
+    if let Some(reset) = reset_after_commit(end, conn.state.session_end)
+        && conn.conn.batch_execute(reset).await.is_err()
+    {
+        // Committed: only the session is in doubt. The connection stays marked, so the pool
+        // closes it instead of handing it out again.
+        return Ok(());
     }
     statements::after_end(conn);
     conn.state.in_flight = conn.transaction_open();

@@ -727,3 +727,145 @@ async fn a_sequence_value_drawn_by_one_tenant_is_not_readable_by_the_next() {
         "no native fixture ran"
     );
 }
+
+/// Tenant `tenant`'s rows among `ids`, read as the table's owner.
+fn kept(rls: Rls, tenant: TenantId, ids: &[i32]) -> Vec<i32> {
+    posts::table
+        .filter(posts::tenant_id.eq(tenant))
+        .filter(posts::id.eq_any(ids))
+        .select(posts::id)
+        .order(posts::id)
+        .load(&mut rls.owner())
+        .expect("read as the owner")
+}
+
+/// A transaction reported as failed kept nothing, whatever failed at its end. Raw SQL the end
+/// refuses (a prepared statement, a cursor `WITH HOLD`) fails it before its `COMMIT`; a
+/// `LISTEN`, which the SQL context can only find once committed, is undone and the
+/// transaction commits; the native context refuses all three when they run. And another
+/// session of the same login cancelling every statement of the tenant's pool it finds running
+/// (`pg_cancel_backend`, which any tenant's raw SQL may call) fails transactions, but never
+/// turns a kept write into an error, nor an error into a kept write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_reported_as_failed_kept_nothing() {
+    let mut cancels_sent = 0;
+    for (rls, pipeline) in Rls::all_async() {
+        let label = format!("{rls:?} pipelined={pipeline}");
+        let (a, b) = rls.two_tenants();
+        let t = async_tenancy_with(rls, 1, pipeline).await;
+        let attempts = [
+            "PREPARE zz_end AS SELECT 1",
+            "DECLARE zz_end CURSOR WITH HOLD FOR SELECT 1",
+            "LISTEN zz_end",
+        ];
+        for (id, attempt) in (70_000..).step_by(2).zip(attempts) {
+            let undone = attempt.starts_with("LISTEN") && !rls.native();
+            let closure = t
+                .transaction(a, async |tx| {
+                    insert(tx, id, "kept only if committed").await?;
+                    let _ = tx.execute(diesel::sql_query(attempt)).await;
+                    Ok::<_, Error>(())
+                })
+                .await;
+            let mut owned = t.begin(a, None).await.expect("begin");
+            insert(&mut owned.tx(), id + 1, "kept only if committed")
+                .await
+                .expect("insert");
+            let _ = owned.tx().execute(diesel::sql_query(attempt)).await;
+            let committed = owned.commit().await;
+            let expected: Vec<i32> = if undone { vec![id, id + 1] } else { vec![] };
+            assert_eq!(kept(rls, a, &[id, id + 1]), expected, "{label} {attempt}");
+            assert_eq!(closure.is_ok(), undone, "{label} {attempt}: {closure:?}");
+            assert_eq!(
+                committed.is_ok(),
+                undone,
+                "{label} {attempt}: {committed:?}"
+            );
+            assert_async_sessions_clean(&t, &label).await;
+        }
+        cancels_sent += cancelled_ends(rls, pipeline, a, b, &label).await;
+    }
+    assert!(
+        cancels_sent > 0,
+        "no statement was ever cancelled: the test proved nothing"
+    );
+}
+
+/// Runs tenant `b`'s inserts on a pool of two while tenant `a`'s raw SQL cancels every
+/// statement of that pool it finds running; checks each outcome against what was kept and
+/// returns how many cancels were sent.
+async fn cancelled_ends(rls: Rls, pipeline: bool, a: TenantId, b: TenantId, label: &str) -> u64 {
+    #[derive(QueryableByName)]
+    struct Sent {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let name = format!("zz_end_{}", uuid::Uuid::now_v7().simple());
+    let victim = async_tenancy_named(rls, 2, pipeline, Some(&name)).await;
+    let attacker = async_tenancy_with(rls, 1, false).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cancel = format!(
+        "SELECT count(pg_cancel_backend(pid)) AS n FROM pg_stat_activity \
+         WHERE application_name = '{name}' AND state = 'active'"
+    );
+    let attack = {
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            let mut sent = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let round = attacker
+                    .transaction(a, async |tx| {
+                        let mut n = 0;
+                        for _ in 0..20 {
+                            let rows: Vec<Sent> =
+                                tx.load_sql(diesel::sql_query(cancel.clone())).await?;
+                            n += rows[0].n;
+                        }
+                        Ok::<_, Error>(n)
+                    })
+                    .await;
+                sent += round.map_or(0, |n| u64::try_from(n).unwrap_or(0));
+            }
+            sent
+        })
+    };
+    let workers: Vec<_> = (0..2)
+        .map(|w| {
+            let victim = victim.clone();
+            tokio::spawn(async move {
+                let mut outcomes = Vec::new();
+                for i in 0..60 {
+                    let id = 80_000 + w * 1_000 + i;
+                    let r = victim
+                        .transaction(b, async |tx| insert(tx, id, "under cancels").await)
+                        .await;
+                    outcomes.push((id, r.is_ok()));
+                }
+                outcomes
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for worker in workers {
+        outcomes.extend(worker.await.expect("worker"));
+    }
+    stop.store(true, Ordering::SeqCst);
+    let sent = attack.await.expect("attacker");
+    let ids: Vec<i32> = outcomes.iter().map(|(id, _)| *id).collect();
+    let kept = kept(rls, b, &ids);
+    for (id, ok) in &outcomes {
+        assert_eq!(
+            *ok,
+            kept.contains(id),
+            "{label}: transaction {id} reported {} but its write was {}",
+            if *ok { "committed" } else { "failed" },
+            if kept.contains(id) {
+                "kept"
+            } else {
+                "not kept"
+            },
+        );
+    }
+    assert_async_sessions_clean(&victim, label).await;
+    sent
+}

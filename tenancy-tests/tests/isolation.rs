@@ -1232,8 +1232,10 @@ fn a_write_shadows_its_target_only_where_a_sub_query_reads_it() {
 /// SQL `PREPARE`, cursors `WITH HOLD` and `LISTEN` outlive the transaction, a rollback and the
 /// session reset; a prepared statement named like one of the driver's would run in the next
 /// transaction on the connection, another tenant's perhaps. None reaches the next checkout:
-/// with the SQL context the end of the transaction finds them and the connection is closed,
-/// with the native context the extension refuses them when they run.
+/// with the SQL context the end of the transaction finds them before its commit (a `LISTEN`,
+/// which shows only once committed, is undone) and the connection is closed, with the native
+/// context the extension refuses them when they run. A transaction whose end refuses them
+/// keeps nothing: its error is never the report of a commit that happened.
 #[test]
 fn session_state_made_by_sql_does_not_reach_the_next_transaction() {
     for rls in Rls::all() {
@@ -1266,10 +1268,35 @@ fn session_state_made_by_sql_does_not_reach_the_next_transaction_with(rls: Rls) 
         "DECLARE tenancy_held CURSOR WITH HOLD FOR SELECT title FROM posts",
         "LISTEN tenancy_channel",
     ];
-    for attempt in attempts {
-        // Committed: the transaction fails (at the statement, or at its end).
-        let committed = t.transaction(a, |tx| tx.execute(diesel::sql_query(attempt)));
-        assert!(committed.is_err(), "{rls:?} {attempt}: {committed:?}");
+    for (n, attempt) in (61_000..).zip(attempts) {
+        // Committed: the transaction fails (at the statement, or at its end, before its
+        // commit) and keeps nothing, or (a `LISTEN` on the SQL context, which only shows once
+        // committed) the end undoes it and the transaction commits.
+        let slug = format!("session-state-{n}");
+        let committed = t.transaction(a, |tx| {
+            tx.insert(
+                posts::table,
+                NewPost {
+                    id: n,
+                    title: "kept only if committed",
+                    slug: &slug,
+                },
+            )?;
+            tx.execute(diesel::sql_query(attempt))
+        });
+        let kept: i64 = posts::table
+            .filter(posts::tenant_id.eq(a))
+            .filter(posts::slug.eq(&slug))
+            .count()
+            .get_result(&mut rls.owner())
+            .unwrap();
+        let undone = attempt.starts_with("LISTEN") && !rls.native();
+        assert_eq!(
+            committed.is_ok(),
+            undone,
+            "{rls:?} {attempt}: {committed:?}"
+        );
+        assert_eq!(kept, i64::from(undone), "{rls:?} {attempt}: {committed:?}");
         assert_eq!(left(&t), 0, "{rls:?} {attempt}, committed");
         // Rolled back: the caller's error is what comes back.
         let rolled_back: Result<(), Error> = t.transaction(a, |tx| {

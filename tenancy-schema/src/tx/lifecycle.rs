@@ -166,14 +166,34 @@ pub fn begin_failure(
 
 /// The message that ends a transaction: `end` (`COMMIT` or `ROLLBACK`) and, unless the
 /// session is guarded, the session reset, so that one round trip does both.
+///
+/// A checked session's `COMMIT` is the exception: the check runs before it, in the
+/// transaction, with `UNLISTEN *` (a `LISTEN` only shows once committed, so it is undone
+/// rather than found), and `COMMIT` is the message's last statement. Whatever fails in that
+/// message fails before anything is committed, so an error always means nothing was kept;
+/// a statement after the `COMMIT` could fail (cancelled by `pg_cancel_backend` from another
+/// session of the same login, which every tenant's transactions share) after the commit,
+/// and the caller would be told of an error for a transaction that was kept. The reset goes
+/// in a message of its own once the `COMMIT` was answered ([`reset_after_commit`]).
 #[doc(hidden)]
 #[must_use]
 pub fn end_sql(end: &str, session_end: SessionEnd) -> String {
     match session_end {
         SessionEnd::Reset => format!("{end}; {SESSION_RESET}"),
+        SessionEnd::Checked if end == "COMMIT" => format!("{SESSION_CHECK}; UNLISTEN *; COMMIT"),
         SessionEnd::Checked => format!("{end}; {SESSION_CHECK}; {SESSION_RESET}"),
         SessionEnd::Guarded => end.to_owned(),
     }
+}
+
+/// The message a transaction's end sends after [`end_sql`]'s was answered: the session reset
+/// after a checked session's `COMMIT`, none otherwise. The transaction is committed by then:
+/// when this message fails, the commit stands and the connection, its state in doubt, is
+/// discarded instead of pooled.
+#[doc(hidden)]
+#[must_use]
+pub fn reset_after_commit(end: &str, session_end: SessionEnd) -> Option<&'static str> {
+    (session_end == SessionEnd::Checked && end == "COMMIT").then_some(SESSION_RESET)
 }
 
 /// The message that opens the transaction of a tenant (or, with `tenant` `None`, of the
@@ -363,7 +383,9 @@ fn forgets_statements(session_end: SessionEnd, raw_sql: &Cell<bool>) -> bool {
 /// Sends `COMMIT` or `ROLLBACK` followed by the session reset (and, when `forget` is set,
 /// `DEALLOCATE ALL`, then empties Diesel's statement cache to match), and tells Diesel's
 /// transaction manager that the transaction is over. On any failure the connection is
-/// marked broken: whether the transaction ended or the reset ran is then unknown.
+/// marked broken: whether the transaction ended or the reset ran is then unknown, except
+/// for a reset sent after the `COMMIT` was answered ([`reset_after_commit`]), whose failure
+/// leaves the commit standing.
 fn end_transaction(
     conn: &mut PgConnection,
     end: &str,
@@ -378,28 +400,39 @@ fn end_transaction(
         return Err(diesel::result::Error::NotInTransaction);
     }
     let mut sql = end_sql(end, session_end);
+    let mut after = reset_after_commit(end, session_end).map(str::to_owned);
     if forget {
-        sql.push_str("; DEALLOCATE ALL");
+        // With the reset, wherever it goes.
+        after
+            .as_mut()
+            .unwrap_or(&mut sql)
+            .push_str("; DEALLOCATE ALL");
     }
     match conn.batch_execute(&sql) {
         Ok(()) => {
+            // Diesel's connection reads the server's transaction status after every message
+            // and resets its transaction manager once the server is idle again; anything
+            // else means the transaction is still open, and the connection must go.
+            let status = AnsiTransactionManager::transaction_manager_status_mut(conn);
+            if !matches!(status, TransactionManagerStatus::Valid(valid) if valid.transaction_depth().is_none())
+            {
+                status.set_in_error();
+                return Err(diesel::result::Error::BrokenTransactionManager);
+            }
+            if let Some(after) = after
+                && conn.batch_execute(&after).is_err()
+            {
+                // Committed: only the session is in doubt, and the connection goes.
+                AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
+                return Ok(());
+            }
             if forget {
                 // Diesel names its statements by a counter that never repeats, so those it
                 // prepares next cannot meet the old names.
                 conn.set_prepared_statement_cache_size(CacheSize::Disabled);
                 conn.set_prepared_statement_cache_size(CacheSize::Unbounded);
             }
-            // Diesel's connection reads the server's transaction status after every message
-            // and resets its transaction manager once the server is idle again; anything
-            // else means the transaction is still open, and the connection must go.
-            let status = AnsiTransactionManager::transaction_manager_status_mut(conn);
-            if matches!(status, TransactionManagerStatus::Valid(valid) if valid.transaction_depth().is_none())
-            {
-                Ok(())
-            } else {
-                status.set_in_error();
-                Err(diesel::result::Error::BrokenTransactionManager)
-            }
+            Ok(())
         }
         Err(e) => {
             AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
