@@ -568,6 +568,63 @@ const CASES: &[Case] = &[
         breaks: "ALTER TABLE gadgets ADD COLUMN plan_id uuid CONSTRAINT gadgets_plan_fk REFERENCES plans ON DELETE CASCADE; GRANT DELETE ON plans TO tenancy_app",
         fix: "REVOKE DELETE ON plans FROM tenancy_app",
     },
+    // A tenant key that moves a deleted tenant's rows to the tenant its default names.
+    Case {
+        id: "TEN045",
+        object: "foreign key gadgets_tenant_fk on gadgets",
+        breaks: "ALTER TABLE gadgets DROP CONSTRAINT gadgets_tenant_fk; ALTER TABLE gadgets ADD CONSTRAINT gadgets_tenant_fk FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE SET DEFAULT",
+        fix: "ALTER TABLE gadgets DROP CONSTRAINT gadgets_tenant_fk; ALTER TABLE gadgets ADD CONSTRAINT gadgets_tenant_fk FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE",
+    },
+    // A key into another column of the tenants table: one tenant learns which slugs exist.
+    Case {
+        id: "TEN045",
+        object: "foreign key gadgets_partner_fk on gadgets",
+        breaks: "ALTER TABLE gadgets ADD COLUMN partner_slug text CONSTRAINT gadgets_partner_fk REFERENCES tenants (slug)",
+        fix: "ALTER TABLE gadgets DROP COLUMN partner_slug",
+    },
+    // What a tenant table depends on, owned by the application role: dropped with CASCADE,
+    // it takes every tenant's column with it; a composite type's attributes, renamed, swap
+    // every tenant's values.
+    Case {
+        id: "TEN065",
+        object: "role tenancy_app",
+        breaks: "CREATE TYPE gadget_dims AS (w text, h text); ALTER TABLE gadgets ADD COLUMN dims gadget_dims; ALTER TYPE gadget_dims OWNER TO tenancy_app",
+        fix: "ALTER TABLE gadgets DROP COLUMN dims; DROP TYPE gadget_dims",
+    },
+    Case {
+        id: "TEN065",
+        object: "role tenancy_app",
+        breaks: "CREATE FUNCTION gadget_norm(text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT lower($1)'; ALTER TABLE gadgets ADD COLUMN norm text GENERATED ALWAYS AS (gadget_norm(name)) STORED; ALTER FUNCTION gadget_norm(text) OWNER TO tenancy_app",
+        fix: "ALTER FUNCTION gadget_norm(text) OWNER TO CURRENT_USER; ALTER TABLE gadgets DROP COLUMN norm; DROP FUNCTION gadget_norm(text)",
+    },
+    // Tenant rows elsewhere that the application role may not read but may wipe, or may read
+    // only through a policy on the tenant and change through one that is open.
+    Case {
+        id: "TEN006",
+        object: "table outbox.gadgets",
+        breaks: "CREATE SCHEMA outbox; CREATE TABLE outbox.gadgets AS SELECT * FROM gadgets; GRANT USAGE ON SCHEMA outbox TO tenancy_app; GRANT INSERT, DELETE, TRUNCATE ON outbox.gadgets TO tenancy_app",
+        fix: "DROP SCHEMA outbox CASCADE",
+    },
+    Case {
+        id: "TEN006",
+        object: "table reads_only.gadgets",
+        breaks: "CREATE SCHEMA reads_only; CREATE TABLE reads_only.gadgets AS SELECT * FROM gadgets; ALTER TABLE reads_only.gadgets ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY; CREATE POLICY open_all ON reads_only.gadgets TO tenancy_app USING (true) WITH CHECK (true); CREATE POLICY tenant_isolation ON reads_only.gadgets AS RESTRICTIVE FOR SELECT TO PUBLIC USING (tenant_id = (SELECT tenancy.current_tenant())); GRANT USAGE ON SCHEMA reads_only TO tenancy_app; GRANT SELECT, UPDATE ON reads_only.gadgets TO tenancy_app",
+        fix: "DROP SCHEMA reads_only CASCADE",
+    },
+    // Tenant tables whose tenant column is named otherwise (`org_id REFERENCES tenants`): a key
+    // into one that leaves the tenant out, and a cascade into one from a global table.
+    Case {
+        id: "TEN040",
+        object: "foreign key gadget_parts_doc_fk on gadget_parts",
+        breaks: "CREATE TABLE org_docs (org_id uuid NOT NULL REFERENCES tenants (id), id uuid NOT NULL, slug text NOT NULL, PRIMARY KEY (org_id, id), UNIQUE (org_id, slug)); ALTER TABLE gadget_parts ADD COLUMN doc_org uuid, ADD COLUMN doc_slug text, ADD CONSTRAINT gadget_parts_doc_fk FOREIGN KEY (doc_org, doc_slug) REFERENCES org_docs (org_id, slug)",
+        fix: "ALTER TABLE gadget_parts DROP COLUMN doc_org, DROP COLUMN doc_slug; DROP TABLE org_docs",
+    },
+    Case {
+        id: "TEN044",
+        object: "foreign key org_notes_plan_fk on org_notes",
+        breaks: "CREATE TABLE org_notes (org_id uuid NOT NULL REFERENCES tenants (id), id uuid NOT NULL, plan_id uuid CONSTRAINT org_notes_plan_fk REFERENCES plans ON DELETE CASCADE, PRIMARY KEY (org_id, id)); GRANT DELETE ON plans TO tenancy_app",
+        fix: "REVOKE DELETE ON plans FROM tenancy_app; DROP TABLE org_notes",
+    },
     Case {
         id: "TEN050",
         object: "table widgets",
@@ -615,6 +672,21 @@ const CASES: &[Case] = &[
         object: "trigger gadget_copy on gadgets",
         breaks: "CREATE TABLE gadget_names (name text); GRANT SELECT, INSERT ON gadget_names TO tenancy_app; CREATE FUNCTION gadget_copy() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.gadget_names VALUES (NEW.name); RETURN NEW; END$$; CREATE TRIGGER gadget_copy AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_copy()",
         fix: "DROP TRIGGER gadget_copy ON gadgets; DROP FUNCTION gadget_copy(); DROP TABLE gadget_names",
+    },
+    // Row code that puts a row's value where every session of the login reads it while the
+    // transaction runs: the session's application_name (pg_stat_activity), the key of an
+    // advisory lock (pg_locks).
+    Case {
+        id: "TEN075",
+        object: "trigger gadget_remember on gadgets",
+        breaks: "CREATE FUNCTION gadget_remember() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM set_config('application_name', left(NEW.name, 63), false); RETURN NEW; END$$; CREATE TRIGGER gadget_remember AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_remember()",
+        fix: "DROP TRIGGER gadget_remember ON gadgets; DROP FUNCTION gadget_remember()",
+    },
+    Case {
+        id: "TEN075",
+        object: "trigger gadget_serialize on gadgets",
+        breaks: "CREATE FUNCTION gadget_serialize() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_xact_lock(hashtext(NEW.name)); RETURN NEW; END$$; CREATE TRIGGER gadget_serialize BEFORE INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_serialize()",
+        fix: "DROP TRIGGER gadget_serialize ON gadgets; DROP FUNCTION gadget_serialize()",
     },
     Case {
         id: "TEN075",

@@ -85,6 +85,11 @@ pub(super) struct KeyRow {
     /// does not lead with the tenant column (TEN031).
     #[diesel(sql_type = Nullable<Text>)]
     pub(super) comment: Option<String>,
+    /// For a foreign key, what deleting the referenced row does (`pg_constraint.confdeltype`:
+    /// `a` no action, `r` restrict, `c` cascade, `n` set null, `d` set default); empty for the
+    /// other kinds.
+    #[diesel(sql_type = Text)]
+    pub(super) on_delete: String,
 }
 
 #[derive(QueryableByName)]
@@ -390,7 +395,7 @@ JOIN pg_language l ON l.oid = p.prolang
 WHERE (p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) OR p.oid >= 16384)";
 
 /// A table the application role may read outside the checked schema (or a foreign table,
-/// in it too), without row level security, with its columns.
+/// in it too), without row level security, or change there past it, with its columns.
 #[derive(QueryableByName)]
 pub(super) struct ElsewhereRow {
     /// `table`, `materialized view` or `foreign table`.
@@ -401,6 +406,13 @@ pub(super) struct ElsewhereRow {
     pub(super) relation: String,
     #[diesel(sql_type = Array<Text>)]
     pub(super) columns: Vec<String>,
+    /// The application role reads every row.
+    #[diesel(sql_type = Bool)]
+    pub(super) reads: bool,
+    /// What the application role may do to every row (`TRUNCATE`, which no policy stops, or
+    /// `INSERT`, `UPDATE`, `DELETE` that no restrictive policy on the tenant bounds), if any.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub(super) writes: Option<String>,
 }
 
 /// A table the application role may read that a table of the checked schema inherits from,
@@ -569,7 +581,12 @@ pub(super) struct OwnedRow {
 /// - a function PostgreSQL created (or one of the server's files, or dblink's that connects as
 ///   any user): its owner may run it and grant it, whatever PostgreSQL keeps it to
 ///   (`pg_read_binary_file` reads a table's data file), and a relation PostgreSQL created (a
-///   catalog), whose owner reads and writes it.
+///   catalog), whose owner reads and writes it;
+/// - a function, composite or range type, operator or collation a table depends on (a
+///   column's type, a default or generated column, an index, a constraint, a policy, a
+///   trigger): its owner may drop it with `CASCADE`, which drops the column, index or policy
+///   for every tenant at once, rename a composite type's attributes (every row's values change
+///   places), or replace a trigger's function.
 ///
 /// Superusers' objects are left out: reaching a superuser is reported already.
 const OWNED_SQL: &str = "
@@ -617,7 +634,59 @@ SELECT $1::text, format('relation %s', c.oid::regclass), o.rolname::text,
        format('ALTER TABLE %s OWNER TO <a superuser> (with allow_system_table_mods)', c.oid::regclass)
 FROM pg_class c JOIN pg_roles o ON o.oid = c.relowner
 WHERE c.oid < 16384 AND c.relkind IN ('r', 'v', 'm') AND NOT o.rolsuper
-  AND pg_has_role($1, c.relowner, 'MEMBER')";
+  AND pg_has_role($1, c.relowner, 'MEMBER')
+UNION ALL
+SELECT * FROM (
+  SELECT DISTINCT ON (mine.object) $1::text, mine.object, mine.owner,
+         format('may drop it with CASCADE (or replace or rename it), which takes with it or changes what %s (%s) depends on it, for every tenant''s rows at once',
+                t.oid::regclass, dep.what),
+         mine.fix
+  FROM (
+    SELECT 'pg_proc'::regclass AS classid, p.oid AS objid, format('function %s', p.oid::regprocedure) AS object,
+           o.rolname::text AS owner, format('ALTER FUNCTION %s OWNER TO <the role that runs the migrations>', p.oid::regprocedure) AS fix
+    FROM pg_proc p JOIN pg_roles o ON o.oid = p.proowner
+    WHERE p.oid >= 16384 AND NOT o.rolsuper AND pg_has_role($1, p.proowner, 'MEMBER')
+    UNION ALL
+    SELECT 'pg_type'::regclass, ty.oid, format('type %s', ty.oid::regtype), o.rolname::text,
+           format('ALTER TYPE %s OWNER TO <the role that runs the migrations>', ty.oid::regtype)
+    FROM pg_type ty JOIN pg_roles o ON o.oid = ty.typowner
+    WHERE ty.oid >= 16384 AND NOT o.rolsuper AND pg_has_role($1, ty.typowner, 'MEMBER')
+      AND (ty.typtype IN ('r', 'm')
+           OR (ty.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = ty.typrelid) = 'c'))
+    UNION ALL
+    SELECT 'pg_operator'::regclass, op.oid, format('operator %s', op.oid::regoperator), o.rolname::text,
+           format('ALTER OPERATOR %s OWNER TO <the role that runs the migrations>', op.oid::regoperator)
+    FROM pg_operator op JOIN pg_roles o ON o.oid = op.oprowner
+    WHERE op.oid >= 16384 AND NOT o.rolsuper AND pg_has_role($1, op.oprowner, 'MEMBER')
+    UNION ALL
+    SELECT 'pg_collation'::regclass, co.oid, format('collation %s', co.oid::regcollation), o.rolname::text,
+           format('ALTER COLLATION %s OWNER TO <the role that runs the migrations>', co.oid::regcollation)
+    FROM pg_collation co JOIN pg_roles o ON o.oid = co.collowner
+    WHERE co.oid >= 16384 AND NOT o.rolsuper AND pg_has_role($1, co.collowner, 'MEMBER')
+  ) mine
+  JOIN pg_depend d ON d.refclassid = mine.classid AND d.refobjid = mine.objid AND d.deptype IN ('n', 'a')
+  CROSS JOIN LATERAL (
+    SELECT CASE d.classid
+             WHEN 'pg_class'::regclass THEN
+               (SELECT COALESCE(i.indrelid, c.oid) FROM pg_class c LEFT JOIN pg_index i ON i.indexrelid = c.oid
+                WHERE c.oid = d.objid)
+             WHEN 'pg_attrdef'::regclass THEN (SELECT ad.adrelid FROM pg_attrdef ad WHERE ad.oid = d.objid)
+             WHEN 'pg_constraint'::regclass THEN (SELECT cn.conrelid FROM pg_constraint cn WHERE cn.oid = d.objid)
+             WHEN 'pg_policy'::regclass THEN (SELECT pl.polrelid FROM pg_policy pl WHERE pl.oid = d.objid)
+             WHEN 'pg_trigger'::regclass THEN (SELECT tg.tgrelid FROM pg_trigger tg WHERE tg.oid = d.objid)
+           END AS rel,
+           CASE d.classid
+             WHEN 'pg_class'::regclass THEN
+               CASE WHEN d.objsubid <> 0 THEN 'a column''s type' ELSE 'an index or the table' END
+             WHEN 'pg_attrdef'::regclass THEN 'a column''s default or generated value'
+             WHEN 'pg_constraint'::regclass THEN 'a constraint'
+             WHEN 'pg_policy'::regclass THEN 'a policy'
+             WHEN 'pg_trigger'::regclass THEN 'a trigger'
+           END AS what
+  ) dep
+  JOIN pg_class t ON t.oid = dep.rel AND t.relkind IN ('r', 'p', 'm')
+  ORDER BY mine.object, t.oid
+) depended_on";
 
 /// The roles among `$1` (the application role and its members) that log in and whose
 /// sessions `tenancy.trusted_session()` trusts: it trusts a session whose login is no member of
@@ -956,13 +1025,25 @@ CROSS JOIN LATERAL (VALUES ('ON DELETE', con.confdeltype, 'DELETE'),
                            ('ON UPDATE', con.confupdtype, 'UPDATE')) e (event, action, privilege)
 WHERE con.contype = 'f' AND con.conparentid = 0 AND c.relnamespace = $1::regnamespace
   AND e.action IN ('c', 'n', 'd')
-  AND EXISTS (SELECT FROM pg_attribute a
-              WHERE a.attrelid = c.oid AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped)
+  -- A tenant table: the tenant column, or a column named otherwise that is a key of its own
+  -- into the tenants table (`org_id REFERENCES tenants`).
+  AND (EXISTS (SELECT FROM pg_attribute a
+               WHERE a.attrelid = c.oid AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped)
+       OR EXISTS (SELECT FROM pg_constraint t
+                  WHERE t.conrelid = c.oid AND t.contype = 'f' AND cardinality(t.conkey) = 1
+                    AND t.confrelid = to_regclass(quote_ident($1) || '.' || quote_ident($3))))
   AND con.confrelid IS DISTINCT FROM to_regclass(quote_ident($1) || '.' || quote_ident($3))
+  -- A key between two tenant tables that carries the tenant across stays in the tenant.
   AND NOT EXISTS (SELECT FROM unnest(con.conkey, con.confkey) k (src, dst)
                   JOIN pg_attribute s ON s.attrelid = con.conrelid AND s.attnum = k.src
                   JOIN pg_attribute d ON d.attrelid = con.confrelid AND d.attnum = k.dst
-                  WHERE s.attname = $2 AND d.attname = $2)
+                  WHERE (s.attname = $2 AND d.attname = $2)
+                     OR (EXISTS (SELECT FROM pg_constraint ts
+                                 WHERE ts.conrelid = con.conrelid AND ts.contype = 'f' AND ts.conkey = ARRAY[k.src]
+                                   AND ts.confrelid = to_regclass(quote_ident($1) || '.' || quote_ident($3)))
+                         AND EXISTS (SELECT FROM pg_constraint td
+                                     WHERE td.conrelid = con.confrelid AND td.contype = 'f' AND td.conkey = ARRAY[k.dst]
+                                       AND td.confrelid = to_regclass(quote_ident($1) || '.' || quote_ident($3)))))
 ORDER BY 1, 2, 5";
 
 /// `RECURSIVE <name> (oid) AS (..)`, for a `WITH`: the relations `start` selects, and every
@@ -1669,7 +1750,8 @@ pub(super) fn load_catalog(
                       JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) END AS target_columns,
                 con.contype <> 'f' OR (con.convalidated AND NOT EXISTS (
                   SELECT 1 FROM pg_trigger t WHERE t.tgconstraint = con.oid AND t.tgenabled NOT IN ('O', 'A'))) AS enforced,
-                obj_description(con.oid, 'pg_constraint') AS comment
+                obj_description(con.oid, 'pg_constraint') AS comment,
+                CASE WHEN con.contype = 'f' THEN con.confdeltype::text ELSE '' END AS on_delete
          FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
          WHERE c.relnamespace = $1::regnamespace AND con.contype IN ('p', 'u', 'f', 'x')
          UNION ALL
@@ -1678,7 +1760,7 @@ pub(super) fn load_catalog(
                       FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)
                       LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n
                       WHERE k.o <= i.indnkeyatts ORDER BY k.o),
-                NULL, NULL, true, obj_description(i.indexrelid, 'pg_class')
+                NULL, NULL, true, obj_description(i.indexrelid, 'pg_class'), ''
          FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
          WHERE c.relnamespace = $1::regnamespace
            AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid)"
@@ -1861,21 +1943,40 @@ pub(super) fn load_catalog(
         .bind::<T, _>(&o.schema)
         .load(conn)?;
     let elsewhere: Vec<ElsewhereRow> = diesel::sql_query(for_each_role(
-        "SELECT CASE c.relkind WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table'
-                ELSE 'table' END AS kind,
-                c.oid::regclass::text AS relation,
-                ARRAY(SELECT a.attname::text FROM pg_attribute a
-                      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE c.relkind IN ('r', 'p', 'm', 'f') AND OPEN_TO_ROLE
-           -- A materialized view has no row level security, in the checked schema too.
-           AND (n.oid <> $2::regnamespace OR c.relkind IN ('f', 'm'))
-           AND ((n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_')
-                -- Objects PostgreSQL did not make (FirstNormalObjectId on) are anyone's.
-                OR (n.nspname IN ('pg_catalog', 'information_schema') AND c.oid >= 16384))
-           AND has_schema_privilege($1, n.oid, 'USAGE')
-           AND has_any_column_privilege($1, c.oid, 'SELECT')
-         ORDER BY 1",
+        &"SELECT * FROM (
+           SELECT CASE c.relkind WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table'
+                  ELSE 'table' END AS kind,
+                  c.oid::regclass::text AS relation,
+                  ARRAY(SELECT a.attname::text FROM pg_attribute a
+                        WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
+                  (OPEN_TO_ROLE AND has_any_column_privilege($1, c.oid, 'SELECT')) AS reads,
+                  CASE WHEN c.relkind IN ('r', 'p') AND n.oid <> $2::regnamespace THEN
+                    nullif(concat_ws(', ',
+                      CASE WHEN has_table_privilege($1, c.oid, 'TRUNCATE') THEN 'TRUNCATE' END,
+                      CASE WHEN NOT (c.relrowsecurity AND EXISTS (
+                                  SELECT FROM pg_policy pol
+                                  WHERE pol.polrelid = c.oid AND NOT pol.polpermissive AND pol.polcmd = '*'
+                                    AND (0 = ANY (pol.polroles)
+                                         OR EXISTS (SELECT FROM unnest(pol.polroles) pr WHERE pg_has_role($1, pr, 'USAGE')))
+                                    AND pg_get_expr(pol.polqual, pol.polrelid) ~ TENANT_BOUNDED
+                                    AND coalesce(pg_get_expr(pol.polwithcheck, pol.polrelid),
+                                                 pg_get_expr(pol.polqual, pol.polrelid)) ~ TENANT_BOUNDED))
+                           THEN nullif(concat_ws(', ',
+                                  CASE WHEN has_table_privilege($1, c.oid, 'INSERT') THEN 'INSERT' END,
+                                  CASE WHEN has_any_column_privilege($1, c.oid, 'UPDATE') THEN 'UPDATE' END,
+                                  CASE WHEN has_table_privilege($1, c.oid, 'DELETE') THEN 'DELETE' END), '') END), '')
+                  END AS writes
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE c.relkind IN ('r', 'p', 'm', 'f')
+             -- A materialized view has no row level security, in the checked schema too.
+             AND (n.oid <> $2::regnamespace OR c.relkind IN ('f', 'm'))
+             AND ((n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_')
+                  -- Objects PostgreSQL did not make (FirstNormalObjectId on) are anyone's.
+                  OR (n.nspname IN ('pg_catalog', 'information_schema') AND c.oid >= 16384))
+             AND has_schema_privilege($1, n.oid, 'USAGE')
+         ) r
+         WHERE r.reads OR r.writes IS NOT NULL
+         ORDER BY 1, 2".replace("TENANT_BOUNDED", TENANT_BOUNDED),
     ))
     .bind::<Array<Text>, _>(&reachable_roles)
     .bind::<T, _>(&o.schema)

@@ -22,6 +22,8 @@ pub(super) fn check_tenant_rows_elsewhere(
         .map(String::as_str)
         .chain([o.tenant_column.as_str()])
         .collect();
+    // One finding per relation, for whatever the roles a session acts as may do there.
+    let mut open: BTreeMap<(&str, &str), (&str, bool, BTreeSet<&str>)> = BTreeMap::new();
     for t in &catalog.elsewhere {
         let Some(column) = t
             .columns
@@ -30,16 +32,48 @@ pub(super) fn check_tenant_rows_elsewhere(
         else {
             continue;
         };
-        let relation = &t.relation;
-        f.add(
-            "TEN006",
-            format!("{} {relation}", t.kind),
-            format!(
-                "it has the tenant column `{column}`, no row level security, and `{}` may read it: every tenant's raw SQL reads every tenant's rows there",
+        let entry = open
+            .entry((t.kind.as_str(), t.relation.as_str()))
+            .or_insert((column.as_str(), false, BTreeSet::new()));
+        entry.1 |= t.reads;
+        entry
+            .2
+            .extend(t.writes.as_deref().into_iter().flat_map(|w| w.split(", ")));
+    }
+    for ((kind, relation), (column, reads, writes)) in open {
+        let writes: Vec<&str> = writes.into_iter().collect();
+        let what = match (reads, writes.is_empty()) {
+            (true, true) => format!(
+                "no row level security, and `{}` may read it: every tenant's raw SQL reads every tenant's rows there",
                 o.app_role
             ),
+            (true, false) => format!(
+                "no row level security, and `{}` may read it and {} its rows: every tenant's raw SQL reads and changes every tenant's rows there",
+                o.app_role,
+                writes.join(", ")
+            ),
+            (false, false) => format!(
+                "`{}` may {} its rows past row level security (TRUNCATE, or no restrictive policy on the tenant for every command): every tenant's raw SQL changes every tenant's rows there",
+                o.app_role,
+                writes.join(", ")
+            ),
+            (false, true) => continue,
+        };
+        let privileges = if reads {
+            ["SELECT"]
+                .into_iter()
+                .chain(writes.iter().copied())
+                .collect::<Vec<_>>()
+        } else {
+            writes.clone()
+        };
+        f.add(
+            "TEN006",
+            format!("{kind} {relation}"),
+            format!("it has the tenant column `{column}`, {what}"),
             format!(
-                "REVOKE SELECT ON {relation} FROM {}, PUBLIC (or give it the tenant policies: ENABLE and FORCE ROW LEVEL SECURITY with tenancy's policies)",
+                "REVOKE {} ON {relation} FROM {}, PUBLIC (or give it the tenant policies: ENABLE and FORCE ROW LEVEL SECURITY with tenancy's policies, and no TRUNCATE)",
+                privileges.join(", "),
                 o.app_role
             ),
         );

@@ -58,7 +58,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN006",
         Severity::Error,
         Section::Isolation,
-        "a table outside the checked schema, or a foreign table, has a tenant column, no row level security, and the application role may read it",
+        "a table outside the checked schema, or a foreign table, has a tenant column, and the application role may read it without row level security, or change its rows past row level security (TRUNCATE, or writes no restrictive tenant policy bounds)",
     ),
     (
         "TEN007",
@@ -181,6 +181,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "a foreign key of a tenant table cascades (CASCADE, SET NULL, SET DEFAULT) from a table the application role may delete from or update, changing every tenant's rows past row level security",
     ),
     (
+        "TEN045",
+        Severity::Error,
+        Section::Isolation,
+        "a tenant table has a foreign key into the tenants table other than its tenant key (which answers whether a value names another tenant), or a tenant key ON DELETE SET DEFAULT or SET NULL (which moves a deleted tenant's rows)",
+    ),
+    (
         "TEN050",
         Severity::Warning,
         Section::Isolation,
@@ -250,7 +256,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN065",
         Severity::Error,
         Section::Isolation,
-        "a login of the application role can become a role that skips row level security",
+        "a login of the application role can become a role that skips row level security, or a role a session acts as owns what reads or changes every tenant's rows (a domain or enum of a column, a function, type, operator or collation a table depends on, a function or catalog PostgreSQL keeps to superusers)",
     ),
     (
         "TEN066",
@@ -316,7 +322,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN075",
         Severity::Error,
         Section::Isolation,
-        "code that runs on each row of a tenant table (a trigger, its WHEN condition, or what a constraint, default, index or domain calls) writes into a table or view without row level security that the application role can read (itself or through a view that runs as its owner), calls setval() or nextval() on a sequence it can read, or sends the row out with NOTIFY",
+        "code that runs on each row of a tenant table (a trigger, its WHEN condition, or what a constraint, default, index or domain calls) writes into a table or view without row level security that the application role can read (itself or through a view that runs as its owner), calls setval() or nextval() on a sequence it can read, sends the row out with NOTIFY, sets application_name, or takes an advisory lock keyed by what it computes",
     ),
     (
         "TEN076",

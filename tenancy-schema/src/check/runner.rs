@@ -160,7 +160,7 @@ fn run_pinned(
         checked += 1;
         check_tenant_table(
             &mut f,
-            &catalog,
+            (&catalog, &tenant_tables),
             options,
             table,
             col,

@@ -2,6 +2,8 @@
 //! foreign keys, what its model declares, and who owns it. The Citus lints sit next to the
 //! isolation lints they mirror, since both read the same key or policy.
 
+use std::collections::BTreeMap;
+
 use super::CheckOptions;
 use super::catalog::{Catalog, KeyRow, PolicyRow, TableRow, reviewed};
 use super::expr::{
@@ -23,7 +25,7 @@ fn context_read(o: &CheckOptions) -> crate::policy::ContextRead {
 
 pub(super) fn check_tenant_table(
     f: &mut Findings,
-    catalog: &Catalog,
+    (catalog, tenant_tables): (&Catalog, &BTreeMap<String, String>),
     o: &CheckOptions,
     table: &str,
     col: &str,
@@ -92,7 +94,7 @@ pub(super) fn check_tenant_table(
         check_native_readers(f, table, policies);
     }
 
-    check_keys(f, catalog, o, table, col, keys);
+    check_keys(f, (catalog, tenant_tables), o, table, col, keys);
 
     match model {
         None => f.add("TEN050", &object, format!("`{table}` has a `{col}` column but no model in this binary classifies it"), "add #[tenant_scoped] to its diesel::table! (or #[global_table] if the column means something else)"),
@@ -460,7 +462,7 @@ fn check_native_readers(f: &mut Findings, table: &str, policies: &[PolicyRow]) {
 /// key composite with it.
 fn check_keys(
     f: &mut Findings,
-    catalog: &Catalog,
+    (catalog, tenant_tables): (&Catalog, &BTreeMap<String, String>),
     o: &CheckOptions,
     table: &str,
     col: &str,
@@ -501,11 +503,21 @@ fn check_keys(
     }
     for k in keys.iter().filter(|k| k.kind == "f") {
         let target = k.target.as_deref().unwrap_or_default();
-        let target_is_tenant = target != o.tenants_table
-            && catalog
-                .columns
-                .get(target)
-                .is_some_and(|cols| cols.iter().any(|c| c.column_name == o.tenant_column));
+        if target == o.tenants_table {
+            check_key_to_tenants(f, o, table, col, k);
+        }
+        // The target's own tenant column: a tenant table may name it otherwise (`org_id`).
+        let target_column = tenant_tables.get(target).map_or_else(
+            || {
+                catalog
+                    .columns
+                    .get(target)
+                    .is_some_and(|cols| cols.iter().any(|c| c.column_name == o.tenant_column))
+                    .then_some(o.tenant_column.as_str())
+            },
+            |c| Some(c.as_str()),
+        );
+        let target_is_tenant = target != o.tenants_table && target_column.is_some();
         // Only the keys that tie a row to its tenant: to the tenants table, or between tenant
         // tables. A key to a global table says nothing about tenants.
         if !k.enforced && (target_is_tenant || target == o.tenants_table) {
@@ -526,11 +538,11 @@ fn check_keys(
             k.target_columns
                 .as_ref()
                 .and_then(|t| t.get(i))
-                .is_some_and(|c| c == &o.tenant_column)
+                .is_some_and(|c| Some(c.as_str()) == target_column)
         });
         if !both {
             let fobj = format!("foreign key {} on {table}", k.name);
-            f.add("TEN040", &fobj, format!("({}) -> {target} does not include the tenant column: foreign-key checks bypass row level security, so a row can point into another tenant", k.columns.join(", ")), format!("FOREIGN KEY ({col}, {}) REFERENCES {target} ({}, id)", k.columns.join(", "), o.tenant_column));
+            f.add("TEN040", &fobj, format!("({}) -> {target} does not include the tenant column: foreign-key checks bypass row level security, so a row can point into another tenant", k.columns.join(", ")), format!("FOREIGN KEY ({col}, {}) REFERENCES {target} ({}, id)", k.columns.join(", "), target_column.unwrap_or(&o.tenant_column)));
             f.add(
                 "CIT003",
                 &fobj,
@@ -541,9 +553,52 @@ fn check_keys(
                 format!(
                     "FOREIGN KEY ({col}, {}) REFERENCES {target} ({}, id)",
                     k.columns.join(", "),
-                    o.tenant_column
+                    target_column.unwrap_or(&o.tenant_column)
                 ),
             );
         }
+    }
+}
+
+/// TEN045: a foreign key from a tenant table into the tenants table other than the tenant key
+/// itself, or a tenant key whose delete moves rows. Foreign-key checks bypass row level
+/// security: a key on another column of `tenants` (its slug, say) answers to any tenant
+/// whether a value names another tenant, and holds that tenant's deletion up; a tenant key
+/// `ON DELETE SET DEFAULT` (or `SET NULL`) moves a deleted tenant's rows to whichever tenant
+/// the column's default names.
+fn check_key_to_tenants(f: &mut Findings, o: &CheckOptions, table: &str, col: &str, k: &KeyRow) {
+    let fobj = format!("foreign key {} on {table}", k.name);
+    let tenant_key = k.columns == [col]
+        && k.target_columns
+            .as_deref()
+            .is_some_and(|t| t.len() == 1 && t[0] == "id");
+    if !tenant_key {
+        f.add(
+            "TEN045",
+            &fobj,
+            format!(
+                "({}) -> {} ({}) is not the tenant key: foreign-key checks bypass row level security, so one tenant learns whether a value names another tenant and holds its deletion up",
+                k.columns.join(", "),
+                o.tenants_table,
+                k.target_columns.as_deref().unwrap_or_default().join(", ")
+            ),
+            format!(
+                "ALTER TABLE {table} DROP CONSTRAINT {}; keep `{col}` -> {} (id) as the only key into it",
+                k.name, o.tenants_table
+            ),
+        );
+    } else if matches!(k.on_delete.as_str(), "n" | "d") {
+        f.add(
+            "TEN045",
+            &fobj,
+            format!(
+                "the tenant key is ON DELETE {}: deleting a tenant moves its rows to whichever tenant the column's default names (or leaves them without one)",
+                if k.on_delete == "d" { "SET DEFAULT" } else { "SET NULL" }
+            ),
+            format!(
+                "ALTER TABLE {table} DROP CONSTRAINT {}, ADD FOREIGN KEY ({col}) REFERENCES {} (id) ON DELETE CASCADE",
+                k.name, o.tenants_table
+            ),
+        );
     }
 }

@@ -90,12 +90,7 @@ pub(super) fn check_trigger_sinks(
                 ),
             );
         }
-        if reach.notifies {
-            sinks.insert(
-                "NOTIFY channels (pg_notify), which every session of the login may LISTEN on"
-                    .to_owned(),
-            );
-        }
+        sinks.extend(reach.outlets.iter().map(|outlet| (*outlet).to_owned()));
         if sinks.is_empty() {
             continue;
         }
@@ -127,7 +122,10 @@ pub(super) fn check_trigger_sinks(
 struct Reach {
     written: BTreeSet<String>,
     dynamic: bool,
-    notifies: bool,
+    /// Where else it puts what it computes that every session of the login sees: NOTIFY
+    /// channels, `application_name` (`pg_stat_activity`), the keys of advisory locks taken by
+    /// anything but constants (`pg_locks`).
+    outlets: BTreeSet<&'static str>,
     /// The sequences (the last part of the name, in lower case) it calls `setval` or
     /// `nextval` on.
     sequences: BTreeSet<String>,
@@ -150,7 +148,21 @@ fn reach(
         out.sequences.extend(sequences);
         out.any_sequence |= any;
         out.dynamic |= builds_statements(body, language).is_some();
-        out.notifies |= notifies(body, language);
+        if notifies(body, language) {
+            out.outlets.insert(
+                "NOTIFY channels (pg_notify), which every session of the login may LISTEN on",
+            );
+        }
+        if has_word(&body.to_ascii_lowercase(), "application_name") {
+            out.outlets.insert(
+                "the session's application_name, which pg_stat_activity shows every session of the login",
+            );
+        }
+        if locks_by_value(body) {
+            out.outlets.insert(
+                "advisory locks keyed by what it computes, whose keys pg_locks shows every session",
+            );
+        }
         // Operators are found by their symbol anywhere in the text: one that is not used
         // there costs a look at a function that is not run.
         let operators = functions
@@ -227,6 +239,61 @@ fn notifies(body: &str, language: &str) -> bool {
         || (!matches!(language, "sql" | "plpgsql") && lower.contains("notify"))
 }
 
+/// Whether `body` takes an advisory lock (`pg_advisory_lock`, `pg_try_advisory_xact_lock`, ..)
+/// whose key is anything but constants: a column of the row, a variable, a parameter. While
+/// the lock is held (to the end of the transaction or the session), `pg_locks` shows its key
+/// to every session. Text the lexer cannot read counts as such a key.
+fn locks_by_value(body: &str) -> bool {
+    let lower = body.to_ascii_lowercase();
+    if !lower.contains("advisory") {
+        return false;
+    }
+    let Ok(tokens) = tokenize(body) else {
+        return true;
+    };
+    let mut i = 0;
+    while i < tokens.len() {
+        let takes = matches!(&tokens[i], Token::Ident { name, .. }
+            if (name.starts_with("pg_advisory") || name.starts_with("pg_try_advisory"))
+                && !name.contains("unlock"))
+            && matches!(tokens.get(i + 1), Some(Token::Punct('(')));
+        if !takes {
+            i += 1;
+            continue;
+        }
+        let mut depth = 0usize;
+        let mut j = i + 1;
+        while j < tokens.len() {
+            match &tokens[j] {
+                Token::Punct('(') => depth += 1,
+                Token::Punct(')') => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                Token::Ident { name, .. } if name != "as" => {
+                    let called = matches!(tokens.get(j + 1), Some(Token::Punct('(')));
+                    // A type: after `::`, or after `AS` in `CAST(.. AS ..)`.
+                    let cast = match tokens.get(j - 1) {
+                        Some(Token::Operator(op)) => op == "::",
+                        Some(Token::Ident { name, .. }) => name == "as",
+                        _ => false,
+                    };
+                    if !called && !cast {
+                        return true;
+                    }
+                }
+                Token::Param(_) => return true,
+                _ => {}
+            }
+            j += 1;
+        }
+        i = j;
+    }
+    false
+}
+
 /// The names `body` calls (a name followed by `(`), in lower case.
 pub(super) fn called(body: &str) -> Vec<String> {
     let Ok(tokens) = tokenize(body) else {
@@ -299,7 +366,27 @@ fn fallback(body: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{sequence_writes, written_tables};
+    use super::{locks_by_value, sequence_writes, written_tables};
+
+    #[test]
+    fn advisory_locks_keyed_by_values_are_found() {
+        for keyed in [
+            "BEGIN PERFORM pg_advisory_xact_lock(NEW.acct); RETURN NEW; END",
+            "BEGIN PERFORM pg_catalog.pg_try_advisory_lock(hashtext(NEW.name)); RETURN NEW; END",
+            "SELECT pg_advisory_lock_shared(k) FROM t",
+            "SELECT pg_advisory_xact_lock($1)",
+        ] {
+            assert!(locks_by_value(keyed), "{keyed}");
+        }
+        for constant in [
+            "BEGIN PERFORM pg_advisory_xact_lock(42); RETURN NEW; END",
+            "BEGIN PERFORM pg_advisory_xact_lock(hashtext('orders')::bigint); RETURN NEW; END",
+            "BEGIN PERFORM pg_advisory_xact_lock(CAST(7 AS bigint)); PERFORM pg_advisory_unlock(NEW.k); END",
+            "BEGIN INSERT INTO log VALUES (NEW.id); RETURN NEW; END",
+        ] {
+            assert!(!locks_by_value(constant), "{constant}");
+        }
+    }
 
     #[test]
     fn sequence_calls_are_found_in_any_spelling() {
