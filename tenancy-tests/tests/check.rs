@@ -625,6 +625,21 @@ const CASES: &[Case] = &[
         breaks: "CREATE TABLE org_notes (org_id uuid NOT NULL REFERENCES tenants (id), id uuid NOT NULL, plan_id uuid CONSTRAINT org_notes_plan_fk REFERENCES plans ON DELETE CASCADE, PRIMARY KEY (org_id, id)); GRANT DELETE ON plans TO tenancy_app",
         fix: "REVOKE DELETE ON plans FROM tenancy_app; DROP TABLE org_notes",
     },
+    // Keys whose check, past row level security, answers what the application may not read:
+    // whether a user has an address (the foundation's users are private), whether another
+    // tenant has a gadget of a name (from a table in another schema without tenant policies).
+    Case {
+        id: "TEN046",
+        object: "foreign key gadgets_owner_email_fk on gadgets",
+        breaks: "ALTER TABLE users ADD CONSTRAINT users_email_probe_key UNIQUE (email); ALTER TABLE gadgets ADD COLUMN owner_email text CONSTRAINT gadgets_owner_email_fk REFERENCES users (email)",
+        fix: "ALTER TABLE gadgets DROP COLUMN owner_email; ALTER TABLE users DROP CONSTRAINT users_email_probe_key",
+    },
+    Case {
+        id: "TEN046",
+        object: "foreign key pins_gadget_fk on pinboard.pins",
+        breaks: "CREATE UNIQUE INDEX gadgets_tenant_name_key ON gadgets (tenant_id, name); CREATE SCHEMA pinboard; CREATE TABLE pinboard.pins (t uuid, n text, CONSTRAINT pins_gadget_fk FOREIGN KEY (t, n) REFERENCES public.gadgets (tenant_id, name)); GRANT USAGE ON SCHEMA pinboard TO tenancy_app; GRANT INSERT ON pinboard.pins TO tenancy_app",
+        fix: "DROP SCHEMA pinboard CASCADE; DROP INDEX gadgets_tenant_name_key",
+    },
     Case {
         id: "TEN050",
         object: "table widgets",

@@ -415,6 +415,44 @@ pub(super) struct ElsewhereRow {
     pub(super) writes: Option<String>,
 }
 
+/// A foreign key into a table of the checked schema whose columns a role a session of the
+/// application acts as may write ([`PROBING_KEYS_SQL`]).
+#[derive(QueryableByName)]
+pub(super) struct ProbingKeyRow {
+    #[diesel(sql_type = Text)]
+    pub(super) name: String,
+    /// The referencing table, as SQL names it (`archive.pins`).
+    #[diesel(sql_type = Text)]
+    pub(super) source: String,
+    /// The referencing table's name when it is in the checked schema.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub(super) source_in_schema: Option<String>,
+    /// The referenced table, in the checked schema.
+    #[diesel(sql_type = Text)]
+    pub(super) target: String,
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) columns: Vec<String>,
+}
+
+/// Every foreign key into a table of the checked schema (`$2`) whose referencing columns the
+/// role `$1` may insert or update, from any schema it may use. A foreign-key check runs past
+/// row level security: writing a value there answers whether the referenced row exists.
+const PROBING_KEYS_SQL: &str = "
+SELECT con.conname::text AS name, con.conrelid::regclass::text AS source,
+       CASE WHEN c.relnamespace = $2::regnamespace THEN c.relname::text END AS source_in_schema,
+       t.relname::text AS target,
+       ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k (n, o)
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns
+FROM pg_constraint con
+JOIN pg_class c ON c.oid = con.conrelid
+JOIN pg_class t ON t.oid = con.confrelid
+WHERE con.contype = 'f' AND con.conparentid = 0 AND t.relnamespace = $2::regnamespace
+  AND has_schema_privilege($1, c.relnamespace, 'USAGE')
+  AND EXISTS (SELECT FROM unnest(con.conkey) k (n)
+              WHERE has_column_privilege($1, con.conrelid, k.n, 'INSERT')
+                 OR has_column_privilege($1, con.conrelid, k.n, 'UPDATE'))
+ORDER BY 2, 1";
+
 /// A table the application role may read that a table of the checked schema inherits from,
 /// directly or through other parents (table inheritance or partitioning).
 #[derive(QueryableByName)]
@@ -802,6 +840,8 @@ pub(super) struct Catalog {
     pub(super) acting: BTreeMap<String, String>,
     pub(super) member_creates: Vec<MemberCreateRow>,
     pub(super) elsewhere: Vec<ElsewhereRow>,
+    /// Foreign keys into the checked schema that the application may write ([`PROBING_KEYS_SQL`]).
+    pub(super) probing_keys: Vec<ProbingKeyRow>,
     pub(super) parents: Vec<ParentRow>,
     pub(super) servers: Vec<ServerRow>,
     /// Functions not PostgreSQL's own, with arguments, marked LEAKPROOF, that the application
@@ -1981,6 +2021,10 @@ pub(super) fn load_catalog(
     .bind::<Array<Text>, _>(&reachable_roles)
     .bind::<T, _>(&o.schema)
     .load(conn)?;
+    let probing_keys: Vec<ProbingKeyRow> = diesel::sql_query(for_each_role(PROBING_KEYS_SQL))
+        .bind::<Array<Text>, _>(&reachable_roles)
+        .bind::<T, _>(&o.schema)
+        .load(conn)?;
     // A query on a parent returns its children's rows under the parent's policies only.
     let parents: Vec<ParentRow> = diesel::sql_query(for_each_role(
         "WITH RECURSIVE up (child, parent) AS (
@@ -2209,6 +2253,7 @@ pub(super) fn load_catalog(
         acting,
         member_creates,
         elsewhere,
+        probing_keys,
         parents,
         servers,
         leakproof,

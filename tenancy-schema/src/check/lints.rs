@@ -187,6 +187,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "a tenant table has a foreign key into the tenants table other than its tenant key (which answers whether a value names another tenant), or a tenant key ON DELETE SET DEFAULT or SET NULL (which moves a deleted tenant's rows)",
     ),
     (
+        "TEN046",
+        Severity::Error,
+        Section::Isolation,
+        "a foreign key whose columns the application role may write points into a tenant table from a table no tenant policy bounds, or into a table the application role may not read: its check, past row level security, answers whether a row exists there",
+    ),
+    (
         "TEN050",
         Severity::Warning,
         Section::Isolation,

@@ -44,6 +44,7 @@ mod lints;
 mod page_inspection;
 mod pointed_references;
 mod policy_lookalikes;
+mod probing_keys;
 mod protected;
 mod public_grants;
 mod publications;

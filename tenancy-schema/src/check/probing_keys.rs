@@ -1,0 +1,64 @@
+//! TEN046: a foreign key that answers one tenant what it may not read. A foreign-key check
+//! runs past row level security: a value written into the referencing columns is accepted
+//! when the referenced row exists and refused when it does not, so whoever may write them
+//! learns whether a row exists where it cannot look, and holds that row's deletion up. Keys
+//! between the checked schema's tenant tables that carry the tenant are TEN040's, keys into
+//! the tenants table TEN045's; this is every other key into a tenant table (from a global
+//! table, or a table in another schema, whose rows no tenant policy bounds) and every key into
+//! a table the application role may not read (a private one such as the foundation's users),
+//! where the application role may write the referencing columns.
+
+use std::collections::BTreeMap;
+
+use super::CheckOptions;
+use super::catalog::Catalog;
+use super::report::Findings;
+
+pub(super) fn check_probing_keys(
+    f: &mut Findings,
+    catalog: &Catalog,
+    tenant_tables: &BTreeMap<String, String>,
+    o: &CheckOptions,
+) {
+    for k in &catalog.probing_keys {
+        let from_tenant_table = k
+            .source_in_schema
+            .as_ref()
+            .is_some_and(|s| tenant_tables.contains_key(s));
+        let hidden = catalog
+            .tables
+            .get(&k.target)
+            .is_some_and(|t| t.private || !t.app_reads_any);
+        let what = if tenant_tables.contains_key(&k.target) && !from_tenant_table {
+            format!(
+                "`{}` has no tenant policies, so any tenant's SQL that writes ({}) learns whether a row of `{}` exists in another tenant",
+                k.source,
+                k.columns.join(", "),
+                k.target
+            )
+        } else if hidden && k.target != o.tenants_table {
+            format!(
+                "`{}` may not read `{}`, yet writing ({}) of `{}` answers whether a value exists there",
+                o.app_role,
+                k.target,
+                k.columns.join(", "),
+                k.source
+            )
+        } else {
+            continue;
+        };
+        f.add(
+            "TEN046",
+            format!("foreign key {} on {}", k.name, k.source),
+            format!(
+                "{what}, since foreign-key checks run past row level security, and holds that row's deletion up"
+            ),
+            format!(
+                "REVOKE INSERT, UPDATE ({}) ON {} FROM {}, PUBLIC (and from the roles its sessions act as), or drop the key",
+                k.columns.join(", "),
+                k.source,
+                o.app_role
+            ),
+        );
+    }
+}
