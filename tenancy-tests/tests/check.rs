@@ -640,6 +640,14 @@ const CASES: &[Case] = &[
         breaks: "CREATE UNIQUE INDEX gadgets_tenant_name_key ON gadgets (tenant_id, name); CREATE SCHEMA pinboard; CREATE TABLE pinboard.pins (t uuid, n text, CONSTRAINT pins_gadget_fk FOREIGN KEY (t, n) REFERENCES public.gadgets (tenant_id, name)); GRANT USAGE ON SCHEMA pinboard TO tenancy_app; GRANT INSERT ON pinboard.pins TO tenancy_app",
         fix: "DROP SCHEMA pinboard CASCADE; DROP INDEX gadgets_tenant_name_key",
     },
+    // A tenant table in another schema, isolated by its policies, with a key unique across
+    // tenants: the conflict tells one tenant what another's rows say.
+    Case {
+        id: "TEN030",
+        object: "key vault.notes_body_key on vault.notes",
+        breaks: "CREATE SCHEMA vault; CREATE TABLE vault.notes (tenant_id uuid NOT NULL REFERENCES tenants (id), id uuid NOT NULL, body text UNIQUE, PRIMARY KEY (tenant_id, id)); ALTER TABLE vault.notes ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY; CREATE POLICY tenant_access ON vault.notes TO tenancy_app USING (tenant_id = (SELECT tenancy.current_tenant())) WITH CHECK (tenant_id = (SELECT tenancy.current_tenant())); CREATE POLICY tenant_isolation ON vault.notes AS RESTRICTIVE TO PUBLIC USING (tenant_id = (SELECT tenancy.current_tenant())) WITH CHECK (tenant_id = (SELECT tenancy.current_tenant())); GRANT USAGE ON SCHEMA vault TO tenancy_app; GRANT SELECT, INSERT ON vault.notes TO tenancy_app",
+        fix: "DROP SCHEMA vault CASCADE",
+    },
     Case {
         id: "TEN050",
         object: "table widgets",

@@ -453,6 +453,42 @@ WHERE con.contype = 'f' AND con.conparentid = 0 AND t.relnamespace = $2::regname
                  OR has_column_privilege($1, con.conrelid, k.n, 'UPDATE'))
 ORDER BY 2, 1";
 
+/// A unique index of a table outside the checked schema that a role a session of the
+/// application acts as may write ([`KEYS_ELSEWHERE_SQL`]), with the table's columns.
+#[derive(QueryableByName)]
+pub(super) struct KeyElsewhereRow {
+    #[diesel(sql_type = Text)]
+    pub(super) name: String,
+    #[diesel(sql_type = Text)]
+    pub(super) relation: String,
+    /// The key's columns (`(expression)` for an expression).
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) columns: Vec<String>,
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) table_columns: Vec<String>,
+}
+
+/// The unique indexes (keys, unique constraints) of tables outside the checked schema (`$2`)
+/// that the role `$1` may insert into or update: where they hold tenant rows, a key without
+/// the tenant column makes rows of different tenants conflict, and the conflict answers one
+/// tenant what another's rows say.
+const KEYS_ELSEWHERE_SQL: &str = "
+SELECT i.indexrelid::regclass::text AS name, c.oid::regclass::text AS relation,
+       ARRAY(SELECT coalesce(a.attname::text, '(expression)')
+             FROM unnest(i.indkey::int2[]) WITH ORDINALITY k (n, o)
+             LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n
+             WHERE k.o <= i.indnkeyatts ORDER BY k.o) AS columns,
+       ARRAY(SELECT a.attname::text FROM pg_attribute a
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS table_columns
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE i.indisunique AND c.relkind IN ('r', 'p') AND c.relnamespace <> $2::regnamespace
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'
+  AND has_schema_privilege($1, n.oid, 'USAGE')
+  AND (has_table_privilege($1, c.oid, 'INSERT') OR has_any_column_privilege($1, c.oid, 'UPDATE'))
+ORDER BY 2, 1";
+
 /// A table the application role may read that a table of the checked schema inherits from,
 /// directly or through other parents (table inheritance or partitioning).
 #[derive(QueryableByName)]
@@ -842,6 +878,8 @@ pub(super) struct Catalog {
     pub(super) elsewhere: Vec<ElsewhereRow>,
     /// Foreign keys into the checked schema that the application may write ([`PROBING_KEYS_SQL`]).
     pub(super) probing_keys: Vec<ProbingKeyRow>,
+    /// Unique keys of tables elsewhere that the application may write ([`KEYS_ELSEWHERE_SQL`]).
+    pub(super) keys_elsewhere: Vec<KeyElsewhereRow>,
     pub(super) parents: Vec<ParentRow>,
     pub(super) servers: Vec<ServerRow>,
     /// Functions not PostgreSQL's own, with arguments, marked LEAKPROOF, that the application
@@ -2025,6 +2063,10 @@ pub(super) fn load_catalog(
         .bind::<Array<Text>, _>(&reachable_roles)
         .bind::<T, _>(&o.schema)
         .load(conn)?;
+    let keys_elsewhere: Vec<KeyElsewhereRow> = diesel::sql_query(for_each_role(KEYS_ELSEWHERE_SQL))
+        .bind::<Array<Text>, _>(&reachable_roles)
+        .bind::<T, _>(&o.schema)
+        .load(conn)?;
     // A query on a parent returns its children's rows under the parent's policies only.
     let parents: Vec<ParentRow> = diesel::sql_query(for_each_role(
         "WITH RECURSIVE up (child, parent) AS (
@@ -2254,6 +2296,7 @@ pub(super) fn load_catalog(
         member_creates,
         elsewhere,
         probing_keys,
+        keys_elsewhere,
         parents,
         servers,
         leakproof,

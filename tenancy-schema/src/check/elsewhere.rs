@@ -1,4 +1,4 @@
-//! TEN006, TEN007 and TEN076: tenant rows where the other rules do not look. They read the
+//! TEN006, TEN007, TEN030 (elsewhere) and TEN076: tenant rows where the other rules do not look. They read the
 //! tables of the schema that holds the application's tables; a copy of a tenant table in
 //! another schema (a backup, an export, an archive), or a foreign table anywhere (which may
 //! read the same database as another user), that the application role may read, with no policy
@@ -129,6 +129,46 @@ pub(super) fn check_foreign_servers(f: &mut Findings, catalog: &Catalog, o: &Che
                 "DROP USER MAPPING FOR {} SERVER {} (or REVOKE USAGE ON FOREIGN SERVER {} FROM {}, PUBLIC)",
                 s.mapped_for, s.server, s.server, s.mapped_for
             ),
+        );
+    }
+}
+
+/// TEN030 outside the checked schema: a unique key of a table there with a tenant column,
+/// which the application role may write, that leaves the tenant column out. Rows of two
+/// tenants then conflict, and the conflict, raised past row level security, tells one tenant
+/// what another's rows say, however well the table's policies keep its rows apart.
+pub(super) fn check_keys_elsewhere(
+    f: &mut Findings,
+    catalog: &Catalog,
+    tenant_tables: &BTreeMap<String, String>,
+    o: &CheckOptions,
+) {
+    let tenant_columns: BTreeSet<&str> = tenant_tables
+        .values()
+        .map(String::as_str)
+        .chain([o.tenant_column.as_str()])
+        .collect();
+    let mut seen = BTreeSet::new();
+    for k in &catalog.keys_elsewhere {
+        let Some(column) = k
+            .table_columns
+            .iter()
+            .find(|c| tenant_columns.contains(c.as_str()))
+        else {
+            continue;
+        };
+        if k.columns.contains(column) || !seen.insert((&k.relation, &k.name)) {
+            continue;
+        }
+        f.add(
+            "TEN030",
+            format!("key {} on {}", k.name, k.relation),
+            format!(
+                "({}) does not include `{column}`: it is unique across tenants, and one tenant's SQL that writes into {} learns what another's rows say",
+                k.columns.join(", "),
+                k.relation
+            ),
+            format!("make it ({column}, {})", k.columns.join(", ")),
         );
     }
 }

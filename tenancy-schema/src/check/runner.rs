@@ -202,6 +202,7 @@ fn run_pinned(
     check_trigger_sinks(&mut f, &catalog, &protected, options, &tenancys);
     check_tenant_rows_elsewhere(&mut f, &catalog, &tenant_tables, options);
     super::probing_keys::check_probing_keys(&mut f, &catalog, &tenant_tables, options);
+    super::elsewhere::check_keys_elsewhere(&mut f, &catalog, &tenant_tables, options);
     check_inherited_tenant_rows(&mut f, &catalog, &tenant_tables, options);
     check_foreign_servers(&mut f, &catalog, options);
     check_side_channels(&mut f, &catalog, options);
