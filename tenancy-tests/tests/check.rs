@@ -648,6 +648,53 @@ const CASES: &[Case] = &[
         breaks: "CREATE SCHEMA vault; CREATE TABLE vault.notes (tenant_id uuid NOT NULL REFERENCES tenants (id), id uuid NOT NULL, body text UNIQUE, PRIMARY KEY (tenant_id, id)); ALTER TABLE vault.notes ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY; CREATE POLICY tenant_access ON vault.notes TO tenancy_app USING (tenant_id = (SELECT tenancy.current_tenant())) WITH CHECK (tenant_id = (SELECT tenancy.current_tenant())); CREATE POLICY tenant_isolation ON vault.notes AS RESTRICTIVE TO PUBLIC USING (tenant_id = (SELECT tenancy.current_tenant())) WITH CHECK (tenant_id = (SELECT tenancy.current_tenant())); GRANT USAGE ON SCHEMA vault TO tenancy_app; GRANT SELECT, INSERT ON vault.notes TO tenancy_app",
         fix: "DROP SCHEMA vault CASCADE",
     },
+    // Row code that puts a row's value where every role reads it back: a comment in the
+    // catalogs (a definer may write them), the login's own defaults (any role may change its
+    // own), a NOTIFY or the session's application_name called by a CHECK constraint itself.
+    Case {
+        id: "TEN075",
+        object: "trigger gadget_describe on gadgets",
+        breaks: "CREATE FUNCTION gadget_describe() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$BEGIN UPDATE pg_catalog.pg_description SET description = NEW.name WHERE objoid = 'public.plans'::regclass AND classoid = 'pg_catalog.pg_class'::regclass AND objsubid = 0; RETURN NEW; END$$; REVOKE EXECUTE ON FUNCTION gadget_describe() FROM PUBLIC; CREATE TRIGGER gadget_describe AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_describe()",
+        fix: "DROP TRIGGER gadget_describe ON gadgets; DROP FUNCTION gadget_describe()",
+    },
+    Case {
+        id: "TEN075",
+        object: "trigger gadget_keep on gadgets",
+        breaks: "CREATE FUNCTION gadget_keep() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM set_config('search_path', NEW.name, true); ALTER ROLE CURRENT_USER SET search_path FROM CURRENT; RETURN NEW; END$$; CREATE TRIGGER gadget_keep AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_keep()",
+        fix: "DROP TRIGGER gadget_keep ON gadgets; DROP FUNCTION gadget_keep()",
+    },
+    Case {
+        id: "TEN075",
+        object: "constraint gadgets_notify_ck on gadgets",
+        breaks: "ALTER TABLE gadgets ADD CONSTRAINT gadgets_notify_ck CHECK (pg_notify('gadgets', name)::text = '') NOT VALID",
+        fix: "ALTER TABLE gadgets DROP CONSTRAINT gadgets_notify_ck",
+    },
+    Case {
+        id: "TEN075",
+        object: "constraint gadgets_appname_ck on gadgets",
+        breaks: "ALTER TABLE gadgets ADD CONSTRAINT gadgets_appname_ck CHECK (set_config('application_name', left(name, 63), false) IS NOT NULL) NOT VALID",
+        fix: "ALTER TABLE gadgets DROP CONSTRAINT gadgets_appname_ck",
+    },
+    // Text search objects a tenant table's column depends on, owned by the application role.
+    Case {
+        id: "TEN065",
+        object: "role tenancy_app",
+        breaks: "CREATE TEXT SEARCH CONFIGURATION gadget_cfg (COPY = pg_catalog.simple); ALTER TABLE gadgets ADD COLUMN tsv tsvector GENERATED ALWAYS AS (to_tsvector('public.gadget_cfg'::regconfig, name)) STORED; ALTER TEXT SEARCH CONFIGURATION gadget_cfg OWNER TO tenancy_app",
+        fix: "ALTER TABLE gadgets DROP COLUMN tsv; DROP TEXT SEARCH CONFIGURATION gadget_cfg",
+    },
+    Case {
+        id: "TEN065",
+        object: "role tenancy_app",
+        breaks: "CREATE TEXT SEARCH DICTIONARY gadget_dict (TEMPLATE = pg_catalog.simple); CREATE TEXT SEARCH CONFIGURATION gadget_cfg2 (COPY = pg_catalog.simple); ALTER TEXT SEARCH CONFIGURATION gadget_cfg2 ALTER MAPPING FOR asciiword WITH gadget_dict; ALTER TABLE gadgets ADD COLUMN tsv2 tsvector GENERATED ALWAYS AS (to_tsvector('public.gadget_cfg2'::regconfig, name)) STORED; ALTER TEXT SEARCH DICTIONARY gadget_dict OWNER TO tenancy_app",
+        fix: "ALTER TABLE gadgets DROP COLUMN tsv2; DROP TEXT SEARCH CONFIGURATION gadget_cfg2; DROP TEXT SEARCH DICTIONARY gadget_dict",
+    },
+    // A table a key ties to a tenant table through its tenant column holds tenant rows.
+    Case {
+        id: "TEN010",
+        object: "table gadget_notes",
+        breaks: "CREATE TABLE gadget_notes (owner uuid NOT NULL, gadget uuid NOT NULL, note text NOT NULL, FOREIGN KEY (owner, gadget) REFERENCES gadgets (tenant_id, id) ON DELETE CASCADE); GRANT SELECT ON gadget_notes TO tenancy_app",
+        fix: "DROP TABLE gadget_notes",
+    },
     Case {
         id: "TEN050",
         object: "table widgets",

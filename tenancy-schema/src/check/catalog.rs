@@ -392,7 +392,39 @@ JOIN pg_constraint dc ON dc.contype = 'c' AND dc.contypid IN (
 JOIN calls d ON d.classid = 'pg_constraint'::regclass AND d.objid = dc.oid
 JOIN pg_proc p ON p.oid = d.fn
 JOIN pg_language l ON l.oid = p.prolang
-WHERE (p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) OR p.oid >= 16384)";
+WHERE (p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) OR p.oid >= 16384)
+UNION
+-- The expressions themselves, where they call one of PostgreSQL's functions that puts a value
+-- where every session of the login sees it (pg_notify, set_config, advisory locks): no
+-- dependency on a function of PostgreSQL's own is recorded, so the text is read as code.
+SELECT format('%s on %s', e.what, c.oid::regclass), tables.table_name, e.expr, 'sql', false, ''
+FROM tables
+JOIN pg_class c ON c.oid = tables.oid
+CROSS JOIN LATERAL (
+  SELECT 'constraint ' || quote_ident(con.conname::text), pg_get_constraintdef(con.oid)
+  FROM pg_constraint con WHERE con.conrelid = c.oid AND con.contype = 'c'
+  UNION ALL
+  SELECT 'the default of column ' || quote_ident(a.attname::text), pg_get_expr(ad.adbin, ad.adrelid)
+  FROM pg_attrdef ad JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+  WHERE ad.adrelid = c.oid
+  UNION ALL
+  SELECT 'index ' || quote_ident(ic.relname::text), pg_get_indexdef(ix.indexrelid)
+  FROM pg_index ix JOIN pg_class ic ON ic.oid = ix.indexrelid
+  WHERE ix.indrelid = c.oid AND (ix.indexprs IS NOT NULL OR ix.indpred IS NOT NULL)
+  UNION ALL
+  SELECT 'the WHEN condition of trigger ' || quote_ident(tg.tgname::text), pg_get_triggerdef(tg.oid)
+  FROM pg_trigger tg WHERE tg.tgrelid = c.oid AND tg.tgqual IS NOT NULL AND NOT tg.tgisinternal
+  UNION ALL
+  SELECT 'policy ' || quote_ident(pol.polname::text),
+         concat_ws(' ', pg_get_expr(pol.polqual, pol.polrelid), pg_get_expr(pol.polwithcheck, pol.polrelid))
+  FROM pg_policy pol WHERE pol.polrelid = c.oid
+  UNION ALL
+  SELECT format('constraint %I of domain %s of column %I', dc.conname, dc.contypid::regtype, a.attname),
+         pg_get_constraintdef(dc.oid)
+  FROM pg_attribute a JOIN pg_constraint dc ON dc.contype = 'c' AND dc.contypid = a.atttypid
+  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+) e (what, expr)
+WHERE e.expr ~* '(pg_notify|set_config|pg_(try_)?advisory)'";
 
 /// A table the application role may read outside the checked schema (or a foreign table,
 /// in it too), without row level security, or change there past it, with its columns.
@@ -737,6 +769,21 @@ SELECT * FROM (
            format('ALTER COLLATION %s OWNER TO <the role that runs the migrations>', co.oid::regcollation)
     FROM pg_collation co JOIN pg_roles o ON o.oid = co.collowner
     WHERE co.oid >= 16384 AND NOT o.rolsuper AND pg_has_role($1, co.collowner, 'MEMBER')
+    UNION ALL
+    SELECT 'pg_ts_config'::regclass, cfg.oid, format('text search configuration %s', cfg.oid::regconfig),
+           o.rolname::text,
+           format('ALTER TEXT SEARCH CONFIGURATION %s OWNER TO <the role that runs the migrations>', cfg.oid::regconfig)
+    FROM pg_ts_config cfg JOIN pg_roles o ON o.oid = cfg.cfgowner
+    WHERE cfg.oid >= 16384 AND NOT o.rolsuper AND pg_has_role($1, cfg.cfgowner, 'MEMBER')
+    UNION ALL
+    -- A dictionary: what depends on a configuration that maps to it depends on it too.
+    SELECT 'pg_ts_config'::regclass, m.mapcfg,
+           format('text search dictionary %s (of configuration %s)', dict.oid::regdictionary, m.mapcfg::regconfig),
+           o.rolname::text,
+           format('ALTER TEXT SEARCH DICTIONARY %s OWNER TO <the role that runs the migrations>', dict.oid::regdictionary)
+    FROM pg_ts_dict dict JOIN pg_roles o ON o.oid = dict.dictowner
+    JOIN (SELECT DISTINCT mapcfg, mapdict FROM pg_ts_config_map) m ON m.mapdict = dict.oid
+    WHERE dict.oid >= 16384 AND NOT o.rolsuper AND pg_has_role($1, dict.dictowner, 'MEMBER')
   ) mine
   JOIN pg_depend d ON d.refclassid = mine.classid AND d.refobjid = mine.objid AND d.deptype IN ('n', 'a')
   CROSS JOIN LATERAL (

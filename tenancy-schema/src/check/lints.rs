@@ -262,7 +262,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN065",
         Severity::Error,
         Section::Isolation,
-        "a login of the application role can become a role that skips row level security, or a role a session acts as owns what reads or changes every tenant's rows (a domain or enum of a column, a function, type, operator or collation a table depends on, a function or catalog PostgreSQL keeps to superusers)",
+        "a login of the application role can become a role that skips row level security, or a role a session acts as owns what reads or changes every tenant's rows (a domain or enum of a column, a function, type, operator, collation or text search object a table depends on, a function or catalog PostgreSQL keeps to superusers)",
     ),
     (
         "TEN066",
@@ -328,7 +328,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN075",
         Severity::Error,
         Section::Isolation,
-        "code that runs on each row of a tenant table (a trigger, its WHEN condition, or what a constraint, default, index or domain calls) writes into a table or view without row level security that the application role can read (itself or through a view that runs as its owner), calls setval() or nextval() on a sequence it can read, sends the row out with NOTIFY, sets application_name, or takes an advisory lock keyed by what it computes",
+        "code that runs on each row of a tenant table (a trigger, its WHEN condition, or what a constraint, default, index or domain calls) writes into a table or view without row level security that the application role can read (itself or through a view that runs as its owner), calls setval() or nextval() on a sequence it can read, sends the row out with NOTIFY, sets application_name, takes an advisory lock keyed by what it computes, or writes PostgreSQL's catalogs (comments, function sources, the login's defaults)",
     ),
     (
         "TEN076",

@@ -292,7 +292,8 @@ fn check_safeguards(
 }
 
 /// The tenant tables, by name, with their tenant column: classified tenant-scoped ones, any
-/// table with the tenant column, and any with a foreign key of one column to the tenants table.
+/// table with the tenant column, any with a foreign key of one column to the tenants table, and
+/// any a foreign key ties to a tenant table through its tenant column.
 fn tenant_tables(
     catalog: &Catalog,
     registry: &[&TableManifest],
@@ -329,6 +330,36 @@ fn tenant_tables(
         }) {
             tenant_tables.insert(table.clone(), k.columns[0].clone());
         }
+    }
+    // A table tied to a tenant table by a foreign key that carries its tenant column
+    // (`(owner, gadget) REFERENCES gadgets (tenant_id, id)`) holds that tenant's rows too, and
+    // so on down a chain of such keys.
+    loop {
+        let mut found: Vec<(String, String)> = Vec::new();
+        for (table, keys) in &catalog.keys {
+            if *table == options.tenants_table
+                || tenant_tables.contains_key(table)
+                || registry.iter().any(|m| m.table == table)
+            {
+                continue;
+            }
+            let carried = keys.iter().filter(|k| k.kind == "f").find_map(|k| {
+                let target_column = tenant_tables.get(k.target.as_deref()?)?;
+                let i = k
+                    .target_columns
+                    .as_ref()?
+                    .iter()
+                    .position(|c| c == target_column)?;
+                k.columns.get(i).cloned()
+            });
+            if let Some(column) = carried {
+                found.push((table.clone(), column));
+            }
+        }
+        if found.is_empty() {
+            break;
+        }
+        tenant_tables.extend(found);
     }
     tenant_tables
 }

@@ -158,6 +158,13 @@ fn reach(
                 "the session's application_name, which pg_stat_activity shows every session of the login",
             );
         }
+        // A statement built at run time may be any of these too.
+        if out.dynamic || out.written.iter().any(|t| t.starts_with("pg_")) || writes_catalogs(body)
+        {
+            out.outlets.insert(
+                "PostgreSQL's catalogs (comments, function sources, the login's defaults: COMMENT ON, ALTER ROLE, ALTER DATABASE), which every role reads",
+            );
+        }
         if locks_by_value(body) {
             out.outlets.insert(
                 "advisory locks keyed by what it computes, whose keys pg_locks shows every session",
@@ -294,6 +301,39 @@ fn locks_by_value(body: &str) -> bool {
     false
 }
 
+/// Whether `body` runs a statement that writes into PostgreSQL's catalogs what every role
+/// reads back: `COMMENT ON` (`obj_description`), `SECURITY LABEL`, or a role's or database's
+/// defaults (`ALTER ROLE`/`ALTER USER`/`ALTER DATABASE .. SET`, which `pg_roles.rolconfig` and
+/// `pg_db_role_setting` show; a role may change its own). Text the lexer cannot read counts.
+fn writes_catalogs(body: &str) -> bool {
+    let lower = body.to_ascii_lowercase();
+    if !["comment", "label", "alter"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        return false;
+    }
+    let Ok(tokens) = tokenize(body) else {
+        return true;
+    };
+    let words: Vec<&str> = tokens
+        .iter()
+        .filter_map(|t| match t {
+            Token::Ident {
+                name,
+                quoted: false,
+            } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    words.windows(2).any(|w| {
+        matches!(
+            (w[0], w[1]),
+            ("comment", "on") | ("security", "label") | ("alter", "role" | "user" | "database")
+        )
+    })
+}
+
 /// The names `body` calls (a name followed by `(`), in lower case.
 pub(super) fn called(body: &str) -> Vec<String> {
     let Ok(tokens) = tokenize(body) else {
@@ -366,7 +406,25 @@ fn fallback(body: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{locks_by_value, sequence_writes, written_tables};
+    use super::{locks_by_value, sequence_writes, writes_catalogs, written_tables};
+
+    #[test]
+    fn statements_that_write_catalogs_are_found() {
+        for writes in [
+            "BEGIN COMMENT ON TABLE plans IS 'seen'; RETURN NEW; END",
+            "BEGIN ALTER ROLE CURRENT_USER SET search_path FROM CURRENT; RETURN NEW; END",
+            "BEGIN ALTER DATABASE app SET work_mem = '1MB'; END",
+            "BEGIN SECURITY LABEL ON TABLE t IS 'x'; END",
+        ] {
+            assert!(writes_catalogs(writes), "{writes}");
+        }
+        for other in [
+            "BEGIN INSERT INTO comments (on_id) VALUES (NEW.id); RETURN NEW; END",
+            "BEGIN NEW.label := 'x'; RETURN NEW; END",
+        ] {
+            assert!(!writes_catalogs(other), "{other}");
+        }
+    }
 
     #[test]
     fn advisory_locks_keyed_by_values_are_found() {
