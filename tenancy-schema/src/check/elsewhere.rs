@@ -11,25 +11,31 @@ use super::CheckOptions;
 use super::catalog::Catalog;
 use super::report::Findings;
 
+/// Finds, among a table's columns, one named like a tenant column: the configured one, or one
+/// a tenant table of the checked schema uses.
+fn tenant_column_among<'a>(
+    tenant_tables: &'a BTreeMap<String, String>,
+    o: &'a CheckOptions,
+) -> impl Fn(&'a [String]) -> Option<&'a String> {
+    let names: BTreeSet<&str> = tenant_tables
+        .values()
+        .map(String::as_str)
+        .chain([o.tenant_column.as_str()])
+        .collect();
+    move |columns| columns.iter().find(|c| names.contains(c.as_str()))
+}
+
 pub(super) fn check_tenant_rows_elsewhere(
     f: &mut Findings,
     catalog: &Catalog,
     tenant_tables: &BTreeMap<String, String>,
     o: &CheckOptions,
 ) {
-    let tenant_columns: BTreeSet<&str> = tenant_tables
-        .values()
-        .map(String::as_str)
-        .chain([o.tenant_column.as_str()])
-        .collect();
+    let tenant_column_of = tenant_column_among(tenant_tables, o);
     // One finding per relation, for whatever the roles a session acts as may do there.
     let mut open: BTreeMap<(&str, &str), (&str, bool, BTreeSet<&str>)> = BTreeMap::new();
     for t in &catalog.elsewhere {
-        let Some(column) = t
-            .columns
-            .iter()
-            .find(|c| tenant_columns.contains(c.as_str()))
-        else {
+        let Some(column) = tenant_column_of(&t.columns) else {
             continue;
         };
         let entry = open
@@ -143,18 +149,10 @@ pub(super) fn check_keys_elsewhere(
     tenant_tables: &BTreeMap<String, String>,
     o: &CheckOptions,
 ) {
-    let tenant_columns: BTreeSet<&str> = tenant_tables
-        .values()
-        .map(String::as_str)
-        .chain([o.tenant_column.as_str()])
-        .collect();
+    let tenant_column_of = tenant_column_among(tenant_tables, o);
     let mut seen = BTreeSet::new();
     for k in &catalog.keys_elsewhere {
-        let Some(column) = k
-            .table_columns
-            .iter()
-            .find(|c| tenant_columns.contains(c.as_str()))
-        else {
+        let Some(column) = tenant_column_of(&k.table_columns) else {
             continue;
         };
         if k.columns.contains(column) || !seen.insert((&k.relation, &k.name)) {
