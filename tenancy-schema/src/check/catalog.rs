@@ -464,17 +464,27 @@ pub(super) struct ProbingKeyRow {
     pub(super) target: String,
     #[diesel(sql_type = Array<Text>)]
     pub(super) columns: Vec<String>,
+    /// Some referenced column is not a uuid: its values can be guessed (an address, a name),
+    /// where a random uuid cannot.
+    #[diesel(sql_type = Bool)]
+    pub(super) guessable: bool,
 }
 
 /// Every foreign key into a table of the checked schema (`$2`) whose referencing columns the
-/// role `$1` may insert or update, from any schema it may use. A foreign-key check runs past
-/// row level security: writing a value there answers whether the referenced row exists.
+/// role `$1` may insert or update, from any schema it may use, and whether a referenced column
+/// other than the tenant column (`$3`) holds values one can guess. A foreign-key check runs
+/// past row level security: writing a value there answers whether the referenced row exists.
 const PROBING_KEYS_SQL: &str = "
 SELECT con.conname::text AS name, con.conrelid::regclass::text AS source,
        CASE WHEN c.relnamespace = $2::regnamespace THEN c.relname::text END AS source_in_schema,
        t.relname::text AS target,
        ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k (n, o)
-             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
+       EXISTS (SELECT FROM unnest(con.confkey) k (n)
+               JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n
+               WHERE a.atttypid <> 'uuid'::regtype
+                 -- The tenant column of a composite key is known to every tenant.
+                 AND a.attname <> $3) AS guessable
 FROM pg_constraint con
 JOIN pg_class c ON c.oid = con.conrelid
 JOIN pg_class t ON t.oid = con.confrelid
@@ -2109,6 +2119,7 @@ pub(super) fn load_catalog(
     let probing_keys: Vec<ProbingKeyRow> = diesel::sql_query(for_each_role(PROBING_KEYS_SQL))
         .bind::<Array<Text>, _>(&reachable_roles)
         .bind::<T, _>(&o.schema)
+        .bind::<T, _>(&o.tenant_column)
         .load(conn)?;
     let keys_elsewhere: Vec<KeyElsewhereRow> = diesel::sql_query(for_each_role(KEYS_ELSEWHERE_SQL))
         .bind::<Array<Text>, _>(&reachable_roles)

@@ -190,7 +190,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN046",
         Severity::Error,
         Section::Isolation,
-        "a foreign key whose columns the application role may write points into a tenant table from a table no tenant policy bounds, or into a table the application role may not read: its check, past row level security, answers whether a row exists there",
+        "a foreign key whose columns the application role may write, on a key whose values can be guessed (not a uuid), points into a tenant table from a table no tenant policy bounds, or into a table the application role may not read: its check, past row level security, answers whether a row exists there",
     ),
     (
         "TEN050",
