@@ -94,7 +94,7 @@ pub(super) fn check_tenant_table(
         check_native_readers(f, table, policies);
     }
 
-    check_keys(f, (catalog, tenant_tables), o, table, col, keys);
+    check_keys(f, tenant_tables, o, table, col, keys);
 
     match model {
         None => f.add("TEN050", &object, format!("`{table}` has a `{col}` column but no model in this binary classifies it"), "add #[tenant_scoped] to its diesel::table! (or #[global_table] if the column means something else)"),
@@ -462,7 +462,7 @@ fn check_native_readers(f: &mut Findings, table: &str, policies: &[PolicyRow]) {
 /// key composite with it.
 fn check_keys(
     f: &mut Findings,
-    (catalog, tenant_tables): (&Catalog, &BTreeMap<String, String>),
+    tenant_tables: &BTreeMap<String, String>,
     o: &CheckOptions,
     table: &str,
     col: &str,
@@ -506,21 +506,15 @@ fn check_keys(
         if target == o.tenants_table {
             check_key_to_tenants(f, o, table, col, k);
         }
-        // The target's own tenant column: a tenant table may name it otherwise (`org_id`).
-        let target_column = tenant_tables.get(target).map_or_else(
-            || {
-                catalog
-                    .columns
-                    .get(target)
-                    .is_some_and(|cols| cols.iter().any(|c| c.column_name == o.tenant_column))
-                    .then_some(o.tenant_column.as_str())
-            },
-            |c| Some(c.as_str()),
-        );
-        let target_is_tenant = target != o.tenants_table && target_column.is_some();
+        // The target's own tenant column (a tenant table may name it otherwise, `org_id`):
+        // every table of the schema with the tenant column is among the tenant tables.
+        let target_column = tenant_tables
+            .get(target)
+            .filter(|_| target != o.tenants_table)
+            .map(String::as_str);
         // Only the keys that tie a row to its tenant: to the tenants table, or between tenant
         // tables. A key to a global table says nothing about tenants.
-        if !k.enforced && (target_is_tenant || target == o.tenants_table) {
+        if !k.enforced && (target_column.is_some() || target == o.tenants_table) {
             f.add(
                 "TEN042",
                 format!("foreign key {} on {table}", k.name),
@@ -528,9 +522,9 @@ fn check_keys(
                 format!("ALTER TABLE {table} ENABLE TRIGGER ALL; ALTER TABLE {target} ENABLE TRIGGER ALL; ALTER TABLE {table} VALIDATE CONSTRAINT {}", k.name),
             );
         }
-        if !target_is_tenant {
+        let Some(target_column) = target_column else {
             continue;
-        }
+        };
         // The tenant column has to reference the target's tenant column, not merely appear
         // on both sides: PostgreSQL matches the referenced columns to a unique key in any
         // order, so `(tenant_id, x) REFERENCES t (id, tenant_id)` is accepted too.
@@ -538,11 +532,11 @@ fn check_keys(
             k.target_columns
                 .as_ref()
                 .and_then(|t| t.get(i))
-                .is_some_and(|c| Some(c.as_str()) == target_column)
+                .is_some_and(|c| c == target_column)
         });
         if !both {
             let fobj = format!("foreign key {} on {table}", k.name);
-            f.add("TEN040", &fobj, format!("({}) -> {target} does not include the tenant column: foreign-key checks bypass row level security, so a row can point into another tenant", k.columns.join(", ")), format!("FOREIGN KEY ({col}, {}) REFERENCES {target} ({}, id)", k.columns.join(", "), target_column.unwrap_or(&o.tenant_column)));
+            f.add("TEN040", &fobj, format!("({}) -> {target} does not include the tenant column: foreign-key checks bypass row level security, so a row can point into another tenant", k.columns.join(", ")), format!("FOREIGN KEY ({col}, {}) REFERENCES {target} ({}, id)", k.columns.join(", "), target_column));
             f.add(
                 "CIT003",
                 &fobj,
@@ -553,7 +547,7 @@ fn check_keys(
                 format!(
                     "FOREIGN KEY ({col}, {}) REFERENCES {target} ({}, id)",
                     k.columns.join(", "),
-                    target_column.unwrap_or(&o.tenant_column)
+                    target_column
                 ),
             );
         }
