@@ -1952,3 +1952,82 @@ fn an_invitation_into_another_tenant_tells_nothing_of_it() {
     .expect_err("an invitation into a suspended tenant");
     assert!(matches!(e, Error::TenantSuspended(_)), "{e:?}");
 }
+
+/// Member changes and invitation acceptances run in the named tenant. A principal of another
+/// tenant gets what it would get from an active tenant it does not belong to, whether the
+/// tenant named exists, is suspended or was never created; the tenant's own principals are
+/// told that it is suspended.
+#[test]
+fn member_changes_in_another_tenant_tell_nothing_of_it() {
+    let t = tenancy(2);
+    let a = new_tenant(&t, "asking");
+    let active = new_tenant(&t, "active");
+    let suspended = new_tenant(&t, "suspended");
+    let invited = control::invite_member(
+        &t,
+        suspended.tenant,
+        Actor::Principal(suspended.owner_principal),
+        &format!("{}@example.test", unique("invited")),
+        "Invited",
+        MemberRole::Member,
+    )
+    .expect("invite before the suspension");
+    control::suspend_tenant(&t, suspended.tenant).expect("suspend");
+    let unknown = TenantId::new_v7();
+    let manage = |e: &Error| {
+        matches!(
+            e,
+            Error::Forbidden {
+                permission: "members.manage"
+            }
+        )
+    };
+    for (tenant, user) in [
+        (active.tenant, active.owner),
+        (suspended.tenant, suspended.owner),
+        (unknown, a.owner),
+    ] {
+        let e =
+            control::change_member_role(&t, tenant, a.owner_principal, user, MemberRole::Member)
+                .expect_err("a role change in another tenant");
+        assert!(manage(&e), "change_member_role: {e:?}");
+        let e = control::remove_member(&t, tenant, a.owner_principal, user)
+            .expect_err("a removal in another tenant");
+        assert!(manage(&e), "remove_member: {e:?}");
+        let e = control::accept_invitation(&t, tenant, a.owner_principal)
+            .expect_err("an acceptance in another tenant");
+        assert!(
+            matches!(
+                e,
+                Error::NotFound {
+                    entity: "invitation"
+                }
+            ),
+            "accept_invitation: {e:?}"
+        );
+    }
+    // The tenant's own principals are told why.
+    let e = control::change_member_role(
+        &t,
+        suspended.tenant,
+        suspended.owner_principal,
+        invited.user,
+        MemberRole::Admin,
+    )
+    .expect_err("a role change in a suspended tenant");
+    assert!(matches!(e, Error::TenantSuspended(_)), "{e:?}");
+    let e = control::remove_member(
+        &t,
+        suspended.tenant,
+        suspended.owner_principal,
+        invited.user,
+    )
+    .expect_err("a removal in a suspended tenant");
+    assert!(matches!(e, Error::TenantSuspended(_)), "{e:?}");
+    let e = control::accept_invitation(&t, suspended.tenant, invited.principal)
+        .expect_err("an acceptance in a suspended tenant");
+    assert!(matches!(e, Error::TenantSuspended(_)), "{e:?}");
+    // Nothing changed: once resumed, the invitation is still there to accept.
+    control::resume_tenant(&t, suspended.tenant).expect("resume");
+    control::accept_invitation(&t, suspended.tenant, invited.principal).expect("accept");
+}

@@ -138,14 +138,15 @@ fn name_from_address(email: &str) -> &str {
 /// as the invited principal.
 ///
 /// # Errors
-/// [`Error::NotFound`] when the principal has no pending invitation, tenant errors, or a
-/// database error.
+/// [`Error::NotFound`] when the principal has no pending invitation (also what a principal
+/// of another tenant gets, whether the tenant exists, is suspended or not), tenant errors, or
+/// a database error.
 pub fn accept_invitation(
     tenancy: &Tenancy,
     tenant: TenantId,
     principal: PrincipalId,
 ) -> Result<()> {
-    tenancy.transaction_as(tenant, principal, |tx| {
+    let outcome = tenancy.transaction_as(tenant, principal, |tx| {
         let n = tx
             .update(org_members::table)
             .filter(org_members::principal_id.eq(principal))
@@ -153,11 +154,17 @@ pub fn accept_invitation(
             .set(org_members::status.eq(MemberStatus::Active))
             .execute()?;
         if n == 0 {
-            return Err(Error::NotFound {
-                entity: "invitation",
-            });
+            return Err(no_invitation());
         }
         audit::record(tx, &AuditEvent::new("member.accept"))?;
         Ok(())
-    })
+    });
+    super::outsider::as_seen_by(tenancy, tenant, principal, outcome, no_invitation)
+}
+
+/// What a principal without a pending invitation in the tenant is told.
+fn no_invitation() -> Error {
+    Error::NotFound {
+        entity: "invitation",
+    }
 }

@@ -3,6 +3,7 @@
 
 use diesel::prelude::*;
 
+use super::outsider::as_seen_by;
 use crate::audit::{self, AuditEvent};
 use crate::authz::{self, Permission};
 use crate::models::{ApiKeyStatus, MemberRole, MemberStatus, PrincipalKind};
@@ -68,8 +69,10 @@ fn keep_an_owner(tx: &mut crate::TenantTx<'_>, user: UserId) -> Result<()> {
 ///
 /// # Errors
 /// [`Error::Forbidden`], [`Error::NotFound`] when the user is not a member of this tenant,
-/// [`Error::Conflict`] when it would leave the tenant without an owner, tenant errors, or a
-/// database error.
+/// [`Error::Conflict`] when it would leave the tenant without an owner, tenant errors
+/// ([`Error::TenantSuspended`], [`Error::TenantNotFound`]: only to the tenant's own
+/// principals; a principal of another tenant gets [`Error::Forbidden`], as from an active
+/// tenant), or a database error.
 pub fn change_member_role(
     tenancy: &Tenancy,
     tenant: TenantId,
@@ -77,7 +80,7 @@ pub fn change_member_role(
     user: UserId,
     role: MemberRole,
 ) -> Result<()> {
-    tenancy.transaction_as(tenant, by, |tx| {
+    let outcome = tenancy.transaction_as(tenant, by, |tx| {
         authz::require(tx, Permission::MembersManage)?;
         let current: Option<MemberRole> = tx
             .load(
@@ -107,7 +110,15 @@ pub fn change_member_role(
             })),
         )?;
         Ok(())
-    })
+    });
+    as_seen_by(tenancy, tenant, by, outcome, members_manage)
+}
+
+/// What a principal without `members.manage` in the tenant is told.
+fn members_manage() -> Error {
+    Error::Forbidden {
+        permission: Permission::MembersManage.as_str(),
+    }
 }
 
 /// Removes a member (soft: status `removed`; the principal and its history stay) and revokes
@@ -122,7 +133,7 @@ pub fn remove_member(
     by: PrincipalId,
     user: UserId,
 ) -> Result<()> {
-    tenancy.transaction_as(tenant, by, |tx| {
+    let outcome = tenancy.transaction_as(tenant, by, |tx| {
         authz::require(tx, Permission::MembersManage)?;
         let Some((role, principal)) = tx
             .load::<_, (MemberRole, PrincipalId)>(
@@ -161,5 +172,6 @@ pub fn remove_member(
                 .details(serde_json::json!({ "user": user, "api_keys_revoked": revoked })),
         )?;
         Ok(())
-    })
+    });
+    as_seen_by(tenancy, tenant, by, outcome, members_manage)
 }

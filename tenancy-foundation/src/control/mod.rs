@@ -34,6 +34,7 @@
 mod actor;
 mod invitations;
 mod members;
+mod outsider;
 mod tenants;
 mod users;
 mod validate;
