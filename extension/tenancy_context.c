@@ -183,7 +183,47 @@ refuse_session_change(const char *what)
 			 errhint("change settings for the transaction only (SET LOCAL, set_config(.., true)); the transaction was rolled back")));
 }
 
-#define GUARD_PREFETCH 8
+/*
+ * Whether any setting was changed in the transaction (has a stack entry): at almost every
+ * commit none was. One load per setting and no branch, so that the loads overlap; only when
+ * one was does guard_session look at each setting by name.
+ */
+static bool
+any_setting_changed(struct config_generic **vars, int count)
+{
+	uintptr_t	changed = 0;
+
+	for (int i = 0; i < count; i++)
+		changed |= (uintptr_t) vars[i]->stack;
+	return changed != 0;
+}
+
+/* Refuses the transaction if a setting it changed would outlive it. */
+static void
+refuse_changed_settings(struct config_generic **vars, int count)
+{
+	for (int i = 0; i < count; i++)
+	{
+		/*
+		 * The transaction characteristics are set as session values by SET TRANSACTION, but
+		 * every transaction starts from their defaults again: nothing of them carries over.
+		 */
+		if (vars[i]->stack == NULL ||
+			strcmp(vars[i]->name, "transaction_isolation") == 0 ||
+			strcmp(vars[i]->name, "transaction_read_only") == 0 ||
+			strcmp(vars[i]->name, "transaction_deferrable") == 0)
+			continue;
+		for (GucStack *entry = vars[i]->stack; entry != NULL; entry = entry->prev)
+		{
+			if (entry->state == GUC_SET || entry->state == GUC_SET_LOCAL)
+			{
+				char	   *what = psprintf("the setting \"%s\"", vars[i]->name);
+
+				refuse_session_change(what);
+			}
+		}
+	}
+}
 
 static void
 guard_session(XactEvent event, void *arg)
@@ -223,36 +263,8 @@ guard_session(XactEvent event, void *arg)
 	vars = get_guc_variables();
 	count = GetNumConfigOptions();
 #endif
-	for (int i = 0; i < count; i++)
-	{
-		/*
-		 * Every setting is a separate structure, mostly out of cache by the time a commit
-		 * comes: asking for the ones a few places ahead lets the loads overlap.
-		 */
-#ifdef __GNUC__
-		if (i + GUARD_PREFETCH < count)
-			__builtin_prefetch(&vars[i + GUARD_PREFETCH]->stack);
-#endif
-
-		/*
-		 * The transaction characteristics are set as session values by SET TRANSACTION, but
-		 * every transaction starts from their defaults again: nothing of them carries over.
-		 */
-		if (vars[i]->stack == NULL ||
-			strcmp(vars[i]->name, "transaction_isolation") == 0 ||
-			strcmp(vars[i]->name, "transaction_read_only") == 0 ||
-			strcmp(vars[i]->name, "transaction_deferrable") == 0)
-			continue;
-		for (GucStack *entry = vars[i]->stack; entry != NULL; entry = entry->prev)
-		{
-			if (entry->state == GUC_SET || entry->state == GUC_SET_LOCAL)
-			{
-				char	   *what = psprintf("the setting \"%s\"", vars[i]->name);
-
-				refuse_session_change(what);
-			}
-		}
-	}
+	if (any_setting_changed(vars, count))
+		refuse_changed_settings(vars, count);
 	GetTempNamespaceState(&temp_namespace, &temp_toast_namespace);
 	if (OidIsValid(temp_namespace))
 		refuse_session_change("its temporary schema (temporary tables)");
