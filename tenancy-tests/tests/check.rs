@@ -675,6 +675,61 @@ const CASES: &[Case] = &[
         breaks: "ALTER TABLE gadgets ADD CONSTRAINT gadgets_appname_ck CHECK (set_config('application_name', left(name, 63), false) IS NOT NULL) NOT VALID",
         fix: "ALTER TABLE gadgets DROP CONSTRAINT gadgets_appname_ck",
     },
+    // Trigger functions in C: contrib's tcn notifies every change with the row's key, and
+    // autoinc advances a sequence the application may read.
+    Case {
+        id: "TEN075",
+        object: "trigger gadgets_tcn on gadgets",
+        breaks: "CREATE EXTENSION tcn; CREATE TRIGGER gadgets_tcn AFTER INSERT OR UPDATE OR DELETE ON gadgets FOR EACH ROW EXECUTE FUNCTION triggered_change_notification()",
+        fix: "DROP TRIGGER gadgets_tcn ON gadgets; DROP EXTENSION tcn",
+    },
+    Case {
+        id: "TEN075",
+        object: "trigger gadgets_autoinc on gadgets",
+        breaks: "CREATE EXTENSION autoinc; CREATE SEQUENCE gadget_counter; GRANT SELECT, USAGE ON SEQUENCE gadget_counter TO tenancy_app; ALTER TABLE gadgets ADD COLUMN serial int; CREATE TRIGGER gadgets_autoinc BEFORE INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION autoinc(serial, gadget_counter)",
+        fix: "DROP TRIGGER gadgets_autoinc ON gadgets; ALTER TABLE gadgets DROP COLUMN serial; DROP SEQUENCE gadget_counter; DROP EXTENSION autoinc",
+    },
+    // Row code writing where the application may not read, which carries the row on to where
+    // it may: a view into its table, a partition into its parent, a rule into its action's
+    // table, a changed key into the keys that cascade from it.
+    Case {
+        id: "TEN075",
+        object: "trigger gadget_plan_copy on gadgets",
+        breaks: "CREATE VIEW plans_in AS SELECT id, name FROM plans; GRANT INSERT ON plans_in TO tenancy_app; CREATE FUNCTION gadget_plan_copy() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.plans_in VALUES (gen_random_uuid(), NEW.name); RETURN NEW; END$$; CREATE TRIGGER gadget_plan_copy AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_plan_copy()",
+        fix: "DROP TRIGGER gadget_plan_copy ON gadgets; DROP FUNCTION gadget_plan_copy(); DROP VIEW plans_in",
+    },
+    Case {
+        id: "TEN075",
+        object: "trigger gadget_log_copy on gadgets",
+        breaks: "CREATE SCHEMA logs; GRANT USAGE ON SCHEMA logs TO tenancy_app; CREATE TABLE logs.gadget_log (name text, at int NOT NULL DEFAULT 1) PARTITION BY LIST (at); CREATE TABLE logs.gadget_log_1 PARTITION OF logs.gadget_log FOR VALUES IN (1); GRANT SELECT ON logs.gadget_log TO tenancy_app; GRANT INSERT ON logs.gadget_log_1 TO tenancy_app; CREATE FUNCTION gadget_log_copy() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO logs.gadget_log_1 (name) VALUES (NEW.name); RETURN NEW; END$$; CREATE TRIGGER gadget_log_copy AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_log_copy()",
+        fix: "DROP TRIGGER gadget_log_copy ON gadgets; DROP FUNCTION gadget_log_copy(); DROP SCHEMA logs CASCADE",
+    },
+    Case {
+        id: "TEN075",
+        object: "trigger gadget_stage_copy on gadgets",
+        breaks: "CREATE TABLE gadget_stage (name text); GRANT INSERT ON gadget_stage TO tenancy_app; CREATE RULE stage_forward AS ON INSERT TO gadget_stage DO INSTEAD INSERT INTO public.plans VALUES (gen_random_uuid(), NEW.name); CREATE FUNCTION gadget_stage_copy() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.gadget_stage VALUES (NEW.name); RETURN NEW; END$$; CREATE TRIGGER gadget_stage_copy AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_stage_copy()",
+        fix: "DROP TRIGGER gadget_stage_copy ON gadgets; DROP FUNCTION gadget_stage_copy(); DROP TABLE gadget_stage",
+    },
+    Case {
+        id: "TEN075",
+        object: "trigger gadget_rekey on gadgets",
+        breaks: "CREATE TABLE gadget_key (k text PRIMARY KEY); GRANT UPDATE ON gadget_key TO tenancy_app; ALTER TABLE plans ADD COLUMN label text REFERENCES gadget_key (k) ON UPDATE CASCADE; CREATE FUNCTION gadget_rekey() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN UPDATE public.gadget_key SET k = NEW.name; RETURN NEW; END$$; CREATE TRIGGER gadget_rekey AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_rekey()",
+        fix: "DROP TRIGGER gadget_rekey ON gadgets; DROP FUNCTION gadget_rekey(); ALTER TABLE plans DROP COLUMN label; DROP TABLE gadget_key",
+    },
+    // A unique key the application may insert into answers whether a value is there.
+    Case {
+        id: "TEN075",
+        object: "trigger gadget_seen_copy on gadgets",
+        breaks: "CREATE TABLE gadget_seen (name text PRIMARY KEY); GRANT INSERT ON gadget_seen TO tenancy_app; CREATE FUNCTION gadget_seen_copy() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.gadget_seen VALUES (NEW.name) ON CONFLICT DO NOTHING; RETURN NEW; END$$; CREATE TRIGGER gadget_seen_copy AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_seen_copy()",
+        fix: "DROP TRIGGER gadget_seen_copy ON gadgets; DROP FUNCTION gadget_seen_copy(); DROP TABLE gadget_seen",
+    },
+    // Through a domain over the domain whose constraint calls the outlet.
+    Case {
+        id: "TEN075",
+        object: "constraint gadget_note_ck of domain gadget_note_base of column note on gadgets",
+        breaks: "CREATE DOMAIN gadget_note_base AS text CONSTRAINT gadget_note_ck CHECK (pg_notify('gadgets', VALUE)::text = ''); CREATE DOMAIN gadget_note AS gadget_note_base; ALTER TABLE gadgets ADD COLUMN note gadget_note",
+        fix: "ALTER TABLE gadgets DROP COLUMN note; DROP DOMAIN gadget_note; DROP DOMAIN gadget_note_base",
+    },
     // Text search objects a tenant table's column depends on, owned by the application role.
     Case {
         id: "TEN065",

@@ -285,7 +285,42 @@ pub(super) struct TriggerRow {
     /// The function's name, in lower case.
     #[diesel(sql_type = Text)]
     pub(super) function: String,
+    /// The trigger's arguments (`EXECUTE FUNCTION f('a', 'b')`); none for the other row code.
+    /// A function in C is told by them what to write where (`autoinc(column, sequence)`).
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) args: Vec<String>,
 }
+
+/// What a write into one relation also changes, or shows through another: `from` and `to`
+/// by their names ([`WRITE_REACH_SQL`]).
+#[derive(QueryableByName)]
+pub(super) struct WriteReachRow {
+    #[diesel(sql_type = Text)]
+    pub(super) from_rel: String,
+    #[diesel(sql_type = Text)]
+    pub(super) to_rel: String,
+}
+
+/// Where a write into a relation reaches besides itself, by the relations' names: the
+/// relations a view (automatically updatable) or a rule of one (`DO ALSO`, `DO INSTEAD`)
+/// writes into; the parents of a partition or an inheritance child, whose readers read its
+/// rows; and the tables whose foreign keys into it cascade a changed or deleted key (CASCADE,
+/// SET NULL, SET DEFAULT). Row code that writes into one writes into these too.
+const WRITE_REACH_SQL: &str = "
+SELECT v.relname::text AS from_rel, b.relname::text AS to_rel
+FROM pg_class v
+JOIN pg_rewrite r ON r.ev_class = v.oid
+JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                 AND d.refclassid = 'pg_class'::regclass
+JOIN pg_class b ON b.oid = d.refobjid AND b.oid <> v.oid AND b.relkind IN ('r', 'p', 'v', 'f')
+WHERE (r.ev_type <> '1' OR (r.rulename = '_RETURN' AND v.relkind = 'v')) AND v.oid >= 16384
+UNION
+SELECT c.relname::text, p.relname::text
+FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+UNION
+SELECT t.relname::text, f.relname::text
+FROM pg_constraint con JOIN pg_class t ON t.oid = con.confrelid JOIN pg_class f ON f.oid = con.conrelid
+WHERE con.contype = 'f' AND (con.confupdtype IN ('c', 'n', 'd') OR con.confdeltype IN ('c', 'n', 'd'))";
 
 /// A function outside PostgreSQL's own schemas, by its name in lower case, or the function of
 /// an operator PostgreSQL did not make, as `operator <name>`: what row code calls runs on each
@@ -332,7 +367,8 @@ SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass) AS name,
        CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END AS body,
        l.lanname::text AS language,
        p.pronamespace = to_regnamespace('tenancy') AS tenancys,
-       lower(p.proname::text) AS function
+       lower(p.proname::text) AS function,
+       array_remove(string_to_array(encode(t.tgargs, 'escape'), '\\000'), '') AS args
 FROM pg_trigger t
 JOIN tables ON tables.oid = t.tgrelid
 JOIN pg_proc p ON p.oid = t.tgfoid
@@ -351,7 +387,8 @@ SELECT format('%s on %s, which calls %s',
        CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END,
        l.lanname::text,
        p.pronamespace = to_regnamespace('tenancy'),
-       lower(p.proname::text)
+       lower(p.proname::text),
+       ARRAY[]::text[]
 FROM calls d
 JOIN pg_proc p ON p.oid = d.fn
 JOIN pg_language l ON l.oid = p.prolang
@@ -379,7 +416,8 @@ SELECT format('constraint %I of domain %s of column %I on %s, which calls %s',
        CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END,
        l.lanname::text,
        p.pronamespace = to_regnamespace('tenancy'),
-       lower(p.proname::text)
+       lower(p.proname::text),
+       ARRAY[]::text[]
 FROM tables
 JOIN pg_class c ON c.oid = tables.oid
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -397,7 +435,8 @@ UNION
 -- The expressions themselves, where they call one of PostgreSQL's functions that puts a value
 -- where every session of the login sees it (pg_notify, set_config, advisory locks): no
 -- dependency on a function of PostgreSQL's own is recorded, so the text is read as code.
-SELECT format('%s on %s', e.what, c.oid::regclass), tables.table_name, e.expr, 'sql', false, ''
+SELECT format('%s on %s', e.what, c.oid::regclass), tables.table_name, e.expr, 'sql', false, '',
+       ARRAY[]::text[]
 FROM tables
 JOIN pg_class c ON c.oid = tables.oid
 CROSS JOIN LATERAL (
@@ -421,7 +460,12 @@ CROSS JOIN LATERAL (
   UNION ALL
   SELECT format('constraint %I of domain %s of column %I', dc.conname, dc.contypid::regtype, a.attname),
          pg_get_constraintdef(dc.oid)
-  FROM pg_attribute a JOIN pg_constraint dc ON dc.contype = 'c' AND dc.contypid = a.atttypid
+  FROM pg_attribute a JOIN pg_constraint dc ON dc.contype = 'c' AND dc.contypid IN (
+    WITH RECURSIVE base (oid) AS (
+      SELECT a.atttypid
+      UNION
+      SELECT t.typbasetype FROM pg_type t JOIN base ON t.oid = base.oid WHERE t.typtype = 'd'
+    ) SELECT base.oid FROM base)
   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 ) e (what, expr)
 WHERE e.expr ~* '(pg_notify|set_config|pg_(try_)?advisory)'";
@@ -963,6 +1007,11 @@ pub(super) struct Catalog {
     /// off), and the relations a view or materialized view it may read shows with its owner's
     /// rights: whatever is written there, every tenant reads.
     pub(super) shared: Vec<String>,
+    /// Where a write into a relation reaches besides itself ([`WRITE_REACH_SQL`]).
+    pub(super) write_reach: Vec<WriteReachRow>,
+    /// Tables with a unique key that a role a session of the application may act as may
+    /// insert into or update: whether a value is there, its unique violation tells.
+    pub(super) probe_keys: Vec<String>,
     /// The sequences a role a session of the application may act as may read the value of.
     pub(super) readable_sequences: Vec<SequenceRow>,
     pub(super) audit: Option<AuditLog>,
@@ -2177,6 +2226,22 @@ pub(super) fn load_catalog(
     shared.extend(shared_through_views);
     shared.sort();
     shared.dedup();
+    let write_reach: Vec<WriteReachRow> = diesel::sql_query(WRITE_REACH_SQL).load(conn)?;
+    let mut probe_keys: Vec<String> = diesel::sql_query(for_each_role(
+        "SELECT c.relname::text AS name
+         FROM pg_class c
+         WHERE c.relkind IN ('r', 'p')
+           AND (c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) OR c.oid >= 16384)
+           AND has_table_privilege($1, c.oid, 'INSERT, UPDATE')
+           AND EXISTS (SELECT FROM pg_index x WHERE x.indrelid = c.oid AND x.indisunique)",
+    ))
+    .bind::<Array<Text>, _>(&reachable_roles)
+    .load::<NameRow>(conn)?
+    .into_iter()
+    .map(|r| r.name)
+    .collect();
+    probe_keys.sort();
+    probe_keys.dedup();
     let mut readable_sequences: Vec<SequenceRow> =
         diesel::sql_query(for_each_role(READABLE_SEQUENCES_SQL))
             .bind::<Array<Text>, _>(&reachable_roles)
@@ -2365,6 +2430,8 @@ pub(super) fn load_catalog(
         server_files,
         cascades,
         shared,
+        write_reach,
+        probe_keys,
         readable_sequences,
         audit,
         replica_sessions,

@@ -328,7 +328,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN075",
         Severity::Error,
         Section::Isolation,
-        "code that runs on each row of a tenant table (a trigger, its WHEN condition, or what a constraint, default, index or domain calls) writes into a table or view without row level security that the application role can read (itself or through a view that runs as its owner), calls setval() or nextval() on a sequence it can read, sends the row out with NOTIFY, sets application_name, takes an advisory lock keyed by what it computes, or writes PostgreSQL's catalogs (comments, function sources, the login's defaults)",
+        "code that runs on each row of a tenant table (a trigger, its WHEN condition, or what a constraint, default, index or domain calls) writes into a table or view without row level security that the application role can read (itself, through a view that runs as its owner, or where the write lands: an updatable view's table, a partition's parents, a rule's table, the keys that cascade from a changed key) or into a unique key it may insert into or update (which answers whether a value is there), calls setval() or nextval() on a sequence it can read, sends the row out with NOTIFY, sets application_name, takes an advisory lock keyed by what it computes, or writes PostgreSQL's catalogs (comments, function sources, the login's defaults)",
     ),
     (
         "TEN076",

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::CheckOptions;
-use super::catalog::{Catalog, FunctionRow};
+use super::catalog::{Catalog, FunctionRow, TriggerRow};
 use super::definers::builds_statements;
 use super::expr::has_word;
 use super::functions::Tenancys;
@@ -37,25 +37,29 @@ pub(super) fn check_trigger_sinks(
         if !protected.contains(&t.table_name) {
             continue;
         }
-        // Functions in C come with PostgreSQL or an extension (`tsvector_update_trigger`,
-        // `moddatetime`); their code is not text to read.
-        if matches!(t.language.as_str(), "c" | "internal") {
+        let reach = if matches!(t.language.as_str(), "c" | "internal") {
+            // Functions in C come with PostgreSQL or an extension; their code is not text to
+            // read, but what the ones that write elsewhere write is told by their arguments.
+            c_reach(&t.function, &t.language, &t.args)
+        } else if tenancys.owns(t.tenancys, &t.function) {
+            // tenancy's own are as its migrations wrote them (TEN072), and write nowhere
+            // shared.
             continue;
-        }
-        // tenancy's own are as its migrations wrote them (TEN072), and write nowhere shared.
-        if tenancys.owns(t.tenancys, &t.function) {
-            continue;
-        }
-        let reach = reach(&t.body, &t.language, &catalog.functions, tenancys);
+        } else {
+            reach(&t.body, &t.language, &catalog.functions, tenancys)
+        };
+        let written = written_through(&reach.written, catalog);
         let mut sinks: BTreeSet<String> = if reach.dynamic {
             shared.iter().map(|s| (*s).to_owned()).collect()
         } else {
-            reach
-                .written
+            written
                 .iter()
                 .filter_map(|name| shared.get(name.as_str()).map(|s| (*s).to_owned()))
                 .collect()
         };
+        if !reach.dynamic {
+            report_probes(f, catalog, protected, o, t, &written, &sinks);
+        }
         // A sequence is written too: setval() puts a value of the row there, and a nextval()
         // run or not by what the row says tells it bit by bit; whoever may read the sequence
         // reads it. A call whose sequence is not a literal may set any of them.
@@ -116,6 +120,48 @@ pub(super) fn check_trigger_sinks(
     }
 }
 
+/// A unique key answers whoever may insert a value whether it is there, rows it may not read
+/// included: row code that writes one tenant's values into a table with one (no tenant table,
+/// and not already a sink) tells every tenant what they are.
+fn report_probes(
+    f: &mut Findings,
+    catalog: &Catalog,
+    protected: &BTreeSet<String>,
+    o: &CheckOptions,
+    t: &TriggerRow,
+    written: &BTreeSet<String>,
+    sinks: &BTreeSet<String>,
+) {
+    let probes: Vec<&str> = written
+        .iter()
+        .map(String::as_str)
+        .filter(|name| {
+            !protected.contains(*name)
+                && !sinks.contains(*name)
+                && catalog
+                    .probe_keys
+                    .binary_search_by(|k| k.as_str().cmp(name))
+                    .is_ok()
+        })
+        .collect();
+    if probes.is_empty() {
+        return;
+    }
+    let probes = probes.join(", ");
+    f.add(
+        "TEN075",
+        &t.name,
+        format!(
+            "it writes (itself or through a function it calls) into {probes}, whose unique key `{}` (or a role its sessions act as) may test by inserting or updating a value: the unique violation tells whether the rows one tenant writes to `{}` put that value there",
+            o.app_role, t.table_name
+        ),
+        format!(
+            "REVOKE INSERT, UPDATE ON {probes} FROM {}, PUBLIC (and from the roles its sessions act as), or take the write out of the row code",
+            o.app_role
+        ),
+    );
+}
+
 /// What row code reaches: the tables it and the functions it calls (by name, through any
 /// number of calls) write, and whether any of them builds statements at run time.
 #[derive(Default)]
@@ -131,6 +177,51 @@ struct Reach {
     sequences: BTreeSet<String>,
     /// It calls `setval` or `nextval` on a sequence given otherwise than as a literal.
     any_sequence: bool,
+}
+
+const NOTIFY_OUTLET: &str =
+    "NOTIFY channels (pg_notify), which every session of the login may LISTEN on";
+
+/// What a trigger function in C reaches, from what it is and its arguments: contrib's `tcn`
+/// notifies every change with the row's key, `autoinc(column, sequence, ..)` advances its
+/// sequences, and any other of an extension (`refint`'s `check_foreign_key`, which deletes or
+/// updates the rows of the tables it names) may write into a relation its arguments name.
+/// PostgreSQL's own (`tsvector_update_trigger`) change only the row.
+fn c_reach(function: &str, language: &str, args: &[String]) -> Reach {
+    let mut out = Reach::default();
+    let last_part = |arg: &String| {
+        arg.rsplit('.')
+            .next()
+            .unwrap_or(arg)
+            .trim_matches('"')
+            .to_lowercase()
+    };
+    match function {
+        "triggered_change_notification" => {
+            out.outlets.insert(NOTIFY_OUTLET);
+        }
+        "autoinc" => out
+            .sequences
+            .extend(args.iter().skip(1).step_by(2).map(last_part)),
+        _ if language == "c" => out.written.extend(args.iter().map(last_part)),
+        _ => {}
+    }
+    out
+}
+
+/// `written` and every relation a write into one of them reaches besides
+/// ([`Catalog::write_reach`]), through any number of steps.
+fn written_through(written: &BTreeSet<String>, catalog: &Catalog) -> BTreeSet<String> {
+    let mut out = written.clone();
+    let mut queue: Vec<String> = written.iter().cloned().collect();
+    while let Some(name) = queue.pop() {
+        for edge in catalog.write_reach.iter().filter(|e| e.from_rel == name) {
+            if out.insert(edge.to_rel.clone()) {
+                queue.push(edge.to_rel.clone());
+            }
+        }
+    }
+    out
 }
 
 fn reach(
@@ -149,9 +240,7 @@ fn reach(
         out.any_sequence |= any;
         out.dynamic |= builds_statements(body, language).is_some();
         if notifies(body, language) {
-            out.outlets.insert(
-                "NOTIFY channels (pg_notify), which every session of the login may LISTEN on",
-            );
+            out.outlets.insert(NOTIFY_OUTLET);
         }
         if has_word(&body.to_ascii_lowercase(), "application_name") {
             out.outlets.insert(
@@ -406,7 +495,38 @@ fn fallback(body: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{locks_by_value, sequence_writes, writes_catalogs, written_tables};
+    use super::{
+        NOTIFY_OUTLET, c_reach, locks_by_value, sequence_writes, writes_catalogs, written_tables,
+    };
+
+    #[test]
+    fn trigger_functions_in_c_are_read_from_their_arguments() {
+        let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let tcn = c_reach("triggered_change_notification", "c", &args(&["changes"]));
+        assert!(tcn.outlets.contains(NOTIFY_OUTLET));
+        let autoinc = c_reach(
+            "autoinc",
+            "c",
+            &args(&["serial", "public.Gadget_Counter", "n", "\"other\""]),
+        );
+        assert_eq!(
+            autoinc.sequences.into_iter().collect::<Vec<_>>(),
+            ["gadget_counter", "other"]
+        );
+        let refint = c_reach(
+            "check_foreign_key",
+            "c",
+            &args(&["1", "cascade", "id", "archive.parts", "gadget"]),
+        );
+        assert!(refint.written.contains("parts"));
+        // PostgreSQL's own change only the row.
+        let own = c_reach(
+            "tsvector_update_trigger",
+            "internal",
+            &args(&["tsv", "pg_catalog.english", "plans"]),
+        );
+        assert!(own.written.is_empty() && own.outlets.is_empty() && own.sequences.is_empty());
+    }
 
     #[test]
     fn statements_that_write_catalogs_are_found() {
