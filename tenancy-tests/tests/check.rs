@@ -716,6 +716,39 @@ const CASES: &[Case] = &[
         breaks: "CREATE TABLE gadget_key (k text PRIMARY KEY); GRANT UPDATE ON gadget_key TO tenancy_app; ALTER TABLE plans ADD COLUMN label text REFERENCES gadget_key (k) ON UPDATE CASCADE; CREATE FUNCTION gadget_rekey() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN UPDATE public.gadget_key SET k = NEW.name; RETURN NEW; END$$; CREATE TRIGGER gadget_rekey AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_rekey()",
         fix: "DROP TRIGGER gadget_rekey ON gadgets; DROP FUNCTION gadget_rekey(); ALTER TABLE plans DROP COLUMN label; DROP TABLE gadget_key",
     },
+    // Row code of a table that row code of a tenant table writes into runs on what it wrote.
+    Case {
+        id: "TEN075",
+        object: "trigger gadget_stage_relay on gadgets",
+        breaks: "CREATE TABLE gadget_relay (v text); GRANT INSERT ON gadget_relay TO tenancy_app; CREATE FUNCTION gadget_relay_note() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.plans VALUES (gen_random_uuid(), NEW.v); RETURN NEW; END$$; CREATE TRIGGER gadget_relay_note AFTER INSERT ON gadget_relay FOR EACH ROW EXECUTE FUNCTION gadget_relay_note(); CREATE FUNCTION gadget_stage_relay() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.gadget_relay VALUES (NEW.name); RETURN NEW; END$$; CREATE TRIGGER gadget_stage_relay AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_stage_relay()",
+        fix: "DROP TRIGGER gadget_stage_relay ON gadgets; DROP FUNCTION gadget_stage_relay(); DROP TABLE gadget_relay; DROP FUNCTION gadget_relay_note()",
+    },
+    // Row code that reaches a function through a cast or an aggregate.
+    Case {
+        id: "TEN075",
+        object: "trigger gadget_box on gadgets",
+        breaks: "CREATE TYPE gadget_box AS (v text); CREATE FUNCTION to_gadget_box(t text) RETURNS gadget_box LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.plans VALUES (gen_random_uuid(), t); RETURN ROW(t)::gadget_box; END$$; CREATE CAST (text AS gadget_box) WITH FUNCTION to_gadget_box(text); CREATE FUNCTION gadget_box() RETURNS trigger LANGUAGE plpgsql AS $$DECLARE b gadget_box; BEGIN b := NEW.name::gadget_box; RETURN NEW; END$$; CREATE TRIGGER gadget_box BEFORE INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_box()",
+        fix: "DROP TRIGGER gadget_box ON gadgets; DROP FUNCTION gadget_box(); DROP CAST (text AS gadget_box); DROP FUNCTION to_gadget_box(text); DROP TYPE gadget_box",
+    },
+    Case {
+        id: "TEN075",
+        object: "trigger gadget_fold on gadgets",
+        breaks: "CREATE FUNCTION gadget_keep_step(s text, v text) RETURNS text LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.plans VALUES (gen_random_uuid(), v); RETURN v; END$$; CREATE AGGREGATE gadget_keep_last(text) (SFUNC = gadget_keep_step, STYPE = text); CREATE FUNCTION gadget_fold() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM gadget_keep_last(x) FROM (SELECT NEW.name AS x) s; RETURN NEW; END$$; CREATE TRIGGER gadget_fold AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_fold()",
+        fix: "DROP TRIGGER gadget_fold ON gadgets; DROP FUNCTION gadget_fold(); DROP AGGREGATE gadget_keep_last(text); DROP FUNCTION gadget_keep_step(text, text)",
+    },
+    // A view over a tenant table: its INSTEAD OF triggers and its rules get the table's rows.
+    Case {
+        id: "TEN075",
+        object: "trigger gadgets_v_insert on gadgets_v",
+        breaks: "CREATE VIEW gadgets_v WITH (security_invoker) AS SELECT tenant_id, id, name FROM gadgets; GRANT SELECT, INSERT ON gadgets_v TO tenancy_app; CREATE FUNCTION gadgets_v_insert() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.gadgets (tenant_id, id, name) VALUES (NEW.tenant_id, NEW.id, NEW.name); INSERT INTO public.plans VALUES (gen_random_uuid(), NEW.name); RETURN NEW; END$$; CREATE TRIGGER gadgets_v_insert INSTEAD OF INSERT ON gadgets_v FOR EACH ROW EXECUTE FUNCTION gadgets_v_insert()",
+        fix: "DROP VIEW gadgets_v; DROP FUNCTION gadgets_v_insert()",
+    },
+    Case {
+        id: "TEN071",
+        object: "rule gadgets_v_also on gadgets_v",
+        breaks: "CREATE VIEW gadgets_v WITH (security_invoker) AS SELECT tenant_id, id, name FROM gadgets; GRANT SELECT, INSERT ON gadgets_v TO tenancy_app; CREATE RULE gadgets_v_also AS ON INSERT TO gadgets_v DO ALSO INSERT INTO public.plans VALUES (gen_random_uuid(), NEW.name)",
+        fix: "DROP VIEW gadgets_v",
+    },
     // A unique key the application may insert into answers whether a value is there.
     Case {
         id: "TEN075",
@@ -1303,6 +1336,20 @@ const CASES: &[Case] = &[
         object: "function int4in(cstring)",
         breaks: "ALTER FUNCTION pg_catalog.int4in(cstring) LEAKPROOF",
         fix: "ALTER FUNCTION pg_catalog.int4in(cstring) NOT LEAKPROOF",
+    },
+    // PostgreSQL's own casts and parsers marked LEAKPROOF: `name::regclass` and
+    // `to_tsquery(name)` quote the value in their errors, ahead of the policies.
+    Case {
+        id: "TEN077",
+        object: "function regclass(text)",
+        breaks: "ALTER FUNCTION pg_catalog.regclass(text) LEAKPROOF",
+        fix: "ALTER FUNCTION pg_catalog.regclass(text) NOT LEAKPROOF",
+    },
+    Case {
+        id: "TEN077",
+        object: "function to_tsquery(text)",
+        breaks: "ALTER FUNCTION pg_catalog.to_tsquery(text) LEAKPROOF COST 0.0001",
+        fix: "ALTER FUNCTION pg_catalog.to_tsquery(text) NOT LEAKPROOF COST 100",
     },
     // A materialized view of tenant rows in the checked schema (filled through a function, so
     // nothing ties it to the table): no row level security applies to one.

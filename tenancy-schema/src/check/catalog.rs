@@ -299,6 +299,10 @@ pub(super) struct WriteReachRow {
     pub(super) from_rel: String,
     #[diesel(sql_type = Text)]
     pub(super) to_rel: String,
+    /// `from_rel` is a view, whose rows are `to_rel`'s: its row code (INSTEAD OF triggers,
+    /// rules) sees them.
+    #[diesel(sql_type = Bool)]
+    pub(super) from_view: bool,
 }
 
 /// Where a write into a relation reaches besides itself, by the relations' names: the
@@ -307,7 +311,7 @@ pub(super) struct WriteReachRow {
 /// rows; and the tables whose foreign keys into it cascade a changed or deleted key (CASCADE,
 /// SET NULL, SET DEFAULT). Row code that writes into one writes into these too.
 const WRITE_REACH_SQL: &str = "
-SELECT v.relname::text AS from_rel, b.relname::text AS to_rel
+SELECT v.relname::text AS from_rel, b.relname::text AS to_rel, v.relkind = 'v' AS from_view
 FROM pg_class v
 JOIN pg_rewrite r ON r.ev_class = v.oid
 JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
@@ -315,10 +319,10 @@ JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
 JOIN pg_class b ON b.oid = d.refobjid AND b.oid <> v.oid AND b.relkind IN ('r', 'p', 'v', 'f')
 WHERE (r.ev_type <> '1' OR (r.rulename = '_RETURN' AND v.relkind = 'v')) AND v.oid >= 16384
 UNION
-SELECT c.relname::text, p.relname::text
+SELECT c.relname::text, p.relname::text, false
 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
 UNION
-SELECT t.relname::text, f.relname::text
+SELECT t.relname::text, f.relname::text, false
 FROM pg_constraint con JOIN pg_class t ON t.oid = con.confrelid JOIN pg_class f ON f.oid = con.conrelid
 WHERE con.contype = 'f' AND (con.confupdtype IN ('c', 'n', 'd') OR con.confdeltype IN ('c', 'n', 'd'))";
 
@@ -1106,9 +1110,10 @@ fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> String) -> BTreeMap<String, Vec<T>
 /// only of LEAKPROOF functions may be evaluated ahead of the policies' quals (and is, when it
 /// is cheaper), so a function that shows its argument (a NOTICE, an error, a write) shows
 /// every tenant's values. Only a superuser marks a function LEAKPROOF; PostgreSQL's own are
-/// reviewed for it (which of them it ships LEAKPROOF only a list per version could tell, but
-/// none of its types' input and output functions is), and one without arguments sees nothing
-/// of a row.
+/// reviewed for it: on the version whose list tenancy carries
+/// ([`super::builtin_leakproof`]), one of its own not on the list was marked later; on
+/// others, none of its types' input and output functions is LEAKPROOF. One without arguments
+/// sees nothing of a row.
 const LEAKPROOF_SQL: &str = "
 SELECT p.oid::regprocedure::text AS name
 FROM pg_proc p
@@ -1117,7 +1122,9 @@ WHERE p.proleakproof AND p.pronargs > 0
        -- PostgreSQL marks none of its types' input and output functions LEAKPROOF: their
        -- errors quote the value (`invalid input syntax for type integer: ..`).
        OR EXISTS (SELECT FROM pg_type t
-                  WHERE p.oid IN (t.typinput::oid, t.typoutput::oid, t.typreceive::oid, t.typsend::oid)))
+                  WHERE p.oid IN (t.typinput::oid, t.typoutput::oid, t.typreceive::oid, t.typsend::oid))
+       OR (current_setting('server_version_num')::int / 10000 = BUILTIN_MAJOR
+           AND NOT p.oid = ANY (BUILTIN_LEAKPROOF)))
   AND EXISTS (SELECT FROM unnest($1::text[]) r (name)
               WHERE has_function_privilege(r.name, p.oid, 'EXECUTE'))
 ORDER BY 1";
@@ -2112,7 +2119,28 @@ pub(super) fn load_catalog(
                 l.lanname::text,
                 p.pronamespace = to_regnamespace('tenancy')
          FROM pg_operator o JOIN pg_proc p ON p.oid = o.oprcode JOIN pg_language l ON l.oid = p.prolang
-         WHERE o.oid >= 16384",
+         WHERE o.oid >= 16384
+         UNION ALL
+         -- A cast runs its function wherever code casts to its type, by `::` or CAST.
+         SELECT 'cast ' || lower(t.typname::text),
+                CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END,
+                l.lanname::text,
+                p.pronamespace = to_regnamespace('tenancy')
+         FROM pg_cast c JOIN pg_type t ON t.oid = c.casttarget
+         JOIN pg_proc p ON p.oid = c.castfunc JOIN pg_language l ON l.oid = p.prolang
+         WHERE c.oid >= 16384
+         UNION ALL
+         -- An aggregate calls its transition, combine and final functions.
+         SELECT lower(p.proname::text),
+                concat_ws('; ', a.aggtransfn::regproc::text || '()',
+                          nullif(a.aggfinalfn, 0)::regproc::text || '()',
+                          nullif(a.aggcombinefn, 0)::regproc::text || '()',
+                          nullif(a.aggmtransfn, 0)::regproc::text || '()',
+                          nullif(a.aggmfinalfn, 0)::regproc::text || '()'),
+                'sql',
+                p.pronamespace = to_regnamespace('tenancy')
+         FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
+         WHERE p.oid >= 16384",
     )
     .load(conn)?;
     let role_policies: Vec<RolePolicyRow> = diesel::sql_query(for_each_role(ROLE_POLICIES_SQL))
@@ -2344,7 +2372,19 @@ pub(super) fn load_catalog(
         }
         credentials.extend(access.credentials);
     }
-    let leakproof = names(conn, LEAKPROOF_SQL, &role_names)?;
+    let leakproof = names(
+        conn,
+        &LEAKPROOF_SQL
+            .replace(
+                "BUILTIN_MAJOR",
+                &super::builtin_leakproof::MAJOR.to_string(),
+            )
+            .replace(
+                "BUILTIN_LEAKPROOF",
+                &super::builtin_leakproof::as_sql_array(),
+            ),
+        &role_names,
+    )?;
     let statistics = names(conn, STATISTICS_SQL, &role_names)?;
     let large_objects = names(conn, LARGE_OBJECTS_SQL, &role_names)?;
     let statistics_counters = names(conn, STATISTICS_COUNTERS_SQL, &role_names)?;

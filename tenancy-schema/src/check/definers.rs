@@ -72,7 +72,19 @@ pub(super) fn check_definers_and_views(
     // security included, as the rule owner), so a rule that touches a tenant table moves rows
     // around the caller's policies just as a view does.
     for r in &catalog.rules {
-        let read = reads(&r.definition);
+        let mut read = reads(&r.definition);
+        // A rule on a view over a tenant table gets that table's rows as NEW and OLD.
+        read.extend(
+            catalog
+                .write_reach
+                .iter()
+                .filter(|e| {
+                    e.from_view
+                        && protected.contains(&e.to_rel)
+                        && has_word(&r.definition, &e.from_rel)
+                })
+                .map(|e| e.to_rel.as_str()),
+        );
         if !read.is_empty() {
             f.add("TEN071", &r.name, format!("`{}` fires it, and its actions touch {} with its owner's rights, bypassing their policies", o.app_role, read.into_iter().collect::<Vec<_>>().join(", ")), format!("DROP {} (a trigger, which runs as the caller, does the same job)", r.name.replacen("rule ", "RULE ", 1).replacen(" on ", " ON ", 1)));
         }

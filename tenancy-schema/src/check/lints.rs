@@ -340,7 +340,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN077",
         Severity::Error,
         Section::Isolation,
-        "a function the application role can run is marked LEAKPROOF but is not PostgreSQL's own, or is one of its types' input or output functions: the planner may run it on rows before the policies filter them",
+        "a function the application role can run is marked LEAKPROOF but is not PostgreSQL's own, or is one of its own that it does not ship LEAKPROOF (such as a type's input function or a parser like to_tsquery): the planner may run it on rows before the policies filter them",
     ),
     (
         "TEN078",

@@ -22,6 +22,7 @@
 //! get new ids.
 
 mod audit;
+mod builtin_leakproof;
 mod cascades;
 mod catalog;
 mod citus;

@@ -34,21 +34,18 @@ pub(super) fn check_trigger_sinks(
         .filter(|name| !protected.contains(*name))
         .collect();
     for t in &catalog.triggers {
-        if !protected.contains(&t.table_name) {
+        // A view's INSTEAD OF triggers see the rows of the tables under it.
+        let on_tenant_rows = protected.contains(&t.table_name)
+            || catalog.write_reach.iter().any(|e| {
+                e.from_view && e.from_rel == t.table_name && protected.contains(&e.to_rel)
+            });
+        if !on_tenant_rows {
             continue;
         }
-        let reach = if matches!(t.language.as_str(), "c" | "internal") {
-            // Functions in C come with PostgreSQL or an extension; their code is not text to
-            // read, but what the ones that write elsewhere write is told by their arguments.
-            c_reach(&t.function, &t.language, &t.args)
-        } else if tenancys.owns(t.tenancys, &t.function) {
-            // tenancy's own are as its migrations wrote them (TEN072), and write nowhere
-            // shared.
+        let Some(reach) = row_code_reach(t, catalog, tenancys) else {
             continue;
-        } else {
-            reach(&t.body, &t.language, &catalog.functions, tenancys)
         };
-        let written = written_through(&reach.written, catalog);
+        let (reach, written) = with_their_row_code(reach, catalog, protected, tenancys);
         let mut sinks: BTreeSet<String> = if reach.dynamic {
             shared.iter().map(|s| (*s).to_owned()).collect()
         } else {
@@ -107,7 +104,7 @@ pub(super) fn check_trigger_sinks(
                 if reach.dynamic {
                     "builds statements at run time (EXECUTE, or a function that runs SQL given as text), which may write into"
                 } else {
-                    "writes (itself or through a function it calls) into"
+                    "writes (itself, through a function it calls, or through the row code of a table it writes) into"
                 },
                 o.app_role,
                 t.table_name
@@ -209,6 +206,59 @@ fn c_reach(function: &str, language: &str, args: &[String]) -> Reach {
     out
 }
 
+/// What one piece of row code reaches; `None` for tenancy's own, which are as its
+/// migrations wrote them (TEN072) and write nowhere shared.
+fn row_code_reach(t: &TriggerRow, catalog: &Catalog, tenancys: &Tenancys) -> Option<Reach> {
+    if matches!(t.language.as_str(), "c" | "internal") {
+        // Functions in C come with PostgreSQL or an extension; their code is not text to
+        // read, but what the ones that write elsewhere write is told by their arguments.
+        Some(c_reach(&t.function, &t.language, &t.args))
+    } else if tenancys.owns(t.tenancys, &t.function) {
+        None
+    } else {
+        Some(reach(&t.body, &t.language, &catalog.functions, tenancys))
+    }
+}
+
+/// `reach` with the row code of the tables it writes (their triggers, and what their
+/// constraints, defaults and indexes call), which runs on what it writes there, through any
+/// number of tables; and every relation all of that writes, where the writes land
+/// ([`written_through`]). Tenant tables' own row code is checked on its own.
+fn with_their_row_code(
+    mut reach: Reach,
+    catalog: &Catalog,
+    protected: &BTreeSet<String>,
+    tenancys: &Tenancys,
+) -> (Reach, BTreeSet<String>) {
+    let mut written = written_through(&reach.written, catalog);
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    loop {
+        let next: Vec<&TriggerRow> = catalog
+            .triggers
+            .iter()
+            .filter(|r| {
+                written.contains(&r.table_name)
+                    && !protected.contains(&r.table_name)
+                    && !done.contains(r.name.as_str())
+            })
+            .collect();
+        if next.is_empty() {
+            return (reach, written);
+        }
+        for r in next {
+            done.insert(r.name.as_str());
+            if let Some(more) = row_code_reach(r, catalog, tenancys) {
+                reach.written.extend(more.written);
+                reach.dynamic |= more.dynamic;
+                reach.outlets.extend(more.outlets);
+                reach.sequences.extend(more.sequences);
+                reach.any_sequence |= more.any_sequence;
+            }
+        }
+        written = written_through(&reach.written, catalog);
+    }
+}
+
 /// `written` and every relation a write into one of them reaches besides
 /// ([`Catalog::write_reach`]), through any number of steps.
 fn written_through(written: &BTreeSet<String>, catalog: &Catalog) -> BTreeSet<String> {
@@ -261,11 +311,15 @@ fn reach(
         }
         // Operators are found by their symbol anywhere in the text: one that is not used
         // there costs a look at a function that is not run.
+        // Casts likewise, by their type's name.
+        let lower = body.to_ascii_lowercase();
         let operators = functions
             .keys()
             .filter(|k| {
                 k.strip_prefix("operator ")
                     .is_some_and(|op| body.contains(op))
+                    || k.strip_prefix("cast ")
+                        .is_some_and(|ty| has_word(&lower, ty))
             })
             .cloned();
         for name in called(body).into_iter().chain(operators) {
