@@ -425,12 +425,7 @@ SELECT format('constraint %I of domain %s of column %I on %s, which calls %s',
 FROM tables
 JOIN pg_class c ON c.oid = tables.oid
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-JOIN pg_constraint dc ON dc.contype = 'c' AND dc.contypid IN (
-  WITH RECURSIVE base (oid) AS (
-    SELECT a.atttypid
-    UNION
-    SELECT t.typbasetype FROM pg_type t JOIN base ON t.oid = base.oid WHERE t.typtype = 'd'
-  ) SELECT base.oid FROM base)
+JOIN pg_constraint dc ON dc.contype = 'c' AND dc.contypid IN DOMAINS_OF_COLUMN
 JOIN calls d ON d.classid = 'pg_constraint'::regclass AND d.objid = dc.oid
 JOIN pg_proc p ON p.oid = d.fn
 JOIN pg_language l ON l.oid = p.prolang
@@ -464,15 +459,19 @@ CROSS JOIN LATERAL (
   UNION ALL
   SELECT format('constraint %I of domain %s of column %I', dc.conname, dc.contypid::regtype, a.attname),
          pg_get_constraintdef(dc.oid)
-  FROM pg_attribute a JOIN pg_constraint dc ON dc.contype = 'c' AND dc.contypid IN (
-    WITH RECURSIVE base (oid) AS (
-      SELECT a.atttypid
-      UNION
-      SELECT t.typbasetype FROM pg_type t JOIN base ON t.oid = base.oid WHERE t.typtype = 'd'
-    ) SELECT base.oid FROM base)
+  FROM pg_attribute a JOIN pg_constraint dc ON dc.contype = 'c' AND dc.contypid IN DOMAINS_OF_COLUMN
   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 ) e (what, expr)
 WHERE e.expr ~* '(pg_notify|set_config|pg_(try_)?advisory)'";
+
+/// `DOMAINS_OF_COLUMN` in [`ROW_CODE_SQL`]: the type of column `a` and every domain under it
+/// (a domain over a domain checks the constraints of both), for a column's domain constraints.
+const DOMAINS_OF_COLUMN: &str = "(
+  WITH RECURSIVE base (oid) AS (
+    SELECT a.atttypid
+    UNION
+    SELECT t.typbasetype FROM pg_type t JOIN base ON t.oid = base.oid WHERE t.typtype = 'd'
+  ) SELECT base.oid FROM base)";
 
 /// A table the application role may read outside the checked schema (or a foreign table,
 /// in it too), without row level security, or change there past it, with its columns.
@@ -2101,9 +2100,10 @@ pub(super) fn load_catalog(
     ))
     .bind::<Array<Text>, _>(&reachable_roles)
     .load(conn)?;
-    let triggers: Vec<TriggerRow> = diesel::sql_query(ROW_CODE_SQL)
-        .bind::<T, _>(&o.schema)
-        .load(conn)?;
+    let triggers: Vec<TriggerRow> =
+        diesel::sql_query(ROW_CODE_SQL.replace("DOMAINS_OF_COLUMN", DOMAINS_OF_COLUMN))
+            .bind::<T, _>(&o.schema)
+            .load(conn)?;
     let functions: Vec<FunctionRow> = diesel::sql_query(
         "SELECT lower(p.proname::text) AS name,
                 CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END AS body,

@@ -149,7 +149,7 @@ fn report_probes(
         "TEN075",
         &t.name,
         format!(
-            "it writes (itself or through a function it calls) into {probes}, whose unique key `{}` (or a role its sessions act as) may test by inserting or updating a value: the unique violation tells whether the rows one tenant writes to `{}` put that value there",
+            "it writes (itself, through a function it calls, or through the row code of a table it writes) into {probes}, whose unique key `{}` (or a role its sessions act as) may test by inserting or updating a value: the unique violation tells whether the rows one tenant writes to `{}` put that value there",
             o.app_role, t.table_name
         ),
         format!(
