@@ -1128,6 +1128,28 @@ const CASES: &[Case] = &[
         breaks: "GRANT UPDATE (status) ON tenants TO tenancy_app",
         fix: "REVOKE UPDATE (status) ON tenants FROM tenancy_app",
     },
+    // The same writes through a SECURITY DEFINER function everyone may call, owned by a role
+    // that may write the table (and that skips no row level security): the application
+    // role's own grants say nothing of them.
+    Case {
+        id: "TEN057",
+        object: "function add_permission(member_role,text)",
+        breaks: "CREATE ROLE permission_writer NOLOGIN; GRANT USAGE ON SCHEMA public TO permission_writer; GRANT INSERT ON role_permissions TO permission_writer; CREATE FUNCTION add_permission(r member_role, p text) RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = public AS $$INSERT INTO role_permissions (role, permission) VALUES (r, p)$$; ALTER FUNCTION add_permission(member_role, text) OWNER TO permission_writer",
+        fix: "DROP FUNCTION add_permission(member_role, text); DROP OWNED BY permission_writer; DROP ROLE permission_writer",
+    },
+    Case {
+        id: "TEN053",
+        object: "function suspend_tenant(uuid)",
+        breaks: "CREATE ROLE tenant_suspender NOLOGIN; GRANT USAGE ON SCHEMA public TO tenant_suspender; GRANT UPDATE (status) ON tenants TO tenant_suspender; CREATE FUNCTION suspend_tenant(t uuid) RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS $$BEGIN UPDATE public.tenants SET status = 'suspended' WHERE id = t; END$$; ALTER FUNCTION suspend_tenant(uuid) OWNER TO tenant_suspender",
+        fix: "DROP FUNCTION suspend_tenant(uuid); DROP OWNED BY tenant_suspender; DROP ROLE tenant_suspender",
+    },
+    // Through a helper it calls, which writes with the definer's owner's rights.
+    Case {
+        id: "TEN057",
+        object: "function clear_plans()",
+        breaks: "CREATE ROLE plan_clearer NOLOGIN; GRANT USAGE ON SCHEMA public TO plan_clearer; GRANT SELECT, DELETE ON plans TO plan_clearer; CREATE FUNCTION plans_cleared() RETURNS void LANGUAGE sql AS $$DELETE FROM plans$$; CREATE FUNCTION clear_plans() RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = public AS $$SELECT plans_cleared()$$; ALTER FUNCTION clear_plans() OWNER TO plan_clearer",
+        fix: "DROP FUNCTION clear_plans(); DROP FUNCTION plans_cleared(); DROP OWNED BY plan_clearer; DROP ROLE plan_clearer",
+    },
     Case {
         id: "TEN075",
         object: "trigger user_copy on users",

@@ -252,6 +252,16 @@ pub(super) struct RoutineRow {
     /// every tenant's rows of.
     #[diesel(sql_type = Bool)]
     pub(super) owner_bypasses: bool,
+    /// It may be called (it is no trigger function).
+    #[diesel(sql_type = Bool)]
+    pub(super) callable: bool,
+    /// Its code as it is read for the statements it runs: the source of a body in quotes,
+    /// the definition of one in SQL-standard form.
+    #[diesel(sql_type = Text)]
+    pub(super) source: String,
+    /// The relations (outside PostgreSQL's own schemas) its owner may write in any way.
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) owner_writes: Vec<String>,
 }
 
 /// A rewrite rule (other than a view's) on a table the application role writes: its actions
@@ -2024,7 +2034,17 @@ pub(super) fn load_catalog(
                 p.prorettype <> 'trigger'::regtype
                   AND (has_function_privilege($1, p.oid, 'EXECUTE') OR AGGREGATED OR EVENT_FIRED)
                   AND coalesce((SELECT o.rolsuper OR o.rolbypassrls FROM pg_roles o
-                                WHERE o.oid = p.proowner), false) AS owner_bypasses
+                                WHERE o.oid = p.proowner), false) AS owner_bypasses,
+                p.prorettype <> 'trigger'::regtype
+                  AND (has_function_privilege($1, p.oid, 'EXECUTE') OR AGGREGATED OR EVENT_FIRED) AS callable,
+                CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END AS source,
+                ARRAY(SELECT w.relname::text FROM pg_class w
+                      WHERE w.relkind IN ('r', 'p', 'v', 'f')
+                        AND w.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace,
+                                                   'pg_toast'::regnamespace)
+                        AND (has_table_privilege(p.proowner, w.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
+                             OR has_any_column_privilege(p.proowner, w.oid, 'INSERT, UPDATE'))
+                      ORDER BY 1) AS owner_writes
          FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
          WHERE p.prosecdef AND p.prokind IN ('f', 'p')
            AND (p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) OR p.oid >= 16384)
@@ -2058,6 +2078,7 @@ pub(super) fn load_catalog(
         a.name
             .cmp(&b.name)
             .then(b.owner_bypasses.cmp(&a.owner_bypasses))
+            .then(b.callable.cmp(&a.callable))
             .then_with(|| app_roles_first(&app_and_logins, &a.role, &b.role))
             .then_with(|| a.role.cmp(&b.role))
     });

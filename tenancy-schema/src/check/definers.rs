@@ -34,7 +34,7 @@ pub(super) fn check_definers_and_views(
         // helper reads, the definer hands out.
         let through: BTreeSet<&str> = helpers(&r.body, &catalog.functions, tenancys)
             .iter()
-            .flat_map(|body| reads(body))
+            .flat_map(|helper| reads(&helper.body))
             .filter(|t| !read.contains(t))
             .collect();
         let what = if !read.is_empty() {
@@ -128,13 +128,13 @@ pub(super) fn check_definers_and_views(
     }
 }
 
-/// The bodies of the functions `body` calls by name, through any number of calls, leaving out
-/// tenancy's own (compared with its migrations by TEN072).
-fn helpers<'a>(
+/// The functions `body` calls by name, through any number of calls, leaving out tenancy's own
+/// (compared with its migrations by TEN072).
+pub(super) fn helpers<'a>(
     body: &str,
     functions: &'a BTreeMap<String, Vec<FunctionRow>>,
     tenancys: &Tenancys,
-) -> Vec<&'a str> {
+) -> Vec<&'a FunctionRow> {
     let mut out = Vec::new();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut queue: Vec<String> = called(body);
@@ -146,7 +146,7 @@ fn helpers<'a>(
             if tenancys.owns(f.tenancys, &f.name) {
                 continue;
             }
-            out.push(f.body.as_str());
+            out.push(f);
             queue.extend(called(&f.body));
         }
     }

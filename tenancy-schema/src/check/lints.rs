@@ -208,7 +208,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN053",
         Severity::Error,
         Section::Isolation,
-        "the application role may write the table of tenants",
+        "the application role may write the table of tenants, itself or through a SECURITY DEFINER function",
     ),
     (
         "TEN054",
@@ -226,7 +226,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN057",
         Severity::Warning,
         Section::Isolation,
-        "a global table the application role may write",
+        "a global table the application role may write, itself or through a SECURITY DEFINER function",
     ),
     (
         "TEN060",

@@ -32,6 +32,7 @@ mod create_database;
 mod credentials;
 mod database_owner;
 mod default_privileges;
+mod definer_writes;
 mod definers;
 mod elsewhere;
 mod expr;

@@ -182,20 +182,9 @@ fn run_pinned(
     check_replica_sessions(&mut f, &catalog, options);
     check_creatable_schemas(&mut f, &catalog, options);
     check_classification(&mut f, registry);
-    // Code that runs with its owner's rights must not hand out the rows of the tenants table
-    // or of a private table either.
-    let protected: BTreeSet<String> = tenant_tables
-        .keys()
-        .cloned()
-        .chain(
-            catalog
-                .tables
-                .iter()
-                .filter(|(table, t)| t.private || **table == options.tenants_table)
-                .map(|(table, _)| table.clone()),
-        )
-        .collect();
+    let protected = protected_tables(&catalog, &tenant_tables, options);
     check_definers_and_views(&mut f, &catalog, &protected, options, &tenancys);
+    super::definer_writes::check_definer_writes(&mut f, &catalog, registry, options, &tenancys);
     check_tenants_table(&mut f, &catalog, options);
     check_private_tables(&mut f, &catalog, options);
     check_tables_of_other_roles(&mut f, &catalog, options);
@@ -367,6 +356,26 @@ fn tenant_tables(
 /// Global tables the code classifies that the application role cannot read: tenant
 /// transactions join them and the system connection reads them, so every such query would
 /// fail with "permission denied".
+/// What code that runs with its owner's rights must not hand out: the tenant tables' rows, and
+/// those of the tenants table and of a private table.
+fn protected_tables<V>(
+    catalog: &Catalog,
+    tenant_tables: &BTreeMap<String, V>,
+    options: &CheckOptions,
+) -> BTreeSet<String> {
+    tenant_tables
+        .keys()
+        .cloned()
+        .chain(
+            catalog
+                .tables
+                .iter()
+                .filter(|(table, t)| t.private || **table == options.tenants_table)
+                .map(|(table, _)| table.clone()),
+        )
+        .collect()
+}
+
 fn check_global_tables(
     f: &mut Findings,
     catalog: &Catalog,

@@ -496,11 +496,21 @@ pub(super) fn called(body: &str) -> Vec<String> {
 /// PL/pgSQL (whose statements sit in its strings), or text the lexer refuses, is searched for
 /// words instead: once it writes at all, every name it holds counts.
 fn written_tables(body: &str, language: &str) -> Vec<String> {
+    tables_changed(body, language, false)
+}
+
+/// [`written_tables`], and those it deletes from or truncates: every table whose rows the
+/// body changes.
+pub(super) fn changed_tables(body: &str, language: &str) -> Vec<String> {
+    tables_changed(body, language, true)
+}
+
+fn tables_changed(body: &str, language: &str, removals: bool) -> Vec<String> {
     if !matches!(language, "sql" | "plpgsql") {
-        return fallback(body);
+        return fallback(body, removals);
     }
     let Ok(tokens) = tokenize(body) else {
-        return fallback(body);
+        return fallback(body, removals);
     };
     let tokens: Vec<&Token> = tokens
         .iter()
@@ -509,34 +519,55 @@ fn written_tables(body: &str, language: &str) -> Vec<String> {
     let keyword = |i: usize, word: &str| matches!(tokens.get(i), Some(Token::Ident { name, quoted: false }) if name == word);
     let mut out = Vec::new();
     for i in 0..tokens.len() {
-        let mut at = if (keyword(i, "insert") || keyword(i, "merge")) && keyword(i + 1, "into") {
-            i + 2
-        } else if keyword(i, "update") {
-            i + 1
-        } else {
-            continue;
-        };
-        if keyword(at, "only") {
-            at += 1;
-        }
-        // `schema.table`: the name is the part after the last dot.
-        while matches!(tokens.get(at + 1), Some(Token::Punct('.')))
-            && matches!(tokens.get(at + 2), Some(Token::Ident { .. }))
-        {
+        let (mut at, listed) =
+            if (keyword(i, "insert") || keyword(i, "merge")) && keyword(i + 1, "into") {
+                (i + 2, false)
+            } else if keyword(i, "update") {
+                (i + 1, false)
+            } else if removals && keyword(i, "delete") && keyword(i + 1, "from") {
+                (i + 2, false)
+            } else if removals && keyword(i, "truncate") {
+                // `TRUNCATE [TABLE] [ONLY] a, [ONLY] b`.
+                (
+                    if keyword(i + 1, "table") {
+                        i + 2
+                    } else {
+                        i + 1
+                    },
+                    true,
+                )
+            } else {
+                continue;
+            };
+        loop {
+            if keyword(at, "only") {
+                at += 1;
+            }
+            // `schema.table`: the name is the part after the last dot.
+            while matches!(tokens.get(at + 1), Some(Token::Punct('.')))
+                && matches!(tokens.get(at + 2), Some(Token::Ident { .. }))
+            {
+                at += 2;
+            }
+            if let Some(Token::Ident { name, .. }) = tokens.get(at) {
+                out.push(name.clone());
+            }
+            if !(listed && matches!(tokens.get(at + 1), Some(Token::Punct(',')))) {
+                break;
+            }
             at += 2;
-        }
-        if let Some(Token::Ident { name, .. }) = tokens.get(at) {
-            out.push(name.clone());
         }
     }
     out
 }
 
-fn fallback(body: &str) -> Vec<String> {
+fn fallback(body: &str, removals: bool) -> Vec<String> {
     let lower = body.to_ascii_lowercase();
-    if !["insert", "update", "merge"]
-        .iter()
-        .any(|w| has_word(&lower, w))
+    let removes = removals && ["delete", "truncate"].iter().any(|w| has_word(&lower, w));
+    if !removes
+        && !["insert", "update", "merge"]
+            .iter()
+            .any(|w| has_word(&lower, w))
     {
         return Vec::new();
     }
@@ -550,7 +581,8 @@ fn fallback(body: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::{
-        NOTIFY_OUTLET, c_reach, locks_by_value, sequence_writes, writes_catalogs, written_tables,
+        NOTIFY_OUTLET, c_reach, changed_tables, locks_by_value, sequence_writes, writes_catalogs,
+        written_tables,
     };
 
     #[test]
@@ -657,5 +689,18 @@ mod tests {
             "plpython3u",
         );
         assert!(found.iter().any(|w| w == "gadget_log"), "{found:?}");
+    }
+
+    #[test]
+    fn removals_count_as_changes_but_not_as_writes_of_row_code() {
+        let body = "DELETE FROM public.plans WHERE id = p; TRUNCATE TABLE ONLY a, public.b, ONLY c; \
+                    UPDATE tenants SET status = 'x'";
+        assert_eq!(
+            changed_tables(body, "sql"),
+            ["plans", "a", "b", "c", "tenants"]
+        );
+        assert_eq!(written_tables(body, "sql"), ["tenants"]);
+        let found = changed_tables("plpy.execute('TRUNCATE plans')", "plpython3u");
+        assert!(found.iter().any(|w| w == "plans"), "{found:?}");
     }
 }
