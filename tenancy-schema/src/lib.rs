@@ -67,7 +67,9 @@
 //! `WHERE` clause instead:
 //! `FROM "posts" WHERE (<your clause>) AND "posts"."tenant_id" = $3`. The plan is the same, and
 //! PostgreSQL plans it with less work, which counts for every statement with `LIMIT $n`: Diesel binds
-//! each `.limit(..)`, so PostgreSQL plans such a statement afresh at every execution. This form is
+//! each `.limit(..)`, so PostgreSQL plans such a statement afresh at every execution. A page (an
+//! `ORDER BY` with a `LIMIT` of at most [`scope::INLINED_LIMIT_MAX`] and no `OFFSET`) is spared
+//! that: tenancy writes its limit as a number, and PostgreSQL keeps one plan for it. This form is
 //! taken only where the SQL lexer confirms that your clause is one parenthesised group (as Diesel
 //! writes its operators), so that nothing in it binds looser than the `AND`; anything else keeps the
 //! CTE. `UPDATE` and `DELETE` go through tenancy's builders, which hold your predicate and write

@@ -29,7 +29,8 @@
 //! predicate per table follows the statement's own filter,
 //! `WHERE (<filter>) AND "posts"."tenant_id" = $1`, which PostgreSQL
 //! plans with less work (a CTE is copied, inlined and pulled up in every custom plan, and
-//! Diesel's bound `LIMIT $n` makes every plan custom). Only for statement types whose SQL is
+//! Diesel's bound `LIMIT $n` makes every plan custom, but for a page's, which is written as a
+//! number: `limit`). Only for statement types whose SQL is
 //! fixed (no raw fragments), and only where the lexer confirms on the whole statement that
 //! the filter is one parenthesised group; otherwise the CTE form is used.
 //!
@@ -53,6 +54,7 @@ mod error;
 mod first_bind;
 mod global;
 mod insert;
+mod limit;
 mod named;
 mod plan;
 mod planner;
@@ -72,6 +74,7 @@ pub use error::{LockingJoinError, LockingSelfReferenceError};
 pub use first_bind::{Sent, TenantBind};
 pub use global::{Global, GlobalId};
 pub use insert::{NotTenantColumn, OnConflict, TenantFreeValues, TenantInsert};
+pub use limit::{INLINED_LIMIT_MAX, LimitForm, OrderForm};
 pub(crate) use named::render;
 pub use plan::ScopePlan;
 pub use predicate::{AndThen, Paren, TenantEq, TenantParam};

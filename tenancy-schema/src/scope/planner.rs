@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::entry::ScopeEntry;
 use super::error::{LockingJoinError, LockingSelfReferenceError};
-use super::first_bind::{AsWritten, Reserved, Sent, Statement, TenantBind};
+use super::first_bind::{Reserved, Sent, Statement, TenantBind};
 use super::named::{add_unique, relation_uses, render, tables_named, unsafe_sql};
 use super::plan::{OwnFilter, ScopePlan};
 use super::traits::TenantQuery;
@@ -38,19 +38,25 @@ impl<Q: TenantQuery> Statement for Planned<'_, Q> {
     }
 }
 
-/// Plans already made, by statement type. A type with a static query id renders the same SQL
-/// every time (Diesel's own prepared-statement cache relies on this), so its plan and text are
-/// made once per process instead of rendering and reading the SQL on every call. Types without
-/// one (raw fragments, boxed queries) are planned every time. Refusals are not kept.
-fn plan_cache() -> &'static RwLock<HashMap<TypeId, PlanShape>> {
-    static CACHE: OnceLock<RwLock<HashMap<TypeId, PlanShape>>> = OnceLock::new();
+/// Plans already made, by statement type and the limit it writes as a number. A type with a
+/// static query id renders the same SQL every time (Diesel's own prepared-statement cache
+/// relies on this) but for that limit ([`super::limit`], at most
+/// [`super::INLINED_LIMIT_MAX`] values), so its plan and text are made once per process and
+/// limit instead of rendering and reading the SQL on every call. Types without one (raw
+/// fragments, boxed queries) are planned every time. Refusals are not kept.
+fn plan_cache() -> &'static RwLock<HashMap<PlanKey, PlanShape>> {
+    static CACHE: OnceLock<RwLock<HashMap<PlanKey, PlanShape>>> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
+
+/// A statement type, and the limit it writes as a number.
+type PlanKey = (TypeId, Option<i64>);
 
 /// Plans how to scope `query` (which tables to shadow, the lock form) and writes the text to
 /// send.
 pub(crate) fn plan<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<(ScopePlan, Sent)> {
-    let id = Q::query_id();
+    let id = Q::query_id().map(|id| query.inlined_limit().map(|limit| (id, limit)));
+    let id = id.transpose()?;
     if let Some(id) = id {
         let cache = plan_cache().read().unwrap_or_else(PoisonError::into_inner);
         if let Some((ctes, filtered, locked, locked_schema, sent)) = cache.get(&id) {
@@ -140,7 +146,10 @@ fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<(ScopeP
     let bind = TenantBind::new(tenant);
     // Rendered once, read, and sent as read: behind the prefix, or with tenancy's own part
     // put in its place (`rewritten`).
-    let planned = Sent::render(&Reserved(&bind, &AsWritten(query)))?;
+    // As the statement writes itself without a plan: as Diesel writes it, but for a limit it
+    // writes as a number.
+    let unplanned = ScopePlan::shadowing(tenant, Vec::new());
+    let planned = Sent::render(&Reserved(&bind, &Planned(query, &unplanned)))?;
     crate::sql_lexer::check_balanced(&planned.sql).map_err(unsafe_sql)?;
     let behind_prefix = |plan: ScopePlan| -> QueryResult<(ScopePlan, Sent)> {
         let sent = planned.after(&plan.prefix_text()?);

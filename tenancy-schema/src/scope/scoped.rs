@@ -73,7 +73,8 @@ impl<Q: TenantQuery> Query for Scoped<Q> {
 
 impl<Q: TenantQuery> QueryId for Scoped<Q> {
     type QueryId = ScopedId<Q::QueryId>;
-    const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
+    // A limit written as a number changes the text with its value.
+    const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID && !Q::INLINES_LIMIT;
 }
 
 impl<Q: TenantQuery> QueryFragment<Pg> for Scoped<Q> {
@@ -107,7 +108,7 @@ impl<Q: TenantQuery> Query for ScopedExists<Q> {
 
 impl<Q: TenantQuery> QueryId for ScopedExists<Q> {
     type QueryId = ExistsId<Q::QueryId>;
-    const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
+    const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID && !Q::INLINES_LIMIT;
 }
 
 impl<Q: TenantQuery> QueryFragment<Pg> for ScopedExists<Q> {

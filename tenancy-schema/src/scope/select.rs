@@ -1,6 +1,7 @@
 //! How a `SELECT` writes itself scoped. Besides the shadowing prefix, a row lock on one table
-//! needs the statement taken apart clause by clause (a CTE cannot carry the lock), which is
-//! why these impls reach into Diesel's select-statement internals.
+//! (a CTE cannot carry the lock), a tenant predicate after the statement's own filter and a
+//! limit written as a number need the statement taken apart clause by clause, which is why
+//! these impls reach into Diesel's select-statement internals.
 
 use diesel::QueryResult;
 use diesel::internal::derives::multiconnection::SelectStatementAccessor;
@@ -10,6 +11,7 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::query_source::QuerySource;
 
 use super::entry::ScopeEntry;
+use super::limit::{LimitForm, OrderForm};
 use super::named::render;
 use super::plan::{ScopePlan, push_quoted, push_scoped_body_in};
 use super::traits::{GlobalQuery, GlobalSource, TenantQuery, TenantSource};
@@ -27,12 +29,22 @@ where
     S: QueryFragment<Pg>,
     D: QueryFragment<Pg>,
     W: QueryFragment<Pg>,
-    O: QueryFragment<Pg>,
-    LOf: QueryFragment<Pg>,
+    O: QueryFragment<Pg> + OrderForm,
+    LOf: QueryFragment<Pg> + LimitForm,
     G: QueryFragment<Pg>,
     H: QueryFragment<Pg>,
     LC: QueryFragment<Pg>,
 {
+    const INLINES_LIMIT: bool = O::ORDERED && LOf::LIMIT_ALONE;
+
+    fn inlined_limit(&self) -> QueryResult<Option<i64>> {
+        if Self::INLINES_LIMIT {
+            self.limit_offset_clause().inlined()
+        } else {
+            Ok(None)
+        }
+    }
+
     fn source_tables(out: &mut Vec<ScopeEntry>) {
         F::scoped_tables(out);
     }
@@ -64,13 +76,15 @@ where
     ) -> QueryResult<()> {
         plan.push_prefix(&mut out)?;
         // The statement taken apart clause by clause: with the tenant predicate after its
-        // filter, or with a row lock on one table, whose FROM clause becomes a derived table
-        // (PostgreSQL pulls it up and locks it; it names the table with its schema when a CTE
-        // of the same name shadows its other uses). Otherwise it is written as Diesel writes it.
+        // filter, with its limit as a number ([`super::limit`]), or with a row lock on one
+        // table, whose FROM clause becomes a derived table (PostgreSQL pulls it up and locks
+        // it; it names the table with its schema when a CTE of the same name shadows its other
+        // uses). Otherwise it is written as Diesel writes it.
+        let limit = self.inlined_limit()?;
         let locked = match (&plan.filtered, &plan.locked) {
-            (Some(_), _) => None,
             (None, Some(entry)) => Some(entry),
-            (None, None) => return self.walk_ast(out),
+            (None, None) if limit.is_none() => return self.walk_ast(out),
+            _ => None,
         };
         out.push_sql("SELECT ");
         self.distinct_clause().walk_ast(out.reborrow())?;
@@ -87,7 +101,12 @@ where
         self.group_by_clause().walk_ast(out.reborrow())?;
         self.having_clause().walk_ast(out.reborrow())?;
         self.order_clause().walk_ast(out.reborrow())?;
-        self.limit_offset_clause().walk_ast(out.reborrow())?;
+        if let Some(limit) = limit {
+            out.push_sql(" LIMIT ");
+            out.push_sql(&limit.to_string());
+        } else {
+            self.limit_offset_clause().walk_ast(out.reborrow())?;
+        }
         self.locking_clause().walk_ast(out.reborrow())
     }
 }

@@ -197,6 +197,18 @@ pub trait TenantQuery: Query + QueryId + QueryFragment<Pg> + sealed::Sealed {
     /// # Errors
     /// Fails when a fragment fails.
     fn walk_scoped<'b>(&'b self, plan: &'b ScopePlan, out: AstPass<'_, 'b, Pg>) -> QueryResult<()>;
+
+    /// Whether the statement type may write its `LIMIT` as a number (up to [`super::INLINED_LIMIT_MAX`]): then
+    /// its text depends on the value, and it must not be cached by its type alone.
+    const INLINES_LIMIT: bool = false;
+
+    /// The `LIMIT` this statement writes as a number, if it does.
+    ///
+    /// # Errors
+    /// When the limit's value cannot be serialized.
+    fn inlined_limit(&self) -> QueryResult<Option<i64>> {
+        Ok(None)
+    }
 }
 
 /// Same as [`TenantQuery`], for the system connection: only global tables.
