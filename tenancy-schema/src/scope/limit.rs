@@ -57,6 +57,11 @@ impl<E: QueryFragment<Pg>> LimitForm for LimitOffsetClause<LimitClause<E>, NoOff
     const LIMIT_ALONE: bool = true;
 
     fn inlined(&self) -> QueryResult<Option<i64>> {
+        // Only what `.limit(n)` writes, a placeholder alone: an expression that writes more
+        // (a type built by hand) is sent as written.
+        if super::named::render(&self.limit_clause.0)? != "$1" {
+            return Ok(None);
+        }
         Ok(bound_bigint(&self.limit_clause.0)?.filter(|n| (0..=INLINED_LIMIT_MAX).contains(n)))
     }
 }
@@ -140,6 +145,19 @@ mod tests {
             inlined(&pages::table.limit(INLINED_LIMIT_MAX)),
             Some(INLINED_LIMIT_MAX)
         );
+    }
+
+    #[test]
+    fn a_limit_that_writes_more_than_its_placeholder_stays_as_written() {
+        use diesel::dsl::sql;
+        use diesel::internal::derives::multiconnection::{LimitClause, LimitOffsetClause};
+        use diesel::query_builder::NoOffsetClause;
+        use diesel::sql_types::BigInt;
+        let written = LimitOffsetClause {
+            limit_clause: LimitClause(sql::<BigInt>("1 + ").bind::<BigInt, _>(5_i64)),
+            offset_clause: NoOffsetClause,
+        };
+        assert_eq!(written.inlined().unwrap(), None);
     }
 
     #[test]
