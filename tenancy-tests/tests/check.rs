@@ -1143,6 +1143,19 @@ const CASES: &[Case] = &[
         breaks: "CREATE ROLE tenant_suspender NOLOGIN; GRANT USAGE ON SCHEMA public TO tenant_suspender; GRANT UPDATE (status) ON tenants TO tenant_suspender; CREATE FUNCTION suspend_tenant(t uuid) RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS $$BEGIN UPDATE public.tenants SET status = 'suspended' WHERE id = t; END$$; ALTER FUNCTION suspend_tenant(uuid) OWNER TO tenant_suspender",
         fix: "DROP FUNCTION suspend_tenant(uuid); DROP OWNED BY tenant_suspender; DROP ROLE tenant_suspender",
     },
+    // Through a view that writes it with its owner's rights, or a rule whose actions do.
+    Case {
+        id: "TEN057",
+        object: "table plans",
+        breaks: "CREATE ROLE plans_view_owner NOLOGIN; GRANT USAGE ON SCHEMA public TO plans_view_owner; GRANT SELECT, INSERT ON plans TO plans_view_owner; CREATE VIEW plans_in AS SELECT id, name FROM plans; ALTER VIEW plans_in OWNER TO plans_view_owner; GRANT INSERT ON plans_in TO tenancy_app",
+        fix: "DROP VIEW plans_in; DROP OWNED BY plans_view_owner; DROP ROLE plans_view_owner",
+    },
+    Case {
+        id: "TEN053",
+        object: "table tenants",
+        breaks: "CREATE TABLE tenant_closings (id uuid); GRANT INSERT ON tenant_closings TO tenancy_app; CREATE RULE tenant_closed AS ON INSERT TO tenant_closings DO ALSO DELETE FROM tenants WHERE id = NEW.id",
+        fix: "DROP TABLE tenant_closings",
+    },
     // Through a helper it calls, which writes with the definer's owner's rights.
     Case {
         id: "TEN057",

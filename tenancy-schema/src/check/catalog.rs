@@ -37,6 +37,11 @@ pub(super) struct TableRow {
     /// Whether the application role may INSERT, UPDATE, DELETE or TRUNCATE it.
     #[diesel(sql_type = Bool)]
     pub(super) app_can_write: bool,
+    /// The relations the application role may write that write into this table with their
+    /// owner's rights: an updatable view over it (not `security_invoker`), or a relation with a
+    /// rule whose actions write it, their owner being allowed to.
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) app_writes_through: Vec<String>,
     /// Whether the application role may `SELECT` any of its columns (a column grant counts).
     #[diesel(sql_type = Bool)]
     pub(super) app_reads_any: bool,
@@ -1913,6 +1918,22 @@ pub(super) fn load_catalog(
                       WHERE has_table_privilege($2, c.oid, p)) AS app_unpoliced,
                 (has_table_privilege($2, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
                  OR has_any_column_privilege($2, c.oid, 'INSERT, UPDATE')) AS app_can_write,
+                ARRAY(SELECT DISTINCT v.relname::text
+                      FROM pg_rewrite r JOIN pg_class v ON v.oid = r.ev_class
+                      JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                                      AND d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid
+                      WHERE v.oid <> c.oid
+                        AND (r.ev_type <> '1'
+                             OR (r.rulename = '_RETURN' AND v.relkind = 'v'
+                                 -- bits of INSERT, UPDATE and DELETE
+                                 AND pg_relation_is_updatable(v.oid, false) & 28 <> 0
+                                 AND NOT coalesce(v.reloptions::text[] && ARRAY['security_invoker=true',
+                                       'security_invoker=on', 'security_invoker=1'], false)))
+                        AND (has_table_privilege($2, v.oid, 'INSERT, UPDATE, DELETE')
+                             OR has_any_column_privilege($2, v.oid, 'INSERT, UPDATE'))
+                        AND (has_table_privilege(v.relowner, c.oid, 'INSERT, UPDATE, DELETE')
+                             OR has_any_column_privilege(v.relowner, c.oid, 'INSERT, UPDATE'))
+                      ORDER BY 1) AS app_writes_through,
                 has_any_column_privilege($2, c.oid, 'SELECT') AS app_reads_any,
                 coalesce(obj_description(c.oid, 'pg_class') LIKE 'tenancy: private%', false) AS private,
                 c.relispartition AS partition
