@@ -1052,6 +1052,16 @@ impl Catalog {
         })
     }
 
+    /// Who runs what `role` may run, for a message: the application role itself (`role` is it
+    /// or one of its logins), or a session of it acting as `role`, and how.
+    pub(super) fn run_by(&self, role: &str, app_role: &str) -> String {
+        if self.app_and_logins.iter().any(|r| r == role) {
+            format!("`{app_role}`")
+        } else {
+            format!("`{app_role}` as `{role}` ({})", self.how_acting_as(role))
+        }
+    }
+
     /// Whether the database alone says `table` holds tenant rows: it has the tenant column and
     /// is not the tenants table itself. `check` lints such a table even when no model
     /// classifies it, and `tenancy print-schema` classifies it tenant-scoped.

@@ -54,16 +54,7 @@ pub(super) fn check_definer_writes(
                     "SQL in one tenant's transaction changes rows every tenant reads",
                 )
             };
-            let by = if catalog.app_and_logins.contains(&r.role) {
-                format!("`{}`", o.app_role)
-            } else {
-                format!(
-                    "`{}` as `{}` ({})",
-                    o.app_role,
-                    r.role,
-                    catalog.how_acting_as(&r.role)
-                )
-            };
+            let by = catalog.run_by(&r.role, &o.app_role);
             f.add(
                 id,
                 format!("function {}", r.name),

@@ -53,18 +53,11 @@ pub(super) fn check_definers_and_views(
         } else {
             continue;
         };
-        let (by, from) = if catalog.app_and_logins.contains(&r.role) {
-            (format!("`{}`", o.app_role), o.app_role.clone())
+        let by = catalog.run_by(&r.role, &o.app_role);
+        let from = if catalog.app_and_logins.contains(&r.role) {
+            o.app_role.clone()
         } else {
-            (
-                format!(
-                    "`{}` as `{}` ({})",
-                    o.app_role,
-                    r.role,
-                    catalog.how_acting_as(&r.role)
-                ),
-                format!("{} and {}", o.app_role, r.role),
-            )
+            format!("{} and {}", o.app_role, r.role)
         };
         f.add("TEN070", format!("function {}", r.name), format!("SECURITY DEFINER, run by {by} (called, or fired as a trigger by its writes), {what}: it runs with its owner's rights, outside the caller's policies"), format!("make it SECURITY INVOKER, or REVOKE EXECUTE from {from} — or, once reviewed to return only the current tenant's rows, COMMENT ON FUNCTION {} IS 'tenancy: reviewed: <why it is safe>'", r.name));
     }
