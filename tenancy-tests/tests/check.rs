@@ -1143,6 +1143,13 @@ const CASES: &[Case] = &[
         breaks: "CREATE ROLE tenant_suspender NOLOGIN; GRANT USAGE ON SCHEMA public TO tenant_suspender; GRANT UPDATE (status) ON tenants TO tenant_suspender; CREATE FUNCTION suspend_tenant(t uuid) RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS $$BEGIN UPDATE public.tenants SET status = 'suspended' WHERE id = t; END$$; ALTER FUNCTION suspend_tenant(uuid) OWNER TO tenant_suspender",
         fix: "DROP FUNCTION suspend_tenant(uuid); DROP OWNED BY tenant_suspender; DROP ROLE tenant_suspender",
     },
+    // A trigger function of that kind, on a table the application role writes.
+    Case {
+        id: "TEN057",
+        object: "function plan_requested()",
+        breaks: "CREATE ROLE plan_requester NOLOGIN; GRANT USAGE ON SCHEMA public TO plan_requester; GRANT INSERT ON plans TO plan_requester; CREATE TABLE plan_requests (name text); GRANT INSERT ON plan_requests TO tenancy_app; CREATE FUNCTION plan_requested() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$BEGIN INSERT INTO plans VALUES (gen_random_uuid(), NEW.name); RETURN NEW; END$$; ALTER FUNCTION plan_requested() OWNER TO plan_requester; REVOKE EXECUTE ON FUNCTION plan_requested() FROM PUBLIC; CREATE TRIGGER plan_requested AFTER INSERT ON plan_requests FOR EACH ROW EXECUTE FUNCTION plan_requested()",
+        fix: "DROP TABLE plan_requests; DROP FUNCTION plan_requested(); DROP OWNED BY plan_requester; DROP ROLE plan_requester",
+    },
     // Through a view that writes it with its owner's rights, or a rule whose actions do.
     Case {
         id: "TEN057",

@@ -1,7 +1,7 @@
 //! TEN057 and TEN053 through a SECURITY DEFINER function: one that the application role may
-//! call and that writes a global table (or the tenants table) with its owner's rights hands
-//! that write to every tenant's SQL, as a grant of the table would. The grant rules look at
-//! the application role's own privileges only.
+//! call, or that a trigger runs on its writes, and that writes a global table (or the tenants
+//! table) with its owner's rights hands that write to every tenant's SQL, as a grant of the
+//! table would. The grant rules look at the application role's own privileges only.
 
 use std::collections::BTreeSet;
 
@@ -30,7 +30,7 @@ pub(super) fn check_definer_writes(
         .filter(|t| catalog.tables.get(*t).is_some_and(|t| !t.private))
         .collect();
     for r in &catalog.routines {
-        if !r.callable || reviewed(r.comment.as_deref()) {
+        if reviewed(r.comment.as_deref()) {
             continue;
         }
         // A helper it calls (SECURITY INVOKER) writes with the definer's owner's rights too.
@@ -55,11 +55,16 @@ pub(super) fn check_definer_writes(
                 )
             };
             let by = catalog.run_by(&r.role, &o.app_role);
+            let how = if r.callable {
+                format!("callable by {by}")
+            } else {
+                format!("fired as a trigger by the writes of {by}")
+            };
             f.add(
                 id,
                 format!("function {}", r.name),
                 format!(
-                    "SECURITY DEFINER, callable by {by}, writes `{table}` with the rights of its owner, who may write it: {what}"
+                    "SECURITY DEFINER, {how}, writes `{table}` with the rights of its owner, who may write it: {what}"
                 ),
                 format!(
                     "REVOKE EXECUTE ON FUNCTION {name} FROM PUBLIC, {role} and write `{table}` through Tenancy::admin — or, once reviewed to write only what any tenant may, COMMENT ON FUNCTION {name} IS 'tenancy: reviewed: <why it is safe>'",
