@@ -1163,6 +1163,51 @@ const CASES: &[Case] = &[
         breaks: "CREATE TABLE tenant_closings (id uuid); GRANT INSERT ON tenant_closings TO tenancy_app; CREATE RULE tenant_closed AS ON INSERT TO tenant_closings DO ALSO DELETE FROM tenants WHERE id = NEW.id",
         fix: "DROP TABLE tenant_closings",
     },
+    // Writes that reach a shared table further on: a view over a view, a chain of rules, a
+    // child or parent by inheritance, a foreign key that cascades into it, the row code of a
+    // table a cascade reaches, and a definer whose operator's function writes it.
+    Case {
+        id: "TEN057",
+        object: "table plans",
+        breaks: "CREATE VIEW plans_inner AS SELECT id, name FROM plans; CREATE VIEW plans_outer AS SELECT id, name FROM plans_inner; GRANT INSERT, UPDATE, DELETE ON plans_outer TO tenancy_app",
+        fix: "DROP VIEW plans_outer; DROP VIEW plans_inner",
+    },
+    Case {
+        id: "TEN053",
+        object: "table tenants",
+        breaks: "CREATE TABLE tenant_stage (slug text); CREATE RULE tenant_stage_fwd AS ON INSERT TO tenant_stage DO INSTEAD UPDATE public.tenants SET status = 'suspended' WHERE slug = NEW.slug; CREATE TABLE tenant_requests (slug text); GRANT INSERT ON tenant_requests TO tenancy_app; CREATE RULE tenant_requests_fwd AS ON INSERT TO tenant_requests DO INSTEAD INSERT INTO public.tenant_stage VALUES (NEW.slug)",
+        fix: "DROP TABLE tenant_requests; DROP TABLE tenant_stage",
+    },
+    Case {
+        id: "TEN057",
+        object: "table plans",
+        breaks: "CREATE TABLE plans_more () INHERITS (plans); GRANT INSERT ON plans_more TO tenancy_app",
+        fix: "DROP TABLE plans_more",
+    },
+    Case {
+        id: "TEN057",
+        object: "table role_permissions",
+        breaks: "CREATE TABLE perm_base (permission text); ALTER TABLE role_permissions INHERIT perm_base; GRANT DELETE ON perm_base TO tenancy_app",
+        fix: "ALTER TABLE role_permissions NO INHERIT perm_base; DROP TABLE perm_base",
+    },
+    Case {
+        id: "TEN053",
+        object: "table tenants",
+        breaks: "CREATE TABLE regions (code text PRIMARY KEY); ALTER TABLE tenants ADD CONSTRAINT tenants_region_fk FOREIGN KEY (data_region) REFERENCES regions (code) ON DELETE CASCADE NOT VALID; GRANT DELETE ON regions TO tenancy_app",
+        fix: "ALTER TABLE tenants DROP CONSTRAINT tenants_region_fk; DROP TABLE regions",
+    },
+    Case {
+        id: "TEN053",
+        object: "table tenants",
+        breaks: "CREATE TABLE tickets (code text PRIMARY KEY); CREATE TABLE ticket_log (code text REFERENCES tickets (code) ON DELETE CASCADE); CREATE FUNCTION ticket_log_gone() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN UPDATE public.tenants SET status = 'suspended'; RETURN OLD; END$$; CREATE TRIGGER ticket_log_gone BEFORE DELETE ON ticket_log FOR EACH ROW EXECUTE FUNCTION ticket_log_gone(); GRANT DELETE ON tickets TO tenancy_app",
+        fix: "DROP TABLE ticket_log; DROP TABLE tickets; DROP FUNCTION ticket_log_gone()",
+    },
+    Case {
+        id: "TEN057",
+        object: "function plan_touch(text)",
+        breaks: "CREATE ROLE plan_toucher NOLOGIN; GRANT USAGE ON SCHEMA public TO plan_toucher; GRANT INSERT ON plans TO plan_toucher; CREATE FUNCTION note_op(text, text) RETURNS bool LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.plans VALUES (gen_random_uuid(), $1); RETURN true; END$$; CREATE OPERATOR public.==> (LEFTARG = text, RIGHTARG = text, FUNCTION = note_op); CREATE FUNCTION plan_touch(n text) RETURNS bool LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public AS $$SELECT n OPERATOR(public.==>) 'x'$$; ALTER FUNCTION plan_touch(text) OWNER TO plan_toucher",
+        fix: "DROP FUNCTION plan_touch(text); DROP OPERATOR public.==> (text, text); DROP FUNCTION note_op(text, text); DROP OWNED BY plan_toucher; DROP ROLE plan_toucher",
+    },
     // Through a helper it calls, which writes with the definer's owner's rights.
     Case {
         id: "TEN057",

@@ -37,11 +37,6 @@ pub(super) struct TableRow {
     /// Whether the application role may INSERT, UPDATE, DELETE or TRUNCATE it.
     #[diesel(sql_type = Bool)]
     pub(super) app_can_write: bool,
-    /// The relations the application role may write that write into this table with their
-    /// owner's rights: an updatable view over it (not `security_invoker`), or a relation with a
-    /// rule whose actions write it, their owner being allowed to.
-    #[diesel(sql_type = Array<Text>)]
-    pub(super) app_writes_through: Vec<String>,
     /// Whether the application role may `SELECT` any of its columns (a column grant counts).
     #[diesel(sql_type = Bool)]
     pub(super) app_reads_any: bool,
@@ -320,11 +315,21 @@ pub(super) struct WriteReachRow {
     pub(super) from_view: bool,
 }
 
+/// A relation a session of the application writes, and the role it writes it as.
+#[derive(QueryableByName)]
+pub(super) struct WrittenRow {
+    #[diesel(sql_type = Text)]
+    pub(super) name: String,
+    #[diesel(sql_type = Text)]
+    pub(super) role: String,
+}
+
 /// Where a write into a relation reaches besides itself, by the relations' names: the
 /// relations a view (automatically updatable) or a rule of one (`DO ALSO`, `DO INSTEAD`)
 /// writes into; the parents of a partition or an inheritance child, whose readers read its
-/// rows; and the tables whose foreign keys into it cascade a changed or deleted key (CASCADE,
-/// SET NULL, SET DEFAULT). Row code that writes into one writes into these too.
+/// rows; the tables whose foreign keys into it cascade a changed or deleted key (CASCADE,
+/// SET NULL, SET DEFAULT); and the table a foreign table names. Row code that writes into one
+/// writes into these too.
 const WRITE_REACH_SQL: &str = "
 SELECT v.relname::text AS from_rel, b.relname::text AS to_rel, v.relkind = 'v' AS from_view
 FROM pg_class v
@@ -339,7 +344,14 @@ FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oi
 UNION
 SELECT t.relname::text, f.relname::text, false
 FROM pg_constraint con JOIN pg_class t ON t.oid = con.confrelid JOIN pg_class f ON f.oid = con.conrelid
-WHERE con.contype = 'f' AND (con.confupdtype IN ('c', 'n', 'd') OR con.confdeltype IN ('c', 'n', 'd'))";
+WHERE con.contype = 'f' AND (con.confupdtype IN ('c', 'n', 'd') OR con.confdeltype IN ('c', 'n', 'd'))
+UNION
+-- A foreign table writes the table its options name, on whatever server: a loopback one
+-- reaches this database with the user mapping's rights.
+SELECT c.relname::text, split_part(o, '=', 2), false
+FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
+CROSS JOIN LATERAL unnest(ft.ftoptions) o
+WHERE starts_with(o, 'table_name=')";
 
 /// A function outside PostgreSQL's own schemas, by its name in lower case, or the function of
 /// an operator PostgreSQL did not make, as `operator <name>`: what row code calls runs on each
@@ -1027,6 +1039,10 @@ pub(super) struct Catalog {
     pub(super) shared: Vec<String>,
     /// Where a write into a relation reaches besides itself ([`WRITE_REACH_SQL`]).
     pub(super) write_reach: Vec<WriteReachRow>,
+    /// The relations a session of the application writes itself, as one of the roles it may
+    /// act as ([`Self::reachable`]): with a privilege of that role, and those its writes
+    /// reach by cascading foreign keys and by inheritance.
+    pub(super) written_by_sessions: Vec<WrittenRow>,
     /// Tables with a unique key that a role a session of the application may act as may
     /// insert into or update: whether a value is there, its unique violation tells.
     pub(super) probe_keys: Vec<String>,
@@ -1928,22 +1944,6 @@ pub(super) fn load_catalog(
                       WHERE has_table_privilege($2, c.oid, p)) AS app_unpoliced,
                 (has_table_privilege($2, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
                  OR has_any_column_privilege($2, c.oid, 'INSERT, UPDATE')) AS app_can_write,
-                ARRAY(SELECT DISTINCT v.relname::text
-                      FROM pg_rewrite r JOIN pg_class v ON v.oid = r.ev_class
-                      JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
-                                      AND d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid
-                      WHERE v.oid <> c.oid
-                        AND (r.ev_type <> '1'
-                             OR (r.rulename = '_RETURN' AND v.relkind = 'v'
-                                 -- bits of INSERT, UPDATE and DELETE
-                                 AND pg_relation_is_updatable(v.oid, false) & 28 <> 0
-                                 AND NOT coalesce(v.reloptions::text[] && ARRAY['security_invoker=true',
-                                       'security_invoker=on', 'security_invoker=1'], false)))
-                        AND (has_table_privilege($2, v.oid, 'INSERT, UPDATE, DELETE')
-                             OR has_any_column_privilege($2, v.oid, 'INSERT, UPDATE'))
-                        AND (has_table_privilege(v.relowner, c.oid, 'INSERT, UPDATE, DELETE')
-                             OR has_any_column_privilege(v.relowner, c.oid, 'INSERT, UPDATE'))
-                      ORDER BY 1) AS app_writes_through,
                 has_any_column_privilege($2, c.oid, 'SELECT') AS app_reads_any,
                 coalesce(obj_description(c.oid, 'pg_class') LIKE 'tenancy: private%', false) AS private,
                 c.relispartition AS partition
@@ -2307,6 +2307,13 @@ pub(super) fn load_catalog(
     shared.sort();
     shared.dedup();
     let write_reach: Vec<WriteReachRow> = diesel::sql_query(WRITE_REACH_SQL).load(conn)?;
+    let written_by_sessions: Vec<WrittenRow> = diesel::sql_query(for_each_role(
+        "SELECT c.relname::text AS name, $1::text AS role FROM pg_class c
+         WHERE c.oid IN WRITTEN_BY_ROLE
+           AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)",
+    ))
+    .bind::<Array<Text>, _>(&reachable_roles)
+    .load(conn)?;
     let mut probe_keys: Vec<String> = diesel::sql_query(for_each_role(
         "SELECT c.relname::text AS name
          FROM pg_class c
@@ -2523,6 +2530,7 @@ pub(super) fn load_catalog(
         cascades,
         shared,
         write_reach,
+        written_by_sessions,
         probe_keys,
         readable_sequences,
         audit,

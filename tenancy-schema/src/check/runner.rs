@@ -184,7 +184,9 @@ fn run_pinned(
     check_classification(&mut f, registry);
     let protected = protected_tables(&catalog, &tenant_tables, options);
     check_definers_and_views(&mut f, &catalog, &protected, options, &tenancys);
-    super::definer_writes::check_definer_writes(&mut f, &catalog, registry, options, &tenancys);
+    super::shared_writes::check_shared_writes(
+        &mut f, &catalog, registry, &protected, options, &tenancys,
+    );
     check_tenants_table(&mut f, &catalog, options);
     check_private_tables(&mut f, &catalog, options);
     check_tables_of_other_roles(&mut f, &catalog, options);
@@ -353,9 +355,6 @@ fn tenant_tables(
     tenant_tables
 }
 
-/// Global tables the code classifies that the application role cannot read: tenant
-/// transactions join them and the system connection reads them, so every such query would
-/// fail with "permission denied".
 /// What code that runs with its owner's rights must not hand out: the tenant tables' rows, and
 /// those of the tenants table and of a private table.
 fn protected_tables<V>(
@@ -376,26 +375,9 @@ fn protected_tables<V>(
         .collect()
 }
 
-/// How the application role writes a table besides its own grants: ` (through view_a, ..)`.
-fn through(t: &super::catalog::TableRow) -> String {
-    if t.app_writes_through.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " (through {}, which write it with their owner's rights)",
-            t.app_writes_through.join(", ")
-        )
-    }
-}
-
-/// `table`, and the relations that write it for the application role: what to revoke on.
-fn written(table: &str, t: &super::catalog::TableRow) -> String {
-    std::iter::once(table)
-        .chain(t.app_writes_through.iter().map(String::as_str))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
+/// Global tables the code classifies that the application role cannot read: tenant
+/// transactions join them and the system connection reads them, so every such query would
+/// fail with "permission denied".
 fn check_global_tables(
     f: &mut Findings,
     catalog: &Catalog,
@@ -405,21 +387,18 @@ fn check_global_tables(
     // The table of tenants is global, yet each row is one tenant's: its status decides
     // whether that tenant's transactions open at all.
     if let Some(t) = catalog.tables.get(&options.tenants_table)
-        && (t.app_can_write || !t.app_writes_through.is_empty())
+        && t.app_can_write
     {
         f.add(
             "TEN053",
             format!("table {}", options.tenants_table),
             format!(
-                "`{}` may write `{}`{}: SQL in one tenant's transaction can suspend, delete or reactivate another tenant",
-                options.app_role,
-                options.tenants_table,
-                through(t)
+                "`{}` may write `{}`: SQL in one tenant's transaction can suspend, delete or reactivate another tenant",
+                options.app_role, options.tenants_table
             ),
             format!(
                 "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {} FROM {}, PUBLIC; the control plane writes it through Tenancy::admin",
-                written(options.tenants_table.as_str(), t),
-                options.app_role
+                options.tenants_table, options.app_role
             ),
         );
     }
@@ -429,22 +408,17 @@ fn check_global_tables(
         };
         // Every tenant reads a global table: one tenant's SQL that writes it changes what all
         // of them read (the foundation's `role_permissions` decides every tenant's roles).
-        if (t.app_can_write || !t.app_writes_through.is_empty())
-            && !t.private
-            && m.table != options.tenants_table
-        {
+        if t.app_can_write && !t.private && m.table != options.tenants_table {
             f.add(
                 "TEN057",
                 format!("table {}", m.table),
                 format!(
-                    "`{}` may write the global table `{}`{}: SQL in one tenant's transaction changes rows every tenant reads",
-                    options.app_role,
-                    m.table,
-                    through(t)
+                    "`{}` may write the global table `{}`: SQL in one tenant's transaction changes rows every tenant reads",
+                    options.app_role, m.table
                 ),
                 format!(
                     "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {table} FROM {role}, PUBLIC (and any column grants); write it through Tenancy::admin, or classify it #[tenant_scoped] if its rows are a tenant's",
-                    table = written(m.table, t),
+                    table = m.table,
                     role = options.app_role
                 ),
             );

@@ -42,10 +42,11 @@ pub(super) fn check_trigger_sinks(
         if !on_tenant_rows {
             continue;
         }
-        let Some(reach) = row_code_reach(t, catalog, tenancys) else {
+        let Some(reach) = row_code_reach(t, catalog, tenancys, Removals::Left) else {
             continue;
         };
-        let (reach, written) = with_their_row_code(reach, catalog, protected, tenancys);
+        let (reach, written) =
+            with_their_row_code(reach, catalog, protected, tenancys, Removals::Left);
         let mut sinks: BTreeSet<String> = if reach.dynamic {
             shared.iter().map(|s| (*s).to_owned()).collect()
         } else {
@@ -162,9 +163,9 @@ fn report_probes(
 /// What row code reaches: the tables it and the functions it calls (by name, through any
 /// number of calls) write, and whether any of them builds statements at run time.
 #[derive(Default)]
-struct Reach {
-    written: BTreeSet<String>,
-    dynamic: bool,
+pub(super) struct Reach {
+    pub(super) written: BTreeSet<String>,
+    pub(super) dynamic: bool,
     /// Where else it puts what it computes that every session of the login sees: NOTIFY
     /// channels, `application_name` (`pg_stat_activity`), the keys of advisory locks taken by
     /// anything but constants (`pg_locks`).
@@ -174,6 +175,25 @@ struct Reach {
     sequences: BTreeSet<String>,
     /// It calls `setval` or `nextval` on a sequence given otherwise than as a literal.
     any_sequence: bool,
+}
+
+/// Whether the tables code deletes from, truncates or copies into count as tables it writes:
+/// for where it carries a tenant's rows they do not, for what it changes (a global table) they
+/// do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Removals {
+    Left,
+    Counted,
+}
+
+impl Reach {
+    /// What a write into `relation` reaches before its row code and where it lands are added.
+    pub(super) fn writing(relation: &str) -> Self {
+        Self {
+            written: BTreeSet::from([relation.to_owned()]),
+            ..Self::default()
+        }
+    }
 }
 
 const NOTIFY_OUTLET: &str =
@@ -208,7 +228,12 @@ fn c_reach(function: &str, language: &str, args: &[String]) -> Reach {
 
 /// What one piece of row code reaches; `None` for tenancy's own, which are as its
 /// migrations wrote them (TEN072) and write nowhere shared.
-fn row_code_reach(t: &TriggerRow, catalog: &Catalog, tenancys: &Tenancys) -> Option<Reach> {
+fn row_code_reach(
+    t: &TriggerRow,
+    catalog: &Catalog,
+    tenancys: &Tenancys,
+    removals: Removals,
+) -> Option<Reach> {
     if matches!(t.language.as_str(), "c" | "internal") {
         // Functions in C come with PostgreSQL or an extension; their code is not text to
         // read, but what the ones that write elsewhere write is told by their arguments.
@@ -216,7 +241,13 @@ fn row_code_reach(t: &TriggerRow, catalog: &Catalog, tenancys: &Tenancys) -> Opt
     } else if tenancys.owns(t.tenancys, &t.function) {
         None
     } else {
-        Some(reach(&t.body, &t.language, &catalog.functions, tenancys))
+        Some(reach(
+            &t.body,
+            &t.language,
+            &catalog.functions,
+            tenancys,
+            removals,
+        ))
     }
 }
 
@@ -224,11 +255,12 @@ fn row_code_reach(t: &TriggerRow, catalog: &Catalog, tenancys: &Tenancys) -> Opt
 /// constraints, defaults and indexes call), which runs on what it writes there, through any
 /// number of tables; and every relation all of that writes, where the writes land
 /// ([`written_through`]). Tenant tables' own row code is checked on its own.
-fn with_their_row_code(
+pub(super) fn with_their_row_code(
     mut reach: Reach,
     catalog: &Catalog,
     protected: &BTreeSet<String>,
     tenancys: &Tenancys,
+    removals: Removals,
 ) -> (Reach, BTreeSet<String>) {
     let mut written = written_through(&reach.written, catalog);
     let mut done: BTreeSet<&str> = BTreeSet::new();
@@ -247,7 +279,7 @@ fn with_their_row_code(
         }
         for r in next {
             done.insert(r.name.as_str());
-            if let Some(more) = row_code_reach(r, catalog, tenancys) {
+            if let Some(more) = row_code_reach(r, catalog, tenancys, removals) {
                 reach.written.extend(more.written);
                 reach.dynamic |= more.dynamic;
                 reach.outlets.extend(more.outlets);
@@ -274,17 +306,22 @@ fn written_through(written: &BTreeSet<String>, catalog: &Catalog) -> BTreeSet<St
     out
 }
 
-fn reach(
+pub(super) fn reach(
     body: &str,
     language: &str,
     functions: &BTreeMap<String, Vec<FunctionRow>>,
     tenancys: &Tenancys,
+    removals: Removals,
 ) -> Reach {
     let mut out = Reach::default();
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     let mut queue: Vec<(&str, &str)> = vec![(body, language)];
     while let Some((body, language)) = queue.pop() {
-        out.written.extend(written_tables(body, language));
+        out.written.extend(tables_changed(
+            body,
+            language,
+            removals == Removals::Counted,
+        ));
         let (sequences, any) = sequence_writes(body);
         out.sequences.extend(sequences);
         out.any_sequence |= any;
@@ -495,13 +532,15 @@ pub(super) fn called(body: &str) -> Vec<String> {
 /// qualified name), read with tenancy's lexer. Code in another language than SQL and
 /// PL/pgSQL (whose statements sit in its strings), or text the lexer refuses, is searched for
 /// words instead: once it writes at all, every name it holds counts.
+#[cfg(test)]
 fn written_tables(body: &str, language: &str) -> Vec<String> {
     tables_changed(body, language, false)
 }
 
-/// [`written_tables`], and those it deletes from or truncates: every table whose rows the
-/// body changes.
-pub(super) fn changed_tables(body: &str, language: &str) -> Vec<String> {
+/// [`written_tables`], and those it deletes from, truncates or copies into: every table whose
+/// rows the body changes.
+#[cfg(test)]
+fn changed_tables(body: &str, language: &str) -> Vec<String> {
     tables_changed(body, language, true)
 }
 
@@ -536,6 +575,8 @@ fn tables_changed(body: &str, language: &str, removals: bool) -> Vec<String> {
                     },
                     true,
                 )
+            } else if removals && keyword(i, "copy") && copies_in(&tokens, i + 1) {
+                (i + 1, false)
             } else {
                 continue;
             };
@@ -561,9 +602,29 @@ fn tables_changed(body: &str, language: &str, removals: bool) -> Vec<String> {
     out
 }
 
+/// Whether the `COPY` whose table starts at `at` copies rows in (`COPY t [(columns)] FROM ..`)
+/// rather than out.
+fn copies_in(tokens: &[&Token], mut at: usize) -> bool {
+    // The name, with its schema.
+    at += 1;
+    while matches!(tokens.get(at), Some(Token::Punct('.'))) {
+        at += 2;
+    }
+    if matches!(tokens.get(at), Some(Token::Punct('('))) {
+        while !matches!(tokens.get(at), Some(Token::Punct(')')) | None) {
+            at += 1;
+        }
+        at += 1;
+    }
+    matches!(tokens.get(at), Some(Token::Ident { name, quoted: false }) if name == "from")
+}
+
 fn fallback(body: &str, removals: bool) -> Vec<String> {
     let lower = body.to_ascii_lowercase();
-    let removes = removals && ["delete", "truncate"].iter().any(|w| has_word(&lower, w));
+    let removes = removals
+        && ["delete", "truncate", "copy"]
+            .iter()
+            .any(|w| has_word(&lower, w));
     if !removes
         && !["insert", "update", "merge"]
             .iter()
@@ -700,6 +761,13 @@ mod tests {
             ["plans", "a", "b", "c", "tenants"]
         );
         assert_eq!(written_tables(body, "sql"), ["tenants"]);
+        assert_eq!(
+            changed_tables(
+                "COPY public.plans (name) FROM PROGRAM 'x'; COPY (SELECT 1) TO STDOUT; COPY gadgets TO STDOUT",
+                "plpgsql"
+            ),
+            ["plans"]
+        );
         let found = changed_tables("plpy.execute('TRUNCATE plans')", "plpython3u");
         assert!(found.iter().any(|w| w == "plans"), "{found:?}");
     }
