@@ -208,7 +208,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN053",
         Severity::Error,
         Section::Isolation,
-        "the application role may write the table of tenants, itself or through a SECURITY DEFINER function",
+        "a session of the application may write the table of tenants, by a grant or through what its writes reach",
     ),
     (
         "TEN054",
@@ -226,7 +226,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN057",
         Severity::Warning,
         Section::Isolation,
-        "a global table the application role may write, itself or through a SECURITY DEFINER function",
+        "a global table a session of the application may write, by a grant or through what its writes reach",
     ),
     (
         "TEN060",
