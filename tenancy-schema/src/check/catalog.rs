@@ -2062,12 +2062,10 @@ pub(super) fn load_catalog(
                 coalesce(pg_get_functiondef(p.oid), p.prosrc) AS body,
                 l.lanname::text AS language, obj_description(p.oid, 'pg_proc') AS comment,
                 -- Called, not only fired as a trigger (which hands it the caller's own row).
-                p.prorettype <> 'trigger'::regtype
-                  AND (has_function_privilege($1, p.oid, 'EXECUTE') OR AGGREGATED OR EVENT_FIRED)
+                k.callable
                   AND coalesce((SELECT o.rolsuper OR o.rolbypassrls FROM pg_roles o
                                 WHERE o.oid = p.proowner), false) AS owner_bypasses,
-                p.prorettype <> 'trigger'::regtype
-                  AND (has_function_privilege($1, p.oid, 'EXECUTE') OR AGGREGATED OR EVENT_FIRED) AS callable,
+                k.callable,
                 CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END AS source,
                 ARRAY(SELECT w.relname::text FROM pg_class w
                       WHERE w.relkind IN ('r', 'p', 'v', 'f')
@@ -2077,6 +2075,10 @@ pub(super) fn load_catalog(
                              OR has_any_column_privilege(p.proowner, w.oid, 'INSERT, UPDATE'))
                       ORDER BY 1) AS owner_writes
          FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+         CROSS JOIN LATERAL (
+           SELECT p.prorettype <> 'trigger'::regtype
+                  AND (has_function_privilege($1, p.oid, 'EXECUTE') OR AGGREGATED OR EVENT_FIRED) AS callable
+         ) k
          WHERE p.prosecdef AND p.prokind IN ('f', 'p')
            AND (p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) OR p.oid >= 16384)
            AND (has_function_privilege($1, p.oid, 'EXECUTE') OR AGGREGATED OR EVENT_FIRED

@@ -59,12 +59,12 @@ pub(super) fn check_shared_writes(
         let from = Reach::writing(start);
         let (_, written) =
             with_their_row_code(from, catalog, protected, tenancys, Removals::Counted);
+        let acting: Vec<&str> = roles
+            .iter()
+            .copied()
+            .filter(|r| !catalog.app_and_logins.iter().any(|a| a == r))
+            .collect();
         for table in shared.iter().filter(|t| written.contains(**t)) {
-            let acting: Vec<&str> = roles
-                .iter()
-                .copied()
-                .filter(|r| !catalog.app_and_logins.iter().any(|a| a == r))
-                .collect();
             // A shared table among the relations it writes: by a grant of a role it acts as,
             // as the child or partition of one it writes, or through a key that cascades.
             let itself = if start == table { " itself" } else { "" };

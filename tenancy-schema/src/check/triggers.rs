@@ -165,7 +165,7 @@ fn report_probes(
 #[derive(Default)]
 pub(super) struct Reach {
     pub(super) written: BTreeSet<String>,
-    pub(super) dynamic: bool,
+    dynamic: bool,
     /// Where else it puts what it computes that every session of the login sees: NOTIFY
     /// channels, `application_name` (`pg_stat_activity`), the keys of advisory locks taken by
     /// anything but constants (`pg_locks`).
@@ -317,11 +317,7 @@ pub(super) fn reach(
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     let mut queue: Vec<(&str, &str)> = vec![(body, language)];
     while let Some((body, language)) = queue.pop() {
-        out.written.extend(tables_changed(
-            body,
-            language,
-            removals == Removals::Counted,
-        ));
+        out.written.extend(tables_changed(body, language, removals));
         let (sequences, any) = sequence_writes(body);
         out.sequences.extend(sequences);
         out.any_sequence |= any;
@@ -529,28 +525,18 @@ pub(super) fn called(body: &str) -> Vec<String> {
 }
 
 /// The tables `body` writes with `INSERT INTO`, `UPDATE` or `MERGE INTO` (the last part of a
-/// qualified name), read with tenancy's lexer. Code in another language than SQL and
-/// PL/pgSQL (whose statements sit in its strings), or text the lexer refuses, is searched for
-/// words instead: once it writes at all, every name it holds counts.
-#[cfg(test)]
-fn written_tables(body: &str, language: &str) -> Vec<String> {
-    tables_changed(body, language, false)
-}
-
-/// [`written_tables`], and those it deletes from, truncates or copies into: every table whose
-/// rows the body changes.
-#[cfg(test)]
-fn changed_tables(body: &str, language: &str) -> Vec<String> {
-    tables_changed(body, language, true)
-}
-
-fn tables_changed(body: &str, language: &str, removals: bool) -> Vec<String> {
+/// qualified name), and with [`Removals::Counted`] those it deletes from, truncates or copies
+/// into, read with tenancy's lexer. Code in another language than SQL and PL/pgSQL (whose
+/// statements sit in its strings), or text the lexer refuses, is searched for words instead:
+/// once it writes at all, every name it holds counts.
+fn tables_changed(body: &str, language: &str, removals: Removals) -> Vec<String> {
     if !matches!(language, "sql" | "plpgsql") {
         return fallback(body, removals);
     }
     let Ok(tokens) = tokenize(body) else {
         return fallback(body, removals);
     };
+    let removals = removals == Removals::Counted;
     let tokens: Vec<&Token> = tokens
         .iter()
         .filter(|t| !matches!(t, Token::Comment))
@@ -619,9 +605,9 @@ fn copies_in(tokens: &[&Token], mut at: usize) -> bool {
     matches!(tokens.get(at), Some(Token::Ident { name, quoted: false }) if name == "from")
 }
 
-fn fallback(body: &str, removals: bool) -> Vec<String> {
+fn fallback(body: &str, removals: Removals) -> Vec<String> {
     let lower = body.to_ascii_lowercase();
-    let removes = removals
+    let removes = removals == Removals::Counted
         && ["delete", "truncate", "copy"]
             .iter()
             .any(|w| has_word(&lower, w));
@@ -642,9 +628,17 @@ fn fallback(body: &str, removals: bool) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::{
-        NOTIFY_OUTLET, c_reach, changed_tables, locks_by_value, sequence_writes, writes_catalogs,
-        written_tables,
+        NOTIFY_OUTLET, Removals, c_reach, locks_by_value, sequence_writes, tables_changed,
+        writes_catalogs,
     };
+
+    fn written_tables(body: &str, language: &str) -> Vec<String> {
+        tables_changed(body, language, Removals::Left)
+    }
+
+    fn changed_tables(body: &str, language: &str) -> Vec<String> {
+        tables_changed(body, language, Removals::Counted)
+    }
 
     #[test]
     fn trigger_functions_in_c_are_read_from_their_arguments() {
