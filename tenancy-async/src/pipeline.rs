@@ -229,9 +229,9 @@ pub(crate) async fn watched<T>(
     state: &mut TxState,
     statement: impl Future<Output = QueryResult<T>>,
 ) -> Result<T, Error> {
-    state.failed = true;
+    let before = std::mem::replace(&mut state.failed, true);
     let result = statement.await;
-    state.answered(&result);
+    state.answered(before, &result);
     result.map_err(Error::from)
 }
 
@@ -337,6 +337,9 @@ pub(crate) struct TxState {
     /// transaction is open is unknown, so the transaction runs nothing more, cannot commit,
     /// and its connection is closed.
     pub(crate) in_doubt: bool,
+    /// The open transaction's statements are not watched: the admin path hands out the
+    /// connection itself, so [`TxState::failed`] knows nothing of them.
+    pub(crate) unwatched: bool,
     /// Raw SQL ran in the open transaction; see [`crate::statements`].
     pub(crate) raw_sql: bool,
     /// A statement the driver prepared and cached is gone from the server; see
@@ -354,6 +357,7 @@ impl Default for TxState {
             opened_before: false,
             failed: false,
             in_doubt: false,
+            unwatched: false,
             raw_sql: false,
             statements_lost: false,
         }
@@ -362,9 +366,15 @@ impl Default for TxState {
 
 impl TxState {
     /// Notes a statement's answer: whether it failed on the server (which aborts the
-    /// transaction), and whether it shows a prepared statement of the driver's gone.
-    fn answered<T>(&mut self, result: &QueryResult<T>) {
-        self.failed = failed_on_server(result);
+    /// transaction), and whether it shows a prepared statement of the driver's gone. `before`
+    /// is whether the transaction had failed before the statement: one refused before it was
+    /// sent changes nothing.
+    fn answered<T>(&mut self, before: bool, result: &QueryResult<T>) {
+        self.failed = match answer(result) {
+            Answer::Succeeded => false,
+            Answer::Failed => true,
+            Answer::NotSent => before,
+        };
         if crate::statements::lost(result) {
             self.statements_lost = true;
         }
@@ -412,7 +422,8 @@ impl TxState {
             Ok(()) => {
                 self.open = true;
                 self.opened_before = true;
-                self.answered(&result);
+                // The transaction's first statement: nothing failed before it.
+                self.answered(false, &result);
                 result.map_err(Error::from)
             }
             Err(source) => {
@@ -427,8 +438,23 @@ impl TxState {
     }
 }
 
-/// Whether `result` is a statement's failure on the server, which aborts the transaction it
-/// ran in (an error found before sending, or in reading rows the server sent, does not).
-fn failed_on_server<T>(result: &diesel::QueryResult<T>) -> bool {
-    matches!(result, Err(diesel::result::Error::DatabaseError(..)))
+/// What a statement's result says of the transaction it ran in.
+enum Answer {
+    /// The server ran it: the transaction was not aborted before it, nor by it. That includes
+    /// an error in reading the rows the server sent, and no row for `first`.
+    Succeeded,
+    /// The server refused it, which aborts the transaction.
+    Failed,
+    /// Refused before it was sent (a value that could not be serialized, a query that could
+    /// not be built), or an error that does not say: the transaction is taken to be as it was.
+    NotSent,
+}
+
+fn answer<T>(result: &diesel::QueryResult<T>) -> Answer {
+    use diesel::result::Error as E;
+    match result {
+        Ok(_) | Err(E::NotFound | E::DeserializationError(_)) => Answer::Succeeded,
+        Err(E::DatabaseError(..)) => Answer::Failed,
+        Err(_) => Answer::NotSent,
+    }
 }

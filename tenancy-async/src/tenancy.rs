@@ -442,6 +442,7 @@ impl AsyncTenancy {
             SessionEnd::Reset,
         )
         .await?;
+        pooled.state.unwatched = true;
         let result = f(&mut pooled.conn).await;
         finish(&mut pooled, result).await
     }
@@ -557,6 +558,7 @@ async fn finish<T, E: From<Error>>(conn: &mut SessionConn, result: Result<T, E>)
 /// nothing to end, and a commit first sends the opening, so that its checks decide as they
 /// would have at the start.
 pub(crate) async fn end_transaction(conn: &mut SessionConn, end: &str) -> Result<(), Error> {
+    let unwatched = std::mem::take(&mut conn.state.unwatched);
     if end != "COMMIT" && conn.state.opening.is_some() {
         conn.state.forget_opening();
         statements::after_end(conn);
@@ -573,6 +575,13 @@ pub(crate) async fn end_transaction(conn: &mut SessionConn, end: &str) -> Result
     // PostgreSQL answers the `COMMIT` of an aborted transaction with a rollback and no error:
     // a failed statement whose error the caller set aside must not end as a success.
     if end == "COMMIT" && std::mem::take(&mut conn.state.failed) {
+        Box::pin(end_transaction(conn, "ROLLBACK")).await?;
+        return Err(Error::AbortedTransaction);
+    }
+    // Statements nothing watched (the admin path's): one question first, which an aborted
+    // transaction refuses, where its `COMMIT` would roll back without an error. The admin path
+    // is rare enough for the round trip.
+    if end == "COMMIT" && unwatched && conn.conn.batch_execute("SELECT 1").await.is_err() {
         Box::pin(end_transaction(conn, "ROLLBACK")).await?;
         return Err(Error::AbortedTransaction);
     }

@@ -283,3 +283,157 @@ async fn the_next_transaction_on_the_connection_commits() {
             .unwrap_or_else(|e| panic!("{rls:?} {pipeline}: an empty held transaction: {e}"));
     }
 }
+
+/// A value that refuses to be sent: its statement fails before anything reaches the server.
+#[derive(Debug, Clone, Copy, diesel::expression::AsExpression)]
+#[diesel(sql_type = diesel::sql_types::Integer)]
+struct Unsendable;
+
+impl diesel::serialize::ToSql<diesel::sql_types::Integer, diesel::pg::Pg> for Unsendable {
+    fn to_sql<'b>(
+        &'b self,
+        _out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+    ) -> diesel::serialize::Result {
+        Err("this value is never sent".into())
+    }
+}
+
+/// A statement refused before it was sent, after one the server refused: the transaction is
+/// still aborted, and its commit is still an error. Async (pipelined or not: the closure and an
+/// owned transaction) and sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_refused_before_it_was_sent_does_not_hide_an_earlier_failure() {
+    for (rls, pipeline) in Rls::all_async() {
+        let (a, _) = rls.two_tenants();
+        let t = async_tenancy_with(rls, 1, pipeline).await;
+        let tag = format!("{}-{pipeline}", rls.native());
+        let unsent = async |tx: &mut AsyncTenantTx<'_>| {
+            let r: Result<Vec<i32>, Error> = tx
+                .load(
+                    posts::table
+                        .filter(posts::id.eq(Unsendable))
+                        .select(posts::id),
+                )
+                .await;
+            assert!(matches!(r, Err(Error::Query(_))), "{r:?}");
+        };
+        let lost = format!("unsent-lost-{tag}");
+        let r = t
+            .transaction(a, async |tx| {
+                write_async(tx, 830, &lost).await?;
+                fail_unique_async(tx, 831).await;
+                unsent(tx).await;
+                Ok::<_, Error>(())
+            })
+            .await;
+        assert!(
+            matches!(r, Err(Error::AbortedTransaction)),
+            "{rls:?} {pipeline}: {r:?}"
+        );
+        assert!(!has_post(rls, a, &lost), "{rls:?} {pipeline}");
+        let owned_lost = format!("unsent-owned-lost-{tag}");
+        let mut owned = t.begin(a, None).await.expect("begin");
+        write_async(&mut owned.tx(), 832, &owned_lost)
+            .await
+            .expect("write");
+        fail_unique_async(&mut owned.tx(), 833).await;
+        unsent(&mut owned.tx()).await;
+        let r = owned.commit().await;
+        assert!(
+            matches!(r, Err(Error::AbortedTransaction)),
+            "{rls:?} {pipeline}: {r:?}"
+        );
+        assert!(!has_post(rls, a, &owned_lost), "{rls:?} {pipeline}");
+        // Refused before it was sent, in a transaction nothing aborted: it commits.
+        let kept = format!("unsent-kept-{tag}");
+        t.transaction(a, async |tx| {
+            write_async(tx, 834, &kept).await?;
+            unsent(tx).await;
+            Ok::<_, Error>(())
+        })
+        .await
+        .expect("committed");
+        assert!(has_post(rls, a, &kept), "{rls:?} {pipeline}");
+        assert_async_sessions_clean(&t, &format!("{rls:?} {pipeline}")).await;
+    }
+    for rls in Rls::all() {
+        let (a, _) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        let lost = format!("sync-unsent-lost-{}", rls.native());
+        let r = t.transaction(a, |tx| {
+            tx.insert_into(posts::table)
+                .values(post(835, &lost))
+                .execute()?;
+            fail_unique(tx, 836);
+            let unsent: Result<Vec<i32>, Error> = tx.load(
+                posts::table
+                    .filter(posts::id.eq(Unsendable))
+                    .select(posts::id),
+            );
+            assert!(unsent.is_err());
+            Ok::<_, Error>(())
+        });
+        assert!(
+            matches!(r, Err(Error::AbortedTransaction)),
+            "{rls:?}: {r:?}"
+        );
+        assert!(!has_post(rls, a, &lost), "{rls:?}");
+    }
+}
+
+/// The admin path hands out the connection itself, so nothing watches its statements: a
+/// failure its closure sets aside is still never reported committed, sync or async, and the
+/// next admin transaction on the connection commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_set_aside_on_the_admin_path_is_never_reported_committed() {
+    let insert = |tenant: TenantId, id: i32, slug: &str| {
+        format!(
+            "INSERT INTO posts (tenant_id, id, title, slug) VALUES ('{}', {id}, 'admin', '{slug}')",
+            tenant.as_uuid()
+        )
+    };
+    for rls in Rls::all() {
+        let (a, _) = rls.two_tenants();
+        let t = async_tenancy_with(rls, 1, false).await;
+        let lost = format!("admin-lost-{}", rls.native());
+        let r = t
+            .admin("a failure set aside", async |conn| {
+                diesel_async::RunQueryDsl::execute(diesel::sql_query(insert(a, 840, &lost)), conn)
+                    .await?;
+                let failed =
+                    diesel_async::RunQueryDsl::execute(diesel::sql_query("SELECT 1 / 0"), conn)
+                        .await;
+                assert!(failed.is_err());
+                Ok::<_, Error>(())
+            })
+            .await;
+        assert!(
+            matches!(r, Err(Error::AbortedTransaction)),
+            "{rls:?}: {r:?}"
+        );
+        assert!(!has_post(rls, a, &lost), "{rls:?}");
+        let kept = format!("admin-kept-{}", rls.native());
+        t.admin("the next one", async |conn| {
+            diesel_async::RunQueryDsl::execute(diesel::sql_query(insert(a, 841, &kept)), conn)
+                .await?;
+            Ok::<_, Error>(())
+        })
+        .await
+        .expect("committed");
+        assert!(has_post(rls, a, &kept), "{rls:?}");
+
+        let sync = rls.tenancy(1);
+        let lost = format!("sync-admin-lost-{}", rls.native());
+        let r = sync.admin("a failure set aside", |conn| {
+            diesel::RunQueryDsl::execute(diesel::sql_query(insert(a, 842, &lost)), conn)?;
+            let failed = diesel::RunQueryDsl::execute(diesel::sql_query("SELECT 1 / 0"), conn);
+            assert!(failed.is_err());
+            Ok::<_, Error>(())
+        });
+        assert!(
+            matches!(r, Err(Error::AbortedTransaction)),
+            "{rls:?}: {r:?}"
+        );
+        assert!(!has_post(rls, a, &lost), "{rls:?}");
+    }
+}
