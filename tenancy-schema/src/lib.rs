@@ -85,8 +85,10 @@
 //! otherwise run on other tenants' rows of a table read sequentially, and show them in its
 //! value or its error. The guard costs half a comparison, less than any function PostgreSQL
 //! ships, so it runs first; it is no index condition and leaves the row estimates alone. A
-//! `SELECT` from one table with no condition of yours (no filter, join or `HAVING`) goes
-//! without it: nothing of yours is then tested on a row before the equality.
+//! `SELECT` from one table with no join or `HAVING`, whose filter (if it has one) only compares
+//! columns with values (`eq`, `lt`, `eq_any`, `is_null`, `between`, joined by `and`, `or` and
+//! `not`) goes without it: a comparison tested on another tenant's row yields a boolean the
+//! equality then discards, and shows nothing of the row.
 //!
 //! # Transactions
 //!

@@ -1030,16 +1030,35 @@ fn a_single_table_select_carries_the_tenant_predicate_in_its_own_where_clause_wi
             .order(posts::id.desc())
             .limit(20)
     };
+    // A filter that only compares columns with values: the predicate needs no guard, as
+    // nothing such a filter tests on another tenant's row shows anything of it.
     let sql = scoped_sql(&t, a, newest());
     assert!(!sql.contains(SHADOW_POSTS), "{sql}");
     assert!(
+        sql.contains(
+            r#"FROM "posts" WHERE (("posts"."id" = $2) OR ("posts"."id" = $3)) AND "posts"."tenant_id" = $1 ORDER BY"#
+        ),
+        "{sql}"
+    );
+    let rows: Vec<Post> = t.transaction(b, |tx| tx.load(newest())).unwrap();
+    assert_eq!(titles(rows), ["b two", "b one"]);
+
+    // A filter that computes (a pattern, a function) keeps the guard in front of it.
+    let pattern = || {
+        posts::table
+            .filter(posts::title.like("%o%"))
+            .select(Post::as_select())
+            .order(posts::id.desc())
+    };
+    let sql = scoped_sql(&t, a, pattern());
+    assert!(
         sql.contains(&format!(
-            r#"FROM "posts" WHERE (("posts"."id" = $2) OR ("posts"."id" = $3)) AND {} ORDER BY"#,
+            r#"FROM "posts" WHERE ("posts"."title" LIKE $2) AND {} ORDER BY"#,
             tenant_predicate("posts")
         )),
         "{sql}"
     );
-    let rows: Vec<Post> = t.transaction(b, |tx| tx.load(newest())).unwrap();
+    let rows: Vec<Post> = t.transaction(b, |tx| tx.load(pattern())).unwrap();
     assert_eq!(titles(rows), ["b two", "b one"]);
 
     // No filter of its own: the predicate is the WHERE clause, without its guard, as nothing

@@ -177,8 +177,7 @@ fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<(ScopeP
         let mut ctes = unique.clone();
         ctes.retain(|t| !own.iter().any(|o| o.table == t.table));
         let from = query.written_from()?;
-        let guarded =
-            after_where || !crate::sql_lexer::holds_no_condition(&planned.sql, &from, own[0].table);
+        let guarded = !crate::sql_lexer::conditions_only_compare(&planned.sql, &from, own[0].table);
         let filter = OwnFilter {
             entries: own.iter().copied().collect(),
             after_where,

@@ -132,19 +132,69 @@ fn tenant_predicate_text(table: &str, column: &str, guarded: bool) -> String {
     }
 }
 
-/// Whether the `SELECT` in `sql`, whose `FROM` clause as Diesel writes it is `from`, reads
-/// `table` alone with no condition of the caller's that PostgreSQL could test on a row before
-/// tenancy's predicate: `from` is that table and nothing else (no join, so no `ON`), and the
-/// statement has no `WHERE` (it has none yet when asked) and no `HAVING` at the top level (a
-/// `HAVING` without aggregates is moved into the scan).
-pub(crate) fn holds_no_condition(sql: &str, from: &str, table: &str) -> bool {
+/// Whether the `SELECT` in `sql` (its tenant predicate not written yet), whose `FROM` clause as
+/// Diesel writes it is `from`, reads `table` alone, and every condition of the caller's that
+/// PostgreSQL could test on a row before tenancy's predicate only compares
+/// ([`only_compares`]): `from` is that table and nothing else (no join, so no `ON`), the
+/// statement has no `HAVING` at the top level (a `HAVING` without aggregates is moved into the
+/// scan), and its `WHERE` clause, if it has one, holds comparisons of columns, bind parameters
+/// and literals only. Such a statement's predicate needs no guard ([`TENANT_GUARD`]): a
+/// comparison tested on another tenant's row yields a boolean that the predicate then
+/// discards, and shows nothing of the row.
+pub(crate) fn conditions_only_compare(sql: &str, from: &str, table: &str) -> bool {
     let (Ok(tokens), Ok(from)) = (code_tokens(sql), code_tokens(from)) else {
         return false;
     };
-    reads_bare(&from, table)
-        && ["where", "having"]
-            .iter()
-            .all(|word| top_level(&tokens, word).is_empty())
+    if !reads_bare(&from, table) || !top_level(&tokens, "having").is_empty() {
+        return false;
+    }
+    match top_level(&tokens, "where")[..] {
+        [] => true,
+        [at] => only_compares(&tokens[at + 1..clause_end(&tokens, at + 1)]),
+        _ => false,
+    }
+}
+
+/// The index where the clause that starts at `tokens[start]` (a `WHERE` clause's condition)
+/// ends: the next keyword of [`AFTER_WHERE`] outside parentheses, or the end.
+fn clause_end(tokens: &[Token], start: usize) -> usize {
+    let mut depth = 0i64;
+    for (i, token) in tokens.iter().enumerate().skip(start) {
+        match token {
+            Token::Punct('(') => depth += 1,
+            Token::Punct(')') => depth -= 1,
+            t if depth == 0 && AFTER_WHERE.iter().any(|w| is_keyword(Some(t), w)) => return i,
+            _ => {}
+        }
+    }
+    tokens.len()
+}
+
+/// Whether `tokens` (a condition) only compare: quoted column names, bind parameters and
+/// literals, joined by the comparison operators, `AND`, `OR`, `NOT`, `IS [NOT] NULL`,
+/// `IN (..)`, `= ANY (..)`, `!= ALL (..)` and `BETWEEN`, in parentheses: what Diesel writes for
+/// `eq`, `lt`, `eq_any`, `is_null`, `between` and their combinations. No function or cast
+/// (a name or a quoted name in front of `(`, `::`), no arithmetic (a division fails on a
+/// row's zero), no sub-query (`SELECT` is no such word), no pattern (`LIKE`).
+///
+/// An operator is the one of its operands' types: the column types the schema's owner chose,
+/// whose comparisons raise no error on any stored value and change nothing.
+fn only_compares(tokens: &[Token]) -> bool {
+    const WORDS: &[&str] = &[
+        "and", "or", "not", "is", "null", "true", "false", "in", "any", "all", "between",
+    ];
+    const COMPARISONS: &[&str] = &["=", "<>", "!=", "<", ">", "<=", ">="];
+    tokens.iter().enumerate().all(|(i, token)| match token {
+        Token::Ident { quoted: true, .. } => tokens.get(i + 1) != Some(&Token::Punct('(')),
+        Token::Ident {
+            name,
+            quoted: false,
+        } => WORDS.contains(&name.as_str()),
+        Token::Param(_) | Token::Literal => true,
+        Token::Punct(c) => matches!(c, '(' | ')' | ',' | '.'),
+        Token::Operator(op) => COMPARISONS.contains(&op.as_str()),
+        Token::Comment => false,
+    })
 }
 
 /// Whether the `FROM` clause `from` (its tokens) is `FROM "<table>"` and nothing else.
@@ -166,8 +216,9 @@ const AFTER_WHERE: &[&str] = &["group", "having", "order", "limit", "offset", "f
 /// (the predicates joined by `AND`), followed by the end of the statement or the next clause.
 /// Anything else (a filter with a top-level `OR` that Diesel did not parenthesise, a comment,
 /// a `;`) answers `false`, and the caller shadows the tables with CTEs instead. Each predicate
-/// carries its guard when `guarded`; without, the statement must read one table with nothing
-/// of the caller's in front of the predicate, in a join or in a `HAVING`.
+/// carries its guard when `guarded`; without, the statement must read one table, with no join
+/// and no `HAVING`, and a filter of the caller's in front of the predicate must only compare
+/// ([`conditions_only_compare`]).
 pub(crate) fn filter_holds(
     sql: &str,
     from: &str,
@@ -180,9 +231,9 @@ pub(crate) fn filter_holds(
     if predicates.is_empty() || from.is_empty() {
         return false;
     }
-    // Without its guard a predicate may stand alone only where nothing of the caller's could
-    // be evaluated on a row before it: one table, no join, no `HAVING`, and (below) nothing
-    // but the predicate in the `WHERE` clause.
+    // Without its guard a predicate may stand alone only where nothing of the caller's but a
+    // comparison could be evaluated on a row before it: one table, no join, no `HAVING`, and
+    // (below) a filter that only compares in front of the predicate.
     if !guarded {
         let [(table, _)] = predicates else {
             return false;
@@ -202,11 +253,11 @@ pub(crate) fn filter_holds(
         return false;
     }
     let mut i = where_at + 1;
-    if guarded && tokens.get(i) == Some(&Token::Punct('(')) {
+    if tokens.get(i) == Some(&Token::Punct('(')) {
         let Some(end) = group_end(&tokens, i) else {
             return false;
         };
-        if !is_keyword(tokens.get(end), "and") {
+        if !is_keyword(tokens.get(end), "and") || (!guarded && !only_compares(&tokens[i..end])) {
             return false;
         }
         i = end + 1;

@@ -24,8 +24,8 @@ pub(crate) use assignments::assignments;
 pub(crate) use assignments::set_list_assignments;
 pub use error::SqlTextError;
 pub(crate) use fragment::{
-    TENANT_EQUALS, TENANT_GUARD, check_balanced, check_conjunction, filter_holds,
-    holds_no_condition, is_code_at,
+    TENANT_EQUALS, TENANT_GUARD, check_balanced, check_conjunction, conditions_only_compare,
+    filter_holds, is_code_at,
 };
 #[cfg(feature = "check")]
 pub(crate) use lexer::{Token, code_start, tokenize};
