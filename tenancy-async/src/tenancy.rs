@@ -392,10 +392,14 @@ impl AsyncTenancy {
     /// same `tracing` warning (target `tenancy::admin`, with the reason and the caller's file
     /// and line) and runs the configured [`tenancy_schema::AdminAudit`] hook in a transaction
     /// of its own that commits before `f` starts (on a blocking thread: hooks are synchronous).
+    /// `f` gets the connection itself, so tenancy cannot see its statements fail: before the
+    /// commit it asks the server (`SELECT 1`, refused in a transaction a failed statement
+    /// aborted), where a bare `COMMIT` would roll back without an error.
     ///
     /// # Errors
     /// [`Error::MissingAdminReason`] for an empty reason, [`Error::AdminNotConfigured`]
-    /// without an admin login, otherwise as [`AsyncTenancy::transaction`].
+    /// without an admin login, [`Error::AbortedTransaction`] when `f` returned `Ok` after a
+    /// statement of its own failed, otherwise as [`AsyncTenancy::transaction`].
     #[track_caller]
     pub fn admin<'a, T, E, F>(&'a self, reason: &'a str, f: F) -> impl Future<Output = Result<T, E>>
     where
