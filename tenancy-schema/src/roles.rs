@@ -320,14 +320,16 @@ pub(crate) fn has_parameter_grants(conn: &mut PgConnection) -> diesel::QueryResu
 pub(crate) const ALTER_SYSTEM: &str = "a role that may change the server's configuration (ALTER SYSTEM), which a reload applies to every session: archive_command and its kin run a program as the operating system user that owns every table's data file, session_replication_role switches every foreign key off";
 
 /// [`verify_app_login`]'s problem for a login that may read other roles' credentials.
-const CREDENTIALS: &str = "a role that may read other roles' credentials (password hashes in pg_authid, passwords kept in user mappings or subscriptions' connection strings), with which it can log in as a superuser";
+const CREDENTIALS: &str = "a role that may read other roles' credentials (password hashes in pg_authid or its view pg_shadow, passwords kept in user mappings or subscriptions' connection strings), with which it can log in as a superuser";
 
 /// The catalog columns that hold other roles' credentials, which PostgreSQL keeps to
 /// superusers: password hashes (an MD5 hash logs in as it stands), the options of user
 /// mappings (postgres_fdw and dblink keep passwords there in clear), subscriptions' connection
 /// strings.
-pub(crate) const CREDENTIAL_COLUMNS: [(&str, &str); 3] = [
+pub(crate) const CREDENTIAL_COLUMNS: [(&str, &str); 4] = [
     ("pg_authid", "rolpassword"),
+    // PostgreSQL's own view of pg_authid, as readable as its grants make it.
+    ("pg_shadow", "passwd"),
     ("pg_user_mapping", "umoptions"),
     ("pg_subscription", "subconninfo"),
 ];

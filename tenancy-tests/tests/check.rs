@@ -575,6 +575,14 @@ const CASES: &[Case] = &[
         breaks: "ALTER TABLE gadgets DROP CONSTRAINT gadgets_tenant_fk; ALTER TABLE gadgets ADD CONSTRAINT gadgets_tenant_fk FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE SET DEFAULT",
         fix: "ALTER TABLE gadgets DROP CONSTRAINT gadgets_tenant_fk; ALTER TABLE gadgets ADD CONSTRAINT gadgets_tenant_fk FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE",
     },
+    // A key between tenant tables whose SET DEFAULT sets the tenant column: a tenant's delete
+    // moves its rows to the tenant the defaults name.
+    Case {
+        id: "TEN045",
+        object: "foreign key gadget_parts_gadget_fk on gadget_parts",
+        breaks: "ALTER TABLE gadget_parts ALTER COLUMN tenant_id SET DEFAULT '00000000-0000-0000-0000-00000000000b', ALTER COLUMN gadget_id SET DEFAULT '00000000-0000-0000-0000-0000000000b1'; ALTER TABLE gadget_parts DROP CONSTRAINT gadget_parts_gadget_fk, ADD CONSTRAINT gadget_parts_gadget_fk FOREIGN KEY (tenant_id, gadget_id) REFERENCES gadgets (tenant_id, id) ON DELETE SET DEFAULT",
+        fix: "ALTER TABLE gadget_parts ALTER COLUMN tenant_id DROP DEFAULT, ALTER COLUMN gadget_id DROP DEFAULT; ALTER TABLE gadget_parts DROP CONSTRAINT gadget_parts_gadget_fk, ADD CONSTRAINT gadget_parts_gadget_fk FOREIGN KEY (tenant_id, gadget_id) REFERENCES gadgets (tenant_id, id)",
+    },
     // A key into another column of the tenants table: one tenant learns which slugs exist.
     Case {
         id: "TEN045",
@@ -1068,6 +1076,12 @@ const CASES: &[Case] = &[
     },
     Case {
         id: "TEN081",
+        object: "table pg_shadow",
+        breaks: "GRANT SELECT (usename, passwd) ON pg_catalog.pg_shadow TO tenancy_app",
+        fix: "REVOKE SELECT (usename, passwd) ON pg_catalog.pg_shadow FROM tenancy_app",
+    },
+    Case {
+        id: "TEN081",
         object: "table pg_user_mapping",
         breaks: "GRANT SELECT (umoptions) ON pg_catalog.pg_user_mapping TO PUBLIC",
         fix: "REVOKE SELECT (umoptions) ON pg_catalog.pg_user_mapping FROM PUBLIC",
@@ -1319,6 +1333,13 @@ const CASES: &[Case] = &[
         object: "role tenancy_app",
         breaks: "CREATE TABLE key_backup AS SELECT * FROM tenancy.context_key; GRANT SELECT ON key_backup TO tenancy_app",
         fix: "DROP TABLE key_backup",
+    },
+    // The key written out as text into tenancy's own settings, which every session reads.
+    Case {
+        id: "TEN067",
+        object: "role tenancy_app",
+        breaks: "INSERT INTO tenancy.settings (key, value) SELECT 'context_key', encode(key, 'hex') FROM tenancy.context_key",
+        fix: "DELETE FROM tenancy.settings WHERE key = 'context_key'",
     },
     // Added to PostgreSQL's own: an overload in pg_catalog of a built-in tenancy's reader
     // calls, and a cast from text to uuid, which the reader's `::uuid` then runs.
@@ -1619,6 +1640,23 @@ fn only_a_cascade_a_tenant_can_set_off_across_tenants_is_reported() {
     let r = report(&mut conn, &reg, &options);
     let cascades: Vec<_> = r.findings.iter().filter(|f| f.id == "TEN044").collect();
     assert_eq!(cascades.len(), 1, "{:#?}", r.findings);
+    // A key between tenant tables that sets only its other columns (PostgreSQL 15's column
+    // list) leaves every row with its tenant.
+    conn.batch_execute(
+        "ALTER TABLE gadget_parts ALTER COLUMN gadget_id DROP NOT NULL,
+           DROP CONSTRAINT gadget_parts_gadget_fk,
+           ADD CONSTRAINT gadget_parts_gadget_fk FOREIGN KEY (tenant_id, gadget_id)
+             REFERENCES gadgets (tenant_id, id) ON DELETE SET NULL (gadget_id)",
+    )
+    .unwrap();
+    let r = report(&mut conn, &reg, &options);
+    assert!(
+        !r.findings
+            .iter()
+            .any(|f| f.id == "TEN045" && f.object.contains("gadget_parts_gadget_fk")),
+        "{:#?}",
+        r.findings
+    );
     assert_eq!(cascades[0].object, "foreign key gadgets_plan_fk on gadgets");
     assert!(
         cascades[0].message.contains("ON DELETE SET NULL"),
@@ -2821,9 +2859,58 @@ fn the_statistics_view_without_its_row_security_condition_is_reported() {
         .unwrap();
     let r = report(&mut conn, &reg, &options);
     assert!(present(&r, "TEN078", "view pg_stats"), "{:#?}", r.findings);
+    assert!(present(&r, "TEN108", "view pg_stats"), "{:#?}", r.findings);
     conn.batch_execute(&define(&original)).unwrap();
     let r = report(&mut conn, &reg, &options);
     assert!(!present(&r, "TEN078", "view pg_stats"), "{:#?}", r.findings);
+}
+
+/// PostgreSQL's own functions and views changed in place by a superuser: a function replaced
+/// with SQL of its own, one made IMMUTABLE (a context read frozen into a cached plan), a
+/// system view redefined. A REVOKE on a built-in, as hardening scripts run, is no such change.
+#[test]
+fn functions_and_views_postgresql_ships_changed_in_place_are_reported() {
+    let (_db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST]);
+    let options = CheckOptions::default();
+    let changed = |r: &Report| -> Vec<String> {
+        r.findings
+            .iter()
+            .filter(|f| f.id == "TEN108")
+            .map(|f| f.object.clone())
+            .collect()
+    };
+    conn.batch_execute("REVOKE EXECUTE ON FUNCTION pg_catalog.md5(text) FROM PUBLIC")
+        .unwrap();
+    assert!(changed(&report(&mut conn, &reg, &options)).is_empty());
+    conn.batch_execute(
+        "ALTER FUNCTION pg_catalog.currval(regclass) IMMUTABLE;
+         CREATE OR REPLACE FUNCTION pg_catalog.sha256(bytea) RETURNS bytea LANGUAGE sql IMMUTABLE
+           PARALLEL SAFE AS $$SELECT CASE WHEN $1 IS NULL THEN NULL ELSE '\\x00'::bytea END$$;
+         DO $$ BEGIN
+           PERFORM set_config('allow_system_table_mods', 'on', true);
+           EXECUTE 'CREATE OR REPLACE VIEW pg_catalog.pg_roles AS '
+             || rtrim(pg_get_viewdef('pg_catalog.pg_roles'::regclass), E'; \n');
+         END $$;",
+    )
+    .unwrap();
+    let r = report(&mut conn, &reg, &options);
+    assert_eq!(
+        changed(&r),
+        [
+            "function pg_catalog.currval(regclass)",
+            "function pg_catalog.sha256(bytea)",
+            "view pg_roles"
+        ],
+        "{:#?}",
+        r.findings
+    );
+    assert!(
+        r.findings
+            .iter()
+            .all(|f| f.id != "TEN108" || f.severity == Severity::Warning)
+    );
 }
 
 /// A role a login of the application role can become whose name is no plain identifier, with
@@ -3585,6 +3672,26 @@ fn index_classes_session_numbers_guards_references_and_the_key_are_reported() {
             "table tenancy.context_key",
             "CREATE TABLE saved_key AS SELECT * FROM tenancy.context_key; \
              SELECT tenancy.install_context_key(decode(repeat('00', 32), 'hex'))".to_owned(),
+            "UPDATE tenancy.context_key k SET key = s.key, ipad = s.ipad, opad = s.opad FROM saved_key s".to_owned(),
+        ),
+        // Keys one guesses or works out: a short pattern repeated, a passphrase, the hash of
+        // the database's name.
+        (
+            "TEN105",
+            "table tenancy.context_key",
+            "SELECT tenancy.install_context_key(decode(repeat('0123456789abcdef', 4), 'hex'))".to_owned(),
+            "UPDATE tenancy.context_key k SET key = s.key, ipad = s.ipad, opad = s.opad FROM saved_key s".to_owned(),
+        ),
+        (
+            "TEN105",
+            "table tenancy.context_key",
+            "SELECT tenancy.install_context_key(convert_to('tenancy-dev-context-key-32-bytes', 'UTF8'))".to_owned(),
+            "UPDATE tenancy.context_key k SET key = s.key, ipad = s.ipad, opad = s.opad FROM saved_key s".to_owned(),
+        ),
+        (
+            "TEN105",
+            "table tenancy.context_key",
+            "SELECT tenancy.install_context_key(sha256(convert_to(current_database(), 'UTF8')))".to_owned(),
             "UPDATE tenancy.context_key k SET key = s.key, ipad = s.ipad, opad = s.opad FROM saved_key s".to_owned(),
         ),
         (

@@ -90,6 +90,10 @@ pub(super) struct KeyRow {
     /// other kinds.
     #[diesel(sql_type = Text)]
     pub(super) on_delete: String,
+    /// For a foreign key, the columns its `ON DELETE` or `ON UPDATE` `SET NULL` / `SET
+    /// DEFAULT` sets in the referencing rows; empty otherwise.
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) cascade_sets: Vec<String>,
 }
 
 #[derive(QueryableByName)]
@@ -1562,6 +1566,27 @@ WHERE to_regclass('tenancy.context_key') IS NOT NULL AND c.oid <> to_regclass('t
   AND has_schema_privilege($1, c.relnamespace, 'USAGE')
   AND has_column_privilege($1, c.oid, a.attnum, 'SELECT')";
 
+/// The text columns of tenancy's own relations (other than the key's table) that the role `$1`
+/// may read: where the key written out as text (`encode(key, 'hex')` into
+/// `tenancy.settings`) would be. Only tenancy's schema: its tables are small, and reading
+/// every text column of the application's would read every tenant's data.
+const KEY_TEXT_COPIES_SQL: &str = "
+SELECT c.oid::regclass::text AS relation, quote_ident(a.attname) AS column_name
+FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE to_regclass('tenancy.context_key') IS NOT NULL AND c.oid <> to_regclass('tenancy.context_key')
+  AND c.relnamespace = to_regnamespace('tenancy')
+  AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND a.atttypid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'json'::regtype, 'jsonb'::regtype)
+  AND NOT (c.relkind = 'v' AND coalesce(c.reloptions::text[] && ARRAY['security_invoker=true',
+                                        'security_invoker=on', 'security_invoker=1'], false))
+  AND has_schema_privilege($1, c.relnamespace, 'USAGE')
+  AND has_column_privilege($1, c.oid, a.attnum, 'SELECT')";
+
+/// Whether a value of a text column holds the key, written as hex or base64 (either case).
+const KEY_AS_TEXT: &str = "(position(encode(k.key, 'hex') IN lower(t.COL::text)) > 0
+     OR position(upper(encode(k.key, 'hex')) IN upper(t.COL::text)) > 0
+     OR position(encode(k.key, 'base64') IN t.COL::text) > 0)";
+
 #[derive(QueryableByName)]
 struct KeyColumnRow {
     #[diesel(sql_type = Text)]
@@ -1576,21 +1601,32 @@ struct KeyColumnRow {
 /// application's own is no copy.
 fn key_copies(conn: &mut PgConnection, roles: &[String]) -> QueryResult<Vec<String>> {
     use diesel::connection::SimpleConnection;
-    let candidates: Vec<KeyColumnRow> = diesel::sql_query(for_each_role(KEY_COPIES_SQL))
+    let binary: Vec<KeyColumnRow> = diesel::sql_query(for_each_role(KEY_COPIES_SQL))
         .bind::<Array<Text>, _>(roles)
         .load(conn)?;
+    let text: Vec<KeyColumnRow> = diesel::sql_query(for_each_role(KEY_TEXT_COPIES_SQL))
+        .bind::<Array<Text>, _>(roles)
+        .load(conn)?;
+    let candidates = binary
+        .into_iter()
+        .map(|c| (c, false))
+        .chain(text.into_iter().map(|c| (c, true)));
     let mut out = Vec::new();
-    for c in candidates {
+    for (c, as_text) in candidates {
         // Each look in a transaction of its own, rolled back: one it may not read leaves the
         // connection usable.
         let mut copy = true;
         let looked = conn.transaction::<(), diesel::result::Error, _>(|conn| {
             conn.batch_execute("SET LOCAL statement_timeout = '10s'")?;
+            let holds = if as_text {
+                KEY_AS_TEXT.replace("COL", &c.column_name)
+            } else {
+                format!("t.{} IN (k.key, k.ipad, k.opad)", c.column_name)
+            };
             let found: Vec<NameRow> = diesel::sql_query(format!(
                 "SELECT 'copy' AS name WHERE EXISTS (SELECT FROM {rel} t, tenancy.context_key k \
-                 WHERE t.{col} IN (k.key, k.ipad, k.opad))",
+                 WHERE {holds})",
                 rel = c.relation,
-                col = c.column_name
             ))
             .load(conn)?;
             copy = !found.is_empty();
@@ -1982,7 +2018,20 @@ pub(super) fn load_catalog(
                 con.contype <> 'f' OR (con.convalidated AND NOT EXISTS (
                   SELECT 1 FROM pg_trigger t WHERE t.tgconstraint = con.oid AND t.tgenabled NOT IN ('O', 'A'))) AS enforced,
                 obj_description(con.oid, 'pg_constraint') AS comment,
-                CASE WHEN con.contype = 'f' THEN con.confdeltype::text ELSE '' END AS on_delete
+                CASE WHEN con.contype = 'f' THEN con.confdeltype::text ELSE '' END AS on_delete,
+                -- What a SET NULL or SET DEFAULT sets: on update every column of the key; on
+                -- delete those listed (PostgreSQL 15's column list, read through to_jsonb so
+                -- that the query runs on 14 too) or every column of the key.
+                ARRAY(SELECT a.attname::text FROM pg_attribute a
+                      WHERE con.contype = 'f' AND a.attrelid = con.conrelid AND a.attnum > 0
+                        AND ((con.confupdtype IN ('n', 'd') AND a.attnum = ANY (con.conkey))
+                             OR (con.confdeltype IN ('n', 'd') AND a.attnum = ANY (
+                                 CASE WHEN coalesce(jsonb_typeof(to_jsonb(con) -> 'confdelsetcols'), '') <> 'array'
+                                      THEN con.conkey
+                                      WHEN jsonb_array_length(to_jsonb(con) -> 'confdelsetcols') = 0
+                                      THEN con.conkey
+                                      ELSE ARRAY(SELECT jsonb_array_elements_text(to_jsonb(con) -> 'confdelsetcols')::int2) END)))
+                      ORDER BY a.attnum) AS cascade_sets
          FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
          WHERE c.relnamespace = $1::regnamespace AND con.contype IN ('p', 'u', 'f', 'x')
          UNION ALL
@@ -1991,7 +2040,7 @@ pub(super) fn load_catalog(
                       FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)
                       LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n
                       WHERE k.o <= i.indnkeyatts ORDER BY k.o),
-                NULL, NULL, true, obj_description(i.indexrelid, 'pg_class'), ''
+                NULL, NULL, true, obj_description(i.indexrelid, 'pg_class'), '', '{}'::text[]
          FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
          WHERE c.relnamespace = $1::regnamespace
            AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid)"

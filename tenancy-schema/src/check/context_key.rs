@@ -3,7 +3,8 @@
 //! key, which only the application holds; `tenancy.enter()` verifies it with the inner and outer
 //! padded keys stored beside it (`ipad`, `opad`). Pads written by hand (`UPDATE
 //! tenancy.context_key SET ipad = .., opad = ..`) are the pads of another key, which whoever
-//! wrote them knows; a key of one repeated byte (all zeros) is one anyone guesses. Checked when
+//! wrote them knows; a key of one repeated byte (all zeros), a short pattern repeated, a
+//! passphrase, or the hash of the database's name is one anyone guesses or works out. Checked when
 //! the role running `tenancy check` may read the key (its owner, or the admin role). Triggers
 //! and rules on the table are TEN067's.
 
@@ -26,7 +27,21 @@ struct KeyRow {
     ipad: Vec<u8>,
     #[diesel(sql_type = Binary)]
     opad: Vec<u8>,
+    /// The key is the SHA-256 of a word anyone tries first: the database's name, `tenancy`,
+    /// nothing at all ([`GUESSED_SQL`]).
+    #[diesel(sql_type = Bool)]
+    hashed_word: bool,
 }
+
+/// The key, its pads, and whether it is the hash of a word anyone tries.
+const GUESSED_SQL: &str = "SELECT key, ipad, opad,
+        key IN (sha256(convert_to(current_database(), 'UTF8')), sha256(convert_to('tenancy', 'UTF8')),
+                sha256(''::bytea)) AS hashed_word
+   FROM tenancy.context_key WHERE id = 1";
+
+/// Fewer different bytes than this in a 32-byte key is a pattern, not chance: 32 random bytes
+/// hold about 30 different values, and fewer than 16 is a chance far below one in 2^64.
+const FEWEST_DISTINCT_BYTES: usize = 16;
 
 /// HMAC-SHA256's padded keys of `key` (at most 64 bytes): the key padded with zeros to the
 /// block size, XORed with 0x36 and 0x5c.
@@ -50,6 +65,29 @@ fn key_problem(row: &KeyRow) -> Option<&'static str> {
     if row.key.windows(2).all(|w| w[0] == w[1]) {
         return Some("it is one byte repeated (all zeros, say), a key anyone guesses");
     }
+    if row.key.len() < 32 {
+        return Some("it is shorter than 32 bytes");
+    }
+    let distinct = row
+        .key
+        .iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    if distinct < FEWEST_DISTINCT_BYTES {
+        return Some(
+            "it holds too few different bytes to be random (a short pattern repeated), a key one guesses",
+        );
+    }
+    if row.key.iter().all(|b| (0x20..0x7f).contains(b)) {
+        return Some(
+            "it is printable text (a passphrase), not random bytes: a key one guesses from a list",
+        );
+    }
+    if row.hashed_word {
+        return Some(
+            "it is the SHA-256 of the database's name (or of `tenancy`, or of nothing), a key anyone can work out",
+        );
+    }
     None
 }
 
@@ -59,9 +97,7 @@ pub(super) fn check_context_key(f: &mut Findings, conn: &mut PgConnection) -> Qu
     )
     .get_result(conn)?;
     if readable.readable {
-        let rows: Vec<KeyRow> =
-            diesel::sql_query("SELECT key, ipad, opad FROM tenancy.context_key WHERE id = 1")
-                .load(conn)?;
+        let rows: Vec<KeyRow> = diesel::sql_query(GUESSED_SQL).load(conn)?;
         for problem in rows.iter().filter_map(key_problem) {
             f.add(
                 "TEN105",
@@ -85,17 +121,30 @@ mod tests {
         let (ipad, opad) = pads(&[0u8; 32]);
         assert_eq!(ipad, vec![0x36; 64]);
         assert_eq!(opad, vec![0x5c; 64]);
-        let row = KeyRow {
-            key: vec![1, 2, 3],
-            ipad: pads(&[1, 2, 3]).0,
-            opad: pads(&[1, 2, 3]).1,
+        let row = |key: Vec<u8>| KeyRow {
+            ipad: pads(&key).0,
+            opad: pads(&key).1,
+            key,
+            hashed_word: false,
         };
-        assert!(key_problem(&row).is_none());
-        let zeros = KeyRow {
-            key: vec![0; 32],
-            ipad: vec![0x36; 64],
-            opad: vec![0x5c; 64],
-        };
-        assert!(key_problem(&zeros).is_some());
+        // 32 bytes as `openssl rand` gives them.
+        let random: Vec<u8> = (0u8..32)
+            .map(|i| i.wrapping_mul(151).wrapping_add(7) ^ 0xa5)
+            .collect();
+        assert!(key_problem(&row(random.clone())).is_none());
+        let mut other_pads = row(random.clone());
+        other_pads.ipad = pads(&[1, 2, 3]).0;
+        assert!(key_problem(&other_pads).is_some());
+        for weak in [
+            vec![0; 32],
+            vec![1, 2, 3],
+            [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef].repeat(4),
+            b"tenancy-dev-context-key-32-bytes".to_vec(),
+        ] {
+            assert!(key_problem(&row(weak.clone())).is_some(), "{weak:?}");
+        }
+        let mut hashed = row(random);
+        hashed.hashed_word = true;
+        assert!(key_problem(&hashed).is_some());
     }
 }

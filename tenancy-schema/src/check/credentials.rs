@@ -13,7 +13,7 @@ pub(super) fn check_credentials(f: &mut Findings, catalog: &Catalog, o: &CheckOp
             .find(|(table, _)| table == catalog_table)
             .map_or("", |(_, column)| column);
         let what = match catalog_table.as_str() {
-            "pg_authid" => {
+            "pg_authid" | "pg_shadow" => {
                 "every role's password hash (an MD5 hash logs in as it stands; a SCRAM verifier can be attacked offline), superusers' included"
             }
             "pg_user_mapping" => {

@@ -184,7 +184,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN045",
         Severity::Error,
         Section::Isolation,
-        "a tenant table has a foreign key into the tenants table other than its tenant key (which answers whether a value names another tenant), or a tenant key ON DELETE SET DEFAULT or SET NULL (which moves a deleted tenant's rows)",
+        "a tenant table has a foreign key into the tenants table other than its tenant key (which answers whether a value names another tenant), or a tenant key ON DELETE SET DEFAULT or SET NULL (which moves a deleted tenant's rows), or a key between tenant tables whose SET DEFAULT or SET NULL sets the tenant column (which moves the referencing rows to the tenant its default names)",
     ),
     (
         "TEN046",
@@ -364,7 +364,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN081",
         Severity::Error,
         Section::Isolation,
-        "the application role can read a catalog that holds other roles' credentials (pg_authid, pg_user_mapping, pg_subscription's connection strings)",
+        "the application role can read a catalog that holds other roles' credentials (pg_authid and its view pg_shadow, pg_user_mapping, pg_subscription's connection strings)",
     ),
     (
         "TEN082",
@@ -508,7 +508,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN105",
         Severity::Error,
         Section::Isolation,
-        "the SQL tenant context's key is not one tenancy.install_context_key() made (its padded keys not derived from it, or one byte repeated): whoever wrote it can forge any tenant's context",
+        "the SQL tenant context's key is not one tenancy.install_context_key() made from random bytes (its padded keys not derived from it, or a key one guesses: one byte or a short pattern repeated, printable text, the hash of the database's name): whoever wrote or guesses it can forge any tenant's context",
     ),
     (
         "TEN106",
@@ -521,6 +521,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         Severity::Error,
         Section::Isolation,
         "a policy of a table of the checked schema uses an operator PostgreSQL did not create, or a function outside PostgreSQL's and tenancy's own named like one of theirs: printed, the policy may read like the tenant equality while comparing something else",
+    ),
+    (
+        "TEN108",
+        Severity::Warning,
+        Section::Isolation,
+        "a function or view PostgreSQL ships was changed after the database was created (replaced in place, its volatility or strictness altered, a system view redefined): tenancy's context, its policies and PostgreSQL's own filtering views rest on them as initdb made them",
     ),
     (
         "CIT001",

@@ -58,6 +58,7 @@ mod session_sequence;
 mod session_settings;
 mod shared_sequences;
 mod shared_writes;
+mod shipped_objects;
 mod side_channels;
 mod tables;
 mod triggers;

@@ -268,6 +268,7 @@ fn check_safeguards(
     super::index_operator_classes::check_index_operator_classes(f, conn, protected, options)?;
     super::session_sequence::check_session_sequence(f, conn, options)?;
     super::context_key::check_context_key(f, conn)?;
+    super::shipped_objects::check_shipped_objects(f, conn)?;
     super::policy_lookalikes::check_policy_lookalikes(f, conn, options)?;
     super::guard_triggers::check_guard_triggers(f, conn, migrations, options)?;
     // The tenant tables: what is protected but for the tenants table and the private ones.

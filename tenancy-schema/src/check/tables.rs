@@ -534,6 +534,28 @@ fn check_keys(
                 .and_then(|t| t.get(i))
                 .is_some_and(|c| c == target_column)
         });
+        if both && k.cascade_sets.iter().any(|c| c == col) {
+            // A composite key whose SET DEFAULT (or SET NULL) sets the tenant column: deleting
+            // (or re-keying) the referenced row moves the referencing rows to whichever tenant
+            // the column's default names, past row level security, which a cascade skips.
+            f.add(
+                "TEN045",
+                format!("foreign key {} on {table}", k.name),
+                format!(
+                    "({}) -> {target} sets `{col}` on delete or update (SET DEFAULT or SET NULL): a tenant's delete moves its rows to whichever tenant the column's default names",
+                    k.columns.join(", ")
+                ),
+                format!(
+                    "recreate it with ON DELETE CASCADE, RESTRICT or NO ACTION, or with SET NULL / SET DEFAULT on its other columns only (PostgreSQL 15: ON DELETE SET NULL ({}))",
+                    k.columns
+                        .iter()
+                        .filter(|c| *c != col)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
         if !both {
             let fobj = format!("foreign key {} on {table}", k.name);
             f.add("TEN040", &fobj, format!("({}) -> {target} does not include the tenant column: foreign-key checks bypass row level security, so a row can point into another tenant", k.columns.join(", ")), format!("FOREIGN KEY ({col}, {}) REFERENCES {target} ({}, id)", k.columns.join(", "), target_column));
