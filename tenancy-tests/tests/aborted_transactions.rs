@@ -284,6 +284,19 @@ async fn the_next_transaction_on_the_connection_commits() {
     }
 }
 
+/// `r`, the end of a transaction that set a failure aside, reported the rollback, and the post
+/// `slug` it wrote was not kept.
+fn assert_lost<T: std::fmt::Debug>(
+    r: &Result<T, Error>,
+    rls: Rls,
+    tenant: TenantId,
+    slug: &str,
+    case: &str,
+) {
+    assert!(matches!(r, Err(Error::AbortedTransaction)), "{case}: {r:?}");
+    assert!(!has_post(rls, tenant, slug), "{case}");
+}
+
 /// A value that refuses to be sent: its statement fails before anything reaches the server.
 #[derive(Debug, Clone, Copy, diesel::expression::AsExpression)]
 #[diesel(sql_type = diesel::sql_types::Integer)]
@@ -326,11 +339,7 @@ async fn a_statement_refused_before_it_was_sent_does_not_hide_an_earlier_failure
                 Ok::<_, Error>(())
             })
             .await;
-        assert!(
-            matches!(r, Err(Error::AbortedTransaction)),
-            "{rls:?} {pipeline}: {r:?}"
-        );
-        assert!(!has_post(rls, a, &lost), "{rls:?} {pipeline}");
+        assert_lost(&r, rls, a, &lost, &format!("{rls:?} {pipeline}"));
         let owned_lost = format!("unsent-owned-lost-{tag}");
         let mut owned = t.begin(a, None).await.expect("begin");
         write_async(&mut owned.tx(), 832, &owned_lost)
@@ -339,11 +348,7 @@ async fn a_statement_refused_before_it_was_sent_does_not_hide_an_earlier_failure
         fail_unique_async(&mut owned.tx(), 833).await;
         unsent(&mut owned.tx()).await;
         let r = owned.commit().await;
-        assert!(
-            matches!(r, Err(Error::AbortedTransaction)),
-            "{rls:?} {pipeline}: {r:?}"
-        );
-        assert!(!has_post(rls, a, &owned_lost), "{rls:?} {pipeline}");
+        assert_lost(&r, rls, a, &owned_lost, &format!("{rls:?} {pipeline}"));
         // Refused before it was sent, in a transaction nothing aborted: it commits.
         let kept = format!("unsent-kept-{tag}");
         t.transaction(a, async |tx| {
@@ -373,11 +378,7 @@ async fn a_statement_refused_before_it_was_sent_does_not_hide_an_earlier_failure
             assert!(unsent.is_err());
             Ok::<_, Error>(())
         });
-        assert!(
-            matches!(r, Err(Error::AbortedTransaction)),
-            "{rls:?}: {r:?}"
-        );
-        assert!(!has_post(rls, a, &lost), "{rls:?}");
+        assert_lost(&r, rls, a, &lost, &format!("{rls:?}"));
     }
 }
 
@@ -407,11 +408,7 @@ async fn a_failure_set_aside_on_the_admin_path_is_never_reported_committed() {
                 Ok::<_, Error>(())
             })
             .await;
-        assert!(
-            matches!(r, Err(Error::AbortedTransaction)),
-            "{rls:?}: {r:?}"
-        );
-        assert!(!has_post(rls, a, &lost), "{rls:?}");
+        assert_lost(&r, rls, a, &lost, &format!("{rls:?}"));
         let kept = format!("admin-kept-{}", rls.native());
         t.admin("the next one", async |conn| {
             diesel_async::RunQueryDsl::execute(diesel::sql_query(insert(a, 841, &kept)), conn)
@@ -430,10 +427,6 @@ async fn a_failure_set_aside_on_the_admin_path_is_never_reported_committed() {
             assert!(failed.is_err());
             Ok::<_, Error>(())
         });
-        assert!(
-            matches!(r, Err(Error::AbortedTransaction)),
-            "{rls:?}: {r:?}"
-        );
-        assert!(!has_post(rls, a, &lost), "{rls:?}");
+        assert_lost(&r, rls, a, &lost, &format!("{rls:?}"));
     }
 }
