@@ -1549,34 +1549,28 @@ FROM (SELECT coalesce((SELECT p.prosrc LIKE '%tenancy_context.%' FROM pg_proc p
                          AND p.proname = 'current_tenant' AND p.pronargs = 0), false) AS native) r"
 );
 
-/// The columns of relations (other than the key's own table) that the role `$1` may read,
-/// whose type and name are those of a column of `tenancy.context_key`: where a copy of the key
-/// (`CREATE TABLE .. AS SELECT * FROM tenancy.context_key`, a backup) would be.
+/// The columns of relations (other than the key's own table) that the role `$1` may read
+/// where a copy of the key would be:
+/// - columns whose type and name are those of a column of `tenancy.context_key`
+///   (`CREATE TABLE .. AS SELECT * FROM tenancy.context_key`, a backup);
+/// - text columns of tenancy's own relations, where the key written out as text would be
+///   (`encode(key, 'hex')` into `tenancy.settings`), `as_text`. Only tenancy's schema: its
+///   tables are small, and reading every text column of the application's would read every
+///   tenant's data.
 const KEY_COPIES_SQL: &str = "
-SELECT c.oid::regclass::text AS relation, quote_ident(a.attname) AS column_name
+SELECT c.oid::regclass::text AS relation, quote_ident(a.attname) AS column_name,
+       a.atttypid <> 'bytea'::regtype AS as_text
 FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 WHERE to_regclass('tenancy.context_key') IS NOT NULL AND c.oid <> to_regclass('tenancy.context_key')
-  AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.atttypid = 'bytea'::regtype
-  -- A view that runs as its caller reads only what the caller may.
-  AND NOT (c.relkind = 'v' AND coalesce(c.reloptions::text[] && ARRAY['security_invoker=true',
-                                        'security_invoker=on', 'security_invoker=1'], false))
-  AND a.attname IN (SELECT k.attname FROM pg_attribute k
-                    WHERE k.attrelid = to_regclass('tenancy.context_key') AND k.attnum > 0
-                      AND NOT k.attisdropped AND k.atttypid = 'bytea'::regtype)
-  AND has_schema_privilege($1, c.relnamespace, 'USAGE')
-  AND has_column_privilege($1, c.oid, a.attnum, 'SELECT')";
-
-/// The text columns of tenancy's own relations (other than the key's table) that the role `$1`
-/// may read: where the key written out as text (`encode(key, 'hex')` into
-/// `tenancy.settings`) would be. Only tenancy's schema: its tables are small, and reading
-/// every text column of the application's would read every tenant's data.
-const KEY_TEXT_COPIES_SQL: &str = "
-SELECT c.oid::regclass::text AS relation, quote_ident(a.attname) AS column_name
-FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-WHERE to_regclass('tenancy.context_key') IS NOT NULL AND c.oid <> to_regclass('tenancy.context_key')
-  AND c.relnamespace = to_regnamespace('tenancy')
   AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-  AND a.atttypid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'json'::regtype, 'jsonb'::regtype)
+  AND ((a.atttypid = 'bytea'::regtype
+        AND a.attname IN (SELECT k.attname FROM pg_attribute k
+                          WHERE k.attrelid = to_regclass('tenancy.context_key') AND k.attnum > 0
+                            AND NOT k.attisdropped AND k.atttypid = 'bytea'::regtype))
+       OR (c.relnamespace = to_regnamespace('tenancy')
+           AND a.atttypid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype,
+                              'json'::regtype, 'jsonb'::regtype)))
+  -- A view that runs as its caller reads only what the caller may.
   AND NOT (c.relkind = 'v' AND coalesce(c.reloptions::text[] && ARRAY['security_invoker=true',
                                         'security_invoker=on', 'security_invoker=1'], false))
   AND has_schema_privilege($1, c.relnamespace, 'USAGE')
@@ -1593,6 +1587,9 @@ struct KeyColumnRow {
     relation: String,
     #[diesel(sql_type = Text)]
     column_name: String,
+    /// A text column, where the key would be written out as hex or base64.
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    as_text: bool,
 }
 
 /// The readable copies of the context key among [`KEY_COPIES_SQL`]'s candidates for `roles`:
@@ -1601,24 +1598,17 @@ struct KeyColumnRow {
 /// application's own is no copy.
 fn key_copies(conn: &mut PgConnection, roles: &[String]) -> QueryResult<Vec<String>> {
     use diesel::connection::SimpleConnection;
-    let binary: Vec<KeyColumnRow> = diesel::sql_query(for_each_role(KEY_COPIES_SQL))
+    let candidates: Vec<KeyColumnRow> = diesel::sql_query(for_each_role(KEY_COPIES_SQL))
         .bind::<Array<Text>, _>(roles)
         .load(conn)?;
-    let text: Vec<KeyColumnRow> = diesel::sql_query(for_each_role(KEY_TEXT_COPIES_SQL))
-        .bind::<Array<Text>, _>(roles)
-        .load(conn)?;
-    let candidates = binary
-        .into_iter()
-        .map(|c| (c, false))
-        .chain(text.into_iter().map(|c| (c, true)));
     let mut out = Vec::new();
-    for (c, as_text) in candidates {
+    for c in candidates {
         // Each look in a transaction of its own, rolled back: one it may not read leaves the
         // connection usable.
         let mut copy = true;
         let looked = conn.transaction::<(), diesel::result::Error, _>(|conn| {
             conn.batch_execute("SET LOCAL statement_timeout = '10s'")?;
-            let holds = if as_text {
+            let holds = if c.as_text {
                 KEY_AS_TEXT.replace("COL", &c.column_name)
             } else {
                 format!("t.{} IN (k.key, k.ipad, k.opad)", c.column_name)

@@ -158,16 +158,12 @@ pub(crate) fn conditions_only_compare(sql: &str, from: &str, table: &str) -> boo
 /// The index where the clause that starts at `tokens[start]` (a `WHERE` clause's condition)
 /// ends: the next keyword of [`AFTER_WHERE`] outside parentheses, or the end.
 fn clause_end(tokens: &[Token], start: usize) -> usize {
-    let mut depth = 0i64;
-    for (i, token) in tokens.iter().enumerate().skip(start) {
-        match token {
-            Token::Punct('(') => depth += 1,
-            Token::Punct(')') => depth -= 1,
-            t if depth == 0 && AFTER_WHERE.iter().any(|w| is_keyword(Some(t), w)) => return i,
-            _ => {}
-        }
-    }
-    tokens.len()
+    AFTER_WHERE
+        .iter()
+        .flat_map(|word| top_level(tokens, word))
+        .filter(|&at| at >= start)
+        .min()
+        .unwrap_or(tokens.len())
 }
 
 /// Whether `tokens` (a condition) only compare: quoted column names, bind parameters and
