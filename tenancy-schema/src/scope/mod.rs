@@ -38,7 +38,8 @@
 //! derived table's) is written with a guard behind it that PostgreSQL runs ahead of the
 //! statement's own filters (`plan::push_tenant_predicate`), so no function of the caller's
 //! sees another tenant's row before the predicate drops it. A `SELECT` from one table with no
-//! condition of the caller's (no `WHERE`, join or `HAVING`) goes without it.
+//! join or `HAVING`, whose `WHERE` clause (if any) only compares columns with values, goes
+//! without it: a comparison shows nothing of the row it is tested on.
 //!
 //! Row locks (`FOR UPDATE`) do not apply to CTEs, so a locking query on a single table is
 //! written with a derived table instead (`FROM (SELECT * FROM "posts" WHERE ...) AS "posts"`),

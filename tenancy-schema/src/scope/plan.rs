@@ -126,10 +126,11 @@ pub(super) struct OwnFilter {
     /// Whether the statement has a `WHERE` clause of its own (then `AND` joins the predicates).
     pub(super) after_where: bool,
     /// Whether the predicates carry their guard ([`push_tenant_predicate`]). Only a `SELECT`
-    /// from one table with no condition of the caller's anywhere (no `WHERE`, no `JOIN .. ON`,
-    /// no `HAVING`, which PostgreSQL may move into the scan) goes without: nothing of the
-    /// caller's is then evaluated on a row before the equality has passed it, and the guard
-    /// would only cost its planning and a test per row returned.
+    /// from one table with no `JOIN .. ON` and no `HAVING` (which PostgreSQL may move into the
+    /// scan), whose `WHERE` clause, if any, only compares columns with values
+    /// (`crate::sql_lexer::conditions_only_compare`), goes without: nothing of the caller's
+    /// but a comparison is then evaluated on a row before the equality has passed it, and the
+    /// guard would only cost its planning and a test per row returned.
     pub(super) guarded: bool,
 }
 
