@@ -1212,6 +1212,25 @@ fn a_write_shadows_its_target_only_where_a_sub_query_reads_it() {
     )
     .unwrap());
     assert!(update.starts_with(r#"UPDATE "posts""#), "{update}");
+    // A filter that only compares: the tenant predicate goes without its guard.
+    assert!(
+        update.contains(r#"WHERE "posts"."tenant_id" = $1 AND (("posts"."id" = $3))"#),
+        "{update}"
+    );
+    let pattern = sql(&update_statement(
+        tenant,
+        posts::table,
+        and_filter(tenant_filter(), posts::title.like("%o%")),
+        posts::title.eq("u"),
+    )
+    .unwrap());
+    assert!(
+        pattern.contains(&format!(
+            r#"WHERE {} AND (("posts"."title" LIKE $3))"#,
+            crate::tenant_predicate("posts")
+        )),
+        "{pattern}"
+    );
 
     let from_comments = comments::table
         .filter(comments::id.eq(1))
@@ -1227,6 +1246,11 @@ fn a_write_shadows_its_target_only_where_a_sub_query_reads_it() {
     .unwrap());
     assert!(update.starts_with(&shadow("comments")), "{update}");
     assert!(!update.contains(&shadow("posts")), "{update}");
+    // Another tenant table read in the statement: the guard stays.
+    assert!(
+        update.contains(&crate::tenant_predicate("posts")),
+        "{update}"
+    );
 
     let delete = sql(&delete_statement(
         tenant,
@@ -1235,6 +1259,10 @@ fn a_write_shadows_its_target_only_where_a_sub_query_reads_it() {
     )
     .unwrap());
     assert!(delete.starts_with(r#"DELETE FROM "posts""#), "{delete}");
+    assert!(
+        delete.contains(r#"WHERE "posts"."tenant_id" = $1 AND (("posts"."id" = $2))"#),
+        "{delete}"
+    );
     let other = diesel::alias!(posts as other);
     let delete = sql(&delete_statement(
         tenant,

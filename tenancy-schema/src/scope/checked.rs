@@ -66,10 +66,14 @@ impl WriteShape {
 /// reads ([`tables_read_by_write`]), with the text they were read from, which is the text to
 /// send: `known` (what an earlier statement of its shape was found to read,
 /// [`WriteShape::checked_tables`]) without rendering anything, or else read from its SQL text
-/// once `check` has accepted that text, and then kept for `shape`.
+/// once `check` has accepted that text, and then kept for `shape`. A filtered write names the
+/// tenant column its predicate filters (`guarded`): where it reads no other tenant table, the
+/// predicate's guard is taken out of the text if it protects nothing
+/// ([`unguarded_write`]).
 pub(crate) fn tables_checked<S: QueryFragment<Pg> + ?Sized>(
     statement: &S,
     target: &str,
+    guarded: Option<&str>,
     shape: Option<WriteShape>,
     known: Option<(Vec<ScopeEntry>, Sent)>,
     check: &dyn Fn(&str) -> Result<(), crate::Error>,
@@ -77,9 +81,12 @@ pub(crate) fn tables_checked<S: QueryFragment<Pg> + ?Sized>(
     if let Some(known) = known {
         return Ok(known);
     }
-    let sent = Sent::render(statement)?;
+    let mut sent = Sent::render(statement)?;
     check(&sent.sql)?;
     let tables = tables_read_by_write(&sent.sql, target)?;
+    if let Some(column) = guarded {
+        sent = unguarded_write(sent, &tables, target, column);
+    }
     if let Some(shape) = shape {
         shape.passed(&tables, &sent);
     }
@@ -91,4 +98,27 @@ type Checked = HashMap<WriteShape, (Vec<ScopeEntry>, Sent)>;
 fn cache() -> &'static RwLock<Checked> {
     static CACHE: OnceLock<RwLock<Checked>> = OnceLock::new();
     CACHE.get_or_init(Default::default)
+}
+
+/// `sent`, a checked `UPDATE` or `DELETE` of `target` filtered on its tenant `column`,
+/// without the guard behind its tenant predicate where the guard protects nothing
+/// ([`crate::sql_lexer::write_without_guard`]); as it is when it reads another tenant table
+/// (`tables`, shadowed by CTEs), whose sub-queries' conditions the guard also stands in front
+/// of.
+pub(crate) fn unguarded_write(
+    sent: Sent,
+    tables: &[ScopeEntry],
+    target: &str,
+    column: &str,
+) -> Sent {
+    if !tables.is_empty() {
+        return sent;
+    }
+    match crate::sql_lexer::write_without_guard(&sent.sql, target, column) {
+        Some(sql) => Sent {
+            sql: sql.into(),
+            safe_to_cache: sent.safe_to_cache,
+        },
+        None => sent,
+    }
 }

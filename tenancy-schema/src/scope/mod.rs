@@ -39,7 +39,10 @@
 //! statement's own filters (`plan::push_tenant_predicate`), so no function of the caller's
 //! sees another tenant's row before the predicate drops it. A `SELECT` from one table with no
 //! join or `HAVING`, whose `WHERE` clause (if any) only compares columns with values, goes
-//! without it: a comparison shows nothing of the row it is tested on.
+//! without it: a comparison shows nothing of the row it is tested on. So does a tenant
+//! `UPDATE` or `DELETE` whose filters only compare and that reads no other tenant table
+//! (`checked::unguarded_write`): its `SET` values and `RETURNING` list are computed only for
+//! the rows its whole `WHERE` clause passed.
 //!
 //! Row locks (`FOR UPDATE`) do not apply to CTEs, so a locking query on a single table is
 //! written with a derived table instead (`FROM (SELECT * FROM "posts" WHERE ...) AS "posts"`),

@@ -9,7 +9,7 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::{QueryResult, RunQueryDsl};
 use uuid::Uuid;
 
-use super::checked::{WriteShape, tables_checked};
+use super::checked::{WriteShape, tables_checked, unguarded_write};
 use super::entry::ScopeEntry;
 use super::first_bind::{AsWritten, Reserved, Sent, Statement, TenantBind, walk_sent};
 use super::named::tables_read_by_write;
@@ -58,6 +58,8 @@ pub struct WithScope<S> {
     /// The checked text, or why the text of the statement's `RETURNING` form was refused.
     sent: Result<Sent, String>,
     target: &'static str,
+    /// The target's tenant column, which the write's tenant predicate filters.
+    tenant_column: &'static str,
     check: WriteCheck,
 }
 
@@ -72,12 +74,14 @@ impl<S: std::fmt::Debug> std::fmt::Debug for WithScope<S> {
 }
 
 impl<S: QueryFragment<Pg> + QueryId> WithScope<S> {
-    /// `statement`, a write into `target`, with the CTEs of the tables it reads, once `check`
-    /// has accepted its SQL text (without the prefix). `known` is what an earlier statement of the same shape was
-    /// found to name ([`WriteShape::checked_tables`]); with it, nothing is rendered or checked.
+    /// `statement`, a write into `target` filtered on its `tenant_column`, with the CTEs of
+    /// the tables it reads, once `check` has accepted its SQL text (without the prefix).
+    /// `known` is what an earlier statement of the same shape was found to name
+    /// ([`WriteShape::checked_tables`]); with it, nothing is rendered or checked.
     pub(crate) fn checked(
         statement: S,
         target: &'static str,
+        tenant_column: &'static str,
         tenant: Uuid,
         known: Option<(Vec<ScopeEntry>, Sent)>,
         check: impl Fn(&str) -> Result<(), crate::Error> + Send + Sync + 'static,
@@ -86,6 +90,7 @@ impl<S: QueryFragment<Pg> + QueryId> WithScope<S> {
         let (tables, sent) = tables_checked(
             &Reserved(&bind, &AsWritten(&statement)),
             target,
+            Some(tenant_column),
             WriteShape::of::<S>(false),
             known,
             &check,
@@ -98,6 +103,7 @@ impl<S: QueryFragment<Pg> + QueryId> WithScope<S> {
             bind,
             sent: Ok(sent),
             target,
+            tenant_column,
             check: Arc::new(check),
         })
     }
@@ -155,6 +161,7 @@ where
                     t.table.to_owned(),
                 )));
             }
+            let sent = unguarded_write(sent, &tables, self.target, self.tenant_column);
             Ok(sent.after(&self.plan.prefix_text().map_err(|e| refused(&e))?))
         });
         WithScopeQuery(WithScope {
@@ -163,6 +170,7 @@ where
             bind: self.bind,
             sent,
             target: self.target,
+            tenant_column: self.tenant_column,
             check: self.check,
         })
     }

@@ -118,18 +118,29 @@ pub(crate) const TENANT_GUARD: [&str; 2] = [
 ];
 
 /// The tenant predicate tenancy writes for `"<table>"."<column>"`, as text.
-fn tenant_predicate_text(table: &str, column: &str, guarded: bool) -> String {
-    let name = format!(
-        "\"{}\".\"{}\"",
-        table.replace('"', "\"\""),
-        column.replace('"', "\"\"")
-    );
-    let [open, close] = TENANT_GUARD;
+pub(super) fn tenant_predicate_text(table: &str, column: &str, guarded: bool) -> String {
+    let name = qualified_column(table, column);
     if guarded {
-        format!("{name}{TENANT_EQUALS}{open}{name}{close}")
+        format!("{name}{TENANT_EQUALS}{}", tenant_guard_text(table, column))
     } else {
         format!("{name}{TENANT_EQUALS}")
     }
+}
+
+/// The guard tenancy writes behind the equality for `"<table>"."<column>"`, as text.
+pub(super) fn tenant_guard_text(table: &str, column: &str) -> String {
+    let name = qualified_column(table, column);
+    let [open, close] = TENANT_GUARD;
+    format!("{open}{name}{close}")
+}
+
+/// `"<table>"."<column>"`, quoted as Diesel quotes them.
+fn qualified_column(table: &str, column: &str) -> String {
+    format!(
+        "\"{}\".\"{}\"",
+        table.replace('"', "\"\""),
+        column.replace('"', "\"\"")
+    )
 }
 
 /// Whether the `SELECT` in `sql` (its tenant predicate not written yet), whose `FROM` clause as
@@ -175,7 +186,7 @@ fn clause_end(tokens: &[Token], start: usize) -> usize {
 ///
 /// An operator is the one of its operands' types: the column types the schema's owner chose,
 /// whose comparisons raise no error on any stored value and change nothing.
-fn only_compares(tokens: &[Token]) -> bool {
+pub(super) fn only_compares(tokens: &[Token]) -> bool {
     const WORDS: &[&str] = &[
         "and", "or", "not", "is", "null", "true", "false", "in", "any", "all", "between",
     ];

@@ -672,3 +672,41 @@ fn a_tenant_insert_keeps_its_rows_and_clauses() {
     let injected_returning = r#"INSERT INTO "posts" ("tenant_id", "id") VALUES ($1, 'x') RETURNING (SELECT 1), ($2) RETURNING "posts"."id""#;
     assert!(check_insert(injected_returning, 1, returned).is_err());
 }
+
+#[test]
+fn a_write_whose_filters_only_compare_goes_without_the_guard() {
+    let guarded = r#"UPDATE "posts" SET "title" = $2 WHERE "posts"."tenant_id" = $1 AND CASE WHEN "posts"."tenant_id" = ANY (ARRAY[$1]) THEN 1 END IS NOT NULL"#;
+    let without = r#"UPDATE "posts" SET "title" = $2 WHERE "posts"."tenant_id" = $1"#;
+    let unguarded =
+        |tail: &str| write_without_guard(&format!("{guarded}{tail}"), "posts", "tenant_id");
+    assert_eq!(unguarded("").as_deref(), Some(without));
+    for tail in [
+        r#" AND ("posts"."id" = $3)"#,
+        r#" AND ("posts"."id" = $3) AND (("posts"."slug" IS NULL) OR ("posts"."id" = ANY ($4)))"#,
+        r#" AND ("posts"."id" BETWEEN 1 AND 5) RETURNING "posts"."id", lower("posts"."title")"#,
+        " AND (true)",
+    ] {
+        assert_eq!(unguarded(tail), Some(format!("{without}{tail}")), "{tail}");
+    }
+    for tail in [
+        r#" AND ("posts"."title" LIKE $3)"#,
+        r#" AND (lower("posts"."title") = $3)"#,
+        r#" AND ("posts"."id" / 0 = 1)"#,
+        r#" AND ("posts"."id"::text = '1')"#,
+        r#" AND ("posts"."id" IN (SELECT 1))"#,
+        r#" AND ("posts"."id" = 1 /* c */)"#,
+    ] {
+        assert_eq!(unguarded(tail), None, "{tail}");
+    }
+    // The guard spelled out in a value as well: the text holds it twice, and stays as it is.
+    let twice = format!(
+        r#"UPDATE "posts" SET "title" = ' AND CASE WHEN "posts"."tenant_id" = ANY (ARRAY[$1]) THEN 1 END IS NOT NULL' {}"#,
+        &guarded[guarded.find("WHERE").unwrap()..]
+    );
+    assert_eq!(write_without_guard(&twice, "posts", "tenant_id"), None);
+    // The guard only in a value, not behind the predicate: nothing to take out.
+    let in_value = r#"DELETE FROM "posts" WHERE "posts"."tenant_id" = $1 AND (' AND CASE WHEN "posts"."tenant_id" = ANY (ARRAY[$1]) THEN 1 END IS NOT NULL' = "posts"."title")"#;
+    assert_eq!(write_without_guard(in_value, "posts", "tenant_id"), None);
+    // Another table's column: not this write's guard.
+    assert_eq!(write_without_guard(guarded, "comments", "tenant_id"), None);
+}

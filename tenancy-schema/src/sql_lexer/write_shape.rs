@@ -9,7 +9,7 @@
 //! has to be found as code at the top level, in its place.
 
 use super::SqlTextError;
-use super::fragment::TENANT;
+use super::fragment::{TENANT, only_compares, tenant_guard_text, tenant_predicate_text};
 use super::lexer::{Token, code_tokens, excerpt, group_end, is_keyword, tokenize, top_level};
 
 /// Checks a rendered tenant `UPDATE` or `DELETE` (without its CTE prefix) against its
@@ -57,6 +57,56 @@ pub(crate) fn check_filtered_write(statement: &str, predicate: &str) -> Result<(
     } else {
         Err(escaped())
     }
+}
+
+/// `statement`, a tenant `UPDATE` or `DELETE` of `table` whose text passed
+/// [`check_filtered_write`] and that reads no tenant table but its target, without the guard
+/// behind its tenant predicate, where that guard protects nothing: every filter behind the
+/// predicate only compares columns with values ([`only_compares`]), so nothing of the
+/// caller's but a comparison is evaluated on a row before the equality has passed it, and the
+/// values of the `SET` list and `RETURNING` are computed for the rows that passed the whole
+/// `WHERE` clause only. `None` keeps the statement as it is: a filter that computes (a
+/// function, a cast, arithmetic, `LIKE`, a sub-query), or a text whose guard is not found
+/// exactly once, as code, in its place.
+///
+/// The guard is cut out of the text where it occurs, so the text must hold it once: a value
+/// that spells the guard out in a string would otherwise be the one cut. What is left is read
+/// again: one top-level `WHERE`, the predicate without its guard right behind it, then only
+/// `AND` and comparisons up to the end or a top-level `RETURNING`.
+pub(crate) fn write_without_guard(statement: &str, table: &str, column: &str) -> Option<String> {
+    let guard = tenant_guard_text(table, column);
+    let mut found = statement.match_indices(guard.as_str()).map(|(at, _)| at);
+    let (Some(at), None) = (found.next(), found.next()) else {
+        return None;
+    };
+    let tokens = code_tokens(statement).ok()?;
+    let expected = tokenize(&tenant_predicate_text(table, column, true)).ok()?;
+    if !where_clause(&tokens)?.starts_with(&expected) {
+        return None;
+    }
+    let unguarded = format!("{}{}", &statement[..at], &statement[at + guard.len()..]);
+    let tokens = code_tokens(&unguarded).ok()?;
+    let rest = where_clause(&tokens)?
+        .strip_prefix(&tokenize(&tenant_predicate_text(table, column, false)).ok()?[..])?;
+    let compares = match rest {
+        [] => true,
+        [and, filters @ ..] => is_keyword(Some(and), "and") && only_compares(filters),
+    };
+    compares.then_some(unguarded)
+}
+
+/// The condition of a write's one top-level `WHERE` clause, up to the end or a top-level
+/// `RETURNING` behind it.
+fn where_clause(tokens: &[Token]) -> Option<&[Token]> {
+    let [where_at] = top_level(tokens, "where")[..] else {
+        return None;
+    };
+    let end = match top_level(tokens, "returning")[..] {
+        [] => tokens.len(),
+        [at] if at > where_at => at,
+        _ => return None,
+    };
+    Some(&tokens[where_at + 1..end])
 }
 
 /// What tenancy wrote after the rows of a tenant `INSERT`.

@@ -408,6 +408,7 @@ where
     let (tables, sent) = tables_checked(
         &statement.reserved(),
         T::SCOPE.table,
+        None,
         shape,
         known,
         &|sql| {

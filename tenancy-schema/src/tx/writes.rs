@@ -164,6 +164,7 @@ where
     WithScope::checked(
         build(predicate),
         T::SCOPE.table,
+        T::SCOPE.tenant_column,
         *tenant.as_uuid(),
         known,
         move |sql| {
