@@ -25,6 +25,9 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "nodes/value.h"
+#include "nodes/nodeFuncs.h"
+#include "nodes/plannodes.h"
+#include "optimizer/optimizer.h"
 #include "optimizer/planner.h"
 #include "parser/parse_func.h"
 #include "storage/lock.h"
@@ -518,6 +521,74 @@ static void executor_start(QueryDesc *query, int eflags);
 static planner_hook_type previous_planner = NULL;
 
 /*
+ * Whether an expression holds an ARRAY[..] constructor of arrays over a row's columns. The
+ * planner costs such a constructor, CASE and IS NULL at nothing and counts them as leakproof
+ * (they call no function), so a filter built of them is tested on each row of a scan before
+ * row level security's policy. Yet a constructor of arrays fails when the arrays differ in
+ * size: ARRAY[ARRAY[1], CASE WHEN <condition on the row> THEN ARRAY[1, 2] ELSE ARRAY[3] END]
+ * fails on exactly the rows, another tenant's included, that meet the condition.
+ */
+static bool
+row_array_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, ArrayExpr) && ((ArrayExpr *) node)->multidims &&
+		contain_var_clause(node))
+		return true;
+	return expression_tree_walker(node, row_array_walker, context);
+}
+
+/*
+ * Refuses a plan with such a constructor in the filter of any of its nodes (a scan's filter
+ * runs on rows the policy has not passed yet; the other nodes' are refused alike, as what
+ * runs where is the planner's choice).
+ */
+static void
+refuse_row_arrays(Plan *plan)
+{
+	ListCell   *lc;
+	List	   *children = NIL;
+
+	if (plan == NULL)
+		return;
+	check_stack_depth();
+	if (row_array_walker((Node *) plan->qual, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("tenancy: an ARRAY[..] constructor of arrays over a row's columns is not allowed in a filter"),
+				 errdetail("PostgreSQL tests it on rows before row level security's policy, and it fails on some of them: its error would tell which rows of other tenants meet a condition"),
+				 errhint("bind the array as a parameter, or build it in the select list")));
+	refuse_row_arrays(plan->lefttree);
+	refuse_row_arrays(plan->righttree);
+	switch (nodeTag(plan))
+	{
+		case T_Append:
+			children = ((Append *) plan)->appendplans;
+			break;
+		case T_MergeAppend:
+			children = ((MergeAppend *) plan)->mergeplans;
+			break;
+		case T_BitmapAnd:
+			children = ((BitmapAnd *) plan)->bitmapplans;
+			break;
+		case T_BitmapOr:
+			children = ((BitmapOr *) plan)->bitmapplans;
+			break;
+		case T_SubqueryScan:
+			refuse_row_arrays(((SubqueryScan *) plan)->subplan);
+			break;
+		case T_CustomScan:
+			children = ((CustomScan *) plan)->custom_plans;
+			break;
+		default:
+			break;
+	}
+	foreach(lc, children)
+		refuse_row_arrays((Plan *) lfirst(lc));
+}
+
+/*
  * A plan made while debug_print_plan is on is printed to the server's log and, once the
  * session asks for LOG messages (client_min_messages, which any role may set), to the client:
  * its row estimates come from statistics sampled over every tenant's rows, which is why
@@ -528,14 +599,26 @@ static PlannedStmt *
 guard_planner(Query *parse, const char *query_string, int cursorOptions,
 			  ParamListInfo boundParams)
 {
+	PlannedStmt *planned;
+	ListCell   *lc;
+
 	if (have_session && Debug_print_plan && !allow_explain)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("tenancy: debug_print_plan is not allowed on a tenancy connection: a printed plan's estimates come from statistics over every tenant's rows"),
 				 errhint("print plans as the tables' owner, or on a login a superuser gave tenancy_context.allow_explain = on for diagnosis")));
 	if (previous_planner != NULL)
-		return previous_planner(parse, query_string, cursorOptions, boundParams);
-	return standard_planner(parse, query_string, cursorOptions, boundParams);
+		planned = previous_planner(parse, query_string, cursorOptions, boundParams);
+	else
+		planned = standard_planner(parse, query_string, cursorOptions, boundParams);
+	/* Superusers bypass row level security: nothing to order for them. */
+	if (!superuser())
+	{
+		refuse_row_arrays(planned->planTree);
+		foreach(lc, planned->subplans)
+			refuse_row_arrays((Plan *) lfirst(lc));
+	}
+	return planned;
 }
 
 void

@@ -1124,3 +1124,45 @@ async fn typed_statements_are_not_raw_sql() {
         assert_async_sessions_clean(&t, &run).await;
     }
 }
+
+/// The async twin of `adversarial.rs`'s test of the same name: an `ARRAY[..]` constructor over
+/// a row's values fails on some rows ahead of every predicate, so it is refused before it is
+/// sent, pipelined or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn array_constructors_over_a_rows_values_are_refused() {
+    use diesel::dsl::{array, case_when};
+    use diesel::sql_types::{Array, Integer};
+    let fails_when_null = || {
+        array::<Array<Integer>, _>((
+            array::<Integer, _>((1,)),
+            case_when(posts::category_id.is_null(), array::<Integer, _>((1, 2)))
+                .otherwise(array::<Integer, _>((3,))),
+        ))
+        .is_not_null()
+    };
+    for (_rls, run, a, _b, t) in each_run(2).await {
+        let r = t
+            .transaction(a, async |tx| {
+                tx.load::<_, i32>(posts::table.filter(fails_when_null()).select(posts::id))
+                    .await
+            })
+            .await;
+        assert!(
+            matches!(unsafe_sql(r, &run), SqlTextError::RowValuesInArray(_)),
+            "{run}"
+        );
+        let r = t
+            .transaction(a, async |tx| {
+                tx.delete(posts::table)
+                    .filter(fails_when_null())
+                    .execute()
+                    .await
+            })
+            .await;
+        assert!(
+            matches!(unsafe_sql(r, &run), SqlTextError::RowValuesInArray(_)),
+            "{run}"
+        );
+        assert_async_sessions_clean(&t, &run).await;
+    }
+}

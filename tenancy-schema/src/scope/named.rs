@@ -37,7 +37,7 @@ pub(crate) fn tables_named_in(sql: &str) -> QueryResult<Vec<ScopeEntry>> {
 /// which no CTE shadows, so a CTE of that name would only cost the client its rendering and
 /// the server its parsing and a bound parameter.
 pub(crate) fn tables_read_by_write(sql: &str, target: &str) -> QueryResult<Vec<ScopeEntry>> {
-    let names = crate::sql_lexer::names(sql).map_err(unsafe_sql)?;
+    let names = crate::sql_lexer::tenant_statement_names(sql).map_err(unsafe_sql)?;
     let named_again = relation_uses(&names, target) > 1;
     let mut tables = tables_named(names)?;
     if !named_again {

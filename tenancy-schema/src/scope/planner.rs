@@ -157,7 +157,7 @@ fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<(ScopeP
     };
     let mut own = Vec::new();
     Q::source_tables(&mut own);
-    let names = crate::sql_lexer::names(&planned.sql).map_err(unsafe_sql)?;
+    let names = crate::sql_lexer::tenant_statement_names(&planned.sql).map_err(unsafe_sql)?;
     let self_references = own
         .first()
         .map(|locked| relation_uses(&names, locked.table));

@@ -113,6 +113,14 @@ pub enum SqlTextError {
         "`{0}` shows values of every tenant's rows (most common values, histograms) where row level security is off, which tenancy cannot scope: query the tables themselves inside the tenant transaction"
     )]
     StatisticsView(String),
+    /// An `ARRAY[..]` constructor over a row's values. PostgreSQL costs it at nothing, so it
+    /// is tested on a row before any predicate that calls a function (the tenant's too), and
+    /// it counts as leakproof, so row level security lets it run ahead of a policy; yet it
+    /// fails on rows whose arrays differ in size, and its error tells which rows those are.
+    #[error(
+        "an ARRAY[..] constructor over a row's values (`{0}`) is evaluated on rows of every tenant before the tenant predicate, and fails on some of them: bind the array's values instead (`.eq_any(vec)`, a `Vec` bound as an array) or build it from the loaded rows"
+    )]
+    RowValuesInArray(String),
     /// A backslash in a string literal that makes the text read differently when
     /// `standard_conforming_strings` is off.
     #[error(

@@ -29,7 +29,9 @@ pub(crate) use fragment::{
 };
 #[cfg(feature = "check")]
 pub(crate) use lexer::{Token, code_start, tokenize};
-pub(crate) use names::{DYNAMIC_SQL, NameUse, STATISTICS_VIEWS, UseKind, names};
+pub(crate) use names::{
+    DYNAMIC_SQL, NameUse, STATISTICS_VIEWS, UseKind, names, tenant_statement_names,
+};
 #[cfg(feature = "check")]
 pub(crate) use statements::{dollar_quoted_bodies, statements};
 pub(crate) use write_shape::{InsertTail, check_filtered_write, check_insert, write_without_guard};

@@ -75,6 +75,55 @@ fn check_dynamic(tokens: &[Token]) -> Result<(), SqlTextError> {
     Ok(())
 }
 
+/// The words that may stand in an `ARRAY[..]` constructor of tenancy's SQL: what joins and
+/// tests the parameters and literals it may hold.
+const ARRAY_WORDS: &[&str] = &[
+    "array", "case", "when", "then", "else", "end", "and", "or", "not", "is", "null", "true",
+    "false",
+];
+
+/// Refuses an `ARRAY[..]` constructor that names anything of a row (a column, a function, a
+/// type): only parameters and literals may fill one. PostgreSQL's planner costs the
+/// constructor, `CASE` and `IS NULL` at nothing, so a condition built of them runs ahead of
+/// tenancy's tenant predicate on every row a sequential scan reads; it also counts them as
+/// leakproof, so row level security lets them run ahead of its policy too. A constructor whose
+/// elements are arrays fails when their sizes differ (`ARRAY[ARRAY[1], CASE WHEN <condition on
+/// the row> THEN ARRAY[1, 2] ELSE ARRAY[3] END]`), and its error then tells which of another
+/// tenant's rows meet the condition. Tenancy's own constructors hold only `$1`.
+fn check_array_constructors(tokens: &[Token]) -> Result<(), SqlTextError> {
+    for (i, token) in tokens.iter().enumerate() {
+        let opens = matches!(token, Token::Ident { name, quoted: false } if name == "array")
+            && matches!(tokens.get(i + 1), Some(Token::Operator(op)) if op.starts_with('['));
+        if !opens {
+            continue;
+        }
+        let mut depth: i64 = 0;
+        for inner in &tokens[i + 1..] {
+            match inner {
+                Token::Operator(op) => {
+                    for c in op.chars() {
+                        depth += match c {
+                            '[' => 1,
+                            ']' => -1,
+                            _ => 0,
+                        };
+                    }
+                }
+                Token::Ident { name, quoted }
+                    if *quoted || !ARRAY_WORDS.contains(&name.as_str()) =>
+                {
+                    return Err(SqlTextError::RowValuesInArray(name.clone()));
+                }
+                _ => {}
+            }
+            if depth <= 0 {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A reference to a table found in SQL text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NameUse {
@@ -107,11 +156,24 @@ pub(crate) enum UseKind {
 /// Every identifier of `sql` with what surrounds it, for callers that match them against the
 /// classified tables. Keywords show up too; they match no table name that needs quoting.
 pub(crate) fn names(sql: &str) -> Result<Vec<NameUse>, SqlTextError> {
+    names_in(sql, false)
+}
+
+/// [`names`] of a statement that reads tenant tables (a tenant transaction's): its `ARRAY[..]`
+/// constructors must hold parameters and literals only ([`check_array_constructors`]).
+pub(crate) fn tenant_statement_names(sql: &str) -> Result<Vec<NameUse>, SqlTextError> {
+    names_in(sql, true)
+}
+
+fn names_in(sql: &str, tenant_statement: bool) -> Result<Vec<NameUse>, SqlTextError> {
     // To the server a comment is white space: `public/**/.posts` is `public.posts`, and
     // `query_to_xml/**/(..)` a call.
     let mut tokens = tokenize(sql)?;
     tokens.retain(|t| *t != Token::Comment);
     check_dynamic(&tokens)?;
+    if tenant_statement {
+        check_array_constructors(&tokens)?;
+    }
     let mut out = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
         if let Token::Operator(op) = token {

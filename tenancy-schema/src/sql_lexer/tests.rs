@@ -710,3 +710,43 @@ fn a_write_whose_filters_only_compare_goes_without_the_guard() {
     // Another table's column: not this write's guard.
     assert_eq!(write_without_guard(guarded, "comments", "tenant_id"), None);
 }
+
+#[test]
+fn array_constructors_of_a_tenant_statement_hold_values_only() {
+    for sql in [
+        r#"SELECT "posts"."id" FROM "posts" WHERE "posts"."tenant_id" = $1 AND CASE WHEN "posts"."tenant_id" = ANY (ARRAY[$1]) THEN 1 END IS NOT NULL"#,
+        r#"SELECT ARRAY[$2, 'x', NULL, CASE WHEN $3 THEN 1 ELSE 2 END] FROM "posts""#,
+        r#"SELECT ARRAY[ARRAY[$2], ARRAY[$3]] FROM "posts""#,
+        r#"SELECT "posts"."id" FROM "posts" WHERE "posts"."id" = ANY ($2) AND ARRAY(SELECT 1) IS NOT NULL"#,
+    ] {
+        assert!(tenant_statement_names(sql).is_ok(), "{sql}");
+    }
+    for (sql, named) in [
+        (
+            r#"SELECT 1 FROM "posts" WHERE (ARRAY[ARRAY[$2], CASE WHEN (("posts"."category_id" IS NULL)) THEN (ARRAY[$3, $4]) ELSE (ARRAY[$5]) END] IS NOT NULL)"#,
+            "posts",
+        ),
+        (
+            "SELECT 1 FROM posts WHERE array [ array[1], case when flag then array[1,2] else array[3] end ] is not null",
+            "flag",
+        ),
+        (
+            "SELECT 1 FROM posts WHERE ARRAY/* c */[tags, other_tags] IS NOT NULL",
+            "tags",
+        ),
+        ("SELECT ARRAY[-id] FROM posts", "id"),
+        ("SELECT ARRAY[$2::int] FROM posts", "int"),
+        (
+            "SELECT ARRAY[starts_with($2, 'a')] FROM posts",
+            "starts_with",
+        ),
+    ] {
+        assert_eq!(
+            tenant_statement_names(sql),
+            Err(SqlTextError::RowValuesInArray(named.to_owned())),
+            "{sql}"
+        );
+        // Elsewhere (a global table's statement) the constructor is no tenant's concern.
+        assert!(names(sql).is_ok(), "{sql}");
+    }
+}
