@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use diesel::result::DatabaseErrorKind;
+use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind};
 use tenancy_schema::Error;
 
 /// An error answered as `{"error": "<machine code>", "message": "<human text>"}` with its
@@ -19,7 +19,8 @@ use tenancy_schema::Error;
 /// | [`Error::TenantNotFound`] (credentials of a deleted tenant) | 401 | `unauthorized` |
 /// | [`Error::Conflict`], a unique or foreign key violation | 409 | `conflict` |
 /// | [`Error::InvalidInput`] | 400 | `invalid_input` |
-/// | no pooled connection became free in time | 503 | `unavailable` |
+/// | text the database cannot store (SQLSTATE 22021: a NUL, bytes invalid in its encoding; 22P05: a character its encoding lacks) | 400 | `invalid_input` |
+/// | no pooled connection became free in time ([`Error::Pool`] of a synchronous `Tenancy`, such as an API-key resolver's, or the async pool's timeout) | 503 | `unavailable` |
 /// | anything else | 500 | `internal` (logged, not shown) |
 ///
 /// An id of another tenant is never 403: to the caller it does not exist.
@@ -157,7 +158,7 @@ impl From<Error> for HttpError {
                 Self::new(StatusCode::CONFLICT, "conflict", error.to_string())
             }
             Error::InvalidInput { .. } => Self::bad_request(error.to_string()),
-            Error::Query(diesel::result::Error::DatabaseError(kind, _)) => match kind {
+            Error::Query(diesel::result::Error::DatabaseError(kind, info)) => match kind {
                 DatabaseErrorKind::UniqueViolation => Self::new(
                     StatusCode::CONFLICT,
                     "conflict",
@@ -171,17 +172,23 @@ impl From<Error> for HttpError {
                     "conflict",
                     "a referenced row does not exist, or the row is still referenced",
                 ),
+                _ if is_unstorable_text(info.as_ref()) => Self::bad_request(
+                    "the request holds text the database cannot store (a NUL character, or \
+                     bytes or characters its encoding does not have)",
+                ),
                 _ => internal(&error),
             },
+            // r2d2 gives up only at its connection timeout; its message may carry the last
+            // failure to connect, which belongs in the log.
+            Error::Pool(_) => {
+                tracing::warn!(target: "tenancy::http", error = %error, "no pooled connection");
+                unavailable()
+            }
             Error::Component(inner) => {
                 if let Some(tenancy_async::PoolError::TimedOut) =
                     inner.downcast_ref::<tenancy_async::PoolError>()
                 {
-                    return Self::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "unavailable",
-                        "no database connection became free in time; retry",
-                    );
+                    return unavailable();
                 }
                 #[cfg(feature = "foundation")]
                 if let Some(key_error) = tenancy_foundation::api_keys::ApiKeyError::of(&error) {
@@ -192,6 +199,33 @@ impl From<Error> for HttpError {
             _ => internal(&error),
         }
     }
+}
+
+fn unavailable() -> HttpError {
+    HttpError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "no database connection became free in time; retry",
+    )
+}
+
+/// Whether PostgreSQL refused a value as text it cannot store: SQLSTATE 22021
+/// (`character_not_in_repertoire`: a NUL, or bytes invalid in the server's encoding) or 22P05
+/// (`untranslatable_character`: a character that encoding lacks, or `\u0000` in `jsonb`).
+/// That is the client's input, not a fault of the server.
+///
+/// Diesel does not pass the SQLSTATE on (its error kinds name a few constraint violations and
+/// no more), so PostgreSQL's messages for these codes are what is matched. A server set to
+/// answer in another language (`lc_messages`) goes unrecognised, and the answer stays a 500.
+fn is_unstorable_text(info: &(dyn DatabaseErrorInformation + Send + Sync)) -> bool {
+    let message = info.message();
+    // 22021, from `report_invalid_encoding`.
+    message.starts_with("invalid byte sequence for encoding ")
+        // 22P05, from `report_untranslatable_char`.
+        || (message.starts_with("character with byte sequence ")
+            && message.contains(" has no equivalent in encoding "))
+        // 22P05, from the JSON parser (`\u0000`, or an escape the encoding cannot hold).
+        || message == "unsupported Unicode escape sequence"
 }
 
 /// Logs what went wrong (the log is the place for internals) and answers a bare 500.
@@ -250,6 +284,25 @@ mod tests {
                 503,
                 "unavailable",
             ),
+            (Error::Pool(pool_timeout()), 503, "unavailable"),
+            (
+                database_error("invalid byte sequence for encoding \"UTF8\": 0x00"),
+                400,
+                "invalid_input",
+            ),
+            (
+                database_error(
+                    "character with byte sequence 0xe2 0x82 0xac in encoding \"UTF8\" has no equivalent in encoding \"LATIN1\"",
+                ),
+                400,
+                "invalid_input",
+            ),
+            (
+                database_error("unsupported Unicode escape sequence"),
+                400,
+                "invalid_input",
+            ),
+            (database_error("division by zero"), 500, "internal"),
             (Error::MissingAdminReason, 500, "internal"),
         ];
         for (error, status, code) in cases {
@@ -260,6 +313,33 @@ mod tests {
                 (status, code),
                 "{shown}"
             );
+        }
+    }
+
+    /// A database error of a kind diesel does not name, with PostgreSQL's `message`.
+    fn database_error(message: &str) -> Error {
+        Error::Query(diesel::result::Error::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(message.to_owned()),
+        ))
+    }
+
+    /// What a synchronous `Tenancy` reports when its pool has no connection to give: r2d2's
+    /// error has no public constructor, so a pool that can never connect times out for real.
+    fn pool_timeout() -> diesel::r2d2::PoolError {
+        use diesel::r2d2::{ConnectionManager, Pool};
+        // Port 1 on the loopback: refused at once, so the pool waits out its timeout.
+        let manager = ConnectionManager::<diesel::PgConnection>::new(
+            "postgres://nobody@127.0.0.1:1/none?connect_timeout=1",
+        );
+        let pool = Pool::builder()
+            .max_size(1)
+            .min_idle(Some(0))
+            .connection_timeout(std::time::Duration::from_millis(50))
+            .build_unchecked(manager);
+        match pool.get() {
+            Ok(_) => panic!("nothing listens on port 1"),
+            Err(e) => e,
         }
     }
 

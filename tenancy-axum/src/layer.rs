@@ -20,14 +20,17 @@ use crate::{HttpError, TenantIdentity, TenantResolver};
 /// answered at once, without calling the handler. Otherwise the handler runs in a `tracing`
 /// span `tenancy_request` carrying `tenant_id` (and `principal_id`), with the identity in
 /// the request's extensions. The transaction begins only when something extracts
-/// [`crate::Tx`]; a request that never does uses no connection. Once the handler answered:
+/// [`crate::Tx`] (or calls [`crate::LazyTx::begin`]); a request that never does uses no
+/// connection. Once the handler answered:
 ///
-/// - 2xx or 3xx: the transaction commits; if the commit fails, the answer becomes the
-///   commit's error (never a success for a write that was not kept);
+/// - 2xx or 3xx: the transaction commits, before the response's body is sent (a streamed body
+///   that fails after the head went out leaves it committed); if the commit fails, the answer
+///   becomes the commit's error (never a success for a write that was not kept);
 /// - any other status: it rolls back;
-/// - the request's future dropped (client gone, timeout) or a panic: the transaction is
-///   dropped open, so its connection is closed instead of pooled, and PostgreSQL rolls it
-///   back;
+/// - the request's future dropped (a timeout, or the client gone, which the server notices
+///   only while it reads the body or writes the response: a handler doing neither runs on)
+///   or a panic: the transaction is dropped open, so its connection is closed instead of
+///   pooled, and PostgreSQL rolls it back;
 /// - a [`crate::Tx`] still held somewhere when the answer is ready (moved into a spawned task,
 ///   say): rolled back that way too, and the answer is a 500.
 #[derive(Debug)]

@@ -53,11 +53,20 @@
 //!   [`pipeline(true)`](tenancy_async::AsyncTenancyBuilder::pipeline), extracting it only
 //!   checks out the connection; the opening goes out with the handler's first statement, and a
 //!   refusal (a suspended tenant) comes back from that statement, with the same response.
+//! - From its extraction on, the request holds a pooled connection, also while axum reads the
+//!   body for a later extractor (`Json<_>`). A handler with a body takes [`LazyTx`] and calls
+//!   [`LazyTx::begin`] once the body is in and checked, so that a client sending its body
+//!   slowly holds no connection.
 //! - The layer ends it: commit on 2xx/3xx (a failed commit turns the answer into an error),
 //!   rollback otherwise. A request whose future is dropped (the client went away, a timeout)
 //!   or whose handler panics leaves the transaction open in a dropped value: its connection
 //!   is closed instead of pooled, and PostgreSQL rolls it back; no pooled connection keeps a
 //!   transaction or a tenant context ([`tenancy_async::OwnedTenantTx`]).
+//! - The server drops a request's future when it notices that the client went away, and it
+//!   notices only while it reads the request's body or writes the response. A handler that
+//!   does neither for a while (the body read already, or none announced) runs on after the
+//!   client left, and its 2xx still commits. The commit happens before the response's body
+//!   is sent: a 2xx whose streamed body fails after the head went out stays committed.
 //! - Each request runs in a `tracing` span `tenancy_request` with `tenant_id`, `principal_id`
 //!   (when there is one), `method` and `path`.
 //! - Errors answer with a status code and `{"error": "<code>", "message": "<text>"}`
@@ -75,6 +84,6 @@ mod layer;
 mod resolver;
 
 pub use error::HttpError;
-pub use extract::Tx;
+pub use extract::{LazyTx, Tx};
 pub use layer::{TenancyLayer, TenancyService};
 pub use resolver::{Tenant, TenantIdentity, TenantResolver};

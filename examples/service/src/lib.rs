@@ -2,7 +2,9 @@
 //! keys (`Authorization: Bearer tk_…`), and each key's tenant creates, lists, renames and
 //! deletes its own projects (the example application's `projects` table). Every handler's
 //! queries run in the request's tenant transaction ([`tenancy_axum::Tx`]), so a handler cannot
-//! reach another tenant's rows, and another tenant's id is a 404 like any unknown id.
+//! reach another tenant's rows, and another tenant's id is a 404 like any unknown id. The
+//! handlers that take a body read and check it before they begin that transaction
+//! ([`tenancy_axum::LazyTx`]): a client sending its body slowly holds no pooled connection.
 //!
 //! | route | scope | answer |
 //! |---|---|---|
@@ -26,7 +28,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use tenancy_async::AsyncTenancy;
 use tenancy_axum::foundation::{ApiKeyResolver, require_scope};
-use tenancy_axum::{HttpError, TenancyLayer, Tx};
+use tenancy_axum::{HttpError, LazyTx, TenancyLayer, Tx};
 use tenancy_example_app::schema::projects;
 use tenancy_foundation::api_keys::VerifiedKey;
 use tenancy_schema::{PrincipalId, Tenancy};
@@ -197,6 +199,13 @@ fn valid_name(name: &str) -> Result<String, HttpError> {
             "a project name has 1 to 200 bytes besides surrounding spaces",
         ));
     }
+    // PostgreSQL's text cannot hold a NUL: refused here, with the reason, rather than by the
+    // database after a connection was taken.
+    if name.contains('\0') {
+        return Err(HttpError::bad_request(
+            "a project name cannot contain a NUL character",
+        ));
+    }
     Ok(name.to_owned())
 }
 
@@ -212,22 +221,26 @@ async fn list_projects(_: CanRead, mut tx: Tx) -> Result<Json<Vec<Project>>, Htt
     Ok(Json(rows))
 }
 
+// `LazyTx`, not `Tx`: axum reads the body after every other extractor, and a `Tx` would hold
+// its pooled connection while the client sends the body.
 async fn create_project(
     CanWrite(key): CanWrite,
-    mut tx: Tx,
+    lazy: LazyTx,
     input: Result<Json<CreateProject>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Project>), HttpError> {
     let input = body(input)?;
     let owner: PrincipalId = key.principal;
+    let row = NewProject {
+        id: Uuid::now_v7(),
+        name: valid_name(&input.name)?,
+        plan_id: input.plan_id,
+        owner_id: *owner.as_uuid(),
+    };
+    let mut tx = lazy.begin().await?;
     let project: Project = tx
         .tx()
         .insert_into(projects::table)
-        .values(NewProject {
-            id: Uuid::now_v7(),
-            name: valid_name(&input.name)?,
-            plan_id: input.plan_id,
-            owner_id: *owner.as_uuid(),
-        })
+        .values(row)
         .get_result()
         .await?;
     Ok((StatusCode::CREATED, Json(project)))
@@ -250,19 +263,21 @@ async fn get_project(
     Ok(Json(project))
 }
 
+// `LazyTx` for the reason given at `create_project`.
 async fn rename_project(
     _: CanWrite,
-    mut tx: Tx,
+    lazy: LazyTx,
     Path(id): Path<String>,
     input: Result<Json<RenameProject>, JsonRejection>,
 ) -> Result<Json<Project>, HttpError> {
     let id = project_id(&id)?;
-    let input = body(input)?;
+    let name = valid_name(&body(input)?.name)?;
+    let mut tx = lazy.begin().await?;
     let changed: Vec<Project> = tx
         .tx()
         .update(projects::table)
         .filter(projects::id.eq(id))
-        .set(projects::name.eq(valid_name(&input.name)?))
+        .set(projects::name.eq(name))
         .get_results()
         .await?;
     changed

@@ -15,7 +15,7 @@ use axum::{Extension, Json, Router};
 use diesel::prelude::*;
 use reqwest::header::AUTHORIZATION;
 use tenancy_async::AsyncTenancy;
-use tenancy_axum::{HttpError, Tx};
+use tenancy_axum::{HttpError, LazyTx, Tx};
 use tenancy_example_app::schema::projects;
 use tenancy_example_service::demo::{self, DemoDatabase, DemoTenant};
 use tenancy_example_service::{CreateProject, Project, READ_SCOPE, RenameProject, WRITE_SCOPE};
@@ -99,6 +99,8 @@ fn tenant_on(f: &Fixture, label: &str) -> DemoTenant {
 
 struct Server {
     base: String,
+    /// The server's address, for a client writing raw HTTP.
+    addr: std::net::SocketAddr,
     tenancy: AsyncTenancy,
     http: reqwest::Client,
     fixture: &'static Fixture,
@@ -115,6 +117,16 @@ async fn serve_on(f: &'static Fixture, extra: Router, pool_size: u32) -> Server 
         tenancy_example_service::connect(&f.db.app_url, &f.db.admin_url, pool_size)
             .await
             .expect("connect");
+    serve_with(f, extra, tenancy, verifier).await
+}
+
+/// [`serve_on`] with the handlers' `tenancy` and the API keys' `verifier` given.
+async fn serve_with(
+    f: &'static Fixture,
+    extra: Router,
+    tenancy: AsyncTenancy,
+    verifier: Tenancy,
+) -> Server {
     let app = tenancy_example_service::routes()
         .merge(extra)
         .layer(tenancy_example_service::layer(tenancy.clone(), verifier));
@@ -130,6 +142,7 @@ async fn serve_on(f: &'static Fixture, extra: Router, pool_size: u32) -> Server 
         .expect("client");
     Server {
         base: format!("http://{addr}"),
+        addr,
         tenancy,
         http,
         fixture: f,

@@ -1,7 +1,8 @@
 //! Requests that fail or misbehave, on the server and client of [`super`]: handlers that
 //! answer 2xx after a failed statement, handlers that move the transaction into a spawned task, hostile `Authorization` headers,
 //! keys of tenants suspended or deleted while the request is in flight, concurrent requests
-//! with one key, and requests cancelled at random points under load.
+//! with one key, requests cancelled at random points under load, text the database cannot
+//! store, a key verifier without a free connection, and a client trickling its body.
 
 use super::*;
 
@@ -428,5 +429,198 @@ async fn a_timeout_while_the_transaction_is_being_begun_keeps_its_answer() {
     gate.1.notify_one();
     assert_eq!(holder.await.expect("join").status(), StatusCode::OK);
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    s.assert_sessions_clean().await;
+}
+
+/// Text PostgreSQL cannot store is the client's mistake: 400 with the usual small body, from
+/// the service's own check (a NUL in a name) and, where a handler stores it unchecked, from
+/// the layer's mapping of the database's refusal (SQLSTATE 22021, and 22P05 for `\u0000` in
+/// `jsonb`). Nothing is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_the_database_cannot_store_is_400_not_500() {
+    let ada = tenant("nul");
+    let routes = Router::new()
+        .route(
+            "/test/store-unchecked",
+            post(
+                |Extension(key): Extension<VerifiedKey>,
+                 lazy: LazyTx,
+                 Json(input): Json<RenameProject>| async move {
+                    let mut tx = lazy.begin().await?;
+                    insert(&mut tx, &key, input.name).await?;
+                    Ok::<_, HttpError>(StatusCode::CREATED)
+                },
+            ),
+        )
+        .route(
+            "/test/as-jsonb",
+            post(
+                |lazy: LazyTx, Json(input): Json<RenameProject>| async move {
+                    let mut tx = lazy.begin().await?;
+                    tx.tx()
+                        .execute(
+                            diesel::sql_query("SELECT $1::jsonb")
+                                .bind::<diesel::sql_types::Text, _>(input.name),
+                        )
+                        .await?;
+                    Ok::<_, HttpError>(StatusCode::OK)
+                },
+            ),
+        );
+    let s = serve(routes, 2).await;
+    let kept = s.created(&ada.key, "kept").await;
+
+    let create = s.create(&ada.key, "a\u{0}b").await;
+    let rename = s
+        .http
+        .patch(s.url(&format!("/projects/{}", kept.id)))
+        .bearer_auth(&ada.key)
+        .json(&RenameProject {
+            name: "x\u{0}".into(),
+        })
+        .send()
+        .await
+        .expect("patch");
+    let unchecked = s
+        .http
+        .post(s.url("/test/store-unchecked"))
+        .bearer_auth(&ada.key)
+        .json(&RenameProject {
+            name: "a\u{0}b".into(),
+        })
+        .send()
+        .await
+        .expect("post");
+    let as_jsonb = s
+        .http
+        .post(s.url("/test/as-jsonb"))
+        .bearer_auth(&ada.key)
+        .json(&RenameProject {
+            name: r#""\u0000""#.into(),
+        })
+        .send()
+        .await
+        .expect("post");
+    for (what, response) in [
+        ("create", create),
+        ("rename", rename),
+        ("stored unchecked", unchecked),
+        ("as jsonb", as_jsonb),
+    ] {
+        let (status, body) = refusal(response).await;
+        assert_eq!(
+            (status, body.error.as_str()),
+            (StatusCode::BAD_REQUEST, "invalid_input"),
+            "{what}: {}",
+            body.message
+        );
+        assert!(body.message.len() < 200, "{what}: {}", body.message);
+    }
+    assert_eq!(s.names(&ada.key).await, ["kept"]);
+    s.assert_sessions_clean().await;
+}
+
+/// The API-key verifier's own (synchronous) pool has no free connection in time: 503
+/// `unavailable`, as for the handlers' pool, not a 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_free_connection_for_the_key_verifier_is_503() {
+    let ada = tenant("verifier-pool");
+    let f = fixture();
+    let (tenancy, _) = tenancy_example_service::connect(&f.db.app_url, &f.db.admin_url, 2)
+        .await
+        .expect("connect");
+    let verifier = Tenancy::builder(&f.db.app_url)
+        .admin_url(&f.db.admin_url)
+        .config(tenancy_foundation::config())
+        .max_size(1)
+        .connection_timeout(Duration::from_millis(500))
+        .build()
+        .expect("verifier");
+    let s = serve_with(f, Router::new(), tenancy, verifier.clone()).await;
+    assert!(s.list(&ada.key).await.is_empty());
+
+    // Another user of the verifier's pool holds its one connection until told to let go.
+    let (held_tx, held) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let holder = tokio::task::spawn_blocking(move || {
+        verifier.system(|_| {
+            held_tx.send(()).expect("the test waits");
+            let _ = released.recv_timeout(Duration::from_secs(30));
+            Ok::<(), tenancy_schema::Error>(())
+        })
+    });
+    tokio::task::spawn_blocking(move || held.recv().expect("held"))
+        .await
+        .expect("join");
+    let response = s
+        .http
+        .get(s.url("/projects"))
+        .bearer_auth(&ada.key)
+        .send()
+        .await
+        .expect("get");
+    release.send(()).expect("the holder waits");
+    holder.await.expect("join").expect("hold");
+    let (status, body) = refusal(response).await;
+    assert_eq!(
+        (status, body.error.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        "{}",
+        body.message
+    );
+    // The verifier's connection is free again: the next request goes through.
+    assert!(s.list(&ada.key).await.is_empty());
+}
+
+/// A client that sends its headers and then trickles its body holds no pooled connection:
+/// with a pool of one, another tenant's request is answered at once (not after the pool's
+/// 30 s timeout, with a 503), and the slow request is served once its body is in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_trickling_a_body_holds_no_pooled_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (slow, bob) = (tenant("trickle"), tenant("trickle other"));
+    let s = serve(Router::new(), 1).await;
+    assert!(s.list(&bob.key).await.is_empty());
+
+    let body = serde_json::to_vec(&CreateProject {
+        name: "sent slowly".into(),
+        plan_id: fixture().plan,
+    })
+    .expect("json");
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut client = tokio::net::TcpStream::connect(s.addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /projects HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        slow.key,
+        body.len()
+    );
+    client.write_all(head.as_bytes()).await.expect("head");
+    client.write_all(first).await.expect("half the body");
+    client.flush().await.expect("flush");
+    // Time for the server to resolve the key and reach the handler, which waits for the rest.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (open, idle) = s.tenancy.pool_state();
+    assert_eq!(
+        open, idle,
+        "a connection is checked out while the body is pending"
+    );
+
+    let listed = tokio::time::timeout(Duration::from_secs(10), s.list(&bob.key))
+        .await
+        .expect("another tenant's request waited for the slow body's connection");
+    assert!(listed.is_empty());
+
+    client.write_all(rest).await.expect("the rest of the body");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), client.read_to_end(&mut answer))
+        .await
+        .expect("the slow request is answered")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert_eq!(s.names(&slow.key).await, ["sent slowly"]);
     s.assert_sessions_clean().await;
 }
