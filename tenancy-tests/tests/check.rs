@@ -296,6 +296,14 @@ const CASES: &[Case] = &[
         breaks: "CREATE EXTENSION IF NOT EXISTS postgres_fdw; CREATE SERVER loopback FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'postgres'); CREATE USER MAPPING FOR PUBLIC SERVER loopback OPTIONS (user 'postgres'); GRANT USAGE ON FOREIGN SERVER loopback TO tenancy_app",
         fix: "DROP USER MAPPING FOR PUBLIC SERVER loopback; DROP SERVER loopback",
     },
+    // Without USAGE on the server: a foreign table of it the application role may read is
+    // enough to connect through the mapping.
+    Case {
+        id: "TEN076",
+        object: "server loopback_tables",
+        breaks: "CREATE EXTENSION IF NOT EXISTS postgres_fdw; CREATE SERVER loopback_tables FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'postgres'); CREATE USER MAPPING FOR PUBLIC SERVER loopback_tables OPTIONS (user 'postgres'); CREATE FOREIGN TABLE remote_names (name text) SERVER loopback_tables OPTIONS (table_name 'gadgets'); GRANT SELECT ON remote_names TO tenancy_app",
+        fix: "DROP FOREIGN TABLE remote_names; DROP USER MAPPING FOR PUBLIC SERVER loopback_tables; DROP SERVER loopback_tables",
+    },
     // A copy of a tenant table in another schema, readable by the application role.
     Case {
         id: "TEN006",
@@ -369,6 +377,14 @@ const CASES: &[Case] = &[
         object: "table all_names",
         breaks: "CREATE TABLE all_names (name text); ALTER TABLE all_names ENABLE ROW LEVEL SECURITY; CREATE POLICY everyone ON all_names USING (true); ALTER TABLE gadgets INHERIT all_names; GRANT SELECT (name) ON all_names TO tenancy_app",
         fix: "REVOKE SELECT (name) ON all_names FROM tenancy_app; ALTER TABLE gadgets NO INHERIT all_names; DROP TABLE all_names",
+    },
+    // Whoever may read the parent: a view or materialized view over it reads the gadgets of
+    // every tenant with its owner's rights.
+    Case {
+        id: "TEN007",
+        object: "table every_name",
+        breaks: "CREATE TABLE every_name (name text); ALTER TABLE gadgets INHERIT every_name",
+        fix: "ALTER TABLE gadgets NO INHERIT every_name; DROP TABLE every_name",
     },
     Case {
         id: "TEN010",
@@ -929,6 +945,65 @@ const CASES: &[Case] = &[
         object: "table tenancy.context_key",
         breaks: "CREATE RULE key_log AS ON UPDATE TO tenancy.context_key DO ALSO INSERT INTO public.key_log VALUES (NEW.key)",
         fix: "DROP RULE key_log ON tenancy.context_key",
+    },
+    // What else runs on the key or returns its row: a table it inherits from, a CHECK
+    // constraint, an index expression and a statistics object that call code on its values.
+    Case {
+        id: "TEN067",
+        object: "table tenancy.context_key",
+        breaks: "CREATE TABLE key_parent (id int, key bytea, ipad bytea, opad bytea); ALTER TABLE tenancy.context_key INHERIT key_parent",
+        fix: "ALTER TABLE tenancy.context_key NO INHERIT key_parent; DROP TABLE key_parent",
+    },
+    Case {
+        id: "TEN067",
+        object: "table tenancy.context_key",
+        breaks: "CREATE FUNCTION key_kept(b bytea) RETURNS boolean LANGUAGE sql IMMUTABLE RETURN true; ALTER TABLE tenancy.context_key ADD CONSTRAINT key_kept CHECK (key_kept(key)) NOT VALID",
+        fix: "ALTER TABLE tenancy.context_key DROP CONSTRAINT key_kept; DROP FUNCTION key_kept(bytea)",
+    },
+    Case {
+        id: "TEN067",
+        object: "table tenancy.context_key",
+        breaks: "CREATE FUNCTION key_kept(b bytea) RETURNS bytea LANGUAGE sql IMMUTABLE RETURN b; CREATE INDEX key_kept ON tenancy.context_key (key_kept(key))",
+        fix: "DROP INDEX tenancy.key_kept; DROP FUNCTION key_kept(bytea)",
+    },
+    Case {
+        id: "TEN067",
+        object: "table tenancy.context_key",
+        breaks: "CREATE STATISTICS key_stats ON (length(key)) FROM tenancy.context_key",
+        fix: "DROP STATISTICS key_stats",
+    },
+    // An event trigger runs on the migrations' DDL with their rights, which read the key.
+    Case {
+        id: "TEN109",
+        object: "event trigger ddl_seen",
+        breaks: "CREATE FUNCTION ddl_seen() RETURNS event_trigger LANGUAGE plpgsql AS $$BEGIN NULL; END$$; CREATE EVENT TRIGGER ddl_seen ON ddl_command_end EXECUTE FUNCTION ddl_seen()",
+        fix: "DROP EVENT TRIGGER ddl_seen; DROP FUNCTION ddl_seen()",
+    },
+    // TOAST relations, outside row level security: the schema, a relation of it (that of
+    // pg_statistic, the planner's samples), a view over one.
+    Case {
+        id: "TEN110",
+        object: "schema pg_toast",
+        breaks: "GRANT USAGE ON SCHEMA pg_toast TO tenancy_app",
+        fix: "REVOKE USAGE ON SCHEMA pg_toast FROM tenancy_app",
+    },
+    Case {
+        id: "TEN110",
+        object: "relation pg_toast.pg_toast_2619",
+        breaks: "GRANT SELECT ON pg_toast.pg_toast_2619 TO tenancy_app",
+        fix: "REVOKE SELECT ON pg_toast.pg_toast_2619 FROM tenancy_app",
+    },
+    Case {
+        id: "TEN110",
+        object: "view statistic_chunks",
+        breaks: "CREATE VIEW statistic_chunks AS SELECT chunk_id, chunk_data FROM pg_toast.pg_toast_2619",
+        fix: "DROP VIEW statistic_chunks",
+    },
+    Case {
+        id: "TEN110",
+        object: "function statistic_chunk_count()",
+        breaks: "CREATE FUNCTION statistic_chunk_count() RETURNS bigint LANGUAGE sql STABLE RETURN (SELECT count(*) FROM pg_toast.pg_toast_2619)",
+        fix: "DROP FUNCTION statistic_chunk_count()",
     },
     // Large objects, outside row level security and shared by every tenant of the login:
     // the functions back to everyone as PostgreSQL ships them, or one granted to the role.
@@ -4139,4 +4214,55 @@ fn a_policy_on_a_lookalike_operator_is_reported_whatever_the_search_path() {
         fixed.findings
     );
     assert!(!fixed.has_errors(), "{:#?}", fixed.findings);
+}
+
+/// An event trigger no extension owns is reported in every enabled mode (ALWAYS fires under
+/// `session_replication_role = replica` too), and `tenancy check` runs none of its own DDL
+/// while one is enabled: it would run the trigger with the check's rights, which read the
+/// context key. A sequence the trigger advances, which no rollback puts back, counts its runs.
+#[test]
+fn an_event_trigger_is_reported_and_the_check_does_not_fire_it() {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let count = |conn: &mut PgConnection| {
+        diesel::sql_query("SELECT last_value AS n FROM ddl_runs")
+            .get_result::<Count>(conn)
+            .unwrap()
+            .n
+    };
+    let (_db, mut conn) = fresh();
+    let options = CheckOptions {
+        migrations: tenancy_foundation::migrations::FOUNDATION,
+        ..CheckOptions::default()
+    };
+    conn.batch_execute(
+        "CREATE SEQUENCE ddl_runs;
+         CREATE FUNCTION ddl_runs() RETURNS event_trigger LANGUAGE plpgsql AS $$BEGIN PERFORM nextval('public.ddl_runs'); END$$;
+         CREATE EVENT TRIGGER ddl_runs ON ddl_command_start EXECUTE FUNCTION ddl_runs();
+         ALTER EVENT TRIGGER ddl_runs ENABLE ALWAYS;",
+    )
+    .unwrap();
+    let before = count(&mut conn);
+    let r = report(&mut conn, &tenancy_schema::registry(), &options);
+    assert!(
+        r.findings.iter().any(|f| f.id == "TEN109"
+            && f.object == "event trigger ddl_runs"
+            && f.message.contains("ENABLE ALWAYS")),
+        "{:#?}",
+        r.findings
+    );
+    assert_eq!(count(&mut conn), before, "the check ran DDL");
+    // Disabled, it runs nowhere; the check compares tenancy's functions again.
+    conn.batch_execute("ALTER EVENT TRIGGER ddl_runs DISABLE")
+        .unwrap();
+    let r = report(&mut conn, &tenancy_schema::registry(), &options);
+    assert!(
+        !present(&r, "TEN109", "event trigger ddl_runs"),
+        "{:#?}",
+        r.findings
+    );
+    assert!(!r.has_errors(), "{:#?}", r.findings);
 }

@@ -632,6 +632,12 @@ pub(super) struct ServerRow {
     pub(super) server: String,
     #[diesel(sql_type = Text)]
     pub(super) mapped_for: String,
+    /// The foreign tables of the server the role using the mapping may read or write.
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) foreign_tables: Vec<String>,
+    /// The role using the mapping has USAGE on the server (dblink, its own foreign tables).
+    #[diesel(sql_type = Bool)]
+    pub(super) usable: bool,
 }
 
 /// A referential action of a foreign key from a tenant table that a write by the application
@@ -1016,6 +1022,10 @@ pub(super) struct Catalog {
     /// Unique keys of tables elsewhere that the application may write ([`KEYS_ELSEWHERE_SQL`]).
     pub(super) keys_elsewhere: Vec<KeyElsewhereRow>,
     pub(super) parents: Vec<ParentRow>,
+    /// Every table a table of the checked schema inherits from that is not partitioned,
+    /// whoever may read it: a view, materialized view or function over it reads its
+    /// children's rows with its owner's rights.
+    pub(super) plain_parents: Vec<ParentRow>,
     pub(super) servers: Vec<ServerRow>,
     /// Functions not PostgreSQL's own, with arguments, marked LEAKPROOF, that the application
     /// role or one of its logins may run ([`LEAKPROOF_SQL`]).
@@ -2314,21 +2324,52 @@ pub(super) fn load_catalog(
     .bind::<Array<Text>, _>(&reachable_roles)
     .bind::<T, _>(&o.schema)
     .load(conn)?;
+    let plain_parents: Vec<ParentRow> = diesel::sql_query(
+        "WITH RECURSIVE up (child, parent) AS (
+           SELECT c.relname::text, i.inhparent
+           FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+           WHERE c.relnamespace = $1::regnamespace
+           UNION
+           SELECT up.child, i.inhparent FROM up JOIN pg_inherits i ON i.inhrelid = up.parent
+         )
+         SELECT up.child, p.oid::regclass::text AS parent,
+                CASE WHEN p.relnamespace = $1::regnamespace THEN p.relname::text END AS parent_in_schema
+         FROM up JOIN pg_class p ON p.oid = up.parent
+         WHERE p.relkind <> 'p'
+         ORDER BY 1, 2",
+    )
+    .bind::<T, _>(&o.schema)
+    .load(conn)?;
     // dblink and postgres_fdw connect with the user a mapping names; a mapping for PUBLIC
-    // serves every role with USAGE on the server.
+    // serves every role with USAGE on the server, and every role that may use a foreign
+    // table of the server, which needs no USAGE on it.
     let servers: Vec<ServerRow> = diesel::sql_query(for_each_role(
         "SELECT s.srvname::text AS server,
-                CASE WHEN m.umuser = 0 THEN 'PUBLIC' ELSE m.umuser::regrole::text END AS mapped_for
+                CASE WHEN m.umuser = 0 THEN 'PUBLIC' ELSE m.umuser::regrole::text END AS mapped_for,
+                ARRAY(SELECT ft.ftrelid::regclass::text
+                      FROM pg_foreign_table ft JOIN pg_class fc ON fc.oid = ft.ftrelid
+                      WHERE ft.ftserver = s.oid
+                        AND has_schema_privilege(CASE WHEN m.umuser = 0 THEN $1 ELSE pg_get_userbyid(m.umuser)::text END,
+                                                 fc.relnamespace, 'USAGE')
+                        AND (has_any_column_privilege(CASE WHEN m.umuser = 0 THEN $1 ELSE pg_get_userbyid(m.umuser)::text END,
+                                                      fc.oid, 'SELECT, INSERT, UPDATE')
+                             OR has_table_privilege(CASE WHEN m.umuser = 0 THEN $1 ELSE pg_get_userbyid(m.umuser)::text END,
+                                                    fc.oid, 'DELETE, TRUNCATE'))
+                      ORDER BY 1) AS foreign_tables,
+                CASE WHEN m.umuser = 0 THEN has_server_privilege($1, s.oid, 'USAGE')
+                     ELSE has_server_privilege(m.umuser, s.oid, 'USAGE') END AS usable
          FROM pg_user_mapping m JOIN pg_foreign_server s ON s.oid = m.umserver
-         WHERE (m.umuser = 0 AND has_server_privilege($1, s.oid, 'USAGE'))
-            -- The mapping of the role a session runs as (after SET ROLE too) is the one used.
-            OR (m.umuser <> 0 AND (pg_has_role($1, m.umuser, 'MEMBER')
-                                   OR pg_has_role(m.umuser, (SELECT r.oid FROM pg_roles r WHERE r.rolname = $1), 'MEMBER'))
-                AND has_server_privilege(m.umuser, s.oid, 'USAGE'))
+         -- The mapping of the role a session runs as (after SET ROLE too) is the one used.
+         WHERE (m.umuser = 0
+                OR pg_has_role($1, m.umuser, 'MEMBER')
+                OR pg_has_role(m.umuser, (SELECT r.oid FROM pg_roles r WHERE r.rolname = $1), 'MEMBER'))
          ORDER BY 1, 2",
     ))
     .bind::<Array<Text>, _>(&reachable_roles)
-    .load(conn)?;
+    .load::<ServerRow>(conn)?
+    .into_iter()
+    .filter(|s| s.usable || !s.foreign_tables.is_empty())
+    .collect();
     let mut shared: Vec<String> = diesel::sql_query(for_each_role(
         "SELECT c.relname::text AS name
          FROM pg_class c
@@ -2561,6 +2602,7 @@ pub(super) fn load_catalog(
         probing_keys,
         keys_elsewhere,
         parents,
+        plain_parents,
         servers,
         leakproof,
         statistics,

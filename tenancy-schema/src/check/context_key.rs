@@ -6,7 +6,7 @@
 //! wrote them knows; a key of one repeated byte (all zeros), a short pattern repeated, a
 //! passphrase, or the hash of the database's name is one anyone guesses or works out. Checked when
 //! the role running `tenancy check` may read the key (its owner, or the admin role). Triggers
-//! and rules on the table are TEN067's.
+//! and rules on the table, and what else is attached to it, are TEN067's.
 
 use diesel::prelude::*;
 use diesel::sql_types::{Binary, Bool};

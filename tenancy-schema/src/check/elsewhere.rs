@@ -96,14 +96,16 @@ pub(super) fn check_inherited_tenant_rows(
     tenant_tables: &BTreeMap<String, String>,
     o: &CheckOptions,
 ) {
-    for p in &catalog.parents {
-        if !tenant_tables.contains_key(&p.child)
-            || p.parent_in_schema
+    let tenant_child_of_another = |p: &&super::catalog::ParentRow| {
+        tenant_tables.contains_key(&p.child)
+            && !p
+                .parent_in_schema
                 .as_ref()
                 .is_some_and(|parent| tenant_tables.contains_key(parent))
-        {
-            continue;
-        }
+    };
+    let mut reported = BTreeSet::new();
+    for p in catalog.parents.iter().filter(tenant_child_of_another) {
+        reported.insert((&p.child, &p.parent));
         f.add(
             "TEN007",
             format!("table {}", p.parent),
@@ -117,24 +119,68 @@ pub(super) fn check_inherited_tenant_rows(
             ),
         );
     }
+    // Whoever may read the parent: a view, materialized view or SECURITY DEFINER function
+    // over it reads the tenant table's rows with its owner's rights, past the tenant
+    // table's policies. (A partitioned parent is the partitions' table, checked as one.)
+    for p in catalog.plain_parents.iter().filter(tenant_child_of_another) {
+        if reported.contains(&(&p.child, &p.parent)) {
+            continue;
+        }
+        f.add(
+            "TEN007",
+            format!("table {}", p.parent),
+            format!(
+                "tenant table `{}` inherits from it: a query on {} returns `{}`'s rows of every tenant under {}'s privileges and policies, not `{}`'s, and a view, materialized view or function over {} hands them to whoever may use it",
+                p.child, p.parent, p.child, p.parent, p.child, p.parent
+            ),
+            format!("ALTER TABLE {} NO INHERIT {}", p.child, p.parent),
+        );
+    }
 }
 
 /// TEN076: a foreign server the application role (or one of its logins) may connect through.
 /// dblink and postgres_fdw log in as the user the mapping names, whom this database's tenant
 /// policies may not bind (a superuser, the tables' owner), and hand back what that user reads.
 pub(super) fn check_foreign_servers(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
+    // One finding per mapping, for every role a session acts as.
+    let mut mappings: BTreeMap<(&str, &str), (bool, BTreeSet<&str>)> = BTreeMap::new();
     for s in &catalog.servers {
+        let entry = mappings
+            .entry((s.server.as_str(), s.mapped_for.as_str()))
+            .or_default();
+        entry.0 |= s.usable;
+        entry.1.extend(s.foreign_tables.iter().map(String::as_str));
+    }
+    for ((server, mapped_for), (usable, tables)) in mappings {
+        let tables: Vec<&str> = tables.into_iter().collect();
+        let (how, fix) = if usable {
+            (
+                "connect through it (dblink, postgres_fdw)".to_owned(),
+                format!(
+                    "DROP USER MAPPING FOR {mapped_for} SERVER {server} (or REVOKE USAGE ON FOREIGN SERVER {server} FROM {mapped_for}, PUBLIC)"
+                ),
+            )
+        } else {
+            (
+                format!(
+                    "read or write its foreign tables {}, which needs no USAGE on the server,",
+                    tables.join(", ")
+                ),
+                format!(
+                    "DROP USER MAPPING FOR {mapped_for} SERVER {server} (or REVOKE ALL ON {} FROM {}, PUBLIC)",
+                    tables.join(", "),
+                    o.app_role
+                ),
+            )
+        };
         f.add(
             "TEN076",
-            format!("server {}", s.server),
+            format!("server {server}"),
             format!(
-                "a user mapping for {} lets `{}` connect through it (dblink, postgres_fdw) as the user the mapping names, whom the tenant policies may not bind",
-                s.mapped_for, o.app_role
+                "a user mapping for {mapped_for} lets `{}` {how} as the user the mapping names, whom the tenant policies may not bind",
+                o.app_role
             ),
-            format!(
-                "DROP USER MAPPING FOR {} SERVER {} (or REVOKE USAGE ON FOREIGN SERVER {} FROM {}, PUBLIC)",
-                s.mapped_for, s.server, s.server, s.mapped_for
-            ),
+            fix,
         );
     }
 }

@@ -193,6 +193,11 @@ pub(super) fn check_functions(
 ) -> QueryResult<()> {
     let installed = load(conn, "to_regnamespace('tenancy')", o)?;
     check_readers(f, &installed, o);
+    // The comparison creates temporary functions, DDL that would run such a trigger with this
+    // connection's rights (which read the context key); TEN109 reports it instead.
+    if !super::event_triggers::foreign_event_triggers(conn)?.is_empty() {
+        return Ok(());
+    }
     let shipped = shipped(migrations);
     if shipped.is_empty() {
         check_against_every_version(f, conn, &installed, known, o)?;

@@ -64,7 +64,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN007",
         Severity::Error,
         Section::Isolation,
-        "the application role may read a table a tenant table inherits from, whose query returns the tenant table's rows under the parent's policies only",
+        "the application role may read a table a tenant table inherits from, whose query returns the tenant table's rows under the parent's policies only, or a tenant table inherits from a table that is not partitioned, which a view, materialized view or function reads with its owner's rights",
     ),
     (
         "TEN010",
@@ -274,7 +274,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN067",
         Severity::Error,
         Section::Isolation,
-        "the tenant context is not sealed: SQL running as the application role can set it",
+        "the tenant context is not sealed: SQL running as the application role can set it, or the context key is open to it (a grant, a view or function that reads it, a copy, a trigger, rule, CHECK constraint, index expression, statistics object, generated or domain column run on it, a table it inherits from)",
     ),
     (
         "TEN068",
@@ -334,7 +334,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN076",
         Severity::Error,
         Section::Isolation,
-        "a user mapping lets the application role or one of its logins connect through a foreign server (dblink, postgres_fdw) as another user",
+        "a user mapping lets the application role or one of its logins connect through a foreign server (dblink, postgres_fdw), or use a foreign table of the server it may read or write (which needs no USAGE on the server), as another user",
     ),
     (
         "TEN077",
@@ -527,6 +527,18 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         Severity::Warning,
         Section::Isolation,
         "a function or view PostgreSQL ships was changed after the database was created (replaced in place, its volatility or strictness altered, a system view redefined): tenancy's context, its policies and PostgreSQL's own filtering views rest on them as initdb made them",
+    ),
+    (
+        "TEN109",
+        Severity::Error,
+        Section::Isolation,
+        "an enabled event trigger that no extension owns (nor tenancy's guard of distributed policies): it runs on every DDL statement, the migrations' included, with the rights of whoever runs it, and may copy the context key or every tenant's rows where the application reads",
+    ),
+    (
+        "TEN110",
+        Severity::Error,
+        Section::Isolation,
+        "a TOAST relation is opened beyond superusers (USAGE on schema pg_toast granted, a grant on a relation there, a view, materialized view or function that reads one): TOAST holds the long values of every tenant's rows, and pg_statistic's the planner's samples of them, where row level security does not apply",
     ),
     (
         "CIT001",

@@ -255,8 +255,10 @@ fn check_grants_and_settings(
 
 /// The rules about what the tables and the context rely on besides privileges and policies:
 /// the operator classes of their indexes (TEN101), the session numbering of the context
-/// (TEN102) and its key (TEN105), the operators and functions its policies use (TEN107), the guard triggers of the migrations (TEN103) and the
-/// references a reviewed SECURITY DEFINER function follows (TEN104).
+/// (TEN102), its key (TEN105) and what is attached to the key's table (TEN067), the operators
+/// and functions its policies use (TEN107), the guard triggers of the migrations (TEN103), the
+/// references a reviewed SECURITY DEFINER function follows (TEN104), event triggers (TEN109)
+/// and TOAST relations (TEN110).
 fn check_safeguards(
     f: &mut Findings,
     conn: &mut diesel::PgConnection,
@@ -268,6 +270,9 @@ fn check_safeguards(
     super::index_operator_classes::check_index_operator_classes(f, conn, protected, options)?;
     super::session_sequence::check_session_sequence(f, conn, options)?;
     super::context_key::check_context_key(f, conn)?;
+    super::key_attachments::check_key_attachments(f, conn)?;
+    super::event_triggers::check_event_triggers(f, conn)?;
+    super::toast::check_toast(f, conn)?;
     super::shipped_objects::check_shipped_objects(f, conn)?;
     super::policy_lookalikes::check_policy_lookalikes(f, conn, options)?;
     super::guard_triggers::check_guard_triggers(f, conn, migrations, options)?;
