@@ -1800,3 +1800,143 @@ fn array_constructors_over_a_rows_values_are_refused() {
         assert_b_untouched(rls, b, &context);
     }
 }
+
+/// The row type of `comments`, bound as a value (Diesel looks its type up by name).
+#[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+#[diesel(postgres_type(name = "comments"))]
+struct CommentsRow;
+
+/// A `comments` row `(tenant, id, 0, 'x')` in PostgreSQL's binary record form.
+#[derive(Debug, Clone, diesel::expression::AsExpression)]
+#[diesel(sql_type = CommentsRow)]
+struct CommentRow {
+    tenant: uuid::Uuid,
+    id: i32,
+}
+
+impl diesel::serialize::ToSql<CommentsRow, diesel::pg::Pg> for CommentRow {
+    fn to_sql<'b>(
+        &'b self,
+        out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+    ) -> diesel::serialize::Result {
+        use std::io::Write;
+        const UUID_OID: u32 = 2950;
+        const INT4_OID: u32 = 23;
+        const TEXT_OID: u32 = 25;
+        out.write_all(&4i32.to_be_bytes())?;
+        out.write_all(&UUID_OID.to_be_bytes())?;
+        out.write_all(&16i32.to_be_bytes())?;
+        out.write_all(self.tenant.as_bytes())?;
+        out.write_all(&INT4_OID.to_be_bytes())?;
+        out.write_all(&4i32.to_be_bytes())?;
+        out.write_all(&self.id.to_be_bytes())?;
+        out.write_all(&INT4_OID.to_be_bytes())?;
+        out.write_all(&4i32.to_be_bytes())?;
+        out.write_all(&0i32.to_be_bytes())?;
+        out.write_all(&TEXT_OID.to_be_bytes())?;
+        out.write_all(&1i32.to_be_bytes())?;
+        out.write_all(b"x")?;
+        Ok(diesel::serialize::IsNull::No)
+    }
+}
+
+/// A filter of the application's own with a fixed text, as a typed expression may be:
+/// `("posts"."tenant_id", "posts"."id", "posts"."title") = ANY ($n)`, `$n` a bound
+/// `comments[]`. Only quoted names, `= ANY` and a parameter.
+#[derive(Debug, Clone)]
+struct PostRowIn(Vec<CommentRow>);
+
+impl diesel::expression::Expression for PostRowIn {
+    type SqlType = Bool;
+}
+impl<QS> diesel::expression::AppearsOnTable<QS> for PostRowIn {}
+impl<QS> diesel::expression::SelectableExpression<QS> for PostRowIn {}
+impl diesel::expression::ValidGrouping<()> for PostRowIn {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+impl diesel::query_builder::QueryId for PostRowIn {
+    type QueryId = PostRowIn;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for PostRowIn {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql(r#"(("posts"."tenant_id", "posts"."id", "posts"."title") = ANY ("#);
+        out.push_bind_param::<diesel::sql_types::Array<CommentsRow>, _>(&self.0)?;
+        out.push_sql("))");
+        Ok(())
+    }
+}
+
+/// A row compared with a record of another type fails at the first pair of columns whose
+/// types differ, once those before are equal: `("tenant_id", "id", "title") = ANY (<one
+/// comments row>)` fails on exactly the row with that tenant and id, and returns false on every
+/// other. It costs what the guard costs (half a comparison, for a one-element array), and it
+/// only compares, so it passed for a filter that needs no guard: a statement's own `WHERE`
+/// clause, where the caller's filter is written first and PostgreSQL keeps that order between
+/// filters of the same cost, and an update or delete without its guard. On a sequential scan
+/// its error told whether another tenant had a row with a given id. A row is no comparison of
+/// values, so such a filter keeps the guard, which tenancy writes ahead of it (in a CTE, or in
+/// front of a write's filters): the other tenant's row is never compared.
+#[test]
+fn a_rows_comparison_runs_behind_the_tenant_predicate() {
+    for rls in Rls::all() {
+        let (a, b) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        let context = format!("{rls:?}");
+        let b_post_2 = || {
+            PostRowIn(vec![CommentRow {
+                tenant: *b.as_uuid(),
+                id: 2,
+            }])
+        };
+        let raw = format!(
+            r#"("posts"."tenant_id", "posts"."id", "posts"."title") = ANY ('{{"({},2,0,x)"}}'::comments[])"#,
+            b.as_uuid()
+        );
+        let sequential = |tx: &mut tenancy_schema::TenantTx<'_>| -> Result<(), Error> {
+            tx.execute(diesel::sql_query("SET LOCAL enable_indexscan = off"))?;
+            tx.execute(diesel::sql_query("SET LOCAL enable_bitmapscan = off"))?;
+            Ok(())
+        };
+        let found: Vec<i32> = t
+            .transaction(a, |tx| {
+                sequential(tx)?;
+                tx.load(posts::table.filter(b_post_2()).select(posts::id))
+            })
+            .unwrap_or_else(|e| panic!("{context}: select: {e}"));
+        assert!(found.is_empty(), "{context}");
+        let counted = t
+            .transaction(a, |tx| {
+                sequential(tx)?;
+                tx.count(posts::table.filter(b_post_2()))
+            })
+            .unwrap_or_else(|e| panic!("{context}: count: {e}"));
+        assert_eq!(counted, 0, "{context}");
+        let written = t
+            .transaction(a, |tx| {
+                sequential(tx)?;
+                let updated = tx
+                    .update(posts::table)
+                    .filter(b_post_2())
+                    .set(posts::slug.eq("x"))
+                    .execute()?;
+                let raw_updated = tx
+                    .update(posts::table)
+                    .filter(sql::<Bool>(&raw))
+                    .set(posts::slug.eq("x"))
+                    .execute()?;
+                let deleted = tx.delete(posts::table).filter(b_post_2()).execute()?;
+                let raw_deleted = tx
+                    .delete(posts::table)
+                    .filter(sql::<Bool>(&raw))
+                    .execute()?;
+                Ok::<_, Error>(updated + raw_updated + deleted + raw_deleted)
+            })
+            .unwrap_or_else(|e| panic!("{context}: writes: {e}"));
+        assert_eq!(written, 0, "{context}");
+        assert_b_untouched(rls, b, &context);
+    }
+}

@@ -24,9 +24,9 @@
 //! `WHERE tenant_id = $1`: the predicate lands in the index condition of the scan, and for a
 //! `LEFT JOIN` it restricts the joined side like an `ON` predicate would.
 //!
-//! A `SELECT` whose `FROM` clause is one table, or an inner join of tables, that the statement
-//! names nowhere else (no sub-query or raw fragment on them) does without the CTEs: a
-//! predicate per table follows the statement's own filter,
+//! A `SELECT` whose `FROM` clause is one table that the statement names nowhere else (no
+//! join, sub-query or raw fragment on it), and whose filter only compares columns with
+//! values, does without the CTE: the predicate follows the statement's own filter,
 //! `WHERE (<filter>) AND "posts"."tenant_id" = $1`, which PostgreSQL
 //! plans with less work (a CTE is copied, inlined and pulled up in every custom plan, and
 //! Diesel's bound `LIMIT $n` makes every plan custom, but for a page's, which is written as a
@@ -34,15 +34,20 @@
 //! fixed (no raw fragments), and only where the lexer confirms on the whole statement that
 //! the filter is one parenthesised group; otherwise the CTE form is used.
 //!
-//! Every tenant predicate (in a CTE, a statement's own `WHERE` clause, a write's or a locked
-//! derived table's) is written with a guard behind it that PostgreSQL runs ahead of the
-//! statement's own filters (`plan::push_tenant_predicate`), so no function of the caller's
-//! sees another tenant's row before the predicate drops it. A `SELECT` from one table with no
-//! join or `HAVING`, whose `WHERE` clause (if any) only compares columns with values, goes
-//! without it: a comparison shows nothing of the row it is tested on. So does a tenant
-//! `UPDATE` or `DELETE` whose filters only compare and that reads no other tenant table
-//! (`checked::unguarded_write`): its `SET` values and `RETURNING` list are computed only for
-//! the rows its whole `WHERE` clause passed.
+//! Every other tenant predicate (in a CTE, a write's or a locked derived table's) is written
+//! with a guard behind it that PostgreSQL runs ahead of the statement's own filters
+//! (`plan::push_tenant_predicate`), so no function of the caller's sees another tenant's row
+//! before the predicate drops it. PostgreSQL orders a scan's filters by cost and keeps the
+//! written order between filters of the same cost, so the guard is always written ahead of
+//! the caller's filters: a filter that costs what the guard costs (a one-element `= ANY`)
+//! runs behind it. A filter that only compares columns with values needs no guard, as a
+//! comparison shows nothing of the row it is tested on (a row, `("a", "b")`, is no such
+//! value: it compares as a record, which fails where the two sides' column types differ). So
+//! the `SELECT` above goes without it, and so does a tenant `UPDATE` or `DELETE` whose filters
+//! only compare and that reads no other tenant table (`checked::unguarded_write`): its `SET`
+//! values and `RETURNING` list are computed only for the rows its whole `WHERE` clause passed.
+//! A column of a type of the application's own (a composite, perhaps) counts as no such value
+//! either (`crate::manifest` knows the types).
 //!
 //! Row locks (`FOR UPDATE`) do not apply to CTEs, so a locking query on a single table is
 //! written with a derived table instead (`FROM (SELECT * FROM "posts" WHERE ...) AS "posts"`),

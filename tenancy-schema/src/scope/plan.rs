@@ -112,26 +112,24 @@ pub struct ScopePlan {
     pub(super) locked_schema: Option<Arc<str>>,
 }
 
-/// A `SELECT` on one table, or on an inner join of tables, that carries their tenant
-/// predicates in its own `WHERE` clause:
+/// A `SELECT` from one table that carries its tenant predicate in its own `WHERE` clause:
 /// `... FROM "posts" WHERE (<filter>) AND "posts"."tenant_id" = $1 ...`. The plan is the same
-/// as through shadowing CTEs, but PostgreSQL plans it with less work: a CTE is copied,
+/// as through a shadowing CTE, but PostgreSQL plans it with less work: a CTE is copied,
 /// inlined and pulled up again in every custom plan, which is every plan of a statement with
 /// `LIMIT $n`, as Diesel writes every `.limit(..)`. Taken only where the SQL lexer confirms
-/// that the predicates bind the whole filter ([`crate::sql_lexer::filter_holds`]).
+/// that the predicate binds the whole filter ([`crate::sql_lexer::filter_holds`]) and that the
+/// filter, if any, only compares columns with values
+/// (`crate::sql_lexer::conditions_only_compare`), with no join and no `HAVING`: the predicate
+/// then goes without its guard ([`push_tenant_predicate`]), as nothing of the caller's but a
+/// comparison is evaluated on a row before the equality has passed it. A predicate that needs
+/// its guard is written in a CTE instead, ahead of the caller's filter: here the caller's
+/// filter is written first, and PostgreSQL keeps that order between filters of the same cost.
 #[derive(Debug, Clone)]
 pub(super) struct OwnFilter {
     /// The tables filtered, in the order their predicates are written.
     pub(super) entries: Arc<[ScopeEntry]>,
     /// Whether the statement has a `WHERE` clause of its own (then `AND` joins the predicates).
     pub(super) after_where: bool,
-    /// Whether the predicates carry their guard ([`push_tenant_predicate`]). Only a `SELECT`
-    /// from one table with no `JOIN .. ON` and no `HAVING` (which PostgreSQL may move into the
-    /// scan), whose `WHERE` clause, if any, only compares columns with values
-    /// (`crate::sql_lexer::conditions_only_compare`), goes without: nothing of the caller's
-    /// but a comparison is then evaluated on a row before the equality has passed it, and the
-    /// guard would only cost its planning and a test per row returned.
-    pub(super) guarded: bool,
 }
 
 impl ScopePlan {
@@ -158,12 +156,8 @@ impl ScopePlan {
             } else {
                 " WHERE "
             });
-            if filter.guarded {
-                push_entry_predicate(entry, out)?;
-            } else {
-                push_entry_column(entry, out)?;
-                out.push_sql(TENANT_EQUALS);
-            }
+            push_entry_column(entry, out)?;
+            out.push_sql(TENANT_EQUALS);
         }
         Ok(())
     }

@@ -177,26 +177,37 @@ fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<(ScopeP
         let mut ctes = unique.clone();
         ctes.retain(|t| !own.iter().any(|o| o.table == t.table));
         let from = query.written_from()?;
-        let guarded = !crate::sql_lexer::conditions_only_compare(&planned.sql, &from, own[0].table);
-        let filter = OwnFilter {
-            entries: own.iter().copied().collect(),
-            after_where,
-            guarded,
-        };
-        let own_filter = render(&OwnFilterText(&filter))?;
-        let candidate = ScopePlan {
-            tenant,
-            ctes,
-            filtered: Some(filter),
-            locked: None,
-            locked_schema: None,
-        };
-        let predicates: Vec<(&str, &str)> =
-            own.iter().map(|e| (e.table, e.tenant_column)).collect();
-        if let Some(sent) = rewritten(query, &candidate, &bind, &planned, ("", &own_filter))?
-            && crate::sql_lexer::filter_holds(&sent.sql, &from, &predicates, guarded)
-        {
-            return Ok((candidate, sent));
+        let table = own[0].table;
+        let guarded =
+            !crate::sql_lexer::conditions_only_compare(&planned.sql, &from, table, &|c| {
+                crate::manifest::compares_as_value(table, c)
+            });
+        // A predicate that needs its guard goes into a CTE (or a locked derived table)
+        // instead: PostgreSQL orders a scan's filters by cost and, between filters of the same
+        // cost, keeps the order they were written in, and in the statement's own `WHERE`
+        // clause the caller's filter is written first. A filter costed like the guard
+        // (`<row> = ANY (<one-element array>)`) would run ahead of it there; a CTE's and a
+        // derived table's predicates come ahead of the caller's.
+        if !guarded {
+            let filter = OwnFilter {
+                entries: own.iter().copied().collect(),
+                after_where,
+            };
+            let own_filter = render(&OwnFilterText(&filter))?;
+            let candidate = ScopePlan {
+                tenant,
+                ctes,
+                filtered: Some(filter),
+                locked: None,
+                locked_schema: None,
+            };
+            let predicates: Vec<(&str, &str)> =
+                own.iter().map(|e| (e.table, e.tenant_column)).collect();
+            if let Some(sent) = rewritten(query, &candidate, &bind, &planned, ("", &own_filter))?
+                && crate::sql_lexer::filter_holds(&sent.sql, &from, &predicates, false)
+            {
+                return Ok((candidate, sent));
+            }
         }
     }
     match locks {

@@ -152,7 +152,15 @@ fn qualified_column(table: &str, column: &str) -> String {
 /// and literals only. Such a statement's predicate needs no guard ([`TENANT_GUARD`]): a
 /// comparison tested on another tenant's row yields a boolean that the predicate then
 /// discards, and shows nothing of the row.
-pub(crate) fn conditions_only_compare(sql: &str, from: &str, table: &str) -> bool {
+///
+/// `value_column` says which of the table's columns compare as plain values: a column of a
+/// composite type compares as a record, which can fail on a row ([`holds_a_row`]).
+pub(crate) fn conditions_only_compare(
+    sql: &str,
+    from: &str,
+    table: &str,
+    value_column: &dyn Fn(&str) -> bool,
+) -> bool {
     let (Ok(tokens), Ok(from)) = (code_tokens(sql), code_tokens(from)) else {
         return false;
     };
@@ -161,9 +169,32 @@ pub(crate) fn conditions_only_compare(sql: &str, from: &str, table: &str) -> boo
     }
     match top_level(&tokens, "where")[..] {
         [] => true,
-        [at] => only_compares(&tokens[at + 1..clause_end(&tokens, at + 1)]),
+        [at] => {
+            let condition = &tokens[at + 1..clause_end(&tokens, at + 1)];
+            only_compares(condition) && compares_values(condition, table, value_column)
+        }
         _ => false,
     }
+}
+
+/// Whether every column `tokens` (a condition that [`only_compares`]) names is a column of
+/// `table` that `value_column` accepts: a quoted name followed by a dot must be the table,
+/// any other is a column.
+pub(super) fn compares_values(
+    tokens: &[Token],
+    table: &str,
+    value_column: &dyn Fn(&str) -> bool,
+) -> bool {
+    tokens.iter().enumerate().all(|(i, token)| match token {
+        Token::Ident { name, quoted: true } => {
+            if tokens.get(i + 1) == Some(&Token::Punct('.')) {
+                name == table
+            } else {
+                value_column(name)
+            }
+        }
+        _ => true,
+    })
 }
 
 /// The index where the clause that starts at `tokens[start]` (a `WHERE` clause's condition)
@@ -198,9 +229,36 @@ pub(super) fn only_compares(tokens: &[Token]) -> bool {
             quoted: false,
         } => WORDS.contains(&name.as_str()),
         Token::Param(_) | Token::Literal => true,
-        Token::Punct(c) => matches!(c, '(' | ')' | ',' | '.'),
+        Token::Punct('(') => {
+            (i > 0 && is_keyword(tokens.get(i - 1), "in")) || !holds_a_row(tokens, i)
+        }
+        Token::Punct(c) => matches!(c, ')' | ',' | '.'),
         Token::Operator(op) => COMPARISONS.contains(&op.as_str()),
         Token::Comment => false,
+    })
+}
+
+/// Whether the group opened at `tokens[open]` holds a comma outside inner parentheses: a row
+/// (`("a", "b")`), which compares as a record. A record comparison checks column by column and
+/// fails at the first pair of columns whose types differ, once the ones before are equal
+/// (`("tenant_id", "id", "title") = ANY (<array of another table's rows>)`): on another
+/// tenant's row that matches, an error. Only an `IN` list holds commas and no row.
+fn holds_a_row(tokens: &[Token], open: usize) -> bool {
+    let Some(end) = group_end(tokens, open) else {
+        return true;
+    };
+    let mut depth = 0usize;
+    tokens[open + 1..end].iter().any(|t| match t {
+        Token::Punct('(') => {
+            depth += 1;
+            false
+        }
+        Token::Punct(')') => {
+            depth = depth.saturating_sub(1);
+            false
+        }
+        Token::Punct(',') => depth == 0,
+        _ => false,
     })
 }
 

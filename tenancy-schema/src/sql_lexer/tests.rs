@@ -156,7 +156,10 @@ fn a_predicate_goes_without_its_guard_only_where_the_callers_conditions_only_com
         let sql = format!(r#"SELECT "posts"."title" FROM "posts" WHERE {filter} AND {p} LIMIT $4"#);
         assert!(alone(&sql), "{sql}");
         let asked = format!(r#"SELECT "posts"."title" FROM "posts" WHERE {filter} LIMIT $4"#);
-        assert!(conditions_only_compare(&asked, bare, "posts"), "{asked}");
+        assert!(
+            conditions_only_compare(&asked, bare, "posts", &|_| true),
+            "{asked}"
+        );
     }
     // Anything that computes: a function (quoted or not), a cast, arithmetic, a pattern, a
     // sub-query.
@@ -172,7 +175,10 @@ fn a_predicate_goes_without_its_guard_only_where_the_callers_conditions_only_com
         let sql = format!(r#"SELECT "posts"."title" FROM "posts" WHERE {filter} AND {p}"#);
         assert!(!alone(&sql), "{sql}");
         let asked = format!(r#"SELECT "posts"."title" FROM "posts" WHERE {filter}"#);
-        assert!(!conditions_only_compare(&asked, bare, "posts"), "{asked}");
+        assert!(
+            !conditions_only_compare(&asked, bare, "posts", &|_| true),
+            "{asked}"
+        );
     }
     // A HAVING the planner may move into the scan, a join's ON.
     assert!(!alone(&format!(
@@ -187,22 +193,53 @@ fn a_predicate_goes_without_its_guard_only_where_the_callers_conditions_only_com
     ));
     // Asked before the predicates are written: the same conditions.
     let select = r#"SELECT "posts"."title" FROM "posts" ORDER BY "posts"."id""#;
-    assert!(conditions_only_compare(select, bare, "posts"));
+    assert!(conditions_only_compare(select, bare, "posts", &|_| true));
     assert!(!conditions_only_compare(
         r#"SELECT "posts"."title" FROM "posts" WHERE (x)"#,
         bare,
-        "posts"
+        "posts",
+        &|_| true
     ));
     assert!(!conditions_only_compare(
         r#"SELECT 1 FROM "posts" GROUP BY 1 HAVING ("posts"."id" = $2)"#,
         bare,
-        "posts"
+        "posts",
+        &|_| true
     ));
     assert!(!conditions_only_compare(
         select,
         r#" FROM "posts" INNER JOIN "c" ON (x)"#,
-        "posts"
+        "posts",
+        &|_| true
     ));
+    // A row compares as a record, which fails on a row whose columns differ in type from the
+    // other side's once those before are equal; an `IN` list is no row.
+    let bare = r#" FROM "posts""#;
+    for (filter, compares) in [
+        (r#"("posts"."id" IN ($2, $3, 'x'))"#, true),
+        (r#"("posts"."id" NOT IN ($2, $3))"#, true),
+        (r#"(("posts"."id" = $2) AND ("posts"."slug" = $3))"#, true),
+        (
+            r#"(("posts"."tenant_id", "posts"."id", "posts"."title") = ANY ($2))"#,
+            false,
+        ),
+        (r#"(("posts"."id", "posts"."slug") IN (($2, $3)))"#, false),
+        (r#"("posts"."id" IN (($2, $3)))"#, false),
+    ] {
+        let sql = format!(r#"SELECT "posts"."id" FROM "posts" WHERE {filter}"#);
+        assert_eq!(
+            conditions_only_compare(&sql, bare, "posts", &|_| true),
+            compares,
+            "{filter}"
+        );
+    }
+    // A column the schema says compares as a record (a composite type of the application's).
+    let sql = r#"SELECT "posts"."id" FROM "posts" WHERE ("posts"."address" = ANY ($2))"#;
+    assert!(conditions_only_compare(sql, bare, "posts", &|_| true));
+    assert!(!conditions_only_compare(sql, bare, "posts", &|c| c != "address"));
+    // Another table's name before a dot is not this table's column.
+    let sql = r#"SELECT "posts"."id" FROM "posts" WHERE ("other"."id" = $2)"#;
+    assert!(!conditions_only_compare(sql, bare, "posts", &|_| true));
 }
 
 #[test]
@@ -677,8 +714,9 @@ fn a_tenant_insert_keeps_its_rows_and_clauses() {
 fn a_write_whose_filters_only_compare_goes_without_the_guard() {
     let guarded = r#"UPDATE "posts" SET "title" = $2 WHERE "posts"."tenant_id" = $1 AND CASE WHEN "posts"."tenant_id" = ANY (ARRAY[$1]) THEN 1 END IS NOT NULL"#;
     let without = r#"UPDATE "posts" SET "title" = $2 WHERE "posts"."tenant_id" = $1"#;
-    let unguarded =
-        |tail: &str| write_without_guard(&format!("{guarded}{tail}"), "posts", "tenant_id");
+    let unguarded = |tail: &str| {
+        write_without_guard(&format!("{guarded}{tail}"), "posts", "tenant_id", &|_| true)
+    };
     assert_eq!(unguarded("").as_deref(), Some(without));
     for tail in [
         r#" AND ("posts"."id" = $3)"#,
@@ -688,7 +726,17 @@ fn a_write_whose_filters_only_compare_goes_without_the_guard() {
     ] {
         assert_eq!(unguarded(tail), Some(format!("{without}{tail}")), "{tail}");
     }
+    assert_eq!(
+        write_without_guard(
+            &format!(r#"{guarded} AND ("posts"."address" = $3)"#),
+            "posts",
+            "tenant_id",
+            &|c| c != "address"
+        ),
+        None
+    );
     for tail in [
+        r#" AND (("posts"."tenant_id", "posts"."id") = ANY ($3))"#,
         r#" AND ("posts"."title" LIKE $3)"#,
         r#" AND (lower("posts"."title") = $3)"#,
         r#" AND ("posts"."id" / 0 = 1)"#,
@@ -703,12 +751,21 @@ fn a_write_whose_filters_only_compare_goes_without_the_guard() {
         r#"UPDATE "posts" SET "title" = ' AND CASE WHEN "posts"."tenant_id" = ANY (ARRAY[$1]) THEN 1 END IS NOT NULL' {}"#,
         &guarded[guarded.find("WHERE").unwrap()..]
     );
-    assert_eq!(write_without_guard(&twice, "posts", "tenant_id"), None);
+    assert_eq!(
+        write_without_guard(&twice, "posts", "tenant_id", &|_| true),
+        None
+    );
     // The guard only in a value, not behind the predicate: nothing to take out.
     let in_value = r#"DELETE FROM "posts" WHERE "posts"."tenant_id" = $1 AND (' AND CASE WHEN "posts"."tenant_id" = ANY (ARRAY[$1]) THEN 1 END IS NOT NULL' = "posts"."title")"#;
-    assert_eq!(write_without_guard(in_value, "posts", "tenant_id"), None);
+    assert_eq!(
+        write_without_guard(in_value, "posts", "tenant_id", &|_| true),
+        None
+    );
     // Another table's column: not this write's guard.
-    assert_eq!(write_without_guard(guarded, "comments", "tenant_id"), None);
+    assert_eq!(
+        write_without_guard(guarded, "comments", "tenant_id", &|_| true),
+        None
+    );
 }
 
 #[test]

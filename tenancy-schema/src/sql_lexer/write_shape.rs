@@ -9,7 +9,9 @@
 //! has to be found as code at the top level, in its place.
 
 use super::SqlTextError;
-use super::fragment::{TENANT, only_compares, tenant_guard_text, tenant_predicate_text};
+use super::fragment::{
+    TENANT, compares_values, only_compares, tenant_guard_text, tenant_predicate_text,
+};
 use super::lexer::{Token, code_tokens, excerpt, group_end, is_keyword, tokenize, top_level};
 
 /// Checks a rendered tenant `UPDATE` or `DELETE` (without its CTE prefix) against its
@@ -73,7 +75,15 @@ pub(crate) fn check_filtered_write(statement: &str, predicate: &str) -> Result<(
 /// that spells the guard out in a string would otherwise be the one cut. What is left is read
 /// again: one top-level `WHERE`, the predicate without its guard right behind it, then only
 /// `AND` and comparisons up to the end or a top-level `RETURNING`.
-pub(crate) fn write_without_guard(statement: &str, table: &str, column: &str) -> Option<String> {
+///
+/// `value_column` says which of the table's columns compare as plain values
+/// ([`super::conditions_only_compare`]).
+pub(crate) fn write_without_guard(
+    statement: &str,
+    table: &str,
+    column: &str,
+    value_column: &dyn Fn(&str) -> bool,
+) -> Option<String> {
     let guard = tenant_guard_text(table, column);
     let mut found = statement.match_indices(guard.as_str()).map(|(at, _)| at);
     let (Some(at), None) = (found.next(), found.next()) else {
@@ -90,7 +100,11 @@ pub(crate) fn write_without_guard(statement: &str, table: &str, column: &str) ->
         .strip_prefix(&tokenize(&tenant_predicate_text(table, column, false)).ok()?[..])?;
     let compares = match rest {
         [] => true,
-        [and, filters @ ..] => is_keyword(Some(and), "and") && only_compares(filters),
+        [and, filters @ ..] => {
+            is_keyword(Some(and), "and")
+                && only_compares(filters)
+                && compares_values(filters, table, value_column)
+        }
     };
     compares.then_some(unguarded)
 }
