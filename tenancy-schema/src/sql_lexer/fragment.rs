@@ -169,32 +169,34 @@ pub(crate) fn conditions_only_compare(
     }
     match top_level(&tokens, "where")[..] {
         [] => true,
-        [at] => {
-            let condition = &tokens[at + 1..clause_end(&tokens, at + 1)];
-            only_compares(condition) && compares_values(condition, table, value_column)
-        }
+        [at] => only_compares_values(
+            &tokens[at + 1..clause_end(&tokens, at + 1)],
+            table,
+            value_column,
+        ),
         _ => false,
     }
 }
 
-/// Whether every column `tokens` (a condition that [`only_compares`]) names is a column of
+/// Whether `tokens` (a condition) [`only_compares`], and every column it names is a column of
 /// `table` that `value_column` accepts: a quoted name followed by a dot must be the table,
 /// any other is a column.
-pub(super) fn compares_values(
+pub(super) fn only_compares_values(
     tokens: &[Token],
     table: &str,
     value_column: &dyn Fn(&str) -> bool,
 ) -> bool {
-    tokens.iter().enumerate().all(|(i, token)| match token {
-        Token::Ident { name, quoted: true } => {
-            if tokens.get(i + 1) == Some(&Token::Punct('.')) {
-                name == table
-            } else {
-                value_column(name)
+    only_compares(tokens)
+        && tokens.iter().enumerate().all(|(i, token)| match token {
+            Token::Ident { name, quoted: true } => {
+                if tokens.get(i + 1) == Some(&Token::Punct('.')) {
+                    name == table
+                } else {
+                    value_column(name)
+                }
             }
-        }
-        _ => true,
-    })
+            _ => true,
+        })
 }
 
 /// The index where the clause that starts at `tokens[start]` (a `WHERE` clause's condition)
@@ -217,7 +219,7 @@ fn clause_end(tokens: &[Token], start: usize) -> usize {
 ///
 /// An operator is the one of its operands' types: the column types the schema's owner chose,
 /// whose comparisons raise no error on any stored value and change nothing.
-pub(super) fn only_compares(tokens: &[Token]) -> bool {
+fn only_compares(tokens: &[Token]) -> bool {
     const WORDS: &[&str] = &[
         "and", "or", "not", "is", "null", "true", "false", "in", "any", "all", "between",
     ];

@@ -9,9 +9,7 @@
 //! has to be found as code at the top level, in its place.
 
 use super::SqlTextError;
-use super::fragment::{
-    TENANT, compares_values, only_compares, tenant_guard_text, tenant_predicate_text,
-};
+use super::fragment::{TENANT, only_compares_values, tenant_guard_text, tenant_predicate_text};
 use super::lexer::{Token, code_tokens, excerpt, group_end, is_keyword, tokenize, top_level};
 
 /// Checks a rendered tenant `UPDATE` or `DELETE` (without its CTE prefix) against its
@@ -27,16 +25,7 @@ pub(crate) fn check_filtered_write(statement: &str, predicate: &str) -> Result<(
     let tokens = code_tokens(statement)?;
     let expected = tokenize(predicate)?;
     let escaped = || SqlTextError::RestructuredWrite(excerpt(statement));
-    let [where_at] = top_level(&tokens, "where")[..] else {
-        return Err(escaped());
-    };
-    let returning = top_level(&tokens, "returning");
-    let end = match returning[..] {
-        [] => tokens.len(),
-        [at] if at > where_at => at,
-        _ => return Err(escaped()),
-    };
-    let found = &tokens[where_at + 1..end];
+    let found = where_clause(&tokens).ok_or_else(escaped)?;
     let same_places = found.len() == expected.len()
         && found.iter().zip(&expected).all(|pair| match pair {
             (Token::Param(_), Token::Param(_)) => true,
@@ -64,7 +53,7 @@ pub(crate) fn check_filtered_write(statement: &str, predicate: &str) -> Result<(
 /// `statement`, a tenant `UPDATE` or `DELETE` of `table` whose text passed
 /// [`check_filtered_write`] and that reads no tenant table but its target, without the guard
 /// behind its tenant predicate, where that guard protects nothing: every filter behind the
-/// predicate only compares columns with values ([`only_compares`]), so nothing of the
+/// predicate only compares columns with values ([`only_compares_values`]), so nothing of the
 /// caller's but a comparison is evaluated on a row before the equality has passed it, and the
 /// values of the `SET` list and `RETURNING` are computed for the rows that passed the whole
 /// `WHERE` clause only. `None` keeps the statement as it is: a filter that computes (a
@@ -101,9 +90,7 @@ pub(crate) fn write_without_guard(
     let compares = match rest {
         [] => true,
         [and, filters @ ..] => {
-            is_keyword(Some(and), "and")
-                && only_compares(filters)
-                && compares_values(filters, table, value_column)
+            is_keyword(Some(and), "and") && only_compares_values(filters, table, value_column)
         }
     };
     compares.then_some(unguarded)
