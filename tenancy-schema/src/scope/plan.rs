@@ -126,8 +126,8 @@ pub struct ScopePlan {
 /// filter is written first, and PostgreSQL keeps that order between filters of the same cost.
 #[derive(Debug, Clone)]
 pub(super) struct OwnFilter {
-    /// The tables filtered, in the order their predicates are written.
-    pub(super) entries: Arc<[ScopeEntry]>,
+    /// The table filtered.
+    pub(super) entry: ScopeEntry,
     /// Whether the statement has a `WHERE` clause of its own (then `AND` joins the predicates).
     pub(super) after_where: bool,
 }
@@ -144,21 +144,19 @@ impl ScopePlan {
         }
     }
 
-    /// Writes the tenant predicates of the filtered tables after the statement's `WHERE`
-    /// clause (`after_where`) or as its `WHERE` clause.
+    /// Writes the filtered table's tenant predicate after the statement's `WHERE` clause
+    /// (`after_where`) or as its `WHERE` clause.
     pub(super) fn push_own_filter(
         filter: &OwnFilter,
         out: &mut AstPass<'_, '_, Pg>,
     ) -> QueryResult<()> {
-        for (i, entry) in filter.entries.iter().enumerate() {
-            out.push_sql(if i > 0 || filter.after_where {
-                " AND "
-            } else {
-                " WHERE "
-            });
-            push_entry_column(entry, out)?;
-            out.push_sql(TENANT_EQUALS);
-        }
+        out.push_sql(if filter.after_where {
+            " AND "
+        } else {
+            " WHERE "
+        });
+        push_entry_column(&filter.entry, out)?;
+        out.push_sql(TENANT_EQUALS);
         Ok(())
     }
 

@@ -167,30 +167,29 @@ fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<(ScopeP
         add_unique(&mut unique, t);
     }
     let locks = query.locks()?;
-    if own_named_once
+    if let [single] = own[..]
+        && own_named_once
         && Q::HAS_STATIC_QUERY_ID
         && locks != Some(false)
         && let Some(after_where) = query.own_where()?
     {
-        // Each table of the `FROM` clause is named there only: their predicates can go into
-        // the statement's own `WHERE` clause, if that keeps the filter whole.
+        // The table of the `FROM` clause is named there only: its predicate can go into the
+        // statement's own `WHERE` clause, if that keeps the filter whole.
+        let table = single.table;
         let mut ctes = unique.clone();
-        ctes.retain(|t| !own.iter().any(|o| o.table == t.table));
+        ctes.retain(|t| t.table != table);
         let from = query.written_from()?;
-        let table = own[0].table;
-        let guarded =
-            !crate::sql_lexer::conditions_only_compare(&planned.sql, &from, table, &|c| {
-                crate::manifest::compares_as_value(table, c)
-            });
-        // A predicate that needs its guard goes into a CTE (or a locked derived table)
-        // instead: PostgreSQL orders a scan's filters by cost and, between filters of the same
-        // cost, keeps the order they were written in, and in the statement's own `WHERE`
-        // clause the caller's filter is written first. A filter costed like the guard
-        // (`<row> = ANY (<one-element array>)`) would run ahead of it there; a CTE's and a
-        // derived table's predicates come ahead of the caller's.
-        if !guarded {
+        // Only without its guard: PostgreSQL orders a scan's filters by cost and, between
+        // filters of the same cost, keeps the order they were written in, and in the
+        // statement's own `WHERE` clause the caller's filter is written first. A filter costed
+        // like the guard (`<row> = ANY (<one-element array>)`) would run ahead of it there; a
+        // predicate that needs its guard goes into a CTE (or a locked derived table), whose
+        // predicates come ahead of the caller's.
+        if crate::sql_lexer::conditions_only_compare(&planned.sql, &from, table, &|c| {
+            crate::manifest::compares_as_value(table, c)
+        }) {
             let filter = OwnFilter {
-                entries: own.iter().copied().collect(),
+                entry: single,
                 after_where,
             };
             let own_filter = render(&OwnFilterText(&filter))?;
@@ -201,10 +200,8 @@ fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<(ScopeP
                 locked: None,
                 locked_schema: None,
             };
-            let predicates: Vec<(&str, &str)> =
-                own.iter().map(|e| (e.table, e.tenant_column)).collect();
             if let Some(sent) = rewritten(query, &candidate, &bind, &planned, ("", &own_filter))?
-                && crate::sql_lexer::filter_holds(&sent.sql, &from, &predicates, false)
+                && crate::sql_lexer::filter_holds(&sent.sql, &from, (table, single.tenant_column))
             {
                 return Ok((candidate, sent));
             }

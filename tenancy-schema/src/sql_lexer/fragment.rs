@@ -110,8 +110,8 @@ pub(crate) const TENANT_EQUALS: &str = " = $1";
 
 /// The guard behind the equality, in the two pieces around the tenant column it names again:
 /// `<column> = $1 AND CASE WHEN <column> = ANY (ARRAY[$1]) THEN 1 END IS NOT NULL`. The
-/// statements (`crate::scope::plan::push_tenant_predicate`) and the check of what they send
-/// ([`filter_holds`]) both write it from these.
+/// statements (`crate::scope::plan::push_tenant_predicate`) and the checks of the writes that
+/// carry it (`check_filtered_write`, `write_without_guard`) both write it from these.
 pub(crate) const TENANT_GUARD: [&str; 2] = [
     " AND CASE WHEN ",
     " = ANY (ARRAY[$1]) THEN 1 END IS NOT NULL",
@@ -276,38 +276,22 @@ fn reads_bare(from: &[Token], table: &str) -> bool {
 /// The clauses that may follow a `WHERE` clause in a `SELECT` Diesel writes.
 const AFTER_WHERE: &[&str] = &["group", "having", "order", "limit", "offset", "for"];
 
-/// Whether the tenant predicates `"<table>"."<column>" = $n` that tenancy wrote into the
-/// `WHERE` clause of the `SELECT` in `sql`, one per `(table, column)` of `predicates` and in
-/// that order, filter every row the statement reads: the statement has one `WHERE` outside
-/// parentheses, right behind its `FROM` clause as Diesel writes it (`from`), and it reads `WHERE <predicates>` or `WHERE (<one group>) AND <predicates>`
-/// (the predicates joined by `AND`), followed by the end of the statement or the next clause.
-/// Anything else (a filter with a top-level `OR` that Diesel did not parenthesise, a comment,
-/// a `;`) answers `false`, and the caller shadows the tables with CTEs instead. Each predicate
-/// carries its guard when `guarded`; without, the statement must read one table, with no join
-/// and no `HAVING`, and a filter of the caller's in front of the predicate must only compare
-/// ([`conditions_only_compare`]).
-pub(crate) fn filter_holds(
-    sql: &str,
-    from: &str,
-    predicates: &[(&str, &str)],
-    guarded: bool,
-) -> bool {
+/// Whether the tenant predicate `"<table>"."<column>" = $1` that tenancy wrote, without its
+/// guard, into the `WHERE` clause of the `SELECT` in `sql` filters every row the statement
+/// reads, and nothing of the caller's but a comparison can be evaluated on a row before it:
+/// the statement reads `table` alone (`from` is `FROM "<table>"`, no join), has no `HAVING`
+/// and one `WHERE` outside parentheses, right behind its `FROM` clause as Diesel writes it,
+/// and that reads `WHERE <predicate>` or `WHERE (<one group>) AND <predicate>` with a group
+/// that only compares ([`conditions_only_compare`]), followed by the end of the statement or
+/// the next clause. Anything else (a filter with a top-level `OR` that Diesel did not
+/// parenthesise, a comment, a `;`) answers `false`, and the caller shadows the table with a
+/// CTE instead.
+pub(crate) fn filter_holds(sql: &str, from: &str, (table, column): (&str, &str)) -> bool {
     let (Ok(tokens), Ok(from)) = (code_tokens(sql), code_tokens(from)) else {
         return false;
     };
-    if predicates.is_empty() || from.is_empty() {
+    if !reads_bare(&from, table) || !top_level(&tokens, "having").is_empty() {
         return false;
-    }
-    // Without its guard a predicate may stand alone only where nothing of the caller's but a
-    // comparison could be evaluated on a row before it: one table, no join, no `HAVING`, and
-    // (below) a filter that only compares in front of the predicate.
-    if !guarded {
-        let [(table, _)] = predicates else {
-            return false;
-        };
-        if !reads_bare(&from, table) || !top_level(&tokens, "having").is_empty() {
-            return false;
-        }
     }
     let wheres = top_level(&tokens, "where");
     let [where_at] = wheres[..] else {
@@ -324,25 +308,17 @@ pub(crate) fn filter_holds(
         let Some(end) = group_end(&tokens, i) else {
             return false;
         };
-        if !is_keyword(tokens.get(end), "and") || (!guarded && !only_compares(&tokens[i..end])) {
+        if !is_keyword(tokens.get(end), "and") || !only_compares(&tokens[i..end]) {
             return false;
         }
         i = end + 1;
     }
-    for (k, (table, column)) in predicates.iter().enumerate() {
-        if k > 0 {
-            if !is_keyword(tokens.get(i), "and") {
-                return false;
-            }
-            i += 1;
-        }
-        let Ok(predicate) = tokenize(&tenant_predicate_text(table, column, guarded)) else {
-            return false;
-        };
-        if tokens.get(i..i + predicate.len()) != Some(&predicate[..]) {
-            return false;
-        }
-        i += predicate.len();
+    let Ok(predicate) = tokenize(&tenant_predicate_text(table, column, false)) else {
+        return false;
+    };
+    if tokens.get(i..i + predicate.len()) != Some(&predicate[..]) {
+        return false;
     }
+    i += predicate.len();
     tokens.get(i).is_none() || AFTER_WHERE.iter().any(|w| is_keyword(tokens.get(i), w))
 }
