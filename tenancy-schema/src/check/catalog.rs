@@ -399,7 +399,7 @@ WITH tables AS (
 )
 SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass) AS name,
        tables.table_name,
-       CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END AS body,
+       FUNCTION_SOURCE AS body,
        l.lanname::text AS language,
        p.pronamespace = to_regnamespace('tenancy') AS tenancys,
        lower(p.proname::text) AS function,
@@ -419,7 +419,7 @@ SELECT format('%s on %s, which calls %s',
                        'policy ' || quote_ident(pol.polname::text)),
               c.oid::regclass, p.oid::regprocedure),
        tables.table_name,
-       CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END,
+       FUNCTION_SOURCE,
        l.lanname::text,
        p.pronamespace = to_regnamespace('tenancy'),
        lower(p.proname::text),
@@ -448,7 +448,7 @@ UNION
 SELECT format('constraint %I of domain %s of column %I on %s, which calls %s',
               dc.conname, dc.contypid::regtype, a.attname, c.oid::regclass, p.oid::regprocedure),
        tables.table_name,
-       CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END,
+       FUNCTION_SOURCE,
        l.lanname::text,
        p.pronamespace = to_regnamespace('tenancy'),
        lower(p.proname::text),
@@ -494,6 +494,19 @@ CROSS JOIN LATERAL (
   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 ) e (what, expr)
 WHERE e.expr ~* '(pg_notify|set_config|pg_(try_)?advisory)'";
+
+/// `FUNCTION_SOURCE` in the catalog queries: the text of function `p` that the checks read,
+/// its source, or for a body in standard SQL (`BEGIN ATOMIC`, where `prosrc` is empty) the
+/// definition PostgreSQL prints from the parsed body.
+const FUNCTION_SOURCE: &str =
+    "CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END";
+
+/// [`ROW_CODE_SQL`] with its placeholders filled in.
+fn row_code_sql() -> String {
+    ROW_CODE_SQL
+        .replace("DOMAINS_OF_COLUMN", DOMAINS_OF_COLUMN)
+        .replace("FUNCTION_SOURCE", FUNCTION_SOURCE)
+}
 
 /// `DOMAINS_OF_COLUMN` in [`ROW_CODE_SQL`]: the type of column `a` and every domain under it
 /// (a domain over a domain checks the constraints of both), for a column's domain constraints.
@@ -1797,6 +1810,20 @@ const ODD_OPCLASS: &str = "(SELECT coalesce(max(format(' (%s)', opc.opcname)), '
 /// truncate, their partitions, and those a referential action (CASCADE, SET NULL, SET DEFAULT)
 /// of a write to one of them changes, which PostgreSQL does whatever the writer's privileges
 /// on them, firing their triggers and rules.
+/// Every parent, through any number of levels of inheritance or partitioning, of each table in
+/// the schema bound as `SCHEMA` (a parameter): the child's name, the parent, and the parent's
+/// name when it is in that schema too. Callers add a `WHERE` on the parent `p`.
+const PARENTS_SQL: &str = "WITH RECURSIVE up (child, parent) AS (
+       SELECT c.relname::text, i.inhparent
+       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+       WHERE c.relnamespace = SCHEMA::regnamespace
+       UNION
+       SELECT up.child, i.inhparent FROM up JOIN pg_inherits i ON i.inhrelid = up.parent
+     )
+     SELECT up.child, p.oid::regclass::text AS parent,
+            CASE WHEN p.relnamespace = SCHEMA::regnamespace THEN p.relname::text END AS parent_in_schema
+     FROM up JOIN pg_class p ON p.oid = up.parent";
+
 const WRITTEN_BY_ROLE: &str = "(WITH RECURSIVE written (oid) AS (
   SELECT c.oid FROM pg_class c
   WHERE c.relkind IN ('r', 'p', 'v', 'f')
@@ -2115,7 +2142,7 @@ pub(super) fn load_catalog(
                   AND coalesce((SELECT o.rolsuper OR o.rolbypassrls FROM pg_roles o
                                 WHERE o.oid = p.proowner), false) AS owner_bypasses,
                 k.callable,
-                CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END AS source,
+                FUNCTION_SOURCE AS source,
                 ARRAY(SELECT w.relname::text FROM pg_class w
                       WHERE w.relkind IN ('r', 'p', 'v', 'f')
                         AND w.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace,
@@ -2151,7 +2178,8 @@ pub(super) fn load_catalog(
                 // An event trigger runs on DDL any role may run (ALTER DEFAULT PRIVILEGES for
                 // itself), whoever may EXECUTE its function.
                 "EXISTS (SELECT FROM pg_event_trigger e WHERE e.evtfoid = p.oid AND e.evtenabled <> 'D')",
-            ),
+            )
+            .replace("FUNCTION_SOURCE", FUNCTION_SOURCE),
     ))
     .bind::<Array<Text>, _>(&reachable_roles)
     .load(conn)?;
@@ -2203,13 +2231,12 @@ pub(super) fn load_catalog(
     ))
     .bind::<Array<Text>, _>(&reachable_roles)
     .load(conn)?;
-    let triggers: Vec<TriggerRow> =
-        diesel::sql_query(ROW_CODE_SQL.replace("DOMAINS_OF_COLUMN", DOMAINS_OF_COLUMN))
-            .bind::<T, _>(&o.schema)
-            .load(conn)?;
+    let triggers: Vec<TriggerRow> = diesel::sql_query(row_code_sql())
+        .bind::<T, _>(&o.schema)
+        .load(conn)?;
     let functions: Vec<FunctionRow> = diesel::sql_query(
         "SELECT lower(p.proname::text) AS name,
-                CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END AS body,
+                FUNCTION_SOURCE AS body,
                 l.lanname::text AS language,
                 p.pronamespace = to_regnamespace('tenancy') AS tenancys
          FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
@@ -2218,7 +2245,7 @@ pub(super) fn load_catalog(
          UNION ALL
          -- An operator runs its function wherever code uses it.
          SELECT 'operator ' || o.oprname::text,
-                CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END,
+                FUNCTION_SOURCE,
                 l.lanname::text,
                 p.pronamespace = to_regnamespace('tenancy')
          FROM pg_operator o JOIN pg_proc p ON p.oid = o.oprcode JOIN pg_language l ON l.oid = p.prolang
@@ -2226,7 +2253,7 @@ pub(super) fn load_catalog(
          UNION ALL
          -- A cast runs its function wherever code casts to its type, by `::` or CAST.
          SELECT 'cast ' || lower(t.typname::text),
-                CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END,
+                FUNCTION_SOURCE,
                 l.lanname::text,
                 p.pronamespace = to_regnamespace('tenancy')
          FROM pg_cast c JOIN pg_type t ON t.oid = c.casttarget
@@ -2243,7 +2270,8 @@ pub(super) fn load_catalog(
                 'sql',
                 p.pronamespace = to_regnamespace('tenancy')
          FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
-         WHERE p.oid >= 16384",
+         WHERE p.oid >= 16384"
+            .replace("FUNCTION_SOURCE", FUNCTION_SOURCE),
     )
     .load(conn)?;
     let role_policies: Vec<RolePolicyRow> = diesel::sql_query(for_each_role(ROLE_POLICIES_SQL))
@@ -2306,38 +2334,19 @@ pub(super) fn load_catalog(
         .bind::<T, _>(&o.schema)
         .load(conn)?;
     // A query on a parent returns its children's rows under the parent's policies only.
-    let parents: Vec<ParentRow> = diesel::sql_query(for_each_role(
-        "WITH RECURSIVE up (child, parent) AS (
-           SELECT c.relname::text, i.inhparent
-           FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-           WHERE c.relnamespace = $2::regnamespace
-           UNION
-           SELECT up.child, i.inhparent FROM up JOIN pg_inherits i ON i.inhrelid = up.parent
-         )
-         SELECT up.child, p.oid::regclass::text AS parent,
-                CASE WHEN p.relnamespace = $2::regnamespace THEN p.relname::text END AS parent_in_schema
-         FROM up JOIN pg_class p ON p.oid = up.parent
-         WHERE has_schema_privilege($1, p.relnamespace, 'USAGE')
-           AND has_any_column_privilege($1, p.oid, 'SELECT')
-         ORDER BY 1, 2",
-    ))
+    let parents: Vec<ParentRow> = diesel::sql_query(for_each_role(&format!(
+        "{} WHERE has_schema_privilege($1, p.relnamespace, 'USAGE')
+              AND has_any_column_privilege($1, p.oid, 'SELECT')
+            ORDER BY 1, 2",
+        PARENTS_SQL.replace("SCHEMA", "$2")
+    )))
     .bind::<Array<Text>, _>(&reachable_roles)
     .bind::<T, _>(&o.schema)
     .load(conn)?;
-    let plain_parents: Vec<ParentRow> = diesel::sql_query(
-        "WITH RECURSIVE up (child, parent) AS (
-           SELECT c.relname::text, i.inhparent
-           FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-           WHERE c.relnamespace = $1::regnamespace
-           UNION
-           SELECT up.child, i.inhparent FROM up JOIN pg_inherits i ON i.inhrelid = up.parent
-         )
-         SELECT up.child, p.oid::regclass::text AS parent,
-                CASE WHEN p.relnamespace = $1::regnamespace THEN p.relname::text END AS parent_in_schema
-         FROM up JOIN pg_class p ON p.oid = up.parent
-         WHERE p.relkind <> 'p'
-         ORDER BY 1, 2",
-    )
+    let plain_parents: Vec<ParentRow> = diesel::sql_query(format!(
+        "{} WHERE p.relkind <> 'p' ORDER BY 1, 2",
+        PARENTS_SQL.replace("SCHEMA", "$1")
+    ))
     .bind::<T, _>(&o.schema)
     .load(conn)?;
     // dblink and postgres_fdw connect with the user a mapping names; a mapping for PUBLIC
