@@ -230,7 +230,10 @@ pub(crate) async fn watched<T>(
     statement: impl Future<Output = QueryResult<T>>,
 ) -> Result<T, Error> {
     let before = std::mem::replace(&mut state.failed, true);
+    // Stays set if the future is dropped at the await; an earlier abandoned statement keeps it.
+    let abandoned = std::mem::replace(&mut state.abandoned, true);
     let result = statement.await;
+    state.abandoned = abandoned;
     state.answered(before, &result);
     result.map_err(Error::from)
 }
@@ -345,6 +348,12 @@ pub(crate) struct TxState {
     /// A statement the driver prepared and cached is gone from the server; see
     /// [`crate::statements`]. The connection is closed instead of pooled.
     pub(crate) statements_lost: bool,
+    /// A statement's future was dropped before its answer was read (a timeout of the
+    /// caller's around it): the server may have prepared it under a name the driver never
+    /// learned, which no end of the transaction closes and the next tenant's raw SQL would
+    /// read in `pg_prepared_statements`, or may still be running it. The transaction goes on
+    /// as [`TxState::failed`] says; its connection is then closed instead of pooled.
+    pub(crate) abandoned: bool,
 }
 
 impl Default for TxState {
@@ -360,6 +369,7 @@ impl Default for TxState {
             unwatched: false,
             raw_sql: false,
             statements_lost: false,
+            abandoned: false,
         }
     }
 }

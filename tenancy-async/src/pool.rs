@@ -116,11 +116,32 @@ impl bb8::ManageConnection for SessionManager {
 
     fn has_broken(&self, conn: &mut SessionConn) -> bool {
         conn.state.forget_opening();
-        // `is_broken` also sees a connection whose socket is already closed.
-        conn.state.in_flight
+        let busy = conn.state.in_flight
             || conn.state.open
-            || conn.state.statements_lost
-            || conn.transaction_open()
-            || PoolableConnection::is_broken(&mut conn.conn)
+            || conn.state.abandoned
+            || conn.transaction_open();
+        if busy {
+            cancel_running(&conn.conn);
+        }
+        // `is_broken` also sees a connection whose socket is already closed.
+        busy || conn.state.statements_lost || PoolableConnection::is_broken(&mut conn.conn)
+    }
+}
+
+/// Asks the server to cancel what `conn`'s session may still be running, as the connection is
+/// closed: PostgreSQL notices a closed socket only when the running statement ends, so a
+/// statement of a dropped request (a `pg_sleep`, a wait on a row lock) would otherwise run on,
+/// holding its locks and a server connection outside the pool's count, and a client that
+/// drops requests in a loop would fill the server's connection slots for every tenant. The
+/// request goes out on a connection of its own, from a task of the current runtime (none
+/// without one); cancelling a session that already finished is no error, and nothing else
+/// runs on this one any more.
+fn cancel_running(conn: &AsyncPgConnection) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let token = conn.cancel_token();
+        runtime.spawn(async move {
+            // Nothing to do about a failure: the session ends once its statement does.
+            let _ = token.cancel_query(tokio_postgres::NoTls).await;
+        });
     }
 }

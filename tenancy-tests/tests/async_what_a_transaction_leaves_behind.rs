@@ -869,3 +869,144 @@ async fn cancelled_ends(rls: Rls, pipeline: bool, a: TenantId, b: TenantId, labe
     assert_async_sessions_clean(&victim, label).await;
     sent
 }
+
+/// A statement dropped inside the closure after it was written but before its answer (a
+/// timeout of the caller's): the server prepared it under a name the driver never learned, so
+/// no end of the transaction closes it, and tenant B's raw SQL on the next checkout would read
+/// its text, literals included, in `pg_prepared_statements`. The transaction still commits the
+/// work after it; the connection is closed instead of pooled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_dropped_before_its_answer_leaves_its_text_to_no_later_checkout() {
+    #[derive(QueryableByName, Debug)]
+    struct Named {
+        #[diesel(sql_type = Text)]
+        statement: String,
+    }
+    /// Polls `statement` once, which writes it on the connection, and drops it.
+    async fn written_then_dropped<F: Future>(statement: F) -> bool {
+        let mut statement = std::pin::pin!(statement);
+        std::future::poll_fn(|cx| std::task::Poll::Ready(statement.as_mut().poll(cx).is_ready()))
+            .await
+    }
+    for (rls, pipeline) in Rls::all_async() {
+        let label = format!("{rls:?} pipelined={pipeline}");
+        let (a, b) = rls.two_tenants();
+        let t = async_tenancy_with(rls, 1, pipeline).await;
+        for dropped in [false, true] {
+            let secret = format!("of tenant a {}", uuid::Uuid::now_v7().simple());
+            let sql = format!("SELECT '{secret}'::text AS statement");
+            t.transaction(a, async |tx| {
+                // Opened first (pipelined or not), so the dropped statement is a plain one.
+                titles_in(tx).await?;
+                if dropped {
+                    let done =
+                        written_then_dropped(tx.load_sql::<_, Named>(diesel::sql_query(&sql)))
+                            .await;
+                    assert!(!done, "{label}");
+                } else {
+                    tx.load_sql::<_, Named>(diesel::sql_query(&sql)).await?;
+                }
+                titles_in(tx).await
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{label} dropped={dropped}: {e}"));
+            let seen: Vec<Named> = t
+                .transaction(b, async |tx| {
+                    // A typed statement of B's own, which the listing must show.
+                    titles_in(tx).await?;
+                    tx.load_sql(diesel::sql_query(
+                        "SELECT statement FROM pg_prepared_statements",
+                    ))
+                    .await
+                })
+                .await
+                .expect("B lists the connection's prepared statements");
+            assert!(
+                seen.iter().any(|s| s.statement.contains("\"posts\"")),
+                "{label}: B's own statement is listed: {seen:?}"
+            );
+            assert!(
+                seen.iter().all(|s| !s.statement.contains(&secret)),
+                "{label} dropped={dropped}: {seen:?}"
+            );
+            assert_async_sessions_clean(&t, &label).await;
+        }
+    }
+}
+
+/// A's titles inside its transaction, to open it before what the test drops.
+async fn titles_in(tx: &mut tenancy_async::AsyncTenantTx<'_>) -> Result<(), Error> {
+    tx.load::<_, String>(posts::table.select(posts::title))
+        .await
+        .map(drop)
+}
+
+/// Requests dropped while their statement runs (a client gone, a timeout): PostgreSQL sees a
+/// closed socket only once the statement ends, so without a cancel the statement would run on
+/// with its row locks, on a server connection the pool no longer counts, and a client dropping
+/// requests in a loop would fill the server's connection slots for every tenant. Each dropped
+/// request's statement is cancelled as its connection is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_requests_statement_ends_with_its_connection() {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    for rls in [Rls::On, Rls::OnNative] {
+        for pipeline in [false, true] {
+            let label = format!("{rls:?} pipelined={pipeline}");
+            let name = format!("dropped{}", uuid::Uuid::now_v7().simple());
+            let (a, _) = rls.two_tenants();
+            let size = 2;
+            let t = async_tenancy_named(rls, size, pipeline, Some(&name)).await;
+            for _ in 0..8 {
+                let request = t.transaction(a, async |tx| {
+                    tx.update(posts::table)
+                        .filter(posts::id.eq(1))
+                        .set(posts::title.eq("a one"))
+                        .execute()
+                        .await?;
+                    tx.execute(diesel::sql_query("SELECT pg_sleep(30)")).await?;
+                    Ok::<_, Error>(())
+                });
+                assert!(
+                    tokio::time::timeout(Duration::from_millis(150), request)
+                        .await
+                        .is_err()
+                );
+            }
+            // Cancels travel on connections of their own: wait for the backends to go.
+            let mut owner = rls.owner();
+            let mut running = i64::MAX;
+            for _ in 0..50 {
+                running = diesel::sql_query(format!(
+                    "SELECT count(*) AS n FROM pg_stat_activity
+                     WHERE application_name = '{name}' AND query LIKE '%pg_sleep(30)%' AND state = 'active'"
+                ))
+                .get_result::<Count>(&mut owner)
+                .expect("pg_stat_activity")
+                .n;
+                if running == 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert_eq!(running, 0, "{label}: dropped statements still running");
+            // The row the dropped requests updated is free again at once.
+            let next = tokio::time::timeout(
+                Duration::from_secs(5),
+                t.transaction(a, async |tx| {
+                    tx.update(posts::table)
+                        .filter(posts::id.eq(1))
+                        .set(posts::title.eq("a one"))
+                        .execute()
+                        .await
+                }),
+            )
+            .await;
+            assert!(matches!(next, Ok(Ok(1))), "{label}: {next:?}");
+            assert_async_sessions_clean(&t, &label).await;
+        }
+    }
+}
