@@ -1940,3 +1940,86 @@ fn a_rows_comparison_runs_behind_the_tenant_predicate() {
         assert_b_untouched(rls, b, &context);
     }
 }
+
+/// A `LIKE` pattern that ends with its escape character fails in PostgreSQL only once matching
+/// reaches that character, so only on rows whose text matches the pattern up to it; with row
+/// level security off, an index recheck (a trigram index on the column) or the planner's
+/// estimate over the column's most common values ran the comparison on other tenants' rows
+/// ahead of the tenant predicate, and the error told, character by character, another tenant's
+/// text. Such a pattern is refused before it is sent, typed or through a held transaction's
+/// every statement kind; one PostgreSQL accepts (the escape itself escaped, another escape
+/// character, none) goes out and finds the tenant's own rows only.
+#[test]
+fn like_patterns_that_end_with_their_escape_are_refused() {
+    fn refused(r: Result<impl std::fmt::Debug, Error>, context: &str) {
+        assert!(
+            matches!(
+                unsafe_sql(r, context),
+                SqlTextError::LikePatternEndsWithEscape
+            ),
+            "{context}"
+        );
+    }
+    for rls in Rls::all() {
+        let (a, _) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        let context = format!("{rls:?}");
+        for pattern in ["%two\\", "%two\\\\\\", "\\"] {
+            let context = format!("{context} {pattern:?}");
+            let r = t.transaction(a, |tx| {
+                tx.load::<_, String>(
+                    posts::table
+                        .filter(posts::title.like(pattern))
+                        .select(posts::title),
+                )
+            });
+            refused(r, &context);
+            let r = t.transaction(a, |tx| {
+                tx.count(posts::table.filter(posts::title.ilike(pattern)))
+            });
+            refused(r, &context);
+            let r = t.transaction(a, |tx| {
+                tx.update(posts::table)
+                    .filter(posts::title.not_like(pattern))
+                    .set(posts::slug.eq("x"))
+                    .execute()
+            });
+            refused(r, &context);
+            let r = t.transaction(a, |tx| {
+                tx.delete(posts::table)
+                    .filter(posts::title.not_ilike(pattern))
+                    .execute()
+            });
+            refused(r, &context);
+        }
+        // Another escape character, bound by `.escape(..)`.
+        let r = t.transaction(a, |tx| {
+            tx.load::<_, String>(
+                posts::table
+                    .filter(posts::title.like("%two!").escape('!'))
+                    .select(posts::title),
+            )
+        });
+        refused(r, &context);
+        // Patterns PostgreSQL accepts go out, and match the tenant's own rows only.
+        let own = |pattern: &str, escape: Option<char>| {
+            t.transaction(a, |tx| {
+                let matching = posts::title.like(pattern.to_owned());
+                match escape {
+                    None => {
+                        tx.load::<_, String>(posts::table.filter(matching).select(posts::title))
+                    }
+                    Some(c) => tx.load::<_, String>(
+                        posts::table.filter(matching.escape(c)).select(posts::title),
+                    ),
+                }
+            })
+            .unwrap_or_else(|e| panic!("{context} {pattern:?}: {e}"))
+        };
+        assert_eq!(own("a one", None), ["a one"], "{context}");
+        assert_eq!(own("%two\\\\", None), Vec::<String>::new(), "{context}");
+        assert_eq!(own("%two\\", Some('!')), Vec::<String>::new(), "{context}");
+        assert_eq!(own("%two!!", Some('!')), Vec::<String>::new(), "{context}");
+        assert_eq!(own("%one", None), ["a one"], "{context}");
+    }
+}

@@ -1166,3 +1166,53 @@ async fn array_constructors_over_a_rows_values_are_refused() {
         assert_async_sessions_clean(&t, &run).await;
     }
 }
+
+/// A `LIKE` pattern that ends with its escape character, which PostgreSQL fails only on rows
+/// matching it up to that character (another tenant's, on an index recheck or in the
+/// planner's estimate), is refused before it is sent, pipelined or not; one PostgreSQL accepts
+/// goes out and finds the tenant's own rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn like_patterns_that_end_with_their_escape_are_refused() {
+    for (_rls, run, a, _b, t) in each_run(2).await {
+        let r = t
+            .transaction(a, async |tx| {
+                tx.load::<_, String>(
+                    posts::table
+                        .filter(posts::title.like("%two\\"))
+                        .select(posts::title),
+                )
+                .await
+            })
+            .await;
+        assert!(
+            matches!(unsafe_sql(r, &run), SqlTextError::LikePatternEndsWithEscape),
+            "{run}"
+        );
+        let r = t
+            .transaction(a, async |tx| {
+                tx.update(posts::table)
+                    .filter(posts::title.ilike("%two!").escape('!'))
+                    .set(posts::slug.eq("x"))
+                    .execute()
+                    .await
+            })
+            .await;
+        assert!(
+            matches!(unsafe_sql(r, &run), SqlTextError::LikePatternEndsWithEscape),
+            "{run}"
+        );
+        let own = t
+            .transaction(a, async |tx| {
+                tx.load::<_, String>(
+                    posts::table
+                        .filter(posts::title.like("%one\\\\").or(posts::title.like("%one")))
+                        .select(posts::title),
+                )
+                .await
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{run}: {e}"));
+        assert_eq!(own, ["a one"], "{run}");
+        assert_async_sessions_clean(&t, &run).await;
+    }
+}

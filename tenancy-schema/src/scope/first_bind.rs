@@ -23,6 +23,8 @@ use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Uuid as SqlUuid;
 use uuid::Uuid;
 
+use crate::sql_lexer::LikePattern;
+
 /// How tenancy's own SQL names the tenant: always the statement's first parameter.
 pub(crate) const TENANT_PARAM: &str = "$1";
 
@@ -72,20 +74,32 @@ impl ToSql<SqlUuid, Pg> for TenantBind {
     }
 }
 
-/// A statement's SQL text as rendered and checked, and whether Diesel may keep it prepared.
+/// A statement's SQL text as rendered and checked, whether Diesel may keep it prepared, and
+/// the `LIKE` patterns it binds, whose values are read as it is sent ([`super::like`]).
 #[derive(Debug, Clone)]
 pub struct Sent {
     pub(crate) sql: Arc<str>,
     pub(crate) safe_to_cache: bool,
+    pub(crate) like: Arc<[LikePattern]>,
 }
 
 impl Sent {
+    /// The statement `sql`, which Diesel may keep prepared when `safe_to_cache`.
+    pub(crate) fn new(sql: Arc<str>, safe_to_cache: bool) -> Self {
+        let like = crate::sql_lexer::bound_like_patterns(&sql).into();
+        Self {
+            sql,
+            safe_to_cache,
+            like,
+        }
+    }
+
     /// Renders `statement` (whose text binds the tenant first, see [`Reserved`]) for sending.
     pub(crate) fn render<S: QueryFragment<Pg> + ?Sized>(statement: &S) -> QueryResult<Self> {
-        Ok(Self {
-            sql: super::named::render(statement)?.into(),
-            safe_to_cache: statement.is_safe_to_cache_prepared(&Pg)?,
-        })
+        Ok(Self::new(
+            super::named::render(statement)?.into(),
+            statement.is_safe_to_cache_prepared(&Pg)?,
+        ))
     }
 
     /// `text` sent in front of `self`'s.
@@ -93,10 +107,7 @@ impl Sent {
         if text.is_empty() {
             return self.clone();
         }
-        Self {
-            sql: format!("{text}{}", self.sql).into(),
-            safe_to_cache: self.safe_to_cache,
-        }
+        Self::new(format!("{text}{}", self.sql).into(), self.safe_to_cache)
     }
 
     /// What a tenant statement pushes on every walk but the one that collects its binds.
@@ -143,6 +154,7 @@ pub(crate) fn walk_sent<'b, S: Statement + ?Sized>(
     mut out: AstPass<'_, 'b, Pg>,
 ) -> QueryResult<()> {
     if bind.push(&mut out)? {
+        super::like::check_bound_patterns(statement, &sent.like)?;
         return statement.walk_statement(out);
     }
     sent.push(&mut out);

@@ -108,7 +108,7 @@ fn bound_bigint<E: QueryFragment<Pg>>(expression: &E) -> QueryResult<Option<i64>
 const BIGINT_OID: u32 = 20;
 
 /// A `BIGINT` needs no lookup; a type that does is not a limit tenancy writes as a number.
-struct NoLookup;
+pub(super) struct NoLookup;
 
 impl PgMetadataLookup for NoLookup {
     fn lookup_type(&mut self, _type_name: &str, _schema: Option<&str>) -> PgTypeMetadata {

@@ -63,6 +63,7 @@ mod error;
 mod first_bind;
 mod global;
 mod insert;
+mod like;
 mod limit;
 mod named;
 mod plan;

@@ -112,10 +112,7 @@ fn rewritten<Q: TenantQuery>(
         replaced_at(&planned.sql, rest, removed, inserted)
             .is_some_and(|at| crate::sql_lexer::is_code_at(rest, at, inserted))
     });
-    Ok(same.then(|| Sent {
-        sql: sql.into(),
-        safe_to_cache: planned.safe_to_cache,
-    }))
+    Ok(same.then(|| Sent::new(sql.into(), planned.safe_to_cache)))
 }
 
 /// Where `sent` is `planned` with `removed` replaced by `inserted` at one place, if it is.

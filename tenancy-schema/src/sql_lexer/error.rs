@@ -121,6 +121,16 @@ pub enum SqlTextError {
         "an ARRAY[..] constructor over a row's values (`{0}`) is evaluated on rows of every tenant before the tenant predicate, and fails on some of them: bind the array's values instead (`.eq_any(vec)`, a `Vec` bound as an array) or build it from the loaded rows"
     )]
     RowValuesInArray(String),
+    /// A `LIKE` or `ILIKE` pattern, bound as a value, that ends with its escape character left
+    /// unescaped. PostgreSQL fails such a pattern only once matching reaches that character,
+    /// that is only on a row whose text matches the pattern up to it, and it may compare rows
+    /// before the tenant predicate has passed them (an index recheck, its estimate over a
+    /// column's most common values): the failure would tell whether another tenant has that
+    /// text. A pattern PostgreSQL accepts is never refused.
+    #[error(
+        "a LIKE pattern ends with its escape character, which PostgreSQL fails only on rows that match the pattern up to it, whichever tenant's they are: escape the escape character itself (`\\\\` for a backslash) or drop it"
+    )]
+    LikePatternEndsWithEscape,
     /// A backslash in a string literal that makes the text read differently when
     /// `standard_conforming_strings` is off.
     #[error(

@@ -12,6 +12,7 @@ mod assignments;
 mod error;
 mod fragment;
 mod lexer;
+mod like;
 mod names;
 #[cfg(feature = "check")]
 mod statements;
@@ -29,6 +30,7 @@ pub(crate) use fragment::{
 };
 #[cfg(feature = "check")]
 pub(crate) use lexer::{Token, code_start, tokenize};
+pub(crate) use like::{LikeEscape, LikePattern, bound_like_patterns, ends_with_escape};
 pub(crate) use names::{
     DYNAMIC_SQL, NameUse, STATISTICS_VIEWS, UseKind, names, tenant_statement_names,
 };

@@ -772,3 +772,57 @@ fn array_constructors_of_a_tenant_statement_hold_values_only() {
         assert!(names(sql).is_ok(), "{sql}");
     }
 }
+
+#[test]
+fn like_patterns_bound_as_values_are_found_with_their_escape() {
+    use super::like::{LikeEscape, LikePattern};
+    let found = bound_like_patterns(
+        r#"SELECT 1 FROM "posts" WHERE ("posts"."title" LIKE $2) AND ("posts"."slug" NOT ILIKE $3 ESCAPE $4) AND "posts"."body" ~~* $5 AND "posts"."x" LIKE 'a' AND "posts"."y" LIKE $6 ESCAPE '!' AND "posts"."tenant_id" = $1"#,
+    );
+    assert_eq!(
+        found,
+        [
+            LikePattern {
+                param: 2,
+                escape: LikeEscape::Backslash
+            },
+            LikePattern {
+                param: 3,
+                escape: LikeEscape::Param(4)
+            },
+            LikePattern {
+                param: 5,
+                escape: LikeEscape::Backslash
+            },
+            LikePattern {
+                param: 6,
+                escape: LikeEscape::Unknown
+            },
+        ]
+    );
+    // Inside a literal, a quoted name or a comment, `LIKE` is no operator.
+    assert!(bound_like_patterns(r#"SELECT 'x LIKE $2', "like" FROM t /* LIKE $3 */"#).is_empty());
+}
+
+#[test]
+fn a_pattern_ends_with_its_escape_only_when_an_odd_run_of_it_closes_it() {
+    for (pattern, escape, ends) in [
+        ("abc", "\\", false),
+        ("abc\\", "\\", true),
+        ("abc\\\\", "\\", false),
+        ("abc\\\\\\", "\\", true),
+        ("\\", "\\", true),
+        ("", "\\", false),
+        ("a!b!", "!", true),
+        ("a!!", "!", false),
+        ("ab\\", "!", false),
+        ("x€€€", "€", true),
+        ("abc\\", "", false),
+    ] {
+        assert_eq!(
+            ends_with_escape(pattern.as_bytes(), escape.as_bytes()),
+            ends,
+            "{pattern:?} {escape:?}"
+        );
+    }
+}

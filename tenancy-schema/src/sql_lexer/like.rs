@@ -1,0 +1,93 @@
+//! The `LIKE` patterns a statement takes as bound values.
+//!
+//! PostgreSQL fails a `LIKE` whose pattern ends with its escape character ("LIKE pattern must
+//! not end with escape character"), but only once matching reaches that character, that is
+//! only on a row whose text matches the pattern up to it. Where the comparison runs on rows
+//! before the tenant predicate has passed them (an index recheck, the planner's estimate over
+//! a column's most common values), that error tells whether another tenant has the text. The
+//! statement's text names which parameters are patterns and what escapes them; their values
+//! are read when the statement is sent (`crate::scope::like`).
+
+use super::lexer::{Token, tokenize};
+
+/// What escapes a pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LikeEscape {
+    /// No `ESCAPE` clause: a backslash.
+    Backslash,
+    /// `ESCAPE $n`, as Diesel's `.escape(c)` binds the character.
+    Param(u64),
+    /// `ESCAPE` followed by anything else (a fragment's literal): not known from the text.
+    Unknown,
+}
+
+/// A pattern bound as parameter `$param`, and its escape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LikePattern {
+    pub(crate) param: u64,
+    pub(crate) escape: LikeEscape,
+}
+
+/// The operators that take the pattern on their right: `LIKE` and `ILIKE` (after `NOT` too),
+/// and the operators they stand for.
+fn takes_pattern(token: &Token) -> bool {
+    match token {
+        Token::Ident {
+            name,
+            quoted: false,
+        } => name == "like" || name == "ilike",
+        Token::Operator(op) => matches!(op.as_str(), "~~" | "~~*" | "!~~" | "!~~*"),
+        _ => false,
+    }
+}
+
+/// Every pattern of `sql` that is a bound parameter right after its operator, with its escape.
+/// A pattern written any other way (a literal, an expression) is not listed. Text that does not
+/// split into tokens lists nothing: it was refused before it could be sent.
+pub(crate) fn bound_like_patterns(sql: &str) -> Vec<LikePattern> {
+    let Ok(tokens) = tokenize(sql) else {
+        return Vec::new();
+    };
+    let code: Vec<&Token> = tokens.iter().filter(|t| **t != Token::Comment).collect();
+    let mut found = Vec::new();
+    for (i, token) in code.iter().enumerate() {
+        if !takes_pattern(token) {
+            continue;
+        }
+        let Some(Token::Param(param)) = code.get(i + 1) else {
+            continue;
+        };
+        let escape = match code.get(i + 2) {
+            Some(Token::Ident {
+                name,
+                quoted: false,
+            }) if name == "escape" => match code.get(i + 3) {
+                Some(Token::Param(n)) => LikeEscape::Param(*n),
+                _ => LikeEscape::Unknown,
+            },
+            _ => LikeEscape::Backslash,
+        };
+        found.push(LikePattern {
+            param: *param,
+            escape,
+        });
+    }
+    found
+}
+
+/// Whether `pattern` ends with its `escape` character left unescaped, which PostgreSQL fails on
+/// the rows the pattern matches up to it. A run of escape characters at the end pairs up from
+/// its start (the character in front of it is no escape character, so it begins unescaped):
+/// an odd run leaves the last one escaping nothing.
+pub(crate) fn ends_with_escape(pattern: &[u8], escape: &[u8]) -> bool {
+    if escape.is_empty() {
+        return false;
+    }
+    let mut rest = pattern;
+    let mut run = 0usize;
+    while let Some(front) = rest.strip_suffix(escape) {
+        rest = front;
+        run += 1;
+    }
+    run % 2 == 1
+}
