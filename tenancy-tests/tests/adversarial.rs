@@ -2001,6 +2001,28 @@ fn like_patterns_that_end_with_their_escape_are_refused() {
             )
         });
         refused(r, &context);
+        // A pattern computed from bound values, which tenancy cannot read: refused whatever
+        // it computes, as PostgreSQL takes it for a constant too.
+        let r = t.transaction(a, |tx| {
+            tx.load::<_, String>(
+                posts::table
+                    .filter(posts::title.like("%two".into_sql::<Text>().concat("\\")))
+                    .select(posts::title),
+            )
+        });
+        assert!(
+            matches!(unsafe_sql(r, &context), SqlTextError::ComputedLikePattern),
+            "{context}"
+        );
+        // One that names a column differs from row to row, and goes out.
+        let r = t.transaction(a, |tx| {
+            tx.load::<_, String>(
+                posts::table
+                    .filter(posts::title.like(posts::slug.concat("%")))
+                    .select(posts::title),
+            )
+        });
+        assert!(r.is_ok(), "{context}: {r:?}");
         // Patterns PostgreSQL accepts go out, and match the tenant's own rows only.
         let own = |pattern: &str, escape: Option<char>| {
             t.transaction(a, |tx| {

@@ -131,6 +131,14 @@ pub enum SqlTextError {
         "a LIKE pattern ends with its escape character, which PostgreSQL fails only on rows that match the pattern up to it, whichever tenant's they are: escape the escape character itself (`\\\\` for a backslash) or drop it"
     )]
     LikePatternEndsWithEscape,
+    /// A `LIKE` or `ILIKE` pattern computed from bound values and nothing of a row
+    /// (`$2 || $3`, `lower($2)`): PostgreSQL takes it for a constant, so it may run it on
+    /// other tenants' rows before the tenant predicate as it may a bound pattern, and its value
+    /// is not one tenancy reads to refuse one that ends with its escape character.
+    #[error(
+        "a LIKE pattern computed from bound values is tested on rows of every tenant before the tenant predicate where it ends with its escape character, and tenancy cannot read the value it computes: bind the whole pattern as one value (`.like(format!(\"%{{text}}%\"))`)"
+    )]
+    ComputedLikePattern,
     /// A backslash in a string literal that makes the text read differently when
     /// `standard_conforming_strings` is off.
     #[error(

@@ -8,6 +8,7 @@
 //! statement's text names which parameters are patterns and what escapes them; their values
 //! are read when the statement is sent (`crate::scope::like`).
 
+use super::error::SqlTextError;
 use super::lexer::{Token, tokenize};
 
 /// What escapes a pattern.
@@ -73,6 +74,100 @@ pub(crate) fn bound_like_patterns(sql: &str) -> Vec<LikePattern> {
         });
     }
     found
+}
+
+/// The words that end a pattern operand at its own level: what follows a condition, and the
+/// clauses after one.
+const OPERAND_ENDS: &[&str] = &[
+    "and",
+    "or",
+    "escape",
+    "collate",
+    "then",
+    "when",
+    "else",
+    "end",
+    "from",
+    "where",
+    "group",
+    "order",
+    "limit",
+    "offset",
+    "having",
+    "for",
+    "returning",
+    "union",
+    "intersect",
+    "except",
+    "window",
+    "on",
+    "is",
+    "isnull",
+    "notnull",
+];
+
+/// The comparison operators, which bind looser than `LIKE`: they end its operand.
+const COMPARISONS: &[&str] = &["=", "<>", "!=", "<", ">", "<=", ">="];
+
+/// Refuses a pattern computed from bound values and nothing of a row (`$2 || $3`,
+/// `lower($2)`, `ANY ($2)`): PostgreSQL treats it as a constant, so it may run it on other
+/// tenants' rows as a bound pattern (see the module), and its value is not one tenancy can
+/// read. A bound pattern on its own is read as the statement is sent; one that names a column
+/// differs from row to row and is only tested on rows the tenant predicate passed; a literal
+/// is the SQL text's own.
+pub(super) fn check_computed_patterns(tokens: &[Token]) -> Result<(), SqlTextError> {
+    for (i, token) in tokens.iter().enumerate() {
+        if !takes_pattern(token) {
+            continue;
+        }
+        let operand = pattern_operand(&tokens[i + 1..]);
+        let params = operand
+            .iter()
+            .filter(|t| matches!(t, Token::Param(_)))
+            .count();
+        // A bound pattern on its own, cast or not (`$2::text`): read as it is sent.
+        let bare = match operand {
+            [Token::Param(_)] => true,
+            [Token::Param(_), Token::Operator(cast), ..] => cast == "::" && params == 1,
+            _ => false,
+        };
+        if params > 0 && !bare && !names_a_column(operand) {
+            return Err(SqlTextError::ComputedLikePattern);
+        }
+    }
+    Ok(())
+}
+
+/// The tokens of the pattern operand at the start of `tokens`: up to the end of its level (a
+/// closing parenthesis or a comma), a word that ends it, or a comparison.
+fn pattern_operand(tokens: &[Token]) -> &[Token] {
+    let mut depth = 0usize;
+    for (k, token) in tokens.iter().enumerate() {
+        match token {
+            Token::Punct('(') => depth += 1,
+            Token::Punct(')' | ',' | ';') if depth == 0 => return &tokens[..k],
+            Token::Punct(')') => depth -= 1,
+            Token::Ident {
+                name,
+                quoted: false,
+            } if depth == 0 && OPERAND_ENDS.contains(&name.as_str()) => return &tokens[..k],
+            Token::Operator(op) if depth == 0 && COMPARISONS.contains(&op.as_str()) => {
+                return &tokens[..k];
+            }
+            _ => {}
+        }
+    }
+    tokens
+}
+
+/// Whether `operand` names something of a row: a name that is neither called (`lower(`) nor a
+/// type after `::`.
+fn names_a_column(operand: &[Token]) -> bool {
+    operand.iter().enumerate().any(|(k, token)| {
+        matches!(token, Token::Ident { .. })
+            && operand.get(k + 1) != Some(&Token::Punct('('))
+            && !(k > 0 && matches!(&operand[k - 1], Token::Operator(op) if op == "::"))
+    })
 }
 
 /// Whether `pattern` ends with its `escape` character left unescaped, which PostgreSQL fails on

@@ -173,6 +173,7 @@ fn names_in(sql: &str, tenant_statement: bool) -> Result<Vec<NameUse>, SqlTextEr
     check_dynamic(&tokens)?;
     if tenant_statement {
         check_array_constructors(&tokens)?;
+        super::like::check_computed_patterns(&tokens)?;
     }
     let mut out = Vec::new();
     for (i, token) in tokens.iter().enumerate() {

@@ -826,3 +826,34 @@ fn a_pattern_ends_with_its_escape_only_when_an_odd_run_of_it_closes_it() {
         );
     }
 }
+
+#[test]
+fn like_patterns_computed_from_values_alone_are_refused() {
+    let computed = |filter: &str| {
+        let sql = format!(r#"SELECT "posts"."id" FROM "posts" WHERE {filter}"#);
+        matches!(
+            tenant_statement_names(&sql),
+            Err(SqlTextError::ComputedLikePattern)
+        )
+    };
+    for filter in [
+        r#"("posts"."title" LIKE ($2 || $3))"#,
+        r#"("posts"."title" ILIKE lower($2))"#,
+        r#"("posts"."title" NOT LIKE concat($2, '%') ESCAPE $3)"#,
+        r#""posts"."title" LIKE $2 || '%' AND "posts"."id" = $3"#,
+        r#""posts"."title" ~~ ANY ($2)"#,
+    ] {
+        assert!(computed(filter), "{filter}");
+    }
+    for filter in [
+        r#"("posts"."title" LIKE $2)"#,
+        r#"("posts"."title" LIKE $2 ESCAPE $3)"#,
+        r#"("posts"."title" LIKE $2 COLLATE "C")"#,
+        r#"("posts"."title" LIKE ("posts"."slug" || $2))"#,
+        r#"("posts"."title" LIKE 'a%' || 'b')"#,
+        r#"("posts"."title" LIKE $2) AND (lower($3) = "posts"."slug")"#,
+        r#"("posts"."title" LIKE $2::text)"#,
+    ] {
+        assert!(!computed(filter), "{filter}");
+    }
+}
