@@ -1324,6 +1324,129 @@ const CASES: &[Case] = &[
         breaks: "CREATE TABLE gadget_names AS SELECT name FROM gadgets; GRANT SELECT ON gadget_names TO tenancy_app",
         fix: "REVOKE SELECT ON gadget_names FROM tenancy_app",
     },
+    // The same copy wherever it is and however it is read: in another schema, in schema
+    // tenancy beside tenancy's own tables, in information_schema; through a column grant, a
+    // grant to a login of the application role, a policy for that login that does not read
+    // the tenant context, a partition granted alone, a view over a copy it may not read.
+    Case {
+        id: "TEN054",
+        object: "table gadget_reports.gadget_names",
+        breaks: "CREATE SCHEMA gadget_reports; CREATE TABLE gadget_reports.gadget_names AS SELECT name FROM gadgets; GRANT USAGE ON SCHEMA gadget_reports TO tenancy_app; GRANT SELECT ON gadget_reports.gadget_names TO tenancy_app",
+        fix: "DROP SCHEMA gadget_reports CASCADE",
+    },
+    Case {
+        id: "TEN054",
+        object: "table tenancy.gadget_export",
+        breaks: "CREATE TABLE tenancy.gadget_export AS SELECT tenant_id AS tenant, name FROM gadgets; GRANT SELECT ON tenancy.gadget_export TO PUBLIC",
+        fix: "DROP TABLE tenancy.gadget_export",
+    },
+    Case {
+        id: "TEN054",
+        object: "table information_schema.gadget_names",
+        breaks: "CREATE TABLE information_schema.gadget_names AS SELECT name FROM gadgets; GRANT SELECT ON information_schema.gadget_names TO PUBLIC",
+        fix: "DROP TABLE information_schema.gadget_names",
+    },
+    Case {
+        id: "TEN054",
+        object: "table gadget_labels",
+        breaks: "CREATE TABLE gadget_labels AS SELECT name FROM gadgets; GRANT SELECT (name) ON gadget_labels TO tenancy_app",
+        fix: "DROP TABLE gadget_labels",
+    },
+    Case {
+        id: "TEN054",
+        object: "table gadget_titles",
+        breaks: "CREATE ROLE gadget_title_login LOGIN IN ROLE tenancy_app; CREATE TABLE gadget_titles AS SELECT name FROM gadgets; GRANT SELECT ON gadget_titles TO gadget_title_login",
+        fix: "DROP TABLE gadget_titles; DROP ROLE gadget_title_login",
+    },
+    Case {
+        id: "TEN054",
+        object: "table gadget_captions",
+        breaks: "CREATE ROLE gadget_caption_login LOGIN IN ROLE tenancy_app; CREATE TABLE gadget_captions AS SELECT name FROM gadgets; ALTER TABLE gadget_captions ENABLE ROW LEVEL SECURITY; CREATE POLICY readers ON gadget_captions FOR SELECT TO gadget_caption_login USING (true); GRANT SELECT ON gadget_captions TO tenancy_app",
+        fix: "DROP TABLE gadget_captions; DROP ROLE gadget_caption_login",
+    },
+    Case {
+        id: "TEN054",
+        object: "table gadget_exports_all",
+        breaks: "CREATE TABLE gadget_exports (name text) PARTITION BY LIST (name); CREATE TABLE gadget_exports_all PARTITION OF gadget_exports DEFAULT; INSERT INTO gadget_exports SELECT name FROM gadgets; GRANT SELECT ON gadget_exports_all TO tenancy_app",
+        fix: "DROP TABLE gadget_exports",
+    },
+    Case {
+        id: "TEN054",
+        object: "view gadget_summaries",
+        breaks: "CREATE SCHEMA gadget_copies; CREATE TABLE gadget_copies.names AS SELECT name FROM gadgets; CREATE VIEW gadget_summaries AS SELECT name FROM gadget_copies.names; GRANT SELECT ON gadget_summaries TO tenancy_app",
+        fix: "DROP VIEW gadget_summaries; DROP SCHEMA gadget_copies CASCADE",
+    },
+    // A view (or materialized view) owned by a role whose user mapping logs in as a
+    // superuser: reading it reads the foreign table through the owner's mapping, whatever
+    // the application role's own mappings are.
+    Case {
+        id: "TEN076",
+        object: "view gadget_directory",
+        breaks: "CREATE EXTENSION IF NOT EXISTS postgres_fdw; CREATE SERVER loopback_views FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'postgres'); CREATE ROLE gadget_reporter NOLOGIN; CREATE USER MAPPING FOR gadget_reporter SERVER loopback_views OPTIONS (user 'postgres'); CREATE SCHEMA remote_gadgets; GRANT USAGE ON SCHEMA remote_gadgets TO gadget_reporter; CREATE FOREIGN TABLE remote_gadgets.names (name text) SERVER loopback_views OPTIONS (schema_name 'public', table_name 'gadgets'); ALTER FOREIGN TABLE remote_gadgets.names OWNER TO gadget_reporter; CREATE VIEW gadget_directory AS SELECT name FROM remote_gadgets.names; ALTER VIEW gadget_directory OWNER TO gadget_reporter; GRANT SELECT ON gadget_directory TO tenancy_app",
+        fix: "DROP VIEW gadget_directory",
+    },
+    Case {
+        id: "TEN076",
+        object: "materialized view remote_gadgets.directory",
+        breaks: "CREATE MATERIALIZED VIEW remote_gadgets.directory AS SELECT name FROM remote_gadgets.names WITH NO DATA; ALTER MATERIALIZED VIEW remote_gadgets.directory OWNER TO gadget_reporter; GRANT USAGE ON SCHEMA remote_gadgets TO tenancy_app; GRANT SELECT ON remote_gadgets.directory TO tenancy_app",
+        fix: "DROP SCHEMA remote_gadgets CASCADE; DROP USER MAPPING FOR gadget_reporter SERVER loopback_views; DROP SERVER loopback_views; DROP OWNED BY gadget_reporter; DROP ROLE gadget_reporter",
+    },
+    // The context key (or a padded key) copied under another name, or written out as hex
+    // into a table the application reads, and where every role reads the catalogs.
+    Case {
+        id: "TEN067",
+        object: "role tenancy_app",
+        breaks: "CREATE TABLE tenancy.key_backup AS SELECT key AS k, now() AS saved_at FROM tenancy.context_key; GRANT SELECT ON tenancy.key_backup TO tenancy_app",
+        fix: "DROP TABLE tenancy.key_backup",
+    },
+    Case {
+        id: "TEN067",
+        object: "role tenancy_app",
+        breaks: "CREATE TABLE tenancy.context_cache AS SELECT encode(ipad, 'hex') AS inner_pad FROM tenancy.context_key; GRANT SELECT ON tenancy.context_cache TO tenancy_app",
+        fix: "DROP TABLE tenancy.context_cache",
+    },
+    Case {
+        id: "TEN067",
+        object: "role tenancy_app",
+        breaks: "INSERT INTO plans SELECT gen_random_uuid(), encode(key, 'base64') FROM tenancy.context_key",
+        fix: "DELETE FROM plans",
+    },
+    Case {
+        id: "TEN067",
+        object: "table plans",
+        breaks: "DO $$ BEGIN EXECUTE format('COMMENT ON TABLE plans IS %L', (SELECT 'cfg:' || upper(encode(key, 'hex')) FROM tenancy.context_key)); END $$",
+        fix: "COMMENT ON TABLE plans IS NULL",
+    },
+    Case {
+        id: "TEN067",
+        object: "database ",
+        breaks: "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET app.context_key = %L', current_database(), (SELECT encode(key, 'hex') FROM tenancy.context_key)); END $$",
+        fix: "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET app.context_key', current_database()); END $$",
+    },
+    Case {
+        id: "TEN067",
+        object: "role tenancy_app in database",
+        breaks: "DO $$ BEGIN EXECUTE format('ALTER ROLE tenancy_app IN DATABASE %I SET app.context_key = %L', current_database(), (SELECT encode(opad, 'hex') FROM tenancy.context_key)); END $$",
+        fix: "DO $$ BEGIN EXECUTE format('ALTER ROLE tenancy_app IN DATABASE %I RESET app.context_key', current_database()); END $$",
+    },
+    Case {
+        id: "TEN067",
+        object: "function app_hmac_key()",
+        breaks: "DO $$ BEGIN EXECUTE format('CREATE FUNCTION app_hmac_key() RETURNS bytea LANGUAGE sql IMMUTABLE AS $f$ SELECT %L::bytea $f$', (SELECT key FROM tenancy.context_key)); END $$",
+        fix: "DROP FUNCTION app_hmac_key()",
+    },
+    Case {
+        id: "TEN067",
+        object: "column secret of plans",
+        breaks: "DO $$ BEGIN EXECUTE format('ALTER TABLE plans ADD COLUMN secret bytea DEFAULT %L::bytea', (SELECT key FROM tenancy.context_key)); END $$",
+        fix: "ALTER TABLE plans DROP COLUMN secret",
+    },
+    Case {
+        id: "TEN067",
+        object: "view app_config",
+        breaks: "DO $$ BEGIN EXECUTE format('CREATE VIEW app_config AS SELECT %L::text AS context_key_hex', (SELECT encode(key, 'hex') FROM tenancy.context_key)); END $$",
+        fix: "DROP VIEW app_config",
+    },
     // Each row of the tenants table is one tenant's: its status decides whether that tenant's
     // transactions open.
     Case {
@@ -3767,6 +3890,19 @@ fn index_classes_session_numbers_guards_references_and_the_key_are_reported() {
             "TEN105",
             "table tenancy.context_key",
             "SELECT tenancy.install_context_key(sha256(convert_to(current_database(), 'UTF8')))".to_owned(),
+            "UPDATE tenancy.context_key k SET key = s.key, ipad = s.ipad, opad = s.opad FROM saved_key s".to_owned(),
+        ),
+        // The hash of a role's name, or of `tenancy`, as SHA-256 or MD5.
+        (
+            "TEN105",
+            "table tenancy.context_key",
+            "SELECT tenancy.install_context_key(sha256(convert_to('tenancy_app', 'UTF8')))".to_owned(),
+            "UPDATE tenancy.context_key k SET key = s.key, ipad = s.ipad, opad = s.opad FROM saved_key s".to_owned(),
+        ),
+        (
+            "TEN105",
+            "table tenancy.context_key",
+            "SELECT tenancy.install_context_key(convert_to(md5('tenancy'), 'UTF8'))".to_owned(),
             "UPDATE tenancy.context_key k SET key = s.key, ipad = s.ipad, opad = s.opad FROM saved_key s".to_owned(),
         ),
         (

@@ -19,9 +19,6 @@ pub(super) struct TableRow {
     pub(super) rls: bool,
     #[diesel(sql_type = Bool)]
     pub(super) forced: bool,
-    /// Whether the application role reads every row of it ([`OPEN_TO_ROLE`]).
-    #[diesel(sql_type = Bool)]
-    pub(super) open_to_app: bool,
     #[diesel(sql_type = Bool)]
     pub(super) app_is_owner: bool,
     #[diesel(sql_type = Bool)]
@@ -43,9 +40,6 @@ pub(super) struct TableRow {
     /// Its comment starts with `tenancy: private`: kept from the application role on purpose.
     #[diesel(sql_type = Bool)]
     pub(super) private: bool,
-    /// A partition, classified through its parent.
-    #[diesel(sql_type = Bool)]
-    pub(super) partition: bool,
 }
 
 #[derive(QueryableByName)]
@@ -1573,36 +1567,50 @@ FROM (SELECT coalesce((SELECT p.prosrc LIKE '%tenancy_context.%' FROM pg_proc p
 );
 
 /// The columns of relations (other than the key's own table) that the role `$1` may read
-/// where a copy of the key would be:
-/// - columns whose type and name are those of a column of `tenancy.context_key`
-///   (`CREATE TABLE .. AS SELECT * FROM tenancy.context_key`, a backup);
-/// - text columns of tenancy's own relations, where the key written out as text would be
-///   (`encode(key, 'hex')` into `tenancy.settings`), `as_text`. Only tenancy's schema: its
-///   tables are small, and reading every text column of the application's would read every
-///   tenant's data.
+/// where a copy of the key would be: any column whose values can spell it (bytea, text of any
+/// kind, json, arrays and composites of them, domains over them), under any name, in any
+/// schema but PostgreSQL's own catalogs, TOAST and temporary ones. `named` marks the columns
+/// a copy is most likely in (a bytea column named like one of the key's table, anything in
+/// schema tenancy), which count as copies when this connection cannot read them to tell.
+/// A view that runs as its caller reads only what the caller may, and what it reads is a
+/// candidate itself; a view that calls functions other than PostgreSQL's own is not read,
+/// since reading it would run them with this connection's rights.
 const KEY_COPIES_SQL: &str = "
 SELECT c.oid::regclass::text AS relation, quote_ident(a.attname) AS column_name,
-       a.atttypid <> 'bytea'::regtype AS as_text
-FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+       (c.relnamespace = to_regnamespace('tenancy')
+        OR (a.atttypid = 'bytea'::regtype
+            AND a.attname IN (SELECT k.attname FROM pg_attribute k
+                              WHERE k.attrelid = to_regclass('tenancy.context_key') AND k.attnum > 0
+                                AND NOT k.attisdropped AND k.atttypid = 'bytea'::regtype))) AS named
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_type ty ON ty.oid = a.atttypid
 WHERE to_regclass('tenancy.context_key') IS NOT NULL AND c.oid <> to_regclass('tenancy.context_key')
   AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-  AND ((a.atttypid = 'bytea'::regtype
-        AND a.attname IN (SELECT k.attname FROM pg_attribute k
-                          WHERE k.attrelid = to_regclass('tenancy.context_key') AND k.attnum > 0
-                            AND NOT k.attisdropped AND k.atttypid = 'bytea'::regtype))
-       OR (c.relnamespace = to_regnamespace('tenancy')
-           AND a.atttypid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype,
-                              'json'::regtype, 'jsonb'::regtype)))
-  -- A view that runs as its caller reads only what the caller may.
+  AND NOT (n.nspname IN ('pg_catalog', 'information_schema') AND c.oid < 16384)
+  AND n.nspname <> 'pg_toast' AND n.nspname !~ '^pg_(toast_)?temp_'
+  AND ty.typcategory IN ('S', 'U', 'A', 'C') AND a.atttypid <> 'uuid'::regtype
   AND NOT (c.relkind = 'v' AND coalesce(c.reloptions::text[] && ARRAY['security_invoker=true',
                                         'security_invoker=on', 'security_invoker=1'], false))
+  AND NOT (c.relkind = 'v' AND EXISTS (
+        SELECT FROM pg_rewrite r
+        JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                        AND d.refclassid = 'pg_proc'::regclass
+        WHERE r.ev_class = c.oid AND d.refobjid >= 16384))
   AND has_schema_privilege($1, c.relnamespace, 'USAGE')
   AND has_column_privilege($1, c.oid, a.attnum, 'SELECT')";
 
-/// Whether a value of a text column holds the key, written as hex or base64 (either case).
-const KEY_AS_TEXT: &str = "(position(encode(k.key, 'hex') IN lower(t.COL::text)) > 0
-     OR position(upper(encode(k.key, 'hex')) IN upper(t.COL::text)) > 0
-     OR position(encode(k.key, 'base64') IN t.COL::text) > 0)";
+/// The key and its padded keys as hex (lower case) and as base64 (without the line breaks
+/// `encode` puts in), each an array, as `k.hex` and `k.b64`. A value holds a copy when its
+/// text form holds one of them: a bytea's text form is its hex, so the raw bytes count too.
+pub(super) const KEY_SPELLINGS: &str = "SELECT array_agg(encode(x, 'hex')) AS hex,
+       array_agg(translate(encode(x, 'base64'), E'\\n', '')) AS b64
+FROM tenancy.context_key, unnest(ARRAY[key, ipad, opad]) x";
+
+/// Whether the text `VALUE` spells one of [`KEY_SPELLINGS`]' `k`, in hex of either case or in
+/// base64 (line breaks and spaces aside).
+pub(super) const SPELLS_KEY: &str = "(EXISTS (SELECT FROM unnest(k.hex) h WHERE strpos(lower(VALUE), h) > 0)
+     OR EXISTS (SELECT FROM unnest(k.b64) b WHERE strpos(translate(VALUE, E'\\n\\r ', ''), b) > 0))";
 
 #[derive(QueryableByName)]
 struct KeyColumnRow {
@@ -1610,52 +1618,112 @@ struct KeyColumnRow {
     relation: String,
     #[diesel(sql_type = Text)]
     column_name: String,
-    /// A text column, where the key would be written out as hex or base64.
     #[diesel(sql_type = diesel::sql_types::Bool)]
-    as_text: bool,
+    named: bool,
 }
 
-/// The readable copies of the context key among [`KEY_COPIES_SQL`]'s candidates for `roles`:
-/// a candidate whose values include the key or one of its pads, or that this connection
-/// cannot read to tell. The names only pick the columns worth reading: a `key` column of the
-/// application's own is no copy.
+#[derive(QueryableByName)]
+struct CopyRow {
+    #[diesel(sql_type = Text)]
+    relation: String,
+    #[diesel(sql_type = Array<Text>)]
+    columns: Vec<String>,
+}
+
+/// One scan of `relation` answering which of `columns` spell the key.
+fn copies_in(relation: &str, columns: &[&KeyColumnRow]) -> String {
+    let found: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            format!(
+                "CASE WHEN bool_or({}) THEN {} END",
+                SPELLS_KEY.replace("VALUE", &format!("t.{}::text", c.column_name)),
+                quote_literal(&c.column_name)
+            )
+        })
+        .collect();
+    format!(
+        "SELECT {rel}::text AS relation, array_remove(ARRAY[{}]::text[], NULL) AS columns FROM {relation} t, k",
+        found.join(", "),
+        rel = quote_literal(relation),
+    )
+}
+
+fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The copies of the context key among [`KEY_COPIES_SQL`]'s candidates for `roles`: columns
+/// whose values spell the key or one of its pads, and the `named` candidates this connection
+/// cannot read to tell. Every candidate is read in one statement; when that fails (a relation
+/// this connection may not read, a foreign server down), each relation on its own.
 fn key_copies(conn: &mut PgConnection, roles: &[String]) -> QueryResult<Vec<String>> {
-    use diesel::connection::SimpleConnection;
     let candidates: Vec<KeyColumnRow> = diesel::sql_query(for_each_role(KEY_COPIES_SQL))
         .bind::<Array<Text>, _>(roles)
         .load(conn)?;
-    let mut out = Vec::new();
-    for c in candidates {
-        // Each look in a transaction of its own, rolled back: one it may not read leaves the
-        // connection usable.
-        let mut copy = true;
+    let mut by_relation: BTreeMap<&str, Vec<&KeyColumnRow>> = BTreeMap::new();
+    for c in &candidates {
+        let columns = by_relation.entry(c.relation.as_str()).or_default();
+        if !columns.iter().any(|k| k.column_name == c.column_name) {
+            columns.push(c);
+        }
+    }
+    if by_relation.is_empty() {
+        return Ok(Vec::new());
+    }
+    let read = |conn: &mut PgConnection, scans: Vec<String>| -> QueryResult<Vec<CopyRow>> {
+        let mut rows = Vec::new();
+        // Rolled back, with a time limit: a relation that cannot be read leaves the
+        // connection usable (a savepoint when the caller's transaction is open).
         let looked = conn.transaction::<(), diesel::result::Error, _>(|conn| {
-            conn.batch_execute("SET LOCAL statement_timeout = '10s'")?;
-            let holds = if c.as_text {
-                KEY_AS_TEXT.replace("COL", &c.column_name)
-            } else {
-                format!("t.{} IN (k.key, k.ipad, k.opad)", c.column_name)
-            };
-            let found: Vec<NameRow> = diesel::sql_query(format!(
-                "SELECT 'copy' AS name WHERE EXISTS (SELECT FROM {rel} t, tenancy.context_key k \
-                 WHERE {holds})",
-                rel = c.relation,
+            use diesel::connection::SimpleConnection;
+            conn.batch_execute("SET LOCAL statement_timeout = '60s'")?;
+            rows = diesel::sql_query(format!(
+                "WITH k AS ({KEY_SPELLINGS}) SELECT * FROM ({}) found WHERE cardinality(columns) > 0",
+                scans.join("\nUNION ALL\n")
             ))
             .load(conn)?;
-            copy = !found.is_empty();
             Err(diesel::result::Error::RollbackTransaction)
         });
         match looked {
-            Ok(()) | Err(diesel::result::Error::RollbackTransaction) => {}
-            Err(_) => copy = true,
+            Ok(()) | Err(diesel::result::Error::RollbackTransaction) => Ok(rows),
+            Err(e) => Err(e),
         }
-        if copy {
-            out.push(format!(
-                "SELECT on {} (column {}), which holds a copy of tenancy.context_key",
-                c.relation, c.column_name
-            ));
+    };
+    let scans: Vec<String> = by_relation
+        .iter()
+        .map(|(relation, columns)| copies_in(relation, columns))
+        .collect();
+    let mut found: Vec<(String, String)> = Vec::new();
+    if let Ok(rows) = read(conn, scans) {
+        for r in rows {
+            found.extend(r.columns.into_iter().map(|c| (r.relation.clone(), c)));
+        }
+    } else {
+        for (relation, columns) in &by_relation {
+            match read(conn, vec![copies_in(relation, columns)]) {
+                Ok(rows) => {
+                    for r in rows {
+                        found.extend(r.columns.into_iter().map(|c| (r.relation.clone(), c)));
+                    }
+                }
+                Err(_) => found.extend(
+                    columns
+                        .iter()
+                        .filter(|c| c.named)
+                        .map(|c| ((*relation).to_owned(), c.column_name.clone())),
+                ),
+            }
         }
     }
+    let mut out: Vec<String> = found
+        .into_iter()
+        .map(|(relation, column)| {
+            format!(
+                "SELECT on {relation} (column {column}), which holds a copy of tenancy.context_key"
+            )
+        })
+        .collect();
     out.sort();
     out.dedup();
     Ok(out)
@@ -1788,7 +1856,7 @@ pub(super) struct VettedDefiners {
 /// application role and its logins: a grant to a login reaches what that login's sessions,
 /// the application's, may do), each row once. `OPEN_TO_ROLE` in it stands for
 /// [`OPEN_TO_ROLE`].
-fn for_each_role(sql: &str) -> String {
+pub(super) fn for_each_role(sql: &str) -> String {
     format!(
         "SELECT DISTINCT tenancy_each.* FROM unnest($1::text[]) AS tenancy_roles (role) \
          CROSS JOIN LATERAL ({}) tenancy_each",
@@ -1863,7 +1931,7 @@ const OPEN_TO_ROLE: &str = "(NOT c.relrowsecurity OR (
                     AND pg_get_expr(pol.polqual, pol.polrelid) ~ TENANT_BOUNDED)))";
 
 /// [`OPEN_TO_ROLE`] with [`TENANT_BOUNDED`] written in.
-fn open_to_role() -> String {
+pub(super) fn open_to_role() -> String {
     OPEN_TO_ROLE.replace("TENANT_BOUNDED", TENANT_BOUNDED)
 }
 
@@ -1996,10 +2064,9 @@ pub(super) fn load_catalog(
     } else {
         "pg_monitor".to_owned()
     };
-    let tables: Vec<TableRow> = diesel::sql_query(format!(
+    let tables: Vec<TableRow> = diesel::sql_query(
         "SELECT c.relname::text AS name, pg_get_userbyid(c.relowner)::text AS owner,
                 c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
-                {} AS open_to_app,
                 (SELECT oid FROM pg_roles WHERE rolname = $2) = c.relowner AS app_is_owner,
                 pg_has_role($2, c.relowner, 'MEMBER') AS app_in_owner,
                 has_table_privilege($2, c.oid, 'SELECT') AS app_can_select,
@@ -2008,12 +2075,10 @@ pub(super) fn load_catalog(
                 (has_table_privilege($2, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
                  OR has_any_column_privilege($2, c.oid, 'INSERT, UPDATE')) AS app_can_write,
                 has_any_column_privilege($2, c.oid, 'SELECT') AS app_reads_any,
-                coalesce(obj_description(c.oid, 'pg_class') LIKE 'tenancy: private%', false) AS private,
-                c.relispartition AS partition
+                coalesce(obj_description(c.oid, 'pg_class') LIKE 'tenancy: private%', false) AS private
          FROM pg_class c
          WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p')",
-        open_to_role().replace("$1", "$2")
-    ))
+    )
     .bind::<T, _>(&o.schema)
     .bind::<T, _>(&app)
     .load(conn)?;

@@ -1,12 +1,12 @@
 //! TEN105: the key of the SQL tenant context is not one `tenancy.install_context_key()` made.
-//! Every context entry is an HMAC under that
-//! key, which only the application holds; `tenancy.enter()` verifies it with the inner and outer
-//! padded keys stored beside it (`ipad`, `opad`). Pads written by hand (`UPDATE
-//! tenancy.context_key SET ipad = .., opad = ..`) are the pads of another key, which whoever
-//! wrote them knows; a key of one repeated byte (all zeros), a short pattern repeated, a
-//! passphrase, or the hash of the database's name is one anyone guesses or works out. Checked when
-//! the role running `tenancy check` may read the key (its owner, or the admin role). Triggers
-//! and rules on the table, and what else is attached to it, are TEN067's.
+//! Every context entry is an HMAC under that key, which only the application holds;
+//! `tenancy.enter()` verifies it with the inner and outer padded keys stored beside it (`ipad`,
+//! `opad`). Pads written by hand (`UPDATE tenancy.context_key SET ipad = .., opad = ..`) are
+//! the pads of another key, which whoever wrote them knows; a key of one repeated byte (all
+//! zeros), a short pattern repeated, a passphrase, or the hash of the database's or a role's
+//! name is one anyone guesses or works out. Checked when the role running `tenancy check` may
+//! read the key (its owner, or the admin role). Triggers and rules on the table, and what else
+//! is attached to it, are TEN067's.
 
 use diesel::prelude::*;
 use diesel::sql_types::{Binary, Bool};
@@ -27,16 +27,19 @@ struct KeyRow {
     ipad: Vec<u8>,
     #[diesel(sql_type = Binary)]
     opad: Vec<u8>,
-    /// The key is the SHA-256 of a word anyone tries first: the database's name, `tenancy`,
-    /// nothing at all ([`GUESSED_SQL`]).
+    /// The key is the SHA-256 or MD5 of a word anyone tries first: the database's name, a
+    /// role's name, `tenancy`, nothing at all ([`GUESSED_SQL`]).
     #[diesel(sql_type = Bool)]
     hashed_word: bool,
 }
 
 /// The key, its pads, and whether it is the hash of a word anyone tries.
 const GUESSED_SQL: &str = "SELECT key, ipad, opad,
-        key IN (sha256(convert_to(current_database(), 'UTF8')), sha256(convert_to('tenancy', 'UTF8')),
-                sha256(''::bytea)) AS hashed_word
+        EXISTS (SELECT FROM (SELECT current_database()::text UNION ALL SELECT 'tenancy'
+                             UNION ALL SELECT '' UNION ALL SELECT rolname::text FROM pg_roles) w (word)
+                WHERE key IN (sha256(convert_to(w.word, 'UTF8')), decode(md5(w.word), 'hex'),
+                              convert_to(md5(w.word), 'UTF8'),
+                              convert_to(encode(sha256(convert_to(w.word, 'UTF8')), 'hex'), 'UTF8'))) AS hashed_word
    FROM tenancy.context_key WHERE id = 1";
 
 /// Fewer different bytes than this in a 32-byte key is a pattern, not chance: 32 random bytes
@@ -85,7 +88,7 @@ fn key_problem(row: &KeyRow) -> Option<&'static str> {
     }
     if row.hashed_word {
         return Some(
-            "it is the SHA-256 of the database's name (or of `tenancy`, or of nothing), a key anyone can work out",
+            "it is the SHA-256 or MD5 of the database's name (or of a role's name, of `tenancy`, or of nothing), a key anyone can work out",
         );
     }
     None

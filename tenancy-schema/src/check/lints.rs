@@ -214,7 +214,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN054",
         Severity::Warning,
         Section::Isolation,
-        "a table the application role may read, without row level security or the tenant column, that no model classifies",
+        "a relation (table, partition, view, materialized view, foreign table; in any schema) a session of the application may read whole, without the tenant column, that no model classifies and that is none of tenancy's own",
     ),
     (
         "TEN056",
@@ -274,7 +274,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN067",
         Severity::Error,
         Section::Isolation,
-        "the tenant context is not sealed: SQL running as the application role can set it, or the context key is open to it (a grant, a view or function that reads it, a copy, a trigger, rule, CHECK constraint, index expression, statistics object, generated or domain column run on it, a table it inherits from)",
+        "the tenant context is not sealed: SQL running as the application role can set it, or the context key is open to it (a grant, a view or function that reads it, a copy under any name or written out as hex or base64, the key written in the catalogs every role reads (a comment, a setting default, a function's source, a view's definition, a column default), a trigger, rule, CHECK constraint, index expression, statistics object, generated or domain column run on it, a table it inherits from)",
     ),
     (
         "TEN068",
@@ -334,7 +334,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN076",
         Severity::Error,
         Section::Isolation,
-        "a user mapping lets the application role or one of its logins connect through a foreign server (dblink, postgres_fdw), or use a foreign table of the server it may read or write (which needs no USAGE on the server), as another user",
+        "a user mapping lets the application role or one of its logins connect through a foreign server (dblink, postgres_fdw), or use a foreign table of the server it may read or write (which needs no USAGE on the server), as another user, or a view or materialized view it may read reads a foreign table through its owner's mapping",
     ),
     (
         "TEN077",
@@ -508,7 +508,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN105",
         Severity::Error,
         Section::Isolation,
-        "the SQL tenant context's key is not one tenancy.install_context_key() made from random bytes (its padded keys not derived from it, or a key one guesses: one byte or a short pattern repeated, printable text, the hash of the database's name): whoever wrote or guesses it can forge any tenant's context",
+        "the SQL tenant context's key is not one tenancy.install_context_key() made from random bytes (its padded keys not derived from it, or a key one guesses: one byte or a short pattern repeated, printable text, the hash of the database's or a role's name): whoever wrote or guesses it can forge any tenant's context",
     ),
     (
         "TEN106",

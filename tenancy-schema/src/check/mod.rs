@@ -41,6 +41,7 @@ mod functions;
 mod guard_triggers;
 mod index_operator_classes;
 mod key_attachments;
+mod key_exposure;
 mod languages;
 mod large_object_grants;
 mod lints;
@@ -65,7 +66,9 @@ mod side_channels;
 mod tables;
 mod toast;
 mod triggers;
+mod unclassified;
 mod unlinked_references;
+mod view_mappings;
 
 pub use classify::{DerivedTable, derive_classification};
 pub use lints::{LINTS, Section, Severity};

@@ -24,6 +24,7 @@ use super::roles::{check_creatable_schemas, check_reach_and_context, check_role}
 use super::side_channels::check_side_channels;
 use super::tables::check_tenant_table;
 use super::triggers::check_trigger_sinks;
+use super::unclassified::check_unclassified_readable;
 use crate::{Result, TableKind, TableManifest};
 
 /// Options of [`run`].
@@ -175,7 +176,8 @@ fn run_pinned(
         options,
     );
     check_global_tables(&mut f, &catalog, registry, options);
-    check_unclassified_readable(&mut f, &catalog, registry, options);
+    let known_tables = (registry, &tenant_tables, known.as_slice());
+    check_unclassified_readable(&mut f, conn, &catalog, known_tables, options)?;
     check_role(&mut f, &catalog, options);
     check_reach_and_context(&mut f, &catalog, options);
     super::database_owner::check_database_owners(&mut f, &catalog, options);
@@ -247,6 +249,7 @@ fn check_grants_and_settings(
     super::publications::check_publications(f, conn, protected, options)?;
     super::large_object_grants::check_large_object_grants(f, conn, catalog, options)?;
     super::foreign_wrappers::check_foreign_wrappers(f, conn, catalog, options)?;
+    super::view_mappings::check_view_mappings(f, conn, catalog, options)?;
     super::languages::check_languages(f, conn, catalog, options)?;
     super::create_database::check_create_database(f, conn, catalog, options)?;
     super::page_inspection::check_page_inspection(f, conn, catalog, options)?;
@@ -271,6 +274,7 @@ fn check_safeguards(
     super::session_sequence::check_session_sequence(f, conn, options)?;
     super::context_key::check_context_key(f, conn)?;
     super::key_attachments::check_key_attachments(f, conn)?;
+    super::key_exposure::check_key_in_catalogs(f, conn)?;
     super::event_triggers::check_event_triggers(f, conn)?;
     super::toast::check_toast(f, conn)?;
     super::shipped_objects::check_shipped_objects(f, conn)?;
@@ -444,44 +448,6 @@ fn check_global_tables(
                 ),
             );
         }
-    }
-}
-
-/// TEN054: a table the application role may read, without row level security and without
-/// the tenant column, that no model classifies. Every other rule keys on the tenant column
-/// or a classification, so a copy of tenant rows that left the column out (`CREATE TABLE
-/// names AS SELECT name FROM posts`), an export or a cache is invisible to them, and every
-/// tenant's SQL reads it. A warning: it may as well be a global table whose model this run
-/// does not see.
-fn check_unclassified_readable(
-    f: &mut Findings,
-    catalog: &Catalog,
-    registry: &[&TableManifest],
-    options: &CheckOptions,
-) {
-    for (table, t) in &catalog.tables {
-        if !t.app_can_select
-            || !t.open_to_app
-            || t.partition
-            || *table == options.tenants_table
-            || table == "__diesel_schema_migrations"
-            || registry.iter().any(|m| m.table == table)
-            || catalog.has_tenant_column(table, options)
-        {
-            continue;
-        }
-        f.add(
-            "TEN054",
-            format!("table {table}"),
-            format!(
-                "`{}` may read every row of `{table}` (row level security off, or a policy for reading that does not read the tenant context), and no model classifies it: if it holds rows of tenants (a copy or an export that left `{}` out), every tenant reads them all",
-                options.app_role, options.tenant_column
-            ),
-            format!(
-                "classify it with #[global_table] in the schema.rs `tenancy check` reads (run it in your application's directory, or pass --schema-rs) when it holds no tenant data; else REVOKE SELECT ON {table} FROM {}, PUBLIC",
-                options.app_role
-            ),
-        );
     }
 }
 
