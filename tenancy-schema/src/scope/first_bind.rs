@@ -75,7 +75,7 @@ impl ToSql<SqlUuid, Pg> for TenantBind {
 }
 
 /// A statement's SQL text as rendered and checked, whether Diesel may keep it prepared, and
-/// the `LIKE` patterns it binds, whose values are read as it is sent ([`super::like`]).
+/// the `LIKE` patterns it binds, whose values are read as it is sent.
 #[derive(Debug, Clone)]
 pub struct Sent {
     pub(crate) sql: Arc<str>,
