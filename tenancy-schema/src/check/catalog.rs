@@ -1320,12 +1320,10 @@ macro_rules! views_reading {
     };
 }
 
-/// The views and materialized views the role `$1` may use in any way (read, or write through
-/// an updatable view; column grants count), outside PostgreSQL's own schemas, with the
-/// relations each reads through any number of views: those in schema `$2` by name, others as
-/// `regclass` prints them; and those of the others with a column named `$3`.
-const VIEWS_SQL: &str = "
-WITH RECURSIVE reach (view, rel) AS (
+/// `VIEW_REACH` in the catalog queries: a recursive CTE `reach (view, rel)` of each view or
+/// materialized view and every relation it reads, through any number of views (what its
+/// rewrite rule depends on).
+pub(super) const VIEW_REACH: &str = "reach (view, rel) AS (
   SELECT r.ev_class, d.refobjid
   FROM pg_rewrite r
   JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
@@ -1336,7 +1334,14 @@ WITH RECURSIVE reach (view, rel) AS (
   JOIN pg_rewrite r ON r.ev_class = reach.rel
   JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
                   AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.ev_class
-)
+)";
+
+/// The views and materialized views the role `$1` may use in any way (read, or write through
+/// an updatable view; column grants count), outside PostgreSQL's own schemas, with the
+/// relations each reads through any number of views: those in schema `$2` by name, others as
+/// `regclass` prints them; and those of the others with a column named `$3`.
+const VIEWS_SQL: &str = "
+WITH RECURSIVE VIEW_REACH
 SELECT c.oid::regclass::text AS name, $1::text AS role,
        has_any_column_privilege($1, c.oid, 'SELECT') AS readable,
        pg_get_viewdef(c.oid) AS definition,
@@ -2258,11 +2263,12 @@ pub(super) fn load_catalog(
             .then_with(|| a.role.cmp(&b.role))
     });
     routines.dedup_by(|later, first| later.name == first.name);
-    let mut views: Vec<ViewRow> = diesel::sql_query(for_each_role(VIEWS_SQL))
-        .bind::<Array<Text>, _>(&reachable_roles)
-        .bind::<T, _>(&o.schema)
-        .bind::<T, _>(&o.tenant_column)
-        .load(conn)?;
+    let mut views: Vec<ViewRow> =
+        diesel::sql_query(for_each_role(&VIEWS_SQL.replace("VIEW_REACH", VIEW_REACH)))
+            .bind::<Array<Text>, _>(&reachable_roles)
+            .bind::<T, _>(&o.schema)
+            .bind::<T, _>(&o.tenant_column)
+            .load(conn)?;
     // What a view reads with its owner's rights is read by every role that may read the view
     // (shared below, before the rows are made one per view). Of the roles that may use a
     // view, the application role and its logins are named first, then those that may read it.

@@ -24,18 +24,7 @@ use crate::TableManifest;
 /// left out: they hold no tenant's rows).
 const READABLE_SQL: &str = "
 SELECT * FROM (
-WITH RECURSIVE reach (view, rel) AS (
-  SELECT r.ev_class, d.refobjid
-  FROM pg_rewrite r
-  JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
-                  AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.ev_class
-  UNION
-  SELECT reach.view, d.refobjid
-  FROM reach
-  JOIN pg_rewrite r ON r.ev_class = reach.rel
-  JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
-                  AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.ev_class
-), ancestry (rel, parent) AS (
+WITH RECURSIVE VIEW_REACH, ancestry (rel, parent) AS (
   SELECT i.inhrelid, i.inhparent FROM pg_inherits i
   UNION
   SELECT a.rel, i.inhparent FROM ancestry a JOIN pg_inherits i ON i.inhrelid = a.parent
@@ -202,7 +191,11 @@ pub(super) fn check_unclassified_readable(
         .map(String::as_str)
         .chain([o.tenant_column.as_str()])
         .collect();
-    let sql = for_each_role(&READABLE_SQL.replace("OPEN_TO_ROLE", &open_to_role()));
+    let sql = for_each_role(
+        &READABLE_SQL
+            .replace("OPEN_TO_ROLE", &open_to_role())
+            .replace("VIEW_REACH", super::catalog::VIEW_REACH),
+    );
     let mut rows: Vec<ReadableRow> = catalog.ask_of_reachable(conn, &sql)?;
     // One finding per relation, naming the application role when it is one that reads it.
     rows.sort_by(|a, b| {
