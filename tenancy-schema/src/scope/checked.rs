@@ -116,7 +116,7 @@ pub(crate) fn unguarded_write(
     }
     let value_column = |c: &str| crate::manifest::compares_as_value(target, c);
     match crate::sql_lexer::write_without_guard(&sent.sql, target, column, &value_column) {
-        Some(sql) => Sent::new(sql.into(), sent.safe_to_cache),
+        Some(sql) => sent.with_sql(sql.into()),
         None => sent,
     }
 }

@@ -84,22 +84,15 @@ pub struct Sent {
 }
 
 impl Sent {
-    /// The statement `sql`, which Diesel may keep prepared when `safe_to_cache`.
-    pub(crate) fn new(sql: Arc<str>, safe_to_cache: bool) -> Self {
-        let like = crate::sql_lexer::bound_like_patterns(&sql).into();
-        Self {
-            sql,
-            safe_to_cache,
-            like,
-        }
-    }
-
-    /// Renders `statement` (whose text binds the tenant first, see [`Reserved`]) for sending.
+    /// Renders `statement` (whose text binds the tenant first, see [`Reserved`]) for sending,
+    /// and finds the `LIKE` patterns it binds.
     pub(crate) fn render<S: QueryFragment<Pg> + ?Sized>(statement: &S) -> QueryResult<Self> {
-        Ok(Self::new(
-            super::named::render(statement)?.into(),
-            statement.is_safe_to_cache_prepared(&Pg)?,
-        ))
+        let sql: Arc<str> = super::named::render(statement)?.into();
+        Ok(Self {
+            like: crate::sql_lexer::bound_like_patterns(&sql).into(),
+            safe_to_cache: statement.is_safe_to_cache_prepared(&Pg)?,
+            sql,
+        })
     }
 
     /// `text` sent in front of `self`'s.
@@ -107,7 +100,18 @@ impl Sent {
         if text.is_empty() {
             return self.clone();
         }
-        Self::new(format!("{text}{}", self.sql).into(), self.safe_to_cache)
+        self.with_sql(format!("{text}{}", self.sql).into())
+    }
+
+    /// `self` with its text replaced by `sql`, which is `self`'s with tenancy's own text added
+    /// or taken out (a CTE prefix, a tenant predicate, its guard, a derived table): the same
+    /// values in the same places, so the same patterns, which are not looked for again.
+    pub(crate) fn with_sql(&self, sql: Arc<str>) -> Self {
+        Self {
+            sql,
+            safe_to_cache: self.safe_to_cache,
+            like: Arc::clone(&self.like),
+        }
     }
 
     /// What a tenant statement pushes on every walk but the one that collects its binds.

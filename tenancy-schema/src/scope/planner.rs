@@ -112,7 +112,7 @@ fn rewritten<Q: TenantQuery>(
         replaced_at(&planned.sql, rest, removed, inserted)
             .is_some_and(|at| crate::sql_lexer::is_code_at(rest, at, inserted))
     });
-    Ok(same.then(|| Sent::new(sql.into(), planned.safe_to_cache)))
+    Ok(same.then(|| planned.with_sql(sql.into())))
 }
 
 /// Where `sent` is `planned` with `removed` replaced by `inserted` at one place, if it is.
@@ -173,8 +173,6 @@ fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<(ScopeP
         // The table of the `FROM` clause is named there only: its predicate can go into the
         // statement's own `WHERE` clause, if that keeps the filter whole.
         let table = single.table;
-        let mut ctes = unique.clone();
-        ctes.retain(|t| t.table != table);
         let from = query.written_from()?;
         // Only without its guard: PostgreSQL orders a scan's filters by cost and, between
         // filters of the same cost, keeps the order they were written in, and in the
@@ -190,6 +188,8 @@ fn plan_uncached<Q: TenantQuery>(query: &Q, tenant: Uuid) -> QueryResult<(ScopeP
                 after_where,
             };
             let own_filter = render(&OwnFilterText(&filter))?;
+            let mut ctes = unique.clone();
+            ctes.retain(|t| t.table != table);
             let candidate = ScopePlan {
                 tenant,
                 ctes,
