@@ -140,10 +140,11 @@ impl AsyncSystemConn<'_> {
     where
         Q: diesel::query_builder::Query<SqlType = diesel::sql_types::Untyped>
             + LoadQuery<'q, AsyncPgConnection, U>
+            + diesel::query_builder::QueryFragment<diesel::pg::Pg>
             + 'q,
         U: Send,
     {
-        raw_sql_only::<Q>()?;
+        raw_sql_only(&query)?;
         self.state.raw_sql = true;
         watched(self.state, query.load(&mut *self.conn)).await
     }

@@ -167,10 +167,13 @@ impl AsyncTenantTx<'_> {
     /// Database errors.
     pub async fn execute<'s, Q>(&'s mut self, query: Q) -> Result<usize>
     where
-        Q: diesel::query_builder::Query + ExecuteDsl<&'s AsyncPgConnection> + Send,
+        Q: diesel::query_builder::Query
+            + ExecuteDsl<&'s AsyncPgConnection>
+            + diesel::query_builder::QueryFragment<diesel::pg::Pg>
+            + Send,
         Q::SqlType: UntypedSql,
     {
-        raw_sql_only::<Q>()?;
+        raw_sql_only(&query)?;
         self.conn.state.raw_sql = true;
         run_statement!(self.conn, |conn| query.execute(conn))
     }
@@ -184,10 +187,11 @@ impl AsyncTenantTx<'_> {
     where
         Q: diesel::query_builder::Query<SqlType = diesel::sql_types::Untyped>
             + LoadQuery<'q, &'s AsyncPgConnection, U>
+            + diesel::query_builder::QueryFragment<diesel::pg::Pg>
             + 'q,
         U: Send,
     {
-        raw_sql_only::<Q>()?;
+        raw_sql_only(&query)?;
         self.conn.state.raw_sql = true;
         run_statement!(self.conn, |conn| query.load(conn))
     }

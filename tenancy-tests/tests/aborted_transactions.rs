@@ -430,3 +430,147 @@ async fn a_failure_set_aside_on_the_admin_path_is_never_reported_committed() {
         assert_lost(&r, rls, a, &lost, &format!("{rls:?}"));
     }
 }
+
+/// Raw SQL that would end the transaction tenancy opened, or open another. Ended by the
+/// server, the transaction's writes were gone while the closure went on outside any
+/// transaction, and diesel-async, which does not follow the server's transaction status,
+/// reported the commit as made.
+const ENDING_THE_TRANSACTION: [&str; 8] = [
+    "ROLLBACK",
+    "COMMIT",
+    "END",
+    "ABORT",
+    "COMMIT AND CHAIN",
+    "/* set aside */ ROLLBACK WORK",
+    "PREPARE TRANSACTION 'tenancy_test'",
+    "BEGIN",
+];
+
+fn refused_as_transaction_control<T: std::fmt::Debug>(r: &Result<T, Error>, what: &str) {
+    assert!(
+        matches!(
+            r,
+            Err(Error::UnsafeSql(
+                tenancy_schema::SqlTextError::TransactionControl(_)
+            ))
+        ),
+        "{what}: {r:?}"
+    );
+}
+
+#[test]
+fn raw_sql_cannot_end_the_transaction_it_runs_in() {
+    for (k, rls) in Rls::all().into_iter().enumerate() {
+        let (a, _) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        for (i, statement) in ENDING_THE_TRANSACTION.into_iter().enumerate() {
+            let what = format!("{rls:?} {statement}");
+            let id = i32::try_from(900 + 20 * k + i).expect("small");
+            let slug = format!("sync-ended-{rls:?}-{i}");
+            t.transaction(a, |tx| {
+                tx.insert_into(posts::table)
+                    .values(post(id, &slug))
+                    .execute()?;
+                refused_as_transaction_control(&tx.execute(diesel::sql_query(statement)), &what);
+                refused_as_transaction_control(
+                    &tx.load_sql::<_, Number>(diesel::sql_query(statement)),
+                    &what,
+                );
+                // Still inside the tenant's transaction: its own row is there.
+                assert_eq!(
+                    tx.count(posts::table.filter(posts::slug.eq(&slug)))?,
+                    1,
+                    "{what}"
+                );
+                Ok::<_, Error>(())
+            })
+            .expect("committed");
+            assert!(has_post(rls, a, &slug), "{what}");
+            let r = t.system(|sys| {
+                refused_as_transaction_control(
+                    &sys.load_sql::<_, Number>(diesel::sql_query(statement)),
+                    &what,
+                );
+                Ok::<_, Error>(())
+            });
+            assert!(r.is_ok(), "{what}: {r:?}");
+        }
+        // A failure set aside stays one when raw SQL tries to end the transaction after it.
+        let slug = format!("sync-failed-then-ended-{rls:?}");
+        let r = t.transaction(a, |tx| {
+            tx.insert_into(posts::table)
+                .values(post(i32::try_from(919 + 20 * k).expect("small"), &slug))
+                .execute()?;
+            fail_unique(tx, 899);
+            refused_as_transaction_control(&tx.execute(diesel::sql_query("COMMIT")), "COMMIT");
+            Ok::<_, Error>(())
+        });
+        assert!(
+            matches!(r, Err(Error::AbortedTransaction)),
+            "{rls:?}: {r:?}"
+        );
+        assert!(!has_post(rls, a, &slug), "{rls:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_sql_cannot_end_the_transaction_it_runs_in_async() {
+    for (k, (rls, pipeline)) in Rls::all_async().into_iter().enumerate() {
+        let (a, _) = rls.two_tenants();
+        let t = async_tenancy_with(rls, 1, pipeline).await;
+        for (i, statement) in ENDING_THE_TRANSACTION.into_iter().enumerate() {
+            let what = format!("{rls:?} {pipeline} {statement}");
+            let id = i32::try_from(1100 + 20 * k + i).expect("small");
+            let slug = format!("async-ended-{rls:?}-{pipeline}-{i}");
+            t.transaction(a, async |tx| {
+                write_async(tx, id, &slug).await?;
+                refused_as_transaction_control(
+                    &tx.execute(diesel::sql_query(statement)).await,
+                    &what,
+                );
+                refused_as_transaction_control(
+                    &tx.load_sql::<_, Number>(diesel::sql_query(statement)).await,
+                    &what,
+                );
+                assert_eq!(
+                    tx.count(posts::table.filter(posts::slug.eq(&slug))).await?,
+                    1,
+                    "{what}"
+                );
+                Ok::<_, Error>(())
+            })
+            .await
+            .expect("committed");
+            assert!(has_post(rls, a, &slug), "{what}");
+            let r = t
+                .system(async |sys| {
+                    refused_as_transaction_control(
+                        &sys.load_sql::<_, Number>(diesel::sql_query(statement))
+                            .await,
+                        &what,
+                    );
+                    Ok::<_, Error>(())
+                })
+                .await;
+            assert!(r.is_ok(), "{what}: {r:?}");
+        }
+        let slug = format!("async-failed-then-ended-{rls:?}-{pipeline}");
+        let r = t
+            .transaction(a, async |tx| {
+                write_async(tx, i32::try_from(1119 + 20 * k).expect("small"), &slug).await?;
+                fail_unique_async(tx, 1099).await;
+                refused_as_transaction_control(
+                    &tx.execute(diesel::sql_query("COMMIT")).await,
+                    "COMMIT",
+                );
+                Ok::<_, Error>(())
+            })
+            .await;
+        assert!(
+            matches!(r, Err(Error::AbortedTransaction)),
+            "{rls:?} {pipeline}: {r:?}"
+        );
+        assert!(!has_post(rls, a, &slug), "{rls:?} {pipeline}");
+        assert_async_sessions_clean(&t, &format!("{rls:?} {pipeline}")).await;
+    }
+}

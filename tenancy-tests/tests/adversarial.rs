@@ -935,6 +935,14 @@ fn the_system_connection_refuses_tenant_tables_anywhere_in_a_statement() {
 /// native context is entered) learns nothing to tag a context with, and a context it tags
 /// for another tenant over a guessed nonce is refused, never answered. Row level security is
 /// what raw statements rely on, so this runs where it is on.
+/// Whether raw SQL was refused for ending or opening a transaction.
+fn ended_refused<T>(r: &Result<T, Error>) -> bool {
+    matches!(
+        r,
+        Err(Error::UnsafeSql(SqlTextError::TransactionControl(_)))
+    )
+}
+
 #[test]
 fn a_session_opened_by_sql_gives_no_nonce_to_forge_a_context_with() {
     for rls in Rls::all().into_iter().filter(|rls| rls.enforced()) {
@@ -945,12 +953,16 @@ fn a_session_opened_by_sql_gives_no_nonce_to_forge_a_context_with() {
             let run = format!("{rls:?}, own transaction: {own_transaction}");
             let mut seen = Vec::new();
             let r = t.transaction(a, |tx| {
+                // Raw SQL may not leave the library's transaction: refused, and the attack
+                // goes on inside it.
                 if own_transaction {
-                    tx.execute(diesel::sql_query("COMMIT"))?;
+                    let ended = tx.execute(diesel::sql_query("COMMIT"));
+                    assert!(ended_refused(&ended), "{run}: {ended:?}");
                 }
                 tx.execute(diesel::sql_query("SELECT tenancy.open_session()"))?;
                 if own_transaction {
-                    tx.execute(diesel::sql_query("BEGIN"))?;
+                    let begun = tx.execute(diesel::sql_query("BEGIN"));
+                    assert!(ended_refused(&begun), "{run}: {begun:?}");
                 }
                 tx.execute(diesel::sql_query(&forge))?;
                 let rows: Vec<Title> =

@@ -788,13 +788,29 @@ async fn a_session_opened_by_sql_gives_no_nonce_to_forge_a_context_with() {
             let run = format!("{rls:?}, pipelined: {pipeline}, own transaction: {own_transaction}");
             let r = t
                 .transaction(a, async |tx| {
+                    // Raw SQL may not leave the library's transaction: refused, and the
+                    // attack goes on inside it.
                     if own_transaction {
-                        tx.execute(diesel::sql_query("COMMIT")).await?;
+                        let ended = tx.execute(diesel::sql_query("COMMIT")).await;
+                        assert!(
+                            matches!(
+                                ended,
+                                Err(Error::UnsafeSql(SqlTextError::TransactionControl(_)))
+                            ),
+                            "{run}: {ended:?}"
+                        );
                     }
                     tx.execute(diesel::sql_query("SELECT tenancy.open_session()"))
                         .await?;
                     if own_transaction {
-                        tx.execute(diesel::sql_query("BEGIN")).await?;
+                        let begun = tx.execute(diesel::sql_query("BEGIN")).await;
+                        assert!(
+                            matches!(
+                                begun,
+                                Err(Error::UnsafeSql(SqlTextError::TransactionControl(_)))
+                            ),
+                            "{run}: {begun:?}"
+                        );
                     }
                     tx.execute(diesel::sql_query(&forge)).await?;
                     let rows = tx

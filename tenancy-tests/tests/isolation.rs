@@ -1359,17 +1359,29 @@ fn session_state_made_by_sql_does_not_reach_the_next_transaction_with(rls: Rls) 
             "{rls:?} {attempt}: {rolled_back:?}"
         );
         assert_eq!(left(&t), 0, "{rls:?} {attempt}, rolled back");
-        // Behind a COMMIT of the SQL's own, outside any transaction of the library's.
+        // Behind a COMMIT of the SQL's own, which would leave the library's transaction: the
+        // COMMIT is refused, and the attempt runs inside the transaction as above.
         let escaped = t.transaction(a, |tx| {
-            tx.execute(diesel::sql_query("COMMIT"))?;
+            let ended = tx.execute(diesel::sql_query("COMMIT"));
+            assert!(transaction_control(&ended), "{rls:?}: {ended:?}");
             tx.execute(diesel::sql_query(attempt))
         });
-        assert!(escaped.is_err(), "{rls:?} {attempt}: {escaped:?}");
+        assert_eq!(escaped.is_ok(), undone, "{rls:?} {attempt}: {escaped:?}");
         assert_eq!(left(&t), 0, "{rls:?} {attempt}, after a COMMIT of its own");
     }
     for session in t.inspect_sessions().expect("inspect sessions") {
         assert!(session.is_clean(), "{rls:?}: {session:?}");
     }
+}
+
+/// Whether raw SQL was refused for ending or opening a transaction.
+fn transaction_control<T>(r: &Result<T, Error>) -> bool {
+    matches!(
+        r,
+        Err(Error::UnsafeSql(
+            tenancy_schema::SqlTextError::TransactionControl(_)
+        ))
+    )
 }
 
 /// A session-level advisory lock outlives the transaction that took it, committed or rolled
@@ -1406,21 +1418,18 @@ fn advisory_locks_taken_by_sql_do_not_reach_the_next_transaction() {
             "{rls:?}: {rolled_back:?}"
         );
         assert!(lock_is_free(rls), "{rls:?}: held after a rollback");
-        // Taken outside the library's transaction, behind a COMMIT of the SQL's own; how that
-        // transaction ends is beside the point here.
-        let _ = t.transaction(a, |tx| {
-            tx.execute(diesel::sql_query("COMMIT"))?;
+        // Behind a COMMIT of the SQL's own, which would take it outside the library's
+        // transaction: the COMMIT is refused, and the lock is taken inside the transaction.
+        let behind = t.transaction(a, |tx| {
+            let ended = tx.execute(diesel::sql_query("COMMIT"));
+            assert!(transaction_control(&ended), "{rls:?}: {ended:?}");
             tx.execute(diesel::sql_query(take))
         });
-        // The connection is discarded (its transaction ended under the library), and the lock
-        // goes with its backend, which the server ends a moment after the client hung up.
-        let freed = (0..50).any(|_| {
-            lock_is_free(rls) || {
-                std::thread::sleep(std::time::Duration::from_millis(100));
-                false
-            }
-        });
-        assert!(freed, "{rls:?}: held after a COMMIT of its own");
+        assert!(behind.is_ok(), "{rls:?}: {behind:?}");
+        assert!(
+            lock_is_free(rls),
+            "{rls:?}: held after a refused COMMIT of its own"
+        );
         // And B's transaction, on the same connection, holds no lock of A's.
         let held: Vec<Answer> = t
             .transaction(b, |tx| {

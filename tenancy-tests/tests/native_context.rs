@@ -1150,12 +1150,6 @@ fn statements_whose_effect_outlives_the_transaction_are_refused() {
         "ALTER ROLE CURRENT_USER SET search_path = information_schema, public",
         "DO $$ BEGIN EXECUTE 'ALTER ROLE CURRENT_USER SET statement_timeout = 1'; END $$",
         "ALTER DATABASE CURRENT SET statement_timeout = 1",
-        // A prepared transaction outlives the session, holding its locks, and any session of
-        // the login (another tenant's) may commit or roll it back. Refused before the server
-        // looks at max_prepared_transactions, which is 0 here and not on Citus.
-        "PREPARE TRANSACTION 'tenancy_two_phase'",
-        "COMMIT PREPARED 'tenancy_two_phase'",
-        "ROLLBACK PREPARED 'tenancy_two_phase'",
     ] {
         let e = t
             .transaction(a, |tx| tx.execute(diesel::sql_query(statement)).map(drop))
@@ -1167,6 +1161,43 @@ fn statements_whose_effect_outlives_the_transaction_are_refused() {
         for session in t.inspect_sessions().unwrap() {
             assert!(session.is_clean(), "{statement}: {session:?}");
         }
+    }
+    // A prepared transaction outlives the session, holding its locks, and any session of the
+    // login (another tenant's) may commit or roll it back. Tenancy refuses them before they
+    // are sent, as raw SQL that ends a transaction; the extension refuses them too, on a
+    // connection of the login that entered the context itself, before the server looks at
+    // max_prepared_transactions, which is 0 here and not on Citus.
+    let key = key();
+    let (mut conn, session) = app_connection();
+    for (counter, statement) in (3_000..).zip([
+        "PREPARE TRANSACTION 'tenancy_two_phase'",
+        "COMMIT PREPARED 'tenancy_two_phase'",
+        "ROLLBACK PREPARED 'tenancy_two_phase'",
+    ]) {
+        let e = t
+            .transaction(a, |tx| tx.execute(diesel::sql_query(statement)).map(drop))
+            .expect_err(statement);
+        assert!(
+            matches!(
+                e,
+                Error::UnsafeSql(tenancy_schema::SqlTextError::TransactionControl(_))
+            ),
+            "{statement}: {e}"
+        );
+        conn.batch_execute("BEGIN").unwrap();
+        enter_native(
+            &mut conn,
+            a,
+            counter,
+            &mac(&key, "native", session, counter, a),
+        )
+        .unwrap();
+        let e = conn.batch_execute(statement).expect_err(statement);
+        assert!(
+            e.to_string().contains("outlives the transaction"),
+            "{statement}: {e}"
+        );
+        conn.batch_execute("ROLLBACK").unwrap();
     }
     // A new connection of the login still logs in with its password and starts from the
     // defaults it had.

@@ -182,6 +182,14 @@ pub enum SqlTextError {
         "`tx.execute`/`load_sql` take raw `diesel::sql_query(..)` only (with `.bind(..)`, boxed or not), not the Diesel statement `{0}`: load it with `tx.load(query)` or write it with `tx.insert`/`tx.update`/`tx.delete`, which scope it to the tenant"
     )]
     NotRawSql(String),
+    /// Raw SQL that ends the transaction tenancy opened (`COMMIT`, `ROLLBACK`, `END`, `ABORT`,
+    /// `PREPARE TRANSACTION`) or opens another (`BEGIN`, `START TRANSACTION`): what followed
+    /// would run outside the transaction, without the tenant's context, and the transaction's
+    /// end could not say whether its writes were kept.
+    #[error(
+        "raw SQL may not end or open a transaction: `{0}`; tenancy ends the transaction when the closure returns (`Ok` commits, `Err` rolls back), and `SAVEPOINT` with `ROLLBACK TO SAVEPOINT` undoes part of it"
+    )]
+    TransactionControl(String),
     /// A fragment of the application's own rendered the statement differently when it was
     /// written for sending than when tenancy planned it, and the text to send names a
     /// tenant-scoped table the plan does not filter.

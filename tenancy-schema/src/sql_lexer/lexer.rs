@@ -50,7 +50,7 @@ pub(crate) fn tokenize(sql: &str) -> Result<Vec<Token>, SqlTextError> {
 
 /// [`tokenize`] under one setting of `standard_conforming_strings`.
 #[allow(clippy::too_many_lines)] // reason: one arm per lexical class, in PostgreSQL's order
-fn tokenize_as(sql: &str, conforming: bool) -> Result<Vec<Token>, SqlTextError> {
+pub(super) fn tokenize_as(sql: &str, conforming: bool) -> Result<Vec<Token>, SqlTextError> {
     let bytes = sql.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -227,7 +227,7 @@ fn is_operator_char(c: u8) -> bool {
 /// The index after the (nested) block comment starting at `start`, if it is closed.
 /// The index of the line end (or the text's end) after a `--` comment starting at `start`:
 /// a line comment ends at a carriage return as well as at a line feed.
-fn line_comment_end(bytes: &[u8], start: usize) -> usize {
+pub(super) fn line_comment_end(bytes: &[u8], start: usize) -> usize {
     bytes[start..]
         .iter()
         .position(|&b| b == b'\n' || b == b'\r')

@@ -18,6 +18,7 @@ mod names;
 mod statements;
 #[cfg(test)]
 mod tests;
+mod transaction_control;
 mod write_shape;
 
 #[cfg(test)]
@@ -36,4 +37,5 @@ pub(crate) use names::{
 };
 #[cfg(feature = "check")]
 pub(crate) use statements::{dollar_quoted_bodies, statements};
+pub(crate) use transaction_control::check_raw_statement;
 pub(crate) use write_shape::{InsertTail, check_filtered_write, check_insert, write_without_guard};

@@ -3,6 +3,8 @@
 
 use diesel::PgConnection;
 use diesel::RunQueryDsl;
+use diesel::pg::{Pg, PgQueryBuilder};
+use diesel::query_builder::{QueryBuilder, QueryFragment};
 use diesel::query_dsl::methods::ExecuteDsl;
 
 use crate::{Error, Result, SqlTextError};
@@ -15,13 +17,16 @@ use crate::{Error, Result, SqlTextError};
     label = "Diesel statements carry no tenant filter",
     note = "use `tx.insert(table, rows)`, `tx.update(table).filter(..).set(..).execute()`, `tx.delete(table).filter(..).execute()` or `tx.upsert(..)`; `tx.execute` takes raw `diesel::sql_query(..)` only"
 )]
-pub trait RawSql: ExecuteDsl<PgConnection> + RunQueryDsl<PgConnection> {}
+pub trait RawSql: ExecuteDsl<PgConnection> + RunQueryDsl<PgConnection> + QueryFragment<Pg> {}
 
 // One impl for every untyped query: `sql_query(..).bind(..)` returns a type Diesel does not
 // export, so it cannot be named in an impl of its own.
 impl<Q> RawSql for Q
 where
-    Q: diesel::query_builder::Query + ExecuteDsl<PgConnection> + RunQueryDsl<PgConnection>,
+    Q: diesel::query_builder::Query
+        + ExecuteDsl<PgConnection>
+        + RunQueryDsl<PgConnection>
+        + QueryFragment<Pg>,
     Q::SqlType: UntypedSql,
 {
 }
@@ -39,27 +44,36 @@ impl UntypedSql for diesel::sql_types::Untyped {}
 /// does not export, so no bound can name it) and `BoxedSqlQuery`.
 const SQL_QUERY_TYPES: &str = "diesel::query_builder::sql_query::";
 
-/// Refuses a typed Diesel statement handed to a method for raw SQL. The bounds of those
-/// methods take any query whose SQL type is `Untyped`, as only `sql_query`'s were meant to be;
-/// a typed statement whose select list or `RETURNING` clause is a raw `sql::<Untyped>(..)`
-/// fragment has that SQL type too, and nothing would scope it. Only Diesel's `sql_query`
-/// module constructs its types, and what `.bind(..)` and `.into_boxed()` wrap is always one of
-/// them, so the outermost type's path decides. A compiler that wrote type names another way
-/// would refuse raw SQL here, not let a statement through.
+/// Refuses a typed Diesel statement handed to a method for raw SQL, and raw SQL that ends or
+/// opens a transaction.
+///
+/// The bounds of those methods take any query whose SQL type is `Untyped`, as only
+/// `sql_query`'s were meant to be; a typed statement whose select list or `RETURNING` clause
+/// is a raw `sql::<Untyped>(..)` fragment has that SQL type too, and nothing would scope it.
+/// Only Diesel's `sql_query` module constructs its types, and what `.bind(..)` and
+/// `.into_boxed()` wrap is always one of them, so the outermost type's path decides. A
+/// compiler that wrote type names another way would refuse raw SQL here, not let a statement
+/// through.
+///
+/// Tenancy opens the transaction and ends it when the closure returns; raw `COMMIT`,
+/// `ROLLBACK` and the like would leave what follows outside it, without the tenant's context
+/// (`SqlTextError::TransactionControl`).
 ///
 /// # Errors
-/// [`Error::UnsafeSql`] with [`SqlTextError::NotRawSql`].
+/// [`Error::UnsafeSql`] with [`SqlTextError::NotRawSql`] or
+/// [`SqlTextError::TransactionControl`]; a bind that fails to render its SQL.
 #[doc(hidden)]
-pub fn raw_sql_only<Q>() -> Result<()> {
+pub fn raw_sql_only<Q: QueryFragment<Pg>>(query: &Q) -> Result<()> {
     let name = std::any::type_name::<Q>();
-    if name.starts_with(SQL_QUERY_TYPES) {
-        Ok(())
-    } else {
+    if !name.starts_with(SQL_QUERY_TYPES) {
         let statement = name.split('<').next().unwrap_or(name);
-        Err(Error::UnsafeSql(SqlTextError::NotRawSql(
+        return Err(Error::UnsafeSql(SqlTextError::NotRawSql(
             statement.to_owned(),
-        )))
+        )));
     }
+    let mut text = PgQueryBuilder::default();
+    query.to_sql(&mut text, &Pg)?;
+    crate::sql_lexer::check_raw_statement(&text.finish()).map_err(Error::UnsafeSql)
 }
 
 #[cfg(test)]
@@ -68,8 +82,8 @@ mod tests {
 
     use super::raw_sql_only;
 
-    fn of<Q>(_: &Q) -> crate::Result<()> {
-        raw_sql_only::<Q>()
+    fn of<Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>>(q: &Q) -> crate::Result<()> {
+        raw_sql_only(q)
     }
 
     #[test]
@@ -94,5 +108,47 @@ mod tests {
             refused.contains("diesel::query_builder::select_statement::SelectStatement"),
             "{refused}"
         );
+    }
+
+    #[test]
+    fn raw_sql_that_ends_or_opens_a_transaction_is_refused() {
+        for text in [
+            "COMMIT",
+            "commit and chain",
+            "/* a */ END",
+            "-- a\nROLLBACK",
+            "rollback work",
+            "ROLLBACK PREPARED 'x'",
+            "ABORT",
+            "PREPARE TRANSACTION 'x'",
+            "BEGIN",
+            "start transaction",
+            "; COMMIT",
+            "SELECT 1; COMMIT",
+            "COMMIT; SELECT U&\"x\"",
+            "SELECT 'a\\'; COMMIT; --'",
+        ] {
+            let refused = of(&diesel::sql_query(text)).unwrap_err().to_string();
+            assert!(
+                refused.contains("may not end or open a transaction"),
+                "{text}: {refused}"
+            );
+        }
+        for text in [
+            "SELECT 1",
+            "ROLLBACK TO SAVEPOINT s",
+            "rollback to s",
+            "ROLLBACK WORK TO s",
+            "SAVEPOINT s",
+            "RELEASE SAVEPOINT s",
+            "SELECT 'COMMIT'",
+            "SELECT 1 AS \"commit\"",
+            "\"commit\"",
+            "SELECT U&\"a\"",
+            "PREPARE p AS SELECT 1",
+            "DO $$ BEGIN PERFORM 1; END $$",
+        ] {
+            assert!(of(&diesel::sql_query(text)).is_ok(), "{text}");
+        }
     }
 }

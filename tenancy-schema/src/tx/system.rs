@@ -147,9 +147,10 @@ impl SystemConn<'_> {
     where
         // Raw SQL is the only untyped query: `sql_query(..)` with or without `.bind(..)`.
         Q: diesel::query_builder::Query<SqlType = diesel::sql_types::Untyped>
-            + LoadQuery<'q, PgConnection, U>,
+            + LoadQuery<'q, PgConnection, U>
+            + QueryFragment<Pg>,
     {
-        super::raw_sql_only::<Q>()?;
+        super::raw_sql_only(&query)?;
         self.raw_sql.set(true);
         query.load(self.conn).map_err(Error::from)
     }

@@ -305,7 +305,7 @@ impl<'c> TenantTx<'c> {
     /// # Errors
     /// Database errors.
     pub fn execute<Q: RawSql>(&mut self, query: Q) -> Result<usize> {
-        raw_sql_only::<Q>()?;
+        raw_sql_only(&query)?;
         self.raw_sql.set(true);
         query.execute(self.conn).map_err(Error::from)
     }
@@ -319,9 +319,10 @@ impl<'c> TenantTx<'c> {
     where
         // Raw SQL is the only untyped query: `sql_query(..)` with or without `.bind(..)`.
         Q: diesel::query_builder::Query<SqlType = diesel::sql_types::Untyped>
-            + LoadQuery<'q, PgConnection, U>,
+            + LoadQuery<'q, PgConnection, U>
+            + diesel::query_builder::QueryFragment<diesel::pg::Pg>,
     {
-        raw_sql_only::<Q>()?;
+        raw_sql_only(&query)?;
         self.raw_sql.set(true);
         query.load(self.conn).map_err(Error::from)
     }
