@@ -162,6 +162,37 @@ fn schema_qualified_tenant_tables_are_refused_before_sending() {
     }
 }
 
+/// `categories.posts` reads as the column `posts` of the classified table `categories`, and
+/// tenancy took it for that; where the database also has a schema `categories`, the server
+/// may read it as that schema's relation `posts` (here a view of every tenant's posts), which
+/// no shadowing reaches. A schema named like a classified table makes such a name a
+/// schema-qualified one.
+#[test]
+fn a_schema_named_like_a_classified_table_is_read_as_a_schema() {
+    for rls in Rls::all() {
+        let (a, _) = rls.two_tenants();
+        rls.owner()
+            .batch_execute(
+                "CREATE SCHEMA IF NOT EXISTS categories;
+                 CREATE OR REPLACE VIEW categories.posts AS SELECT * FROM public.posts;
+                 GRANT USAGE ON SCHEMA categories TO tenancy_app;
+                 GRANT SELECT ON categories.posts TO tenancy_app;",
+            )
+            .expect("a schema named like a table");
+        let t = rls.tenancy(1);
+        for fragment in [
+            "EXISTS (SELECT 1 FROM categories.posts WHERE title LIKE 'b%')",
+            "EXISTS (SELECT 1 FROM \"categories\".\"posts\" WHERE title LIKE 'b%')",
+        ] {
+            let e = refused_in_filter(&t, a, fragment);
+            assert!(
+                matches!(e, SqlTextError::QualifiedTenantTable { .. }),
+                "{rls:?} {fragment}: {e}"
+            );
+        }
+    }
+}
+
 #[test]
 fn sql_run_from_text_and_escaped_names_are_refused_before_sending() {
     for rls in Rls::all() {

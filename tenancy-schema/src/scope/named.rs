@@ -62,10 +62,13 @@ pub(super) fn tables_named(names: Vec<crate::sql_lexer::NameUse>) -> QueryResult
             // `"posts"."id"` is a column of `posts`, and `"products"."notes"` a column of a
             // global table named like a tenant table: only a name that is not itself a
             // classified table (or a scoped table's alias) before the dot can be a schema.
-            // `public` is always taken for the schema that holds the tenant tables.
-            let table_qualifier = scoped.iter().any(|e| e.table == schema)
-                || (schema != "public"
-                    && crate::manifest::table_names().contains(&schema.as_str()));
+            // `public` is always taken for the schema that holds the tenant tables, and so is
+            // a classified table's name that a schema of the database has too (where the
+            // server may read `billing.posts` as a relation of the schema `billing`).
+            let table_qualifier = !super::schemas::is_schema(&schema)
+                && (scoped.iter().any(|e| e.table == schema)
+                    || (schema != "public"
+                        && crate::manifest::table_names().contains(&schema.as_str())));
             if !table_qualifier {
                 return Err(unsafe_sql(
                     crate::sql_lexer::SqlTextError::QualifiedTenantTable {
