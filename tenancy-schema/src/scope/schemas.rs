@@ -58,7 +58,7 @@ pub(crate) fn resolve(conn: &mut PgConnection) -> QueryResult<()> {
         }
     }
     drop(map);
-    let named: Vec<Schema> = diesel::sql_query(
+    let like_tables: Vec<Schema> = diesel::sql_query(
         "SELECT nspname::text AS name FROM pg_catalog.pg_namespace WHERE nspname = ANY ($1)",
     )
     .bind::<Array<Text>, _>(crate::manifest::table_names())
@@ -66,7 +66,7 @@ pub(crate) fn resolve(conn: &mut PgConnection) -> QueryResult<()> {
     schemas_named_like_tables()
         .write()
         .unwrap_or_else(PoisonError::into_inner)
-        .extend(named.into_iter().map(|s| s.name));
+        .extend(like_tables.into_iter().map(|s| s.name));
     Ok(())
 }
 

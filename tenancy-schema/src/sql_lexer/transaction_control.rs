@@ -51,11 +51,9 @@ pub(crate) fn check_raw_statement(sql: &str) -> Result<(), SqlTextError> {
 /// The error for a statement whose first words (lower case) end or open a transaction.
 fn refuse(words: &[&str], sql: &str) -> Result<(), SqlTextError> {
     let ends = match words {
-        ["commit" | "end" | "abort" | "begin", ..]
-        | ["prepare", "transaction", ..]
-        | ["start", "transaction", ..] => true,
         ["rollback", "to", ..] | ["rollback", "work" | "transaction", "to"] => false,
-        ["rollback", ..] => true,
+        ["commit" | "end" | "abort" | "begin" | "rollback", ..]
+        | ["prepare" | "start", "transaction", ..] => true,
         _ => false,
     };
     if ends {
