@@ -142,7 +142,9 @@ impl SystemConn<'_> {
     /// level security hides every tenant row from it.
     ///
     /// # Errors
-    /// Database errors.
+    /// Database errors; [`Error::UnsafeSql`] before anything is sent for a typed Diesel statement
+    /// (`SqlTextError::NotRawSql`) or SQL that would end the transaction or open another
+    /// (`COMMIT`, `ROLLBACK`, `BEGIN`, ...: `SqlTextError::TransactionControl`).
     pub fn load_sql<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
     where
         // Raw SQL is the only untyped query: `sql_query(..)` with or without `.bind(..)`.

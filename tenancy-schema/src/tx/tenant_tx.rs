@@ -303,7 +303,9 @@ impl<'c> TenantTx<'c> {
     /// tenant's rows.
     ///
     /// # Errors
-    /// Database errors.
+    /// Database errors; [`Error::UnsafeSql`] before anything is sent for a typed Diesel statement
+    /// (`SqlTextError::NotRawSql`) or SQL that would end the transaction or open another
+    /// (`COMMIT`, `ROLLBACK`, `BEGIN`, ...: `SqlTextError::TransactionControl`).
     pub fn execute<Q: RawSql>(&mut self, query: Q) -> Result<usize> {
         raw_sql_only(&query)?;
         self.raw_sql.set(true);
@@ -314,7 +316,9 @@ impl<'c> TenantTx<'c> {
     /// [`TenantTx::execute`], only row level security checks it.
     ///
     /// # Errors
-    /// Database errors.
+    /// Database errors; [`Error::UnsafeSql`] before anything is sent for a typed Diesel statement
+    /// (`SqlTextError::NotRawSql`) or SQL that would end the transaction or open another
+    /// (`COMMIT`, `ROLLBACK`, `BEGIN`, ...: `SqlTextError::TransactionControl`).
     pub fn load_sql<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
     where
         // Raw SQL is the only untyped query: `sql_query(..)` with or without `.bind(..)`.
