@@ -135,9 +135,10 @@ impl AsyncSystemConn<'_> {
     /// level security hides every tenant row from it.
     ///
     /// # Errors
-    /// Database errors; [`Error::UnsafeSql`] before anything is sent for a typed Diesel statement
-    /// (`SqlTextError::NotRawSql`) or SQL that would end the transaction or open another
-    /// (`COMMIT`, `ROLLBACK`, `BEGIN`, ...: `SqlTextError::TransactionControl`).
+    /// Database errors; [`tenancy_schema::Error::UnsafeSql`] before anything is sent for a
+    /// typed Diesel statement (`SqlTextError::NotRawSql`) or SQL that would end the
+    /// transaction or open another (`COMMIT`, `ROLLBACK`, `BEGIN`, ...:
+    /// `SqlTextError::TransactionControl`).
     pub async fn load_sql<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
     where
         Q: diesel::query_builder::Query<SqlType = diesel::sql_types::Untyped>

@@ -164,9 +164,10 @@ impl AsyncTenantTx<'_> {
     /// tenant's rows.
     ///
     /// # Errors
-    /// Database errors; [`Error::UnsafeSql`] before anything is sent for a typed Diesel statement
-    /// (`SqlTextError::NotRawSql`) or SQL that would end the transaction or open another
-    /// (`COMMIT`, `ROLLBACK`, `BEGIN`, ...: `SqlTextError::TransactionControl`).
+    /// Database errors; [`tenancy_schema::Error::UnsafeSql`] before anything is sent for a
+    /// typed Diesel statement (`SqlTextError::NotRawSql`) or SQL that would end the
+    /// transaction or open another (`COMMIT`, `ROLLBACK`, `BEGIN`, ...:
+    /// `SqlTextError::TransactionControl`).
     pub async fn execute<'s, Q>(&'s mut self, query: Q) -> Result<usize>
     where
         Q: diesel::query_builder::Query
@@ -184,9 +185,10 @@ impl AsyncTenantTx<'_> {
     /// [`AsyncTenantTx::execute`], only row level security checks it.
     ///
     /// # Errors
-    /// Database errors; [`Error::UnsafeSql`] before anything is sent for a typed Diesel statement
-    /// (`SqlTextError::NotRawSql`) or SQL that would end the transaction or open another
-    /// (`COMMIT`, `ROLLBACK`, `BEGIN`, ...: `SqlTextError::TransactionControl`).
+    /// Database errors; [`tenancy_schema::Error::UnsafeSql`] before anything is sent for a
+    /// typed Diesel statement (`SqlTextError::NotRawSql`) or SQL that would end the
+    /// transaction or open another (`COMMIT`, `ROLLBACK`, `BEGIN`, ...:
+    /// `SqlTextError::TransactionControl`).
     pub async fn load_sql<'q, 's, Q, U>(&'s mut self, query: Q) -> Result<Vec<U>>
     where
         Q: diesel::query_builder::Query<SqlType = diesel::sql_types::Untyped>
