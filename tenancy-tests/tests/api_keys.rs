@@ -668,6 +668,60 @@ fn a_prefix_planted_by_another_tenant_cannot_block_or_take_a_key() {
     assert_eq!((verified.tenant, verified.key), (victim.tenant, key.id));
 }
 
+/// A tenant that knows another's whole key (a leaked one) and copies it, prefix and secret's
+/// hash, into its own tenant with raw SQL would have the key's holder act in its tenant,
+/// writing the holder's data there, also once the key is revoked where it was issued. A key
+/// stored in more than one tenant is refused instead, whichever tenant is older, so its holder
+/// notices and replaces it.
+#[test]
+fn a_key_copied_into_another_tenant_is_refused_not_redirected() {
+    common::fixture();
+    let tenancy = common::tenancy(2);
+    let limiter = MemoryRateLimiter::new();
+    let older = new_tenant(&tenancy, "copy-older");
+    let victim = new_tenant(&tenancy, "copy-victim");
+    let newer = new_tenant(&tenancy, "copy-newer");
+    for copier in [&older, &newer] {
+        let key = issue(&tenancy, &victim, spec(&victim));
+        api_keys::verify(&tenancy, key.key.expose_secret(), &limiter).expect("verifies");
+        let secret = key
+            .key
+            .expose_secret()
+            .rsplit('_')
+            .next()
+            .expect("tk_<prefix>_<secret>")
+            .to_owned();
+        tenancy
+            .transaction(copier.tenant, |tx| {
+                tx.execute(
+                    diesel::sql_query(
+                        "INSERT INTO api_keys (tenant_id, principal_id, name, prefix, secret_hash)
+                         VALUES (tenancy.current_tenant(), $1, 'copied', $2, sha256(convert_to($3, 'UTF8')))",
+                    )
+                    .bind::<diesel::sql_types::Uuid, _>(*copier.principal.as_uuid())
+                    .bind::<Text, _>(key.prefix.clone())
+                    .bind::<Text, _>(secret),
+                )
+            })
+            .expect("copy the key");
+        let refused = api_keys::verify(&tenancy, key.key.expose_secret(), &limiter)
+            .expect_err("a key stored in two tenants");
+        assert!(
+            matches!(ApiKeyError::of(&refused), Some(ApiKeyError::Unknown)),
+            "{refused}"
+        );
+        // Revoked where it was issued: still refused, never the copier's.
+        tenancy
+            .transaction_as(victim.tenant, victim.principal, |tx| {
+                api_keys::revoke(tx, key.id)
+            })
+            .expect("revoke");
+        let refused = api_keys::verify(&tenancy, key.key.expose_secret(), &limiter)
+            .expect_err("revoked, and stored in two tenants");
+        assert!(ApiKeyError::of(&refused).is_some(), "{refused}");
+    }
+}
+
 /// A key acts as its principal, and a user's principal acts only as an active member. The
 /// inviting tenant's owner could issue a key for its own pending invitation (whose permissions,
 /// none, never exceed the issuer's), accept the invitation with it for the user, and read the

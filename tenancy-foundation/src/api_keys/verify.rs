@@ -92,7 +92,7 @@ fn reject(prefix: &str, reason: ApiKeyError) -> Error {
 ///
 /// # Errors
 /// An [`ApiKeyError`] (see [`ApiKeyError::of`]): [`ApiKeyError::Malformed`], [`ApiKeyError::Unknown`] (unknown
-/// prefix, wrong secret, deleted tenant), [`ApiKeyError::Revoked`], [`ApiKeyError::Expired`],
+/// prefix, wrong secret, deleted tenant, a key stored in more than one tenant), [`ApiKeyError::Revoked`], [`ApiKeyError::Expired`],
 /// [`ApiKeyError::TenantSuspended`] or [`ApiKeyError::RateLimited`]; pool and database errors.
 pub fn verify(tenancy: &Tenancy, key_text: &str, limiter: &dyn RateLimiter) -> Result<VerifiedKey> {
     let parsed = parse_key(key_text)?;
@@ -107,19 +107,34 @@ pub fn verify(tenancy: &Tenancy, key_text: &str, limiter: &dyn RateLimiter) -> R
     })?;
     // Hash and compare whether or not the prefix exists (see `secret_matches`). Prefixes are
     // unique per tenant only, so another tenant may hold a row with the same prefix (by
-    // chance, or planted to block this key): every returned row is compared, and only the
-    // one whose hash matches counts.
-    let mut found = None;
+    // chance, or planted to block this key): every returned row is compared, and only one
+    // whose hash matches counts. Two that match mean a tenant that knew the whole key copied
+    // it into its own tenant with raw SQL, to have the key's holder act in that tenant
+    // (writing its data there, also after the key is revoked where it was issued): such a
+    // key is refused, so its holder notices and replaces it, instead of serving whichever
+    // tenant's row came first.
+    let mut matching = Vec::new();
     if rows.is_empty() {
         let _ = hash_matches(None, &presented);
     }
     for row in rows {
-        if hash_matches(Some(row.secret_hash.as_slice()), &presented) && found.is_none() {
-            found = Some(row);
+        if hash_matches(Some(row.secret_hash.as_slice()), &presented) {
+            matching.push(row);
         }
     }
-    let Some(row) = found else {
-        return Err(reject(parsed.prefix, ApiKeyError::Unknown));
+    let row = match <[LookedUpKey; 1]>::try_from(matching) {
+        Ok([row]) => row,
+        Err(matching) => {
+            if matching.len() > 1 {
+                tracing::warn!(
+                    target: "tenancy::api_keys",
+                    prefix = parsed.prefix,
+                    tenants = matching.len(),
+                    "api key refused: its prefix and secret are stored in more than one tenant"
+                );
+            }
+            return Err(reject(parsed.prefix, ApiKeyError::Unknown));
+        }
     };
     if row.tenant_deleted {
         return Err(reject(parsed.prefix, ApiKeyError::Unknown));
