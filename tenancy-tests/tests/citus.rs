@@ -1445,10 +1445,27 @@ fn another_tenants_worker_context_cannot_be_observed_or_replayed() {
     let seen = replayed_on_the_workers(&t, a, b);
     assert!(!seen.contains("SECRET"), "{seen}");
     assert!(seen.contains("a's note"), "{seen}");
+    // Nor the numbers (and timestamps) of running distributed transactions, on any node: with
+    // one, SQL that makes Citus run a statement on a worker outside a transaction block
+    // (`citus.select_opens_transaction_block = off`) takes that number there, and reads the
+    // transaction's intermediate results, or its rows with its context.
+    let on_a_worker = |expression: &str| {
+        format!(
+            "SELECT count(*)::text || {expression} AS line FROM notes WHERE tenant_id = '{}'",
+            b.as_uuid()
+        )
+    };
     for sql in [
         "SELECT string_agg(result, ',') AS line FROM run_command_on_workers('SELECT 1')",
         "SELECT string_agg(query, ',') AS line FROM citus_stat_activity",
         "SELECT string_agg(result, ',') AS line FROM run_command_on_shards('notes', 'SELECT count(*) FROM %s')",
+        "SELECT string_agg(transaction_number::text, ',') AS line FROM get_all_active_transactions()",
+        "SELECT (get_current_transaction_id()).transaction_number::text AS line",
+        "SELECT string_agg(gid, ',') AS line FROM pg_dist_transaction",
+        &on_a_worker("(get_current_transaction_id()).transaction_number::text"),
+        &on_a_worker(
+            "(SELECT string_agg(transaction_number::text, ',') FROM get_all_active_transactions())",
+        ),
     ] {
         for r in [
             t.transaction(a, |tx| tx.load_sql::<_, Line>(diesel::sql_query(sql))),

@@ -35,6 +35,7 @@ pub const CORE: &[MigrationFiles] = &[
     crate::__tenancy_migration_files!("2026-12-05-020000_citus_worker_activity_hidden"),
     crate::__tenancy_migration_files!("2026-12-05-030000_large_objects_closed"),
     crate::__tenancy_migration_files!("2026-12-05-120000_statistics_counters_closed"),
+    crate::__tenancy_migration_files!("2026-12-06-130000_citus_transaction_numbers_hidden"),
 ];
 
 /// The core's migrations as a [`MigrationSet`].
