@@ -510,6 +510,22 @@ fn raw_sql_cannot_end_the_transaction_it_runs_in() {
             "{rls:?}: {r:?}"
         );
         assert!(!has_post(rls, a, &slug), "{rls:?}");
+        // A `COMMIT` behind another statement: tenancy reads the first, and the server refuses
+        // a second command in one prepared statement, which fails the transaction.
+        let slug = format!("sync-second-command-{rls:?}");
+        let r = t.transaction(a, |tx| {
+            tx.insert_into(posts::table)
+                .values(post(i32::try_from(918 + 20 * k).expect("small"), &slug))
+                .execute()?;
+            let second = tx.execute(diesel::sql_query("SELECT 1; COMMIT"));
+            assert!(matches!(second, Err(Error::Query(_))), "{second:?}");
+            Ok::<_, Error>(())
+        });
+        assert!(
+            matches!(r, Err(Error::AbortedTransaction)),
+            "{rls:?}: {r:?}"
+        );
+        assert!(!has_post(rls, a, &slug), "{rls:?}");
     }
 }
 
@@ -563,6 +579,20 @@ async fn raw_sql_cannot_end_the_transaction_it_runs_in_async() {
                     &tx.execute(diesel::sql_query("COMMIT")).await,
                     "COMMIT",
                 );
+                Ok::<_, Error>(())
+            })
+            .await;
+        assert!(
+            matches!(r, Err(Error::AbortedTransaction)),
+            "{rls:?} {pipeline}: {r:?}"
+        );
+        assert!(!has_post(rls, a, &slug), "{rls:?} {pipeline}");
+        let slug = format!("async-second-command-{rls:?}-{pipeline}");
+        let r = t
+            .transaction(a, async |tx| {
+                write_async(tx, i32::try_from(1118 + 20 * k).expect("small"), &slug).await?;
+                let second = tx.execute(diesel::sql_query("SELECT 1; COMMIT")).await;
+                assert!(matches!(second, Err(Error::Query(_))), "{second:?}");
                 Ok::<_, Error>(())
             })
             .await;

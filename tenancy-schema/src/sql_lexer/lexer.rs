@@ -50,7 +50,7 @@ pub(crate) fn tokenize(sql: &str) -> Result<Vec<Token>, SqlTextError> {
 
 /// [`tokenize`] under one setting of `standard_conforming_strings`.
 #[allow(clippy::too_many_lines)] // reason: one arm per lexical class, in PostgreSQL's order
-pub(super) fn tokenize_as(sql: &str, conforming: bool) -> Result<Vec<Token>, SqlTextError> {
+fn tokenize_as(sql: &str, conforming: bool) -> Result<Vec<Token>, SqlTextError> {
     let bytes = sql.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;

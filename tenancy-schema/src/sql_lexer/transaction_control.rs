@@ -2,7 +2,7 @@
 //! when the closure returns, and its answer (committed or not) must be the server's.
 
 use super::SqlTextError;
-use super::lexer::{Token, block_comment_end, excerpt, line_comment_end, tokenize_as};
+use super::lexer::{block_comment_end, excerpt, line_comment_end};
 
 /// Refuses raw SQL whose statement ends or opens a transaction: `COMMIT`, `END`, `ROLLBACK`
 /// (but not `ROLLBACK TO SAVEPOINT`), `ABORT`, `PREPARE TRANSACTION` (which ends the
@@ -14,44 +14,20 @@ use super::lexer::{Token, block_comment_end, excerpt, line_comment_end, tokenize
 /// (diesel-async) would report as committed writes the raw `ROLLBACK` had undone. Savepoints
 /// stay open to raw SQL: they undo part of the transaction and leave it open.
 ///
-/// Both readings of a backslash in a plain string are looked at, as SQL earlier in the
-/// transaction may have turned `standard_conforming_strings` off. Raw SQL is sent as one
-/// prepared statement, which PostgreSQL refuses to hold more than one command, so text that
-/// neither reading can split is judged by its first words.
+/// Only the first statement of the text is read: raw SQL goes out as one prepared statement
+/// (extended protocol, sync and async), which the server refuses to hold a second command, so
+/// `SELECT 1; COMMIT` fails there as a whole. Reading only the first also keeps the `END` of a
+/// `BEGIN ATOMIC` routine body from being taken for a statement of its own. A statement's
+/// first words come before any literal, so no reading of a backslash can change them.
 pub(crate) fn check_raw_statement(sql: &str) -> Result<(), SqlTextError> {
-    let mut read = false;
-    for conforming in [true, false] {
-        let Ok(tokens) = tokenize_as(sql, conforming) else {
-            continue;
-        };
-        read = true;
-        for statement in tokens.split(|t| *t == Token::Punct(';')) {
-            let words = statement
-                .iter()
-                .filter(|t| **t != Token::Comment)
-                .take(3)
-                .map(|t| match t {
-                    Token::Ident {
-                        name,
-                        quoted: false,
-                    } => name.as_str(),
-                    _ => "",
-                });
-            refuse(&words.collect::<Vec<_>>(), sql)?;
-        }
-    }
-    if read {
-        Ok(())
-    } else {
-        let words = leading_words(sql);
-        refuse(&words.iter().map(String::as_str).collect::<Vec<_>>(), sql)
-    }
-}
-
-/// The error for a statement whose first words (lower case) end or open a transaction.
-fn refuse(words: &[&str], sql: &str) -> Result<(), SqlTextError> {
-    let ends = match words {
-        ["rollback", "to", ..] | ["rollback", "work" | "transaction", "to"] => false,
+    let words = leading_words(sql);
+    let ends = match words
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["rollback", "to", ..] | ["rollback", "work" | "transaction", "to", ..] => false,
         ["commit" | "end" | "abort" | "begin" | "rollback", ..]
         | ["prepare" | "start", "transaction", ..] => true,
         _ => false,
@@ -63,8 +39,10 @@ fn refuse(words: &[&str], sql: &str) -> Result<(), SqlTextError> {
     }
 }
 
-/// The first three unquoted words of `sql`, past white space, comments and empty statements,
-/// lower-cased; for text the lexer cannot read to its end.
+/// The first three unquoted words of `sql`, past white space, comments and empty statements
+/// (`;` alone, which the server skips), lower-cased as the server folds them. A quoted name or
+/// anything else that is not a word ends them: no statement that ends a transaction has one
+/// there.
 fn leading_words(sql: &str) -> Vec<String> {
     let bytes = sql.as_bytes();
     let mut words = Vec::new();
@@ -79,7 +57,9 @@ fn leading_words(sql: &str) -> Vec<String> {
             }
             c if c.is_ascii_alphabetic() || c == b'_' => {
                 let start = i;
-                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'$')
+                {
                     i += 1;
                 }
                 words.push(sql[start..i].to_ascii_lowercase());

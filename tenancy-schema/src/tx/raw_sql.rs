@@ -124,9 +124,7 @@ mod tests {
             "BEGIN",
             "start transaction",
             "; COMMIT",
-            "SELECT 1; COMMIT",
             "COMMIT; SELECT U&\"x\"",
-            "SELECT 'a\\'; COMMIT; --'",
         ] {
             let refused = of(&diesel::sql_query(text)).unwrap_err().to_string();
             assert!(
@@ -147,6 +145,9 @@ mod tests {
             "SELECT U&\"a\"",
             "PREPARE p AS SELECT 1",
             "DO $$ BEGIN PERFORM 1; END $$",
+            // The server refuses a second command in one prepared statement.
+            "SELECT 1; COMMIT",
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END",
         ] {
             assert!(of(&diesel::sql_query(text)).is_ok(), "{text}");
         }
