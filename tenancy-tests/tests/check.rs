@@ -874,7 +874,9 @@ const CASES: &[Case] = &[
         id: "TEN075",
         object: "trigger gadget_count on gadgets",
         breaks: "CREATE TABLE gadget_counts (name text, n int); GRANT SELECT ON gadget_counts TO tenancy_app; CREATE FUNCTION gadget_count() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$BEGIN UPDATE ONLY \"public\".gadget_counts SET name = NEW.name, n = n + 1; RETURN NEW; END$$; CREATE TRIGGER gadget_count AFTER INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION gadget_count()",
-        fix: "REVOKE SELECT ON gadget_counts FROM tenancy_app",
+        // Left in place, the SECURITY DEFINER trigger runs as the superuser that owns it
+        // (TEN065, TEN106): reviewed, it is vouched for.
+        fix: "REVOKE SELECT ON gadget_counts FROM tenancy_app; COMMENT ON FUNCTION gadget_count() IS 'tenancy: reviewed: counts the inserted row only'",
     },
     // A function that shows its argument, marked LEAKPROOF: a filter made of it may run
     // before the policies' and sees every tenant's rows. One without arguments sees nothing
@@ -4401,4 +4403,166 @@ fn an_event_trigger_is_reported_and_the_check_does_not_fire_it() {
         r.findings
     );
     assert!(!r.has_errors(), "{:#?}", r.findings);
+}
+
+/// A SECURITY DEFINER function hands its owner's rights to whoever runs it, and PostgreSQL
+/// runs some without asking for EXECUTE at all: a trigger's function, an aggregate's support
+/// functions (checked against the aggregate's owner). Its owner may be a role that skips row
+/// level security, or becomes one (CREATEROLE grants itself the admin role, ADMIN OPTION on
+/// it, a function that reads the server's files, a table it owns): each is reported as a role
+/// the application becomes (TEN065), whatever the function's text says, and clears once the
+/// function is gone. A definer's text names tables as PostgreSQL resolves them, folding
+/// unquoted names, and one it cannot read (`U&"…"`) may name any (TEN070).
+#[test]
+fn security_definer_owners_reached_without_execute_or_skipping_row_security_are_reported() {
+    struct DefinerCase {
+        id: &'static str,
+        /// In the finding's message: the function, or what it reads.
+        names: &'static str,
+        /// As the superuser; `{r}` is a role of the case's own.
+        breaks: &'static str,
+        fix: &'static str,
+    }
+    const TRIGGER: &str = "CREATE FUNCTION public.gadgets_stamp() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $f$DECLARE k bytea; BEGIN SELECT key INTO k FROM TENANCY.CONTEXT_KEY; RETURN NEW; END$f$; ALTER FUNCTION public.gadgets_stamp() OWNER TO {r}; REVOKE EXECUTE ON FUNCTION public.gadgets_stamp() FROM PUBLIC; CREATE TRIGGER gadgets_stamp BEFORE INSERT ON gadgets FOR EACH ROW EXECUTE FUNCTION public.gadgets_stamp()";
+    const GRANTS_ADMIN: &str = "CREATE FUNCTION public.request_support_access() RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $f$BEGIN GRANT tenancy_admin TO SESSION_USER; RETURN 'granted'; END$f$; ALTER FUNCTION public.request_support_access() OWNER TO {r}";
+    let cases = [
+        // A trigger its writes fire, EXECUTE revoked: its owner may read the key.
+        DefinerCase {
+            id: "TEN065",
+            names: "gadgets_stamp()",
+            breaks: "GRANT USAGE ON SCHEMA tenancy TO {r}; GRANT SELECT ON tenancy.context_key TO {r}; TRIGGER",
+            fix: "DROP TRIGGER gadgets_stamp ON gadgets; DROP FUNCTION public.gadgets_stamp()",
+        },
+        DefinerCase {
+            id: "TEN067",
+            names: "gadgets_stamp()",
+            breaks: "GRANT USAGE ON SCHEMA tenancy TO {r}; GRANT SELECT ON tenancy.context_key TO {r}; TRIGGER",
+            fix: "DROP TRIGGER gadgets_stamp ON gadgets; DROP FUNCTION public.gadgets_stamp()",
+        },
+        // Its owner reads every table through pg_read_all_data.
+        DefinerCase {
+            id: "TEN065",
+            names: "gadgets_stamp()",
+            breaks: "GRANT pg_read_all_data TO {r}; TRIGGER",
+            fix: "DROP TRIGGER gadgets_stamp ON gadgets; DROP FUNCTION public.gadgets_stamp()",
+        },
+        // An aggregate's state function, EXECUTE on it revoked: the aggregate runs it.
+        DefinerCase {
+            id: "TEN065",
+            names: "fold_step(text,text)",
+            breaks: "GRANT USAGE ON SCHEMA tenancy TO {r}; GRANT SELECT ON tenancy.context_key TO {r}; CREATE FUNCTION public.fold_step(acc text, x text) RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $f$DECLARE k bytea; BEGIN SELECT key INTO k FROM tenancy.context_key; RETURN encode(k, 'hex'); END$f$; ALTER FUNCTION public.fold_step(text, text) OWNER TO {r}; CREATE AGGREGATE public.fold(text) (SFUNC = public.fold_step, STYPE = text); REVOKE EXECUTE ON FUNCTION public.fold_step(text, text) FROM PUBLIC",
+            fix: "DROP AGGREGATE public.fold(text); DROP FUNCTION public.fold_step(text, text)",
+        },
+        // CREATEROLE grants the session's login the admin role.
+        DefinerCase {
+            id: "TEN065",
+            names: "request_support_access()",
+            breaks: "ALTER ROLE {r} CREATEROLE; GRANTS_ADMIN",
+            fix: "DROP FUNCTION public.request_support_access(); ALTER ROLE {r} NOCREATEROLE",
+        },
+        // So does ADMIN OPTION on it, even NOINHERIT.
+        DefinerCase {
+            id: "TEN065",
+            names: "request_support_access()",
+            breaks: "ALTER ROLE {r} NOINHERIT; GRANT tenancy_admin TO {r} WITH ADMIN OPTION; GRANTS_ADMIN",
+            fix: "DROP FUNCTION public.request_support_access(); REVOKE tenancy_admin FROM {r}",
+        },
+        // A table's data file holds every tenant's rows.
+        DefinerCase {
+            id: "TEN065",
+            names: "read_asset(text)",
+            breaks: "GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO {r}; CREATE FUNCTION public.read_asset(p text) RETURNS bytea LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS 'SELECT pg_read_binary_file(p)'; ALTER FUNCTION public.read_asset(text) OWNER TO {r}",
+            fix: "DROP FUNCTION public.read_asset(text); REVOKE EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) FROM {r}",
+        },
+        DefinerCase {
+            id: "TEN065",
+            names: "read_report(text)",
+            breaks: "GRANT pg_read_server_files TO {r}; CREATE FUNCTION public.read_report(p text) RETURNS bytea LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS 'SELECT pg_read_binary_file(p)'; ALTER FUNCTION public.read_report(text) OWNER TO {r}",
+            fix: "DROP FUNCTION public.read_report(text); REVOKE pg_read_server_files FROM {r}",
+        },
+        // The owner of the tenant table, whatever the body names.
+        DefinerCase {
+            id: "TEN065",
+            names: "gadget_maintenance()",
+            breaks: "ALTER TABLE gadgets OWNER TO {r}; CREATE FUNCTION public.gadget_maintenance() RETURNS text LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS $f$SELECT 'tidy'::text$f$; ALTER FUNCTION public.gadget_maintenance() OWNER TO {r}",
+            fix: "DROP FUNCTION public.gadget_maintenance(); ALTER TABLE gadgets OWNER TO CURRENT_USER",
+        },
+        // Names as PostgreSQL resolves them.
+        DefinerCase {
+            id: "TEN070",
+            names: "reads gadgets",
+            breaks: "GRANT SELECT ON gadgets TO {r}; CREATE FUNCTION public.gadget_names() RETURNS SETOF text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $f$BEGIN RETURN QUERY SELECT name FROM GADGETS; END$f$; ALTER FUNCTION public.gadget_names() OWNER TO {r}",
+            fix: "DROP FUNCTION public.gadget_names()",
+        },
+        DefinerCase {
+            id: "TEN070",
+            names: "reads gadgets",
+            breaks: "GRANT SELECT ON gadgets TO {r}; CREATE FUNCTION public.gadget_names() RETURNS SETOF text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $f$BEGIN RETURN QUERY SELECT name FROM Public.Gadgets; END$f$; ALTER FUNCTION public.gadget_names() OWNER TO {r}",
+            fix: "DROP FUNCTION public.gadget_names()",
+        },
+        DefinerCase {
+            id: "TEN070",
+            names: "Unicode-escaped",
+            breaks: "GRANT SELECT ON gadgets TO {r}; CREATE FUNCTION public.gadget_names() RETURNS SETOF text LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_catalog AS $f$BEGIN RETURN QUERY SELECT name FROM U&\"gadg\\0065ts\"; END$f$; ALTER FUNCTION public.gadget_names() OWNER TO {r}",
+            fix: "DROP FUNCTION public.gadget_names()",
+        },
+    ];
+    let (db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
+    let options = CheckOptions::default();
+    let suffix = &db.database_name()[db.database_name().len() - 8..];
+    let named = |r: &Report, case: &DefinerCase| {
+        r.findings
+            .iter()
+            .any(|f| f.id == case.id && f.message.contains(case.names))
+    };
+    for (n, case) in cases.iter().enumerate() {
+        let role = format!("check_definer_run_{n}_{suffix}");
+        let sql = |s: &str| {
+            s.replace("TRIGGER;", "")
+                .replace("; TRIGGER", &format!("; {TRIGGER}"))
+                .replace("; GRANTS_ADMIN", &format!("; {GRANTS_ADMIN}"))
+                .replace("{r}", &role)
+        };
+        conn.batch_execute(&format!("CREATE ROLE {role} NOLOGIN"))
+            .unwrap();
+        let before = report(&mut conn, &reg, &options);
+        assert!(
+            !named(&before, case),
+            "{} {} before breaking",
+            case.id,
+            case.names
+        );
+        conn.batch_execute(&sql(case.breaks))
+            .unwrap_or_else(|e| panic!("{} {}: {e}", case.id, case.names));
+        let broken = report(&mut conn, &reg, &options);
+        assert!(
+            named(&broken, case),
+            "{} {} not reported: {:#?}",
+            case.id,
+            case.names,
+            broken.findings
+        );
+        let finding = broken
+            .findings
+            .iter()
+            .find(|f| f.id == case.id && f.message.contains(case.names))
+            .unwrap();
+        assert_eq!(finding.severity, Severity::Error, "{finding:#?}");
+        conn.batch_execute(&sql(case.fix))
+            .unwrap_or_else(|e| panic!("{} {} fix: {e}", case.id, case.names));
+        let fixed = report(&mut conn, &reg, &options);
+        assert!(
+            !named(&fixed, case),
+            "{} {} still reported after the fix: {:#?}",
+            case.id,
+            case.names,
+            fixed.findings
+        );
+        conn.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}"))
+            .unwrap();
+    }
+    let left = report(&mut conn, &reg, &options);
+    assert!(!left.has_errors(), "{:#?}", left.findings);
 }

@@ -928,6 +928,9 @@ pub(super) struct ReachRow {
     pub(super) login: String,
     pub(super) role: crate::roles::Reachable,
     pub(super) problem: &'static str,
+    /// The SECURITY DEFINER function whose owner's rights reach the role, when a function
+    /// rather than a membership chain of the login does (its path then starts with it).
+    pub(super) through: Option<String>,
 }
 
 #[derive(QueryableByName)]
@@ -1137,7 +1140,7 @@ fn through_definer(acting: &BTreeMap<String, String>, role: &str) -> Option<Stri
     Some(match acting.get(role)?.as_str() {
         "" => "a role that the owner of a SECURITY DEFINER function a session of it may run is a member of: the function's body has its rights".to_owned(),
         function => format!(
-            "the owner of SECURITY DEFINER function {function}, which a session of it may run (directly, or from another such function): its body runs with `{role}`'s rights"
+            "the owner of SECURITY DEFINER function {function}, which a session of it may run (directly, from another such function, or with no EXECUTE check as a trigger its writes fire, an aggregate's support function or a type's I/O function): its body runs with `{role}`'s rights"
         ),
     })
 }
@@ -1520,21 +1523,26 @@ SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary,
                                                            'security_invoker=1'], false))
       UNION ALL
       -- Or a function that runs as its owner and names the key (tenancy.enter() reads it to
-      -- check a MAC, and is compared with its migration by TEN072).
-      SELECT format('EXECUTE on %s, a SECURITY DEFINER function that reads tenancy.context_key',
+      -- check a MAC, and is compared with its migration by TEN072), called or run with no
+      -- EXECUTE check (a trigger on a table it writes, an aggregate's support function, ..).
+      SELECT format('%s %s, a SECURITY DEFINER function that reads tenancy.context_key',
+                    CASE WHEN has_function_privilege($1, p.oid, 'EXECUTE') THEN 'EXECUTE on'
+                         ELSE 'a trigger, aggregate, type or event trigger that runs' END,
                     p.oid::regprocedure)
       FROM pg_proc p
-      WHERE p.prosecdef AND has_function_privilege($1, p.oid, 'EXECUTE')
+      WHERE p.prosecdef AND RUN_BY_ROLE
         AND NOT (p.pronamespace = to_regnamespace('tenancy') AND p.proname = 'enter')
         AND concat(p.prosrc, ' ', pg_get_function_sqlbody(p.oid)) ~* 'context_key'
       UNION ALL
       -- Or one whose owner may read the key, whatever its text names: a helper it calls reads
       -- the key with the same rights. Tenancy's own run as the role that ran the migrations,
       -- which owns the key (TEN072 compares them), and a superuser's are TEN070's.
-      SELECT format('EXECUTE on %s, a SECURITY DEFINER function whose owner %s may read tenancy.context_key',
+      SELECT format('%s %s, a SECURITY DEFINER function whose owner %s may read tenancy.context_key',
+                    CASE WHEN has_function_privilege($1, p.oid, 'EXECUTE') THEN 'EXECUTE on'
+                         ELSE 'a trigger, aggregate, type or event trigger that runs' END,
                     p.oid::regprocedure, o.rolname)
       FROM pg_proc p JOIN pg_roles o ON o.oid = p.proowner
-      WHERE p.prosecdef AND has_function_privilege($1, p.oid, 'EXECUTE')
+      WHERE p.prosecdef AND RUN_BY_ROLE
         AND to_regclass('tenancy.context_key') IS NOT NULL AND NOT o.rolsuper
         AND p.proowner <> (SELECT c.relowner FROM pg_class c WHERE c.oid = to_regclass('tenancy.context_key'))
         AND has_any_column_privilege(p.proowner, to_regclass('tenancy.context_key'), 'SELECT')
@@ -1570,6 +1578,11 @@ FROM (SELECT coalesce((SELECT p.prosrc LIKE '%tenancy_context.%' FROM pg_proc p
                        WHERE p.pronamespace = to_regnamespace('tenancy')
                          AND p.proname = 'current_tenant' AND p.pronargs = 0), false) AS native) r"
 );
+
+/// [`CONTEXT_SQL`] with the test of whether `$1` runs a function written in.
+fn context_sql() -> String {
+    CONTEXT_SQL.replace("RUN_BY_ROLE", &super::unchecked_runs::runs("$1"))
+}
 
 /// The columns of relations (other than the key's own table) that the role `$1` may read
 /// where a copy of the key would be: any column whose values can spell it (bytea, text of any
@@ -1755,17 +1768,20 @@ fn app_and_logins(conn: &mut PgConnection, app: &str) -> QueryResult<Vec<String>
 /// inheritance of rights, not the `SET ROLE`), which also covers every role whose rights they
 /// inherit; `pg_database_owner` for the database's owner (a membership no `pg_auth_members`
 /// row records); and the owner of every SECURITY DEFINER function one of them may run, whose
-/// rights the function's body has, and so on from those owners. A role that skips row level
-/// security is left out: reaching it is TEN065 already (a function of its is TEN070's), and
-/// everything it may do would be reported again. So are the owners of tenancy's own
-/// functions (those of schema `tenancy` its migrations create, `$2`, or all of that schema
-/// when `$3`, the database having run migrations the check was not given), which TEN072
-/// compares with the migrations, and of the functions a person reviewed (`COMMENT .. IS
-/// 'tenancy: reviewed: ..'`, as TEN070 has them): their owner, the role that ran the
-/// migrations, reads every tenant's rows and the context key by design, and what they do with
-/// it is what TEN072 and the reviewer vouch for. `via` says how a role beyond the memberships
-/// is reached: a function it owns that a role before it may run, or '' for a role reached
-/// through the memberships of such an owner.
+/// rights the function's body has, and so on from those owners. A function runs for a role
+/// that may EXECUTE it, and for one PostgreSQL never asks ([`super::unchecked_runs`]: a
+/// trigger on a table it writes, an aggregate's support function, a type's I/O function, an
+/// event trigger's). A role that skips row level security is not walked on from, and comes
+/// with `skips`: reached through memberships it is TEN065's already, and everything it may do
+/// would be reported again; reached through a function, it is TEN065's as the function's
+/// owner. Left out are the owners of tenancy's own functions (those of schema `tenancy` its
+/// migrations create, `$2`, or all of that schema when `$3`, the database having run
+/// migrations the check was not given), which TEN072 compares with the migrations, and of the
+/// functions a person reviewed (`COMMENT .. IS 'tenancy: reviewed: ..'`, as TEN070 has them):
+/// their owner, the role that ran the migrations, reads every tenant's rows and the context key
+/// by design, and what they do with it is what TEN072 and the reviewer vouch for. `via` says
+/// how a role beyond the memberships is reached: a function it owns that a role before it may
+/// run, or '' for a role reached through the memberships of such an owner.
 const BECOMES_SQL: &str = "
 WITH RECURSIVE vetted (oid) AS (
   SELECT p.oid FROM pg_proc p
@@ -1798,8 +1814,18 @@ WITH RECURSIVE vetted (oid) AS (
     WHERE NOT u.rolsuper AND p.prosecdef AND p.prokind IN ('f', 'p')
       AND NOT o.rolsuper AND NOT o.rolbypassrls
       AND p.oid NOT IN (SELECT oid FROM vetted)
-      AND has_function_privilege(up.oid, p.oid, 'EXECUTE')
+      AND RUN_BY_UP
   ) n
+), skipping (oid) AS (
+  -- The owners that skip row level security, not walked on from.
+  SELECT p.proowner FROM up
+  JOIN pg_roles u ON u.oid = up.oid
+  JOIN pg_proc p ON p.prosecdef AND p.prokind IN ('f', 'p')
+  JOIN pg_roles o ON o.oid = p.proowner
+  WHERE NOT u.rolsuper AND (o.rolsuper OR o.rolbypassrls)
+    AND p.oid NOT IN (SELECT oid FROM vetted)
+    AND p.proowner NOT IN (SELECT oid FROM members)
+    AND RUN_BY_UP
 )
 SELECT r.rolname::text AS name,
        CASE WHEN r.oid IN (SELECT oid FROM members) THEN NULL
@@ -1808,11 +1834,21 @@ SELECT r.rolname::text AS name,
                     AND p.oid NOT IN (SELECT oid FROM vetted)
                     AND EXISTS (SELECT FROM up b JOIN pg_roles br ON br.oid = b.oid
                                 WHERE b.oid <> r.oid AND NOT br.rolsuper
-                                  AND has_function_privilege(b.oid, p.oid, 'EXECUTE'))), '')
-       END AS via
-FROM up JOIN pg_roles r ON r.oid = up.oid
-WHERE r.rolname <> ALL ($1) AND NOT r.rolsuper AND NOT r.rolbypassrls
+                                  AND RUN_BY_B)), '')
+       END AS via,
+       r.rolsuper OR r.rolbypassrls AS skips
+FROM (SELECT oid FROM up UNION SELECT oid FROM skipping) reached
+JOIN pg_roles r ON r.oid = reached.oid
+WHERE r.rolname <> ALL ($1)
+  AND (NOT (r.rolsuper OR r.rolbypassrls) OR r.oid IN (SELECT oid FROM skipping))
 ORDER BY 1";
+
+/// [`BECOMES_SQL`] with the test of whether a role may run a function written in.
+fn becomes_sql() -> String {
+    BECOMES_SQL
+        .replace("RUN_BY_UP", &super::unchecked_runs::runs("up.oid"))
+        .replace("RUN_BY_B", &super::unchecked_runs::runs("b.oid"))
+}
 
 #[derive(QueryableByName)]
 struct BecomesRow {
@@ -1820,33 +1856,59 @@ struct BecomesRow {
     name: String,
     #[diesel(sql_type = Nullable<Text>)]
     via: Option<String>,
+    /// A superuser or BYPASSRLS role: not among the roles acted as, whose rules would all
+    /// report it again.
+    #[diesel(sql_type = Bool)]
+    skips: bool,
 }
 
-/// `roles` followed by every other role a session of them may act as ([`BECOMES_SQL`]), and,
-/// for those reached through a SECURITY DEFINER function rather than memberships, the
-/// function.
+/// What a session of `roles` may act as ([`BECOMES_SQL`]).
+pub(super) struct Becomes {
+    /// `roles` followed by every other role a session of them may act as but those that skip
+    /// row level security.
+    pub(super) roles: Vec<String>,
+    /// Of those, the roles reached through a SECURITY DEFINER function rather than
+    /// memberships, each with a function of theirs that a role before them may run, or ''
+    /// for a role reached through the memberships of such an owner.
+    pub(super) acting: BTreeMap<String, String>,
+    /// The owners of the SECURITY DEFINER functions a session runs, those that skip row level
+    /// security included, each with one such function: [`crate::roles::reachable`] from each
+    /// is what its body may become.
+    pub(super) definer_owners: Vec<(String, String)>,
+}
+
+/// [`Becomes`] of `roles`.
 fn with_reachable(
     conn: &mut PgConnection,
     roles: &[String],
     vetted: &VettedDefiners,
-) -> QueryResult<(Vec<String>, BTreeMap<String, String>)> {
-    let more: Vec<BecomesRow> = diesel::sql_query(BECOMES_SQL)
+) -> QueryResult<Becomes> {
+    let more: Vec<BecomesRow> = diesel::sql_query(becomes_sql())
         .bind::<Array<Text>, _>(roles)
         .bind::<Array<Text>, _>(&vetted.names)
         .bind::<Bool, _>(vetted.whole_schema)
         .load(conn)?;
-    let via = more
+    let definer_owners = more
+        .iter()
+        .filter_map(|r| match r.via.as_deref() {
+            Some(function) if !function.is_empty() => Some((r.name.clone(), function.to_owned())),
+            _ => None,
+        })
+        .collect();
+    let more: Vec<BecomesRow> = more.into_iter().filter(|r| !r.skips).collect();
+    let acting = more
         .iter()
         .filter_map(|r| r.via.clone().map(|f| (r.name.clone(), f)))
         .collect();
-    Ok((
-        roles
+    Ok(Becomes {
+        roles: roles
             .iter()
             .cloned()
             .chain(more.into_iter().map(|r| r.name))
             .collect(),
-        via,
-    ))
+        acting,
+        definer_owners,
+    })
 }
 
 /// tenancy's own SECURITY DEFINER functions, whose owner [`BECOMES_SQL`] does not count among
@@ -2202,7 +2264,11 @@ pub(super) fn load_catalog(
     let app_and_logins = app_and_logins(conn, &app)?;
     // The per-role questions are asked of every role a session of the application may act
     // as: a grant to a role its login reaches by SET ROLE is as much the application's.
-    let (reachable_roles, acting) = with_reachable(conn, &app_and_logins, vetted)?;
+    let Becomes {
+        roles: reachable_roles,
+        acting,
+        definer_owners,
+    } = with_reachable(conn, &app_and_logins, vetted)?;
     let mut routines: Vec<RoutineRow> = diesel::sql_query(for_each_role(
         &"SELECT p.oid::regprocedure::text AS name, $1::text AS role,
                 coalesce(pg_get_functiondef(p.oid), p.prosrc) AS body,
@@ -2223,32 +2289,13 @@ pub(super) fn load_catalog(
          FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
          CROSS JOIN LATERAL (
            SELECT p.prorettype <> 'trigger'::regtype
-                  AND (has_function_privilege($1, p.oid, 'EXECUTE') OR AGGREGATED OR EVENT_FIRED) AS callable
+                  AND (has_function_privilege($1, p.oid, 'EXECUTE') OR CALLED_UNCHECKED) AS callable
          ) k
          WHERE p.prosecdef AND p.prokind IN ('f', 'p')
            AND (p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) OR p.oid >= 16384)
-           AND (has_function_privilege($1, p.oid, 'EXECUTE') OR AGGREGATED OR EVENT_FIRED
-                -- A trigger runs its function whoever may EXECUTE it, on a table the role
-                -- writes or one a referential action of its writes changes.
-                OR EXISTS (SELECT FROM pg_trigger t
-                           WHERE t.tgfoid = p.oid AND NOT t.tgisinternal
-                             AND t.tgrelid IN WRITTEN_BY_ROLE))"
-            .replace(
-                "AGGREGATED",
-                // PostgreSQL checks EXECUTE on an aggregate's support functions against the
-                // aggregate's owner, not its caller.
-                "EXISTS (SELECT FROM pg_aggregate a
-                         WHERE p.oid IN (a.aggtransfn::oid, a.aggfinalfn::oid, a.aggcombinefn::oid,
-                                         a.aggserialfn::oid, a.aggdeserialfn::oid, a.aggmtransfn::oid,
-                                         a.aggminvtransfn::oid, a.aggmfinalfn::oid)
-                           AND has_function_privilege($1, a.aggfnoid, 'EXECUTE'))",
-            )
-            .replace(
-                "EVENT_FIRED",
-                // An event trigger runs on DDL any role may run (ALTER DEFAULT PRIVILEGES for
-                // itself), whoever may EXECUTE its function.
-                "EXISTS (SELECT FROM pg_event_trigger e WHERE e.evtfoid = p.oid AND e.evtenabled <> 'D')",
-            )
+           AND RUN_FOR_ROLE"
+            .replace("CALLED_UNCHECKED", &super::unchecked_runs::called("$1"))
+            .replace("RUN_FOR_ROLE", &super::unchecked_runs::runs("$1"))
             .replace("FUNCTION_SOURCE", FUNCTION_SOURCE),
     ))
     .bind::<Array<Text>, _>(&reachable_roles)
@@ -2538,39 +2585,11 @@ pub(super) fn load_catalog(
         unguarded: r.unguarded,
         others: r.others,
     });
-    let mut reach = Vec::new();
-    // The application role itself first: a membership of its own (`GRANT tenancy_admin TO
-    // tenancy_app`) reaches every login of it, present or future. Its own attributes but
-    // CREATEROLE and REPLICATION are TEN061-64, its rights on the context key TEN067 and on
-    // tables TEN014; the functions of the server's files it may run are reported here.
     let member_creates: Vec<MemberCreateRow> = diesel::sql_query(MEMBER_CREATE_SQL)
         .bind::<T, _>(&app)
         .bind::<Array<Text>, _>(&reachable_roles[1..])
         .load(conn)?;
-    for login in app_and_logins.iter().cloned() {
-        for role in crate::roles::reachable(conn, &login)? {
-            if login == app
-                && role.role == app
-                && !role.create_role
-                && !role.replication
-                && role.file_functions.is_none()
-                && role.public_file_functions.is_none()
-                && !role.owns_database
-            {
-                continue;
-            }
-            if role.temporary_of(&app) || role.public_file_functions_of(&app) {
-                continue;
-            }
-            if let Some(problem) = role.problem() {
-                reach.push(ReachRow {
-                    login: login.clone(),
-                    role,
-                    problem,
-                });
-            }
-        }
-    }
+    let reach = super::reach::load_reach(conn, &app, &app_and_logins, &definer_owners)?;
     let owned: Vec<OwnedRow> = diesel::sql_query(for_each_role(OWNED_SQL))
         .bind::<Array<Text>, _>(&reachable_roles)
         .load(conn)?;
@@ -2621,7 +2640,7 @@ pub(super) fn load_catalog(
         .into_iter()
         .filter(|c| !c.roles.is_empty())
         .collect();
-    let mut context: ContextRow = diesel::sql_query(CONTEXT_SQL)
+    let mut context: ContextRow = diesel::sql_query(context_sql())
         .bind::<T, _>(&app)
         .get_result(conn)?;
     context
@@ -2632,7 +2651,7 @@ pub(super) fn load_catalog(
         .extend(key_copies(conn, &reachable_roles)?);
     // What a login may do beyond the application role's own rights, granted to it directly.
     for login in &reachable_roles[1..] {
-        let of_login: ContextRow = diesel::sql_query(CONTEXT_SQL)
+        let of_login: ContextRow = diesel::sql_query(context_sql())
             .bind::<T, _>(login)
             .get_result(conn)?;
         for what in of_login.forgeable_by {

@@ -4,9 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::CheckOptions;
-use super::catalog::{Catalog, FunctionRow, reviewed};
+use super::catalog::{Catalog, FunctionRow, RoutineRow, reviewed};
 use super::expr::has_word;
 use super::functions::Tenancys;
+use super::named_tables::{named_tables, printed_tables};
 use super::report::Findings;
 use super::triggers::called;
 use crate::sql_lexer::DYNAMIC_SQL;
@@ -18,39 +19,12 @@ pub(super) fn check_definers_and_views(
     o: &CheckOptions,
     tenancys: &Tenancys,
 ) {
-    let reads = |text: &str| -> BTreeSet<&str> {
-        protected
-            .iter()
-            .map(String::as_str)
-            .filter(|t| has_word(text, t))
-            .collect()
-    };
+    let reads = |text: &str| printed_tables(text, protected);
     for r in &catalog.routines {
         if reviewed(r.comment.as_deref()) {
             continue;
         }
-        let read = reads(&r.body);
-        // A helper it calls (SECURITY INVOKER) runs with the definer's owner's rights: what the
-        // helper reads, the definer hands out.
-        let through: BTreeSet<&str> = helpers(&r.body, &catalog.functions, tenancys)
-            .iter()
-            .flat_map(|helper| reads(&helper.body))
-            .filter(|t| !read.contains(t))
-            .collect();
-        let what = if !read.is_empty() {
-            format!("reads {}", read.into_iter().collect::<Vec<_>>().join(", "))
-        } else if !through.is_empty() {
-            format!(
-                "reads {} through the functions it calls",
-                through.into_iter().collect::<Vec<_>>().join(", ")
-            )
-        } else if let Some(how) = runs_unseen_sql(&r.body, &r.language) {
-            format!("{how}, so which tables it reads cannot be seen from its text")
-        } else if r.owner_bypasses {
-            // Its text names no protected table, but a function, view or escaped name it
-            // uses may read one, and its owner's rights reach every tenant's rows.
-            "is owned by a role that skips row level security, so whatever it reaches through the functions and views it calls it reaches for every tenant".to_owned()
-        } else {
+        let Some(what) = what_it_reads(r, catalog, protected, tenancys) else {
             continue;
         };
         let by = catalog.run_by(&r.role, &o.app_role);
@@ -119,6 +93,61 @@ pub(super) fn check_definers_and_views(
             f.add("TEN071", format!("view {}", v.name), format!("{who} can use it and it covers {} with its owner's rights, bypassing their policies", read.into_iter().collect::<Vec<_>>().join(", ")), format!("ALTER VIEW {} SET (security_invoker = true), or REVOKE ALL ON {} FROM {from}", v.name, v.name));
         }
     }
+}
+
+/// What SECURITY DEFINER function `r` reads that TEN070 reports, if anything: the protected
+/// tables it names, itself or through the helpers it calls, or why which it reads cannot be
+/// seen.
+fn what_it_reads(
+    r: &RoutineRow,
+    catalog: &Catalog,
+    protected: &BTreeSet<String>,
+    tenancys: &Tenancys,
+) -> Option<String> {
+    let reads = |text: &str| printed_tables(text, protected);
+    // Its code read as the server reads it, and its whole definition (a row type it
+    // takes or returns) word by word. Code that cannot be read may name any table: it is
+    // reported as code whose reads cannot be seen.
+    let mut read = reads(&r.body);
+    let unreadable = match named_tables(&r.source, protected) {
+        Ok(named) => {
+            read.extend(named);
+            None
+        }
+        Err(why) => Some(format!("its text {why}")),
+    };
+    // A helper it calls (SECURITY INVOKER) runs with the definer's owner's rights: what the
+    // helper reads, the definer hands out.
+    let mut unreadable_helper = None;
+    let mut through: BTreeSet<&str> = BTreeSet::new();
+    for helper in helpers(&r.body, &catalog.functions, tenancys) {
+        match named_tables(&helper.body, protected) {
+            Ok(named) => through.extend(named.into_iter().filter(|t| !read.contains(t))),
+            Err(why) => {
+                unreadable_helper
+                    .get_or_insert_with(|| format!("calls {}, whose text {why}", helper.name));
+            }
+        }
+    }
+    Some(if !read.is_empty() {
+        format!("reads {}", read.into_iter().collect::<Vec<_>>().join(", "))
+    } else if !through.is_empty() {
+        format!(
+            "reads {} through the functions it calls",
+            through.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    } else if let Some(how) = runs_unseen_sql(&r.body, &r.language)
+        .or(unreadable)
+        .or(unreadable_helper)
+    {
+        format!("{how}, so which tables it reads cannot be seen from its text")
+    } else if r.owner_bypasses {
+        // Its text names no protected table, but a function, view or escaped name it
+        // uses may read one, and its owner's rights reach every tenant's rows.
+        "is owned by a role that skips row level security, so whatever it reaches through the functions and views it calls it reaches for every tenant".to_owned()
+    } else {
+        return None;
+    })
 }
 
 /// The functions `body` calls by name, through any number of calls, leaving out tenancy's own

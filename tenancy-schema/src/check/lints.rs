@@ -262,7 +262,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN065",
         Severity::Error,
         Section::Isolation,
-        "a login of the application role can become a role that skips row level security, or a role a session acts as owns what reads or changes every tenant's rows (a domain or enum of a column, a function, type, operator, collation or text search object a table depends on, a function or catalog PostgreSQL keeps to superusers)",
+        "a login of the application role, or the owner of a SECURITY DEFINER function a session runs (called, or fired without an EXECUTE check), can become a role that skips row level security, or a role a session acts as owns what reads or changes every tenant's rows (a domain or enum of a column, a function, type, operator, collation or text search object a table depends on, a function or catalog PostgreSQL keeps to superusers)",
     ),
     (
         "TEN066",
@@ -298,7 +298,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN070",
         Severity::Error,
         Section::Isolation,
-        "a SECURITY DEFINER function the application role can run (or fire, through a trigger, an aggregate or an event trigger) reads tenant tables, itself or through the functions it calls, or runs SQL its text does not show",
+        "a SECURITY DEFINER function the application role can run (or fire, through a trigger, an aggregate, a type's I/O function or an event trigger) reads tenant tables (their names read as PostgreSQL resolves them; text it cannot read counts as reading any), itself or through the functions it calls, or runs SQL its text does not show",
     ),
     (
         "TEN071",

@@ -38,34 +38,7 @@ pub(super) fn check_role(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) 
 pub(super) fn check_reach_and_context(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
     check_server_configuration(f, catalog);
     // The database's owner is TEN106's.
-    for r in catalog.reach.iter().filter(|r| !r.role.owns_database) {
-        let who = if r.login == o.app_role {
-            format!("`{}`", o.app_role)
-        } else {
-            format!("`{}` is a member of `{}` and", r.login, o.app_role)
-        };
-        f.add(
-            "TEN065",
-            format!("role {}", r.login),
-            if r.role.role == r.login {
-                format!(
-                    "{who} has {}: tenant transactions on this login are not bound by row level security",
-                    r.problem
-                )
-            } else {
-                format!(
-                    "{who} can become `{}` ({}), which is {}: tenant transactions on this login are not bound by row level security",
-                    r.role.role, r.role.path, r.problem
-                )
-            },
-            r.role.attribute_fix().unwrap_or_else(|| {
-                format!(
-                    "remove the membership chain ({}); give the admin path a login of its own",
-                    r.role.path
-                )
-            }),
-        );
-    }
+    super::reach::check_reach(f, catalog, o);
     check_owned(f, catalog, o);
     let object = format!("role {}", o.app_role);
     if catalog.context.temporary {

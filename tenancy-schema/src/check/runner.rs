@@ -108,8 +108,8 @@ fn known_migrations(options: &CheckOptions) -> Vec<&'static crate::migrations::M
 /// The check reads definitions as PostgreSQL prints them, which depends on the session's
 /// `search_path`: it runs with `pg_catalog` first (then the checked schema, `public` and
 /// `pg_temp`), whatever the connection's role or database defaults say, so that an operator or
-/// function of another schema never prints like PostgreSQL's own. The connection's
-/// `search_path` is put back afterwards.
+/// function of another schema never prints like PostgreSQL's own. It also runs with `jit`
+/// off. The connection's `search_path` and `jit` are put back afterwards.
 ///
 /// # Errors
 /// A database error (the connection needs to read the catalogs; any role can).
@@ -119,11 +119,35 @@ pub fn run(
     options: &CheckOptions,
 ) -> Result<Report> {
     let saved = pin_search_path(conn, &options.schema)?;
+    // The catalogs are small, but the planner prices the subqueries some catalog queries ask of
+    // each function at millions, and compiling such a query with JIT takes seconds each time.
+    let saved_jit = match set_setting(conn, "jit", "off") {
+        Ok(jit) => jit,
+        Err(e) => {
+            restore_search_path(conn, &saved)?;
+            return Err(e);
+        }
+    };
     let report = run_pinned(conn, registry, options);
+    let restored_jit = set_setting(conn, "jit", &saved_jit);
     let restored = restore_search_path(conn, &saved);
     let report = report?;
+    restored_jit?;
     restored?;
     Ok(report)
+}
+
+/// Sets the session's setting `name` to `value`; returns the value it had.
+fn set_setting(conn: &mut diesel::PgConnection, name: &str, value: &str) -> Result<String> {
+    use diesel::RunQueryDsl;
+    let saved: Setting = diesel::sql_query("SELECT current_setting($1) AS value")
+        .bind::<diesel::sql_types::Text, _>(name)
+        .get_result(conn)?;
+    diesel::sql_query("SELECT set_config($1, $2, false) AS value")
+        .bind::<diesel::sql_types::Text, _>(name)
+        .bind::<diesel::sql_types::Text, _>(value)
+        .get_result::<Setting>(conn)?;
+    Ok(saved.value)
 }
 
 /// [`run`], on a session whose `search_path` is pinned.

@@ -1,0 +1,72 @@
+//! The functions PostgreSQL runs in a session without asking whether the session's role may
+//! EXECUTE them: a SECURITY DEFINER one among them hands its owner's rights to whoever sets it
+//! off, whatever `REVOKE EXECUTE` says.
+
+/// Whether function `p` is run for role `$1` without an EXECUTE check, as a trigger: a trigger
+/// (constraint triggers included) runs its function whoever may EXECUTE it, on a table the
+/// role writes or one a referential action of its writes, or inheritance, reaches. This is
+/// `WRITTEN_BY_ROLE` of the catalog queries read from the trigger's table back to the tables
+/// whose writes reach it, which asks the role's privileges of a few tables rather than of
+/// every one.
+const FIRED: &str = "EXISTS (
+  SELECT FROM pg_trigger t
+  WHERE t.tgfoid = p.oid AND EXISTS (
+    WITH RECURSIVE reached_from (oid) AS (
+      SELECT t.tgrelid
+      UNION
+      SELECT back.oid FROM reached_from w
+      CROSS JOIN LATERAL (
+        SELECT con.confrelid AS oid FROM pg_constraint con
+        WHERE con.conrelid = w.oid AND con.contype = 'f'
+          AND (con.confdeltype IN ('c', 'n', 'd') OR con.confupdtype IN ('c', 'n', 'd'))
+        UNION ALL
+        SELECT i.inhparent FROM pg_inherits i WHERE i.inhrelid = w.oid
+      ) back
+    )
+    SELECT FROM reached_from w JOIN pg_class c ON c.oid = w.oid
+    WHERE c.relkind IN ('r', 'p', 'v', 'f')
+      AND (has_table_privilege($1, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
+           OR has_any_column_privilege($1, c.oid, 'INSERT, UPDATE'))))";
+
+/// Whether function `p` is called for role `$1` without an EXECUTE check, with arguments SQL of
+/// the role chooses: an aggregate's support functions (PostgreSQL checks EXECUTE on them
+/// against the aggregate's owner, the caller needing EXECUTE on the aggregate only), an event
+/// trigger's function (it runs on DDL any role may run, such as ALTER DEFAULT PRIVILEGES for
+/// itself), and a type's I/O and support functions (a cast of a literal, a value sent or
+/// received in binary, a subscript, a type modifier, ANALYZE of a column of it).
+const CALLED: &str = "(EXISTS (SELECT FROM pg_aggregate a
+                          WHERE p.oid IN (a.aggtransfn::oid, a.aggfinalfn::oid, a.aggcombinefn::oid,
+                                          a.aggserialfn::oid, a.aggdeserialfn::oid, a.aggmtransfn::oid,
+                                          a.aggminvtransfn::oid, a.aggmfinalfn::oid)
+                            AND has_function_privilege($1, a.aggfnoid, 'EXECUTE'))
+        OR EXISTS (SELECT FROM pg_event_trigger e WHERE e.evtfoid = p.oid AND e.evtenabled <> 'D')
+        OR EXISTS (SELECT FROM pg_type ty
+                   WHERE p.oid IN (ty.typinput::oid, ty.typoutput::oid, ty.typreceive::oid,
+                                   ty.typsend::oid, ty.typmodin::oid, ty.typmodout::oid,
+                                   ty.typanalyze::oid, ty.typsubscript::oid)
+                     AND has_type_privilege($1, ty.oid, 'USAGE')))";
+
+/// [`FIRED`] for the role `role` (an SQL expression of a role's name or oid).
+pub(super) fn fired(role: &str) -> String {
+    FIRED.replace("$1", role)
+}
+
+/// [`CALLED`] for the role `role` (an SQL expression of a role's name or oid).
+pub(super) fn called(role: &str) -> String {
+    CALLED.replace("$1", role)
+}
+
+/// Whether function `p` runs for the role `role` (an SQL expression of a role's name or oid)
+/// without an EXECUTE check of it: [`fired`] or [`called`].
+pub(super) fn runs_unchecked(role: &str) -> String {
+    format!("({} OR {})", fired(role), called(role))
+}
+
+/// Whether function `p` runs for the role `role` at all: it may EXECUTE it, or it runs it
+/// without the check ([`runs_unchecked`]).
+pub(super) fn runs(role: &str) -> String {
+    format!(
+        "(has_function_privilege({role}, p.oid, 'EXECUTE') OR {})",
+        runs_unchecked(role)
+    )
+}
