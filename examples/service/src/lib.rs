@@ -14,6 +14,10 @@
 //! | `PATCH /projects/{id}` `{"name"}` | `projects:write` | 200, or 404 |
 //! | `DELETE /projects/{id}` | `projects:write` | 204, or 404 |
 //!
+//! Every refusal is a small JSON body (`{"error", "message"}`), also for a path that is not
+//! a route (404) or a method a route does not take (405). An id that is not a UUID, or that
+//! axum cannot decode, is a 404 like an unknown one, answered before any connection is taken.
+//!
 //! `src/main.rs` serves it; [`demo`] sets up a throwaway database for it (and for the tests).
 
 pub mod demo;
@@ -97,6 +101,14 @@ pub fn routes() -> Router {
                 .patch(rename_project)
                 .delete(delete_project),
         )
+        .fallback(|| async { HttpError::not_found("route") })
+        .method_not_allowed_fallback(|| async {
+            HttpError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
 }
 
 /// The layer that resolves each request by its API key (verified on `verifier`) and opens its
@@ -179,15 +191,40 @@ impl<S: Send + Sync> FromRequestParts<S> for CanWrite {
     }
 }
 
-/// The id in the path. Anything that is not a UUID names no project: 404, as an unknown id.
-fn project_id(text: &str) -> Result<Uuid, HttpError> {
-    Uuid::parse_str(text).map_err(|_| HttpError::not_found("project"))
+/// The project id in the path. Anything that is not a UUID names no project, a path axum
+/// cannot decode (`%FF`) included: 404, as an unknown id. Extracted before the transaction,
+/// so such a request takes no connection.
+struct ProjectId(Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for ProjectId {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, HttpError> {
+        let not_found = || HttpError::not_found("project");
+        let Path(text) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| not_found())?;
+        Uuid::parse_str(&text)
+            .map(ProjectId)
+            .map_err(|_| not_found())
+    }
 }
 
-/// A body axum could not read as JSON of the right shape: 400 with axum's explanation.
+/// How much of axum's explanation a 400 quotes: serde's message quotes the value it refused,
+/// which may be the whole body.
+const EXPLANATION_CHARS: usize = 200;
+
+/// A body axum could not read as JSON of the right shape: 400 with the start of axum's
+/// explanation.
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, HttpError> {
-    body.map(|Json(value)| value)
-        .map_err(|rejection| HttpError::bad_request(rejection.body_text()))
+    body.map(|Json(value)| value).map_err(|rejection| {
+        let text = rejection.body_text();
+        let mut shown: String = text.chars().take(EXPLANATION_CHARS).collect();
+        if shown.len() < text.len() {
+            shown.push('…');
+        }
+        HttpError::bad_request(shown)
+    })
 }
 
 // Owned: a borrowed bind parameter makes the handler's future fail axum's `Send` check (a
@@ -248,29 +285,31 @@ async fn create_project(
 
 async fn get_project(
     _: CanRead,
+    ProjectId(id): ProjectId,
     mut tx: Tx,
-    Path(id): Path<String>,
 ) -> Result<Json<Project>, HttpError> {
-    let id = project_id(&id)?;
-    let project = tx
+    let found: Vec<Project> = tx
         .tx()
-        .first(
+        .load(
             projects::table
                 .filter(projects::id.eq(id))
                 .select(Project::as_select()),
         )
         .await?;
-    Ok(Json(project))
+    found
+        .into_iter()
+        .next()
+        .map(Json)
+        .ok_or_else(|| HttpError::not_found("project"))
 }
 
 // `LazyTx` for the reason given at `create_project`.
 async fn rename_project(
     _: CanWrite,
+    ProjectId(id): ProjectId,
     lazy: LazyTx,
-    Path(id): Path<String>,
     input: Result<Json<RenameProject>, JsonRejection>,
 ) -> Result<Json<Project>, HttpError> {
-    let id = project_id(&id)?;
     let name = valid_name(&body(input)?.name)?;
     let mut tx = lazy.begin().await?;
     let changed: Vec<Project> = tx
@@ -289,10 +328,9 @@ async fn rename_project(
 
 async fn delete_project(
     _: CanWrite,
+    ProjectId(id): ProjectId,
     mut tx: Tx,
-    Path(id): Path<String>,
 ) -> Result<StatusCode, HttpError> {
-    let id = project_id(&id)?;
     let deleted = tx
         .tx()
         .delete(projects::table)

@@ -624,3 +624,123 @@ async fn a_client_trickling_a_body_holds_no_pooled_connection() {
     assert_eq!(s.names(&slow.key).await, ["sent slowly"]);
     s.assert_sessions_clean().await;
 }
+
+/// Every id that names none of the caller's projects gets the same 404, whether it is another
+/// tenant's project, a random UUID, text that is no UUID or a path axum cannot decode (`%FF`,
+/// which was axum's own plain-text 400); the last two take no connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_id_naming_no_project_of_the_caller_gets_one_small_json_404() {
+    let ada = tenant("one-404-ada");
+    let bob = tenant("one-404-bob");
+    let s = serve(Router::new(), 2).await;
+    let send = |method: reqwest::Method, path: String| {
+        let request = s
+            .http
+            .request(method.clone(), s.url(&path))
+            .bearer_auth(&ada.key);
+        if method == reqwest::Method::PATCH {
+            request.json(&serde_json::json!({ "name": "renamed" }))
+        } else {
+            request
+        }
+    };
+    let methods = [
+        reqwest::Method::GET,
+        reqwest::Method::PATCH,
+        reqwest::Method::DELETE,
+    ];
+    for method in methods.clone() {
+        for path in ["/projects/not-a-uuid", "/projects/%FF"] {
+            let (status, body) = refusal(
+                send(method.clone(), path.to_owned())
+                    .send()
+                    .await
+                    .expect("send"),
+            )
+            .await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}");
+            assert_eq!(body.message, "project not found", "{method} {path}");
+        }
+    }
+    assert_eq!(
+        s.tenancy.pool_state(),
+        (0, 0),
+        "no connection for an id that is no UUID"
+    );
+    let theirs = s.created(&bob.key, "bob's").await.id;
+    for method in methods {
+        let mut bodies = Vec::new();
+        for path in [
+            format!("/projects/{theirs}"),
+            format!("/projects/{}", Uuid::now_v7()),
+            "/projects/not-a-uuid".to_owned(),
+            "/projects/%FF".to_owned(),
+        ] {
+            let response = send(method.clone(), path.clone())
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{method} {path}");
+            bodies.push(response.text().await.expect("body"));
+        }
+        assert!(
+            bodies.iter().all(|b| *b == bodies[0]),
+            "{method}: {bodies:?}"
+        );
+    }
+    assert_eq!(s.names(&bob.key).await, ["bob's"]);
+}
+
+/// A path that is no route and a method a route does not take get JSON refusals like every
+/// other, and a 400 quotes only the start of a body it refused (serde's message had echoed a
+/// 1 MB string whole).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_outside_the_routes_and_of_a_huge_body_are_small_json() {
+    let ada = tenant("small-json-ada");
+    let s = serve(Router::new(), 2).await;
+    let theirs = Uuid::now_v7();
+    let (status, body) = refusal(
+        s.http
+            .get(s.url("/projects/a/b"))
+            .bearer_auth(&ada.key)
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
+    assert_eq!(
+        (status, body.error.as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    let (status, body) = refusal(
+        s.http
+            .put(s.url(&format!("/projects/{theirs}")))
+            .bearer_auth(&ada.key)
+            .send()
+            .await
+            .expect("put"),
+    )
+    .await;
+    assert_eq!(
+        (status, body.error.as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
+    // A refused body is quoted only in part.
+    let huge = format!("\"{}\"", "s".repeat(1 << 20));
+    let response = s
+        .http
+        .post(s.url("/projects"))
+        .bearer_auth(&ada.key)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(huge)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body = response.text().await.expect("body");
+    assert!(body.len() < 1024, "{} bytes", body.len());
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&body).is_ok(),
+        "{body}"
+    );
+}
