@@ -90,7 +90,8 @@ const ATTEMPTS: &[&[&str]] = &[
     &["CREATE TEMP TABLE stash AS SELECT title FROM posts"],
     &["CREATE TEMP TABLE stash2 (t text) ON COMMIT PRESERVE ROWS"],
     &["SET ROLE NONE"],
-    // A raw COMMIT ends the tenant transaction; what follows runs in autocommit.
+    // A raw COMMIT or ROLLBACK would end the tenant transaction, and what follows would run
+    // in autocommit: tenancy refuses it before it is sent, and what follows runs inside.
     &["COMMIT", "SELECT set_config('app.leak', 'y', false)"],
     &["COMMIT", "SELECT pg_advisory_lock(79)"],
     &["COMMIT", "CREATE TEMP TABLE stash (t text)"],

@@ -1034,7 +1034,8 @@ fn a_native_connection_cannot_commit_a_session_level_change() {
         &["SELECT set_config('app.anything', 'x', false)"],
         &["RESET ALL"],
         &["SET ROLE tenancy_app"],
-        // A COMMIT of its own, then the change outside the transaction, then a new one.
+        // A COMMIT of its own, then the change outside the transaction, then a new one:
+        // tenancy refuses the COMMIT before it is sent.
         &["COMMIT", "SET search_path = pg_catalog", "BEGIN"],
     ] {
         let r = t.transaction(a, |tx| {
@@ -1044,7 +1045,12 @@ fn a_native_connection_cannot_commit_a_session_level_change() {
             Ok::<_, Error>(())
         });
         let e = r.expect_err(change[0]);
-        assert!(e.to_string().contains("may not change"), "{change:?}: {e}");
+        let refusal = if change[0] == "COMMIT" {
+            "may not end or open a transaction"
+        } else {
+            "may not change"
+        };
+        assert!(e.to_string().contains(refusal), "{change:?}: {e}");
         for session in t.inspect_sessions().unwrap() {
             assert!(session.is_clean(), "{change:?}: {session:?}");
         }
