@@ -447,15 +447,7 @@ const ENDING_THE_TRANSACTION: [&str; 8] = [
 ];
 
 fn refused_as_transaction_control<T: std::fmt::Debug>(r: &Result<T, Error>, what: &str) {
-    assert!(
-        matches!(
-            r,
-            Err(Error::UnsafeSql(
-                tenancy_schema::SqlTextError::TransactionControl(_)
-            ))
-        ),
-        "{what}: {r:?}"
-    );
+    assert!(common::ended_refused(r), "{what}: {r:?}");
 }
 
 #[test]

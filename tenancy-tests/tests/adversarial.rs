@@ -11,7 +11,6 @@
 
 mod common;
 
-use common::Rls;
 use common::attacks::{
     BREAKOUTS, CLOSING_THE_WRAPPER, HIDDEN_VIEWS, HIDING_THE_LOCKED_FROM, NOT_REACHING,
     NOT_ROUTINES, REACHING, REACHING_SETUP, READING_FUNCTIONS, ROUTINES, ROUTINES_SETUP,
@@ -22,6 +21,7 @@ use common::attacks::{
     unsafe_sql, value_breakouts,
 };
 use common::schema::{categories, comments, posts};
+use common::{Rls, ended_refused};
 use diesel::connection::SimpleConnection;
 use diesel::dsl::{exists, sql};
 use diesel::prelude::*;
@@ -966,14 +966,6 @@ fn the_system_connection_refuses_tenant_tables_anywhere_in_a_statement() {
 /// native context is entered) learns nothing to tag a context with, and a context it tags
 /// for another tenant over a guessed nonce is refused, never answered. Row level security is
 /// what raw statements rely on, so this runs where it is on.
-/// Whether raw SQL was refused for ending or opening a transaction.
-fn ended_refused<T>(r: &Result<T, Error>) -> bool {
-    matches!(
-        r,
-        Err(Error::UnsafeSql(SqlTextError::TransactionControl(_)))
-    )
-}
-
 #[test]
 fn a_session_opened_by_sql_gives_no_nonce_to_forge_a_context_with() {
     for rls in Rls::all().into_iter().filter(|rls| rls.enforced()) {

@@ -1363,7 +1363,7 @@ fn session_state_made_by_sql_does_not_reach_the_next_transaction_with(rls: Rls) 
         // COMMIT is refused, and the attempt runs inside the transaction as above.
         let escaped = t.transaction(a, |tx| {
             let ended = tx.execute(diesel::sql_query("COMMIT"));
-            assert!(transaction_control(&ended), "{rls:?}: {ended:?}");
+            assert!(common::ended_refused(&ended), "{rls:?}: {ended:?}");
             tx.execute(diesel::sql_query(attempt))
         });
         assert_eq!(escaped.is_ok(), undone, "{rls:?} {attempt}: {escaped:?}");
@@ -1372,16 +1372,6 @@ fn session_state_made_by_sql_does_not_reach_the_next_transaction_with(rls: Rls) 
     for session in t.inspect_sessions().expect("inspect sessions") {
         assert!(session.is_clean(), "{rls:?}: {session:?}");
     }
-}
-
-/// Whether raw SQL was refused for ending or opening a transaction.
-fn transaction_control<T>(r: &Result<T, Error>) -> bool {
-    matches!(
-        r,
-        Err(Error::UnsafeSql(
-            tenancy_schema::SqlTextError::TransactionControl(_)
-        ))
-    )
 }
 
 /// A session-level advisory lock outlives the transaction that took it, committed or rolled
@@ -1422,7 +1412,7 @@ fn advisory_locks_taken_by_sql_do_not_reach_the_next_transaction() {
         // transaction: the COMMIT is refused, and the lock is taken inside the transaction.
         let behind = t.transaction(a, |tx| {
             let ended = tx.execute(diesel::sql_query("COMMIT"));
-            assert!(transaction_control(&ended), "{rls:?}: {ended:?}");
+            assert!(common::ended_refused(&ended), "{rls:?}: {ended:?}");
             tx.execute(diesel::sql_query(take))
         });
         assert!(behind.is_ok(), "{rls:?}: {behind:?}");

@@ -365,3 +365,14 @@ pub fn create_resource(
         )
     })
 }
+
+/// Whether raw SQL was refused, before it was sent, for ending the transaction tenancy opened
+/// or opening another (`SqlTextError::TransactionControl`).
+pub fn ended_refused<T>(r: &Result<T, tenancy_schema::Error>) -> bool {
+    matches!(
+        r,
+        Err(tenancy_schema::Error::UnsafeSql(
+            tenancy_schema::SqlTextError::TransactionControl(_)
+        ))
+    )
+}
