@@ -46,6 +46,14 @@ pub(crate) const DYNAMIC_SQL: &[&str] = &[
     // security: which rows another tenant updated, and where their new versions went.
     "currtid",
     "currtid2",
+    // Citus: run a statement given as text on this node (`citus_run_local_command`), or run
+    // one and keep or send its rows (`worker_save_query_explain_analyze`, the intermediate
+    // result writers), as the session's role on the shards it finds there.
+    "citus_run_local_command",
+    "worker_save_query_explain_analyze",
+    "create_intermediate_result",
+    "broadcast_intermediate_result",
+    "worker_partition_query_result",
 ];
 
 /// The views that show the planner's statistics of tables: sample values of their rows,

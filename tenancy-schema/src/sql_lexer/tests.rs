@@ -516,6 +516,19 @@ fn dynamic_sql_and_escaped_identifiers_are_refused() {
     ));
     // A column or a string that merely contains the name is fine.
     assert!(names("SELECT 'query_to_xml', query_to_xml_count FROM t").is_ok());
+    // Citus's functions that run a statement given as text on the node they run on.
+    for call in [
+        "SELECT citus_run_local_command('SELECT 1')",
+        "SELECT * FROM worker_save_query_explain_analyze('SELECT body FROM notes', '{}') AS (b text)",
+        "SELECT create_intermediate_result('x', 'SELECT * FROM notes')",
+        "SELECT broadcast_intermediate_result('x', 'SELECT * FROM notes')",
+        "SELECT * FROM pg_catalog.worker_partition_query_result('x', 'SELECT 1', 0, 'hash', '{}', '{}', true)",
+    ] {
+        assert!(
+            matches!(names(call), Err(SqlTextError::DynamicSql(_))),
+            "{call}"
+        );
+    }
 }
 
 #[test]
