@@ -1467,15 +1467,23 @@ fn another_tenants_worker_context_cannot_be_observed_or_replayed() {
             "(SELECT string_agg(transaction_number::text, ',') FROM get_all_active_transactions())",
         ),
     ] {
-        for r in [
-            t.transaction(a, |tx| tx.load_sql::<_, Line>(diesel::sql_query(sql))),
-            t.system(|sys| sys.load_sql::<_, Line>(diesel::sql_query(sql))),
-        ] {
-            assert!(
-                matches!(&r, Err(Error::Query(e)) if e.to_string().contains("permission denied")),
-                "{sql}: {r:?}"
-            );
-        }
+        let in_a = t.transaction(a, |tx| tx.load_sql::<_, Line>(diesel::sql_query(sql)));
+        assert!(
+            matches!(&in_a, Err(Error::Query(e)) if e.to_string().contains("permission denied")),
+            "{sql}: {in_a:?}"
+        );
+        // The system connection refuses a tenant table itself, before the server's refusal.
+        let on_system = t.system(|sys| sys.load_sql::<_, Line>(diesel::sql_query(sql)));
+        assert!(
+            match &on_system {
+                Err(Error::Query(e)) => e.to_string().contains("permission denied"),
+                Err(Error::UnsafeSql(
+                    tenancy_schema::SqlTextError::TenantTableOnSystemConnection(table),
+                )) => table == "notes",
+                _ => false,
+            },
+            "{sql}: {on_system:?}"
+        );
     }
     let b_sees: Vec<String> = t
         .transaction(b, |tx| tx.load(notes::table.select(notes::body)))
@@ -1531,5 +1539,151 @@ fn large_objects_are_closed_on_every_node() {
         owner
             .batch_execute("SELECT tenancy.prepare_citus()")
             .unwrap();
+    }
+}
+
+/// A worker keys a multi-shard statement's intermediate results by the login and the
+/// distributed transaction's number, and every tenant's transactions share the login: with
+/// another tenant's running number, SQL of one tenant's transaction read that tenant's
+/// intermediate results on the workers. Numbers came from a sequence (one's own told the
+/// neighbours'), and the wait-edge functions listed other sessions' numbers whenever one
+/// waited on another. Now the numbers are a keyed permutation of the sequence, and those
+/// functions, Citus's internal ones (one of which deleted a shard placement's metadata on a
+/// worker) and the per-shard sizes (a shard can hold one tenant) are the application's on no
+/// node. A tenant's own work runs on.
+#[test]
+fn transaction_numbers_cannot_be_worked_out_and_citus_internals_are_closed() {
+    let Some(cluster) = cluster() else { return };
+    let db = cluster.coordinator();
+    let mut owner = migrate_and_distribute(db);
+    let app_url = db
+        .create_app_login("citus_numbers_app", "citus-app-password")
+        .unwrap();
+    let admin_url = admin_login(&mut owner, db, "citus_numbers_admin");
+    let t = Tenancy::builder(&app_url)
+        .admin_url(&admin_url)
+        .max_size(2)
+        .build()
+        .unwrap();
+    let (a, b) = tenants_on_two_workers(&mut owner);
+
+    // Distinct, in tenancy's range, and no number follows from the one before.
+    let numbers: Vec<i64> = (0..200)
+        .map(|_| {
+            count(
+                &mut owner,
+                "SELECT tenancy.next_distributed_txn_number() AS n",
+            )
+        })
+        .collect();
+    let distinct: std::collections::BTreeSet<i64> = numbers.iter().copied().collect();
+    assert_eq!(distinct.len(), numbers.len());
+    assert!(numbers.iter().all(|n| *n >= 1 << 62), "{numbers:?}");
+    let steps: std::collections::BTreeSet<i64> = numbers
+        .windows(2)
+        .map(|w| w[1].wrapping_sub(w[0]))
+        .collect();
+    assert!(steps.len() > 190, "{steps:?}");
+
+    for (tenant, text) in [(a, "a's note"), (b, "b's SECRET note")] {
+        t.transaction(tenant, |tx| {
+            tx.insert_into(notes::table)
+                .values((notes::id.eq(1), notes::body.eq(text)))
+                .execute()
+        })
+        .unwrap();
+    }
+    let placement = count(
+        &mut owner,
+        &format!(
+            "SELECT p.placementid AS n FROM pg_dist_placement p
+              WHERE p.shardid = get_shard_id_for_distribution_column('notes', '{}'::uuid)",
+            b.as_uuid()
+        ),
+    );
+    // The same statements on the coordinator, and on the worker holding A's shard through a
+    // router statement of A's (where Citus's internal functions took the worker session for one
+    // of Citus's own).
+    let on_a_worker = |expression: &str| {
+        format!(
+            "SELECT count(*)::text || ({expression})::text AS line FROM notes WHERE tenant_id = '{}'",
+            a.as_uuid()
+        )
+    };
+    let statements = [
+        "SELECT tenancy.next_distributed_txn_number()::text AS line".to_owned(),
+        "SELECT string_agg(waiting_transaction_num::text, ',') AS line FROM dump_local_wait_edges()"
+            .to_owned(),
+        "SELECT string_agg(waiting_transaction_num::text, ',') AS line FROM dump_global_wait_edges()"
+            .to_owned(),
+        "SELECT count(*)::text AS line FROM citus_internal.local_blocked_processes()".to_owned(),
+        "SELECT count(*)::text AS line FROM citus_internal.global_blocked_processes()".to_owned(),
+        "SELECT count(*)::text AS line FROM citus_internal_local_blocked_processes()".to_owned(),
+        "SELECT count(*)::text AS line FROM citus_lock_waits".to_owned(),
+        "SELECT string_agg(size::text, ',') AS line FROM citus_shard_sizes()".to_owned(),
+        "SELECT string_agg(shard_size::text, ',') AS line FROM citus_shards".to_owned(),
+        on_a_worker("SELECT count(*) FROM dump_local_wait_edges()"),
+        on_a_worker(&format!(
+            "SELECT citus_internal.delete_placement_metadata({placement})"
+        )),
+        on_a_worker(&format!(
+            "SELECT citus_internal_delete_placement_metadata({placement})"
+        )),
+        on_a_worker("SELECT string_agg(size::text, ',') FROM citus_shard_sizes()"),
+    ];
+    for sql in &statements {
+        let in_a = t.transaction(a, |tx| tx.load_sql::<_, Line>(diesel::sql_query(sql)));
+        assert!(
+            matches!(&in_a, Err(Error::Query(e)) if e.to_string().contains("permission denied")),
+            "{sql}: {in_a:?}"
+        );
+        // The system connection refuses a tenant table itself, before the server's refusal.
+        let on_system = t.system(|sys| sys.load_sql::<_, Line>(diesel::sql_query(sql)));
+        assert!(
+            match &on_system {
+                Err(Error::Query(e)) => e.to_string().contains("permission denied"),
+                Err(Error::UnsafeSql(
+                    tenancy_schema::SqlTextError::TenantTableOnSystemConnection(table),
+                )) => table == "notes",
+                _ => false,
+            },
+            "{sql}: {on_system:?}"
+        );
+    }
+    // On every node, and for every function of Citus's internal schema.
+    let on_workers: Line = diesel::sql_query(
+        "SELECT string_agg(result, ',') AS line FROM run_command_on_workers(
+           $$SELECT count(*) FROM pg_proc p
+              WHERE (p.pronamespace = 'citus_internal'::regnamespace
+                     OR p.proname IN ('dump_local_wait_edges', 'dump_global_wait_edges',
+                                      'citus_shard_sizes', 'citus_run_local_command')
+                     OR p.proname LIKE 'citus\\_internal\\_%')
+                AND has_function_privilege('tenancy_app', p.oid, 'EXECUTE')$$)",
+    )
+    .get_result(&mut owner)
+    .unwrap();
+    assert_eq!(on_workers.line, "0,0");
+    // Citus's functions that run a statement given as text are refused before they are sent,
+    // which also holds where row level security is off.
+    let r: Result<Vec<String>, _> = t.transaction(a, |tx| {
+        tx.load(notes::table.select(diesel::dsl::sql::<Text>(
+            "citus_run_local_command('SELECT 1')::text",
+        )))
+    });
+    assert!(matches!(&r, Err(Error::UnsafeSql(_))), "{r:?}");
+
+    // The placement is still there, and both tenants' work runs on.
+    assert_eq!(
+        count(
+            &mut owner,
+            &format!("SELECT count(*) AS n FROM pg_dist_placement WHERE placementid = {placement}")
+        ),
+        1
+    );
+    for (tenant, text) in [(a, "a's note"), (b, "b's SECRET note")] {
+        let seen: Vec<String> = t
+            .transaction(tenant, |tx| tx.load(notes::table.select(notes::body)))
+            .unwrap();
+        assert_eq!(seen, [text]);
     }
 }
