@@ -7,7 +7,7 @@ use diesel::query_builder::QueryFragment;
 use diesel::query_dsl::methods::LimitDsl;
 use diesel_async::methods::{ExecuteDsl, LoadQuery};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use tenancy_schema::__private_v0_1::executor::{check_global, raw_sql_only};
+use tenancy_schema::__private_v0_1::executor::{check_global, raw_global_sql_only};
 use tenancy_schema::Result;
 use tenancy_schema::scope::{Global, GlobalQuery};
 
@@ -131,14 +131,16 @@ impl AsyncSystemConn<'_> {
         watched(self.state, statement.execute(&mut *self.conn)).await
     }
 
-    /// Loads rows from raw SQL. It runs as the application role with no tenant set, so row
-    /// level security hides every tenant row from it.
+    /// Loads rows from raw SQL over global tables. Like the typed statements here, it may not
+    /// name a tenant-scoped table anywhere; it runs as the application role with no tenant set,
+    /// so row level security also hides every tenant row from it.
     ///
     /// # Errors
     /// Database errors; [`tenancy_schema::Error::UnsafeSql`] before anything is sent for a
-    /// typed Diesel statement (`SqlTextError::NotRawSql`) or SQL that would end the
-    /// transaction or open another (`COMMIT`, `ROLLBACK`, `BEGIN`, ...:
-    /// `SqlTextError::TransactionControl`).
+    /// typed Diesel statement (`SqlTextError::NotRawSql`), SQL naming a tenant table
+    /// (`SqlTextError::TenantTableOnSystemConnection`) or that the lexer refuses (SQL run from
+    /// text, escaped names), or SQL that would end the transaction or open another (`COMMIT`,
+    /// `ROLLBACK`, `BEGIN`, ...: `SqlTextError::TransactionControl`).
     pub async fn load_sql<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
     where
         Q: diesel::query_builder::Query<SqlType = diesel::sql_types::Untyped>
@@ -147,7 +149,7 @@ impl AsyncSystemConn<'_> {
             + 'q,
         U: Send,
     {
-        raw_sql_only(&query)?;
+        raw_global_sql_only(&query)?;
         self.state.raw_sql = true;
         watched(self.state, query.load(&mut *self.conn)).await
     }

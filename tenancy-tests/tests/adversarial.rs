@@ -957,6 +957,36 @@ fn the_system_connection_refuses_tenant_tables_anywhere_in_a_statement() {
                 "{rls:?} {fragment}: {e}"
             );
         }
+        // Raw SQL too: with row level security off it read and wrote every tenant's rows.
+        for sql in [
+            "SELECT string_agg(title, ',') AS title FROM posts",
+            "UPDATE posts SET slug = slug RETURNING title",
+            "SELECT name AS title FROM categories WHERE id IN (SELECT category_id FROM public.posts)",
+            "SELECT name AS title FROM tenants",
+            "SELECT (xpath('/r', query_to_xml('SELECT * FROM categories', true, false, '')))[1]::text AS title",
+        ] {
+            let r = t.system(|sys| sys.load_sql::<_, Title>(diesel::sql_query(sql)));
+            assert!(
+                matches!(
+                    &r,
+                    Err(Error::UnsafeSql(
+                        SqlTextError::TenantTableOnSystemConnection(_)
+                            | SqlTextError::QualifiedTenantTable { .. }
+                            | SqlTextError::DynamicSql(_)
+                    ))
+                ),
+                "{rls:?} {sql}: {r:?}"
+            );
+        }
+        let globals: Vec<Title> = t
+            .system(|sys| {
+                sys.load_sql(
+                    diesel::sql_query("SELECT name AS title FROM categories WHERE id = $1")
+                        .bind::<diesel::sql_types::Integer, _>(1),
+                )
+            })
+            .unwrap();
+        assert_eq!(globals.len(), 1, "{rls:?}");
     }
 }
 

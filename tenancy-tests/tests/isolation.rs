@@ -719,11 +719,18 @@ fn raw_sql_runs_under_rls() {
         })
         .unwrap();
     assert_eq!(theirs[0].title, "b one");
-    // No tenant context: the system connection sees no tenant rows even through raw SQL.
-    let none: Vec<Title> = t
-        .system(|sys| sys.load_sql(diesel::sql_query("SELECT title FROM posts")))
-        .unwrap();
-    assert!(none.is_empty());
+    // No tenant context: the system connection refuses raw SQL naming a tenant table (row
+    // level security would show it no tenant row either).
+    let refused =
+        t.system(|sys| sys.load_sql::<_, Title>(diesel::sql_query("SELECT title FROM posts")));
+    assert!(
+        matches!(
+            &refused,
+            Err(Error::UnsafeSql(tenancy_schema::SqlTextError::TenantTableOnSystemConnection(table))) if table == "posts"
+        ),
+        "{:?}",
+        refused.map(|rows| rows.len())
+    );
 }
 
 #[test]

@@ -26,17 +26,25 @@ impl<Q: QueryFragment<Pg>> Global<Q> {
     pub(crate) fn checked(statement: Q) -> Result<Self, crate::Error> {
         let bind = TenantBind::new(Uuid::nil());
         let sent = Sent::render(&Reserved(&bind, &AsWritten(&statement)))?;
-        if let Some(table) = super::named::tables_named_in(&sent.sql)?.first() {
-            return Err(
-                crate::SqlTextError::TenantTableOnSystemConnection(table.table.to_owned()).into(),
-            );
-        }
+        refuse_tenant_tables(&sent.sql)?;
         Ok(Self {
             query: statement,
             bind,
             sent,
         })
     }
+}
+
+/// Refuses SQL for the system connection that names a tenant-scoped table anywhere, or that
+/// the lexer cannot read (SQL run from text, escaped names): the system connection has no
+/// tenant, and where row level security is off nothing else would keep tenant rows from it.
+pub(crate) fn refuse_tenant_tables(sql: &str) -> Result<(), crate::Error> {
+    if let Some(table) = super::named::tables_named_in(sql)?.first() {
+        return Err(
+            crate::SqlTextError::TenantTableOnSystemConnection(table.table.to_owned()).into(),
+        );
+    }
+    Ok(())
 }
 
 impl<Q: QueryFragment<Pg>> Statement for Global<Q> {

@@ -82,6 +82,7 @@ pub(crate) use checked::{WriteShape, tables_checked};
 pub use entry::ScopeEntry;
 pub use error::{LockingJoinError, LockingSelfReferenceError};
 pub use first_bind::{Sent, TenantBind};
+pub(crate) use global::refuse_tenant_tables;
 pub use global::{Global, GlobalId};
 pub use insert::{NotTenantColumn, OnConflict, TenantFreeValues, TenantInsert};
 pub use limit::{INLINED_LIMIT_MAX, LimitForm, OrderForm};

@@ -63,7 +63,7 @@ const SQL_QUERY_TYPES: &str = "diesel::query_builder::sql_query::";
 /// [`Error::UnsafeSql`] with [`SqlTextError::NotRawSql`] or
 /// [`SqlTextError::TransactionControl`]; a bind that fails to render its SQL.
 #[doc(hidden)]
-pub fn raw_sql_only<Q: QueryFragment<Pg>>(query: &Q) -> Result<()> {
+pub fn raw_sql_only<Q: QueryFragment<Pg>>(query: &Q) -> Result<String> {
     let name = std::any::type_name::<Q>();
     if !name.starts_with(SQL_QUERY_TYPES) {
         let statement = name.split('<').next().unwrap_or(name);
@@ -73,7 +73,23 @@ pub fn raw_sql_only<Q: QueryFragment<Pg>>(query: &Q) -> Result<()> {
     }
     let mut text = PgQueryBuilder::default();
     query.to_sql(&mut text, &Pg)?;
-    crate::sql_lexer::check_raw_statement(&text.finish()).map_err(Error::UnsafeSql)
+    let text = text.finish();
+    crate::sql_lexer::check_raw_statement(&text).map_err(Error::UnsafeSql)?;
+    Ok(text)
+}
+
+/// [`raw_sql_only`] for the system connection, which also refuses raw SQL naming a
+/// tenant-scoped table anywhere, as its typed statements are
+/// (`SqlTextError::TenantTableOnSystemConnection`): raw SQL there has no tenant, and where row
+/// level security is off (shadow mode) nothing else would keep every tenant's rows from it.
+///
+/// # Errors
+/// As [`raw_sql_only`], and [`Error::UnsafeSql`] for a tenant table or SQL the lexer refuses
+/// (SQL run from text, escaped names).
+#[doc(hidden)]
+pub fn raw_global_sql_only<Q: QueryFragment<Pg>>(query: &Q) -> Result<()> {
+    let text = raw_sql_only(query)?;
+    crate::scope::refuse_tenant_tables(&text)
 }
 
 #[cfg(test)]
@@ -83,7 +99,7 @@ mod tests {
     use super::raw_sql_only;
 
     fn of<Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>>(q: &Q) -> crate::Result<()> {
-        raw_sql_only(q)
+        raw_sql_only(q).map(drop)
     }
 
     #[test]

@@ -138,13 +138,16 @@ impl SystemConn<'_> {
         ExecuteDsl::execute(check_global(statement)?, self.conn).map_err(Error::from)
     }
 
-    /// Loads rows from raw SQL. It runs as the application role with no tenant set, so row
-    /// level security hides every tenant row from it.
+    /// Loads rows from raw SQL over global tables. Like the typed statements here, it may not
+    /// name a tenant-scoped table anywhere; it runs as the application role with no tenant set,
+    /// so row level security also hides every tenant row from it.
     ///
     /// # Errors
     /// Database errors; [`Error::UnsafeSql`] before anything is sent for a typed Diesel statement
-    /// (`SqlTextError::NotRawSql`) or SQL that would end the transaction or open another
-    /// (`COMMIT`, `ROLLBACK`, `BEGIN`, ...: `SqlTextError::TransactionControl`).
+    /// (`SqlTextError::NotRawSql`), SQL naming a tenant table
+    /// (`SqlTextError::TenantTableOnSystemConnection`) or that the lexer refuses (SQL run from
+    /// text, escaped names), or SQL that would end the transaction or open another (`COMMIT`,
+    /// `ROLLBACK`, `BEGIN`, ...: `SqlTextError::TransactionControl`).
     pub fn load_sql<'q, Q, U>(&mut self, query: Q) -> Result<Vec<U>>
     where
         // Raw SQL is the only untyped query: `sql_query(..)` with or without `.bind(..)`.
@@ -152,7 +155,7 @@ impl SystemConn<'_> {
             + LoadQuery<'q, PgConnection, U>
             + QueryFragment<Pg>,
     {
-        super::raw_sql_only(&query)?;
+        super::raw_global_sql_only(&query)?;
         self.raw_sql.set(true);
         query.load(self.conn).map_err(Error::from)
     }
