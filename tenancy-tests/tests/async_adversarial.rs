@@ -769,6 +769,27 @@ async fn the_system_connection_refuses_tenant_tables_anywhere_in_a_statement() {
                 "{run} {fragment}: {e}"
             );
         }
+        // Raw SQL too: with row level security off it read and wrote every tenant's rows.
+        for sql in [
+            "SELECT string_agg(title, ',') AS title FROM posts",
+            "UPDATE posts SET slug = slug RETURNING title",
+            "SELECT name AS title FROM categories WHERE id IN (SELECT post_id FROM public.comments)",
+        ] {
+            let r = t
+                .system(async |sys| sys.load_sql::<_, Title>(diesel::sql_query(sql)).await)
+                .await;
+            assert!(
+                matches!(
+                    &r,
+                    Err(Error::UnsafeSql(
+                        SqlTextError::TenantTableOnSystemConnection(_)
+                            | SqlTextError::QualifiedTenantTable { .. }
+                    ))
+                ),
+                "{run} {sql}: {:?}",
+                r.map(|rows| rows.len())
+            );
+        }
     }
 }
 
