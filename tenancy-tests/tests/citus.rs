@@ -595,6 +595,37 @@ fn check_citus_reports_what_breaks_isolation_on_the_shards() {
     let mut owner = migrate_and_distribute(cluster.coordinator());
     assert_eq!(citus_findings(&mut owner), Vec::<String>::new());
 
+    // A function that lists distributed transaction numbers given back to PUBLIC on the
+    // workers, a per-shard size view to the application role on the coordinator.
+    owner
+        .batch_execute(
+            "SELECT tenancy.run_on_workers('SET LOCAL citus.enable_ddl_propagation TO off; \
+               GRANT EXECUTE ON FUNCTION dump_local_wait_edges() TO PUBLIC', 'test');
+             SET citus.enable_ddl_propagation TO off;
+             GRANT SELECT ON citus_shards TO tenancy_app;
+             RESET citus.enable_ddl_propagation;",
+        )
+        .unwrap();
+    let reopened = citus_findings(&mut owner);
+    assert_eq!(reopened.len(), 3, "{reopened:?}");
+    assert_eq!(reopened[0], "CIT015 coordinator");
+    assert!(
+        reopened[1..]
+            .iter()
+            .all(|f| f.starts_with("CIT015 worker ")),
+        "{reopened:?}"
+    );
+    owner
+        .batch_execute(
+            "SELECT tenancy.run_on_workers('SET LOCAL citus.enable_ddl_propagation TO off; \
+               REVOKE EXECUTE ON FUNCTION dump_local_wait_edges() FROM PUBLIC', 'test');
+             SET citus.enable_ddl_propagation TO off;
+             REVOKE SELECT ON citus_shards FROM tenancy_app;
+             RESET citus.enable_ddl_propagation;",
+        )
+        .unwrap();
+    assert_eq!(citus_findings(&mut owner), Vec::<String>::new());
+
     // The context not reaching the workers.
     owner
         .batch_execute("SET citus.propagate_set_commands = 'none'")
@@ -1552,6 +1583,10 @@ fn large_objects_are_closed_on_every_node() {
 /// worker) and the per-shard sizes (a shard can hold one tenant) are the application's on no
 /// node. A tenant's own work runs on.
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one cluster: the numbers, then each closed function on each path, then the work"
+)]
 fn transaction_numbers_cannot_be_worked_out_and_citus_internals_are_closed() {
     let Some(cluster) = cluster() else { return };
     let db = cluster.coordinator();

@@ -73,7 +73,53 @@ pub(super) struct CitusState {
     /// Logins that reach the admin role only through `SET ROLE` (a `NOINHERIT` membership,
     /// or no `BYPASSRLS` of their own): Citus would log in to the workers as `tenancy_admin`.
     set_role_admins: Vec<String>,
+    /// Per node, Citus's functions and views the migrations take from `PUBLIC` that the
+    /// application role or one of its logins may still use there ([`CLOSED_SQL`]).
+    reopened: Vec<Reopened>,
 }
+
+#[derive(QueryableByName)]
+struct Reopened {
+    #[diesel(sql_type = Text)]
+    node: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    objects: Option<String>,
+}
+
+/// The Citus functions and views `tenancy.hide_worker_activity()` takes from `PUBLIC` on
+/// every node, that the application role (`%1$L`) or a login member of it may use on the node
+/// this runs on: they run SQL on other nodes, show other sessions' statements or distributed
+/// transaction numbers (with one, a tenant's SQL read another tenant's intermediate results),
+/// change a worker's metadata (`citus_internal`), or size one tenant's shard.
+const CLOSED_SQL: &str = "
+WITH app AS (
+  SELECT r.oid FROM pg_roles r
+   WHERE r.rolname = %1$L
+      OR (r.rolcanlogin AND NOT r.rolsuper
+          AND pg_has_role(r.oid, (SELECT oid FROM pg_roles WHERE rolname = %1$L), 'MEMBER'))),
+objects AS (
+  SELECT p.oid::regprocedure::text AS name FROM pg_proc p
+   WHERE ((p.pronamespace = 'pg_catalog'::regnamespace
+           AND (p.proname IN ('run_command_on_workers', 'run_command_on_shards',
+                              'run_command_on_placements', 'run_command_on_colocated_placements',
+                              'run_command_on_all_nodes', 'run_command_on_coordinator',
+                              'master_run_on_worker', 'citus_stat_activity',
+                              'citus_dist_stat_activity', 'citus_worker_stat_activity',
+                              'get_global_active_transactions', 'get_all_active_transactions',
+                              'get_current_transaction_id', 'dump_local_wait_edges',
+                              'dump_global_wait_edges', 'citus_shard_sizes',
+                              'citus_run_local_command')
+                OR p.proname LIKE 'citus\\_internal\\_%'))
+          OR p.pronamespace = to_regnamespace('citus_internal'))
+     AND EXISTS (SELECT FROM app WHERE has_function_privilege(app.oid, p.oid, 'EXECUTE'))
+  UNION ALL
+  SELECT c.oid::regclass::text FROM pg_class c
+   WHERE c.relnamespace = 'pg_catalog'::regnamespace
+     AND c.relname IN ('citus_stat_activity', 'citus_dist_stat_activity',
+                       'citus_worker_stat_activity', 'citus_lock_waits',
+                       'pg_dist_transaction', 'citus_shards')
+     AND EXISTS (SELECT FROM app WHERE has_table_privilege(app.oid, c.oid, 'SELECT')))
+SELECT string_agg(name, ', ' ORDER BY name) FROM objects";
 
 /// Loads [`CitusState`], or `None` without the `citus` extension.
 pub(super) fn load_citus(
@@ -159,6 +205,7 @@ pub(super) fn load_citus(
           ORDER BY 1",
     )
     .load(conn)?;
+    let reopened = load_reopened(conn, &o.app_role)?;
     Ok(Some(CitusState {
         propagate_set_commands: propagate.value,
         distributed,
@@ -169,7 +216,42 @@ pub(super) fn load_citus(
         shard_triggers,
         row_type_functions,
         set_role_admins: set_role_admins.into_iter().map(|n| n.name).collect(),
+        reopened,
     }))
+}
+
+/// [`CLOSED_SQL`] on the coordinator and on each worker, for the application role `app_role`.
+fn load_reopened(conn: &mut PgConnection, app_role: &str) -> QueryResult<Vec<Reopened>> {
+    let closed = CLOSED_SQL
+        .trim()
+        .replace("%1$L", &format!("'{}'", app_role.replace('\'', "''")));
+    let here: Setting =
+        diesel::sql_query(format!("SELECT ({closed}) AS value")).get_result(conn)?;
+    diesel::sql_query(
+        "SELECT 'coordinator' AS node, ($1::text) AS objects
+         UNION ALL
+         SELECT 'worker ' || w.nodename || ':' || w.nodeport,
+                CASE WHEN w.success THEN NULLIF(w.result, '') ELSE 'unknown: ' || w.result END
+           FROM run_command_on_workers($2) w",
+    )
+    .bind::<Nullable<Text>, _>(here.value)
+    .bind::<Text, _>(&closed)
+    .load(conn)
+}
+
+/// CIT015 for each node where [`CLOSED_SQL`] found something.
+fn check_reopened(f: &mut Findings, state: &CitusState) {
+    for r in &state.reopened {
+        let Some(objects) = &r.objects else { continue };
+        f.add(
+            "CIT015",
+            r.node.clone(),
+            format!(
+                "the application role or one of its logins may use Citus functions or views the migrations take from PUBLIC: {objects}. They run SQL on other nodes, show other sessions' statements or distributed transaction numbers (with one, a tenant's SQL reads another tenant's intermediate results), change a worker's metadata or size one tenant's shard"
+            ),
+            "SELECT tenancy.prepare_citus() on the coordinator as the migrations' role, and revoke what was granted to the application role or its logins on that node",
+        );
+    }
 }
 
 /// The functions Citus cannot run where they are used: SQL functions with parameters that
@@ -314,6 +396,7 @@ pub(super) fn check_citus(
             "take the row as jsonb (to_jsonb(NEW)) or the columns it needs",
         );
     }
+    check_reopened(f, state);
     for login in &state.set_role_admins {
         f.add(
             "CIT011",

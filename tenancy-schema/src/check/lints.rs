@@ -624,6 +624,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         Section::Citus,
         "a function a shard's trigger calls takes the distributed table's row type",
     ),
+    (
+        "CIT015",
+        Severity::Error,
+        Section::Citus,
+        "on a node, the application role may use a Citus function or view the migrations take from PUBLIC",
+    ),
 ];
 
 pub(super) fn lint(id: &'static str) -> (Severity, Section) {
