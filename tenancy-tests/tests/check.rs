@@ -4708,10 +4708,9 @@ fn a_global_row_a_tenant_key_locks_shows_its_writer_in_xmax() {
     .unwrap();
     let through_view = report(&mut conn, &reg, &options);
     assert!(
-        through_view
-            .findings
-            .iter()
-            .any(|f| f.id == "TEN111" && f.object == "table plans" && f.message.contains("view plan_locks")),
+        through_view.findings.iter().any(|f| f.id == "TEN111"
+            && f.object == "table plans"
+            && f.message.contains("view plan_locks")),
         "{:#?}",
         through_view.findings
     );
@@ -4744,7 +4743,10 @@ fn pg_stat_statements_open_to_the_application_is_reported() {
     conn.batch_execute("CREATE EXTENSION pg_stat_statements")
         .unwrap();
     let open = report(&mut conn, &reg, &options);
-    for object in ["view pg_stat_statements", "function pg_stat_statements(boolean)"] {
+    for object in [
+        "view pg_stat_statements",
+        "function pg_stat_statements(boolean)",
+    ] {
         let finding = open
             .findings
             .iter()
@@ -4760,10 +4762,9 @@ fn pg_stat_statements_open_to_the_application_is_reported() {
     }
     // Its info view and reset function tell nothing of a statement.
     assert!(
-        !open
-            .findings
-            .iter()
-            .any(|f| f.id == "TEN112" && (f.object.contains("_info") || f.object.contains("_reset"))),
+        !open.findings.iter().any(
+            |f| f.id == "TEN112" && (f.object.contains("_info") || f.object.contains("_reset"))
+        ),
         "{:#?}",
         open.findings
     );
