@@ -41,14 +41,17 @@ CREATE TABLE gadget_parts (
 ";
 
 /// [`GADGETS`] with the tenant policies the scaffold writes (from `tenancy_schema::policy`),
-/// and a global table `plans` the application role reads.
+/// and a global table `plans` the application role reads, column by column as `tenancy
+/// new-table --global` grants it: a table grant would show it the rows' `xmax`, where a
+/// tenant table's foreign key into `plans` leaves the id of each transaction that wrote a
+/// row pointing there (TEN111).
 fn create_gadgets(conn: &mut PgConnection) {
     let policies = ["gadgets", "gadget_parts"]
         .map(|table| tenancy_schema::policy::tenant_policies(table, "tenant_id", "tenancy_app"))
         .concat();
     conn.batch_execute(&format!(
         "{GADGETS}\n{policies}\nCREATE TABLE plans (id uuid PRIMARY KEY, name text NOT NULL);\n\
-         GRANT SELECT ON plans TO tenancy_app;"
+         GRANT SELECT (id, name) ON plans TO tenancy_app;"
     ))
     .unwrap();
 }
@@ -1461,7 +1464,7 @@ const CASES: &[Case] = &[
         id: "TEN052",
         object: "table plans",
         breaks: "REVOKE SELECT ON plans FROM tenancy_app",
-        fix: "GRANT SELECT ON plans TO tenancy_app",
+        fix: "GRANT SELECT (id, name) ON plans TO tenancy_app",
     },
     // tenancy's own functions replaced (here: every login counted as one that may set the
     // context in plain settings), or handed to the application role, which may then replace
@@ -4565,4 +4568,235 @@ fn security_definer_owners_reached_without_execute_or_skipping_row_security_are_
     }
     let left = report(&mut conn, &reg, &options);
     assert!(!left.has_errors(), "{:#?}", left.findings);
+}
+
+/// A tenant table's foreign key into a global table leaves each writer's transaction id in
+/// the referenced row's `xmax`: the key's check locks that row `FOR KEY SHARE`, and row
+/// locks are written into the row. With `SELECT` on the global table, which covers its
+/// system columns, tenant A reads which plan tenant B's new gadget points at, and when
+/// (TEN111); granted column by column, `xmax` is refused and the lint is silent. A view that
+/// shows `xmax` with its owner's rights opens it again; one run with the reader's rights
+/// does not.
+#[test]
+fn a_global_row_a_tenant_key_locks_shows_its_writer_in_xmax() {
+    #[derive(QueryableByName, Debug)]
+    struct Xid {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        xid: String,
+    }
+    #[derive(QueryableByName, Debug)]
+    struct Lock {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        xmax: String,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        status: Option<String>,
+    }
+    const FREE: &str = "00000000-0000-7000-8000-00000000f4ee";
+    const PRO: &str = "00000000-0000-7000-8000-000000000940";
+    let (db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
+    let options = CheckOptions::default();
+    let a = tenancy_schema::TenantId::new_v7();
+    let b = tenancy_schema::TenantId::new_v7();
+    conn.batch_execute(&format!(
+        "INSERT INTO tenants (id, slug, name) VALUES ('{a}', 'xmax-a-{sa}', 'A'), ('{b}', 'xmax-b-{sb}', 'B');
+         ALTER TABLE gadgets ADD COLUMN plan_id uuid CONSTRAINT gadgets_plan_fk REFERENCES plans;
+         INSERT INTO plans VALUES ('{FREE}', 'free'), ('{PRO}', 'pro');",
+        a = a.as_uuid(),
+        b = b.as_uuid(),
+        sa = a.as_uuid().simple(),
+        sb = b.as_uuid().simple(),
+    ))
+    .unwrap();
+    // Granted column by column (create_gadgets): nothing to report.
+    let clean = report(&mut conn, &reg, &options);
+    assert!(
+        clean.with_id("TEN111").next().is_none() && clean.with_id("TEN052").next().is_none(),
+        "{:#?}",
+        clean.findings
+    );
+    // A table grant, as `GRANT SELECT ON plans` is usually written.
+    conn.batch_execute("GRANT SELECT ON plans TO tenancy_app")
+        .unwrap();
+    let open = report(&mut conn, &reg, &options);
+    let finding = open
+        .findings
+        .iter()
+        .find(|f| f.id == "TEN111" && f.object == "table plans")
+        .unwrap_or_else(|| panic!("{:#?}", open.findings));
+    assert_eq!(finding.severity, Severity::Error);
+    assert!(finding.message.contains("`gadgets`"), "{finding}");
+    assert!(finding.message.contains("tenancy_app"), "{finding}");
+    assert!(
+        finding
+            .hint
+            .contains("GRANT SELECT (id, name) ON plans TO tenancy_app"),
+        "{finding}"
+    );
+
+    // The leak, as the application's login in real tenant transactions: B adds a gadget on
+    // the pro plan, and A reads B's transaction id off the plan's row.
+    let login = db
+        .create_app_login("tenancy_check_xmax", "xmax")
+        .expect("login");
+    let t = db.tenancy(&login, 2).expect("tenancy");
+    let written: Vec<Xid> = t
+        .transaction(b, |tx| {
+            tx.execute(diesel::sql_query(format!(
+                "INSERT INTO gadgets (tenant_id, name, plan_id) VALUES (tenancy.current_tenant(), 'b-gadget', '{PRO}')"
+            )))?;
+            tx.load_sql(diesel::sql_query(
+                "SELECT pg_current_xact_id()::text AS xid",
+            ))
+        })
+        .expect("B inserts");
+    let read_xmax = |t: &tenancy_schema::Tenancy| -> tenancy_schema::Result<Vec<Lock>> {
+        t.transaction(a, |tx| {
+            tx.load_sql(diesel::sql_query(
+                "SELECT name, xmax::text AS xmax, pg_xact_status(xmax::text::xid8) AS status FROM plans ORDER BY name",
+            ))
+        })
+    };
+    let seen = read_xmax(&t).expect("A reads the plans' xmax");
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    let (free, pro) = (&seen[0], &seen[1]);
+    assert_eq!((free.name.as_str(), pro.name.as_str()), ("free", "pro"));
+    assert_eq!(free.xmax, "0", "{seen:?}");
+    assert_eq!(pro.xmax, written[0].xid, "A sees B's transaction: {seen:?}");
+    assert_eq!(pro.status.as_deref(), Some("committed"), "{seen:?}");
+    // A sees none of B's gadgets itself: only the lock tells.
+    let gadgets: Vec<Xid> = t
+        .transaction(a, |tx| {
+            tx.load_sql(diesel::sql_query("SELECT id::text AS xid FROM gadgets"))
+        })
+        .expect("A reads its gadgets");
+    assert!(gadgets.is_empty(), "{gadgets:?}");
+
+    // The fix: column grants, which leave the system columns out.
+    conn.batch_execute(
+        "REVOKE SELECT ON plans FROM tenancy_app; GRANT SELECT (id, name) ON plans TO tenancy_app",
+    )
+    .unwrap();
+    let refused = read_xmax(&t).expect_err("xmax is refused");
+    assert!(
+        refused.to_string().contains("permission denied"),
+        "{refused}"
+    );
+    let names: Vec<Xid> = t
+        .transaction(a, |tx| {
+            tx.load_sql(diesel::sql_query(
+                "SELECT name AS xid FROM plans ORDER BY name",
+            ))
+        })
+        .expect("A still reads the plans' columns");
+    assert_eq!(names.len(), 2);
+    let fixed = report(&mut conn, &reg, &options);
+    assert!(
+        fixed.with_id("TEN111").next().is_none() && fixed.with_id("TEN052").next().is_none(),
+        "{:#?}",
+        fixed.findings
+    );
+
+    // A view that shows xmax with its owner's rights hands it out again; read with the
+    // reader's rights, it is refused like the column.
+    conn.batch_execute(
+        "CREATE VIEW plan_locks AS SELECT id, xmax AS locked_by FROM plans; GRANT SELECT ON plan_locks TO tenancy_app",
+    )
+    .unwrap();
+    let through_view = report(&mut conn, &reg, &options);
+    assert!(
+        through_view.findings.iter().any(|f| f.id == "TEN111"
+            && f.object == "table plans"
+            && f.message.contains("view plan_locks")),
+        "{:#?}",
+        through_view.findings
+    );
+    conn.batch_execute("ALTER VIEW plan_locks SET (security_invoker = true)")
+        .unwrap();
+    let invoker = report(&mut conn, &reg, &options);
+    assert!(
+        invoker.with_id("TEN111").next().is_none(),
+        "{:#?}",
+        invoker.findings
+    );
+    conn.batch_execute("DROP VIEW plan_locks").unwrap();
+}
+
+/// pg_stat_statements grants its view and the function behind it to PUBLIC, and counts the
+/// statements of each role: every tenant's session is the same login, so one tenant reads
+/// the calls and rows of another's statements (TEN112). `CREATE EXTENSION` needs no preloaded
+/// library (the view fails only when read), so the grants are checked on any server.
+#[test]
+fn pg_stat_statements_open_to_the_application_is_reported() {
+    let (_db, mut conn) = fresh();
+    let reg = tenancy_schema::registry();
+    let options = CheckOptions::default();
+    let before = report(&mut conn, &reg, &options);
+    assert!(
+        before.with_id("TEN112").next().is_none(),
+        "{:#?}",
+        before.findings
+    );
+    conn.batch_execute("CREATE EXTENSION pg_stat_statements")
+        .unwrap();
+    let open = report(&mut conn, &reg, &options);
+    for object in [
+        "view pg_stat_statements",
+        "function pg_stat_statements(boolean)",
+    ] {
+        let finding = open
+            .findings
+            .iter()
+            .find(|f| f.id == "TEN112" && f.object.contains(object))
+            .unwrap_or_else(|| panic!("{object}: {:#?}", open.findings));
+        assert_eq!(finding.severity, Severity::Error);
+        assert!(
+            finding
+                .hint
+                .contains("REVOKE SELECT ON pg_stat_statements FROM PUBLIC"),
+            "{finding}"
+        );
+    }
+    // Its info view and reset function tell nothing of a statement.
+    assert!(
+        !open.findings.iter().any(
+            |f| f.id == "TEN112" && (f.object.contains("_info") || f.object.contains("_reset"))
+        ),
+        "{:#?}",
+        open.findings
+    );
+    assert!(open.has_errors());
+    conn.batch_execute(
+        "REVOKE SELECT ON pg_stat_statements FROM PUBLIC; \
+         REVOKE EXECUTE ON FUNCTION pg_stat_statements(boolean) FROM PUBLIC",
+    )
+    .unwrap();
+    let closed = report(&mut conn, &reg, &options);
+    assert!(
+        closed.with_id("TEN112").next().is_none(),
+        "{:#?}",
+        closed.findings
+    );
+    // Granted back to the application role alone: the same.
+    conn.batch_execute("GRANT SELECT ON pg_stat_statements TO tenancy_app")
+        .unwrap();
+    let granted = report(&mut conn, &reg, &options);
+    assert!(
+        present(&granted, "TEN112", "view pg_stat_statements"),
+        "{:#?}",
+        granted.findings
+    );
+    conn.batch_execute("REVOKE SELECT ON pg_stat_statements FROM tenancy_app")
+        .unwrap();
+    let again = report(&mut conn, &reg, &options);
+    assert!(
+        again.with_id("TEN112").next().is_none(),
+        "{:#?}",
+        again.findings
+    );
+    conn.batch_execute("DROP EXTENSION pg_stat_statements")
+        .unwrap();
 }

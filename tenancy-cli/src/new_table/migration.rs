@@ -280,7 +280,20 @@ fn render_global(spec: &TableSpec, targets: &[Target]) -> Migration {
     w!("CREATE TRIGGER {table}_touch BEFORE UPDATE ON {table}");
     w!("  FOR EACH ROW EXECUTE FUNCTION tenancy.touch_updated_at();");
     w!();
-    w!("GRANT SELECT ON {table} TO {APP_ROLE};");
+    // Column by column: a table grant covers the system columns too, and a tenant table's
+    // foreign key into this one leaves each writer's transaction id in the referenced row's
+    // `xmax` (its check locks the row), which every tenant would read (`tenancy check`
+    // TEN111). A column added later needs its own grant.
+    let mut readable = vec!["id".to_owned()];
+    readable.extend(spec.columns.iter().map(|c| c.name.clone()));
+    readable.extend(["created_at".to_owned(), "updated_at".to_owned()]);
+    w!("-- {APP_ROLE} reads its columns only (not the system columns, such as xmax, where a");
+    w!("-- tenant table's foreign key check leaves the writer's transaction id); grant a column");
+    w!("-- added later the same way.");
+    w!(
+        "GRANT SELECT ({}) ON {table} TO {APP_ROLE};",
+        readable.join(", ")
+    );
     w!("GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {ADMIN_ROLE};");
     w!("-- On Citus: a reference table, copied to every node. Then, on any server, its foreign");
     w!("-- keys: on Citus a table cannot point at a reference table before it is one itself.");

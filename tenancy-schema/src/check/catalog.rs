@@ -23,7 +23,9 @@ pub(super) struct TableRow {
     pub(super) app_is_owner: bool,
     #[diesel(sql_type = Bool)]
     pub(super) app_in_owner: bool,
-    /// Whether the application role may `SELECT` from it.
+    /// Whether the application role may `SELECT` every column of it: on the table, or by
+    /// column grants of each of its columns (which, unlike a table grant, leave the system
+    /// columns out, TEN111).
     #[diesel(sql_type = Bool)]
     pub(super) app_can_select: bool,
     /// The privileges the application role holds on it that row level security does not
@@ -2136,7 +2138,11 @@ pub(super) fn load_catalog(
                 c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
                 (SELECT oid FROM pg_roles WHERE rolname = $2) = c.relowner AS app_is_owner,
                 pg_has_role($2, c.relowner, 'MEMBER') AS app_in_owner,
-                has_table_privilege($2, c.oid, 'SELECT') AS app_can_select,
+                (has_table_privilege($2, c.oid, 'SELECT')
+                 OR (has_any_column_privilege($2, c.oid, 'SELECT')
+                     AND NOT EXISTS (SELECT FROM pg_attribute a
+                                     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                                       AND NOT has_column_privilege($2, c.oid, a.attnum, 'SELECT')))) AS app_can_select,
                 ARRAY(SELECT p FROM unnest(ARRAY['TRUNCATE', 'TRIGGER']) p
                       WHERE has_table_privilege($2, c.oid, p)) AS app_unpoliced,
                 (has_table_privilege($2, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')

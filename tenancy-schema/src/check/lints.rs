@@ -541,6 +541,18 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "a TOAST relation is opened beyond superusers (USAGE on schema pg_toast granted, a grant on a relation there, a view, materialized view or function that reads one): TOAST holds the long values of every tenant's rows, and pg_statistic's the planner's samples of them, where row level security does not apply",
     ),
     (
+        "TEN111",
+        Severity::Error,
+        Section::Isolation,
+        "a global table that a tenant table's foreign key points at lets a role the application's sessions act as read its system columns (SELECT on the table, or on xmax, or a view showing xmax with its owner's rights): the key's check locks the referenced row FOR KEY SHARE, writing the writer's transaction id into its xmax, so one tenant learns which global row another tenant's new or updated row points at, and when",
+    ),
+    (
+        "TEN112",
+        Severity::Error,
+        Section::Isolation,
+        "the pg_stat_statements extension is installed and its view or its pg_stat_statements(boolean) function is open to the application's sessions (PUBLIC has them by default): its per-role counters show one tenant the calls and rows of the statements another tenant runs on the same login",
+    ),
+    (
         "CIT001",
         Severity::Warning,
         Section::Citus,

@@ -220,6 +220,7 @@ fn run_pinned(
     check_tenant_rows_elsewhere(&mut f, &catalog, &tenant_tables, options);
     super::probing_keys::check_probing_keys(&mut f, &catalog, &tenant_tables, options);
     super::elsewhere::check_keys_elsewhere(&mut f, &catalog, &tenant_tables, options);
+    super::key_share_locks::check_key_share_locks(&mut f, conn, &catalog, &tenant_tables, options)?;
     check_inherited_tenant_rows(&mut f, &catalog, &tenant_tables, options);
     check_foreign_servers(&mut f, &catalog, options);
     check_side_channels(&mut f, &catalog, options);
@@ -259,7 +260,7 @@ fn run_pinned(
 /// The rules that read grants, settings and objects beyond the tables and roles: default
 /// privileges, PUBLIC's grants on tenant tables, setting defaults, publications and
 /// subscriptions, large objects, foreign-data wrappers, languages, CREATEDB, the contrib
-/// extensions that read pages.
+/// extensions that read pages, pg_stat_statements.
 fn check_grants_and_settings(
     f: &mut Findings,
     conn: &mut diesel::PgConnection,
@@ -277,6 +278,7 @@ fn check_grants_and_settings(
     super::languages::check_languages(f, conn, catalog, options)?;
     super::create_database::check_create_database(f, conn, catalog, options)?;
     super::page_inspection::check_page_inspection(f, conn, catalog, options)?;
+    super::statement_statistics::check_statement_statistics(f, conn, catalog, options)?;
     Ok(())
 }
 
