@@ -750,7 +750,8 @@ fn a_global_table_and_a_reference_to_it_apply_and_the_application_reads_it() {
     let plans_sql = std::fs::read_to_string(&ups[0]).expect("plans up.sql");
     let subscriptions_sql = std::fs::read_to_string(&ups[1]).expect("subscriptions up.sql");
     assert!(
-        plans_sql.contains("GRANT SELECT ON plans TO tenancy_app;"),
+        plans_sql
+            .contains("GRANT SELECT (id, name, created_at, updated_at) ON plans TO tenancy_app;"),
         "{plans_sql}"
     );
     assert!(
