@@ -78,7 +78,8 @@ pub(crate) fn run(url: Option<&str>) -> Result<u8, Failure> {
 fn demo(db: &TestDatabase) -> Result<u8, Failure> {
     let mut owner = db::connect(db.url())?;
     let (tenancy, ada, bob, bob_resource) = set_up(db, &mut owner)?;
-    show_isolation(&tenancy, ada, bob, bob_resource)?;
+    let mut login = db::connect(&db.url_for(LOGIN_ROLE, LOGIN_PASSWORD))?;
+    show_isolation(&tenancy, &mut login, ada, bob, bob_resource)?;
     verify(&mut owner, ada, bob)?;
     outln!();
     outln!(
@@ -169,6 +170,7 @@ fn set_up(
 /// Step 5: what each tenant, raw SQL and a cross-tenant write can do.
 fn show_isolation(
     tenancy: &Tenancy,
+    login: &mut PgConnection,
     ada: PersonalTenant,
     bob: PersonalTenant,
     bob_resource: ResourceId,
@@ -228,14 +230,42 @@ fn show_isolation(
         format!("ada reading bob's resource by id should be not found, got {stolen:?}")
     })?;
     outln!("      ada asking for bob's resource by its id: not found");
-    let none: Vec<Count> = tenancy
-        .system(|sys| sys.load_sql(diesel::sql_query("SELECT count(*) AS n FROM resources")))
-        .map_err(failed("counting with raw SQL without a tenant"))?;
-    let none = none.first().map_or(-1, |c| c.n);
+    let refused = tenancy.system(|sys| {
+        sys.load_sql::<_, Count>(diesel::sql_query("SELECT count(*) AS n FROM resources"))
+    });
+    expect(
+        matches!(
+            refused,
+            Err(Error::UnsafeSql(
+                tenancy_schema::SqlTextError::TenantTableOnSystemConnection(_)
+            ))
+        ),
+        || {
+            format!(
+                "raw SQL naming resources on the system connection should be refused, got {:?}",
+                refused.as_ref().map(Vec::len)
+            )
+        },
+    )?;
+    outln!(
+        "      raw SQL naming resources on the system connection (no tenant): refused before it is sent"
+    );
+    // The login outside tenancy, as anyone holding its password would use it.
+    let none = diesel::sql_query("SELECT count(*) AS n FROM resources")
+        .get_result::<Count>(login)
+        .map_err(|e| {
+            Failure::failed(
+                format!("counting with raw SQL on a plain connection of the login: {e}"),
+                BUG,
+            )
+        })?
+        .n;
     expect(none == 0, || {
         format!("raw SQL without a tenant should count 0 resources, counted {none}")
     })?;
-    outln!("      raw SQL without a tenant (tenancy.system) counts {none} resources");
+    outln!(
+        "      raw SQL on a plain connection of {LOGIN_ROLE}, outside tenancy and without a tenant, counts {none} resources (row level security)"
+    );
     let moved = tenancy.transaction_as(ada.tenant, ada.principal, |tx| {
         tx.execute(diesel::sql_query(format!(
             "UPDATE resources SET tenant_id = '{}'",

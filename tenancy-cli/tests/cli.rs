@@ -497,10 +497,19 @@ fn new_table_output_is_isolated_and_passes_check() {
             .expect("scoped query");
         assert_eq!(scoped, [format!("{label}-web")], "compile-time scoping");
     }
-    let none: Vec<Name> = tenancy_pool
-        .system(|sys| sys.load_sql(diesel::sql_query("SELECT name FROM deployments")))
-        .expect("raw SQL without a tenant");
-    assert!(none.is_empty());
+    // Raw SQL naming the new tenant table on the system connection is refused before sending.
+    let refused = tenancy_pool
+        .system(|sys| sys.load_sql::<_, Name>(diesel::sql_query("SELECT name FROM deployments")));
+    assert!(
+        matches!(
+            &refused,
+            Err(tenancy_schema::Error::UnsafeSql(
+                tenancy_schema::SqlTextError::TenantTableOnSystemConnection(table)
+            )) if table == "deployments"
+        ),
+        "{:?}",
+        refused.as_ref().map(Vec::len)
+    );
 
     let insert = |workspace: uuid::Uuid, tenant_column: TenantId| {
         tenancy_pool.transaction(a, |tx| {
