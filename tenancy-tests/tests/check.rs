@@ -4566,3 +4566,107 @@ fn security_definer_owners_reached_without_execute_or_skipping_row_security_are_
     let left = report(&mut conn, &reg, &options);
     assert!(!left.has_errors(), "{:#?}", left.findings);
 }
+
+/// Tenant A and tenant B of the tests below, with a row of B's in `gadgets` ([`EXT_SECRET`]).
+const EXT_A: &str = "00000000-0000-7000-8000-0000000000a1";
+const EXT_B: &str = "00000000-0000-7000-8000-0000000000b1";
+const EXT_SECRET: &str = "b-secret-zq7x";
+
+#[derive(QueryableByName)]
+struct ExtText {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    v: String,
+}
+
+/// [`create_gadgets`], tenants A and B, and B's secret row; returns a login of the application
+/// role (its URL), named after the database.
+fn ext_fixture(db: &TestDatabase, conn: &mut PgConnection, login: &str) -> String {
+    create_gadgets(conn);
+    conn.batch_execute(&format!(
+        "INSERT INTO tenants (id, slug, name) VALUES ('{EXT_A}', 'ext-a', 'a'), ('{EXT_B}', 'ext-b', 'b'); \
+         INSERT INTO gadgets (tenant_id, name) VALUES ('{EXT_A}', 'a-own'), ('{EXT_B}', '{EXT_SECRET}')"
+    ))
+    .unwrap();
+    let database = db.database_name();
+    db.create_app_login(
+        &format!("{login}_{}", &database[database.len() - 8..]),
+        "ext-pw",
+    )
+    .expect("login")
+}
+
+/// `sql` (one text column `v`) as the application's login, outside any tenant transaction.
+fn ext_as_login(url: &str, sql: &str) -> Result<Vec<String>, String> {
+    let mut c = PgConnection::establish(url).map_err(|e| e.to_string())?;
+    diesel::sql_query(sql)
+        .load::<ExtText>(&mut c)
+        .map(|v| v.into_iter().map(|x| x.v).collect())
+        .map_err(|e| e.to_string())
+}
+
+/// A function added to `pg_catalog` that overloads a built-in tenancy's context reader calls
+/// (`currval(text)` beside `currval(regclass)`: the reader's `currval('tenancy.nonce_hi')` hands
+/// it an untyped literal, which the text overload fits better) is reported although a superuser
+/// made it a member of an extension, which any object may be made; as the application's login,
+/// tenant A's SQL forges B's context with it and reads B's rows. An extension's overload of a
+/// built-in tenancy never calls (as Citus's `pg_cancel_backend(bigint)`) is left to it.
+#[test]
+fn a_catalog_overload_of_a_built_in_the_context_calls_is_reported_as_an_extension_member() {
+    let (db, mut conn) = fresh();
+    let url = ext_fixture(&db, &mut conn, "check_ext_currval");
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
+    let options = CheckOptions::default();
+    let object = "function currval(text)";
+    let stand_in = |r: &Report| {
+        r.findings
+            .iter()
+            .any(|f| f.id == "TEN086" && f.object == object && f.severity == Severity::Error)
+    };
+    let clean = report(&mut conn, &reg, &options);
+    assert!(!clean.has_errors(), "{:#?}", clean.findings);
+    conn.batch_execute(
+        "CREATE FUNCTION pg_catalog.currval(seq text) RETURNS bigint LANGUAGE sql \
+           AS $f$SELECT CASE WHEN current_setting('ext.magic', true) = 'on' THEN 0::bigint \
+                        ELSE pg_catalog.currval(seq::regclass) END$f$; \
+         ALTER EXTENSION plpgsql ADD FUNCTION pg_catalog.currval(text); \
+         CREATE FUNCTION pg_catalog.pg_cancel_backend(bigint) RETURNS boolean LANGUAGE sql AS 'SELECT false'; \
+         ALTER EXTENSION plpgsql ADD FUNCTION pg_catalog.pg_cancel_backend(bigint)",
+    )
+    .unwrap();
+    let broken = report(&mut conn, &reg, &options);
+    // The leak, as the application's login in tenant A's transaction.
+    let t = db.tenancy(&url, 1).expect("tenancy");
+    let forge = format!(
+        "SELECT set_config('tenancy.context', '{EXT_B}||' || encode(sha256(convert_to('0|0|{EXT_B}|', 'UTF8')), 'hex'), true) AS v"
+    );
+    let read = "SELECT coalesce(string_agg(name, ','), '') AS v FROM gadgets";
+    let seen: Vec<ExtText> = t
+        .transaction(
+            tenancy_schema::TenantId::from_uuid(uuid::Uuid::parse_str(EXT_A).unwrap()),
+            |tx| {
+                tx.execute(diesel::sql_query("SET LOCAL ext.magic = on"))?;
+                let _: Vec<ExtText> = tx.load_sql(diesel::sql_query(&forge))?;
+                tx.load_sql(diesel::sql_query(read))
+            },
+        )
+        .expect("A's transaction");
+    drop(t);
+    let seen: Vec<String> = seen.into_iter().map(|x| x.v).collect();
+    assert_eq!(seen, [EXT_SECRET]);
+    assert!(stand_in(&broken), "{:#?}", broken.findings);
+    assert!(
+        !present(&broken, "TEN086", "pg_cancel_backend"),
+        "{:#?}",
+        broken.findings
+    );
+    conn.batch_execute(
+        "ALTER EXTENSION plpgsql DROP FUNCTION pg_catalog.currval(text); \
+         DROP FUNCTION pg_catalog.currval(text); \
+         ALTER EXTENSION plpgsql DROP FUNCTION pg_catalog.pg_cancel_backend(bigint); \
+         DROP FUNCTION pg_catalog.pg_cancel_backend(bigint)",
+    )
+    .unwrap();
+    let fixed = report(&mut conn, &reg, &options);
+    assert!(!stand_in(&fixed), "{:#?}", fixed.findings);
+    assert!(!fixed.has_errors(), "{:#?}", fixed.findings);
+}
