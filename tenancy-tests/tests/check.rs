@@ -4670,3 +4670,97 @@ fn a_catalog_overload_of_a_built_in_the_context_calls_is_reported_as_an_extensio
     assert!(!stand_in(&fixed), "{:#?}", fixed.findings);
     assert!(!fixed.has_errors(), "{:#?}", fixed.findings);
 }
+
+/// Any object may be made a member of any extension by a superuser (`ALTER EXTENSION plpgsql
+/// ADD VIEW ..`), which does not make it the extension's: a view over a tenant table's TOAST
+/// relation is reported whatever extension it is a member of (every tenant's long values, read
+/// as the application's login), and a copy of tenant rows without the tenant column is reported
+/// as a member of a procedural language's extension, or of another extension when it was added
+/// after the extension was created, not when the extension's own script made it.
+#[test]
+fn toast_views_and_copies_made_extension_members_are_reported() {
+    let (db, mut conn) = fresh();
+    let url = ext_fixture(&db, &mut conn, "check_ext_members");
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
+    let options = CheckOptions::default();
+    let clean = report(&mut conn, &reg, &options);
+    assert!(!clean.has_errors(), "{:#?}", clean.findings);
+    conn.batch_execute(&format!(
+        "ALTER TABLE gadgets ALTER name SET STORAGE EXTERNAL; \
+         INSERT INTO gadgets (tenant_id, name) SELECT '{EXT_B}', 'BTOAST' || string_agg(md5(i::text), '') FROM generate_series(1, 75) i; \
+         DO $$ BEGIN EXECUTE format('CREATE VIEW toast_chunks AS SELECT chunk_id, chunk_seq, chunk_data FROM %s', \
+           (SELECT reltoastrelid::regclass FROM pg_class WHERE oid = 'public.gadgets'::regclass)); END $$; \
+         GRANT SELECT ON toast_chunks TO tenancy_app; \
+         ALTER EXTENSION plpgsql ADD VIEW toast_chunks"
+    ))
+    .unwrap();
+    let toast = report(&mut conn, &reg, &options);
+    let chunks = ext_as_login(
+        &url,
+        "SELECT left(convert_from(string_agg(chunk_data, ''::bytea ORDER BY chunk_seq), 'UTF8'), 6) AS v FROM toast_chunks",
+    );
+    assert_eq!(chunks.as_deref(), Ok(&["BTOAST".to_owned()][..]));
+    assert!(
+        toast.findings.iter().any(|f| f.id == "TEN110"
+            && f.object == "view toast_chunks"
+            && f.severity == Severity::Error),
+        "{:#?}",
+        toast.findings
+    );
+    conn.batch_execute("ALTER EXTENSION plpgsql DROP VIEW toast_chunks; DROP VIEW toast_chunks")
+        .unwrap();
+    let fixed = report(&mut conn, &reg, &options);
+    assert!(
+        !present(&fixed, "TEN110", "toast_chunks"),
+        "{:#?}",
+        fixed.findings
+    );
+    // A copy without the tenant column, a member of plpgsql.
+    conn.batch_execute(
+        "CREATE TABLE gadget_names AS SELECT name FROM gadgets; GRANT SELECT ON gadget_names TO tenancy_app; \
+         ALTER EXTENSION plpgsql ADD TABLE gadget_names",
+    )
+    .unwrap();
+    let copy = report(&mut conn, &reg, &options);
+    let names = ext_as_login(
+        &url,
+        "SELECT string_agg(name, ',' ORDER BY name) AS v FROM gadget_names",
+    );
+    assert!(
+        names.as_ref().is_ok_and(|v| v[0].contains(EXT_SECRET)),
+        "{names:?}"
+    );
+    assert!(
+        present(&copy, "TEN054", "table gadget_names"),
+        "{:#?}",
+        copy.findings
+    );
+    conn.batch_execute("ALTER EXTENSION plpgsql DROP TABLE gadget_names")
+        .unwrap();
+    // hstore's: made in the transaction that created the extension, as its script would, it
+    // passes as the extension's own; added in a later transaction, it is reported.
+    conn.batch_execute("CREATE EXTENSION hstore; ALTER EXTENSION hstore ADD TABLE gadget_names")
+        .unwrap();
+    let own = report(&mut conn, &reg, &options);
+    assert!(
+        !present(&own, "TEN054", "gadget_names"),
+        "{:#?}",
+        own.findings
+    );
+    conn.batch_execute(
+        "CREATE TABLE gadget_copy AS SELECT name FROM gadgets; GRANT SELECT ON gadget_copy TO tenancy_app",
+    )
+    .unwrap();
+    conn.batch_execute("ALTER EXTENSION hstore ADD TABLE gadget_copy")
+        .unwrap();
+    let later = report(&mut conn, &reg, &options);
+    assert!(
+        present(&later, "TEN054", "table gadget_copy"),
+        "{:#?}",
+        later.findings
+    );
+    conn.batch_execute("DROP EXTENSION hstore CASCADE").unwrap();
+    let left = report(&mut conn, &reg, &options);
+    assert!(!present(&left, "TEN054", "gadget_"), "{:#?}", left.findings);
+    assert!(!left.has_errors(), "{:#?}", left.findings);
+}
