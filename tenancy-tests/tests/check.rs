@@ -4764,3 +4764,82 @@ fn toast_views_and_copies_made_extension_members_are_reported() {
     assert!(!present(&left, "TEN054", "gadget_"), "{:#?}", left.findings);
     assert!(!left.has_errors(), "{:#?}", left.findings);
 }
+
+/// A closed built-in copied under another name: a function of LANGUAGE internal runs the C
+/// code its source names, and a new function is PUBLIC's to run. A copy of the server's file
+/// reader (as the application's login, it finds B's row in `gadgets`' data file), of a
+/// statistics counter and of a large-object function are reported as the built-ins are.
+#[test]
+fn internal_copies_of_closed_built_ins_are_reported() {
+    let (db, mut conn) = fresh();
+    let url = ext_fixture(&db, &mut conn, "check_ext_internal");
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
+    let options = CheckOptions::default();
+    let clean = report(&mut conn, &reg, &options);
+    assert!(!clean.has_errors(), "{:#?}", clean.findings);
+    let copy = |name: &str, of: &str, args: &str, ret: &str| {
+        format!(
+            "DO $d$ BEGIN EXECUTE format('CREATE FUNCTION public.{name}({args}) RETURNS {ret} LANGUAGE internal STRICT VOLATILE AS %L', \
+               (SELECT prosrc FROM pg_proc WHERE oid = '{of}'::regprocedure)); END $d$;"
+        )
+    };
+    conn.batch_execute(&format!(
+        "{} {} {} CHECKPOINT",
+        copy(
+            "file_bytes",
+            "pg_catalog.pg_read_binary_file(text)",
+            "text",
+            "bytea"
+        ),
+        copy(
+            "rows_fetched",
+            "pg_catalog.pg_stat_get_xact_tuples_fetched(oid)",
+            "oid",
+            "bigint"
+        ),
+        copy("object_bytes", "pg_catalog.lo_get(oid)", "oid", "bytea"),
+    ))
+    .unwrap();
+    let broken = report(&mut conn, &reg, &options);
+    let found = ext_as_login(
+        &url,
+        &format!(
+            "SELECT (position(convert_to('{EXT_SECRET}', 'UTF8') IN public.file_bytes(pg_relation_filepath('gadgets'))) > 0)::text AS v"
+        ),
+    );
+    assert_eq!(found.as_deref(), Ok(&["true".to_owned()][..]));
+    let counted = ext_as_login(
+        &url,
+        "SELECT public.rows_fetched('gadgets'::regclass)::text AS v",
+    );
+    assert!(counted.is_ok(), "{counted:?}");
+    let error_naming = |id: &str, name: &str| {
+        broken.findings.iter().any(|f| {
+            f.id == id
+                && f.severity == Severity::Error
+                && (f.message.contains(name) || f.hint.contains(name))
+        })
+    };
+    assert!(
+        error_naming("TEN065", "file_bytes(text)"),
+        "{:#?}",
+        broken.findings
+    );
+    assert!(
+        error_naming("TEN087", "rows_fetched(oid)"),
+        "{:#?}",
+        broken.findings
+    );
+    assert!(
+        error_naming("TEN083", "object_bytes(oid)"),
+        "{:#?}",
+        broken.findings
+    );
+    conn.batch_execute(
+        "DROP FUNCTION public.file_bytes(text); DROP FUNCTION public.rows_fetched(oid); \
+         DROP FUNCTION public.object_bytes(oid)",
+    )
+    .unwrap();
+    let fixed = report(&mut conn, &reg, &options);
+    assert!(!fixed.has_errors(), "{:#?}", fixed.findings);
+}
