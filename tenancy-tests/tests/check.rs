@@ -4843,3 +4843,51 @@ fn internal_copies_of_closed_built_ins_are_reported() {
     let fixed = report(&mut conn, &reg, &options);
     assert!(!fixed.has_errors(), "{:#?}", fixed.findings);
 }
+
+/// `pg_walinspect`'s functions granted to the application role list the write-ahead log's
+/// records of every tenant's writes (the relation, the block, the record's length): as the
+/// application's login, tenant B's insert into `gadgets` shows. TEN099.
+#[test]
+fn the_write_ahead_log_inspector_open_to_the_application_is_reported() {
+    let (db, mut conn) = fresh();
+    let url = ext_fixture(&db, &mut conn, "check_ext_wal");
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
+    let options = CheckOptions::default();
+    let object = "function pg_get_wal_records_info(pg_lsn,pg_lsn)";
+    conn.batch_execute(
+        "CREATE EXTENSION pg_walinspect; \
+         GRANT EXECUTE ON FUNCTION pg_get_wal_records_info(pg_lsn, pg_lsn) TO tenancy_app",
+    )
+    .unwrap();
+    let broken = report(&mut conn, &reg, &options);
+    let start = ext_as_login(&url, "SELECT pg_current_wal_lsn()::text AS v").unwrap();
+    conn.batch_execute(&format!(
+        "INSERT INTO gadgets (tenant_id, name) VALUES ('{EXT_B}', repeat('x', 777)); CHECKPOINT"
+    ))
+    .unwrap();
+    let records = ext_as_login(
+        &url,
+        &format!(
+            "SELECT count(*)::text AS v FROM pg_get_wal_records_info('{}', pg_current_wal_flush_lsn()) \
+             WHERE resource_manager = 'Heap' AND block_ref LIKE '%rel %/' || pg_relation_filenode('gadgets') || ' %'",
+            start[0]
+        ),
+    );
+    assert!(records.as_ref().is_ok_and(|v| v[0] != "0"), "{records:?}");
+    assert!(
+        broken
+            .findings
+            .iter()
+            .any(|f| f.id == "TEN099" && f.object == object && f.severity == Severity::Error),
+        "{:#?}",
+        broken.findings
+    );
+    conn.batch_execute("DROP EXTENSION pg_walinspect").unwrap();
+    let fixed = report(&mut conn, &reg, &options);
+    assert!(
+        !present(&fixed, "TEN099", "pg_get_wal"),
+        "{:#?}",
+        fixed.findings
+    );
+    assert!(!fixed.has_errors(), "{:#?}", fixed.findings);
+}

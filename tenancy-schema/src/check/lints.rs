@@ -472,7 +472,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN099",
         Severity::Error,
         Section::Isolation,
-        "the application's sessions may use a function or view of a contrib extension that reads a relation's pages, tuples or locks below row level security (pgstattuple, pgrowlocks, pg_visibility, pg_freespacemap, pg_buffercache, pageinspect)",
+        "the application's sessions may use a function or view of a contrib extension that reads a relation's pages, tuples or locks, or the write-ahead log's records of them, below row level security (pgstattuple, pgrowlocks, pg_visibility, pg_freespacemap, pg_buffercache, pageinspect, pg_walinspect)",
     ),
     (
         "TEN100",
