@@ -541,6 +541,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "a TOAST relation is opened beyond superusers (USAGE on schema pg_toast granted, a grant on a relation there, a view, materialized view or function that reads one): TOAST holds the long values of every tenant's rows, and pg_statistic's the planner's samples of them, where row level security does not apply",
     ),
     (
+        "TEN113",
+        Severity::Warning,
+        Section::Isolation,
+        "the application role or a login of it may connect to another database of the server (PUBLIC holds CONNECT on every database by default): what a session there reaches, a foreign table or dblink back into this database among it, is outside this check",
+    ),
+    (
         "CIT001",
         Severity::Warning,
         Section::Citus,

@@ -259,7 +259,7 @@ fn run_pinned(
 /// The rules that read grants, settings and objects beyond the tables and roles: default
 /// privileges, PUBLIC's grants on tenant tables, setting defaults, publications and
 /// subscriptions, large objects, foreign-data wrappers, languages, CREATEDB, the contrib
-/// extensions that read pages.
+/// extensions that read pages, the server's other databases the application may connect to.
 fn check_grants_and_settings(
     f: &mut Findings,
     conn: &mut diesel::PgConnection,
@@ -277,6 +277,7 @@ fn check_grants_and_settings(
     super::languages::check_languages(f, conn, catalog, options)?;
     super::create_database::check_create_database(f, conn, catalog, options)?;
     super::page_inspection::check_page_inspection(f, conn, catalog, options)?;
+    super::other_databases::check_other_databases(f, conn, catalog, options)?;
     Ok(())
 }
 
