@@ -4838,6 +4838,20 @@ fn internal_copies_of_closed_built_ins_are_reported() {
         "{:#?}",
         broken.findings
     );
+    // Owned by the application role rather than granted: its owner may run it.
+    conn.batch_execute(
+        "REVOKE EXECUTE ON FUNCTION public.file_bytes(text) FROM PUBLIC; \
+         ALTER FUNCTION public.file_bytes(text) OWNER TO tenancy_app",
+    )
+    .unwrap();
+    let owned = report(&mut conn, &reg, &options);
+    assert!(
+        owned.findings.iter().any(|f| f.id == "TEN065"
+            && f.severity == Severity::Error
+            && f.message.contains("owns function file_bytes(text)")),
+        "{:#?}",
+        owned.findings
+    );
     conn.batch_execute(
         "DROP FUNCTION public.file_bytes(text); DROP FUNCTION public.rows_fetched(oid); \
          DROP FUNCTION public.object_bytes(oid)",
