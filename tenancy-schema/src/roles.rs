@@ -78,6 +78,13 @@ WITH RECURSIVE server_file_functions AS (
          AND p.proname IN ('pg_read_file', 'pg_read_binary_file', 'lo_import', 'lo_export',
                            'pg_file_write', 'pg_file_sync', 'pg_file_rename', 'pg_file_unlink'))
      OR (p.proname = 'dblink_connect_u' AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c'))
+     -- The same C code under another name: a function of LANGUAGE internal runs the built-in
+     -- its source names (`CREATE FUNCTION public.file_bytes(text) .. LANGUAGE internal AS
+     -- 'pg_read_binary_file_all'`), and a new function is PUBLIC's to run.
+     OR (p.oid >= 16384 AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'internal')
+         AND p.prosrc IN (SELECT b.prosrc FROM pg_proc b
+                          WHERE b.oid < 16384 AND b.pronamespace = 'pg_catalog'::regnamespace
+                            AND b.proname IN ('pg_read_file', 'pg_read_binary_file', 'lo_import', 'lo_export')))
 ),
 reach (oid, path) AS (
   SELECT r.oid, r.rolname::text FROM pg_roles r WHERE r.rolname = $1

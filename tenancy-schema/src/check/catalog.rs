@@ -834,6 +834,8 @@ WHERE NOT o.rolsuper AND pg_has_role($1, p.proowner, 'MEMBER')
   AND (p.oid < 16384
        OR (p.pronamespace = 'pg_catalog'::regnamespace
            AND p.proname IN ('pg_read_file', 'pg_read_binary_file', 'lo_import', 'lo_export'))
+       -- A built-in under another name: LANGUAGE internal runs the C code its source names.
+       OR p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'internal')
        OR (p.proname IN ('pg_file_write', 'pg_file_sync', 'pg_file_rename', 'pg_file_unlink',
                          'dblink_connect_u')
            AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')))
@@ -1221,15 +1223,23 @@ ORDER BY 1";
 /// The functions of the large-object interface (also what libpq's client interface calls).
 /// Large objects are outside row level security and belong to the role that created them:
 /// every tenant's transactions run as one login, so one tenant's SQL reads, changes and
-/// deletes what another's stored. The migrations take these functions from PUBLIC.
+/// deletes what another's stored. The migrations take these functions from PUBLIC. A function
+/// of LANGUAGE internal whose source names one of theirs (`AS 'be_lo_get'`) is the same C code
+/// under another name, and counts as it.
 const LARGE_OBJECTS_SQL: &str = "
+WITH closed AS (
+  SELECT b.oid, b.prosrc FROM pg_proc b
+  WHERE b.pronamespace = 'pg_catalog'::regnamespace
+    AND b.proname IN ('lo_open', 'lo_close', 'loread', 'lowrite', 'lo_lseek', 'lo_lseek64',
+                      'lo_tell', 'lo_tell64', 'lo_truncate', 'lo_truncate64', 'lo_creat',
+                      'lo_create', 'lo_unlink', 'lo_import', 'lo_export', 'lo_from_bytea',
+                      'lo_get', 'lo_put')
+)
 SELECT p.oid::regprocedure::text AS name
 FROM pg_proc p
-WHERE p.pronamespace = 'pg_catalog'::regnamespace
-  AND p.proname IN ('lo_open', 'lo_close', 'loread', 'lowrite', 'lo_lseek', 'lo_lseek64',
-                    'lo_tell', 'lo_tell64', 'lo_truncate', 'lo_truncate64', 'lo_creat',
-                    'lo_create', 'lo_unlink', 'lo_import', 'lo_export', 'lo_from_bytea',
-                    'lo_get', 'lo_put')
+WHERE (p.oid IN (SELECT oid FROM closed)
+       OR (p.oid >= 16384 AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'internal')
+           AND p.prosrc IN (SELECT c.prosrc FROM closed c WHERE c.oid < 16384)))
   AND EXISTS (SELECT FROM unnest($1::text[]) r (name)
               WHERE has_function_privilege(r.name, p.oid, 'EXECUTE'))
 ORDER BY 1";
@@ -1242,14 +1252,22 @@ ORDER BY 1";
 /// indexed column. With them `currtid2`, which follows a row version to the newest past row
 /// level security, and so counts how often other tenants' rows were updated. The migrations
 /// take them from PUBLIC (`tenancy.close_statistics_counters()`).
-/// `has_function_privilege` counts PUBLIC's grant and every membership (pg_monitor's too).
+/// `has_function_privilege` counts PUBLIC's grant and every membership (pg_monitor's too). A
+/// function of LANGUAGE internal whose source names one of theirs is the same C code under
+/// another name (and a new function is PUBLIC's to run), and counts as it.
 const STATISTICS_COUNTERS_SQL: &str = "
+WITH closed AS (
+  SELECT b.oid, b.prosrc FROM pg_proc b
+  WHERE b.pronamespace = 'pg_catalog'::regnamespace
+    AND ((starts_with(b.proname, 'pg_stat_get_')
+          AND b.pronargs = 1 AND b.proargtypes[0] = 'oid'::regtype)
+         OR b.proname IN ('currtid', 'currtid2'))
+)
 SELECT p.oid::regprocedure::text AS name
 FROM pg_proc p
-WHERE p.pronamespace = 'pg_catalog'::regnamespace
-  AND ((starts_with(p.proname, 'pg_stat_get_')
-        AND p.pronargs = 1 AND p.proargtypes[0] = 'oid'::regtype)
-       OR p.proname IN ('currtid', 'currtid2'))
+WHERE (p.oid IN (SELECT oid FROM closed)
+       OR (p.oid >= 16384 AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'internal')
+           AND p.prosrc IN (SELECT c.prosrc FROM closed c WHERE c.oid < 16384)))
   AND EXISTS (SELECT FROM unnest($1::text[]) r (name)
               WHERE has_function_privilege(r.name, p.oid, 'EXECUTE'))
 ORDER BY 1";

@@ -472,7 +472,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN099",
         Severity::Error,
         Section::Isolation,
-        "the application's sessions may use a function or view of a contrib extension that reads a relation's pages, tuples or locks below row level security (pgstattuple, pgrowlocks, pg_visibility, pg_freespacemap, pg_buffercache, pageinspect)",
+        "the application's sessions may use a function or view of a contrib extension that reads a relation's pages, tuples or locks, or the write-ahead log's records of them, below row level security (pgstattuple, pgrowlocks, pg_visibility, pg_freespacemap, pg_buffercache, pageinspect, pg_walinspect)",
     ),
     (
         "TEN100",
@@ -551,6 +551,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         Severity::Error,
         Section::Isolation,
         "the pg_stat_statements extension is installed and its view or its pg_stat_statements(boolean) function is open to the application's sessions (PUBLIC has them by default): its per-role counters show one tenant the calls and rows of the statements another tenant runs on the same login",
+    ),
+    (
+        "TEN113",
+        Severity::Warning,
+        Section::Isolation,
+        "the application role or a login of it may connect to another database of the server (PUBLIC holds CONNECT on every database by default): what a session there reaches, a foreign table or dblink back into this database among it, is outside this check",
     ),
     (
         "CIT001",

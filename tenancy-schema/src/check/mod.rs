@@ -47,6 +47,7 @@ mod languages;
 mod large_object_grants;
 mod lints;
 mod named_tables;
+mod other_databases;
 mod page_inspection;
 mod pointed_references;
 mod policy_lookalikes;

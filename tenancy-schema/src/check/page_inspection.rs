@@ -3,8 +3,10 @@
 //! `pgstattuple` counts every tenant's live and dead tuples, `pgrowlocks` lists every locked
 //! row of a table the caller may SELECT (which row another tenant is updating right now),
 //! `pg_visibility`, `pg_freespacemap` and `pg_buffercache` describe each page, `pageinspect`
-//! returns the pages' bytes. Row level security filters query results, not these: each is
-//! TEN087's counters, or more, for whichever tenant table the caller names.
+//! returns the pages' bytes, `pg_walinspect` lists the write-ahead log's records (each
+//! tenant's insert, update and delete: the relation, the block, the record's length; from
+//! PostgreSQL 16 the block's data). Row level security filters query results, not these: each
+//! is TEN087's counters, or more, for whichever tenant table the caller names.
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Text};
@@ -21,6 +23,9 @@ const EXTENSIONS: &[&str] = &[
     "pg_freespacemap",
     "pg_buffercache",
     "pageinspect",
+    // pg_get_wal_record_info, pg_get_wal_records_info, pg_get_wal_stats and, from PostgreSQL
+    // 16, pg_get_wal_block_info: every member is reported.
+    "pg_walinspect",
 ];
 
 /// Each function of an extension of `$2` one of `$1` may run, and each relation of one it may

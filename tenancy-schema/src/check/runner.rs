@@ -260,7 +260,8 @@ fn run_pinned(
 /// The rules that read grants, settings and objects beyond the tables and roles: default
 /// privileges, PUBLIC's grants on tenant tables, setting defaults, publications and
 /// subscriptions, large objects, foreign-data wrappers, languages, CREATEDB, the contrib
-/// extensions that read pages, pg_stat_statements.
+/// extensions that read pages, pg_stat_statements, the server's other databases the
+/// application may connect to.
 fn check_grants_and_settings(
     f: &mut Findings,
     conn: &mut diesel::PgConnection,
@@ -279,6 +280,7 @@ fn check_grants_and_settings(
     super::create_database::check_create_database(f, conn, catalog, options)?;
     super::page_inspection::check_page_inspection(f, conn, catalog, options)?;
     super::statement_statistics::check_statement_statistics(f, conn, catalog, options)?;
+    super::other_databases::check_other_databases(f, conn, catalog, options)?;
     Ok(())
 }
 

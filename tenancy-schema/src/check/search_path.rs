@@ -46,30 +46,53 @@ WHERE n.nspname = ANY ($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
               WHERE has_schema_privilege(r.name, n.oid, 'USAGE'))
 ORDER BY 1, 2";
 
-/// What PostgreSQL did not make (FirstNormalObjectId on) and no extension brought, where
-/// every name is looked up first, or that changes what an expression of its own types means:
-/// functions (aggregates too) and operators in `pg_catalog`, which every session finds before
-/// any schema of its `search_path` (an overload there wins over the built-in the code meant,
-/// tenancy's readers included), and casts between PostgreSQL's own types (a cast from text to
-/// uuid turns the reader's `::uuid` into a function of anyone's choosing).
+/// What PostgreSQL did not make (FirstNormalObjectId on), where every name is looked up first,
+/// or that changes what an expression of its own types means: functions (aggregates too) and
+/// operators in `pg_catalog`, which every session finds before any schema of its `search_path`
+/// (an overload there wins over the built-in the code meant, tenancy's readers included), and
+/// casts between PostgreSQL's own types (a cast from text to uuid turns the reader's `::uuid`
+/// into a function of anyone's choosing).
+///
+/// What an extension brought is left out, but for what stands in for a built-in in the code
+/// tenancy's readers run: a superuser may add any object to any extension (`ALTER EXTENSION
+/// plpgsql ADD FUNCTION pg_catalog.currval(text)`), so membership says nothing of who made it.
+/// So an extension's function in `pg_catalog` named like a built-in (one initdb made) that a
+/// function of schema `tenancy` or `tenancy_context` calls by name (read from their bodies: they
+/// run with `search_path = pg_catalog, pg_temp`, and PostgreSQL resolves their calls again in
+/// every session, so an overload that fits an untyped literal better, `currval(text)` for
+/// `currval('tenancy.nonce_hi')`, runs instead), an extension's operator in `pg_catalog` named
+/// like a built-in over PostgreSQL's own types only, and an extension's cast between
+/// PostgreSQL's own types are reported all the same. (Citus overloads built-ins in `pg_catalog`
+/// that tenancy never calls, `pg_cancel_backend(bigint)`, and its operators compare types of its
+/// own.)
 const CATALOG_ADDITIONS_SQL: &str = "
+WITH called AS (
+  SELECT DISTINCT lower(m[1]) AS name
+  FROM pg_proc t CROSS JOIN LATERAL regexp_matches(t.prosrc, '([A-Za-z_][A-Za-z0-9_$]*)\\s*\\(', 'g') m
+  WHERE t.pronamespace IN (SELECT oid FROM pg_namespace WHERE nspname IN ('tenancy', 'tenancy_context'))
+    AND t.prolang IN (SELECT oid FROM pg_language WHERE lanname IN ('sql', 'plpgsql'))
+)
 SELECT format('function %s', p.oid::regprocedure) AS name
 FROM pg_proc p
 WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.oid >= 16384
-  AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
-                    AND d.objid = p.oid AND d.deptype = 'e')
+  AND (NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                     AND d.objid = p.oid AND d.deptype = 'e')
+       OR (p.proname IN (SELECT name FROM called)
+           AND EXISTS (SELECT FROM pg_proc b WHERE b.pronamespace = 'pg_catalog'::regnamespace
+                         AND b.oid < 16384 AND b.proname = p.proname)))
 UNION ALL
 SELECT format('operator %s', o.oid::regoperator)
 FROM pg_operator o
 WHERE o.oprnamespace = 'pg_catalog'::regnamespace AND o.oid >= 16384
-  AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_operator'::regclass
-                    AND d.objid = o.oid AND d.deptype = 'e')
+  AND (NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_operator'::regclass
+                     AND d.objid = o.oid AND d.deptype = 'e')
+       OR (o.oprleft < 16384 AND o.oprright < 16384
+           AND EXISTS (SELECT FROM pg_operator b WHERE b.oprnamespace = 'pg_catalog'::regnamespace
+                         AND b.oid < 16384 AND b.oprname = o.oprname)))
 UNION ALL
 SELECT format('cast (%s AS %s)', format_type(c.castsource, NULL), format_type(c.casttarget, NULL))
 FROM pg_cast c
 WHERE c.oid >= 16384 AND c.castsource < 16384 AND c.casttarget < 16384
-  AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_cast'::regclass
-                    AND d.objid = c.oid AND d.deptype = 'e')
 ORDER BY 1";
 
 /// The functions (aggregates and procedures too) and operators of the schemas `$1` that one of

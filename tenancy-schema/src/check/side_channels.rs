@@ -73,7 +73,7 @@ pub(super) fn check_side_channels(f: &mut Findings, catalog: &Catalog, o: &Check
                 o.app_role
             ),
             format!(
-                "as a superuser, SELECT tenancy.close_large_objects() (the migrations run it; run as another role it changes nothing), and REVOKE EXECUTE on them from {} and its logins; keep what a tenant stores in a tenant table (bytea)",
+                "as a superuser, SELECT tenancy.close_large_objects() (the migrations run it; run as another role it changes nothing), and REVOKE EXECUTE on them from {} and its logins (DROP a copy of one under another name, LANGUAGE internal); keep what a tenant stores in a tenant table (bytea)",
                 o.app_role
             ),
         );
@@ -116,7 +116,7 @@ fn check_statistics_counters(f: &mut Findings, catalog: &Catalog, o: &CheckOptio
             o.app_role
         ),
         format!(
-            "as a superuser, SELECT tenancy.close_statistics_counters() (the migrations run it; run as another role it changes nothing; monitoring keeps them through pg_read_all_stats and pg_monitor), and REVOKE EXECUTE on them from {} and the roles its logins can become, or take those roles out of pg_read_all_stats and pg_monitor",
+            "as a superuser, SELECT tenancy.close_statistics_counters() (the migrations run it; run as another role it changes nothing; monitoring keeps them through pg_read_all_stats and pg_monitor), and REVOKE EXECUTE on them from {} and the roles its logins can become, or take those roles out of pg_read_all_stats and pg_monitor (DROP a copy of one under another name, LANGUAGE internal)",
             o.app_role
         ),
     );

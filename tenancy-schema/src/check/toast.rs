@@ -5,7 +5,10 @@
 //! `pg_statistic` holds the planner's samples of every tenant's rows. Only superusers may
 //! read them as PostgreSQL ships: any grant of USAGE on `pg_toast`, any grant on a relation
 //! there, and any view, materialized view or function that reads one (which reads it with
-//! its owner's rights) is someone's doing.
+//! its owner's rights) is someone's doing. An extension's are no exception: no extension reads
+//! a table's TOAST relation, and a superuser may make any view or function a member of any
+//! extension (`ALTER EXTENSION plpgsql ADD VIEW ..`). Only a function's mere mention of the
+//! schema (not a name in it) is left to an extension: Citus's leave `pg_toast` out by name.
 
 use diesel::prelude::*;
 use diesel::sql_types::Text;
@@ -49,8 +52,6 @@ WHERE v.relkind IN ('v', 'm') AND v.oid >= 16384
                JOIN pg_class t ON d.refclassid = 'pg_class'::regclass AND t.oid = d.refobjid
                WHERE rw.ev_class = v.oid AND t.relnamespace = 'pg_toast'::regnamespace)
        OR pg_get_viewdef(v.oid) ~ '\\mpg_toast\\.')
-  AND NOT EXISTS (SELECT FROM pg_depend x WHERE x.classid = 'pg_class'::regclass AND x.objid = v.oid
-                    AND x.deptype = 'e')
 UNION ALL
 SELECT format('function %s', p.oid::regprocedure),
        format('%s reads a TOAST relation', p.oid::regprocedure),
@@ -60,10 +61,14 @@ WHERE (EXISTS (SELECT FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
                WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
                  AND d.refclassid = 'pg_class'::regclass AND t.relnamespace = 'pg_toast'::regnamespace)
        OR (l.lanname NOT IN ('c', 'internal')
-           AND concat(p.prosrc, ' ', pg_get_function_sqlbody(p.oid)) ~* 'pg_toast'))
+           AND concat(p.prosrc, ' ', pg_get_function_sqlbody(p.oid)) ~* '\\mpg_toast\"?\\s*\\.')
+       -- Any other mention of the schema (as a name to leave out: Citus's
+       -- `nspname !~ '^pg_toast'`) but in an extension's function.
+       OR (l.lanname NOT IN ('c', 'internal')
+           AND concat(p.prosrc, ' ', pg_get_function_sqlbody(p.oid)) ~* 'pg_toast'
+           AND NOT EXISTS (SELECT FROM pg_depend x WHERE x.classid = 'pg_proc'::regclass AND x.objid = p.oid
+                             AND x.deptype = 'e')))
   AND (p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) OR p.oid >= 16384)
-  AND NOT EXISTS (SELECT FROM pg_depend x WHERE x.classid = 'pg_proc'::regclass AND x.objid = p.oid
-                    AND x.deptype = 'e')
 ORDER BY 1";
 
 #[derive(QueryableByName)]

@@ -16,12 +16,30 @@ use super::catalog::{Catalog, for_each_role, open_to_role, reviewed};
 use super::report::Findings;
 use crate::TableManifest;
 
+/// Whether the relation `REL` (a `pg_class` row) is an extension's own: a member of an
+/// extension that is not a procedural language's (`plpgsql` and the like bring no relations),
+/// made one no later than the extension's catalog row was last written (`CREATE EXTENSION` or
+/// `ALTER EXTENSION .. UPDATE`, whose script's members are recorded in the same transaction).
+/// A superuser may make any relation a member of any extension (`ALTER EXTENSION plpgsql ADD
+/// TABLE archive.posts`), which hid a copy of tenant rows; such a member is recorded later
+/// than the extension's row, and the age of the two rows' `xmin` tells which came first. (One
+/// added in the very transaction that created or updated its extension still passes: only a
+/// superuser can do that, and only by running `CREATE EXTENSION` or an update for it.)
+const EXTENSIONS_OWN: &str = "
+EXISTS (SELECT FROM pg_depend e JOIN pg_extension x ON x.oid = e.refobjid
+        WHERE e.classid = 'pg_class'::regclass AND e.objid = REL.oid AND e.deptype = 'e'
+          AND e.refclassid = 'pg_extension'::regclass
+          AND age(e.xmin) >= age(x.xmin)
+          AND NOT EXISTS (SELECT FROM pg_depend l
+                          WHERE l.refclassid = 'pg_extension'::regclass AND l.refobjid = x.oid
+                            AND l.classid = 'pg_language'::regclass AND l.deptype = 'e'))";
+
 /// For the role `$1`: every table, partition, view, materialized view and foreign table it may
 /// read (any column) that no policy bounded by the tenant holds for it, but PostgreSQL's own
-/// catalogs, TOAST and temporary relations, and what belongs to an extension; with its
-/// columns, the relations it is a partition or child of, and, for a view, the relations it
-/// reads through any number of views (those of PostgreSQL's catalogs and of extensions
-/// left out: they hold no tenant's rows).
+/// catalogs, TOAST and temporary relations, and what is an extension's own
+/// ([`EXTENSIONS_OWN`]); with its columns, the relations it is a partition or child of, and,
+/// for a view, the relations it reads through any number of views (those of PostgreSQL's
+/// catalogs and extensions' own left out: they hold no tenant's rows).
 const READABLE_SQL: &str = "
 SELECT * FROM (
 WITH RECURSIVE VIEW_REACH, ancestry (rel, parent) AS (
@@ -44,17 +62,14 @@ SELECT $1::text AS role,
              JOIN pg_namespace bn ON bn.oid = b.relnamespace
              WHERE reach.view = c.oid AND b.relkind IN ('r', 'p', 'f', 'm')
                AND NOT (bn.nspname IN ('pg_catalog', 'information_schema') AND b.oid < 16384)
-               AND NOT EXISTS (SELECT FROM pg_depend e
-                               WHERE e.classid = 'pg_class'::regclass AND e.objid = b.oid
-                                 AND e.deptype = 'e')) AS reads,
+               AND NOT EXTENSIONS_OWN(b)) AS reads,
        c.relkind = 'v' AS is_view,
        obj_description(c.oid, 'pg_class') AS comment
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND NOT (n.nspname IN ('pg_catalog', 'information_schema') AND c.oid < 16384)
   AND n.nspname <> 'pg_toast' AND n.nspname !~ '^pg_(toast_)?temp_'
-  AND NOT EXISTS (SELECT FROM pg_depend e
-                  WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
+  AND NOT EXTENSIONS_OWN(c)
   AND has_schema_privilege($1, n.oid, 'USAGE')
   AND has_any_column_privilege($1, c.oid, 'SELECT')
   AND OPEN_TO_ROLE
@@ -194,7 +209,9 @@ pub(super) fn check_unclassified_readable(
     let sql = for_each_role(
         &READABLE_SQL
             .replace("OPEN_TO_ROLE", &open_to_role())
-            .replace("VIEW_REACH", super::catalog::VIEW_REACH),
+            .replace("VIEW_REACH", super::catalog::VIEW_REACH)
+            .replace("EXTENSIONS_OWN(b)", &EXTENSIONS_OWN.replace("REL", "b"))
+            .replace("EXTENSIONS_OWN(c)", &EXTENSIONS_OWN.replace("REL", "c")),
     );
     let mut rows: Vec<ReadableRow> = catalog.ask_of_reachable(conn, &sql)?;
     // One finding per relation, naming the application role when it is one that reads it.
