@@ -324,6 +324,11 @@ fn verify(
             BUG,
         ));
     }
+    // Warnings are about the server rather than the database the quickstart made (its
+    // other databases, which every role may connect to by default): shown, not failed on.
+    for finding in &report.findings {
+        outln!("      {}", finding.to_string().replace('\n', "\n      "));
+    }
     Ok(())
 }
 
