@@ -5221,3 +5221,256 @@ fn other_databases_the_application_may_connect_to_are_reported() {
     );
     assert!(ext_as_login(&login_url, "SELECT 'in' AS v").is_err());
 }
+
+/// A partitioned tenant table with its partition kept in schema `parts`, and a tenant table
+/// `vault.notes` outside the checked schema with the tenant policies: each is written by the
+/// application role (the partition through its parent only, without a grant of its own).
+const ELSEWHERE: &str = "
+CREATE TABLE widgets (
+  tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+  id uuid NOT NULL DEFAULT tenancy.uuid_v7(),
+  name text NOT NULL,
+  PRIMARY KEY (tenant_id, id)
+) PARTITION BY HASH (tenant_id);
+CREATE SCHEMA parts;
+CREATE TABLE parts.widgets_0 PARTITION OF widgets FOR VALUES WITH (MODULUS 1, REMAINDER 0);
+GRANT SELECT, INSERT, UPDATE, DELETE ON widgets TO tenancy_app;
+CREATE SCHEMA vault;
+GRANT USAGE ON SCHEMA vault TO tenancy_app;
+CREATE TABLE vault.notes (
+  tenant_id uuid NOT NULL REFERENCES tenants (id),
+  id uuid NOT NULL DEFAULT gen_random_uuid(),
+  body text NOT NULL,
+  plan_id uuid,
+  PRIMARY KEY (tenant_id, id)
+);
+ALTER TABLE vault.notes ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_access ON vault.notes TO tenancy_app
+  USING (tenant_id = (SELECT tenancy.current_tenant())) WITH CHECK (tenant_id = (SELECT tenancy.current_tenant()));
+CREATE POLICY tenant_isolation ON vault.notes AS RESTRICTIVE TO PUBLIC
+  USING (tenant_id = (SELECT tenancy.current_tenant())) WITH CHECK (tenant_id = (SELECT tenancy.current_tenant()));
+GRANT SELECT, INSERT ON vault.notes TO tenancy_app;
+CREATE UNIQUE INDEX gadgets_tenant_name ON gadgets (tenant_id, name);
+";
+
+static WIDGETS_MANIFEST: TableManifest = TableManifest {
+    table: "widgets",
+    kind: TableKind::TenantScoped,
+    tenant_column: Some("tenant_id"),
+    primary_key: &["tenant_id", "id"],
+    indexes: &[],
+    uniques: &[],
+    foreign_keys: &[],
+    columns: &["tenant_id", "id", "name"],
+    column_types: &["Uuid", "Uuid", "Text"],
+};
+
+/// A btree operator class for uuid under which every two values are equal (its comparison is
+/// `pg_trigger_depth`, 0 outside triggers), and an operator named `=` in schema public that
+/// runs `uuid_ne`: an exclusion constraint compares the tenant column with them only in name.
+const BLIND_UUID_CLASS: &str = "
+CREATE FUNCTION uuid_zero(uuid, uuid) RETURNS int4 LANGUAGE internal IMMUTABLE STRICT AS 'pg_trigger_depth';
+CREATE OPERATOR public.= (LEFTARG = uuid, RIGHTARG = uuid, FUNCTION = uuid_ne, COMMUTATOR = OPERATOR(public.=));
+CREATE OPERATOR CLASS uuid_zero_ops FOR TYPE uuid USING btree AS
+  OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 public.=, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 uuid_zero(uuid, uuid);
+";
+
+#[derive(QueryableByName)]
+struct Answer {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    v: String,
+}
+
+/// Keys, exclusion constraints, foreign keys, cascades and row code of tables that hold tenant
+/// rows outside the checked schema (a partition of a tenant table kept in another schema, which
+/// rows written through its parent reach without a grant of its own; a tenant table in another
+/// schema) are checked as those of the schema's own tenant tables are; and an exclusion
+/// constraint covers the tenant column only with PostgreSQL's own `=` in a default operator
+/// class. Each shape answers one tenant what another's rows say, or changes them: shown here
+/// as the application's login for two of them.
+#[test]
+fn tenant_rows_in_other_schemas_get_the_key_cascade_and_row_code_rules() {
+    const A: &str = "00000000-0000-7000-8000-0000000000a1";
+    const B: &str = "00000000-0000-7000-8000-0000000000b1";
+    let (db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let policies = tenancy_schema::policy::tenant_policies("widgets", "tenant_id", "tenancy_app");
+    conn.batch_execute(&format!(
+        "{ELSEWHERE}\n{policies}\n\
+         INSERT INTO tenants (id, slug, name) VALUES ('{A}', 'else-a', 'a'), ('{B}', 'else-b', 'b');\n\
+         INSERT INTO widgets (tenant_id, name) VALUES ('{B}', 'b-widget-secret');"
+    ))
+    .unwrap();
+    let app_url = db
+        .create_app_login("check_else_login", "check-else-pw")
+        .expect("login");
+    let reg = registry(&[
+        &GADGETS_MANIFEST,
+        &PARTS_MANIFEST,
+        &PLANS_MANIFEST,
+        &WIDGETS_MANIFEST,
+    ]);
+    let options = CheckOptions::default();
+    let baseline = report(&mut conn, &reg, &options);
+    assert!(!baseline.has_errors(), "{:#?}", baseline.findings);
+    // (lint, object, sabotage, fix)
+    let cases: [(&str, &str, String, &str); 12] = [
+        (
+            "TEN030",
+            "key parts.widgets_0_name on parts.widgets_0",
+            "CREATE UNIQUE INDEX widgets_0_name ON parts.widgets_0 (name)".into(),
+            "DROP INDEX parts.widgets_0_name",
+        ),
+        (
+            "TEN030",
+            "key parts.widgets_0_excl on parts.widgets_0",
+            "ALTER TABLE parts.widgets_0 ADD CONSTRAINT widgets_0_excl EXCLUDE USING btree (name WITH =)"
+                .into(),
+            "ALTER TABLE parts.widgets_0 DROP CONSTRAINT widgets_0_excl",
+        ),
+        (
+            "TEN030",
+            "key vault.notes_body_excl on vault.notes",
+            "ALTER TABLE vault.notes ADD CONSTRAINT notes_body_excl EXCLUDE USING btree (body WITH =)"
+                .into(),
+            "ALTER TABLE vault.notes DROP CONSTRAINT notes_body_excl",
+        ),
+        (
+            "TEN030",
+            "key vault.notes_blind on vault.notes",
+            format!(
+                "{BLIND_UUID_CLASS} CREATE UNIQUE INDEX notes_blind ON vault.notes (tenant_id uuid_zero_ops, body)"
+            ),
+            "DROP INDEX vault.notes_blind; DROP OPERATOR FAMILY uuid_zero_ops USING btree; \
+             DROP OPERATOR public.= (uuid, uuid); DROP FUNCTION uuid_zero(uuid, uuid)",
+        ),
+        (
+            "TEN030",
+            "key gadgets_excl on gadgets",
+            format!(
+                "{BLIND_UUID_CLASS} ALTER TABLE gadgets ADD CONSTRAINT gadgets_excl \
+                 EXCLUDE USING btree (tenant_id uuid_zero_ops WITH OPERATOR(public.=), name WITH =)"
+            ),
+            "ALTER TABLE gadgets DROP CONSTRAINT gadgets_excl; DROP OPERATOR FAMILY uuid_zero_ops USING btree; \
+             DROP OPERATOR public.= (uuid, uuid); DROP FUNCTION uuid_zero(uuid, uuid)",
+        ),
+        (
+            "TEN101",
+            "index notes_blind on vault.notes",
+            "CREATE FUNCTION uuid_all_same(uuid, uuid) RETURNS integer LANGUAGE sql IMMUTABLE STRICT AS 'SELECT 0'; \
+             CREATE OPERATOR CLASS uuid_blind_ops FOR TYPE uuid USING btree AS \
+             OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 uuid_all_same(uuid, uuid); \
+             CREATE UNIQUE INDEX notes_blind ON vault.notes (tenant_id uuid_blind_ops, body)"
+                .into(),
+            "DROP INDEX vault.notes_blind; DROP OPERATOR FAMILY uuid_blind_ops USING btree; DROP FUNCTION uuid_all_same(uuid, uuid)",
+        ),
+        (
+            "TEN045",
+            "foreign key widgets_0_slug on parts.widgets_0",
+            "ALTER TABLE parts.widgets_0 ADD CONSTRAINT widgets_0_slug FOREIGN KEY (name) REFERENCES tenants (slug) NOT VALID"
+                .into(),
+            "ALTER TABLE parts.widgets_0 DROP CONSTRAINT widgets_0_slug",
+        ),
+        (
+            "TEN045",
+            "foreign key notes_slug_fk on vault.notes",
+            "ALTER TABLE vault.notes ADD CONSTRAINT notes_slug_fk FOREIGN KEY (body) REFERENCES tenants (slug)"
+                .into(),
+            "ALTER TABLE vault.notes DROP CONSTRAINT notes_slug_fk",
+        ),
+        (
+            "TEN046",
+            "foreign key widgets_0_gadget_fk on parts.widgets_0",
+            "ALTER TABLE widgets ADD COLUMN other_tenant uuid; \
+             ALTER TABLE parts.widgets_0 ADD CONSTRAINT widgets_0_gadget_fk \
+             FOREIGN KEY (other_tenant, name) REFERENCES gadgets (tenant_id, name)"
+                .into(),
+            "ALTER TABLE widgets DROP COLUMN other_tenant",
+        ),
+        (
+            "TEN044",
+            "foreign key notes_plan_fk on vault.notes",
+            "ALTER TABLE vault.notes ADD CONSTRAINT notes_plan_fk FOREIGN KEY (plan_id) REFERENCES plans ON DELETE CASCADE; \
+             GRANT DELETE ON plans TO tenancy_app"
+                .into(),
+            "ALTER TABLE vault.notes DROP CONSTRAINT notes_plan_fk; REVOKE DELETE ON plans FROM tenancy_app",
+        ),
+        (
+            "TEN044",
+            "foreign key widgets_0_plan_fk on parts.widgets_0",
+            "ALTER TABLE widgets ADD COLUMN plan_id uuid; \
+             ALTER TABLE parts.widgets_0 ADD CONSTRAINT widgets_0_plan_fk FOREIGN KEY (plan_id) REFERENCES plans ON DELETE CASCADE; \
+             GRANT DELETE ON plans TO tenancy_app"
+                .into(),
+            "ALTER TABLE widgets DROP COLUMN plan_id; REVOKE DELETE ON plans FROM tenancy_app",
+        ),
+        (
+            "TEN075",
+            "trigger note_copy on vault.notes",
+            "GRANT INSERT ON plans TO tenancy_app; \
+             CREATE FUNCTION note_copy() RETURNS trigger LANGUAGE plpgsql AS \
+             $$BEGIN INSERT INTO public.plans (id, name) VALUES (gen_random_uuid(), NEW.body); RETURN NEW; END$$; \
+             CREATE TRIGGER note_copy AFTER INSERT ON vault.notes FOR EACH ROW EXECUTE FUNCTION note_copy()"
+                .into(),
+            "DROP TRIGGER note_copy ON vault.notes; DROP FUNCTION note_copy(); REVOKE INSERT ON plans FROM tenancy_app",
+        ),
+    ];
+    for (id, object, breaks, fix) in &cases {
+        assert!(
+            !present(&report(&mut conn, &reg, &options), id, object),
+            "{id} {object} before breaking"
+        );
+        conn.batch_execute(breaks)
+            .unwrap_or_else(|e| panic!("{id} {object}: {e}"));
+        let broken = report(&mut conn, &reg, &options);
+        let finding = broken
+            .findings
+            .iter()
+            .find(|f| f.id == *id && f.object.contains(object))
+            .unwrap_or_else(|| panic!("{id} on {object} not reported: {:#?}", broken.findings));
+        assert_eq!(finding.severity, Severity::Error, "{finding:#?}");
+        conn.batch_execute(fix)
+            .unwrap_or_else(|e| panic!("{id} {object} fix: {e}"));
+        let fixed = report(&mut conn, &reg, &options);
+        assert!(
+            !present(&fixed, id, object),
+            "{id} {object} still reported after the fix: {:#?}",
+            fixed.findings
+        );
+    }
+    let left = report(&mut conn, &reg, &options);
+    assert!(!left.has_errors(), "{:#?}", left.findings);
+
+    // As the application's login, in tenant A's transaction: the partition's key answers
+    // whether B has a widget of a name, and the key into the tenants' slugs whether a slug
+    // names a tenant.
+    let tenancy = db.tenancy(&app_url, 1).expect("tenancy");
+    let tenant_a = tenancy_schema::TenantId::from_uuid(uuid::Uuid::parse_str(A).unwrap());
+    let in_a = |sql: &str| {
+        tenancy.transaction(tenant_a, |tx| {
+            let rows: Vec<Answer> = tx.load_sql(diesel::sql_query(sql))?;
+            Ok::<_, tenancy_schema::Error>(rows.into_iter().map(|r| r.v).collect::<Vec<_>>())
+        })
+    };
+    let insert_widget = |name: &str| {
+        format!(
+            "INSERT INTO widgets (tenant_id, name) VALUES (tenancy.current_tenant(), '{name}') RETURNING 'inserted' AS v"
+        )
+    };
+    let case = |object: &str| cases.iter().find(|c| c.1 == object).unwrap();
+    let unique_name = case("key parts.widgets_0_name on parts.widgets_0");
+    conn.batch_execute(&unique_name.2).unwrap();
+    assert!(in_a(&insert_widget("b-widget-secret")).is_err());
+    assert!(in_a(&insert_widget("nobody-has-this")).is_ok());
+    conn.batch_execute(unique_name.3).unwrap();
+    let slug_key = case("foreign key notes_slug_fk on vault.notes");
+    conn.batch_execute(&slug_key.2).unwrap();
+    let insert_note = |body: &str| {
+        format!(
+            "INSERT INTO vault.notes (tenant_id, body) VALUES (tenancy.current_tenant(), '{body}') RETURNING 'inserted' AS v"
+        )
+    };
+    assert!(in_a(&insert_note("else-b")).is_ok());
+    assert!(in_a(&insert_note("no-such-slug")).is_err());
+    conn.batch_execute(slug_key.3).unwrap();
+}

@@ -283,6 +283,10 @@ pub(super) struct TriggerRow {
     pub(super) name: String,
     #[diesel(sql_type = Text)]
     pub(super) table_name: String,
+    /// `table_name` is a table outside the checked schema, not a partition or child of one of
+    /// it, that holds tenant rows (it has the tenant column).
+    #[diesel(sql_type = Bool)]
+    pub(super) tenant_rows_elsewhere: bool,
     /// The function's code: its source, or for a `BEGIN ATOMIC` body the whole definition.
     #[diesel(sql_type = Text)]
     pub(super) body: String,
@@ -369,20 +373,42 @@ pub(super) struct FunctionRow {
     pub(super) tenancys: bool,
 }
 
-/// The code that runs on each row written to a table of schema `$1` (or to a partition of one,
-/// wherever the partition is): its triggers, and the functions (outside PostgreSQL's own) that
-/// its triggers' WHEN conditions, CHECK constraints, column defaults and generated columns,
-/// index expressions, the expressions of its statistics objects and policies and the CHECK
-/// constraints of its columns' domains call, directly or as an operator's. `table_name` is the
-/// table of schema `$1` the row was written to.
+/// The code that runs on each row written to a table of schema `$1` (or to a partition or an
+/// inheritance child of one, wherever it is), or to a table of another schema (but
+/// PostgreSQL's own) that holds tenant rows, by the tenant column `$2` or a foreign key of one
+/// column into the tenants table `$3` of schema `$1`: its triggers, and the functions (outside
+/// PostgreSQL's own) that its triggers' WHEN conditions, CHECK constraints, column defaults and
+/// generated columns, index expressions, the expressions of its statistics objects and policies
+/// and the CHECK constraints of its columns' domains call, directly or as an operator's.
+/// `table_name` is the table of schema `$1` the row was written to, or the name of the table
+/// elsewhere (`tenant_rows_elsewhere`).
 const ROW_CODE_SQL: &str = "
-WITH tables AS (
-  SELECT c.oid, CASE WHEN c.relnamespace = $1::regnamespace THEN c.relname
-                     ELSE (SELECT r.relname FROM pg_class r WHERE r.oid = pg_partition_root(c.oid)) END::text AS table_name
+WITH RECURSIVE up (oid, parent, depth) AS (
+  SELECT i.inhrelid, i.inhparent, 1 FROM pg_inherits i
+  UNION
+  SELECT up.oid, i.inhparent, up.depth + 1 FROM up JOIN pg_inherits i ON i.inhrelid = up.parent
+), rooted AS (
+  -- The farthest table of schema `$1` each partition or inheritance child descends from.
+  SELECT DISTINCT ON (up.oid) up.oid, r.relname::text AS root
+  FROM up JOIN pg_class r ON r.oid = up.parent
+  WHERE r.relnamespace = $1::regnamespace
+  ORDER BY up.oid, up.depth DESC
+), tables AS (
+  SELECT c.oid, CASE WHEN c.relnamespace = $1::regnamespace THEN c.relname::text
+                     ELSE coalesce(rooted.root, c.relname::text) END AS table_name,
+         c.relnamespace <> $1::regnamespace AND rooted.root IS NULL AS tenant_rows_elsewhere
   FROM pg_class c
+  JOIN pg_namespace ns ON ns.oid = c.relnamespace
+  LEFT JOIN rooted ON rooted.oid = c.oid
   WHERE c.relnamespace = $1::regnamespace
-     OR (c.relispartition
-         AND (SELECT r.relnamespace FROM pg_class r WHERE r.oid = pg_partition_root(c.oid)) = $1::regnamespace)
+     OR rooted.root IS NOT NULL
+     OR (c.relkind IN ('r', 'p')
+         AND ns.nspname NOT IN ('pg_catalog', 'information_schema') AND ns.nspname !~ '^pg_'
+         AND (EXISTS (SELECT FROM pg_attribute a
+                      WHERE a.attrelid = c.oid AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped)
+              OR EXISTS (SELECT FROM pg_constraint t
+                         WHERE t.conrelid = c.oid AND t.contype = 'f' AND cardinality(t.conkey) = 1
+                           AND t.confrelid = to_regclass(quote_ident($1) || '.' || quote_ident($3)))))
 ), calls AS (
   -- What a constraint, default, index or trigger condition depends on, as a function.
   SELECT d.classid, d.objid,
@@ -394,7 +420,7 @@ WITH tables AS (
                       'pg_trigger'::regclass, 'pg_statistic_ext'::regclass, 'pg_policy'::regclass)
 )
 SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass) AS name,
-       tables.table_name,
+       tables.table_name, tables.tenant_rows_elsewhere,
        FUNCTION_SOURCE AS body,
        l.lanname::text AS language,
        p.pronamespace = to_regnamespace('tenancy') AS tenancys,
@@ -414,7 +440,7 @@ SELECT format('%s on %s, which calls %s',
                        'statistics object ' || quote_ident(sx.stxname::text),
                        'policy ' || quote_ident(pol.polname::text)),
               c.oid::regclass, p.oid::regprocedure),
-       tables.table_name,
+       tables.table_name, tables.tenant_rows_elsewhere,
        FUNCTION_SOURCE,
        l.lanname::text,
        p.pronamespace = to_regnamespace('tenancy'),
@@ -443,7 +469,7 @@ UNION
 -- A domain's CHECK constraints run on every value written to a column of its type.
 SELECT format('constraint %I of domain %s of column %I on %s, which calls %s',
               dc.conname, dc.contypid::regtype, a.attname, c.oid::regclass, p.oid::regprocedure),
-       tables.table_name,
+       tables.table_name, tables.tenant_rows_elsewhere,
        FUNCTION_SOURCE,
        l.lanname::text,
        p.pronamespace = to_regnamespace('tenancy'),
@@ -461,7 +487,7 @@ UNION
 -- The expressions themselves, where they call one of PostgreSQL's functions that puts a value
 -- where every session of the login sees it (pg_notify, set_config, advisory locks): no
 -- dependency on a function of PostgreSQL's own is recorded, so the text is read as code.
-SELECT format('%s on %s', e.what, c.oid::regclass), tables.table_name, e.expr, 'sql', false, '',
+SELECT format('%s on %s', e.what, c.oid::regclass), tables.table_name, tables.tenant_rows_elsewhere, e.expr, 'sql', false, '',
        ARRAY[]::text[]
 FROM tables
 JOIN pg_class c ON c.oid = tables.oid
@@ -555,12 +581,26 @@ pub(super) struct ProbingKeyRow {
     /// where a random uuid cannot.
     #[diesel(sql_type = Bool)]
     pub(super) guessable: bool,
+    /// The referenced columns.
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) target_columns: Vec<String>,
+    /// The referencing table's columns, which tell whether it holds tenant rows.
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) source_columns: Vec<String>,
+    /// A table of the checked schema the referencing table (kept elsewhere) is a partition or
+    /// an inheritance child of, through any number of levels: it holds that table's rows.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub(super) source_root: Option<String>,
 }
 
 /// Every foreign key into a table of the checked schema (`$2`) whose referencing columns the
 /// role `$1` may insert or update, from any schema it may use, and whether a referenced column
 /// other than the tenant column (`$3`) holds values one can guess. A foreign-key check runs
 /// past row level security: writing a value there answers whether the referenced row exists.
+/// The columns may be written through a table the referencing one inherits from or is a
+/// partition of, wherever either is: a row written through the parent lands in the partition
+/// (and an update through it changes an inheritance child's rows), which needs no grant, nor
+/// USAGE on its schema, of its own.
 const PROBING_KEYS_SQL: &str = "
 SELECT con.conname::text AS name, con.conrelid::regclass::text AS source,
        CASE WHEN c.relnamespace = $2::regnamespace THEN c.relname::text END AS source_in_schema,
@@ -571,19 +611,42 @@ SELECT con.conname::text AS name, con.conrelid::regclass::text AS source,
                JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n
                WHERE a.atttypid <> 'uuid'::regtype
                  -- The tenant column of a composite key is known to every tenant.
-                 AND a.attname <> $3) AS guessable
+                 AND a.attname <> $3) AS guessable,
+       ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k (n, o)
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) AS target_columns,
+       ARRAY(SELECT a.attname::text FROM pg_attribute a
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS source_columns,
+       CASE WHEN c.relnamespace <> $2::regnamespace THEN
+         (WITH RECURSIVE up (oid, depth) AS (
+            SELECT c.oid, 0
+            UNION
+            SELECT inh.inhparent, up.depth + 1 FROM up JOIN pg_inherits inh ON inh.inhrelid = up.oid
+          )
+          SELECT p.relname::text FROM up JOIN pg_class p ON p.oid = up.oid
+          WHERE p.relnamespace = $2::regnamespace ORDER BY up.depth DESC LIMIT 1)
+       END AS source_root
 FROM pg_constraint con
 JOIN pg_class c ON c.oid = con.conrelid
 JOIN pg_class t ON t.oid = con.confrelid
 WHERE con.contype = 'f' AND con.conparentid = 0 AND t.relnamespace = $2::regnamespace
-  AND has_schema_privilege($1, c.relnamespace, 'USAGE')
-  AND EXISTS (SELECT FROM unnest(con.conkey) k (n)
-              WHERE has_column_privilege($1, con.conrelid, k.n, 'INSERT')
-                 OR has_column_privilege($1, con.conrelid, k.n, 'UPDATE'))
+  AND EXISTS (WITH RECURSIVE up (oid) AS (
+                SELECT c.oid
+                UNION
+                SELECT inh.inhparent FROM up JOIN pg_inherits inh ON inh.inhrelid = up.oid
+              )
+              SELECT FROM up
+              JOIN pg_class w ON w.oid = up.oid
+              CROSS JOIN unnest(con.conkey) k (n)
+              JOIN pg_attribute sa ON sa.attrelid = con.conrelid AND sa.attnum = k.n
+              JOIN pg_attribute wa ON wa.attrelid = w.oid AND wa.attname = sa.attname AND NOT wa.attisdropped
+              WHERE has_schema_privilege($1, w.relnamespace, 'USAGE')
+                AND (has_column_privilege($1, w.oid, wa.attnum, 'INSERT')
+                     OR has_column_privilege($1, w.oid, wa.attnum, 'UPDATE')))
 ORDER BY 2, 1";
 
-/// A unique index of a table outside the checked schema that a role a session of the
-/// application acts as may write ([`KEYS_ELSEWHERE_SQL`]), with the table's columns.
+/// A unique index or exclusion constraint of a table outside the checked schema that a role a
+/// session of the application acts as may write, directly or through a parent
+/// ([`KEYS_ELSEWHERE_SQL`]), with the table's columns.
 #[derive(QueryableByName)]
 pub(super) struct KeyElsewhereRow {
     #[diesel(sql_type = Text)]
@@ -597,25 +660,40 @@ pub(super) struct KeyElsewhereRow {
     pub(super) table_columns: Vec<String>,
 }
 
-/// The unique indexes (keys, unique constraints) of tables outside the checked schema (`$2`)
-/// that the role `$1` may insert into or update: where they hold tenant rows, a key without
-/// the tenant column makes rows of different tenants conflict, and the conflict answers one
-/// tenant what another's rows say.
+/// The unique indexes (keys, unique constraints) and exclusion constraints of tables outside
+/// the checked schema (`$2`) that the role `$1` may insert into or update, itself or through a
+/// table they inherit from or are a partition of (wherever that is: a row written through the
+/// parent lands in the partition, which needs no grant of its own): where they hold tenant
+/// rows, a key without the tenant column makes rows of different tenants conflict, and the
+/// conflict answers one tenant what another's rows say. A column an exclusion constraint
+/// compares by anything but `=` is left out; one compared by an operator class other than its
+/// type's default, or by an `=` PostgreSQL did not make, is marked as the keys query marks it.
 const KEYS_ELSEWHERE_SQL: &str = "
 SELECT i.indexrelid::regclass::text AS name, c.oid::regclass::text AS relation,
-       ARRAY(SELECT coalesce(a.attname::text, '(expression)')
+       ARRAY(SELECT coalesce(a.attname::text, '(expression)') || ODD_OPCLASS(i.indexrelid)
+                    || ODD_OPERATOR(x.conexclop[k.o])
              FROM unnest(i.indkey::int2[]) WITH ORDINALITY k (n, o)
              LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n
-             WHERE k.o <= i.indnkeyatts ORDER BY k.o) AS columns,
+             WHERE k.o <= i.indnkeyatts
+               AND (x.oid IS NULL
+                    OR (SELECT op.oprname FROM pg_operator op WHERE op.oid = x.conexclop[k.o]) = '=')
+             ORDER BY k.o) AS columns,
        ARRAY(SELECT a.attname::text FROM pg_attribute a
              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS table_columns
 FROM pg_index i
 JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE i.indisunique AND c.relkind IN ('r', 'p') AND c.relnamespace <> $2::regnamespace
+LEFT JOIN pg_constraint x ON x.conindid = i.indexrelid AND x.conrelid = i.indrelid AND x.contype = 'x'
+WHERE (i.indisunique OR x.oid IS NOT NULL) AND c.relkind IN ('r', 'p') AND c.relnamespace <> $2::regnamespace
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'
-  AND has_schema_privilege($1, n.oid, 'USAGE')
-  AND (has_table_privilege($1, c.oid, 'INSERT') OR has_any_column_privilege($1, c.oid, 'UPDATE'))
+  AND EXISTS (WITH RECURSIVE up (oid) AS (
+                SELECT c.oid
+                UNION
+                SELECT inh.inhparent FROM up JOIN pg_inherits inh ON inh.inhrelid = up.oid
+              )
+              SELECT FROM up JOIN pg_class w ON w.oid = up.oid
+              WHERE has_schema_privilege($1, w.relnamespace, 'USAGE')
+                AND (has_table_privilege($1, w.oid, 'INSERT') OR has_any_column_privilege($1, w.oid, 'UPDATE')))
 ORDER BY 2, 1";
 
 /// A table the application role may read that a table of the checked schema inherits from,
@@ -1272,7 +1350,9 @@ WHERE (p.oid IN (SELECT oid FROM closed)
               WHERE has_function_privilege(r.name, p.oid, 'EXECUTE'))
 ORDER BY 1";
 
-/// The foreign keys of tenant tables (those in schema `$1` with the tenant column `$2`) whose
+/// The foreign keys of tenant tables (those with the tenant column `$2`, in schema `$1` or in
+/// any other schema but PostgreSQL's own: a partition of a tenant table kept elsewhere, a copy
+/// of one; tables elsewhere are named with their schema) whose
 /// referential action changes rows (CASCADE, SET NULL, SET DEFAULT) when a role among `$4`
 /// deletes or updates a referenced row, unless the key pairs the tenant column with the
 /// target's tenant column (then the action stays within the writer's tenant) or the target is
@@ -1281,7 +1361,8 @@ ORDER BY 1";
 /// global table deletes every tenant's rows that point at it. Keys a partition inherits are
 /// left out; their parent's is reported.
 const CASCADES_SQL: &str = "
-SELECT c.relname::text AS table_name, con.conname::text AS name,
+SELECT CASE WHEN c.relnamespace = $1::regnamespace THEN c.relname::text ELSE c.oid::regclass::text END AS table_name,
+       con.conname::text AS name,
        ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k (n, o)
              JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
        con.confrelid::regclass::text AS target,
@@ -1296,9 +1377,11 @@ SELECT c.relname::text AS table_name, con.conname::text AS name,
              ORDER BY 1) AS roles
 FROM pg_constraint con
 JOIN pg_class c ON c.oid = con.conrelid
+JOIN pg_namespace ns ON ns.oid = c.relnamespace
 CROSS JOIN LATERAL (VALUES ('ON DELETE', con.confdeltype, 'DELETE'),
                            ('ON UPDATE', con.confupdtype, 'UPDATE')) e (event, action, privilege)
-WHERE con.contype = 'f' AND con.conparentid = 0 AND c.relnamespace = $1::regnamespace
+WHERE con.contype = 'f' AND con.conparentid = 0
+  AND ns.nspname NOT IN ('pg_catalog', 'information_schema') AND ns.nspname !~ '^pg_'
   AND e.action IN ('c', 'n', 'd')
   -- A tenant table: the tenant column, or a column named otherwise that is a key of its own
   -- into the tenants table (`org_id REFERENCES tenants`).
@@ -1961,6 +2044,15 @@ const ODD_OPCLASS: &str = "(SELECT coalesce(max(format(' (%s)', opc.opcname)), '
    FROM pg_index ox JOIN pg_opclass opc ON opc.oid = ox.indclass[k.o - 1]
    WHERE NOT opc.opcdefault AND ox.indexrelid = ";
 
+/// `ODD_OPERATOR(operator)` in the keys queries, for a column of an exclusion constraint that
+/// it compares with `operator` (named `=`): ` (operator <operator>)` when the operator is not
+/// one of PostgreSQL's own (an operator named `=` anyone may create, in any schema, running
+/// `uuid_ne` say), and nothing otherwise, nor for a key that is no exclusion constraint
+/// (`operator` NULL). The column then no longer counts as in the key.
+const ODD_OPERATOR: &str =
+    "(SELECT coalesce(max(format(' (operator %s)', op.oid::regoperator)), '')
+   FROM pg_operator op WHERE op.oid >= 16384 AND op.oid = ";
+
 /// The relations the role `$1` writes: those it may insert into, update, delete from or
 /// truncate, their partitions, and those a referential action (CASCADE, SET NULL, SET DEFAULT)
 /// of a write to one of them changes, which PostgreSQL does whatever the writer's privileges
@@ -2186,8 +2278,10 @@ pub(super) fn load_catalog(
         "SELECT c.relname::text AS table_name, con.conname::text AS name,
                 CASE con.contype WHEN 'p' THEN 'p' WHEN 'u' THEN 'u' WHEN 'x' THEN 'x' ELSE 'f' END AS kind,
                 -- The columns that make a row conflict: not an index's INCLUDE columns, nor
-                -- those of an exclusion constraint compared by anything but `=`.
-                ARRAY(SELECT a.attname::text || CASE WHEN con.contype IN ('p', 'u') THEN ODD_OPCLASS(con.conindid) ELSE '' END
+                -- those of an exclusion constraint compared by anything but `=` (one of
+                -- PostgreSQL's own, or the column no longer counts as in the key).
+                ARRAY(SELECT a.attname::text || CASE WHEN con.contype IN ('p', 'u', 'x') THEN ODD_OPCLASS(con.conindid) ELSE '' END
+                             || ODD_OPERATOR(con.conexclop[k.o])
                       FROM unnest(con.conkey) WITH ORDINALITY k(n, o)
                       JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n
                       WHERE (con.contype <> 'x'
@@ -2227,7 +2321,8 @@ pub(super) fn load_catalog(
          FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
          WHERE c.relnamespace = $1::regnamespace
            AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid)"
-            .replace("ODD_OPCLASS(", ODD_OPCLASS),
+            .replace("ODD_OPCLASS(", ODD_OPCLASS)
+            .replace("ODD_OPERATOR(", ODD_OPERATOR),
     )
     .bind::<T, _>(&o.schema)
     .load(conn)?;
@@ -2375,6 +2470,8 @@ pub(super) fn load_catalog(
     .load(conn)?;
     let triggers: Vec<TriggerRow> = diesel::sql_query(row_code_sql())
         .bind::<T, _>(&o.schema)
+        .bind::<T, _>(&o.tenant_column)
+        .bind::<T, _>(&o.tenants_table)
         .load(conn)?;
     let functions: Vec<FunctionRow> = diesel::sql_query(
         "SELECT lower(p.proname::text) AS name,
@@ -2471,10 +2568,14 @@ pub(super) fn load_catalog(
         .bind::<T, _>(&o.schema)
         .bind::<T, _>(&o.tenant_column)
         .load(conn)?;
-    let keys_elsewhere: Vec<KeyElsewhereRow> = diesel::sql_query(for_each_role(KEYS_ELSEWHERE_SQL))
-        .bind::<Array<Text>, _>(&reachable_roles)
-        .bind::<T, _>(&o.schema)
-        .load(conn)?;
+    let keys_elsewhere: Vec<KeyElsewhereRow> = diesel::sql_query(for_each_role(
+        &KEYS_ELSEWHERE_SQL
+            .replace("ODD_OPCLASS(", ODD_OPCLASS)
+            .replace("ODD_OPERATOR(", ODD_OPERATOR),
+    ))
+    .bind::<Array<Text>, _>(&reachable_roles)
+    .bind::<T, _>(&o.schema)
+    .load(conn)?;
     // A query on a parent returns its children's rows under the parent's policies only.
     let parents: Vec<ParentRow> = diesel::sql_query(for_each_role(&format!(
         "{} WHERE has_schema_privilege($1, p.relnamespace, 'USAGE')

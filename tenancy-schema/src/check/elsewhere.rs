@@ -13,7 +13,7 @@ use super::report::Findings;
 
 /// Finds, among a table's columns, one named like a tenant column: the configured one, or one
 /// a tenant table of the checked schema uses.
-fn tenant_column_among<'a>(
+pub(super) fn tenant_column_among<'a>(
     tenant_tables: &'a BTreeMap<String, String>,
     o: &'a CheckOptions,
 ) -> impl Fn(&'a [String]) -> Option<&'a String> {
@@ -185,8 +185,10 @@ pub(super) fn check_foreign_servers(f: &mut Findings, catalog: &Catalog, o: &Che
     }
 }
 
-/// TEN030 outside the checked schema: a unique key of a table there with a tenant column,
-/// which the application role may write, that leaves the tenant column out. Rows of two
+/// TEN030 outside the checked schema: a unique key or exclusion constraint of a table there
+/// with a tenant column (a partition of a tenant table kept there among them), which the
+/// application role may write, itself or through its parent, that leaves the tenant column out
+/// (or compares it by an operator class or operator that may call two tenants equal). Rows of two
 /// tenants then conflict, and the conflict, raised past row level security, tells one tenant
 /// what another's rows say, however well the table's policies keep its rows apart.
 pub(super) fn check_keys_elsewhere(

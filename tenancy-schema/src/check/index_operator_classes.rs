@@ -1,4 +1,5 @@
-//! TEN101: an index of a tenant table (or of the tenants table, or of a private one) whose
+//! TEN101: an index of a tenant table (or of the tenants table, or of a private one; or of a
+//! partition or child of one, or a table with the tenant column, in another schema) whose
 //! operator class (or range type) compares keys with a function someone wrote in SQL or a
 //! procedural language. An index holds every tenant's keys, and row level security filters rows, not
 //! index entries: each insert descends the index comparing the new key with the keys of the
@@ -18,21 +19,38 @@ use diesel::sql_types::{Array, Text};
 use super::CheckOptions;
 use super::report::Findings;
 
-/// Each index of a table of schema `$1` named in `$2` (or of a partition of one, wherever the
-/// partition is, named by its root), with what of its columns compares keys with functions in
+/// Each index of a table of schema `$1` named in `$2` (or of a partition or inheritance child
+/// of one, wherever it is, named by the table of `$1` it descends from), or of a table of
+/// another schema (but PostgreSQL's own) with the tenant column `$3`, named with its schema,
+/// with what of its columns compares keys with functions in
 /// a language other than C (`internal` and `c`), and those functions, by signature: an
 /// operator class whose family holds such a support function, or an operator whose function
 /// is; a range type whose `subtype_diff` or canonical function is (GiST calls them on the
 /// entries an insert passes, to choose where the new one goes).
 const LEAKY_CLASSES_SQL: &str = "
-WITH tables AS (
-  SELECT c.oid, CASE WHEN c.relnamespace = $1::regnamespace THEN c.relname
-                     ELSE (SELECT r.relname FROM pg_class r WHERE r.oid = pg_partition_root(c.oid)) END::text AS table_name
+WITH RECURSIVE up (oid, parent, depth) AS (
+  SELECT i.inhrelid, i.inhparent, 1 FROM pg_inherits i
+  UNION
+  SELECT up.oid, i.inhparent, up.depth + 1 FROM up JOIN pg_inherits i ON i.inhrelid = up.parent
+), rooted AS (
+  -- The farthest table of schema `$1` each partition or inheritance child descends from.
+  SELECT DISTINCT ON (up.oid) up.oid, r.relname::text AS root
+  FROM up JOIN pg_class r ON r.oid = up.parent
+  WHERE r.relnamespace = $1::regnamespace
+  ORDER BY up.oid, up.depth DESC
+), tables AS (
+  SELECT c.oid, CASE WHEN c.relnamespace = $1::regnamespace THEN c.relname::text
+                     ELSE coalesce(rooted.root, c.oid::regclass::text) END AS table_name,
+         c.relnamespace <> $1::regnamespace AND rooted.root IS NULL AS elsewhere
   FROM pg_class c
+  JOIN pg_namespace ns ON ns.oid = c.relnamespace
+  LEFT JOIN rooted ON rooted.oid = c.oid
   WHERE c.relkind IN ('r', 'p')
     AND (c.relnamespace = $1::regnamespace
-         OR (c.relispartition
-             AND (SELECT r.relnamespace FROM pg_class r WHERE r.oid = pg_partition_root(c.oid)) = $1::regnamespace))
+         OR rooted.root IS NOT NULL
+         OR (ns.nspname NOT IN ('pg_catalog', 'information_schema') AND ns.nspname !~ '^pg_'
+             AND EXISTS (SELECT FROM pg_attribute a
+                         WHERE a.attrelid = c.oid AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped)))
 ), family_code AS (
   SELECT ap.amprocfamily AS family, ap.amproc::oid AS fn FROM pg_amproc ap
   UNION
@@ -61,7 +79,7 @@ JOIN pg_class ic ON ic.oid = ix.indexrelid
 JOIN index_code code ON code.indexrelid = ix.indexrelid
 JOIN pg_proc p ON p.oid = code.fn
 JOIN pg_language l ON l.oid = p.prolang
-WHERE tables.table_name = ANY ($2) AND l.lanname NOT IN ('internal', 'c')
+WHERE (tables.table_name = ANY ($2) OR tables.elsewhere) AND l.lanname NOT IN ('internal', 'c')
 GROUP BY tables.table_name, ic.relname, c.oid, code.what
 ORDER BY 1, 2, 3";
 
@@ -88,6 +106,7 @@ pub(super) fn check_index_operator_classes(
     let rows: Vec<LeakyClassRow> = diesel::sql_query(LEAKY_CLASSES_SQL)
         .bind::<Text, _>(&o.schema)
         .bind::<Array<Text>, _>(&tables)
+        .bind::<Text, _>(&o.tenant_column)
         .load(conn)?;
     for r in rows {
         let functions = r.functions.join(", ");

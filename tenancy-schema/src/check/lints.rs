@@ -130,7 +130,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN030",
         Severity::Error,
         Section::Isolation,
-        "a primary or unique key of a tenant table does not include the tenant column",
+        "a primary or unique key (or exclusion constraint) of a tenant table does not include the tenant column, or compares it by an operator class other than its type's default or an `=` PostgreSQL did not make; also of a table elsewhere with the tenant column (a partition of a tenant table kept in another schema) that the application role writes, itself or through its parent",
     ),
     (
         "TEN031",
@@ -178,19 +178,19 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN044",
         Severity::Error,
         Section::Isolation,
-        "a foreign key of a tenant table cascades (CASCADE, SET NULL, SET DEFAULT) from a table the application role may delete from or update, changing every tenant's rows past row level security",
+        "a foreign key of a tenant table (in any schema, a partition kept elsewhere too) cascades (CASCADE, SET NULL, SET DEFAULT) from a table the application role may delete from or update, changing every tenant's rows past row level security",
     ),
     (
         "TEN045",
         Severity::Error,
         Section::Isolation,
-        "a tenant table has a foreign key into the tenants table other than its tenant key (which answers whether a value names another tenant), or a tenant key ON DELETE SET DEFAULT or SET NULL (which moves a deleted tenant's rows), or a key between tenant tables whose SET DEFAULT or SET NULL sets the tenant column (which moves the referencing rows to the tenant its default names)",
+        "a tenant table (or a table elsewhere holding tenant rows: a partition of one kept in another schema, a table there with the tenant column, whose columns the application role writes, itself or through its parent) has a foreign key into the tenants table other than its tenant key (which answers whether a value names another tenant), or a tenant key ON DELETE SET DEFAULT or SET NULL (which moves a deleted tenant's rows), or a key between tenant tables whose SET DEFAULT or SET NULL sets the tenant column (which moves the referencing rows to the tenant its default names)",
     ),
     (
         "TEN046",
         Severity::Error,
         Section::Isolation,
-        "a foreign key whose columns the application role may write, on a key whose values can be guessed (not a uuid), points into a tenant table from a table no tenant policy bounds, or into a table the application role may not read: its check, past row level security, answers whether a row exists there",
+        "a foreign key whose columns the application role may write (on its table, or on a table it inherits from or is a partition of), on a key whose values can be guessed (not a uuid), points into a tenant table from a table no tenant policy bounds, or into a table the application role may not read: its check, past row level security, answers whether a row exists there",
     ),
     (
         "TEN050",
@@ -328,7 +328,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN075",
         Severity::Error,
         Section::Isolation,
-        "code that runs on each row of a tenant table (a trigger, its WHEN condition, or what a constraint, default, index or domain calls) writes into a table or view without row level security that the application role can read (itself, through a view that runs as its owner, or where the write lands: an updatable view's table, a partition's parents, a rule's table, the keys that cascade from a changed key) or into a unique key it may insert into or update (which answers whether a value is there), calls setval() or nextval() on a sequence it can read, sends the row out with NOTIFY, sets application_name, takes an advisory lock keyed by what it computes, or writes PostgreSQL's catalogs (comments, function sources, the login's defaults)",
+        "code that runs on each row of a tenant table (of the checked schema, a partition or child of one wherever it is, or a table of another schema with the tenant column) (a trigger, its WHEN condition, or what a constraint, default, index or domain calls) writes into a table or view without row level security that the application role can read (itself, through a view that runs as its owner, or where the write lands: an updatable view's table, a partition's parents, a rule's table, the keys that cascade from a changed key) or into a unique key it may insert into or update (which answers whether a value is there), calls setval() or nextval() on a sequence it can read, sends the row out with NOTIFY, sets application_name, takes an advisory lock keyed by what it computes, or writes PostgreSQL's catalogs (comments, function sources, the login's defaults)",
     ),
     (
         "TEN076",
@@ -484,7 +484,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN101",
         Severity::Error,
         Section::Isolation,
-        "an index of a tenant table (or of the tenants or a private table) uses an operator class (or a range type) whose functions are written in SQL or a procedural language: each insert, unique check and index scan runs them on other tenants' keys before row level security sees a row",
+        "an index of a tenant table (or of the tenants or a private table; of a partition or child of one, or a table with the tenant column, in another schema too) uses an operator class (or a range type) whose functions are written in SQL or a procedural language: each insert, unique check and index scan runs them on other tenants' keys before row level security sees a row",
     ),
     (
         "TEN102",

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use super::CheckOptions;
-use super::catalog::Catalog;
+use super::catalog::{Catalog, ProbingKeyRow};
 use super::report::Findings;
 
 pub(super) fn check_probing_keys(
@@ -21,13 +21,31 @@ pub(super) fn check_probing_keys(
     tenant_tables: &BTreeMap<String, String>,
     o: &CheckOptions,
 ) {
-    // A random uuid is not guessed: asking whether one exists tells nothing of a row whose
-    // key the caller does not already hold.
-    for k in catalog.probing_keys.iter().filter(|k| k.guessable) {
+    let tenant_column_of = super::elsewhere::tenant_column_among(tenant_tables, o);
+    for k in &catalog.probing_keys {
         let from_tenant_table = k
             .source_in_schema
             .as_ref()
             .is_some_and(|s| tenant_tables.contains_key(s));
+        // A table elsewhere holding tenant rows (a partition or child of a tenant table kept in
+        // another schema, or a table there with the tenant column): its keys into the tenants
+        // table are TEN045's, as those of a tenant table of the checked schema are.
+        if k.source_in_schema.is_none() && k.target == o.tenants_table {
+            let column = k
+                .source_root
+                .as_ref()
+                .and_then(|r| tenant_tables.get(r))
+                .or_else(|| tenant_column_of(&k.source_columns));
+            if let Some(column) = column {
+                key_to_tenants_elsewhere(f, k, column, o);
+            }
+            continue;
+        }
+        // A random uuid is not guessed: asking whether one exists tells nothing of a row whose
+        // key the caller does not already hold.
+        if !k.guessable {
+            continue;
+        }
         let hidden = catalog
             .tables
             .get(&k.target)
@@ -64,4 +82,28 @@ pub(super) fn check_probing_keys(
             ),
         );
     }
+}
+
+/// TEN045 for a table outside the checked schema that holds tenant rows: a foreign key into the
+/// tenants table other than the tenant key answers any tenant that may write its columns
+/// (through a parent too) whether a value names another tenant.
+fn key_to_tenants_elsewhere(f: &mut Findings, k: &ProbingKeyRow, column: &str, o: &CheckOptions) {
+    if k.columns == [column] && k.target_columns == ["id"] {
+        return;
+    }
+    f.add(
+        "TEN045",
+        format!("foreign key {} on {}", k.name, k.source),
+        format!(
+            "({}) -> {} ({}) is not the tenant key of `{}`, which holds tenant rows: foreign-key checks bypass row level security, so one tenant learns whether a value names another tenant and holds its deletion up",
+            k.columns.join(", "),
+            o.tenants_table,
+            k.target_columns.join(", "),
+            k.source
+        ),
+        format!(
+            "ALTER TABLE {} DROP CONSTRAINT {}; keep `{column}` -> {} (id) as the only key into it",
+            k.source, k.name, o.tenants_table
+        ),
+    );
 }

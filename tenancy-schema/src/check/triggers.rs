@@ -36,6 +36,7 @@ pub(super) fn check_trigger_sinks(
     for t in &catalog.triggers {
         // A view's INSTEAD OF triggers see the rows of the tables under it.
         let on_tenant_rows = protected.contains(&t.table_name)
+            || t.tenant_rows_elsewhere
             || catalog.write_reach.iter().any(|e| {
                 e.from_view && e.from_rel == t.table_name && protected.contains(&e.to_rel)
             });
