@@ -230,6 +230,37 @@ fn show_isolation(
         format!("ada reading bob's resource by id should be not found, got {stolen:?}")
     })?;
     outln!("      ada asking for bob's resource by its id: not found");
+    show_no_tenant(tenancy, login)?;
+    let moved = tenancy.transaction_as(ada.tenant, ada.principal, |tx| {
+        tx.execute(diesel::sql_query(format!(
+            "UPDATE resources SET tenant_id = '{}'",
+            bob.tenant.as_uuid()
+        )))
+    });
+    let Err(Error::Query(rejection)) = moved else {
+        return Err(Failure::failed(
+            format!(
+                "quickstart expectation failed: moving ada's resources to bob's tenant was not rejected: {moved:?}"
+            ),
+            BUG,
+        ));
+    };
+    let still = sees(tenancy, ada)?;
+    expect(still.len() == 2, || {
+        format!(
+            "ada should still have 2 resources after the rejected write, has {}",
+            still.len()
+        )
+    })?;
+    outln!(
+        "      moving ada's resources into bob's tenant with raw SQL: rejected ({})",
+        db::one_line(&rejection.to_string())
+    );
+    Ok(())
+}
+
+/// Part of step 5: raw SQL without a tenant, through tenancy and around it.
+fn show_no_tenant(tenancy: &Tenancy, login: &mut PgConnection) -> Result<(), Failure> {
     let refused = tenancy.system(|sys| {
         sys.load_sql::<_, Count>(diesel::sql_query("SELECT count(*) AS n FROM resources"))
     });
@@ -265,31 +296,6 @@ fn show_isolation(
     })?;
     outln!(
         "      raw SQL on a plain connection of {LOGIN_ROLE}, outside tenancy and without a tenant, counts {none} resources (row level security)"
-    );
-    let moved = tenancy.transaction_as(ada.tenant, ada.principal, |tx| {
-        tx.execute(diesel::sql_query(format!(
-            "UPDATE resources SET tenant_id = '{}'",
-            bob.tenant.as_uuid()
-        )))
-    });
-    let Err(Error::Query(rejection)) = moved else {
-        return Err(Failure::failed(
-            format!(
-                "quickstart expectation failed: moving ada's resources to bob's tenant was not rejected: {moved:?}"
-            ),
-            BUG,
-        ));
-    };
-    let still = sees(tenancy, ada)?;
-    expect(still.len() == 2, || {
-        format!(
-            "ada should still have 2 resources after the rejected write, has {}",
-            still.len()
-        )
-    })?;
-    outln!(
-        "      moving ada's resources into bob's tenant with raw SQL: rejected ({})",
-        db::one_line(&rejection.to_string())
     );
     Ok(())
 }

@@ -128,13 +128,32 @@ pub fn run(
             return Err(e);
         }
     };
-    let report = run_pinned(conn, registry, options);
+    // Roles belong to the server, not the database: one dropped between the query that listed
+    // the roles the application may act as and a later query asking of it fails that query
+    // ("role ... does not exist"). The catalogs are read afresh on each try.
+    let mut report = run_pinned(conn, registry, options);
+    for _ in 0..2 {
+        match &report {
+            Err(e) if role_vanished(e) => report = run_pinned(conn, registry, options),
+            _ => break,
+        }
+    }
     let restored_jit = set_setting(conn, "jit", &saved_jit);
     let restored = restore_search_path(conn, &saved);
     let report = report?;
     restored_jit?;
     restored?;
     Ok(report)
+}
+
+/// Whether `e` is a query failing because a role it named was dropped meanwhile.
+fn role_vanished(e: &crate::Error) -> bool {
+    let crate::Error::Query(diesel::result::Error::DatabaseError(_, info)) = e else {
+        return false;
+    };
+    let message = info.message();
+    (message.starts_with("role \"") && message.ends_with("\" does not exist"))
+        || (message.starts_with("role with OID ") && message.ends_with(" does not exist"))
 }
 
 /// Sets the session's setting `name` to `value`; returns the value it had.
