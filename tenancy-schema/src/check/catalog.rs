@@ -373,17 +373,13 @@ pub(super) struct FunctionRow {
     pub(super) tenancys: bool,
 }
 
-/// The code that runs on each row written to a table of schema `$1` (or to a partition or an
-/// inheritance child of one, wherever it is), or to a table of another schema (but
-/// PostgreSQL's own) that holds tenant rows, by the tenant column `$2` or a foreign key of one
-/// column into the tenants table `$3` of schema `$1`: its triggers, and the functions (outside
-/// PostgreSQL's own) that its triggers' WHEN conditions, CHECK constraints, column defaults and
-/// generated columns, index expressions, the expressions of its statistics objects and policies
-/// and the CHECK constraints of its columns' domains call, directly or as an operator's.
-/// `table_name` is the table of schema `$1` the row was written to, or the name of the table
-/// elsewhere (`tenant_rows_elsewhere`).
-const ROW_CODE_SQL: &str = "
-WITH RECURSIVE up (oid, parent, depth) AS (
+/// `WITH RECURSIVE` and two common table expressions, for the queries that count a table's
+/// partitions and inheritance children, wherever they live, as the table: `up`, each child
+/// with every table above it, and `rooted`, the farthest table of schema `$1` it descends
+/// from. A query goes on with `, <its own> AS (..)`.
+macro_rules! rooted_ctes {
+    () => {
+        "WITH RECURSIVE up (oid, parent, depth) AS (
   SELECT i.inhrelid, i.inhparent, 1 FROM pg_inherits i
   UNION
   SELECT up.oid, i.inhparent, up.depth + 1 FROM up JOIN pg_inherits i ON i.inhrelid = up.parent
@@ -393,7 +389,25 @@ WITH RECURSIVE up (oid, parent, depth) AS (
   FROM up JOIN pg_class r ON r.oid = up.parent
   WHERE r.relnamespace = $1::regnamespace
   ORDER BY up.oid, up.depth DESC
-), tables AS (
+)"
+    };
+}
+pub(super) use rooted_ctes;
+
+/// The code that runs on each row written to a table of schema `$1` (or to a partition or an
+/// inheritance child of one, wherever it is), or to a table of another schema (but
+/// PostgreSQL's own) that holds tenant rows, by the tenant column `$2` or a foreign key of one
+/// column into the tenants table `$3` of schema `$1`: its triggers, and the functions (outside
+/// PostgreSQL's own) that its triggers' WHEN conditions, CHECK constraints, column defaults and
+/// generated columns, index expressions, the expressions of its statistics objects and policies
+/// and the CHECK constraints of its columns' domains call, directly or as an operator's.
+/// `table_name` is the table of schema `$1` the row was written to, or the name of the table
+/// elsewhere (`tenant_rows_elsewhere`).
+const ROW_CODE_SQL: &str = concat!(
+    "\n",
+    rooted_ctes!(),
+    "
+, tables AS (
   SELECT c.oid, CASE WHEN c.relnamespace = $1::regnamespace THEN c.relname::text
                      ELSE coalesce(rooted.root, c.relname::text) END AS table_name,
          c.relnamespace <> $1::regnamespace AND rooted.root IS NULL AS tenant_rows_elsewhere
@@ -515,7 +529,8 @@ CROSS JOIN LATERAL (
   FROM pg_attribute a JOIN pg_constraint dc ON dc.contype = 'c' AND dc.contypid IN DOMAINS_OF_COLUMN
   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 ) e (what, expr)
-WHERE e.expr ~* '(pg_notify|set_config|pg_(try_)?advisory)'";
+WHERE e.expr ~* '(pg_notify|set_config|pg_(try_)?advisory)'"
+);
 
 /// `FUNCTION_SOURCE` in the catalog queries: the text of function `p` that the checks read,
 /// its source, or for a body in standard SQL (`BEGIN ATOMIC`, where `prosrc` is empty) the

@@ -27,18 +27,11 @@ use super::report::Findings;
 /// operator class whose family holds such a support function, or an operator whose function
 /// is; a range type whose `subtype_diff` or canonical function is (GiST calls them on the
 /// entries an insert passes, to choose where the new one goes).
-const LEAKY_CLASSES_SQL: &str = "
-WITH RECURSIVE up (oid, parent, depth) AS (
-  SELECT i.inhrelid, i.inhparent, 1 FROM pg_inherits i
-  UNION
-  SELECT up.oid, i.inhparent, up.depth + 1 FROM up JOIN pg_inherits i ON i.inhrelid = up.parent
-), rooted AS (
-  -- The farthest table of schema `$1` each partition or inheritance child descends from.
-  SELECT DISTINCT ON (up.oid) up.oid, r.relname::text AS root
-  FROM up JOIN pg_class r ON r.oid = up.parent
-  WHERE r.relnamespace = $1::regnamespace
-  ORDER BY up.oid, up.depth DESC
-), tables AS (
+const LEAKY_CLASSES_SQL: &str = concat!(
+    "\n",
+    super::catalog::rooted_ctes!(),
+    "
+, tables AS (
   SELECT c.oid, CASE WHEN c.relnamespace = $1::regnamespace THEN c.relname::text
                      ELSE coalesce(rooted.root, c.oid::regclass::text) END AS table_name,
          c.relnamespace <> $1::regnamespace AND rooted.root IS NULL AS elsewhere
@@ -81,7 +74,8 @@ JOIN pg_proc p ON p.oid = code.fn
 JOIN pg_language l ON l.oid = p.prolang
 WHERE (tables.table_name = ANY ($2) OR tables.elsewhere) AND l.lanname NOT IN ('internal', 'c')
 GROUP BY tables.table_name, ic.relname, c.oid, code.what
-ORDER BY 1, 2, 3";
+ORDER BY 1, 2, 3"
+);
 
 #[derive(QueryableByName)]
 struct LeakyClassRow {
