@@ -2,7 +2,7 @@
 -- and function privileges, the reviewed SECURITY DEFINER functions, and what tenancy_app is
 -- refused when it tries anyway.
 BEGIN;
-SELECT plan(104);
+SELECT plan(105);
 
 -- 1-14: tenancy_app's table privileges, exactly (pgTAP checks every privilege kind, so
 -- TRUNCATE, REFERENCES and TRIGGER must be absent too).
@@ -117,7 +117,8 @@ SELECT functions_are('tenancy', ARRAY[
   'audit_log_append_only', 'verify_audit_chain', 'require_active_tenant', 'api_key_lookup',
   'context_changed', 'install_context_key', 'open_session', 'enter', 'trusted_session',
   'verified_context', 'rewrite_policies', 'tenant_refusal', 'on_citus', 'node_context_mac',
-  'enter_distributed', 'copy_key_to_workers', 'carries_tenant_predicate', 'policy_guard',
+  'enter_distributed', 'next_distributed_txn_number', 'copy_key_to_workers',
+  'carries_tenant_predicate', 'policy_guard',
   'guard_distributed_policies', 'prepare_citus', 'distribute', 'replicate', 'context_key_changed',
   'citus_policy_form', 'distribute_tables', 'audit_hash', 'distribute_foundation',
   'add_foreign_keys', 'copy_roles_to_workers', 'run_on_workers', 'native_context',
@@ -127,7 +128,7 @@ SELECT functions_are('tenancy', ARRAY[
   'close_large_objects', 'close_statistics_counters'
 ]::name[], 'schema tenancy has exactly the reviewed functions');
 
--- 38-85: tenancy_app's EXECUTE privileges, function by function. It must not switch shadow
+-- 38-86: tenancy_app's EXECUTE privileges, function by function. It must not switch shadow
 -- mode, read context tags, replace or copy the context key, ask whether a session is trusted
 -- or distribute tables; everything else is meant to be callable (trigger functions cannot be
 -- called directly).
@@ -159,6 +160,7 @@ FROM (VALUES
   ('on_citus',              ARRAY[]::name[],               ARRAY['EXECUTE']::name[]),
   ('node_context_mac',      ARRAY['text', 'text']::name[], ARRAY[]::name[]),
   ('enter_distributed',     ARRAY['uuid', 'uuid', 'bigint', 'text', 'boolean', 'boolean']::name[], ARRAY['EXECUTE']::name[]),
+  ('next_distributed_txn_number', ARRAY[]::name[],         ARRAY[]::name[]),
   ('copy_key_to_workers',   ARRAY[]::name[],               ARRAY[]::name[]),
   ('carries_tenant_predicate', ARRAY['text', 'name']::name[], ARRAY['EXECUTE']::name[]),
   ('policy_guard',          ARRAY['regclass', 'name']::name[], ARRAY[]::name[]),
@@ -184,7 +186,7 @@ FROM (VALUES
   ('native_readers_parallel_safe', ARRAY[]::name[],        ARRAY[]::name[])
 ) AS v(f, args, p);
 
--- 86: the SECURITY DEFINER functions of the whole database are exactly the reviewed ones:
+-- 87: the SECURITY DEFINER functions of the whole database are exactly the reviewed ones:
 -- the two lookups, and the sealed tenant context (open a session, enter a context, read it).
 SELECT set_eq(
   $$SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -195,27 +197,27 @@ SELECT set_eq(
         'tenancy.enter_distributed(uuid,uuid,bigint,text,boolean,boolean)'],
   'the only SECURITY DEFINER functions are the two lookups and the sealed context functions');
 
--- 87-88
+-- 88-89
 SELECT is_definer('tenancy', 'member_directory', ARRAY[]::name[],
                   'tenancy.member_directory() is SECURITY DEFINER');
 SELECT is_definer('tenancy', 'api_key_lookup', ARRAY['text', 'bytea']::name[],
                   'tenancy.api_key_lookup(text, bytea) is SECURITY DEFINER');
 
--- 89: each pins its search_path, so a caller cannot shadow the tables it reads.
+-- 90: each pins its search_path, so a caller cannot shadow the tables it reads.
 SELECT is_empty(
   $$SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema')
       AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)$$,
   'every SECURITY DEFINER function runs with search_path = pg_catalog, pg_temp');
 
--- 90: each carries the review comment saying why it is safe.
+-- 91: each carries the review comment saying why it is safe.
 SELECT is_empty(
   $$SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema')
       AND coalesce(obj_description(p.oid, 'pg_proc'), '') !~ '^tenancy: reviewed: '$$,
   'every SECURITY DEFINER function has a "tenancy: reviewed:" comment');
 
--- 91: PUBLIC may execute none of them (only tenancy_app and tenancy_admin).
+-- 92: PUBLIC may execute none of them (only tenancy_app and tenancy_admin).
 SELECT is_empty(
   $$SELECT p.oid::regprocedure, acl.grantee::regrole
     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -225,20 +227,20 @@ SELECT is_empty(
       AND acl.grantee NOT IN (p.proowner, 'tenancy_app'::regrole, 'tenancy_admin'::regrole)$$,
   'SECURITY DEFINER functions are executable only by their owner, tenancy_app and tenancy_admin');
 
--- 92: they run as the tables' owner, never as one of the tenancy roles.
+-- 93: they run as the tables' owner, never as one of the tenancy roles.
 SELECT is_empty(
   $$SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema')
       AND p.proowner <> (SELECT relowner FROM pg_class WHERE oid = 'public.tenants'::regclass)$$,
   'SECURITY DEFINER functions are owned by the tables'' owner');
 
--- 93-94: the context functions stay STABLE (read once per statement or per index scan).
+-- 94-95: the context functions stay STABLE (read once per statement or per index scan).
 SELECT volatility_is('tenancy', 'current_tenant', ARRAY[]::name[], 'stable',
                      'tenancy.current_tenant() is STABLE');
 SELECT volatility_is('tenancy', 'current_principal', ARRAY[]::name[], 'stable',
                      'tenancy.current_principal() is STABLE');
 
--- 95-104: behaviour: tenancy_app is refused what it has no privilege for.
+-- 96-105: behaviour: tenancy_app is refused what it has no privilege for.
 SET LOCAL ROLE tenancy_app;
 DO $$ BEGIN PERFORM set_config('tenancy.tenant_id', '00000000-0000-0000-0000-000000000000', true); END $$;
 SELECT throws_ok($$SELECT * FROM public.users$$, '42501', 'permission denied for table users',
