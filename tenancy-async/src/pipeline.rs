@@ -9,6 +9,12 @@
 //!   built and polled. PostgreSQL runs a connection's messages in the order they arrive, so the
 //!   statement runs inside the transaction and the context, or (when the opening failed) in an
 //!   aborted transaction that refuses it.
+//! - Except when the opening failed before its `BEGIN` ran: a cancel (`pg_cancel_backend`, which
+//!   every session of the login may send) that lands as the message starts. Each statement
+//!   carries a `Sync` of its own, so the one behind then runs outside any transaction. The
+//!   pool's connections are read only outside a transaction (set at connection start-up), and
+//!   every transaction tenancy opens on them asks for `READ WRITE`: that statement cannot write,
+//!   and its answer is set aside for the opening's error.
 //! - An opening that failed is not forgotten: it stays pending, and the next statement sends
 //!   it again (with a fresh counter, the old MAC being spent). No statement of a tenant
 //!   transaction ever runs without its opening in front of it.

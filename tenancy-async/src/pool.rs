@@ -57,7 +57,19 @@ pub(crate) fn run_error(e: bb8::RunError<PoolError>) -> tenancy_schema::Error {
 pub(crate) struct SessionManager {
     pub(crate) url: String,
     pub(crate) open_session: bool,
+    /// Connections open with `default_transaction_read_only` on (set at connection start-up,
+    /// so that `RESET ALL` comes back to it): anything that runs outside a transaction
+    /// tenancy opened cannot write. A pipelining pool needs it. There a statement goes out
+    /// behind its transaction's opening, each with its own `Sync`, and a cancel
+    /// (`pg_cancel_backend`, open to every session of the login) that lands on the opening
+    /// before its `BEGIN` ran leaves no transaction: the statement behind it then runs on its
+    /// own and commits, while the transaction is reported as failed.
+    pub(crate) read_only_outside_transactions: bool,
 }
+
+/// The start-up option that makes a session's transactions read only unless they ask
+/// otherwise.
+const READ_ONLY_OUTSIDE_TRANSACTIONS: &str = "-c default_transaction_read_only=on";
 
 /// A pooled connection, its tenancy session number (0 on the admin login, which has none) and
 /// whether a transaction on it may still be open.
@@ -84,19 +96,60 @@ impl SessionConn {
     }
 }
 
+/// Connects to `url` with [`READ_ONLY_OUTSIDE_TRANSACTIONS`] added to the start-up options
+/// the URL may already carry.
+async fn establish_read_only(url: &str) -> Result<AsyncPgConnection, diesel::ConnectionError> {
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
+        diesel::ConnectionError::InvalidConnectionUrl(e.to_string())
+    })?;
+    let options = match config.get_options() {
+        Some(given) if !given.trim().is_empty() => {
+            format!("{given} {READ_ONLY_OUTSIDE_TRANSACTIONS}")
+        }
+        _ => READ_ONLY_OUTSIDE_TRANSACTIONS.to_owned(),
+    };
+    config.options(&options);
+    let (client, connection) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+    AsyncPgConnection::try_from_client_and_connection(client, connection).await
+}
+
+/// Opens the connection's tenancy session and returns its number. `open_session()` writes
+/// the session's sequences, so on a connection read only outside transactions it runs in one
+/// of its own.
+async fn open_session(
+    conn: &mut AsyncPgConnection,
+    read_only_outside_transactions: bool,
+) -> diesel::QueryResult<i64> {
+    use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+    let open = diesel::sql_query("SELECT tenancy.open_session() AS session");
+    if !read_only_outside_transactions {
+        return open.get_result::<Opened>(conn).await.map(|o| o.session);
+    }
+    conn.batch_execute("BEGIN READ WRITE").await?;
+    let opened = open.get_result::<Opened>(conn).await;
+    // A failed `COMMIT` leaves the session unopened: the connection is not used.
+    conn.batch_execute(if opened.is_ok() { "COMMIT" } else { "ROLLBACK" })
+        .await?;
+    opened.map(|o| o.session)
+}
+
 impl bb8::ManageConnection for SessionManager {
     type Connection = SessionConn;
     type Error = PoolError;
 
     async fn connect(&self) -> Result<SessionConn, PoolError> {
-        let mut conn = AsyncPgConnection::establish(&self.url).await?;
+        let mut conn = if self.read_only_outside_transactions {
+            establish_read_only(&self.url).await?
+        } else {
+            AsyncPgConnection::establish(&self.url).await?
+        };
         let session = if self.open_session {
-            use diesel_async::RunQueryDsl;
-            let opened: Opened = diesel::sql_query("SELECT tenancy.open_session() AS session")
-                .get_result(&mut conn)
+            open_session(&mut conn, self.read_only_outside_transactions)
                 .await
-                .map_err(PoolError::OpenSession)?;
-            opened.session
+                .map_err(PoolError::OpenSession)?
         } else {
             0
         };

@@ -122,6 +122,10 @@ impl AsyncTenancyBuilder {
     /// - A connection the server closed while it was idle is recognised at checkout when its
     ///   socket is already closed; one that breaks between checkout and the first statement
     ///   fails that statement, where without pipelining the next connection would be tried.
+    /// - The pool's connections open with `default_transaction_read_only` on, and every
+    ///   transaction on them begins `READ WRITE`: a statement that ran behind an opening
+    ///   cancelled before its `BEGIN` (and so outside any transaction) cannot write. SQL of
+    ///   your own on these connections outside tenancy sees them read only too.
     ///
     /// Everything else holds as without it: no statement runs before the opening (it is written
     /// first, and after a refused opening the next statement sends it again), and a future
@@ -156,7 +160,7 @@ impl AsyncTenancyBuilder {
         let sync = tokio::task::spawn_blocking(move || sync.build())
             .await
             .map_err(|e| PoolError::Verify(e.to_string()).into_error())??;
-        let pool = |url: &str, open_session: bool, size: u32| {
+        let pool = |url: &str, app: bool, size: u32| {
             bb8::Pool::builder()
                 .max_size(size)
                 .connection_timeout(self.connection_timeout)
@@ -164,7 +168,8 @@ impl AsyncTenancyBuilder {
                 .test_on_check_out(false)
                 .build_unchecked(SessionManager {
                     url: url.to_owned(),
-                    open_session,
+                    open_session: app,
+                    read_only_outside_transactions: app && self.pipeline,
                 })
         };
         let app = pool(&self.app_url, true, self.max_size);
@@ -289,7 +294,8 @@ impl AsyncTenancy {
         F: AsyncFnOnce(&mut AsyncSystemConn<'_>) -> Result<T, E>,
         E: From<Error>,
     {
-        let mut pooled = self.begin_app(("BEGIN", false), None, None).await?;
+        let begin = self.begin_sql(TransactionOptions::default());
+        let mut pooled = self.begin_app((&begin, false), None, None).await?;
         let session: &mut SessionConn = &mut pooled;
         let result = f(&mut AsyncSystemConn {
             conn: &mut session.conn,
@@ -307,7 +313,7 @@ impl AsyncTenancy {
         tenant: TenantId,
         principal: Option<PrincipalId>,
     ) -> Result<Pooled<'static>, Error> {
-        let begin = options.begin_sql();
+        let begin = self.begin_sql(options);
         if !self.pipeline {
             return self
                 .begin_app((&begin, options.is_read_only()), Some(tenant), principal)
@@ -339,6 +345,19 @@ impl AsyncTenancy {
                 sent: false,
             }));
             return Ok(pooled);
+        }
+    }
+
+    /// The `BEGIN` of a transaction with `options` on the application pool. A pipelining pool's
+    /// connections are read only outside a transaction ([`SessionManager`]'s
+    /// `read_only_outside_transactions`), so every transaction on them asks for `READ WRITE`;
+    /// one to be read only switches after its context entry, which writes.
+    fn begin_sql(&self, options: TransactionOptions) -> String {
+        let begin = options.begin_sql();
+        if self.pipeline {
+            format!("{begin} READ WRITE")
+        } else {
+            begin
         }
     }
 

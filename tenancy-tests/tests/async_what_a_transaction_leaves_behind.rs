@@ -871,6 +871,96 @@ async fn cancelled_ends(rls: Rls, pipeline: bool, a: TenantId, b: TenantId, labe
     sent
 }
 
+/// A cancel that lands on a pipelined opening after its message arrived but before its
+/// `BEGIN` ran leaves no transaction open, and the statement sent behind the opening (with a
+/// `Sync` of its own) then runs on its own. On a pipelining pool it finds the session read
+/// only and cannot write, so a transaction reported as failed kept nothing. With row level
+/// security off nothing else refuses that write. Another session cancels the pool's only
+/// connection in a loop, whatever it runs, while it runs one-insert transactions; the window
+/// is narrow (before the pool's connections were read only outside transactions it was hit
+/// about twice in 20,000 such transactions), so the run is long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_pipelined_opening_keeps_no_write_of_the_statement_behind_it() {
+    #[derive(QueryableByName)]
+    struct Modes {
+        #[diesel(sql_type = Text)]
+        session: String,
+        #[diesel(sql_type = Text)]
+        transaction: String,
+    }
+    const TRANSACTIONS: i32 = 20_000;
+    for rls in Rls::all().into_iter().filter(|rls| !rls.enforced()) {
+        let label = format!("{rls:?}");
+        let (_, b) = rls.two_tenants();
+        let name = format!("storm_{}", uuid::Uuid::now_v7().simple());
+        let victim = async_tenancy_named(rls, 1, true, Some(&name)).await;
+        let modes: Vec<Modes> = victim
+            .transaction(b, async |tx| {
+                tx.load_sql(diesel::sql_query(
+                    "SELECT current_setting('default_transaction_read_only') AS session, \
+                            current_setting('transaction_read_only') AS transaction",
+                ))
+                .await
+            })
+            .await
+            .expect("modes");
+        assert_eq!(
+            (modes[0].session.as_str(), modes[0].transaction.as_str()),
+            ("on", "off"),
+            "{label}: read only outside the transaction, read-write inside"
+        );
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let storm = {
+            let stop = Arc::clone(&stop);
+            // Not while the pool connects: a connection cancelled as it opens is never used.
+            let cancel = format!(
+                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = '{name}' \
+                   AND backend_start < clock_timestamp() - interval '300 ms'"
+            );
+            std::thread::spawn(move || {
+                let mut owner = rls.owner();
+                while !stop.load(Ordering::SeqCst) {
+                    owner.batch_execute(&cancel).expect("cancel");
+                }
+            })
+        };
+        let mut outcomes = Vec::new();
+        for i in 0..TRANSACTIONS {
+            let id = 200_000 + i;
+            let r = victim
+                .transaction(b, async |tx| {
+                    insert(tx, id, "under a storm of cancels").await
+                })
+                .await;
+            outcomes.push((id, r.is_ok()));
+        }
+        stop.store(true, Ordering::SeqCst);
+        storm.join().expect("storm");
+        let ids: Vec<i32> = outcomes.iter().map(|(id, _)| *id).collect();
+        let kept = kept(rls, b, &ids);
+        let failed = outcomes.iter().filter(|(_, ok)| !ok).count();
+        assert!(
+            failed > 0,
+            "{label}: no transaction was cancelled: the run proved nothing"
+        );
+        for (id, ok) in &outcomes {
+            assert_eq!(
+                *ok,
+                kept.contains(id),
+                "{label}: transaction {id} reported {} but its write was {}",
+                if *ok { "committed" } else { "failed" },
+                if kept.contains(id) {
+                    "kept"
+                } else {
+                    "not kept"
+                },
+            );
+        }
+        assert_async_sessions_clean(&victim, &label).await;
+    }
+}
+
 /// A statement dropped inside the closure after it was written but before its answer (a
 /// timeout of the caller's): the server prepared it under a name the driver never learned, so
 /// no end of the transaction closes it, and tenant B's raw SQL on the next checkout would read
