@@ -887,27 +887,46 @@ async fn a_cancelled_pipelined_opening_keeps_no_write_of_the_statement_behind_it
         session: String,
         #[diesel(sql_type = Text)]
         transaction: String,
+        #[diesel(sql_type = Text)]
+        lock_timeout: String,
     }
     const TRANSACTIONS: i32 = 20_000;
     for rls in Rls::all().into_iter().filter(|rls| !rls.enforced()) {
         let label = format!("{rls:?}");
         let (_, b) = rls.two_tenants();
         let name = format!("storm_{}", uuid::Uuid::now_v7().simple());
-        let victim = async_tenancy_named(rls, 1, true, Some(&name)).await;
+        // Start-up options of the URL's own are kept beside the pool's.
+        let with_options = format!("{name}&options=-c%20lock_timeout%3D12345");
+        let victim = async_tenancy_named(rls, 1, true, Some(&with_options)).await;
+        // Raw SQL that turns the session's default off reaches no later transaction; refused
+        // or not, the transaction's outcome does not matter here.
+        let _ = victim
+            .transaction(b, async |tx| {
+                tx.execute(diesel::sql_query(
+                    "SET SESSION default_transaction_read_only = off",
+                ))
+                .await
+            })
+            .await;
         let modes: Vec<Modes> = victim
             .transaction(b, async |tx| {
                 tx.load_sql(diesel::sql_query(
                     "SELECT current_setting('default_transaction_read_only') AS session, \
-                            current_setting('transaction_read_only') AS transaction",
+                            current_setting('transaction_read_only') AS transaction, \
+                            current_setting('lock_timeout') AS lock_timeout",
                 ))
                 .await
             })
             .await
             .expect("modes");
         assert_eq!(
-            (modes[0].session.as_str(), modes[0].transaction.as_str()),
-            ("on", "off"),
-            "{label}: read only outside the transaction, read-write inside"
+            (
+                modes[0].session.as_str(),
+                modes[0].transaction.as_str(),
+                modes[0].lock_timeout.as_str()
+            ),
+            ("on", "off", "12345ms"),
+            "{label}: read only outside the transaction, read-write inside, the URL's options kept"
         );
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let storm = {
