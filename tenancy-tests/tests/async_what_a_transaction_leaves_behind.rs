@@ -852,21 +852,7 @@ async fn cancelled_ends(rls: Rls, pipeline: bool, a: TenantId, b: TenantId, labe
     }
     stop.store(true, Ordering::SeqCst);
     let sent = attack.await.expect("attacker");
-    let ids: Vec<i32> = outcomes.iter().map(|(id, _)| *id).collect();
-    let kept = kept(rls, b, &ids);
-    for (id, ok) in &outcomes {
-        assert_eq!(
-            *ok,
-            kept.contains(id),
-            "{label}: transaction {id} reported {} but its write was {}",
-            if *ok { "committed" } else { "failed" },
-            if kept.contains(id) {
-                "kept"
-            } else {
-                "not kept"
-            },
-        );
-    }
+    assert_outcomes_kept(rls, b, &outcomes, label);
     assert_async_sessions_clean(&victim, label).await;
     sent
 }
@@ -956,27 +942,33 @@ async fn a_cancelled_pipelined_opening_keeps_no_write_of_the_statement_behind_it
         }
         stop.store(true, Ordering::SeqCst);
         storm.join().expect("storm");
-        let ids: Vec<i32> = outcomes.iter().map(|(id, _)| *id).collect();
-        let kept = kept(rls, b, &ids);
         let failed = outcomes.iter().filter(|(_, ok)| !ok).count();
         assert!(
             failed > 0,
             "{label}: no transaction was cancelled: the run proved nothing"
         );
-        for (id, ok) in &outcomes {
-            assert_eq!(
-                *ok,
-                kept.contains(id),
-                "{label}: transaction {id} reported {} but its write was {}",
-                if *ok { "committed" } else { "failed" },
-                if kept.contains(id) {
-                    "kept"
-                } else {
-                    "not kept"
-                },
-            );
-        }
+        assert_outcomes_kept(rls, b, &outcomes, &label);
         assert_async_sessions_clean(&victim, &label).await;
+    }
+}
+
+/// Each transaction of `tenant` in `outcomes` (its post's id, whether it was reported as
+/// committed) was reported committed exactly when its write was kept.
+fn assert_outcomes_kept(rls: Rls, tenant: TenantId, outcomes: &[(i32, bool)], label: &str) {
+    let ids: Vec<i32> = outcomes.iter().map(|(id, _)| *id).collect();
+    let kept = kept(rls, tenant, &ids);
+    for (id, ok) in outcomes {
+        assert_eq!(
+            *ok,
+            kept.contains(id),
+            "{label}: transaction {id} reported {} but its write was {}",
+            if *ok { "committed" } else { "failed" },
+            if kept.contains(id) {
+                "kept"
+            } else {
+                "not kept"
+            },
+        );
     }
 }
 
