@@ -124,8 +124,7 @@ impl AsyncTenancyBuilder {
     ///   fails that statement, where without pipelining the next connection would be tried.
     /// - The pool's connections open with `default_transaction_read_only` on, and every
     ///   transaction on them begins `READ WRITE`: a statement that ran behind an opening
-    ///   cancelled before its `BEGIN` (and so outside any transaction) cannot write. SQL of
-    ///   your own on these connections outside tenancy sees them read only too.
+    ///   cancelled before its `BEGIN` (and so outside any transaction) cannot write.
     ///
     /// Everything else holds as without it: no statement runs before the opening (it is written
     /// first, and after a refused opening the next statement sends it again), and a future
