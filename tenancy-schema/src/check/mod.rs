@@ -36,6 +36,7 @@ mod definers;
 mod elsewhere;
 mod event_triggers;
 mod expr;
+mod extension_members;
 mod foreign_wrappers;
 mod functions;
 mod guard_triggers;

@@ -9,10 +9,10 @@
 //! is TEN087's counters, or more, for whichever tenant table the caller names.
 
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Text};
 
 use super::CheckOptions;
 use super::catalog::Catalog;
+use super::extension_members::open_members;
 use super::report::Findings;
 
 /// The extensions whose functions and views read below row level security.
@@ -28,34 +28,6 @@ const EXTENSIONS: &[&str] = &[
     "pg_walinspect",
 ];
 
-/// Each function of an extension of `$2` one of `$1` may run, and each relation of one it may
-/// read, with the extension. (Asked by OID: a role dropped while this runs answers NULL.)
-const OPEN_SQL: &str = "
-WITH roles AS (SELECT oid FROM pg_roles WHERE rolname = ANY ($1)),
-members AS (
-  SELECT e.extname::text AS extension, d.classid, d.objid
-  FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
-  WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e' AND e.extname = ANY ($2)
-)
-SELECT m.extension, format('function %s', m.objid::regprocedure) AS name
-FROM members m
-WHERE m.classid = 'pg_proc'::regclass
-  AND EXISTS (SELECT FROM roles r WHERE has_function_privilege(r.oid, m.objid, 'EXECUTE'))
-UNION ALL
-SELECT m.extension, format('view %s', m.objid::regclass)
-FROM members m
-WHERE m.classid = 'pg_class'::regclass
-  AND EXISTS (SELECT FROM roles r WHERE has_any_column_privilege(r.oid, m.objid, 'SELECT'))
-ORDER BY 1, 2";
-
-#[derive(QueryableByName)]
-struct OpenRow {
-    #[diesel(sql_type = Text)]
-    extension: String,
-    #[diesel(sql_type = Text)]
-    name: String,
-}
-
 pub(super) fn check_page_inspection(
     f: &mut Findings,
     conn: &mut PgConnection,
@@ -65,16 +37,8 @@ pub(super) fn check_page_inspection(
     if !catalog.role.exists {
         return Ok(());
     }
-    let rows: Vec<OpenRow> = diesel::sql_query(OPEN_SQL)
-        .bind::<Array<Text>, _>(&catalog.reachable)
-        .bind::<Array<Text>, _>(EXTENSIONS)
-        .load(conn)?;
-    for r in rows {
-        let revoke = match r.name.split_once(' ') {
-            Some(("function", what)) => format!("REVOKE EXECUTE ON FUNCTION {what}"),
-            Some((_, what)) => format!("REVOKE SELECT ON {what}"),
-            None => format!("REVOKE ALL ON {}", r.name),
-        };
+    for r in open_members(conn, &catalog.reachable, EXTENSIONS, &[])? {
+        let revoke = r.revoke();
         f.add(
             "TEN099",
             &r.name,

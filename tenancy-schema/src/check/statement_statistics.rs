@@ -9,40 +9,15 @@
 //! PUBLIC by the extension: neither is reported.
 
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Text};
 
 use super::CheckOptions;
 use super::catalog::Catalog;
+use super::extension_members::open_members;
 use super::report::Findings;
 
-/// Each function of extension pg_stat_statements (but `_info` and `_reset`) one of `$1` may
-/// run, and each view of it one may read.
-const OPEN_SQL: &str = "
-WITH roles AS (SELECT oid FROM pg_roles WHERE rolname = ANY ($1)),
-members AS (
-  SELECT d.classid, d.objid
-  FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
-  WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
-    AND e.extname = 'pg_stat_statements'
-)
-SELECT format('function %s', m.objid::regprocedure) AS name
-FROM members m JOIN pg_proc p ON p.oid = m.objid
-WHERE m.classid = 'pg_proc'::regclass
-  AND p.proname NOT IN ('pg_stat_statements_info', 'pg_stat_statements_reset')
-  AND EXISTS (SELECT FROM roles r WHERE has_function_privilege(r.oid, m.objid, 'EXECUTE'))
-UNION ALL
-SELECT format('view %s', m.objid::regclass)
-FROM members m JOIN pg_class c ON c.oid = m.objid
-WHERE m.classid = 'pg_class'::regclass
-  AND c.relname <> 'pg_stat_statements_info'
-  AND EXISTS (SELECT FROM roles r WHERE has_any_column_privilege(r.oid, m.objid, 'SELECT'))
-ORDER BY 1";
-
-#[derive(QueryableByName)]
-struct OpenRow {
-    #[diesel(sql_type = Text)]
-    name: String,
-}
+/// What the extension holds that tells nothing of a statement, or that it keeps from PUBLIC
+/// itself.
+const NOT_REPORTED: &[&str] = &["pg_stat_statements_info", "pg_stat_statements_reset"];
 
 pub(super) fn check_statement_statistics(
     f: &mut Findings,
@@ -53,15 +28,14 @@ pub(super) fn check_statement_statistics(
     if !catalog.role.exists {
         return Ok(());
     }
-    let rows: Vec<OpenRow> = diesel::sql_query(OPEN_SQL)
-        .bind::<Array<Text>, _>(&catalog.reachable)
-        .load(conn)?;
-    for r in rows {
-        let revoke = match r.name.split_once(' ') {
-            Some(("function", what)) => format!("REVOKE EXECUTE ON FUNCTION {what}"),
-            Some((_, what)) => format!("REVOKE SELECT ON {what}"),
-            None => format!("REVOKE ALL ON {}", r.name),
-        };
+    let members = open_members(
+        conn,
+        &catalog.reachable,
+        &["pg_stat_statements"],
+        NOT_REPORTED,
+    )?;
+    for r in members {
+        let revoke = r.revoke();
         f.add(
             "TEN112",
             &r.name,
