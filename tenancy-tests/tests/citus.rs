@@ -360,6 +360,59 @@ fn two_tenants_on_two_workers_see_only_their_rows() {
                 .unwrap();
             assert_eq!(seen, [format!("{text}'s note, edited")]);
         }
+
+        // Pipelined: the opening goes out in one write with the first statement, here one
+        // Citus routes to a worker or fans out to every shard, on connections that are read
+        // only outside a transaction. A write and a raw statement over every shard keep to
+        // the tenant; the write is put back before the transaction commits.
+        let pipelined = tenancy_async::AsyncTenancy::builder(&app_url)
+            .admin_url(&admin_url)
+            .max_size(2)
+            .pipeline(true)
+            .build()
+            .await
+            .unwrap();
+        for (tenant, text) in [(a, "a"), (b, "b")] {
+            let (changed, seen, raw) = pipelined
+                .transaction(tenant, async |tx| {
+                    let changed = tx
+                        .update(notes::table)
+                        .filter(notes::id.eq(1))
+                        .set(notes::body.eq(format!("{text}'s note, pipelined")))
+                        .execute()
+                        .await?;
+                    let seen: Vec<String> = tx.load(notes::table.select(notes::body)).await?;
+                    let raw: Vec<Line> = tx
+                        .load_sql(diesel::sql_query(
+                            "SELECT body AS line FROM notes UNION ALL SELECT body FROM comments ORDER BY 1",
+                        ))
+                        .await?;
+                    tx.update(notes::table)
+                        .filter(notes::id.eq(1))
+                        .set(notes::body.eq(format!("{text}'s note, edited")))
+                        .execute()
+                        .await?;
+                    Ok::<_, Error>((changed, seen, raw))
+                })
+                .await
+                .unwrap();
+            assert_eq!(changed, 1, "{text}");
+            assert_eq!(seen, [format!("{text}'s note, pipelined")]);
+            assert_eq!(
+                raw.into_iter().map(|l| l.line).collect::<Vec<_>>(),
+                [
+                    format!("{text}'s comment"),
+                    format!("{text}'s note, pipelined")
+                ]
+            );
+            let seen: Vec<String> = pipelined
+                .build_transaction(tenant)
+                .read_only()
+                .run(async |tx| tx.load(notes::table.select(notes::body)).await)
+                .await
+                .unwrap();
+            assert_eq!(seen, [format!("{text}'s note, edited")]);
+        }
     });
 
     // The context reaches the workers whatever the server's citus.propagate_set_commands:
