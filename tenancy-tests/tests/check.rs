@@ -5474,3 +5474,135 @@ fn tenant_rows_in_other_schemas_get_the_key_cascade_and_row_code_rules() {
     assert!(in_a(&insert_note("no-such-slug")).is_err());
     conn.batch_execute(slug_key.3).unwrap();
 }
+
+/// The notices a session of `url` receives while it runs `sql` with `client_min_messages` at
+/// `log`, which any session may choose: with auto_explain on, the plans of its statements.
+fn notices_of(url: &str, sql: &str) -> Vec<String> {
+    use tokio_postgres::AsyncMessage;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let received = tokio::spawn(async move {
+            let mut notices = Vec::new();
+            while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                if let AsyncMessage::Notice(notice) = message.unwrap() {
+                    notices.push(notice.message().to_owned());
+                }
+            }
+            notices
+        });
+        client
+            .batch_execute(&format!("SET client_min_messages = log; {sql}"))
+            .await
+            .unwrap();
+        drop(client);
+        received.await.unwrap()
+    })
+}
+
+/// auto_explain, preloaded as managed PostgreSQL offers it for logging slow statements, prints
+/// a plan to any session that lowers its `client_min_messages`: the rows a scan's policy
+/// dropped, other tenants' among them. A value that reaches the application's login is
+/// reported (its role's, the database's, a grant of SET); the login's own `-1` wins over the
+/// database's.
+#[test]
+fn auto_explain_printing_the_application_s_plans_is_reported() {
+    let db = TestDatabase::start_embedded().expect("a cluster of its own");
+    PgConnection::establish(db.url())
+        .unwrap()
+        .batch_execute("ALTER SYSTEM SET shared_preload_libraries = 'auto_explain'")
+        .unwrap();
+    db.restart(tenancy_testing::StopMode::Fast).unwrap();
+    let mut conn = PgConnection::establish(db.url()).unwrap();
+    run_migrations(&mut conn).unwrap();
+    create_gadgets(&mut conn);
+    conn.batch_execute(
+        "INSERT INTO tenants (id, slug, name) VALUES
+           ('00000000-0000-7000-8000-0000000000a1', 'ae-a', 'a'),
+           ('00000000-0000-7000-8000-0000000000b1', 'ae-b', 'b');
+         INSERT INTO gadgets (tenant_id, name) VALUES
+           ('00000000-0000-7000-8000-0000000000b1', 'b one'),
+           ('00000000-0000-7000-8000-0000000000b1', 'b two');",
+    )
+    .unwrap();
+    let login = "ae_login";
+    let url = db.create_app_login(login, "ae-password").unwrap();
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST]);
+    let reported = |conn: &mut PgConnection| {
+        present(
+            &report(conn, &reg, &CheckOptions::default()),
+            "TEN090",
+            "setting auto_explain.log_min_duration",
+        )
+    };
+    // The login sees none of B's rows; the plan of a scan it chose counts them.
+    let probe = "SET enable_indexscan = off; SET enable_bitmapscan = off;
+                 SELECT count(*) FROM gadgets WHERE name <> ''";
+    let plans = |url: &str| {
+        notices_of(url, probe)
+            .into_iter()
+            .filter(|n| n.contains("Rows Removed by Filter"))
+            .collect::<Vec<_>>()
+    };
+    assert!(!reported(&mut conn));
+    assert!(plans(&url).is_empty());
+
+    conn.batch_execute(&format!(
+        "ALTER ROLE {login} SET auto_explain.log_min_duration = 0;
+         ALTER ROLE {login} SET auto_explain.log_analyze = on"
+    ))
+    .unwrap();
+    let shown = plans(&url);
+    assert!(
+        shown
+            .iter()
+            .any(|p| p.contains("Rows Removed by Filter: 2")),
+        "{shown:?}"
+    );
+    assert!(reported(&mut conn));
+
+    // The fix: the login's own -1, which also wins over the database's value.
+    conn.batch_execute(&format!(
+        "ALTER ROLE {login} SET auto_explain.log_min_duration = -1;
+         DO $$ BEGIN
+           EXECUTE format('ALTER DATABASE %I SET auto_explain.log_min_duration = 0', current_database());
+           EXECUTE format('ALTER DATABASE %I SET auto_explain.log_analyze = on', current_database());
+         END $$"
+    ))
+    .unwrap();
+    assert!(plans(&url).is_empty());
+    assert!(!reported(&mut conn));
+    // Without it, the database's value reaches the login.
+    conn.batch_execute(&format!(
+        "ALTER ROLE {login} RESET auto_explain.log_min_duration"
+    ))
+    .unwrap();
+    assert!(!plans(&url).is_empty());
+    assert!(reported(&mut conn));
+
+    // A grant of SET: the session turns it on itself, whatever its defaults.
+    conn.batch_execute(&format!(
+        "ALTER ROLE {login} SET auto_explain.log_min_duration = -1;
+         DO $$ BEGIN
+           EXECUTE format('ALTER DATABASE %I RESET ALL', current_database());
+         END $$;
+         GRANT SET ON PARAMETER auto_explain.log_min_duration TO tenancy_app"
+    ))
+    .unwrap();
+    assert!(
+        !notices_of(
+            &url,
+            &format!("SET auto_explain.log_min_duration = 0; {probe}")
+        )
+        .is_empty()
+    );
+    assert!(reported(&mut conn));
+    conn.batch_execute("REVOKE SET ON PARAMETER auto_explain.log_min_duration FROM tenancy_app")
+        .unwrap();
+    assert!(!reported(&mut conn));
+}

@@ -418,7 +418,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN090",
         Severity::Error,
         Section::Isolation,
-        "sessions of the application role start with a setting default that opens what row level security or privileges close: row_security = off, a preloaded library, lo_compat_privileges = on, a value of the tenant context's own settings",
+        "sessions of the application role start with a setting default that opens what row level security or privileges close: row_security = off, a preloaded library, lo_compat_privileges = on, a value of the tenant context's own settings, auto_explain printing their plans",
     ),
     (
         "TEN091",

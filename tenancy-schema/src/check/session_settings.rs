@@ -13,6 +13,14 @@
 //!   `tenancy_context.worker_context`): the context is set by `tenancy.enter()` alone (and by
 //!   the extension for its parallel workers), and a value every session starts with is one no
 //!   entry verified.
+//! - `auto_explain.log_min_duration` at or above zero, with `auto_explain` among the server's
+//!   `shared_preload_libraries` (as managed PostgreSQL offers it for logging slow
+//!   statements): the plan of each such statement goes to the server's log and, at a
+//!   `client_min_messages` any session may lower to `log`, to the session itself. That is
+//!   EXPLAIN, which the native context refuses (TEN082): estimates from statistics over every
+//!   tenant's rows and, with `auto_explain.log_analyze`, the rows of other tenants a scan
+//!   dropped (`Rows Removed by Filter`). A login's own `-1` (`ALTER ROLE <login> SET
+//!   auto_explain.log_min_duration = -1`) wins over the database's and the server's value.
 //!
 //! Each also where it is not yet a default but soon is: a value the server's configuration
 //! files hold that a reload or restart applies (`ALTER SYSTEM` without `pg_reload_conf()`),
@@ -49,14 +57,22 @@ WHERE (s.setdatabase = 0 OR d.datname = current_database())
 UNION ALL
 SELECT format('the server configuration (%s)', source), name, setting FROM pg_settings
 WHERE name IN ('row_security', 'session_preload_libraries', 'local_preload_libraries',
-               'lo_compat_privileges')
+               'lo_compat_privileges', 'auto_explain.log_min_duration')
   AND source NOT IN ('default', 'session', 'database', 'user', 'database user', 'override')
 ORDER BY 1, 2";
 
 /// The settings this rule reads that only a superuser may set, and so that a grant of SET
 /// opens (`row_security` and `local_preload_libraries` any role may set: their defaults are
 /// what matters).
-const SUPERUSER_SETTINGS: &[&str] = &["session_preload_libraries", "lo_compat_privileges"];
+const SUPERUSER_SETTINGS: &[&str] = &[
+    "session_preload_libraries",
+    "lo_compat_privileges",
+    AUTO_EXPLAIN,
+];
+
+/// The setting that turns `auto_explain` on: a statement slower than it (in milliseconds; `0`
+/// every statement) has its plan printed, `-1` (the default) none.
+const AUTO_EXPLAIN: &str = "auto_explain.log_min_duration";
 
 /// For roles `$1` (the application role, its logins and the roles they may become) and
 /// settings `$2`, each grant of SET on one of them that reaches one of the roles.
@@ -80,7 +96,8 @@ WHERE s.error IS NULL
   AND NOT EXISTS (SELECT FROM pg_settings p
                   WHERE p.name = s.name AND p.sourcefile = s.sourcefile AND p.sourceline = s.sourceline)
   AND (s.name IN ('row_security', 'session_preload_libraries', 'local_preload_libraries',
-                  'lo_compat_privileges', 'session_replication_role') OR s.name LIKE 'tenancy%')
+                  'lo_compat_privileges', 'session_replication_role', 'shared_preload_libraries',
+                  'auto_explain.log_min_duration') OR s.name LIKE 'tenancy%')
 ORDER BY 1";
 
 #[derive(QueryableByName)]
@@ -110,6 +127,9 @@ fn danger(name: &str, value: &str) -> Option<&'static str> {
         ),
         "session_preload_libraries" | "local_preload_libraries" if !value.is_empty() => Some(
             "every session loads this shared library, code that runs inside the server process beneath every privilege check and every policy",
+        ),
+        AUTO_EXPLAIN if !value.is_empty() && value != "-1" => Some(
+            "auto_explain prints the plan of each statement at least that slow to the server's log and, at a client_min_messages any session may lower to LOG, to the session itself: EXPLAIN, with estimates from statistics over every tenant's rows and, with auto_explain.log_analyze, the rows of other tenants a scan dropped",
         ),
         "lo_compat_privileges" if on => Some(
             "large objects are readable and writable by every role whatever their ACLs say: every tenant's large objects are open to each tenant's SQL",
@@ -158,6 +178,8 @@ pub(super) fn check_session_settings(
     if pending.readable {
         rows.extend(diesel::sql_query(PENDING_SQL).load::<DefaultRow>(conn)?);
     }
+    let auto_explain = auto_explain_reach(conn, catalog, &rows)?;
+    rows.retain(|r| r.name != AUTO_EXPLAIN || auto_explain.reported(&r.place));
     for r in rows {
         // TEN043 is the rule of sessions that skip foreign keys; the value in force it reads
         // itself, the one the files hold for the next reload is read here.
@@ -191,6 +213,14 @@ pub(super) fn check_session_settings(
         } else {
             format!("{} RESET {}", r.place, r.name)
         };
+        let fix = if r.name == AUTO_EXPLAIN && !r.place.starts_with("GRANT ") {
+            format!(
+                "ALTER ROLE <each login of {}> SET {AUTO_EXPLAIN} = -1, which auto_explain's other users keep (or {fix})",
+                o.app_role
+            )
+        } else {
+            fix
+        };
         f.add(
             "TEN090",
             format!("setting {}", r.name),
@@ -211,6 +241,70 @@ pub(super) fn check_session_settings(
     Ok(())
 }
 
+/// Whether `auto_explain` runs in the application's sessions, and whether each of their
+/// logins turns it off for itself.
+struct AutoExplain {
+    /// Among the server's `shared_preload_libraries`, now or after the next restart.
+    loaded: bool,
+    /// Every login of the application role sets `auto_explain.log_min_duration = -1` for
+    /// itself (`ALTER ROLE <login> [IN DATABASE ..] SET`), which wins over the value of the
+    /// database, of `ALTER ROLE ALL` and of the server.
+    off_for_every_login: bool,
+}
+
+impl AutoExplain {
+    /// Whether a value of `auto_explain.log_min_duration` set at `place` reaches a session.
+    fn reported(&self, place: &str) -> bool {
+        let overridden = place.starts_with("the server")
+            || place.starts_with("ALTER DATABASE ")
+            || place == "ALTER ROLE ALL";
+        self.loaded && !(overridden && self.off_for_every_login)
+    }
+}
+
+/// [`AutoExplain`] for the application's logins, from the server's settings and the rows of
+/// settings already read (`rows`, for what a restart would load).
+fn auto_explain_reach(
+    conn: &mut PgConnection,
+    catalog: &Catalog,
+    rows: &[DefaultRow],
+) -> QueryResult<AutoExplain> {
+    let names_it = |libraries: &str| {
+        libraries.split(',').any(|l| {
+            let l = l.trim().trim_matches('"');
+            l.rsplit('/').next().unwrap_or(l).trim_end_matches(".so") == "auto_explain"
+        })
+    };
+    let preloaded: DefaultRow = diesel::sql_query(
+        "SELECT '' AS place, 'shared_preload_libraries' AS name,
+                current_setting('shared_preload_libraries') AS value",
+    )
+    .get_result(conn)?;
+    let loaded = names_it(&preloaded.value)
+        || rows
+            .iter()
+            .any(|r| r.name == "shared_preload_libraries" && names_it(&r.value));
+    // No login yet: the next one starts from the database's and the server's values.
+    let off: Readable = diesel::sql_query(
+        "SELECT coalesce(bool_and(EXISTS (
+                  SELECT FROM pg_db_role_setting s CROSS JOIN LATERAL unnest(s.setconfig) c(setting)
+                   WHERE s.setrole = r.oid
+                     AND (s.setdatabase = 0
+                          OR s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()))
+                     AND lower(split_part(c.setting, '=', 1)) = $2
+                     AND btrim(substr(c.setting, strpos(c.setting, '=') + 1), ' \"') = '-1')), false)
+                AS readable
+           FROM pg_roles r WHERE r.rolname = ANY ($1) AND r.rolcanlogin",
+    )
+    .bind::<Array<Text>, _>(&catalog.app_and_logins)
+    .bind::<Text, _>(AUTO_EXPLAIN)
+    .get_result(conn)?;
+    Ok(AutoExplain {
+        loaded,
+        off_for_every_login: off.readable,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::danger;
@@ -227,5 +321,8 @@ mod tests {
         assert!(danger("tenancy_context.worker_context", "x").is_some());
         assert!(danger("tenancy_context.allow_explain", "on").is_none());
         assert!(danger("statement_timeout", "5s").is_none());
+        assert!(danger("auto_explain.log_min_duration", "0").is_some());
+        assert!(danger("auto_explain.log_min_duration", "500ms").is_some());
+        assert!(danger("auto_explain.log_min_duration", "-1").is_none());
     }
 }
