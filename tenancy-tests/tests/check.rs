@@ -980,6 +980,20 @@ const CASES: &[Case] = &[
         breaks: "CREATE STATISTICS key_stats ON (length(key)) FROM tenancy.context_key",
         fix: "DROP STATISTICS key_stats",
     },
+    // A default that runs when the key is installed, and a foreign key into the key's column
+    // whose ON UPDATE CASCADE copies every new key into a table of its own.
+    Case {
+        id: "TEN067",
+        object: "table tenancy.context_key",
+        breaks: "CREATE FUNCTION key_note() RETURNS bytea LANGUAGE sql RETURN NULL::bytea; ALTER TABLE tenancy.context_key ADD COLUMN note bytea DEFAULT key_note()",
+        fix: "ALTER TABLE tenancy.context_key DROP COLUMN note; DROP FUNCTION key_note()",
+    },
+    Case {
+        id: "TEN067",
+        object: "table tenancy.context_key",
+        breaks: "CREATE UNIQUE INDEX key_held ON tenancy.context_key (key); CREATE TABLE key_holder (k bytea REFERENCES tenancy.context_key (key) ON UPDATE CASCADE)",
+        fix: "DROP TABLE key_holder; DROP INDEX tenancy.key_held",
+    },
     // An event trigger runs on the migrations' DDL with their rights, which read the key.
     Case {
         id: "TEN109",
@@ -3305,6 +3319,12 @@ fn functions_named_like_built_ins_ahead_on_a_search_path_default_are_reported() 
     ))
     .unwrap();
     let public_first = report(&mut conn, &reg, &options);
+    // Hidden as a member of a procedural language's extension, which ships no such function.
+    conn.batch_execute("ALTER EXTENSION plpgsql ADD FUNCTION public.lower(text)")
+        .unwrap();
+    let as_member = report(&mut conn, &reg, &options);
+    conn.batch_execute("ALTER EXTENSION plpgsql DROP FUNCTION public.lower(text)")
+        .unwrap();
     conn.batch_execute(&format!("ALTER DATABASE \"{database}\" RESET search_path"))
         .unwrap();
     let catalog_first = report(&mut conn, &reg, &options);
@@ -3327,6 +3347,11 @@ fn functions_named_like_built_ins_ahead_on_a_search_path_default_are_reported() 
         stand_in(&public_first, "function public.lower(text)"),
         "{:#?}",
         public_first.findings
+    );
+    assert!(
+        stand_in(&as_member, "function public.lower(text)"),
+        "{:#?}",
+        as_member.findings
     );
     assert!(none(&catalog_first), "{:#?}", catalog_first.findings);
 }
@@ -4399,6 +4424,24 @@ fn an_event_trigger_is_reported_and_the_check_does_not_fire_it() {
         r.findings
     );
     assert_eq!(count(&mut conn), before, "the check ran DDL");
+    // Made a member of a procedural language's extension, which ships no event trigger: it is
+    // hidden there, not shipped.
+    conn.batch_execute(
+        "ALTER EXTENSION plpgsql ADD EVENT TRIGGER ddl_runs;
+         ALTER EXTENSION plpgsql ADD FUNCTION ddl_runs();",
+    )
+    .unwrap();
+    let r = report(&mut conn, &tenancy_schema::registry(), &options);
+    conn.batch_execute(
+        "ALTER EXTENSION plpgsql DROP EVENT TRIGGER ddl_runs;
+         ALTER EXTENSION plpgsql DROP FUNCTION ddl_runs();",
+    )
+    .unwrap();
+    assert!(
+        present(&r, "TEN109", "event trigger ddl_runs"),
+        "{:#?}",
+        r.findings
+    );
     // Disabled, it runs nowhere; the check compares tenancy's functions again.
     conn.batch_execute("ALTER EVENT TRIGGER ddl_runs DISABLE")
         .unwrap();

@@ -14,7 +14,8 @@ use diesel::sql_types::Text;
 use super::report::Findings;
 
 /// The enabled event triggers that no extension owns (neither the trigger nor its function is
-/// a member of one) and that are not tenancy's guard of distributed policies.
+/// a member of one, a procedural language's extension aside) and that are not tenancy's guard
+/// of distributed policies.
 const FOREIGN_EVENT_TRIGGERS_SQL: &str = "
 SELECT quote_ident(e.evtname) AS name, e.evtevent::text AS event,
        e.evtfoid::regprocedure::text AS function,
@@ -26,7 +27,12 @@ WHERE e.evtenabled <> 'D'
   AND NOT EXISTS (SELECT FROM pg_depend d
                   WHERE d.deptype = 'e'
                     AND ((d.classid = 'pg_event_trigger'::regclass AND d.objid = e.oid)
-                         OR (d.classid = 'pg_proc'::regclass AND d.objid = e.evtfoid)))
+                         OR (d.classid = 'pg_proc'::regclass AND d.objid = e.evtfoid))
+                    -- A procedural language's extension (plpgsql) ships no event trigger:
+                    -- one added to it afterwards is hidden, not shipped.
+                    AND NOT EXISTS (SELECT FROM pg_depend l
+                                    WHERE l.classid = 'pg_language'::regclass AND l.deptype = 'e'
+                                      AND l.refobjid = d.refobjid))
   AND NOT (e.evtname = 'tenancy_distributed_policies'
            AND e.evtfoid = coalesce(to_regprocedure('tenancy.guard_distributed_policies()'), 0))
 ORDER BY 1";

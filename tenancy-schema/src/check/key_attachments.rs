@@ -4,9 +4,11 @@
 //! on the key's values whenever it is installed, rotated or analysed, with the rights of the
 //! role that does so: a CHECK constraint, an index on an expression, with a predicate or an
 //! operator class PostgreSQL did not make, an extended statistics object, a generated column,
-//! a column of a domain (whose CHECK runs on each value). The migrations create the table with
-//! its primary key and two CHECK constraints of PostgreSQL's own functions only; anything else
-//! may copy the key where SQL of any tenant reads it.
+//! a column of a domain (whose CHECK runs on each value), a column's default (which runs when the
+//! key is installed). And a foreign key of another table into the key's columns: that table's
+//! rows hold key values, and `ON UPDATE CASCADE` writes every new key there. The migrations
+//! create the table with its primary key and two CHECK constraints of PostgreSQL's own
+//! functions only; anything else may copy the key where SQL of any tenant reads it.
 
 use diesel::prelude::*;
 use diesel::sql_types::Text;
@@ -64,6 +66,23 @@ SELECT format('column %I', a.attname),
 FROM k JOIN pg_attribute a ON a.attrelid = k.oid AND a.attnum > 0 AND NOT a.attisdropped
 JOIN pg_type t ON t.oid = a.atttypid
 WHERE a.attgenerated <> '' OR t.typtype = 'd'
+UNION ALL
+-- A generated column's expression is stored as a default too: the branch above has those.
+SELECT format('default of column %I', a.attname),
+       format('%s runs each time the key is installed', pg_get_expr(d.adbin, d.adrelid)),
+       format('ALTER TABLE tenancy.context_key ALTER COLUMN %I DROP DEFAULT', a.attname)
+FROM k JOIN pg_attrdef d ON d.adrelid = k.oid
+JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum AND a.attgenerated = ''
+UNION ALL
+SELECT format('foreign key %I of %s', con.conname, con.conrelid::regclass),
+       format('its rows hold values of the key''s columns%s',
+              CASE WHEN con.confupdtype = 'c' THEN ', and ON UPDATE CASCADE writes each new key there'
+                   ELSE '' END),
+       format('ALTER TABLE %s DROP CONSTRAINT %I', con.conrelid::regclass, con.conname)
+FROM k JOIN pg_constraint con ON con.confrelid = k.oid AND con.contype = 'f'
+WHERE EXISTS (SELECT FROM unnest(con.confkey) c (attnum)
+              JOIN pg_attribute a ON a.attrelid = k.oid AND a.attnum = c.attnum
+              WHERE a.attname <> 'id')
 ORDER BY 1";
 
 #[derive(QueryableByName)]

@@ -96,7 +96,8 @@ WHERE c.oid >= 16384 AND c.castsource < 16384 AND c.casttarget < 16384
 ORDER BY 1";
 
 /// The functions (aggregates and procedures too) and operators of the schemas `$1` that one of
-/// `$3` may use, that no extension brought, and that are named like a function or operator of
+/// `$3` may use, that no extension brought (a procedural language's extension ships none: one
+/// added to it afterwards is hidden, not brought), and that are named like a function or operator of
 /// `pg_catalog` or (outside schema `$2`) of schema `$2`: a session whose `search_path` puts
 /// their schema first finds them as it finds the real one, and PostgreSQL weighs every
 /// function of a name along the path alike, so an overload that fits the arguments better (or the same one, ahead of
@@ -111,7 +112,10 @@ WHERE n.nspname = ANY ($1) AND n.nspname <> 'pg_catalog'
                      OR (q.pronamespace = $2::regnamespace AND n.nspname <> $2))
                 AND q.proname = p.proname)
   AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
-                    AND d.objid = p.oid AND d.deptype = 'e')
+                    AND d.objid = p.oid AND d.deptype = 'e'
+                    AND NOT EXISTS (SELECT FROM pg_depend l
+                                    WHERE l.classid = 'pg_language'::regclass AND l.deptype = 'e'
+                                      AND l.refobjid = d.refobjid))
   AND EXISTS (SELECT FROM unnest($3::text[]) r (name)
               WHERE has_schema_privilege(r.name, n.oid, 'USAGE'))
 UNION ALL
@@ -123,7 +127,10 @@ WHERE n.nspname = ANY ($1) AND n.nspname <> 'pg_catalog'
                      OR (q.oprnamespace = $2::regnamespace AND n.nspname <> $2))
                 AND q.oprname = o.oprname)
   AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_operator'::regclass
-                    AND d.objid = o.oid AND d.deptype = 'e')
+                    AND d.objid = o.oid AND d.deptype = 'e'
+                    AND NOT EXISTS (SELECT FROM pg_depend l
+                                    WHERE l.classid = 'pg_language'::regclass AND l.deptype = 'e'
+                                      AND l.refobjid = d.refobjid))
   AND EXISTS (SELECT FROM unnest($3::text[]) r (name)
               WHERE has_schema_privilege(r.name, n.oid, 'USAGE'))
 ORDER BY 1";
