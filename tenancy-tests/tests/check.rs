@@ -5649,3 +5649,43 @@ fn auto_explain_printing_the_application_s_plans_is_reported() {
         .unwrap();
     assert!(!reported(&mut conn));
 }
+
+/// A member of the application role that cannot log in opens no session: its `BYPASSRLS`
+/// reaches a session only once a login can become it, and that login is reported then.
+#[test]
+fn a_member_of_the_application_role_that_cannot_log_in_is_no_login_of_it() {
+    let (db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST]);
+    let suffix = &db.database_name()[db.database_name().len() - 8..];
+    let role = format!("check_nologin_app_{suffix}");
+    let bypass = format!("check_nologin_bypass_{suffix}");
+    let login = format!("check_nologin_login_{suffix}");
+    let options = CheckOptions {
+        app_role: role.clone(),
+        ..CheckOptions::default()
+    };
+    conn.batch_execute(&format!(
+        "CREATE ROLE {role} NOLOGIN; CREATE ROLE {bypass} NOLOGIN BYPASSRLS; \
+         GRANT {role} TO {bypass}; CREATE ROLE {login} LOGIN"
+    ))
+    .unwrap();
+    let alone = report(&mut conn, &reg, &options);
+    conn.batch_execute(&format!("GRANT {bypass} TO {login}"))
+        .unwrap();
+    let with_login = report(&mut conn, &reg, &options);
+    conn.batch_execute(&format!(
+        "DROP ROLE {login}; DROP ROLE {bypass}; DROP ROLE {role}"
+    ))
+    .unwrap();
+    assert!(
+        alone.with_id("TEN065").next().is_none(),
+        "{:#?}",
+        alone.findings
+    );
+    assert!(
+        present(&with_login, "TEN065", &format!("role {login}")),
+        "{:#?}",
+        with_login.findings
+    );
+}

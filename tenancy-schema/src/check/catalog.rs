@@ -1519,7 +1519,7 @@ WITH RECURSIVE members (oid) AS (
   SELECT m.member FROM pg_auth_members m JOIN members ON m.roleid = members.oid
 )
 SELECT r.rolname::text AS name FROM members JOIN pg_roles r ON r.oid = members.oid
-WHERE r.rolname <> $1
+WHERE r.rolname <> $1 AND r.rolcanlogin
 ORDER BY 1";
 
 /// What the roles among `$2` (the logins of the application role `$1`, and the roles they can
@@ -1871,7 +1871,9 @@ struct Granted {
     what: String,
 }
 
-/// The application role `app` and every login (or other role) that is a member of it.
+/// The application role `app` and every login that is a member of it, directly or through
+/// other roles. A member that cannot log in opens no session: what it may do reaches a session
+/// only through a login that is a member of it, which is one of these, and can become it.
 fn app_and_logins(conn: &mut PgConnection, app: &str) -> QueryResult<Vec<String>> {
     let members: Vec<MemberRow> = diesel::sql_query(MEMBERS_SQL)
         .bind::<diesel::sql_types::Text, _>(app)
