@@ -275,9 +275,12 @@ fn auto_explain_reach(
             l.rsplit('/').next().unwrap_or(l).trim_end_matches(".so") == "auto_explain"
         })
     };
+    // Through pg_settings: current_setting() of this superuser-only setting fails for a role
+    // without pg_read_all_settings, where pg_settings leaves the row out.
     let preloaded: DefaultRow = diesel::sql_query(
         "SELECT '' AS place, 'shared_preload_libraries' AS name,
-                current_setting('shared_preload_libraries') AS value",
+                coalesce((SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries'), '')
+                  AS value",
     )
     .get_result(conn)?;
     let loaded = names_it(&preloaded.value)
