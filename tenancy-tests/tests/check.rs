@@ -5689,3 +5689,66 @@ fn a_member_of_the_application_role_that_cannot_log_in_is_no_login_of_it() {
         with_login.findings
     );
 }
+
+/// Row code on a global table that reads a tenant table runs with the rights of whoever
+/// writes that table: the table's owner (or the admin path) copies every tenant's rows into a
+/// row every tenant reads. A column default and a trigger of a table the application does not
+/// even see are each reported (TEN075), and clear once the read is gone.
+#[test]
+fn row_code_of_a_global_table_that_copies_tenant_rows_is_reported() {
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let (db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST]);
+    let options = CheckOptions::default();
+    conn.batch_execute(
+        "INSERT INTO tenants (id, slug, name) VALUES ('00000000-0000-7000-8000-0000000000b1', 'rc-b', 'b');
+         INSERT INTO gadgets (tenant_id, name) VALUES ('00000000-0000-7000-8000-0000000000b1', 'b-secret');
+         CREATE FUNCTION all_names() RETURNS text LANGUAGE sql AS $$ SELECT string_agg(name, '/') FROM public.gadgets $$;
+         ALTER TABLE plans ALTER COLUMN name SET DEFAULT all_names();",
+    )
+    .unwrap();
+    let defaulted = report(&mut conn, &reg, &options);
+    // The owner's insert takes the default: every tenant's names, in a row the login reads.
+    conn.batch_execute("INSERT INTO plans (id) VALUES (gen_random_uuid())")
+        .unwrap();
+    let login = db.create_app_login("row_code_login", "row-code").unwrap();
+    let seen: Vec<Name> = diesel::sql_query("SELECT name FROM plans")
+        .load(&mut PgConnection::establish(&login).unwrap())
+        .unwrap();
+    conn.batch_execute(
+        "DELETE FROM plans; ALTER TABLE plans ALTER COLUMN name DROP DEFAULT;
+         CREATE TABLE inbox (note text);
+         CREATE FUNCTION copy_names() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN INSERT INTO public.plans SELECT gen_random_uuid(), name FROM public.gadgets; RETURN NULL; END $$;
+         CREATE TRIGGER copy_names AFTER INSERT ON inbox FOR EACH STATEMENT EXECUTE FUNCTION copy_names();",
+    )
+    .unwrap();
+    let triggered = report(&mut conn, &reg, &options);
+    conn.batch_execute("DROP TABLE inbox; DROP FUNCTION copy_names(); DROP FUNCTION all_names()")
+        .unwrap();
+    let fixed = report(&mut conn, &reg, &options);
+    assert_eq!(
+        seen.into_iter().map(|n| n.name).collect::<Vec<_>>(),
+        ["b-secret"]
+    );
+    assert!(
+        present(&defaulted, "TEN075", "the default of column name on plans"),
+        "{:#?}",
+        defaulted.findings
+    );
+    assert!(
+        present(&triggered, "TEN075", "trigger copy_names on inbox"),
+        "{:#?}",
+        triggered.findings
+    );
+    assert!(
+        fixed.with_id("TEN075").next().is_none(),
+        "{:#?}",
+        fixed.findings
+    );
+}

@@ -28,6 +28,7 @@ mod catalog;
 mod citus;
 mod classify;
 mod context_key;
+mod copying_row_code;
 mod create_database;
 mod credentials;
 mod database_owner;

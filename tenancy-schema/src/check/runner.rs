@@ -23,6 +23,7 @@ use super::report::{Findings, Report};
 use super::roles::{check_creatable_schemas, check_reach_and_context, check_role};
 use super::side_channels::check_side_channels;
 use super::tables::check_tenant_table;
+use super::copying_row_code::check_copying_row_code;
 use super::triggers::check_trigger_sinks;
 use super::unclassified::check_unclassified_readable;
 use crate::{Result, TableKind, TableManifest};
@@ -236,6 +237,7 @@ fn run_pinned(
     check_private_tables(&mut f, &catalog, options);
     check_tables_of_other_roles(&mut f, &catalog, options);
     check_trigger_sinks(&mut f, &catalog, &protected, options, &tenancys);
+    check_copying_row_code(&mut f, &catalog, &protected, options, &tenancys);
     check_tenant_rows_elsewhere(&mut f, &catalog, &tenant_tables, options);
     super::probing_keys::check_probing_keys(&mut f, &catalog, &tenant_tables, options);
     super::elsewhere::check_keys_elsewhere(&mut f, &catalog, &tenant_tables, options);

@@ -27,20 +27,9 @@ pub(super) fn check_trigger_sinks(
     o: &CheckOptions,
     tenancys: &Tenancys,
 ) {
-    let shared: BTreeSet<&str> = catalog
-        .shared
-        .iter()
-        .map(String::as_str)
-        .filter(|name| !protected.contains(*name))
-        .collect();
+    let shared = shared_tables(catalog, protected);
     for t in &catalog.triggers {
-        // A view's INSTEAD OF triggers see the rows of the tables under it.
-        let on_tenant_rows = protected.contains(&t.table_name)
-            || t.tenant_rows_elsewhere
-            || catalog.write_reach.iter().any(|e| {
-                e.from_view && e.from_rel == t.table_name && protected.contains(&e.to_rel)
-            });
-        if !on_tenant_rows {
+        if !on_tenant_rows(t, catalog, protected) {
             continue;
         }
         let Some(reach) = row_code_reach(t, catalog, tenancys, Removals::Left) else {
@@ -119,6 +108,35 @@ pub(super) fn check_trigger_sinks(
     }
 }
 
+/// Whether row code `t` runs on tenant rows: those of the table it is on, or, for a view's
+/// INSTEAD OF triggers, of the tables under it.
+pub(super) fn on_tenant_rows(
+    t: &TriggerRow,
+    catalog: &Catalog,
+    protected: &BTreeSet<String>,
+) -> bool {
+    protected.contains(&t.table_name)
+        || t.tenant_rows_elsewhere
+        || catalog
+            .write_reach
+            .iter()
+            .any(|e| e.from_view && e.from_rel == t.table_name && protected.contains(&e.to_rel))
+}
+
+/// The tables of `catalog.shared` that hold no tenant rows: no policy keeps them to a tenant,
+/// and the application role may read them.
+pub(super) fn shared_tables<'a>(
+    catalog: &'a Catalog,
+    protected: &BTreeSet<String>,
+) -> BTreeSet<&'a str> {
+    catalog
+        .shared
+        .iter()
+        .map(String::as_str)
+        .filter(|name| !protected.contains(*name))
+        .collect()
+}
+
 /// A unique key answers whoever may insert a value whether it is there, rows it may not read
 /// included: row code that writes one tenant's values into a table with one (no tenant table,
 /// and not already a sink) tells every tenant what they are.
@@ -166,7 +184,7 @@ fn report_probes(
 #[derive(Default)]
 pub(super) struct Reach {
     pub(super) written: BTreeSet<String>,
-    dynamic: bool,
+    pub(super) dynamic: bool,
     /// Where else it puts what it computes that every session of the login sees: NOTIFY
     /// channels, `application_name` (`pg_stat_activity`), the keys of advisory locks taken by
     /// anything but constants (`pg_locks`).
@@ -229,7 +247,7 @@ fn c_reach(function: &str, language: &str, args: &[String]) -> Reach {
 
 /// What one piece of row code reaches; `None` for tenancy's own, which are as its
 /// migrations wrote them (TEN072) and write nowhere shared.
-fn row_code_reach(
+pub(super) fn row_code_reach(
     t: &TriggerRow,
     catalog: &Catalog,
     tenancys: &Tenancys,
