@@ -8,6 +8,7 @@ use super::audit::check_audit_log;
 use super::cascades::check_cascades;
 use super::catalog::{Catalog, load_catalog};
 use super::citus::{check_citus, load_citus};
+use super::copying_row_code::check_copying_row_code;
 use super::credentials::check_credentials;
 use super::definers::check_definers_and_views;
 use super::elsewhere::{
@@ -23,7 +24,6 @@ use super::report::{Findings, Report};
 use super::roles::{check_creatable_schemas, check_reach_and_context, check_role};
 use super::side_channels::check_side_channels;
 use super::tables::check_tenant_table;
-use super::copying_row_code::check_copying_row_code;
 use super::triggers::check_trigger_sinks;
 use super::unclassified::check_unclassified_readable;
 use crate::{Result, TableKind, TableManifest};
