@@ -5729,8 +5729,25 @@ fn row_code_of_a_global_table_that_copies_tenant_rows_is_reported() {
     )
     .unwrap();
     let triggered = report(&mut conn, &reg, &options);
-    conn.batch_execute("DROP TABLE inbox; DROP FUNCTION copy_names(); DROP FUNCTION all_names()")
-        .unwrap();
+    // On `plans` itself: a BEFORE ROW trigger returns the row written, so what it puts there
+    // is copied; an AFTER trigger that only looks is not.
+    conn.batch_execute(
+        "DROP TABLE inbox;
+         CREATE FUNCTION name_plan() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN NEW.name := (SELECT min(name) FROM public.gadgets); RETURN NEW; END $$;
+         CREATE TRIGGER name_plan BEFORE INSERT ON plans FOR EACH ROW EXECUTE FUNCTION name_plan();
+         CREATE FUNCTION plan_in_use() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN PERFORM FROM public.gadgets LIMIT 1; RETURN NULL; END $$;
+         CREATE TRIGGER plan_in_use AFTER DELETE ON plans FOR EACH ROW EXECUTE FUNCTION plan_in_use();",
+    )
+    .unwrap();
+    let on_plans = report(&mut conn, &reg, &options);
+    conn.batch_execute(
+        "DROP TRIGGER name_plan ON plans; DROP TRIGGER plan_in_use ON plans;
+         DROP FUNCTION name_plan(); DROP FUNCTION plan_in_use();
+         DROP FUNCTION copy_names(); DROP FUNCTION all_names()",
+    )
+    .unwrap();
     let fixed = report(&mut conn, &reg, &options);
     assert_eq!(
         seen.into_iter().map(|n| n.name).collect::<Vec<_>>(),
@@ -5745,6 +5762,16 @@ fn row_code_of_a_global_table_that_copies_tenant_rows_is_reported() {
         present(&triggered, "TEN075", "trigger copy_names on inbox"),
         "{:#?}",
         triggered.findings
+    );
+    assert!(
+        present(&on_plans, "TEN075", "trigger name_plan on plans"),
+        "{:#?}",
+        on_plans.findings
+    );
+    assert!(
+        !present(&on_plans, "TEN075", "trigger plan_in_use on plans"),
+        "{:#?}",
+        on_plans.findings
     );
     assert!(
         fixed.with_id("TEN075").next().is_none(),

@@ -303,6 +303,10 @@ pub(super) struct TriggerRow {
     /// A function in C is told by them what to write where (`autoinc(column, sequence)`).
     #[diesel(sql_type = Array<Text>)]
     pub(super) args: Vec<String>,
+    /// What it computes may become the written row itself: a `BEFORE ROW` trigger's (it
+    /// returns the row) or a column default's.
+    #[diesel(sql_type = Bool)]
+    pub(super) fills_row: bool,
 }
 
 /// What a write into one relation also changes, or shows through another: `from` and `to`
@@ -439,7 +443,9 @@ SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass) AS name,
        l.lanname::text AS language,
        p.pronamespace = to_regnamespace('tenancy') AS tenancys,
        lower(p.proname::text) AS function,
-       array_remove(string_to_array(encode(t.tgargs, 'escape'), '\\000'), '') AS args
+       array_remove(string_to_array(encode(t.tgargs, 'escape'), '\\000'), '') AS args,
+       -- A BEFORE ROW trigger (tgtype bits 1 and 2) returns the row that is written.
+       (t.tgtype & 3) = 3 AS fills_row
 FROM pg_trigger t
 JOIN tables ON tables.oid = t.tgrelid
 JOIN pg_proc p ON p.oid = t.tgfoid
@@ -459,7 +465,8 @@ SELECT format('%s on %s, which calls %s',
        l.lanname::text,
        p.pronamespace = to_regnamespace('tenancy'),
        lower(p.proname::text),
-       ARRAY[]::text[]
+       ARRAY[]::text[],
+       d.classid = 'pg_attrdef'::regclass
 FROM calls d
 JOIN pg_proc p ON p.oid = d.fn
 JOIN pg_language l ON l.oid = p.prolang
@@ -488,7 +495,8 @@ SELECT format('constraint %I of domain %s of column %I on %s, which calls %s',
        l.lanname::text,
        p.pronamespace = to_regnamespace('tenancy'),
        lower(p.proname::text),
-       ARRAY[]::text[]
+       ARRAY[]::text[],
+       false
 FROM tables
 JOIN pg_class c ON c.oid = tables.oid
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -502,7 +510,7 @@ UNION
 -- where every session of the login sees it (pg_notify, set_config, advisory locks): no
 -- dependency on a function of PostgreSQL's own is recorded, so the text is read as code.
 SELECT format('%s on %s', e.what, c.oid::regclass), tables.table_name, tables.tenant_rows_elsewhere, e.expr, 'sql', false, '',
-       ARRAY[]::text[]
+       ARRAY[]::text[], e.what LIKE 'the default of column %'
 FROM tables
 JOIN pg_class c ON c.oid = tables.oid
 CROSS JOIN LATERAL (

@@ -6,7 +6,7 @@
 //! which PostgreSQL runs as the owner of the referencing table, and an index expression, which
 //! ANALYZE (autovacuum's too) runs as the table's owner. Where it puts them: a table of
 //! `catalog.shared` it writes, itself or through the row code of what it writes, or, for a
-//! trigger or a column's default, the row of its own table when that table is one.
+//! `BEFORE ROW` trigger or a column's default, the row of its own table when that table is one.
 
 use std::collections::BTreeSet;
 
@@ -50,11 +50,11 @@ pub(super) fn check_copying_row_code(
                 .filter_map(|name| shared.get(name.as_str()).copied())
                 .collect()
         };
-        // A trigger (its NEW, before the write) and a column's default put what they compute
-        // into the row of their own table.
-        let fills_its_row =
-            t.name.starts_with("trigger ") || t.name.starts_with("the default of column ");
-        if fills_its_row && let Some(own) = shared.get(t.table_name.as_str()) {
+        // A BEFORE ROW trigger (the row it returns) and a column's default put what they
+        // compute into the row of their own table.
+        if t.fills_row
+            && let Some(own) = shared.get(t.table_name.as_str())
+        {
             sinks.insert(own);
         }
         if sinks.is_empty() {
