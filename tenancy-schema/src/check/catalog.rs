@@ -223,6 +223,10 @@ WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p') AND c.relrow
 ORDER BY 2, 1";
 
 #[derive(QueryableByName)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "one row of the application role's flags in pg_roles, read as is"
+)]
 pub(super) struct RoleRow {
     #[diesel(sql_type = Bool)]
     pub(super) exists: bool,
@@ -230,6 +234,9 @@ pub(super) struct RoleRow {
     pub(super) superuser: bool,
     #[diesel(sql_type = Bool)]
     pub(super) bypassrls: bool,
+    /// It may log in itself, besides its members.
+    #[diesel(sql_type = Bool)]
+    pub(super) login: bool,
 }
 
 #[derive(QueryableByName)]
@@ -1744,6 +1751,15 @@ WHERE to_regclass('tenancy.context_key') IS NOT NULL AND c.oid <> to_regclass('t
   AND has_schema_privilege($1, c.relnamespace, 'USAGE')
   AND has_column_privilege($1, c.oid, a.attnum, 'SELECT')";
 
+/// `NOT_A_LANGUAGE_EXTENSION` in the queries: extension membership `d` (a row of `pg_depend`
+/// of type `e`) is not in a procedural language's extension (plpgsql). Such an extension
+/// ships only its language's handlers, no event trigger and no function named like a
+/// built-in: an object added to it afterwards (`ALTER EXTENSION plpgsql ADD ..`) is hidden
+/// there, not shipped.
+pub(super) const NOT_A_LANGUAGE_EXTENSION: &str = "NOT EXISTS (SELECT FROM pg_depend l
+                    WHERE l.classid = 'pg_language'::regclass AND l.deptype = 'e'
+                      AND l.refobjid = d.refobjid)";
+
 /// The key and its padded keys as hex (lower case) and as base64 (without the line breaks
 /// `encode` puts in), each an array, as `k.hex` and `k.b64`. A value holds a copy when its
 /// text form holds one of them: a bytea's text form is its hex, so the raw bytes count too.
@@ -2258,7 +2274,8 @@ pub(super) fn load_catalog(
     let role: RoleRow = diesel::sql_query(
         "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS exists,
                 coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = $1), false) AS superuser,
-                coalesce((SELECT rolbypassrls FROM pg_roles WHERE rolname = $1), false) AS bypassrls",
+                coalesce((SELECT rolbypassrls FROM pg_roles WHERE rolname = $1), false) AS bypassrls,
+                coalesce((SELECT rolcanlogin FROM pg_roles WHERE rolname = $1), false) AS login",
     )
     .bind::<T, _>(&o.app_role)
     .get_result(conn)?;

@@ -18,7 +18,7 @@ use super::functions::Tenancys;
 use super::named_tables::named_tables;
 use super::report::Findings;
 use super::triggers::{
-    Removals, on_tenant_rows, row_code_reach, shared_tables, with_their_row_code,
+    Removals, on_tenant_rows, row_code_reach, shared_tables, shared_written, with_their_row_code,
 };
 
 pub(super) fn check_copying_row_code(
@@ -42,20 +42,11 @@ pub(super) fn check_copying_row_code(
         }
         let (reach, written) =
             with_their_row_code(reach, catalog, protected, tenancys, Removals::Left);
-        let mut sinks: BTreeSet<&str> = if reach.dynamic {
-            shared.clone()
-        } else {
-            written
-                .iter()
-                .filter_map(|name| shared.get(name.as_str()).copied())
-                .collect()
-        };
+        let mut sinks = shared_written(&reach, &written, &shared);
         // A BEFORE ROW trigger (the row it returns) and a column's default put what they
         // compute into the row of their own table.
-        if t.fills_row
-            && let Some(own) = shared.get(t.table_name.as_str())
-        {
-            sinks.insert(own);
+        if t.fills_row && shared.contains(t.table_name.as_str()) {
+            sinks.insert(t.table_name.clone());
         }
         if sinks.is_empty() {
             continue;

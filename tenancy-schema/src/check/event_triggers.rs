@@ -11,6 +11,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
+use super::catalog::NOT_A_LANGUAGE_EXTENSION;
 use super::report::Findings;
 
 /// The enabled event triggers that no extension owns (neither the trigger nor its function is
@@ -28,11 +29,7 @@ WHERE e.evtenabled <> 'D'
                   WHERE d.deptype = 'e'
                     AND ((d.classid = 'pg_event_trigger'::regclass AND d.objid = e.oid)
                          OR (d.classid = 'pg_proc'::regclass AND d.objid = e.evtfoid))
-                    -- A procedural language's extension (plpgsql) ships no event trigger:
-                    -- one added to it afterwards is hidden, not shipped.
-                    AND NOT EXISTS (SELECT FROM pg_depend l
-                                    WHERE l.classid = 'pg_language'::regclass AND l.deptype = 'e'
-                                      AND l.refobjid = d.refobjid))
+                    AND NOT_A_LANGUAGE_EXTENSION)
   AND NOT (e.evtname = 'tenancy_distributed_policies'
            AND e.evtfoid = coalesce(to_regprocedure('tenancy.guard_distributed_policies()'), 0))
 ORDER BY 1";
@@ -52,7 +49,10 @@ pub(super) struct EventTrigger {
 /// The event triggers of [`FOREIGN_EVENT_TRIGGERS_SQL`]: while there is one, DDL of
 /// `tenancy check`'s own would run it.
 pub(super) fn foreign_event_triggers(conn: &mut PgConnection) -> QueryResult<Vec<EventTrigger>> {
-    diesel::sql_query(FOREIGN_EVENT_TRIGGERS_SQL).load(conn)
+    diesel::sql_query(
+        FOREIGN_EVENT_TRIGGERS_SQL.replace("NOT_A_LANGUAGE_EXTENSION", NOT_A_LANGUAGE_EXTENSION),
+    )
+    .load(conn)
 }
 
 pub(super) fn check_event_triggers(f: &mut Findings, conn: &mut PgConnection) -> QueryResult<()> {

@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Text};
 
 use super::CheckOptions;
-use super::catalog::Catalog;
+use super::catalog::{Catalog, NOT_A_LANGUAGE_EXTENSION};
 use super::report::Findings;
 
 /// Where a `search_path` for sessions of one of `$1` (the application role and its logins) is
@@ -113,9 +113,7 @@ WHERE n.nspname = ANY ($1) AND n.nspname <> 'pg_catalog'
                 AND q.proname = p.proname)
   AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
                     AND d.objid = p.oid AND d.deptype = 'e'
-                    AND NOT EXISTS (SELECT FROM pg_depend l
-                                    WHERE l.classid = 'pg_language'::regclass AND l.deptype = 'e'
-                                      AND l.refobjid = d.refobjid))
+                    AND NOT_A_LANGUAGE_EXTENSION)
   AND EXISTS (SELECT FROM unnest($3::text[]) r (name)
               WHERE has_schema_privilege(r.name, n.oid, 'USAGE'))
 UNION ALL
@@ -128,9 +126,7 @@ WHERE n.nspname = ANY ($1) AND n.nspname <> 'pg_catalog'
                 AND q.oprname = o.oprname)
   AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_operator'::regclass
                     AND d.objid = o.oid AND d.deptype = 'e'
-                    AND NOT EXISTS (SELECT FROM pg_depend l
-                                    WHERE l.classid = 'pg_language'::regclass AND l.deptype = 'e'
-                                      AND l.refobjid = d.refobjid))
+                    AND NOT_A_LANGUAGE_EXTENSION)
   AND EXISTS (SELECT FROM unnest($3::text[]) r (name)
               WHERE has_schema_privilege(r.name, n.oid, 'USAGE'))
 ORDER BY 1";
@@ -203,6 +199,8 @@ pub(super) fn check_search_path(
     let paths: Vec<PathRow> = diesel::sql_query(PATHS_SQL)
         .bind::<Array<Text>, _>(roles)
         .load(conn)?;
+    let shadow_routines_sql =
+        SHADOW_ROUTINES_SQL.replace("NOT_A_LANGUAGE_EXTENSION", NOT_A_LANGUAGE_EXTENSION);
     for p in paths {
         let ahead = ahead_of(&p.path, &o.schema, roles);
         check_schemas_ahead(f, &p, &ahead, roles, o);
@@ -234,7 +232,7 @@ pub(super) fn check_search_path(
         if schema_before_catalog(&p.path, &o.schema) {
             searched.push(o.schema.clone());
         }
-        let routines: Vec<NameRow> = diesel::sql_query(SHADOW_ROUTINES_SQL)
+        let routines: Vec<NameRow> = diesel::sql_query(&shadow_routines_sql)
             .bind::<Array<Text>, _>(&searched)
             .bind::<Text, _>(&o.schema)
             .bind::<Array<Text>, _>(roles)

@@ -29,16 +29,18 @@
 //! = on`) or makes it its login's default (`ALTER ROLE .. SET session_preload_libraries`).
 
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Text};
+use diesel::sql_types::{Array, Nullable, Text};
 
 use super::CheckOptions;
 use super::catalog::Catalog;
 use super::report::Findings;
 
 /// Each default of a setting (`ALTER DATABASE/ROLE .. SET`) that applies to a session of one
-/// of `$1` (the application role and its logins) in this database: where, the setting and its
-/// value; and the server's configuration of the settings this rule reads, as this session
-/// started from it.
+/// of `$1` (the application role and its logins) in this database: where, the setting, its
+/// value and the login it is set for; and the server's configuration of the settings this
+/// rule reads, as this session started from it. `shared_preload_libraries` only a superuser
+/// or a member of `pg_read_all_settings` finds in `pg_settings`, where `current_setting()`
+/// would fail for another role.
 const SESSION_DEFAULTS_SQL: &str = "
 SELECT CASE
          WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'ALTER ROLE ALL'
@@ -47,7 +49,8 @@ SELECT CASE
          ELSE format('ALTER ROLE %I IN DATABASE %I', r.rolname, d.datname)
        END AS place,
        lower(split_part(c.setting, '=', 1)) AS name,
-       substr(c.setting, strpos(c.setting, '=') + 1) AS value
+       substr(c.setting, strpos(c.setting, '=') + 1) AS value,
+       CASE WHEN r.rolcanlogin THEN r.rolname::text END AS login
 FROM pg_db_role_setting s
 LEFT JOIN pg_roles r ON r.oid = s.setrole
 LEFT JOIN pg_database d ON d.oid = s.setdatabase
@@ -55,9 +58,9 @@ CROSS JOIN LATERAL unnest(s.setconfig) c(setting)
 WHERE (s.setdatabase = 0 OR d.datname = current_database())
   AND (s.setrole = 0 OR r.rolname = ANY ($1))
 UNION ALL
-SELECT format('the server configuration (%s)', source), name, setting FROM pg_settings
+SELECT format('the server configuration (%s)', source), name, setting, NULL FROM pg_settings
 WHERE name IN ('row_security', 'session_preload_libraries', 'local_preload_libraries',
-               'lo_compat_privileges', 'auto_explain.log_min_duration')
+               'lo_compat_privileges', 'auto_explain.log_min_duration', 'shared_preload_libraries')
   AND source NOT IN ('default', 'session', 'database', 'user', 'database user', 'override')
 ORDER BY 1, 2";
 
@@ -77,7 +80,8 @@ const AUTO_EXPLAIN: &str = "auto_explain.log_min_duration";
 /// For roles `$1` (the application role, its logins and the roles they may become) and
 /// settings `$2`, each grant of SET on one of them that reaches one of the roles.
 const PARAMETER_GRANTS_SQL: &str = "
-SELECT format('GRANT SET ON PARAMETER %s TO %I', p.name, r.name) AS place, p.name AS name, 'on' AS value
+SELECT format('GRANT SET ON PARAMETER %s TO %I', p.name, r.name) AS place, p.name AS name, 'on' AS value,
+       NULL AS login
 FROM unnest($1::text[]) AS r (name), unnest($2::text[]) AS p (name)
 WHERE NOT (SELECT rolsuper FROM pg_roles WHERE rolname = r.name)
   AND has_parameter_privilege(r.name, p.name, 'SET')
@@ -89,7 +93,7 @@ ORDER BY 1";
 /// or a member of `pg_read_all_settings` may read the files' contents.
 const PENDING_SQL: &str = "
 SELECT format('the server configuration file %s (line %s), which the next reload or restart applies,', s.sourcefile, s.sourceline) AS place,
-       s.name, coalesce(s.setting, '') AS value
+       s.name, coalesce(s.setting, '') AS value, NULL AS login
 FROM pg_file_settings s
 WHERE s.error IS NULL
   AND s.seqno = (SELECT max(o.seqno) FROM pg_file_settings o WHERE o.name = s.name)
@@ -114,6 +118,9 @@ struct DefaultRow {
     name: String,
     #[diesel(sql_type = Text)]
     value: String,
+    /// The login a role's default is set for (`ALTER ROLE <login> [IN DATABASE ..] SET`).
+    #[diesel(sql_type = Nullable<Text>)]
+    login: Option<String>,
 }
 
 /// What a setting at `value` does to the application's sessions, when it matters.
@@ -178,7 +185,7 @@ pub(super) fn check_session_settings(
     if pending.readable {
         rows.extend(diesel::sql_query(PENDING_SQL).load::<DefaultRow>(conn)?);
     }
-    let auto_explain = auto_explain_reach(conn, catalog, &rows)?;
+    let auto_explain = auto_explain_reach(catalog, &rows);
     rows.retain(|r| r.name != AUTO_EXPLAIN || auto_explain.reported(&r.place));
     for r in rows {
         // TEN043 is the rule of sessions that skip foreign keys; the value in force it reads
@@ -262,50 +269,37 @@ impl AutoExplain {
     }
 }
 
-/// [`AutoExplain`] for the application's logins, from the server's settings and the rows of
-/// settings already read (`rows`, for what a restart would load).
-fn auto_explain_reach(
-    conn: &mut PgConnection,
-    catalog: &Catalog,
-    rows: &[DefaultRow],
-) -> QueryResult<AutoExplain> {
+/// [`AutoExplain`] for the application's logins, from the rows of settings read (the server's
+/// `shared_preload_libraries`, in force or pending, among them).
+fn auto_explain_reach(catalog: &Catalog, rows: &[DefaultRow]) -> AutoExplain {
     let names_it = |libraries: &str| {
         libraries.split(',').any(|l| {
             let l = l.trim().trim_matches('"');
             l.rsplit('/').next().unwrap_or(l).trim_end_matches(".so") == "auto_explain"
         })
     };
-    // Through pg_settings: current_setting() of this superuser-only setting fails for a role
-    // without pg_read_all_settings, where pg_settings leaves the row out.
-    let preloaded: DefaultRow = diesel::sql_query(
-        "SELECT '' AS place, 'shared_preload_libraries' AS name,
-                coalesce((SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries'), '')
-                  AS value",
-    )
-    .get_result(conn)?;
-    let loaded = names_it(&preloaded.value)
-        || rows
-            .iter()
-            .any(|r| r.name == "shared_preload_libraries" && names_it(&r.value));
-    // No login yet: the next one starts from the database's and the server's values.
-    let off: Readable = diesel::sql_query(
-        "SELECT coalesce(bool_and(EXISTS (
-                  SELECT FROM pg_db_role_setting s CROSS JOIN LATERAL unnest(s.setconfig) c(setting)
-                   WHERE s.setrole = r.oid
-                     AND (s.setdatabase = 0
-                          OR s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()))
-                     AND lower(split_part(c.setting, '=', 1)) = $2
-                     AND btrim(substr(c.setting, strpos(c.setting, '=') + 1), ' \"') = '-1')), false)
-                AS readable
-           FROM pg_roles r WHERE r.rolname = ANY ($1) AND r.rolcanlogin",
-    )
-    .bind::<Array<Text>, _>(&catalog.app_and_logins)
-    .bind::<Text, _>(AUTO_EXPLAIN)
-    .get_result(conn)?;
-    Ok(AutoExplain {
+    let loaded = rows
+        .iter()
+        .any(|r| r.name == "shared_preload_libraries" && names_it(&r.value));
+    // The members in `app_and_logins` are logins (the application role comes first); with no
+    // login yet, the next one starts from the database's and the server's values.
+    let logins: Vec<&String> = catalog
+        .app_and_logins
+        .iter()
+        .skip(usize::from(!catalog.role.login))
+        .collect();
+    let off_for_every_login = !logins.is_empty()
+        && logins.iter().all(|login| {
+            rows.iter().any(|r| {
+                r.login.as_ref() == Some(*login)
+                    && r.name == AUTO_EXPLAIN
+                    && r.value.trim().trim_matches('"') == "-1"
+            })
+        });
+    AutoExplain {
         loaded,
-        off_for_every_login: off.readable,
-    })
+        off_for_every_login,
+    }
 }
 
 #[cfg(test)]

@@ -37,14 +37,7 @@ pub(super) fn check_trigger_sinks(
         };
         let (reach, written) =
             with_their_row_code(reach, catalog, protected, tenancys, Removals::Left);
-        let mut sinks: BTreeSet<String> = if reach.dynamic {
-            shared.iter().map(|s| (*s).to_owned()).collect()
-        } else {
-            written
-                .iter()
-                .filter_map(|name| shared.get(name.as_str()).map(|s| (*s).to_owned()))
-                .collect()
-        };
+        let mut sinks = shared_written(&reach, &written, &shared);
         if !reach.dynamic {
             report_probes(f, catalog, protected, o, t, &written, &sinks);
         }
@@ -135,6 +128,24 @@ pub(super) fn shared_tables<'a>(
         .map(String::as_str)
         .filter(|name| !protected.contains(*name))
         .collect()
+}
+
+/// The tables of `shared` that row code reaching `reach` writes (`written`, with the row code
+/// of what it writes): every one when it builds statements at run time.
+pub(super) fn shared_written(
+    reach: &Reach,
+    written: &BTreeSet<String>,
+    shared: &BTreeSet<&str>,
+) -> BTreeSet<String> {
+    if reach.dynamic {
+        shared.iter().map(|s| (*s).to_owned()).collect()
+    } else {
+        written
+            .iter()
+            .filter(|name| shared.contains(name.as_str()))
+            .cloned()
+            .collect()
+    }
 }
 
 /// A unique key answers whoever may insert a value whether it is there, rows it may not read
