@@ -1492,6 +1492,26 @@ const CASES: &[Case] = &[
         breaks: "CREATE OR REPLACE FUNCTION tenancy.trusted_session() RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp RETURN true",
         fix: "CREATE OR REPLACE FUNCTION tenancy.trusted_session() RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp RETURN (SELECT r.rolsuper OR NOT pg_has_role(r.oid, 'tenancy_app', 'MEMBER') FROM pg_roles r WHERE r.rolname = session_user)",
     },
+    // How the planner treats it counts too: a planner support function may put any
+    // expression in place of its calls, and its parallel safety where it may run.
+    Case {
+        id: "TEN072",
+        object: "function tenancy.trusted_session",
+        breaks: "ALTER FUNCTION tenancy.trusted_session() SUPPORT textlike_support",
+        fix: "CREATE OR REPLACE FUNCTION tenancy.trusted_session() RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp RETURN (SELECT r.rolsuper OR NOT pg_has_role(r.oid, 'tenancy_app', 'MEMBER') FROM pg_roles r WHERE r.rolname = session_user)",
+    },
+    Case {
+        id: "TEN072",
+        object: "function tenancy.trusted_session",
+        breaks: "ALTER FUNCTION tenancy.trusted_session() PARALLEL SAFE",
+        fix: "ALTER FUNCTION tenancy.trusted_session() PARALLEL UNSAFE",
+    },
+    Case {
+        id: "TEN072",
+        object: "function tenancy.current_principal",
+        breaks: "ALTER FUNCTION tenancy.current_principal() SUPPORT textlike_support",
+        fix: r"DO $$BEGIN EXECUTE regexp_replace(pg_get_functiondef('tenancy.current_principal()'::regprocedure), '\s+SUPPORT \S+', ''); END$$",
+    },
     // The readers every policy calls: whoever owns one may replace it, and one declared
     // IMMUTABLE is folded into a constant when a statement is planned, so that a plan cached
     // on a pooled connection keeps one tenant's id for the next.

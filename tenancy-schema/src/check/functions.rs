@@ -46,11 +46,12 @@ struct Stored {
     reviewed: bool,
 }
 
-/// How every version of the context readers runs (`STABLE`, as the invoker, no `SET`): each
-/// statement reads the context afresh. Declared `IMMUTABLE`, a reader is folded into a
-/// constant when a statement is planned, and a plan cached on a pooled connection keeps one
-/// tenant's id for the next tenant's transactions.
-const READER_RUNS: &str = "s | false | ";
+/// How every version of the context readers runs (`STABLE`, as the invoker, no planner support
+/// function, no `SET`): each statement reads the context afresh. Declared `IMMUTABLE`, a
+/// reader is folded into a constant when a statement is planned, and a plan cached on a pooled
+/// connection keeps one tenant's id for the next tenant's transactions; a support function
+/// may put any expression (another tenant's id) in place of a call.
+const READER_RUNS: &str = "s | false | - | ";
 
 #[derive(QueryableByName)]
 struct Applied {
@@ -66,17 +67,21 @@ struct Found {
 
 /// Everything that decides what a function does, as one text: its identity arguments, result,
 /// language, source (a `$$` body) or parsed body (`RETURN`, `BEGIN ATOMIC`), SECURITY DEFINER,
-/// volatility, strictness and `SET` options.
+/// volatility, strictness and `SET` options; and how the planner treats it: whether it may
+/// run in a parallel worker, its cost and rows, and its planner support function (which may
+/// put any expression in place of a call).
 const SHAPE: &str = "concat_ws(' | ', pg_get_function_identity_arguments(p.oid),
     pg_get_function_result(p.oid), l.lanname,
     regexp_replace(btrim(p.prosrc), '\\s+', ' ', 'g'),
     regexp_replace(btrim(coalesce(pg_get_function_sqlbody(p.oid), '')), '\\s+', ' ', 'g'),
     p.prosecdef::text, p.provolatile::text, p.proisstrict::text, p.proleakproof::text,
-    coalesce(p.proconfig::text, ''))";
+    coalesce(p.proconfig::text, ''), p.proparallel::text, p.procost::text, p.prorows::text,
+    p.prosupport::text)";
 
-/// What of a function's shape no version of the context readers changes ([`READER_RUNS`]).
-const RUNS: &str =
-    "concat_ws(' | ', p.provolatile::text, p.prosecdef::text, coalesce(p.proconfig::text, ''))";
+/// What of a function's shape no version of the context readers changes ([`READER_RUNS`]):
+/// volatility, SECURITY DEFINER, planner support function (`-`, none) and `SET` options.
+const RUNS: &str = "concat_ws(' | ', p.provolatile::text, p.prosecdef::text, p.prosupport::text,
+    coalesce(p.proconfig::text, ''))";
 
 /// The definitions of each `tenancy` function in `migrations` (in order), keyed by name: the
 /// last top-level `CREATE [OR REPLACE] FUNCTION tenancy.<name>(`, and the ones a function of
@@ -356,11 +361,11 @@ fn check_readers(f: &mut Findings, installed: &[Stored], o: &CheckOptions) {
                 f,
                 &s.name,
                 &format!(
-                    "declared to run otherwise than STABLE, as its caller, with no SET option ({}): declared IMMUTABLE, it is folded into a constant when a statement is planned, and a plan cached on a pooled connection keeps one tenant's id for the next tenant",
+                    "declared to run otherwise than STABLE, as its caller, with no planner support function and no SET option ({}): declared IMMUTABLE, it is folded into a constant when a statement is planned, and a plan cached on a pooled connection keeps one tenant's id for the next tenant; a support function may put any expression in place of its calls",
                     s.runs
                 ),
                 &format!(
-                    "ALTER FUNCTION tenancy.{}() STABLE SECURITY INVOKER RESET ALL",
+                    "ALTER FUNCTION tenancy.{}() STABLE SECURITY INVOKER RESET ALL (a SUPPORT function goes only with CREATE OR REPLACE FUNCTION, as the migration that last defines it writes it)",
                     s.name
                 ),
             );
