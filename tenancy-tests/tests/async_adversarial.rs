@@ -774,6 +774,9 @@ async fn the_system_connection_refuses_tenant_tables_anywhere_in_a_statement() {
             "SELECT string_agg(title, ',') AS title FROM posts",
             "UPDATE posts SET slug = slug RETURNING title",
             "SELECT name AS title FROM categories WHERE id IN (SELECT post_id FROM public.comments)",
+            // Code in a string, which no lexer reads.
+            "DO $$BEGIN RAISE EXCEPTION '%', (SELECT string_agg(title, ',') FROM posts); END$$",
+            "DO LANGUAGE plpgsql 'BEGIN UPDATE posts SET title = title || ''!''; END'",
         ] {
             let r = t
                 .system(async |sys| sys.load_sql::<_, Title>(diesel::sql_query(sql)).await)
@@ -784,6 +787,7 @@ async fn the_system_connection_refuses_tenant_tables_anywhere_in_a_statement() {
                     Err(Error::UnsafeSql(
                         SqlTextError::TenantTableOnSystemConnection(_)
                             | SqlTextError::QualifiedTenantTable { .. }
+                            | SqlTextError::DynamicSql(_)
                     ))
                 ),
                 "{run} {sql}: {:?}",

@@ -61,8 +61,11 @@ pub(crate) const DYNAMIC_SQL: &[&str] = &[
 pub(crate) const STATISTICS_VIEWS: &[&str] = &["pg_stats", "pg_stats_ext", "pg_stats_ext_exprs"];
 
 /// Refuses calls of [`DYNAMIC_SQL`] functions and references to [`STATISTICS_VIEWS`] in
-/// `tokens`.
+/// `tokens`, and statements whose code is a string ([`code_in_a_string`]).
 fn check_dynamic(tokens: &[Token]) -> Result<(), SqlTextError> {
+    if let Some(statement) = code_in_a_string(tokens) {
+        return Err(SqlTextError::DynamicSql(statement.to_owned()));
+    }
     for (i, token) in tokens.iter().enumerate() {
         if let Token::Ident { name, .. } = token
             && STATISTICS_VIEWS.contains(&name.as_str())
@@ -81,6 +84,40 @@ fn check_dynamic(tokens: &[Token]) -> Result<(), SqlTextError> {
         }
     }
     Ok(())
+}
+
+/// A statement whose code is a string, which no lexer reads as SQL: a `DO` block, and
+/// `CREATE FUNCTION` or `CREATE PROCEDURE` (whose body runs as whoever calls it later). Only
+/// raw SQL starts a statement; `ON CONFLICT .. DO` follows other words.
+fn code_in_a_string(tokens: &[Token]) -> Option<&'static str> {
+    let word = |i: usize| match tokens.get(i) {
+        Some(Token::Ident {
+            name,
+            quoted: false,
+        }) => Some(name.as_str()),
+        _ => None,
+    };
+    for (i, token) in tokens.iter().enumerate() {
+        if (i > 0 && tokens[i - 1] != Token::Punct(';')) || matches!(token, Token::Punct(';')) {
+            continue;
+        }
+        match word(i) {
+            Some("do") => return Some("DO"),
+            Some("create") => {
+                let mut j = i + 1;
+                while let Some(w) = word(j) {
+                    match w {
+                        "function" => return Some("CREATE FUNCTION"),
+                        "procedure" => return Some("CREATE PROCEDURE"),
+                        "or" | "replace" => j += 1,
+                        _ => break,
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The words that may stand in an `ARRAY[..]` constructor of tenancy's SQL: what joins and

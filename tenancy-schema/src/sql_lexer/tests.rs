@@ -516,6 +516,33 @@ fn dynamic_sql_and_escaped_identifiers_are_refused() {
     ));
     // A column or a string that merely contains the name is fine.
     assert!(names("SELECT 'query_to_xml', query_to_xml_count FROM t").is_ok());
+    // Code in a string: a DO block, a function's body.
+    for (statement, refused) in [
+        ("DO $$BEGIN PERFORM 1 FROM posts; END$$", "DO"),
+        ("/* c */ do language plpgsql 'BEGIN NULL; END'", "DO"),
+        ("; DO $$BEGIN NULL; END$$", "DO"),
+        (
+            "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1 FROM posts'",
+            "CREATE FUNCTION",
+        ),
+        (
+            "create procedure p() language sql as $$DELETE FROM posts$$",
+            "CREATE PROCEDURE",
+        ),
+    ] {
+        assert!(
+            matches!(names(statement), Err(SqlTextError::DynamicSql(ref s)) if s == refused),
+            "{statement}"
+        );
+    }
+    for statement in [
+        "INSERT INTO t (a) VALUES (1) ON CONFLICT (a) DO NOTHING",
+        "INSERT INTO t (a) VALUES (1) ON CONFLICT DO UPDATE SET a = 2",
+        r#"SELECT "do" FROM t"#,
+        "CREATE VIEW v AS SELECT 1",
+    ] {
+        assert!(names(statement).is_ok(), "{statement}");
+    }
     // Citus's functions that run a statement given as text on the node they run on.
     for call in [
         "SELECT citus_run_local_command('SELECT 1')",
