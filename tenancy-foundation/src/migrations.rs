@@ -28,6 +28,7 @@ pub const FOUNDATION: &[MigrationFiles] = &[
     files!("2026-12-05-130000_api_keys_found_by_prefix_and_hash"),
     files!("2026-12-05-140000_keys_act_for_active_members"),
     files!("2026-12-05-140100_user_principals_made_by_control_plane"),
+    files!("2026-12-07-010000_audit_log_goes_only_with_its_tenant"),
 ];
 
 /// The core's migrations and the foundation's.

@@ -900,6 +900,48 @@ fn mutations_emit_tracing_events_and_the_admin_hatch_is_audited() {
         "{}",
         rows[0].details
     );
+
+    // Nor can admin work take that record back, or the newest entries of a tenant's chain
+    // (which would still verify): entries go only with their tenant's row, and the control
+    // plane's chain never. The setting that names a purged tenant is anyone's to set.
+    let c = new_tenant(&t, "erase");
+    for (tenant, entries) in [
+        (
+            Uuid::nil(),
+            "action = 'admin.escape_hatch' AND details->>'reason' = 'test: audited escape hatch'",
+        ),
+        (
+            *c.tenant.as_uuid(),
+            "seq = (SELECT max(seq) FROM audit_log WHERE tenant_id = $1)",
+        ),
+    ] {
+        let erased = t.admin("test: erase audit entries", |conn| {
+            diesel::sql_query("SELECT set_config('tenancy.purge_tenant', $1::text, true)")
+                .bind::<diesel::sql_types::Uuid, _>(tenant)
+                .execute(conn)?;
+            diesel::sql_query(format!(
+                "DELETE FROM audit_log WHERE tenant_id = $1 AND {entries}"
+            ))
+            .bind::<diesel::sql_types::Uuid, _>(tenant)
+            .execute(conn)
+            .map_err(Error::from)
+        });
+        assert!(
+            erased
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("permission denied")),
+            "{tenant}: {erased:?}"
+        );
+    }
+    let rows: Vec<Details> = diesel::sql_query(
+        "SELECT details::text AS details FROM audit_log
+         WHERE tenant_id = '00000000-0000-0000-0000-000000000000' AND action = 'admin.escape_hatch'
+           AND details->>'reason' = 'test: audited escape hatch'",
+    )
+    .load(&mut owner())
+    .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(actions(c.tenant), ["tenant.create"]);
 }
 
 #[test]

@@ -265,7 +265,8 @@ pub fn purge_tenant(tenancy: &Tenancy, tenant: TenantId) -> Result<()> {
     }
     crate::control_plane(tenancy, "control plane: purge tenant", |conn| {
         let conn: &mut PgConnection = conn;
-        // The audit log's append-only trigger lets exactly this tenant's rows go.
+        // The audit log's append-only trigger lets exactly this tenant's rows go, and only
+        // as the cascade of its row's delete.
         diesel::sql_query("SELECT set_config('tenancy.purge_tenant', $1, true)")
             .bind::<diesel::sql_types::Text, _>(tenant.as_uuid().to_string())
             .execute(conn)?;

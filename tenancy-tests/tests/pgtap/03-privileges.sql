@@ -42,7 +42,7 @@ FROM (VALUES
   ('public', 'resource_acl',     ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']::name[]),
   ('public', 'api_keys',         ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']::name[]),
   ('public', 'api_key_usage',    ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']::name[]),
-  ('public', 'audit_log',        ARRAY['SELECT', 'INSERT', 'DELETE']::name[]),
+  ('public', 'audit_log',        ARRAY['SELECT', 'INSERT']::name[]),
   ('public', 'tenants',          ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']::name[]),
   ('public', 'role_permissions', ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']::name[]),
   ('public', 'users',            ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']::name[]),

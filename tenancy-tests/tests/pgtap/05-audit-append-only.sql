@@ -2,7 +2,7 @@
 -- tenancy_app, and BEFORE UPDATE/DELETE/TRUNCATE triggers (ENABLE ALWAYS) that refuse even the
 -- tables' owner and the BYPASSRLS admin role; appends are chained per tenant.
 BEGIN;
-SELECT plan(41);
+SELECT plan(44);
 
 CREATE FUNCTION pg_temp.id(name text) RETURNS uuid LANGUAGE sql IMMUTABLE
   RETURN CASE name
@@ -86,10 +86,11 @@ SELECT throws_ok(format($$DELETE FROM public.audit_log WHERE tenant_id = %L$$, p
                  'owner: purging tenant B does not allow deleting tenant A''s entries');
 SET LOCAL tenancy.purge_tenant = '';
 
--- 14-17: tenancy_admin (BYPASSRLS, holds DELETE for tenant purges) is refused as well.
+-- 14-17: tenancy_admin (BYPASSRLS) is refused as well; it holds no DELETE (a purge deletes
+-- the tenant's row, and the foreign key's cascade runs as the table's owner).
 SET LOCAL ROLE tenancy_admin;
 SELECT throws_ok($$DELETE FROM public.audit_log$$, '42501',
-                 'audit_log is append-only: DELETE is not allowed', 'tenancy_admin: DELETE is refused');
+                 'permission denied for table audit_log', 'tenancy_admin: DELETE is refused');
 SELECT throws_ok($$UPDATE public.audit_log SET action = 'pgtap.forged'$$, '42501',
                  'permission denied for table audit_log', 'tenancy_admin: UPDATE is refused');
 SELECT throws_ok($$TRUNCATE public.audit_log$$, '42501',
@@ -194,12 +195,27 @@ SELECT is_empty(
       AND polpermissive$$,
   'audit_log has no PERMISSIVE FOR ALL policy (which would cover UPDATE and DELETE)');
 
--- 40-41: a purge of a tenant (the documented exception) deletes that tenant's entries only.
+-- 40-44: a purge of a tenant (the documented exception) deletes that tenant's entries only,
+-- and only as the cascade of the tenant's own row: named in the setting, they still do not go
+-- one by one (the newest of a chain, which would then still verify).
 SET LOCAL tenancy.purge_tenant = 'b0000000-0000-4000-8000-0000000000b1';
-SELECT lives_ok(format($$DELETE FROM public.audit_log WHERE tenant_id = %L$$, pg_temp.id('tenant_b')),
-                'owner: deleting the entries of the tenant being purged works');
+SELECT throws_ok(format($$DELETE FROM public.audit_log WHERE tenant_id = %L AND seq = 1$$, pg_temp.id('tenant_b')),
+                 '42501', 'audit_log is append-only: DELETE is not allowed',
+                 'owner: the purged tenant''s entries do not go without its row');
+SELECT lives_ok(format($$DELETE FROM public.tenants WHERE id = %L$$, pg_temp.id('tenant_b')),
+                'owner: deleting the row of the tenant being purged takes its entries');
 SELECT results_eq($$SELECT DISTINCT tenant_id FROM public.audit_log WHERE action LIKE 'pgtap.%'$$,
                   ARRAY[pg_temp.id('tenant_a')], 'the purge left tenant A''s entries alone');
+-- The control plane's chain (the nil tenant `_default`) never goes: it holds the records of
+-- purges and of admin work.
+INSERT INTO audit_log (tenant_id, action, prev_hash, row_hash)
+VALUES ('00000000-0000-0000-0000-000000000000', 'pgtap.control_plane', '\x', '\x');
+SET LOCAL tenancy.purge_tenant = '00000000-0000-0000-0000-000000000000';
+SELECT throws_ok($$DELETE FROM public.tenants WHERE id = '00000000-0000-0000-0000-000000000000'$$,
+                 '42501', 'audit_log is append-only: DELETE is not allowed',
+                 'owner: the control plane''s chain does not go with the _default tenant');
+SELECT results_eq($$SELECT count(*)::int FROM public.audit_log WHERE action = 'pgtap.control_plane'$$,
+                  ARRAY[1], 'the control plane''s entry is still there');
 
 SELECT * FROM finish();
 ROLLBACK;
