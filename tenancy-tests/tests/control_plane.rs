@@ -2073,3 +2073,75 @@ fn member_changes_in_another_tenant_tell_nothing_of_it() {
     control::resume_tenant(&t, suspended.tenant).expect("resume");
     control::accept_invitation(&t, suspended.tenant, invited.principal).expect("accept");
 }
+
+/// A member made owner while an admin (who may change members, not owners) demotes or removes
+/// it: the admin's call waits for the promotion and is refused, where reading the role
+/// unlocked let it through and left the new owner a customer, or removed.
+#[test]
+fn a_member_made_owner_meanwhile_is_not_demoted_or_removed_by_an_admin() {
+    let t = tenancy(4);
+    for removing in [false, true] {
+        let a = new_tenant(&t, "promoted");
+        let joined = |label: &str, role: MemberRole| {
+            let invited = control::invite_member(
+                &t,
+                a.tenant,
+                Actor::Principal(a.owner_principal),
+                &format!("{}@example.test", unique(label)),
+                label,
+                role,
+            )
+            .unwrap();
+            control::accept_invitation(&t, a.tenant, invited.principal).unwrap();
+            invited
+        };
+        let admin = joined("admin", MemberRole::Admin).principal;
+        let member = joined("member", MemberRole::Member).user;
+        let promoted = std::sync::Barrier::new(2);
+        let by_admin = std::thread::scope(|s| {
+            // The owner's promotion, held open until the admin's call has read the role.
+            s.spawn(|| {
+                t.transaction_as(a.tenant, a.owner_principal, |tx| {
+                    tx.execute(
+                        diesel::sql_query(
+                            "UPDATE org_members SET role = 'owner' WHERE user_id = $1",
+                        )
+                        .bind::<diesel::sql_types::Uuid, _>(*member.as_uuid()),
+                    )?;
+                    promoted.wait();
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                    Ok::<_, Error>(())
+                })
+                .unwrap();
+            });
+            promoted.wait();
+            if removing {
+                control::remove_member(&t, a.tenant, admin, member)
+            } else {
+                control::change_member_role(&t, a.tenant, admin, member, MemberRole::Customer)
+            }
+        });
+        assert!(
+            matches!(by_admin, Err(Error::Forbidden { .. })),
+            "removing: {removing}: {by_admin:?}"
+        );
+        let now: Vec<(MemberRole, tenancy_foundation::models::MemberStatus)> = t
+            .transaction_as(a.tenant, a.owner_principal, |tx| {
+                use tenancy_foundation::schema::org_members;
+                tx.load(
+                    org_members::table
+                        .filter(org_members::user_id.eq(member))
+                        .select((org_members::role, org_members::status)),
+                )
+            })
+            .unwrap();
+        assert_eq!(
+            now,
+            [(
+                MemberRole::Owner,
+                tenancy_foundation::models::MemberStatus::Active
+            )],
+            "removing: {removing}"
+        );
+    }
+}

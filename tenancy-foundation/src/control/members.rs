@@ -82,11 +82,14 @@ pub fn change_member_role(
 ) -> Result<()> {
     let outcome = tenancy.transaction_as(tenant, by, |tx| {
         authz::require(tx, Permission::MembersManage)?;
+        // Locked until the transaction ends: a promotion to owner committed meanwhile would
+        // otherwise be demoted by a caller allowed to change members but not owners.
         let current: Option<MemberRole> = tx
             .load(
                 org_members::table
                     .filter(org_members::user_id.eq(user))
-                    .select(org_members::role),
+                    .select(org_members::role)
+                    .for_update(),
             )?
             .into_iter()
             .next();
@@ -140,7 +143,10 @@ pub fn remove_member(
                 org_members::table
                     .filter(org_members::user_id.eq(user))
                     .filter(org_members::status.ne(MemberStatus::Removed))
-                    .select((org_members::role, org_members::principal_id)),
+                    .select((org_members::role, org_members::principal_id))
+                    // Locked, as in `change_member_role`: an owner made meanwhile is not
+                    // removed by a caller who may not remove owners.
+                    .for_update(),
             )?
             .into_iter()
             .next()
