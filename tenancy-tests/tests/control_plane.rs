@@ -1346,9 +1346,11 @@ fn forbidden<T: std::fmt::Debug>(r: &Result<T, Error>) -> bool {
     matches!(r, Err(Error::Forbidden { .. }))
 }
 
-/// API keys act as their principal: issuing one needs `api_keys.manage` and may not hand out
-/// more than the issuer holds; revoking another principal's key needs it too, one's own not;
-/// removing a member revokes its keys.
+/// API keys act as their principal, with what it owns and what is shared with it: issuing
+/// one needs `api_keys.manage`; a user's key is its own, only a service principal gets keys
+/// from another principal, and not beyond the issuer's permissions; revoking another
+/// principal's key needs `api_keys.manage` too, one's own not; removing a member revokes its
+/// keys and those it issued.
 #[test]
 fn api_keys_never_act_beyond_their_issuer_or_outlive_a_membership() {
     use tenancy_foundation::api_keys::{self, MemoryRateLimiter, NewKeySpec};
@@ -1356,8 +1358,20 @@ fn api_keys_never_act_beyond_their_issuer_or_outlive_a_membership() {
     let t = tenancy(2);
     let c = new_tenant(&t, "keys");
     let (_, admin) = joined(&t, &c, "admin", MemberRole::Admin);
-    let (member_user, member_p) = joined(&t, &c, "member", MemberRole::Member);
+    let (manager_user, manager) = joined(&t, &c, "manager", MemberRole::Manager);
+    let (_, member_p) = joined(&t, &c, "member", MemberRole::Member);
     let (_, customer) = joined(&t, &c, "customer", MemberRole::Customer);
+    let service = PrincipalId::new_v7();
+    t.transaction(c.tenant, |tx| {
+        tx.execute(
+            diesel::sql_query(
+                "INSERT INTO principals (tenant_id, id, kind, display_name) \
+                 VALUES (tenancy.current_tenant(), $1, 'service', 'deploy bot')",
+            )
+            .bind::<diesel::sql_types::Uuid, _>(*service.as_uuid()),
+        )
+    })
+    .unwrap();
     let issue = |by: Option<PrincipalId>, for_: PrincipalId| {
         let run = |tx: &mut tenancy_schema::TenantTx<'_>| {
             api_keys::issue(tx, NewKeySpec::new(for_, "key"))
@@ -1367,13 +1381,26 @@ fn api_keys_never_act_beyond_their_issuer_or_outlive_a_membership() {
             None => t.transaction(c.tenant, run),
         }
     };
-    // Without api_keys.manage, without a principal, and beyond the issuer's permissions.
+    let not_theirs = |r: &Result<api_keys::IssuedKey, Error>| {
+        matches!(
+            r,
+            Err(Error::InvalidInput {
+                field: "principal",
+                ..
+            })
+        )
+    };
+    // Without api_keys.manage, without a principal.
     assert!(forbidden(&issue(Some(customer), customer)));
     assert!(forbidden(&issue(None, c.owner_principal)));
-    assert!(forbidden(&issue(Some(admin), c.owner_principal)));
-    // Within them.
+    // Another user's key would read what it owns and what is shared with it alone.
+    assert!(not_theirs(&issue(Some(admin), c.owner_principal)));
+    assert!(not_theirs(&issue(Some(admin), member_p)));
+    assert!(not_theirs(&issue(Some(c.owner_principal), manager)));
+    // Their own, and a service's.
     let owner_key = issue(Some(c.owner_principal), c.owner_principal).expect("own key");
-    let member_key = issue(Some(admin), member_p).expect("a member's key");
+    let manager_key = issue(Some(manager), manager).expect("own key");
+    let service_key = issue(Some(manager), service).expect("a service's key");
 
     // Another principal's key needs api_keys.manage; one's own does not.
     let revoke =
@@ -1381,13 +1408,17 @@ fn api_keys_never_act_beyond_their_issuer_or_outlive_a_membership() {
     assert!(forbidden(&revoke(customer, owner_key.id)));
     let limiter = MemoryRateLimiter::new();
     api_keys::verify(&t, owner_key.key.expose_secret(), &limiter).expect("owner key still works");
-    revoke(member_p, member_key.id).expect("a member revokes its own key");
-    let member_key = issue(Some(admin), member_p).expect("a member's key");
-    api_keys::verify(&t, member_key.key.expose_secret(), &limiter).expect("member key works");
+    revoke(manager, manager_key.id).expect("a manager revokes its own key");
+    let manager_key = issue(Some(manager), manager).expect("own key");
+    for key in [&manager_key, &service_key] {
+        api_keys::verify(&t, key.key.expose_secret(), &limiter).expect("key works");
+    }
 
-    // Removing the member revokes it.
-    control::remove_member(&t, c.tenant, admin, member_user).expect("remove");
-    assert!(api_keys::verify(&t, member_key.key.expose_secret(), &limiter).is_err());
+    // Removing the manager revokes its key, and the service's it issued (it holds the secret).
+    control::remove_member(&t, c.tenant, admin, manager_user).expect("remove");
+    for key in [&manager_key, &service_key] {
+        assert!(api_keys::verify(&t, key.key.expose_secret(), &limiter).is_err());
+    }
     api_keys::verify(&t, owner_key.key.expose_secret(), &limiter).expect("others' keys stay");
 }
 

@@ -134,14 +134,18 @@ fn random_hex<const N: usize>() -> std::result::Result<String, ApiKeyError> {
 /// `api_key.issue` audit row (ids and prefix, never the secret). The returned
 /// [`IssuedKey::key`] is the only copy of the key text.
 ///
-/// The transaction's principal needs `api_keys.manage`, and a key for another principal
-/// acts as that principal: it may not hold a permission the issuer lacks (an admin cannot
-/// mint a key that acts as an owner).
+/// The transaction's principal needs `api_keys.manage`. A key acts as its principal, with
+/// what it owns and what is shared with it: a user's key is issued by the user, and only a
+/// service principal gets keys from another principal, which may not hold a permission the
+/// issuer lacks (an admin cannot mint a key that acts as an owner). Removing the issuer from
+/// the tenant revokes the keys it issued ([`crate::control::remove_member`]): it holds their
+/// secrets.
 ///
 /// # Errors
 /// [`Error::InvalidInput`] for a blank or too long name, bad scopes, a zero or too large rate
-/// limit, a principal that does not exist in this tenant, or a user's principal that is not an
-/// active member (a pending invitation, a removed member; nothing written);
+/// limit, a principal that does not exist in this tenant, a user's principal that is not an
+/// active member (a pending invitation, a removed member; nothing written), or another
+/// user's or a team's principal;
 /// [`Error::Forbidden`] without `api_keys.manage` or for a principal that holds more than the
 /// issuer;
 /// [`ApiKeyError::RandomUnavailable`] when the OS random source fails; database errors.
@@ -198,6 +202,21 @@ pub fn issue(tx: &mut TenantTx<'_>, spec: NewKeySpec) -> Result<IssuedKey> {
         return Err(invalid(
             "principal",
             format!("{principal} is not an active member of this tenant"),
+        ));
+    }
+    // A key acts as its principal, with whatever is shared with it alone, not only with its
+    // role: a user's or a team's key issued by someone else would let the issuer read
+    // their own resources, and those shared with them. Only services get keys from others.
+    if tx.principal() != Some(principal) && kind != PrincipalKind::Service {
+        return Err(invalid(
+            "principal",
+            format!(
+                "{principal} is a {} principal: only a service principal gets keys from another principal (a key acts as its principal, with what it owns and what is shared with it); a user issues its own",
+                match kind {
+                    PrincipalKind::Team => "team",
+                    _ => "user",
+                }
+            ),
         ));
     }
     if tx.principal() != Some(principal) {

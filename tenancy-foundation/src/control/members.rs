@@ -7,8 +7,8 @@ use super::outsider::as_seen_by;
 use crate::audit::{self, AuditEvent};
 use crate::authz::{self, Permission};
 use crate::models::{ApiKeyStatus, MemberRole, MemberStatus, PrincipalKind};
-use crate::schema::{api_keys, org_members, principals};
-use crate::{Error, MembershipId, PrincipalId, Result, Tenancy, TenantId, UserId};
+use crate::schema::{api_keys, audit_log, org_members, principals};
+use crate::{ApiKeyId, Error, MembershipId, PrincipalId, Result, Tenancy, TenantId, UserId};
 
 /// Inserts a principal of kind `user` and its membership; returns both ids.
 pub(super) fn add_member(
@@ -125,7 +125,8 @@ fn members_manage() -> Error {
 }
 
 /// Removes a member (soft: status `removed`; the principal and its history stay) and revokes
-/// the API keys of its principal, which would otherwise still act as it. Needs
+/// the API keys of its principal, which would otherwise still act as it, and those it issued
+/// for service principals, whose secrets it holds. Needs
 /// `members.manage`; removing an owner needs `tenant.delete`, which only owners hold.
 ///
 /// # Errors
@@ -166,9 +167,25 @@ pub fn remove_member(
         if n == 0 {
             return Err(Error::NotFound { entity: "member" });
         }
+        // Its own keys, and those it issued for service principals: it holds their secrets.
+        // The audit log, which no one may change, says which it issued.
+        let issued: Vec<ApiKeyId> = tx
+            .load::<_, serde_json::Value>(
+                audit_log::table
+                    .filter(audit_log::action.eq("api_key.issue"))
+                    .filter(audit_log::actor_principal_id.eq(principal))
+                    .select(audit_log::details),
+            )?
+            .iter()
+            .filter_map(|details| details.get("api_key_id")?.as_str()?.parse().ok())
+            .collect();
         let revoked = tx
             .update(api_keys::table)
-            .filter(api_keys::principal_id.eq(principal))
+            .filter(
+                api_keys::principal_id
+                    .eq(principal)
+                    .or(api_keys::id.eq_any(issued)),
+            )
             .filter(api_keys::status.eq(ApiKeyStatus::Active))
             .set(api_keys::status.eq(ApiKeyStatus::Revoked))
             .execute()?;
