@@ -877,23 +877,19 @@ fn mutations_emit_tracing_events_and_the_admin_hatch_is_audited() {
         #[diesel(sql_type = Text)]
         details: String,
     }
-    let rows: Vec<Details> = diesel::sql_query(
-        "SELECT details::text AS details FROM audit_log
-         WHERE tenant_id = '00000000-0000-0000-0000-000000000000' AND action = 'admin.escape_hatch'
-           AND details->>'reason' = 'test: audited escape hatch'",
-    )
-    .load(&mut owner())
-    .unwrap();
-    assert!(rows.is_empty());
+    let hatch_rows = || -> Vec<Details> {
+        diesel::sql_query(
+            "SELECT details::text AS details FROM audit_log
+             WHERE tenant_id = '00000000-0000-0000-0000-000000000000' AND action = 'admin.escape_hatch'
+               AND details->>'reason' = 'test: audited escape hatch'",
+        )
+        .load(&mut owner())
+        .unwrap()
+    };
+    assert!(hatch_rows().is_empty());
     t.admin("test: audited escape hatch", |_| Ok::<_, Error>(()))
         .unwrap();
-    let rows: Vec<Details> = diesel::sql_query(
-        "SELECT details::text AS details FROM audit_log
-         WHERE tenant_id = '00000000-0000-0000-0000-000000000000' AND action = 'admin.escape_hatch'
-           AND details->>'reason' = 'test: audited escape hatch'",
-    )
-    .load(&mut owner())
-    .unwrap();
+    let rows = hatch_rows();
     assert_eq!(rows.len(), 1);
     assert!(
         rows[0].details.contains("control_plane.rs"),
@@ -933,14 +929,7 @@ fn mutations_emit_tracing_events_and_the_admin_hatch_is_audited() {
             "{tenant}: {erased:?}"
         );
     }
-    let rows: Vec<Details> = diesel::sql_query(
-        "SELECT details::text AS details FROM audit_log
-         WHERE tenant_id = '00000000-0000-0000-0000-000000000000' AND action = 'admin.escape_hatch'
-           AND details->>'reason' = 'test: audited escape hatch'",
-    )
-    .load(&mut owner())
-    .unwrap();
-    assert_eq!(rows.len(), 1);
+    assert_eq!(hatch_rows().len(), 1);
     assert_eq!(actions(c.tenant), ["tenant.create"]);
 }
 
