@@ -235,7 +235,8 @@ fn issue_rejects_bad_specs_and_foreign_principals() {
     ];
     for spec in bad {
         let shown = format!("{spec:?}");
-        let result = tenancy.transaction(seed.tenant, |tx| api_keys::issue(tx, spec));
+        let result =
+            tenancy.transaction_as(seed.tenant, seed.principal, |tx| api_keys::issue(tx, spec));
         assert!(
             matches!(result, Err(Error::InvalidInput { .. })),
             "{shown:.200}: {result:?}"

@@ -1379,8 +1379,9 @@ fn api_keys_never_act_beyond_their_issuer_or_outlive_a_membership() {
             })
         )
     };
-    // Without api_keys.manage, without a principal.
+    // Without api_keys.manage (for a principal that exists or not: alike), without a principal.
     assert!(forbidden(&issue(Some(customer), customer)));
+    assert!(forbidden(&issue(Some(customer), PrincipalId::new_v7())));
     assert!(forbidden(&issue(None, c.owner_principal)));
     // Another user's key would read what it owns and what is shared with it alone.
     assert!(not_theirs(&issue(Some(admin), c.owner_principal)));

@@ -174,6 +174,9 @@ pub fn issue(tx: &mut TenantTx<'_>, spec: NewKeySpec) -> Result<IssuedKey> {
             }
         },
     };
+    // Before anything is looked up: without the permission, whether a principal exists here
+    // is none of the caller's business.
+    authz::require(tx, Permission::ApiKeysManage)?;
     let kind: Option<PrincipalKind> = tx
         .load(
             principals::table
@@ -187,7 +190,6 @@ pub fn issue(tx: &mut TenantTx<'_>, spec: NewKeySpec) -> Result<IssuedKey> {
             format!("{principal} is not a principal of this tenant"),
         ));
     };
-    authz::require(tx, Permission::ApiKeysManage)?;
     // A key acts as its principal, and a user's principal acts only as an active member: a
     // key for a pending invitation would accept it for the user (and carry, once accepted,
     // whatever the invitation grants, an owner's rights included); one for a removed member
