@@ -11,9 +11,7 @@
 use diesel::connection::TransactionManagerStatus;
 use diesel::sql_types::BigInt;
 use diesel_async::pooled_connection::PoolableConnection;
-use diesel_async::{
-    AnsiTransactionManager, AsyncConnection, AsyncPgConnection, TransactionManager,
-};
+use diesel_async::{AnsiTransactionManager, AsyncPgConnection, TransactionManager};
 
 use crate::pipeline::TxState;
 
@@ -71,6 +69,15 @@ pub(crate) struct SessionManager {
 /// otherwise.
 const READ_ONLY_OUTSIDE_TRANSACTIONS: &str = "-c default_transaction_read_only=on";
 
+/// The start-up option that has the server look, every 200 ms while a statement runs, whether
+/// the client is still there, and end the statement when it is not. A dropped request's
+/// connection is closed ([`cancel_running`] also asks the server to cancel it, but a cancel
+/// that arrives while the session still reads the statement's messages is lost), and without
+/// it the statement would run to its end, holding its locks, on a session the pool no longer
+/// counts. PostgreSQL 14 and later know it; an older server refuses the option, and the
+/// connection is opened without it.
+const CHECK_CLIENT: &str = "-c client_connection_check_interval=200";
+
 /// A pooled connection, its tenancy session number (0 on the admin login, which has none) and
 /// whether a transaction on it may still be open.
 pub(crate) struct SessionConn {
@@ -96,19 +103,44 @@ impl SessionConn {
     }
 }
 
-/// Connects to `url` with [`READ_ONLY_OUTSIDE_TRANSACTIONS`] added to the start-up options
-/// the URL may already carry.
-async fn establish_read_only(url: &str) -> Result<AsyncPgConnection, diesel::ConnectionError> {
-    let mut config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
+/// Connects to `url` with [`CHECK_CLIENT`] (without it where the server does not know it)
+/// and, when `read_only`, [`READ_ONLY_OUTSIDE_TRANSACTIONS`] added to the start-up options the
+/// URL may already carry.
+async fn establish(
+    url: &str,
+    read_only: bool,
+) -> Result<AsyncPgConnection, diesel::ConnectionError> {
+    let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
         diesel::ConnectionError::InvalidConnectionUrl(e.to_string())
     })?;
-    let options = match config.get_options() {
-        Some(given) if !given.trim().is_empty() => {
-            format!("{given} {READ_ONLY_OUTSIDE_TRANSACTIONS}")
+    match establish_with(config.clone(), true, read_only).await {
+        Err(diesel::ConnectionError::BadConnection(e))
+            if e.contains("client_connection_check_interval") =>
+        {
+            establish_with(config, false, read_only).await
         }
-        _ => READ_ONLY_OUTSIDE_TRANSACTIONS.to_owned(),
-    };
-    config.options(&options);
+        other => other,
+    }
+}
+
+async fn establish_with(
+    mut config: tokio_postgres::Config,
+    check_client: bool,
+    read_only: bool,
+) -> Result<AsyncPgConnection, diesel::ConnectionError> {
+    let added = [
+        check_client.then_some(CHECK_CLIENT),
+        read_only.then_some(READ_ONLY_OUTSIDE_TRANSACTIONS),
+    ];
+    let options: Vec<&str> = config
+        .get_options()
+        .filter(|given| !given.trim().is_empty())
+        .into_iter()
+        .chain(added.into_iter().flatten())
+        .collect();
+    if !options.is_empty() {
+        config.options(options.join(" "));
+    }
     let (client, connection) = config
         .connect(tokio_postgres::NoTls)
         .await
@@ -141,11 +173,7 @@ impl bb8::ManageConnection for SessionManager {
     type Error = PoolError;
 
     async fn connect(&self) -> Result<SessionConn, PoolError> {
-        let mut conn = if self.read_only_outside_transactions {
-            establish_read_only(&self.url).await?
-        } else {
-            AsyncPgConnection::establish(&self.url).await?
-        };
+        let mut conn = establish(&self.url, self.read_only_outside_transactions).await?;
         let session = if self.open_session {
             open_session(&mut conn, self.read_only_outside_transactions)
                 .await
@@ -182,10 +210,11 @@ impl bb8::ManageConnection for SessionManager {
 }
 
 /// Asks the server to cancel what `conn`'s session may still be running, as the connection is
-/// closed: PostgreSQL notices a closed socket only when the running statement ends, so a
-/// statement of a dropped request (a `pg_sleep`, a wait on a row lock) would otherwise run on,
-/// holding its locks and a server connection outside the pool's count, and a client that
-/// drops requests in a loop would fill the server's connection slots for every tenant. The
+/// closed: PostgreSQL notices a closed socket only when the running statement ends (or, with
+/// [`CHECK_CLIENT`], at its next look), so a statement of a dropped request (a `pg_sleep`, a
+/// wait on a row lock) would otherwise run on, holding its locks and a server connection
+/// outside the pool's count, and a client that drops requests in a loop would fill the
+/// server's connection slots for every tenant. The
 /// request goes out on a connection of its own, from a task of the current runtime (none
 /// without one); cancelling a session that already finished is no error, and nothing else
 /// runs on this one any more.

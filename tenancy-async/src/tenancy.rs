@@ -480,6 +480,20 @@ impl AsyncTenancy {
     /// [`Error::Component`] with a [`PoolError`] when not every connection can be checked
     /// out; database errors.
     pub async fn inspect_sessions(&self) -> Result<Vec<SessionState>, Error> {
+        // As the synchronous one: a connection the server closed while it sat in the pool
+        // holds no session to inspect; the next attempt has another in its place.
+        let mut stale = 0;
+        loop {
+            match self.inspect_each_session().await {
+                Err(Error::Query(e)) if is_connection_loss(&e) && stale < self.max_size => {
+                    stale += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn inspect_each_session(&self) -> Result<Vec<SessionState>, Error> {
         #[derive(diesel::QueryableByName)]
         struct Open {
             #[diesel(sql_type = diesel::sql_types::Bool)]

@@ -512,6 +512,17 @@ async fn sessions_the_server_kills_leave_nothing_behind() {
         .expect("terminate");
         assert!(killed.n >= 1, "{label}");
         tokio::time::sleep(Duration::from_millis(200)).await;
+        // The inspection right after answers for the connections that take their place (it
+        // failed on the first killed one).
+        assert_async_sessions_clean(&t, &label).await;
+        let killed: Killed = diesel::sql_query(format!(
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+             WHERE application_name = '{name}'"
+        ))
+        .get_result(&mut rls.owner())
+        .expect("terminate");
+        assert!(killed.n >= 1, "{label}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
         let mut failures = Vec::new();
         for _ in 0..4 {
             match t
@@ -1047,7 +1058,9 @@ async fn titles_in(tx: &mut tenancy_async::AsyncTenantTx<'_>) -> Result<(), Erro
 /// closed socket only once the statement ends, so without a cancel the statement would run on
 /// with its row locks, on a server connection the pool no longer counts, and a client dropping
 /// requests in a loop would fill the server's connection slots for every tenant. Each dropped
-/// request's statement is cancelled as its connection is closed.
+/// request's statement is cancelled as its connection is closed, and, where the cancel
+/// arrives while the session still reads the statement (dropped within a few milliseconds),
+/// the server's own look for its client (`client_connection_check_interval`) ends it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_requests_statement_ends_with_its_connection() {
     #[derive(QueryableByName)]
@@ -1077,6 +1090,40 @@ async fn a_dropped_requests_statement_ends_with_its_connection() {
                         .await
                         .is_err()
                 );
+            }
+            // Dropped anywhere in their first milliseconds, eight at a time.
+            for round in 0..40_u64 {
+                let requests = (0..8_u64).map(|i| {
+                    let request = t.transaction(a, async |tx| {
+                        tx.update(posts::table)
+                            .filter(posts::id.eq(1))
+                            .set(posts::title.eq("a one"))
+                            .execute()
+                            .await?;
+                        tx.execute(diesel::sql_query("SELECT pg_sleep(30)")).await?;
+                        Ok::<_, Error>(())
+                    });
+                    tokio::time::timeout(
+                        Duration::from_micros((round * 8 + i) * 757 % 6000),
+                        request,
+                    )
+                });
+                let mut pending: Vec<_> = requests.map(Box::pin).collect();
+                std::future::poll_fn(|cx| {
+                    pending.retain_mut(|request| match request.as_mut().poll(cx) {
+                        std::task::Poll::Ready(dropped) => {
+                            assert!(dropped.is_err(), "{label}: a request ran to its end");
+                            false
+                        }
+                        std::task::Poll::Pending => true,
+                    });
+                    if pending.is_empty() {
+                        std::task::Poll::Ready(())
+                    } else {
+                        std::task::Poll::Pending
+                    }
+                })
+                .await;
             }
             // Cancels travel on connections of their own: wait for the backends to go.
             let mut owner = rls.owner();

@@ -41,6 +41,43 @@ struct Pid {
     pid: i32,
 }
 
+/// Idle pooled connections the server closes (`pg_terminate_backend`, a restart, an idle
+/// timeout): the inspection of every pooled session answers for the connections that take
+/// their place, where it failed on each closed one in turn.
+#[test]
+fn the_inspection_answers_after_the_server_closes_idle_pooled_connections() {
+    let f = common::fixture();
+    let name = format!("inspect{}", uuid::Uuid::now_v7().simple());
+    let separator = if f.login_url.contains('?') { '&' } else { '?' };
+    let t =
+        f.db.tenancy_builder(&format!(
+            "{}{separator}application_name={name}",
+            f.login_url
+        ))
+        .expect("admin login")
+        .max_size(2)
+        .config(tenancy_foundation::config())
+        .build()
+        .expect("pool");
+    assert_eq!(t.inspect_sessions().expect("inspect").len(), 2);
+    #[derive(QueryableByName)]
+    struct Killed {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let killed: Killed = diesel::sql_query(format!(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+         WHERE application_name = '{name}'"
+    ))
+    .get_result(&mut owner())
+    .expect("terminate");
+    assert_eq!(killed.n, 2);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let sessions = t.inspect_sessions().expect("inspect after the kill");
+    assert_eq!(sessions.len(), 2);
+    assert!(sessions.iter().all(|s| s.is_clean()), "{sessions:?}");
+}
+
 /// Pool hygiene: `pg_terminate_backend` on the pool's only connection while a tenant transaction is
 /// open: the transaction fails with an error (no panic), nothing of it is committed, the pool
 /// replaces the connection, and the next transaction neither inherits a tenant nor loses what

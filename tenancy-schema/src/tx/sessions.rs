@@ -84,6 +84,23 @@ impl Tenancy {
     /// # Errors
     /// [`Error::Pool`] when not every connection can be checked out; database errors.
     pub fn inspect_sessions(&self) -> Result<Vec<SessionState>, Error> {
+        // A connection the server closed while it sat in the pool holds no session to
+        // inspect: it goes with this attempt's checkouts (the pool drops a broken connection)
+        // and the next attempt opens another in its place.
+        let mut stale = 0;
+        loop {
+            match self.inspect_each_session() {
+                Err(Error::Query(e))
+                    if super::is_connection_loss(&e) && stale < self.app.max_size() =>
+                {
+                    stale += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn inspect_each_session(&self) -> Result<Vec<SessionState>, Error> {
         let mut held = Vec::new();
         for _ in 0..self.app.max_size() {
             held.push(self.app.get()?);
