@@ -69,6 +69,7 @@ mod tests {
         DerivedTable {
             table: table.to_owned(),
             tenant_scoped: tenant,
+            tenant_column: None,
             indexes: vec![vec!["created_at".to_owned()]],
             uniques: vec![vec!["name".to_owned()]],
             foreign_keys: vec![("project_id".to_owned(), "projects".to_owned())],
@@ -93,5 +94,24 @@ mod tests {
         );
         // Running it on its own output changes nothing.
         assert_eq!(classify(&once, &classes), once);
+    }
+
+    #[test]
+    fn a_tenant_column_named_otherwise_is_written_out() {
+        let printed = "diesel::table! {\n    widgets (account_id, id) {\n        account_id -> Uuid,\n    }\n}\n";
+        let widgets = DerivedTable {
+            tenant_column: Some("account_id".to_owned()),
+            indexes: Vec::new(),
+            uniques: Vec::new(),
+            foreign_keys: Vec::new(),
+            ..derived("widgets", true)
+        };
+        let classified = classify(printed, &[widgets]);
+        assert!(
+            classified.starts_with(
+                "#[tenancy_schema::tenant_scoped(tenant_column = account_id)]\ndiesel::table! {"
+            ),
+            "{classified}"
+        );
     }
 }

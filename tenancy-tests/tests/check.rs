@@ -1852,7 +1852,7 @@ fn a_restrictive_policy_without_with_check_checks_new_rows_with_using() {
 /// that cannot be set off (RESTRICT), or one from the tenants table is not TEN044; the same
 /// key made to cascade from a global row the application role may delete is.
 #[test]
-fn only_a_cascade_a_tenant_can_set_off_across_tenants_is_reported() {
+fn only_a_referential_action_a_tenant_can_set_off_across_tenants_is_reported() {
     let (_db, mut conn) = fresh();
     create_gadgets(&mut conn);
     let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
@@ -1866,6 +1866,20 @@ fn only_a_cascade_a_tenant_can_set_off_across_tenants_is_reported() {
          GRANT DELETE, UPDATE ON plans TO tenancy_app;",
     )
     .unwrap();
+    // A key that refuses tells the tenant whose delete or update it refuses that other
+    // tenants' rows point at the plan.
+    let r = report(&mut conn, &reg, &options);
+    let refusals: Vec<_> = r.findings.iter().filter(|f| f.id == "TEN044").collect();
+    assert_eq!(refusals.len(), 2, "{:#?}", r.findings);
+    assert!(
+        refusals
+            .iter()
+            .all(|f| f.object == "foreign key gadgets_plan_fk on gadgets"
+                && f.message.contains("learns whether other tenants use it")),
+        "{refusals:#?}"
+    );
+    conn.batch_execute("REVOKE DELETE, UPDATE ON plans FROM tenancy_app")
+        .unwrap();
     let r = report(&mut conn, &reg, &options);
     assert!(
         !r.findings.iter().any(|f| f.id == "TEN044"),
@@ -1873,7 +1887,8 @@ fn only_a_cascade_a_tenant_can_set_off_across_tenants_is_reported() {
         r.findings
     );
     conn.batch_execute(
-        "ALTER TABLE gadgets DROP CONSTRAINT gadgets_plan_fk,
+        "GRANT DELETE ON plans TO tenancy_app;
+         ALTER TABLE gadgets DROP CONSTRAINT gadgets_plan_fk,
            ADD CONSTRAINT gadgets_plan_fk FOREIGN KEY (plan_id) REFERENCES plans ON DELETE SET NULL",
     )
     .unwrap();
@@ -5798,4 +5813,84 @@ fn row_code_of_a_global_table_that_copies_tenant_rows_is_reported() {
         "{:#?}",
         fixed.findings
     );
+}
+
+/// `widgets` of an application whose tenants' rows carry `account_id`, declared global as
+/// `tenancy print-schema` once wrote it for any table without `tenant_id`.
+static ACCOUNT_WIDGETS_AS_GLOBAL: TableManifest = TableManifest {
+    table: "widgets",
+    kind: TableKind::Global,
+    tenant_column: None,
+    primary_key: &["account_id", "id"],
+    indexes: &[],
+    uniques: &[],
+    foreign_keys: &[],
+    columns: &["account_id", "id", "name"],
+    column_types: &["Uuid", "Uuid", "Text"],
+};
+
+/// A tenant column named otherwise (`account_id REFERENCES tenants`) makes a tenant table
+/// whatever the code declares it: `print-schema` classifies it so, a `#[global_table]`
+/// declaration is a conflict, and a copy that kept the column, without a key to say whose
+/// rows it holds, is checked as a tenant table too. Each was a leak the check did not report
+/// (typed queries of a table declared global read every tenant's rows).
+#[test]
+fn tables_whose_tenant_column_is_named_otherwise_are_tenant_tables_whatever_the_code_says() {
+    let (_db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    conn.batch_execute(
+        "CREATE TABLE widgets (account_id uuid NOT NULL REFERENCES tenants (id), \
+           id uuid NOT NULL DEFAULT gen_random_uuid(), name text NOT NULL, PRIMARY KEY (account_id, id)); \
+         GRANT SELECT ON widgets TO tenancy_app; \
+         CREATE TABLE widget_exports (account_id uuid NOT NULL, name text NOT NULL); \
+         GRANT SELECT ON widget_exports TO tenancy_app; \
+         CREATE TABLE tenant_profiles (id uuid PRIMARY KEY REFERENCES tenants (id), billing text); \
+         GRANT SELECT ON tenant_profiles TO tenancy_app; \
+         CREATE TABLE labels (id uuid PRIMARY KEY, name text NOT NULL); \
+         GRANT SELECT ON labels TO tenancy_app; \
+         CREATE TABLE feed_store (owner uuid, name text); \
+         CREATE VIEW widget_feed AS SELECT owner AS tenant_id, name FROM feed_store; \
+         GRANT SELECT ON widget_feed TO tenancy_app;",
+    )
+    .unwrap();
+    let options = CheckOptions::default();
+    let derived = check::derive_classification(&mut conn, &options).unwrap();
+    let widgets = derived.iter().find(|d| d.table == "widgets").unwrap();
+    assert_eq!(
+        widgets.attribute(),
+        "#[tenancy_schema::tenant_scoped(tenant_column = account_id)]"
+    );
+    assert!(
+        !derived
+            .iter()
+            .find(|d| d.table == "labels")
+            .unwrap()
+            .tenant_scoped
+    );
+
+    let r = report(
+        &mut conn,
+        &registry(&[
+            &GADGETS_MANIFEST,
+            &PARTS_MANIFEST,
+            &PLANS_MANIFEST,
+            &ACCOUNT_WIDGETS_AS_GLOBAL,
+        ]),
+        &options,
+    );
+    for (id, object) in [
+        ("TEN051", "table widgets"),
+        ("TEN010", "table widgets"),
+        ("TEN010", "table widget_exports"),
+        ("TEN010", "table tenant_profiles"),
+    ] {
+        assert!(present(&r, id, object), "{id} {object}: {:#?}", r.findings);
+    }
+    // One row per tenant names nobody else's tenant: a global table with an `id` stays
+    // what it was (no model classifies it).
+    assert!(!present(&r, "TEN010", "table labels"), "{:#?}", r.findings);
+    assert!(present(&r, "TEN054", "table labels"), "{:#?}", r.findings);
+    // A view of the checked schema that calls a column `tenant_id` is not therefore some
+    // other rule's: what it shows is placed by no rule.
+    assert!(present(&r, "TEN054", "view widget_feed"), "{:#?}", r.findings);
 }

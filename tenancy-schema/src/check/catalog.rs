@@ -1396,7 +1396,9 @@ SELECT CASE WHEN c.relnamespace = $1::regnamespace THEN c.relname::text ELSE c.o
        ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k (n, o)
              JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
        con.confrelid::regclass::text AS target,
-       e.event || ' ' || CASE e.action WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' ELSE 'SET DEFAULT' END AS action,
+       e.event || ' ' || CASE e.action WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL'
+                                       WHEN 'd' THEN 'SET DEFAULT' WHEN 'r' THEN 'RESTRICT'
+                                       ELSE 'NO ACTION' END AS action,
        e.privilege,
        ARRAY(SELECT r.name FROM unnest($4::text[]) r (name)
              WHERE CASE e.privilege
@@ -1412,7 +1414,9 @@ CROSS JOIN LATERAL (VALUES ('ON DELETE', con.confdeltype, 'DELETE'),
                            ('ON UPDATE', con.confupdtype, 'UPDATE')) e (event, action, privilege)
 WHERE con.contype = 'f' AND con.conparentid = 0
   AND ns.nspname NOT IN ('pg_catalog', 'information_schema') AND ns.nspname !~ '^pg_'
-  AND e.action IN ('c', 'n', 'd')
+  -- RESTRICT and NO ACTION too: the key's error answers whether another tenant's rows point
+  -- at the row.
+  AND e.action IN ('c', 'n', 'd', 'r', 'a')
   -- A tenant table: the tenant column, or a column named otherwise that is a key of its own
   -- into the tenants table (`org_id REFERENCES tenants`).
   AND (EXISTS (SELECT FROM pg_attribute a

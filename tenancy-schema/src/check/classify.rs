@@ -1,6 +1,8 @@
-//! The classification a database implies: a table with the tenant column is tenant-scoped,
-//! with the indexes, unique keys and composite foreign keys led by that column; any other is
-//! global. What `tenancy print-schema` writes onto `diesel print-schema`'s output, so that an
+//! The classification a database implies: a table whose rows belong to tenants (the tenant
+//! column, a column named otherwise with a foreign key to the tenants table, a foreign key
+//! that carries a tenant table's tenant column: what `tenancy check` checks as tenant tables)
+//! is tenant-scoped, with the indexes, unique keys and composite foreign keys led by that
+//! column; any other is global. What `tenancy print-schema` writes onto `diesel print-schema`'s output, so that an
 //! application's `schema.rs` is classified without a hand-written patch.
 
 use diesel::{PgConnection, QueryResult};
@@ -13,8 +15,10 @@ use super::catalog::load_catalog;
 pub struct DerivedTable {
     /// The table's name.
     pub table: String,
-    /// Whether it has the tenant column (else it is global).
+    /// Whether its rows belong to tenants (else it is global).
     pub tenant_scoped: bool,
+    /// Its tenant column, when it is not the configured one (`org_id REFERENCES tenants`).
+    pub tenant_column: Option<String>,
     /// Indexes led by the tenant column: their other columns, by index name.
     pub indexes: Vec<Vec<String>>,
     /// Unique keys led by the tenant column, besides the primary key: their other columns.
@@ -31,6 +35,11 @@ impl DerivedTable {
             return "#[tenancy_schema::global_table]".to_owned();
         }
         let mut options: Vec<String> = Vec::new();
+        options.extend(
+            self.tenant_column
+                .iter()
+                .map(|column| format!("tenant_column = {column}")),
+        );
         options.extend(
             self.uniques
                 .iter()
@@ -69,21 +78,25 @@ pub fn derive_classification(
         whole_schema: true,
     };
     let catalog = load_catalog(conn, options, &vetted)?;
-    let tenant = options.tenant_column.as_str();
+    let tenant_tables = super::runner::tenant_tables(&catalog, &[], options);
     let mut out = Vec::new();
     for table in catalog.tables.keys() {
         if table.starts_with("__diesel_schema_migrations") {
             continue;
         }
-        let tenant_scoped = catalog.has_tenant_column(table, options);
+        let tenant = tenant_tables.get(table).map(String::as_str);
+        let tenant_scoped = tenant.is_some();
         let mut derived = DerivedTable {
             table: table.clone(),
             tenant_scoped,
+            tenant_column: tenant
+                .filter(|c| *c != options.tenant_column)
+                .map(str::to_owned),
             indexes: Vec::new(),
             uniques: Vec::new(),
             foreign_keys: Vec::new(),
         };
-        if tenant_scoped {
+        if let Some(tenant) = tenant {
             let mut keys: Vec<_> = catalog
                 .keys
                 .get(table)

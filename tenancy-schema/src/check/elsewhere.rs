@@ -11,17 +11,34 @@ use super::CheckOptions;
 use super::catalog::Catalog;
 use super::report::Findings;
 
-/// Finds, among a table's columns, one named like a tenant column: the configured one, or one
-/// a tenant table of the checked schema uses.
+/// The names of tenant columns: the configured one, and each one a tenant table of the
+/// checked schema uses, but one that is its table's whole primary key (`tenant_profiles (id
+/// REFERENCES tenants)`, one row per tenant), which names nothing else's tenant.
+pub(super) fn tenant_column_names<'a>(
+    catalog: &Catalog,
+    tenant_tables: &'a BTreeMap<String, String>,
+    o: &'a CheckOptions,
+) -> BTreeSet<&'a str> {
+    tenant_tables
+        .iter()
+        .filter(|(table, column)| {
+            !catalog.keys.get(*table).is_some_and(|keys| {
+                keys.iter()
+                    .any(|k| k.kind == "p" && k.columns.as_slice() == [column.as_str()])
+            })
+        })
+        .map(|(_, column)| column.as_str())
+        .chain([o.tenant_column.as_str()])
+        .collect()
+}
+
+/// Finds, among a table's columns, one named like a tenant column ([`tenant_column_names`]).
 pub(super) fn tenant_column_among<'a>(
+    catalog: &Catalog,
     tenant_tables: &'a BTreeMap<String, String>,
     o: &'a CheckOptions,
 ) -> impl Fn(&'a [String]) -> Option<&'a String> {
-    let names: BTreeSet<&str> = tenant_tables
-        .values()
-        .map(String::as_str)
-        .chain([o.tenant_column.as_str()])
-        .collect();
+    let names = tenant_column_names(catalog, tenant_tables, o);
     move |columns| columns.iter().find(|c| names.contains(c.as_str()))
 }
 
@@ -31,7 +48,7 @@ pub(super) fn check_tenant_rows_elsewhere(
     tenant_tables: &BTreeMap<String, String>,
     o: &CheckOptions,
 ) {
-    let tenant_column_of = tenant_column_among(tenant_tables, o);
+    let tenant_column_of = tenant_column_among(catalog, tenant_tables, o);
     // One finding per relation, for whatever the roles a session acts as may do there.
     let mut open: BTreeMap<(&str, &str), (&str, bool, BTreeSet<&str>)> = BTreeMap::new();
     for t in &catalog.elsewhere {
@@ -197,7 +214,7 @@ pub(super) fn check_keys_elsewhere(
     tenant_tables: &BTreeMap<String, String>,
     o: &CheckOptions,
 ) {
-    let tenant_column_of = tenant_column_among(tenant_tables, o);
+    let tenant_column_of = tenant_column_among(catalog, tenant_tables, o);
     let mut seen = BTreeSet::new();
     for k in &catalog.keys_elsewhere {
         let Some(column) = tenant_column_of(&k.table_columns) else {

@@ -178,7 +178,7 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "TEN044",
         Severity::Error,
         Section::Isolation,
-        "a foreign key of a tenant table (in any schema, a partition kept elsewhere too) cascades (CASCADE, SET NULL, SET DEFAULT) from a table the application role may delete from or update, changing every tenant's rows past row level security",
+        "a foreign key of a tenant table (in any schema, a partition kept elsewhere too) points at a table the application role may delete from or update: it cascades (CASCADE, SET NULL, SET DEFAULT), changing every tenant's rows past row level security, or refuses (RESTRICT, NO ACTION), telling whether other tenants' rows point at the row",
     ),
     (
         "TEN045",

@@ -21,7 +21,7 @@ pub(super) fn check_probing_keys(
     tenant_tables: &BTreeMap<String, String>,
     o: &CheckOptions,
 ) {
-    let tenant_column_of = super::elsewhere::tenant_column_among(tenant_tables, o);
+    let tenant_column_of = super::elsewhere::tenant_column_among(catalog, tenant_tables, o);
     for k in &catalog.probing_keys {
         let from_tenant_table = k
             .source_in_schema

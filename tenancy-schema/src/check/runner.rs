@@ -344,7 +344,7 @@ fn check_safeguards(
 /// The tenant tables, by name, with their tenant column: classified tenant-scoped ones, any
 /// table with the tenant column, any with a foreign key of one column to the tenants table, and
 /// any a foreign key ties to a tenant table through its tenant column.
-fn tenant_tables(
+pub(super) fn tenant_tables(
     catalog: &Catalog,
     registry: &[&TableManifest],
     options: &CheckOptions,
@@ -365,12 +365,10 @@ fn tenant_tables(
         }
     }
     // A table whose rows each belong to a tenant through a column named otherwise (`org_id
-    // REFERENCES tenants`) holds tenant rows as much, unless the code classifies it.
+    // REFERENCES tenants`) holds tenant rows as much, whatever the code declares it (a
+    // `#[global_table]` one is TEN051's too).
     for (table, keys) in &catalog.keys {
-        if *table == options.tenants_table
-            || tenant_tables.contains_key(table)
-            || registry.iter().any(|m| m.table == table)
-        {
+        if *table == options.tenants_table || tenant_tables.contains_key(table) {
             continue;
         }
         if let Some(k) = keys.iter().find(|k| {
@@ -387,10 +385,7 @@ fn tenant_tables(
     loop {
         let mut found: Vec<(String, String)> = Vec::new();
         for (table, keys) in &catalog.keys {
-            if *table == options.tenants_table
-                || tenant_tables.contains_key(table)
-                || registry.iter().any(|m| m.table == table)
-            {
+            if *table == options.tenants_table || tenant_tables.contains_key(table) {
                 continue;
             }
             let carried = keys.iter().filter(|k| k.kind == "f").find_map(|k| {
@@ -411,6 +406,26 @@ fn tenant_tables(
         }
         tenant_tables.extend(found);
     }
+    // A table with a column named like another tenant table's tenant column (`org_id`, where
+    // tenants are organisations) holds tenant rows too, even with no key to say so: a copy or
+    // an export that kept the column.
+    let names: BTreeSet<String> =
+        super::elsewhere::tenant_column_names(catalog, &tenant_tables, options)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+    let copies: Vec<(String, String)> = catalog
+        .columns
+        .iter()
+        .filter(|(table, _)| {
+            **table != options.tenants_table && !tenant_tables.contains_key(*table)
+        })
+        .filter_map(|(table, columns)| {
+            let column = columns.iter().find(|c| names.contains(&c.column_name))?;
+            Some((table.clone(), column.column_name.clone()))
+        })
+        .collect();
+    tenant_tables.extend(copies);
     tenant_tables
 }
 

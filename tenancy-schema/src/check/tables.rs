@@ -11,7 +11,7 @@ use super::expr::{
     policy_applies_to_all_commands_with_tenant_predicate, reads_tenant_context,
 };
 use super::report::Findings;
-use crate::TableManifest;
+use crate::{TableKind, TableManifest};
 
 /// The policy form a fix suggests: the plain call where a distributed engine is expected
 /// (it refuses sub-queries in policies), the once-per-statement read otherwise.
@@ -97,6 +97,13 @@ pub(super) fn check_tenant_table(
     check_keys(f, tenant_tables, o, table, col, keys);
 
     match model {
+        // The code reads and writes it unscoped (the system connection too), as rows of no tenant.
+        Some(m) if m.kind == TableKind::Global => f.add(
+            "TEN051",
+            &object,
+            format!("`{table}` is classified #[global_table] in the code, but its rows each belong to a tenant through `{col}`: typed queries read and write it unscoped, every tenant's rows, wherever row level security is off"),
+            format!("classify it #[tenant_scoped(tenant_column = {col})] (`tenancy print-schema` writes it), or drop `{col}` if its rows belong to no tenant"),
+        ),
         None => f.add("TEN050", &object, format!("`{table}` has a `{col}` column but no model in this binary classifies it"), "add #[tenant_scoped] to its diesel::table! (or #[global_table] if the column means something else)"),
         Some(m) => {
             let pk: Vec<&str> = keys.iter().find(|k| k.kind == "p").map(|k| k.columns.iter().map(String::as_str).collect()).unwrap_or_default();

@@ -200,12 +200,11 @@ pub(super) fn check_unclassified_readable(
         tenancys: migration_relations(migrations),
         options: o,
     };
-    // A column named like a tenant column makes the relation TEN006's.
-    let tenant_columns: BTreeSet<&str> = tenant_tables
-        .values()
-        .map(String::as_str)
-        .chain([o.tenant_column.as_str()])
-        .collect();
+    // A column named like a tenant column makes a relation TEN006's, but a view of the
+    // checked schema: its tables with one are tenant tables, and TEN071 follows its views to
+    // those; one that shows a relation no rule places (`SELECT owner AS tenant_id ..`) is
+    // this rule's.
+    let tenant_columns = super::elsewhere::tenant_column_names(catalog, tenant_tables, o);
     let sql = for_each_role(
         &READABLE_SQL
             .replace("OPEN_TO_ROLE", &open_to_role())
@@ -225,9 +224,10 @@ pub(super) fn check_unclassified_readable(
     for r in rows {
         if known.places(&r.schema, &r.name)
             || r.ancestors.iter().any(|a| known.places_qualified(a))
-            || r.columns
-                .iter()
-                .any(|c| tenant_columns.contains(c.as_str()))
+            || (!(r.is_view && r.schema == o.schema)
+                && r.columns
+                    .iter()
+                    .any(|c| tenant_columns.contains(c.as_str())))
             || reviewed(r.comment.as_deref())
         {
             continue;
