@@ -5892,5 +5892,9 @@ fn tables_whose_tenant_column_is_named_otherwise_are_tenant_tables_whatever_the_
     assert!(present(&r, "TEN054", "table labels"), "{:#?}", r.findings);
     // A view of the checked schema that calls a column `tenant_id` is not therefore some
     // other rule's: what it shows is placed by no rule.
-    assert!(present(&r, "TEN054", "view widget_feed"), "{:#?}", r.findings);
+    assert!(
+        present(&r, "TEN054", "view widget_feed"),
+        "{:#?}",
+        r.findings
+    );
 }

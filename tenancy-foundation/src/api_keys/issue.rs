@@ -174,6 +174,51 @@ pub fn issue(tx: &mut TenantTx<'_>, spec: NewKeySpec) -> Result<IssuedKey> {
             }
         },
     };
+    may_hold_a_key(tx, principal)?;
+
+    let prefix = random_hex::<{ PREFIX_HEX_LEN / 2 }>()?;
+    let secret = random_hex::<{ SECRET_HEX_LEN / 2 }>()?;
+    let hash = secret_hash(&secret);
+    let key = SecretKey(format!("{KEY_TEXT_PREFIX}{prefix}_{secret}"));
+    drop(SecretKey(secret)); // overwrite the loose copy
+    let id = ApiKeyId::new_v7();
+    tx.insert(
+        api_keys::table,
+        NewApiKey {
+            id,
+            principal_id: principal,
+            name,
+            prefix: &prefix,
+            secret_hash: &hash,
+            scopes: &scopes,
+            expires_at,
+            rate_limit_per_hour,
+        },
+    )?;
+    audit::record(
+        tx,
+        &AuditEvent::new("api_key.issue").details(json!({
+            "api_key_id": id,
+            "prefix": prefix,
+            "principal_id": principal,
+            "name": name,
+            "scopes": scopes,
+            "expires_at": expires_at,
+            "rate_limit_per_hour": rate_limit_per_hour,
+        })),
+    )?;
+    Ok(IssuedKey {
+        id,
+        prefix,
+        principal,
+        key,
+    })
+}
+
+/// Whether the transaction's principal may issue a key acting as `principal`: it holds
+/// `api_keys.manage`; `principal` is one of this tenant's, an active member if it is a user's;
+/// and it is the issuer's own, or a service's that holds no permission the issuer lacks.
+fn may_hold_a_key(tx: &mut TenantTx<'_>, principal: PrincipalId) -> Result<()> {
     // Before anything is looked up: without the permission, whether a principal exists here
     // is none of the caller's business.
     authz::require(tx, Permission::ApiKeysManage)?;
@@ -231,44 +276,7 @@ pub fn issue(tx: &mut TenantTx<'_>, spec: NewKeySpec) -> Result<IssuedKey> {
             });
         }
     }
-
-    let prefix = random_hex::<{ PREFIX_HEX_LEN / 2 }>()?;
-    let secret = random_hex::<{ SECRET_HEX_LEN / 2 }>()?;
-    let hash = secret_hash(&secret);
-    let key = SecretKey(format!("{KEY_TEXT_PREFIX}{prefix}_{secret}"));
-    drop(SecretKey(secret)); // overwrite the loose copy
-    let id = ApiKeyId::new_v7();
-    tx.insert(
-        api_keys::table,
-        NewApiKey {
-            id,
-            principal_id: principal,
-            name,
-            prefix: &prefix,
-            secret_hash: &hash,
-            scopes: &scopes,
-            expires_at,
-            rate_limit_per_hour,
-        },
-    )?;
-    audit::record(
-        tx,
-        &AuditEvent::new("api_key.issue").details(json!({
-            "api_key_id": id,
-            "prefix": prefix,
-            "principal_id": principal,
-            "name": name,
-            "scopes": scopes,
-            "expires_at": expires_at,
-            "rate_limit_per_hour": rate_limit_per_hour,
-        })),
-    )?;
-    Ok(IssuedKey {
-        id,
-        prefix,
-        principal,
-        key,
-    })
+    Ok(())
 }
 
 #[cfg(test)]
