@@ -342,8 +342,9 @@ fn check_safeguards(
 }
 
 /// The tenant tables, by name, with their tenant column: classified tenant-scoped ones, any
-/// table with the tenant column, any with a foreign key of one column to the tenants table, and
-/// any a foreign key ties to a tenant table through its tenant column.
+/// table with the tenant column, any with a foreign key of one column to the tenants table
+/// (whatever the code declares it), any a foreign key ties to a tenant table through its
+/// tenant column, and any with a column named like one of theirs.
 pub(super) fn tenant_tables(
     catalog: &Catalog,
     registry: &[&TableManifest],
