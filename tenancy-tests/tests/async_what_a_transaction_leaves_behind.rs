@@ -503,26 +503,22 @@ async fn sessions_the_server_kills_leave_nothing_behind() {
         assert_async_sessions_clean(&t, &label).await;
         assert_eq!(titles(&t, a).await, ["a one", "a two"], "{label}");
         // Both pooled connections killed between checkouts.
+        let kill_idle_pool = async || {
+            let killed: Killed = diesel::sql_query(format!(
+                "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+                 WHERE application_name = '{name}'"
+            ))
+            .get_result(&mut rls.owner())
+            .expect("terminate");
+            assert!(killed.n >= 1, "{label}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
         assert_async_sessions_clean(&t, &label).await;
-        let killed: Killed = diesel::sql_query(format!(
-            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
-             WHERE application_name = '{name}'"
-        ))
-        .get_result(&mut rls.owner())
-        .expect("terminate");
-        assert!(killed.n >= 1, "{label}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        kill_idle_pool().await;
         // The inspection right after answers for the connections that take their place (it
         // failed on the first killed one).
         assert_async_sessions_clean(&t, &label).await;
-        let killed: Killed = diesel::sql_query(format!(
-            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
-             WHERE application_name = '{name}'"
-        ))
-        .get_result(&mut rls.owner())
-        .expect("terminate");
-        assert!(killed.n >= 1, "{label}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        kill_idle_pool().await;
         let mut failures = Vec::new();
         for _ in 0..4 {
             match t
