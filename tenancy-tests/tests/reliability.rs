@@ -75,7 +75,10 @@ fn the_inspection_answers_after_the_server_closes_idle_pooled_connections() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     let sessions = t.inspect_sessions().expect("inspect after the kill");
     assert_eq!(sessions.len(), 2);
-    assert!(sessions.iter().all(tenancy_schema::SessionState::is_clean), "{sessions:?}");
+    assert!(
+        sessions.iter().all(tenancy_schema::SessionState::is_clean),
+        "{sessions:?}"
+    );
 }
 
 /// Pool hygiene: `pg_terminate_backend` on the pool's only connection while a tenant transaction is
