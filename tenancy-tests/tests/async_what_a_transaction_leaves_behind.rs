@@ -1084,8 +1084,9 @@ async fn a_dropped_requests_statement_ends_with_its_connection() {
             let (a, _) = rls.two_tenants();
             let size = 2;
             let t = async_tenancy_named(rls, size, pipeline, Some(&name)).await;
-            for _ in 0..8 {
-                let request = t.transaction(a, async |tx| {
+            // A request that locks A's post, then sleeps in the server.
+            let request = || {
+                t.transaction(a, async |tx| {
                     tx.update(posts::table)
                         .filter(posts::id.eq(1))
                         .set(posts::title.eq("a one"))
@@ -1093,9 +1094,11 @@ async fn a_dropped_requests_statement_ends_with_its_connection() {
                         .await?;
                     tx.execute(diesel::sql_query("SELECT pg_sleep(30)")).await?;
                     Ok::<_, Error>(())
-                });
+                })
+            };
+            for _ in 0..8 {
                 assert!(
-                    tokio::time::timeout(Duration::from_millis(150), request)
+                    tokio::time::timeout(Duration::from_millis(150), request())
                         .await
                         .is_err()
                 );
@@ -1103,18 +1106,9 @@ async fn a_dropped_requests_statement_ends_with_its_connection() {
             // Dropped anywhere in their first milliseconds, eight at a time.
             for round in 0..40_u64 {
                 let requests = (0..8_u64).map(|i| {
-                    let request = t.transaction(a, async |tx| {
-                        tx.update(posts::table)
-                            .filter(posts::id.eq(1))
-                            .set(posts::title.eq("a one"))
-                            .execute()
-                            .await?;
-                        tx.execute(diesel::sql_query("SELECT pg_sleep(30)")).await?;
-                        Ok::<_, Error>(())
-                    });
                     tokio::time::timeout(
                         Duration::from_micros((round * 8 + i) * 757 % 6000),
-                        request,
+                        request(),
                     )
                 });
                 let mut pending: Vec<_> = requests.map(Box::pin).collect();
