@@ -12,7 +12,7 @@ use diesel_async::{RunQueryDsl, TransactionManager};
 use tenancy_schema::__private_v0_1::executor::{
     Begin, ConnectionState, ContextEntry, INSPECT_SESSION_SQL, OpenStatement, SessionEnd,
     TransactionOptions, admin_direct, admin_setup_sql, begin_with, checks_tenant_status,
-    context_entry, context_key, end_sql, has_admin_audit, is_connection_loss, log_admin_use,
+    context_entry, context_key, end_sql, has_admin_audit, log_admin_use, lost_idle_connection,
     record_admin_use, reset_after_commit,
 };
 use tenancy_schema::{
@@ -387,20 +387,16 @@ impl AsyncTenancy {
                 checks_tenant_status(&self.config),
             );
             let session_end = self.entry.session_end();
-            match begin_transaction(
+            let opened = begin_transaction(
                 &mut pooled,
                 opening,
                 self.config.app_role_name(),
                 tenant,
                 session_end,
             )
-            .await
-            {
-                Ok(()) => return Ok(pooled),
-                Err(Error::Query(e)) if is_connection_loss(&e) && stale < self.max_size => {
-                    stale += 1;
-                }
-                Err(e) => return Err(e),
+            .await;
+            if !lost_idle_connection(&opened, &mut stale, self.max_size) {
+                return opened.map(|()| pooled);
             }
         }
     }
@@ -484,11 +480,9 @@ impl AsyncTenancy {
         // holds no session to inspect; the next attempt has another in its place.
         let mut stale = 0;
         loop {
-            match self.inspect_each_session().await {
-                Err(Error::Query(e)) if is_connection_loss(&e) && stale < self.max_size => {
-                    stale += 1;
-                }
-                other => return other,
+            let inspected = self.inspect_each_session().await;
+            if !lost_idle_connection(&inspected, &mut stale, self.max_size) {
+                return inspected;
             }
         }
     }

@@ -89,6 +89,21 @@ pub fn is_connection_loss(e: &diesel::result::Error) -> bool {
     )
 }
 
+/// Whether an attempt that ended in `result` is made again on another pooled connection: it
+/// failed because its connection was gone (the server closed it while it sat idle in the
+/// pool, which then discards it), and fewer than `pool_size` attempts (`stale`, counted here)
+/// did. A restart of the server then costs no failed call once it is back, and no checkout
+/// pays a ping.
+#[doc(hidden)]
+pub fn lost_idle_connection<T>(result: &Result<T, Error>, stale: &mut u32, pool_size: u32) -> bool {
+    let lost =
+        matches!(result, Err(Error::Query(e)) if is_connection_loss(e)) && *stale < pool_size;
+    if lost {
+        *stale += 1;
+    }
+    lost
+}
+
 /// Opens a transaction with `begin` (see [`finish_transaction`] for the rest); the message
 /// that ends the transaction later puts the session back to its defaults.
 ///

@@ -28,7 +28,7 @@ pub use insert_into::{
 };
 pub use lifecycle::{
     Begin, ConnectionState, SessionEnd, admin_setup_sql, begin_failure, begin_with, end_sql,
-    is_connection_loss, reset_after_commit, setup_sql,
+    is_connection_loss, lost_idle_connection, reset_after_commit, setup_sql,
 };
 pub use raw_sql::{RawSql, UntypedSql, raw_global_sql_only, raw_sql_only};
 pub use role_name::RoleName;

@@ -89,13 +89,9 @@ impl Tenancy {
         // and the next attempt opens another in its place.
         let mut stale = 0;
         loop {
-            match self.inspect_each_session() {
-                Err(Error::Query(e))
-                    if super::is_connection_loss(&e) && stale < self.app.max_size() =>
-                {
-                    stale += 1;
-                }
-                other => return other,
+            let inspected = self.inspect_each_session();
+            if !super::lost_idle_connection(&inspected, &mut stale, self.app.max_size()) {
+                return inspected;
             }
         }
     }

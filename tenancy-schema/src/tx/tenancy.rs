@@ -9,7 +9,7 @@ use diesel::r2d2::{ConnectionManager, Pool};
 
 use super::lifecycle::{
     Begin, ConnectionState, SessionEnd, admin_setup_sql, begin_transaction, begin_with,
-    finish_transaction, is_connection_loss,
+    finish_transaction, lost_idle_connection,
 };
 use super::{AdminUse, SystemConn, TenancyBuilder, TenancyConfig, TenantTx};
 use crate::context::{ContextEntry, ContextKey};
@@ -207,22 +207,19 @@ impl Tenancy {
                 principal,
                 self.config.check_tenant_status,
             );
-            match begin_transaction(
+            let opened = begin_transaction(
                 conn,
                 opening,
                 &self.config.app_role,
                 tenant,
                 self.entry.session_end(),
-            ) {
-                Ok(()) => {
-                    *opened_before = true;
-                    return Ok(pooled);
-                }
-                Err(Error::Query(e)) if is_connection_loss(&e) && stale < self.app.max_size() => {
-                    stale += 1;
-                }
-                Err(e) => return Err(e),
+            );
+            if lost_idle_connection(&opened, &mut stale, self.app.max_size()) {
+                continue;
             }
+            opened?;
+            *opened_before = true;
+            return Ok(pooled);
         }
     }
 
