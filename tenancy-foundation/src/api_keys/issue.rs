@@ -251,10 +251,13 @@ fn may_hold_a_key(tx: &mut TenantTx<'_>, principal: PrincipalId) -> Result<()> {
             format!("{principal} is not an active member of this tenant"),
         ));
     }
+    if tx.principal() == Some(principal) {
+        return Ok(());
+    }
     // A key acts as its principal, with whatever is shared with it alone, not only with its
     // role: a user's or a team's key issued by someone else would let the issuer read
     // their own resources, and those shared with them. Only services get keys from others.
-    if tx.principal() != Some(principal) && kind != PrincipalKind::Service {
+    if kind != PrincipalKind::Service {
         return Err(invalid(
             "principal",
             format!(
@@ -266,15 +269,15 @@ fn may_hold_a_key(tx: &mut TenantTx<'_>, principal: PrincipalId) -> Result<()> {
             ),
         ));
     }
-    if tx.principal() != Some(principal) {
-        let issuer = authz::permissions(tx)?;
-        let held = authz::permissions_of(tx, principal)?;
-        if let Some(beyond) = held.iter().find(|p| !issuer.contains(p)) {
-            tracing::debug!(target: "tenancy::api_keys", %principal, permission = %beyond, "key for a principal that holds more than its issuer");
-            return Err(Error::Forbidden {
-                permission: "every permission of the key's principal",
-            });
-        }
+    // The control plane gives services no membership, so no role; one the admin path gave
+    // them may not exceed the issuer's.
+    let issuer = authz::permissions(tx)?;
+    let held = authz::permissions_of(tx, principal)?;
+    if let Some(beyond) = held.iter().find(|p| !issuer.contains(p)) {
+        tracing::debug!(target: "tenancy::api_keys", %principal, permission = %beyond, "key for a principal that holds more than its issuer");
+        return Err(Error::Forbidden {
+            permission: "every permission of the key's principal",
+        });
     }
     Ok(())
 }

@@ -2,8 +2,9 @@
 //! column, a column named otherwise with a foreign key to the tenants table, a foreign key
 //! that carries a tenant table's tenant column: what `tenancy check` checks as tenant tables)
 //! is tenant-scoped, with the indexes, unique keys and composite foreign keys led by that
-//! column; any other is global. What `tenancy print-schema` writes onto `diesel print-schema`'s output, so that an
-//! application's `schema.rs` is classified without a hand-written patch.
+//! column; any other is global. What `tenancy print-schema` writes onto `diesel
+//! print-schema`'s output, so that an application's `schema.rs` is classified without a
+//! hand-written patch.
 
 use diesel::{PgConnection, QueryResult};
 
