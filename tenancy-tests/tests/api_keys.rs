@@ -176,10 +176,15 @@ fn issue_verify_revoke_and_audit() {
         ApiKeyStatus::Revoked
     );
 
-    // An unknown id and another tenant's id get the same answer.
+    // An unknown id and another tenant's id get the same answer, for a caller who may manage
+    // keys.
     let other = new_tenant(&tenancy, "lifecycle-other");
-    let unknown = tenancy.transaction(seed.tenant, |tx| api_keys::revoke(tx, ApiKeyId::new_v7()));
-    let foreign = tenancy.transaction(other.tenant, |tx| api_keys::revoke(tx, issued.id));
+    let unknown = tenancy.transaction_as(seed.tenant, seed.principal, |tx| {
+        api_keys::revoke(tx, ApiKeyId::new_v7())
+    });
+    let foreign = tenancy.transaction_as(other.tenant, other.principal, |tx| {
+        api_keys::revoke(tx, issued.id)
+    });
     for result in [&unknown, &foreign] {
         assert!(
             matches!(result, Err(e) if ApiKeyError::of(e) == Some(&ApiKeyError::NotFound)),

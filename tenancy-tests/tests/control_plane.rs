@@ -24,7 +24,7 @@ use tenancy_foundation::models::{
     AclPermission, MemberRole, PlanTier, ResourceKind, ResourceVisibility, TeamRole, TenantStatus,
     WorkspaceKind,
 };
-use tenancy_foundation::{ResourceId, authz, org};
+use tenancy_foundation::{ApiKeyId, ResourceId, authz, org};
 use tenancy_schema::{Error, PrincipalId, Tenancy, TenantId, TenantTx};
 use uuid::Uuid;
 
@@ -1396,6 +1396,8 @@ fn api_keys_never_act_beyond_their_issuer_or_outlive_a_membership() {
     let revoke =
         |by: PrincipalId, key| t.transaction_as(c.tenant, by, |tx| api_keys::revoke(tx, key));
     assert!(forbidden(&revoke(customer, owner_key.id)));
+    // Nor does a caller without it learn which key ids exist.
+    assert!(forbidden(&revoke(customer, ApiKeyId::new_v7())));
     let limiter = MemoryRateLimiter::new();
     api_keys::verify(&t, owner_key.key.expose_secret(), &limiter).expect("owner key still works");
     revoke(manager, manager_key.id).expect("a manager revokes its own key");

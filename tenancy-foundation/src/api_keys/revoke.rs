@@ -1,5 +1,6 @@
 //! Revoking keys. Separate from issuing because it only flips a status: it never touches key
-//! material, and it answers the same for a missing key and another tenant's key.
+//! material, and it answers the same for a missing key and another tenant's key, and, to a
+//! caller without `api_keys.manage`, the same for a missing key and another principal's.
 
 use diesel::prelude::*;
 use serde_json::json;
@@ -16,23 +17,25 @@ use crate::{ApiKeyId, Result, TenantTx};
 /// keys; another's needs `api_keys.manage`.
 ///
 /// # Errors
-/// [`ApiKeyError::NotFound`] when the tenant has no such key (also for another tenant's key);
-/// [`crate::Error::Forbidden`] for another principal's key without `api_keys.manage`;
-/// database errors.
+/// [`crate::Error::Forbidden`] without `api_keys.manage` for any key but one's own, whether or
+/// not the tenant has it; [`ApiKeyError::NotFound`] when the tenant has no such key (also for
+/// another tenant's key); database errors.
 pub fn revoke(tx: &mut TenantTx<'_>, id: ApiKeyId) -> Result<()> {
-    let Some(holder) = tx
+    let holder = tx
         .load(
             api_keys::table
                 .filter(api_keys::id.eq(id))
                 .select(api_keys::principal_id),
         )?
         .into_iter()
-        .next()
-    else {
-        return Err(ApiKeyError::NotFound.into());
-    };
-    if tx.principal() != Some(holder) {
+        .next();
+    // The permission first, so that a caller without it learns nothing of which key ids
+    // exist in its tenant.
+    if holder.is_none() || tx.principal() != holder {
         authz::require(tx, Permission::ApiKeysManage)?;
+    }
+    if holder.is_none() {
+        return Err(ApiKeyError::NotFound.into());
     }
     let changed = tx
         .update(api_keys::table)
