@@ -1848,6 +1848,76 @@ fn a_restrictive_policy_without_with_check_checks_new_rows_with_using() {
     assert!(present(&r, "TEN013", "table gadgets"), "{:#?}", r.findings);
 }
 
+/// The tenant equality written the other way round (`tenancy.current_tenant() = tenant_id`)
+/// isolates the same: the check finds nothing wrong with it, in either form of the reader,
+/// and still reports such a policy widened.
+#[test]
+fn policies_that_compare_the_context_with_the_column_are_tenant_policies() {
+    let (_db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
+    let options = CheckOptions::default();
+    let errors_on_gadgets = |r: &Report| -> Vec<String> {
+        r.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error && f.object.contains("on gadgets"))
+            .chain(
+                r.findings
+                    .iter()
+                    .filter(|f| f.severity == Severity::Error && f.object.ends_with("gadgets")),
+            )
+            .map(ToString::to_string)
+            .collect()
+    };
+    let before = report(&mut conn, &reg, &options);
+    assert!(
+        errors_on_gadgets(&before).is_empty(),
+        "{:#?}",
+        before.findings
+    );
+    for reader in [
+        "tenancy.current_tenant()",
+        "(SELECT tenancy.current_tenant())",
+    ] {
+        conn.batch_execute(&format!(
+            "ALTER POLICY tenant_access ON gadgets USING ({reader} = tenant_id) WITH CHECK ({reader} = tenant_id);
+             ALTER POLICY tenant_isolation ON gadgets USING ({reader} = tenant_id) WITH CHECK ({reader} = tenant_id);"
+        ))
+        .unwrap();
+        let r = report(&mut conn, &reg, &options);
+        assert!(
+            errors_on_gadgets(&r).is_empty(),
+            "{reader}: {:#?}",
+            r.findings
+        );
+    }
+    // Widened, either way round, it is reported.
+    conn.batch_execute(
+        "ALTER POLICY tenant_isolation ON gadgets
+           USING (tenancy.current_tenant() = tenant_id OR name <> '')
+           WITH CHECK (tenancy.current_tenant() = tenant_id OR name <> '');",
+    )
+    .unwrap();
+    let r = report(&mut conn, &reg, &options);
+    assert!(present(&r, "TEN013", "table gadgets"), "{:#?}", r.findings);
+    // A permissive policy that compares the context with another column holds no row of
+    // this table to its tenant.
+    conn.batch_execute(
+        "ALTER POLICY tenant_isolation ON gadgets
+           USING (tenancy.current_tenant() = tenant_id) WITH CHECK (tenancy.current_tenant() = tenant_id);
+         ALTER TABLE gadgets ADD COLUMN owner_tenant uuid;
+         CREATE POLICY shared ON gadgets FOR SELECT TO tenancy_app
+           USING (tenancy.current_tenant() = owner_tenant OR true);",
+    )
+    .unwrap();
+    let r = report(&mut conn, &reg, &options);
+    assert!(
+        present(&r, "TEN095", "policy shared on gadgets"),
+        "{:#?}",
+        r.findings
+    );
+}
+
 /// A cascade that stays within the writer's tenant (the key pairs the tenant columns), one
 /// that cannot be set off (RESTRICT), or one from the tenants table is not TEN044; the same
 /// key made to cascade from a global row the application role may delete is.

@@ -2132,11 +2132,32 @@ const WRITTEN_BY_ROLE: &str = "(WITH RECURSIVE written (oid) AS (
   ) next
 ) SELECT written.oid FROM written)";
 
+/// The tenant equality inside [`TENANT_BOUNDED`]: a column (plain or quoted identifier) and a
+/// reader of the context (the call or its once-per-statement form, SQL or native), in either
+/// order.
+macro_rules! tenant_equality {
+    () => {
+        concat!(
+            r#"(([A-Za-z_][A-Za-z0-9_$]*|"([^"]|"")+") = "#,
+            r"((tenancy|tenancy_context)\.current_tenant\(\)|\( SELECT (tenancy|tenancy_context)\.current_tenant\(\) AS current_tenant\))",
+            r"|((tenancy|tenancy_context)\.current_tenant\(\)|\( SELECT (tenancy|tenancy_context)\.current_tenant\(\) AS current_tenant\))",
+            r#" = ([A-Za-z_][A-Za-z0-9_$]*|"([^"]|"")+"))"#
+        )
+    };
+}
+
 /// A regular expression (as an SQL string) that a policy expression, as `pg_get_expr` prints
-/// it, matches when the tenant predicate on some column is the whole of it or the first
-/// operand of its top-level AND ([`super::expr::bounded_by_tenant`]): one that merely names the
-/// context (`tenancy.current_tenant() IS NULL OR ..`) does not hold a row to the tenant.
-const TENANT_BOUNDED: &str = r#"'^(\(([A-Za-z_][A-Za-z0-9_$]*|"([^"]|"")+") = ((tenancy|tenancy_context)\.current_tenant\(\)|\( SELECT (tenancy|tenancy_context)\.current_tenant\(\) AS current_tenant\))\)|\(\(([A-Za-z_][A-Za-z0-9_$]*|"([^"]|"")+") = ((tenancy|tenancy_context)\.current_tenant\(\)|\( SELECT (tenancy|tenancy_context)\.current_tenant\(\) AS current_tenant\))\) AND .*\))$'"#;
+/// it, matches when the tenant predicate on some column (either way round) is the whole of it
+/// or the first operand of its top-level AND ([`super::expr::bounded_by_tenant`]): one that
+/// merely names the context (`tenancy.current_tenant() IS NULL OR ..`) does not hold a row to
+/// the tenant.
+const TENANT_BOUNDED: &str = concat!(
+    r"'^(\(",
+    tenant_equality!(),
+    r"\)|\(\(",
+    tenant_equality!(),
+    r"\) AND .*\))$'"
+);
 
 /// Whether relation `c` shows the role `$1` every row it reads: row level security is off,
 /// or a permissive policy for reading that applies to the role does not read the tenant

@@ -10,9 +10,15 @@ pub(super) fn reads_tenant_context(expr: &str) -> bool {
 }
 
 /// `expr` with the once-per-statement form of the context functions written as plain calls,
-/// and the native context's C readers, which `tenancy.enable_native_context()` writes into
-/// the policies in place of the SQL readers that call them, as the SQL readers.
+/// the native context's C readers, which `tenancy.enable_native_context()` writes into the
+/// policies in place of the SQL readers that call them, as the SQL readers, and the tenant
+/// equality written the other way round (`tenancy.current_tenant() = tenant_id`, which means
+/// the same) as the rules read it.
 pub(super) fn once_per_statement_as_call(expr: &str) -> String {
+    column_first(&readers_as_calls(expr))
+}
+
+fn readers_as_calls(expr: &str) -> String {
     expr.replace(
         "tenancy_context.current_tenant()",
         "tenancy.current_tenant()",
@@ -29,6 +35,62 @@ pub(super) fn once_per_statement_as_call(expr: &str) -> String {
         "( SELECT tenancy.current_principal() AS current_principal)",
         "tenancy.current_principal()",
     )
+}
+
+/// `(tenancy.current_tenant() = <column>)` as `(<column> = tenancy.current_tenant())`: `=` on
+/// uuid is its own commutator. Only a bare column (plain or quoted identifier) closing the
+/// parenthesis is turned round, so nothing else the expression says changes.
+fn column_first(expr: &str) -> String {
+    const READER: &str = "(tenancy.current_tenant() = ";
+    let mut out = String::with_capacity(expr.len());
+    let mut rest = expr;
+    while let Some(at) = rest.find(READER) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + READER.len()..];
+        match identifier_len(after) {
+            Some(len) if after[len..].starts_with(')') => {
+                out.push('(');
+                out.push_str(&after[..len]);
+                out.push_str(" = tenancy.current_tenant())");
+                rest = &after[len + 1..];
+            }
+            _ => {
+                out.push_str(READER);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The length of the identifier `text` opens with, as `PostgreSQL` prints one: plain
+/// (`[A-Za-z_][A-Za-z0-9_$]*`) or quoted with doubled quotes inside.
+fn identifier_len(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    match bytes.first()? {
+        b'"' => {
+            let mut i = 1;
+            while i < bytes.len() {
+                if bytes[i] == b'"' {
+                    if bytes.get(i + 1) == Some(&b'"') {
+                        i += 2;
+                        continue;
+                    }
+                    return (i > 1).then_some(i + 1);
+                }
+                i += 1;
+            }
+            None
+        }
+        c if c.is_ascii_alphabetic() || *c == b'_' => Some(
+            bytes
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_' || **c == b'$')
+                .count(),
+        ),
+        _ => None,
+    }
 }
 
 /// `true`-ish: the whole expression is the constant true.
@@ -156,6 +218,37 @@ mod tests {
             );
         }
         assert!(!carries_tenant_predicate(Some(call), "org_id"));
+    }
+
+    #[test]
+    fn the_tenant_equality_reads_the_same_either_way_round() {
+        for reversed in [
+            "(tenancy.current_tenant() = tenant_id)",
+            "(( SELECT tenancy.current_tenant() AS current_tenant) = tenant_id)",
+            "(tenancy_context.current_tenant() = tenant_id)",
+            "((tenancy.current_tenant() = tenant_id) AND (deleted_at IS NULL))",
+        ] {
+            assert!(
+                carries_tenant_predicate(Some(reversed), "tenant_id"),
+                "{reversed}"
+            );
+            assert!(bounded_by_tenant(reversed), "{reversed}");
+        }
+        assert!(bounded_by_tenant(
+            "(tenancy.current_tenant() = \"Org \"\"x\"\"\")"
+        ));
+        for open in [
+            "(tenancy.current_tenant() = other_id)",
+            "(tenancy.current_tenant() = tenant_id::text::uuid)",
+            "((tenancy.current_tenant() = tenant_id) OR true)",
+            "(tenancy.current_tenant() = (tenant_id))",
+            "(tenancy.current_tenant() = \"\")",
+        ] {
+            assert!(!carries_tenant_predicate(Some(open), "tenant_id"), "{open}");
+        }
+        assert!(!bounded_by_tenant(
+            "((tenancy.current_tenant() = tenant_id) OR true)"
+        ));
     }
 
     #[test]
