@@ -1848,6 +1848,79 @@ fn a_restrictive_policy_without_with_check_checks_new_rows_with_using() {
     assert!(present(&r, "TEN013", "table gadgets"), "{:#?}", r.findings);
 }
 
+/// `gadget_tags` without a tenant column, declared a global table.
+static TAGS_AS_GLOBAL: TableManifest = TableManifest {
+    table: "gadget_tags",
+    kind: TableKind::Global,
+    tenant_column: None,
+    primary_key: &["gadget_id", "tag"],
+    indexes: &[],
+    uniques: &[],
+    foreign_keys: &[],
+    columns: &["gadget_id", "tag"],
+    column_types: &["Uuid", "Text"],
+};
+
+/// A table that keeps the rows of a tenant table's children without the tenant column: its
+/// key points at one tenant's row, so the row is that tenant's, and every tenant reads all of
+/// them, whether the code calls the table global or nothing at all. Reported until it is
+/// kept from the application role, or reviewed.
+#[test]
+fn a_child_of_a_tenant_table_without_the_tenant_column_is_reported() {
+    let (_db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    conn.batch_execute(
+        "ALTER TABLE gadgets ADD CONSTRAINT gadgets_id_key UNIQUE (id);
+         CREATE TABLE gadget_tags (
+           gadget_id uuid NOT NULL REFERENCES gadgets (id) ON DELETE CASCADE,
+           tag text NOT NULL,
+           PRIMARY KEY (gadget_id, tag));
+         GRANT SELECT ON gadget_tags TO tenancy_app;",
+    )
+    .unwrap();
+    let options = CheckOptions::default();
+    let tables = [&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST];
+    let as_global = registry(&[tables[0], tables[1], tables[2], &TAGS_AS_GLOBAL]);
+    let unclassified = registry(&tables);
+    for reg in [&as_global, &unclassified] {
+        let r = report(&mut conn, reg, &options);
+        assert!(
+            r.findings.iter().any(|f| f.id == "TEN055"
+                && f.object == "table gadget_tags"
+                && f.severity == Severity::Error
+                && f.message.contains("gadgets")),
+            "{:#?}",
+            r.findings
+        );
+        assert!(!present(&r, "TEN054", "gadget_tags"), "{:#?}", r.findings);
+    }
+    // A login of the application reading it is as much a reader.
+    conn.batch_execute(
+        "REVOKE SELECT ON gadget_tags FROM tenancy_app;
+         CREATE ROLE tags_reader NOLOGIN; GRANT SELECT (tag) ON gadget_tags TO tags_reader;
+         GRANT tags_reader TO tenancy_app;",
+    )
+    .unwrap();
+    let r = report(&mut conn, &as_global, &options);
+    assert!(
+        present(&r, "TEN055", "table gadget_tags"),
+        "{:#?}",
+        r.findings
+    );
+    conn.batch_execute("REVOKE tags_reader FROM tenancy_app;")
+        .unwrap();
+    let r = report(&mut conn, &as_global, &options);
+    assert!(!present(&r, "TEN055", "gadget_tags"), "{:#?}", r.findings);
+    // Reviewed: kept readable on purpose.
+    conn.batch_execute(
+        "GRANT SELECT ON gadget_tags TO tenancy_app;
+         COMMENT ON TABLE gadget_tags IS 'tenancy: reviewed: tags are public';",
+    )
+    .unwrap();
+    let r = report(&mut conn, &as_global, &options);
+    assert!(!present(&r, "TEN055", "gadget_tags"), "{:#?}", r.findings);
+}
+
 /// The tenant equality written the other way round (`tenancy.current_tenant() = tenant_id`)
 /// isolates the same: the check finds nothing wrong with it, in either form of the reader,
 /// and still reports such a policy widened.

@@ -217,6 +217,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "a relation (table, partition, view, materialized view, foreign table; in any schema) a session of the application may read whole, without the tenant column, that no model classifies and that is none of tenancy's own",
     ),
     (
+        "TEN055",
+        Severity::Error,
+        Section::Isolation,
+        "a table without the tenant column, that a session of the application may read whole, has a foreign key into a tenant table: its rows belong to that table's tenants, and every tenant reads them all, classified global or not",
+    ),
+    (
         "TEN056",
         Severity::Error,
         Section::Isolation,

@@ -5,6 +5,11 @@
 //! in `tenancy` beside tenancy's own tables, in `information_schema`. Any column grant reads
 //! it, and a grant to a login or to a role a session may become as much as one to the
 //! application role. A warning: whether it holds tenants' rows only its author knows.
+//!
+//! TEN055, an error: such a table whose foreign key points into a tenant table. A row that
+//! points at a tenant's row is that tenant's (`widget_tags (widget_id REFERENCES widgets (id),
+//! tag)`), whatever the code calls the table: a `#[global_table]` model of it reads every
+//! tenant's rows with no filter, and so does raw SQL.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -64,6 +69,10 @@ SELECT $1::text AS role,
                AND NOT (bn.nspname IN ('pg_catalog', 'information_schema') AND b.oid < 16384)
                AND NOT EXTENSIONS_OWN(b)) AS reads,
        c.relkind = 'v' AS is_view,
+       ARRAY(SELECT DISTINCT tn.nspname || '.' || t.relname
+             FROM pg_constraint k JOIN pg_class t ON t.oid = k.confrelid
+             JOIN pg_namespace tn ON tn.oid = t.relnamespace
+             WHERE k.conrelid = c.oid AND k.contype = 'f') AS points_at,
        obj_description(c.oid, 'pg_class') AS comment
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
@@ -95,6 +104,9 @@ struct ReadableRow {
     reads: Vec<String>,
     #[diesel(sql_type = Bool)]
     is_view: bool,
+    /// The tables its foreign keys point at, schema-qualified.
+    #[diesel(sql_type = Array<Text>)]
+    points_at: Vec<String>,
     #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
     comment: Option<String>,
 }
@@ -222,6 +234,29 @@ pub(super) fn check_unclassified_readable(
     });
     rows.dedup_by(|later, first| later.relation == first.relation);
     for r in rows {
+        let has_tenant_column = r
+            .columns
+            .iter()
+            .any(|c| tenant_columns.contains(c.as_str()));
+        let tenant_table = |qualified: &&String| {
+            qualified.split_once('.').is_some_and(|(schema, name)| {
+                schema == o.schema && tenant_tables.contains_key(name)
+            })
+        };
+        let points_into: Vec<&str> = r
+            .points_at
+            .iter()
+            .filter(tenant_table)
+            .map(String::as_str)
+            .collect();
+        if !points_into.is_empty()
+            && !has_tenant_column
+            && !tenant_table(&&r.relation)
+            && !reviewed(r.comment.as_deref())
+        {
+            child_without_tenant(f, catalog, &r, &points_into, o);
+            continue;
+        }
         if known.places(&r.schema, &r.name)
             || r.ancestors.iter().any(|a| known.places_qualified(a))
             || (!(r.is_view && r.schema == o.schema)
@@ -287,6 +322,35 @@ pub(super) fn check_unclassified_readable(
         );
     }
     Ok(())
+}
+
+/// TEN055 for the readable table `r`, whose keys point into the tenant tables `targets`.
+fn child_without_tenant(
+    f: &mut Findings,
+    catalog: &Catalog,
+    r: &ReadableRow,
+    targets: &[&str],
+    o: &CheckOptions,
+) {
+    let who = if r.role == o.app_role {
+        format!("`{}`", o.app_role)
+    } else {
+        catalog.run_by(&r.role, &o.app_role)
+    };
+    let col = &o.tenant_column;
+    f.add(
+        "TEN055",
+        format!("table {}", r.relation),
+        format!(
+            "{who} may read every row of table {}, which has a foreign key into tenant table {} but no tenant column: each of its rows belongs to the tenant of the row it points at, and every tenant reads them all (a #[global_table] model of it reads them with no tenant filter)",
+            r.relation,
+            targets.join(", ")
+        ),
+        format!(
+            "give {} the column `{col}`, make its key ({col}, ..) REFERENCES {} ({col}, ..), give it tenancy's policies and classify it #[tenant_scoped]; else REVOKE SELECT ON {} FROM {}, PUBLIC (column grants too), or, once reviewed, COMMENT ON TABLE {} IS 'tenancy: reviewed: <why>'",
+            r.relation, targets[0], r.relation, r.role, r.relation
+        ),
+    );
 }
 
 #[cfg(test)]
