@@ -30,6 +30,7 @@
 #include "optimizer/optimizer.h"
 #include "optimizer/planner.h"
 #include "parser/parse_func.h"
+#include "parser/parsetree.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "tcop/utility.h"
@@ -46,6 +47,7 @@
 #include "common/hashfn.h"
 #include "parser/scansup.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/uuid.h"
@@ -449,6 +451,17 @@ guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 							GetLockmodeName(DEFAULT_LOCKMETHOD, ((LockStmt *) stmt)->mode)),
 					 errhint("lock the rows you change (SELECT .. FOR UPDATE), or take an advisory lock")));
 
+		/*
+		 * The statements prepared on a tenancy connection are the driver's, prepared for
+		 * tenant transactions with the tenant as a parameter: EXECUTE of one by name, with
+		 * another tenant's id, runs what the text naming it does not show.
+		 */
+		if (IsA(stmt, ExecuteStmt))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("tenancy: EXECUTE of a prepared statement is not allowed on a tenancy connection: the connection's prepared statements are its driver's"),
+					 errhint("send the statement itself")));
+
 		switch (nodeTag(stmt))
 		{
 			case T_PrepareStmt:
@@ -595,12 +608,45 @@ refuse_row_arrays(Plan *plan)
  * EXPLAIN is refused on a tenancy connection (guard_utility). Refused before planning, so
  * nothing is printed; the same setting that allows EXPLAIN for diagnosis allows this.
  */
+#if PG_VERSION_NUM >= 150000
+/*
+ * MERGE into a table under row level security. PostgreSQL applies the policies of its UPDATE
+ * and DELETE actions as checks that fail the statement, not as filters, and filters the
+ * target's scan by the SELECT policy only when the statement reads one of the target's
+ * columns: `MERGE INTO posts USING (SELECT 1) s ON true WHEN MATCHED AND <counter> THEN
+ * DELETE` runs its condition on every tenant's rows (an exact count of them, and where they
+ * lie), and fails exactly when another tenant has one. Refused before planning, in a function
+ * or a DO block too; nothing tenancy sends uses MERGE.
+ */
+static void
+refuse_merge(Query *parse)
+{
+	RangeTblEntry *target;
+
+	if (parse->commandType != CMD_MERGE || parse->resultRelation <= 0 || superuser())
+		return;
+	target = rt_fetch(parse->resultRelation, parse->rtable);
+	if (target->rtekind == RTE_RELATION &&
+		check_enable_rls(target->relid, InvalidOid, true) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("tenancy: MERGE into \"%s\", which row level security protects, is not allowed",
+						get_rel_name(target->relid)),
+				 errdetail("PostgreSQL tests a MERGE's conditions on every tenant's rows and checks the policies only as errors: it would count other tenants' rows"),
+				 errhint("use INSERT .. ON CONFLICT, UPDATE or DELETE")));
+}
+#endif
+
 static PlannedStmt *
 guard_planner(Query *parse, const char *query_string, int cursorOptions,
 			  ParamListInfo boundParams)
 {
 	PlannedStmt *planned;
 	ListCell   *lc;
+
+#if PG_VERSION_NUM >= 150000
+	refuse_merge(parse);
+#endif
 
 	if (have_session && Debug_print_plan && !allow_explain)
 		ereport(ERROR,

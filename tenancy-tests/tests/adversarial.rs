@@ -995,6 +995,112 @@ fn the_system_connection_refuses_tenant_tables_anywhere_in_a_statement() {
     }
 }
 
+/// The statements Diesel prepares on a pooled connection for tenant transactions take the
+/// tenant as `$1`: the system connection running one by name (`EXECUTE __diesel_stmt_0('<B>',
+/// 0)`) read and rewrote B's rows where row level security is off. Refused before sending;
+/// with the extension, the server refuses it in a tenant transaction too.
+#[test]
+fn the_drivers_prepared_statements_cannot_be_run_by_name() {
+    for rls in Rls::all() {
+        let (a, b) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        // B's request prepares its statements on the pool's one connection.
+        t.transaction(b, |tx| {
+            tx.update(posts::table)
+                .filter(posts::id.eq(2))
+                .set(posts::title.eq("b two"))
+                .execute()?;
+            tx.load::<_, String>(posts::table.filter(posts::id.gt(0)).select(posts::title))
+        })
+        .unwrap();
+        let bu = b.as_uuid();
+        for n in 0..4 {
+            for sql in [
+                format!("EXECUTE __diesel_stmt_{n}('{bu}', 0)"),
+                format!("EXECUTE __diesel_stmt_{n}('{bu}', 'PWNED', 2)"),
+                format!("/* */ execute __diesel_stmt_{n} ('{bu}')"),
+            ] {
+                let r = t.system(|sys| sys.load_sql::<_, Title>(diesel::sql_query(&sql)));
+                assert!(
+                    matches!(r, Err(Error::UnsafeSql(SqlTextError::ExecutePrepared))),
+                    "{rls:?} {sql}: {r:?}"
+                );
+            }
+        }
+        if rls.native() {
+            let sql = format!("EXECUTE __diesel_stmt_0('{bu}', 0)");
+            let r = t.transaction(a, |tx| tx.load_sql::<_, Title>(diesel::sql_query(&sql)));
+            let e = format!("{r:?}");
+            assert!(
+                e.contains("EXECUTE of a prepared statement is not allowed"),
+                "{rls:?}: {e}"
+            );
+        }
+        assert_b_untouched(rls, b, &format!("{rls:?}"));
+    }
+}
+
+/// `MERGE` tests its conditions on every row of its target, and row level security checks its
+/// `UPDATE` and `DELETE` actions only as errors: a counter in `WHEN MATCHED AND ..` counted
+/// every tenant's rows with row level security on, and the statement failed exactly where
+/// another tenant had a row. Refused in raw SQL before sending, written out in a `DO` block
+/// too; the extension refuses it in the server however the statement is built.
+#[test]
+fn merge_counts_no_other_tenants_rows() {
+    const COUNT: &str = "MERGE INTO posts USING (SELECT 1) s ON true \
+        WHEN MATCHED AND set_config('x.n', (current_setting('x.n')::int + 1)::text, true) IS NULL \
+        THEN DELETE";
+    for rls in Rls::all() {
+        let (a, b) = rls.two_tenants();
+        let t = rls.tenancy(1);
+        for sql in [
+            COUNT.to_owned(),
+            format!("WITH s AS (SELECT 1) {COUNT}"),
+            format!("DO $$ BEGIN {COUNT}; END $$"),
+            "merge/**/into posts USING (SELECT 1) s ON true WHEN MATCHED THEN DELETE".to_owned(),
+        ] {
+            let r = t.transaction(a, |tx| {
+                tx.execute(diesel::sql_query("SELECT set_config('x.n', '0', true)"))?;
+                tx.execute(diesel::sql_query(&sql))
+            });
+            assert!(
+                matches!(r, Err(Error::UnsafeSql(SqlTextError::Merge(_)))),
+                "{rls:?} {sql}: {r:?}"
+            );
+            let r = t.system(|sys| sys.load_sql::<_, Title>(diesel::sql_query(&sql)));
+            assert!(
+                matches!(
+                    r,
+                    Err(Error::UnsafeSql(
+                        SqlTextError::Merge(_) | SqlTextError::TenantTableOnSystemConnection(_)
+                    ))
+                ),
+                "{rls:?} system {sql}: {r:?}"
+            );
+        }
+        // Built at run time, where no reading of the text finds it: where row level security
+        // is off, raw statements read every tenant's rows anyway.
+        if rls.native() && rls.enforced() {
+            let hidden = format!(
+                "DO $$ BEGIN EXECUTE 'MER' || {}; END $$",
+                quote(&COUNT[3..])
+            );
+            let r = t.transaction(a, |tx| {
+                tx.execute(diesel::sql_query("SELECT set_config('x.n', '0', true)"))?;
+                tx.execute(diesel::sql_query(&hidden))
+            });
+            let e = format!("{r:?}");
+            assert!(e.contains("MERGE into \\\"posts\\\""), "{rls:?}: {e}");
+        }
+        assert_b_untouched(rls, b, &format!("{rls:?}"));
+    }
+}
+
+/// `text` as an SQL string literal.
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 /// `tenancy.open_session()`, which the application's login may run, starts a new session
 /// number and a new nonce: raw SQL that runs it inside a tenant transaction (also after
 /// ending tenancy's transaction with a raw `COMMIT` and opening one of its own, where no

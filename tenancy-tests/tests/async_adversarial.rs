@@ -735,6 +735,96 @@ async fn values_cannot_leave_their_row_or_assignment() {
     }
 }
 
+/// The statements the driver prepares for tenant transactions take the tenant as `$1`: the
+/// system connection running one by name read and rewrote B's rows where row level security
+/// is off. Refused before sending; with the extension, by the server in a tenant transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_drivers_prepared_statements_cannot_be_run_by_name() {
+    for (rls, run, a, b, t) in each_run(1).await {
+        t.transaction(b, async |tx| {
+            tx.load::<_, String>(posts::table.filter(posts::id.gt(0)).select(posts::title))
+                .await
+        })
+        .await
+        .unwrap();
+        let bu = b.as_uuid();
+        for n in 0..4 {
+            for sql in [
+                format!("EXECUTE s{n}('{bu}', 0)"),
+                format!("EXECUTE __diesel_stmt_{n}('{bu}', 0)"),
+                format!("explain analyze execute s{n}('{bu}', 0)"),
+            ] {
+                let r = t
+                    .system(async |sys| sys.load_sql::<_, Title>(diesel::sql_query(&sql)).await)
+                    .await;
+                assert!(
+                    matches!(r, Err(Error::UnsafeSql(SqlTextError::ExecutePrepared))),
+                    "{run} {sql}: {r:?}"
+                );
+            }
+        }
+        if rls.native() {
+            let sql = format!("EXECUTE s0('{bu}', 0)");
+            let r = t
+                .transaction(a, async |tx| {
+                    tx.load_sql::<_, Title>(diesel::sql_query(&sql)).await
+                })
+                .await;
+            let e = format!("{r:?}");
+            assert!(
+                e.contains("EXECUTE of a prepared statement is not allowed"),
+                "{run}: {e}"
+            );
+        }
+        assert_b_untouched(rls, b, &run);
+    }
+}
+
+/// `MERGE` counted every tenant's rows with row level security on (its conditions run on every
+/// row of its target, and the policies of its actions are checks, not filters). Refused before
+/// sending, written out in a `DO` block too; with the extension, by the server however it is
+/// built.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_counts_no_other_tenants_rows() {
+    const COUNT: &str = "MERGE INTO posts USING (SELECT 1) s ON true \
+        WHEN MATCHED AND set_config('x.n', (current_setting('x.n')::int + 1)::text, true) IS NULL \
+        THEN DELETE";
+    for (rls, run, a, b, t) in each_run(1).await {
+        for sql in [
+            COUNT.to_owned(),
+            format!("DO $$ BEGIN {COUNT}; END $$"),
+        ] {
+            let r = t
+                .transaction(a, async |tx| {
+                    tx.execute(diesel::sql_query("SELECT set_config('x.n', '0', true)"))
+                        .await?;
+                    tx.execute(diesel::sql_query(&sql)).await
+                })
+                .await;
+            assert!(
+                matches!(r, Err(Error::UnsafeSql(SqlTextError::Merge(_)))),
+                "{run} {sql}: {r:?}"
+            );
+        }
+        if rls.native() && rls.enforced() {
+            let hidden = format!(
+                "DO $$ BEGIN EXECUTE 'MER' || '{}'; END $$",
+                COUNT[3..].replace('\'', "''")
+            );
+            let r = t
+                .transaction(a, async |tx| {
+                    tx.execute(diesel::sql_query("SELECT set_config('x.n', '0', true)"))
+                        .await?;
+                    tx.execute(diesel::sql_query(&hidden)).await
+                })
+                .await;
+            let e = format!("{r:?}");
+            assert!(e.contains("MERGE into \\\"posts\\\""), "{run}: {e}");
+        }
+        assert_b_untouched(rls, b, &run);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_system_connection_refuses_tenant_tables_anywhere_in_a_statement() {
     for (_, run, _, _, t) in each_run(1).await {

@@ -190,6 +190,21 @@ pub enum SqlTextError {
         "raw SQL may not end or open a transaction: `{0}`; tenancy ends the transaction when the closure returns (`Ok` commits, `Err` rolls back), and `SAVEPOINT` with `ROLLBACK TO SAVEPOINT` undoes part of it"
     )]
     TransactionControl(String),
+    /// Raw SQL that runs `MERGE`: PostgreSQL tests a `MERGE`'s conditions on every row of its
+    /// target and checks row level security's policies for its `UPDATE` and `DELETE` actions
+    /// only as errors, so the statement counts every tenant's rows, and fails where another
+    /// tenant has one.
+    #[error(
+        "raw SQL may not run MERGE: `{0}`; PostgreSQL tests its conditions on every tenant's rows before row level security checks them: use INSERT .. ON CONFLICT, UPDATE or DELETE"
+    )]
+    Merge(String),
+    /// SQL that runs a prepared statement by name (`EXECUTE name(..)`): the connection's
+    /// prepared statements are the driver's, prepared for tenant transactions with the tenant
+    /// as a parameter, and the text that names one does not show which tables it reads.
+    #[error(
+        "`EXECUTE` runs a statement prepared on the connection, whose tables the text does not show: send the statement itself"
+    )]
+    ExecutePrepared,
     /// A fragment of the application's own rendered the statement differently when it was
     /// written for sending than when tenancy planned it, and the text to send names a
     /// tenant-scoped table the plan does not filter.

@@ -13,6 +13,7 @@ mod error;
 mod fragment;
 mod lexer;
 mod like;
+mod merge;
 mod names;
 #[cfg(feature = "check")]
 mod statements;

@@ -67,6 +67,15 @@ fn check_dynamic(tokens: &[Token]) -> Result<(), SqlTextError> {
         return Err(SqlTextError::DynamicSql(statement.to_owned()));
     }
     for (i, token) in tokens.iter().enumerate() {
+        // `EXECUTE name(..)` (alone, after EXPLAIN, in CREATE TABLE .. AS): the statements
+        // prepared on a pooled connection are the driver's, prepared for tenant transactions
+        // with the tenant as a parameter.
+        if matches!(token, Token::Ident { name, quoted: false } if name == "execute")
+            && (i == 0 || tokens[i - 1] != Token::Punct('.'))
+            && tokens.get(i + 1) != Some(&Token::Punct('('))
+        {
+            return Err(SqlTextError::ExecutePrepared);
+        }
         if let Token::Ident { name, .. } = token
             && STATISTICS_VIEWS.contains(&name.as_str())
             && tokens.get(i + 1) != Some(&Token::Punct('('))

@@ -543,6 +543,24 @@ fn dynamic_sql_and_escaped_identifiers_are_refused() {
     ] {
         assert!(names(statement).is_ok(), "{statement}");
     }
+    // A statement prepared on the connection, run by name.
+    for statement in [
+        "EXECUTE __diesel_stmt_1('a', 0)",
+        "explain analyze execute s3",
+        "CREATE TEMP TABLE t AS EXECUTE p(1)",
+    ] {
+        assert!(
+            matches!(names(statement), Err(SqlTextError::ExecutePrepared)),
+            "{statement}"
+        );
+    }
+    for statement in [
+        r#"SELECT "execute" FROM t"#,
+        "SELECT t.execute FROM t",
+        "SELECT 'EXECUTE p'",
+    ] {
+        assert!(names(statement).is_ok(), "{statement}");
+    }
     // Citus's functions that run a statement given as text on the node they run on.
     for call in [
         "SELECT citus_run_local_command('SELECT 1')",

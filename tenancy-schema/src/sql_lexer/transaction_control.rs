@@ -20,6 +20,9 @@ use super::lexer::{block_comment_end, excerpt, line_comment_end};
 /// `BEGIN ATOMIC` routine body from being taken for a statement of its own. A statement's
 /// first words come before any literal, so no reading of a backslash can change them.
 pub(crate) fn check_raw_statement(sql: &str) -> Result<(), SqlTextError> {
+    if super::merge::runs_merge(sql) {
+        return Err(SqlTextError::Merge(excerpt(sql)));
+    }
     let words = leading_words(sql);
     let ends = match words
         .iter()

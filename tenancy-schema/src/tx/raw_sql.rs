@@ -168,4 +168,17 @@ mod tests {
             assert!(of(&diesel::sql_query(text)).is_ok(), "{text}");
         }
     }
+
+    #[test]
+    fn raw_sql_that_runs_merge_is_refused() {
+        for text in [
+            "MERGE INTO posts USING (SELECT 1) s ON true WHEN MATCHED THEN DELETE",
+            "WITH s AS (SELECT 1) merge into posts USING s ON true WHEN MATCHED THEN DELETE",
+            "DO $$ BEGIN MERGE INTO posts USING (SELECT 1) s ON true WHEN MATCHED THEN DELETE; END $$",
+        ] {
+            let refused = of(&diesel::sql_query(text)).unwrap_err().to_string();
+            assert!(refused.contains("may not run MERGE"), "{text}: {refused}");
+        }
+        assert!(of(&diesel::sql_query("SELECT merge FROM t")).is_ok());
+    }
 }
