@@ -22,9 +22,51 @@ fn columns_list(decl: &TableDecl) -> String {
         .join(", ")
 }
 
+/// The longest name PostgreSQL keeps (`NAMEDATALEN - 1` bytes): it cuts a longer one to that
+/// length, in a `CREATE TABLE` and in every statement that names it, so the table tenancy
+/// registered under the whole name would never be recognised in SQL text.
+const LONGEST_NAME: usize = 63;
+
+/// The table's and columns' SQL names longer than PostgreSQL keeps, each spanned at its
+/// `#[sql_name]` attribute or its name.
+fn names_too_long(decl: &TableDecl, errors: &mut Option<syn::Error>) {
+    let too_long = |what: &str, name: &str| {
+        format!(
+            "the {what} `{name}` is {} bytes long; PostgreSQL keeps only the first {LONGEST_NAME}, so tenancy could not recognise it in SQL: choose a name of at most {LONGEST_NAME} bytes",
+            name.len()
+        )
+    };
+    let at = |attrs: &[syn::Attribute], name: &Ident| -> proc_macro2::TokenStream {
+        attrs
+            .iter()
+            .find(|a| a.path().is_ident("sql_name"))
+            .map_or_else(|| quote::quote!(#name), |a| quote::quote!(#a))
+    };
+    let table = decl.sql_name();
+    if table.len() > LONGEST_NAME {
+        push(
+            errors,
+            syn::Error::new_spanned(at(&decl.attrs, &decl.name), too_long("table name", &table)),
+        );
+    }
+    for column in &decl.columns {
+        let name = column.sql_name();
+        if name.len() > LONGEST_NAME {
+            push(
+                errors,
+                syn::Error::new_spanned(
+                    at(&column.attrs, &column.name),
+                    too_long("column name", &name),
+                ),
+            );
+        }
+    }
+}
+
 #[allow(clippy::too_many_lines)] // reason: one flat list of independent checks reads best in order
 pub fn scoped_table(decl: &TableDecl, args: &ScopedArgs) -> syn::Result<ScopedTable> {
     let mut errors = None;
+    names_too_long(decl, &mut errors);
     let tenant_column = args
         .tenant_column
         .clone()
@@ -194,6 +236,11 @@ pub fn scoped_table(decl: &TableDecl, args: &ScopedArgs) -> syn::Result<ScopedTa
 }
 
 pub fn global_table(decl: &TableDecl) -> syn::Result<()> {
+    let mut errors = None;
+    names_too_long(decl, &mut errors);
+    if let Some(errors) = errors {
+        return Err(errors);
+    }
     // The SQL name decides: a column renamed with `#[sql_name = "tenant_id"]` is the tenant
     // column all the same, and the table would be read without a tenant filter.
     if let Some(column) = decl.columns.iter().find(|c| c.sql_name() == "tenant_id") {
