@@ -95,7 +95,8 @@ impl TenancyBuilder {
     /// # Errors
     /// [`Error::ClassificationConflict`] when a table is classified twice in conflicting
     /// ways, or a table declared global is, in the database, a view, partition or parent of a
-    /// tenant table; [`Error::Pool`] when no connection can be opened; [`Error::UnsafeRole`] naming
+    /// tenant table, or has a foreign key of one column into the table of tenants or any into
+    /// a tenant table; [`Error::Pool`] when no connection can be opened; [`Error::UnsafeRole`] naming
     /// the role and the fix; [`Error::ContextKeyMissing`] when no key is given or readable.
     pub fn build(self) -> Result<Tenancy, Error> {
         if let Some(conflict) = crate::manifest::conflicts(&crate::manifest::all_registrations())
@@ -115,6 +116,7 @@ impl TenancyBuilder {
             let login = crate::roles::verify_app_login(&mut session.conn, &self.config.app_role)?;
             crate::scope::resolve_schemas(&mut session.conn)?;
             refuse_global_views_of_tenant_rows(crate::scope::resolve_reaching(&mut session.conn)?)?;
+            super::tenant_rows_declared_global::refuse(&mut session.conn)?;
             (login, detect_entry(&mut session.conn)?)
         };
         let mut admin_direct = false;

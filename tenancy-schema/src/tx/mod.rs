@@ -15,6 +15,7 @@ mod role_name;
 mod sessions;
 mod system;
 mod tenancy;
+mod tenant_rows_declared_global;
 mod tenant_tx;
 mod writes;
 
