@@ -1020,20 +1020,20 @@ fn the_drivers_prepared_statements_cannot_be_run_by_name() {
                 format!("EXECUTE __diesel_stmt_{n}('{bu}', 'PWNED', 2)"),
                 format!("/* */ execute __diesel_stmt_{n} ('{bu}')"),
             ] {
-                let r = t.system(|sys| sys.load_sql::<_, Title>(diesel::sql_query(&sql)));
+                let result = t.system(|sys| sys.load_sql::<_, Title>(diesel::sql_query(&sql)));
                 assert!(
-                    matches!(r, Err(Error::UnsafeSql(SqlTextError::ExecutePrepared))),
-                    "{rls:?} {sql}: {r:?}"
+                    matches!(result, Err(Error::UnsafeSql(SqlTextError::ExecutePrepared))),
+                    "{rls:?} {sql}: {result:?}"
                 );
             }
         }
         if rls.native() {
             let sql = format!("EXECUTE __diesel_stmt_0('{bu}', 0)");
-            let r = t.transaction(a, |tx| tx.load_sql::<_, Title>(diesel::sql_query(&sql)));
-            let e = format!("{r:?}");
+            let result = t.transaction(a, |tx| tx.load_sql::<_, Title>(diesel::sql_query(&sql)));
+            let error = format!("{result:?}");
             assert!(
-                e.contains("EXECUTE of a prepared statement is not allowed"),
-                "{rls:?}: {e}"
+                error.contains("EXECUTE of a prepared statement is not allowed"),
+                "{rls:?}: {error}"
             );
         }
         assert_b_untouched(rls, b, &format!("{rls:?}"));
@@ -1059,23 +1059,23 @@ fn merge_counts_no_other_tenants_rows() {
             format!("DO $$ BEGIN {COUNT}; END $$"),
             "merge/**/into posts USING (SELECT 1) s ON true WHEN MATCHED THEN DELETE".to_owned(),
         ] {
-            let r = t.transaction(a, |tx| {
+            let result = t.transaction(a, |tx| {
                 tx.execute(diesel::sql_query("SELECT set_config('x.n', '0', true)"))?;
                 tx.execute(diesel::sql_query(&sql))
             });
             assert!(
-                matches!(r, Err(Error::UnsafeSql(SqlTextError::Merge(_)))),
-                "{rls:?} {sql}: {r:?}"
+                matches!(result, Err(Error::UnsafeSql(SqlTextError::Merge(_)))),
+                "{rls:?} {sql}: {result:?}"
             );
-            let r = t.system(|sys| sys.load_sql::<_, Title>(diesel::sql_query(&sql)));
+            let result = t.system(|sys| sys.load_sql::<_, Title>(diesel::sql_query(&sql)));
             assert!(
                 matches!(
-                    r,
+                    result,
                     Err(Error::UnsafeSql(
                         SqlTextError::Merge(_) | SqlTextError::TenantTableOnSystemConnection(_)
                     ))
                 ),
-                "{rls:?} system {sql}: {r:?}"
+                "{rls:?} system {sql}: {result:?}"
             );
         }
         // Built at run time, where no reading of the text finds it: where row level security
@@ -1085,12 +1085,15 @@ fn merge_counts_no_other_tenants_rows() {
                 "DO $$ BEGIN EXECUTE 'MER' || {}; END $$",
                 quote(&COUNT[3..])
             );
-            let r = t.transaction(a, |tx| {
+            let result = t.transaction(a, |tx| {
                 tx.execute(diesel::sql_query("SELECT set_config('x.n', '0', true)"))?;
                 tx.execute(diesel::sql_query(&hidden))
             });
-            let e = format!("{r:?}");
-            assert!(e.contains("MERGE into \\\"posts\\\""), "{rls:?}: {e}");
+            let error = format!("{result:?}");
+            assert!(
+                error.contains("MERGE into \\\"posts\\\""),
+                "{rls:?}: {error}"
+            );
         }
         assert_b_untouched(rls, b, &format!("{rls:?}"));
     }

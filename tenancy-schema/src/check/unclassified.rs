@@ -234,27 +234,7 @@ pub(super) fn check_unclassified_readable(
     });
     rows.dedup_by(|later, first| later.relation == first.relation);
     for r in rows {
-        let has_tenant_column = r
-            .columns
-            .iter()
-            .any(|c| tenant_columns.contains(c.as_str()));
-        let tenant_table = |qualified: &&String| {
-            qualified.split_once('.').is_some_and(|(schema, name)| {
-                schema == o.schema && tenant_tables.contains_key(name)
-            })
-        };
-        let points_into: Vec<&str> = r
-            .points_at
-            .iter()
-            .filter(tenant_table)
-            .map(String::as_str)
-            .collect();
-        if !points_into.is_empty()
-            && !has_tenant_column
-            && !tenant_table(&&r.relation)
-            && !reviewed(r.comment.as_deref())
-        {
-            child_without_tenant(f, catalog, &r, &points_into, o);
+        if child_without_tenant(f, catalog, &r, (tenant_tables, &tenant_columns), o) {
             continue;
         }
         if known.places(&r.schema, &r.name)
@@ -324,14 +304,35 @@ pub(super) fn check_unclassified_readable(
     Ok(())
 }
 
-/// TEN055 for the readable table `r`, whose keys point into the tenant tables `targets`.
+/// TEN055 for the readable table `r` when its keys point into tenant tables and it has no
+/// tenant column (nor is one, nor is reviewed); whether it reported.
 fn child_without_tenant(
     f: &mut Findings,
     catalog: &Catalog,
     r: &ReadableRow,
-    targets: &[&str],
+    (tenant_tables, tenant_columns): (&BTreeMap<String, String>, &BTreeSet<&str>),
     o: &CheckOptions,
-) {
+) -> bool {
+    let tenant_table = |qualified: &str| {
+        qualified
+            .split_once('.')
+            .is_some_and(|(schema, name)| schema == o.schema && tenant_tables.contains_key(name))
+    };
+    let targets: Vec<&str> = r
+        .points_at
+        .iter()
+        .map(String::as_str)
+        .filter(|t| tenant_table(t))
+        .collect();
+    if targets.is_empty()
+        || r.columns
+            .iter()
+            .any(|c| tenant_columns.contains(c.as_str()))
+        || tenant_table(&r.relation)
+        || reviewed(r.comment.as_deref())
+    {
+        return false;
+    }
     let who = if r.role == o.app_role {
         format!("`{}`", o.app_role)
     } else {
@@ -351,6 +352,7 @@ fn child_without_tenant(
             r.relation, targets[0], r.relation, r.role, r.relation
         ),
     );
+    true
 }
 
 #[cfg(test)]
