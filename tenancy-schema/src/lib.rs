@@ -183,7 +183,8 @@
 //! schema or of a function in it (which may replace `tenancy.current_tenant()`, the reader every
 //! policy calls), a CREATEROLE role (which can grant
 //! itself any of those), a REPLICATION role (logical decoding reads every change to every table,
-//! past every privilege and policy), a predefined role with access to the server's files or shell
+//! past every privilege and policy), a role holding another `WITH ADMIN OPTION` (which it may
+//! grant to, or take from, any role of the cluster), a predefined role with access to the server's files or shell
 //! (`pg_read_server_files`, `pg_write_server_files`, `pg_execute_server_program`) or granted
 //! one of their functions (`pg_read_file`, `pg_read_binary_file`, `lo_import`, `lo_export`,
 //! adminpack's `pg_file_*`, dblink's `dblink_connect_u`; a table's data file holds every

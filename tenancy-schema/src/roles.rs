@@ -49,6 +49,10 @@ pub(crate) struct Reachable {
     /// It may `TRUNCATE`, or create triggers on, a table under row level security.
     #[diesel(sql_type = Bool)]
     pub unpoliced: bool,
+    /// The roles it holds with `ADMIN OPTION`, quoted as identifiers: it may grant them to any
+    /// role, and take them from any member.
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub admin_of: Option<String>,
     /// It holds `TEMPORARY` on the database itself (a grant, or as the database's owner).
     #[diesel(sql_type = Bool)]
     pub temporary: bool,
@@ -156,6 +160,9 @@ SELECT DISTINCT ON (r.rolname)
     WHERE c.relrowsecurity AND c.relkind IN ('r', 'p') AND a.grantee IN (r.oid, 0)
       AND a.privilege_type IN ('TRUNCATE', 'TRIGGER')
   ) AS unpoliced,
+  (SELECT string_agg(quote_ident(g.rolname), ', ' ORDER BY g.rolname)
+   FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+   WHERE m.member = r.oid AND m.admin_option) AS admin_of,
   -- A database's ACL is NULL until its first GRANT or REVOKE, which means the default: the
   -- owner holds everything and PUBLIC holds TEMPORARY and CONNECT.
   EXISTS (
@@ -225,6 +232,8 @@ impl Reachable {
             Some(
                 "a role that may TRUNCATE, or create triggers on, a table under row level security, which governs neither",
             )
+        } else if self.admin_of.is_some() {
+            Some(ADMIN_OPTION)
         } else if self.temporary || self.public_temporary {
             Some(TEMPORARY)
         } else {
@@ -238,6 +247,9 @@ impl Reachable {
         match self.problem() {
             Some(CREATEROLE) => Some(format!("ALTER ROLE {} NOCREATEROLE", self.role)),
             Some(REPLICATION) => Some(format!("ALTER ROLE {} NOREPLICATION", self.role)),
+            Some(ADMIN_OPTION) => self.admin_of.as_deref().map(|roles| {
+                format!("REVOKE ADMIN OPTION FOR {roles} FROM {}", self.role_ident)
+            }),
             Some(FILE_FUNCTIONS) => Some(
                 [
                     self.file_functions
@@ -295,6 +307,9 @@ const SCHEMA_OWNER: &str = "the owner of a schema that holds tables under row le
 /// [`Reachable::problem`] for a REPLICATION role. Role attributes are not inherited, but
 /// `SET ROLE` gives them.
 const REPLICATION: &str = "REPLICATION, with which it reads every change to every table through logical decoding (pg_create_logical_replication_slot, then pg_logical_slot_get_changes, where wal_level is logical) or copies the data files through a base backup, and neither privileges nor row level security apply";
+
+/// [`Reachable::problem`] for a role that holds a membership with `ADMIN OPTION`.
+const ADMIN_OPTION: &str = "a role that holds another role WITH ADMIN OPTION: SQL in any tenant's transaction may then grant that role to other roles and take it from its members, which outlives the transaction and changes what every login of the cluster may do (made a member of the application role, the admin login is refused; the application's own login taken out, every tenant's transaction fails)";
 
 /// [`Reachable::problem`] for a role that may create temporary tables.
 const TEMPORARY: &str = "a role that may create temporary tables: one made by SQL in one tenant's transaction outlives it, and shadows the tenant table of its name (pg_temp is searched first) in every later transaction on the pooled connection, whichever tenant it runs for, with no row level security on it";

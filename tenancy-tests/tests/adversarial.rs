@@ -1483,6 +1483,7 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         "adv_alter_system_group".to_owned(),
         "adv_alter_system_login".to_owned(),
         "adv_hashes_login".to_owned(),
+        "adv_admin_option_login".to_owned(),
     ]);
     owner
         .batch_execute(
@@ -1541,6 +1542,8 @@ fn logins_that_could_skip_row_level_security_are_refused() {
              CREATE ROLE adv_hashes_login LOGIN INHERIT PASSWORD 'p';
              GRANT tenancy_app TO adv_hashes_login;
              GRANT SELECT (rolname, rolpassword) ON pg_catalog.pg_authid TO adv_hashes_login;
+             CREATE ROLE adv_admin_option_login LOGIN INHERIT PASSWORD 'p';
+             GRANT tenancy_app TO adv_admin_option_login WITH ADMIN OPTION;
              CREATE ROLE adv_temp_login LOGIN INHERIT PASSWORD 'p';
              GRANT tenancy_app TO adv_temp_login;
              DO $$ BEGIN
@@ -1594,6 +1597,9 @@ fn logins_that_could_skip_row_level_security_are_refused() {
         ("adv_alter_system_login", "adv_alter_system_login"),
         // Other roles' password hashes: an MD5 hash logs in as it stands.
         ("adv_hashes_login", "adv_hashes_login"),
+        // ADMIN OPTION on the application role: a tenant's SQL grants it to the admin login,
+        // or takes it from the application's login, for the whole cluster.
+        ("adv_admin_option_login", "adv_admin_option_login"),
     ] {
         let r = build(&db.url_for(login, "p"), "tenancy_app");
         match r {

@@ -2541,6 +2541,20 @@ fn role_lints() {
             format!("ALTER ROLE {login} CREATEROLE"),
             format!("ALTER ROLE {login} NOCREATEROLE"),
         ),
+        // ADMIN OPTION, held by a login of the role or by the role itself: a tenant's SQL
+        // grants what it holds to other roles, or takes it from them, for the whole cluster.
+        (
+            "TEN065",
+            "role",
+            format!("GRANT {role} TO {login} WITH ADMIN OPTION"),
+            format!("REVOKE ADMIN OPTION FOR {role} FROM {login}"),
+        ),
+        (
+            "TEN065",
+            "role",
+            format!("CREATE ROLE check_admin_option NOLOGIN; GRANT check_admin_option TO {role} WITH ADMIN OPTION"),
+            format!("REVOKE check_admin_option FROM {role}; DROP ROLE check_admin_option"),
+        ),
         // A login owning the schema of the tenant tables may drop them and put its own there.
         (
             "TEN065",

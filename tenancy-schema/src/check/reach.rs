@@ -121,6 +121,7 @@ fn problems(
             && !role.replication
             && role.file_functions.is_none()
             && role.public_file_functions.is_none()
+            && role.admin_of.is_none()
             && !role.owns_database
         {
             continue;
