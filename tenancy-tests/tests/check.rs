@@ -1848,6 +1848,59 @@ fn a_restrictive_policy_without_with_check_checks_new_rows_with_using() {
     assert!(present(&r, "TEN013", "table gadgets"), "{:#?}", r.findings);
 }
 
+/// A migration of tenancy's the database's record does not list, though it lists others of
+/// its set: reverted with its `down.sql` (which puts back the session opening whose nonce
+/// starts at zero, so that anyone can forge a context), or its record row deleted. The
+/// functions then match the migrations the record lists, so only the record tells.
+#[test]
+fn a_reverted_migration_of_tenancys_is_reported() {
+    let (_db, mut conn) = fresh();
+    let reg = registry(&[]);
+    let with_foundation = CheckOptions {
+        migrations: tenancy_foundation::migrations::FOUNDATION,
+        ..CheckOptions::default()
+    };
+    let nonce = "2026-12-04-190000_session_opens_with_unknown_nonce";
+    let foundation = tenancy_foundation::migrations::FOUNDATION[2].name;
+    for (name, options) in [
+        (nonce, CheckOptions::default()),
+        (foundation, with_foundation.clone()),
+    ] {
+        let version = tenancy_schema::migrations::version_of(name);
+        conn.batch_execute(&format!(
+            "DELETE FROM __diesel_schema_migrations WHERE version = '{version}'"
+        ))
+        .unwrap();
+        let r = report(&mut conn, &reg, &options);
+        assert!(
+            r.findings.iter().any(|f| f.id == "TEN072"
+                && f.object == format!("migration {name}")
+                && f.severity == Severity::Error),
+            "{name}: {:#?}",
+            r.findings
+        );
+        conn.batch_execute(&format!(
+            "INSERT INTO __diesel_schema_migrations (version) VALUES ('{version}')"
+        ))
+        .unwrap();
+        let r = report(&mut conn, &reg, &options);
+        assert!(!present(&r, "TEN072", "migration"), "{:#?}", r.findings);
+    }
+    // A database that ran none of a set (an application on the core alone, checked with the
+    // foundation's migrations known) has nothing pending of it.
+    conn.batch_execute(&format!(
+        "DELETE FROM __diesel_schema_migrations WHERE version IN ({})",
+        tenancy_foundation::migrations::FOUNDATION
+            .iter()
+            .map(|m| format!("'{}'", m.version()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .unwrap();
+    let r = report(&mut conn, &reg, &with_foundation);
+    assert!(!present(&r, "TEN072", "migration"), "{:#?}", r.findings);
+}
+
 /// `gadget_tags` without a tenant column, declared a global table.
 static TAGS_AS_GLOBAL: TableManifest = TableManifest {
     table: "gadget_tags",

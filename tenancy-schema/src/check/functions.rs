@@ -198,6 +198,7 @@ pub(super) fn check_functions(
 ) -> QueryResult<()> {
     let installed = load(conn, "to_regnamespace('tenancy')", o)?;
     check_readers(f, &installed, o);
+    check_pending(f, &applied_versions(conn)?, o);
     // The comparison creates temporary functions, DDL that would run such a trigger with this
     // connection's rights (which read the context key); TEN109 reports it instead.
     if !super::event_triggers::foreign_event_triggers(conn)?.is_empty() {
@@ -247,6 +248,31 @@ pub(super) fn check_functions(
         }
     }
     Ok(())
+}
+
+/// TEN072 for each of tenancy's migrations that the database's record says it has not run,
+/// from a set (tenancy's core, or `o.migrations`) of which it ran some: the functions such a
+/// migration creates or replaces are missing there, or older versions. A migration reverted
+/// with its `down.sql` puts back the version it had fixed (the session opening whose nonce
+/// starts at zero, whose context anyone can then forge), and the functions match the
+/// migrations the record lists.
+fn check_pending(f: &mut Findings, record: &BTreeSet<String>, o: &CheckOptions) {
+    for set in [crate::migrations::CORE, o.migrations] {
+        if !set.iter().any(|m| record.contains(&m.version())) {
+            continue;
+        }
+        for m in set.iter().filter(|m| !record.contains(&m.version())) {
+            f.add(
+                "TEN072",
+                format!("migration {}", m.name),
+                format!(
+                    "tenancy's migration `{}` has not run here, though the database ran others of its set: the functions it creates or replaces are missing or older versions, whose flaws it fixed",
+                    m.name
+                ),
+                "run the pending migrations (`diesel migration run`, or `tenancy migrate`); never revert tenancy's own",
+            );
+        }
+    }
 }
 
 /// TEN072 where the database does not say which migrations it ran (diesel's record dropped,
@@ -451,12 +477,35 @@ fn beyond_a_status_read(
     if let Some((_, what)) = acts.iter().find(|(w, _)| has_word(&lower, w)) {
         return Some((*what).to_owned());
     }
+    if let Some(called) = own_function_called(shape) {
+        return Some(format!(
+            "calls {called}, which runs with the hook's rights and may do any of that"
+        ));
+    }
     let read: Vec<&str> = protected
         .iter()
         .map(String::as_str)
         .filter(|t| *t != tenants_table && has_word(&lower, t))
         .collect();
     (!read.is_empty()).then(|| format!("reads {}", read.join(", ")))
+}
+
+/// The first function `shape` calls by a schema-qualified name outside PostgreSQL's own and
+/// tenancy's (`public.note_tenant(tenant)`): what it does is not in the hook's text.
+fn own_function_called(shape: &str) -> Option<String> {
+    use crate::sql_lexer::Token;
+    let tokens = crate::sql_lexer::tokenize(shape).ok()?;
+    tokens.windows(4).find_map(|w| match w {
+        [
+            Token::Ident { name: schema, .. },
+            Token::Punct('.'),
+            Token::Ident { name, .. },
+            Token::Punct('('),
+        ] if !matches!(schema.as_str(), "pg_catalog" | "tenancy") => {
+            Some(format!("{schema}.{name}()"))
+        }
+        _ => None,
+    })
 }
 
 /// TEN072 for `tenancy.<name>()`, which is `problem`.
@@ -565,6 +614,29 @@ fn expected(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_hook_that_calls_a_function_of_its_own_does_more_than_read() {
+        let none = BTreeSet::new();
+        let calls = "SELECT CASE WHEN x.status <> 'active' THEN 'suspended' END \
+            FROM public.tenants x WHERE x.id = tenant AND public.note_tenant(tenant)";
+        assert_eq!(
+            beyond_a_status_read(calls, &none, "tenants").as_deref(),
+            Some(
+                "calls public.note_tenant(), which runs with the hook's rights and may do any of that"
+            )
+        );
+        for reads in [
+            "SELECT CASE WHEN x.status <> 'active' THEN 'suspended' END FROM public.tenants x WHERE x.id = tenant",
+            "SELECT pg_catalog.lower(x.status::text) FROM public.tenants x WHERE x.id = tenant",
+        ] {
+            assert_eq!(
+                beyond_a_status_read(reads, &none, "tenants"),
+                None,
+                "{reads}"
+            );
+        }
+    }
 
     #[test]
     fn a_definition_is_moved_to_the_temporary_schema_past_its_comments() {
