@@ -4687,6 +4687,27 @@ fn an_event_trigger_is_reported_and_the_check_does_not_fire_it() {
         "{:#?}",
         r.findings
     );
+    // Made a member of another extension after that extension was created: added to hide it,
+    // not made by the extension's script.
+    conn.batch_execute("CREATE EXTENSION IF NOT EXISTS citext")
+        .unwrap();
+    conn.batch_execute(
+        "ALTER EXTENSION citext ADD EVENT TRIGGER ddl_runs;
+         ALTER EXTENSION citext ADD FUNCTION ddl_runs();",
+    )
+    .unwrap();
+    let r = report(&mut conn, &tenancy_schema::registry(), &options);
+    conn.batch_execute(
+        "ALTER EXTENSION citext DROP EVENT TRIGGER ddl_runs;
+         ALTER EXTENSION citext DROP FUNCTION ddl_runs();
+         DROP EXTENSION citext;",
+    )
+    .unwrap();
+    assert!(
+        present(&r, "TEN109", "event trigger ddl_runs"),
+        "{:#?}",
+        r.findings
+    );
     // Disabled, it runs nowhere; the check compares tenancy's functions again.
     conn.batch_execute("ALTER EVENT TRIGGER ddl_runs DISABLE")
         .unwrap();

@@ -29,7 +29,11 @@ WHERE e.evtenabled <> 'D'
                   WHERE d.deptype = 'e'
                     AND ((d.classid = 'pg_event_trigger'::regclass AND d.objid = e.oid)
                          OR (d.classid = 'pg_proc'::regclass AND d.objid = e.evtfoid))
-                    AND NOT_A_LANGUAGE_EXTENSION)
+                    AND NOT_A_LANGUAGE_EXTENSION
+                    -- Made a member by the extension's own script, not added later (as
+                    -- `EXTENSIONS_OWN` tells relations apart).
+                    AND age(d.xmin) >= (SELECT age(x.xmin) FROM pg_extension x
+                                        WHERE x.oid = d.refobjid))
   AND NOT (e.evtname = 'tenancy_distributed_policies'
            AND e.evtfoid = coalesce(to_regprocedure('tenancy.guard_distributed_policies()'), 0))
 ORDER BY 1";
