@@ -247,9 +247,10 @@ impl Reachable {
         match self.problem() {
             Some(CREATEROLE) => Some(format!("ALTER ROLE {} NOCREATEROLE", self.role)),
             Some(REPLICATION) => Some(format!("ALTER ROLE {} NOREPLICATION", self.role)),
-            Some(ADMIN_OPTION) => self.admin_of.as_deref().map(|roles| {
-                format!("REVOKE ADMIN OPTION FOR {roles} FROM {}", self.role_ident)
-            }),
+            Some(ADMIN_OPTION) => self
+                .admin_of
+                .as_deref()
+                .map(|roles| format!("REVOKE ADMIN OPTION FOR {roles} FROM {}", self.role_ident)),
             Some(FILE_FUNCTIONS) => Some(
                 [
                     self.file_functions

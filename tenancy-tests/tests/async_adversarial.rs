@@ -790,10 +790,7 @@ async fn merge_counts_no_other_tenants_rows() {
         WHEN MATCHED AND set_config('x.n', (current_setting('x.n')::int + 1)::text, true) IS NULL \
         THEN DELETE";
     for (rls, run, a, b, t) in each_run(1).await {
-        for sql in [
-            COUNT.to_owned(),
-            format!("DO $$ BEGIN {COUNT}; END $$"),
-        ] {
+        for sql in [COUNT.to_owned(), format!("DO $$ BEGIN {COUNT}; END $$")] {
             let r = t
                 .transaction(a, async |tx| {
                     tx.execute(diesel::sql_query("SELECT set_config('x.n', '0', true)"))
