@@ -239,19 +239,22 @@ pub(super) fn line_comment_end(bytes: &[u8], start: usize) -> usize {
 /// block comment runs to the end.
 #[cfg(feature = "check")]
 pub(crate) fn code_start(sql: &str) -> usize {
-    let bytes = sql.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' => i += 1,
-            b'-' if bytes.get(i + 1) == Some(&b'-') => i = line_comment_end(bytes, i),
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i = block_comment_end(bytes, i).unwrap_or(bytes.len());
+    skip_blank(sql.as_bytes(), 0)
+}
+
+/// The index past the white space and comments at `at` ([`code_start`] from anywhere).
+pub(super) fn skip_blank(bytes: &[u8], mut at: usize) -> usize {
+    while at < bytes.len() {
+        match bytes[at] {
+            b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' => at += 1,
+            b'-' if bytes.get(at + 1) == Some(&b'-') => at = line_comment_end(bytes, at),
+            b'/' if bytes.get(at + 1) == Some(&b'*') => {
+                at = block_comment_end(bytes, at).unwrap_or(bytes.len());
             }
             _ => break,
         }
     }
-    i
+    at
 }
 
 pub(super) fn block_comment_end(bytes: &[u8], start: usize) -> Option<usize> {

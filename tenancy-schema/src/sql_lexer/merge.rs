@@ -7,7 +7,7 @@
 //! is loaded, its planner hook refuses such a `MERGE` wherever it comes from; this reading
 //! stops the plain forms without it, including a `MERGE` written out in a `DO` block.
 
-use super::lexer::{block_comment_end, line_comment_end};
+use super::lexer::skip_blank;
 
 /// Whether `sql` holds the keyword `MERGE` followed by `INTO` (which PostgreSQL requires after
 /// it), with only white space and comments between. A keyword cannot be quoted, escaped or
@@ -42,21 +42,6 @@ fn word_at(bytes: &[u8], at: usize, word: &[u8]) -> bool {
 
 fn find_word(bytes: &[u8], from: usize, word: &[u8]) -> Option<usize> {
     (from..bytes.len()).find(|&i| word_at(bytes, i, word))
-}
-
-/// The index past the white space and comments at `at`.
-fn skip_blank(bytes: &[u8], mut at: usize) -> usize {
-    while at < bytes.len() {
-        match bytes[at] {
-            b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' => at += 1,
-            b'-' if bytes.get(at + 1) == Some(&b'-') => at = line_comment_end(bytes, at),
-            b'/' if bytes.get(at + 1) == Some(&b'*') => {
-                at = block_comment_end(bytes, at).unwrap_or(bytes.len());
-            }
-            _ => break,
-        }
-    }
-    at
 }
 
 #[cfg(test)]
