@@ -66,22 +66,19 @@ pub(super) fn refuse(conn: &mut PgConnection) -> Result<(), Error> {
         .bind::<Array<Text>, _>(&tenant_tables)
         .bind::<Text, _>(TENANTS_TABLE)
         .load(conn)?;
-    match tied.into_iter().next() {
-        Some(t) => {
-            let table = globals
-                .into_iter()
-                .find(|g| *g == t.name)
-                .unwrap_or(TENANTS_TABLE);
-            Err(ClassificationConflict {
-                table,
-                first: "global".to_owned(),
-                second: format!(
-                    "tenant-scoped (in the database it has {}, so its rows belong to tenants)",
-                    t.what
-                ),
-            }
-            .into())
-        }
-        None => Ok(()),
+    // The registry's own name, which outlives the query's rows.
+    let Some((table, what)) = tied
+        .into_iter()
+        .find_map(|t| globals.iter().find(|g| **g == t.name).map(|g| (*g, t.what)))
+    else {
+        return Ok(());
+    };
+    Err(ClassificationConflict {
+        table,
+        first: "global".to_owned(),
+        second: format!(
+            "tenant-scoped (in the database it has {what}, so its rows belong to tenants)"
+        ),
     }
+    .into())
 }
