@@ -116,7 +116,9 @@ impl TenancyBuilder {
             let login = crate::roles::verify_app_login(&mut session.conn, &self.config.app_role)?;
             crate::scope::resolve_schemas(&mut session.conn)?;
             refuse_global_views_of_tenant_rows(crate::scope::resolve_reaching(&mut session.conn)?)?;
-            super::tenant_rows_declared_global::refuse(&mut session.conn)?;
+            refuse_global_views_of_tenant_rows(super::tenant_rows_declared_global::tied(
+                &mut session.conn,
+            )?)?;
             (login, detect_entry(&mut session.conn)?)
         };
         let mut admin_direct = false;
@@ -158,7 +160,8 @@ impl TenancyBuilder {
 }
 
 /// A relation declared `#[global_table]` that, in the database, holds or shows a tenant table's
-/// rows (a view, partition, parent, foreign table of it): typed queries would read it unscoped.
+/// rows (a view, partition, parent, foreign table of it, or a table whose keys tie its rows to
+/// tenants): typed queries would read it unscoped.
 fn refuse_global_views_of_tenant_rows(found: Vec<(String, String)>) -> Result<(), Error> {
     for (name, what) in found {
         if let Some(global) =

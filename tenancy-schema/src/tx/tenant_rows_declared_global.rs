@@ -4,14 +4,13 @@
 //! tenant's row). Typed queries and the system connection read a global table with no tenant
 //! filter, so such a declaration read every tenant's rows where row level security is off, and
 //! a write through the system connection asked the key whether another tenant had a row. The
-//! macros cannot see the database; the `Tenancy` refuses such a declaration when it is built,
-//! as `tenancy check` reports it (TEN051, TEN055).
+//! macros cannot see the database; the `Tenancy` refuses such a declaration when it is built
+//! (as a global view of tenant rows is), as `tenancy check` reports it (TEN051, TEN055).
 
 use diesel::sql_types::{Array, Text};
-use diesel::{PgConnection, RunQueryDsl};
+use diesel::{PgConnection, QueryResult, RunQueryDsl};
 
 use crate::manifest::{TENANTS_TABLE, TableKind};
-use crate::{ClassificationConflict, Error};
 
 /// For each global table (`$1`) the database ties to tenants, what ties it: `$2` are the
 /// tenant-scoped tables, `$3` the table of tenants.
@@ -45,8 +44,9 @@ struct Tied {
     what: String,
 }
 
-/// Refuses the first table declared global that the database ties to tenants.
-pub(super) fn refuse(conn: &mut PgConnection) -> Result<(), Error> {
+/// The tables declared global that the database ties to tenants, each with what it is in the
+/// database, for the builder to refuse as it refuses global views of tenant rows.
+pub(super) fn tied(conn: &mut PgConnection) -> QueryResult<Vec<(String, String)>> {
     let registry = crate::manifest::registry();
     let globals: Vec<&str> = registry
         .iter()
@@ -54,7 +54,7 @@ pub(super) fn refuse(conn: &mut PgConnection) -> Result<(), Error> {
         .map(|m| m.table)
         .collect();
     if globals.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let tenant_tables: Vec<&str> = registry
         .iter()
@@ -66,19 +66,14 @@ pub(super) fn refuse(conn: &mut PgConnection) -> Result<(), Error> {
         .bind::<Array<Text>, _>(&tenant_tables)
         .bind::<Text, _>(TENANTS_TABLE)
         .load(conn)?;
-    // The registry's own name, which outlives the query's rows.
-    let Some((table, what)) = tied
+    Ok(tied
         .into_iter()
-        .find_map(|t| globals.iter().find(|g| **g == t.name).map(|g| (*g, t.what)))
-    else {
-        return Ok(());
-    };
-    Err(ClassificationConflict {
-        table,
-        first: "global".to_owned(),
-        second: format!(
-            "tenant-scoped (in the database it has {what}, so its rows belong to tenants)"
-        ),
-    }
-    .into())
+        .map(|t| {
+            let what = format!(
+                "tenant-scoped (in the database it has {}, so its rows belong to tenants)",
+                t.what
+            );
+            (t.name, what)
+        })
+        .collect())
 }
