@@ -137,18 +137,7 @@ pub(super) fn bounded_by_tenant(expr: &str) -> bool {
     let Some(col) = e.get(start..at) else {
         return false;
     };
-    let plain = col
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && col
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
-    let quoted = col.len() >= 2
-        && col.starts_with('"')
-        && col.ends_with('"')
-        && !col[1..col.len() - 1].replace("\"\"", "").contains('"');
-    (plain || quoted) && carries_tenant_predicate(Some(expr), col)
+    identifier_len(col) == Some(col.len()) && carries_tenant_predicate(Some(expr), col)
 }
 
 pub(super) fn policy_applies_to_all_commands_with_tenant_predicate(

@@ -198,7 +198,7 @@ pub(super) fn check_functions(
 ) -> QueryResult<()> {
     let installed = load(conn, "to_regnamespace('tenancy')", o)?;
     check_readers(f, &installed, o);
-    check_pending(f, &applied_versions(conn)?, o);
+    check_pending(f, migrations, o);
     // The comparison creates temporary functions, DDL that would run such a trigger with this
     // connection's rights (which read the context key); TEN109 reports it instead.
     if !super::event_triggers::foreign_event_triggers(conn)?.is_empty() {
@@ -250,18 +250,19 @@ pub(super) fn check_functions(
     Ok(())
 }
 
-/// TEN072 for each of tenancy's migrations that the database's record says it has not run,
-/// from a set (tenancy's core, or `o.migrations`) of which it ran some: the functions such a
-/// migration creates or replaces are missing there, or older versions. A migration reverted
-/// with its `down.sql` puts back the version it had fixed (the session opening whose nonce
-/// starts at zero, whose context anyone can then forge), and the functions match the
-/// migrations the record lists.
-fn check_pending(f: &mut Findings, record: &BTreeSet<String>, o: &CheckOptions) {
+/// TEN072 for each of tenancy's migrations that the database's record says it has not run
+/// (`applied` are those it lists), from a set (tenancy's core, or `o.migrations`) of which it
+/// ran some: the functions such a migration creates or replaces are missing there, or older
+/// versions. A migration reverted with its `down.sql` puts back the version it had fixed (the
+/// session opening whose nonce starts at zero, whose context anyone can then forge), and the
+/// functions match the migrations the record lists.
+fn check_pending(f: &mut Findings, applied: &[&MigrationFiles], o: &CheckOptions) {
+    let ran = |m: &MigrationFiles| applied.iter().any(|a| a.name == m.name);
     for set in [crate::migrations::CORE, o.migrations] {
-        if !set.iter().any(|m| record.contains(&m.version())) {
+        if !set.iter().any(ran) {
             continue;
         }
-        for m in set.iter().filter(|m| !record.contains(&m.version())) {
+        for m in set.iter().filter(|m| !ran(m)) {
             f.add(
                 "TEN072",
                 format!("migration {}", m.name),
