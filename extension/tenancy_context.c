@@ -601,13 +601,6 @@ refuse_row_arrays(Plan *plan)
 		refuse_row_arrays((Plan *) lfirst(lc));
 }
 
-/*
- * A plan made while debug_print_plan is on is printed to the server's log and, once the
- * session asks for LOG messages (client_min_messages, which any role may set), to the client:
- * its row estimates come from statistics sampled over every tenant's rows, which is why
- * EXPLAIN is refused on a tenancy connection (guard_utility). Refused before planning, so
- * nothing is printed; the same setting that allows EXPLAIN for diagnosis allows this.
- */
 #if PG_VERSION_NUM >= 150000
 /*
  * MERGE into a table under row level security. PostgreSQL applies the policies of its UPDATE
@@ -637,6 +630,13 @@ refuse_merge(Query *parse)
 }
 #endif
 
+/*
+ * A plan made while debug_print_plan is on is printed to the server's log and, once the
+ * session asks for LOG messages (client_min_messages, which any role may set), to the client:
+ * its row estimates come from statistics sampled over every tenant's rows, which is why
+ * EXPLAIN is refused on a tenancy connection (guard_utility). Refused before planning, so
+ * nothing is printed; the same setting that allows EXPLAIN for diagnosis allows this.
+ */
 static PlannedStmt *
 guard_planner(Query *parse, const char *query_string, int cursorOptions,
 			  ParamListInfo boundParams)
