@@ -791,13 +791,7 @@ async fn merge_counts_no_other_tenants_rows() {
         THEN DELETE";
     for (rls, run, a, b, t) in each_run(1).await {
         for sql in [COUNT.to_owned(), format!("DO $$ BEGIN {COUNT}; END $$")] {
-            let r = t
-                .transaction(a, async |tx| {
-                    tx.execute(diesel::sql_query("SELECT set_config('x.n', '0', true)"))
-                        .await?;
-                    tx.execute(diesel::sql_query(&sql)).await
-                })
-                .await;
+            let r = counted(&t, a, &sql).await;
             assert!(
                 matches!(r, Err(Error::UnsafeSql(SqlTextError::Merge(_)))),
                 "{run} {sql}: {r:?}"
@@ -808,18 +802,21 @@ async fn merge_counts_no_other_tenants_rows() {
                 "DO $$ BEGIN EXECUTE 'MER' || '{}'; END $$",
                 COUNT[3..].replace('\'', "''")
             );
-            let r = t
-                .transaction(a, async |tx| {
-                    tx.execute(diesel::sql_query("SELECT set_config('x.n', '0', true)"))
-                        .await?;
-                    tx.execute(diesel::sql_query(&hidden)).await
-                })
-                .await;
-            let e = format!("{r:?}");
+            let e = format!("{:?}", counted(&t, a, &hidden).await);
             assert!(e.contains("MERGE into \\\"posts\\\""), "{run}: {e}");
         }
         assert_b_untouched(rls, b, &run);
     }
+}
+
+/// Runs `sql` in a transaction of `tenant`, behind the counter it may raise (`x.n`).
+async fn counted(t: &AsyncTenancy, tenant: TenantId, sql: &str) -> Result<usize, Error> {
+    t.transaction(tenant, async |tx| {
+        tx.execute(diesel::sql_query("SELECT set_config('x.n', '0', true)"))
+            .await?;
+        tx.execute(diesel::sql_query(sql)).await
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
