@@ -116,11 +116,12 @@ const COMPARISONS: &[&str] = &["=", "<>", "!=", "<", ">", "<=", ">="];
 /// differs from row to row and is only tested on rows the tenant predicate passed; a literal
 /// is the SQL text's own.
 pub(super) fn check_computed_patterns(tokens: &[Token]) -> Result<(), SqlTextError> {
+    let ends = operand_ends(tokens);
     for (i, token) in tokens.iter().enumerate() {
         if !takes_pattern(token) {
             continue;
         }
-        let operand = pattern_operand(&tokens[i + 1..]);
+        let operand = &tokens[i + 1..ends[i]];
         let params = operand
             .iter()
             .filter(|t| matches!(t, Token::Param(_)))
@@ -138,26 +139,51 @@ pub(super) fn check_computed_patterns(tokens: &[Token]) -> Result<(), SqlTextErr
     Ok(())
 }
 
-/// The tokens of the pattern operand at the start of `tokens`: up to the end of its level (a
-/// closing parenthesis or a comma), a word that ends it, or a comparison.
-fn pattern_operand(tokens: &[Token]) -> &[Token] {
-    let mut depth = 0usize;
-    for (k, token) in tokens.iter().enumerate() {
+/// Where the operand that follows each token ends (exclusive): at the first token after it, at
+/// the operand's own level, that closes the level (a closing parenthesis), separates (a comma
+/// or `;`), is a word that ends an operand, or is a comparison; else at the end of the text.
+///
+/// One pass from the end, keeping the nearest such token of every level: a level is left only
+/// through its closing parenthesis, itself such a token, so the nearest one of the operand's
+/// level is where a scan from the operand's start would stop. Scanning each operand on its own
+/// took time quadratic in the length of text such as `a LIKE a LIKE ..`.
+fn operand_ends(tokens: &[Token]) -> Vec<usize> {
+    let mut depth_before = Vec::with_capacity(tokens.len());
+    let mut depth = 0i64;
+    for token in tokens {
+        depth_before.push(depth);
         match token {
             Token::Punct('(') => depth += 1,
-            Token::Punct(')' | ',' | ';') if depth == 0 => return &tokens[..k],
             Token::Punct(')') => depth -= 1,
-            Token::Ident {
-                name,
-                quoted: false,
-            } if depth == 0 && OPERAND_ENDS.contains(&name.as_str()) => return &tokens[..k],
-            Token::Operator(op) if depth == 0 && COMPARISONS.contains(&op.as_str()) => {
-                return &tokens[..k];
-            }
             _ => {}
         }
     }
-    tokens
+    let mut nearest: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    let mut ends = vec![tokens.len(); tokens.len()];
+    for k in (0..tokens.len()).rev() {
+        // The operand after token k starts at its level: token k opens no level when it takes
+        // a pattern, and nothing asks for the operand after anything else.
+        if let Some(&end) = nearest.get(&depth_before[k]) {
+            ends[k] = end;
+        }
+        if ends_operand(&tokens[k]) {
+            nearest.insert(depth_before[k], k);
+        }
+    }
+    ends
+}
+
+/// Whether `token`, at an operand's own level, ends it.
+fn ends_operand(token: &Token) -> bool {
+    match token {
+        Token::Punct(')' | ',' | ';') => true,
+        Token::Ident {
+            name,
+            quoted: false,
+        } => OPERAND_ENDS.contains(&name.as_str()),
+        Token::Operator(op) => COMPARISONS.contains(&op.as_str()),
+        _ => false,
+    }
 }
 
 /// Whether `operand` names something of a row: a name that is neither called (`lower(`) nor a

@@ -145,14 +145,18 @@ const ARRAY_WORDS: &[&str] = &[
 /// the row> THEN ARRAY[1, 2] ELSE ARRAY[3] END]`), and its error then tells which of another
 /// tenant's rows meet the condition. Tenancy's own constructors hold only `$1`.
 fn check_array_constructors(tokens: &[Token]) -> Result<(), SqlTextError> {
+    // The constructors inside one were read with it: reading each again made text such as
+    // `ARRAY[ARRAY[..` take time quadratic in its length.
+    let mut read_up_to = 0;
     for (i, token) in tokens.iter().enumerate() {
         let opens = matches!(token, Token::Ident { name, quoted: false } if name == "array")
             && matches!(tokens.get(i + 1), Some(Token::Operator(op)) if op.starts_with('['));
-        if !opens {
+        if !opens || i < read_up_to {
             continue;
         }
         let mut depth: i64 = 0;
-        for inner in &tokens[i + 1..] {
+        for (k, inner) in tokens.iter().enumerate().skip(i + 1) {
+            read_up_to = k + 1;
             match inner {
                 Token::Operator(op) => {
                     for c in op.chars() {

@@ -112,9 +112,11 @@ pub(crate) fn dollar_quoted_bodies(sql: &str) -> Vec<&str> {
     while i < sql.len() {
         i = match piece(sql, i) {
             Piece::Quoted { end, dollar: true } => {
-                // The tag is `$…$`: the body lies between its two copies.
+                // The tag is `$…$`: the body lies between its two copies. A quote that the
+                // text never closes has no body (the server refuses it).
                 if let Some(tag_len) = sql[i + 1..end].find('$').map(|n| n + 2)
                     && end >= i + 2 * tag_len
+                    && sql[..end].ends_with(&sql[i..i + tag_len])
                 {
                     out.push(&sql[i + tag_len..end - tag_len]);
                 }

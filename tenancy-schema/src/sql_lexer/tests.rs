@@ -408,6 +408,21 @@ fn dollar_quoted_bodies_are_found() {
 
 #[test]
 #[cfg(feature = "check")]
+fn unclosed_dollar_quotes_have_no_body() {
+    // Each once cut the text inside a character: the unclosed quote reaches the end.
+    for sql in [
+        "$$\u{ff}1",
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 \u{20ac}",
+        "AS $body$ x \u{20ac}$",
+        "$a$\u{e9}",
+    ] {
+        assert!(dollar_quoted_bodies(sql).is_empty(), "{sql}");
+    }
+    assert_eq!(dollar_quoted_bodies("AS $t$ \u{20ac} $t$"), [" \u{20ac} "]);
+}
+
+#[test]
+#[cfg(feature = "check")]
 fn routine_bodies_in_begin_atomic_stay_whole() {
     let script = "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC \
                   SELECT CASE WHEN true THEN 1 END; SELECT 2; END; SELECT 3";
