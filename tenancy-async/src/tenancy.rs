@@ -11,9 +11,9 @@ use diesel_async::{AnsiTransactionManager, AsyncPgConnection, SimpleAsyncConnect
 use diesel_async::{RunQueryDsl, TransactionManager};
 use tenancy_schema::__private_v0_1::executor::{
     Begin, ConnectionState, ContextEntry, INSPECT_SESSION_SQL, OpenStatement, SessionEnd,
-    TransactionOptions, admin_direct, admin_setup_sql, begin_with, checks_tenant_status,
-    context_entry, context_key, end_sql, has_admin_audit, log_admin_use, lost_idle_connection,
-    record_admin_use, reset_after_commit,
+    TransactionOptions, admin_direct, admin_setup_sql, begin_with, check_pool_settings,
+    checks_tenant_status, context_entry, context_key, end_sql, has_admin_audit, log_admin_use,
+    lost_idle_connection, record_admin_use, reset_after_commit,
 };
 use tenancy_schema::{
     ContextKey, Error, PrincipalId, SessionState, Tenancy, TenancyConfig, TenantId,
@@ -145,6 +145,7 @@ impl AsyncTenancyBuilder {
     /// As [`tenancy_schema::TenancyBuilder::build`]; a pool failure is
     /// [`Error::Component`] holding a [`PoolError`].
     pub async fn build(self) -> Result<AsyncTenancy, Error> {
+        check_pool_settings(self.max_size, self.admin_max_size, self.connection_timeout)?;
         let mut sync = Tenancy::builder(&self.app_url)
             .max_size(1)
             .admin_max_size(1)

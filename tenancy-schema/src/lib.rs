@@ -288,11 +288,11 @@ pub mod __private_v0_1 {
         pub use crate::tx::{
             Begin, ConnectionState, INSPECT_SESSION_SQL, SessionEnd, TransactionOptions, UpdateOf,
             admin_direct, admin_setup_sql, begin_failure, begin_with, check_global,
-            checks_tenant_status, conflict_columns, context_entry, context_key, delete_statement,
-            end_sql, has_admin_audit, insert_statement, is_connection_loss, log_admin_use,
-            lost_idle_connection, raw_global_sql_only, raw_sql_only, record_admin_use,
-            reset_after_commit, setup_sql, single_insert_statement, update_statement,
-            upsert_statement,
+            check_pool_settings, checks_tenant_status, conflict_columns, context_entry,
+            context_key, delete_statement, end_sql, has_admin_audit, insert_statement,
+            is_connection_loss, log_admin_use, lost_idle_connection, raw_global_sql_only,
+            raw_sql_only, record_admin_use, reset_after_commit, setup_sql, single_insert_statement,
+            update_statement, upsert_statement,
         };
     }
     pub use diesel;

@@ -1089,3 +1089,25 @@ async fn session_state_made_by_sql_does_not_reach_the_next_transaction() {
         assert_async_sessions_clean(&t, &format!("{rls:?}")).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_settings_of_zero_are_typed_errors_not_panics() {
+    // bb8 panics on a pool of no connections; the builder refuses it before any pool exists.
+    let url = "postgres://nobody@127.0.0.1:1/none";
+    for (builder, field) in [
+        (AsyncTenancy::builder(url).max_size(0), "max_size"),
+        (
+            AsyncTenancy::builder(url).admin_max_size(0),
+            "admin_max_size",
+        ),
+        (
+            AsyncTenancy::builder(url).connection_timeout(Duration::ZERO),
+            "connection_timeout",
+        ),
+    ] {
+        match builder.build().await {
+            Err(Error::InvalidInput { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {:?}", other.err()),
+        }
+    }
+}

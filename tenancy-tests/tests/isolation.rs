@@ -866,6 +866,32 @@ fn a_missing_app_role_is_a_typed_error_when_the_tenancy_is_built() {
 }
 
 #[test]
+fn pool_settings_of_zero_are_typed_errors_not_panics() {
+    // No database is reached: the settings are refused before a pool exists.
+    let url = "postgres://nobody@127.0.0.1:1/none";
+    let refused = |b: tenancy_schema::TenancyBuilder| match b.build() {
+        Err(Error::InvalidInput { field, .. }) => field,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(refused(Tenancy::builder(url).max_size(0)), "max_size");
+    assert_eq!(
+        refused(Tenancy::builder(url).admin_max_size(0)),
+        "admin_max_size"
+    );
+    assert_eq!(
+        refused(Tenancy::builder(url).connection_timeout(std::time::Duration::ZERO)),
+        "connection_timeout"
+    );
+    assert!(matches!(
+        Tenancy::connect(url, 0),
+        Err(Error::InvalidInput {
+            field: "max_size",
+            ..
+        })
+    ));
+}
+
+#[test]
 fn admin_escape_hatch_crosses_tenants_and_needs_a_reason() {
     let (a, b) = two_tenants();
     let t = tenancy(1);

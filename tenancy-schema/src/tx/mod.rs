@@ -10,6 +10,7 @@ mod builder;
 mod config;
 mod insert_into;
 mod lifecycle;
+mod pool_settings;
 mod raw_sql;
 mod role_name;
 mod sessions;
@@ -31,6 +32,7 @@ pub use lifecycle::{
     Begin, ConnectionState, SessionEnd, admin_setup_sql, begin_failure, begin_with, end_sql,
     is_connection_loss, lost_idle_connection, reset_after_commit, setup_sql,
 };
+pub use pool_settings::check_pool_settings;
 pub use raw_sql::{RawSql, UntypedSql, raw_global_sql_only, raw_sql_only};
 pub use role_name::RoleName;
 pub use sessions::{INSPECT_SESSION_SQL, SessionState};
