@@ -36,7 +36,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
@@ -176,6 +176,11 @@ pub fn update(
     if let Some(name) = changes.name {
         check_name("resource name", name)?;
     }
+    // Stored as `create` stores it: the length the check counted is the length written.
+    let changes = &ResourceChanges {
+        name: changes.name.map(str::trim),
+        ..changes.clone()
+    };
     authz::require_all(tx, &[Permission::ResourcesWrite, Permission::ResourcesRead])?;
     let callers = access::caller_principals(tx)?;
     let before = visible(tx, &callers, id)?;
@@ -348,7 +353,11 @@ impl FromStr for Cursor {
         };
         let (micros, id) = s.split_once('.').ok_or_else(bad)?;
         let micros: i64 = micros.parse().map_err(|_| bad())?;
-        let updated_at = DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
+        let updated_at = DateTime::from_timestamp_micros(micros)
+            // A row's `updated_at` is a time of this era; a time PostgreSQL cannot hold would
+            // fail the page's query instead of the cursor.
+            .filter(|at| (1..=9999).contains(&at.year()))
+            .ok_or_else(bad)?;
         let id = id.parse().map_err(|_| bad())?;
         Ok(Self { updated_at, id })
     }
@@ -478,6 +487,9 @@ mod tests {
             ".res_0",
             "99999999999999999999.res_0",
             "1.ten_0190b5a48c3e7c4e9a573f1d2f6b8a10",
+            // Years -29719 and 33658: chrono holds them, PostgreSQL's page query did not.
+            "-1000000000000000000.res_0190b5a48c3e7c4e9a573f1d2f6b8a10",
+            "1000000000000000000.res_0190b5a48c3e7c4e9a573f1d2f6b8a10",
         ] {
             assert!(
                 matches!(

@@ -85,7 +85,7 @@ fn seed_in(conn: &mut PgConnection, email: &str, display_name: &str) -> Result<P
             // The user's own sign-up names the user: a user an invitation created is named
             // by its address until now.
             diesel::update(users::table.find(user.id))
-                .set(users::display_name.eq(display_name))
+                .set(users::display_name.eq(display_name.trim()))
                 .execute(conn)?;
             user.id
         }

@@ -2168,3 +2168,56 @@ fn a_member_made_owner_meanwhile_is_not_demoted_or_removed_by_an_admin() {
         );
     }
 }
+
+#[test]
+fn a_renamed_resource_is_stored_as_its_name_was_checked() {
+    let t = tenancy(1);
+    let c = new_tenant(&t, "rename");
+    let data = serde_json::json!({});
+    let as_owner =
+        |f: &dyn Fn(&mut TenantTx<'_>) -> Result<tenancy_foundation::models::Resource, Error>| {
+            t.transaction_as(c.tenant, c.owner_principal, |tx| f(tx))
+        };
+    let created = as_owner(&|tx| {
+        envelope::create(
+            tx,
+            &spec(
+                c.workspace,
+                "  created  ",
+                ResourceVisibility::Tenant,
+                &data,
+            ),
+        )
+    })
+    .unwrap();
+    assert_eq!(created.name, "created");
+    let rename = |name: &str| {
+        as_owner(&|tx| {
+            envelope::update(
+                tx,
+                created.id,
+                &ResourceChanges {
+                    name: Some(name),
+                    ..ResourceChanges::default()
+                },
+            )
+        })
+    };
+    assert_eq!(rename("  renamed  ").unwrap().name, "renamed");
+    // One character and 600 spaces: the check counts one, and one is what is written (the
+    // column's limit once turned it into a database error).
+    assert_eq!(rename(&format!("x{}", " ".repeat(600))).unwrap().name, "x");
+    assert!(matches!(
+        rename(&"y".repeat(201)),
+        Err(Error::InvalidInput { .. })
+    ));
+    // A cursor of a time PostgreSQL cannot hold is refused as input, never a database error.
+    let far = format!("-1000000000000000000.{}", created.id);
+    assert!(matches!(
+        far.parse::<envelope::Cursor>(),
+        Err(Error::InvalidInput {
+            field: "cursor",
+            ..
+        })
+    ));
+}
