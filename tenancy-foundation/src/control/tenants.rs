@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::members::add_member;
 use super::users::find_or_create_user;
-use super::validate::{check_email, check_name, check_slug, conflict};
+use super::validate::{check_data_region, check_email, check_name, check_slug, conflict};
 use crate::audit::{self, AuditEvent};
 use crate::models::{
     MemberRole, MemberStatus, NewTenant, PlanTier, Tenant, TenantStatus, WorkspaceKind,
@@ -24,7 +24,8 @@ pub struct NewTenantSpec<'a> {
     pub name: &'a str,
     /// Plan.
     pub plan: PlanTier,
-    /// Data region, if it matters.
+    /// Data region, if it matters: a code such as `eu` or `us-east-1` (lowercase letters,
+    /// digits, `_` and `-`, 1 to 63 characters).
     pub data_region: Option<&'a str>,
     /// The owner's email; an existing user (compared case-insensitively) is reused.
     pub owner_email: &'a str,
@@ -50,13 +51,16 @@ pub struct CreatedTenant {
 /// `tenant.create` audit row.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] for a bad slug, name or email (nothing written),
+/// [`Error::InvalidInput`] for a bad slug, name, email or data region (nothing written),
 /// [`Error::Conflict`] when the slug is taken, or a database error.
 pub fn create_tenant(tenancy: &Tenancy, spec: &NewTenantSpec<'_>) -> Result<CreatedTenant> {
     check_slug(spec.slug)?;
     check_name("name", spec.name)?;
     check_name("owner_name", spec.owner_name)?;
     check_email(spec.owner_email)?;
+    if let Some(region) = spec.data_region {
+        check_data_region(region)?;
+    }
     crate::control_plane(tenancy, "control plane: create tenant", |conn| {
         let conn: &mut PgConnection = conn;
         let owner = find_or_create_user(conn, spec.owner_email, spec.owner_name)?;
