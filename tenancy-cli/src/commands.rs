@@ -4,6 +4,7 @@ use std::path::Path;
 
 use diesel::PgConnection;
 use diesel_migrations::MigrationHarness;
+use tenancy_cli::app_schema::AppSchemaError;
 use tenancy_cli::new_table::{self, Column, Reference, TableSpec};
 use tenancy_cli::{audit, report};
 use tenancy_schema::check::{self, CheckOptions};
@@ -108,6 +109,31 @@ pub(crate) fn migrate(url: Option<&str>, args: &MigrateArgs) -> Result<u8, Failu
 
 /// `tenancy check`.
 pub(crate) fn check(url: Option<&str>, args: &CheckArgs) -> Result<u8, Failure> {
+    // The application's tables are read before the database is opened: a file that cannot be
+    // read stops the check (which would pass without them) before it starts a cluster.
+    let schema_rs = match &args.schema_rs {
+        Some(path) => Some(path.clone()),
+        None => tenancy_cli::app_schema::schema_rs_of(Path::new(".")).map_err(|e| {
+            let todo = if matches!(e, AppSchemaError::MissingSchemaRs { .. }) {
+                "run `diesel migration run` (it writes that file), correct [print_schema] file, or point --schema-rs at your schema.rs"
+            } else {
+                "fix diesel.toml (check reads the application's tables from the file its [print_schema] file names), or point --schema-rs at your schema.rs"
+            };
+            Failure::usage(e.to_string(), todo)
+        })?,
+    };
+    let app = match &schema_rs {
+        Some(path) => Some((
+            path,
+            tenancy_cli::app_schema::classified_tables(path).map_err(|e| {
+                Failure::usage(
+                    e.to_string(),
+                    "point --schema-rs at your schema.rs, or fix the file so that it compiles",
+                )
+            })?,
+        )),
+        None => None,
+    };
     let db = Database::open(url)?;
     let mut conn = db.connect()?;
     if db.is_throwaway() {
@@ -120,7 +146,7 @@ pub(crate) fn check(url: Option<&str>, args: &CheckArgs) -> Result<u8, Failure> 
     }
     let options = CheckOptions {
         schema: args.schema.clone(),
-        app_role: args.app_role.clone(),
+        app_role: args.app_role.to_string(),
         citus: args.citus,
         migrations: tenancy_foundation::migrations::FOUNDATION,
         ..CheckOptions::default()
@@ -132,17 +158,7 @@ pub(crate) fn check(url: Option<&str>, args: &CheckArgs) -> Result<u8, Failure> 
     } else {
         Vec::new()
     };
-    let schema_rs = args
-        .schema_rs
-        .clone()
-        .or_else(|| tenancy_cli::app_schema::schema_rs_of(Path::new(".")));
-    if let Some(path) = &schema_rs {
-        let app = tenancy_cli::app_schema::classified_tables(path).map_err(|e| {
-            Failure::usage(
-                e.to_string(),
-                "point --schema-rs at your schema.rs, or fix the file so that it compiles",
-            )
-        })?;
+    if let Some((path, app)) = app {
         // The application's declaration of a table tenancy already declares (print-schema
         // copies the foundation's tables) replaces tenancy's: it is the one the app compiles.
         registry.retain(|m| !app.iter().any(|a| a.table == m.table));
@@ -174,6 +190,12 @@ pub(crate) fn print_schema(url: Option<&str>) -> Result<u8, Failure> {
             "pass --database-url or set DATABASE_URL",
         ));
     };
+    let target = tenancy_cli::app_schema::configured_schema_rs(Path::new(".")).map_err(|e| {
+        Failure::usage(
+            e.to_string(),
+            "fix diesel.toml (print-schema writes the file its [print_schema] file names)",
+        )
+    })?;
     let db = Database::open(Some(url))?;
     let Some(diesel) = tenancy_testing::find_diesel_cli() else {
         return Err(Failure::failed(
@@ -204,7 +226,7 @@ pub(crate) fn print_schema(url: Option<&str>) -> Result<u8, Failure> {
     let derived = check::derive_classification(&mut conn, &CheckOptions::default())
         .map_err(|e| Failure::failed(format!("reading the catalog: {e}"), "check the url"))?;
     let classified = tenancy_cli::print_schema::classify(&printed, &derived);
-    if let Some(path) = tenancy_cli::app_schema::configured_schema_rs(Path::new(".")) {
+    if let Some(path) = target {
         std::fs::write(&path, &classified).map_err(|e| {
             Failure::failed(format!("writing {}: {e}", path.display()), "check the path")
         })?;
@@ -223,8 +245,12 @@ pub(crate) fn print_schema(url: Option<&str>) -> Result<u8, Failure> {
 pub(crate) fn init(args: &InitArgs) -> Result<u8, Failure> {
     let dir = match &args.migrations_dir {
         Some(dir) => dir.clone(),
-        None => tenancy_cli::init::migrations_dir(Path::new("."))
-            .map_err(|e| Failure::usage_message(e.to_string()))?,
+        None => tenancy_cli::init::migrations_dir(Path::new(".")).map_err(|e| {
+            Failure::usage(
+                e.to_string(),
+                "fix diesel.toml ([migrations_directory] dir = \"path\"), or pass --migrations-dir",
+            )
+        })?,
     };
     let cannot_write = |e: tenancy_cli::init::InitError| {
         Failure::failed(e.to_string(), "check the directory's permissions")
@@ -234,10 +260,11 @@ pub(crate) fn init(args: &InitArgs) -> Result<u8, Failure> {
     for name in &outcome.written {
         outln!("created {}", dir.join(name).display());
     }
-    for name in &outcome.changed {
+    for differing in &outcome.changed {
         errln!(
-            "warning: {} differs from tenancy's migration of the same version: left as it is",
-            dir.join(name).display()
+            "warning: {} has the version of tenancy's migration {} but a different up.sql: left as it is",
+            differing.existing.display(),
+            differing.name
         );
     }
     outln!(

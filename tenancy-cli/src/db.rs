@@ -3,6 +3,7 @@
 use diesel::{Connection, PgConnection};
 use tenancy_testing::{EmbeddedError, TestDatabase};
 
+use crate::redact::{redact, scrub};
 use crate::{Failure, errln};
 
 /// What to tell the user when a connection fails.
@@ -69,7 +70,11 @@ pub(crate) fn check_url(url: &str) -> Result<(), Failure> {
 pub(crate) fn connect(url: &str) -> Result<PgConnection, Failure> {
     PgConnection::establish(url).map_err(|e| {
         Failure::usage(
-            format!("could not connect to {}: {e}", redact(url)),
+            format!(
+                "could not connect to {}: {}",
+                redact(url),
+                scrub(&e.to_string(), url)
+            ),
             CHECK_URL,
         )
     })
@@ -107,57 +112,9 @@ pub(crate) fn one_line(text: &str) -> String {
     }
 }
 
-/// The url with its password replaced by `***` (url form, `password=` query parameters and
-/// `password=` in key=value connection strings).
-pub(crate) fn redact(url: &str) -> String {
-    let mut out = match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-            let (authority, tail) = rest.split_at(authority_end);
-            let authority = match authority.rsplit_once('@') {
-                Some((userinfo, host)) => match userinfo.split_once(':') {
-                    Some((user, _)) => format!("{user}:***@{host}"),
-                    None => authority.to_owned(),
-                },
-                None => authority.to_owned(),
-            };
-            format!("{scheme}://{authority}{tail}")
-        }
-        None => url.to_owned(),
-    };
-    // `password=...` in a query string or a key=value connection string.
-    let mut search = 0;
-    while let Some(found) = out[search..].find("password=") {
-        let start = search + found + "password=".len();
-        let end = out[start..]
-            .find(['&', ' '])
-            .map_or(out.len(), |i| start + i);
-        out.replace_range(start..end, "***");
-        search = start + 3;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(
-            redact("postgres://me:secret@db:5432/app"),
-            "postgres://me:***@db:5432/app"
-        );
-        assert_eq!(
-            redact("postgres://me@db/app?password=x&sslmode=require"),
-            "postgres://me@db/app?password=***&sslmode=require"
-        );
-        assert_eq!(
-            redact("host=db password=secret dbname=app"),
-            "host=db password=*** dbname=app"
-        );
-        assert_eq!(redact("postgres://db/app"), "postgres://db/app");
-    }
 
     #[test]
     fn one_line_joins_and_caps() {

@@ -15,14 +15,25 @@ pub struct Written {
     /// Migrations already there (same version), by directory name.
     pub present: Vec<&'static str>,
     /// Migrations there whose `up.sql` differs from the library's: left as they are.
-    pub changed: Vec<&'static str>,
+    pub changed: Vec<Differing>,
+}
+
+/// A migration directory of the application with the version of one of the library's
+/// migrations but another `up.sql`.
+#[derive(Debug)]
+pub struct Differing {
+    /// The library's migration, by directory name.
+    pub name: &'static str,
+    /// The application's directory, which may be named otherwise.
+    pub existing: PathBuf,
 }
 
 /// Why `tenancy init` could not write.
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
-    /// `diesel.toml` exists but cannot be read.
-    #[error("cannot read {path}: {message}")]
+    /// `diesel.toml` exists but cannot be read or parsed, or names the directory with
+    /// something other than a string.
+    #[error("invalid {path}: {message}")]
     Config {
         /// The file.
         path: PathBuf,
@@ -41,20 +52,25 @@ pub enum InitError {
 }
 
 /// The migrations directory `diesel.toml` (in `project`) names in `[migrations_directory]`,
-/// relative to `project`; `migrations` when it names none or does not exist.
+/// relative to `project`; `migrations` when there is no `diesel.toml` or it names none.
 ///
 /// # Errors
-/// [`InitError::Config`] for a `diesel.toml` that cannot be read or parsed.
+/// [`InitError::Config`] for a `diesel.toml` that cannot be read or parsed, or whose
+/// `[migrations_directory] dir` is not a string: writing into `migrations` instead would put
+/// tenancy's migrations where the application's diesel CLI never looks.
 pub fn migrations_dir(project: &Path) -> Result<PathBuf, InitError> {
-    let config = crate::diesel_toml::read(project).map_err(|e| InitError::Config {
+    let invalid = |e: crate::diesel_toml::InvalidConfig| InitError::Config {
         path: e.path,
         message: e.message,
-    })?;
-    let dir = config
-        .as_ref()
-        .and_then(|c| crate::diesel_toml::string_at(c, "migrations_directory", "dir"))
-        .unwrap_or("migrations");
-    Ok(project.join(dir))
+    };
+    let config = crate::diesel_toml::read(project).map_err(invalid)?;
+    let dir = match &config {
+        Some(config) => config
+            .string("migrations_directory", "dir")
+            .map_err(invalid)?,
+        None => None,
+    };
+    Ok(project.join(dir.unwrap_or("migrations")))
 }
 
 /// The migrations `tenancy init` writes: the core's, and the foundation schema's as well when
@@ -124,7 +140,10 @@ pub fn write_missing(dir: &Path, set: &MigrationSet) -> Result<Written, InitErro
             if up == files.up {
                 outcome.present.push(files.name);
             } else {
-                outcome.changed.push(files.name);
+                outcome.changed.push(Differing {
+                    name: files.name,
+                    existing: path.clone(),
+                });
             }
         } else {
             write(dir, files)?;
@@ -144,4 +163,71 @@ fn write(dir: &Path, files: &MigrationFiles) -> Result<(), InitError> {
     std::fs::write(target.join("up.sql"), files.up).map_err(error(&target.join("up.sql")))?;
     std::fs::write(target.join("down.sql"), files.down).map_err(error(&target.join("down.sql")))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_directory_without_a_setting() {
+        let project = tempfile::tempdir().expect("tempdir");
+        assert_eq!(
+            migrations_dir(project.path()).expect("no diesel.toml"),
+            project.path().join("migrations")
+        );
+        std::fs::write(project.path().join("diesel.toml"), "[print_schema]\n").expect("write");
+        assert_eq!(
+            migrations_dir(project.path()).expect("no [migrations_directory]"),
+            project.path().join("migrations")
+        );
+        std::fs::write(
+            project.path().join("diesel.toml"),
+            "[migrations_directory]\ndir = \"db/migrations\"\n",
+        )
+        .expect("write");
+        assert_eq!(
+            migrations_dir(project.path()).expect("a directory"),
+            project.path().join("db/migrations")
+        );
+    }
+
+    #[test]
+    fn a_directory_setting_that_is_not_a_string_is_an_error() {
+        let project = tempfile::tempdir().expect("tempdir");
+        for text in [
+            "[migrations_directory]\ndir = 5\n",
+            "[migrations_directory]\ndir = [\"a\"]\n",
+            "migrations_directory = \"db\"\n",
+            "[migrations_directory\n",
+        ] {
+            std::fs::write(project.path().join("diesel.toml"), text).expect("write");
+            let error = migrations_dir(project.path()).expect_err(text);
+            assert!(
+                matches!(&error, InitError::Config { path, .. } if path.ends_with("diesel.toml")),
+                "{text}: {error:?}"
+            );
+            assert!(error.to_string().contains("diesel.toml"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_differing_migration_is_reported_under_the_applications_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = &tenancy_schema::migrations::CORE[0];
+        let renamed = dir
+            .path()
+            .join(format!("{}_renamed_by_the_app", first.version()));
+        std::fs::create_dir(&renamed).expect("mkdir");
+        std::fs::write(renamed.join("up.sql"), "-- edited\n").expect("write");
+        let outcome =
+            write_missing(dir.path(), &tenancy_schema::migrations::MIGRATIONS).expect("write");
+        assert_eq!(outcome.changed.len(), 1, "{outcome:?}");
+        assert_eq!(outcome.changed[0].name, first.name);
+        assert_eq!(outcome.changed[0].existing, renamed);
+        assert!(
+            !dir.path().join(first.name).exists(),
+            "tenancy's own directory name is not created next to the application's"
+        );
+    }
 }

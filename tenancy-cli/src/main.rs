@@ -3,7 +3,9 @@
 
 mod commands;
 mod db;
+mod names;
 mod quickstart;
+mod redact;
 
 use std::process::ExitCode;
 
@@ -142,11 +144,11 @@ struct CheckArgs {
     #[arg(long)]
     citus: bool,
     /// The schema holding the application's tables.
-    #[arg(long, value_name = "SCHEMA", default_value = "public")]
+    #[arg(long, value_name = "SCHEMA", default_value = "public", value_parser = names::schema)]
     schema: String,
     /// The application role.
-    #[arg(long, value_name = "ROLE", default_value = "tenancy_app")]
-    app_role: String,
+    #[arg(long, value_name = "ROLE", default_value = "tenancy_app", value_parser = names::role)]
+    app_role: tenancy_schema::RoleName,
     /// Your application's schema.rs, whose tenant_scoped and global_table tables are checked
     /// against their declarations (default: diesel.toml's print_schema.file, when run in your
     /// application's directory).
@@ -236,6 +238,14 @@ impl Failure {
         Failure {
             code: 2,
             message: format!("{}; {todo}", db::one_line(cause.as_ref())),
+        }
+    }
+
+    /// This failure without what its message echoes of the passwords in `connection`.
+    pub(crate) fn scrubbed(self, connection: &str) -> Failure {
+        Failure {
+            code: self.code,
+            message: redact::scrub(&self.message, connection),
         }
     }
 

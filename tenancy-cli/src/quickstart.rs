@@ -11,7 +11,8 @@ use tenancy_schema::check::{self, CheckOptions};
 use tenancy_schema::{Error, Tenancy};
 use tenancy_testing::TestDatabase;
 
-use crate::db::{self, embedded_failure, redact};
+use crate::db::{self, embedded_failure};
+use crate::redact::redact;
 use crate::{Failure, outln};
 
 /// The application's login role: a member of `tenancy_app` only (inherited), no superuser,
@@ -62,7 +63,7 @@ pub(crate) fn run(url: Option<&str>) -> Result<u8, Failure> {
                 redact(url)
             ),
         );
-        TestDatabase::create_in(url).map_err(embedded_failure)?
+        TestDatabase::create_in(url).map_err(|e| embedded_failure(e).scrubbed(url))?
     } else {
         step(
             1,

@@ -375,6 +375,102 @@ fn unreachable_databases_are_one_line_errors() {
     assert_one_line_error(&run);
 }
 
+/// libpq's forms, parsed as libpq parses them: a quoted value with spaces, spaces around `=`,
+/// a url password with `/`, `?` and `@` in it (which libpq's own message echoes a part of).
+#[test]
+fn connection_errors_show_no_password() {
+    for (url, secrets) in [
+        (
+            "host=127.0.0.1 port=1 user=postgres password='my s3cret w0rd'",
+            &["s3cret", "w0rd"][..],
+        ),
+        (
+            "host=127.0.0.1 port=1 user=postgres password = sp4ced",
+            &["sp4ced"][..],
+        ),
+        (
+            "postgres://u:pa/ss?w0rd@127.0.0.1:1/db",
+            &["pa/", "ss?", "w0rd"][..],
+        ),
+        ("postgres://u:p@ss@127.0.0.1:1/db", &["p@ss"][..]),
+    ] {
+        let run = tenancy(&["audit", "verify", "--database-url", url]);
+        assert_eq!(run.code, 2, "{url}: {run:#?}");
+        assert_one_line_error(&run);
+        for secret in secrets {
+            assert!(
+                !run.stderr.contains(secret),
+                "{url}: {secret} shown: {run:#?}"
+            );
+        }
+        assert!(run.stderr.contains("***"), "{run:#?}");
+    }
+}
+
+/// A diesel.toml `check` cannot read, or a schema.rs it names that is not there, stops the
+/// check (which would pass without the application's tables) before it starts a database.
+#[test]
+fn check_refuses_a_diesel_toml_it_cannot_read() {
+    let app = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(app.path().join("src")).expect("src");
+    std::fs::write(
+        app.path().join("src/schema.rs"),
+        "#[tenancy_schema::tenant_scoped]\ndiesel::table! { invoices (tenant_id, id) { tenant_id -> Uuid, id -> Uuid, } }\n",
+    )
+    .expect("schema.rs");
+    for (diesel_toml, expected) in [
+        (
+            "[print_schema]\nfile = \"src/schema.rs\"\n[migrations_directory\n",
+            "diesel.toml",
+        ),
+        ("[print_schema]\nfile = 5\n", "must be a string"),
+        ("print_schema = \"src/schema.rs\"\n", "must be a table"),
+        (
+            "[print_schema]\nfile = \"src/missing.rs\"\n",
+            "src/missing.rs",
+        ),
+    ] {
+        std::fs::write(app.path().join("diesel.toml"), diesel_toml).expect("diesel.toml");
+        let run = tenancy_in(app.path(), &["check"]);
+        assert_eq!(run.code, 2, "{diesel_toml}: {run:#?}");
+        assert_one_line_error(&run);
+        assert!(run.stderr.contains(expected), "{diesel_toml}: {run:#?}");
+        assert!(!run.stderr.contains("throwaway"), "{run:#?}");
+        assert!(run.stdout.is_empty(), "{run:#?}");
+    }
+}
+
+/// Nesting that aborted the process with a stack overflow is a one-line error.
+#[test]
+fn check_refuses_a_schema_rs_nested_too_deep() {
+    let app = tempfile::tempdir().expect("tempdir");
+    let deep = |ty: String| {
+        format!(
+            "#[tenant_scoped]\ndiesel::table! {{ deep (tenant_id, id) {{ tenant_id -> Uuid, id -> {ty}, }} }}\n"
+        )
+    };
+    for depth in [400, 50_000] {
+        for text in [
+            deep(format!(
+                "{}Uuid{}",
+                "Nullable<".repeat(depth),
+                ">".repeat(depth)
+            )),
+            deep(format!(
+                "[{}Uuid{}; 1]",
+                "(".repeat(depth),
+                ")".repeat(depth)
+            )),
+        ] {
+            std::fs::write(app.path().join("schema.rs"), text).expect("schema.rs");
+            let run = tenancy_in(app.path(), &["check", "--schema-rs", "schema.rs"]);
+            assert_eq!(run.code, 2, "{run:#?}");
+            assert_one_line_error(&run);
+            assert!(run.stderr.contains("levels deep"), "{run:#?}");
+        }
+    }
+}
+
 fn deployments_spec() -> TableSpec {
     let mut spec = TableSpec::new("deployments");
     for column in [
@@ -786,6 +882,50 @@ fn a_global_table_and_a_reference_to_it_apply_and_the_application_reads_it() {
     assert_only_unclassified(&report, "plans");
 }
 
+/// A `[migrations_directory] dir` that is not a path is an error, not `./migrations`.
+#[test]
+fn init_refuses_a_migrations_directory_that_is_not_a_string() {
+    let app = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        app.path().join("diesel.toml"),
+        "[migrations_directory]\ndir = 5\n",
+    )
+    .expect("diesel.toml");
+    let run = tenancy_in(app.path(), &["init"]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert_one_line_error(&run);
+    assert!(run.stderr.contains("must be a string"), "{run:#?}");
+    assert!(run.stdout.is_empty(), "{run:#?}");
+    assert_eq!(
+        std::fs::read_dir(app.path()).expect("read").count(),
+        1,
+        "nothing written beside diesel.toml"
+    );
+}
+
+/// A migration of tenancy's version under another name is named as the application named it.
+#[test]
+fn init_warns_about_a_differing_migration_under_its_own_name() {
+    let app = tempfile::tempdir().expect("tempdir");
+    let first = &tenancy_schema::migrations::CORE[0];
+    let renamed = app
+        .path()
+        .join("migrations")
+        .join(format!("{}_edited_by_us", first.version()));
+    std::fs::create_dir_all(&renamed).expect("mkdir");
+    std::fs::write(renamed.join("up.sql"), "-- ours\n").expect("up.sql");
+    let run = tenancy_in(app.path(), &["init"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let warning = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("warning:"))
+        .unwrap_or_else(|| panic!("a warning: {run:#?}"));
+    assert!(warning.contains("_edited_by_us"), "{warning}");
+    assert!(warning.contains(first.name), "{warning}");
+    assert!(!app.path().join("migrations").join(first.name).exists());
+}
+
 #[test]
 fn init_gives_the_application_one_migration_history_the_diesel_cli_runs() {
     let app = tempfile::tempdir().expect("tempdir");
@@ -1136,6 +1276,30 @@ fn new_table_rejects_bad_input_in_one_line() {
             "generated",
         ),
         (vec!["new-table", "workspaces"], "already exists"),
+        (
+            vec!["new-table", "things", "--column", "xmin:text"],
+            "system column",
+        ),
+        (
+            vec!["new-table", "things", "--column", "ctid:uuid:null"],
+            "system column",
+        ),
+        (
+            vec!["new-table", "things", "--column", "a:enum:___"],
+            "no usable Rust name",
+        ),
+        (vec!["new-table", "self"], "cannot be written in Rust"),
+        (
+            vec![
+                "new-table",
+                "things",
+                "--column",
+                "x_id:uuid",
+                "--references",
+                "x_id:super",
+            ],
+            "cannot be written in Rust",
+        ),
     ] {
         let mut all = args.clone();
         all.extend(["--migrations-dir", dir_arg]);

@@ -5,7 +5,10 @@ use std::str::FromStr;
 
 use super::{
     error::SpecError,
-    names::{camel_case, validate_identifier},
+    names::{
+        camel_case, validate_column_name, validate_enum_name, validate_identifier,
+        validate_table_name,
+    },
 };
 
 /// A column type from the allow-list.
@@ -95,7 +98,7 @@ impl ColumnType {
     /// identifier errors for a bad enum name.
     pub fn parse_for(column: &str, text: &str) -> Result<ColumnType, SpecError> {
         if let Some(name) = text.strip_prefix("enum:") {
-            validate_identifier("enum type", name)?;
+            validate_enum_name(name)?;
             return Ok(ColumnType::Enum(name.to_owned()));
         }
         ColumnType::BUILT_IN
@@ -142,7 +145,7 @@ impl FromStr for Column {
         if name.is_empty() || rest.is_empty() {
             return Err(malformed());
         }
-        validate_identifier("column", name)?;
+        validate_column_name(name)?;
         let mut parts = rest.split(':');
         let first = parts.next().unwrap_or_default();
         let ty = if first == "enum" {
@@ -193,7 +196,7 @@ impl FromStr for Reference {
             return Err(malformed());
         }
         validate_identifier("column", column)?;
-        validate_identifier("referenced table", table)?;
+        validate_table_name("referenced table", table)?;
         Ok(Reference {
             column: column.to_owned(),
             table: table.to_owned(),

@@ -6,33 +6,40 @@ use std::fmt::Write as _;
 use super::{
     column::ColumnType,
     error::SpecError,
+    names::GENERATED_COLUMNS,
+    rust_names::{column_rust_name, table_identifier, table_rust_name},
     spec::{TableSpec, Target},
 };
 
 /// The classified Diesel `table!` for the table, as `diesel print-schema` writes it plus the
 /// `#[tenancy_schema::tenant_scoped(...)]` line declaring its indexes, unique keys and
-/// foreign keys (`tenancy print-schema` writes the same line from the database).
+/// foreign keys (`tenancy print-schema` writes the same line from the database). A name that is
+/// not a Rust identifier gets the Rust name `diesel print-schema` gives it (`type_` with
+/// `#[sql_name = "type"]`), which the attribute's keys use too.
 ///
 /// # Errors
 /// The first problem [`TableSpec::validate`] finds.
 pub fn diesel_table(spec: &TableSpec) -> Result<String, SpecError> {
     let targets = spec.targets()?;
+    let table = table_rust_name(&spec.name);
+    let rust = |column: &str| column_rust_name(column, &table);
+    let key = |columns: &[String]| {
+        columns
+            .iter()
+            .map(|c| rust(c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let mut options = Vec::new();
-    options.extend(
-        spec.indexes
-            .iter()
-            .map(|k| format!("index({})", k.join(", "))),
-    );
-    options.extend(
-        spec.uniques
-            .iter()
-            .map(|k| format!("unique({})", k.join(", "))),
-    );
+    options.extend(spec.indexes.iter().map(|k| format!("index({})", key(k))));
+    options.extend(spec.uniques.iter().map(|k| format!("unique({})", key(k))));
     for (reference, target) in spec.references.iter().zip(&targets) {
         if matches!(target, Target::Tenant) {
+            // `validate` refused the names that cannot be identifiers.
+            let referenced = table_identifier(&reference.table).unwrap_or_default();
             options.push(format!(
-                "foreign_key({} -> {})",
-                reference.column, reference.table
+                "foreign_key({} -> {referenced})",
+                rust(&reference.column)
             ));
         }
     }
@@ -59,22 +66,42 @@ pub fn diesel_table(spec: &TableSpec) -> Result<String, SpecError> {
         }
         out.push('\n');
     }
-    if spec.global {
-        let _ = writeln!(out, "    {} (id) {{", spec.name);
-        out.push_str("        id -> Uuid,\n");
-    } else {
-        let _ = writeln!(out, "    {} (tenant_id, id) {{", spec.name);
-        out.push_str("        tenant_id -> Uuid,\n        id -> Uuid,\n");
+    if table != spec.name {
+        let _ = writeln!(out, "    #[sql_name = \"{}\"]", spec.name);
     }
+    let generated = |name: &str| (name.to_owned(), "Uuid".to_owned());
+    let mut columns: Vec<(String, String)> = Vec::new();
+    if spec.global {
+        let _ = writeln!(out, "    {table} ({}) {{", rust("id"));
+    } else {
+        let _ = writeln!(
+            out,
+            "    {table} ({}, {}) {{",
+            rust("tenant_id"),
+            rust("id")
+        );
+        columns.push(generated(GENERATED_COLUMNS[0]));
+    }
+    columns.push(generated(GENERATED_COLUMNS[1]));
     for column in &spec.columns {
         let ty = column.ty.diesel();
-        if column.nullable {
-            let _ = writeln!(out, "        {} -> Nullable<{ty}>,", column.name);
+        let ty = if column.nullable {
+            format!("Nullable<{ty}>")
         } else {
-            let _ = writeln!(out, "        {} -> {ty},", column.name);
-        }
+            ty
+        };
+        columns.push((column.name.clone(), ty));
     }
-    out.push_str("        created_at -> Timestamptz,\n        updated_at -> Timestamptz,\n");
+    for name in &GENERATED_COLUMNS[2..] {
+        columns.push(((*name).to_owned(), "Timestamptz".to_owned()));
+    }
+    for (name, ty) in &columns {
+        let rust_name = rust(name);
+        if rust_name != *name {
+            let _ = writeln!(out, "        #[sql_name = \"{name}\"]");
+        }
+        let _ = writeln!(out, "        {rust_name} -> {ty},");
+    }
     out.push_str("    }\n}\n");
     Ok(out)
 }

@@ -44,6 +44,36 @@ pub enum SpecError {
         /// The name as given.
         name: String,
     },
+    /// A column name PostgreSQL reserves for a system column of every table.
+    #[error(
+        "column {column:?} is the name of a PostgreSQL system column (tableoid, xmin, cmin, xmax, cmax, ctid), which every table has already; choose another name"
+    )]
+    SystemColumn {
+        /// The column.
+        column: String,
+    },
+    /// A table name the classified `table!` cannot name in `foreign_key(… -> table)`: not a
+    /// Rust identifier, not even a raw one.
+    #[error(
+        "{what} name {name:?} cannot be written in Rust, not even as a raw identifier (r#…), so `#[tenant_scoped(foreign_key(.. -> {name}))]` could not name it; choose another name"
+    )]
+    UnnameableTable {
+        /// `table` or `referenced table`.
+        what: &'static str,
+        /// The name as given.
+        name: String,
+    },
+    /// An enum type whose Rust name (CamelCase, as `diesel print-schema` writes it) is not a
+    /// Rust type name.
+    #[error(
+        "enum type {name:?} has no usable Rust name: diesel names its SQL type {rust:?} (CamelCase of the parts between `_`), which cannot stand in `use super::sql_types::…;`; use an enum type name with a letter after its leading `_`s, such as `deployment_status`"
+    )]
+    EnumWithoutRustName {
+        /// The enum type's SQL name.
+        name: String,
+        /// Its CamelCase name.
+        rust: String,
+    },
     /// The new table would clash with a table of the foundation schema.
     #[error("table {name:?} already exists in the tenancy foundation schema; choose another name")]
     TableExists {

@@ -45,6 +45,7 @@ mod error;
 mod existing;
 mod migration;
 mod names;
+mod rust_names;
 mod spec;
 #[cfg(test)]
 mod tests;
@@ -55,7 +56,8 @@ pub use error::SpecError;
 pub use existing::{core_alone_in, global_tables_in};
 pub use migration::{Migration, WriteError, render};
 pub use names::{
-    FOUNDATION_TABLES, GENERATED_COLUMNS, MAX_IDENTIFIER_LEN, MAX_TABLE_NAME_LEN,
-    parse_column_list, validate_identifier,
+    FOUNDATION_TABLES, GENERATED_COLUMNS, MAX_IDENTIFIER_LEN, MAX_TABLE_NAME_LEN, SYSTEM_COLUMNS,
+    parse_column_list, validate_column_name, validate_enum_name, validate_identifier,
+    validate_table_name,
 };
 pub use spec::TableSpec;

@@ -2,6 +2,7 @@
 //! enum type's SQL name becomes its Rust name.
 
 use super::error::SpecError;
+use super::rust_names::{is_type_name, table_identifier};
 
 /// Longest identifier PostgreSQL keeps (`NAMEDATALEN - 1` bytes).
 pub const MAX_IDENTIFIER_LEN: usize = 63;
@@ -11,6 +12,10 @@ pub const MAX_TABLE_NAME_LEN: usize = MAX_IDENTIFIER_LEN - "_touch".len();
 
 /// Columns every generated table has; `--column` may not declare them.
 pub const GENERATED_COLUMNS: [&str; 4] = ["tenant_id", "id", "created_at", "updated_at"];
+
+/// The names of PostgreSQL's system columns, which every table has (`oid` is one no more since
+/// PostgreSQL 12).
+pub const SYSTEM_COLUMNS: [&str; 6] = ["tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"];
 
 /// The tables of the foundation schema (`tenancy_foundation::schema`); a new table may not
 /// take one of their names. (The registry cannot tell them apart from the tables a user's
@@ -196,6 +201,53 @@ pub fn validate_identifier(what: &'static str, name: &str) -> Result<(), SpecErr
         return Err(SpecError::ReservedWord {
             what,
             name: name.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks a new column's name: [`validate_identifier`], and not a system column's name.
+///
+/// # Errors
+/// The identifier errors, and [`SpecError::SystemColumn`].
+pub fn validate_column_name(name: &str) -> Result<(), SpecError> {
+    validate_identifier("column", name)?;
+    if SYSTEM_COLUMNS.contains(&name) {
+        return Err(SpecError::SystemColumn {
+            column: name.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks a table's name (`what`: `table` or `referenced table`): [`validate_identifier`], and
+/// a name the classified `table!` can write.
+///
+/// # Errors
+/// The identifier errors, and [`SpecError::UnnameableTable`].
+pub fn validate_table_name(what: &'static str, name: &str) -> Result<(), SpecError> {
+    validate_identifier(what, name)?;
+    if table_identifier(name).is_none() {
+        return Err(SpecError::UnnameableTable {
+            what,
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks an enum type's name: [`validate_identifier`], and a CamelCase name that is a Rust
+/// type name (`___` has none, `_1x` gives `1x`).
+///
+/// # Errors
+/// The identifier errors, and [`SpecError::EnumWithoutRustName`].
+pub fn validate_enum_name(name: &str) -> Result<(), SpecError> {
+    validate_identifier("enum type", name)?;
+    let rust = camel_case(name);
+    if !is_type_name(&rust) {
+        return Err(SpecError::EnumWithoutRustName {
+            name: name.to_owned(),
+            rust,
         });
     }
     Ok(())

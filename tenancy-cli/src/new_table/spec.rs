@@ -7,7 +7,7 @@ use super::{
     error::SpecError,
     names::{
         FOUNDATION_TABLES, GENERATED_COLUMNS, MAX_TABLE_NAME_LEN, TENANTS_TABLE,
-        validate_identifier,
+        validate_column_name, validate_enum_name, validate_identifier, validate_table_name,
     },
 };
 use tenancy_schema::TableKind;
@@ -72,7 +72,7 @@ impl TableSpec {
 
     /// Validates and resolves each reference's target.
     pub(crate) fn targets(&self) -> Result<Vec<Target>, SpecError> {
-        validate_identifier("table", &self.name)?;
+        validate_table_name("table", &self.name)?;
         if self.name.len() > MAX_TABLE_NAME_LEN {
             return Err(SpecError::IdentifierTooLong {
                 what: "table",
@@ -89,9 +89,9 @@ impl TableSpec {
         }
         let mut seen = BTreeSet::new();
         for column in &self.columns {
-            validate_identifier("column", &column.name)?;
+            validate_column_name(&column.name)?;
             if let ColumnType::Enum(name) = &column.ty {
-                validate_identifier("enum type", name)?;
+                validate_enum_name(name)?;
             }
             if GENERATED_COLUMNS.contains(&column.name.as_str()) {
                 return Err(SpecError::GeneratedColumn {
@@ -111,7 +111,7 @@ impl TableSpec {
         let mut targets = Vec::with_capacity(self.references.len());
         for reference in &self.references {
             validate_identifier("column", &reference.column)?;
-            validate_identifier("referenced table", &reference.table)?;
+            validate_table_name("referenced table", &reference.table)?;
             let Some(column) = self.column(&reference.column) else {
                 return Err(SpecError::UnknownColumn {
                     kind: "reference",

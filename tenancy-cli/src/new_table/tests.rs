@@ -496,3 +496,150 @@ fn writes_a_diesel_migration_directory_once() {
         Err(WriteError::MissingDirectory { .. })
     ));
 }
+
+#[test]
+fn system_column_names_are_refused() {
+    for name in SYSTEM_COLUMNS {
+        let spec = format!("{name}:text");
+        assert_eq!(
+            spec.parse::<Column>(),
+            Err(SpecError::SystemColumn {
+                column: name.to_owned()
+            }),
+            "{spec}"
+        );
+        // A spec built in code is checked too, before anything is rendered.
+        let mut table = TableSpec::new("things");
+        table.columns.push(Column {
+            name: name.to_owned(),
+            ty: ColumnType::Text,
+            nullable: false,
+        });
+        assert!(matches!(
+            render(&table),
+            Err(SpecError::SystemColumn { .. })
+        ));
+        assert!(matches!(
+            diesel_table(&table),
+            Err(SpecError::SystemColumn { .. })
+        ));
+    }
+    // `oid` is an ordinary column name since PostgreSQL 12.
+    "oid:bigint".parse::<Column>().expect("oid");
+}
+
+#[test]
+fn enum_types_without_a_rust_name_are_refused() {
+    for (name, rust) in [("___", ""), ("_1x", "1x"), ("self", "Self")] {
+        let spec = format!("a:enum:{name}");
+        assert_eq!(
+            spec.parse::<Column>(),
+            Err(SpecError::EnumWithoutRustName {
+                name: name.to_owned(),
+                rust: rust.to_owned()
+            }),
+            "{spec}"
+        );
+        let mut table = TableSpec::new("things");
+        table.columns.push(Column {
+            name: "a".to_owned(),
+            ty: ColumnType::Enum(name.to_owned()),
+            nullable: false,
+        });
+        assert!(matches!(
+            diesel_table(&table),
+            Err(SpecError::EnumWithoutRustName { .. })
+        ));
+    }
+    let column: Column = "a:enum:_state".parse().expect("a letter after the `_`");
+    assert_eq!(column.ty.diesel(), "State");
+}
+
+#[test]
+fn tables_rust_cannot_name_are_refused() {
+    for name in ["self", "super", "crate", "_"] {
+        assert_eq!(
+            TableSpec::new(name).validate(),
+            Err(SpecError::UnnameableTable {
+                what: "table",
+                name: name.to_owned()
+            })
+        );
+        assert_eq!(
+            format!("other_id:{name}").parse::<Reference>(),
+            Err(SpecError::UnnameableTable {
+                what: "referenced table",
+                name: name.to_owned()
+            })
+        );
+    }
+}
+
+/// Names that are Rust keywords get the names `diesel print-schema` gives them, and the
+/// snippet reads back, through the attribute's own parser, as the table it declares.
+#[test]
+fn rust_keywords_are_renamed_as_diesel_print_schema_does() {
+    let mut spec = TableSpec::new("type");
+    for column in [
+        "fn:uuid",
+        "super:text",
+        "_:text:null",
+        "type:integer",
+        "gen:text",
+    ] {
+        spec.columns.push(column.parse().expect("valid column"));
+    }
+    spec.uniques.push(vec!["super".into(), "_".into()]);
+    spec.indexes.push(vec!["gen".into()]);
+    spec.references
+        .push("fn:match".parse().expect("valid reference"));
+    let table = diesel_table(&spec).expect("table");
+    assert_eq!(
+        table,
+        r#"#[tenancy_schema::tenant_scoped(index(gen_), unique(super_, __), foreign_key(fn_ -> r#match))]
+diesel::table! {
+    #[sql_name = "type"]
+    type_ (tenant_id, id) {
+        tenant_id -> Uuid,
+        id -> Uuid,
+        #[sql_name = "fn"]
+        fn_ -> Uuid,
+        #[sql_name = "super"]
+        super_ -> Text,
+        #[sql_name = "_"]
+        __ -> Nullable<Text>,
+        #[sql_name = "type"]
+        type_ -> Int4,
+        #[sql_name = "gen"]
+        gen_ -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+"#
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("schema.rs");
+    fs::write(&path, &table).expect("write");
+    let tables = crate::app_schema::classified_tables(&path).expect("the snippet parses");
+    let manifest = tables[0];
+    assert_eq!(manifest.table, "type");
+    assert_eq!(
+        manifest.columns,
+        [
+            "tenant_id",
+            "id",
+            "fn",
+            "super",
+            "_",
+            "type",
+            "gen",
+            "created_at",
+            "updated_at"
+        ]
+    );
+    assert_eq!(manifest.uniques, [&["tenant_id", "super", "_"][..]]);
+    assert_eq!(manifest.indexes, [&["tenant_id", "gen"][..]]);
+    assert_eq!(manifest.foreign_keys[0].columns, ["tenant_id", "fn"]);
+    assert_eq!(manifest.foreign_keys[0].references, "match");
+}
