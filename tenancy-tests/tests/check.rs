@@ -3865,6 +3865,20 @@ fn grants_settings_and_streams_that_open_tenant_rows_are_reported() {
             "CREATE EXTENSION IF NOT EXISTS pgstattuple; GRANT EXECUTE ON FUNCTION pgstattuple(regclass) TO tenancy_app".to_owned(),
             "DROP EXTENSION pgstattuple".to_owned(),
         ),
+        // Native code under a name of its own: the server's file reader, and a contrib
+        // library's tuple counter, with neither extension nor grant in the way.
+        (
+            "TEN114",
+            "function server_file(text)",
+            "CREATE FUNCTION public.server_file(text) RETURNS text LANGUAGE internal STRICT AS 'pg_read_file_all'".to_owned(),
+            "DROP FUNCTION public.server_file(text)".to_owned(),
+        ),
+        (
+            "TEN114",
+            "function table_health(regclass)",
+            "CREATE FUNCTION public.table_health(regclass, OUT tuple_count bigint) RETURNS bigint LANGUAGE c STRICT AS '$libdir/pgstattuple', 'pgstattuplebyid_v1_5'".to_owned(),
+            "DROP FUNCTION public.table_health(regclass)".to_owned(),
+        ),
         // One counter for every tenant, its values kept in the rows.
         (
             "TEN100",

@@ -565,6 +565,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "the application role or a login of it may connect to another database of the server (PUBLIC holds CONNECT on every database by default): what a session there reaches, a foreign table or dblink back into this database among it, is outside this check",
     ),
     (
+        "TEN114",
+        Severity::Error,
+        Section::Isolation,
+        "the application's sessions may run a function in C or `internal` that no extension installed and PostgreSQL did not ship: a new name for native code (contrib's page readers, file readers and writers) without the grants that guard it",
+    ),
+    (
         "CIT001",
         Severity::Warning,
         Section::Citus,

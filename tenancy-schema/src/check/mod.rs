@@ -49,6 +49,7 @@ mod languages;
 mod large_object_grants;
 mod lints;
 mod named_tables;
+mod native_code;
 mod other_databases;
 mod page_inspection;
 mod pointed_references;

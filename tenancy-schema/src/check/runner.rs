@@ -280,7 +280,8 @@ fn run_pinned(
 
 /// The rules that read grants, settings and objects beyond the tables and roles: default
 /// privileges, PUBLIC's grants on tenant tables, setting defaults, publications and
-/// subscriptions, large objects, foreign-data wrappers, languages, CREATEDB, the contrib
+/// subscriptions, large objects, foreign-data wrappers, languages, native functions outside
+/// extensions, CREATEDB, the contrib
 /// extensions that read pages, pg_stat_statements, the server's other databases the
 /// application may connect to.
 fn check_grants_and_settings(
@@ -298,6 +299,7 @@ fn check_grants_and_settings(
     super::foreign_wrappers::check_foreign_wrappers(f, conn, catalog, options)?;
     super::view_mappings::check_view_mappings(f, conn, catalog, options)?;
     super::languages::check_languages(f, conn, catalog, options)?;
+    super::native_code::check_native_code(f, conn, catalog, options)?;
     super::create_database::check_create_database(f, conn, catalog, options)?;
     super::page_inspection::check_page_inspection(f, conn, catalog, options)?;
     super::statement_statistics::check_statement_statistics(f, conn, catalog, options)?;
