@@ -5,7 +5,7 @@
 //! generates when the application compiles.
 //!
 //! The file is bad input like any other: it is only tokenized and walked (iteratively), and
-//! only the classified `table!`s are parsed, after [`nesting`] bounds how deep that recurses,
+//! only the classified `table!`s are parsed, after `nesting` bounds how deep that recurses,
 //! on a thread with a stack sized for that bound. A file nested too deep is an error, never a
 //! stack overflow.
 
