@@ -6143,3 +6143,46 @@ fn tables_whose_tenant_column_is_named_otherwise_are_tenant_tables_whatever_the_
         r.findings
     );
 }
+
+/// Names and objects that are valid PostgreSQL but once stopped the check or gave a false
+/// error: a table name that is no regular expression (the check built patterns from names
+/// and failed on the parenthesis), an aggregate (`internal` by construction, not native code
+/// of its own: TEN114 flagged every `CREATE AGGREGATE`).
+#[test]
+fn odd_but_valid_objects_are_checked_not_fatal() {
+    let (_db, mut conn) = fresh();
+    conn.batch_execute(
+        r#"CREATE TABLE "notes(v2" (tenant_id uuid NOT NULL REFERENCES tenants (id), id int,
+             user_id uuid REFERENCES users (id), PRIMARY KEY (tenant_id, id));
+           GRANT SELECT, INSERT ON "notes(v2" TO tenancy_app;
+           CREATE AGGREGATE my_sum(int) (SFUNC = int4pl, STYPE = int);"#,
+    )
+    .unwrap();
+    let r = check::run(&mut conn, &registry(&[]), &CheckOptions::default())
+        .unwrap_or_else(|e| panic!("the check stopped: {e}"));
+    // The table is unprotected: reported under its own name, not a failed pattern.
+    assert!(
+        r.findings.iter().any(|f| f.object.contains("notes(v2")),
+        "{:#?}",
+        r.findings
+    );
+    assert!(!present(&r, "TEN114", "my_sum"), "{:#?}", r.findings);
+}
+
+/// A database tenancy's migrations never ran, with a trigger: the check reports what is
+/// missing instead of failing to read a comparison with schema `tenancy` that is NULL.
+#[test]
+fn a_database_without_schema_tenancy_is_reported_not_fatal() {
+    let shared = tenancy_testing::shared().expect("test database server");
+    let db = TestDatabase::create_in(shared.url()).expect("fresh database");
+    let mut conn = PgConnection::establish(db.url()).expect("connect");
+    conn.batch_execute(
+        "CREATE TABLE posts (tenant_id uuid NOT NULL, id int, title text);
+         CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+         CREATE TRIGGER touch BEFORE UPDATE ON posts FOR EACH ROW EXECUTE FUNCTION touch();",
+    )
+    .unwrap();
+    let r = check::run(&mut conn, &registry(&[]), &CheckOptions::default())
+        .unwrap_or_else(|e| panic!("the check stopped: {e}"));
+    assert!(r.has_errors(), "{:#?}", r.findings);
+}

@@ -448,7 +448,7 @@ SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass) AS name,
        tables.table_name, tables.tenant_rows_elsewhere,
        FUNCTION_SOURCE AS body,
        l.lanname::text AS language,
-       p.pronamespace = to_regnamespace('tenancy') AS tenancys,
+       coalesce(p.pronamespace = to_regnamespace('tenancy'), false) AS tenancys,
        lower(p.proname::text) AS function,
        array_remove(string_to_array(encode(t.tgargs, 'escape'), '\\000'), '') AS args,
        -- A BEFORE ROW trigger (tgtype bits 1 and 2) returns the row that is written.
@@ -470,7 +470,7 @@ SELECT format('%s on %s, which calls %s',
        tables.table_name, tables.tenant_rows_elsewhere,
        FUNCTION_SOURCE,
        l.lanname::text,
-       p.pronamespace = to_regnamespace('tenancy'),
+       coalesce(p.pronamespace = to_regnamespace('tenancy'), false),
        lower(p.proname::text),
        ARRAY[]::text[],
        d.classid = 'pg_attrdef'::regclass
@@ -500,7 +500,7 @@ SELECT format('constraint %I of domain %s of column %I on %s, which calls %s',
        tables.table_name, tables.tenant_rows_elsewhere,
        FUNCTION_SOURCE,
        l.lanname::text,
-       p.pronamespace = to_regnamespace('tenancy'),
+       coalesce(p.pronamespace = to_regnamespace('tenancy'), false),
        lower(p.proname::text),
        ARRAY[]::text[],
        false
@@ -2544,7 +2544,7 @@ pub(super) fn load_catalog(
         "SELECT lower(p.proname::text) AS name,
                 FUNCTION_SOURCE AS body,
                 l.lanname::text AS language,
-                p.pronamespace = to_regnamespace('tenancy') AS tenancys
+                coalesce(p.pronamespace = to_regnamespace('tenancy'), false) AS tenancys
          FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
          WHERE (p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) OR p.oid >= 16384)
            AND p.prokind IN ('f', 'p')
@@ -2553,7 +2553,7 @@ pub(super) fn load_catalog(
          SELECT 'operator ' || o.oprname::text,
                 FUNCTION_SOURCE,
                 l.lanname::text,
-                p.pronamespace = to_regnamespace('tenancy')
+                coalesce(p.pronamespace = to_regnamespace('tenancy'), false)
          FROM pg_operator o JOIN pg_proc p ON p.oid = o.oprcode JOIN pg_language l ON l.oid = p.prolang
          WHERE o.oid >= 16384
          UNION ALL

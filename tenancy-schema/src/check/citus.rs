@@ -267,7 +267,7 @@ fn load_function_rules(
     let reads_distributed = "EXISTS (
         SELECT FROM pg_dist_partition d JOIN pg_class c ON c.oid = d.logicalrelid
          WHERE EXISTS (SELECT FROM pg_depend dep WHERE dep.objid = p.oid AND dep.refobjid = c.oid)
-            OR p.prosrc ~* ('(from|join|into|update)\\s+(\\w+\\.)?' || c.relname || '\\M'))";
+            OR p.prosrc ~* ('(from|join|into|update)\\s+(\\w+\\.)?' || regexp_replace(c.relname, '([^[:alnum:]_])', '\\\\\\1', 'g') || '\\M'))";
     let sql_functions: Vec<Name> = diesel::sql_query(format!(
         "SELECT p.oid::regprocedure::text AS name
            FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang AND l.lanname = 'sql'
@@ -297,7 +297,7 @@ fn load_function_rules(
               SELECT FROM pg_trigger t
                 JOIN pg_dist_partition td ON td.logicalrelid = t.tgrelid AND td.partmethod = 'h'
                 JOIN pg_proc tf ON tf.oid = t.tgfoid
-               WHERE NOT t.tgisinternal AND tf.prosrc ~* ('\\m' || f.proname || '\\s*\\('))
+               WHERE NOT t.tgisinternal AND tf.prosrc ~* ('\\m' || regexp_replace(f.proname, '([^[:alnum:]_])', '\\\\\\1', 'g') || '\\s*\\('))
           ORDER BY 1",
     )
     .load(conn)?;

@@ -22,6 +22,9 @@ SELECT p.oid::regprocedure::text AS name, l.lanname::text AS language,
 FROM pg_proc p
 JOIN pg_language l ON l.oid = p.prolang
 WHERE l.lanname IN ('c', 'internal')
+  -- An aggregate is `internal` by construction (`aggregate_dummy`); its support functions
+  -- are rows of their own.
+  AND p.prokind <> 'a'
   AND p.oid >= 16384
   AND NOT EXISTS (SELECT FROM pg_depend d
                   WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')

@@ -47,9 +47,9 @@ WHERE con.contype = 'f'
         AND EXISTS (SELECT FROM pg_depend d
                     WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
                       AND d.refclassid = 'pg_class'::regclass AND d.refobjid = t.oid)
-      ELSE p.prosrc ~* ('\\m' || c.relname || '\\M')
-        AND p.prosrc ~* ('\\m' || a.attname || '\\M')
-        AND p.prosrc ~* ('\\m' || t.relname || '\\M')
+      ELSE p.prosrc ~* ('\\m' || regexp_replace(c.relname, '([^[:alnum:]_])', '\\\\\\1', 'g') || '\\M')
+        AND p.prosrc ~* ('\\m' || regexp_replace(a.attname, '([^[:alnum:]_])', '\\\\\\1', 'g') || '\\M')
+        AND p.prosrc ~* ('\\m' || regexp_replace(t.relname, '([^[:alnum:]_])', '\\\\\\1', 'g') || '\\M')
       END
 ORDER BY 1, 2, 3, 4, 5";
 
