@@ -6186,3 +6186,29 @@ fn a_database_without_schema_tenancy_is_reported_not_fatal() {
         .unwrap_or_else(|e| panic!("the check stopped: {e}"));
     assert!(r.has_errors(), "{:#?}", r.findings);
 }
+
+/// A tenant column whose name PostgreSQL prints quoted (`"OrgId"`), under exactly the policies
+/// a tenant table needs: no error. Its isolation policy was once not recognised (TEN013).
+#[test]
+fn a_tenant_column_that_needs_quoting_is_recognised_in_policies() {
+    let (_db, mut conn) = fresh();
+    conn.batch_execute(
+        r#"CREATE TABLE orgs ("OrgId" uuid NOT NULL REFERENCES tenants (id), id int, PRIMARY KEY ("OrgId", id));
+           ALTER TABLE orgs ENABLE ROW LEVEL SECURITY; ALTER TABLE orgs FORCE ROW LEVEL SECURITY;
+           GRANT SELECT, INSERT, UPDATE, DELETE ON orgs TO tenancy_app;
+           CREATE POLICY tenant_access ON orgs FOR ALL TO tenancy_app
+             USING ("OrgId" = (SELECT tenancy.current_tenant()))
+             WITH CHECK ("OrgId" = (SELECT tenancy.current_tenant()));
+           CREATE POLICY tenant_isolation ON orgs AS RESTRICTIVE FOR ALL TO PUBLIC
+             USING ("OrgId" = (SELECT tenancy.current_tenant()))
+             WITH CHECK ("OrgId" = (SELECT tenancy.current_tenant()));"#,
+    )
+    .unwrap();
+    let r = report(&mut conn, &registry(&[]), &CheckOptions::default());
+    let on_orgs: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.object == "table orgs" && f.severity == Severity::Error)
+        .collect();
+    assert!(on_orgs.is_empty(), "{on_orgs:#?}");
+}

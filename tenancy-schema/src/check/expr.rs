@@ -120,8 +120,13 @@ pub(super) fn has_word(text: &str, word: &str) -> bool {
 pub(super) fn carries_tenant_predicate(expr: Option<&str>, col: &str) -> bool {
     let Some(expr) = expr else { return true };
     let expr = once_per_statement_as_call(expr);
-    let predicate = format!("({col} = tenancy.current_tenant())");
-    expr == predicate || expr.starts_with(&format!("({predicate} AND "))
+    // PostgreSQL prints a name that needs quoting (`"OrgId"`, a keyword) quoted, and others
+    // bare; the exact comparison keeps `OrgId` apart from a column `orgid`.
+    let quoted = format!("\"{}\"", col.replace('"', "\"\""));
+    [col, quoted.as_str()].into_iter().any(|name| {
+        let predicate = format!("({name} = tenancy.current_tenant())");
+        expr == predicate || expr.starts_with(&format!("({predicate} AND "))
+    })
 }
 
 /// Whether a policy expression is held to the tenant: [`carries_tenant_predicate`] on some
@@ -177,6 +182,14 @@ mod tests {
         let call = "(tenant_id = tenancy.current_tenant())";
         assert!(carries_tenant_predicate(Some(call), "tenant_id"));
         assert!(carries_tenant_predicate(None, "tenant_id"));
+        // A name PostgreSQL prints quoted.
+        let quoted = "(\"OrgId\" = tenancy.current_tenant())";
+        assert!(carries_tenant_predicate(Some(quoted), "OrgId"));
+        assert!(!carries_tenant_predicate(Some(quoted), "orgid"));
+        assert!(!carries_tenant_predicate(
+            Some("(orgid = tenancy.current_tenant())"),
+            "OrgId"
+        ));
         assert!(carries_tenant_predicate(
             Some("((tenant_id = tenancy.current_tenant()) AND (deleted_at IS NULL))"),
             "tenant_id"
