@@ -90,22 +90,42 @@ WITH RECURSIVE server_file_functions AS (
                           WHERE b.oid < 16384 AND b.pronamespace = 'pg_catalog'::regnamespace
                             AND b.proname IN ('pg_read_file', 'pg_read_binary_file', 'lo_import', 'lo_export')))
 ),
+-- Every membership, and the database's owner in pg_database_owner (no pg_auth_members row
+-- says so), which owns schema public and whatever else was given to it.
+edge (member, roleid, how) AS (
+  SELECT m.member, m.roleid, g.rolname::text
+  FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+  UNION ALL
+  SELECT d.datdba, 'pg_database_owner'::regrole::oid, 'pg_database_owner (as the owner of the database)'
+  FROM pg_database d WHERE d.datname = current_database()
+),
+-- Breadth first, one row per level, each role at the first level that reaches it. Walking
+-- paths instead takes time exponential in the depth of a lattice of memberships (25 levels
+-- of two roles each member of both of the next: 2^25 paths).
+level (depth, frontier, seen) AS (
+  SELECT 0, ARRAY[r.oid], ARRAY[r.oid] FROM pg_roles r WHERE r.rolname = $1
+  UNION ALL
+  SELECT level.depth + 1, next.oids, level.seen || next.oids
+  FROM level CROSS JOIN LATERAL (
+    SELECT array_agg(DISTINCT e.roleid) AS oids FROM edge e
+    WHERE e.member = ANY (level.frontier) AND e.roleid <> ALL (level.seen)
+  ) next
+  WHERE next.oids IS NOT NULL
+),
+placed (oid, depth) AS (SELECT unnest(frontier), depth FROM level),
+-- One way in to each role, from the level before it, the first member by name.
+way_in (oid, member, how) AS (
+  SELECT DISTINCT ON (p.oid) p.oid, e.member, e.how
+  FROM placed p
+  JOIN edge e ON e.roleid = p.oid
+  JOIN placed before ON before.oid = e.member AND before.depth = p.depth - 1
+  JOIN pg_roles m ON m.oid = e.member
+  ORDER BY p.oid, m.rolname
+),
 reach (oid, path) AS (
   SELECT r.oid, r.rolname::text FROM pg_roles r WHERE r.rolname = $1
-  UNION
-  SELECT up.oid, reach.path || ' -> ' || up.how
-  FROM reach
-  CROSS JOIN LATERAL (
-    SELECT m.roleid AS oid, g.rolname::text AS how
-    FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
-    WHERE m.member = reach.oid
-    UNION ALL
-    -- The database's owner is a member of pg_database_owner (no pg_auth_members row says so),
-    -- which owns schema public and whatever else was given to it.
-    SELECT 'pg_database_owner'::regrole::oid, 'pg_database_owner (as the owner of the database)'
-    FROM pg_database d
-    WHERE d.datname = current_database() AND d.datdba = reach.oid
-  ) up
+  UNION ALL
+  SELECT w.oid, reach.path || ' -> ' || w.how FROM reach JOIN way_in w ON w.member = reach.oid
 )
 SELECT DISTINCT ON (r.rolname)
   r.rolname::text AS role, reach.path, r.rolsuper AS superuser, r.rolbypassrls AS bypass_rls,

@@ -1637,6 +1637,63 @@ fn logins_that_could_skip_row_level_security_are_refused() {
     owner.batch_execute("DROP TABLE adv_owned").unwrap();
 }
 
+/// A login at the top of a lattice of memberships 30 levels deep, two roles a level, each a
+/// member of both roles of the next, with the BYPASSRLS role under the last: 2^30 ways down.
+/// The build reaches each role once, by a shortest way, and refuses the login; walked way by
+/// way it never finished (the login's `statement_timeout` turns that into a failure here).
+#[test]
+fn a_login_atop_a_lattice_of_memberships_is_refused_by_a_shortest_way() {
+    const LEVELS: usize = 30;
+    let f = common::fixture();
+    let db = f.db;
+    let mut owner = common::owner();
+    let lattice: Vec<String> = (0..LEVELS)
+        .flat_map(|level| (0..2).map(move |side| format!("adv_lattice_{level}_{side}")))
+        .collect();
+    let _roles = Roles(
+        std::iter::once("adv_lattice_login".to_owned())
+            .chain(lattice.iter().cloned())
+            .collect(),
+    );
+    let mut setup = String::new();
+    setup.extend(
+        lattice
+            .iter()
+            .map(|role| format!("CREATE ROLE {role} NOLOGIN;\n")),
+    );
+    setup.extend((1..LEVELS).map(|level| {
+        let above = level - 1;
+        format!(
+            "GRANT adv_lattice_{level}_0, adv_lattice_{level}_1 TO adv_lattice_{above}_0, adv_lattice_{above}_1;\n"
+        )
+    }));
+    let last = LEVELS - 1;
+    setup.extend([format!(
+        "GRANT tenancy_admin TO adv_lattice_{last}_0, adv_lattice_{last}_1;
+         CREATE ROLE adv_lattice_login LOGIN INHERIT PASSWORD 'p';
+         ALTER ROLE adv_lattice_login SET statement_timeout = '60s';
+         GRANT tenancy_app, adv_lattice_0_0, adv_lattice_0_1 TO adv_lattice_login;"
+    )]);
+    owner.batch_execute(&setup).unwrap();
+    let r = db
+        .tenancy_builder(&db.url_for("adv_lattice_login", "p"))
+        .unwrap()
+        .max_size(1)
+        .build();
+    match r {
+        Err(Error::UnsafeRole { role, path, .. }) => {
+            assert_eq!(role, "tenancy_admin");
+            // The login, one role a level, the admin role.
+            assert_eq!(path.split(" -> ").count(), LEVELS + 2, "{path}");
+            assert!(
+                path.starts_with("adv_lattice_login -> adv_lattice_0_0 -> adv_lattice_1_0"),
+                "{path}"
+            );
+        }
+        other => panic!("expected UnsafeRole, got {other:?}"),
+    }
+}
+
 #[test]
 fn raw_sql_with_binds_runs_and_is_left_to_row_level_security() {
     for rls in Rls::all() {

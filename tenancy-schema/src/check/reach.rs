@@ -71,9 +71,16 @@ pub(super) fn load_reach(
 ) -> QueryResult<Vec<ReachRow>> {
     let mut reach = Vec::new();
     // The application role itself first: a membership of its own (`GRANT tenancy_admin TO
-    // tenancy_app`) reaches every login of it, present or future.
+    // tenancy_app`) reaches every login of it, present or future, and is reported once, for
+    // the application role, not again for each of its logins.
+    let mut of_app: BTreeSet<String> = BTreeSet::new();
     for login in app_and_logins {
         for (role, problem) in problems(conn, login, app)? {
+            if login == app {
+                of_app.insert(role.role.clone());
+            } else if of_app.contains(&role.role) {
+                continue;
+            }
             reach.push(ReachRow {
                 login: login.clone(),
                 role,
