@@ -155,7 +155,7 @@ SELECT * FROM (
            OR has_any_column_privilege($1, c.oid, 'INSERT, UPDATE') AS can_write,
          has_any_column_privilege($1, c.oid, 'SELECT') AND OPEN_TO_ROLE AS reads_all
   FROM pg_class c
-  WHERE c.relnamespace = $2::regnamespace AND c.relkind IN ('r', 'p')
+  WHERE c.relnamespace = quote_ident($2)::regnamespace AND c.relkind IN ('r', 'p')
 ) t
 WHERE t.can_write OR t.reads_all";
 
@@ -171,7 +171,7 @@ SELECT $1::text AS role, c.relname::text AS table_name,
                     OR EXISTS (SELECT FROM unnest(pol.polroles) pr WHERE pg_has_role($1, pr, 'USAGE')))
              ORDER BY 1) AS policies
 FROM pg_class c
-WHERE c.relnamespace = $2::regnamespace AND c.relkind IN ('r', 'p') AND c.relrowsecurity
+WHERE c.relnamespace = quote_ident($2)::regnamespace AND c.relkind IN ('r', 'p') AND c.relrowsecurity
   AND (has_table_privilege($1, c.oid, 'SELECT, INSERT, UPDATE, DELETE')
        OR has_any_column_privilege($1, c.oid, 'SELECT, INSERT, UPDATE'))";
 
@@ -217,7 +217,7 @@ CROSS JOIN LATERAL (
   WHERE a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
   GROUP BY a.grantee
 ) g
-WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p') AND c.relrowsecurity
+WHERE c.relnamespace = quote_ident($1)::regnamespace AND c.relkind IN ('r', 'p') AND c.relrowsecurity
   AND (g.grantee = 0 OR NOT EXISTS (SELECT FROM pg_roles r
                                     WHERE r.oid = g.grantee AND (r.rolsuper OR r.rolbypassrls)))
 ORDER BY 2, 1";
@@ -398,7 +398,7 @@ macro_rules! rooted_ctes {
   -- The farthest table of schema `$1` each partition or inheritance child descends from.
   SELECT DISTINCT ON (up.oid) up.oid, r.relname::text AS root
   FROM up JOIN pg_class r ON r.oid = up.parent
-  WHERE r.relnamespace = $1::regnamespace
+  WHERE r.relnamespace = quote_ident($1)::regnamespace
   ORDER BY up.oid, up.depth DESC
 )"
     };
@@ -419,13 +419,13 @@ const ROW_CODE_SQL: &str = concat!(
     rooted_ctes!(),
     "
 , tables AS (
-  SELECT c.oid, CASE WHEN c.relnamespace = $1::regnamespace THEN c.relname::text
+  SELECT c.oid, CASE WHEN c.relnamespace = quote_ident($1)::regnamespace THEN c.relname::text
                      ELSE coalesce(rooted.root, c.relname::text) END AS table_name,
-         c.relnamespace <> $1::regnamespace AND rooted.root IS NULL AS tenant_rows_elsewhere
+         c.relnamespace <> quote_ident($1)::regnamespace AND rooted.root IS NULL AS tenant_rows_elsewhere
   FROM pg_class c
   JOIN pg_namespace ns ON ns.oid = c.relnamespace
   LEFT JOIN rooted ON rooted.oid = c.oid
-  WHERE c.relnamespace = $1::regnamespace
+  WHERE c.relnamespace = quote_ident($1)::regnamespace
      OR rooted.root IS NOT NULL
      OR (c.relkind IN ('r', 'p')
          AND ns.nspname NOT IN ('pg_catalog', 'information_schema') AND ns.nspname !~ '^pg_'
@@ -450,7 +450,12 @@ SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass) AS name,
        l.lanname::text AS language,
        coalesce(p.pronamespace = to_regnamespace('tenancy'), false) AS tenancys,
        lower(p.proname::text) AS function,
-       array_remove(string_to_array(encode(t.tgargs, 'escape'), '\\000'), '') AS args,
+       -- Each argument ends in a NUL byte; cut in the hex form at whole bytes, so that a
+       -- backslash or a character beyond ASCII comes back as written.
+       ARRAY(SELECT convert_from(decode(a.m[1], 'hex'), current_setting('server_encoding'))
+             FROM regexp_matches(encode(t.tgargs, 'hex'), '((?:[0-9a-f]{2})*?)00', 'g')
+                  WITH ORDINALITY AS a (m, n)
+             WHERE a.m[1] <> '' ORDER BY a.n) AS args,
        -- A BEFORE ROW trigger (tgtype bits 1 and 2) returns the row that is written.
        (t.tgtype & 3) = 3 AS fills_row
 FROM pg_trigger t
@@ -633,7 +638,7 @@ pub(super) struct ProbingKeyRow {
 /// USAGE on its schema, of its own.
 const PROBING_KEYS_SQL: &str = "
 SELECT con.conname::text AS name, con.conrelid::regclass::text AS source,
-       CASE WHEN c.relnamespace = $2::regnamespace THEN c.relname::text END AS source_in_schema,
+       CASE WHEN c.relnamespace = quote_ident($2)::regnamespace THEN c.relname::text END AS source_in_schema,
        t.relname::text AS target,
        ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k (n, o)
              JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
@@ -646,19 +651,19 @@ SELECT con.conname::text AS name, con.conrelid::regclass::text AS source,
              JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) AS target_columns,
        ARRAY(SELECT a.attname::text FROM pg_attribute a
              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS source_columns,
-       CASE WHEN c.relnamespace <> $2::regnamespace THEN
+       CASE WHEN c.relnamespace <> quote_ident($2)::regnamespace THEN
          (WITH RECURSIVE up (oid, depth) AS (
             SELECT c.oid, 0
             UNION
             SELECT inh.inhparent, up.depth + 1 FROM up JOIN pg_inherits inh ON inh.inhrelid = up.oid
           )
           SELECT p.relname::text FROM up JOIN pg_class p ON p.oid = up.oid
-          WHERE p.relnamespace = $2::regnamespace ORDER BY up.depth DESC LIMIT 1)
+          WHERE p.relnamespace = quote_ident($2)::regnamespace ORDER BY up.depth DESC LIMIT 1)
        END AS source_root
 FROM pg_constraint con
 JOIN pg_class c ON c.oid = con.conrelid
 JOIN pg_class t ON t.oid = con.confrelid
-WHERE con.contype = 'f' AND con.conparentid = 0 AND t.relnamespace = $2::regnamespace
+WHERE con.contype = 'f' AND con.conparentid = 0 AND t.relnamespace = quote_ident($2)::regnamespace
   AND EXISTS (WITH RECURSIVE up (oid) AS (
                 SELECT c.oid
                 UNION
@@ -714,7 +719,7 @@ FROM pg_index i
 JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_constraint x ON x.conindid = i.indexrelid AND x.conrelid = i.indrelid AND x.contype = 'x'
-WHERE (i.indisunique OR x.oid IS NOT NULL) AND c.relkind IN ('r', 'p') AND c.relnamespace <> $2::regnamespace
+WHERE (i.indisunique OR x.oid IS NOT NULL) AND c.relkind IN ('r', 'p') AND c.relnamespace <> quote_ident($2)::regnamespace
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'
   AND EXISTS (WITH RECURSIVE up (oid) AS (
                 SELECT c.oid
@@ -837,6 +842,9 @@ pub(super) struct ViewRow {
     /// checked schema by name, elsewhere schema-qualified as `regclass` prints them).
     #[diesel(sql_type = Array<Text>)]
     pub(super) reads: Vec<String>,
+    /// The same, each by its name alone, as written (`x.log` for `public."x.log"`).
+    #[diesel(sql_type = Array<Text>)]
+    pub(super) read_names: Vec<String>,
     /// Of those, the ones outside the checked schema with the tenant column: copies of tenant
     /// rows, whatever the application role may read of them itself.
     #[diesel(sql_type = Array<Text>)]
@@ -1391,7 +1399,7 @@ ORDER BY 1";
 /// global table deletes every tenant's rows that point at it. Keys a partition inherits are
 /// left out; their parent's is reported.
 const CASCADES_SQL: &str = "
-SELECT CASE WHEN c.relnamespace = $1::regnamespace THEN c.relname::text ELSE c.oid::regclass::text END AS table_name,
+SELECT CASE WHEN c.relnamespace = quote_ident($1)::regnamespace THEN c.relname::text ELSE c.oid::regclass::text END AS table_name,
        con.conname::text AS name,
        ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k (n, o)
              JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
@@ -1486,15 +1494,19 @@ SELECT c.oid::regclass::text AS name, $1::text AS role,
        has_any_column_privilege($1, c.oid, 'SELECT') AS readable,
        pg_get_viewdef(c.oid) AS definition,
        coalesce(c.reloptions::text[] && ARRAY['security_invoker=true', 'security_invoker=on', 'security_invoker=1'], false) AS security_invoker,
-       ARRAY(SELECT DISTINCT CASE WHEN b.relnamespace = $2::regnamespace THEN b.relname::text
+       ARRAY(SELECT DISTINCT CASE WHEN b.relnamespace = quote_ident($2)::regnamespace THEN b.relname::text
                                   ELSE b.oid::regclass::text END
              FROM reach JOIN pg_class b ON b.oid = reach.rel
              WHERE reach.view = c.oid AND b.relkind IN ('r', 'p', 'f', 'S', 'm')
              ORDER BY 1) AS reads,
+       ARRAY(SELECT DISTINCT b.relname::text
+             FROM reach JOIN pg_class b ON b.oid = reach.rel
+             WHERE reach.view = c.oid AND b.relkind IN ('r', 'p', 'f', 'S', 'm')
+             ORDER BY 1) AS read_names,
        ARRAY(SELECT DISTINCT b.oid::regclass::text
              FROM reach JOIN pg_class b ON b.oid = reach.rel
              WHERE reach.view = c.oid AND b.relkind IN ('r', 'p', 'f', 'm')
-               AND b.relnamespace <> $2::regnamespace
+               AND b.relnamespace <> quote_ident($2)::regnamespace
                AND EXISTS (SELECT FROM pg_attribute a
                            WHERE a.attrelid = b.oid AND a.attname = $3 AND a.attnum > 0
                              AND NOT a.attisdropped)
@@ -1835,6 +1847,18 @@ fn key_copies(conn: &mut PgConnection, roles: &[String]) -> QueryResult<Vec<Stri
     if by_relation.is_empty() {
         return Ok(Vec::new());
     }
+    // A view too big to plan is not read: the roles may read it, so what the check cannot
+    // see behind it counts against them.
+    let mut unread: Vec<String> = Vec::new();
+    for view in super::view_expansion::oversized_views(conn)? {
+        if by_relation.remove(view.as_str()).is_some() {
+            unread.push(format!(
+                "SELECT on {view}, {}",
+                super::view_expansion::TOO_BIG
+            ));
+        }
+    }
+    let mut found: Vec<(String, String)> = Vec::new();
     let read = |conn: &mut PgConnection, scans: Vec<String>| -> QueryResult<Vec<CopyRow>> {
         let mut rows = Vec::new();
         // Rolled back, with a time limit: a relation that cannot be read leaves the
@@ -1858,8 +1882,9 @@ fn key_copies(conn: &mut PgConnection, roles: &[String]) -> QueryResult<Vec<Stri
         .iter()
         .map(|(relation, columns)| copies_in(relation, columns))
         .collect();
-    let mut found: Vec<(String, String)> = Vec::new();
-    if let Ok(rows) = read(conn, scans) {
+    if scans.is_empty() {
+        // Nothing left to read.
+    } else if let Ok(rows) = read(conn, scans) {
         for r in rows {
             found.extend(r.columns.into_iter().map(|c| (r.relation.clone(), c)));
         }
@@ -1888,6 +1913,7 @@ fn key_copies(conn: &mut PgConnection, roles: &[String]) -> QueryResult<Vec<Stri
             )
         })
         .collect();
+    out.extend(unread);
     out.sort();
     out.dedup();
     Ok(out)
@@ -2108,12 +2134,12 @@ const ODD_OPERATOR: &str =
 const PARENTS_SQL: &str = "WITH RECURSIVE up (child, parent) AS (
        SELECT c.relname::text, i.inhparent
        FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-       WHERE c.relnamespace = SCHEMA::regnamespace
+       WHERE c.relnamespace = quote_ident(SCHEMA)::regnamespace
        UNION
        SELECT up.child, i.inhparent FROM up JOIN pg_inherits i ON i.inhrelid = up.parent
      )
      SELECT up.child, p.oid::regclass::text AS parent,
-            CASE WHEN p.relnamespace = SCHEMA::regnamespace THEN p.relname::text END AS parent_in_schema
+            CASE WHEN p.relnamespace = quote_ident(SCHEMA)::regnamespace THEN p.relname::text END AS parent_in_schema
      FROM up JOIN pg_class p ON p.oid = up.parent";
 
 const WRITTEN_BY_ROLE: &str = "(WITH RECURSIVE written (oid) AS (
@@ -2327,7 +2353,7 @@ pub(super) fn load_catalog(
                 has_any_column_privilege($2, c.oid, 'SELECT') AS app_reads_any,
                 coalesce(obj_description(c.oid, 'pg_class') LIKE 'tenancy: private%', false) AS private
          FROM pg_class c
-         WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p')",
+         WHERE c.relnamespace = quote_ident($1)::regnamespace AND c.relkind IN ('r', 'p')",
     )
     .bind::<T, _>(&o.schema)
     .bind::<T, _>(&app)
@@ -2336,7 +2362,7 @@ pub(super) fn load_catalog(
         "SELECT c.relname::text AS table_name, a.attname::text AS column_name,
                 format_type(a.atttypid, a.atttypmod) AS type_name, a.attnotnull AS not_null
          FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-         WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p')
+         WHERE c.relnamespace = quote_ident($1)::regnamespace AND c.relkind IN ('r', 'p')
          ORDER BY c.relname, a.attnum",
     )
     .bind::<T, _>(&o.schema)
@@ -2377,7 +2403,7 @@ pub(super) fn load_catalog(
                                       ELSE ARRAY(SELECT jsonb_array_elements_text(to_jsonb(con) -> 'confdelsetcols')::int2) END)))
                       ORDER BY a.attnum) AS cascade_sets
          FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
-         WHERE c.relnamespace = $1::regnamespace AND con.contype IN ('p', 'u', 'f', 'x')
+         WHERE c.relnamespace = quote_ident($1)::regnamespace AND con.contype IN ('p', 'u', 'f', 'x')
          UNION ALL
          SELECT c.relname::text, ic.relname::text, CASE WHEN i.indisunique THEN 'u' ELSE 'i' END,
                 ARRAY(SELECT coalesce(a.attname::text, '(expression)') || CASE WHEN i.indisunique THEN ODD_OPCLASS(i.indexrelid) ELSE '' END
@@ -2386,7 +2412,7 @@ pub(super) fn load_catalog(
                       WHERE k.o <= i.indnkeyatts ORDER BY k.o),
                 NULL, NULL, true, obj_description(i.indexrelid, 'pg_class'), '', '{}'::text[]
          FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
-         WHERE c.relnamespace = $1::regnamespace
+         WHERE c.relnamespace = quote_ident($1)::regnamespace
            AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid)"
             .replace("ODD_OPCLASS(", ODD_OPCLASS)
             .replace("ODD_OPERATOR(", ODD_OPERATOR),
@@ -2442,7 +2468,7 @@ pub(super) fn load_catalog(
                             ~ '\\{COERCEVIAIO :arg \\{(VAR|RELABELTYPE :arg \\{VAR) '
                       ORDER BY 1) AS leaky_calls
          FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
-         WHERE c.relnamespace = $1::regnamespace",
+         WHERE c.relnamespace = quote_ident($1)::regnamespace",
     )
     .bind::<T, _>(&o.schema)
     .bind::<T, _>(&app)
@@ -2508,14 +2534,7 @@ pub(super) fn load_catalog(
     let shared_through_views: Vec<String> = views
         .iter()
         .filter(|v| v.readable && !v.security_invoker)
-        .flat_map(|v| &v.reads)
-        .map(|r| {
-            r.rsplit('.')
-                .next()
-                .unwrap_or(r)
-                .trim_matches('"')
-                .to_owned()
-        })
+        .flat_map(|v| v.read_names.iter().cloned())
         .collect();
     views.sort_by(|a, b| {
         a.name
@@ -2599,7 +2618,7 @@ pub(super) fn load_catalog(
                   ARRAY(SELECT a.attname::text FROM pg_attribute a
                         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
                   (OPEN_TO_ROLE AND has_any_column_privilege($1, c.oid, 'SELECT')) AS reads,
-                  CASE WHEN c.relkind IN ('r', 'p') AND n.oid <> $2::regnamespace THEN
+                  CASE WHEN c.relkind IN ('r', 'p') AND n.oid <> quote_ident($2)::regnamespace THEN
                     nullif(concat_ws(', ',
                       CASE WHEN has_table_privilege($1, c.oid, 'TRUNCATE') THEN 'TRUNCATE' END,
                       CASE WHEN NOT (c.relrowsecurity AND EXISTS (
@@ -2618,7 +2637,7 @@ pub(super) fn load_catalog(
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE c.relkind IN ('r', 'p', 'm', 'f')
              -- A materialized view has no row level security, in the checked schema too.
-             AND (n.oid <> $2::regnamespace OR c.relkind IN ('f', 'm'))
+             AND (n.oid <> quote_ident($2)::regnamespace OR c.relkind IN ('f', 'm'))
              AND ((n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_')
                   -- Objects PostgreSQL did not make (FirstNormalObjectId on) are anyone's.
                   OR (n.nspname IN ('pg_catalog', 'information_schema') AND c.oid >= 16384))
@@ -2762,7 +2781,7 @@ pub(super) fn load_catalog(
                         AND g.tgname NOT IN ('audit_log_chain', 'audit_log_no_update_delete',
                                              'audit_log_no_truncate')
                       ORDER BY 1) AS others
-         FROM pg_class c WHERE c.relnamespace = $2::regnamespace AND c.relname = 'audit_log' AND c.relkind = 'r'",
+         FROM pg_class c WHERE c.relnamespace = quote_ident($2)::regnamespace AND c.relname = 'audit_log' AND c.relkind = 'r'",
     ))
     .bind::<Array<Text>, _>(&reachable_roles)
     .bind::<T, _>(&o.schema)

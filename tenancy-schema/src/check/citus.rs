@@ -141,7 +141,7 @@ pub(super) fn load_citus(
     let distributed: Vec<Distributed> = diesel::sql_query(
         "SELECT c.relname::text AS table_name, d.partmethod::text AS method
            FROM pg_dist_partition d JOIN pg_class c ON c.oid = d.logicalrelid
-          WHERE c.relnamespace = to_regnamespace($1)",
+          WHERE c.relnamespace = to_regnamespace(quote_ident($1))",
     )
     .bind::<Text, _>(&o.schema)
     .load(conn)?;
@@ -264,15 +264,19 @@ fn load_function_rules(
 ) -> QueryResult<(Vec<String>, Vec<String>, Vec<String>)> {
     // A function's body names a table when it depends on it (SQL-standard bodies) or when its
     // text reads it (`FROM`/`JOIN`/`INTO`/`UPDATE` the name).
-    let reads_distributed = "EXISTS (
+    let reads_distributed = concat!(
+        "EXISTS (
         SELECT FROM pg_dist_partition d JOIN pg_class c ON c.oid = d.logicalrelid
          WHERE EXISTS (SELECT FROM pg_depend dep WHERE dep.objid = p.oid AND dep.refobjid = c.oid)
-            OR p.prosrc ~* ('(from|join|into|update)\\s+(\\w+\\.)?' || regexp_replace(c.relname, '([^[:alnum:]_])', '\\\\\\1', 'g') || '\\M'))";
+            OR p.prosrc ~* ('(from|join|into|update)\\s+(\\w+\\.)?' || ",
+        regex_escaped!("c.relname"),
+        " || '\\M'))"
+    );
     let sql_functions: Vec<Name> = diesel::sql_query(format!(
         "SELECT p.oid::regprocedure::text AS name
            FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang AND l.lanname = 'sql'
           WHERE p.pronargs > 0
-            AND p.pronamespace IN (to_regnamespace('tenancy'), to_regnamespace($1))
+            AND p.pronamespace IN (to_regnamespace('tenancy'), to_regnamespace(quote_ident($1)))
             AND {reads_distributed}
           ORDER BY 1"
     ))
@@ -287,7 +291,7 @@ fn load_function_rules(
           ORDER BY 1"
     ))
     .load(conn)?;
-    let row_type_functions: Vec<Name> = diesel::sql_query(
+    let row_type_functions: Vec<Name> = diesel::sql_query(concat!(
         "SELECT DISTINCT f.oid::regprocedure::text AS name
            FROM pg_proc f
            JOIN pg_dist_partition d ON d.partmethod = 'h'
@@ -297,9 +301,11 @@ fn load_function_rules(
               SELECT FROM pg_trigger t
                 JOIN pg_dist_partition td ON td.logicalrelid = t.tgrelid AND td.partmethod = 'h'
                 JOIN pg_proc tf ON tf.oid = t.tgfoid
-               WHERE NOT t.tgisinternal AND tf.prosrc ~* ('\\m' || regexp_replace(f.proname, '([^[:alnum:]_])', '\\\\\\1', 'g') || '\\s*\\('))
-          ORDER BY 1",
-    )
+               WHERE NOT t.tgisinternal AND tf.prosrc ~* ('\\m' || ",
+        regex_escaped!("f.proname"),
+        " || '\\s*\\('))
+          ORDER BY 1"
+    ))
     .load(conn)?;
     Ok((
         sql_functions.into_iter().map(|n| n.name).collect(),

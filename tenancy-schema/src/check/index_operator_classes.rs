@@ -32,14 +32,14 @@ const LEAKY_CLASSES_SQL: &str = concat!(
     super::catalog::rooted_ctes!(),
     "
 , tables AS (
-  SELECT c.oid, CASE WHEN c.relnamespace = $1::regnamespace THEN c.relname::text
+  SELECT c.oid, CASE WHEN c.relnamespace = quote_ident($1)::regnamespace THEN c.relname::text
                      ELSE coalesce(rooted.root, c.oid::regclass::text) END AS table_name,
-         c.relnamespace <> $1::regnamespace AND rooted.root IS NULL AS elsewhere
+         c.relnamespace <> quote_ident($1)::regnamespace AND rooted.root IS NULL AS elsewhere
   FROM pg_class c
   JOIN pg_namespace ns ON ns.oid = c.relnamespace
   LEFT JOIN rooted ON rooted.oid = c.oid
   WHERE c.relkind IN ('r', 'p')
-    AND (c.relnamespace = $1::regnamespace
+    AND (c.relnamespace = quote_ident($1)::regnamespace
          OR rooted.root IS NOT NULL
          OR (ns.nspname NOT IN ('pg_catalog', 'information_schema') AND ns.nspname !~ '^pg_'
              AND EXISTS (SELECT FROM pg_attribute a

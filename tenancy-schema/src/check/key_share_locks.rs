@@ -34,8 +34,8 @@ refs AS (
   JOIN pg_class src ON src.oid = con.conrelid
   JOIN pg_class tgt ON tgt.oid = con.confrelid
   WHERE con.contype = 'f'
-    AND src.relnamespace = $2::regnamespace AND src.relname = ANY ($3)
-    AND NOT (tgt.relnamespace = $2::regnamespace
+    AND src.relnamespace = quote_ident($2)::regnamespace AND src.relname = ANY ($3)
+    AND NOT (tgt.relnamespace = quote_ident($2)::regnamespace
              AND (tgt.relname = ANY ($3) OR tgt.relname = $4))
 ),
 targets AS (
@@ -59,7 +59,7 @@ found AS (
                              WHERE has_any_column_privilege(ro.oid, v.oid, 'SELECT'))) AS views
   FROM targets t
 )
-SELECT CASE WHEN c.relnamespace = $2::regnamespace THEN c.relname::text
+SELECT CASE WHEN c.relnamespace = quote_ident($2)::regnamespace THEN c.relname::text
             ELSE c.oid::regclass::text END AS name,
        f.sources, f.readers, f.views,
        ARRAY(SELECT quote_ident(a.attname) FROM pg_attribute a

@@ -21,6 +21,19 @@
 //! about, a message and a hint saying how to fix it. The ids never change meaning; new lints
 //! get new ids.
 
+/// SQL for the text of the SQL expression `$name` with every character but letters, digits
+/// and `_` escaped, so that the name matches itself as part of a regular expression: a table
+/// named `notes(v2` is a name, not an unbalanced group.
+macro_rules! regex_escaped {
+    ($name:literal) => {
+        concat!(
+            "regexp_replace(",
+            $name,
+            ", '([^[:alnum:]_])', '\\\\\\1', 'g')"
+        )
+    };
+}
+
 mod audit;
 mod builtin_leakproof;
 mod cascades;
@@ -41,6 +54,7 @@ mod extension_members;
 mod foreign_wrappers;
 mod functions;
 mod guard_triggers;
+mod ident;
 mod index_operator_classes;
 mod key_attachments;
 mod key_exposure;
@@ -77,6 +91,7 @@ mod triggers;
 mod unchecked_runs;
 mod unclassified;
 mod unlinked_references;
+mod view_expansion;
 mod view_mappings;
 
 pub use classify::{DerivedTable, derive_classification};

@@ -49,11 +49,41 @@ pub(super) fn printed_tables<'a>(text: &str, protected: &'a BTreeSet<String>) ->
     })
 }
 
+/// The last part of a name that may be qualified, as PostgreSQL resolves it: `public."x.log"`
+/// is `x.log`, `Public.Gadgets` is `gadgets`. Text the lexer cannot read is cut at its last
+/// dot, unquoted and folded.
+pub(super) fn last_name(qualified: &str) -> String {
+    let lexed = tokenize(qualified).ok().and_then(|tokens| {
+        tokens.into_iter().rev().find_map(|t| match t {
+            Token::Ident { name, .. } => Some(name),
+            _ => None,
+        })
+    });
+    lexed.unwrap_or_else(|| {
+        let last = qualified.rsplit('.').next().unwrap_or(qualified);
+        if last.starts_with('"') {
+            last.trim_matches('"').replace("\"\"", "\"")
+        } else {
+            last.to_lowercase()
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
 
-    use super::named_tables;
+    use super::{last_name, named_tables};
+
+    #[test]
+    fn the_last_part_of_a_name_is_read_as_postgresql_reads_it() {
+        assert_eq!(last_name(r#"public."x.log""#), "x.log");
+        assert_eq!(last_name(r#""x.log""#), "x.log");
+        assert_eq!(last_name("Public.Gadgets"), "gadgets");
+        assert_eq!(last_name(r#""Mixed_sink""#), "Mixed_sink");
+        assert_eq!(last_name("é_sink"), "é_sink");
+        assert_eq!(last_name(r#""a""b""#), r#"a"b"#);
+    }
 
     fn protected() -> BTreeSet<String> {
         ["gadgets", "Mixed"].map(str::to_owned).into()

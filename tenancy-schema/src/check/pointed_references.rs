@@ -23,7 +23,8 @@ use super::report::Findings;
 /// UPDATE of the column), with a SECURITY DEFINER function one of them may run that reads both
 /// the column and the private table: by the dependencies PostgreSQL records for a body in
 /// SQL (`BEGIN ATOMIC`, `RETURN`), or by the names in the text of any other.
-const POINTED_SQL: &str = "
+const POINTED_SQL: &str = concat!(
+    "
 SELECT DISTINCT c.relname::text AS table_name, a.attname::text AS column_name,
        t.relname::text AS private_table, p.oid::regprocedure::text AS function,
        r.name AS role
@@ -34,8 +35,8 @@ JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (con.conkey)
 CROSS JOIN unnest($4::text[]) AS r (name)
 JOIN pg_proc p ON p.prosecdef
 WHERE con.contype = 'f'
-  AND c.relnamespace = $1::regnamespace AND c.relname = ANY ($2)
-  AND t.relnamespace = $1::regnamespace AND t.relname = ANY ($3)
+  AND c.relnamespace = quote_ident($1)::regnamespace AND c.relname = ANY ($2)
+  AND t.relnamespace = quote_ident($1)::regnamespace AND t.relname = ANY ($3)
   AND (has_table_privilege(r.name, c.oid, 'INSERT')
        OR has_column_privilege(r.name, c.oid, a.attnum, 'UPDATE'))
   AND has_function_privilege(r.name, p.oid, 'EXECUTE')
@@ -47,11 +48,18 @@ WHERE con.contype = 'f'
         AND EXISTS (SELECT FROM pg_depend d
                     WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
                       AND d.refclassid = 'pg_class'::regclass AND d.refobjid = t.oid)
-      ELSE p.prosrc ~* ('\\m' || regexp_replace(c.relname, '([^[:alnum:]_])', '\\\\\\1', 'g') || '\\M')
-        AND p.prosrc ~* ('\\m' || regexp_replace(a.attname, '([^[:alnum:]_])', '\\\\\\1', 'g') || '\\M')
-        AND p.prosrc ~* ('\\m' || regexp_replace(t.relname, '([^[:alnum:]_])', '\\\\\\1', 'g') || '\\M')
+      ELSE p.prosrc ~* ('\\m' || ",
+    regex_escaped!("c.relname"),
+    " || '\\M')
+        AND p.prosrc ~* ('\\m' || ",
+    regex_escaped!("a.attname"),
+    " || '\\M')
+        AND p.prosrc ~* ('\\m' || ",
+    regex_escaped!("t.relname"),
+    " || '\\M')
       END
-ORDER BY 1, 2, 3, 4, 5";
+ORDER BY 1, 2, 3, 4, 5"
+);
 
 #[derive(QueryableByName)]
 struct PointedRow {

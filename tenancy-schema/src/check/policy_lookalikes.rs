@@ -52,7 +52,7 @@ SELECT * FROM (
                                       OR b.pronamespace = to_regnamespace('tenancy_context'))))
            ) found ORDER BY 1) AS lookalikes
   FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid
-  WHERE c.relnamespace = $1::regnamespace
+  WHERE c.relnamespace = quote_ident($1)::regnamespace
     AND coalesce(obj_description(pol.oid, 'pg_policy'), '') NOT LIKE 'tenancy: reviewed%'
 ) p
 WHERE cardinality(p.lookalikes) > 0

@@ -14,6 +14,7 @@ use super::tables::check_policies;
 /// when the application role may read it: then each tenant must see its own row only.
 pub(super) fn check_tenants_table(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
     let table = o.tenants_table.as_str();
+    let sql_table = super::ident::ident(table);
     let Some(t) = catalog.tables.get(table) else {
         return;
     };
@@ -40,7 +41,7 @@ pub(super) fn check_tenants_table(f: &mut Findings, catalog: &Catalog, o: &Check
                 o.app_role
             ),
             format!(
-                "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY, with policies on {key} = tenancy.current_tenant(); or REVOKE SELECT ON {table} FROM {}",
+                "ALTER TABLE {sql_table} ENABLE ROW LEVEL SECURITY, with policies on {key} = tenancy.current_tenant(); or REVOKE SELECT ON {sql_table} FROM {}",
                 o.app_role
             ),
         );
@@ -52,7 +53,7 @@ pub(super) fn check_tenants_table(f: &mut Findings, catalog: &Catalog, o: &Check
             format!(
                 "row level security on {table} is not forced: its owner, and any login that becomes it, reads every tenant's row"
             ),
-            format!("ALTER TABLE {table} FORCE ROW LEVEL SECURITY"),
+            format!("ALTER TABLE {sql_table} FORCE ROW LEVEL SECURITY"),
         );
     }
     let policies = catalog.policies.get(table).map_or(&[][..], Vec::as_slice);
@@ -63,6 +64,7 @@ pub(super) fn check_tenants_table(f: &mut Findings, catalog: &Catalog, o: &Check
 /// after all.
 pub(super) fn check_private_tables(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
     for (table, t) in &catalog.tables {
+        let sql_table = super::ident::ident(table);
         if t.private && t.app_can_write {
             f.add(
                 "TEN056",
@@ -72,7 +74,7 @@ pub(super) fn check_private_tables(f: &mut Findings, catalog: &Catalog, o: &Chec
                     o.app_role, o.app_role
                 ),
                 format!(
-                    "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {table} FROM {app}, PUBLIC, and any column grants (REVOKE INSERT (..), UPDATE (..) ON {table} FROM {app}); write it through the admin path",
+                    "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {sql_table} FROM {app}, PUBLIC, and any column grants (REVOKE INSERT (..), UPDATE (..) ON {sql_table} FROM {app}); write it through the admin path",
                     app = o.app_role
                 ),
             );
@@ -89,7 +91,7 @@ pub(super) fn check_private_tables(f: &mut Findings, catalog: &Catalog, o: &Chec
                     o.app_role, o.app_role
                 ),
                 format!(
-                    "REVOKE SELECT ON {table} FROM {app}, PUBLIC, and any column grants; reach it through a reviewed function (or bound every policy that lets {app} read it by tenancy.current_tenant())",
+                    "REVOKE SELECT ON {sql_table} FROM {app}, PUBLIC, and any column grants; reach it through a reviewed function (or bound every policy that lets {app} read it by tenancy.current_tenant())",
                     app = o.app_role
                 ),
             );
@@ -103,7 +105,7 @@ pub(super) fn check_private_tables(f: &mut Findings, catalog: &Catalog, o: &Chec
                     o.app_role, o.app_role
                 ),
                 format!(
-                    "REVOKE SELECT ON {table} FROM {app}, PUBLIC, and any column grants (REVOKE SELECT (..) ON {table} FROM {app}); reach it through a reviewed function",
+                    "REVOKE SELECT ON {sql_table} FROM {app}, PUBLIC, and any column grants (REVOKE SELECT (..) ON {sql_table} FROM {app}); reach it through a reviewed function",
                     app = o.app_role
                 ),
             );
@@ -120,6 +122,7 @@ pub(super) fn check_tables_of_other_roles(f: &mut Findings, catalog: &Catalog, o
             continue;
         };
         let table = &r.table_name;
+        let sql_table = super::ident::ident(table);
         let how = if t.private && r.can_write {
             "write"
         } else if t.private && r.reads_all {
@@ -137,7 +140,7 @@ pub(super) fn check_tables_of_other_roles(f: &mut Findings, catalog: &Catalog, o
                 o.app_role, r.role, catalog.how_acting_as(&r.role), o.app_role
             ),
             format!(
-                "REVOKE ALL ON {table} FROM {} (and any column grants), or the membership or EXECUTE grant that reaches it",
+                "REVOKE ALL ON {sql_table} FROM {} (and any column grants), or the membership or EXECUTE grant that reaches it",
                 r.role
             ),
         );

@@ -27,7 +27,7 @@ CROSS JOIN LATERAL (
   FROM pg_attribute att CROSS JOIN LATERAL aclexplode(att.attacl) a
   WHERE att.attrelid = c.oid AND att.attnum > 0 AND NOT att.attisdropped AND a.grantee = 0
 ) g
-WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+WHERE c.relnamespace = quote_ident($1)::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
 GROUP BY 1
 ORDER BY 1";
 

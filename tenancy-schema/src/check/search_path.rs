@@ -40,7 +40,7 @@ WHERE n.nspname = ANY ($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
   -- Of pg_catalog, only what PostgreSQL did not make (FirstNormalObjectId on).
   AND (n.nspname <> 'pg_catalog' OR c.oid >= 16384)
   AND EXISTS (SELECT FROM pg_class t
-              WHERE t.relnamespace = $2::regnamespace AND t.relname = c.relname
+              WHERE t.relnamespace = quote_ident($2)::regnamespace AND t.relname = c.relname
                 AND t.relkind IN ('r', 'p', 'v', 'm', 'f'))
   AND EXISTS (SELECT FROM unnest($3::text[]) r (name)
               WHERE has_schema_privilege(r.name, n.oid, 'USAGE'))
@@ -109,7 +109,7 @@ FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname = ANY ($1) AND n.nspname <> 'pg_catalog'
   AND EXISTS (SELECT FROM pg_proc q
               WHERE (q.pronamespace = 'pg_catalog'::regnamespace
-                     OR (q.pronamespace = $2::regnamespace AND n.nspname <> $2))
+                     OR (q.pronamespace = quote_ident($2)::regnamespace AND n.nspname <> $2))
                 AND q.proname = p.proname)
   AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
                     AND d.objid = p.oid AND d.deptype = 'e'
@@ -122,7 +122,7 @@ FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
 WHERE n.nspname = ANY ($1) AND n.nspname <> 'pg_catalog'
   AND EXISTS (SELECT FROM pg_operator q
               WHERE (q.oprnamespace = 'pg_catalog'::regnamespace
-                     OR (q.oprnamespace = $2::regnamespace AND n.nspname <> $2))
+                     OR (q.oprnamespace = quote_ident($2)::regnamespace AND n.nspname <> $2))
                 AND q.oprname = o.oprname)
   AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_operator'::regclass
                     AND d.objid = o.oid AND d.deptype = 'e'

@@ -21,7 +21,7 @@ SELECT c.relname::text AS table_name, a.attname::text AS column_name,
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p')
+WHERE c.relnamespace = quote_ident($1)::regnamespace AND c.relkind IN ('r', 'p')
   AND a.attnum > 0 AND NOT a.attisdropped
   AND (a.attidentity <> '' OR pg_get_expr(d.adbin, d.adrelid) ~ '(^|[^a-z_])nextval\\(')
 ORDER BY 1, 2";

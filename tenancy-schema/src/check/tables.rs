@@ -32,6 +32,8 @@ pub(super) fn check_tenant_table(
     t: &TableRow,
     model: Option<&TableManifest>,
 ) {
+    let sql_table = super::ident::ident(table);
+    let sql_col = super::ident::ident(col);
     let object = format!("table {table}");
     let columns = catalog
         .columns
@@ -50,19 +52,19 @@ pub(super) fn check_tenant_table(
         .unwrap_or_default();
 
     match columns.iter().find(|c| c.column_name == col) {
-        None => f.add("TEN002", &object, format!("tenant-scoped `{table}` has no `{col}` column"), format!("ALTER TABLE {table} ADD COLUMN {col} uuid NOT NULL REFERENCES {} (id), and backfill it", o.tenants_table)),
+        None => f.add("TEN002", &object, format!("tenant-scoped `{table}` has no `{col}` column"), format!("ALTER TABLE {sql_table} ADD COLUMN {sql_col} uuid NOT NULL REFERENCES {} (id), and backfill it", o.tenants_table)),
         Some(c) => {
             if !c.not_null {
-                f.add("TEN003", &object, format!("`{table}.{col}` is nullable: a row without a tenant matches no policy and no tenant filter"), format!("ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL"));
+                f.add("TEN003", &object, format!("`{table}.{col}` is nullable: a row without a tenant matches no policy and no tenant filter"), format!("ALTER TABLE {sql_table} ALTER COLUMN {sql_col} SET NOT NULL"));
             }
             if c.type_name != "uuid" {
-                f.add("TEN004", &object, format!("`{table}.{col}` is {}, not uuid", c.type_name), format!("ALTER TABLE {table} ALTER COLUMN {col} TYPE uuid USING {col}::uuid"));
+                f.add("TEN004", &object, format!("`{table}.{col}` is {}, not uuid", c.type_name), format!("ALTER TABLE {sql_table} ALTER COLUMN {sql_col} TYPE uuid USING {sql_col}::uuid"));
             }
             let has_fk = keys.iter().any(|k| k.kind == "f" && k.columns == [col] && k.target.as_deref() == Some(o.tenants_table.as_str()));
             // An application on the core alone may have no table of tenants to point to.
             let has_tenants_table = catalog.tables.contains_key(&o.tenants_table);
             if !has_fk && has_tenants_table {
-                f.add("TEN005", &object, format!("`{table}.{col}` has no foreign key to `{}`", o.tenants_table), format!("ALTER TABLE {table} ADD FOREIGN KEY ({col}) REFERENCES {} (id) ON DELETE CASCADE", o.tenants_table));
+                f.add("TEN005", &object, format!("`{table}.{col}` has no foreign key to `{}`", o.tenants_table), format!("ALTER TABLE {sql_table} ADD FOREIGN KEY ({sql_col}) REFERENCES {} (id) ON DELETE CASCADE", o.tenants_table));
             }
         }
     }
@@ -71,7 +73,7 @@ pub(super) fn check_tenant_table(
             "TEN010",
             &object,
             "row level security is not enabled: raw SQL sees every tenant's rows",
-            format!("ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"),
+            format!("ALTER TABLE {sql_table} ENABLE ROW LEVEL SECURITY"),
         );
     }
     if !t.forced {
@@ -82,7 +84,7 @@ pub(super) fn check_tenant_table(
                 "row level security is not forced: the owner `{}` bypasses the policies",
                 t.owner
             ),
-            format!("ALTER TABLE {table} FORCE ROW LEVEL SECURITY"),
+            format!("ALTER TABLE {sql_table} FORCE ROW LEVEL SECURITY"),
         );
     }
     check_policies(f, o, table, col, &object, policies);
@@ -116,13 +118,13 @@ pub(super) fn check_tenant_table(
                         && (if unique { matches!(k.kind.as_str(), "u" | "p") } else { k.kind != "f" })
                 });
                 if !found {
-                    f.add("TEN032", &object, format!("the model declares {} ({}) but the database has none", if unique { "unique key" } else { "index" }, declared.join(", ")), format!("CREATE {}INDEX ON {table} ({})", if unique { "UNIQUE " } else { "" }, declared.join(", ")));
+                    f.add("TEN032", &object, format!("the model declares {} ({}) but the database has none", if unique { "unique key" } else { "index" }, declared.join(", ")), format!("CREATE {}INDEX ON {sql_table} ({})", if unique { "UNIQUE " } else { "" }, declared.join(", ")));
                 }
             }
             for fk in m.foreign_keys {
                 let found = keys.iter().any(|k| k.kind == "f" && k.columns.iter().map(String::as_str).eq(fk.columns.iter().copied()) && k.target.as_deref() == Some(fk.references));
                 if !found {
-                    f.add("TEN041", &object, format!("the model declares a foreign key ({}) -> {} but the database has none", fk.columns.join(", "), fk.references), format!("ALTER TABLE {table} ADD FOREIGN KEY ({}) REFERENCES {} ({}, id)", fk.columns.join(", "), fk.references, o.tenant_column));
+                    f.add("TEN041", &object, format!("the model declares a foreign key ({}) -> {} but the database has none", fk.columns.join(", "), fk.references), format!("ALTER TABLE {sql_table} ADD FOREIGN KEY ({}) REFERENCES {} ({}, id)", fk.columns.join(", "), fk.references, o.tenant_column));
                 }
             }
         }
@@ -133,6 +135,7 @@ pub(super) fn check_tenant_table(
 /// What the application role may do to `table` besides reading and writing its own
 /// tenant's rows: own it, or hold privileges that row level security does not govern.
 fn check_rights(f: &mut Findings, o: &CheckOptions, table: &str, object: &str, t: &TableRow) {
+    let sql_table = super::ident::ident(table);
     if !t.app_unpoliced.is_empty() {
         let granted = t.app_unpoliced.join(" and ");
         f.add(
@@ -142,11 +145,11 @@ fn check_rights(f: &mut Findings, o: &CheckOptions, table: &str, object: &str, t
                 "`{}` holds {granted} on `{table}`: TRUNCATE empties it for every tenant and a trigger runs in every tenant's writes, and row level security governs neither",
                 o.app_role
             ),
-            format!("REVOKE {} ON {table} FROM {}, PUBLIC", t.app_unpoliced.join(", "), o.app_role),
+            format!("REVOKE {} ON {sql_table} FROM {}, PUBLIC", t.app_unpoliced.join(", "), o.app_role),
         );
     }
     if t.app_is_owner {
-        f.add("TEN063", object, format!("`{}` owns `{table}`: owners are exempt from policies unless forced, and can drop them", o.app_role), format!("ALTER TABLE {table} OWNER TO <migration role>"));
+        f.add("TEN063", object, format!("`{}` owns `{table}`: owners are exempt from policies unless forced, and can drop them", o.app_role), format!("ALTER TABLE {sql_table} OWNER TO <migration role>"));
     } else if t.app_in_owner {
         f.add(
             "TEN064",
@@ -170,6 +173,8 @@ pub(super) fn check_policies(
     object: &str,
     policies: &[PolicyRow],
 ) {
+    let sql_table = super::ident::ident(table);
+    let sql_col = super::ident::ident(col);
     let tenant_pred = |e: &Option<String>| {
         e.as_deref()
             .is_some_and(|e| reads_tenant_context(e) && has_word(e, col))
@@ -180,21 +185,21 @@ pub(super) fn check_policies(
             && (tenant_pred(&p.using) || (p.cmd == "a" && tenant_pred(&p.check)))
     });
     if !permissive {
-        f.add("TEN012", object, format!("no permissive policy with `{col} = tenancy.current_tenant()` applies to `{}`: it can read nothing (or something else grants access)", o.app_role), crate::policy::access_policy_as(context_read(o), table, col, &o.app_role));
+        f.add("TEN012", object, format!("no permissive policy with `{col} = tenancy.current_tenant()` applies to `{}`: it can read nothing (or something else grants access)", o.app_role), crate::policy::access_policy_as(context_read(o), &super::ident::ident(table), &super::ident::ident(col), &o.app_role));
     }
     // A restrictive policy only narrows, so one tenant isolation policy isolates whatever else
     // exists.
     let restrictive = policies.iter().any(|p| is_tenant_isolation_policy(p, col));
     check_evaluated_before_the_tenant(f, table, col, policies);
     if !restrictive {
-        f.add("TEN013", object, "no RESTRICTIVE tenant isolation policy: a permissive policy added later could widen access across tenants", crate::policy::isolation_policy_as(context_read(o), table, col));
+        f.add("TEN013", object, "no RESTRICTIVE tenant isolation policy: a permissive policy added later could widen access across tenants", crate::policy::isolation_policy_as(context_read(o), &super::ident::ident(table), &super::ident::ident(col)));
     }
     for p in policies {
         let pobj = format!("policy {} on {table}", p.name);
         if !(carries_tenant_predicate(p.using.as_deref(), col)
             && carries_tenant_predicate(p.check.as_deref(), col))
         {
-            f.add("CIT005", &pobj, "does not begin with the tenant predicate: Citus copies policies to the shards without AS RESTRICTIVE, so there it ORs with the others and widens access across tenants", format!("begin USING and WITH CHECK with ({col} = tenancy.current_tenant()) AND (...)"));
+            f.add("CIT005", &pobj, "does not begin with the tenant predicate: Citus copies policies to the shards without AS RESTRICTIVE, so there it ORs with the others and widens access across tenants", format!("begin USING and WITH CHECK with ({sql_col} = tenancy.current_tenant()) AND (...)"));
         }
         for expr in [&p.using, &p.check].into_iter().flatten() {
             if reads_tenant_context(expr) {
@@ -239,11 +244,11 @@ pub(super) fn check_policies(
                 &pobj,
                 format!(
                     "permissive policy `{}` for {whom} does not hold its rows to the tenant (no `<tenant column> = tenancy.current_tenant()` opening its USING and WITH CHECK; naming the context is not comparing with it): it lets the rows it matches through for every tenant, and only the restrictive isolation policy keeps tenants apart",
-                    p.name
+                    super::ident::ident(&p.name)
                 ),
                 format!(
-                    "DROP POLICY {} ON {table}; or begin it with ({col} = tenancy.current_tenant()) AND (...), or make it AS RESTRICTIVE if it is a further rule",
-                    p.name
+                    "DROP POLICY {} ON {sql_table}; or begin it with ({sql_col} = tenancy.current_tenant()) AND (...), or make it AS RESTRICTIVE if it is a further rule",
+                    super::ident::ident(&p.name)
                 ),
             );
         }
@@ -262,8 +267,8 @@ pub(super) fn check_policies(
                     p.name, o.app_role
                 ),
                 format!(
-                    "DROP POLICY {} ON {table}, or restrict it to {col} = tenancy.current_tenant()",
-                    p.name
+                    "DROP POLICY {} ON {sql_table}, or restrict it to {sql_col} = tenancy.current_tenant()",
+                    super::ident::ident(&p.name)
                 ),
             );
         }
@@ -284,6 +289,7 @@ fn check_policies_of_other_roles(
     col: &str,
     policies: &[PolicyRow],
 ) {
+    let sql_table = super::ident::ident(table);
     // Held to the tenant: the tenant equality opens it (naming the context is not enough).
     let tenant_pred = |e: &String| bounded_by_tenant(e) && has_word(e, col);
     for r in catalog.role_policies.get(table).into_iter().flatten() {
@@ -311,8 +317,8 @@ fn check_policies_of_other_roles(
                 o.app_role, r.role, catalog.how_acting_as(&r.role), r.role, open.name
             ),
             format!(
-                "make the tenant isolation policy apply to every role (ALTER POLICY <isolation policy> ON {table} TO PUBLIC), and DROP POLICY {} ON {table}; or REVOKE ALL ON {table} FROM {}, or the membership (or EXECUTE on the SECURITY DEFINER function) that reaches it",
-                open.name, r.role
+                "make the tenant isolation policy apply to every role (ALTER POLICY <isolation policy> ON {sql_table} TO PUBLIC), and DROP POLICY {} ON {sql_table}; or REVOKE ALL ON {sql_table} FROM {}, or the membership (or EXECUTE on the SECURITY DEFINER function) that reaches it",
+                super::ident::ident(&open.name), r.role
             ),
         );
     }
@@ -333,6 +339,7 @@ fn check_isolation_of_grantees(
     col: &str,
     policies: &[PolicyRow],
 ) {
+    let sql_table = super::ident::ident(table);
     for g in catalog.grantee_policies.get(table).into_iter().flatten() {
         if g.role == o.app_role {
             continue;
@@ -351,7 +358,11 @@ fn check_isolation_of_grantees(
         let (found, fix) = match isolation.as_slice() {
             [] => (
                 "there is no restrictive tenant isolation policy at all".to_owned(),
-                crate::policy::isolation_policy_as(context_read(o), table, col),
+                crate::policy::isolation_policy_as(
+                    context_read(o),
+                    &super::ident::ident(table),
+                    &super::ident::ident(col),
+                ),
             ),
             names => (
                 format!(
@@ -364,8 +375,9 @@ fn check_isolation_of_grantees(
                     if names.len() == 1 { "does" } else { "do" }
                 ),
                 format!(
-                    "ALTER POLICY {} ON {table} TO PUBLIC (the isolation policy must apply to every role that may use the table); or REVOKE ALL ON {table} FROM {}",
-                    names[0], g.role
+                    "ALTER POLICY {} ON {sql_table} TO PUBLIC (the isolation policy must apply to every role that may use the table); or REVOKE ALL ON {sql_table} FROM {}",
+                    super::ident::ident(names[0]),
+                    g.role
                 ),
             ),
         };
@@ -412,6 +424,8 @@ fn check_evaluated_before_the_tenant(
     col: &str,
     policies: &[PolicyRow],
 ) {
+    let sql_table = super::ident::ident(table);
+    let sql_col = super::ident::ident(col);
     let mut restrictive: Vec<&PolicyRow> = policies
         .iter()
         .filter(|p| !p.permissive && p.applies_to_app)
@@ -435,7 +449,7 @@ fn check_evaluated_before_the_tenant(
                     }
                 ),
                 format!(
-                    "keep the tenant isolation policy on {table} exactly ({col} = tenancy.current_tenant()), and move other conditions into the permissive policy, which PostgreSQL applies after every restrictive one, or into a restrictive policy whose name sorts after the tenant isolation policy's"
+                    "keep the tenant isolation policy on {sql_table} exactly ({sql_col} = tenancy.current_tenant()), and move other conditions into the permissive policy, which PostgreSQL applies after every restrictive one, or into a restrictive policy whose name sorts after the tenant isolation policy's"
                 ),
             );
         }
@@ -475,6 +489,8 @@ fn check_keys(
     col: &str,
     keys: &[KeyRow],
 ) {
+    let sql_table = super::ident::ident(table);
+    let sql_col = super::ident::ident(col);
     for k in keys.iter().filter(|k| k.kind != "f") {
         let kobj = format!(
             "{} {} on {table}",
@@ -485,9 +501,9 @@ fn check_keys(
         if k.kind == "x" && !includes {
             // An exclusion constraint compares each new row with every tenant's rows, past
             // row level security, as a unique key does.
-            f.add("TEN030", &kobj, format!("the exclusion constraint on ({}) does not include `{col}`: rows of different tenants conflict, and one tenant can probe another's values (a time slot taken, say)", k.columns.join(", ")), format!("add `{col} WITH =` to it"));
+            f.add("TEN030", &kobj, format!("the exclusion constraint on ({}) does not include `{col}`: rows of different tenants conflict, and one tenant can probe another's values (a time slot taken, say)", k.columns.join(", ")), format!("add `{sql_col} WITH =` to it"));
         } else if matches!(k.kind.as_str(), "p" | "u") && !includes {
-            f.add("TEN030", &kobj, format!("({}) does not include `{col}`: it is unique across tenants, and one tenant can probe another's values", k.columns.join(", ")), format!("make it ({col}, {})", k.columns.join(", ")));
+            f.add("TEN030", &kobj, format!("({}) does not include `{col}`: it is unique across tenants, and one tenant can probe another's values", k.columns.join(", ")), format!("make it ({sql_col}, {})", k.columns.join(", ")));
             f.add(
                 if k.kind == "p" { "CIT001" } else { "CIT002" },
                 &kobj,
@@ -495,7 +511,7 @@ fn check_keys(
                     "({}) does not include the distribution column `{col}`",
                     k.columns.join(", ")
                 ),
-                format!("make it ({col}, {})", k.columns.join(", ")),
+                format!("make it ({sql_col}, {})", k.columns.join(", ")),
             );
         } else if k.columns.first().map(String::as_str) != Some(col)
             && !reviewed(k.comment.as_deref())
@@ -505,7 +521,7 @@ fn check_keys(
             } else {
                 format!("CONSTRAINT {} ON {table}", k.name)
             };
-            f.add("TEN031", &kobj, format!("({}) does not lead with `{col}`", k.columns.join(", ")), format!("lead with {col}; or, where it serves a lookup made before the tenant is known, COMMENT ON {comment_on} IS 'tenancy: reviewed: <the lookup>'"));
+            f.add("TEN031", &kobj, format!("({}) does not lead with `{col}`", k.columns.join(", ")), format!("lead with {sql_col}; or, where it serves a lookup made before the tenant is known, COMMENT ON {comment_on} IS 'tenancy: reviewed: <the lookup>'"));
         }
     }
     for k in keys.iter().filter(|k| k.kind == "f") {
@@ -526,7 +542,7 @@ fn check_keys(
                 "TEN042",
                 format!("foreign key {} on {table}", k.name),
                 format!("({}) -> {target} is not enforced: it is NOT VALID (the rows from before it were never checked) or a trigger that checks it is disabled, so a row can point into another tenant or to no tenant", k.columns.join(", ")),
-                format!("ALTER TABLE {table} ENABLE TRIGGER ALL; ALTER TABLE {target} ENABLE TRIGGER ALL; ALTER TABLE {table} VALIDATE CONSTRAINT {}", k.name),
+                format!("ALTER TABLE {sql_table} ENABLE TRIGGER ALL; ALTER TABLE {target} ENABLE TRIGGER ALL; ALTER TABLE {sql_table} VALIDATE CONSTRAINT {}", k.name),
             );
         }
         let Some(target_column) = target_column else {
@@ -565,7 +581,7 @@ fn check_keys(
         }
         if !both {
             let fobj = format!("foreign key {} on {table}", k.name);
-            f.add("TEN040", &fobj, format!("({}) -> {target} does not include the tenant column: foreign-key checks bypass row level security, so a row can point into another tenant", k.columns.join(", ")), format!("FOREIGN KEY ({col}, {}) REFERENCES {target} ({}, id)", k.columns.join(", "), target_column));
+            f.add("TEN040", &fobj, format!("({}) -> {target} does not include the tenant column: foreign-key checks bypass row level security, so a row can point into another tenant", k.columns.join(", ")), format!("FOREIGN KEY ({sql_col}, {}) REFERENCES {target} ({}, id)", k.columns.join(", "), target_column));
             f.add(
                 "CIT003",
                 &fobj,
@@ -574,7 +590,7 @@ fn check_keys(
                     k.columns.join(", ")
                 ),
                 format!(
-                    "FOREIGN KEY ({col}, {}) REFERENCES {target} ({}, id)",
+                    "FOREIGN KEY ({sql_col}, {}) REFERENCES {target} ({}, id)",
                     k.columns.join(", "),
                     target_column
                 ),
@@ -590,6 +606,8 @@ fn check_keys(
 /// `ON DELETE SET DEFAULT` (or `SET NULL`) moves a deleted tenant's rows to whichever tenant
 /// the column's default names.
 fn check_key_to_tenants(f: &mut Findings, o: &CheckOptions, table: &str, col: &str, k: &KeyRow) {
+    let sql_table = super::ident::ident(table);
+    let sql_col = super::ident::ident(col);
     let fobj = format!("foreign key {} on {table}", k.name);
     let tenant_key = k.columns == [col]
         && k.target_columns
@@ -606,7 +624,7 @@ fn check_key_to_tenants(f: &mut Findings, o: &CheckOptions, table: &str, col: &s
                 k.target_columns.as_deref().unwrap_or_default().join(", ")
             ),
             format!(
-                "ALTER TABLE {table} DROP CONSTRAINT {}; keep `{col}` -> {} (id) as the only key into it",
+                "ALTER TABLE {sql_table} DROP CONSTRAINT {}; keep `{sql_col}` -> {} (id) as the only key into it",
                 k.name, o.tenants_table
             ),
         );
@@ -619,7 +637,7 @@ fn check_key_to_tenants(f: &mut Findings, o: &CheckOptions, table: &str, col: &s
                 if k.on_delete == "d" { "SET DEFAULT" } else { "SET NULL" }
             ),
             format!(
-                "ALTER TABLE {table} DROP CONSTRAINT {}, ADD FOREIGN KEY ({col}) REFERENCES {} (id) ON DELETE CASCADE",
+                "ALTER TABLE {sql_table} DROP CONSTRAINT {}, ADD FOREIGN KEY ({sql_col}) REFERENCES {} (id) ON DELETE CASCADE",
                 k.name, o.tenants_table
             ),
         );

@@ -236,13 +236,7 @@ const NOTIFY_OUTLET: &str =
 /// PostgreSQL's own (`tsvector_update_trigger`) change only the row.
 fn c_reach(function: &str, language: &str, args: &[String]) -> Reach {
     let mut out = Reach::default();
-    let last_part = |arg: &String| {
-        arg.rsplit('.')
-            .next()
-            .unwrap_or(arg)
-            .trim_matches('"')
-            .to_lowercase()
-    };
+    let last_part = |arg: &String| super::named_tables::last_name(arg);
     match function {
         "triggered_change_notification" => {
             out.outlets.insert(NOTIFY_OUTLET);
