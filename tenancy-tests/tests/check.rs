@@ -6481,3 +6481,23 @@ fn a_problem_of_the_application_role_is_reported_once_not_per_login() {
         .collect();
     assert_eq!(bypass, ["role check_once_app"], "{:#?}", r.findings);
 }
+
+/// A migrated database whose schema `tenancy` was since dropped or renamed, or whose reader of
+/// the tenant was dropped with what calls it: the check reports what is missing. Comparing the
+/// migrations' functions with the database used to stop it, since creating a definition whose
+/// body names what was dropped fails.
+#[test]
+fn a_database_that_lost_tenancys_schema_or_reader_is_reported_not_fatal() {
+    for breaks in [
+        "DROP SCHEMA tenancy CASCADE",
+        r#"ALTER SCHEMA tenancy RENAME TO "Tenancy é""#,
+        "DROP FUNCTION tenancy.current_tenant() CASCADE",
+    ] {
+        let (_db, mut conn) = fresh();
+        conn.batch_execute(GADGETS).unwrap();
+        conn.batch_execute(breaks).unwrap();
+        let r = check::run(&mut conn, &registry(&[]), &CheckOptions::default())
+            .unwrap_or_else(|e| panic!("{breaks}: the check stopped: {e}"));
+        assert!(r.has_errors(), "{breaks}: {:#?}", r.findings);
+    }
+}

@@ -226,7 +226,23 @@ pub(super) fn check_functions(
     }
     check_status_hook(f, conn, &installed, migrations, o, protected)?;
     let expected = expected(conn, &shipped, o)?;
-    for (name, wanted) in &expected {
+    for (name, error) in &expected.failed {
+        let have = installed.iter().filter(|s| &s.name == name).count();
+        let problem = if have == 0 {
+            "missing".to_owned()
+        } else {
+            format!(
+                "not comparable with the function tenancy's migrations create: creating that definition here fails ({error}), so something it calls or names is missing or changed"
+            )
+        };
+        add_finding(
+            f,
+            name,
+            &problem,
+            "run tenancy's migrations again on a database that has schema tenancy as they create it (`tenancy init` writes them out), and create the function as the migration that last defines it does",
+        );
+    }
+    for (name, wanted) in &expected.shapes {
         let have: Vec<&Stored> = installed.iter().filter(|s| &s.name == name).collect();
         let problem = match have.as_slice() {
             [] => Some("missing".to_owned()),
@@ -425,7 +441,7 @@ fn check_status_hook(
     if definitions.is_empty() {
         return Ok(());
     }
-    let shapes = expected(conn, &definitions, o)?;
+    let shapes = expected(conn, &definitions, o)?.shapes;
     if shapes.get(HOOK).is_some_and(|s| s.contains(&hook.shape)) {
         return Ok(());
     }
@@ -581,6 +597,13 @@ fn expected_leniently(
     }
 }
 
+/// What [`expected`] found: the shapes each function may have, by name, and for a name none
+/// of whose definitions could be created here, why (what it needs is missing or changed).
+struct Expected {
+    shapes: BTreeMap<String, BTreeSet<String>>,
+    failed: BTreeMap<String, String>,
+}
+
 /// Creates each shipped definition as a temporary function and reads what PostgreSQL stored,
 /// in a transaction rolled back afterwards: the shapes each function may have, by name.
 /// (`name` is a plain lower-case identifier: [`created_function`] accepts no other.)
@@ -588,26 +611,38 @@ fn expected(
     conn: &mut PgConnection,
     shipped: &BTreeMap<String, Vec<&str>>,
     o: &CheckOptions,
-) -> QueryResult<BTreeMap<String, BTreeSet<String>>> {
-    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+) -> QueryResult<Expected> {
+    let mut shapes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut failed: BTreeMap<String, String> = BTreeMap::new();
     let result = conn.transaction::<(), diesel::result::Error, _>(|conn| {
         // Bodies are stored as written: nothing they name needs to resolve now.
         conn.batch_execute("SET LOCAL check_function_bodies = off")?;
         for (name, definitions) in shipped {
             // The same name, since a parsed body spells parameters with it; one definition at
-            // a time, since the alternatives may differ in ways `CREATE OR REPLACE` refuses.
+            // a time, each in a savepoint of its own, since the alternatives may differ in ways
+            // `CREATE OR REPLACE` refuses. A body in standard SQL is resolved even so: with
+            // schema `tenancy` or a function it calls dropped, creating it fails.
             for definition in definitions {
-                conn.batch_execute(&in_temp_schema(definition, name))?;
-                for stored in load(conn, "pg_my_temp_schema()", o)? {
-                    out.entry(stored.name).or_default().insert(stored.shape);
+                let created = conn.transaction::<(), diesel::result::Error, _>(|conn| {
+                    conn.batch_execute(&in_temp_schema(definition, name))?;
+                    for stored in load(conn, "pg_my_temp_schema()", o)? {
+                        shapes.entry(stored.name).or_default().insert(stored.shape);
+                    }
+                    Err(diesel::result::Error::RollbackTransaction)
+                });
+                match created {
+                    Ok(()) | Err(diesel::result::Error::RollbackTransaction) => {}
+                    Err(e) => {
+                        failed.entry(name.clone()).or_insert_with(|| e.to_string());
+                    }
                 }
-                conn.batch_execute(&format!("DROP FUNCTION pg_temp.{name}"))?;
             }
         }
         Err(diesel::result::Error::RollbackTransaction)
     });
+    failed.retain(|name, _| !shapes.contains_key(name));
     match result {
-        Ok(()) | Err(diesel::result::Error::RollbackTransaction) => Ok(out),
+        Ok(()) | Err(diesel::result::Error::RollbackTransaction) => Ok(Expected { shapes, failed }),
         Err(e) => Err(e),
     }
 }
