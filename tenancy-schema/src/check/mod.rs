@@ -54,7 +54,6 @@ mod extension_members;
 mod foreign_wrappers;
 mod functions;
 mod guard_triggers;
-mod ident;
 mod index_operator_classes;
 mod key_attachments;
 mod key_exposure;

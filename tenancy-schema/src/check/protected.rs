@@ -14,7 +14,7 @@ use super::tables::check_policies;
 /// when the application role may read it: then each tenant must see its own row only.
 pub(super) fn check_tenants_table(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
     let table = o.tenants_table.as_str();
-    let sql_table = super::ident::ident(table);
+    let sql_table = crate::policy::quote_ident(table);
     let Some(t) = catalog.tables.get(table) else {
         return;
     };
@@ -64,7 +64,7 @@ pub(super) fn check_tenants_table(f: &mut Findings, catalog: &Catalog, o: &Check
 /// after all.
 pub(super) fn check_private_tables(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
     for (table, t) in &catalog.tables {
-        let sql_table = super::ident::ident(table);
+        let sql_table = crate::policy::quote_ident(table);
         if t.private && t.app_can_write {
             f.add(
                 "TEN056",
@@ -122,7 +122,7 @@ pub(super) fn check_tables_of_other_roles(f: &mut Findings, catalog: &Catalog, o
             continue;
         };
         let table = &r.table_name;
-        let sql_table = super::ident::ident(table);
+        let sql_table = crate::policy::quote_ident(table);
         let how = if t.private && r.can_write {
             "write"
         } else if t.private && r.reads_all {

@@ -32,8 +32,8 @@ pub(super) fn check_tenant_table(
     t: &TableRow,
     model: Option<&TableManifest>,
 ) {
-    let sql_table = super::ident::ident(table);
-    let sql_col = super::ident::ident(col);
+    let sql_table = crate::policy::quote_ident(table);
+    let sql_col = crate::policy::quote_ident(col);
     let object = format!("table {table}");
     let columns = catalog
         .columns
@@ -135,7 +135,7 @@ pub(super) fn check_tenant_table(
 /// What the application role may do to `table` besides reading and writing its own
 /// tenant's rows: own it, or hold privileges that row level security does not govern.
 fn check_rights(f: &mut Findings, o: &CheckOptions, table: &str, object: &str, t: &TableRow) {
-    let sql_table = super::ident::ident(table);
+    let sql_table = crate::policy::quote_ident(table);
     if !t.app_unpoliced.is_empty() {
         let granted = t.app_unpoliced.join(" and ");
         f.add(
@@ -173,8 +173,8 @@ pub(super) fn check_policies(
     object: &str,
     policies: &[PolicyRow],
 ) {
-    let sql_table = super::ident::ident(table);
-    let sql_col = super::ident::ident(col);
+    let sql_table = crate::policy::quote_ident(table);
+    let sql_col = crate::policy::quote_ident(col);
     let tenant_pred = |e: &Option<String>| {
         e.as_deref()
             .is_some_and(|e| reads_tenant_context(e) && has_word(e, col))
@@ -185,14 +185,14 @@ pub(super) fn check_policies(
             && (tenant_pred(&p.using) || (p.cmd == "a" && tenant_pred(&p.check)))
     });
     if !permissive {
-        f.add("TEN012", object, format!("no permissive policy with `{col} = tenancy.current_tenant()` applies to `{}`: it can read nothing (or something else grants access)", o.app_role), crate::policy::access_policy_as(context_read(o), &super::ident::ident(table), &super::ident::ident(col), &o.app_role));
+        f.add("TEN012", object, format!("no permissive policy with `{col} = tenancy.current_tenant()` applies to `{}`: it can read nothing (or something else grants access)", o.app_role), crate::policy::access_policy_as(context_read(o), &crate::policy::quote_ident(table), &crate::policy::quote_ident(col), &o.app_role));
     }
     // A restrictive policy only narrows, so one tenant isolation policy isolates whatever else
     // exists.
     let restrictive = policies.iter().any(|p| is_tenant_isolation_policy(p, col));
     check_evaluated_before_the_tenant(f, table, col, policies);
     if !restrictive {
-        f.add("TEN013", object, "no RESTRICTIVE tenant isolation policy: a permissive policy added later could widen access across tenants", crate::policy::isolation_policy_as(context_read(o), &super::ident::ident(table), &super::ident::ident(col)));
+        f.add("TEN013", object, "no RESTRICTIVE tenant isolation policy: a permissive policy added later could widen access across tenants", crate::policy::isolation_policy_as(context_read(o), &crate::policy::quote_ident(table), &crate::policy::quote_ident(col)));
     }
     for p in policies {
         let pobj = format!("policy {} on {table}", p.name);
@@ -244,11 +244,11 @@ pub(super) fn check_policies(
                 &pobj,
                 format!(
                     "permissive policy `{}` for {whom} does not hold its rows to the tenant (no `<tenant column> = tenancy.current_tenant()` opening its USING and WITH CHECK; naming the context is not comparing with it): it lets the rows it matches through for every tenant, and only the restrictive isolation policy keeps tenants apart",
-                    super::ident::ident(&p.name)
+                    crate::policy::quote_ident(&p.name)
                 ),
                 format!(
                     "DROP POLICY {} ON {sql_table}; or begin it with ({sql_col} = tenancy.current_tenant()) AND (...), or make it AS RESTRICTIVE if it is a further rule",
-                    super::ident::ident(&p.name)
+                    crate::policy::quote_ident(&p.name)
                 ),
             );
         }
@@ -268,7 +268,7 @@ pub(super) fn check_policies(
                 ),
                 format!(
                     "DROP POLICY {} ON {sql_table}, or restrict it to {sql_col} = tenancy.current_tenant()",
-                    super::ident::ident(&p.name)
+                    crate::policy::quote_ident(&p.name)
                 ),
             );
         }
@@ -289,7 +289,7 @@ fn check_policies_of_other_roles(
     col: &str,
     policies: &[PolicyRow],
 ) {
-    let sql_table = super::ident::ident(table);
+    let sql_table = crate::policy::quote_ident(table);
     // Held to the tenant: the tenant equality opens it (naming the context is not enough).
     let tenant_pred = |e: &String| bounded_by_tenant(e) && has_word(e, col);
     for r in catalog.role_policies.get(table).into_iter().flatten() {
@@ -318,7 +318,7 @@ fn check_policies_of_other_roles(
             ),
             format!(
                 "make the tenant isolation policy apply to every role (ALTER POLICY <isolation policy> ON {sql_table} TO PUBLIC), and DROP POLICY {} ON {sql_table}; or REVOKE ALL ON {sql_table} FROM {}, or the membership (or EXECUTE on the SECURITY DEFINER function) that reaches it",
-                super::ident::ident(&open.name), r.role
+                crate::policy::quote_ident(&open.name), r.role
             ),
         );
     }
@@ -339,7 +339,7 @@ fn check_isolation_of_grantees(
     col: &str,
     policies: &[PolicyRow],
 ) {
-    let sql_table = super::ident::ident(table);
+    let sql_table = crate::policy::quote_ident(table);
     for g in catalog.grantee_policies.get(table).into_iter().flatten() {
         if g.role == o.app_role {
             continue;
@@ -360,8 +360,8 @@ fn check_isolation_of_grantees(
                 "there is no restrictive tenant isolation policy at all".to_owned(),
                 crate::policy::isolation_policy_as(
                     context_read(o),
-                    &super::ident::ident(table),
-                    &super::ident::ident(col),
+                    &crate::policy::quote_ident(table),
+                    &crate::policy::quote_ident(col),
                 ),
             ),
             names => (
@@ -376,7 +376,7 @@ fn check_isolation_of_grantees(
                 ),
                 format!(
                     "ALTER POLICY {} ON {sql_table} TO PUBLIC (the isolation policy must apply to every role that may use the table); or REVOKE ALL ON {sql_table} FROM {}",
-                    super::ident::ident(names[0]),
+                    crate::policy::quote_ident(names[0]),
                     g.role
                 ),
             ),
@@ -424,8 +424,8 @@ fn check_evaluated_before_the_tenant(
     col: &str,
     policies: &[PolicyRow],
 ) {
-    let sql_table = super::ident::ident(table);
-    let sql_col = super::ident::ident(col);
+    let sql_table = crate::policy::quote_ident(table);
+    let sql_col = crate::policy::quote_ident(col);
     let mut restrictive: Vec<&PolicyRow> = policies
         .iter()
         .filter(|p| !p.permissive && p.applies_to_app)
@@ -489,8 +489,8 @@ fn check_keys(
     col: &str,
     keys: &[KeyRow],
 ) {
-    let sql_table = super::ident::ident(table);
-    let sql_col = super::ident::ident(col);
+    let sql_table = crate::policy::quote_ident(table);
+    let sql_col = crate::policy::quote_ident(col);
     for k in keys.iter().filter(|k| k.kind != "f") {
         let kobj = format!(
             "{} {} on {table}",
@@ -606,8 +606,8 @@ fn check_keys(
 /// `ON DELETE SET DEFAULT` (or `SET NULL`) moves a deleted tenant's rows to whichever tenant
 /// the column's default names.
 fn check_key_to_tenants(f: &mut Findings, o: &CheckOptions, table: &str, col: &str, k: &KeyRow) {
-    let sql_table = super::ident::ident(table);
-    let sql_col = super::ident::ident(col);
+    let sql_table = crate::policy::quote_ident(table);
+    let sql_col = crate::policy::quote_ident(col);
     let fobj = format!("foreign key {} on {table}", k.name);
     let tenant_key = k.columns == [col]
         && k.target_columns

@@ -1,6 +1,6 @@
-//! Names written into the SQL of a hint as PostgreSQL reads them back: `Gadgets` unquoted is
-//! the table `gadgets`, and `user` is a keyword, so a hint copied as it stands would change
-//! another table or fail.
+//! Names written into SQL as PostgreSQL reads them back: `Gadgets` unquoted is the table
+//! `gadgets`, and `user` is a keyword, so SQL written with them as they stand changes another
+//! table or fails.
 
 use std::borrow::Cow;
 
@@ -111,8 +111,20 @@ const RESERVED: &[&str] = &[
 ];
 
 /// `name` as an identifier in SQL: as it is when PostgreSQL reads it back unchanged, in
-/// double quotes (each inner one doubled) otherwise.
-pub(super) fn ident(name: &str) -> Cow<'_, str> {
+/// double quotes (each inner one doubled) otherwise, as PostgreSQL's own `quote_ident` writes
+/// it.
+///
+/// ```
+/// use tenancy_schema::policy::{quote_ident, tenant_policies};
+///
+/// assert_eq!(quote_ident("notes"), "notes");
+/// assert_eq!(quote_ident("Notes"), "\"Notes\"");
+/// assert_eq!(quote_ident("user"), "\"user\"");
+/// let sql = tenant_policies(&quote_ident("Notes"), "tenant_id", "tenancy_app");
+/// assert!(sql.starts_with("ALTER TABLE \"Notes\" ENABLE ROW LEVEL SECURITY"));
+/// ```
+#[must_use]
+pub fn quote_ident(name: &str) -> Cow<'_, str> {
     let plain = name
         .bytes()
         .next()
@@ -130,7 +142,7 @@ pub(super) fn ident(name: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
-    use super::ident;
+    use super::quote_ident as ident;
 
     #[test]
     fn names_are_quoted_only_where_postgresql_would_read_them_otherwise() {

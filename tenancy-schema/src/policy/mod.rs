@@ -12,7 +12,11 @@
 //! ```
 //!
 //! Table, column and role names are written as given: pass names that need no quoting, or
-//! quote them yourself.
+//! quote them with [`quote_ident`].
+
+mod ident;
+
+pub use ident::quote_ident;
 
 /// How a policy reads the verified tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
