@@ -45,6 +45,7 @@ mod database;
 mod diesel_cli;
 mod error;
 mod latency;
+mod lattice;
 mod native;
 mod process;
 mod run_as;
@@ -60,6 +61,7 @@ pub use database::{TestDatabase, shared};
 pub use diesel_cli::{diesel_cli_for_test, find_diesel_cli, scratch_diesel_config};
 pub use error::EmbeddedError;
 pub use latency::LatencyProxy;
+pub use lattice::membership_lattice;
 pub use native::{REQUIRE_NATIVE_ENV, enable_native_context, native_context_available};
 pub use stop_mode::StopMode;
 

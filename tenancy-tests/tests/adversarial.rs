@@ -1647,26 +1647,12 @@ fn a_login_atop_a_lattice_of_memberships_is_refused_by_a_shortest_way() {
     let f = common::fixture();
     let db = f.db;
     let mut owner = common::owner();
-    let lattice: Vec<String> = (0..LEVELS)
-        .flat_map(|level| (0..2).map(move |side| format!("adv_lattice_{level}_{side}")))
-        .collect();
+    let (lattice, mut setup) = tenancy_testing::membership_lattice("adv_lattice", LEVELS);
     let _roles = Roles(
         std::iter::once("adv_lattice_login".to_owned())
             .chain(lattice.iter().cloned())
             .collect(),
     );
-    let mut setup = String::new();
-    setup.extend(
-        lattice
-            .iter()
-            .map(|role| format!("CREATE ROLE {role} NOLOGIN;\n")),
-    );
-    setup.extend((1..LEVELS).map(|level| {
-        let above = level - 1;
-        format!(
-            "GRANT adv_lattice_{level}_0, adv_lattice_{level}_1 TO adv_lattice_{above}_0, adv_lattice_{above}_1;\n"
-        )
-    }));
     let last = LEVELS - 1;
     setup.extend([format!(
         "GRANT tenancy_admin TO adv_lattice_{last}_0, adv_lattice_{last}_1;

@@ -6257,9 +6257,7 @@ impl Drop for DropRoles {
 fn a_lattice_of_memberships_is_walked_role_by_role() {
     const LEVELS: usize = 30;
     let (_db, mut conn) = fresh();
-    let lattice: Vec<String> = (0..LEVELS)
-        .flat_map(|level| (0..2).map(move |side| format!("check_lattice_{level}_{side}")))
-        .collect();
+    let (lattice, roles_sql) = tenancy_testing::membership_lattice("check_lattice", LEVELS);
     let _roles = DropRoles(
         ["check_lattice_app", "check_lattice_bypass"]
             .into_iter()
@@ -6270,17 +6268,7 @@ fn a_lattice_of_memberships_is_walked_role_by_role() {
     let mut setup = String::from(
         "CREATE ROLE check_lattice_app NOLOGIN; CREATE ROLE check_lattice_bypass NOLOGIN BYPASSRLS;\n",
     );
-    setup.extend(
-        lattice
-            .iter()
-            .map(|role| format!("CREATE ROLE {role} NOLOGIN;\n")),
-    );
-    setup.extend((1..LEVELS).map(|level| {
-        let above = level - 1;
-        format!(
-            "GRANT check_lattice_{level}_0, check_lattice_{level}_1 TO check_lattice_{above}_0, check_lattice_{above}_1;\n"
-        )
-    }));
+    setup.push_str(&roles_sql);
     let last = LEVELS - 1;
     setup.extend([format!(
         "GRANT check_lattice_bypass TO check_lattice_{last}_0, check_lattice_{last}_1;
