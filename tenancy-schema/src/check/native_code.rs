@@ -26,6 +26,13 @@ WHERE l.lanname IN ('c', 'internal')
   -- are rows of their own.
   AND p.prokind <> 'a'
   AND p.oid >= 16384
+  -- The constructors PostgreSQL makes with a range type, part of the type (an internal
+  -- dependency on it).
+  AND NOT (p.prosrc IN ('range_constructor2', 'range_constructor3', 'multirange_constructor0',
+                        'multirange_constructor1', 'multirange_constructor2')
+           AND EXISTS (SELECT FROM pg_depend d
+                       WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                         AND d.refclassid = 'pg_type'::regclass AND d.deptype = 'i'))
   AND NOT EXISTS (SELECT FROM pg_depend d
                   WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
   AND EXISTS (SELECT FROM (SELECT oid FROM pg_roles WHERE rolname = ANY ($1)) r

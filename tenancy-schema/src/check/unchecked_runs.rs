@@ -4,7 +4,8 @@
 
 /// Whether function `p` is run for role `$1` without an EXECUTE check, as a trigger: a trigger
 /// (constraint triggers included) runs its function whoever may EXECUTE it, on a table the
-/// role writes or one a referential action of its writes, or inheritance, reaches. This is
+/// role writes or one a referential action of its writes, inheritance, or a rule or view over
+/// it (a rule's action writing it, an updatable view writing through), reaches. This is
 /// `WRITTEN_BY_ROLE` of the catalog queries read from the trigger's table back to the tables
 /// whose writes reach it, which asks the role's privileges of a few tables rather than of
 /// every one.
@@ -21,6 +22,12 @@ const FIRED: &str = "EXISTS (
           AND (con.confdeltype IN ('c', 'n', 'd') OR con.confupdtype IN ('c', 'n', 'd'))
         UNION ALL
         SELECT i.inhparent FROM pg_inherits i WHERE i.inhrelid = w.oid
+        UNION ALL
+        -- A rule names the relations its action (or, for a view, its query) uses.
+        SELECT r.ev_class FROM pg_rewrite r
+        JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                        AND d.refclassid = 'pg_class'::regclass AND d.refobjid = w.oid
+        WHERE r.ev_class <> w.oid
       ) back
     )
     SELECT FROM reached_from w JOIN pg_class c ON c.oid = w.oid
@@ -33,7 +40,12 @@ const FIRED: &str = "EXISTS (
 /// against the aggregate's owner, the caller needing EXECUTE on the aggregate only), an event
 /// trigger's function (it runs on DDL any role may run, such as ALTER DEFAULT PRIVILEGES for
 /// itself), and a type's I/O and support functions (a cast of a literal, a value sent or
-/// received in binary, a subscript, a type modifier, ANALYZE of a column of it).
+/// received in binary, a subscript, a type modifier, ANALYZE of a column of it), a range
+/// type's `subtype_diff` and canonical function (its GiST index, its values), and the support
+/// and operator functions of an operator class, which an index on a table the role uses runs
+/// on every write and lookup, and the default one of a type the role may use on every sort
+/// or grouping of it. PostgreSQL's own functions are none of these, so they are passed over
+/// first.
 const CALLED: &str = "(EXISTS (SELECT FROM pg_aggregate a
                           WHERE p.oid IN (a.aggtransfn::oid, a.aggfinalfn::oid, a.aggcombinefn::oid,
                                           a.aggserialfn::oid, a.aggdeserialfn::oid, a.aggmtransfn::oid,
@@ -44,7 +56,22 @@ const CALLED: &str = "(EXISTS (SELECT FROM pg_aggregate a
                    WHERE p.oid IN (ty.typinput::oid, ty.typoutput::oid, ty.typreceive::oid,
                                    ty.typsend::oid, ty.typmodin::oid, ty.typmodout::oid,
                                    ty.typanalyze::oid, ty.typsubscript::oid)
-                     AND has_type_privilege($1, ty.oid, 'USAGE')))";
+                     AND has_type_privilege($1, ty.oid, 'USAGE'))
+        OR (p.oid >= 16384 AND EXISTS (
+              SELECT FROM pg_range rg
+              WHERE p.oid IN (rg.rngsubdiff::oid, rg.rngcanonical::oid)
+                AND has_type_privilege($1, rg.rngtypid, 'USAGE')))
+        OR (p.oid >= 16384 AND EXISTS (
+              SELECT FROM pg_opclass oc
+              WHERE (EXISTS (SELECT FROM pg_amproc ap
+                             WHERE ap.amprocfamily = oc.opcfamily AND ap.amproc = p.oid)
+                     OR EXISTS (SELECT FROM pg_amop ao JOIN pg_operator o ON o.oid = ao.amopopr
+                                WHERE ao.amopfamily = oc.opcfamily AND o.oprcode = p.oid))
+                AND ((oc.opcdefault AND has_type_privilege($1, oc.opcintype, 'USAGE'))
+                     OR EXISTS (SELECT FROM pg_index i
+                                WHERE oc.oid = ANY (i.indclass::oid[])
+                                  AND (has_table_privilege($1, i.indrelid, 'SELECT, INSERT, UPDATE, DELETE')
+                                       OR has_any_column_privilege($1, i.indrelid, 'SELECT, INSERT, UPDATE')))))))";
 
 /// [`FIRED`] for the role `role` (an SQL expression of a role's name or oid).
 pub(super) fn fired(role: &str) -> String {
