@@ -2182,7 +2182,7 @@ const TENANT_BOUNDED: &str = concat!(
     tenant_equality!(),
     r"\)|\(\(",
     tenant_equality!(),
-    r"\) AND .*\))$'"
+    r"\) AND\s.*\))$'"
 );
 
 /// Whether relation `c` shows the role `$1` every row it reads: row level security is off,

@@ -103,6 +103,37 @@ pub(super) fn always_true(expr: &str) -> bool {
     e.eq_ignore_ascii_case("true")
 }
 
+/// `expr` as PostgreSQL prints it with the text of its string literals (`'either or'`) and
+/// quoted identifiers (`"select"`) blanked, quotes kept, so that a word search finds SQL's
+/// own words only.
+pub(super) fn without_literals(expr: &str) -> String {
+    let mut out = String::with_capacity(expr.len());
+    let mut inside: Option<char> = None;
+    let mut chars = expr.chars().peekable();
+    while let Some(c) = chars.next() {
+        match inside {
+            None => {
+                if c == '\'' || c == '"' {
+                    inside = Some(c);
+                }
+                out.push(c);
+            }
+            Some(quote) if c == quote => {
+                // A doubled quote stands for itself and stays inside.
+                if chars.peek() == Some(&quote) {
+                    chars.next();
+                    out.push_str("  ");
+                } else {
+                    inside = None;
+                    out.push(c);
+                }
+            }
+            Some(_) => out.push(' '),
+        }
+    }
+    out
+}
+
 pub(super) fn has_word(text: &str, word: &str) -> bool {
     text.match_indices(word).any(|(i, _)| {
         let before = text[..i].chars().next_back();
@@ -125,7 +156,11 @@ pub(super) fn carries_tenant_predicate(expr: Option<&str>, col: &str) -> bool {
     let quoted = format!("\"{}\"", col.replace('"', "\"\""));
     [col, quoted.as_str()].into_iter().any(|name| {
         let predicate = format!("({name} = tenancy.current_tenant())");
-        expr == predicate || expr.starts_with(&format!("({predicate} AND "))
+        // PostgreSQL breaks the line after AND before some operands (a CASE).
+        expr == predicate
+            || expr
+                .strip_prefix(&format!("({predicate} AND"))
+                .is_some_and(|rest| rest.starts_with(char::is_whitespace))
     })
 }
 
@@ -158,6 +193,35 @@ pub(super) fn policy_applies_to_all_commands_with_tenant_predicate(
 
 #[cfg(test)]
 mod tests {
+    use super::without_literals;
+
+    #[test]
+    fn literals_and_quoted_names_are_blanked_for_word_searches() {
+        assert_eq!(
+            without_literals("(kind <> 'either or'::text)"),
+            "(kind <> '         '::text)"
+        );
+        assert_eq!(
+            without_literals(r#"("select" = 'it''s')"#),
+            r#"("      " = '     ')"#
+        );
+        assert_eq!(without_literals("a OR b"), "a OR b");
+    }
+
+    #[test]
+    fn a_line_break_after_the_leading_and_still_carries_the_predicate() {
+        assert!(super::carries_tenant_predicate(
+            Some(
+                "((tenant_id = tenancy.current_tenant()) AND\nCASE\n    WHEN archived THEN false\n    ELSE true\nEND)"
+            ),
+            "tenant_id"
+        ));
+        assert!(!super::carries_tenant_predicate(
+            Some("((tenant_id = tenancy.current_tenant()) ANDx)"),
+            "tenant_id"
+        ));
+    }
+
     use super::*;
 
     #[test]

@@ -8,7 +8,7 @@ use super::CheckOptions;
 use super::catalog::{Catalog, KeyRow, PolicyRow, TableRow, reviewed};
 use super::expr::{
     always_true, bounded_by_tenant, carries_tenant_predicate, has_word, once_per_statement_as_call,
-    policy_applies_to_all_commands_with_tenant_predicate, reads_tenant_context,
+    policy_applies_to_all_commands_with_tenant_predicate, reads_tenant_context, without_literals,
 };
 use super::report::Findings;
 use crate::{TableKind, TableManifest};
@@ -205,18 +205,22 @@ pub(super) fn check_policies(
             if reads_tenant_context(expr) {
                 // The context read once per statement is an init plan, not a sub-query
                 // over rows.
-                let upper = once_per_statement_as_call(expr).to_ascii_uppercase();
-                if has_word(&upper, "OR") {
+                // What follows a leading tenant equality (`(t = ..) AND (..)`) narrows it,
+                // whatever it holds.
+                let upper =
+                    without_literals(&once_per_statement_as_call(expr)).to_ascii_uppercase();
+                let leads = carries_tenant_predicate(Some(expr.as_str()), col);
+                if !leads && has_word(&upper, "OR") {
                     f.add("TEN020", &pobj, format!("the tenant predicate `{expr}` contains OR, which defeats the ({col}, …) indexes and can widen it"), "keep the tenant predicate a single equality; put other rules in a separate (RESTRICTIVE) policy");
                 }
-                if has_word(&upper, "SELECT") {
+                if !leads && has_word(&upper, "SELECT") {
                     f.add("TEN021", &pobj, format!("the tenant predicate `{expr}` contains a sub-query"), "compare the column with tenancy.current_tenant() directly; a distributed engine rejects sub-queries in policies");
                 }
                 if expr.contains("current_setting(") {
                     f.add("TEN023", &pobj, format!("`{expr}` reads the tenant setting directly: SQL in the transaction can change it (`SET`, `set_config`), and a pooled connection reports '' after its first transaction"), "use tenancy.current_tenant(), which returns only the context tenancy.enter() verified");
                 }
             }
-            if has_word(&expr.to_ascii_uppercase(), "SELECT") {
+            if has_word(&without_literals(expr).to_ascii_uppercase(), "SELECT") {
                 f.add("CIT004", &pobj, format!("`{expr}` contains a sub-query"), "a distributed engine rejects sub-queries in policies: move the rule into the application query or a function-free predicate");
             }
         }
