@@ -353,6 +353,15 @@ const CASES: &[Case] = &[
         breaks: "CREATE TABLE gadget_feedback (body text); GRANT INSERT ON gadget_feedback TO tenancy_app; CREATE TABLE gadget_queue (body text, seen bigint); CREATE FUNCTION gadget_queue_hook() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$BEGIN NEW.seen := (SELECT count(*) FROM public.gadgets); RETURN NEW; END$$; REVOKE ALL ON FUNCTION gadget_queue_hook() FROM PUBLIC; CREATE TRIGGER gadget_queue_hook BEFORE INSERT ON gadget_queue FOR EACH ROW EXECUTE FUNCTION gadget_queue_hook(); CREATE RULE gadget_enqueue AS ON INSERT TO gadget_feedback DO ALSO INSERT INTO gadget_queue (body) VALUES (NEW.body)",
         fix: "DROP TABLE gadget_feedback; DROP TABLE gadget_queue; DROP FUNCTION gadget_queue_hook()",
     },
+    // An invoker trigger on a table a referential action changes: the action, and the row
+    // code it sets off, run as that table's owner (here the superuser that owns the
+    // database), so the trigger's body has the owner's rights.
+    Case {
+        id: "TEN106",
+        object: "database",
+        breaks: "CREATE TABLE gadget_kinds (id int PRIMARY KEY); CREATE TABLE gadget_kind_notes (kind int REFERENCES gadget_kinds ON DELETE CASCADE, note text); CREATE FUNCTION gadget_kind_gone() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN EXECUTE OLD.note; RETURN OLD; END$$; CREATE TRIGGER gadget_kind_gone BEFORE DELETE ON gadget_kind_notes FOR EACH ROW EXECUTE FUNCTION gadget_kind_gone(); GRANT SELECT, INSERT, DELETE ON gadget_kinds, gadget_kind_notes TO tenancy_app",
+        fix: "DROP TABLE gadget_kind_notes; DROP TABLE gadget_kinds; DROP FUNCTION gadget_kind_gone()",
+    },
     Case {
         id: "TEN070",
         object: "function information_schema.gadget_names_all()",

@@ -1957,11 +1957,14 @@ fn app_and_logins(conn: &mut PgConnection, app: &str) -> QueryResult<Vec<String>
 /// how a role beyond the memberships is reached: a function it owns that a role before it may
 /// run, or '' for a role reached through the memberships of such an owner.
 const BECOMES_SQL: &str = "
-WITH RECURSIVE vetted (oid) AS (
+WITH RECURSIVE vetted_any (oid) AS (
+  -- SECURITY DEFINER or not: a trigger's function runs as its table's owner when a
+  -- referential action sets it off.
   SELECT p.oid FROM pg_proc p
-  WHERE p.prosecdef
-    AND ((p.pronamespace = to_regnamespace('tenancy') AND ($3 OR p.proname = ANY ($2)))
-         OR coalesce(obj_description(p.oid, 'pg_proc'), '') LIKE 'tenancy: reviewed%')
+  WHERE (p.pronamespace = to_regnamespace('tenancy') AND ($3 OR p.proname = ANY ($2)))
+     OR coalesce(obj_description(p.oid, 'pg_proc'), '') LIKE 'tenancy: reviewed%'
+), vetted (oid) AS (
+  SELECT p.oid FROM pg_proc p WHERE p.prosecdef AND p.oid IN (SELECT oid FROM vetted_any)
 ), members (oid) AS (
   SELECT r.oid FROM pg_roles r WHERE r.rolname = ANY ($1)
   UNION
@@ -1989,6 +1992,15 @@ WITH RECURSIVE vetted (oid) AS (
       AND NOT o.rolsuper AND NOT o.rolbypassrls
       AND p.oid NOT IN (SELECT oid FROM vetted)
       AND RUN_BY_UP
+    UNION ALL
+    -- A referential action runs as the owner of the table it changes, and so does the row
+    -- code that change sets off there, SECURITY INVOKER or not.
+    SELECT c.relowner FROM pg_trigger t
+    JOIN pg_class c ON c.oid = t.tgrelid
+    JOIN pg_roles o ON o.oid = c.relowner
+    WHERE NOT u.rolsuper AND NOT o.rolsuper AND NOT o.rolbypassrls
+      AND t.tgfoid NOT IN (SELECT oid FROM vetted_any)
+      AND AS_OWNER_BY_UP
   ) n
 ), skipping (oid) AS (
   -- The owners that skip row level security, not walked on from.
@@ -2000,6 +2012,16 @@ WITH RECURSIVE vetted (oid) AS (
     AND p.oid NOT IN (SELECT oid FROM vetted)
     AND p.proowner NOT IN (SELECT oid FROM members)
     AND RUN_BY_UP
+  UNION
+  SELECT c.relowner FROM up
+  JOIN pg_roles u ON u.oid = up.oid
+  CROSS JOIN pg_trigger t
+  JOIN pg_class c ON c.oid = t.tgrelid
+  JOIN pg_roles o ON o.oid = c.relowner
+  WHERE NOT u.rolsuper AND (o.rolsuper OR o.rolbypassrls)
+    AND t.tgfoid NOT IN (SELECT oid FROM vetted_any)
+    AND c.relowner NOT IN (SELECT oid FROM members)
+    AND AS_OWNER_BY_UP
 )
 SELECT r.rolname::text AS name,
        CASE WHEN r.oid IN (SELECT oid FROM members) THEN NULL
@@ -2008,7 +2030,14 @@ SELECT r.rolname::text AS name,
                     AND p.oid NOT IN (SELECT oid FROM vetted)
                     AND EXISTS (SELECT FROM up b JOIN pg_roles br ON br.oid = b.oid
                                 WHERE b.oid <> r.oid AND NOT br.rolsuper
-                                  AND RUN_BY_B)), '')
+                                  AND RUN_BY_B)),
+                         (SELECT min(format('trigger %I on %s (%s), set off by a referential action,',
+                                            t.tgname, t.tgrelid::regclass, t.tgfoid::regprocedure))
+                          FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+                          WHERE c.relowner = r.oid AND t.tgfoid NOT IN (SELECT oid FROM vetted_any)
+                            AND EXISTS (SELECT FROM up b JOIN pg_roles br ON br.oid = b.oid
+                                        WHERE b.oid <> r.oid AND NOT br.rolsuper
+                                          AND AS_OWNER_BY_B)), '')
        END AS via,
        r.rolsuper OR r.rolbypassrls AS skips
 FROM (SELECT oid FROM up UNION SELECT oid FROM skipping) reached
@@ -2022,6 +2051,14 @@ fn becomes_sql() -> String {
     BECOMES_SQL
         .replace("RUN_BY_UP", &super::unchecked_runs::runs("up.oid"))
         .replace("RUN_BY_B", &super::unchecked_runs::runs("b.oid"))
+        .replace(
+            "AS_OWNER_BY_UP",
+            &super::unchecked_runs::as_table_owner("up.oid"),
+        )
+        .replace(
+            "AS_OWNER_BY_B",
+            &super::unchecked_runs::as_table_owner("b.oid"),
+        )
 }
 
 #[derive(QueryableByName)]

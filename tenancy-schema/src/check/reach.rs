@@ -27,7 +27,20 @@ pub(super) fn check_reach(f: &mut Findings, catalog: &Catalog, o: &CheckOptions)
                 r.role.path
             )
         });
-        let (message, hint) = if let Some(function) = &r.through {
+        let (message, hint) = if let Some(trigger) =
+            r.through.as_deref().filter(|t| t.starts_with("trigger "))
+        {
+            (
+                format!(
+                    "{who} sets off {trigger}, whose body acts as `{}` ({}), which is {}: tenant transactions are not bound by row level security",
+                    r.role.role, r.role.path, r.problem
+                ),
+                format!(
+                    "drop the trigger, or make the table's owner a role that does not skip row level security, or take DELETE and UPDATE on the table the key points at from {}; or {fix}",
+                    o.app_role
+                ),
+            )
+        } else if let Some(function) = &r.through {
             (
                 format!(
                     "{who} runs SECURITY DEFINER function {function} (a call, or with no EXECUTE check at all: a trigger on a table it writes, an aggregate's support function, a type's I/O function, an event trigger), whose body acts as `{}` ({}), which is {}: tenant transactions are not bound by row level security",

@@ -73,6 +73,23 @@ const CALLED: &str = "(EXISTS (SELECT FROM pg_aggregate a
                                   AND (has_table_privilege($1, i.indrelid, 'SELECT, INSERT, UPDATE, DELETE')
                                        OR has_any_column_privilege($1, i.indrelid, 'SELECT, INSERT, UPDATE')))))))";
 
+/// Whether trigger `t` runs as its table's owner for role `$1`: it is enabled, and a
+/// referential action (`ON DELETE CASCADE`, `SET NULL`, `SET DEFAULT`, or the same on update)
+/// changes its table when the role deletes or updates the table the key points at.
+/// PostgreSQL runs the action as the owner of the table it changes, and the row code it sets
+/// off with that owner's rights, whether its function is SECURITY DEFINER or not.
+const AS_TABLE_OWNER: &str = "(NOT t.tgisinternal AND t.tgenabled <> 'D' AND EXISTS (
+  SELECT FROM pg_constraint con
+  WHERE con.contype = 'f' AND con.conrelid = t.tgrelid
+    AND (con.confdeltype IN ('c', 'n', 'd') OR con.confupdtype IN ('c', 'n', 'd'))
+    AND (has_table_privilege($1, con.confrelid, 'DELETE, UPDATE')
+         OR has_any_column_privilege($1, con.confrelid, 'UPDATE'))))";
+
+/// [`AS_TABLE_OWNER`] for the role `role` (an SQL expression of a role's name or oid).
+pub(super) fn as_table_owner(role: &str) -> String {
+    AS_TABLE_OWNER.replace("$1", role)
+}
+
 /// [`FIRED`] for the role `role` (an SQL expression of a role's name or oid).
 pub(super) fn fired(role: &str) -> String {
     FIRED.replace("$1", role)
