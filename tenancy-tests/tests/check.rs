@@ -6557,3 +6557,143 @@ fn tenant_policies_with_rules_of_their_own_are_read_as_sql() {
         .collect();
     assert!(on_notes.is_empty(), "{on_notes:#?}");
 }
+
+/// A tenant table partitioned by time, with a sub-partitioned partition: the tenant policies
+/// are on the partitioned table only, as the scaffold writes them, and only it is granted.
+const EVENTS: &str = "
+CREATE TABLE events (
+  tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+  id uuid NOT NULL DEFAULT tenancy.uuid_v7(),
+  at date NOT NULL,
+  body text NOT NULL,
+  PRIMARY KEY (tenant_id, id, at)
+) PARTITION BY RANGE (at);
+CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE events_2027 PARTITION OF events FOR VALUES FROM ('2027-01-01') TO ('2028-01-01')
+  PARTITION BY HASH (tenant_id);
+CREATE TABLE events_2027_0 PARTITION OF events_2027 FOR VALUES WITH (MODULUS 1, REMAINDER 0);
+GRANT SELECT, INSERT, UPDATE, DELETE ON events TO tenancy_app;
+";
+
+static EVENTS_MANIFEST: TableManifest = TableManifest {
+    table: "events",
+    kind: TableKind::TenantScoped,
+    tenant_column: Some("tenant_id"),
+    primary_key: &["tenant_id", "id", "at"],
+    indexes: &[],
+    uniques: &[],
+    foreign_keys: &[],
+    columns: &["tenant_id", "id", "at", "body"],
+    column_types: &["Uuid", "Uuid", "Date", "Text"],
+};
+
+/// PostgreSQL applies a partitioned table's policies to every query through it, and a
+/// partition's own only to a query that names the partition, which needs a privilege on it.
+/// So partitions no session of the application may name are covered by their parent's checks,
+/// and one it may name (a grant to the application role, or to one of its logins) is a table
+/// of its own: as the login shows, it then reads every tenant's rows of it.
+#[test]
+fn partitions_are_checked_as_tables_only_where_the_application_names_them() {
+    const A: &str = "00000000-0000-7000-8000-0000000000e1";
+    const B: &str = "00000000-0000-7000-8000-0000000000e2";
+    let (db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let policies = tenancy_schema::policy::tenant_policies("events", "tenant_id", "tenancy_app");
+    conn.batch_execute(&format!(
+        "{EVENTS}\n{policies}\n\
+         INSERT INTO tenants (id, slug, name) VALUES ('{A}', 'events-a', 'a'), ('{B}', 'events-b', 'b');\n\
+         INSERT INTO events (tenant_id, at, body) VALUES ('{A}', '2026-03-01', 'a'), ('{B}', '2027-03-01', 'b');"
+    ))
+    .unwrap();
+    let reg = registry(&[&GADGETS_MANIFEST, &EVENTS_MANIFEST]);
+    let options = CheckOptions::default();
+    let partitions = ["events_2026", "events_2027", "events_2027_0"];
+    let on = |r: &Report, table: &str| -> Vec<String> {
+        r.findings
+            .iter()
+            .filter(|f| f.object == format!("table {table}"))
+            .map(ToString::to_string)
+            .collect()
+    };
+    let through_parent = report(&mut conn, &reg, &options);
+    assert!(
+        !through_parent.has_errors(),
+        "{:#?}",
+        through_parent.findings
+    );
+    for p in partitions {
+        assert!(
+            on(&through_parent, p).is_empty(),
+            "{p}: {:#?}",
+            through_parent.findings
+        );
+    }
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let login = "check_partition_login";
+    let login_url = db.create_app_login(login, "partition-pw").unwrap();
+    let mut as_login = PgConnection::establish(&login_url).unwrap();
+    let count = |c: &mut PgConnection, table: &str| {
+        diesel::sql_query(format!("SELECT count(*) AS n FROM {table}"))
+            .get_result::<Count>(c)
+            .map(|r| r.n)
+    };
+    assert!(
+        count(&mut as_login, "events_2027_0").is_err(),
+        "no privilege of its own"
+    );
+
+    // Named by the application role, then by one of its logins: checked as a table each.
+    conn.batch_execute("GRANT SELECT ON events_2026 TO tenancy_app")
+        .unwrap();
+    conn.batch_execute(&format!("GRANT SELECT ON events_2027_0 TO {login}"))
+        .unwrap();
+    let named = report(&mut conn, &reg, &options);
+    for (p, named_by) in [
+        ("events_2026", true),
+        ("events_2027", false),
+        ("events_2027_0", true),
+    ] {
+        let found = on(&named, p);
+        if named_by {
+            for id in ["TEN010", "TEN011", "TEN012", "TEN013"] {
+                assert!(
+                    found.iter().any(|f| f.contains(id)),
+                    "{p}: {id} missing: {found:#?}"
+                );
+            }
+        } else {
+            assert!(found.is_empty(), "{p}: {found:#?}");
+        }
+    }
+    assert_eq!(
+        count(&mut as_login, "events_2027_0").unwrap(),
+        1,
+        "another tenant's row, with row level security off"
+    );
+
+    // Its policies in place: clear again, and the login reads nothing without a context.
+    for p in ["events_2026", "events_2027_0"] {
+        conn.batch_execute(&tenancy_schema::policy::tenant_policies(
+            p,
+            "tenant_id",
+            "tenancy_app",
+        ))
+        .unwrap();
+    }
+    let fixed = report(&mut conn, &reg, &options);
+    for p in partitions {
+        let errors: Vec<String> = fixed
+            .findings
+            .iter()
+            .filter(|f| f.object == format!("table {p}") && f.severity == Severity::Error)
+            .map(ToString::to_string)
+            .collect();
+        assert!(errors.is_empty(), "{p}: {errors:#?}");
+    }
+    assert_eq!(count(&mut as_login, "events_2027_0").unwrap(), 0);
+}

@@ -42,6 +42,9 @@ pub(super) struct TableRow {
     /// Its comment starts with `tenancy: private`: kept from the application role on purpose.
     #[diesel(sql_type = Bool)]
     pub(super) private: bool,
+    /// For a partition, the table of the checked schema it is a partition of.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub(super) partition_of: Option<String>,
 }
 
 #[derive(QueryableByName)]
@@ -1225,6 +1228,35 @@ impl Catalog {
     /// Whether the database alone says `table` holds tenant rows: it has the tenant column and
     /// is not the tenants table itself. `check` lints such a table even when no model
     /// classifies it, and `tenancy print-schema` classifies it tenant-scoped.
+    /// Whether a session of the application may use `table` by its own name: the
+    /// application role, or a role it may act as, holds a privilege on it (`PUBLIC`'s
+    /// included) or owns it.
+    pub(super) fn used_by_name(&self, table: &str) -> bool {
+        self.tables.get(table).is_some_and(|t| {
+            t.app_reads_any
+                || t.app_can_write
+                || !t.app_unpoliced.is_empty()
+                || t.app_is_owner
+                || t.app_in_owner
+        }) || self.role_policies.contains_key(table)
+            || self.role_tables.iter().any(|r| r.table_name == table)
+    }
+
+    /// Whether `table` is a partition of one of `tenant_tables` that no session of the
+    /// application uses by its own name: its rows are read and written through its parent,
+    /// under the parent's policies, which PostgreSQL applies in place of the partition's own.
+    pub(super) fn partition_reached_through_parent(
+        &self,
+        table: &str,
+        tenant_tables: &BTreeMap<String, String>,
+    ) -> bool {
+        self.tables
+            .get(table)
+            .and_then(|t| t.partition_of.as_ref())
+            .is_some_and(|parent| tenant_tables.contains_key(parent))
+            && !self.used_by_name(table)
+    }
+
     pub(super) fn has_tenant_column(&self, table: &str, o: &CheckOptions) -> bool {
         table != o.tenants_table
             && self
@@ -2388,7 +2420,9 @@ pub(super) fn load_catalog(
                 (has_table_privilege($2, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
                  OR has_any_column_privilege($2, c.oid, 'INSERT, UPDATE')) AS app_can_write,
                 has_any_column_privilege($2, c.oid, 'SELECT') AS app_reads_any,
-                coalesce(obj_description(c.oid, 'pg_class') LIKE 'tenancy: private%', false) AS private
+                coalesce(obj_description(c.oid, 'pg_class') LIKE 'tenancy: private%', false) AS private,
+                (SELECT p.relname::text FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+                 WHERE c.relispartition AND i.inhrelid = c.oid AND p.relnamespace = c.relnamespace) AS partition_of
          FROM pg_class c
          WHERE c.relnamespace = quote_ident($1)::regnamespace AND c.relkind IN ('r', 'p')",
     )

@@ -202,6 +202,11 @@ fn run_pinned(
         let Some(t) = catalog.tables.get(table) else {
             continue;
         };
+        // Its parent's checks cover it: the same columns, keys and foreign keys, and the
+        // policies every query through the parent runs under.
+        if catalog.partition_reached_through_parent(table, &tenant_tables) {
+            continue;
+        }
         checked += 1;
         check_tenant_table(
             &mut f,
@@ -256,7 +261,10 @@ fn run_pinned(
         // Tables the code classifies but the database lacks are TEN001's.
         let existing: BTreeMap<String, String> = tenant_tables
             .iter()
-            .filter(|(t, _)| catalog.tables.contains_key(*t))
+            .filter(|(t, _)| {
+                catalog.tables.contains_key(*t)
+                    && !catalog.partition_reached_through_parent(t, &tenant_tables)
+            })
             .map(|(t, c)| (t.clone(), c.clone()))
             .collect();
         if let Some(state) = load_citus(conn, options, &existing)? {
