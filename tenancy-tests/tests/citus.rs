@@ -502,12 +502,23 @@ fn two_tenants_on_two_workers_see_only_their_rows() {
         "{sabotage}"
     );
     assert_eq!(raw(a), ["a's comment", "a's note, edited"]);
-    // One that does carry it is accepted.
+    // One that does carry it is accepted, also as PostgreSQL prints it written the other way
+    // round and with a CASE after its AND, which goes on the next line.
     owner
         .batch_execute(
             "CREATE POLICY live_only ON notes AS RESTRICTIVE
                USING (tenant_id = tenancy.current_tenant() AND deleted_at IS NULL)",
         )
+        .unwrap();
+    owner
+        .batch_execute(
+            "CREATE POLICY live_only_too ON notes AS RESTRICTIVE
+               USING (tenancy.current_tenant() = tenant_id
+                      AND CASE WHEN deleted_at IS NULL THEN true ELSE false END)",
+        )
+        .unwrap();
+    owner
+        .batch_execute("DROP POLICY live_only_too ON notes")
         .unwrap();
     assert_eq!(raw(a), ["a's comment", "a's note, edited"]);
 

@@ -55,6 +55,10 @@ pub(super) struct ColumnRow {
     pub(super) column_name: String,
     #[diesel(sql_type = Text)]
     pub(super) type_name: String,
+    /// The type under its domains (`uuid` for a domain over uuid): what comparisons, keys and
+    /// policies compare it as.
+    #[diesel(sql_type = Text)]
+    pub(super) base_type_name: String,
     #[diesel(sql_type = Bool)]
     pub(super) not_null: bool,
 }
@@ -2227,16 +2231,28 @@ const WRITTEN_BY_ROLE: &str = "(WITH RECURSIVE written (oid) AS (
   ) next
 ) SELECT written.oid FROM written)";
 
-/// The tenant equality inside [`TENANT_BOUNDED`]: a column (plain or quoted identifier) and a
+/// A column in `tenant_equality!`: a plain or quoted identifier, or one in parentheses cast
+/// to uuid, as PostgreSQL prints a column whose type is a domain over uuid.
+macro_rules! tenant_equality_column {
+    () => {
+        r#"([A-Za-z_][A-Za-z0-9_$]*|"([^"]|"")+"|\(([A-Za-z_][A-Za-z0-9_$]*|"([^"]|"")+")\)::uuid)"#
+    };
+}
+
+/// The tenant equality inside [`TENANT_BOUNDED`]: a column (`tenant_equality_column!`) and a
 /// reader of the context (the call or its once-per-statement form, SQL or native), in either
 /// order.
 macro_rules! tenant_equality {
     () => {
         concat!(
-            r#"(([A-Za-z_][A-Za-z0-9_$]*|"([^"]|"")+") = "#,
+            "(",
+            tenant_equality_column!(),
+            " = ",
             r"((tenancy|tenancy_context)\.current_tenant\(\)|\( SELECT (tenancy|tenancy_context)\.current_tenant\(\) AS current_tenant\))",
             r"|((tenancy|tenancy_context)\.current_tenant\(\)|\( SELECT (tenancy|tenancy_context)\.current_tenant\(\) AS current_tenant\))",
-            r#" = ([A-Za-z_][A-Za-z0-9_$]*|"([^"]|"")+"))"#
+            " = ",
+            tenant_equality_column!(),
+            ")"
         )
     };
 }
@@ -2431,7 +2447,13 @@ pub(super) fn load_catalog(
     .load(conn)?;
     let columns: Vec<ColumnRow> = diesel::sql_query(
         "SELECT c.relname::text AS table_name, a.attname::text AS column_name,
-                format_type(a.atttypid, a.atttypmod) AS type_name, a.attnotnull AS not_null
+                format_type(a.atttypid, a.atttypmod) AS type_name,
+                (WITH RECURSIVE under (oid, base) AS (
+                   SELECT t.oid, t.typbasetype FROM pg_type t WHERE t.oid = a.atttypid
+                   UNION ALL
+                   SELECT t.oid, t.typbasetype FROM under JOIN pg_type t ON t.oid = under.base
+                 ) SELECT format_type(under.oid, NULL) FROM under WHERE under.base = 0) AS base_type_name,
+                a.attnotnull AS not_null
          FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
          WHERE c.relnamespace = quote_ident($1)::regnamespace AND c.relkind IN ('r', 'p')
          ORDER BY c.relname, a.attnum",

@@ -38,8 +38,8 @@ fn readers_as_calls(expr: &str) -> String {
 }
 
 /// `(tenancy.current_tenant() = <column>)` as `(<column> = tenancy.current_tenant())`: `=` on
-/// uuid is its own commutator. Only a bare column (plain or quoted identifier) closing the
-/// parenthesis is turned round, so nothing else the expression says changes.
+/// uuid is its own commutator. Only a column ([`column_len`]) closing the parenthesis is
+/// turned round, so nothing else the expression says changes.
 fn column_first(expr: &str) -> String {
     const READER: &str = "(tenancy.current_tenant() = ";
     let mut out = String::with_capacity(expr.len());
@@ -47,7 +47,7 @@ fn column_first(expr: &str) -> String {
     while let Some(at) = rest.find(READER) {
         out.push_str(&rest[..at]);
         let after = &rest[at + READER.len()..];
-        match identifier_len(after) {
+        match column_len(after) {
             Some(len) if after[len..].starts_with(')') => {
                 out.push('(');
                 out.push_str(&after[..len]);
@@ -91,6 +91,22 @@ fn identifier_len(text: &str) -> Option<usize> {
         ),
         _ => None,
     }
+}
+
+/// The cast PostgreSQL prints on a column whose type is a domain over uuid where it compares
+/// it as uuid: `(tenant_id)::uuid`.
+const AS_UUID: &str = ")::uuid";
+
+/// The length of the column `text` opens with as a policy prints it: an identifier
+/// ([`identifier_len`]), or one in parentheses cast to uuid ([`AS_UUID`]).
+fn column_len(text: &str) -> Option<usize> {
+    if let Some(inner) = text.strip_prefix('(') {
+        let len = identifier_len(inner)?;
+        return inner[len..]
+            .starts_with(AS_UUID)
+            .then_some(1 + len + AS_UUID.len());
+    }
+    identifier_len(text)
 }
 
 /// `true`-ish: the whole expression is the constant true.
@@ -154,18 +170,21 @@ pub(super) fn carries_tenant_predicate(expr: Option<&str>, col: &str) -> bool {
     // PostgreSQL prints a name that needs quoting (`"OrgId"`, a keyword) quoted, and others
     // bare; the exact comparison keeps `OrgId` apart from a column `orgid`.
     let quoted = format!("\"{}\"", col.replace('"', "\"\""));
-    [col, quoted.as_str()].into_iter().any(|name| {
-        let predicate = format!("({name} = tenancy.current_tenant())");
-        // PostgreSQL breaks the line after AND before some operands (a CASE).
-        expr == predicate
-            || expr
-                .strip_prefix(&format!("({predicate} AND"))
-                .is_some_and(|rest| rest.starts_with(char::is_whitespace))
-    })
+    let as_uuid = [format!("({col}{AS_UUID}"), format!("({quoted}{AS_UUID}")];
+    [col, quoted.as_str(), &as_uuid[0], &as_uuid[1]]
+        .into_iter()
+        .any(|name| {
+            let predicate = format!("({name} = tenancy.current_tenant())");
+            // PostgreSQL breaks the line after AND before some operands (a CASE).
+            expr == predicate
+                || expr
+                    .strip_prefix(&format!("({predicate} AND"))
+                    .is_some_and(|rest| rest.starts_with(char::is_whitespace))
+        })
 }
 
 /// Whether a policy expression is held to the tenant: [`carries_tenant_predicate`] on some
-/// column (a plain or quoted identifier). An expression that merely names the context
+/// column ([`column_len`]). An expression that merely names the context
 /// (`tenancy.current_tenant() IS NULL OR ..`) is not. The rule of `TENANT_BOUNDED` in the
 /// catalog queries.
 pub(super) fn bounded_by_tenant(expr: &str) -> bool {
@@ -173,11 +192,12 @@ pub(super) fn bounded_by_tenant(expr: &str) -> bool {
     let Some(at) = e.find(" = tenancy.current_tenant())") else {
         return false;
     };
-    let start = if e.starts_with("((") { 2 } else { 1 };
-    let Some(col) = e.get(start..at) else {
-        return false;
-    };
-    identifier_len(col) == Some(col.len()) && carries_tenant_predicate(Some(expr), col)
+    // Alone, `(<column> = ..)`; opening an AND, `((<column> = ..) AND ..)`.
+    [1, 2].into_iter().any(|start| {
+        e.get(start..at).is_some_and(|col| {
+            column_len(col) == Some(col.len()) && carries_tenant_predicate(Some(expr), col)
+        })
+    })
 }
 
 pub(super) fn policy_applies_to_all_commands_with_tenant_predicate(
@@ -315,6 +335,40 @@ mod tests {
         assert!(!bounded_by_tenant(
             "((tenancy.current_tenant() = tenant_id) OR true)"
         ));
+    }
+
+    #[test]
+    fn a_column_of_a_domain_over_uuid_is_read_through_its_cast() {
+        for printed in [
+            "((tenant_id)::uuid = tenancy.current_tenant())",
+            "((tenant_id)::uuid = ( SELECT tenancy.current_tenant() AS current_tenant))",
+            "(((tenant_id)::uuid = tenancy.current_tenant()) AND (deleted_at IS NULL))",
+            "(tenancy.current_tenant() = (tenant_id)::uuid)",
+            "((tenancy_context.current_tenant() = (tenant_id)::uuid) AND\nCASE\n    WHEN a THEN true\n    ELSE false\nEND)",
+        ] {
+            assert!(
+                carries_tenant_predicate(Some(printed), "tenant_id"),
+                "{printed}"
+            );
+            assert!(bounded_by_tenant(printed), "{printed}");
+        }
+        assert!(carries_tenant_predicate(
+            Some("((\"Org\")::uuid = tenancy.current_tenant())"),
+            "Org"
+        ));
+        for open in [
+            "((tenant_id)::text = tenancy.current_tenant())",
+            "(((tenant_id)::uuid = tenancy.current_tenant()) OR true)",
+            "(((tenant_id)::uuid)::uuid = tenancy.current_tenant())",
+            "((tenant_id::uuid = tenancy.current_tenant())",
+        ] {
+            assert!(!carries_tenant_predicate(Some(open), "tenant_id"), "{open}");
+            assert!(!bounded_by_tenant(open), "{open}");
+        }
+        // Held to the tenant, on a column other than this one.
+        let other = "((other_id)::uuid = tenancy.current_tenant())";
+        assert!(!carries_tenant_predicate(Some(other), "tenant_id"));
+        assert!(bounded_by_tenant(other));
     }
 
     #[test]

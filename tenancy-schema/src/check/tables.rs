@@ -57,7 +57,7 @@ pub(super) fn check_tenant_table(
             if !c.not_null {
                 f.add("TEN003", &object, format!("`{table}.{col}` is nullable: a row without a tenant matches no policy and no tenant filter"), format!("ALTER TABLE {sql_table} ALTER COLUMN {sql_col} SET NOT NULL"));
             }
-            if c.type_name != "uuid" {
+            if c.base_type_name != "uuid" {
                 f.add("TEN004", &object, format!("`{table}.{col}` is {}, not uuid", c.type_name), format!("ALTER TABLE {sql_table} ALTER COLUMN {sql_col} TYPE uuid USING {sql_col}::uuid"));
             }
             let has_fk = keys.iter().any(|k| k.kind == "f" && k.columns == [col] && k.target.as_deref() == Some(o.tenants_table.as_str()));

@@ -43,7 +43,7 @@ pub(super) fn check_unlinked_references(
         };
         let keys = catalog.keys.get(table).map_or(&[][..], Vec::as_slice);
         for c in columns {
-            if c.column_name == *col || c.type_name != "uuid" {
+            if c.column_name == *col || c.base_type_name != "uuid" {
                 continue;
             }
             let Some(target) = referred_table(&c.column_name, tenant_tables) else {

@@ -37,6 +37,7 @@ pub const CORE: &[MigrationFiles] = &[
     crate::__tenancy_migration_files!("2026-12-05-120000_statistics_counters_closed"),
     crate::__tenancy_migration_files!("2026-12-06-130000_citus_transaction_numbers_hidden"),
     crate::__tenancy_migration_files!("2026-12-06-170000_citus_internals_closed"),
+    crate::__tenancy_migration_files!("2026-12-07-120000_policy_guard_reads_policies_as_printed"),
 ];
 
 /// The core's migrations as a [`MigrationSet`].
