@@ -122,6 +122,26 @@ static GADGETS_AS_GLOBAL: TableManifest = TableManifest {
     column_types: &["Uuid", "Text"],
 };
 
+/// A tenant-scoped table on `tenant_id` with no indexes, unique or foreign keys declared.
+const fn tenant_table(
+    table: &'static str,
+    primary_key: &'static [&'static str],
+    columns: &'static [&'static str],
+    column_types: &'static [&'static str],
+) -> TableManifest {
+    TableManifest {
+        table,
+        kind: TableKind::TenantScoped,
+        tenant_column: Some("tenant_id"),
+        primary_key,
+        indexes: &[],
+        uniques: &[],
+        foreign_keys: &[],
+        columns,
+        column_types,
+    }
+}
+
 fn registry(extra: &[&'static TableManifest]) -> Vec<&'static TableManifest> {
     let mut all = tenancy_schema::registry();
     all.extend_from_slice(extra);
@@ -5628,17 +5648,12 @@ GRANT SELECT, INSERT ON vault.notes TO tenancy_app;
 CREATE UNIQUE INDEX gadgets_tenant_name ON gadgets (tenant_id, name);
 ";
 
-static WIDGETS_MANIFEST: TableManifest = TableManifest {
-    table: "widgets",
-    kind: TableKind::TenantScoped,
-    tenant_column: Some("tenant_id"),
-    primary_key: &["tenant_id", "id"],
-    indexes: &[],
-    uniques: &[],
-    foreign_keys: &[],
-    columns: &["tenant_id", "id", "name"],
-    column_types: &["Uuid", "Uuid", "Text"],
-};
+static WIDGETS_MANIFEST: TableManifest = tenant_table(
+    "widgets",
+    &["tenant_id", "id"],
+    &["tenant_id", "id", "name"],
+    &["Uuid", "Uuid", "Text"],
+);
 
 /// A btree operator class for uuid under which every two values are equal (its comparison is
 /// `pg_trigger_depth`, 0 outside triggers), and an operator named `=` in schema public that
@@ -6275,6 +6290,19 @@ fn a_tenant_column_that_needs_quoting_is_recognised_in_policies() {
 /// Drops the roles a test made, which outlive its database.
 struct DropRoles(Vec<String>);
 
+impl DropRoles {
+    /// The roles `fixed` and `more`, dropped when the value is.
+    fn of(fixed: &[&str], more: &[String]) -> Self {
+        DropRoles(
+            fixed
+                .iter()
+                .map(|r| (*r).to_owned())
+                .chain(more.iter().cloned())
+                .collect(),
+        )
+    }
+}
+
 impl Drop for DropRoles {
     fn drop(&mut self) {
         let shared = tenancy_testing::shared().expect("test database server");
@@ -6296,13 +6324,7 @@ fn a_lattice_of_memberships_is_walked_role_by_role() {
     const LEVELS: usize = 30;
     let (_db, mut conn) = fresh();
     let (lattice, roles_sql) = tenancy_testing::membership_lattice("check_lattice", LEVELS);
-    let _roles = DropRoles(
-        ["check_lattice_app", "check_lattice_bypass"]
-            .into_iter()
-            .map(str::to_owned)
-            .chain(lattice.iter().cloned())
-            .collect(),
-    );
+    let _roles = DropRoles::of(&["check_lattice_app", "check_lattice_bypass"], &lattice);
     let mut setup = String::from(
         "CREATE ROLE check_lattice_app NOLOGIN; CREATE ROLE check_lattice_bypass NOLOGIN BYPASSRLS;\n",
     );
@@ -6477,13 +6499,7 @@ fn a_schema_whose_name_needs_quoting_is_checked() {
 fn a_problem_of_the_application_role_is_reported_once_not_per_login() {
     let (_db, mut conn) = fresh();
     let logins: Vec<String> = (1..=3).map(|i| format!("check_once_login_{i}")).collect();
-    let _roles = DropRoles(
-        ["check_once_app", "check_once_bypass"]
-            .into_iter()
-            .map(str::to_owned)
-            .chain(logins.iter().cloned())
-            .collect(),
-    );
+    let _roles = DropRoles::of(&["check_once_app", "check_once_bypass"], &logins);
     let mut setup = String::from(
         "CREATE ROLE check_once_app NOLOGIN; CREATE ROLE check_once_bypass NOLOGIN BYPASSRLS;
          GRANT check_once_bypass TO check_once_app;\n",
@@ -6575,17 +6591,12 @@ CREATE TABLE events_2027_0 PARTITION OF events_2027 FOR VALUES WITH (MODULUS 1, 
 GRANT SELECT, INSERT, UPDATE, DELETE ON events TO tenancy_app;
 ";
 
-static EVENTS_MANIFEST: TableManifest = TableManifest {
-    table: "events",
-    kind: TableKind::TenantScoped,
-    tenant_column: Some("tenant_id"),
-    primary_key: &["tenant_id", "id", "at"],
-    indexes: &[],
-    uniques: &[],
-    foreign_keys: &[],
-    columns: &["tenant_id", "id", "at", "body"],
-    column_types: &["Uuid", "Uuid", "Date", "Text"],
-};
+static EVENTS_MANIFEST: TableManifest = tenant_table(
+    "events",
+    &["tenant_id", "id", "at"],
+    &["tenant_id", "id", "at", "body"],
+    &["Uuid", "Uuid", "Date", "Text"],
+);
 
 /// PostgreSQL applies a partitioned table's policies to every query through it, and a
 /// partition's own only to a query that names the partition, which needs a privilege on it.
@@ -6594,6 +6605,11 @@ static EVENTS_MANIFEST: TableManifest = TableManifest {
 /// of its own: as the login shows, it then reads every tenant's rows of it.
 #[test]
 fn partitions_are_checked_as_tables_only_where_the_application_names_them() {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
     const A: &str = "00000000-0000-7000-8000-0000000000e1";
     const B: &str = "00000000-0000-7000-8000-0000000000e2";
     let (db, mut conn) = fresh();
@@ -6628,12 +6644,22 @@ fn partitions_are_checked_as_tables_only_where_the_application_names_them() {
             through_parent.findings
         );
     }
+    // A key of a partition's own holds for the rows written through the parent: one that
+    // leaves the tenant column out tells a tenant, by its unique violation, what another's
+    // rows hold.
+    conn.batch_execute("CREATE UNIQUE INDEX events_2026_body ON events_2026 (body)")
+        .unwrap();
+    let own_key = report(&mut conn, &reg, &options);
+    assert!(
+        own_key
+            .findings
+            .iter()
+            .any(|f| f.object.contains("events_2026_body") && f.severity == Severity::Error),
+        "{:#?}",
+        own_key.findings
+    );
+    conn.batch_execute("DROP INDEX events_2026_body").unwrap();
 
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
     let login = "check_partition_login";
     let login_url = db.create_app_login(login, "partition-pw").unwrap();
     let mut as_login = PgConnection::establish(&login_url).unwrap();
@@ -6698,17 +6724,12 @@ fn partitions_are_checked_as_tables_only_where_the_application_names_them() {
     assert_eq!(count(&mut as_login, "events_2027_0").unwrap(), 0);
 }
 
-static LEDGERS_MANIFEST: TableManifest = TableManifest {
-    table: "ledgers",
-    kind: TableKind::TenantScoped,
-    tenant_column: Some("tenant_id"),
-    primary_key: &["tenant_id", "id"],
-    indexes: &[],
-    uniques: &[],
-    foreign_keys: &[],
-    columns: &["tenant_id", "id", "archived"],
-    column_types: &["Uuid", "Uuid", "Bool"],
-};
+static LEDGERS_MANIFEST: TableManifest = tenant_table(
+    "ledgers",
+    &["tenant_id", "id"],
+    &["tenant_id", "id", "archived"],
+    &["Uuid", "Uuid", "Bool"],
+);
 
 /// A tenant column typed as a domain over uuid (here a domain over another one) is a uuid
 /// column: PostgreSQL compares it as uuid, and prints it in the policies as

@@ -8,6 +8,16 @@ use diesel::sql_types::{Array, Bool, Nullable, Text};
 
 use super::CheckOptions;
 
+/// Whether the foreign key `con` has a referential action that writes the referencing table
+/// (`CASCADE`, `SET NULL` or `SET DEFAULT`, on delete or on update): PostgreSQL runs it as the
+/// owner of that table, whoever deleted or updated the key it points at.
+macro_rules! writing_action {
+    () => {
+        "(con.confdeltype IN ('c', 'n', 'd') OR con.confupdtype IN ('c', 'n', 'd'))"
+    };
+}
+pub(super) use writing_action;
+
 #[derive(QueryableByName)]
 #[allow(clippy::struct_excessive_bools)] // reason: one row of catalog flags, read as is
 pub(super) struct TableRow {
@@ -352,7 +362,8 @@ pub(super) struct WrittenRow {
 /// rows; the tables whose foreign keys into it cascade a changed or deleted key (CASCADE,
 /// SET NULL, SET DEFAULT); and the table a foreign table names. Row code that writes into one
 /// writes into these too.
-const WRITE_REACH_SQL: &str = "
+const WRITE_REACH_SQL: &str = concat!(
+    "
 SELECT v.relname::text AS from_rel, b.relname::text AS to_rel, v.relkind = 'v' AS from_view
 FROM pg_class v
 JOIN pg_rewrite r ON r.ev_class = v.oid
@@ -366,14 +377,17 @@ FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oi
 UNION
 SELECT t.relname::text, f.relname::text, false
 FROM pg_constraint con JOIN pg_class t ON t.oid = con.confrelid JOIN pg_class f ON f.oid = con.conrelid
-WHERE con.contype = 'f' AND (con.confupdtype IN ('c', 'n', 'd') OR con.confdeltype IN ('c', 'n', 'd'))
+WHERE con.contype = 'f' AND ",
+    writing_action!(),
+    "
 UNION
 -- A foreign table writes the table its options name, on whatever server: a loopback one
 -- reaches this database with the user mapping's rights.
 SELECT c.relname::text, split_part(o, '=', 2), false
 FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
 CROSS JOIN LATERAL unnest(ft.ftoptions) o
-WHERE starts_with(o, 'table_name=')";
+WHERE starts_with(o, 'table_name=')"
+);
 
 /// A function outside PostgreSQL's own schemas, by its name in lower case, or the function of
 /// an operator PostgreSQL did not make, as `operator <name>`: what row code calls runs on each
@@ -1055,9 +1069,10 @@ pub(super) struct ReachRow {
     pub(super) login: String,
     pub(super) role: crate::roles::Reachable,
     pub(super) problem: &'static str,
-    /// The SECURITY DEFINER function whose owner's rights reach the role, when a function
-    /// rather than a membership chain of the login does (its path then starts with it).
-    pub(super) through: Option<String>,
+    /// The SECURITY DEFINER function, or the trigger a referential action sets off, whose
+    /// owner's rights reach the role, when such code rather than a membership chain of the
+    /// login does (its path then starts with it).
+    pub(super) through: Option<Via>,
 }
 
 #[derive(QueryableByName)]
@@ -1149,9 +1164,9 @@ pub(super) struct Catalog {
     /// any chain of memberships, or the owner of a SECURITY DEFINER function one of them may
     /// run, and so on), but those that skip row level security (TEN065's).
     pub(super) reachable: Vec<String>,
-    /// Of [`Self::reachable`], the roles reached through a SECURITY DEFINER function rather
-    /// than memberships, each with a function of theirs that a role before them may run.
-    pub(super) acting: BTreeMap<String, String>,
+    /// Of [`Self::reachable`], the roles reached through a SECURITY DEFINER function or a
+    /// referential action rather than memberships, each with how ([`Via`]).
+    pub(super) acting: BTreeMap<String, Via>,
     pub(super) member_creates: Vec<MemberCreateRow>,
     pub(super) elsewhere: Vec<ElsewhereRow>,
     /// Foreign keys into the checked schema that the application may write ([`PROBING_KEYS_SQL`]).
@@ -1206,6 +1221,10 @@ pub(super) struct Catalog {
     /// Where sessions of the application role start with the extension's
     /// `tenancy_context.allow_explain` on ([`SETTING_DEFAULTS_SQL`]).
     pub(super) explain_sessions: Vec<String>,
+    /// Views a role a session of the application may act as may read that are too big for
+    /// the check to read ([`super::view_expansion`]): it cannot tell whether one shows a copy
+    /// of the context key.
+    pub(super) unread_key_views: Vec<String>,
 }
 
 impl Catalog {
@@ -1292,11 +1311,14 @@ impl Catalog {
 /// How a session of the application acts as `role` when a SECURITY DEFINER function, not a
 /// membership, reaches it (`acting`, [`Catalog::acting`]), for a message; `None` for a role
 /// reached through memberships alone.
-fn through_definer(acting: &BTreeMap<String, String>, role: &str) -> Option<String> {
-    Some(match acting.get(role)?.as_str() {
-        "" => "a role that the owner of a SECURITY DEFINER function a session of it may run is a member of: the function's body has its rights".to_owned(),
-        function => format!(
+fn through_definer(acting: &BTreeMap<String, Via>, role: &str) -> Option<String> {
+    Some(match acting.get(role)? {
+        Via::OwnersMembership => "a role that the owner of a SECURITY DEFINER function a session of it may run, or of a table whose trigger its referential actions set off, is a member of: that code has its rights".to_owned(),
+        Via::Definer(function) => format!(
             "the owner of SECURITY DEFINER function {function}, which a session of it may run (directly, from another such function, or with no EXECUTE check as a trigger its writes fire, an aggregate's support function or a type's I/O function): its body runs with `{role}`'s rights"
+        ),
+        Via::CascadeTrigger(trigger) => format!(
+            "the owner of the table of {trigger}, which a referential action of its writes sets off: the action, and the trigger's body, run with `{role}`'s rights"
         ),
     })
 }
@@ -1869,7 +1891,13 @@ fn quote_literal(s: &str) -> String {
 /// whose values spell the key or one of its pads, and the `named` candidates this connection
 /// cannot read to tell. Every candidate is read in one statement; when that fails (a relation
 /// this connection may not read, a foreign server down), each relation on its own.
-fn key_copies(conn: &mut PgConnection, roles: &[String]) -> QueryResult<Vec<String>> {
+///
+/// Returns the copies, then the views too big to read ([`super::view_expansion`]) among the
+/// candidates: what the check cannot see behind those counts against the roles.
+fn key_copies(
+    conn: &mut PgConnection,
+    roles: &[String],
+) -> QueryResult<(Vec<String>, Vec<String>)> {
     let candidates: Vec<KeyColumnRow> = diesel::sql_query(for_each_role(KEY_COPIES_SQL))
         .bind::<Array<Text>, _>(roles)
         .load(conn)?;
@@ -1881,18 +1909,17 @@ fn key_copies(conn: &mut PgConnection, roles: &[String]) -> QueryResult<Vec<Stri
         }
     }
     if by_relation.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
-    // A view too big to plan is not read: the roles may read it, so what the check cannot
-    // see behind it counts against them.
+    // A view too big to plan is not read.
     let mut unread: Vec<String> = Vec::new();
     for view in super::view_expansion::oversized_views(conn)? {
         if by_relation.remove(view.as_str()).is_some() {
-            unread.push(format!(
-                "SELECT on {view}, {}",
-                super::view_expansion::TOO_BIG
-            ));
+            unread.push(view);
         }
+    }
+    if by_relation.is_empty() {
+        return Ok((Vec::new(), unread));
     }
     let mut found: Vec<(String, String)> = Vec::new();
     let read = |conn: &mut PgConnection, scans: Vec<String>| -> QueryResult<Vec<CopyRow>> {
@@ -1918,9 +1945,7 @@ fn key_copies(conn: &mut PgConnection, roles: &[String]) -> QueryResult<Vec<Stri
         .iter()
         .map(|(relation, columns)| copies_in(relation, columns))
         .collect();
-    if scans.is_empty() {
-        // Nothing left to read.
-    } else if let Ok(rows) = read(conn, scans) {
+    if let Ok(rows) = read(conn, scans) {
         for r in rows {
             found.extend(r.columns.into_iter().map(|c| (r.relation.clone(), c)));
         }
@@ -1949,10 +1974,9 @@ fn key_copies(conn: &mut PgConnection, roles: &[String]) -> QueryResult<Vec<Stri
             )
         })
         .collect();
-    out.extend(unread);
     out.sort();
     out.dedup();
-    Ok(out)
+    Ok((out, unread))
 }
 
 #[derive(QueryableByName)]
@@ -2059,25 +2083,33 @@ WITH RECURSIVE vetted_any (oid) AS (
     AND c.relowner NOT IN (SELECT oid FROM members)
     AND AS_OWNER_BY_UP
 )
-SELECT r.rolname::text AS name,
-       CASE WHEN r.oid IN (SELECT oid FROM members) THEN NULL
-            ELSE coalesce((SELECT min(p.oid::regprocedure::text) FROM pg_proc p
-                  WHERE p.proowner = r.oid AND p.prosecdef AND p.prokind IN ('f', 'p')
-                    AND p.oid NOT IN (SELECT oid FROM vetted)
-                    AND EXISTS (SELECT FROM up b JOIN pg_roles br ON br.oid = b.oid
-                                WHERE b.oid <> r.oid AND NOT br.rolsuper
-                                  AND RUN_BY_B)),
-                         (SELECT min(format('trigger %I on %s (%s), set off by a referential action,',
-                                            t.tgname, t.tgrelid::regclass, t.tgfoid::regprocedure))
-                          FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-                          WHERE c.relowner = r.oid AND t.tgfoid NOT IN (SELECT oid FROM vetted_any)
-                            AND EXISTS (SELECT FROM up b JOIN pg_roles br ON br.oid = b.oid
-                                        WHERE b.oid <> r.oid AND NOT br.rolsuper
-                                          AND AS_OWNER_BY_B)), '')
-       END AS via,
+SELECT r.rolname::text AS name, d.member, d.function AS via_function,
+       -- Asked only of a role no member and no function reaches.
+       CASE WHEN NOT d.member AND d.function IS NULL THEN
+         (SELECT min(format('trigger %I on %s (%s)',
+                            t.tgname, t.tgrelid::regclass, t.tgfoid::regprocedure))
+          FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+          WHERE c.relowner = r.oid AND t.tgfoid NOT IN (SELECT oid FROM vetted_any)
+            AND EXISTS (SELECT FROM up b JOIN pg_roles br ON br.oid = b.oid
+                        WHERE b.oid <> r.oid AND NOT br.rolsuper
+                          AND AS_OWNER_BY_B))
+       END AS via_trigger,
        r.rolsuper OR r.rolbypassrls AS skips
 FROM (SELECT oid FROM up UNION SELECT oid FROM skipping) reached
 JOIN pg_roles r ON r.oid = reached.oid
+CROSS JOIN LATERAL (
+  SELECT r.oid IN (SELECT oid FROM members) AS member,
+         CASE WHEN r.oid NOT IN (SELECT oid FROM members) THEN
+           (SELECT min(p.oid::regprocedure::text) FROM pg_proc p
+            WHERE p.proowner = r.oid AND p.prosecdef AND p.prokind IN ('f', 'p')
+              AND p.oid NOT IN (SELECT oid FROM vetted)
+              AND EXISTS (SELECT FROM up b JOIN pg_roles br ON br.oid = b.oid
+                          WHERE b.oid <> r.oid AND NOT br.rolsuper
+                            AND RUN_BY_B))
+         END AS function
+  -- Kept a sub-query of its own, so that the function is looked for once per role.
+  OFFSET 0
+) d
 WHERE r.rolname <> ALL ($1)
   AND (NOT (r.rolsuper OR r.rolbypassrls) OR r.oid IN (SELECT oid FROM skipping))
 ORDER BY 1";
@@ -2101,12 +2133,62 @@ fn becomes_sql() -> String {
 struct BecomesRow {
     #[diesel(sql_type = Text)]
     name: String,
+    /// One of the roles asked about, or a role their memberships reach.
+    #[diesel(sql_type = Bool)]
+    member: bool,
     #[diesel(sql_type = Nullable<Text>)]
-    via: Option<String>,
+    via_function: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    via_trigger: Option<String>,
     /// A superuser or BYPASSRLS role: not among the roles acted as, whose rules would all
     /// report it again.
     #[diesel(sql_type = Bool)]
     skips: bool,
+}
+
+impl BecomesRow {
+    /// How a session acts as this role; `None` where memberships alone reach it.
+    fn via(&self) -> Option<Via> {
+        if self.member {
+            return None;
+        }
+        Some(match (&self.via_function, &self.via_trigger) {
+            (Some(function), _) => Via::Definer(function.clone()),
+            (None, Some(trigger)) => Via::CascadeTrigger(trigger.clone()),
+            (None, None) => Via::OwnersMembership,
+        })
+    }
+}
+
+/// How a session of the application comes to act as a role that no membership of its own
+/// reaches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Via {
+    /// The body of this SECURITY DEFINER function (`name(argument types)`), which a session
+    /// runs, has the role's rights.
+    Definer(String),
+    /// This trigger (`trigger <name> on <table> (<function>)`) is on a table the role owns,
+    /// and a referential action of the session's writes sets it off: the action, and the row
+    /// code it sets off, run as the table's owner.
+    CascadeTrigger(String),
+    /// The role is reached through the memberships of a role one of the above reaches.
+    OwnersMembership,
+}
+
+impl Via {
+    /// What runs as the role, as a path of memberships from it opens with it: the function,
+    /// or the trigger and what sets it off.
+    pub(super) fn what_runs(&self) -> String {
+        match self {
+            Via::Definer(function) => function.clone(),
+            Via::CascadeTrigger(trigger) => {
+                format!("{trigger}, set off by a referential action,")
+            }
+            Via::OwnersMembership => {
+                "a role reached through the memberships of such an owner".to_owned()
+            }
+        }
+    }
 }
 
 /// What a session of `roles` may act as ([`BECOMES_SQL`]).
@@ -2114,14 +2196,14 @@ pub(super) struct Becomes {
     /// `roles` followed by every other role a session of them may act as but those that skip
     /// row level security.
     pub(super) roles: Vec<String>,
-    /// Of those, the roles reached through a SECURITY DEFINER function rather than
-    /// memberships, each with a function of theirs that a role before them may run, or ''
-    /// for a role reached through the memberships of such an owner.
-    pub(super) acting: BTreeMap<String, String>,
-    /// The owners of the SECURITY DEFINER functions a session runs, those that skip row level
-    /// security included, each with one such function: [`crate::roles::reachable`] from each
-    /// is what its body may become.
-    pub(super) definer_owners: Vec<(String, String)>,
+    /// Of those, the roles reached through a SECURITY DEFINER function or a referential
+    /// action rather than memberships, each with how.
+    pub(super) acting: BTreeMap<String, Via>,
+    /// The owners of the SECURITY DEFINER functions a session runs, and of the tables whose
+    /// triggers its referential actions set off, those that skip row level security included,
+    /// each with one such function or trigger: [`crate::roles::reachable`] from each is what
+    /// that code may become.
+    pub(super) definer_owners: Vec<(String, Via)>,
 }
 
 /// [`Becomes`] of `roles`.
@@ -2137,15 +2219,15 @@ fn with_reachable(
         .load(conn)?;
     let definer_owners = more
         .iter()
-        .filter_map(|r| match r.via.as_deref() {
-            Some(function) if !function.is_empty() => Some((r.name.clone(), function.to_owned())),
-            _ => None,
+        .filter_map(|r| match r.via() {
+            Some(Via::OwnersMembership) | None => None,
+            Some(via) => Some((r.name.clone(), via)),
         })
         .collect();
     let more: Vec<BecomesRow> = more.into_iter().filter(|r| !r.skips).collect();
     let acting = more
         .iter()
-        .filter_map(|r| r.via.clone().map(|f| (r.name.clone(), f)))
+        .filter_map(|r| r.via().map(|via| (r.name.clone(), via)))
         .collect();
     Ok(Becomes {
         roles: roles
@@ -2215,7 +2297,8 @@ const PARENTS_SQL: &str = "WITH RECURSIVE up (child, parent) AS (
             CASE WHEN p.relnamespace = quote_ident(SCHEMA)::regnamespace THEN p.relname::text END AS parent_in_schema
      FROM up JOIN pg_class p ON p.oid = up.parent";
 
-const WRITTEN_BY_ROLE: &str = "(WITH RECURSIVE written (oid) AS (
+const WRITTEN_BY_ROLE: &str = concat!(
+    "(WITH RECURSIVE written (oid) AS (
   SELECT c.oid FROM pg_class c
   WHERE c.relkind IN ('r', 'p', 'v', 'f')
     AND (has_table_privilege($1, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
@@ -2225,11 +2308,14 @@ const WRITTEN_BY_ROLE: &str = "(WITH RECURSIVE written (oid) AS (
   CROSS JOIN LATERAL (
     SELECT con.conrelid AS oid FROM pg_constraint con
     WHERE con.confrelid = w.oid AND con.contype = 'f'
-      AND (con.confdeltype IN ('c', 'n', 'd') OR con.confupdtype IN ('c', 'n', 'd'))
+      AND ",
+    writing_action!(),
+    "
     UNION ALL
     SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = w.oid
   ) next
-) SELECT written.oid FROM written)";
+) SELECT written.oid FROM written)"
+);
 
 /// A column in `tenant_equality!`: a plain or quoted identifier, or one in parentheses cast
 /// to uuid, as PostgreSQL prints a column whose type is a domain over uuid.
@@ -2950,9 +3036,8 @@ pub(super) fn load_catalog(
     context
         .forgeable_by
         .extend(parameter_grants(conn, &app, &reachable_roles, grants)?);
-    context
-        .forgeable_by
-        .extend(key_copies(conn, &reachable_roles)?);
+    let (copies, unread_key_views) = key_copies(conn, &reachable_roles)?;
+    context.forgeable_by.extend(copies);
     // What a login may do beyond the application role's own rights, granted to it directly.
     for login in &reachable_roles[1..] {
         let of_login: ContextRow = diesel::sql_query(context_sql())
@@ -3022,5 +3107,6 @@ pub(super) fn load_catalog(
         audit,
         replica_sessions,
         explain_sessions,
+        unread_key_views,
     })
 }

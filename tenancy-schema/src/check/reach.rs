@@ -9,7 +9,7 @@ use diesel::PgConnection;
 use diesel::QueryResult;
 
 use super::CheckOptions;
-use super::catalog::{Catalog, ReachRow};
+use super::catalog::{Catalog, ReachRow, Via};
 use super::report::Findings;
 use crate::roles::Reachable;
 
@@ -27,12 +27,10 @@ pub(super) fn check_reach(f: &mut Findings, catalog: &Catalog, o: &CheckOptions)
                 r.role.path
             )
         });
-        let (message, hint) = if let Some(trigger) =
-            r.through.as_deref().filter(|t| t.starts_with("trigger "))
-        {
+        let (message, hint) = if let Some(Via::CascadeTrigger(trigger)) = &r.through {
             (
                 format!(
-                    "{who} sets off {trigger}, whose body acts as `{}` ({}), which is {}: tenant transactions are not bound by row level security",
+                    "{who} sets off {trigger} through a referential action, and its body acts as `{}` ({}), which is {}: tenant transactions are not bound by row level security",
                     r.role.role, r.role.path, r.problem
                 ),
                 format!(
@@ -40,7 +38,7 @@ pub(super) fn check_reach(f: &mut Findings, catalog: &Catalog, o: &CheckOptions)
                     o.app_role
                 ),
             )
-        } else if let Some(function) = &r.through {
+        } else if let Some(Via::Definer(function)) = &r.through {
             (
                 format!(
                     "{who} runs SECURITY DEFINER function {function} (a call, or with no EXECUTE check at all: a trigger on a table it writes, an aggregate's support function, a type's I/O function, an event trigger), whose body acts as `{}` ({}), which is {}: tenant transactions are not bound by row level security",
@@ -80,7 +78,7 @@ pub(super) fn load_reach(
     conn: &mut PgConnection,
     app: &str,
     app_and_logins: &[String],
-    definer_owners: &[(String, String)],
+    definer_owners: &[(String, Via)],
 ) -> QueryResult<Vec<ReachRow>> {
     let mut reach = Vec::new();
     // The application role itself first: a membership of its own (`GRANT tenancy_admin TO
@@ -105,17 +103,17 @@ pub(super) fn load_reach(
     // A function's body has its owner's rights, and may SET ROLE (or grant itself) whatever
     // those rights allow: what its owner can become, the session becomes.
     let mut seen: BTreeSet<String> = reach.iter().map(|r| r.role.role.clone()).collect();
-    for (owner, function) in definer_owners {
+    for (owner, via) in definer_owners {
         for (mut role, problem) in problems(conn, owner, app)? {
             if !seen.insert(role.role.clone()) {
                 continue;
             }
-            role.path = format!("{function} runs as {}", role.path);
+            role.path = format!("{} runs as {}", via.what_runs(), role.path);
             reach.push(ReachRow {
                 login: app.to_owned(),
                 role,
                 problem,
-                through: Some(function.clone()),
+                through: Some(via.clone()),
             });
         }
     }

@@ -23,7 +23,7 @@ use super::replication::check_replica_sessions;
 use super::report::{Findings, Report};
 use super::roles::{check_creatable_schemas, check_reach_and_context, check_role};
 use super::side_channels::check_side_channels;
-use super::tables::check_tenant_table;
+use super::tables::{check_partition_reached_through_parent, check_tenant_table};
 use super::triggers::check_trigger_sinks;
 use super::unclassified::check_unclassified_readable;
 use crate::{Result, TableKind, TableManifest};
@@ -197,27 +197,7 @@ fn run_pinned(
             f.add("TEN001", format!("table {}", m.table), format!("`{}` is classified in the code but does not exist in schema `{}`", m.table, options.schema), "run the migrations (`tenancy migrate` or `diesel migration run`), or remove the model");
         }
     }
-    let mut checked = 0;
-    for (table, col) in &tenant_tables {
-        let Some(t) = catalog.tables.get(table) else {
-            continue;
-        };
-        // Its parent's checks cover it: the same columns, keys and foreign keys, and the
-        // policies every query through the parent runs under.
-        if catalog.partition_reached_through_parent(table, &tenant_tables) {
-            continue;
-        }
-        checked += 1;
-        check_tenant_table(
-            &mut f,
-            (&catalog, &tenant_tables),
-            options,
-            table,
-            col,
-            t,
-            classified.get(table.as_str()).copied(),
-        );
-    }
+    let checked = check_tenant_tables(&mut f, &catalog, &tenant_tables, &classified, options);
     super::unlinked_references::check_unlinked_references(
         &mut f,
         &catalog,
@@ -284,6 +264,45 @@ fn run_pinned(
         tables_checked: checked,
         findings,
     })
+}
+
+/// The rules of each tenant table ([`check_tenant_table`]); how many tables they checked.
+fn check_tenant_tables(
+    f: &mut Findings,
+    catalog: &Catalog,
+    tenant_tables: &BTreeMap<String, String>,
+    classified: &BTreeMap<&str, &TableManifest>,
+    options: &CheckOptions,
+) -> usize {
+    let mut checked = 0;
+    for (table, col) in tenant_tables {
+        let Some(t) = catalog.tables.get(table) else {
+            continue;
+        };
+        // The policies every query through the parent runs under, and the parent's model,
+        // are the parent's checks'.
+        if catalog.partition_reached_through_parent(table, tenant_tables) {
+            check_partition_reached_through_parent(
+                f,
+                (catalog, tenant_tables),
+                options,
+                table,
+                col,
+            );
+            continue;
+        }
+        checked += 1;
+        check_tenant_table(
+            f,
+            (catalog, tenant_tables),
+            options,
+            table,
+            col,
+            t,
+            classified.get(table.as_str()).copied(),
+        );
+    }
+    checked
 }
 
 /// The rules that read grants, settings and objects beyond the tables and roles: default

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use super::CheckOptions;
 use super::catalog::{Catalog, KeyRow, PolicyRow, TableRow, reviewed};
 use super::expr::{
-    always_true, bounded_by_tenant, carries_tenant_predicate, has_word, once_per_statement_as_call,
-    policy_applies_to_all_commands_with_tenant_predicate, reads_tenant_context, without_literals,
+    always_true, bounded_by_tenant, carries_tenant_predicate, has_keyword, has_word,
+    once_per_statement_as_call, policy_applies_to_all_commands_with_tenant_predicate,
+    reads_tenant_context,
 };
 use super::report::Findings;
 use crate::{TableKind, TableManifest};
@@ -33,13 +34,7 @@ pub(super) fn check_tenant_table(
     model: Option<&TableManifest>,
 ) {
     let sql_table = crate::policy::quote_ident(table);
-    let sql_col = crate::policy::quote_ident(col);
     let object = format!("table {table}");
-    let columns = catalog
-        .columns
-        .get(table)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
     let keys = catalog
         .keys
         .get(table)
@@ -51,23 +46,7 @@ pub(super) fn check_tenant_table(
         .map(Vec::as_slice)
         .unwrap_or_default();
 
-    match columns.iter().find(|c| c.column_name == col) {
-        None => f.add("TEN002", &object, format!("tenant-scoped `{table}` has no `{col}` column"), format!("ALTER TABLE {sql_table} ADD COLUMN {sql_col} uuid NOT NULL REFERENCES {} (id), and backfill it", o.tenants_table)),
-        Some(c) => {
-            if !c.not_null {
-                f.add("TEN003", &object, format!("`{table}.{col}` is nullable: a row without a tenant matches no policy and no tenant filter"), format!("ALTER TABLE {sql_table} ALTER COLUMN {sql_col} SET NOT NULL"));
-            }
-            if c.base_type_name != "uuid" {
-                f.add("TEN004", &object, format!("`{table}.{col}` is {}, not uuid", c.type_name), format!("ALTER TABLE {sql_table} ALTER COLUMN {sql_col} TYPE uuid USING {sql_col}::uuid"));
-            }
-            let has_fk = keys.iter().any(|k| k.kind == "f" && k.columns == [col] && k.target.as_deref() == Some(o.tenants_table.as_str()));
-            // An application on the core alone may have no table of tenants to point to.
-            let has_tenants_table = catalog.tables.contains_key(&o.tenants_table);
-            if !has_fk && has_tenants_table {
-                f.add("TEN005", &object, format!("`{table}.{col}` has no foreign key to `{}`", o.tenants_table), format!("ALTER TABLE {sql_table} ADD FOREIGN KEY ({sql_col}) REFERENCES {} (id) ON DELETE CASCADE", o.tenants_table));
-            }
-        }
-    }
+    check_tenant_column(f, catalog, o, table, col);
     if !t.rls {
         f.add(
             "TEN010",
@@ -130,6 +109,66 @@ pub(super) fn check_tenant_table(
         }
     }
     check_rights(f, o, table, &object, t);
+}
+
+/// The tenant column of `table`: there, NOT NULL, uuid (under its domains), and a foreign key
+/// to the tenants table.
+fn check_tenant_column(
+    f: &mut Findings,
+    catalog: &Catalog,
+    o: &CheckOptions,
+    table: &str,
+    col: &str,
+) {
+    let sql_table = crate::policy::quote_ident(table);
+    let sql_col = crate::policy::quote_ident(col);
+    let object = format!("table {table}");
+    let columns = catalog
+        .columns
+        .get(table)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let keys = catalog
+        .keys
+        .get(table)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    match columns.iter().find(|c| c.column_name == col) {
+        None => f.add("TEN002", &object, format!("tenant-scoped `{table}` has no `{col}` column"), format!("ALTER TABLE {sql_table} ADD COLUMN {sql_col} uuid NOT NULL REFERENCES {} (id), and backfill it", o.tenants_table)),
+        Some(c) => {
+            if !c.not_null {
+                f.add("TEN003", &object, format!("`{table}.{col}` is nullable: a row without a tenant matches no policy and no tenant filter"), format!("ALTER TABLE {sql_table} ALTER COLUMN {sql_col} SET NOT NULL"));
+            }
+            if c.base_type_name != "uuid" {
+                f.add("TEN004", &object, format!("`{table}.{col}` is {}, not uuid", c.type_name), format!("ALTER TABLE {sql_table} ALTER COLUMN {sql_col} TYPE uuid USING {sql_col}::uuid"));
+            }
+            let has_fk = keys.iter().any(|k| k.kind == "f" && k.columns == [col] && k.target.as_deref() == Some(o.tenants_table.as_str()));
+            // An application on the core alone may have no table of tenants to point to.
+            let has_tenants_table = catalog.tables.contains_key(&o.tenants_table);
+            if !has_fk && has_tenants_table {
+                f.add("TEN005", &object, format!("`{table}.{col}` has no foreign key to `{}`", o.tenants_table), format!("ALTER TABLE {sql_table} ADD FOREIGN KEY ({sql_col}) REFERENCES {} (id) ON DELETE CASCADE", o.tenants_table));
+            }
+        }
+    }
+}
+
+/// A partition of a tenant table that no session of the application names
+/// ([`Catalog::partition_reached_through_parent`]): its parent's policies and model cover it,
+/// but a key or foreign key of its own holds for the rows written through the parent too.
+pub(super) fn check_partition_reached_through_parent(
+    f: &mut Findings,
+    (catalog, tenant_tables): (&Catalog, &BTreeMap<String, String>),
+    o: &CheckOptions,
+    table: &str,
+    col: &str,
+) {
+    check_tenant_column(f, catalog, o, table, col);
+    let keys = catalog
+        .keys
+        .get(table)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    check_keys(f, tenant_tables, o, table, col, keys);
 }
 
 /// What the application role may do to `table` besides reading and writing its own
@@ -207,20 +246,19 @@ pub(super) fn check_policies(
                 // over rows.
                 // What follows a leading tenant equality (`(t = ..) AND (..)`) narrows it,
                 // whatever it holds.
-                let upper =
-                    without_literals(&once_per_statement_as_call(expr)).to_ascii_uppercase();
+                let as_calls = once_per_statement_as_call(expr);
                 let leads = carries_tenant_predicate(Some(expr.as_str()), col);
-                if !leads && has_word(&upper, "OR") {
+                if !leads && has_keyword(&as_calls, "or") {
                     f.add("TEN020", &pobj, format!("the tenant predicate `{expr}` contains OR, which defeats the ({col}, …) indexes and can widen it"), "keep the tenant predicate a single equality; put other rules in a separate (RESTRICTIVE) policy");
                 }
-                if !leads && has_word(&upper, "SELECT") {
+                if !leads && has_keyword(&as_calls, "select") {
                     f.add("TEN021", &pobj, format!("the tenant predicate `{expr}` contains a sub-query"), "compare the column with tenancy.current_tenant() directly; a distributed engine rejects sub-queries in policies");
                 }
                 if expr.contains("current_setting(") {
                     f.add("TEN023", &pobj, format!("`{expr}` reads the tenant setting directly: SQL in the transaction can change it (`SET`, `set_config`), and a pooled connection reports '' after its first transaction"), "use tenancy.current_tenant(), which returns only the context tenancy.enter() verified");
                 }
             }
-            if has_word(&without_literals(expr).to_ascii_uppercase(), "SELECT") {
+            if has_keyword(expr, "select") {
                 f.add("CIT004", &pobj, format!("`{expr}` contains a sub-query"), "a distributed engine rejects sub-queries in policies: move the rule into the application query or a function-free predicate");
             }
         }

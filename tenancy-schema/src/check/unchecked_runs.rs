@@ -2,6 +2,8 @@
 //! EXECUTE them: a SECURITY DEFINER one among them hands its owner's rights to whoever sets it
 //! off, whatever `REVOKE EXECUTE` says.
 
+use super::catalog::writing_action;
+
 /// Whether function `p` is run for role `$1` without an EXECUTE check, as a trigger: a trigger
 /// (constraint triggers included) runs its function whoever may EXECUTE it, on a table the
 /// role writes or one a referential action of its writes, inheritance, or a rule or view over
@@ -9,7 +11,8 @@
 /// `WRITTEN_BY_ROLE` of the catalog queries read from the trigger's table back to the tables
 /// whose writes reach it, which asks the role's privileges of a few tables rather than of
 /// every one.
-const FIRED: &str = "EXISTS (
+const FIRED: &str = concat!(
+    "EXISTS (
   SELECT FROM pg_trigger t
   WHERE t.tgfoid = p.oid AND EXISTS (
     WITH RECURSIVE reached_from (oid) AS (
@@ -19,7 +22,9 @@ const FIRED: &str = "EXISTS (
       CROSS JOIN LATERAL (
         SELECT con.confrelid AS oid FROM pg_constraint con
         WHERE con.conrelid = w.oid AND con.contype = 'f'
-          AND (con.confdeltype IN ('c', 'n', 'd') OR con.confupdtype IN ('c', 'n', 'd'))
+          AND ",
+    writing_action!(),
+    "
         UNION ALL
         SELECT i.inhparent FROM pg_inherits i WHERE i.inhrelid = w.oid
         UNION ALL
@@ -33,7 +38,8 @@ const FIRED: &str = "EXISTS (
     SELECT FROM reached_from w JOIN pg_class c ON c.oid = w.oid
     WHERE c.relkind IN ('r', 'p', 'v', 'f')
       AND (has_table_privilege($1, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
-           OR has_any_column_privilege($1, c.oid, 'INSERT, UPDATE'))))";
+           OR has_any_column_privilege($1, c.oid, 'INSERT, UPDATE'))))"
+);
 
 /// Whether function `p` is called for role `$1` without an EXECUTE check, with arguments SQL of
 /// the role chooses: an aggregate's support functions (PostgreSQL checks EXECUTE on them
@@ -78,12 +84,16 @@ const CALLED: &str = "(EXISTS (SELECT FROM pg_aggregate a
 /// changes its table when the role deletes or updates the table the key points at.
 /// PostgreSQL runs the action as the owner of the table it changes, and the row code it sets
 /// off with that owner's rights, whether its function is SECURITY DEFINER or not.
-const AS_TABLE_OWNER: &str = "(NOT t.tgisinternal AND t.tgenabled <> 'D' AND EXISTS (
+const AS_TABLE_OWNER: &str = concat!(
+    "(NOT t.tgisinternal AND t.tgenabled <> 'D' AND EXISTS (
   SELECT FROM pg_constraint con
   WHERE con.contype = 'f' AND con.conrelid = t.tgrelid
-    AND (con.confdeltype IN ('c', 'n', 'd') OR con.confupdtype IN ('c', 'n', 'd'))
+    AND ",
+    writing_action!(),
+    "
     AND (has_table_privilege($1, con.confrelid, 'DELETE, UPDATE')
-         OR has_any_column_privilege($1, con.confrelid, 'UPDATE'))))";
+         OR has_any_column_privilege($1, con.confrelid, 'UPDATE'))))"
+);
 
 /// [`AS_TABLE_OWNER`] for the role `role` (an SQL expression of a role's name or oid).
 pub(super) fn as_table_owner(role: &str) -> String {

@@ -13,9 +13,6 @@ use diesel::sql_types::{Array, Text};
 /// about a second, and no view an application queries comes near.
 pub(super) const MOST_SCANS: u64 = 5000;
 
-/// What a view over [`MOST_SCANS`] is, after `SELECT on <view>, `.
-pub(super) const TOO_BIG: &str = "a view too big for the check to read (it expands to more than 5000 relation scans), which may show a copy of tenancy.context_key";
-
 /// Each view of the database with the relations its query names, once per mention, the
 /// view itself left out (PostgreSQL 15 and older keep two references to it, `old` and
 /// `new`, in the stored query).
