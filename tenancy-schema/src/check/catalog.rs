@@ -1248,9 +1248,12 @@ impl Catalog {
         }
     }
 
-    /// Whether the database alone says `table` holds tenant rows: it has the tenant column and
-    /// is not the tenants table itself. `check` lints such a table even when no model
-    /// classifies it, and `tenancy print-schema` classifies it tenant-scoped.
+    /// The keys, indexes and foreign keys of `table` ([`KeyRow`]), none for a table the
+    /// catalog does not have.
+    pub(super) fn keys_of(&self, table: &str) -> &[KeyRow] {
+        self.keys.get(table).map(Vec::as_slice).unwrap_or_default()
+    }
+
     /// Whether a session of the application may use `table` by its own name: the
     /// application role, or a role it may act as, holds a privilege on it (`PUBLIC`'s
     /// included) or owns it.
@@ -1280,6 +1283,9 @@ impl Catalog {
             && !self.used_by_name(table)
     }
 
+    /// Whether the database alone says `table` holds tenant rows: it has the tenant column and
+    /// is not the tenants table itself. `check` lints such a table even when no model
+    /// classifies it, and `tenancy print-schema` classifies it tenant-scoped.
     pub(super) fn has_tenant_column(&self, table: &str, o: &CheckOptions) -> bool {
         table != o.tenants_table
             && self

@@ -35,11 +35,7 @@ pub(super) fn check_tenant_table(
 ) {
     let sql_table = crate::policy::quote_ident(table);
     let object = format!("table {table}");
-    let keys = catalog
-        .keys
-        .get(table)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let keys = catalog.keys_of(table);
     let policies = catalog
         .policies
         .get(table)
@@ -128,11 +124,7 @@ fn check_tenant_column(
         .get(table)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let keys = catalog
-        .keys
-        .get(table)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let keys = catalog.keys_of(table);
     match columns.iter().find(|c| c.column_name == col) {
         None => f.add("TEN002", &object, format!("tenant-scoped `{table}` has no `{col}` column"), format!("ALTER TABLE {sql_table} ADD COLUMN {sql_col} uuid NOT NULL REFERENCES {} (id), and backfill it", o.tenants_table)),
         Some(c) => {
@@ -163,12 +155,7 @@ pub(super) fn check_partition_reached_through_parent(
     col: &str,
 ) {
     check_tenant_column(f, catalog, o, table, col);
-    let keys = catalog
-        .keys
-        .get(table)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    check_keys(f, tenant_tables, o, table, col, keys);
+    check_keys(f, tenant_tables, o, table, col, catalog.keys_of(table));
 }
 
 /// What the application role may do to `table` besides reading and writing its own
