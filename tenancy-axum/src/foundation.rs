@@ -17,15 +17,10 @@
 //!     .config(tenancy_foundation::config())
 //!     .build()
 //!     .await?;
-//! // Key verification is synchronous: it runs on a blocking thread, on this `Tenancy`.
-//! let verifier = tenancy_schema::Tenancy::builder(app_url)
-//!     .admin_url(admin_url)
-//!     .config(tenancy_foundation::config())
-//!     .max_size(4)
-//!     .build()?;
+//! // Keys are verified on the same pool as the handlers' transactions.
 //! let app: Router = Router::new()
 //!     .route("/whoami", get(whoami))
-//!     .layer(TenancyLayer::new(tenancy, ApiKeyResolver::new(verifier)));
+//!     .layer(TenancyLayer::new(tenancy.clone(), ApiKeyResolver::new(tenancy)));
 //! # let _ = app; Ok(()) }
 //! ```
 
@@ -33,25 +28,26 @@ use std::sync::Arc;
 
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
+use tenancy_async::AsyncTenancy;
 use tenancy_foundation::api_keys::{
-    self, ApiKeyError, MemoryRateLimiter, RateLimiter, VerifiedKey,
+    self, ApiKeyError, AsyncRateLimiter, MemoryRateLimiter, VerifiedKey,
 };
-use tenancy_schema::{PrincipalId, Tenancy, TenantId};
+use tenancy_schema::{PrincipalId, TenantId};
 
 use crate::{HttpError, TenantIdentity, TenantResolver};
 
 /// Resolves a request by its API key, with the foundation's own verification
-/// ([`tenancy_foundation::api_keys::verify`]: the prefix lookup, the constant-time hash
+/// ([`tenancy_foundation::api_keys::verify_async`]: the prefix lookup, the constant-time hash
 /// comparison, revocation, expiry, the tenant's status, the rate limit, the throttled
-/// `last_used_at` write), so that an HTTP request is accepted exactly when that function
-/// accepts the key. The identity is the [`VerifiedKey`] (tenant, principal, scopes).
+/// `last_used_at` write, the steps and order of the synchronous
+/// [`tenancy_foundation::api_keys::verify`], whose code they share), so that an HTTP request
+/// is accepted exactly when that function accepts the key. The identity is the
+/// [`VerifiedKey`] (tenant, principal, scopes).
 ///
-/// Verification is synchronous (it runs on a [`Tenancy`], as do the rate limiters), so it runs
-/// on tokio's blocking pool with the `Tenancy` this resolver holds: size that `Tenancy`'s pool
-/// for the concurrent key checks, not for the handlers' queries (those use the
-/// [`tenancy_async::AsyncTenancy`] of the layer). Keeping the steps in the foundation's one
-/// function, in their order, is worth a blocking thread per request: the security argument of
-/// verification rests on that order, and a second, async copy would have to keep in step.
+/// It runs on an [`AsyncTenancy`], usually the layer's own: a request's key check takes a
+/// pooled connection for its lookup (and, for a rate-limited key with
+/// [`tenancy_foundation::api_keys::PgRateLimiter`] or a key whose `last_used_at` is due, a
+/// short transaction) and gives it back before the handler's transaction takes one.
 ///
 /// | refusal | status | `error` |
 /// |---|---|---|
@@ -62,8 +58,8 @@ use crate::{HttpError, TenantIdentity, TenantResolver};
 /// | over the key's hourly limit | 429 (with `Retry-After`) | `rate_limited` |
 #[derive(Clone)]
 pub struct ApiKeyResolver {
-    tenancy: Tenancy,
-    limiter: Arc<dyn RateLimiter>,
+    tenancy: AsyncTenancy,
+    limiter: Arc<dyn AsyncRateLimiter>,
 }
 
 impl std::fmt::Debug for ApiKeyResolver {
@@ -76,13 +72,13 @@ impl ApiKeyResolver {
     /// Verifies keys on `tenancy`, counting rate limits in this process's memory
     /// ([`MemoryRateLimiter`]).
     #[must_use]
-    pub fn new(tenancy: Tenancy) -> Self {
+    pub fn new(tenancy: AsyncTenancy) -> Self {
         Self::with_limiter(tenancy, MemoryRateLimiter::new())
     }
 
     /// Verifies keys on `tenancy`, counting rate limits with `limiter` (a
     /// [`tenancy_foundation::api_keys::PgRateLimiter`] shares the count between processes).
-    pub fn with_limiter(tenancy: Tenancy, limiter: impl RateLimiter + 'static) -> Self {
+    pub fn with_limiter(tenancy: AsyncTenancy, limiter: impl AsyncRateLimiter + 'static) -> Self {
         Self {
             tenancy,
             limiter: Arc::new(limiter),
@@ -104,18 +100,10 @@ impl TenantResolver for ApiKeyResolver {
     type Identity = VerifiedKey;
 
     async fn resolve(&self, parts: &Parts) -> Result<VerifiedKey, HttpError> {
-        let key = bearer_token(&parts.headers)?.to_owned();
-        let tenancy = self.tenancy.clone();
-        let limiter = Arc::clone(&self.limiter);
-        let verified = tokio::task::spawn_blocking(move || {
-            api_keys::verify(&tenancy, &key, limiter.as_ref())
-        })
-        .await
-        .map_err(|e| {
-            tracing::error!(target: "tenancy::http", error = %e, "api key verification did not finish");
-            HttpError::internal()
-        })?;
-        verified.map_err(HttpError::from)
+        let key = bearer_token(&parts.headers)?;
+        api_keys::verify_async(&self.tenancy, key, self.limiter.as_ref())
+            .await
+            .map_err(HttpError::from)
     }
 }
 

@@ -35,7 +35,7 @@ use tenancy_axum::foundation::{ApiKeyResolver, require_scope};
 use tenancy_axum::{HttpError, LazyTx, TenancyLayer, Tx};
 use tenancy_example_app::schema::projects;
 use tenancy_foundation::api_keys::VerifiedKey;
-use tenancy_schema::{PrincipalId, Tenancy};
+use tenancy_schema::PrincipalId;
 use uuid::Uuid;
 
 /// The scope that lets a key read projects.
@@ -111,22 +111,22 @@ pub fn routes() -> Router {
         })
 }
 
-/// The layer that resolves each request by its API key (verified on `verifier`) and opens its
-/// tenant transaction on `tenancy`.
+/// The layer that resolves each request by its API key and opens its tenant transaction, both
+/// on `tenancy`.
 #[must_use]
-pub fn layer(tenancy: AsyncTenancy, verifier: Tenancy) -> TenancyLayer<ApiKeyResolver> {
-    TenancyLayer::new(tenancy, ApiKeyResolver::new(verifier))
+pub fn layer(tenancy: AsyncTenancy) -> TenancyLayer<ApiKeyResolver> {
+    TenancyLayer::new(tenancy.clone(), ApiKeyResolver::new(tenancy))
 }
 
 /// The whole service.
-pub fn app(tenancy: AsyncTenancy, verifier: Tenancy) -> Router {
-    routes().layer(layer(tenancy, verifier))
+pub fn app(tenancy: AsyncTenancy) -> Router {
+    routes().layer(layer(tenancy))
 }
 
 /// Connects to a database the example application's migrations were applied to: the async
-/// tenancy the handlers use (`pool_size` connections) and the synchronous one API keys are
-/// verified on, both as the application login `app_url`, with `admin_url` for the context key
-/// and the audited escape hatch.
+/// tenancy the handlers and the API key checks use (`pool_size` connections), as the
+/// application login `app_url`, with `admin_url` for the context key and the audited escape
+/// hatch.
 ///
 /// The opening of each request's transaction is pipelined with its first statement
 /// ([`tenancy_async::AsyncTenancyBuilder::pipeline`]): a request that reads or writes once pays
@@ -134,25 +134,19 @@ pub fn app(tenancy: AsyncTenancy, verifier: Tenancy) -> Router {
 /// statement, with the same response.
 ///
 /// # Errors
-/// As [`tenancy_async::AsyncTenancyBuilder::build`] and [`tenancy_schema::TenancyBuilder::build`].
+/// As [`tenancy_async::AsyncTenancyBuilder::build`].
 pub async fn connect(
     app_url: &str,
     admin_url: &str,
     pool_size: u32,
-) -> Result<(AsyncTenancy, Tenancy), tenancy_schema::Error> {
-    let tenancy = AsyncTenancy::builder(app_url)
+) -> Result<AsyncTenancy, tenancy_schema::Error> {
+    AsyncTenancy::builder(app_url)
         .admin_url(admin_url)
         .config(tenancy_foundation::config())
         .max_size(pool_size)
         .pipeline(true)
         .build()
-        .await?;
-    let verifier = Tenancy::builder(app_url)
-        .admin_url(admin_url)
-        .config(tenancy_foundation::config())
-        .max_size(pool_size.div_ceil(2).max(1))
-        .build()?;
-    Ok((tenancy, verifier))
+        .await
 }
 
 /// A key with [`READ_SCOPE`]; checked before the transaction is extracted, so a refused

@@ -43,14 +43,14 @@ fn run() -> Result<(), SetupError> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let (tenancy, verifier) = tenancy_example_service::connect(&app_url, &admin_url, 8).await?;
+        let tenancy = tenancy_example_service::connect(&app_url, &admin_url, 8).await?;
         if demo_db.is_some() {
-            let verifier = verifier.clone();
-            tokio::task::spawn_blocking(move || print_demo(&verifier)).await??;
+            let (app_url, admin_url) = (app_url.clone(), admin_url.clone());
+            tokio::task::spawn_blocking(move || print_demo(&app_url, &admin_url)).await??;
         }
         let listener = tokio::net::TcpListener::bind(&addr).await?;
         println!("listening on http://{}", listener.local_addr()?);
-        axum::serve(listener, tenancy_example_service::app(tenancy, verifier))
+        axum::serve(listener, tenancy_example_service::app(tenancy))
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })
@@ -61,13 +61,19 @@ fn run() -> Result<(), SetupError> {
     Ok(())
 }
 
-/// Seeds the demo's plans and two tenants, and prints how to call the service as each.
-fn print_demo(verifier: &tenancy_schema::Tenancy) -> Result<(), SetupError> {
-    let plan = demo::seed_plans(verifier)?;
+/// Seeds the demo's plans and two tenants, and prints how to call the service as each. The
+/// foundation's control plane is synchronous: it seeds through a small pool of its own.
+fn print_demo(app_url: &str, admin_url: &str) -> Result<(), SetupError> {
+    let seeder = tenancy_schema::Tenancy::builder(app_url)
+        .admin_url(admin_url)
+        .config(tenancy_foundation::config())
+        .max_size(1)
+        .build()?;
+    let plan = demo::seed_plans(&seeder)?;
     let addr = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
     println!("demo database ready; plan `team` is {plan}");
     for email in ["ada@example.com", "bob@example.com"] {
-        let tenant = demo::seed_tenant(verifier, email, &[READ_SCOPE, WRITE_SCOPE])?;
+        let tenant = demo::seed_tenant(&seeder, email, &[READ_SCOPE, WRITE_SCOPE])?;
         println!("\n{email}: tenant {}", tenant.seeded.tenant);
         println!(
             "  curl -s -H 'Authorization: Bearer {key}' -H 'content-type: application/json' \

@@ -58,10 +58,9 @@ impl MemoryRateLimiter {
             }),
         }
     }
-}
 
-impl RateLimiter for MemoryRateLimiter {
-    fn check(&self, _tenancy: &Tenancy, request: RateLimitRequest) -> Result<()> {
+    /// Counts `request`: no database, so the sync and async limiters are this one call.
+    fn count(&self, request: RateLimitRequest) -> Result<()> {
         let now = (self.clock)();
         let start = window_start(now);
         // A panic elsewhere cannot leave a counter half-written: keep counting.
@@ -85,5 +84,22 @@ impl RateLimiter for MemoryRateLimiter {
             .into());
         }
         Ok(())
+    }
+}
+
+impl RateLimiter for MemoryRateLimiter {
+    fn check(&self, _tenancy: &Tenancy, request: RateLimitRequest) -> Result<()> {
+        self.count(request)
+    }
+}
+
+#[cfg(feature = "async")]
+impl super::rate_limit::AsyncRateLimiter for MemoryRateLimiter {
+    fn check<'a>(
+        &'a self,
+        _tenancy: &'a tenancy_async::AsyncTenancy,
+        request: RateLimitRequest,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>> {
+        Box::pin(std::future::ready(self.count(request)))
     }
 }

@@ -28,7 +28,8 @@
 //! returned once by [`issue`] and never stored. A fast hash is right here: the secret has 256
 //! bits of entropy, so a slow password hash would only add latency to every request.
 //!
-//! **Verification** ([`verify`]) runs before any tenant is known. It reads the key through
+//! **Verification** ([`verify`]; `verify_async` on an async tenancy, feature `async`, the same
+//! steps in the same order, with an `AsyncRateLimiter`) runs before any tenant is known. It reads the key through
 //! `tenancy.api_key_lookup(prefix, hash)`, a `SECURITY DEFINER` function that answers only for
 //! an exact prefix together with the SHA-256 of the key's secret (no pattern, no range, no
 //! count, and nothing for a prefix alone, which is no secret: it is shown where keys are listed
@@ -50,12 +51,18 @@ mod pg_limiter;
 mod rate_limit;
 mod revoke;
 mod verify;
+#[cfg(feature = "async")]
+mod verify_async;
 
 pub use error::ApiKeyError;
 pub use format::{KEY_TEXT_PREFIX, ParsedKey, SecretKey, parse_key};
 pub use issue::{IssuedKey, MAX_SCOPE_LEN, MAX_SCOPES, NewKeySpec, issue};
 pub use memory_limiter::MemoryRateLimiter;
 pub use pg_limiter::PgRateLimiter;
+#[cfg(feature = "async")]
+pub use rate_limit::AsyncRateLimiter;
 pub use rate_limit::{Clock, RateLimitRequest, RateLimiter};
 pub use revoke::revoke;
 pub use verify::{LAST_USED_INTERVAL, VerifiedKey, verify};
+#[cfg(feature = "async")]
+pub use verify_async::verify_async;

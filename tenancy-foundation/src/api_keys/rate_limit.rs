@@ -54,6 +54,22 @@ pub trait RateLimiter: Send + Sync {
     fn check(&self, tenancy: &Tenancy, request: RateLimitRequest) -> Result<()>;
 }
 
+/// [`RateLimiter`] for [`verify_async`](super::verify_async) (feature `async`): the same
+/// count, on an [`AsyncTenancy`](tenancy_async::AsyncTenancy). Both limiters of this crate
+/// are one.
+#[cfg(feature = "async")]
+pub trait AsyncRateLimiter: Send + Sync {
+    /// Counts `request` and accepts it, or refuses it, as [`RateLimiter::check`].
+    ///
+    /// # Errors
+    /// As [`RateLimiter::check`].
+    fn check<'a>(
+        &'a self,
+        tenancy: &'a tenancy_async::AsyncTenancy,
+        request: RateLimitRequest,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
+}
+
 /// The start of the fixed hourly window holding `now`, as Unix seconds.
 pub(super) fn window_start(now: DateTime<Utc>) -> i64 {
     now.timestamp().div_euclid(WINDOW_SECS) * WINDOW_SECS

@@ -40,11 +40,11 @@ impl VerifiedKey {
 
 /// One row of `tenancy.api_key_lookup(prefix, hash)`. No `Debug`: it holds the secret's hash.
 #[derive(QueryableByName)]
-struct LookedUpKey {
+pub(super) struct LookedUpKey {
     #[diesel(sql_type = diesel::sql_types::Uuid)]
-    tenant_id: TenantId,
+    pub(super) tenant_id: TenantId,
     #[diesel(sql_type = diesel::sql_types::Uuid)]
-    id: ApiKeyId,
+    pub(super) id: ApiKeyId,
     #[diesel(sql_type = diesel::sql_types::Uuid)]
     principal_id: PrincipalId,
     #[diesel(sql_type = Bytea)]
@@ -67,7 +67,7 @@ struct LookedUpKey {
 
 /// Maps the refusal of a tenant transaction for the key's tenant (suspended or deleted after
 /// the lookup) to the answer verification gives for it.
-fn tenant_refusal(error: Error) -> Error {
+pub(super) fn tenant_refusal(error: Error) -> Error {
     match error {
         Error::TenantSuspended(_) => ApiKeyError::TenantSuspended.into(),
         Error::TenantNotFound(_) => ApiKeyError::Unknown.into(),
@@ -99,12 +99,46 @@ pub fn verify(tenancy: &Tenancy, key_text: &str, limiter: &dyn RateLimiter) -> R
     let presented = parsed.secret_hash();
     let rows: Vec<LookedUpKey> = tenancy.system(|sys| {
         sys.load_sql(
-            diesel::sql_query("SELECT * FROM tenancy.api_key_lookup($1, $2)")
-                .into_boxed()
+            diesel::sql_query(LOOKUP_SQL)
                 .bind::<Text, _>(parsed.prefix)
-                .bind::<Bytea, _>(presented.to_vec()),
+                .bind::<Bytea, _>(presented.as_slice()),
         )
     })?;
+    let now = Utc::now();
+    let row = accept(rows, parsed.prefix, &presented, now)?;
+    if let Some(request) = rate_limited(&row) {
+        limiter
+            .check(tenancy, request)
+            .map_err(|e| rate_refusal(parsed.prefix, e))?;
+    }
+    if let Some(cutoff) = touch_due(&row, now) {
+        tenancy
+            .transaction(row.tenant_id, |tx| {
+                tx.update(api_keys::table)
+                    .filter(api_keys::id.eq(row.id))
+                    .filter(not_used_since(cutoff))
+                    .set(api_keys::last_used_at.eq(now))
+                    .execute()
+            })
+            .map_err(tenant_refusal)?;
+    }
+    Ok(row.verified())
+}
+
+/// The lookup verification starts from, on the system connection: `$1` the prefix, `$2` the
+/// SHA-256 of the presented secret. Bound where it runs, not built here: a query type without
+/// a lifetime (no `BoxedSqlQuery`) keeps the async verification's future `Send`, which an axum
+/// resolver requires.
+pub(super) const LOOKUP_SQL: &str = "SELECT * FROM tenancy.api_key_lookup($1, $2)";
+
+/// The checks between the lookup and the rate limit, in their order: the one row whose hash
+/// matches, then the tenant's deletion, revocation, expiry and the tenant's status.
+pub(super) fn accept(
+    rows: Vec<LookedUpKey>,
+    prefix: &str,
+    presented: &[u8; 32],
+    now: DateTime<Utc>,
+) -> Result<LookedUpKey> {
     // Hash and compare whether or not the prefix exists (see `secret_matches`). Prefixes are
     // unique per tenant only, so another tenant may hold a row with the same prefix (by
     // chance, or planted to block this key): every returned row is compared, and only one
@@ -115,10 +149,10 @@ pub fn verify(tenancy: &Tenancy, key_text: &str, limiter: &dyn RateLimiter) -> R
     // tenant's row came first.
     let mut matching = Vec::new();
     if rows.is_empty() {
-        let _ = hash_matches(None, &presented);
+        let _ = hash_matches(None, presented);
     }
     for row in rows {
-        if hash_matches(Some(row.secret_hash.as_slice()), &presented) {
+        if hash_matches(Some(row.secret_hash.as_slice()), presented) {
             matching.push(row);
         }
     }
@@ -128,61 +162,74 @@ pub fn verify(tenancy: &Tenancy, key_text: &str, limiter: &dyn RateLimiter) -> R
             if matching.len() > 1 {
                 tracing::warn!(
                     target: "tenancy::api_keys",
-                    prefix = parsed.prefix,
+                    prefix,
                     tenants = matching.len(),
                     "api key refused: its prefix and secret are stored in more than one tenant"
                 );
             }
-            return Err(reject(parsed.prefix, ApiKeyError::Unknown));
+            return Err(reject(prefix, ApiKeyError::Unknown));
         }
     };
     if row.tenant_deleted {
-        return Err(reject(parsed.prefix, ApiKeyError::Unknown));
+        return Err(reject(prefix, ApiKeyError::Unknown));
     }
     if row.status == ApiKeyStatus::Revoked {
-        return Err(reject(parsed.prefix, ApiKeyError::Revoked));
+        return Err(reject(prefix, ApiKeyError::Revoked));
     }
-    let now = Utc::now();
     if row.expires_at.is_some_and(|at| at <= now) {
-        return Err(reject(parsed.prefix, ApiKeyError::Expired));
+        return Err(reject(prefix, ApiKeyError::Expired));
     }
     if row.tenant_status != TenantStatus::Active {
-        return Err(reject(parsed.prefix, ApiKeyError::TenantSuspended));
+        return Err(reject(prefix, ApiKeyError::TenantSuspended));
     }
-    if let Some(limit) = row
-        .rate_limit_per_hour
+    Ok(row)
+}
+
+/// The request to count for `row`, when its key has a rate limit.
+pub(super) fn rate_limited(row: &LookedUpKey) -> Option<RateLimitRequest> {
+    row.rate_limit_per_hour
         .and_then(|l| u32::try_from(l).ok())
         .filter(|l| *l > 0)
-    {
-        let request = RateLimitRequest::new(row.tenant_id, row.id, limit);
-        limiter.check(tenancy, request).map_err(|e| {
-            let e = tenant_refusal(e);
-            match ApiKeyError::of(&e) {
-                Some(reason) => reject(parsed.prefix, reason.clone()),
-                None => e,
-            }
-        })?;
+        .map(|limit| RateLimitRequest::new(row.tenant_id, row.id, limit))
+}
+
+/// A rate limiter's refusal as verification answers it.
+pub(super) fn rate_refusal(prefix: &str, error: Error) -> Error {
+    let error = tenant_refusal(error);
+    match ApiKeyError::of(&error) {
+        Some(reason) => reject(prefix, reason.clone()),
+        None => error,
     }
+}
+
+/// The cutoff below which `last_used_at` is rewritten, when `row`'s is unset or older.
+pub(super) fn touch_due(row: &LookedUpKey, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let cutoff = now - LAST_USED_INTERVAL;
-    if row.last_used_at.is_none_or(|at| at < cutoff) {
-        tenancy
-            .transaction(row.tenant_id, |tx| {
-                tx.update(api_keys::table)
-                    .filter(api_keys::id.eq(row.id))
-                    .filter(
-                        api_keys::last_used_at
-                            .is_null()
-                            .or(api_keys::last_used_at.lt(cutoff)),
-                    )
-                    .set(api_keys::last_used_at.eq(now))
-                    .execute()
-            })
-            .map_err(tenant_refusal)?;
+    row.last_used_at
+        .is_none_or(|at| at < cutoff)
+        .then_some(cutoff)
+}
+
+/// The filter of the `last_used_at` write: it writes nothing where another request wrote a
+/// newer value meanwhile.
+pub(super) fn not_used_since(
+    cutoff: DateTime<Utc>,
+) -> diesel::dsl::Or<
+    diesel::dsl::IsNull<api_keys::last_used_at>,
+    diesel::dsl::Lt<api_keys::last_used_at, DateTime<Utc>>,
+> {
+    api_keys::last_used_at
+        .is_null()
+        .or(api_keys::last_used_at.lt(cutoff))
+}
+
+impl LookedUpKey {
+    pub(super) fn verified(self) -> VerifiedKey {
+        VerifiedKey {
+            tenant: self.tenant_id,
+            principal: self.principal_id,
+            key: self.id,
+            scopes: self.scopes.into_iter().flatten().collect(),
+        }
     }
-    Ok(VerifiedKey {
-        tenant: row.tenant_id,
-        principal: row.principal_id,
-        key: row.id,
-        scopes: row.scopes.into_iter().flatten().collect(),
-    })
 }

@@ -15,7 +15,8 @@ use axum::{Extension, Json, Router};
 use diesel::prelude::*;
 use reqwest::header::AUTHORIZATION;
 use tenancy_async::AsyncTenancy;
-use tenancy_axum::{HttpError, LazyTx, Tx};
+use tenancy_axum::foundation::ApiKeyResolver;
+use tenancy_axum::{HttpError, LazyTx, TenancyLayer, Tx};
 use tenancy_example_app::schema::projects;
 use tenancy_example_service::demo::{self, DemoDatabase, DemoTenant};
 use tenancy_example_service::{CreateProject, Project, READ_SCOPE, RenameProject, WRITE_SCOPE};
@@ -113,23 +114,38 @@ async fn serve(extra: Router, pool_size: u32) -> Server {
 
 /// [`serve`] on the database of `f`.
 async fn serve_on(f: &'static Fixture, extra: Router, pool_size: u32) -> Server {
-    let (tenancy, verifier) =
-        tenancy_example_service::connect(&f.db.app_url, &f.db.admin_url, pool_size)
-            .await
-            .expect("connect");
-    serve_with(f, extra, tenancy, verifier).await
+    let tenancy = tenancy_example_service::connect(&f.db.app_url, &f.db.admin_url, pool_size)
+        .await
+        .expect("connect");
+    serve_with(f, extra, tenancy).await
 }
 
-/// [`serve_on`] with the handlers' `tenancy` and the API keys' `verifier` given.
-async fn serve_with(
+/// [`serve_on`] with the `tenancy` of the handlers and the API key checks given.
+async fn serve_with(f: &'static Fixture, extra: Router, tenancy: AsyncTenancy) -> Server {
+    let layer = tenancy_example_service::layer(tenancy.clone());
+    serve_layered(f, extra, tenancy, layer).await
+}
+
+/// [`serve`], with the API keys checked on a pool of their own, so that the handlers' pool
+/// (`Server::tenancy`) counts only what the handlers take.
+async fn serve_keys_apart(extra: Router, pool_size: u32) -> Server {
+    let f = fixture();
+    let connect = || tenancy_example_service::connect(&f.db.app_url, &f.db.admin_url, pool_size);
+    let (tenancy, keys) = (
+        connect().await.expect("connect"),
+        connect().await.expect("connect"),
+    );
+    let layer = TenancyLayer::new(tenancy.clone(), ApiKeyResolver::new(keys));
+    serve_layered(f, extra, tenancy, layer).await
+}
+
+async fn serve_layered(
     f: &'static Fixture,
     extra: Router,
     tenancy: AsyncTenancy,
-    verifier: Tenancy,
+    layer: TenancyLayer<ApiKeyResolver>,
 ) -> Server {
-    let app = tenancy_example_service::routes()
-        .merge(extra)
-        .layer(tenancy_example_service::layer(tenancy.clone(), verifier));
+    let app = tenancy_example_service::routes().merge(extra).layer(layer);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -421,7 +437,7 @@ async fn a_handler_that_never_extracts_the_transaction_uses_no_connection() {
         "/test/whoami",
         get(|Extension(key): Extension<VerifiedKey>| async move { key.tenant.to_string() }),
     );
-    let s = serve(whoami, 2).await;
+    let s = serve_keys_apart(whoami, 2).await;
     let response = s
         .http
         .get(s.url("/test/whoami"))

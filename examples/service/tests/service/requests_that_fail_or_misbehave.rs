@@ -2,7 +2,7 @@
 //! answer 2xx after a failed statement, handlers that move the transaction into a spawned task, hostile `Authorization` headers,
 //! keys of tenants suspended or deleted while the request is in flight, concurrent requests
 //! with one key, requests cancelled at random points under load, text the database cannot
-//! store, a key verifier without a free connection, and a client trickling its body.
+//! store, a key check without a free connection, and a client trickling its body.
 
 use super::*;
 
@@ -520,38 +520,37 @@ async fn text_the_database_cannot_store_is_400_not_500() {
     s.assert_sessions_clean().await;
 }
 
-/// The API-key verifier's own (synchronous) pool has no free connection in time: 503
-/// `unavailable`, as for the handlers' pool, not a 500.
+/// The key check finds no free pooled connection in time (it shares the handlers' pool): 503
+/// `unavailable`, as for a handler's transaction, not a 500; once the connection is free the
+/// same request goes through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_free_connection_for_the_key_verifier_is_503() {
-    let ada = tenant("verifier-pool");
+async fn no_free_connection_for_the_key_check_is_503() {
+    let ada = tenant("key-check-pool");
     let f = fixture();
-    let (tenancy, _) = tenancy_example_service::connect(&f.db.app_url, &f.db.admin_url, 2)
-        .await
-        .expect("connect");
-    let verifier = Tenancy::builder(&f.db.app_url)
+    let tenancy = AsyncTenancy::builder(&f.db.app_url)
         .admin_url(&f.db.admin_url)
         .config(tenancy_foundation::config())
         .max_size(1)
         .connection_timeout(Duration::from_millis(500))
         .build()
-        .expect("verifier");
-    let s = serve_with(f, Router::new(), tenancy, verifier.clone()).await;
+        .await
+        .expect("tenancy");
+    let s = serve_with(f, Router::new(), tenancy.clone()).await;
     assert!(s.list(&ada.key).await.is_empty());
 
-    // Another user of the verifier's pool holds its one connection until told to let go.
-    let (held_tx, held) = std::sync::mpsc::channel();
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let holder = tokio::task::spawn_blocking(move || {
-        verifier.system(|_| {
-            held_tx.send(()).expect("the test waits");
-            let _ = released.recv_timeout(Duration::from_secs(30));
-            Ok::<(), tenancy_schema::Error>(())
-        })
+    // Another user of the pool holds its one connection until told to let go.
+    let (held_tx, held) = tokio::sync::oneshot::channel();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let holder = tokio::spawn(async move {
+        tenancy
+            .system(async |_| {
+                held_tx.send(()).expect("the test waits");
+                let _ = released.await;
+                Ok::<(), tenancy_schema::Error>(())
+            })
+            .await
     });
-    tokio::task::spawn_blocking(move || held.recv().expect("held"))
-        .await
-        .expect("join");
+    held.await.expect("held");
     let response = s
         .http
         .get(s.url("/projects"))
@@ -568,7 +567,7 @@ async fn no_free_connection_for_the_key_verifier_is_503() {
         "{}",
         body.message
     );
-    // The verifier's connection is free again: the next request goes through.
+    // The connection is free again: the next request goes through.
     assert!(s.list(&ada.key).await.is_empty());
 }
 
@@ -632,7 +631,7 @@ async fn a_client_trickling_a_body_holds_no_pooled_connection() {
 async fn any_id_naming_no_project_of_the_caller_gets_one_small_json_404() {
     let ada = tenant("one-404-ada");
     let bob = tenant("one-404-bob");
-    let s = serve(Router::new(), 2).await;
+    let s = serve_keys_apart(Router::new(), 2).await;
     let send = |method: reqwest::Method, path: String| {
         let request = s
             .http
