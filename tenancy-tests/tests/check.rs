@@ -4511,9 +4511,33 @@ fn a_login_that_owns_the_database_is_reported_and_refused() {
         "{:#?}",
         through.findings
     );
+    // A superuser the login can become owns it: TEN065 names the superuser, the database's
+    // ownership being the lesser of its powers, and TEN106 the ownership.
+    let superuser = format!("{role}_su");
+    conn.batch_execute(&format!(
+        "CREATE ROLE {superuser} SUPERUSER NOLOGIN; REVOKE {group} FROM {login}; \
+         ALTER DATABASE \"{database}\" OWNER TO {superuser}; GRANT {superuser} TO {login}"
+    ))
+    .unwrap();
+    let superuser_owns = report(&mut conn, &reg, &options);
+    assert!(
+        superuser_owns.findings.iter().any(|f| f.id == "TEN065"
+            && f.message.contains(&superuser)
+            && f.message.contains("a superuser")),
+        "{:#?}",
+        superuser_owns.findings
+    );
+    assert!(
+        superuser_owns
+            .findings
+            .iter()
+            .any(|f| f.id == "TEN106" && f.message.contains(&superuser)),
+        "{:#?}",
+        superuser_owns.findings
+    );
     conn.batch_execute(&format!(
         "ALTER DATABASE \"{database}\" OWNER TO CURRENT_USER; \
-         GRANT CREATE ON SCHEMA public TO pg_database_owner"
+         GRANT CREATE ON SCHEMA public TO pg_database_owner; DROP ROLE {superuser}"
     ))
     .unwrap();
     let fixed = report(&mut conn, &reg, &options);

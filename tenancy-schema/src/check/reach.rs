@@ -13,9 +13,16 @@ use super::catalog::{Catalog, ReachRow, Via};
 use super::report::Findings;
 use crate::roles::Reachable;
 
-/// TEN065: each role of [`load_reach`] but the database's owner (TEN106's).
+/// TEN065: each role of [`load_reach`] but those that skip row level security only by owning
+/// the database (TEN106's). A superuser, a `BYPASSRLS` role or a table owner that also owns
+/// the database is reported here too, by what it is: the database's ownership is the lesser
+/// of its powers.
 pub(super) fn check_reach(f: &mut Findings, catalog: &Catalog, o: &CheckOptions) {
-    for r in catalog.reach.iter().filter(|r| !r.role.owns_database) {
+    for r in catalog
+        .reach
+        .iter()
+        .filter(|r| r.problem != crate::roles::DATABASE_OWNER)
+    {
         let who = if r.login == o.app_role {
             format!("`{}`", o.app_role)
         } else {
