@@ -4427,6 +4427,63 @@ fn the_owners_of_security_definer_functions_the_application_runs_are_roles_it_ac
     .unwrap();
 }
 
+/// A login may cancel or end its own login's sessions; one that may act as
+/// pg_signal_backend may also signal every other role's but superusers', the admin path's
+/// login among them: reported as a warning (TEN115), on the member that holds the grant, and
+/// cleared once it is taken back.
+#[test]
+fn a_login_that_may_signal_other_roles_sessions_is_reported() {
+    let (db, mut conn) = fresh();
+    create_gadgets(&mut conn);
+    let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
+    let suffix = &db.database_name()[db.database_name().len() - 8..];
+    // Roles of its own stand for the application role and its login: roles are the server's,
+    // and other tests check tenancy_app's logins at the same time.
+    let role = format!("check_sig_{suffix}");
+    let login = format!("{role}_login");
+    let group = format!("{role}_group");
+    let options = CheckOptions {
+        app_role: role.clone(),
+        ..CheckOptions::default()
+    };
+    conn.batch_execute(&format!(
+        "CREATE ROLE {role} NOLOGIN; GRANT USAGE ON SCHEMA tenancy TO {role}; \
+         GRANT EXECUTE ON FUNCTION tenancy.open_session() TO {role}; \
+         CREATE ROLE {login} LOGIN PASSWORD 'sig' INHERIT; \
+         GRANT {role} TO {login}; CREATE ROLE {group} NOLOGIN; GRANT {group} TO {login}"
+    ))
+    .unwrap();
+    let clean = report(&mut conn, &reg, &options);
+    assert!(
+        clean.with_id("TEN115").next().is_none(),
+        "{:#?}",
+        clean.findings
+    );
+    conn.batch_execute(&format!("GRANT pg_signal_backend TO {group}"))
+        .unwrap();
+    let signalling = report(&mut conn, &reg, &options);
+    let finding = signalling
+        .findings
+        .iter()
+        .find(|f| f.id == "TEN115")
+        .unwrap_or_else(|| panic!("{:#?}", signalling.findings));
+    assert_eq!(finding.object, format!("role {group}"));
+    assert_eq!(finding.severity, Severity::Warning);
+    assert!(finding.hint.contains(&format!("FROM {group}")), "{finding}");
+    conn.batch_execute(&format!("REVOKE pg_signal_backend FROM {group}"))
+        .unwrap();
+    let fixed = report(&mut conn, &reg, &options);
+    assert!(
+        fixed.with_id("TEN115").next().is_none(),
+        "{:#?}",
+        fixed.findings
+    );
+    conn.batch_execute(&format!(
+        "DROP OWNED BY {role}, {login}, {group}; DROP ROLE {login}; DROP ROLE {group}; DROP ROLE {role}"
+    ))
+    .unwrap();
+}
+
 /// The owner of the database is a member of pg_database_owner, which owns schema public: a
 /// login that owns it (or can become its owner) may drop every tenant table there and create
 /// its own in its place, whatever else was revoked from it. `tenancy check` reports it

@@ -571,6 +571,12 @@ pub const LINTS: &[(&str, Severity, Section, &str)] = &[
         "the application's sessions may run a function in C or `internal` that no extension installed and PostgreSQL did not ship: a new name for native code (contrib's page readers, file readers and writers) without the grants that guard it",
     ),
     (
+        "TEN115",
+        Severity::Warning,
+        Section::Isolation,
+        "the application's sessions may act as pg_signal_backend: its raw SQL may cancel or end the sessions of other roles (the admin path's login among them), not only its own login's",
+    ),
+    (
         "CIT001",
         Severity::Warning,
         Section::Citus,

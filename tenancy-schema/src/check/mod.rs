@@ -83,6 +83,7 @@ mod shared_sequences;
 mod shared_writes;
 mod shipped_objects;
 mod side_channels;
+mod signal_backends;
 mod statement_statistics;
 mod tables;
 mod toast;

@@ -308,7 +308,7 @@ fn check_tenant_tables(
 /// The rules that read grants, settings and objects beyond the tables and roles: default
 /// privileges, PUBLIC's grants on tenant tables, setting defaults, publications and
 /// subscriptions, large objects, foreign-data wrappers, languages, native functions outside
-/// extensions, CREATEDB, the contrib
+/// extensions, CREATEDB, `pg_signal_backend`, the contrib
 /// extensions that read pages, pg_stat_statements, the server's other databases the
 /// application may connect to.
 fn check_grants_and_settings(
@@ -328,6 +328,7 @@ fn check_grants_and_settings(
     super::languages::check_languages(f, conn, catalog, options)?;
     super::native_code::check_native_code(f, conn, catalog, options)?;
     super::create_database::check_create_database(f, conn, catalog, options)?;
+    super::signal_backends::check_signal_backends(f, conn, catalog, options)?;
     super::page_inspection::check_page_inspection(f, conn, catalog, options)?;
     super::statement_statistics::check_statement_statistics(f, conn, catalog, options)?;
     super::other_databases::check_other_databases(f, conn, catalog, options)?;
