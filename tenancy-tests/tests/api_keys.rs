@@ -593,97 +593,92 @@ fn suspended_and_deleted_tenants() {
 #[test]
 fn the_lookup_cannot_enumerate_keys() {
     common::fixture();
-    for verifier in Verifier::both() {
-        let tenancy = common::tenancy(2);
-        let limiter = MemoryRateLimiter::new();
-        let a = new_tenant(&tenancy, "enum-a");
-        let b = new_tenant(&tenancy, "enum-b");
-        let key_a = issue(&tenancy, &a, spec(&a).rate_limit_per_hour(10));
-        let key_b = issue(&tenancy, &b, spec(&b));
-        verifier
-            .verify(key_a.key.expose_secret(), &PgRateLimiter::new())
-            .expect("a");
-        verifier
-            .verify(key_b.key.expose_secret(), &limiter)
-            .expect("b");
+    let tenancy = common::tenancy(2);
+    let limiter = MemoryRateLimiter::new();
+    let a = new_tenant(&tenancy, "enum-a");
+    let b = new_tenant(&tenancy, "enum-b");
+    let key_a = issue(&tenancy, &a, spec(&a).rate_limit_per_hour(10));
+    let key_b = issue(&tenancy, &b, spec(&b));
+    api_keys::verify(&tenancy, key_a.key.expose_secret(), &PgRateLimiter::new()).expect("a");
+    api_keys::verify(&tenancy, key_b.key.expose_secret(), &limiter).expect("b");
 
-        let patterns = [
-            "%".to_owned(),
-            String::new(),
-            "_".repeat(16),
-            ".*".to_owned(),
-            format!("{}%", &key_a.prefix[..8]),
-            key_a.prefix[..8].to_owned(),
-            key_a.prefix.to_uppercase(),
-            format!("{} ", key_a.prefix),
-            format!("{}' OR true --", key_a.prefix),
-        ];
-        let probe = |sql_conn: &mut dyn FnMut(&str, Option<&str>) -> i64| {
-            let mut found = 0;
-            for pattern in &patterns {
-                found += sql_conn(
-                    "SELECT tenant_id FROM tenancy.api_key_lookup($1, sha256(''))",
-                    Some(pattern),
-                );
-            }
+    let patterns = [
+        "%".to_owned(),
+        String::new(),
+        "_".repeat(16),
+        ".*".to_owned(),
+        format!("{}%", &key_a.prefix[..8]),
+        key_a.prefix[..8].to_owned(),
+        key_a.prefix.to_uppercase(),
+        format!("{} ", key_a.prefix),
+        format!("{}' OR true --", key_a.prefix),
+    ];
+    let probe = |sql_conn: &mut dyn FnMut(&str, Option<&str>) -> i64| {
+        let mut found = 0;
+        for pattern in &patterns {
             found += sql_conn(
-                "SELECT tenant_id FROM tenancy.api_key_lookup(NULL, NULL)",
-                None,
+                "SELECT tenant_id FROM tenancy.api_key_lookup($1, sha256(''))",
+                Some(pattern),
             );
-            // The exact prefix, without the secret's hash: a prefix is no secret (it is shown
-            // where keys are listed, and travels in logs), and alone it finds nothing.
-            found += sql_conn(
-                "SELECT tenant_id FROM tenancy.api_key_lookup($1, NULL)",
-                Some(key_a.prefix.as_str()),
-            );
-            found += sql_conn(
-                "SELECT tenant_id FROM tenancy.api_key_lookup($1, sha256(convert_to($1, 'UTF8')))",
-                Some(key_a.prefix.as_str()),
-            );
-            found
-        };
+        }
+        found += sql_conn(
+            "SELECT tenant_id FROM tenancy.api_key_lookup(NULL, NULL)",
+            None,
+        );
+        // The exact prefix, without the secret's hash: a prefix is no secret (it is shown
+        // where keys are listed, and travels in logs), and alone it finds nothing.
+        found += sql_conn(
+            "SELECT tenant_id FROM tenancy.api_key_lookup($1, NULL)",
+            Some(key_a.prefix.as_str()),
+        );
+        found += sql_conn(
+            "SELECT tenant_id FROM tenancy.api_key_lookup($1, sha256(convert_to($1, 'UTF8')))",
+            Some(key_a.prefix.as_str()),
+        );
+        found
+    };
 
-        // Through the system connection (no tenant set).
-        let (sys_found, sys_counts) = tenancy
-            .system(|sys| {
-                let mut run = |sql: &str, arg: Option<&str>| -> i64 {
-                    let query = diesel::sql_query(sql).into_boxed();
-                    let query = match arg {
-                        Some(arg) => query.bind::<Text, _>(arg.to_owned()),
-                        None => query,
-                    };
-                    let rows: Vec<LookupRow> = sys.load_sql(query).expect("lookup");
-                    i64::try_from(rows.len()).unwrap_or(i64::MAX)
+    // Through the system connection (no tenant set).
+    let (sys_found, sys_counts) = tenancy
+        .system(|sys| {
+            let mut run = |sql: &str, arg: Option<&str>| -> i64 {
+                let query = diesel::sql_query(sql).into_boxed();
+                let query = match arg {
+                    Some(arg) => query.bind::<Text, _>(arg.to_owned()),
+                    None => query,
                 };
-                let found = probe(&mut run);
-                // The key tables are tenant tables: raw SQL naming them is refused here.
-                let mut refused = Vec::new();
-                for table in ["api_keys", "api_key_usage"] {
-                    let r = sys.load_sql::<_, Count>(diesel::sql_query(format!(
-                        "SELECT count(*) AS n FROM {table}"
-                    )));
-                    refused.push(matches!(
-                        r,
-                        Err(Error::UnsafeSql(
-                            tenancy_schema::SqlTextError::TenantTableOnSystemConnection(_)
-                        ))
-                    ));
-                }
-                Ok::<_, Error>((found, refused))
-            })
-            .expect("system probes");
-        assert_eq!(
-            sys_found, 0,
-            "no pattern, partial or NULL prefix answers, nor the exact one without its secret's hash"
-        );
-        assert_eq!(
-            sys_counts,
-            [true, true],
-            "the system connection refuses raw SQL on the key tables"
-        );
+                let rows: Vec<LookupRow> = sys.load_sql(query).expect("lookup");
+                i64::try_from(rows.len()).unwrap_or(i64::MAX)
+            };
+            let found = probe(&mut run);
+            // The key tables are tenant tables: raw SQL naming them is refused here.
+            let mut refused = Vec::new();
+            for table in ["api_keys", "api_key_usage"] {
+                let r = sys.load_sql::<_, Count>(diesel::sql_query(format!(
+                    "SELECT count(*) AS n FROM {table}"
+                )));
+                refused.push(matches!(
+                    r,
+                    Err(Error::UnsafeSql(
+                        tenancy_schema::SqlTextError::TenantTableOnSystemConnection(_)
+                    ))
+                ));
+            }
+            Ok::<_, Error>((found, refused))
+        })
+        .expect("system probes");
+    assert_eq!(
+        sys_found, 0,
+        "no pattern, partial or NULL prefix answers, nor the exact one without its secret's hash"
+    );
+    assert_eq!(
+        sys_counts,
+        [true, true],
+        "the system connection refuses raw SQL on the key tables"
+    );
 
-        // Through tenant B's transaction.
-        let (b_found, b_counts) = tenancy
+    // Through tenant B's transaction.
+    let (b_found, b_counts) = tenancy
         .transaction(b.tenant, |tx| {
             let mut run = |sql: &str, arg: Option<&str>| -> i64 {
                 let query = diesel::sql_query(sql).into_boxed();
@@ -707,20 +702,20 @@ fn the_lookup_cannot_enumerate_keys() {
             Ok::<_, Error>((found, counts))
         })
         .expect("tenant b probes");
-        assert_eq!(b_found, 0);
-        assert_eq!(b_counts, [1, 0, 0], "tenant b sees its own key only");
+    assert_eq!(b_found, 0);
+    assert_eq!(b_counts, [1, 0, 0], "tenant b sees its own key only");
 
-        // The exact prefix with the hash of the key's secret does answer (that is what
-        // verification needs), so the probes above were not vacuous: with the hash only, never
-        // the secret.
-        let secret = key_a
-            .key
-            .expose_secret()
-            .rsplit('_')
-            .next()
-            .expect("tk_<prefix>_<secret>")
-            .to_owned();
-        let exact: Vec<LookupRow> = tenancy
+    // The exact prefix with the hash of the key's secret does answer (that is what
+    // verification needs), so the probes above were not vacuous: with the hash only, never
+    // the secret.
+    let secret = key_a
+        .key
+        .expose_secret()
+        .rsplit('_')
+        .next()
+        .expect("tk_<prefix>_<secret>")
+        .to_owned();
+    let exact: Vec<LookupRow> = tenancy
         .system(|sys| {
             sys.load_sql(
                 diesel::sql_query(
@@ -732,9 +727,8 @@ fn the_lookup_cannot_enumerate_keys() {
             )
         })
         .expect("exact lookup");
-        assert_eq!(exact.len(), 1);
-        assert_eq!(exact[0].tenant_id, *a.tenant.as_uuid());
-    }
+    assert_eq!(exact.len(), 1);
+    assert_eq!(exact[0].tenant_id, *a.tenant.as_uuid());
 }
 
 #[test]

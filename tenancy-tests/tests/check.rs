@@ -4427,6 +4427,44 @@ fn the_owners_of_security_definer_functions_the_application_runs_are_roles_it_ac
     .unwrap();
 }
 
+/// Roles of a test's own standing for the application role (`check_<tag>_<db suffix>`, with
+/// what a pool's connections run, `tenancy.open_session()`), a login of it
+/// (`<role>_login`, password `<tag>`) and a group the login is not yet a member of
+/// (`<role>_group`): roles are the server's, and other tests check tenancy_app's logins at the
+/// same time.
+struct StandIn {
+    role: String,
+    login: String,
+    group: String,
+    options: CheckOptions,
+}
+
+impl StandIn {
+    fn create(db: &TestDatabase, conn: &mut PgConnection, tag: &str) -> StandIn {
+        let suffix = &db.database_name()[db.database_name().len() - 8..];
+        let role = format!("check_{tag}_{suffix}");
+        let login = format!("{role}_login");
+        let group = format!("{role}_group");
+        conn.batch_execute(&format!(
+            "CREATE ROLE {role} NOLOGIN; GRANT USAGE ON SCHEMA tenancy TO {role}; \
+             GRANT EXECUTE ON FUNCTION tenancy.open_session() TO {role}; \
+             CREATE ROLE {login} LOGIN PASSWORD '{tag}' INHERIT; \
+             GRANT {role} TO {login}; CREATE ROLE {group} NOLOGIN"
+        ))
+        .unwrap();
+        let options = CheckOptions {
+            app_role: role.clone(),
+            ..CheckOptions::default()
+        };
+        StandIn {
+            role,
+            login,
+            group,
+            options,
+        }
+    }
+}
+
 /// A login may cancel or end its own login's sessions; one that may act as
 /// pg_signal_backend may also signal every other role's but superusers', the admin path's
 /// login among them: reported as a warning (TEN115), on the member that holds the grant, and
@@ -4436,23 +4474,14 @@ fn a_login_that_may_signal_other_roles_sessions_is_reported() {
     let (db, mut conn) = fresh();
     create_gadgets(&mut conn);
     let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
-    let suffix = &db.database_name()[db.database_name().len() - 8..];
-    // Roles of its own stand for the application role and its login: roles are the server's,
-    // and other tests check tenancy_app's logins at the same time.
-    let role = format!("check_sig_{suffix}");
-    let login = format!("{role}_login");
-    let group = format!("{role}_group");
-    let options = CheckOptions {
-        app_role: role.clone(),
-        ..CheckOptions::default()
-    };
-    conn.batch_execute(&format!(
-        "CREATE ROLE {role} NOLOGIN; GRANT USAGE ON SCHEMA tenancy TO {role}; \
-         GRANT EXECUTE ON FUNCTION tenancy.open_session() TO {role}; \
-         CREATE ROLE {login} LOGIN PASSWORD 'sig' INHERIT; \
-         GRANT {role} TO {login}; CREATE ROLE {group} NOLOGIN; GRANT {group} TO {login}"
-    ))
-    .unwrap();
+    let StandIn {
+        role,
+        login,
+        group,
+        options,
+    } = StandIn::create(&db, &mut conn, "sig");
+    conn.batch_execute(&format!("GRANT {group} TO {login}"))
+        .unwrap();
     let clean = report(&mut conn, &reg, &options);
     assert!(
         clean.with_id("TEN115").next().is_none(),
@@ -4493,25 +4522,13 @@ fn a_login_that_owns_the_database_is_reported_and_refused() {
     let (db, mut conn) = fresh();
     create_gadgets(&mut conn);
     let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
-    let suffix = &db.database_name()[db.database_name().len() - 8..];
-    // A role of its own stands for the application role, with what a pool's connections run
-    // (tenancy.open_session()): roles are the server's, and other tests check tenancy_app's
-    // logins at the same time.
-    let role = format!("check_dbo_{suffix}");
-    let login = format!("{role}_login");
-    let group = format!("{role}_group");
-    let options = CheckOptions {
-        app_role: role.clone(),
-        ..CheckOptions::default()
-    };
+    let StandIn {
+        role,
+        login,
+        group,
+        options,
+    } = StandIn::create(&db, &mut conn, "dbo");
     let database = db.database_name().to_owned();
-    conn.batch_execute(&format!(
-        "CREATE ROLE {role} NOLOGIN; GRANT USAGE ON SCHEMA tenancy TO {role}; \
-         GRANT EXECUTE ON FUNCTION tenancy.open_session() TO {role}; \
-         CREATE ROLE {login} LOGIN PASSWORD 'dbo' INHERIT; \
-         GRANT {role} TO {login}; CREATE ROLE {group} NOLOGIN"
-    ))
-    .unwrap();
     let clean = report(&mut conn, &reg, &options);
     assert!(
         clean.with_id("TEN106").next().is_none(),
