@@ -99,7 +99,7 @@ impl super::rate_limit::AsyncRateLimiter for MemoryRateLimiter {
         &'a self,
         _tenancy: &'a tenancy_async::AsyncTenancy,
         request: RateLimitRequest,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>> {
+    ) -> super::rate_limit::CheckFuture<'a> {
         Box::pin(std::future::ready(self.count(request)))
     }
 }

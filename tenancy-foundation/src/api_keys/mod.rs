@@ -28,15 +28,15 @@
 //! returned once by [`issue`] and never stored. A fast hash is right here: the secret has 256
 //! bits of entropy, so a slow password hash would only add latency to every request.
 //!
-//! **Verification** ([`verify`]; `verify_async` on an async tenancy, feature `async`, the same
-//! steps in the same order, with an `AsyncRateLimiter`) runs before any tenant is known. It reads the key through
-//! `tenancy.api_key_lookup(prefix, hash)`, a `SECURITY DEFINER` function that answers only for
-//! an exact prefix together with the SHA-256 of the key's secret (no pattern, no range, no
-//! count, and nothing for a prefix alone, which is no secret: it is shown where keys are listed
-//! and travels in logs), so the application role can neither list other tenants' keys nor read
-//! one whose prefix it learned. The presented secret's hash is compared again in constant time
-//! with each stored one returned, and with a dummy hash when none is, so the work done in the
-//! process does not depend on whether the key exists.
+//! **Verification** ([`verify`]; `verify_async` on an async tenancy, feature `async`, the
+//! same steps in the same order, with an `AsyncRateLimiter`) runs before any tenant is known.
+//! It reads the key through `tenancy.api_key_lookup(prefix, hash)`, a `SECURITY DEFINER`
+//! function that answers only for an exact prefix together with the SHA-256 of the key's
+//! secret (no pattern, no range, no count, and nothing for a prefix alone, which is no secret:
+//! it is shown where keys are listed and travels in logs), so the application role can neither
+//! list other tenants' keys nor read one whose prefix it learned. The presented secret's hash
+//! is compared again in constant time with each stored one returned, and with a dummy hash
+//! when none is, so the work done in the process does not depend on whether the key exists.
 //!
 //! **`last_used_at`** is written at most once per [`LAST_USED_INTERVAL`] per key, not on every
 //! request. **Rate limits** (`rate_limit_per_hour`) are counted by a [`RateLimiter`]:
@@ -60,7 +60,7 @@ pub use issue::{IssuedKey, MAX_SCOPE_LEN, MAX_SCOPES, NewKeySpec, issue};
 pub use memory_limiter::MemoryRateLimiter;
 pub use pg_limiter::PgRateLimiter;
 #[cfg(feature = "async")]
-pub use rate_limit::AsyncRateLimiter;
+pub use rate_limit::{AsyncRateLimiter, CheckFuture};
 pub use rate_limit::{Clock, RateLimitRequest, RateLimiter};
 pub use revoke::revoke;
 pub use verify::{LAST_USED_INTERVAL, VerifiedKey, verify};

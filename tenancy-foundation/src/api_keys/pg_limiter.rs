@@ -13,7 +13,7 @@ use super::error::{ApiKeyError, invalid};
 use super::rate_limit::{
     Clock, RateLimitRequest, RateLimiter, retry_after, system_clock, window_start,
 };
-use crate::{ApiKeyId, Error, Result, Tenancy};
+use crate::{Error, Result, Tenancy};
 
 /// Fixed hourly windows counted in the `api_key_usage` table, in a tenant transaction of the
 /// key's tenant: one `INSERT … ON CONFLICT … DO UPDATE … RETURNING` per request, so every
@@ -67,7 +67,7 @@ impl PgRateLimiter {
             now,
             start,
             start_at,
-            key: request.key,
+            request,
         })
     }
 }
@@ -89,14 +89,14 @@ struct Window {
     now: DateTime<Utc>,
     start: i64,
     start_at: DateTime<Utc>,
-    key: ApiKeyId,
+    request: RateLimitRequest,
 }
 
 impl Window {
     fn statement(self, sql: &'static str) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
         diesel::sql_query(sql)
             .into_boxed()
-            .bind::<diesel::sql_types::Uuid, _>(self.key)
+            .bind::<diesel::sql_types::Uuid, _>(self.request.key)
             .bind::<Timestamptz, _>(self.start_at)
     }
 
@@ -105,9 +105,9 @@ impl Window {
         rows.first().map_or(1, |r| r.requests)
     }
 
-    /// Accepts `requests` within `request`'s limit, or refuses until the window's end.
-    fn verdict(self, requests: i32, request: RateLimitRequest) -> Result<()> {
-        if u32::try_from(requests).unwrap_or(u32::MAX) > request.limit_per_hour {
+    /// Accepts `requests` within the request's limit, or refuses until the window's end.
+    fn verdict(self, requests: i32) -> Result<()> {
+        if u32::try_from(requests).unwrap_or(u32::MAX) > self.request.limit_per_hour {
             return Err(ApiKeyError::RateLimited {
                 retry_after_secs: retry_after(self.start, self.now),
             }
@@ -127,7 +127,7 @@ impl RateLimiter for PgRateLimiter {
             }
             Ok::<_, Error>(requests)
         })?;
-        window.verdict(requests, request)
+        window.verdict(requests)
     }
 }
 
@@ -137,7 +137,7 @@ impl super::rate_limit::AsyncRateLimiter for PgRateLimiter {
         &'a self,
         tenancy: &'a tenancy_async::AsyncTenancy,
         request: RateLimitRequest,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>> {
+    ) -> super::rate_limit::CheckFuture<'a> {
         Box::pin(async move {
             let window = self.window(request)?;
             let requests = tenancy
@@ -150,7 +150,7 @@ impl super::rate_limit::AsyncRateLimiter for PgRateLimiter {
                     Ok::<_, Error>(requests)
                 })
                 .await?;
-            window.verdict(requests, request)
+            window.verdict(requests)
         })
     }
 }

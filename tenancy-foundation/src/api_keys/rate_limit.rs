@@ -54,6 +54,11 @@ pub trait RateLimiter: Send + Sync {
     fn check(&self, tenancy: &Tenancy, request: RateLimitRequest) -> Result<()>;
 }
 
+/// The future an [`AsyncRateLimiter::check`] returns (boxed, as the trait is used as a
+/// `dyn` object).
+#[cfg(feature = "async")]
+pub type CheckFuture<'a> = std::pin::Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
+
 /// [`RateLimiter`] for [`verify_async`](super::verify_async) (feature `async`): the same
 /// count, on an [`AsyncTenancy`](tenancy_async::AsyncTenancy). Both limiters of this crate
 /// are one.
@@ -67,7 +72,7 @@ pub trait AsyncRateLimiter: Send + Sync {
         &'a self,
         tenancy: &'a tenancy_async::AsyncTenancy,
         request: RateLimitRequest,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
+    ) -> CheckFuture<'a>;
 }
 
 /// The start of the fixed hourly window holding `now`, as Unix seconds.

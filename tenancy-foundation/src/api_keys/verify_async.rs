@@ -2,6 +2,7 @@
 //! [`verify`](super::verify) takes (`verify.rs`), awaited where that one blocks.
 
 use chrono::Utc;
+use diesel::ExpressionMethods as _;
 use diesel::sql_types::{Bytea, Text};
 use tenancy_async::AsyncTenancy;
 
@@ -58,7 +59,6 @@ pub async fn verify_async(
             .map_err(|e| rate_refusal(parsed.prefix, e))?;
     }
     if let Some(cutoff) = touch_due(&row, now) {
-        use diesel::ExpressionMethods as _;
         tenancy
             .transaction(row.tenant_id, async |tx| {
                 tx.update(api_keys::table)
