@@ -189,9 +189,10 @@ refuse_session_change(const char *what)
 }
 
 /*
- * Whether any setting was changed in the transaction (has a stack entry): at almost every
- * commit none was. One load per setting and no branch, so that the loads overlap; only when
- * one was does guard_session look at each setting by name.
+ * Whether any setting was changed in the transaction (has a stack entry), asked only of a
+ * transaction that may have changed one (settings_watch.c). One load per setting and no
+ * branch, so that the loads overlap; only when one was does guard_session look at each
+ * setting by name.
  */
 static bool
 any_setting_changed(struct config_generic **vars, int count)
@@ -238,6 +239,9 @@ guard_session(XactEvent event, void *arg)
 	Oid			temp_namespace;
 	Oid			temp_toast_namespace;
 
+	/* The watch starts again with each transaction, session or not. */
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE)
+		settings_watch_reset();
 	if (!have_session)
 		return;
 
@@ -262,14 +266,17 @@ guard_session(XactEvent event, void *arg)
 		ResetSequenceCaches();
 	if (event != XACT_EVENT_PRE_COMMIT && event != XACT_EVENT_PRE_PREPARE)
 		return;
+	if (settings_may_have_changed())
+	{
 #if PG_VERSION_NUM >= 160000
-	vars = get_guc_variables(&count);
+		vars = get_guc_variables(&count);
 #else
-	vars = get_guc_variables();
-	count = GetNumConfigOptions();
+		vars = get_guc_variables();
+		count = GetNumConfigOptions();
 #endif
-	if (any_setting_changed(vars, count))
-		refuse_changed_settings(vars, count);
+		if (any_setting_changed(vars, count))
+			refuse_changed_settings(vars, count);
+	}
 	GetTempNamespaceState(&temp_namespace, &temp_toast_namespace);
 	if (OidIsValid(temp_namespace))
 		refuse_session_change("its temporary schema (temporary tables)");
@@ -379,6 +386,7 @@ guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	int			entry_len;
 	const char *before;
 
+	settings_watch_utility(pstmt->utilityStmt);
 	if (entry_refused)
 	{
 		if (!IsA(pstmt->utilityStmt, TransactionStmt) ||
@@ -697,6 +705,7 @@ _PG_init(void)
 	previous_planner = planner_hook;
 	planner_hook = guard_planner;
 	status_init();
+	settings_watch_init();
 }
 
 static void

@@ -1020,15 +1020,42 @@ fn the_context_lives_for_one_transaction_and_settings_do_not_move_it() {
     conn.batch_execute("COMMIT").unwrap();
 }
 
+/// Every way SQL on the application's login reaches `set_config` other than calling it by
+/// name: the guard looks at the settings only after a transaction that may have changed one,
+/// so each of these must count as one.
+const SET_CONFIG_AROUND: &str = r"
+CREATE SCHEMA IF NOT EXISTS zz_settings;
+GRANT USAGE ON SCHEMA zz_settings TO PUBLIC;
+CREATE OR REPLACE FUNCTION zz_settings.in_plpgsql() RETURNS void LANGUAGE plpgsql AS
+  $$BEGIN PERFORM set_config('search_path', 'pg_catalog', false); END$$;
+CREATE OR REPLACE FUNCTION zz_settings.in_sql() RETURNS text LANGUAGE sql AS
+  $$SELECT set_config('search_path', 'pg_catalog', false)$$;
+CREATE OR REPLACE FUNCTION zz_settings.folded() RETURNS text LANGUAGE plpgsql IMMUTABLE AS
+  $$BEGIN RETURN set_config('search_path', 'pg_catalog', false); END$$;
+CREATE OR REPLACE FUNCTION zz_settings.set_statement() RETURNS void LANGUAGE plpgsql AS
+  $$BEGIN SET search_path = pg_catalog; END$$;
+CREATE OR REPLACE AGGREGATE zz_settings.setting(text, boolean)
+  (SFUNC = pg_catalog.set_config, STYPE = text, INITCOND = 'search_path');
+";
+
 #[test]
 fn a_native_connection_cannot_commit_a_session_level_change() {
     if !native() {
         return;
     }
     let (a, _) = Rls::OnNative.two_tenants();
+    Rls::OnNative.owner().batch_execute(SET_CONFIG_AROUND).unwrap();
     let t = Rls::OnNative.tenancy(1);
     for change in [
         &["SET search_path = public, pg_catalog"][..],
+        &["UPDATE pg_settings SET setting = 'pg_catalog' WHERE name = 'search_path'"],
+        &["SELECT * FROM set_config('search_path', 'pg_catalog', false)"],
+        &["SELECT zz_settings.in_plpgsql()"],
+        &["SELECT zz_settings.in_sql()"],
+        &["SELECT zz_settings.folded()"],
+        &["SELECT zz_settings.set_statement()"],
+        &["SELECT zz_settings.setting('pg_catalog', false)"],
+        &["SELECT zz_settings.setting('pg_catalog', false) OVER ()"],
         &["SET SESSION statement_timeout = '1h'"],
         &["SELECT set_config('tenancy.tenant_id', '00000000-0000-0000-0000-000000000001', false)"],
         &["SELECT set_config('app.anything', 'x', false)"],

@@ -1,0 +1,165 @@
+/*
+ * Which transactions may have changed a setting: the session guard (guard_session) looks at
+ * every setting at commit only for those.
+ *
+ * Looking costs one load per setting from a struct of its own, several hundred cache lines,
+ * at every commit, which profiles showed as the guard's whole cost. A setting changes only
+ * through two doors: a utility statement (SET, RESET, SET ROLE, SET SESSION AUTHORIZATION,
+ * DISCARD, LOAD, and the ones that run SQL: DO, CALL; PL/pgSQL's SET and EXECUTE reach
+ * ProcessUtility through SPI too), or set_config(), whose every caller (an expression, a
+ * function in FROM, an aggregate's or window's transition, the fast-path protocol, a
+ * constant folded by the planner, the pg_settings update rule) is checked for the EXECUTE
+ * privilege, and named to the object access hook, before it runs. Functions that restore
+ * what they set (a function's SET clause, the foreign-data wrappers, extension scripts) need
+ * no look. C code may call the settings API directly: a C function of the built-ins is
+ * set_config itself; one installed later, other than this extension's own, counts as a
+ * change, as does loading this library in the middle of a transaction (what ran before it
+ * went unseen).
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/transam.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_language.h"
+#include "catalog/pg_proc.h"
+#include "nodes/parsenodes.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "tenancy_context.h"
+
+/* Whether the transaction may have changed a setting; the library loads with it set. */
+static bool may_have_changed = true;
+
+static object_access_hook_type previous_object_access = NULL;
+
+/* Per function installed after initdb: whether calling it counts as a change. */
+typedef struct FunctionVerdict
+{
+	Oid			fn;				/* hash key */
+	bool		counts;
+} FunctionVerdict;
+
+static HTAB *verdicts = NULL;
+
+/*
+ * Set by the invalidation callback, which may run inside a catalog lookup below: the table
+ * is dropped at the next look, never under one.
+ */
+static bool verdicts_stale = false;
+
+static bool
+is_own_library(HeapTuple tuple)
+{
+	bool		isnull;
+	Datum		probin = SysCacheGetAttr(PROCOID, tuple, Anum_pg_proc_probin, &isnull);
+	char	   *path;
+	bool		own;
+
+	if (isnull)
+		return false;
+	path = TextDatumGetCString(probin);
+	own = strcmp(path, "$libdir/tenancy_context") == 0;
+	pfree(path);
+	return own;
+}
+
+/* A function installed after initdb counts when it is native code other than this library's. */
+static bool
+installed_function_counts(Oid fn)
+{
+	FunctionVerdict *entry;
+	HeapTuple	tuple;
+	bool		found;
+	bool		counts;
+
+	if (verdicts_stale && verdicts != NULL)
+	{
+		hash_destroy(verdicts);
+		verdicts = NULL;
+	}
+	verdicts_stale = false;
+	if (verdicts == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(FunctionVerdict);
+		ctl.hcxt = TopMemoryContext;
+		verdicts = hash_create("tenancy setting changers", 64, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(verdicts, &fn, HASH_FIND, NULL);
+	if (entry != NULL)
+		return entry->counts;
+	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	if (!HeapTupleIsValid(tuple))
+		return true;
+	{
+		Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tuple);
+
+		counts = proc->prolang == INTERNALlanguageId ||
+			(proc->prolang == ClanguageId && !is_own_library(tuple));
+	}
+	ReleaseSysCache(tuple);
+	entry = hash_search(verdicts, &fn, HASH_ENTER, &found);
+	entry->counts = counts;
+	return counts;
+}
+
+static void
+watch_function_execute(ObjectAccessType access, Oid classId, Oid objectId, int subId,
+					   void *arg)
+{
+	if (previous_object_access != NULL)
+		previous_object_access(access, classId, objectId, subId, arg);
+	if (access != OAT_FUNCTION_EXECUTE || may_have_changed)
+		return;
+	if (objectId == F_SET_CONFIG ||
+		(objectId >= FirstNormalObjectId && installed_function_counts(objectId)))
+		may_have_changed = true;
+}
+
+/* A function replaced or dropped may be another kind of code now: judge each again. */
+static void
+functions_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	verdicts_stale = true;
+}
+
+void
+settings_watch_init(void)
+{
+	previous_object_access = object_access_hook;
+	object_access_hook = watch_function_execute;
+	CacheRegisterSyscacheCallback(PROCOID, functions_changed, (Datum) 0);
+}
+
+/*
+ * Every utility statement counts but the transaction statements, whose own settings
+ * (isolation, access mode) last for the transaction only.
+ */
+void
+settings_watch_utility(Node *stmt)
+{
+	if (!IsA(stmt, TransactionStmt))
+		may_have_changed = true;
+}
+
+bool
+settings_may_have_changed(void)
+{
+	return may_have_changed;
+}
+
+/* The transaction ended: what it changed was committed past the guard, or rolled back. */
+void
+settings_watch_reset(void)
+{
+	may_have_changed = false;
+}
