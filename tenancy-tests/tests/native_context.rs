@@ -1044,7 +1044,10 @@ fn a_native_connection_cannot_commit_a_session_level_change() {
         return;
     }
     let (a, _) = Rls::OnNative.two_tenants();
-    Rls::OnNative.owner().batch_execute(SET_CONFIG_AROUND).unwrap();
+    Rls::OnNative
+        .owner()
+        .batch_execute(SET_CONFIG_AROUND)
+        .unwrap();
     let t = Rls::OnNative.tenancy(1);
     for change in [
         &["SET search_path = public, pg_catalog"][..],
