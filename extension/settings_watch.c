@@ -14,7 +14,9 @@
  * no look. C code may call the settings API directly: a C function of the built-ins is
  * set_config itself; one installed later, other than this extension's own, counts as a
  * change, as does loading this library in the middle of a transaction (what ran before it
- * went unseen).
+ * went unseen). Native code the server calls outside an expression (a trigger function, a
+ * type's input or output, an operator class's support) is set up without the hook: the watch
+ * trusts what a superuser installed, as SQL on the application's login cannot install any.
  */
 #include "postgres.h"
 
