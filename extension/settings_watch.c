@@ -28,9 +28,6 @@
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "utils/hsearch.h"
-#include "utils/inval.h"
-#include "utils/memutils.h"
 #include "utils/syscache.h"
 
 #include "tenancy_context.h"
@@ -40,77 +37,39 @@ static bool may_have_changed = true;
 
 static object_access_hook_type previous_object_access = NULL;
 
-/* Per function installed after initdb: whether calling it counts as a change. */
-typedef struct FunctionVerdict
-{
-	Oid			fn;				/* hash key */
-	bool		counts;
-} FunctionVerdict;
-
-static HTAB *verdicts = NULL;
-
-/*
- * Set by the invalidation callback, which may run inside a catalog lookup below: the table
- * is dropped at the next look, never under one.
- */
-static bool verdicts_stale = false;
-
+/* Whether the function's library is this extension's own (probin compared in place). */
 static bool
 is_own_library(HeapTuple tuple)
 {
+	static const char own[] = "$libdir/tenancy_context";
 	bool		isnull;
 	Datum		probin = SysCacheGetAttr(PROCOID, tuple, Anum_pg_proc_probin, &isnull);
-	char	   *path;
-	bool		own;
+	text	   *path;
 
 	if (isnull)
 		return false;
-	path = TextDatumGetCString(probin);
-	own = strcmp(path, "$libdir/tenancy_context") == 0;
-	pfree(path);
-	return own;
+	path = DatumGetTextPP(probin);
+	return VARSIZE_ANY_EXHDR(path) == sizeof(own) - 1 &&
+		memcmp(VARDATA_ANY(path), own, sizeof(own) - 1) == 0;
 }
 
-/* A function installed after initdb counts when it is native code other than this library's. */
+/*
+ * A function installed after initdb counts when it is native code other than this library's.
+ * The syscache entry was just read by the EXECUTE check of the same call.
+ */
 static bool
 installed_function_counts(Oid fn)
 {
-	FunctionVerdict *entry;
-	HeapTuple	tuple;
-	bool		found;
+	HeapTuple	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	Form_pg_proc proc;
 	bool		counts;
 
-	if (verdicts_stale && verdicts != NULL)
-	{
-		hash_destroy(verdicts);
-		verdicts = NULL;
-	}
-	verdicts_stale = false;
-	if (verdicts == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(FunctionVerdict);
-		ctl.hcxt = TopMemoryContext;
-		verdicts = hash_create("tenancy setting changers", 64, &ctl,
-							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
-	entry = hash_search(verdicts, &fn, HASH_FIND, NULL);
-	if (entry != NULL)
-		return entry->counts;
-	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
 	if (!HeapTupleIsValid(tuple))
 		return true;
-	{
-		Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tuple);
-
-		counts = proc->prolang == INTERNALlanguageId ||
-			(proc->prolang == ClanguageId && !is_own_library(tuple));
-	}
+	proc = (Form_pg_proc) GETSTRUCT(tuple);
+	counts = proc->prolang == INTERNALlanguageId ||
+		(proc->prolang == ClanguageId && !is_own_library(tuple));
 	ReleaseSysCache(tuple);
-	entry = hash_search(verdicts, &fn, HASH_ENTER, &found);
-	entry->counts = counts;
 	return counts;
 }
 
@@ -127,19 +86,11 @@ watch_function_execute(ObjectAccessType access, Oid classId, Oid objectId, int s
 		may_have_changed = true;
 }
 
-/* A function replaced or dropped may be another kind of code now: judge each again. */
-static void
-functions_changed(Datum arg, int cacheid, uint32 hashvalue)
-{
-	verdicts_stale = true;
-}
-
 void
 settings_watch_init(void)
 {
 	previous_object_access = object_access_hook;
 	object_access_hook = watch_function_execute;
-	CacheRegisterSyscacheCallback(PROCOID, functions_changed, (Datum) 0);
 }
 
 /*
