@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use diesel::connection::SimpleConnection;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Text};
 use tenancy_async::AsyncTenancy;
 use tenancy_foundation::ApiKeyId;
@@ -589,6 +591,15 @@ fn suspended_and_deleted_tenants() {
     }
 }
 
+/// `sql` with `arg` bound as its one text parameter, or with none.
+fn lookup_query(sql: &str, arg: Option<&str>) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+    let query = diesel::sql_query(sql.to_owned()).into_boxed();
+    match arg {
+        Some(arg) => query.bind::<Text, _>(arg.to_owned()),
+        None => query,
+    }
+}
+
 #[test]
 fn the_lookup_cannot_enumerate_keys() {
     common::fixture();
@@ -641,12 +652,7 @@ fn the_lookup_cannot_enumerate_keys() {
     let (sys_found, sys_counts) = tenancy
         .system(|sys| {
             let mut run = |sql: &str, arg: Option<&str>| -> i64 {
-                let query = diesel::sql_query(sql).into_boxed();
-                let query = match arg {
-                    Some(arg) => query.bind::<Text, _>(arg.to_owned()),
-                    None => query,
-                };
-                let rows: Vec<LookupRow> = sys.load_sql(query).expect("lookup");
+                let rows: Vec<LookupRow> = sys.load_sql(lookup_query(sql, arg)).expect("lookup");
                 i64::try_from(rows.len()).unwrap_or(i64::MAX)
             };
             let found = probe(&mut run);
@@ -680,12 +686,7 @@ fn the_lookup_cannot_enumerate_keys() {
     let (b_found, b_counts) = tenancy
         .transaction(b.tenant, |tx| {
             let mut run = |sql: &str, arg: Option<&str>| -> i64 {
-                let query = diesel::sql_query(sql).into_boxed();
-                let query = match arg {
-                    Some(arg) => query.bind::<Text, _>(arg.to_owned()),
-                    None => query,
-                };
-                let rows: Vec<LookupRow> = tx.load_sql(query).expect("lookup");
+                let rows: Vec<LookupRow> = tx.load_sql(lookup_query(sql, arg)).expect("lookup");
                 i64::try_from(rows.len()).unwrap_or(i64::MAX)
             };
             let found = probe(&mut run);

@@ -4432,6 +4432,7 @@ fn the_owners_of_security_definer_functions_the_application_runs_are_roles_it_ac
 /// (`<role>_login`, password `<tag>`) and a group the login is not yet a member of
 /// (`<role>_group`): roles are the server's, and other tests check tenancy_app's logins at the
 /// same time.
+#[derive(Clone)]
 struct StandIn {
     role: String,
     login: String,
@@ -4463,6 +4464,17 @@ impl StandIn {
             options,
         }
     }
+
+    /// Drops the three roles and what they own.
+    fn drop_roles(&self, conn: &mut PgConnection) {
+        let StandIn {
+            role, login, group, ..
+        } = self;
+        conn.batch_execute(&format!(
+            "DROP OWNED BY {role}, {login}, {group}; DROP ROLE {login}; DROP ROLE {group}; DROP ROLE {role}"
+        ))
+        .unwrap();
+    }
 }
 
 /// A login may cancel or end its own login's sessions; one that may act as
@@ -4474,12 +4486,13 @@ fn a_login_that_may_signal_other_roles_sessions_is_reported() {
     let (db, mut conn) = fresh();
     create_gadgets(&mut conn);
     let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
+    let stand_in = StandIn::create(&db, &mut conn, "sig");
     let StandIn {
-        role,
         login,
         group,
         options,
-    } = StandIn::create(&db, &mut conn, "sig");
+        ..
+    } = stand_in.clone();
     conn.batch_execute(&format!("GRANT {group} TO {login}"))
         .unwrap();
     let clean = report(&mut conn, &reg, &options);
@@ -4507,10 +4520,7 @@ fn a_login_that_may_signal_other_roles_sessions_is_reported() {
         "{:#?}",
         fixed.findings
     );
-    conn.batch_execute(&format!(
-        "DROP OWNED BY {role}, {login}, {group}; DROP ROLE {login}; DROP ROLE {group}; DROP ROLE {role}"
-    ))
-    .unwrap();
+    stand_in.drop_roles(&mut conn);
 }
 
 /// The owner of the database is a member of pg_database_owner, which owns schema public: a
@@ -4522,12 +4532,13 @@ fn a_login_that_owns_the_database_is_reported_and_refused() {
     let (db, mut conn) = fresh();
     create_gadgets(&mut conn);
     let reg = registry(&[&GADGETS_MANIFEST, &PARTS_MANIFEST, &PLANS_MANIFEST]);
+    let stand_in = StandIn::create(&db, &mut conn, "dbo");
     let StandIn {
         role,
         login,
         group,
         options,
-    } = StandIn::create(&db, &mut conn, "dbo");
+    } = stand_in.clone();
     let database = db.database_name().to_owned();
     let clean = report(&mut conn, &reg, &options);
     assert!(
@@ -4620,10 +4631,7 @@ fn a_login_that_owns_the_database_is_reported_and_refused() {
         "{:#?}",
         fixed.findings
     );
-    conn.batch_execute(&format!(
-        "DROP OWNED BY {role}, {login}, {group}; DROP ROLE {login}; DROP ROLE {group}; DROP ROLE {role}"
-    ))
-    .unwrap();
+    stand_in.drop_roles(&mut conn);
 }
 
 /// Row code that writes where the application reads without a policy: through a sequence
