@@ -60,6 +60,16 @@ fn spec(seed: &PersonalTenant) -> NewKeySpec {
     NewKeySpec::new(seed.principal, "test key")
 }
 
+/// The secret part of an issued key (`tk_<prefix>_<secret>`), which only its holder knows.
+fn secret_of(key: &IssuedKey) -> String {
+    key.key
+        .expose_secret()
+        .rsplit('_')
+        .next()
+        .expect("tk_<prefix>_<secret>")
+        .to_owned()
+}
+
 fn rejection(result: Result<VerifiedKey, Error>) -> ApiKeyError {
     match result {
         Err(e) if ApiKeyError::of(&e).is_some() => ApiKeyError::of(&e).cloned().unwrap(),
@@ -708,13 +718,7 @@ fn the_lookup_cannot_enumerate_keys() {
     // The exact prefix with the hash of the key's secret does answer (that is what
     // verification needs), so the probes above were not vacuous: with the hash only, never
     // the secret.
-    let secret = key_a
-        .key
-        .expose_secret()
-        .rsplit('_')
-        .next()
-        .expect("tk_<prefix>_<secret>")
-        .to_owned();
+    let secret = secret_of(&key_a);
     let exact: Vec<LookupRow> = tenancy
         .system(|sys| {
             sys.load_sql(
@@ -787,13 +791,7 @@ fn a_key_copied_into_another_tenant_is_refused_not_redirected() {
             verifier
                 .verify(key.key.expose_secret(), &limiter)
                 .expect("verifies");
-            let secret = key
-                .key
-                .expose_secret()
-                .rsplit('_')
-                .next()
-                .expect("tk_<prefix>_<secret>")
-                .to_owned();
+            let secret = secret_of(&key);
             tenancy
             .transaction(copier.tenant, |tx| {
                 tx.execute(
