@@ -28,6 +28,7 @@
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/syscache.h"
 
 #include "tenancy_context.h"
@@ -36,6 +37,43 @@
 static bool may_have_changed = true;
 
 static object_access_hook_type previous_object_access = NULL;
+
+/*
+ * Installed functions already found not to count (this extension's own, which every
+ * statement under its policies calls, above all): reading a C function's library from its
+ * catalog row walks the row's variable-length columns at every call's set-up, which
+ * profiles showed as most of the watch's cost. Any change to pg_proc empties the list
+ * (remember_cleared), so a function replaced in place, or an OID used again, is judged again.
+ */
+#define REMEMBERED_MAX 16
+static Oid	remembered[REMEMBERED_MAX];
+static int	remembered_count = 0;
+static int	remembered_next = 0;
+
+static bool
+is_remembered(Oid fn)
+{
+	for (int i = 0; i < remembered_count; i++)
+		if (remembered[i] == fn)
+			return true;
+	return false;
+}
+
+static void
+remember(Oid fn)
+{
+	remembered[remembered_next] = fn;
+	remembered_next = (remembered_next + 1) % REMEMBERED_MAX;
+	if (remembered_count < REMEMBERED_MAX)
+		remembered_count++;
+}
+
+static void
+remember_cleared(Datum arg, int cacheid, uint32 hashvalue)
+{
+	remembered_count = 0;
+	remembered_next = 0;
+}
 
 /* Whether the function's library is this extension's own (probin compared in place). */
 static bool
@@ -81,9 +119,15 @@ watch_function_execute(ObjectAccessType access, Oid classId, Oid objectId, int s
 		previous_object_access(access, classId, objectId, subId, arg);
 	if (access != OAT_FUNCTION_EXECUTE || may_have_changed)
 		return;
-	if (objectId == F_SET_CONFIG ||
-		(objectId >= FirstNormalObjectId && installed_function_counts(objectId)))
+	if (objectId == F_SET_CONFIG)
 		may_have_changed = true;
+	else if (objectId >= FirstNormalObjectId && !is_remembered(objectId))
+	{
+		if (installed_function_counts(objectId))
+			may_have_changed = true;
+		else
+			remember(objectId);
+	}
 }
 
 void
@@ -91,6 +135,7 @@ settings_watch_init(void)
 {
 	previous_object_access = object_access_hook;
 	object_access_hook = watch_function_execute;
+	CacheRegisterSyscacheCallback(PROCOID, remember_cleared, (Datum) 0);
 }
 
 /*

@@ -40,7 +40,7 @@ struct Flag {
     flag: bool,
 }
 
-#[derive(QueryableByName)]
+#[derive(QueryableByName, Debug)]
 struct Hex {
     #[diesel(sql_type = Text)]
     hex: String,
@@ -1105,6 +1105,52 @@ fn a_native_connection_cannot_commit_a_session_level_change() {
         })
         .unwrap();
     assert_eq!(n[0].n, 2);
+}
+
+/// The watch remembers the installed functions it found harmless, which every statement under
+/// the policies calls; a function replaced in place (same OID) by native code that changes
+/// settings is judged again.
+#[test]
+fn a_function_replaced_after_its_first_call_is_judged_again() {
+    if !native() {
+        return;
+    }
+    let (a, _) = Rls::OnNative.two_tenants();
+    let replace = |body: &str| {
+        Rls::OnNative
+            .owner()
+            .batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS zz_replaced;
+                 GRANT USAGE ON SCHEMA zz_replaced TO PUBLIC;
+                 CREATE OR REPLACE FUNCTION zz_replaced.f(text, text, boolean) RETURNS text {body}"
+            ))
+            .unwrap();
+    };
+    let call = "SELECT zz_replaced.f('search_path', 'pg_catalog', false) AS hex";
+    replace("LANGUAGE plpgsql AS $$BEGIN RETURN $2; END$$");
+    // One connection: the replacement reaches the backend that judged the first version. Its
+    // first transaction loads the library, which counts as a change already and judges nothing.
+    let t = Rls::OnNative.tenancy(1);
+    t.transaction(a, |_| Ok::<_, Error>(())).unwrap();
+    let first: Vec<Hex> = t
+        .transaction(a, |tx| tx.load_sql(diesel::sql_query(call)))
+        .expect("the harmless version commits");
+    assert_eq!(first[0].hex, "pg_catalog");
+    replace("LANGUAGE internal STRICT AS 'set_config_by_name'");
+    let e = t
+        .transaction(a, |tx| -> Result<Vec<Hex>, Error> {
+            tx.load_sql(diesel::sql_query(call))
+        })
+        .expect_err("the replacement changed the session's search_path");
+    assert!(e.to_string().contains("may not change"), "{e}");
+    let path: Vec<Hex> = t
+        .transaction(a, |tx| {
+            tx.load_sql(diesel::sql_query(
+                "SELECT current_setting('search_path') AS hex",
+            ))
+        })
+        .unwrap();
+    assert_eq!(path[0].hex, "\"$user\", public");
 }
 
 /// `currval` and `lastval` answer from the session: on a pooled connection, the value the
