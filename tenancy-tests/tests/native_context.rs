@@ -1038,6 +1038,19 @@ CREATE OR REPLACE AGGREGATE zz_settings.setting(text, boolean)
   (SFUNC = pg_catalog.set_config, STYPE = text, INITCOND = 'search_path');
 ";
 
+/// That a transaction of `t` for `tenant` sees the default `search_path`: nothing an earlier one
+/// set for the session was committed on the pooled connection (`what` names the earlier one).
+fn assert_default_search_path(t: &Tenancy, tenant: TenantId, what: &str) {
+    let path: Vec<Hex> = t
+        .transaction(tenant, |tx| {
+            tx.load_sql(diesel::sql_query(
+                "SELECT current_setting('search_path') AS hex",
+            ))
+        })
+        .unwrap();
+    assert_eq!(path[0].hex, "\"$user\", public", "{what}");
+}
+
 #[test]
 fn a_native_connection_cannot_commit_a_session_level_change() {
     if !native() {
@@ -1085,14 +1098,7 @@ fn a_native_connection_cannot_commit_a_session_level_change() {
             assert!(session.is_clean(), "{change:?}: {session:?}");
         }
         // The pool serves the next transaction, with the default path.
-        let path: Vec<Hex> = t
-            .transaction(a, |tx| {
-                tx.load_sql(diesel::sql_query(
-                    "SELECT current_setting('search_path') AS hex",
-                ))
-            })
-            .unwrap();
-        assert_eq!(path[0].hex, "\"$user\", public", "{change:?}");
+        assert_default_search_path(&t, a, &format!("{change:?}"));
     }
     // What changes only the transaction commits.
     let n: Vec<Count> = t
@@ -1143,14 +1149,7 @@ fn a_function_replaced_after_its_first_call_is_judged_again() {
         })
         .expect_err("the replacement changed the session's search_path");
     assert!(e.to_string().contains("may not change"), "{e}");
-    let path: Vec<Hex> = t
-        .transaction(a, |tx| {
-            tx.load_sql(diesel::sql_query(
-                "SELECT current_setting('search_path') AS hex",
-            ))
-        })
-        .unwrap();
-    assert_eq!(path[0].hex, "\"$user\", public");
+    assert_default_search_path(&t, a, "after the replacement");
 }
 
 /// `currval` and `lastval` answer from the session: on a pooled connection, the value the
