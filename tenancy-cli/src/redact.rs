@@ -129,32 +129,10 @@ fn userinfo_secret(userinfo: &str) -> Option<Range<usize>> {
 /// Whether a parameter or keyword names a password (`password`, `sslpassword`, in any case
 /// and percent-encoding).
 fn is_secret(key: &str) -> bool {
-    percent_decoded(key)
+    percent_encoding::percent_decode_str(key)
+        .decode_utf8_lossy()
         .to_ascii_lowercase()
         .contains("password")
-}
-
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The values of password parameters in the query of a url's host, path and query.
