@@ -14,10 +14,11 @@ mod common;
 use common::attacks::{
     BREAKOUTS, CLOSING_THE_WRAPPER, HIDDEN_VIEWS, HIDING_THE_LOCKED_FROM, NOT_REACHING,
     NOT_ROUTINES, REACHING, REACHING_SETUP, READING_FUNCTIONS, ROUTINES, ROUTINES_SETUP,
-    RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL, STRINGS_READ_TWO_WAYS, assert_b_untouched,
-    context_tagged_over_a_guessed_nonce, reaching_fragments, reaching_value,
-    refused_as_hidden_view, refused_as_reaching, refused_as_reading_function, refused_as_routine,
-    refused_as_run_from_text, replays_of, string_across_fragments, tenant_column_assignments,
+    RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL, STRINGS_READ_TWO_WAYS, UNDECLARED, UNDECLARED_VIEW,
+    add_undeclared_tenant_table, assert_b_untouched, context_tagged_over_a_guessed_nonce,
+    reaching_fragments, reaching_value, refused_as_hidden_view, refused_as_reaching,
+    refused_as_reading_function, refused_as_routine, refused_as_run_from_text,
+    refused_as_undeclared, replays_of, string_across_fragments, tenant_column_assignments,
     unsafe_sql, value_breakouts,
 };
 use common::schema::{categories, comments, posts};
@@ -352,6 +353,70 @@ fn views_partitions_and_functions_that_reach_tenant_rows_are_refused() {
             !names.is_empty(),
             "{rls:?}: a view of a global table, a sibling of a tenant table's parent or a function was refused"
         );
+    }
+}
+
+/// A tenant table of the database that the program does not declare (a newer migration's,
+/// another service's): tenancy cannot filter what it does not know, so it finds such tables
+/// when the `Tenancy` is built (by tenancy's tenant policy) and refuses them, and views of
+/// them, in fragments, values and raw SQL on the system connection. A raw statement inside a
+/// tenant transaction is row level security's to check, and reads only the tenant's row.
+#[test]
+fn tenant_tables_the_program_does_not_declare_are_refused() {
+    #[derive(QueryableByName, Debug)]
+    struct Body {
+        #[diesel(sql_type = Text)]
+        body: String,
+    }
+    for rls in Rls::all() {
+        let (a, b) = rls.two_tenants();
+        add_undeclared_tenant_table(rls, (a, b));
+        let t = rls.tenancy(1);
+        for fragment in reaching_fragments(UNDECLARED) {
+            let err = refused_in_filter(&t, a, &fragment);
+            assert!(refused_as_undeclared(&err), "{rls:?} {fragment}: {err}");
+            let err = refused_on_system(&t, &fragment, &fragment);
+            assert!(
+                refused_as_undeclared(&err),
+                "{rls:?} system connection {fragment}: {err}"
+            );
+        }
+        for fragment in reaching_fragments(UNDECLARED_VIEW) {
+            let err = refused_in_filter(&t, a, &fragment);
+            assert!(
+                refused_as_reaching(&err, (UNDECLARED_VIEW, UNDECLARED, "view")),
+                "{rls:?} {fragment}: {err}"
+            );
+        }
+        let value = reaching_value(UNDECLARED);
+        let err = unsafe_sql(
+            t.transaction(a, |tx| {
+                tx.update(posts::table)
+                    .filter(posts::id.eq(1))
+                    .set(posts::title.eq(sql::<Text>(&value)))
+                    .execute()
+            }),
+            &value,
+        );
+        assert!(refused_as_undeclared(&err), "{rls:?} update {value}: {err}");
+        let raw = format!("UPDATE {UNDECLARED} SET body = 'taken' RETURNING body");
+        let err = unsafe_sql(
+            t.system(|sys| sys.load_sql::<_, Body>(diesel::sql_query(&raw))),
+            &raw,
+        );
+        assert!(refused_as_undeclared(&err), "{rls:?} system {raw}: {err}");
+        if rls.enforced() {
+            let bodies = t
+                .transaction(a, |tx| {
+                    tx.load_sql::<_, Body>(diesel::sql_query(format!(
+                        "SELECT body FROM {UNDECLARED} ORDER BY body"
+                    )))
+                })
+                .unwrap();
+            let bodies: Vec<String> = bodies.into_iter().map(|r| r.body).collect();
+            assert_eq!(bodies, ["a secret"], "{rls:?}");
+        }
+        assert_b_untouched(rls, b, &format!("{rls:?}"));
     }
 }
 

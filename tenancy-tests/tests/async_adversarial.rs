@@ -15,10 +15,11 @@ mod common;
 use common::attacks::{
     BREAKOUTS, CLOSING_THE_WRAPPER, HIDDEN_VIEWS, HIDING_THE_LOCKED_FROM, NOT_REACHING,
     NOT_ROUTINES, REACHING, REACHING_SETUP, READING_FUNCTIONS, ROUTINES, ROUTINES_SETUP,
-    RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL, STRINGS_READ_TWO_WAYS, assert_b_untouched,
-    context_tagged_over_a_guessed_nonce, reaching_fragments, reaching_value,
-    refused_as_hidden_view, refused_as_reaching, refused_as_reading_function, refused_as_routine,
-    refused_as_run_from_text, replays_of, string_across_fragments, tenant_column_assignments,
+    RUN_FROM_TEXT, SCHEMA_QUALIFIED, STEAL, STRINGS_READ_TWO_WAYS, UNDECLARED, UNDECLARED_VIEW,
+    add_undeclared_tenant_table, assert_b_untouched, context_tagged_over_a_guessed_nonce,
+    reaching_fragments, reaching_value, refused_as_hidden_view, refused_as_reaching,
+    refused_as_reading_function, refused_as_routine, refused_as_run_from_text,
+    refused_as_undeclared, replays_of, string_across_fragments, tenant_column_assignments,
     unsafe_sql, value_breakouts,
 };
 use common::schema::{categories, comments, posts};
@@ -624,6 +625,74 @@ async fn views_partitions_and_functions_that_reach_tenant_rows_are_refused() {
         // Refused before anything was sent: the connection is clean and A's rows are A's.
         assert_async_sessions_clean(&t, &run).await;
         assert_eq!(titles(&t, a).await, ["a one", "a two"], "{run}");
+        assert_b_untouched(rls, b, &run);
+    }
+}
+
+/// The async twin of the synchronous suite's test of the same name: a tenant table of the
+/// database that the program does not declare, and a view of it, are refused in fragments,
+/// values and raw SQL on the system connection; a raw statement in a tenant transaction reads
+/// only the tenant's row where row level security is on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_tables_the_program_does_not_declare_are_refused() {
+    #[derive(QueryableByName, Debug)]
+    struct Body {
+        #[diesel(sql_type = Text)]
+        body: String,
+    }
+    for (rls, pipeline) in Rls::all_async() {
+        let run = format!("{rls:?}, pipelined: {pipeline}");
+        let (a, b) = rls.two_tenants();
+        add_undeclared_tenant_table(rls, (a, b));
+        let t = async_tenancy_with(rls, 1, pipeline).await;
+        for fragment in reaching_fragments(UNDECLARED) {
+            let err = refused_in_filter(&t, a, &fragment, &run).await;
+            assert!(refused_as_undeclared(&err), "{run} {fragment}: {err}");
+            let err = refused_on_system(&t, &fragment, &run).await;
+            assert!(
+                refused_as_undeclared(&err),
+                "{run} system connection {fragment}: {err}"
+            );
+        }
+        for fragment in reaching_fragments(UNDECLARED_VIEW) {
+            let err = refused_in_filter(&t, a, &fragment, &run).await;
+            assert!(
+                refused_as_reaching(&err, (UNDECLARED_VIEW, UNDECLARED, "view")),
+                "{run} {fragment}: {err}"
+            );
+        }
+        let value = reaching_value(UNDECLARED);
+        let r = t
+            .transaction(a, async |tx| {
+                tx.update(posts::table)
+                    .filter(posts::id.eq(1))
+                    .set(posts::title.eq(sql::<Text>(&value)))
+                    .execute()
+                    .await
+            })
+            .await;
+        let err = unsafe_sql(r, &run);
+        assert!(refused_as_undeclared(&err), "{run} update {value}: {err}");
+        let raw = format!("UPDATE {UNDECLARED} SET body = 'taken' RETURNING body");
+        let r = t
+            .system(async |sys| sys.load_sql::<_, Body>(diesel::sql_query(&raw)).await)
+            .await;
+        let err = unsafe_sql(r, &run);
+        assert!(refused_as_undeclared(&err), "{run} system {raw}: {err}");
+        if rls.enforced() {
+            let bodies = t
+                .transaction(a, async |tx| {
+                    tx.load_sql::<_, Body>(diesel::sql_query(format!(
+                        "SELECT body FROM {UNDECLARED} ORDER BY body"
+                    )))
+                    .await
+                })
+                .await
+                .unwrap();
+            let bodies: Vec<String> = bodies.into_iter().map(|r| r.body).collect();
+            assert_eq!(bodies, ["a secret"], "{run}");
+        }
+        assert_async_sessions_clean(&t, &run).await;
         assert_b_untouched(rls, b, &run);
     }
 }

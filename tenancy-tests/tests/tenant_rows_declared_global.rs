@@ -1,9 +1,10 @@
 //! Tables declared `#[global_table]` whose rows the database ties to tenants: one with a
-//! tenant column named otherwise (`account_id REFERENCES tenants`), and one whose key points
-//! at a tenant table's rows. Typed queries and the system connection read a global table with
-//! no tenant filter (every tenant's rows where row level security is off), and a write through
-//! the system connection asked the key whether another tenant had a given row. Once the key
-//! exists, building a `Tenancy` in such a binary fails, naming the table and the key.
+//! tenant column named otherwise (`account_id REFERENCES tenants`, or only tenancy's tenant
+//! policies on it), and one whose key points at a tenant table's rows. Typed queries and the
+//! system connection read a global table with no tenant filter (every tenant's rows where row
+//! level security is off), and a write through the system connection asked the key whether
+//! another tenant had a given row. Once the key (or the policy) exists, building a `Tenancy` in
+//! such a binary fails, naming the table and what ties it.
 
 mod common;
 
@@ -81,6 +82,24 @@ fn tables_whose_keys_tie_their_rows_to_tenants_cannot_be_declared_global() {
         .batch_execute("ALTER TABLE account_notes DROP CONSTRAINT account_notes_account_id_fkey;")
         .unwrap();
     f.db.tenancy(&f.login_url, 1).expect("the keys are gone");
+    // No key at all, but tenancy's tenant policies on its tenant column, named otherwise: the
+    // mark by which `tenancy.set_rls_mode` finds tenant tables.
+    owner
+        .batch_execute(&tenancy_schema::policy::tenant_policies(
+            "account_notes",
+            "account_id",
+            "tenancy_app",
+        ))
+        .unwrap();
+    refused_naming(f, "account_notes", "tenant policy `tenant_isolation`");
+    owner
+        .batch_execute(
+            "DROP POLICY tenant_isolation ON account_notes; DROP POLICY tenant_access ON account_notes;
+             ALTER TABLE account_notes DISABLE ROW LEVEL SECURITY;",
+        )
+        .unwrap();
+    f.db.tenancy(&f.login_url, 1)
+        .expect("the policies are gone");
     let _ = (
         declared::account_notes::table,
         declared::featured_posts::table,

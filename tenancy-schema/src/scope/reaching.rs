@@ -4,10 +4,11 @@
 //! routines that read one where no name shows it.
 //! SQL text naming one of them reaches every tenant's rows past the shadowing CTEs, which
 //! cover the tenant table's own name only; a view run with its owner's rights reaches them past
-//! row level security too. They are found when the `Tenancy` is built, and refused in SQL text
-//! from then on.
+//! row level security too. So do the tenant tables of the database that the program does not
+//! declare (a newer migration's, another service's), which no CTE shadows at all. They are
+//! found when the `Tenancy` is built, and refused in SQL text from then on.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{OnceLock, PoisonError, RwLock};
 
 use diesel::sql_types::{Array, Text};
@@ -38,6 +39,8 @@ struct Found {
     types: HashMap<String, (String, Reader)>,
     /// Views that run SQL no text shows or read a statistics view, with what they use.
     hidden_views: HashMap<String, String>,
+    /// Tables with tenancy's tenant policies that this program does not declare.
+    undeclared: HashSet<String>,
 }
 
 fn found() -> &'static RwLock<Found> {
@@ -104,28 +107,83 @@ FROM reach r
 JOIN pg_catalog.pg_class c ON c.oid = r.oid
 WHERE r.oid NOT IN (SELECT oid FROM tenant)";
 
+/// The tables of the database that carry tenancy's tenant policies (a `tenant_isolation`
+/// policy, which `tenancy.set_rls_mode` finds them by) and that this program does not
+/// classify (`$1`): tenant tables it cannot filter. Any schema: a name is refused wherever it
+/// points, which can only refuse more.
+const UNDECLARED_SQL: &str = "\
+SELECT DISTINCT c.relname::text AS name
+FROM pg_catalog.pg_policy p
+JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
+WHERE p.polname = 'tenant_isolation' AND c.relname <> ALL ($1::text[])
+ORDER BY 1";
+
+#[derive(diesel::QueryableByName)]
+struct NameRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+/// `name` for as long as the process runs, kept once however many databases name it: an
+/// undeclared tenant table stands where a declared one's `&'static str` does.
+fn interned(name: String) -> &'static str {
+    static NAMES: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
+    let names = NAMES.get_or_init(Default::default);
+    if let Some(kept) = names
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(name.as_str())
+    {
+        return kept;
+    }
+    let mut names = names.write().unwrap_or_else(PoisonError::into_inner);
+    if let Some(kept) = names.get(name.as_str()) {
+        return kept;
+    }
+    let kept: &'static str = Box::leak(name.into_boxed_str());
+    names.insert(kept);
+    kept
+}
+
 /// Finds the relations that reach the rows of the registered tenant tables and the functions
 /// that read them, keeps them for [`refusal`], and returns the relations found in this
 /// database, by name, each with what it is (for the classification conflict a global
 /// declaration of one of them is).
 pub(crate) fn resolve(conn: &mut PgConnection) -> QueryResult<Vec<(String, String)>> {
     let tables = crate::manifest::tenant_tables();
-    if tables.is_empty() {
+    let undeclared: Vec<&'static str> = diesel::sql_query(UNDECLARED_SQL)
+        .bind::<Array<Text>, _>(crate::manifest::table_names())
+        .load::<NameRow>(conn)?
+        .into_iter()
+        .map(|row| interned(row.name))
+        .collect();
+    found()
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .undeclared
+        .extend(undeclared.iter().map(|name| (*name).to_owned()));
+    // The undeclared tables are bases too: what reaches their rows is refused as well.
+    let names: Vec<&'static str> = tables
+        .iter()
+        .map(|e| e.table)
+        .chain(undeclared.iter().copied())
+        .collect();
+    if names.is_empty() {
         return Ok(Vec::new());
     }
-    let names: Vec<&str> = tables.iter().map(|e| e.table).collect();
     let rows: Vec<ReachRow> = diesel::sql_query(REACHING_SQL)
         .bind::<Array<Text>, _>(&names)
         .load(conn)?;
     let mut here: Vec<(String, Reach)> = rows
         .into_iter()
         .filter_map(|row| {
-            let table = tables.iter().find(|e| e.table == row.base)?.table;
+            let table = *names.iter().find(|name| **name == row.base)?;
             let kind = kind_named(&row.kind);
             Some((row.name, Reach { kind, table }))
         })
-        // A relation that is itself classified tenant-scoped is scoped under its own name.
-        .filter(|(name, _)| !tables.iter().any(|e| e.table == name))
+        // A relation that is itself classified tenant-scoped is scoped under its own name; an
+        // undeclared one is refused as what it is.
+        .filter(|(name, _)| !names.iter().any(|base| base == name))
         .collect();
     let readers = super::readers::find(conn, &names, &here)?;
     here.extend(readers.views);
@@ -209,6 +267,9 @@ pub(crate) fn refusal(name: &NameUse) -> Option<SqlTextError> {
     }
     if name.qualifies {
         return None;
+    }
+    if found.undeclared.contains(&name.name) {
+        return Some(SqlTextError::UndeclaredTenantTable(name.name.clone()));
     }
     if let Some(reach) = found.relations.get(&name.name) {
         return Some(SqlTextError::ReachesTenantRows {

@@ -54,6 +54,15 @@ pub enum SqlTextError {
         /// The tenant-scoped table whose rows it reaches.
         table: &'static str,
     },
+    /// A table that, in the database, carries tenancy's tenant policies (its
+    /// `tenant_isolation` policy, the mark `tenancy.set_rls_mode` finds tenant tables by) but
+    /// that no `#[tenant_scoped]` of this program declares, found when the `Tenancy` was built:
+    /// tenancy filters only the tables it knows, so a fragment naming this one would reach
+    /// every tenant's rows wherever row level security is off.
+    #[error(
+        "`{0}` is a tenant table in the database (it has the `tenant_isolation` policy) that this program does not declare, so tenancy cannot filter it: declare it with `#[tenant_scoped]` (its `diesel::table!` as `diesel print-schema` writes it), or read it with a raw `sql_query` statement inside a tenant transaction, which row level security checks"
+    )]
+    UndeclaredTenantTable(String),
     /// A call of a function whose body reads a tenant-scoped table (or a relation that
     /// reaches its rows), found in the database when the `Tenancy` was built: the tenant
     /// filter does not reach into a function's body.

@@ -96,9 +96,10 @@ impl TenancyBuilder {
     /// [`Error::InvalidInput`] for a pool size or connection timeout of zero;
     /// [`Error::ClassificationConflict`] when a table is classified twice in conflicting
     /// ways, or a table declared global is, in the database, a view, partition or parent of a
-    /// tenant table, or has a foreign key of one column into the table of tenants or any into
-    /// a tenant table; [`Error::Pool`] when no connection can be opened; [`Error::UnsafeRole`] naming
-    /// the role and the fix; [`Error::ContextKeyMissing`] when no key is given or readable.
+    /// tenant table, or has tenancy's tenant policy (`tenant_isolation`), a foreign key of one
+    /// column into the table of tenants or any into a tenant table; [`Error::Pool`] when no
+    /// connection can be opened; [`Error::UnsafeRole`] naming the role and the fix;
+    /// [`Error::ContextKeyMissing`] when no key is given or readable.
     pub fn build(self) -> Result<Tenancy, Error> {
         super::check_pool_settings(self.max_size, self.admin_max_size, self.connection_timeout)?;
         if let Some(conflict) = crate::manifest::conflicts(&crate::manifest::all_registrations())

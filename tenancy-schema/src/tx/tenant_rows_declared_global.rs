@@ -1,11 +1,13 @@
-//! Tables declared `#[global_table]` whose rows the database ties to tenants: a foreign key
+//! Tables declared `#[global_table]` whose rows the database ties to tenants: tenancy's tenant
+//! policy (`tenant_isolation`, whatever its tenant column is named), a foreign key
 //! of one column into the table of tenants (`account_id REFERENCES tenants`, a tenant column
 //! named otherwise), or any foreign key into a tenant-scoped table (each row points at one
 //! tenant's row). Typed queries and the system connection read a global table with no tenant
 //! filter, so such a declaration read every tenant's rows where row level security is off, and
 //! a write through the system connection asked the key whether another tenant had a row. The
 //! macros cannot see the database; the `Tenancy` refuses such a declaration when it is built
-//! (as a global view of tenant rows is), as `tenancy check` reports it (TEN051, TEN055).
+//! (as a global view of tenant rows is), and `tenancy check` reports the foreign keys (TEN051,
+//! TEN055).
 
 use diesel::sql_types::{Array, Text};
 use diesel::{PgConnection, QueryResult, RunQueryDsl};
@@ -18,6 +20,10 @@ const TIED_SQL: &str = "
 SELECT name, what FROM (
   SELECT g.name,
          coalesce(
+           (SELECT 'tenancy''s tenant policy `tenant_isolation`'
+            FROM pg_catalog.pg_policy p
+            WHERE p.polrelid = c.oid AND p.polname = 'tenant_isolation'
+            LIMIT 1),
            (SELECT 'a foreign key of one column into the table of tenants'
             FROM pg_catalog.pg_constraint k
             WHERE k.conrelid = c.oid AND k.contype = 'f'

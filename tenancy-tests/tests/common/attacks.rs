@@ -201,6 +201,54 @@ pub fn refused_as_reading_function(e: &SqlTextError, function: &str, table: &str
         if f == function && *of == table)
 }
 
+/// A tenant table no test binary declares, as a table a newer migration added (or another
+/// service owns) is to a running program: tenancy's tenant policies on it, and a view of it.
+pub const UNDECLARED: &str = "undeclared_notes";
+
+/// The view of [`UNDECLARED`] that [`add_undeclared_tenant_table`] creates.
+pub const UNDECLARED_VIEW: &str = "undeclared_notes_everywhere";
+
+/// Creates [`UNDECLARED`] with the tenant policies and one row per tenant (`a secret`,
+/// `b secret`), and [`UNDECLARED_VIEW`] over it; row level security on it is off where the
+/// fixture runs without it.
+pub fn add_undeclared_tenant_table(rls: Rls, (a, b): (TenantId, TenantId)) {
+    use diesel::connection::SimpleConnection;
+    let mut owner = rls.owner();
+    owner
+        .batch_execute(&format!(
+            "CREATE TABLE IF NOT EXISTS {UNDECLARED} (
+               tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+               id int NOT NULL,
+               body text NOT NULL,
+               PRIMARY KEY (tenant_id, id));
+             GRANT SELECT, INSERT, UPDATE, DELETE ON {UNDECLARED} TO tenancy_app;
+             CREATE OR REPLACE VIEW {UNDECLARED_VIEW} AS SELECT * FROM {UNDECLARED};
+             GRANT SELECT ON {UNDECLARED_VIEW} TO tenancy_app;
+             DROP POLICY IF EXISTS tenant_access ON {UNDECLARED};
+             DROP POLICY IF EXISTS tenant_isolation ON {UNDECLARED};
+             {policies}
+             INSERT INTO {UNDECLARED} VALUES ('{a}', 1, 'a secret'), ('{b}', 1, 'b secret')
+               ON CONFLICT DO NOTHING;",
+            policies =
+                tenancy_schema::policy::tenant_policies(UNDECLARED, "tenant_id", "tenancy_app"),
+            a = a.as_uuid(),
+            b = b.as_uuid(),
+        ))
+        .expect("create the undeclared tenant table");
+    if !rls.enforced() {
+        owner
+            .batch_execute(&format!(
+                "ALTER TABLE {UNDECLARED} DISABLE ROW LEVEL SECURITY"
+            ))
+            .expect("switch row level security off on it");
+    }
+}
+
+/// Whether `e` refuses [`UNDECLARED`] as a tenant table the program does not declare.
+pub fn refused_as_undeclared(e: &SqlTextError) -> bool {
+    matches!(e, SqlTextError::UndeclaredTenantTable(name) if name == UNDECLARED)
+}
+
 /// An `UPDATE … SET` value that reads the relation `name`.
 pub fn reaching_value(name: &str) -> String {
     format!("(SELECT count(*) FROM {name})::text")
