@@ -87,6 +87,35 @@ fn accepted_in_filter(t: &Tenancy, tenant: TenantId, fragment: &str) -> Vec<Stri
     .unwrap()
 }
 
+/// Asserts that `name` is refused as `expected` says wherever SQL text names it: in the
+/// fragments of [`reaching_fragments`], in a filter and on the system connection, and in an
+/// `UPDATE .. SET` value.
+fn refused_wherever_named(
+    t: &Tenancy,
+    a: TenantId,
+    name: &str,
+    run: &str,
+    expected: impl Fn(&SqlTextError) -> bool,
+) {
+    for fragment in reaching_fragments(name) {
+        let err = refused_in_filter(t, a, &fragment);
+        assert!(expected(&err), "{run} {fragment}: {err}");
+        let err = refused_on_system(t, &fragment, &fragment);
+        assert!(expected(&err), "{run} system connection {fragment}: {err}");
+    }
+    let value = reaching_value(name);
+    let err = unsafe_sql(
+        t.transaction(a, |tx| {
+            tx.update(posts::table)
+                .filter(posts::id.eq(1))
+                .set(posts::title.eq(sql::<Text>(&value)))
+                .execute()
+        }),
+        &value,
+    );
+    assert!(expected(&err), "{run} update {value}: {err}");
+}
+
 #[test]
 fn sub_queries_on_another_table_are_scoped_in_where_select_and_order() {
     for rls in Rls::all() {
@@ -299,27 +328,9 @@ fn views_partitions_and_functions_that_reach_tenant_rows_are_refused() {
         rls.owner().batch_execute(REACHING_SETUP).unwrap();
         let t = rls.tenancy(1);
         for &(name, table, kind) in REACHING {
-            let expected = |err: &SqlTextError| refused_as_reaching(err, (name, table, kind));
-            for fragment in reaching_fragments(name) {
-                let err = refused_in_filter(&t, a, &fragment);
-                assert!(expected(&err), "{rls:?} {fragment}: {err}");
-                let err = refused_on_system(&t, &fragment, &fragment);
-                assert!(
-                    expected(&err),
-                    "{rls:?} system connection {fragment}: {err}"
-                );
-            }
-            let value = reaching_value(name);
-            let err = unsafe_sql(
-                t.transaction(a, |tx| {
-                    tx.update(posts::table)
-                        .filter(posts::id.eq(1))
-                        .set(posts::title.eq(sql::<Text>(&value)))
-                        .execute()
-                }),
-                &value,
-            );
-            assert!(expected(&err), "{rls:?} update {value}: {err}");
+            refused_wherever_named(&t, a, name, &format!("{rls:?}"), |err| {
+                refused_as_reaching(err, (name, table, kind))
+            });
         }
         for &(fragment, function, table) in READING_FUNCTIONS {
             let err = refused_in_filter(&t, a, fragment);
@@ -372,15 +383,13 @@ fn tenant_tables_the_program_does_not_declare_are_refused() {
         let (a, b) = rls.two_tenants();
         add_undeclared_tenant_table(rls, (a, b));
         let t = rls.tenancy(1);
-        for fragment in reaching_fragments(UNDECLARED) {
-            let err = refused_in_filter(&t, a, &fragment);
-            assert!(refused_as_undeclared(&err), "{rls:?} {fragment}: {err}");
-            let err = refused_on_system(&t, &fragment, &fragment);
-            assert!(
-                refused_as_undeclared(&err),
-                "{rls:?} system connection {fragment}: {err}"
-            );
-        }
+        refused_wherever_named(
+            &t,
+            a,
+            UNDECLARED,
+            &format!("{rls:?}"),
+            refused_as_undeclared,
+        );
         for fragment in reaching_fragments(UNDECLARED_VIEW) {
             let err = refused_in_filter(&t, a, &fragment);
             assert!(
@@ -388,17 +397,6 @@ fn tenant_tables_the_program_does_not_declare_are_refused() {
                 "{rls:?} {fragment}: {err}"
             );
         }
-        let value = reaching_value(UNDECLARED);
-        let err = unsafe_sql(
-            t.transaction(a, |tx| {
-                tx.update(posts::table)
-                    .filter(posts::id.eq(1))
-                    .set(posts::title.eq(sql::<Text>(&value)))
-                    .execute()
-            }),
-            &value,
-        );
-        assert!(refused_as_undeclared(&err), "{rls:?} update {value}: {err}");
         let raw = format!("UPDATE {UNDECLARED} SET body = 'taken' RETURNING body");
         let err = unsafe_sql(
             t.system(|sys| sys.load_sql::<_, Body>(diesel::sql_query(&raw))),

@@ -74,6 +74,36 @@ async fn refused_on_system(t: &AsyncTenancy, fragment: &str, run: &str) -> SqlTe
 
 /// The categories `fragment`, a raw filter in an async tenant transaction, lets through; it
 /// must not be refused.
+/// Asserts that `name` is refused as `expected` says wherever SQL text names it: in the
+/// fragments of [`reaching_fragments`], in a filter and on the system connection, and in an
+/// `UPDATE .. SET` value.
+async fn refused_wherever_named(
+    t: &AsyncTenancy,
+    a: TenantId,
+    name: &str,
+    run: &str,
+    expected: impl Fn(&SqlTextError) -> bool,
+) {
+    for fragment in reaching_fragments(name) {
+        let err = refused_in_filter(t, a, &fragment, run).await;
+        assert!(expected(&err), "{run} {fragment}: {err}");
+        let err = refused_on_system(t, &fragment, run).await;
+        assert!(expected(&err), "{run} system connection {fragment}: {err}");
+    }
+    let value = reaching_value(name);
+    let r = t
+        .transaction(a, async |tx| {
+            tx.update(posts::table)
+                .filter(posts::id.eq(1))
+                .set(posts::title.eq(sql::<Text>(&value)))
+                .execute()
+                .await
+        })
+        .await;
+    let err = unsafe_sql(r, run);
+    assert!(expected(&err), "{run} update {value}: {err}");
+}
+
 async fn accepted_in_filter(t: &AsyncTenancy, tenant: TenantId, fragment: &str) -> Vec<String> {
     t.transaction(tenant, async |tx| {
         tx.load::<_, String>(
@@ -577,25 +607,10 @@ async fn views_partitions_and_functions_that_reach_tenant_rows_are_refused() {
         rls.owner().batch_execute(REACHING_SETUP).unwrap();
         let t = async_tenancy_with(rls, 1, pipeline).await;
         for &(name, table, kind) in REACHING {
-            let expected = |err: &SqlTextError| refused_as_reaching(err, (name, table, kind));
-            for fragment in reaching_fragments(name) {
-                let err = refused_in_filter(&t, a, &fragment, &run).await;
-                assert!(expected(&err), "{run} {fragment}: {err}");
-                let err = refused_on_system(&t, &fragment, &run).await;
-                assert!(expected(&err), "{run} system connection {fragment}: {err}");
-            }
-            let value = reaching_value(name);
-            let r = t
-                .transaction(a, async |tx| {
-                    tx.update(posts::table)
-                        .filter(posts::id.eq(1))
-                        .set(posts::title.eq(sql::<Text>(&value)))
-                        .execute()
-                        .await
-                })
-                .await;
-            let err = unsafe_sql(r, &run);
-            assert!(expected(&err), "{run} update {value}: {err}");
+            refused_wherever_named(&t, a, name, &run, |err| {
+                refused_as_reaching(err, (name, table, kind))
+            })
+            .await;
         }
         for &(fragment, function, table) in READING_FUNCTIONS {
             let err = refused_in_filter(&t, a, fragment, &run).await;
@@ -645,15 +660,7 @@ async fn tenant_tables_the_program_does_not_declare_are_refused() {
         let (a, b) = rls.two_tenants();
         add_undeclared_tenant_table(rls, (a, b));
         let t = async_tenancy_with(rls, 1, pipeline).await;
-        for fragment in reaching_fragments(UNDECLARED) {
-            let err = refused_in_filter(&t, a, &fragment, &run).await;
-            assert!(refused_as_undeclared(&err), "{run} {fragment}: {err}");
-            let err = refused_on_system(&t, &fragment, &run).await;
-            assert!(
-                refused_as_undeclared(&err),
-                "{run} system connection {fragment}: {err}"
-            );
-        }
+        refused_wherever_named(&t, a, UNDECLARED, &run, refused_as_undeclared).await;
         for fragment in reaching_fragments(UNDECLARED_VIEW) {
             let err = refused_in_filter(&t, a, &fragment, &run).await;
             assert!(
@@ -661,18 +668,6 @@ async fn tenant_tables_the_program_does_not_declare_are_refused() {
                 "{run} {fragment}: {err}"
             );
         }
-        let value = reaching_value(UNDECLARED);
-        let r = t
-            .transaction(a, async |tx| {
-                tx.update(posts::table)
-                    .filter(posts::id.eq(1))
-                    .set(posts::title.eq(sql::<Text>(&value)))
-                    .execute()
-                    .await
-            })
-            .await;
-        let err = unsafe_sql(r, &run);
-        assert!(refused_as_undeclared(&err), "{run} update {value}: {err}");
         let raw = format!("UPDATE {UNDECLARED} SET body = 'taken' RETURNING body");
         let r = t
             .system(async |sys| sys.load_sql::<_, Body>(diesel::sql_query(&raw)).await)
