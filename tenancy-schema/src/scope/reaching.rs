@@ -40,7 +40,7 @@ struct Found {
     /// Views that run SQL no text shows or read a statistics view, with what they use.
     hidden_views: HashMap<String, String>,
     /// Tables with tenancy's tenant policies that this program does not declare.
-    undeclared: HashSet<String>,
+    undeclared: HashSet<&'static str>,
 }
 
 fn found() -> &'static RwLock<Found> {
@@ -157,11 +157,6 @@ pub(crate) fn resolve(conn: &mut PgConnection) -> QueryResult<Vec<(String, Strin
         .into_iter()
         .map(|row| interned(row.name))
         .collect();
-    found()
-        .write()
-        .unwrap_or_else(PoisonError::into_inner)
-        .undeclared
-        .extend(undeclared.iter().map(|name| (*name).to_owned()));
     // The undeclared tables are bases too: what reaches their rows is refused as well.
     let names: Vec<&'static str> = tables
         .iter()
@@ -188,6 +183,7 @@ pub(crate) fn resolve(conn: &mut PgConnection) -> QueryResult<Vec<(String, Strin
     let readers = super::readers::find(conn, &names, &here)?;
     here.extend(readers.views);
     let mut found = found().write().unwrap_or_else(PoisonError::into_inner);
+    found.undeclared.extend(&undeclared);
     for (name, reach) in &here {
         found.relations.insert(name.clone(), reach.clone());
     }
@@ -268,7 +264,7 @@ pub(crate) fn refusal(name: &NameUse) -> Option<SqlTextError> {
     if name.qualifies {
         return None;
     }
-    if found.undeclared.contains(&name.name) {
+    if found.undeclared.contains(name.name.as_str()) {
         return Some(SqlTextError::UndeclaredTenantTable(name.name.clone()));
     }
     if let Some(reach) = found.relations.get(&name.name) {
